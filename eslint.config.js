@@ -1,0 +1,80 @@
+// ESLint flat config: typescript-eslint's recommended rules plus the trust-zone import
+// boundaries (scripts/check-zones.mjs proves the same on the bundles).
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'path',
+  'crypto',
+  'net',
+  'http',
+  'https',
+  'child_process',
+  'os',
+  'buffer',
+];
+const zone = (files, patterns) => ({
+  files,
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: patterns.map((group) => ({
+          group: [group].flat(),
+          message: 'crosses a trust-zone boundary (ARCHITECTURE.md)',
+        })),
+      },
+    ],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', '.tmp/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
+      ],
+      'no-console': ['error', { allow: ['warn', 'error'] }],
+    },
+  },
+  zone(
+    ['src/protocol/**'],
+    ['**/enclave/**', '**/host/**', '**/client/**', '**/cli/**', ...nodeBuiltins],
+  ),
+  zone(['src/client/**'], ['**/enclave/**', '**/host/**', '**/cli/**', ...nodeBuiltins]),
+  zone(
+    ['src/enclave/**'],
+    [
+      '**/host/**',
+      '**/client/**',
+      '**/cli/**',
+      'fastify',
+      '@fastify/*',
+      'pg',
+      '@electric-sql/*',
+      'pino',
+      'ioredis',
+      'undici',
+      'node:http',
+      'node:https',
+      'node:tls',
+      'node:dgram',
+      'node:child_process',
+    ],
+  ),
+  zone(['src/host/**'], ['**/client/**', '**/cli/**']),
+  zone(['src/cli/**'], ['**/enclave/**', '**/host/**']),
+  {
+    files: ['scripts/**', 'bench/**', 'test/**', 'examples/**', 'src/cli/**'],
+    rules: { 'no-console': 'off' },
+  },
+);

@@ -1,0 +1,53 @@
+/**
+ * The seed's client example, against a running service (npm start), with real verification:
+ *   npx tsx examples/client-flow.ts
+ * Env: CLOISTER_URL (default http://127.0.0.1:3000), CLOISTER_DATA_DIR (default ./data), and the
+ * measurement from `npm run build:enclave` (read here from dist/enclave/measurement.json).
+ */
+import { readFileSync } from 'node:fs';
+import { CryptoHelper } from '../src/client/index.js';
+
+const base = process.env.CLOISTER_URL ?? 'http://127.0.0.1:3000';
+const dataDir = process.env.CLOISTER_DATA_DIR ?? './data';
+// What you trust, obtained out of band: the measurement you rebuilt, and (dev only) the
+// simulated vendor key of this machine.
+const expectedImageHash: string = JSON.parse(
+  readFileSync('dist/enclave/measurement.json', 'utf8'),
+).measurement;
+const vendorKey = readFileSync(`${dataDir}/simulated-platform/vendor.pub`, 'utf8').trim();
+
+// 1. Verify enclave attestation, bound to a nonce of ours.
+const nonce = CryptoHelper.newNonce();
+const attestation = await fetch(`${base}/attestation/quote?nonce=${nonce}`).then((r) => r.json());
+const verification = await CryptoHelper.requireValidAttestation(attestation, expectedImageHash, {
+  nonce,
+  trustedSimulatedVendorKeys: [vendorKey],
+});
+
+// 2. Encrypt credentials to the verified enclave key (X25519 + HKDF-SHA256 + AES-256-GCM).
+const encrypted = await CryptoHelper.encryptCredentials(
+  { exchange: 'binance', apiKey: 'your-api-key', apiSecret: 'your-secret' },
+  verification.enclavePubkey!,
+  { keyId: verification.keyId! },
+);
+
+// 3. Submit the ciphertext; only the enclave can open it.
+const response = await fetch(`${base}/enclave/submit_key`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({
+    ...encrypted,
+    metadata: { exchange: 'binance', label: 'main', ttl: 3600 },
+  }),
+});
+const { session_id } = (await response.json()) as { session_id: string };
+console.log('session', session_id);
+
+// 4. Check it, then revoke it (the ciphertext is purged).
+console.log(await fetch(`${base}/enclave/sessions/${session_id}`).then((r) => r.json()));
+const revoked = await fetch(`${base}/enclave/revoke`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({ session_id }),
+}).then((r) => r.json());
+console.log(revoked);

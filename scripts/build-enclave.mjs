@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Builds the enclave into one deterministic ESM bundle (dist/enclave/enclave.mjs) and prints its
+// measurement, SHA-384 of the bundle bytes: the `image_hash` the simulated platform reports.
+// Same source + same lockfile + same esbuild version => same bytes => same measurement.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+// --outdir DIR builds elsewhere (the determinism test builds twice and compares).
+const at = process.argv.indexOf('--outdir');
+const outdir = at > 0 ? process.argv[at + 1] : 'dist/enclave';
+const outfile = `${outdir}/enclave.mjs`;
+mkdirSync(outdir, { recursive: true });
+const result = await build({
+  entryPoints: ['src/enclave/main.ts'],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: false,
+  sourcemap: false,
+  legalComments: 'eof',
+  charset: 'utf8',
+  metafile: true,
+  logLevel: 'warning',
+});
+const measurement = createHash('sha384').update(readFileSync(outfile)).digest('hex');
+const inputs = Object.keys(result.metafile.inputs).sort();
+writeFileSync(
+  `${outdir}/measurement.json`,
+  `${JSON.stringify({ measurement, bundle: outfile, inputs }, null, 2)}\n`,
+);
+if (process.argv.includes('--json')) console.log(JSON.stringify({ measurement }));
+else console.log(`enclave bundle ${outfile}\nmeasurement (SHA-384) ${measurement}`);

@@ -1,0 +1,19 @@
+/**
+ * Cloister client SDK (isomorphic: browsers and Node). Named exports only.
+ */
+export {
+  CryptoHelper,
+  type ExchangeCredentials,
+  type EncryptOptions,
+  type VerifyOptions,
+} from './crypto-helper.js';
+export { ClientError, type ClientErrorCode } from './errors.js';
+export {
+  verifyAttestationResponse,
+  type AttestationVerification,
+} from './verify/verify-attestation.js';
+export type { VerificationPolicy, EvidenceClaims } from './verify/types.js';
+export { EXCHANGES, type Exchange } from '../protocol/credentials.js';
+export type { EnvelopeV1 } from '../protocol/envelope/v1.js';
+export type { HpkeEnvelope, HpkeAlg } from '../protocol/envelope/hpke.js';
+export type { AttestationResponse } from '../protocol/attestation/response.js';

@@ -1,0 +1,91 @@
+/**
+ * Envelope primitives on node:crypto, the enclave's hot path (research/perf-limits.md §4:
+ * synchronous node:crypto is 3.3x WebCrypto and 20x pure JS for the unwrap). Public keys are
+ * imported as JWK, which costs far less than a DER import.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import { bytesToBase64url } from '../../protocol/encoding.js';
+import type { EnvelopePrimitives } from '../../protocol/envelope/primitives.js';
+
+export function x25519PublicKeyObject(pub: Uint8Array): KeyObject {
+  if (pub.length !== 32) throw new RangeError('X25519 public key must be 32 bytes');
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'X25519', x: bytesToBase64url(pub) },
+    format: 'jwk',
+  });
+}
+
+/** RFC 8410 PKCS#8 prefix for an X25519 private key: the raw 32 bytes follow it. */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+export function x25519PrivateKeyObject(priv: Uint8Array): KeyObject {
+  if (priv.length !== 32) throw new RangeError('X25519 private key must be 32 bytes');
+  const der = Buffer.concat([X25519_PKCS8_PREFIX, priv]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
+}
+
+/** Raw 32-byte public key of an X25519 KeyObject. */
+export function x25519RawPublic(key: KeyObject): Uint8Array {
+  const x = key.export({ format: 'jwk' }).x;
+  if (!x) throw new TypeError('not an OKP key');
+  return new Uint8Array(Buffer.from(x, 'base64url'));
+}
+
+function gcm(keyLen: number): 'aes-128-gcm' | 'aes-256-gcm' {
+  if (keyLen === 32) return 'aes-256-gcm';
+  if (keyLen === 16) return 'aes-128-gcm';
+  throw new RangeError('AES-GCM key must be 16 or 32 bytes');
+}
+
+export const nodePrimitives: EnvelopePrimitives = {
+  x25519(privateKey, publicKey) {
+    return x25519WithKeyObject(x25519PrivateKeyObject(privateKey), publicKey);
+  },
+  x25519PublicKey(privateKey) {
+    return x25519RawPublic(x25519PrivateKeyObject(privateKey));
+  },
+  hkdfSha256(ikm, salt, info, length) {
+    return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length));
+  },
+  aesGcmSeal(key, nonce, plaintext, aad) {
+    const c = createCipheriv(gcm(key.length), key, nonce, { authTagLength: 16 });
+    if (aad) c.setAAD(aad);
+    const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
+    return { ciphertext: new Uint8Array(ciphertext), tag: new Uint8Array(c.getAuthTag()) };
+  },
+  aesGcmOpen(key, nonce, ciphertext, tag, aad) {
+    if (tag.length !== 16) throw new RangeError('tag must be 16 bytes');
+    const d = createDecipheriv(gcm(key.length), key, nonce, { authTagLength: 16 });
+    if (aad) d.setAAD(aad);
+    d.setAuthTag(tag);
+    const head = d.update(ciphertext);
+    const tail = d.final(); // throws on a bad tag; `head` is then wiped below
+    const out = new Uint8Array(head.length + tail.length);
+    out.set(head);
+    out.set(tail, head.length);
+    head.fill(0);
+    return out;
+  },
+  randomBytes(n) {
+    return new Uint8Array(randomBytes(n));
+  },
+};
+
+/** X25519 with a private KeyObject the caller keeps (the enclave's credential keys). */
+export function x25519WithKeyObject(privateKey: KeyObject, peer: Uint8Array): Uint8Array {
+  // OpenSSL refuses an all-zero output (low-order point); deriveEnvelopeKeyV1 checks again.
+  return new Uint8Array(diffieHellman({ privateKey, publicKey: x25519PublicKeyObject(peer) }));
+}

@@ -1,0 +1,46 @@
+/**
+ * Frame → phase check → params validation → handler → result allow-list → response frame.
+ * Every failure becomes an error result with a fixed message: a decode failure is an error
+ * frame, never a crash, and nothing a handler throws (which may quote input) crosses the boundary.
+ */
+import { EnvelopeError } from '../protocol/envelope/errors.js';
+import { RpcError, type RpcErrorBody } from '../protocol/rpc/errors.js';
+import {
+  RequestFrameSchema,
+  type Call,
+  type ResponseFrame,
+  type Result,
+} from '../protocol/rpc/frame.js';
+import { METHODS, isMethodName } from '../protocol/rpc/methods.js';
+import { HANDLERS, type Handler } from './methods/index.js';
+import type { EnclaveState } from './state.js';
+
+export function toErrorBody(err: unknown): RpcErrorBody {
+  if (err instanceof RpcError) return err.toBody();
+  if (err instanceof EnvelopeError) return new RpcError(err.code).toBody();
+  return new RpcError('INTERNAL').toBody();
+}
+
+export async function dispatchFrame(state: EnclaveState, frame: unknown): Promise<ResponseFrame> {
+  const parsed = RequestFrameSchema.safeParse(frame);
+  if (!parsed.success) return { error: new RpcError('FRAME_INVALID').toBody() };
+  const results: Result[] = [];
+  for (const call of parsed.data.calls) results.push(await dispatchCall(state, call));
+  return { results };
+}
+
+async function dispatchCall(state: EnclaveState, call: Call): Promise<Result> {
+  try {
+    if (!isMethodName(call.method)) throw new RpcError('METHOD_UNKNOWN');
+    const spec = METHODS[call.method];
+    if (!spec.phases.includes(state.phase)) throw new RpcError('PHASE_FORBIDDEN');
+    const params = spec.params.safeParse(call.params);
+    if (!params.success) throw new RpcError('PARAMS_INVALID');
+    const handler = HANDLERS[call.method] as Handler<typeof call.method>;
+    const result = await handler(state, params.data as never);
+    // The result schema is an allow-list: a field it does not name never leaves the enclave.
+    return { id: call.id, ok: true, result: spec.result.parse(result) };
+  } catch (err) {
+    return { id: call.id, ok: false, error: toErrorBody(err) };
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Enclave entry point: parse its settings, bring up the platform, listen on its socket, wait in
+ * `awaiting_keyring` for the host to hand it a sealed keyring (or ask for a new one).
+ * It prints only fixed status lines: no message of any error, which might quote a secret.
+ */
+import { fileURLToPath } from 'node:url';
+import { parseEnclaveConfig } from './config.js';
+import { resolvePlatform } from './platform/registry.js';
+import { serveEnclave } from './server.js';
+import { createEnclaveState } from './state.js';
+
+function fatal(what: string, err: unknown): never {
+  const kind = err instanceof Error ? err.constructor.name : typeof err;
+  process.stderr.write(`${JSON.stringify({ event: 'enclave.fatal', what, kind })}\n`);
+  process.exit(70);
+}
+
+process.on('uncaughtException', (err) => fatal('uncaught exception', err));
+process.on('unhandledRejection', (err) => fatal('unhandled rejection', err));
+
+try {
+  const config = parseEnclaveConfig(process.env);
+  const platform = resolvePlatform(config, fileURLToPath(import.meta.url));
+  const state = createEnclaveState(config, platform);
+  await serveEnclave(state, config.ENCLAVE_SOCKET_PATH);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'enclave.listening', platform: platform.name, measurement: platform.measurement, pid: process.pid })}\n`,
+  );
+  const stop = () => process.exit(0);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+} catch (err) {
+  // Configuration errors name variables only, never values; print them, nothing else.
+  if (err instanceof Error && err.message.startsWith('invalid enclave configuration')) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78);
+  }
+  fatal('startup', err);
+}

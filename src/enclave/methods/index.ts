@@ -1,0 +1,26 @@
+/** The enclave's handler for each method of the closed table in protocol/rpc/methods.ts. */
+import type { z } from 'zod';
+import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/methods.js';
+import type { EnclaveState } from '../state.js';
+import { attestation } from './attestation.js';
+import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
+import { status } from './status.js';
+import { submitCredential } from './submit-credential.js';
+import { verifyStored } from './verify-stored.js';
+
+export type Handler<M extends MethodName> = (
+  state: EnclaveState,
+  params: z.output<(typeof METHODS)[M]['params']>,
+) => MethodResult<M> | Promise<MethodResult<M>>;
+
+// A mapped type: adding a method to METHODS without a handler fails to compile.
+export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freeze({
+  'enclave.status': status,
+  'keyring.generate': generate,
+  'keyring.unseal': unsealKeyring,
+  'keyring.prepare_rotation': prepareRotation,
+  'keyring.activate': activate,
+  'attestation.get': attestation,
+  'credential.submit': submitCredential,
+  'credential.verify_stored': verifyStored,
+});

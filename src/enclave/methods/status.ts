@@ -1,0 +1,14 @@
+/** `enclave.status`: phase and identity, allowed in every phase (the supervisor polls it). */
+import type { MethodResult } from '../../protocol/rpc/methods.js';
+import type { EnclaveState } from '../state.js';
+
+export function status(state: EnclaveState): MethodResult<'enclave.status'> {
+  return {
+    phase: state.phase,
+    platform: state.platform.name,
+    measurement: state.platform.measurement,
+    signer: state.platform.signer,
+    boot_time: state.bootTime,
+    generation: state.keyring?.generation ?? null,
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * `credential.verify_stored`: proves a stored credential is intact, bound to its session by this
+ * enclave's keyring, unexpired and decryptable, without returning anything of its content. Used
+ * after restarts and rotations, and the first step of every later use of a credential.
+ */
+import { base64ToBytes } from '../../protocol/encoding.js';
+import { EnvelopeError } from '../../protocol/envelope/errors.js';
+import { envelopeDigest } from '../../protocol/envelope/registry.js';
+import { RpcError } from '../../protocol/rpc/errors.js';
+import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
+import { readyKeyring, type EnclaveState } from '../state.js';
+import { withOpenedCredential } from './open-credential.js';
+
+export async function verifyStored(
+  state: EnclaveState,
+  params: MethodParams<'credential.verify_stored'>,
+): Promise<MethodResult<'credential.verify_stored'>> {
+  const keyring = readyKeyring(state);
+  const digest = envelopeDigest(params.envelope, params.key_id);
+  const fields = {
+    session_id: params.session_id,
+    key_id: params.key_id,
+    envelope_digest: digest,
+    exchange: params.exchange,
+    label: params.label,
+    expires_at: params.expires_at,
+  };
+  if (!keyring.verifyBinding(fields, base64ToBytes(params.binding)))
+    throw new RpcError('BINDING_INVALID');
+  if (state.now() >= params.expires_at) throw new RpcError('CREDENTIAL_EXPIRED');
+  await withOpenedCredential(keyring.recipient(params.key_id), params.envelope, (credential) => {
+    if (credential.exchange !== params.exchange)
+      throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
+  });
+  return { envelope_digest: digest };
+}

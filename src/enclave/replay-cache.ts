@@ -1,0 +1,56 @@
+/**
+ * Ephemeral public keys the enclave has accepted, kept until their envelope is stale anyway
+ * (issued_at + max age), so a replay within the freshness window is caught. It lives in enclave
+ * memory only; envelopes issued before this process booted are refused as stale instead
+ * (see SECURITY.md "Replay"), which closes the window a restart would otherwise open.
+ */
+import { RpcError } from '../protocol/rpc/errors.js';
+
+export class ReplayCache {
+  private readonly seen = new Set<string>();
+  /** expiry second → keys that expire then. */
+  private readonly buckets = new Map<number, string[]>();
+  private oldestBucket = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  has(key: string): boolean {
+    return this.seen.has(key);
+  }
+
+  /** Records `key` until `expiresAt`; false if it was already present. */
+  add(key: string, expiresAt: number, now: number): boolean {
+    this.prune(now);
+    if (this.seen.has(key)) return false;
+    // Fail closed rather than forget: a full cache refuses new envelopes.
+    if (this.seen.size >= this.maxEntries) throw new RpcError('INTERNAL');
+    this.seen.add(key);
+    const bucket = this.buckets.get(expiresAt);
+    if (bucket) bucket.push(key);
+    else this.buckets.set(expiresAt, [key]);
+    if (expiresAt < this.oldestBucket) this.oldestBucket = expiresAt;
+    return true;
+  }
+
+  delete(key: string): void {
+    this.seen.delete(key);
+  }
+
+  private prune(now: number): void {
+    if (this.oldestBucket >= now) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const [expiry, keys] of this.buckets) {
+      if (expiry < now) {
+        for (const k of keys) this.seen.delete(k);
+        this.buckets.delete(expiry);
+      } else if (expiry < oldest) {
+        oldest = expiry;
+      }
+    }
+    this.oldestBucket = oldest;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Host configuration: one zod schema over the environment, parsed once at start, frozen, and
+ * passed to whatever needs it. Nothing else in the host reads process.env. A bad value stops
+ * the start with a message naming the variable (never echoing its value: it may be a URL with
+ * a password). Defaults are safe development values: simulated TEE, PGlite, localhost only.
+ */
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const EnvSchema = z
+  .object({
+    ENCLAVE_PORT: int(1, 65535).default(3000).describe('HTTP port of the service'),
+    HOST: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address to bind (0.0.0.0 in a container)'),
+    DATA_DIR: z
+      .string()
+      .min(1)
+      .default('./data')
+      .describe('Local data: PGlite files, simulated platform, socket'),
+    DATABASE_URL: optionalString.describe(
+      'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
+    ),
+    MAX_TTL_SECONDS: int(300, 365 * 86400)
+      .default(604800)
+      .describe('Longest session TTL accepted'),
+    RATE_LIMIT_MAX: int(1, 10_000_000)
+      .default(100)
+      .describe('Requests per window per client address'),
+    RATE_LIMIT_WINDOW: int(1000, 86_400_000)
+      .default(900_000)
+      .describe('Rate-limit window, milliseconds'),
+    ALLOWED_ORIGINS: optionalString.describe(
+      'Comma-separated CORS origins; unset = no cross-origin access',
+    ),
+    REDIS_URL: optionalString.describe(
+      'Redis URL for shared rate-limit counters; unset = in memory',
+    ),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    TRUST_PROXY: z
+      .enum(['true', 'false'])
+      .default('false')
+      .describe('Trust X-Forwarded-For (behind a proxy)'),
+    TTL_SWEEP_INTERVAL_SECONDS: int(1, 86400)
+      .default(300)
+      .describe('How often expired ciphertext is deleted'),
+    KEY_ROTATION_INTERVAL_SECONDS: int(0, 365 * 86400)
+      .default(86400)
+      .describe('Credential-key rotation period; 0 disables scheduled rotation'),
+    TEE_PLATFORM: z
+      .enum(['simulated'])
+      .default('simulated')
+      .describe('TEE platform of the enclave'),
+    SEALING_POLICY: z
+      .enum(['signer', 'measurement'])
+      .default('signer')
+      .describe('What sealed state is bound to'),
+    ENCLAVE_SOCKET: optionalString.describe(
+      'Connect to an enclave already listening here instead of spawning one',
+    ),
+    ENCLAVE_BUNDLE: z
+      .string()
+      .min(1)
+      .default('dist/enclave/enclave.mjs')
+      .describe('Enclave bundle to spawn'),
+    ENCLAVE_CALL_TIMEOUT_MS: int(100, 120_000)
+      .default(10_000)
+      .describe('Timeout of one enclave call'),
+    ENVELOPE_MAX_AGE_SECONDS: int(10, 3600)
+      .default(300)
+      .describe('Oldest envelope issued_at accepted'),
+  })
+  .transform((env) => ({
+    port: env.ENCLAVE_PORT,
+    host: env.HOST,
+    dataDir: env.DATA_DIR,
+    databaseUrl: env.DATABASE_URL,
+    maxTtlSeconds: env.MAX_TTL_SECONDS,
+    rateLimit: {
+      max: env.RATE_LIMIT_MAX,
+      windowMs: env.RATE_LIMIT_WINDOW,
+      redisUrl: env.REDIS_URL,
+    },
+    allowedOrigins:
+      env.ALLOWED_ORIGINS?.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean) ?? [],
+    logLevel: env.LOG_LEVEL,
+    trustProxy: env.TRUST_PROXY === 'true',
+    ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_SECONDS * 1000,
+    keyRotationIntervalMs: env.KEY_ROTATION_INTERVAL_SECONDS * 1000,
+    enclave: {
+      platform: env.TEE_PLATFORM,
+      sealingPolicy: env.SEALING_POLICY,
+      socket: env.ENCLAVE_SOCKET,
+      bundle: env.ENCLAVE_BUNDLE,
+      callTimeoutMs: env.ENCLAVE_CALL_TIMEOUT_MS,
+      envelopeMaxAgeSeconds: env.ENVELOPE_MAX_AGE_SECONDS,
+    },
+  }))
+  .superRefine((c, ctx) => {
+    for (const origin of c.allowedOrigins) {
+      if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ALLOWED_ORIGINS'],
+          message: 'each origin must be scheme://host[:port]',
+        });
+      }
+    }
+    for (const [name, url] of [
+      ['DATABASE_URL', c.databaseUrl],
+      ['REDIS_URL', c.rateLimit.redisUrl],
+    ] as const) {
+      if (url !== undefined && !URL.canParse(url)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'must be a URL' });
+      }
+    }
+  });
+
+export type Config = Readonly<z.output<typeof EnvSchema>>;
+
+/** Every variable the host reads, with its description: the README's table is checked against it. */
+export const CONFIG_VARIABLES = Object.keys((EnvSchema.in as z.ZodObject).shape);
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const res = EnvSchema.safeParse(env);
+  if (!res.success) {
+    // zod's message names the rule, not the value; path[0] is the variable.
+    throw new ConfigError(res.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  }
+  return deepFreeze(res.data);
+}

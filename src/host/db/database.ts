@@ -1,0 +1,92 @@
+/**
+ * One small interface over the two engines the host runs on: PGlite (PostgreSQL compiled to
+ * WASM, embedded, the default) and a PostgreSQL server through `pg` (when DATABASE_URL is set).
+ * The schema, roles and functions are the same SQL on both. Repositories see only `Db`.
+ */
+import { mkdirSync } from 'node:fs';
+import pg from 'pg';
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly engine: 'pglite' | 'postgres';
+  /** All-or-nothing: `fn`'s statements commit together or not at all. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function openPglite(dataDir: string | null): Promise<Db> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  return {
+    engine: 'pglite',
+    query: async <R>(sql: string, params?: unknown[]) => ({
+      rows: (await db.query<R>(sql, params)).rows,
+    }),
+    exec: async (sql) => {
+      await db.exec(sql);
+    },
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: async <R>(sql: string, params?: unknown[]) => ({
+            rows: (await tx.query<R>(sql, params)).rows,
+          }),
+          exec: async (sql: string) => {
+            await tx.exec(sql);
+          },
+        }),
+      ),
+    close: () => db.close(),
+  };
+}
+
+export async function openPostgres(connectionString: string, max = 10): Promise<Db> {
+  const pool = new pg.Pool({ connectionString, max });
+  // An idle client's error (server restart) must not crash the host; the next query reconnects.
+  pool.on('error', () => undefined);
+  await pool.query('SELECT 1');
+  return {
+    engine: 'postgres',
+    query: async <R>(sql: string, params?: unknown[]) => ({
+      rows: (await pool.query(sql, params as unknown[])).rows as R[],
+    }),
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    transaction: async (fn) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn({
+          query: async <R>(sql: string, params?: unknown[]) => ({
+            rows: (await client.query(sql, params as unknown[])).rows as R[],
+          }),
+          exec: async (sql: string) => {
+            await client.query(sql);
+          },
+        });
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+export async function openDatabase(opts: {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+}): Promise<Db> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir);
+}

@@ -1,0 +1,64 @@
+/**
+ * Applies `migrations/NNN_name.sql` in order, each in its own transaction, and records it with
+ * a SHA-256 of its text in `schema_migrations`; an applied file whose text changed is an error
+ * (edit by adding a migration, never by rewriting one). On PostgreSQL an advisory lock keeps two
+ * hosts starting at once from racing.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Db } from './database.js';
+
+const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
+const LOCK_KEY = 0x636c6f69; // "cloi"
+
+export interface Migration {
+  version: string;
+  sql: string;
+  checksum: string;
+}
+
+export function loadMigrations(dir: URL = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((file) => {
+      const sql = readFileSync(new URL(file, dir), 'utf8');
+      return {
+        version: file.replace(/\.sql$/, ''),
+        sql,
+        checksum: createHash('sha256').update(sql).digest('hex'),
+      };
+    });
+}
+
+/** Returns the versions applied by this call. */
+export async function migrate(
+  db: Db,
+  migrations: Migration[] = loadMigrations(),
+): Promise<string[]> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const applied: string[] = [];
+  for (const m of migrations) {
+    await db.transaction(async (tx) => {
+      if (db.engine === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      const { rows } = await tx.query<{ checksum: string }>(
+        'SELECT checksum FROM schema_migrations WHERE version = $1',
+        [m.version],
+      );
+      if (rows[0]) {
+        if (rows[0].checksum !== m.checksum) {
+          throw new Error(`migration ${m.version} was changed after it was applied`);
+        }
+        return;
+      }
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [
+        m.version,
+        m.checksum,
+      ]);
+      applied.push(m.version);
+    });
+  }
+  return applied;
+}

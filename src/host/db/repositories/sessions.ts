@@ -1,0 +1,119 @@
+/**
+ * Sessions and their credential ciphertext. Writes that belong together (session, ciphertext,
+ * ops event) take a transaction handle so they commit together or not at all.
+ */
+import type { MethodResult } from '../../../protocol/rpc/methods.js';
+import type { CredentialEnvelope } from '../../../protocol/envelope/registry.js';
+import type { Queryable } from '../database.js';
+
+export interface StoredSession {
+  session_id: string;
+  exchange: string;
+  label: string;
+  status: 'active' | 'revoked' | 'expired';
+  created_at: number;
+  expires_at: number;
+  key_id: string | null;
+  alg: string | null;
+  ephemeral_pub: string | null;
+  nonce: string | null;
+  ciphertext: string | null;
+  tag: string | null;
+  binding: string | null;
+}
+
+type Submitted = MethodResult<'credential.submit'>;
+
+export function createSessionRepository(db: Queryable) {
+  return {
+    async insertWithCredential(
+      q: Queryable,
+      s: Submitted,
+      meta: { exchange: string; label: string },
+      envelope: CredentialEnvelope,
+    ): Promise<void> {
+      await q.query(
+        `INSERT INTO sessions (id, exchange, label, status, created_at, expires_at)
+         VALUES ($1, $2, $3, 'active', to_timestamp($4), to_timestamp($5))`,
+        [s.session_id, meta.exchange, meta.label, s.created_at, s.expires_at],
+      );
+      const v1 = 'ephemeral_pub' in envelope;
+      await q.query(
+        `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag, binding,
+                                  envelope_digest, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), to_timestamp($11))`,
+        [
+          s.session_id,
+          s.alg,
+          s.key_id,
+          s.sender_key,
+          v1 ? envelope.nonce : null,
+          envelope.ciphertext,
+          v1 ? envelope.tag : null,
+          s.binding,
+          s.envelope_digest,
+          s.created_at,
+          s.expires_at,
+        ],
+      );
+    },
+
+    /** Marks an active session revoked and deletes its ciphertext; false if none was active. */
+    async revoke(q: Queryable, sessionId: string): Promise<boolean> {
+      const { rows } = await q.query(
+        `UPDATE sessions SET status = 'revoked', ended_at = now()
+          WHERE id = $1 AND status = 'active' RETURNING id`,
+        [sessionId],
+      );
+      if (rows.length === 0) return false;
+      await q.query('DELETE FROM credentials WHERE session_id = $1', [sessionId]);
+      return true;
+    },
+
+    async find(sessionId: string): Promise<StoredSession | null> {
+      const { rows } = await db.query<StoredSession>(
+        `SELECT s.id AS session_id, s.exchange, s.label, s.status,
+                extract(epoch FROM s.created_at)::bigint::int8 AS created_at,
+                extract(epoch FROM s.expires_at)::bigint::int8 AS expires_at,
+                c.key_id, c.alg, c.ephemeral_pub, c.nonce, c.ciphertext, c.tag, c.binding
+           FROM sessions s LEFT JOIN credentials c ON c.session_id = s.id
+          WHERE s.id = $1`,
+        [sessionId],
+      );
+      const row = rows[0];
+      return row
+        ? { ...row, created_at: Number(row.created_at), expires_at: Number(row.expires_at) }
+        : null;
+    },
+
+    /** Deletes expired ciphertext (the SQL function); returns the affected session ids. */
+    async cleanupExpired(q: Queryable): Promise<string[]> {
+      const { rows } = await q.query<{ session_id: string }>(
+        'SELECT session_id FROM cleanup_expired_credentials()',
+      );
+      return rows.map((r) => r.session_id);
+    },
+  };
+}
+export type SessionRepository = ReturnType<typeof createSessionRepository>;
+
+/** Rebuilds the envelope as submitted from its stored columns. */
+export function storedEnvelope(s: StoredSession): CredentialEnvelope | null {
+  if (!s.alg || !s.ephemeral_pub || !s.ciphertext) return null;
+  if (s.alg === 'X25519-HKDF-SHA256-A256GCM') {
+    return {
+      alg: s.alg,
+      ephemeral_pub: s.ephemeral_pub,
+      nonce: s.nonce!,
+      ciphertext: s.ciphertext,
+      tag: s.tag!,
+      key_id: s.key_id!,
+    };
+  }
+  return {
+    alg: s.alg as 'HPKE-Base-X25519-SHA256-A128GCM',
+    enc: s.ephemeral_pub,
+    ciphertext: s.ciphertext,
+    key_id: s.key_id!,
+  };
+}

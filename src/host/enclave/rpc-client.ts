@@ -1,0 +1,175 @@
+/**
+ * The host's side of the enclave socket. Calls made in the same turn of the event loop are
+ * coalesced into one frame (batched ECALLs, research/perf-limits.md §1d: 6 µs per call instead
+ * of 81 µs for strict request/response); `batch()` sends an explicit group in one frame. Every
+ * call has an id and a timeout, and every result is validated against the method's schema.
+ */
+import { connect, type Socket } from 'node:net';
+import { isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/errors.js';
+import {
+  FrameDecoder,
+  MAX_CALLS_PER_FRAME,
+  ResponseFrameSchema,
+  encodeFrame,
+  type Call,
+} from '../../protocol/rpc/frame.js';
+import {
+  METHODS,
+  type MethodName,
+  type MethodParams,
+  type MethodResult,
+} from '../../protocol/rpc/methods.js';
+
+export type EnclaveCallErrorCode = RpcErrorCode | 'ENCLAVE_UNAVAILABLE' | 'ENCLAVE_TIMEOUT';
+
+export class EnclaveCallError extends Error {
+  constructor(readonly code: EnclaveCallErrorCode) {
+    super(`enclave call failed: ${code}`);
+    this.name = 'EnclaveCallError';
+  }
+}
+
+interface Pending {
+  method: MethodName;
+  resolve(value: unknown): void;
+  reject(err: EnclaveCallError): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface BatchCall<M extends MethodName = MethodName> {
+  method: M;
+  params: MethodParams<M>;
+}
+
+export class EnclaveRpcClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private queued: Call[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly closeListeners: (() => void)[] = [];
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly timeoutMs: number,
+  ) {
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk) => {
+      try {
+        for (const frame of decoder.push(chunk)) this.onFrame(frame);
+      } catch {
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.handleClose());
+  }
+
+  static connect(socketPath: string, timeoutMs: number): Promise<EnclaveRpcClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(socketPath);
+      socket.once('connect', () => {
+        socket.removeListener('error', reject);
+        resolve(new EnclaveRpcClient(socket, timeoutMs));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
+    if (this.closed) return Promise.reject(new EnclaveCallError('ENCLAVE_UNAVAILABLE'));
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new EnclaveCallError('ENCLAVE_TIMEOUT'));
+      }, this.timeoutMs);
+      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
+      this.queued.push({ id, method, params });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Sends `calls` together (one frame per MAX_CALLS_PER_FRAME); settles each independently. */
+  batch(calls: BatchCall[]): Promise<PromiseSettledResult<unknown>[]> {
+    const promises = calls.map((c) => this.call(c.method, c.params as never));
+    this.flush();
+    return Promise.allSettled(promises);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.queued.length > 0) {
+      const calls = this.queued.splice(0, MAX_CALLS_PER_FRAME);
+      try {
+        this.socket.write(encodeFrame({ calls }));
+      } catch {
+        for (const c of calls) this.settleError(c.id, 'FRAME_TOO_LARGE');
+      }
+    }
+  }
+
+  private onFrame(frame: unknown): void {
+    const parsed = ResponseFrameSchema.safeParse(frame);
+    if (!parsed.success || 'error' in parsed.data) {
+      // The enclave could not read what we sent: the stream is out of step, start over.
+      this.socket.destroy();
+      return;
+    }
+    for (const r of parsed.data.results) {
+      const p = this.pending.get(r.id);
+      if (!p) continue; // timed out already
+      if (!r.ok) {
+        this.settleError(r.id, isRpcErrorCode(r.error.code) ? r.error.code : 'INTERNAL');
+        continue;
+      }
+      const result = METHODS[p.method].result.safeParse(r.result);
+      if (!result.success) {
+        this.settleError(r.id, 'INTERNAL');
+        continue;
+      }
+      this.pending.delete(r.id);
+      clearTimeout(p.timer);
+      p.resolve(result.data);
+    }
+  }
+
+  private settleError(id: number, code: EnclaveCallErrorCode): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    p.reject(new EnclaveCallError(code));
+  }
+
+  private handleClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.pending.keys()]) this.settleError(id, 'ENCLAVE_UNAVAILABLE');
+    for (const c of this.queued) this.settleError(c.id, 'ENCLAVE_UNAVAILABLE');
+    this.queued = [];
+    for (const l of this.closeListeners) l();
+  }
+}
+
+export function isEnclaveCallError(
+  err: unknown,
+  code?: EnclaveCallErrorCode,
+): err is EnclaveCallError {
+  return err instanceof EnclaveCallError && (code === undefined || err.code === code);
+}

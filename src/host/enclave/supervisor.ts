@@ -1,0 +1,237 @@
+/**
+ * Spawns the enclave process (or connects to one given its socket), hands it its sealed keyring,
+ * and restarts it when it dies. While it is down, `call` fails fast with ENCLAVE_UNAVAILABLE and
+ * `retryAfterSeconds` says when to come back; routes turn that into 503 + Retry-After. The
+ * enclave gets only its own settings in its environment, never the host's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve as resolvePath, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import type {
+  MethodName,
+  MethodParams,
+  MethodResult,
+  PublicKeys,
+} from '../../protocol/rpc/methods.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/database.js';
+import type { EnclaveStateRepository } from '../db/repositories/enclave-state.js';
+import type { OpsLog } from '../ops-events.js';
+import { EnclaveCallError, EnclaveRpcClient, type BatchCall } from './rpc-client.js';
+
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 5000;
+
+export interface SupervisorDeps {
+  config: Pick<Config, 'dataDir' | 'maxTtlSeconds' | 'enclave'>;
+  db: Pick<Db, 'transaction'>;
+  state: EnclaveStateRepository;
+  ops: OpsLog;
+  logger: Logger;
+}
+
+export function createEnclaveSupervisor(deps: SupervisorDeps) {
+  const { config, logger } = deps;
+  const socketPath = config.enclave.socket ?? resolvePath(join(config.dataDir, 'enclave.sock'));
+  let client: EnclaveRpcClient | null = null;
+  let child: ChildProcess | null = null;
+  let ready = false;
+  let stopping = false;
+  let restarts = 0;
+  let backoffMs = MIN_BACKOFF_MS;
+  let generation = 0;
+  let measurement = '';
+  let bringingUp: Promise<void> | null = null;
+
+  function spawnEnclave(): Promise<void> {
+    mkdirSync(config.dataDir, { recursive: true });
+    const env = {
+      ENCLAVE_SOCKET_PATH: socketPath,
+      TEE_PLATFORM: config.enclave.platform,
+      SIMULATED_PLATFORM_DIR: resolvePath(join(config.dataDir, 'simulated-platform')),
+      ENCLAVE_MAX_TTL_SECONDS: String(config.maxTtlSeconds),
+      ENVELOPE_MAX_AGE_SECONDS: String(config.enclave.envelopeMaxAgeSeconds),
+      PATH: process.env.PATH ?? '',
+    };
+    const proc = spawn(process.execPath, [resolvePath(config.enclave.bundle)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    return new Promise((resolve, reject) => {
+      // The enclave prints fixed JSON status lines only; forward them as they are.
+      createInterface({ input: proc.stdout! }).on('line', (line) => {
+        logger.info({ source: 'enclave', line: line.slice(0, 500) }, 'enclave output');
+        if (line.includes('"enclave.listening"')) resolve();
+      });
+      createInterface({ input: proc.stderr! }).on('line', (line) =>
+        logger.error({ source: 'enclave', line: line.slice(0, 500) }, 'enclave error output'),
+      );
+      proc.once('exit', (code, signal) => {
+        reject(new Error(`enclave exited during start (code ${code}, signal ${signal})`));
+        if (child === proc) child = null;
+        logger.warn({ code, signal }, 'enclave process exited');
+        client?.close();
+      });
+    });
+  }
+
+  /** Unseal the stored keyring, or create and store the first one. */
+  async function initKeyring(c: EnclaveRpcClient): Promise<void> {
+    const status = await c.call('enclave.status', {});
+    measurement = status.measurement;
+    if (status.phase === 'ready') {
+      // An enclave we connected to was initialised by an earlier host run: nothing to hand over.
+      const latest = await deps.state.latest();
+      if (!latest || latest.generation !== status.generation)
+        throw new Error('running enclave holds another keyring');
+      generation = latest.generation;
+      return;
+    }
+    const latest = await deps.state.latest();
+    if (latest) {
+      generation = (await c.call('keyring.unseal', { sealed: latest.sealed })).public.generation;
+      return;
+    }
+    const generated = await c.call('keyring.generate', { policy: config.enclave.sealingPolicy });
+    await deps.db.transaction(async (tx) => {
+      await deps.state.insert(
+        {
+          generation: generated.public.generation,
+          sealed: generated.sealed,
+          policy: config.enclave.sealingPolicy,
+          measurement,
+        },
+        tx,
+      );
+      await deps.ops.record(tx, {
+        type: 'keyring.generated',
+        generation: generated.public.generation,
+        keyId: generated.public.current_key_id,
+      });
+    });
+    generation = generated.public.generation;
+  }
+
+  async function bringUp(): Promise<void> {
+    if (!config.enclave.socket) await spawnEnclave();
+    const c = await EnclaveRpcClient.connect(socketPath, config.enclave.callTimeoutMs);
+    client = c;
+    c.onClose(() => onEnclaveLost());
+    await initKeyring(c);
+    ready = true;
+    backoffMs = MIN_BACKOFF_MS;
+    await deps.db.transaction((tx) =>
+      deps.ops.record(
+        tx,
+        restarts === 0
+          ? { type: 'enclave.started', platform: config.enclave.platform, measurement, generation }
+          : {
+              type: 'enclave.restarted',
+              platform: config.enclave.platform,
+              measurement,
+              generation,
+              restarts,
+            },
+      ),
+    );
+  }
+
+  function onEnclaveLost(): void {
+    if (!ready && bringingUp) return; // a failing start is retried by its own loop
+    ready = false;
+    if (stopping) return;
+    restarts++;
+    logger.warn({ restarts }, 'enclave connection lost; restarting');
+    void startLoop();
+  }
+
+  async function startLoop(): Promise<void> {
+    if (bringingUp) return bringingUp;
+    bringingUp = (async () => {
+      for (;;) {
+        if (stopping) return;
+        try {
+          await bringUp();
+          return;
+        } catch (err) {
+          ready = false;
+          const code = err instanceof EnclaveCallError ? err.code : undefined;
+          logger.error({ code, backoffMs }, 'enclave start failed; retrying');
+          client?.close();
+          child?.kill('SIGKILL');
+          await new Promise((r) => setTimeout(r, backoffMs));
+          backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+        }
+      }
+    })().finally(() => {
+      bringingUp = null;
+    });
+    return bringingUp;
+  }
+
+  function live(): EnclaveRpcClient {
+    if (!ready || !client || !client.isOpen) throw new EnclaveCallError('ENCLAVE_UNAVAILABLE');
+    return client;
+  }
+
+  return {
+    /** Resolves once the enclave is ready for the first time. */
+    start: () => startLoop(),
+    isReady: () => ready && client !== null && client.isOpen,
+    retryAfterSeconds: () => Math.max(1, Math.ceil(backoffMs / 1000)),
+    generation: () => generation,
+    measurement: () => measurement,
+    call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
+      try {
+        return live().call(method, params);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    batch(calls: BatchCall[]) {
+      return live().batch(calls);
+    },
+    /** Rotation: prepare → store durably → activate (see enclave/methods/keyring.ts). */
+    async rotateCredentialKey(): Promise<PublicKeys> {
+      const c = live();
+      const prepared = await c.call('keyring.prepare_rotation', {});
+      await deps.state.insert({
+        generation: prepared.generation,
+        sealed: prepared.sealed,
+        policy: config.enclave.sealingPolicy,
+        measurement,
+      });
+      const { public: keys } = await c.call('keyring.activate', {
+        generation: prepared.generation,
+      });
+      generation = keys.generation;
+      await deps.db.transaction((tx) =>
+        deps.ops.record(tx, {
+          type: 'keyring.rotated',
+          generation: keys.generation,
+          keyId: keys.current_key_id,
+        }),
+      );
+      return keys;
+    },
+    /** Test and operations hook: the enclave's process id, to kill it on purpose. */
+    pid: () => child?.pid ?? null,
+    async stop(): Promise<void> {
+      stopping = true;
+      ready = false;
+      client?.close();
+      const proc = child;
+      if (proc && proc.exitCode === null) {
+        await new Promise<void>((r) => {
+          proc.once('exit', () => r());
+          proc.kill('SIGTERM');
+        });
+      }
+    },
+  };
+}
+
+export type EnclaveSupervisor = ReturnType<typeof createEnclaveSupervisor>;

@@ -1,0 +1,64 @@
+/**
+ * Every error code an HTTP client can see, its status, and its fixed message, in one table.
+ * docs/errors.md lists the same codes (a test keeps them in sync). Enclave codes map through
+ * here too; 5xx and crypto failures always answer their fixed message, never an internal one.
+ */
+import { isRpcErrorCode, type RpcErrorCode } from '../protocol/rpc/errors.js';
+
+export const HTTP_ERRORS = {
+  VALIDATION_FAILED: [400, 'the request does not match the schema'],
+  BODY_INVALID_JSON: [400, 'the request body is not valid JSON'],
+  BODY_TOO_LARGE: [413, 'the request body exceeds the size limit'],
+  UNSUPPORTED_MEDIA_TYPE: [415, 'the request body must be application/json'],
+  NOT_FOUND: [404, 'no such route'],
+  METHOD_NOT_ALLOWED: [405, 'method not allowed'],
+  RATE_LIMITED: [429, 'too many requests; retry after the time in Retry-After'],
+  SESSION_NOT_FOUND: [404, 'no active session with this id'],
+  ENVELOPE_INVALID: [400, 'the envelope could not be opened'],
+  ENVELOPE_REPLAYED: [409, 'this envelope was already submitted; encrypt the credentials again'],
+  ENVELOPE_STALE: [400, 'issued_at is outside the accepted window; encrypt the credentials again'],
+  ENVELOPE_EXCHANGE_MISMATCH: [400, 'the exchange inside the envelope differs from the metadata'],
+  ENVELOPE_UNKNOWN_KEY: [
+    400,
+    'key_id names no enclave key that is still accepted; fetch a new attestation',
+  ],
+  ENVELOPE_UNSUPPORTED_ALG: [400, 'unsupported envelope algorithm'],
+  TTL_TOO_LONG: [400, 'ttl exceeds the maximum the enclave accepts'],
+  ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
+  DATABASE_UNAVAILABLE: [503, 'the database is unavailable; retry later'],
+  INTERNAL: [500, 'internal error'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+export const HTTP_ERROR_CODES = Object.keys(HTTP_ERRORS) as HttpErrorCode[];
+
+/** A failure the host reports to the client. `details` must never hold input values. */
+export class HostError extends Error {
+  constructor(
+    readonly code: HttpErrorCode,
+    readonly details?: { path: string; issue: string }[],
+  ) {
+    super(HTTP_ERRORS[code][1]);
+    this.name = 'HostError';
+  }
+  get statusCode(): number {
+    return HTTP_ERRORS[this.code][0];
+  }
+}
+
+/** Enclave codes a client may see as such; everything else is the host's fault or a bug. */
+const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
+  'ENVELOPE_INVALID',
+  'ENVELOPE_REPLAYED',
+  'ENVELOPE_STALE',
+  'ENVELOPE_EXCHANGE_MISMATCH',
+  'ENVELOPE_UNKNOWN_KEY',
+  'ENVELOPE_UNSUPPORTED_ALG',
+  'TTL_TOO_LONG',
+]);
+
+export function fromRpcCode(code: string): HostError {
+  if (isRpcErrorCode(code) && CLIENT_FACING_RPC.has(code))
+    return new HostError(code as HttpErrorCode);
+  return new HostError('INTERNAL');
+}

@@ -1,0 +1,92 @@
+/**
+ * The one place where failures become HTTP answers: `{ "error": { code, message, details? } }`
+ * with the status from host/errors.ts. Messages are the fixed ones from that table; validation
+ * details name the field and the rule broken, never the value sent. No stack trace ever leaves.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { EnclaveCallError } from '../enclave/rpc-client.js';
+import { HTTP_ERRORS, HostError, fromRpcCode } from '../errors.js';
+
+interface ZodIssueLike {
+  code?: string;
+  path?: PropertyKey[];
+  message?: string;
+  errors?: ZodIssueLike[][];
+}
+
+/** Flattens zod issues (choosing the closest branch of a union) to path + rule. */
+function issueDetails(
+  issues: ZodIssueLike[],
+  prefix: string[] = [],
+): { path: string; issue: string }[] {
+  return issues.flatMap((i) => {
+    const path = [...prefix, ...(i.path ?? []).map(String)];
+    if (i.code === 'invalid_union' && i.errors && i.errors.length > 0) {
+      const best = [...i.errors].sort((a, b) => a.length - b.length)[0]!;
+      return issueDetails(best, path);
+    }
+    // Our own refinements carry fixed messages; zod's built-in codes are self-explanatory.
+    const issue = i.code === 'custom' && i.message ? i.message : (i.code ?? 'invalid');
+    return [{ path: path.join('.') || '(root)', issue }];
+  });
+}
+
+function toHostError(err: unknown): HostError {
+  if (err instanceof HostError) return err;
+  if (err instanceof EnclaveCallError) {
+    return err.code === 'ENCLAVE_UNAVAILABLE' || err.code === 'ENCLAVE_TIMEOUT'
+      ? new HostError('ENCLAVE_UNAVAILABLE')
+      : fromRpcCode(err.code);
+  }
+  const e = err as Partial<FastifyError> & { code?: string; statusCode?: number };
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const issues = err.validation.map((v) => ({ ...(v.params.issue as ZodIssueLike) }));
+    const ctx = err.validationContext === 'body' ? [] : [String(err.validationContext)];
+    return new HostError('VALIDATION_FAILED', issueDetails(issues, ctx));
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HostError('BODY_TOO_LARGE');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HostError('UNSUPPORTED_MEDIA_TYPE');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new HostError('BODY_INVALID_JSON');
+    case '23505': // unique_violation: an envelope's ephemeral key is already stored
+      return new HostError('ENVELOPE_REPLAYED');
+    case 'ECONNREFUSED':
+    case '57P01':
+    case '57P03':
+    case '08006':
+      return new HostError('DATABASE_UNAVAILABLE');
+  }
+  if (e.statusCode === 429) return new HostError('RATE_LIMITED');
+  if (e.statusCode === 400 && err instanceof SyntaxError) return new HostError('BODY_INVALID_JSON');
+  if (e.statusCode === 404) return new HostError('NOT_FOUND');
+  if (e.statusCode === 405) return new HostError('METHOD_NOT_ALLOWED');
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new HostError('VALIDATION_FAILED');
+  }
+  return new HostError('INTERNAL');
+}
+
+export function installErrorHandler(app: FastifyInstance, retryAfterSeconds: () => number): void {
+  app.setErrorHandler((err, request, reply) => {
+    const he = toHostError(err);
+    const status = HTTP_ERRORS[he.code][0];
+    if (status === 503) reply.header('retry-after', String(retryAfterSeconds()));
+    if (status >= 500) {
+      const e = err as { name?: string; code?: string };
+      request.log.error({ errType: e.name, errCode: e.code, code: he.code }, 'request failed');
+    }
+    void reply.code(status).send({
+      error: {
+        code: he.code,
+        message: HTTP_ERRORS[he.code][1],
+        ...(he.details ? { details: he.details } : {}),
+      },
+    });
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * GET /healthz: the process answers. GET /readyz: ready only while the enclave answers and the
+ * database is reachable (what a load balancer should route on). Neither is rate limited.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Queryable } from '../../db/database.js';
+import type { EnclaveSupervisor } from '../../enclave/supervisor.js';
+
+const ReadySchema = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  enclave: z.boolean(),
+  database: z.boolean(),
+});
+
+async function databaseReachable(db: Pick<Queryable, 'query'>, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([
+      db.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRoutes(deps: {
+  enclave: Pick<EnclaveSupervisor, 'isReady' | 'call'>;
+  db: Pick<Queryable, 'query'>;
+}): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/healthz',
+      {
+        config: { rateLimit: false },
+        schema: { summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } },
+      },
+      async () => ({ status: 'ok' as const }),
+    );
+    app.get(
+      '/readyz',
+      {
+        config: { rateLimit: false },
+        schema: { summary: 'Readiness', response: { 200: ReadySchema, 503: ReadySchema } },
+      },
+      async (_request, reply) => {
+        const enclave =
+          deps.enclave.isReady() &&
+          (await deps.enclave.call('enclave.status', {}).then(
+            (s) => s.phase === 'ready',
+            () => false,
+          ));
+        const database = await databaseReachable(deps.db);
+        const ok = enclave && database;
+        return reply
+          .code(ok ? 200 : 503)
+          .send({ status: ok ? 'ready' : 'not_ready', enclave, database });
+      },
+    );
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * HTTP request and response schemas. Requests reuse the protocol's envelope and metadata
+ * schemas (one definition per wire format); the host only adds its own TTL ceiling. Response
+ * schemas are allow-lists: the serializer drops any field they do not name.
+ */
+import { z } from 'zod';
+import { EnvelopeV1Schema } from '../../protocol/envelope/v1.js';
+import { HpkeEnvelopeSchema } from '../../protocol/envelope/hpke.js';
+import { SessionMetadataSchema, MIN_TTL_SECONDS } from '../../protocol/credentials.js';
+import { KeyIdSchema } from '../../protocol/key-id.js';
+import { AttestationNonceSchema } from '../../protocol/attestation/report-data.js';
+
+export function submitKeyBodySchema(maxTtlSeconds: number) {
+  const metadata = SessionMetadataSchema.extend({
+    ttl: z.number().int().min(MIN_TTL_SECONDS).max(maxTtlSeconds),
+  }).strict();
+  return z.union([
+    EnvelopeV1Schema.extend({ metadata }).strict(),
+    HpkeEnvelopeSchema.extend({ metadata }).strict(),
+  ]);
+}
+export type SubmitKeyBody = z.infer<ReturnType<typeof submitKeyBodySchema>>;
+
+export const SessionIdSchema = z.uuid();
+
+export const SubmitKeyResponseSchema = z.object({
+  session_id: SessionIdSchema,
+  key_id: KeyIdSchema,
+  expires_at: z.iso.datetime(),
+});
+
+export const RevokeBodySchema = z.object({ session_id: SessionIdSchema }).strict();
+export const RevokeResponseSchema = z.object({ success: z.literal(true), message: z.string() });
+
+export const SessionParamsSchema = z.object({ session_id: SessionIdSchema }).strict();
+export const SessionStatusResponseSchema = z.object({
+  session_id: SessionIdSchema,
+  exchange: z.string(),
+  label: z.string(),
+  status: z.enum(['active', 'revoked', 'expired']),
+  created_at: z.iso.datetime(),
+  expires_at: z.iso.datetime(),
+  credential: z.enum(['ok', 'absent']),
+});
+
+export const QuoteQuerySchema = z.object({ nonce: AttestationNonceSchema.optional() }).strict();
+
+export const ErrorResponseSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), issue: z.string() })).optional(),
+  }),
+});

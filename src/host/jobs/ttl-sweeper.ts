@@ -1,0 +1,51 @@
+/**
+ * Runs cleanup_expired_credentials() every TTL_SWEEP_INTERVAL_SECONDS (and on demand, after a
+ * revoke), recording one `credential.expired` event per session it ends, in the same transaction.
+ * Runs never overlap; a failed run is logged and retried at the next tick.
+ */
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.js';
+import type { SessionRepository } from '../db/repositories/sessions.js';
+import type { OpsLog } from '../ops-events.js';
+
+export function createTtlSweeper(deps: {
+  db: Pick<Db, 'transaction'>;
+  sessions: Pick<SessionRepository, 'cleanupExpired'>;
+  ops: OpsLog;
+  logger: Pick<Logger, 'error'>;
+  intervalMs: number;
+}) {
+  let running: Promise<string[]> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function sweep(): Promise<string[]> {
+    return deps.db.transaction(async (tx) => {
+      const ids = await deps.sessions.cleanupExpired(tx);
+      for (const sessionId of ids)
+        await deps.ops.record(tx, { type: 'credential.expired', sessionId });
+      return ids;
+    });
+  }
+
+  function runOnce(): Promise<string[]> {
+    running ??= sweep().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  return {
+    runOnce,
+    start() {
+      timer = setInterval(() => {
+        runOnce().catch((err: unknown) => deps.logger.error({ err }, 'ttl sweep failed'));
+      }, deps.intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}
+export type TtlSweeper = ReturnType<typeof createTtlSweeper>;

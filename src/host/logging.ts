@@ -1,0 +1,45 @@
+/**
+ * Structured logs (pino). The host never holds a plaintext secret, but requests carry
+ * ciphertext and clients make mistakes (a secret pasted into a label, an Authorization
+ * header): request bodies are never logged, and the redaction list removes every field that
+ * could hold key material if one ever reached a log call.
+ */
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.apiKey',
+  '*.apiSecret',
+  '*.passphrase',
+  '*.password',
+  '*.secret',
+  '*.ciphertext',
+  '*.sealed',
+  '*.binding',
+  '*.privateKey',
+  '*.private_key',
+  'body',
+  '*.body',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'cloister-host' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        // Method, route and status only: query strings may hold nonces, bodies ciphertext.
+        req: (req: { method?: string; routeOptions?: { url?: string }; id?: string }) => ({
+          method: req.method,
+          route: req.routeOptions?.url,
+          id: req.id,
+        }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+        err: (err: Error & { code?: string }) => ({ type: err.name, code: err.code }),
+      },
+    },
+    destination,
+  );
+}

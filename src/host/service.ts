@@ -1,0 +1,95 @@
+/**
+ * Builds the whole host in order: database (+ migrations), ops log, enclave supervisor, services,
+ * jobs, HTTP app. main.ts calls it; integration tests and benchmarks call it too, so they run
+ * exactly what production runs. Returns the parts and one `stop()` that undoes everything.
+ */
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { openDatabase } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
+import { createSessionRepository } from './db/repositories/sessions.js';
+import { createEnclaveSupervisor } from './enclave/supervisor.js';
+import { createKeyRotationJob } from './jobs/key-rotation.js';
+import { createTtlSweeper } from './jobs/ttl-sweeper.js';
+import { createLogger } from './logging.js';
+import { createOpsLog } from './ops-events.js';
+import { createAttestationService } from './services/attestation-service.js';
+import { createCredentialService } from './services/credential-service.js';
+
+export async function createService(
+  config: Config,
+  opts: { logDestination?: DestinationStream } = {},
+) {
+  const logger = createLogger(config.logLevel, opts.logDestination);
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: join(config.dataDir, 'pglite'),
+  });
+  // The embedded default migrates at start; a PostgreSQL server is migrated by `npm run migrate`
+  // (also applied here, idempotently, so a forgotten step cannot start a half-built schema).
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+  const ops = createOpsLog(logger);
+  const sessions = createSessionRepository(db);
+  const enclave = createEnclaveSupervisor({
+    config,
+    db,
+    state: createEnclaveStateRepository(db),
+    ops,
+    logger: logger.child({ component: 'supervisor' }),
+  });
+  const sweeper = createTtlSweeper({
+    db,
+    sessions,
+    ops,
+    logger,
+    intervalMs: config.ttlSweepIntervalMs,
+  });
+  const rotation = createKeyRotationJob({
+    enclave,
+    logger,
+    intervalMs: config.keyRotationIntervalMs,
+  });
+  const credentials = createCredentialService({
+    enclave,
+    db,
+    sessions,
+    ops,
+    sweepNow: () => sweeper.runOnce(),
+  });
+  const attestation = createAttestationService({ enclave });
+  const redis = config.rateLimit.redisUrl
+    ? new Redis(config.rateLimit.redisUrl, {
+        connectTimeout: 1000,
+        maxRetriesPerRequest: 1,
+        lazyConnect: false,
+      })
+    : undefined;
+
+  await enclave.start();
+  sweeper.start();
+  rotation.start();
+  const app = await buildApp({ config, logger, enclave, db, credentials, attestation, redis });
+
+  return {
+    app,
+    db,
+    enclave,
+    sweeper,
+    logger,
+    async stop(): Promise<void> {
+      rotation.stop();
+      await sweeper.stop();
+      await app.close();
+      await enclave.stop();
+      redis?.disconnect();
+      await db.close();
+    },
+  };
+}
+export type Service = Awaited<ReturnType<typeof createService>>;

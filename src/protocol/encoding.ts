@@ -1,0 +1,125 @@
+/**
+ * Byte encodings shared by every zone: strict base64 / base64url / hex with exact lengths.
+ *
+ * "Strict" means canonical: padding required for base64, no whitespace, no trailing bits.
+ * A lax decoder would let two different strings name the same bytes, which breaks replay
+ * checks keyed on the string and signatures over re-serialized values. Pure, no `node:` imports.
+ */
+import { z } from 'zod';
+
+const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const B64URL_RE = /^[A-Za-z0-9_-]*$/;
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin);
+}
+
+/** Decodes canonical base64; throws TypeError on anything else. */
+export function base64ToBytes(s: string): Uint8Array {
+  if (typeof s !== 'string' || !B64_RE.test(s)) throw new TypeError('invalid base64');
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  // Reject non-zero trailing bits (e.g. "AB==" vs "AA=="), which atob ignores.
+  if (bytesToBase64(out) !== s) throw new TypeError('non-canonical base64');
+  return out;
+}
+
+export function bytesToBase64url(bytes: Uint8Array): string {
+  return bytesToBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function base64urlToBytes(s: string): Uint8Array {
+  if (typeof s !== 'string' || !B64URL_RE.test(s) || s.length % 4 === 1) {
+    throw new TypeError('invalid base64url');
+  }
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/');
+  return base64ToBytes(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+}
+
+export function bytesToHex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+export function hexToBytes(s: string): Uint8Array {
+  if (typeof s !== 'string' || !HEX_RE.test(s)) throw new TypeError('invalid hex');
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export const utf8 = {
+  encode: (s: string): Uint8Array => new TextEncoder().encode(s),
+  decode: (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b),
+};
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Constant-time equality for equal-length byte strings (lengths are not secret here). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+export function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (const b of bytes) acc |= b;
+  return acc === 0;
+}
+
+function decodesTo(s: string, decode: (s: string) => Uint8Array, check: (n: number) => boolean) {
+  try {
+    return check(decode(s).length);
+  } catch {
+    return false;
+  }
+}
+
+/** zod: canonical base64 string whose decoded length is exactly `n` bytes. */
+export const base64Bytes = (n: number) =>
+  z
+    .string()
+    .max(Math.ceil(n / 3) * 4)
+    .refine((s) => decodesTo(s, base64ToBytes, (len) => len === n), {
+      message: `must be canonical base64 of exactly ${n} bytes`,
+    });
+
+/** zod: canonical base64 string decoding to between `min` and `max` bytes. */
+export const base64Range = (min: number, max: number) =>
+  z
+    .string()
+    .max(Math.ceil(max / 3) * 4)
+    .refine((s) => decodesTo(s, base64ToBytes, (len) => len >= min && len <= max), {
+      message: `must be canonical base64 of ${min} to ${max} bytes`,
+    });
+
+export const base64urlBytes = (n: number) =>
+  z
+    .string()
+    .max(Math.ceil((n * 4) / 3))
+    .refine((s) => decodesTo(s, base64urlToBytes, (len) => len === n), {
+      message: `must be base64url of exactly ${n} bytes`,
+    });
+
+export const hexBytes = (n: number) =>
+  z
+    .string()
+    .length(2 * n)
+    .regex(/^[0-9a-f]+$/, { message: 'must be lowercase hex' });

@@ -1,0 +1,45 @@
+/**
+ * Error codes that may cross the host↔enclave boundary. A closed set with fixed messages: the
+ * enclave never puts input, key material or a stack into an error frame.
+ */
+import { ENVELOPE_ERROR_MESSAGES, type EnvelopeErrorCode } from '../envelope/errors.js';
+
+export const RPC_ERROR_MESSAGES = {
+  ...ENVELOPE_ERROR_MESSAGES,
+  FRAME_INVALID: 'the frame could not be decoded',
+  FRAME_TOO_LARGE: 'the frame exceeds the size limit',
+  METHOD_UNKNOWN: 'unknown method',
+  PARAMS_INVALID: 'the parameters do not match the method schema',
+  PHASE_FORBIDDEN: 'the method is not allowed in the current enclave phase',
+  SEAL_INVALID: 'the sealed state could not be unsealed on this platform',
+  BINDING_INVALID: 'the stored credential does not match its enclave binding',
+  CREDENTIAL_EXPIRED: 'the credential has expired',
+  GENERATION_MISMATCH: 'no prepared keyring with that generation',
+  TTL_TOO_LONG: 'ttl exceeds the maximum the enclave accepts',
+  INTERNAL: 'internal enclave error',
+} as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
+
+export type RpcErrorCode = keyof typeof RPC_ERROR_MESSAGES;
+export const RPC_ERROR_CODES = Object.keys(RPC_ERROR_MESSAGES) as RpcErrorCode[];
+
+export interface RpcErrorBody {
+  code: RpcErrorCode;
+  message: string;
+}
+
+/** An error that crossed (or will cross) the boundary. Its message is always the fixed one. */
+export class RpcError extends Error {
+  readonly code: RpcErrorCode;
+  constructor(code: RpcErrorCode) {
+    super(RPC_ERROR_MESSAGES[code]);
+    this.name = 'RpcError';
+    this.code = code;
+  }
+  toBody(): RpcErrorBody {
+    return { code: this.code, message: RPC_ERROR_MESSAGES[this.code] };
+  }
+}
+
+export function isRpcErrorCode(code: unknown): code is RpcErrorCode {
+  return typeof code === 'string' && Object.hasOwn(RPC_ERROR_MESSAGES, code);
+}

@@ -1,0 +1,110 @@
+/**
+ * Host↔enclave framing (docs/protocol/enclave-rpc.md): a 4-byte big-endian length, then that
+ * many bytes of UTF-8 JSON. The length is checked against the limit before any byte of the body
+ * is buffered or parsed, so a hostile peer cannot make the other side allocate or parse more.
+ */
+import { z } from 'zod';
+import { utf8 } from '../encoding.js';
+import { RpcError } from './errors.js';
+
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+export const MAX_CALLS_PER_FRAME = 1024;
+
+export const CallSchema = z
+  .object({
+    id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    method: z.string().max(64),
+    params: z.unknown(),
+  })
+  .strict();
+export type Call = z.infer<typeof CallSchema>;
+
+export const RequestFrameSchema = z
+  .object({ calls: z.array(CallSchema).min(1).max(MAX_CALLS_PER_FRAME) })
+  .strict();
+export type RequestFrame = z.infer<typeof RequestFrameSchema>;
+
+const ErrorBodySchema = z.object({ code: z.string(), message: z.string() }).strict();
+
+export const ResultSchema = z.discriminatedUnion('ok', [
+  z.object({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }).strict(),
+  z.object({ id: z.number().int(), ok: z.literal(false), error: ErrorBodySchema }).strict(),
+]);
+export type Result = z.infer<typeof ResultSchema>;
+
+export const ResponseFrameSchema = z.union([
+  z.object({ results: z.array(ResultSchema) }).strict(),
+  /** A frame that could not be decoded at all: no ids to answer. */
+  z.object({ error: ErrorBodySchema }).strict(),
+]);
+export type ResponseFrame = z.infer<typeof ResponseFrameSchema>;
+
+export function encodeFrame(value: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Array {
+  const body = utf8.encode(JSON.stringify(value));
+  if (body.length > maxBytes) throw new RpcError('FRAME_TOO_LARGE');
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length, false);
+  out.set(body, 4);
+  return out;
+}
+
+/**
+ * Incremental decoder for a byte stream. `push` returns the complete frame bodies parsed as
+ * JSON (`unknown`: the caller validates). A length over the limit or bytes that are not JSON
+ * throw RpcError; after FRAME_TOO_LARGE the stream cannot be resynchronised and must be closed.
+ */
+export class FrameDecoder {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  constructor(private readonly maxBytes = MAX_FRAME_BYTES) {}
+
+  push(chunk: Uint8Array): unknown[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: unknown[] = [];
+    for (;;) {
+      if (this.buffered < 4) return frames;
+      const head = this.peek(4);
+      const len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, false);
+      if (len > this.maxBytes) throw new RpcError('FRAME_TOO_LARGE');
+      if (this.buffered < 4 + len) return frames;
+      const body = this.take(4 + len).subarray(4);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(utf8.decode(body));
+      } catch {
+        throw new RpcError('FRAME_INVALID');
+      }
+      frames.push(parsed);
+    }
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return this.take(n, false);
+  }
+
+  private take(n: number, consume = true): Uint8Array {
+    const out = new Uint8Array(n);
+    let off = 0;
+    let i = 0;
+    while (off < n) {
+      const c = this.chunks[i]!;
+      const k = Math.min(c.length, n - off);
+      out.set(c.subarray(0, k), off);
+      off += k;
+      if (consume) {
+        if (k === c.length) {
+          this.chunks.shift();
+        } else {
+          this.chunks[0] = c.subarray(k);
+        }
+      } else {
+        i++;
+      }
+    }
+    if (consume) this.buffered -= n;
+    return out;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The enclave's envelope rules at submit time, with a controlled clock: replay, freshness
+ * window, "issued before boot", exchange mismatch, TTL ceiling; and verify_stored's binding and
+ * expiry checks. Each rule has a passing neighbour so the test can tell the rule from noise.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HANDLERS } from '../../src/enclave/methods/index.js';
+import { CryptoHelper, type ExchangeCredentials } from '../../src/client/index.js';
+import { testEnclave } from '../helpers/enclave-state.js';
+
+const creds: ExchangeCredentials = { exchange: 'binance', apiKey: 'k', apiSecret: 's' };
+const meta: { exchange: 'binance' | 'okx'; label: string; ttl: number } = {
+  exchange: 'binance',
+  label: 'main',
+  ttl: 600,
+};
+
+function ready() {
+  const t = testEnclave();
+  const g = HANDLERS['keyring.generate'](t.state, { policy: 'signer' }) as {
+    public: { credential_keys: { public_key: string }[] };
+  };
+  return { ...t, pub: g.public.credential_keys[0]!.public_key };
+}
+
+const submit = (t: ReturnType<typeof ready>, envelope: unknown, metadata = meta) =>
+  Promise.resolve(
+    HANDLERS['credential.submit'](t.state, { envelope: envelope as never, metadata }),
+  );
+
+describe('credential.submit rules', () => {
+  it('accepts a fresh envelope once and refuses its replay', async () => {
+    const t = ready();
+    const env = await CryptoHelper.encryptCredentials(creds, t.pub, { issuedAt: t.clock.now });
+    const r = await submit(t, env);
+    assert.equal(r.expires_at, t.clock.now + 600);
+    await assert.rejects(submit(t, env), { code: 'ENVELOPE_REPLAYED' });
+  });
+
+  it('enforces the freshness window and the boot time', async () => {
+    const t = ready();
+    t.clock.now += 1000; // the enclave has been up for a while
+    const at = (issuedAt: number) => CryptoHelper.encryptCredentials(creds, t.pub, { issuedAt });
+    await submit(t, await at(t.clock.now - 300));
+    await assert.rejects(submit(t, await at(t.clock.now - 301)), { code: 'ENVELOPE_STALE' });
+    await submit(t, await at(t.clock.now + 30));
+    await assert.rejects(submit(t, await at(t.clock.now + 31)), { code: 'ENVELOPE_STALE' });
+    // Fresh by the window, but issued before this enclave booted: its replay cache cannot know it.
+    await assert.rejects(submit(t, await at(t.state.bootTime - 1)), { code: 'ENVELOPE_STALE' });
+  });
+
+  it('a refused envelope does not poison the replay cache', async () => {
+    const t = ready();
+    const env = await CryptoHelper.encryptCredentials(creds, t.pub, { issuedAt: t.clock.now });
+    await assert.rejects(submit(t, env, { ...meta, exchange: 'okx' }), {
+      code: 'ENVELOPE_EXCHANGE_MISMATCH',
+    });
+    await submit(t, env);
+  });
+
+  it('refuses a TTL above the enclave ceiling', async () => {
+    const t = ready();
+    const env = await CryptoHelper.encryptCredentials(creds, t.pub, { issuedAt: t.clock.now });
+    await assert.rejects(submit(t, env, { ...meta, ttl: 604801 }), { code: 'TTL_TOO_LONG' });
+  });
+});
+
+describe('credential.verify_stored', () => {
+  it('checks the binding, the expiry and the content', async () => {
+    const t = ready();
+    const envelope = await CryptoHelper.encryptCredentials(creds, t.pub, { issuedAt: t.clock.now });
+    const r = await submit(t, envelope);
+    const stored = {
+      session_id: r.session_id,
+      envelope,
+      key_id: r.key_id,
+      exchange: 'binance' as const,
+      label: 'main',
+      expires_at: r.expires_at,
+      binding: r.binding,
+    };
+    const verify = (p: typeof stored) =>
+      Promise.resolve(HANDLERS['credential.verify_stored'](t.state, p));
+    assert.equal((await verify(stored)).envelope_digest, r.envelope_digest);
+    await assert.rejects(verify({ ...stored, expires_at: r.expires_at + 3600 }), {
+      code: 'BINDING_INVALID',
+    });
+    await assert.rejects(verify({ ...stored, label: 'other' }), { code: 'BINDING_INVALID' });
+    await assert.rejects(verify({ ...stored, session_id: crypto.randomUUID() }), {
+      code: 'BINDING_INVALID',
+    });
+    const other = await CryptoHelper.encryptCredentials(creds, t.pub, { issuedAt: t.clock.now });
+    await assert.rejects(verify({ ...stored, envelope: other }), { code: 'BINDING_INVALID' });
+    t.clock.now = r.expires_at;
+    await assert.rejects(verify(stored), { code: 'CREDENTIAL_EXPIRED' });
+  });
+});

@@ -1,0 +1,31 @@
+/** An in-process enclave state on a real simulated platform in a temp folder, with a settable clock. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEnclaveConfig } from '../../src/enclave/config.js';
+import { createSimulatedPlatform } from '../../src/enclave/platform/simulated.js';
+import { createEnclaveState, type EnclaveState } from '../../src/enclave/state.js';
+
+export interface TestEnclave {
+  state: EnclaveState;
+  dir: string;
+  clock: { now: number };
+}
+
+export function testEnclave(
+  opts: { dir?: string; codePath?: string; env?: Record<string, string> } = {},
+): TestEnclave {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cloister-enclave-'));
+  const config = parseEnclaveConfig({
+    ENCLAVE_SOCKET_PATH: join(dir, 'e.sock'),
+    SIMULATED_PLATFORM_DIR: dir,
+    ...opts.env,
+  });
+  const clock = { now: 1_800_000_000 };
+  const platform = createSimulatedPlatform({
+    dir,
+    codePath: opts.codePath ?? 'package.json',
+    now: () => clock.now,
+  });
+  return { state: createEnclaveState(config, platform, () => clock.now), dir, clock };
+}

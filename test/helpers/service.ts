@@ -1,0 +1,102 @@
+/**
+ * Starts the real service for a test: real enclave child process, real database (PGlite in a
+ * temp folder, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), every log line
+ * captured so tests can search it for secrets.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig } from '../../src/host/config.js';
+import { createService, type Service } from '../../src/host/service.js';
+
+export type Engine = 'pglite' | 'postgres';
+
+/** The engines to run database tests against: PGlite always, PostgreSQL when configured. */
+export function engines(): Engine[] {
+  return process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+}
+
+export function ensureEnclaveBundle(): void {
+  if (!existsSync('dist/enclave/enclave.mjs'))
+    execFileSync(process.execPath, ['scripts/build-enclave.mjs']);
+}
+
+/** Creates an empty PostgreSQL database on the TEST_DATABASE_URL server; returns its URL and a drop function. */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = process.env.TEST_DATABASE_URL;
+  if (!admin) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `cloister_test_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestService {
+  service: Service;
+  engine: Engine;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  /** Every log line the host wrote (JSON), plus the enclave's forwarded output. */
+  logs: string[];
+  vendorKey: string;
+  measurement: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestService(
+  engine: Engine,
+  env: Record<string, string> = {},
+): Promise<TestService> {
+  ensureEnclaveBundle();
+  const dataDir = mkdtempSync(join(tmpdir(), 'cloister-test-'));
+  const database = engine === 'postgres' ? await createTestDatabase() : undefined;
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    RATE_LIMIT_MAX: '1000000',
+    LOG_LEVEL: 'trace',
+    KEY_ROTATION_INTERVAL_SECONDS: '0',
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...env,
+  });
+  const service = await createService(config, { logDestination: sink });
+  // In connect mode (ENCLAVE_SOCKET) the platform folder is the external enclave's, not ours.
+  const vendorPath = join(dataDir, 'simulated-platform', 'vendor.pub');
+  const vendorKey = existsSync(vendorPath) ? readFileSync(vendorPath, 'utf8').trim() : '';
+  return {
+    service,
+    engine,
+    dataDir,
+    databaseUrl: database?.url,
+    logs,
+    vendorKey,
+    measurement: service.enclave.measurement(),
+    async stop() {
+      await service.stop();
+      await database?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

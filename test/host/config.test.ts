@@ -1,0 +1,51 @@
+/** Configuration: defaults are the safe embedded ones; a bad value names its variable, never its value. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/host/config.js';
+
+describe('host configuration', () => {
+  it('defaults to the embedded, local-only setup', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(c.enclave.platform, 'simulated');
+    assert.equal(c.maxTtlSeconds, 604800);
+    assert.deepEqual(c.rateLimit, { max: 100, windowMs: 900000, redisUrl: undefined });
+    assert.deepEqual(c.allowedOrigins, []);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.rateLimit));
+  });
+
+  it('parses the seed variables', () => {
+    const c = loadConfig({
+      ENCLAVE_PORT: '8080',
+      MAX_TTL_SECONDS: '3600',
+      RATE_LIMIT_MAX: '5',
+      RATE_LIMIT_WINDOW: '60000',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443',
+      DATABASE_URL: 'postgres://u@127.0.0.1/db',
+    });
+    assert.equal(c.port, 8080);
+    assert.deepEqual(c.allowedOrigins, ['https://a.example', 'https://b.example:8443']);
+    assert.equal(c.databaseUrl, 'postgres://u@127.0.0.1/db');
+  });
+
+  for (const [name, value] of [
+    ['ENCLAVE_PORT', '70000'],
+    ['MAX_TTL_SECONDS', '10'],
+    ['RATE_LIMIT_MAX', 'lots'],
+    ['ALLOWED_ORIGINS', 'javascript:alert(1)'],
+    ['DATABASE_URL', 'not a url with password hunter2'],
+    ['TEE_PLATFORM', 'sgx-without-hardware'],
+  ] as const) {
+    it(`refuses a bad ${name}, naming it and not echoing the value`, () => {
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.some((i) => i.startsWith(`${name}:`)) &&
+          !err.message.includes(value),
+      );
+    });
+  }
+});

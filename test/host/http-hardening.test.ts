@@ -1,0 +1,86 @@
+/**
+ * HTTP hardening on the real app: security headers, CORS closed by default and open only to
+ * ALLOWED_ORIGINS, the OpenAPI description, health and readiness.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+describe('HTTP hardening', () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite', { ALLOWED_ORIGINS: 'https://app.example' });
+  });
+  after(async () => ts?.stop());
+
+  it('sends a strict CSP, HSTS and no framing on every response, errors included', async () => {
+    for (const url of ['/healthz', '/no-such-route']) {
+      const res = await ts.service.app.inject({ method: 'GET', url });
+      assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
+      assert.match(String(res.headers['content-security-policy']), /frame-ancestors 'none'/);
+      assert.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.equal(res.headers['x-powered-by'], undefined);
+    }
+  });
+
+  it('allows CORS only from ALLOWED_ORIGINS', async () => {
+    const ok = await ts.service.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { origin: 'https://app.example' },
+    });
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://app.example');
+    const no = await ts.service.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { origin: 'https://evil.example' },
+    });
+    assert.equal(no.headers['access-control-allow-origin'], undefined);
+    assert.equal(no.headers['access-control-allow-credentials'], undefined);
+  });
+
+  it('serves an OpenAPI description of every route', async () => {
+    const res = await ts.service.app.inject({ method: 'GET', url: '/openapi.json' });
+    assert.equal(res.statusCode, 200);
+    const doc = res.json();
+    assert.equal(doc.openapi, '3.1.0');
+    for (const path of [
+      '/attestation/quote',
+      '/enclave/submit_key',
+      '/enclave/revoke',
+      '/enclave/sessions/{session_id}',
+      '/healthz',
+      '/readyz',
+    ]) {
+      assert.ok(doc.paths[path], `${path} missing from OpenAPI`);
+    }
+    assert.ok(doc.paths['/enclave/submit_key'].post.requestBody);
+  });
+
+  it('reports liveness and readiness', async () => {
+    assert.deepEqual((await ts.service.app.inject({ method: 'GET', url: '/healthz' })).json(), {
+      status: 'ok',
+    });
+    const ready = await ts.service.app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual(ready.json(), { status: 'ready', enclave: true, database: true });
+  });
+});
+
+describe('CORS default', () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite');
+  });
+  after(async () => ts?.stop());
+
+  it('sends no CORS headers when ALLOWED_ORIGINS is unset', async () => {
+    const res = await ts.service.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { origin: 'https://app.example' },
+    });
+    assert.equal(res.headers['access-control-allow-origin'], undefined);
+  });
+});
