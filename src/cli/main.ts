@@ -6,14 +6,26 @@
  *                    (secrets from CLOISTER_API_KEY, CLOISTER_API_SECRET, CLOISTER_PASSPHRASE; never argv)
  *   cloister status  --url U --session ID
  *   cloister revoke  --url U --session ID
- * Exit codes: 0 ok, 1 refused or failed, 2 usage.
+ *   cloister log verify  --url U --expect-measurement H [...] [--session ID] [--witness VKEY ...]
+ *   cloister log monitor --url U --expect-measurement H [...] [--state FILE] [--interval S] [--once]
+ * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
 import { parseArgs } from 'node:util';
-import { CryptoHelper, EXCHANGES, type Exchange } from '../client/index.js';
+import {
+  CryptoHelper,
+  EXCHANGES,
+  LogClient,
+  LogMonitor,
+  type Exchange,
+  type LogTrust,
+} from '../client/index.js';
+import { parseVerifierKey } from '../protocol/log/note.js';
+import { bytesToBase64 } from '../protocol/encoding.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { requestJson } from './http.js';
 import { attest } from './trust.js';
 
-const USAGE = `usage: cloister <attest|submit|status|revoke> [options]
+const USAGE = `usage: cloister <attest|submit|status|revoke|log verify|log monitor> [options]
   --url URL                        service base URL (default http://127.0.0.1:3000)
   --expect-measurement HEX         accepted enclave measurement (repeatable); see npm run build:enclave
   --trust-simulated-key B64        trust this simulated vendor key (repeatable; dev only)
@@ -21,6 +33,10 @@ const USAGE = `usage: cloister <attest|submit|status|revoke> [options]
   --exchange NAME                  submit: ${EXCHANGES.join(' | ')}
   --label TEXT --ttl SECONDS       submit: session label and lifetime (300..MAX_TTL_SECONDS)
   --session ID                     status / revoke: the session id
+  --witness VKEY                   log: a witness's signed-note verifier key (repeatable)
+  --witness-threshold N            log: cosignatures required (default: all --witness keys)
+  --state FILE                     log monitor: where the last good checkpoint is kept
+  --interval SECONDS --once        log monitor: poll period (default 10), or a single check
   --json                           print raw JSON
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE.`;
 
@@ -43,6 +59,11 @@ const { values, positionals } = (() => {
         ttl: { type: 'string', default: '3600' },
         session: { type: 'string' },
         json: { type: 'boolean', default: false },
+        witness: { type: 'string', multiple: true },
+        'witness-threshold': { type: 'string' },
+        state: { type: 'string' },
+        interval: { type: 'string', default: '10' },
+        once: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -110,10 +131,76 @@ async function run(command: string | undefined): Promise<void> {
       print(res, JSON.stringify(res));
       return;
     }
+    case 'log':
+      return runLog(positionals[1]);
     default:
       process.stdout.write(`${USAGE}\n`);
       process.exit(values.help || command === 'help' ? 0 : 2);
   }
+}
+
+/** The log key comes from a verified attestation, never from the log server itself. */
+async function logTrust(): Promise<LogTrust> {
+  const { verification } = await attest(trust);
+  if (!verification.valid || !verification.signingKeys)
+    fail(`attestation refused:\n  ${verification.reasons.join('\n  ')}`);
+  const witnesses = (values.witness ?? []).map((vkey) => {
+    try {
+      const k = parseVerifierKey(vkey);
+      return { name: k.name, publicKey: bytesToBase64(k.publicKey) };
+    } catch {
+      return fail(`--witness: not a signed-note verifier key`, 2);
+    }
+  });
+  const threshold = values['witness-threshold']
+    ? Number(values['witness-threshold'])
+    : witnesses.length;
+  return { logPublicKey: verification.signingKeys.log, witnesses, witnessThreshold: threshold };
+}
+
+async function runLog(sub: string | undefined): Promise<void> {
+  const client = new LogClient(url, await logTrust());
+  if (sub === 'verify') {
+    const checkpoint = await client.checkpoint();
+    if (!values.session) {
+      print(
+        checkpoint,
+        `checkpoint valid: ${checkpoint.origin} size ${checkpoint.size} root ${checkpoint.rootHash}`,
+      );
+      return;
+    }
+    const { entries, checkpoint: cp } = await client.sessionEntries(values.session);
+    print(
+      { checkpoint: cp, entries },
+      [
+        `${entries.length} entries included in checkpoint ${cp.size}:`,
+        ...entries.map((e) => `  #${e.index} ${e.text}`),
+      ].join('\n'),
+    );
+    return;
+  }
+  if (sub === 'monitor') {
+    const stateFile = values.state;
+    const last =
+      stateFile && existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : null;
+    const monitor = new LogMonitor(client, last);
+    for (;;) {
+      const report = await monitor.poll();
+      if (report.alarm) {
+        process.stderr.write(`cloister: LOG ALARM: ${report.alarm}\n`);
+        process.exit(3);
+      }
+      if (stateFile && report.checkpoint)
+        writeFileSync(stateFile, JSON.stringify(report.checkpoint));
+      print(
+        report.checkpoint,
+        `ok: size ${report.checkpoint?.size} root ${report.checkpoint?.rootHash}`,
+      );
+      if (values.once) return;
+      await new Promise((r) => setTimeout(r, Number(values.interval) * 1000));
+    }
+  }
+  fail('usage: cloister log <verify|monitor> [options]', 2);
 }
 
 run(positionals[0]).catch((err: unknown) => fail((err as Error).message));

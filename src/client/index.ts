@@ -17,3 +17,14 @@ export { EXCHANGES, type Exchange } from '../protocol/credentials.js';
 export type { EnvelopeV1 } from '../protocol/envelope/v1.js';
 export type { HpkeEnvelope, HpkeAlg } from '../protocol/envelope/hpke.js';
 export type { AttestationResponse } from '../protocol/attestation/response.js';
+export {
+  verifyLogCheckpoint,
+  verifyEntryInclusion,
+  verifyCheckpointConsistency,
+  type LogTrust,
+  type WitnessKey,
+  type VerifiedCheckpoint,
+  type CheckpointVerification,
+} from './log/verify-log.js';
+export { LogClient, LogMonitor, type VerifiedEntry, type MonitorReport } from './log/log-client.js';
+export type { LogEntry } from '../protocol/log/entry.js';

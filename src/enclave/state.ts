@@ -6,6 +6,7 @@
 import type { Phase, SealPolicy } from '../protocol/rpc/methods.js';
 import type { EnclaveConfig } from './config.js';
 import type { Keyring } from './keyring/keyring.js';
+import type { EnclaveLog } from './log/enclave-log.js';
 import type { Platform } from './platform/platform.js';
 import { ReplayCache } from './replay-cache.js';
 
@@ -18,8 +19,14 @@ export interface EnclaveState {
   readonly replay: ReplayCache;
   keyring: Keyring | null;
   policy: SealPolicy | null;
-  /** A rotated keyring the host is storing; activated by `keyring.activate`. */
-  pending: Keyring | null;
+  /**
+   * A rotated keyring the host is storing, with the exact sealed blob handed out; activated by
+   * `keyring.activate` only with that same blob, so a repeated prepare cannot switch the
+   * enclave to keys the host never stored.
+   */
+  pending: { keyring: Keyring; sealed: string } | null;
+  /** The transparency log, once `log.init` has run. */
+  log: EnclaveLog | null;
 }
 
 export function createEnclaveState(
@@ -37,6 +44,7 @@ export function createEnclaveState(
     keyring: null,
     policy: null,
     pending: null,
+    log: null,
   };
 }
 

@@ -24,9 +24,12 @@ import { HTTP_ERRORS, HostError } from './errors.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { attestationRoutes } from './http/routes/attestation.js';
 import { healthRoutes } from './http/routes/health.js';
+import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import type { AttestationService } from './services/attestation-service.js';
 import type { CredentialService } from './services/credential-service.js';
+import type { LogService } from './log/log-service.js';
+import type { LogStore } from './log/log-store.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -37,6 +40,8 @@ export interface AppDeps {
   db: Pick<Queryable, 'query'>;
   credentials: CredentialService;
   attestation: AttestationService;
+  log: LogService;
+  logStore: LogStore;
   redis?: Redis | undefined;
 }
 
@@ -103,8 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     max: deps.config.rateLimit.max,
     timeWindow: deps.config.rateLimit.windowMs,
     ...(deps.redis ? { redis: deps.redis, nameSpace: 'cloister-rl:' } : {}),
-    errorResponseBuilder: (_req, ctx) =>
-      Object.assign(new HostError('RATE_LIMITED'), { statusCode: ctx.statusCode }),
+    // Thrown, so it goes through the one error handler; HostError carries its own 429.
+    errorResponseBuilder: () => new HostError('RATE_LIMITED'),
   });
   await app.register(swagger, {
     openapi: {
@@ -124,6 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessionRoutes({ credentials: deps.credentials, maxTtlSeconds: deps.config.maxTtlSeconds }),
   );
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
+  await app.register(logRoutes({ log: deps.log, store: deps.logStore }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, () => {

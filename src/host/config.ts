@@ -5,6 +5,7 @@
  * a password). Defaults are safe development values: simulated TEE, PGlite, localhost only.
  */
 import { z } from 'zod';
+import { parseWitnesses } from './log/witness-client.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
@@ -78,6 +79,16 @@ const EnvSchema = z
     ENVELOPE_MAX_AGE_SECONDS: int(10, 3600)
       .default(300)
       .describe('Oldest envelope issued_at accepted'),
+    LOG_BATCH_INTERVAL_MS: int(0, 1000)
+      .default(5)
+      .describe('Longest wait before queued log entries are appended and a checkpoint signed'),
+    LOG_BATCH_MAX: int(1, 4096).default(512).describe('Most operations in one log batch'),
+    LOG_WITNESSES: optionalString.describe(
+      'Witnesses to ask for cosignatures: comma-separated "<cosignature vkey> <submission URL>"',
+    ),
+    LOG_WITNESS_INTERVAL_SECONDS: int(1, 86400)
+      .default(10)
+      .describe('How often the latest checkpoint is sent to the witnesses'),
   })
   .transform((env) => ({
     port: env.ENCLAVE_PORT,
@@ -98,6 +109,12 @@ const EnvSchema = z
     trustProxy: env.TRUST_PROXY === 'true',
     ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_SECONDS * 1000,
     keyRotationIntervalMs: env.KEY_ROTATION_INTERVAL_SECONDS * 1000,
+    log: {
+      batchIntervalMs: env.LOG_BATCH_INTERVAL_MS,
+      batchMax: env.LOG_BATCH_MAX,
+      witnesses: env.LOG_WITNESSES,
+      witnessIntervalMs: env.LOG_WITNESS_INTERVAL_SECONDS * 1000,
+    },
     enclave: {
       platform: env.TEE_PLATFORM,
       sealingPolicy: env.SEALING_POLICY,
@@ -116,6 +133,15 @@ const EnvSchema = z
           message: 'each origin must be scheme://host[:port]',
         });
       }
+    }
+    try {
+      parseWitnesses(c.log.witnesses);
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LOG_WITNESSES'],
+        message: 'each witness is "<vkey> <url>"',
+      });
     }
     for (const [name, url] of [
       ['DATABASE_URL', c.databaseUrl],

@@ -23,9 +23,12 @@ export const HTTP_ERRORS = {
     'key_id names no enclave key that is still accepted; fetch a new attestation',
   ],
   ENVELOPE_UNSUPPORTED_ALG: [400, 'unsupported envelope algorithm'],
+  LOG_RANGE_INVALID: [400, 'the index, size or range is outside the log'],
+  LOG_NOT_WITNESSED: [404, 'no checkpoint has been cosigned by a witness yet'],
   TTL_TOO_LONG: [400, 'ttl exceeds the maximum the enclave accepts'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
   DATABASE_UNAVAILABLE: [503, 'the database is unavailable; retry later'],
+  LOG_UNAVAILABLE: [503, 'the transparency log cannot record the operation now; nothing was done'],
   INTERNAL: [500, 'internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -15,6 +15,9 @@ import { createSessionRepository } from './db/repositories/sessions.js';
 import { createEnclaveSupervisor } from './enclave/supervisor.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
 import { createTtlSweeper } from './jobs/ttl-sweeper.js';
+import { createLogService } from './log/log-service.js';
+import { createLogStore } from './log/log-store.js';
+import { createWitnessJob, parseWitnesses } from './log/witness-client.js';
 import { createLogger } from './logging.js';
 import { createOpsLog } from './ops-events.js';
 import { createAttestationService } from './services/attestation-service.js';
@@ -43,8 +46,27 @@ export async function createService(
     ops,
     logger: logger.child({ component: 'supervisor' }),
   });
-  const sweeper = createTtlSweeper({
+  const logStore = createLogStore(db);
+  const log = createLogService({
     db,
+    store: logStore,
+    enclave,
+    logger: logger.child({ component: 'log' }),
+    batchIntervalMs: config.log.batchIntervalMs,
+    batchMax: config.log.batchMax,
+    onDiverged: () => enclave.restart(),
+  });
+  await log.load();
+  enclave.onReady((call) => log.initEnclave(call));
+  const witnesses = createWitnessJob({
+    witnesses: parseWitnesses(config.log.witnesses),
+    log,
+    store: logStore,
+    logger: logger.child({ component: 'witness' }),
+    intervalMs: config.log.witnessIntervalMs,
+  });
+  const sweeper = createTtlSweeper({
+    log,
     sessions,
     ops,
     logger,
@@ -52,12 +74,13 @@ export async function createService(
   });
   const rotation = createKeyRotationJob({
     enclave,
+    log,
     logger,
     intervalMs: config.keyRotationIntervalMs,
   });
   const credentials = createCredentialService({
     enclave,
-    db,
+    log,
     sessions,
     ops,
     sweepNow: () => sweeper.runOnce(),
@@ -74,18 +97,34 @@ export async function createService(
   await enclave.start();
   sweeper.start();
   rotation.start();
-  const app = await buildApp({ config, logger, enclave, db, credentials, attestation, redis });
+  witnesses.start();
+  const app = await buildApp({
+    config,
+    logger,
+    enclave,
+    db,
+    credentials,
+    attestation,
+    log,
+    logStore,
+    redis,
+  });
 
   return {
     app,
     db,
     enclave,
     sweeper,
+    rotation,
+    log,
+    witnesses,
     logger,
     async stop(): Promise<void> {
       rotation.stop();
+      await witnesses.stop();
       await sweeper.stop();
       await app.close();
+      await log.drain();
       await enclave.stop();
       redis?.disconnect();
       await db.close();

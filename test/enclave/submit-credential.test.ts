@@ -19,9 +19,9 @@ const meta: { exchange: 'binance' | 'okx'; label: string; ttl: number } = {
 function ready() {
   const t = testEnclave();
   const g = HANDLERS['keyring.generate'](t.state, { policy: 'signer' }) as {
-    public: { credential_keys: { public_key: string }[] };
+    public: { current_key_id: string; credential_keys: { public_key: string }[] };
   };
-  return { ...t, pub: g.public.credential_keys[0]!.public_key };
+  return { ...t, pub: g.public.credential_keys[0]!.public_key, keyId: g.public.current_key_id };
 }
 
 const submit = (t: ReturnType<typeof ready>, envelope: unknown, metadata = meta) =>
@@ -94,5 +94,52 @@ describe('credential.verify_stored', () => {
     await assert.rejects(verify({ ...stored, envelope: other }), { code: 'BINDING_INVALID' });
     t.clock.now = r.expires_at;
     await assert.rejects(verify(stored), { code: 'CREDENTIAL_EXPIRED' });
+  });
+});
+
+describe('credential keys across rotation', () => {
+  it('a retired key opens envelopes made before its retirement, never newer ones', async () => {
+    const t = ready();
+    const prepared = HANDLERS['keyring.prepare_rotation'](t.state, {}) as {
+      sealed: string;
+      generation: number;
+    };
+    const old = { keyId: t.keyId };
+    const before = await CryptoHelper.encryptCredentials(creds, t.pub, {
+      ...old,
+      issuedAt: t.clock.now,
+    });
+    HANDLERS['keyring.activate'](t.state, prepared);
+    t.clock.now += 60;
+    // Made before the rotation, submitted after: still accepted.
+    assert.ok((await submit(t, before)).session_id);
+    // Made with the old key after its retirement (a stale attestation): refused.
+    const after = await CryptoHelper.encryptCredentials(creds, t.pub, {
+      ...old,
+      issuedAt: t.clock.now,
+    });
+    await assert.rejects(submit(t, after), { code: 'ENVELOPE_UNKNOWN_KEY' });
+  });
+
+  it('activates only the keyring whose sealed blob the host stored', () => {
+    const t = ready();
+    const first = HANDLERS['keyring.prepare_rotation'](t.state, {}) as {
+      sealed: string;
+      generation: number;
+    };
+    const second = HANDLERS['keyring.prepare_rotation'](t.state, {}) as {
+      sealed: string;
+      generation: number;
+    };
+    assert.equal(first.generation, second.generation);
+    assert.notEqual(first.sealed, second.sealed);
+    // The host stored `first`, but the enclave now holds `second` as pending: refuse.
+    assert.throws(() => HANDLERS['keyring.activate'](t.state, first), {
+      code: 'GENERATION_MISMATCH',
+    });
+    const active = HANDLERS['keyring.activate'](t.state, second) as {
+      public: { generation: number };
+    };
+    assert.equal(active.public.generation, second.generation);
   });
 });

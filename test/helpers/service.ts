@@ -49,6 +49,8 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 
 export interface TestService {
   service: Service;
+  /** Stops the service but keeps its data folder and database, and starts it again on them. */
+  restart(env?: Record<string, string>): Promise<TestService>;
   engine: Engine;
   dataDir: string;
   databaseUrl: string | undefined;
@@ -62,10 +64,15 @@ export interface TestService {
 export async function startTestService(
   engine: Engine,
   env: Record<string, string> = {},
+  reuse?: { dataDir: string; database: { url: string; drop: () => Promise<void> } | undefined },
 ): Promise<TestService> {
   ensureEnclaveBundle();
-  const dataDir = mkdtempSync(join(tmpdir(), 'cloister-test-'));
-  const database = engine === 'postgres' ? await createTestDatabase() : undefined;
+  const dataDir = reuse?.dataDir ?? mkdtempSync(join(tmpdir(), 'cloister-test-'));
+  const database = reuse
+    ? reuse.database
+    : engine === 'postgres'
+      ? await createTestDatabase()
+      : undefined;
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -93,6 +100,10 @@ export async function startTestService(
     logs,
     vendorKey,
     measurement: service.enclave.measurement(),
+    async restart(nextEnv = env) {
+      await service.stop();
+      return startTestService(engine, nextEnv, { dataDir, database });
+    },
     async stop() {
       await service.stop();
       await database?.drop();

@@ -37,9 +37,13 @@ for (const engine of engines()) {
         verification.keyId!,
       );
       assert.equal(res.statusCode, 200, res.body);
-      const { session_id, key_id } = res.json();
+      const { session_id, key_id, log, merkle_root, logs_url } = res.json();
       assert.match(session_id, /^[0-9a-f-]{36}$/);
       assert.equal(key_id, verification.keyId);
+      // The acknowledgement carries its log receipt: the entry is in a checkpoint already.
+      assert.equal(logs_url, `/api/logs/${session_id}`);
+      assert.equal(merkle_root, log.root_hash);
+      assert.ok(Number.isInteger(log.index) && log.index < log.tree_size);
 
       const status = await ts.service.app.inject({
         method: 'GET',
@@ -55,10 +59,17 @@ for (const engine of engines()) {
         payload: { session_id },
       });
       assert.equal(revoke.statusCode, 200);
-      assert.deepEqual(revoke.json(), {
-        success: true,
-        message: 'Session revoked and data purged',
-      });
+      const revoked = revoke.json();
+      assert.equal(revoked.success, true);
+      assert.equal(revoked.message, 'Session revoked and data purged');
+      assert.equal(revoked.logs_url, logs_url);
+      assert.ok(revoked.log.index > log.index && revoked.log.tree_size > log.tree_size);
+      const entries = await ts.service.app.inject({ method: 'GET', url: logs_url });
+      assert.equal(entries.statusCode, 200, entries.body);
+      assert.deepEqual(
+        entries.json().entries.map((e: { index: number }) => e.index),
+        [log.index, revoked.log.index],
+      );
       const { rows } = await ts.service.db.query(
         'SELECT count(*)::int AS n FROM credentials WHERE session_id = $1',
         [session_id],
@@ -114,7 +125,7 @@ for (const engine of engines()) {
         before.keyId!,
       );
       assert.equal(old.statusCode, 200);
-      const keys = await ts.service.enclave.rotateCredentialKey();
+      const keys = await ts.service.rotation.rotateOnce();
       assert.notEqual(keys.current_key_id, before.keyId);
       assert.ok(
         keys.credential_keys.some((k) => k.key_id === before.keyId && k.retired_at !== null),

@@ -2,7 +2,8 @@
  * Property: losing the enclave mid-load loses nothing that was acknowledged and half-writes
  * nothing. While 8 clients submit fresh envelopes, the enclave process is SIGKILLed (again,
  * boundedly, until a request is seen failing over): requests in flight or arriving while it is
- * down get 503 ENCLAVE_UNAVAILABLE with Retry-After — never a 500 — and envelopes sealed before
+ * down get 503 ENCLAVE_UNAVAILABLE (or LOG_UNAVAILABLE until its log is re-initialised) with
+ * Retry-After — never a 500 — and envelopes sealed before
  * the restart are refused as stale; the supervisor restarts it and records 'enclave.restarted';
  * /readyz comes back; the restarted enclave unseals the same keyring (same public key and key
  * id), so every session acknowledged with a 200 is stored and still opens ('ok'), new envelopes
@@ -127,13 +128,16 @@ for (const engine of engines()) {
           !(
             (o.status === 200 && o.sessionId) ||
             (o.status === 503 && o.code === 'ENCLAVE_UNAVAILABLE') ||
+            // After a restart the enclave is up before its log is re-initialised: submissions
+            // wait for the log (fail closed) rather than complete without an entry.
+            (o.status === 503 && o.code === 'LOG_UNAVAILABLE') ||
             (o.status === 400 && o.code === 'ENVELOPE_STALE')
           ),
       );
       assert.deepEqual(
         unexpected,
         [],
-        'only 200, 503 ENCLAVE_UNAVAILABLE or 400 ENVELOPE_STALE are acceptable',
+        'only 200, 503 ENCLAVE_UNAVAILABLE / LOG_UNAVAILABLE or 400 ENVELOPE_STALE are acceptable',
       );
       assert.equal(
         outcomes.filter((o) => o.status >= 500 && o.status !== 503).length,
@@ -141,7 +145,10 @@ for (const engine of engines()) {
         'a 5xx other than 503',
       );
       for (const o of outcomes.filter((x) => x.status === 503)) {
-        assert.equal(o.message, HTTP_ERRORS.ENCLAVE_UNAVAILABLE[1]);
+        assert.equal(
+          o.message,
+          HTTP_ERRORS[o.code as 'ENCLAVE_UNAVAILABLE' | 'LOG_UNAVAILABLE'][1],
+        );
         assert.ok(
           o.retryAfter !== undefined && /^[1-9]\d*$/.test(o.retryAfter),
           `503 without a valid Retry-After: ${o.retryAfter}`,
@@ -200,6 +207,14 @@ for (const engine of engines()) {
           "SELECT count(*)::int AS n FROM ops_logs WHERE event_type = 'credential.submitted'",
         ),
         acknowledged.length,
+      );
+      // Fail closed: exactly one transparency-log entry per acknowledged submission.
+      assert.equal(
+        await count(
+          "SELECT count(*)::int AS n FROM merkle_logs WHERE event_type = 'credential.submitted'",
+        ),
+        acknowledged.length,
+        'log entries ≠ 200s',
       );
       const { rows } = await db.query<{ id: string }>(
         'SELECT s.id FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = ANY($1::uuid[])',

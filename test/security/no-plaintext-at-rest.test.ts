@@ -114,6 +114,8 @@ for (const engine of engines()) {
         'credentials',
         'aggregates',
         'merkle_logs',
+        'log_checkpoints',
+        'log_cosignatures',
         'ops_logs',
         'enclave_state',
         'schema_migrations',

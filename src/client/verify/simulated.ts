@@ -1,5 +1,5 @@
 /**
- * Verifier for `simulated` evidence (docs/protocol/simulated-evidence.md). Checks the vendor
+ * Verifier for `simulated` evidence (docs/protocol/attestation-response.md). Checks the vendor
  * signature with a vendor key the caller explicitly trusts; anything else is refused. The same
  * checks real platforms get follow in verify-attestation.ts (measurement, report data, nonce).
  */

@@ -107,12 +107,21 @@ export class Keyring {
     };
   }
 
+  /** When the key `keyId` was retired (null while it is current; undefined if unknown). */
+  retiredAt(keyId: string): number | null | undefined {
+    return this.credentialKeys.find((k) => k.id === keyId)?.retiredAt;
+  }
+
   resultSigningKey(): KeyObject {
     return this.resultKey.privateKey;
   }
 
   logSigningKey(): KeyObject {
     return this.logKey.privateKey;
+  }
+
+  logPublicKey(): Uint8Array {
+    return this.logKey.publicKey;
   }
 
   bind(fields: BindingFields): Uint8Array {

@@ -4,6 +4,7 @@ import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/metho
 import type { EnclaveState } from '../state.js';
 import { attestation } from './attestation.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
+import { logAppend, logInit } from './log.js';
 import { status } from './status.js';
 import { submitCredential } from './submit-credential.js';
 import { verifyStored } from './verify-stored.js';
@@ -23,4 +24,6 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'attestation.get': attestation,
   'credential.submit': submitCredential,
   'credential.verify_stored': verifyStored,
+  'log.init': logInit,
+  'log.append': logAppend,
 });

@@ -49,18 +49,24 @@ export function unsealKeyring(
 
 export function prepareRotation(state: EnclaveState): MethodResult<'keyring.prepare_rotation'> {
   const next = readyKeyring(state).rotated(state.now(), keyRetentionSeconds(state.config));
-  state.pending = next;
-  return { sealed: sealKeyring(state, next), generation: next.generation };
+  const sealed = sealKeyring(state, next);
+  state.pending = { keyring: next, sealed };
+  return { sealed, generation: next.generation };
 }
 
 export function activate(
   state: EnclaveState,
   params: MethodParams<'keyring.activate'>,
 ): MethodResult<'keyring.activate'> {
-  if (!state.pending || state.pending.generation !== params.generation) {
+  const pending = state.pending;
+  if (
+    !pending ||
+    pending.keyring.generation !== params.generation ||
+    pending.sealed !== params.sealed
+  ) {
     throw new RpcError('GENERATION_MISMATCH');
   }
-  state.keyring = state.pending;
+  state.keyring = pending.keyring;
   state.pending = null;
   return { public: state.keyring.publicKeys() };
 }

@@ -43,6 +43,14 @@ export async function submitCredential(
       ) {
         throw new EnvelopeError('ENVELOPE_STALE');
       }
+      // A retired key still opens envelopes made before its retirement (they may be in flight),
+      // never newer ones: its retention only covers sessions that start by then.
+      const retiredAt = readyKeyring(state).retiredAt(recipient.keyId);
+      if (
+        retiredAt != null &&
+        credential.issued_at > retiredAt + config.ENVELOPE_MAX_FUTURE_SECONDS
+      )
+        throw new RpcError('ENVELOPE_UNKNOWN_KEY');
       if (credential.exchange !== metadata.exchange)
         throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
     });

@@ -44,6 +44,8 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   let generation = 0;
   let measurement = '';
   let bringingUp: Promise<void> | null = null;
+  /** Run on every (re)start after the keyring is ready and before routes may use the enclave. */
+  const readyHooks: ((call: EnclaveRpcClient['call']) => Promise<void>)[] = [];
 
   function spawnEnclave(): Promise<void> {
     mkdirSync(config.dataDir, { recursive: true });
@@ -121,6 +123,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     client = c;
     c.onClose(() => onEnclaveLost());
     await initKeyring(c);
+    for (const hook of readyHooks) await hook(c.call.bind(c));
     ready = true;
     backoffMs = MIN_BACKOFF_MS;
     await deps.db.transaction((tx) =>
@@ -206,6 +209,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       });
       const { public: keys } = await c.call('keyring.activate', {
         generation: prepared.generation,
+        sealed: prepared.sealed,
       });
       generation = keys.generation;
       await deps.db.transaction((tx) =>
@@ -216,6 +220,16 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
         }),
       );
       return keys;
+    },
+    /** Registers a step of every enclave start (e.g. resuming the transparency log). */
+    onReady(hook: (call: EnclaveRpcClient['call']) => Promise<void>): void {
+      readyHooks.push(hook);
+    },
+    /** Drops the enclave (kills a spawned one) so that it restarts from durable state. */
+    restart(): void {
+      ready = false;
+      if (child) child.kill('SIGKILL');
+      else client?.close();
     },
     /** Test and operations hook: the enclave's process id, to kill it on purpose. */
     pid: () => child?.pid ?? null,

@@ -23,14 +23,33 @@ export type SubmitKeyBody = z.infer<ReturnType<typeof submitKeyBodySchema>>;
 
 export const SessionIdSchema = z.uuid();
 
+/**
+ * Where an operation's transparency-log entry sits: its leaf index and the signed checkpoint
+ * (tree size and root) that already includes it. The proof is at `logs_url`.
+ */
+export const LogReceiptSchema = z.object({
+  index: z.number().int().nonnegative(),
+  tree_size: z.number().int().positive(),
+  root_hash: z.base64(),
+});
+
 export const SubmitKeyResponseSchema = z.object({
   session_id: SessionIdSchema,
   key_id: KeyIdSchema,
   expires_at: z.iso.datetime(),
+  log: LogReceiptSchema,
+  merkle_root: z.base64(),
+  logs_url: z.string(),
 });
 
 export const RevokeBodySchema = z.object({ session_id: SessionIdSchema }).strict();
-export const RevokeResponseSchema = z.object({ success: z.literal(true), message: z.string() });
+export const RevokeResponseSchema = z.object({
+  success: z.literal(true),
+  message: z.string(),
+  log: LogReceiptSchema,
+  merkle_root: z.base64(),
+  logs_url: z.string(),
+});
 
 export const SessionParamsSchema = z.object({ session_id: SessionIdSchema }).strict();
 export const SessionStatusResponseSchema = z.object({

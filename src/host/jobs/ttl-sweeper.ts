@@ -1,15 +1,17 @@
 /**
  * Runs cleanup_expired_credentials() every TTL_SWEEP_INTERVAL_SECONDS (and on demand, after a
- * revoke), recording one `credential.expired` event per session it ends, in the same transaction.
+ * revoke), recording one `credential.expired` event and log entry per session it ends, in the
+ * same transaction as the delete.
  * Runs never overlap; a failed run is logged and retried at the next tick.
  */
 import type { Logger } from 'pino';
-import type { Db } from '../db/database.js';
+import type { LogEntry } from '../../protocol/log/entry.js';
+import type { LogService } from '../log/log-service.js';
 import type { SessionRepository } from '../db/repositories/sessions.js';
 import type { OpsLog } from '../ops-events.js';
 
 export function createTtlSweeper(deps: {
-  db: Pick<Db, 'transaction'>;
+  log: Pick<LogService, 'commit'>;
   sessions: Pick<SessionRepository, 'cleanupExpired'>;
   ops: OpsLog;
   logger: Pick<Logger, 'error'>;
@@ -19,12 +21,19 @@ export function createTtlSweeper(deps: {
   let timer: NodeJS.Timeout | null = null;
 
   async function sweep(): Promise<string[]> {
-    return deps.db.transaction(async (tx) => {
-      const ids = await deps.sessions.cleanupExpired(tx);
-      for (const sessionId of ids)
-        await deps.ops.record(tx, { type: 'credential.expired', sessionId });
-      return ids;
+    const { result } = await deps.log.commit({
+      async work(tx) {
+        const ids = await deps.sessions.cleanupExpired(tx);
+        const time = Math.floor(Date.now() / 1000);
+        const entries: LogEntry[] = [];
+        for (const sessionId of ids) {
+          await deps.ops.record(tx, { type: 'credential.expired', sessionId });
+          entries.push({ v: 1, type: 'credential.expired', subject: sessionId, time });
+        }
+        return { result: ids, entries };
+      },
     });
+    return result;
   }
 
   function runOnce(): Promise<string[]> {

@@ -1,58 +1,85 @@
 /**
  * The credential use cases: submit, revoke, status. The enclave validates and binds an envelope;
- * the host then stores session, ciphertext and ops event in one transaction, and only after that
- * commit does the client get its session id ("accepted" means durably stored).
+ * the host then stores session, ciphertext, ops event and transparency-log entry in one
+ * transaction (log-service.ts), and only after that commit does the client get its session id
+ * ("accepted" means durably stored and logged).
  */
 import type { CredentialEnvelope } from '../../protocol/envelope/registry.js';
 import type { SessionMetadata } from '../../protocol/credentials.js';
-import type { Db } from '../db/database.js';
+import type { LogEntry } from '../../protocol/log/entry.js';
 import { storedEnvelope, type SessionRepository } from '../db/repositories/sessions.js';
 import { HostError } from '../errors.js';
 import type { EnclaveSupervisor } from '../enclave/supervisor.js';
+import type { Logged, LogService } from '../log/log-service.js';
 import type { OpsLog } from '../ops-events.js';
 
 export interface CredentialServiceDeps {
   enclave: Pick<EnclaveSupervisor, 'call'>;
-  db: Pick<Db, 'transaction'>;
   sessions: SessionRepository;
   ops: OpsLog;
+  log: Pick<LogService, 'commit' | 'isReady'>;
   sweepNow: () => Promise<unknown>;
 }
 
 export function createCredentialService(deps: CredentialServiceDeps) {
-  const { enclave, db, sessions, ops } = deps;
+  const { enclave, sessions, ops, log } = deps;
   return {
     async submit(envelope: CredentialEnvelope, metadata: SessionMetadata) {
+      // Checked first so that a submission the log cannot record never spends its envelope.
+      if (!log.isReady()) throw new HostError('LOG_UNAVAILABLE');
       const submitted = await enclave.call('credential.submit', { envelope, metadata });
-      await db.transaction(async (tx) => {
-        await sessions.insertWithCredential(tx, submitted, metadata, envelope);
-        await ops.record(tx, {
-          type: 'credential.submitted',
-          sessionId: submitted.session_id,
-          exchange: metadata.exchange,
-          label: metadata.label,
-          alg: submitted.alg,
-          keyId: submitted.key_id,
-          envelopeDigest: submitted.envelope_digest,
-        });
+      // Stored and logged together, or neither: no 200 leaves without the log entry.
+      const logged = await log.commit({
+        async work(tx) {
+          await sessions.insertWithCredential(tx, submitted, metadata, envelope);
+          await ops.record(tx, {
+            type: 'credential.submitted',
+            sessionId: submitted.session_id,
+            exchange: metadata.exchange,
+            label: metadata.label,
+            alg: submitted.alg,
+            keyId: submitted.key_id,
+            envelopeDigest: submitted.envelope_digest,
+          });
+          const entry: LogEntry = {
+            v: 1,
+            type: 'credential.submitted',
+            subject: submitted.session_id,
+            time: submitted.created_at,
+            digests: { envelope: submitted.envelope_digest },
+          };
+          return { result: undefined, entries: [entry] };
+        },
       });
       return {
         session_id: submitted.session_id,
         key_id: submitted.key_id,
         expires_at: new Date(submitted.expires_at * 1000).toISOString(),
+        ...logReceipt(logged, submitted.session_id),
       };
     },
 
     async revoke(sessionId: string) {
-      const revoked = await db.transaction(async (tx) => {
-        if (!(await sessions.revoke(tx, sessionId))) return false;
-        await ops.record(tx, { type: 'session.revoked', sessionId });
-        return true;
+      const logged = await log.commit({
+        async work(tx) {
+          if (!(await sessions.revoke(tx, sessionId))) throw new HostError('SESSION_NOT_FOUND');
+          await ops.record(tx, { type: 'session.revoked', sessionId });
+          const entry: LogEntry = {
+            v: 1,
+            type: 'session.revoked',
+            subject: sessionId,
+            time: Math.floor(Date.now() / 1000),
+          };
+          return { result: undefined, entries: [entry] };
+        },
       });
-      if (!revoked) throw new HostError('SESSION_NOT_FOUND');
       // Revocation is also a moment to purge anything else that has expired.
       await deps.sweepNow();
-      return { success: true as const, message: 'Session revoked and data purged' };
+      return {
+        success: true as const,
+        message: 'Session revoked and data purged',
+        ...logReceipt(logged, sessionId),
+      };
     },
 
     /** Session metadata, and for an active one the enclave's check that it is still usable. */
@@ -89,3 +116,16 @@ export function createCredentialService(deps: CredentialServiceDeps) {
   };
 }
 export type CredentialService = ReturnType<typeof createCredentialService>;
+
+/** The receipt a caller gets: its entry's index and the checkpoint that already includes it. */
+function logReceipt(logged: Logged<unknown>, sessionId: string) {
+  return {
+    log: {
+      index: logged.indexes[0]!,
+      tree_size: logged.checkpoint.size,
+      root_hash: logged.checkpoint.rootHash,
+    },
+    merkle_root: logged.checkpoint.rootHash,
+    logs_url: `/api/logs/${sessionId}`,
+  };
+}

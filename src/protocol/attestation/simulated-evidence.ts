@@ -1,5 +1,5 @@
 /**
- * Evidence of the `simulated` platform (docs/protocol/simulated-evidence.md). A real platform
+ * Evidence of the `simulated` platform (docs/protocol/attestation-response.md). A real platform
  * implementation with real signatures, but its root is a vendor key generated on this machine,
  * so it proves nothing about hardware: it is marked `debug: true` and verifiers refuse it unless
  * the caller passes that exact vendor key.

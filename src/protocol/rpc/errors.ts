@@ -16,6 +16,8 @@ export const RPC_ERROR_MESSAGES = {
   CREDENTIAL_EXPIRED: 'the credential has expired',
   GENERATION_MISMATCH: 'no prepared keyring with that generation',
   TTL_TOO_LONG: 'ttl exceeds the maximum the enclave accepts',
+  LOG_STATE_INVALID: 'the log state does not match a checkpoint this enclave signed',
+  LOG_NOT_READY: 'the transparency log has not been started',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
 

@@ -40,7 +40,9 @@ export const ResponseFrameSchema = z.union([
 export type ResponseFrame = z.infer<typeof ResponseFrameSchema>;
 
 export function encodeFrame(value: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Array {
-  const body = utf8.encode(JSON.stringify(value));
+  const json = JSON.stringify(value) as string | undefined;
+  if (json === undefined) throw new RpcError('FRAME_INVALID'); // undefined, a function, a symbol
+  const body = utf8.encode(json);
   if (body.length > maxBytes) throw new RpcError('FRAME_TOO_LARGE');
   const out = new Uint8Array(4 + body.length);
   new DataView(out.buffer).setUint32(0, body.length, false);

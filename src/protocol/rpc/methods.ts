@@ -10,6 +10,7 @@ import { ExchangeSchema, LabelSchema, SessionMetadataSchema } from '../credentia
 import { CredentialEnvelopeSchema } from '../envelope/registry.js';
 import { AttestationNonceSchema, SigningKeysSchema } from '../attestation/report-data.js';
 import { AttestationResponseSchema, PlatformSchema } from '../attestation/response.js';
+import { LogEntrySchema } from '../log/entry.js';
 
 export const PHASES = ['awaiting_keyring', 'ready', 'failed'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -42,6 +43,14 @@ export const PublicKeysSchema = z
   })
   .strict();
 export type PublicKeys = z.infer<typeof PublicKeysSchema>;
+
+/** A signed C2SP checkpoint note (docs/protocol/transparency-log.md). */
+export const CheckpointNoteSchema = z
+  .string()
+  .min(1)
+  .max(64 * 1024);
+/** Largest number of entries one `log.append` may carry. */
+export const LOG_APPEND_MAX_ENTRIES = 4096;
 
 export const StoredCredentialSchema = z
   .object({
@@ -95,9 +104,11 @@ export const METHODS = {
       .strict(),
     phases: READY,
   },
-  /** Rotation, step 2, once the host has stored the prepared blob durably. */
+  /** Rotation, step 2, once the host has stored the prepared blob durably (it sends it back). */
   'keyring.activate': {
-    params: z.object({ generation: z.number().int().positive() }).strict(),
+    params: z
+      .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
+      .strict(),
     result: z.object({ public: PublicKeysSchema }).strict(),
     phases: READY,
   },
@@ -129,6 +140,42 @@ export const METHODS = {
   'credential.verify_stored': {
     params: StoredCredentialSchema,
     result: z.object({ envelope_digest: hexBytes(32) }).strict(),
+    phases: READY,
+  },
+  /**
+   * Start (or resume) the transparency log: nothing stored yet (`checkpoint: null`), or the
+   * latest stored checkpoint and the frontier hashes at its size, which the enclave verifies.
+   * Allowed once per enclave process; a second call must present the state it already holds.
+   */
+  'log.init': {
+    params: z
+      .object({
+        checkpoint: CheckpointNoteSchema.nullable(),
+        frontier: z.array(base64Bytes(32)).max(64),
+      })
+      .strict(),
+    result: z
+      .object({
+        origin: z.string(),
+        size: z.number().int().nonnegative(),
+        checkpoint: CheckpointNoteSchema,
+      })
+      .strict(),
+    phases: READY,
+  },
+  /** Append entries and sign the checkpoint that covers them. */
+  'log.append': {
+    params: z
+      .object({ entries: z.array(LogEntrySchema).min(1).max(LOG_APPEND_MAX_ENTRIES) })
+      .strict(),
+    result: z
+      .object({
+        first_index: z.number().int().nonnegative(),
+        size: z.number().int().positive(),
+        leaf_hashes: z.array(base64Bytes(32)),
+        checkpoint: CheckpointNoteSchema,
+      })
+      .strict(),
     phases: READY,
   },
 } as const;

@@ -1,0 +1,132 @@
+/**
+ * Reads the transparency log over HTTP and verifies everything it reads (verify-log.ts), and
+ * `LogMonitor`, which follows the log and raises an alarm on anything a correct log never does:
+ * a bad signature, a shrinking tree, two roots for one size, a failed consistency proof.
+ */
+import { LogEntrySchema, type LogEntry } from '../../protocol/log/entry.js';
+import { ClientError } from '../errors.js';
+import {
+  verifyCheckpointConsistency,
+  verifyEntryInclusion,
+  verifyLogCheckpoint,
+  type LogTrust,
+  type VerifiedCheckpoint,
+} from './verify-log.js';
+
+type Fetch = (url: string) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+
+export interface VerifiedEntry {
+  index: number;
+  /** The exact leaf text (RFC 8785 JSON). */
+  text: string;
+  entry: LogEntry;
+}
+
+export class LogClient {
+  private readonly base: string;
+  constructor(
+    baseUrl: string,
+    private readonly trust: LogTrust,
+    private readonly fetchImpl: Fetch = (url) => fetch(url),
+  ) {
+    this.base = baseUrl.replace(/\/+$/, '');
+  }
+
+  private async get<T>(path: string): Promise<T> {
+    const res = await this.fetchImpl(`${this.base}${path}`);
+    if (!res.ok) throw new ClientError('HTTP_ERROR', `GET ${path}: ${res.status}`);
+    return (await res.json()) as T;
+  }
+
+  /** The latest checkpoint, verified against the log key and witness policy. */
+  async checkpoint(): Promise<VerifiedCheckpoint> {
+    const body = await this.get<{ checkpoint?: unknown }>('/api/log/checkpoint');
+    return this.verified(body.checkpoint);
+  }
+
+  private verified(note: unknown): VerifiedCheckpoint {
+    const v = verifyLogCheckpoint(typeof note === 'string' ? note : '', this.trust);
+    if (!v.valid)
+      throw new ClientError(
+        'LOG_INVALID',
+        `checkpoint refused: ${v.reasons.join('; ')}`,
+        v.reasons,
+      );
+    return v.checkpoint;
+  }
+
+  /** A session's entries, each proven included in the (verified) checkpoint served with them. */
+  async sessionEntries(
+    sessionId: string,
+  ): Promise<{ checkpoint: VerifiedCheckpoint; entries: VerifiedEntry[] }> {
+    const body = await this.get<{
+      checkpoint: { checkpoint: string };
+      entries: { index: number; entry: string; proof: string[] }[];
+    }>(`/api/logs/${encodeURIComponent(sessionId)}`);
+    const checkpoint = this.verified(body.checkpoint?.checkpoint);
+    const entries = (body.entries ?? []).map((e) => {
+      if (!verifyEntryInclusion(e.entry, e.index, e.proof, checkpoint)) {
+        throw new ClientError('LOG_INVALID', `entry ${e.index} is not included in the checkpoint`);
+      }
+      const parsed = LogEntrySchema.safeParse(JSON.parse(e.entry));
+      if (!parsed.success || parsed.data.subject !== sessionId) {
+        throw new ClientError('LOG_INVALID', `entry ${e.index} is not an entry of this session`);
+      }
+      return { index: e.index, text: e.entry, entry: parsed.data };
+    });
+    return { checkpoint, entries };
+  }
+
+  /** Proves `newer` extends `older` with a consistency proof fetched from the log. */
+  async consistent(older: VerifiedCheckpoint, newer: VerifiedCheckpoint): Promise<boolean> {
+    if (newer.size < older.size) return false;
+    if (older.size === 0 || older.size === newer.size)
+      return verifyCheckpointConsistency(older, newer, []);
+    const body = await this.get<{ proof: string[] }>(
+      `/api/log/proof/consistency?from=${older.size}&to=${newer.size}`,
+    );
+    return verifyCheckpointConsistency(older, newer, body.proof ?? []);
+  }
+}
+
+export interface MonitorReport {
+  checkpoint: VerifiedCheckpoint | null;
+  /** Set when the log misbehaved; the monitor keeps its last good checkpoint. */
+  alarm: string | null;
+}
+
+export class LogMonitor {
+  constructor(
+    private readonly client: LogClient,
+    /** The last checkpoint this monitor accepted (persist it between runs). */
+    public last: VerifiedCheckpoint | null = null,
+  ) {}
+
+  async poll(): Promise<MonitorReport> {
+    let next: VerifiedCheckpoint;
+    try {
+      next = await this.client.checkpoint();
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'LOG_INVALID')
+        return { checkpoint: this.last, alarm: err.message };
+      throw err; // network trouble is not evidence of misbehaviour
+    }
+    const last = this.last;
+    if (last) {
+      if (next.size < last.size) {
+        return {
+          checkpoint: last,
+          alarm: `log shrank from ${last.size} to ${next.size} (rollback)`,
+        };
+      }
+      if (!(await this.client.consistent(last, next))) {
+        return {
+          checkpoint: last,
+          alarm: `checkpoint ${next.size} is not consistent with ${last.size} (fork or rewrite)`,
+        };
+      }
+    }
+    this.last = next;
+    return { checkpoint: next, alarm: null };
+  }
+}

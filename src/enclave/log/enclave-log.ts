@@ -1,0 +1,106 @@
+/**
+ * The enclave's side of the transparency log: the tree's compact state (the right-edge
+ * subtree roots, O(log n) hashes) and the log key. Every append extends the tree and signs a
+ * C2SP checkpoint over it, so the enclave never signs two checkpoints that disagree while it
+ * runs. After a restart it resumes only from a checkpoint it can verify as its own, with a
+ * frontier that hashes to that checkpoint's root: a host that altered a stored leaf (or its
+ * hash) cannot produce such a frontier. A host that presents an older, genuine state instead
+ * (a rollback) makes the next checkpoint inconsistent with ones already published, which any
+ * monitor or witness holding those detects (docs/protocol/transparency-log.md).
+ */
+import { sign, type KeyObject } from 'node:crypto';
+import { bytesEqual } from '../../protocol/encoding.js';
+import { formatCheckpoint, verifyCheckpointNote } from '../../protocol/log/checkpoint.js';
+import { logEntryLeafHash, type LogEntry } from '../../protocol/log/entry.js';
+import { CompactRange } from '../../protocol/log/merkle.js';
+import { signNote } from '../../protocol/log/note.js';
+import { logOrigin } from '../../protocol/log/origin.js';
+import { RpcError } from '../../protocol/rpc/errors.js';
+
+export interface LogAppendResult {
+  firstIndex: number;
+  leafHashes: Uint8Array[];
+  checkpoint: string;
+}
+
+export class EnclaveLog {
+  private constructor(
+    readonly origin: string,
+    private readonly key: KeyObject,
+    private readonly publicKey: Uint8Array,
+    private range: CompactRange,
+    private note: string,
+  ) {}
+
+  /**
+   * A log with no stored state: the empty tree and its signed checkpoint. Or a log resumed from
+   * the host's latest checkpoint and the frontier at its size, both verified here.
+   */
+  static async open(
+    key: KeyObject,
+    publicKey: Uint8Array,
+    stored: { checkpoint: string | null; frontier: readonly Uint8Array[] },
+  ): Promise<EnclaveLog> {
+    const origin = logOrigin(publicKey);
+    if (stored.checkpoint === null) {
+      if (stored.frontier.length > 0) throw new RpcError('LOG_STATE_INVALID');
+      const log = new EnclaveLog(origin, key, publicKey, CompactRange.empty(), '');
+      log.note = await log.signCurrent();
+      return log;
+    }
+    const verified = verifyCheckpointNote(stored.checkpoint, { name: origin, publicKey });
+    const cp = verified.checkpoint;
+    if (!verified.valid || !cp || cp.origin !== origin) throw new RpcError('LOG_STATE_INVALID');
+    let range: CompactRange;
+    try {
+      range = CompactRange.fromState(cp.size, stored.frontier);
+    } catch {
+      throw new RpcError('LOG_STATE_INVALID');
+    }
+    if (!bytesEqual(range.root(), cp.rootHash)) throw new RpcError('LOG_STATE_INVALID');
+    return new EnclaveLog(origin, key, publicKey, range, stored.checkpoint);
+  }
+
+  get size(): number {
+    return this.range.size;
+  }
+
+  root(): Uint8Array {
+    return this.range.root();
+  }
+
+  checkpoint(): string {
+    return this.note;
+  }
+
+  async append(entries: readonly LogEntry[]): Promise<LogAppendResult> {
+    const firstIndex = this.range.size;
+    const leafHashes = entries.map(logEntryLeafHash);
+    // Extend a copy, so a failure half-way leaves the signed state untouched.
+    const next = CompactRange.fromState(this.range.size, this.range.hashes());
+    for (const h of leafHashes) next.append(h);
+    const note = await this.sign(next);
+    this.range = next;
+    this.note = note;
+    return { firstIndex, leafHashes, checkpoint: note };
+  }
+
+  private signCurrent(): Promise<string> {
+    return this.sign(this.range);
+  }
+
+  private sign(range: CompactRange): Promise<string> {
+    const text = formatCheckpoint({
+      origin: this.origin,
+      size: range.size,
+      rootHash: range.root(),
+    });
+    return signNote(text, [
+      {
+        name: this.origin,
+        publicKey: this.publicKey,
+        sign: (message) => new Uint8Array(sign(null, message, this.key)),
+      },
+    ]);
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The transparency log, host side. Operations that must be logged run through `commit()`:
+ * their database work and their log entries land in ONE transaction, together with the leaves
+ * and the checkpoint the enclave signed over them. So an operation is completed with its entry
+ * or not at all (fail closed), and nothing is half-written.
+ *
+ * Appends are batched: operations queue for at most `batchIntervalMs` (or until `batchMax`),
+ * then one transaction runs every queued operation (each under a savepoint, so one failing
+ * operation does not sink the others), one enclave call appends all their entries and signs one
+ * checkpoint, and the commit releases every caller with its leaf indexes and that checkpoint.
+ *
+ * The in-memory Merkle tree mirrors the stored leaves for proofs; it is rebuilt from the
+ * database at start and only extended after a commit succeeds.
+ */
+import type { Logger } from 'pino';
+import {
+  base64ToBytes,
+  bytesEqual,
+  bytesToBase64,
+  bytesToHex,
+  hexToBytes,
+  utf8,
+} from '../../protocol/encoding.js';
+import { logEntryBytes, logEntryLeafHash, type LogEntry } from '../../protocol/log/entry.js';
+import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
+import { CompactRange, EMPTY_ROOT, MerkleTree } from '../../protocol/log/merkle.js';
+import { parseNote } from '../../protocol/log/note.js';
+import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
+import type { Db, Queryable } from '../db/database.js';
+import { HostError } from '../errors.js';
+import type { LogStore, StoredCheckpoint } from './log-store.js';
+
+export interface LogOperation<T> {
+  /** Runs inside the batch transaction; returns its result and the entries it must log. */
+  work(tx: Queryable): Promise<{ result: T; entries: LogEntry[] }>;
+}
+
+export interface Logged<T> {
+  result: T;
+  /** Leaf indexes of this operation's entries, in order. */
+  indexes: number[];
+  /** The checkpoint that covers them (the latest one if the operation logged nothing). */
+  checkpoint: StoredCheckpoint;
+}
+
+type Call = <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
+
+interface Pending {
+  op: LogOperation<unknown>;
+  resolve(v: Logged<unknown>): void;
+  reject(e: unknown): void;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface LogServiceDeps {
+  db: Pick<Db, 'transaction'>;
+  store: LogStore;
+  enclave: { call: Call };
+  logger: Pick<Logger, 'error' | 'warn' | 'info'>;
+  batchIntervalMs: number;
+  batchMax: number;
+  /** The enclave signed a batch that could not be stored: it must restart from durable state. */
+  onDiverged(): void;
+}
+
+export function createLogService(deps: LogServiceDeps) {
+  const tree = new MerkleTree();
+  let latest: StoredCheckpoint | null = null;
+  let origin = '';
+  let ready = false;
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let chain: Promise<void> = Promise.resolve();
+
+  /** Rebuilds the tree from the stored leaves and checks it against the latest checkpoint. */
+  async function load(): Promise<void> {
+    const hashes = await deps.store.allLeafHashes();
+    latest = await deps.store.latestCheckpoint();
+    for (const h of hashes) tree.append(hexToBytes(h));
+    const expected = latest?.size ?? 0;
+    if (tree.size !== expected || (latest && bytesToBase64(tree.root()) !== latest.rootHash)) {
+      // Stored leaves and checkpoint disagree: someone edited the tables. Fail closed; the
+      // enclave would refuse this state too.
+      deps.logger.error(
+        { leaves: tree.size, checkpointSize: expected },
+        'stored log is inconsistent',
+      );
+    }
+  }
+
+  /** Hands the enclave the durable state (on every enclave start). */
+  async function initEnclave(call: Call): Promise<void> {
+    ready = false;
+    const frontier = latest ? tree.compactRange(latest.size).map(bytesToBase64) : [];
+    let res: MethodResult<'log.init'>;
+    try {
+      res = await call('log.init', { checkpoint: latest?.note ?? null, frontier });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'LOG_STATE_INVALID') throw err;
+      // The stored log is not one the enclave signed (altered leaves, a forged checkpoint).
+      // Everything that must be logged now fails closed; the enclave still attests.
+      deps.logger.error({ code: 'LOG_STATE_INVALID' }, 'enclave refused the stored log state');
+      return;
+    }
+    origin = res.origin;
+    if (!latest) {
+      const cp = { size: 0, rootHash: bytesToBase64(EMPTY_ROOT), note: res.checkpoint };
+      await deps.db.transaction((tx) => deps.store.insertCheckpoint(tx, cp));
+      latest = cp;
+    }
+    ready = true;
+  }
+
+  function commit<T>(op: LogOperation<T>): Promise<Logged<T>> {
+    if (!ready || !latest) return Promise.reject(new HostError('LOG_UNAVAILABLE'));
+    return new Promise<Logged<T>>((resolve, reject) => {
+      queue.push({ op, resolve: resolve as (v: Logged<unknown>) => void, reject });
+      if (queue.length >= deps.batchMax) flushSoon(0);
+      else flushSoon(deps.batchIntervalMs);
+    });
+  }
+
+  function flushSoon(delayMs: number): void {
+    if (timer && delayMs > 0) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      const batch = queue;
+      queue = [];
+      if (batch.length > 0) chain = chain.then(() => runBatch(batch));
+    }, delayMs);
+  }
+
+  async function runBatch(batch: Pending[]): Promise<void> {
+    const done: { p: Pending; result: unknown; entries: LogEntry[] }[] = [];
+    let appended: MethodResult<'log.append'> | null = null;
+    try {
+      await deps.db.transaction(async (tx) => {
+        for (const p of batch) {
+          await tx.query('SAVEPOINT log_op');
+          try {
+            const out = await p.op.work(tx);
+            await tx.query('RELEASE SAVEPOINT log_op');
+            done.push({ p, ...out });
+          } catch (err) {
+            await tx.query('ROLLBACK TO SAVEPOINT log_op');
+            p.reject(err);
+          }
+        }
+        const entries = done.flatMap((d) => d.entries);
+        if (entries.length === 0) return;
+        appended = await deps.enclave.call('log.append', { entries });
+        const ours = entries.map(logEntryLeafHash);
+        if (
+          appended.first_index !== tree.size ||
+          appended.leaf_hashes.length !== ours.length ||
+          appended.leaf_hashes.some((h, i) => !bytesEqual(base64ToBytes(h), ours[i]!))
+        ) {
+          throw new Error('enclave log diverged from the stored log');
+        }
+        const first = appended.first_index;
+        await deps.store.insertLeaves(
+          tx,
+          entries.map((e, i) => ({
+            index: first + i,
+            entry: utf8.decode(logEntryBytes(e)),
+            leafHash: bytesToHex(ours[i]!),
+            sessionId: UUID_RE.test(e.subject) ? e.subject : null,
+            eventType: e.type,
+          })),
+        );
+        // The checkpoint must be over exactly the stored leaves plus these.
+        const range = CompactRange.fromState(tree.size, tree.compactRange(tree.size));
+        for (const h of ours) range.append(h);
+        const cp = parseCheckpoint(parseNote(appended.checkpoint).text);
+        if (cp.size !== range.size || !bytesEqual(cp.rootHash, range.root())) {
+          throw new Error('enclave checkpoint does not cover the appended leaves');
+        }
+        await deps.store.insertCheckpoint(tx, {
+          size: cp.size,
+          rootHash: bytesToBase64(cp.rootHash),
+          note: appended.checkpoint,
+        });
+      });
+    } catch (err) {
+      const failure = err instanceof HostError ? err : new HostError('LOG_UNAVAILABLE');
+      for (const d of done) d.p.reject(failure);
+      if (appended) {
+        // The enclave has signed past what is stored. Stop logging and let it restart from
+        // the durable state; until then commits fail closed.
+        ready = false;
+        deps.logger.error(
+          { code: (err as { code?: string }).code },
+          'log batch not stored; restarting enclave log',
+        );
+        deps.onDiverged();
+      } else {
+        deps.logger.warn({ code: (err as { code?: string }).code }, 'log batch failed');
+      }
+      return;
+    }
+    const result = appended as MethodResult<'log.append'> | null;
+    if (result) {
+      for (const h of result.leaf_hashes) tree.append(base64ToBytes(h));
+      latest = { size: result.size, rootHash: bytesToBase64(tree.root()), note: result.checkpoint };
+    }
+    let next = result?.first_index ?? 0;
+    for (const d of done) {
+      const indexes = d.entries.map(() => next++);
+      d.p.resolve({ result: d.result, indexes, checkpoint: latest! });
+    }
+  }
+
+  return {
+    load,
+    initEnclave,
+    commit,
+    isReady: () => ready,
+    origin: () => origin,
+    latest: () => latest,
+    tree: () => tree,
+    /** Waits for every queued batch (tests, shutdown). */
+    async drain(): Promise<void> {
+      if (timer) flushSoon(0);
+      await new Promise((r) => setTimeout(r, 0));
+      await chain;
+    },
+  };
+}
+export type LogService = ReturnType<typeof createLogService>;

@@ -1,0 +1,126 @@
+/**
+ * The host's copy of the transparency log: leaves (entry text + leaf hash) and signed
+ * checkpoints. The host cannot forge a checkpoint, so all this table can do wrong is be
+ * altered or rolled back, which verifiers detect (docs/protocol/transparency-log.md).
+ */
+import type { Queryable } from '../db/database.js';
+
+export interface StoredLeaf {
+  index: number;
+  entry: string;
+  leafHash: string;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  rootHash: string;
+  note: string;
+}
+
+export function createLogStore(db: Queryable) {
+  return {
+    /** Every leaf hash in index order (hex), to rebuild the in-memory tree at start. */
+    async allLeafHashes(): Promise<string[]> {
+      const { rows } = await db.query<{ leaf_hash: string }>(
+        'SELECT leaf_hash FROM merkle_logs ORDER BY leaf_index',
+      );
+      return rows.map((r) => r.leaf_hash);
+    },
+
+    async latestCheckpoint(): Promise<StoredCheckpoint | null> {
+      const { rows } = await db.query<{ tree_size: string; root_hash: string; note: string }>(
+        'SELECT tree_size, root_hash, note FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1',
+      );
+      const r = rows[0];
+      return r ? { size: Number(r.tree_size), rootHash: r.root_hash, note: r.note } : null;
+    },
+
+    async insertLeaves(
+      q: Queryable,
+      leaves: readonly (StoredLeaf & { sessionId: string | null; eventType: string })[],
+    ): Promise<void> {
+      if (leaves.length === 0) return;
+      await q.query(
+        `INSERT INTO merkle_logs (leaf_index, session_id, event_type, entry, leaf_hash)
+         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[])`,
+        [
+          leaves.map((l) => l.index),
+          leaves.map((l) => l.sessionId),
+          leaves.map((l) => l.eventType),
+          leaves.map((l) => l.entry),
+          leaves.map((l) => l.leafHash),
+        ],
+      );
+    },
+
+    async insertCheckpoint(q: Queryable, cp: StoredCheckpoint): Promise<void> {
+      await q.query(
+        'INSERT INTO log_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3)',
+        [cp.size, cp.rootHash, cp.note],
+      );
+    },
+
+    async checkpointAt(size: number): Promise<StoredCheckpoint | null> {
+      const { rows } = await db.query<{ tree_size: string; root_hash: string; note: string }>(
+        'SELECT tree_size, root_hash, note FROM log_checkpoints WHERE tree_size = $1',
+        [size],
+      );
+      const r = rows[0];
+      return r ? { size: Number(r.tree_size), rootHash: r.root_hash, note: r.note } : null;
+    },
+
+    /** The newest checkpoint with at least one witness cosignature, and its cosignature lines. */
+    async latestWitnessed(): Promise<{ checkpoint: StoredCheckpoint; lines: string[] } | null> {
+      const { rows } = await db.query<{ tree_size: string }>(
+        'SELECT max(tree_size) AS tree_size FROM log_cosignatures',
+      );
+      if (rows[0]?.tree_size == null) return null;
+      const size = Number(rows[0].tree_size);
+      const checkpoint = await this.checkpointAt(size);
+      return checkpoint ? { checkpoint, lines: await this.cosignatures(size) } : null;
+    },
+
+    async cosignatures(size: number): Promise<string[]> {
+      const { rows } = await db.query<{ line: string }>(
+        'SELECT line FROM log_cosignatures WHERE tree_size = $1 ORDER BY witness',
+        [size],
+      );
+      return rows.map((r) => r.line);
+    },
+
+    async insertCosignature(size: number, witness: string, line: string): Promise<void> {
+      await db.query(
+        `INSERT INTO log_cosignatures (tree_size, witness, line) VALUES ($1, $2, $3)
+         ON CONFLICT (tree_size, witness) DO NOTHING`,
+        [size, witness, line],
+      );
+    },
+
+    async entries(start: number, end: number): Promise<StoredLeaf[]> {
+      const { rows } = await db.query<{ leaf_index: string; entry: string; leaf_hash: string }>(
+        `SELECT leaf_index, entry, leaf_hash FROM merkle_logs
+          WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index`,
+        [start, end],
+      );
+      return rows.map((r) => ({
+        index: Number(r.leaf_index),
+        entry: r.entry,
+        leafHash: r.leaf_hash,
+      }));
+    },
+
+    async entriesForSession(sessionId: string, limit: number): Promise<StoredLeaf[]> {
+      const { rows } = await db.query<{ leaf_index: string; entry: string; leaf_hash: string }>(
+        `SELECT leaf_index, entry, leaf_hash FROM merkle_logs
+          WHERE session_id = $1 ORDER BY leaf_index LIMIT $2`,
+        [sessionId, limit],
+      );
+      return rows.map((r) => ({
+        index: Number(r.leaf_index),
+        entry: r.entry,
+        leafHash: r.leaf_hash,
+      }));
+    },
+  };
+}
+export type LogStore = ReturnType<typeof createLogStore>;

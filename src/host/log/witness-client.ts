@@ -1,0 +1,133 @@
+/**
+ * Collects witness cosignatures (C2SP tlog-witness `add-checkpoint`) for the latest checkpoint,
+ * so that a split view of the log would need the witnesses' collusion too. Runs in the
+ * background: appends never wait for witnesses. Each witness is told the size it last cosigned
+ * and a consistency proof from there; a 409 answer tells us its size and we retry once.
+ * Cosignatures are checked against the witness key before they are stored and served.
+ */
+import type { Logger } from 'pino';
+import { bytesToBase64 } from '../../protocol/encoding.js';
+import { parseCheckpoint, verifyCosignature } from '../../protocol/log/checkpoint.js';
+import { parseNote, parseVerifierKey, COSIGNATURE_SIG_TYPE } from '../../protocol/log/note.js';
+import type { LogService } from './log-service.js';
+import type { LogStore } from './log-store.js';
+
+export interface WitnessConfig {
+  name: string;
+  publicKey: Uint8Array;
+  /** Submission prefix: `add-checkpoint` is POSTed to `${url}/add-checkpoint`. */
+  url: string;
+}
+
+/** Parses LOG_WITNESSES: comma-separated "<cosignature vkey> <submission URL>" pairs. */
+export function parseWitnesses(spec: string | undefined): WitnessConfig[] {
+  if (!spec) return [];
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const [vkey, url, ...rest] = item.split(/\s+/);
+      if (!vkey || !url || rest.length > 0 || !URL.canParse(url)) {
+        throw new RangeError('each witness is "<vkey> <url>"');
+      }
+      const key = parseVerifierKey(vkey);
+      if (key.sigType !== COSIGNATURE_SIG_TYPE)
+        throw new RangeError('witness vkey must be a cosignature (0x04) key');
+      return { name: key.name, publicKey: key.publicKey, url: url.replace(/\/+$/, '') };
+    });
+}
+
+export function createWitnessJob(deps: {
+  witnesses: readonly WitnessConfig[];
+  log: Pick<LogService, 'latest' | 'tree'>;
+  store: Pick<LogStore, 'insertCosignature'>;
+  logger: Pick<Logger, 'warn' | 'info'>;
+  intervalMs: number;
+  fetchImpl?: typeof fetch;
+}) {
+  const doFetch = deps.fetchImpl ?? fetch;
+  /** The size each witness last cosigned, as far as we know (0 until it tells us). */
+  const known = new Map<string, number>();
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+
+  function body(oldSize: number, note: string, size: number): string {
+    const proof =
+      oldSize > 0 && oldSize < size ? deps.log.tree().consistencyProof(oldSize, size) : [];
+    return `old ${oldSize}\n${proof.map((h) => `${bytesToBase64(h)}\n`).join('')}\n${note}`;
+  }
+
+  async function submitTo(w: WitnessConfig, note: string, size: number): Promise<void> {
+    const text = parseNote(note).text;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const oldSize = Math.min(known.get(w.name) ?? 0, size);
+      const res = await doFetch(`${w.url}/add-checkpoint`, {
+        method: 'POST',
+        body: body(oldSize, note, size),
+        signal: AbortSignal.timeout(5000),
+      });
+      const reply = await res.text();
+      if (res.status === 409 && /^(0|[1-9][0-9]*)\n$/.test(reply)) {
+        const theirs = Number(reply.trim());
+        if (theirs > size) {
+          // The witness has seen a bigger tree than ours: a rollback, or another log instance.
+          deps.logger.warn(
+            { witness: w.name, theirs, ours: size },
+            'witness has seen a larger log',
+          );
+          return;
+        }
+        known.set(w.name, theirs);
+        continue;
+      }
+      if (res.status !== 200) {
+        deps.logger.warn({ witness: w.name, status: res.status }, 'witness refused the checkpoint');
+        return;
+      }
+      const lines = reply.split('\n').filter(Boolean);
+      const cosigned = parseNote(`x\n\n${lines.map((l) => `${l}\n`).join('')}`).signatures;
+      const i = cosigned.findIndex((s) => verifyCosignature(text, s, w).valid);
+      if (i < 0) {
+        deps.logger.warn({ witness: w.name }, 'witness answered without a valid cosignature');
+        return;
+      }
+      await deps.store.insertCosignature(size, w.name, lines[i]!);
+      known.set(w.name, size);
+      return;
+    }
+  }
+
+  async function runOnce(): Promise<void> {
+    const cp = deps.log.latest();
+    if (!cp || deps.witnesses.length === 0) return;
+    const size = parseCheckpoint(parseNote(cp.note).text).size;
+    if (size === 0) return;
+    await Promise.all(
+      deps.witnesses.map((w) =>
+        submitTo(w, cp.note, size).catch((err: unknown) =>
+          deps.logger.warn({ witness: w.name, err: (err as Error).name }, 'witness unreachable'),
+        ),
+      ),
+    );
+  }
+
+  return {
+    runOnce(): Promise<void> {
+      running ??= runOnce().finally(() => {
+        running = null;
+      });
+      return running;
+    },
+    start() {
+      if (deps.witnesses.length === 0 || deps.intervalMs <= 0) return;
+      timer = setInterval(() => void this.runOnce(), deps.intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}
+export type WitnessJob = ReturnType<typeof createWitnessJob>;

@@ -1,0 +1,44 @@
+/**
+ * One entry of the transparency log (docs/protocol/transparency-log.md): what happened, to
+ * which subject, when, and digests of what was involved. Never a secret: an entry is public
+ * the moment it is appended. The leaf is SHA-256(0x00 ‖ JCS(entry)), so anyone holding the
+ * entry JSON can recompute it.
+ */
+import { z } from 'zod';
+import { hexBytes } from '../encoding.js';
+import { jcsBytes } from '../jcs.js';
+import { leafHash } from './merkle.js';
+
+export const LOG_ENTRY_TYPES = [
+  'credential.submitted',
+  'session.revoked',
+  'credential.expired',
+  'keyring.rotated',
+] as const;
+export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
+
+export const LogEntrySchema = z
+  .object({
+    v: z.literal(1),
+    type: z.enum(LOG_ENTRY_TYPES),
+    /** A session id, or a key id for key events. */
+    subject: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    /** Seconds since the Unix epoch. */
+    time: z.number().int().nonnegative(),
+    /** Lower-case hex SHA-256 digests of what the operation involved (e.g. the envelope). */
+    digests: z
+      .object({ envelope: hexBytes(32).optional(), payload: hexBytes(32).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type LogEntry = z.infer<typeof LogEntrySchema>;
+
+/** The bytes a leaf hashes: the entry's RFC 8785 canonical JSON. */
+export function logEntryBytes(entry: LogEntry): Uint8Array {
+  return jcsBytes(entry);
+}
+
+export function logEntryLeafHash(entry: LogEntry): Uint8Array {
+  return leafHash(logEntryBytes(entry));
+}
