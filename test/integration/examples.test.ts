@@ -1,9 +1,13 @@
 /**
  * The README's client example (examples/client-flow.ts) runs as written against a listening
- * service, and so does the CLI's attest/submit/status/revoke round trip.
+ * service, and so does the CLI's attest/submit/status/revoke round trip and its log verify and
+ * log monitor commands (the monitor exits 3 when the log is rolled back under it).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -13,11 +17,14 @@ const run = promisify(execFile);
 describe('README example and CLI against a listening service', () => {
   let ts: TestService;
   let url: string;
-  before(async () => {
-    ts = await startTestService('pglite');
+  async function listen(): Promise<void> {
     await ts.service.app.listen({ port: 0, host: '127.0.0.1' });
     const addr = ts.service.app.server.address();
     url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  }
+  before(async () => {
+    ts = await startTestService('pglite');
+    await listen();
   });
   after(async () => ts?.stop());
 
@@ -60,5 +67,62 @@ describe('README example and CLI against a listening service', () => {
     const { stdout: revoked } = await cli(['revoke', '--session', session_id]);
     assert.equal(JSON.parse(revoked).success, true);
     assert.ok(!ts.logs.some((l) => l.includes(secret)));
+  });
+
+  it("cloister log verify proves a session's entries; log monitor alarms on a rollback", async () => {
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', url], {
+        env: { ...process.env, ...env },
+      });
+    const trust = () => [
+      '--expect-measurement',
+      ts.measurement,
+      '--trust-simulated-key',
+      ts.vendorKey,
+    ];
+    const submitOne = async (label: string) => {
+      const { stdout } = await cli(
+        ['submit', ...trust(), '--exchange', 'binance', '--label', label, '--json'],
+        { CLOISTER_API_KEY: `k-${label}`, CLOISTER_API_SECRET: `s-${label}-${Math.random()}` },
+      );
+      return JSON.parse(stdout).session_id as string;
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-monitor-'));
+    const state = join(dir, 'checkpoint.json');
+    try {
+      const session = await submitOne('log-a');
+      const { stdout: verified } = await cli(['log', 'verify', ...trust(), '--session', session]);
+      assert.match(verified, /1 entries included in checkpoint \d+:/);
+      assert.match(verified, new RegExp(`"subject":"${session}".*"type":"credential\\.submitted"`));
+      const { stdout: cpOut } = await cli(['log', 'verify', ...trust(), '--json']);
+      const seen = JSON.parse(cpOut) as { size: number };
+
+      await cli(['log', 'monitor', ...trust(), '--state', state, '--once']);
+      await submitOne('log-b');
+      const { stdout: grown } = await cli([
+        'log',
+        'monitor',
+        ...trust(),
+        '--state',
+        state,
+        '--once',
+      ]);
+      assert.match(grown, new RegExp(`^ok: size ${seen.size + 1} `));
+      assert.equal(JSON.parse(readFileSync(state, 'utf8')).size, seen.size + 1);
+
+      // The host rolls the log back to `seen` and grows a different history of the same size.
+      await ts.service.db.query('DELETE FROM merkle_logs WHERE leaf_index >= $1', [seen.size]);
+      await ts.service.db.query('DELETE FROM log_checkpoints WHERE tree_size > $1', [seen.size]);
+      ts = await ts.restart();
+      await listen();
+      await submitOne('log-c');
+      await assert.rejects(
+        cli(['log', 'monitor', ...trust(), '--state', state, '--once']),
+        (err: { code?: number; stderr?: string }) =>
+          err.code === 3 && /LOG ALARM/.test(err.stderr ?? ''),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -206,6 +206,46 @@ for (const engine of engines()) {
       );
     });
 
+    it('fails closed: a key rotation whose entry cannot be stored does not happen', async () => {
+      const generation = async () =>
+        Number(
+          (
+            await ts.service.db.query<{ g: number }>(
+              'SELECT max(generation)::int AS g FROM enclave_state',
+            )
+          ).rows[0]!.g,
+        );
+      const { verification: before } = await verifiedAttestation(ts);
+      const genBefore = await generation();
+      const cp = await verifiedCheckpoint();
+      await ts.service.db.query(
+        `ALTER TABLE log_checkpoints ADD CONSTRAINT test_refuse CHECK (tree_size <= ${cp.size})`,
+      );
+      await assert.rejects(ts.service.rotation.rotateOnce());
+      await ts.service.db.query('ALTER TABLE log_checkpoints DROP CONSTRAINT test_refuse');
+      assert.equal(await generation(), genBefore, 'no sealed keyring stored without its entry');
+      const deadline = Date.now() + 20_000;
+      while (!(ts.service.enclave.isReady() && ts.service.log.isReady())) {
+        assert.ok(Date.now() < deadline, 'the enclave and its log came back');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const { verification: still } = await verifiedAttestation(ts);
+      assert.equal(still.keyId, before.keyId, 'the key did not change without its entry');
+
+      const keys = await ts.service.rotation.rotateOnce();
+      assert.notEqual(keys.current_key_id, before.keyId);
+      assert.equal(await generation(), genBefore + 1);
+      const { rows } = await ts.service.db.query<{ entry: string }>(
+        "SELECT entry FROM merkle_logs WHERE event_type = 'keyring.rotated' ORDER BY leaf_index",
+      );
+      assert.deepEqual(
+        rows.map((r) => JSON.parse(r.entry).subject),
+        [keys.current_key_id],
+        'exactly one keyring.rotated entry, naming the new key',
+      );
+      pub = (await verifiedAttestation(ts)).verification.enclavePubkey!; // for the next tests
+    });
+
     it('a host that rolls the log back is caught by anyone holding a later checkpoint', async () => {
       const seen = await verifiedCheckpoint(); // what a monitor or witness holds
       await submitted();

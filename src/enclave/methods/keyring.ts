@@ -51,7 +51,7 @@ export function prepareRotation(state: EnclaveState): MethodResult<'keyring.prep
   const next = readyKeyring(state).rotated(state.now(), keyRetentionSeconds(state.config));
   const sealed = sealKeyring(state, next);
   state.pending = { keyring: next, sealed };
-  return { sealed, generation: next.generation };
+  return { sealed, generation: next.generation, key_id: next.publicKeys().current_key_id };
 }
 
 export function activate(

@@ -16,13 +16,22 @@ import type {
   PublicKeys,
 } from '../../protocol/rpc/methods.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/database.js';
+import type { Db, Queryable } from '../db/database.js';
 import type { EnclaveStateRepository } from '../db/repositories/enclave-state.js';
 import type { OpsLog } from '../ops-events.js';
 import { EnclaveCallError, EnclaveRpcClient, type BatchCall } from './rpc-client.js';
 
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Makes a prepared rotation durable: runs `store` (the sealed keyring and its ops event) in a
+ * transaction, with whatever else must land with it (the transparency-log entry).
+ */
+export type RotationPersist = (
+  store: (tx: Queryable) => Promise<void>,
+  newKeyId: string,
+) => Promise<unknown>;
 
 export interface SupervisorDeps {
   config: Pick<Config, 'dataDir' | 'maxTtlSeconds' | 'enclave'>;
@@ -198,27 +207,37 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       return live().batch(calls);
     },
     /** Rotation: prepare → store durably → activate (see enclave/methods/keyring.ts). */
-    async rotateCredentialKey(): Promise<PublicKeys> {
+    /**
+     * Rotates the credential key in two steps. The new keyring is stored (and, through
+     * `persist`, logged) before the enclave may use it: if storing fails, the enclave keeps its
+     * current key; if activation fails after storing, the next start unseals the stored one.
+     */
+    async rotateCredentialKey(
+      persist: RotationPersist = (store) => deps.db.transaction(store),
+    ): Promise<PublicKeys> {
       const c = live();
       const prepared = await c.call('keyring.prepare_rotation', {});
-      await deps.state.insert({
-        generation: prepared.generation,
-        sealed: prepared.sealed,
-        policy: config.enclave.sealingPolicy,
-        measurement,
-      });
+      await persist(async (tx) => {
+        await deps.state.insert(
+          {
+            generation: prepared.generation,
+            sealed: prepared.sealed,
+            policy: config.enclave.sealingPolicy,
+            measurement,
+          },
+          tx,
+        );
+        await deps.ops.record(tx, {
+          type: 'keyring.rotated',
+          generation: prepared.generation,
+          keyId: prepared.key_id,
+        });
+      }, prepared.key_id);
       const { public: keys } = await c.call('keyring.activate', {
         generation: prepared.generation,
         sealed: prepared.sealed,
       });
       generation = keys.generation;
-      await deps.db.transaction((tx) =>
-        deps.ops.record(tx, {
-          type: 'keyring.rotated',
-          generation: keys.generation,
-          keyId: keys.current_key_id,
-        }),
-      );
       return keys;
     },
     /** Registers a step of every enclave start (e.g. resuming the transparency log). */

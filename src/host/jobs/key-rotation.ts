@@ -15,17 +15,25 @@ export function createKeyRotationJob(deps: {
 }) {
   let timer: NodeJS.Timeout | null = null;
 
-  /** Rotates now and logs the new key id in the transparency log. */
+  /**
+   * Rotates now. The new key id enters the transparency log in the same transaction that stores
+   * the new sealed keyring, before the enclave may use the key; no entry, no rotation.
+   */
   async function rotateOnce() {
-    const keys = await deps.enclave.rotateCredentialKey();
-    const entry: LogEntry = {
-      v: 1,
-      type: 'keyring.rotated',
-      subject: keys.current_key_id,
-      time: Math.floor(Date.now() / 1000),
-    };
-    await deps.log.commit({ work: async () => ({ result: undefined, entries: [entry] }) });
-    return keys;
+    return deps.enclave.rotateCredentialKey((store, newKeyId) =>
+      deps.log.commit({
+        async work(tx) {
+          await store(tx);
+          const entry: LogEntry = {
+            v: 1,
+            type: 'keyring.rotated',
+            subject: newKeyId,
+            time: Math.floor(Date.now() / 1000),
+          };
+          return { result: undefined, entries: [entry] };
+        },
+      }),
+    );
   }
 
   return {

@@ -57,9 +57,11 @@ export function parseVerifierKey(vkey: string): {
   sigType: number;
   publicKey: Uint8Array;
 } {
-  const parts = vkey.split('+');
-  if (parts.length !== 3) throw new RangeError('verifier key must be name+id+key');
-  const [name, idHex, keyB64] = parts as [string, string, string];
+  // The base64 key may itself contain '+': split at the first two only (names cannot hold '+').
+  const i = vkey.indexOf('+');
+  const j = i < 0 ? -1 : vkey.indexOf('+', i + 1);
+  if (j < 0) throw new RangeError('verifier key must be name+id+key');
+  const [name, idHex, keyB64] = [vkey.slice(0, i), vkey.slice(i + 1, j), vkey.slice(j + 1)];
   if (!isKeyName(name) || !/^[0-9a-f]{8}$/.test(idHex))
     throw new RangeError('invalid verifier key');
   const raw = base64ToBytes(keyB64);

@@ -100,7 +100,12 @@ export const METHODS = {
   'keyring.prepare_rotation': {
     params: z.object({}).strict(),
     result: z
-      .object({ sealed: SealedBlobSchema, generation: z.number().int().positive() })
+      .object({
+        sealed: SealedBlobSchema,
+        generation: z.number().int().positive(),
+        /** The credential key that becomes current on activation (logged before it is used). */
+        key_id: KeyIdSchema,
+      })
       .strict(),
     phases: READY,
   },
