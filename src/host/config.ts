@@ -79,6 +79,12 @@ const EnvSchema = z
     ENVELOPE_MAX_AGE_SECONDS: int(10, 3600)
       .default(300)
       .describe('Oldest envelope issued_at accepted'),
+    ENVELOPE_MAX_FUTURE_SECONDS: int(0, 600)
+      .default(30)
+      .describe('Client clock skew tolerated on envelope issued_at, seconds'),
+    REPLAY_CACHE_MAX_ENTRIES: int(1000, 50_000_000)
+      .default(2_000_000)
+      .describe('Most envelope ephemeral keys the enclave remembers to refuse replays'),
     LOG_BATCH_INTERVAL_MS: int(0, 1000)
       .default(5)
       .describe('Longest wait before queued log entries are appended and a checkpoint signed'),
@@ -122,6 +128,8 @@ const EnvSchema = z
       bundle: env.ENCLAVE_BUNDLE,
       callTimeoutMs: env.ENCLAVE_CALL_TIMEOUT_MS,
       envelopeMaxAgeSeconds: env.ENVELOPE_MAX_AGE_SECONDS,
+      envelopeMaxFutureSeconds: env.ENVELOPE_MAX_FUTURE_SECONDS,
+      replayCacheMaxEntries: env.REPLAY_CACHE_MAX_ENTRIES,
     },
   }))
   .superRefine((c, ctx) => {

@@ -13,6 +13,10 @@ describe('host configuration', () => {
     assert.equal(c.maxTtlSeconds, 604800);
     assert.deepEqual(c.rateLimit, { max: 100, windowMs: 900000, redisUrl: undefined });
     assert.deepEqual(c.allowedOrigins, []);
+    // The envelope rules the enclave enforces, as the host hands them to it.
+    assert.equal(c.enclave.envelopeMaxAgeSeconds, 300);
+    assert.equal(c.enclave.envelopeMaxFutureSeconds, 30);
+    assert.equal(c.enclave.replayCacheMaxEntries, 2_000_000);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.rateLimit));
   });
 
@@ -37,6 +41,8 @@ describe('host configuration', () => {
     ['ALLOWED_ORIGINS', 'javascript:alert(1)'],
     ['DATABASE_URL', 'not a url with password hunter2'],
     ['TEE_PLATFORM', 'sgx-without-hardware'],
+    ['ENVELOPE_MAX_FUTURE_SECONDS', '3600'],
+    ['REPLAY_CACHE_MAX_ENTRIES', 'many'],
   ] as const) {
     it(`refuses a bad ${name}, naming it and not echoing the value`, () => {
       assert.throws(

@@ -64,6 +64,8 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       SIMULATED_PLATFORM_DIR: resolvePath(join(config.dataDir, 'simulated-platform')),
       ENCLAVE_MAX_TTL_SECONDS: String(config.maxTtlSeconds),
       ENVELOPE_MAX_AGE_SECONDS: String(config.enclave.envelopeMaxAgeSeconds),
+      ENVELOPE_MAX_FUTURE_SECONDS: String(config.enclave.envelopeMaxFutureSeconds),
+      REPLAY_CACHE_MAX_ENTRIES: String(config.enclave.replayCacheMaxEntries),
       PATH: process.env.PATH ?? '',
     };
     const proc = spawn(process.execPath, [resolvePath(config.enclave.bundle)], {
