@@ -40,6 +40,13 @@ const USAGE = `usage: cloister <attest|submit|status|revoke|log verify|log monit
   --json                           print raw JSON
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE.`;
 
+/** A whole number option within [min, max], or a usage error (exit 2). */
+function count(value: string, option: string, min: number, max: number): number {
+  const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) fail(`${option}: expected a whole number from ${min} to ${max}`, 2);
+  return n;
+}
+
 function fail(message: string, code = 1): never {
   process.stderr.write(`cloister: ${message}\n`);
   process.exit(code);
@@ -152,13 +159,19 @@ async function logTrust(): Promise<LogTrust> {
       return fail(`--witness: not a signed-note verifier key`, 2);
     }
   });
-  const threshold = values['witness-threshold']
-    ? Number(values['witness-threshold'])
-    : witnesses.length;
+  const threshold =
+    values['witness-threshold'] === undefined
+      ? witnesses.length
+      : witnesses.length === 0
+        ? fail('--witness-threshold needs at least one --witness', 2)
+        : count(values['witness-threshold'], '--witness-threshold', 1, witnesses.length);
   return { logPublicKey: verification.signingKeys.log, witnesses, witnessThreshold: threshold };
 }
 
 async function runLog(sub: string | undefined): Promise<void> {
+  if (sub !== 'verify' && sub !== 'monitor')
+    fail('usage: cloister log <verify|monitor> [options]', 2);
+  const intervalMs = count(values.interval ?? '10', '--interval', 1, 86400) * 1000;
   const client = new LogClient(url, await logTrust());
   if (sub === 'verify') {
     const checkpoint = await client.checkpoint();
@@ -197,7 +210,7 @@ async function runLog(sub: string | undefined): Promise<void> {
         `ok: size ${report.checkpoint?.size} root ${report.checkpoint?.rootHash}`,
       );
       if (values.once) return;
-      await new Promise((r) => setTimeout(r, Number(values.interval) * 1000));
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
   fail('usage: cloister log <verify|monitor> [options]', 2);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const run = promisify(execFile);
@@ -93,7 +94,11 @@ describe('README example and CLI against a listening service', () => {
       const session = await submitOne('log-a');
       const { stdout: verified } = await cli(['log', 'verify', ...trust(), '--session', session]);
       assert.match(verified, /1 entries included in checkpoint \d+:/);
-      assert.match(verified, new RegExp(`"subject":"${session}".*"type":"credential\\.submitted"`));
+      assert.match(
+        verified,
+        new RegExp(`"subject":"${sessionLogSubject(session)}".*"type":"credential\\.submitted"`),
+      );
+      assert.ok(!verified.includes(session.slice(9)), 'the log does not publish the session id');
       const { stdout: cpOut } = await cli(['log', 'verify', ...trust(), '--json']);
       const seen = JSON.parse(cpOut) as { size: number };
 

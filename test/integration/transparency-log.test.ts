@@ -18,6 +18,7 @@ import {
   type LogTrust,
 } from '../../src/client/index.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
+import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
 import { startWitness, type TestWitness } from '../helpers/witness.js';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
@@ -125,6 +126,14 @@ for (const engine of engines()) {
       const tree = new MerkleTree();
       for (const e of page.entries) tree.append(leafHash(utf8.encode(e.entry)));
       assert.deepEqual(tree.root(), base64ToBytes(second.root_hash));
+      // A session id is a bearer capability: the public log names sessions only by hash.
+      const { rows: ids } = await ts.service.db.query<{ id: string }>('SELECT id FROM sessions');
+      assert.ok(ids.length >= 3);
+      const served = JSON.stringify(page);
+      for (const { id } of ids) {
+        assert.ok(!served.includes(id), 'a session id is published in the log');
+        assert.ok(served.includes(sessionLogSubject(id)), 'a session has no entry under its hash');
+      }
 
       const { proof } = await get<{ proof: string[] }>(
         ts.service.app,

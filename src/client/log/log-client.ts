@@ -3,7 +3,7 @@
  * `LogMonitor`, which follows the log and raises an alarm on anything a correct log never does:
  * a bad signature, a shrinking tree, two roots for one size, a failed consistency proof.
  */
-import { LogEntrySchema, type LogEntry } from '../../protocol/log/entry.js';
+import { LogEntrySchema, sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import { ClientError } from '../errors.js';
 import {
   verifyCheckpointConsistency,
@@ -38,9 +38,17 @@ export class LogClient {
     return (await res.json()) as T;
   }
 
+  /**
+   * Under a witness policy, ask for the newest checkpoint the witnesses cosigned: the newest
+   * checkpoint of all is usually not cosigned yet, and would fail the policy for that reason.
+   */
+  private get witnessed(): string {
+    return (this.trust.witnessThreshold ?? 0) > 0 ? '?witnessed=true' : '';
+  }
+
   /** The latest checkpoint, verified against the log key and witness policy. */
   async checkpoint(): Promise<VerifiedCheckpoint> {
-    const body = await this.get<{ checkpoint?: unknown }>('/api/log/checkpoint');
+    const body = await this.get<{ checkpoint?: unknown }>(`/api/log/checkpoint${this.witnessed}`);
     return this.verified(body.checkpoint);
   }
 
@@ -62,14 +70,15 @@ export class LogClient {
     const body = await this.get<{
       checkpoint: { checkpoint: string };
       entries: { index: number; entry: string; proof: string[] }[];
-    }>(`/api/logs/${encodeURIComponent(sessionId)}`);
+    }>(`/api/logs/${encodeURIComponent(sessionId)}${this.witnessed}`);
     const checkpoint = this.verified(body.checkpoint?.checkpoint);
+    const subject = sessionLogSubject(sessionId);
     const entries = (body.entries ?? []).map((e) => {
       if (!verifyEntryInclusion(e.entry, e.index, e.proof, checkpoint)) {
         throw new ClientError('LOG_INVALID', `entry ${e.index} is not included in the checkpoint`);
       }
       const parsed = LogEntrySchema.safeParse(JSON.parse(e.entry));
-      if (!parsed.success || parsed.data.subject !== sessionId) {
+      if (!parsed.success || parsed.data.subject !== subject) {
         throw new ClientError('LOG_INVALID', `entry ${e.index} is not an entry of this session`);
       }
       return { index: e.index, text: e.entry, entry: parsed.data };
@@ -77,15 +86,22 @@ export class LogClient {
     return { checkpoint, entries };
   }
 
-  /** Proves `newer` extends `older` with a consistency proof fetched from the log. */
+  /**
+   * Proves `newer` extends `older` with a consistency proof fetched from the log. A log that
+   * answers the request with a client error (it cannot produce the proof) has failed to prove
+   * consistency: false. Network trouble and 5xx throw, as they are not evidence either way.
+   */
   async consistent(older: VerifiedCheckpoint, newer: VerifiedCheckpoint): Promise<boolean> {
     if (newer.size < older.size) return false;
     if (older.size === 0 || older.size === newer.size)
       return verifyCheckpointConsistency(older, newer, []);
-    const body = await this.get<{ proof: string[] }>(
-      `/api/log/proof/consistency?from=${older.size}&to=${newer.size}`,
-    );
-    return verifyCheckpointConsistency(older, newer, body.proof ?? []);
+    const path = `/api/log/proof/consistency?from=${older.size}&to=${newer.size}`;
+    const res = await this.fetchImpl(`${this.base}${path}`);
+    if (res.status >= 400 && res.status < 500) return false;
+    if (!res.ok) throw new ClientError('HTTP_ERROR', `GET ${path}: ${res.status}`);
+    const body = (await res.json()) as { proof?: unknown };
+    const proof = Array.isArray(body.proof) ? body.proof.filter((p) => typeof p === 'string') : [];
+    return verifyCheckpointConsistency(older, newer, proof);
   }
 }
 

@@ -5,7 +5,7 @@
  * Runs never overlap; a failed run is logged and retried at the next tick.
  */
 import type { Logger } from 'pino';
-import type { LogEntry } from '../../protocol/log/entry.js';
+import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import type { LogService } from '../log/log-service.js';
 import type { SessionRepository } from '../db/repositories/sessions.js';
 import type { OpsLog } from '../ops-events.js';
@@ -28,7 +28,12 @@ export function createTtlSweeper(deps: {
         const entries: LogEntry[] = [];
         for (const sessionId of ids) {
           await deps.ops.record(tx, { type: 'credential.expired', sessionId });
-          entries.push({ v: 1, type: 'credential.expired', subject: sessionId, time });
+          entries.push({
+            v: 1,
+            type: 'credential.expired',
+            subject: sessionLogSubject(sessionId),
+            time,
+          });
         }
         return { result: ids, entries };
       },

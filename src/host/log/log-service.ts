@@ -25,7 +25,12 @@ import { logEntryBytes, logEntryLeafHash, type LogEntry } from '../../protocol/l
 import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
 import { CompactRange, EMPTY_ROOT, MerkleTree } from '../../protocol/log/merkle.js';
 import { parseNote } from '../../protocol/log/note.js';
-import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
+import {
+  LOG_APPEND_MAX_ENTRIES,
+  type MethodName,
+  type MethodParams,
+  type MethodResult,
+} from '../../protocol/rpc/methods.js';
 import type { Db, Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
 import type { LogStore, StoredCheckpoint } from './log-store.js';
@@ -50,8 +55,6 @@ interface Pending {
   resolve(v: Logged<unknown>): void;
   reject(e: unknown): void;
 }
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface LogServiceDeps {
   db: Pick<Db, 'transaction'>;
@@ -134,7 +137,8 @@ export function createLogService(deps: LogServiceDeps) {
 
   async function runBatch(batch: Pending[]): Promise<void> {
     const done: { p: Pending; result: unknown; entries: LogEntry[] }[] = [];
-    let appended: MethodResult<'log.append'> | null = null;
+    // Appended leaf hashes and the last checkpoint, once the enclave has signed anything.
+    let appended: { leafHashes: Uint8Array[]; checkpoint: string; size: number } | null = null;
     try {
       await deps.db.transaction(async (tx) => {
         for (const p of batch) {
@@ -149,39 +153,47 @@ export function createLogService(deps: LogServiceDeps) {
           }
         }
         const entries = done.flatMap((d) => d.entries);
-        if (entries.length === 0) return;
-        appended = await deps.enclave.call('log.append', { entries });
-        const ours = entries.map(logEntryLeafHash);
-        if (
-          appended.first_index !== tree.size ||
-          appended.leaf_hashes.length !== ours.length ||
-          appended.leaf_hashes.some((h, i) => !bytesEqual(base64ToBytes(h), ours[i]!))
-        ) {
-          throw new Error('enclave log diverged from the stored log');
-        }
-        const first = appended.first_index;
-        await deps.store.insertLeaves(
-          tx,
-          entries.map((e, i) => ({
-            index: first + i,
-            entry: utf8.decode(logEntryBytes(e)),
-            leafHash: bytesToHex(ours[i]!),
-            sessionId: UUID_RE.test(e.subject) ? e.subject : null,
-            eventType: e.type,
-          })),
-        );
-        // The checkpoint must be over exactly the stored leaves plus these.
+        // The checkpoints must be over exactly the stored leaves plus these.
         const range = CompactRange.fromState(tree.size, tree.compactRange(tree.size));
-        for (const h of ours) range.append(h);
-        const cp = parseCheckpoint(parseNote(appended.checkpoint).text);
-        if (cp.size !== range.size || !bytesEqual(cp.rootHash, range.root())) {
-          throw new Error('enclave checkpoint does not cover the appended leaves');
+        // One enclave call takes at most LOG_APPEND_MAX_ENTRIES (a large TTL sweep has more).
+        for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
+          const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+          const first = range.size;
+          const res = await deps.enclave.call('log.append', { entries: chunk });
+          const ours = chunk.map(logEntryLeafHash);
+          appended = {
+            leafHashes: [...(appended?.leafHashes ?? []), ...ours],
+            checkpoint: res.checkpoint,
+            size: res.size,
+          };
+          if (
+            res.first_index !== first ||
+            res.leaf_hashes.length !== ours.length ||
+            res.leaf_hashes.some((h, i) => !bytesEqual(base64ToBytes(h), ours[i]!))
+          ) {
+            throw new Error('enclave log diverged from the stored log');
+          }
+          await deps.store.insertLeaves(
+            tx,
+            chunk.map((e, i) => ({
+              index: first + i,
+              entry: utf8.decode(logEntryBytes(e)),
+              leafHash: bytesToHex(ours[i]!),
+              subject: e.subject,
+              eventType: e.type,
+            })),
+          );
+          for (const h of ours) range.append(h);
+          const cp = parseCheckpoint(parseNote(res.checkpoint).text);
+          if (cp.size !== range.size || !bytesEqual(cp.rootHash, range.root())) {
+            throw new Error('enclave checkpoint does not cover the appended leaves');
+          }
+          await deps.store.insertCheckpoint(tx, {
+            size: cp.size,
+            rootHash: bytesToBase64(cp.rootHash),
+            note: res.checkpoint,
+          });
         }
-        await deps.store.insertCheckpoint(tx, {
-          size: cp.size,
-          rootHash: bytesToBase64(cp.rootHash),
-          note: appended.checkpoint,
-        });
       });
     } catch (err) {
       const failure = err instanceof HostError ? err : new HostError('LOG_UNAVAILABLE');
@@ -200,12 +212,16 @@ export function createLogService(deps: LogServiceDeps) {
       }
       return;
     }
-    const result = appended as MethodResult<'log.append'> | null;
+    const result = appended as {
+      leafHashes: Uint8Array[];
+      checkpoint: string;
+      size: number;
+    } | null;
+    let next = tree.size;
     if (result) {
-      for (const h of result.leaf_hashes) tree.append(base64ToBytes(h));
+      for (const h of result.leafHashes) tree.append(h);
       latest = { size: result.size, rootHash: bytesToBase64(tree.root()), note: result.checkpoint };
     }
-    let next = result?.first_index ?? 0;
     for (const d of done) {
       const indexes = d.entries.map(() => next++);
       d.p.resolve({ result: d.result, indexes, checkpoint: latest! });

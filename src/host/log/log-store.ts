@@ -37,15 +37,15 @@ export function createLogStore(db: Queryable) {
 
     async insertLeaves(
       q: Queryable,
-      leaves: readonly (StoredLeaf & { sessionId: string | null; eventType: string })[],
+      leaves: readonly (StoredLeaf & { subject: string; eventType: string })[],
     ): Promise<void> {
       if (leaves.length === 0) return;
       await q.query(
-        `INSERT INTO merkle_logs (leaf_index, session_id, event_type, entry, leaf_hash)
-         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[])`,
+        `INSERT INTO merkle_logs (leaf_index, subject, event_type, entry, leaf_hash)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])`,
         [
           leaves.map((l) => l.index),
-          leaves.map((l) => l.sessionId),
+          leaves.map((l) => l.subject),
           leaves.map((l) => l.eventType),
           leaves.map((l) => l.entry),
           leaves.map((l) => l.leafHash),
@@ -109,11 +109,12 @@ export function createLogStore(db: Queryable) {
       }));
     },
 
-    async entriesForSession(sessionId: string, limit: number): Promise<StoredLeaf[]> {
+    /** The leaves of one subject (a session's `sessionLogSubject`, or a key id). */
+    async entriesForSubject(subject: string, limit: number): Promise<StoredLeaf[]> {
       const { rows } = await db.query<{ leaf_index: string; entry: string; leaf_hash: string }>(
         `SELECT leaf_index, entry, leaf_hash FROM merkle_logs
-          WHERE session_id = $1 ORDER BY leaf_index LIMIT $2`,
-        [sessionId, limit],
+          WHERE subject = $1 ORDER BY leaf_index LIMIT $2`,
+        [subject, limit],
       );
       return rows.map((r) => ({
         index: Number(r.leaf_index),

@@ -6,7 +6,7 @@
  */
 import type { CredentialEnvelope } from '../../protocol/envelope/registry.js';
 import type { SessionMetadata } from '../../protocol/credentials.js';
-import type { LogEntry } from '../../protocol/log/entry.js';
+import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import { storedEnvelope, type SessionRepository } from '../db/repositories/sessions.js';
 import { HostError } from '../errors.js';
 import type { EnclaveSupervisor } from '../enclave/supervisor.js';
@@ -44,7 +44,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           const entry: LogEntry = {
             v: 1,
             type: 'credential.submitted',
-            subject: submitted.session_id,
+            subject: sessionLogSubject(submitted.session_id),
             time: submitted.created_at,
             digests: { envelope: submitted.envelope_digest },
           };
@@ -67,7 +67,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           const entry: LogEntry = {
             v: 1,
             type: 'session.revoked',
-            subject: sessionId,
+            subject: sessionLogSubject(sessionId),
             time: Math.floor(Date.now() / 1000),
           };
           return { result: undefined, entries: [entry] };

@@ -129,11 +129,21 @@ export function verifyCheckpointNote(
   }
   if (checkpoint.origin !== logKey.name)
     reasons.push('checkpoint: origin does not match the log key name');
-  const witnessed = (opts.witnesses ?? [])
-    .filter((w) => parsed.signatures.some((s) => verifyCosignature(parsed.text, s, w).valid))
-    .map((w) => w.name);
+  // Each witness counts once, however often it is listed: by name, and by key (the Ed25519
+  // cosigned message does not commit to the name, so a copied line would verify under an alias).
+  const seen = new Set<string>();
+  const witnessed: string[] = [];
+  for (const w of opts.witnesses ?? []) {
+    const ids = [`name:${w.name}`, `key:${bytesToHex(w.publicKey)}`];
+    if (ids.some((id) => seen.has(id))) continue;
+    if (!parsed.signatures.some((s) => verifyCosignature(parsed.text, s, w).valid)) continue;
+    ids.forEach((id) => seen.add(id));
+    witnessed.push(w.name);
+  }
   const threshold = opts.witnessThreshold ?? 0;
-  if (witnessed.length < threshold) {
+  if (!Number.isSafeInteger(threshold) || threshold < 0) {
+    reasons.push('checkpoint: invalid witness threshold');
+  } else if (witnessed.length < threshold) {
     reasons.push(`checkpoint: ${witnessed.length} of ${threshold} required witness cosignatures`);
   }
   return { valid: reasons.length === 0, checkpoint, reasons, witnessed };

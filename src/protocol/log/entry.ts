@@ -4,8 +4,9 @@
  * the moment it is appended. The leaf is SHA-256(0x00 ‖ JCS(entry)), so anyone holding the
  * entry JSON can recompute it.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
-import { hexBytes } from '../encoding.js';
+import { bytesToHex, hexBytes, utf8 } from '../encoding.js';
 import { jcsBytes } from '../jcs.js';
 import { leafHash } from './merkle.js';
 
@@ -21,7 +22,7 @@ export const LogEntrySchema = z
   .object({
     v: z.literal(1),
     type: z.enum(LOG_ENTRY_TYPES),
-    /** A session id, or a key id for key events. */
+    /** `sessionLogSubject(session id)` for session events, the key id for key events. */
     subject: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
     /** Seconds since the Unix epoch. */
     time: z.number().int().nonnegative(),
@@ -33,6 +34,15 @@ export const LogEntrySchema = z
   })
   .strict();
 export type LogEntry = z.infer<typeof LogEntrySchema>;
+
+/**
+ * How a session appears in the public log: a domain-separated SHA-256 of its id, in hex. A
+ * session id is a bearer capability (it revokes the session), so the log must not publish it;
+ * whoever holds the id recomputes this to find and check the session's entries.
+ */
+export function sessionLogSubject(sessionId: string): string {
+  return bytesToHex(sha256(utf8.encode(`cloister/log/session/v1\n${sessionId.toLowerCase()}`)));
+}
 
 /** The bytes a leaf hashes: the entry's RFC 8785 canonical JSON. */
 export function logEntryBytes(entry: LogEntry): Uint8Array {

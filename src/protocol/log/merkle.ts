@@ -16,10 +16,11 @@ export function leafHash(entry: Uint8Array): Uint8Array {
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(65);
+  // Any lengths, as RFC 6962 defines it (the log itself only ever passes 32-byte hashes).
+  const buf = new Uint8Array(1 + left.length + right.length);
   buf[0] = NODE_PREFIX;
   buf.set(left, 1);
-  buf.set(right, 33);
+  buf.set(right, 1 + left.length);
   return sha256(buf);
 }
 

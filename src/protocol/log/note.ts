@@ -80,7 +80,7 @@ export function parseVerifierKey(vkey: string): {
 
 /** Splits a note into its text and signatures. Throws RangeError on anything malformed. */
 export function parseNote(note: string): { text: string; signatures: NoteSignature[] } {
-  if (note.includes('\r') || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(note)) {
+  if (note.includes('\r') || /[\u0000-\u0009\u000b-\u001f\u007f]/.test(note)) {
     throw new RangeError('note contains control characters');
   }
   const split = note.lastIndexOf('\n\n');

@@ -7,7 +7,13 @@ ALTER TABLE merkle_logs ALTER COLUMN entry TYPE text USING entry::text;
 ALTER TABLE merkle_logs ADD COLUMN event_type text NOT NULL DEFAULT ''
   CHECK (event_type ~ '^([a-z_]+\.[a-z_]+)?$');
 ALTER TABLE merkle_logs ALTER COLUMN event_type DROP DEFAULT;
-CREATE INDEX merkle_logs_session_idx ON merkle_logs (session_id, leaf_index);
+-- A leaf names its subject as the entry does: a session appears only as a hash of its id
+-- (a session id is a bearer capability and the log is public), a key event as the key id.
+ALTER TABLE merkle_logs DROP COLUMN session_id;
+ALTER TABLE merkle_logs ADD COLUMN subject text NOT NULL DEFAULT ''
+  CHECK (subject ~ '^[A-Za-z0-9_-]{0,64}$');
+ALTER TABLE merkle_logs ALTER COLUMN subject DROP DEFAULT;
+CREATE INDEX merkle_logs_subject_idx ON merkle_logs (subject, leaf_index);
 
 CREATE TABLE log_checkpoints (
   tree_size   bigint PRIMARY KEY CHECK (tree_size >= 0),

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { bytesToBase64 } from '../../../protocol/encoding.js';
+import { sessionLogSubject } from '../../../protocol/log/entry.js';
 import { HostError } from '../../errors.js';
 import type { LogService } from '../../log/log-service.js';
 import type { LogStore } from '../../log/log-store.js';
@@ -168,7 +169,10 @@ export function logRoutes(deps: { log: LogService; store: LogStore }): FastifyPl
       },
       async (req) => {
         // Proofs and checkpoint are taken together, synchronously, after the read.
-        const rows = await deps.store.entriesForSession(req.params.session_id, LOG_PAGE_MAX);
+        const rows = await deps.store.entriesForSubject(
+          sessionLogSubject(req.params.session_id),
+          LOG_PAGE_MAX,
+        );
         const checkpoint = await latest(req.query.witnessed === 'true');
         const tree = deps.log.tree();
         const visible = rows.filter((r) => r.index < checkpoint.size);

@@ -1,0 +1,158 @@
+/**
+ * The host's log service against a real in-process enclave (the method handlers on a simulated
+ * platform, params checked by the method table as the RPC server does) and a real PGlite
+ * database: large operations are split over several enclave appends within one transaction; a
+ * failing operation is rolled back alone; a divergent enclave answer stores nothing, fails every
+ * caller and asks for an enclave restart.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { HANDLERS } from '../../src/enclave/methods/index.js';
+import { openPglite, type Db } from '../../src/host/db/database.js';
+import { migrate } from '../../src/host/db/migrate.js';
+import { createLogService, type LogService } from '../../src/host/log/log-service.js';
+import { createLogStore } from '../../src/host/log/log-store.js';
+import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
+import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
+import { logOrigin } from '../../src/protocol/log/origin.js';
+import {
+  LOG_APPEND_MAX_ENTRIES,
+  METHODS,
+  type MethodName,
+  type MethodParams,
+  type MethodResult,
+} from '../../src/protocol/rpc/methods.js';
+import { testEnclave } from '../helpers/enclave-state.js';
+
+const silent = { error() {}, warn() {}, info() {} };
+
+const expired = (): LogEntry => ({
+  v: 1,
+  type: 'credential.expired',
+  subject: sessionLogSubject(randomUUID()),
+  time: 1_800_000_000,
+});
+
+describe('log service batching and failure handling', () => {
+  let db: Db;
+  let log: LogService;
+  let appends: number[];
+  let diverged: number;
+  let tamper: ((r: MethodResult<'log.append'>) => MethodResult<'log.append'>) | null;
+  let logKey: { name: string; publicKey: Uint8Array };
+
+  beforeEach(async () => {
+    db = await openPglite(null);
+    await migrate(db);
+    const t = testEnclave();
+    HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
+    const publicKey = t.state.keyring!.logPublicKey();
+    logKey = { name: logOrigin(publicKey), publicKey };
+    appends = [];
+    diverged = 0;
+    tamper = null;
+    const call = async <M extends MethodName>(
+      method: M,
+      params: MethodParams<M>,
+    ): Promise<MethodResult<M>> => {
+      const checked = METHODS[method].params.parse(params) as MethodParams<M>;
+      if (method === 'log.append')
+        appends.push((checked as MethodParams<'log.append'>).entries.length);
+      const handler = HANDLERS[method] as (
+        state: typeof t.state,
+        params: MethodParams<M>,
+      ) => MethodResult<M> | Promise<MethodResult<M>>;
+      const res = await handler(t.state, checked);
+      if (method === 'log.append' && tamper)
+        return tamper(res as MethodResult<'log.append'>) as MethodResult<M>;
+      return res;
+    };
+    log = createLogService({
+      db,
+      store: createLogStore(db),
+      enclave: { call },
+      logger: silent,
+      batchIntervalMs: 1,
+      batchMax: 512,
+      onDiverged: () => diverged++,
+    });
+    await log.load();
+    await log.initEnclave(call);
+    assert.ok(log.isReady());
+  });
+  afterEach(async () => db.close());
+
+  const count = async (table: string) =>
+    Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n);
+
+  it('splits an operation with more entries than one append takes, in one transaction', async () => {
+    const n = 2 * LOG_APPEND_MAX_ENTRIES + 100;
+    const entries = Array.from({ length: n }, expired);
+    const logged = await log.commit({ work: async () => ({ result: 'swept', entries }) });
+    assert.equal(logged.result, 'swept');
+    assert.deepEqual(appends, [LOG_APPEND_MAX_ENTRIES, LOG_APPEND_MAX_ENTRIES, 100]);
+    assert.deepEqual(
+      logged.indexes,
+      entries.map((_, i) => i),
+    );
+    assert.equal(logged.checkpoint.size, n);
+    const v = verifyCheckpointNote(logged.checkpoint.note, logKey);
+    assert.ok(v.valid, v.reasons.join('; '));
+    assert.equal(await count('merkle_logs'), n);
+    const { rows } = await db.query<{ tree_size: string }>(
+      'SELECT tree_size FROM log_checkpoints ORDER BY tree_size',
+    );
+    assert.deepEqual(
+      rows.map((r) => Number(r.tree_size)),
+      [0, LOG_APPEND_MAX_ENTRIES, 2 * LOG_APPEND_MAX_ENTRIES, n],
+    );
+    assert.equal(log.tree().size, n);
+  });
+
+  it('batches concurrent operations under one checkpoint; a failing one is rolled back alone', async () => {
+    await db.exec('CREATE TABLE side_effects (v text NOT NULL)');
+    const ops = Array.from({ length: 20 }, (_, i) =>
+      log.commit({
+        async work(tx) {
+          await tx.query('INSERT INTO side_effects (v) VALUES ($1)', [`op${i}`]);
+          if (i === 7) throw new Error('this operation fails');
+          return { result: i, entries: [expired()] };
+        },
+      }),
+    );
+    const settled = await Promise.allSettled(ops);
+    assert.equal(settled.filter((s) => s.status === 'rejected').length, 1);
+    assert.equal(settled[7]!.status, 'rejected');
+    assert.equal(appends.length, 1, 'one enclave append (one signature) for the whole batch');
+    const sizes = new Set(
+      settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.checkpoint.size] : [])),
+    );
+    assert.deepEqual([...sizes], [19]);
+    const { rows } = await db.query<{ v: string }>('SELECT v FROM side_effects ORDER BY v');
+    assert.equal(rows.length, 19);
+    assert.ok(!rows.some((r) => r.v === 'op7'), 'the failed operation left nothing behind');
+  });
+
+  it('a divergent enclave answer stores nothing, fails every caller and restarts the enclave', async () => {
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    tamper = (r) => ({ ...r, leaf_hashes: r.leaf_hashes.map(() => 'A'.repeat(43) + '=') });
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() =>
+        log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
+      ),
+    );
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.equal((r.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+    }
+    assert.equal(diverged, 1);
+    assert.equal(log.isReady(), false, 'commits fail closed until the enclave restarts');
+    assert.equal(await count('merkle_logs'), 1);
+    assert.equal(await count('log_checkpoints'), 2);
+    await assert.rejects(
+      log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
+      { code: 'LOG_UNAVAILABLE' },
+    );
+  });
+});
