@@ -27,4 +27,4 @@ export {
   type CheckpointVerification,
 } from './log/verify-log.js';
 export { LogClient, LogMonitor, type VerifiedEntry, type MonitorReport } from './log/log-client.js';
-export type { LogEntry } from '../protocol/log/entry.js';
+export { sessionLogSubject, type LogEntry } from '../protocol/log/entry.js';
