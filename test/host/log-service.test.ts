@@ -42,7 +42,7 @@ describe('log service batching and failure handling', () => {
   let tamper: ((r: MethodResult<'log.append'>) => MethodResult<'log.append'>) | null;
   let logKey: { name: string; publicKey: Uint8Array };
 
-  beforeEach(async () => {
+  async function setup(batchMax = 512, batchIntervalMs = 1): Promise<void> {
     db = await openPglite(null);
     await migrate(db);
     const t = testEnclave();
@@ -73,20 +73,24 @@ describe('log service batching and failure handling', () => {
       store: createLogStore(db),
       enclave: { call },
       logger: silent,
-      batchIntervalMs: 1,
-      batchMax: 512,
+      batchIntervalMs,
+      batchMax,
       onDiverged: () => diverged++,
     });
     await log.load();
     await log.initEnclave(call);
     assert.ok(log.isReady());
+  }
+  beforeEach(() => {
+    db = null as unknown as Db;
   });
-  afterEach(async () => db.close());
+  afterEach(async () => db?.close());
 
   const count = async (table: string) =>
     Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n);
 
   it('splits an operation with more entries than one append takes, in one transaction', async () => {
+    await setup();
     const n = 2 * LOG_APPEND_MAX_ENTRIES + 100;
     const entries = Array.from({ length: n }, expired);
     const logged = await log.commit({ work: async () => ({ result: 'swept', entries }) });
@@ -111,6 +115,7 @@ describe('log service batching and failure handling', () => {
   });
 
   it('batches concurrent operations under one checkpoint; a failing one is rolled back alone', async () => {
+    await setup();
     await db.exec('CREATE TABLE side_effects (v text NOT NULL)');
     const ops = Array.from({ length: 20 }, (_, i) =>
       log.commit({
@@ -134,7 +139,37 @@ describe('log service batching and failure handling', () => {
     assert.ok(!rows.some((r) => r.v === 'op7'), 'the failed operation left nothing behind');
   });
 
+  it('caps a batch at batchMax; what queues during a batch goes in the next one at once', async () => {
+    await setup(8, 50);
+    const one = () => log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    const first = await Promise.all(Array.from({ length: 20 }, one));
+    assert.deepEqual(appends, [8, 8, 4], 'batches of at most batchMax operations');
+    assert.deepEqual(
+      first.map((l) => l.indexes[0]),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    // While a slow batch runs, 5 operations arrive over several batch intervals: they wait for
+    // it and then go together, rather than as one small batch per interval.
+    appends = [];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const slow = log.commit({
+      async work() {
+        await sleep(300);
+        return { result: null, entries: [expired()] };
+      },
+    });
+    await sleep(60); // the slow batch has started (interval 50 ms)
+    const later: Promise<unknown>[] = [];
+    for (let i = 0; i < 5; i++) {
+      later.push(one());
+      await sleep(30);
+    }
+    await Promise.all([slow, ...later]);
+    assert.deepEqual(appends, [1, 5]);
+  });
+
   it('a divergent enclave answer stores nothing, fails every caller and restarts the enclave', async () => {
+    await setup();
     await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
     tamper = (r) => ({ ...r, leaf_hashes: r.leaf_hashes.map(() => 'A'.repeat(43) + '=') });
     const results = await Promise.allSettled(

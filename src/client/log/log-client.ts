@@ -88,8 +88,8 @@ export class LogClient {
 
   /**
    * Proves `newer` extends `older` with a consistency proof fetched from the log. A log that
-   * answers the request with a client error (it cannot produce the proof) has failed to prove
-   * consistency: false. Network trouble and 5xx throw, as they are not evidence either way.
+   * refuses the request as out of range (400: it cannot produce the proof) has failed to prove
+   * consistency: false. Network trouble, rate limits and 5xx throw: not evidence either way.
    */
   async consistent(older: VerifiedCheckpoint, newer: VerifiedCheckpoint): Promise<boolean> {
     if (newer.size < older.size) return false;
@@ -97,7 +97,7 @@ export class LogClient {
       return verifyCheckpointConsistency(older, newer, []);
     const path = `/api/log/proof/consistency?from=${older.size}&to=${newer.size}`;
     const res = await this.fetchImpl(`${this.base}${path}`);
-    if (res.status >= 400 && res.status < 500) return false;
+    if (res.status === 400) return false;
     if (!res.ok) throw new ClientError('HTTP_ERROR', `GET ${path}: ${res.status}`);
     const body = (await res.json()) as { proof?: unknown };
     const proof = Array.isArray(body.proof) ? body.proof.filter((p) => typeof p === 'string') : [];

@@ -4,8 +4,8 @@
  * and the checkpoint the enclave signed over them. So an operation is completed with its entry
  * or not at all (fail closed), and nothing is half-written.
  *
- * Appends are batched: operations queue for at most `batchIntervalMs` (or until `batchMax`),
- * then one transaction runs every queued operation (each under a savepoint, so one failing
+ * Appends are batched: operations queue for at most `batchIntervalMs` (or until `batchMax`, or
+ * until the batch before them is done), then one transaction runs every queued operation (each under a savepoint, so one failing
  * operation does not sink the others), one enclave call appends all their entries and signs one
  * checkpoint, and the commit releases every caller with its leaf indexes and that checkpoint.
  *
@@ -74,7 +74,8 @@ export function createLogService(deps: LogServiceDeps) {
   let ready = false;
   let queue: Pending[] = [];
   let timer: NodeJS.Timeout | null = null;
-  let chain: Promise<void> = Promise.resolve();
+  /** The batch being committed, if any; at most one runs at a time. */
+  let running: Promise<void> | null = null;
 
   /** Rebuilds the tree from the stored leaves and checks it against the latest checkpoint. */
   async function load(): Promise<void> {
@@ -119,20 +120,37 @@ export function createLogService(deps: LogServiceDeps) {
     if (!ready || !latest) return Promise.reject(new HostError('LOG_UNAVAILABLE'));
     return new Promise<Logged<T>>((resolve, reject) => {
       queue.push({ op, resolve: resolve as (v: Logged<unknown>) => void, reject });
-      if (queue.length >= deps.batchMax) flushSoon(0);
-      else flushSoon(deps.batchIntervalMs);
+      schedule();
     });
   }
 
-  function flushSoon(delayMs: number): void {
-    if (timer && delayMs > 0) return;
+  /**
+   * Starts a batch when `batchMax` operations wait or the oldest has waited `batchIntervalMs`.
+   * While a batch runs, arrivals queue; when it ends, what queued meanwhile (it has already
+   * waited) goes at once. So under load batches grow instead of queueing behind each other.
+   */
+  function schedule(): void {
+    if (running) return;
+    if (queue.length >= deps.batchMax) startBatch();
+    else timer ??= setTimeout(startBatch, deps.batchIntervalMs);
+  }
+
+  function startBatch(): void {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = null;
-      const batch = queue;
-      queue = [];
-      if (batch.length > 0) chain = chain.then(() => runBatch(batch));
-    }, delayMs);
+    timer = null;
+    if (running || queue.length === 0) return;
+    if (!ready) {
+      // The enclave log went away (divergence, restart): nothing queued may complete.
+      for (const p of queue.splice(0)) p.reject(new HostError('LOG_UNAVAILABLE'));
+      return;
+    }
+    const batch = queue.splice(0, deps.batchMax);
+    running = runBatch(batch)
+      .catch((err: unknown) => deps.logger.error({ err }, 'log batch crashed'))
+      .finally(() => {
+        running = null;
+        if (queue.length > 0) startBatch();
+      });
   }
 
   async function runBatch(batch: Pending[]): Promise<void> {
@@ -238,9 +256,8 @@ export function createLogService(deps: LogServiceDeps) {
     tree: () => tree,
     /** Waits for every queued batch (tests, shutdown). */
     async drain(): Promise<void> {
-      if (timer) flushSoon(0);
-      await new Promise((r) => setTimeout(r, 0));
-      await chain;
+      if (timer) startBatch();
+      while (running) await running;
     },
   };
 }

@@ -1,0 +1,199 @@
+/**
+ * Transparency-log appends through the service: many concurrent operations, each one
+ * `log.commit()` producing one entry, for a fixed time. The log service queues them for at
+ * most LOG_BATCH_INTERVAL_MS (or LOG_BATCH_MAX), runs the batch in one database transaction
+ * (a savepoint per operation), makes one `log.append` enclave call that hashes the leaves and
+ * signs one checkpoint, stores leaves and checkpoint, and releases every caller.
+ *
+ * The operations' own work is empty (no table of their own), so what is measured is the log's
+ * cost per entry. Ceilings, same run: raw leaf hashes/s (SHA-256 over 0x00 ‖ the entry's JCS
+ * bytes, the size these entries have) and raw node hashes/s (SHA-256 over 0x01 ‖ 64 bytes) on
+ * one core. Ed25519 signatures/s (one per checkpoint) are shown for context.
+ */
+import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
+import { bytesToBase64 } from '../src/protocol/encoding.js';
+import { logEntryBytes, type LogEntry } from '../src/protocol/log/entry.js';
+import { leafHash, nodeHash } from '../src/protocol/log/merkle.js';
+import {
+  fmt,
+  fmtRatio,
+  measureConcurrent,
+  measureSync,
+  percentile,
+  pick,
+  printTable,
+} from './lib/measure.js';
+import { LOG_BATCH, useService, type BenchService } from './lib/service.js';
+
+export interface LogAppendResult {
+  name: 'log-append';
+  engine: string;
+  concurrency: number;
+  batchIntervalMs: number;
+  batchMax: number;
+  seconds: number;
+  entries: number;
+  entriesPerSec: number;
+  checkpoints: number;
+  meanBatch: number;
+  maxBatch: number;
+  commitP50Ms: number;
+  commitP99Ms: number;
+  leafHashPerSec: number;
+  nodeHashPerSec: number;
+  ed25519SignPerSec: number;
+  ratioToLeafHash: number;
+  ratioToNodeHash: number;
+  failures: number;
+  treeMatchesCheckpoint: boolean;
+}
+
+function entry(): LogEntry {
+  return {
+    v: 1,
+    type: 'credential.submitted',
+    subject: randomUUID(),
+    time: Math.floor(Date.now() / 1000),
+    digests: { envelope: randomBytes(32).toString('hex') },
+  };
+}
+
+export async function runLogAppend(shared?: BenchService): Promise<LogAppendResult> {
+  const budgetMs = pick(10_000, 2_000);
+  // At most LOG_BATCH_MAX operations are meant to share a batch; more in flight than that make
+  // bigger batches (the limit only triggers a flush) and over 4096 every batch fails (README).
+  const concurrency = Number(process.env.BENCH_LOG_CONCURRENCY ?? pick(LOG_BATCH.max, 256));
+
+  // Ceilings, measured before and after the service run (the better one counts; the two
+  // show how steady the machine was). The service is idle during both.
+  const sample = logEntryBytes(entry());
+  const a = randomBytes(32);
+  const b = randomBytes(32);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const note = Buffer.from(`cloister.example/log\n123456\n${bytesToBase64(a)}\n`);
+  let sink = 0;
+  const ceilings = () => ({
+    leaf: measureSync(() => (sink ^= leafHash(sample)[0]!), {
+      budgetMs: pick(800, 250),
+      chunk: 1000,
+    }).opsPerSec,
+    node: measureSync(() => (sink ^= nodeHash(a, b)[0]!), {
+      budgetMs: pick(800, 250),
+      chunk: 1000,
+    }).opsPerSec,
+    ed: measureSync(() => (sink ^= sign(null, note, privateKey)[0]!), {
+      budgetMs: pick(400, 150),
+      chunk: 50,
+    }).opsPerSec,
+  });
+
+  const cfgInterval = LOG_BATCH.intervalMs;
+  const cfgMax = LOG_BATCH.max;
+
+  return useService(shared, async (s) => {
+    const c1 = ceilings();
+    const log = s.service.log;
+    let failures = 0;
+    let measuring = false;
+    let entries = 0;
+    const commit = async () => {
+      try {
+        const logged = await log.commit({
+          work: async () => ({ result: undefined, entries: [entry()] }),
+        });
+        if (measuring) entries += logged.indexes.length;
+        return 1;
+      } catch {
+        failures++;
+        return 0;
+      }
+    };
+    // Warm-up (not counted; every commit of it has settled before the measured phase starts).
+    const warmupMs = pick(1000, 300);
+    const warmEnd = performance.now() + warmupMs;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < warmEnd) await commit();
+      }),
+    );
+    const before = log.latest()!.size;
+    measuring = true;
+    const r = await measureConcurrent(commit, { workers: concurrency, budgetMs, warmupMs: 0 });
+    measuring = false;
+    await log.drain();
+    const after = log.latest()!;
+    const tree = log.tree();
+    const treeMatchesCheckpoint =
+      tree.size === after.size && bytesToBase64(tree.root()) === after.rootHash;
+    const { rows } = await s.service.db.query<{ tree_size: string }>(
+      'SELECT tree_size FROM log_checkpoints WHERE tree_size >= $1 ORDER BY tree_size',
+      [before],
+    );
+    const sizes = rows.map((row) => Number(row.tree_size));
+    const checkpoints = sizes.length - 1;
+    const maxBatch = Math.max(0, ...sizes.slice(1).map((n, k) => n - sizes[k]!));
+
+    const c2 = ceilings();
+    const leaf = { opsPerSec: Math.max(c1.leaf, c2.leaf) };
+    const node = { opsPerSec: Math.max(c1.node, c2.node) };
+    const ed = { opsPerSec: Math.max(c1.ed, c2.ed) };
+    const result: LogAppendResult = {
+      name: 'log-append',
+      engine: s.engine,
+      concurrency,
+      batchIntervalMs: cfgInterval,
+      batchMax: cfgMax,
+      seconds: r.seconds,
+      entries,
+      entriesPerSec: entries / r.seconds,
+      checkpoints,
+      meanBatch: entries / Math.max(1, checkpoints),
+      maxBatch,
+      commitP50Ms: percentile(r.latenciesUs, 50) / 1000,
+      commitP99Ms: percentile(r.latenciesUs, 99) / 1000,
+      leafHashPerSec: leaf.opsPerSec,
+      nodeHashPerSec: node.opsPerSec,
+      ed25519SignPerSec: ed.opsPerSec,
+      ratioToLeafHash: entries / r.seconds / leaf.opsPerSec,
+      ratioToNodeHash: entries / r.seconds / node.opsPerSec,
+      failures,
+      treeMatchesCheckpoint,
+    };
+    printTable(
+      `log-append: log.commit() with one entry each, ${concurrency} concurrent, ${fmt(r.seconds)} s (${s.engine}, ` +
+        `LOG_BATCH_MAX ${cfgMax}, LOG_BATCH_INTERVAL_MS ${cfgInterval})`,
+      [
+        {
+          'entries/s': result.entriesPerSec,
+          entries,
+          checkpoints,
+          'mean batch': result.meanBatch,
+          'max batch': maxBatch,
+          'commit p50 ms': result.commitP50Ms,
+          'commit p99 ms': result.commitP99Ms,
+          failures,
+        },
+      ],
+    );
+    printTable(
+      `log-append: ceilings (one core, this run; best of before/after: leaf ${fmt(c1.leaf)}/${fmt(c2.leaf)},` +
+        ` node ${fmt(c1.node)}/${fmt(c2.node)}, ed25519 ${fmt(c1.ed)}/${fmt(c2.ed)})`,
+      [
+        {
+          'leaf hash/s': leaf.opsPerSec,
+          'node hash/s': node.opsPerSec,
+          'ed25519 sign/s': ed.opsPerSec,
+          'entries/leaf hash': fmtRatio(result.ratioToLeafHash),
+          'entries/node hash': fmtRatio(result.ratioToNodeHash),
+        },
+      ],
+    );
+    if (sink === 256) console.log('');
+    if (failures > 0) console.warn(`  ! ${failures} commit(s) failed: the figures are not valid`);
+    if (!treeMatchesCheckpoint)
+      console.warn('  ! the in-memory tree does not match the checkpoint');
+    if (after.size !== before + entries)
+      console.warn(`  ! log grew by ${after.size - before}, but ${entries} entries were counted`);
+    return result;
+  });
+}
