@@ -72,7 +72,7 @@ export function createLogService(deps: LogServiceDeps) {
   let latest: StoredCheckpoint | null = null;
   let origin = '';
   let ready = false;
-  let queue: Pending[] = [];
+  const queue: Pending[] = [];
   let timer: NodeJS.Timeout | null = null;
   /** The batch being committed, if any; at most one runs at a time. */
   let running: Promise<void> | null = null;
