@@ -22,10 +22,12 @@ import type { Queryable } from './db/database.js';
 import type { EnclaveSupervisor } from './enclave/supervisor.js';
 import { HTTP_ERRORS, HostError } from './errors.js';
 import { installErrorHandler } from './http/error-handler.js';
+import { aggregatesRoutes } from './http/routes/aggregates.js';
 import { attestationRoutes } from './http/routes/attestation.js';
 import { healthRoutes } from './http/routes/health.js';
 import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import type { AggregatesService } from './services/aggregates-service.js';
 import type { AttestationService } from './services/attestation-service.js';
 import type { CredentialService } from './services/credential-service.js';
 import type { LogService } from './log/log-service.js';
@@ -40,6 +42,7 @@ export interface AppDeps {
   db: Pick<Queryable, 'query'>;
   credentials: CredentialService;
   attestation: AttestationService;
+  aggregates: AggregatesService;
   log: LogService;
   logStore: LogStore;
   redis?: Redis | undefined;
@@ -128,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     sessionRoutes({ credentials: deps.credentials, maxTtlSeconds: deps.config.maxTtlSeconds }),
   );
+  await app.register(aggregatesRoutes({ aggregates: deps.aggregates }));
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
   await app.register(logRoutes({ log: deps.log, store: deps.logStore }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

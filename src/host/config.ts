@@ -58,9 +58,35 @@ const EnvSchema = z
       .default(86400)
       .describe('Credential-key rotation period; 0 disables scheduled rotation'),
     TEE_PLATFORM: z
-      .enum(['simulated'])
+      .enum(['simulated', 'sgx-gramine', 'tdx', 'sev-snp', 'nitro'])
       .default('simulated')
-      .describe('TEE platform of the enclave'),
+      .describe('TEE platform of the enclave (docs/platforms/)'),
+    CLOISTER_ENV: z
+      .enum(['development', 'production'])
+      .default('development')
+      .describe('production refuses the simulated platform unless explicitly allowed'),
+    ALLOW_SIMULATED_IN_PRODUCTION: z
+      .enum(['true', 'false'])
+      .default('false')
+      .describe('Let CLOISTER_ENV=production run on simulated evidence (demos only)'),
+    TEE_DEVICE_ROOT: z
+      .string()
+      .min(1)
+      .default('/')
+      .describe('Prefix of the TEE device paths passed to a spawned enclave (tests)'),
+    SEALING_KEY_FILE: optionalString.describe(
+      'Key file a KMS releases after attestation (tdx, sev-snp, nitro), passed to the enclave',
+    ),
+    TSM_REPORT_ENTRY: z
+      .string()
+      .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/)
+      .default('cloister-enclave')
+      .describe('configfs-tsm report entry the enclave uses (tdx, sev-snp)'),
+    NSM_HELPER_SOCKET: z
+      .string()
+      .min(1)
+      .default('/run/cloister/nsm.sock')
+      .describe('Unix socket of the NSM helper inside a Nitro enclave'),
     SEALING_POLICY: z
       .enum(['signer', 'measurement'])
       .default('signer')
@@ -95,6 +121,34 @@ const EnvSchema = z
     LOG_WITNESS_INTERVAL_SECONDS: int(1, 86400)
       .default(10)
       .describe('How often the latest checkpoint is sent to the witnesses'),
+    BINANCE_BASE_URL: z
+      .url()
+      .default('https://api.binance.com')
+      .describe('Binance spot API the enclave fetches fills from (testnets, tests)'),
+    BYBIT_BASE_URL: z.url().default('https://api.bybit.com').describe('Bybit v5 API base URL'),
+    OKX_BASE_URL: z.url().default('https://www.okx.com').describe('OKX v5 API base URL'),
+    COINBASE_BASE_URL: z
+      .url()
+      .default('https://api.coinbase.com')
+      .describe('Coinbase Advanced Trade API base URL'),
+    EGRESS_MODE: z
+      .enum(['direct', 'tunnel'])
+      .default('direct')
+      .describe(
+        'How the enclave reaches exchanges: directly, or TLS through the host CONNECT tunnel',
+      ),
+    EGRESS_CA_FILE: optionalString.describe(
+      'Extra CA certificate (PEM) the enclave trusts for exchange TLS (tests, private testnets)',
+    ),
+    AGGREGATES_MAX_JOBS: int(1, 64)
+      .default(4)
+      .describe('Aggregate jobs the enclave runs at once; more answer 503'),
+    AGGREGATES_WAIT_MS: int(0, 25_000)
+      .default(10_000)
+      .describe('How long request_aggregates waits for a result before answering 202 with a job'),
+    AGGREGATES_MAX_WINDOW_DAYS: int(1, 3650)
+      .default(730)
+      .describe('Longest [from, to) window, and the look-back when from is omitted'),
   })
   .transform((env) => ({
     port: env.ENCLAVE_PORT,
@@ -121,8 +175,29 @@ const EnvSchema = z
       witnesses: env.LOG_WITNESSES,
       witnessIntervalMs: env.LOG_WITNESS_INTERVAL_SECONDS * 1000,
     },
+    exchanges: {
+      baseUrls: {
+        binance: env.BINANCE_BASE_URL,
+        bybit: env.BYBIT_BASE_URL,
+        okx: env.OKX_BASE_URL,
+        coinbase: env.COINBASE_BASE_URL,
+      },
+      egressMode: env.EGRESS_MODE,
+      egressCaFile: env.EGRESS_CA_FILE,
+    },
+    aggregates: {
+      maxJobs: env.AGGREGATES_MAX_JOBS,
+      waitMs: env.AGGREGATES_WAIT_MS,
+      maxWindowDays: env.AGGREGATES_MAX_WINDOW_DAYS,
+    },
     enclave: {
       platform: env.TEE_PLATFORM,
+      production: env.CLOISTER_ENV === 'production',
+      allowSimulatedInProduction: env.ALLOW_SIMULATED_IN_PRODUCTION === 'true',
+      deviceRoot: env.TEE_DEVICE_ROOT,
+      sealingKeyFile: env.SEALING_KEY_FILE,
+      tsmReportEntry: env.TSM_REPORT_ENTRY,
+      nsmHelperSocket: env.NSM_HELPER_SOCKET,
       sealingPolicy: env.SEALING_POLICY,
       socket: env.ENCLAVE_SOCKET,
       bundle: env.ENCLAVE_BUNDLE,
@@ -133,6 +208,26 @@ const EnvSchema = z
     },
   }))
   .superRefine((c, ctx) => {
+    // Simulated evidence proves nothing; a production service must not offer it by accident.
+    if (
+      c.enclave.production &&
+      c.enclave.platform === 'simulated' &&
+      !c.enclave.allowSimulatedInProduction
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TEE_PLATFORM'],
+        message:
+          'simulated evidence refused with CLOISTER_ENV=production; choose a hardware platform or set ALLOW_SIMULATED_IN_PRODUCTION=true',
+      });
+    }
+    if (['tdx', 'sev-snp', 'nitro'].includes(c.enclave.platform) && !c.enclave.sealingKeyFile) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SEALING_KEY_FILE'],
+        message: `required when TEE_PLATFORM is ${c.enclave.platform}`,
+      });
+    }
     for (const origin of c.allowedOrigins) {
       if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin)) {
         ctx.addIssue({

@@ -26,6 +26,20 @@ export const HTTP_ERRORS = {
   LOG_RANGE_INVALID: [400, 'the index, size or range is outside the log'],
   LOG_NOT_WITNESSED: [404, 'no checkpoint has been cosigned by a witness yet'],
   TTL_TOO_LONG: [400, 'ttl exceeds the maximum the enclave accepts'],
+  AGGREGATES_WINDOW_INVALID: [
+    400,
+    'the window must satisfy from < to <= now and be no longer than the maximum window',
+  ],
+  JOB_NOT_FOUND: [404, 'no aggregates job with this id'],
+  EXCHANGE_KEY_REJECTED: [
+    422,
+    'the exchange rejected the API key; the session is now invalid and its ciphertext deleted',
+  ],
+  EXCHANGE_RATE_LIMITED: [429, 'the exchange is rate limiting requests; retry after Retry-After'],
+  EXCHANGE_UNAVAILABLE: [502, 'the exchange could not be reached; retry later'],
+  EXCHANGE_BAD_RESPONSE: [502, 'the exchange answered with an invalid response'],
+  EXCHANGE_TIMEOUT: [504, 'the exchange did not answer in time; retry later'],
+  AGGREGATES_BUSY: [503, 'the enclave is running as many aggregates jobs as it may; retry later'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
   DATABASE_UNAVAILABLE: [503, 'the database is unavailable; retry later'],
   LOG_UNAVAILABLE: [503, 'the transparency log cannot record the operation now; nothing was done'],
@@ -40,6 +54,8 @@ export class HostError extends Error {
   constructor(
     readonly code: HttpErrorCode,
     readonly details?: { path: string; issue: string }[],
+    /** Seconds for a Retry-After header (else 503s get the supervisor's estimate). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(HTTP_ERRORS[code][1]);
     this.name = 'HostError';
@@ -58,9 +74,18 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'ENVELOPE_UNKNOWN_KEY',
   'ENVELOPE_UNSUPPORTED_ALG',
   'TTL_TOO_LONG',
+  'AGGREGATES_WINDOW_INVALID',
+  'EXCHANGE_KEY_REJECTED',
+  'EXCHANGE_RATE_LIMITED',
+  'EXCHANGE_UNAVAILABLE',
+  'EXCHANGE_BAD_RESPONSE',
+  'EXCHANGE_TIMEOUT',
 ]);
 
 export function fromRpcCode(code: string): HostError {
+  if (code === 'JOBS_BUSY') return new HostError('AGGREGATES_BUSY', undefined, 5);
+  if (code === 'EXCHANGE_RATE_LIMITED')
+    return new HostError('EXCHANGE_RATE_LIMITED', undefined, 30);
   if (isRpcErrorCode(code) && CLIENT_FACING_RPC.has(code))
     return new HostError(code as HttpErrorCode);
   return new HostError('INTERNAL');

@@ -27,7 +27,25 @@ export type OpsEvent =
       restarts: number;
     }
   | { type: 'keyring.generated'; generation: number; keyId: string }
-  | { type: 'keyring.rotated'; generation: number; keyId: string };
+  | { type: 'keyring.rotated'; generation: number; keyId: string }
+  | {
+      type: 'aggregates.requested';
+      sessionId: string;
+      jobId: string;
+      from: number | null;
+      to: number;
+      symbols: number | null;
+    }
+  | {
+      type: 'aggregates.signed';
+      sessionId: string;
+      jobId: string;
+      payloadDigest: string;
+      requests: number;
+      fills: number;
+    }
+  | { type: 'aggregates.failed'; sessionId: string; jobId: string; code: string }
+  | { type: 'session.invalidated'; sessionId: string; code: string };
 
 export type OpsEventType = OpsEvent['type'];
 
@@ -39,6 +57,10 @@ export const OPS_EVENT_TYPES = [
   'enclave.restarted',
   'keyring.generated',
   'keyring.rotated',
+  'aggregates.requested',
+  'aggregates.signed',
+  'aggregates.failed',
+  'session.invalidated',
 ] as const satisfies readonly OpsEventType[];
 
 // Compile-time check that the list above names every member of the union.

@@ -20,6 +20,8 @@ import { createLogStore } from './log/log-store.js';
 import { createWitnessJob, parseWitnesses } from './log/witness-client.js';
 import { createLogger } from './logging.js';
 import { createOpsLog } from './ops-events.js';
+import { createAggregateRepository } from './db/repositories/aggregates.js';
+import { createAggregatesService } from './services/aggregates-service.js';
 import { createAttestationService } from './services/attestation-service.js';
 import { createCredentialService } from './services/credential-service.js';
 
@@ -86,6 +88,17 @@ export async function createService(
     sweepNow: () => sweeper.runOnce(),
   });
   const attestation = createAttestationService({ enclave });
+  const aggregates = createAggregatesService({
+    enclave,
+    db,
+    sessions,
+    aggregates: createAggregateRepository(db),
+    log,
+    logStore,
+    ops,
+    logger: logger.child({ component: 'aggregates' }),
+    config: { waitMs: config.aggregates.waitMs, maxWindowDays: config.aggregates.maxWindowDays },
+  });
   const redis = config.rateLimit.redisUrl
     ? new Redis(config.rateLimit.redisUrl, {
         connectTimeout: 1000,
@@ -98,6 +111,7 @@ export async function createService(
   sweeper.start();
   rotation.start();
   witnesses.start();
+  aggregates.start();
   const app = await buildApp({
     config,
     logger,
@@ -105,6 +119,7 @@ export async function createService(
     db,
     credentials,
     attestation,
+    aggregates,
     log,
     logStore,
     redis,
@@ -118,12 +133,14 @@ export async function createService(
     rotation,
     log,
     witnesses,
+    aggregates,
     logger,
     async stop(): Promise<void> {
       rotation.stop();
       await witnesses.stop();
       await sweeper.stop();
       await app.close();
+      await aggregates.stop();
       await log.drain();
       await enclave.stop();
       redis?.disconnect();

@@ -1,6 +1,6 @@
 /**
  * Property: the database roles enforce the seed's access-control matrix. `operator_readonly`
- * can read users, sessions, aggregates, merkle_logs, log_checkpoints, log_cosignatures and ops_logs — and nothing in what it can
+ * can read users, sessions, aggregates, aggregate_jobs, merkle_logs, log_checkpoints, log_cosignatures and ops_logs — and nothing in what it can
  * read holds ciphertext, a binding or sealed state — but is refused (SQLSTATE 42501) on every
  * other table (credentials, enclave_state, anything added later), on every write (INSERT, UPDATE,
  * DELETE, TRUNCATE), on cleanup_expired_credentials() and on creating objects. `app_service`
@@ -22,6 +22,7 @@ import {
 } from '../helpers/security-util.js';
 
 const OPERATOR_READABLE = [
+  'aggregate_jobs',
   'aggregates',
   'log_checkpoints',
   'log_cosignatures',
@@ -49,6 +50,10 @@ for (const engine of engines()) {
       await ts.service.db.query("INSERT INTO users (email) VALUES ('operator-test@example.com')");
       await ts.service.db.query(
         `INSERT INTO aggregates (payload, signature) VALUES ('{"pnl": 1}', 'c2lnbmF0dXJl')`,
+      );
+      await ts.service.db.query(
+        `INSERT INTO aggregate_jobs (id, session_id, status, request)
+         SELECT gen_random_uuid(), id, 'running', '{}' FROM sessions LIMIT 1`,
       );
       // merkle_logs and log_checkpoints already hold the submissions' entries and checkpoints.
       const { rows } = await ts.service.db.query<{ name: string; column: string }>(

@@ -11,10 +11,14 @@ import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
 import { withOpenedCredential } from './open-credential.js';
 
-export async function verifyStored(
+/**
+ * Checks a stored credential's binding and expiry without opening it; returns its envelope
+ * digest. Every method that uses a stored credential calls this first.
+ */
+export function checkStoredCredential(
   state: EnclaveState,
   params: MethodParams<'credential.verify_stored'>,
-): Promise<MethodResult<'credential.verify_stored'>> {
+): string {
   const keyring = readyKeyring(state);
   const digest = envelopeDigest(params.envelope, params.key_id);
   const fields = {
@@ -28,6 +32,15 @@ export async function verifyStored(
   if (!keyring.verifyBinding(fields, base64ToBytes(params.binding)))
     throw new RpcError('BINDING_INVALID');
   if (state.now() >= params.expires_at) throw new RpcError('CREDENTIAL_EXPIRED');
+  return digest;
+}
+
+export async function verifyStored(
+  state: EnclaveState,
+  params: MethodParams<'credential.verify_stored'>,
+): Promise<MethodResult<'credential.verify_stored'>> {
+  const digest = checkStoredCredential(state, params);
+  const keyring = readyKeyring(state);
   await withOpenedCredential(keyring.recipient(params.key_id), params.envelope, (credential) => {
     if (credential.exchange !== params.exchange)
       throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');

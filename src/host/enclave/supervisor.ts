@@ -34,11 +34,16 @@ export type RotationPersist = (
 ) => Promise<unknown>;
 
 export interface SupervisorDeps {
-  config: Pick<Config, 'dataDir' | 'maxTtlSeconds' | 'enclave'>;
+  config: Pick<Config, 'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates'>;
   db: Pick<Db, 'transaction'>;
   state: EnclaveStateRepository;
   ops: OpsLog;
   logger: Logger;
+}
+
+/** Where the host's CONNECT proxy listens for the enclave's exchange traffic (tunnel mode). */
+export function egressProxySocketPath(dataDir: string): string {
+  return resolvePath(join(dataDir, 'egress.sock'));
 }
 
 export function createEnclaveSupervisor(deps: SupervisorDeps) {
@@ -62,10 +67,29 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       ENCLAVE_SOCKET_PATH: socketPath,
       TEE_PLATFORM: config.enclave.platform,
       SIMULATED_PLATFORM_DIR: resolvePath(join(config.dataDir, 'simulated-platform')),
+      TEE_DEVICE_ROOT: config.enclave.deviceRoot,
+      TSM_REPORT_ENTRY: config.enclave.tsmReportEntry,
+      NSM_HELPER_SOCKET: config.enclave.nsmHelperSocket,
+      ...(config.enclave.sealingKeyFile
+        ? { SEALING_KEY_FILE: resolvePath(config.enclave.sealingKeyFile) }
+        : {}),
       ENCLAVE_MAX_TTL_SECONDS: String(config.maxTtlSeconds),
       ENVELOPE_MAX_AGE_SECONDS: String(config.enclave.envelopeMaxAgeSeconds),
       ENVELOPE_MAX_FUTURE_SECONDS: String(config.enclave.envelopeMaxFutureSeconds),
       REPLAY_CACHE_MAX_ENTRIES: String(config.enclave.replayCacheMaxEntries),
+      BINANCE_BASE_URL: config.exchanges.baseUrls.binance,
+      BYBIT_BASE_URL: config.exchanges.baseUrls.bybit,
+      OKX_BASE_URL: config.exchanges.baseUrls.okx,
+      COINBASE_BASE_URL: config.exchanges.baseUrls.coinbase,
+      EGRESS_MODE: config.exchanges.egressMode,
+      ...(config.exchanges.egressMode === 'tunnel'
+        ? { EGRESS_PROXY_SOCKET: egressProxySocketPath(config.dataDir) }
+        : {}),
+      ...(config.exchanges.egressCaFile
+        ? { EGRESS_CA_FILE: resolvePath(config.exchanges.egressCaFile) }
+        : {}),
+      AGGREGATES_MAX_JOBS: String(config.aggregates.maxJobs),
+      AGGREGATES_MAX_WINDOW_DAYS: String(config.aggregates.maxWindowDays),
       PATH: process.env.PATH ?? '',
     };
     const proc = spawn(process.execPath, [resolvePath(config.enclave.bundle)], {

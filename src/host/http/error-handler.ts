@@ -76,7 +76,9 @@ export function installErrorHandler(app: FastifyInstance, retryAfterSeconds: () 
   app.setErrorHandler((err, request, reply) => {
     const he = toHostError(err);
     const status = HTTP_ERRORS[he.code][0];
-    if (status === 503) reply.header('retry-after', String(retryAfterSeconds()));
+    if (he.retryAfterSeconds !== undefined)
+      reply.header('retry-after', String(he.retryAfterSeconds));
+    else if (status === 503) reply.header('retry-after', String(retryAfterSeconds()));
     if (status >= 500) {
       const e = err as { name?: string; code?: string };
       request.log.error({ errType: e.name, errCode: e.code, code: he.code }, 'request failed');

@@ -9,6 +9,8 @@ import { HpkeEnvelopeSchema } from '../../protocol/envelope/hpke.js';
 import { SessionMetadataSchema, MIN_TTL_SECONDS } from '../../protocol/credentials.js';
 import { KeyIdSchema } from '../../protocol/key-id.js';
 import { AttestationNonceSchema } from '../../protocol/attestation/report-data.js';
+import { AGGREGATES_MAX_SYMBOLS } from '../../protocol/rpc/methods.js';
+import { CurrencySchema, SymbolSchema } from '../../protocol/aggregates.js';
 
 export function submitKeyBodySchema(maxTtlSeconds: number) {
   const metadata = SessionMetadataSchema.extend({
@@ -56,7 +58,7 @@ export const SessionStatusResponseSchema = z.object({
   session_id: SessionIdSchema,
   exchange: z.string(),
   label: z.string(),
-  status: z.enum(['active', 'revoked', 'expired']),
+  status: z.enum(['active', 'revoked', 'expired', 'invalid']),
   created_at: z.iso.datetime(),
   expires_at: z.iso.datetime(),
   credential: z.enum(['ok', 'absent']),
@@ -70,4 +72,36 @@ export const ErrorResponseSchema = z.object({
     message: z.string(),
     details: z.array(z.object({ path: z.string(), issue: z.string() })).optional(),
   }),
+});
+
+export const RequestAggregatesBodySchema = z
+  .object({
+    session_id: SessionIdSchema,
+    /** Window [from, to), ISO 8601 UTC. `to` defaults to now, `from` to the default look-back. */
+    from: z.iso.datetime().optional(),
+    to: z.iso.datetime().optional(),
+    symbols: z.array(SymbolSchema).min(1).max(AGGREGATES_MAX_SYMBOLS).optional(),
+    reporting_currency: CurrencySchema.optional(),
+  })
+  .strict();
+
+export const JobParamsSchema = z.object({ job_id: z.uuid() }).strict();
+
+export const AggregatesDoneResponseSchema = z.object({
+  status: z.literal('done'),
+  job_id: z.uuid(),
+  aggregates_signed: z.object({
+    signature: z.base64(),
+    payload: z.record(z.string(), z.unknown()),
+  }),
+  merkle_root: z.base64(),
+  log: LogReceiptSchema,
+  logs_url: z.string(),
+});
+
+export const AggregatesRunningResponseSchema = z.object({
+  status: z.literal('running'),
+  job_id: z.uuid(),
+  progress: z.object({ requests: z.number().int(), fills: z.number().int() }),
+  status_url: z.string(),
 });

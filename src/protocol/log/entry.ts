@@ -15,6 +15,7 @@ export const LOG_ENTRY_TYPES = [
   'session.revoked',
   'credential.expired',
   'keyring.rotated',
+  'aggregates.signed',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 

@@ -18,6 +18,14 @@ export const RPC_ERROR_MESSAGES = {
   TTL_TOO_LONG: 'ttl exceeds the maximum the enclave accepts',
   LOG_STATE_INVALID: 'the log state does not match a checkpoint this enclave signed',
   LOG_NOT_READY: 'the transparency log has not been started',
+  JOB_EXISTS: 'a job with this id already exists',
+  JOBS_BUSY: 'the enclave is running as many jobs as it may; retry later',
+  AGGREGATES_WINDOW_INVALID: 'the requested window is empty, reversed or too long',
+  EXCHANGE_KEY_REJECTED: 'the exchange rejected the API key',
+  EXCHANGE_RATE_LIMITED: 'the exchange is rate limiting requests; retry later',
+  EXCHANGE_UNAVAILABLE: 'the exchange could not be reached',
+  EXCHANGE_TIMEOUT: 'the exchange did not answer in time',
+  EXCHANGE_BAD_RESPONSE: 'the exchange answered with something that is not a valid response',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
 

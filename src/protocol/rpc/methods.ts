@@ -9,8 +9,13 @@ import { KeyIdSchema } from '../key-id.js';
 import { ExchangeSchema, LabelSchema, SessionMetadataSchema } from '../credentials.js';
 import { CredentialEnvelopeSchema } from '../envelope/registry.js';
 import { AttestationNonceSchema, SigningKeysSchema } from '../attestation/report-data.js';
-import { AttestationResponseSchema, PlatformSchema } from '../attestation/response.js';
+import {
+  AttestationResponseSchema,
+  IdentityHexSchema,
+  PlatformSchema,
+} from '../attestation/response.js';
 import { LogEntrySchema } from '../log/entry.js';
+import { CurrencySchema, SymbolSchema } from '../aggregates.js';
 
 export const PHASES = ['awaiting_keyring', 'ready', 'failed'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -65,6 +70,50 @@ export const StoredCredentialSchema = z
   .strict();
 export type StoredCredential = z.infer<typeof StoredCredentialSchema>;
 
+const UnixMillis = z.number().int().nonnegative().max(8.64e15);
+export const AGGREGATES_MAX_SYMBOLS = 200;
+
+export const JobProgressSchema = z
+  .object({ requests: z.number().int().nonnegative(), fills: z.number().int().nonnegative() })
+  .strict();
+
+/** A signed aggregates result as the enclave returns it: the exact JCS text that was signed. */
+export const SignedAggregatesResultSchema = z
+  .object({
+    payload_jcs: z
+      .string()
+      .min(2)
+      .max(4 * 1024 * 1024),
+    signature: base64Bytes(64),
+    /** Lower-case hex SHA-256 of the signed bytes; the log entry's `payload` digest. */
+    payload_digest: hexBytes(32),
+    /** Seconds since the epoch at which the enclave signed it. */
+    signed_at: UnixSeconds,
+  })
+  .strict();
+
+export const JobViewSchema = z.discriminatedUnion('state', [
+  z.object({ job_id: z.uuid(), state: z.literal('running'), progress: JobProgressSchema }).strict(),
+  z
+    .object({
+      job_id: z.uuid(),
+      state: z.literal('done'),
+      progress: JobProgressSchema,
+      result: SignedAggregatesResultSchema,
+    })
+    .strict(),
+  z
+    .object({
+      job_id: z.uuid(),
+      state: z.literal('failed'),
+      progress: JobProgressSchema,
+      error: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/),
+    })
+    .strict(),
+  z.object({ job_id: z.uuid(), state: z.literal('unknown') }).strict(),
+]);
+export type JobView = z.infer<typeof JobViewSchema>;
+
 const ALL: readonly Phase[] = PHASES;
 const AWAITING: readonly Phase[] = ['awaiting_keyring'];
 const READY: readonly Phase[] = ['ready'];
@@ -76,8 +125,8 @@ export const METHODS = {
       .object({
         phase: z.enum(PHASES),
         platform: PlatformSchema,
-        measurement: hexBytes(48),
-        signer: hexBytes(32),
+        measurement: IdentityHexSchema,
+        signer: IdentityHexSchema,
         boot_time: UnixSeconds,
         generation: z.number().int().nullable(),
       })
@@ -181,6 +230,37 @@ export const METHODS = {
         checkpoint: CheckpointNoteSchema,
       })
       .strict(),
+    phases: READY,
+  },
+  /**
+   * Start computing signed aggregates for a stored credential: the enclave opens it, fetches
+   * the account's fills from the exchange itself, computes and signs. Returns at once; the job
+   * runs inside the enclave (see `aggregates.poll`).
+   */
+  'aggregates.start': {
+    params: z
+      .object({
+        job_id: z.uuid(),
+        credential: StoredCredentialSchema,
+        /** Window [from, to) in milliseconds; `from: null` = as far back as the window allows. */
+        from: UnixMillis.nullable(),
+        to: UnixMillis,
+        symbols: z.array(SymbolSchema).min(1).max(AGGREGATES_MAX_SYMBOLS).nullable(),
+        reporting_currency: CurrencySchema,
+      })
+      .strict(),
+    result: z.object({ job_id: z.uuid() }).strict(),
+    phases: READY,
+  },
+  /** Progress and results of jobs; `ack` names finished jobs the host has stored durably. */
+  'aggregates.poll': {
+    params: z
+      .object({
+        job_ids: z.array(z.uuid()).max(256),
+        ack: z.array(z.uuid()).max(256),
+      })
+      .strict(),
+    result: z.object({ jobs: z.array(JobViewSchema) }).strict(),
     phases: READY,
   },
 } as const;

@@ -1,0 +1,62 @@
+/**
+ * POST /enclave/request_aggregates (the seed's route) and GET /enclave/aggregates/jobs/:job_id.
+ * A result ready within the wait answers 200 with the signed aggregates and the checkpoint that
+ * logs them; a longer fetch answers 202 with the job to poll. A failed job answers its error.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AggregatesService, JobAnswer } from '../../services/aggregates-service.js';
+import {
+  AggregatesDoneResponseSchema,
+  AggregatesRunningResponseSchema,
+  ErrorResponseSchema,
+  JobParamsSchema,
+  RequestAggregatesBodySchema,
+} from '../schemas.js';
+
+const responses = {
+  200: AggregatesDoneResponseSchema,
+  202: AggregatesRunningResponseSchema,
+  400: ErrorResponseSchema,
+  404: ErrorResponseSchema,
+  422: ErrorResponseSchema,
+  429: ErrorResponseSchema,
+  502: ErrorResponseSchema,
+  503: ErrorResponseSchema,
+  504: ErrorResponseSchema,
+};
+
+export function aggregatesRoutes(deps: { aggregates: AggregatesService }): FastifyPluginAsyncZod {
+  return async (app) => {
+    const send = (reply: { code(n: number): unknown }, a: JobAnswer) => {
+      reply.code(a.status === 'done' ? 200 : 202);
+      return a;
+    };
+
+    app.post(
+      '/enclave/request_aggregates',
+      {
+        schema: {
+          summary: 'Signed performance aggregates computed in the enclave from the exchange',
+          body: RequestAggregatesBodySchema,
+          response: responses,
+        },
+      },
+      async (request, reply) => {
+        const { session_id, ...query } = request.body;
+        return send(reply, await deps.aggregates.request(session_id, query));
+      },
+    );
+
+    app.get(
+      '/enclave/aggregates/jobs/:job_id',
+      {
+        schema: {
+          summary: 'An aggregates job: its signed result, its progress, or its error',
+          params: JobParamsSchema,
+          response: responses,
+        },
+      },
+      async (request, reply) => send(reply, await deps.aggregates.job(request.params.job_id)),
+    );
+  };
+}
