@@ -13,6 +13,20 @@ export {
   type AttestationVerification,
 } from './verify/verify-attestation.js';
 export type { VerificationPolicy, EvidenceClaims } from './verify/types.js';
+export {
+  verifyEvidence,
+  EVIDENCE_KINDS,
+  FAILURE_CODES,
+  TCB_STATUS_ORDER,
+  type Evidence,
+  type EvidenceKind,
+  type EvidencePolicy,
+  type EvidenceResult,
+  type FailureCode,
+  type FailureReason,
+  type SnpTcbMinimum,
+  type TcbStatus,
+} from './attestation/index.js';
 export { EXCHANGES, type Exchange } from '../protocol/credentials.js';
 export type { EnvelopeV1 } from '../protocol/envelope/v1.js';
 export type { HpkeEnvelope, HpkeAlg } from '../protocol/envelope/hpke.js';
@@ -28,3 +42,19 @@ export {
 } from './log/verify-log.js';
 export { LogClient, LogMonitor, type VerifiedEntry, type MonitorReport } from './log/log-client.js';
 export { sessionLogSubject, type LogEntry } from '../protocol/log/entry.js';
+export {
+  verifySignedAggregates,
+  verifyAggregatesInclusion,
+  type AggregatesTrust,
+  type AggregatesVerification,
+  type AggregatesLogProof,
+  type AggregatesInclusion,
+} from './aggregates/verify.js';
+export {
+  aggregatesDigest,
+  aggregatesSigningInput,
+  AGGREGATES_VERSION,
+  type AggregatesPayload,
+  type SignedAggregates,
+  type AggregateFigures,
+} from '../protocol/aggregates.js';
