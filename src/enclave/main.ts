@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseEnclaveConfig } from './config.js';
+import { PlatformError } from './platform/device.js';
 import { resolvePlatform } from './platform/registry.js';
 import { serveEnclave } from './server.js';
 import { createEnclaveState } from './state.js';
@@ -20,7 +21,7 @@ process.on('unhandledRejection', (err) => fatal('unhandled rejection', err));
 
 try {
   const config = parseEnclaveConfig(process.env);
-  const platform = resolvePlatform(config, fileURLToPath(import.meta.url));
+  const platform = await resolvePlatform(config, fileURLToPath(import.meta.url));
   const state = createEnclaveState(config, platform);
   await serveEnclave(state, config.ENCLAVE_SOCKET_PATH);
   process.stdout.write(
@@ -31,6 +32,13 @@ try {
   process.on('SIGINT', stop);
 } catch (err) {
   // Configuration errors name variables only, never values; print them, nothing else.
+  // A platform that cannot start says which device file or setting is missing (paths only).
+  if (err instanceof PlatformError) {
+    process.stderr.write(
+      `${JSON.stringify({ event: 'enclave.platform_error', message: err.message })}\n`,
+    );
+    process.exit(78);
+  }
   if (err instanceof Error && err.message.startsWith('invalid enclave configuration')) {
     process.stderr.write(`${err.message}\n`);
     process.exit(78);

@@ -7,10 +7,10 @@ import { bytesToBase64, bytesToHex } from '../../protocol/encoding.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
 
-export function attestation(
+export async function attestation(
   state: EnclaveState,
   params: MethodParams<'attestation.get'>,
-): MethodResult<'attestation.get'> {
+): Promise<MethodResult<'attestation.get'>> {
   const keyring = readyKeyring(state);
   const current = keyring.current();
   const bound = {
@@ -21,7 +21,7 @@ export function attestation(
   };
   const reportData = computeReportData(bound);
   return {
-    quote: bytesToBase64(state.platform.evidence(reportData)),
+    quote: bytesToBase64(await state.platform.evidence(reportData)),
     image_hash: state.platform.measurement,
     platform: state.platform.name,
     report_data: bytesToHex(reportData),

@@ -13,8 +13,11 @@ export interface Platform {
   readonly measurement: string;
   /** Hex: who signed the enclave (MRSIGNER on SGX); what the `signer` seal policy binds to. */
   readonly signer: string;
-  /** Platform evidence over exactly 64 bytes of report data. */
-  evidence(reportData: Uint8Array): Uint8Array;
+  /**
+   * Platform evidence over exactly 64 bytes of report data. Hardware platforms answer
+   * asynchronously (a device read, a quote from the quoting enclave or the host's QGS).
+   */
+  evidence(reportData: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /** 32-byte AES key for sealing, bound to the measurement or to the signer. Caller wipes it. */
   sealingKey(policy: SealPolicy): Uint8Array;
 }

@@ -12,11 +12,17 @@ export const PLATFORMS = ['simulated', 'sgx', 'tdx', 'sev-snp', 'nitro'] as cons
 export const PlatformSchema = z.enum(PLATFORMS);
 export type PlatformName = z.infer<typeof PlatformSchema>;
 
+/**
+ * A measurement or signer identity in lowercase hex: 32 bytes (SGX MRENCLAVE/MRSIGNER) or
+ * 48 bytes (SHA-384 on simulated, TDX MRTD/MROWNER, SNP MEASUREMENT/ID_KEY_DIGEST, Nitro PCRs).
+ */
+export const IdentityHexSchema = z.union([hexBytes(32), hexBytes(48)]);
+
 export const AttestationResponseSchema = z
   .object({
     quote: base64Range(1, 64 * 1024),
     enclave_pubkey: base64Bytes(32),
-    image_hash: hexBytes(48),
+    image_hash: IdentityHexSchema,
     platform: PlatformSchema,
     key_id: KeyIdSchema,
     signing_keys: SigningKeysSchema,
