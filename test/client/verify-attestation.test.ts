@@ -15,10 +15,10 @@ import { testEnclave } from '../helpers/enclave-state.js';
 
 const NONCE = 'client-chosen-nonce-0001';
 
-function quote() {
+async function quote() {
   const t = testEnclave();
   HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
-  const attestation = HANDLERS['attestation.get'](t.state, { nonce: NONCE }) as Record<
+  const attestation = (await HANDLERS['attestation.get'](t.state, { nonce: NONCE })) as Record<
     string,
     unknown
   > & { quote: string };
@@ -35,7 +35,7 @@ const reasonsOf = async (a: unknown, m: string | string[], p: object) =>
 
 describe('verifyAttestation (simulated evidence)', () => {
   it('accepts genuine evidence with the trusted vendor key, the measurement and the nonce', async () => {
-    const { attestation, policy, measurement } = quote();
+    const { attestation, policy, measurement } = await quote();
     const v = await CryptoHelper.verifyAttestation(
       attestation,
       [measurement, 'ab'.repeat(48)],
@@ -47,7 +47,7 @@ describe('verifyAttestation (simulated evidence)', () => {
   });
 
   it('refuses simulated evidence unless its vendor key is trusted', async () => {
-    const { attestation, policy, measurement } = quote();
+    const { attestation, policy, measurement } = await quote();
     const reasons = await reasonsOf(attestation, measurement, {
       ...policy,
       trustedSimulatedVendorKeys: [],
@@ -56,7 +56,7 @@ describe('verifyAttestation (simulated evidence)', () => {
   });
 
   it('refuses an unexpected measurement, a wrong nonce, old evidence and no expectation at all', async () => {
-    const { attestation, policy, measurement } = quote();
+    const { attestation, policy, measurement } = await quote();
     assert.ok(
       (await reasonsOf(attestation, 'cd'.repeat(48), policy)).some((r) =>
         r.includes('not one of the expected'),
@@ -78,7 +78,7 @@ describe('verifyAttestation (simulated evidence)', () => {
   });
 
   it('detects keys swapped by the host (report data no longer binds them)', async () => {
-    const { attestation, policy, measurement } = quote();
+    const { attestation, policy, measurement } = await quote();
     const attacker = bytesToBase64(new Uint8Array(32).fill(7));
     const swapped = { ...attestation, enclave_pubkey: attacker };
     const reasons = await reasonsOf(swapped, measurement, policy);
@@ -90,7 +90,7 @@ describe('verifyAttestation (simulated evidence)', () => {
   });
 
   it('detects a forged signature and a self-signed vendor key', async () => {
-    const { attestation, policy, measurement } = quote();
+    const { attestation, policy, measurement } = await quote();
     const doc = JSON.parse(utf8.decode(base64ToBytes(attestation.quote)));
     const sig = base64ToBytes(doc.signature);
     sig[0]! ^= 1;

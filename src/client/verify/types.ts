@@ -1,5 +1,6 @@
-/** The shape every evidence verifier shares (one per platform, registered by name). */
+/** The caller's policy for an attestation response, and the claims its evidence proved. */
 import type { PlatformName } from '../../protocol/attestation/response.js';
+import type { EvidencePolicy, EvidenceResult } from '../attestation/types.js';
 
 export interface VerificationPolicy {
   /** Accepted measurements (hex). A list, so a rolling upgrade can accept old and new. */
@@ -14,18 +15,26 @@ export interface VerificationPolicy {
   allowDebug?: boolean;
   /** Verification time, seconds since the epoch (tests, offline checks). */
   now?: number;
+  /** Real platforms: the pinned vendor roots (Intel SGX root CA, AWS Nitro root, AMD ARKs). */
+  pinnedRoots?: EvidencePolicy['pinnedRoots'];
+  /** Real platforms: collateral for the evidence (DCAP collateral JSON, SEV-SNP VCEK and chain). */
+  collateral?: unknown;
+  /** Where to fetch collateral that is not supplied (PCCS/PCS, AMD KDS). */
+  collateralSource?: EvidencePolicy['collateralSource'];
+  /** Intel DCAP: worst acceptable TCB status. SEV-SNP: minimum reported TCB. */
+  minTcbStatus?: EvidencePolicy['minTcbStatus'];
+  minSnpTcb?: EvidencePolicy['minSnpTcb'];
 }
 
 export interface EvidenceClaims {
   platform: PlatformName;
   measurement: string;
-  signer: string;
+  /** Signer identity where the platform has one (simulated signer, SGX MRSIGNER), else null. */
+  signer: string | null;
   reportData: string;
-  timestamp: number;
+  /** Signed evidence time (simulated, Nitro); null where freshness rests on the nonce alone. */
+  timestamp: number | null;
   debug: boolean;
+  /** Everything the evidence verifier reported (all measurements, TCB status, details). */
+  evidence: EvidenceResult;
 }
-
-export type EvidenceVerifier = (
-  quote: Uint8Array,
-  policy: VerificationPolicy,
-) => { ok: boolean; reasons: string[]; claims?: EvidenceClaims };

@@ -1,8 +1,9 @@
 /**
- * Verifies a `GET /attestation/quote` response end to end: the platform evidence (by the
- * verifier registered for its platform), the measurement against what the caller expects, the
- * report data against the returned keys and nonce (so the keys are the enclave's own), the key
- * id, and freshness. Fails closed: anything not proven is a reason, and `valid` means no reason.
+ * Verifies a `GET /attestation/quote` response end to end: the platform evidence (through
+ * `verifyEvidence`, the same code path for simulated and hardware evidence), the measurement
+ * against what the caller expects, the report data against the returned keys and nonce (so the
+ * keys are the enclave's own), the key id, and freshness. Fails closed: anything not proven is
+ * a reason, and `valid` means no reason.
  */
 import {
   AttestationResponseSchema,
@@ -12,12 +13,23 @@ import {
 import { computeReportData } from '../../protocol/attestation/report-data.js';
 import { base64ToBytes, bytesToHex } from '../../protocol/encoding.js';
 import { okpThumbprint } from '../../protocol/key-id.js';
-import { verifySimulatedEvidence } from './simulated.js';
-import type { EvidenceClaims, EvidenceVerifier, VerificationPolicy } from './types.js';
+import type { EvidenceKind } from '../attestation/types.js';
+import { verifyEvidence } from '../attestation/verify-evidence.js';
+import type { EvidenceClaims, VerificationPolicy } from './types.js';
 
-const VERIFIERS: Partial<Record<PlatformName, EvidenceVerifier>> = Object.freeze({
-  simulated: verifySimulatedEvidence,
+/** Response platform name → evidence kind, and the measurement `image_hash` must equal. */
+const PLATFORM_EVIDENCE: Readonly<
+  Record<PlatformName, { kind: EvidenceKind; measurement: string; signer?: string }>
+> = Object.freeze({
+  simulated: { kind: 'simulated', measurement: 'measurement', signer: 'signer' },
+  sgx: { kind: 'sgx-dcap', measurement: 'mrenclave', signer: 'mrsigner' },
+  tdx: { kind: 'tdx', measurement: 'mrtd' },
+  'sev-snp': { kind: 'sev-snp', measurement: 'measurement' },
+  nitro: { kind: 'nitro', measurement: 'pcr0' },
 });
+
+/** Codes this module re-checks itself, with its own long-standing messages. */
+const RECHECKED = new Set(['MEASUREMENT_NOT_ACCEPTED', 'REPORT_DATA_MISMATCH']);
 
 export interface AttestationVerification {
   valid: boolean;
@@ -35,26 +47,57 @@ export interface AttestationVerification {
 const DEFAULT_MAX_AGE_SECONDS = 300;
 const MAX_FUTURE_SKEW_SECONDS = 60;
 
-export function verifyAttestationResponse(
+export async function verifyAttestationResponse(
   response: unknown,
   policy: VerificationPolicy,
-): AttestationVerification {
+): Promise<AttestationVerification> {
   const parsed = AttestationResponseSchema.safeParse(response);
   if (!parsed.success) {
     return fail(['response: does not match the attestation response schema']);
   }
   const r = parsed.data;
   const reasons: string[] = [];
-  const verifier = VERIFIERS[r.platform];
-  if (!verifier)
-    return fail([`evidence: platform ${r.platform} is not supported by this SDK version`]);
-  const ev = verifier(base64ToBytes(r.quote), policy);
-  reasons.push(...ev.reasons);
-  const claims = ev.claims ?? null;
+  const reportData = computeReportData(r);
+  const map = PLATFORM_EVIDENCE[r.platform];
+  const ev = await verifyEvidence(
+    { kind: map.kind, quote: base64ToBytes(r.quote), collateral: policy.collateral },
+    {
+      acceptedMeasurements: policy.expectedMeasurements ?? [],
+      expectedReportData: reportData,
+      // Simulated evidence is always debug; it is refused unless its vendor key is trusted.
+      allowDebug: policy.allowDebug ?? r.platform === 'simulated',
+      pinnedRoots: {
+        ...policy.pinnedRoots,
+        simulatedVendorKeys: [
+          ...(policy.trustedSimulatedVendorKeys ?? []),
+          ...(policy.pinnedRoots?.simulatedVendorKeys ?? []),
+        ],
+      },
+      now: policy.now,
+      minTcbStatus: policy.minTcbStatus,
+      minSnpTcb: policy.minSnpTcb,
+      collateralSource: policy.collateralSource,
+    },
+  );
+  for (const reason of ev.reasons)
+    if (!RECHECKED.has(reason.code)) reasons.push(`evidence: ${reason.message}`);
+  const measurement = ev.measurements[map.measurement];
+  const claims: EvidenceClaims | null =
+    measurement !== undefined && ev.reportData !== null && ev.debug !== null
+      ? {
+          platform: r.platform,
+          measurement,
+          signer: map.signer ? (ev.measurements[map.signer] ?? null) : null,
+          reportData: ev.reportData,
+          timestamp: ev.evidenceTime,
+          debug: ev.debug,
+          evidence: ev,
+        }
+      : null;
+  if (!claims && ev.reasons.every((x) => RECHECKED.has(x.code)))
+    reasons.push('evidence: no measurement, report data or debug flag could be read');
 
   if (claims) {
-    if (claims.platform !== r.platform)
-      reasons.push('evidence: platform differs from the response');
     if (claims.measurement !== r.image_hash)
       reasons.push('evidence: measurement differs from image_hash');
     const expected = policy.expectedMeasurements;
@@ -63,14 +106,20 @@ export function verifyAttestationResponse(
     } else if (!expected.includes(claims.measurement)) {
       reasons.push('evidence: measurement is not one of the expected measurements');
     }
-    const reportData = bytesToHex(computeReportData(r));
-    if (claims.reportData !== reportData || r.report_data !== reportData) {
+    const hex = bytesToHex(reportData);
+    if (claims.reportData !== hex || r.report_data !== hex) {
       reasons.push('evidence: report data does not bind the returned keys and nonce');
     }
-    const now = policy.now ?? Math.floor(Date.now() / 1000);
-    const age = now - claims.timestamp;
-    if (age > (policy.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS)) reasons.push('evidence: too old');
-    if (-age > MAX_FUTURE_SKEW_SECONDS) reasons.push('evidence: timestamp is in the future');
+    if (claims.timestamp !== null) {
+      const now = policy.now ?? Math.floor(Date.now() / 1000);
+      const age = now - claims.timestamp;
+      if (age > (policy.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS))
+        reasons.push('evidence: too old');
+      if (-age > MAX_FUTURE_SKEW_SECONDS) reasons.push('evidence: timestamp is in the future');
+    } else if (policy.nonce === undefined) {
+      // No signed time: only the caller's own nonce, bound into the report data, proves "now".
+      reasons.push('evidence: freshness unproven (no signed time; pass the nonce you sent)');
+    }
   }
   if (policy.nonce !== undefined && policy.nonce !== r.nonce)
     reasons.push('response: nonce differs from the one sent');
