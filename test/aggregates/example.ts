@@ -1,0 +1,96 @@
+/**
+ * The worked example of docs/protocol/signed-aggregates.md, built from fixed inputs with the
+ * real code (engine, schema, node:crypto signer): `npx tsx test/aggregates/example.ts` prints
+ * the values the document shows, and signed.test.ts checks that the document still shows them.
+ * The key is a published test key (seed 00 01 … 1f): never use it for anything else.
+ */
+import { createHash } from 'node:crypto';
+import { computeAggregates } from '../../src/enclave/aggregates/engine.js';
+import { signAggregates } from '../../src/enclave/aggregates/sign.js';
+import { ed25519PrivateKeyObject, ed25519RawPublic } from '../../src/enclave/crypto/ed25519.js';
+import type { Fill } from '../../src/enclave/exchanges/types.js';
+import {
+  aggregatesDigest,
+  aggregatesLogEntry,
+  AGGREGATES_VERSION,
+  type AggregatesPayload,
+} from '../../src/protocol/aggregates.js';
+import { bytesToBase64, bytesToHex } from '../../src/protocol/encoding.js';
+import { jcs } from '../../src/protocol/jcs.js';
+import { okpThumbprint } from '../../src/protocol/key-id.js';
+import { sessionLogSubject } from '../../src/protocol/log/entry.js';
+
+export const EXAMPLE_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
+export const EXAMPLE_SESSION_ID = '00000000-0000-4000-8000-000000000000';
+
+const T = Date.UTC(2026, 0, 1);
+const H = 3_600_000;
+function f(
+  id: number,
+  symbol: string,
+  side: 'buy' | 'sell',
+  price: string,
+  amount: string,
+  hours: number,
+  fee: Fill['fee'],
+): Fill {
+  const [base, quote] = symbol.split('/') as [string, string];
+  return {
+    exchange: 'binance',
+    symbol,
+    base,
+    quote,
+    id: String(id),
+    orderId: null,
+    side,
+    price,
+    amount,
+    fee,
+    timestamp: T + hours * H,
+  };
+}
+
+/** Two symbols, a short, fees in the quote, the base and a third currency. */
+export const EXAMPLE_FILLS: Fill[] = [
+  f(1, 'BTC/USDT', 'buy', '40000', '0.5', 1, { cost: '0.0005', currency: 'BTC' }),
+  f(2, 'BTC/USDT', 'sell', '42000', '0.2', 26, { cost: '8.4', currency: 'USDT' }),
+  f(3, 'BTC/USDT', 'sell', '41000', '0.5', 50, { cost: '0.01', currency: 'BNB' }),
+  f(4, 'BTC/USDT', 'buy', '39000', '0.2005', 74, { cost: '7.82', currency: 'USDT' }),
+  f(5, 'ETH/BTC', 'buy', '0.05', '2', 80, { cost: '0.0001', currency: 'BTC' }),
+];
+
+export function buildExample() {
+  const key = ed25519PrivateKeyObject(EXAMPLE_SEED);
+  const publicKey = ed25519RawPublic(key);
+  const figures = computeAggregates(EXAMPLE_FILLS, {
+    from: T,
+    to: T + 4 * 24 * H,
+    reportingCurrency: 'USDT',
+  });
+  const payload: AggregatesPayload = {
+    version: AGGREGATES_VERSION,
+    ...figures,
+    exchange: 'binance',
+    api_host: 'api.binance.com',
+    session: sessionLogSubject(EXAMPLE_SESSION_ID),
+    symbols_scanned: ['BTC/USDT', 'ETH/BTC'],
+    computed_at: '2026-01-05T00:00:07.000Z',
+    responses_digest: createHash('sha256').update('example exchange responses').digest('hex'),
+    measurement: createHash('sha384').update('example enclave image').digest('hex'),
+    key_id: okpThumbprint('Ed25519', publicKey),
+  };
+  const signed = signAggregates(payload, key);
+  return {
+    resultsKey: bytesToBase64(publicKey),
+    signed,
+    payloadJcs: jcs(signed.payload),
+    digest: aggregatesDigest(signed.payload),
+    logEntry: jcs(aggregatesLogEntry(signed.payload)),
+    seedHex: bytesToHex(EXAMPLE_SEED),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const e = buildExample();
+  console.log(JSON.stringify(e, null, 2));
+}
