@@ -2,6 +2,8 @@
 /**
  * `cloister`: the command-line client, built on the SDK.
  *   cloister attest  --url U --expect-measurement H [--trust-simulated-key-file F]
+ *   cloister attest verify <file|url> --policy P [--kind K] [--collateral F]   (src/cli/attest.ts)
+ *   cloister attest measure
  *   cloister submit  --url U --expect-measurement H [--trust-simulated-key-file F] --exchange E --label L --ttl S
  *                    (secrets from CLOISTER_API_KEY, CLOISTER_API_SECRET, CLOISTER_PASSPHRASE; never argv)
  *   cloister status  --url U --session ID
@@ -23,9 +25,11 @@ import { parseVerifierKey } from '../protocol/log/note.js';
 import { bytesToBase64 } from '../protocol/encoding.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { requestJson } from './http.js';
+import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
 import { attest } from './trust.js';
 
-const USAGE = `usage: cloister <attest|submit|status|revoke|log verify|log monitor> [options]
+const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|status|revoke|log verify|log monitor> [options]
+  attest verify <file|url> --policy P  verify evidence (a service URL, a saved response, or --kind K raw bytes)
   --url URL                        service base URL (default http://127.0.0.1:3000)
   --expect-measurement HEX         accepted enclave measurement (repeatable); see npm run build:enclave
   --trust-simulated-key B64        trust this simulated vendor key (repeatable; dev only)
@@ -72,6 +76,9 @@ const { values, positionals } = (() => {
         interval: { type: 'string', default: '10' },
         once: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        policy: { type: 'string' },
+        kind: { type: 'string' },
+        collateral: { type: 'string' },
       },
     });
   } catch (err) {
@@ -92,6 +99,8 @@ const print = (obj: unknown, text: string) =>
 async function run(command: string | undefined): Promise<void> {
   switch (command) {
     case 'attest': {
+      if (positionals[1] === 'verify' || positionals[1] === 'measure')
+        return runAttest(positionals[1]);
       const { verification } = await attest(trust);
       if (!verification.valid) fail(`attestation refused:\n  ${verification.reasons.join('\n  ')}`);
       print(
@@ -143,6 +152,34 @@ async function run(command: string | undefined): Promise<void> {
     default:
       process.stdout.write(`${USAGE}\n`);
       process.exit(values.help || command === 'help' ? 0 : 2);
+  }
+}
+
+/** `attest verify` prints the normalized result (always JSON) and exits 1 unless it is ok. */
+async function runAttest(sub: 'verify' | 'measure'): Promise<void> {
+  try {
+    if (sub === 'measure') {
+      const { measurement } = attestMeasure();
+      print({ measurement }, `measurement (SHA-384 of the enclave bundle) ${measurement}`);
+      return;
+    }
+    const target = positionals[2];
+    if (!target || !values.policy)
+      fail('usage: cloister attest verify <file|url> --policy <policy.json> [--kind K]', 2);
+    const out = await attestVerify({
+      target,
+      policyPath: values.policy,
+      ...(values.kind ? { kind: values.kind } : {}),
+      ...(values.collateral ? { collateralPath: values.collateral } : {}),
+    });
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    if (!out.result.ok)
+      fail(
+        `evidence refused:\n  ${out.result.reasons.map((r) => `${r.code}: ${r.message}`).join('\n  ')}`,
+      );
+  } catch (err) {
+    if (err instanceof AttestUsageError) fail(err.message, 2);
+    throw err;
   }
 }
 

@@ -5,6 +5,7 @@
  * a password). Defaults are safe development values: simulated TEE, PGlite, localhost only.
  */
 import { z } from 'zod';
+import { AUTH_HOST_ENV, authConfigFrom } from './auth/config.js';
 import { parseWitnesses } from './log/witness-client.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -149,8 +150,10 @@ const EnvSchema = z
     AGGREGATES_MAX_WINDOW_DAYS: int(1, 3650)
       .default(730)
       .describe('Longest [from, to) window, and the look-back when from is omitted'),
+    ...AUTH_HOST_ENV,
   })
   .transform((env) => ({
+    auth: authConfigFrom(env),
     port: env.ENCLAVE_PORT,
     host: env.HOST,
     dataDir: env.DATA_DIR,
@@ -221,7 +224,12 @@ const EnvSchema = z
           'simulated evidence refused with CLOISTER_ENV=production; choose a hardware platform or set ALLOW_SIMULATED_IN_PRODUCTION=true',
       });
     }
-    if (['tdx', 'sev-snp', 'nitro'].includes(c.enclave.platform) && !c.enclave.sealingKeyFile) {
+    // Only a spawned enclave gets the key file from the host; one it connects to has its own.
+    if (
+      ['tdx', 'sev-snp', 'nitro'].includes(c.enclave.platform) &&
+      !c.enclave.socket &&
+      !c.enclave.sealingKeyFile
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['SEALING_KEY_FILE'],

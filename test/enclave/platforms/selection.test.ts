@@ -56,6 +56,8 @@ describe('enclave platform selection', () => {
       assert.deepEqual(hostIssues({ TEE_PLATFORM: name }), [
         `SEALING_KEY_FILE: required when TEE_PLATFORM is ${name}`,
       ]);
+      // A host that connects to an enclave launched elsewhere (Nitro) does not pass the key.
+      assert.deepEqual(hostIssues({ TEE_PLATFORM: name, ENCLAVE_SOCKET: '/run/e.sock' }), []);
     });
   }
 
