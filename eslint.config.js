@@ -14,6 +14,30 @@ const nodeBuiltins = [
   'os',
   'buffer',
 ];
+const enclaveForbidden = [
+  '**/host/**',
+  '**/client/**',
+  '**/cli/**',
+  'fastify',
+  '@fastify/*',
+  'pg',
+  '@electric-sql/*',
+  'pino',
+  'ioredis',
+  'undici',
+  'node:dgram',
+  'node:child_process',
+];
+const egressOnly = [
+  'node:http',
+  'node:https',
+  'node:tls',
+  'node:net',
+  'http',
+  'https',
+  'tls',
+  'net',
+];
 const zone = (files, patterns) => ({
   files,
   rules: {
@@ -51,25 +75,13 @@ export default tseslint.config(
     ['**/enclave/**', '**/host/**', '**/client/**', '**/cli/**', ...nodeBuiltins],
   ),
   zone(['src/client/**'], ['**/enclave/**', '**/host/**', '**/cli/**', ...nodeBuiltins]),
+  zone(['src/enclave/**'], [...enclaveForbidden, ...egressOnly]),
+  // Sockets out of the enclave are opened only by the egress transport (issue 4); node:net also
+  // serves the enclave's own RPC socket and the Nitro NSM helper socket.
+  zone(['src/enclave/egress/**'], enclaveForbidden),
   zone(
-    ['src/enclave/**'],
-    [
-      '**/host/**',
-      '**/client/**',
-      '**/cli/**',
-      'fastify',
-      '@fastify/*',
-      'pg',
-      '@electric-sql/*',
-      'pino',
-      'ioredis',
-      'undici',
-      'node:http',
-      'node:https',
-      'node:tls',
-      'node:dgram',
-      'node:child_process',
-    ],
+    ['src/enclave/server.ts', 'src/enclave/platform/nsm.ts'],
+    [...enclaveForbidden, ...egressOnly.filter((m) => m !== 'node:net')],
   ),
   zone(['src/host/**'], ['**/client/**', '**/cli/**']),
   zone(['src/cli/**'], ['**/enclave/**', '**/host/**']),

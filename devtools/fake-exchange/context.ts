@@ -36,6 +36,9 @@ export interface AccountSpec {
   /** Generator parameters; defaults come from the server options. */
   seed?: number;
   fills?: number;
+  /** History length in days and its end (ms); defaults come from the server options. */
+  days?: number;
+  endMs?: number;
 }
 
 export interface FakeAccount {
@@ -65,12 +68,14 @@ export function makeAccount(
   let bal: Map<string, string> | undefined;
   const seed = spec.seed ?? defaults.seed;
   const fillCount = spec.fills ?? defaults.fills;
+  const endMs = spec.endMs ?? defaults.endMs;
+  const days = spec.days ?? defaults.days;
   const all = (): GeneratedFill[] =>
     (fills ??= generateAccountFills({
       seed,
       fills: fillCount,
-      ...(defaults.endMs !== undefined ? { endMs: defaults.endMs } : {}),
-      ...(defaults.days !== undefined ? { days: defaults.days } : {}),
+      ...(endMs !== undefined ? { endMs } : {}),
+      ...(days !== undefined ? { days } : {}),
     }));
   return {
     apiKey: spec.apiKey,
