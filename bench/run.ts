@@ -5,6 +5,7 @@
  * BENCH_JSON=path also writes every result object as JSON. Method: bench/README.md.
  */
 import { writeFileSync } from 'node:fs';
+import { runAggregatesBench } from './aggregates.js';
 import { runLogAppend } from './log-append.js';
 import { runLogProofs } from './log-proofs.js';
 import { machine, printTable } from './lib/measure.js';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, (shared?: BenchService) => Promise<{ name: string 
   rpc: runRpc,
   'log-append': runLogAppend,
   'log-proofs': runLogProofs,
+  aggregates: runAggregatesBench,
 };
 
 const SERVICE_BENCHES = new Set(['submit-key', 'rpc', 'log-append']);

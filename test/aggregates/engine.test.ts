@@ -296,6 +296,25 @@ describe('aggregates: window, order and days', () => {
     assert.equal(a.win_rate, 0.666666666667); // 2 of 3 closing fills, 12 significant digits
   });
 
+  it('the example of docs/aggregates.md', () => {
+    const a = agg(
+      [
+        buy('100', '2', { at: 0 }),
+        sell('110', '1', { at: DAY, fee: ['0.5', 'USDT'] }),
+        sell('90', '3', { at: 2 * DAY }),
+        buy('80', '2', { at: 3 * DAY }),
+      ],
+      { from: T0, to: T0 + 4 * DAY },
+    );
+    assert.equal(a.pnl, 19.5);
+    assert.equal(a.volume, 740);
+    assert.equal(a.max_drawdown, 10);
+    assert.equal(a.win_rate, 0.666666666667);
+    assert.equal(a.sharpe, 7.24931285832);
+    assert.deepEqual(a.fees, { USDT: 0.5 });
+    assert.equal(a.symbols['BTC/USDT']!.position, 0);
+  });
+
   it('max_drawdown runs from a peak that starts at 0', () => {
     assert.equal(agg([buy('100', '1'), sell('95', '1')]).max_drawdown, 5);
     const a = agg([

@@ -13,6 +13,7 @@ import type { Fill } from '../exchanges/types.js';
 import { exactScaleDigits, lastDecimalPlaces, parseDecimal, toUnits } from './decimal.js';
 import { LotQueue } from './lots.js';
 import { processingOrder } from './order.js';
+import { workspace } from './scratch.js';
 import { roundFigure, roundMoney, SNAP_RELATIVE } from './round.js';
 
 export const DAY_MS = 86_400_000;
@@ -37,6 +38,10 @@ export class AggregatesInputError extends RangeError {
 }
 
 const CUR_RE = /^[A-Z0-9]{1,20}$/;
+const REC = 4;
+/** Packing of the record's last slot: symbol × 2^23 + fee currency × 2^3 + fee kind × 2 + buy. */
+const PACK_CUR = 8;
+const PACK_SYM = 2 ** 23;
 const FEE_NONE = 0;
 const FEE_QUOTE = 1;
 const FEE_BASE = 2;
@@ -112,15 +117,11 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
 
   // 1. The fills in the window, each parsed and validated once (one pass over the objects,
   // whose memory, not arithmetic, is what costs here); each symbol's quantity scale learnt.
-  const sel = new Uint32Array(n);
-  const ts = new Float64Array(n);
-  const price = new Float64Array(n);
-  const amount = new Float64Array(n);
-  const feeAmt = new Float64Array(n);
-  const feeKind = new Uint8Array(n);
-  const feeCur = new Int32Array(n);
-  const sym = new Int32Array(n);
-  const sideOf = new Int8Array(n);
+  const work = workspace(n, REC);
+  const { sel, ts } = work;
+  // One record per fill, REC doubles wide (one cache line at most), read in processing order:
+  // price, amount, fee cost, and (symbol, fee currency, fee kind, side) packed in one integer.
+  const rec = work.rec;
   const symIndex = new Map<string, number>();
   const symNames: string[] = [];
   const symBase: string[] = [];
@@ -150,33 +151,38 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
       symDigits.push(0);
       symMaxQty.push(0);
     }
-    sym[j] = s;
-    if (f.side === 'buy') sideOf[j] = 1;
-    else if (f.side === 'sell') sideOf[j] = -1;
+    let buySide: number;
+    if (f.side === 'buy') buySide = 1;
+    else if (f.side === 'sell') buySide = 0;
     else throw new AggregatesInputError('fill side is neither buy nor sell');
     const p = parseDecimal(f.price);
     if (!(p >= 0)) throw new AggregatesInputError('fill price is not a decimal');
-    price[j] = p;
     const q = parseDecimal(f.amount);
     if (!(q > 0)) throw new AggregatesInputError('fill amount is not a positive decimal');
-    const qd = lastDecimalPlaces();
-    amount[j] = q;
-    let digits = qd;
+    let digits = lastDecimalPlaces();
     let qty = q;
+    let kind = FEE_NONE;
+    let cur = 0;
+    let cost = 0;
     const fee = f.fee;
     if (fee !== null) {
-      const c = parseDecimal(fee.cost);
-      if (!(c >= 0)) throw new AggregatesInputError('fill fee is not a decimal');
+      cost = parseDecimal(fee.cost);
+      if (!(cost >= 0)) throw new AggregatesInputError('fill fee is not a decimal');
       const fd = lastDecimalPlaces();
-      feeAmt[j] = c;
-      feeCur[j] = intern(curIndex, currencies, fee.currency);
-      if (fee.currency === symQuote[s]) feeKind[j] = FEE_QUOTE;
+      cur = intern(curIndex, currencies, fee.currency);
+      if (cur >= PACK_SYM / PACK_CUR) throw new AggregatesInputError('too many fee currencies');
+      if (fee.currency === symQuote[s]) kind = FEE_QUOTE;
       else if (fee.currency === symBase[s]) {
-        feeKind[j] = FEE_BASE;
+        kind = FEE_BASE;
         if (fd > digits) digits = fd;
-        qty += c;
-      } else feeKind[j] = FEE_OTHER;
-    } else feeKind[j] = FEE_NONE;
+        qty += cost;
+      } else kind = FEE_OTHER;
+    }
+    const r = j * REC;
+    rec[r] = p;
+    rec[r + 1] = q;
+    rec[r + 2] = cost;
+    rec[r + 3] = s * PACK_SYM + cur * PACK_CUR + kind * 2 + buySide;
     if (digits > symDigits[s]!) symDigits[s] = digits;
     if (qty > symMaxQty[s]!) symMaxQty[s] = qty;
   }
@@ -185,11 +191,15 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
   }
 
   // 3. Processing order.
-  const order = processingOrder(m, {
-    ts,
-    id: (j) => fills[sel[j]!]!.id,
-    symbol: (j) => fills[sel[j]!]!.symbol,
-  });
+  const { order, ts: sortedTs } = processingOrder(
+    m,
+    {
+      ts,
+      id: (j) => fills[sel[j]!]!.id,
+      symbol: (j) => fills[sel[j]!]!.symbol,
+    },
+    work,
+  );
 
   // 4. Per-symbol and per-currency accumulators.
   const nSym = symNames.length;
@@ -223,19 +233,22 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
 
   // 5. FIFO matching, in order.
   for (let k = 0; k < m; k++) {
-    const j = order[k]!;
-    const s = sym[j]!;
+    const r = order[k]! * REC;
+    const p = rec[r]!;
+    const q = rec[r + 1]!;
+    const feeCost = rec[r + 2]!;
+    const packed = rec[r + 3]!;
+    const s = Math.floor(packed / PACK_SYM);
+    const cur = Math.floor((packed % PACK_SYM) / PACK_CUR);
+    const kind = Math.floor((packed % PACK_CUR) / 2);
+    const side = packed % 2 === 1 ? 1 : -1;
     const sc = scale[s]!;
-    const p = price[j]!;
-    const q = amount[j]!;
     const notional = p * q;
-    const kind = feeKind[j]!;
-    const side = sideOf[j] === 1 ? 1 : -1;
     let units = toUnits(q, sc);
     let unitPrice = p;
     if (kind === FEE_BASE) {
       // A base fee changes the quantity, not the money: p·q buys q − f or sells q + f units.
-      const f = toUnits(feeAmt[j]!, sc);
+      const f = toUnits(feeCost, sc);
       const qUnits = units;
       units = side === 1 ? units - f : units + f;
       if (units <= 0) throw new AggregatesInputError('fill base fee is not below its amount');
@@ -244,8 +257,7 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
     const lq = lots[s]!;
     let fillPnl = lq.match(side, units, unitPrice, sc);
     if (kind !== FEE_NONE) {
-      const c = feeAmt[j]!;
-      const cur = feeCur[j]!;
+      const c = feeCost;
       if (kind === FEE_QUOTE) fillPnl -= c;
       else if (kind === FEE_OTHER) {
         feeOther[cur] += c;
@@ -268,7 +280,7 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
       pnl += fillPnl;
       if (pnl > peak) peak = pnl;
       else if (peak - pnl > maxDd) maxDd = peak - pnl;
-      const d = Math.floor(ts[j]! / DAY_MS) - day0;
+      const d = Math.floor(sortedTs[k]! / DAY_MS) - day0;
       daily[d] += fillPnl;
       dailyVolume[d] += notional;
       if (lq.closed) {

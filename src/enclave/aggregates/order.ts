@@ -6,6 +6,8 @@
  * between fills equal in all three, which a correct connector never returns.
  */
 
+import type { Workspace } from './scratch.js';
+
 /** A digit-only id of at most 15 digits as a number (exact), else NaN: the fast path. */
 export function smallIntId(s: string): number {
   const n = s.length;
@@ -58,8 +60,18 @@ export interface OrderKeys {
  * (k sorted runs, as per-symbol pagers return fills) costs log2(k) merge passes; the common
  * comparison (different timestamps) is inlined, the full order is consulted only on ties.
  */
-export function processingOrder(m: number, k: OrderKeys): Uint32Array {
-  const { ts } = k;
+export interface Ordered {
+  /** Positions in processing order. */
+  order: Uint32Array;
+  /** The timestamps in that order (moved with the positions, so the merge reads sequentially). */
+  ts: Float64Array;
+}
+
+export function processingOrder(
+  m: number,
+  k: OrderKeys,
+  work: Pick<Workspace, 'orderA' | 'orderB' | 'tsA' | 'tsB'>,
+): Ordered {
   // Ids are read only on timestamp ties, so the common case never touches the id strings.
   const tie = (a: number, b: number): number => {
     const ia = k.id(a);
@@ -70,17 +82,21 @@ export function processingOrder(m: number, k: OrderKeys): Uint32Array {
     if (x === x && y === y && x !== y) return x - y;
     return compareTradeIds(ia, ib) || cmpStr(k.symbol(a), k.symbol(b)) || a - b;
   };
-  let src = new Uint32Array(m);
+  let src = work.orderA.subarray(0, m);
   for (let j = 0; j < m; j++) src[j] = j;
+  let srcTs: Float64Array = k.ts.subarray(0, m);
   // Run starts, then m as a sentinel.
   const starts: number[] = [0];
   for (let j = 1; j < m; j++) {
-    const d = ts[j - 1]! - ts[j]!;
+    const d = srcTs[j - 1]! - srcTs[j]!;
     if (d > 0 || (d === 0 && tie(j - 1, j) > 0)) starts.push(j);
   }
-  if (m === 0 || starts.length === 1) return src;
+  if (m === 0 || starts.length === 1) return { order: src, ts: srcTs };
   starts.push(m);
-  let dst = new Uint32Array(m);
+  let dst = work.orderB.subarray(0, m);
+  work.tsA.set(srcTs); // the caller's array stays as it was
+  srcTs = work.tsA.subarray(0, m);
+  let dstTs = work.tsB.subarray(0, m);
   let runs = starts;
   while (runs.length > 2) {
     const next: number[] = [];
@@ -93,26 +109,30 @@ export function processingOrder(m: number, k: OrderKeys): Uint32Array {
       let j = mid;
       let o = lo;
       while (i < mid && j < hi) {
-        const a = src[i]!;
-        const b = src[j]!;
-        const d = ts[b]! - ts[a]!;
+        const ta = srcTs[i]!;
+        const tb = srcTs[j]!;
         // Take from the right run only when strictly earlier: stability keeps input order.
-        if (d < 0 || (d === 0 && tie(b, a) < 0)) {
-          dst[o++] = b;
-          j++;
+        if (tb < ta || (tb === ta && tie(src[j]!, src[i]!) < 0)) {
+          dstTs[o] = tb;
+          dst[o++] = src[j++]!;
         } else {
-          dst[o++] = a;
-          i++;
+          dstTs[o] = ta;
+          dst[o++] = src[i++]!;
         }
       }
-      while (i < mid) dst[o++] = src[i++]!;
-      while (j < hi) dst[o++] = src[j++]!;
+      while (i < mid) {
+        dstTs[o] = srcTs[i]!;
+        dst[o++] = src[i++]!;
+      }
+      while (j < hi) {
+        dstTs[o] = srcTs[j]!;
+        dst[o++] = src[j++]!;
+      }
     }
     next.push(m);
     runs = next;
-    const t = src;
-    src = dst;
-    dst = t;
+    [src, dst] = [dst, src];
+    [srcTs, dstTs] = [dstTs, srcTs];
   }
-  return src;
+  return { order: src, ts: srcTs };
 }
