@@ -155,7 +155,7 @@ export const AggregatesLogEntrySchema = z
   .strict();
 export type AggregatesLogEntry = z.infer<typeof AggregatesLogEntrySchema>;
 
-/** `time` defaults to `computed_at` in whole seconds. */
+/** `time` (seconds) is the signing time; it defaults to `computed_at` in whole seconds. */
 export function aggregatesLogEntry(payload: AggregatesPayload, time?: number): AggregatesLogEntry {
   return AggregatesLogEntrySchema.parse({
     v: 1,
