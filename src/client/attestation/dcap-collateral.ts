@@ -113,7 +113,10 @@ export interface PccsRequest {
   ca: 'processor' | 'platform';
   tee: 'sgx' | 'tdx';
   fetch: typeof fetch;
+  timeoutMs?: number;
 }
+
+export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
 
 function normaliseBase(url: string): string {
   return url.replace(/\/+$/, '').replace(/\/(sgx|tdx)\/certification\/v4$/, '');
@@ -122,8 +125,9 @@ function normaliseBase(url: string): string {
 async function get(
   f: typeof fetch,
   url: string,
+  timeoutMs = DEFAULT_FETCH_TIMEOUT_MS,
 ): Promise<{ body: Uint8Array; header: (n: string) => string | null }> {
-  const res = await f(url);
+  const res = await f(url, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
   const body = new Uint8Array(await res.arrayBuffer());
   if (body.length > MAX_BODY) throw new Error(`GET ${url}: response too large`);
@@ -157,10 +161,11 @@ function signedMember(text: string, member: string): { body: string; signature: 
 export async function fetchDcapCollateral(req: PccsRequest): Promise<DcapCollateral> {
   const base = normaliseBase(req.baseUrl);
   const url = (tee: string, path: string) => `${base}/${tee}/certification/v4/${path}`;
-  const pckCrl = await get(req.fetch, url('sgx', `pckcrl?ca=${req.ca}&encoding=der`));
-  const tcb = await get(req.fetch, url(req.tee, `tcb?fmspc=${req.fmspc}`));
-  const qe = await get(req.fetch, url(req.tee, 'qe/identity?update=standard'));
-  const rootCrl = await get(req.fetch, url('sgx', 'rootcacrl'));
+  const t = req.timeoutMs;
+  const pckCrl = await get(req.fetch, url('sgx', `pckcrl?ca=${req.ca}&encoding=der`), t);
+  const tcb = await get(req.fetch, url(req.tee, `tcb?fmspc=${req.fmspc}`), t);
+  const qe = await get(req.fetch, url(req.tee, 'qe/identity?update=standard'), t);
+  const rootCrl = await get(req.fetch, url('sgx', 'rootcacrl'), t);
   const tcbSigned = signedMember(utf8.decode(tcb.body), 'tcbInfo');
   const qeSigned = signedMember(utf8.decode(qe.body), 'enclaveIdentity');
   const collateral = {

@@ -208,6 +208,7 @@ async function obtainCollateral(
       ca,
       tee: quote.header.teeType === TEE_TDX ? 'tdx' : 'sgx',
       fetch: source.fetch ?? globalThis.fetch.bind(globalThis),
+      timeoutMs: source.timeoutMs,
     });
   } catch (err) {
     reasons.add('COLLATERAL_MISSING', `collateral fetch failed: ${(err as Error).message}`);

@@ -9,11 +9,12 @@ import type { Reasons } from './policy.js';
 import { certificateList } from './pem.js';
 import type { EvidencePolicy } from './types.js';
 import { parseCertificate } from './x509-chain.js';
+import { DEFAULT_FETCH_TIMEOUT_MS } from './dcap-collateral.js';
 
 const MAX_BODY = 64 * 1024;
 
-async function get(f: typeof fetch, url: string): Promise<Uint8Array> {
-  const res = await f(url);
+async function get(f: typeof fetch, url: string, timeoutMs: number): Promise<Uint8Array> {
+  const res = await f(url, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
   const body = new Uint8Array(await res.arrayBuffer());
   if (body.length > MAX_BODY) throw new Error(`GET ${url}: response too large`);
@@ -39,13 +40,14 @@ export async function fetchSnpCollateral(
   ).join('');
   const t = report.subarray(0x180, 0x188);
   const query = `blSPL=${t[0]}&teeSPL=${t[1]}&snpSPL=${t[6]}&ucodeSPL=${t[7]}`;
+  const timeout = source.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   const errors: string[] = [];
   for (const ark of arks) {
     const product = productOf(ark);
     if (!product) continue;
     try {
-      const vcek = await get(f, `${base}/vcek/v1/${product}/${hwid}?${query}`);
-      const chain = certificateList(await get(f, `${base}/vcek/v1/${product}/cert_chain`));
+      const vcek = await get(f, `${base}/vcek/v1/${product}/${hwid}?${query}`, timeout);
+      const chain = certificateList(await get(f, `${base}/vcek/v1/${product}/cert_chain`, timeout));
       if (!chain) throw new Error('cert_chain is not a PEM certificate list');
       return { vcek, chain };
     } catch (err) {

@@ -78,6 +78,8 @@ export interface EvidencePolicy {
     /** AMD KDS base URL (the `/vcek/v1/` API lives under it). */
     amdKdsUrl?: string;
     fetch?: typeof fetch;
+    /** Per request; default 10 s. A service that does not answer is a failure, not a hang. */
+    timeoutMs?: number;
   };
 }
 
