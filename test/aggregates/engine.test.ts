@@ -13,6 +13,7 @@ import {
   windowDays,
 } from '../../src/enclave/aggregates/engine.js';
 import { roundFigure, roundMoney } from '../../src/enclave/aggregates/round.js';
+import { releaseScratch } from '../../src/enclave/aggregates/scratch.js';
 import { AggregateFiguresSchema } from '../../src/protocol/aggregates.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
 import { buy, DAY, resetIds, sell, T0 } from './helpers.js';
@@ -373,6 +374,25 @@ describe('aggregates: rounding and input checks', () => {
     assert.ok(Object.is(a.pnl, 0));
     assert.ok(Object.is(a.symbols['BTC/USDT']!.position, 0));
     assert.equal(a.win_rate, 0);
+  });
+
+  it('reused work buffers leave no trace between calls', () => {
+    const big = Array.from({ length: 3000 }, (_, i) =>
+      (i % 3 === 0 ? sell : buy)(String(100 + (i % 17)), '0.5', {
+        symbol: i % 2 ? 'ETH/USDT' : 'BTC/USDT',
+      }),
+    );
+    const small = [buy('100', '1'), sell('90', '2'), buy('95', '1')];
+    const bigFirst = agg(big);
+    const smallAfterBig = agg(small);
+    releaseScratch();
+    assert.deepEqual(agg(small), smallAfterBig);
+    assert.deepEqual(agg(big), bigFirst);
+    // A result is never a view of the buffers: the next call does not change it.
+    const r = runAggregates(small, WEEK);
+    const copy = structuredClone(r);
+    runAggregates(big, WEEK);
+    assert.deepEqual(r, copy);
   });
 
   it('refuses malformed fills and windows with fixed messages', () => {

@@ -190,7 +190,7 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
     if (!CUR_RE.test(c)) throw new AggregatesInputError('fill fee currency');
   }
 
-  // 3. Processing order.
+  // 2. Processing order.
   const { order, ts: sortedTs } = processingOrder(
     m,
     {
@@ -201,7 +201,7 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
     work,
   );
 
-  // 4. Per-symbol and per-currency accumulators.
+  // 3. Per-symbol and per-currency accumulators.
   const nSym = symNames.length;
   const nCur = currencies.length;
   const scale = symDigits.map((d, s) => 10 ** exactScaleDigits(d, symMaxQty[s]!));
@@ -231,7 +231,7 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
   let closes = 0;
   let wins = 0;
 
-  // 5. FIFO matching, in order.
+  // 4. FIFO matching, in order.
   for (let k = 0; k < m; k++) {
     const r = order[k]! * REC;
     const p = rec[r]!;
