@@ -50,6 +50,7 @@ export {
   type AggregatesLogProof,
   type AggregatesInclusion,
 } from './aggregates/verify.js';
+export { fetchAggregatesLogProof } from './aggregates/log-proof.js';
 export {
   aggregatesDigest,
   aggregatesSigningInput,
@@ -58,3 +59,11 @@ export {
   type SignedAggregates,
   type AggregateFigures,
 } from '../protocol/aggregates.js';
+export {
+  encryptPassword,
+  verifyAccessToken,
+  jwksIsAttested,
+  fetchJwks,
+  type PasswordEnvelopeInput,
+  type TokenPolicy,
+} from './auth/index.js';

@@ -4,6 +4,7 @@
  * reach this process. On a real TEE these values would be part of the measured launch config.
  */
 import { z } from 'zod';
+import { AUTH_ENCLAVE_ENV } from './auth/config.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -57,6 +58,7 @@ const EnclaveEnvSchema = z.object({
     .default(30)
     .describe('Client clock skew tolerated, seconds'),
   REPLAY_CACHE_MAX_ENTRIES: int(1000, 50_000_000).default(2_000_000).describe('Replay cache bound'),
+  ...AUTH_ENCLAVE_ENV,
   BINANCE_BASE_URL: z.url().default('https://api.binance.com').describe('Binance spot API'),
   BYBIT_BASE_URL: z.url().default('https://api.bybit.com').describe('Bybit v5 API'),
   OKX_BASE_URL: z.url().default('https://www.okx.com').describe('OKX v5 API'),

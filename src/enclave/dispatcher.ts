@@ -21,12 +21,28 @@ export function toErrorBody(err: unknown): RpcErrorBody {
   return new RpcError('INTERNAL').toBody();
 }
 
-export async function dispatchFrame(state: EnclaveState, frame: unknown): Promise<ResponseFrame> {
+/**
+ * `detach`, when given, receives the results of `detached` methods (Argon2id) as they finish;
+ * they are left out of the frame's own results, so a slow hash holds up neither the rest of its
+ * frame nor later frames. The client matches results by id, in whatever frame they come.
+ */
+export async function dispatchFrame(
+  state: EnclaveState,
+  frame: unknown,
+  detach?: (result: Result) => void,
+): Promise<ResponseFrame> {
   const parsed = RequestFrameSchema.safeParse(frame);
   if (!parsed.success) return { error: new RpcError('FRAME_INVALID').toBody() };
   const results: Result[] = [];
-  for (const call of parsed.data.calls) results.push(await dispatchCall(state, call));
+  for (const call of parsed.data.calls) {
+    if (detach && isDetached(call.method)) void dispatchCall(state, call).then(detach);
+    else results.push(await dispatchCall(state, call));
+  }
   return { results };
+}
+
+function isDetached(method: string): boolean {
+  return isMethodName(method) && 'detached' in METHODS[method];
 }
 
 async function dispatchCall(state: EnclaveState, call: Call): Promise<Result> {

@@ -26,7 +26,21 @@ function serveConnection(state: EnclaveState, conn: Socket): void {
     }
     for (const frame of frames) {
       queue = queue
-        .then(() => dispatchFrame(state, frame))
+        .then(() =>
+          dispatchFrame(state, frame, (result) => {
+            let bytes: Uint8Array;
+            try {
+              bytes = encodeFrame({ results: [result] });
+            } catch {
+              bytes = encodeFrame({
+                results: [
+                  { id: result.id, ok: false, error: new RpcError('FRAME_TOO_LARGE').toBody() },
+                ],
+              });
+            }
+            if (!conn.destroyed) conn.write(bytes);
+          }),
+        )
         .then(
           (response) => {
             let bytes: Uint8Array;

@@ -24,6 +24,11 @@ import { HTTP_ERRORS, HostError } from './errors.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';
 import { attestationRoutes } from './http/routes/attestation.js';
+import { authRoutes } from './http/routes/auth.js';
+import { operatorRoutes } from './http/routes/operator.js';
+import type { AuthService } from './auth/auth-service.js';
+import type { AuthConfig } from './auth/config.js';
+import type { AuthGuard } from './auth/guard.js';
 import { healthRoutes } from './http/routes/health.js';
 import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -46,6 +51,7 @@ export interface AppDeps {
   log: LogService;
   logStore: LogStore;
   redis?: Redis | undefined;
+  auth: { service: AuthService; guard: AuthGuard; config: AuthConfig };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -132,6 +138,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessionRoutes({ credentials: deps.credentials, maxTtlSeconds: deps.config.maxTtlSeconds }),
   );
   await app.register(aggregatesRoutes({ aggregates: deps.aggregates }));
+  await app.register(
+    authRoutes({ auth: deps.auth.service, guard: deps.auth.guard, config: deps.auth.config }),
+  );
+  await app.register(
+    operatorRoutes({
+      auth: deps.auth.service,
+      guard: deps.auth.guard,
+      credentials: deps.credentials,
+      db: deps.db,
+      enclaveStats: () => deps.enclave.call('auth.stats', {}),
+    }),
+  );
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
   await app.register(logRoutes({ log: deps.log, store: deps.logStore }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -40,6 +40,20 @@ export const HTTP_ERRORS = {
   EXCHANGE_BAD_RESPONSE: [502, 'the exchange answered with an invalid response'],
   EXCHANGE_TIMEOUT: [504, 'the exchange did not answer in time; retry later'],
   AGGREGATES_BUSY: [503, 'the enclave is running as many aggregates jobs as it may; retry later'],
+  AUTH_REQUIRED: [401, 'this route needs an access token (Authorization: Bearer)'],
+  AUTH_TOKEN_INVALID: [401, 'the access token is invalid, expired or revoked'],
+  AUTH_FORBIDDEN: [403, 'the access token lacks the role this route needs'],
+  AUTH_INVALID_CREDENTIALS: [401, 'email or password is wrong'],
+  AUTH_PASSWORD_TOO_SHORT: [400, 'the password must have at least 12 characters'],
+  AUTH_EMAIL_TAKEN: [409, 'an account with this email exists'],
+  AUTH_ENVELOPE_MISMATCH: [400, 'the envelope was made for another action or account'],
+  AUTH_REFRESH_INVALID: [401, 'the refresh token is invalid, expired or revoked; log in again'],
+  AUTH_REFRESH_REUSED: [
+    401,
+    'the refresh token was already used; every session of this account is revoked',
+  ],
+  AUTH_LOGIN_LOCKED: [429, 'too many failed logins for this account; retry after Retry-After'],
+  AUTH_BUSY: [503, 'too many password checks are in progress; retry after Retry-After'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
   DATABASE_UNAVAILABLE: [503, 'the database is unavailable; retry later'],
   LOG_UNAVAILABLE: [503, 'the transparency log cannot record the operation now; nothing was done'],
@@ -80,10 +94,16 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'EXCHANGE_UNAVAILABLE',
   'EXCHANGE_BAD_RESPONSE',
   'EXCHANGE_TIMEOUT',
+  'AUTH_INVALID_CREDENTIALS',
+  'AUTH_PASSWORD_TOO_SHORT',
+  'AUTH_ENVELOPE_MISMATCH',
+  'AUTH_REFRESH_INVALID',
+  'AUTH_REFRESH_REUSED',
 ]);
 
 export function fromRpcCode(code: string): HostError {
   if (code === 'JOBS_BUSY') return new HostError('AGGREGATES_BUSY', undefined, 5);
+  if (code === 'AUTH_BUSY') return new HostError('AUTH_BUSY', undefined, 2);
   if (code === 'EXCHANGE_RATE_LIMITED')
     return new HostError('EXCHANGE_RATE_LIMITED', undefined, 30);
   if (isRpcErrorCode(code) && CLIENT_FACING_RPC.has(code))

@@ -21,6 +21,11 @@ import { createWitnessJob, parseWitnesses } from './log/witness-client.js';
 import { createLogger } from './logging.js';
 import { createOpsLog } from './ops-events.js';
 import { createAggregateRepository } from './db/repositories/aggregates.js';
+import { createAuthRepository } from './db/repositories/auth.js';
+import { createAuthService } from './auth/auth-service.js';
+import { createAuthGuard } from './auth/guard.js';
+import { createLoginThrottle } from './auth/login-throttle.js';
+import { createTokenVerifier } from './auth/verifier.js';
 import { createAggregatesService } from './services/aggregates-service.js';
 import { createAttestationService } from './services/attestation-service.js';
 import { createCredentialService } from './services/credential-service.js';
@@ -107,7 +112,36 @@ export async function createService(
       })
     : undefined;
 
+  const authRepo = createAuthRepository(db);
+  const verifier = createTokenVerifier({
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    isSessionActive: (sid) => authRepo.isSessionActive(sid),
+  });
+  const auth = createAuthService({
+    enclave,
+    repo: authRepo,
+    log,
+    verifier,
+    throttle: createLoginThrottle(config.auth.loginFailuresBeforeBackoff, redis),
+    config: config.auth,
+    logger: logger.child({ component: 'auth' }),
+  });
+  enclave.onReady((call) => auth.initEnclave(call));
+  const guard = createAuthGuard({
+    verifier,
+    disabledForDevelopment: config.auth.disabledForDevelopment,
+    cookies: config.auth.cookies,
+  });
+  if (config.auth.disabledForDevelopment) {
+    logger.warn(
+      { event: 'auth.disabled_for_development' },
+      'AUTH_DISABLED_FOR_DEVELOPMENT=true: enclave routes accept requests WITHOUT an access token. Never use this in production.',
+    );
+  }
+
   await enclave.start();
+  auth.start();
   sweeper.start();
   rotation.start();
   witnesses.start();
@@ -123,6 +157,7 @@ export async function createService(
     log,
     logStore,
     redis,
+    auth: { service: auth, guard, config: config.auth },
   });
 
   return {
@@ -134,9 +169,11 @@ export async function createService(
     log,
     witnesses,
     aggregates,
+    auth,
     logger,
     async stop(): Promise<void> {
       rotation.stop();
+      auth.stop();
       await witnesses.stop();
       await sweeper.stop();
       await app.close();

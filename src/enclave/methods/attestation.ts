@@ -6,6 +6,8 @@ import { computeReportData } from '../../protocol/attestation/report-data.js';
 import { bytesToBase64, bytesToHex } from '../../protocol/encoding.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
+import { authState } from '../auth/auth-state.js';
+import { keyRetentionSeconds } from '../auth/config.js';
 
 export async function attestation(
   state: EnclaveState,
@@ -16,7 +18,7 @@ export async function attestation(
   const bound = {
     enclave_pubkey: bytesToBase64(current.publicKey),
     key_id: current.id,
-    signing_keys: keyring.publicKeys().signing_keys,
+    signing_keys: { ...keyring.publicKeys().signing_keys, ...jwtKids(state) },
     nonce: params.nonce,
   };
   const reportData = computeReportData(bound);
@@ -27,4 +29,12 @@ export async function attestation(
     report_data: bytesToHex(reportData),
     ...bound,
   };
+}
+
+/** The published JWT keys' thumbprints, bound into the evidence once the auth keyring is loaded. */
+function jwtKids(state: EnclaveState): { jwt?: string[] } {
+  const auth = authState(state);
+  if (!auth.keyring) return {};
+  const keys = auth.keyring.jwks(state.now(), keyRetentionSeconds(auth.config));
+  return { jwt: keys.map((k) => k.kid) };
 }

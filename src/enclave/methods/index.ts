@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/methods.js';
 import type { EnclaveState } from '../state.js';
 import { attestation } from './attestation.js';
+import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
 import { logAppend, logInit } from './log.js';
 import { status } from './status.js';
@@ -26,4 +27,5 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'credential.verify_stored': verifyStored,
   'log.init': logInit,
   'log.append': logAppend,
+  ...AUTH_HANDLERS,
 });

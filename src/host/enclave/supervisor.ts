@@ -34,7 +34,10 @@ export type RotationPersist = (
 ) => Promise<unknown>;
 
 export interface SupervisorDeps {
-  config: Pick<Config, 'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates'>;
+  config: Pick<
+    Config,
+    'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates' | 'auth'
+  >;
   db: Pick<Db, 'transaction'>;
   state: EnclaveStateRepository;
   ops: OpsLog;
@@ -90,6 +93,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
         : {}),
       AGGREGATES_MAX_JOBS: String(config.aggregates.maxJobs),
       AGGREGATES_MAX_WINDOW_DAYS: String(config.aggregates.maxWindowDays),
+      ...config.auth.enclaveEnv,
       PATH: process.env.PATH ?? '',
     };
     const proc = spawn(process.execPath, [resolvePath(config.enclave.bundle)], {

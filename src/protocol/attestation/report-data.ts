@@ -20,7 +20,16 @@ export const AttestationNonceSchema = z
   .regex(/^[A-Za-z0-9_-]+$/, { message: 'nonce must be base64url or hex' });
 
 export const SigningKeysSchema = z
-  .object({ results: base64Bytes(32), log: base64Bytes(32) })
+  .object({
+    results: base64Bytes(32),
+    log: base64Bytes(32),
+    /**
+     * RFC 7638 thumbprints (= JWKS `kid`s) of every ES256 JWT key the enclave publishes, in JWKS
+     * order (docs/protocol/auth.md). Absent before the auth keyring is loaded; when absent the
+     * preimage is exactly the one of earlier versions.
+     */
+    jwt: z.array(KeyIdSchema).max(64).optional(),
+  })
   .strict();
 export type SigningKeys = z.infer<typeof SigningKeysSchema>;
 
@@ -43,7 +52,11 @@ export function reportDataPreimage(input: ReportDataInput): Uint8Array {
     context: REPORT_DATA_CONTEXT,
     enclave_pubkey: input.enclave_pubkey,
     key_id: input.key_id,
-    signing_keys: { results: input.signing_keys.results, log: input.signing_keys.log },
+    signing_keys: {
+      results: input.signing_keys.results,
+      log: input.signing_keys.log,
+      ...(input.signing_keys.jwt ? { jwt: [...input.signing_keys.jwt] } : {}),
+    },
     nonce: input.nonce,
   });
 }

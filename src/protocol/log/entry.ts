@@ -16,6 +16,8 @@ export const LOG_ENTRY_TYPES = [
   'credential.expired',
   'keyring.rotated',
   'aggregates.signed',
+  'auth.refresh_reused',
+  'auth.key_rotated',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 

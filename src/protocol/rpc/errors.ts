@@ -26,6 +26,13 @@ export const RPC_ERROR_MESSAGES = {
   EXCHANGE_UNAVAILABLE: 'the exchange could not be reached',
   EXCHANGE_TIMEOUT: 'the exchange did not answer in time',
   EXCHANGE_BAD_RESPONSE: 'the exchange answered with something that is not a valid response',
+  AUTH_BUSY: 'too many password checks are queued; retry later',
+  AUTH_NOT_READY: 'the auth keyring has not been loaded',
+  AUTH_INVALID_CREDENTIALS: 'email or password is wrong',
+  AUTH_PASSWORD_TOO_SHORT: 'the password is shorter than the minimum length',
+  AUTH_REFRESH_INVALID: 'the refresh token is not valid',
+  AUTH_REFRESH_REUSED: 'the refresh token was already used',
+  AUTH_ENVELOPE_MISMATCH: 'the envelope was made for another action or account',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
 

@@ -16,6 +16,7 @@ import {
 } from '../attestation/response.js';
 import { LogEntrySchema } from '../log/entry.js';
 import { CurrencySchema, SymbolSchema } from '../aggregates.js';
+import { AUTH_METHODS } from './auth-methods.js';
 
 export const PHASES = ['awaiting_keyring', 'ready', 'failed'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -263,6 +264,7 @@ export const METHODS = {
     result: z.object({ jobs: z.array(JobViewSchema) }).strict(),
     phases: READY,
   },
+  ...AUTH_METHODS,
 } as const;
 
 export type MethodName = keyof typeof METHODS;

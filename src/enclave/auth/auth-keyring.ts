@@ -1,0 +1,171 @@
+/**
+ * The auth keyring (docs/protocol/auth.md, "Keys"): ES256 (P-256) JWT signing keys, an HMAC key
+ * for refresh tokens and an AES key for the sealed grace-window responses. It is sealed on its
+ * own (a separate blob and generation from the credential keyring, so keyrings sealed before
+ * auth existed stay loadable unchanged) with the same `seal()` format.
+ *
+ * Rollover (seed 000, "Key Rollover"): `rotated()` adds a key that is published at once but
+ * signs only from `active_from = now + prepublish`; the key it replaces stops signing then and
+ * stays published for twice the access-token lifetime, after which `jwks()` no longer lists it
+ * and the next rotation drops it. Private keys never leave this object except sealed.
+ */
+import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { ecThumbprint, type Es256PublicJwk } from '../../protocol/auth.js';
+import { base64ToBytes, bytesToBase64, utf8 } from '../../protocol/encoding.js';
+
+const Seconds = z.number().int().nonnegative();
+const B64u32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+
+const AuthKeyringDataSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal('auth'),
+    generation: z.number().int().positive(),
+    signing_keys: z
+      .array(
+        z
+          .object({
+            d: B64u32,
+            x: B64u32,
+            y: B64u32,
+            created_at: Seconds,
+            active_from: Seconds,
+            retired_at: Seconds.nullable(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(32),
+    refresh_key: z.string().min(40).max(48),
+    response_key: z.string().min(40).max(48),
+  })
+  .strict();
+
+export interface JwtKey {
+  readonly kid: string;
+  readonly privateKey: KeyObject;
+  readonly x: string;
+  readonly y: string;
+  readonly createdAt: number;
+  readonly activeFrom: number;
+  readonly retiredAt: number | null;
+}
+
+export class AuthKeyring {
+  private constructor(
+    readonly generation: number,
+    private readonly keys: readonly JwtKey[],
+    /** HMAC-SHA256 key authenticating refresh tokens. */
+    readonly refreshKey: Uint8Array,
+    /** AES-256-GCM key sealing the response a grace-window retry returns. */
+    readonly responseKey: Uint8Array,
+  ) {}
+
+  static generate(now: number): AuthKeyring {
+    return new AuthKeyring(
+      1,
+      [newJwtKey(now, now)],
+      new Uint8Array(randomBytes(32)),
+      new Uint8Array(randomBytes(32)),
+    );
+  }
+
+  rotated(now: number, prepublishSeconds: number, retentionSeconds: number): AuthKeyring {
+    const activeFrom = now + prepublishSeconds;
+    const kept = this.keys
+      .map((k) =>
+        k.retiredAt === null || k.retiredAt > activeFrom ? { ...k, retiredAt: activeFrom } : k,
+      )
+      .filter((k) => k.retiredAt === null || k.retiredAt + retentionSeconds > now);
+    return new AuthKeyring(
+      this.generation + 1,
+      [...kept, newJwtKey(now, activeFrom)],
+      this.refreshKey,
+      this.responseKey,
+    );
+  }
+
+  /** The key that signs at `now`: the newest one already active and not yet retired. */
+  signingKey(now: number): JwtKey {
+    const usable = this.keys.filter(
+      (k) => k.activeFrom <= now && (k.retiredAt === null || k.retiredAt > now),
+    );
+    const key = usable.sort((a, b) => b.activeFrom - a.activeFrom)[0];
+    if (!key) throw new Error('no active signing key');
+    return key;
+  }
+
+  /** Every key a verifier may meet: not yet signing, signing, or retired within retention. */
+  jwks(now: number, retentionSeconds: number): Es256PublicJwk[] {
+    return this.keys
+      .filter((k) => k.retiredAt === null || k.retiredAt + retentionSeconds > now)
+      .map((k) => ({
+        kty: 'EC',
+        crv: 'P-256',
+        x: k.x,
+        y: k.y,
+        kid: k.kid,
+        use: 'sig',
+        alg: 'ES256',
+      }));
+  }
+
+  newestKid(): string {
+    return this.keys[this.keys.length - 1]!.kid;
+  }
+
+  serialize(): Uint8Array {
+    const data: z.infer<typeof AuthKeyringDataSchema> = {
+      v: 1,
+      kind: 'auth',
+      generation: this.generation,
+      signing_keys: this.keys.map((k) => ({
+        d: k.privateKey.export({ format: 'jwk' }).d!,
+        x: k.x,
+        y: k.y,
+        created_at: k.createdAt,
+        active_from: k.activeFrom,
+        retired_at: k.retiredAt,
+      })),
+      refresh_key: bytesToBase64(this.refreshKey),
+      response_key: bytesToBase64(this.responseKey),
+    };
+    return utf8.encode(JSON.stringify(data));
+  }
+
+  static deserialize(bytes: Uint8Array): AuthKeyring {
+    const data = AuthKeyringDataSchema.parse(JSON.parse(utf8.decode(bytes)));
+    const keys = data.signing_keys.map((k) =>
+      jwtKeyFrom(
+        createPrivateKey({
+          key: { kty: 'EC', crv: 'P-256', d: k.d, x: k.x, y: k.y },
+          format: 'jwk',
+        }),
+        k.created_at,
+        k.active_from,
+        k.retired_at,
+      ),
+    );
+    const refreshKey = base64ToBytes(data.refresh_key);
+    const responseKey = base64ToBytes(data.response_key);
+    if (refreshKey.length !== 32 || responseKey.length !== 32) throw new Error('bad auth keyring');
+    return new AuthKeyring(data.generation, keys, refreshKey, responseKey);
+  }
+}
+
+function jwtKeyFrom(
+  privateKey: KeyObject,
+  createdAt: number,
+  activeFrom: number,
+  retiredAt: number | null,
+): JwtKey {
+  const { x, y } = privateKey.export({ format: 'jwk' });
+  if (!x || !y) throw new TypeError('not a P-256 key');
+  return { kid: ecThumbprint(x, y), privateKey, x, y, createdAt, activeFrom, retiredAt };
+}
+
+function newJwtKey(now: number, activeFrom: number): JwtKey {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return jwtKeyFrom(privateKey, now, activeFrom, null);
+}

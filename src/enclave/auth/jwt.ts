@@ -1,0 +1,21 @@
+/**
+ * ES256 JWT signing (RFC 7515 / 7519 / 7518 §3.4) by hand with node:crypto's synchronous `sign`
+ * in IEEE P1363 (r ‖ s) form: 2.5× jose's rate (research/perf-limits.md §1a, §4). The header is
+ * fixed ({alg: ES256, typ: JWT, kid}); verification is never done here but by jose in the host
+ * and the SDK, so signer and verifier are independent implementations.
+ */
+import { sign } from 'node:crypto';
+import type { AccessClaims } from '../../protocol/auth.js';
+import { bytesToBase64url, utf8 } from '../../protocol/encoding.js';
+import type { JwtKey } from './auth-keyring.js';
+
+const b64uJson = (v: unknown) => bytesToBase64url(utf8.encode(JSON.stringify(v)));
+
+export function signJwt(key: JwtKey, claims: AccessClaims): string {
+  const input = `${b64uJson({ alg: 'ES256', typ: 'JWT', kid: key.kid })}.${b64uJson(claims)}`;
+  const sig = sign('sha256', Buffer.from(input, 'ascii'), {
+    key: key.privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
+  return `${input}.${bytesToBase64url(sig)}`;
+}

@@ -1,0 +1,171 @@
+/**
+ * Refresh tokens, sealed retry responses and sealed password hashes (docs/protocol/auth.md).
+ *
+ * - Refresh token: `rt1.<b64url 16-byte id>.<exp>.<b64url HMAC-SHA256>` with the MAC over
+ *   "cloister/refresh/v1\n" ‖ JCS({exp, rid, sid, sub}) under the auth keyring's refresh key.
+ *   Opaque to clients; the host stores only its SHA-256 and cannot make one for any user or
+ *   session, so it cannot have the enclave sign tokens without a token the enclave issued.
+ * - Sealed response: the pair a refresh answered, AES-256-GCM under the response key with the
+ *   SHA-256 of the refresh token it answered as associated data; only that token opens it.
+ * - Sealed password hash: `ph1.` ‖ base64(nonce ‖ AES-256-GCM(PHC string)) under
+ *   HKDF-SHA256(platform sealing key, salt "cloister/auth/password-seal/v1", info user id), with
+ *   the user id as associated data too, so a blob cannot be moved to another account.
+ */
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import {
+  base64ToBytes,
+  base64urlToBytes,
+  bytesToBase64,
+  bytesToBase64url,
+  utf8,
+} from '../../protocol/encoding.js';
+import { jcs } from '../../protocol/jcs.js';
+import { RpcError } from '../../protocol/rpc/errors.js';
+import type { SealPolicy } from '../../protocol/rpc/methods.js';
+import { nodePrimitives } from '../crypto/node-primitives.js';
+import type { Platform } from '../platform/platform.js';
+
+export interface RefreshClaims {
+  sub: string;
+  sid: string;
+  rid: string;
+  exp: number;
+}
+
+function refreshMac(key: Uint8Array, c: RefreshClaims): Buffer {
+  const mac = createHmac('sha256', key);
+  mac.update('cloister/refresh/v1\n');
+  mac.update(jcs({ exp: c.exp, rid: c.rid, sid: c.sid, sub: c.sub }));
+  return mac.digest();
+}
+
+export function makeRefreshToken(key: Uint8Array, sub: string, sid: string, exp: number): string {
+  const rid = bytesToBase64url(randomBytes(16));
+  const mac = refreshMac(key, { sub, sid, rid, exp });
+  return `rt1.${rid}.${exp}.${bytesToBase64url(mac)}`;
+}
+
+/** Checks the MAC (constant time) and the expiry; throws AUTH_REFRESH_INVALID otherwise. */
+export function checkRefreshToken(
+  key: Uint8Array,
+  token: string,
+  sub: string,
+  sid: string,
+  now: number,
+): void {
+  const [, rid, expText, macText] = token.split('.');
+  const exp = Number(expText);
+  const given = base64urlToBytes(macText ?? '');
+  const expected = refreshMac(key, { sub, sid, rid: rid ?? '', exp });
+  if (given.length !== expected.length || !timingSafeEqual(given, expected) || exp <= now)
+    throw new RpcError('AUTH_REFRESH_INVALID');
+}
+
+export function refreshTokenHash(token: string): string {
+  return createHash('sha256').update(token, 'ascii').digest('hex');
+}
+
+const ResponseSchema = z
+  .object({
+    access_token: z.string(),
+    access_expires_at: z.number().int(),
+    refresh_token: z.string(),
+    refresh_expires_at: z.number().int(),
+    issued_at: z.number().int(),
+  })
+  .strict();
+export type SealedResponse = z.infer<typeof ResponseSchema>;
+
+const responseAad = (parentHash: string) =>
+  utf8.encode(`cloister/refresh-response/v1\n${parentHash}`);
+
+export function sealResponse(key: Uint8Array, parentHash: string, r: SealedResponse): string {
+  const nonce = randomBytes(12);
+  const { ciphertext, tag } = nodePrimitives.aesGcmSeal(
+    key,
+    nonce,
+    utf8.encode(JSON.stringify(r)),
+    responseAad(parentHash),
+  );
+  return bytesToBase64(Buffer.concat([nonce, ciphertext, tag]));
+}
+
+export function openResponse(key: Uint8Array, parentHash: string, sealed: string): SealedResponse {
+  try {
+    const b = base64ToBytes(sealed);
+    const pt = nodePrimitives.aesGcmOpen(
+      key,
+      b.subarray(0, 12),
+      b.subarray(12, -16),
+      b.subarray(-16),
+      responseAad(parentHash),
+    );
+    try {
+      return ResponseSchema.parse(JSON.parse(utf8.decode(pt)));
+    } finally {
+      pt.fill(0);
+    }
+  } catch {
+    throw new RpcError('AUTH_REFRESH_INVALID');
+  }
+}
+
+function passwordKey(platform: Platform, policy: SealPolicy, userId: string): Uint8Array {
+  const root = platform.sealingKey(policy);
+  try {
+    return new Uint8Array(
+      hkdfSync('sha256', root, 'cloister/auth/password-seal/v1', utf8.encode(userId), 32),
+    );
+  } finally {
+    root.fill(0);
+  }
+}
+
+const passwordAad = (userId: string) => utf8.encode(`cloister/auth/password/v1\n${userId}`);
+
+export function sealPasswordHash(
+  platform: Platform,
+  policy: SealPolicy,
+  userId: string,
+  phc: string,
+): string {
+  const key = passwordKey(platform, policy, userId);
+  try {
+    const nonce = randomBytes(12);
+    const { ciphertext, tag } = nodePrimitives.aesGcmSeal(
+      key,
+      nonce,
+      utf8.encode(phc),
+      passwordAad(userId),
+    );
+    return `ph1.${bytesToBase64(Buffer.concat([nonce, ciphertext, tag]))}`;
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** The PHC string, or null when the blob does not open for this user on this enclave. */
+export function unsealPasswordHash(
+  platform: Platform,
+  policy: SealPolicy,
+  userId: string,
+  sealed: string,
+): string | null {
+  const key = passwordKey(platform, policy, userId);
+  try {
+    const b = base64ToBytes(sealed.slice(4));
+    const pt = nodePrimitives.aesGcmOpen(
+      key,
+      b.subarray(0, 12),
+      b.subarray(12, -16),
+      b.subarray(-16),
+      passwordAad(userId),
+    );
+    return utf8.decode(pt);
+  } catch {
+    return null;
+  } finally {
+    key.fill(0);
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * The enclave half of authentication (docs/protocol/auth.md): the auth keyring's lifecycle
+ * (init, two-step rotation, JWKS), registration and login with Argon2id, refresh rotation and
+ * the grace-window replay. Passwords arrive as typed or inside a credential envelope; either way
+ * they exist only here, only for the call, and never cross back.
+ */
+import { randomUUID } from 'node:crypto';
+import { AuthPlaintextSchema, PASSWORD_MIN_LENGTH, type Role } from '../../protocol/auth.js';
+import { utf8 } from '../../protocol/encoding.js';
+import { EnvelopeError } from '../../protocol/envelope/errors.js';
+import { resolveEnvelopeKind } from '../../protocol/envelope/registry.js';
+import { RpcError } from '../../protocol/rpc/errors.js';
+import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
+import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
+import { AuthKeyring } from '../auth/auth-keyring.js';
+import { authState, readyAuthKeyring } from '../auth/auth-state.js';
+import { keyRetentionSeconds } from '../auth/config.js';
+import { signJwt } from '../auth/jwt.js';
+import {
+  checkRefreshToken,
+  makeRefreshToken,
+  openResponse,
+  refreshTokenHash,
+  sealPasswordHash,
+  sealResponse,
+  unsealPasswordHash,
+} from '../auth/tokens.js';
+import { nodePrimitives } from '../crypto/node-primitives.js';
+import { seal, unseal } from '../keyring/seal.js';
+import { readyKeyring, type EnclaveState } from '../state.js';
+
+function policyOf(state: EnclaveState): SealPolicy {
+  if (!state.policy) throw new RpcError('AUTH_NOT_READY');
+  return state.policy;
+}
+
+function sealKeyring(state: EnclaveState, keyring: AuthKeyring): string {
+  const bytes = keyring.serialize();
+  try {
+    return seal(state.platform, policyOf(state), bytes);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+function keysView(state: EnclaveState, keyring: AuthKeyring) {
+  const now = state.now();
+  return {
+    generation: keyring.generation,
+    keys: keyring.jwks(now, keyRetentionSeconds(authState(state).config)),
+    signing_kid: keyring.signingKey(now).kid,
+  };
+}
+
+export function authInit(
+  state: EnclaveState,
+  params: MethodParams<'auth.init'>,
+): MethodResult<'auth.init'> {
+  const auth = authState(state);
+  void auth.hasher.warmUp();
+  if (auth.keyring) return { ...keysView(state, auth.keyring), sealed: null };
+  if (params.sealed === null) {
+    const keyring = AuthKeyring.generate(state.now());
+    const sealed = sealKeyring(state, keyring);
+    auth.keyring = keyring;
+    return { ...keysView(state, keyring), sealed };
+  }
+  const { plaintext } = unseal(state.platform, params.sealed);
+  try {
+    auth.keyring = AuthKeyring.deserialize(plaintext);
+  } catch {
+    throw new RpcError('SEAL_INVALID');
+  } finally {
+    plaintext.fill(0);
+  }
+  return { ...keysView(state, auth.keyring), sealed: null };
+}
+
+export function authPrepareRotation(state: EnclaveState): MethodResult<'auth.prepare_rotation'> {
+  const auth = authState(state);
+  const next = readyAuthKeyring(state).rotated(
+    state.now(),
+    auth.config.AUTH_KEY_PREPUBLISH_SECONDS,
+    keyRetentionSeconds(auth.config),
+  );
+  const sealed = sealKeyring(state, next);
+  auth.pending = { keyring: next, sealed };
+  return { sealed, generation: next.generation, kid: next.newestKid() };
+}
+
+export function authActivate(
+  state: EnclaveState,
+  params: MethodParams<'auth.activate'>,
+): MethodResult<'auth.activate'> {
+  const auth = authState(state);
+  const p = auth.pending;
+  if (!p || p.keyring.generation !== params.generation || p.sealed !== params.sealed)
+    throw new RpcError('GENERATION_MISMATCH');
+  auth.keyring = p.keyring;
+  auth.pending = null;
+  return keysView(state, p.keyring);
+}
+
+export function authJwks(state: EnclaveState): MethodResult<'auth.jwks'> {
+  return keysView(state, readyAuthKeyring(state));
+}
+
+export function authStats(state: EnclaveState): MethodResult<'auth.stats'> {
+  const { hasher } = authState(state);
+  return {
+    argon2_hashes: hasher.calls.hash,
+    argon2_verifies: hasher.calls.verify,
+    ...hasher.queueStats,
+  };
+}
+
+/**
+ * The password from a request: as given, or opened from an envelope with the same replay and
+ * freshness rules as credential.submit, whose plaintext must be an auth plaintext for this very
+ * action and email (so an envelope made for one account or one purpose is useless elsewhere).
+ */
+async function passwordOf(
+  state: EnclaveState,
+  secret: AuthSecret,
+  email: string,
+  action: 'register' | 'login',
+): Promise<string> {
+  if ('password' in secret) return secret.password;
+  const { envelope } = secret;
+  const { config } = state;
+  const kind = resolveEnvelopeKind(envelope);
+  const recipient = readyKeyring(state).recipient(envelope.key_id);
+  const senderKey = kind.senderKey(envelope);
+  const now = state.now();
+  const horizon = now + config.ENVELOPE_MAX_AGE_SECONDS + config.ENVELOPE_MAX_FUTURE_SECONDS;
+  if (!state.replay.add(senderKey, horizon, now)) throw new EnvelopeError('ENVELOPE_REPLAYED');
+  try {
+    const plaintext = await kind.open(nodePrimitives, recipient, envelope);
+    try {
+      let parsed;
+      try {
+        parsed = AuthPlaintextSchema.parse(JSON.parse(utf8.decode(plaintext)));
+      } catch {
+        throw new EnvelopeError('ENVELOPE_INVALID');
+      }
+      const age = now - parsed.issued_at;
+      if (
+        age > config.ENVELOPE_MAX_AGE_SECONDS ||
+        -age > config.ENVELOPE_MAX_FUTURE_SECONDS ||
+        parsed.issued_at < state.bootTime
+      )
+        throw new EnvelopeError('ENVELOPE_STALE');
+      const retiredAt = readyKeyring(state).retiredAt(recipient.keyId);
+      if (retiredAt != null && parsed.issued_at > retiredAt + config.ENVELOPE_MAX_FUTURE_SECONDS)
+        throw new RpcError('ENVELOPE_UNKNOWN_KEY');
+      if (parsed.action !== action || parsed.email !== email)
+        throw new RpcError('AUTH_ENVELOPE_MISMATCH');
+      return parsed.password;
+    } finally {
+      plaintext.fill(0);
+    }
+  } catch (err) {
+    // An envelope that did not open may be sent again; one that opened stays spent.
+    if (err instanceof EnvelopeError && err.code !== 'ENVELOPE_STALE')
+      state.replay.delete(senderKey);
+    throw err;
+  }
+}
+
+const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
+
+export async function authRegister(
+  state: EnclaveState,
+  params: MethodParams<'auth.register'>,
+): Promise<MethodResult<'auth.register'>> {
+  const password = await passwordOf(state, params.secret, params.email, 'register');
+  if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
+  readyAuthKeyring(state);
+  const phc = await authState(state).hasher.hash(password);
+  const userId = randomUUID();
+  return {
+    user_id: userId,
+    password_sealed: sealPasswordHash(state.platform, policyOf(state), userId, phc),
+  };
+}
+
+export async function authLogin(
+  state: EnclaveState,
+  params: MethodParams<'auth.login'>,
+): Promise<MethodResult<'auth.login'>> {
+  const password = await passwordOf(state, params.secret, params.email, 'login');
+  const auth = authState(state);
+  const keyring = readyAuthKeyring(state);
+  const { user } = params;
+  const phc = user
+    ? unsealPasswordHash(state.platform, policyOf(state), user.user_id, user.password_sealed)
+    : null;
+  // Exactly one Argon2id verify on every path: unknown email, unreadable blob, wrong password.
+  const ok = phc
+    ? await auth.hasher.verify(phc, password)
+    : await auth.hasher.verifyDummy(password);
+  if (!ok || !user || !phc) throw new RpcError('AUTH_INVALID_CREDENTIALS');
+  const rehashed = auth.hasher.needsRehash(phc)
+    ? sealPasswordHash(
+        state.platform,
+        policyOf(state),
+        user.user_id,
+        await auth.hasher.hash(password),
+      )
+    : null;
+  const sessionId = randomUUID();
+  return {
+    user_id: user.user_id,
+    session_id: sessionId,
+    ...issue(state, keyring, user.user_id, sessionId, user.roles),
+    password_sealed: rehashed,
+  };
+}
+
+function issue(
+  state: EnclaveState,
+  keyring: AuthKeyring,
+  sub: string,
+  sid: string,
+  roles: readonly Role[],
+) {
+  const c = authState(state).config;
+  const now = state.now();
+  const exp = now + c.AUTH_ACCESS_TOKEN_TTL_SECONDS;
+  const access = signJwt(keyring.signingKey(now), {
+    iss: c.AUTH_ISSUER,
+    aud: c.AUTH_AUDIENCE,
+    sub,
+    sid,
+    exp,
+    iat: now,
+    jti: randomUUID(),
+    roles: [...new Set(roles)],
+  });
+  const refreshExp = now + c.AUTH_REFRESH_TOKEN_TTL_SECONDS;
+  const refresh = makeRefreshToken(keyring.refreshKey, sub, sid, refreshExp);
+  return {
+    access_token: access,
+    access_expires_at: exp,
+    refresh_token: refresh,
+    refresh_expires_at: refreshExp,
+    refresh_hash: refreshTokenHash(refresh),
+  };
+}
+
+export function authRefresh(
+  state: EnclaveState,
+  params: MethodParams<'auth.refresh'>,
+): MethodResult<'auth.refresh'> {
+  const keyring = readyAuthKeyring(state);
+  checkRefreshToken(
+    keyring.refreshKey,
+    params.refresh_token,
+    params.user_id,
+    params.session_id,
+    state.now(),
+  );
+  const issued = issue(state, keyring, params.user_id, params.session_id, params.roles);
+  const { refresh_hash: _hash, ...pair } = issued;
+  const sealed = sealResponse(keyring.responseKey, refreshTokenHash(params.refresh_token), {
+    ...pair,
+    issued_at: state.now(),
+  });
+  return { ...issued, sealed_response: sealed };
+}
+
+export function authRefreshReplay(
+  state: EnclaveState,
+  params: MethodParams<'auth.refresh_replay'>,
+): MethodResult<'auth.refresh_replay'> {
+  const keyring = readyAuthKeyring(state);
+  const now = state.now();
+  checkRefreshToken(
+    keyring.refreshKey,
+    params.refresh_token,
+    params.user_id,
+    params.session_id,
+    now,
+  );
+  const r = openResponse(
+    keyring.responseKey,
+    refreshTokenHash(params.refresh_token),
+    params.sealed_response,
+  );
+  // The window is the enclave's to enforce: the host cannot stretch it to replay a stolen pair.
+  if (now - r.issued_at > authState(state).config.AUTH_REFRESH_GRACE_SECONDS)
+    throw new RpcError('AUTH_REFRESH_REUSED');
+  return {
+    access_token: r.access_token,
+    access_expires_at: r.access_expires_at,
+    refresh_token: r.refresh_token,
+    refresh_expires_at: r.refresh_expires_at,
+  };
+}
+
+export const AUTH_HANDLERS = {
+  'auth.init': authInit,
+  'auth.prepare_rotation': authPrepareRotation,
+  'auth.activate': authActivate,
+  'auth.jwks': authJwks,
+  'auth.register': authRegister,
+  'auth.login': authLogin,
+  'auth.refresh': authRefresh,
+  'auth.refresh_replay': authRefreshReplay,
+  'auth.stats': authStats,
+} as const;

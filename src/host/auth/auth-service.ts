@@ -1,0 +1,231 @@
+/**
+ * The authentication use cases (docs/protocol/auth.md): register, login, refresh with rotation
+ * and theft detection, logout, logout-all, JWT key rollover. The enclave checks passwords and
+ * signs; the host stores sealed blobs and token digests and decides, from its rows, whether a
+ * refresh token is fresh, a retry within the grace window, or a reuse. A reuse revokes every
+ * session of the user and is recorded in the transparency log in the same transaction.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { userLogSubject, type Role } from '../../protocol/auth.js';
+import type { LogEntry } from '../../protocol/log/entry.js';
+import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
+import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
+import type { AuthRepository } from '../db/repositories/auth.js';
+import { isEnclaveCallError } from '../enclave/rpc-client.js';
+import { HostError } from '../errors.js';
+import type { LogService } from '../log/log-service.js';
+import type { AuthConfig } from './config.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { TokenVerifier } from './verifier.js';
+
+type Call = <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
+
+export interface AuthServiceDeps {
+  enclave: { call: Call };
+  repo: AuthRepository;
+  log: Pick<LogService, 'commit' | 'isReady'>;
+  verifier: TokenVerifier;
+  throttle: LoginThrottle;
+  config: AuthConfig;
+  logger: Logger;
+}
+
+export interface TokenPair {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+}
+
+const sha256Hex = (s: string) => createHash('sha256').update(s, 'ascii').digest('hex');
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+function pair(r: {
+  access_token: string;
+  access_expires_at: number;
+  refresh_token: string;
+  refresh_expires_at: number;
+}): TokenPair {
+  const now = nowSeconds();
+  return {
+    access_token: r.access_token,
+    token_type: 'Bearer',
+    expires_in: Math.max(0, r.access_expires_at - now),
+    refresh_token: r.refresh_token,
+    refresh_expires_in: Math.max(0, r.refresh_expires_at - now),
+  };
+}
+
+export function createAuthService(deps: AuthServiceDeps) {
+  const { enclave, repo, log, verifier, throttle, config, logger } = deps;
+  let rotationTimer: NodeJS.Timeout | null = null;
+  let jwksTimer: NodeJS.Timeout | null = null;
+
+  async function refreshJwks(call: Call = enclave.call): Promise<void> {
+    const r = await call('auth.jwks', {});
+    verifier.setJwks({ keys: r.keys });
+  }
+
+  async function revokeAllForReuse(userId: string): Promise<void> {
+    await log.commit({
+      async work(tx) {
+        const n = await repo.revokeAllSessions(tx, userId, 'refresh_reused');
+        const entry: LogEntry = {
+          v: 1,
+          type: 'auth.refresh_reused',
+          subject: userLogSubject(userId),
+          time: nowSeconds(),
+        };
+        logger.warn({ event: 'auth.refresh_reused', sessions: n }, 'refresh token reused');
+        return { result: undefined, entries: [entry] };
+      },
+    });
+  }
+
+  const service = {
+    /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
+    async initEnclave(call: Call): Promise<void> {
+      const latest = await repo.latestKeyring();
+      const r = await call('auth.init', { sealed: latest?.sealed ?? null });
+      if (r.sealed !== null) await repo.insertKeyring(r.generation, r.sealed);
+      verifier.setJwks({ keys: r.keys });
+    },
+
+    jwks: () => verifier.jwks(),
+    refreshJwks: () => refreshJwks(),
+
+    async register(email: string, secret: AuthSecret): Promise<{ user_id: string }> {
+      if (await repo.findUserByEmail(email)) throw new HostError('AUTH_EMAIL_TAKEN');
+      const r = await enclave.call('auth.register', { email, secret });
+      if (!(await repo.insertUser(r.user_id, email, r.password_sealed)))
+        throw new HostError('AUTH_EMAIL_TAKEN');
+      return { user_id: r.user_id };
+    },
+
+    async login(email: string, secret: AuthSecret): Promise<TokenPair & { user_id: string }> {
+      const wait = await throttle.waitMs(email);
+      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+      const user = await repo.findUserByEmail(email);
+      const known =
+        user && user.status === 'active'
+          ? { user_id: user.user_id, password_sealed: user.password_sealed, roles: user.roles }
+          : null;
+      let r: MethodResult<'auth.login'>;
+      try {
+        r = await enclave.call('auth.login', { email, secret, user: known });
+      } catch (err) {
+        if (isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS')) await throttle.failed(email);
+        throw err;
+      }
+      await throttle.succeeded(email);
+      await repo.insertSession(repo.db, r.session_id, r.user_id, {
+        hash: r.refresh_hash,
+        expiresAt: r.refresh_expires_at,
+      });
+      if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed);
+      return { user_id: r.user_id, ...pair(r) };
+    },
+
+    async refresh(token: string): Promise<TokenPair> {
+      const hash = sha256Hex(token);
+      let row = await repo.findRefresh(hash);
+      if (!row || row.session_revoked || row.expires_at <= nowSeconds())
+        throw new HostError('AUTH_REFRESH_INVALID');
+      const user = await repo.findUser(row.user_id);
+      if (!user || user.status !== 'active') throw new HostError('AUTH_REFRESH_INVALID');
+      const ids = { refresh_token: token, user_id: row.user_id, session_id: row.session_id };
+      if (row.used_at === null) {
+        const r = await enclave.call('auth.refresh', { ...ids, roles: user.roles as Role[] });
+        const won = await repo.rotate(hash, r.sealed_response, {
+          hash: r.refresh_hash,
+          sessionId: row.session_id,
+          userId: row.user_id,
+          expiresAt: r.refresh_expires_at,
+        });
+        if (won) return pair(r);
+        // Another request rotated it first: this one is a retry of the same token.
+        row = (await repo.findRefresh(hash))!;
+      }
+      const withinGrace =
+        row.used_at !== null && nowSeconds() - row.used_at <= config.refreshGraceSeconds;
+      if (withinGrace && row.sealed_response) {
+        try {
+          return pair(
+            await enclave.call('auth.refresh_replay', {
+              ...ids,
+              sealed_response: row.sealed_response,
+            }),
+          );
+        } catch (err) {
+          if (!isEnclaveCallError(err, 'AUTH_REFRESH_REUSED')) throw err;
+        }
+      }
+      // A used token presented again (its hash matched, so it is genuine): the token or its
+      // successor was stolen. End every session of the user.
+      await revokeAllForReuse(row.user_id);
+      throw new HostError('AUTH_REFRESH_REUSED');
+    },
+
+    async logout(userId: string, sessionId: string): Promise<void> {
+      await repo.revokeSession(repo.db, sessionId, userId, 'logout');
+    },
+
+    async logoutAll(userId: string): Promise<number> {
+      return repo.revokeAllSessions(repo.db, userId, 'logout_all');
+    },
+
+    /** Rollover: prepare → store and log (one transaction) → activate. Fail closed. */
+    async rotateKeys(): Promise<{ generation: number; kid: string }> {
+      const prepared = await enclave.call('auth.prepare_rotation', {});
+      await log.commit({
+        async work(tx) {
+          await repo.insertKeyring(prepared.generation, prepared.sealed, tx);
+          const entry: LogEntry = {
+            v: 1,
+            type: 'auth.key_rotated',
+            subject: prepared.kid,
+            time: nowSeconds(),
+          };
+          return { result: undefined, entries: [entry] };
+        },
+      });
+      const r = await enclave.call('auth.activate', {
+        generation: prepared.generation,
+        sealed: prepared.sealed,
+      });
+      verifier.setJwks({ keys: r.keys });
+      return { generation: r.generation, kid: prepared.kid };
+    },
+
+    start(): void {
+      // Expired keys leave the JWKS by time, so the host re-reads it now and then.
+      jwksTimer = setInterval(() => {
+        refreshJwks().catch(() => undefined);
+      }, 30_000);
+      jwksTimer.unref();
+      if (config.keyRotationIntervalMs > 0) {
+        // The period may exceed a timer's range (2^31 ms): check often, rotate when due, counting
+        // from the stored keyring's time so a restart does not postpone the rollover.
+        const checkMs = Math.min(config.keyRotationIntervalMs, 3_600_000);
+        rotationTimer = setInterval(() => {
+          void (async () => {
+            const last = await repo.latestKeyringTime();
+            if (last !== null && Date.now() - last < config.keyRotationIntervalMs) return;
+            await service.rotateKeys();
+          })().catch((err: unknown) => {
+            logger.error({ code: (err as { code?: string }).code }, 'auth key rotation failed');
+          });
+        }, checkMs);
+        rotationTimer.unref();
+      }
+    },
+    stop(): void {
+      if (rotationTimer) clearInterval(rotationTimer);
+      if (jwksTimer) clearInterval(jwksTimer);
+    },
+  };
+  return service;
+}
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,64 @@
+/**
+ * Who is calling: the access token from `Authorization: Bearer` (or the `cloister_access`
+ * cookie when AUTH_COOKIES is on), verified by the TokenVerifier. `user()` answers null only
+ * when AUTH_DISABLED_FOR_DEVELOPMENT is set and no token was sent; every other missing or bad
+ * token is a 401. `operator()` also needs the `operator` role claim (403 otherwise).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { AccessClaims } from '../../protocol/auth.js';
+import { HostError } from '../errors.js';
+import type { TokenVerifier } from './verifier.js';
+
+export const ACCESS_COOKIE = 'cloister_access';
+export const REFRESH_COOKIE = 'cloister_refresh';
+
+export function readCookie(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+export function createAuthGuard(deps: {
+  verifier: Pick<TokenVerifier, 'verify'>;
+  disabledForDevelopment: boolean;
+  cookies: boolean;
+}) {
+  function tokenOf(request: FastifyRequest): string | undefined {
+    const h = request.headers.authorization;
+    if (h !== undefined) {
+      const m = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/.exec(h);
+      if (!m) throw new HostError('AUTH_TOKEN_INVALID');
+      return m[1];
+    }
+    return deps.cookies ? readCookie(request, ACCESS_COOKIE) : undefined;
+  }
+  const guard = {
+    disabled: deps.disabledForDevelopment,
+    /** The caller's claims; null only in development mode without a token. */
+    async user(request: FastifyRequest): Promise<AccessClaims | null> {
+      const token = tokenOf(request);
+      if (token === undefined) {
+        if (deps.disabledForDevelopment) return null;
+        throw new HostError('AUTH_REQUIRED');
+      }
+      return deps.verifier.verify(token);
+    },
+    async requireUser(request: FastifyRequest): Promise<AccessClaims> {
+      const token = tokenOf(request);
+      if (token === undefined) throw new HostError('AUTH_REQUIRED');
+      return deps.verifier.verify(token);
+    },
+    async operator(request: FastifyRequest): Promise<AccessClaims | null> {
+      const claims = await guard.user(request);
+      if (claims === null) return null;
+      if (!claims.roles.includes('operator')) throw new HostError('AUTH_FORBIDDEN');
+      return claims;
+    },
+  };
+  return guard;
+}
+export type AuthGuard = ReturnType<typeof createAuthGuard>;

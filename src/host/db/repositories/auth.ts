@@ -1,0 +1,183 @@
+/**
+ * Users, login sessions, refresh tokens and the sealed auth keyring (migration 004_auth.sql).
+ * Only sealed blobs and SHA-256 digests are stored here; never a password or a token.
+ */
+import type { Role } from '../../../protocol/auth.js';
+import type { Db, Queryable } from '../database.js';
+
+export interface UserRow {
+  user_id: string;
+  email: string;
+  password_sealed: string;
+  roles: Role[];
+  status: 'active' | 'disabled';
+}
+
+export interface RefreshRow {
+  token_hash: string;
+  session_id: string;
+  user_id: string;
+  expires_at: number;
+  used_at: number | null;
+  sealed_response: string | null;
+  session_revoked: boolean;
+}
+
+const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8`;
+
+export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
+  return {
+    db,
+    async latestKeyring(): Promise<{ generation: number; sealed: string } | null> {
+      const { rows } = await db.query<{ generation: number; sealed: string }>(
+        'SELECT generation, sealed FROM auth_state ORDER BY generation DESC LIMIT 1',
+      );
+      return rows[0] ?? null;
+    },
+    /** When the latest auth keyring was stored, in ms since the epoch. */
+    async latestKeyringTime(): Promise<number | null> {
+      const { rows } = await db.query<{ t: number }>(
+        `SELECT ${epoch('max(created_at)')} AS t FROM auth_state`,
+      );
+      return rows[0]?.t == null ? null : Number(rows[0].t) * 1000;
+    },
+    async insertKeyring(generation: number, sealed: string, q: Queryable = db): Promise<void> {
+      await q.query('INSERT INTO auth_state (generation, sealed) VALUES ($1, $2)', [
+        generation,
+        sealed,
+      ]);
+    },
+    async findUserByEmail(email: string): Promise<UserRow | null> {
+      const { rows } = await db.query<UserRow>(
+        `SELECT u.id AS user_id, u.email, p.sealed AS password_sealed, u.roles, u.status
+         FROM users u JOIN user_passwords p ON p.user_id = u.id WHERE u.email = $1`,
+        [email],
+      );
+      return rows[0] ?? null;
+    },
+    async findUser(userId: string): Promise<UserRow | null> {
+      const { rows } = await db.query<UserRow>(
+        `SELECT u.id AS user_id, u.email, p.sealed AS password_sealed, u.roles, u.status
+         FROM users u JOIN user_passwords p ON p.user_id = u.id WHERE u.id = $1`,
+        [userId],
+      );
+      return rows[0] ?? null;
+    },
+    /** False when the email is taken. */
+    async insertUser(userId: string, email: string, sealed: string): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query(
+          `INSERT INTO users (id, email) VALUES ($1, $2)
+           ON CONFLICT (email) DO NOTHING RETURNING id`,
+          [userId, email],
+        );
+        if (rows.length !== 1) return false;
+        await tx.query('INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)', [
+          userId,
+          sealed,
+        ]);
+        return true;
+      });
+    },
+    async updatePassword(userId: string, sealed: string): Promise<void> {
+      await db.query(
+        'UPDATE user_passwords SET sealed = $2, updated_at = now() WHERE user_id = $1',
+        [userId, sealed],
+      );
+    },
+    /** `cloister operator grant <email>`: false when no such user. */
+    async grantRole(email: string, role: Role): Promise<boolean> {
+      const { rows } = await db.query(
+        `UPDATE users SET roles = ARRAY(SELECT DISTINCT unnest(roles || ARRAY[$2::text])),
+         updated_at = now() WHERE email = $1 RETURNING id`,
+        [email, role],
+      );
+      return rows.length === 1;
+    },
+    async revokeRole(email: string, role: Role): Promise<boolean> {
+      const { rows } = await db.query(
+        `UPDATE users SET roles = array_remove(roles, $2::text), updated_at = now()
+         WHERE email = $1 RETURNING id`,
+        [email, role],
+      );
+      return rows.length === 1;
+    },
+    async insertSession(
+      q: Queryable,
+      sessionId: string,
+      userId: string,
+      refresh: { hash: string; expiresAt: number },
+    ): Promise<void> {
+      await q.query('INSERT INTO auth_sessions (id, user_id) VALUES ($1, $2)', [sessionId, userId]);
+      await q.query(
+        `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+         VALUES ($1, $2, $3, to_timestamp($4))`,
+        [refresh.hash, sessionId, userId, refresh.expiresAt],
+      );
+    },
+    async findRefresh(hash: string): Promise<RefreshRow | null> {
+      const { rows } = await db.query<RefreshRow>(
+        `SELECT r.token_hash, r.session_id, r.user_id, ${epoch('r.expires_at')} AS expires_at,
+                ${epoch('r.used_at')} AS used_at, r.sealed_response,
+                (s.revoked_at IS NOT NULL) AS session_revoked
+         FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id
+         WHERE r.token_hash = $1`,
+        [hash],
+      );
+      return rows[0] ?? null;
+    },
+    /**
+     * Marks `parent` used and stores its successor, atomically: false if another request used
+     * `parent` first (the loser then goes through the reuse path).
+     */
+    async rotate(
+      parentHash: string,
+      sealedResponse: string,
+      child: { hash: string; sessionId: string; userId: string; expiresAt: number },
+    ): Promise<boolean> {
+      return (async () => {
+        const { rows } = await db.query(
+          `UPDATE refresh_tokens SET used_at = now(), sealed_response = $2
+           WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash`,
+          [parentHash, sealedResponse],
+        );
+        if (rows.length !== 1) return false;
+        await db.query(
+          `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+           VALUES ($1, $2, $3, to_timestamp($4))`,
+          [child.hash, child.sessionId, child.userId, child.expiresAt],
+        );
+        return true;
+      })();
+    },
+    async isSessionActive(sessionId: string): Promise<boolean> {
+      const { rows } = await db.query(
+        'SELECT 1 FROM auth_sessions WHERE id = $1 AND revoked_at IS NULL',
+        [sessionId],
+      );
+      return rows.length === 1;
+    },
+    async revokeSession(
+      q: Queryable,
+      sessionId: string,
+      userId: string,
+      reason: string,
+    ): Promise<boolean> {
+      const { rows } = await q.query(
+        `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $3
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id`,
+        [sessionId, userId, reason],
+      );
+      return rows.length === 1;
+    },
+    async revokeAllSessions(q: Queryable, userId: string, reason: string): Promise<number> {
+      const { rows } = await q.query(
+        `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2
+         WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
+        [userId, reason],
+      );
+      return rows.length;
+    },
+  };
+}
+export type AuthRepository = ReturnType<typeof createAuthRepository>;

@@ -1,0 +1,219 @@
+/**
+ * Accounts and tokens (docs/protocol/auth.md): POST /auth/register, /auth/login, /auth/refresh,
+ * /auth/logout, /auth/logout-all; GET /.well-known/jwks.json and /.well-known/openid-configuration.
+ * Bodies are validated with zod; the password travels as typed or inside a credential envelope
+ * and goes straight to the enclave (the logger never sees bodies; REDACT_PATHS covers it).
+ * Per-IP limits use the app's @fastify/rate-limit store (in memory, or Redis with REDIS_URL).
+ */
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { EmailSchema, JwksSchema, PasswordSchema } from '../../../protocol/auth.js';
+import { CredentialEnvelopeSchema } from '../../../protocol/envelope/registry.js';
+import { RefreshTokenSchema, type AuthSecret } from '../../../protocol/rpc/auth-methods.js';
+import type { AuthService, TokenPair } from '../../auth/auth-service.js';
+import type { AuthConfig } from '../../auth/config.js';
+import { REFRESH_COOKIE, readCookie, type AuthGuard } from '../../auth/guard.js';
+import { ACCESS_COOKIE } from '../../auth/guard.js';
+import { HostError } from '../../errors.js';
+import { ErrorResponseSchema } from '../schemas.js';
+
+const CredentialsBody = z
+  .object({
+    email: EmailSchema,
+    password: PasswordSchema.optional(),
+    envelope: CredentialEnvelopeSchema.optional(),
+  })
+  .strict()
+  .refine((b) => (b.password === undefined) !== (b.envelope === undefined), {
+    message: 'send exactly one of password and envelope',
+    path: ['password'],
+  });
+
+const secretOf = (b: z.infer<typeof CredentialsBody>): AuthSecret =>
+  b.envelope !== undefined ? { envelope: b.envelope } : { password: b.password! };
+
+const TokenPairSchema = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int(),
+    refresh_token: z.string(),
+    refresh_expires_in: z.number().int(),
+  })
+  .strict();
+
+const RefreshBody = z.object({ refresh_token: RefreshTokenSchema.optional() }).strict();
+const Errors = {
+  400: ErrorResponseSchema,
+  401: ErrorResponseSchema,
+  409: ErrorResponseSchema,
+  429: ErrorResponseSchema,
+  503: ErrorResponseSchema,
+};
+
+export function authRoutes(deps: {
+  auth: AuthService;
+  guard: AuthGuard;
+  config: AuthConfig;
+}): FastifyPluginAsyncZod {
+  const { auth, guard, config } = deps;
+
+  function setCookies(reply: FastifyReply, p: TokenPair): void {
+    if (!config.cookies) return;
+    reply.header('set-cookie', [
+      `${ACCESS_COOKIE}=${p.access_token}; Max-Age=${p.expires_in}; Path=/; Secure; HttpOnly; SameSite=Strict`,
+      `${REFRESH_COOKIE}=${p.refresh_token}; Max-Age=${p.refresh_expires_in}; Path=/auth; Secure; HttpOnly; SameSite=Strict`,
+    ]);
+  }
+  function clearCookies(reply: FastifyReply): void {
+    if (!config.cookies) return;
+    reply.header('set-cookie', [
+      `${ACCESS_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`,
+      `${REFRESH_COOKIE}=; Max-Age=0; Path=/auth; Secure; HttpOnly; SameSite=Strict`,
+    ]);
+  }
+
+  return async (app) => {
+    app.post(
+      '/auth/register',
+      {
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary: 'Create an account (the enclave hashes the password with Argon2id)',
+          body: CredentialsBody,
+          response: { 201: z.object({ user_id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.register(request.body.email, secretOf(request.body));
+        return reply.code(201).send(r);
+      },
+    );
+
+    app.post(
+      '/auth/login',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Log in: a 15-minute ES256 access token and a single-use refresh token',
+          body: CredentialsBody,
+          response: { 200: TokenPairSchema.extend({ user_id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.login(request.body.email, secretOf(request.body));
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
+    app.post(
+      '/auth/refresh',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp * 4, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Rotate a refresh token: a new access token and a new refresh token',
+          body: RefreshBody.optional(),
+          response: { 200: TokenPairSchema, ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const token =
+          request.body?.refresh_token ??
+          (config.cookies ? readCookie(request, REFRESH_COOKIE) : undefined);
+        if (!token || !RefreshTokenSchema.safeParse(token).success)
+          throw new HostError('AUTH_REFRESH_INVALID');
+        const r = await auth.refresh(token);
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
+    app.post(
+      '/auth/logout',
+      {
+        schema: {
+          summary: "End this access token's session (its refresh token stops working)",
+          response: {
+            200: z.object({ success: z.literal(true) }).strict(),
+            401: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.requireUser(request);
+        await auth.logout(claims.sub, claims.sid);
+        clearCookies(reply);
+        return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/logout-all',
+      {
+        schema: {
+          summary: 'End every session of this account',
+          response: {
+            200: z.object({ success: z.literal(true), revoked: z.number().int() }).strict(),
+            401: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.requireUser(request);
+        const revoked = await auth.logoutAll(claims.sub);
+        clearCookies(reply);
+        return { success: true as const, revoked };
+      },
+    );
+
+    app.get(
+      '/.well-known/jwks.json',
+      {
+        schema: {
+          summary: 'The ES256 keys that sign access tokens (kid = RFC 7638 thumbprint)',
+          response: { 200: JwksSchema },
+        },
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'public, max-age=60');
+        return auth.jwks();
+      },
+    );
+
+    app.get(
+      '/.well-known/openid-configuration',
+      {
+        schema: {
+          summary: 'Issuer metadata, so standard libraries find the JWKS',
+          response: {
+            200: z
+              .object({
+                issuer: z.string(),
+                jwks_uri: z.string(),
+                id_token_signing_alg_values_supported: z.array(z.string()),
+                token_endpoint: z.string(),
+                response_types_supported: z.array(z.string()),
+                subject_types_supported: z.array(z.string()),
+                grant_types_supported: z.array(z.string()),
+              })
+              .strict(),
+          },
+        },
+      },
+      async () => {
+        const base = config.issuer.replace(/\/+$/, '');
+        return {
+          issuer: config.issuer,
+          jwks_uri: `${base}/.well-known/jwks.json`,
+          id_token_signing_alg_values_supported: ['ES256'],
+          token_endpoint: `${base}/auth/login`,
+          response_types_supported: ['token'],
+          subject_types_supported: ['public'],
+          grant_types_supported: ['password', 'refresh_token'],
+        };
+      },
+    );
+  };
+}

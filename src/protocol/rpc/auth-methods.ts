@@ -1,0 +1,153 @@
+/**
+ * The authentication part of the closed enclave method table (spread into METHODS in
+ * methods.ts; docs/protocol/auth.md). `detached: true` marks methods that run Argon2id: the
+ * enclave answers them in a frame of their own when they finish, so a slow password hash never
+ * holds up the other calls of its frame or of later frames (results are matched by id).
+ */
+import { z } from 'zod';
+import {
+  EmailSchema,
+  Es256PublicJwkSchema,
+  KidSchema,
+  PasswordSchema,
+  RoleSchema,
+} from '../auth.js';
+import { hexBytes } from '../encoding.js';
+import { CredentialEnvelopeSchema } from '../envelope/registry.js';
+import type { Phase } from './methods.js';
+
+const READY: readonly Phase[] = ['ready'];
+const UnixSeconds = z.number().int().nonnegative();
+const Sealed = z
+  .string()
+  .min(1)
+  .max(1024 * 1024);
+const Jwt = z.string().min(10).max(4096);
+export const RefreshTokenSchema = z
+  .string()
+  .regex(/^rt1\.[A-Za-z0-9_-]{22}\.\d{1,12}\.[A-Za-z0-9_-]{43}$/);
+const SealedPassword = z.string().regex(/^ph1\.[A-Za-z0-9+/=]{40,1024}$/);
+
+/** A password as typed (never logged or stored by the host), or inside a credential envelope. */
+export const AuthSecretSchema = z.union([
+  z.object({ password: PasswordSchema }).strict(),
+  z.object({ envelope: CredentialEnvelopeSchema }).strict(),
+]);
+export type AuthSecret = z.infer<typeof AuthSecretSchema>;
+
+const KeysResult = z
+  .object({
+    generation: z.number().int().positive(),
+    keys: z.array(Es256PublicJwkSchema),
+    signing_kid: KidSchema,
+  })
+  .strict();
+
+const Issued = {
+  access_token: Jwt,
+  access_expires_at: UnixSeconds,
+  refresh_token: RefreshTokenSchema,
+  refresh_expires_at: UnixSeconds,
+};
+
+export const AUTH_METHODS = {
+  /** Unseal the stored auth keyring, or (`sealed: null`) create one the host must store. */
+  'auth.init': {
+    params: z.object({ sealed: Sealed.nullable() }).strict(),
+    result: KeysResult.extend({ sealed: Sealed.nullable() }).strict(),
+    phases: READY,
+  },
+  /** JWT key rollover, step 1: a sealed auth keyring with a new (pre-published) key. */
+  'auth.prepare_rotation': {
+    params: z.object({}).strict(),
+    result: z
+      .object({ sealed: Sealed, generation: z.number().int().positive(), kid: KidSchema })
+      .strict(),
+    phases: READY,
+  },
+  /** Step 2, once the host stored it: the enclave switches to exactly that blob. */
+  'auth.activate': {
+    params: z.object({ generation: z.number().int().positive(), sealed: Sealed }).strict(),
+    result: KeysResult,
+    phases: READY,
+  },
+  /** The keys a verifier may meet now (the host's JWKS document). */
+  'auth.jwks': { params: z.object({}).strict(), result: KeysResult, phases: READY },
+  'auth.register': {
+    params: z.object({ email: EmailSchema, secret: AuthSecretSchema }).strict(),
+    result: z.object({ user_id: z.uuid(), password_sealed: SealedPassword }).strict(),
+    phases: READY,
+    detached: true,
+  },
+  /**
+   * Verify a password (against a dummy hash when `user` is null, so an unknown email costs the
+   * same), then issue an access token and the first refresh token of a new session.
+   */
+  'auth.login': {
+    params: z
+      .object({
+        email: EmailSchema,
+        secret: AuthSecretSchema,
+        user: z
+          .object({
+            user_id: z.uuid(),
+            password_sealed: SealedPassword,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        session_id: z.uuid(),
+        ...Issued,
+        refresh_hash: hexBytes(32),
+        /** A new sealed hash when the stored one used weaker parameters than configured. */
+        password_sealed: SealedPassword.nullable(),
+      })
+      .strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Rotate a refresh token the enclave issued for (user, session); seal the pair for retries. */
+  'auth.refresh': {
+    params: z
+      .object({
+        refresh_token: RefreshTokenSchema,
+        user_id: z.uuid(),
+        session_id: z.uuid(),
+        roles: z.array(RoleSchema).max(8),
+      })
+      .strict(),
+    result: z.object({ ...Issued, refresh_hash: hexBytes(32), sealed_response: Sealed }).strict(),
+    phases: READY,
+  },
+  /** A retry within the grace window: open the sealed pair, only for the token it answered. */
+  'auth.refresh_replay': {
+    params: z
+      .object({
+        refresh_token: RefreshTokenSchema,
+        user_id: z.uuid(),
+        session_id: z.uuid(),
+        sealed_response: Sealed,
+      })
+      .strict(),
+    result: z.object(Issued).strict(),
+    phases: READY,
+  },
+  /** Counters for metrics and for the structural timing test (no secrets). */
+  'auth.stats': {
+    params: z.object({}).strict(),
+    result: z
+      .object({
+        argon2_hashes: z.number().int().nonnegative(),
+        argon2_verifies: z.number().int().nonnegative(),
+        running: z.number().int().nonnegative(),
+        waiting: z.number().int().nonnegative(),
+      })
+      .strict(),
+    phases: READY,
+  },
+} as const;
