@@ -13,3 +13,7 @@ export type { AccountSpec, FakeAccount } from './context.js';
 export { renderBinanceTrade } from './binance.js';
 export { renderBybitExecution, bybitExecId, bybitOrderId } from './bybit.js';
 export { createThrowawayPki, API_HOSTS } from './tls.js';
+export { renderOkxFill, okxBillId, okxOrdId, okxInstId, OKX_HISTORY_MS } from './okx.js';
+export { renderCoinbaseFill, coinbaseCommission, coinbaseProductId } from './coinbase.js';
+export { expectedFills, toFill } from './expected.js';
+export type { ExpectedQuery, FakeExchangeName } from './expected.js';
