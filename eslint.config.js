@@ -86,7 +86,7 @@ export default tseslint.config(
   zone(['src/host/**'], ['**/client/**', '**/cli/**']),
   zone(['src/cli/**'], ['**/enclave/**', '**/host/**']),
   {
-    files: ['scripts/**', 'bench/**', 'test/**', 'examples/**', 'src/cli/**'],
+    files: ['scripts/**', 'bench/**', 'test/**', 'examples/**', 'src/cli/**', 'devtools/**'],
     rules: { 'no-console': 'off' },
   },
 );
