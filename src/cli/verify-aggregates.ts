@@ -1,0 +1,74 @@
+/**
+ * `cloister verify aggregates <file>`: checks a signed aggregates result as a third party
+ * would. The result-signing and log keys come from the service's attestation, verified against
+ * the measurement(s) the caller expects; the signature, key id, and the result's log entry and
+ * inclusion proof under a checkpoint signed by the attested log key are all checked. The file is
+ * the JSON answer of `POST /enclave/request_aggregates` (or `{ aggregates_signed, log }`).
+ */
+import { readFileSync } from 'node:fs';
+import {
+  fetchAggregatesLogProof,
+  verifyAggregatesInclusion,
+  verifySignedAggregates,
+  type LogTrust,
+} from '../client/index.js';
+
+export interface VerifyAggregatesInput {
+  file: string;
+  url: string;
+  expectedMeasurements: readonly string[];
+  resultsKey: string;
+  logTrust: LogTrust;
+}
+
+export interface VerifyAggregatesOutcome {
+  valid: boolean;
+  reasons: string[];
+  index: number | null;
+  tree_size: number | null;
+  payload: unknown;
+}
+
+export async function verifyAggregatesFile(
+  i: VerifyAggregatesInput,
+): Promise<VerifyAggregatesOutcome> {
+  let doc: { aggregates_signed?: unknown; log?: { index?: unknown }; payload?: unknown };
+  try {
+    doc = JSON.parse(readFileSync(i.file, 'utf8')) as typeof doc;
+  } catch {
+    return {
+      valid: false,
+      reasons: ['file: not readable JSON'],
+      index: null,
+      tree_size: null,
+      payload: null,
+    };
+  }
+  const signed = doc.aggregates_signed ?? doc;
+  const sig = verifySignedAggregates(signed, {
+    resultsKey: i.resultsKey,
+    expectedMeasurements: i.expectedMeasurements,
+  });
+  const reasons = [...sig.reasons];
+  const index = doc.log?.index;
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
+    reasons.push('log: the file names no log index (log.index)');
+    return {
+      valid: false,
+      reasons,
+      index: null,
+      tree_size: null,
+      payload: sig.valid ? sig.payload : null,
+    };
+  }
+  const proof = await fetchAggregatesLogProof(i.url, index);
+  const inc = verifyAggregatesInclusion(signed, proof, i.logTrust);
+  reasons.push(...inc.reasons);
+  return {
+    valid: reasons.length === 0,
+    reasons,
+    index,
+    tree_size: inc.valid ? inc.checkpoint.size : null,
+    payload: sig.valid ? sig.payload : null,
+  };
+}

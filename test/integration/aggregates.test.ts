@@ -1,0 +1,264 @@
+/**
+ * Signed aggregates end to end (issue 4): the real service and enclave, the enclave fetching
+ * fills from the local fake exchange (which checks every signature), computing and signing;
+ * then a third party's checks through the SDK (signature under the attested results key, log
+ * inclusion under a checkpoint signed by the attested log key). Also: a rejected key invalidates
+ * the session, revoked and expired sessions are refused, the 202/poll path, and no exchange key
+ * or secret in any log line or table.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
+import {
+  fetchAggregatesLogProof,
+  verifyAggregatesInclusion,
+  verifySignedAggregates,
+  type ExchangeCredentials,
+} from '../../src/client/index.js';
+import { verifiedAttestation, submit } from '../helpers/client.js';
+import { credentialNeedles, dumpPublicSchema, findNeedles } from '../helpers/security-util.js';
+import { engines, startTestService, type TestService } from '../helpers/service.js';
+
+const tag = Math.random().toString(36).slice(2, 10);
+const GOOD: ExchangeCredentials = {
+  exchange: 'binance',
+  apiKey: `AGGKEY-PLAINTEXT-${tag}`,
+  apiSecret: `AGGSECRET-PLAINTEXT-${tag}`,
+};
+const REJECTED: ExchangeCredentials = {
+  exchange: 'binance',
+  apiKey: `AGGREVOKED-PLAINTEXT-${tag}`,
+  apiSecret: `AGGREVOKEDSECRET-PLAINTEXT-${tag}`,
+};
+/** The fake's histories end on 2026-11-01; the window covers its last 30 days. */
+const FROM = '2026-10-02T00:00:00.000Z';
+const TO = '2026-11-01T00:00:00.000Z';
+
+for (const engine of engines()) {
+  describe(`signed aggregates on ${engine}`, () => {
+    let fake: FakeExchange;
+    let ts: TestService;
+    let pub: string;
+    let keyId: string;
+    let keys: { results: string; log: string };
+
+    before(async () => {
+      fake = await startFakeExchange({
+        accounts: [
+          { apiKey: GOOD.apiKey, secret: GOOD.apiSecret, seed: 11, fills: 3000, days: 60 },
+          { apiKey: REJECTED.apiKey, secret: REJECTED.apiSecret, revoked: true },
+        ],
+      });
+      ts = await startTestService(engine, {
+        BINANCE_BASE_URL: fake.url,
+        BYBIT_BASE_URL: fake.url,
+        AGGREGATES_WAIT_MS: '20000',
+      });
+      const { verification } = await verifiedAttestation(ts);
+      pub = verification.enclavePubkey!;
+      keyId = verification.keyId!;
+      keys = verification.signingKeys!;
+    });
+    after(async () => {
+      await ts?.stop();
+      await fake?.close();
+    });
+
+    const app = () => ts.service.app;
+    async function newSession(creds: ExchangeCredentials): Promise<string> {
+      const res = await submit(app(), pub, creds, undefined, keyId);
+      assert.equal(res.statusCode, 200, res.body);
+      return (res.json() as { session_id: string }).session_id;
+    }
+    const request = (body: Record<string, unknown>) =>
+      app().inject({ method: 'POST', url: '/enclave/request_aggregates', payload: body });
+    /** fetch() over app.inject, for the SDK's proof fetcher. */
+    const injectFetch = (async (url: string | URL) => {
+      const u = new URL(String(url));
+      const res = await app().inject({ method: 'GET', url: `${u.pathname}${u.search}` });
+      return new Response(res.body, { status: res.statusCode });
+    }) as typeof fetch;
+
+    it('computes, signs and logs the aggregates of every fill in the window', async () => {
+      const sessionId = await newSession(GOOD);
+      const res = await request({ session_id: sessionId, from: FROM, to: TO });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json() as {
+        aggregates_signed: { payload: Record<string, unknown>; signature: string };
+        merkle_root: string;
+        log: { index: number; tree_size: number };
+        logs_url: string;
+      };
+      const p = body.aggregates_signed.payload as {
+        trades: number;
+        from: string;
+        to: string;
+        exchange: string;
+        session: string;
+        measurement: string;
+        symbols_scanned: string[];
+      };
+      // Completeness: every fill the fake served in [FROM, TO) is counted, none twice.
+      const account = fake.accounts.get(GOOD.apiKey)!;
+      const inWindow = account.fills.filter(
+        (f) => f.time >= Date.parse(FROM) && f.time < Date.parse(TO),
+      );
+      assert.ok(inWindow.length > 100, 'the window holds a real history');
+      assert.equal(p.trades, inWindow.length);
+      assert.equal(p.from, FROM);
+      assert.equal(p.to, TO);
+      assert.equal(p.exchange, 'binance');
+      assert.equal(p.measurement, ts.measurement);
+      assert.ok(!JSON.stringify(p).includes(sessionId), 'the public payload names no session id');
+
+      // A third party: the keys come from the verified attestation, nothing else is trusted.
+      const sig = verifySignedAggregates(body.aggregates_signed, {
+        resultsKey: keys.results,
+        expectedMeasurements: [ts.measurement],
+      });
+      assert.deepEqual(sig.reasons, []);
+      const proof = await fetchAggregatesLogProof('http://service', body.log.index, injectFetch);
+      const inc = verifyAggregatesInclusion(
+        body.aggregates_signed,
+        { ...proof, merkleRoot: body.merkle_root },
+        { logPublicKey: keys.log },
+      );
+      assert.deepEqual(inc.reasons, []);
+      // A changed figure fails both.
+      const forged = {
+        ...body.aggregates_signed,
+        payload: { ...body.aggregates_signed.payload, trades: p.trades + 1 },
+      };
+      assert.equal(verifySignedAggregates(forged, { resultsKey: keys.results }).valid, false);
+      assert.equal(
+        verifyAggregatesInclusion(forged, proof, { logPublicKey: keys.log }).valid,
+        false,
+      );
+
+      // The job and the stored result agree with what was answered.
+      const stored = await ts.service.db.query<{ payload: string; signature: string }>(
+        'SELECT payload, signature FROM aggregates WHERE session_id = $1',
+        [sessionId],
+      );
+      assert.equal(stored.rows.length, 1);
+      assert.equal(stored.rows[0]!.signature, body.aggregates_signed.signature);
+      assert.deepEqual(JSON.parse(stored.rows[0]!.payload), body.aggregates_signed.payload);
+    });
+
+    it('answers 202 with a job when the fetch outlasts the wait, then the result', async () => {
+      const restarted = await ts.restart({
+        BINANCE_BASE_URL: fake.url,
+        AGGREGATES_WAIT_MS: '0',
+      });
+      ts = restarted;
+      const { verification } = await verifiedAttestation(ts);
+      pub = verification.enclavePubkey!;
+      keyId = verification.keyId!;
+      const sessionId = await newSession(GOOD);
+      const res = await request({ session_id: sessionId, from: FROM, to: TO });
+      assert.equal(res.statusCode, 202, res.body);
+      const job = res.json() as { job_id: string; status_url: string; status: string };
+      assert.equal(job.status, 'running');
+      let done: { statusCode: number; body: string } | null = null;
+      for (let i = 0; i < 300 && !done; i++) {
+        const r = await app().inject({ method: 'GET', url: job.status_url });
+        if (r.statusCode === 200) done = r;
+        else {
+          assert.equal(r.statusCode, 202, r.body);
+          await new Promise((ok) => setTimeout(ok, 100));
+        }
+      }
+      assert.ok(done, 'the job finished');
+      const payload = (
+        JSON.parse(done.body) as { aggregates_signed: { payload: { trades: number } } }
+      ).aggregates_signed.payload;
+      assert.ok(payload.trades > 0);
+      const unknown = await app().inject({
+        method: 'GET',
+        url: '/enclave/aggregates/jobs/00000000-0000-4000-8000-000000000000',
+      });
+      assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.json().error.code, 'JOB_NOT_FOUND');
+      ts = await ts.restart({ BINANCE_BASE_URL: fake.url, AGGREGATES_WAIT_MS: '20000' });
+      const v = await verifiedAttestation(ts);
+      pub = v.verification.enclavePubkey!;
+      keyId = v.verification.keyId!;
+    });
+
+    it('a key the exchange rejects invalidates the session and purges its ciphertext', async () => {
+      const sessionId = await newSession(REJECTED);
+      const res = await request({ session_id: sessionId, from: FROM, to: TO });
+      assert.equal(res.statusCode, 422, res.body);
+      assert.equal(res.json().error.code, 'EXCHANGE_KEY_REJECTED');
+      const { rows } = await ts.service.db.query<{ status: string }>(
+        'SELECT status FROM sessions WHERE id = $1',
+        [sessionId],
+      );
+      assert.equal(rows[0]!.status, 'invalid');
+      const creds = await ts.service.db.query('SELECT 1 FROM credentials WHERE session_id = $1', [
+        sessionId,
+      ]);
+      assert.equal(creds.rows.length, 0);
+      const again = await request({ session_id: sessionId });
+      assert.equal(again.statusCode, 404);
+    });
+
+    it('refuses revoked and unknown sessions, and bad windows, with their codes', async () => {
+      const sessionId = await newSession(GOOD);
+      const revoke = await app().inject({
+        method: 'POST',
+        url: '/enclave/revoke',
+        payload: { session_id: sessionId },
+      });
+      assert.equal(revoke.statusCode, 200);
+      const res = await request({ session_id: sessionId });
+      assert.equal(res.statusCode, 404);
+      assert.equal(res.json().error.code, 'SESSION_NOT_FOUND');
+
+      const live = await newSession(GOOD);
+      for (const [body, code] of [
+        [{ session_id: live, from: TO, to: FROM }, 'AGGREGATES_WINDOW_INVALID'],
+        [{ session_id: live, to: '2999-01-01T00:00:00.000Z' }, 'AGGREGATES_WINDOW_INVALID'],
+        [
+          { session_id: live, from: '2000-01-01T00:00:00.000Z', to: TO },
+          'AGGREGATES_WINDOW_INVALID',
+        ],
+        [{ session_id: live, symbols: ['btcusdt'] }, 'VALIDATION_FAILED'],
+        [{ session_id: live, from: 'yesterday' }, 'VALIDATION_FAILED'],
+        [{ session_id: live, extra: 1 }, 'VALIDATION_FAILED'],
+      ] as const) {
+        const r = await request(body);
+        assert.equal(r.json().error.code, code, JSON.stringify(body));
+        assert.ok(r.statusCode >= 400 && r.statusCode < 500);
+      }
+    });
+
+    it('an expired session is refused', async () => {
+      const res = await submit(
+        app(),
+        pub,
+        GOOD,
+        { exchange: 'binance', label: 'short', ttl: 300 },
+        keyId,
+      );
+      const sessionId = (res.json() as { session_id: string }).session_id;
+      await ts.service.db.query(
+        `UPDATE sessions SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' WHERE id = $1`,
+        [sessionId],
+      );
+      const r = await request({ session_id: sessionId });
+      assert.equal(r.statusCode, 404);
+    });
+
+    it('no exchange key or secret in any table or log line', async () => {
+      const needles = [...credentialNeedles(GOOD, 'good'), ...credentialNeedles(REJECTED, 'rej')];
+      for (const t of await dumpPublicSchema(ts.service.db)) {
+        assert.deepEqual(findNeedles(JSON.stringify(t.rows), needles), [], `table ${t.table}`);
+      }
+      assert.ok(ts.logs.length > 0);
+      assert.deepEqual(findNeedles(ts.logs.join('\n'), needles), []);
+      // The fake exchange did see the key (positive control: the needles would be found).
+      assert.ok(fake.requests.some((r) => r.headers['x-mbx-apikey'] === GOOD.apiKey));
+    });
+  });
+}
