@@ -254,6 +254,18 @@ const EnvSchema = z
         message: 'each witness is "<vkey> <url>"',
       });
     }
+    if (c.exchanges.egressMode === 'tunnel') {
+      for (const [exchange, url] of Object.entries(c.exchanges.baseUrls)) {
+        if (!url.startsWith('https://')) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [`${exchange.toUpperCase()}_BASE_URL`],
+            message:
+              'must be https:// when EGRESS_MODE is tunnel (the host must not see the traffic)',
+          });
+        }
+      }
+    }
     for (const [name, url] of [
       ['DATABASE_URL', c.databaseUrl],
       ['REDIS_URL', c.rateLimit.redisUrl],

@@ -12,7 +12,8 @@ import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
-import { createEnclaveSupervisor } from './enclave/supervisor.js';
+import { createEnclaveSupervisor, egressProxySocketPath } from './enclave/supervisor.js';
+import { startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
 import { createTtlSweeper } from './jobs/ttl-sweeper.js';
 import { createLogService } from './log/log-service.js';
@@ -140,6 +141,19 @@ export async function createService(
     );
   }
 
+  // Tunnel mode: the enclave's only way out is this proxy, and only to the exchanges' hosts.
+  let egressProxy: ConnectProxy | undefined;
+  if (config.exchanges.egressMode === 'tunnel') {
+    const allow = Object.values(config.exchanges.baseUrls).map((u) => {
+      const url = new URL(u);
+      return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+    });
+    egressProxy = await startConnectProxy({
+      listen: { socketPath: egressProxySocketPath(config.dataDir) },
+      allow,
+      logger: logger.child({ component: 'egress' }),
+    });
+  }
   await enclave.start();
   auth.start();
   sweeper.start();
@@ -180,6 +194,7 @@ export async function createService(
       await aggregates.stop();
       await log.drain();
       await enclave.stop();
+      await egressProxy?.close();
       redis?.disconnect();
       await db.close();
     },
