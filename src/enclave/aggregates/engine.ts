@@ -38,6 +38,7 @@ export class AggregatesInputError extends RangeError {
 }
 
 const CUR_RE = /^[A-Z0-9]{1,20}$/;
+const MAX_FEE_CELLS = 2 ** 24;
 const REC = 4;
 /** Packing of the record's last slot: symbol × 2^23 + fee currency × 2^3 + fee kind × 2 + buy. */
 const PACK_CUR = 8;
@@ -204,8 +205,11 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
   // 3. Per-symbol and per-currency accumulators.
   const nSym = symNames.length;
   const nCur = currencies.length;
+  // Per-symbol fees are a dense symbol × currency table: real accounts have at most a few
+  // thousand symbols and a few hundred currencies, far below this bound (~150 MB).
+  if (nSym * nCur > MAX_FEE_CELLS) throw new AggregatesInputError('too many symbols × currencies');
   const scale = symDigits.map((d, s) => 10 ** exactScaleDigits(d, symMaxQty[s]!));
-  const lots = symNames.map(() => new LotQueue());
+  const lots = symNames.map(() => new LotQueue(4));
   const symQuoteIdx = symQuote.map((q) => curIndex.get(q)!);
   const symIsRc = symQuote.map((q) => q === rc);
   const sTrades = new Float64Array(nSym);
