@@ -7,7 +7,7 @@
  * days; one bound: 7 days from it), newest first, and `nextPageCursor`. Errors come as HTTP 200
  * with `retCode` (10001 params, 10002 time, 10003 key, 10004 sign, 10006 rate limit).
  */
-import { allMarkets, type GeneratedFill } from './generator.js';
+import { allMarkets, receivedCurrencyFee, type GeneratedFill } from './generator.js';
 import {
   hmacHex,
   lowerBoundTime,
@@ -131,6 +131,8 @@ export function bybitOrderId(f: GeneratedFill): string {
 }
 
 export function renderBybitExecution(f: GeneratedFill) {
+  // Bybit spot charges the fee in the coin received (no third-currency discount).
+  const { fee, feeAsset } = receivedCurrencyFee(f);
   return {
     symbol: f.market,
     orderId: bybitOrderId(f),
@@ -142,14 +144,14 @@ export function renderBybitExecution(f: GeneratedFill) {
     createType: 'CreateByUser',
     orderType: 'Limit',
     stopOrderType: '',
-    execFee: f.fee,
+    execFee: fee,
     execId: bybitExecId(f),
     execPrice: f.price,
     execQty: f.qty,
     execType: 'Trade',
     execValue: f.quoteQty,
     execTime: String(f.time),
-    feeCurrency: f.feeAsset,
+    feeCurrency: feeAsset,
     isMaker: f.isMaker,
     feeRate: '0.001',
     tradeIv: '',

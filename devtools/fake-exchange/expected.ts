@@ -9,7 +9,7 @@ import { renderBinanceTrade } from './binance.js';
 import { bybitExecId, bybitOrderId } from './bybit.js';
 import { coinbaseCommission, renderCoinbaseFill } from './coinbase.js';
 import type { FakeAccount } from './context.js';
-import type { GeneratedFill } from './generator.js';
+import { receivedCurrencyFee, type GeneratedFill } from './generator.js';
 import { OKX_HISTORY_MS, okxOrdId } from './okx.js';
 
 export type FakeExchangeName = Fill['exchange'];
@@ -22,6 +22,11 @@ export interface ExpectedQuery {
   symbols?: readonly string[];
   /** Server time, for OKX's 3-month horizon. Default Date.now(). */
   now?: number;
+}
+
+function native(f: GeneratedFill): { cost: string; currency: string } {
+  const { fee, feeAsset } = receivedCurrencyFee(f);
+  return { cost: fee, currency: feeAsset };
 }
 
 export function toFill(exchange: FakeExchangeName, f: GeneratedFill): Fill {
@@ -52,7 +57,7 @@ export function toFill(exchange: FakeExchangeName, f: GeneratedFill): Fill {
         orderId: bybitOrderId(f),
         price: f.price,
         amount: f.qty,
-        fee: { cost: f.fee, currency: f.feeAsset },
+        fee: native(f),
       };
     case 'okx':
       return {
@@ -61,7 +66,7 @@ export function toFill(exchange: FakeExchangeName, f: GeneratedFill): Fill {
         orderId: okxOrdId(f),
         price: f.price,
         amount: f.qty,
-        fee: { cost: f.fee, currency: f.feeAsset },
+        fee: native(f),
       };
     case 'coinbase':
       return {

@@ -271,3 +271,19 @@ export function generateAccountFills(opts: GenerateOptions): GeneratedFill[] {
 export function allMarkets(): MarketSpec[] {
   return [...MARKETS, RARE_MARKET];
 }
+
+/**
+ * The fee as an exchange without a third-currency discount charges it (Bybit, OKX): in what
+ * the fill receives (buy: base, 0.1 % of the quantity; sell: quote, 0.1 % of the notional).
+ * Fills already charged so are returned unchanged; only the BNB-paid ones are re-derived.
+ */
+export function receivedCurrencyFee(f: GeneratedFill): { fee: string; feeAsset: string } {
+  if (f.feeAsset === f.base || f.feeAsset === f.quote) return { fee: f.fee, feeAsset: f.feeAsset };
+  const source = f.side === 'buy' ? f.qty : f.quoteQty;
+  const [i = '0', d = ''] = source.split('.');
+  const units = BigInt(i + d.padEnd(FEE_DP + 3, '0').slice(0, FEE_DP + 3)) / 1000n / 1000n;
+  return {
+    fee: scaled(Number(units > 0n ? units : 1n), FEE_DP),
+    feeAsset: f.side === 'buy' ? f.base : f.quote,
+  };
+}

@@ -10,7 +10,7 @@
  * Older fills are in OKX's quarterly archive (an apply-then-download flow of CSV files), which
  * this fake does not serve: a connector must report its coverage as starting 3 months back.
  */
-import { allMarkets, type GeneratedFill } from './generator.js';
+import { allMarkets, receivedCurrencyFee, type GeneratedFill } from './generator.js';
 import {
   hmacBase64,
   lowerBoundId,
@@ -45,6 +45,8 @@ export const okxBillId = (f: GeneratedFill) => String(BILL_BASE + BigInt(f.id));
 export const okxOrdId = (f: GeneratedFill) => String(ORD_BASE + BigInt(f.orderId));
 
 export function renderOkxFill(f: GeneratedFill) {
+  // OKX spot charges the fee in the currency received (no third-currency discount).
+  const { fee, feeAsset } = receivedCurrencyFee(f);
   return {
     instType: 'SPOT',
     instId: okxInstId(f),
@@ -66,9 +68,9 @@ export function renderOkxFill(f: GeneratedFill) {
     side: f.side,
     posSide: 'net',
     execType: f.isMaker ? 'M' : 'T',
-    feeCcy: f.feeAsset,
+    feeCcy: feeAsset,
     // OKX reports a charged fee as a negative number (a rebate is positive).
-    fee: `-${f.fee}`,
+    fee: `-${fee}`,
     ts: String(f.time),
     fillTime: String(f.time),
   };
