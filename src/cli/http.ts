@@ -5,7 +5,13 @@ export async function requestJson(
 ): Promise<unknown> {
   const res = await fetch(url, {
     method: init.method ?? 'GET',
-    headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      // The access token for protected routes (cloister auth login prints one); never argv.
+      ...(process.env.CLOISTER_ACCESS_TOKEN
+        ? { authorization: `Bearer ${process.env.CLOISTER_ACCESS_TOKEN}` }
+        : {}),
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   const text = await res.text();

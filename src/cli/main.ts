@@ -10,6 +10,9 @@
  *   cloister revoke  --url U --session ID
  *   cloister log verify  --url U --expect-measurement H [...] [--session ID] [--witness VKEY ...]
  *   cloister log monitor --url U --expect-measurement H [...] [--state FILE] [--interval S] [--once]
+ *   cloister auth verify <token> --jwks <url|file> [--issuer I] [--audience A]   (src/cli/auth.ts)
+ *   cloister auth register|login --url U --email E --expect-measurement H [...]  (CLOISTER_PASSWORD)
+ *   cloister verify aggregates FILE --url U --expect-measurement H [...] [--witness VKEY ...]
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
 import { parseArgs } from 'node:util';
@@ -27,6 +30,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { requestJson } from './http.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
 import { attest } from './trust.js';
+import { verifyAggregatesFile } from './verify-aggregates.js';
+import { AuthUsageError, authAccount, authVerify } from './auth.js';
 
 const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|status|revoke|log verify|log monitor> [options]
   attest verify <file|url> --policy P  verify evidence (a service URL, a saved response, or --kind K raw bytes)
@@ -42,7 +47,10 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --state FILE                     log monitor: where the last good checkpoint is kept
   --interval SECONDS --once        log monitor: poll period (default 10), or a single check
   --json                           print raw JSON
-Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE.`;
+  auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
+  auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
+Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE; the
+access token for submit, status and revoke from CLOISTER_ACCESS_TOKEN.`;
 
 /** A whole number option within [min, max], or a usage error (exit 2). */
 function count(value: string, option: string, min: number, max: number): number {
@@ -79,6 +87,10 @@ const { values, positionals } = (() => {
         policy: { type: 'string' },
         kind: { type: 'string' },
         collateral: { type: 'string' },
+        jwks: { type: 'string' },
+        issuer: { type: 'string', default: 'http://127.0.0.1:3000' },
+        audience: { type: 'string', default: 'cloister' },
+        email: { type: 'string' },
       },
     });
   } catch (err) {
@@ -149,9 +161,40 @@ async function run(command: string | undefined): Promise<void> {
     }
     case 'log':
       return runLog(positionals[1]);
+    case 'verify':
+      return runVerify(positionals[1], positionals[2]);
+    case 'auth':
+      return runAuth(positionals[1]);
     default:
       process.stdout.write(`${USAGE}\n`);
       process.exit(values.help || command === 'help' ? 0 : 2);
+  }
+}
+
+async function runAuth(sub: string | undefined): Promise<void> {
+  try {
+    if (sub === 'verify') {
+      const claims = await authVerify({
+        token: positionals[2],
+        jwks: values.jwks,
+        issuer: values.issuer,
+        audience: values.audience,
+      }).catch((err: unknown) => {
+        if (err instanceof AuthUsageError) throw err;
+        return fail(`token refused: ${(err as { code?: string }).code ?? (err as Error).message}`);
+      });
+      print(claims, `token valid: sub ${String(claims.sub)}, expires ${String(claims.exp)}`);
+      return;
+    }
+    if (sub === 'register' || sub === 'login') {
+      const res = await authAccount(sub, { email: values.email, url, trust });
+      print(res, JSON.stringify(res));
+      return;
+    }
+    fail('usage: cloister auth <verify|register|login> [options]', 2);
+  } catch (err) {
+    if (err instanceof AuthUsageError) fail(err.message, 2);
+    throw err;
   }
 }
 
@@ -181,6 +224,30 @@ async function runAttest(sub: 'verify' | 'measure'): Promise<void> {
     if (err instanceof AttestUsageError) fail(err.message, 2);
     throw err;
   }
+}
+
+/** `verify aggregates <file>`: the keys come from a verified attestation of --url. */
+async function runVerify(what: string | undefined, file: string | undefined): Promise<void> {
+  if (what !== 'aggregates' || !file) fail('usage: cloister verify aggregates <file> [options]', 2);
+  const { verification } = await attest(trust);
+  if (!verification.valid || !verification.signingKeys)
+    fail(`attestation refused:\n  ${verification.reasons.join('\n  ')}`);
+  const out = await verifyAggregatesFile({
+    file,
+    url,
+    expectedMeasurements: values['expect-measurement'] ?? [],
+    resultsKey: verification.signingKeys.results,
+    logTrust: await logTrust(),
+  });
+  if (!out.valid) {
+    if (values.json) print(out, '');
+    fail(`aggregates refused:\n  ${out.reasons.join('\n  ')}`);
+  }
+  const p = out.payload as { pnl: number; trades: number; from: string; to: string };
+  print(
+    out,
+    `aggregates valid: ${p.trades} trades, pnl ${p.pnl} over [${p.from}, ${p.to}), logged at index ${out.index} (tree size ${out.tree_size})`,
+  );
 }
 
 /** The log key comes from a verified attestation, never from the log server itself. */
