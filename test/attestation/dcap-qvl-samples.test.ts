@@ -232,6 +232,24 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     ]);
   });
 
+  it('the unsigned PCK chain text must be canonical: a NUL turned newline is PARSE_ERROR (fuzz find)', async () => {
+    const s = DCAP_SAMPLES[0]!;
+    const quote = bytes(s.quote); // the cert data, NUL-terminated, ends the quote
+    assert.equal(quote[quote.length - 1], 0);
+    for (const b of [0x0a, 0x0d, 0x20, 0x41]) {
+      const q = quote.slice();
+      q[q.length - 1] = b;
+      assert.deepEqual(codes(await verifyEvidence({ ...load(s), quote: q }, dcapPolicy(s))), [
+        'PARSE_ERROR',
+      ]);
+    }
+    const lf = Buffer.from(quote).lastIndexOf(0x0a, quote.length - 30); // a line end inside base64
+    const crlf = flipped(quote, lf, 0x0a ^ 0x0d);
+    assert.deepEqual(codes(await verifyEvidence({ ...load(s), quote: crlf }, dcapPolicy(s))), [
+      'PARSE_ERROR',
+    ]);
+  });
+
   it('a swapped root (the AWS root pinned instead of Intel), or none, is ROOT_NOT_PINNED', async () => {
     for (const s of DCAP_SAMPLES) {
       const r = await verifyEvidence(

@@ -227,5 +227,9 @@ describe('fuzz: verifyEvidence never throws or hangs, and refuses', () => {
       },
     );
     await mustRefuse(null as unknown as Evidence, policy(s.now));
+    await mustRefuse(
+      { kind: 'sgx-dcap', quote: s.quote, collateral: s.collateral },
+      { ...policy(s.now), now: Number.NaN },
+    );
   });
 });

@@ -21,7 +21,7 @@ import {
   parseDcapCollateral,
   type DcapCollateral,
 } from './dcap-collateral.js';
-import { parseStrictPemCertificates } from './pem.js';
+import { parseCanonicalPemChain, parseStrictPemCertificates } from './pem.js';
 import { policyNow, Reasons, type Claims } from './policy.js';
 import type { Evidence, EvidencePolicy, FailureCode } from './types.js';
 import {
@@ -163,9 +163,18 @@ function checkLength(raw: Uint8Array, quote: Quote, reasons: Reasons): boolean {
   return true;
 }
 
-function pemChain(text: string, label: string, reasons: Reasons): Uint8Array[] | null {
-  const certs = parseStrictPemCertificates(text);
-  if (!certs) reasons.add('PARSE_ERROR', `${label}: not a strict PEM certificate list`);
+function pemChain(
+  text: string,
+  label: string,
+  reasons: Reasons,
+  canonical = false,
+): Uint8Array[] | null {
+  const certs = canonical ? parseCanonicalPemChain(text) : parseStrictPemCertificates(text);
+  if (!certs)
+    reasons.add(
+      'PARSE_ERROR',
+      `${label}: not a ${canonical ? 'canonical' : 'strict'} PEM certificate list`,
+    );
   return certs;
 }
 
@@ -315,6 +324,7 @@ export async function verifyDcap(
       utf8.decode(new Uint8Array(quote.rawCertChain())),
       'quote PCK chain',
       reasons,
+      true,
     );
     if (!pckChain) return claims;
   }

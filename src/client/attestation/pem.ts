@@ -54,6 +54,24 @@ export function parseStrictPemCertificates(text: string): Uint8Array[] | null {
   return certs;
 }
 
+/** The canonical PEM text of certificates: 64-character lines, LF (RFC 7468 §2, as openssl). */
+export function canonicalPem(certs: readonly Uint8Array[]): string {
+  return certs
+    .map((der) => `${BEGIN}\n${(bytesToBase64(der).match(/.{1,64}/g) ?? []).join('\n')}\n${END}\n`)
+    .join('');
+}
+
+/**
+ * The PCK chain inside a DCAP quote, which no signature covers as text: only its canonical form
+ * (what Intel's services hand out), optionally NUL-terminated as the QE writes it. Any other
+ * byte anywhere in it is refused, so no byte of a quote can change while it still verifies.
+ */
+export function parseCanonicalPemChain(text: string): Uint8Array[] | null {
+  const body = text.endsWith('\0') ? text.slice(0, -1) : text;
+  const certs = parseStrictPemCertificates(body);
+  return certs && canonicalPem(certs) === body ? certs : null;
+}
+
 /** A single certificate given as DER bytes, or as PEM text or PEM bytes. */
 export function certificateDer(input: Uint8Array | string): Uint8Array | null {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) return null;

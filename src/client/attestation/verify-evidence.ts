@@ -57,6 +57,11 @@ export async function verifyEvidence(
     return finish(platform, null, safePolicy(policy), reasons);
   }
   const p = safePolicy(policy);
+  if (p.now !== undefined && (typeof p.now !== 'number' || !Number.isFinite(p.now))) {
+    // A caller that meant to pin the clock must not silently get the wall clock instead.
+    reasons.add('POLICY_INVALID', 'policy.now must be a finite number of seconds');
+    return finish(platform, null, p, reasons);
+  }
   let claims: Claims | null = null;
   try {
     // A private copy: a caller mutating its buffer mid-verification cannot change the verdict.
