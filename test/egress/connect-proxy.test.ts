@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
+  allowListFromUrls,
   normalizeTarget,
   startConnectProxy,
   type ConnectProxy,
@@ -57,6 +58,18 @@ describe('host CONNECT proxy', () => {
   after(async () => {
     await proxy.close();
     await new Promise((r) => echo.close(r));
+  });
+
+  it('derives the allow-list from https base URLs only', () => {
+    assert.deepEqual(
+      allowListFromUrls([
+        'https://api.binance.com',
+        'https://API.bybit.com/',
+        'https://www.okx.com:8443/x',
+        'http://127.0.0.1:9',
+      ]),
+      ['api.binance.com:443', 'api.bybit.com:443', 'www.okx.com:8443'],
+    );
   });
 
   it('normalizes targets', () => {

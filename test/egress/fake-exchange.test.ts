@@ -189,6 +189,32 @@ describe('fake exchange: Binance spot', () => {
     assert.deepEqual(got, expected);
   });
 
+  it('serves 10^5 fills completely to a per-symbol fromId walk', async () => {
+    const big = await startFakeExchange({ seed: 5, fills: 100_000 });
+    try {
+      const acct = big.accounts.get(KEY)!;
+      const ids: number[] = [];
+      for (const symbol of ['BTCUSDT', 'ETHUSDT', 'ETHBTC', 'SOLUSDC', 'BNBUSDT', 'DOGEUSDT']) {
+        let fromId = 0;
+        for (;;) {
+          const r = await binanceGet(big.url, '/api/v3/myTrades', { symbol, fromId, limit: 1000 });
+          assert.equal(r.status, 200);
+          const page = r.json as { id: number }[];
+          ids.push(...page.map((p) => p.id));
+          if (page.length < 1000) break;
+          fromId = page[page.length - 1]!.id + 1;
+        }
+      }
+      assert.equal(ids.length, 100_000);
+      assert.deepEqual(
+        ids.sort((a, b) => a - b),
+        acct.fills.map((f) => f.id),
+      );
+    } finally {
+      await big.close();
+    }
+  });
+
   it('serves balances for symbol discovery', async () => {
     const r = await binanceGet(fx.url, '/api/v3/account', {});
     const assets = (r.json as { balances: { asset: string }[] }).balances.map((b) => b.asset);

@@ -56,6 +56,21 @@ export function normalizeTarget(target: string): string | undefined {
   return `${m[1]!.toLowerCase()}:${port}`;
 }
 
+/**
+ * The allow-list for a set of exchange base URLs (`https://api.binance.com` →
+ * `api.binance.com:443`). Only https URLs qualify: the enclave refuses plaintext in tunnel mode.
+ */
+export function allowListFromUrls(urls: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const raw of urls) {
+    const u = new URL(raw);
+    if (u.protocol !== 'https:') continue;
+    out.add(normalizeTarget(`${u.hostname}:${u.port === '' ? 443 : u.port}`) ?? '');
+  }
+  out.delete('');
+  return [...out].sort();
+}
+
 function answer(sock: Socket, status: number, reason: string): void {
   sock.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
