@@ -71,6 +71,11 @@ export interface FillListing {
   responsesDigest: string;
   /** Number of HTTP requests made. */
   requests: number;
+  /**
+   * Set when the exchange keeps less history than the window asked for (OKX serves 3 months):
+   * the fills are complete from this time (ms) to `to`, not from `from`.
+   */
+  coveredFrom?: number;
 }
 
 export interface TradeHistorySource {

@@ -1,0 +1,140 @@
+/**
+ * Binance spot completeness (`rest-api.md` "Account trade list", CHANGELOG 2022-12): myTrades
+ * needs a symbol, returns at most 1,000 rows, takes `fromId` (trade id ≥, ascending) **or** a
+ * time range of at most 24 h, never both. Timestamps cannot page safely (fills share a
+ * millisecond), so per symbol:
+ *
+ * 1. find the first trade id at or after `from`: a 24 h window probe `[from, from+24h)` with
+ *    limit 1 answers in one call when the account traded that day; otherwise the newest trade
+ *    (limit 1) says whether anything exists after `from` at all, the oldest (`fromId=0`) whether
+ *    the whole history is inside the window, and otherwise a binary search over ids with
+ *    `fromId=x&limit=1` (ids grow with time per symbol) finds it in log2(id) calls, where
+ *    walking 24 h windows would cost one call per day of the window;
+ * 2. page by `fromId` with limit 1,000 until a short page or a trade at or after `to`.
+ *
+ * Symbols: the query's, else discovered from the account: assets with a balance, paired with
+ * the configured quote assets, among the exchange's spot symbols. A symbol the exchange does not
+ * list is skipped, and only scanned symbols are reported.
+ */
+import type { ListingContext, PagerResult } from '../context.js';
+import { splitSymbol, type Market } from '../fills.js';
+import { parseBinanceHeldAssets, parseBinanceMarkets, parseBinanceTrades } from './parser.js';
+import type { BinanceTrade } from './parser.js';
+import { BINANCE_WEIGHT } from './profile.js';
+import { binancePublicRequest, signBinanceRequest } from './signer.js';
+
+const DAY_MS = 86_400_000;
+export const BINANCE_PAGE = 1000;
+
+type Params = [string, string][];
+
+function signed(ctx: ListingContext, path: string, params: Params, weight: number) {
+  return ctx.session.send(
+    () =>
+      signBinanceRequest({
+        baseUrl: ctx.baseUrl,
+        path,
+        params,
+        apiKey: ctx.credentials.apiKey,
+        secret: ctx.credentials.apiSecret,
+        timestamp: ctx.clock.now(),
+        recvWindow: ctx.recvWindowMs,
+      }),
+    weight,
+  );
+}
+
+async function trades(ctx: ListingContext, m: Market, params: Params): Promise<BinanceTrade[]> {
+  const json = await signed(
+    ctx,
+    '/api/v3/myTrades',
+    [['symbol', m.native], ...params],
+    BINANCE_WEIGHT.myTrades,
+  );
+  const page = parseBinanceTrades(json, m);
+  ctx.progress();
+  return page;
+}
+
+/** The first trade id with time ≥ from (and < to), or undefined when there is none. */
+async function firstIdFrom(ctx: ListingContext, m: Market, from: number, to: number) {
+  const probeEnd = Math.min(from + DAY_MS, to) - 1;
+  const probe = await trades(ctx, m, [
+    ['startTime', String(from)],
+    ['endTime', String(probeEnd)],
+    ['limit', '1'],
+  ]);
+  if (probe[0]) return probe[0].id;
+  if (probeEnd + 1 >= to) return undefined;
+  const newest = (await trades(ctx, m, [['limit', '1']]))[0];
+  if (!newest || newest.fill.timestamp <= probeEnd) return undefined;
+  // The whole history inside the window (the default request) costs one more call.
+  const oldest = (
+    await trades(ctx, m, [
+      ['fromId', '0'],
+      ['limit', '1'],
+    ])
+  )[0];
+  if (!oldest) return undefined;
+  if (oldest.fill.timestamp >= from) return oldest.id;
+  // P(x) = "the first trade with id ≥ x is at/after `from`" is monotone in x; P(newest.id) holds.
+  let lo = oldest.id + 1;
+  let hi = newest.id;
+  let answer = newest.id;
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const t = (
+      await trades(ctx, m, [
+        ['fromId', String(mid)],
+        ['limit', '1'],
+      ])
+    )[0];
+    if (!t) return undefined; // the history changed under us; the paging below would be wrong
+    if (t.fill.timestamp >= from) {
+      hi = mid;
+      answer = t.id;
+    } else lo = t.id + 1;
+  }
+  return answer;
+}
+
+async function scanSymbol(ctx: ListingContext, m: Market): Promise<void> {
+  const { from, to } = ctx.query;
+  let fromId = await firstIdFrom(ctx, m, from, to);
+  while (fromId !== undefined) {
+    const page = await trades(ctx, m, [
+      ['fromId', String(fromId)],
+      ['limit', String(BINANCE_PAGE)],
+    ]);
+    ctx.fills.addAll(page.map((t) => t.fill));
+    const last = page[page.length - 1];
+    if (!last || page.length < BINANCE_PAGE || last.fill.timestamp >= to) break;
+    // Strictly increasing ids, or a misbehaving server could loop us forever.
+    if (last.id < fromId) break;
+    fromId = last.id + 1;
+  }
+}
+
+async function marketsToScan(ctx: ListingContext): Promise<Market[]> {
+  const info = await ctx.session.send(
+    () => binancePublicRequest(ctx.baseUrl, '/api/v3/exchangeInfo'),
+    BINANCE_WEIGHT.exchangeInfo,
+  );
+  const markets = parseBinanceMarkets(info);
+  const bySymbol = new Map(markets.map((m) => [m.symbol, m]));
+  if (ctx.query.symbols) {
+    const wanted = new Set(ctx.query.symbols.map((s) => (splitSymbol(s), s)));
+    return [...wanted].flatMap((s) => bySymbol.get(s) ?? []);
+  }
+  const held = parseBinanceHeldAssets(
+    await signed(ctx, '/api/v3/account', [['omitZeroBalances', 'true']], BINANCE_WEIGHT.account),
+  );
+  const quotes = new Set(ctx.quoteAssets);
+  return markets.filter((m) => held.has(m.base) && quotes.has(m.quote));
+}
+
+export async function listBinance(ctx: ListingContext): Promise<PagerResult> {
+  const markets = (await marketsToScan(ctx)).sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
+  for (const m of markets) await scanSymbol(ctx, m);
+  return { symbols: markets.map((m) => m.symbol) };
+}

@@ -1,0 +1,187 @@
+/**
+ * One listing's request loop, common to every exchange: charge the shared rate limiter, sign a
+ * fresh request (timestamps change between attempts), send it through the injected transport,
+ * read the weight headers, classify the answer with the exchange's profile, retry what may be
+ * retried (5xx and network errors with bounded exponential backoff; 429/418 and the exchanges'
+ * own "too many requests" after `Retry-After`, if that wait is short), and digest every response
+ * body that was used.
+ *
+ * Response digest: SHA-256 over, for each used response in request order, its body's UTF-8
+ * byte length as an 8-byte big-endian integer followed by the body bytes (the length prefix
+ * makes the concatenation unambiguous).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { Exchange } from '../../protocol/credentials.js';
+import { EgressError } from '../egress/errors.js';
+import { ExchangeError } from './errors.js';
+import type { Clock, LimiterPolicy, LimitObservation, RateLimiter } from './rate-limiter.js';
+import type { HttpRequest, HttpResponse, HttpTransport } from './types.js';
+
+export type Verdict =
+  | { kind: 'ok' }
+  | { kind: 'key-rejected'; detail: string }
+  /** `retryAfterMs` from the response when it gave one; `banned` stops retrying at once. */
+  | { kind: 'rate-limited'; detail: string; retryAfterMs?: number; banned?: boolean }
+  | { kind: 'unavailable'; detail: string }
+  | { kind: 'bad'; detail: string };
+
+/** What the generic loop needs to know about one exchange's HTTP behaviour. */
+export interface ExchangeProfile {
+  readonly exchange: Exchange;
+  readonly policy: LimiterPolicy;
+  /** Reads the exchange's rate-limit headers (lower-cased names). */
+  observe(res: HttpResponse, now: number): LimitObservation;
+  /** Classifies a response whose status is neither 429/418 nor 5xx; `json` is undefined if unparsable. */
+  verdict(res: HttpResponse, json: unknown, now: number): Verdict;
+}
+
+export interface RetryPolicy {
+  /** Attempts for 5xx and network errors (first try included). */
+  attempts: number;
+  /** Retries after a rate limit. */
+  rateLimitRetries: number;
+  /** First backoff; doubles per attempt. */
+  backoffMs: number;
+  /** A Retry-After longer than this is not waited out: the listing fails as rate limited. */
+  maxWaitMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 4,
+  rateLimitRetries: 3,
+  backoffMs: 500,
+  maxWaitMs: 65_000,
+};
+
+export interface SessionDeps {
+  profile: ExchangeProfile;
+  transport: HttpTransport;
+  limiter: RateLimiter;
+  clock: Clock;
+  retry?: RetryPolicy;
+  signal?: AbortSignal;
+  onRequest?: (requests: number) => void;
+}
+
+/** Seconds (integer or decimal) or an HTTP date, as RFC 9110 §10.2.3 allows. */
+export function parseRetryAfter(v: string | undefined, now: number): number | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.ceil(Number(s) * 1000);
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+export class Session {
+  #requests = 0;
+  readonly #hash: Hash = createHash('sha256');
+  readonly #retry: RetryPolicy;
+
+  constructor(readonly deps: SessionDeps) {
+    this.#retry = deps.retry ?? DEFAULT_RETRY;
+  }
+
+  get requests(): number {
+    return this.#requests;
+  }
+
+  digest(): string {
+    return this.#hash.copy().digest('hex');
+  }
+
+  /** Sends `build()` (re-signed per attempt) with `weight`; returns the parsed JSON body. */
+  async send(build: () => HttpRequest, weight: number): Promise<unknown> {
+    const { profile, transport, limiter, clock, signal } = this.deps;
+    let failures = 0;
+    let limited = 0;
+    for (;;) {
+      await limiter.acquire(weight, signal);
+      let res: HttpResponse;
+      try {
+        this.#requests++;
+        this.deps.onRequest?.(this.#requests);
+        res = await transport.request(build(), signal);
+      } catch (err) {
+        const e = transportError(err);
+        if (e.retry && ++failures < this.#retry.attempts) {
+          await clock.sleep(this.#backoff(failures), signal);
+          continue;
+        }
+        throw e.error;
+      }
+      const now = clock.now();
+      limiter.observe(profile.observe(res, now));
+      const v = this.#classify(res, now);
+      if (v.kind === 'ok') {
+        this.#record(res.body);
+        return v.json;
+      }
+      if (v.kind === 'rate-limited') {
+        const wait = v.retryAfterMs ?? this.#backoff(limited + 1);
+        limiter.blockUntil(now + wait);
+        if (v.banned || wait > this.#retry.maxWaitMs || ++limited > this.#retry.rateLimitRetries)
+          throw new ExchangeError('EXCHANGE_RATE_LIMITED', v.detail, Math.ceil(wait / 1000));
+        continue;
+      }
+      if (v.kind === 'unavailable') {
+        if (++failures < this.#retry.attempts) {
+          await clock.sleep(this.#backoff(failures), signal);
+          continue;
+        }
+        throw new ExchangeError('EXCHANGE_UNAVAILABLE', v.detail);
+      }
+      throw new ExchangeError(
+        v.kind === 'key-rejected' ? 'EXCHANGE_KEY_REJECTED' : 'EXCHANGE_BAD_RESPONSE',
+        v.detail,
+      );
+    }
+  }
+
+  #backoff(n: number): number {
+    return this.#retry.backoffMs * 2 ** (n - 1);
+  }
+
+  #classify(
+    res: HttpResponse,
+    now: number,
+  ): (Verdict & { kind: Exclude<Verdict['kind'], 'ok'> }) | { kind: 'ok'; json: unknown } {
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after'], now);
+    if (res.status === 429 || res.status === 418) {
+      return {
+        kind: 'rate-limited',
+        detail: `http-${res.status}`,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        banned: res.status === 418,
+      };
+    }
+    if (res.status >= 500) return { kind: 'unavailable', detail: `http-${res.status}` };
+    let json: unknown;
+    try {
+      json = JSON.parse(res.body);
+    } catch {
+      json = undefined;
+    }
+    const v = this.deps.profile.verdict(res, json, now);
+    return v.kind === 'ok' ? { kind: 'ok', json } : v;
+  }
+
+  #record(body: string): void {
+    const bytes = Buffer.from(body, 'utf8');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64BE(BigInt(bytes.length));
+    this.#hash.update(len).update(bytes);
+  }
+}
+
+function transportError(err: unknown): { error: ExchangeError; retry: boolean } {
+  if (err instanceof EgressError) {
+    if (err.code === 'EGRESS_TIMEOUT')
+      return { error: new ExchangeError('EXCHANGE_TIMEOUT', err.code), retry: true };
+    if (err.code === 'EGRESS_NETWORK')
+      return { error: new ExchangeError('EXCHANGE_UNAVAILABLE', err.code), retry: true };
+    // TLS, proxy refusal, policy, size, abort: retrying would not change the answer.
+    return { error: new ExchangeError('EXCHANGE_UNAVAILABLE', err.code), retry: false };
+  }
+  // Another transport's failure: its message is never kept (it might quote the URL).
+  return { error: new ExchangeError('EXCHANGE_UNAVAILABLE', 'transport'), retry: true };
+}
