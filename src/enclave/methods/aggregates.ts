@@ -17,7 +17,7 @@ import { jcs } from '../../protocol/jcs.js';
 import { sessionLogSubject } from '../../protocol/log/entry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
-import { computeAggregates } from '../aggregates/engine.js';
+import { AggregatesInputError, computeAggregates } from '../aggregates/engine.js';
 import { signAggregates } from '../aggregates/sign.js';
 import { egressTransport } from '../egress/for-config.js';
 import { createTradeHistorySource } from '../exchanges/connector.js';
@@ -99,11 +99,18 @@ export async function aggregatesStart(
     let first = to;
     for (const f of listing.fills) if (f.timestamp < first) first = f.timestamp;
     const windowFrom = params.from ?? Math.floor(first / DAY_MS) * DAY_MS;
-    const figures = computeAggregates(listing.fills, {
-      from: windowFrom,
-      to,
-      reportingCurrency: params.reporting_currency,
-    });
+    let figures;
+    try {
+      figures = computeAggregates(listing.fills, {
+        from: windowFrom,
+        to,
+        reportingCurrency: params.reporting_currency,
+      });
+    } catch (err) {
+      // A fill the engine refuses came from the exchange's answer (the connector validated its shape).
+      if (err instanceof AggregatesInputError) throw new RpcError('EXCHANGE_BAD_RESPONSE');
+      throw err;
+    }
     const keyring = readyKeyring(state);
     const payload: AggregatesPayload = {
       version: AGGREGATES_VERSION,

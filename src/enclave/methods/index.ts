@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/methods.js';
 import type { EnclaveState } from '../state.js';
+import { aggregatesPoll, aggregatesStart } from './aggregates.js';
 import { attestation } from './attestation.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
@@ -27,5 +28,7 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'credential.verify_stored': verifyStored,
   'log.init': logInit,
   'log.append': logAppend,
+  'aggregates.start': aggregatesStart,
+  'aggregates.poll': aggregatesPoll,
   ...AUTH_HANDLERS,
 });
