@@ -160,6 +160,31 @@ describe('direct transport', () => {
     }
   });
 
+  it('resends a GET once when a reused keep-alive socket turns out dead', async () => {
+    // Each connection answers its first request and drops the next one unanswered.
+    let connections = 0;
+    const flaky = createServer((req, res) => {
+      const sock = req.socket as Socket & { served?: boolean };
+      if (sock.served) return void sock.destroy();
+      sock.served = true;
+      res.end('fresh');
+    });
+    flaky.on('connection', () => connections++);
+    const url = await listen(flaky);
+    const t = createDirectTransport();
+    try {
+      assert.equal((await t.request({ method: 'GET', url, headers: {} })).body, 'fresh');
+      assert.equal((await t.request({ method: 'GET', url, headers: {} })).body, 'fresh');
+      assert.equal(connections, 2);
+      // A POST is not resent.
+      await rejects(t.request({ method: 'POST', url, headers: {}, body: 'x' }), 'EGRESS_NETWORK');
+    } finally {
+      t.close();
+      flaky.closeAllConnections();
+      await new Promise((r) => flaky.close(r));
+    }
+  });
+
   it('reports an unreachable server as EGRESS_NETWORK', async () => {
     const t = createDirectTransport();
     try {

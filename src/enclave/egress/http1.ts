@@ -39,13 +39,41 @@ export function hostPort(url: URL): [string, number] {
   return [host, url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80];
 }
 
-export function send(
+/**
+ * Sends one request. A GET that fails with a reset on a *reused* keep-alive socket before any
+ * answer (the server closed it while idle) is sent once more on a fresh one, as node's docs
+ * advise (`request.reusedSocket`); nothing else is retried here.
+ */
+export async function send(
   req: HttpRequest,
   url: URL,
   agent: Agent,
   limits: ExchangeLimits,
   signal: AbortSignal | undefined,
   /** Tunnels carry TLS inside an http.Agent, so the http module drives them whatever the scheme. */
+  viaHttpModule: boolean,
+): Promise<HttpResponse> {
+  try {
+    return await attempt(req, url, agent, limits, signal, viaHttpModule);
+  } catch (err) {
+    if (!(err instanceof StaleSocketError)) throw err;
+    return attempt(req, url, agent, limits, signal, viaHttpModule);
+  }
+}
+
+/** A reset on a reused idle socket before any response byte (internal to `send`). */
+class StaleSocketError extends EgressError {
+  constructor() {
+    super('EGRESS_NETWORK', 'ECONNRESET');
+  }
+}
+
+function attempt(
+  req: HttpRequest,
+  url: URL,
+  agent: Agent,
+  limits: ExchangeLimits,
+  signal: AbortSignal | undefined,
   viaHttpModule: boolean,
 ): Promise<HttpResponse> {
   if (req.method !== 'GET' && req.method !== 'POST')
@@ -92,8 +120,18 @@ export function send(
     const timer = setTimeout(() => finish(new EgressError('EGRESS_TIMEOUT')), limits.timeoutMs);
     const onAbort = () => finish(new EgressError('EGRESS_ABORTED'));
     signal?.addEventListener('abort', onAbort, { once: true });
-    r.on('error', (err) => finish(toEgressError(err)));
+    let answered = false;
+    r.on('error', (err) => {
+      const code = (err as { code?: string }).code;
+      const stale =
+        !answered &&
+        r.reusedSocket &&
+        req.method === 'GET' &&
+        (code === 'ECONNRESET' || code === 'EPIPE');
+      finish(stale ? new StaleSocketError() : toEgressError(err));
+    });
     r.on('response', (res: IncomingMessage) => {
+      answered = true;
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.maxResponseBytes) {
         finish(new EgressError('EGRESS_TOO_LARGE'));
