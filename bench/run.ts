@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { runAggregatesBench } from './aggregates.js';
+import { runAuthBench } from './auth.js';
 import { runLogAppend } from './log-append.js';
 import { runLogProofs } from './log-proofs.js';
 import { machine, printTable } from './lib/measure.js';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, (shared?: BenchService) => Promise<{ name: string 
   'log-append': runLogAppend,
   'log-proofs': runLogProofs,
   aggregates: runAggregatesBench,
+  auth: runAuthBench,
 };
 
 const SERVICE_BENCHES = new Set(['submit-key', 'rpc', 'log-append']);

@@ -184,6 +184,7 @@ export async function createService(
     witnesses,
     aggregates,
     auth,
+    authVerifier: verifier,
     logger,
     async stop(): Promise<void> {
       rotation.stop();

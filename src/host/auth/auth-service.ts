@@ -82,6 +82,8 @@ export function createAuthService(deps: AuthServiceDeps) {
         return { result: undefined, entries: [entry] };
       },
     });
+    // After the commit, so no check in between can cache a session as still active.
+    verifier.forget();
   }
 
   const service = {
@@ -170,10 +172,13 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     async logout(userId: string, sessionId: string): Promise<void> {
       await repo.revokeSession(repo.db, sessionId, userId, 'logout');
+      verifier.forget();
     },
 
     async logoutAll(userId: string): Promise<number> {
-      return repo.revokeAllSessions(repo.db, userId, 'logout_all');
+      const n = await repo.revokeAllSessions(repo.db, userId, 'logout_all');
+      verifier.forget();
+      return n;
     },
 
     /** Rollover: prepare → store and log (one transaction) → activate. Fail closed. */

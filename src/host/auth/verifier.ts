@@ -3,6 +3,11 @@
  * enclave's hand-made signer): ES256 only, the JWKS the enclave publishes, issuer, audience,
  * expiry, the claims Cloister requires, and a session that has not been revoked (logout and
  * theft detection take effect at once, not after the token's 15 minutes).
+ *
+ * A session found active is remembered for SESSION_CACHE_MS, so a burst of requests does not
+ * cost one database read each (bench/auth.ts: the lookup, not the signature, was the limit).
+ * Every revocation on this host clears the cache at once; another host sharing the database
+ * notices a revocation within SESSION_CACHE_MS.
  */
 import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AccessClaimsSchema, type AccessClaims, type Jwks } from '../../protocol/auth.js';
@@ -14,8 +19,21 @@ export interface TokenVerifierDeps {
   isSessionActive(sessionId: string): Promise<boolean>;
 }
 
+export const SESSION_CACHE_MS = 2000;
+const SESSION_CACHE_MAX = 100_000;
+
 export function createTokenVerifier(deps: TokenVerifierDeps) {
   let keySet: JWTVerifyGetKey | null = null;
+  const active = new Map<string, number>();
+  async function sessionActive(sid: string): Promise<boolean> {
+    const now = Date.now();
+    const until = active.get(sid);
+    if (until !== undefined && until > now) return true;
+    if (!(await deps.isSessionActive(sid))) return false;
+    if (active.size >= SESSION_CACHE_MAX) active.clear();
+    active.set(sid, now + SESSION_CACHE_MS);
+    return true;
+  }
   let jwks: Jwks = { keys: [] };
   return {
     setJwks(next: Jwks): void {
@@ -23,6 +41,10 @@ export function createTokenVerifier(deps: TokenVerifierDeps) {
       keySet = createLocalJWKSet({ keys: next.keys.map((k) => ({ ...k })) });
     },
     jwks: (): Jwks => jwks,
+    /** Called after any revocation: the next check of every session reads the database. */
+    forget(): void {
+      active.clear();
+    },
     async verify(token: string): Promise<AccessClaims> {
       if (!keySet) throw new HostError('AUTH_TOKEN_INVALID');
       let claims: AccessClaims;
@@ -39,7 +61,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps) {
       } catch {
         throw new HostError('AUTH_TOKEN_INVALID');
       }
-      if (!(await deps.isSessionActive(claims.sid))) throw new HostError('AUTH_TOKEN_INVALID');
+      if (!(await sessionActive(claims.sid))) throw new HostError('AUTH_TOKEN_INVALID');
       return claims;
     },
   };

@@ -1,0 +1,220 @@
+/**
+ * Authentication (issue 5): with a service of its own (default Argon2id parameters, the
+ * enclave's concurrency bound), in the same run:
+ *
+ * - logins/s through `POST /auth/login` (app.inject: routing, zod, rate limiting, one enclave
+ *   `auth.login` = one Argon2id verify + one ES256 sign, one DB session insert) versus raw
+ *   Argon2id verifies/s with @node-rs/argon2 at the same concurrency in this process;
+ * - token issuance/s: `auth.refresh` enclave calls (HMAC check + hand-rolled ES256 sign, RPC
+ *   batched per tick) versus raw node:crypto ES256 sign of a same-size JWT;
+ * - verification/s: the SDK's jose `jwtVerify` from the JWKS, and the host's verifier (jose +
+ *   session lookup), versus raw node:crypto ES256 verify;
+ * - a flood of 1,000 concurrent logins: status counts, peak RSS of the enclave process
+ *   (VmHWM) and of the host process (sampled), with the queue bound (AUTH_ARGON2_QUEUE_MAX).
+ */
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hash, verify as argonVerify } from '@node-rs/argon2';
+import { verifyAccessToken } from '../src/client/index.js';
+import { fmt, fmtRatio, measureConcurrent, measureSync, pick, printTable } from './lib/measure.js';
+import { reportProblems, startBenchService } from './lib/service.js';
+
+export interface AuthBenchResult {
+  name: 'auth';
+  argon2: { memoryKib: number; timeCost: number; parallelism: number; concurrency: number };
+  loginsPerSec: number;
+  rawArgon2PerSec: number;
+  loginRatio: number;
+  issuePerSec: number;
+  rawSignPerSec: number;
+  issueRatio: number;
+  sdkVerifyPerSec: number;
+  hostVerifyPerSec: number;
+  rawVerifyPerSec: number;
+  verifyRatio: number;
+  flood: {
+    requests: number;
+    statusCodes: Record<string, number>;
+    enclavePeakRssMiB: number;
+    hostPeakRssMiB: number;
+    seconds: number;
+  };
+}
+
+const PASSWORD = 'bench-password-0123456789';
+const MiB = 1024 * 1024;
+
+function vmHwmMiB(pid: number | null): number {
+  if (pid === null) return Number.NaN;
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+export async function runAuthBench(): Promise<AuthBenchResult> {
+  const concurrency = 2;
+  const s = await startBenchService({
+    AUTH_ARGON2_CONCURRENCY: String(concurrency),
+    AUTH_LOGIN_MAX_PER_IP: '1000000',
+    AUTH_REGISTER_MAX_PER_IP: '1000000',
+    AUTH_LOGIN_FAILURES_BEFORE_BACKOFF: '1000',
+  });
+  try {
+    const { app } = s.service;
+    const reg = await app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email: 'bench@example.com', password: PASSWORD },
+    });
+    if (reg.statusCode !== 201) throw new Error(`register: ${reg.statusCode}`);
+    const login = () =>
+      app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: 'bench@example.com', password: PASSWORD },
+      });
+
+    // Raw Argon2id, same parameters and concurrency, this process.
+    const phc = await hash(PASSWORD, { memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    const budget = pick(6000, 1500);
+    const raw = await measureConcurrent(async () => ((await argonVerify(phc, PASSWORD)) ? 1 : 0), {
+      workers: concurrency,
+      budgetMs: budget,
+      warmupMs: 300,
+    });
+    let bad = 0;
+    const logins = await measureConcurrent(
+      async () => {
+        const r = await login();
+        if (r.statusCode !== 200) bad++;
+        return r.statusCode === 200 ? 1 : 0;
+      },
+      { workers: 8, budgetMs: budget, warmupMs: 300 },
+    );
+    if (bad > 0) console.warn(`  ! ${bad} logins did not answer 200`);
+
+    // Token issuance in the enclave vs raw ES256 sign.
+    const first = (await login()).json() as { access_token: string; refresh_token: string };
+    const claims = JSON.parse(
+      Buffer.from(first.access_token.split('.')[1]!, 'base64url').toString(),
+    ) as { sub: string; sid: string };
+    const refreshParams = {
+      refresh_token: first.refresh_token,
+      user_id: claims.sub,
+      session_id: claims.sid,
+      roles: [] as never[],
+    };
+    const issue = await measureConcurrent(
+      async () => {
+        await s.service.enclave.call('auth.refresh', refreshParams);
+        return 1;
+      },
+      { workers: 64, budgetMs: pick(3000, 600) },
+    );
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const input = Buffer.from(first.access_token.split('.').slice(0, 2).join('.'));
+    const rawSign = measureSync(() => sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' }), {
+      budgetMs: pick(1500, 400),
+    });
+    const sig = sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' });
+    const rawVerify = measureSync(
+      () => verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, sig),
+      { budgetMs: pick(1500, 400) },
+    );
+
+    const jwks = s.service.auth.jwks();
+    const iss = { issuer: 'http://127.0.0.1:3000', audience: 'cloister' };
+    const sdkVerify = await measureConcurrent(
+      async () => {
+        await verifyAccessToken(first.access_token, jwks, iss);
+        return 1;
+      },
+      { workers: 16, budgetMs: pick(2000, 500) },
+    );
+    const hostVerify = await measureConcurrent(
+      async () => {
+        await s.service.authVerifier.verify(first.access_token);
+        return 1;
+      },
+      { workers: 16, budgetMs: pick(2000, 500) },
+    );
+
+    // Flood: 1,000 logins at once.
+    const pid = s.service.enclave.pid();
+    const floodN = pick(1000, 300);
+    let hostPeak = process.memoryUsage().rss;
+    const sampler = setInterval(() => {
+      hostPeak = Math.max(hostPeak, process.memoryUsage().rss);
+    }, 10);
+    const t0 = performance.now();
+    const floods = await Promise.all(Array.from({ length: floodN }, () => login()));
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    const statusCodes: Record<string, number> = {};
+    for (const r of floods) statusCodes[r.statusCode] = (statusCodes[r.statusCode] ?? 0) + 1;
+    const after = await login();
+    if (after.statusCode !== 200) console.warn(`  ! login after the flood: ${after.statusCode}`);
+
+    const result: AuthBenchResult = {
+      name: 'auth',
+      argon2: { memoryKib: 19456, timeCost: 2, parallelism: 1, concurrency },
+      loginsPerSec: logins.opsPerSec,
+      rawArgon2PerSec: raw.opsPerSec,
+      loginRatio: logins.opsPerSec / raw.opsPerSec,
+      issuePerSec: issue.opsPerSec,
+      rawSignPerSec: rawSign.opsPerSec,
+      issueRatio: issue.opsPerSec / rawSign.opsPerSec,
+      sdkVerifyPerSec: sdkVerify.opsPerSec,
+      hostVerifyPerSec: hostVerify.opsPerSec,
+      rawVerifyPerSec: rawVerify.opsPerSec,
+      verifyRatio: sdkVerify.opsPerSec / rawVerify.opsPerSec,
+      flood: {
+        requests: floodN,
+        statusCodes,
+        enclavePeakRssMiB: vmHwmMiB(pid),
+        hostPeakRssMiB: hostPeak / MiB,
+        seconds,
+      },
+    };
+    printTable('auth: logins (OWASP Argon2id m=19456 t=2 p=1, enclave bound 2)', [
+      {
+        'logins/s': fmt(result.loginsPerSec),
+        'raw Argon2id verify/s (c=2)': fmt(result.rawArgon2PerSec),
+        ratio: fmtRatio(result.loginRatio),
+      },
+    ]);
+    printTable('auth: tokens', [
+      {
+        what: 'issue (enclave auth.refresh)',
+        'ops/s': fmt(result.issuePerSec),
+        'raw ES256 sign/s': fmt(result.rawSignPerSec),
+        ratio: fmtRatio(result.issueRatio),
+      },
+      {
+        what: 'verify (SDK, jose)',
+        'ops/s': fmt(result.sdkVerifyPerSec),
+        'raw ES256 verify/s': fmt(result.rawVerifyPerSec),
+        ratio: fmtRatio(result.verifyRatio),
+      },
+      {
+        what: 'verify (host: jose + session lookup)',
+        'ops/s': fmt(result.hostVerifyPerSec),
+        'raw ES256 verify/s': fmt(result.rawVerifyPerSec),
+        ratio: fmtRatio(result.hostVerifyPerSec / result.rawVerifyPerSec),
+      },
+    ]);
+    printTable(`auth: flood of ${floodN} concurrent logins`, [
+      {
+        statuses: Object.entries(statusCodes)
+          .map(([c, n]) => `${c}×${n}`)
+          .join(' '),
+        seconds: fmt(seconds),
+        'enclave peak RSS MiB': fmt(result.flood.enclavePeakRssMiB),
+        'host peak RSS MiB': fmt(result.flood.hostPeakRssMiB),
+      },
+    ]);
+    reportProblems(s);
+    return result;
+  } finally {
+    await s.stop();
+  }
+}
