@@ -1,0 +1,75 @@
+/**
+ * Test doubles for the connector tests: an HttpTransport that routes by path to small
+ * in-test handlers (recording every request), and a clock whose sleep advances time instead
+ * of waiting. Never imported from src/.
+ */
+import type {
+  HttpRequest,
+  HttpResponse,
+  HttpTransport,
+} from '../../src/enclave/exchanges/types.js';
+import type { Clock } from '../../src/enclave/exchanges/rate-limiter.js';
+
+export interface RoutedRequest {
+  method: string;
+  path: string;
+  rawQuery: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+}
+
+export interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  /** A string is sent as is; anything else as JSON. */
+  body: unknown;
+}
+
+export type Handler = (req: RoutedRequest) => Reply | Promise<Reply>;
+
+export function routeTransport(
+  handlers: Record<string, Handler>,
+): HttpTransport & { log: RoutedRequest[]; raw: HttpRequest[] } {
+  const log: RoutedRequest[] = [];
+  const raw: HttpRequest[] = [];
+  return {
+    log,
+    raw,
+    async request(req: HttpRequest): Promise<HttpResponse> {
+      raw.push(req);
+      const u = new URL(req.url);
+      const rawQuery = u.search.slice(1);
+      const r: RoutedRequest = {
+        method: req.method,
+        path: u.pathname,
+        rawQuery,
+        query: new URLSearchParams(rawQuery),
+        headers: Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v]),
+        ),
+      };
+      log.push(r);
+      const h = handlers[u.pathname];
+      if (!h) return { status: 404, headers: {}, body: '' };
+      const out = await h(r);
+      return {
+        status: out.status ?? 200,
+        headers: out.headers ?? {},
+        body: typeof out.body === 'string' ? out.body : JSON.stringify(out.body),
+      };
+    },
+  };
+}
+
+export function fakeClock(start: number): Clock & { slept: number[]; t: number } {
+  const c = {
+    t: start,
+    slept: [] as number[],
+    now: () => c.t,
+    sleep: async (ms: number) => {
+      c.slept.push(ms);
+      c.t += ms;
+    },
+  };
+  return c;
+}
