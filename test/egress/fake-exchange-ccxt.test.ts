@@ -1,10 +1,15 @@
 /**
  * Fidelity of the fake exchange against an independent client: ccxt (a dev dependency, the
  * test oracle of issue 4) signs its own requests and parses the fake's answers for Binance,
- * Bybit and OKX; its unified trades must equal `expectedFills` field for field. A fake that
- * drifted from the real wire format or signing scheme fails here.
+ * Bybit and OKX (URL override) and Coinbase (production URL, HTTPS through our CONNECT tunnel,
+ * as ccxt's `fetchImplementation`); its unified trades must equal `expectedFills` field for
+ * field. A fake that drifted from the real wire format or signing scheme fails here.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ccxt from 'ccxt';
 import {
@@ -12,7 +17,9 @@ import {
   startFakeExchange,
   type FakeExchange,
 } from '../../devtools/fake-exchange/index.js';
+import { createTunnelTransport } from '../../src/enclave/egress/tunnel.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
+import { startConnectProxy } from '../../src/host/egress/connect-proxy.js';
 import { KEY, SECRET } from './sign.js';
 
 interface CcxtTrade {
@@ -140,5 +147,50 @@ describe('fake exchange against ccxt', () => {
     const want = expectedFills('okx', fx.accounts.get(KEY)!, { symbols: ['ETH/BTC'] }).slice(-100);
     assert.equal(got.length, 100);
     assert.deepEqual(got.map(unified), want.map(ours));
+  });
+
+  it('Coinbase: ccxt through the enclave tunnel transport, production host, ES256 JWT', async () => {
+    const https = await startFakeExchange({ fills: 3000, https: true });
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-ccxt-'));
+    const socketPath = join(dir, 'egress.sock');
+    const proxy = await startConnectProxy({
+      listen: { socketPath },
+      allow: ['api.coinbase.com:443'],
+      dial: () => connect(https.port, '127.0.0.1'),
+    });
+    const transport = createTunnelTransport({ proxy: { socketPath }, caPem: https.caPem! });
+    try {
+      const fetchImplementation = async (
+        url: string,
+        init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
+      ) => {
+        const r = await transport.request({
+          method: init.method,
+          url,
+          headers: init.headers,
+          ...(init.body ? { body: init.body } : {}),
+        });
+        return new Response(r.body, { status: r.status, headers: r.headers });
+      };
+      const acct = https.accounts.get(KEY)!;
+      const ex = new ctor.coinbase!({
+        apiKey: acct.coinbase.keyName,
+        secret: acct.coinbase.privateKeyPem,
+        has: { fetchCurrencies: false },
+        fetchImplementation,
+      });
+      ex.number = String;
+      await ex.loadMarkets();
+      const got = await ex.fetchMyTrades('BTC/USDT', undefined, 100);
+      const want = expectedFills('coinbase', acct, { symbols: ['BTC/USDT'] }).slice(-100);
+      assert.equal(got.length, 100);
+      assert.deepEqual(got.map(unified), want.map(ours));
+      assert.ok(https.requests.every((r) => r.headers.host === 'api.coinbase.com'));
+    } finally {
+      transport.close();
+      await proxy.close();
+      await https.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
