@@ -7,6 +7,9 @@
  * or secret in any log line or table.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
 import {
@@ -262,3 +265,61 @@ for (const engine of engines()) {
     });
   });
 }
+
+describe('signed aggregates through the CONNECT tunnel (TLS ends in the enclave)', () => {
+  let fake: FakeExchange;
+  let ts: TestService;
+  let caDir: string;
+
+  before(async () => {
+    caDir = mkdtempSync(join(tmpdir(), 'cloister-ca-'));
+    const caFile = join(caDir, 'ca.pem');
+    fake = await startFakeExchange({
+      https: { caOut: caFile },
+      accounts: [{ apiKey: GOOD.apiKey, secret: GOOD.apiSecret, seed: 5, fills: 500, days: 20 }],
+    });
+    ts = await startTestService('pglite', {
+      BINANCE_BASE_URL: fake.url,
+      BYBIT_BASE_URL: fake.url,
+      OKX_BASE_URL: fake.url,
+      COINBASE_BASE_URL: fake.url,
+      EGRESS_MODE: 'tunnel',
+      EGRESS_CA_FILE: caFile,
+      AGGREGATES_WAIT_MS: '20000',
+    });
+  });
+  after(async () => {
+    await ts?.stop();
+    await fake?.close();
+    rmSync(caDir, { recursive: true, force: true });
+  });
+
+  it('fetches over HTTPS through the host proxy and signs the result', async () => {
+    const { verification } = await verifiedAttestation(ts);
+    const sub = await submit(
+      ts.service.app,
+      verification.enclavePubkey!,
+      GOOD,
+      undefined,
+      verification.keyId!,
+    );
+    assert.equal(sub.statusCode, 200, sub.body);
+    const sessionId = (sub.json() as { session_id: string }).session_id;
+    const res = await ts.service.app.inject({
+      method: 'POST',
+      url: '/enclave/request_aggregates',
+      payload: { session_id: sessionId, from: FROM, to: TO },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const signed = (res.json() as { aggregates_signed: unknown }).aggregates_signed;
+    assert.equal(
+      verifySignedAggregates(signed, { resultsKey: verification.signingKeys!.results }).valid,
+      true,
+    );
+    // The fake exchange saw HTTPS requests, and they went through the host's tunnel.
+    assert.ok(fake.requests.some((r) => r.path === '/api/v3/myTrades' && r.status === 200));
+    const stats = ts.service.egressProxy!.stats();
+    assert.ok(stats.tunnelsOpened > 0, 'the enclave reached the exchange through the proxy');
+    assert.ok(stats.bytesDown > 0);
+  });
+});
