@@ -3,7 +3,7 @@
  * `end_sequence_timestamp` (RFC 3339) bound the window, `limit` caps a page, and the answer's
  * `cursor` continues the same query until it comes back empty. Fills are keyed by trade id, so
  * a fill repeated across pages is kept once. Without `query.symbols` one scan covers every
- * product (symbols reported: those with fills); with symbols, each is asked for by `product_id`.
+ * product (symbols reported: those with fills); with symbols, each is asked for by `product_ids`.
  */
 import { randomBytes } from 'node:crypto';
 import type { ListingContext, PagerResult } from '../context.js';
@@ -20,7 +20,7 @@ async function scan(ctx: ListingContext, productId: string | undefined): Promise
   const seen = new Set<string>();
   for (let i = 0; i < MAX_PAGES; i++) {
     const params: [string, string][] = [
-      ...(productId ? ([['product_id', productId]] as [string, string][]) : []),
+      ...(productId ? ([['product_ids', productId]] as [string, string][]) : []),
       ['start_sequence_timestamp', new Date(ctx.query.from).toISOString()],
       ['end_sequence_timestamp', new Date(ctx.query.to).toISOString()],
       ['limit', String(COINBASE_PAGE)],
