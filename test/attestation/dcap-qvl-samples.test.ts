@@ -232,6 +232,21 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     ]);
   });
 
+  it('unsigned length and type fields are pinned: signature-data length, outer cert type (sweep find)', async () => {
+    for (const s of DCAP_SAMPLES) {
+      const at = [s.signedLength, s.signedLength + 4 + 128, s.signedLength + 4 + 129];
+      for (const i of at) {
+        for (const mask of [0x01, 0x80]) {
+          const r = await verifyEvidence(
+            { ...load(s), quote: flipped(bytes(s.quote), i, mask) },
+            dcapPolicy(s),
+          );
+          assert.equal(r.ok, false, `${s.name} @${i}^${mask}`);
+        }
+      }
+    }
+  });
+
   it('the unsigned PCK chain text must be canonical: a NUL turned newline is PARSE_ERROR (fuzz find)', async () => {
     const s = DCAP_SAMPLES[0]!;
     const quote = bytes(s.quote); // the cert data, NUL-terminated, ends the quote

@@ -142,24 +142,56 @@ function claimsOf(quote: Quote): Claims {
   };
 }
 
-/** Declared length: signed part ‖ u32 signature-data length ‖ signature data. */
-function checkLength(raw: Uint8Array, quote: Quote, reasons: Reasons): boolean {
+/**
+ * The signature data must be exactly what its length fields declare, with the certification
+ * data types the verifier relies on (dcap-qvl reads the inner fields but checks neither the
+ * outer length nor, for v4/v5, the outer type: those bytes are unsigned, so they must be pinned
+ * here or a quote could change without its verdict changing). Layout (Intel quote formats):
+ *   v3:    sig(64) attKey(64) qeReport(384) qeSig(64) u16 authLen auth u16 type=5 u32 n data(n)
+ *   v4/v5: sig(64) attKey(64) u16 type=6 u32 n { qeReport(384) qeSig(64) u16 authLen auth
+ *          u16 type u32 m data(m) }, with n covering the braces exactly.
+ */
+function checkStructure(raw: Uint8Array, quote: Quote, reasons: Reasons): boolean {
+  const fail = (why: string) => {
+    reasons.add('PARSE_ERROR', why);
+    return false;
+  };
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const u16 = (at: number) => (at + 2 <= raw.length ? view.getUint16(at, true) : -1);
+  const u32 = (at: number) => (at + 4 <= raw.length ? view.getUint32(at, true) : -1);
   const signed = quote.signedLength();
-  if (raw.length < signed + 4) {
-    reasons.add('PARSE_ERROR', 'quote is truncated');
-    return false;
+  const sigLen = u32(signed);
+  if (sigLen < 0) return fail('quote is truncated');
+  const start = signed + 4;
+  const end = start + sigLen;
+  if (raw.length < end) return fail('quote is truncated');
+
+  /** QE report certification data (or the v3 tail) at `at`; returns its end, or -1. */
+  const qeSection = (at: number): { end: number; type: number } => {
+    const authLen = u16(at + 384 + 64);
+    if (authLen < 0) return { end: -1, type: -1 };
+    const typeAt = at + 384 + 64 + 2 + authLen;
+    const type = u16(typeAt);
+    const size = u32(typeAt + 2);
+    if (type < 0 || size < 0) return { end: -1, type: -1 };
+    return { end: typeAt + 6 + size, type };
+  };
+  let inner: { end: number; type: number };
+  if (quote.header.version === 3) {
+    inner = qeSection(start + 128);
+  } else {
+    const outerType = u16(start + 128);
+    const outerSize = u32(start + 130);
+    if (outerType !== 6) return fail('certification data is not QE report certification data');
+    inner = qeSection(start + 134);
+    if (inner.end !== start + 134 + outerSize) return fail('QE report certification data length');
   }
-  const sigLen = new DataView(raw.buffer, raw.byteOffset + signed, 4).getUint32(0, true);
-  const end = signed + 4 + sigLen;
-  if (raw.length < end) {
-    reasons.add('PARSE_ERROR', 'quote is truncated');
-    return false;
-  }
+  if (inner.end !== end) return fail('signature data length does not match its contents');
+  if (![2, 3, PCK_CERT_CHAIN].includes(inner.type))
+    return fail(`unsupported PCK certification data type ${inner.type}`);
   // Real quotes arrive zero-padded (EXPECTED.md); anything else after the end is refused.
-  if (raw.subarray(end).some((b) => b !== 0)) {
-    reasons.add('PARSE_ERROR', 'non-zero bytes after the declared signature data');
-    return false;
-  }
+  if (raw.subarray(end).some((b) => b !== 0))
+    return fail('non-zero bytes after the declared signature data');
   return true;
 }
 
@@ -315,7 +347,7 @@ export async function verifyDcap(
     );
     return null;
   }
-  if (!checkLength(raw, quote, reasons)) return null;
+  if (!checkStructure(raw, quote, reasons)) return null;
   const claims = claimsOf(quote);
 
   let pckChain: Uint8Array[] | null = null;
