@@ -187,7 +187,7 @@ describe('connectors against the fake exchange', () => {
       );
       assert.equal(l.apiHost, new URL(fx.url).host);
       // Fees in all three kinds of currency occur.
-      const kinds = new Set(
+      const kinds = new Set<string>(
         l.fills.map((f) =>
           f.fee === null
             ? 'none'
@@ -199,7 +199,7 @@ describe('connectors against the fake exchange', () => {
         ),
       );
       // Bybit and OKX have no third-currency fee, Coinbase charges the quote (the fake's README).
-      const want = {
+      const want: readonly string[] = {
         binance: ['quote', 'base', 'third'],
         bybit: ['quote', 'base'],
         okx: ['quote', 'base'],
