@@ -148,7 +148,7 @@ describe('configfs-tsm generation check', () => {
     const outblob = join(entryDir, 'outblob');
     rmSync(outblob);
     execFileSync('mkfifo', [outblob]);
-    const pending = p.evidence(hexToBytes(CASES[0].reportData));
+    const pending = Promise.resolve(p.evidence(hexToBytes(CASES[0].reportData)));
     const writer = await open(outblob, 'w'); // resolves once the platform opened it to read
     writeFileSync(join(entryDir, 'generation'), '2\n');
     await writer.write(sample('tdx_quote_v4.bin'));

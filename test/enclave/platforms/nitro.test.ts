@@ -88,7 +88,7 @@ describe('nitro platform', () => {
     const nsm = recordedNsm(sample('nitro_2024-09-07.bin'));
     const p = await createNitroPlatform({ transport: nsm.transport, sealingRoot });
     const rd = new Uint8Array(64).fill(0x42);
-    await assert.rejects(p.evidence(rd), /does not carry the report data sent/);
+    await assert.rejects(async () => p.evidence(rd), /does not carry the report data sent/);
     assert.deepEqual(
       (decode(nsm.requests[1]!) as { Attestation: { user_data: Uint8Array } }).Attestation
         .user_data,
@@ -101,7 +101,10 @@ describe('nitro platform', () => {
     const fields = parseNitroDocument(doc);
     assert.equal(fields.userData!.length, 1024); // 1024 bytes of 0x01
     const p = await createNitroPlatform({ transport: recordedNsm(doc).transport, sealingRoot });
-    await assert.rejects(p.evidence(fields.userData!.subarray(0, 64)), /does not carry/);
+    await assert.rejects(
+      async () => p.evidence(fields.userData!.subarray(0, 64)),
+      /does not carry/,
+    );
   });
 
   it('returns the document bytes when user_data is the report data', async () => {
