@@ -10,6 +10,7 @@
  * are honoured without real waiting.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import {
   expectedFills,
@@ -128,6 +129,7 @@ describe('connectors against the fake exchange', () => {
       limits: {
         bybit: { limit: 100_000, windowMs: 1000 },
         okx: { limit: 100_000, windowMs: 2000 },
+        coinbase: { limit: 100_000, windowMs: 1000 },
       },
     });
   });
@@ -354,6 +356,67 @@ describe('connectors against the fake exchange', () => {
       .map(theirs)
       .sort(byKey);
     assert.deepEqual(listings.get('okx')!.fills.map(ours).sort(byKey), expected);
+  });
+
+  it('ccxt oracle, coinbase: cursor loop gives the same trades field for field', async () => {
+    // ccxt keeps the production URL (its JWT `uri` names api.coinbase.com, as the fake checks
+    // against the Host it is sent to); a fetchImplementation carries the request to the fake.
+    const account = fx.accounts.get(KEY)!;
+    const ex = await ccxtFor('coinbase', 'https://api.coinbase.com', {
+      apiKey: account.coinbase.keyName,
+      secret: account.coinbase.privateKeyPem,
+      has: { fetchCurrencies: false },
+    });
+    ex.milliseconds = () => vt;
+    ex.seconds = () => Math.floor(vt / 1000);
+    ex.fetchImplementation = (
+      url: string,
+      init: { method: string; headers: Record<string, string> },
+    ) =>
+      new Promise((resolve, reject) => {
+        const u = new URL(url);
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: fx.port,
+            method: init.method,
+            path: `${u.pathname}${u.search}`,
+            headers: { ...init.headers, host: u.host },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve(
+                new Response(Buffer.concat(chunks), {
+                  status: res.statusCode ?? 500,
+                  headers: Object.entries(res.headers).flatMap(([k, v]) =>
+                    typeof v === 'string' ? [[k, v] as [string, string]] : [],
+                  ),
+                }),
+              ),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const all: Ccxt[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page: Ccxt[] = await ex.fetchMyTrades(undefined, from, 250, {
+        until: to,
+        ...(cursor ? { cursor } : {}),
+      });
+      all.push(...page);
+      cursor = page.find((t) => t.info.cursor)?.info.cursor as string | undefined;
+      if (!cursor || page.length === 0) break;
+    }
+    const expected = all
+      .filter((t) => t.timestamp >= from && t.timestamp < to)
+      .map(theirs)
+      .sort(byKey);
+    assert.deepEqual(listings.get('coinbase')!.fills.map(ours).sort(byKey), expected);
   });
 
   it('no recorded request or response leaks the secret in clear', () => {

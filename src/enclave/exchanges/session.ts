@@ -25,6 +25,8 @@ export type Verdict =
   | { kind: 'unavailable'; detail: string }
   | { kind: 'bad'; detail: string };
 
+type Classified = Exclude<Verdict, { kind: 'ok' }> | { kind: 'ok'; json: unknown };
+
 /** What the generic loop needs to know about one exchange's HTTP behaviour. */
 export interface ExchangeProfile {
   readonly exchange: Exchange;
@@ -141,10 +143,7 @@ export class Session {
     return this.#retry.backoffMs * 2 ** (n - 1);
   }
 
-  #classify(
-    res: HttpResponse,
-    now: number,
-  ): (Verdict & { kind: Exclude<Verdict['kind'], 'ok'> }) | { kind: 'ok'; json: unknown } {
+  #classify(res: HttpResponse, now: number): Classified {
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'], now);
     if (res.status === 429 || res.status === 418) {
       return {
