@@ -98,7 +98,10 @@ export async function aggregatesStart(
     // Without an explicit `from`, the window starts at the UTC day of the first fill found.
     let first = to;
     for (const f of listing.fills) if (f.timestamp < first) first = f.timestamp;
-    const windowFrom = params.from ?? Math.floor(first / DAY_MS) * DAY_MS;
+    // The signed window is what was covered: an exchange that keeps less history than asked
+    // for (OKX: 3 months) moves `from` up, so the payload never claims more than it saw.
+    let windowFrom = params.from ?? Math.floor(first / DAY_MS) * DAY_MS;
+    if (listing.coveredFrom !== undefined) windowFrom = Math.max(windowFrom, listing.coveredFrom);
     let figures;
     try {
       figures = computeAggregates(listing.fills, {
