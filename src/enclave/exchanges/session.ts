@@ -62,7 +62,6 @@ export interface SessionDeps {
   clock: Clock;
   retry?: RetryPolicy;
   signal?: AbortSignal;
-  onRequest?: (requests: number) => void;
 }
 
 /** Seconds (integer or decimal) or an HTTP date, as RFC 9110 §10.2.3 allows. */
@@ -101,7 +100,6 @@ export class Session {
       let res: HttpResponse;
       try {
         this.#requests++;
-        this.deps.onRequest?.(this.#requests);
         res = await transport.request(build(), signal);
       } catch (err) {
         const e = transportError(err);
