@@ -53,7 +53,12 @@ function binanceErr(code: number) {
 }
 
 /** Binance spot myTrades + exchangeInfo + account, with signature checks. */
-function binanceDouble(rows: Map<string, Row[]>, held: string[]): Record<string, Handler> {
+function binanceDouble(
+  rows: Map<string, Row[]>,
+  held: string[],
+  /** How a time range longer than `limit` is cut: Binance's docs do not say. */
+  rangeCut: 'oldest' | 'newest' = 'oldest',
+): Record<string, Handler> {
   const signedOk = (r: RoutedRequest) => {
     const i = r.rawQuery.lastIndexOf('&signature=');
     const sig = createHmac('sha256', SECRET).update(r.rawQuery.slice(0, i)).digest('hex');
@@ -96,7 +101,8 @@ function binanceDouble(rows: Map<string, Row[]>, held: string[]): Record<string,
       else if (st !== null || et !== null) {
         const a = st !== null ? Number(st) : Number(et) - DAY;
         const b = et !== null ? Number(et) : Number(st) + DAY;
-        page = all.filter((x) => x.time >= a && x.time <= b).slice(0, limit);
+        const inRange = all.filter((x) => x.time >= a && x.time <= b);
+        page = rangeCut === 'oldest' ? inRange.slice(0, limit) : inRange.slice(-limit);
       } else page = all.slice(-limit);
       return {
         headers: { 'x-mbx-used-weight-1m': '20' },
@@ -147,8 +153,8 @@ describe('Binance pager: fromId per symbol', () => {
     assertExactlyOnce(l.fills, rows);
     assert.deepEqual(l.symbols, ['BTC/USDT']);
     assert.equal(l.requests, transport.log.length);
-    // exchangeInfo, a day probe, newest, oldest, then 13 pages of 1000 (the last one short).
-    assert.equal(transport.log.filter((r) => r.query.get('limit') === '1000').length, 13);
+    // exchangeInfo, a day probe (a page), newest, oldest, then 13 pages of 1000 (the last short).
+    assert.equal(transport.log.filter((r) => r.query.get('limit') === '1000').length, 14);
     assert.ok(l.requests <= 17, `requests: ${l.requests}`);
     assert.match(l.responsesDigest, /^[0-9a-f]{64}$/);
   });
@@ -186,6 +192,19 @@ describe('Binance pager: fromId per symbol', () => {
       `binary search steps: ${searches.length}`,
     );
   });
+
+  for (const cut of ['oldest', 'newest'] as const) {
+    it(`a day after \`from\` holding more than a page (range cut: ${cut})`, async () => {
+      const dense = history(12_000, 3, 60_000); // 4,320 fills a day
+      const { src } = source('binance', binanceDouble(new Map([['BTCUSDT', dense]]), [], cut));
+      const from = dense[2500]!.time + 1;
+      const l = await src.listFills({ from, to: NOW, symbols: ['BTC/USDT'] });
+      assertExactlyOnce(
+        l.fills,
+        dense.filter((r) => r.time >= from),
+      );
+    });
+  }
 
   it('a window after the last fill costs a probe and one newest-trade call', async () => {
     const { src, transport } = source('binance', binanceDouble(new Map([['BTCUSDT', rows]]), []));

@@ -4,12 +4,13 @@
  * time range of at most 24 h, never both. Timestamps cannot page safely (fills share a
  * millisecond), so per symbol:
  *
- * 1. find the first trade id at or after `from`: a 24 h window probe `[from, from+24h)` with
- *    limit 1 answers in one call when the account traded that day; otherwise the newest trade
- *    (limit 1) says whether anything exists after `from` at all, the oldest (`fromId=0`) whether
- *    the whole history is inside the window, and otherwise a binary search over ids with
- *    `fromId=x&limit=1` (ids grow with time per symbol) finds it in log2(id) calls, where
- *    walking 24 h windows would cost one call per day of the window;
+ * 1. find the first trade id at or after `from`: a 24 h window probe `[from, from+24h)` for a
+ *    full page answers in one call when that day holds fewer than a page (its smallest id, in
+ *    whatever order the server lists a time range). Otherwise an upper bound (the probe's
+ *    smallest id, or the newest trade, which also says whether anything exists after `from`),
+ *    the oldest trade (`fromId=0`: is the whole history inside the window?), and a binary
+ *    search over ids with `fromId=x&limit=1` (ids grow with time per symbol) find it in
+ *    log2(id) calls, where walking 24 h windows would cost one call per day of the window;
  * 2. page by `fromId` with limit 1,000 until a short page or a trade at or after `to`.
  *
  * Symbols: the query's, else discovered from the account: assets with a balance, paired with
@@ -58,16 +59,24 @@ async function trades(ctx: ListingContext, m: Market, params: Params): Promise<B
 
 /** The first trade id with time ≥ from (and < to), or undefined when there is none. */
 async function firstIdFrom(ctx: ListingContext, m: Market, from: number, to: number) {
+  // The day probe asks for a full page (same weight as one row): a short page holds every
+  // trade of that day whatever order the server lists a time range in, so its smallest id is
+  // the answer. A full page only bounds it from above.
   const probeEnd = Math.min(from + DAY_MS, to) - 1;
   const probe = await trades(ctx, m, [
     ['startTime', String(from)],
     ['endTime', String(probeEnd)],
-    ['limit', '1'],
+    ['limit', String(BINANCE_PAGE)],
   ]);
-  if (probe[0]) return probe[0].id;
-  if (probeEnd + 1 >= to) return undefined;
-  const newest = (await trades(ctx, m, [['limit', '1']]))[0];
-  if (!newest || newest.fill.timestamp <= probeEnd) return undefined;
+  let upper: BinanceTrade | undefined;
+  for (const t of probe) if (!upper || t.id < upper.id) upper = t;
+  if (upper && probe.length < BINANCE_PAGE) return upper.id;
+  if (!upper) {
+    if (probeEnd + 1 >= to) return undefined;
+    const newest = (await trades(ctx, m, [['limit', '1']]))[0];
+    if (!newest || newest.fill.timestamp <= probeEnd) return undefined;
+    upper = newest;
+  }
   // The whole history inside the window (the default request) costs one more call.
   const oldest = (
     await trades(ctx, m, [
@@ -77,10 +86,10 @@ async function firstIdFrom(ctx: ListingContext, m: Market, from: number, to: num
   )[0];
   if (!oldest) return undefined;
   if (oldest.fill.timestamp >= from) return oldest.id;
-  // P(x) = "the first trade with id ≥ x is at/after `from`" is monotone in x; P(newest.id) holds.
+  // P(x) = "the first trade with id ≥ x is at/after `from`" is monotone in x; P(upper.id) holds.
   let lo = oldest.id + 1;
-  let hi = newest.id;
-  let answer = newest.id;
+  let hi = upper.id;
+  let answer = upper.id;
   while (lo < hi) {
     const mid = lo + Math.floor((hi - lo) / 2);
     const t = (
