@@ -3,9 +3,16 @@
  *   npx tsx examples/client-flow.ts
  * Env: CLOISTER_URL (default http://127.0.0.1:3000), CLOISTER_DATA_DIR (default ./data), and the
  * measurement from `npm run build:enclave` (read here from dist/enclave/measurement.json).
+ * CLOISTER_EMAIL and CLOISTER_PASSWORD name the account (registered on first use).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CryptoHelper } from '../src/client/index.js';
+import {
+  CryptoHelper,
+  encryptPassword,
+  fetchJwks,
+  verifyAccessToken,
+} from '../src/client/index.js';
 
 const base = process.env.CLOISTER_URL ?? 'http://127.0.0.1:3000';
 const dataDir = process.env.CLOISTER_DATA_DIR ?? './data';
@@ -24,17 +31,53 @@ const verification = await CryptoHelper.requireValidAttestation(attestation, exp
   trustedSimulatedVendorKeys: [vendorKey],
 });
 
-// 2. Encrypt credentials to the verified enclave key (X25519 + HKDF-SHA256 + AES-256-GCM).
+// 2. Log in (registering first if needed): the password is encrypted to the verified enclave
+// key too, so the host never sees it. Then check the token ourselves against the JWKS.
+const email = process.env.CLOISTER_EMAIL ?? `demo-${randomUUID()}@example.com`;
+const password = process.env.CLOISTER_PASSWORD ?? `demo-password-${randomUUID()}`;
+const account = (action: 'register' | 'login') =>
+  fetch(`${base}/auth/${action}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      email,
+      envelope: encryptPassword({ action, email, password }, verification.enclavePubkey!, {
+        keyId: verification.keyId!,
+      }),
+    }),
+  });
+let login = await account('login');
+if (login.status === 401) {
+  await account('register');
+  login = await account('login');
+}
+const { access_token } = (await login.json()) as { access_token: string };
+// The issuer the service names (pin it with CLOISTER_ISSUER in real use).
+const oidc = (await fetch(`${base}/.well-known/openid-configuration`).then((r) => r.json())) as {
+  issuer: string;
+};
+const claims = await verifyAccessToken(
+  access_token,
+  await fetchJwks(`${base}/.well-known/jwks.json`),
+  {
+    issuer: process.env.CLOISTER_ISSUER ?? oidc.issuer,
+    audience: process.env.CLOISTER_AUDIENCE ?? 'cloister',
+  },
+);
+console.log('logged in as', claims.sub);
+const auth = { Authorization: `Bearer ${access_token}` };
+
+// 3. Encrypt credentials to the verified enclave key (X25519 + HKDF-SHA256 + AES-256-GCM).
 const encrypted = await CryptoHelper.encryptCredentials(
   { exchange: 'binance', apiKey: 'your-api-key', apiSecret: 'your-secret' },
   verification.enclavePubkey!,
   { keyId: verification.keyId! },
 );
 
-// 3. Submit the ciphertext; only the enclave can open it.
+// 4. Submit the ciphertext; only the enclave can open it.
 const response = await fetch(`${base}/enclave/submit_key`, {
   method: 'POST',
-  headers: { 'Content-Type': 'application/json' },
+  headers: { 'Content-Type': 'application/json', ...auth },
   body: JSON.stringify({
     ...encrypted,
     metadata: { exchange: 'binance', label: 'main', ttl: 3600 },
@@ -43,11 +86,13 @@ const response = await fetch(`${base}/enclave/submit_key`, {
 const { session_id } = (await response.json()) as { session_id: string };
 console.log('session', session_id);
 
-// 4. Check it, then revoke it (the ciphertext is purged).
-console.log(await fetch(`${base}/enclave/sessions/${session_id}`).then((r) => r.json()));
+// 5. Check it, then revoke it (the ciphertext is purged).
+console.log(
+  await fetch(`${base}/enclave/sessions/${session_id}`, { headers: auth }).then((r) => r.json()),
+);
 const revoked = await fetch(`${base}/enclave/revoke`, {
   method: 'POST',
-  headers: { 'Content-Type': 'application/json' },
+  headers: { 'Content-Type': 'application/json', ...auth },
   body: JSON.stringify({ session_id }),
 }).then((r) => r.json());
 console.log(revoked);

@@ -86,6 +86,9 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
       RATE_LIMIT_MAX: '10000000',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       KEY_ROTATION_INTERVAL_SECONDS: '0',
+      // submit-key, rpc and log-append measure the credential path without tokens, explicitly
+      // (bench/auth.ts measures logins and token verification).
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
       LOG_BATCH_INTERVAL_MS: String(LOG_BATCH.intervalMs),
       LOG_BATCH_MAX: String(LOG_BATCH.max),
       ...(database ? { DATABASE_URL: database.url } : {}),

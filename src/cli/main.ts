@@ -276,7 +276,13 @@ async function runLog(sub: string | undefined): Promise<void> {
   if (sub !== 'verify' && sub !== 'monitor')
     fail('usage: cloister log <verify|monitor> [options]', 2);
   const intervalMs = count(values.interval ?? '10', '--interval', 1, 86400) * 1000;
-  const client = new LogClient(url, await logTrust());
+  // A session's entries are its owner's: send the access token when one is given.
+  const token = process.env.CLOISTER_ACCESS_TOKEN;
+  const client = new LogClient(
+    url,
+    await logTrust(),
+    token ? (u) => fetch(u, { headers: { authorization: `Bearer ${token}` } }) : undefined,
+  );
   if (sub === 'verify') {
     const checkpoint = await client.checkpoint();
     if (!values.session) {

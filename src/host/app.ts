@@ -29,6 +29,7 @@ import { operatorRoutes } from './http/routes/operator.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { AuthConfig } from './auth/config.js';
 import type { AuthGuard } from './auth/guard.js';
+import { createSessionAccess } from './auth/session-access.js';
 import { healthRoutes } from './http/routes/health.js';
 import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -134,10 +135,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(attestationRoutes({ attestation: deps.attestation }));
+  // Sessions belong to their creator; tokens are required unless AUTH_DISABLED_FOR_DEVELOPMENT.
+  const access = createSessionAccess({ guard: deps.auth.guard, db: deps.db });
   await app.register(
-    sessionRoutes({ credentials: deps.credentials, maxTtlSeconds: deps.config.maxTtlSeconds }),
+    sessionRoutes({
+      credentials: deps.credentials,
+      maxTtlSeconds: deps.config.maxTtlSeconds,
+      access,
+    }),
   );
-  await app.register(aggregatesRoutes({ aggregates: deps.aggregates }));
+  await app.register(aggregatesRoutes({ aggregates: deps.aggregates, access }));
   await app.register(
     authRoutes({ auth: deps.auth.service, guard: deps.auth.guard, config: deps.auth.config }),
   );
@@ -151,7 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
   );
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
-  await app.register(logRoutes({ log: deps.log, store: deps.logStore }));
+  await app.register(logRoutes({ log: deps.log, store: deps.logStore, access }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, () => {

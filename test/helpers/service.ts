@@ -85,6 +85,9 @@ export async function startTestService(
     RATE_LIMIT_MAX: '1000000',
     LOG_LEVEL: 'trace',
     KEY_ROTATION_INTERVAL_SECONDS: '0',
+    // The suites written before authentication use the seed's unauthenticated flow, explicitly;
+    // test/auth/ sets this to false and checks the protection itself.
+    AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
   });

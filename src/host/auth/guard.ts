@@ -2,7 +2,7 @@
  * Who is calling: the access token from `Authorization: Bearer` (or the `cloister_access`
  * cookie when AUTH_COOKIES is on), verified by the TokenVerifier. `user()` answers null only
  * when AUTH_DISABLED_FOR_DEVELOPMENT is set and no token was sent; every other missing or bad
- * token is a 401. `operator()` also needs the `operator` role claim (403 otherwise).
+ * token is a 401. `operator()` always needs a token with the `operator` role claim (403).
  */
 import type { FastifyRequest } from 'fastify';
 import type { AccessClaims } from '../../protocol/auth.js';
@@ -36,25 +36,39 @@ export function createAuthGuard(deps: {
     }
     return deps.cookies ? readCookie(request, ACCESS_COOKIE) : undefined;
   }
+  // One verification per request, however many checks ask (the onRequest hook and the handler).
+  const seen = new WeakMap<FastifyRequest, Promise<AccessClaims | null>>();
+  async function verifyUser(request: FastifyRequest): Promise<AccessClaims | null> {
+    const token = tokenOf(request);
+    if (token === undefined) {
+      if (deps.disabledForDevelopment) return null;
+      throw new HostError('AUTH_REQUIRED');
+    }
+    return deps.verifier.verify(token);
+  }
   const guard = {
     disabled: deps.disabledForDevelopment,
     /** The caller's claims; null only in development mode without a token. */
-    async user(request: FastifyRequest): Promise<AccessClaims | null> {
-      const token = tokenOf(request);
-      if (token === undefined) {
-        if (deps.disabledForDevelopment) return null;
-        throw new HostError('AUTH_REQUIRED');
+    user(request: FastifyRequest): Promise<AccessClaims | null> {
+      let p = seen.get(request);
+      if (!p) {
+        p = verifyUser(request);
+        seen.set(request, p);
       }
-      return deps.verifier.verify(token);
+      return p;
+    },
+    /** An `onRequest` hook: refuse before the body is even parsed or validated. */
+    async authenticate(request: FastifyRequest): Promise<void> {
+      await guard.user(request);
     },
     async requireUser(request: FastifyRequest): Promise<AccessClaims> {
       const token = tokenOf(request);
       if (token === undefined) throw new HostError('AUTH_REQUIRED');
       return deps.verifier.verify(token);
     },
-    async operator(request: FastifyRequest): Promise<AccessClaims | null> {
-      const claims = await guard.user(request);
-      if (claims === null) return null;
+    /** Operator routes need the role even in development mode. */
+    async operator(request: FastifyRequest): Promise<AccessClaims> {
+      const claims = await guard.requireUser(request);
       if (!claims.roles.includes('operator')) throw new HostError('AUTH_FORBIDDEN');
       return claims;
     },

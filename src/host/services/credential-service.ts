@@ -24,14 +24,18 @@ export interface CredentialServiceDeps {
 export function createCredentialService(deps: CredentialServiceDeps) {
   const { enclave, sessions, ops, log } = deps;
   return {
-    async submit(envelope: CredentialEnvelope, metadata: SessionMetadata) {
+    async submit(
+      envelope: CredentialEnvelope,
+      metadata: SessionMetadata,
+      userId: string | null = null,
+    ) {
       // Checked first so that a submission the log cannot record never spends its envelope.
       if (!log.isReady()) throw new HostError('LOG_UNAVAILABLE');
       const submitted = await enclave.call('credential.submit', { envelope, metadata });
       // Stored and logged together, or neither: no 200 leaves without the log entry.
       const logged = await log.commit({
         async work(tx) {
-          await sessions.insertWithCredential(tx, submitted, metadata, envelope);
+          await sessions.insertWithCredential(tx, submitted, metadata, envelope, userId);
           await ops.record(tx, {
             type: 'credential.submitted',
             sessionId: submitted.session_id,

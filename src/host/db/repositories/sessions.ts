@@ -31,11 +31,13 @@ export function createSessionRepository(db: Queryable) {
       s: Submitted,
       meta: { exchange: string; label: string },
       envelope: CredentialEnvelope,
+      /** The owner (access token `sub`); null only in development mode (docs/protocol/auth.md). */
+      userId: string | null = null,
     ): Promise<void> {
       await q.query(
-        `INSERT INTO sessions (id, exchange, label, status, created_at, expires_at)
-         VALUES ($1, $2, $3, 'active', to_timestamp($4), to_timestamp($5))`,
-        [s.session_id, meta.exchange, meta.label, s.created_at, s.expires_at],
+        `INSERT INTO sessions (id, user_id, exchange, label, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, 'active', to_timestamp($5), to_timestamp($6))`,
+        [s.session_id, userId, meta.exchange, meta.label, s.created_at, s.expires_at],
       );
       const v1 = 'ephemeral_pub' in envelope;
       await q.query(

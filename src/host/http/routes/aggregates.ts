@@ -4,6 +4,7 @@
  * logs them; a longer fetch answers 202 with the job to poll. A failed job answers its error.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { SessionAccess } from '../../auth/session-access.js';
 import type { AggregatesService, JobAnswer } from '../../services/aggregates-service.js';
 import {
   AggregatesDoneResponseSchema,
@@ -25,7 +26,11 @@ const responses = {
   504: ErrorResponseSchema,
 };
 
-export function aggregatesRoutes(deps: { aggregates: AggregatesService }): FastifyPluginAsyncZod {
+export function aggregatesRoutes(deps: {
+  aggregates: AggregatesService;
+  /** Only a session's owner may request or poll its aggregates (docs/protocol/auth.md). */
+  access: Pick<SessionAccess, 'checkSession' | 'checkJob' | 'authenticate'>;
+}): FastifyPluginAsyncZod {
   return async (app) => {
     const send = (reply: { code(n: number): unknown }, a: JobAnswer) => {
       reply.code(a.status === 'done' ? 200 : 202);
@@ -35,6 +40,7 @@ export function aggregatesRoutes(deps: { aggregates: AggregatesService }): Fasti
     app.post(
       '/enclave/request_aggregates',
       {
+        onRequest: deps.access.authenticate,
         schema: {
           summary: 'Signed performance aggregates computed in the enclave from the exchange',
           body: RequestAggregatesBodySchema,
@@ -43,6 +49,7 @@ export function aggregatesRoutes(deps: { aggregates: AggregatesService }): Fasti
       },
       async (request, reply) => {
         const { session_id, ...query } = request.body;
+        await deps.access.checkSession(request, session_id);
         return send(reply, await deps.aggregates.request(session_id, query));
       },
     );
@@ -50,13 +57,17 @@ export function aggregatesRoutes(deps: { aggregates: AggregatesService }): Fasti
     app.get(
       '/enclave/aggregates/jobs/:job_id',
       {
+        onRequest: deps.access.authenticate,
         schema: {
           summary: 'An aggregates job: its signed result, its progress, or its error',
           params: JobParamsSchema,
           response: responses,
         },
       },
-      async (request, reply) => send(reply, await deps.aggregates.job(request.params.job_id)),
+      async (request, reply) => {
+        await deps.access.checkJob(request, request.params.job_id);
+        return send(reply, await deps.aggregates.job(request.params.job_id));
+      },
     );
   };
 }

@@ -3,6 +3,7 @@
  * entries by range or by session, and inclusion and consistency proofs. Everything here is
  * public and verifiable; nothing here needs the enclave, so it keeps serving while it restarts.
  */
+import type { SessionAccess } from '../../auth/session-access.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { bytesToBase64 } from '../../../protocol/encoding.js';
@@ -30,7 +31,12 @@ function b64FromHex(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64');
 }
 
-export function logRoutes(deps: { log: LogService; store: LogStore }): FastifyPluginAsyncZod {
+export function logRoutes(deps: {
+  log: LogService;
+  store: LogStore;
+  /** A session's own entries are its owner's to read (docs/protocol/auth.md). */
+  access: Pick<SessionAccess, 'checkSession' | 'authenticate'>;
+}): FastifyPluginAsyncZod {
   /** The latest checkpoint, or the latest one witnesses cosigned (its lines appended). */
   async function latest(witnessed = false) {
     if (witnessed) {
@@ -153,6 +159,7 @@ export function logRoutes(deps: { log: LogService; store: LogStore }): FastifyPl
     app.get(
       '/api/logs/:session_id',
       {
+        onRequest: deps.access.authenticate,
         schema: {
           summary: "A session's log entries with inclusion proofs against the latest checkpoint",
           params: z.object({ session_id: SessionIdSchema }).strict(),
@@ -168,6 +175,7 @@ export function logRoutes(deps: { log: LogService; store: LogStore }): FastifyPl
         },
       },
       async (req) => {
+        await deps.access.checkSession(req, req.params.session_id);
         // Proofs and checkpoint are taken together, synchronously, after the read.
         const rows = await deps.store.entriesForSubject(
           sessionLogSubject(req.params.session_id),

@@ -3,6 +3,7 @@
  * GET /enclave/sessions/:session_id (status, with the enclave's check of the stored credential).
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { SessionAccess } from '../../auth/session-access.js';
 import type { CredentialService } from '../../services/credential-service.js';
 import {
   ErrorResponseSchema,
@@ -17,12 +18,15 @@ import {
 export function sessionRoutes(deps: {
   credentials: CredentialService;
   maxTtlSeconds: number;
+  /** Access tokens and ownership (docs/protocol/auth.md). */
+  access: SessionAccess;
 }): FastifyPluginAsyncZod {
   const SubmitBody = submitKeyBodySchema(deps.maxTtlSeconds);
   return async (app) => {
     app.post(
       '/enclave/submit_key',
       {
+        onRequest: deps.access.authenticate,
         schema: {
           summary: 'Submit exchange credentials encrypted to the enclave key',
           body: SubmitBody,
@@ -35,26 +39,32 @@ export function sessionRoutes(deps: {
         },
       },
       async (request) => {
+        const owner = await deps.access.owner(request);
         const { metadata, ...envelope } = request.body;
-        return deps.credentials.submit(envelope, metadata);
+        return deps.credentials.submit(envelope, metadata, owner);
       },
     );
 
     app.post(
       '/enclave/revoke',
       {
+        onRequest: deps.access.authenticate,
         schema: {
           summary: 'Revoke a session and purge its ciphertext',
           body: RevokeBodySchema,
           response: { 200: RevokeResponseSchema, 404: ErrorResponseSchema },
         },
       },
-      async (request) => deps.credentials.revoke(request.body.session_id),
+      async (request) => {
+        await deps.access.checkSession(request, request.body.session_id);
+        return deps.credentials.revoke(request.body.session_id);
+      },
     );
 
     app.get(
       '/enclave/sessions/:session_id',
       {
+        onRequest: deps.access.authenticate,
         schema: {
           summary: 'Session status; for an active session the enclave checks its stored credential',
           params: SessionParamsSchema,
@@ -65,7 +75,10 @@ export function sessionRoutes(deps: {
           },
         },
       },
-      async (request) => deps.credentials.status(request.params.session_id),
+      async (request) => {
+        await deps.access.checkSession(request, request.params.session_id);
+        return deps.credentials.status(request.params.session_id);
+      },
     );
   };
 }
