@@ -101,6 +101,8 @@ describe('connectors against the fake exchange', () => {
   let fx: FakeExchange;
   const transport = createDirectTransport();
   let vt = Date.now();
+  /** The fake server's clock minus ours. */
+  let skew = 0;
   const clock: Clock = {
     now: () => vt,
     sleep: async (ms) => {
@@ -113,7 +115,7 @@ describe('connectors against the fake exchange', () => {
 
   before(async () => {
     fx = await startFakeExchange({
-      now: () => vt,
+      now: () => vt + skew,
       accounts: [
         {
           apiKey: KEY,
@@ -209,6 +211,33 @@ describe('connectors against the fake exchange', () => {
       }[exchange];
       for (const k of want) assert.ok(kinds.has(k), k);
     });
+  }
+
+  for (const exchange of ['binance', 'bybit', 'okx'] as const) {
+    for (const off of [-600_000, 90_000]) {
+      it(`${exchange}: our clock ${off < 0 ? 'ahead of' : 'behind'} the exchange's by ${Math.abs(off / 1000)} s: one sync with its clock, then complete`, async () => {
+        skew = off;
+        try {
+          const before = fx.requests.length;
+          const l = await make(exchange).listFills({ from: END - 5 * DAY, to });
+          const mine = fx.requests.slice(before);
+          const timeCalls = mine.filter((r) => /\/time$/.test(r.path));
+          assert.equal(timeCalls.length, 1);
+          // Bybit refuses with HTTP 200 and a retCode, the others with 400/401.
+          if (exchange !== 'bybit')
+            assert.equal(mine.filter((r) => r.status !== 200).length, 1, 'one refused timestamp');
+          const account = fx.accounts.get(KEY)!;
+          assert.deepEqual(
+            l.fills,
+            expectedFills(exchange, account, { from: END - 5 * DAY, to, now: vt + skew }).sort(
+              compareFills,
+            ),
+          );
+        } finally {
+          skew = 0;
+        }
+      });
+    }
   }
 
   it('binance: a wrong secret and a revoked key are EXCHANGE_KEY_REJECTED', async () => {

@@ -37,7 +37,11 @@ function binanceSource(
     if (r instanceof Error) throw r;
     return r;
   };
-  const routed = routeTransport({ '/api/v3/exchangeInfo': () => emptyInfo, [TRADES]: next });
+  const routed = routeTransport({
+    '/api/v3/exchangeInfo': () => emptyInfo,
+    '/api/v3/time': () => ({ body: { serverTime: clock.now() + 120_000 } }),
+    [TRADES]: next,
+  });
   const limiter = new RateLimiter({ capacity: opts.capacity ?? 5000, windowMs: 60_000 }, clock);
   const src = createTradeHistorySource('binance', {
     baseUrl: 'https://api.binance.test',
@@ -161,6 +165,24 @@ describe('request loop: rate limits and retries', () => {
     const c = binanceSource([new EgressError('EGRESS_TLS', 'CERT_HAS_EXPIRED')]);
     await assert.rejects(c.list(), { code: 'EXCHANGE_UNAVAILABLE' });
     assert.equal(c.routed.log.filter((r) => r.path === TRADES).length, 1);
+  });
+
+  it('-1021 (timestamp): one sync with the exchange clock, then timestamps carry the offset', async () => {
+    const skewed: Reply = { status: 400, body: { code: -1021, msg: 'outside of the recvWindow' } };
+    const s = binanceSource([skewed, ok]);
+    await s.list();
+    const trades = s.routed.log.filter((r) => r.path === TRADES);
+    assert.equal(s.routed.log.filter((r) => r.path === '/api/v3/time').length, 1);
+    const ts = trades.map((r) => Number(r.query.get('timestamp')));
+    assert.equal(ts[0], NOW);
+    assert.equal(ts[1], NOW + 120_000);
+  });
+
+  it('a timestamp still refused after the sync is retried as unavailable, a bounded number of times', async () => {
+    const s = binanceSource([{ status: 400, body: { code: -1021, msg: 'x' } }]);
+    await assert.rejects(s.list(), { code: 'EXCHANGE_UNAVAILABLE' });
+    assert.equal(s.routed.log.filter((r) => r.path === '/api/v3/time').length, 1);
+    assert.deepEqual(s.clock.slept, [500, 1000, 2000]);
   });
 
   it('a 200 that is not JSON, or JSON of another shape, is EXCHANGE_BAD_RESPONSE', async () => {

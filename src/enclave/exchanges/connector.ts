@@ -108,6 +108,7 @@ export function createTradeHistorySource(
       const fills = new FillSet(query.from, query.to);
       const session = new Session({
         profile: entry.profile,
+        baseUrl,
         transport: options.transport,
         limiter,
         clock,
@@ -118,7 +119,6 @@ export function createTradeHistorySource(
         session,
         baseUrl,
         credentials: creds,
-        clock,
         recvWindowMs: options.recvWindowMs ?? 5000,
         quoteAssets: options.quoteAssets ?? DEFAULT_QUOTE_ASSETS,
         query,

@@ -1,18 +1,17 @@
 /**
  * What a pager is handed for one listing: the request loop (`Session`), the decrypted
- * credentials (for this listing only), the clock, the window and the fill set. Built by
+ * credentials (for this listing only), the window and the fill set; the time to sign with is
+ * `session.now()` (corrected to the exchange's clock after a refused timestamp). Built by
  * `connector.ts`, dropped when the listing ends.
  */
 import type { Session } from './session.js';
 import type { FillSet } from './fills.js';
-import type { Clock } from './rate-limiter.js';
 import type { ApiCredentials, FillQuery } from './types.js';
 
 export interface ListingContext {
   session: Session;
   baseUrl: string;
   credentials: ApiCredentials;
-  clock: Clock;
   recvWindowMs: number;
   /** Quote assets symbol discovery pairs held assets with (Binance). */
   quoteAssets: readonly string[];

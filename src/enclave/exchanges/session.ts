@@ -23,6 +23,8 @@ export type Verdict =
   /** `retryAfterMs` from the response when it gave one; `banned` stops retrying at once. */
   | { kind: 'rate-limited'; detail: string; retryAfterMs?: number; banned?: boolean }
   | { kind: 'unavailable'; detail: string }
+  /** The exchange refused our timestamp: sync to its clock once, then retry. */
+  | { kind: 'clock-skew'; detail: string }
   | { kind: 'bad'; detail: string };
 
 type Classified = Exclude<Verdict, { kind: 'ok' }> | { kind: 'ok'; json: unknown };
@@ -33,6 +35,8 @@ export interface ExchangeProfile {
   readonly policy: LimiterPolicy;
   /** Reads the exchange's rate-limit headers (lower-cased names). */
   observe(res: HttpResponse, now: number): LimitObservation;
+  /** The exchange's public clock endpoint, for a `clock-skew` verdict; none: treated as unavailable. */
+  readonly serverTime?: { path: string; parse(json: unknown): number | undefined };
   /** Classifies a response whose status is neither 429/418 nor 5xx; `json` is undefined if unparsable. */
   verdict(res: HttpResponse, json: unknown, now: number): Verdict;
 }
@@ -57,6 +61,8 @@ export const DEFAULT_RETRY: RetryPolicy = {
 
 export interface SessionDeps {
   profile: ExchangeProfile;
+  /** Base URL of the exchange (for the clock endpoint). */
+  baseUrl: string;
   transport: HttpTransport;
   limiter: RateLimiter;
   clock: Clock;
@@ -75,6 +81,9 @@ export function parseRetryAfter(v: string | undefined, now: number): number | un
 
 export class Session {
   #requests = 0;
+  /** Exchange time minus ours, learnt from the exchange when it refused a timestamp. */
+  #offsetMs = 0;
+  #synced = false;
   readonly #hash: Hash = createHash('sha256');
   readonly #retry: RetryPolicy;
 
@@ -84,6 +93,14 @@ export class Session {
 
   get requests(): number {
     return this.#requests;
+  }
+
+  /**
+   * The time to sign with: ours, corrected by the exchange's clock once it has refused a
+   * timestamp (inside a TEE the host may skew the clock; the exchange's time comes over TLS).
+   */
+  now(): number {
+    return this.deps.clock.now() + this.#offsetMs;
   }
 
   digest(): string {
@@ -123,7 +140,12 @@ export class Session {
           throw new ExchangeError('EXCHANGE_RATE_LIMITED', v.detail, Math.ceil(wait / 1000));
         continue;
       }
-      if (v.kind === 'unavailable') {
+      if (v.kind === 'clock-skew' && !this.#synced && profile.serverTime) {
+        this.#synced = true;
+        await this.#syncClock(profile.serverTime);
+        continue;
+      }
+      if (v.kind === 'unavailable' || v.kind === 'clock-skew') {
         if (++failures < this.#retry.attempts) {
           await clock.sleep(this.#backoff(failures), signal);
           continue;
@@ -135,6 +157,19 @@ export class Session {
         v.detail,
       );
     }
+  }
+
+  async #syncClock(endpoint: NonNullable<ExchangeProfile['serverTime']>): Promise<void> {
+    const { baseUrl, clock } = this.deps;
+    const t0 = clock.now();
+    const json = await this.send(
+      () => ({ method: 'GET', url: `${baseUrl}${endpoint.path}`, headers: {} }),
+      1,
+    );
+    const server = endpoint.parse(json);
+    if (server === undefined || !Number.isSafeInteger(server))
+      throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'server-time');
+    this.#offsetMs = server - Math.round((t0 + clock.now()) / 2);
   }
 
   #backoff(n: number): number {

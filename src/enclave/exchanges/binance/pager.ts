@@ -38,7 +38,7 @@ function signed(ctx: ListingContext, path: string, params: Params, weight: numbe
         params,
         apiKey: ctx.credentials.apiKey,
         secret: ctx.credentials.apiSecret,
-        timestamp: ctx.clock.now(),
+        timestamp: ctx.session.now(),
         recvWindow: ctx.recvWindowMs,
       }),
     weight,

@@ -11,17 +11,23 @@ import type { ExchangeProfile, Verdict } from '../session.js';
 export const BINANCE_WEIGHT = { myTrades: 20, account: 20, exchangeInfo: 20 } as const;
 
 const KEY_REJECTED = new Set([-2014, -2015, -1022, -2008]);
-/** -1021: timestamp outside recvWindow (a clock step); -1003: too many requests. */
-const RETRYABLE = new Set([-1021, -1000, -1001, -1006, -1007]);
+/** -1000/-1001/-1006/-1007: unknown error, disconnected, unexpected answer, timeout. */
+const RETRYABLE = new Set([-1000, -1001, -1006, -1007]);
 
 function code(json: unknown): number | undefined {
   const c = (json as { code?: unknown } | null)?.code;
   return typeof c === 'number' && Number.isInteger(c) ? c : undefined;
 }
 
+const num = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined);
+
 export const binanceProfile: ExchangeProfile = {
   exchange: 'binance',
   policy: { capacity: 5000, windowMs: 60_000 },
+  serverTime: {
+    path: '/api/v3/time',
+    parse: (j) => num((j as { serverTime?: unknown } | null)?.serverTime),
+  },
   observe(res) {
     const v = res.headers['x-mbx-used-weight-1m'];
     return v !== undefined && /^\d{1,9}$/.test(v) ? { used: Number(v) } : {};
@@ -32,6 +38,8 @@ export const binanceProfile: ExchangeProfile = {
     if (res.status === 401 || res.status === 403 || (c !== undefined && KEY_REJECTED.has(c)))
       return { kind: 'key-rejected', detail };
     if (c === -1003) return { kind: 'rate-limited', detail };
+    // -1021: timestamp outside recvWindow, or ahead of the server.
+    if (c === -1021) return { kind: 'clock-skew', detail };
     if (c !== undefined && RETRYABLE.has(c)) return { kind: 'unavailable', detail };
     if (res.status !== 200 || json === undefined) return { kind: 'bad', detail };
     return { kind: 'ok' };

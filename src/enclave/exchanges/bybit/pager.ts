@@ -81,7 +81,7 @@ async function scanWindow(
           query,
           apiKey: ctx.credentials.apiKey,
           secret: ctx.credentials.apiSecret,
-          timestamp: ctx.clock.now(),
+          timestamp: ctx.session.now(),
           recvWindow: ctx.recvWindowMs,
         }),
       1,
@@ -100,7 +100,7 @@ async function scanWindow(
 
 export async function listBybit(ctx: ListingContext): Promise<PagerResult> {
   const markets = await instruments(ctx);
-  const horizon = ctx.clock.now() - BYBIT_HISTORY_MS;
+  const horizon = ctx.session.now() - BYBIT_HISTORY_MS;
   const start = Math.max(ctx.query.from, horizon);
   const { to } = ctx.query;
   let scopes: (Market | undefined)[] = [undefined];

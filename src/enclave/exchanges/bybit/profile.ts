@@ -9,7 +9,7 @@
 import type { ExchangeProfile, Verdict } from '../session.js';
 
 const KEY_REJECTED = new Set([10003, 10004, 10005, 10007, 10009, 10010, 33004]);
-const RETRYABLE = new Set([10000, 10002, 10016]);
+const RETRYABLE = new Set([10000, 10016]);
 
 function retCode(json: unknown): number | undefined {
   const c = (json as { retCode?: unknown } | null)?.retCode;
@@ -24,6 +24,13 @@ export const bybitProfile: ExchangeProfile = {
   exchange: 'bybit',
   // The IP limit: 600 requests per 5 s; the per-key limits come from the headers.
   policy: { capacity: 500, windowMs: 5000 },
+  serverTime: {
+    path: '/v5/market/time',
+    parse: (j) => {
+      const n = (j as { result?: { timeNano?: unknown } } | null)?.result?.timeNano;
+      return typeof n === 'string' && /^\d{13,19}$/.test(n) ? Number(n.slice(0, -6)) : undefined;
+    },
+  },
   observe(res) {
     const left = res.headers['x-bapi-limit-status'];
     const reset = resetAt(res.headers['x-bapi-limit-reset-timestamp']);
@@ -44,6 +51,7 @@ export const bybitProfile: ExchangeProfile = {
         ...(reset !== undefined ? { retryAfterMs: Math.max(0, reset - now) } : {}),
       };
     }
+    if (c === 10002) return { kind: 'clock-skew', detail };
     if (c !== undefined && RETRYABLE.has(c)) return { kind: 'unavailable', detail };
     if (res.status !== 200 || c !== 0) return { kind: 'bad', detail };
     return { kind: 'ok' };

@@ -35,7 +35,7 @@ async function scan(ctx: ListingContext, productId: string | undefined): Promise
           query,
           apiKey: ctx.credentials.apiKey,
           secret: ctx.credentials.apiSecret,
-          timestampS: Math.floor(ctx.clock.now() / 1000),
+          timestampS: Math.floor(ctx.session.now() / 1000),
           nonce: randomBytes(16).toString('hex'),
         }),
       1,

@@ -44,7 +44,7 @@ async function scan(ctx: ListingContext, begin: number, instId: string | undefin
           apiKey: ctx.credentials.apiKey,
           secret: ctx.credentials.apiSecret,
           passphrase,
-          timestamp: ctx.clock.now(),
+          timestamp: ctx.session.now(),
         }),
       1,
     );
@@ -61,7 +61,7 @@ async function scan(ctx: ListingContext, begin: number, instId: string | undefin
 }
 
 export async function listOkx(ctx: ListingContext): Promise<PagerResult> {
-  const horizon = ctx.clock.now() - OKX_HISTORY_MS;
+  const horizon = ctx.session.now() - OKX_HISTORY_MS;
   const begin = Math.max(ctx.query.from, horizon);
   let symbols: string[] | undefined;
   if (begin < ctx.query.to) {

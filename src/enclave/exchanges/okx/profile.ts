@@ -21,7 +21,9 @@ const KEY_REJECTED = new Set([
   '50119',
   '50120',
 ]);
-const RETRYABLE = new Set(['50001', '50004', '50013', '50026', '50102', '50112']);
+const RETRYABLE = new Set(['50001', '50004', '50013', '50026']);
+/** 50102: timestamp expired; 50112: invalid timestamp. */
+const SKEW = new Set(['50102', '50112']);
 
 function code(json: unknown): string | undefined {
   const c = (json as { code?: unknown } | null)?.code;
@@ -32,9 +34,18 @@ export const okxProfile: ExchangeProfile = {
   exchange: 'okx',
   policy: { capacity: 10, windowMs: 2000 },
   observe: () => ({}),
+  serverTime: {
+    path: '/api/v5/public/time',
+    parse: (j) => {
+      const ts = (j as { data?: { ts?: unknown }[] } | null)?.data?.[0]?.ts;
+      return typeof ts === 'string' && /^\d{13}$/.test(ts) ? Number(ts) : undefined;
+    },
+  },
   verdict(res, json): Verdict {
     const c = code(json);
     const detail = `okx-${c ?? res.status}`;
+    // Checked first: OKX answers a refused timestamp with HTTP 401.
+    if (c !== undefined && SKEW.has(c)) return { kind: 'clock-skew', detail };
     if ((c !== undefined && KEY_REJECTED.has(c)) || res.status === 401 || res.status === 403)
       return { kind: 'key-rejected', detail };
     if (c === '50011' || c === '50061') return { kind: 'rate-limited', detail };
