@@ -122,10 +122,12 @@ export function createAuthService(deps: AuthServiceDeps) {
         throw err;
       }
       await throttle.succeeded(email);
-      await repo.insertSession(repo.db, r.session_id, r.user_id, {
-        hash: r.refresh_hash,
-        expiresAt: r.refresh_expires_at,
-      });
+      await repo.db.transaction((tx) =>
+        repo.insertSession(tx, r.session_id, r.user_id, {
+          hash: r.refresh_hash,
+          expiresAt: r.refresh_expires_at,
+        }),
+      );
       if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed);
       return { user_id: r.user_id, ...pair(r) };
     },

@@ -135,20 +135,20 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       sealedResponse: string,
       child: { hash: string; sessionId: string; userId: string; expiresAt: number },
     ): Promise<boolean> {
-      return (async () => {
-        const { rows } = await db.query(
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query(
           `UPDATE refresh_tokens SET used_at = now(), sealed_response = $2
            WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash`,
           [parentHash, sealedResponse],
         );
         if (rows.length !== 1) return false;
-        await db.query(
+        await tx.query(
           `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
            VALUES ($1, $2, $3, to_timestamp($4))`,
           [child.hash, child.sessionId, child.userId, child.expiresAt],
         );
         return true;
-      })();
+      });
     },
     async isSessionActive(sessionId: string): Promise<boolean> {
       const { rows } = await db.query(
