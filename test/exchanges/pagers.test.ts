@@ -233,6 +233,21 @@ describe('Binance pager: fromId per symbol', () => {
     assert.equal(lb.fills.length, 8);
   });
 
+  it('a Binance-compatible service without /api/v3/account: every quoted symbol is scanned', async () => {
+    const handlers = binanceDouble(
+      new Map([
+        ['BTCUSDT', rows.slice(0, 10)],
+        ['XRPBTC', rows.slice(0, 2)],
+      ]),
+      [],
+    );
+    delete handlers['/api/v3/account'];
+    const { src } = source('binance', handlers);
+    const l = await src.listFills({ from: T0, to: NOW });
+    assert.deepEqual(l.symbols, ['BTC/USDT', 'ETH/USDT', 'LTC/USDT', 'XRP/BTC']);
+    assert.equal(l.fills.length, 12);
+  });
+
   it('a source lists once; the credentials are not kept after', async () => {
     const { src } = source('binance', binanceDouble(new Map([['BTCUSDT', rows.slice(0, 3)]]), []));
     await src.listFills({ from: T0, to: NOW, symbols: ['BTC/USDT'] });

@@ -14,10 +14,12 @@
  * 2. page by `fromId` with limit 1,000 until a short page or a trade at or after `to`.
  *
  * Symbols: the query's, else discovered from the account: assets with a balance, paired with
- * the configured quote assets, among the exchange's spot symbols. A symbol the exchange does not
+ * the configured quote assets, among the exchange's spot symbols (a compatible service without
+ * `/api/v3/account` gets every quoted symbol scanned, when there are at most 60). A symbol the exchange does not
  * list is skipped, and only scanned symbols are reported.
  */
 import type { ListingContext, PagerResult } from '../context.js';
+import { ExchangeError } from '../errors.js';
 import { splitSymbol, type Market } from '../fills.js';
 import { parseBinanceHeldAssets, parseBinanceMarkets, parseBinanceTrades } from './parser.js';
 import type { BinanceTrade } from './parser.js';
@@ -26,6 +28,8 @@ import { binancePublicRequest, signBinanceRequest } from './signer.js';
 
 const DAY_MS = 86_400_000;
 export const BINANCE_PAGE = 1000;
+/** Without balances, at most this many symbols are scanned blind (2 × 20 weight each). */
+const MAX_BLIND_SYMBOLS = 60;
 
 type Params = [string, string][];
 
@@ -135,11 +139,20 @@ async function marketsToScan(ctx: ListingContext): Promise<Market[]> {
     const wanted = new Set(ctx.query.symbols.map((s) => (splitSymbol(s), s)));
     return [...wanted].flatMap((s) => bySymbol.get(s) ?? []);
   }
-  const held = parseBinanceHeldAssets(
-    await signed(ctx, '/api/v3/account', [['omitZeroBalances', 'true']], BINANCE_WEIGHT.account),
-  );
   const quotes = new Set(ctx.quoteAssets);
-  return markets.filter((m) => held.has(m.base) && quotes.has(m.quote));
+  const quoted = markets.filter((m) => quotes.has(m.quote));
+  try {
+    const held = parseBinanceHeldAssets(
+      await signed(ctx, '/api/v3/account', [['omitZeroBalances', 'true']], BINANCE_WEIGHT.account),
+    );
+    return quoted.filter((m) => held.has(m.base));
+  } catch (err) {
+    // A Binance-compatible service without the account endpoint: scan every quoted symbol
+    // (each costs two calls when it has no fills), if there are few enough to afford it.
+    if (err instanceof ExchangeError && err.code === 'EXCHANGE_BAD_RESPONSE')
+      if (quoted.length <= MAX_BLIND_SYMBOLS) return quoted;
+    throw err;
+  }
 }
 
 export async function listBinance(ctx: ListingContext): Promise<PagerResult> {
