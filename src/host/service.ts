@@ -13,7 +13,7 @@ import { migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave/supervisor.js';
-import { startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
+import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
 import { createTtlSweeper } from './jobs/ttl-sweeper.js';
 import { createLogService } from './log/log-service.js';
@@ -144,13 +144,9 @@ export async function createService(
   // Tunnel mode: the enclave's only way out is this proxy, and only to the exchanges' hosts.
   let egressProxy: ConnectProxy | undefined;
   if (config.exchanges.egressMode === 'tunnel') {
-    const allow = Object.values(config.exchanges.baseUrls).map((u) => {
-      const url = new URL(u);
-      return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
-    });
     egressProxy = await startConnectProxy({
       listen: { socketPath: egressProxySocketPath(config.dataDir) },
-      allow,
+      allow: allowListFromUrls(Object.values(config.exchanges.baseUrls)),
       logger: logger.child({ component: 'egress' }),
     });
   }
@@ -183,6 +179,7 @@ export async function createService(
     log,
     witnesses,
     aggregates,
+    egressProxy,
     auth,
     authVerifier: verifier,
     logger,
