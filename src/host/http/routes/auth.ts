@@ -114,7 +114,7 @@ export function authRoutes(deps: {
         config: { rateLimit: { max: config.loginMaxPerIp * 4, timeWindow: 60_000 } },
         schema: {
           summary: 'Rotate a refresh token: a new access token and a new refresh token',
-          body: RefreshBody.optional(),
+          body: RefreshBody.nullish(),
           response: { 200: TokenPairSchema, ...Errors },
         },
       },
