@@ -7,7 +7,9 @@
  * or secret in any log line or table.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -146,6 +148,47 @@ for (const engine of engines()) {
       assert.equal(stored.rows.length, 1);
       assert.equal(stored.rows[0]!.signature, body.aggregates_signed.signature);
       assert.deepEqual(JSON.parse(stored.rows[0]!.payload), body.aggregates_signed.payload);
+    });
+
+    it('cloister verify aggregates accepts the result and refuses a tampered one', async () => {
+      const sessionId = await newSession(GOOD);
+      const res = await request({ session_id: sessionId, from: FROM, to: TO });
+      assert.equal(res.statusCode, 200, res.body);
+      const dir = mkdtempSync(join(tmpdir(), 'cloister-cli-'));
+      const good = join(dir, 'result.json');
+      const bad = join(dir, 'tampered.json');
+      writeFileSync(good, res.body);
+      const doc = res.json() as { aggregates_signed: { payload: { pnl: number } } };
+      doc.aggregates_signed.payload.pnl += 1;
+      writeFileSync(bad, JSON.stringify(doc));
+      await app().listen({ host: '127.0.0.1', port: 0 });
+      const addr = app().server.address() as { port: number };
+      const cli = (file: string) =>
+        promisify(execFile)(process.execPath, [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'verify',
+          'aggregates',
+          file,
+          '--url',
+          `http://127.0.0.1:${addr.port}`,
+          '--expect-measurement',
+          ts.measurement,
+          '--trust-simulated-key',
+          ts.vendorKey,
+        ]);
+      try {
+        const ok = await cli(good);
+        assert.match(ok.stdout, /^aggregates valid: \d+ trades/);
+        await assert.rejects(cli(bad), (err: { code?: number; stderr?: string }) => {
+          assert.equal(err.code, 1);
+          assert.match(err.stderr ?? '', /aggregates refused/);
+          return true;
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('answers 202 with a job when the fetch outlasts the wait, then the result', async () => {
