@@ -41,6 +41,16 @@ describe('dcap-qvl samples: genuine quotes verify with the EXPECTED.md fields', 
     });
   }
 
+  it('the Intel root may be pinned as PEM bytes as well as DER', async () => {
+    const s = DCAP_SAMPLES[1]!;
+    const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(ROOTS.intel).toString('base64')}\n-----END CERTIFICATE-----\n`;
+    const r = await verifyEvidence(
+      load(s),
+      dcapPolicy(s, { pinnedRoots: { intelSgxRootCa: new TextEncoder().encode(pem) } }),
+    );
+    assert.equal(r.ok, true);
+  });
+
   it('sgx_quote_v3: MRSIGNER, attributes, FMSPC and the QE as recorded', async () => {
     const s = DCAP_SAMPLES[0]!;
     const r = await verifyEvidence(load(s), dcapPolicy(s));

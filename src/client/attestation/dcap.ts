@@ -21,7 +21,7 @@ import {
   parseDcapCollateral,
   type DcapCollateral,
 } from './dcap-collateral.js';
-import { parseCanonicalPemChain, parseStrictPemCertificates } from './pem.js';
+import { certificateDer, parseCanonicalPemChain, parseStrictPemCertificates } from './pem.js';
 import { policyNow, Reasons, type Claims } from './policy.js';
 import type { Evidence, EvidencePolicy, FailureCode } from './types.js';
 import {
@@ -360,8 +360,9 @@ export async function verifyDcap(
     );
     if (!pckChain) return claims;
   }
-  const root = policy.pinnedRoots?.intelSgxRootCa;
-  if (!(root instanceof Uint8Array) || root.length === 0) {
+  const pinned = policy.pinnedRoots?.intelSgxRootCa;
+  const root = pinned instanceof Uint8Array ? certificateDer(pinned) : null;
+  if (!root) {
     reasons.add('ROOT_NOT_PINNED', 'policy.pinnedRoots.intelSgxRootCa is not set');
     return claims;
   }

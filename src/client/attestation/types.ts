@@ -60,7 +60,7 @@ export interface EvidencePolicy {
   /** Whether debug evidence is acceptable. Default false. */
   allowDebug?: boolean;
   pinnedRoots?: {
-    /** DER of the Intel SGX Root CA. */
+    /** The Intel SGX Root CA, DER (or PEM bytes). */
     intelSgxRootCa?: Uint8Array;
     /** DER or PEM of the AWS Nitro Enclaves Root-G1. */
     awsNitroRoot?: Uint8Array;
