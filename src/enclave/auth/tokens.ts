@@ -2,7 +2,7 @@
  * Refresh tokens, sealed retry responses and sealed password hashes (docs/protocol/auth.md).
  *
  * - Refresh token: `rt1.<b64url 16-byte id>.<exp>.<b64url HMAC-SHA256>` with the MAC over
- *   "cloister/refresh/v1\n" ‖ JCS({exp, rid, sid, sub}) under the auth keyring's refresh key.
+ *   "cloister/refresh/v1\n" ‖ sub ‖ "\n" ‖ sid ‖ "\n" ‖ rid ‖ "\n" ‖ exp under the refresh key.
  *   Opaque to clients; the host stores only its SHA-256 and cannot make one for any user or
  *   session, so it cannot have the enclave sign tokens without a token the enclave issued.
  * - Sealed response: the pair a refresh answered, AES-256-GCM under the response key with the
@@ -20,7 +20,6 @@ import {
   bytesToBase64url,
   utf8,
 } from '../../protocol/encoding.js';
-import { jcs } from '../../protocol/jcs.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { SealPolicy } from '../../protocol/rpc/methods.js';
 import { nodePrimitives } from '../crypto/node-primitives.js';
@@ -33,11 +32,15 @@ export interface RefreshClaims {
   exp: number;
 }
 
+/**
+ * The MAC input is one line per field in a fixed order. Unambiguous without a canonical JSON
+ * encoder (which cost as much as the HMAC itself): sub and sid are UUIDs, rid is base64url, exp
+ * digits, and none of them can contain a newline (the RPC schema checks the token's shape).
+ */
 function refreshMac(key: Uint8Array, c: RefreshClaims): Buffer {
-  const mac = createHmac('sha256', key);
-  mac.update('cloister/refresh/v1\n');
-  mac.update(jcs({ exp: c.exp, rid: c.rid, sid: c.sid, sub: c.sub }));
-  return mac.digest();
+  return createHmac('sha256', key)
+    .update(`cloister/refresh/v1\n${c.sub}\n${c.sid}\n${c.rid}\n${c.exp}`)
+    .digest();
 }
 
 export function makeRefreshToken(key: Uint8Array, sub: string, sid: string, exp: number): string {
@@ -58,7 +61,12 @@ export function checkRefreshToken(
   const exp = Number(expText);
   const given = base64urlToBytes(macText ?? '');
   const expected = refreshMac(key, { sub, sid, rid: rid ?? '', exp });
-  if (given.length !== expected.length || !timingSafeEqual(given, expected) || exp <= now)
+  if (
+    given.length !== expected.length ||
+    !timingSafeEqual(given, expected) ||
+    String(exp) !== expText || // one spelling per token (no leading zeros)
+    exp <= now
+  )
     throw new RpcError('AUTH_REFRESH_INVALID');
 }
 
