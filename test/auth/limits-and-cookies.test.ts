@@ -115,3 +115,30 @@ describe('AUTH_COOKIES', () => {
     assert.equal(status.json().error.code, 'SESSION_NOT_FOUND'); // authenticated, then 404
   });
 });
+
+describe('per-account backoff in Redis (REDIS_URL), when a Redis answers on 127.0.0.1:6379', () => {
+  it('counts failures across throttle instances and clears on success', async (t) => {
+    const { tcpReachable } = await import('../helpers/security-util.js');
+    if (!(await tcpReachable('127.0.0.1', 6379))) return t.skip('no Redis on 127.0.0.1:6379');
+    const { Redis } = await import('ioredis');
+    const { createLoginThrottle } = await import('../../src/host/auth/login-throttle.js');
+    const redis = new Redis('redis://127.0.0.1:6379', {
+      lazyConnect: false,
+      maxRetriesPerRequest: 1,
+    });
+    try {
+      const email = `redis-${crypto.randomUUID()}@example.com`;
+      const a = createLoginThrottle(2, redis);
+      const b = createLoginThrottle(2, redis); // another host, same Redis
+      assert.equal(await a.waitMs(email), 0);
+      await a.failed(email);
+      await b.failed(email);
+      assert.ok((await b.waitMs(email)) > 0);
+      assert.ok((await a.waitMs(email)) <= 1000);
+      await a.succeeded(email);
+      assert.equal(await b.waitMs(email), 0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

@@ -10,95 +10,102 @@ import { CryptoHelper } from '../../src/client/index.js';
 import { uniqueCredentials } from '../helpers/client.js';
 import { setOperator } from '../../src/host/auth/operator-cli.js';
 import { createAuthRepository } from '../../src/host/db/repositories/auth.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { engines, startTestService, type TestService } from '../helpers/service.js';
 
-describe('protected routes', () => {
-  let ts: TestService;
-  const tokens: Record<string, string> = {};
-  const password = 'protection-password-42';
-  const req = (method: 'GET' | 'POST', url: string, who?: string, payload?: object) =>
-    ts.service.app.inject({
-      method,
-      url,
-      ...(payload ? { payload: payload as Record<string, unknown> } : {}),
-      headers: who ? { authorization: `Bearer ${tokens[who]}` } : {},
+for (const engine of engines())
+  describe(`protected routes (${engine})`, () => {
+    let ts: TestService;
+    const tokens: Record<string, string> = {};
+    const password = 'protection-password-42';
+    const req = (method: 'GET' | 'POST', url: string, who?: string, payload?: object) =>
+      ts.service.app.inject({
+        method,
+        url,
+        ...(payload ? { payload: payload as Record<string, unknown> } : {}),
+        headers: who ? { authorization: `Bearer ${tokens[who]}` } : {},
+      });
+    const submitAs = async (who?: string) => {
+      const att = (
+        await ts.service.app.inject({ method: 'GET', url: '/attestation/quote' })
+      ).json();
+      const env = await CryptoHelper.encryptCredentials(
+        uniqueCredentials('p'),
+        att.enclave_pubkey,
+        {
+          keyId: att.key_id,
+        },
+      );
+      return req('POST', '/enclave/submit_key', who, {
+        ...env,
+        metadata: { exchange: 'binance', label: 'main', ttl: 3600 },
+      });
+    };
+
+    before(async () => {
+      ts = await startTestService(engine, { AUTH_DISABLED_FOR_DEVELOPMENT: 'false' });
+      for (const who of ['alice', 'bob', 'olga']) {
+        const email = `${who}@example.com`;
+        await req('POST', '/auth/register', undefined, { email, password });
+        if (who === 'olga') await setOperator(createAuthRepository(ts.service.db), 'grant', email);
+        tokens[who] = (
+          await req('POST', '/auth/login', undefined, { email, password })
+        ).json().access_token;
+      }
     });
-  const submitAs = async (who?: string) => {
-    const att = (await ts.service.app.inject({ method: 'GET', url: '/attestation/quote' })).json();
-    const env = await CryptoHelper.encryptCredentials(uniqueCredentials('p'), att.enclave_pubkey, {
-      keyId: att.key_id,
+    after(async () => {
+      await ts?.stop();
     });
-    return req('POST', '/enclave/submit_key', who, {
-      ...env,
-      metadata: { exchange: 'binance', label: 'main', ttl: 3600 },
+
+    it('submitting needs a token; the session belongs to its creator', async () => {
+      const anon = await submitAs();
+      assert.equal(anon.statusCode, 401);
+      assert.equal(anon.json().error.code, 'AUTH_REQUIRED');
+      const bad = await ts.service.app.inject({
+        method: 'POST',
+        url: '/enclave/submit_key',
+        payload: {},
+        headers: { authorization: 'Bearer x.y.z' },
+      });
+      assert.equal(bad.statusCode, 401);
+      const ok = await submitAs('alice');
+      assert.equal(ok.statusCode, 200, ok.body);
+      const sid = ok.json().session_id as string;
+      const { rows } = await ts.service.db.query<{ user_id: string; email: string }>(
+        'SELECT s.user_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
+        [sid],
+      );
+      assert.equal(rows[0]?.email, 'alice@example.com');
+
+      for (const [method, url, body] of [
+        ['GET', `/enclave/sessions/${sid}`, undefined],
+        ['GET', `/api/logs/${sid}`, undefined],
+        ['POST', '/enclave/revoke', { session_id: sid }],
+        ['POST', '/enclave/request_aggregates', { session_id: sid }],
+      ] as const) {
+        const none = await req(method, url, undefined, body);
+        assert.equal(none.statusCode, 401, `${url} without a token`);
+        const other = await req(method, url, 'bob', body);
+        assert.equal(other.statusCode, 404, `${url} as another user: ${other.body}`);
+        assert.equal(other.json().error.code, 'SESSION_NOT_FOUND');
+      }
+      const job = await req('GET', `/enclave/aggregates/jobs/${crypto.randomUUID()}`, 'bob');
+      assert.equal(job.json().error.code, 'JOB_NOT_FOUND');
+      assert.equal((await req('GET', `/enclave/sessions/${sid}`, 'alice')).statusCode, 200);
+      assert.equal((await req('GET', `/api/logs/${sid}`, 'alice')).statusCode, 200);
+      const revoked = await req('POST', '/enclave/revoke', 'alice', { session_id: sid });
+      assert.equal(revoked.statusCode, 200, revoked.body);
     });
-  };
 
-  before(async () => {
-    ts = await startTestService('pglite', { AUTH_DISABLED_FOR_DEVELOPMENT: 'false' });
-    for (const who of ['alice', 'bob', 'olga']) {
-      const email = `${who}@example.com`;
-      await req('POST', '/auth/register', undefined, { email, password });
-      if (who === 'olga') await setOperator(createAuthRepository(ts.service.db), 'grant', email);
-      tokens[who] = (
-        await req('POST', '/auth/login', undefined, { email, password })
-      ).json().access_token;
-    }
-  });
-  after(async () => {
-    await ts?.stop();
-  });
-
-  it('submitting needs a token; the session belongs to its creator', async () => {
-    const anon = await submitAs();
-    assert.equal(anon.statusCode, 401);
-    assert.equal(anon.json().error.code, 'AUTH_REQUIRED');
-    const bad = await ts.service.app.inject({
-      method: 'POST',
-      url: '/enclave/submit_key',
-      payload: {},
-      headers: { authorization: 'Bearer x.y.z' },
+    it('operators list and revoke any session; others get 403', async () => {
+      const sid = (await submitAs('bob')).json().session_id as string;
+      assert.equal((await req('GET', '/operator/sessions', 'bob')).statusCode, 403);
+      const list = await req('GET', '/operator/sessions', 'olga');
+      assert.ok(list.json().sessions.some((s: { session_id: string }) => s.session_id === sid));
+      const r = await req('POST', `/operator/sessions/${sid}/revoke`, 'olga');
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal((await req('GET', `/enclave/sessions/${sid}`, 'bob')).json().status, 'revoked');
     });
-    assert.equal(bad.statusCode, 401);
-    const ok = await submitAs('alice');
-    assert.equal(ok.statusCode, 200, ok.body);
-    const sid = ok.json().session_id as string;
-    const { rows } = await ts.service.db.query<{ user_id: string; email: string }>(
-      'SELECT s.user_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
-      [sid],
-    );
-    assert.equal(rows[0]?.email, 'alice@example.com');
-
-    for (const [method, url, body] of [
-      ['GET', `/enclave/sessions/${sid}`, undefined],
-      ['GET', `/api/logs/${sid}`, undefined],
-      ['POST', '/enclave/revoke', { session_id: sid }],
-      ['POST', '/enclave/request_aggregates', { session_id: sid }],
-    ] as const) {
-      const none = await req(method, url, undefined, body);
-      assert.equal(none.statusCode, 401, `${url} without a token`);
-      const other = await req(method, url, 'bob', body);
-      assert.equal(other.statusCode, 404, `${url} as another user: ${other.body}`);
-      assert.equal(other.json().error.code, 'SESSION_NOT_FOUND');
-    }
-    const job = await req('GET', `/enclave/aggregates/jobs/${crypto.randomUUID()}`, 'bob');
-    assert.equal(job.json().error.code, 'JOB_NOT_FOUND');
-    assert.equal((await req('GET', `/enclave/sessions/${sid}`, 'alice')).statusCode, 200);
-    assert.equal((await req('GET', `/api/logs/${sid}`, 'alice')).statusCode, 200);
-    const revoked = await req('POST', '/enclave/revoke', 'alice', { session_id: sid });
-    assert.equal(revoked.statusCode, 200, revoked.body);
   });
-
-  it('operators list and revoke any session; others get 403', async () => {
-    const sid = (await submitAs('bob')).json().session_id as string;
-    assert.equal((await req('GET', '/operator/sessions', 'bob')).statusCode, 403);
-    const list = await req('GET', '/operator/sessions', 'olga');
-    assert.ok(list.json().sessions.some((s: { session_id: string }) => s.session_id === sid));
-    const r = await req('POST', `/operator/sessions/${sid}/revoke`, 'olga');
-    assert.equal(r.statusCode, 200, r.body);
-    assert.equal((await req('GET', `/enclave/sessions/${sid}`, 'bob')).json().status, 'revoked');
-  });
-});
 
 describe('AUTH_DISABLED_FOR_DEVELOPMENT', () => {
   let ts: TestService;
