@@ -61,6 +61,7 @@ export {
 } from '../protocol/aggregates.js';
 export {
   encryptPassword,
+  accessTokenVerifier,
   verifyAccessToken,
   jwksIsAttested,
   fetchJwks,

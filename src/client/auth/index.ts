@@ -58,27 +58,37 @@ export interface TokenPolicy {
   currentDate?: Date;
 }
 
-/** Verifies an access token from the JWKS alone; throws on any failure. */
-export async function verifyAccessToken(
-  token: string,
+/**
+ * A verifier bound to one JWKS: the keys are checked (kid = thumbprint) and imported once, so
+ * each token costs only jose's signature and claim checks. Throws on any failure.
+ */
+export function accessTokenVerifier(
   jwks: Jwks,
   policy: TokenPolicy,
-): Promise<AccessClaims & JWTPayload> {
+): (token: string) => Promise<AccessClaims & JWTPayload> {
   const parsed = JwksSchema.parse(jwks);
   for (const k of parsed.keys)
     if (ecThumbprint(k.x, k.y) !== k.kid) throw new Error('JWKS kid is not the key thumbprint');
-  const { payload } = await jwtVerify(
-    token,
-    createLocalJWKSet({ keys: parsed.keys.map((k) => ({ ...k })) }),
-    {
+  const keySet = createLocalJWKSet({ keys: parsed.keys.map((k) => ({ ...k })) });
+  return async (token) => {
+    const { payload } = await jwtVerify(token, keySet, {
       algorithms: ['ES256'],
       issuer: policy.issuer,
       audience: policy.audience,
       requiredClaims: ['exp', 'iat', 'sub', 'jti'],
       ...(policy.currentDate ? { currentDate: policy.currentDate } : {}),
-    },
-  );
-  return { ...payload, ...AccessClaimsSchema.parse(payload) };
+    });
+    return { ...payload, ...AccessClaimsSchema.parse(payload) };
+  };
+}
+
+/** Verifies an access token from the JWKS alone; throws on any failure. */
+export function verifyAccessToken(
+  token: string,
+  jwks: Jwks,
+  policy: TokenPolicy,
+): Promise<AccessClaims & JWTPayload> {
+  return accessTokenVerifier(jwks, policy)(token);
 }
 
 /**
