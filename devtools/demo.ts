@@ -10,8 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeExchange } from './fake-exchange/index.js';
+import { randomUUID } from 'node:crypto';
 import {
   CryptoHelper,
+  encryptPassword,
   fetchAggregatesLogProof,
   verifyAggregatesInclusion,
   verifySignedAggregates,
@@ -63,7 +65,26 @@ try {
     `   platform ${v.platform} (debug: ${v.debug}), measurement ${measurement.slice(0, 16)}…`,
   );
 
-  step(2, 'Encrypt the exchange key to the enclave key and POST /enclave/submit_key');
+  step(2, 'Register and log in; the password is encrypted to the enclave key too');
+  const email = `demo-${randomUUID()}@example.com`;
+  const password = `demo-password-${randomUUID()}`;
+  const account = (action: 'register' | 'login') =>
+    fetch(`${base}/auth/${action}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        email,
+        envelope: encryptPassword({ action, email, password }, v.enclavePubkey!, {
+          keyId: v.keyId!,
+        }),
+      }),
+    });
+  await json(await account('register'));
+  const { access_token } = (await json(await account('login'))) as { access_token: string };
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${access_token}` };
+  console.log(`   ${email}: access token issued (ES256, signed inside the enclave)`);
+
+  step(3, 'Encrypt the exchange key to the enclave key and POST /enclave/submit_key');
   const envelope = await CryptoHelper.encryptCredentials(
     { exchange: 'binance', apiKey, apiSecret },
     v.enclavePubkey!,
@@ -72,7 +93,7 @@ try {
   const submitted = await json(
     await fetch(`${base}/enclave/submit_key`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify({
         ...envelope,
         metadata: { exchange: 'binance', label: 'demo', ttl: 3600 },
@@ -82,19 +103,19 @@ try {
   const sessionId = submitted.session_id as string;
   console.log(`   session ${sessionId}`);
 
-  step(3, 'POST /enclave/request_aggregates: the enclave fetches the fills and signs the figures');
+  step(4, 'POST /enclave/request_aggregates: the enclave fetches the fills and signs the figures');
   const to = new Date(Date.UTC(2026, 10, 1)).toISOString();
   let answer = await json(
     await fetch(`${base}/enclave/request_aggregates`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify({ session_id: sessionId, to }),
     }),
   );
   while (answer.status === 'running') {
     console.log(`   running: ${JSON.stringify(answer.progress)}`);
     await new Promise((ok) => setTimeout(ok, 500));
-    answer = await json(await fetch(`${base}${answer.status_url as string}`));
+    answer = await json(await fetch(`${base}${answer.status_url as string}`, { headers }));
   }
   const signed = answer.aggregates_signed as {
     payload: Record<string, unknown>;
@@ -106,7 +127,7 @@ try {
   );
   console.log(`   symbols ${(p.symbols_scanned as string[]).join(', ')}; from ${p.api_host}`);
 
-  step(4, 'Verify as a third party: signature under the attested results key, log inclusion');
+  step(5, 'Verify as a third party: signature under the attested results key, log inclusion');
   const sig = verifySignedAggregates(signed, {
     resultsKey: v.signingKeys!.results,
     expectedMeasurements: [measurement],
@@ -124,11 +145,11 @@ try {
   );
   if (!sig.valid || !inc.valid) process.exitCode = 1;
 
-  step(5, 'POST /enclave/revoke: the session and its ciphertext are purged');
+  step(6, 'POST /enclave/revoke: the session and its ciphertext are purged');
   const revoked = await json(
     await fetch(`${base}/enclave/revoke`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify({ session_id: sessionId }),
     }),
   );
