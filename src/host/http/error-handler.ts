@@ -81,7 +81,10 @@ export function installErrorHandler(app: FastifyInstance, retryAfterSeconds: () 
     else if (status === 503) reply.header('retry-after', String(retryAfterSeconds()));
     if (status >= 500) {
       const e = err as { name?: string; code?: string };
-      request.log.error({ errType: e.name, errCode: e.code, code: he.code }, 'request failed');
+      // 503 is load shedding or a restarting dependency, expected under stress: a warning, so a
+      // login flood does not bury real errors.
+      const level = status === 503 ? 'warn' : 'error';
+      request.log[level]({ errType: e.name, errCode: e.code, code: he.code }, 'request failed');
     }
     void reply.code(status).send({
       error: {
