@@ -121,6 +121,14 @@ describe('request loop: rate limits and retries', () => {
     assert.equal(s.routed.log.filter((r) => r.path === TRADES).length, 1);
   });
 
+  it('a limiter already blocked beyond the wait budget fails the next listing at once, sending nothing', async () => {
+    const s = binanceSource([ok]);
+    s.limiter.blockUntil(NOW + 3_600_000); // an earlier job's ban on this exchange and egress
+    await assert.rejects(s.list(), { code: 'EXCHANGE_RATE_LIMITED' });
+    assert.equal(s.routed.log.length, 0);
+    assert.equal(s.clock.now(), NOW, 'nobody slept through the ban');
+  });
+
   it('a Retry-After longer than the loop waits is not waited out', async () => {
     const s = binanceSource([{ status: 429, headers: { 'retry-after': '600' }, body: {} }]);
     await assert.rejects(s.list(), { code: 'EXCHANGE_RATE_LIMITED' });
@@ -256,7 +264,7 @@ const CASES: [Exchange, string, Reply, string][] = [
     { status: 400, body: { code: -1022, msg: 'Signature for this request is not valid.' } },
     'EXCHANGE_KEY_REJECTED',
   ],
-  ['binance', '403 WAF', { status: 403, body: '' }, 'EXCHANGE_KEY_REJECTED'],
+  ['binance', '403 WAF', { status: 403, body: '' }, 'EXCHANGE_RATE_LIMITED'],
   [
     'binance',
     '-1127 rule',

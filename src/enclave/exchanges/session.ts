@@ -113,6 +113,11 @@ export class Session {
     let failures = 0;
     let limited = 0;
     for (;;) {
+      // A long ban on this exchange and egress (418, a long Retry-After) fails the job at once
+      // instead of holding one of the enclave's job slots asleep until it ends.
+      const blocked = limiter.blockedUntil - clock.now();
+      if (blocked > this.#retry.maxWaitMs)
+        throw new ExchangeError('EXCHANGE_RATE_LIMITED', 'blocked', Math.ceil(blocked / 1000));
       await limiter.acquire(weight, signal);
       let res: HttpResponse;
       try {

@@ -100,7 +100,9 @@ export async function aggregatesStart(
     for (const f of listing.fills) if (f.timestamp < first) first = f.timestamp;
     // The signed window is what was covered: an exchange that keeps less history than asked
     // for (OKX: 3 months) moves `from` up, so the payload never claims more than it saw.
-    let windowFrom = params.from ?? Math.floor(first / DAY_MS) * DAY_MS;
+    // Without an explicit `from`, the window starts on the UTC day of the first fill, but
+    // never before the scan did (older fills of that day were not fetched).
+    let windowFrom = params.from ?? Math.max(from, Math.floor(first / DAY_MS) * DAY_MS);
     if (listing.coveredFrom !== undefined) windowFrom = Math.max(windowFrom, listing.coveredFrom);
     let figures;
     try {

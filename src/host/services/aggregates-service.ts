@@ -33,7 +33,7 @@ export interface AggregatesServiceDeps {
   sessions: SessionRepository;
   aggregates: AggregateRepository;
   log: Pick<LogService, 'commit' | 'isReady'>;
-  logStore: Pick<LogStore, 'entriesForSubject' | 'latestCheckpoint'>;
+  logStore: Pick<LogStore, 'latestCheckpoint'>;
   ops: OpsLog;
   logger: Pick<Logger, 'warn' | 'error'>;
   config: { waitMs: number; maxWindowDays: number; pollIntervalMs?: number };
@@ -137,15 +137,8 @@ export function createAggregatesService(deps: AggregatesServiceDeps) {
     }
     const result = await aggregates.findResult(job.aggregate_id!);
     const checkpoint = await deps.logStore.latestCheckpoint();
-    const leaf = result
-      ? (await deps.logStore.entriesForSubject(sessionLogSubject(job.session_id), 10_000)).find(
-          (l) => {
-            const e = JSON.parse(l.entry) as LogEntry;
-            return e.type === 'aggregates.signed' && e.digests?.payload === result.payload_digest;
-          },
-        )
-      : undefined;
-    if (!result || !checkpoint || !leaf) throw new HostError('INTERNAL');
+    const index = result ? await aggregates.logIndex(job.session_id, result.payload_digest) : null;
+    if (!result || !checkpoint || index === null) throw new HostError('INTERNAL');
     return {
       status: 'done',
       job_id: job.job_id,
@@ -154,7 +147,7 @@ export function createAggregatesService(deps: AggregatesServiceDeps) {
         payload: JSON.parse(result.payload) as Record<string, unknown>,
       },
       merkle_root: checkpoint.rootHash,
-      log: { index: leaf.index, tree_size: checkpoint.size, root_hash: checkpoint.rootHash },
+      log: { index, tree_size: checkpoint.size, root_hash: checkpoint.rootHash },
       logs_url: `/api/logs/${job.session_id}`,
     };
   }
@@ -316,8 +309,19 @@ export function createAggregatesService(deps: AggregatesServiceDeps) {
         reporting_currency: q.reporting_currency ?? 'USDT',
       };
       const jobId = randomUUID();
-      await startInEnclave(jobId, sessionId, request);
+      // The row first: a job the enclave runs always has a row to collect its result into.
       await aggregates.insertJob(jobId, sessionId, request);
+      try {
+        await startInEnclave(jobId, sessionId, request);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        await aggregates.failJob(
+          deps.db,
+          jobId,
+          /^[A-Z][A-Z0-9_]{1,63}$/.test(code ?? '') ? code! : 'INTERNAL',
+        );
+        throw err;
+      }
       await ops.record(deps.db, {
         type: 'aggregates.requested',
         sessionId,

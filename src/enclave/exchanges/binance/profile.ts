@@ -35,8 +35,11 @@ export const binanceProfile: ExchangeProfile = {
   verdict(res, json): Verdict {
     const c = code(json);
     const detail = `binance-${c ?? res.status}`;
-    if (res.status === 401 || res.status === 403 || (c !== undefined && KEY_REJECTED.has(c)))
+    if (res.status === 401 || (c !== undefined && KEY_REJECTED.has(c)))
       return { kind: 'key-rejected', detail };
+    // 403 is Binance's WAF limit ("the WAF Limit has been violated"), not a verdict on the key:
+    // treating it as a rejection would destroy a good credential.
+    if (res.status === 403) return { kind: 'rate-limited', detail };
     if (c === -1003) return { kind: 'rate-limited', detail };
     // -1021: timestamp outside recvWindow, or ahead of the server.
     if (c === -1021) return { kind: 'clock-skew', detail };

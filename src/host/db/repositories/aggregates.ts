@@ -3,6 +3,7 @@
  * the request; its result row is written in the same transaction as the result's log entry
  * (log-service.ts), so a stored result is always a logged one.
  */
+import { sessionLogSubject } from '../../../protocol/log/entry.js';
 import type { Queryable } from '../database.js';
 
 export interface AggregateRequest {
@@ -95,6 +96,17 @@ export function createAggregateRepository(db: Queryable) {
         [job.job_id, id],
       );
       return true;
+    },
+
+    /** Leaf index of a result's `aggregates.signed` entry (subject = the session's hash). */
+    async logIndex(sessionId: string, payloadDigest: string): Promise<number | null> {
+      const { rows } = await db.query<{ leaf_index: string }>(
+        `SELECT leaf_index FROM merkle_logs
+          WHERE subject = $1 AND event_type = 'aggregates.signed' AND entry LIKE $2
+          ORDER BY leaf_index LIMIT 1`,
+        [sessionLogSubject(sessionId), `%"payload":"${payloadDigest}"%`],
+      );
+      return rows[0] ? Number(rows[0].leaf_index) : null;
     },
 
     async findResult(aggregateId: string): Promise<StoredAggregate | null> {
