@@ -107,18 +107,22 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     async login(email: string, secret: AuthSecret): Promise<TokenPair & { user_id: string }> {
-      const wait = await throttle.waitMs(email);
+      // Counted as a failure before the Argon2id check, in the same atomic step as the backoff
+      // check: otherwise every guess in flight passes the check before any is recorded.
+      const wait = await throttle.begin(email);
       if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
-      const user = await repo.findUserByEmail(email);
-      const known =
-        user && user.status === 'active'
-          ? { user_id: user.user_id, password_sealed: user.password_sealed, roles: user.roles }
-          : null;
       let r: MethodResult<'auth.login'>;
       try {
+        const user = await repo.findUserByEmail(email);
+        const known =
+          user && user.status === 'active'
+            ? { user_id: user.user_id, password_sealed: user.password_sealed, roles: user.roles }
+            : null;
         r = await enclave.call('auth.login', { email, secret, user: known });
       } catch (err) {
-        if (isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS')) await throttle.failed(email);
+        // A wrong password stays counted; anything else (database, enclave down) gives it back.
+        if (!isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS'))
+          await throttle.refund(email).catch(() => undefined);
         throw err;
       }
       await throttle.succeeded(email);
