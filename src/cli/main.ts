@@ -46,6 +46,8 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --witness-threshold N            log: cosignatures required (default: all --witness keys)
   --state FILE                     log monitor: where the last good checkpoint is kept
   --interval SECONDS --once        log monitor: poll period (default 10), or a single check
+  --allow-api-host HOST            verify aggregates: accept this exchange API host (repeatable;
+                                   default: the exchange's production hosts)
   --json                           print raw JSON
   auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
   auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
@@ -83,6 +85,7 @@ const { values, positionals } = (() => {
         state: { type: 'string' },
         interval: { type: 'string', default: '10' },
         once: { type: 'boolean', default: false },
+        'allow-api-host': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
         policy: { type: 'string' },
         kind: { type: 'string' },
@@ -238,15 +241,23 @@ async function runVerify(what: string | undefined, file: string | undefined): Pr
     expectedMeasurements: values['expect-measurement'] ?? [],
     resultsKey: verification.signingKeys.results,
     logTrust: await logTrust(),
+    ...(values['allow-api-host'] ? { allowedApiHosts: values['allow-api-host'] } : {}),
   });
   if (!out.valid) {
     if (values.json) print(out, '');
     fail(`aggregates refused:\n  ${out.reasons.join('\n  ')}`);
   }
-  const p = out.payload as { pnl: number; trades: number; from: string; to: string };
+  const p = out.payload as {
+    pnl: number;
+    trades: number;
+    from: string;
+    to: string;
+    exchange: string;
+    api_host: string;
+  };
   print(
     out,
-    `aggregates valid: ${p.trades} trades, pnl ${p.pnl} over [${p.from}, ${p.to}), logged at index ${out.index} (tree size ${out.tree_size})`,
+    `aggregates valid: ${p.trades} trades, pnl ${p.pnl} over [${p.from}, ${p.to}) from ${p.exchange} at ${p.api_host}, logged at index ${out.index} (tree size ${out.tree_size})`,
   );
 }
 

@@ -19,6 +19,7 @@ export interface VerifyAggregatesInput {
   expectedMeasurements: readonly string[];
   resultsKey: string;
   logTrust: LogTrust;
+  allowedApiHosts?: readonly string[];
 }
 
 export interface VerifyAggregatesOutcome {
@@ -48,6 +49,7 @@ export async function verifyAggregatesFile(
   const sig = verifySignedAggregates(signed, {
     resultsKey: i.resultsKey,
     expectedMeasurements: i.expectedMeasurements,
+    ...(i.allowedApiHosts ? { allowedApiHosts: i.allowedApiHosts } : {}),
   });
   const reasons = [...sig.reasons];
   const index = doc.log?.index;

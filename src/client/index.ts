@@ -45,6 +45,7 @@ export { sessionLogSubject, type LogEntry } from '../protocol/log/entry.js';
 export {
   verifySignedAggregates,
   verifyAggregatesInclusion,
+  OFFICIAL_API_HOSTS,
   type AggregatesTrust,
   type AggregatesVerification,
   type AggregatesLogProof,

@@ -82,6 +82,13 @@ const EnclaveEnvSchema = z.object({
 
 export type EnclaveConfig = Readonly<z.infer<typeof EnclaveEnvSchema>>;
 
+const EXCHANGE_URL_VARS = [
+  'BINANCE_BASE_URL',
+  'BYBIT_BASE_URL',
+  'OKX_BASE_URL',
+  'COINBASE_BASE_URL',
+] as const;
+
 export function parseEnclaveConfig(env: NodeJS.ProcessEnv): EnclaveConfig {
   const res = EnclaveEnvSchema.safeParse(env);
   if (!res.success) {
@@ -92,6 +99,23 @@ export function parseEnclaveConfig(env: NodeJS.ProcessEnv): EnclaveConfig {
     throw new Error(
       'invalid enclave configuration:\n  EGRESS_PROXY_SOCKET: required when EGRESS_MODE is tunnel',
     );
+  }
+  // On hardware the host is untrusted: an extra CA or a plain-HTTP exchange URL would let it
+  // serve the enclave invented fills under a genuine signature. Only the simulated platform
+  // (tests, the demo) may use them.
+  if (res.data.TEE_PLATFORM !== 'simulated') {
+    if (res.data.EGRESS_CA_FILE !== undefined) {
+      throw new Error(
+        'invalid enclave configuration:\n  EGRESS_CA_FILE: only allowed when TEE_PLATFORM is simulated',
+      );
+    }
+    for (const name of EXCHANGE_URL_VARS) {
+      if (!res.data[name].startsWith('https://')) {
+        throw new Error(
+          `invalid enclave configuration:\n  ${name}: must be https:// unless TEE_PLATFORM is simulated`,
+        );
+      }
+    }
   }
   if (NEEDS_RELEASED_KEY.includes(res.data.TEE_PLATFORM) && !res.data.SEALING_KEY_FILE) {
     throw new Error(

@@ -156,6 +156,24 @@ describe('signed aggregates: signature', () => {
     assert.ok(!v.valid && v.reasons.some((r) => r.startsWith('measurement')));
   });
 
+  it("api_host: only the exchange's official hosts by default, others only when named", () => {
+    const key = ed25519PrivateKeyObject(EXAMPLE_SEED);
+    const fakeHost = signAggregates({ ...example.signed.payload, api_host: '127.0.0.1:8443' }, key);
+    const v = verifySignedAggregates(fakeHost, trust);
+    assert.ok(
+      !v.valid && v.reasons.some((r) => r.startsWith('api_host')),
+      'a validly signed result from another host is refused',
+    );
+    assert.ok(
+      verifySignedAggregates(fakeHost, { ...trust, allowedApiHosts: ['127.0.0.1:8443'] }).valid,
+    );
+    const official = verifySignedAggregates(example.signed, {
+      ...trust,
+      allowedApiHosts: ['127.0.0.1:8443'],
+    });
+    assert.ok(!official.valid, 'an explicit list replaces the default');
+  });
+
   it('the signer refuses a malformed payload and a key that is not Ed25519', () => {
     const key = ed25519PrivateKeyObject(EXAMPLE_SEED);
     assert.throws(() => signAggregates({ ...example.signed.payload, pnl: Infinity }, key));

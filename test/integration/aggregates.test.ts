@@ -117,10 +117,18 @@ for (const engine of engines()) {
       assert.ok(!JSON.stringify(p).includes(sessionId), 'the public payload names no session id');
 
       // A third party: the keys come from the verified attestation, nothing else is trusted.
+      const fakeHost = new URL(fake.url).host;
       const sig = verifySignedAggregates(body.aggregates_signed, {
         resultsKey: keys.results,
         expectedMeasurements: [ts.measurement],
+        allowedApiHosts: [fakeHost],
       });
+      // By default only the exchange's production hosts are accepted: the fake is not one.
+      assert.ok(
+        verifySignedAggregates(body.aggregates_signed, { resultsKey: keys.results }).reasons.some(
+          (r) => r.startsWith('api_host'),
+        ),
+      );
       assert.deepEqual(sig.reasons, []);
       const proof = await fetchAggregatesLogProof('http://service', body.log.index, injectFetch);
       const inc = verifyAggregatesInclusion(
@@ -134,7 +142,11 @@ for (const engine of engines()) {
         ...body.aggregates_signed,
         payload: { ...body.aggregates_signed.payload, trades: p.trades + 1 },
       };
-      assert.equal(verifySignedAggregates(forged, { resultsKey: keys.results }).valid, false);
+      assert.equal(
+        verifySignedAggregates(forged, { resultsKey: keys.results, allowedApiHosts: [fakeHost] })
+          .valid,
+        false,
+      );
       assert.equal(
         verifyAggregatesInclusion(forged, proof, { logPublicKey: keys.log }).valid,
         false,
@@ -177,6 +189,8 @@ for (const engine of engines()) {
           ts.measurement,
           '--trust-simulated-key',
           ts.vendorKey,
+          '--allow-api-host',
+          new URL(fake.url).host,
         ]);
       try {
         const ok = await cli(good);
@@ -355,9 +369,12 @@ describe('signed aggregates through the CONNECT tunnel (TLS ends in the enclave)
     });
     assert.equal(res.statusCode, 200, res.body);
     const signed = (res.json() as { aggregates_signed: unknown }).aggregates_signed;
-    assert.equal(
-      verifySignedAggregates(signed, { resultsKey: verification.signingKeys!.results }).valid,
-      true,
+    assert.deepEqual(
+      verifySignedAggregates(signed, {
+        resultsKey: verification.signingKeys!.results,
+        allowedApiHosts: [new URL(fake.url).host],
+      }).reasons,
+      [],
     );
     // The fake exchange saw HTTPS requests, and they went through the host's tunnel.
     assert.ok(fake.requests.some((r) => r.path === '/api/v3/myTrades' && r.status === 200));

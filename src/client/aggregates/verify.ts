@@ -32,7 +32,28 @@ export interface AggregatesTrust {
   resultsKey: string;
   /** If given, the payload's `measurement` must be one of these (hex). */
   expectedMeasurements?: readonly string[];
+  /**
+   * API hosts whose figures are accepted. Default: the exchange's official production hosts
+   * (`OFFICIAL_API_HOSTS`). A testnet, a fake exchange or any other host must be named here:
+   * the signature proves what the enclave read, and `api_host` says from whom.
+   */
+  allowedApiHosts?: readonly string[];
 }
+
+/** The production API hosts of each exchange the connectors speak to. */
+export const OFFICIAL_API_HOSTS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  binance: [
+    'api.binance.com',
+    'api-gcp.binance.com',
+    'api1.binance.com',
+    'api2.binance.com',
+    'api3.binance.com',
+    'api4.binance.com',
+  ],
+  bybit: ['api.bybit.com', 'api.bytick.com'],
+  okx: ['www.okx.com', 'aws.okx.com'],
+  coinbase: ['api.coinbase.com'],
+});
 
 export type AggregatesVerification =
   | { valid: true; payload: AggregatesPayload; digest: string; reasons: [] }
@@ -68,6 +89,11 @@ export function verifySignedAggregates(
     ok = false;
   }
   if (!ok) reasons.push('signature: does not verify under the trusted results key');
+  const hosts = trust.allowedApiHosts ?? OFFICIAL_API_HOSTS[payload.exchange] ?? [];
+  if (!hosts.includes(payload.api_host))
+    reasons.push(
+      `api_host: ${payload.api_host} is not an accepted API host of ${payload.exchange} (see allowedApiHosts)`,
+    );
   const expected = trust.expectedMeasurements;
   if (expected && !expected.includes(payload.measurement))
     reasons.push('measurement: not one of the expected measurements');
