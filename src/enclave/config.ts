@@ -78,6 +78,9 @@ const EnclaveEnvSchema = z.object({
   EGRESS_CA_FILE: z.string().min(1).optional().describe('Extra CA (PEM) trusted for exchange TLS'),
   AGGREGATES_MAX_JOBS: int(1, 64).default(4).describe('Aggregate jobs run at once'),
   AGGREGATES_MAX_WINDOW_DAYS: int(1, 3650).default(730).describe('Longest aggregates window, days'),
+  AGGREGATES_MAX_FILLS: int(1000, 50_000_000)
+    .default(3_000_000)
+    .describe('Most fills one job may hold'),
 });
 
 export type EnclaveConfig = Readonly<z.infer<typeof EnclaveEnvSchema>>;

@@ -147,6 +147,9 @@ const EnvSchema = z
     AGGREGATES_WAIT_MS: int(0, 25_000)
       .default(10_000)
       .describe('How long request_aggregates waits for a result before answering 202 with a job'),
+    AGGREGATES_MAX_FILLS: int(1000, 50_000_000)
+      .default(3_000_000)
+      .describe('Most fills one aggregates job may hold in enclave memory; more fail the job'),
     AGGREGATES_MAX_WINDOW_DAYS: int(1, 3650)
       .default(730)
       .describe('Longest [from, to) window, and the look-back when from is omitted'),
@@ -192,6 +195,7 @@ const EnvSchema = z
       maxJobs: env.AGGREGATES_MAX_JOBS,
       waitMs: env.AGGREGATES_WAIT_MS,
       maxWindowDays: env.AGGREGATES_MAX_WINDOW_DAYS,
+      maxFills: env.AGGREGATES_MAX_FILLS,
     },
     enclave: {
       platform: env.TEE_PLATFORM,

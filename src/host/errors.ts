@@ -31,6 +31,10 @@ export const HTTP_ERRORS = {
     'the window must satisfy from < to <= now and be no longer than the maximum window',
   ],
   JOB_NOT_FOUND: [404, 'no aggregates job with this id'],
+  AGGREGATES_TOO_MANY_FILLS: [
+    422,
+    'the window holds more fills than one result may cover (AGGREGATES_MAX_FILLS); narrow it',
+  ],
   EXCHANGE_KEY_REJECTED: [
     422,
     'the exchange rejected the API key; the session is now invalid and its ciphertext deleted',
@@ -89,6 +93,7 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'ENVELOPE_UNSUPPORTED_ALG',
   'TTL_TOO_LONG',
   'AGGREGATES_WINDOW_INVALID',
+  'AGGREGATES_TOO_MANY_FILLS',
   'EXCHANGE_KEY_REJECTED',
   'EXCHANGE_RATE_LIMITED',
   'EXCHANGE_UNAVAILABLE',

@@ -73,6 +73,8 @@ export interface TradeHistorySourceOptions {
   now?: () => number;
   recvWindowMs?: number;
   quoteAssets?: readonly string[];
+  /** Most fills one listing may hold (memory bound); default DEFAULT_MAX_FILLS. */
+  maxFills?: number;
   retry?: RetryPolicy;
   signal?: AbortSignal;
 }
@@ -105,7 +107,7 @@ export function createTradeHistorySource(
       if (query.from >= query.to) throw new RangeError('query: from must be before to');
       const creds = credentials;
       credentials = undefined;
-      const fills = new FillSet(query.from, query.to);
+      const fills = new FillSet(query.from, query.to, options.maxFills);
       const session = new Session({
         profile: entry.profile,
         baseUrl,

@@ -5,6 +5,7 @@
  * them per symbol), so a fill served twice (overlapping windows, a page edge inside a
  * same-millisecond cluster) is kept once, and none is dropped.
  */
+import { RpcError } from '../../protocol/rpc/errors.js';
 import { z } from 'zod';
 import { ExchangeError } from './errors.js';
 import type { Fill } from './types.js';
@@ -77,11 +78,16 @@ export function compareFills(a: Fill, b: Fill): number {
 }
 
 /** The fills of one listing, deduplicated by (symbol, id), filtered to [from, to). */
+/** Default bound on one listing's fills: about 1 GiB of enclave heap at most. */
+export const DEFAULT_MAX_FILLS = 3_000_000;
+
 export class FillSet {
   readonly #fills = new Map<string, Fill>();
   constructor(
     readonly from: number,
     readonly to: number,
+    /** Past this many fills the listing fails (AGGREGATES_TOO_MANY_FILLS): memory stays bounded. */
+    readonly maxFills: number = DEFAULT_MAX_FILLS,
   ) {}
 
   /** Adds the fills inside the window; returns how many were new. */
@@ -91,6 +97,7 @@ export class FillSet {
       if (f.timestamp < this.from || f.timestamp >= this.to) continue;
       const k = `${f.symbol}\u0000${f.id}`;
       if (this.#fills.has(k)) continue;
+      if (this.#fills.size >= this.maxFills) throw new RpcError('AGGREGATES_TOO_MANY_FILLS');
       this.#fills.set(k, f);
       added++;
     }

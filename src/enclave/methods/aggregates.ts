@@ -89,6 +89,7 @@ export async function aggregatesStart(
       baseUrl: baseUrl(state, credential.exchange),
       credentials: secrets,
       transport: egressTransport(state.config),
+      maxFills: state.config.AGGREGATES_MAX_FILLS,
     });
     const listing = await source.listFills(
       { from, to, ...(params.symbols ? { symbols: params.symbols } : {}) },

@@ -93,6 +93,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
         : {}),
       AGGREGATES_MAX_JOBS: String(config.aggregates.maxJobs),
       AGGREGATES_MAX_WINDOW_DAYS: String(config.aggregates.maxWindowDays),
+      AGGREGATES_MAX_FILLS: String(config.aggregates.maxFills),
       ...config.auth.enclaveEnv,
       PATH: process.env.PATH ?? '',
     };

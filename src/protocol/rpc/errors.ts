@@ -21,6 +21,7 @@ export const RPC_ERROR_MESSAGES = {
   JOB_EXISTS: 'a job with this id already exists',
   JOBS_BUSY: 'the enclave is running as many jobs as it may; retry later',
   AGGREGATES_WINDOW_INVALID: 'the requested window is empty, reversed or too long',
+  AGGREGATES_TOO_MANY_FILLS: 'the window holds more fills than one result may cover; narrow it',
   EXCHANGE_KEY_REJECTED: 'the exchange rejected the API key',
   EXCHANGE_RATE_LIMITED: 'the exchange is rate limiting requests; retry later',
   EXCHANGE_UNAVAILABLE: 'the exchange could not be reached',
