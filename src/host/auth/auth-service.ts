@@ -2,8 +2,9 @@
  * The authentication use cases (docs/protocol/auth.md): register, login, refresh with rotation
  * and theft detection, logout, logout-all, JWT key rollover. The enclave checks passwords and
  * signs; the host stores sealed blobs and token digests and decides, from its rows, whether a
- * refresh token is fresh, a retry within the grace window, or a reuse. A reuse revokes every
- * session of the user and is recorded in the transparency log in the same transaction.
+ * refresh token is fresh, a retry within the grace window (only while its successor is
+ * unused), or a reuse. A reuse revokes every session of the user and is recorded in the
+ * transparency log in the same transaction.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -158,7 +159,9 @@ export function createAuthService(deps: AuthServiceDeps) {
       }
       const withinGrace =
         row.used_at !== null && nowSeconds() - row.used_at <= config.refreshGraceSeconds;
-      if (withinGrace && row.sealed_response) {
+      // A retry may only get back a pair nobody has used yet: once the successor was refreshed
+      // too, replaying its pair would revive a spent token (A→B, B→C, A again yields B).
+      if (withinGrace && row.sealed_response && !row.child_used) {
         try {
           return pair(
             await enclave.call('auth.refresh_replay', {

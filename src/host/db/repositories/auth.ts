@@ -21,6 +21,8 @@ export interface RefreshRow {
   used_at: number | null;
   sealed_response: string | null;
   session_revoked: boolean;
+  /** The successor this token was rotated to has itself been used (false if none yet). */
+  child_used: boolean;
 }
 
 const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8`;
@@ -119,16 +121,18 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       const { rows } = await db.query<RefreshRow>(
         `SELECT r.token_hash, r.session_id, r.user_id, ${epoch('r.expires_at')} AS expires_at,
                 ${epoch('r.used_at')} AS used_at, r.sealed_response,
-                (s.revoked_at IS NOT NULL) AS session_revoked
+                (s.revoked_at IS NOT NULL) AS session_revoked,
+                (c.used_at IS NOT NULL) AS child_used
          FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id
+         LEFT JOIN refresh_tokens c ON c.token_hash = r.child_hash
          WHERE r.token_hash = $1`,
         [hash],
       );
       return rows[0] ?? null;
     },
     /**
-     * Marks `parent` used and stores its successor, atomically: false if another request used
-     * `parent` first (the loser then goes through the reuse path).
+     * Marks `parent` used, links it to its successor and stores the successor, atomically:
+     * false if another request used `parent` first (the loser then goes through the reuse path).
      */
     async rotate(
       parentHash: string,
@@ -137,9 +141,9 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
     ): Promise<boolean> {
       return db.transaction(async (tx) => {
         const { rows } = await tx.query(
-          `UPDATE refresh_tokens SET used_at = now(), sealed_response = $2
+          `UPDATE refresh_tokens SET used_at = now(), sealed_response = $2, child_hash = $3
            WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash`,
-          [parentHash, sealedResponse],
+          [parentHash, sealedResponse, child.hash],
         );
         if (rows.length !== 1) return false;
         await tx.query(
