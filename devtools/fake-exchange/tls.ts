@@ -5,7 +5,8 @@
  * production URLs and reach the fake through a CONNECT tunnel. Nothing is persisted except the
  * CA certificate, where the caller asks for it.
  */
-import './reflect-shim.js';
+// The SDK's minimal Reflect metadata shim, which @peculiar/x509 needs before it loads.
+import '../../src/client/attestation/reflect-shim.js';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
