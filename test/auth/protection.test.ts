@@ -105,6 +105,22 @@ for (const engine of engines())
       assert.equal(r.statusCode, 200, r.body);
       assert.equal((await req('GET', `/enclave/sessions/${sid}`, 'bob')).json().status, 'revoked');
     });
+
+    it("removing the operator role ends that operator's logins (the role is a claim)", async () => {
+      assert.equal((await req('GET', '/operator/sessions', 'olga')).statusCode, 200);
+      assert.ok(
+        await setOperator(createAuthRepository(ts.service.db), 'revoke', 'olga@example.com'),
+      );
+      await new Promise((ok) => setTimeout(ok, 2200)); // the host's session cache (2 s)
+      const after = await req('GET', '/operator/sessions', 'olga');
+      assert.equal(after.statusCode, 401, after.body);
+      const again = await req('POST', '/auth/login', undefined, {
+        email: 'olga@example.com',
+        password,
+      });
+      tokens.olga = again.json().access_token;
+      assert.equal((await req('GET', '/operator/sessions', 'olga')).statusCode, 403);
+    });
   });
 
 describe('AUTH_DISABLED_FOR_DEVELOPMENT', () => {
@@ -130,5 +146,39 @@ describe('AUTH_DISABLED_FOR_DEVELOPMENT', () => {
     assert.equal(res.statusCode, 200, res.body);
     const op = await ts.service.app.inject({ method: 'GET', url: '/operator/sessions' });
     assert.equal(op.statusCode, 401);
+  });
+
+  it("an anonymous caller reaches only sessions without an owner, never a user's", async () => {
+    const email = 'dev-owner@example.com';
+    const password = 'dev-owner-password-42';
+    const post = (url: string, payload: object, token?: string) =>
+      ts.service.app.inject({
+        method: 'POST',
+        url,
+        payload: payload as Record<string, unknown>,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+    assert.equal((await post('/auth/register', { email, password })).statusCode < 300, true);
+    const token = (await post('/auth/login', { email, password })).json().access_token as string;
+    const att = (await ts.service.app.inject({ method: 'GET', url: '/attestation/quote' })).json();
+    const env = await CryptoHelper.encryptCredentials(uniqueCredentials('o'), att.enclave_pubkey, {
+      keyId: att.key_id,
+    });
+    const owned = await post(
+      '/enclave/submit_key',
+      { ...env, metadata: { exchange: 'binance', label: 'main', ttl: 3600 } },
+      token,
+    );
+    assert.equal(owned.statusCode, 200, owned.body);
+    const sid = owned.json().session_id as string;
+    const anon = await ts.service.app.inject({ method: 'GET', url: `/enclave/sessions/${sid}` });
+    assert.equal(anon.statusCode, 404);
+    assert.equal((await post('/enclave/revoke', { session_id: sid })).statusCode, 404);
+    const mine = await ts.service.app.inject({
+      method: 'GET',
+      url: `/enclave/sessions/${sid}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(mine.statusCode, 200);
   });
 });

@@ -96,10 +96,20 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
+    /**
+     * Removes a role and ends the user's login sessions in the same statement: their tokens
+     * carry the role as a claim, so they must not outlive it (the next login gets fresh claims).
+     */
     async revokeRole(email: string, role: Role): Promise<boolean> {
       const { rows } = await db.query(
-        `UPDATE users SET roles = array_remove(roles, $2::text), updated_at = now()
-         WHERE email = $1 RETURNING id`,
+        `WITH u AS (
+           UPDATE users SET roles = array_remove(roles, $2::text), updated_at = now()
+            WHERE email = $1 RETURNING id
+         ), s AS (
+           UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'operator'
+            WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL RETURNING id
+         )
+         SELECT id FROM u`,
         [email, role],
       );
       return rows.length === 1;
