@@ -28,6 +28,7 @@ import {
 import { nodePrimitives } from '../crypto/node-primitives.js';
 import { seal, unseal } from '../keyring/seal.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
+import { checkEnvelopeFreshness } from './envelope-freshness.js';
 
 function policyOf(state: EnclaveState): SealPolicy {
   if (!state.policy) throw new RpcError('AUTH_NOT_READY');
@@ -143,16 +144,7 @@ async function passwordOf(
       } catch {
         throw new EnvelopeError('ENVELOPE_INVALID');
       }
-      const age = now - parsed.issued_at;
-      if (
-        age > config.ENVELOPE_MAX_AGE_SECONDS ||
-        -age > config.ENVELOPE_MAX_FUTURE_SECONDS ||
-        parsed.issued_at < state.bootTime
-      )
-        throw new EnvelopeError('ENVELOPE_STALE');
-      const retiredAt = readyKeyring(state).retiredAt(recipient.keyId);
-      if (retiredAt != null && parsed.issued_at > retiredAt + config.ENVELOPE_MAX_FUTURE_SECONDS)
-        throw new RpcError('ENVELOPE_UNKNOWN_KEY');
+      checkEnvelopeFreshness(state, parsed.issued_at, recipient.keyId, now);
       if (parsed.action !== action || parsed.email !== email)
         throw new RpcError('AUTH_ENVELOPE_MISMATCH');
       return parsed.password;

@@ -16,6 +16,7 @@ import {
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
+import { checkEnvelopeFreshness } from './envelope-freshness.js';
 import { withOpenedCredential } from './open-credential.js';
 
 export async function submitCredential(
@@ -35,22 +36,7 @@ export async function submitCredential(
   if (!state.replay.add(senderKey, horizon, now)) throw new EnvelopeError('ENVELOPE_REPLAYED');
   try {
     await withOpenedCredential(recipient, envelope, (credential) => {
-      const age = now - credential.issued_at;
-      if (
-        age > config.ENVELOPE_MAX_AGE_SECONDS ||
-        -age > config.ENVELOPE_MAX_FUTURE_SECONDS ||
-        credential.issued_at < state.bootTime
-      ) {
-        throw new EnvelopeError('ENVELOPE_STALE');
-      }
-      // A retired key still opens envelopes made before its retirement (they may be in flight),
-      // never newer ones: its retention only covers sessions that start by then.
-      const retiredAt = readyKeyring(state).retiredAt(recipient.keyId);
-      if (
-        retiredAt != null &&
-        credential.issued_at > retiredAt + config.ENVELOPE_MAX_FUTURE_SECONDS
-      )
-        throw new RpcError('ENVELOPE_UNKNOWN_KEY');
+      checkEnvelopeFreshness(state, credential.issued_at, recipient.keyId, now);
       if (credential.exchange !== metadata.exchange)
         throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
     });
