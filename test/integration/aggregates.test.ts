@@ -274,6 +274,9 @@ for (const engine of engines()) {
       const res = await request({ session_id: sessionId });
       assert.equal(res.statusCode, 404);
       assert.equal(res.json().error.code, 'SESSION_NOT_FOUND');
+      const unknown = await request({ session_id: '00000000-0000-4000-8000-000000000001' });
+      assert.equal(unknown.statusCode, 404, unknown.body);
+      assert.equal(unknown.json().error.code, 'SESSION_NOT_FOUND');
 
       const live = await newSession(GOOD);
       for (const [body, code] of [

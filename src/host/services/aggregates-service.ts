@@ -112,10 +112,15 @@ export function createAggregatesService(deps: AggregatesServiceDeps) {
     };
   }
 
-  async function startInEnclave(jobId: string, sessionId: string, request: AggregateRequest) {
+  async function startInEnclave(
+    jobId: string,
+    sessionId: string,
+    request: AggregateRequest,
+    credential?: Awaited<ReturnType<typeof activeCredential>>,
+  ) {
     const params: MethodParams<'aggregates.start'> = {
       job_id: jobId,
-      credential: await activeCredential(sessionId),
+      credential: credential ?? (await activeCredential(sessionId)),
       from: request.from,
       to: request.to,
       symbols: request.symbols,
@@ -309,10 +314,12 @@ export function createAggregatesService(deps: AggregatesServiceDeps) {
         reporting_currency: q.reporting_currency ?? 'USDT',
       };
       const jobId = randomUUID();
-      // The row first: a job the enclave runs always has a row to collect its result into.
+      // An unknown, revoked or expired session is refused before anything is written.
+      const credential = await activeCredential(sessionId);
+      // The row next: a job the enclave runs always has a row to collect its result into.
       await aggregates.insertJob(jobId, sessionId, request);
       try {
-        await startInEnclave(jobId, sessionId, request);
+        await startInEnclave(jobId, sessionId, request, credential);
       } catch (err) {
         const code = (err as { code?: string }).code;
         await aggregates.failJob(
