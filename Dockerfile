@@ -1,6 +1,6 @@
 # Cloister service image: host + enclave bundle on the simulated platform by default.
 # Build: docker build -t cloister .    Run: docker run -p 3000:3000 -v cloister-data:/data cloister
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY scripts ./scripts
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 ENCLAVE_PORT=3000 DATA_DIR=/data
 COPY --from=build /app/package.json ./

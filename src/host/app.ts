@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Queryable } from './db/database.js';
-import type { EnclaveSupervisor } from './enclave/supervisor.js';
+import type { EnclaveSupervisor } from './enclave-client/supervisor.js';
 import { HTTP_ERRORS, HostError } from './errors.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';

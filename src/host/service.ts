@@ -12,7 +12,7 @@ import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
-import { createEnclaveSupervisor, egressProxySocketPath } from './enclave/supervisor.js';
+import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
 import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
 import { createTtlSweeper } from './jobs/ttl-sweeper.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FrameDecoder, encodeFrame } from '../../src/protocol/rpc/frame.js';
-import { EnclaveRpcClient } from '../../src/host/enclave/rpc-client.js';
+import { EnclaveRpcClient } from '../../src/host/enclave-client/rpc-client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 describe('login flood', () => {

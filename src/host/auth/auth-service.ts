@@ -13,7 +13,7 @@ import type { LogEntry } from '../../protocol/log/entry.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
-import { isEnclaveCallError } from '../enclave/rpc-client.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
 import type { LogService } from '../log/log-service.js';
 import type { AuthConfig } from './config.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { EnclaveCallError } from '../enclave/rpc-client.js';
+import { EnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HTTP_ERRORS, HostError, fromRpcCode } from '../errors.js';
 
 interface ZodIssueLike {

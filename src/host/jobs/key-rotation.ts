@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { LogEntry } from '../../protocol/log/entry.js';
-import type { EnclaveSupervisor } from '../enclave/supervisor.js';
+import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 import type { LogService } from '../log/log-service.js';
 
 export function createKeyRotationJob(deps: {

@@ -22,7 +22,7 @@ import type {
 import { storedEnvelope, type SessionRepository } from '../db/repositories/sessions.js';
 import type { Db } from '../db/database.js';
 import { HostError, fromRpcCode } from '../errors.js';
-import type { EnclaveSupervisor } from '../enclave/supervisor.js';
+import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 import type { LogService } from '../log/log-service.js';
 import type { LogStore } from '../log/log-store.js';
 import type { OpsLog } from '../ops-events.js';

@@ -4,7 +4,7 @@
  * the caller chose: pass a nonce to get that).
  */
 import { randomBytes } from 'node:crypto';
-import type { EnclaveSupervisor } from '../enclave/supervisor.js';
+import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 
 export function createAttestationService(deps: { enclave: Pick<EnclaveSupervisor, 'call'> }) {
   return {

@@ -9,7 +9,7 @@ import type { SessionMetadata } from '../../protocol/credentials.js';
 import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import { storedEnvelope, type SessionRepository } from '../db/repositories/sessions.js';
 import { HostError } from '../errors.js';
-import type { EnclaveSupervisor } from '../enclave/supervisor.js';
+import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 import type { Logged, LogService } from '../log/log-service.js';
 import type { OpsLog } from '../ops-events.js';
 

@@ -17,7 +17,7 @@ import { loadConfig } from '../../../src/host/config.js';
 import { openDatabase, type Db } from '../../../src/host/db/database.js';
 import { migrate } from '../../../src/host/db/migrate.js';
 import { createEnclaveStateRepository } from '../../../src/host/db/repositories/enclave-state.js';
-import { createEnclaveSupervisor } from '../../../src/host/enclave/supervisor.js';
+import { createEnclaveSupervisor } from '../../../src/host/enclave-client/supervisor.js';
 import { createLogger } from '../../../src/host/logging.js';
 import { createOpsLog } from '../../../src/host/ops-events.js';
 

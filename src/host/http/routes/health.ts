@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.js';
-import type { EnclaveSupervisor } from '../../enclave/supervisor.js';
+import type { EnclaveSupervisor } from '../../enclave-client/supervisor.js';
 
 const ReadySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
