@@ -25,7 +25,7 @@ import type { ApiCredentials } from '../exchanges/types.js';
 import { JobTable } from '../jobs/job-table.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
 import { checkStoredCredential } from './verify-stored.js';
-import { withOpenedCredential } from './open-credential.js';
+import { ENVELOPE_PURPOSES, openStored } from './open-envelope.js';
 
 const DAY_MS = 86_400_000;
 /** A finished job waits this long for the host to collect it. */
@@ -71,9 +71,11 @@ export async function aggregatesStart(
 
   // Opened now, so a bad envelope fails the request itself; the plaintext bytes are wiped on
   // return, and only the three fields a signer needs live on, for the job's duration.
-  const secrets = await withOpenedCredential(
-    readyKeyring(state).recipient(credential.key_id),
+  const secrets = await openStored(
+    state,
+    credential.key_id,
     credential.envelope,
+    ENVELOPE_PURPOSES.credential,
     (c): ApiCredentials => {
       if (c.exchange !== credential.exchange) throw new RpcError('BINDING_INVALID');
       return {

@@ -5,10 +5,7 @@
  * they exist only here, only for the call, and never cross back.
  */
 import { randomUUID } from 'node:crypto';
-import { AuthPlaintextSchema, PASSWORD_MIN_LENGTH, type Role } from '../../protocol/auth.js';
-import { utf8 } from '../../protocol/encoding.js';
-import { EnvelopeError } from '../../protocol/envelope/errors.js';
-import { resolveEnvelopeKind } from '../../protocol/envelope/registry.js';
+import { PASSWORD_MIN_LENGTH, type Role } from '../../protocol/auth.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
@@ -25,10 +22,9 @@ import {
   sealResponse,
   unsealPasswordHash,
 } from '../auth/tokens.js';
-import { nodePrimitives } from '../crypto/node-primitives.js';
 import { seal, unseal } from '../keyring/seal.js';
-import { readyKeyring, type EnclaveState } from '../state.js';
-import { checkEnvelopeFreshness } from './envelope-freshness.js';
+import type { EnclaveState } from '../state.js';
+import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
 function policyOf(state: EnclaveState): SealPolicy {
   if (!state.policy) throw new RpcError('AUTH_NOT_READY');
@@ -116,9 +112,10 @@ export function authStats(state: EnclaveState): MethodResult<'auth.stats'> {
 }
 
 /**
- * The password from a request: as given, or opened from an envelope with the same replay and
- * freshness rules as credential.submit, whose plaintext must be an auth plaintext for this very
- * action and email (so an envelope made for one account or one purpose is useless elsewhere).
+ * The password from a request: as given, or opened from an envelope (open-envelope.ts, the same
+ * replay, size and freshness rules as credential.submit), whose plaintext must be an auth
+ * plaintext for this very action and email (so an envelope made for one account or one purpose
+ * is useless elsewhere).
  */
 async function passwordOf(
   state: EnclaveState,
@@ -127,36 +124,12 @@ async function passwordOf(
   action: 'register' | 'login',
 ): Promise<string> {
   if ('password' in secret) return secret.password;
-  const { envelope } = secret;
-  const { config } = state;
-  const kind = resolveEnvelopeKind(envelope);
-  const recipient = readyKeyring(state).recipient(envelope.key_id);
-  const senderKey = kind.senderKey(envelope);
-  const now = state.now();
-  const horizon = now + config.ENVELOPE_MAX_AGE_SECONDS + config.ENVELOPE_MAX_FUTURE_SECONDS;
-  if (!state.replay.add(senderKey, horizon, now)) throw new EnvelopeError('ENVELOPE_REPLAYED');
-  try {
-    const plaintext = await kind.open(nodePrimitives, recipient, envelope);
-    try {
-      let parsed;
-      try {
-        parsed = AuthPlaintextSchema.parse(JSON.parse(utf8.decode(plaintext)));
-      } catch {
-        throw new EnvelopeError('ENVELOPE_INVALID');
-      }
-      checkEnvelopeFreshness(state, parsed.issued_at, recipient.keyId, now);
-      if (parsed.action !== action || parsed.email !== email)
-        throw new RpcError('AUTH_ENVELOPE_MISMATCH');
-      return parsed.password;
-    } finally {
-      plaintext.fill(0);
-    }
-  } catch (err) {
-    // An envelope that did not open may be sent again; one that opened stays spent.
-    if (err instanceof EnvelopeError && err.code !== 'ENVELOPE_STALE')
-      state.replay.delete(senderKey);
-    throw err;
-  }
+  const opened = await openOnce(state, secret.envelope, ENVELOPE_PURPOSES.auth, (parsed) => {
+    if (parsed.action !== action || parsed.email !== email)
+      throw new RpcError('AUTH_ENVELOPE_MISMATCH');
+    return parsed.password;
+  });
+  return opened.value;
 }
 
 const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
