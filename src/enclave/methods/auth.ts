@@ -10,7 +10,7 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
 import { AuthKeyring } from '../auth/auth-keyring.js';
-import { authState, readyAuthKeyring } from '../auth/auth-state.js';
+import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { signJwt } from '../auth/jwt.js';
 import {
@@ -22,7 +22,6 @@ import {
   sealResponse,
   unsealPasswordHash,
 } from '../auth/tokens.js';
-import { seal, unseal } from '../keyring/seal.js';
 import type { EnclaveState } from '../state.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
@@ -31,57 +30,40 @@ function policyOf(state: EnclaveState): SealPolicy {
   return state.policy;
 }
 
-function sealKeyring(state: EnclaveState, keyring: AuthKeyring): string {
-  const bytes = keyring.serialize();
-  try {
-    return seal(state.platform, policyOf(state), bytes);
-  } finally {
-    bytes.fill(0);
-  }
-}
-
 function keysView(state: EnclaveState, keyring: AuthKeyring) {
   const now = state.now();
   return {
     generation: keyring.generation,
-    keys: keyring.jwks(now, keyRetentionSeconds(authState(state).config)),
+    keys: keyring.jwks(now, keyRetentionSeconds(state.auth.config)),
     signing_kid: keyring.signingKey(now).kid,
   };
 }
 
+/** Loads the stored auth keyring, or (`sealed: null`) creates one the host must store. */
 export function authInit(
   state: EnclaveState,
   params: MethodParams<'auth.init'>,
 ): MethodResult<'auth.init'> {
-  const auth = authState(state);
-  void auth.hasher.warmUp();
-  if (auth.keyring) return { ...keysView(state, auth.keyring), sealed: null };
+  void state.auth.hasher.warmUp();
+  const slot = state.keyrings.auth;
+  if (slot.active) return { ...keysView(state, slot.active), sealed: null };
   if (params.sealed === null) {
     const keyring = AuthKeyring.generate(state.now());
-    const sealed = sealKeyring(state, keyring);
-    auth.keyring = keyring;
+    const sealed = slot.adopt(state.sealer, policyOf(state), keyring);
     return { ...keysView(state, keyring), sealed };
   }
-  const { plaintext } = unseal(state.platform, params.sealed);
-  try {
-    auth.keyring = AuthKeyring.deserialize(plaintext);
-  } catch {
-    throw new RpcError('SEAL_INVALID');
-  } finally {
-    plaintext.fill(0);
-  }
-  return { ...keysView(state, auth.keyring), sealed: null };
+  slot.load(state.sealer, params.sealed);
+  return { ...keysView(state, readyAuthKeyring(state)), sealed: null };
 }
 
 export function authPrepareRotation(state: EnclaveState): MethodResult<'auth.prepare_rotation'> {
-  const auth = authState(state);
+  const { config } = state.auth;
   const next = readyAuthKeyring(state).rotated(
     state.now(),
-    auth.config.AUTH_KEY_PREPUBLISH_SECONDS,
-    keyRetentionSeconds(auth.config),
+    config.AUTH_KEY_PREPUBLISH_SECONDS,
+    keyRetentionSeconds(config),
   );
-  const sealed = sealKeyring(state, next);
-  auth.pending = { keyring: next, sealed };
+  const sealed = state.keyrings.auth.prepare(state.sealer, policyOf(state), next);
   return { sealed, generation: next.generation, kid: next.newestKid() };
 }
 
@@ -89,13 +71,7 @@ export function authActivate(
   state: EnclaveState,
   params: MethodParams<'auth.activate'>,
 ): MethodResult<'auth.activate'> {
-  const auth = authState(state);
-  const p = auth.pending;
-  if (!p || p.keyring.generation !== params.generation || p.sealed !== params.sealed)
-    throw new RpcError('GENERATION_MISMATCH');
-  auth.keyring = p.keyring;
-  auth.pending = null;
-  return keysView(state, p.keyring);
+  return keysView(state, state.keyrings.auth.activate(params.generation, params.sealed));
 }
 
 export function authJwks(state: EnclaveState): MethodResult<'auth.jwks'> {
@@ -103,7 +79,7 @@ export function authJwks(state: EnclaveState): MethodResult<'auth.jwks'> {
 }
 
 export function authStats(state: EnclaveState): MethodResult<'auth.stats'> {
-  const { hasher } = authState(state);
+  const { hasher } = state.auth;
   return {
     argon2_hashes: hasher.calls.hash,
     argon2_verifies: hasher.calls.verify,
@@ -141,7 +117,7 @@ export async function authRegister(
   const password = await passwordOf(state, params.secret, params.email, 'register');
   if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
   readyAuthKeyring(state);
-  const phc = await authState(state).hasher.hash(password);
+  const phc = await state.auth.hasher.hash(password);
   const userId = randomUUID();
   return {
     user_id: userId,
@@ -154,7 +130,7 @@ export async function authLogin(
   params: MethodParams<'auth.login'>,
 ): Promise<MethodResult<'auth.login'>> {
   const password = await passwordOf(state, params.secret, params.email, 'login');
-  const auth = authState(state);
+  const auth = state.auth;
   const keyring = readyAuthKeyring(state);
   const { user } = params;
   const phc = user
@@ -189,7 +165,7 @@ function issue(
   sid: string,
   roles: readonly Role[],
 ) {
-  const c = authState(state).config;
+  const c = state.auth.config;
   const now = state.now();
   const exp = now + c.AUTH_ACCESS_TOKEN_TTL_SECONDS;
   const access = signJwt(keyring.signingKey(now), {
@@ -253,7 +229,7 @@ export function authRefreshReplay(
     params.sealed_response,
   );
   // The window is the enclave's to enforce: the host cannot stretch it to replay a stolen pair.
-  if (now - r.issued_at > authState(state).config.AUTH_REFRESH_GRACE_SECONDS)
+  if (now - r.issued_at > state.auth.config.AUTH_REFRESH_GRACE_SECONDS)
     throw new RpcError('AUTH_REFRESH_REUSED');
   return {
     access_token: r.access_token,
