@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
 import { openOnce } from '../../src/enclave/methods/open-envelope.js';
+import { encryptPassword } from '../../src/client/auth/index.js';
 import { noblePrimitives } from '../../src/client/noble-primitives.js';
 import { base64ToBytes, bytesToBase64, utf8 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeV1, type EnvelopeV1 } from '../../src/protocol/envelope/v1.js';
@@ -162,6 +163,24 @@ describe('a new purpose plugs in with a schema', () => {
     await assert.rejects(
       openOnce(t.state, auth, walletShare, (v) => v.share),
       { code: 'ENVELOPE_INVALID' },
+    );
+  });
+});
+
+describe("the SDK's password envelope", () => {
+  it('is built through the same plaintext schema the enclave parses', async () => {
+    const t = await ready();
+    const pub = t.state.keyrings.credential.active!.publicKeys().credential_keys[0]!.public_key;
+    const env = encryptPassword(
+      { action: 'register', email: '  Ada@Example.COM ', password: PASSWORD },
+      pub,
+      { issuedAt: t.clock.now },
+    );
+    // The SDK normalised the email exactly as the enclave's schema does.
+    await HANDLERS['auth.register'](t.state, { email: EMAIL, secret: { envelope: env } });
+    // A plaintext the enclave would refuse is refused before it is encrypted.
+    assert.throws(() =>
+      encryptPassword({ action: 'login', email: EMAIL, password: 'x'.repeat(1025) }, pub),
     );
   });
 });
