@@ -1,30 +1,52 @@
 /**
- * The enclave's state and its phase machine: `awaiting_keyring` → `ready` (after generate or
- * unseal) and `failed` if an invariant breaks. Each RPC method lists the phases it may run in
- * (protocol/rpc/methods.ts); the dispatcher checks the phase before calling it.
+ * The enclave's state, all of it, and its phase machine: `awaiting_keyring` → `ready` (after
+ * keyring.generate or keyring.unseal). There is no failure phase: a broken invariant is a throw
+ * (an `INTERNAL` result), and an uncaught one ends the process (main.ts), which the supervisor
+ * restarts. Each RPC method lists the phases it may run in (protocol/rpc/methods.ts); the
+ * dispatcher checks the phase before calling it. Auth has one readiness step of its own inside
+ * `ready`: until `auth.init` has loaded the auth keyring, auth methods answer `AUTH_NOT_READY`.
  */
-import type { Phase, SealPolicy } from '../protocol/rpc/methods.js';
+import type { MethodResult, Phase, SealPolicy } from '../protocol/rpc/methods.js';
+import { createAuthState, type AuthState } from './auth/auth-state.js';
 import type { EnclaveConfig } from './config.js';
+import { createEgressTransport } from './egress/for-config.js';
+import type { HttpTransport } from './exchanges/types.js';
+import { JobTable } from './jobs/job-table.js';
 import type { Keyring } from './keyring/keyring.js';
+import { createKeyringSlots, type KeyringSlots } from './keyring/purposes.js';
+import { platformSealer, type Sealer } from './keyring/seal.js';
 import type { EnclaveLog } from './log/enclave-log.js';
 import type { Platform } from './platform/platform.js';
 import { ReplayCache } from './replay-cache.js';
+
+/** The signed result an aggregates job ends with. */
+export type SignedAggregates = Extract<
+  MethodResult<'aggregates.poll'>['jobs'][number],
+  { state: 'done' }
+>['result'];
+
+/** A finished aggregates job waits this long for the host to collect it. */
+const KEEP_FINISHED_JOB_SECONDS = 600;
 
 export interface EnclaveState {
   phase: Phase;
   readonly config: EnclaveConfig;
   readonly platform: Platform;
+  /** Wraps every keyring for the host to store (keyring/seal.ts). */
+  readonly sealer: Sealer;
   readonly bootTime: number;
   readonly now: () => number;
   readonly replay: ReplayCache;
-  keyring: Keyring | null;
+  /** Adopted by keyring.generate / keyring.unseal; every later seal uses it. */
   policy: SealPolicy | null;
-  /**
-   * A rotated keyring the host is storing, with the exact sealed blob handed out; activated by
-   * `keyring.activate` only with that same blob, so a repeated prepare cannot switch the
-   * enclave to keys the host never stored.
-   */
-  pending: { keyring: Keyring; sealed: string } | null;
+  /** One sealed-keyring slot per purpose (keyring/purposes.ts): active and pending keyrings. */
+  readonly keyrings: KeyringSlots;
+  /** Authentication: the Argon2id hasher and its settings (its keyring is `keyrings.auth`). */
+  readonly auth: AuthState;
+  /** Aggregates jobs (methods/aggregates.ts). */
+  readonly jobs: JobTable<SignedAggregates>;
+  /** The one egress transport, built on first use and shared by every job (egress/). */
+  readonly egress: () => HttpTransport;
   /** The transparency log, once `log.init` has run. */
   log: EnclaveLog | null;
 }
@@ -34,24 +56,29 @@ export function createEnclaveState(
   platform: Platform,
   now: () => number = () => Math.floor(Date.now() / 1000),
 ): EnclaveState {
+  let transport: HttpTransport | undefined;
   return {
     phase: 'awaiting_keyring',
     config,
     platform,
+    sealer: platformSealer(platform),
     bootTime: now(),
     now,
     replay: new ReplayCache(config.REPLAY_CACHE_MAX_ENTRIES),
-    keyring: null,
     policy: null,
-    pending: null,
+    keyrings: createKeyringSlots(),
+    auth: createAuthState(config),
+    jobs: new JobTable(config.AGGREGATES_MAX_JOBS, KEEP_FINISHED_JOB_SECONDS, now),
+    egress: () => (transport ??= createEgressTransport(config)),
     log: null,
   };
 }
 
-/** The keyring of a `ready` enclave (the dispatcher has already checked the phase). */
+/** The credential keyring of a `ready` enclave (the dispatcher has already checked the phase). */
 export function readyKeyring(state: EnclaveState): Keyring {
-  if (state.phase !== 'ready' || !state.keyring) throw new Error('enclave is not ready');
-  return state.keyring;
+  const keyring = state.keyrings.credential.active;
+  if (state.phase !== 'ready' || !keyring) throw new Error('enclave is not ready');
+  return keyring;
 }
 
 /** How long a retired credential key must be kept: any envelope naming it may still be stored. */

@@ -50,13 +50,14 @@ describe('credential.submit rules', () => {
     await assert.rejects(submit(t, await at(t.state.bootTime - 1)), { code: 'ENVELOPE_STALE' });
   });
 
-  it('a refused envelope does not poison the replay cache', async () => {
+  it('an envelope that opened stays spent even when refused (release rule)', async () => {
     const t = ready();
     const env = await CryptoHelper.encryptCredentials(creds, t.pub, { issuedAt: t.clock.now });
     await assert.rejects(submit(t, env, { ...meta, exchange: 'okx' }), {
       code: 'ENVELOPE_EXCHANGE_MISMATCH',
     });
-    await submit(t, env);
+    // Resubmitting with other metadata would let the host probe the content: refused.
+    await assert.rejects(submit(t, env), { code: 'ENVELOPE_REPLAYED' });
   });
 
   it('refuses a TTL above the enclave ceiling', async () => {

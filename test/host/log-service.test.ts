@@ -47,7 +47,7 @@ describe('log service batching and failure handling', () => {
     await migrate(db);
     const t = testEnclave();
     HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
-    const publicKey = t.state.keyring!.logPublicKey();
+    const publicKey = t.state.keyrings.credential.active!.logPublicKey();
     logKey = { name: logOrigin(publicKey), publicKey };
     appends = [];
     diverged = 0;

@@ -7,6 +7,7 @@
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import {
   AccessClaimsSchema,
+  AuthPlaintextSchema,
   JwksSchema,
   ecThumbprint,
   type AccessClaims,
@@ -30,14 +31,18 @@ export function encryptPassword(
 ): EnvelopeV1 {
   const key = base64ToBytes(enclavePubkey);
   if (key.length !== 32) throw new TypeError('enclave public key must be 32 bytes');
+  // Parsed through the enclave's own schema: the same email normalization, and a plaintext it
+  // would refuse is refused here.
   const plaintext = utf8.encode(
-    JSON.stringify({
-      purpose: 'auth',
-      action: input.action,
-      email: input.email.trim().toLowerCase(),
-      password: input.password,
-      issued_at: options.issuedAt ?? Math.floor(Date.now() / 1000),
-    }),
+    JSON.stringify(
+      AuthPlaintextSchema.parse({
+        purpose: 'auth',
+        action: input.action,
+        email: input.email,
+        password: input.password,
+        issued_at: options.issuedAt ?? Math.floor(Date.now() / 1000),
+      }),
+    ),
   );
   try {
     return sealEnvelopeV1(

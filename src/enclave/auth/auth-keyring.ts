@@ -1,18 +1,27 @@
 /**
  * The auth keyring (docs/protocol/auth.md, "Keys"): ES256 (P-256) JWT signing keys, an HMAC key
- * for refresh tokens and an AES key for the sealed grace-window responses. It is sealed on its
- * own (a separate blob and generation from the credential keyring, so keyrings sealed before
- * auth existed stay loadable unchanged) with the same `seal()` format.
+ * for refresh tokens and an AES key for the sealed grace-window responses. It is the `auth` row
+ * of the keyring purposes (keyring/purposes.ts): sealed on its own (a separate blob and
+ * generation from the credential keyring, so keyrings sealed before auth existed stay loadable
+ * unchanged) through the same lifecycle and sealer.
  *
  * Rollover (seed 000, "Key Rollover"): `rotated()` adds a key that is published at once but
  * signs only from `active_from = now + prepublish`; the key it replaces stops signing then and
  * stays published for twice the access-token lifetime, after which `jwks()` no longer lists it
  * and the next rotation drops it. Private keys never leave this object except sealed.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { z } from 'zod';
 import { ecThumbprint, type Es256PublicJwk } from '../../protocol/auth.js';
-import { base64ToBytes, bytesToBase64, utf8 } from '../../protocol/encoding.js';
+import { base64ToBytes, bytesToBase64, bytesToBase64url, utf8 } from '../../protocol/encoding.js';
+import { rawP256Private, rawP256Public } from '../crypto/der.js';
+import { rotateKeys } from '../keyring/generations.js';
 
 const Seconds = z.number().int().nonnegative();
 const B64u32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
@@ -73,14 +82,13 @@ export class AuthKeyring {
 
   rotated(now: number, prepublishSeconds: number, retentionSeconds: number): AuthKeyring {
     const activeFrom = now + prepublishSeconds;
-    const kept = this.keys
-      .map((k) =>
-        k.retiredAt === null || k.retiredAt > activeFrom ? { ...k, retiredAt: activeFrom } : k,
-      )
-      .filter((k) => k.retiredAt === null || k.retiredAt + retentionSeconds > now);
     return new AuthKeyring(
       this.generation + 1,
-      [...kept, newJwtKey(now, activeFrom)],
+      rotateKeys(this.keys, newJwtKey(now, activeFrom), {
+        now,
+        retireAt: activeFrom,
+        retentionSeconds,
+      }),
       this.refreshKey,
       this.responseKey,
     );
@@ -115,13 +123,14 @@ export class AuthKeyring {
     return this.keys[this.keys.length - 1]!.kid;
   }
 
+  /** Plaintext keyring bytes, for sealing only. The caller wipes them. */
   serialize(): Uint8Array {
     const data: z.infer<typeof AuthKeyringDataSchema> = {
       v: 1,
       kind: 'auth',
       generation: this.generation,
       signing_keys: this.keys.map((k) => ({
-        d: k.privateKey.export({ format: 'jwk' }).d!,
+        d: rawBase64url(rawP256Private(k.privateKey)),
         x: k.x,
         y: k.y,
         created_at: k.createdAt,
@@ -160,12 +169,22 @@ function jwtKeyFrom(
   activeFrom: number,
   retiredAt: number | null,
 ): JwtKey {
-  const { x, y } = privateKey.export({ format: 'jwk' });
-  if (!x || !y) throw new TypeError('not a P-256 key');
+  const xy = rawP256Public(createPublicKey(privateKey));
+  const x = bytesToBase64url(xy.subarray(0, 32));
+  const y = bytesToBase64url(xy.subarray(32));
   return { kid: ecThumbprint(x, y), privateKey, x, y, createdAt, activeFrom, retiredAt };
 }
 
 function newJwtKey(now: number, activeFrom: number): JwtKey {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return jwtKeyFrom(privateKey, now, activeFrom, null);
+}
+
+/** base64url of raw key bytes, which are wiped (the string cannot be). */
+function rawBase64url(raw: Uint8Array): string {
+  try {
+    return bytesToBase64url(raw);
+  } finally {
+    raw.fill(0);
+  }
 }

@@ -1,8 +1,8 @@
 /**
- * The enclave's authentication state, kept beside (not inside) EnclaveState so the credential
- * side is untouched: the auth keyring once `auth.init` ran, a prepared rotation awaiting
- * `auth.activate`, and the Argon2id hasher with its bounded queue. Lost on restart; the host
- * hands the sealed keyring back through `auth.init`.
+ * The enclave's authentication state, a part of EnclaveState (`state.auth`): the Argon2id hasher
+ * with its bounded queue, and the auth settings. The auth keyring itself is the `auth` keyring
+ * slot (`state.keyrings.auth`); it is lost on restart, and the host hands the sealed keyring back
+ * through `auth.init`.
  */
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { EnclaveState } from '../state.js';
@@ -11,35 +11,24 @@ import type { AuthKeyring } from './auth-keyring.js';
 import type { AuthEnclaveConfig } from './config.js';
 
 export interface AuthState {
-  keyring: AuthKeyring | null;
-  pending: { keyring: AuthKeyring; sealed: string } | null;
   readonly hasher: PasswordHasher;
   readonly config: AuthEnclaveConfig;
 }
 
-const states = new WeakMap<EnclaveState, AuthState>();
-
-export function authState(state: EnclaveState): AuthState {
-  let s = states.get(state);
-  if (!s) {
-    const config = state.config as unknown as AuthEnclaveConfig;
-    s = {
-      keyring: null,
-      pending: null,
-      hasher: new PasswordHasher(
-        argon2ParamsFrom(config),
-        config.AUTH_ARGON2_CONCURRENCY,
-        config.AUTH_ARGON2_QUEUE_MAX,
-      ),
-      config,
-    };
-    states.set(state, s);
-  }
-  return s;
+export function createAuthState(config: AuthEnclaveConfig): AuthState {
+  return {
+    hasher: new PasswordHasher(
+      argon2ParamsFrom(config),
+      config.AUTH_ARGON2_CONCURRENCY,
+      config.AUTH_ARGON2_QUEUE_MAX,
+    ),
+    config,
+  };
 }
 
+/** The auth keyring once `auth.init` has loaded or created it; AUTH_NOT_READY before. */
 export function readyAuthKeyring(state: EnclaveState): AuthKeyring {
-  const k = authState(state).keyring;
+  const k = state.keyrings.auth.active;
   if (!k) throw new RpcError('AUTH_NOT_READY');
   return k;
 }

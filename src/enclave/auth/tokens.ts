@@ -11,12 +11,12 @@
  *   HKDF-SHA256(platform sealing key, salt "cloister/auth/password-seal/v1", info user id), with
  *   the user id as associated data too, so a blob cannot be moved to another account.
  */
-import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { base64ToBytes, bytesToBase64, utf8 } from '../../protocol/encoding.js';
+import { base64ToBytes, bytesEqual, bytesToBase64, utf8 } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { SealPolicy } from '../../protocol/rpc/methods.js';
-import { nodePrimitives } from '../crypto/node-primitives.js';
+import { gcmOpen, gcmSeal } from '../crypto/gcm.js';
 import type { Platform } from '../platform/platform.js';
 
 export interface RefreshClaims {
@@ -57,8 +57,7 @@ export function checkRefreshToken(
   const given = Buffer.from(macText ?? '', 'base64url');
   const expected = refreshMac(key, { sub, sid, rid: rid ?? '', exp });
   if (
-    given.length !== expected.length ||
-    !timingSafeEqual(given, expected) ||
+    !bytesEqual(given, expected) ||
     String(exp) !== expText || // one spelling per token (no leading zeros)
     exp <= now
   )
@@ -84,26 +83,12 @@ const responseAad = (parentHash: string) =>
   utf8.encode(`cloister/refresh-response/v1\n${parentHash}`);
 
 export function sealResponse(key: Uint8Array, parentHash: string, r: SealedResponse): string {
-  const nonce = randomBytes(12);
-  const { ciphertext, tag } = nodePrimitives.aesGcmSeal(
-    key,
-    nonce,
-    utf8.encode(JSON.stringify(r)),
-    responseAad(parentHash),
-  );
-  return Buffer.concat([nonce, ciphertext, tag]).toString('base64');
+  return bytesToBase64(gcmSeal(key, utf8.encode(JSON.stringify(r)), responseAad(parentHash)));
 }
 
 export function openResponse(key: Uint8Array, parentHash: string, sealed: string): SealedResponse {
   try {
-    const b = Buffer.from(sealed, 'base64');
-    const pt = nodePrimitives.aesGcmOpen(
-      key,
-      b.subarray(0, 12),
-      b.subarray(12, -16),
-      b.subarray(-16),
-      responseAad(parentHash),
-    );
+    const pt = gcmOpen(key, Buffer.from(sealed, 'base64'), responseAad(parentHash));
     try {
       return ResponseSchema.parse(JSON.parse(utf8.decode(pt)));
     } finally {
@@ -135,14 +120,7 @@ export function sealPasswordHash(
 ): string {
   const key = passwordKey(platform, policy, userId);
   try {
-    const nonce = randomBytes(12);
-    const { ciphertext, tag } = nodePrimitives.aesGcmSeal(
-      key,
-      nonce,
-      utf8.encode(phc),
-      passwordAad(userId),
-    );
-    return `ph1.${bytesToBase64(Buffer.concat([nonce, ciphertext, tag]))}`;
+    return `ph1.${bytesToBase64(gcmSeal(key, utf8.encode(phc), passwordAad(userId)))}`;
   } finally {
     key.fill(0);
   }
@@ -157,15 +135,12 @@ export function unsealPasswordHash(
 ): string | null {
   const key = passwordKey(platform, policy, userId);
   try {
-    const b = base64ToBytes(sealed.slice(4));
-    const pt = nodePrimitives.aesGcmOpen(
-      key,
-      b.subarray(0, 12),
-      b.subarray(12, -16),
-      b.subarray(-16),
-      passwordAad(userId),
-    );
-    return utf8.decode(pt);
+    const pt = gcmOpen(key, base64ToBytes(sealed.slice(4)), passwordAad(userId));
+    try {
+      return utf8.decode(pt);
+    } finally {
+      pt.fill(0);
+    }
   } catch {
     return null;
   } finally {

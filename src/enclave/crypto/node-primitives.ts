@@ -15,6 +15,7 @@ import {
 } from 'node:crypto';
 import { bytesToBase64url } from '../../protocol/encoding.js';
 import type { EnvelopePrimitives } from '../../protocol/envelope/primitives.js';
+import { PKCS8_PREFIX, rawOkpPrivate, rawOkpPublic } from './der.js';
 
 export function x25519PublicKeyObject(pub: Uint8Array): KeyObject {
   if (pub.length !== 32) throw new RangeError('X25519 public key must be 32 bytes');
@@ -24,12 +25,9 @@ export function x25519PublicKeyObject(pub: Uint8Array): KeyObject {
   });
 }
 
-/** RFC 8410 PKCS#8 prefix for an X25519 private key: the raw 32 bytes follow it. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-
 export function x25519PrivateKeyObject(priv: Uint8Array): KeyObject {
   if (priv.length !== 32) throw new RangeError('X25519 private key must be 32 bytes');
-  const der = Buffer.concat([X25519_PKCS8_PREFIX, priv]);
+  const der = Buffer.concat([PKCS8_PREFIX.x25519, priv]);
   try {
     return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   } finally {
@@ -37,11 +35,14 @@ export function x25519PrivateKeyObject(priv: Uint8Array): KeyObject {
   }
 }
 
-/** Raw 32-byte public key of an X25519 KeyObject. */
+/** Raw 32-byte public key of an X25519 KeyObject (private or public). */
 export function x25519RawPublic(key: KeyObject): Uint8Array {
-  const x = key.export({ format: 'jwk' }).x;
-  if (!x) throw new TypeError('not an OKP key');
-  return new Uint8Array(Buffer.from(x, 'base64url'));
+  return rawOkpPublic(key.type === 'private' ? createPublicKey(key) : key, 'x25519');
+}
+
+/** Raw 32-byte private key of an X25519 KeyObject (the caller wipes it). */
+export function x25519RawPrivate(key: KeyObject): Uint8Array {
+  return rawOkpPrivate(key, 'x25519');
 }
 
 function gcm(keyLen: number): 'aes-128-gcm' | 'aes-256-gcm' {

@@ -1,8 +1,8 @@
 /**
  * The enclave's one egress transport, chosen by its configuration: `direct` (simulated
- * platform) or `tunnel` (through the host's CONNECT proxy on EGRESS_PROXY_SOCKET). Built once
- * per configuration and shared by every session and job, so connections (and the exchanges'
- * per-IP limits) are pooled in one place.
+ * platform) or `tunnel` (through the host's CONNECT proxy on EGRESS_PROXY_SOCKET). The enclave
+ * builds it once, on first use (`state.egress`), and shares it with every session and job, so
+ * connections (and the exchanges' per-IP limits) are pooled in one place.
  */
 import { readFileSync } from 'node:fs';
 import type { EnclaveConfig } from '../config.js';
@@ -15,22 +15,14 @@ export type EgressConfig = Pick<
   'EGRESS_MODE' | 'EGRESS_PROXY_SOCKET' | 'EGRESS_CA_FILE'
 >;
 
-const built = new WeakMap<EgressConfig, HttpTransport>();
-
-export function egressTransport(config: EgressConfig): HttpTransport {
-  let t = built.get(config);
-  if (!t) {
-    const caPem =
-      config.EGRESS_CA_FILE !== undefined ? readFileSync(config.EGRESS_CA_FILE, 'utf8') : undefined;
-    const ca = caPem !== undefined ? { caPem } : {};
-    if (config.EGRESS_MODE === 'tunnel') {
-      if (config.EGRESS_PROXY_SOCKET === undefined)
-        throw new Error('EGRESS_PROXY_SOCKET is required in tunnel mode');
-      t = createTunnelTransport({ proxy: { socketPath: config.EGRESS_PROXY_SOCKET }, ...ca });
-    } else {
-      t = createDirectTransport(ca);
-    }
-    built.set(config, t);
+export function createEgressTransport(config: EgressConfig): HttpTransport {
+  const caPem =
+    config.EGRESS_CA_FILE !== undefined ? readFileSync(config.EGRESS_CA_FILE, 'utf8') : undefined;
+  const ca = caPem !== undefined ? { caPem } : {};
+  if (config.EGRESS_MODE === 'tunnel') {
+    if (config.EGRESS_PROXY_SOCKET === undefined)
+      throw new Error('EGRESS_PROXY_SOCKET is required in tunnel mode');
+    return createTunnelTransport({ proxy: { socketPath: config.EGRESS_PROXY_SOCKET }, ...ca });
   }
-  return t;
+  return createDirectTransport(ca);
 }

@@ -3,16 +3,11 @@
  * (one current, older ones kept while an envelope may still use them), an Ed25519
  * result-signing key, an Ed25519 log key, and an HMAC key that binds stored credentials to
  * their session. Private material never leaves this object except through `serialize()`,
- * whose output only ever goes to `seal()`. See README.md here for the invariants.
+ * whose output only ever goes to the keyring slot's sealer (keyring-slot.ts). See README.md here
+ * for the invariants.
  */
-import {
-  createHmac,
-  generateKeyPairSync,
-  randomBytes,
-  timingSafeEqual,
-  type KeyObject,
-} from 'node:crypto';
-import { base64ToBytes, bytesToBase64, utf8 } from '../../protocol/encoding.js';
+import { createHmac, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { base64ToBytes, bytesEqual, bytesToBase64, utf8 } from '../../protocol/encoding.js';
 import { jcs } from '../../protocol/jcs.js';
 import { okpThumbprint } from '../../protocol/key-id.js';
 import type { X25519Recipient } from '../../protocol/envelope/primitives.js';
@@ -21,9 +16,11 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import { ed25519PrivateKeyObject, ed25519RawPublic, ed25519RawSeed } from '../crypto/ed25519.js';
 import {
   x25519PrivateKeyObject,
+  x25519RawPrivate,
   x25519RawPublic,
   x25519WithKeyObject,
 } from '../crypto/node-primitives.js';
+import { rotateKeys } from './generations.js';
 import { KeyringDataSchema, type KeyringData } from './keyring-data.js';
 
 interface CredentialKey {
@@ -78,12 +75,13 @@ export class Keyring {
    * stored or in flight can name them (retention = max TTL + envelope age + clock skew).
    */
   rotated(now: number, retentionSeconds: number): Keyring {
-    const kept = this.credentialKeys
-      .map((k) => (k.retiredAt === null ? { ...k, retiredAt: now } : k))
-      .filter((k) => k.retiredAt === null || k.retiredAt + retentionSeconds > now);
     return new Keyring(
       this.generation + 1,
-      [...kept, newCredentialKey(now)],
+      rotateKeys(this.credentialKeys, newCredentialKey(now), {
+        now,
+        retireAt: now,
+        retentionSeconds,
+      }),
       this.resultKey,
       this.logKey,
       this.bindingKey,
@@ -103,7 +101,7 @@ export class Keyring {
       keyId: key.id,
       publicKey: key.publicKey,
       agree: (peer) => x25519WithKeyObject(key.privateKey, peer),
-      privateKey: () => rawX25519Private(key.privateKey),
+      privateKey: () => x25519RawPrivate(key.privateKey),
     };
   }
 
@@ -133,7 +131,7 @@ export class Keyring {
 
   verifyBinding(fields: BindingFields, binding: Uint8Array): boolean {
     const expected = this.bind(fields);
-    return binding.length === expected.length && timingSafeEqual(expected, binding);
+    return bytesEqual(expected, binding);
   }
 
   publicKeys(): PublicKeys {
@@ -153,7 +151,7 @@ export class Keyring {
     };
   }
 
-  /** Plaintext keyring bytes, for `seal()` only. The caller wipes them. */
+  /** Plaintext keyring bytes, for sealing only (keyring-slot.ts). The caller wipes them. */
   serialize(): Uint8Array {
     const secrets: Uint8Array[] = [];
     const b64 = (bytes: Uint8Array) => {
@@ -165,7 +163,7 @@ export class Keyring {
         v: 1,
         generation: this.generation,
         credential_keys: this.credentialKeys.map((k) => ({
-          private_key: b64(rawX25519Private(k.privateKey)),
+          private_key: b64(x25519RawPrivate(k.privateKey)),
           created_at: k.createdAt,
           retired_at: k.retiredAt,
         })),
@@ -202,12 +200,6 @@ export class Keyring {
   wipe(): void {
     this.bindingKey.fill(0);
   }
-}
-
-function rawX25519Private(key: KeyObject): Uint8Array {
-  const d = key.export({ format: 'jwk' }).d;
-  if (!d) throw new TypeError('not an X25519 private key');
-  return new Uint8Array(Buffer.from(d, 'base64url'));
 }
 
 function credentialKeyFrom(

@@ -10,12 +10,13 @@ import {
   base64Range,
   base64ToBytes,
   bytesToBase64,
+  concatBytes,
   utf8,
 } from '../../protocol/encoding.js';
 import { jcs, jcsBytes } from '../../protocol/jcs.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import { SealPolicySchema, type SealPolicy } from '../../protocol/rpc/methods.js';
-import { nodePrimitives } from '../crypto/node-primitives.js';
+import { GCM_NONCE_BYTES, gcmOpen, gcmSeal } from '../crypto/gcm.js';
 import { sealIdentity, type Platform } from '../platform/platform.js';
 
 const SEAL_FORMAT = 'cloister-sealed/v1';
@@ -31,6 +32,25 @@ const SealedSchema = z
   })
   .strict();
 
+/**
+ * How a keyring's plaintext is wrapped for the host to store: one interface, so that what wraps
+ * it can change (today the platform sealing key, `platformSealer`; later a cluster root shared by
+ * attested enclaves) without touching the keyrings or their lifecycle (keyring-slot.ts).
+ */
+export interface Sealer {
+  /** An opaque string for the host; `plaintext` stays the caller's to wipe. */
+  seal(plaintext: Uint8Array, policy: SealPolicy): string;
+  /** The plaintext (caller wipes) and the policy it was sealed under; SEAL_INVALID otherwise. */
+  unseal(sealed: string): { plaintext: Uint8Array; policy: SealPolicy };
+}
+
+export function platformSealer(platform: Platform): Sealer {
+  return {
+    seal: (plaintext, policy) => seal(platform, policy, plaintext),
+    unseal: (sealed) => unseal(platform, sealed),
+  };
+}
+
 export function seal(platform: Platform, policy: SealPolicy, plaintext: Uint8Array): string {
   const header = {
     format: SEAL_FORMAT,
@@ -40,14 +60,15 @@ export function seal(platform: Platform, policy: SealPolicy, plaintext: Uint8Arr
   };
   const key = platform.sealingKey(policy);
   try {
-    const nonce = nodePrimitives.randomBytes(12);
-    const { ciphertext, tag } = nodePrimitives.aesGcmSeal(key, nonce, plaintext, jcsBytes(header));
-    const joined = new Uint8Array(ciphertext.length + tag.length);
-    joined.set(ciphertext);
-    joined.set(tag, ciphertext.length);
+    const sealed = gcmSeal(key, plaintext, jcsBytes(header));
+    // The document keeps the nonce apart from ciphertext ‖ tag (format v1).
     return bytesToBase64(
       utf8.encode(
-        jcs({ ...header, nonce: bytesToBase64(nonce), ciphertext: bytesToBase64(joined) }),
+        jcs({
+          ...header,
+          nonce: bytesToBase64(sealed.subarray(0, GCM_NONCE_BYTES)),
+          ciphertext: bytesToBase64(sealed.subarray(GCM_NONCE_BYTES)),
+        }),
       ),
     );
   } finally {
@@ -76,15 +97,8 @@ export function unseal(
   }
   const key = platform.sealingKey(header.policy);
   try {
-    const joined = base64ToBytes(ciphertext);
-    const plaintext = nodePrimitives.aesGcmOpen(
-      key,
-      base64ToBytes(nonce),
-      joined.subarray(0, -16),
-      joined.subarray(-16),
-      jcsBytes(header),
-    );
-    return { plaintext, policy: header.policy };
+    const joined = concatBytes(base64ToBytes(nonce), base64ToBytes(ciphertext));
+    return { plaintext: gcmOpen(key, joined, jcsBytes(header)), policy: header.policy };
   } catch {
     throw new RpcError('SEAL_INVALID');
   } finally {

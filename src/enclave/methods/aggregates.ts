@@ -19,32 +19,15 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { AggregatesInputError, computeAggregates } from '../aggregates/engine.js';
 import { signAggregates } from '../aggregates/sign.js';
-import { egressTransport } from '../egress/for-config.js';
 import { createTradeHistorySource } from '../exchanges/connector.js';
 import type { ApiCredentials } from '../exchanges/types.js';
-import { JobTable } from '../jobs/job-table.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
 import { checkStoredCredential } from './verify-stored.js';
-import { withOpenedCredential } from './open-credential.js';
+import { ENVELOPE_PURPOSES, openStored } from './open-envelope.js';
 
 const DAY_MS = 86_400_000;
-/** A finished job waits this long for the host to collect it. */
-const KEEP_FINISHED_SECONDS = 600;
 
-type SignedResult = Extract<
-  MethodResult<'aggregates.poll'>['jobs'][number],
-  { state: 'done' }
->['result'];
-
-const tables = new WeakMap<EnclaveState, JobTable<SignedResult>>();
-function jobsOf(state: EnclaveState): JobTable<SignedResult> {
-  let t = tables.get(state);
-  if (!t) {
-    t = new JobTable(state.config.AGGREGATES_MAX_JOBS, KEEP_FINISHED_SECONDS, state.now);
-    tables.set(state, t);
-  }
-  return t;
-}
+const jobsOf = (state: EnclaveState) => state.jobs;
 
 function baseUrl(state: EnclaveState, exchange: Exchange): string {
   const c = state.config;
@@ -71,9 +54,11 @@ export async function aggregatesStart(
 
   // Opened now, so a bad envelope fails the request itself; the plaintext bytes are wiped on
   // return, and only the three fields a signer needs live on, for the job's duration.
-  const secrets = await withOpenedCredential(
-    readyKeyring(state).recipient(credential.key_id),
+  const secrets = await openStored(
+    state,
+    credential.key_id,
     credential.envelope,
+    ENVELOPE_PURPOSES.credential,
     (c): ApiCredentials => {
       if (c.exchange !== credential.exchange) throw new RpcError('BINDING_INVALID');
       return {
@@ -88,7 +73,7 @@ export async function aggregatesStart(
     const source = createTradeHistorySource(credential.exchange, {
       baseUrl: baseUrl(state, credential.exchange),
       credentials: secrets,
-      transport: egressTransport(state.config),
+      transport: state.egress(),
       maxFills: state.config.AGGREGATES_MAX_FILLS,
     });
     const listing = await source.listFills(

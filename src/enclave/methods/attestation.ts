@@ -6,7 +6,6 @@ import { computeReportData } from '../../protocol/attestation/report-data.js';
 import { bytesToBase64, bytesToHex } from '../../protocol/encoding.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
-import { authState } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 
 export async function attestation(
@@ -33,8 +32,8 @@ export async function attestation(
 
 /** The published JWT keys' thumbprints, bound into the evidence once the auth keyring is loaded. */
 function jwtKids(state: EnclaveState): { jwt?: string[] } {
-  const auth = authState(state);
-  if (!auth.keyring) return {};
-  const keys = auth.keyring.jwks(state.now(), keyRetentionSeconds(auth.config));
+  const keyring = state.keyrings.auth.active;
+  if (!keyring) return {};
+  const keys = keyring.jwks(state.now(), keyRetentionSeconds(state.auth.config));
   return { jwt: keys.map((k) => k.kid) };
 }

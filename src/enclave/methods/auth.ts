@@ -1,19 +1,17 @@
 /**
  * The enclave half of authentication (docs/protocol/auth.md): the auth keyring's lifecycle
  * (init, two-step rotation, JWKS), registration and login with Argon2id, refresh rotation and
- * the grace-window replay. Passwords arrive as typed or inside a credential envelope; either way
- * they exist only here, only for the call, and never cross back.
+ * the grace-window replay. Passwords arrive as typed or inside a credential envelope (opened by
+ * open-envelope.ts, the one opening path); either way the password exists only in this call and
+ * never crosses back.
  */
 import { randomUUID } from 'node:crypto';
-import { AuthPlaintextSchema, PASSWORD_MIN_LENGTH, type Role } from '../../protocol/auth.js';
-import { utf8 } from '../../protocol/encoding.js';
-import { EnvelopeError } from '../../protocol/envelope/errors.js';
-import { resolveEnvelopeKind } from '../../protocol/envelope/registry.js';
+import { PASSWORD_MIN_LENGTH, type Role } from '../../protocol/auth.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
 import { AuthKeyring } from '../auth/auth-keyring.js';
-import { authState, readyAuthKeyring } from '../auth/auth-state.js';
+import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { signJwt } from '../auth/jwt.js';
 import {
@@ -25,67 +23,48 @@ import {
   sealResponse,
   unsealPasswordHash,
 } from '../auth/tokens.js';
-import { nodePrimitives } from '../crypto/node-primitives.js';
-import { seal, unseal } from '../keyring/seal.js';
-import { readyKeyring, type EnclaveState } from '../state.js';
-import { checkEnvelopeFreshness } from './envelope-freshness.js';
+import type { EnclaveState } from '../state.js';
+import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
 function policyOf(state: EnclaveState): SealPolicy {
   if (!state.policy) throw new RpcError('AUTH_NOT_READY');
   return state.policy;
 }
 
-function sealKeyring(state: EnclaveState, keyring: AuthKeyring): string {
-  const bytes = keyring.serialize();
-  try {
-    return seal(state.platform, policyOf(state), bytes);
-  } finally {
-    bytes.fill(0);
-  }
-}
-
 function keysView(state: EnclaveState, keyring: AuthKeyring) {
   const now = state.now();
   return {
     generation: keyring.generation,
-    keys: keyring.jwks(now, keyRetentionSeconds(authState(state).config)),
+    keys: keyring.jwks(now, keyRetentionSeconds(state.auth.config)),
     signing_kid: keyring.signingKey(now).kid,
   };
 }
 
+/** Loads the stored auth keyring, or (`sealed: null`) creates one the host must store. */
 export function authInit(
   state: EnclaveState,
   params: MethodParams<'auth.init'>,
 ): MethodResult<'auth.init'> {
-  const auth = authState(state);
-  void auth.hasher.warmUp();
-  if (auth.keyring) return { ...keysView(state, auth.keyring), sealed: null };
+  void state.auth.hasher.warmUp();
+  const slot = state.keyrings.auth;
+  if (slot.active) return { ...keysView(state, slot.active), sealed: null };
   if (params.sealed === null) {
     const keyring = AuthKeyring.generate(state.now());
-    const sealed = sealKeyring(state, keyring);
-    auth.keyring = keyring;
+    const sealed = slot.adopt(state.sealer, policyOf(state), keyring);
     return { ...keysView(state, keyring), sealed };
   }
-  const { plaintext } = unseal(state.platform, params.sealed);
-  try {
-    auth.keyring = AuthKeyring.deserialize(plaintext);
-  } catch {
-    throw new RpcError('SEAL_INVALID');
-  } finally {
-    plaintext.fill(0);
-  }
-  return { ...keysView(state, auth.keyring), sealed: null };
+  slot.load(state.sealer, params.sealed);
+  return { ...keysView(state, readyAuthKeyring(state)), sealed: null };
 }
 
 export function authPrepareRotation(state: EnclaveState): MethodResult<'auth.prepare_rotation'> {
-  const auth = authState(state);
+  const { config } = state.auth;
   const next = readyAuthKeyring(state).rotated(
     state.now(),
-    auth.config.AUTH_KEY_PREPUBLISH_SECONDS,
-    keyRetentionSeconds(auth.config),
+    config.AUTH_KEY_PREPUBLISH_SECONDS,
+    keyRetentionSeconds(config),
   );
-  const sealed = sealKeyring(state, next);
-  auth.pending = { keyring: next, sealed };
+  const sealed = state.keyrings.auth.prepare(state.sealer, policyOf(state), next);
   return { sealed, generation: next.generation, kid: next.newestKid() };
 }
 
@@ -93,13 +72,7 @@ export function authActivate(
   state: EnclaveState,
   params: MethodParams<'auth.activate'>,
 ): MethodResult<'auth.activate'> {
-  const auth = authState(state);
-  const p = auth.pending;
-  if (!p || p.keyring.generation !== params.generation || p.sealed !== params.sealed)
-    throw new RpcError('GENERATION_MISMATCH');
-  auth.keyring = p.keyring;
-  auth.pending = null;
-  return keysView(state, p.keyring);
+  return keysView(state, state.keyrings.auth.activate(params.generation, params.sealed));
 }
 
 export function authJwks(state: EnclaveState): MethodResult<'auth.jwks'> {
@@ -107,7 +80,7 @@ export function authJwks(state: EnclaveState): MethodResult<'auth.jwks'> {
 }
 
 export function authStats(state: EnclaveState): MethodResult<'auth.stats'> {
-  const { hasher } = authState(state);
+  const { hasher } = state.auth;
   return {
     argon2_hashes: hasher.calls.hash,
     argon2_verifies: hasher.calls.verify,
@@ -116,9 +89,10 @@ export function authStats(state: EnclaveState): MethodResult<'auth.stats'> {
 }
 
 /**
- * The password from a request: as given, or opened from an envelope with the same replay and
- * freshness rules as credential.submit, whose plaintext must be an auth plaintext for this very
- * action and email (so an envelope made for one account or one purpose is useless elsewhere).
+ * The password from a request: as given, or opened from an envelope (open-envelope.ts, the same
+ * replay, size and freshness rules as credential.submit), whose plaintext must be an auth
+ * plaintext for this very action and email (so an envelope made for one account or one purpose
+ * is useless elsewhere).
  */
 async function passwordOf(
   state: EnclaveState,
@@ -127,36 +101,12 @@ async function passwordOf(
   action: 'register' | 'login',
 ): Promise<string> {
   if ('password' in secret) return secret.password;
-  const { envelope } = secret;
-  const { config } = state;
-  const kind = resolveEnvelopeKind(envelope);
-  const recipient = readyKeyring(state).recipient(envelope.key_id);
-  const senderKey = kind.senderKey(envelope);
-  const now = state.now();
-  const horizon = now + config.ENVELOPE_MAX_AGE_SECONDS + config.ENVELOPE_MAX_FUTURE_SECONDS;
-  if (!state.replay.add(senderKey, horizon, now)) throw new EnvelopeError('ENVELOPE_REPLAYED');
-  try {
-    const plaintext = await kind.open(nodePrimitives, recipient, envelope);
-    try {
-      let parsed;
-      try {
-        parsed = AuthPlaintextSchema.parse(JSON.parse(utf8.decode(plaintext)));
-      } catch {
-        throw new EnvelopeError('ENVELOPE_INVALID');
-      }
-      checkEnvelopeFreshness(state, parsed.issued_at, recipient.keyId, now);
-      if (parsed.action !== action || parsed.email !== email)
-        throw new RpcError('AUTH_ENVELOPE_MISMATCH');
-      return parsed.password;
-    } finally {
-      plaintext.fill(0);
-    }
-  } catch (err) {
-    // An envelope that did not open may be sent again; one that opened stays spent.
-    if (err instanceof EnvelopeError && err.code !== 'ENVELOPE_STALE')
-      state.replay.delete(senderKey);
-    throw err;
-  }
+  const opened = await openOnce(state, secret.envelope, ENVELOPE_PURPOSES.auth, (parsed) => {
+    if (parsed.action !== action || parsed.email !== email)
+      throw new RpcError('AUTH_ENVELOPE_MISMATCH');
+    return parsed.password;
+  });
+  return opened.value;
 }
 
 const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
@@ -168,7 +118,7 @@ export async function authRegister(
   const password = await passwordOf(state, params.secret, params.email, 'register');
   if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
   readyAuthKeyring(state);
-  const phc = await authState(state).hasher.hash(password);
+  const phc = await state.auth.hasher.hash(password);
   const userId = randomUUID();
   return {
     user_id: userId,
@@ -181,7 +131,7 @@ export async function authLogin(
   params: MethodParams<'auth.login'>,
 ): Promise<MethodResult<'auth.login'>> {
   const password = await passwordOf(state, params.secret, params.email, 'login');
-  const auth = authState(state);
+  const auth = state.auth;
   const keyring = readyAuthKeyring(state);
   const { user } = params;
   const phc = user
@@ -216,7 +166,7 @@ function issue(
   sid: string,
   roles: readonly Role[],
 ) {
-  const c = authState(state).config;
+  const c = state.auth.config;
   const now = state.now();
   const exp = now + c.AUTH_ACCESS_TOKEN_TTL_SECONDS;
   const access = signJwt(keyring.signingKey(now), {
@@ -280,7 +230,7 @@ export function authRefreshReplay(
     params.sealed_response,
   );
   // The window is the enclave's to enforce: the host cannot stretch it to replay a stolen pair.
-  if (now - r.issued_at > authState(state).config.AUTH_REFRESH_GRACE_SECONDS)
+  if (now - r.issued_at > state.auth.config.AUTH_REFRESH_GRACE_SECONDS)
     throw new RpcError('AUTH_REFRESH_REUSED');
   return {
     access_token: r.access_token,

@@ -9,6 +9,6 @@ export function status(state: EnclaveState): MethodResult<'enclave.status'> {
     measurement: state.platform.measurement,
     signer: state.platform.signer,
     boot_time: state.bootTime,
-    generation: state.keyring?.generation ?? null,
+    generation: state.keyrings.credential.active?.generation ?? null,
   };
 }

@@ -8,47 +8,32 @@
 import { randomUUID } from 'node:crypto';
 import { bytesToBase64 } from '../../protocol/encoding.js';
 import { EnvelopeError } from '../../protocol/envelope/errors.js';
-import {
-  envelopeAlg,
-  envelopeDigest,
-  resolveEnvelopeKind,
-} from '../../protocol/envelope/registry.js';
+import { envelopeAlg, envelopeDigest } from '../../protocol/envelope/registry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
-import { checkEnvelopeFreshness } from './envelope-freshness.js';
-import { withOpenedCredential } from './open-credential.js';
+import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
 export async function submitCredential(
   state: EnclaveState,
   params: MethodParams<'credential.submit'>,
 ): Promise<MethodResult<'credential.submit'>> {
   const { envelope, metadata } = params;
-  const { config } = state;
-  if (metadata.ttl > config.ENCLAVE_MAX_TTL_SECONDS) throw new RpcError('TTL_TOO_LONG');
-  const kind = resolveEnvelopeKind(envelope);
-  const recipient = readyKeyring(state).recipient(envelope.key_id);
-  const senderKey = kind.senderKey(envelope);
-  const now = state.now();
-
-  // Reserve the sender key before any await so two concurrent copies cannot both pass.
-  const horizon = now + config.ENVELOPE_MAX_AGE_SECONDS + config.ENVELOPE_MAX_FUTURE_SECONDS;
-  if (!state.replay.add(senderKey, horizon, now)) throw new EnvelopeError('ENVELOPE_REPLAYED');
-  try {
-    await withOpenedCredential(recipient, envelope, (credential) => {
-      checkEnvelopeFreshness(state, credential.issued_at, recipient.keyId, now);
+  if (metadata.ttl > state.config.ENCLAVE_MAX_TTL_SECONDS) throw new RpcError('TTL_TOO_LONG');
+  const { keyId, senderKey, now } = await openOnce(
+    state,
+    envelope,
+    ENVELOPE_PURPOSES.credential,
+    (credential) => {
       if (credential.exchange !== metadata.exchange)
         throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
-    });
-  } catch (err) {
-    state.replay.delete(senderKey);
-    throw err;
-  }
+    },
+  );
 
   const fields = {
     session_id: randomUUID(),
-    key_id: recipient.keyId,
-    envelope_digest: envelopeDigest(envelope, recipient.keyId),
+    key_id: keyId,
+    envelope_digest: envelopeDigest(envelope, keyId),
     exchange: metadata.exchange,
     label: metadata.label,
     expires_at: now + metadata.ttl,

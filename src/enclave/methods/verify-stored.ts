@@ -9,7 +9,7 @@ import { envelopeDigest } from '../../protocol/envelope/registry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
-import { withOpenedCredential } from './open-credential.js';
+import { ENVELOPE_PURPOSES, openStored } from './open-envelope.js';
 
 /**
  * Checks a stored credential's binding and expiry without opening it; returns its envelope
@@ -40,10 +40,15 @@ export async function verifyStored(
   params: MethodParams<'credential.verify_stored'>,
 ): Promise<MethodResult<'credential.verify_stored'>> {
   const digest = checkStoredCredential(state, params);
-  const keyring = readyKeyring(state);
-  await withOpenedCredential(keyring.recipient(params.key_id), params.envelope, (credential) => {
-    if (credential.exchange !== params.exchange)
-      throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
-  });
+  await openStored(
+    state,
+    params.key_id,
+    params.envelope,
+    ENVELOPE_PURPOSES.credential,
+    (credential) => {
+      if (credential.exchange !== params.exchange)
+        throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
+    },
+  );
   return { envelope_digest: digest };
 }

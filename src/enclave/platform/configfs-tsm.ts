@@ -13,6 +13,7 @@
  * (released-key.ts): neither platform gives a guest a hardware sealing key.
  */
 import { mkdir, rmdir } from 'node:fs/promises';
+import { bytesEqual } from '../../protocol/encoding.js';
 import {
   PlatformError,
   assertReportData,
@@ -20,7 +21,6 @@ import {
   devicePath,
   readDevice,
   readDeviceText,
-  sameBytes,
   writeDevice,
 } from './device.js';
 import { sealIdentity, type Platform } from './platform.js';
@@ -104,7 +104,7 @@ export async function createConfigfsTsmPlatform(opts: ConfigfsTsmOptions): Promi
       return queue(async () => {
         const outblob = await takeReport(dir, kind.provider, reportData);
         const parsed = parse(outblob);
-        if (!sameBytes(parsed.reportData, reportData))
+        if (!bytesEqual(parsed.reportData, reportData))
           throw new PlatformError(`${dir}/outblob: report does not carry the report data written`);
         if (parsed.measurement !== self.measurement)
           throw new PlatformError(`${dir}/outblob: measurement differs from the one at start`);

@@ -60,13 +60,6 @@ export function createQueue() {
   };
 }
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
 export function assertReportData(reportData: Uint8Array): void {
   if (!(reportData instanceof Uint8Array)) throw new TypeError('reportData must be a Uint8Array');
   if (reportData.length !== 64) throw new RangeError('reportData must be 64 bytes');

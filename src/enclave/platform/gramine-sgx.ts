@@ -13,6 +13,7 @@
  * Report data and quote are process-wide state, so evidence requests run one at a time, and the
  * quote read back must carry the report data just written (or the request fails).
  */
+import { bytesEqual } from '../../protocol/encoding.js';
 import type { SealPolicy } from '../../protocol/rpc/methods.js';
 import {
   PlatformError,
@@ -21,7 +22,6 @@ import {
   devicePath,
   readDevice,
   readDeviceText,
-  sameBytes,
   writeDevice,
 } from './device.js';
 import { sealIdentity, type Platform } from './platform.js';
@@ -69,7 +69,7 @@ export async function createGramineSgxPlatform(opts: GramineSgxOptions): Promise
         await writeDevice(at('user_report_data'), reportData, HINT);
         const quote = await readDevice(at('quote'), HINT, MAX_QUOTE_BYTES);
         const parsed = parseSgxQuote(quote);
-        if (!sameBytes(parsed.reportData, reportData))
+        if (!bytesEqual(parsed.reportData, reportData))
           throw new PlatformError(`${at('quote')}: quote does not carry the report data written`);
         if (parsed.measurement !== measurement)
           throw new PlatformError(`${at('quote')}: MRENCLAVE differs from this enclave's`);

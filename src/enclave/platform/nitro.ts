@@ -10,8 +10,8 @@
  * would only be checking the hardware it already trusts.
  */
 import { decode } from 'cborg';
-import { bytesToHex } from '../../protocol/encoding.js';
-import { PlatformError, assertReportData, createQueue, sameBytes } from './device.js';
+import { bytesEqual, bytesToHex } from '../../protocol/encoding.js';
+import { PlatformError, assertReportData, createQueue } from './device.js';
 import {
   decodeAttestationResponse,
   encodeAttestationRequest,
@@ -90,7 +90,7 @@ export async function createNitroPlatform(opts: NitroOptions): Promise<Platform>
     async evidence(reportData) {
       assertReportData(reportData);
       const { document, fields } = await attest({ userData: reportData });
-      if (!fields.userData || !sameBytes(fields.userData, reportData))
+      if (!fields.userData || !bytesEqual(fields.userData, reportData))
         throw new PlatformError('NSM attestation document does not carry the report data sent');
       if (pcrHex(fields, 0) !== measurement)
         throw new PlatformError('NSM attestation document: PCR0 differs from the one at start');

@@ -5,12 +5,19 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
+import { MAX_CREDENTIAL_PLAINTEXT_BYTES } from '../credentials.js';
 import { bytesToHex } from '../encoding.js';
 import { jcsBytes } from '../jcs.js';
 import { EnvelopeError } from './errors.js';
 import { HPKE_ALGS, HpkeEnvelopeSchema, openEnvelopeHpke, type HpkeEnvelope } from './hpke.js';
 import type { EnvelopePrimitives, X25519Recipient } from './primitives.js';
 import { ENVELOPE_V1_ALG, EnvelopeV1Schema, openEnvelopeV1, type EnvelopeV1 } from './v1.js';
+
+/**
+ * The most plaintext any envelope kind carries (its schema bounds the ciphertext to this); the
+ * enclave checks it again on every opened plaintext, whatever the purpose.
+ */
+export const MAX_ENVELOPE_PLAINTEXT_BYTES = MAX_CREDENTIAL_PLAINTEXT_BYTES;
 
 export const CredentialEnvelopeSchema = z.union([EnvelopeV1Schema, HpkeEnvelopeSchema]);
 export type CredentialEnvelope = EnvelopeV1 | HpkeEnvelope;

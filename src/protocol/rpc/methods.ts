@@ -18,7 +18,7 @@ import { LogEntrySchema } from '../log/entry.js';
 import { CurrencySchema, SymbolSchema } from '../aggregates.js';
 import { AUTH_METHODS } from './auth-methods.js';
 
-export const PHASES = ['awaiting_keyring', 'ready', 'failed'] as const;
+export const PHASES = ['awaiting_keyring', 'ready'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const SEAL_POLICIES = ['signer', 'measurement'] as const;

@@ -1,0 +1,79 @@
+/**
+ * Raw keys come out of node:crypto through DER (enclave/crypto/der.ts), never through a JWK
+ * export (which can deadlock with the GC on Node 20 right after key generation): the bytes equal
+ * what a JWK export gives, and a key of another type is refused. And the one AES-GCM layout,
+ * nonce ‖ ciphertext ‖ tag (enclave/crypto/gcm.ts).
+ */
+import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  rawOkpPrivate,
+  rawOkpPublic,
+  rawP256Private,
+  rawP256Public,
+} from '../../src/enclave/crypto/der.js';
+import { gcmOpen, gcmSeal } from '../../src/enclave/crypto/gcm.js';
+import { nodePrimitives } from '../../src/enclave/crypto/node-primitives.js';
+import { base64urlToBytes, bytesToHex, concatBytes, utf8 } from '../../src/protocol/encoding.js';
+
+const jwk = (k: ReturnType<typeof generateKeyPairSync>['privateKey']) =>
+  k.export({ format: 'jwk' });
+const hexOf = (b64u: string | undefined) => bytesToHex(base64urlToBytes(b64u!));
+
+describe('raw keys from DER', () => {
+  for (const curve of ['x25519', 'ed25519'] as const) {
+    it(`${curve}: private and public bytes equal the JWK's`, () => {
+      const { privateKey, publicKey } = generateKeyPairSync(curve as 'x25519');
+      assert.equal(bytesToHex(rawOkpPrivate(privateKey, curve)), hexOf(jwk(privateKey).d));
+      assert.equal(bytesToHex(rawOkpPublic(publicKey, curve)), hexOf(jwk(privateKey).x));
+    });
+  }
+
+  it('P-256: the scalar and x ‖ y equal the JWK', () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const j = jwk(privateKey);
+    assert.equal(bytesToHex(rawP256Private(privateKey)), hexOf(j.d));
+    assert.equal(bytesToHex(rawP256Public(createPublicKey(privateKey))), hexOf(j.x) + hexOf(j.y));
+  });
+
+  it('refuses a key of another type', () => {
+    const ed = generateKeyPairSync('ed25519').privateKey;
+    assert.throws(() => rawOkpPrivate(ed, 'x25519'), /unexpected key encoding/);
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+    assert.throws(() => rawP256Private(p384), /unexpected key encoding/);
+    assert.throws(() => rawP256Public(createPublicKey(p384)), /unexpected key encoding/);
+  });
+
+  it('no enclave code exports a JWK', () => {
+    const root = join(import.meta.dirname, '..', '..', 'src', 'enclave');
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.ts'),
+    );
+    for (const f of files) {
+      const text = readFileSync(join(root, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+      assert.doesNotMatch(text, /\.export\(\s*\{\s*format:\s*'jwk'/, f);
+    }
+  });
+});
+
+describe('AES-GCM layout', () => {
+  it('is nonce ‖ ciphertext ‖ tag, bound to its associated data', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const aad = utf8.encode('context');
+    const sealed = gcmSeal(key, utf8.encode('secret'), aad);
+    assert.equal(sealed.length, 12 + 6 + 16);
+    const { ciphertext, tag } = nodePrimitives.aesGcmSeal(
+      key,
+      sealed.subarray(0, 12),
+      utf8.encode('secret'),
+      aad,
+    );
+    assert.deepEqual(sealed, concatBytes(sealed.subarray(0, 12), ciphertext, tag));
+    assert.equal(utf8.decode(gcmOpen(key, sealed, aad)), 'secret');
+    assert.throws(() => gcmOpen(key, sealed, utf8.encode('other')));
+    assert.throws(() => gcmOpen(key, sealed.subarray(0, 27), aad));
+  });
+});
