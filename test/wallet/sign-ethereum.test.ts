@@ -88,10 +88,10 @@ describe('EIP-712 v4 typed data', () => {
       }
       const { signature } = signTypedData(keyAt(t.parameters.path), t.parameters.data);
       assert.equal(signature, t.result.sig, t.name);
-      const recovered = await recoverTypedDataAddress(<never>{
+      const recovered = await recoverTypedDataAddress({
         ...(t.parameters.data as object),
         signature: signature as Hex,
-      });
+      } as never);
       assert.equal(recovered, t.result.address, t.name);
       n++;
     }

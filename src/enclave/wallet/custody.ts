@@ -123,15 +123,20 @@ export interface StoredWallet extends ServerShareContext {
  * The wallet's entropy from its server share and one client share, checked against the
  * commitment sealed with the server share (Shamir itself would accept a corrupted, foreign or
  * old-generation share and return a different secret). The caller wipes the result.
+ *
+ * Every function here that takes `clientShare` consumes it: it is zeroed before returning,
+ * on success and on failure alike.
  */
 export async function reconstructEntropy(
   keys: WalletKeys,
   wallet: StoredWallet,
   clientShare: Uint8Array,
 ): Promise<Uint8Array> {
-  const { share, commitment } = openServerShare(keys.masterKey, wallet, wallet.serverShare);
+  let share: Uint8Array | undefined;
+  let commitment: Uint8Array | undefined;
   let entropy: Uint8Array | undefined;
   try {
+    ({ share, commitment } = openServerShare(keys.masterKey, wallet, wallet.serverShare));
     entropy = await combineShares([share, clientShare]);
     if (!commitmentMatches(wallet.walletId, entropy, commitment))
       throw new WalletError('WALLET_SHARE_INVALID');
@@ -139,7 +144,7 @@ export async function reconstructEntropy(
     entropy = undefined;
     return ok;
   } finally {
-    wipe(share, commitment, entropy);
+    wipe(share, commitment, entropy, clientShare);
   }
 }
 
@@ -262,10 +267,15 @@ export async function signWithShares(
   clientShare: Uint8Array,
   args: SignArgs,
 ): Promise<SignOutcome> {
-  if (CHAIN_OF[args.request.type] !== args.account.chain)
+  if (CHAIN_OF[args.request.type] !== args.account.chain) {
+    wipe(clientShare);
     throw new WalletError('WALLET_REQUEST_INVALID');
+  }
   const verdict = evaluatePolicy(args.rules, args.request, { spentTodayWei: args.spentTodayWei });
-  if (!verdict.allowed) return { verdict };
+  if (!verdict.allowed) {
+    wipe(clientShare);
+    return { verdict };
+  }
   return withSeed(keys, wallet, clientShare, (seed) => {
     const key = deriveAccountKey(seed, args.account.chain, args.account.index);
     try {
