@@ -74,12 +74,14 @@ export function sealServerShare(
   ctx: ServerShareContext,
   share: Uint8Array,
   commitment: Uint8Array,
+  /** Worked examples only: a fixed nonce. */
+  fixedNonce?: Uint8Array,
 ): ServerShareRecord {
   if (share.length !== WALLET_SHARE_BYTES || commitment.length !== 32)
     throw new RangeError('bad server share');
   const dek = deriveWalletDek(masterKey, ctx.userId);
   const plaintext = concatBytes(share, commitment);
-  const nonce = nodePrimitives.randomBytes(12);
+  const nonce = fixedNonce ?? nodePrimitives.randomBytes(12);
   try {
     const { ciphertext, tag } = nodePrimitives.aesGcmSeal(
       dek,

@@ -60,10 +60,13 @@ export function sealShare(
   prims: EnvelopePrimitives,
   replyPub: Uint8Array,
   plaintext: SharePlaintext,
+  /** Worked examples only: fixed ephemeral scalar and nonce. */
+  fixed: { ephemeralPrivateKey?: Uint8Array; nonce?: Uint8Array } = {},
 ): SealedShare {
   const bytes = utf8.encode(JSON.stringify(SharePlaintextSchema.parse(plaintext)));
   try {
     const { ephemeral_pub, nonce, ciphertext, tag } = sealEnvelopeV1(prims, replyPub, bytes, {
+      ...fixed,
       info: SEALED_SHARE_INFO,
     });
     return { ephemeral_pub, nonce, ciphertext, tag };
