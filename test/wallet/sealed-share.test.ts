@@ -20,6 +20,7 @@ import { SEALED_SHARE_INFO } from '../../src/protocol/wallet/constants.js';
 import { jcs } from '../../src/protocol/jcs.js';
 import { sealShare, type SharePlaintext } from '../../src/protocol/wallet/sealed-share.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { acceptWalletShare } from '../../src/enclave/wallet/wallet-share.js';
 
 const WALLET = '0b9c3d2e-8f1a-4c5b-9d6e-7f8a9b0c1d2e';
 const share = new Uint8Array(33).map((_, i) => i + 1);
@@ -199,6 +200,38 @@ describe('wallet_share envelope and binds', () => {
         issued_at: 1,
       }).success,
       false,
+    );
+  });
+
+  it('acceptWalletShare: share bytes for the right request, one code otherwise, plaintext zeroed', async () => {
+    const env = (await encryptWalletShare(
+      { walletId: WALLET, kind: 'device', share, action: 'sign', body },
+      bytesToBase64(enclavePub),
+    )) as EnvelopeV1;
+    const pt = openEnvelopeV1(nodePrimitives, enclave, env);
+    const accepted = acceptWalletShare(pt, { action: 'sign', walletId: WALLET, body });
+    assert.deepEqual(accepted.share, share);
+    assert.equal(accepted.kind, 'device');
+    assert.ok(pt.every((b) => b === 0));
+    const again = openEnvelopeV1(nodePrimitives, enclave, env);
+    assert.throws(
+      () => acceptWalletShare(again, { action: 'sign', walletId: WALLET, body: { ...body, x: 1 } }),
+      {
+        code: 'WALLET_BINDS_MISMATCH',
+      },
+    );
+    assert.ok(again.every((b) => b === 0));
+    const cred = utf8.encode(
+      JSON.stringify({ exchange: 'binance', apiKey: 'a', apiSecret: 'b', issued_at: 1 }),
+    );
+    assert.throws(() => acceptWalletShare(cred, { action: 'sign', walletId: WALLET, body }), {
+      code: 'WALLET_SHARE_INVALID',
+    });
+    assert.throws(
+      () => acceptWalletShare(utf8.encode('{'), { action: 'sign', walletId: WALLET, body }),
+      {
+        code: 'WALLET_SHARE_INVALID',
+      },
     );
   });
 });
