@@ -106,6 +106,8 @@ describe('wallet custody (enclave core)', () => {
       { ...base, accounts: other.accounts },
       { ...base, wallet_id: '00000000-0000-4000-8000-000000000000' },
       { ...base, generation: 2 },
+      { ...base, accounts: [created.accounts[0]!] },
+      { ...base, accounts: [] },
       { ...base, shares: { device: created.sealed.device, recovery: other.sealed.recovery } },
       { ...base, shares: { device: created.sealed.recovery, recovery: created.sealed.device } },
     ]) {
