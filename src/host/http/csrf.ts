@@ -19,10 +19,12 @@ export function createCsrfCheck(allowedOrigins: readonly string[]) {
   const allowed = new Set(allowedOrigins.map((o) => o.toLowerCase()));
   function originAllowed(request: FastifyRequest, origin: string): boolean {
     if (allowed.has(origin.toLowerCase())) return true;
-    // Same origin: the page's host is the host the browser sent this request to.
-    if (!URL.canParse(origin)) return false;
+    // Same origin: the page's host is the host the browser sent this request to. By host name:
+    // cookies are not scoped by port, and behind a TLS proxy the Host header has no port.
     const host = request.headers.host;
-    return host !== undefined && new URL(origin).host === host.toLowerCase();
+    if (!URL.canParse(origin) || host === undefined || !URL.canParse(`http://${host}`))
+      return false;
+    return new URL(origin).hostname === new URL(`http://${host}`).hostname;
   }
   return async function csrfCheck(request: FastifyRequest): Promise<void> {
     if (SAFE.has(request.method)) return;
