@@ -31,7 +31,7 @@ import type { EnclaveSupervisor } from './enclave-client/supervisor.js';
 import { HTTP_ERRORS, HostError } from './errors.js';
 import { createCsrfCheck } from './http/csrf.js';
 import { installErrorHandler } from './http/error-handler.js';
-import { clientKey } from './http/trust-proxy.js';
+import { IPV6_SUBNET, clientKey, fastifyTrustProxy } from './http/trust-proxy.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';
 import { attestationRoutes } from './http/routes/attestation.js';
 import { authRoutes } from './http/routes/auth.js';
@@ -77,14 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    // A hop count trusts that many proxies in front (Fastify's own number form trusts none).
-    trustProxy:
-      typeof deps.config.trustProxy === 'number'
-        ? (
-            (n) => (_addr: string, hop: number) =>
-              hop < n
-          )(deps.config.trustProxy)
-        : deps.config.trustProxy,
+    trustProxy: fastifyTrustProxy(deps.config.trustProxy),
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
@@ -162,8 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     max: deps.config.rateLimit.max,
     timeWindow: deps.config.rateLimit.windowMs,
     ...(deps.redis ? { redis: deps.redis, nameSpace: 'cloister-rl:' } : {}),
-    // The client's address as TRUST_PROXY resolves it; an IPv6 client by its /64.
-    keyGenerator: (req) => clientKey(req.ip),
+    // The client's address as TRUST_PROXY resolves it (req.ip); an IPv6 client by its /64.
+    ipv6Subnet: IPV6_SUBNET,
     // Thrown, so it goes through the one error handler; HostError carries its own 429.
     errorResponseBuilder: () => new HostError('RATE_LIMITED'),
   });

@@ -6,6 +6,7 @@
  * block one subscriber usually gets, so rotating addresses inside it does not buy new budgets.
  */
 import { isIP } from 'node:net';
+import { normalizeIP } from '@fastify/rate-limit';
 import { z } from 'zod';
 
 export type TrustProxy = false | number | string[];
@@ -45,34 +46,23 @@ export function parseTrustProxy(value: string, ctx: z.RefinementCtx): TrustProxy
   return list;
 }
 
-/** Expands an IPv6 address to its 8 groups (numbers); undefined if it is not one. */
-function ipv6Groups(ip: string): number[] | undefined {
-  if (isIP(ip) !== 6) return undefined;
-  let s = ip.split('%')[0]!;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    s = `${s.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = s.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((g) => parseInt(g, 16));
+/**
+ * The form Fastify takes. A hop count becomes a function trusting that many hops: Fastify's own
+ * number form trusts none (it cannot tell the proxy from a client that reached the host
+ * directly, which is why a hop count is only for hosts reachable through the proxy alone).
+ */
+export function fastifyTrustProxy(
+  t: TrustProxy,
+): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  if (typeof t !== 'number') return t;
+  return (_addr, hop) => hop < t;
 }
 
+/** IPv6 clients are keyed by this prefix length (@fastify/rate-limit's `ipv6Subnet`). */
+export const IPV6_SUBNET = 64;
+
 /**
- * The rate-limit key of a client address: IPv4 as is, an IPv4-mapped IPv6 address as its IPv4
- * address, any other IPv6 address as its /64 prefix.
+ * The rate-limit key of a client address, as @fastify/rate-limit computes it: IPv4 as is, an
+ * IPv4-mapped IPv6 address as its IPv4 address, any other IPv6 address as its /64 prefix.
  */
-export function clientKey(ip: string): string {
-  const g = ipv6Groups(ip);
-  if (!g) return ip;
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff)
-    return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
-  return `${g
-    .slice(0, 4)
-    .map((x) => x.toString(16))
-    .join(':')}::/64`;
-}
+export const clientKey = (ip: string): string => normalizeIP(ip, IPV6_SUBNET);
