@@ -4,8 +4,8 @@
  * per configuration and shared by every session and job, so connections (and the exchanges'
  * per-IP limits) are pooled in one place.
  */
-import { readFileSync } from 'node:fs';
 import type { EnclaveConfig } from '../config.js';
+import { readPemFile } from '../platform/files.js';
 import type { HttpTransport } from '../exchanges/types.js';
 import { createDirectTransport } from './direct.js';
 import { createTunnelTransport } from './tunnel.js';
@@ -21,7 +21,7 @@ export function egressTransport(config: EgressConfig): HttpTransport {
   let t = built.get(config);
   if (!t) {
     const caPem =
-      config.EGRESS_CA_FILE !== undefined ? readFileSync(config.EGRESS_CA_FILE, 'utf8') : undefined;
+      config.EGRESS_CA_FILE !== undefined ? readPemFile(config.EGRESS_CA_FILE) : undefined;
     const ca = caPem !== undefined ? { caPem } : {};
     if (config.EGRESS_MODE === 'tunnel') {
       if (config.EGRESS_PROXY_SOCKET === undefined)
