@@ -38,6 +38,9 @@ const egressOnly = [
   'tls',
   'net',
 ];
+// The enclave reads and writes files only in enclave/platform/ (devices, sealed keys, its
+// socket file, the egress CA bundle), so its contact with the untrusted disk is in one folder.
+const fsOutsidePlatform = ['node:fs', 'node:fs/*', 'fs', 'fs/*'];
 const zone = (files, patterns) => ({
   files,
   rules: {
@@ -75,12 +78,17 @@ export default tseslint.config(
     ['**/enclave/**', '**/host/**', '**/client/**', '**/cli/**', ...nodeBuiltins],
   ),
   zone(['src/client/**'], ['**/enclave/**', '**/host/**', '**/cli/**', ...nodeBuiltins]),
-  zone(['src/enclave/**'], [...enclaveForbidden, ...egressOnly]),
+  zone(['src/enclave/**'], [...enclaveForbidden, ...egressOnly, ...fsOutsidePlatform]),
+  zone(['src/enclave/platform/**'], [...enclaveForbidden, ...egressOnly]),
   // Sockets out of the enclave are opened only by the egress transport (issue 4); node:net also
   // serves the enclave's own RPC socket and the Nitro NSM helper socket.
-  zone(['src/enclave/egress/**'], enclaveForbidden),
+  zone(['src/enclave/egress/**'], [...enclaveForbidden, ...fsOutsidePlatform]),
   zone(
-    ['src/enclave/server.ts', 'src/enclave/platform/nsm.ts'],
+    ['src/enclave/server.ts'],
+    [...enclaveForbidden, ...egressOnly.filter((m) => m !== 'node:net'), ...fsOutsidePlatform],
+  ),
+  zone(
+    ['src/enclave/platform/nsm.ts'],
     [...enclaveForbidden, ...egressOnly.filter((m) => m !== 'node:net')],
   ),
   // The host's own link to the enclave lives in host/enclave-client/, so '**/enclave/**' here can

@@ -39,6 +39,13 @@ function egressAllowed(file, spec) {
   );
 }
 
+// The enclave touches the untrusted file system only through its platform folder (the TEE
+// devices, sealed-key files, its socket file and the egress CA bundle: platform/files.ts).
+const FS = /^(?:node:)?fs(?:\/promises)?$/;
+function fsAllowed(file) {
+  return relative('.', file).split(sep).join('/').startsWith('src/enclave/platform/');
+}
+
 const problems = [];
 function files(dir) {
   return readdirSync(dir).flatMap((n) => {
@@ -68,6 +75,8 @@ for (const file of files('src')) {
       !egressAllowed(file, spec)
     ) {
       problems.push(`${file}: enclave must not import ${spec}`);
+    } else if (zone === 'enclave' && FS.test(spec) && !fsAllowed(file)) {
+      problems.push(`${file}: node:fs only in src/enclave/platform/, not ${spec}`);
     }
   }
 }
@@ -99,6 +108,9 @@ try {
     const pkg = to.replace(/^.*node_modules\//, '');
     if (ENCLAVE_FORBIDDEN.some((re) => re.test(pkg)) && !egressAllowed(from, to)) {
       problems.push(`enclave bundle reaches ${to} (from ${from})`);
+    }
+    if (FS.test(to) && from.startsWith('src/enclave/') && !fsAllowed(from)) {
+      problems.push(`enclave bundle: ${from} imports ${to} (only src/enclave/platform/ may)`);
     }
   }
 } catch (err) {

@@ -4,12 +4,12 @@
  * gets an error frame; an oversized length cannot be resynchronised, so that connection is
  * answered and closed. The enclave opens no other connection and runs no other server.
  */
-import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { RpcError } from '../protocol/rpc/errors.js';
 import { FrameDecoder, encodeFrame } from '../protocol/rpc/frame.js';
 import { dispatchFrame, toErrorBody } from './dispatcher.js';
 import type { EnclaveState } from './state.js';
+import { removeSocketFile, restrictSocketToOwner } from './platform/files.js';
 
 function serveConnection(state: EnclaveState, conn: Socket): void {
   const decoder = new FrameDecoder();
@@ -60,12 +60,12 @@ function serveConnection(state: EnclaveState, conn: Socket): void {
 }
 
 export async function serveEnclave(state: EnclaveState, socketPath: string): Promise<Server> {
-  rmSync(socketPath, { force: true });
+  removeSocketFile(socketPath);
   const server = createServer((conn) => serveConnection(state, conn));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => resolve());
   });
-  chmodSync(socketPath, 0o600);
+  restrictSocketToOwner(socketPath);
   return server;
 }

@@ -1,7 +1,14 @@
 /**
  * buildApp(deps): the Fastify instance with every plugin and route, not listening. main.ts
- * listens; tests call `app.inject()`. Limits, security headers, CORS and rate limiting are set
- * here, in one place, for every route.
+ * listens; tests call `app.inject()`. Limits, security headers, CORS, the cookie-mode CSRF
+ * check and rate limiting are set here, in one place, for every route.
+ *
+ * Routes live in three contexts: public (attestation, log proofs, register/login/refresh,
+ * health), authenticated (one `onRequest` hook checks the token before any handler or body
+ * parsing) and, inside it, operator (a second hook requires the `operator` role). A new route
+ * is protected by where it is registered, not by an option it could forget;
+ * test/host/route-protection.test.ts fails for any route outside its public allow-list that
+ * answers without a token.
  */
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
@@ -19,9 +26,12 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Queryable } from './db/database.js';
+import { createOperatorRepository } from './db/repositories/operator.js';
 import type { EnclaveSupervisor } from './enclave-client/supervisor.js';
 import { HTTP_ERRORS, HostError } from './errors.js';
+import { createCsrfCheck } from './http/csrf.js';
 import { installErrorHandler } from './http/error-handler.js';
+import { IPV6_SUBNET, clientKey, fastifyTrustProxy } from './http/trust-proxy.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';
 import { attestationRoutes } from './http/routes/attestation.js';
 import { authRoutes } from './http/routes/auth.js';
@@ -38,6 +48,7 @@ import type { AttestationService } from './services/attestation-service.js';
 import type { CredentialService } from './services/credential-service.js';
 import type { LogService } from './log/log-service.js';
 import type { LogStore } from './log/log-store.js';
+import type { OpsLog } from './ops-events.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -53,13 +64,20 @@ export interface AppDeps {
   logStore: LogStore;
   redis?: Redis | undefined;
   auth: { service: AuthService; guard: AuthGuard; config: AuthConfig };
+  ops: OpsLog;
+}
+
+/** Every route as registered (method and URL), for the route-protection test. */
+const ROUTES = new WeakMap<object, { method: string; url: string }[]>();
+export function registeredRoutes(app: FastifyInstance): { method: string; url: string }[] {
+  return ROUTES.get(app) ?? [];
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: deps.config.trustProxy,
+    trustProxy: fastifyTrustProxy(deps.config.trustProxy),
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
@@ -88,9 +106,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  const routes: { method: string; url: string }[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installErrorHandler(app, deps.enclave.retryAfterSeconds);
+  // Every 401, 403 and 429 is an audit event (log only: a flood must not become DB writes).
+  installErrorHandler(app, deps.enclave.retryAfterSeconds, (req, status, code) => {
+    deps.ops.emit({
+      type: 'auth.request_denied',
+      status,
+      code,
+      method: req.method,
+      route: req.routeOptions.url ?? 'unknown',
+      client: clientKey(req.ip),
+    });
+  });
+  if (deps.auth.config.cookies) {
+    // Before anything else: a cross-site request with the cookies is refused unread.
+    app.addHook('onRequest', createCsrfCheck(deps.config.allowedOrigins));
+  }
 
   await app.register(helmet, {
     // A JSON API: nothing may be loaded, framed or executed from its responses.
@@ -118,6 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     max: deps.config.rateLimit.max,
     timeWindow: deps.config.rateLimit.windowMs,
     ...(deps.redis ? { redis: deps.redis, nameSpace: 'cloister-rl:' } : {}),
+    // The client's address as TRUST_PROXY resolves it (req.ip); an IPv6 client by its /64.
+    ipv6Subnet: IPV6_SUBNET,
     // Thrown, so it goes through the one error handler; HostError carries its own 429.
     errorResponseBuilder: () => new HostError('RATE_LIMITED'),
   });
@@ -134,31 +173,47 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
 
+  const { guard } = deps.auth;
+  const access = createSessionAccess({ guard, owners: createOperatorRepository(deps.db) });
+  const auth = authRoutes({ auth: deps.auth.service, guard, config: deps.auth.config });
+  const log = logRoutes({ log: deps.log, store: deps.logStore, access });
+
+  // Public: no token needed.
   await app.register(attestationRoutes({ attestation: deps.attestation }));
-  // Sessions belong to their creator; tokens are required unless AUTH_DISABLED_FOR_DEVELOPMENT.
-  const access = createSessionAccess({ guard: deps.auth.guard, db: deps.db });
-  await app.register(
-    sessionRoutes({
-      credentials: deps.credentials,
-      maxTtlSeconds: deps.config.maxTtlSeconds,
-      access,
-    }),
-  );
-  await app.register(aggregatesRoutes({ aggregates: deps.aggregates, access }));
-  await app.register(
-    authRoutes({ auth: deps.auth.service, guard: deps.auth.guard, config: deps.auth.config }),
-  );
-  await app.register(
-    operatorRoutes({
-      auth: deps.auth.service,
-      guard: deps.auth.guard,
-      credentials: deps.credentials,
-      db: deps.db,
-      enclaveStats: () => deps.enclave.call('auth.stats', {}),
-    }),
-  );
+  await app.register(auth.public);
+  await app.register(log.public);
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
-  await app.register(logRoutes({ log: deps.log, store: deps.logStore, access }));
+
+  // Authenticated: a token is checked once, here, for every route below (with
+  // AUTH_DISABLED_FOR_DEVELOPMENT a request without one passes as the anonymous user). Sessions
+  // belong to their creator: the routes check ownership through `access`.
+  await app.register(async (authed) => {
+    authed.addHook('onRequest', guard.authenticate);
+    await authed.register(
+      sessionRoutes({
+        credentials: deps.credentials,
+        maxTtlSeconds: deps.config.maxTtlSeconds,
+        access,
+      }),
+    );
+    await authed.register(aggregatesRoutes({ aggregates: deps.aggregates, access }));
+    await authed.register(log.session);
+    await authed.register(auth.account);
+
+    // Operator: the role is needed, even in development mode.
+    await authed.register(async (op) => {
+      op.addHook('onRequest', guard.operator);
+      await op.register(
+        operatorRoutes({
+          auth: deps.auth.service,
+          guard,
+          credentials: deps.credentials,
+          repo: createOperatorRepository(deps.db),
+          enclaveStats: () => deps.enclave.call('auth.stats', {}),
+        }),
+      );
+    });
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, () => {

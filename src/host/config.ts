@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { AUTH_HOST_ENV, authConfigFrom } from './auth/config.js';
+import { parseTrustProxy } from './http/trust-proxy.js';
 import { parseWitnesses } from './log/witness-client.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -49,9 +50,13 @@ const EnvSchema = z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
     TRUST_PROXY: z
-      .enum(['true', 'false'])
+      .string()
+      .max(2000)
       .default('false')
-      .describe('Trust X-Forwarded-For (behind a proxy)'),
+      .transform(parseTrustProxy)
+      .describe(
+        'Proxies whose X-Forwarded-For is believed: false, a hop count (1) or proxy addresses/CIDRs',
+      ),
     TTL_SWEEP_INTERVAL_SECONDS: int(1, 86400)
       .default(300)
       .describe('How often expired ciphertext is deleted'),
@@ -172,7 +177,7 @@ const EnvSchema = z
         .map((o) => o.trim())
         .filter(Boolean) ?? [],
     logLevel: env.LOG_LEVEL,
-    trustProxy: env.TRUST_PROXY === 'true',
+    trustProxy: env.TRUST_PROXY,
     ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_SECONDS * 1000,
     keyRotationIntervalMs: env.KEY_ROTATION_INTERVAL_SECONDS * 1000,
     log: {

@@ -47,9 +47,14 @@ export const HTTP_ERRORS = {
   AUTH_REQUIRED: [401, 'this route needs an access token (Authorization: Bearer)'],
   AUTH_TOKEN_INVALID: [401, 'the access token is invalid, expired or revoked'],
   AUTH_FORBIDDEN: [403, 'the access token lacks the role this route needs'],
+  CSRF_REFUSED: [
+    403,
+    'a cookie-authenticated request from another origin is refused; send it from an allowed origin',
+  ],
   AUTH_INVALID_CREDENTIALS: [401, 'email or password is wrong'],
   AUTH_PASSWORD_TOO_SHORT: [400, 'the password must have at least 12 characters'],
   AUTH_EMAIL_TAKEN: [409, 'an account with this email exists'],
+  USER_NOT_FOUND: [404, 'no account with this email'],
   AUTH_ENVELOPE_MISMATCH: [400, 'the envelope was made for another action or account'],
   AUTH_REFRESH_INVALID: [401, 'the refresh token is invalid, expired or revoked; log in again'],
   AUTH_REFRESH_REUSED: [

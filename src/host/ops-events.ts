@@ -4,6 +4,7 @@
  * the same types; a test keeps them in sync.
  */
 import type { Logger } from 'pino';
+import type { LogEntry, LogEntryType } from '../protocol/log/entry.js';
 import type { Queryable } from './db/database.js';
 
 export type OpsEvent =
@@ -45,7 +46,25 @@ export type OpsEvent =
       fills: number;
     }
   | { type: 'aggregates.failed'; sessionId: string; jobId: string; code: string }
-  | { type: 'session.invalidated'; sessionId: string; code: string };
+  | { type: 'session.invalidated'; sessionId: string; code: string }
+  | { type: 'session.operator_revoked'; sessionId: string; operatorId: string }
+  | { type: 'auth.registered'; userId: string }
+  | { type: 'auth.login_succeeded'; userId: string }
+  | { type: 'auth.login_failed'; userId: string | null; reason: string }
+  | { type: 'auth.logout'; userId: string }
+  | { type: 'auth.logout_all'; userId: string; revoked: number }
+  | { type: 'auth.refresh_reused'; userId: string; revoked: number }
+  | { type: 'auth.key_rotated'; generation: number; keyId: string; operatorId: string | null }
+  | { type: 'auth.role_granted'; userId: string; role: string; by: string }
+  | { type: 'auth.role_revoked'; userId: string; role: string; by: string }
+  | {
+      type: 'auth.request_denied';
+      status: number;
+      code: string;
+      method: string;
+      route: string;
+      client: string;
+    };
 
 export type OpsEventType = OpsEvent['type'];
 
@@ -61,7 +80,24 @@ export const OPS_EVENT_TYPES = [
   'aggregates.signed',
   'aggregates.failed',
   'session.invalidated',
+  'session.operator_revoked',
+  'auth.registered',
+  'auth.login_succeeded',
+  'auth.login_failed',
+  'auth.logout',
+  'auth.logout_all',
+  'auth.refresh_reused',
+  'auth.key_rotated',
+  'auth.role_granted',
+  'auth.role_revoked',
+  'auth.request_denied',
 ] as const satisfies readonly OpsEventType[];
+
+/**
+ * Events any unauthenticated client can cause at will: written to the host's log only, never
+ * to `ops_logs`, so a flood of refusals does not become a flood of database writes.
+ */
+export type LogOnlyEvent = Extract<OpsEvent, { type: 'auth.login_failed' | 'auth.request_denied' }>;
 
 // Compile-time check that the list above names every member of the union.
 type Unlisted = Exclude<OpsEventType, (typeof OPS_EVENT_TYPES)[number]>;
@@ -70,10 +106,38 @@ export const OPS_EVENT_TYPES_COMPLETE: [Unlisted] extends [never] ? true : never
 export interface OpsLog {
   /** Writes the event in `q` (pass a transaction to make it part of the change it records). */
   record(q: Queryable, event: OpsEvent): Promise<void>;
+  /** Writes a log-only event to the host's log. */
+  emit(event: LogOnlyEvent): void;
+}
+
+/**
+ * A logged operation's ops event and its transparency-log entry, made together so the two
+ * always share a name (docs/ops-events.md promises it): records the event in `q` (the
+ * operation's transaction) and returns the entry to append.
+ */
+export async function recordLogged(
+  ops: OpsLog,
+  q: Queryable,
+  event: Extract<OpsEvent, { type: LogEntryType }>,
+  subject: string,
+  digests?: LogEntry['digests'],
+): Promise<LogEntry> {
+  await ops.record(q, event);
+  return {
+    v: 1,
+    type: event.type,
+    subject,
+    time: Math.floor(Date.now() / 1000),
+    ...(digests ? { digests } : {}),
+  };
 }
 
 export function createOpsLog(logger: Pick<Logger, 'info'>): OpsLog {
   return {
+    emit(event) {
+      const { type, ...fields } = event;
+      logger.info({ event: type, ...fields }, type);
+    },
     async record(q, event) {
       const { type, ...fields } = event;
       const sessionId = 'sessionId' in event ? event.sessionId : null;

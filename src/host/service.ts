@@ -127,6 +127,7 @@ export async function createService(
     throttle: createLoginThrottle(config.auth.loginFailuresBeforeBackoff, redis),
     config: config.auth,
     logger: logger.child({ component: 'auth' }),
+    ops,
   });
   enclave.onReady((call) => auth.initEnclave(call));
   const guard = createAuthGuard({
@@ -168,6 +169,7 @@ export async function createService(
     logStore,
     redis,
     auth: { service: auth, guard, config: config.auth },
+    ops,
   });
 
   return {

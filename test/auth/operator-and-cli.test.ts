@@ -10,8 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setOperator } from '../../src/host/auth/operator-cli.js';
-import { createAuthRepository } from '../../src/host/db/repositories/auth.js';
+import { cliSetOperator } from './operator-helper.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 describe('operator role and CLI', () => {
@@ -49,14 +48,8 @@ describe('operator role and CLI', () => {
     assert.equal((await get('/operator/metrics')).json().error.code, 'AUTH_REQUIRED');
     const plain = await login('user@example.com');
     assert.equal((await get('/operator/metrics', plain.access_token)).statusCode, 403);
-    assert.equal(
-      await setOperator(createAuthRepository(ts.service.db), 'grant', 'OP@example.com'),
-      true,
-    );
-    assert.equal(
-      await setOperator(createAuthRepository(ts.service.db), 'grant', 'no@example.com'),
-      false,
-    );
+    assert.equal(await cliSetOperator(ts, 'grant', 'OP@example.com'), true);
+    assert.equal(await cliSetOperator(ts, 'grant', 'no@example.com'), false);
     const op = await login('op@example.com');
     const metrics = await get('/operator/metrics', op.access_token);
     assert.equal(metrics.statusCode, 200, metrics.body);

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CryptoHelper } from '../../src/client/index.js';
 import { uniqueCredentials } from '../helpers/client.js';
-import { setOperator } from '../../src/host/auth/operator-cli.js';
-import { createAuthRepository } from '../../src/host/db/repositories/auth.js';
+import { cliSetOperator } from './operator-helper.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
 
 for (const engine of engines())
@@ -46,7 +45,7 @@ for (const engine of engines())
       for (const who of ['alice', 'bob', 'olga']) {
         const email = `${who}@example.com`;
         await req('POST', '/auth/register', undefined, { email, password });
-        if (who === 'olga') await setOperator(createAuthRepository(ts.service.db), 'grant', email);
+        if (who === 'olga') await cliSetOperator(ts, 'grant', email);
         tokens[who] = (
           await req('POST', '/auth/login', undefined, { email, password })
         ).json().access_token;
@@ -108,9 +107,7 @@ for (const engine of engines())
 
     it("removing the operator role ends that operator's logins (the role is a claim)", async () => {
       assert.equal((await req('GET', '/operator/sessions', 'olga')).statusCode, 200);
-      assert.ok(
-        await setOperator(createAuthRepository(ts.service.db), 'revoke', 'olga@example.com'),
-      );
+      assert.ok(await cliSetOperator(ts, 'revoke', 'olga@example.com'));
       await new Promise((ok) => setTimeout(ok, 2200)); // the host's session cache (2 s)
       const after = await req('GET', '/operator/sessions', 'olga');
       assert.equal(after.statusCode, 401, after.body);

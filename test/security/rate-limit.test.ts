@@ -305,3 +305,122 @@ for (const engine of engines()) {
     },
   );
 }
+
+/** A random /64 of the documentation prefix, and two addresses inside it. */
+function freshV6Pair(): [string, string, string] {
+  const h = () => randomInt(1, 0x10000).toString(16);
+  const p = `2001:db8:${h()}:${h()}`;
+  return [`${p}:1:2:3:4`, `${p}::beef`, p];
+}
+
+describe('TRUST_PROXY=1: a spoofed X-Forwarded-For chain does not escape the per-address limits', () => {
+  let ts: TestService;
+  const PROXY = '10.255.0.1';
+  before(async () => {
+    ts = await startTestService('pglite', {
+      TRUST_PROXY: '1',
+      AUTH_LOGIN_MAX_PER_IP: '3',
+      AUTH_REGISTER_MAX_PER_IP: '2',
+    });
+  });
+  after(async () => ts?.stop());
+
+  /** What the proxy forwards: whatever chain the client sent, then the client's own address. */
+  const viaProxy = (client: string, url: string, payload: Record<string, unknown>) =>
+    ts.service.app.inject({
+      method: 'POST',
+      url,
+      remoteAddress: PROXY,
+      headers: { 'x-forwarded-for': `${freshClient()}, ${freshClient()}, ${client}` },
+      payload,
+    });
+
+  it('logins: the fourth from one client is refused, whatever chain it sends', async () => {
+    const client = freshClient();
+    const login = (i: number) =>
+      viaProxy(client, '/auth/login', {
+        email: `spoof-${i}@example.com`,
+        password: 'spoofed-forwarding-01',
+      });
+    for (let i = 0; i < 3; i++) assert.equal((await login(i)).statusCode, 401, `login ${i + 1}`);
+    assertError(await login(3), 429, 'RATE_LIMITED', 'fourth login');
+    // Positive control: another client behind the same proxy has its own budget.
+    const other = await viaProxy(freshClient(), '/auth/login', {
+      email: 'spoof-other@example.com',
+      password: 'spoofed-forwarding-01',
+    });
+    assert.equal(other.statusCode, 401, other.body);
+  });
+
+  it('registrations: the third from one client is refused, whatever chain it sends', async () => {
+    const client = freshClient();
+    const register = (i: number) =>
+      viaProxy(client, '/auth/register', {
+        email: `spoof-reg-${i}-${randomInt(1e9)}@example.com`,
+        password: 'spoofed-forwarding-02',
+      });
+    for (let i = 0; i < 2; i++)
+      assert.equal((await register(i)).statusCode, 201, `registration ${i + 1}`);
+    assertError(await register(2), 429, 'RATE_LIMITED', 'third registration');
+  });
+});
+
+describe('IPv6 clients are limited per /64 (in memory)', () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite', LIMITS);
+  });
+  after(async () => ts?.stop());
+
+  it('two addresses of one /64 share a budget; another /64 has its own', async () => {
+    const [a, b] = freshV6Pair();
+    await spend(ts, a);
+    assertLimited(
+      await ts.service.app.inject({ method: 'GET', url: '/no-such-route', remoteAddress: b }),
+      'same /64',
+    );
+    const [other] = freshV6Pair();
+    const res = await ts.service.app.inject({
+      method: 'GET',
+      url: '/no-such-route',
+      remoteAddress: other,
+    });
+    assertError(res, 404, 'NOT_FOUND', 'another /64');
+  });
+});
+
+describe(
+  'IPv6 clients are limited per /64 (Redis)',
+  { skip: redisUp ? false : 'redis unreachable' },
+  () => {
+    let ts: TestService;
+    let redis: Redis;
+    const prefixes: string[] = [];
+    before(async () => {
+      redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect();
+      ts = await startTestService('pglite', { ...LIMITS, REDIS_URL });
+    });
+    after(async () => {
+      await ts?.stop();
+      // Remove only this run's counters (each test uses a random /64 of its own).
+      for (const p of prefixes) {
+        const keys = await redis.keys(`cloister-rl:*${p}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      }
+      redis?.disconnect();
+    });
+
+    it('two addresses of one /64 share one Redis counter', async () => {
+      const [a, b, prefix] = freshV6Pair();
+      prefixes.push(prefix);
+      await spend(ts, a);
+      assertLimited(
+        await ts.service.app.inject({ method: 'GET', url: '/no-such-route', remoteAddress: b }),
+        'same /64',
+      );
+      const keys = await redis.keys(`cloister-rl:*${prefix}*`);
+      assert.equal(keys.length, 1, `one counter for the /64: ${keys.join(', ')}`);
+    });
+  },
+);

@@ -4,8 +4,8 @@
  * builds it once, on first use (`state.egress`), and shares it with every session and job, so
  * connections (and the exchanges' per-IP limits) are pooled in one place.
  */
-import { readFileSync } from 'node:fs';
 import type { EnclaveConfig } from '../config.js';
+import { readPemFile } from '../platform/files.js';
 import type { HttpTransport } from '../exchanges/types.js';
 import { createDirectTransport } from './direct.js';
 import { createTunnelTransport } from './tunnel.js';
@@ -17,7 +17,7 @@ export type EgressConfig = Pick<
 
 export function createEgressTransport(config: EgressConfig): HttpTransport {
   const caPem =
-    config.EGRESS_CA_FILE !== undefined ? readFileSync(config.EGRESS_CA_FILE, 'utf8') : undefined;
+    config.EGRESS_CA_FILE !== undefined ? readPemFile(config.EGRESS_CA_FILE) : undefined;
   const ca = caPem !== undefined ? { caPem } : {};
   if (config.EGRESS_MODE === 'tunnel') {
     if (config.EGRESS_PROXY_SOCKET === undefined)

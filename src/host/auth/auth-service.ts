@@ -9,13 +9,13 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { userLogSubject, type Role } from '../../protocol/auth.js';
-import type { LogEntry } from '../../protocol/log/entry.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
-import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { EnclaveCallError, isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
 import type { LogService } from '../log/log-service.js';
+import { recordLogged, type OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { TokenVerifier } from './verifier.js';
@@ -30,6 +30,15 @@ export interface AuthServiceDeps {
   throttle: LoginThrottle;
   config: AuthConfig;
   logger: Logger;
+  /** Audit trail: logins, logouts, registrations, role changes (docs/ops-events.md). */
+  ops: OpsLog;
+}
+
+/** The error code a failed call answers with (the audit events' reason). */
+function reasonOf(err: unknown): string {
+  if (err instanceof HostError) return err.code;
+  if (err instanceof EnclaveCallError) return err.code;
+  return 'INTERNAL';
 }
 
 export interface TokenPair {
@@ -60,7 +69,8 @@ function pair(r: {
 }
 
 export function createAuthService(deps: AuthServiceDeps) {
-  const { enclave, repo, log, verifier, throttle, config, logger } = deps;
+  const { enclave, repo, log, verifier, throttle, config, ops } = deps;
+  const { logger } = deps;
   let rotationTimer: NodeJS.Timeout | null = null;
   let jwksTimer: NodeJS.Timeout | null = null;
 
@@ -72,19 +82,53 @@ export function createAuthService(deps: AuthServiceDeps) {
   async function revokeAllForReuse(userId: string): Promise<void> {
     await log.commit({
       async work(tx) {
-        const n = await repo.revokeAllSessions(tx, userId, 'refresh_reused');
-        const entry: LogEntry = {
-          v: 1,
-          type: 'auth.refresh_reused',
-          subject: userLogSubject(userId),
-          time: nowSeconds(),
-        };
-        logger.warn({ event: 'auth.refresh_reused', sessions: n }, 'refresh token reused');
+        const revoked = await repo.revokeAllSessions(tx, userId, 'refresh_reused');
+        const entry = await recordLogged(
+          ops,
+          tx,
+          { type: 'auth.refresh_reused', userId, revoked },
+          userLogSubject(userId),
+        );
         return { result: undefined, entries: [entry] };
       },
     });
     // After the commit, so no check in between can cache a session as still active.
     verifier.forget();
+  }
+
+  async function attemptLogin(
+    email: string,
+    secret: AuthSecret,
+    audit: { userId: string | null },
+  ): Promise<TokenPair & { user_id: string }> {
+    // Counted as a failure before the Argon2id check, in the same atomic step as the backoff
+    // check: otherwise every guess in flight passes the check before any is recorded.
+    const wait = await throttle.begin(email);
+    if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+    let r: MethodResult<'auth.login'>;
+    try {
+      const user = await repo.findUserByEmail(email);
+      audit.userId = user?.user_id ?? null;
+      const known =
+        user && user.status === 'active'
+          ? { user_id: user.user_id, password_sealed: user.password_sealed, roles: user.roles }
+          : null;
+      r = await enclave.call('auth.login', { email, secret, user: known });
+    } catch (err) {
+      // A wrong password stays counted; anything else (database, enclave down) gives it back.
+      if (!isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS'))
+        await throttle.refund(email).catch(() => undefined);
+      throw err;
+    }
+    await throttle.succeeded(email);
+    await repo.db.transaction((tx) =>
+      repo.insertSession(tx, r.session_id, r.user_id, {
+        hash: r.refresh_hash,
+        expiresAt: r.refresh_expires_at,
+      }),
+    );
+    if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed);
+    return { user_id: r.user_id, ...pair(r) };
   }
 
   const service = {
@@ -104,37 +148,21 @@ export function createAuthService(deps: AuthServiceDeps) {
       const r = await enclave.call('auth.register', { email, secret });
       if (!(await repo.insertUser(r.user_id, email, r.password_sealed)))
         throw new HostError('AUTH_EMAIL_TAKEN');
+      await ops.record(repo.db, { type: 'auth.registered', userId: r.user_id });
       return { user_id: r.user_id };
     },
 
+    /** Every attempt leaves an audit event: success, or failure with its reason code. */
     async login(email: string, secret: AuthSecret): Promise<TokenPair & { user_id: string }> {
-      // Counted as a failure before the Argon2id check, in the same atomic step as the backoff
-      // check: otherwise every guess in flight passes the check before any is recorded.
-      const wait = await throttle.begin(email);
-      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
-      let r: MethodResult<'auth.login'>;
+      const audit = { userId: null as string | null };
       try {
-        const user = await repo.findUserByEmail(email);
-        const known =
-          user && user.status === 'active'
-            ? { user_id: user.user_id, password_sealed: user.password_sealed, roles: user.roles }
-            : null;
-        r = await enclave.call('auth.login', { email, secret, user: known });
+        const r = await attemptLogin(email, secret, audit);
+        await ops.record(repo.db, { type: 'auth.login_succeeded', userId: r.user_id });
+        return r;
       } catch (err) {
-        // A wrong password stays counted; anything else (database, enclave down) gives it back.
-        if (!isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS'))
-          await throttle.refund(email).catch(() => undefined);
+        ops.emit({ type: 'auth.login_failed', userId: audit.userId, reason: reasonOf(err) });
         throw err;
       }
-      await throttle.succeeded(email);
-      await repo.db.transaction((tx) =>
-        repo.insertSession(tx, r.session_id, r.user_id, {
-          hash: r.refresh_hash,
-          expiresAt: r.refresh_expires_at,
-        }),
-      );
-      if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed);
-      return { user_id: r.user_id, ...pair(r) };
     },
 
     async refresh(token: string): Promise<TokenPair> {
@@ -182,26 +210,38 @@ export function createAuthService(deps: AuthServiceDeps) {
     async logout(userId: string, sessionId: string): Promise<void> {
       await repo.revokeSession(repo.db, sessionId, userId, 'logout');
       verifier.forget();
+      await ops.record(repo.db, { type: 'auth.logout', userId });
     },
 
     async logoutAll(userId: string): Promise<number> {
       const n = await repo.revokeAllSessions(repo.db, userId, 'logout_all');
       verifier.forget();
+      await ops.record(repo.db, { type: 'auth.logout_all', userId, revoked: n });
       return n;
     },
 
-    /** Rollover: prepare → store and log (one transaction) → activate. Fail closed. */
-    async rotateKeys(): Promise<{ generation: number; kid: string }> {
+    /**
+     * Rollover: prepare → store and log (one transaction) → activate. Fail closed.
+     * `operatorId`: the operator who asked (null: the schedule).
+     */
+    async rotateKeys(
+      operatorId: string | null = null,
+    ): Promise<{ generation: number; kid: string }> {
       const prepared = await enclave.call('auth.prepare_rotation', {});
       await log.commit({
         async work(tx) {
           await repo.insertKeyring(prepared.generation, prepared.sealed, tx);
-          const entry: LogEntry = {
-            v: 1,
-            type: 'auth.key_rotated',
-            subject: prepared.kid,
-            time: nowSeconds(),
-          };
+          const entry = await recordLogged(
+            ops,
+            tx,
+            {
+              type: 'auth.key_rotated',
+              generation: prepared.generation,
+              keyId: prepared.kid,
+              operatorId,
+            },
+            prepared.kid,
+          );
           return { result: undefined, entries: [entry] };
         },
       });
@@ -211,6 +251,38 @@ export function createAuthService(deps: AuthServiceDeps) {
       });
       verifier.setJwks({ keys: r.keys });
       return { generation: r.generation, kid: prepared.kid };
+    },
+
+    /**
+     * Grants or revokes a role; the change, its ops event (who did it) and its transparency-log
+     * entry (the user's log subject) commit together or not at all.
+     */
+    async setRole(
+      action: 'grant' | 'revoke',
+      email: string,
+      role: Role,
+      by: string,
+    ): Promise<{ user_id: string }> {
+      const logged = await log.commit({
+        async work(tx) {
+          const id =
+            action === 'grant'
+              ? await repo.grantRole(email, role, tx)
+              : await repo.revokeRole(email, role, tx);
+          if (id === null) throw new HostError('USER_NOT_FOUND');
+          const type = action === 'grant' ? 'auth.role_granted' : 'auth.role_revoked';
+          const entry = await recordLogged(
+            ops,
+            tx,
+            { type, userId: id, role, by },
+            userLogSubject(id),
+          );
+          return { result: id, entries: [entry] };
+        },
+      });
+      // A revocation ended the user's sessions: no cached check may still accept them.
+      verifier.forget();
+      return { user_id: logged.result };
     },
 
     start(): void {

@@ -57,18 +57,19 @@ export function createAuthGuard(deps: {
       }
       return p;
     },
-    /** An `onRequest` hook: refuse before the body is even parsed or validated. */
+    /** The authenticated context's `onRequest` hook: refuse before the body is parsed. */
     async authenticate(request: FastifyRequest): Promise<void> {
       await guard.user(request);
     },
-    async requireUser(request: FastifyRequest): Promise<AccessClaims> {
-      const token = tokenOf(request);
-      if (token === undefined) throw new HostError('AUTH_REQUIRED');
-      return deps.verifier.verify(token);
+    /** The caller's claims; a token is required even in development mode. */
+    async claims(request: FastifyRequest): Promise<AccessClaims> {
+      const claims = await guard.user(request);
+      if (!claims) throw new HostError('AUTH_REQUIRED');
+      return claims;
     },
-    /** Operator routes need the role even in development mode. */
+    /** The operator context's `onRequest` hook: the role is needed even in development mode. */
     async operator(request: FastifyRequest): Promise<AccessClaims> {
-      const claims = await guard.requireUser(request);
+      const claims = await guard.claims(request);
       if (!claims.roles.includes('operator')) throw new HostError('AUTH_FORBIDDEN');
       return claims;
     },

@@ -1,33 +1,71 @@
 /**
- * `npm run operator -- grant|revoke <email>`: gives or takes the `operator` role of an account,
- * run by whoever administers the database (DATABASE_URL, or the embedded PGlite in DATA_DIR).
- * The role reaches tokens at the account's next login or refresh. Roles come from the host's
- * database: the host is the relying party for the operator routes (docs/protocol/auth.md).
+ * `npm run operator -- grant|revoke <email> [--by <name>]`: gives or takes the `operator` role
+ * of an account, run by whoever administers the database (DATABASE_URL, or the embedded PGlite
+ * in DATA_DIR). The role reaches tokens at the account's next login or refresh. Roles come from
+ * the host's database: the host is the relying party for the operator routes
+ * (docs/protocol/auth.md).
+ *
+ * Who did it is recorded: an `auth.role_granted`/`auth.role_revoked` ops event in the same
+ * transaction, `by` = `cli:<name>` (`--by`, else the OS user). This command runs without the
+ * enclave, so it cannot append to the transparency log; once an operator exists, change roles
+ * with `POST /operator/roles/grant|revoke`, which logs the change there too.
  */
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { EmailSchema } from '../../protocol/auth.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase, type Db } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
-import { createAuthRepository } from '../db/repositories/auth.js';
+import { createAuthRepository, type AuthRepository } from '../db/repositories/auth.js';
+import { createOpsLog, type OpsLog } from '../ops-events.js';
 
 export async function setOperator(
-  repo: Pick<ReturnType<typeof createAuthRepository>, 'grantRole' | 'revokeRole'>,
+  deps: {
+    db: Pick<Db, 'transaction'>;
+    repo: Pick<AuthRepository, 'grantRole' | 'revokeRole'>;
+    ops: OpsLog;
+  },
   action: 'grant' | 'revoke',
   email: string,
+  by: string,
 ): Promise<boolean> {
   const normalized = EmailSchema.parse(email);
-  return action === 'grant'
-    ? repo.grantRole(normalized, 'operator')
-    : repo.revokeRole(normalized, 'operator');
+  return deps.db.transaction(async (tx) => {
+    const userId =
+      action === 'grant'
+        ? await deps.repo.grantRole(normalized, 'operator', tx)
+        : await deps.repo.revokeRole(normalized, 'operator', tx);
+    if (userId === null) return false;
+    await deps.ops.record(tx, {
+      type: action === 'grant' ? 'auth.role_granted' : 'auth.role_revoked',
+      userId,
+      role: 'operator',
+      by: `cli:${by}`,
+    });
+    return true;
+  });
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }
 
 const isMain =
   process.argv[1]?.endsWith('operator-cli.ts') || process.argv[1]?.endsWith('operator-cli.js');
 if (isMain) {
-  const [action, email] = process.argv.slice(2);
+  const { positionals, values } = parseArgs({
+    args: process.argv.slice(2),
+    allowPositionals: true,
+    options: { by: { type: 'string' } },
+  });
+  const [action, email] = positionals;
   if ((action !== 'grant' && action !== 'revoke') || !email) {
-    process.stderr.write('usage: npm run operator -- grant|revoke <email>\n');
+    process.stderr.write('usage: npm run operator -- grant|revoke <email> [--by <name>]\n');
     process.exit(2);
   }
   try {
@@ -38,7 +76,13 @@ if (isMain) {
     });
     try {
       await migrate(db);
-      const ok = await setOperator(createAuthRepository(db), action, email);
+      const ops = createOpsLog({ info: () => undefined });
+      const ok = await setOperator(
+        { db, repo: createAuthRepository(db), ops },
+        action,
+        email,
+        values.by ?? osUser(),
+      );
       if (!ok) {
         process.stderr.write('no account with that email\n');
         process.exit(1);

@@ -6,17 +6,17 @@
  * an owner are reachable, and new sessions have none (the seed's quick start).
  */
 import type { FastifyRequest } from 'fastify';
-import type { Queryable } from '../db/database.js';
+import type { OperatorRepository } from '../db/repositories/operator.js';
 import { HostError } from '../errors.js';
 import type { AuthGuard } from './guard.js';
 
 export function createSessionAccess(deps: {
   guard: Pick<AuthGuard, 'user' | 'authenticate'>;
-  db: Pick<Queryable, 'query'>;
+  owners: Pick<OperatorRepository, 'sessionOwner' | 'jobOwner'>;
 }) {
-  const { guard, db } = deps;
+  const { guard, owners } = deps;
   return {
-    /** Route `onRequest` hook: a missing or bad token is a 401 before validation runs. */
+    /** The authenticated context's hook does this for every route; kept for routes that ask. */
     authenticate: (request: FastifyRequest) => guard.authenticate(request),
     /** The user id to store on a new session: null only in development mode without a token. */
     async owner(request: FastifyRequest): Promise<string | null> {
@@ -24,19 +24,13 @@ export function createSessionAccess(deps: {
     },
     async checkSession(request: FastifyRequest, sessionId: string): Promise<void> {
       const claims = await guard.user(request);
-      const { rows } = await db.query<{ user_id: string | null }>(
-        'SELECT user_id FROM sessions WHERE id = $1',
-        [sessionId],
-      );
-      if (!mayAccess(claims?.sub, rows[0]?.user_id)) throw new HostError('SESSION_NOT_FOUND');
+      const owner = await owners.sessionOwner(sessionId);
+      if (!mayAccess(claims?.sub, owner)) throw new HostError('SESSION_NOT_FOUND');
     },
     async checkJob(request: FastifyRequest, jobId: string): Promise<void> {
       const claims = await guard.user(request);
-      const { rows } = await db.query<{ user_id: string | null }>(
-        'SELECT s.user_id FROM aggregate_jobs j JOIN sessions s ON s.id = j.session_id WHERE j.id = $1',
-        [jobId],
-      );
-      if (!mayAccess(claims?.sub, rows[0]?.user_id)) throw new HostError('JOB_NOT_FOUND');
+      const owner = await owners.jobOwner(jobId);
+      if (!mayAccess(claims?.sub, owner)) throw new HostError('JOB_NOT_FOUND');
     },
   };
 }

@@ -3,7 +3,7 @@
  * with the status from host/errors.ts. Messages are the fixed ones from that table; validation
  * details name the field and the rule broken, never the value sent. No stack trace ever leaves.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { EnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HTTP_ERRORS, HostError, fromRpcCode } from '../errors.js';
@@ -72,10 +72,16 @@ function toHostError(err: unknown): HostError {
   return new HostError('INTERNAL');
 }
 
-export function installErrorHandler(app: FastifyInstance, retryAfterSeconds: () => number): void {
+export function installErrorHandler(
+  app: FastifyInstance,
+  retryAfterSeconds: () => number,
+  /** Told of every 401, 403 and 429 (the audit trail of refusals). */
+  onDenied: (request: FastifyRequest, status: number, code: string) => void = () => undefined,
+): void {
   app.setErrorHandler((err, request, reply) => {
     const he = toHostError(err);
     const status = HTTP_ERRORS[he.code][0];
+    if (status === 401 || status === 403 || status === 429) onDenied(request, status, he.code);
     if (he.retryAfterSeconds !== undefined)
       reply.header('retry-after', String(he.retryAfterSeconds));
     else if (status === 503) reply.header('retry-after', String(retryAfterSeconds()));

@@ -11,7 +11,7 @@ import { storedEnvelope, type SessionRepository } from '../db/repositories/sessi
 import { HostError } from '../errors.js';
 import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 import type { Logged, LogService } from '../log/log-service.js';
-import type { OpsLog } from '../ops-events.js';
+import { recordLogged, type OpsLog } from '../ops-events.js';
 
 export interface CredentialServiceDeps {
   enclave: Pick<EnclaveSupervisor, 'call'>;
@@ -63,7 +63,8 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       };
     },
 
-    async revoke(sessionId: string) {
+    /** `operatorId`: an operator revoked another's session; logged as such, same transaction. */
+    async revoke(sessionId: string, operatorId?: string) {
       const logged = await log.commit({
         async work(tx) {
           if (!(await sessions.revoke(tx, sessionId))) throw new HostError('SESSION_NOT_FOUND');
@@ -74,7 +75,14 @@ export function createCredentialService(deps: CredentialServiceDeps) {
             subject: sessionLogSubject(sessionId),
             time: Math.floor(Date.now() / 1000),
           };
-          return { result: undefined, entries: [entry] };
+          if (operatorId === undefined) return { result: undefined, entries: [entry] };
+          const byOperator = await recordLogged(
+            ops,
+            tx,
+            { type: 'session.operator_revoked', sessionId, operatorId },
+            sessionLogSubject(sessionId),
+          );
+          return { result: undefined, entries: [entry, byOperator] };
         },
       });
       // Revocation is also a moment to purge anything else that has expired.

@@ -18,6 +18,9 @@ export const LOG_ENTRY_TYPES = [
   'aggregates.signed',
   'auth.refresh_reused',
   'auth.key_rotated',
+  'auth.role_granted',
+  'auth.role_revoked',
+  'session.operator_revoked',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 

@@ -87,21 +87,21 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
         [userId, sealed],
       );
     },
-    /** `cloister operator grant <email>`: false when no such user. */
-    async grantRole(email: string, role: Role): Promise<boolean> {
-      const { rows } = await db.query(
+    /** `npm run operator -- grant <email>`: the user's id, null when no such user. */
+    async grantRole(email: string, role: Role, q: Queryable = db): Promise<string | null> {
+      const { rows } = await q.query<{ id: string }>(
         `UPDATE users SET roles = ARRAY(SELECT DISTINCT unnest(roles || ARRAY[$2::text])),
          updated_at = now() WHERE email = $1 RETURNING id`,
         [email, role],
       );
-      return rows.length === 1;
+      return rows[0]?.id ?? null;
     },
     /**
      * Removes a role and ends the user's login sessions in the same statement: their tokens
      * carry the role as a claim, so they must not outlive it (the next login gets fresh claims).
      */
-    async revokeRole(email: string, role: Role): Promise<boolean> {
-      const { rows } = await db.query(
+    async revokeRole(email: string, role: Role, q: Queryable = db): Promise<string | null> {
+      const { rows } = await q.query<{ id: string }>(
         `WITH u AS (
            UPDATE users SET roles = array_remove(roles, $2::text), updated_at = now()
             WHERE email = $1 RETURNING id
@@ -112,7 +112,7 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
          SELECT id FROM u`,
         [email, role],
       );
-      return rows.length === 1;
+      return rows[0]?.id ?? null;
     },
     async insertSession(
       q: Queryable,

@@ -52,11 +52,15 @@ const Errors = {
   503: ErrorResponseSchema,
 };
 
+/**
+ * `public`: register, login, refresh and the key metadata. `account`: logout and logout-all,
+ * which app.ts registers inside the authenticated context.
+ */
 export function authRoutes(deps: {
   auth: AuthService;
-  guard: AuthGuard;
+  guard: Pick<AuthGuard, 'claims'>;
   config: AuthConfig;
-}): FastifyPluginAsyncZod {
+}): { public: FastifyPluginAsyncZod; account: FastifyPluginAsyncZod } {
   const { auth, guard, config } = deps;
 
   function setCookies(reply: FastifyReply, p: TokenPair): void {
@@ -74,7 +78,7 @@ export function authRoutes(deps: {
     ]);
   }
 
-  return async (app) => {
+  const publicRoutes: FastifyPluginAsyncZod = async (app) => {
     app.post(
       '/auth/register',
       {
@@ -130,44 +134,6 @@ export function authRoutes(deps: {
       },
     );
 
-    app.post(
-      '/auth/logout',
-      {
-        schema: {
-          summary: "End this access token's session (its refresh token stops working)",
-          response: {
-            200: z.object({ success: z.literal(true) }).strict(),
-            401: ErrorResponseSchema,
-          },
-        },
-      },
-      async (request, reply) => {
-        const claims = await guard.requireUser(request);
-        await auth.logout(claims.sub, claims.sid);
-        clearCookies(reply);
-        return { success: true as const };
-      },
-    );
-
-    app.post(
-      '/auth/logout-all',
-      {
-        schema: {
-          summary: 'End every session of this account',
-          response: {
-            200: z.object({ success: z.literal(true), revoked: z.number().int() }).strict(),
-            401: ErrorResponseSchema,
-          },
-        },
-      },
-      async (request, reply) => {
-        const claims = await guard.requireUser(request);
-        const revoked = await auth.logoutAll(claims.sub);
-        clearCookies(reply);
-        return { success: true as const, revoked };
-      },
-    );
-
     app.get(
       '/.well-known/jwks.json',
       {
@@ -216,4 +182,45 @@ export function authRoutes(deps: {
       },
     );
   };
+
+  const accountRoutes: FastifyPluginAsyncZod = async (app) => {
+    app.post(
+      '/auth/logout',
+      {
+        schema: {
+          summary: "End this access token's session (its refresh token stops working)",
+          response: {
+            200: z.object({ success: z.literal(true) }).strict(),
+            401: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        await auth.logout(claims.sub, claims.sid);
+        clearCookies(reply);
+        return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/logout-all',
+      {
+        schema: {
+          summary: 'End every session of this account',
+          response: {
+            200: z.object({ success: z.literal(true), revoked: z.number().int() }).strict(),
+            401: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        const revoked = await auth.logoutAll(claims.sub);
+        clearCookies(reply);
+        return { success: true as const, revoked };
+      },
+    );
+  };
+  return { public: publicRoutes, account: accountRoutes };
 }

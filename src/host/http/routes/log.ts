@@ -31,12 +31,15 @@ function b64FromHex(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64');
 }
 
+/**
+ * `public`: checkpoint, entries and proofs, for anyone. `session`: a session's own entries, its
+ * owner's to read (docs/protocol/auth.md); app.ts registers it inside the authenticated context.
+ */
 export function logRoutes(deps: {
   log: LogService;
   store: LogStore;
-  /** A session's own entries are its owner's to read (docs/protocol/auth.md). */
-  access: Pick<SessionAccess, 'checkSession' | 'authenticate'>;
-}): FastifyPluginAsyncZod {
+  access: Pick<SessionAccess, 'checkSession'>;
+}): { public: FastifyPluginAsyncZod; session: FastifyPluginAsyncZod } {
   /** The latest checkpoint, or the latest one witnesses cosigned (its lines appended). */
   async function latest(witnessed = false) {
     if (witnessed) {
@@ -58,7 +61,7 @@ export function logRoutes(deps: {
   }
   const proofOf = (hashes: Uint8Array[]) => hashes.map(bytesToBase64);
 
-  return async (app) => {
+  const publicRoutes: FastifyPluginAsyncZod = async (app) => {
     app.get(
       '/api/log/checkpoint',
       {
@@ -155,11 +158,12 @@ export function logRoutes(deps: {
         };
       },
     );
+  };
 
+  const sessionLogRoutes: FastifyPluginAsyncZod = async (app) => {
     app.get(
       '/api/logs/:session_id',
       {
-        onRequest: deps.access.authenticate,
         schema: {
           summary: "A session's log entries with inclusion proofs against the latest checkpoint",
           params: z.object({ session_id: SessionIdSchema }).strict(),
@@ -198,4 +202,5 @@ export function logRoutes(deps: {
       },
     );
   };
+  return { public: publicRoutes, session: sessionLogRoutes };
 }

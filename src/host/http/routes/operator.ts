@@ -1,13 +1,15 @@
 /**
  * Operator endpoints (seed 001 "Access Control"): list sessions and their metadata, revoke any
- * session, roll the JWT signing keys over, read metrics. Every one needs an access token with
- * the `operator` role claim (granted with `cloister-migrate operator grant <email>`, README).
+ * session, roll the JWT signing keys over, grant or revoke the operator role, read metrics. Every one needs an access token with
+ * the `operator` role claim (granted with `npm run operator -- grant <email>`, README): app.ts
+ * registers this plugin inside the operator context, whose hook refuses anyone else.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { EmailSchema } from '../../../protocol/auth.js';
 import type { AuthService } from '../../auth/auth-service.js';
 import type { AuthGuard } from '../../auth/guard.js';
-import type { Queryable } from '../../db/database.js';
+import type { OperatorRepository } from '../../db/repositories/operator.js';
 import type { CredentialService } from '../../services/credential-service.js';
 import { ErrorResponseSchema, RevokeResponseSchema, SessionParamsSchema } from '../schemas.js';
 
@@ -15,9 +17,9 @@ const Denied = { 401: ErrorResponseSchema, 403: ErrorResponseSchema };
 
 export function operatorRoutes(deps: {
   auth: AuthService;
-  guard: AuthGuard;
+  guard: Pick<AuthGuard, 'claims'>;
   credentials: CredentialService;
-  db: Pick<Queryable, 'query'>;
+  repo: Pick<OperatorRepository, 'listSessions' | 'counts'>;
   enclaveStats: () => Promise<Record<string, number>>;
 }): FastifyPluginAsyncZod {
   const { guard } = deps;
@@ -49,20 +51,7 @@ export function operatorRoutes(deps: {
         },
       },
       async (request) => {
-        await guard.operator(request);
-        const { rows } = await deps.db.query<{
-          session_id: string;
-          user_id: string | null;
-          exchange: string;
-          label: string;
-          status: string;
-          created_at: Date;
-          expires_at: Date;
-        }>(
-          `SELECT id AS session_id, user_id, exchange, label, status, created_at, expires_at
-           FROM sessions ORDER BY created_at DESC LIMIT $1`,
-          [request.query.limit],
-        );
+        const rows = await deps.repo.listSessions(request.query.limit);
         return {
           sessions: rows.map((r) => ({
             ...r,
@@ -83,8 +72,8 @@ export function operatorRoutes(deps: {
         },
       },
       async (request) => {
-        await guard.operator(request);
-        return deps.credentials.revoke(request.params.session_id);
+        const operator = await guard.claims(request);
+        return deps.credentials.revoke(request.params.session_id, operator.sub);
       },
     );
 
@@ -100,10 +89,30 @@ export function operatorRoutes(deps: {
         },
       },
       async (request) => {
-        await guard.operator(request);
-        return deps.auth.rotateKeys();
+        return deps.auth.rotateKeys((await guard.claims(request)).sub);
       },
     );
+
+    for (const action of ['grant', 'revoke'] as const) {
+      app.post(
+        `/operator/roles/${action}`,
+        {
+          schema: {
+            summary: `${action === 'grant' ? 'Grant' : 'Revoke'} the operator role (logged with who did it)`,
+            body: z.object({ email: EmailSchema }).strict(),
+            response: {
+              200: z.object({ user_id: z.uuid() }).strict(),
+              404: ErrorResponseSchema,
+              ...Denied,
+            },
+          },
+        },
+        async (request) => {
+          const operator = await guard.claims(request);
+          return deps.auth.setRole(action, request.body.email, 'operator', operator.sub);
+        },
+      );
+    }
 
     app.get(
       '/operator/metrics',
@@ -113,18 +122,8 @@ export function operatorRoutes(deps: {
           response: { 200: z.record(z.string(), z.number()), ...Denied },
         },
       },
-      async (request) => {
-        await guard.operator(request);
-        const { rows } = await deps.db.query<{
-          users: number;
-          active_sessions: number;
-          login_sessions: number;
-        }>(
-          `SELECT (SELECT count(*) FROM users)::int AS users,
-                  (SELECT count(*) FROM sessions WHERE status = 'active')::int AS active_sessions,
-                  (SELECT count(*) FROM auth_sessions WHERE revoked_at IS NULL)::int AS login_sessions`,
-        );
-        return { ...rows[0]!, ...(await deps.enclaveStats()) };
+      async () => {
+        return { ...(await deps.repo.counts()), ...(await deps.enclaveStats()) };
       },
     );
   };

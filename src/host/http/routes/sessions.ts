@@ -1,6 +1,7 @@
 /**
  * The seed's enclave routes: POST /enclave/submit_key, POST /enclave/revoke, and
  * GET /enclave/sessions/:session_id (status, with the enclave's check of the stored credential).
+ * Registered inside app.ts's authenticated context, whose hook has checked the token already.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { SessionAccess } from '../../auth/session-access.js';
@@ -18,15 +19,14 @@ import {
 export function sessionRoutes(deps: {
   credentials: CredentialService;
   maxTtlSeconds: number;
-  /** Access tokens and ownership (docs/protocol/auth.md). */
-  access: SessionAccess;
+  /** Ownership (docs/protocol/auth.md). */
+  access: Pick<SessionAccess, 'owner' | 'checkSession'>;
 }): FastifyPluginAsyncZod {
   const SubmitBody = submitKeyBodySchema(deps.maxTtlSeconds);
   return async (app) => {
     app.post(
       '/enclave/submit_key',
       {
-        onRequest: deps.access.authenticate,
         schema: {
           summary: 'Submit exchange credentials encrypted to the enclave key',
           body: SubmitBody,
@@ -48,7 +48,6 @@ export function sessionRoutes(deps: {
     app.post(
       '/enclave/revoke',
       {
-        onRequest: deps.access.authenticate,
         schema: {
           summary: 'Revoke a session and purge its ciphertext',
           body: RevokeBodySchema,
@@ -64,7 +63,6 @@ export function sessionRoutes(deps: {
     app.get(
       '/enclave/sessions/:session_id',
       {
-        onRequest: deps.access.authenticate,
         schema: {
           summary: 'Session status; for an active session the enclave checks its stored credential',
           params: SessionParamsSchema,

@@ -1,0 +1,68 @@
+/**
+ * TRUST_PROXY and the client address the rate limits key on. `true` would believe every
+ * X-Forwarded-For hop, so a client could name its own address and pick its own rate-limit
+ * bucket; only what Fastify can bound is accepted: a hop count (the proxies in front of the
+ * host) or the proxies' addresses/CIDRs. IPv6 clients are keyed by their /64, the smallest
+ * block one subscriber usually gets, so rotating addresses inside it does not buy new budgets.
+ */
+import { isIP } from 'node:net';
+import { normalizeIP } from '@fastify/rate-limit';
+import { z } from 'zod';
+
+export type TrustProxy = false | number | string[];
+
+const CIDR = /^([0-9A-Fa-f.:]+)(?:\/(\d{1,3}))?$/;
+
+export function parseTrustProxy(value: string, ctx: z.RefinementCtx): TrustProxy {
+  const v = value.trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'true would trust every X-Forwarded-For hop, so a client could choose its own rate-limit key; give the number of proxies (1) or their addresses/CIDRs',
+    });
+    return z.NEVER;
+  }
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n >= 1 && n <= 10) return n;
+    ctx.addIssue({ code: 'custom', message: 'a hop count must be 1 to 10' });
+    return z.NEVER;
+  }
+  const list = v.split(',').map((s) => s.trim());
+  for (const entry of list) {
+    const m = CIDR.exec(entry);
+    const family = m ? isIP(m[1]!) : 0;
+    const bits = m?.[2] === undefined ? undefined : Number(m[2]);
+    if (family === 0 || (bits !== undefined && bits > (family === 4 ? 32 : 128))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'each entry must be an IP address or CIDR (10.0.0.0/8, fd00::/8)',
+      });
+      return z.NEVER;
+    }
+  }
+  return list;
+}
+
+/**
+ * The form Fastify takes. A hop count becomes a function trusting that many hops: Fastify's own
+ * number form trusts none (it cannot tell the proxy from a client that reached the host
+ * directly, which is why a hop count is only for hosts reachable through the proxy alone).
+ */
+export function fastifyTrustProxy(
+  t: TrustProxy,
+): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  if (typeof t !== 'number') return t;
+  return (_addr, hop) => hop < t;
+}
+
+/** IPv6 clients are keyed by this prefix length (@fastify/rate-limit's `ipv6Subnet`). */
+export const IPV6_SUBNET = 64;
+
+/**
+ * The rate-limit key of a client address, as @fastify/rate-limit computes it: IPv4 as is, an
+ * IPv4-mapped IPv6 address as its IPv4 address, any other IPv6 address as its /64 prefix.
+ */
+export const clientKey = (ip: string): string => normalizeIP(ip, IPV6_SUBNET);
