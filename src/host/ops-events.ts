@@ -27,6 +27,7 @@ export type OpsEvent =
       generation: number;
       restarts: number;
     }
+  | { type: 'enclave.unresponsive'; reason: 'heartbeat' | 'call_timeouts'; misses: number }
   | { type: 'keyring.generated'; generation: number; keyId: string }
   | { type: 'keyring.rotated'; generation: number; keyId: string }
   | {
@@ -74,6 +75,7 @@ export const OPS_EVENT_TYPES = [
   'credential.expired',
   'enclave.started',
   'enclave.restarted',
+  'enclave.unresponsive',
   'keyring.generated',
   'keyring.rotated',
   'aggregates.requested',

@@ -13,7 +13,9 @@ import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
 import { EnclaveCallError, isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { rotateSealed } from '../enclave-client/sealed-rotation.js';
 import { HostError } from '../errors.js';
+import { createPeriodicJob, type Clock } from '../jobs/periodic.js';
 import type { LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
@@ -28,10 +30,10 @@ export interface AuthServiceDeps {
   log: Pick<LogService, 'commit' | 'isReady'>;
   verifier: TokenVerifier;
   throttle: LoginThrottle;
+  ops: OpsLog;
   config: AuthConfig;
   logger: Logger;
-  /** Audit trail: logins, logouts, registrations, role changes (docs/ops-events.md). */
-  ops: OpsLog;
+  clock?: Clock;
 }
 
 /** The error code a failed call answers with (the audit events' reason). */
@@ -40,6 +42,9 @@ function reasonOf(err: unknown): string {
   if (err instanceof EnclaveCallError) return err.code;
   return 'INTERNAL';
 }
+
+/** Expired keys leave the JWKS by time, so the host re-reads it this often. */
+const JWKS_REFRESH_MS = 30_000;
 
 export interface TokenPair {
   access_token: string;
@@ -69,10 +74,8 @@ function pair(r: {
 }
 
 export function createAuthService(deps: AuthServiceDeps) {
-  const { enclave, repo, log, verifier, throttle, config, ops } = deps;
-  const { logger } = deps;
-  let rotationTimer: NodeJS.Timeout | null = null;
-  let jwksTimer: NodeJS.Timeout | null = null;
+  const { enclave, repo, log, verifier, throttle, config, ops, logger } = deps;
+  const clock = deps.clock ? { clock: deps.clock } : {};
 
   async function refreshJwks(call: Call = enclave.call): Promise<void> {
     const r = await call('auth.jwks', {});
@@ -221,36 +224,31 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     /**
-     * Rollover: prepare → store and log (one transaction) → activate. Fail closed.
+     * Rollover: prepare → store, record and log (one transaction) → activate. Fail closed.
      * `operatorId`: the operator who asked (null: the schedule).
      */
     async rotateKeys(
       operatorId: string | null = null,
     ): Promise<{ generation: number; kid: string }> {
-      const prepared = await enclave.call('auth.prepare_rotation', {});
-      await log.commit({
-        async work(tx) {
-          await repo.insertKeyring(prepared.generation, prepared.sealed, tx);
-          const entry = await recordLogged(
-            ops,
-            tx,
-            {
-              type: 'auth.key_rotated',
-              generation: prepared.generation,
-              keyId: prepared.kid,
-              operatorId,
-            },
-            prepared.kid,
-          );
-          return { result: undefined, entries: [entry] };
+      return rotateSealed(
+        { log, ops },
+        {
+          prepare: () => enclave.call('auth.prepare_rotation', {}),
+          persist: (tx, p) => repo.insertKeyring(p.generation, p.sealed, tx),
+          logged: (p) => ({
+            event: { type: 'auth.key_rotated', generation: p.generation, keyId: p.kid, operatorId },
+            subject: p.kid,
+          }),
+          async activate(p) {
+            const r = await enclave.call('auth.activate', {
+              generation: p.generation,
+              sealed: p.sealed,
+            });
+            verifier.setJwks({ keys: r.keys });
+            return { generation: r.generation, kid: p.kid };
+          },
         },
-      });
-      const r = await enclave.call('auth.activate', {
-        generation: prepared.generation,
-        sealed: prepared.sealed,
-      });
-      verifier.setJwks({ keys: r.keys });
-      return { generation: r.generation, kid: prepared.kid };
+      );
     },
 
     /**
@@ -286,32 +284,32 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     start(): void {
-      // Expired keys leave the JWKS by time, so the host re-reads it now and then.
-      jwksTimer = setInterval(() => {
-        refreshJwks().catch(() => undefined);
-      }, 30_000);
-      jwksTimer.unref();
-      if (config.keyRotationIntervalMs > 0) {
-        // The period may exceed a timer's range (2^31 ms): check often, rotate when due, counting
-        // from the stored keyring's time so a restart does not postpone the rollover.
-        const checkMs = Math.min(config.keyRotationIntervalMs, 3_600_000);
-        rotationTimer = setInterval(() => {
-          void (async () => {
-            const last = await repo.latestKeyringTime();
-            if (last !== null && Date.now() - last < config.keyRotationIntervalMs) return;
-            await service.rotateKeys();
-          })().catch((err: unknown) => {
-            logger.error({ code: (err as { code?: string }).code }, 'auth key rotation failed');
-          });
-        }, checkMs);
-        rotationTimer.unref();
-      }
+      jwksJob.start();
+      rotationJob.start();
     },
-    stop(): void {
-      if (rotationTimer) clearInterval(rotationTimer);
-      if (jwksTimer) clearInterval(jwksTimer);
+    async stop(): Promise<void> {
+      await Promise.all([jwksJob.stop(), rotationJob.stop()]);
     },
   };
+  const jwksJob = createPeriodicJob({
+    name: 'jwks refresh',
+    everyMs: JWKS_REFRESH_MS,
+    run: () => refreshJwks(),
+    logger,
+    ...clock,
+  });
+  // Counted from the stored keyring's time, so a restart does not postpone the rollover.
+  const rotationJob = createPeriodicJob({
+    name: 'auth key rotation',
+    everyMs: config.keyRotationIntervalMs,
+    lastRunAt: async () => {
+      const t = await repo.latestKeyringTime();
+      return t === null ? undefined : new Date(t);
+    },
+    run: () => service.rotateKeys(),
+    logger,
+    ...clock,
+  });
   return service;
 }
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,48 @@
+/**
+ * The host's half of every sealed-keyring rotation (credential keys, auth signing keys):
+ * prepare → persist durably → activate. The enclave prepares a sealed keyring with a new
+ * current key but keeps using the old one; the host stores the blob, its ops event and its
+ * transparency-log entry in one transaction; only then is the enclave told to activate it (it
+ * checks that generation and blob match what it prepared). If storing fails nothing is stored
+ * and the old key stays current; if activation fails after storing, the next start unseals the
+ * stored keyring, so the logged key is the one used.
+ */
+import type { LogEntryType } from '../../protocol/log/entry.js';
+import type { Queryable } from '../db/database.js';
+import type { LogService } from '../log/log-service.js';
+import { recordLogged, type OpsEvent, type OpsLog } from '../ops-events.js';
+
+export interface PreparedKeyring {
+  generation: number;
+  sealed: string;
+}
+
+export interface SealedRotation<P extends PreparedKeyring, A> {
+  /** Asks the enclave for the next sealed keyring (not yet in use). */
+  prepare(): Promise<P>;
+  /** Stores the prepared blob in `tx`. */
+  persist(tx: Queryable, prepared: P): Promise<void>;
+  /**
+   * The ops event, whose type is also the public log entry's (one name for both, through
+   * `recordLogged`), and the entry's subject: the new key's id.
+   */
+  logged(prepared: P): { event: Extract<OpsEvent, { type: LogEntryType }>; subject: string };
+  /** Tells the enclave to use what was stored. */
+  activate(prepared: P): Promise<A>;
+}
+
+export async function rotateSealed<P extends PreparedKeyring, A>(
+  deps: { log: Pick<LogService, 'commit'>; ops: OpsLog },
+  rotation: SealedRotation<P, A>,
+): Promise<A> {
+  const prepared = await rotation.prepare();
+  await deps.log.commit({
+    async work(tx) {
+      await rotation.persist(tx, prepared);
+      const { event, subject } = rotation.logged(prepared);
+      const entry = await recordLogged(deps.ops, tx, event, subject);
+      return { result: undefined, entries: [entry] };
+    },
+  });
+  return rotation.activate(prepared);
+}
