@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { AUTH_HOST_ENV, authConfigFrom } from './auth/config.js';
 import { parseWitnesses } from './log/witness-client.js';
+import { EX_CONFIG, StartupError } from './startup-error.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
@@ -54,7 +55,20 @@ const EnvSchema = z
       .describe('Trust X-Forwarded-For (behind a proxy)'),
     TTL_SWEEP_INTERVAL_SECONDS: int(1, 86400)
       .default(300)
-      .describe('How often expired ciphertext is deleted'),
+      .describe('How often expired ciphertext is deleted (and the retention purge runs)'),
+    MIGRATE_ON_START: z
+      .enum(['true', 'false'])
+      .optional()
+      .describe('Apply pending migrations at start; default true on PGlite, false on PostgreSQL'),
+    AUTH_SESSION_RETENTION_DAYS: int(0, 3650)
+      .default(30)
+      .describe('Days ended login sessions and expired refresh tokens are kept; 0 keeps them'),
+    OPS_LOG_RETENTION_DAYS: int(0, 3650)
+      .default(90)
+      .describe('Days ops_logs rows are kept; 0 keeps them'),
+    JOB_RETENTION_DAYS: int(0, 3650)
+      .default(30)
+      .describe('Days finished aggregate job rows are kept; 0 keeps them'),
     KEY_ROTATION_INTERVAL_SECONDS: int(0, 365 * 86400)
       .default(86400)
       .describe('Credential-key rotation period; 0 disables scheduled rotation'),
@@ -174,6 +188,17 @@ const EnvSchema = z
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY === 'true',
     ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_SECONDS * 1000,
+    // PGlite is private to this process, so migrating at start is safe; a PostgreSQL server is
+    // migrated by its owner (`npm run migrate`): the service's login may lack CREATE.
+    migrateOnStart:
+      env.MIGRATE_ON_START === undefined
+        ? env.DATABASE_URL === undefined
+        : env.MIGRATE_ON_START === 'true',
+    retention: {
+      authSessionDays: env.AUTH_SESSION_RETENTION_DAYS,
+      opsLogDays: env.OPS_LOG_RETENTION_DAYS,
+      jobDays: env.JOB_RETENTION_DAYS,
+    },
     keyRotationIntervalMs: env.KEY_ROTATION_INTERVAL_SECONDS * 1000,
     log: {
       batchIntervalMs: env.LOG_BATCH_INTERVAL_MS,
@@ -226,6 +251,14 @@ const EnvSchema = z
         path: ['TEE_PLATFORM'],
         message:
           'simulated evidence refused with CLOISTER_ENV=production; choose a hardware platform or set ALLOW_SIMULATED_IN_PRODUCTION=true',
+      });
+    }
+    // A production service must not serve enclave routes without an access token.
+    if (c.enclave.production && c.auth.disabledForDevelopment) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_DISABLED_FOR_DEVELOPMENT'],
+        message: 'refused with CLOISTER_ENV=production',
       });
     }
     // Only a spawned enclave gets the key file from the host; one it connects to has its own.
@@ -285,9 +318,10 @@ export type Config = Readonly<z.output<typeof EnvSchema>>;
 /** Every variable the host reads, with its description: the README's table is checked against it. */
 export const CONFIG_VARIABLES = Object.keys((EnvSchema.in as z.ZodObject).shape);
 
-export class ConfigError extends Error {
+/** One line naming every bad variable (StartupError: main.ts prints it and exits 78). */
+export class ConfigError extends StartupError {
   constructor(readonly issues: string[]) {
-    super(`invalid configuration:\n${issues.map((i) => `  ${i}`).join('\n')}`);
+    super(`invalid configuration: ${issues.join('; ')}`, EX_CONFIG);
     this.name = 'ConfigError';
   }
 }

@@ -45,7 +45,15 @@ export type OpsEvent =
       fills: number;
     }
   | { type: 'aggregates.failed'; sessionId: string; jobId: string; code: string }
-  | { type: 'session.invalidated'; sessionId: string; code: string };
+  | { type: 'session.invalidated'; sessionId: string; code: string }
+  // Retention (jobs/ttl-sweeper.ts): one per purge run, with what it deleted.
+  | {
+      type: 'retention.purged';
+      authSessions: number;
+      refreshTokens: number;
+      opsLogs: number;
+      jobs: number;
+    };
 
 export type OpsEventType = OpsEvent['type'];
 
@@ -61,6 +69,7 @@ export const OPS_EVENT_TYPES = [
   'aggregates.signed',
   'aggregates.failed',
   'session.invalidated',
+  'retention.purged',
 ] as const satisfies readonly OpsEventType[];
 
 // Compile-time check that the list above names every member of the union.

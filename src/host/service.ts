@@ -1,15 +1,16 @@
 /**
- * Builds the whole host in order: database (+ migrations), ops log, enclave supervisor, services,
- * jobs, HTTP app. main.ts calls it; integration tests and benchmarks call it too, so they run
- * exactly what production runs. Returns the parts and one `stop()` that undoes everything.
+ * Builds the whole host in order: data folder, database (+ migrations or a schema check), ops
+ * log, enclave supervisor, services, jobs, HTTP app. main.ts calls it; integration tests and
+ * benchmarks call it too, so they run exactly what production runs. Returns the parts and one
+ * `stop()` that undoes everything; a failed start undoes what it had built before it throws.
  */
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
-import { openDatabase } from './db/database.js';
-import { migrate } from './db/migrate.js';
+import { secureDataDir, tightenTree } from './db/data-dir.js';
+import { openDatabaseFor } from './db/database.js';
+import { checkSchema, migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
@@ -36,14 +37,39 @@ export async function createService(
   opts: { logDestination?: DestinationStream } = {},
 ) {
   const logger = createLogger(config.logLevel, opts.logDestination);
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: join(config.dataDir, 'pglite'),
-  });
-  // The embedded default migrates at start; a PostgreSQL server is migrated by `npm run migrate`
-  // (also applied here, idempotently, so a forgotten step cannot start a half-built schema).
-  const applied = await migrate(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  // The simulated platform's secret and the sockets live here too, whatever the database.
+  secureDataDir(config.dataDir);
+  const db = await openDatabaseFor(config);
+  // What a failed start has to undo, newest first (the parts built so far).
+  const undo: (() => unknown)[] = [() => db.close()];
+  try {
+    return await buildService(config, logger, db, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // Best effort: the start's own error is the one to report.
+      }
+    }
+    throw err;
+  }
+}
+
+async function buildService(
+  config: Config,
+  logger: ReturnType<typeof createLogger>,
+  db: Awaited<ReturnType<typeof openDatabaseFor>>,
+  undo: (() => unknown)[],
+) {
+  if (config.migrateOnStart) {
+    const applied = await migrate(db);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  } else {
+    // A PostgreSQL server is migrated by its owner (`npm run migrate`); the service's login
+    // only checks that it runs on the schema it was built for.
+    await checkSchema(db);
+  }
 
   const ops = createOpsLog(logger);
   const sessions = createSessionRepository(db);
@@ -79,6 +105,7 @@ export async function createService(
     ops,
     logger,
     intervalMs: config.ttlSweepIntervalMs,
+    retention: { db, days: config.retention },
   });
   const rotation = createKeyRotationJob({
     enclave,
@@ -112,6 +139,7 @@ export async function createService(
         lazyConnect: false,
       })
     : undefined;
+  if (redis) undo.push(() => redis.disconnect());
 
   const authRepo = createAuthRepository(db);
   const verifier = createTokenVerifier({
@@ -149,13 +177,21 @@ export async function createService(
       allow: allowListFromUrls(Object.values(config.exchanges.baseUrls)),
       logger: logger.child({ component: 'egress' }),
     });
+    undo.push(() => egressProxy?.close());
   }
+  // Pushed before start(): a start that fails half-way may already have spawned the child.
+  undo.push(() => enclave.stop());
   await enclave.start();
   auth.start();
+  undo.push(() => auth.stop());
   sweeper.start();
+  undo.push(() => sweeper.stop());
   rotation.start();
+  undo.push(() => rotation.stop());
   witnesses.start();
+  undo.push(() => witnesses.stop());
   aggregates.start();
+  undo.push(() => aggregates.stop());
   const app = await buildApp({
     config,
     logger,
@@ -169,6 +205,9 @@ export async function createService(
     redis,
     auth: { service: auth, guard, config: config.auth },
   });
+  undo.push(() => app.close());
+  // The enclave child wrote its platform files and socket: private like the rest.
+  tightenTree(config.dataDir);
 
   return {
     app,

@@ -3,12 +3,14 @@
  * run by whoever administers the database (DATABASE_URL, or the embedded PGlite in DATA_DIR).
  * The role reaches tokens at the account's next login or refresh. Roles come from the host's
  * database: the host is the relying party for the operator routes (docs/protocol/auth.md).
+ * On PGlite it takes DATA_DIR's lock like the service, so it refuses while the service runs
+ * (one writer: the service would otherwise lose this write, or this one the service's).
  */
-import { join } from 'node:path';
 import { EmailSchema } from '../../protocol/auth.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
-import { migrate } from '../db/migrate.js';
+import { loadConfig } from '../config.js';
+import { openDatabaseFor } from '../db/database.js';
+import { checkSchema, migrate } from '../db/migrate.js';
+import { StartupError } from '../startup-error.js';
 import { createAuthRepository } from '../db/repositories/auth.js';
 
 export async function setOperator(
@@ -30,14 +32,13 @@ if (isMain) {
     process.stderr.write('usage: npm run operator -- grant|revoke <email>\n');
     process.exit(2);
   }
+  process.umask(0o077);
   try {
     const config = loadConfig(process.env);
-    const db = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: join(config.dataDir, 'pglite'),
-    });
+    const db = await openDatabaseFor(config);
     try {
-      await migrate(db);
+      if (config.migrateOnStart) await migrate(db);
+      else await checkSchema(db);
       const ok = await setOperator(createAuthRepository(db), action, email);
       if (!ok) {
         process.stderr.write('no account with that email\n');
@@ -48,9 +49,11 @@ if (isMain) {
       await db.close();
     }
   } catch (err) {
-    process.stderr.write(
-      `${err instanceof ConfigError ? err.message : 'operator command failed'}\n`,
-    );
+    if (err instanceof StartupError) {
+      process.stderr.write(`operator: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write('operator command failed\n');
     process.exit(1);
   }
 }
