@@ -29,7 +29,10 @@ interface Run {
 }
 
 const temp: string[] = [];
-after(() => {
+const runs: Run[] = [];
+after(async () => {
+  // Whatever a failed assertion left running (host and enclave: the groups this file started).
+  for (const r of runs) await killGroup(r);
   for (const d of temp) rmSync(d, { recursive: true, force: true });
 });
 
@@ -62,7 +65,9 @@ function run(entry: string, env: Record<string, string>, args: string[] = []): R
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     proc.once('exit', (code, signal) => r({ code, signal })),
   );
-  return { proc, stdout, stderr, exit };
+  const handle = { proc, stdout, stderr, exit };
+  runs.push(handle);
+  return handle;
 }
 
 const startHost = async (env: Record<string, string>) =>
@@ -98,16 +103,15 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Kills the host and its enclave child (the process group this test started). */
+/** Kills the host and its enclave child (the process group this test started), if any is left. */
 async function killGroup(r: Run, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (r.proc.exitCode === null && r.proc.signalCode === null) {
-    try {
-      process.kill(-r.proc.pid!, signal);
-    } catch {
-      // already gone
-    }
-    await r.exit;
+  try {
+    // Also when the host has exited: a crashed host may have left its enclave in the group.
+    process.kill(-r.proc.pid!, signal);
+  } catch {
+    // the whole group is gone
   }
+  if (r.proc.exitCode === null && r.proc.signalCode === null) await r.exit;
 }
 
 async function stopHost(r: Run): Promise<void> {
@@ -118,6 +122,15 @@ async function stopHost(r: Run): Promise<void> {
 
 /** The failure contract: exit code, exactly one line on stderr naming `variable`, no stack. */
 async function assertStartupFailure(r: Run, exitCode: number, variable: string): Promise<string> {
+  // A host that starts instead of failing is a failure at once (not a hang until the timeout).
+  const started = listening(r).then(
+    () => true,
+    () => false,
+  );
+  if (await Promise.race([started, r.exit.then(() => false)])) {
+    await killGroup(r);
+    assert.fail(`the host started instead of failing with ${exitCode}`);
+  }
   const { code } = await r.exit;
   const err = r.stderr.join('');
   assert.equal(code, exitCode, err);
@@ -142,7 +155,7 @@ function filesUnder(dir: string): { path: string; mode: number }[] {
   return out;
 }
 
-describe('host start-up (spawned)', { timeout: 180_000 }, () => {
+describe('host start-up (spawned)', { timeout: 400_000 }, () => {
   ensureEnclaveBundle();
 
   it('keeps DATA_DIR private: created 0700, nothing under it readable or writable by others, an existing folder tightened', async () => {

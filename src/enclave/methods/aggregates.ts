@@ -26,6 +26,7 @@ import { JobTable } from '../jobs/job-table.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
 import { checkStoredCredential } from './verify-stored.js';
 import { withOpenedCredential } from './open-credential.js';
+import { EXCHANGE_TABLE } from '../../protocol/exchange-table.js';
 
 const DAY_MS = 86_400_000;
 /** A finished job waits this long for the host to collect it. */
@@ -47,13 +48,7 @@ function jobsOf(state: EnclaveState): JobTable<SignedResult> {
 }
 
 function baseUrl(state: EnclaveState, exchange: Exchange): string {
-  const c = state.config;
-  return {
-    binance: c.BINANCE_BASE_URL,
-    bybit: c.BYBIT_BASE_URL,
-    okx: c.OKX_BASE_URL,
-    coinbase: c.COINBASE_BASE_URL,
-  }[exchange];
+  return state.config[EXCHANGE_TABLE[exchange].envVar];
 }
 
 export async function aggregatesStart(
