@@ -6,4 +6,4 @@ CREATE INDEX auth_sessions_created_idx ON auth_sessions (created_at);
 CREATE INDEX ops_logs_created_idx ON ops_logs (created_at);
 CREATE INDEX aggregate_jobs_finished_idx ON aggregate_jobs (updated_at) WHERE status <> 'running';
 
-GRANT SELECT ON schema_migrations TO app_service, operator_readonly;
+GRANT SELECT ON schema_migrations TO app_service;
