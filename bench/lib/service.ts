@@ -92,6 +92,8 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
       LOG_BATCH_INTERVAL_MS: String(LOG_BATCH.intervalMs),
       LOG_BATCH_MAX: String(LOG_BATCH.max),
       ...(database ? { DATABASE_URL: database.url } : {}),
+      // A fresh test database is migrated by the service itself (as `npm run migrate` would).
+      MIGRATE_ON_START: 'true',
       ...env,
     });
     service = await createService(config, { logDestination: sink });

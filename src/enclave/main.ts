@@ -4,7 +4,7 @@
  * It prints only fixed status lines: no message of any error, which might quote a secret.
  */
 import { fileURLToPath } from 'node:url';
-import { parseEnclaveConfig } from './config.js';
+import { EnclaveConfigError, parseEnclaveConfig } from './config.js';
 import { PlatformError } from './platform/device.js';
 import { resolvePlatform } from './platform/registry.js';
 import { serveEnclave } from './server.js';
@@ -56,7 +56,7 @@ try {
     );
     process.exit(78);
   }
-  if (err instanceof Error && err.message.startsWith('invalid enclave configuration')) {
+  if (err instanceof EnclaveConfigError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(78);
   }

@@ -4,10 +4,21 @@
  * the start with a message naming the variable (never echoing its value: it may be a URL with
  * a password). Defaults are safe development values: simulated TEE, PGlite, localhost only.
  */
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import {
+  ENCLAVE_SHARED_ENV,
+  ENCLAVE_SHARED_VARIABLES,
+  enclaveEnvIssues,
+  maxTtlSeconds,
+  serializeSharedEnv,
+  type EnclaveSharedEnv,
+} from '../protocol/enclave-env.js';
+import { baseUrlsFrom } from '../protocol/exchange-table.js';
 import { AUTH_HOST_ENV, authConfigFrom } from './auth/config.js';
 import { parseTrustProxy } from './http/trust-proxy.js';
 import { parseWitnesses } from './log/witness-client.js';
+import { EX_CONFIG, StartupError } from './startup-error.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
@@ -31,9 +42,7 @@ const EnvSchema = z
     DATABASE_URL: optionalString.describe(
       'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
     ),
-    MAX_TTL_SECONDS: int(300, 365 * 86400)
-      .default(604800)
-      .describe('Longest session TTL accepted'),
+    MAX_TTL_SECONDS: maxTtlSeconds.describe('Longest session TTL accepted'),
     RATE_LIMIT_MAX: int(1, 10_000_000)
       .default(100)
       .describe('Requests per window per client address'),
@@ -59,14 +68,23 @@ const EnvSchema = z
       ),
     TTL_SWEEP_INTERVAL_SECONDS: int(1, 86400)
       .default(300)
-      .describe('How often expired ciphertext is deleted'),
+      .describe('How often expired ciphertext is deleted (and the retention purge runs)'),
+    MIGRATE_ON_START: z
+      .enum(['true', 'false'])
+      .optional()
+      .describe('Apply pending migrations at start; default true on PGlite, false on PostgreSQL'),
+    AUTH_SESSION_RETENTION_DAYS: int(0, 3650)
+      .default(30)
+      .describe('Days ended login sessions and expired refresh tokens are kept; 0 keeps them'),
+    OPS_LOG_RETENTION_DAYS: int(0, 3650)
+      .default(90)
+      .describe('Days ops_logs rows are kept; 0 keeps them'),
+    JOB_RETENTION_DAYS: int(0, 3650)
+      .default(30)
+      .describe('Days finished aggregate job rows are kept; 0 keeps them'),
     KEY_ROTATION_INTERVAL_SECONDS: int(0, 365 * 86400)
       .default(86400)
       .describe('Credential-key rotation period; 0 disables scheduled rotation'),
-    TEE_PLATFORM: z
-      .enum(['simulated', 'sgx-gramine', 'tdx', 'sev-snp', 'nitro'])
-      .default('simulated')
-      .describe('TEE platform of the enclave (docs/platforms/)'),
     CLOISTER_ENV: z
       .enum(['development', 'production'])
       .default('development')
@@ -75,24 +93,6 @@ const EnvSchema = z
       .enum(['true', 'false'])
       .default('false')
       .describe('Let CLOISTER_ENV=production run on simulated evidence (demos only)'),
-    TEE_DEVICE_ROOT: z
-      .string()
-      .min(1)
-      .default('/')
-      .describe('Prefix of the TEE device paths passed to a spawned enclave (tests)'),
-    SEALING_KEY_FILE: optionalString.describe(
-      'Key file a KMS releases after attestation (tdx, sev-snp, nitro), passed to the enclave',
-    ),
-    TSM_REPORT_ENTRY: z
-      .string()
-      .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/)
-      .default('cloister-enclave')
-      .describe('configfs-tsm report entry the enclave uses (tdx, sev-snp)'),
-    NSM_HELPER_SOCKET: z
-      .string()
-      .min(1)
-      .default('/run/cloister/nsm.sock')
-      .describe('Unix socket of the NSM helper inside a Nitro enclave'),
     SEALING_POLICY: z
       .enum(['signer', 'measurement'])
       .default('signer')
@@ -116,15 +116,6 @@ const EnvSchema = z
       .describe(
         'Heartbeats left unanswered, or enclave calls timed out, in a row before the enclave is killed and restarted',
       ),
-    ENVELOPE_MAX_AGE_SECONDS: int(10, 3600)
-      .default(300)
-      .describe('Oldest envelope issued_at accepted'),
-    ENVELOPE_MAX_FUTURE_SECONDS: int(0, 600)
-      .default(30)
-      .describe('Client clock skew tolerated on envelope issued_at, seconds'),
-    REPLAY_CACHE_MAX_ENTRIES: int(1000, 50_000_000)
-      .default(2_000_000)
-      .describe('Most envelope ephemeral keys the enclave remembers to refuse replays'),
     LOG_BATCH_INTERVAL_MS: int(0, 1000)
       .default(5)
       .describe('Longest wait before queued log entries are appended and a checkpoint signed'),
@@ -135,40 +126,18 @@ const EnvSchema = z
     LOG_WITNESS_INTERVAL_SECONDS: int(1, 86400)
       .default(10)
       .describe('How often the latest checkpoint is sent to the witnesses'),
-    BINANCE_BASE_URL: z
-      .url()
-      .default('https://api.binance.com')
-      .describe('Binance spot API the enclave fetches fills from (testnets, tests)'),
-    BYBIT_BASE_URL: z.url().default('https://api.bybit.com').describe('Bybit v5 API base URL'),
-    OKX_BASE_URL: z.url().default('https://www.okx.com').describe('OKX v5 API base URL'),
-    COINBASE_BASE_URL: z
-      .url()
-      .default('https://api.coinbase.com')
-      .describe('Coinbase Advanced Trade API base URL'),
-    EGRESS_MODE: z
-      .enum(['direct', 'tunnel'])
-      .default('direct')
-      .describe(
-        'How the enclave reaches exchanges: directly, or TLS through the host CONNECT tunnel',
-      ),
-    EGRESS_CA_FILE: optionalString.describe(
-      'Extra CA certificate (PEM) the enclave trusts for exchange TLS (tests, private testnets)',
-    ),
-    AGGREGATES_MAX_JOBS: int(1, 64)
-      .default(4)
-      .describe('Aggregate jobs the enclave runs at once; more answer 503'),
     AGGREGATES_WAIT_MS: int(0, 25_000)
       .default(10_000)
       .describe('How long request_aggregates waits for a result before answering 202 with a job'),
-    AGGREGATES_MAX_FILLS: int(1000, 50_000_000)
-      .default(3_000_000)
-      .describe('Most fills one aggregates job may hold in enclave memory; more fail the job'),
-    AGGREGATES_MAX_WINDOW_DAYS: int(1, 3650)
-      .default(730)
-      .describe('Longest [from, to) window, and the look-back when from is omitted'),
     ...AUTH_HOST_ENV,
+    // The variables the enclave reads too (the host passes them on when it spawns it).
+    ...ENCLAVE_SHARED_ENV,
   })
   .transform((env) => ({
+    /** The contract's variables as parsed: what the spawned enclave gets (serializeEnclaveEnv). */
+    enclaveEnv: Object.fromEntries(
+      ENCLAVE_SHARED_VARIABLES.map((name) => [name, env[name]]),
+    ) as EnclaveSharedEnv,
     auth: authConfigFrom(env),
     port: env.ENCLAVE_PORT,
     host: env.HOST,
@@ -187,6 +156,17 @@ const EnvSchema = z
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_SECONDS * 1000,
+    // PGlite is private to this process, so migrating at start is safe; a PostgreSQL server is
+    // migrated by its owner (`npm run migrate`): the service's login may lack CREATE.
+    migrateOnStart:
+      env.MIGRATE_ON_START === undefined
+        ? env.DATABASE_URL === undefined
+        : env.MIGRATE_ON_START === 'true',
+    retention: {
+      authSessionDays: env.AUTH_SESSION_RETENTION_DAYS,
+      opsLogDays: env.OPS_LOG_RETENTION_DAYS,
+      jobDays: env.JOB_RETENTION_DAYS,
+    },
     keyRotationIntervalMs: env.KEY_ROTATION_INTERVAL_SECONDS * 1000,
     log: {
       batchIntervalMs: env.LOG_BATCH_INTERVAL_MS,
@@ -195,12 +175,7 @@ const EnvSchema = z
       witnessIntervalMs: env.LOG_WITNESS_INTERVAL_SECONDS * 1000,
     },
     exchanges: {
-      baseUrls: {
-        binance: env.BINANCE_BASE_URL,
-        bybit: env.BYBIT_BASE_URL,
-        okx: env.OKX_BASE_URL,
-        coinbase: env.COINBASE_BASE_URL,
-      },
+      baseUrls: baseUrlsFrom(env),
       egressMode: env.EGRESS_MODE,
       egressCaFile: env.EGRESS_CA_FILE,
     },
@@ -243,17 +218,18 @@ const EnvSchema = z
           'simulated evidence refused with CLOISTER_ENV=production; choose a hardware platform or set ALLOW_SIMULATED_IN_PRODUCTION=true',
       });
     }
-    // Only a spawned enclave gets the key file from the host; one it connects to has its own.
-    if (
-      ['tdx', 'sev-snp', 'nitro'].includes(c.enclave.platform) &&
-      !c.enclave.socket &&
-      !c.enclave.sealingKeyFile
-    ) {
+    // A production service must not serve enclave routes without an access token.
+    if (c.enclave.production && c.auth.disabledForDevelopment) {
       ctx.addIssue({
         code: 'custom',
-        path: ['SEALING_KEY_FILE'],
-        message: `required when TEE_PLATFORM is ${c.enclave.platform}`,
+        path: ['AUTH_DISABLED_FOR_DEVELOPMENT'],
+        message: 'refused with CLOISTER_ENV=production',
       });
+    }
+    // The contract's cross-field rules, as the enclave applies them. Only a spawned enclave
+    // gets the key file from the host; one it connects to has its own.
+    for (const issue of enclaveEnvIssues(c.enclaveEnv, { sealingKeyRequired: !c.enclave.socket })) {
+      ctx.addIssue({ code: 'custom', path: [issue.variable], message: issue.message });
     }
     for (const origin of c.allowedOrigins) {
       if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin)) {
@@ -273,18 +249,6 @@ const EnvSchema = z
         message: 'each witness is "<vkey> <url>"',
       });
     }
-    if (c.exchanges.egressMode === 'tunnel') {
-      for (const [exchange, url] of Object.entries(c.exchanges.baseUrls)) {
-        if (!url.startsWith('https://')) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [`${exchange.toUpperCase()}_BASE_URL`],
-            message:
-              'must be https:// when EGRESS_MODE is tunnel (the host must not see the traffic)',
-          });
-        }
-      }
-    }
     for (const [name, url] of [
       ['DATABASE_URL', c.databaseUrl],
       ['REDIS_URL', c.rateLimit.redisUrl],
@@ -300,9 +264,10 @@ export type Config = Readonly<z.output<typeof EnvSchema>>;
 /** Every variable the host reads, with its description: the README's table is checked against it. */
 export const CONFIG_VARIABLES = Object.keys((EnvSchema.in as z.ZodObject).shape);
 
-export class ConfigError extends Error {
+/** One line naming every bad variable (StartupError: main.ts prints it and exits 78). */
+export class ConfigError extends StartupError {
   constructor(readonly issues: string[]) {
-    super(`invalid configuration:\n${issues.map((i) => `  ${i}`).join('\n')}`);
+    super(`invalid configuration: ${issues.join('; ')}`, EX_CONFIG);
     this.name = 'ConfigError';
   }
 }
@@ -322,4 +287,27 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(res.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
   }
   return deepFreeze(res.data);
+}
+
+/**
+ * The enclave's whole environment when the host spawns it: the contract's variables as this
+ * host parsed them (paths made absolute), plus the spawn-only ones (ENCLAVE_SPAWN_ENV).
+ */
+export function serializeEnclaveEnv(
+  config: Pick<Config, 'enclaveEnv' | 'dataDir' | 'maxTtlSeconds'>,
+  paths: { socketPath: string; egressProxySocket: string },
+): Record<string, string> {
+  const shared = config.enclaveEnv;
+  const absolute = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+  return {
+    ...serializeSharedEnv({
+      ...shared,
+      SEALING_KEY_FILE: absolute(shared.SEALING_KEY_FILE),
+      EGRESS_CA_FILE: absolute(shared.EGRESS_CA_FILE),
+    }),
+    ENCLAVE_SOCKET_PATH: paths.socketPath,
+    SIMULATED_PLATFORM_DIR: resolve(join(config.dataDir, 'simulated-platform')),
+    ENCLAVE_MAX_TTL_SECONDS: String(config.maxTtlSeconds),
+    ...(shared.EGRESS_MODE === 'tunnel' ? { EGRESS_PROXY_SOCKET: paths.egressProxySocket } : {}),
+  };
 }

@@ -1,29 +1,44 @@
 /**
- * `npm start`: the composition root. Parses the configuration (a bad value stops here, naming the
- * variable), builds the service, listens, and shuts down cleanly on SIGINT/SIGTERM.
+ * `npm start`: the composition root. Parses the configuration, builds the service, listens, and
+ * shuts down cleanly on SIGINT/SIGTERM. A start-up failure the operator can fix (bad variable,
+ * port taken, database unreachable, data folder locked) prints one line naming the cause and the
+ * variable to change, and exits 78 (EX_CONFIG) or 69 (EX_UNAVAILABLE), after stopping what had
+ * started (the enclave child included).
  */
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig } from './config.js';
-import { createService } from './service.js';
+import { loadConfig, type Config } from './config.js';
+import { createService, type Service } from './service.js';
+import { listenStartupError, StartupError } from './startup-error.js';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
+// Files this process creates are private to its account (PGlite's own need data-dir.ts too).
+process.umask(0o077);
+
+function fail(err: unknown): never {
+  if (err instanceof StartupError) {
+    process.stderr.write(`cloister: ${err.message}\n`);
+    process.exit(err.exitCode);
   }
-  throw err;
+  // A bug rather than a setting: still one line; LOG_LEVEL=debug is no help before the logger.
+  const e = err as Error;
+  process.stderr.write(
+    `cloister: start failed: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}\n`,
+  );
+  process.exit(70); // EX_SOFTWARE
 }
 
-const service = await createService(config);
+let config: Config;
+let service: Service;
+try {
+  config = loadConfig(process.env);
+  service = await createService(config);
+} catch (err) {
+  fail(err);
+}
 try {
   await service.app.listen({ port: config.port, host: config.host });
 } catch (err) {
-  // A host that cannot serve must not leave its enclave (and the keyring in it) running.
   await service.stop().catch(() => undefined);
-  throw err;
+  fail(listenStartupError(err, config.host, config.port));
 }
 service.logger.info(
   {

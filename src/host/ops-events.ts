@@ -65,6 +65,14 @@ export type OpsEvent =
       method: string;
       route: string;
       client: string;
+    }
+  // Retention (jobs/ttl-sweeper.ts): one per purge run, with what it deleted.
+  | {
+      type: 'retention.purged';
+      authSessions: number;
+      refreshTokens: number;
+      opsLogs: number;
+      jobs: number;
     };
 
 export type OpsEventType = OpsEvent['type'];
@@ -93,6 +101,7 @@ export const OPS_EVENT_TYPES = [
   'auth.role_granted',
   'auth.role_revoked',
   'auth.request_denied',
+  'retention.purged',
 ] as const satisfies readonly OpsEventType[];
 
 /**

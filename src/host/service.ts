@@ -1,15 +1,16 @@
 /**
- * Builds the whole host in order: database (+ migrations), ops log, enclave supervisor, services,
- * jobs, HTTP app. main.ts calls it; integration tests and benchmarks call it too, so they run
- * exactly what production runs. Returns the parts and one `stop()` that undoes everything.
+ * Builds the whole host in order: data folder, database (+ migrations or a schema check), ops
+ * log, enclave supervisor, services, jobs, HTTP app. main.ts calls it; integration tests and
+ * benchmarks call it too, so they run exactly what production runs. Returns the parts and one
+ * `stop()` that undoes everything; a failed start undoes what it had built before it throws.
  */
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
-import { openDatabase } from './db/database.js';
-import { migrate } from './db/migrate.js';
+import { secureDataDir, tightenTree } from './db/data-dir.js';
+import { openDatabaseFor } from './db/database.js';
+import { checkSchema, migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
 import { createCredentialKeyring } from './enclave-client/credential-keyring.js';
@@ -41,14 +42,40 @@ export async function createService(
   } = {},
 ) {
   const logger = createLogger(config.logLevel, opts.logDestination);
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: join(config.dataDir, 'pglite'),
-  });
-  // The embedded default migrates at start; a PostgreSQL server is migrated by `npm run migrate`
-  // (also applied here, idempotently, so a forgotten step cannot start a half-built schema).
-  const applied = await migrate(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  // The simulated platform's secret and the sockets live here too, whatever the database.
+  secureDataDir(config.dataDir);
+  const db = await openDatabaseFor(config);
+  // What a failed start has to undo, newest first (the parts built so far).
+  const undo: (() => unknown)[] = [() => db.close()];
+  try {
+    return await buildService(config, logger, db, undo, opts.enclaveTestHooks === true);
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // Best effort: the start's own error is the one to report.
+      }
+    }
+    throw err;
+  }
+}
+
+async function buildService(
+  config: Config,
+  logger: ReturnType<typeof createLogger>,
+  db: Awaited<ReturnType<typeof openDatabaseFor>>,
+  undo: (() => unknown)[],
+  enclaveTestHooks: boolean,
+) {
+  if (config.migrateOnStart) {
+    const applied = await migrate(db);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  } else {
+    // A PostgreSQL server is migrated by its owner (`npm run migrate`); the service's login
+    // only checks that it runs on the schema it was built for.
+    await checkSchema(db);
+  }
 
   const ops = createOpsLog(logger);
   const sessions = createSessionRepository(db);
@@ -57,7 +84,7 @@ export async function createService(
     db,
     ops,
     logger: logger.child({ component: 'supervisor' }),
-    testHooks: opts.enclaveTestHooks === true,
+    testHooks: enclaveTestHooks,
   });
   const keyring = createCredentialKeyring({
     db,
@@ -91,6 +118,7 @@ export async function createService(
     ops,
     logger,
     intervalMs: config.ttlSweepIntervalMs,
+    retention: { db, days: config.retention },
   });
   const rotation = createKeyRotationJob({
     keyring,
@@ -125,6 +153,7 @@ export async function createService(
         lazyConnect: false,
       })
     : undefined;
+  if (redis) undo.push(() => redis.disconnect());
 
   const authRepo = createAuthRepository(db);
   const verifier = createTokenVerifier({
@@ -163,47 +192,38 @@ export async function createService(
       allow: allowListFromUrls(Object.values(config.exchanges.baseUrls)),
       logger: logger.child({ component: 'egress' }),
     });
+    undo.push(() => egressProxy?.close());
   }
-  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
-  async function stop(): Promise<void> {
-    await rotation.stop();
-    await auth.stop();
-    await witnesses.stop();
-    await sweeper.stop();
-    await app?.close();
-    await aggregates.stop();
-    await log.drain();
-    await enclave.stop();
-    await egressProxy?.close();
-    redis?.disconnect();
-    await db.close();
-  }
-  try {
-    await enclave.start();
-    auth.start();
-    sweeper.start();
-    rotation.start();
-    witnesses.start();
-    aggregates.start();
-    app = await buildApp({
-      config,
-      logger,
-      enclave,
-      db,
-      credentials,
-      attestation,
-      aggregates,
-      log,
-      logStore,
-      redis,
-      auth: { service: auth, guard, config: config.auth },
-      ops,
-    });
-  } catch (err) {
-    // A failed start leaves nothing running: no enclave child with the keyring in memory.
-    await stop().catch(() => undefined);
-    throw err;
-  }
+  // Pushed before start(): a start that fails half-way may already have spawned the child.
+  undo.push(() => enclave.stop());
+  await enclave.start();
+  auth.start();
+  undo.push(() => auth.stop());
+  sweeper.start();
+  undo.push(() => sweeper.stop());
+  rotation.start();
+  undo.push(() => rotation.stop());
+  witnesses.start();
+  undo.push(() => witnesses.stop());
+  aggregates.start();
+  undo.push(() => aggregates.stop());
+  const app = await buildApp({
+    config,
+    logger,
+    enclave,
+    db,
+    credentials,
+    attestation,
+    aggregates,
+    log,
+    logStore,
+    redis,
+    auth: { service: auth, guard, config: config.auth },
+    ops,
+  });
+  undo.push(() => app.close());
+  // The enclave child wrote its platform files and socket: private like the rest.
+  tightenTree(config.dataDir);
 
   return {
     app,
@@ -218,7 +238,19 @@ export async function createService(
     auth,
     authVerifier: verifier,
     logger,
-    stop,
+    async stop(): Promise<void> {
+      await rotation.stop();
+      await auth.stop();
+      await witnesses.stop();
+      await sweeper.stop();
+      await app.close();
+      await aggregates.stop();
+      await log.drain();
+      await enclave.stop();
+      await egressProxy?.close();
+      redis?.disconnect();
+      await db.close();
+    },
   };
 }
 export type Service = Awaited<ReturnType<typeof createService>>;

@@ -89,6 +89,8 @@ export async function startTestService(
     // test/auth/ sets this to false and checks the protection itself.
     AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
     ...(database ? { DATABASE_URL: database.url } : {}),
+    // A fresh test database is migrated by the service itself (as `npm run migrate` would).
+    MIGRATE_ON_START: 'true',
     ...env,
   });
   const service = await createService(config, { logDestination: sink });

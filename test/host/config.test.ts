@@ -54,4 +54,47 @@ describe('host configuration', () => {
       );
     });
   }
+
+  it('refuses AUTH_DISABLED_FOR_DEVELOPMENT=true with CLOISTER_ENV=production', () => {
+    const prod = { CLOISTER_ENV: 'production', ALLOW_SIMULATED_IN_PRODUCTION: 'true' };
+    assert.equal(loadConfig(prod).auth.disabledForDevelopment, false);
+    assert.throws(
+      () => loadConfig({ ...prod, AUTH_DISABLED_FOR_DEVELOPMENT: 'true' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.issues.some((i) => i.startsWith('AUTH_DISABLED_FOR_DEVELOPMENT:')),
+    );
+    assert.equal(
+      loadConfig({ AUTH_DISABLED_FOR_DEVELOPMENT: 'true' }).auth.disabledForDevelopment,
+      true,
+    );
+  });
+
+  it('migrates at start on PGlite only, unless MIGRATE_ON_START says otherwise', () => {
+    const pgUrl = 'postgres://u@127.0.0.1/db';
+    assert.equal(loadConfig({}).migrateOnStart, true);
+    assert.equal(loadConfig({ DATABASE_URL: pgUrl }).migrateOnStart, false);
+    assert.equal(
+      loadConfig({ DATABASE_URL: pgUrl, MIGRATE_ON_START: 'true' }).migrateOnStart,
+      true,
+    );
+    assert.equal(loadConfig({ MIGRATE_ON_START: 'false' }).migrateOnStart, false);
+  });
+
+  it('reads the retention periods (0 keeps rows)', () => {
+    assert.deepEqual(loadConfig({}).retention, {
+      authSessionDays: 30,
+      opsLogDays: 90,
+      jobDays: 30,
+    });
+    assert.equal(loadConfig({ OPS_LOG_RETENTION_DAYS: '0' }).retention.opsLogDays, 0);
+    assert.throws(() => loadConfig({ JOB_RETENTION_DAYS: '-1' }), ConfigError);
+  });
+
+  it('a configuration error is one line', () => {
+    assert.throws(
+      () => loadConfig({ ENCLAVE_PORT: 'x', RATE_LIMIT_MAX: 'y' }),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes('\n'),
+    );
+  });
 });

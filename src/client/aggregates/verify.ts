@@ -26,6 +26,8 @@ import {
   type LogTrust,
   type VerifiedCheckpoint,
 } from '../log/verify-log.js';
+import { EXCHANGES } from '../../protocol/credentials.js';
+import { EXCHANGE_TABLE } from '../../protocol/exchange-table.js';
 
 export interface AggregatesTrust {
   /** The enclave's result-signing key (base64), from `verification.signingKeys.results`. */
@@ -40,20 +42,10 @@ export interface AggregatesTrust {
   allowedApiHosts?: readonly string[];
 }
 
-/** The production API hosts of each exchange the connectors speak to. */
-export const OFFICIAL_API_HOSTS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  binance: [
-    'api.binance.com',
-    'api-gcp.binance.com',
-    'api1.binance.com',
-    'api2.binance.com',
-    'api3.binance.com',
-    'api4.binance.com',
-  ],
-  bybit: ['api.bybit.com', 'api.bytick.com'],
-  okx: ['www.okx.com', 'aws.okx.com'],
-  coinbase: ['api.coinbase.com'],
-});
+/** The production API hosts of each exchange the connectors speak to (protocol/exchange-table.ts). */
+export const OFFICIAL_API_HOSTS: Readonly<Record<string, readonly string[]>> = Object.freeze(
+  Object.fromEntries(EXCHANGES.map((e) => [e, EXCHANGE_TABLE[e].officialApiHosts])),
+);
 
 export type AggregatesVerification =
   | { valid: true; payload: AggregatesPayload; digest: string; reasons: [] }

@@ -24,19 +24,14 @@ import type { ApiCredentials } from '../exchanges/types.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
 import { checkStoredCredential } from './verify-stored.js';
 import { ENVELOPE_PURPOSES, openStored } from './open-envelope.js';
+import { EXCHANGE_TABLE } from '../../protocol/exchange-table.js';
 
 const DAY_MS = 86_400_000;
 
 const jobsOf = (state: EnclaveState) => state.jobs;
 
 function baseUrl(state: EnclaveState, exchange: Exchange): string {
-  const c = state.config;
-  return {
-    binance: c.BINANCE_BASE_URL,
-    bybit: c.BYBIT_BASE_URL,
-    okx: c.OKX_BASE_URL,
-    coinbase: c.COINBASE_BASE_URL,
-  }[exchange];
+  return state.config[EXCHANGE_TABLE[exchange].envVar];
 }
 
 export async function aggregatesStart(

@@ -1,10 +1,12 @@
 /**
  * The host's authentication settings (README "Configuration", docs/protocol/auth.md). Parsed
  * with the rest of the host environment (host/config.ts spreads this shape and calls
- * `authConfigFrom`). The Argon2id and token settings are passed on to the enclave, which is
- * where they take effect; the host needs the token ones too, to verify what the enclave signs.
+ * `authConfigFrom`). The Argon2id and token settings are declared in the host↔enclave contract
+ * (protocol/enclave-env.ts, AUTH_SHARED_ENV): they take effect in the enclave; the host needs
+ * the token ones too, to verify what the enclave signs.
  */
 import { z } from 'zod';
+import type { AUTH_SHARED_ENV } from '../../protocol/enclave-env.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false']);
@@ -13,37 +15,9 @@ export const AUTH_HOST_ENV = {
   AUTH_DISABLED_FOR_DEVELOPMENT: bool
     .default('false')
     .describe('Development only: enclave routes accept requests without an access token'),
-  AUTH_ISSUER: z
-    .string()
-    .min(1)
-    .max(256)
-    .default('http://127.0.0.1:3000')
-    .describe('JWT issuer (iss) and OpenID issuer: the public base URL of the service'),
-  AUTH_AUDIENCE: z.string().min(1).max(256).default('cloister').describe('JWT audience (aud)'),
-  AUTH_ACCESS_TOKEN_TTL_SECONDS: int(60, 86400).default(900).describe('Access-token lifetime'),
-  AUTH_REFRESH_TOKEN_TTL_SECONDS: int(300, 365 * 86400)
-    .default(30 * 86400)
-    .describe('Refresh-token lifetime (renewed on each refresh)'),
-  AUTH_REFRESH_GRACE_SECONDS: int(0, 300)
-    .default(5)
-    .describe('A retried refresh of the same token within this window returns the same pair'),
   AUTH_KEY_ROTATION_INTERVAL_SECONDS: int(0, 365 * 86400)
     .default(30 * 86400)
     .describe('JWT signing-key rollover period; 0 disables scheduled rollover'),
-  AUTH_KEY_PREPUBLISH_SECONDS: int(0, 86400)
-    .default(60)
-    .describe('How long a new signing key is in the JWKS before it signs'),
-  AUTH_ARGON2_MEMORY_KIB: int(19456, 4 * 1024 * 1024)
-    .default(19456)
-    .describe('Argon2id memory cost, KiB (at least OWASP 19456)'),
-  AUTH_ARGON2_TIME_COST: int(2, 64).default(2).describe('Argon2id passes (at least 2)'),
-  AUTH_ARGON2_PARALLELISM: int(1, 16).default(1).describe('Argon2id lanes'),
-  AUTH_ARGON2_CONCURRENCY: int(1, 64)
-    .default(2)
-    .describe('Argon2id computations running at once in the enclave'),
-  AUTH_ARGON2_QUEUE_MAX: int(0, 100_000)
-    .default(64)
-    .describe('Argon2id computations that may wait; beyond that logins answer 503 AUTH_BUSY'),
   AUTH_LOGIN_MAX_PER_IP: int(1, 1_000_000)
     .default(30)
     .describe('Login attempts per client address per minute'),
@@ -58,7 +32,9 @@ export const AUTH_HOST_ENV = {
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
 };
 
-type AuthEnv = { [K in keyof typeof AUTH_HOST_ENV]: z.output<(typeof AUTH_HOST_ENV)[K]> };
+type AuthEnv = {
+  [K in keyof typeof AUTH_HOST_ENV]: z.output<(typeof AUTH_HOST_ENV)[K]>;
+} & { [K in keyof typeof AUTH_SHARED_ENV]: z.output<(typeof AUTH_SHARED_ENV)[K]> };
 
 export function authConfigFrom(env: AuthEnv) {
   return {
@@ -74,20 +50,6 @@ export function authConfigFrom(env: AuthEnv) {
     loginFailuresBeforeBackoff: env.AUTH_LOGIN_FAILURES_BEFORE_BACKOFF,
     registerMaxPerIp: env.AUTH_REGISTER_MAX_PER_IP,
     cookies: env.AUTH_COOKIES === 'true',
-    /** What the enclave's environment gets (enclave/auth/config.ts parses it). */
-    enclaveEnv: {
-      AUTH_ARGON2_MEMORY_KIB: String(env.AUTH_ARGON2_MEMORY_KIB),
-      AUTH_ARGON2_TIME_COST: String(env.AUTH_ARGON2_TIME_COST),
-      AUTH_ARGON2_PARALLELISM: String(env.AUTH_ARGON2_PARALLELISM),
-      AUTH_ARGON2_CONCURRENCY: String(env.AUTH_ARGON2_CONCURRENCY),
-      AUTH_ARGON2_QUEUE_MAX: String(env.AUTH_ARGON2_QUEUE_MAX),
-      AUTH_ISSUER: env.AUTH_ISSUER,
-      AUTH_AUDIENCE: env.AUTH_AUDIENCE,
-      AUTH_ACCESS_TOKEN_TTL_SECONDS: String(env.AUTH_ACCESS_TOKEN_TTL_SECONDS),
-      AUTH_REFRESH_TOKEN_TTL_SECONDS: String(env.AUTH_REFRESH_TOKEN_TTL_SECONDS),
-      AUTH_REFRESH_GRACE_SECONDS: String(env.AUTH_REFRESH_GRACE_SECONDS),
-      AUTH_KEY_PREPUBLISH_SECONDS: String(env.AUTH_KEY_PREPUBLISH_SECONDS),
-    },
   };
 }
 export type AuthConfig = ReturnType<typeof authConfigFrom>;

@@ -3,7 +3,9 @@
  * of an account, run by whoever administers the database (DATABASE_URL, or the embedded PGlite
  * in DATA_DIR). The role reaches tokens at the account's next login or refresh. Roles come from
  * the host's database: the host is the relying party for the operator routes
- * (docs/protocol/auth.md).
+ * (docs/protocol/auth.md). On PGlite it takes DATA_DIR's lock like the service, so it refuses
+ * while the service runs (one writer: the service would otherwise lose this write, or this one
+ * the service's).
  *
  * Who did it is recorded: an `auth.role_granted`/`auth.role_revoked` ops event in the same
  * transaction, `by` = `cli:<name>` (`--by`, else the OS user). This command runs without the
@@ -11,14 +13,14 @@
  * with `POST /operator/roles/grant|revoke`, which logs the change there too.
  */
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EmailSchema } from '../../protocol/auth.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase, type Db } from '../db/database.js';
-import { migrate } from '../db/migrate.js';
+import { loadConfig } from '../config.js';
+import { openDatabaseFor, type Db } from '../db/database.js';
+import { checkSchema, migrate } from '../db/migrate.js';
 import { createAuthRepository, type AuthRepository } from '../db/repositories/auth.js';
 import { createOpsLog, type OpsLog } from '../ops-events.js';
+import { StartupError } from '../startup-error.js';
 
 export async function setOperator(
   deps: {
@@ -68,14 +70,13 @@ if (isMain) {
     process.stderr.write('usage: npm run operator -- grant|revoke <email> [--by <name>]\n');
     process.exit(2);
   }
+  process.umask(0o077);
   try {
     const config = loadConfig(process.env);
-    const db = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: join(config.dataDir, 'pglite'),
-    });
+    const db = await openDatabaseFor(config);
     try {
-      await migrate(db);
+      if (config.migrateOnStart) await migrate(db);
+      else await checkSchema(db);
       const ops = createOpsLog({ info: () => undefined });
       const ok = await setOperator(
         { db, repo: createAuthRepository(db), ops },
@@ -92,9 +93,11 @@ if (isMain) {
       await db.close();
     }
   } catch (err) {
-    process.stderr.write(
-      `${err instanceof ConfigError ? err.message : 'operator command failed'}\n`,
-    );
+    if (err instanceof StartupError) {
+      process.stderr.write(`operator: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write('operator command failed\n');
     process.exit(1);
   }
 }

@@ -4,7 +4,11 @@
  * The schema, roles and functions are the same SQL on both. Repositories see only `Db`.
  */
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import type { Config } from '../config.js';
+import { databaseStartupError } from '../startup-error.js';
+import { lockDataDir, secureDataDir, tightenTree } from './data-dir.js';
 
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
@@ -50,7 +54,12 @@ export async function openPostgres(connectionString: string, max = 10): Promise<
   const pool = new pg.Pool({ connectionString, max });
   // An idle client's error (server restart) must not crash the host; the next query reconnects.
   pool.on('error', () => undefined);
-  await pool.query('SELECT 1');
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
   return {
     engine: 'postgres',
     query: async <R>(sql: string, params?: unknown[]) => ({
@@ -84,9 +93,41 @@ export async function openPostgres(connectionString: string, max = 10): Promise<
   };
 }
 
-export async function openDatabase(opts: {
-  databaseUrl?: string | undefined;
-  dataDir: string;
-}): Promise<Db> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir);
+/**
+ * The database a configuration names: PostgreSQL at DATABASE_URL, or the embedded PGlite in
+ * DATA_DIR/pglite — then DATA_DIR is made private and locked to this process until close()
+ * (data-dir.ts). Failures are StartupErrors naming the variable to change.
+ */
+export async function openDatabaseFor(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'>,
+): Promise<Db> {
+  if (config.databaseUrl) {
+    try {
+      return await openPostgres(config.databaseUrl);
+    } catch (err) {
+      throw databaseStartupError(err);
+    }
+  }
+  secureDataDir(config.dataDir);
+  const lock = lockDataDir(config.dataDir);
+  let db: Db;
+  try {
+    db = await openPglite(join(config.dataDir, 'pglite'));
+    // PGlite's initial files are born 0666 whatever the umask (data-dir.ts).
+    tightenTree(config.dataDir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  return {
+    ...db,
+    async close() {
+      try {
+        await db.close();
+        tightenTree(config.dataDir);
+      } finally {
+        lock.release();
+      }
+    },
+  };
 }

@@ -1,15 +1,13 @@
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded PGlite). */
-import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from './database.js';
+import { loadConfig } from '../config.js';
+import { StartupError } from '../startup-error.js';
+import { openDatabaseFor } from './database.js';
 import { migrate } from './migrate.js';
 
+process.umask(0o077);
 try {
   const config = loadConfig(process.env);
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: join(config.dataDir, 'pglite'),
-  });
+  const db = await openDatabaseFor(config);
   try {
     const applied = await migrate(db);
     process.stdout.write(
@@ -19,8 +17,10 @@ try {
     await db.close();
   }
 } catch (err) {
-  process.stderr.write(
-    `${err instanceof ConfigError ? err.message : `migration failed: ${(err as Error).message}`}\n`,
-  );
+  if (err instanceof StartupError) {
+    process.stderr.write(`migrate: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`migration failed: ${(err as Error).message}\n`);
   process.exit(1);
 }

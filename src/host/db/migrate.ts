@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { EX_CONFIG, StartupError } from '../startup-error.js';
 import type { Db } from './database.js';
 
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
@@ -48,7 +49,10 @@ export async function migrate(
       );
       if (rows[0]) {
         if (rows[0].checksum !== m.checksum) {
-          throw new Error(`migration ${m.version} was changed after it was applied`);
+          throw new StartupError(
+            `migration ${m.version} was changed after it was applied: restore it and add a new migration instead`,
+            EX_CONFIG,
+          );
         }
         return;
       }
@@ -61,4 +65,43 @@ export async function migrate(
     });
   }
   return applied;
+}
+
+/**
+ * At start without MIGRATE_ON_START: the schema must be exactly what this build's migrations
+ * make. The service's login (a member of app_service) may read schema_migrations but not
+ * create anything, so a behind schema is refused with the command that fixes it.
+ */
+export async function checkSchema(
+  db: Db,
+  migrations: Migration[] = loadMigrations(),
+): Promise<void> {
+  let rows: { version: string; checksum: string }[];
+  try {
+    ({ rows } = await db.query<{ version: string; checksum: string }>(
+      'SELECT version, checksum FROM schema_migrations',
+    ));
+  } catch (err) {
+    // 42P01: no such table (never migrated); 42501: no grant (migrated before 007).
+    const code = (err as { code?: unknown }).code;
+    if (code !== '42P01' && code !== '42501') throw err;
+    rows = [];
+  }
+  const applied = new Map(rows.map((r) => [r.version, r.checksum]));
+  const changed = migrations.find(
+    (m) => applied.has(m.version) && applied.get(m.version) !== m.checksum,
+  );
+  if (changed) {
+    throw new StartupError(
+      `migration ${changed.version} was changed after it was applied: restore it and add a new migration instead`,
+      EX_CONFIG,
+    );
+  }
+  const pending = migrations.filter((m) => !applied.has(m.version)).map((m) => m.version);
+  if (pending.length > 0) {
+    throw new StartupError(
+      `database schema is behind (pending: ${pending.join(', ')}): run \`npm run migrate\` as the schema owner, or set MIGRATE_ON_START=true`,
+      EX_CONFIG,
+    );
+  }
 }

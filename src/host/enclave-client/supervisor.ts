@@ -15,7 +15,7 @@ import { resolve as resolvePath, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
-import type { Config } from '../config.js';
+import { serializeEnclaveEnv, type Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import type { OpsLog } from '../ops-events.js';
 import { createPeriodicJob } from '../jobs/periodic.js';
@@ -34,7 +34,7 @@ const STOP_GRACE_MS = 5000;
 export interface SupervisorDeps {
   config: Pick<
     Config,
-    'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates' | 'auth'
+    'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates' | 'auth' | 'enclaveEnv'
   >;
   db: Pick<Db, 'transaction'>;
   ops: OpsLog;
@@ -70,34 +70,10 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   function spawnEnclave(): Promise<void> {
     mkdirSync(config.dataDir, { recursive: true });
     const env = {
-      ENCLAVE_SOCKET_PATH: socketPath,
-      TEE_PLATFORM: config.enclave.platform,
-      SIMULATED_PLATFORM_DIR: resolvePath(join(config.dataDir, 'simulated-platform')),
-      TEE_DEVICE_ROOT: config.enclave.deviceRoot,
-      TSM_REPORT_ENTRY: config.enclave.tsmReportEntry,
-      NSM_HELPER_SOCKET: config.enclave.nsmHelperSocket,
-      ...(config.enclave.sealingKeyFile
-        ? { SEALING_KEY_FILE: resolvePath(config.enclave.sealingKeyFile) }
-        : {}),
-      ENCLAVE_MAX_TTL_SECONDS: String(config.maxTtlSeconds),
-      ENVELOPE_MAX_AGE_SECONDS: String(config.enclave.envelopeMaxAgeSeconds),
-      ENVELOPE_MAX_FUTURE_SECONDS: String(config.enclave.envelopeMaxFutureSeconds),
-      REPLAY_CACHE_MAX_ENTRIES: String(config.enclave.replayCacheMaxEntries),
-      BINANCE_BASE_URL: config.exchanges.baseUrls.binance,
-      BYBIT_BASE_URL: config.exchanges.baseUrls.bybit,
-      OKX_BASE_URL: config.exchanges.baseUrls.okx,
-      COINBASE_BASE_URL: config.exchanges.baseUrls.coinbase,
-      EGRESS_MODE: config.exchanges.egressMode,
-      ...(config.exchanges.egressMode === 'tunnel'
-        ? { EGRESS_PROXY_SOCKET: egressProxySocketPath(config.dataDir) }
-        : {}),
-      ...(config.exchanges.egressCaFile
-        ? { EGRESS_CA_FILE: resolvePath(config.exchanges.egressCaFile) }
-        : {}),
-      AGGREGATES_MAX_JOBS: String(config.aggregates.maxJobs),
-      AGGREGATES_MAX_WINDOW_DAYS: String(config.aggregates.maxWindowDays),
-      AGGREGATES_MAX_FILLS: String(config.aggregates.maxFills),
-      ...config.auth.enclaveEnv,
+      ...serializeEnclaveEnv(config, {
+        socketPath,
+        egressProxySocket: egressProxySocketPath(config.dataDir),
+      }),
       // The enclave exits when this process dies (enclave/main.ts).
       ENCLAVE_PARENT_PID: String(process.pid),
       ...(deps.testHooks ? { ENCLAVE_TEST_HOOKS: '1' } : {}),

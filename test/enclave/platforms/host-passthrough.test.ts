@@ -14,7 +14,7 @@ import { computeReportData } from '../../../src/protocol/attestation/report-data
 import { base64ToBytes, hexToBytes } from '../../../src/protocol/encoding.js';
 import { gramineTree, sample } from '../../fakes/tee-devices.js';
 import { loadConfig } from '../../../src/host/config.js';
-import { openDatabase, type Db } from '../../../src/host/db/database.js';
+import { openPglite, type Db } from '../../../src/host/db/database.js';
 import { migrate } from '../../../src/host/db/migrate.js';
 import { createEnclaveStateRepository } from '../../../src/host/db/repositories/enclave-state.js';
 import { createCredentialKeyring } from '../../../src/host/enclave-client/credential-keyring.js';
@@ -37,7 +37,7 @@ describe('host → enclave platform selection (sgx-gramine on a fake tree)', () 
   before(async () => {
     execFileSync(process.execPath, ['scripts/build-enclave.mjs', '--outdir', out]);
     const dataDir = mkdtempSync(join(out, 'data-'));
-    db = await openDatabase({ dataDir: join(dataDir, 'pglite') });
+    db = await openPglite(join(dataDir, 'pglite'));
     await migrate(db);
     const ops = createOpsLog(logger);
     supervisor = createEnclaveSupervisor({
