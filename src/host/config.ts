@@ -153,6 +153,15 @@ const EnvSchema = z
     AGGREGATES_MAX_WINDOW_DAYS: int(1, 3650)
       .default(730)
       .describe('Longest [from, to) window, and the look-back when from is omitted'),
+    AGGREGATES_MAX_JOBS_PER_USER: int(1, 64)
+      .default(1)
+      .describe('Aggregate jobs (queued or running) one user may hold; more answer 429'),
+    AGGREGATES_MAX_JOBS_PER_SESSION: int(1, 64)
+      .default(1)
+      .describe('Aggregate jobs (queued or running) one session may hold; more answer 429'),
+    AGGREGATES_QUEUE_MAX: int(0, 10_000)
+      .default(64)
+      .describe('Aggregate jobs that may wait for an enclave slot; more answer 503'),
     ...AUTH_HOST_ENV,
   })
   .transform((env) => ({
@@ -196,6 +205,9 @@ const EnvSchema = z
       waitMs: env.AGGREGATES_WAIT_MS,
       maxWindowDays: env.AGGREGATES_MAX_WINDOW_DAYS,
       maxFills: env.AGGREGATES_MAX_FILLS,
+      maxJobsPerUser: env.AGGREGATES_MAX_JOBS_PER_USER,
+      maxJobsPerSession: env.AGGREGATES_MAX_JOBS_PER_SESSION,
+      queueMax: env.AGGREGATES_QUEUE_MAX,
     },
     enclave: {
       platform: env.TEE_PLATFORM,

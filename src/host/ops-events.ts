@@ -45,6 +45,7 @@ export type OpsEvent =
       fills: number;
     }
   | { type: 'aggregates.failed'; sessionId: string; jobId: string; code: string }
+  | { type: 'aggregates.cancelled'; sessionId: string; jobId: string }
   | { type: 'session.invalidated'; sessionId: string; code: string };
 
 export type OpsEventType = OpsEvent['type'];
@@ -60,6 +61,7 @@ export const OPS_EVENT_TYPES = [
   'aggregates.requested',
   'aggregates.signed',
   'aggregates.failed',
+  'aggregates.cancelled',
   'session.invalidated',
 ] as const satisfies readonly OpsEventType[];
 
