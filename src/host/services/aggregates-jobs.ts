@@ -276,7 +276,6 @@ export function createAggregateJobs(deps: AggregateJobsDeps) {
      * one the database already marks cancelled, and so never collected).
      */
     async stopInEnclave(jobIds: readonly string[]): Promise<void> {
-      for (const id of jobIds) wake(id);
       if (jobIds.length === 0 || !enclave.isReady()) return;
       try {
         await enclave.call('aggregates.cancel', { job_ids: jobIds.slice(0, 256) });

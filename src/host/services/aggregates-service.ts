@@ -168,13 +168,16 @@ export function createAggregatesService(deps: AggregatesServiceDeps) {
 
     /**
      * The revocation hook (credential-service.ts): `stop` the session's jobs in the enclave
-     * before the revocation commits, `cancel` them in its transaction, `stop` what that
-     * cancelled (a queued job the poller started in between).
+     * before the revocation commits, `cancel` them in its transaction, then `stop` what that
+     * cancelled (a queued job the poller started in between) and `wake` their waiters.
      */
     revocation: {
       activeJobIds: (sessionId: string) => aggregates.activeJobIds(sessionId),
       stop: (jobIds: readonly string[]) => jobs.stopInEnclave(jobIds),
       cancel: (tx: Queryable, sessionId: string) => jobs.cancelSessionJobs(tx, sessionId),
+      wake: (jobIds: readonly string[]) => {
+        for (const id of jobIds) jobs.wake(id);
+      },
     },
 
     /** Starts polling (jobs left running or queued by an earlier host process too). */

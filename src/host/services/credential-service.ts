@@ -19,6 +19,7 @@ export interface SessionJobs {
   activeJobIds(sessionId: string): Promise<string[]>;
   stop(jobIds: readonly string[]): Promise<void>;
   cancel(tx: Queryable, sessionId: string): Promise<string[]>;
+  wake(jobIds: readonly string[]): void;
 }
 
 export interface CredentialServiceDeps {
@@ -94,6 +95,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         },
       });
       await deps.jobs?.stop(cancelled.filter((id) => !running.includes(id)));
+      deps.jobs?.wake(cancelled);
       // Revocation is also a moment to purge anything else that has expired.
       await deps.sweepNow();
       return {

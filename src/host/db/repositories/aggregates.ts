@@ -87,25 +87,30 @@ export function createAggregateRepository(db: Queryable) {
     },
 
     /**
-     * Up to `limit` queued jobs to start next, fairly across owners: first the jobs of owners
-     * (user, or session without one) with the fewest running jobs, then the oldest.
+     * Up to `limit` queued jobs to start next, fairly across owners (a user, or a session
+     * without one): owners with the fewest running jobs first, then round robin (each owner's
+     * first waiting job before anyone's second), then the oldest.
      */
     async nextQueued(limit: number): Promise<StoredJob[]> {
       if (limit <= 0) return [];
-      const { rows } = await db.query<StoredJob>(
+      const { rows } = await db.query<StoredJob & { pick: string }>(
         `WITH active AS (
            SELECT j.id, j.status, j.created_at, COALESCE(s.user_id::text, j.session_id::text) AS owner
              FROM aggregate_jobs j JOIN sessions s ON s.id = j.session_id
-            WHERE j.status IN ${ACTIVE})
-         SELECT ${JOB_COLUMNS} FROM aggregate_jobs WHERE id IN (
-           SELECT q.id FROM active q
-            WHERE q.status = 'queued'
-            ORDER BY (SELECT count(*) FROM active r WHERE r.owner = q.owner AND r.status = 'running'),
-                     q.created_at, q.id
-            LIMIT $1)`,
+            WHERE j.status IN ${ACTIVE}),
+         ranked AS (
+           SELECT q.id,
+                  (SELECT count(*) FROM active r WHERE r.owner = q.owner AND r.status = 'running') AS busy,
+                  row_number() OVER (PARTITION BY q.owner ORDER BY q.created_at, q.id) AS turn,
+                  q.created_at
+             FROM active q WHERE q.status = 'queued'),
+         picked AS (
+           SELECT id, row_number() OVER (ORDER BY busy, turn, created_at, id) AS pick
+             FROM ranked ORDER BY pick LIMIT $1)
+         SELECT ${JOB_COLUMNS}, p.pick FROM aggregate_jobs JOIN picked p USING (id) ORDER BY p.pick`,
         [limit],
       );
-      return rows;
+      return rows.map(({ pick: _pick, ...job }) => job);
     },
 
     async globalCounts(): Promise<{ running: number; queued: number }> {
