@@ -254,14 +254,16 @@ for (const engine of engines()) {
       const s1 = await newSession(GOOD);
       const s2 = await newSession(GOOD);
       const nonce = 'verifier-nonce-0123456789';
+      // One symbol each: the enclave keeps to Binance's request weight per minute, and the
+      // suite's other results have spent much of it already.
+      const one = { from: FROM, to: TO, symbols: ['BTC/USDT'] };
       const r1 = await request({
         session_id: s1,
-        from: FROM,
-        to: TO,
+        ...one,
         audience: 'verifier.example.com',
         nonce,
       });
-      const r2 = await request({ session_id: s2, from: FROM, to: TO });
+      const r2 = await request({ session_id: s2, ...one });
       assert.equal(r1.statusCode, 200, r1.body);
       assert.equal(r2.statusCode, 200, r2.body);
       type Done = {
