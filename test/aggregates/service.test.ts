@@ -35,8 +35,8 @@ interface Harness {
   calls: { method: MethodName; params: unknown }[];
   /** What the double's poll answers for a job (default: running). */
   views: Map<string, JobView>;
-  /** Resolves when `aggregates.start` is called for the job. */
-  started(jobId: string): Promise<void>;
+  /** Resolves with the job id of the next `aggregates.start` call. */
+  nextStart(): Promise<string>;
   logged: LogEntry[];
   newUser(): Promise<string>;
   newSession(userId: string | null): Promise<string>;
@@ -59,16 +59,15 @@ async function harness(config: {
   const d = db;
   const calls: Harness['calls'] = [];
   const views = new Map<string, JobView>();
-  const startWaiters = new Map<string, () => void>();
-  const startedIds = new Set<string>();
+  let onStart: ((jobId: string) => void) | null = null;
   const enclave = {
     isReady: () => true,
     async call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<never> {
       calls.push({ method, params });
       if (method === 'aggregates.start') {
         const id = (params as MethodParams<'aggregates.start'>).job_id;
-        startedIds.add(id);
-        startWaiters.get(id)?.();
+        onStart?.(id);
+        onStart = null;
         return { job_id: id } as never;
       }
       if (method === 'aggregates.poll') {
@@ -136,10 +135,7 @@ async function harness(config: {
     calls,
     views,
     logged,
-    started: (jobId) =>
-      startedIds.has(jobId)
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => startWaiters.set(jobId, resolve)),
+    nextStart: () => new Promise<string>((resolve) => (onStart = resolve)),
     async newUser() {
       const { rows } = await d.query<{ id: string }>(
         'INSERT INTO users (email) VALUES ($1) RETURNING id',
@@ -256,8 +252,9 @@ describe('aggregates service: admission', () => {
       progress: { requests: 1, fills: 0 },
       error: 'EXCHANGE_UNAVAILABLE',
     });
+    const next = h.nextStart();
     h.service.start();
-    await h.started(b1.job_id);
+    assert.equal(await next, b1.job_id, 'the freed slot went to B');
     assert.equal((await h.service.job(b1.job_id)).status, 'running');
     assert.equal((await h.service.job(a3.job_id)).status, 'queued');
     await h.service.stop();
