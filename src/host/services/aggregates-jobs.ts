@@ -23,6 +23,7 @@ import { HostError } from '../errors.js';
 import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 import type { LogService } from '../log/log-service.js';
 import type { OpsLog } from '../ops-events.js';
+import { createTicker, createWaiters } from './job-ticker.js';
 
 export interface AggregateJobsDeps {
   enclave: Pick<EnclaveSupervisor, 'call' | 'isReady'>;
@@ -57,14 +58,12 @@ export interface ActiveSession {
 
 export function createAggregateJobs(deps: AggregateJobsDeps) {
   const { enclave, sessions, aggregates, log, ops } = deps;
-  /** Callers waiting for a job to end, by job id. */
-  const waiters = new Map<string, Set<() => void>>();
+  const waiters = createWaiters();
+  const { wake } = waiters;
   /** Finished jobs the enclave may forget once stored (sent as `ack` on the next poll). */
   const acks = new Set<string>();
+  /** Jobs started again after an enclave restart lost them, and how often. */
   const restarts = new Map<string, number>();
-  let timer: NodeJS.Timeout | null = null;
-  let polling: Promise<void> | null = null;
-  let stopped = false;
 
   /** The session's credential, if it is active and unexpired; else SESSION_NOT_FOUND. */
   async function activeSession(sessionId: string): Promise<ActiveSession> {
@@ -93,26 +92,6 @@ export function createAggregateJobs(deps: AggregateJobsDeps) {
       audience: r.audience ?? null,
       nonce: r.nonce ?? null,
     });
-  }
-
-  function waitFor(jobId: string, ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const set = waiters.get(jobId) ?? new Set();
-      waiters.set(jobId, set);
-      const done = () => {
-        clearTimeout(t);
-        set.delete(done);
-        if (set.size === 0) waiters.delete(jobId);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      set.add(done);
-    });
-  }
-
-  function wake(jobId: string): void {
-    for (const w of [...(waiters.get(jobId) ?? [])]) w();
   }
 
   async function store(job: StoredJob, view: Extract<JobView, { state: 'done' }>): Promise<void> {
@@ -246,29 +225,17 @@ export function createAggregateJobs(deps: AggregateJobsDeps) {
     return true;
   }
 
-  function schedule(): void {
-    if (stopped || timer) return;
-    timer = setTimeout(() => {
-      timer = null;
-      polling = pollOnce()
-        .catch((err: unknown) => {
-          deps.logger.warn({ code: codeOf(err) }, 'aggregates poll failed');
-          return true;
-        })
-        .then((more) => {
-          polling = null;
-          if (more) schedule();
-        });
-    }, deps.pollIntervalMs);
-  }
+  const ticker = createTicker(pollOnce, deps.pollIntervalMs, (err) =>
+    deps.logger.warn({ code: codeOf(err) }, 'aggregates poll failed'),
+  );
 
   return {
     activeSession,
     startInEnclave,
     fail,
-    waitFor,
+    waitFor: waiters.waitFor,
     wake,
-    schedule,
+    schedule: ticker.schedule,
 
     /**
      * Stops jobs inside the enclave (their opened keys are wiped, nothing is signed). Best
@@ -293,17 +260,11 @@ export function createAggregateJobs(deps: AggregateJobsDeps) {
     },
 
     /** Starts polling (jobs left running or queued by an earlier host process too). */
-    start(): void {
-      stopped = false;
-      schedule();
-    },
+    start: ticker.start,
 
     async stop(): Promise<void> {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      await polling;
-      for (const id of [...waiters.keys()]) wake(id);
+      await ticker.stop();
+      waiters.wakeAll();
     },
   };
 }
