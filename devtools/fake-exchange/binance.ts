@@ -227,6 +227,7 @@ function account(params: Map<string, string>, acct: FakeAccount, now: number): F
     body: {
       makerCommission: 10,
       takerCommission: 10,
+      uid: acct.accountIds.binance,
       buyerCommission: 0,
       sellerCommission: 0,
       commissionRates: {
@@ -245,7 +246,6 @@ function account(params: Map<string, string>, acct: FakeAccount, now: number): F
       accountType: 'SPOT',
       balances,
       permissions: ['SPOT'],
-      uid: 354937868,
     },
   };
 }

@@ -43,7 +43,7 @@ function reply(
 }
 
 const PUBLIC = new Set(['/v5/market/time', '/v5/market/instruments-info']);
-const PRIVATE = new Set(['/v5/execution/list', '/v5/account/wallet-balance']);
+const PRIVATE = new Set(['/v5/execution/list', '/v5/account/wallet-balance', '/v5/user/query-api']);
 
 export function handleBybit(req: FakeRequest, deps: BybitDeps): FakeResponse {
   if (!PUBLIC.has(req.path) && !PRIVATE.has(req.path))
@@ -84,7 +84,11 @@ export function handleBybit(req: FakeRequest, deps: BybitDeps): FakeResponse {
   if (!rl.ok)
     return reply(req.now, 10006, 'Too many visits. Exceeded the API Rate Limit.', {}, headers);
   const res =
-    req.path === '/v5/execution/list' ? executions(q, auth, req.now) : wallet(q, auth, req.now);
+    req.path === '/v5/execution/list'
+      ? executions(q, auth, req.now)
+      : req.path === '/v5/user/query-api'
+        ? queryApi(auth, req.now)
+        : wallet(q, auth, req.now);
   return { ...res, headers };
 }
 
@@ -270,4 +274,21 @@ function wallet(q: URLSearchParams, acct: FakeAccount, now: number): FakeRespons
     free: v,
   }));
   return reply(now, 0, 'OK', { list: [{ accountType: type, coin }] });
+}
+
+/** `/v5/user/query-api` ("Get API Key Information"), the fields a connector reads. */
+function queryApi(acct: FakeAccount, now: number): FakeResponse {
+  return reply(now, 0, '', {
+    id: String(acct.accountIds.bybit % 100000),
+    note: 'fake',
+    apiKey: acct.apiKey,
+    readOnly: 1,
+    secret: '',
+    permissions: { Spot: ['SpotTrade'] },
+    ips: ['*'],
+    type: 1,
+    userID: acct.accountIds.bybit,
+    parentUid: '0',
+    isMaster: true,
+  });
 }

@@ -153,6 +153,7 @@ export function handleCoinbase(req: FakeRequest, deps: CoinbaseDeps): FakeRespon
     '/api/v3/brokerage/orders/historical/fills',
     '/api/v3/brokerage/accounts',
     '/api/v3/brokerage/transaction_summary',
+    '/api/v3/brokerage/key_permissions',
   ];
   if (!routes.includes(p))
     return { status: 404, body: { error: 'NOT_FOUND', message: 'Not Found' } };
@@ -174,6 +175,18 @@ export function handleCoinbase(req: FakeRequest, deps: CoinbaseDeps): FakeRespon
       type: 'ACCOUNT_TYPE_CRYPTO',
     }));
     return { status: 200, body: { accounts, has_next: false, cursor: '', size: accounts.length } };
+  }
+  if (p === '/api/v3/brokerage/key_permissions') {
+    return {
+      status: 200,
+      body: {
+        can_view: true,
+        can_trade: false,
+        can_transfer: false,
+        portfolio_uuid: acct.accountIds.coinbase,
+        portfolio_type: 'DEFAULT',
+      },
+    };
   }
   if (p === '/api/v3/brokerage/transaction_summary') {
     return {

@@ -2,7 +2,7 @@
  * Shared types of the fake exchange: the parsed request every exchange module receives, the
  * answer it returns, the accounts (api key → secret, fills) and constant-time helpers.
  */
-import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { allMarkets, generateAccountFills, type GeneratedFill } from './generator.js';
 
 export interface FakeRequest {
@@ -56,6 +56,23 @@ export interface FakeAccount {
   byMarket(market: string): GeneratedFill[];
   /** Asset → balance (decimal string), derived from the fills over a fixed opening balance. */
   balances(): Map<string, string>;
+  /**
+   * The exchange's own account id for this key, in each exchange's format (Binance `uid` and
+   * Bybit `userID` numbers, OKX `uid` digits, Coinbase `portfolio_uuid`): deterministic per key.
+   */
+  readonly accountIds: { binance: number; bybit: number; okx: string; coinbase: string };
+}
+
+/** Deterministic account ids per API key (a key is one account on the fake). */
+export function fakeAccountIds(apiKey: string): FakeAccount['accountIds'] {
+  const h = createHash('sha256').update(`fake-exchange/account/${apiKey}`).digest('hex');
+  const uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return {
+    binance: parseInt(h.slice(0, 8), 16),
+    bybit: parseInt(h.slice(8, 15), 16),
+    okx: (BigInt(`0x${h.slice(16, 30)}`) % 10n ** 17n).toString().padStart(17, '1'),
+    coinbase: uuid,
+  };
 }
 
 export function makeAccount(
@@ -85,6 +102,7 @@ export function makeAccount(
     seed,
     fillCount,
     coinbase,
+    accountIds: fakeAccountIds(spec.apiKey),
     get fills() {
       return all();
     },

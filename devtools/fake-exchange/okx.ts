@@ -98,12 +98,15 @@ export function handleOkx(req: FakeRequest, deps: OkxDeps): FakeResponse {
       );
     }
     case '/api/v5/trade/fills-history':
+    case '/api/v5/account/config':
     case '/api/v5/account/balance': {
       if (req.method !== 'GET') return fail(405, '50000', 'Method not allowed.');
       const auth = authenticate(req, deps);
       if ('status' in auth) return auth;
       const rl = deps.limiter.take(`${auth.apiKey}:${req.path}`, req.now);
       if (!rl.ok) return fail(429, '50011', 'Too Many Requests');
+      if (req.path === '/api/v5/account/config')
+        return ok([{ uid: auth.accountIds.okx, mainUid: auth.accountIds.okx, acctLv: '1' }]);
       return req.path === '/api/v5/account/balance'
         ? balance(auth, req.now)
         : fillsHistory(new URLSearchParams(req.rawQuery), auth, req.now);

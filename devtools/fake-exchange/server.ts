@@ -56,6 +56,11 @@ export interface FakeExchangeOptions {
   https?: boolean | { caOut?: string; hostnames?: string[] };
   /** Server clock (ms); default Date.now. */
   now?: () => number;
+  /**
+   * A slow history: awaited before each request is answered (a test holds a page until it has
+   * done something, e.g. revoked the session, then releases it). No timer is involved.
+   */
+  hold?: (req: { exchange: ExchangeName | 'unknown'; path: string }) => Promise<void> | void;
   limits?: {
     binance?: Partial<BinanceLimits>;
     bybit?: Partial<WindowLimits>;
@@ -156,8 +161,15 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
       if (size > MAX_BODY) req.destroy();
       else chunks.push(c);
     });
-    req.on('end', () => {
+    const answer = async () => {
       const url = req.url ?? '/';
+      const path = url.indexOf('?') < 0 ? url : url.slice(0, url.indexOf('?'));
+      try {
+        await opts.hold?.({ exchange: classify(path), path });
+      } catch {
+        res.destroy();
+        return;
+      }
       const q = url.indexOf('?');
       const fr: FakeRequest = {
         method: req.method ?? 'GET',
@@ -194,7 +206,8 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
         ...out.headers,
       });
       res.end(body);
-    });
+    };
+    req.on('end', () => void answer());
   };
 
   let server: Server;

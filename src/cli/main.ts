@@ -48,6 +48,10 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --interval SECONDS --once        log monitor: poll period (default 10), or a single check
   --allow-api-host HOST            verify aggregates: accept this exchange API host (repeatable;
                                    default: the exchange's production hosts)
+  --expect-audience A --expect-nonce N
+                                   verify aggregates: refuse a result not addressed to A with N
+  --account-id ID --salt B64       verify aggregates: check the holder's opening of the result's
+                                   exchange-account commitment (salt: account_opening.salt)
   --json                           print raw JSON
   auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
   auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
@@ -86,6 +90,10 @@ const { values, positionals } = (() => {
         interval: { type: 'string', default: '10' },
         once: { type: 'boolean', default: false },
         'allow-api-host': { type: 'string', multiple: true },
+        'expect-audience': { type: 'string' },
+        'expect-nonce': { type: 'string' },
+        'account-id': { type: 'string' },
+        salt: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         policy: { type: 'string' },
         kind: { type: 'string' },
@@ -242,22 +250,21 @@ async function runVerify(what: string | undefined, file: string | undefined): Pr
     resultsKey: verification.signingKeys.results,
     logTrust: await logTrust(),
     ...(values['allow-api-host'] ? { allowedApiHosts: values['allow-api-host'] } : {}),
+    ...(values['expect-audience'] ? { expectedAudience: values['expect-audience'] } : {}),
+    ...(values['expect-nonce'] ? { expectedNonce: values['expect-nonce'] } : {}),
+    ...(values['account-id'] ? { accountId: values['account-id'] } : {}),
+    ...(values.salt ? { salt: values.salt } : {}),
   });
   if (!out.valid) {
     if (values.json) print(out, '');
     fail(`aggregates refused:\n  ${out.reasons.join('\n  ')}`);
   }
-  const p = out.payload as {
-    pnl: number;
-    trades: number;
-    from: string;
-    to: string;
-    exchange: string;
-    api_host: string;
-  };
+  const account = values['account-id']
+    ? `; account ${values['account-id']} opens the commitment`
+    : '';
   print(
     out,
-    `aggregates valid: ${p.trades} trades, pnl ${p.pnl} over [${p.from}, ${p.to}) from ${p.exchange} at ${p.api_host}, logged at index ${out.index} (tree size ${out.tree_size})`,
+    `aggregates valid: ${out.summary}${account}; logged at index ${out.index} (tree size ${out.tree_size})`,
   );
 }
 

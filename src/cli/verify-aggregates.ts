@@ -4,9 +4,15 @@
  * the measurement(s) the caller expects; the signature, key id, and the result's log entry and
  * inclusion proof under a checkpoint signed by the attested log key are all checked. The file is
  * the JSON answer of `POST /enclave/request_aggregates` (or `{ aggregates_signed, log }`).
+ * Given the verifier's audience and nonce it refuses a result addressed elsewhere; given the
+ * holder's exchange account id and salt it checks the account commitment; its summary says
+ * "covers only …" when the figures do not cover every symbol the account traded.
  */
 import { readFileSync } from 'node:fs';
 import {
+  openAccountCommitment,
+  summarizeAggregates,
+  type AggregatesPayload,
   fetchAggregatesLogProof,
   verifyAggregatesInclusion,
   verifySignedAggregates,
@@ -20,6 +26,11 @@ export interface VerifyAggregatesInput {
   resultsKey: string;
   logTrust: LogTrust;
   allowedApiHosts?: readonly string[];
+  expectedAudience?: string;
+  expectedNonce?: string;
+  /** The holder's opening of `account_commitment`: both or neither. */
+  accountId?: string;
+  salt?: string;
 }
 
 export interface VerifyAggregatesOutcome {
@@ -28,6 +39,8 @@ export interface VerifyAggregatesOutcome {
   index: number | null;
   tree_size: number | null;
   payload: unknown;
+  /** One line for people (summarizeAggregates), when the signature verified. */
+  summary: string | null;
 }
 
 export async function verifyAggregatesFile(
@@ -43,6 +56,7 @@ export async function verifyAggregatesFile(
       index: null,
       tree_size: null,
       payload: null,
+      summary: null,
     };
   }
   const signed = doc.aggregates_signed ?? doc;
@@ -50,8 +64,20 @@ export async function verifyAggregatesFile(
     resultsKey: i.resultsKey,
     expectedMeasurements: i.expectedMeasurements,
     ...(i.allowedApiHosts ? { allowedApiHosts: i.allowedApiHosts } : {}),
+    ...(i.expectedAudience !== undefined ? { expectedAudience: i.expectedAudience } : {}),
+    ...(i.expectedNonce !== undefined ? { expectedNonce: i.expectedNonce } : {}),
   });
   const reasons = [...sig.reasons];
+  const payload: AggregatesPayload | null = sig.valid ? sig.payload : null;
+  if ((i.accountId === undefined) !== (i.salt === undefined))
+    reasons.push('account: give both --account-id and --salt');
+  else if (
+    payload &&
+    i.accountId !== undefined &&
+    !openAccountCommitment(payload, { accountId: i.accountId, salt: i.salt! })
+  )
+    reasons.push('account: the account id and salt do not open account_commitment');
+  const summary = payload ? summarizeAggregates(payload) : null;
   const index = doc.log?.index;
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
     reasons.push('log: the file names no log index (log.index)');
@@ -60,7 +86,8 @@ export async function verifyAggregatesFile(
       reasons,
       index: null,
       tree_size: null,
-      payload: sig.valid ? sig.payload : null,
+      payload,
+      summary,
     };
   }
   const proof = await fetchAggregatesLogProof(i.url, index);
@@ -71,6 +98,7 @@ export async function verifyAggregatesFile(
     reasons,
     index,
     tree_size: inc.valid ? inc.checkpoint.size : null,
-    payload: sig.valid ? sig.payload : null,
+    payload,
+    summary,
   };
 }

@@ -53,9 +53,18 @@ export {
 } from './aggregates/verify.js';
 export { fetchAggregatesLogProof } from './aggregates/log-proof.js';
 export {
+  openAccountCommitment,
+  subjectIsUser,
+  coverageWarning,
+  summarizeAggregates,
+} from './aggregates/binding.js';
+export {
   aggregatesDigest,
   aggregatesSigningInput,
   AGGREGATES_VERSION,
+  AGGREGATES_VERSION_V1,
+  accountCommitment,
+  aggregatesSubject,
   type AggregatesPayload,
   type SignedAggregates,
   type AggregateFigures,

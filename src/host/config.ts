@@ -129,6 +129,15 @@ const EnvSchema = z
     AGGREGATES_WAIT_MS: int(0, 25_000)
       .default(10_000)
       .describe('How long request_aggregates waits for a result before answering 202 with a job'),
+    AGGREGATES_MAX_JOBS_PER_USER: int(1, 64)
+      .default(1)
+      .describe('Aggregate jobs (queued or running) one user may hold; more answer 429'),
+    AGGREGATES_MAX_JOBS_PER_SESSION: int(1, 64)
+      .default(1)
+      .describe('Aggregate jobs (queued or running) one session may hold; more answer 429'),
+    AGGREGATES_QUEUE_MAX: int(0, 10_000)
+      .default(64)
+      .describe('Aggregate jobs that may wait for an enclave slot; more answer 503'),
     ...AUTH_HOST_ENV,
     // The variables the enclave reads too (the host passes them on when it spawns it).
     ...ENCLAVE_SHARED_ENV,
@@ -184,6 +193,9 @@ const EnvSchema = z
       waitMs: env.AGGREGATES_WAIT_MS,
       maxWindowDays: env.AGGREGATES_MAX_WINDOW_DAYS,
       maxFills: env.AGGREGATES_MAX_FILLS,
+      maxJobsPerUser: env.AGGREGATES_MAX_JOBS_PER_USER,
+      maxJobsPerSession: env.AGGREGATES_MAX_JOBS_PER_SESSION,
+      queueMax: env.AGGREGATES_QUEUE_MAX,
     },
     enclave: {
       platform: env.TEE_PLATFORM,

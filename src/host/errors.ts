@@ -44,6 +44,11 @@ export const HTTP_ERRORS = {
   EXCHANGE_BAD_RESPONSE: [502, 'the exchange answered with an invalid response'],
   EXCHANGE_TIMEOUT: [504, 'the exchange did not answer in time; retry later'],
   AGGREGATES_BUSY: [503, 'the enclave is running as many aggregates jobs as it may; retry later'],
+  AGGREGATES_TOO_MANY_JOBS: [
+    429,
+    'this user or session already has as many aggregates jobs as allowed; retry after Retry-After',
+  ],
+  AGGREGATES_QUEUE_FULL: [503, 'the aggregates queue is full; retry after the time in Retry-After'],
   AUTH_REQUIRED: [401, 'this route needs an access token (Authorization: Bearer)'],
   AUTH_TOKEN_INVALID: [401, 'the access token is invalid, expired or revoked'],
   AUTH_FORBIDDEN: [403, 'the access token lacks the role this route needs'],

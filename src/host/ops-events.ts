@@ -47,6 +47,7 @@ export type OpsEvent =
       fills: number;
     }
   | { type: 'aggregates.failed'; sessionId: string; jobId: string; code: string }
+  | { type: 'aggregates.cancelled'; sessionId: string; jobId: string }
   | { type: 'session.invalidated'; sessionId: string; code: string }
   | { type: 'session.operator_revoked'; sessionId: string; operatorId: string }
   | { type: 'auth.registered'; userId: string }
@@ -89,6 +90,7 @@ export const OPS_EVENT_TYPES = [
   'aggregates.requested',
   'aggregates.signed',
   'aggregates.failed',
+  'aggregates.cancelled',
   'session.invalidated',
   'session.operator_revoked',
   'auth.registered',

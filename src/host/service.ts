@@ -127,13 +127,6 @@ async function buildService(
     logger,
     intervalMs: config.keyRotationIntervalMs,
   });
-  const credentials = createCredentialService({
-    enclave,
-    log,
-    sessions,
-    ops,
-    sweepNow: () => sweeper.runOnce(),
-  });
   const attestation = createAttestationService({ enclave });
   const aggregates = createAggregatesService({
     enclave,
@@ -144,7 +137,22 @@ async function buildService(
     logStore,
     ops,
     logger: logger.child({ component: 'aggregates' }),
-    config: { waitMs: config.aggregates.waitMs, maxWindowDays: config.aggregates.maxWindowDays },
+    config: {
+      waitMs: config.aggregates.waitMs,
+      maxWindowDays: config.aggregates.maxWindowDays,
+      maxJobs: config.aggregates.maxJobs,
+      maxJobsPerUser: config.aggregates.maxJobsPerUser,
+      maxJobsPerSession: config.aggregates.maxJobsPerSession,
+      queueMax: config.aggregates.queueMax,
+    },
+  });
+  const credentials = createCredentialService({
+    enclave,
+    log,
+    sessions,
+    ops,
+    jobs: aggregates.revocation,
+    sweepNow: () => sweeper.runOnce(),
   });
   const redis = config.rateLimit.redisUrl
     ? new Redis(config.rateLimit.redisUrl, {

@@ -1,8 +1,10 @@
 /**
- * Signed performance aggregates, `cloister/aggregates/v1` (docs/protocol/signed-aggregates.md):
- * the payload schema, the signing input (UTF-8 "cloister/aggregates/v1\n" ‖ JCS(payload)), its
- * digest (what the transparency log entry of a result carries) and that log entry. The one
- * implementation for enclave (signer), host (storage) and client (verifier). Pure, no `node:`.
+ * Signed performance aggregates, `cloister/aggregates/v2` (and v1, still verified)
+ * (docs/protocol/signed-aggregates.md): the payload schemas, the signing input (UTF-8
+ * "<version>\n" ‖ JCS(payload)), its digest (what the transparency log entry of a result
+ * carries) and that log entry; the v2 bindings (exchange-account commitment, subject, audience
+ * and nonce); the window rule. The one implementation for enclave (signer), host (storage) and
+ * client (verifier). Pure, no `node:`.
  *
  * The figures' meaning is docs/aggregates.md; the engine that computes them is
  * src/enclave/aggregates/engine.ts.
@@ -14,9 +16,50 @@ import { base64Bytes, bytesToHex, concatBytes, hexBytes, utf8 } from './encoding
 import { jcs } from './jcs.js';
 import { KeyIdSchema } from './key-id.js';
 
-export const AGGREGATES_VERSION = 'cloister/aggregates/v1';
-/** Domain separation: the signature can never be mistaken for one over other Cloister data. */
+/** The version the enclave signs now. */
+export const AGGREGATES_VERSION = 'cloister/aggregates/v2';
+export const AGGREGATES_VERSION_V1 = 'cloister/aggregates/v1';
+/**
+ * Domain separation: the signature can never be mistaken for one over other Cloister data, nor
+ * a v1 payload for a v2 one (the signing input starts with the payload's own version).
+ */
 export const AGGREGATES_SIGNING_CONTEXT = `${AGGREGATES_VERSION}\n`;
+
+export const DAY_MS = 86_400_000;
+/** Clock skew tolerated on a client's `to`. */
+export const AGGREGATES_FUTURE_SKEW_MS = 60_000;
+
+/**
+ * The window rule, for host (before any work), enclave (before opening the key) and engine
+ * alike: `from < to`, `to` no later than now (plus skew), at most `maxWindowDays` long, and
+ * `from` not before the epoch. `from: null` is `to` minus the longest window. Null if refused.
+ */
+export function aggregatesWindow(
+  req: { from: number | null; to: number },
+  nowMs: number,
+  maxWindowDays: number,
+): { from: number; to: number } | null {
+  const maxMs = maxWindowDays * DAY_MS;
+  const from = req.from ?? req.to - maxMs;
+  if (!Number.isFinite(req.to) || !Number.isFinite(from)) return null;
+  if (req.to > nowMs + AGGREGATES_FUTURE_SKEW_MS) return null;
+  if (from >= req.to || req.to - from > maxMs) return null;
+  if (req.from !== null && req.from < 0) return null;
+  return { from, to: req.to };
+}
+
+/**
+ * Who a verifier may ask for a result addressed to it: `audience` names the verifier (a host
+ * name, a URL, an app id), `nonce` is its fresh challenge. Both are echoed in the v2 payload.
+ */
+export const AudienceSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._~:/@+-]{1,200}$/, { message: 'audience: 1-200 URL-safe characters' });
+export const AggregatesNonceSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,128}$/, { message: 'nonce: 16-128 base64url characters' });
+/** The exchange's own account/user id as its API reports it (digits, a UUID, …). */
+export const ExchangeAccountIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 /** The transparency-log entry type that records a signed result. */
 export const AGGREGATES_LOG_ENTRY_TYPE = 'aggregates.signed';
 
@@ -106,14 +149,54 @@ export const AggregatesContextSchema = z
   .strict();
 export type AggregatesContext = z.infer<typeof AggregatesContextSchema>;
 
-export const AggregatesPayloadSchema = z
+/** What v2 adds: whose account, for whom, addressed to whom, and whether every symbol is in. */
+export const AggregatesBindingSchema = z
   .object({
-    version: z.literal(AGGREGATES_VERSION),
+    /**
+     * `accountCommitment(salt, exchange, account id)`: the exchange's own account id, read by
+     * the enclave from the exchange's API, hidden under a 32-byte salt given to the holder only.
+     */
+    account_commitment: hexBytes(32),
+    /** `aggregatesSubject(...)`: the Cloister user (or, without one, the session) that asked. */
+    subject: hexBytes(32),
+    audience: AudienceSchema.nullable(),
+    nonce: AggregatesNonceSchema.nullable(),
+    /**
+     * True when the scan covered every spot symbol the account traded in the window (an
+     * account-wide listing); false when only `symbols_scanned` were read.
+     */
+    symbols_complete: z.boolean(),
+  })
+  .strict();
+
+const fromNotAfterTo = { message: 'from must not be after to', path: ['to'] };
+
+export const AggregatesPayloadV1Schema = z
+  .object({
+    version: z.literal(AGGREGATES_VERSION_V1),
     ...AggregateFiguresSchema.shape,
     ...AggregatesContextSchema.shape,
   })
   .strict()
-  .refine((p) => p.from <= p.to, { message: 'from must not be after to', path: ['to'] });
+  .refine((p) => p.from <= p.to, fromNotAfterTo);
+export type AggregatesPayloadV1 = z.infer<typeof AggregatesPayloadV1Schema>;
+
+export const AggregatesPayloadV2Schema = z
+  .object({
+    version: z.literal(AGGREGATES_VERSION),
+    ...AggregateFiguresSchema.shape,
+    ...AggregatesContextSchema.shape,
+    ...AggregatesBindingSchema.shape,
+  })
+  .strict()
+  .refine((p) => p.from <= p.to, fromNotAfterTo);
+export type AggregatesPayloadV2 = z.infer<typeof AggregatesPayloadV2Schema>;
+
+/** Either version: v1 results signed before v2 still verify. */
+export const AggregatesPayloadSchema = z.union([
+  AggregatesPayloadV2Schema,
+  AggregatesPayloadV1Schema,
+]);
 export type AggregatesPayload = z.infer<typeof AggregatesPayloadSchema>;
 
 export const SignedAggregatesSchema = z
@@ -132,7 +215,37 @@ export type SignedAggregates = z.infer<typeof SignedAggregatesSchema>;
  */
 export function aggregatesSigningInput(payload: unknown): Uint8Array {
   const parsed = AggregatesPayloadSchema.parse(payload);
-  return concatBytes(utf8.encode(AGGREGATES_SIGNING_CONTEXT), utf8.encode(jcs(parsed)));
+  return concatBytes(utf8.encode(`${parsed.version}\n`), utf8.encode(jcs(parsed)));
+}
+
+const ACCOUNT_CONTEXT = 'cloister/aggregates/account/v1\n';
+const SUBJECT_CONTEXT = 'cloister/aggregates/subject/v1\n';
+
+/**
+ * Hex SHA-256("cloister/aggregates/account/v1\n" ‖ salt ‖ exchange ‖ "\n" ‖ account id). The
+ * salt (32 random bytes) makes the commitment hiding: without it, a guessable id (Binance uids
+ * are numbers) cannot be tested against the public payload.
+ */
+export function accountCommitment(salt: Uint8Array, exchange: string, accountId: string): string {
+  if (salt.length !== 32) throw new RangeError('salt: 32 bytes');
+  ExchangeSchema.parse(exchange);
+  ExchangeAccountIdSchema.parse(accountId);
+  return bytesToHex(
+    sha256(
+      concatBytes(utf8.encode(ACCOUNT_CONTEXT), salt, utf8.encode(`${exchange}\n${accountId}`)),
+    ),
+  );
+}
+
+/**
+ * The payload's `subject`: hex SHA-256 of a domain-separated `user:<id>` (the Cloister user
+ * that owns the session), or `session:<id>` for a session without an owner (development
+ * mode). The holder shows a verifier its id to prove the result was made for it.
+ */
+export function aggregatesSubject(owner: { userId: string } | { sessionId: string }): string {
+  const name =
+    'userId' in owner ? `user:${owner.userId}` : `session:${owner.sessionId.toLowerCase()}`;
+  return bytesToHex(sha256(utf8.encode(`${SUBJECT_CONTEXT}${name}`)));
 }
 
 /** Lower-case hex SHA-256 of the signing input: `digests.payload` of the result's log entry. */

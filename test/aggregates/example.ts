@@ -10,10 +10,14 @@ import { signAggregates } from '../../src/enclave/aggregates/sign.js';
 import { ed25519PrivateKeyObject, ed25519RawPublic } from '../../src/enclave/crypto/ed25519.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
 import {
+  accountCommitment,
   aggregatesDigest,
   aggregatesLogEntry,
+  aggregatesSubject,
   AGGREGATES_VERSION,
-  type AggregatesPayload,
+  AGGREGATES_VERSION_V1,
+  type AggregatesPayloadV1,
+  type AggregatesPayloadV2,
 } from '../../src/protocol/aggregates.js';
 import { bytesToBase64, bytesToHex } from '../../src/protocol/encoding.js';
 import { jcs } from '../../src/protocol/jcs.js';
@@ -22,6 +26,12 @@ import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 
 export const EXAMPLE_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 export const EXAMPLE_SESSION_ID = '00000000-0000-4000-8000-000000000000';
+/** v2: the Cloister user that asked, the exchange account (Binance `uid`) and its salt. */
+export const EXAMPLE_USER_ID = '00000000-0000-4000-8000-0000000000aa';
+export const EXAMPLE_ACCOUNT_ID = '354937868';
+export const EXAMPLE_SALT = Uint8Array.from({ length: 32 }, (_, i) => 0x40 + i);
+export const EXAMPLE_AUDIENCE = 'verifier.example.com';
+export const EXAMPLE_NONCE = 'n-0123456789abcdef';
 
 const T = Date.UTC(2026, 0, 1);
 const H = 3_600_000;
@@ -59,7 +69,17 @@ export const EXAMPLE_FILLS: Fill[] = [
   f(5, 'ETH/BTC', 'buy', '0.05', '2', 80, { cost: '0.0001', currency: 'BTC' }),
 ];
 
+/** The `cloister/aggregates/v2` example (what the enclave signs now). */
 export function buildExample() {
+  return build('v2');
+}
+
+/** The same figures as a `cloister/aggregates/v1` result (the document's example before v2). */
+export function buildExampleV1() {
+  return build('v1');
+}
+
+function build(version: 'v1' | 'v2') {
   const key = ed25519PrivateKeyObject(EXAMPLE_SEED);
   const publicKey = ed25519RawPublic(key);
   const figures = computeAggregates(EXAMPLE_FILLS, {
@@ -67,8 +87,8 @@ export function buildExample() {
     to: T + 4 * 24 * H,
     reportingCurrency: 'USDT',
   });
-  const payload: AggregatesPayload = {
-    version: AGGREGATES_VERSION,
+  const v1: AggregatesPayloadV1 = {
+    version: AGGREGATES_VERSION_V1,
     ...figures,
     exchange: 'binance',
     api_host: 'api.binance.com',
@@ -79,6 +99,19 @@ export function buildExample() {
     measurement: createHash('sha384').update('example enclave image').digest('hex'),
     key_id: okpThumbprint('Ed25519', publicKey),
   };
+  const payload: AggregatesPayloadV1 | AggregatesPayloadV2 =
+    version === 'v1'
+      ? v1
+      : {
+          ...v1,
+          version: AGGREGATES_VERSION,
+          account_commitment: accountCommitment(EXAMPLE_SALT, 'binance', EXAMPLE_ACCOUNT_ID),
+          subject: aggregatesSubject({ userId: EXAMPLE_USER_ID }),
+          audience: EXAMPLE_AUDIENCE,
+          nonce: EXAMPLE_NONCE,
+          // Binance discovers symbols from balances: never an account-wide listing.
+          symbols_complete: false,
+        };
   const signed = signAggregates(payload, key);
   return {
     resultsKey: bytesToBase64(publicKey),
@@ -87,10 +120,11 @@ export function buildExample() {
     digest: aggregatesDigest(signed.payload),
     logEntry: jcs(aggregatesLogEntry(signed.payload)),
     seedHex: bytesToHex(EXAMPLE_SEED),
+    saltBase64: bytesToBase64(EXAMPLE_SALT),
   };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const e = buildExample();
+  const e = process.argv[2] === 'v1' ? buildExampleV1() : buildExample();
   console.log(JSON.stringify(e, null, 2));
 }

@@ -39,6 +39,7 @@ const clone = (s: SignedAggregates): SignedAggregates => structuredClone(s);
 /** Another value of the same type for every member (the schema may or may not accept it). */
 function changed(key: string, v: unknown): unknown {
   if (typeof v === 'number') return Number.isInteger(v) ? v + 1 : v / 2;
+  if (typeof v === 'boolean') return !v;
   if (v === null) return 1;
   if (Array.isArray(v)) return [...v, 'ZZZ/USDT'];
   if (typeof v === 'object')
@@ -66,11 +67,14 @@ describe('signed aggregates: signature', () => {
 
   it('the signing input is the context string followed by JCS of the parsed payload', () => {
     const input = utf8.decode(aggregatesSigningInput(example.signed.payload));
-    assert.equal(AGGREGATES_SIGNING_CONTEXT, 'cloister/aggregates/v1\n');
-    assert.equal(input, `cloister/aggregates/v1\n${example.payloadJcs}`);
+    assert.equal(AGGREGATES_SIGNING_CONTEXT, 'cloister/aggregates/v2\n');
+    assert.equal(input, `cloister/aggregates/v2\n${example.payloadJcs}`);
     // JCS: members sorted by UTF-16 code units, no whitespace, at every level.
+    assert.ok(example.payloadJcs.startsWith('{"account_commitment":"'));
     assert.ok(
-      example.payloadJcs.startsWith('{"api_host":"api.binance.com","by_quote":{"BTC":{"pnl":'),
+      example.payloadJcs.includes(
+        '"api_host":"api.binance.com","audience":"verifier.example.com","by_quote":{"BTC":{"pnl":',
+      ),
     );
     assert.ok(!/\s/.test(example.payloadJcs));
     // Any member order received gives the same input and the same (deterministic) signature.
@@ -132,8 +136,15 @@ describe('signed aggregates: signature', () => {
       },
       {
         ...example.signed,
-        payload: { ...example.signed.payload, version: 'cloister/aggregates/v2' },
+        payload: { ...example.signed.payload, version: 'cloister/aggregates/v3' },
       },
+      // v2 members under the v1 version: unknown members for v1, so refused.
+      {
+        ...example.signed,
+        payload: { ...example.signed.payload, version: 'cloister/aggregates/v1' },
+      },
+      { ...example.signed, payload: { ...example.signed.payload, audience: 'a b' } },
+      { ...example.signed, payload: { ...example.signed.payload, nonce: 'short' } },
       {
         ...example.signed,
         payload: { ...example.signed.payload, symbols_scanned: ['ETH/BTC', 'BTC/USDT'] },

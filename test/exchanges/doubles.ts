@@ -27,6 +27,24 @@ export interface Reply {
 
 export type Handler = (req: RoutedRequest) => Reply | Promise<Reply>;
 
+/** The account-id endpoints every listing reads first, unless a test routes them itself. */
+export const TEST_ACCOUNT_IDS = {
+  bybit: 24617703,
+  okx: '44705892343619584',
+  coinbase: 'b87a2d3f-8a1e-4b3d-9d5e-2f1c0a9e7d61',
+};
+const ACCOUNT_ID_HANDLERS: Record<string, Handler> = {
+  '/v5/user/query-api': () => ({
+    body: { retCode: 0, retMsg: '', result: { userID: TEST_ACCOUNT_IDS.bybit }, time: 0 },
+  }),
+  '/api/v5/account/config': () => ({
+    body: { code: '0', msg: '', data: [{ uid: TEST_ACCOUNT_IDS.okx }] },
+  }),
+  '/api/v3/brokerage/key_permissions': () => ({
+    body: { can_view: true, portfolio_uuid: TEST_ACCOUNT_IDS.coinbase },
+  }),
+};
+
 export function routeTransport(
   handlers: Record<string, Handler>,
 ): HttpTransport & { log: RoutedRequest[]; raw: HttpRequest[] } {
@@ -49,7 +67,7 @@ export function routeTransport(
         ),
       };
       log.push(r);
-      const h = handlers[u.pathname];
+      const h = handlers[u.pathname] ?? ACCOUNT_ID_HANDLERS[u.pathname];
       if (!h) return { status: 404, headers: {}, body: '' };
       const out = await h(r);
       return {

@@ -190,6 +190,9 @@ describe('connectors against the fake exchange', () => {
         'no request was refused',
       );
       assert.equal(l.apiHost, new URL(fx.url).host);
+      // The exchange's own account id for this key, as its API reports it (v2 commitment).
+      assert.equal(l.accountId, String(account.accountIds[exchange]));
+      assert.equal(l.symbolsComplete, exchange !== 'binance');
       // Fees in all three kinds of currency occur.
       const kinds = new Set<string>(
         l.fills.map((f) =>

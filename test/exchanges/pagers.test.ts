@@ -12,7 +12,13 @@ import { describe, it } from 'node:test';
 import { createTradeHistorySource } from '../../src/enclave/exchanges/connector.js';
 import { RateLimiter } from '../../src/enclave/exchanges/rate-limiter.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
-import { fakeClock, routeTransport, type Handler, type RoutedRequest } from './doubles.js';
+import {
+  fakeClock,
+  routeTransport,
+  TEST_ACCOUNT_IDS,
+  type Handler,
+  type RoutedRequest,
+} from './doubles.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 6, 1);
@@ -153,9 +159,11 @@ describe('Binance pager: fromId per symbol', () => {
     assertExactlyOnce(l.fills, rows);
     assert.deepEqual(l.symbols, ['BTC/USDT']);
     assert.equal(l.requests, transport.log.length);
-    // exchangeInfo, a day probe (a page), newest, oldest, then 13 pages of 1000 (the last short).
+    // exchangeInfo, account (its uid), a day probe (a page), newest, oldest, then 13 pages of
+    // 1000 (the last short).
     assert.equal(transport.log.filter((r) => r.query.get('limit') === '1000').length, 14);
-    assert.ok(l.requests <= 17, `requests: ${l.requests}`);
+    assert.ok(l.requests <= 18, `requests: ${l.requests}`);
+    assert.equal(l.symbolsComplete, false, 'requested symbols are never the whole account');
     assert.match(l.responsesDigest, /^[0-9a-f]{64}$/);
   });
 
@@ -473,7 +481,10 @@ describe('Coinbase pager: cursor', () => {
     });
     const l = await src.listFills({ from: T0, to: NOW });
     assertExactlyOnce(l.fills, rows);
-    assert.equal(transport.log.length, 3);
+    // key_permissions (the account id), then the fills' cursor pages.
+    assert.equal(transport.log.length, 4);
     assert.deepEqual(l.symbols, ['BTC/USD']);
+    assert.equal(l.accountId, TEST_ACCOUNT_IDS.coinbase);
+    assert.equal(l.symbolsComplete, true);
   });
 });

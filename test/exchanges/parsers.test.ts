@@ -7,13 +7,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  parseBinanceAccount,
   parseBinanceHeldAssets,
   parseBinanceMarkets,
   parseBinanceTrades,
 } from '../../src/enclave/exchanges/binance/parser.js';
-import { parseBybitExecutions } from '../../src/enclave/exchanges/bybit/parser.js';
-import { parseOkxFills } from '../../src/enclave/exchanges/okx/parser.js';
-import { divDecimal, parseCoinbaseFills } from '../../src/enclave/exchanges/coinbase/parser.js';
+import {
+  parseBybitAccountId,
+  parseBybitExecutions,
+} from '../../src/enclave/exchanges/bybit/parser.js';
+import { parseOkxAccountId, parseOkxFills } from '../../src/enclave/exchanges/okx/parser.js';
+import {
+  divDecimal,
+  parseCoinbaseAccountId,
+  parseCoinbaseFills,
+} from '../../src/enclave/exchanges/coinbase/parser.js';
 import { ExchangeError } from '../../src/enclave/exchanges/errors.js';
 import type { Market } from '../../src/enclave/exchanges/fills.js';
 
@@ -304,5 +312,33 @@ describe('Coinbase fills parser', () => {
     bad(() => parseCoinbaseFills({ fills: [cbRow({ trade_time: 'yesterday' })] }));
     bad(() => parseCoinbaseFills({ fills: [cbRow({ side: 'buy' })] }));
     bad(() => parseCoinbaseFills({ error: 'x' }));
+  });
+});
+
+describe('account ids (what a v2 result commits to)', () => {
+  it('each exchange reports its account id in its own shape', () => {
+    assert.equal(parseBinanceAccount({ uid: 354937868, balances: [] }).accountId, '354937868');
+    assert.equal(parseBinanceAccount({ balances: [] }).accountId, undefined);
+    assert.equal(
+      parseBybitAccountId({ retCode: 0, retMsg: 'OK', result: { userID: 24617703 } }),
+      '24617703',
+    );
+    assert.equal(
+      parseOkxAccountId({ code: '0', msg: '', data: [{ uid: '44705892343619584' }] }),
+      '44705892343619584',
+    );
+    assert.equal(
+      parseCoinbaseAccountId({ portfolio_uuid: 'b87a2d3f-8a1e-4b3d-9d5e-2f1c0a9e7d61' }),
+      'b87a2d3f-8a1e-4b3d-9d5e-2f1c0a9e7d61',
+    );
+    // Anything else is a bad response, never an id the payload would commit to.
+    for (const bad of [
+      () => parseBybitAccountId({ retCode: 10003, result: {} }),
+      () => parseOkxAccountId({ code: '0', data: [] }),
+      () => parseOkxAccountId({ code: '0', data: [{ uid: 'has space' }] }),
+      () => parseCoinbaseAccountId({ portfolio_uuid: 'x'.repeat(65) }),
+      () => parseBinanceAccount({ uid: -1, balances: [] }),
+    ])
+      assert.throws(bad, { code: 'EXCHANGE_BAD_RESPONSE' });
   });
 });

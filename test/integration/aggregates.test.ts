@@ -4,7 +4,10 @@
  * then a third party's checks through the SDK (signature under the attested results key, log
  * inclusion under a checkpoint signed by the attested log key). Also: a rejected key invalidates
  * the session, revoked and expired sessions are refused, the 202/poll path, and no exchange key
- * or secret in any log line or table.
+ * or secret in any log line or table. v2 bindings (issue 12): the exchange account commitment
+ * opens with the fake exchange's account id, the same key in two sessions gives two subjects,
+ * audience and nonce are echoed and checked, the CLI says "covers only …"; and revoking a
+ * session mid-history cancels its job: it ends `cancelled`, nothing is signed or logged.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,11 +18,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
 import {
+  aggregatesSubject,
   fetchAggregatesLogProof,
+  openAccountCommitment,
   verifyAggregatesInclusion,
   verifySignedAggregates,
+  type AggregatesPayload,
   type ExchangeCredentials,
 } from '../../src/client/index.js';
+import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { verifiedAttestation, submit } from '../helpers/client.js';
 import { credentialNeedles, dumpPublicSchema, findNeedles } from '../helpers/security-util.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
@@ -47,8 +54,16 @@ for (const engine of engines()) {
     let keyId: string;
     let keys: { results: string; log: string };
 
+    /** While set, the fake holds every myTrades answer until `release` (a slow history). */
+    let holding: { reached: () => void; release: Promise<void> } | null = null;
+
     before(async () => {
       fake = await startFakeExchange({
+        hold: ({ path }) => {
+          if (!holding || path !== '/api/v3/myTrades') return;
+          holding.reached();
+          return holding.release;
+        },
         accounts: [
           { apiKey: GOOD.apiKey, secret: GOOD.apiSecret, seed: 11, fills: 3000, days: 60 },
           { apiKey: REJECTED.apiKey, secret: REJECTED.apiSecret, revoked: true },
@@ -115,6 +130,21 @@ for (const engine of engines()) {
       assert.equal(p.exchange, 'binance');
       assert.equal(p.measurement, ts.measurement);
       assert.ok(!JSON.stringify(p).includes(sessionId), 'the public payload names no session id');
+      // v2: the exchange account (the fake's uid for this key) opens the commitment with the
+      // owner's salt; Binance discovery is never account-wide; no audience was asked for.
+      const v2 = body.aggregates_signed.payload as unknown as AggregatesPayload & {
+        version: 'cloister/aggregates/v2';
+      };
+      const salt = (res.json() as { account_opening: { salt: string } }).account_opening.salt;
+      const accountId = String(fake.accounts.get(GOOD.apiKey)!.accountIds.binance);
+      assert.equal(v2.version, 'cloister/aggregates/v2');
+      assert.ok(openAccountCommitment(v2, { accountId, salt }));
+      assert.ok(!openAccountCommitment(v2, { accountId: `${accountId}1`, salt }));
+      assert.equal(v2.subject, aggregatesSubject({ sessionId }));
+      assert.equal(v2.symbols_complete, false);
+      assert.equal(v2.audience, null);
+      assert.equal(v2.nonce, null);
+      assert.ok(!JSON.stringify(v2).includes(accountId), 'the payload does not show the id');
 
       // A third party: the keys come from the verified attestation, nothing else is trusted.
       const fakeHost = new URL(fake.url).host;
@@ -175,7 +205,7 @@ for (const engine of engines()) {
       writeFileSync(bad, JSON.stringify(doc));
       await app().listen({ host: '127.0.0.1', port: 0 });
       const addr = app().server.address() as { port: number };
-      const cli = (file: string) =>
+      const cli = (file: string, extra: string[] = []) =>
         promisify(execFile)(process.execPath, [
           '--import',
           'tsx',
@@ -191,10 +221,25 @@ for (const engine of engines()) {
           ts.vendorKey,
           '--allow-api-host',
           new URL(fake.url).host,
+          ...extra,
         ]);
+      const salt = (res.json() as { account_opening: { salt: string } }).account_opening.salt;
+      const accountId = String(fake.accounts.get(GOOD.apiKey)!.accountIds.binance);
       try {
         const ok = await cli(good);
         assert.match(ok.stdout, /^aggregates valid: \d+ trades/);
+        // Binance symbol discovery is not account-wide: the summary cannot hide it.
+        assert.match(ok.stdout, /covers only \d+ symbols? \(/);
+        const opened = await cli(good, ['--account-id', accountId, '--salt', salt]);
+        assert.match(opened.stdout, /opens the commitment/);
+        await assert.rejects(
+          cli(good, ['--account-id', `${accountId}9`, '--salt', salt]),
+          (err: { stderr?: string }) => /do not open account_commitment/.test(err.stderr ?? ''),
+        );
+        await assert.rejects(
+          cli(good, ['--expect-nonce', 'a-nonce-it-never-asked-for']),
+          (err: { stderr?: string }) => /nonce/.test(err.stderr ?? ''),
+        );
         await assert.rejects(cli(bad), (err: { code?: number; stderr?: string }) => {
           assert.equal(err.code, 1);
           assert.match(err.stderr ?? '', /aggregates refused/);
@@ -203,6 +248,104 @@ for (const engine of engines()) {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('the same key in two sessions: one account, two subjects; audience and nonce are echoed', async () => {
+      const s1 = await newSession(GOOD);
+      const s2 = await newSession(GOOD);
+      const nonce = 'verifier-nonce-0123456789';
+      // One symbol each: the enclave keeps to Binance's request weight per minute, and the
+      // suite's other results have spent much of it already.
+      const one = { from: FROM, to: TO, symbols: ['BTC/USDT'] };
+      const r1 = await request({
+        session_id: s1,
+        ...one,
+        audience: 'verifier.example.com',
+        nonce,
+      });
+      const r2 = await request({ session_id: s2, ...one });
+      assert.equal(r1.statusCode, 200, r1.body);
+      assert.equal(r2.statusCode, 200, r2.body);
+      type Done = {
+        aggregates_signed: { payload: AggregatesPayload & Record<string, unknown> };
+        account_opening: { salt: string };
+      };
+      const [d1, d2] = [r1.json() as Done, r2.json() as Done];
+      const [p1, p2] = [d1.aggregates_signed.payload, d2.aggregates_signed.payload];
+      assert.equal(p1.trades, p2.trades, 'the same figures');
+      assert.notEqual(p1.subject, p2.subject, 'but made for two different holders');
+      assert.notEqual(p1.account_commitment, p2.account_commitment, 'salted apart');
+      const accountId = String(fake.accounts.get(GOOD.apiKey)!.accountIds.binance);
+      assert.ok(openAccountCommitment(p1, { accountId, salt: d1.account_opening.salt }));
+      assert.ok(openAccountCommitment(p2, { accountId, salt: d2.account_opening.salt }));
+      assert.equal(p1.audience, 'verifier.example.com');
+      assert.equal(p1.nonce, nonce);
+      const hosts = { resultsKey: keys.results, allowedApiHosts: [new URL(fake.url).host] };
+      const asked = { ...hosts, expectedAudience: 'verifier.example.com', expectedNonce: nonce };
+      assert.deepEqual(verifySignedAggregates(d1.aggregates_signed, asked).reasons, []);
+      assert.equal(verifySignedAggregates(d2.aggregates_signed, asked).valid, false);
+      // Audience and nonce are validated at the boundary.
+      for (const bad of [
+        { nonce: 'short' },
+        { nonce: 'has spaces in it 0123456' },
+        { audience: 'a'.repeat(201) },
+        { audience: 'new\nline' },
+      ]) {
+        const r = await request({ session_id: s1, ...bad });
+        assert.equal(r.statusCode, 400, JSON.stringify(bad));
+        assert.equal(r.json().error.code, 'VALIDATION_FAILED');
+      }
+    });
+
+    it('revoking the session mid-history cancels its job: it ends cancelled, nothing is signed', async () => {
+      const sessionId = await newSession(GOOD);
+      let reached!: () => void;
+      const atHistory = new Promise<void>((r) => (reached = r));
+      let release!: () => void;
+      holding = { reached, release: new Promise<void>((r) => (release = r)) };
+      try {
+        const pending = request({ session_id: sessionId, from: FROM, to: TO });
+        await atHistory;
+        const revoke = await app().inject({
+          method: 'POST',
+          url: '/enclave/revoke',
+          payload: { session_id: sessionId },
+        });
+        assert.equal(revoke.statusCode, 200, revoke.body);
+        const answered = await pending;
+        assert.equal(answered.statusCode, 410, answered.body);
+        const job = answered.json() as { status: string; job_id: string };
+        assert.equal(job.status, 'cancelled');
+        const again = await app().inject({
+          method: 'GET',
+          url: `/enclave/aggregates/jobs/${job.job_id}`,
+        });
+        assert.equal(again.statusCode, 410);
+        assert.equal(again.json().status, 'cancelled');
+      } finally {
+        holding = null;
+        release();
+      }
+      // The session's log: submitted, revoked, and no aggregates.signed entry after it.
+      const { rows } = await ts.service.db.query<{ event_type: string }>(
+        'SELECT event_type FROM merkle_logs WHERE subject = $1 ORDER BY leaf_index',
+        [sessionLogSubject(sessionId)],
+      );
+      assert.deepEqual(
+        rows.map((r) => r.event_type),
+        ['credential.submitted', 'session.revoked'],
+      );
+      const stored = await ts.service.db.query('SELECT 1 FROM aggregates WHERE session_id = $1', [
+        sessionId,
+      ]);
+      assert.equal(stored.rows.length, 0);
+      const ops = await ts.service.db.query<{ event_type: string }>(
+        'SELECT event_type FROM ops_logs WHERE session_id = $1 ORDER BY id',
+        [sessionId],
+      );
+      const types = ops.rows.map((r) => r.event_type);
+      assert.ok(types.includes('aggregates.cancelled'), types.join(','));
+      assert.ok(!types.includes('aggregates.signed'));
     });
 
     it('answers 202 with a job when the fetch outlasts the wait, then the result', async () => {

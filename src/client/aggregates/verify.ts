@@ -7,9 +7,12 @@
  *
  * The keys come from a verified attestation (`verifyAttestationResponse(...).signingKeys`):
  * `results` for the signature, `log` for the checkpoint. Nothing the service says is trusted.
+ * Both `cloister/aggregates/v2` and v1 results verify; a verifier that asked for a result
+ * addressed to it (`expectedAudience`, `expectedNonce`) refuses any other, and any v1 one.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
+  AGGREGATES_VERSION,
   aggregatesDigest,
   aggregatesSigningInput,
   AggregatesLogEntrySchema,
@@ -40,6 +43,12 @@ export interface AggregatesTrust {
    * the signature proves what the enclave read, and `api_host` says from whom.
    */
   allowedApiHosts?: readonly string[];
+  /** The audience the verifier asked for: the payload's `audience` must be exactly this. */
+  expectedAudience?: string;
+  /** The verifier's fresh nonce: the payload's `nonce` must be exactly this. */
+  expectedNonce?: string;
+  /** Refuse v1 results (they name no exchange account, subject, audience or nonce). */
+  requireV2?: boolean;
 }
 
 /** The production API hosts of each exchange the connectors speak to (protocol/exchange-table.ts). */
@@ -89,6 +98,17 @@ export function verifySignedAggregates(
   const expected = trust.expectedMeasurements;
   if (expected && !expected.includes(payload.measurement))
     reasons.push('measurement: not one of the expected measurements');
+  const v2 = payload.version === AGGREGATES_VERSION ? payload : null;
+  const wantsV2 =
+    trust.requireV2 === true ||
+    trust.expectedAudience !== undefined ||
+    trust.expectedNonce !== undefined;
+  if (!v2 && wantsV2)
+    reasons.push(`version: ${payload.version} names no account, subject, audience or nonce`);
+  if (v2 && trust.expectedAudience !== undefined && v2.audience !== trust.expectedAudience)
+    reasons.push('audience: not the audience this verifier asked for');
+  if (v2 && trust.expectedNonce !== undefined && v2.nonce !== trust.expectedNonce)
+    reasons.push('nonce: not the nonce this verifier asked for (a replayed or other result)');
   if (reasons.length > 0) return { valid: false, reasons };
   return { valid: true, payload, digest: aggregatesDigest(payload), reasons: [] };
 }

@@ -8,7 +8,7 @@
  * when the input is already in order), one matching pass over per-symbol ring-buffer FIFOs
  * (lots.ts). No allocation per fill beyond what the input strings already are.
  */
-import type { AggregateFigures } from '../../protocol/aggregates.js';
+import { DAY_MS, type AggregateFigures } from '../../protocol/aggregates.js';
 import type { Fill } from '../exchanges/types.js';
 import { exactScaleDigits, lastDecimalPlaces, parseDecimal, toUnits } from './decimal.js';
 import { LotQueue } from './lots.js';
@@ -16,7 +16,8 @@ import { processingOrder } from './order.js';
 import { workspace } from './scratch.js';
 import { roundFigure, roundMoney, SNAP_RELATIVE } from './round.js';
 
-export const DAY_MS = 86_400_000;
+/** One UTC day (the protocol's constant, shared with the window rule). */
+export { DAY_MS };
 export const DEFAULT_REPORTING_CURRENCY = 'USDT';
 /** Longest window the daily series is built for (a little over 100 years). */
 export const MAX_WINDOW_DAYS = 36_600;

@@ -134,6 +134,8 @@ export function createTradeHistorySource(
         responsesDigest: session.digest(),
         requests: session.requests,
         ...(result.coveredFrom !== undefined ? { coveredFrom: result.coveredFrom } : {}),
+        ...(result.accountId !== undefined ? { accountId: result.accountId } : {}),
+        symbolsComplete: result.symbolsComplete,
       };
     },
   };

@@ -26,6 +26,10 @@ export interface PagerResult {
   symbols: string[];
   /** The start of the span actually complete, when later than the query's `from`. */
   coveredFrom?: number;
+  /** The exchange's account/user id (absent only from a compatible service without it). */
+  accountId?: string;
+  /** True when the scan covered every spot symbol of the account (an account-wide listing). */
+  symbolsComplete: boolean;
 }
 
 export type Pager = (ctx: ListingContext) => Promise<PagerResult>;

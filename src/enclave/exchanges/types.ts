@@ -76,6 +76,13 @@ export interface FillListing {
    * the fills are complete from this time (ms) to `to`, not from `from`.
    */
   coveredFrom?: number;
+  /** The exchange's own account/user id, read from its API (absent if it offers none). */
+  accountId?: string;
+  /**
+   * True when every spot symbol the account traded in the window was scanned (an account-wide
+   * listing); false when only `symbols` were (the query's, or Binance's discovered ones).
+   */
+  symbolsComplete: boolean;
 }
 
 export interface TradeHistorySource {

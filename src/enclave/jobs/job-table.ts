@@ -6,7 +6,9 @@
  * Invariants: at most `maxRunning` jobs run at once (more is refused, not queued, so the
  * enclave's memory stays bounded); a finished job is kept until the host acknowledges it or
  * `keepSeconds` pass, so a host that crashed between poll and store can collect it again; a
- * job's failure is a closed RPC error code, never a message from inside.
+ * job's failure is a closed RPC error code, never a message from inside; a cancelled job
+ * (`cancel`) is aborted through its signal, ends `cancelled` at once and never becomes `done`,
+ * whatever its run later returns.
  */
 import { RpcError, isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/errors.js';
 
@@ -19,11 +21,13 @@ export type JobView<R> =
   | { job_id: string; state: 'running'; progress: JobProgress }
   | { job_id: string; state: 'done'; progress: JobProgress; result: R }
   | { job_id: string; state: 'failed'; progress: JobProgress; error: RpcErrorCode }
+  | { job_id: string; state: 'cancelled'; progress: JobProgress }
   | { job_id: string; state: 'unknown' };
 
 interface Job<R> {
   view: JobView<R>;
   finishedAt: number | null;
+  abort: AbortController;
 }
 
 export class JobTable<R> {
@@ -37,20 +41,31 @@ export class JobTable<R> {
 
   running(): number {
     let n = 0;
-    for (const j of this.jobs.values()) if (j.view.state === 'running') n++;
+    // A cancelled job holds its slot until its run has returned.
+    for (const j of this.jobs.values())
+      if (j.view.state === 'running' || (j.view.state === 'cancelled' && j.finishedAt === null))
+        n++;
     return n;
   }
 
   /**
-   * Starts `run` under `jobId`. `run` reports progress through its argument; whatever it
-   * throws becomes a failed job with a closed code (INTERNAL unless it is an RpcError).
+   * Starts `run` under `jobId`. `run` reports progress through its argument and must stop
+   * when `signal` aborts (the job was cancelled); whatever it throws becomes a failed job with
+   * a closed code (INTERNAL unless it is an RpcError).
    */
-  start(jobId: string, run: (progress: (p: JobProgress) => void) => Promise<R>): void {
+  start(
+    jobId: string,
+    run: (progress: (p: JobProgress) => void, signal: AbortSignal) => Promise<R>,
+  ): void {
     this.expire();
     if (this.jobs.has(jobId)) throw new RpcError('JOB_EXISTS');
     if (this.running() >= this.maxRunning) throw new RpcError('JOBS_BUSY');
     const progress: JobProgress = { requests: 0, fills: 0 };
-    const job: Job<R> = { view: { job_id: jobId, state: 'running', progress }, finishedAt: null };
+    const job: Job<R> = {
+      view: { job_id: jobId, state: 'running', progress },
+      finishedAt: null,
+      abort: new AbortController(),
+    };
     this.jobs.set(jobId, job);
     const report = (p: JobProgress) => {
       progress.requests = p.requests;
@@ -58,19 +73,40 @@ export class JobTable<R> {
     };
     // Never let a job's rejection escape: an unhandled rejection ends the enclave process.
     void Promise.resolve()
-      .then(() => run(report))
+      .then(() => run(report, job.abort.signal))
       .then(
         (result) => {
-          job.view = { job_id: jobId, state: 'done', progress, result };
+          if (job.view.state === 'running')
+            job.view = { job_id: jobId, state: 'done', progress, result };
         },
         (err: unknown) => {
           const code = err instanceof RpcError ? err.code : errorCode(err);
-          job.view = { job_id: jobId, state: 'failed', progress, error: code };
+          if (job.view.state === 'running')
+            job.view = { job_id: jobId, state: 'failed', progress, error: code };
         },
       )
       .finally(() => {
-        job.finishedAt = this.now();
+        job.finishedAt ??= this.now();
       });
+  }
+
+  /**
+   * Cancels `jobIds`: a running job is aborted and answers `cancelled` from now on (its slot
+   * frees when its run returns); a finished, uncollected result is replaced by `cancelled`, so
+   * it can no longer be collected. Returns the ids that this table knew.
+   */
+  cancel(jobIds: readonly string[]): string[] {
+    const known: string[] = [];
+    for (const id of jobIds) {
+      const job = this.jobs.get(id);
+      if (!job) continue;
+      known.push(id);
+      if (job.view.state === 'cancelled' || job.view.state === 'unknown') continue;
+      const progress = job.view.progress;
+      job.view = { job_id: id, state: 'cancelled', progress };
+      job.abort.abort();
+    }
+    return known;
   }
 
   poll(jobIds: readonly string[]): JobView<R>[] {

@@ -1,17 +1,22 @@
 /**
- * `aggregates.start` / `aggregates.poll`: signed performance aggregates (issue 4). The enclave
+ * `aggregates.start` / `aggregates.poll` / `aggregates.cancel`: signed performance aggregates
+ * (issue 4; v2 bindings and cancellation, issue 12). The enclave
  * checks the stored credential's binding (as `credential.verify_stored` does), opens it, and in
  * a job of its own fetches the account's fills from the exchange through its egress transport,
  * computes the figures and signs them with the result key. The host only ever sees the signed
  * payload; it cannot feed the enclave fills (TLS to the exchange ends here) nor pick the figures.
  */
+import { randomBytes } from 'node:crypto';
 import {
+  accountCommitment,
   aggregatesDigest,
+  aggregatesWindow,
   AGGREGATES_VERSION,
-  type AggregatesPayload,
+  DAY_MS,
+  type AggregatesPayloadV2,
 } from '../../protocol/aggregates.js';
 import type { Exchange } from '../../protocol/credentials.js';
-import { base64ToBytes } from '../../protocol/encoding.js';
+import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { okpThumbprint } from '../../protocol/key-id.js';
 import { jcs } from '../../protocol/jcs.js';
 import { sessionLogSubject } from '../../protocol/log/entry.js';
@@ -21,12 +26,10 @@ import { AggregatesInputError, computeAggregates } from '../aggregates/engine.js
 import { signAggregates } from '../aggregates/sign.js';
 import { createTradeHistorySource } from '../exchanges/connector.js';
 import type { ApiCredentials } from '../exchanges/types.js';
-import { readyKeyring, type EnclaveState } from '../state.js';
+import { readyKeyring, type EnclaveState, type SignedAggregates } from '../state.js';
 import { checkStoredCredential } from './verify-stored.js';
 import { ENVELOPE_PURPOSES, openStored } from './open-envelope.js';
 import { EXCHANGE_TABLE } from '../../protocol/exchange-table.js';
-
-const DAY_MS = 86_400_000;
 
 const jobsOf = (state: EnclaveState) => state.jobs;
 
@@ -40,12 +43,13 @@ export async function aggregatesStart(
 ): Promise<MethodResult<'aggregates.start'>> {
   const { credential } = params;
   checkStoredCredential(state, credential);
-  const nowMs = state.now() * 1000;
-  const maxMs = state.config.AGGREGATES_MAX_WINDOW_DAYS * DAY_MS;
-  const to = params.to;
-  const from = params.from ?? to - maxMs;
-  if (from >= to || to - from > maxMs || to > nowMs + 60_000)
-    throw new RpcError('AGGREGATES_WINDOW_INVALID');
+  const window = aggregatesWindow(
+    { from: params.from, to: params.to },
+    state.now() * 1000,
+    state.config.AGGREGATES_MAX_WINDOW_DAYS,
+  );
+  if (!window) throw new RpcError('AGGREGATES_WINDOW_INVALID');
+  const { from, to } = window;
 
   // Opened now, so a bad envelope fails the request itself; the plaintext bytes are wiped on
   // return, and only the three fields a signer needs live on, for the job's duration.
@@ -64,61 +68,104 @@ export async function aggregatesStart(
     },
   );
 
-  jobsOf(state).start(params.job_id, async (progress) => {
-    const source = createTradeHistorySource(credential.exchange, {
-      baseUrl: baseUrl(state, credential.exchange),
-      credentials: secrets,
-      transport: state.egress(),
-      maxFills: state.config.AGGREGATES_MAX_FILLS,
-    });
-    const listing = await source.listFills(
-      { from, to, ...(params.symbols ? { symbols: params.symbols } : {}) },
-      progress,
-    );
-    progress({ requests: listing.requests, fills: listing.fills.length });
-    // Without an explicit `from`, the window starts at the UTC day of the first fill found.
-    let first = to;
-    for (const f of listing.fills) if (f.timestamp < first) first = f.timestamp;
-    // The signed window is what was covered: an exchange that keeps less history than asked
-    // for (OKX: 3 months) moves `from` up, so the payload never claims more than it saw.
-    // Without an explicit `from`, the window starts on the UTC day of the first fill, but
-    // never before the scan did (older fills of that day were not fetched).
-    let windowFrom = params.from ?? Math.max(from, Math.floor(first / DAY_MS) * DAY_MS);
-    if (listing.coveredFrom !== undefined) windowFrom = Math.max(windowFrom, listing.coveredFrom);
-    let figures;
+  // Cancellation wipes the opened key: the connector and its signers hold this same object.
+  const wipe = () => {
+    secrets.apiKey = '';
+    secrets.apiSecret = '';
+    delete secrets.passphrase;
+  };
+  jobsOf(state).start(params.job_id, async (progress, signal) => {
+    signal.addEventListener('abort', wipe, { once: true });
     try {
-      figures = computeAggregates(listing.fills, {
-        from: windowFrom,
-        to,
-        reportingCurrency: params.reporting_currency,
-      });
-    } catch (err) {
-      // A fill the engine refuses came from the exchange's answer (the connector validated its shape).
-      if (err instanceof AggregatesInputError) throw new RpcError('EXCHANGE_BAD_RESPONSE');
-      throw err;
+      return await runJob(state, params, { from, to }, secrets, progress, signal);
+    } finally {
+      signal.removeEventListener('abort', wipe);
+      wipe();
     }
-    const keyring = readyKeyring(state);
-    const payload: AggregatesPayload = {
-      version: AGGREGATES_VERSION,
-      ...figures,
-      exchange: credential.exchange,
-      api_host: listing.apiHost,
-      session: sessionLogSubject(credential.session_id),
-      symbols_scanned: listing.symbols,
-      computed_at: new Date(state.now() * 1000).toISOString(),
-      responses_digest: listing.responsesDigest,
-      measurement: state.platform.measurement,
-      key_id: okpThumbprint('Ed25519', base64ToBytes(keyring.publicKeys().signing_keys.results)),
-    };
-    const signed = signAggregates(payload, keyring.resultSigningKey());
-    return {
-      payload_jcs: jcs(signed.payload),
-      signature: signed.signature,
-      payload_digest: aggregatesDigest(signed.payload),
-      signed_at: state.now(),
-    };
   });
   return { job_id: params.job_id };
+}
+
+async function runJob(
+  state: EnclaveState,
+  params: MethodParams<'aggregates.start'>,
+  { from, to }: { from: number; to: number },
+  secrets: ApiCredentials,
+  progress: (p: { requests: number; fills: number }) => void,
+  signal: AbortSignal,
+): Promise<SignedAggregates> {
+  const { credential } = params;
+  signal.throwIfAborted();
+  const source = createTradeHistorySource(credential.exchange, {
+    baseUrl: baseUrl(state, credential.exchange),
+    credentials: secrets,
+    transport: state.egress(),
+    maxFills: state.config.AGGREGATES_MAX_FILLS,
+    signal,
+  });
+  // The cancel flag is checked between pages (every page reports progress) as well as by
+  // every request the connector sends (the signal).
+  const listing = await source.listFills(
+    { from, to, ...(params.symbols ? { symbols: params.symbols } : {}) },
+    (p) => {
+      signal.throwIfAborted();
+      progress(p);
+    },
+  );
+  signal.throwIfAborted();
+  progress({ requests: listing.requests, fills: listing.fills.length });
+  // v2 names the exchange account: a connector that could not read its id fails the job.
+  if (listing.accountId === undefined) throw new RpcError('EXCHANGE_BAD_RESPONSE');
+  // Without an explicit `from`, the window starts at the UTC day of the first fill found.
+  let first = to;
+  for (const f of listing.fills) if (f.timestamp < first) first = f.timestamp;
+  // The signed window is what was covered: an exchange that keeps less history than asked
+  // for (OKX: 3 months) moves `from` up, so the payload never claims more than it saw.
+  // Without an explicit `from`, the window starts on the UTC day of the first fill, but
+  // never before the scan did (older fills of that day were not fetched).
+  let windowFrom = params.from ?? Math.max(from, Math.floor(first / DAY_MS) * DAY_MS);
+  if (listing.coveredFrom !== undefined) windowFrom = Math.max(windowFrom, listing.coveredFrom);
+  let figures;
+  try {
+    figures = computeAggregates(listing.fills, {
+      from: windowFrom,
+      to,
+      reportingCurrency: params.reporting_currency,
+    });
+  } catch (err) {
+    // A fill the engine refuses came from the exchange's answer (the connector validated its shape).
+    if (err instanceof AggregatesInputError) throw new RpcError('EXCHANGE_BAD_RESPONSE');
+    throw err;
+  }
+  const keyring = readyKeyring(state);
+  const salt = new Uint8Array(randomBytes(32));
+  const payload: AggregatesPayloadV2 = {
+    version: AGGREGATES_VERSION,
+    ...figures,
+    exchange: credential.exchange,
+    api_host: listing.apiHost,
+    session: sessionLogSubject(credential.session_id),
+    symbols_scanned: listing.symbols,
+    computed_at: new Date(state.now() * 1000).toISOString(),
+    responses_digest: listing.responsesDigest,
+    measurement: state.platform.measurement,
+    key_id: okpThumbprint('Ed25519', base64ToBytes(keyring.publicKeys().signing_keys.results)),
+    account_commitment: accountCommitment(salt, credential.exchange, listing.accountId),
+    subject: params.subject,
+    audience: params.audience,
+    nonce: params.nonce,
+    symbols_complete: listing.symbolsComplete,
+  };
+  // Last check before signing: a job cancelled during the computation is never signed.
+  signal.throwIfAborted();
+  const signed = signAggregates(payload, keyring.resultSigningKey());
+  return {
+    payload_jcs: jcs(signed.payload),
+    signature: signed.signature,
+    payload_digest: aggregatesDigest(signed.payload),
+    signed_at: state.now(),
+    account_salt: bytesToBase64(salt),
+  };
 }
 
 export function aggregatesPoll(
@@ -128,4 +175,11 @@ export function aggregatesPoll(
   const jobs = jobsOf(state);
   jobs.ack(params.ack);
   return { jobs: jobs.poll(params.job_ids) };
+}
+
+export function aggregatesCancel(
+  state: EnclaveState,
+  params: MethodParams<'aggregates.cancel'>,
+): MethodResult<'aggregates.cancel'> {
+  return { cancelled: jobsOf(state).cancel(params.job_ids) };
 }

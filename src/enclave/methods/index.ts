@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/methods.js';
 import type { EnclaveState } from '../state.js';
-import { aggregatesPoll, aggregatesStart } from './aggregates.js';
+import { aggregatesCancel, aggregatesPoll, aggregatesStart } from './aggregates.js';
 import { attestation } from './attestation.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
@@ -31,6 +31,7 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'log.append': logAppend,
   'aggregates.start': aggregatesStart,
   'aggregates.poll': aggregatesPoll,
+  'aggregates.cancel': aggregatesCancel,
   ...AUTH_HANDLERS,
   'test.block_event_loop': blockEventLoop,
 });

@@ -10,7 +10,12 @@ import { SessionMetadataSchema, MIN_TTL_SECONDS } from '../../protocol/credentia
 import { KeyIdSchema } from '../../protocol/key-id.js';
 import { AttestationNonceSchema } from '../../protocol/attestation/report-data.js';
 import { AGGREGATES_MAX_SYMBOLS } from '../../protocol/rpc/methods.js';
-import { CurrencySchema, SymbolSchema } from '../../protocol/aggregates.js';
+import {
+  AggregatesNonceSchema,
+  AudienceSchema,
+  CurrencySchema,
+  SymbolSchema,
+} from '../../protocol/aggregates.js';
 
 export function submitKeyBodySchema(maxTtlSeconds: number) {
   const metadata = SessionMetadataSchema.extend({
@@ -82,6 +87,9 @@ export const RequestAggregatesBodySchema = z
     to: z.iso.datetime().optional(),
     symbols: z.array(SymbolSchema).min(1).max(AGGREGATES_MAX_SYMBOLS).optional(),
     reporting_currency: CurrencySchema.optional(),
+    /** A verifier's name and fresh challenge, echoed in the signed payload (v2). */
+    audience: AudienceSchema.optional(),
+    nonce: AggregatesNonceSchema.optional(),
   })
   .strict();
 
@@ -94,14 +102,29 @@ export const AggregatesDoneResponseSchema = z.object({
     signature: z.base64(),
     payload: z.record(z.string(), z.unknown()),
   }),
+  /** Opens `account_commitment` (owner only; docs/protocol/signed-aggregates.md). */
+  account_opening: z.object({ salt: z.base64() }).optional(),
   merkle_root: z.base64(),
   log: LogReceiptSchema,
   logs_url: z.string(),
 });
 
+const JobProgressResponseSchema = z.object({
+  requests: z.number().int(),
+  fills: z.number().int(),
+});
+
 export const AggregatesRunningResponseSchema = z.object({
-  status: z.literal('running'),
+  /** `queued`: admitted, waiting for an enclave slot; `running`: the enclave is fetching. */
+  status: z.enum(['queued', 'running']),
   job_id: z.uuid(),
-  progress: z.object({ requests: z.number().int(), fills: z.number().int() }),
+  progress: JobProgressResponseSchema,
   status_url: z.string(),
+});
+
+/** The session was revoked while the job ran: nothing was signed (410 Gone). */
+export const AggregatesCancelledResponseSchema = z.object({
+  status: z.literal('cancelled'),
+  job_id: z.uuid(),
+  progress: JobProgressResponseSchema,
 });

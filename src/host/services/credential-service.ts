@@ -7,14 +7,24 @@
 import type { CredentialEnvelope } from '../../protocol/envelope/registry.js';
 import type { SessionMetadata } from '../../protocol/credentials.js';
 import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
-import { storedEnvelope, type SessionRepository } from '../db/repositories/sessions.js';
+import { storedCredential, type SessionRepository } from '../db/repositories/sessions.js';
+import type { Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
 import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 import type { Logged, LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 
+/** Revocation stops the session's aggregates jobs (aggregates-service.ts `revocation`). */
+export interface SessionJobs {
+  activeJobIds(sessionId: string): Promise<string[]>;
+  stop(jobIds: readonly string[]): Promise<void>;
+  cancel(tx: Queryable, sessionId: string): Promise<string[]>;
+  wake(jobIds: readonly string[]): void;
+}
+
 export interface CredentialServiceDeps {
   enclave: Pick<EnclaveSupervisor, 'call'>;
+  jobs?: SessionJobs;
   sessions: SessionRepository;
   ops: OpsLog;
   log: Pick<LogService, 'commit' | 'isReady'>;
@@ -65,16 +75,22 @@ export function createCredentialService(deps: CredentialServiceDeps) {
 
     /** `operatorId`: an operator revoked another's session; logged as such, same transaction. */
     async revoke(sessionId: string, operatorId?: string) {
+      // The session's aggregates jobs stop inside the enclave first (their opened keys wiped),
+      // then are marked cancelled in the revocation's transaction: none is signed and logged
+      // after `session.revoked`.
+      const running = (await deps.jobs?.activeJobIds(sessionId)) ?? [];
+      await deps.jobs?.stop(running);
+      let cancelled: string[] = [];
       const logged = await log.commit({
         async work(tx) {
           if (!(await sessions.revoke(tx, sessionId))) throw new HostError('SESSION_NOT_FOUND');
-          await ops.record(tx, { type: 'session.revoked', sessionId });
-          const entry: LogEntry = {
-            v: 1,
-            type: 'session.revoked',
-            subject: sessionLogSubject(sessionId),
-            time: Math.floor(Date.now() / 1000),
-          };
+          cancelled = (await deps.jobs?.cancel(tx, sessionId)) ?? [];
+          const entry = await recordLogged(
+            ops,
+            tx,
+            { type: 'session.revoked', sessionId },
+            sessionLogSubject(sessionId),
+          );
           if (operatorId === undefined) return { result: undefined, entries: [entry] };
           const byOperator = await recordLogged(
             ops,
@@ -85,6 +101,8 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           return { result: undefined, entries: [entry, byOperator] };
         },
       });
+      await deps.jobs?.stop(cancelled.filter((id) => !running.includes(id)));
+      deps.jobs?.wake(cancelled);
       // Revocation is also a moment to purge anything else that has expired.
       await deps.sweepNow();
       return {
@@ -98,22 +116,14 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     async status(sessionId: string) {
       const s = await sessions.find(sessionId);
       if (!s) throw new HostError('SESSION_NOT_FOUND');
-      const envelope = storedEnvelope(s);
+      const credential = storedCredential(s);
       // Past its expiry a session is expired now, whether or not the sweeper has run yet.
       const status =
         s.status === 'active' && s.expires_at * 1000 <= Date.now() ? 'expired' : s.status;
-      let credential: 'ok' | 'absent' = 'absent';
-      if (status === 'active' && envelope && s.key_id && s.binding) {
-        await enclave.call('credential.verify_stored', {
-          session_id: s.session_id,
-          envelope,
-          key_id: s.key_id,
-          exchange: s.exchange as SessionMetadata['exchange'],
-          label: s.label,
-          expires_at: s.expires_at,
-          binding: s.binding,
-        });
-        credential = 'ok';
+      let checked: 'ok' | 'absent' = 'absent';
+      if (status === 'active' && credential) {
+        await enclave.call('credential.verify_stored', credential);
+        checked = 'ok';
       }
       return {
         session_id: s.session_id,
@@ -122,7 +132,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         status,
         created_at: new Date(s.created_at * 1000).toISOString(),
         expires_at: new Date(s.expires_at * 1000).toISOString(),
-        credential,
+        credential: checked,
       };
     },
   };

@@ -15,7 +15,12 @@ import {
   PlatformSchema,
 } from '../attestation/response.js';
 import { LogEntrySchema } from '../log/entry.js';
-import { CurrencySchema, SymbolSchema } from '../aggregates.js';
+import {
+  AggregatesNonceSchema,
+  AudienceSchema,
+  CurrencySchema,
+  SymbolSchema,
+} from '../aggregates.js';
 import { AUTH_METHODS } from './auth-methods.js';
 
 export const PHASES = ['awaiting_keyring', 'ready'] as const;
@@ -90,6 +95,8 @@ export const SignedAggregatesResultSchema = z
     payload_digest: hexBytes(32),
     /** Seconds since the epoch at which the enclave signed it. */
     signed_at: UnixSeconds,
+    /** Opens the payload's `account_commitment`; for the result's holder, never signed. */
+    account_salt: base64Bytes(32),
   })
   .strict();
 
@@ -110,6 +117,10 @@ export const JobViewSchema = z.discriminatedUnion('state', [
       progress: JobProgressSchema,
       error: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/),
     })
+    .strict(),
+  /** Cancelled (`aggregates.cancel`): nothing was signed, the opened key is gone. */
+  z
+    .object({ job_id: z.uuid(), state: z.literal('cancelled'), progress: JobProgressSchema })
     .strict(),
   z.object({ job_id: z.uuid(), state: z.literal('unknown') }).strict(),
 ]);
@@ -248,9 +259,22 @@ export const METHODS = {
         to: UnixMillis,
         symbols: z.array(SymbolSchema).min(1).max(AGGREGATES_MAX_SYMBOLS).nullable(),
         reporting_currency: CurrencySchema,
+        /** `aggregatesSubject(...)` of the session's owner, signed into the payload. */
+        subject: hexBytes(32),
+        audience: AudienceSchema.nullable(),
+        nonce: AggregatesNonceSchema.nullable(),
       })
       .strict(),
     result: z.object({ job_id: z.uuid() }).strict(),
+    phases: READY,
+  },
+  /**
+   * Cancel jobs (their session was revoked): each stops before its next exchange request, drops
+   * its opened key and is never signed; a finished result not yet collected is discarded.
+   */
+  'aggregates.cancel': {
+    params: z.object({ job_ids: z.array(z.uuid()).min(1).max(256) }).strict(),
+    result: z.object({ cancelled: z.array(z.uuid()) }).strict(),
     phases: READY,
   },
   /** Progress and results of jobs; `ack` names finished jobs the host has stored durably. */

@@ -16,12 +16,16 @@
  * Symbols: the query's, else discovered from the account: assets with a balance, paired with
  * the configured quote assets, among the exchange's spot symbols (a compatible service without
  * `/api/v3/account` gets every quoted symbol scanned, when there are at most 60). A symbol the exchange does not
- * list is skipped, and only scanned symbols are reported.
+ * list is skipped, and only scanned symbols are reported. Discovery by balance misses a symbol
+ * whose base asset was sold out, so a Binance listing is never `symbolsComplete`.
+ *
+ * Account id: `uid` of `/api/v3/account` (read with the balances, or on its own when the query
+ * names its symbols).
  */
 import type { ListingContext, PagerResult } from '../context.js';
 import { ExchangeError } from '../errors.js';
 import { splitSymbol, type Market } from '../fills.js';
-import { parseBinanceHeldAssets, parseBinanceMarkets, parseBinanceTrades } from './parser.js';
+import { parseBinanceAccount, parseBinanceMarkets, parseBinanceTrades } from './parser.js';
 import type { BinanceTrade } from './parser.js';
 import { BINANCE_WEIGHT } from './profile.js';
 import { binancePublicRequest, signBinanceRequest } from './signer.js';
@@ -128,7 +132,25 @@ async function scanSymbol(ctx: ListingContext, m: Market): Promise<void> {
   }
 }
 
-async function marketsToScan(ctx: ListingContext): Promise<Market[]> {
+async function account(ctx: ListingContext) {
+  return parseBinanceAccount(
+    await signed(ctx, '/api/v3/account', [['omitZeroBalances', 'true']], BINANCE_WEIGHT.account),
+  );
+}
+
+/** The uid when the symbols are given; a compatible service without the endpoint has none. */
+async function uidOnly(ctx: ListingContext): Promise<string | undefined> {
+  try {
+    return (await account(ctx)).accountId;
+  } catch (err) {
+    if (err instanceof ExchangeError && err.code === 'EXCHANGE_BAD_RESPONSE') return undefined;
+    throw err;
+  }
+}
+
+async function marketsToScan(
+  ctx: ListingContext,
+): Promise<{ markets: Market[]; accountId?: string }> {
   const info = await ctx.session.send(
     () => binancePublicRequest(ctx.baseUrl, '/api/v3/exchangeInfo'),
     BINANCE_WEIGHT.exchangeInfo,
@@ -137,26 +159,36 @@ async function marketsToScan(ctx: ListingContext): Promise<Market[]> {
   const bySymbol = new Map(markets.map((m) => [m.symbol, m]));
   if (ctx.query.symbols) {
     const wanted = new Set(ctx.query.symbols.map((s) => (splitSymbol(s), s)));
-    return [...wanted].flatMap((s) => bySymbol.get(s) ?? []);
+    const accountId = await uidOnly(ctx);
+    return {
+      markets: [...wanted].flatMap((s) => bySymbol.get(s) ?? []),
+      ...(accountId !== undefined ? { accountId } : {}),
+    };
   }
   const quotes = new Set(ctx.quoteAssets);
   const quoted = markets.filter((m) => quotes.has(m.quote));
   try {
-    const held = parseBinanceHeldAssets(
-      await signed(ctx, '/api/v3/account', [['omitZeroBalances', 'true']], BINANCE_WEIGHT.account),
-    );
-    return quoted.filter((m) => held.has(m.base));
+    const { held, accountId } = await account(ctx);
+    return {
+      markets: quoted.filter((m) => held.has(m.base)),
+      ...(accountId !== undefined ? { accountId } : {}),
+    };
   } catch (err) {
     // A Binance-compatible service without the account endpoint: scan every quoted symbol
     // (each costs two calls when it has no fills), if there are few enough to afford it.
     if (err instanceof ExchangeError && err.code === 'EXCHANGE_BAD_RESPONSE')
-      if (quoted.length <= MAX_BLIND_SYMBOLS) return quoted;
+      if (quoted.length <= MAX_BLIND_SYMBOLS) return { markets: quoted };
     throw err;
   }
 }
 
 export async function listBinance(ctx: ListingContext): Promise<PagerResult> {
-  const markets = (await marketsToScan(ctx)).sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
+  const scan = await marketsToScan(ctx);
+  const markets = scan.markets.sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
   for (const m of markets) await scanSymbol(ctx, m);
-  return { symbols: markets.map((m) => m.symbol) };
+  return {
+    symbols: markets.map((m) => m.symbol),
+    symbolsComplete: false,
+    ...(scan.accountId !== undefined ? { accountId: scan.accountId } : {}),
+  };
 }

@@ -18,6 +18,7 @@ import {
 } from '../fills.js';
 import { ExchangeError } from '../errors.js';
 import type { Fill } from '../types.js';
+import { AccountIdWireSchema } from '../account-id.js';
 
 const TradeSchema = z.object({
   symbol: z.string(),
@@ -86,15 +87,22 @@ export function parseBinanceMarkets(json: unknown): Market[] {
 }
 
 const AccountSchema = z.object({
+  uid: AccountIdWireSchema.optional(),
   balances: z.array(z.object({ asset: AssetSchema, free: DecimalSchema, locked: DecimalSchema })),
 });
 
 /** Assets with a non-zero balance (free or locked). */
 export function parseBinanceHeldAssets(json: unknown): Set<string> {
+  return parseBinanceAccount(json).held;
+}
+
+/** `/api/v3/account`: the account's `uid` and its assets with a non-zero balance. */
+export function parseBinanceAccount(json: unknown): { held: Set<string>; accountId?: string } {
   const acct = parseWire(AccountSchema, json, 'binance-account');
-  return new Set(
+  const held = new Set(
     acct.balances
       .filter((b) => !isZeroDecimal(b.free) || !isZeroDecimal(b.locked))
       .map((b) => b.asset.toUpperCase()),
   );
+  return acct.uid !== undefined ? { held, accountId: acct.uid } : { held };
 }

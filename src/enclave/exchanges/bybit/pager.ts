@@ -9,12 +9,13 @@
  *
  * Without `query.symbols` one account-wide scan covers every spot symbol; the symbols reported
  * are those with fills (a subset of what was covered, so never an over-claim). With symbols,
- * each is scanned on its own. The instrument list maps `BTCUSDT` to `BTC/USDT`.
+ * each is scanned on its own. The instrument list maps `BTCUSDT` to `BTC/USDT`. Account id:
+ * `userID` of `/v5/user/query-api`.
  */
 import type { ListingContext, PagerResult } from '../context.js';
 import { ExchangeError } from '../errors.js';
 import { splitSymbol, type Market } from '../fills.js';
-import { parseBybitExecutions, parseBybitInstruments } from './parser.js';
+import { parseBybitAccountId, parseBybitExecutions, parseBybitInstruments } from './parser.js';
 import { bybitQuery, signBybitRequest } from './signer.js';
 
 const DAY_MS = 86_400_000;
@@ -98,7 +99,25 @@ async function scanWindow(
   throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'bybit-cursor-loop');
 }
 
+async function accountId(ctx: ListingContext): Promise<string> {
+  const json = await ctx.session.send(
+    () =>
+      signBybitRequest({
+        baseUrl: ctx.baseUrl,
+        path: '/v5/user/query-api',
+        query: '',
+        apiKey: ctx.credentials.apiKey,
+        secret: ctx.credentials.apiSecret,
+        timestamp: ctx.session.now(),
+        recvWindow: ctx.recvWindowMs,
+      }),
+    1,
+  );
+  return parseBybitAccountId(json);
+}
+
 export async function listBybit(ctx: ListingContext): Promise<PagerResult> {
+  const account = await accountId(ctx);
   const markets = await instruments(ctx);
   const horizon = ctx.session.now() - BYBIT_HISTORY_MS;
   const start = Math.max(ctx.query.from, horizon);
@@ -115,6 +134,8 @@ export async function listBybit(ctx: ListingContext): Promise<PagerResult> {
   const symbols = ctx.query.symbols ? scopes.map((m) => m!.symbol) : [...ctx.fills.symbols()];
   return {
     symbols,
+    accountId: account,
+    symbolsComplete: !ctx.query.symbols,
     // Bybit keeps 2 years: anything older does not exist there.
     ...(start > ctx.query.from ? { coveredFrom: start } : {}),
   };

@@ -18,6 +18,7 @@ import {
   type Market,
 } from '../fills.js';
 import type { Fill } from '../types.js';
+import { AccountIdWireSchema } from '../account-id.js';
 
 const Envelope = <T extends z.ZodType>(result: T) => z.object({ retCode: z.literal(0), result });
 
@@ -110,4 +111,11 @@ export function parseBybitInstruments(json: unknown): { markets: Market[]; nextC
     }),
     nextCursor: r.nextPageCursor,
   };
+}
+
+const ApiKeyInfoSchema = Envelope(z.object({ userID: AccountIdWireSchema }));
+
+/** `/v5/user/query-api` ("Get API Key Information"): the key's `userID`. */
+export function parseBybitAccountId(json: unknown): string {
+  return parseWire(ApiKeyInfoSchema, json, 'bybit-query-api').result.userID;
 }

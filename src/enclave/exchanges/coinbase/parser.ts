@@ -17,6 +17,7 @@ import {
   PositiveDecimalSchema,
 } from '../fills.js';
 import type { Fill } from '../types.js';
+import { AccountIdWireSchema } from '../account-id.js';
 
 const TIME_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/;
 
@@ -83,4 +84,11 @@ export function parseCoinbaseFills(json: unknown): { fills: Fill[]; cursor: stri
     });
   }
   return { fills, cursor: page.cursor, rows: page.fills.length };
+}
+
+const KeyPermissionsSchema = z.object({ portfolio_uuid: AccountIdWireSchema });
+
+/** `/api/v3/brokerage/key_permissions`: the portfolio the key belongs to (`portfolio_uuid`). */
+export function parseCoinbaseAccountId(json: unknown): string {
+  return parseWire(KeyPermissionsSchema, json, 'coinbase-key-permissions').portfolio_uuid;
 }

@@ -8,12 +8,13 @@
  * `coveredFrom` instead of silently presenting a shorter history as the whole one.
  *
  * Without `query.symbols` one scan covers every spot instrument (symbols reported: those with
- * fills); with symbols, each is scanned by `instId`.
+ * fills); with symbols, each is scanned by `instId`. Account id: `uid` of
+ * `/api/v5/account/config`.
  */
 import type { ListingContext, PagerResult } from '../context.js';
 import { ExchangeError } from '../errors.js';
 import { encodeQuery, splitSymbol } from '../fills.js';
-import { parseOkxFills } from './parser.js';
+import { parseOkxAccountId, parseOkxFills } from './parser.js';
 import { signOkxRequest } from './signer.js';
 
 const DAY_MS = 86_400_000;
@@ -21,9 +22,32 @@ const DAY_MS = 86_400_000;
 export const OKX_HISTORY_MS = 90 * DAY_MS - 3_600_000;
 export const OKX_PAGE = 100;
 
-async function scan(ctx: ListingContext, begin: number, instId: string | undefined) {
+function passphraseOf(ctx: ListingContext): string {
   const passphrase = ctx.credentials.passphrase;
   if (passphrase === undefined) throw new ExchangeError('EXCHANGE_KEY_REJECTED', 'okx-passphrase');
+  return passphrase;
+}
+
+async function accountId(ctx: ListingContext): Promise<string> {
+  const passphrase = passphraseOf(ctx);
+  const json = await ctx.session.send(
+    () =>
+      signOkxRequest({
+        baseUrl: ctx.baseUrl,
+        path: '/api/v5/account/config',
+        query: '',
+        apiKey: ctx.credentials.apiKey,
+        secret: ctx.credentials.apiSecret,
+        passphrase,
+        timestamp: ctx.session.now(),
+      }),
+    1,
+  );
+  return parseOkxAccountId(json);
+}
+
+async function scan(ctx: ListingContext, begin: number, instId: string | undefined) {
+  const passphrase = passphraseOf(ctx);
   let after: bigint | undefined;
   for (;;) {
     const params: [string, string][] = [
@@ -61,6 +85,7 @@ async function scan(ctx: ListingContext, begin: number, instId: string | undefin
 }
 
 export async function listOkx(ctx: ListingContext): Promise<PagerResult> {
+  const account = await accountId(ctx);
   const horizon = ctx.session.now() - OKX_HISTORY_MS;
   const begin = Math.max(ctx.query.from, horizon);
   let symbols: string[] | undefined;
@@ -75,6 +100,8 @@ export async function listOkx(ctx: ListingContext): Promise<PagerResult> {
   }
   return {
     symbols: symbols ?? [...ctx.fills.symbols()],
+    accountId: account,
+    symbolsComplete: !ctx.query.symbols,
     ...(begin > ctx.query.from ? { coveredFrom: Math.min(begin, ctx.query.to) } : {}),
   };
 }

@@ -16,6 +16,7 @@ import {
   PositiveDecimalSchema,
 } from '../fills.js';
 import type { Fill } from '../types.js';
+import { AccountIdWireSchema } from '../account-id.js';
 
 const FillSchema = z.object({
   instId: z.string().regex(/^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$/),
@@ -65,4 +66,14 @@ export function parseOkxFills(json: unknown): OkxRow[] {
       },
     };
   });
+}
+
+const ConfigSchema = z.object({
+  code: z.literal('0'),
+  data: z.array(z.object({ uid: AccountIdWireSchema })).length(1),
+});
+
+/** `/api/v5/account/config` ("Get account configuration"): the account's `uid`. */
+export function parseOkxAccountId(json: unknown): string {
+  return parseWire(ConfigSchema, json, 'okx-account-config').data[0]!.uid;
 }

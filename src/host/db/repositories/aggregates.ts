@@ -1,7 +1,8 @@
 /**
- * Aggregate jobs and their signed results. A job row exists from the moment the enclave accepted
- * the request; its result row is written in the same transaction as the result's log entry
- * (log-service.ts), so a stored result is always a logged one.
+ * Aggregate jobs and their signed results. A job row exists from the moment the request was
+ * admitted (`queued`, or `running` once the enclave accepted it); its result row is written in
+ * the same transaction as the result's log entry (log-service.ts), so a stored result is always
+ * a logged one. A job ends `done`, `failed` or `cancelled` (its session was revoked), once.
  */
 import { sessionLogSubject } from '../../../protocol/log/entry.js';
 import type { Queryable } from '../database.js';
@@ -11,12 +12,17 @@ export interface AggregateRequest {
   to: number;
   symbols: string[] | null;
   reporting_currency: string;
+  /** Echoed in the signed payload (absent in rows written before v2: null). */
+  audience?: string | null;
+  nonce?: string | null;
 }
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface StoredJob {
   job_id: string;
   session_id: string;
-  status: 'running' | 'done' | 'failed';
+  status: JobStatus;
   request: AggregateRequest;
   requests_made: number;
   fills_seen: number;
@@ -31,17 +37,135 @@ export interface StoredAggregate {
   payload: string;
   signature: string;
   payload_digest: string;
+  account_salt: string | null;
 }
+
+/** Jobs that hold (or wait for) an enclave slot. */
+const ACTIVE = `('queued', 'running')`;
 
 const JOB_COLUMNS = `id AS job_id, session_id, status, request, requests_made, fills_seen,
                      error_code, aggregate_id::text AS aggregate_id`;
 
 export function createAggregateRepository(db: Queryable) {
   return {
-    async insertJob(jobId: string, sessionId: string, request: AggregateRequest): Promise<void> {
+    async insertJob(
+      jobId: string,
+      sessionId: string,
+      request: AggregateRequest,
+      status: 'queued' | 'running' = 'running',
+    ): Promise<void> {
       await db.query(
-        `INSERT INTO aggregate_jobs (id, session_id, status, request) VALUES ($1, $2, 'running', $3)`,
-        [jobId, sessionId, JSON.stringify(request)],
+        `INSERT INTO aggregate_jobs (id, session_id, status, request) VALUES ($1, $2, $3, $4)`,
+        [jobId, sessionId, status, JSON.stringify(request)],
+      );
+    },
+
+    /**
+     * What admission weighs: the active jobs of this session and of its owner (`userId`; null
+     * for a session without one), and how many run and wait overall.
+     */
+    async activeCounts(
+      sessionId: string,
+      userId: string | null,
+    ): Promise<{ session: number; user: number; running: number; queued: number }> {
+      const { rows } = await db.query<Record<'session' | 'usr' | 'running' | 'queued', string>>(
+        `SELECT count(*) FILTER (WHERE j.session_id = $1) AS session,
+                count(*) FILTER (WHERE $2::uuid IS NOT NULL AND s.user_id = $2::uuid) AS usr,
+                count(*) FILTER (WHERE j.status = 'running') AS running,
+                count(*) FILTER (WHERE j.status = 'queued') AS queued
+           FROM aggregate_jobs j JOIN sessions s ON s.id = j.session_id
+          WHERE j.status IN ${ACTIVE}`,
+        [sessionId, userId],
+      );
+      const r = rows[0]!;
+      return {
+        session: Number(r.session),
+        user: Number(r.usr),
+        running: Number(r.running),
+        queued: Number(r.queued),
+      };
+    },
+
+    /**
+     * Up to `limit` queued jobs to start next, fairly across owners (a user, or a session
+     * without one): owners with the fewest running jobs first, then round robin (each owner's
+     * first waiting job before anyone's second), then the oldest.
+     */
+    async nextQueued(limit: number): Promise<StoredJob[]> {
+      if (limit <= 0) return [];
+      const { rows } = await db.query<StoredJob & { pick: string }>(
+        `WITH active AS (
+           SELECT j.id, j.status, j.created_at, COALESCE(s.user_id::text, j.session_id::text) AS owner
+             FROM aggregate_jobs j JOIN sessions s ON s.id = j.session_id
+            WHERE j.status IN ${ACTIVE}),
+         ranked AS (
+           SELECT q.id,
+                  (SELECT count(*) FROM active r WHERE r.owner = q.owner AND r.status = 'running') AS busy,
+                  row_number() OVER (PARTITION BY q.owner ORDER BY q.created_at, q.id) AS turn,
+                  q.created_at
+             FROM active q WHERE q.status = 'queued'),
+         picked AS (
+           SELECT id, row_number() OVER (ORDER BY busy, turn, created_at, id) AS pick
+             FROM ranked ORDER BY pick LIMIT $1)
+         SELECT ${JOB_COLUMNS}, p.pick FROM aggregate_jobs JOIN picked p USING (id) ORDER BY p.pick`,
+        [limit],
+      );
+      return rows.map(({ pick: _pick, ...job }) => job);
+    },
+
+    async globalCounts(): Promise<{ running: number; queued: number }> {
+      const { rows } = await db.query<{ running: string; queued: string }>(
+        `SELECT count(*) FILTER (WHERE status = 'running') AS running,
+                count(*) FILTER (WHERE status = 'queued') AS queued
+           FROM aggregate_jobs WHERE status IN ${ACTIVE}`,
+      );
+      return { running: Number(rows[0]!.running), queued: Number(rows[0]!.queued) };
+    },
+
+    /** queued → running; false if the job is no longer queued (cancelled meanwhile). */
+    async markRunning(jobId: string): Promise<boolean> {
+      const { rows } = await db.query(
+        `UPDATE aggregate_jobs SET status = 'running', updated_at = now()
+          WHERE id = $1 AND status = 'queued' RETURNING id`,
+        [jobId],
+      );
+      return rows.length > 0;
+    },
+
+    /** running → queued: the enclave had no free slot after all; it is started again later. */
+    async requeue(jobId: string): Promise<void> {
+      await db.query(
+        `UPDATE aggregate_jobs SET status = 'queued', updated_at = now()
+          WHERE id = $1 AND status = 'running'`,
+        [jobId],
+      );
+    },
+
+    /** Ids of the session's queued and running jobs. */
+    async activeJobIds(sessionId: string): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>(
+        `SELECT id FROM aggregate_jobs WHERE session_id = $1 AND status IN ${ACTIVE}`,
+        [sessionId],
+      );
+      return rows.map((r) => r.id);
+    },
+
+    /** Marks the session's queued and running jobs cancelled; returns their ids. */
+    async cancelSessionJobs(q: Queryable, sessionId: string): Promise<string[]> {
+      const { rows } = await q.query<{ id: string }>(
+        `UPDATE aggregate_jobs SET status = 'cancelled', updated_at = now()
+          WHERE session_id = $1 AND status IN ${ACTIVE} RETURNING id`,
+        [sessionId],
+      );
+      return rows.map((r) => r.id);
+    },
+
+    /** A running job the enclave reports cancelled (e.g. cancelled before a host restart). */
+    async markCancelled(jobId: string): Promise<void> {
+      await db.query(
+        `UPDATE aggregate_jobs SET status = 'cancelled', updated_at = now()
+          WHERE id = $1 AND status IN ${ACTIVE}`,
+        [jobId],
       );
     },
 
@@ -71,23 +195,43 @@ export function createAggregateRepository(db: Queryable) {
     async failJob(q: Queryable, jobId: string, code: string): Promise<void> {
       await q.query(
         `UPDATE aggregate_jobs SET status = 'failed', error_code = $2, updated_at = now()
-          WHERE id = $1 AND status = 'running'`,
+          WHERE id = $1 AND status IN ${ACTIVE}`,
         [jobId, code],
       );
     },
 
-    /** Stores a signed result and completes its job; false if the job was no longer running. */
+    /**
+     * Stores a signed result and completes its job; false if the job was no longer running
+     * (cancelled by a revocation). The job row is locked first, so a revocation's
+     * `cancelSessionJobs` either runs before (nothing is stored) or waits for this commit.
+     */
     async completeJob(
       q: Queryable,
       job: { job_id: string; session_id: string },
-      result: { payload: string; signature: string; payload_digest: string },
+      result: {
+        payload: string;
+        signature: string;
+        payload_digest: string;
+        account_salt: string | null;
+      },
     ): Promise<boolean> {
+      const lock = await q.query(
+        `SELECT 1 FROM aggregate_jobs WHERE id = $1 AND status = 'running' FOR UPDATE`,
+        [job.job_id],
+      );
+      if (lock.rows.length === 0) return false;
       const { rows } = await q.query<{ id: string }>(
-        `INSERT INTO aggregates (session_id, job_id, payload, signature, payload_digest)
-         SELECT $1, $2, $3, $4, $5
-          WHERE EXISTS (SELECT 1 FROM aggregate_jobs WHERE id = $2 AND status = 'running')
+        `INSERT INTO aggregates (session_id, job_id, payload, signature, payload_digest, account_salt)
+         VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id::text AS id`,
-        [job.session_id, job.job_id, result.payload, result.signature, result.payload_digest],
+        [
+          job.session_id,
+          job.job_id,
+          result.payload,
+          result.signature,
+          result.payload_digest,
+          result.account_salt,
+        ],
       );
       const id = rows[0]?.id;
       if (!id) return false;
@@ -111,7 +255,7 @@ export function createAggregateRepository(db: Queryable) {
 
     async findResult(aggregateId: string): Promise<StoredAggregate | null> {
       const { rows } = await db.query<StoredAggregate>(
-        `SELECT id::text AS id, session_id, job_id, payload, signature, payload_digest
+        `SELECT id::text AS id, session_id, job_id, payload, signature, payload_digest, account_salt
            FROM aggregates WHERE id = $1`,
         [aggregateId],
       );

@@ -2,15 +2,21 @@
  * Sessions and their credential ciphertext. Writes that belong together (session, ciphertext,
  * ops event) take a transaction handle so they commit together or not at all.
  */
-import type { MethodResult } from '../../../protocol/rpc/methods.js';
+import {
+  StoredCredentialSchema,
+  type MethodResult,
+  type StoredCredential,
+} from '../../../protocol/rpc/methods.js';
 import type { CredentialEnvelope } from '../../../protocol/envelope/registry.js';
 import type { Queryable } from '../database.js';
 
 export interface StoredSession {
   session_id: string;
+  /** The owner (access token `sub`); null only for development-mode sessions. */
+  user_id: string | null;
   exchange: string;
   label: string;
-  status: 'active' | 'revoked' | 'expired';
+  status: 'active' | 'revoked' | 'expired' | 'invalid';
   created_at: number;
   expires_at: number;
   key_id: string | null;
@@ -72,9 +78,18 @@ export function createSessionRepository(db: Queryable) {
       return true;
     },
 
+    /** The exchange rejected the key: the session becomes `invalid`, its ciphertext is purged. */
+    async invalidate(q: Queryable, sessionId: string): Promise<void> {
+      await q.query(
+        `UPDATE sessions SET status = 'invalid', ended_at = now() WHERE id = $1 AND status = 'active'`,
+        [sessionId],
+      );
+      await q.query('DELETE FROM credentials WHERE session_id = $1', [sessionId]);
+    },
+
     async find(sessionId: string): Promise<StoredSession | null> {
       const { rows } = await db.query<StoredSession>(
-        `SELECT s.id AS session_id, s.exchange, s.label, s.status,
+        `SELECT s.id AS session_id, s.user_id, s.exchange, s.label, s.status,
                 extract(epoch FROM s.created_at)::bigint::int8 AS created_at,
                 extract(epoch FROM s.expires_at)::bigint::int8 AS expires_at,
                 c.key_id, c.alg, c.ephemeral_pub, c.nonce, c.ciphertext, c.tag, c.binding
@@ -118,4 +133,24 @@ export function storedEnvelope(s: StoredSession): CredentialEnvelope | null {
     ciphertext: s.ciphertext,
     key_id: s.key_id!,
   };
+}
+
+/**
+ * The one session → stored-credential mapping (what `credential.verify_stored` and
+ * `aggregates.start` take), parsed through the protocol schema: null when the session has no
+ * complete, well-formed credential (revoked, purged, or a row the schema refuses).
+ */
+export function storedCredential(s: StoredSession): StoredCredential | null {
+  const envelope = storedEnvelope(s);
+  if (!envelope) return null;
+  const parsed = StoredCredentialSchema.safeParse({
+    session_id: s.session_id,
+    envelope,
+    key_id: s.key_id,
+    exchange: s.exchange,
+    label: s.label,
+    expires_at: s.expires_at,
+    binding: s.binding,
+  });
+  return parsed.success ? parsed.data : null;
 }

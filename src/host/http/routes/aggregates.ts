@@ -1,12 +1,15 @@
 /**
  * POST /enclave/request_aggregates (the seed's route) and GET /enclave/aggregates/jobs/:job_id.
  * A result ready within the wait answers 200 with the signed aggregates and the checkpoint that
- * logs them; a longer fetch answers 202 with the job to poll. A failed job answers its error.
+ * logs them; a longer fetch (or a job queued for a slot) answers 202 with the job to poll. A
+ * failed job answers its error; a job cancelled by its session's revocation answers 410 with
+ * status `cancelled`. A user or session at its job cap gets 429, a full queue 503.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { SessionAccess } from '../../auth/session-access.js';
 import type { AggregatesService, JobAnswer } from '../../services/aggregates-service.js';
 import {
+  AggregatesCancelledResponseSchema,
   AggregatesDoneResponseSchema,
   AggregatesRunningResponseSchema,
   ErrorResponseSchema,
@@ -19,6 +22,7 @@ const responses = {
   202: AggregatesRunningResponseSchema,
   400: ErrorResponseSchema,
   404: ErrorResponseSchema,
+  410: AggregatesCancelledResponseSchema,
   422: ErrorResponseSchema,
   429: ErrorResponseSchema,
   502: ErrorResponseSchema,
@@ -33,7 +37,7 @@ export function aggregatesRoutes(deps: {
 }): FastifyPluginAsyncZod {
   return async (app) => {
     const send = (reply: { code(n: number): unknown }, a: JobAnswer) => {
-      reply.code(a.status === 'done' ? 200 : 202);
+      reply.code(a.status === 'done' ? 200 : a.status === 'cancelled' ? 410 : 202);
       return a;
     };
 
