@@ -5,42 +5,56 @@
  * float64 (docs/aggregates.md, "Arithmetic").
  */
 
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
-let lastPlaces = 0;
+const POW10 = Float64Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
- * The value of a plain decimal string, or NaN if `s` is not one. Fast path (Clinger): when the
- * digits form an integer below 2^53 and there are at most 22 fraction digits, mantissa and
- * power of ten are exact doubles and one division gives the correctly rounded value, exactly
- * what `Number(s)` returns; otherwise `Number(s)` itself. `lastDecimalPlaces()` then tells its
- * fraction digits without trailing zeros (`1.2300` → 2).
+ * Where `parseDecimal` leaves the fraction digits of the string it read: one small object per
+ * caller, reused for every string, so parsing allocates nothing and keeps no state of its own.
+ * (Only an integer is written here: the value is returned, because storing a double in an
+ * object field costs more than the whole digit loop.)
  */
-export function parseDecimal(s: string): number {
+export interface DecimalPlaces {
+  /** Fraction digits without trailing zeros (`1.2300` → 2, `5` → 0). */
+  places: number;
+}
+
+export function decimalPlaces(): DecimalPlaces {
+  return { places: 0 };
+}
+
+/**
+ * The value of a plain decimal string, or NaN if `s` is not one; `out.places` is then its
+ * fraction digits without trailing zeros (left as it was on NaN). Fast path (Clinger): when
+ * the digits form an integer below 2^53 and there are at most 22 fraction digits, mantissa and
+ * power of ten are exact doubles and one division gives the correctly rounded value, exactly
+ * what `Number(s)` returns; otherwise `Number(s)` itself.
+ */
+export function parseDecimal(s: string, out: DecimalPlaces): number {
   const n = s.length;
   if (n === 0 || n > 64) return Number.NaN;
   let dot = -1;
-  let lastNonZero = -1;
   let mant = 0;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === 46 /* . */) {
-      if (dot !== -1 || i === 0 || i === n - 1) return Number.NaN;
+      if (dot !== -1) return Number.NaN;
       dot = i;
     } else if (c >= 48 && c <= 57) {
       mant = mant * 10 + (c - 48);
-      if (dot !== -1 && c !== 48) lastNonZero = i;
     } else {
       return Number.NaN;
     }
   }
-  lastPlaces = dot === -1 || lastNonZero === -1 ? 0 : lastNonZero - dot;
-  const frac = dot === -1 ? 0 : n - 1 - dot;
+  if (dot === -1) {
+    out.places = 0;
+    return mant < 2 ** 53 ? mant : Number(s);
+  }
+  if (dot === 0 || dot === n - 1) return Number.NaN;
+  let end = n - 1;
+  while (s.charCodeAt(end) === 48 /* 0 */) end--; // stops at the dot at the latest
+  out.places = end - dot;
+  const frac = n - 1 - dot;
   return mant < 2 ** 53 && frac <= 22 ? mant / POW10[frac]! : Number(s);
-}
-
-/** Fraction digits (without trailing zeros) of the last string `parseDecimal` accepted. */
-export function lastDecimalPlaces(): number {
-  return lastPlaces;
 }
 
 /** Largest scaled integer held exactly with margin (sums and differences of two stay < 2^53). */
