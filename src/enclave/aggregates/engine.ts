@@ -101,6 +101,12 @@ export function windowDays(from: number, to: number): number {
   return Math.floor((to - 1) / DAY_MS) - Math.floor(from / DAY_MS) + 1;
 }
 
+function internFeeCurrency(map: Map<string, number>, names: string[], key: string): number {
+  const i = intern(map, names, key);
+  if (i >= MAX_CURRENCIES) throw new AggregatesInputError('too many fee currencies');
+  return i;
+}
+
 function intern(map: Map<string, number>, names: string[], key: string): number {
   let i = map.get(key);
   if (i === undefined) {
@@ -146,6 +152,8 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
   const symBase: string[] = [];
   const symQuote: string[] = [];
   const symQuoteCur: number[] = [];
+  /** The base's currency index once a base fee has named it. */
+  const symBaseCur: number[] = [];
   const curIndex = new Map<string, number>();
   const currencies: string[] = [];
   const symDigits: number[] = [];
@@ -154,7 +162,7 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
   const symLastRow: number[] = [];
   const d = decimalPlaces();
   let bySymbolInOrder = true;
-  // One-entry caches: fills usually repeat the previous fill's symbol and fee currency.
+  // One-entry caches: fills usually repeat the previous fill's symbol and third fee currency.
   let lastSymbol = '';
   let lastSym = -1;
   let lastCurName = '';
@@ -179,6 +187,7 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
         symBase.push(f.base);
         symQuote.push(f.quote);
         symQuoteCur.push(intern(curIndex, currencies, f.quote));
+        symBaseCur.push(-1);
         symDigits.push(0);
         symMaxQty.push(0);
         symLastTs.push(-1);
@@ -215,16 +224,16 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
       if (fc === symQuote[s]) {
         kind = FEE_QUOTE;
         cur = symQuoteCur[s]!;
+      } else if (fc === symBase[s]) {
+        kind = FEE_BASE;
+        if (d.places > digits) digits = d.places;
+        total += cost;
+        cur = symBaseCur[s]!;
+        if (cur < 0) symBaseCur[s] = cur = internFeeCurrency(curIndex, currencies, fc);
       } else {
-        if (fc === symBase[s]) {
-          kind = FEE_BASE;
-          if (d.places > digits) digits = d.places;
-          total += cost;
-        }
         cur = lastCur;
         if (fc !== lastCurName || cur < 0) {
-          cur = intern(curIndex, currencies, fc);
-          if (cur >= MAX_CURRENCIES) throw new AggregatesInputError('too many fee currencies');
+          cur = internFeeCurrency(curIndex, currencies, fc);
           lastCurName = fc;
           lastCur = cur;
         }
@@ -286,7 +295,8 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
   const { rec, recI } = work;
   const nSym = w.symNames.length;
   const scale = new Float64Array(nSym);
-  for (let s = 0; s < nSym; s++) scale[s] = 10 ** exactScaleDigits(w.symDigits[s]!, w.symMaxQty[s]!);
+  for (let s = 0; s < nSym; s++)
+    scale[s] = 10 ** exactScaleDigits(w.symDigits[s]!, w.symMaxQty[s]!);
   const lots = w.symNames.map(() => new LotQueue(4));
   const sTrades = new Float64Array(nSym);
   const sVol = new Float64Array(nSym);

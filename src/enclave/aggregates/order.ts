@@ -150,7 +150,7 @@ export function processingOrder(
   }
 
   // Runs of equal timestamps, still in row order (the sort is stable): order them by the tie.
-  for (let a = 0; a < m; ) {
+  for (let a = 0; a < m;) {
     const t = src[a]!;
     let b = a + 1;
     while (b < m && src[b] === t) b++;
