@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   decimalPlaces,
-  exactScaleDigits,
+  decimalUnits,
+  fitsFloatUnits,
   MAX_EXACT_UNITS,
   parseDecimal,
   toUnits,
@@ -70,17 +71,23 @@ describe('aggregates: parseDecimal', () => {
     assert.equal(b.places, 0);
   });
 
-  it('scaled quantities are exact integers below 2^51, and the scale gives way beyond', () => {
-    // 18-decimal assets: small quantities keep all 18 digits.
-    assert.equal(exactScaleDigits(18, 0.002), 18);
+  it('scaled quantities are float integers below 2^51, BigInt units beyond', () => {
+    // 18-decimal assets: small quantities fit the float path.
+    assert.ok(fitsFloatUnits(18, 0.002));
     assert.equal(toUnits(0.000000000000000003, 1e18), 3);
-    // The largest quantity that keeps d digits: max × 10^d < 2^51.
-    assert.equal(exactScaleDigits(18, 0.0022), 18);
-    assert.equal(exactScaleDigits(18, 0.0023), 17);
-    assert.equal(exactScaleDigits(8, 2e7), 8);
-    assert.equal(exactScaleDigits(8, 2.3e7), 7);
-    assert.equal(exactScaleDigits(0, 2 ** 51), 0);
+    // The largest quantity that fits: max × 10^d < 2^51.
+    assert.ok(fitsFloatUnits(18, 0.0022));
+    assert.ok(!fitsFloatUnits(18, 0.0023));
+    assert.ok(fitsFloatUnits(8, 2e7));
+    assert.ok(!fitsFloatUnits(8, 2.3e7));
+    assert.ok(!fitsFloatUnits(0, 2 ** 51));
+    assert.ok(!fitsFloatUnits(21, 1e-21));
     assert.ok(toUnits(22_517_998.13685247, 1e8) < MAX_EXACT_UNITS);
     assert.equal(toUnits(22_517_998.13685247, 1e8), 2_251_799_813_685_247);
+    // Beyond: exact BigInt units from the string.
+    assert.equal(decimalUnits('1.000000000000000001', 18), 1_000_000_000_000_000_001n);
+    assert.equal(decimalUnits('123456789.1200', 3), 123_456_789_120n);
+    assert.equal(decimalUnits('7', 2), 700n);
+    assert.throws(() => decimalUnits('0.123', 2), RangeError);
   });
 });

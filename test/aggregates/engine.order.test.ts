@@ -177,11 +177,32 @@ describe('aggregates: at the bounds of the arithmetic', () => {
     assert.equal(position('ETH/USDT'), 1_999_999_999_999_995 / 1e18);
   });
 
-  it('beyond 2^51 units the scale gives way: quantities round to the documented grid', () => {
-    // max 1 × 10^18 ≥ 2^51: d falls to 15, so 1e-18 is below the grid (docs/aggregates.md).
-    const a = computeAggregates([buy('10', '1.000000000000000001'), sell('11', '1')], window);
-    assert.equal(a.symbols['BTC/USDT']!.position, 0);
-    assert.equal(a.pnl, 1);
+  it('beyond 2^51 units a symbol keeps exact BigInt quantities', () => {
+    // 1 × 10^18 ≥ 2^51: float64 cannot hold these units exactly, so BigInt lots do.
+    const fills = [
+      buy('10', '1.000000000000000001'),
+      sell('11', '1'),
+      buy('12', '30000000.00000001', { symbol: 'PEPE/USDT', fee: ['0.00000001', 'PEPE'] }),
+      sell('13', '10000000', { symbol: 'PEPE/USDT' }),
+      sell('9', '20000000.000000001', { symbol: 'PEPE/USDT', fee: ['0.000000001', 'PEPE'] }),
+    ];
+    agrees(fills);
+    const run = runAggregates(fills, window);
+    const position = (s: string) => run.symbols.find((x) => x.name === s)!.position;
+    assert.equal(position('BTC/USDT'), 1e-18);
+    // 30000000.00000001 − 0.00000001 bought, 10000000 + 20000000.000000001 + 0.000000001 sold.
+    assert.equal(position('PEPE/USDT'), -0.000000002);
+  });
+
+  it('a base fee not below the amount is refused on the BigInt path too', () => {
+    assert.throws(
+      () =>
+        computeAggregates(
+          [buy('1', '1.000000000000000001', { fee: ['1.000000000000000001', 'BTC'] })],
+          window,
+        ),
+      (e: unknown) => e instanceof AggregatesInputError,
+    );
   });
 
   it('huge quantities with few digits are exact', () => {

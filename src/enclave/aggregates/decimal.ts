@@ -61,19 +61,29 @@ export function parseDecimal(s: string, out: DecimalPlaces): number {
 export const MAX_EXACT_UNITS = 2 ** 51;
 
 /**
- * The number of fraction digits (at most `wanted`, at most 20) at which every quantity up to
- * `maxValue` is an integer below MAX_EXACT_UNITS. Equal to `wanted` except for absurd ranges.
+ * Whether quantities of at most `digits` fraction digits, up to `maxValue`, are integers
+ * below MAX_EXACT_UNITS once scaled by 10^digits: then float64 holds them exactly (toUnits).
+ * Otherwise (an 18-decimal asset with quantities from 0.00225 up, 8 decimals from 22.5
+ * million up, more than 20 digits) the engine holds that symbol's quantities as BigInt units
+ * (decimalUnits): exact too, only slower.
  */
-export function exactScaleDigits(wanted: number, maxValue: number): number {
-  let d = Math.min(wanted, 20);
-  while (d > 0 && maxValue * 10 ** d >= MAX_EXACT_UNITS) d--;
-  return d;
+export function fitsFloatUnits(digits: number, maxValue: number): boolean {
+  return digits <= 20 && maxValue * 10 ** digits < MAX_EXACT_UNITS;
+}
+
+/** The plain decimal `s` (at most `digits` significant fraction digits) × 10^digits, exactly. */
+export function decimalUnits(s: string, digits: number): bigint {
+  const dot = s.indexOf('.');
+  if (dot === -1) return BigInt(s) * 10n ** BigInt(digits);
+  const frac = s.slice(dot + 1).replace(/0+$/, '');
+  if (frac.length > digits) throw new RangeError('more fraction digits than the scale');
+  return BigInt(s.slice(0, dot) + frac.padEnd(digits, '0'));
 }
 
 /**
  * `value` (parsed from a decimal string with at most `d` fraction digits) × 10^d as an exact
  * integer: Number(s) and the product are each within half an ulp, so for results below 2^51
- * the error is far below 0.5 and rounding recovers the exact integer.
+ * (fitsFloatUnits) the error is far below 0.5 and rounding recovers the exact integer.
  */
 export function toUnits(value: number, scale: number): number {
   return Math.round(value * scale);

@@ -10,8 +10,8 @@
  */
 import type { AggregateFigures } from '../../protocol/aggregates.js';
 import type { Fill } from '../exchanges/types.js';
-import { decimalPlaces, exactScaleDigits, parseDecimal, toUnits } from './decimal.js';
-import { LotQueue } from './lots.js';
+import { decimalPlaces, decimalUnits, fitsFloatUnits, parseDecimal, toUnits } from './decimal.js';
+import { ExactLotQueue, LotQueue } from './lots.js';
 import { compareIds, processingOrder } from './order.js';
 import { REC, workspace, type Workspace } from './scratch.js';
 import { roundFigure, roundMoney, SNAP_RELATIVE } from './round.js';
@@ -269,10 +269,33 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
   };
 }
 
+/** matchFifo's slow path: the fill's units as BigInt, from its strings (rare). */
+function matchExact(
+  lots: ExactLotQueue,
+  f: Fill,
+  side: 1 | -1,
+  baseFee: boolean,
+  p: number,
+  scale: number,
+  digits: number,
+): number {
+  let units = decimalUnits(f.amount, digits);
+  let unitPrice = p;
+  if (baseFee) {
+    const qUnits = units;
+    const fee = decimalUnits(f.fee!.cost, digits);
+    units = side === 1 ? units - fee : units + fee;
+    if (units <= 0n) throw new AggregatesInputError('fill base fee is not below its amount');
+    unitPrice = (p * Number(qUnits)) / Number(units);
+  }
+  return lots.match(side, units, unitPrice, scale);
+}
+
 /** Per-symbol figures, filled by matchFifo. */
 interface SymbolSums {
   scale: Float64Array;
   lots: LotQueue[];
+  exactLots: (ExactLotQueue | null)[];
   trades: Float64Array;
   volume: Float64Array;
   pnl: Float64Array;
@@ -295,9 +318,14 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
   const { rec, recI } = work;
   const nSym = w.symNames.length;
   const scale = new Float64Array(nSym);
-  for (let s = 0; s < nSym; s++)
-    scale[s] = 10 ** exactScaleDigits(w.symDigits[s]!, w.symMaxQty[s]!);
   const lots = w.symNames.map(() => new LotQueue(4));
+  // Symbols whose quantities float64 cannot hold as exact integers: BigInt lots instead.
+  const exactLots: (ExactLotQueue | null)[] = [];
+  for (let s = 0; s < nSym; s++) {
+    const digits = w.symDigits[s]!;
+    scale[s] = 10 ** digits;
+    exactLots.push(fitsFloatUnits(digits, w.symMaxQty[s]!) ? null : new ExactLotQueue());
+  }
   const sTrades = new Float64Array(nSym);
   const sVol = new Float64Array(nSym);
   const sPnl = new Float64Array(nSym);
@@ -317,18 +345,35 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
     const side = (mt & 1) === 1 ? 1 : -1;
     const sc = scale[s]!;
     const notional = p * q;
-    let units = toUnits(q, sc);
-    let unitPrice = p;
-    if (kind === FEE_BASE) {
-      // A base fee changes the quantity, not the money: p·q buys q − f or sells q + f units.
-      const f = toUnits(cost, sc);
-      const qUnits = units;
-      units = side === 1 ? units - f : units + f;
-      if (units <= 0) throw new AggregatesInputError('fill base fee is not below its amount');
-      unitPrice = (p * qUnits) / units;
+    let fillPnl: number;
+    let closed: boolean;
+    const exact = exactLots[s]!;
+    if (exact === null) {
+      let units = toUnits(q, sc);
+      let unitPrice = p;
+      if (kind === FEE_BASE) {
+        // A base fee changes the quantity, not the money: p·q buys q − f or sells q + f units.
+        const f = toUnits(cost, sc);
+        const qUnits = units;
+        units = side === 1 ? units - f : units + f;
+        if (units <= 0) throw new AggregatesInputError('fill base fee is not below its amount');
+        unitPrice = (p * qUnits) / units;
+      }
+      const lq = lots[s]!;
+      fillPnl = lq.match(side, units, unitPrice, sc);
+      closed = lq.closed;
+    } else {
+      fillPnl = matchExact(
+        exact,
+        w.fills[work.sel[r / REC]!]!,
+        side,
+        kind === FEE_BASE,
+        p,
+        sc,
+        w.symDigits[s]!,
+      );
+      closed = exact.closed;
     }
-    const lq = lots[s]!;
-    let fillPnl = lq.match(side, units, unitPrice, sc);
     if (kind !== FEE_NONE) {
       if (kind === FEE_QUOTE) fillPnl -= cost;
       const cell = s * nCur + (mt >>> 4);
@@ -340,7 +385,7 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
     sPnl[s] += fillPnl;
     rec[r] = fillPnl;
     rec[r + 1] = notional;
-    if (lq.closed) {
+    if (closed) {
       sCloses[s]++;
       // Float noise far below any real price tick is not a win (SNAP_RELATIVE, round.ts).
       if (fillPnl > SNAP_RELATIVE * notional) sWins[s]++;
@@ -349,6 +394,7 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
   return {
     scale,
     lots,
+    exactLots,
     trades: sTrades,
     volume: sVol,
     pnl: sPnl,
@@ -470,7 +516,7 @@ export function aggregateWindow(w: ParsedWindow): AggregatesRun {
       trades: sums.trades[s]!,
       volume: sums.volume[s]!,
       pnl: sums.pnl[s]!,
-      position: sums.lots[s]!.position() / sums.scale[s]!,
+      position: (sums.exactLots[s] ?? sums.lots[s]!).position() / sums.scale[s]!,
       fees: sums.fees.subarray(s * nCur, (s + 1) * nCur),
       feeSeen: sums.feeSeen.subarray(s * nCur, (s + 1) * nCur),
     })),
