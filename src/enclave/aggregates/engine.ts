@@ -406,44 +406,37 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
   };
 }
 
-/** Steps 2–4 on a window parsed by `parseWindow` (before any other engine call). */
-export function aggregateWindow(w: ParsedWindow): AggregatesRun {
-  const { fills, from, to, reportingCurrency: rc, m, work, currencies } = w;
-  const nSym = w.symNames.length;
-  const nCur = currencies.length;
-  // Per-symbol fees are a dense symbol × currency table: real accounts have at most a few
-  // thousand symbols and a few hundred currencies, far below this bound (~150 MB).
-  if (nSym * nCur > MAX_FEE_CELLS) throw new AggregatesInputError('too many symbols × currencies');
+type InOrderSums = Pick<
+  AggregatesRun,
+  | 'pnl'
+  | 'volume'
+  | 'maxDrawdown'
+  | 'daily'
+  | 'dailyVolume'
+  | 'feeTotal'
+  | 'feeSeen'
+  | 'feeOther'
+  | 'feeOtherSeen'
+  | 'quoteTrades'
+  | 'quoteVolume'
+  | 'quotePnl'
+>;
 
-  // 2. Processing order.
-  const { order, ts: sortedTs } = processingOrder(
-    m,
-    {
-      ts: work.ts,
-      id: (j) => fills[work.sel[j]!]!.id,
-      symbol: (j) => fills[work.sel[j]!]!.symbol,
-    },
-    work,
-  );
-
-  // 3. Lots, per symbol.
-  const sums = matchFifo(w, order, nCur);
-
-  // 4. Everything that depends on the global order (the drawdown path, and sums in the order
-  // they have always been added, so every float result is the same), one pass in that order.
-  const { rec, recI } = work;
-  const symQuoteIdx = w.symQuote.map((q) => w.curIndex.get(q)!);
-  // 1 for the reporting currency's symbols, else 0: a multiplier, so the loop has no branch
-  // there (adding +0 changes no sum: no sum here is ever −0).
-  const rcWeight = new Float64Array(nSym);
-  let closes = 0;
-  let wins = 0;
-  for (let s = 0; s < nSym; s++) {
-    if (w.symQuote[s] !== rc) continue;
-    rcWeight[s] = 1;
-    closes += sums.closes[s]!;
-    wins += sums.wins[s]!;
-  }
+/**
+ * Step 4: everything that depends on the processing order (the drawdown path, and the sums in
+ * the order they have always been added, so every float result is the same for any listing),
+ * one pass over the matched records in that order.
+ */
+function sumInOrder(
+  w: ParsedWindow,
+  order: Uint32Array,
+  sortedTs: Float64Array,
+  symQuoteIdx: readonly number[],
+  rcWeight: Float64Array,
+): InOrderSums {
+  const { m, from, to } = w;
+  const { rec, recI } = w.work;
+  const nCur = w.currencies.length;
   const feeTotal = new Float64Array(nCur);
   const feeSeen = new Uint8Array(nCur);
   const feeOther = new Float64Array(nCur);
@@ -492,18 +485,11 @@ export function aggregateWindow(w: ParsedWindow): AggregatesRun {
   }
 
   return {
-    from,
-    to,
-    reportingCurrency: rc,
-    trades: m,
     pnl,
     volume,
     maxDrawdown: maxDd,
-    closes,
-    wins,
     daily,
     dailyVolume,
-    currencies,
     feeTotal,
     feeSeen,
     feeOther,
@@ -511,6 +497,56 @@ export function aggregateWindow(w: ParsedWindow): AggregatesRun {
     quoteTrades: qTrades,
     quoteVolume: qVol,
     quotePnl: qPnl,
+  };
+}
+
+/** Steps 2–4 on a window parsed by `parseWindow` (before any other engine call). */
+export function aggregateWindow(w: ParsedWindow): AggregatesRun {
+  const { fills, from, to, reportingCurrency: rc, m, work, currencies } = w;
+  const nSym = w.symNames.length;
+  const nCur = currencies.length;
+  // Per-symbol fees are a dense symbol × currency table: real accounts have at most a few
+  // thousand symbols and a few hundred currencies, far below this bound (~150 MB).
+  if (nSym * nCur > MAX_FEE_CELLS) throw new AggregatesInputError('too many symbols × currencies');
+
+  // 2. Processing order.
+  const { order, ts: sortedTs } = processingOrder(
+    m,
+    {
+      ts: work.ts,
+      id: (j) => fills[work.sel[j]!]!.id,
+      symbol: (j) => fills[work.sel[j]!]!.symbol,
+    },
+    work,
+  );
+
+  // 3. Lots, per symbol.
+  const sums = matchFifo(w, order, nCur);
+
+  // 4. What depends on the processing order.
+  const symQuoteIdx = w.symQuote.map((q) => w.curIndex.get(q)!);
+  // 1 for the reporting currency's symbols, else 0: a multiplier, so the loop has no branch
+  // there (adding +0 changes no sum: no sum here is ever −0).
+  const rcWeight = new Float64Array(nSym);
+  let closes = 0;
+  let wins = 0;
+  for (let s = 0; s < nSym; s++) {
+    if (w.symQuote[s] !== rc) continue;
+    rcWeight[s] = 1;
+    closes += sums.closes[s]!;
+    wins += sums.wins[s]!;
+  }
+  const inOrder = sumInOrder(w, order, sortedTs, symQuoteIdx, rcWeight);
+
+  return {
+    from,
+    to,
+    reportingCurrency: rc,
+    trades: m,
+    ...inOrder,
+    closes,
+    wins,
+    currencies,
     symbols: w.symNames.map((name, s) => ({
       name,
       quote: symQuoteIdx[s]!,
