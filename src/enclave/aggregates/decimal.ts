@@ -5,61 +5,85 @@
  * float64 (docs/aggregates.md, "Arithmetic").
  */
 
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
-let lastPlaces = 0;
+const POW10 = Float64Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
- * The value of a plain decimal string, or NaN if `s` is not one. Fast path (Clinger): when the
- * digits form an integer below 2^53 and there are at most 22 fraction digits, mantissa and
- * power of ten are exact doubles and one division gives the correctly rounded value, exactly
- * what `Number(s)` returns; otherwise `Number(s)` itself. `lastDecimalPlaces()` then tells its
- * fraction digits without trailing zeros (`1.2300` → 2).
+ * Where `parseDecimal` leaves the fraction digits of the string it read: one small object per
+ * caller, reused for every string, so parsing allocates nothing and keeps no state of its own.
+ * (Only an integer is written here: the value is returned, because storing a double in an
+ * object field costs more than the whole digit loop.)
  */
-export function parseDecimal(s: string): number {
+export interface DecimalPlaces {
+  /** Fraction digits without trailing zeros (`1.2300` → 2, `5` → 0). */
+  places: number;
+}
+
+export function decimalPlaces(): DecimalPlaces {
+  return { places: 0 };
+}
+
+/**
+ * The value of a plain decimal string, or NaN if `s` is not one; `out.places` is then its
+ * fraction digits without trailing zeros (left as it was on NaN). Fast path (Clinger): when
+ * the digits form an integer below 2^53 and there are at most 22 fraction digits, mantissa and
+ * power of ten are exact doubles and one division gives the correctly rounded value, exactly
+ * what `Number(s)` returns; otherwise `Number(s)` itself.
+ */
+export function parseDecimal(s: string, out: DecimalPlaces): number {
   const n = s.length;
   if (n === 0 || n > 64) return Number.NaN;
   let dot = -1;
-  let lastNonZero = -1;
   let mant = 0;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === 46 /* . */) {
-      if (dot !== -1 || i === 0 || i === n - 1) return Number.NaN;
+      if (dot !== -1) return Number.NaN;
       dot = i;
     } else if (c >= 48 && c <= 57) {
       mant = mant * 10 + (c - 48);
-      if (dot !== -1 && c !== 48) lastNonZero = i;
     } else {
       return Number.NaN;
     }
   }
-  lastPlaces = dot === -1 || lastNonZero === -1 ? 0 : lastNonZero - dot;
-  const frac = dot === -1 ? 0 : n - 1 - dot;
+  if (dot === -1) {
+    out.places = 0;
+    return mant < 2 ** 53 ? mant : Number(s);
+  }
+  if (dot === 0 || dot === n - 1) return Number.NaN;
+  let end = n - 1;
+  while (s.charCodeAt(end) === 48 /* 0 */) end--; // stops at the dot at the latest
+  out.places = end - dot;
+  const frac = n - 1 - dot;
   return mant < 2 ** 53 && frac <= 22 ? mant / POW10[frac]! : Number(s);
-}
-
-/** Fraction digits (without trailing zeros) of the last string `parseDecimal` accepted. */
-export function lastDecimalPlaces(): number {
-  return lastPlaces;
 }
 
 /** Largest scaled integer held exactly with margin (sums and differences of two stay < 2^53). */
 export const MAX_EXACT_UNITS = 2 ** 51;
 
 /**
- * The number of fraction digits (at most `wanted`, at most 20) at which every quantity up to
- * `maxValue` is an integer below MAX_EXACT_UNITS. Equal to `wanted` except for absurd ranges.
+ * Whether quantities of at most `digits` fraction digits, up to `maxValue`, are integers
+ * below MAX_EXACT_UNITS once scaled by 10^digits: then float64 holds them exactly (toUnits).
+ * Otherwise (an 18-decimal asset with quantities from 0.00225 up, 8 decimals from 22.5
+ * million up, more than 20 digits) the engine holds that symbol's quantities as BigInt units
+ * (decimalUnits): exact too, only slower.
  */
-export function exactScaleDigits(wanted: number, maxValue: number): number {
-  let d = Math.min(wanted, 20);
-  while (d > 0 && maxValue * 10 ** d >= MAX_EXACT_UNITS) d--;
-  return d;
+export function fitsFloatUnits(digits: number, maxValue: number): boolean {
+  return digits <= 20 && maxValue * 10 ** digits < MAX_EXACT_UNITS;
+}
+
+/** The plain decimal `s` (at most `digits` significant fraction digits) × 10^digits, exactly. */
+export function decimalUnits(s: string, digits: number): bigint {
+  const dot = s.indexOf('.');
+  if (dot === -1) return BigInt(s) * 10n ** BigInt(digits);
+  const frac = s.slice(dot + 1).replace(/0+$/, '');
+  if (frac.length > digits) throw new RangeError('more fraction digits than the scale');
+  return BigInt(s.slice(0, dot) + frac.padEnd(digits, '0'));
 }
 
 /**
  * `value` (parsed from a decimal string with at most `d` fraction digits) × 10^d as an exact
  * integer: Number(s) and the product are each within half an ulp, so for results below 2^51
- * the error is far below 0.5 and rounding recovers the exact integer.
+ * (fitsFloatUnits) the error is far below 0.5 and rounding recovers the exact integer.
  */
 export function toUnits(value: number, scale: number): number {
   return Math.round(value * scale);

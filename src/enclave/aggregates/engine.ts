@@ -3,17 +3,18 @@
  * per-symbol breakdown of an account's fills in a window [from, to), exactly as defined in
  * docs/aggregates.md (issue 4; ARCHITECTURE.md "Aggregate definitions, to the last detail").
  *
- * Pure and synchronous. Shape, for speed (10^6 fills in well under a second on one core): one
- * validating pass that parses every decimal string once into typed arrays, one sort (skipped
- * when the input is already in order), one matching pass over per-symbol ring-buffer FIFOs
- * (lots.ts). No allocation per fill beyond what the input strings already are.
+ * Pure and synchronous, no allocation per fill. Four steps, for speed (docs/aggregates.md,
+ * "Performance"): parseWindow reads every fill object once into one record per fill (the
+ * reused buffers of scratch.ts); processingOrder (order.ts) orders the records; matchFifo
+ * matches lots per symbol (lots.ts), in input order when each symbol's fills already come in
+ * order; aggregateWindow's last pass, in processing order, adds what depends on that order.
  */
 import { DAY_MS, type AggregateFigures } from '../../protocol/aggregates.js';
 import type { Fill } from '../exchanges/types.js';
-import { exactScaleDigits, lastDecimalPlaces, parseDecimal, toUnits } from './decimal.js';
-import { LotQueue } from './lots.js';
-import { processingOrder } from './order.js';
-import { workspace } from './scratch.js';
+import { decimalPlaces, decimalUnits, fitsFloatUnits, parseDecimal, toUnits } from './decimal.js';
+import { ExactLotQueue, LotQueue } from './lots.js';
+import { compareIds, processingOrder } from './order.js';
+import { REC, workspace, type Workspace } from './scratch.js';
 import { roundFigure, roundMoney, SNAP_RELATIVE } from './round.js';
 
 /** One UTC day (the protocol's constant, shared with the window rule). */
@@ -40,10 +41,10 @@ export class AggregatesInputError extends RangeError {
 
 const CUR_RE = /^[A-Z0-9]{1,20}$/;
 const MAX_FEE_CELLS = 2 ** 24;
-const REC = 4;
-/** Packing of the record's last slot: symbol × 2^23 + fee currency × 2^3 + fee kind × 2 + buy. */
-const PACK_CUR = 8;
-const PACK_SYM = 2 ** 23;
+/** Fee currencies are packed above META_CUR in an int32. */
+const MAX_CURRENCIES = 2 ** 20;
+/** The meta column: fee currency × META_CUR + fee kind × 2 + buy. */
+const META_CUR = 16;
 const FEE_NONE = 0;
 const FEE_QUOTE = 1;
 const FEE_BASE = 2;
@@ -102,6 +103,12 @@ export function windowDays(from: number, to: number): number {
   return Math.floor((to - 1) / DAY_MS) - Math.floor(from / DAY_MS) + 1;
 }
 
+function internFeeCurrency(map: Map<string, number>, names: string[], key: string): number {
+  const i = intern(map, names, key);
+  if (i >= MAX_CURRENCIES) throw new AggregatesInputError('too many fee currencies');
+  return i;
+}
+
 function intern(map: Map<string, number>, names: string[], key: string): number {
   let i = map.get(key);
   if (i === undefined) {
@@ -112,26 +119,56 @@ function intern(map: Map<string, number>, names: string[], key: string): number 
   return i;
 }
 
-export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): AggregatesRun {
-  const rc = checkOptions(opts);
+/** The window's fills as columns (scratch.ts), and what parsing learnt about symbols and currencies. */
+export interface ParsedWindow {
+  fills: readonly Fill[];
+  from: number;
+  to: number;
+  reportingCurrency: string;
+  m: number;
+  work: Workspace;
+  symNames: string[];
+  symQuote: string[];
+  curIndex: Map<string, number>;
+  currencies: string[];
+  /** Per symbol: the most fraction digits among amounts and base fees, the largest quantity. */
+  symDigits: number[];
+  symMaxQty: number[];
+  /** Whether each symbol's fills already come in processing order (per-symbol pagers). */
+  bySymbolInOrder: boolean;
+}
+
+/**
+ * Step 1: one pass over the fill objects (their memory, not arithmetic, is what costs here):
+ * the fills in [from, to) validated, every decimal string parsed once, written as columns.
+ * The result lives in the reused work buffers (scratch.ts): valid until the next engine call.
+ */
+export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): ParsedWindow {
+  const reportingCurrency = checkOptions(opts);
   const { from, to } = opts;
   const n = fills.length;
-
-  // 1. The fills in the window, each parsed and validated once (one pass over the objects,
-  // whose memory, not arithmetic, is what costs here); each symbol's quantity scale learnt.
-  const work = workspace(n, REC);
-  const { sel, ts } = work;
-  // One record per fill, REC doubles wide (one cache line at most), read in processing order:
-  // price, amount, fee cost, and (symbol, fee currency, fee kind, side) packed in one integer.
-  const rec = work.rec;
+  const work = workspace(n);
+  const { sel, ts, rec, recI } = work;
   const symIndex = new Map<string, number>();
   const symNames: string[] = [];
   const symBase: string[] = [];
   const symQuote: string[] = [];
+  const symQuoteCur: number[] = [];
+  /** The base's currency index once a base fee has named it. */
+  const symBaseCur: number[] = [];
   const curIndex = new Map<string, number>();
   const currencies: string[] = [];
   const symDigits: number[] = [];
   const symMaxQty: number[] = [];
+  const symLastTs: number[] = [];
+  const symLastRow: number[] = [];
+  const d = decimalPlaces();
+  let bySymbolInOrder = true;
+  // One-entry caches: fills usually repeat the previous fill's symbol and third fee currency.
+  let lastSymbol = '';
+  let lastSym = -1;
+  let lastCurName = '';
+  let lastCur = -1;
   let m = 0;
   for (let i = 0; i < n; i++) {
     const f = fills[i]!;
@@ -142,82 +179,265 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
     const j = m++;
     sel[j] = i;
     ts[j] = t;
-    let s = symIndex.get(f.symbol);
-    if (s === undefined) {
-      if (f.symbol !== `${f.base}/${f.quote}` || !CUR_RE.test(f.base) || !CUR_RE.test(f.quote))
-        throw new AggregatesInputError('fill symbol does not match its base and quote');
-      s = intern(symIndex, symNames, f.symbol);
-      symBase.push(f.base);
-      symQuote.push(f.quote);
-      intern(curIndex, currencies, f.quote);
-      symDigits.push(0);
-      symMaxQty.push(0);
+    let s = lastSym;
+    if (f.symbol !== lastSymbol || s < 0) {
+      const known = symIndex.get(f.symbol);
+      if (known === undefined) {
+        if (f.symbol !== `${f.base}/${f.quote}` || !CUR_RE.test(f.base) || !CUR_RE.test(f.quote))
+          throw new AggregatesInputError('fill symbol does not match its base and quote');
+        s = intern(symIndex, symNames, f.symbol);
+        symBase.push(f.base);
+        symQuote.push(f.quote);
+        symQuoteCur.push(intern(curIndex, currencies, f.quote));
+        symBaseCur.push(-1);
+        symDigits.push(0);
+        symMaxQty.push(0);
+        symLastTs.push(-1);
+        symLastRow.push(-1);
+      } else s = known;
+      lastSymbol = f.symbol;
+      lastSym = s;
     }
-    let buySide: number;
-    if (f.side === 'buy') buySide = 1;
-    else if (f.side === 'sell') buySide = 0;
+    // Is this symbol's sequence still in processing order (time, then id; same symbol)?
+    const lt = symLastTs[s]!;
+    if (t < lt) bySymbolInOrder = false;
+    else if (t === lt && bySymbolInOrder)
+      bySymbolInOrder = compareIds(fills[sel[symLastRow[s]!]!]!.id, f.id) <= 0;
+    symLastTs[s] = t;
+    symLastRow[s] = j;
+    let m0: number;
+    if (f.side === 'buy') m0 = 1;
+    else if (f.side === 'sell') m0 = 0;
     else throw new AggregatesInputError('fill side is neither buy nor sell');
-    const p = parseDecimal(f.price);
+    const p = parseDecimal(f.price, d);
     if (!(p >= 0)) throw new AggregatesInputError('fill price is not a decimal');
-    const q = parseDecimal(f.amount);
+    const q = parseDecimal(f.amount, d);
     if (!(q > 0)) throw new AggregatesInputError('fill amount is not a positive decimal');
-    let digits = lastDecimalPlaces();
-    let qty = q;
-    let kind = FEE_NONE;
-    let cur = 0;
+    let digits = d.places;
+    let total = q;
     let cost = 0;
     const fee = f.fee;
     if (fee !== null) {
-      cost = parseDecimal(fee.cost);
+      cost = parseDecimal(fee.cost, d);
       if (!(cost >= 0)) throw new AggregatesInputError('fill fee is not a decimal');
-      const fd = lastDecimalPlaces();
-      cur = intern(curIndex, currencies, fee.currency);
-      if (cur >= PACK_SYM / PACK_CUR) throw new AggregatesInputError('too many fee currencies');
-      if (fee.currency === symQuote[s]) kind = FEE_QUOTE;
-      else if (fee.currency === symBase[s]) {
+      const fc = fee.currency;
+      let cur: number;
+      let kind = FEE_OTHER;
+      if (fc === symQuote[s]) {
+        kind = FEE_QUOTE;
+        cur = symQuoteCur[s]!;
+      } else if (fc === symBase[s]) {
         kind = FEE_BASE;
-        if (fd > digits) digits = fd;
-        qty += cost;
-      } else kind = FEE_OTHER;
+        if (d.places > digits) digits = d.places;
+        total += cost;
+        cur = symBaseCur[s]!;
+        if (cur < 0) symBaseCur[s] = cur = internFeeCurrency(curIndex, currencies, fc);
+      } else {
+        cur = lastCur;
+        if (fc !== lastCurName || cur < 0) {
+          cur = internFeeCurrency(curIndex, currencies, fc);
+          lastCurName = fc;
+          lastCur = cur;
+        }
+      }
+      m0 += cur * META_CUR + kind * 2;
     }
     const r = j * REC;
     rec[r] = p;
     rec[r + 1] = q;
     rec[r + 2] = cost;
-    rec[r + 3] = s * PACK_SYM + cur * PACK_CUR + kind * 2 + buySide;
+    recI[2 * r + 6] = s;
+    recI[2 * r + 7] = m0;
     if (digits > symDigits[s]!) symDigits[s] = digits;
-    if (qty > symMaxQty[s]!) symMaxQty[s] = qty;
+    if (total > symMaxQty[s]!) symMaxQty[s] = total;
   }
   for (const c of currencies) {
     if (!CUR_RE.test(c)) throw new AggregatesInputError('fill fee currency');
   }
-
-  // 2. Processing order.
-  const { order, ts: sortedTs } = processingOrder(
+  return {
+    fills,
+    from,
+    to,
+    reportingCurrency,
     m,
-    {
-      ts,
-      id: (j) => fills[sel[j]!]!.id,
-      symbol: (j) => fills[sel[j]!]!.symbol,
-    },
     work,
-  );
+    symNames,
+    symQuote,
+    curIndex,
+    currencies,
+    symDigits,
+    symMaxQty,
+    bySymbolInOrder,
+  };
+}
 
-  // 3. Per-symbol and per-currency accumulators.
-  const nSym = symNames.length;
-  const nCur = currencies.length;
-  // Per-symbol fees are a dense symbol × currency table: real accounts have at most a few
-  // thousand symbols and a few hundred currencies, far below this bound (~150 MB).
-  if (nSym * nCur > MAX_FEE_CELLS) throw new AggregatesInputError('too many symbols × currencies');
-  const scale = symDigits.map((d, s) => 10 ** exactScaleDigits(d, symMaxQty[s]!));
-  const lots = symNames.map(() => new LotQueue(4));
-  const symQuoteIdx = symQuote.map((q) => curIndex.get(q)!);
-  const symIsRc = symQuote.map((q) => q === rc);
+/** matchFifo's slow path: the fill's units as BigInt, from its strings (rare). */
+function matchExact(
+  lots: ExactLotQueue,
+  f: Fill,
+  side: 1 | -1,
+  baseFee: boolean,
+  p: number,
+  scale: number,
+  digits: number,
+): number {
+  let units = decimalUnits(f.amount, digits);
+  let unitPrice = p;
+  if (baseFee) {
+    const qUnits = units;
+    const fee = decimalUnits(f.fee!.cost, digits);
+    units = side === 1 ? units - fee : units + fee;
+    if (units <= 0n) throw new AggregatesInputError('fill base fee is not below its amount');
+    unitPrice = (p * Number(qUnits)) / Number(units);
+  }
+  return lots.match(side, units, unitPrice, scale);
+}
+
+/** Per-symbol figures, filled by matchFifo. */
+interface SymbolSums {
+  scale: Float64Array;
+  lots: LotQueue[];
+  exactLots: (ExactLotQueue | null)[];
+  trades: Float64Array;
+  volume: Float64Array;
+  pnl: Float64Array;
+  fees: Float64Array;
+  feeSeen: Uint8Array;
+  /** Closing fills, and those with a realized PnL above float noise (SNAP_RELATIVE, round.ts). */
+  closes: Float64Array;
+  wins: Float64Array;
+}
+
+/**
+ * Step 3: FIFO lot matching per symbol, in each symbol's processing order: the input order when
+ * every symbol's fills already come in order (then the columns are read sequentially), else
+ * the global `order`. Lots depend only on their own symbol's sequence, so both give the same
+ * result. Leaves each fill's realized PnL in `px`, its notional in `qty` and the closed bit in
+ * `meta`, for the pass in global order (sumInOrder).
+ */
+function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSums {
+  const { m, work } = w;
+  const { rec, recI } = work;
+  const nSym = w.symNames.length;
+  const scale = new Float64Array(nSym);
+  const lots = w.symNames.map(() => new LotQueue(4));
+  // Symbols whose quantities float64 cannot hold as exact integers: BigInt lots instead.
+  const exactLots: (ExactLotQueue | null)[] = [];
+  for (let s = 0; s < nSym; s++) {
+    const digits = w.symDigits[s]!;
+    scale[s] = 10 ** digits;
+    exactLots.push(fitsFloatUnits(digits, w.symMaxQty[s]!) ? null : new ExactLotQueue());
+  }
   const sTrades = new Float64Array(nSym);
   const sVol = new Float64Array(nSym);
   const sPnl = new Float64Array(nSym);
   const sFees = new Float64Array(nSym * nCur);
   const sFeeSeen = new Uint8Array(nSym * nCur);
+  const sCloses = new Float64Array(nSym);
+  const sWins = new Float64Array(nSym);
+  const inInputOrder = w.bySymbolInOrder;
+  for (let k = 0; k < m; k++) {
+    const r = (inInputOrder ? k : order[k]!) * REC;
+    const p = rec[r]!;
+    const q = rec[r + 1]!;
+    const cost = rec[r + 2]!;
+    const s = recI[2 * r + 6]!;
+    const mt = recI[2 * r + 7]!;
+    const kind = (mt >> 1) & 3;
+    const side = (mt & 1) === 1 ? 1 : -1;
+    const sc = scale[s]!;
+    const notional = p * q;
+    let fillPnl: number;
+    let closed: boolean;
+    const exact = exactLots[s]!;
+    if (exact === null) {
+      let units = toUnits(q, sc);
+      let unitPrice = p;
+      if (kind === FEE_BASE) {
+        // A base fee changes the quantity, not the money: p·q buys q − f or sells q + f units.
+        const f = toUnits(cost, sc);
+        const qUnits = units;
+        units = side === 1 ? units - f : units + f;
+        if (units <= 0) throw new AggregatesInputError('fill base fee is not below its amount');
+        unitPrice = (p * qUnits) / units;
+      }
+      const lq = lots[s]!;
+      fillPnl = lq.match(side, units, unitPrice, sc);
+      closed = lq.closed;
+    } else {
+      fillPnl = matchExact(
+        exact,
+        w.fills[work.sel[r / REC]!]!,
+        side,
+        kind === FEE_BASE,
+        p,
+        sc,
+        w.symDigits[s]!,
+      );
+      closed = exact.closed;
+    }
+    if (kind !== FEE_NONE) {
+      if (kind === FEE_QUOTE) fillPnl -= cost;
+      const cell = s * nCur + (mt >>> 4);
+      sFees[cell] += cost;
+      sFeeSeen[cell] = 1;
+    }
+    sTrades[s]++;
+    sVol[s] += notional;
+    sPnl[s] += fillPnl;
+    rec[r] = fillPnl;
+    rec[r + 1] = notional;
+    if (closed) {
+      sCloses[s]++;
+      // Float noise far below any real price tick is not a win (SNAP_RELATIVE, round.ts).
+      if (fillPnl > SNAP_RELATIVE * notional) sWins[s]++;
+    }
+  }
+  return {
+    scale,
+    lots,
+    exactLots,
+    trades: sTrades,
+    volume: sVol,
+    pnl: sPnl,
+    fees: sFees,
+    feeSeen: sFeeSeen,
+    closes: sCloses,
+    wins: sWins,
+  };
+}
+
+type InOrderSums = Pick<
+  AggregatesRun,
+  | 'pnl'
+  | 'volume'
+  | 'maxDrawdown'
+  | 'daily'
+  | 'dailyVolume'
+  | 'feeTotal'
+  | 'feeSeen'
+  | 'feeOther'
+  | 'feeOtherSeen'
+  | 'quoteTrades'
+  | 'quoteVolume'
+  | 'quotePnl'
+>;
+
+/**
+ * Step 4: everything that depends on the processing order (the drawdown path, and the sums in
+ * the order they have always been added, so every float result is the same for any listing),
+ * one pass over the matched records in that order.
+ */
+function sumInOrder(
+  w: ParsedWindow,
+  order: Uint32Array,
+  sortedTs: Float64Array,
+  symQuoteIdx: readonly number[],
+  rcWeight: Float64Array,
+): InOrderSums {
+  const { m, from, to } = w;
+  const { rec, recI } = w.work;
+  const nCur = w.currencies.length;
   const feeTotal = new Float64Array(nCur);
   const feeSeen = new Uint8Array(nCur);
   const feeOther = new Float64Array(nCur);
@@ -233,82 +453,44 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
   let volume = 0;
   let peak = 0;
   let maxDd = 0;
-  let closes = 0;
-  let wins = 0;
-
-  // 4. FIFO matching, in order.
   for (let k = 0; k < m; k++) {
     const r = order[k]! * REC;
-    const p = rec[r]!;
-    const q = rec[r + 1]!;
-    const feeCost = rec[r + 2]!;
-    const packed = rec[r + 3]!;
-    const s = Math.floor(packed / PACK_SYM);
-    const cur = Math.floor((packed % PACK_SYM) / PACK_CUR);
-    const kind = Math.floor((packed % PACK_CUR) / 2);
-    const side = packed % 2 === 1 ? 1 : -1;
-    const sc = scale[s]!;
-    const notional = p * q;
-    let units = toUnits(q, sc);
-    let unitPrice = p;
-    if (kind === FEE_BASE) {
-      // A base fee changes the quantity, not the money: p·q buys q − f or sells q + f units.
-      const f = toUnits(feeCost, sc);
-      const qUnits = units;
-      units = side === 1 ? units - f : units + f;
-      if (units <= 0) throw new AggregatesInputError('fill base fee is not below its amount');
-      unitPrice = (p * qUnits) / units;
+    const fillPnl = rec[r]!;
+    const notional = rec[r + 1]!;
+    const s = recI[2 * r + 6]!;
+    const mt = recI[2 * r + 7]!;
+    // Without a fee the cost is 0 and the currency 0: adding it changes nothing.
+    const cur = mt >>> 4;
+    const c = rec[r + 2]!;
+    const kind = (mt >> 1) & 3;
+    feeTotal[cur] += c;
+    feeSeen[cur] |= kind === FEE_NONE ? 0 : 1;
+    if (kind === FEE_OTHER) {
+      feeOther[cur] += c;
+      feeOtherSeen[cur] = 1;
     }
-    const lq = lots[s]!;
-    let fillPnl = lq.match(side, units, unitPrice, sc);
-    if (kind !== FEE_NONE) {
-      const c = feeCost;
-      if (kind === FEE_QUOTE) fillPnl -= c;
-      else if (kind === FEE_OTHER) {
-        feeOther[cur] += c;
-        feeOtherSeen[cur] = 1;
-      }
-      feeTotal[cur] += c;
-      feeSeen[cur] = 1;
-      sFees[s * nCur + cur] += c;
-      sFeeSeen[s * nCur + cur] = 1;
-    }
-    sTrades[s]++;
-    sVol[s] += notional;
-    sPnl[s] += fillPnl;
     const qi = symQuoteIdx[s]!;
     qTrades[qi]++;
     qVol[qi] += notional;
     qPnl[qi] += fillPnl;
-    if (symIsRc[s]) {
-      volume += notional;
-      pnl += fillPnl;
-      if (pnl > peak) peak = pnl;
-      else if (peak - pnl > maxDd) maxDd = peak - pnl;
-      const d = Math.floor(sortedTs[k]! / DAY_MS) - day0;
-      daily[d] += fillPnl;
-      dailyVolume[d] += notional;
-      if (lq.closed) {
-        closes++;
-        // Float noise far below any real price tick is not a win (SNAP_RELATIVE, round.ts).
-        if (fillPnl > SNAP_RELATIVE * notional) wins++;
-      }
-    }
+    const x = rcWeight[s]!;
+    const rcPnl = fillPnl * x;
+    const rcNotional = notional * x;
+    volume += rcNotional;
+    pnl += rcPnl;
+    peak = Math.max(peak, pnl);
+    maxDd = Math.max(maxDd, peak - pnl);
+    const d = Math.floor(sortedTs[k]! / DAY_MS) - day0;
+    daily[d] += rcPnl;
+    dailyVolume[d] += rcNotional;
   }
 
   return {
-    from,
-    to,
-    reportingCurrency: rc,
-    trades: m,
     pnl,
     volume,
     maxDrawdown: maxDd,
-    closes,
-    wins,
     daily,
     dailyVolume,
-    currencies,
     feeTotal,
     feeSeen,
     feeOther,
@@ -316,17 +498,72 @@ export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): 
     quoteTrades: qTrades,
     quoteVolume: qVol,
     quotePnl: qPnl,
-    symbols: symNames.map((name, s) => ({
+  };
+}
+
+/** Steps 2–4 on a window parsed by `parseWindow` (before any other engine call). */
+export function aggregateWindow(w: ParsedWindow): AggregatesRun {
+  const { fills, from, to, reportingCurrency: rc, m, work, currencies } = w;
+  const nSym = w.symNames.length;
+  const nCur = currencies.length;
+  // Per-symbol fees are a dense symbol × currency table: real accounts have at most a few
+  // thousand symbols and a few hundred currencies, far below this bound (~150 MB).
+  if (nSym * nCur > MAX_FEE_CELLS) throw new AggregatesInputError('too many symbols × currencies');
+
+  // 2. Processing order.
+  const { order, ts: sortedTs } = processingOrder(
+    m,
+    {
+      ts: work.ts,
+      id: (j) => fills[work.sel[j]!]!.id,
+      symbol: (j) => fills[work.sel[j]!]!.symbol,
+    },
+    work,
+  );
+
+  // 3. Lots, per symbol.
+  const sums = matchFifo(w, order, nCur);
+
+  // 4. What depends on the processing order.
+  const symQuoteIdx = w.symQuote.map((q) => w.curIndex.get(q)!);
+  // 1 for the reporting currency's symbols, else 0: a multiplier, so the loop has no branch
+  // there (adding +0 changes no sum: no sum here is ever −0).
+  const rcWeight = new Float64Array(nSym);
+  let closes = 0;
+  let wins = 0;
+  for (let s = 0; s < nSym; s++) {
+    if (w.symQuote[s] !== rc) continue;
+    rcWeight[s] = 1;
+    closes += sums.closes[s]!;
+    wins += sums.wins[s]!;
+  }
+  const inOrder = sumInOrder(w, order, sortedTs, symQuoteIdx, rcWeight);
+
+  return {
+    from,
+    to,
+    reportingCurrency: rc,
+    trades: m,
+    ...inOrder,
+    closes,
+    wins,
+    currencies,
+    symbols: w.symNames.map((name, s) => ({
       name,
       quote: symQuoteIdx[s]!,
-      trades: sTrades[s]!,
-      volume: sVol[s]!,
-      pnl: sPnl[s]!,
-      position: lots[s]!.position() / scale[s]!,
-      fees: sFees.subarray(s * nCur, (s + 1) * nCur),
-      feeSeen: sFeeSeen.subarray(s * nCur, (s + 1) * nCur),
+      trades: sums.trades[s]!,
+      volume: sums.volume[s]!,
+      pnl: sums.pnl[s]!,
+      position: (sums.exactLots[s] ?? sums.lots[s]!).position() / sums.scale[s]!,
+      fees: sums.fees.subarray(s * nCur, (s + 1) * nCur),
+      feeSeen: sums.feeSeen.subarray(s * nCur, (s + 1) * nCur),
     })),
   };
+}
+
+/** Everything the figures are made of, before rounding (tests read the daily series). */
+export function runAggregates(fills: readonly Fill[], opts: AggregatesOptions): AggregatesRun {
+  return aggregateWindow(parseWindow(fills, opts));
 }
 
 /**

@@ -93,3 +93,57 @@ export class LotQueue {
     this.head = 0;
   }
 }
+
+/**
+ * The same FIFO with quantities as BigInt units, for a symbol whose quantities float64 cannot
+ * hold exactly as integers (decimal.ts, fitsFloatUnits). Money stays float64 as everywhere:
+ * Σ (sell unit price − buy unit price) × closed units / `scale`.
+ */
+export class ExactLotQueue {
+  private qty: bigint[] = [];
+  private px: number[] = [];
+  private head = 0;
+  side: 0 | 1 | -1 = 0;
+  closed = false;
+
+  match(side: 1 | -1, units: bigint, unitPrice: number, scale: number): number {
+    let rem = units;
+    let pnl = 0;
+    this.closed = false;
+    if (this.side === -side) {
+      while (rem > 0n && this.head < this.qty.length) {
+        const h = this.head;
+        const lotQty = this.qty[h]!;
+        const c = lotQty <= rem ? lotQty : rem;
+        pnl += (side === 1 ? this.px[h]! - unitPrice : unitPrice - this.px[h]!) * Number(c);
+        rem -= c;
+        if (c === lotQty) this.head++;
+        else this.qty[h] = lotQty - c;
+      }
+      this.closed = rem < units;
+      if (this.head === this.qty.length) {
+        this.side = 0;
+        this.qty = [];
+        this.px = [];
+        this.head = 0;
+      } else if (this.head > 1024 && this.head * 2 > this.qty.length) {
+        this.qty = this.qty.slice(this.head);
+        this.px = this.px.slice(this.head);
+        this.head = 0;
+      }
+    }
+    if (rem > 0n) {
+      this.qty.push(rem);
+      this.px.push(unitPrice);
+      this.side = side;
+    }
+    return pnl / scale;
+  }
+
+  /** Signed open quantity in units (> 0 long, < 0 short), as the nearest double. */
+  position(): number {
+    let sum = 0n;
+    for (let i = this.head; i < this.qty.length; i++) sum += this.qty[i]!;
+    return this.side * Number(sum);
+  }
+}

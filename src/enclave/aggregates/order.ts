@@ -48,91 +48,127 @@ export function compareTradeIds(a: string, b: string): number {
   return cmpStr(a, b);
 }
 
+/** The tie order of two ids: the fast path for small integers, else compareTradeIds. */
+export function compareIds(a: string, b: string): number {
+  const x = smallIntId(a);
+  const y = smallIntId(b);
+  // Both small integers and different: numeric order (NaN fails `x === x`).
+  if (x === x && y === y && x !== y) return x - y;
+  return compareTradeIds(a, b);
+}
+
 export interface OrderKeys {
+  /** Timestamps, one per row; used as a work buffer (its contents are lost). */
   readonly ts: Float64Array;
   readonly id: (j: number) => string;
   readonly symbol: (j: number) => string;
 }
 
-/**
- * The positions 0..m-1 in processing order: a natural merge sort (stable) over the ascending
- * runs already present. An input in order costs one linear check; one listed symbol by symbol
- * (k sorted runs, as per-symbol pagers return fills) costs log2(k) merge passes; the common
- * comparison (different timestamps) is inlined, the full order is consulted only on ties.
- */
 export interface Ordered {
-  /** Positions in processing order. */
+  /** Rows in processing order. */
   order: Uint32Array;
-  /** The timestamps in that order (moved with the positions, so the merge reads sequentially). */
+  /** The timestamps in that order. */
   ts: Float64Array;
 }
 
+/** Bits per radix digit: 4096 counters, which stay in the L1/L2 cache while rows scatter. */
+const MAX_DIGIT_BITS = 12;
+/** Ties longer than this are sorted by Array.prototype.sort instead of insertion. */
+const INSERTION_MAX = 16;
+
+/**
+ * The rows 0..m-1 in processing order. An input already in order costs one linear check.
+ * Otherwise an LSD radix sort on the timestamp (stable, no comparisons, so no mispredicted
+ * branches: a window of a year needs 35 bits, 3 passes of 12) and then, within each run of
+ * equal timestamps, a sort by the tie order (id, symbol, row). The order is total (the row
+ * breaks every tie), so it is unique: any correct sort gives this permutation.
+ */
 export function processingOrder(
   m: number,
   k: OrderKeys,
-  work: Pick<Workspace, 'orderA' | 'orderB' | 'tsA' | 'tsB'>,
+  work: Pick<Workspace, 'orderA' | 'orderB' | 'tsA'>,
 ): Ordered {
   // Ids are read only on timestamp ties, so the common case never touches the id strings.
-  const tie = (a: number, b: number): number => {
-    const ia = k.id(a);
-    const ib = k.id(b);
-    const x = smallIntId(ia);
-    const y = smallIntId(ib);
-    // Both small integers and different: numeric order (NaN fails `x === x`).
-    if (x === x && y === y && x !== y) return x - y;
-    return compareTradeIds(ia, ib) || cmpStr(k.symbol(a), k.symbol(b)) || a - b;
-  };
-  let src = work.orderA.subarray(0, m);
-  for (let j = 0; j < m; j++) src[j] = j;
-  let srcTs: Float64Array = k.ts.subarray(0, m);
-  // Run starts, then m as a sentinel.
-  const starts: number[] = [0];
+  const tie = (a: number, b: number): number =>
+    compareIds(k.id(a), k.id(b)) || cmpStr(k.symbol(a), k.symbol(b)) || a - b;
+  const ts = k.ts.subarray(0, m);
+  let order = work.orderA.subarray(0, m);
+  for (let j = 0; j < m; j++) order[j] = j;
+  let sorted = true;
+  let lo = m > 0 ? ts[0]! : 0;
+  let hi = lo;
   for (let j = 1; j < m; j++) {
-    const d = srcTs[j - 1]! - srcTs[j]!;
-    if (d > 0 || (d === 0 && tie(j - 1, j) > 0)) starts.push(j);
+    const t = ts[j]!;
+    const d = ts[j - 1]! - t;
+    if (d > 0 || (d === 0 && sorted && tie(j - 1, j) > 0)) sorted = false;
+    if (t < lo) lo = t;
+    else if (t > hi) hi = t;
   }
-  if (m === 0 || starts.length === 1) return { order: src, ts: srcTs };
-  starts.push(m);
-  let dst = work.orderB.subarray(0, m);
-  work.tsA.set(srcTs); // the caller's array stays as it was
-  srcTs = work.tsA.subarray(0, m);
-  let dstTs = work.tsB.subarray(0, m);
-  let runs = starts;
-  while (runs.length > 2) {
-    const next: number[] = [];
-    for (let r = 0; r + 1 < runs.length; r += 2) {
-      const lo = runs[r]!;
-      const mid = runs[r + 1]!;
-      const hi = r + 2 < runs.length ? runs[r + 2]! : mid;
-      next.push(lo);
-      let i = lo;
-      let j = mid;
-      let o = lo;
-      while (i < mid && j < hi) {
-        const ta = srcTs[i]!;
-        const tb = srcTs[j]!;
-        // Take from the right run only when strictly earlier: stability keeps input order.
-        if (tb < ta || (tb === ta && tie(src[j]!, src[i]!) < 0)) {
-          dstTs[o] = tb;
-          dst[o++] = src[j++]!;
-        } else {
-          dstTs[o] = ta;
-          dst[o++] = src[i++]!;
+  if (sorted) return { order, ts };
+
+  // Radix passes over the offset t − lo (an integer below 2^53), low digit first.
+  let bits = 1;
+  while (2 ** bits <= hi - lo) bits++;
+  const passes = Math.ceil(bits / MAX_DIGIT_BITS);
+  const digitBits = Math.ceil(bits / passes);
+  const radix = 1 << digitBits;
+  const mask = radix - 1;
+  const count = new Uint32Array(passes * radix);
+  for (let j = 0; j < m; j++) {
+    let x = ts[j]! - lo;
+    for (let p = 0; p < passes; p++) {
+      count[p * radix + (x & mask)]++;
+      x = Math.floor(x / radix);
+    }
+  }
+  // Counts to start offsets.
+  for (let p = 0; p < passes; p++) {
+    let sum = 0;
+    for (let b = p * radix; b < (p + 1) * radix; b++) {
+      const c = count[b]!;
+      count[b] = sum;
+      sum += c;
+    }
+  }
+  let src = ts;
+  let dst = work.tsA.subarray(0, m);
+  let dstOrder = work.orderB.subarray(0, m);
+  for (let p = 0; p < passes; p++) {
+    const base = p * radix;
+    // x / 2^shift is exact; `>>> 0` floors it and keeps its low 32 bits, of which we need fewer.
+    const inv = 2 ** -(p * digitBits);
+    for (let j = 0; j < m; j++) {
+      const t = src[j]!;
+      const b = base + ((((t - lo) * inv) >>> 0) & mask);
+      const o = count[b]!;
+      count[b] = o + 1;
+      dst[o] = t;
+      dstOrder[o] = order[j]!;
+    }
+    [src, dst] = [dst, src];
+    [order, dstOrder] = [dstOrder, order];
+  }
+
+  // Runs of equal timestamps, still in row order (the sort is stable): order them by the tie.
+  for (let a = 0; a < m;) {
+    const t = src[a]!;
+    let b = a + 1;
+    while (b < m && src[b] === t) b++;
+    if (b - a > INSERTION_MAX) {
+      const run = Array.from(order.subarray(a, b)).sort(tie);
+      order.set(run, a);
+    } else if (b - a > 1) {
+      for (let i = a + 1; i < b; i++) {
+        const x = order[i]!;
+        let h = i - 1;
+        while (h >= a && tie(order[h]!, x) > 0) {
+          order[h + 1] = order[h]!;
+          h--;
         }
-      }
-      while (i < mid) {
-        dstTs[o] = srcTs[i]!;
-        dst[o++] = src[i++]!;
-      }
-      while (j < hi) {
-        dstTs[o] = srcTs[j]!;
-        dst[o++] = src[j++]!;
+        order[h + 1] = x;
       }
     }
-    next.push(m);
-    runs = next;
-    [src, dst] = [dst, src];
-    [srcTs, dstTs] = [dstTs, srcTs];
+    a = b;
   }
-  return { order: src, ts: srcTs };
+  return { order, ts: src };
 }
