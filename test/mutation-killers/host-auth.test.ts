@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, mock } from 'node:test';
 import type { FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
+import { ACCESS_COOKIE, createAuthGuard, readCookie } from '../../src/host/auth/guard.js';
 import { createLoginThrottle } from '../../src/host/auth/login-throttle.js';
 import { createSessionAccess } from '../../src/host/auth/session-access.js';
 import { createTokenVerifier, SESSION_CACHE_MS } from '../../src/host/auth/verifier.js';
@@ -168,6 +169,71 @@ describe('session access', () => {
     await access(bob).checkSession(req, 'no-such-session');
     assert.equal(await access(alice).owner(req), alice);
     assert.equal(await access(null).owner(req), null);
+  });
+});
+
+describe('auth guard', () => {
+  const claims = (roles: string[]) => ({ sub: randomUUID(), roles }) as unknown as AccessClaims;
+  const tokens: Record<string, AccessClaims> = {
+    'user.tok': claims([]),
+    'op.tok': claims(['operator']),
+  };
+  const verifies: string[] = [];
+  const verifier = {
+    verify: async (tok: string) => {
+      verifies.push(tok);
+      const c = tokens[tok];
+      if (!c) throw Object.assign(new Error('bad'), { code: 'AUTH_TOKEN_INVALID' });
+      return c;
+    },
+  };
+  const guard = (opts: { dev?: boolean; cookies?: boolean } = {}) =>
+    createAuthGuard({
+      verifier,
+      disabledForDevelopment: opts.dev ?? false,
+      cookies: opts.cookies ?? false,
+    });
+  const req = (headers: Record<string, string>) => ({ headers }) as unknown as FastifyRequest;
+  const bearer = (tok: string) => req({ authorization: `Bearer ${tok}` });
+
+  it('no token: 401, or null only in development mode; a malformed header is always 401', async () => {
+    await assert.rejects(guard().user(req({})), { code: 'AUTH_REQUIRED' });
+    assert.equal(await guard({ dev: true }).user(req({})), null);
+    await assert.rejects(guard({ dev: true }).user(req({ authorization: 'Basic abc' })), {
+      code: 'AUTH_TOKEN_INVALID',
+    });
+    await assert.rejects(guard().user(req({ authorization: 'Bearer ' })), {
+      code: 'AUTH_TOKEN_INVALID',
+    });
+    await assert.rejects(guard({ dev: true }).requireUser(req({})), { code: 'AUTH_REQUIRED' });
+    assert.equal(guard({ dev: true }).disabled, true);
+    assert.equal(guard().disabled, false);
+  });
+
+  it('operator routes need the role, even in development mode', async () => {
+    assert.equal((await guard().operator(bearer('op.tok'))).roles[0], 'operator');
+    await assert.rejects(guard({ dev: true }).operator(bearer('user.tok')), {
+      code: 'AUTH_FORBIDDEN',
+    });
+    await assert.rejects(guard({ dev: true }).operator(req({})), { code: 'AUTH_REQUIRED' });
+    await assert.rejects(guard().operator(bearer('forged.tok')), { code: 'AUTH_TOKEN_INVALID' });
+  });
+
+  it('reads the cookie only when cookies are on; verifies once per request', async () => {
+    const cookie = req({ cookie: `a=b; ${ACCESS_COOKIE}=user.tok; c=d` });
+    assert.equal(readCookie(cookie, ACCESS_COOKIE), 'user.tok');
+    assert.equal(readCookie(req({ cookie: '=x; other=y' }), ACCESS_COOKIE), undefined);
+    assert.equal(readCookie(req({}), ACCESS_COOKIE), undefined);
+    await assert.rejects(guard().user(cookie), { code: 'AUTH_REQUIRED' });
+    const g = guard({ cookies: true });
+    verifies.length = 0;
+    assert.equal(await g.user(cookie), tokens['user.tok']);
+    await g.authenticate(cookie);
+    assert.equal(await g.user(cookie), tokens['user.tok']);
+    assert.deepEqual(verifies, ['user.tok'], 'one verification per request');
+    // A header wins over the cookie.
+    const both = req({ authorization: 'Bearer op.tok', cookie: `${ACCESS_COOKIE}=user.tok` });
+    assert.equal(await g.user(both), tokens['op.tok']);
   });
 });
 
