@@ -237,3 +237,44 @@ describe('submit boundaries', () => {
     );
   });
 });
+
+describe('aggregates.start: refusals before any exchange call', () => {
+  it('refuses a forged binding and every invalid window, and polls an unknown job as unknown', async () => {
+    const { t, pub } = await readyEnclave();
+    const DAY = 86_400_000;
+    const envelope = await CryptoHelper.encryptCredentials(creds, pub, { issuedAt: t.clock.now });
+    const r = await ok(t, 'credential.submit', { envelope, metadata });
+    const credential = {
+      session_id: r.session_id,
+      envelope,
+      key_id: r.key_id,
+      exchange: 'binance',
+      label: 'main',
+      expires_at: r.expires_at,
+      binding: r.binding,
+    };
+    const nowMs = t.clock.now * 1000;
+    const maxMs = t.state.config.AGGREGATES_MAX_WINDOW_DAYS * DAY;
+    const start = (over: Record<string, unknown>) =>
+      code(t, 'aggregates.start', {
+        job_id: crypto.randomUUID(),
+        credential,
+        from: nowMs - DAY,
+        to: nowMs,
+        symbols: null,
+        reporting_currency: 'USDT',
+        ...over,
+      });
+    assert.equal(await start({ credential: { ...credential, label: 'other' } }), 'BINDING_INVALID');
+    assert.equal(await start({ from: nowMs, to: nowMs }), 'AGGREGATES_WINDOW_INVALID');
+    assert.equal(await start({ from: nowMs - maxMs - 1 }), 'AGGREGATES_WINDOW_INVALID');
+    assert.equal(
+      await start({ from: nowMs, to: nowMs + 60_001 }),
+      'AGGREGATES_WINDOW_INVALID',
+      'a window ending more than a minute in the future',
+    );
+    const unknown = crypto.randomUUID();
+    const polled = await ok(t, 'aggregates.poll', { job_ids: [unknown], ack: [] });
+    assert.deepEqual(polled.jobs, [{ job_id: unknown, state: 'unknown' }]);
+  });
+});
