@@ -217,6 +217,18 @@ describe('submit boundaries', () => {
     );
   });
 
+  it('a submitted envelope stays spent for its whole freshness window', async () => {
+    const { t, pub } = await readyEnclave();
+    const { ENVELOPE_MAX_AGE_SECONDS: age, ENVELOPE_MAX_FUTURE_SECONDS: future } = t.state.config;
+    // Issued as far ahead as allowed, it is fresh until now + future + age.
+    const envelope = await CryptoHelper.encryptCredentials(creds, pub, {
+      issuedAt: t.clock.now + future,
+    });
+    assert.equal(await code(t, 'credential.submit', { envelope, metadata }), 'ok');
+    t.clock.now += future + age;
+    assert.equal(await code(t, 'credential.submit', { envelope, metadata }), 'ENVELOPE_REPLAYED');
+  });
+
   it('a TTL exactly at the enclave ceiling is accepted', async () => {
     const { t, pub } = await readyEnclave();
     const max = t.state.config.ENCLAVE_MAX_TTL_SECONDS;
