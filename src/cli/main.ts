@@ -8,7 +8,7 @@
  *                    (secrets from CLOISTER_API_KEY, CLOISTER_API_SECRET, CLOISTER_PASSPHRASE; never argv)
  *   cloister status  --url U --session ID
  *   cloister revoke  --url U --session ID
- *   cloister log verify  --url U --expect-measurement H [...] [--session ID] [--witness VKEY ...]
+ *   cloister log verify  --url U --expect-measurement H [...] [--session ID | --entries] [--witness VKEY ...]
  *   cloister log monitor --url U --expect-measurement H [...] [--state FILE] [--interval S] [--once]
  *   cloister auth verify <token> --jwks <url|file> [--issuer I] [--audience A]   (src/cli/auth.ts)
  *   cloister auth register|login --url U --email E --expect-measurement H [...]  (CLOISTER_PASSWORD)
@@ -44,6 +44,7 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --session ID                     status / revoke: the session id
   --witness VKEY                   log: a witness's signed-note verifier key (repeatable)
   --witness-threshold N            log: cosignatures required (default: all --witness keys)
+  --entries                        log verify: re-hash every served entry against the checkpoint
   --state FILE                     log monitor: where the last good checkpoint is kept
   --interval SECONDS --once        log monitor: poll period (default 10), or a single check
   --allow-api-host HOST            verify aggregates: accept this exchange API host (repeatable;
@@ -89,6 +90,7 @@ const { values, positionals } = (() => {
         state: { type: 'string' },
         interval: { type: 'string', default: '10' },
         once: { type: 'boolean', default: false },
+        entries: { type: 'boolean', default: false },
         'allow-api-host': { type: 'string', multiple: true },
         'expect-audience': { type: 'string' },
         'expect-nonce': { type: 'string' },
@@ -303,6 +305,15 @@ async function runLog(sub: string | undefined): Promise<void> {
   );
   if (sub === 'verify') {
     const checkpoint = await client.checkpoint();
+    if (values.entries) {
+      // The full audit: every entry's text, re-hashed, must rebuild the signed root.
+      await client.auditEntries(checkpoint);
+      print(
+        checkpoint,
+        `entries valid: all ${checkpoint.size} re-hash to checkpoint ${checkpoint.origin} root ${checkpoint.rootHash}`,
+      );
+      return;
+    }
     if (!values.session) {
       print(
         checkpoint,
@@ -322,9 +333,10 @@ async function runLog(sub: string | undefined): Promise<void> {
   }
   if (sub === 'monitor') {
     const stateFile = values.state;
-    const last =
-      stateFile && existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : null;
-    const monitor = new LogMonitor(client, last);
+    // The state file holds the last good checkpoint and how far its entries were re-hashed.
+    const { audit = null, ...last } =
+      stateFile && existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : {};
+    const monitor = new LogMonitor(client, 'size' in last ? last : null, audit);
     for (;;) {
       const report = await monitor.poll();
       if (report.alarm) {
@@ -332,7 +344,7 @@ async function runLog(sub: string | undefined): Promise<void> {
         process.exit(3);
       }
       if (stateFile && report.checkpoint)
-        writeFileSync(stateFile, JSON.stringify(report.checkpoint));
+        writeFileSync(stateFile, JSON.stringify({ ...report.checkpoint, audit: monitor.audited }));
       print(
         report.checkpoint,
         `ok: size ${report.checkpoint?.size} root ${report.checkpoint?.rootHash}`,

@@ -40,7 +40,13 @@ export {
   type VerifiedCheckpoint,
   type CheckpointVerification,
 } from './log/verify-log.js';
-export { LogClient, LogMonitor, type VerifiedEntry, type MonitorReport } from './log/log-client.js';
+export {
+  LogClient,
+  LogMonitor,
+  type EntryAudit,
+  type VerifiedEntry,
+  type MonitorReport,
+} from './log/log-client.js';
 export { sessionLogSubject, type LogEntry } from '../protocol/log/entry.js';
 export {
   verifySignedAggregates,

@@ -41,6 +41,7 @@ describe('log service batching and failure handling', () => {
   let diverged: number;
   let tamper: ((r: MethodResult<'log.append'>) => MethodResult<'log.append'>) | null;
   let logKey: { name: string; publicKey: Uint8Array };
+  let call: <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
 
   async function setup(batchMax = 512, batchIntervalMs = 1): Promise<void> {
     db = await openPglite(null);
@@ -52,7 +53,7 @@ describe('log service batching and failure handling', () => {
     appends = [];
     diverged = 0;
     tamper = null;
-    const call = async <M extends MethodName>(
+    call = async <M extends MethodName>(
       method: M,
       params: MethodParams<M>,
     ): Promise<MethodResult<M>> => {
@@ -189,5 +190,73 @@ describe('log service batching and failure handling', () => {
       log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
       { code: 'LOG_UNAVAILABLE' },
     );
+  });
+
+  /** A second service on the same database, as after a host restart; its error lines and log.init calls. */
+  async function reload(): Promise<{
+    log: LogService;
+    errors: Record<string, unknown>[];
+    inits: number;
+  }> {
+    const errors: Record<string, unknown>[] = [];
+    const out = { log: null as unknown as LogService, errors, inits: 0 };
+    out.log = createLogService({
+      db,
+      store: createLogStore(db),
+      enclave: { call },
+      logger: { ...silent, error: (o: Record<string, unknown>) => void errors.push(o) },
+      batchIntervalMs: 1,
+      batchMax: 512,
+      onDiverged: () => diverged++,
+    });
+    await out.log.load();
+    await out.log.initEnclave(async (method, params) => {
+      if (method === 'log.init') out.inits++;
+      return call(method, params);
+    });
+    return out;
+  }
+
+  it('refuses at load a stored entry whose text no longer hashes to its leaf hash', async () => {
+    await setup();
+    await log.commit({ work: async () => ({ result: null, entries: [expired(), expired()] }) });
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    // Unaltered, a reload resumes the log (so the check below is not refusing everything).
+    const clean = await reload();
+    assert.equal(clean.log.isReady(), true);
+    assert.deepEqual(clean.errors, []);
+
+    // The text of leaf 1 is rewritten; its leaf hash, the tree and the checkpoint are untouched,
+    // so the frontier the enclave checks is still right.
+    const { rows } = await db.query<{ entry: string }>(
+      'SELECT entry FROM merkle_logs WHERE leaf_index = 1',
+    );
+    const altered = rows[0]!.entry.replace('credential.expired', 'session.revoked');
+    assert.notEqual(altered, rows[0]!.entry);
+    await db.query('UPDATE merkle_logs SET entry = $1 WHERE leaf_index = 1', [altered]);
+    const after = await reload();
+    assert.equal(after.log.isReady(), false, 'nothing may be appended to an altered log');
+    assert.equal(after.inits, 0, 'the enclave is not asked to resume it');
+    assert.equal(after.log.tree().size, 3, 'proofs are still served from the stored hashes');
+    assert.deepEqual(
+      after.errors.find((e) => e.event === 'log.entry_altered'),
+      { event: 'log.entry_altered', code: 'LOG_STATE_INVALID', firstIndex: 1, leaves: 1 },
+    );
+    await assert.rejects(
+      after.log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
+      { code: 'LOG_UNAVAILABLE' },
+    );
+  });
+
+  it('refuses at load a log with a missing leaf row (every later leaf is shifted)', async () => {
+    await setup();
+    await log.commit({
+      work: async () => ({ result: null, entries: [expired(), expired(), expired()] }),
+    });
+    await db.query('DELETE FROM merkle_logs WHERE leaf_index = 1');
+    const after = await reload();
+    assert.equal(after.log.isReady(), false);
+    assert.equal(after.inits, 0);
+    assert.equal(after.errors.find((e) => e.event === 'log.entry_altered')?.firstIndex, 2);
   });
 });

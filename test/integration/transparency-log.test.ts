@@ -5,9 +5,11 @@
  * a host that alters stored leaves or rolls the log back is caught.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { base64ToBytes, utf8 } from '../../src/protocol/encoding.js';
+import { base64ToBytes, bytesToBase64, utf8 } from '../../src/protocol/encoding.js';
 import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/protocol/log/merkle.js';
 import type { AddressInfo } from 'node:net';
@@ -283,6 +285,76 @@ for (const engine of engines()) {
         'two signed checkpoints of one size with different roots are a fork',
       );
       assert.ok(proof.length > 0);
+    });
+
+    it('entry text rewritten with its leaf hash kept: the host refuses the log, monitor and log verify --entries report it', async () => {
+      await verifiedCheckpoint();
+      const address = await ts.service.app.listen({ port: 0, host: '127.0.0.1' });
+      /** Runs `cloister log ...` against `url`; resolves with its exit code and stderr. */
+      const cli = (url: string, ...args: string[]) =>
+        promisify(execFile)(process.execPath, [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'log',
+          ...args,
+          '--url',
+          url,
+          '--expect-measurement',
+          ts.measurement,
+          '--trust-simulated-key',
+          ts.vendorKey,
+        ]).then(
+          (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+      // Before: a fresh monitor re-hashes every served entry and is content; so is the CLI.
+      const trust = { logPublicKey: bytesToBase64(logKey.publicKey) };
+      assert.equal((await new LogMonitor(new LogClient(address, trust)).poll()).alarm, null);
+      const before = await cli(address, 'verify', '--entries');
+      assert.equal(before.code, 0, before.stderr);
+      assert.match(before.stdout, /^entries valid: all \d+/);
+
+      const { rows } = await ts.service.db.query<{ entry: string }>(
+        'SELECT entry FROM merkle_logs WHERE leaf_index = 0',
+      );
+      const original = rows[0]!.entry;
+      const altered = original.replace('credential.submitted', 'session.revoked');
+      assert.notEqual(altered, original);
+      await ts.service.db.query('UPDATE merkle_logs SET entry = $1 WHERE leaf_index = 0', [
+        altered,
+      ]);
+      ts = await ts.restart();
+      // The frontier (built from the kept hashes) would satisfy the enclave: the host refuses
+      // the log itself, at load, with a clear error line.
+      const refused = ts.logs
+        .map((l) => JSON.parse(l))
+        .find((l) => l.event === 'log.entry_altered');
+      assert.ok(refused, 'no log.entry_altered error line');
+      assert.equal(refused.firstIndex, 0);
+      assert.equal(refused.code, 'LOG_STATE_INVALID');
+      const quote = await ts.service.app.inject({ method: 'GET', url: '/attestation/quote' });
+      assert.equal(quote.statusCode, 200, 'the enclave still attests');
+      const res = await submit(ts.service.app, pub, uniqueCredentials('rewritten'));
+      assert.equal(res.statusCode, 503, res.body);
+      assert.equal(res.json().error.code, 'LOG_UNAVAILABLE');
+
+      // Served as it is stored, the altered entry is caught by whoever re-hashes the entries.
+      const served = await ts.service.app.listen({ port: 0, host: '127.0.0.1' });
+      const report = await new LogMonitor(new LogClient(served, trust)).poll();
+      assert.match(report.alarm ?? '', /entry text altered \(entry 0 /);
+      const [verify, monitor] = await Promise.all([
+        cli(served, 'verify', '--entries'),
+        cli(served, 'monitor', '--once'),
+      ]);
+      assert.equal(verify.code, 1, verify.stderr);
+      assert.match(verify.stderr, /do not hash to the root of checkpoint \d+: entry text altered/);
+      assert.equal(monitor.code, 3, monitor.stderr);
+      assert.match(monitor.stderr, /LOG ALARM: .*entry text altered/);
+      // Put the text back for the next test (which alters text and hash together).
+      await ts.service.db.query('UPDATE merkle_logs SET entry = $1 WHERE leaf_index = 0', [
+        original,
+      ]);
     });
 
     it('a host that alters a stored leaf is refused by the enclave; logging fails closed', async () => {

@@ -1,9 +1,12 @@
 /**
  * Reads the transparency log over HTTP and verifies everything it reads (verify-log.ts), and
  * `LogMonitor`, which follows the log and raises an alarm on anything a correct log never does:
- * a bad signature, a shrinking tree, two roots for one size, a failed consistency proof.
+ * a bad signature, a shrinking tree, two roots for one size, a failed consistency proof, or
+ * served entry text that does not hash to the signed tree.
  */
+import { base64ToBytes, bytesToBase64, utf8 } from '../../protocol/encoding.js';
 import { LogEntrySchema, sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
+import { CompactRange, leafHash } from '../../protocol/log/merkle.js';
 import { ClientError } from '../errors.js';
 import {
   verifyCheckpointConsistency,
@@ -20,6 +23,18 @@ export interface VerifiedEntry {
   /** The exact leaf text (RFC 8785 JSON). */
   text: string;
   entry: LogEntry;
+}
+
+/** Most entries `/api/log/entries` serves per request. */
+const ENTRIES_PAGE = 1000;
+
+/**
+ * How far the served entry text has been re-hashed and found to rebuild a verified checkpoint:
+ * the compact range (right-edge subtree roots, base64, largest first) of the first `size` leaves.
+ */
+export interface EntryAudit {
+  size: number;
+  frontier: string[];
 }
 
 export class LogClient {
@@ -87,6 +102,52 @@ export class LogClient {
   }
 
   /**
+   * Re-hashes the entry text `/api/log/entries` serves for leaves [`from.size`, checkpoint size)
+   * and checks that, appended to `from` (default: the empty tree), it rebuilds the checkpoint's
+   * root. This catches what proofs alone do not: the host's tree and checkpoints are built from
+   * stored leaf hashes, so entry text rewritten in its database would still be served with valid
+   * proofs for the old hashes. Throws `LOG_INVALID` when it does not rebuild.
+   */
+  async auditEntries(
+    checkpoint: Pick<VerifiedCheckpoint, 'size' | 'rootHash'>,
+    from: EntryAudit = { size: 0, frontier: [] },
+  ): Promise<EntryAudit> {
+    const range = CompactRange.fromState(from.size, from.frontier.map(base64ToBytes));
+    // The served leaf_hash is not trusted; it only names the entry that differs, if one does.
+    let differs: number | null = null;
+    while (range.size < checkpoint.size) {
+      const start = range.size;
+      const end = Math.min(start + ENTRIES_PAGE, checkpoint.size);
+      const body = await this.get<{ entries?: unknown }>(
+        `/api/log/entries?start=${start}&end=${end}`,
+      );
+      const entries = Array.isArray(body.entries) ? body.entries : [];
+      if (entries.length !== end - start) {
+        throw new ClientError(
+          'LOG_INVALID',
+          `log served ${entries.length} entries for [${start}, ${end})`,
+        );
+      }
+      for (const e of entries as { index?: unknown; entry?: unknown; leaf_hash?: unknown }[]) {
+        if (e.index !== range.size || typeof e.entry !== 'string') {
+          throw new ClientError('LOG_INVALID', `log served a malformed entry at ${range.size}`);
+        }
+        const leaf = leafHash(utf8.encode(e.entry));
+        if (differs === null && e.leaf_hash !== bytesToBase64(leaf)) differs = range.size;
+        range.append(leaf);
+      }
+    }
+    if (range.size !== checkpoint.size || bytesToBase64(range.root()) !== checkpoint.rootHash) {
+      const which = differs === null ? '' : ` (entry ${differs} does not hash to its leaf hash)`;
+      throw new ClientError(
+        'LOG_INVALID',
+        `served entries do not hash to the root of checkpoint ${checkpoint.size}: entry text altered${which}`,
+      );
+    }
+    return { size: range.size, frontier: range.hashes().map(bytesToBase64) };
+  }
+
+  /**
    * Proves `newer` extends `older` with a consistency proof fetched from the log. A log that
    * refuses the request as out of range (400: it cannot produce the proof) has failed to prove
    * consistency: false. Network trouble, rate limits and 5xx throw: not evidence either way.
@@ -116,7 +177,21 @@ export class LogMonitor {
     private readonly client: LogClient,
     /** The last checkpoint this monitor accepted (persist it between runs). */
     public last: VerifiedCheckpoint | null = null,
+    /** The served entries re-hashed so far (persist it with `last`; else all are re-read). */
+    public audited: EntryAudit | null = null,
   ) {}
+
+  /** Where to resume re-hashing: the audit at `last`, if it is one (else from leaf 0). */
+  private auditStart(): EntryAudit | undefined {
+    const a = this.audited;
+    if (!a || !this.last || a.size !== this.last.size) return undefined;
+    try {
+      const range = CompactRange.fromState(a.size, a.frontier.map(base64ToBytes));
+      return bytesToBase64(range.root()) === this.last.rootHash ? a : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   async poll(): Promise<MonitorReport> {
     let next: VerifiedCheckpoint;
@@ -142,7 +217,16 @@ export class LogMonitor {
         };
       }
     }
+    let audited: EntryAudit;
+    try {
+      audited = await this.client.auditEntries(next, this.auditStart());
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'LOG_INVALID')
+        return { checkpoint: this.last, alarm: err.message };
+      throw err;
+    }
     this.last = next;
+    this.audited = audited;
     return { checkpoint: next, alarm: null };
   }
 }

@@ -23,7 +23,7 @@ import {
 } from '../../protocol/encoding.js';
 import { logEntryBytes, logEntryLeafHash, type LogEntry } from '../../protocol/log/entry.js';
 import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
-import { CompactRange, EMPTY_ROOT, MerkleTree } from '../../protocol/log/merkle.js';
+import { CompactRange, EMPTY_ROOT, MerkleTree, leafHash } from '../../protocol/log/merkle.js';
 import { parseNote } from '../../protocol/log/note.js';
 import {
   LOG_APPEND_MAX_ENTRIES,
@@ -34,6 +34,9 @@ import {
 import type { Db, Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
 import type { LogStore, StoredCheckpoint } from './log-store.js';
+
+/** Leaves read per query while loading (bounded memory on a large log). */
+const LOAD_PAGE = 10_000;
 
 export interface LogOperation<T> {
   /** Runs inside the batch transaction; returns its result and the entries it must log. */
@@ -72,20 +75,53 @@ export function createLogService(deps: LogServiceDeps) {
   let latest: StoredCheckpoint | null = null;
   let origin = '';
   let ready = false;
+  /** load() found stored entry text that does not hash to its stored leaf hash. */
+  let refused = false;
   const queue: Pending[] = [];
   let timer: NodeJS.Timeout | null = null;
   /** The batch being committed, if any; at most one runs at a time. */
   let running: Promise<void> | null = null;
 
-  /** Rebuilds the tree from the stored leaves and checks it against the latest checkpoint. */
+  /**
+   * Rebuilds the tree from the stored leaves and checks it against the latest checkpoint. In
+   * the same pass every entry text is re-hashed against its stored leaf hash: the enclave only
+   * sees the frontier (built from the hashes), so an entry rewritten with its hash kept passes
+   * that check and would be served as if nothing happened. Such a log is refused like a
+   * frontier the enclave refuses: nothing more is logged until an operator repairs it.
+   */
   async function load(): Promise<void> {
-    const hashes = await deps.store.allLeafHashes();
     latest = await deps.store.latestCheckpoint();
-    for (const h of hashes) tree.append(hexToBytes(h));
+    let altered = 0;
+    let firstAltered = -1;
+    for (let from = 0; ;) {
+      const page = await deps.store.leavesFrom(from, LOAD_PAGE);
+      for (const leaf of page) {
+        // A missing index (a deleted row) shifts every later leaf: refused the same way.
+        const ok =
+          leaf.index === tree.size &&
+          bytesToHex(leafHash(utf8.encode(leaf.entry))) === leaf.leafHash;
+        if (!ok && altered++ === 0) firstAltered = leaf.index;
+        tree.append(hexToBytes(leaf.leafHash));
+        from = leaf.index + 1;
+      }
+      if (page.length < LOAD_PAGE) break;
+    }
+    refused = altered > 0;
+    if (refused) {
+      deps.logger.error(
+        {
+          event: 'log.entry_altered',
+          code: 'LOG_STATE_INVALID',
+          firstIndex: firstAltered,
+          leaves: altered,
+        },
+        'stored log entry does not match its leaf hash; logging refused until the stored log is repaired',
+      );
+    }
     const expected = latest?.size ?? 0;
     if (tree.size !== expected || (latest && bytesToBase64(tree.root()) !== latest.rootHash)) {
-      // Stored leaves and checkpoint disagree: someone edited the tables. Fail closed; the
-      // enclave would refuse this state too.
+      // Stored leaves and checkpoint disagree: someone edited the tables. The enclave refuses
+      // this state (a frontier that does not hash to its signed root).
       deps.logger.error(
         { leaves: tree.size, checkpointSize: expected },
         'stored log is inconsistent',
@@ -96,6 +132,11 @@ export function createLogService(deps: LogServiceDeps) {
   /** Hands the enclave the durable state (on every enclave start). */
   async function initEnclave(call: Call): Promise<void> {
     ready = false;
+    if (refused) {
+      // load() found an entry that is not what its leaf hash says: never resume appending to it.
+      deps.logger.error({ code: 'LOG_STATE_INVALID' }, 'stored log refused at load; log not ready');
+      return;
+    }
     const frontier = latest ? tree.compactRange(latest.size).map(bytesToBase64) : [];
     let res: MethodResult<'log.init'>;
     try {

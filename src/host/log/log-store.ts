@@ -19,12 +19,21 @@ export interface StoredCheckpoint {
 
 export function createLogStore(db: Queryable) {
   return {
-    /** Every leaf hash in index order (hex), to rebuild the in-memory tree at start. */
-    async allLeafHashes(): Promise<string[]> {
-      const { rows } = await db.query<{ leaf_hash: string }>(
-        'SELECT leaf_hash FROM merkle_logs ORDER BY leaf_index',
+    /**
+     * Up to `limit` leaves with index ≥ `from`, in index order: `load()` reads the whole log
+     * page by page (entry text included, to re-hash it) without holding it all in memory.
+     */
+    async leavesFrom(from: number, limit: number): Promise<StoredLeaf[]> {
+      const { rows } = await db.query<{ leaf_index: string; entry: string; leaf_hash: string }>(
+        `SELECT leaf_index, entry, leaf_hash FROM merkle_logs
+          WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2`,
+        [from, limit],
       );
-      return rows.map((r) => r.leaf_hash);
+      return rows.map((r) => ({
+        index: Number(r.leaf_index),
+        entry: r.entry,
+        leafHash: r.leaf_hash,
+      }));
     },
 
     async latestCheckpoint(): Promise<StoredCheckpoint | null> {

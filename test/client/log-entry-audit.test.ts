@@ -1,0 +1,147 @@
+/**
+ * `LogClient.auditEntries` and `LogMonitor` re-hash the entry text `/api/log/entries` serves
+ * (issue 12 item 6): a host that rewrote an entry in its database but kept its leaf hash still
+ * serves valid checkpoints and proofs, so only the re-hashed text gives it away. Against an
+ * in-memory log server (real Ed25519 checkpoint signatures, real RFC 9162 tree).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { LogClient, LogMonitor } from '../../src/client/index.js';
+import { bytesToBase64, utf8 } from '../../src/protocol/encoding.js';
+import { formatCheckpoint } from '../../src/protocol/log/checkpoint.js';
+import { leafHash, MerkleTree } from '../../src/protocol/log/merkle.js';
+import { signNote } from '../../src/protocol/log/note.js';
+import { logOrigin } from '../../src/protocol/log/origin.js';
+
+const seed = new Uint8Array(32).fill(7);
+const publicKey = ed25519.getPublicKey(seed);
+const origin = logOrigin(publicKey);
+
+/** A log whose served entry text can be altered while its tree (from the true hashes) is kept. */
+function fakeLog() {
+  const texts: string[] = [];
+  const served = new Map<number, string>();
+  const tree = new MerkleTree();
+  let note = '';
+  const log = {
+    async append(n: number) {
+      for (let i = 0; i < n; i++) {
+        const text = `{"subject":"s${texts.length}","time":1,"type":"credential.expired","v":1}`;
+        texts.push(text);
+        tree.append(leafHash(utf8.encode(text)));
+      }
+      const text = formatCheckpoint({ origin, size: tree.size, rootHash: tree.root() });
+      note = await signNote(text, [
+        { name: origin, publicKey, sign: (m) => ed25519.sign(m, seed) },
+      ]);
+    },
+    alter(index: number, text: string) {
+      served.set(index, text);
+    },
+    requests: [] as string[],
+    fetch: async (url: string) => {
+      const u = new URL(url);
+      log.requests.push(u.pathname + u.search);
+      const json = (body: unknown) => ({ ok: true, status: 200, json: async () => body });
+      if (u.pathname === '/api/log/checkpoint') return json({ checkpoint: note });
+      if (u.pathname === '/api/log/entries') {
+        const start = Number(u.searchParams.get('start'));
+        const end = Number(u.searchParams.get('end'));
+        const entries = [];
+        for (let i = start; i < end; i++) {
+          entries.push({
+            index: i,
+            entry: served.get(i) ?? texts[i]!,
+            // The host serves the stored (true) hash with the altered text.
+            leaf_hash: bytesToBase64(tree.leafHash(i)),
+          });
+        }
+        return json({ start, end, entries });
+      }
+      if (u.pathname === '/api/log/proof/consistency') {
+        const from = Number(u.searchParams.get('from'));
+        const to = Number(u.searchParams.get('to'));
+        return json({ proof: tree.consistencyProof(from, to).map(bytesToBase64) });
+      }
+      return { ok: false, status: 404, json: async () => ({}) };
+    },
+  };
+  return log;
+}
+
+const trust = { logPublicKey: bytesToBase64(publicKey) };
+
+describe('re-hashing served entries', () => {
+  it('auditEntries accepts an untouched log over several pages and names an altered entry', async () => {
+    const log = fakeLog();
+    await log.append(2500);
+    const client = new LogClient('http://log.test', trust, log.fetch);
+    const cp = await client.checkpoint();
+    const audit = await client.auditEntries(cp);
+    assert.equal(audit.size, 2500);
+    assert.equal(log.requests.filter((r) => r.startsWith('/api/log/entries')).length, 3);
+
+    log.alter(1234, '{"subject":"s1234","time":1,"type":"session.revoked","v":1}');
+    await assert.rejects(client.auditEntries(cp), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'LOG_INVALID');
+      assert.match(err.message, /entry text altered \(entry 1234 /);
+      return true;
+    });
+  });
+
+  it('auditEntries refuses a page with a missing or misnumbered entry', async () => {
+    const log = fakeLog();
+    await log.append(5);
+    const short = async (url: string) => {
+      const res = await log.fetch(url);
+      if (!url.includes('/api/log/entries')) return res;
+      const body = (await res.json()) as { entries: unknown[] };
+      return { ...res, json: async () => ({ ...body, entries: body.entries.slice(1) }) };
+    };
+    const client = new LogClient('http://log.test', trust, short);
+    await assert.rejects(client.auditEntries(await client.checkpoint()), { code: 'LOG_INVALID' });
+  });
+
+  it('a monitor raises the alarm on an altered entry, even with a valid checkpoint', async () => {
+    const log = fakeLog();
+    await log.append(10);
+    log.alter(3, '{"subject":"s3","time":2,"type":"credential.expired","v":1}');
+    const report = await new LogMonitor(new LogClient('http://log.test', trust, log.fetch)).poll();
+    assert.match(report.alarm ?? '', /entry text altered/);
+    assert.equal(report.checkpoint, null, 'the bad checkpoint is not accepted');
+  });
+
+  it('a monitor re-hashes only the new entries on later polls, and catches one altered among them', async () => {
+    const log = fakeLog();
+    await log.append(10);
+    const monitor = new LogMonitor(new LogClient('http://log.test', trust, log.fetch));
+    assert.equal((await monitor.poll()).alarm, null);
+    assert.equal(monitor.audited?.size, 10);
+    await log.append(5);
+    log.requests.length = 0;
+    assert.equal((await monitor.poll()).alarm, null);
+    assert.ok(log.requests.includes('/api/log/entries?start=10&end=15'), log.requests.join(' '));
+    await log.append(5);
+    log.alter(17, '{"subject":"x","time":1,"type":"credential.expired","v":1}');
+    const report = await monitor.poll();
+    assert.match(report.alarm ?? '', /entry text altered \(entry 17 /);
+    assert.equal(monitor.last?.size, 15, 'the monitor keeps its last good checkpoint');
+  });
+
+  it('a monitor whose saved audit does not match its checkpoint re-hashes from leaf 0', async () => {
+    const log = fakeLog();
+    await log.append(4);
+    const first = new LogMonitor(new LogClient('http://log.test', trust, log.fetch));
+    await first.poll();
+    log.alter(0, '{"subject":"y","time":1,"type":"credential.expired","v":1}');
+    // A forged audit state (its frontier is not the checkpoint's) must not skip leaf 0.
+    const forged = { size: 4, frontier: [bytesToBase64(new Uint8Array(32))] };
+    const report = await new LogMonitor(
+      new LogClient('http://log.test', trust, log.fetch),
+      first.last,
+      forged,
+    ).poll();
+    assert.match(report.alarm ?? '', /entry text altered \(entry 0 /);
+  });
+});
