@@ -127,8 +127,9 @@ describe('dispatcher result allow-list', () => {
     );
     // The keyring's public view (its only outward view) grows a field, as if a private key were
     // added to it by mistake: attestation.get spreads that view into its answer.
-    const real = t.state.keyring!;
-    t.state.keyring = new Proxy(real, {
+    const slot = t.state.keyrings.credential;
+    const real = slot.active!;
+    const altered = new Proxy(real, {
       get(target, prop) {
         if (prop === 'publicKeys')
           return () => {
@@ -139,6 +140,8 @@ describe('dispatcher result allow-list', () => {
         return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
       },
     });
+    // An own getter shadows the slot's: the enclave now reads the altered keyring.
+    Object.defineProperty(slot, 'active', { get: () => altered, configurable: true });
     const frame = await dispatchFrame(t.state, {
       calls: [{ id: 1, method: 'attestation.get', params: nonce }],
     });

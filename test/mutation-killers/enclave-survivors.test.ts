@@ -275,6 +275,9 @@ describe('aggregates.start: refusals before any exchange call', () => {
         to: nowMs,
         symbols: null,
         reporting_currency: 'USDT',
+        subject: '00'.repeat(32),
+        audience: null,
+        nonce: null,
         ...over,
       });
     assert.equal(await start({ credential: { ...credential, label: 'other' } }), 'BINDING_INVALID');

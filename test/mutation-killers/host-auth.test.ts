@@ -139,11 +139,9 @@ describe('session access', () => {
         user: async () => (sub ? ({ sub } as AccessClaims) : null),
         authenticate: async () => undefined,
       },
-      db: {
-        query: (async (_sql: string, params: unknown[]) => {
-          const id = params[0] as string;
-          return { rows: id in rows ? [{ user_id: rows[id] }] : [] };
-        }) as never,
+      owners: {
+        sessionOwner: async (id: string) => (id in rows ? rows[id] : undefined),
+        jobOwner: async (id: string) => (id in rows ? rows[id] : undefined),
       },
     });
   const req = {} as FastifyRequest;
@@ -205,7 +203,7 @@ describe('auth guard', () => {
     await assert.rejects(guard().user(req({ authorization: 'Bearer ' })), {
       code: 'AUTH_TOKEN_INVALID',
     });
-    await assert.rejects(guard({ dev: true }).requireUser(req({})), { code: 'AUTH_REQUIRED' });
+    await assert.rejects(guard({ dev: true }).claims(req({})), { code: 'AUTH_REQUIRED' });
     assert.equal(guard({ dev: true }).disabled, true);
     assert.equal(guard().disabled, false);
   });
