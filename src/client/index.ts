@@ -69,3 +69,23 @@ export {
   type PasswordEnvelopeInput,
   type TokenPolicy,
 } from './auth/index.js';
+export {
+  newReplyKeyPair,
+  openSealedShare,
+  combineShares,
+  deriveAccounts,
+  exportMnemonic,
+  verifyWalletResponse,
+  encryptWalletShare,
+  computeBinds,
+  WalletError,
+  type ReplyKeyPair,
+  type CreationResponse,
+  type WalletShareRequest,
+  type WalletShareOptions,
+  type WalletErrorCode,
+  type WalletAction,
+  type Account,
+  type OpenedShare,
+  type SealedShare,
+} from './wallet/index.js';

@@ -41,14 +41,17 @@ export function deriveEnvelopeKeyV1(
   shared: Uint8Array,
   ephemeralPub: Uint8Array,
   recipientPub: Uint8Array,
+  info: Uint8Array = ENVELOPE_V1_INFO,
 ): Uint8Array {
   // RFC 7748 §6.1: an all-zero output means a low-order peer point; refuse it.
   if (shared.length !== 32 || isAllZero(shared)) throw new EnvelopeError('ENVELOPE_INVALID');
-  return prims.hkdfSha256(shared, concatBytes(ephemeralPub, recipientPub), ENVELOPE_V1_INFO, 32);
+  return prims.hkdfSha256(shared, concatBytes(ephemeralPub, recipientPub), info, 32);
 }
 
 export interface SealV1Options {
   keyId?: string;
+  /** HKDF info; another format on the same construction (the wallet's sealed share) sets its own. */
+  info?: Uint8Array;
   /** Test vectors only: fixed ephemeral scalar and nonce. */
   ephemeralPrivateKey?: Uint8Array;
   nonce?: Uint8Array;
@@ -64,7 +67,7 @@ export function sealEnvelopeV1(
   const ephPriv = opts.ephemeralPrivateKey ?? prims.randomBytes(32);
   const ephPub = prims.x25519PublicKey(ephPriv);
   const shared = prims.x25519(ephPriv, recipientPub);
-  const key = deriveEnvelopeKeyV1(prims, shared, ephPub, recipientPub);
+  const key = deriveEnvelopeKeyV1(prims, shared, ephPub, recipientPub, opts.info);
   const nonce = opts.nonce ?? prims.randomBytes(12);
   try {
     const { ciphertext, tag } = prims.aesGcmSeal(key, nonce, plaintext);
@@ -87,14 +90,15 @@ export function sealEnvelopeV1(
 export function openEnvelopeV1(
   prims: EnvelopePrimitives,
   recipient: X25519Recipient,
-  env: EnvelopeV1,
+  env: Pick<EnvelopeV1, 'ephemeral_pub' | 'nonce' | 'ciphertext' | 'tag'>,
+  info: Uint8Array = ENVELOPE_V1_INFO,
 ): Uint8Array {
   const ephPub = base64ToBytes(env.ephemeral_pub);
   let shared: Uint8Array | undefined;
   let key: Uint8Array | undefined;
   try {
     shared = recipient.agree(ephPub);
-    key = deriveEnvelopeKeyV1(prims, shared, ephPub, recipient.publicKey);
+    key = deriveEnvelopeKeyV1(prims, shared, ephPub, recipient.publicKey, info);
     return prims.aesGcmOpen(
       key,
       base64ToBytes(env.nonce),

@@ -1,0 +1,18 @@
+/** The wallet part of the SDK (isomorphic). */
+export { newReplyKeyPair, openSealedShare, shareBytes, type ReplyKeyPair } from './open-share.js';
+export {
+  combineShares,
+  deriveAccounts,
+  exportMnemonic,
+  verifyWalletResponse,
+  type CreationResponse,
+} from './shares.js';
+export {
+  encryptWalletShare,
+  type WalletShareRequest,
+  type WalletShareOptions,
+} from './encrypt-share.js';
+export { WalletError, type WalletErrorCode } from '../../protocol/wallet/errors.js';
+export type { Account } from '../../protocol/wallet/derive.js';
+export type { OpenedShare, SealedShare } from '../../protocol/wallet/sealed-share.js';
+export { computeBinds, type WalletAction } from '../../protocol/wallet/binds.js';

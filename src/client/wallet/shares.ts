@@ -1,0 +1,130 @@
+/**
+ * What the client does with its two shares, with no server involved: check a creation (or
+ * reshare) response against what the shares give, and export the mnemonic to leave Cloister.
+ */
+import {
+  INITIAL_ACCOUNTS,
+  deriveAccounts as deriveFromSeed,
+  mnemonicFromEntropy,
+  seedFromEntropy,
+  type Account,
+} from '../../protocol/wallet/derive.js';
+import { WalletError } from '../../protocol/wallet/errors.js';
+import type { OpenedShare } from '../../protocol/wallet/sealed-share.js';
+import { combineShares as combine } from '../../protocol/wallet/shamir.js';
+import type { Chain } from '../../protocol/wallet/constants.js';
+import { wipe } from '../../protocol/wallet/wipe.js';
+import { openSealedShare, shareBytes } from './open-share.js';
+
+type ShareInput = OpenedShare | Uint8Array | string;
+
+/** When both shares carry their metadata, they must be one wallet, one generation, two kinds. */
+function checkPair(a: ShareInput, b: ShareInput): void {
+  if (
+    typeof a === 'object' &&
+    !(a instanceof Uint8Array) &&
+    typeof b === 'object' &&
+    !(b instanceof Uint8Array)
+  ) {
+    if (a.wallet_id !== b.wallet_id || a.generation !== b.generation || a.kind === b.kind)
+      throw new WalletError('WALLET_SHARE_INVALID');
+  }
+}
+
+/** The wallet's 32-byte entropy from two shares. Unauthenticated (Shamir); the caller wipes it. */
+export async function combineShares(a: ShareInput, b: ShareInput): Promise<Uint8Array> {
+  checkPair(a, b);
+  return combine([shareBytes(a), shareBytes(b)]);
+}
+
+/** Accounts derived from two shares (public data only; every secret is wiped). */
+export async function deriveAccounts(
+  a: ShareInput,
+  b: ShareInput,
+  wanted: ReadonlyArray<{ chain: Chain; index: number }> = INITIAL_ACCOUNTS,
+): Promise<Account[]> {
+  const entropy = await combineShares(a, b);
+  const seed = seedFromEntropy(entropy);
+  try {
+    return deriveFromSeed(seed, wanted);
+  } finally {
+    wipe(entropy, seed);
+  }
+}
+
+function sameAccounts(expected: readonly Account[], actual: readonly Account[]): boolean {
+  const key = (a: Account) => `${a.chain}|${a.index}|${a.path}|${a.address}`;
+  return expected.length === actual.length && expected.every((e, i) => key(e) === key(actual[i]!));
+}
+
+export interface CreationResponse {
+  wallet_id: string;
+  accounts: Account[];
+  shares: { device: unknown; recovery: unknown };
+  generation?: number;
+}
+
+/**
+ * Opens both shares of POST /wallets (or of a recovery/reshare when `expect.generation` says
+ * which) and refuses the response unless the wallet id, generation and every listed account
+ * are what the shares give. A host that answered with a wallet of its own fails here.
+ */
+export async function verifyWalletResponse(
+  response: CreationResponse,
+  replyPrivateKey: Uint8Array,
+  expect: { generation: number; accounts?: readonly Account[] } = { generation: 1 },
+): Promise<{ device: OpenedShare; recovery: OpenedShare; accounts: Account[] }> {
+  const device = openSealedShare(response.shares.device, replyPrivateKey);
+  const recovery = openSealedShare(response.shares.recovery, replyPrivateKey);
+  // By default the accounts a new wallet starts with, no more and no fewer.
+  const accounts: readonly { chain: Chain; index: number }[] = expect.accounts ?? INITIAL_ACCOUNTS;
+  let ok =
+    device.kind === 'device' &&
+    recovery.kind === 'recovery' &&
+    device.wallet_id === response.wallet_id &&
+    recovery.wallet_id === response.wallet_id &&
+    device.generation === expect.generation &&
+    recovery.generation === expect.generation &&
+    (response.generation === undefined || response.generation === expect.generation) &&
+    accounts.length > 0;
+  if (ok) {
+    const derived = await deriveAccounts(device, recovery, accounts).catch(() => undefined);
+    ok =
+      derived !== undefined &&
+      derived.length === accounts.length &&
+      sameAccounts(derived, response.accounts) &&
+      (expect.accounts === undefined || sameAccounts(expect.accounts, derived));
+  }
+  if (!ok) {
+    wipe(device.share, recovery.share);
+    throw new WalletError('WALLET_CREATION_MISMATCH');
+  }
+  return { device, recovery, accounts: response.accounts };
+}
+
+/**
+ * The BIP-39 mnemonic from the device and recovery shares, computed here on the client: the
+ * user's exit never depends on the operator. Shamir cannot tell a wrong share: pass the
+ * wallet's known accounts to have the result checked against them.
+ */
+export async function exportMnemonic(
+  deviceShare: ShareInput,
+  recoveryShare: ShareInput,
+  options: { expectedAccounts?: readonly Account[] } = {},
+): Promise<string> {
+  const entropy = await combineShares(deviceShare, recoveryShare);
+  try {
+    if (options.expectedAccounts) {
+      const seed = seedFromEntropy(entropy);
+      try {
+        if (!sameAccounts(options.expectedAccounts, deriveFromSeed(seed, options.expectedAccounts)))
+          throw new WalletError('WALLET_SHARE_INVALID');
+      } finally {
+        wipe(seed);
+      }
+    }
+    return mnemonicFromEntropy(entropy);
+  } finally {
+    wipe(entropy);
+  }
+}

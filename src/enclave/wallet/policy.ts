@@ -1,0 +1,66 @@
+/**
+ * Policy evaluation, a pure function run inside the enclave (the host cannot edit what the
+ * enclave enforces). Rules are checked in order and the first that refuses is returned.
+ * Fail closed: a rule the enclave cannot evaluate for a request refuses it (a Solana
+ * transaction is opaque to value, chain and recipient rules, so those rules refuse it).
+ */
+import type { PolicyRule, SignRequest } from '../../protocol/wallet/requests.js';
+
+export type PolicyVerdict =
+  | { allowed: true; /** wei this request adds to today's total (0 if none) */ spendWei: bigint }
+  | { allowed: false; rule: { index: number; type: PolicyRule['type'] } };
+
+export interface PolicyContext {
+  /** Wei already signed today (UTC day) by this wallet, from durable shared storage. */
+  spentTodayWei: bigint;
+}
+
+const MESSAGE_TYPES = new Set(['eth_personal_sign', 'eth_typed_data', 'sol_message']);
+
+function typedDataChainId(request: SignRequest): bigint | undefined {
+  if (request.type !== 'eth_typed_data') return undefined;
+  const c = request.typed_data.domain['chainId'];
+  if (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0) return BigInt(c);
+  if (typeof c === 'string' && /^(?:0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$/.test(c)) return BigInt(c);
+  return undefined;
+}
+
+function refuses(rule: PolicyRule, request: SignRequest, ctx: PolicyContext): boolean {
+  const tx = request.type === 'eth_transaction' ? request.transaction : undefined;
+  const opaque = request.type === 'sol_transaction';
+  switch (rule.type) {
+    case 'deny_message_signing':
+      return MESSAGE_TYPES.has(request.type);
+    case 'max_value_wei':
+      return opaque || (tx !== undefined && tx.value > rule.value);
+    case 'daily_limit_wei':
+      return opaque || (tx !== undefined && ctx.spentTodayWei + tx.value > rule.value);
+    case 'allowed_chain_ids': {
+      if (opaque) return true;
+      const chainId = tx?.chainId ?? typedDataChainId(request);
+      return chainId !== undefined && !rule.values.includes(chainId);
+    }
+    case 'allowed_recipients': {
+      if (opaque) return true;
+      if (!tx) return false;
+      // A contract creation has no recipient, so an allow-list refuses it.
+      if (tx.to === undefined) return true;
+      const to = tx.to.toLowerCase();
+      return !rule.values.some((v) => v.toLowerCase() === to);
+    }
+  }
+}
+
+export function evaluatePolicy(
+  rules: readonly PolicyRule[],
+  request: SignRequest,
+  ctx: PolicyContext,
+): PolicyVerdict {
+  for (const [index, rule] of rules.entries()) {
+    if (refuses(rule, request, ctx)) return { allowed: false, rule: { index, type: rule.type } };
+  }
+  return {
+    allowed: true,
+    spendWei: request.type === 'eth_transaction' ? request.transaction.value : 0n,
+  };
+}
