@@ -58,6 +58,9 @@ const EnclaveEnvSchema = z.object({
     .default(30)
     .describe('Client clock skew tolerated, seconds'),
   REPLAY_CACHE_MAX_ENTRIES: int(1000, 50_000_000).default(2_000_000).describe('Replay cache bound'),
+  WALLET_RECOVERY_DELAY_SECONDS: int(1, 90 * 86400)
+    .default(172800)
+    .describe('Wallet recovery time-lock, seconds'),
   ...AUTH_ENCLAVE_ENV,
   BINANCE_BASE_URL: z.url().default('https://api.binance.com').describe('Binance spot API'),
   BYBIT_BASE_URL: z.url().default('https://api.bybit.com').describe('Bybit v5 API'),

@@ -10,6 +10,7 @@ import { logAppend, logInit } from './log.js';
 import { status } from './status.js';
 import { submitCredential } from './submit-credential.js';
 import { verifyStored } from './verify-stored.js';
+import { WALLET_HANDLERS } from './wallet.js';
 
 export type Handler<M extends MethodName> = (
   state: EnclaveState,
@@ -31,4 +32,5 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'aggregates.start': aggregatesStart,
   'aggregates.poll': aggregatesPoll,
   ...AUTH_HANDLERS,
+  ...WALLET_HANDLERS,
 });

@@ -17,6 +17,7 @@ import {
 import { LogEntrySchema } from '../log/entry.js';
 import { CurrencySchema, SymbolSchema } from '../aggregates.js';
 import { AUTH_METHODS } from './auth-methods.js';
+import { WALLET_METHODS } from './wallet-methods.js';
 
 export const PHASES = ['awaiting_keyring', 'ready'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -265,6 +266,7 @@ export const METHODS = {
     phases: READY,
   },
   ...AUTH_METHODS,
+  ...WALLET_METHODS,
 } as const;
 
 export type MethodName = keyof typeof METHODS;
