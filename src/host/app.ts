@@ -28,6 +28,8 @@ import { authRoutes } from './http/routes/auth.js';
 import { operatorRoutes } from './http/routes/operator.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { AuthConfig } from './auth/config.js';
+import type { WalletService } from './services/wallet-service.js';
+import { walletRoutes } from './http/routes/wallets.js';
 import type { AuthGuard } from './auth/guard.js';
 import { createSessionAccess } from './auth/session-access.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -53,6 +55,8 @@ export interface AppDeps {
   logStore: LogStore;
   redis?: Redis | undefined;
   auth: { service: AuthService; guard: AuthGuard; config: AuthConfig };
+  /** Wallet custody (routes/wallets.ts); absent in tests that build a partial app. */
+  wallets?: { service: WalletService; signMaxPerMinute: number };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -109,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(cors, {
     origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
-    methods: ['GET', 'POST'],
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
     credentials: false,
     maxAge: 600,
   });
@@ -157,6 +161,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       enclaveStats: () => deps.enclave.call('auth.stats', {}),
     }),
   );
+  if (deps.wallets)
+    await app.register(
+      walletRoutes({
+        wallets: deps.wallets.service,
+        guard: deps.auth.guard,
+        signMaxPerMinute: deps.wallets.signMaxPerMinute,
+      }),
+    );
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
   await app.register(logRoutes({ log: deps.log, store: deps.logStore, access }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

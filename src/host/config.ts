@@ -153,6 +153,12 @@ const EnvSchema = z
     AGGREGATES_MAX_WINDOW_DAYS: int(1, 3650)
       .default(730)
       .describe('Longest [from, to) window, and the look-back when from is omitted'),
+    WALLET_RECOVERY_DELAY_SECONDS: int(1, 90 * 86400)
+      .default(172800)
+      .describe('Wallet recovery time-lock: seconds between recovery start and completion'),
+    WALLET_SIGN_MAX_PER_MINUTE: int(1, 100_000)
+      .default(60)
+      .describe('Signatures one user may request per minute (POST /wallets/:id/sign)'),
     ...AUTH_HOST_ENV,
   })
   .transform((env) => ({
@@ -190,6 +196,10 @@ const EnvSchema = z
       },
       egressMode: env.EGRESS_MODE,
       egressCaFile: env.EGRESS_CA_FILE,
+    },
+    wallet: {
+      recoveryDelaySeconds: env.WALLET_RECOVERY_DELAY_SECONDS,
+      signMaxPerMinute: env.WALLET_SIGN_MAX_PER_MINUTE,
     },
     aggregates: {
       maxJobs: env.AGGREGATES_MAX_JOBS,

@@ -30,6 +30,8 @@ import { createTokenVerifier } from './auth/verifier.js';
 import { createAggregatesService } from './services/aggregates-service.js';
 import { createAttestationService } from './services/attestation-service.js';
 import { createCredentialService } from './services/credential-service.js';
+import { createWalletRepository } from './db/repositories/wallets.js';
+import { createWalletService } from './services/wallet-service.js';
 
 export async function createService(
   config: Config,
@@ -129,6 +131,8 @@ export async function createService(
     logger: logger.child({ component: 'auth' }),
   });
   enclave.onReady((call) => auth.initEnclave(call));
+  const wallets = createWalletService({ enclave, repo: createWalletRepository(db), log });
+  enclave.onReady((call) => wallets.initEnclave(call));
   const guard = createAuthGuard({
     verifier,
     disabledForDevelopment: config.auth.disabledForDevelopment,
@@ -168,6 +172,7 @@ export async function createService(
     logStore,
     redis,
     auth: { service: auth, guard, config: config.auth },
+    wallets: { service: wallets, signMaxPerMinute: config.wallet.signMaxPerMinute },
   });
 
   return {
@@ -181,6 +186,7 @@ export async function createService(
     aggregates,
     egressProxy,
     auth,
+    wallets,
     authVerifier: verifier,
     logger,
     async stop(): Promise<void> {

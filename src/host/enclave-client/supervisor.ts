@@ -36,7 +36,7 @@ export type RotationPersist = (
 export interface SupervisorDeps {
   config: Pick<
     Config,
-    'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates' | 'auth'
+    'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates' | 'auth' | 'wallet'
   >;
   db: Pick<Db, 'transaction'>;
   state: EnclaveStateRepository;
@@ -94,6 +94,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       AGGREGATES_MAX_JOBS: String(config.aggregates.maxJobs),
       AGGREGATES_MAX_WINDOW_DAYS: String(config.aggregates.maxWindowDays),
       AGGREGATES_MAX_FILLS: String(config.aggregates.maxFills),
+      WALLET_RECOVERY_DELAY_SECONDS: String(config.wallet.recoveryDelaySeconds),
       ...config.auth.enclaveEnv,
       PATH: process.env.PATH ?? '',
     };

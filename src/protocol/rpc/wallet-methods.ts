@@ -78,12 +78,18 @@ export const WALLET_METHODS = {
   /** Unseal the stored wallet keyring, or (`sealed: null`) create one the host must store. */
   'wallet.init': {
     params: z.object({ sealed: Sealed.nullable() }).strict(),
-    result: z.object({ sealed: Sealed.nullable(), generation: z.number().int().positive() }).strict(),
+    result: z
+      .object({ sealed: Sealed.nullable(), generation: z.number().int().positive() })
+      .strict(),
     phases: READY,
   },
   'wallet.create': {
     params: z
-      .object({ user_id: z.string().min(1).max(64), wallet_id: WalletIdSchema, reply_pub: base64Bytes(32) })
+      .object({
+        user_id: z.string().min(1).max(64),
+        wallet_id: WalletIdSchema,
+        reply_pub: base64Bytes(32),
+      })
       .strict(),
     result: z.object({ record: WalletRecordSchema, shares: Shares }).strict(),
     phases: READY,
@@ -119,13 +125,19 @@ export const WALLET_METHODS = {
           verdict: z.literal('denied'),
           request_digest: hexBytes(32),
           address: z.string().max(64),
-          rule: z.object({ index: z.number().int().nonnegative(), type: z.string().max(64) }).strict(),
+          rule: z
+            .object({ index: z.number().int().nonnegative(), type: z.string().max(64) })
+            .strict(),
         })
         .strict(),
     ]),
     phases: READY,
   },
-  'wallet.set_policy': { params: z.object(WithRecord).strict(), result: RecordResult, phases: READY },
+  'wallet.set_policy': {
+    params: z.object(WithRecord).strict(),
+    result: RecordResult,
+    phases: READY,
+  },
   'wallet.recovery_start': {
     params: z.object(WithRecord).strict(),
     result: RecordResult,
@@ -138,16 +150,16 @@ export const WALLET_METHODS = {
   },
   /** Recovery completion (`mode: "recovery_complete"`) or reshare: same secret, generation + 1. */
   'wallet.resplit': {
-    params: z
-      .object({ ...WithRecord, mode: z.enum(['recovery_complete', 'reshare']) })
-      .strict(),
+    params: z.object({ ...WithRecord, mode: z.enum(['recovery_complete', 'reshare']) }).strict(),
     result: z.object({ record: WalletRecordSchema, shares: Shares }).strict(),
     phases: READY,
   },
   /** Proof of possession before the host purges the server share. */
   'wallet.delete': {
     params: z.object(WithRecord).strict(),
-    result: z.object({ wallet_id: WalletIdSchema, generation: z.number().int().positive() }).strict(),
+    result: z
+      .object({ wallet_id: WalletIdSchema, generation: z.number().int().positive() })
+      .strict(),
     phases: READY,
   },
 } as const;
