@@ -1,8 +1,9 @@
 /**
  * The enclave half of authentication (docs/protocol/auth.md): the auth keyring's lifecycle
  * (init, two-step rotation, JWKS), registration and login with Argon2id, refresh rotation and
- * the grace-window replay. Passwords arrive as typed or inside a credential envelope; either way
- * they exist only here, only for the call, and never cross back.
+ * the grace-window replay. Passwords arrive as typed or inside a credential envelope (opened by
+ * open-envelope.ts, the one opening path); either way the password exists only in this call and
+ * never crosses back.
  */
 import { randomUUID } from 'node:crypto';
 import { PASSWORD_MIN_LENGTH, type Role } from '../../protocol/auth.js';
