@@ -23,7 +23,7 @@ type Body = Record<string, unknown>;
 export interface WalletServiceDeps {
   enclave: { call: Call };
   repo: WalletRepository;
-  log: Pick<LogService, 'commit'>;
+  log: Pick<LogService, 'commit' | 'isReady'>;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -79,6 +79,13 @@ export function createWalletService(deps: WalletServiceDeps) {
     return w;
   }
 
+  /** For operations that log: checked first, so a share is not spent on an unloggable request. */
+  async function loadForLogged(userId: string, walletId: string) {
+    const w = await load(userId, walletId);
+    if (!log.isReady()) throw new HostError('LOG_UNAVAILABLE');
+    return w;
+  }
+
   /** Writes the enclave's next record and its log entry together, or nothing. */
   async function commitRecord(prev: WalletRecord, next: WalletRecord, e: LogEntry) {
     const logged = await log.commit({
@@ -99,6 +106,7 @@ export function createWalletService(deps: WalletServiceDeps) {
     },
 
     async create(userId: string, label: string, replyPub: string) {
+      if (!log.isReady()) throw new HostError('LOG_UNAVAILABLE');
       const walletId = randomUUID();
       const r = await enclave.call('wallet.create', {
         user_id: userId,
@@ -141,7 +149,7 @@ export function createWalletService(deps: WalletServiceDeps) {
     },
 
     async sign(userId: string, walletId: string, body: Body) {
-      const w = await load(userId, walletId);
+      const w = await loadForLogged(userId, walletId);
       const spend = await repo.spend(walletId, utcDay(nowSeconds()));
       const r = await enclave.call('wallet.sign', { record: w.record, body, spend });
       const extra = { address: r.address, verdict: r.verdict } as const;
@@ -175,14 +183,14 @@ export function createWalletService(deps: WalletServiceDeps) {
     },
 
     async setPolicy(userId: string, walletId: string, body: Body) {
-      const w = await load(userId, walletId);
+      const w = await loadForLogged(userId, walletId);
       const r = await enclave.call('wallet.set_policy', { record: w.record, body });
       const log = await commitRecord(w.record, r.record, entry('wallet.policy_set', r.record));
       return { ...walletView(w.label, r.record), log };
     },
 
     async startRecovery(userId: string, walletId: string, body: Body) {
-      const w = await load(userId, walletId);
+      const w = await loadForLogged(userId, walletId);
       const r = await enclave.call('wallet.recovery_start', { record: w.record, body });
       const log = await commitRecord(
         w.record,
@@ -193,7 +201,7 @@ export function createWalletService(deps: WalletServiceDeps) {
     },
 
     async cancelRecovery(userId: string, walletId: string, body: Body) {
-      const w = await load(userId, walletId);
+      const w = await loadForLogged(userId, walletId);
       const r = await enclave.call('wallet.recovery_cancel', { record: w.record, body });
       const log = await commitRecord(
         w.record,
@@ -209,7 +217,7 @@ export function createWalletService(deps: WalletServiceDeps) {
       body: Body,
       mode: 'recovery_complete' | 'reshare',
     ) {
-      const w = await load(userId, walletId);
+      const w = await loadForLogged(userId, walletId);
       const r = await enclave.call('wallet.resplit', { record: w.record, body, mode });
       const type = mode === 'reshare' ? 'wallet.reshared' : 'wallet.recovered';
       const log = await commitRecord(w.record, r.record, entry(type, r.record));
@@ -223,7 +231,7 @@ export function createWalletService(deps: WalletServiceDeps) {
     },
 
     async remove(userId: string, walletId: string, body: Body) {
-      const w = await load(userId, walletId);
+      const w = await loadForLogged(userId, walletId);
       await enclave.call('wallet.delete', { record: w.record, body });
       const logged = await log.commit({
         async work(tx) {
