@@ -53,8 +53,8 @@ function walletKeyring(state: EnclaveState): WalletKeyring {
 const keysOf = (k: WalletKeyring): WalletKeys => ({ masterKey: k.masterKey });
 
 /** Runs one operation per wallet at a time (the daily counter is read, then advanced). */
-const queues = new Map<string, Promise<unknown>>();
-function serialized<T>(walletId: string, fn: () => Promise<T>): Promise<T> {
+function serialized<T>(state: EnclaveState, walletId: string, fn: () => Promise<T>): Promise<T> {
+  const { queues } = state.wallets;
   const prev = queues.get(walletId) ?? Promise.resolve();
   const run = prev.then(fn, fn);
   const tail = run.catch(() => undefined);
@@ -161,7 +161,7 @@ export function walletAddAccount(
   params: MethodParams<'wallet.add_account'>,
 ): Promise<MethodResult<'wallet.add_account'>> {
   const { record, body } = params;
-  return serialized(record.wallet_id, async () => {
+  return serialized(state, record.wallet_id, async () => {
     const stored = checked(state, record);
     const req = parseBody(AccountBody, body);
     const existing = record.accounts.find((a) => a.chain === req.chain && a.index === req.index);
@@ -199,7 +199,7 @@ export function walletSign(
   params: MethodParams<'wallet.sign'>,
 ): Promise<MethodResult<'wallet.sign'>> {
   const { record, body } = params;
-  return serialized(record.wallet_id, async () => {
+  return serialized(state, record.wallet_id, async () => {
     const stored = checked(state, record);
     const k = walletKeyring(state);
     const req = parseBody(SignBody, body);
@@ -254,7 +254,7 @@ function provenChange(
   change: (record: WalletRecord, body: Body) => Partial<UnsignedRecord>,
 ): Promise<{ record: WalletRecord }> {
   const { record, body } = params;
-  return serialized(record.wallet_id, async () => {
+  return serialized(state, record.wallet_id, async () => {
     const stored = checked(state, record);
     parseBody(schema, body);
     const delta = change(record, body); // refuses before the envelope is spent
@@ -302,7 +302,7 @@ export function walletResplit(
   params: MethodParams<'wallet.resplit'>,
 ): Promise<MethodResult<'wallet.resplit'>> {
   const { record, body, mode } = params;
-  return serialized(record.wallet_id, async () => {
+  return serialized(state, record.wallet_id, async () => {
     const stored = checked(state, record);
     const req = parseBody(ReplyBody, body);
     if (mode === 'recovery_complete') {
@@ -334,7 +334,7 @@ export function walletDelete(
   params: MethodParams<'wallet.delete'>,
 ): Promise<MethodResult<'wallet.delete'>> {
   const { record, body } = params;
-  return serialized(record.wallet_id, async () => {
+  return serialized(state, record.wallet_id, async () => {
     const stored = checked(state, record);
     parseBody(ShareOnly, body);
     const share = await openShare(state, 'delete', record.wallet_id, body);

@@ -45,10 +45,12 @@ export interface WalletMemory {
   readonly versions: Map<string, number>;
   /** Highest spend issued per `${wallet}|${day}` since boot. */
   readonly spent: Map<string, bigint>;
+  /** The tail of each wallet's queue of operations (methods/wallet.ts runs one at a time). */
+  readonly queues: Map<string, Promise<unknown>>;
 }
 
 export function createWalletMemory(): WalletMemory {
-  return { versions: new Map(), spent: new Map() };
+  return { versions: new Map(), spent: new Map(), queues: new Map() };
 }
 
 /** The record as the enclave issued it, and not older than what it issued since boot. */
