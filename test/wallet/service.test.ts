@@ -8,6 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { getBase58Encoder } from '@solana/kit';
 import {
@@ -670,12 +671,16 @@ for (const engine of engines()) {
         assert.ok(types.includes(t), t);
     });
 
-    it('no share, entropy, seed, mnemonic or private key in the database, its files or the logs', async () => {
+    it('no share, entropy, seed, mnemonic or private key in the database, its files, the logs or the process environments', async () => {
       const dump = JSON.stringify(await dumpPublicSchema(ts.service.db));
       assert.deepEqual(findNeedles(dump, planted), [], 'database rows');
       for (const f of readAllFiles(ts.dataDir))
         assert.deepEqual(findNeedles(f.bytes, planted), [], f.path);
       assert.deepEqual(findNeedles(ts.logs.join('\n'), planted), [], 'logs');
+      // The environments of the host and the enclave process.
+      const pid = ts.service.enclave.pid();
+      for (const p of ['/proc/self/environ', ...(pid ? [`/proc/${pid}/environ`] : [])])
+        assert.deepEqual(findNeedles(readFileSync(p), planted), [], p);
     });
   });
 }
