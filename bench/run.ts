@@ -13,6 +13,7 @@ import { machine, printTable } from './lib/measure.js';
 import { startBenchService, type BenchService } from './lib/service.js';
 import { runRpc } from './rpc.js';
 import { runSubmitKey } from './submit-key.js';
+import { runWalletSignBench } from './wallet-sign.js';
 
 const BENCHES: Record<string, (shared?: BenchService) => Promise<{ name: string }>> = {
   'submit-key': runSubmitKey,
@@ -21,6 +22,7 @@ const BENCHES: Record<string, (shared?: BenchService) => Promise<{ name: string 
   'log-proofs': runLogProofs,
   aggregates: runAggregatesBench,
   auth: runAuthBench,
+  'wallet-sign': runWalletSignBench,
 };
 
 const SERVICE_BENCHES = new Set(['submit-key', 'rpc', 'log-append']);

@@ -13,6 +13,7 @@
  *   cloister auth verify <token> --jwks <url|file> [--issuer I] [--audience A]   (src/cli/auth.ts)
  *   cloister auth register|login --url U --email E --expect-measurement H [...]  (CLOISTER_PASSWORD)
  *   cloister verify aggregates FILE --url U --expect-measurement H [...] [--witness VKEY ...]
+ *   cloister wallet create|list|sign|policy|recover|export [...]   (src/cli/wallet.ts)
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
 import { parseArgs } from 'node:util';
@@ -69,6 +70,12 @@ function count(value: string, option: string, min: number, max: number): number 
 function fail(message: string, code = 1): never {
   process.stderr.write(`cloister: ${message}\n`);
   process.exit(code);
+}
+
+// `cloister wallet ...` has its own options (src/cli/wallet.ts).
+if (process.argv[2] === 'wallet') {
+  const { walletMain } = await import('./wallet.js');
+  process.exit(await walletMain(process.argv.slice(3)));
 }
 
 const { values, positionals } = (() => {

@@ -12,12 +12,14 @@ import {
   type Result,
 } from '../protocol/rpc/frame.js';
 import { METHODS, isMethodName } from '../protocol/rpc/methods.js';
+import { WalletError } from '../protocol/wallet/errors.js';
 import { HANDLERS, type Handler } from './methods/index.js';
 import type { EnclaveState } from './state.js';
 
 export function toErrorBody(err: unknown): RpcErrorBody {
   if (err instanceof RpcError) return err.toBody();
   if (err instanceof EnvelopeError) return new RpcError(err.code).toBody();
+  if (err instanceof WalletError) return new RpcError(err.code).toBody();
   return new RpcError('INTERNAL').toBody();
 }
 

@@ -18,6 +18,7 @@ import { platformSealer, type Sealer } from './keyring/seal.js';
 import type { EnclaveLog } from './log/enclave-log.js';
 import type { Platform } from './platform/platform.js';
 import { ReplayCache } from './replay-cache.js';
+import { createWalletMemory, type WalletMemory } from './wallet/state-mac.js';
 
 /** The signed result an aggregates job ends with. */
 export type SignedAggregates = Extract<
@@ -49,6 +50,8 @@ export interface EnclaveState {
   readonly egress: () => HttpTransport;
   /** The transparency log, once `log.init` has run. */
   log: EnclaveLog | null;
+  /** Highest wallet-record versions and spend counters issued since boot (anti-rollback). */
+  readonly wallets: WalletMemory;
 }
 
 export function createEnclaveState(
@@ -71,6 +74,7 @@ export function createEnclaveState(
     jobs: new JobTable(config.AGGREGATES_MAX_JOBS, KEEP_FINISHED_JOB_SECONDS, now),
     egress: () => (transport ??= createEgressTransport(config)),
     log: null,
+    wallets: createWalletMemory(),
   };
 }
 

@@ -38,6 +38,8 @@ import { authRoutes } from './http/routes/auth.js';
 import { operatorRoutes } from './http/routes/operator.js';
 import type { AuthService } from './auth/auth-service.js';
 import type { AuthConfig } from './auth/config.js';
+import type { WalletService } from './services/wallet-service.js';
+import { walletRoutes } from './http/routes/wallets.js';
 import type { AuthGuard } from './auth/guard.js';
 import { createSessionAccess } from './auth/session-access.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -65,6 +67,8 @@ export interface AppDeps {
   redis?: Redis | undefined;
   auth: { service: AuthService; guard: AuthGuard; config: AuthConfig };
   ops: OpsLog;
+  /** Wallet custody (routes/wallets.ts); absent in tests that build a partial app. */
+  wallets?: { service: WalletService; signMaxPerMinute: number };
 }
 
 /** Every route as registered (method and URL), for the route-protection test. */
@@ -146,7 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(cors, {
     origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
-    methods: ['GET', 'POST'],
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
     credentials: false,
     maxAge: 600,
   });
@@ -199,6 +203,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await authed.register(aggregatesRoutes({ aggregates: deps.aggregates, access }));
     await authed.register(log.session);
     await authed.register(auth.account);
+    if (deps.wallets)
+      await authed.register(
+        walletRoutes({
+          wallets: deps.wallets.service,
+          guard,
+          signMaxPerMinute: deps.wallets.signMaxPerMinute,
+        }),
+      );
 
     // Operator: the role is needed, even in development mode.
     await authed.register(async (op) => {

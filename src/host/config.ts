@@ -138,6 +138,9 @@ const EnvSchema = z
     AGGREGATES_QUEUE_MAX: int(0, 10_000)
       .default(64)
       .describe('Aggregate jobs that may wait for an enclave slot; more answer 503'),
+    WALLET_SIGN_MAX_PER_MINUTE: int(1, 100_000)
+      .default(60)
+      .describe('Signatures one user may request per minute (POST /wallets/:id/sign)'),
     ...AUTH_HOST_ENV,
     // The variables the enclave reads too (the host passes them on when it spawns it).
     ...ENCLAVE_SHARED_ENV,
@@ -187,6 +190,10 @@ const EnvSchema = z
       baseUrls: baseUrlsFrom(env),
       egressMode: env.EGRESS_MODE,
       egressCaFile: env.EGRESS_CA_FILE,
+    },
+    wallet: {
+      recoveryDelaySeconds: env.WALLET_RECOVERY_DELAY_SECONDS,
+      signMaxPerMinute: env.WALLET_SIGN_MAX_PER_MINUTE,
     },
     aggregates: {
       maxJobs: env.AGGREGATES_MAX_JOBS,

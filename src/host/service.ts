@@ -32,6 +32,8 @@ import { createTokenVerifier } from './auth/verifier.js';
 import { createAggregatesService } from './services/aggregates-service.js';
 import { createAttestationService } from './services/attestation-service.js';
 import { createCredentialService } from './services/credential-service.js';
+import { createWalletRepository } from './db/repositories/wallets.js';
+import { createWalletService } from './services/wallet-service.js';
 
 export async function createService(
   config: Config,
@@ -180,6 +182,8 @@ async function buildService(
     logger: logger.child({ component: 'auth' }),
   });
   enclave.onReady((call) => auth.initEnclave(call));
+  const wallets = createWalletService({ enclave, repo: createWalletRepository(db), log });
+  enclave.onReady((call) => wallets.initEnclave(call));
   const guard = createAuthGuard({
     verifier,
     disabledForDevelopment: config.auth.disabledForDevelopment,
@@ -228,6 +232,7 @@ async function buildService(
     redis,
     auth: { service: auth, guard, config: config.auth },
     ops,
+    wallets: { service: wallets, signMaxPerMinute: config.wallet.signMaxPerMinute },
   });
   undo.push(() => app.close());
   // The enclave child wrote its platform files and socket: private like the rest.
@@ -244,6 +249,7 @@ async function buildService(
     aggregates,
     egressProxy,
     auth,
+    wallets,
     authVerifier: verifier,
     logger,
     async stop(): Promise<void> {

@@ -119,6 +119,9 @@ export const ENCLAVE_SHARED_ENV = {
   AGGREGATES_MAX_FILLS: int(1000, 50_000_000)
     .default(3_000_000)
     .describe('Most fills one aggregates job may hold in enclave memory; more fail the job'),
+  WALLET_RECOVERY_DELAY_SECONDS: int(1, 90 * 86400)
+    .default(172800)
+    .describe('Wallet recovery time-lock: seconds between recovery start and completion'),
   ...AUTH_SHARED_ENV,
 };
 

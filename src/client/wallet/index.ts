@@ -16,3 +16,27 @@ export { WalletError, type WalletErrorCode } from '../../protocol/wallet/errors.
 export type { Account } from '../../protocol/wallet/derive.js';
 export type { OpenedShare, SealedShare } from '../../protocol/wallet/sealed-share.js';
 export { computeBinds, type WalletAction } from '../../protocol/wallet/binds.js';
+export {
+  createWallet,
+  listWallets,
+  getWallet,
+  addAccount,
+  signWithShare,
+  signWithEthereumMessage,
+  signWithEthereumTypedData,
+  signWithEthereumTransaction,
+  signWithSolanaMessage,
+  signWithSolanaTransaction,
+  setPolicy,
+  startRecovery,
+  cancelRecovery,
+  completeRecovery,
+  reshare,
+  deleteWallet,
+  WalletApiError,
+  type ClientShare,
+  type SignResult,
+  type WalletClientOptions,
+  type WalletShares,
+  type WalletView,
+} from './http.js';

@@ -6,6 +6,7 @@
  * is a row here, its keyring class and its data schema.
  */
 import { AuthKeyring } from '../auth/auth-keyring.js';
+import { WalletKeyring } from '../wallet/wallet-keyring.js';
 import { Keyring } from './keyring.js';
 import { KeyringSlot, type KeyringPurpose } from './keyring-slot.js';
 
@@ -14,9 +15,12 @@ export const KEYRING_PURPOSES = {
   credential: { name: 'credential', deserialize: (b) => Keyring.deserialize(b) },
   /** JWT signing keys, refresh and response keys (auth.* methods). */
   auth: { name: 'auth', deserialize: (b) => AuthKeyring.deserialize(b) },
+  /** Wallet master key (server-share DEKs) and wallet-state MAC key (wallet.* methods). */
+  wallet: { name: 'wallet', deserialize: (b) => WalletKeyring.deserialize(b) },
 } as const satisfies {
   credential: KeyringPurpose<Keyring>;
   auth: KeyringPurpose<AuthKeyring>;
+  wallet: KeyringPurpose<WalletKeyring>;
 };
 
 export type KeyringPurposeName = keyof typeof KEYRING_PURPOSES;
@@ -31,5 +35,6 @@ export function createKeyringSlots(): KeyringSlots {
   return {
     credential: new KeyringSlot(KEYRING_PURPOSES.credential),
     auth: new KeyringSlot(KEYRING_PURPOSES.auth),
+    wallet: new KeyringSlot(KEYRING_PURPOSES.wallet),
   };
 }

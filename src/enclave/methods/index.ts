@@ -11,6 +11,7 @@ import { status } from './status.js';
 import { submitCredential } from './submit-credential.js';
 import { blockEventLoop } from './test-hooks.js';
 import { verifyStored } from './verify-stored.js';
+import { WALLET_HANDLERS } from './wallet.js';
 
 export type Handler<M extends MethodName> = (
   state: EnclaveState,
@@ -34,4 +35,5 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'aggregates.cancel': aggregatesCancel,
   ...AUTH_HANDLERS,
   'test.block_event_loop': blockEventLoop,
+  ...WALLET_HANDLERS,
 });

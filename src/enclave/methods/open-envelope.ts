@@ -22,6 +22,7 @@ import {
   MAX_CREDENTIAL_PLAINTEXT_BYTES,
 } from '../../protocol/credentials.js';
 import { AuthPlaintextSchema } from '../../protocol/auth.js';
+import { WalletSharePlaintextSchema } from '../../protocol/wallet/binds.js';
 import { utf8 } from '../../protocol/encoding.js';
 import { EnvelopeError } from '../../protocol/envelope/errors.js';
 import {
@@ -49,12 +50,14 @@ function purpose<S extends z.ZodType<{ issued_at: number }>>(
 
 /**
  * The purposes an envelope can have. The schemas are strict and disjoint (`purpose` exists only
- * in the auth plaintext, `exchange`/`apiKey` only in the credential one), so an envelope made for
- * one purpose never parses as another.
+ * in the auth and wallet_share plaintexts, with disjoint values, `exchange`/`apiKey` only in the
+ * credential one), so an envelope made for one purpose never parses as another.
  */
 export const ENVELOPE_PURPOSES = {
   credential: purpose(CredentialPlaintextSchema, MAX_CREDENTIAL_PLAINTEXT_BYTES),
   auth: purpose(AuthPlaintextSchema),
+  /** A wallet custody share (`purpose: "wallet_share"`, docs/protocol/wallet-shares.md). */
+  wallet_share: purpose(WalletSharePlaintextSchema, 1024),
 } as const;
 
 export interface Opened<R> {

@@ -8,6 +8,7 @@ import {
   WalletSharePlaintextSchema,
   checkWalletShareFor,
   type WalletAction,
+  type WalletSharePlaintext,
 } from '../../protocol/wallet/binds.js';
 import type { ClientShareKind } from '../../protocol/wallet/constants.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
@@ -34,13 +35,20 @@ export function acceptWalletShare(
     }
     const parsed = WalletSharePlaintextSchema.safeParse(json);
     if (!parsed.success) throw new WalletError('WALLET_SHARE_INVALID');
-    checkWalletShareFor(parsed.data, request);
-    return {
-      kind: parsed.data.kind,
-      share: base64ToBytes(parsed.data.share),
-      issuedAt: parsed.data.issued_at,
-    };
+    return acceptParsedWalletShare(parsed.data, request);
   } finally {
     wipe(plaintext);
   }
+}
+
+/**
+ * The same intake for a plaintext the one envelope-opening path (methods/open-envelope.ts,
+ * purpose `wallet_share`) has already size-capped, parsed and will wipe.
+ */
+export function acceptParsedWalletShare(
+  value: WalletSharePlaintext,
+  request: { action: WalletAction; walletId: string; body: Record<string, unknown> },
+): AcceptedShare {
+  checkWalletShareFor(value, request);
+  return { kind: value.kind, share: base64ToBytes(value.share), issuedAt: value.issued_at };
 }

@@ -21,6 +21,14 @@ export const LOG_ENTRY_TYPES = [
   'auth.role_granted',
   'auth.role_revoked',
   'session.operator_revoked',
+  'wallet.created',
+  'wallet.signed',
+  'wallet.policy_set',
+  'wallet.recovery_started',
+  'wallet.recovery_cancelled',
+  'wallet.recovered',
+  'wallet.reshared',
+  'wallet.deleted',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 
@@ -37,6 +45,25 @@ export const LogEntrySchema = z
       .object({ envelope: hexBytes(32).optional(), payload: hexBytes(32).optional() })
       .strict()
       .optional(),
+    /**
+     * wallet.* entries: the share generation after the operation, and for wallet.signed the
+     * account address and the policy verdict (with the refusing rule). Never a key or a share.
+     */
+    wallet: z
+      .object({
+        generation: z.number().int().positive(),
+        address: z
+          .string()
+          .regex(/^[0-9A-Za-z]{32,44}$|^0x[0-9a-fA-F]{40}$/)
+          .optional(),
+        verdict: z.enum(['allowed', 'denied']).optional(),
+        rule: z
+          .string()
+          .regex(/^[a-z_]{1,32}$/)
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type LogEntry = z.infer<typeof LogEntrySchema>;
@@ -46,6 +73,14 @@ export type LogEntry = z.infer<typeof LogEntrySchema>;
  * session id is a bearer capability (it revokes the session), so the log must not publish it;
  * whoever holds the id recomputes this to find and check the session's entries.
  */
+/**
+ * How a wallet appears in the public log: a domain-separated SHA-256 of its id (the owner, who
+ * knows the id, finds the wallet's entries; others learn nothing about which wallet it is).
+ */
+export function walletLogSubject(walletId: string): string {
+  return bytesToHex(sha256(utf8.encode(`cloister/log/wallet/v1\n${walletId.toLowerCase()}`)));
+}
+
 export function sessionLogSubject(sessionId: string): string {
   return bytesToHex(sha256(utf8.encode(`cloister/log/session/v1\n${sessionId.toLowerCase()}`)));
 }

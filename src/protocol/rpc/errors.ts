@@ -3,9 +3,11 @@
  * enclave never puts input, key material or a stack into an error frame.
  */
 import { ENVELOPE_ERROR_MESSAGES, type EnvelopeErrorCode } from '../envelope/errors.js';
+import { WALLET_ERROR_MESSAGES } from '../wallet/errors.js';
 
 export const RPC_ERROR_MESSAGES = {
   ...ENVELOPE_ERROR_MESSAGES,
+  ...WALLET_ERROR_MESSAGES,
   FRAME_INVALID: 'the frame could not be decoded',
   FRAME_TOO_LARGE: 'the frame exceeds the size limit',
   METHOD_UNKNOWN: 'unknown method',

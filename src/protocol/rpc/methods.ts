@@ -22,6 +22,7 @@ import {
   SymbolSchema,
 } from '../aggregates.js';
 import { AUTH_METHODS } from './auth-methods.js';
+import { WALLET_METHODS } from './wallet-methods.js';
 
 export const PHASES = ['awaiting_keyring', 'ready'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -299,6 +300,7 @@ export const METHODS = {
     result: z.object({}).strict(),
     phases: ALL,
   },
+  ...WALLET_METHODS,
 } as const;
 
 export type MethodName = keyof typeof METHODS;

@@ -22,6 +22,8 @@ export const WALLET_ACTIONS = [
   'recovery_complete',
   'reshare',
   'delete',
+  /** POST /wallets/:id/accounts for a Solana account (hardened path: needs the secret). */
+  'account',
 ] as const;
 export type WalletAction = (typeof WALLET_ACTIONS)[number];
 
@@ -34,6 +36,7 @@ export const ACTION_SHARE_KINDS: Record<WalletAction, readonly ('device' | 'reco
   recovery_complete: ['recovery'],
   reshare: ['device'],
   delete: ['device', 'recovery'],
+  account: ['device', 'recovery'],
 };
 
 export const WalletSharePlaintextSchema = z

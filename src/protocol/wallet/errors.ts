@@ -21,7 +21,21 @@ export type WalletErrorCode =
   /** The address is not an account of this wallet. */
   | 'WALLET_ADDRESS_UNKNOWN'
   /** A policy rule refused the request; `rule` says which. */
-  | 'POLICY_DENIED';
+  | 'POLICY_DENIED'
+  /** The wallet keyring has not been loaded (`wallet.init`). */
+  | 'WALLET_NOT_READY'
+  /** The stored wallet record or spend counter fails its enclave MAC (edited by the host). */
+  | 'WALLET_STATE_INVALID'
+  /** The stored record is older than one the enclave issued since it started (rollback). */
+  | 'WALLET_STATE_STALE'
+  /** Recovery complete or cancel without a recovery in progress. */
+  | 'WALLET_RECOVERY_NOT_STARTED'
+  /** A recovery is already in progress. */
+  | 'WALLET_RECOVERY_IN_PROGRESS'
+  /** Recovery complete before the time-lock has elapsed. */
+  | 'WALLET_RECOVERY_LOCKED'
+  /** The server share was purged (DELETE /wallets/:id). */
+  | 'WALLET_DELETED';
 
 export const WALLET_ERROR_MESSAGES: Record<WalletErrorCode, string> = {
   WALLET_SHARE_INVALID: 'the share does not reconstruct this wallet',
@@ -33,6 +47,13 @@ export const WALLET_ERROR_MESSAGES: Record<WalletErrorCode, string> = {
   WALLET_REQUEST_INVALID: 'the signing request is invalid',
   WALLET_ADDRESS_UNKNOWN: 'the address is not an account of this wallet',
   POLICY_DENIED: 'a policy rule refused the request',
+  WALLET_NOT_READY: 'the wallet keyring has not been loaded',
+  WALLET_STATE_INVALID: 'the stored wallet state does not carry a valid enclave MAC',
+  WALLET_STATE_STALE: 'the stored wallet state is older than the latest the enclave issued',
+  WALLET_RECOVERY_NOT_STARTED: 'no recovery is in progress for this wallet',
+  WALLET_RECOVERY_IN_PROGRESS: 'a recovery is already in progress for this wallet',
+  WALLET_RECOVERY_LOCKED: 'the recovery time-lock has not elapsed yet',
+  WALLET_DELETED: 'the wallet was deleted',
 };
 
 export class WalletError extends Error {

@@ -1,0 +1,158 @@
+/**
+ * Wallet signing (issue 14), with a service of its own, in the same run:
+ *
+ * - signatures/s through `POST /wallets/:id/sign` (app.inject: routing, zod, per-user rate
+ *   limit, the client sealing its share to the enclave key, one enclave `wallet.sign` = open the
+ *   envelope, check the record MAC, Shamir combine, commitment check, BIP-39 PBKDF2 (2048 rounds
+ *   of HMAC-SHA512), BIP-32 / SLIP-0010 derivation, sign, wipe; then the spend counter and the
+ *   `wallet.signed` log entry in one transaction), for an Ethereum personal message and a Solana
+ *   message;
+ * - raw signing in this process with @noble/curves (secp256k1 over a keccak digest, ed25519);
+ * - raw share combination + seed + derivation + signing, the enclave's compute without
+ *   envelope, RPC, MAC, database or log: what the service could reach at best.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { combine, split } from 'shamir-secret-sharing';
+import { encryptWalletShare } from '../src/client/wallet/encrypt-share.js';
+import { newReplyKeyPair, openSealedShare } from '../src/client/wallet/open-share.js';
+import { nodePbkdf2Sha512 } from '../src/enclave/wallet/custody.js';
+import {
+  deriveEthereumKey,
+  deriveSolanaKey,
+  seedFromEntropy,
+} from '../src/protocol/wallet/derive.js';
+import { fmt, fmtRatio, measureConcurrent, measureSync, pick, printTable } from './lib/measure.js';
+import { reportProblems, startBenchService } from './lib/service.js';
+import { enclaveKeyOf } from './lib/wallet.js';
+
+export interface WalletSignBenchResult {
+  name: 'wallet-sign';
+  serviceEthPerSec: number;
+  serviceSolPerSec: number;
+  rawSecp256k1PerSec: number;
+  rawEd25519PerSec: number;
+  rawCombineDeriveSignPerSec: number;
+  ethRatioToRawSign: number;
+  ethRatioToRawCombined: number;
+}
+
+export async function runWalletSignBench(): Promise<WalletSignBenchResult> {
+  const s = await startBenchService({
+    WALLET_SIGN_MAX_PER_MINUTE: '100000',
+    AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+    AUTH_REGISTER_MAX_PER_IP: '1000000',
+    AUTH_LOGIN_MAX_PER_IP: '1000000',
+  });
+  try {
+    const { app } = s.service;
+    const creds = { email: 'wallet-bench@example.com', password: 'bench-password-0123456789' };
+    await app.inject({ method: 'POST', url: '/auth/register', payload: creds });
+    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: creds });
+    const headers = { authorization: `Bearer ${login.json().access_token as string}` };
+    const reply = newReplyKeyPair();
+    const created = await app.inject({
+      method: 'POST',
+      url: '/wallets',
+      headers,
+      payload: { label: 'bench', reply_pub: reply.replyPub },
+    });
+    if (created.statusCode !== 201) throw new Error(`create: ${created.statusCode}`);
+    const w = created.json() as {
+      wallet_id: string;
+      accounts: { address: string }[];
+      shares: { device: unknown };
+    };
+    const device = openSealedShare(w.shares.device, reply.privateKey);
+    const key = await enclaveKeyOf(s);
+    let bad = 0;
+    const signVia = (address: string, request: Record<string, unknown>) => async () => {
+      const body = { address, request };
+      const share = await encryptWalletShare(
+        { walletId: w.wallet_id, kind: 'device', share: device.share, action: 'sign', body },
+        key.pub,
+        { keyId: key.keyId },
+      );
+      const r = await app.inject({
+        method: 'POST',
+        url: `/wallets/${w.wallet_id}/sign`,
+        headers,
+        payload: { ...body, share },
+      });
+      if (r.statusCode !== 200) bad++;
+      return r.statusCode === 200 ? 1 : 0;
+    };
+    const budget = pick(5000, 1200);
+    const eth = await measureConcurrent(
+      signVia(w.accounts[0]!.address, { type: 'eth_personal_sign', message: 'gm' }),
+      { workers: 8, budgetMs: budget },
+    );
+    const sol = await measureConcurrent(
+      signVia(w.accounts[1]!.address, { type: 'sol_message', message: 'Z20=' }),
+      { workers: 8, budgetMs: budget },
+    );
+    if (bad > 0) console.warn(`  ! ${bad} signatures did not answer 200`);
+
+    // Raw primitives, this process.
+    const entropy = crypto.getRandomValues(new Uint8Array(32));
+    const seed = seedFromEntropy(entropy, '', nodePbkdf2Sha512);
+    const ethKey = deriveEthereumKey(seed, 0).privateKey;
+    const solKey = deriveSolanaKey(seed, 0).privateKey;
+    const digest = keccak_256(new TextEncoder().encode('\x19Ethereum Signed Message:\n2gm'));
+    const msg = new TextEncoder().encode('gm');
+    const rawSecp = measureSync(() => secp256k1.sign(digest, ethKey, { prehash: false }), {
+      budgetMs: pick(1500, 400),
+    });
+    const rawEd = measureSync(() => ed25519.sign(msg, solKey), { budgetMs: pick(1500, 400) });
+    const [a, b] = await split(entropy, 3, 2);
+    const combined = await measureConcurrent(
+      async () => {
+        const e = await combine([a!, b!]);
+        const sd = seedFromEntropy(e, '', nodePbkdf2Sha512);
+        const k = deriveEthereumKey(sd, 0);
+        secp256k1.sign(digest, k.privateKey, { prehash: false });
+        e.fill(0);
+        sd.fill(0);
+        k.privateKey.fill(0);
+        return 1;
+      },
+      { workers: 1, budgetMs: pick(2000, 500) },
+    );
+
+    const result: WalletSignBenchResult = {
+      name: 'wallet-sign',
+      serviceEthPerSec: eth.opsPerSec,
+      serviceSolPerSec: sol.opsPerSec,
+      rawSecp256k1PerSec: rawSecp.opsPerSec,
+      rawEd25519PerSec: rawEd.opsPerSec,
+      rawCombineDeriveSignPerSec: combined.opsPerSec,
+      ethRatioToRawSign: eth.opsPerSec / rawSecp.opsPerSec,
+      ethRatioToRawCombined: eth.opsPerSec / combined.opsPerSec,
+    };
+    printTable('wallet signing (signatures/s)', [
+      {
+        what: 'service eth_personal_sign (8 in flight)',
+        'ops/s': fmt(eth.opsPerSec),
+        'vs raw sign': fmtRatio(result.ethRatioToRawSign),
+        'vs raw combine+derive+sign': fmtRatio(result.ethRatioToRawCombined),
+      },
+      {
+        what: 'service sol_message (8 in flight)',
+        'ops/s': fmt(sol.opsPerSec),
+        'vs raw sign': fmtRatio(sol.opsPerSec / rawEd.opsPerSec),
+        'vs raw combine+derive+sign': '',
+      },
+      { what: 'raw secp256k1 sign (noble)', 'ops/s': fmt(rawSecp.opsPerSec) },
+      { what: 'raw ed25519 sign (noble)', 'ops/s': fmt(rawEd.opsPerSec) },
+      {
+        what: 'raw Shamir combine + PBKDF2 seed + BIP-32 + sign',
+        'ops/s': fmt(combined.opsPerSec),
+      },
+    ]);
+    reportProblems(s);
+    return result;
+  } finally {
+    await s.stop();
+  }
+}

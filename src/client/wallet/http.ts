@@ -1,0 +1,310 @@
+/**
+ * The wallet routes over HTTP (isomorphic: `fetch` only). Every share sent is sealed here, to
+ * the attested enclave key the caller verified (CryptoHelper / verifyAttestationResponse), and
+ * bound to the exact body it travels in; every share received is opened and checked here
+ * (`verifyWalletResponse`): a response whose addresses, wallet id or generation differ from
+ * what its shares give is refused. The host never sees a share in the clear.
+ */
+import { ClientError } from '../errors.js';
+import type { Account } from '../../protocol/wallet/derive.js';
+import type { WalletAction } from '../../protocol/wallet/binds.js';
+import type { OpenedShare } from '../../protocol/wallet/sealed-share.js';
+import { wipe } from '../../protocol/wallet/wipe.js';
+import { encryptWalletShare } from './encrypt-share.js';
+import { newReplyKeyPair } from './open-share.js';
+import { verifyWalletResponse } from './shares.js';
+
+export interface WalletClientOptions {
+  /** Service origin, e.g. `https://cloister.example`. */
+  baseUrl: string;
+  /** The owner's access token. */
+  accessToken: string;
+  /** The attested enclave key (base64 X25519) and its key id, from a verified attestation. */
+  enclaveKey: { publicKey: string; keyId: string };
+  fetch?: typeof fetch;
+}
+
+/** A client share: from `openSealedShare` or a stored `{ kind, share }`. */
+export interface ClientShare {
+  kind: 'device' | 'recovery';
+  share: Uint8Array;
+}
+
+/** The service answered with an error: `code` is the stable code of docs/errors.md. */
+export class WalletApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly details?: { path: string; issue: string }[],
+  ) {
+    super(`${status} ${code}`);
+    this.name = 'WalletApiError';
+  }
+}
+
+async function call<T>(
+  opts: WalletClientOptions,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: Record<string, unknown>,
+): Promise<T> {
+  const f = opts.fetch ?? fetch;
+  const res = await f(new URL(path, opts.baseUrl).toString(), {
+    method,
+    headers: {
+      authorization: `Bearer ${opts.accessToken}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+  if (!res.ok) {
+    const e = (json?.['error'] ?? {}) as { code?: string; details?: WalletApiError['details'] };
+    throw new WalletApiError(res.status, e.code ?? 'HTTP_ERROR', e.details);
+  }
+  if (json === null) throw new ClientError('INPUT_INVALID', 'the service answered with no JSON');
+  return json as T;
+}
+
+async function sealed(
+  opts: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  action: WalletAction,
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const envelope = await encryptWalletShare(
+    { walletId, kind: share.kind, share: share.share, action, body },
+    opts.enclaveKey.publicKey,
+    { keyId: opts.enclaveKey.keyId },
+  );
+  return { ...body, share: envelope };
+}
+
+export interface WalletShares {
+  walletId: string;
+  generation: number;
+  accounts: Account[];
+  device: OpenedShare;
+  recovery: OpenedShare;
+}
+
+async function receiveShares(
+  request: (replyPub: string) => Promise<{
+    wallet_id: string;
+    accounts: Account[];
+    shares: { device: unknown; recovery: unknown };
+    generation: number;
+  }>,
+  expect: { generation: number; accounts?: readonly Account[] },
+): Promise<WalletShares> {
+  const reply = newReplyKeyPair();
+  try {
+    const response = await request(reply.replyPub);
+    const opened = await verifyWalletResponse(response, reply.privateKey, expect);
+    return {
+      walletId: response.wallet_id,
+      generation: response.generation,
+      accounts: opened.accounts,
+      device: opened.device,
+      recovery: opened.recovery,
+    };
+  } finally {
+    wipe(reply.privateKey);
+  }
+}
+
+/** POST /wallets: the two client shares, opened and checked against the listed addresses. */
+export function createWallet(opts: WalletClientOptions, label = ''): Promise<WalletShares> {
+  return receiveShares((reply_pub) => call(opts, 'POST', '/wallets', { label, reply_pub }), {
+    generation: 1,
+  });
+}
+
+export interface WalletView {
+  wallet_id: string;
+  label: string;
+  generation: number;
+  accounts: Account[];
+  policy: { rules: unknown[] };
+  recovery: { started_at: number; unlock_at: number } | null;
+}
+
+export const listWallets = (opts: WalletClientOptions) =>
+  call<{ wallets: WalletView[] }>(opts, 'GET', '/wallets').then((r) => r.wallets);
+
+export const getWallet = (opts: WalletClientOptions, walletId: string) =>
+  call<WalletView>(opts, 'GET', `/wallets/${walletId}`);
+
+/** An Ethereum account needs no share; a Solana account does (its path is hardened). */
+export async function addAccount(
+  opts: WalletClientOptions,
+  walletId: string,
+  chain: 'ethereum' | 'solana',
+  index: number,
+  share?: ClientShare,
+): Promise<Account> {
+  const body = { chain, index };
+  return call(
+    opts,
+    'POST',
+    `/wallets/${walletId}/accounts`,
+    share ? await sealed(opts, walletId, share, 'account', body) : body,
+  );
+}
+
+export type SignResult = { signature: string } | { signed_transaction: string; hash: string };
+
+/** POST /wallets/:id/sign with any request R (docs/protocol/wallet-shares.md, "Signing"). */
+export async function signWithShare(
+  opts: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  address: string,
+  request: Record<string, unknown>,
+): Promise<SignResult> {
+  const body = await sealed(opts, walletId, share, 'sign', { address, request });
+  const { log: _log, ...result } = await call<SignResult & { log: unknown }>(
+    opts,
+    'POST',
+    `/wallets/${walletId}/sign`,
+    body,
+  );
+  return result;
+}
+
+/** EIP-191 personal_sign: `message` is text, or `0x…` hex bytes. */
+export const signWithEthereumMessage = (
+  o: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  address: string,
+  message: string,
+) => signWithShare(o, walletId, share, address, { type: 'eth_personal_sign', message });
+
+/** EIP-712 v4 typed data (`types` including EIP712Domain, `primaryType`, `domain`, `message`). */
+export const signWithEthereumTypedData = (
+  o: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  address: string,
+  typed_data: Record<string, unknown>,
+) => signWithShare(o, walletId, share, address, { type: 'eth_typed_data', typed_data });
+
+/** EIP-1559 (maxFeePerGas, maxPriorityFeePerGas) or legacy EIP-155 (gasPrice) transaction. */
+export const signWithEthereumTransaction = (
+  o: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  address: string,
+  transaction: Record<string, unknown>,
+) => signWithShare(o, walletId, share, address, { type: 'eth_transaction', transaction });
+
+const b64 = (bytes: Uint8Array) => {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+};
+
+export const signWithSolanaMessage = (
+  o: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  address: string,
+  message: Uint8Array,
+) => signWithShare(o, walletId, share, address, { type: 'sol_message', message: b64(message) });
+
+/** `message`: the serialized transaction message (legacy or v0). */
+export const signWithSolanaTransaction = (
+  o: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  address: string,
+  message: Uint8Array,
+) => signWithShare(o, walletId, share, address, { type: 'sol_transaction', message: b64(message) });
+
+/** PUT /wallets/:id/policy (device share). */
+export async function setPolicy(
+  opts: WalletClientOptions,
+  walletId: string,
+  device: ClientShare,
+  rules: Record<string, unknown>[],
+): Promise<WalletView> {
+  const body = await sealed(opts, walletId, device, 'policy', { rules });
+  return call(opts, 'PUT', `/wallets/${walletId}/policy`, body);
+}
+
+/** POST /wallets/:id/recovery (recovery share): starts the time-lock. */
+export async function startRecovery(
+  opts: WalletClientOptions,
+  walletId: string,
+  recovery: ClientShare,
+): Promise<WalletView> {
+  // The reply key here only fills the body; completion sends its own fresh key.
+  const reply = newReplyKeyPair();
+  wipe(reply.privateKey);
+  const body = await sealed(opts, walletId, recovery, 'recovery', { reply_pub: reply.replyPub });
+  return call(opts, 'POST', `/wallets/${walletId}/recovery`, body);
+}
+
+/** DELETE /wallets/:id/recovery (device share). */
+export async function cancelRecovery(
+  opts: WalletClientOptions,
+  walletId: string,
+  device: ClientShare,
+): Promise<WalletView> {
+  const body = await sealed(opts, walletId, device, 'recovery_cancel', {});
+  return call(opts, 'DELETE', `/wallets/${walletId}/recovery`, body);
+}
+
+async function resplit(
+  opts: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+  action: 'recovery_complete' | 'reshare',
+  expect: { generation: number; accounts: readonly Account[] },
+): Promise<WalletShares> {
+  const path = action === 'reshare' ? 'reshare' : 'recovery/complete';
+  return receiveShares(
+    async (reply_pub) =>
+      call(
+        opts,
+        'POST',
+        `/wallets/${walletId}/${path}`,
+        await sealed(opts, walletId, share, action, { reply_pub }),
+      ),
+    expect,
+  );
+}
+
+/**
+ * After the time-lock: new device and recovery shares of the same secret (generation + 1),
+ * checked against the wallet's known accounts (`expect.accounts`, e.g. from `getWallet`).
+ */
+export const completeRecovery = (
+  opts: WalletClientOptions,
+  walletId: string,
+  recovery: ClientShare,
+  expect: { generation: number; accounts: readonly Account[] },
+) => resplit(opts, walletId, recovery, 'recovery_complete', expect);
+
+export const reshare = (
+  opts: WalletClientOptions,
+  walletId: string,
+  device: ClientShare,
+  expect: { generation: number; accounts: readonly Account[] },
+) => resplit(opts, walletId, device, 'reshare', expect);
+
+/** DELETE /wallets/:id: the server share is purged; export stays possible with the two shares. */
+export async function deleteWallet(
+  opts: WalletClientOptions,
+  walletId: string,
+  share: ClientShare,
+): Promise<void> {
+  await call(
+    opts,
+    'DELETE',
+    `/wallets/${walletId}`,
+    await sealed(opts, walletId, share, 'delete', {}),
+  );
+}

@@ -1,0 +1,358 @@
+/**
+ * The enclave half of wallet custody (docs/protocol/wallet-shares.md, "Service wiring"). Every
+ * method first checks the host's stored record against the enclave's MAC (state-mac.ts), parses
+ * the raw HTTP body strictly, opens the share through the one envelope-opening path (purpose
+ * `wallet_share`: replay and freshness rules, `binds` over this very body), then calls the pure
+ * custody core (../wallet/custody.ts) and returns the next record with a fresh MAC. Operations
+ * on one wallet run one at a time, so two concurrent signatures cannot both spend the same
+ * daily allowance.
+ */
+import { z } from 'zod';
+import { base64ToBytes } from '../../protocol/encoding.js';
+import { CredentialEnvelopeSchema } from '../../protocol/envelope/registry.js';
+import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
+import type { WalletRecord } from '../../protocol/rpc/wallet-methods.js';
+import { signRequestDigest, type WalletAction } from '../../protocol/wallet/binds.js';
+import { ethereumAccountFromXpub } from '../../protocol/wallet/derive.js';
+import { WalletError } from '../../protocol/wallet/errors.js';
+import { PolicyRulesSchema, SignRequestSchema } from '../../protocol/wallet/requests.js';
+import { wipe } from '../../protocol/wallet/wipe.js';
+import { RpcError } from '../../protocol/rpc/errors.js';
+import type { EnclaveState } from '../state.js';
+import {
+  createWallet,
+  deriveAccountWithShare,
+  resplitWallet,
+  signWithShares,
+  verifyClientShare,
+  type StoredWallet,
+  type WalletKeys,
+} from '../wallet/custody.js';
+import {
+  checkRecord,
+  rememberRecord,
+  rememberSpend,
+  signRecord,
+  signSpend,
+  spentToday,
+  utcDay,
+  type UnsignedRecord,
+} from '../wallet/state-mac.js';
+import { WalletKeyring } from '../wallet/wallet-keyring.js';
+import { acceptParsedWalletShare } from '../wallet/wallet-share.js';
+import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
+
+type Body = Record<string, unknown>;
+
+function walletKeyring(state: EnclaveState): WalletKeyring {
+  const k = state.keyrings.wallet.active;
+  if (!k) throw new WalletError('WALLET_NOT_READY');
+  return k;
+}
+
+const keysOf = (k: WalletKeyring): WalletKeys => ({ masterKey: k.masterKey });
+
+/** Runs one operation per wallet at a time (the daily counter is read, then advanced). */
+function serialized<T>(state: EnclaveState, walletId: string, fn: () => Promise<T>): Promise<T> {
+  const { queues } = state.wallets;
+  const prev = queues.get(walletId) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  queues.set(walletId, tail);
+  void tail.then(() => {
+    if (queues.get(walletId) === tail) queues.delete(walletId);
+  });
+  return run;
+}
+
+/** MAC and version check; a deleted wallet has no server share and does nothing. */
+function checked(state: EnclaveState, record: WalletRecord): StoredWallet {
+  checkRecord(walletKeyring(state).macKey, state.wallets, record);
+  if (record.server_share === null) throw new WalletError('WALLET_DELETED');
+  return {
+    userId: record.user_id,
+    walletId: record.wallet_id,
+    generation: record.generation,
+    serverShare: record.server_share,
+  };
+}
+
+function issue(state: EnclaveState, next: UnsignedRecord): WalletRecord {
+  const record = signRecord(walletKeyring(state).macKey, next);
+  rememberRecord(state.wallets, record);
+  return record;
+}
+
+function parseBody<S extends z.ZodType>(schema: S, body: Body): z.output<S> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new WalletError('WALLET_REQUEST_INVALID');
+  return r.data;
+}
+
+/** Opens `body.share` (a credential envelope) once and returns the 33 share bytes. */
+async function openShare(
+  state: EnclaveState,
+  action: WalletAction,
+  walletId: string,
+  body: Body,
+): Promise<Uint8Array> {
+  const envelope = CredentialEnvelopeSchema.safeParse(body['share']);
+  if (!envelope.success) throw new WalletError('WALLET_SHARE_INVALID');
+  const opened = await openOnce(state, envelope.data, ENVELOPE_PURPOSES.wallet_share, (v) =>
+    acceptParsedWalletShare(v, { action, walletId, body }),
+  );
+  return opened.value.share;
+}
+
+const ShareOnly = z.object({ share: z.unknown() }).strict();
+const ReplyBody = z
+  .object({ share: z.unknown(), reply_pub: z.string().regex(/^[A-Za-z0-9+/]{43}=$/) })
+  .strict();
+
+export function walletInit(
+  state: EnclaveState,
+  params: MethodParams<'wallet.init'>,
+): MethodResult<'wallet.init'> {
+  const slot = state.keyrings.wallet;
+  if (slot.active) return { sealed: null, generation: slot.active.generation };
+  if (!state.policy) throw new RpcError('PHASE_FORBIDDEN');
+  if (params.sealed === null) {
+    const keyring = WalletKeyring.generate();
+    return { sealed: slot.adopt(state.sealer, state.policy, keyring), generation: 1 };
+  }
+  slot.load(state.sealer, params.sealed);
+  return { sealed: null, generation: walletKeyring(state).generation };
+}
+
+export async function walletCreate(
+  state: EnclaveState,
+  params: MethodParams<'wallet.create'>,
+): Promise<MethodResult<'wallet.create'>> {
+  const k = walletKeyring(state);
+  const created = await createWallet(keysOf(k), {
+    userId: params.user_id,
+    walletId: params.wallet_id,
+    replyPub: base64ToBytes(params.reply_pub),
+  });
+  const record = issue(state, {
+    wallet_id: params.wallet_id,
+    user_id: params.user_id,
+    generation: created.generation,
+    version: 1,
+    server_share: created.serverShare,
+    ethereum_xpub: created.ethereumXpub,
+    accounts: created.accounts,
+    rules: [],
+    recovery: null,
+  });
+  return { record, shares: created.sealed };
+}
+
+const AccountBody = z
+  .object({
+    chain: z.enum(['ethereum', 'solana']),
+    index: z.number().int().nonnegative().max(0x7fffffff),
+    share: z.unknown().optional(),
+  })
+  .strict();
+
+export function walletAddAccount(
+  state: EnclaveState,
+  params: MethodParams<'wallet.add_account'>,
+): Promise<MethodResult<'wallet.add_account'>> {
+  const { record, body } = params;
+  return serialized(state, record.wallet_id, async () => {
+    const stored = checked(state, record);
+    const req = parseBody(AccountBody, body);
+    const existing = record.accounts.find((a) => a.chain === req.chain && a.index === req.index);
+    if (existing) return { record, account: existing };
+    let account;
+    if (req.chain === 'ethereum') {
+      if (req.share !== undefined) throw new WalletError('WALLET_REQUEST_INVALID');
+      account = ethereumAccountFromXpub(record.ethereum_xpub, req.index);
+    } else {
+      const share = await openShare(state, 'account', record.wallet_id, body);
+      account = await deriveAccountWithShare(
+        keysOf(walletKeyring(state)),
+        stored,
+        share,
+        'solana',
+        req.index,
+      );
+    }
+    const { mac: _m, ...rest } = record;
+    const next = issue(state, {
+      ...rest,
+      version: record.version + 1,
+      accounts: [...record.accounts, account],
+    });
+    return { record: next, account };
+  });
+}
+
+const SignBody = z
+  .object({ address: z.string().max(64), request: SignRequestSchema, share: z.unknown() })
+  .strict();
+
+export function walletSign(
+  state: EnclaveState,
+  params: MethodParams<'wallet.sign'>,
+): Promise<MethodResult<'wallet.sign'>> {
+  const { record, body } = params;
+  return serialized(state, record.wallet_id, async () => {
+    const stored = checked(state, record);
+    const k = walletKeyring(state);
+    const req = parseBody(SignBody, body);
+    const requestDigest = signRequestDigest(body['request']);
+    const account = record.accounts.find((a) =>
+      a.chain === 'ethereum'
+        ? a.address.toLowerCase() === req.address.toLowerCase()
+        : a.address === req.address,
+    );
+    if (!account) throw new WalletError('WALLET_ADDRESS_UNKNOWN');
+    const rules = PolicyRulesSchema.safeParse(record.rules);
+    if (!rules.success) throw new WalletError('WALLET_STATE_INVALID');
+    const day = utcDay(state.now());
+    const spent = spentToday(k.macKey, state.wallets, record.wallet_id, day, params.spend);
+    const share = await openShare(state, 'sign', record.wallet_id, body);
+    const out = await signWithShares(keysOf(k), stored, share, {
+      account: { chain: account.chain, index: account.index },
+      address: account.address,
+      request: req.request,
+      rules: rules.data,
+      spentTodayWei: spent,
+    });
+    if (!('result' in out))
+      return {
+        verdict: 'denied',
+        request_digest: requestDigest,
+        address: account.address,
+        rule: out.verdict.rule,
+      };
+    const spend = signSpend(k.macKey, {
+      wallet_id: record.wallet_id,
+      day,
+      spent_wei: (spent + out.verdict.spendWei).toString(),
+    });
+    rememberSpend(state.wallets, spend);
+    return {
+      verdict: 'allowed',
+      request_digest: requestDigest,
+      address: account.address,
+      result: out.result,
+      spend,
+    };
+  });
+}
+
+/** An action that changes no key: proof of possession, then the next record. */
+function provenChange(
+  state: EnclaveState,
+  params: { record: WalletRecord; body: Body },
+  action: WalletAction,
+  schema: z.ZodType,
+  change: (record: WalletRecord, body: Body) => Partial<UnsignedRecord>,
+): Promise<{ record: WalletRecord }> {
+  const { record, body } = params;
+  return serialized(state, record.wallet_id, async () => {
+    const stored = checked(state, record);
+    parseBody(schema, body);
+    const delta = change(record, body); // refuses before the envelope is spent
+    const share = await openShare(state, action, record.wallet_id, body);
+    await verifyClientShare(keysOf(walletKeyring(state)), stored, share);
+    const { mac: _m, ...rest } = record;
+    return { record: issue(state, { ...rest, ...delta, version: record.version + 1 }) };
+  });
+}
+
+const PolicyBody = z.object({ share: z.unknown(), rules: PolicyRulesSchema }).strict();
+
+export function walletSetPolicy(state: EnclaveState, params: MethodParams<'wallet.set_policy'>) {
+  return provenChange(state, params, 'policy', PolicyBody, (_r, body) => ({
+    rules: body['rules'] as unknown[],
+  }));
+}
+
+export function walletRecoveryStart(
+  state: EnclaveState,
+  params: MethodParams<'wallet.recovery_start'>,
+) {
+  return provenChange(state, params, 'recovery', ReplyBody, (record) => {
+    if (record.recovery !== null) throw new WalletError('WALLET_RECOVERY_IN_PROGRESS');
+    const now = state.now();
+    return {
+      recovery: { started_at: now, unlock_at: now + state.config.WALLET_RECOVERY_DELAY_SECONDS },
+    };
+  });
+}
+
+export function walletRecoveryCancel(
+  state: EnclaveState,
+  params: MethodParams<'wallet.recovery_cancel'>,
+) {
+  return provenChange(state, params, 'recovery_cancel', ShareOnly, (record) => {
+    if (record.recovery === null) throw new WalletError('WALLET_RECOVERY_NOT_STARTED');
+    return { recovery: null };
+  });
+}
+
+/** Recovery completion (after the time-lock) or reshare: same secret, generation + 1. */
+export function walletResplit(
+  state: EnclaveState,
+  params: MethodParams<'wallet.resplit'>,
+): Promise<MethodResult<'wallet.resplit'>> {
+  const { record, body, mode } = params;
+  return serialized(state, record.wallet_id, async () => {
+    const stored = checked(state, record);
+    const req = parseBody(ReplyBody, body);
+    if (mode === 'recovery_complete') {
+      if (record.recovery === null) throw new WalletError('WALLET_RECOVERY_NOT_STARTED');
+      if (state.now() < record.recovery.unlock_at) throw new WalletError('WALLET_RECOVERY_LOCKED');
+    }
+    const share = await openShare(state, mode, record.wallet_id, body);
+    const replyPub = base64ToBytes(req.reply_pub);
+    try {
+      const split = await resplitWallet(keysOf(walletKeyring(state)), stored, share, replyPub);
+      const { mac: _m, ...rest } = record;
+      const next = issue(state, {
+        ...rest,
+        generation: split.generation,
+        version: record.version + 1,
+        server_share: split.serverShare,
+        // A reshare by the owner also ends a recovery someone else started.
+        recovery: null,
+      });
+      return { record: next, shares: split.sealed };
+    } finally {
+      wipe(replyPub);
+    }
+  });
+}
+
+export function walletDelete(
+  state: EnclaveState,
+  params: MethodParams<'wallet.delete'>,
+): Promise<MethodResult<'wallet.delete'>> {
+  const { record, body } = params;
+  return serialized(state, record.wallet_id, async () => {
+    const stored = checked(state, record);
+    parseBody(ShareOnly, body);
+    const share = await openShare(state, 'delete', record.wallet_id, body);
+    await verifyClientShare(keysOf(walletKeyring(state)), stored, share);
+    // No later record: a deleted wallet has none, and an old one cannot come back.
+    state.wallets.versions.set(record.wallet_id, Number.MAX_SAFE_INTEGER);
+    return { wallet_id: record.wallet_id, generation: record.generation };
+  });
+}
+
+export const WALLET_HANDLERS = {
+  'wallet.init': walletInit,
+  'wallet.create': walletCreate,
+  'wallet.add_account': walletAddAccount,
+  'wallet.sign': walletSign,
+  'wallet.set_policy': walletSetPolicy,
+  'wallet.recovery_start': walletRecoveryStart,
+  'wallet.recovery_cancel': walletRecoveryCancel,
+  'wallet.resplit': walletResplit,
+  'wallet.delete': walletDelete,
+} as const;
