@@ -1,18 +1,24 @@
 /**
  * The documented registries match the code: every HTTP error code in docs/errors.md and every
  * ops event type in docs/ops-events.md, exactly once, and nothing else; every configuration
- * variable in the README's table.
+ * variable in the README's table; every log entry type in the transparency-log spec's table; and
+ * every test SECURITY.md cites as proof exists.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CONFIG_VARIABLES } from '../../src/host/config.js';
 import { HTTP_ERRORS, HTTP_ERROR_CODES } from '../../src/host/errors.js';
 import { OPS_EVENT_TYPES } from '../../src/host/ops-events.js';
+import { LOG_ENTRY_TYPES } from '../../src/protocol/log/entry.js';
 
 /** Backticked words in the first column of a markdown table. */
 function firstColumnCodes(path: string): string[] {
-  return readFileSync(path, 'utf8')
+  return firstColumnCodesOf(readFileSync(path, 'utf8'));
+}
+
+function firstColumnCodesOf(text: string): string[] {
+  return text
     .split('\n')
     .map((line) => /^\|\s*`([^`]+)`\s*\|/.exec(line)?.[1])
     .filter((c): c is string => c !== undefined);
@@ -43,5 +49,26 @@ describe('docs match code', () => {
       [...firstColumnCodes('docs/ops-events.md')].sort(),
       [...OPS_EVENT_TYPES].sort(),
     );
+  });
+
+  it("docs/protocol/transparency-log.md's type table lists every log entry type once", () => {
+    const text = readFileSync('docs/protocol/transparency-log.md', 'utf8');
+    // The first table after the heading, and nothing after it.
+    const lines = text.slice(text.indexOf('### What is logged')).split('\n');
+    const start = lines.findIndex((l) => l.startsWith('|'));
+    const end = lines.findIndex((l, i) => i > start && !l.startsWith('|'));
+    const types = firstColumnCodesOf(lines.slice(start, end).join('\n')).filter(
+      (t) => t !== 'type',
+    );
+    assert.deepEqual([...new Set(types)].sort(), [...LOG_ENTRY_TYPES].sort());
+  });
+
+  it('every test file SECURITY.md cites as proof exists', () => {
+    const cited = readFileSync('SECURITY.md', 'utf8').match(/`test\/[^`\s]+`/g) ?? [];
+    assert.ok(cited.length > 20, 'SECURITY.md cites its tests');
+    for (const c of cited) {
+      const path = c.slice(1, -1);
+      assert.ok(existsSync(path), `SECURITY.md cites ${path}, which does not exist`);
+    }
   });
 });
