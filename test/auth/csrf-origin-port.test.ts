@@ -25,7 +25,9 @@ describe('cookie mode: an Origin on another port of the same host is cross-origi
     });
     const creds = { email: 'csrf-port@example.com', password: 'csrf-port-password-01' };
     await ts.service.app.inject({ method: 'POST', url: '/auth/register', payload: creds });
-    jar = jarOf(await ts.service.app.inject({ method: 'POST', url: '/auth/login', payload: creds }));
+    jar = jarOf(
+      await ts.service.app.inject({ method: 'POST', url: '/auth/login', payload: creds }),
+    );
   });
   after(async () => ts?.stop());
 

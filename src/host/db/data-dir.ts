@@ -60,18 +60,30 @@ export function secureDataDir(dir: string): void {
       EX_CONFIG,
     );
   }
-  tightenTree(dir);
+  tightenTree(dir, uid);
 }
 
-/** chmod go-rwx on `dir` and everything under it; symbolic links are neither followed nor changed. */
-export function tightenTree(dir: string): void {
+/**
+ * chmod go-rwx on `dir` and everything under it; symbolic links are neither followed nor changed.
+ * With `owner`, an entry another account owns is refused (a symbolic link too): it was planted,
+ * e.g. through a group-writable DATA_DIR before this start tightened it (a `pglite` link to a
+ * folder that account controls would put the database back in its hands).
+ */
+export function tightenTree(dir: string, owner?: number): void {
   const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (!st || st.isSymbolicLink()) return;
+  if (!st) return;
+  if (owner !== undefined && st.uid !== owner) {
+    throw new StartupError(
+      `${dir} in DATA_DIR is owned by another account (uid ${st.uid}): remove it, or set DATA_DIR to a private folder`,
+      EX_CONFIG,
+    );
+  }
+  if (st.isSymbolicLink()) return;
   if ((st.mode & 0o077) !== 0) chmodSync(dir, st.mode & 0o700);
   if (!st.isDirectory()) return;
   for (const name of readdirSync(dir)) {
     try {
-      tightenTree(join(dir, name));
+      tightenTree(join(dir, name), owner);
     } catch (err) {
       // A file PGlite removed between readdir and chmod is fine; anything else is not.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
