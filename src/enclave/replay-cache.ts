@@ -7,8 +7,9 @@
 import { RpcError } from '../protocol/rpc/errors.js';
 
 export class ReplayCache {
-  private readonly seen = new Set<string>();
-  /** expiry second → keys that expire then. */
+  /** key → the expiry of its current reservation. */
+  private readonly seen = new Map<string, number>();
+  /** expiry second → keys that expire then (a released key may still be listed: see prune). */
   private readonly buckets = new Map<number, string[]>();
   private oldestBucket = Number.POSITIVE_INFINITY;
 
@@ -28,7 +29,7 @@ export class ReplayCache {
     if (this.seen.has(key)) return false;
     // Fail closed rather than forget: a full cache refuses new envelopes.
     if (this.seen.size >= this.maxEntries) throw new RpcError('INTERNAL');
-    this.seen.add(key);
+    this.seen.set(key, expiresAt);
     const bucket = this.buckets.get(expiresAt);
     if (bucket) bucket.push(key);
     else this.buckets.set(expiresAt, [key]);
@@ -45,7 +46,9 @@ export class ReplayCache {
     let oldest = Number.POSITIVE_INFINITY;
     for (const [expiry, keys] of this.buckets) {
       if (expiry < now) {
-        for (const k of keys) this.seen.delete(k);
+        // Only a reservation that is still this one: a key released and spent again since
+        // (openOnce's release rule) lives until its new expiry.
+        for (const k of keys) if (this.seen.get(k) === expiry) this.seen.delete(k);
         this.buckets.delete(expiry);
       } else if (expiry < oldest) {
         oldest = expiry;

@@ -1,7 +1,7 @@
 /**
  * Retention (issue 12 item 16): ended login sessions, expired refresh tokens, old ops_logs rows
  * and finished job rows are purged after their configured days, with one `retention.purged`
- * event per run giving the counts; live rows, running jobs and signed results stay. On PGlite
+ * event per run giving the counts; live rows, running and queued jobs and signed results stay. On PGlite
  * and (with TEST_DATABASE_URL) PostgreSQL.
  */
 import assert from 'node:assert/strict';
@@ -23,6 +23,7 @@ for (const engine of engines()) {
       jobDoneOld: randomUUID(),
       jobFailedOld: randomUUID(),
       jobRunningOld: randomUUID(),
+      jobQueuedOld: randomUUID(),
       jobFailedRecent: randomUUID(),
     };
     before(async () => {
@@ -88,6 +89,8 @@ for (const engine of engines()) {
       await job(ids.jobDoneOld, 'done', 40, true);
       await job(ids.jobFailedOld, 'failed', 40, false);
       await job(ids.jobRunningOld, 'running', 40, false);
+      // Attack review: a queued job is as live as a running one (admitted, waiting for a slot).
+      await job(ids.jobQueuedOld, 'queued', 40, false);
       await job(ids.jobFailedRecent, 'failed', 2, false);
     });
     after(async () => ts?.stop());
@@ -120,8 +123,8 @@ for (const engine of engines()) {
       const { rows: jobs } = await db.query<{ id: string }>('SELECT id FROM aggregate_jobs');
       assert.deepEqual(
         jobs.map((j) => j.id).sort(),
-        [ids.jobRunningOld, ids.jobFailedRecent].sort(),
-        'running and recent jobs stay',
+        [ids.jobRunningOld, ids.jobQueuedOld, ids.jobFailedRecent].sort(),
+        'running, queued and recent jobs stay',
       );
       const { rows: aggs } = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM aggregates',

@@ -9,8 +9,9 @@
  * in it may already have been planted or swapped.
  *
  * PGlite has one writer: a second process on the same files would lose acknowledged writes. The
- * lock file (`DATA_DIR/cloister.lock`, holding the pid) is created with O_EXCL; a lock whose pid
- * is no longer alive (a kill -9) is taken over with a rename, so two starters cannot both win.
+ * lock file (`DATA_DIR/cloister.lock`, holding the pid) appears by link(), which never
+ * overwrites, with the pid already in it; a lock whose pid is no longer alive (a kill -9) is
+ * taken over with a rename, so two starters cannot both win.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -59,18 +60,30 @@ export function secureDataDir(dir: string): void {
       EX_CONFIG,
     );
   }
-  tightenTree(dir);
+  tightenTree(dir, uid);
 }
 
-/** chmod go-rwx on `dir` and everything under it; symbolic links are neither followed nor changed. */
-export function tightenTree(dir: string): void {
+/**
+ * chmod go-rwx on `dir` and everything under it; symbolic links are neither followed nor changed.
+ * With `owner`, an entry another account owns is refused (a symbolic link too): it was planted,
+ * e.g. through a group-writable DATA_DIR before this start tightened it (a `pglite` link to a
+ * folder that account controls would put the database back in its hands).
+ */
+export function tightenTree(dir: string, owner?: number): void {
   const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (!st || st.isSymbolicLink()) return;
+  if (!st) return;
+  if (owner !== undefined && st.uid !== owner) {
+    throw new StartupError(
+      `${dir} in DATA_DIR is owned by another account (uid ${st.uid}): remove it, or set DATA_DIR to a private folder`,
+      EX_CONFIG,
+    );
+  }
+  if (st.isSymbolicLink()) return;
   if ((st.mode & 0o077) !== 0) chmodSync(dir, st.mode & 0o700);
   if (!st.isDirectory()) return;
   for (const name of readdirSync(dir)) {
     try {
-      tightenTree(join(dir, name));
+      tightenTree(join(dir, name), owner);
     } catch (err) {
       // A file PGlite removed between readdir and chmod is fine; anything else is not.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -116,13 +129,26 @@ export function lockDataDir(dir: string): DataDirLock {
     );
   }
   for (let attempt = 0; attempt < 5; attempt++) {
+    // The lock appears with its pid already in it (written to a private file, then link(),
+    // which never overwrites): an empty lock would look stale to a second starter reading it
+    // before the pid is written, and it would remove it and start beside this process.
+    const pending = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const fd = openSync(pending, 'wx', 0o600);
     try {
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, `${process.pid}\n`);
-      } finally {
-        closeSync(fd);
-      }
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    let linked = false;
+    try {
+      linkSync(pending, path);
+      linked = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(pending);
+    }
+    if (linked) {
       held.add(path);
       let released = false;
       return {
@@ -135,8 +161,6 @@ export function lockDataDir(dir: string): DataDirLock {
           if (readPid(path) === process.pid) unlinkSync(path);
         },
       };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = readPid(path);
     if (holder !== null && holder !== process.pid && pidAlive(holder)) {

@@ -19,12 +19,17 @@ export function createCsrfCheck(allowedOrigins: readonly string[]) {
   const allowed = new Set(allowedOrigins.map((o) => o.toLowerCase()));
   function originAllowed(request: FastifyRequest, origin: string): boolean {
     if (allowed.has(origin.toLowerCase())) return true;
-    // Same origin: the page's host is the host the browser sent this request to. By host name:
-    // cookies are not scoped by port, and behind a TLS proxy the Host header has no port.
+    // Same origin: the page's host and port are the ones the browser sent this request to. The
+    // port counts: cookies are sent to every port of a host name and SameSite ignores ports, so
+    // a page on another port (another account's server on this machine) is stopped only here.
+    // A default port is left out of both (a browser sends `Host: app.example` from
+    // https://app.example, also through a TLS proxy).
     const host = request.headers.host;
     if (!URL.canParse(origin) || host === undefined || !URL.canParse(`http://${host}`))
       return false;
-    return new URL(origin).hostname === new URL(`http://${host}`).hostname;
+    const target = new URL(`http://${host}`);
+    const port = target.port === '443' ? '' : target.port;
+    return new URL(origin).host === (port === '' ? target.hostname : `${target.hostname}:${port}`);
   }
   return async function csrfCheck(request: FastifyRequest): Promise<void> {
     if (SAFE.has(request.method)) return;

@@ -35,6 +35,14 @@ export function parseTrustProxy(value: string, ctx: z.RefinementCtx): TrustProxy
     const m = CIDR.exec(entry);
     const family = m ? isIP(m[1]!) : 0;
     const bits = m?.[2] === undefined ? undefined : Number(m[2]);
+    if (bits === 0) {
+      // Every address: the same as true (and a range Fastify's proxy-addr throws on).
+      ctx.addIssue({
+        code: 'custom',
+        message: `${entry} would trust every X-Forwarded-For hop, like true; give the proxies' addresses or CIDRs`,
+      });
+      return z.NEVER;
+    }
     if (family === 0 || (bits !== undefined && bits > (family === 4 ? 32 : 128))) {
       ctx.addIssue({
         code: 'custom',

@@ -1,7 +1,7 @@
 /**
  * Retention: rows whose purpose has ended are deleted after a configurable number of days
  * (0 keeps them). Never the transparency log (merkle_logs, checkpoints: public and append-only),
- * sessions' metadata, signed aggregates, or a running job.
+ * sessions' metadata, signed aggregates, or a queued or running job.
  */
 import type { Queryable } from '../database.js';
 
@@ -9,7 +9,7 @@ export interface RetentionDays {
   /** Expired refresh tokens, and login sessions revoked or with no live refresh token left. */
   authSessionDays: number;
   opsLogDays: number;
-  /** Finished (done or failed) aggregate job rows; their signed result stays. */
+  /** Finished (done, failed or cancelled) aggregate job rows; their signed result stays. */
   jobDays: number;
 }
 
@@ -53,7 +53,8 @@ export async function purgeExpiredRows(q: Queryable, days: RetentionDays): Promi
   );
   const jobs = await deleted(
     q,
-    `DELETE FROM aggregate_jobs WHERE status <> 'running' AND updated_at < ${cutoff}`,
+    // Finished ones only: a queued job is admitted and waiting for a slot, as live as a running one.
+    `DELETE FROM aggregate_jobs WHERE status IN ('done', 'failed', 'cancelled') AND updated_at < ${cutoff}`,
     days.jobDays,
   );
   return { authSessions, refreshTokens, opsLogs, jobs };
