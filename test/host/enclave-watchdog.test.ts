@@ -140,6 +140,41 @@ describe('enclave watchdog: consecutive call timeouts', () => {
   });
 });
 
+describe('enclave watchdog: slow calls on a live enclave', () => {
+  // Logins wait in the enclave's Argon2id queue past the call timeout while its loop keeps
+  // answering heartbeats: their timeouts, which fire together, are not a hung enclave.
+  const ctx = watchdogService({
+    ENCLAVE_HEARTBEAT_INTERVAL_MS: '100',
+    ENCLAVE_HEARTBEAT_MISSES: '3',
+    ENCLAVE_CALL_TIMEOUT_MS: '1000',
+    AUTH_ARGON2_CONCURRENCY: '1',
+    AUTH_ARGON2_MEMORY_KIB: '65536',
+    AUTH_LOGIN_MAX_PER_IP: '1000',
+    RATE_LIMIT_MAX: '100000',
+  });
+
+  it('a burst of logins queued past the call timeout does not get the enclave killed', async () => {
+    const pid = ctx.service.enclave.pid();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        ctx.service.app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { email: `nobody-${i}@example.com`, password: 'not-the-password-0' },
+        }),
+      ),
+    );
+    // Without timed-out calls this test would prove nothing.
+    assert.ok(
+      answers.some((a) => a.statusCode === 503),
+      `no login timed out: ${answers.map((a) => a.statusCode).join(',')}`,
+    );
+    await sleep(1000);
+    assert.deepEqual(await events(ctx.service, 'enclave.unresponsive'), []);
+    assert.equal(ctx.service.enclave.pid(), pid, 'the live enclave was restarted');
+  });
+});
+
 describe('the test-only enclave method', () => {
   const base = { TEE_PLATFORM: 'simulated', SIMULATED_PLATFORM_DIR: '/nonexistent' };
 

@@ -66,6 +66,8 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   let heartbeat: Promise<unknown> | null = null;
   let missed = 0;
   let timeouts = 0;
+  /** When the enclave last answered anything (monotonic ms). */
+  let lastAnswerAt = performance.now();
 
   function spawnEnclave(): Promise<void> {
     mkdirSync(config.dataDir, { recursive: true });
@@ -188,22 +190,30 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     if (client !== c) return;
     missed = 0;
     timeouts = 0;
+    lastAnswerAt = performance.now();
   }
 
-  function noteTimeout(c: EnclaveRpcClient): void {
-    if (client !== c || ++timeouts < config.enclave.heartbeatMisses) return;
+  /**
+   * A timeout counts only if the enclave answered nothing since that call was sent: calls sent
+   * together time out together, in one turn, so a burst waiting in a live enclave's queue (logins
+   * behind Argon2id) must not look like a hung loop.
+   */
+  function noteTimeout(c: EnclaveRpcClient, sentAt: number): void {
+    if (client !== c || lastAnswerAt > sentAt) return;
+    if (++timeouts < config.enclave.heartbeatMisses) return;
     unresponsive('call_timeouts', timeouts);
   }
 
   /** Watches what a call's answer says about the enclave's health. */
   function watched<T>(c: EnclaveRpcClient, p: Promise<T>): Promise<T> {
+    const sentAt = performance.now();
     return p.then(
       (v) => {
         noteAnswer(c);
         return v;
       },
       (err: unknown) => {
-        if (isEnclaveCallError(err, 'ENCLAVE_TIMEOUT')) noteTimeout(c);
+        if (isEnclaveCallError(err, 'ENCLAVE_TIMEOUT')) noteTimeout(c, sentAt);
         // Any other error is an answer: the enclave's loop is running.
         else if (isEnclaveCallError(err) && err.code !== 'ENCLAVE_UNAVAILABLE') noteAnswer(c);
         throw err;
