@@ -25,6 +25,7 @@ import {
   resplitWallet,
   signWithShares,
   verifyClientShare,
+  type ClientShare,
   type StoredWallet,
   type WalletKeys,
 } from '../wallet/custody.js';
@@ -89,19 +90,19 @@ function parseBody<S extends z.ZodType>(schema: S, body: Body): z.output<S> {
   return r.data;
 }
 
-/** Opens `body.share` (a credential envelope) once and returns the 33 share bytes. */
+/** Opens `body.share` (a credential envelope) once: the 33 share bytes and the claimed kind. */
 async function openShare(
   state: EnclaveState,
   action: WalletAction,
   walletId: string,
   body: Body,
-): Promise<Uint8Array> {
+): Promise<ClientShare> {
   const envelope = CredentialEnvelopeSchema.safeParse(body['share']);
   if (!envelope.success) throw new WalletError('WALLET_SHARE_INVALID');
   const opened = await openOnce(state, envelope.data, ENVELOPE_PURPOSES.wallet_share, (v) =>
     acceptParsedWalletShare(v, { action, walletId, body }),
   );
-  return opened.value.share;
+  return { kind: opened.value.kind, share: opened.value.share };
 }
 
 const ShareOnly = z.object({ share: z.unknown() }).strict();
