@@ -67,7 +67,10 @@ export interface CreationResponse {
 /**
  * Opens both shares of POST /wallets (or of a recovery/reshare when `expect.generation` says
  * which) and refuses the response unless the wallet id, generation and every listed account
- * are what the shares give. A host that answered with a wallet of its own fails here.
+ * are what the shares give. A host that relayed the enclave's answer for another wallet, or
+ * altered it, fails here. Not yet caught: a host that made up the whole wallet (its own
+ * entropy, split and sealed to the public `reply_pub`) passes, since nothing here proves the
+ * enclave made the split (docs/protocol/wallet-shares.md, "The secret and its three shares").
  */
 export async function verifyWalletResponse(
   response: CreationResponse,
