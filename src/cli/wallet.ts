@@ -124,6 +124,8 @@ export async function walletMain(argv: string[]): Promise<number> {
       baseUrl: url,
       accessToken: env('CLOISTER_ACCESS_TOKEN'),
       enclaveKey: { publicKey: verification.enclavePubkey!, keyId: verification.keyId! },
+      // Every split must be signed by the attested enclave: a made-up wallet is refused.
+      ...(verification.signingKeys ? { resultsKey: verification.signingKeys.results } : {}),
     };
     const share = (f: { kind: 'device' | 'recovery'; share: Uint8Array }): ClientShare => ({
       kind: f.kind,

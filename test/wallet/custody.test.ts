@@ -58,20 +58,27 @@ async function setup() {
 }
 
 const personal = SignRequestSchema.parse({ type: 'eth_personal_sign', message: 'gm' });
+const device = (share: Uint8Array) => ({ kind: 'device' as const, share });
 const sign = (
   wallet: StoredWallet,
   share: Uint8Array,
   address: string,
   rules: unknown[] = [],
   spent = 0n,
+  kind: 'device' | 'recovery' = 'device',
 ) =>
-  signWithShares(keys, wallet, Uint8Array.from(share), {
-    account: { chain: 'ethereum', index: 0 },
-    address,
-    request: personal,
-    rules: PolicyRulesSchema.parse(rules),
-    spentTodayWei: spent,
-  });
+  signWithShares(
+    keys,
+    wallet,
+    { kind, share: Uint8Array.from(share) },
+    {
+      account: { chain: 'ethereum', index: 0 },
+      address,
+      request: personal,
+      rules: PolicyRulesSchema.parse(rules),
+      spentTodayWei: spent,
+    },
+  );
 
 describe('wallet custody (enclave core)', () => {
   it('create: the client opens both shares, re-derives the accounts and accepts the response', async () => {
@@ -124,8 +131,8 @@ describe('wallet custody (enclave core)', () => {
   it('signs with the server share plus either client share; viem recovers the wallet address', async () => {
     const { created, client, wallet } = await setup();
     const address = created.accounts[0]!.address;
-    for (const share of [client.device.share, client.recovery.share]) {
-      const out = await sign(wallet, share, address);
+    for (const { kind, share } of [client.device, client.recovery]) {
+      const out = await sign(wallet, share, address, [], 0n, kind);
       assert.ok(out.verdict.allowed && 'result' in out);
       const signature = (out.result as { signature: Hex }).signature;
       assert.equal(await recoverMessageAddress({ message: 'gm', signature }), address);
@@ -146,7 +153,7 @@ describe('wallet custody (enclave core)', () => {
         maxPriorityFeePerGas: 1,
       },
     });
-    const out = await signWithShares(keys, wallet, Uint8Array.from(client.device.share), {
+    const out = await signWithShares(keys, wallet, device(Uint8Array.from(client.device.share)), {
       account: { chain: 'ethereum', index: 0 },
       address: created.accounts[0]!.address,
       request: tx,
@@ -159,7 +166,7 @@ describe('wallet custody (enclave core)', () => {
       await recoverTransactionAddress({ serializedTransaction: signed as never }),
       created.accounts[0]!.address,
     );
-    const sol = await signWithShares(keys, wallet, Uint8Array.from(client.device.share), {
+    const sol = await signWithShares(keys, wallet, device(Uint8Array.from(client.device.share)), {
       account: { chain: 'solana', index: 0 },
       address: created.accounts[1]!.address,
       request: SignRequestSchema.parse({ type: 'sol_message', message: 'aGVsbG8=' }),
@@ -185,7 +192,7 @@ describe('wallet custody (enclave core)', () => {
       code: 'WALLET_ADDRESS_UNKNOWN',
     });
     await assert.rejects(
-      signWithShares(keys, a.wallet, Uint8Array.from(a.client.device.share), {
+      signWithShares(keys, a.wallet, device(Uint8Array.from(a.client.device.share)), {
         account: { chain: 'solana', index: 0 },
         address,
         request: personal,
@@ -235,7 +242,7 @@ describe('wallet custody (enclave core)', () => {
     const r = wallet.serverShare;
     const joined = new Uint8Array([...base64ToBytes(r.ciphertext), ...base64ToBytes(r.tag)]);
     const pt = gcm(dek, base64ToBytes(r.nonce), aad).decrypt(joined);
-    assert.equal(pt.length, 65);
+    assert.equal(pt.length, 67);
     const entropy = await combineShares(pt.subarray(0, 33), client.device);
     const commit = sha256(
       new Uint8Array([
@@ -246,7 +253,9 @@ describe('wallet custody (enclave core)', () => {
         ...entropy,
       ]),
     );
-    assert.deepEqual(pt.subarray(33), commit);
+    assert.deepEqual(pt.subarray(33, 65), commit);
+    // Then the x coordinates of the device and recovery shares (which kind a share is).
+    assert.deepEqual([...pt.subarray(65)], [client.device.share[32], client.recovery.share[32]]);
   });
 
   it('a policy refusal names the rule and reconstructs nothing', async () => {
@@ -270,7 +279,7 @@ describe('wallet custody (enclave core)', () => {
     const next = await resplitWallet(
       keys,
       wallet,
-      Uint8Array.from(client.recovery.share),
+      { kind: 'recovery', share: Uint8Array.from(client.recovery.share) },
       base64ToBytes(reply.replyPub),
     );
     assert.equal(next.generation, 2);
@@ -297,14 +306,16 @@ describe('wallet custody (enclave core)', () => {
 
   it('proof of possession (policy, recovery start/cancel, delete) and a Solana account need a valid share', async () => {
     const { created, client, wallet } = await setup();
-    await verifyClientShare(keys, wallet, Uint8Array.from(client.device.share));
+    await verifyClientShare(keys, wallet, device(Uint8Array.from(client.device.share)));
     const bad = Uint8Array.from(client.device.share);
     bad[1]! ^= 1;
-    await assert.rejects(verifyClientShare(keys, wallet, bad), { code: 'WALLET_SHARE_INVALID' });
+    await assert.rejects(verifyClientShare(keys, wallet, device(bad)), {
+      code: 'WALLET_SHARE_INVALID',
+    });
     const sol1 = await deriveAccountWithShare(
       keys,
       wallet,
-      Uint8Array.from(client.device.share),
+      device(Uint8Array.from(client.device.share)),
       'solana',
       1,
     );
@@ -343,7 +354,7 @@ describe('secret hygiene', () => {
     const refused = fresh();
     const possession = fresh();
     const call = (share: Uint8Array, rules: unknown[] = []) =>
-      signWithShares(keys, wallet, share, {
+      signWithShares(keys, wallet, device(share), {
         account: { chain: 'ethereum', index: 0 },
         address,
         request: personal,
@@ -353,7 +364,7 @@ describe('secret hygiene', () => {
     assert.ok('result' in (await call(ok)));
     await assert.rejects(call(corrupted), { code: 'WALLET_SHARE_INVALID' });
     assert.equal((await call(refused, [{ type: 'deny_message_signing' }])).verdict.allowed, false);
-    await verifyClientShare(keys, wallet, possession);
+    await verifyClientShare(keys, wallet, device(possession));
     for (const p of [ok, corrupted, refused, possession]) assert.ok(p.every((b) => b === 0));
   });
 
@@ -362,7 +373,7 @@ describe('secret hygiene', () => {
     const next = await resplitWallet(
       keys,
       wallet,
-      Uint8Array.from(client.device.share),
+      device(Uint8Array.from(client.device.share)),
       base64ToBytes(newReplyKeyPair().replyPub),
     );
     const hostView = JSON.stringify([created, next]);

@@ -50,6 +50,7 @@ export async function workedExample(): Promise<string> {
     { userId, walletId, generation: 1 },
     server,
     commitment,
+    { device: device[32]!, recovery: recovery[32]! },
     seq(12, 0x30),
   );
 

@@ -21,6 +21,12 @@ export interface WalletClientOptions {
   accessToken: string;
   /** The attested enclave key (base64 X25519) and its key id, from a verified attestation. */
   enclaveKey: { publicKey: string; keyId: string };
+  /**
+   * The attested result key (base64 Ed25519, `verification.signingKeys.results`). Given, every
+   * split (creation, recovery, reshare) must carry the enclave's signature: pass it, or a host
+   * could answer a creation with a wallet of its own.
+   */
+  resultsKey?: string;
   fetch?: typeof fetch;
 }
 
@@ -95,13 +101,18 @@ async function receiveShares(
     accounts: Account[];
     shares: { device: unknown; recovery: unknown };
     generation: number;
+    split_signature?: string;
   }>,
   expect: { generation: number; accounts?: readonly Account[] },
+  resultsKey: string | undefined,
 ): Promise<WalletShares> {
   const reply = newReplyKeyPair();
   try {
     const response = await request(reply.replyPub);
-    const opened = await verifyWalletResponse(response, reply.privateKey, expect);
+    const opened = await verifyWalletResponse(response, reply.privateKey, {
+      ...expect,
+      ...(resultsKey !== undefined ? { resultsKey } : {}),
+    });
     return {
       walletId: response.wallet_id,
       generation: response.generation,
@@ -116,9 +127,11 @@ async function receiveShares(
 
 /** POST /wallets: the two client shares, opened and checked against the listed addresses. */
 export function createWallet(opts: WalletClientOptions, label = ''): Promise<WalletShares> {
-  return receiveShares((reply_pub) => call(opts, 'POST', '/wallets', { label, reply_pub }), {
-    generation: 1,
-  });
+  return receiveShares(
+    (reply_pub) => call(opts, 'POST', '/wallets', { label, reply_pub }),
+    { generation: 1 },
+    opts.resultsKey,
+  );
 }
 
 export interface WalletView {
@@ -274,6 +287,7 @@ async function resplit(
         await sealed(opts, walletId, share, action, { reply_pub }),
       ),
     expect,
+    opts.resultsKey,
   );
 }
 

@@ -9,7 +9,10 @@ import {
   seedFromEntropy,
   type Account,
 } from '../../protocol/wallet/derive.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
+import { splitSigningInput } from '../../protocol/wallet/split-proof.js';
 import type { OpenedShare } from '../../protocol/wallet/sealed-share.js';
 import { combineShares as combine } from '../../protocol/wallet/shamir.js';
 import type { Chain } from '../../protocol/wallet/constants.js';
@@ -62,17 +65,50 @@ export interface CreationResponse {
   accounts: Account[];
   shares: { device: unknown; recovery: unknown };
   generation?: number;
+  /** The enclave's signature over the split (protocol/wallet/split-proof.ts). */
+  split_signature?: string;
+}
+
+/** The attested result key's signature over this response and the reply key it was sealed to. */
+function splitSignatureValid(
+  response: CreationResponse,
+  replyPrivateKey: Uint8Array,
+  generation: number,
+  resultsKey: string,
+): boolean {
+  try {
+    if (typeof response.split_signature !== 'string') return false;
+    const input = splitSigningInput({
+      wallet_id: response.wallet_id,
+      generation,
+      accounts: response.accounts,
+      reply_pub: bytesToBase64(x25519.getPublicKey(replyPrivateKey)),
+      shares: response.shares,
+    });
+    return ed25519.verify(
+      base64ToBytes(response.split_signature),
+      input,
+      base64ToBytes(resultsKey),
+    );
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Opens both shares of POST /wallets (or of a recovery/reshare when `expect.generation` says
  * which) and refuses the response unless the wallet id, generation and every listed account
- * are what the shares give. A host that answered with a wallet of its own fails here.
+ * are what the shares give. With `expect.resultsKey` (the attested result key,
+ * `verification.signingKeys.results`) it also requires the enclave's signature over the split:
+ * without it, a host that made up the whole wallet (its own entropy, split and sealed to the
+ * public `reply_pub`) would pass the address check and know the key.
  */
 export async function verifyWalletResponse(
   response: CreationResponse,
   replyPrivateKey: Uint8Array,
-  expect: { generation: number; accounts?: readonly Account[] } = { generation: 1 },
+  expect: { generation: number; accounts?: readonly Account[]; resultsKey?: string } = {
+    generation: 1,
+  },
 ): Promise<{ device: OpenedShare; recovery: OpenedShare; accounts: Account[] }> {
   const device = openSealedShare(response.shares.device, replyPrivateKey);
   const recovery = openSealedShare(response.shares.recovery, replyPrivateKey);
@@ -86,7 +122,9 @@ export async function verifyWalletResponse(
     device.generation === expect.generation &&
     recovery.generation === expect.generation &&
     (response.generation === undefined || response.generation === expect.generation) &&
-    accounts.length > 0;
+    accounts.length > 0 &&
+    (expect.resultsKey === undefined ||
+      splitSignatureValid(response, replyPrivateKey, expect.generation, expect.resultsKey));
   if (ok) {
     const derived = await deriveAccounts(device, recovery, accounts).catch(() => undefined);
     ok =

@@ -7,8 +7,9 @@
  * on one wallet run one at a time, so two concurrent signatures cannot both spend the same
  * daily allowance.
  */
+import { sign } from 'node:crypto';
 import { z } from 'zod';
-import { base64ToBytes } from '../../protocol/encoding.js';
+import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { CredentialEnvelopeSchema } from '../../protocol/envelope/registry.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { WalletRecord } from '../../protocol/rpc/wallet-methods.js';
@@ -16,15 +17,17 @@ import { signRequestDigest, type WalletAction } from '../../protocol/wallet/bind
 import { ethereumAccountFromXpub } from '../../protocol/wallet/derive.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
 import { PolicyRulesSchema, SignRequestSchema } from '../../protocol/wallet/requests.js';
+import { splitSigningInput, type SplitProofInput } from '../../protocol/wallet/split-proof.js';
 import { wipe } from '../../protocol/wallet/wipe.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
-import type { EnclaveState } from '../state.js';
+import { readyKeyring, type EnclaveState } from '../state.js';
 import {
   createWallet,
   deriveAccountWithShare,
   resplitWallet,
   signWithShares,
   verifyClientShare,
+  type ClientShare,
   type StoredWallet,
   type WalletKeys,
 } from '../wallet/custody.js';
@@ -51,6 +54,12 @@ function walletKeyring(state: EnclaveState): WalletKeyring {
 }
 
 const keysOf = (k: WalletKeyring): WalletKeys => ({ masterKey: k.masterKey });
+
+/** The attested result key's signature over a split: the client's proof the enclave made it. */
+function signSplit(state: EnclaveState, p: SplitProofInput): string {
+  const key = readyKeyring(state).resultSigningKey();
+  return bytesToBase64(new Uint8Array(sign(null, splitSigningInput(p), key)));
+}
 
 /** Runs one operation per wallet at a time (the daily counter is read, then advanced). */
 function serialized<T>(state: EnclaveState, walletId: string, fn: () => Promise<T>): Promise<T> {
@@ -89,19 +98,19 @@ function parseBody<S extends z.ZodType>(schema: S, body: Body): z.output<S> {
   return r.data;
 }
 
-/** Opens `body.share` (a credential envelope) once and returns the 33 share bytes. */
+/** Opens `body.share` (a credential envelope) once: the 33 share bytes and the claimed kind. */
 async function openShare(
   state: EnclaveState,
   action: WalletAction,
   walletId: string,
   body: Body,
-): Promise<Uint8Array> {
+): Promise<ClientShare> {
   const envelope = CredentialEnvelopeSchema.safeParse(body['share']);
   if (!envelope.success) throw new WalletError('WALLET_SHARE_INVALID');
   const opened = await openOnce(state, envelope.data, ENVELOPE_PURPOSES.wallet_share, (v) =>
     acceptParsedWalletShare(v, { action, walletId, body }),
   );
-  return opened.value.share;
+  return { kind: opened.value.kind, share: opened.value.share };
 }
 
 const ShareOnly = z.object({ share: z.unknown() }).strict();
@@ -145,7 +154,14 @@ export async function walletCreate(
     rules: [],
     recovery: null,
   });
-  return { record, shares: created.sealed };
+  const split_signature = signSplit(state, {
+    wallet_id: record.wallet_id,
+    generation: record.generation,
+    accounts: record.accounts,
+    reply_pub: params.reply_pub,
+    shares: created.sealed,
+  });
+  return { record, shares: created.sealed, split_signature };
 }
 
 const AccountBody = z
@@ -322,7 +338,14 @@ export function walletResplit(
         // A reshare by the owner also ends a recovery someone else started.
         recovery: null,
       });
-      return { record: next, shares: split.sealed };
+      const split_signature = signSplit(state, {
+        wallet_id: next.wallet_id,
+        generation: next.generation,
+        accounts: next.accounts,
+        reply_pub: req.reply_pub,
+        shares: split.sealed,
+      });
+      return { record: next, shares: split.sealed, split_signature };
     } finally {
       wipe(replyPub);
     }

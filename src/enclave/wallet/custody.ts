@@ -6,7 +6,11 @@
  */
 import { pbkdf2Sync } from 'node:crypto';
 import type { EnvelopePrimitives } from '../../protocol/envelope/primitives.js';
-import type { Chain, ClientShareKind } from '../../protocol/wallet/constants.js';
+import {
+  WALLET_SHARE_BYTES,
+  type Chain,
+  type ClientShareKind,
+} from '../../protocol/wallet/constants.js';
 import {
   INITIAL_ACCOUNTS,
   deriveAccountKey,
@@ -82,7 +86,10 @@ async function splitAndSeal(
       });
     return {
       generation: ctx.generation,
-      serverShare: sealServerShare(keys.masterKey, ctx, shares.server, commitment),
+      serverShare: sealServerShare(keys.masterKey, ctx, shares.server, commitment, {
+        device: shares.device[WALLET_SHARE_BYTES - 1]!,
+        recovery: shares.recovery[WALLET_SHARE_BYTES - 1]!,
+      }),
       sealed: {
         device: seal('device', shares.device),
         recovery: seal('recovery', shares.recovery),
@@ -119,27 +126,41 @@ export interface StoredWallet extends ServerShareContext {
   serverShare: ServerShareRecord;
 }
 
+/** A client share and the kind its sender claims (checked against the sealed x coordinates). */
+export interface ClientShare {
+  kind: ClientShareKind;
+  /** 33 bytes, Vault format; consumed (zeroed) by the function it is given to. */
+  share: Uint8Array;
+}
+
 /**
  * The wallet's entropy from its server share and one client share, checked against the
  * commitment sealed with the server share (Shamir itself would accept a corrupted, foreign or
- * old-generation share and return a different secret). The caller wipes the result.
+ * old-generation share and return a different secret). The share's x coordinate must be the
+ * one sealed for the kind it claims: a recovery share cannot pose as the device share
+ * (WALLET_SHARE_WRONG_KIND). The caller wipes the result.
  *
- * Every function here that takes `clientShare` consumes it: it is zeroed before returning,
+ * Every function here that takes a client share consumes it: it is zeroed before returning,
  * on success and on failure alike.
  */
 export async function reconstructEntropy(
   keys: WalletKeys,
   wallet: StoredWallet,
-  clientShare: Uint8Array,
+  client: ClientShare,
 ): Promise<Uint8Array> {
+  const clientShare = client.share;
   let share: Uint8Array | undefined;
   let commitment: Uint8Array | undefined;
   let entropy: Uint8Array | undefined;
   try {
-    ({ share, commitment } = openServerShare(keys.masterKey, wallet, wallet.serverShare));
+    let clientXs;
+    ({ share, commitment, clientXs } = openServerShare(keys.masterKey, wallet, wallet.serverShare));
     entropy = await combineShares([share, clientShare]);
     if (!commitmentMatches(wallet.walletId, entropy, commitment))
       throw new WalletError('WALLET_SHARE_INVALID');
+    // A genuine share of this generation, but is it the kind it claims?
+    if (clientShare[WALLET_SHARE_BYTES - 1] !== clientXs[client.kind])
+      throw new WalletError('WALLET_SHARE_WRONG_KIND');
     const ok = entropy;
     entropy = undefined;
     return ok;
@@ -152,7 +173,7 @@ export async function reconstructEntropy(
 async function withSeed<T>(
   keys: WalletKeys,
   wallet: StoredWallet,
-  clientShare: Uint8Array,
+  clientShare: ClientShare,
   fn: (seed: Uint8Array) => T,
 ): Promise<T> {
   const entropy = await reconstructEntropy(keys, wallet, clientShare);
@@ -172,7 +193,7 @@ async function withSeed<T>(
 export async function verifyClientShare(
   keys: WalletKeys,
   wallet: StoredWallet,
-  clientShare: Uint8Array,
+  clientShare: ClientShare,
 ): Promise<void> {
   wipe(await reconstructEntropy(keys, wallet, clientShare));
 }
@@ -185,7 +206,7 @@ export async function verifyClientShare(
 export async function resplitWallet(
   keys: WalletKeys,
   wallet: StoredWallet,
-  clientShare: Uint8Array,
+  clientShare: ClientShare,
   replyPub: Uint8Array,
   prims: EnvelopePrimitives = nodePrimitives,
 ): Promise<SplitResult> {
@@ -206,7 +227,7 @@ export async function resplitWallet(
 export async function deriveAccountWithShare(
   keys: WalletKeys,
   wallet: StoredWallet,
-  clientShare: Uint8Array,
+  clientShare: ClientShare,
   chain: Chain,
   index: number,
 ): Promise<Account> {
@@ -264,16 +285,16 @@ export type SignOutcome =
 export async function signWithShares(
   keys: WalletKeys,
   wallet: StoredWallet,
-  clientShare: Uint8Array,
+  clientShare: ClientShare,
   args: SignArgs,
 ): Promise<SignOutcome> {
   if (CHAIN_OF[args.request.type] !== args.account.chain) {
-    wipe(clientShare);
+    wipe(clientShare.share);
     throw new WalletError('WALLET_REQUEST_INVALID');
   }
   const verdict = evaluatePolicy(args.rules, args.request, { spentTodayWei: args.spentTodayWei });
   if (!verdict.allowed) {
-    wipe(clientShare);
+    wipe(clientShare.share);
     return { verdict };
   }
   return withSeed(keys, wallet, clientShare, (seed) => {

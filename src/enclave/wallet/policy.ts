@@ -17,12 +17,19 @@ export interface PolicyContext {
 
 const MESSAGE_TYPES = new Set(['eth_personal_sign', 'eth_typed_data', 'sol_message']);
 
-function typedDataChainId(request: SignRequest): bigint | undefined {
+/**
+ * The EIP-712 domain's chain id: undefined when the domain has none (the signature is then
+ * bound to no chain), null when it has one in a spelling the policy does not read. The signer
+ * reads more spellings ("0X0a", "+10", " 10", "0b1010" are all chain 10), so an unread one must
+ * refuse, never pass.
+ */
+function typedDataChainId(request: SignRequest): bigint | null | undefined {
   if (request.type !== 'eth_typed_data') return undefined;
+  if (!Object.hasOwn(request.typed_data.domain, 'chainId')) return undefined;
   const c = request.typed_data.domain['chainId'];
   if (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0) return BigInt(c);
   if (typeof c === 'string' && /^(?:0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$/.test(c)) return BigInt(c);
-  return undefined;
+  return null;
 }
 
 function refuses(rule: PolicyRule, request: SignRequest, ctx: PolicyContext): boolean {
@@ -38,6 +45,7 @@ function refuses(rule: PolicyRule, request: SignRequest, ctx: PolicyContext): bo
     case 'allowed_chain_ids': {
       if (opaque) return true;
       const chainId = tx?.chainId ?? typedDataChainId(request);
+      if (chainId === null) return true;
       return chainId !== undefined && !rule.values.includes(chainId);
     }
     case 'allowed_recipients': {

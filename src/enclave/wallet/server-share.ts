@@ -5,9 +5,12 @@
  * JCS({generation, user_id, wallet_id}). The associated data keeps the host from reattaching a
  * record to another user or wallet, or presenting it under another generation.
  *
- * The plaintext is the 33-byte share followed by the 32-byte entropy commitment: Shamir has no
- * integrity, so the commitment (sealed with the share, out of the host's reach) is what lets
- * the enclave refuse a corrupted, foreign or old-generation client share before deriving.
+ * The plaintext is the 33-byte share, the 32-byte entropy commitment, then the x coordinates of
+ * the device and recovery shares (one byte each). Shamir has no integrity, so the commitment
+ * (sealed with the share, out of the host's reach) is what lets the enclave refuse a corrupted,
+ * foreign or old-generation client share before deriving; the x coordinates are what lets it
+ * tell the device share from the recovery share (the kind in a wallet_share envelope is only
+ * the sender's claim, and a recovery share posing as the device share would skip the time-lock).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
@@ -33,6 +36,14 @@ export interface ServerShareRecord {
   ciphertext: string;
   tag: string;
 }
+
+/** The x coordinates (last byte, Vault format) of the two client shares of one split. */
+export interface ClientShareXs {
+  device: number;
+  recovery: number;
+}
+
+const PLAINTEXT_BYTES = WALLET_SHARE_BYTES + 32 + 2;
 
 export interface ServerShareContext {
   userId: string;
@@ -74,13 +85,18 @@ export function sealServerShare(
   ctx: ServerShareContext,
   share: Uint8Array,
   commitment: Uint8Array,
+  clientXs: ClientShareXs,
   /** Worked examples only: a fixed nonce. */
   fixedNonce?: Uint8Array,
 ): ServerShareRecord {
   if (share.length !== WALLET_SHARE_BYTES || commitment.length !== 32)
     throw new RangeError('bad server share');
   const dek = deriveWalletDek(masterKey, ctx.userId);
-  const plaintext = concatBytes(share, commitment);
+  const plaintext = concatBytes(
+    share,
+    commitment,
+    Uint8Array.of(clientXs.device, clientXs.recovery),
+  );
   const nonce = fixedNonce ?? nodePrimitives.randomBytes(12);
   try {
     const { ciphertext, tag } = nodePrimitives.aesGcmSeal(
@@ -102,6 +118,7 @@ export function sealServerShare(
 export interface OpenedServerShare {
   share: Uint8Array;
   commitment: Uint8Array;
+  clientXs: ClientShareXs;
 }
 
 /** Opens a record; any failure (tampering, another user/wallet/generation) is one code. */
@@ -120,10 +137,14 @@ export function openServerShare(
       base64ToBytes(record.tag),
       associatedData(ctx),
     );
-    if (plaintext.length !== WALLET_SHARE_BYTES + 32) throw new RangeError('bad length');
+    if (plaintext.length !== PLAINTEXT_BYTES) throw new RangeError('bad length');
     return {
       share: plaintext.slice(0, WALLET_SHARE_BYTES),
-      commitment: plaintext.slice(WALLET_SHARE_BYTES),
+      commitment: plaintext.slice(WALLET_SHARE_BYTES, WALLET_SHARE_BYTES + 32),
+      clientXs: {
+        device: plaintext[PLAINTEXT_BYTES - 2]!,
+        recovery: plaintext[PLAINTEXT_BYTES - 1]!,
+      },
     };
   } catch {
     throw new WalletError('WALLET_SHARE_INVALID');

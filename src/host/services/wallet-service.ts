@@ -124,6 +124,7 @@ export function createWalletService(deps: WalletServiceDeps) {
         generation: r.record.generation,
         accounts: r.record.accounts,
         shares: r.shares,
+        split_signature: r.split_signature,
         log: receipt(logged.indexes, logged.checkpoint),
       };
     },
@@ -226,6 +227,7 @@ export function createWalletService(deps: WalletServiceDeps) {
         generation: r.record.generation,
         accounts: r.record.accounts,
         shares: r.shares,
+        split_signature: r.split_signature,
         log,
       };
     },

@@ -73,6 +73,8 @@ const RawBody = z.record(z.string(), z.unknown());
 const WithRecord = { record: WalletRecordSchema, body: RawBody };
 const RecordResult = z.object({ record: WalletRecordSchema }).strict();
 const Shares = z.object({ device: SealedShareSchema, recovery: SealedShareSchema }).strict();
+/** Ed25519 signature of the attested result key over the split (protocol/wallet/split-proof.ts). */
+const SplitSignature = base64Bytes(64);
 
 export const WALLET_METHODS = {
   /** Unseal the stored wallet keyring, or (`sealed: null`) create one the host must store. */
@@ -91,7 +93,9 @@ export const WALLET_METHODS = {
         reply_pub: base64Bytes(32),
       })
       .strict(),
-    result: z.object({ record: WalletRecordSchema, shares: Shares }).strict(),
+    result: z
+      .object({ record: WalletRecordSchema, shares: Shares, split_signature: SplitSignature })
+      .strict(),
     phases: READY,
   },
   /** An Ethereum account from the xpub (no share); a Solana account needs `share` in the body. */
@@ -151,7 +155,9 @@ export const WALLET_METHODS = {
   /** Recovery completion (`mode: "recovery_complete"`) or reshare: same secret, generation + 1. */
   'wallet.resplit': {
     params: z.object({ ...WithRecord, mode: z.enum(['recovery_complete', 'reshare']) }).strict(),
-    result: z.object({ record: WalletRecordSchema, shares: Shares }).strict(),
+    result: z
+      .object({ record: WalletRecordSchema, shares: Shares, split_signature: SplitSignature })
+      .strict(),
     phases: READY,
   },
   /** Proof of possession before the host purges the server share. */

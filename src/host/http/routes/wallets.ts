@@ -55,6 +55,7 @@ const Resplit = z.object({
   generation: z.number().int(),
   accounts: z.array(WalletAccountSchema),
   shares: Sealed,
+  split_signature: z.string(),
   log: LogReceiptSchema,
 });
 const Signed = z.union([
@@ -105,6 +106,7 @@ export function walletRoutes(deps: {
               generation: z.number().int(),
               accounts: z.array(WalletAccountSchema),
               shares: Sealed,
+              split_signature: z.string(),
               log: LogReceiptSchema,
             }),
             ...errors,

@@ -1,0 +1,45 @@
+/**
+ * The enclave's signature over a split (creation, recovery completion, reshare): without it a
+ * host could answer POST /wallets with a wallet of its own, since sealing a share needs only
+ * the client's public `reply_pub`, and the shares would combine to the addresses it lists.
+ * The enclave signs, with its attested Ed25519 result key,
+ *   "cloister/wallet-split/v1\n" ‖ JCS({ wallet_id, generation, accounts, reply_pub,
+ *                                        shares: { device, recovery } })
+ * where `device` and `recovery` are the lowercase hex SHA-256 of the JCS of each sealed share.
+ * The client checks it against the result key of a verified attestation
+ * (docs/protocol/wallet-shares.md, "Creation cannot be substituted").
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, concatBytes, utf8 } from '../encoding.js';
+import { jcsBytes } from '../jcs.js';
+
+export const WALLET_SPLIT_CONTEXT = 'cloister/wallet-split/v1\n';
+
+export interface SplitProofInput {
+  wallet_id: string;
+  generation: number;
+  accounts: readonly { chain: string; index: number; path: string; address: string }[];
+  /** The base64 X25519 key the shares were sealed to. */
+  reply_pub: string;
+  shares: { device: unknown; recovery: unknown };
+}
+
+/** The bytes the enclave signs for a split. */
+export function splitSigningInput(p: SplitProofInput): Uint8Array {
+  const digest = (sealed: unknown) => bytesToHex(sha256(jcsBytes(sealed)));
+  return concatBytes(
+    utf8.encode(WALLET_SPLIT_CONTEXT),
+    jcsBytes({
+      wallet_id: p.wallet_id,
+      generation: p.generation,
+      accounts: p.accounts.map((a) => ({
+        chain: a.chain,
+        index: a.index,
+        path: a.path,
+        address: a.address,
+      })),
+      reply_pub: p.reply_pub,
+      shares: { device: digest(p.shares.device), recovery: digest(p.shares.recovery) },
+    }),
+  );
+}
