@@ -16,7 +16,11 @@ import type { WalletRecord } from '../../protocol/rpc/wallet-methods.js';
 import { signRequestDigest, type WalletAction } from '../../protocol/wallet/binds.js';
 import { ethereumAccountFromXpub } from '../../protocol/wallet/derive.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
-import { PolicyRulesSchema, SignRequestSchema } from '../../protocol/wallet/requests.js';
+import {
+  PolicyRulesSchema,
+  SignRequestSchema,
+  StoredPolicyRuleSchema,
+} from '../../protocol/wallet/requests.js';
 import { splitSigningInput, type SplitProofInput } from '../../protocol/wallet/split-proof.js';
 import { wipe } from '../../protocol/wallet/wipe.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
@@ -284,8 +288,9 @@ function provenChange(
 const PolicyBody = z.object({ share: z.unknown(), rules: PolicyRulesSchema }).strict();
 
 export function walletSetPolicy(state: EnclaveState, params: MethodParams<'wallet.set_policy'>) {
+  // The rules are kept as the owner wrote them (what `binds` covers); PolicyBody checked them.
   return provenChange(state, params, 'policy', PolicyBody, (_r, body) => ({
-    rules: body['rules'] as unknown[],
+    rules: z.array(StoredPolicyRuleSchema).parse(body['rules']),
   }));
 }
 

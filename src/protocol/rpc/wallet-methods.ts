@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { base64Bytes, hexBytes } from '../encoding.js';
 import { SealedShareSchema, WalletIdSchema } from '../wallet/sealed-share.js';
+import { StoredPolicyRuleSchema } from '../wallet/requests.js';
 import type { Phase } from './methods.js';
 
 const READY: readonly Phase[] = ['ready'];
@@ -50,7 +51,7 @@ export const WalletRecordSchema = z
     ethereum_xpub: z.string().min(100).max(120),
     accounts: z.array(WalletAccountSchema).min(1).max(1000),
     /** The policy rules exactly as the owner sent them (raw JSON, parsed by the enclave). */
-    rules: z.array(z.unknown()).max(32),
+    rules: z.array(StoredPolicyRuleSchema).max(32),
     recovery: z.object({ started_at: UnixSeconds, unlock_at: UnixSeconds }).strict().nullable(),
     mac: hexBytes(32),
   })

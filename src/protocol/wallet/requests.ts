@@ -9,13 +9,15 @@ import { base64Range } from '../encoding.js';
 const MAX_UINT256 = (1n << 256n) - 1n;
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
-export const QuantitySchema = z
-  .union([
-    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    z.string().regex(/^(?:0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$/),
-  ])
-  .transform((v) => BigInt(v))
-  .refine((v) => v <= MAX_UINT256, { message: 'must fit in 256 bits' });
+/** A quantity as written in JSON: a safe integer, or a decimal or 0x string. */
+export const RawQuantitySchema = z.union([
+  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  z.string().regex(/^(?:0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$/),
+]);
+export const QuantitySchema = RawQuantitySchema.transform((v) => BigInt(v)).refine(
+  (v) => v <= MAX_UINT256,
+  { message: 'must fit in 256 bits' },
+);
 
 /** A 20-byte address; mixed case must be a valid EIP-55 checksum (checked when signing). */
 export const EthAddressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
@@ -79,16 +81,23 @@ export type SignRequest = z.infer<typeof SignRequestSchema>;
 /** The body of POST /wallets/:id/sign, without its share (what `binds` covers). */
 export const SignBodySchema = z.object({ address: z.string().max(64), request: z.unknown() });
 
-export const PolicyRuleSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('max_value_wei'), value: QuantitySchema }).strict(),
-  z.object({ type: z.literal('daily_limit_wei'), value: QuantitySchema }).strict(),
-  z
-    .object({ type: z.literal('allowed_chain_ids'), values: z.array(QuantitySchema).max(256) })
-    .strict(),
-  z
-    .object({ type: z.literal('allowed_recipients'), values: z.array(EthAddressSchema).max(1024) })
-    .strict(),
-  z.object({ type: z.literal('deny_message_signing') }).strict(),
-]);
+/** The policy rules, over a quantity schema: parsed (bigints) or as stored (raw JSON). */
+function policyRuleSchema<Q extends z.ZodType>(quantity: Q) {
+  return z.discriminatedUnion('type', [
+    z.object({ type: z.literal('max_value_wei'), value: quantity }).strict(),
+    z.object({ type: z.literal('daily_limit_wei'), value: quantity }).strict(),
+    z.object({ type: z.literal('allowed_chain_ids'), values: z.array(quantity).max(256) }).strict(),
+    z
+      .object({
+        type: z.literal('allowed_recipients'),
+        values: z.array(EthAddressSchema).max(1024),
+      })
+      .strict(),
+    z.object({ type: z.literal('deny_message_signing') }).strict(),
+  ]);
+}
+export const PolicyRuleSchema = policyRuleSchema(QuantitySchema);
+/** A rule exactly as the owner sent it: what the enclave MACs and the host stores. */
+export const StoredPolicyRuleSchema = policyRuleSchema(RawQuantitySchema);
 export type PolicyRule = z.infer<typeof PolicyRuleSchema>;
 export const PolicyRulesSchema = z.array(PolicyRuleSchema).max(32);
