@@ -81,6 +81,13 @@ const EnclaveEnvSchema = z.object({
   AGGREGATES_MAX_FILLS: int(1000, 50_000_000)
     .default(3_000_000)
     .describe('Most fills one job may hold'),
+  ENCLAVE_PARENT_PID: int(1, 2 ** 22)
+    .optional()
+    .describe('Pid of the host that spawned this enclave; the enclave exits when it dies'),
+  ENCLAVE_TEST_HOOKS: z
+    .enum(['0', '1'])
+    .default('0')
+    .describe('1 = answer the test-only methods (simulated platform only)'),
 });
 
 export type EnclaveConfig = Readonly<z.infer<typeof EnclaveEnvSchema>>;
@@ -119,6 +126,12 @@ export function parseEnclaveConfig(env: NodeJS.ProcessEnv): EnclaveConfig {
         );
       }
     }
+  }
+  // A hook that hangs the enclave has no place beside real keys.
+  if (res.data.ENCLAVE_TEST_HOOKS === '1' && res.data.TEE_PLATFORM !== 'simulated') {
+    throw new Error(
+      'invalid enclave configuration:\n  ENCLAVE_TEST_HOOKS: only allowed when TEE_PLATFORM is simulated',
+    );
   }
   if (NEEDS_RELEASED_KEY.includes(res.data.TEE_PLATFORM) && !res.data.SEALING_KEY_FILE) {
     throw new Error(

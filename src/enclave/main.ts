@@ -16,6 +16,22 @@ function fatal(what: string, err: unknown): never {
   process.exit(70);
 }
 
+/**
+ * A spawned enclave must not outlive its host (kill -9, a failed start): it would keep the
+ * keyring in memory and the next host would start a second one beside it. When the host dies
+ * this process is re-parented, so its parent pid changes; checking that is immune to pid reuse.
+ */
+function exitWithParent(parentPid: number): void {
+  const check = () => {
+    if (process.ppid !== parentPid) {
+      process.stdout.write(`${JSON.stringify({ event: 'enclave.parent_gone' })}\n`);
+      process.exit(0);
+    }
+  };
+  check();
+  setInterval(check, 500).unref();
+}
+
 process.on('uncaughtException', (err) => fatal('uncaught exception', err));
 process.on('unhandledRejection', (err) => fatal('unhandled rejection', err));
 
@@ -30,6 +46,7 @@ try {
   const stop = () => process.exit(0);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  if (config.ENCLAVE_PARENT_PID !== undefined) exitWithParent(config.ENCLAVE_PARENT_PID);
 } catch (err) {
   // Configuration errors name variables only, never values; print them, nothing else.
   // A platform that cannot start says which device file or setting is missing (paths only).

@@ -103,6 +103,14 @@ const EnvSchema = z
     ENCLAVE_CALL_TIMEOUT_MS: int(100, 120_000)
       .default(10_000)
       .describe('Timeout of one enclave call'),
+    ENCLAVE_HEARTBEAT_INTERVAL_MS: int(50, 600_000)
+      .default(5000)
+      .describe('How often the supervisor checks that the enclave answers (a heartbeat call)'),
+    ENCLAVE_HEARTBEAT_MISSES: int(1, 100)
+      .default(3)
+      .describe(
+        'Heartbeats left unanswered, or enclave calls timed out, in a row before the enclave is killed and restarted',
+      ),
     ENVELOPE_MAX_AGE_SECONDS: int(10, 3600)
       .default(300)
       .describe('Oldest envelope issued_at accepted'),
@@ -209,6 +217,8 @@ const EnvSchema = z
       socket: env.ENCLAVE_SOCKET,
       bundle: env.ENCLAVE_BUNDLE,
       callTimeoutMs: env.ENCLAVE_CALL_TIMEOUT_MS,
+      heartbeatIntervalMs: env.ENCLAVE_HEARTBEAT_INTERVAL_MS,
+      heartbeatMisses: env.ENCLAVE_HEARTBEAT_MISSES,
       envelopeMaxAgeSeconds: env.ENVELOPE_MAX_AGE_SECONDS,
       envelopeMaxFutureSeconds: env.ENVELOPE_MAX_FUTURE_SECONDS,
       replayCacheMaxEntries: env.REPLAY_CACHE_MAX_ENTRIES,

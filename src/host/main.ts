@@ -18,7 +18,13 @@ try {
 }
 
 const service = await createService(config);
-await service.app.listen({ port: config.port, host: config.host });
+try {
+  await service.app.listen({ port: config.port, host: config.host });
+} catch (err) {
+  // A host that cannot serve must not leave its enclave (and the keyring in it) running.
+  await service.stop().catch(() => undefined);
+  throw err;
+}
 service.logger.info(
   {
     platform: config.enclave.platform,

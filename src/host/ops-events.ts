@@ -26,8 +26,10 @@ export type OpsEvent =
       generation: number;
       restarts: number;
     }
+  | { type: 'enclave.unresponsive'; reason: 'heartbeat' | 'call_timeouts'; misses: number }
   | { type: 'keyring.generated'; generation: number; keyId: string }
   | { type: 'keyring.rotated'; generation: number; keyId: string }
+  | { type: 'auth.key_rotated'; generation: number; keyId: string }
   | {
       type: 'aggregates.requested';
       sessionId: string;
@@ -55,8 +57,10 @@ export const OPS_EVENT_TYPES = [
   'credential.expired',
   'enclave.started',
   'enclave.restarted',
+  'enclave.unresponsive',
   'keyring.generated',
   'keyring.rotated',
+  'auth.key_rotated',
   'aggregates.requested',
   'aggregates.signed',
   'aggregates.failed',

@@ -12,6 +12,7 @@ import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
+import { createCredentialKeyring } from './enclave-client/credential-keyring.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
 import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
@@ -33,7 +34,11 @@ import { createCredentialService } from './services/credential-service.js';
 
 export async function createService(
   config: Config,
-  opts: { logDestination?: DestinationStream } = {},
+  opts: {
+    logDestination?: DestinationStream;
+    /** Tests only (never set by main.ts): the enclave answers its test methods. */
+    enclaveTestHooks?: boolean;
+  } = {},
 ) {
   const logger = createLogger(config.logLevel, opts.logDestination);
   const db = await openDatabase({
@@ -50,10 +55,17 @@ export async function createService(
   const enclave = createEnclaveSupervisor({
     config,
     db,
-    state: createEnclaveStateRepository(db),
     ops,
     logger: logger.child({ component: 'supervisor' }),
+    testHooks: opts.enclaveTestHooks === true,
   });
+  const keyring = createCredentialKeyring({
+    db,
+    state: createEnclaveStateRepository(db),
+    ops,
+    sealingPolicy: config.enclave.sealingPolicy,
+  });
+  enclave.onReady((call) => keyring.init(call));
   const logStore = createLogStore(db);
   const log = createLogService({
     db,
@@ -81,6 +93,7 @@ export async function createService(
     intervalMs: config.ttlSweepIntervalMs,
   });
   const rotation = createKeyRotationJob({
+    keyring,
     enclave,
     log,
     logger,
@@ -125,6 +138,7 @@ export async function createService(
     log,
     verifier,
     throttle: createLoginThrottle(config.auth.loginFailuresBeforeBackoff, redis),
+    ops,
     config: config.auth,
     logger: logger.child({ component: 'auth' }),
   });
@@ -150,25 +164,45 @@ export async function createService(
       logger: logger.child({ component: 'egress' }),
     });
   }
-  await enclave.start();
-  auth.start();
-  sweeper.start();
-  rotation.start();
-  witnesses.start();
-  aggregates.start();
-  const app = await buildApp({
-    config,
-    logger,
-    enclave,
-    db,
-    credentials,
-    attestation,
-    aggregates,
-    log,
-    logStore,
-    redis,
-    auth: { service: auth, guard, config: config.auth },
-  });
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  async function stop(): Promise<void> {
+    await rotation.stop();
+    await auth.stop();
+    await witnesses.stop();
+    await sweeper.stop();
+    await app?.close();
+    await aggregates.stop();
+    await log.drain();
+    await enclave.stop();
+    await egressProxy?.close();
+    redis?.disconnect();
+    await db.close();
+  }
+  try {
+    await enclave.start();
+    auth.start();
+    sweeper.start();
+    rotation.start();
+    witnesses.start();
+    aggregates.start();
+    app = await buildApp({
+      config,
+      logger,
+      enclave,
+      db,
+      credentials,
+      attestation,
+      aggregates,
+      log,
+      logStore,
+      redis,
+      auth: { service: auth, guard, config: config.auth },
+    });
+  } catch (err) {
+    // A failed start leaves nothing running: no enclave child with the keyring in memory.
+    await stop().catch(() => undefined);
+    throw err;
+  }
 
   return {
     app,
@@ -183,19 +217,7 @@ export async function createService(
     auth,
     authVerifier: verifier,
     logger,
-    async stop(): Promise<void> {
-      rotation.stop();
-      auth.stop();
-      await witnesses.stop();
-      await sweeper.stop();
-      await app.close();
-      await aggregates.stop();
-      await log.drain();
-      await enclave.stop();
-      await egressProxy?.close();
-      redis?.disconnect();
-      await db.close();
-    },
+    stop,
   };
 }
 export type Service = Awaited<ReturnType<typeof createService>>;

@@ -9,6 +9,7 @@ import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js
 import { logAppend, logInit } from './log.js';
 import { status } from './status.js';
 import { submitCredential } from './submit-credential.js';
+import { blockEventLoop } from './test-hooks.js';
 import { verifyStored } from './verify-stored.js';
 
 export type Handler<M extends MethodName> = (
@@ -31,4 +32,5 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'aggregates.start': aggregatesStart,
   'aggregates.poll': aggregatesPoll,
   ...AUTH_HANDLERS,
+  'test.block_event_loop': blockEventLoop,
 });

@@ -14,8 +14,11 @@ import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
 import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { rotateSealed } from '../enclave-client/sealed-rotation.js';
 import { HostError } from '../errors.js';
+import { createPeriodicJob, type Clock } from '../jobs/periodic.js';
 import type { LogService } from '../log/log-service.js';
+import type { OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { TokenVerifier } from './verifier.js';
@@ -28,9 +31,14 @@ export interface AuthServiceDeps {
   log: Pick<LogService, 'commit' | 'isReady'>;
   verifier: TokenVerifier;
   throttle: LoginThrottle;
+  ops: OpsLog;
   config: AuthConfig;
   logger: Logger;
+  clock?: Clock;
 }
+
+/** Expired keys leave the JWKS by time, so the host re-reads it this often. */
+const JWKS_REFRESH_MS = 30_000;
 
 export interface TokenPair {
   access_token: string;
@@ -61,8 +69,7 @@ function pair(r: {
 
 export function createAuthService(deps: AuthServiceDeps) {
   const { enclave, repo, log, verifier, throttle, config, logger } = deps;
-  let rotationTimer: NodeJS.Timeout | null = null;
-  let jwksTimer: NodeJS.Timeout | null = null;
+  const clock = deps.clock ? { clock: deps.clock } : {};
 
   async function refreshJwks(call: Call = enclave.call): Promise<void> {
     const r = await call('auth.jwks', {});
@@ -190,56 +197,54 @@ export function createAuthService(deps: AuthServiceDeps) {
       return n;
     },
 
-    /** Rollover: prepare → store and log (one transaction) → activate. Fail closed. */
+    /** Rollover: prepare → store, record and log (one transaction) → activate. Fail closed. */
     async rotateKeys(): Promise<{ generation: number; kid: string }> {
-      const prepared = await enclave.call('auth.prepare_rotation', {});
-      await log.commit({
-        async work(tx) {
-          await repo.insertKeyring(prepared.generation, prepared.sealed, tx);
-          const entry: LogEntry = {
-            v: 1,
-            type: 'auth.key_rotated',
-            subject: prepared.kid,
-            time: nowSeconds(),
-          };
-          return { result: undefined, entries: [entry] };
+      return rotateSealed(
+        { log, ops: deps.ops },
+        {
+          prepare: () => enclave.call('auth.prepare_rotation', {}),
+          persist: (tx, p) => repo.insertKeyring(p.generation, p.sealed, tx),
+          opsEvent: (p) => ({ type: 'auth.key_rotated', generation: p.generation, keyId: p.kid }),
+          logEntry: (p) => ({ type: 'auth.key_rotated', subject: p.kid }),
+          async activate(p) {
+            const r = await enclave.call('auth.activate', {
+              generation: p.generation,
+              sealed: p.sealed,
+            });
+            verifier.setJwks({ keys: r.keys });
+            return { generation: r.generation, kid: p.kid };
+          },
         },
-      });
-      const r = await enclave.call('auth.activate', {
-        generation: prepared.generation,
-        sealed: prepared.sealed,
-      });
-      verifier.setJwks({ keys: r.keys });
-      return { generation: r.generation, kid: prepared.kid };
+      );
     },
 
     start(): void {
-      // Expired keys leave the JWKS by time, so the host re-reads it now and then.
-      jwksTimer = setInterval(() => {
-        refreshJwks().catch(() => undefined);
-      }, 30_000);
-      jwksTimer.unref();
-      if (config.keyRotationIntervalMs > 0) {
-        // The period may exceed a timer's range (2^31 ms): check often, rotate when due, counting
-        // from the stored keyring's time so a restart does not postpone the rollover.
-        const checkMs = Math.min(config.keyRotationIntervalMs, 3_600_000);
-        rotationTimer = setInterval(() => {
-          void (async () => {
-            const last = await repo.latestKeyringTime();
-            if (last !== null && Date.now() - last < config.keyRotationIntervalMs) return;
-            await service.rotateKeys();
-          })().catch((err: unknown) => {
-            logger.error({ code: (err as { code?: string }).code }, 'auth key rotation failed');
-          });
-        }, checkMs);
-        rotationTimer.unref();
-      }
+      jwksJob.start();
+      rotationJob.start();
     },
-    stop(): void {
-      if (rotationTimer) clearInterval(rotationTimer);
-      if (jwksTimer) clearInterval(jwksTimer);
+    async stop(): Promise<void> {
+      await Promise.all([jwksJob.stop(), rotationJob.stop()]);
     },
   };
+  const jwksJob = createPeriodicJob({
+    name: 'jwks refresh',
+    everyMs: JWKS_REFRESH_MS,
+    run: () => refreshJwks(),
+    logger,
+    ...clock,
+  });
+  // Counted from the stored keyring's time, so a restart does not postpone the rollover.
+  const rotationJob = createPeriodicJob({
+    name: 'auth key rotation',
+    everyMs: config.keyRotationIntervalMs,
+    lastRunAt: async () => {
+      const t = await repo.latestKeyringTime();
+      return t === null ? undefined : new Date(t);
+    },
+    run: () => service.rotateKeys(),
+    logger,
+    ...clock,
+  });
   return service;
 }
 export type AuthService = ReturnType<typeof createAuthService>;

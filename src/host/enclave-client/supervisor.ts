@@ -1,37 +1,35 @@
 /**
- * Spawns the enclave process (or connects to one given its socket), hands it its sealed keyring,
- * and restarts it when it dies. While it is down, `call` fails fast with ENCLAVE_UNAVAILABLE and
+ * Supervises the enclave process: spawns it (or connects to one given its socket), runs the
+ * ready hooks (the keyrings, the log) on every start, and restarts it when it dies. While it is down, `call` fails fast with ENCLAVE_UNAVAILABLE and
  * `retryAfterSeconds` says when to come back; routes turn that into 503 + Retry-After. The
  * enclave gets only its own settings in its environment, never the host's.
+ *
+ * A watchdog sends a heartbeat (`enclave.status`) every ENCLAVE_HEARTBEAT_INTERVAL_MS. An
+ * enclave that leaves ENCLAVE_HEARTBEAT_MISSES of them unanswered in a row, or lets that many
+ * calls in a row time out, is hung (a blocked event loop, a stopped process): it is killed and
+ * restarted from the sealed keyring, as after a crash, with an `enclave.unresponsive` ops event.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import type {
-  MethodName,
-  MethodParams,
-  MethodResult,
-  PublicKeys,
-} from '../../protocol/rpc/methods.js';
+import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { Config } from '../config.js';
-import type { Db, Queryable } from '../db/database.js';
-import type { EnclaveStateRepository } from '../db/repositories/enclave-state.js';
+import type { Db } from '../db/database.js';
 import type { OpsLog } from '../ops-events.js';
-import { EnclaveCallError, EnclaveRpcClient, type BatchCall } from './rpc-client.js';
+import { createPeriodicJob } from '../jobs/periodic.js';
+import {
+  EnclaveCallError,
+  EnclaveRpcClient,
+  isEnclaveCallError,
+  type BatchCall,
+} from './rpc-client.js';
 
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5000;
-
-/**
- * Makes a prepared rotation durable: runs `store` (the sealed keyring and its ops event) in a
- * transaction, with whatever else must land with it (the transparency-log entry).
- */
-export type RotationPersist = (
-  store: (tx: Queryable) => Promise<void>,
-  newKeyId: string,
-) => Promise<unknown>;
+/** How long stop() waits for the enclave to exit on SIGTERM before it kills it. */
+const STOP_GRACE_MS = 5000;
 
 export interface SupervisorDeps {
   config: Pick<
@@ -39,9 +37,10 @@ export interface SupervisorDeps {
     'dataDir' | 'maxTtlSeconds' | 'enclave' | 'exchanges' | 'aggregates' | 'auth'
   >;
   db: Pick<Db, 'transaction'>;
-  state: EnclaveStateRepository;
   ops: OpsLog;
   logger: Logger;
+  /** Tests only: lets the spawned enclave answer its test methods (simulated platform only). */
+  testHooks?: boolean;
 }
 
 /** Where the host's CONNECT proxy listens for the enclave's exchange traffic (tunnel mode). */
@@ -63,6 +62,10 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   let bringingUp: Promise<void> | null = null;
   /** Run on every (re)start after the keyring is ready and before routes may use the enclave. */
   const readyHooks: ((call: EnclaveRpcClient['call']) => Promise<void>)[] = [];
+  /** Watchdog: the heartbeat awaiting its answer, heartbeats missed and calls timed out in a row. */
+  let heartbeat: Promise<unknown> | null = null;
+  let missed = 0;
+  let timeouts = 0;
 
   function spawnEnclave(): Promise<void> {
     mkdirSync(config.dataDir, { recursive: true });
@@ -95,6 +98,9 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       AGGREGATES_MAX_WINDOW_DAYS: String(config.aggregates.maxWindowDays),
       AGGREGATES_MAX_FILLS: String(config.aggregates.maxFills),
       ...config.auth.enclaveEnv,
+      // The enclave exits when this process dies (enclave/main.ts).
+      ENCLAVE_PARENT_PID: String(process.pid),
+      ...(deps.testHooks ? { ENCLAVE_TEST_HOOKS: '1' } : {}),
       PATH: process.env.PATH ?? '',
     };
     const proc = spawn(process.execPath, [resolvePath(config.enclave.bundle)], {
@@ -120,52 +126,20 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     });
   }
 
-  /** Unseal the stored keyring, or create and store the first one. */
-  async function initKeyring(c: EnclaveRpcClient): Promise<void> {
-    const status = await c.call('enclave.status', {});
-    measurement = status.measurement;
-    if (status.phase === 'ready') {
-      // An enclave we connected to was initialised by an earlier host run: nothing to hand over.
-      const latest = await deps.state.latest();
-      if (!latest || latest.generation !== status.generation)
-        throw new Error('running enclave holds another keyring');
-      generation = latest.generation;
-      return;
-    }
-    const latest = await deps.state.latest();
-    if (latest) {
-      generation = (await c.call('keyring.unseal', { sealed: latest.sealed })).public.generation;
-      return;
-    }
-    const generated = await c.call('keyring.generate', { policy: config.enclave.sealingPolicy });
-    await deps.db.transaction(async (tx) => {
-      await deps.state.insert(
-        {
-          generation: generated.public.generation,
-          sealed: generated.sealed,
-          policy: config.enclave.sealingPolicy,
-          measurement,
-        },
-        tx,
-      );
-      await deps.ops.record(tx, {
-        type: 'keyring.generated',
-        generation: generated.public.generation,
-        keyId: generated.public.current_key_id,
-      });
-    });
-    generation = generated.public.generation;
-  }
-
   async function bringUp(): Promise<void> {
     if (!config.enclave.socket) await spawnEnclave();
     const c = await EnclaveRpcClient.connect(socketPath, config.enclave.callTimeoutMs);
     client = c;
     c.onClose(() => onEnclaveLost());
-    await initKeyring(c);
+    measurement = (await c.call('enclave.status', {})).measurement;
     for (const hook of readyHooks) await hook(c.call.bind(c));
+    // The hooks handed over the keyring: its generation is the enclave's now.
+    generation = (await c.call('enclave.status', {})).generation ?? 0;
     ready = true;
     backoffMs = MIN_BACKOFF_MS;
+    heartbeat = null;
+    missed = 0;
+    timeouts = 0;
     await deps.db.transaction((tx) =>
       deps.ops.record(
         tx,
@@ -215,6 +189,72 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     return bringingUp;
   }
 
+  /** Kills a hung enclave so that it restarts; records why. */
+  function unresponsive(reason: 'heartbeat' | 'call_timeouts', misses: number): void {
+    if (!ready || stopping) return;
+    logger.error({ reason, misses }, 'enclave unresponsive; restarting');
+    ready = false;
+    heartbeat = null;
+    missed = 0;
+    timeouts = 0;
+    // SIGKILL also ends a stopped (SIGSTOP) process; its exit closes the connection, and the
+    // close starts the restart, as after a crash.
+    if (child) child.kill('SIGKILL');
+    else client?.close();
+    void deps.db
+      .transaction((tx) => deps.ops.record(tx, { type: 'enclave.unresponsive', reason, misses }))
+      .catch((err: unknown) =>
+        logger.error({ code: (err as { code?: string }).code }, 'ops event not recorded'),
+      );
+  }
+
+  function noteAnswer(c: EnclaveRpcClient): void {
+    if (client !== c) return;
+    missed = 0;
+    timeouts = 0;
+  }
+
+  function noteTimeout(c: EnclaveRpcClient): void {
+    if (client !== c || ++timeouts < config.enclave.heartbeatMisses) return;
+    unresponsive('call_timeouts', timeouts);
+  }
+
+  /** Watches what a call's answer says about the enclave's health. */
+  function watched<T>(c: EnclaveRpcClient, p: Promise<T>): Promise<T> {
+    return p.then(
+      (v) => {
+        noteAnswer(c);
+        return v;
+      },
+      (err: unknown) => {
+        if (isEnclaveCallError(err, 'ENCLAVE_TIMEOUT')) noteTimeout(c);
+        // Any other error is an answer: the enclave's loop is running.
+        else if (isEnclaveCallError(err) && err.code !== 'ENCLAVE_UNAVAILABLE') noteAnswer(c);
+        throw err;
+      },
+    );
+  }
+
+  const watchdog = createPeriodicJob({
+    name: 'enclave heartbeat',
+    everyMs: config.enclave.heartbeatIntervalMs,
+    async run() {
+      const c = client;
+      if (!ready || !c || !c.isOpen) return; // a (re)start is under way
+      if (heartbeat) {
+        if (++missed >= config.enclave.heartbeatMisses) unresponsive('heartbeat', missed);
+        return;
+      }
+      const sent = watched(c, c.call('enclave.status', {}))
+        .catch(() => undefined)
+        .finally(() => {
+          if (heartbeat === sent) heartbeat = null;
+        });
+      heartbeat = sent;
+    },
+    logger,
+  });
+
   function live(): EnclaveRpcClient {
     if (!ready || !client || !client.isOpen) throw new EnclaveCallError('ENCLAVE_UNAVAILABLE');
     return client;
@@ -222,56 +262,36 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
 
   return {
     /** Resolves once the enclave is ready for the first time. */
-    start: () => startLoop(),
-    isReady: () => ready && client !== null && client.isOpen,
+    async start(): Promise<void> {
+      await startLoop();
+      watchdog.start();
+    },
+    /** Ready: started, connected, and not missing heartbeats. */
+    isReady: () => ready && client !== null && client.isOpen && missed === 0,
     retryAfterSeconds: () => Math.max(1, Math.ceil(backoffMs / 1000)),
     generation: () => generation,
     measurement: () => measurement,
     call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
       try {
-        return live().call(method, params);
+        const c = live();
+        return watched(c, c.call(method, params));
       } catch (err) {
         return Promise.reject(err);
       }
     },
-    batch(calls: BatchCall[]) {
-      return live().batch(calls);
-    },
-    /** Rotation: prepare → store durably → activate (see enclave/methods/keyring.ts). */
-    /**
-     * Rotates the credential key in two steps. The new keyring is stored (and, through
-     * `persist`, logged) before the enclave may use it: if storing fails, the enclave keeps its
-     * current key; if activation fails after storing, the next start unseals the stored one.
-     */
-    async rotateCredentialKey(
-      persist: RotationPersist = (store) => deps.db.transaction(store),
-    ): Promise<PublicKeys> {
+    async batch(calls: BatchCall[]) {
       const c = live();
-      const prepared = await c.call('keyring.prepare_rotation', {});
-      await persist(async (tx) => {
-        await deps.state.insert(
-          {
-            generation: prepared.generation,
-            sealed: prepared.sealed,
-            policy: config.enclave.sealingPolicy,
-            measurement,
-          },
-          tx,
-        );
-        await deps.ops.record(tx, {
-          type: 'keyring.rotated',
-          generation: prepared.generation,
-          keyId: prepared.key_id,
-        });
-      }, prepared.key_id);
-      const { public: keys } = await c.call('keyring.activate', {
-        generation: prepared.generation,
-        sealed: prepared.sealed,
-      });
-      generation = keys.generation;
-      return keys;
+      const results = await c.batch(calls);
+      for (const r of results) {
+        if (r.status === 'fulfilled') noteAnswer(c);
+        else void watched(c, Promise.reject(r.reason as Error)).catch(() => undefined);
+      }
+      return results;
     },
-    /** Registers a step of every enclave start (e.g. resuming the transparency log). */
+    /**
+     * Registers a step of every enclave start, run in registration order: the keyrings first,
+     * then e.g. resuming the transparency log.
+     */
     onReady(hook: (call: EnclaveRpcClient['call']) => Promise<void>): void {
       readyHooks.push(hook);
     },
@@ -286,12 +306,19 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     async stop(): Promise<void> {
       stopping = true;
       ready = false;
+      await watchdog.stop();
       client?.close();
       const proc = child;
-      if (proc && proc.exitCode === null) {
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
         await new Promise<void>((r) => {
-          proc.once('exit', () => r());
+          // A hung or stopped enclave cannot act on SIGTERM: it is killed after a grace period.
+          const force = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+          proc.once('exit', () => {
+            clearTimeout(force);
+            r();
+          });
           proc.kill('SIGTERM');
+          proc.kill('SIGCONT');
         });
       }
     },

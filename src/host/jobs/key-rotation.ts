@@ -1,57 +1,39 @@
 /**
- * Rotates the enclave's credential key every KEY_ROTATION_INTERVAL_SECONDS. The enclave keeps
- * retired keys until no stored or in-flight envelope can name them (max TTL + envelope age).
+ * Rotates the enclave's credential key every KEY_ROTATION_INTERVAL_SECONDS, counted from the
+ * stored keyring's time (so restarts do not postpone it). The enclave keeps retired keys until
+ * no stored or in-flight envelope can name them (max TTL + envelope age).
  */
 import type { Logger } from 'pino';
-import type { LogEntry } from '../../protocol/log/entry.js';
+import type { PublicKeys } from '../../protocol/rpc/methods.js';
+import type { CredentialKeyring } from '../enclave-client/credential-keyring.js';
 import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
 import type { LogService } from '../log/log-service.js';
+import { createPeriodicJob, type Clock } from './periodic.js';
 
 export function createKeyRotationJob(deps: {
-  enclave: Pick<EnclaveSupervisor, 'rotateCredentialKey' | 'isReady'>;
+  keyring: Pick<CredentialKeyring, 'rotate' | 'lastRotatedAt'>;
+  enclave: Pick<EnclaveSupervisor, 'call'>;
   log: Pick<LogService, 'commit'>;
   logger: Pick<Logger, 'error' | 'info'>;
   intervalMs: number;
+  clock?: Clock;
 }) {
-  let timer: NodeJS.Timeout | null = null;
-
-  /**
-   * Rotates now. The new key id enters the transparency log in the same transaction that stores
-   * the new sealed keyring, before the enclave may use the key; no entry, no rotation.
-   */
-  async function rotateOnce() {
-    return deps.enclave.rotateCredentialKey((store, newKeyId) =>
-      deps.log.commit({
-        async work(tx) {
-          await store(tx);
-          const entry: LogEntry = {
-            v: 1,
-            type: 'keyring.rotated',
-            subject: newKeyId,
-            time: Math.floor(Date.now() / 1000),
-          };
-          return { result: undefined, entries: [entry] };
-        },
-      }),
-    );
-  }
-
+  const job = createPeriodicJob<PublicKeys>({
+    name: 'credential key rotation',
+    everyMs: deps.intervalMs,
+    lastRunAt: () => deps.keyring.lastRotatedAt(),
+    async run() {
+      const keys = await deps.keyring.rotate(deps.enclave, deps.log);
+      deps.logger.info({ generation: keys.generation }, 'credential key rotated');
+      return keys;
+    },
+    logger: deps.logger,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
   return {
-    rotateOnce,
-    start() {
-      if (deps.intervalMs <= 0) return;
-      timer = setInterval(() => {
-        if (!deps.enclave.isReady()) return;
-        rotateOnce()
-          .then((keys) =>
-            deps.logger.info({ generation: keys.generation }, 'credential key rotated'),
-          )
-          .catch((err: unknown) => deps.logger.error({ err }, 'credential key rotation failed'));
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    stop() {
-      if (timer) clearInterval(timer);
-    },
+    /** Rotates now (or joins a rotation in flight). */
+    rotateOnce: () => job.runNow(),
+    start: () => job.start(),
+    stop: () => job.stop(),
   };
 }

@@ -2,13 +2,14 @@
  * Runs cleanup_expired_credentials() every TTL_SWEEP_INTERVAL_SECONDS (and on demand, after a
  * revoke), recording one `credential.expired` event and log entry per session it ends, in the
  * same transaction as the delete.
- * Runs never overlap; a failed run is logged and retried at the next tick.
+ * Runs never overlap; a failed run is logged and retried at the next check (periodic.ts).
  */
 import type { Logger } from 'pino';
 import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import type { LogService } from '../log/log-service.js';
 import type { SessionRepository } from '../db/repositories/sessions.js';
 import type { OpsLog } from '../ops-events.js';
+import { createPeriodicJob } from './periodic.js';
 
 export function createTtlSweeper(deps: {
   log: Pick<LogService, 'commit'>;
@@ -17,9 +18,6 @@ export function createTtlSweeper(deps: {
   logger: Pick<Logger, 'error'>;
   intervalMs: number;
 }) {
-  let running: Promise<string[]> | null = null;
-  let timer: NodeJS.Timeout | null = null;
-
   async function sweep(): Promise<string[]> {
     const { result } = await deps.log.commit({
       async work(tx) {
@@ -41,25 +39,16 @@ export function createTtlSweeper(deps: {
     return result;
   }
 
-  function runOnce(): Promise<string[]> {
-    running ??= sweep().finally(() => {
-      running = null;
-    });
-    return running;
-  }
-
+  const job = createPeriodicJob({
+    name: 'ttl sweep',
+    everyMs: deps.intervalMs,
+    run: sweep,
+    logger: deps.logger,
+  });
   return {
-    runOnce,
-    start() {
-      timer = setInterval(() => {
-        runOnce().catch((err: unknown) => deps.logger.error({ err }, 'ttl sweep failed'));
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running?.catch(() => undefined);
-    },
+    runOnce: () => job.runNow(),
+    start: () => job.start(),
+    stop: () => job.stop(),
   };
 }
 export type TtlSweeper = ReturnType<typeof createTtlSweeper>;

@@ -11,6 +11,7 @@ import { parseCheckpoint, verifyCosignature } from '../../protocol/log/checkpoin
 import { parseNote, parseVerifierKey, COSIGNATURE_SIG_TYPE } from '../../protocol/log/note.js';
 import type { LogService } from './log-service.js';
 import type { LogStore } from './log-store.js';
+import { createPeriodicJob } from '../jobs/periodic.js';
 
 export interface WitnessConfig {
   name: string;
@@ -42,15 +43,13 @@ export function createWitnessJob(deps: {
   witnesses: readonly WitnessConfig[];
   log: Pick<LogService, 'latest' | 'tree'>;
   store: Pick<LogStore, 'insertCosignature'>;
-  logger: Pick<Logger, 'warn' | 'info'>;
+  logger: Pick<Logger, 'warn' | 'info' | 'error'>;
   intervalMs: number;
   fetchImpl?: typeof fetch;
 }) {
   const doFetch = deps.fetchImpl ?? fetch;
   /** The size each witness last cosigned, as far as we know (0 until it tells us). */
   const known = new Map<string, number>();
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
 
   function body(oldSize: number, note: string, size: number): string {
     const proof =
@@ -112,22 +111,16 @@ export function createWitnessJob(deps: {
     );
   }
 
+  const job = createPeriodicJob({
+    name: 'witness run',
+    everyMs: deps.witnesses.length === 0 ? 0 : deps.intervalMs,
+    run: runOnce,
+    logger: deps.logger,
+  });
   return {
-    runOnce(): Promise<void> {
-      running ??= runOnce().finally(() => {
-        running = null;
-      });
-      return running;
-    },
-    start() {
-      if (deps.witnesses.length === 0 || deps.intervalMs <= 0) return;
-      timer = setInterval(() => void this.runOnce(), deps.intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running;
-    },
+    runOnce: () => job.runNow(),
+    start: () => job.start(),
+    stop: () => job.stop(),
   };
 }
 export type WitnessJob = ReturnType<typeof createWitnessJob>;

@@ -265,6 +265,16 @@ export const METHODS = {
     phases: READY,
   },
   ...AUTH_METHODS,
+  /**
+   * Test only: blocks the enclave's event loop for `ms`, so the supervisor's watchdog can be
+   * tested on a hung enclave. The enclave answers METHOD_UNKNOWN unless it was started with
+   * ENCLAVE_TEST_HOOKS=1, which it refuses on any platform but `simulated`; no route calls it.
+   */
+  'test.block_event_loop': {
+    params: z.object({ ms: z.number().int().min(1).max(600_000) }).strict(),
+    result: z.object({}).strict(),
+    phases: ALL,
+  },
 } as const;
 
 export type MethodName = keyof typeof METHODS;

@@ -17,6 +17,7 @@ import { loadConfig } from '../../../src/host/config.js';
 import { openDatabase, type Db } from '../../../src/host/db/database.js';
 import { migrate } from '../../../src/host/db/migrate.js';
 import { createEnclaveStateRepository } from '../../../src/host/db/repositories/enclave-state.js';
+import { createCredentialKeyring } from '../../../src/host/enclave-client/credential-keyring.js';
 import { createEnclaveSupervisor } from '../../../src/host/enclave-client/supervisor.js';
 import { createLogger } from '../../../src/host/logging.js';
 import { createOpsLog } from '../../../src/host/ops-events.js';
@@ -38,6 +39,7 @@ describe('host → enclave platform selection (sgx-gramine on a fake tree)', () 
     const dataDir = mkdtempSync(join(out, 'data-'));
     db = await openDatabase({ dataDir: join(dataDir, 'pglite') });
     await migrate(db);
+    const ops = createOpsLog(logger);
     supervisor = createEnclaveSupervisor({
       config: loadConfig({
         DATA_DIR: dataDir,
@@ -47,10 +49,16 @@ describe('host → enclave platform selection (sgx-gramine on a fake tree)', () 
         SEALING_POLICY: 'measurement',
       }),
       db,
-      state: createEnclaveStateRepository(db),
-      ops: createOpsLog(logger),
+      ops,
       logger,
     });
+    const keyring = createCredentialKeyring({
+      db,
+      state: createEnclaveStateRepository(db),
+      ops,
+      sealingPolicy: 'measurement',
+    });
+    supervisor.onReady((call) => keyring.init(call));
     await supervisor.start();
   });
   after(async () => {

@@ -16,6 +16,13 @@ export function createEnclaveStateRepository(db: Queryable) {
       );
       return rows[0] ?? null;
     },
+    /** When the latest generation was stored (generated or rotated), in ms since the epoch. */
+    async latestTime(): Promise<number | null> {
+      const { rows } = await db.query<{ t: number | null }>(
+        'SELECT floor(extract(epoch FROM max(created_at)) * 1000)::float8 AS t FROM enclave_state',
+      );
+      return rows[0]?.t == null ? null : Number(rows[0].t);
+    },
     async insert(s: SealedState, q: Queryable = db): Promise<void> {
       await q.query(
         'INSERT INTO enclave_state (generation, sealed, policy, measurement) VALUES ($1, $2, $3, $4)',

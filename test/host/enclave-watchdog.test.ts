@@ -1,0 +1,136 @@
+/**
+ * The supervisor's watchdog, on a real enclave: an enclave whose event loop is blocked (the
+ * test-only method), and one stopped with SIGSTOP, miss their heartbeats; the supervisor kills
+ * it, /readyz answers 503 meanwhile, an `enclave.unresponsive` event says why, and the enclave
+ * comes back from the same sealed keyring. The test method exists only with the test flag, and
+ * only on the simulated platform.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { parseEnclaveConfig } from '../../src/enclave/config.js';
+import { blockEventLoop } from '../../src/enclave/methods/test-hooks.js';
+import { loadConfig } from '../../src/host/config.js';
+import { createService, type Service } from '../../src/host/service.js';
+import { ensureEnclaveBundle } from '../helpers/service.js';
+
+/** Generous liveness bound: it bounds the test, it asserts nothing about speed. */
+const BOUND_MS = 60_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('enclave watchdog', () => {
+  let service: Service;
+  let dataDir: string;
+  const pids: number[] = [];
+  before(async () => {
+    ensureEnclaveBundle();
+    dataDir = mkdtempSync(join(tmpdir(), 'cloister-watchdog-'));
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      KEY_ROTATION_INTERVAL_SECONDS: '0',
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
+      ENCLAVE_HEARTBEAT_INTERVAL_MS: '200',
+      ENCLAVE_HEARTBEAT_MISSES: '3',
+    });
+    service = await createService(config, { enclaveTestHooks: true });
+  });
+  after(async () => {
+    for (const pid of pids) {
+      if (!alive(pid)) continue;
+      process.kill(pid, 'SIGCONT');
+      process.kill(pid, 'SIGKILL');
+    }
+    await service?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const readyz = async () =>
+    (await service.app.inject({ method: 'GET', url: '/readyz' })).statusCode;
+
+  /** Hangs the enclave with `hang`, then waits for a new process; returns what was seen. */
+  async function hangAndRecover(hang: (pid: number) => void) {
+    const before = await service.enclave.call('enclave.status', {});
+    const pid = service.enclave.pid()!;
+    pids.push(pid);
+    assert.equal(await readyz(), 200);
+    hang(pid);
+    let sawUnready = false;
+    const until = Date.now() + BOUND_MS;
+    while (!(service.enclave.isReady() && service.enclave.pid() !== pid)) {
+      assert.ok(Date.now() < until, 'the hung enclave was not replaced');
+      if ((await readyz()) === 503) sawUnready = true;
+      await sleep(20);
+    }
+    while ((await readyz()) !== 200) {
+      assert.ok(Date.now() < until, '/readyz did not come back');
+      await sleep(20);
+    }
+    const afterRestart = await service.enclave.call('enclave.status', {});
+    assert.equal(afterRestart.phase, 'ready');
+    assert.equal(afterRestart.generation, before.generation, 'not restarted from the same keyring');
+    assert.ok(sawUnready, '/readyz stayed ready while the enclave hung');
+    assert.equal(alive(pid), false, 'the hung enclave process was left running');
+    return pid;
+  }
+
+  async function events(type: string) {
+    const { rows } = await service.db.query<{ details: Record<string, unknown> }>(
+      'SELECT details FROM ops_logs WHERE event_type = $1 ORDER BY id',
+      [type],
+    );
+    return rows.map((r) => r.details);
+  }
+
+  it('an enclave with a blocked event loop is killed and restarted', async () => {
+    await hangAndRecover(() => {
+      service.enclave.call('test.block_event_loop', { ms: 600_000 }).catch(() => undefined);
+    });
+    const unresponsive = await events('enclave.unresponsive');
+    assert.equal(unresponsive.length, 1);
+    assert.ok(['heartbeat', 'call_timeouts'].includes(String(unresponsive[0]!.reason)));
+    assert.equal((await events('enclave.restarted')).length, 1);
+  });
+
+  it('a stopped (SIGSTOP) enclave process is killed and replaced', async () => {
+    await hangAndRecover((pid) => process.kill(pid, 'SIGSTOP'));
+    assert.equal((await events('enclave.unresponsive')).length, 2);
+    assert.equal((await events('enclave.restarted')).length, 2);
+  });
+});
+
+describe('the test-only enclave method', () => {
+  const base = { TEE_PLATFORM: 'simulated', SIMULATED_PLATFORM_DIR: '/nonexistent' };
+
+  it('answers METHOD_UNKNOWN unless the enclave was started with ENCLAVE_TEST_HOOKS=1', () => {
+    const state = { config: parseEnclaveConfig(base) } as never;
+    assert.throws(
+      () => blockEventLoop(state, { ms: 1 }),
+      (err: { code?: string }) => err.code === 'METHOD_UNKNOWN',
+    );
+    const enabled = { config: parseEnclaveConfig({ ...base, ENCLAVE_TEST_HOOKS: '1' }) } as never;
+    assert.deepEqual(blockEventLoop(enabled, { ms: 1 }), {});
+  });
+
+  it('the enclave refuses ENCLAVE_TEST_HOOKS=1 on any platform but simulated', () => {
+    assert.throws(
+      () =>
+        parseEnclaveConfig({
+          TEE_PLATFORM: 'sgx-gramine',
+          ENCLAVE_TEST_HOOKS: '1',
+        }),
+      /ENCLAVE_TEST_HOOKS/,
+    );
+  });
+});
