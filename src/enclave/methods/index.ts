@@ -4,6 +4,13 @@ import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/metho
 import type { EnclaveState } from '../state.js';
 import { aggregatesPoll, aggregatesStart } from './aggregates.js';
 import { attestation } from './attestation.js';
+import {
+  clusterAwaitQuorum,
+  clusterGenesis,
+  clusterQuote,
+  clusterSubmitShare,
+  clusterUnlock,
+} from './cluster.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
 import { logAppend, logInit } from './log.js';
@@ -32,5 +39,10 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'aggregates.start': aggregatesStart,
   'aggregates.poll': aggregatesPoll,
   ...AUTH_HANDLERS,
+  'cluster.genesis': clusterGenesis,
+  'cluster.unlock': clusterUnlock,
+  'cluster.await_quorum': clusterAwaitQuorum,
+  'cluster.quote': clusterQuote,
+  'cluster.submit_share': clusterSubmitShare,
   'test.block_event_loop': blockEventLoop,
 });

@@ -1,0 +1,297 @@
+/**
+ * Cluster methods (docs/protocol/cluster.md). The root is born in `cluster.genesis` and leaves
+ * the enclave only as age-encrypted share files (one per operator) and, sealed to this
+ * platform, as the local copy the host keeps in DATA_DIR. An enclave without it
+ * (`cluster.await_quorum`) binds a one-time provisioning key into its quote and accepts shares
+ * HPKE-sealed to that key; at the threshold it combines them and keeps the root only if it
+ * derives the manifest's cluster id. `cluster.unlock` is the one way a root is adopted.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { Encrypter, armor } from 'age-encryption';
+import { z } from 'zod';
+import {
+  MANIFEST_FORMAT,
+  SHARE_FORMAT,
+  SHARE_PROVISION_INFO,
+  ShareFileSchema,
+  manifestDigest,
+  provisioningReportData,
+  shareDigest,
+  type Manifest,
+  type ShareFile,
+} from '../../protocol/cluster/cluster.js';
+import {
+  base64Bytes,
+  base64ToBytes,
+  bytesEqual,
+  bytesToBase64,
+  bytesToHex,
+  hexToBytes,
+  utf8,
+} from '../../protocol/encoding.js';
+import { openEnvelopeHpke } from '../../protocol/envelope/hpke.js';
+import { jcsBytes } from '../../protocol/jcs.js';
+import { RpcError } from '../../protocol/rpc/errors.js';
+import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
+import { unwrap, wrap } from '../cluster/cluster-sealer.js';
+import { checkClusterId, clusterIdOf, generateRoot } from '../cluster/root.js';
+import { combineShares, splitRoot } from '../cluster/shamir.js';
+import { x25519RawPrivate, x25519RawPublic } from '../crypto/node-primitives.js';
+import { platformSealer } from '../keyring/seal.js';
+import type { SealableKeyring } from '../keyring/keyring-slot.js';
+import { readyKeyring, type EnclaveState } from '../state.js';
+
+const LOCAL_ROOT_FORMAT = 'cloister-cluster-local-root/v1';
+const CARRY_FORMAT = 'cloister-cluster-carry/v1';
+const LocalRootSchema = z
+  .object({ format: z.literal(LOCAL_ROOT_FORMAT), cluster_id: z.string(), root: base64Bytes(32) })
+  .strict();
+const CarrySchema = z
+  .object({ format: z.literal(CARRY_FORMAT), password_key: base64Bytes(32) })
+  .strict();
+
+function wrapKeyring(root: Uint8Array, keyring: SealableKeyring, policy: SealPolicy) {
+  const bytes = keyring.serialize();
+  try {
+    return { generation: keyring.generation, sealed: wrap(root, bytes, policy) };
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/** The root sealed to this platform, for this machine's next start (no quorum needed). */
+function sealLocalRoot(state: EnclaveState, root: Uint8Array, policy: SealPolicy): string {
+  const doc = jcsBytes({
+    format: LOCAL_ROOT_FORMAT,
+    cluster_id: clusterIdOf(root),
+    root: bytesToBase64(root),
+  });
+  try {
+    return platformSealer(state.platform).seal(doc, policy);
+  } finally {
+    doc.fill(0);
+  }
+}
+
+async function ageEncrypt(recipient: string, plaintext: Uint8Array): Promise<string> {
+  const e = new Encrypter();
+  e.addRecipient(recipient);
+  return armor.encode(await e.encrypt(plaintext));
+}
+
+export async function clusterGenesis(
+  state: EnclaveState,
+  params: MethodParams<'cluster.genesis'>,
+): Promise<MethodResult<'cluster.genesis'>> {
+  if (state.cluster) throw new RpcError('CLUSTER_EXISTS');
+  const credential = readyKeyring(state);
+  const auth = state.keyrings.auth.active;
+  if (!auth || !state.policy) throw new RpcError('AUTH_NOT_READY');
+  if (params.platform.name !== state.platform.name) throw new RpcError('PARAMS_INVALID');
+  const policy = state.policy;
+  const root = generateRoot();
+  const clusterId = clusterIdOf(root);
+  const raw = await splitRoot(root, params.operators.length, params.threshold);
+  const files: ShareFile[] = params.operators.map((op, i) => ({
+    format: SHARE_FORMAT,
+    cluster_id: clusterId,
+    epoch: 1,
+    index: i + 1,
+    threshold: params.threshold,
+    operator: op.name,
+    share: bytesToBase64(raw[i]!),
+  }));
+  for (const s of raw) s.fill(0);
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    cluster_id: clusterId,
+    epoch: 1,
+    threshold: params.threshold,
+    operators: params.operators,
+    share_digests: files.map(shareDigest),
+    measurements: params.measurements,
+    platform: params.platform,
+    created_at: state.now(),
+  };
+  const shares = await Promise.all(
+    files.map(async (f, i) => {
+      const bytes = jcsBytes(f);
+      try {
+        return {
+          operator: f.operator,
+          index: f.index,
+          file: await ageEncrypt(params.operators[i]!.recipient, bytes),
+        };
+      } finally {
+        bytes.fill(0);
+      }
+    }),
+  );
+  // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
+  // the password-sealing root, so stored password hashes keep opening on every member.
+  const passwordKey = state.platform.sealingKey(policy);
+  const carryDoc = jcsBytes({ format: CARRY_FORMAT, password_key: bytesToBase64(passwordKey) });
+  const result = {
+    manifest,
+    manifest_digest: manifestDigest(manifest),
+    wrapped: {
+      credential: wrapKeyring(root, credential, policy),
+      auth: wrapKeyring(root, auth, policy),
+      carry: wrap(root, carryDoc, policy),
+    },
+    local_root: sealLocalRoot(state, root, policy),
+    shares,
+  };
+  carryDoc.fill(0);
+  state.cluster = { root, clusterId, manifest, passwordKey };
+  return result;
+}
+
+export function clusterUnlock(
+  state: EnclaveState,
+  params: MethodParams<'cluster.unlock'>,
+): MethodResult<'cluster.unlock'> {
+  const { plaintext } = platformSealer(state.platform).unseal(params.local_root);
+  let root: Uint8Array;
+  try {
+    root = base64ToBytes(LocalRootSchema.parse(JSON.parse(utf8.decode(plaintext))).root);
+  } catch {
+    throw new RpcError('SEAL_INVALID');
+  } finally {
+    plaintext.fill(0);
+  }
+  checkClusterId(root, params.manifest.cluster_id);
+  const carry = unwrap(root, params.carry);
+  let passwordKey: Uint8Array;
+  try {
+    passwordKey = base64ToBytes(
+      CarrySchema.parse(JSON.parse(utf8.decode(carry.plaintext))).password_key,
+    );
+  } catch {
+    throw new RpcError('SEAL_INVALID');
+  } finally {
+    carry.plaintext.fill(0);
+  }
+  state.cluster = {
+    root,
+    clusterId: params.manifest.cluster_id,
+    manifest: params.manifest,
+    passwordKey,
+  };
+  return { cluster_id: params.manifest.cluster_id };
+}
+
+export function clusterAwaitQuorum(
+  state: EnclaveState,
+  params: MethodParams<'cluster.await_quorum'>,
+): MethodResult<'cluster.await_quorum'> {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const pub = x25519RawPublic(publicKey);
+  state.quorum = {
+    manifest: params.manifest,
+    manifestDigest: manifestDigest(params.manifest),
+    policy: params.policy,
+    provisioning: { privateKey, publicKey: pub },
+    shares: new Map(),
+  };
+  state.phase = 'awaiting_quorum';
+  return { provisioning_key: bytesToBase64(pub) };
+}
+
+function quorumOf(state: EnclaveState) {
+  if (!state.quorum) throw new Error('no quorum state in awaiting_quorum');
+  return state.quorum;
+}
+
+export async function clusterQuote(
+  state: EnclaveState,
+  params: MethodParams<'cluster.quote'>,
+): Promise<MethodResult<'cluster.quote'>> {
+  const q = quorumOf(state);
+  const binding = {
+    provisioning_key: bytesToBase64(q.provisioning.publicKey),
+    cluster_id: q.manifest.cluster_id,
+    manifest_digest: q.manifestDigest,
+    nonce: params.nonce,
+  };
+  const reportData = provisioningReportData(binding);
+  return {
+    phase: 'awaiting_quorum',
+    quote: bytesToBase64(await state.platform.evidence(reportData)),
+    image_hash: state.platform.measurement,
+    platform: state.platform.name,
+    report_data: bytesToHex(reportData),
+    ...binding,
+  };
+}
+
+async function openShare(state: EnclaveState, sub: MethodParams<'cluster.submit_share'>) {
+  const q = quorumOf(state);
+  if (sub.manifest_digest !== q.manifestDigest) throw new RpcError('CLUSTER_MANIFEST_MISMATCH');
+  // Sealed to an earlier provisioning key (e.g. before a restart): it cannot open here.
+  if (sub.provisioning_key !== bytesToBase64(q.provisioning.publicKey))
+    throw new RpcError('CLUSTER_SHARE_INVALID');
+  let bytes: Uint8Array;
+  try {
+    bytes = await openEnvelopeHpke(
+      {
+        keyId: '',
+        publicKey: q.provisioning.publicKey,
+        agree: () => {
+          throw new Error('unused');
+        },
+        privateKey: () => x25519RawPrivate(q.provisioning.privateKey),
+      },
+      { alg: 'HPKE-Base-X25519-SHA256-A256GCM', enc: sub.enc, ciphertext: sub.ciphertext },
+      SHARE_PROVISION_INFO,
+    );
+  } catch {
+    throw new RpcError('CLUSTER_SHARE_INVALID');
+  }
+  try {
+    const parsed = ShareFileSchema.safeParse(JSON.parse(utf8.decode(bytes)));
+    if (!parsed.success) throw new RpcError('CLUSTER_SHARE_INVALID');
+    return parsed.data;
+  } catch (err) {
+    throw err instanceof RpcError ? err : new RpcError('CLUSTER_SHARE_INVALID');
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+export async function clusterSubmitShare(
+  state: EnclaveState,
+  params: MethodParams<'cluster.submit_share'>,
+): Promise<MethodResult<'cluster.submit_share'>> {
+  const q = quorumOf(state);
+  const m = q.manifest;
+  const file = await openShare(state, params);
+  if (file.cluster_id !== m.cluster_id) throw new RpcError('CLUSTER_ID_MISMATCH');
+  if (file.epoch < m.epoch) throw new RpcError('CLUSTER_SHARE_SUPERSEDED');
+  if (file.epoch !== m.epoch) throw new RpcError('CLUSTER_SHARE_INVALID');
+  // Each share is committed to in the manifest: an altered one is named, not just "no root".
+  const expected = m.share_digests[file.index - 1];
+  if (
+    expected === undefined ||
+    file.threshold !== m.threshold ||
+    m.operators[file.index - 1]?.name !== file.operator ||
+    !bytesEqual(hexToBytes(shareDigest(file)), hexToBytes(expected))
+  )
+    throw new RpcError('CLUSTER_SHARE_ALTERED');
+  q.shares.set(file.index, base64ToBytes(file.share));
+  const base = { index: file.index, operator: file.operator, have: q.shares.size };
+  if (q.shares.size < m.threshold) return { ...base, threshold: m.threshold, local_root: null };
+  const root = await combineShares([...q.shares.values()]);
+  try {
+    for (const s of q.shares.values()) s.fill(0);
+    q.shares.clear();
+    checkClusterId(root, m.cluster_id);
+    const localRoot = sealLocalRoot(state, root, q.policy);
+    // The root is adopted only through `cluster.unlock`, the same path as a restart.
+    state.quorum = null;
+    state.phase = 'awaiting_keyring';
+    return { ...base, threshold: m.threshold, local_root: localRoot };
+  } finally {
+    root.fill(0);
+  }
+}

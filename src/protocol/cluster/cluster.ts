@@ -1,0 +1,132 @@
+/**
+ * Cluster wire formats (docs/protocol/cluster.md): the manifest, the share file an operator
+ * keeps (age-encrypted), the provisioning quote of an enclave awaiting its quorum, and a share
+ * submission (the share file, HPKE-sealed to that quote's one-time provisioning key).
+ * Pure: schemas, digests and the provisioning report-data rule.
+ */
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { z } from 'zod';
+import { base64Bytes, base64Range, bytesToHex, concatBytes, hexBytes, utf8 } from '../encoding.js';
+import { jcsBytes } from '../jcs.js';
+import { AttestationNonceSchema } from '../attestation/report-data.js';
+import { IdentityHexSchema, PlatformSchema } from '../attestation/response.js';
+
+export const MANIFEST_FORMAT = 'cloister-cluster-manifest/v1';
+export const SHARE_FORMAT = 'cloister-cluster-share/v1';
+export const PROVISIONING_CONTEXT = 'cloister/provisioning-report-data/v1';
+/** HPKE `info` for a share sealed to a provisioning key. */
+export const SHARE_PROVISION_INFO = utf8.encode('cloister/cluster/share-provision/v1');
+
+/** The cluster id: the raw Ed25519 public key of the identity derived from the root, in hex. */
+export const ClusterIdSchema = hexBytes(32);
+/** An age X25519 recipient (`age1…`, bech32). */
+export const AgeRecipientSchema = z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/);
+export const OperatorNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+
+export const OperatorSchema = z
+  .object({
+    name: OperatorNameSchema,
+    recipient: AgeRecipientSchema,
+    /** Ed25519 public key (base64) for approving manifest changes; optional until then. */
+    signing_key: base64Bytes(32).optional(),
+  })
+  .strict();
+export type Operator = z.infer<typeof OperatorSchema>;
+
+export const MAX_OPERATORS = 32;
+
+export const ManifestSchema = z
+  .object({
+    format: z.literal(MANIFEST_FORMAT),
+    cluster_id: ClusterIdSchema,
+    /** The split: shares of an older epoch are refused. */
+    epoch: z.number().int().positive(),
+    threshold: z.number().int().min(2).max(MAX_OPERATORS),
+    operators: z.array(OperatorSchema).min(1).max(MAX_OPERATORS),
+    /** `share_digests[i]` commits to the share file of `operators[i]` (index i + 1). */
+    share_digests: z.array(hexBytes(32)).min(1).max(MAX_OPERATORS),
+    /** Measurements an enclave must show to be given a share or the root. */
+    measurements: z.array(IdentityHexSchema).min(1).max(64),
+    platform: z.object({ name: PlatformSchema, allow_debug: z.boolean() }).strict(),
+    created_at: z.number().int().nonnegative(),
+  })
+  .strict()
+  .refine((m) => m.share_digests.length === m.operators.length, {
+    message: 'one share digest per operator',
+  })
+  .refine((m) => m.threshold <= m.operators.length, { message: 'threshold above operators' });
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** Hex SHA-256 of the manifest's JCS: what the log and provisioning quotes name. */
+export function manifestDigest(manifest: Manifest): string {
+  return bytesToHex(sha256(jcsBytes(manifest)));
+}
+
+export const ShareFileSchema = z
+  .object({
+    format: z.literal(SHARE_FORMAT),
+    cluster_id: ClusterIdSchema,
+    epoch: z.number().int().positive(),
+    /** 1-based: the share of `operators[index - 1]`. */
+    index: z.number().int().min(1).max(MAX_OPERATORS),
+    threshold: z.number().int().min(2).max(MAX_OPERATORS),
+    operator: OperatorNameSchema,
+    /** The Shamir share (shamir-secret-sharing / Vault format: 32 bytes + 1 x-coordinate). */
+    share: base64Bytes(33),
+  })
+  .strict();
+export type ShareFile = z.infer<typeof ShareFileSchema>;
+
+/** The commitment the manifest lists per share: names an altered share without the root. */
+export function shareDigest(file: ShareFile): string {
+  return bytesToHex(
+    sha256(concatBytes(utf8.encode('cloister/cluster/share/v1\n'), jcsBytes(file))),
+  );
+}
+
+/** What an enclave in `awaiting_quorum` binds into its evidence. */
+export interface ProvisioningBinding {
+  provisioning_key: string;
+  cluster_id: string;
+  manifest_digest: string;
+  nonce: string;
+}
+
+export function provisioningReportData(b: ProvisioningBinding): Uint8Array {
+  return sha512(
+    jcsBytes({
+      context: PROVISIONING_CONTEXT,
+      provisioning_key: b.provisioning_key,
+      cluster_id: b.cluster_id,
+      manifest_digest: b.manifest_digest,
+      nonce: b.nonce,
+    }),
+  );
+}
+
+/** `GET /attestation/quote` while the instance awaits its quorum. */
+export const ProvisioningQuoteSchema = z
+  .object({
+    phase: z.literal('awaiting_quorum'),
+    quote: base64Range(1, 64 * 1024),
+    image_hash: IdentityHexSchema,
+    platform: PlatformSchema,
+    report_data: hexBytes(64),
+    provisioning_key: base64Bytes(32),
+    cluster_id: ClusterIdSchema,
+    manifest_digest: hexBytes(32),
+    nonce: AttestationNonceSchema,
+  })
+  .strict();
+export type ProvisioningQuote = z.infer<typeof ProvisioningQuoteSchema>;
+
+/** `POST /cluster/shares`: one share file, HPKE-sealed to the provisioning key. */
+export const ShareSubmissionSchema = z
+  .object({
+    manifest_digest: hexBytes(32),
+    provisioning_key: base64Bytes(32),
+    enc: base64Bytes(32),
+    ciphertext: base64Range(17, 4096),
+  })
+  .strict();
+export type ShareSubmission = z.infer<typeof ShareSubmissionSchema>;
