@@ -31,6 +31,8 @@ import type { AuthConfig } from './auth/config.js';
 import type { AuthGuard } from './auth/guard.js';
 import { createSessionAccess } from './auth/session-access.js';
 import { healthRoutes } from './http/routes/health.js';
+import { clusterRoutes } from './http/routes/cluster.js';
+import type { ClusterService } from './cluster/cluster-service.js';
 import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import type { AggregatesService } from './services/aggregates-service.js';
@@ -44,7 +46,7 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface AppDeps {
   config: Pick<Config, 'allowedOrigins' | 'rateLimit' | 'trustProxy' | 'maxTtlSeconds'>;
   logger: Logger;
-  enclave: Pick<EnclaveSupervisor, 'isReady' | 'retryAfterSeconds' | 'call'>;
+  enclave: Pick<EnclaveSupervisor, 'isReady' | 'retryAfterSeconds' | 'call' | 'restart'>;
   db: Pick<Queryable, 'query'>;
   credentials: CredentialService;
   attestation: AttestationService;
@@ -53,6 +55,7 @@ export interface AppDeps {
   logStore: LogStore;
   redis?: Redis | undefined;
   auth: { service: AuthService; guard: AuthGuard; config: AuthConfig };
+  cluster: ClusterService;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -91,6 +94,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app, deps.enclave.retryAfterSeconds);
+  // Awaiting the cluster quorum: only health, the provisioning quote and the cluster routes.
+  app.addHook('onRequest', async (req) => {
+    if (!deps.cluster.isLocked()) return;
+    const path = req.url.split('?')[0] ?? '';
+    if (['/healthz', '/readyz', '/attestation/quote'].includes(path)) return;
+    if (path.startsWith('/cluster/')) return;
+    throw new HostError('CLUSTER_LOCKED', undefined, 30);
+  });
 
   await app.register(helmet, {
     // A JSON API: nothing may be loaded, framed or executed from its responses.
@@ -134,7 +145,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
 
-  await app.register(attestationRoutes({ attestation: deps.attestation }));
+  await app.register(attestationRoutes({ attestation: deps.attestation, cluster: deps.cluster }));
+  await app.register(
+    clusterRoutes({
+      cluster: deps.cluster,
+      guard: deps.auth.guard,
+      enclave: deps.enclave,
+      log: deps.log,
+    }),
+  );
   // Sessions belong to their creator; tokens are required unless AUTH_DISABLED_FOR_DEVELOPMENT.
   const access = createSessionAccess({ guard: deps.auth.guard, db: deps.db });
   await app.register(
@@ -157,7 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       enclaveStats: () => deps.enclave.call('auth.stats', {}),
     }),
   );
-  await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
+  await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db, cluster: deps.cluster }));
   await app.register(logRoutes({ log: deps.log, store: deps.logStore, access }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -47,7 +47,15 @@ export type OpsEvent =
       fills: number;
     }
   | { type: 'aggregates.failed'; sessionId: string; jobId: string; code: string }
-  | { type: 'session.invalidated'; sessionId: string; code: string };
+  | { type: 'session.invalidated'; sessionId: string; code: string }
+  | {
+      type: 'cluster.genesis';
+      clusterId: string;
+      manifestDigest: string;
+      threshold: number;
+      operators: number;
+    }
+  | { type: 'cluster.share_accepted'; clusterId: string; index: number; operator: string };
 
 export type OpsEventType = OpsEvent['type'];
 
@@ -65,6 +73,8 @@ export const OPS_EVENT_TYPES = [
   'aggregates.signed',
   'aggregates.failed',
   'session.invalidated',
+  'cluster.genesis',
+  'cluster.share_accepted',
 ] as const satisfies readonly OpsEventType[];
 
 // Compile-time check that the list above names every member of the union.

@@ -13,6 +13,8 @@ import { migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
 import { createCredentialKeyring } from './enclave-client/credential-keyring.js';
+import { createClusterService } from './cluster/cluster-service.js';
+import { createClusterRepository } from './db/repositories/cluster.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
 import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
@@ -59,6 +61,16 @@ export async function createService(
     logger: logger.child({ component: 'supervisor' }),
     testHooks: opts.enclaveTestHooks === true,
   });
+  const cluster = createClusterService({
+    db,
+    repo: createClusterRepository(db),
+    ops,
+    logger: logger.child({ component: 'cluster' }),
+    dataDir: config.dataDir,
+    sealingPolicy: config.enclave.sealingPolicy,
+  });
+  // First: a cluster member gets its root (or waits for its quorum) before any keyring loads.
+  enclave.onReady((call) => cluster.initEnclave(call));
   const keyring = createCredentialKeyring({
     db,
     state: createEnclaveStateRepository(db),
@@ -143,6 +155,7 @@ export async function createService(
     logger: logger.child({ component: 'auth' }),
   });
   enclave.onReady((call) => auth.initEnclave(call));
+  enclave.onReady(() => cluster.flushLog(log));
   const guard = createAuthGuard({
     verifier,
     disabledForDevelopment: config.auth.disabledForDevelopment,
@@ -179,7 +192,8 @@ export async function createService(
     await db.close();
   }
   try {
-    await enclave.start();
+    // An instance awaiting its cluster quorum serves (health, quote, shares) before it is ready.
+    await Promise.race([enclave.start(), cluster.whenLocked()]);
     auth.start();
     sweeper.start();
     rotation.start();
@@ -197,6 +211,7 @@ export async function createService(
       logStore,
       redis,
       auth: { service: auth, guard, config: config.auth },
+      cluster,
     });
   } catch (err) {
     // A failed start leaves nothing running: no enclave child with the keyring in memory.
@@ -216,6 +231,7 @@ export async function createService(
     egressProxy,
     auth,
     authVerifier: verifier,
+    cluster,
     logger,
     stop,
   };

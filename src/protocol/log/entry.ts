@@ -18,6 +18,9 @@ export const LOG_ENTRY_TYPES = [
   'aggregates.signed',
   'auth.refresh_reused',
   'auth.key_rotated',
+  'cluster.genesis',
+  'cluster.share_accepted',
+  'cluster.restored',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 

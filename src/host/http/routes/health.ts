@@ -11,6 +11,8 @@ const ReadySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
   enclave: z.boolean(),
   database: z.boolean(),
+  /** Present while the instance waits for its cluster quorum (docs/operations/cluster.md). */
+  phase: z.literal('awaiting_quorum').optional(),
 });
 
 async function databaseReachable(db: Pick<Queryable, 'query'>, timeoutMs = 2000): Promise<boolean> {
@@ -34,6 +36,7 @@ async function databaseReachable(db: Pick<Queryable, 'query'>, timeoutMs = 2000)
 export function healthRoutes(deps: {
   enclave: Pick<EnclaveSupervisor, 'isReady' | 'call'>;
   db: Pick<Queryable, 'query'>;
+  cluster?: { isLocked(): boolean };
 }): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -59,9 +62,12 @@ export function healthRoutes(deps: {
           ));
         const database = await databaseReachable(deps.db);
         const ok = enclave && database;
-        return reply
-          .code(ok ? 200 : 503)
-          .send({ status: ok ? 'ready' : 'not_ready', enclave, database });
+        return reply.code(ok ? 200 : 503).send({
+          status: ok ? 'ready' : 'not_ready',
+          enclave,
+          database,
+          ...(deps.cluster?.isLocked() ? { phase: 'awaiting_quorum' as const } : {}),
+        });
       },
     );
   };

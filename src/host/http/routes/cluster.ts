@@ -1,0 +1,118 @@
+/**
+ * Cluster routes (docs/protocol/cluster.md). Genesis needs the operator role. The manifest is
+ * public (it names no secret). Share submission needs no token: the submission is HPKE-sealed
+ * to the enclave's one-time provisioning key and the enclave checks every share against the
+ * manifest; the host can only relay it or drop it.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  ManifestSchema,
+  OperatorSchema,
+  ShareSubmissionSchema,
+  MAX_OPERATORS,
+} from '../../../protocol/cluster/cluster.js';
+import { IdentityHexSchema } from '../../../protocol/attestation/response.js';
+import type { AuthGuard } from '../../auth/guard.js';
+import type { ClusterService } from '../../cluster/cluster-service.js';
+import type { EnclaveSupervisor } from '../../enclave-client/supervisor.js';
+import { HostError } from '../../errors.js';
+import type { LogService } from '../../log/log-service.js';
+import { ErrorResponseSchema } from '../schemas.js';
+
+export const GenesisRequestSchema = z
+  .object({
+    operators: z.array(OperatorSchema).min(2).max(MAX_OPERATORS),
+    threshold: z.number().int().min(2).max(MAX_OPERATORS),
+    /** Accepted measurements; default: the running enclave's. */
+    measurements: z.array(IdentityHexSchema).min(1).max(64).optional(),
+    allow_debug: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => b.threshold <= b.operators.length, {
+    message: 'threshold above the number of operators',
+  });
+
+export function clusterRoutes(deps: {
+  cluster: ClusterService;
+  guard: AuthGuard;
+  enclave: Pick<EnclaveSupervisor, 'call' | 'restart'>;
+  log: Pick<LogService, 'commit'>;
+}): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/cluster/genesis',
+      {
+        schema: {
+          summary: 'Genesis: wrap the keyring under a new cluster root; age-encrypted shares',
+          body: GenesisRequestSchema,
+          response: {
+            200: z.object({
+              manifest: ManifestSchema,
+              manifest_digest: z.string(),
+              shares: z.array(
+                z.object({ operator: z.string(), index: z.number(), file: z.string() }),
+              ),
+            }),
+            401: ErrorResponseSchema,
+            403: ErrorResponseSchema,
+            409: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => {
+        await deps.guard.operator(request);
+        const b = request.body;
+        const status = await deps.enclave.call('enclave.status', {});
+        return deps.cluster.genesis(deps.enclave, deps.log, {
+          operators: b.operators,
+          threshold: b.threshold,
+          measurements: b.measurements ?? [status.measurement],
+          // Simulated evidence is always debug: a simulated cluster must allow it.
+          platform: {
+            name: status.platform,
+            allow_debug: b.allow_debug ?? status.platform === 'simulated',
+          },
+        });
+      },
+    );
+    app.get(
+      '/cluster/manifest',
+      {
+        config: { rateLimit: false },
+        schema: {
+          summary: 'The cluster manifest of the newest split, and its digest',
+          response: {
+            200: z.object({ manifest: ManifestSchema, digest: z.string() }),
+            404: ErrorResponseSchema,
+          },
+        },
+      },
+      async () => {
+        const m = await deps.cluster.manifest();
+        if (!m) throw new HostError('NOT_FOUND');
+        return m;
+      },
+    );
+    app.post(
+      '/cluster/shares',
+      {
+        schema: {
+          summary: 'One operator share, HPKE-sealed to the provisioning key of the quote',
+          body: ShareSubmissionSchema,
+          response: {
+            200: z.object({
+              index: z.number(),
+              operator: z.string(),
+              have: z.number(),
+              threshold: z.number(),
+            }),
+            409: ErrorResponseSchema,
+            422: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => deps.cluster.submitShare(request.body),
+    );
+  };
+}
