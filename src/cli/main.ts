@@ -12,6 +12,8 @@
  *   cloister log monitor --url U --expect-measurement H [...] [--state FILE] [--interval S] [--once]
  *   cloister auth verify <token> --jwks <url|file> [--issuer I] [--audience A]   (src/cli/auth.ts)
  *   cloister auth register|login --url U --email E --expect-measurement H [...]  (CLOISTER_PASSWORD)
+ *   cloister cluster init --operators ops.json --threshold K [--out DIR]      (src/cli/cluster.ts)
+ *   cloister cluster provide-share --share F.age --identity KEY --manifest manifest.json [...]
  *   cloister verify aggregates FILE --url U --expect-measurement H [...] [--witness VKEY ...]
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
@@ -29,9 +31,10 @@ import { bytesToBase64 } from '../protocol/encoding.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { requestJson } from './http.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
-import { attest } from './trust.js';
+import { attest, trustedVendorKeys } from './trust.js';
 import { verifyAggregatesFile } from './verify-aggregates.js';
 import { AuthUsageError, authAccount, authVerify } from './auth.js';
+import { ClusterUsageError, clusterInit, provideShare } from './cluster.js';
 
 const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|status|revoke|log verify|log monitor> [options]
   attest verify <file|url> --policy P  verify evidence (a service URL, a saved response, or --kind K raw bytes)
@@ -51,6 +54,9 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --json                           print raw JSON
   auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
   auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
+  cluster init --operators F --threshold K [--out DIR]   genesis (operator token): .age shares + manifest.json
+  cluster provide-share --share F.age --identity KEY --manifest M   give one share to an instance
+                                   awaiting its quorum (checks its quote against the manifest)
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE; the
 access token for submit, status and revoke from CLOISTER_ACCESS_TOKEN.`;
 
@@ -94,6 +100,12 @@ const { values, positionals } = (() => {
         issuer: { type: 'string', default: 'http://127.0.0.1:3000' },
         audience: { type: 'string', default: 'cloister' },
         email: { type: 'string' },
+        operators: { type: 'string' },
+        threshold: { type: 'string' },
+        out: { type: 'string', default: '.' },
+        share: { type: 'string' },
+        identity: { type: 'string' },
+        manifest: { type: 'string' },
       },
     });
   } catch (err) {
@@ -168,9 +180,46 @@ async function run(command: string | undefined): Promise<void> {
       return runVerify(positionals[1], positionals[2]);
     case 'auth':
       return runAuth(positionals[1]);
+    case 'cluster':
+      return runCluster(positionals[1]);
     default:
       process.stdout.write(`${USAGE}\n`);
       process.exit(values.help || command === 'help' ? 0 : 2);
+  }
+}
+
+async function runCluster(sub: string | undefined): Promise<void> {
+  try {
+    if (sub === 'init') {
+      if (!values.operators || !values.threshold)
+        fail('cluster init needs --operators FILE and --threshold K', 2);
+      const r = await clusterInit({
+        url,
+        operatorsFile: values.operators,
+        threshold: count(values.threshold, '--threshold', 2, 32),
+        outDir: values.out,
+        measurements: values['expect-measurement'],
+      });
+      print(r, `cluster ${r.manifest.cluster_id}: ${r.files.join(', ')} and manifest.json written`);
+      return;
+    }
+    if (sub === 'provide-share') {
+      if (!values.share || !values.identity || !values.manifest)
+        fail('cluster provide-share needs --share, --identity and --manifest', 2);
+      const r = await provideShare({
+        url,
+        sharePath: values.share,
+        identityPath: values.identity,
+        manifestPath: values.manifest,
+        trustedSimulatedVendorKeys: trustedVendorKeys(trust),
+      });
+      print(r, `share ${r.index} (${r.operator}) accepted: ${r.have} of ${r.threshold}`);
+      return;
+    }
+    fail(`unknown cluster command\n${USAGE}`, 2);
+  } catch (err) {
+    if (err instanceof ClusterUsageError) fail(err.message, 2);
+    fail((err as Error).message);
   }
 }
 

@@ -18,7 +18,7 @@ import { verifyEvidence } from '../attestation/verify-evidence.js';
 import type { EvidenceClaims, VerificationPolicy } from './types.js';
 
 /** Response platform name → evidence kind, and the measurement `image_hash` must equal. */
-const PLATFORM_EVIDENCE: Readonly<
+export const PLATFORM_EVIDENCE: Readonly<
   Record<PlatformName, { kind: EvidenceKind; measurement: string; signer?: string }>
 > = Object.freeze({
   simulated: { kind: 'simulated', measurement: 'measurement', signer: 'signer' },
