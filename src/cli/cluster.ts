@@ -144,6 +144,17 @@ export async function provideShare(o: {
 }): Promise<{ index: number; operator: string; have: number; threshold: number }> {
   const manifest = readManifest(o.manifestPath);
   const share = await decryptShare(o.sharePath, o.identityPath);
+  return submitShareFile({ url: o.url, share, manifest, trust: o.trustedSimulatedVendorKeys });
+}
+
+/** Checks one decrypted share file and the instance's quote, then sends the sealed share. */
+export async function submitShareFile(o: {
+  url: string;
+  share: ShareFile;
+  manifest: Manifest;
+  trust: string[];
+}): Promise<{ index: number; operator: string; have: number; threshold: number }> {
+  const { share, manifest } = o;
   // Checked before anything is sent: the wrong cluster, an old split or a damaged file.
   if (share.cluster_id !== manifest.cluster_id)
     throw new Error('the share belongs to another cluster than the manifest');
@@ -157,7 +168,7 @@ export async function provideShare(o: {
   const quote = await requestJson(`${o.url}/attestation/quote?nonce=${nonce}`);
   const checked = await checkProvisioningQuote(quote, manifest, {
     nonce,
-    trustedSimulatedVendorKeys: o.trustedSimulatedVendorKeys,
+    trustedSimulatedVendorKeys: o.trust,
   });
   if (checked.reasons.length > 0 || !checked.quote)
     throw new Error(`provisioning quote refused, nothing sent:\n  ${checked.reasons.join('\n  ')}`);
