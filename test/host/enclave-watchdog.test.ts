@@ -29,84 +29,114 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('enclave watchdog', () => {
-  let service: Service;
-  let dataDir: string;
-  const pids: number[] = [];
+/** A real service whose enclave answers the test methods; `pids` are killed after the suite. */
+function watchdogService(env: Record<string, string>) {
+  const ctx = { service: undefined as unknown as Service, pids: [] as number[], dataDir: '' };
   before(async () => {
     ensureEnclaveBundle();
-    dataDir = mkdtempSync(join(tmpdir(), 'cloister-watchdog-'));
+    ctx.dataDir = mkdtempSync(join(tmpdir(), 'cloister-watchdog-'));
     const config = loadConfig({
-      DATA_DIR: dataDir,
+      DATA_DIR: ctx.dataDir,
       LOG_LEVEL: 'silent',
       KEY_ROTATION_INTERVAL_SECONDS: '0',
       AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
-      ENCLAVE_HEARTBEAT_INTERVAL_MS: '200',
-      ENCLAVE_HEARTBEAT_MISSES: '3',
+      ...env,
     });
-    service = await createService(config, { enclaveTestHooks: true });
+    ctx.service = await createService(config, { enclaveTestHooks: true });
   });
   after(async () => {
-    for (const pid of pids) {
+    for (const pid of ctx.pids) {
       if (!alive(pid)) continue;
       process.kill(pid, 'SIGCONT');
       process.kill(pid, 'SIGKILL');
     }
-    await service?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await ctx.service?.stop();
+    rmSync(ctx.dataDir, { recursive: true, force: true });
+  });
+  return ctx;
+}
+
+async function readyz(service: Service): Promise<number> {
+  return (await service.app.inject({ method: 'GET', url: '/readyz' })).statusCode;
+}
+
+/** Hangs the enclave with `hang`, then waits for a new process and checks what was seen. */
+async function hangAndRecover(
+  ctx: { service: Service; pids: number[] },
+  hang: (pid: number) => void,
+): Promise<void> {
+  const { service } = ctx;
+  const before = await service.enclave.call('enclave.status', {});
+  const pid = service.enclave.pid()!;
+  ctx.pids.push(pid);
+  assert.equal(await readyz(service), 200);
+  hang(pid);
+  let sawUnready = false;
+  const until = Date.now() + BOUND_MS;
+  while (!(service.enclave.isReady() && service.enclave.pid() !== pid)) {
+    assert.ok(Date.now() < until, 'the hung enclave was not replaced');
+    if ((await readyz(service)) === 503) sawUnready = true;
+    await sleep(20);
+  }
+  while ((await readyz(service)) !== 200) {
+    assert.ok(Date.now() < until, '/readyz did not come back');
+    await sleep(20);
+  }
+  const afterRestart = await service.enclave.call('enclave.status', {});
+  assert.equal(afterRestart.phase, 'ready');
+  assert.equal(afterRestart.generation, before.generation, 'not restarted from the same keyring');
+  assert.ok(sawUnready, '/readyz stayed ready while the enclave hung');
+  assert.equal(alive(pid), false, 'the hung enclave process was left running');
+}
+
+async function events(service: Service, type: string) {
+  const { rows } = await service.db.query<{ details: Record<string, unknown> }>(
+    'SELECT details FROM ops_logs WHERE event_type = $1 ORDER BY id',
+    [type],
+  );
+  return rows.map((r) => r.details);
+}
+
+const blockLoop = (service: Service) => () =>
+  void service.enclave.call('test.block_event_loop', { ms: 600_000 }).catch(() => undefined);
+
+describe('enclave watchdog: missed heartbeats', () => {
+  const ctx = watchdogService({
+    ENCLAVE_HEARTBEAT_INTERVAL_MS: '200',
+    ENCLAVE_HEARTBEAT_MISSES: '3',
   });
 
-  const readyz = async () =>
-    (await service.app.inject({ method: 'GET', url: '/readyz' })).statusCode;
-
-  /** Hangs the enclave with `hang`, then waits for a new process; returns what was seen. */
-  async function hangAndRecover(hang: (pid: number) => void) {
-    const before = await service.enclave.call('enclave.status', {});
-    const pid = service.enclave.pid()!;
-    pids.push(pid);
-    assert.equal(await readyz(), 200);
-    hang(pid);
-    let sawUnready = false;
-    const until = Date.now() + BOUND_MS;
-    while (!(service.enclave.isReady() && service.enclave.pid() !== pid)) {
-      assert.ok(Date.now() < until, 'the hung enclave was not replaced');
-      if ((await readyz()) === 503) sawUnready = true;
-      await sleep(20);
-    }
-    while ((await readyz()) !== 200) {
-      assert.ok(Date.now() < until, '/readyz did not come back');
-      await sleep(20);
-    }
-    const afterRestart = await service.enclave.call('enclave.status', {});
-    assert.equal(afterRestart.phase, 'ready');
-    assert.equal(afterRestart.generation, before.generation, 'not restarted from the same keyring');
-    assert.ok(sawUnready, '/readyz stayed ready while the enclave hung');
-    assert.equal(alive(pid), false, 'the hung enclave process was left running');
-    return pid;
-  }
-
-  async function events(type: string) {
-    const { rows } = await service.db.query<{ details: Record<string, unknown> }>(
-      'SELECT details FROM ops_logs WHERE event_type = $1 ORDER BY id',
-      [type],
-    );
-    return rows.map((r) => r.details);
-  }
-
   it('an enclave with a blocked event loop is killed and restarted', async () => {
-    await hangAndRecover(() => {
-      service.enclave.call('test.block_event_loop', { ms: 600_000 }).catch(() => undefined);
-    });
-    const unresponsive = await events('enclave.unresponsive');
+    await hangAndRecover(ctx, blockLoop(ctx.service));
+    const unresponsive = await events(ctx.service, 'enclave.unresponsive');
     assert.equal(unresponsive.length, 1);
     assert.ok(['heartbeat', 'call_timeouts'].includes(String(unresponsive[0]!.reason)));
-    assert.equal((await events('enclave.restarted')).length, 1);
+    assert.equal((await events(ctx.service, 'enclave.restarted')).length, 1);
   });
 
   it('a stopped (SIGSTOP) enclave process is killed and replaced', async () => {
-    await hangAndRecover((pid) => process.kill(pid, 'SIGSTOP'));
-    assert.equal((await events('enclave.unresponsive')).length, 2);
-    assert.equal((await events('enclave.restarted')).length, 2);
+    await hangAndRecover(ctx, (pid) => process.kill(pid, 'SIGSTOP'));
+    assert.equal((await events(ctx.service, 'enclave.unresponsive')).length, 2);
+    assert.equal((await events(ctx.service, 'enclave.restarted')).length, 2);
+  });
+});
+
+describe('enclave watchdog: consecutive call timeouts', () => {
+  // Heartbeats too rare to matter here: only the calls' timeouts can trip the watchdog.
+  const ctx = watchdogService({
+    ENCLAVE_HEARTBEAT_INTERVAL_MS: '600000',
+    ENCLAVE_HEARTBEAT_MISSES: '2',
+    ENCLAVE_CALL_TIMEOUT_MS: '2000',
+  });
+
+  it('calls timing out in a row get the enclave killed and restarted', async () => {
+    await hangAndRecover(ctx, () => {
+      blockLoop(ctx.service)();
+      void ctx.service.enclave.call('enclave.status', {}).catch(() => undefined);
+    });
+    assert.deepEqual(await events(ctx.service, 'enclave.unresponsive'), [
+      { reason: 'call_timeouts', misses: 2 },
+    ]);
   });
 });
 

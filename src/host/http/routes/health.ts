@@ -1,6 +1,7 @@
 /**
- * GET /healthz: the process answers. GET /readyz: ready only while the enclave answers and the
- * database is reachable (what a load balancer should route on). Neither is rate limited.
+ * GET /healthz: the process answers. GET /readyz: ready only while the enclave answers (and
+ * misses no heartbeat) and the database is reachable, each within 2 s (what a load balancer
+ * should route on). Neither is rate limited.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -15,19 +16,14 @@ const ReadySchema = z.object({
   phase: z.literal('awaiting_quorum').optional(),
 });
 
-async function databaseReachable(db: Pick<Queryable, 'query'>, timeoutMs = 2000): Promise<boolean> {
+/** `check`'s answer, or false when it takes longer than `timeoutMs` (a probe must not hang). */
+async function within(check: Promise<boolean>, timeoutMs = 2000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((r) => {
     timer = setTimeout(() => r(false), timeoutMs);
   });
   try {
-    return await Promise.race([
-      db.query('SELECT 1').then(
-        () => true,
-        () => false,
-      ),
-      timeout,
-    ]);
+    return await Promise.race([check.catch(() => false), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -54,13 +50,11 @@ export function healthRoutes(deps: {
         schema: { summary: 'Readiness', response: { 200: ReadySchema, 503: ReadySchema } },
       },
       async (_request, reply) => {
+        // isReady() is false from the first missed heartbeat until the enclave is back.
         const enclave =
           deps.enclave.isReady() &&
-          (await deps.enclave.call('enclave.status', {}).then(
-            (s) => s.phase === 'ready',
-            () => false,
-          ));
-        const database = await databaseReachable(deps.db);
+          (await within(deps.enclave.call('enclave.status', {}).then((s) => s.phase === 'ready')));
+        const database = await within(deps.db.query('SELECT 1').then(() => true));
         const ok = enclave && database;
         return reply.code(ok ? 200 : 503).send({
           status: ok ? 'ready' : 'not_ready',
