@@ -42,6 +42,7 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --expect-measurement HEX         accepted enclave measurement (repeatable); see npm run build:enclave
   --trust-simulated-key B64        trust this simulated vendor key (repeatable; dev only)
   --trust-simulated-key-file PATH  read it from a file, e.g. data/simulated-platform/vendor.pub
+  --expect-cluster HEX             the cluster id the enclave must prove (manifest.json cluster_id)
   --exchange NAME                  submit: ${EXCHANGES.join(' | ')}
   --label TEXT --ttl SECONDS       submit: session label and lifetime (300..MAX_TTL_SECONDS)
   --session ID                     status / revoke: the session id
@@ -81,6 +82,7 @@ const { values, positionals } = (() => {
         'expect-measurement': { type: 'string', multiple: true },
         'trust-simulated-key': { type: 'string', multiple: true },
         'trust-simulated-key-file': { type: 'string', multiple: true },
+        'expect-cluster': { type: 'string' },
         exchange: { type: 'string' },
         label: { type: 'string', default: 'main' },
         ttl: { type: 'string', default: '3600' },
@@ -119,6 +121,7 @@ const trust = {
   expectMeasurement: values['expect-measurement'],
   trustSimulatedKey: values['trust-simulated-key'],
   trustSimulatedKeyFile: values['trust-simulated-key-file'],
+  expectCluster: values['expect-cluster'],
 };
 const print = (obj: unknown, text: string) =>
   process.stdout.write(`${values.json ? JSON.stringify(obj, null, 2) : text}\n`);

@@ -31,6 +31,8 @@ import { jcsBytes } from '../../src/protocol/jcs.js';
 import { setOperator } from '../../src/host/auth/operator-cli.js';
 import { createAuthRepository } from '../../src/host/db/repositories/auth.js';
 import { decryptShare, provideShare, submitShareFile } from '../../src/cli/cluster.js';
+import { attest } from '../../src/cli/trust.js';
+import { CryptoHelper } from '../../src/client/index.js';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
 import {
   bytesNeedles,
@@ -255,6 +257,42 @@ describe(
         const attB = (await verifiedAttestation(b)).attestation;
         for (const k of ['enclave_pubkey', 'key_id', 'signing_keys', 'cluster_id'])
           assert.deepEqual(attB[k], attA[k], k);
+
+        // Clients pin the cluster id: SDK expectClusterId, CLI --expect-cluster.
+        const trust = { nonce: attB.nonce as string, trustedSimulatedVendorKeys: [b.vendorKey] };
+        const pinned = await CryptoHelper.verifyAttestation(attB, b.measurement, {
+          ...trust,
+          expectClusterId: manifest.cluster_id,
+        });
+        assert.equal(pinned.valid, true, pinned.reasons.join('; '));
+        assert.equal(pinned.clusterId, manifest.cluster_id);
+        const other = await CryptoHelper.verifyAttestation(attB, b.measurement, {
+          ...trust,
+          expectClusterId: 'ab'.repeat(32),
+        });
+        assert.equal(other.valid, false);
+        // A response relabelled with another id no longer matches its report data.
+        const relabelled = await CryptoHelper.verifyAttestation(
+          { ...attB, cluster_id: 'ab'.repeat(32) },
+          b.measurement,
+          { ...trust, expectClusterId: 'ab'.repeat(32) },
+        );
+        assert.equal(relabelled.valid, false);
+        const { cluster_id: _dropped, ...unclustered } = attB;
+        const missing = await CryptoHelper.verifyAttestation(unclustered, b.measurement, {
+          ...trust,
+          expectClusterId: manifest.cluster_id,
+        });
+        assert.equal(missing.valid, false);
+        const cliTrust = {
+          url: urlB,
+          expectMeasurement: [b.measurement],
+          trustSimulatedKey: [b.vendorKey],
+        };
+        const cli = await attest({ ...cliTrust, expectCluster: manifest.cluster_id });
+        assert.equal(cli.verification.valid, true, cli.verification.reasons.join('; '));
+        const cliOther = await attest({ ...cliTrust, expectCluster: 'ab'.repeat(32) });
+        assert.equal(cliOther.verification.valid, false);
 
         // Share acceptance and the restore are in the transparency log.
         const { rows } = await b.service.db.query<{ type: string }>(
