@@ -30,6 +30,9 @@ const EnvSchema = z
     DATABASE_URL: optionalString.describe(
       'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
     ),
+    CLUSTER_JOIN: optionalString.describe(
+      'Base URL of a cluster member: without a local root, ask it for the root (attested join)',
+    ),
     MAX_TTL_SECONDS: int(300, 365 * 86400)
       .default(604800)
       .describe('Longest session TTL accepted'),
@@ -169,6 +172,7 @@ const EnvSchema = z
     host: env.HOST,
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL,
+    clusterJoin: env.CLUSTER_JOIN,
     maxTtlSeconds: env.MAX_TTL_SECONDS,
     rateLimit: {
       max: env.RATE_LIMIT_MAX,

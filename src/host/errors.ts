@@ -76,6 +76,10 @@ export const HTTP_ERRORS = {
   ],
   CLUSTER_SHARE_ALTERED: [422, 'the share does not match its commitment in the manifest'],
   CLUSTER_SHARE_SUPERSEDED: [422, 'the share belongs to a superseded split'],
+  CLUSTER_PEER_REFUSED: [
+    403,
+    'the enclave evidence does not satisfy the cluster manifest; nothing was forwarded',
+  ],
   INTERNAL: [500, 'internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 
@@ -125,6 +129,7 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'CLUSTER_SHARE_INVALID',
   'CLUSTER_SHARE_ALTERED',
   'CLUSTER_SHARE_SUPERSEDED',
+  'CLUSTER_PEER_REFUSED',
 ]);
 
 export function fromRpcCode(code: string): HostError {

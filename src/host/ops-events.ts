@@ -55,7 +55,9 @@ export type OpsEvent =
       threshold: number;
       operators: number;
     }
-  | { type: 'cluster.share_accepted'; clusterId: string; index: number; operator: string };
+  | { type: 'cluster.share_accepted'; clusterId: string; index: number; operator: string }
+  | { type: 'cluster.member_joined'; clusterId: string; measurement: string }
+  | { type: 'cluster.join_refused'; clusterId: string; measurement: string; code: string };
 
 export type OpsEventType = OpsEvent['type'];
 
@@ -75,6 +77,8 @@ export const OPS_EVENT_TYPES = [
   'session.invalidated',
   'cluster.genesis',
   'cluster.share_accepted',
+  'cluster.member_joined',
+  'cluster.join_refused',
 ] as const satisfies readonly OpsEventType[];
 
 // Compile-time check that the list above names every member of the union.

@@ -68,6 +68,7 @@ export async function createService(
     logger: logger.child({ component: 'cluster' }),
     dataDir: config.dataDir,
     sealingPolicy: config.enclave.sealingPolicy,
+    joinUrl: config.clusterJoin,
   });
   // First: a cluster member gets its root (or waits for its quorum) before any keyring loads.
   enclave.onReady((call) => cluster.initEnclave(call));

@@ -19,6 +19,8 @@ export interface QuorumState {
   readonly policy: SealPolicy;
   /** One-time X25519 provisioning key: bound into the provisioning quote, never exported. */
   readonly provisioning: { readonly privateKey: KeyObject; readonly publicKey: Uint8Array };
+  /** Report datas of the quotes this enclave issued (a forwarded root must name one). */
+  readonly issued: Set<string>;
   /** Accepted shares by 1-based index. */
   readonly shares: Map<number, Uint8Array>;
 }

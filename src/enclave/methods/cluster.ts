@@ -10,6 +10,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Encrypter, armor } from 'age-encryption';
 import { z } from 'zod';
 import {
+  FORWARD_FORMAT,
+  forwardInfo,
+  forwardNonce,
   MANIFEST_FORMAT,
   SHARE_FORMAT,
   SHARE_PROVISION_INFO,
@@ -29,7 +32,12 @@ import {
   hexToBytes,
   utf8,
 } from '../../protocol/encoding.js';
-import { openEnvelopeHpke } from '../../protocol/envelope/hpke.js';
+import { openEnvelopeHpke, sealEnvelopeHpke } from '../../protocol/envelope/hpke.js';
+import type { X25519Recipient } from '../../protocol/envelope/primitives.js';
+import { computeReportData } from '../../protocol/attestation/report-data.js';
+import { checkPeerEvidence } from '../cluster/peer-evidence.js';
+import type { QuorumState } from '../cluster/cluster-state.js';
+import { attestation } from './attestation.js';
 import { jcsBytes } from '../../protocol/jcs.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
@@ -192,10 +200,23 @@ export function clusterAwaitQuorum(
     manifestDigest: manifestDigest(params.manifest),
     policy: params.policy,
     provisioning: { privateKey, publicKey: pub },
+    issued: new Set(),
     shares: new Map(),
   };
   state.phase = 'awaiting_quorum';
   return { provisioning_key: bytesToBase64(pub) };
+}
+
+/** The provisioning key as an HPKE recipient (the raw private scalar is wiped after use). */
+function provisioningRecipient(q: QuorumState): X25519Recipient {
+  return {
+    keyId: '',
+    publicKey: q.provisioning.publicKey,
+    agree: () => {
+      throw new Error('HPKE only');
+    },
+    privateKey: () => x25519RawPrivate(q.provisioning.privateKey),
+  };
 }
 
 function quorumOf(state: EnclaveState) {
@@ -215,6 +236,9 @@ export async function clusterQuote(
     nonce: params.nonce,
   };
   const reportData = provisioningReportData(binding);
+  // Remember recent quotes: a forwarded root must answer one of them (bounded).
+  if (q.issued.size >= 64) q.issued.clear();
+  q.issued.add(bytesToHex(reportData));
   return {
     phase: 'awaiting_quorum',
     quote: bytesToBase64(await state.platform.evidence(reportData)),
@@ -234,14 +258,7 @@ async function openShare(state: EnclaveState, sub: MethodParams<'cluster.submit_
   let bytes: Uint8Array;
   try {
     bytes = await openEnvelopeHpke(
-      {
-        keyId: '',
-        publicKey: q.provisioning.publicKey,
-        agree: () => {
-          throw new Error('unused');
-        },
-        privateKey: () => x25519RawPrivate(q.provisioning.privateKey),
-      },
+      provisioningRecipient(q),
       { alg: 'HPKE-Base-X25519-SHA256-A256GCM', enc: sub.enc, ciphertext: sub.ciphertext },
       SHARE_PROVISION_INFO,
     );
@@ -291,6 +308,91 @@ export async function clusterSubmitShare(
     state.quorum = null;
     state.phase = 'awaiting_keyring';
     return { ...base, threshold: m.threshold, local_root: localRoot };
+  } finally {
+    root.fill(0);
+  }
+}
+
+/**
+ * Join, member side: the newcomer's provisioning quote must satisfy this enclave's manifest;
+ * the answer is this enclave's own attestation, whose nonce binds the newcomer's report data,
+ * and the root HPKE-sealed to the newcomer's provisioning key with both report datas as info.
+ */
+export async function clusterForward(
+  state: EnclaveState,
+  params: MethodParams<'cluster.forward'>,
+): Promise<MethodResult<'cluster.forward'>> {
+  const c = state.cluster;
+  if (!c) throw new RpcError('CLUSTER_LOCKED');
+  const q = params.quote;
+  if (q.cluster_id !== c.clusterId || q.manifest_digest !== manifestDigest(c.manifest))
+    throw new RpcError('CLUSTER_PEER_REFUSED');
+  await checkPeerEvidence(c.manifest, q, provisioningReportData(q), params.collateral, state.now());
+  const member = await attestation(state, { nonce: forwardNonce(q.report_data) });
+  const doc = jcsBytes({
+    format: FORWARD_FORMAT,
+    cluster_id: c.clusterId,
+    root: bytesToBase64(c.root),
+  });
+  try {
+    const sealed = await sealEnvelopeHpke(
+      'HPKE-Base-X25519-SHA256-A256GCM',
+      base64ToBytes(q.provisioning_key),
+      doc,
+      { info: forwardInfo(q.report_data, member.report_data) },
+    );
+    return { member, enc: sealed.enc, ciphertext: sealed.ciphertext };
+  } finally {
+    doc.fill(0);
+  }
+}
+
+const ForwardDocSchema = z
+  .object({ format: z.literal(FORWARD_FORMAT), cluster_id: z.string(), root: base64Bytes(32) })
+  .strict();
+
+/** Join, newcomer side: the member must satisfy the manifest and answer one of our quotes. */
+export async function clusterAcceptForward(
+  state: EnclaveState,
+  params: MethodParams<'cluster.accept_forward'>,
+): Promise<MethodResult<'cluster.accept_forward'>> {
+  const q = quorumOf(state);
+  const m = params.forward.member;
+  if (
+    !q.issued.has(params.quote_report_data) ||
+    m.cluster_id !== q.manifest.cluster_id ||
+    m.nonce !== forwardNonce(params.quote_report_data)
+  )
+    throw new RpcError('CLUSTER_PEER_REFUSED');
+  await checkPeerEvidence(q.manifest, m, computeReportData(m), params.collateral, state.now());
+  let bytes: Uint8Array;
+  try {
+    bytes = await openEnvelopeHpke(
+      provisioningRecipient(q),
+      {
+        alg: 'HPKE-Base-X25519-SHA256-A256GCM',
+        enc: params.forward.enc,
+        ciphertext: params.forward.ciphertext,
+      },
+      forwardInfo(params.quote_report_data, m.report_data),
+    );
+  } catch {
+    throw new RpcError('CLUSTER_PEER_REFUSED');
+  }
+  let root: Uint8Array;
+  try {
+    root = base64ToBytes(ForwardDocSchema.parse(JSON.parse(utf8.decode(bytes))).root);
+  } catch {
+    throw new RpcError('CLUSTER_PEER_REFUSED');
+  } finally {
+    bytes.fill(0);
+  }
+  try {
+    checkClusterId(root, q.manifest.cluster_id);
+    const localRoot = sealLocalRoot(state, root, q.policy);
+    state.quorum = null;
+    state.phase = 'awaiting_keyring';
+    return { local_root: localRoot };
   } finally {
     root.fill(0);
   }

@@ -5,7 +5,9 @@ import type { EnclaveState } from '../state.js';
 import { aggregatesPoll, aggregatesStart } from './aggregates.js';
 import { attestation } from './attestation.js';
 import {
+  clusterAcceptForward,
   clusterAwaitQuorum,
+  clusterForward,
   clusterGenesis,
   clusterQuote,
   clusterSubmitShare,
@@ -44,5 +46,7 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'cluster.await_quorum': clusterAwaitQuorum,
   'cluster.quote': clusterQuote,
   'cluster.submit_share': clusterSubmitShare,
+  'cluster.forward': clusterForward,
+  'cluster.accept_forward': clusterAcceptForward,
   'test.block_event_loop': blockEventLoop,
 });

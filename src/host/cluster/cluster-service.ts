@@ -12,7 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ShareSubmission } from '../../protocol/cluster/cluster.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import {
+  ForwardSchema,
+  type Forward,
+  type ProvisioningQuote,
+  type ShareSubmission,
+} from '../../protocol/cluster/cluster.js';
+import { bytesToHex } from '../../protocol/encoding.js';
 import type { LogEntry } from '../../protocol/log/entry.js';
 import type {
   MethodName,
@@ -22,7 +29,7 @@ import type {
 } from '../../protocol/rpc/methods.js';
 import type { Db } from '../db/database.js';
 import type { ClusterRepository } from '../db/repositories/cluster.js';
-import { HostError } from '../errors.js';
+import { HostError, fromRpcCode } from '../errors.js';
 import type { LogService } from '../log/log-service.js';
 import type { OpsLog } from '../ops-events.js';
 
@@ -37,6 +44,8 @@ export function createClusterService(deps: {
   logger: Logger;
   dataDir: string;
   sealingPolicy: SealPolicy;
+  /** CLUSTER_JOIN: a member to ask for the root instead of waiting for shares. */
+  joinUrl?: string | undefined;
 }) {
   const { repo, ops, logger } = deps;
   const localRootPath = join(deps.dataDir, 'cluster', 'local-root.sealed');
@@ -65,7 +74,107 @@ export function createClusterService(deps: {
     await call('cluster.unlock', { local_root: localRoot, manifest: latest.manifest, carry });
   }
 
+  /**
+   * Join (newcomer side): our provisioning quote to the member, its answer to our enclave;
+   * retried with backoff until it works or the operators' shares get there first.
+   */
+  async function joinLoop(call: Call, url: string): Promise<void> {
+    let delayMs = 500;
+    while (lockedCall === call) {
+      try {
+        const quote = await call('cluster.quote', {
+          nonce: randomBytes(32).toString('base64url'),
+        });
+        const res = await fetch(`${url.replace(/\/+$/, '')}/cluster/join`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ quote }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        const body = (await res.json()) as { error?: { code?: string } };
+        if (!res.ok) throw new Error(body.error?.code ?? `HTTP ${res.status}`);
+        const forward = ForwardSchema.parse(body);
+        const r = await call('cluster.accept_forward', {
+          forward,
+          quote_report_data: quote.report_data,
+        });
+        pendingEntries.push({
+          v: 1,
+          type: 'cluster.restored',
+          subject: quote.cluster_id,
+          time: now(),
+          digests: { payload: quote.manifest_digest },
+        });
+        quorumDone?.(r.local_root);
+        return;
+      } catch (err) {
+        if (lockedCall !== call) return;
+        logger.warn(
+          {
+            event: 'cluster.join_failed',
+            reason: err instanceof Error ? err.message.slice(0, 80) : 'error',
+            retryMs: delayMs,
+          },
+          'joining the cluster failed; retrying',
+        );
+        await new Promise((r) => setTimeout(r, delayMs));
+        delayMs = Math.min(delayMs * 2, 30_000);
+      }
+    }
+  }
+
   return {
+    /**
+     * Join (member side): our enclave checks the newcomer's quote against the manifest and
+     * answers; either way the outcome is an ops event and a log entry.
+     */
+    async forward(
+      enclave: { call: Call },
+      log: Pick<LogService, 'commit'>,
+      body: { quote: ProvisioningQuote; collateral?: unknown },
+    ) {
+      const subject = body.quote.cluster_id;
+      const payload = bytesToHex(sha256(Buffer.from(body.quote.report_data, 'hex')));
+      let outcome: { ok: true; forward: Forward } | { ok: false; code: string };
+      try {
+        outcome = { ok: true, forward: await enclave.call('cluster.forward', body) };
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        // Only a verdict is logged; an enclave that is down or busy is just an error.
+        if (code !== 'CLUSTER_PEER_REFUSED') throw err;
+        outcome = { ok: false, code };
+      }
+      await log.commit({
+        async work(tx) {
+          await ops.record(
+            tx,
+            outcome.ok
+              ? {
+                  type: 'cluster.member_joined',
+                  clusterId: subject,
+                  measurement: body.quote.image_hash,
+                }
+              : {
+                  type: 'cluster.join_refused',
+                  clusterId: subject,
+                  measurement: body.quote.image_hash,
+                  code: outcome.code,
+                },
+          );
+          const entry: LogEntry = {
+            v: 1,
+            type: outcome.ok ? 'cluster.member_joined' : 'cluster.join_refused',
+            subject,
+            time: now(),
+            digests: { payload },
+          };
+          return { result: undefined, entries: [entry] };
+        },
+      });
+      if (!outcome.ok) throw fromRpcCode(outcome.code);
+      return outcome.forward;
+    },
+
     /** While awaiting the quorum: secret routes answer 503 CLUSTER_LOCKED. */
     isLocked: () => lockedCall !== null,
     /** Resolves when the enclave waits for its quorum (service start must not wait for it). */
@@ -100,6 +209,7 @@ export function createClusterService(deps: {
         lockedCall = call;
         for (const l of lockedListeners) l();
         lockedListeners = [];
+        if (deps.joinUrl) void joinLoop(call, deps.joinUrl);
       });
       writeLocalRoot(localRoot);
       await unlock(call, localRoot);

@@ -6,10 +6,23 @@
  */
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
-import { base64Bytes, base64Range, bytesToHex, concatBytes, hexBytes, utf8 } from '../encoding.js';
+import {
+  base64Bytes,
+  base64Range,
+  bytesToBase64url,
+  bytesToHex,
+  concatBytes,
+  hexBytes,
+  hexToBytes,
+  utf8,
+} from '../encoding.js';
 import { jcsBytes } from '../jcs.js';
 import { AttestationNonceSchema } from '../attestation/report-data.js';
-import { IdentityHexSchema, PlatformSchema } from '../attestation/response.js';
+import {
+  AttestationResponseSchema,
+  IdentityHexSchema,
+  PlatformSchema,
+} from '../attestation/response.js';
 
 export const MANIFEST_FORMAT = 'cloister-cluster-manifest/v1';
 export const SHARE_FORMAT = 'cloister-cluster-share/v1';
@@ -35,6 +48,20 @@ export type Operator = z.infer<typeof OperatorSchema>;
 
 export const MAX_OPERATORS = 32;
 
+/** Platform policy: which platform, whether debug evidence passes, which simulated vendors. */
+export const ClusterPlatformSchema = z
+  .object({
+    name: PlatformSchema,
+    allow_debug: z.boolean(),
+    /** `simulated` only: the vendor keys (base64) of the machines that may hold the root. */
+    simulated_vendor_keys: z.array(base64Bytes(32)).max(64).optional(),
+  })
+  .strict();
+
+export const FORWARD_FORMAT = 'cloister-cluster-forward/v1';
+/** HPKE `info` prefix for the root forwarded member → newcomer; both report datas follow. */
+export const FORWARD_INFO_PREFIX = 'cloister/cluster/forward/v1\n';
+
 export const ManifestSchema = z
   .object({
     format: z.literal(MANIFEST_FORMAT),
@@ -47,7 +74,7 @@ export const ManifestSchema = z
     share_digests: z.array(hexBytes(32)).min(1).max(MAX_OPERATORS),
     /** Measurements an enclave must show to be given a share or the root. */
     measurements: z.array(IdentityHexSchema).min(1).max(64),
-    platform: z.object({ name: PlatformSchema, allow_debug: z.boolean() }).strict(),
+    platform: ClusterPlatformSchema,
     created_at: z.number().int().nonnegative(),
   })
   .strict()
@@ -119,6 +146,38 @@ export const ProvisioningQuoteSchema = z
   })
   .strict();
 export type ProvisioningQuote = z.infer<typeof ProvisioningQuoteSchema>;
+
+/**
+ * `POST /cluster/join` (newcomer host → member host): the newcomer's provisioning quote, and
+ * the collateral its evidence needs (hardware platforms; the member enclave has no network).
+ */
+export const JoinRequestSchema = z
+  .object({ quote: ProvisioningQuoteSchema, collateral: z.unknown().optional() })
+  .strict();
+
+/** The member's answer: its own attestation (nonce = forwardNonce), the root under HPKE. */
+export const ForwardSchema = z
+  .object({
+    member: AttestationResponseSchema,
+    enc: base64Bytes(32),
+    ciphertext: base64Range(17, 4096),
+  })
+  .strict();
+export type Forward = z.infer<typeof ForwardSchema>;
+
+/** The member binds the newcomer's report data as the nonce of its own attestation. */
+export function forwardNonce(newcomerReportDataHex: string): string {
+  return bytesToBase64url(sha256(hexToBytes(newcomerReportDataHex)));
+}
+
+/** HPKE info: both reports, so the channel belongs to exactly this pair of enclaves. */
+export function forwardInfo(newcomerReportDataHex: string, memberReportDataHex: string) {
+  return concatBytes(
+    utf8.encode(FORWARD_INFO_PREFIX),
+    hexToBytes(newcomerReportDataHex),
+    hexToBytes(memberReportDataHex),
+  );
+}
 
 /** `POST /cluster/shares`: one share file, HPKE-sealed to the provisioning key. */
 export const ShareSubmissionSchema = z

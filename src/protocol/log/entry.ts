@@ -21,6 +21,8 @@ export const LOG_ENTRY_TYPES = [
   'cluster.genesis',
   'cluster.share_accepted',
   'cluster.restored',
+  'cluster.member_joined',
+  'cluster.join_refused',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 

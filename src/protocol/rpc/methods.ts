@@ -18,6 +18,9 @@ import { LogEntrySchema } from '../log/entry.js';
 import { CurrencySchema, SymbolSchema } from '../aggregates.js';
 import { AUTH_METHODS } from './auth-methods.js';
 import {
+  ClusterPlatformSchema,
+  ForwardSchema,
+  JoinRequestSchema,
   ManifestSchema,
   OperatorSchema,
   ProvisioningQuoteSchema,
@@ -289,7 +292,7 @@ export const METHODS = {
         operators: z.array(OperatorSchema).min(2).max(MAX_OPERATORS),
         threshold: z.number().int().min(2).max(MAX_OPERATORS),
         measurements: z.array(IdentityHexSchema).min(1).max(64),
-        platform: z.object({ name: PlatformSchema, allow_debug: z.boolean() }).strict(),
+        platform: ClusterPlatformSchema,
       })
       .strict()
       .refine((p) => p.threshold <= p.operators.length),
@@ -353,6 +356,27 @@ export const METHODS = {
         local_root: SealedBlobSchema.nullable(),
       })
       .strict(),
+    phases: QUORUM,
+  },
+  /**
+   * Join, member side: verify the newcomer's provisioning quote against the manifest, answer
+   * with this enclave's attestation bound to it and the root HPKE-sealed to its key.
+   */
+  'cluster.forward': {
+    params: JoinRequestSchema,
+    result: ForwardSchema,
+    phases: READY,
+  },
+  /** Join, newcomer side: verify the member, open the root, check its id (then `unlock`). */
+  'cluster.accept_forward': {
+    params: z
+      .object({
+        forward: ForwardSchema,
+        quote_report_data: hexBytes(64),
+        collateral: z.unknown().optional(),
+      })
+      .strict(),
+    result: z.object({ local_root: SealedBlobSchema }).strict(),
     phases: QUORUM,
   },
   'test.block_event_loop': {

@@ -7,12 +7,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  ForwardSchema,
+  JoinRequestSchema,
   ManifestSchema,
   OperatorSchema,
   ShareSubmissionSchema,
   MAX_OPERATORS,
 } from '../../../protocol/cluster/cluster.js';
 import { IdentityHexSchema } from '../../../protocol/attestation/response.js';
+import { base64Bytes } from '../../../protocol/encoding.js';
 import type { AuthGuard } from '../../auth/guard.js';
 import type { ClusterService } from '../../cluster/cluster-service.js';
 import type { EnclaveSupervisor } from '../../enclave-client/supervisor.js';
@@ -27,6 +30,8 @@ export const GenesisRequestSchema = z
     /** Accepted measurements; default: the running enclave's. */
     measurements: z.array(IdentityHexSchema).min(1).max(64).optional(),
     allow_debug: z.boolean().optional(),
+    /** `simulated` only: vendor keys of the machines that may join (docs/protocol/cluster.md). */
+    simulated_vendor_keys: z.array(base64Bytes(32)).max(64).optional(),
   })
   .strict()
   .refine((b) => b.threshold <= b.operators.length, {
@@ -72,6 +77,7 @@ export function clusterRoutes(deps: {
           platform: {
             name: status.platform,
             allow_debug: b.allow_debug ?? status.platform === 'simulated',
+            ...(b.simulated_vendor_keys ? { simulated_vendor_keys: b.simulated_vendor_keys } : {}),
           },
         });
       },
@@ -93,6 +99,18 @@ export function clusterRoutes(deps: {
         if (!m) throw new HostError('NOT_FOUND');
         return m;
       },
+    );
+    app.post(
+      '/cluster/join',
+      {
+        schema: {
+          summary:
+            'Join: a new enclave’s provisioning quote; the root for it if the manifest agrees',
+          body: JoinRequestSchema,
+          response: { 200: ForwardSchema, 403: ErrorResponseSchema, 503: ErrorResponseSchema },
+        },
+      },
+      async (request) => deps.cluster.forward(deps.enclave, deps.log, request.body),
     );
     app.post(
       '/cluster/shares',
