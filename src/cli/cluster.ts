@@ -1,6 +1,9 @@
 /**
  * `cloister cluster …` (docs/operations/cluster.md, docs/protocol/cluster.md):
  *   init          --operators ops.json --threshold K [--out DIR]   genesis: one .age per operator + manifest.json
+ *   signing-key   --out op1-sign.key                              an operator's Ed25519 approval key
+ *   approve       --proposal P --signing-key K --operator NAME      prints one approval (JSON)
+ *   reshare       --proposal P --approval A1 --approval A2 [--out DIR]   a manifest change: new split
  *   provide-share --share op1.age --identity op1-key.txt --manifest manifest.json [trust options]
  * provide-share decrypts the share locally with the operator's age identity, checks it against
  * the manifest, verifies the new enclave's provisioning quote against the manifest (platform,
@@ -14,7 +17,12 @@ import { Decrypter, armor } from 'age-encryption';
 import { z } from 'zod';
 import { PLATFORM_EVIDENCE } from '../client/verify/verify-attestation.js';
 import { verifyEvidence } from '../client/index.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import {
+  ApprovalSchema,
+  ProposalSchema,
+  approvalMessage,
+  type Approval,
   ManifestSchema,
   OperatorSchema,
   ProvisioningQuoteSchema,
@@ -26,7 +34,7 @@ import {
   type Manifest,
   type ShareFile,
 } from '../protocol/cluster/cluster.js';
-import { base64ToBytes, bytesToHex, utf8 } from '../protocol/encoding.js';
+import { base64ToBytes, bytesToBase64, bytesToHex, utf8 } from '../protocol/encoding.js';
 import { sealEnvelopeHpke } from '../protocol/envelope/hpke.js';
 import { jcsBytes } from '../protocol/jcs.js';
 import { requestJson } from './http.js';
@@ -65,14 +73,7 @@ export async function clusterInit(o: {
         },
       }),
     );
-  mkdirSync(o.outDir, { recursive: true });
-  const files = res.shares.map((s) => {
-    const path = join(o.outDir, `${s.operator}.age`);
-    writeFileSync(path, s.file, { mode: 0o600 });
-    return path;
-  });
-  writeFileSync(join(o.outDir, 'manifest.json'), `${JSON.stringify(res.manifest, null, 2)}\n`);
-  return { manifest: res.manifest, files };
+  return writeCeremony(o.outDir, res);
 }
 
 /** The share file inside an age file, opened with an age identity file (`age-keygen` output). */
@@ -193,4 +194,66 @@ export async function submitShareFile(o: {
         },
       }),
     );
+}
+
+/** `cloister cluster signing-key --out F`: a new Ed25519 operator signing key (seed, base64). */
+export function clusterSigningKey(outPath: string): { signing_key: string } {
+  const seed = randomBytes(32);
+  writeFileSync(outPath, `${seed.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  const pub = ed25519.getPublicKey(seed);
+  seed.fill(0);
+  return { signing_key: bytesToBase64(pub) };
+}
+
+/** `cloister cluster approve --proposal P --signing-key K --operator NAME`: one approval. */
+export function clusterApprove(o: {
+  proposalPath: string;
+  signingKeyPath: string;
+  operator: string;
+}): Approval {
+  const proposal = ProposalSchema.parse(JSON.parse(readFileSync(o.proposalPath, 'utf8')));
+  const seed = base64ToBytes(readFileSync(o.signingKeyPath, 'utf8').trim());
+  if (seed.length !== 32) throw new ClusterUsageError(`${o.signingKeyPath}: not a signing key`);
+  const signature = ed25519.sign(approvalMessage(proposal), seed);
+  seed.fill(0);
+  return { operator: o.operator, signature: bytesToBase64(signature) };
+}
+
+/** `cloister cluster reshare --proposal P --approval A… --out DIR`: the new split's files. */
+export async function clusterReshare(o: {
+  url: string;
+  proposalPath: string;
+  approvalPaths: string[];
+  outDir: string;
+}): Promise<{ manifest: Manifest; files: string[] }> {
+  const proposal = ProposalSchema.parse(JSON.parse(readFileSync(o.proposalPath, 'utf8')));
+  const approvals = o.approvalPaths.map((p) =>
+    ApprovalSchema.parse(JSON.parse(readFileSync(p, 'utf8'))),
+  );
+  const res = z
+    .object({
+      manifest: ManifestSchema,
+      shares: z.array(z.object({ operator: z.string(), file: z.string() })),
+    })
+    .parse(
+      await requestJson(`${o.url}/cluster/reshare`, {
+        method: 'POST',
+        body: { proposal, approvals },
+      }),
+    );
+  return writeCeremony(o.outDir, res);
+}
+
+function writeCeremony(
+  outDir: string,
+  res: { manifest: Manifest; shares: { operator: string; file: string }[] },
+): { manifest: Manifest; files: string[] } {
+  mkdirSync(outDir, { recursive: true });
+  const files = res.shares.map((s) => {
+    const path = join(outDir, `${s.operator}.age`);
+    writeFileSync(path, s.file, { mode: 0o600 });
+    return path;
+  });
+  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(res.manifest, null, 2)}\n`);
+  return { manifest: res.manifest, files };
 }

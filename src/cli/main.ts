@@ -34,7 +34,14 @@ import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
 import { attest, trustedVendorKeys } from './trust.js';
 import { verifyAggregatesFile } from './verify-aggregates.js';
 import { AuthUsageError, authAccount, authVerify } from './auth.js';
-import { ClusterUsageError, clusterInit, provideShare } from './cluster.js';
+import {
+  ClusterUsageError,
+  clusterApprove,
+  clusterInit,
+  clusterReshare,
+  clusterSigningKey,
+  provideShare,
+} from './cluster.js';
 
 const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|status|revoke|log verify|log monitor> [options]
   attest verify <file|url> --policy P  verify evidence (a service URL, a saved response, or --kind K raw bytes)
@@ -56,6 +63,9 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
   auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
   cluster init --operators F --threshold K [--out DIR]   genesis (operator token): .age shares + manifest.json
+  cluster signing-key --out F       an operator's Ed25519 key for approving manifest changes
+  cluster approve --proposal P --signing-key K --operator NAME    print one approval (JSON)
+  cluster reshare --proposal P --approval A (repeatable) [--out DIR]  manifest change, new split
   cluster provide-share --share F.age --identity KEY --manifest M   give one share to an instance
                                    awaiting its quorum (checks its quote against the manifest)
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE; the
@@ -108,6 +118,10 @@ const { values, positionals } = (() => {
         share: { type: 'string' },
         identity: { type: 'string' },
         manifest: { type: 'string' },
+        proposal: { type: 'string' },
+        approval: { type: 'string', multiple: true },
+        'signing-key': { type: 'string' },
+        operator: { type: 'string' },
       },
     });
   } catch (err) {
@@ -204,6 +218,31 @@ async function runCluster(sub: string | undefined): Promise<void> {
         measurements: values['expect-measurement'],
       });
       print(r, `cluster ${r.manifest.cluster_id}: ${r.files.join(', ')} and manifest.json written`);
+      return;
+    }
+    if (sub === 'signing-key') {
+      const r = clusterSigningKey(values.out === '.' ? 'signing.key' : values.out);
+      print(r, `signing key written; put this in ops.json as "signing_key": ${r.signing_key}`);
+      return;
+    }
+    if (sub === 'approve') {
+      if (!values.proposal || !values['signing-key'] || !values.operator)
+        fail('cluster approve needs --proposal, --signing-key and --operator', 2);
+      process.stdout.write(
+        `${JSON.stringify(clusterApprove({ proposalPath: values.proposal, signingKeyPath: values['signing-key'], operator: values.operator }))}\n`,
+      );
+      return;
+    }
+    if (sub === 'reshare') {
+      if (!values.proposal || !values.approval?.length)
+        fail('cluster reshare needs --proposal and --approval (repeatable)', 2);
+      const r = await clusterReshare({
+        url,
+        proposalPath: values.proposal,
+        approvalPaths: values.approval,
+        outDir: values.out,
+      });
+      print(r, `epoch ${r.manifest.epoch}: ${r.files.join(', ')} and manifest.json written`);
       return;
     }
     if (sub === 'provide-share') {

@@ -76,6 +76,11 @@ export const HTTP_ERRORS = {
   ],
   CLUSTER_SHARE_ALTERED: [422, 'the share does not match its commitment in the manifest'],
   CLUSTER_SHARE_SUPERSEDED: [422, 'the share belongs to a superseded split'],
+  CLUSTER_APPROVALS_INSUFFICIENT: [
+    403,
+    'the manifest change lacks valid approvals by a threshold of the current operators',
+  ],
+  CLUSTER_PROPOSAL_STALE: [409, 'the manifest change is for another cluster or an older epoch'],
   CLUSTER_PEER_REFUSED: [
     403,
     'the enclave evidence does not satisfy the cluster manifest; nothing was forwarded',
@@ -130,6 +135,8 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'CLUSTER_SHARE_ALTERED',
   'CLUSTER_SHARE_SUPERSEDED',
   'CLUSTER_PEER_REFUSED',
+  'CLUSTER_APPROVALS_INSUFFICIENT',
+  'CLUSTER_PROPOSAL_STALE',
 ]);
 
 export function fromRpcCode(code: string): HostError {

@@ -57,6 +57,7 @@ export type OpsEvent =
     }
   | { type: 'cluster.share_accepted'; clusterId: string; index: number; operator: string }
   | { type: 'cluster.member_joined'; clusterId: string; measurement: string }
+  | { type: 'cluster.manifest_changed'; clusterId: string; epoch: number; manifestDigest: string }
   | { type: 'cluster.join_refused'; clusterId: string; measurement: string; code: string };
 
 export type OpsEventType = OpsEvent['type'];
@@ -78,6 +79,7 @@ export const OPS_EVENT_TYPES = [
   'cluster.genesis',
   'cluster.share_accepted',
   'cluster.member_joined',
+  'cluster.manifest_changed',
   'cluster.join_refused',
 ] as const satisfies readonly OpsEventType[];
 

@@ -6,7 +6,8 @@
  * nothing, and A logs the refusal. Separate data folders = separate simulated machines.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { clusterApprove, clusterSigningKey } from '../../src/cli/cluster.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,8 @@ import * as age from 'age-encryption';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createSimulatedPlatform } from '../../src/enclave/platform/simulated.js';
 import {
+  PROPOSAL_FORMAT,
+  type Proposal,
   ManifestSchema,
   manifestDigest,
   provisioningReportData,
@@ -50,6 +53,8 @@ describe(
     const rogue = machine('package.json'); // another build: another measurement
     let sessionId: string;
     let tokenA: string;
+    let opToken: string;
+    const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
 
     const inject = (
       ts: TestService,
@@ -72,6 +77,7 @@ describe(
       const op = (
         await inject(a, 'POST', '/auth/login', { email: 'op@example.com', password })
       ).json();
+      opToken = op.access_token;
       const { verification } = await verifiedAttestation(a);
       const res = await submit(
         a.service.app,
@@ -81,11 +87,14 @@ describe(
       assert.equal(res.statusCode, 200, res.body);
       sessionId = res.json().session_id;
       const operators = [];
-      for (const name of ['op1', 'op2'])
+      for (const name of ['op1', 'op2']) {
+        const { signing_key } = clusterSigningKey(join(keyDir, `${name}.key`));
         operators.push({
           name,
           recipient: await age.identityToRecipient(await age.generateX25519Identity()),
+          signing_key,
         });
+      }
       const g = await inject(
         a,
         'POST',
@@ -174,6 +183,50 @@ describe(
         "SELECT event_type AS type FROM merkle_logs WHERE event_type = 'cluster.join_refused'",
       );
       assert.equal(rows.length, 2);
+    });
+
+    it('a manifest change (upgrade: one more measurement) needs a threshold of approvals and is logged', async () => {
+      const proposal: Proposal = {
+        format: PROPOSAL_FORMAT,
+        cluster_id: manifest.cluster_id,
+        from_epoch: manifest.epoch,
+        threshold: 2,
+        operators: manifest.operators,
+        measurements: [...manifest.measurements, 'cd'.repeat(48)],
+        platform: manifest.platform,
+      };
+      const proposalPath = join(keyDir, 'proposal.json');
+      writeFileSync(proposalPath, JSON.stringify(proposal));
+      const approvals = ['op1', 'op2'].map((name) =>
+        clusterApprove({
+          proposalPath,
+          signingKeyPath: join(keyDir, `${name}.key`),
+          operator: name,
+        }),
+      );
+      assert.equal(
+        (await inject(a, 'POST', '/cluster/reshare', { proposal, approvals })).statusCode,
+        401,
+      );
+      const one = await inject(
+        a,
+        'POST',
+        '/cluster/reshare',
+        { proposal, approvals: approvals.slice(0, 1) },
+        opToken,
+      );
+      assert.equal(one.json().error.code, 'CLUSTER_APPROVALS_INSUFFICIENT');
+      const r = await inject(a, 'POST', '/cluster/reshare', { proposal, approvals }, opToken);
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().manifest.epoch, 2);
+      const current = (await inject(b, 'GET', '/cluster/manifest')).json();
+      assert.equal(current.manifest.epoch, 2);
+      assert.equal(current.digest, manifestDigest(r.json().manifest));
+      const { rows } = await a.service.db.query<{ subject: string; entry: string }>(
+        "SELECT subject, entry FROM merkle_logs WHERE event_type = 'cluster.manifest_changed'",
+      );
+      assert.equal(rows.length, 1);
+      assert.equal(JSON.parse(rows[0]!.entry).digests.payload, current.digest);
     });
   },
 );

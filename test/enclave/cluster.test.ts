@@ -8,13 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterApprove, clusterSigningKey } from '../../src/cli/cluster.js';
 import * as age from 'age-encryption';
 import { split } from 'shamir-secret-sharing';
 import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { clusterIdOf } from '../../src/enclave/cluster/root.js';
 import { wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import {
+  PROPOSAL_FORMAT,
+  type Proposal,
   SHARE_FORMAT,
   SHARE_PROVISION_INFO,
   manifestDigest,
@@ -193,5 +198,81 @@ describe('enclave cluster rules', () => {
     await call(n.state, 'cluster.await_quorum', { manifest: g.manifest, policy: 'measurement' });
     await code(call(n.state, 'keyring.generate', { policy: 'measurement' }), 'PHASE_FORBIDDEN');
     await code(call(n.state, 'attestation.get', { nonce: 'abcdefghijklmnop' }), 'PHASE_FORBIDDEN');
+  });
+
+  it('reshare: approved by a threshold of current operators, new epoch, same root; old shares superseded', async () => {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    await call(e.state, 'auth.init', { sealed: null });
+    const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
+    dirs.push(keyDir);
+    const ops = await operators(4);
+    const signing = ops.map((o) => clusterSigningKey(join(keyDir, `${o.op.name}.key`)).signing_key);
+    const withKeys = ops.map((o, i) => ({ ...o.op, signing_key: signing[i] }));
+    const g = await call(e.state, 'cluster.genesis', {
+      operators: withKeys.slice(0, 3),
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+    });
+    // Replace op3 by op4 and accept one more measurement.
+    const proposal: Proposal = {
+      format: PROPOSAL_FORMAT,
+      cluster_id: g.manifest.cluster_id,
+      from_epoch: 1,
+      threshold: 2,
+      operators: [withKeys[0]!, withKeys[1]!, withKeys[3]!],
+      measurements: [e.state.platform.measurement, 'cd'.repeat(48)],
+      platform: { name: 'simulated', allow_debug: true },
+    };
+    const proposalPath = join(keyDir, 'proposal.json');
+    writeFileSync(proposalPath, JSON.stringify(proposal));
+    const approve = (name: string, as = name) =>
+      clusterApprove({ proposalPath, signingKeyPath: join(keyDir, `${name}.key`), operator: as });
+    await code(
+      call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1')] }),
+      'CLUSTER_APPROVALS_INSUFFICIENT',
+    );
+    // op4 is not an operator of the current manifest; op2's name with op4's key does not verify;
+    // the same operator twice counts once.
+    await code(
+      call(e.state, 'cluster.reshare', {
+        proposal,
+        approvals: [approve('op1'), approve('op1'), approve('op4'), approve('op4', 'op2')],
+      }),
+      'CLUSTER_APPROVALS_INSUFFICIENT',
+    );
+    const r = await call(e.state, 'cluster.reshare', {
+      proposal,
+      approvals: [approve('op1'), approve('op3')],
+    });
+    assert.equal(r.manifest.epoch, 2);
+    assert.equal(r.manifest.cluster_id, g.manifest.cluster_id);
+    assert.deepEqual(
+      r.manifest.operators.map((o: { name: string }) => o.name),
+      ['op1', 'op2', 'op4'],
+    );
+    await code(
+      call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1'), approve('op2')] }),
+      'CLUSTER_PROPOSAL_STALE',
+    );
+    // Restore against the new manifest: an epoch-1 share is superseded, epoch-2 shares work.
+    const open = async (file: string, identity: string): Promise<ShareFile> => {
+      const d = new age.Decrypter();
+      d.addIdentity(identity);
+      return JSON.parse(new TextDecoder().decode(await d.decrypt(age.armor.decode(file))));
+    };
+    const n = testEnclave();
+    dirs.push(n.dir);
+    await call(n.state, 'cluster.await_quorum', { manifest: r.manifest, policy: 'measurement' });
+    await code(
+      submit(n.state, r.manifest, await open(g.shares[0].file, ops[0]!.identity)),
+      'CLUSTER_SHARE_SUPERSEDED',
+    );
+    await submit(n.state, r.manifest, await open(r.shares[0].file, ops[0]!.identity));
+    const done = await submit(n.state, r.manifest, await open(r.shares[2].file, ops[3]!.identity));
+    assert.ok(done.local_root);
+    assert.equal(n.state.phase, 'awaiting_keyring');
   });
 });

@@ -9,7 +9,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Encrypter, armor } from 'age-encryption';
 import { z } from 'zod';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import {
+  approvalMessage,
   FORWARD_FORMAT,
   forwardInfo,
   forwardNonce,
@@ -87,6 +89,55 @@ async function ageEncrypt(recipient: string, plaintext: Uint8Array): Promise<str
   return armor.encode(await e.encrypt(plaintext));
 }
 
+type SplitSpec = Pick<Manifest, 'operators' | 'threshold' | 'measurements' | 'platform'>;
+
+/** A split of `root` for epoch `epoch`: the manifest committing to it and the age files. */
+async function splitToManifest(
+  state: EnclaveState,
+  root: Uint8Array,
+  epoch: number,
+  spec: SplitSpec,
+): Promise<{ manifest: Manifest; shares: { operator: string; index: number; file: string }[] }> {
+  const clusterId = clusterIdOf(root);
+  const raw = await splitRoot(root, spec.operators.length, spec.threshold);
+  const files: ShareFile[] = spec.operators.map((op, i) => ({
+    format: SHARE_FORMAT,
+    cluster_id: clusterId,
+    epoch,
+    index: i + 1,
+    threshold: spec.threshold,
+    operator: op.name,
+    share: bytesToBase64(raw[i]!),
+  }));
+  for (const s of raw) s.fill(0);
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    cluster_id: clusterId,
+    epoch,
+    threshold: spec.threshold,
+    operators: spec.operators,
+    share_digests: files.map(shareDigest),
+    measurements: spec.measurements,
+    platform: spec.platform,
+    created_at: state.now(),
+  };
+  const shares = await Promise.all(
+    files.map(async (f, i) => {
+      const bytes = jcsBytes(f);
+      try {
+        return {
+          operator: f.operator,
+          index: f.index,
+          file: await ageEncrypt(spec.operators[i]!.recipient, bytes),
+        };
+      } finally {
+        bytes.fill(0);
+      }
+    }),
+  );
+  return { manifest, shares };
+}
+
 export async function clusterGenesis(
   state: EnclaveState,
   params: MethodParams<'cluster.genesis'>,
@@ -99,42 +150,7 @@ export async function clusterGenesis(
   const policy = state.policy;
   const root = generateRoot();
   const clusterId = clusterIdOf(root);
-  const raw = await splitRoot(root, params.operators.length, params.threshold);
-  const files: ShareFile[] = params.operators.map((op, i) => ({
-    format: SHARE_FORMAT,
-    cluster_id: clusterId,
-    epoch: 1,
-    index: i + 1,
-    threshold: params.threshold,
-    operator: op.name,
-    share: bytesToBase64(raw[i]!),
-  }));
-  for (const s of raw) s.fill(0);
-  const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
-    cluster_id: clusterId,
-    epoch: 1,
-    threshold: params.threshold,
-    operators: params.operators,
-    share_digests: files.map(shareDigest),
-    measurements: params.measurements,
-    platform: params.platform,
-    created_at: state.now(),
-  };
-  const shares = await Promise.all(
-    files.map(async (f, i) => {
-      const bytes = jcsBytes(f);
-      try {
-        return {
-          operator: f.operator,
-          index: f.index,
-          file: await ageEncrypt(params.operators[i]!.recipient, bytes),
-        };
-      } finally {
-        bytes.fill(0);
-      }
-    }),
-  );
+  const { manifest, shares } = await splitToManifest(state, root, 1, params);
   // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
   // the password-sealing root, so stored password hashes keep opening on every member.
   const passwordKey = state.platform.sealingKey(policy);
@@ -396,4 +412,38 @@ export async function clusterAcceptForward(
   } finally {
     root.fill(0);
   }
+}
+
+/**
+ * Reshare (also how any manifest change is made): approvals by `threshold` distinct operators
+ * of the CURRENT manifest, each an Ed25519 signature under that operator's `signing_key`; then
+ * a new split of the same root, epoch + 1. Shares of older epochs are refused from then on.
+ */
+export async function clusterReshare(
+  state: EnclaveState,
+  params: MethodParams<'cluster.reshare'>,
+): Promise<MethodResult<'cluster.reshare'>> {
+  const c = state.cluster;
+  if (!c) throw new RpcError('CLUSTER_LOCKED');
+  const { proposal, approvals } = params;
+  if (proposal.cluster_id !== c.clusterId || proposal.from_epoch !== c.manifest.epoch)
+    throw new RpcError('CLUSTER_PROPOSAL_STALE');
+  if (proposal.platform.name !== state.platform.name) throw new RpcError('PARAMS_INVALID');
+  const message = approvalMessage(proposal);
+  const approvedBy = new Set<string>();
+  for (const a of approvals) {
+    const op = c.manifest.operators.find((o) => o.name === a.operator);
+    if (!op?.signing_key) continue;
+    let ok = false;
+    try {
+      ok = ed25519.verify(base64ToBytes(a.signature), message, base64ToBytes(op.signing_key));
+    } catch {
+      ok = false;
+    }
+    if (ok) approvedBy.add(op.name);
+  }
+  if (approvedBy.size < c.manifest.threshold) throw new RpcError('CLUSTER_APPROVALS_INSUFFICIENT');
+  const { manifest, shares } = await splitToManifest(state, c.root, c.manifest.epoch + 1, proposal);
+  state.cluster = { ...c, manifest };
+  return { manifest, manifest_digest: manifestDigest(manifest), shares };
 }

@@ -10,6 +10,7 @@ import {
   clusterForward,
   clusterGenesis,
   clusterQuote,
+  clusterReshare,
   clusterSubmitShare,
   clusterUnlock,
 } from './cluster.js';
@@ -48,5 +49,6 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'cluster.submit_share': clusterSubmitShare,
   'cluster.forward': clusterForward,
   'cluster.accept_forward': clusterAcceptForward,
+  'cluster.reshare': clusterReshare,
   'test.block_event_loop': blockEventLoop,
 });

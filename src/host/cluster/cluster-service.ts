@@ -265,6 +265,41 @@ export function createClusterService(deps: {
       return { index: r.index, operator: r.operator, have: r.have, threshold: r.threshold };
     },
 
+    /** Reshare (any manifest change): the enclave checks the approvals and splits again. */
+    async reshare(
+      enclave: { call: Call; restart(): void },
+      log: Pick<LogService, 'commit'>,
+      params: MethodParams<'cluster.reshare'>,
+    ) {
+      const r = await enclave.call('cluster.reshare', params);
+      try {
+        await log.commit({
+          async work(tx) {
+            await repo.insertManifest(r.manifest, r.manifest_digest, tx);
+            await ops.record(tx, {
+              type: 'cluster.manifest_changed',
+              clusterId: r.manifest.cluster_id,
+              epoch: r.manifest.epoch,
+              manifestDigest: r.manifest_digest,
+            });
+            const entry: LogEntry = {
+              v: 1,
+              type: 'cluster.manifest_changed',
+              subject: r.manifest.cluster_id,
+              time: now(),
+              digests: { payload: r.manifest_digest },
+            };
+            return { result: undefined, entries: [entry] };
+          },
+        });
+      } catch (err) {
+        // Not stored: the enclave must drop the manifest it moved to.
+        enclave.restart();
+        throw err;
+      }
+      return r;
+    },
+
     /**
      * Genesis: the enclave makes the root and the shares; the manifest, the wrapped keyrings and
      * the `cluster.genesis` log entry land in one transaction; then the local root is written.

@@ -189,3 +189,37 @@ export const ShareSubmissionSchema = z
   })
   .strict();
 export type ShareSubmission = z.infer<typeof ShareSubmissionSchema>;
+
+export const PROPOSAL_FORMAT = 'cloister-cluster-proposal/v1';
+const APPROVAL_CONTEXT = 'cloister/cluster/approve/v1\n';
+
+/**
+ * A manifest change (docs/protocol/cluster.md, "Reshare and approval"): the next split's
+ * operators, threshold, measurements and platform policy for the same cluster (same root).
+ * Applied only with approvals by `threshold` operators of the current manifest.
+ */
+export const ProposalSchema = z
+  .object({
+    format: z.literal(PROPOSAL_FORMAT),
+    cluster_id: ClusterIdSchema,
+    /** The epoch this proposal replaces; a stale proposal cannot be replayed later. */
+    from_epoch: z.number().int().positive(),
+    threshold: z.number().int().min(2).max(MAX_OPERATORS),
+    operators: z.array(OperatorSchema).min(2).max(MAX_OPERATORS),
+    measurements: z.array(IdentityHexSchema).min(1).max(64),
+    platform: ClusterPlatformSchema,
+  })
+  .strict()
+  .refine((p) => p.threshold <= p.operators.length, { message: 'threshold above operators' });
+export type Proposal = z.infer<typeof ProposalSchema>;
+
+/** One operator's Ed25519 signature over the proposal (key: `signing_key` in the manifest). */
+export const ApprovalSchema = z
+  .object({ operator: OperatorNameSchema, signature: base64Bytes(64) })
+  .strict();
+export type Approval = z.infer<typeof ApprovalSchema>;
+
+/** The bytes an operator signs to approve a proposal. */
+export function approvalMessage(proposal: Proposal): Uint8Array {
+  return concatBytes(utf8.encode(APPROVAL_CONTEXT), jcsBytes(proposal));
+}

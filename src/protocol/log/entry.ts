@@ -23,6 +23,7 @@ export const LOG_ENTRY_TYPES = [
   'cluster.restored',
   'cluster.member_joined',
   'cluster.join_refused',
+  'cluster.manifest_changed',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 

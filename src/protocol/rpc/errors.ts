@@ -42,6 +42,9 @@ export const RPC_ERROR_MESSAGES = {
   CLUSTER_SHARE_INVALID: 'the share submission could not be opened',
   CLUSTER_SHARE_ALTERED: 'the share does not match its commitment in the manifest',
   CLUSTER_SHARE_SUPERSEDED: 'the share belongs to a superseded split',
+  CLUSTER_APPROVALS_INSUFFICIENT:
+    'the manifest change lacks valid approvals by a threshold of the current operators',
+  CLUSTER_PROPOSAL_STALE: 'the manifest change is for another cluster or an older epoch',
   CLUSTER_PEER_REFUSED: 'the peer enclave evidence does not satisfy the cluster manifest',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;

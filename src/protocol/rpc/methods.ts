@@ -18,6 +18,8 @@ import { LogEntrySchema } from '../log/entry.js';
 import { CurrencySchema, SymbolSchema } from '../aggregates.js';
 import { AUTH_METHODS } from './auth-methods.js';
 import {
+  ApprovalSchema,
+  ProposalSchema,
   ClusterPlatformSchema,
   ForwardSchema,
   JoinRequestSchema,
@@ -378,6 +380,34 @@ export const METHODS = {
       .strict(),
     result: z.object({ local_root: SealedBlobSchema }).strict(),
     phases: QUORUM,
+  },
+  /**
+   * Reshare: a manifest change approved by `threshold` operators of the current manifest; a new
+   * split of the same root (epoch + 1), shares age-encrypted to the proposal's operators.
+   */
+  'cluster.reshare': {
+    params: z
+      .object({
+        proposal: ProposalSchema,
+        approvals: z.array(ApprovalSchema).min(1).max(MAX_OPERATORS),
+      })
+      .strict(),
+    result: z
+      .object({
+        manifest: ManifestSchema,
+        manifest_digest: hexBytes(32),
+        shares: z.array(
+          z
+            .object({
+              operator: z.string(),
+              index: z.number().int().positive(),
+              file: z.string().startsWith('-----BEGIN AGE ENCRYPTED FILE-----'),
+            })
+            .strict(),
+        ),
+      })
+      .strict(),
+    phases: READY,
   },
   'test.block_event_loop': {
     params: z.object({ ms: z.number().int().min(1).max(600_000) }).strict(),

@@ -7,6 +7,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  ApprovalSchema,
+  ProposalSchema,
   ForwardSchema,
   JoinRequestSchema,
   ManifestSchema,
@@ -80,6 +82,36 @@ export function clusterRoutes(deps: {
             ...(b.simulated_vendor_keys ? { simulated_vendor_keys: b.simulated_vendor_keys } : {}),
           },
         });
+      },
+    );
+    app.post(
+      '/cluster/reshare',
+      {
+        schema: {
+          summary: 'Reshare / change the manifest: approved by a threshold of current operators',
+          body: z
+            .object({
+              proposal: ProposalSchema,
+              approvals: z.array(ApprovalSchema).min(1).max(MAX_OPERATORS),
+            })
+            .strict(),
+          response: {
+            200: z.object({
+              manifest: ManifestSchema,
+              manifest_digest: z.string(),
+              shares: z.array(
+                z.object({ operator: z.string(), index: z.number(), file: z.string() }),
+              ),
+            }),
+            401: ErrorResponseSchema,
+            403: ErrorResponseSchema,
+            409: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => {
+        await deps.guard.operator(request);
+        return deps.cluster.reshare(deps.enclave, deps.log, request.body);
       },
     );
     app.get(
