@@ -67,6 +67,8 @@ describe(
     let jwksA: string;
     let attA: Record<string, unknown>;
     let urlB: string;
+    /** Every HTTP body the ceremony produced (genesis answer, quotes), scanned for the root. */
+    const bodies: string[] = [];
 
     const inject = (
       ts: TestService,
@@ -120,6 +122,7 @@ describe(
         op.access_token,
       );
       assert.equal(g.statusCode, 200, g.body);
+      bodies.push(g.body);
       manifest = ManifestSchema.parse(g.json().manifest);
       for (const s of g.json().shares as { operator: string; file: string }[]) {
         const path = join(dir, `${s.operator}.age`);
@@ -313,6 +316,9 @@ describe(
           ...bytesNeedles('root', root),
           ...raw.flatMap((s, i) => bytesNeedles(`share ${i + 1}`, s.subarray(0, 32))),
         ];
+        bodies.push((await inject(b, 'GET', '/cluster/manifest')).body);
+        bodies.push((await inject(b, 'GET', '/attestation/quote')).body);
+        assert.deepEqual(findNeedles(bodies.join('\n'), needles), []);
         const dump = JSON.stringify(await dumpPublicSchema(b.service.db));
         assert.deepEqual(findNeedles(dump, needles), []);
         assert.deepEqual(findNeedles([...a.logs, ...b.logs].join('\n'), needles), []);
