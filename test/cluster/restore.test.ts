@@ -179,6 +179,21 @@ describe(
       assert.equal(quote.json().manifest_digest, manifestDigest(manifest));
     });
 
+    it(
+      'an enclave that dies while awaiting its quorum is restarted and awaits again (new key)',
+      { timeout: 120_000 },
+      async () => {
+        const before = (await inject(b, 'GET', '/attestation/quote?nonce=abcdefghijklmnop')).json();
+        process.kill(b.service.enclave.pid()!, 'SIGKILL');
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 100));
+          const q = await inject(b, 'GET', '/attestation/quote?nonce=abcdefghijklmnop');
+          if (q.statusCode === 200 && q.json().provisioning_key !== before.provisioning_key) break;
+        }
+        assert.equal((await inject(b, 'GET', '/readyz')).json().phase, 'awaiting_quorum');
+      },
+    );
+
     it('one share is not enough; an altered or foreign share is refused by name', async () => {
       const one = await provideShare({
         url: urlB,

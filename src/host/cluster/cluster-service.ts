@@ -204,17 +204,31 @@ export function createClusterService(deps: {
         { event: 'cluster.awaiting_quorum', cluster_id: latest.manifest.cluster_id },
         'no local copy of the cluster root: waiting for the operators’ shares',
       );
-      const localRoot = await new Promise<string>((resolve) => {
+      let watch: NodeJS.Timeout | undefined;
+      const localRoot = await new Promise<string>((resolve, reject) => {
         quorumDone = resolve;
         lockedCall = call;
         for (const l of lockedListeners) l();
         lockedListeners = [];
         if (deps.joinUrl) void joinLoop(call, deps.joinUrl);
+        // The supervisor's start waits on this hook: if the enclave dies meanwhile, fail the
+        // start so that it restarts the enclave (which then awaits its quorum again).
+        watch = setInterval(() => {
+          call('enclave.status', {}).then(
+            (s) => {
+              if (s.phase !== 'awaiting_quorum' && s.phase !== 'awaiting_keyring')
+                reject(new Error('enclave left awaiting_quorum'));
+            },
+            (err: unknown) => reject(err instanceof Error ? err : new Error('enclave lost')),
+          );
+        }, 1000);
+      }).finally(() => {
+        clearInterval(watch);
+        if (lockedCall === call) lockedCall = null;
+        quorumDone = null;
       });
       writeLocalRoot(localRoot);
       await unlock(call, localRoot);
-      lockedCall = null;
-      quorumDone = null;
       pendingEntries.push({
         v: 1,
         type: 'cluster.restored',
