@@ -1,0 +1,86 @@
+/**
+ * Issue 13 on one machine (PGlite, the default engine): genesis converts the running keyring in
+ * place, and later rotations (credential key, JWT key) are wrapped under the cluster root too.
+ * A restart on the same data folder unlocks with the machine's own sealed copy of the root, no
+ * quorum: the same keys, the old session reads `ok`, the old password still logs in.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as age from 'age-encryption';
+import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+describe('cluster on one PGlite instance: genesis in place, rotations wrapped, restart', () => {
+  let ts: TestService;
+  const password = 'cluster-password-0123';
+  let sessionId: string;
+  let before1: Record<string, unknown>;
+
+  before(async () => {
+    ts = await startTestService('pglite');
+    await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email: 'u@example.com', password },
+    });
+    const { verification, attestation } = await verifiedAttestation(ts);
+    before1 = attestation;
+    const res = await submit(ts.service.app, verification.enclavePubkey!, uniqueCredentials('pg'));
+    sessionId = res.json().session_id;
+  });
+  after(async () => {
+    await ts?.stop();
+  });
+
+  it('keeps every key through genesis, rotations and a restart', async () => {
+    const operators = await Promise.all(
+      ['op1', 'op2'].map(async (name) => ({
+        name,
+        recipient: await age.identityToRecipient(await age.generateX25519Identity()),
+      })),
+    );
+    const g = await ts.service.cluster.genesis(ts.service.enclave, ts.service.log, {
+      operators,
+      threshold: 2,
+      measurements: [ts.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+    });
+    const after1 = (await verifiedAttestation(ts)).attestation;
+    for (const k of ['enclave_pubkey', 'key_id', 'signing_keys'])
+      assert.deepEqual(after1[k], before1[k], k);
+    assert.equal(after1.cluster_id, g.manifest.cluster_id);
+
+    await ts.service.rotation.rotateOnce();
+    await ts.service.auth.rotateKeys();
+    const { rows } = await ts.service.db.query<{ sealed: string }>(
+      'SELECT sealed FROM enclave_state ORDER BY generation DESC LIMIT 1',
+    );
+    const latest = JSON.parse(Buffer.from(rows[0]!.sealed, 'base64').toString('utf8'));
+    assert.equal(latest.format, 'cloister-cluster-wrapped/v1');
+    assert.equal(latest.cluster_id, g.manifest.cluster_id);
+    const rotated = (await verifiedAttestation(ts)).attestation;
+    const jwks = (await ts.service.app.inject({ method: 'GET', url: '/.well-known/jwks.json' }))
+      .body;
+
+    ts = await ts.restart();
+    assert.equal((await ts.service.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    const again = (await verifiedAttestation(ts)).attestation;
+    for (const k of ['enclave_pubkey', 'key_id', 'signing_keys', 'cluster_id'])
+      assert.deepEqual(again[k], rotated[k], k);
+    assert.equal(
+      (await ts.service.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).body,
+      jwks,
+    );
+    const status = await ts.service.app.inject({
+      method: 'GET',
+      url: `/enclave/sessions/${sessionId}`,
+    });
+    assert.equal(status.json().credential, 'ok');
+    const login = await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: 'u@example.com', password },
+    });
+    assert.equal(login.statusCode, 200, login.body);
+  });
+});
