@@ -5,7 +5,14 @@
  * quorum: the same keys, the old session reads `ok`, the old password still logs in.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setOperator } from '../../src/host/auth/operator-cli.js';
+import { createAuthRepository } from '../../src/host/db/repositories/auth.js';
+import { ManifestSchema } from '../../src/protocol/cluster/cluster.js';
 import * as age from 'age-encryption';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -39,12 +46,53 @@ describe('cluster on one PGlite instance: genesis in place, rotations wrapped, r
         recipient: await age.identityToRecipient(await age.generateX25519Identity()),
       })),
     );
-    const g = await ts.service.cluster.genesis(ts.service.enclave, ts.service.log, {
-      operators,
-      threshold: 2,
-      measurements: [ts.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-    });
+    // The ceremony through the CLI, as an operator runs it.
+    await setOperator(createAuthRepository(ts.service.db), 'grant', 'u@example.com');
+    const token = (
+      await ts.service.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: 'u@example.com', password },
+      })
+    ).json().access_token;
+    const work = mkdtempSync(join(tmpdir(), 'cloister-ceremony-'));
+    writeFileSync(join(work, 'ops.json'), JSON.stringify(operators));
+    await ts.service.app.listen({ port: 0, host: '127.0.0.1' });
+    const addr = ts.service.app.server.address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    const cli = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+          env: { ...process.env, CLOISTER_ACCESS_TOKEN: token },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    assert.equal((await cli(['cluster', 'init', '--url', url])).status, 2);
+    const run = await cli([
+      'cluster',
+      'init',
+      '--url',
+      url,
+      '--operators',
+      join(work, 'ops.json'),
+      '--threshold',
+      '2',
+      '--out',
+      work,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(existsSync(join(work, 'op1.age')) && existsSync(join(work, 'op2.age')));
+    const g = {
+      manifest: ManifestSchema.parse(JSON.parse(readFileSync(join(work, 'manifest.json'), 'utf8'))),
+    };
+    assert.match(
+      readFileSync(join(work, 'op1.age'), 'utf8'),
+      /^-----BEGIN AGE ENCRYPTED FILE-----/,
+    );
     const after1 = (await verifiedAttestation(ts)).attestation;
     for (const k of ['enclave_pubkey', 'key_id', 'signing_keys'])
       assert.deepEqual(after1[k], before1[k], k);
