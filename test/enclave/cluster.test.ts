@@ -112,7 +112,11 @@ describe('enclave cluster rules', () => {
     const forged: Manifest = { ...real, share_digests: files.map(shareDigest) };
     const n = testEnclave();
     dirs.push(n.dir);
-    await call(n.state, 'cluster.await_quorum', { manifest: forged, policy: 'measurement' });
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: forged,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
     assert.equal((await submit(n.state, forged, files[0]!)).have, 1);
     await code(submit(n.state, forged, files[1]!), 'CLUSTER_ID_MISMATCH');
     assert.equal(n.state.phase, 'awaiting_quorum');
@@ -130,7 +134,11 @@ describe('enclave cluster rules', () => {
     const m2: Manifest = { ...m1, epoch: 2 };
     const n = testEnclave();
     dirs.push(n.dir);
-    await call(n.state, 'cluster.await_quorum', { manifest: m2, policy: 'measurement' });
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: m2,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
     await code(submit(n.state, m2, share1), 'CLUSTER_SHARE_SUPERSEDED');
     await code(submit(n.state, m2, { ...share1, epoch: 3 }), 'CLUSTER_SHARE_INVALID');
     await code(submit(n.state, m2, { ...share1, epoch: 2, index: 2 }), 'CLUSTER_SHARE_ALTERED');
@@ -159,6 +167,7 @@ describe('enclave cluster rules', () => {
       call(n.state, 'cluster.unlock', {
         local_root: g.local_root,
         manifest: g.manifest,
+        manifest_mac: g.manifest_mac,
         carry: g.wrapped.carry,
       }),
       'SEAL_INVALID',
@@ -168,13 +177,25 @@ describe('enclave cluster rules', () => {
       call(again.state, 'cluster.unlock', {
         local_root: g.local_root,
         manifest: { ...g.manifest, cluster_id: 'ab'.repeat(32) },
+        manifest_mac: g.manifest_mac,
         carry: g.wrapped.carry,
       }),
       'CLUSTER_ID_MISMATCH',
     );
+    // A manifest the host made up (one more measurement) has no valid MAC under the root.
+    await code(
+      call(again.state, 'cluster.unlock', {
+        local_root: g.local_root,
+        manifest: { ...g.manifest, measurements: [...g.manifest.measurements, 'cd'.repeat(48)] },
+        manifest_mac: g.manifest_mac,
+        carry: g.wrapped.carry,
+      }),
+      'CLUSTER_MANIFEST_MISMATCH',
+    );
     await call(again.state, 'cluster.unlock', {
       local_root: g.local_root,
       manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
       carry: g.wrapped.carry,
     });
     await call(again.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed });
@@ -195,7 +216,11 @@ describe('enclave cluster rules', () => {
     await code(call(e.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' }), 'PHASE_FORBIDDEN');
     const n = testEnclave();
     dirs.push(n.dir);
-    await call(n.state, 'cluster.await_quorum', { manifest: g.manifest, policy: 'measurement' });
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
     await code(call(n.state, 'keyring.generate', { policy: 'measurement' }), 'PHASE_FORBIDDEN');
     await code(call(n.state, 'attestation.get', { nonce: 'abcdefghijklmnop' }), 'PHASE_FORBIDDEN');
   });
@@ -265,7 +290,11 @@ describe('enclave cluster rules', () => {
     };
     const n = testEnclave();
     dirs.push(n.dir);
-    await call(n.state, 'cluster.await_quorum', { manifest: r.manifest, policy: 'measurement' });
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: r.manifest,
+      manifest_mac: r.manifest_mac,
+      policy: 'measurement',
+    });
     await code(
       submit(n.state, r.manifest, await open(g.shares[0].file, ops[0]!.identity)),
       'CLUSTER_SHARE_SUPERSEDED',
@@ -274,5 +303,22 @@ describe('enclave cluster rules', () => {
     const done = await submit(n.state, r.manifest, await open(r.shares[2].file, ops[3]!.identity));
     assert.ok(done.local_root);
     assert.equal(n.state.phase, 'awaiting_keyring');
+    // The resharing machine's new local copy refuses the older manifest (rollback by the host).
+    const restarted = testEnclave({ dir: e.dir });
+    await code(
+      call(restarted.state, 'cluster.unlock', {
+        local_root: r.local_root,
+        manifest: g.manifest,
+        manifest_mac: g.manifest_mac,
+        carry: g.wrapped.carry,
+      }),
+      'CLUSTER_MANIFEST_MISMATCH',
+    );
+    await call(restarted.state, 'cluster.unlock', {
+      local_root: r.local_root,
+      manifest: r.manifest,
+      manifest_mac: r.manifest_mac,
+      carry: g.wrapped.carry,
+    });
   });
 });

@@ -15,6 +15,8 @@ export interface ClusterState {
 export interface QuorumState {
   readonly manifest: Manifest;
   readonly manifestDigest: string;
+  /** The manifest's MAC under the root (checked once the root is known). */
+  readonly manifestMac: string;
   /** The policy the host seals this machine's copy of the root under. */
   readonly policy: SealPolicy;
   /** One-time X25519 provisioning key: bound into the provisioning quote, never exported. */

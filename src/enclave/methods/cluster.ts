@@ -44,7 +44,13 @@ import { jcsBytes } from '../../protocol/jcs.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
 import { unwrap, wrap } from '../cluster/cluster-sealer.js';
-import { checkClusterId, clusterIdOf, generateRoot } from '../cluster/root.js';
+import {
+  checkClusterId,
+  checkManifestMac,
+  clusterIdOf,
+  generateRoot,
+  manifestMac,
+} from '../cluster/root.js';
 import { combineShares, splitRoot } from '../cluster/shamir.js';
 import { x25519RawPrivate, x25519RawPublic } from '../crypto/node-primitives.js';
 import { platformSealer } from '../keyring/seal.js';
@@ -54,7 +60,13 @@ import { readyKeyring, type EnclaveState } from '../state.js';
 const LOCAL_ROOT_FORMAT = 'cloister-cluster-local-root/v1';
 const CARRY_FORMAT = 'cloister-cluster-carry/v1';
 const LocalRootSchema = z
-  .object({ format: z.literal(LOCAL_ROOT_FORMAT), cluster_id: z.string(), root: base64Bytes(32) })
+  .object({
+    format: z.literal(LOCAL_ROOT_FORMAT),
+    cluster_id: z.string(),
+    /** The newest manifest epoch this machine has seen: an older manifest is refused. */
+    epoch: z.number().int().positive(),
+    root: base64Bytes(32),
+  })
   .strict();
 const CarrySchema = z
   .object({ format: z.literal(CARRY_FORMAT), password_key: base64Bytes(32) })
@@ -70,10 +82,16 @@ function wrapKeyring(root: Uint8Array, keyring: SealableKeyring, policy: SealPol
 }
 
 /** The root sealed to this platform, for this machine's next start (no quorum needed). */
-function sealLocalRoot(state: EnclaveState, root: Uint8Array, policy: SealPolicy): string {
+function sealLocalRoot(
+  state: EnclaveState,
+  root: Uint8Array,
+  policy: SealPolicy,
+  epoch: number,
+): string {
   const doc = jcsBytes({
     format: LOCAL_ROOT_FORMAT,
     cluster_id: clusterIdOf(root),
+    epoch,
     root: bytesToBase64(root),
   });
   try {
@@ -163,7 +181,8 @@ export async function clusterGenesis(
       auth: wrapKeyring(root, auth, policy),
       carry: wrap(root, carryDoc, policy),
     },
-    local_root: sealLocalRoot(state, root, policy),
+    local_root: sealLocalRoot(state, root, policy, manifest.epoch),
+    manifest_mac: manifestMac(root, manifest),
     shares,
   };
   carryDoc.fill(0);
@@ -177,14 +196,21 @@ export function clusterUnlock(
 ): MethodResult<'cluster.unlock'> {
   const { plaintext } = platformSealer(state.platform).unseal(params.local_root);
   let root: Uint8Array;
+  let epoch: number;
   try {
-    root = base64ToBytes(LocalRootSchema.parse(JSON.parse(utf8.decode(plaintext))).root);
+    const doc = LocalRootSchema.parse(JSON.parse(utf8.decode(plaintext)));
+    root = base64ToBytes(doc.root);
+    epoch = doc.epoch;
   } catch {
     throw new RpcError('SEAL_INVALID');
   } finally {
     plaintext.fill(0);
   }
   checkClusterId(root, params.manifest.cluster_id);
+  // The host keeps the manifest: it must be one this cluster made, and not older than this
+  // machine has seen (a rollback could re-admit a measurement that was removed).
+  checkManifestMac(root, params.manifest, params.manifest_mac);
+  if (params.manifest.epoch < epoch) throw new RpcError('CLUSTER_MANIFEST_MISMATCH');
   const carry = unwrap(root, params.carry);
   let passwordKey: Uint8Array;
   try {
@@ -214,6 +240,7 @@ export function clusterAwaitQuorum(
   state.quorum = {
     manifest: params.manifest,
     manifestDigest: manifestDigest(params.manifest),
+    manifestMac: params.manifest_mac,
     policy: params.policy,
     provisioning: { privateKey, publicKey: pub },
     issued: new Set(),
@@ -319,7 +346,8 @@ export async function clusterSubmitShare(
     for (const s of q.shares.values()) s.fill(0);
     q.shares.clear();
     checkClusterId(root, m.cluster_id);
-    const localRoot = sealLocalRoot(state, root, q.policy);
+    checkManifestMac(root, m, q.manifestMac);
+    const localRoot = sealLocalRoot(state, root, q.policy, m.epoch);
     // The root is adopted only through `cluster.unlock`, the same path as a restart.
     state.quorum = null;
     state.phase = 'awaiting_keyring';
@@ -405,7 +433,8 @@ export async function clusterAcceptForward(
   }
   try {
     checkClusterId(root, q.manifest.cluster_id);
-    const localRoot = sealLocalRoot(state, root, q.policy);
+    checkManifestMac(root, q.manifest, q.manifestMac);
+    const localRoot = sealLocalRoot(state, root, q.policy, q.manifest.epoch);
     state.quorum = null;
     state.phase = 'awaiting_keyring';
     return { local_root: localRoot };
@@ -445,5 +474,12 @@ export async function clusterReshare(
   if (approvedBy.size < c.manifest.threshold) throw new RpcError('CLUSTER_APPROVALS_INSUFFICIENT');
   const { manifest, shares } = await splitToManifest(state, c.root, c.manifest.epoch + 1, proposal);
   state.cluster = { ...c, manifest };
-  return { manifest, manifest_digest: manifestDigest(manifest), shares };
+  return {
+    manifest,
+    manifest_digest: manifestDigest(manifest),
+    manifest_mac: manifestMac(c.root, manifest),
+    // This machine's copy now remembers the new epoch (older manifests are refused at unlock).
+    local_root: sealLocalRoot(state, c.root, state.policy ?? 'measurement', manifest.epoch),
+    shares,
+  };
 }

@@ -71,7 +71,12 @@ export function createClusterService(deps: {
     const latest = await repo.latestManifest();
     const carry = await repo.latestWrapped('carry');
     if (!latest || !carry) throw new Error('cluster manifest or carried keys missing');
-    await call('cluster.unlock', { local_root: localRoot, manifest: latest.manifest, carry });
+    await call('cluster.unlock', {
+      local_root: localRoot,
+      manifest: latest.manifest,
+      manifest_mac: latest.mac,
+      carry,
+    });
   }
 
   /**
@@ -198,6 +203,7 @@ export function createClusterService(deps: {
       }
       await call('cluster.await_quorum', {
         manifest: latest.manifest,
+        manifest_mac: latest.mac,
         policy: deps.sealingPolicy,
       });
       logger.warn(
@@ -289,7 +295,7 @@ export function createClusterService(deps: {
       try {
         await log.commit({
           async work(tx) {
-            await repo.insertManifest(r.manifest, r.manifest_digest, tx);
+            await repo.insertManifest(r.manifest, r.manifest_digest, r.manifest_mac, tx);
             await ops.record(tx, {
               type: 'cluster.manifest_changed',
               clusterId: r.manifest.cluster_id,
@@ -306,12 +312,13 @@ export function createClusterService(deps: {
             return { result: undefined, entries: [entry] };
           },
         });
+        writeLocalRoot(r.local_root);
       } catch (err) {
         // Not stored: the enclave must drop the manifest it moved to.
         enclave.restart();
         throw err;
       }
-      return r;
+      return { manifest: r.manifest, manifest_digest: r.manifest_digest, shares: r.shares };
     },
 
     /**
@@ -328,7 +335,7 @@ export function createClusterService(deps: {
       try {
         await log.commit({
           async work(tx) {
-            await repo.insertManifest(g.manifest, g.manifest_digest, tx);
+            await repo.insertManifest(g.manifest, g.manifest_digest, g.manifest_mac, tx);
             await repo.insertWrapped(
               'credential',
               g.wrapped.credential.generation,

@@ -313,6 +313,7 @@ export const METHODS = {
           })
           .strict(),
         local_root: SealedBlobSchema,
+        manifest_mac: hexBytes(32),
         shares: z.array(
           z
             .object({
@@ -329,14 +330,21 @@ export const METHODS = {
   /** Adopt the root from this machine's platform-sealed copy; it must derive the manifest's id. */
   'cluster.unlock': {
     params: z
-      .object({ local_root: SealedBlobSchema, manifest: ManifestSchema, carry: SealedBlobSchema })
+      .object({
+        local_root: SealedBlobSchema,
+        manifest: ManifestSchema,
+        manifest_mac: hexBytes(32),
+        carry: SealedBlobSchema,
+      })
       .strict(),
     result: z.object({ cluster_id: hexBytes(32) }).strict(),
     phases: AWAITING,
   },
   /** No local root: wait for the operators' shares under a one-time provisioning key. */
   'cluster.await_quorum': {
-    params: z.object({ manifest: ManifestSchema, policy: SealPolicySchema }).strict(),
+    params: z
+      .object({ manifest: ManifestSchema, manifest_mac: hexBytes(32), policy: SealPolicySchema })
+      .strict(),
     result: z.object({ provisioning_key: base64Bytes(32) }).strict(),
     phases: AWAITING,
   },
@@ -396,6 +404,8 @@ export const METHODS = {
       .object({
         manifest: ManifestSchema,
         manifest_digest: hexBytes(32),
+        manifest_mac: hexBytes(32),
+        local_root: SealedBlobSchema,
         shares: z.array(
           z
             .object({

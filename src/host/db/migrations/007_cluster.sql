@@ -6,6 +6,8 @@ CREATE TABLE cluster_manifests (
   cluster_id  text NOT NULL CHECK (cluster_id ~ '^[0-9a-f]{64}$'),
   manifest    jsonb NOT NULL,
   digest      text NOT NULL CHECK (digest ~ '^[0-9a-f]{64}$'),
+  -- HMAC under a key derived from the root: the enclave refuses a manifest without it.
+  mac         text NOT NULL CHECK (mac ~ '^[0-9a-f]{64}$'),
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 

@@ -7,19 +7,24 @@ export type WrappedPurpose = 'credential' | 'auth' | 'carry';
 export function createClusterRepository(db: Queryable) {
   return {
     /** The manifest of the newest split, or null when this deployment is not a cluster. */
-    async latestManifest(): Promise<{ manifest: Manifest; digest: string } | null> {
-      const { rows } = await db.query<{ manifest: unknown; digest: string }>(
-        'SELECT manifest, digest FROM cluster_manifests ORDER BY epoch DESC LIMIT 1',
+    async latestManifest(): Promise<{ manifest: Manifest; digest: string; mac: string } | null> {
+      const { rows } = await db.query<{ manifest: unknown; digest: string; mac: string }>(
+        'SELECT manifest, digest, mac FROM cluster_manifests ORDER BY epoch DESC LIMIT 1',
       );
       const row = rows[0];
       if (!row) return null;
       const manifest = typeof row.manifest === 'string' ? JSON.parse(row.manifest) : row.manifest;
-      return { manifest: ManifestSchema.parse(manifest), digest: row.digest };
+      return { manifest: ManifestSchema.parse(manifest), digest: row.digest, mac: row.mac };
     },
-    async insertManifest(manifest: Manifest, digest: string, q: Queryable = db): Promise<void> {
+    async insertManifest(
+      manifest: Manifest,
+      digest: string,
+      mac: string,
+      q: Queryable = db,
+    ): Promise<void> {
       await q.query(
-        'INSERT INTO cluster_manifests (epoch, cluster_id, manifest, digest) VALUES ($1, $2, $3, $4)',
-        [manifest.epoch, manifest.cluster_id, JSON.stringify(manifest), digest],
+        'INSERT INTO cluster_manifests (epoch, cluster_id, manifest, digest, mac) VALUES ($1, $2, $3, $4, $5)',
+        [manifest.epoch, manifest.cluster_id, JSON.stringify(manifest), digest, mac],
       );
     },
     async latestWrapped(purpose: WrappedPurpose): Promise<string | null> {
