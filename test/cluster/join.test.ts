@@ -27,6 +27,8 @@ import {
 import { bytesToBase64, bytesToHex } from '../../src/protocol/encoding.js';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { recoverMessageAddress, type Hex } from 'viem';
+import { api, newUser, openBoth, reply, withShare, type User } from '../wallet/service-helpers.js';
 
 /** A data folder whose simulated platform exists already, so its vendor key can be listed. */
 function machine(codePath = 'dist/enclave/enclave.mjs') {
@@ -54,6 +56,8 @@ describe(
     let tokenA: string;
     let opToken: string;
     const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
+    let walletUser: User;
+    let wallet: { id: string; device: Uint8Array; eth: string };
 
     const inject = (
       ts: TestService,
@@ -68,6 +72,22 @@ describe(
         ...(payload ? { payload } : {}),
         headers: token ? { authorization: `Bearer ${token}` } : {},
       });
+
+    /** B on its own machine and A's database, joining through A; resolves once B is ready. */
+    const startB = async () =>
+      ready(
+        await startTestService(
+          'postgres',
+          { AUTH_DISABLED_FOR_DEVELOPMENT: 'true', CLUSTER_JOIN: urlA },
+          { dataDir: bMachine.dir, database: { url: a.databaseUrl!, drop: async () => undefined } },
+        ),
+      );
+    const ready = async (ts: TestService) => {
+      for (;;) {
+        if ((await inject(ts, 'GET', '/readyz')).statusCode === 200) return ts;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
 
     before(async () => {
       a = await startTestService('postgres');
@@ -85,6 +105,19 @@ describe(
       );
       assert.equal(res.statusCode, 200, res.body);
       sessionId = res.json().session_id;
+      // A wallet made before genesis: its keyring was sealed to A's platform then.
+      walletUser = await newUser(a);
+      const kp = reply();
+      const created = await api(a, walletUser)('POST', '/wallets', {
+        label: 'pre-genesis',
+        reply_pub: kp.replyPub,
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      wallet = {
+        id: created.json().wallet_id,
+        device: openBoth(created.json(), kp.privateKey).device,
+        eth: created.json().accounts[0].address,
+      };
       const operators = [];
       for (const name of ['op1', 'op2']) {
         const { signing_key } = clusterSigningKey(join(keyDir, `${name}.key`));
@@ -111,15 +144,7 @@ describe(
       const addr = a.service.app.server.address();
       urlA = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
 
-      b = await startTestService(
-        'postgres',
-        { AUTH_DISABLED_FOR_DEVELOPMENT: 'true', CLUSTER_JOIN: urlA },
-        { dataDir: bMachine.dir, database: { url: a.databaseUrl!, drop: async () => undefined } },
-      );
-      for (;;) {
-        if ((await inject(b, 'GET', '/readyz')).statusCode === 200) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      b = await startB();
       await inject(a, 'POST', '/auth/register', { email: 'user@example.com', password });
       tokenA = (
         await inject(a, 'POST', '/auth/login', { email: 'user@example.com', password })
@@ -226,6 +251,23 @@ describe(
       );
       assert.equal(rows.length, 1);
       assert.equal(JSON.parse(rows[0]!.entry).digests.payload, current.digest);
+    });
+
+    it('a wallet created through A before genesis signs through A and, after the join, through B', async () => {
+      const signThrough = async (ts: TestService, message: string) => {
+        const body = await withShare(ts, wallet.id, 'device', wallet.device, 'sign', {
+          address: wallet.eth,
+          request: { type: 'eth_personal_sign', message },
+        });
+        const res = await api(ts, walletUser)('POST', `/wallets/${wallet.id}/sign`, body);
+        assert.equal(res.statusCode, 200, res.body);
+        const signature = res.json().signature as Hex;
+        assert.equal(await recoverMessageAddress({ message, signature }), wallet.eth);
+      };
+      await signThrough(a, 'hello from A');
+      // The transparency log has one writer (ARCHITECTURE.md): B reloads it before it appends.
+      b = await ready(await b.restart()); // same machine (data folder), same database
+      await signThrough(b, 'hello from B');
     });
   },
 );

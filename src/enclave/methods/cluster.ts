@@ -166,6 +166,7 @@ export async function clusterGenesis(
   if (!auth || !state.policy) throw new RpcError('AUTH_NOT_READY');
   if (params.platform.name !== state.platform.name) throw new RpcError('PARAMS_INVALID');
   const policy = state.policy;
+  const wallet = state.keyrings.wallet.active;
   const root = generateRoot();
   const clusterId = clusterIdOf(root);
   const { manifest, shares } = await splitToManifest(state, root, 1, params);
@@ -179,6 +180,8 @@ export async function clusterGenesis(
     wrapped: {
       credential: wrapKeyring(root, credential, policy),
       auth: wrapKeyring(root, auth, policy),
+      // Wallet records and server shares depend on this keyring: a member must open it too.
+      wallet: wallet ? wrapKeyring(root, wallet, policy) : null,
       carry: wrap(root, carryDoc, policy),
     },
     local_root: sealLocalRoot(state, root, policy, manifest.epoch),

@@ -343,6 +343,13 @@ export function createClusterService(deps: {
               tx,
             );
             await repo.insertWrapped('auth', g.wrapped.auth.generation, g.wrapped.auth.sealed, tx);
+            if (g.wrapped.wallet)
+              await repo.insertWrapped(
+                'wallet',
+                g.wrapped.wallet.generation,
+                g.wrapped.wallet.sealed,
+                tx,
+              );
             await repo.insertWrapped('carry', 1, g.wrapped.carry, tx);
             await ops.record(tx, {
               type: 'cluster.genesis',

@@ -334,6 +334,10 @@ export const METHODS = {
               sealed: SealedBlobSchema,
             }),
             auth: z.object({ generation: z.number().int().positive(), sealed: SealedBlobSchema }),
+            /** Null when no wallet keyring exists yet (one made later is wrapped as it is made). */
+            wallet: z
+              .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
+              .nullable(),
             carry: SealedBlobSchema,
           })
           .strict(),

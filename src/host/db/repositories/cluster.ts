@@ -2,7 +2,7 @@
 import { ManifestSchema, type Manifest } from '../../../protocol/cluster/cluster.js';
 import type { Queryable } from '../database.js';
 
-export type WrappedPurpose = 'credential' | 'auth' | 'carry';
+export type WrappedPurpose = 'credential' | 'auth' | 'wallet' | 'carry';
 
 export function createClusterRepository(db: Queryable) {
   return {
