@@ -61,6 +61,19 @@ export const HTTP_ERRORS = {
     401,
     'the refresh token was already used; every session of this account is revoked',
   ],
+  AUTH_SIWE_INVALID: [
+    400,
+    'the SIWE message is malformed (EIP-4361) or names another domain, URI or chain',
+  ],
+  AUTH_SIWE_NONCE_INVALID: [
+    401,
+    'the SIWE nonce is unknown, expired or already used; get a new one from GET /auth/siwe/nonce',
+  ],
+  AUTH_SIWE_EXPIRED: [401, 'the SIWE message is expired, not yet valid or issued in the future'],
+  AUTH_SIWE_SIGNATURE_INVALID: [
+    401,
+    'the signature is malformed or does not come from the address in the message',
+  ],
   AUTH_LOGIN_LOCKED: [429, 'too many failed logins for this account; retry after Retry-After'],
   AUTH_BUSY: [503, 'too many password checks are in progress; retry after Retry-After'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
@@ -109,6 +122,10 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'AUTH_ENVELOPE_MISMATCH',
   'AUTH_REFRESH_INVALID',
   'AUTH_REFRESH_REUSED',
+  'AUTH_SIWE_INVALID',
+  'AUTH_SIWE_NONCE_INVALID',
+  'AUTH_SIWE_EXPIRED',
+  'AUTH_SIWE_SIGNATURE_INVALID',
 ]);
 
 export function fromRpcCode(code: string): HostError {

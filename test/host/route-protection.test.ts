@@ -16,6 +16,8 @@ const PUBLIC = new Set([
   'GET /attestation/quote',
   'POST /auth/register',
   'POST /auth/login',
+  'GET /auth/siwe/nonce',
+  'POST /auth/siwe/login',
   'POST /auth/refresh',
   'GET /.well-known/jwks.json',
   'GET /.well-known/openid-configuration',

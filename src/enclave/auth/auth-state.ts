@@ -8,12 +8,18 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { EnclaveState } from '../state.js';
 import { argon2ParamsFrom, PasswordHasher } from './argon2.js';
 import type { AuthKeyring } from './auth-keyring.js';
+import { ChallengeStore } from './challenges.js';
 import type { AuthEnclaveConfig } from './config.js';
 
 export interface AuthState {
   readonly hasher: PasswordHasher;
   readonly config: AuthEnclaveConfig;
+  /** SIWE nonces the enclave made and has not yet seen used (lost on restart). */
+  readonly siweNonces: ChallengeStore;
 }
+
+/** Live SIWE nonces at most: beyond, new ones are refused until some expire. */
+const MAX_LIVE_NONCES = 100_000;
 
 export function createAuthState(config: AuthEnclaveConfig): AuthState {
   return {
@@ -23,6 +29,7 @@ export function createAuthState(config: AuthEnclaveConfig): AuthState {
       config.AUTH_ARGON2_QUEUE_MAX,
     ),
     config,
+    siweNonces: new ChallengeStore(MAX_LIVE_NONCES),
   };
 }
 

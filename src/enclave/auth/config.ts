@@ -31,9 +31,27 @@ export const AUTH_ENCLAVE_ENV = {
   AUTH_KEY_PREPUBLISH_SECONDS: int(0, 86400)
     .default(60)
     .describe('How long a new signing key is published before it signs'),
+  AUTH_SIWE_DOMAIN: z
+    .string()
+    .min(1)
+    .max(255)
+    .default('127.0.0.1:3000')
+    .describe('The domain (RFC 3986 authority) SIWE messages and their URI must name'),
+  AUTH_SIWE_CHAIN_IDS: z
+    .string()
+    .regex(/^\d{1,15}(,\d{1,15})*$/)
+    .default('1')
+    .transform((s) => s.split(',').map(Number))
+    .describe('Comma-separated chain ids a SIWE message may name'),
+  AUTH_SIWE_NONCE_TTL_SECONDS: int(30, 3600)
+    .default(300)
+    .describe('How long a SIWE nonce stays usable'),
 };
 
 export interface AuthEnclaveConfig {
+  readonly AUTH_SIWE_DOMAIN: string;
+  readonly AUTH_SIWE_CHAIN_IDS: readonly number[];
+  readonly AUTH_SIWE_NONCE_TTL_SECONDS: number;
   readonly AUTH_ARGON2_MEMORY_KIB: number;
   readonly AUTH_ARGON2_TIME_COST: number;
   readonly AUTH_ARGON2_PARALLELISM: number;

@@ -26,7 +26,7 @@ import {
 import type { EnclaveState } from '../state.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
-function policyOf(state: EnclaveState): SealPolicy {
+export function policyOf(state: EnclaveState): SealPolicy {
   if (!state.policy) throw new RpcError('AUTH_NOT_READY');
   return state.policy;
 }
@@ -159,7 +159,7 @@ export async function authLogin(
   };
 }
 
-function issue(
+export function issue(
   state: EnclaveState,
   keyring: AuthKeyring,
   sub: string,

@@ -12,13 +12,17 @@ import { userLogSubject, type Role } from '../../protocol/auth.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
-import { EnclaveCallError, isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
 import type { LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { createSiweLogin } from './siwe-login.js';
+import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { TokenVerifier } from './verifier.js';
+
+export type { TokenPair } from './token-pair.js';
 
 type Call = <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
 
@@ -34,39 +38,7 @@ export interface AuthServiceDeps {
   ops: OpsLog;
 }
 
-/** The error code a failed call answers with (the audit events' reason). */
-function reasonOf(err: unknown): string {
-  if (err instanceof HostError) return err.code;
-  if (err instanceof EnclaveCallError) return err.code;
-  return 'INTERNAL';
-}
-
-export interface TokenPair {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  refresh_token: string;
-  refresh_expires_in: number;
-}
-
 const sha256Hex = (s: string) => createHash('sha256').update(s, 'ascii').digest('hex');
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-function pair(r: {
-  access_token: string;
-  access_expires_at: number;
-  refresh_token: string;
-  refresh_expires_at: number;
-}): TokenPair {
-  const now = nowSeconds();
-  return {
-    access_token: r.access_token,
-    token_type: 'Bearer',
-    expires_in: Math.max(0, r.access_expires_at - now),
-    refresh_token: r.refresh_token,
-    refresh_expires_in: Math.max(0, r.refresh_expires_at - now),
-  };
-}
 
 export function createAuthService(deps: AuthServiceDeps) {
   const { enclave, repo, log, verifier, throttle, config, ops } = deps;
@@ -132,6 +104,8 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   const service = {
+    ...createSiweLogin(deps),
+
     /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
     async initEnclave(call: Call): Promise<void> {
       const latest = await repo.latestKeyring();

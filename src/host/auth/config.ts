@@ -53,12 +53,44 @@ export const AUTH_HOST_ENV = {
   AUTH_REGISTER_MAX_PER_IP: int(1, 1_000_000)
     .default(10)
     .describe('Registrations per client address per hour'),
+  AUTH_SIWE_DOMAIN: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^\s/]+$/)
+    .optional()
+    .describe(
+      'Sign-In with Ethereum: the domain (host[:port]) messages and their URI must name; default the AUTH_ISSUER host',
+    ),
+  AUTH_SIWE_CHAIN_IDS: z
+    .string()
+    .regex(/^\d{1,15}(,\d{1,15})*$/)
+    .default('1')
+    .describe('Sign-In with Ethereum: comma-separated chain ids a message may name'),
+  AUTH_SIWE_NONCE_TTL_SECONDS: int(30, 3600)
+    .default(300)
+    .describe('Sign-In with Ethereum: how long a nonce from GET /auth/siwe/nonce stays usable'),
   AUTH_COOKIES: bool
     .default('false')
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
 };
 
-type AuthEnv = { [K in keyof typeof AUTH_HOST_ENV]: z.output<(typeof AUTH_HOST_ENV)[K]> };
+type AuthEnv = { [K in keyof typeof AUTH_HOST_ENV]?: z.output<(typeof AUTH_HOST_ENV)[K]> } & {
+  [
+    K in keyof typeof AUTH_HOST_ENV as undefined extends z.output<(typeof AUTH_HOST_ENV)[K]>
+      ? never
+      : K
+  ]: z.output<(typeof AUTH_HOST_ENV)[K]>;
+};
+
+/** The issuer URL's host[:port]: the site a SIWE message must be for unless configured. */
+function siweDomainOf(issuer: string): string {
+  try {
+    return new URL(issuer).host || issuer;
+  } catch {
+    return issuer;
+  }
+}
 
 export function authConfigFrom(env: AuthEnv) {
   return {
@@ -87,6 +119,9 @@ export function authConfigFrom(env: AuthEnv) {
       AUTH_REFRESH_TOKEN_TTL_SECONDS: String(env.AUTH_REFRESH_TOKEN_TTL_SECONDS),
       AUTH_REFRESH_GRACE_SECONDS: String(env.AUTH_REFRESH_GRACE_SECONDS),
       AUTH_KEY_PREPUBLISH_SECONDS: String(env.AUTH_KEY_PREPUBLISH_SECONDS),
+      AUTH_SIWE_DOMAIN: env.AUTH_SIWE_DOMAIN ?? siweDomainOf(env.AUTH_ISSUER),
+      AUTH_SIWE_CHAIN_IDS: env.AUTH_SIWE_CHAIN_IDS,
+      AUTH_SIWE_NONCE_TTL_SECONDS: String(env.AUTH_SIWE_NONCE_TTL_SECONDS),
     },
   };
 }

@@ -20,6 +20,7 @@ export const LOG_ENTRY_TYPES = [
   'auth.key_rotated',
   'auth.role_granted',
   'auth.role_revoked',
+  'auth.method_linked',
   'session.operator_revoked',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];

@@ -13,6 +13,7 @@ import {
   RoleSchema,
 } from '../auth.js';
 import { hexBytes } from '../encoding.js';
+import { SIWE_MAX_LENGTH } from '../siwe.js';
 import { CredentialEnvelopeSchema } from '../envelope/registry.js';
 import type { Phase } from './methods.js';
 
@@ -49,6 +50,11 @@ const Issued = {
   refresh_token: RefreshTokenSchema,
   refresh_expires_at: UnixSeconds,
 };
+
+/** An EIP-55 Ethereum address (the SIWE login identifier). */
+const EthAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+/** The enclave's MAC binding a login method to an account (enclave/auth/method-binding.ts). */
+export const MethodBindingSchema = z.string().regex(/^mb1\.[A-Za-z0-9_-]{43}$/);
 
 export const AUTH_METHODS = {
   /** Unseal the stored auth keyring, or (`sealed: null`) create one the host must store. */
@@ -135,6 +141,47 @@ export const AUTH_METHODS = {
       })
       .strict(),
     result: z.object(Issued).strict(),
+    phases: READY,
+  },
+  /** A single-use SIWE nonce the enclave remembers until it expires or is used. */
+  'auth.siwe_nonce': {
+    params: z.object({}).strict(),
+    result: z
+      .object({ nonce: z.string().regex(/^[0-9a-f]{24}$/), expires_at: UnixSeconds })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Verify a SIWE message and its EIP-191 signature (docs/protocol/auth.md). `user`: the account
+   * the host has linked to the message's address, with the enclave's binding of that link;
+   * null when none, and then the enclave makes a new account id and its binding.
+   */
+  'auth.siwe_login': {
+    params: z
+      .object({
+        message: z.string().min(1).max(SIWE_MAX_LENGTH),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+        user: z
+          .object({
+            user_id: z.uuid(),
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        session_id: z.uuid(),
+        ...Issued,
+        refresh_hash: hexBytes(32),
+        address: EthAddress,
+        /** Set when `user` was null: the new account's binding, for the host to store. */
+        binding: MethodBindingSchema.nullable(),
+      })
+      .strict(),
     phases: READY,
   },
   /** Counters for metrics and for the structural timing test (no secrets). */

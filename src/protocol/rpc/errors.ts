@@ -38,7 +38,8 @@ export const RPC_ERROR_MESSAGES = {
   AUTH_SIWE_NONCE_INVALID: 'the SIWE nonce is unknown, expired or already used',
   AUTH_SIWE_EXPIRED: 'the SIWE message is expired, not yet valid or issued in the future',
   AUTH_SIWE_SIGNATURE_INVALID: 'the signature does not come from the address in the message',
-  AUTH_METHOD_BINDING_INVALID: 'the stored login method was not bound to this account by the enclave',
+  AUTH_METHOD_BINDING_INVALID:
+    'the stored login method was not bound to this account by the enclave',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
 

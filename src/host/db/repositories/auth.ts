@@ -13,6 +13,14 @@ export interface UserRow {
   status: 'active' | 'disabled';
 }
 
+/** The account an external login method (a SIWE address) is linked to, with its binding. */
+export interface MethodUserRow {
+  user_id: string;
+  binding: string;
+  roles: Role[];
+  status: 'active' | 'disabled';
+}
+
 export interface RefreshRow {
   token_hash: string;
   session_id: string;
@@ -57,13 +65,41 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows[0] ?? null;
     },
-    async findUser(userId: string): Promise<UserRow | null> {
-      const { rows } = await db.query<UserRow>(
-        `SELECT u.id AS user_id, u.email, p.sealed AS password_sealed, u.roles, u.status
-         FROM users u JOIN user_passwords p ON p.user_id = u.id WHERE u.id = $1`,
+    /** Any account, with or without a password (a SIWE-only account has none). */
+    async findUser(userId: string): Promise<Omit<UserRow, 'password_sealed'> | null> {
+      const { rows } = await db.query<Omit<UserRow, 'password_sealed'>>(
+        `SELECT u.id AS user_id, u.email, u.roles, u.status FROM users u WHERE u.id = $1`,
         [userId],
       );
       return rows[0] ?? null;
+    },
+    async findUserByMethod(kind: 'siwe', identifier: string): Promise<MethodUserRow | null> {
+      const { rows } = await db.query<MethodUserRow>(
+        `SELECT u.id AS user_id, m.binding, u.roles, u.status
+         FROM auth_methods m JOIN users u ON u.id = m.user_id
+         WHERE m.kind = $1 AND m.identifier = $2`,
+        [kind, identifier],
+      );
+      return rows[0] ?? null;
+    },
+    /**
+     * A new account with no email and no password, reached by one linked method. False when
+     * the method is already linked (a concurrent first login won).
+     */
+    async insertMethodUser(
+      q: Queryable,
+      userId: string,
+      kind: 'siwe',
+      identifier: string,
+      binding: string,
+    ): Promise<boolean> {
+      await q.query('INSERT INTO users (id) VALUES ($1)', [userId]);
+      const { rows } = await q.query(
+        `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kind, identifier) DO NOTHING RETURNING id`,
+        [userId, kind, identifier, binding],
+      );
+      return rows.length === 1;
     },
     /** False when the email is taken. */
     async insertUser(userId: string, email: string, sealed: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 /**
  * Accounts and tokens (docs/protocol/auth.md): POST /auth/register, /auth/login, /auth/refresh,
+ * GET /auth/siwe/nonce and POST /auth/siwe/login (Sign-In with Ethereum),
  * /auth/logout, /auth/logout-all; GET /.well-known/jwks.json and /.well-known/openid-configuration.
  * Bodies are validated with zod; the password travels as typed or inside a credential envelope
  * and goes straight to the enclave (the logger never sees bodies; REDACT_PATHS covers it).
@@ -10,6 +11,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EmailSchema, JwksSchema, PasswordSchema } from '../../../protocol/auth.js';
 import { CredentialEnvelopeSchema } from '../../../protocol/envelope/registry.js';
+import { SIWE_MAX_LENGTH } from '../../../protocol/siwe.js';
 import { RefreshTokenSchema, type AuthSecret } from '../../../protocol/rpc/auth-methods.js';
 import type { AuthService, TokenPair } from '../../auth/auth-service.js';
 import type { AuthConfig } from '../../auth/config.js';
@@ -40,6 +42,13 @@ const TokenPairSchema = z
     expires_in: z.number().int(),
     refresh_token: z.string(),
     refresh_expires_in: z.number().int(),
+  })
+  .strict();
+
+const SiweLoginBody = z
+  .object({
+    message: z.string().min(1).max(SIWE_MAX_LENGTH),
+    signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
   })
   .strict();
 
@@ -107,6 +116,46 @@ export function authRoutes(deps: {
       },
       async (request, reply) => {
         const r = await auth.login(request.body.email, secretOf(request.body));
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
+    app.get(
+      '/auth/siwe/nonce',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Sign-In with Ethereum: a single-use nonce made and remembered by the enclave',
+          response: {
+            200: z.object({ nonce: z.string(), expires_at: z.number().int() }).strict(),
+            429: ErrorResponseSchema,
+            503: ErrorResponseSchema,
+          },
+        },
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+        return auth.siweNonce();
+      },
+    );
+
+    app.post(
+      '/auth/siwe/login',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Sign-In with Ethereum (EIP-4361): the signed message; the first login creates the account',
+          body: SiweLoginBody,
+          response: {
+            200: TokenPairSchema.extend({ user_id: z.uuid(), created: z.boolean() }).strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.siweLogin(request.body.message, request.body.signature);
         setCookies(reply, r);
         return r;
       },
