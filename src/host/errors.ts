@@ -74,6 +74,8 @@ export const HTTP_ERRORS = {
     401,
     'the signature is malformed or does not come from the address in the message',
   ],
+  AUTH_OTP_INVALID: [401, 'the code is wrong, expired or was never sent'],
+  AUTH_OTP_LOCKED: [429, 'too many wrong codes; ask for a new one with POST /auth/otp/start'],
   AUTH_LOGIN_LOCKED: [429, 'too many failed logins for this account; retry after Retry-After'],
   AUTH_BUSY: [503, 'too many password checks are in progress; retry after Retry-After'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
@@ -126,6 +128,8 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'AUTH_SIWE_NONCE_INVALID',
   'AUTH_SIWE_EXPIRED',
   'AUTH_SIWE_SIGNATURE_INVALID',
+  'AUTH_OTP_INVALID',
+  'AUTH_OTP_LOCKED',
 ]);
 
 export function fromRpcCode(code: string): HostError {

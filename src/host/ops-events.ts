@@ -51,7 +51,7 @@ export type OpsEvent =
   | { type: 'auth.registered'; userId: string }
   | { type: 'auth.login_succeeded'; userId: string; method?: LoginMethod }
   | { type: 'auth.login_failed'; userId: string | null; reason: string; method?: LoginMethod }
-  | { type: 'auth.method_linked'; userId: string; kind: LoginMethod }
+  | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' }
   | { type: 'auth.logout'; userId: string }
   | { type: 'auth.logout_all'; userId: string; revoked: number }
   | { type: 'auth.refresh_reused'; userId: string; revoked: number }
@@ -70,7 +70,7 @@ export type OpsEvent =
 export type OpsEventType = OpsEvent['type'];
 
 /** How a login was proven (absent on password logins, the original method). */
-export type LoginMethod = 'password' | 'siwe';
+export type LoginMethod = 'password' | 'siwe' | 'email_otp';
 
 export const OPS_EVENT_TYPES = [
   'credential.submitted',

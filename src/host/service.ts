@@ -120,6 +120,7 @@ export async function createService(
     isSessionActive: (sid) => authRepo.isSessionActive(sid),
   });
   const auth = createAuthService({
+    mailDir: join(config.dataDir, 'mail'),
     enclave,
     repo: authRepo,
     log,

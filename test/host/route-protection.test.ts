@@ -18,6 +18,8 @@ const PUBLIC = new Set([
   'POST /auth/login',
   'GET /auth/siwe/nonce',
   'POST /auth/siwe/login',
+  'POST /auth/otp/start',
+  'POST /auth/otp/verify',
   'POST /auth/refresh',
   'GET /.well-known/jwks.json',
   'GET /.well-known/openid-configuration',

@@ -46,9 +46,21 @@ export const AUTH_ENCLAVE_ENV = {
   AUTH_SIWE_NONCE_TTL_SECONDS: int(30, 3600)
     .default(300)
     .describe('How long a SIWE nonce stays usable'),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//)
+    .optional()
+    .describe('Where the enclave sends one-time-code mails (smtps:// or smtp:// with STARTTLS)'),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\s@<>]+@[^\s@<>]+$/)
+    .default('cloister@localhost')
+    .describe('Sender address of those mails'),
 };
 
 export interface AuthEnclaveConfig {
+  readonly SMTP_URL?: string | undefined;
+  readonly MAIL_FROM: string;
   readonly AUTH_SIWE_DOMAIN: string;
   readonly AUTH_SIWE_CHAIN_IDS: readonly number[];
   readonly AUTH_SIWE_NONCE_TTL_SECONDS: number;

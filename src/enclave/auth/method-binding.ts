@@ -11,7 +11,7 @@ import { bytesEqual } from '../../protocol/encoding.js';
 import type { SealPolicy } from '../../protocol/rpc/methods.js';
 import type { Platform } from '../platform/platform.js';
 
-export type MethodKind = 'siwe';
+export type MethodKind = 'siwe' | 'email';
 
 function mac(platform: Platform, policy: SealPolicy, kind: MethodKind, id: string, user: string) {
   const root = platform.sealingKey(policy);

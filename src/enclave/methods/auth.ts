@@ -14,6 +14,7 @@ import { AuthKeyring } from '../auth/auth-keyring.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { signJwt } from '../auth/jwt.js';
+import { bindMethod } from '../auth/method-binding.js';
 import {
   checkRefreshToken,
   makeRefreshToken,
@@ -123,6 +124,8 @@ export async function authRegister(
   return {
     user_id: userId,
     password_sealed: sealPasswordHash(state.platform, policyOf(state), userId, phc),
+    // The account's email as a login method (one-time codes), bound here like a SIWE address.
+    email_binding: bindMethod(state.platform, policyOf(state), 'email', params.email, userId),
   };
 }
 

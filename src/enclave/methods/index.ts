@@ -4,6 +4,7 @@ import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/metho
 import type { EnclaveState } from '../state.js';
 import { aggregatesPoll, aggregatesStart } from './aggregates.js';
 import { attestation } from './attestation.js';
+import { OTP_HANDLERS } from './auth-otp.js';
 import { SIWE_HANDLERS } from './auth-siwe.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
@@ -33,4 +34,5 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'aggregates.poll': aggregatesPoll,
   ...AUTH_HANDLERS,
   ...SIWE_HANDLERS,
+  ...OTP_HANDLERS,
 });

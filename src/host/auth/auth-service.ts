@@ -18,6 +18,7 @@ import type { LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { createOtpLogin } from './otp-login.js';
 import { createSiweLogin } from './siwe-login.js';
 import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { TokenVerifier } from './verifier.js';
@@ -36,6 +37,8 @@ export interface AuthServiceDeps {
   logger: Logger;
   /** Audit trail: logins, logouts, registrations, role changes (docs/ops-events.md). */
   ops: OpsLog;
+  /** Where one-time-code mails go without SMTP_URL on the simulated platform (DATA_DIR/mail). */
+  mailDir?: string;
 }
 
 const sha256Hex = (s: string) => createHash('sha256').update(s, 'ascii').digest('hex');
@@ -105,6 +108,7 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   const service = {
     ...createSiweLogin(deps),
+    ...createOtpLogin(deps),
 
     /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
     async initEnclave(call: Call): Promise<void> {
@@ -120,7 +124,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     async register(email: string, secret: AuthSecret): Promise<{ user_id: string }> {
       if (await repo.findUserByEmail(email)) throw new HostError('AUTH_EMAIL_TAKEN');
       const r = await enclave.call('auth.register', { email, secret });
-      if (!(await repo.insertUser(r.user_id, email, r.password_sealed)))
+      if (!(await repo.insertUser(r.user_id, email, r.password_sealed, r.email_binding)))
         throw new HostError('AUTH_EMAIL_TAKEN');
       await ops.record(repo.db, { type: 'auth.registered', userId: r.user_id });
       return { user_id: r.user_id };

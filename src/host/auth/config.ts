@@ -70,6 +70,18 @@ export const AUTH_HOST_ENV = {
   AUTH_SIWE_NONCE_TTL_SECONDS: int(30, 3600)
     .default(300)
     .describe('Sign-In with Ethereum: how long a nonce from GET /auth/siwe/nonce stays usable'),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/)
+    .optional()
+    .describe(
+      'Where the enclave sends one-time-code mails: smtps://user:pass@host:465, or smtp://... with STARTTLS required',
+    ),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\s@<>]+@[^\s@<>]+$/)
+    .default('cloister@localhost')
+    .describe("Sender address of the enclave's mails"),
   AUTH_COOKIES: bool
     .default('false')
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
@@ -122,6 +134,10 @@ export function authConfigFrom(env: AuthEnv) {
       AUTH_SIWE_DOMAIN: env.AUTH_SIWE_DOMAIN ?? siweDomainOf(env.AUTH_ISSUER),
       AUTH_SIWE_CHAIN_IDS: env.AUTH_SIWE_CHAIN_IDS,
       AUTH_SIWE_NONCE_TTL_SECONDS: String(env.AUTH_SIWE_NONCE_TTL_SECONDS),
+      MAIL_FROM: env.MAIL_FROM,
+      // The SMTP password reaches the enclave through its environment (the host has it anyway:
+      // it is the operator's relay account, not a user secret).
+      ...(env.SMTP_URL !== undefined ? { SMTP_URL: env.SMTP_URL } : {}),
     },
   };
 }

@@ -81,7 +81,13 @@ export const AUTH_METHODS = {
   'auth.jwks': { params: z.object({}).strict(), result: KeysResult, phases: READY },
   'auth.register': {
     params: z.object({ email: EmailSchema, secret: AuthSecretSchema }).strict(),
-    result: z.object({ user_id: z.uuid(), password_sealed: SealedPassword }).strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        password_sealed: SealedPassword,
+        email_binding: MethodBindingSchema,
+      })
+      .strict(),
     phases: READY,
     detached: true,
   },
@@ -179,6 +185,55 @@ export const AUTH_METHODS = {
         refresh_hash: hexBytes(32),
         address: EthAddress,
         /** Set when `user` was null: the new account's binding, for the host to store. */
+        binding: MethodBindingSchema.nullable(),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Draw a one-time code for `email`, keep its MAC and mail it from the enclave. `dev_mail`:
+   * the rendered mail, only on the simulated platform without SMTP_URL (else null).
+   */
+  'auth.otp_start': {
+    params: z.object({ email: EmailSchema }).strict(),
+    result: z
+      .object({
+        dev_mail: z
+          .object({
+            from: z.string().max(256),
+            to: EmailSchema,
+            subject: z.string().max(256),
+            text: z.string().max(4096),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Check a code (5 wrong tries lock it); `user` as for auth.siwe_login, linked by email. */
+  'auth.otp_verify': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        user: z
+          .object({
+            user_id: z.uuid(),
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        session_id: z.uuid(),
+        ...Issued,
+        refresh_hash: hexBytes(32),
         binding: MethodBindingSchema.nullable(),
       })
       .strict(),

@@ -38,6 +38,10 @@ export const RPC_ERROR_MESSAGES = {
   AUTH_SIWE_NONCE_INVALID: 'the SIWE nonce is unknown, expired or already used',
   AUTH_SIWE_EXPIRED: 'the SIWE message is expired, not yet valid or issued in the future',
   AUTH_SIWE_SIGNATURE_INVALID: 'the signature does not come from the address in the message',
+  AUTH_OTP_INVALID: 'the code is wrong, expired or was never sent',
+  AUTH_OTP_LOCKED: 'too many wrong codes; ask for a new one',
+  AUTH_OTP_SEND_LIMIT: 'too many codes were sent to this address in the last hour',
+  AUTH_MAIL_UNAVAILABLE: 'the enclave could not send the mail',
   AUTH_METHOD_BINDING_INVALID:
     'the stored login method was not bound to this account by the enclave',
   INTERNAL: 'internal enclave error',

@@ -21,6 +21,8 @@ export interface MethodUserRow {
   status: 'active' | 'disabled';
 }
 
+export type MethodKind = 'siwe' | 'email';
+
 export interface RefreshRow {
   token_hash: string;
   session_id: string;
@@ -73,7 +75,7 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows[0] ?? null;
     },
-    async findUserByMethod(kind: 'siwe', identifier: string): Promise<MethodUserRow | null> {
+    async findUserByMethod(kind: MethodKind, identifier: string): Promise<MethodUserRow | null> {
       const { rows } = await db.query<MethodUserRow>(
         `SELECT u.id AS user_id, m.binding, u.roles, u.status
          FROM auth_methods m JOIN users u ON u.id = m.user_id
@@ -83,17 +85,24 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       return rows[0] ?? null;
     },
     /**
-     * A new account with no email and no password, reached by one linked method. False when
-     * the method is already linked (a concurrent first login won).
+     * A new account without a password, reached by one linked method. False when the method
+     * (or, for an email, the address) is already taken: a concurrent first login won, or an
+     * account older than the email link has that address.
      */
     async insertMethodUser(
       q: Queryable,
       userId: string,
-      kind: 'siwe',
+      kind: MethodKind,
       identifier: string,
       binding: string,
     ): Promise<boolean> {
-      await q.query('INSERT INTO users (id) VALUES ($1)', [userId]);
+      // An email login's account carries that email (unique: a taken one fails the insert).
+      const user = await q.query(
+        `INSERT INTO users (id, email) VALUES ($1, $2)
+         ON CONFLICT (email) DO NOTHING RETURNING id`,
+        [userId, kind === 'email' ? identifier : null],
+      );
+      if (user.rows.length !== 1) return false;
       const { rows } = await q.query(
         `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, $2, $3, $4)
          ON CONFLICT (kind, identifier) DO NOTHING RETURNING id`,
@@ -102,7 +111,12 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       return rows.length === 1;
     },
     /** False when the email is taken. */
-    async insertUser(userId: string, email: string, sealed: string): Promise<boolean> {
+    async insertUser(
+      userId: string,
+      email: string,
+      sealed: string,
+      emailBinding: string,
+    ): Promise<boolean> {
       return db.transaction(async (tx) => {
         const { rows } = await tx.query(
           `INSERT INTO users (id, email) VALUES ($1, $2)
@@ -114,6 +128,10 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
           userId,
           sealed,
         ]);
+        await tx.query(
+          `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, 'email', $2, $3)`,
+          [userId, email, emailBinding],
+        );
         return true;
       });
     },

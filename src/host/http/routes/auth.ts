@@ -162,6 +162,48 @@ export function authRoutes(deps: {
     );
 
     app.post(
+      '/auth/otp/start',
+      {
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary:
+            'Email one-time code: the enclave mails a 6-digit code; always 202 (reveals nothing)',
+          body: z.object({ email: EmailSchema }).strict(),
+          response: {
+            202: z.object({ accepted: z.literal(true) }).strict(),
+            400: ErrorResponseSchema,
+            429: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        await auth.otpStart(request.body.email);
+        return reply.code(202).send({ accepted: true as const });
+      },
+    );
+
+    app.post(
+      '/auth/otp/verify',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Email one-time code: the code → the token pair; the first login creates the account',
+          body: z.object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/) }).strict(),
+          response: {
+            200: TokenPairSchema.extend({ user_id: z.uuid(), created: z.boolean() }).strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.otpVerify(request.body.email, request.body.code);
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
+    app.post(
       '/auth/refresh',
       {
         config: { rateLimit: { max: config.loginMaxPerIp * 4, timeWindow: 60_000 } },

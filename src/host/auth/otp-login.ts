@@ -1,0 +1,69 @@
+/**
+ * Email one-time codes, the host's part (docs/protocol/auth.md "Email one-time codes"). The
+ * enclave draws, mails and checks the code; the host never sees it. `otpStart` answers the same
+ * (202) whatever happened, so it tells nobody whether an address has an account, was sent a
+ * code, or hit its hourly limit; what happened goes to the host log (never the address). On the
+ * simulated platform without SMTP_URL the enclave hands back the rendered mail, written here
+ * under DATA_DIR/mail/ for the default run.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MethodResult } from '../../protocol/rpc/methods.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { HostError } from '../errors.js';
+import type { AuthServiceDeps } from './auth-service.js';
+import { createMethodLogin, type MethodLoginResult } from './method-login.js';
+import { reasonOf } from './token-pair.js';
+
+export function createOtpLogin(deps: AuthServiceDeps) {
+  const { enclave, throttle, logger } = deps;
+  const methods = createMethodLogin(deps);
+
+  async function writeDevMail(mail: { from: string; to: string; subject: string; text: string }) {
+    if (!deps.mailDir) return;
+    await mkdir(deps.mailDir, { recursive: true, mode: 0o700 });
+    const file = join(
+      deps.mailDir,
+      `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`,
+    );
+    const text = `From: ${mail.from}\nTo: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}`;
+    await writeFile(file, text, { mode: 0o600 });
+    // Development only (simulated platform, no SMTP_URL): say where the mail is, not what.
+    logger.warn({ file }, 'no SMTP_URL: one-time-code mail written to a file (simulated platform)');
+  }
+
+  return {
+    async otpStart(email: string): Promise<void> {
+      try {
+        const r = await enclave.call('auth.otp_start', { email });
+        if (r.dev_mail) await writeDevMail(r.dev_mail);
+      } catch (err) {
+        logger.warn({ code: reasonOf(err) }, 'one-time code not sent');
+      }
+    },
+
+    async otpVerify(email: string, code: string): Promise<MethodLoginResult> {
+      return methods.audited('email', async (audit) => {
+        const key = `otp:${email}`;
+        const wait = await throttle.begin(key);
+        if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+        let r: MethodResult<'auth.otp_verify'>;
+        try {
+          const user = await methods.linkedUser('email', email, audit);
+          r = await enclave.call('auth.otp_verify', { email, code, user });
+        } catch (err) {
+          if (
+            !isEnclaveCallError(err, 'AUTH_OTP_INVALID') &&
+            !isEnclaveCallError(err, 'AUTH_OTP_LOCKED')
+          )
+            await throttle.refund(key).catch(() => undefined);
+          throw err;
+        }
+        await throttle.succeeded(key);
+        audit.userId = r.user_id;
+        return methods.finish('email', email, r, 'AUTH_EMAIL_TAKEN');
+      });
+    },
+  };
+}
