@@ -52,6 +52,7 @@ export type OpsEvent =
   | { type: 'auth.login_succeeded'; userId: string; method?: LoginMethod }
   | { type: 'auth.login_failed'; userId: string | null; reason: string; method?: LoginMethod }
   | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' }
+  | { type: 'auth.password_reset'; userId: string; revoked: number }
   | { type: 'auth.logout'; userId: string }
   | { type: 'auth.logout_all'; userId: string; revoked: number }
   | { type: 'auth.refresh_reused'; userId: string; revoked: number }
@@ -70,7 +71,7 @@ export type OpsEvent =
 export type OpsEventType = OpsEvent['type'];
 
 /** How a login was proven (absent on password logins, the original method). */
-export type LoginMethod = 'password' | 'siwe' | 'email_otp';
+export type LoginMethod = 'password' | 'siwe' | 'email_otp' | 'password_reset';
 
 export const OPS_EVENT_TYPES = [
   'credential.submitted',
@@ -89,6 +90,7 @@ export const OPS_EVENT_TYPES = [
   'auth.login_succeeded',
   'auth.login_failed',
   'auth.method_linked',
+  'auth.password_reset',
   'auth.logout',
   'auth.logout_all',
   'auth.refresh_reused',

@@ -47,7 +47,7 @@ function startSmtp(): Promise<{ server: SMTPServer; port: number; inbox: Receive
 }
 
 const codeIn = (raw: string): string => {
-  const m = /sign-in code is (\d{6})/.exec(raw);
+  const m = /code is (\d{6})/.exec(raw);
   assert.ok(m, 'no code in the mail');
   return m[1]!;
 };
@@ -124,6 +124,54 @@ for (const engine of engines())
       });
       assert.equal(r.statusCode, 200, r.body);
       assert.equal(r.json().user_id, reg.json().user_id);
+    });
+
+    it('a forgotten password is reset with a mailed code; every session ends', async () => {
+      const login = await post('/auth/login', {
+        email: 'pat@example.com',
+        password: 'a long enough password',
+      });
+      assert.equal(login.statusCode, 200, login.body);
+      const strangerMails = smtp.inbox.length;
+      assert.equal(
+        (await post('/auth/password/reset/start', { email: 'nobody@example.com' })).statusCode,
+        202,
+      );
+      assert.equal(smtp.inbox.length, strangerMails, 'a stranger got a reset mail');
+      // A sign-in code is not a reset code.
+      await post('/auth/otp/start', { email: 'pat@example.com' });
+      const signIn = lastCodeFor('pat@example.com');
+      const wrongKind = await post('/auth/password/reset', {
+        email: 'pat@example.com',
+        code: signIn,
+        password: 'another long password',
+      });
+      assert.equal(wrongKind.json().error.code, 'AUTH_OTP_INVALID');
+      const start = await post('/auth/password/reset/start', { email: 'pat@example.com' });
+      assert.equal(start.statusCode, 202);
+      assert.match(smtp.inbox.at(-1)!.raw, /password reset code/);
+      const reset = await post('/auth/password/reset', {
+        email: 'pat@example.com',
+        code: lastCodeFor('pat@example.com'),
+        password: 'another long password',
+      });
+      assert.equal(reset.statusCode, 200, reset.body);
+      const old = await post('/auth/login', {
+        email: 'pat@example.com',
+        password: 'a long enough password',
+      });
+      assert.equal(old.statusCode, 401);
+      const fresh = await post('/auth/login', {
+        email: 'pat@example.com',
+        password: 'another long password',
+      });
+      assert.equal(fresh.statusCode, 200);
+      const refresh = await post('/auth/refresh', { refresh_token: login.json().refresh_token });
+      assert.equal(refresh.statusCode, 401);
+      const ops = await ts.service.db.query<{ event_type: string }>(
+        "SELECT event_type FROM ops_logs WHERE event_type = 'auth.password_reset'",
+      );
+      assert.equal(ops.rows.length, 1);
     });
 
     it('brute force stops after 5 wrong codes, even the right one is refused then', async () => {

@@ -20,6 +20,8 @@ const PUBLIC = new Set([
   'POST /auth/siwe/login',
   'POST /auth/otp/start',
   'POST /auth/otp/verify',
+  'POST /auth/password/reset/start',
+  'POST /auth/password/reset',
   'POST /auth/refresh',
   'GET /.well-known/jwks.json',
   'GET /.well-known/openid-configuration',

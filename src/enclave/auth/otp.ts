@@ -12,6 +12,9 @@ export const OTP_MAX_ATTEMPTS = 5;
 export const OTP_MAX_SENDS_PER_HOUR = 5;
 const MAX_ADDRESSES = 100_000;
 
+/** What a code is for: a code made for one purpose never works for another. */
+export type OtpPurpose = 'login' | 'reset';
+
 interface Pending {
   mac: Buffer;
   expiresAt: number;
@@ -23,12 +26,16 @@ export class OtpStore {
   private readonly pending = new Map<string, Pending>();
   private readonly sends = new Map<string, number[]>();
 
-  private mac(email: string, code: string): Buffer {
-    return createHmac('sha256', this.key).update(`${email}\n${code}`).digest();
+  private mac(slot: string, code: string): Buffer {
+    return createHmac('sha256', this.key).update(`${slot}\n${code}`).digest();
   }
 
-  /** A new code for `email` (replacing any pending one), or OTP_SEND_LIMIT after 5 this hour. */
-  start(email: string, now: number): string {
+  /**
+   * A new code for (`purpose`, `email`), replacing any pending one; OTP_SEND_LIMIT after 5 mails
+   * to the address this hour, whatever their purposes.
+   */
+  start(purpose: OtpPurpose, email: string, now: number): string {
+    const slot = `${purpose}\n${email}`;
     const recent = (this.sends.get(email) ?? []).filter((t) => t > now - 3600);
     if (recent.length >= OTP_MAX_SENDS_PER_HOUR) throw new RpcError('AUTH_OTP_SEND_LIMIT');
     if (this.pending.size >= MAX_ADDRESSES || this.sends.size >= MAX_ADDRESSES) this.purge(now);
@@ -37,8 +44,8 @@ export class OtpStore {
     recent.push(now);
     this.sends.set(email, recent);
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
-    this.pending.set(email, {
-      mac: this.mac(email, code),
+    this.pending.set(slot, {
+      mac: this.mac(slot, code),
       expiresAt: now + OTP_TTL_SECONDS,
       attempts: 0,
     });
@@ -46,20 +53,21 @@ export class OtpStore {
   }
 
   /** Forget a code whose mail could not be sent. */
-  drop(email: string): void {
-    this.pending.delete(email);
+  drop(purpose: OtpPurpose, email: string): void {
+    this.pending.delete(`${purpose}\n${email}`);
   }
 
   /** Takes the code on success; counts a wrong one; AUTH_OTP_LOCKED after 5 wrong tries. */
-  verify(email: string, code: string, now: number): void {
-    const p = this.pending.get(email);
+  verify(purpose: OtpPurpose, email: string, code: string, now: number): void {
+    const slot = `${purpose}\n${email}`;
+    const p = this.pending.get(slot);
     if (!p || p.expiresAt <= now) throw new RpcError('AUTH_OTP_INVALID');
     if (p.attempts >= OTP_MAX_ATTEMPTS) throw new RpcError('AUTH_OTP_LOCKED');
-    if (!timingSafeEqual(p.mac, this.mac(email, code))) {
+    if (!timingSafeEqual(p.mac, this.mac(slot, code))) {
       p.attempts++;
       throw new RpcError(p.attempts >= OTP_MAX_ATTEMPTS ? 'AUTH_OTP_LOCKED' : 'AUTH_OTP_INVALID');
     }
-    this.pending.delete(email);
+    this.pending.delete(slot);
   }
 
   private purge(now: number): void {

@@ -10,18 +10,21 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
+import type { OtpPurpose } from '../auth/otp.js';
+import { sealPasswordHash } from '../auth/tokens.js';
 import { parseSmtpUrl, sendMail, type Mail } from '../egress/smtp.js';
 import { readPemFile } from '../platform/files.js';
 import type { EnclaveState } from '../state.js';
-import { issue, policyOf } from './auth.js';
+import { issue, longEnough, passwordOf, policyOf } from './auth.js';
 
-function codeMail(from: string, to: string, code: string): Mail {
+function codeMail(from: string, to: string, code: string, purpose: OtpPurpose): Mail {
+  const what = purpose === 'reset' ? 'password reset code' : 'sign-in code';
   return {
     from,
     to,
-    subject: 'Your Cloister sign-in code',
+    subject: `Your Cloister ${what}`,
     text:
-      `Your Cloister sign-in code is ${code}\n\n` +
+      `Your Cloister ${what} is ${code}\n\n` +
       'It works once, for 10 minutes. If you did not ask for it, ignore this mail.\n',
   };
 }
@@ -53,12 +56,12 @@ export async function otpStart(
 ): Promise<MethodResult<'auth.otp_start'>> {
   readyAuthKeyring(state);
   const { otp } = state.auth;
-  const code = otp.start(params.email, state.now());
+  const code = otp.start(params.purpose, params.email, state.now());
   try {
-    const dev = await deliver(state, codeMail(state.config.MAIL_FROM, params.email, code));
-    return { dev_mail: dev };
+    const mail = codeMail(state.config.MAIL_FROM, params.email, code, params.purpose);
+    return { dev_mail: await deliver(state, mail) };
   } catch (err) {
-    otp.drop(params.email);
+    otp.drop(params.purpose, params.email);
     throw err;
   }
 }
@@ -69,7 +72,7 @@ export function otpVerify(
 ): MethodResult<'auth.otp_verify'> {
   const keyring = readyAuthKeyring(state);
   const policy = policyOf(state);
-  state.auth.otp.verify(params.email, params.code, state.now());
+  state.auth.otp.verify('login', params.email, params.code, state.now());
   const { user, email } = params;
   if (
     user &&
@@ -86,7 +89,28 @@ export function otpVerify(
   };
 }
 
+/**
+ * A forgotten password: a `reset` code mailed to the account's email, then the new password,
+ * hashed and sealed here for the account the enclave bound that email to.
+ */
+export async function passwordReset(
+  state: EnclaveState,
+  params: MethodParams<'auth.password_reset'>,
+): Promise<MethodResult<'auth.password_reset'>> {
+  readyAuthKeyring(state);
+  const policy = policyOf(state);
+  const { email, user } = params;
+  state.auth.otp.verify('reset', email, params.code, state.now());
+  if (!checkMethodBinding(state.platform, policy, 'email', email, user.user_id, user.binding))
+    throw new RpcError('AUTH_METHOD_BINDING_INVALID');
+  const password = await passwordOf(state, params.secret, email, 'reset');
+  if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
+  const phc = await state.auth.hasher.hash(password);
+  return { password_sealed: sealPasswordHash(state.platform, policy, user.user_id, phc) };
+}
+
 export const OTP_HANDLERS = {
   'auth.otp_start': otpStart,
   'auth.otp_verify': otpVerify,
+  'auth.password_reset': passwordReset,
 } as const;

@@ -95,11 +95,11 @@ export function authStats(state: EnclaveState): MethodResult<'auth.stats'> {
  * plaintext for this very action and email (so an envelope made for one account or one purpose
  * is useless elsewhere).
  */
-async function passwordOf(
+export async function passwordOf(
   state: EnclaveState,
   secret: AuthSecret,
   email: string,
-  action: 'register' | 'login',
+  action: 'register' | 'login' | 'reset',
 ): Promise<string> {
   if ('password' in secret) return secret.password;
   const opened = await openOnce(state, secret.envelope, ENVELOPE_PURPOSES.auth, (parsed) => {
@@ -110,7 +110,7 @@ async function passwordOf(
   return opened.value;
 }
 
-const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
+export const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
 
 export async function authRegister(
   state: EnclaveState,

@@ -9,7 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { userLogSubject } from '../../protocol/auth.js';
+import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodResult } from '../../protocol/rpc/methods.js';
+import { recordLogged } from '../ops-events.js';
 import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
 import type { AuthServiceDeps } from './auth-service.js';
@@ -17,7 +20,7 @@ import { createMethodLogin, type MethodLoginResult } from './method-login.js';
 import { reasonOf } from './token-pair.js';
 
 export function createOtpLogin(deps: AuthServiceDeps) {
-  const { enclave, throttle, logger } = deps;
+  const { enclave, throttle, logger, repo, log, ops, verifier } = deps;
   const methods = createMethodLogin(deps);
 
   async function writeDevMail(mail: { from: string; to: string; subject: string; text: string }) {
@@ -33,14 +36,74 @@ export function createOtpLogin(deps: AuthServiceDeps) {
     logger.warn({ file }, 'no SMTP_URL: one-time-code mail written to a file (simulated platform)');
   }
 
+  async function otpStart(email: string, purpose: 'login' | 'reset' = 'login'): Promise<void> {
+    try {
+      const r = await enclave.call('auth.otp_start', { email, purpose });
+      if (r.dev_mail) await writeDevMail(r.dev_mail);
+    } catch (err) {
+      logger.warn({ code: reasonOf(err) }, 'one-time code not sent');
+    }
+  }
+
   return {
-    async otpStart(email: string): Promise<void> {
+    otpStart,
+
+    /**
+     * A reset code goes only to an address linked to an account (a stranger gets no mail); the
+     * answer is the same 202 either way.
+     */
+    async passwordResetStart(email: string): Promise<void> {
+      if (await repo.findUserByMethod('email', email)) await otpStart(email, 'reset');
+    },
+
+    /**
+     * A new password with a reset code. Every session of the account ends (whoever had the old
+     * password is out), in one transaction with the ops event and the transparency-log entry.
+     */
+    async passwordReset(email: string, code: string, secret: AuthSecret): Promise<void> {
+      const key = `reset:${email}`;
+      const wait = await throttle.begin(key);
+      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+      const audit = { userId: null as string | null };
+      let sealed: string;
       try {
-        const r = await enclave.call('auth.otp_start', { email });
-        if (r.dev_mail) await writeDevMail(r.dev_mail);
+        const row = await repo.findUserByMethod('email', email);
+        audit.userId = row?.user_id ?? null;
+        // No linked account: the same answer as a wrong code.
+        if (!row || row.status !== 'active') throw new HostError('AUTH_OTP_INVALID');
+        const user = { user_id: row.user_id, binding: row.binding };
+        sealed = (await enclave.call('auth.password_reset', { email, code, secret, user }))
+          .password_sealed;
       } catch (err) {
-        logger.warn({ code: reasonOf(err) }, 'one-time code not sent');
+        const counted =
+          err instanceof HostError ||
+          isEnclaveCallError(err, 'AUTH_OTP_INVALID') ||
+          isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
+        if (!counted) await throttle.refund(key).catch(() => undefined);
+        ops.emit({
+          type: 'auth.login_failed',
+          userId: audit.userId,
+          reason: reasonOf(err),
+          method: 'password_reset',
+        });
+        throw err;
       }
+      await throttle.succeeded(key);
+      const userId = audit.userId!;
+      await log.commit({
+        async work(tx) {
+          await repo.upsertPassword(tx, userId, sealed);
+          const revoked = await repo.revokeAllSessions(tx, userId, 'logout_all');
+          const entry = await recordLogged(
+            ops,
+            tx,
+            { type: 'auth.password_reset', userId, revoked },
+            userLogSubject(userId),
+          );
+          return { result: undefined, entries: [entry] };
+        },
+      });
+      verifier.forget();
     },
 
     async otpVerify(email: string, code: string): Promise<MethodLoginResult> {

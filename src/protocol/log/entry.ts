@@ -21,6 +21,7 @@ export const LOG_ENTRY_TYPES = [
   'auth.role_granted',
   'auth.role_revoked',
   'auth.method_linked',
+  'auth.password_reset',
   'session.operator_revoked',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];

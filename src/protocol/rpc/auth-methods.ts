@@ -195,7 +195,7 @@ export const AUTH_METHODS = {
    * the rendered mail, only on the simulated platform without SMTP_URL (else null).
    */
   'auth.otp_start': {
-    params: z.object({ email: EmailSchema }).strict(),
+    params: z.object({ email: EmailSchema, purpose: z.enum(['login', 'reset']) }).strict(),
     result: z
       .object({
         dev_mail: z
@@ -238,6 +238,23 @@ export const AUTH_METHODS = {
       })
       .strict(),
     phases: READY,
+  },
+  /**
+   * A new password with a `reset` code: checked against the code, the binding of the account's
+   * email, the minimum length; hashed with Argon2id and sealed to the account.
+   */
+  'auth.password_reset': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        secret: AuthSecretSchema,
+        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+      })
+      .strict(),
+    result: z.object({ password_sealed: SealedPassword }).strict(),
+    phases: READY,
+    detached: true,
   },
   /** Counters for metrics and for the structural timing test (no secrets). */
   'auth.stats': {

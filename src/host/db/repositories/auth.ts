@@ -135,6 +135,14 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
         return true;
       });
     },
+    /** Sets the password (an account made by SIWE or a code may have had none). */
+    async upsertPassword(q: Queryable, userId: string, sealed: string): Promise<void> {
+      await q.query(
+        `INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = now()`,
+        [userId, sealed],
+      );
+    },
     async updatePassword(userId: string, sealed: string): Promise<void> {
       await db.query(
         'UPDATE user_passwords SET sealed = $2, updated_at = now() WHERE user_id = $1',

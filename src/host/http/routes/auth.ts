@@ -32,6 +32,19 @@ const CredentialsBody = z
     path: ['password'],
   });
 
+const ResetBody = z
+  .object({
+    email: EmailSchema,
+    code: z.string().regex(/^\d{6}$/),
+    password: PasswordSchema.optional(),
+    envelope: CredentialEnvelopeSchema.optional(),
+  })
+  .strict()
+  .refine((b) => (b.password === undefined) !== (b.envelope === undefined), {
+    message: 'send exactly one of password and envelope',
+    path: ['password'],
+  });
+
 const secretOf = (b: z.infer<typeof CredentialsBody>): AuthSecret =>
   b.envelope !== undefined ? { envelope: b.envelope } : { password: b.password! };
 
@@ -200,6 +213,45 @@ export function authRoutes(deps: {
         const r = await auth.otpVerify(request.body.email, request.body.code);
         setCookies(reply, r);
         return r;
+      },
+    );
+
+    app.post(
+      '/auth/password/reset/start',
+      {
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary: 'Forgotten password: the enclave mails a reset code; always 202',
+          body: z.object({ email: EmailSchema }).strict(),
+          response: {
+            202: z.object({ accepted: z.literal(true) }).strict(),
+            400: ErrorResponseSchema,
+            429: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        await auth.passwordResetStart(request.body.email);
+        return reply.code(202).send({ accepted: true as const });
+      },
+    );
+
+    app.post(
+      '/auth/password/reset',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Forgotten password: the mailed code and the new password; every session ends',
+          body: ResetBody,
+          response: { 200: z.object({ success: z.literal(true) }).strict(), ...Errors },
+        },
+      },
+      async (request) => {
+        const b = request.body;
+        const secret: AuthSecret =
+          b.envelope !== undefined ? { envelope: b.envelope } : { password: b.password! };
+        await auth.passwordReset(b.email, b.code, secret);
+        return { success: true as const };
       },
     );
 
