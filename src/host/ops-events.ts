@@ -53,6 +53,7 @@ export type OpsEvent =
   | { type: 'auth.login_failed'; userId: string | null; reason: string; method?: LoginMethod }
   | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' }
   | { type: 'auth.password_reset'; userId: string; revoked: number }
+  | { type: 'auth.email_confirmed'; userId: string }
   | { type: 'auth.logout'; userId: string }
   | { type: 'auth.logout_all'; userId: string; revoked: number }
   | { type: 'auth.refresh_reused'; userId: string; revoked: number }
@@ -91,6 +92,7 @@ export const OPS_EVENT_TYPES = [
   'auth.login_failed',
   'auth.method_linked',
   'auth.password_reset',
+  'auth.email_confirmed',
   'auth.logout',
   'auth.logout_all',
   'auth.refresh_reused',

@@ -111,19 +111,36 @@ for (const engine of engines())
       assert.equal(r.json().created, false);
     });
 
-    it('a password account registered here can log in by code too', async () => {
-      const reg = await post('/auth/register', {
-        email: 'pat@example.com',
+    it('with SMTP_URL, registration is confirmed by mail and answers alike for any address', async () => {
+      const creds = { email: 'pat@example.com', password: 'a long enough password' };
+      const reg = await post('/auth/register', creds);
+      assert.equal(reg.statusCode, 202, reg.body);
+      assert.deepEqual(reg.json(), { accepted: true });
+      assert.match(smtp.inbox.at(-1)!.raw, /confirmation code/);
+      const code = lastCodeFor('pat@example.com');
+      assert.equal((await post('/auth/login', creds)).statusCode, 401, 'pending account logged in');
+      // A taken address (otto's) gets the same answer and no mail.
+      const mails = smtp.inbox.length;
+      const taken = await post('/auth/register', {
+        email: 'otto@example.com',
         password: 'a long enough password',
       });
-      assert.equal(reg.statusCode, 201, reg.body);
+      assert.equal(taken.statusCode, 202);
+      assert.deepEqual(taken.json(), reg.json());
+      assert.equal(smtp.inbox.length, mails);
+      const confirmed = await post('/auth/register/confirm', { email: 'pat@example.com', code });
+      assert.equal(confirmed.statusCode, 200, confirmed.body);
+      const login = await post('/auth/login', creds);
+      assert.equal(login.statusCode, 200, login.body);
+      assert.equal(login.json().user_id, confirmed.json().user_id);
+      // The account's email is a login method too.
       await post('/auth/otp/start', { email: 'pat@example.com' });
       const r = await post('/auth/otp/verify', {
         email: 'pat@example.com',
         code: lastCodeFor('pat@example.com'),
       });
       assert.equal(r.statusCode, 200, r.body);
-      assert.equal(r.json().user_id, reg.json().user_id);
+      assert.equal(r.json().user_id, confirmed.json().user_id);
     });
 
     it('a forgotten password is reset with a mailed code; every session ends', async () => {

@@ -20,6 +20,7 @@ const PUBLIC = new Set([
   'POST /auth/siwe/login',
   'POST /auth/otp/start',
   'POST /auth/otp/verify',
+  'POST /auth/register/confirm',
   'POST /auth/password/reset/start',
   'POST /auth/password/reset',
   'POST /auth/refresh',

@@ -18,7 +18,11 @@ import type { EnclaveState } from '../state.js';
 import { issue, longEnough, passwordOf, policyOf } from './auth.js';
 
 function codeMail(from: string, to: string, code: string, purpose: OtpPurpose): Mail {
-  const what = purpose === 'reset' ? 'password reset code' : 'sign-in code';
+  const what = {
+    login: 'sign-in code',
+    reset: 'password reset code',
+    confirm: 'confirmation code',
+  }[purpose];
   return {
     from,
     to,
@@ -109,7 +113,23 @@ export async function passwordReset(
   return { password_sealed: sealPasswordHash(state.platform, policy, user.user_id, phc) };
 }
 
+/** Registration confirmation: the `confirm` code mailed to the pending account's email. */
+export function confirmEmail(
+  state: EnclaveState,
+  params: MethodParams<'auth.confirm_email'>,
+): MethodResult<'auth.confirm_email'> {
+  readyAuthKeyring(state);
+  const { email, user } = params;
+  state.auth.otp.verify('confirm', email, params.code, state.now());
+  if (
+    !checkMethodBinding(state.platform, policyOf(state), 'email', email, user.user_id, user.binding)
+  )
+    throw new RpcError('AUTH_METHOD_BINDING_INVALID');
+  return { confirmed: true };
+}
+
 export const OTP_HANDLERS = {
+  'auth.confirm_email': confirmEmail,
   'auth.otp_start': otpStart,
   'auth.otp_verify': otpVerify,
   'auth.password_reset': passwordReset,

@@ -82,6 +82,11 @@ export const AUTH_HOST_ENV = {
     .regex(/^[^\s@<>]+@[^\s@<>]+$/)
     .default('cloister@localhost')
     .describe("Sender address of the enclave's mails"),
+  AUTH_REQUIRE_EMAIL_CONFIRMATION: bool
+    .optional()
+    .describe(
+      'New accounts wait for the code mailed to their address, and registration answers 202 for new and taken addresses alike; default true when SMTP_URL is set, else false',
+    ),
   AUTH_COOKIES: bool
     .default('false')
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
@@ -118,6 +123,9 @@ export function authConfigFrom(env: AuthEnv) {
     loginFailuresBeforeBackoff: env.AUTH_LOGIN_FAILURES_BEFORE_BACKOFF,
     registerMaxPerIp: env.AUTH_REGISTER_MAX_PER_IP,
     cookies: env.AUTH_COOKIES === 'true',
+    requireEmailConfirmation:
+      (env.AUTH_REQUIRE_EMAIL_CONFIRMATION ?? (env.SMTP_URL !== undefined ? 'true' : 'false')) ===
+      'true',
     /** What the enclave's environment gets (enclave/auth/config.ts parses it). */
     enclaveEnv: {
       AUTH_ARGON2_MEMORY_KIB: String(env.AUTH_ARGON2_MEMORY_KIB),

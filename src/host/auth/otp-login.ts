@@ -36,7 +36,10 @@ export function createOtpLogin(deps: AuthServiceDeps) {
     logger.warn({ file }, 'no SMTP_URL: one-time-code mail written to a file (simulated platform)');
   }
 
-  async function otpStart(email: string, purpose: 'login' | 'reset' = 'login'): Promise<void> {
+  async function otpStart(
+    email: string,
+    purpose: 'login' | 'reset' | 'confirm' = 'login',
+  ): Promise<void> {
     try {
       const r = await enclave.call('auth.otp_start', { email, purpose });
       if (r.dev_mail) await writeDevMail(r.dev_mail);
@@ -47,6 +50,48 @@ export function createOtpLogin(deps: AuthServiceDeps) {
 
   return {
     otpStart,
+
+    /**
+     * Registration with confirmation (AUTH_REQUIRE_EMAIL_CONFIRMATION): the same enclave work
+     * (one Argon2id hash) and the same 202 for a new and a taken address, so the answer tells
+     * nothing. A new address gets a `pending` account (replacing an unconfirmed one) and a
+     * confirmation code; a taken one gets nothing.
+     */
+    async registerPending(email: string, secret: AuthSecret): Promise<void> {
+      const existing = await repo.findAccountByEmail(email);
+      const r = await enclave.call('auth.register', { email, secret });
+      if (existing && existing.status !== 'pending') return;
+      if (!(await repo.insertUser(r.user_id, email, r.password_sealed, r.email_binding, 'pending')))
+        return;
+      await ops.record(repo.db, { type: 'auth.registered', userId: r.user_id });
+      await otpStart(email, 'confirm');
+    },
+
+    /** The confirmation code of a pending account: it becomes active and can log in. */
+    async confirmRegistration(email: string, code: string): Promise<{ user_id: string }> {
+      const key = `confirm:${email}`;
+      const wait = await throttle.begin(key);
+      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+      const row = await repo.findUserByMethod('email', email);
+      if (!row || row.status !== 'pending') throw new HostError('AUTH_OTP_INVALID');
+      const user = { user_id: row.user_id, binding: row.binding };
+      try {
+        await enclave.call('auth.confirm_email', { email, code, user });
+      } catch (err) {
+        if (
+          !isEnclaveCallError(err, 'AUTH_OTP_INVALID') &&
+          !isEnclaveCallError(err, 'AUTH_OTP_LOCKED')
+        )
+          await throttle.refund(key).catch(() => undefined);
+        throw err;
+      }
+      await throttle.succeeded(key);
+      await repo.db.transaction(async (tx) => {
+        if (await repo.activate(tx, row.user_id))
+          await ops.record(tx, { type: 'auth.email_confirmed', userId: row.user_id });
+      });
+      return { user_id: row.user_id };
+    },
 
     /**
      * A reset code goes only to an address linked to an account (a stranger gets no mail); the

@@ -195,7 +195,9 @@ export const AUTH_METHODS = {
    * the rendered mail, only on the simulated platform without SMTP_URL (else null).
    */
   'auth.otp_start': {
-    params: z.object({ email: EmailSchema, purpose: z.enum(['login', 'reset']) }).strict(),
+    params: z
+      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm']) })
+      .strict(),
     result: z
       .object({
         dev_mail: z
@@ -255,6 +257,18 @@ export const AUTH_METHODS = {
     result: z.object({ password_sealed: SealedPassword }).strict(),
     phases: READY,
     detached: true,
+  },
+  /** Registration confirmation: the `confirm` code for the pending account bound to `email`. */
+  'auth.confirm_email': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+      })
+      .strict(),
+    result: z.object({ confirmed: z.literal(true) }).strict(),
+    phases: READY,
   },
   /** Counters for metrics and for the structural timing test (no secrets). */
   'auth.stats': {

@@ -16,3 +16,9 @@ CREATE INDEX auth_methods_user_idx ON auth_methods (user_id);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON auth_methods TO app_service;
 REVOKE ALL ON auth_methods FROM operator_readonly;
+
+-- Registration confirmation (AUTH_REQUIRE_EMAIL_CONFIRMATION): a new account waits as
+-- `pending`, unable to log in, until the code mailed to its address is entered.
+ALTER TABLE users DROP CONSTRAINT IF EXISTS users_status_check;
+ALTER TABLE users ADD CONSTRAINT users_status_check
+  CHECK (status IN ('active', 'disabled', 'pending'));

@@ -10,7 +10,7 @@ export interface UserRow {
   email: string;
   password_sealed: string;
   roles: Role[];
-  status: 'active' | 'disabled';
+  status: 'active' | 'disabled' | 'pending';
 }
 
 /** The account an external login method (a SIWE address) is linked to, with its binding. */
@@ -18,7 +18,7 @@ export interface MethodUserRow {
   user_id: string;
   binding: string;
   roles: Role[];
-  status: 'active' | 'disabled';
+  status: 'active' | 'disabled' | 'pending';
 }
 
 export type MethodKind = 'siwe' | 'email';
@@ -116,12 +116,15 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       email: string,
       sealed: string,
       emailBinding: string,
+      status: 'active' | 'pending' = 'active',
     ): Promise<boolean> {
       return db.transaction(async (tx) => {
+        // A pending registration of the same address gives way: it cannot block the owner.
+        await tx.query(`DELETE FROM users WHERE email = $1 AND status = 'pending'`, [email]);
         const { rows } = await tx.query(
-          `INSERT INTO users (id, email) VALUES ($1, $2)
+          `INSERT INTO users (id, email, status) VALUES ($1, $2, $3)
            ON CONFLICT (email) DO NOTHING RETURNING id`,
-          [userId, email],
+          [userId, email, status],
         );
         if (rows.length !== 1) return false;
         await tx.query('INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)', [
@@ -142,6 +145,22 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
          ON CONFLICT (user_id) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = now()`,
         [userId, sealed],
       );
+    },
+    /** Any account with this email, whatever its status and methods. */
+    async findAccountByEmail(email: string): Promise<{ user_id: string; status: string } | null> {
+      const { rows } = await db.query<{ user_id: string; status: string }>(
+        'SELECT id AS user_id, status FROM users WHERE email = $1',
+        [email],
+      );
+      return rows[0] ?? null;
+    },
+    async activate(q: Queryable, userId: string): Promise<boolean> {
+      const { rows } = await q.query(
+        `UPDATE users SET status = 'active', updated_at = now()
+         WHERE id = $1 AND status = 'pending' RETURNING id`,
+        [userId],
+      );
+      return rows.length === 1;
     },
     async updatePassword(userId: string, sealed: string): Promise<void> {
       await db.query(

@@ -106,12 +106,21 @@ export function authRoutes(deps: {
       {
         config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
         schema: {
-          summary: 'Create an account (the enclave hashes the password with Argon2id)',
+          summary:
+            'Create an account (the enclave hashes the password with Argon2id); with email confirmation: 202 for any address, and a code by mail',
           body: CredentialsBody,
-          response: { 201: z.object({ user_id: z.uuid() }).strict(), ...Errors },
+          response: {
+            201: z.object({ user_id: z.uuid() }).strict(),
+            202: z.object({ accepted: z.literal(true) }).strict(),
+            ...Errors,
+          },
         },
       },
       async (request, reply) => {
+        if (config.requireEmailConfirmation) {
+          await auth.registerPending(request.body.email, secretOf(request.body));
+          return reply.code(202).send({ accepted: true as const });
+        }
         const r = await auth.register(request.body.email, secretOf(request.body));
         return reply.code(201).send(r);
       },
@@ -172,6 +181,19 @@ export function authRoutes(deps: {
         setCookies(reply, r);
         return r;
       },
+    );
+
+    app.post(
+      '/auth/register/confirm',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Confirm a registration with the code mailed to its address',
+          body: z.object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/) }).strict(),
+          response: { 200: z.object({ user_id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request) => auth.confirmRegistration(request.body.email, request.body.code),
     );
 
     app.post(
