@@ -146,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(cors, {
     origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
-    methods: ['GET', 'POST'],
+    methods: ['GET', 'POST', 'DELETE'],
     credentials: false,
     maxAge: 600,
   });

@@ -54,6 +54,7 @@ export type OpsEvent =
   | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' }
   | { type: 'auth.password_reset'; userId: string; revoked: number }
   | { type: 'auth.email_confirmed'; userId: string }
+  | { type: 'auth.method_unlinked'; userId: string; kind: string }
   | { type: 'auth.logout'; userId: string }
   | { type: 'auth.logout_all'; userId: string; revoked: number }
   | { type: 'auth.refresh_reused'; userId: string; revoked: number }
@@ -93,6 +94,7 @@ export const OPS_EVENT_TYPES = [
   'auth.method_linked',
   'auth.password_reset',
   'auth.email_confirmed',
+  'auth.method_unlinked',
   'auth.logout',
   'auth.logout_all',
   'auth.refresh_reused',

@@ -18,6 +18,7 @@ import type { LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { createMethodsService } from './methods-service.js';
 import { createOtpLogin } from './otp-login.js';
 import { createSiweLogin } from './siwe-login.js';
 import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
@@ -109,6 +110,7 @@ export function createAuthService(deps: AuthServiceDeps) {
   const service = {
     ...createSiweLogin(deps),
     ...createOtpLogin(deps),
+    ...createMethodsService(deps),
 
     /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
     async initEnclave(call: Call): Promise<void> {

@@ -22,6 +22,7 @@ export const LOG_ENTRY_TYPES = [
   'auth.role_revoked',
   'auth.method_linked',
   'auth.password_reset',
+  'auth.method_unlinked',
   'session.operator_revoked',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];

@@ -162,6 +162,42 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
+    /** The account's login methods: its password (if any) and its linked methods. */
+    async listMethods(
+      userId: string,
+      q: Queryable = db,
+    ): Promise<{ id: string; kind: string; identifier: string | null; created_at: number }[]> {
+      const { rows } = await q.query<{
+        id: string;
+        kind: string;
+        identifier: string | null;
+        created_at: number;
+      }>(
+        `SELECT 'password' AS id, 'password' AS kind, NULL AS identifier,
+                ${epoch('updated_at')} AS created_at
+           FROM user_passwords WHERE user_id = $1
+         UNION ALL
+         SELECT id::text, kind, identifier, ${epoch('created_at')}
+           FROM auth_methods WHERE user_id = $1
+         ORDER BY created_at, id`,
+        [userId],
+      );
+      return rows.map((r) => ({ ...r, created_at: Number(r.created_at) }));
+    },
+    /** Removes one method of the account (`password` or a linked method's id); false if none. */
+    async deleteMethod(q: Queryable, userId: string, id: string): Promise<string | null> {
+      if (id === 'password') {
+        const r = await q.query('DELETE FROM user_passwords WHERE user_id = $1 RETURNING user_id', [
+          userId,
+        ]);
+        return r.rows.length === 1 ? 'password' : null;
+      }
+      const r = await q.query<{ kind: string }>(
+        'DELETE FROM auth_methods WHERE user_id = $1 AND id = $2 RETURNING kind',
+        [userId, id],
+      );
+      return r.rows[0]?.kind ?? null;
+    },
     async updatePassword(userId: string, sealed: string): Promise<void> {
       await db.query(
         'UPDATE user_passwords SET sealed = $2, updated_at = now() WHERE user_id = $1',

@@ -349,6 +349,57 @@ export function authRoutes(deps: {
   };
 
   const accountRoutes: FastifyPluginAsyncZod = async (app) => {
+    app.get(
+      '/auth/methods',
+      {
+        schema: {
+          summary: "This account's login methods: password, email, Ethereum addresses",
+          response: {
+            200: z
+              .object({
+                methods: z.array(
+                  z
+                    .object({
+                      id: z.string(),
+                      kind: z.string(),
+                      identifier: z.string().nullable(),
+                      created_at: z.number().int(),
+                    })
+                    .strict(),
+                ),
+              })
+              .strict(),
+            401: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        return { methods: await auth.listMethods(claims.sub) };
+      },
+    );
+
+    app.delete(
+      '/auth/methods/:id',
+      {
+        schema: {
+          summary: 'Unlink a login method (`password` or a method id); never the last one',
+          params: z.object({ id: z.union([z.literal('password'), z.uuid()]) }).strict(),
+          response: {
+            200: z.object({ success: z.literal(true) }).strict(),
+            401: ErrorResponseSchema,
+            404: ErrorResponseSchema,
+            409: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        await auth.unlinkMethod(claims.sub, request.params.id);
+        return { success: true as const };
+      },
+    );
+
     app.post(
       '/auth/logout',
       {

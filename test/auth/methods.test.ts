@@ -1,0 +1,64 @@
+/**
+ * Linked login methods: an account lists its password and its email (bound at registration);
+ * unlinking works down to one method and the last one is refused; another account's method id
+ * is not found; every unlink is an ops event.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { engines, startTestService, type TestService } from '../helpers/service.js';
+
+for (const engine of engines())
+  describe(`linked methods (${engine})`, () => {
+    let ts: TestService;
+    const call = (
+      method: 'GET' | 'POST' | 'DELETE',
+      url: string,
+      token?: string,
+      payload?: object,
+    ) =>
+      ts.service.app.inject({
+        method,
+        url,
+        ...(payload ? { payload: payload as Record<string, unknown> } : {}),
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+    const account = async (email: string): Promise<string> => {
+      const creds = { email, password: 'a long enough password' };
+      assert.equal((await call('POST', '/auth/register', undefined, creds)).statusCode, 201);
+      const r = await call('POST', '/auth/login', undefined, creds);
+      assert.equal(r.statusCode, 200, r.body);
+      return r.json().access_token;
+    };
+
+    before(async () => {
+      ts = await startTestService(engine, { AUTH_LOGIN_MAX_PER_IP: '100000' });
+    });
+    after(async () => {
+      await ts?.stop();
+    });
+
+    it('lists, unlinks down to one method, and refuses to unlink the last', async () => {
+      const token = await account('lin@example.com');
+      const other = await account('other@example.com');
+      const list = await call('GET', '/auth/methods', token);
+      assert.equal(list.statusCode, 200, list.body);
+      const methods = list.json().methods as { id: string; kind: string; identifier: string }[];
+      assert.deepEqual(methods.map((m) => m.kind).sort(), ['email', 'password']);
+      const email = methods.find((m) => m.kind === 'email')!;
+      assert.equal(email.identifier, 'lin@example.com');
+      // Another account cannot see or remove it.
+      assert.equal((await call('DELETE', `/auth/methods/${email.id}`, other)).statusCode, 404);
+      const unlink = await call('DELETE', `/auth/methods/${email.id}`, token);
+      assert.equal(unlink.statusCode, 200, unlink.body);
+      const last = await call('DELETE', '/auth/methods/password', token);
+      assert.equal(last.statusCode, 409);
+      assert.equal(last.json().error.code, 'AUTH_LAST_METHOD');
+      assert.equal((await call('GET', '/auth/methods', token)).json().methods.length, 1);
+      const gone = await call('DELETE', `/auth/methods/${email.id}`, token);
+      assert.equal(gone.json().error.code, 'AUTH_METHOD_NOT_FOUND');
+      const ops = await ts.service.db.query<{ event_type: string }>(
+        "SELECT event_type FROM ops_logs WHERE event_type = 'auth.method_unlinked'",
+      );
+      assert.equal(ops.rows.length, 1);
+    });
+  });
