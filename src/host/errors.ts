@@ -78,6 +78,10 @@ export const HTTP_ERRORS = {
   AUTH_OTP_LOCKED: [429, 'too many wrong codes; ask for a new one with POST /auth/otp/start'],
   AUTH_METHOD_NOT_FOUND: [404, 'this account has no login method with this id'],
   AUTH_LAST_METHOD: [409, 'the last login method of an account cannot be unlinked'],
+  STEP_UP_REQUIRED: [
+    401,
+    'this operation needs a recent login (AUTH_STEP_UP_SECONDS); details name the acceptable factors',
+  ],
   AUTH_LOGIN_LOCKED: [429, 'too many failed logins for this account; retry after Retry-After'],
   AUTH_BUSY: [503, 'too many password checks are in progress; retry after Retry-After'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],

@@ -1,7 +1,7 @@
 /**
  * Linked login methods: an account lists its password and its email (bound at registration);
  * unlinking works down to one method and the last one is refused; another account's method id
- * is not found; every unlink is an ops event.
+ * is not found; every unlink is an ops event; unlinking needs a recent login (step-up).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -35,6 +35,27 @@ for (const engine of engines())
     });
     after(async () => {
       await ts?.stop();
+    });
+
+    it('unlinking needs a recent login: a refreshed token gets STEP_UP_REQUIRED', async () => {
+      const creds = { email: 'step@example.com', password: 'a long enough password' };
+      assert.equal((await call('POST', '/auth/register', undefined, creds)).statusCode, 201);
+      const login = (await call('POST', '/auth/login', undefined, creds)).json();
+      const claims = JSON.parse(
+        Buffer.from(login.access_token.split('.')[1], 'base64url').toString('utf8'),
+      );
+      assert.deepEqual(claims.amr, ['pwd']);
+      assert.equal(typeof claims.auth_time, 'number');
+      const refreshed = await call('POST', '/auth/refresh', undefined, {
+        refresh_token: login.refresh_token,
+      });
+      assert.equal(refreshed.statusCode, 200, refreshed.body);
+      const stale = refreshed.json().access_token;
+      const r = await call('DELETE', '/auth/methods/password', stale);
+      assert.equal(r.statusCode, 401);
+      assert.equal(r.json().error.code, 'STEP_UP_REQUIRED');
+      assert.match(r.json().error.details[0].issue, /pwd, otp, swk/);
+      assert.equal((await call('GET', '/auth/methods', stale)).json().methods.length, 2);
     });
 
     it('lists, unlinks down to one method, and refuses to unlink the last', async () => {

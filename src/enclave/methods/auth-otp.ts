@@ -88,7 +88,7 @@ export function otpVerify(
   return {
     user_id: userId,
     session_id: sessionId,
-    ...issue(state, keyring, userId, sessionId, user?.roles ?? []),
+    ...issue(state, keyring, userId, sessionId, user?.roles ?? [], ['otp']),
     binding: user ? null : bindMethod(state.platform, policy, 'email', email, userId),
   };
 }

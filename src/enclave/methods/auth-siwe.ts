@@ -47,7 +47,7 @@ export function siweLogin(
   return {
     user_id: userId,
     session_id: sessionId,
-    ...issue(state, keyring, userId, sessionId, user?.roles ?? []),
+    ...issue(state, keyring, userId, sessionId, user?.roles ?? [], ['swk']),
     address,
     binding: user ? null : bindMethod(state.platform, policy, 'siwe', id, userId),
   };

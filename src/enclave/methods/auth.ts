@@ -157,7 +157,7 @@ export async function authLogin(
   return {
     user_id: user.user_id,
     session_id: sessionId,
-    ...issue(state, keyring, user.user_id, sessionId, user.roles),
+    ...issue(state, keyring, user.user_id, sessionId, user.roles, ['pwd']),
     password_sealed: rehashed,
   };
 }
@@ -168,6 +168,8 @@ export function issue(
   sub: string,
   sid: string,
   roles: readonly Role[],
+  /** RFC 8176 methods of a login (none for a refresh): the token gets `amr` and `auth_time`. */
+  amr?: readonly string[],
 ) {
   const c = state.auth.config;
   const now = state.now();
@@ -181,6 +183,7 @@ export function issue(
     iat: now,
     jti: randomUUID(),
     roles: [...new Set(roles)],
+    ...(amr ? { amr: [...amr], auth_time: now } : {}),
   });
   const refreshExp = now + c.AUTH_REFRESH_TOKEN_TTL_SECONDS;
   const refresh = makeRefreshToken(keyring.refreshKey, sub, sid, refreshExp);

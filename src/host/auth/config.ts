@@ -87,6 +87,11 @@ export const AUTH_HOST_ENV = {
     .describe(
       'New accounts wait for the code mailed to their address, and registration answers 202 for new and taken addresses alike; default true when SMTP_URL is set, else false',
     ),
+  AUTH_STEP_UP_SECONDS: int(30, 86400)
+    .default(300)
+    .describe(
+      'Sensitive operations (unlinking a login method) need a login at most this old, else 401 STEP_UP_REQUIRED',
+    ),
   AUTH_COOKIES: bool
     .default('false')
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
@@ -123,6 +128,7 @@ export function authConfigFrom(env: AuthEnv) {
     loginFailuresBeforeBackoff: env.AUTH_LOGIN_FAILURES_BEFORE_BACKOFF,
     registerMaxPerIp: env.AUTH_REGISTER_MAX_PER_IP,
     cookies: env.AUTH_COOKIES === 'true',
+    stepUpSeconds: env.AUTH_STEP_UP_SECONDS,
     requireEmailConfirmation:
       (env.AUTH_REQUIRE_EMAIL_CONFIRMATION ?? (env.SMTP_URL !== undefined ? 'true' : 'false')) ===
       'true',

@@ -15,6 +15,7 @@ import { SIWE_MAX_LENGTH } from '../../../protocol/siwe.js';
 import { RefreshTokenSchema, type AuthSecret } from '../../../protocol/rpc/auth-methods.js';
 import type { AuthService, TokenPair } from '../../auth/auth-service.js';
 import type { AuthConfig } from '../../auth/config.js';
+import { createStepUp } from '../../auth/step-up.js';
 import { REFRESH_COOKIE, readCookie, type AuthGuard } from '../../auth/guard.js';
 import { ACCESS_COOKIE } from '../../auth/guard.js';
 import { HostError } from '../../errors.js';
@@ -84,6 +85,7 @@ export function authRoutes(deps: {
   config: AuthConfig;
 }): { public: FastifyPluginAsyncZod; account: FastifyPluginAsyncZod } {
   const { auth, guard, config } = deps;
+  const requireStepUp = createStepUp(guard, config.stepUpSeconds);
 
   function setCookies(reply: FastifyReply, p: TokenPair): void {
     if (!config.cookies) return;
@@ -382,6 +384,7 @@ export function authRoutes(deps: {
     app.delete(
       '/auth/methods/:id',
       {
+        preHandler: requireStepUp(),
         schema: {
           summary: 'Unlink a login method (`password` or a method id); never the last one',
           params: z.object({ id: z.union([z.literal('password'), z.uuid()]) }).strict(),
@@ -390,6 +393,7 @@ export function authRoutes(deps: {
             401: ErrorResponseSchema,
             404: ErrorResponseSchema,
             409: ErrorResponseSchema,
+            429: ErrorResponseSchema,
           },
         },
       },
