@@ -40,6 +40,7 @@ import type { AuthService } from './auth/auth-service.js';
 import type { AuthConfig } from './auth/config.js';
 import type { AuthGuard } from './auth/guard.js';
 import { createSessionAccess } from './auth/session-access.js';
+import { createStepUp } from './auth/step-up.js';
 import { healthRoutes } from './http/routes/health.js';
 import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -210,6 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           credentials: deps.credentials,
           repo: createOperatorRepository(deps.db),
           enclaveStats: () => deps.enclave.call('auth.stats', {}),
+          requireStepUp: createStepUp(guard, deps.auth.config.stepUpSeconds),
         }),
       );
     });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
+import { cliSetOperator } from './operator-helper.js';
 
 for (const engine of engines())
   describe(`linked methods (${engine})`, () => {
@@ -56,6 +57,28 @@ for (const engine of engines())
       assert.equal(r.json().error.code, 'STEP_UP_REQUIRED');
       assert.match(r.json().error.details[0].issue, /pwd, otp, swk/);
       assert.equal((await call('GET', '/auth/methods', stale)).json().methods.length, 2);
+    });
+
+    it('operator role changes and key rotation need a recent login too', async () => {
+      const creds = { email: 'op@example.com', password: 'a long enough password' };
+      assert.equal((await call('POST', '/auth/register', undefined, creds)).statusCode, 201);
+      assert.ok(await cliSetOperator(ts, 'grant', creds.email));
+      const login = (await call('POST', '/auth/login', undefined, creds)).json();
+      const stale = (
+        await call('POST', '/auth/refresh', undefined, { refresh_token: login.refresh_token })
+      ).json().access_token;
+      for (const [url, body] of [
+        ['/operator/auth/rotate-keys', undefined],
+        ['/operator/roles/grant', { email: 'step@example.com' }],
+      ] as const) {
+        const r = await call('POST', url, stale, body);
+        assert.equal(r.statusCode, 401, url);
+        assert.equal(r.json().error.code, 'STEP_UP_REQUIRED');
+      }
+      const fresh = await call('POST', '/operator/roles/grant', login.access_token, {
+        email: 'step@example.com',
+      });
+      assert.equal(fresh.statusCode, 200, fresh.body);
     });
 
     it('lists, unlinks down to one method, and refuses to unlink the last', async () => {
