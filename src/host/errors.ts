@@ -77,6 +77,7 @@ export const HTTP_ERRORS = {
   AUTH_OTP_INVALID: [401, 'the code is wrong, expired or was never sent'],
   AUTH_OTP_LOCKED: [429, 'too many wrong codes; ask for a new one with POST /auth/otp/start'],
   AUTH_METHOD_NOT_FOUND: [404, 'this account has no login method with this id'],
+  AUTH_METHOD_TAKEN: [409, 'this login method is already linked to an account'],
   AUTH_LAST_METHOD: [409, 'the last login method of an account cannot be unlinked'],
   STEP_UP_REQUIRED: [
     401,
@@ -136,6 +137,7 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'AUTH_SIWE_SIGNATURE_INVALID',
   'AUTH_OTP_INVALID',
   'AUTH_OTP_LOCKED',
+  'AUTH_TOKEN_INVALID',
 ]);
 
 export function fromRpcCode(code: string): HostError {

@@ -162,6 +162,41 @@ for (const engine of engines())
       assert.equal(bad.statusCode, 401);
     });
 
+    it('links an address to a password account (proof checked in the enclave), once', async () => {
+      const bob = privateKeyToAccount(generatePrivateKey());
+      const tokenOf = async (email: string) => {
+        const creds = { email, password: 'a long enough password' };
+        await ts.service.app.inject({ method: 'POST', url: '/auth/register', payload: creds });
+        const r = await ts.service.app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: creds,
+        });
+        return r.json() as { access_token: string; user_id: string };
+      };
+      const owner = await tokenOf('bob@example.com');
+      const link = async (token: string) => {
+        const msg = message(bob.address, await nonce());
+        return ts.service.app.inject({
+          method: 'POST',
+          url: '/auth/methods/link',
+          headers: { authorization: `Bearer ${token}` },
+          payload: { siwe: { message: msg, signature: await bob.signMessage({ message: msg }) } },
+        });
+      };
+      const r = await link(owner.access_token);
+      assert.equal(r.statusCode, 201, r.body);
+      const msg = message(bob.address, await nonce());
+      const viaSiwe = await login(msg, await bob.signMessage({ message: msg }));
+      assert.equal(viaSiwe.statusCode, 200, viaSiwe.body);
+      assert.equal(viaSiwe.json().user_id, owner.user_id);
+      assert.equal(viaSiwe.json().created, false);
+      const other = await tokenOf('eve@example.com');
+      const taken = await link(other.access_token);
+      assert.equal(taken.statusCode, 409);
+      assert.equal(taken.json().error.code, 'AUTH_METHOD_TAKEN');
+    });
+
     it('a host that relinks an address to another account is refused by the enclave', async () => {
       // Mallory gets an account of her own, then the (compromised) host points her address at
       // Alice's account, keeping Mallory's binding: the enclave's MAC names Mallory's account.

@@ -119,6 +119,12 @@ export class AuthKeyring {
       }));
   }
 
+  /** The key with this kid, while it is still published (for the enclave's own token checks). */
+  publishedKey(kid: string, now: number, retentionSeconds: number): JwtKey | null {
+    const published = new Set(this.jwks(now, retentionSeconds).map((k) => k.kid));
+    return published.has(kid) ? (this.keys.find((k) => k.kid === kid) ?? null) : null;
+  }
+
   newestKid(): string {
     return this.keys[this.keys.length - 1]!.kid;
   }

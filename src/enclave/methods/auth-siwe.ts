@@ -10,6 +10,8 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
+import { keyRetentionSeconds } from '../auth/config.js';
+import { verifyOwnJwt } from '../auth/jwt.js';
 import { verifySiwe } from '../auth/siwe.js';
 import type { EnclaveState } from '../state.js';
 import { issue, policyOf } from './auth.js';
@@ -53,7 +55,41 @@ export function siweLogin(
   };
 }
 
+/**
+ * Link an Ethereum address to the caller's account: the caller is whoever the access token
+ * (checked here, not taken from the host) names, the address is whoever signed the SIWE message
+ * (same checks as a login). Returns the binding the host stores.
+ */
+export function siweLink(
+  state: EnclaveState,
+  params: MethodParams<'auth.siwe_link'>,
+): MethodResult<'auth.siwe_link'> {
+  const keyring = readyAuthKeyring(state);
+  const c = state.auth.config;
+  const now = state.now();
+  const userId = verifyOwnJwt(
+    params.access_token,
+    (kid) => keyring.publishedKey(kid, now, keyRetentionSeconds(c)),
+    { iss: c.AUTH_ISSUER, aud: c.AUTH_AUDIENCE, now },
+  );
+  if (userId === null) throw new RpcError('AUTH_TOKEN_INVALID');
+  const address = verifySiwe(
+    params.message,
+    params.signature,
+    { domain: c.AUTH_SIWE_DOMAIN, chainIds: c.AUTH_SIWE_CHAIN_IDS },
+    state.auth.siweNonces,
+    now,
+  );
+  const id = address.toLowerCase();
+  return {
+    user_id: userId,
+    address,
+    binding: bindMethod(state.platform, policyOf(state), 'siwe', id, userId),
+  };
+}
+
 export const SIWE_HANDLERS = {
+  'auth.siwe_link': siweLink,
   'auth.siwe_nonce': siweNonce,
   'auth.siwe_login': siweLogin,
 } as const;

@@ -270,6 +270,20 @@ export const AUTH_METHODS = {
     result: z.object({ confirmed: z.literal(true) }).strict(),
     phases: READY,
   },
+  /** Link the SIWE signer's address to the account the (enclave-checked) access token names. */
+  'auth.siwe_link': {
+    params: z
+      .object({
+        access_token: Jwt,
+        message: z.string().min(1).max(SIWE_MAX_LENGTH),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+      })
+      .strict(),
+    result: z
+      .object({ user_id: z.uuid(), address: EthAddress, binding: MethodBindingSchema })
+      .strict(),
+    phases: READY,
+  },
   /** Counters for metrics and for the structural timing test (no secrets). */
   'auth.stats': {
     params: z.object({}).strict(),

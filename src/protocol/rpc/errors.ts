@@ -42,6 +42,7 @@ export const RPC_ERROR_MESSAGES = {
   AUTH_OTP_LOCKED: 'too many wrong codes; ask for a new one',
   AUTH_OTP_SEND_LIMIT: 'too many codes were sent to this address in the last hour',
   AUTH_MAIL_UNAVAILABLE: 'the enclave could not send the mail',
+  AUTH_TOKEN_INVALID: 'the access token is not one this enclave signed, or it has expired',
   AUTH_METHOD_BINDING_INVALID:
     'the stored login method was not bound to this account by the enclave',
   INTERNAL: 'internal enclave error',

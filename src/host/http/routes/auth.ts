@@ -81,7 +81,7 @@ const Errors = {
  */
 export function authRoutes(deps: {
   auth: AuthService;
-  guard: Pick<AuthGuard, 'claims'>;
+  guard: Pick<AuthGuard, 'claims' | 'token'>;
   config: AuthConfig;
 }): { public: FastifyPluginAsyncZod; account: FastifyPluginAsyncZod } {
   const { auth, guard, config } = deps;
@@ -378,6 +378,26 @@ export function authRoutes(deps: {
       async (request) => {
         const claims = await guard.claims(request);
         return { methods: await auth.listMethods(claims.sub) };
+      },
+    );
+
+    app.post(
+      '/auth/methods/link',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Link a login method with proof of it: today an Ethereum address (a SIWE message it signed)',
+          body: z.object({ siwe: SiweLoginBody }).strict(),
+          response: { 201: z.object({ id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        const { message, signature } = request.body.siwe;
+        const r = await auth.linkSiwe(guard.token(request), claims.sub, message, signature);
+        return reply.code(201).send(r);
       },
     );
 
