@@ -31,7 +31,7 @@ import { requestJson } from './http.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
 import { attest } from './trust.js';
 import { verifyAggregatesFile } from './verify-aggregates.js';
-import { AuthUsageError, authAccount, authVerify } from './auth.js';
+import { AuthUsageError, authAccount, authMore, authVerify } from './auth.js';
 
 const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|status|revoke|log verify|log monitor> [options]
   attest verify <file|url> --policy P  verify evidence (a service URL, a saved response, or --kind K raw bytes)
@@ -51,6 +51,9 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --json                           print raw JSON
   auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
   auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
+  auth siwe --key-file F | --print --address A | --message-file M --signature S   Sign-In with Ethereum
+  auth otp start|verify --email E [--code C]   email one-time codes
+  auth methods [list | unlink ID]  login methods (CLOISTER_ACCESS_TOKEN)
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE; the
 access token for submit, status and revoke from CLOISTER_ACCESS_TOKEN.`;
 
@@ -94,6 +97,14 @@ const { values, positionals } = (() => {
         issuer: { type: 'string', default: 'http://127.0.0.1:3000' },
         audience: { type: 'string', default: 'cloister' },
         email: { type: 'string' },
+        code: { type: 'string' },
+        'key-file': { type: 'string' },
+        domain: { type: 'string' },
+        'chain-id': { type: 'string' },
+        address: { type: 'string' },
+        print: { type: 'boolean' },
+        'message-file': { type: 'string' },
+        signature: { type: 'string' },
       },
     });
   } catch (err) {
@@ -194,7 +205,23 @@ async function runAuth(sub: string | undefined): Promise<void> {
       print(res, JSON.stringify(res));
       return;
     }
-    fail('usage: cloister auth <verify|register|login> [options]', 2);
+    if (sub === 'siwe' || sub === 'otp' || sub === 'methods') {
+      const res = await authMore(sub, positionals.slice(2), {
+        url,
+        email: values.email,
+        code: values.code,
+        keyFile: values['key-file'],
+        domain: values.domain,
+        chainId: values['chain-id'],
+        address: values.address,
+        print: values.print,
+        messageFile: values['message-file'],
+        signature: values.signature,
+      });
+      print(res, JSON.stringify(res));
+      return;
+    }
+    fail('usage: cloister auth <verify|register|login|siwe|otp|methods> [options]', 2);
   } catch (err) {
     if (err instanceof AuthUsageError) fail(err.message, 2);
     throw err;
