@@ -184,6 +184,10 @@ export async function sendMail(target: SmtpTarget, mail: Mail, opts: SmtpOptions
     await c.command(`${renderMail(mail, new Date(), id)}\r\n.`, [250]);
     c.socket.write('QUIT\r\n');
     c.socket.end();
+  } catch (err) {
+    // A refused or failed conversation must not leave the connection (or tunnel) open.
+    raw.destroy();
+    throw err;
   } finally {
     clearTimeout(timer);
   }
