@@ -20,27 +20,9 @@ import { encryptPassword } from '../../src/client/index.js';
 import { CryptoHelper } from '../../src/client/index.js';
 import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
-import { METHODS, type MethodName, type MethodResult } from '../../src/protocol/rpc/methods.js';
+import { METHODS, type MethodName } from '../../src/protocol/rpc/methods.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-
-type Answer = { ok: true; result: unknown } | { ok: false; error: { code: string } };
-
-/** One call through the dispatcher, as the host's RPC client would make it. */
-async function rpc(t: TestEnclave, method: string, params: unknown): Promise<Answer> {
-  const frame = await dispatchFrame(t.state, { calls: [{ id: 1, method, params }] });
-  assert.ok('results' in frame, JSON.stringify(frame));
-  return frame.results[0] as Answer;
-}
-
-async function ok<M extends MethodName>(
-  t: TestEnclave,
-  method: M,
-  params: unknown,
-): Promise<MethodResult<M>> {
-  const a = await rpc(t, method, params);
-  assert.ok(a.ok, `${method}: ${JSON.stringify(a)}`);
-  return a.result as MethodResult<M>;
-}
+import { rpc, ok, type Answer } from './rpc.js';
 
 async function refused(t: TestEnclave, method: string, params: unknown): Promise<string> {
   const a = await rpc(t, method, params);

@@ -8,31 +8,8 @@ import { describe, it } from 'node:test';
 import { CryptoHelper, encryptPassword } from '../../src/client/index.js';
 import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import type { Result } from '../../src/protocol/rpc/frame.js';
-import type { MethodName, MethodResult } from '../../src/protocol/rpc/methods.js';
-import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-
-type Answer = { ok: true; result: unknown } | { ok: false; error: { code: string } };
-
-async function rpc(t: TestEnclave, method: string, params: unknown): Promise<Answer> {
-  const frame = await dispatchFrame(t.state, { calls: [{ id: 1, method, params }] });
-  assert.ok('results' in frame, JSON.stringify(frame));
-  return frame.results[0] as Answer;
-}
-
-async function ok<M extends MethodName>(
-  t: TestEnclave,
-  method: M,
-  params: unknown,
-): Promise<MethodResult<M>> {
-  const a = await rpc(t, method, params);
-  assert.ok(a.ok, `${method}: ${JSON.stringify(a)}`);
-  return a.result as MethodResult<M>;
-}
-
-async function code(t: TestEnclave, method: string, params: unknown): Promise<string> {
-  const a = await rpc(t, method, params);
-  return a.ok ? 'ok' : a.error.code;
-}
+import { testEnclave } from '../helpers/enclave-state.js';
+import { ok, code, type Answer } from './rpc.js';
 
 async function readyEnclave() {
   const t = testEnclave();
