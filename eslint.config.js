@@ -101,6 +101,22 @@ export default tseslint.config(
     ['src/enclave/platform/nsm.ts'],
     [...enclaveForbidden, ...egressOnly.filter((m) => m !== 'node:net')],
   ),
+  // A cluster member verifies a joining enclave's evidence itself (docs/protocol/cluster.md):
+  // this one file may use the SDK's pure evidence checks (scripts/check-zones.mjs agrees).
+  zone(
+    ['src/enclave/cluster/peer-evidence.ts'],
+    [
+      ...enclaveForbidden.filter((p) => p !== '**/client/**'),
+      ...egressOnly,
+      // Anything of the client's but its attestation/ folder.
+      // (scripts/check-zones.mjs enforces the same for folders added later).
+      '**/client/*.js',
+      '**/client/aggregates/**',
+      '**/client/auth/**',
+      '**/client/log/**',
+      '**/client/verify/**',
+    ],
+  ),
   // The host's own link to the enclave lives in host/enclave-client/, so '**/enclave/**' here can
   // only mean the trusted zone: the host never imports enclave code.
   zone(['src/host/**'], ['**/enclave/**', '**/client/**', '**/cli/**']),

@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { runAggregatesBench } from './aggregates.js';
 import { runAuthBench } from './auth.js';
+import { runClusterBench } from './cluster.js';
 import { runLogAppend } from './log-append.js';
 import { runLogProofs } from './log-proofs.js';
 import { machine, printTable } from './lib/measure.js';
@@ -23,6 +24,7 @@ const BENCHES: Record<string, (shared?: BenchService) => Promise<{ name: string 
   aggregates: runAggregatesBench,
   auth: runAuthBench,
   'wallet-sign': runWalletSignBench,
+  cluster: runClusterBench,
 };
 
 const SERVICE_BENCHES = new Set(['submit-key', 'rpc', 'log-append']);

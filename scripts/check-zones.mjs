@@ -46,6 +46,17 @@ function fsAllowed(file) {
   return relative('.', file).split(sep).join('/').startsWith('src/enclave/platform/');
 }
 
+// A cluster member verifies a joining enclave's evidence itself (docs/protocol/cluster.md,
+// "Join"): the one enclave file that does may use the SDK's pure evidence verifiers, and only
+// those (they are browser-safe: no node:, no sockets; collateral comes with the request).
+const PEER_VERIFIER = 'src/enclave/cluster/peer-evidence.ts';
+function peerVerification(file, targetPath) {
+  return (
+    relative('.', file).split(sep).join('/') === PEER_VERIFIER &&
+    targetPath.startsWith('client/attestation/')
+  );
+}
+
 const problems = [];
 function files(dir) {
   return readdirSync(dir).flatMap((n) => {
@@ -61,8 +72,11 @@ for (const file of files('src')) {
   )) {
     const spec = m[1] ?? m[2];
     if (spec.startsWith('.')) {
-      const target = relative('src', resolve(dirname(file), spec)).split(sep)[0];
-      if (!ALLOWED[zone]?.includes(target))
+      const targetPath = relative('src', resolve(dirname(file), spec))
+        .split(sep)
+        .join('/');
+      const target = targetPath.split('/')[0];
+      if (!ALLOWED[zone]?.includes(target) && !peerVerification(file, targetPath))
         problems.push(`${file}: imports ${spec} (zone ${target})`);
     } else if (
       NO_NODE.has(zone) &&

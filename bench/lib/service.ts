@@ -26,6 +26,8 @@ export interface BenchService {
   service: Service;
   engine: 'pglite' | 'postgres';
   dataDir: string;
+  /** The PostgreSQL database's URL (undefined on PGlite). */
+  databaseUrl: string | undefined;
   vendorKey: string;
   measurement: string;
   /** Log lines at level warn or above written so far, and the last few of them. */
@@ -55,11 +57,17 @@ async function createDatabase(admin: string): Promise<{ url: string; drop(): Pro
   return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-export async function startBenchService(env: Record<string, string> = {}): Promise<BenchService> {
+export async function startBenchService(
+  env: Record<string, string> = {},
+  /** bench/cluster.ts: a given machine folder, and another instance's database (not dropped). */
+  on: { dataDir?: string; databaseUrl?: string } = {},
+): Promise<BenchService> {
   ensureEnclaveBundle();
-  const dataDir = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
+  const dataDir = on.dataDir ?? mkdtempSync(join(tmpdir(), 'cloister-bench-'));
   const admin = process.env.BENCH_DATABASE_URL;
-  let database: { url: string; drop(): Promise<void> } | undefined;
+  let database: { url: string; drop(): Promise<void> } | undefined = on.databaseUrl
+    ? { url: on.databaseUrl, drop: async () => undefined }
+    : undefined;
   let service: Service | undefined;
   const problems: string[] = [];
   let problemCount = 0;
@@ -79,7 +87,7 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
     },
   });
   try {
-    if (admin) database = await createDatabase(admin);
+    if (admin && !database) database = await createDatabase(admin);
     const config = loadConfig({
       DATA_DIR: dataDir,
       // One client address sends everything; the limiter still runs on every request.
@@ -109,6 +117,7 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
     service: svc,
     engine: svc.db.engine,
     dataDir,
+    databaseUrl: database?.url,
     vendorKey: existsSync(vendorPath) ? readFileSync(vendorPath, 'utf8').trim() : '',
     measurement: svc.enclave.measurement(),
     problems: () => ({ count: problemCount, last: [...problems] }),

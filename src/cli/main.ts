@@ -12,6 +12,8 @@
  *   cloister log monitor --url U --expect-measurement H [...] [--state FILE] [--interval S] [--once]
  *   cloister auth verify <token> --jwks <url|file> [--issuer I] [--audience A]   (src/cli/auth.ts)
  *   cloister auth register|login --url U --email E --expect-measurement H [...]  (CLOISTER_PASSWORD)
+ *   cloister cluster init --operators ops.json --threshold K [--out DIR]      (src/cli/cluster.ts)
+ *   cloister cluster provide-share --share F.age --identity KEY --manifest manifest.json [...]
  *   cloister verify aggregates FILE --url U --expect-measurement H [...] [--witness VKEY ...]
  *   cloister wallet create|list|sign|policy|recover|export [...]   (src/cli/wallet.ts)
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
@@ -30,9 +32,17 @@ import { bytesToBase64 } from '../protocol/encoding.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { requestJson } from './http.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
-import { attest } from './trust.js';
+import { attest, trustedVendorKeys } from './trust.js';
 import { verifyAggregatesFile } from './verify-aggregates.js';
 import { AuthUsageError, authAccount, authVerify } from './auth.js';
+import {
+  ClusterUsageError,
+  clusterApprove,
+  clusterInit,
+  clusterReshare,
+  clusterSigningKey,
+  provideShare,
+} from './cluster.js';
 
 const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|status|revoke|log verify|log monitor> [options]
   attest verify <file|url> --policy P  verify evidence (a service URL, a saved response, or --kind K raw bytes)
@@ -40,6 +50,7 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --expect-measurement HEX         accepted enclave measurement (repeatable); see npm run build:enclave
   --trust-simulated-key B64        trust this simulated vendor key (repeatable; dev only)
   --trust-simulated-key-file PATH  read it from a file, e.g. data/simulated-platform/vendor.pub
+  --expect-cluster HEX             the cluster id the enclave must prove (manifest.json cluster_id)
   --exchange NAME                  submit: ${EXCHANGES.join(' | ')}
   --label TEXT --ttl SECONDS       submit: session label and lifetime (300..MAX_TTL_SECONDS)
   --session ID                     status / revoke: the session id
@@ -57,6 +68,12 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --json                           print raw JSON
   auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
   auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
+  cluster init --operators F --threshold K [--out DIR]   genesis (operator token): .age shares + manifest.json
+  cluster signing-key --out F       an operator's Ed25519 key for approving manifest changes
+  cluster approve --proposal P --signing-key K --operator NAME    print one approval (JSON)
+  cluster reshare --proposal P --approval A (repeatable) [--out DIR]  manifest change, new split
+  cluster provide-share --share F.age --identity KEY --manifest M   give one share to an instance
+                                   awaiting its quorum (checks its quote against the manifest)
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE; the
 access token for submit, status and revoke from CLOISTER_ACCESS_TOKEN.`;
 
@@ -87,6 +104,7 @@ const { values, positionals } = (() => {
         'expect-measurement': { type: 'string', multiple: true },
         'trust-simulated-key': { type: 'string', multiple: true },
         'trust-simulated-key-file': { type: 'string', multiple: true },
+        'expect-cluster': { type: 'string' },
         exchange: { type: 'string' },
         label: { type: 'string', default: 'main' },
         ttl: { type: 'string', default: '3600' },
@@ -111,6 +129,16 @@ const { values, positionals } = (() => {
         issuer: { type: 'string', default: 'http://127.0.0.1:3000' },
         audience: { type: 'string', default: 'cloister' },
         email: { type: 'string' },
+        operators: { type: 'string' },
+        threshold: { type: 'string' },
+        out: { type: 'string', default: '.' },
+        share: { type: 'string' },
+        identity: { type: 'string' },
+        manifest: { type: 'string' },
+        proposal: { type: 'string' },
+        approval: { type: 'string', multiple: true },
+        'signing-key': { type: 'string' },
+        operator: { type: 'string' },
       },
     });
   } catch (err) {
@@ -124,6 +152,7 @@ const trust = {
   expectMeasurement: values['expect-measurement'],
   trustSimulatedKey: values['trust-simulated-key'],
   trustSimulatedKeyFile: values['trust-simulated-key-file'],
+  expectCluster: values['expect-cluster'],
 };
 const print = (obj: unknown, text: string) =>
   process.stdout.write(`${values.json ? JSON.stringify(obj, null, 2) : text}\n`);
@@ -185,9 +214,71 @@ async function run(command: string | undefined): Promise<void> {
       return runVerify(positionals[1], positionals[2]);
     case 'auth':
       return runAuth(positionals[1]);
+    case 'cluster':
+      return runCluster(positionals[1]);
     default:
       process.stdout.write(`${USAGE}\n`);
       process.exit(values.help || command === 'help' ? 0 : 2);
+  }
+}
+
+async function runCluster(sub: string | undefined): Promise<void> {
+  try {
+    if (sub === 'init') {
+      if (!values.operators || !values.threshold)
+        fail('cluster init needs --operators FILE and --threshold K', 2);
+      const r = await clusterInit({
+        url,
+        operatorsFile: values.operators,
+        threshold: count(values.threshold, '--threshold', 2, 32),
+        outDir: values.out,
+        measurements: values['expect-measurement'],
+      });
+      print(r, `cluster ${r.manifest.cluster_id}: ${r.files.join(', ')} and manifest.json written`);
+      return;
+    }
+    if (sub === 'signing-key') {
+      const r = clusterSigningKey(values.out === '.' ? 'signing.key' : values.out);
+      print(r, `signing key written; put this in ops.json as "signing_key": ${r.signing_key}`);
+      return;
+    }
+    if (sub === 'approve') {
+      if (!values.proposal || !values['signing-key'] || !values.operator)
+        fail('cluster approve needs --proposal, --signing-key and --operator', 2);
+      process.stdout.write(
+        `${JSON.stringify(clusterApprove({ proposalPath: values.proposal, signingKeyPath: values['signing-key'], operator: values.operator }))}\n`,
+      );
+      return;
+    }
+    if (sub === 'reshare') {
+      if (!values.proposal || !values.approval?.length)
+        fail('cluster reshare needs --proposal and --approval (repeatable)', 2);
+      const r = await clusterReshare({
+        url,
+        proposalPath: values.proposal,
+        approvalPaths: values.approval,
+        outDir: values.out,
+      });
+      print(r, `epoch ${r.manifest.epoch}: ${r.files.join(', ')} and manifest.json written`);
+      return;
+    }
+    if (sub === 'provide-share') {
+      if (!values.share || !values.identity || !values.manifest)
+        fail('cluster provide-share needs --share, --identity and --manifest', 2);
+      const r = await provideShare({
+        url,
+        sharePath: values.share,
+        identityPath: values.identity,
+        manifestPath: values.manifest,
+        trustedSimulatedVendorKeys: trustedVendorKeys(trust),
+      });
+      print(r, `share ${r.index} (${r.operator}) accepted: ${r.have} of ${r.threshold}`);
+      return;
+    }
+    fail(`unknown cluster command\n${USAGE}`, 2);
+  } catch (err) {
+    if (err instanceof ClusterUsageError) fail(err.message, 2);
+    fail((err as Error).message);
   }
 }
 

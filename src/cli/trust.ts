@@ -12,6 +12,8 @@ export interface TrustOptions {
   trustSimulatedKey?: string[];
   trustSimulatedKeyFile?: string[];
   maxAge?: number;
+  /** `--expect-cluster`: the cluster id the enclave must prove (docs/protocol/cluster.md). */
+  expectCluster?: string;
 }
 
 export function trustedVendorKeys(o: TrustOptions): string[] {
@@ -33,6 +35,7 @@ export async function attest(
       nonce,
       trustedSimulatedVendorKeys: trustedVendorKeys(o),
       ...(o.maxAge ? { maxAgeSeconds: o.maxAge } : {}),
+      ...(o.expectCluster ? { expectClusterId: o.expectCluster } : {}),
     },
   );
   return { verification, attestation };

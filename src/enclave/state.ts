@@ -1,6 +1,7 @@
 /**
  * The enclave's state, all of it, and its phase machine: `awaiting_keyring` → `ready` (after
- * keyring.generate or keyring.unseal). There is no failure phase: a broken invariant is a throw
+ * keyring.generate or keyring.unseal); a cluster member without its root first goes
+ * `awaiting_keyring` → `awaiting_quorum` → `awaiting_keyring` (cluster.await_quorum, then shares). There is no failure phase: a broken invariant is a throw
  * (an `INTERNAL` result), and an uncaught one ends the process (main.ts), which the supervisor
  * restarts. Each RPC method lists the phases it may run in (protocol/rpc/methods.ts); the
  * dispatcher checks the phase before calling it. Auth has one readiness step of its own inside
@@ -14,7 +15,10 @@ import type { HttpTransport } from './exchanges/types.js';
 import { JobTable } from './jobs/job-table.js';
 import type { Keyring } from './keyring/keyring.js';
 import { createKeyringSlots, type KeyringSlots } from './keyring/purposes.js';
-import { platformSealer, type Sealer } from './keyring/seal.js';
+import type { Sealer } from './keyring/seal.js';
+import type { PasswordKeySource } from './auth/tokens.js';
+import { enclaveSealer } from './cluster/cluster-sealer.js';
+import type { ClusterState, QuorumState } from './cluster/cluster-state.js';
 import type { EnclaveLog } from './log/enclave-log.js';
 import type { Platform } from './platform/platform.js';
 import { ReplayCache } from './replay-cache.js';
@@ -52,6 +56,10 @@ export interface EnclaveState {
   log: EnclaveLog | null;
   /** Highest wallet-record versions and spend counters issued since boot (anti-rollback). */
   readonly wallets: WalletMemory;
+  /** The cluster root and manifest, after `cluster.genesis` or `cluster.unlock`. */
+  cluster: ClusterState | null;
+  /** Shares gathered in `awaiting_quorum` (after `cluster.await_quorum`). */
+  quorum: QuorumState | null;
 }
 
 export function createEnclaveState(
@@ -60,11 +68,12 @@ export function createEnclaveState(
   now: () => number = () => Math.floor(Date.now() / 1000),
 ): EnclaveState {
   let transport: HttpTransport | undefined;
-  return {
+  const state: EnclaveState = {
     phase: 'awaiting_keyring',
     config,
     platform,
-    sealer: platformSealer(platform),
+    // Cluster wrapping once a root is held, platform sealing before (cluster/cluster-sealer.ts).
+    sealer: enclaveSealer(platform, () => state.cluster?.root ?? null),
     bootTime: now(),
     now,
     replay: new ReplayCache(config.REPLAY_CACHE_MAX_ENTRIES),
@@ -75,6 +84,17 @@ export function createEnclaveState(
     egress: () => (transport ??= createEgressTransport(config)),
     log: null,
     wallets: createWalletMemory(),
+    cluster: null,
+    quorum: null,
+  };
+  return state;
+}
+
+/** The password-sealing root: carried under the cluster root in a cluster, else the platform's. */
+export function passwordKeySource(state: EnclaveState): PasswordKeySource {
+  return {
+    sealingKey: (policy) =>
+      state.cluster ? new Uint8Array(state.cluster.passwordKey) : state.platform.sealingKey(policy),
   };
 }
 

@@ -43,6 +43,8 @@ import { walletRoutes } from './http/routes/wallets.js';
 import type { AuthGuard } from './auth/guard.js';
 import { createSessionAccess } from './auth/session-access.js';
 import { healthRoutes } from './http/routes/health.js';
+import { clusterRoutes } from './http/routes/cluster.js';
+import type { ClusterService } from './cluster/cluster-service.js';
 import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import type { AggregatesService } from './services/aggregates-service.js';
@@ -57,7 +59,7 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface AppDeps {
   config: Pick<Config, 'allowedOrigins' | 'rateLimit' | 'trustProxy' | 'maxTtlSeconds'>;
   logger: Logger;
-  enclave: Pick<EnclaveSupervisor, 'isReady' | 'retryAfterSeconds' | 'call'>;
+  enclave: Pick<EnclaveSupervisor, 'isReady' | 'retryAfterSeconds' | 'call' | 'restart'>;
   db: Pick<Queryable, 'query'>;
   credentials: CredentialService;
   attestation: AttestationService;
@@ -69,6 +71,7 @@ export interface AppDeps {
   ops: OpsLog;
   /** Wallet custody (routes/wallets.ts); absent in tests that build a partial app. */
   wallets?: { service: WalletService; signMaxPerMinute: number };
+  cluster: ClusterService;
 }
 
 /** Every route as registered (method and URL), for the route-protection test. */
@@ -132,6 +135,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Before anything else: a cross-site request with the cookies is refused unread.
     app.addHook('onRequest', createCsrfCheck(deps.config.allowedOrigins));
   }
+  // Awaiting the cluster quorum: only health, the provisioning quote and the cluster routes.
+  app.addHook('onRequest', async (req) => {
+    if (!deps.cluster.isLocked()) return;
+    const path = req.url.split('?')[0] ?? '';
+    if (['/healthz', '/readyz', '/attestation/quote'].includes(path)) return;
+    if (path.startsWith('/cluster/')) return;
+    throw new HostError('CLUSTER_LOCKED', undefined, 30);
+  });
 
   await app.register(helmet, {
     // A JSON API: nothing may be loaded, framed or executed from its responses.
@@ -181,12 +192,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const access = createSessionAccess({ guard, owners: createOperatorRepository(deps.db) });
   const auth = authRoutes({ auth: deps.auth.service, guard, config: deps.auth.config });
   const log = logRoutes({ log: deps.log, store: deps.logStore, access });
+  const cluster = clusterRoutes({
+    cluster: deps.cluster,
+    guard,
+    enclave: deps.enclave,
+    log: deps.log,
+  });
 
   // Public: no token needed.
-  await app.register(attestationRoutes({ attestation: deps.attestation }));
+  await app.register(attestationRoutes({ attestation: deps.attestation, cluster: deps.cluster }));
   await app.register(auth.public);
   await app.register(log.public);
-  await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db }));
+  await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db, cluster: deps.cluster }));
+  await app.register(cluster.public);
 
   // Authenticated: a token is checked once, here, for every route below (with
   // AUTH_DISABLED_FOR_DEVELOPMENT a request without one passes as the anonymous user). Sessions
@@ -224,6 +242,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           enclaveStats: () => deps.enclave.call('auth.stats', {}),
         }),
       );
+      await op.register(cluster.operator);
     });
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -42,6 +42,9 @@ const EnvSchema = z
     DATABASE_URL: optionalString.describe(
       'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
     ),
+    CLUSTER_JOIN: optionalString.describe(
+      'Base URL of a cluster member: without a local root, ask it for the root (attested join)',
+    ),
     MAX_TTL_SECONDS: maxTtlSeconds.describe('Longest session TTL accepted'),
     RATE_LIMIT_MAX: int(1, 10_000_000)
       .default(100)
@@ -155,6 +158,7 @@ const EnvSchema = z
     host: env.HOST,
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL,
+    clusterJoin: env.CLUSTER_JOIN,
     maxTtlSeconds: env.MAX_TTL_SECONDS,
     rateLimit: {
       max: env.RATE_LIMIT_MAX,

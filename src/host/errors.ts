@@ -89,6 +89,30 @@ export const HTTP_ERRORS = {
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
   DATABASE_UNAVAILABLE: [503, 'the database is unavailable; retry later'],
   LOG_UNAVAILABLE: [503, 'the transparency log cannot record the operation now; nothing was done'],
+  CLUSTER_LOCKED: [
+    503,
+    'this instance waits for its cluster quorum (docs/operations/cluster.md); nothing was done',
+  ],
+  CLUSTER_EXISTS: [409, 'this deployment already has a cluster'],
+  CLUSTER_NOT_LOCKED: [409, 'this instance is not awaiting shares'],
+  CLUSTER_ID_MISMATCH: [422, 'the share belongs to another cluster'],
+  CLUSTER_ROOT_INVALID: [422, 'the shares do not combine into a root'],
+  CLUSTER_MANIFEST_MISMATCH: [409, 'the share was made for another manifest; fetch a new quote'],
+  CLUSTER_SHARE_INVALID: [
+    422,
+    'the share submission could not be opened; fetch a new quote and resubmit',
+  ],
+  CLUSTER_SHARE_ALTERED: [422, 'the share does not match its commitment in the manifest'],
+  CLUSTER_SHARE_SUPERSEDED: [422, 'the share belongs to a superseded split'],
+  CLUSTER_APPROVALS_INSUFFICIENT: [
+    403,
+    'the manifest change lacks valid approvals by a threshold of the current operators',
+  ],
+  CLUSTER_PROPOSAL_STALE: [409, 'the manifest change is for another cluster or an older epoch'],
+  CLUSTER_PEER_REFUSED: [
+    403,
+    'the enclave evidence does not satisfy the cluster manifest; nothing was forwarded',
+  ],
   INTERNAL: [500, 'internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 
@@ -144,6 +168,15 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'WALLET_RECOVERY_IN_PROGRESS',
   'WALLET_RECOVERY_LOCKED',
   'WALLET_NOT_READY',
+  'CLUSTER_ID_MISMATCH',
+  'CLUSTER_ROOT_INVALID',
+  'CLUSTER_MANIFEST_MISMATCH',
+  'CLUSTER_SHARE_INVALID',
+  'CLUSTER_SHARE_ALTERED',
+  'CLUSTER_SHARE_SUPERSEDED',
+  'CLUSTER_PEER_REFUSED',
+  'CLUSTER_APPROVALS_INSUFFICIENT',
+  'CLUSTER_PROPOSAL_STALE',
 ]);
 
 export function fromRpcCode(code: string): HostError {

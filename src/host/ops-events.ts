@@ -74,7 +74,18 @@ export type OpsEvent =
       refreshTokens: number;
       opsLogs: number;
       jobs: number;
-    };
+    }
+  | {
+      type: 'cluster.genesis';
+      clusterId: string;
+      manifestDigest: string;
+      threshold: number;
+      operators: number;
+    }
+  | { type: 'cluster.share_accepted'; clusterId: string; index: number; operator: string }
+  | { type: 'cluster.member_joined'; clusterId: string; measurement: string }
+  | { type: 'cluster.manifest_changed'; clusterId: string; epoch: number; manifestDigest: string }
+  | { type: 'cluster.join_refused'; clusterId: string; measurement: string; code: string };
 
 export type OpsEventType = OpsEvent['type'];
 
@@ -104,6 +115,11 @@ export const OPS_EVENT_TYPES = [
   'auth.role_revoked',
   'auth.request_denied',
   'retention.purged',
+  'cluster.genesis',
+  'cluster.share_accepted',
+  'cluster.member_joined',
+  'cluster.manifest_changed',
+  'cluster.join_refused',
 ] as const satisfies readonly OpsEventType[];
 
 /**

@@ -14,6 +14,8 @@ import { checkSchema, migrate } from './db/migrate.js';
 import { createEnclaveStateRepository } from './db/repositories/enclave-state.js';
 import { createSessionRepository } from './db/repositories/sessions.js';
 import { createCredentialKeyring } from './enclave-client/credential-keyring.js';
+import { createClusterService } from './cluster/cluster-service.js';
+import { createClusterRepository } from './db/repositories/cluster.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
 import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
@@ -88,6 +90,17 @@ async function buildService(
     logger: logger.child({ component: 'supervisor' }),
     testHooks: enclaveTestHooks,
   });
+  const cluster = createClusterService({
+    db,
+    repo: createClusterRepository(db),
+    ops,
+    logger: logger.child({ component: 'cluster' }),
+    dataDir: config.dataDir,
+    sealingPolicy: config.enclave.sealingPolicy,
+    joinUrl: config.clusterJoin,
+  });
+  // First: a cluster member gets its root (or waits for its quorum) before any keyring loads.
+  enclave.onReady((call) => cluster.initEnclave(call));
   const keyring = createCredentialKeyring({
     db,
     state: createEnclaveStateRepository(db),
@@ -184,6 +197,7 @@ async function buildService(
   enclave.onReady((call) => auth.initEnclave(call));
   const wallets = createWalletService({ enclave, repo: createWalletRepository(db), log });
   enclave.onReady((call) => wallets.initEnclave(call));
+  enclave.onReady(() => cluster.flushLog(log));
   const guard = createAuthGuard({
     verifier,
     disabledForDevelopment: config.auth.disabledForDevelopment,
@@ -208,7 +222,8 @@ async function buildService(
   }
   // Pushed before start(): a start that fails half-way may already have spawned the child.
   undo.push(() => enclave.stop());
-  await enclave.start();
+  // An instance awaiting its cluster quorum serves (health, quote, shares) before it is ready.
+  await Promise.race([enclave.start(), cluster.whenLocked()]);
   auth.start();
   undo.push(() => auth.stop());
   sweeper.start();
@@ -233,6 +248,7 @@ async function buildService(
     auth: { service: auth, guard, config: config.auth },
     ops,
     wallets: { service: wallets, signMaxPerMinute: config.wallet.signMaxPerMinute },
+    cluster,
   });
   undo.push(() => app.close());
   // The enclave child wrote its platform files and socket: private like the rest.
@@ -251,6 +267,7 @@ async function buildService(
     auth,
     wallets,
     authVerifier: verifier,
+    cluster,
     logger,
     async stop(): Promise<void> {
       await rotation.stop();

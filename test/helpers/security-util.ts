@@ -48,6 +48,21 @@ export function secretNeedles(label: string, secret: string): Needle[] {
   return out;
 }
 
+/** Raw secret bytes (a root, a share) in hex and base64 forms, as `secretNeedles` does for text. */
+export function bytesNeedles(label: string, bytes: Uint8Array): Needle[] {
+  const b = Buffer.from(bytes);
+  const out: Needle[] = [
+    { name: `${label} (hex)`, value: b.toString('hex') },
+    { name: `${label} (HEX)`, value: b.toString('hex').toUpperCase() },
+  ];
+  for (let shift = 0; shift < 3; shift++) {
+    const chunk = b.subarray(shift, shift + Math.floor((b.length - shift) / 3) * 3);
+    out.push({ name: `${label} (base64, shift ${shift})`, value: chunk.toString('base64') });
+    out.push({ name: `${label} (base64url, shift ${shift})`, value: chunk.toString('base64url') });
+  }
+  return out;
+}
+
 export function credentialNeedles(creds: ExchangeCredentials, tag: string): Needle[] {
   return [
     ...secretNeedles(`${tag}.apiKey`, creds.apiKey),

@@ -26,6 +26,11 @@ const PUBLIC = new Set([
   'GET /healthz',
   'GET /readyz',
   'GET /openapi.json',
+  // A cluster instance awaiting its quorum answers these to anyone; the enclave checks each
+  // against the manifest (docs/protocol/cluster.md).
+  'GET /cluster/manifest',
+  'POST /cluster/join',
+  'POST /cluster/shares',
   // @fastify/cors answers preflights for every path.
   'OPTIONS *',
 ]);

@@ -5,6 +5,12 @@ import type { EvidencePolicy, EvidenceResult } from '../attestation/types.js';
 export interface VerificationPolicy {
   /** Accepted measurements (hex). A list, so a rolling upgrade can accept old and new. */
   expectedMeasurements?: readonly string[];
+  /**
+   * The cluster id (hex, docs/protocol/cluster.md) the enclave must prove it belongs to: the
+   * response must carry exactly this `cluster_id`, which the report data binds. An enclave given
+   * another root (e.g. by its host) shows another id and is refused.
+   */
+  expectClusterId?: string;
   /** The nonce the caller sent; the evidence must bind exactly this one. */
   nonce?: string;
   /** Simulated evidence is refused unless its vendor key (base64) is listed here. */

@@ -18,7 +18,7 @@ import { verifyEvidence } from '../attestation/verify-evidence.js';
 import type { EvidenceClaims, VerificationPolicy } from './types.js';
 
 /** Response platform name → evidence kind, and the measurement `image_hash` must equal. */
-const PLATFORM_EVIDENCE: Readonly<
+export const PLATFORM_EVIDENCE: Readonly<
   Record<PlatformName, { kind: EvidenceKind; measurement: string; signer?: string }>
 > = Object.freeze({
   simulated: { kind: 'simulated', measurement: 'measurement', signer: 'signer' },
@@ -41,6 +41,8 @@ export interface AttestationVerification {
   enclavePubkey: string | null;
   keyId: string | null;
   signingKeys: AttestationResponse['signing_keys'] | null;
+  /** The cluster id the report data binds (docs/protocol/cluster.md), when the enclave has one. */
+  clusterId: string | null;
   claims: EvidenceClaims | null;
 }
 
@@ -121,6 +123,12 @@ export async function verifyAttestationResponse(
       reasons.push('evidence: freshness unproven (no signed time; pass the nonce you sent)');
     }
   }
+  if (policy.expectClusterId !== undefined && r.cluster_id !== policy.expectClusterId.toLowerCase())
+    reasons.push(
+      r.cluster_id === undefined
+        ? 'response: no cluster id, one was expected'
+        : 'response: cluster id differs from the expected one',
+    );
   if (policy.nonce !== undefined && policy.nonce !== r.nonce)
     reasons.push('response: nonce differs from the one sent');
   if (okpThumbprint('X25519', base64ToBytes(r.enclave_pubkey)) !== r.key_id) {
@@ -136,6 +144,7 @@ export async function verifyAttestationResponse(
     enclavePubkey: reasons.length === 0 ? r.enclave_pubkey : null,
     keyId: reasons.length === 0 ? r.key_id : null,
     signingKeys: reasons.length === 0 ? r.signing_keys : null,
+    clusterId: reasons.length === 0 ? (r.cluster_id ?? null) : null,
     claims,
   };
 }
@@ -150,6 +159,7 @@ function fail(reasons: string[]): AttestationVerification {
     enclavePubkey: null,
     keyId: null,
     signingKeys: null,
+    clusterId: null,
     claims: null,
   };
 }

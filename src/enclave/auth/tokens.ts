@@ -99,7 +99,14 @@ export function openResponse(key: Uint8Array, parentHash: string, sealed: string
   }
 }
 
-function passwordKey(platform: Platform, policy: SealPolicy, userId: string): Uint8Array {
+/**
+ * Where the password-sealing root comes from: the platform sealing key on a single machine; in
+ * a cluster, the copy of the genesis machine's key carried under the cluster root
+ * (enclave/cluster/), so every member opens the same password hashes.
+ */
+export type PasswordKeySource = Pick<Platform, 'sealingKey'>;
+
+function passwordKey(platform: PasswordKeySource, policy: SealPolicy, userId: string): Uint8Array {
   const root = platform.sealingKey(policy);
   try {
     return new Uint8Array(
@@ -113,7 +120,7 @@ function passwordKey(platform: Platform, policy: SealPolicy, userId: string): Ui
 const passwordAad = (userId: string) => utf8.encode(`cloister/auth/password/v1\n${userId}`);
 
 export function sealPasswordHash(
-  platform: Platform,
+  platform: PasswordKeySource,
   policy: SealPolicy,
   userId: string,
   phc: string,
@@ -128,7 +135,7 @@ export function sealPasswordHash(
 
 /** The PHC string, or null when the blob does not open for this user on this enclave. */
 export function unsealPasswordHash(
-  platform: Platform,
+  platform: PasswordKeySource,
   policy: SealPolicy,
   userId: string,
   sealed: string,

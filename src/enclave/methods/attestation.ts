@@ -19,6 +19,7 @@ export async function attestation(
     key_id: current.id,
     signing_keys: { ...keyring.publicKeys().signing_keys, ...jwtKids(state) },
     nonce: params.nonce,
+    ...(state.cluster ? { cluster_id: state.cluster.clusterId } : {}),
   };
   const reportData = computeReportData(bound);
   return {

@@ -23,7 +23,7 @@ import {
   sealResponse,
   unsealPasswordHash,
 } from '../auth/tokens.js';
-import type { EnclaveState } from '../state.js';
+import { passwordKeySource, type EnclaveState } from '../state.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
 function policyOf(state: EnclaveState): SealPolicy {
@@ -122,7 +122,7 @@ export async function authRegister(
   const userId = randomUUID();
   return {
     user_id: userId,
-    password_sealed: sealPasswordHash(state.platform, policyOf(state), userId, phc),
+    password_sealed: sealPasswordHash(passwordKeySource(state), policyOf(state), userId, phc),
   };
 }
 
@@ -135,7 +135,12 @@ export async function authLogin(
   const keyring = readyAuthKeyring(state);
   const { user } = params;
   const phc = user
-    ? unsealPasswordHash(state.platform, policyOf(state), user.user_id, user.password_sealed)
+    ? unsealPasswordHash(
+        passwordKeySource(state),
+        policyOf(state),
+        user.user_id,
+        user.password_sealed,
+      )
     : null;
   // Exactly one Argon2id verify on every path: unknown email, unreadable blob, wrong password.
   const ok = phc
@@ -144,7 +149,7 @@ export async function authLogin(
   if (!ok || !user || !phc) throw new RpcError('AUTH_INVALID_CREDENTIALS');
   const rehashed = auth.hasher.needsRehash(phc)
     ? sealPasswordHash(
-        state.platform,
+        passwordKeySource(state),
         policyOf(state),
         user.user_id,
         await auth.hasher.hash(password),

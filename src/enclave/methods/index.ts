@@ -4,6 +4,16 @@ import type { METHODS, MethodName, MethodResult } from '../../protocol/rpc/metho
 import type { EnclaveState } from '../state.js';
 import { aggregatesCancel, aggregatesPoll, aggregatesStart } from './aggregates.js';
 import { attestation } from './attestation.js';
+import {
+  clusterAcceptForward,
+  clusterAwaitQuorum,
+  clusterForward,
+  clusterGenesis,
+  clusterQuote,
+  clusterReshare,
+  clusterSubmitShare,
+  clusterUnlock,
+} from './cluster.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
 import { logAppend, logInit } from './log.js';
@@ -34,6 +44,14 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'aggregates.poll': aggregatesPoll,
   'aggregates.cancel': aggregatesCancel,
   ...AUTH_HANDLERS,
+  'cluster.genesis': clusterGenesis,
+  'cluster.unlock': clusterUnlock,
+  'cluster.await_quorum': clusterAwaitQuorum,
+  'cluster.quote': clusterQuote,
+  'cluster.submit_share': clusterSubmitShare,
+  'cluster.forward': clusterForward,
+  'cluster.accept_forward': clusterAcceptForward,
+  'cluster.reshare': clusterReshare,
   'test.block_event_loop': blockEventLoop,
   ...WALLET_HANDLERS,
 });

@@ -1,12 +1,14 @@
 /**
  * The report-data rule (docs/protocol/attestation-response.md): the 64 bytes a platform binds
  * into its evidence are SHA-512 of the RFC 8785 canonical JSON of
- *   { context: "cloister/report-data/v1", enclave_pubkey, key_id, signing_keys, nonce }.
+ *   { context: "cloister/report-data/v1", enclave_pubkey, key_id, signing_keys, nonce }
+ * plus `cluster_id` when the enclave belongs to a cluster (docs/protocol/cluster.md); without
+ * it the preimage is exactly the one of earlier versions, so older responses still verify.
  * The context string keeps this preimage from ever meaning anything else.
  */
 import { sha512 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
-import { base64Bytes } from '../encoding.js';
+import { base64Bytes, hexBytes } from '../encoding.js';
 import { jcsBytes } from '../jcs.js';
 import { KeyIdSchema } from '../key-id.js';
 
@@ -38,6 +40,7 @@ export interface ReportDataInput {
   key_id: string;
   signing_keys: SigningKeys;
   nonce: string;
+  cluster_id?: string;
 }
 
 export const ReportDataInputSchema = z.object({
@@ -45,6 +48,7 @@ export const ReportDataInputSchema = z.object({
   key_id: KeyIdSchema,
   signing_keys: SigningKeysSchema,
   nonce: AttestationNonceSchema,
+  cluster_id: hexBytes(32).optional(),
 });
 
 export function reportDataPreimage(input: ReportDataInput): Uint8Array {
@@ -58,6 +62,7 @@ export function reportDataPreimage(input: ReportDataInput): Uint8Array {
       ...(input.signing_keys.jwt ? { jwt: [...input.signing_keys.jwt] } : {}),
     },
     nonce: input.nonce,
+    ...(input.cluster_id !== undefined ? { cluster_id: input.cluster_id } : {}),
   });
 }
 

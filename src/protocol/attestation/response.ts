@@ -28,6 +28,8 @@ export const AttestationResponseSchema = z
     signing_keys: SigningKeysSchema,
     nonce: AttestationNonceSchema,
     report_data: hexBytes(64),
+    /** The cluster id (docs/protocol/cluster.md), in the report data when present. */
+    cluster_id: hexBytes(32).optional(),
   })
   .strict();
 export type AttestationResponse = z.infer<typeof AttestationResponseSchema>;

@@ -48,11 +48,14 @@ export async function sealEnvelopeHpke(
   alg: HpkeAlg,
   recipientPub: Uint8Array,
   plaintext: Uint8Array,
-  opts: { keyId?: string } = {},
+  opts: { keyId?: string; info?: Uint8Array } = {},
 ): Promise<HpkeEnvelope> {
   const suite = hpkeSuite(alg);
   const recipientPublicKey = await suite.kem.importKey('raw', ab(recipientPub), true);
-  const { ct, enc } = await suite.seal({ recipientPublicKey, info: ab(HPKE_INFO) }, ab(plaintext));
+  const { ct, enc } = await suite.seal(
+    { recipientPublicKey, info: ab(opts.info ?? HPKE_INFO) },
+    ab(plaintext),
+  );
   return {
     alg,
     enc: bytesToBase64(new Uint8Array(enc)),
@@ -64,6 +67,8 @@ export async function sealEnvelopeHpke(
 export async function openEnvelopeHpke(
   recipient: X25519Recipient,
   env: HpkeEnvelope,
+  /** Another use of the same construction (e.g. cluster provisioning) names its own `info`. */
+  info: Uint8Array = HPKE_INFO,
 ): Promise<Uint8Array> {
   const suite = hpkeSuite(env.alg);
   const sk = recipient.privateKey();
@@ -74,7 +79,7 @@ export async function openEnvelopeHpke(
       {
         recipientKey: { privateKey, publicKey },
         enc: ab(base64ToBytes(env.enc)),
-        info: ab(HPKE_INFO),
+        info: ab(info),
       },
       ab(base64ToBytes(env.ciphertext)),
     );

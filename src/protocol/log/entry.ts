@@ -29,6 +29,12 @@ export const LOG_ENTRY_TYPES = [
   'wallet.recovered',
   'wallet.reshared',
   'wallet.deleted',
+  'cluster.genesis',
+  'cluster.share_accepted',
+  'cluster.restored',
+  'cluster.member_joined',
+  'cluster.join_refused',
+  'cluster.manifest_changed',
 ] as const;
 export type LogEntryType = (typeof LOG_ENTRY_TYPES)[number];
 

@@ -36,6 +36,18 @@ export const RPC_ERROR_MESSAGES = {
   AUTH_REFRESH_INVALID: 'the refresh token is not valid',
   AUTH_REFRESH_REUSED: 'the refresh token was already used',
   AUTH_ENVELOPE_MISMATCH: 'the envelope was made for another action or account',
+  CLUSTER_EXISTS: 'this enclave already belongs to a cluster',
+  CLUSTER_LOCKED: 'the cluster root has not been provided to this enclave',
+  CLUSTER_ID_MISMATCH: 'the root or share belongs to another cluster',
+  CLUSTER_ROOT_INVALID: 'the shares do not combine into a root',
+  CLUSTER_MANIFEST_MISMATCH: 'the share was made for another manifest',
+  CLUSTER_SHARE_INVALID: 'the share submission could not be opened',
+  CLUSTER_SHARE_ALTERED: 'the share does not match its commitment in the manifest',
+  CLUSTER_SHARE_SUPERSEDED: 'the share belongs to a superseded split',
+  CLUSTER_APPROVALS_INSUFFICIENT:
+    'the manifest change lacks valid approvals by a threshold of the current operators',
+  CLUSTER_PROPOSAL_STALE: 'the manifest change is for another cluster or an older epoch',
+  CLUSTER_PEER_REFUSED: 'the peer enclave evidence does not satisfy the cluster manifest',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
 

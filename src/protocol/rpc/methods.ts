@@ -23,8 +23,20 @@ import {
 } from '../aggregates.js';
 import { AUTH_METHODS } from './auth-methods.js';
 import { WALLET_METHODS } from './wallet-methods.js';
+import {
+  ApprovalSchema,
+  ProposalSchema,
+  ClusterPlatformSchema,
+  ForwardSchema,
+  JoinRequestSchema,
+  ManifestSchema,
+  OperatorSchema,
+  ProvisioningQuoteSchema,
+  ShareSubmissionSchema,
+  MAX_OPERATORS,
+} from '../cluster/cluster.js';
 
-export const PHASES = ['awaiting_keyring', 'ready'] as const;
+export const PHASES = ['awaiting_keyring', 'awaiting_quorum', 'ready'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const SEAL_POLICIES = ['signer', 'measurement'] as const;
@@ -130,6 +142,7 @@ export type JobView = z.infer<typeof JobViewSchema>;
 const ALL: readonly Phase[] = PHASES;
 const AWAITING: readonly Phase[] = ['awaiting_keyring'];
 const READY: readonly Phase[] = ['ready'];
+const QUORUM: readonly Phase[] = ['awaiting_quorum'];
 
 export const METHODS = {
   'enclave.status': {
@@ -295,6 +308,146 @@ export const METHODS = {
    * tested on a hung enclave. The enclave answers METHOD_UNKNOWN unless it was started with
    * ENCLAVE_TEST_HOOKS=1, which it refuses on any platform but `simulated`; no route calls it.
    */
+  /**
+   * Genesis (docs/protocol/cluster.md): a new root wraps the keyrings in use; its shares are
+   * age-encrypted to the operators. The host stores the manifest, the wrapped keyrings and the
+   * platform-sealed local root; it never sees a share or the root.
+   */
+  'cluster.genesis': {
+    params: z
+      .object({
+        operators: z.array(OperatorSchema).min(2).max(MAX_OPERATORS),
+        threshold: z.number().int().min(2).max(MAX_OPERATORS),
+        measurements: z.array(IdentityHexSchema).min(1).max(64),
+        platform: ClusterPlatformSchema,
+      })
+      .strict()
+      .refine((p) => p.threshold <= p.operators.length),
+    result: z
+      .object({
+        manifest: ManifestSchema,
+        manifest_digest: hexBytes(32),
+        wrapped: z
+          .object({
+            credential: z.object({
+              generation: z.number().int().positive(),
+              sealed: SealedBlobSchema,
+            }),
+            auth: z.object({ generation: z.number().int().positive(), sealed: SealedBlobSchema }),
+            /** Null when no wallet keyring exists yet (one made later is wrapped as it is made). */
+            wallet: z
+              .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
+              .nullable(),
+            carry: SealedBlobSchema,
+          })
+          .strict(),
+        local_root: SealedBlobSchema,
+        manifest_mac: hexBytes(32),
+        shares: z.array(
+          z
+            .object({
+              operator: z.string(),
+              index: z.number().int().positive(),
+              file: z.string().startsWith('-----BEGIN AGE ENCRYPTED FILE-----'),
+            })
+            .strict(),
+        ),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /** Adopt the root from this machine's platform-sealed copy; it must derive the manifest's id. */
+  'cluster.unlock': {
+    params: z
+      .object({
+        local_root: SealedBlobSchema,
+        manifest: ManifestSchema,
+        manifest_mac: hexBytes(32),
+        carry: SealedBlobSchema,
+      })
+      .strict(),
+    result: z.object({ cluster_id: hexBytes(32) }).strict(),
+    phases: AWAITING,
+  },
+  /** No local root: wait for the operators' shares under a one-time provisioning key. */
+  'cluster.await_quorum': {
+    params: z
+      .object({ manifest: ManifestSchema, manifest_mac: hexBytes(32), policy: SealPolicySchema })
+      .strict(),
+    result: z.object({ provisioning_key: base64Bytes(32) }).strict(),
+    phases: AWAITING,
+  },
+  /** Evidence binding the provisioning key, the expected cluster id and manifest digest. */
+  'cluster.quote': {
+    params: z.object({ nonce: AttestationNonceSchema }).strict(),
+    result: ProvisioningQuoteSchema,
+    phases: QUORUM,
+  },
+  /** One share; at the threshold, the combined root sealed to this platform (then `unlock`). */
+  'cluster.submit_share': {
+    params: ShareSubmissionSchema,
+    result: z
+      .object({
+        index: z.number().int().positive(),
+        operator: z.string(),
+        have: z.number().int().positive(),
+        threshold: z.number().int().positive(),
+        local_root: SealedBlobSchema.nullable(),
+      })
+      .strict(),
+    phases: QUORUM,
+  },
+  /**
+   * Join, member side: verify the newcomer's provisioning quote against the manifest, answer
+   * with this enclave's attestation bound to it and the root HPKE-sealed to its key.
+   */
+  'cluster.forward': {
+    params: JoinRequestSchema,
+    result: ForwardSchema,
+    phases: READY,
+  },
+  /** Join, newcomer side: verify the member, open the root, check its id (then `unlock`). */
+  'cluster.accept_forward': {
+    params: z
+      .object({
+        forward: ForwardSchema,
+        quote_report_data: hexBytes(64),
+        collateral: z.unknown().optional(),
+      })
+      .strict(),
+    result: z.object({ local_root: SealedBlobSchema }).strict(),
+    phases: QUORUM,
+  },
+  /**
+   * Reshare: a manifest change approved by `threshold` operators of the current manifest; a new
+   * split of the same root (epoch + 1), shares age-encrypted to the proposal's operators.
+   */
+  'cluster.reshare': {
+    params: z
+      .object({
+        proposal: ProposalSchema,
+        approvals: z.array(ApprovalSchema).min(1).max(MAX_OPERATORS),
+      })
+      .strict(),
+    result: z
+      .object({
+        manifest: ManifestSchema,
+        manifest_digest: hexBytes(32),
+        manifest_mac: hexBytes(32),
+        local_root: SealedBlobSchema,
+        shares: z.array(
+          z
+            .object({
+              operator: z.string(),
+              index: z.number().int().positive(),
+              file: z.string().startsWith('-----BEGIN AGE ENCRYPTED FILE-----'),
+            })
+            .strict(),
+        ),
+      })
+      .strict(),
+    phases: READY,
+  },
   'test.block_event_loop': {
     params: z.object({ ms: z.number().int().min(1).max(600_000) }).strict(),
     result: z.object({}).strict(),

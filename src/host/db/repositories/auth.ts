@@ -32,7 +32,11 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
     db,
     async latestKeyring(): Promise<{ generation: number; sealed: string } | null> {
       const { rows } = await db.query<{ generation: number; sealed: string }>(
-        'SELECT generation, sealed FROM auth_state ORDER BY generation DESC LIMIT 1',
+        // After a cluster genesis, the generation it converted is served wrapped (migration 007).
+        `SELECT a.generation, COALESCE(c.wrapped, a.sealed) AS sealed
+           FROM auth_state a
+           LEFT JOIN cluster_keyrings c ON c.purpose = 'auth' AND c.generation = a.generation
+          ORDER BY a.generation DESC LIMIT 1`,
       );
       return rows[0] ?? null;
     },

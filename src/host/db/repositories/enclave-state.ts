@@ -12,7 +12,11 @@ export function createEnclaveStateRepository(db: Queryable) {
   return {
     async latest(): Promise<SealedState | null> {
       const { rows } = await db.query<SealedState>(
-        'SELECT generation, sealed, policy, measurement FROM enclave_state ORDER BY generation DESC LIMIT 1',
+        // After a cluster genesis, the generation it converted is served wrapped (migration 007).
+        `SELECT e.generation, COALESCE(c.wrapped, e.sealed) AS sealed, e.policy, e.measurement
+           FROM enclave_state e
+           LEFT JOIN cluster_keyrings c ON c.purpose = 'credential' AND c.generation = e.generation
+          ORDER BY e.generation DESC LIMIT 1`,
       );
       return rows[0] ?? null;
     },

@@ -53,7 +53,11 @@ export function createWalletRepository(db: Queryable) {
   return {
     async latestKeyring(): Promise<{ generation: number; sealed: string } | null> {
       const { rows } = await db.query<{ generation: number; sealed: string }>(
-        'SELECT generation, sealed FROM wallet_keyring ORDER BY generation DESC LIMIT 1',
+        // After a cluster genesis, the generation it converted is served wrapped (migration 011).
+        `SELECT w.generation, COALESCE(c.wrapped, w.sealed) AS sealed
+           FROM wallet_keyring w
+           LEFT JOIN cluster_keyrings c ON c.purpose = 'wallet' AND c.generation = w.generation
+          ORDER BY w.generation DESC LIMIT 1`,
       );
       return rows[0] ?? null;
     },

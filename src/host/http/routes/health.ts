@@ -12,6 +12,8 @@ const ReadySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
   enclave: z.boolean(),
   database: z.boolean(),
+  /** Present while the instance waits for its cluster quorum (docs/operations/cluster.md). */
+  phase: z.literal('awaiting_quorum').optional(),
 });
 
 /** `check`'s answer, or false when it takes longer than `timeoutMs` (a probe must not hang). */
@@ -30,6 +32,7 @@ async function within(check: Promise<boolean>, timeoutMs = 2000): Promise<boolea
 export function healthRoutes(deps: {
   enclave: Pick<EnclaveSupervisor, 'isReady' | 'call'>;
   db: Pick<Queryable, 'query'>;
+  cluster?: { isLocked(): boolean };
 }): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -53,9 +56,12 @@ export function healthRoutes(deps: {
           (await within(deps.enclave.call('enclave.status', {}).then((s) => s.phase === 'ready')));
         const database = await within(deps.db.query('SELECT 1').then(() => true));
         const ok = enclave && database;
-        return reply
-          .code(ok ? 200 : 503)
-          .send({ status: ok ? 'ready' : 'not_ready', enclave, database });
+        return reply.code(ok ? 200 : 503).send({
+          status: ok ? 'ready' : 'not_ready',
+          enclave,
+          database,
+          ...(deps.cluster?.isLocked() ? { phase: 'awaiting_quorum' as const } : {}),
+        });
       },
     );
   };

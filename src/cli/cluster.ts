@@ -1,0 +1,259 @@
+/**
+ * `cloister cluster …` (docs/operations/cluster.md, docs/protocol/cluster.md):
+ *   init          --operators ops.json --threshold K [--out DIR]   genesis: one .age per operator + manifest.json
+ *   signing-key   --out op1-sign.key                              an operator's Ed25519 approval key
+ *   approve       --proposal P --signing-key K --operator NAME      prints one approval (JSON)
+ *   reshare       --proposal P --approval A1 --approval A2 [--out DIR]   a manifest change: new split
+ *   provide-share --share op1.age --identity op1-key.txt --manifest manifest.json [trust options]
+ * provide-share decrypts the share locally with the operator's age identity, checks it against
+ * the manifest, verifies the new enclave's provisioning quote against the manifest (platform,
+ * measurement, debug policy, cluster id, manifest digest, the nonce it sent) and only then
+ * seals the share to the quote's provisioning key. The host never sees the share in the clear.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Decrypter, armor } from 'age-encryption';
+import { z } from 'zod';
+import { PLATFORM_EVIDENCE } from '../client/verify/verify-attestation.js';
+import { verifyEvidence } from '../client/index.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import {
+  ApprovalSchema,
+  ProposalSchema,
+  approvalMessage,
+  type Approval,
+  ManifestSchema,
+  OperatorSchema,
+  ProvisioningQuoteSchema,
+  SHARE_PROVISION_INFO,
+  ShareFileSchema,
+  manifestDigest,
+  provisioningReportData,
+  shareDigest,
+  type Manifest,
+  type ShareFile,
+} from '../protocol/cluster/cluster.js';
+import { base64ToBytes, bytesToBase64, bytesToHex, utf8 } from '../protocol/encoding.js';
+import { sealEnvelopeHpke } from '../protocol/envelope/hpke.js';
+import { jcsBytes } from '../protocol/jcs.js';
+import { requestJson } from './http.js';
+
+export class ClusterUsageError extends Error {}
+
+const OperatorsFileSchema = z.array(OperatorSchema).min(2);
+
+export async function clusterInit(o: {
+  url: string;
+  operatorsFile: string;
+  threshold: number;
+  outDir: string;
+  measurements?: string[];
+}): Promise<{ manifest: Manifest; files: string[] }> {
+  let operators: z.infer<typeof OperatorsFileSchema>;
+  try {
+    operators = OperatorsFileSchema.parse(JSON.parse(readFileSync(o.operatorsFile, 'utf8')));
+  } catch {
+    throw new ClusterUsageError(
+      `${o.operatorsFile}: expected a JSON array of {"name", "recipient": "age1…"}, at least two`,
+    );
+  }
+  const res = z
+    .object({
+      manifest: ManifestSchema,
+      shares: z.array(z.object({ operator: z.string(), file: z.string() })),
+    })
+    .parse(
+      await requestJson(`${o.url}/cluster/genesis`, {
+        method: 'POST',
+        body: {
+          operators,
+          threshold: o.threshold,
+          ...(o.measurements?.length ? { measurements: o.measurements } : {}),
+        },
+      }),
+    );
+  return writeCeremony(o.outDir, res);
+}
+
+/** The share file inside an age file, opened with an age identity file (`age-keygen` output). */
+export async function decryptShare(ageFile: string, identityFile: string): Promise<ShareFile> {
+  const identities = readFileSync(identityFile, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('AGE-SECRET-KEY-'));
+  if (identities.length === 0) throw new ClusterUsageError(`${identityFile}: no age identity`);
+  const d = new Decrypter();
+  for (const id of identities) d.addIdentity(id);
+  const text = readFileSync(ageFile, 'utf8');
+  const bytes = text.startsWith('-----BEGIN AGE') ? armor.decode(text) : readFileSync(ageFile);
+  const plain = await d.decrypt(bytes);
+  try {
+    return ShareFileSchema.parse(JSON.parse(utf8.decode(plain)));
+  } finally {
+    plain.fill(0);
+  }
+}
+
+export function readManifest(path: string): Manifest {
+  return ManifestSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** Every reason the quote must not get the share; empty means it may. */
+export async function checkProvisioningQuote(
+  quote: unknown,
+  manifest: Manifest,
+  o: { nonce: string; trustedSimulatedVendorKeys: string[]; now?: number },
+): Promise<{ reasons: string[]; quote: z.infer<typeof ProvisioningQuoteSchema> | null }> {
+  const parsed = ProvisioningQuoteSchema.safeParse(quote);
+  if (!parsed.success) return { reasons: ['response: not a provisioning quote'], quote: null };
+  const q = parsed.data;
+  const reasons: string[] = [];
+  if (q.platform !== manifest.platform.name) reasons.push('platform is not the manifest’s');
+  if (q.cluster_id !== manifest.cluster_id) reasons.push('cluster id is not the manifest’s');
+  if (q.manifest_digest !== manifestDigest(manifest))
+    reasons.push('the enclave was given another manifest');
+  if (q.nonce !== o.nonce) reasons.push('nonce differs from the one sent');
+  const reportData = provisioningReportData(q);
+  const map = PLATFORM_EVIDENCE[q.platform];
+  const ev = await verifyEvidence(
+    { kind: map.kind, quote: base64ToBytes(q.quote) },
+    {
+      acceptedMeasurements: manifest.measurements,
+      expectedReportData: reportData,
+      allowDebug: manifest.platform.allow_debug,
+      pinnedRoots: { simulatedVendorKeys: o.trustedSimulatedVendorKeys },
+      ...(o.now !== undefined ? { now: o.now } : {}),
+    },
+  );
+  for (const r of ev.reasons) reasons.push(`evidence: ${r.message}`);
+  const measurement = ev.measurements[map.measurement];
+  if (!measurement || !manifest.measurements.includes(measurement))
+    reasons.push('measurement is not accepted by the manifest');
+  if (measurement !== q.image_hash) reasons.push('measurement differs from image_hash');
+  if (ev.reportData !== bytesToHex(reportData) || q.report_data !== bytesToHex(reportData))
+    reasons.push('report data does not bind the provisioning key, cluster id and nonce');
+  return { reasons, quote: q };
+}
+
+export async function provideShare(o: {
+  url: string;
+  sharePath: string;
+  identityPath: string;
+  manifestPath: string;
+  trustedSimulatedVendorKeys: string[];
+}): Promise<{ index: number; operator: string; have: number; threshold: number }> {
+  const manifest = readManifest(o.manifestPath);
+  const share = await decryptShare(o.sharePath, o.identityPath);
+  return submitShareFile({ url: o.url, share, manifest, trust: o.trustedSimulatedVendorKeys });
+}
+
+/** Checks one decrypted share file and the instance's quote, then sends the sealed share. */
+export async function submitShareFile(o: {
+  url: string;
+  share: ShareFile;
+  manifest: Manifest;
+  trust: string[];
+}): Promise<{ index: number; operator: string; have: number; threshold: number }> {
+  const { share, manifest } = o;
+  // Checked before anything is sent: the wrong cluster, an old split or a damaged file.
+  if (share.cluster_id !== manifest.cluster_id)
+    throw new Error('the share belongs to another cluster than the manifest');
+  if (share.epoch !== manifest.epoch)
+    throw new Error(
+      `the share is of split epoch ${share.epoch}; the manifest's is ${manifest.epoch}`,
+    );
+  if (manifest.share_digests[share.index - 1] !== shareDigest(share))
+    throw new Error(`share ${share.index} (${share.operator}) does not match the manifest`);
+  const nonce = randomBytes(32).toString('base64url');
+  const quote = await requestJson(`${o.url}/attestation/quote?nonce=${nonce}`);
+  const checked = await checkProvisioningQuote(quote, manifest, {
+    nonce,
+    trustedSimulatedVendorKeys: o.trust,
+  });
+  if (checked.reasons.length > 0 || !checked.quote)
+    throw new Error(`provisioning quote refused, nothing sent:\n  ${checked.reasons.join('\n  ')}`);
+  const bytes = jcsBytes(share);
+  const sealed = await sealEnvelopeHpke(
+    'HPKE-Base-X25519-SHA256-A256GCM',
+    base64ToBytes(checked.quote.provisioning_key),
+    bytes,
+    { info: SHARE_PROVISION_INFO },
+  );
+  bytes.fill(0);
+  return z
+    .object({ index: z.number(), operator: z.string(), have: z.number(), threshold: z.number() })
+    .parse(
+      await requestJson(`${o.url}/cluster/shares`, {
+        method: 'POST',
+        body: {
+          manifest_digest: manifestDigest(manifest),
+          provisioning_key: checked.quote.provisioning_key,
+          enc: sealed.enc,
+          ciphertext: sealed.ciphertext,
+        },
+      }),
+    );
+}
+
+/** `cloister cluster signing-key --out F`: a new Ed25519 operator signing key (seed, base64). */
+export function clusterSigningKey(outPath: string): { signing_key: string } {
+  const seed = randomBytes(32);
+  writeFileSync(outPath, `${seed.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  const pub = ed25519.getPublicKey(seed);
+  seed.fill(0);
+  return { signing_key: bytesToBase64(pub) };
+}
+
+/** `cloister cluster approve --proposal P --signing-key K --operator NAME`: one approval. */
+export function clusterApprove(o: {
+  proposalPath: string;
+  signingKeyPath: string;
+  operator: string;
+}): Approval {
+  const proposal = ProposalSchema.parse(JSON.parse(readFileSync(o.proposalPath, 'utf8')));
+  const seed = base64ToBytes(readFileSync(o.signingKeyPath, 'utf8').trim());
+  if (seed.length !== 32) throw new ClusterUsageError(`${o.signingKeyPath}: not a signing key`);
+  const signature = ed25519.sign(approvalMessage(proposal), seed);
+  seed.fill(0);
+  return { operator: o.operator, signature: bytesToBase64(signature) };
+}
+
+/** `cloister cluster reshare --proposal P --approval A… --out DIR`: the new split's files. */
+export async function clusterReshare(o: {
+  url: string;
+  proposalPath: string;
+  approvalPaths: string[];
+  outDir: string;
+}): Promise<{ manifest: Manifest; files: string[] }> {
+  const proposal = ProposalSchema.parse(JSON.parse(readFileSync(o.proposalPath, 'utf8')));
+  const approvals = o.approvalPaths.map((p) =>
+    ApprovalSchema.parse(JSON.parse(readFileSync(p, 'utf8'))),
+  );
+  const res = z
+    .object({
+      manifest: ManifestSchema,
+      shares: z.array(z.object({ operator: z.string(), file: z.string() })),
+    })
+    .parse(
+      await requestJson(`${o.url}/cluster/reshare`, {
+        method: 'POST',
+        body: { proposal, approvals },
+      }),
+    );
+  return writeCeremony(o.outDir, res);
+}
+
+function writeCeremony(
+  outDir: string,
+  res: { manifest: Manifest; shares: { operator: string; file: string }[] },
+): { manifest: Manifest; files: string[] } {
+  mkdirSync(outDir, { recursive: true });
+  const files = res.shares.map((s) => {
+    const path = join(outDir, `${s.operator}.age`);
+    writeFileSync(path, s.file, { mode: 0o600 });
+    return path;
+  });
+  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(res.manifest, null, 2)}\n`);
+  return { manifest: res.manifest, files };
+}

@@ -1,0 +1,108 @@
+/**
+ * Wrapping under the cluster root (docs/protocol/cluster.md, "Wrapped keyring"): the same
+ * `Sealer` interface as platform sealing (keyring/seal.ts), so every keyring purpose and its
+ * lifecycle are unchanged. AES-256-GCM under HKDF(root, "keyring-wrap/v1"), with the JCS header
+ * {format, cluster_id, policy} as associated data; base64 of the JCS document like a sealed blob.
+ *
+ * `enclaveSealer` is what the enclave uses: cluster wrapping once it holds a root, platform
+ * sealing before; unsealing goes by the blob's format, so a converted deployment still opens
+ * blobs sealed before its genesis.
+ */
+import { z } from 'zod';
+import {
+  base64Bytes,
+  base64Range,
+  base64ToBytes,
+  bytesToBase64,
+  concatBytes,
+  utf8,
+} from '../../protocol/encoding.js';
+import { jcs, jcsBytes } from '../../protocol/jcs.js';
+import { ClusterIdSchema } from '../../protocol/cluster/cluster.js';
+import { RpcError } from '../../protocol/rpc/errors.js';
+import { SealPolicySchema, type SealPolicy } from '../../protocol/rpc/methods.js';
+import { GCM_NONCE_BYTES, gcmOpen, gcmSeal } from '../crypto/gcm.js';
+import type { Platform } from '../platform/platform.js';
+import { platformSealer, type Sealer } from '../keyring/seal.js';
+import { clusterIdOf, deriveFromRoot, WRAP_INFO } from './root.js';
+
+export const WRAP_FORMAT = 'cloister-cluster-wrapped/v1';
+
+const WrappedSchema = z
+  .object({
+    format: z.literal(WRAP_FORMAT),
+    cluster_id: ClusterIdSchema,
+    policy: SealPolicySchema,
+    nonce: base64Bytes(12),
+    ciphertext: base64Range(16, 1024 * 1024),
+  })
+  .strict();
+
+export function wrap(root: Uint8Array, plaintext: Uint8Array, policy: SealPolicy): string {
+  const header = { format: WRAP_FORMAT, cluster_id: clusterIdOf(root), policy };
+  const key = deriveFromRoot(root, WRAP_INFO);
+  try {
+    const sealed = gcmSeal(key, plaintext, jcsBytes(header));
+    return bytesToBase64(
+      utf8.encode(
+        jcs({
+          ...header,
+          nonce: bytesToBase64(sealed.subarray(0, GCM_NONCE_BYTES)),
+          ciphertext: bytesToBase64(sealed.subarray(GCM_NONCE_BYTES)),
+        }),
+      ),
+    );
+  } finally {
+    key.fill(0);
+  }
+}
+
+function parseWrapped(sealed: string): z.infer<typeof WrappedSchema> | null {
+  try {
+    return WrappedSchema.parse(JSON.parse(utf8.decode(base64ToBytes(sealed))));
+  } catch {
+    return null;
+  }
+}
+
+export function isWrapped(sealed: string): boolean {
+  return parseWrapped(sealed) !== null;
+}
+
+export function unwrap(
+  root: Uint8Array,
+  sealed: string,
+): { plaintext: Uint8Array; policy: SealPolicy } {
+  const parsed = parseWrapped(sealed);
+  if (!parsed) throw new RpcError('SEAL_INVALID');
+  const { nonce, ciphertext, ...header } = parsed;
+  // A blob of another cluster: say so without trying.
+  if (header.cluster_id !== clusterIdOf(root)) throw new RpcError('CLUSTER_ID_MISMATCH');
+  const key = deriveFromRoot(root, WRAP_INFO);
+  try {
+    const joined = concatBytes(base64ToBytes(nonce), base64ToBytes(ciphertext));
+    return { plaintext: gcmOpen(key, joined, jcsBytes(header)), policy: header.policy };
+  } catch {
+    throw new RpcError('SEAL_INVALID');
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** Cluster wrapping while `root()` returns one, platform sealing otherwise. */
+export function enclaveSealer(platform: Platform, root: () => Uint8Array | null): Sealer {
+  const local = platformSealer(platform);
+  return {
+    seal(plaintext, policy) {
+      const r = root();
+      return r ? wrap(r, plaintext, policy) : local.seal(plaintext, policy);
+    },
+    unseal(sealed) {
+      if (!isWrapped(sealed)) return local.unseal(sealed);
+      const r = root();
+      // A wrapped blob before the root is known: the host skipped `cluster.unlock`.
+      if (!r) throw new RpcError('CLUSTER_LOCKED');
+      return unwrap(r, sealed);
+    },
+  };
+}

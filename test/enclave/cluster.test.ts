@@ -1,0 +1,324 @@
+/**
+ * The enclave's cluster rules, in process (docs/protocol/cluster.md): a root is adopted only if
+ * it derives the cluster id of the manifest; a host that writes its own manifest (its own
+ * shares and digests under the real cluster id) gets CLUSTER_ID_MISMATCH, not an enclave
+ * serving keys it knows; shares of an older split are refused as superseded; a wrapped keyring
+ * does not open before the root is held, nor under another cluster's root; every method runs
+ * only in its phase.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterApprove, clusterSigningKey } from '../../src/cli/cluster.js';
+import * as age from 'age-encryption';
+import { split } from 'shamir-secret-sharing';
+import { dispatchFrame } from '../../src/enclave/dispatcher.js';
+import { clusterIdOf } from '../../src/enclave/cluster/root.js';
+import { wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
+import {
+  PROPOSAL_FORMAT,
+  type Proposal,
+  SHARE_FORMAT,
+  SHARE_PROVISION_INFO,
+  manifestDigest,
+  shareDigest,
+  type Manifest,
+  type ShareFile,
+} from '../../src/protocol/cluster/cluster.js';
+import { base64ToBytes, bytesToBase64 } from '../../src/protocol/encoding.js';
+import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
+import { jcsBytes } from '../../src/protocol/jcs.js';
+import type { EnclaveState } from '../../src/enclave/state.js';
+import { testEnclave } from '../helpers/enclave-state.js';
+
+let nextId = 1;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are checked by the dispatcher's schemas
+async function call(state: EnclaveState, method: string, params: unknown): Promise<any> {
+  const frame = await dispatchFrame(state, { calls: [{ id: nextId++, method, params }] });
+  if (!('results' in frame)) throw new Error(frame.error.code);
+  const r = frame.results[0]!;
+  if (!r.ok) throw Object.assign(new Error(r.error.code), { code: r.error.code });
+  return r.result;
+}
+const code = (p: Promise<unknown>, c: string) =>
+  assert.rejects(p, (e: { code?: string }) => e.code === c);
+
+async function operators(n: number) {
+  const out = [];
+  for (let i = 1; i <= n; i++) {
+    const id = await age.generateX25519Identity();
+    out.push({
+      identity: id,
+      op: { name: `op${i}`, recipient: await age.identityToRecipient(id) },
+    });
+  }
+  return out;
+}
+
+async function submit(state: EnclaveState, manifest: Manifest, share: ShareFile) {
+  const q = await call(state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+  const sealed = await sealEnvelopeHpke(
+    'HPKE-Base-X25519-SHA256-A256GCM',
+    base64ToBytes(q.provisioning_key),
+    jcsBytes(share),
+    { info: SHARE_PROVISION_INFO },
+  );
+  return call(state, 'cluster.submit_share', {
+    manifest_digest: manifestDigest(manifest),
+    provisioning_key: q.provisioning_key,
+    enc: sealed.enc,
+    ciphertext: sealed.ciphertext,
+  });
+}
+
+describe('enclave cluster rules', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function genesis() {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    await call(e.state, 'auth.init', { sealed: null });
+    const ops = await operators(3);
+    const g = await call(e.state, 'cluster.genesis', {
+      operators: ops.map((o) => o.op),
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+    });
+    return { e, g, ops };
+  }
+
+  it('refuses a root the host made up, though its manifest names the real cluster id', async () => {
+    const { g } = await genesis();
+    const real: Manifest = g.manifest;
+    // The host's own root, split into its own shares, committed to in a manifest it wrote.
+    const hostRoot = new Uint8Array(32).fill(7);
+    const raw = await split(hostRoot, 3, 2);
+    const files: ShareFile[] = raw.map((s, i) => ({
+      format: SHARE_FORMAT,
+      cluster_id: real.cluster_id,
+      epoch: 1,
+      index: i + 1,
+      threshold: 2,
+      operator: `op${i + 1}`,
+      share: bytesToBase64(s),
+    }));
+    const forged: Manifest = { ...real, share_digests: files.map(shareDigest) };
+    const n = testEnclave();
+    dirs.push(n.dir);
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: forged,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
+    assert.equal((await submit(n.state, forged, files[0]!)).have, 1);
+    await code(submit(n.state, forged, files[1]!), 'CLUSTER_ID_MISMATCH');
+    assert.equal(n.state.phase, 'awaiting_quorum');
+    assert.equal(n.state.cluster, null);
+  });
+
+  it('refuses shares of a superseded split and shares not in the manifest', async () => {
+    const { g, ops } = await genesis();
+    const m1: Manifest = g.manifest;
+    const d = new age.Decrypter();
+    d.addIdentity(ops[0]!.identity);
+    const share1: ShareFile = JSON.parse(
+      new TextDecoder().decode(await d.decrypt(age.armor.decode(g.shares[0].file))),
+    );
+    const m2: Manifest = { ...m1, epoch: 2 };
+    const n = testEnclave();
+    dirs.push(n.dir);
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: m2,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
+    await code(submit(n.state, m2, share1), 'CLUSTER_SHARE_SUPERSEDED');
+    await code(submit(n.state, m2, { ...share1, epoch: 3 }), 'CLUSTER_SHARE_INVALID');
+    await code(submit(n.state, m2, { ...share1, epoch: 2, index: 2 }), 'CLUSTER_SHARE_ALTERED');
+    await code(submit(n.state, { ...m2, threshold: 3 }, share1), 'CLUSTER_MANIFEST_MISMATCH');
+  });
+
+  it('wrapped keyrings open only under the root of their cluster, and only once it is held', async () => {
+    const { e, g } = await genesis();
+    assert.equal(e.state.cluster!.clusterId, g.manifest.cluster_id);
+    assert.equal(clusterIdOf(e.state.cluster!.root), g.manifest.cluster_id);
+    const other = new Uint8Array(32).fill(9);
+    assert.throws(() => unwrap(other, g.wrapped.credential.sealed), {
+      code: 'CLUSTER_ID_MISMATCH',
+    } as object);
+    const blob = wrap(other, new Uint8Array([1, 2, 3]), 'measurement');
+    assert.deepEqual([...unwrap(other, blob).plaintext], [1, 2, 3]);
+    // A fresh enclave with a wrapped blob and no root: locked, not "invalid".
+    const n = testEnclave();
+    dirs.push(n.dir);
+    await code(
+      call(n.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed }),
+      'CLUSTER_LOCKED',
+    );
+    // Another machine's local root does not unseal here; a manifest of another cluster is refused.
+    await code(
+      call(n.state, 'cluster.unlock', {
+        local_root: g.local_root,
+        manifest: g.manifest,
+        manifest_mac: g.manifest_mac,
+        carry: g.wrapped.carry,
+      }),
+      'SEAL_INVALID',
+    );
+    const again = testEnclave({ dir: e.dir });
+    await code(
+      call(again.state, 'cluster.unlock', {
+        local_root: g.local_root,
+        manifest: { ...g.manifest, cluster_id: 'ab'.repeat(32) },
+        manifest_mac: g.manifest_mac,
+        carry: g.wrapped.carry,
+      }),
+      'CLUSTER_ID_MISMATCH',
+    );
+    // A manifest the host made up (one more measurement) has no valid MAC under the root.
+    await code(
+      call(again.state, 'cluster.unlock', {
+        local_root: g.local_root,
+        manifest: { ...g.manifest, measurements: [...g.manifest.measurements, 'cd'.repeat(48)] },
+        manifest_mac: g.manifest_mac,
+        carry: g.wrapped.carry,
+      }),
+      'CLUSTER_MANIFEST_MISMATCH',
+    );
+    await call(again.state, 'cluster.unlock', {
+      local_root: g.local_root,
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      carry: g.wrapped.carry,
+    });
+    await call(again.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed });
+    assert.equal(again.state.phase, 'ready');
+  });
+
+  it('a second genesis is refused; quorum methods run only in awaiting_quorum', async () => {
+    const { e, g } = await genesis();
+    await code(
+      call(e.state, 'cluster.genesis', {
+        operators: g.manifest.operators,
+        threshold: 2,
+        measurements: [e.state.platform.measurement],
+        platform: { name: 'simulated', allow_debug: true },
+      }),
+      'CLUSTER_EXISTS',
+    );
+    await code(call(e.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' }), 'PHASE_FORBIDDEN');
+    const n = testEnclave();
+    dirs.push(n.dir);
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
+    await code(call(n.state, 'keyring.generate', { policy: 'measurement' }), 'PHASE_FORBIDDEN');
+    await code(call(n.state, 'attestation.get', { nonce: 'abcdefghijklmnop' }), 'PHASE_FORBIDDEN');
+  });
+
+  it('reshare: approved by a threshold of current operators, new epoch, same root; old shares superseded', async () => {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    await call(e.state, 'auth.init', { sealed: null });
+    const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
+    dirs.push(keyDir);
+    const ops = await operators(4);
+    const signing = ops.map((o) => clusterSigningKey(join(keyDir, `${o.op.name}.key`)).signing_key);
+    const withKeys = ops.map((o, i) => ({ ...o.op, signing_key: signing[i] }));
+    const g = await call(e.state, 'cluster.genesis', {
+      operators: withKeys.slice(0, 3),
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+    });
+    // Replace op3 by op4 and accept one more measurement.
+    const proposal: Proposal = {
+      format: PROPOSAL_FORMAT,
+      cluster_id: g.manifest.cluster_id,
+      from_epoch: 1,
+      threshold: 2,
+      operators: [withKeys[0]!, withKeys[1]!, withKeys[3]!],
+      measurements: [e.state.platform.measurement, 'cd'.repeat(48)],
+      platform: { name: 'simulated', allow_debug: true },
+    };
+    const proposalPath = join(keyDir, 'proposal.json');
+    writeFileSync(proposalPath, JSON.stringify(proposal));
+    const approve = (name: string, as = name) =>
+      clusterApprove({ proposalPath, signingKeyPath: join(keyDir, `${name}.key`), operator: as });
+    await code(
+      call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1')] }),
+      'CLUSTER_APPROVALS_INSUFFICIENT',
+    );
+    // op4 is not an operator of the current manifest; op2's name with op4's key does not verify;
+    // the same operator twice counts once.
+    await code(
+      call(e.state, 'cluster.reshare', {
+        proposal,
+        approvals: [approve('op1'), approve('op1'), approve('op4'), approve('op4', 'op2')],
+      }),
+      'CLUSTER_APPROVALS_INSUFFICIENT',
+    );
+    const r = await call(e.state, 'cluster.reshare', {
+      proposal,
+      approvals: [approve('op1'), approve('op3')],
+    });
+    assert.equal(r.manifest.epoch, 2);
+    assert.equal(r.manifest.cluster_id, g.manifest.cluster_id);
+    assert.deepEqual(
+      r.manifest.operators.map((o: { name: string }) => o.name),
+      ['op1', 'op2', 'op4'],
+    );
+    await code(
+      call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1'), approve('op2')] }),
+      'CLUSTER_PROPOSAL_STALE',
+    );
+    // Restore against the new manifest: an epoch-1 share is superseded, epoch-2 shares work.
+    const open = async (file: string, identity: string): Promise<ShareFile> => {
+      const d = new age.Decrypter();
+      d.addIdentity(identity);
+      return JSON.parse(new TextDecoder().decode(await d.decrypt(age.armor.decode(file))));
+    };
+    const n = testEnclave();
+    dirs.push(n.dir);
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: r.manifest,
+      manifest_mac: r.manifest_mac,
+      policy: 'measurement',
+    });
+    await code(
+      submit(n.state, r.manifest, await open(g.shares[0].file, ops[0]!.identity)),
+      'CLUSTER_SHARE_SUPERSEDED',
+    );
+    await submit(n.state, r.manifest, await open(r.shares[0].file, ops[0]!.identity));
+    const done = await submit(n.state, r.manifest, await open(r.shares[2].file, ops[3]!.identity));
+    assert.ok(done.local_root);
+    assert.equal(n.state.phase, 'awaiting_keyring');
+    // The resharing machine's new local copy refuses the older manifest (rollback by the host).
+    const restarted = testEnclave({ dir: e.dir });
+    await code(
+      call(restarted.state, 'cluster.unlock', {
+        local_root: r.local_root,
+        manifest: g.manifest,
+        manifest_mac: g.manifest_mac,
+        carry: g.wrapped.carry,
+      }),
+      'CLUSTER_MANIFEST_MISMATCH',
+    );
+    await call(restarted.state, 'cluster.unlock', {
+      local_root: r.local_root,
+      manifest: r.manifest,
+      manifest_mac: r.manifest_mac,
+      carry: g.wrapped.carry,
+    });
+  });
+});
