@@ -45,6 +45,10 @@ export type SealPolicy = z.infer<typeof SealPolicySchema>;
 
 /** An opaque sealed keyring: the host stores it and hands it back, nothing more. */
 export const SealedBlobSchema = base64Range(1, 1024 * 1024);
+/** A keyring wrapped under the cluster root at genesis: its generation and the sealed blob. */
+const WrappedKeyringSchema = z
+  .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
+  .strict();
 
 const SessionIdSchema = z.uuid();
 const UnixSeconds = z.number().int().nonnegative();
@@ -329,15 +333,10 @@ export const METHODS = {
         manifest_digest: hexBytes(32),
         wrapped: z
           .object({
-            credential: z.object({
-              generation: z.number().int().positive(),
-              sealed: SealedBlobSchema,
-            }),
-            auth: z.object({ generation: z.number().int().positive(), sealed: SealedBlobSchema }),
+            credential: WrappedKeyringSchema,
+            auth: WrappedKeyringSchema,
             /** Null when no wallet keyring exists yet (one made later is wrapped as it is made). */
-            wallet: z
-              .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
-              .nullable(),
+            wallet: WrappedKeyringSchema.nullable(),
             carry: SealedBlobSchema,
           })
           .strict(),
