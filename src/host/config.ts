@@ -284,7 +284,7 @@ const EnvSchema = z
 
 export type Config = Readonly<z.output<typeof EnvSchema>>;
 
-/** Every variable the host reads, with its description: the README's table is checked against it. */
+/** Every variable the host reads: the tables of docs/reference/configuration.md are checked against it. */
 export const CONFIG_VARIABLES = Object.keys((EnvSchema.in as z.ZodObject).shape);
 
 /** One line naming every bad variable (StartupError: main.ts prints it and exits 78). */

@@ -1,5 +1,5 @@
 /**
- * The README's client example (examples/client-flow.ts) runs as written against a listening
+ * The client example of the README and docs/guides/getting-started.md (examples/client-flow.ts) runs as written against a listening
  * service, and so does the CLI's attest/submit/status/revoke round trip and its log verify and
  * log monitor commands (the monitor exits 3 when the log is rolled back under it).
  */

@@ -1,5 +1,5 @@
 /**
- * The service runs as the least-privilege login the README tells operators to create: a LOGIN
+ * The service runs as the least-privilege login docs/operations/runbook.md tells operators to create: a LOGIN
  * role that is a member of app_service only (no CREATE on the schema). The schema is migrated
  * by its owner (`npm run migrate`); the service checks the version at start, refuses (exit 78
  * message naming `npm run migrate`) while it is behind, and then serves register → login →

@@ -1,5 +1,5 @@
 /**
- * The host's authentication settings (README "Configuration", docs/protocol/auth.md). Parsed
+ * The host's authentication settings (docs/reference/configuration.md, docs/protocol/auth.md). Parsed
  * with the rest of the host environment (host/config.ts spreads this shape and calls
  * `authConfigFrom`). The Argon2id and token settings are declared in the host↔enclave contract
  * (protocol/enclave-env.ts, AUTH_SHARED_ENV): they take effect in the enclave; the host needs

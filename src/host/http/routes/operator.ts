@@ -1,7 +1,7 @@
 /**
  * Operator endpoints (seed 001 "Access Control"): list sessions and their metadata, revoke any
  * session, roll the JWT signing keys over, grant or revoke the operator role, read metrics. Every one needs an access token with
- * the `operator` role claim (granted with `npm run operator -- grant <email>`, README): app.ts
+ * the `operator` role claim (granted with `npm run operator -- grant <email>`, docs/reference/http-api.md): app.ts
  * registers this plugin inside the operator context, whose hook refuses anyone else.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
