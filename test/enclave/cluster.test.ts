@@ -90,6 +90,7 @@ describe('enclave cluster rules', () => {
       threshold: 2,
       measurements: [e.state.platform.measurement],
       platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
     });
     return { e, g, ops };
   }
@@ -210,6 +211,7 @@ describe('enclave cluster rules', () => {
         threshold: 2,
         measurements: [e.state.platform.measurement],
         platform: { name: 'simulated', allow_debug: true },
+        nonce: 'genesis-nonce-0001',
       }),
       'CLUSTER_EXISTS',
     );
@@ -240,6 +242,7 @@ describe('enclave cluster rules', () => {
       threshold: 2,
       measurements: [e.state.platform.measurement],
       platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
     });
     // Replace op3 by op4 and accept one more measurement.
     const proposal: Proposal = {

@@ -1,0 +1,227 @@
+/**
+ * `cloister cluster init` keeps a genesis answer only if the enclave itself made that manifest
+ * from the operators' request (docs/protocol/cluster.md, "Genesis evidence"). The host relays
+ * the request: before this check it could run genesis with its own age recipients (so it would
+ * decrypt every share and hold the root), re-encrypt each share file to the real operator and
+ * hand back a manifest naming the real operators, and the CLI wrote it all as the ceremony's
+ * output. It could equally add a measurement, a simulated vendor key or debug to the policy.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as age from 'age-encryption';
+import { checkGenesis, clusterInit } from '../../src/cli/cluster.js';
+import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
+import type { MethodName } from '../../src/protocol/rpc/methods.js';
+import type { Manifest } from '../../src/protocol/cluster/cluster.js';
+import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
+import { ok } from '../mutation-killers/rpc.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are checked by the dispatcher's schemas
+const call = (e: TestEnclave, method: MethodName, params: unknown): Promise<any> =>
+  ok(e, method, params);
+
+async function operators(prefix: string) {
+  return Promise.all(
+    [1, 2, 3].map(async (i) => {
+      const identity = await age.generateX25519Identity();
+      return {
+        name: `op${i}`,
+        recipient: await age.identityToRecipient(identity),
+        identity,
+        prefix,
+      };
+    }),
+  );
+}
+
+async function readyEnclave(dirs: string[]): Promise<TestEnclave> {
+  const e = testEnclave();
+  dirs.push(e.dir);
+  await call(e, 'keyring.generate', { policy: 'measurement' });
+  await call(e, 'auth.init', { sealed: null });
+  return e;
+}
+
+type GenesisBody = { operators: Manifest['operators']; threshold: number; nonce: string };
+
+describe('cloister cluster init: the genesis answer is attested and matches the request', () => {
+  const dirs: string[] = [];
+  const servers: Server[] = [];
+  let real: { name: string; recipient: string }[];
+  let host: Awaited<ReturnType<typeof operators>>;
+  before(async () => {
+    real = (await operators('real')).map(({ name, recipient }) => ({ name, recipient }));
+    host = await operators('host');
+  });
+  after(() => {
+    for (const s of servers) s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** A service stand-in: `answer` turns the parsed genesis body into the response body. */
+  async function serve(answer: (body: GenesisBody) => Promise<unknown>): Promise<string> {
+    const server = createServer((req, res) => {
+      let data = '';
+      req.on('data', (c: Buffer) => (data += c.toString()));
+      req.on('end', () => {
+        answer(JSON.parse(data) as GenesisBody).then(
+          (body) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(body));
+          },
+          (err: unknown) => {
+            res.writeHead(500, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: { code: 'X', message: String(err) } }));
+          },
+        );
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new Error('no port');
+    return `http://127.0.0.1:${addr.port}`;
+  }
+
+  const genesisOf = (e: TestEnclave, ops: Manifest['operators'], nonce: string) =>
+    call(e, 'cluster.genesis', {
+      operators: ops,
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce,
+    });
+
+  function init(url: string, e: TestEnclave) {
+    const out = mkdtempSync(join(tmpdir(), 'cloister-init-'));
+    dirs.push(out);
+    const opsFile = join(out, 'ops.json');
+    writeFileSync(opsFile, JSON.stringify(real));
+    return {
+      out,
+      run: () =>
+        clusterInit({
+          url,
+          operatorsFile: opsFile,
+          threshold: 2,
+          outDir: out,
+          trustedSimulatedVendorKeys: [readSimulatedVendorKey(e.dir)],
+        }),
+    };
+  }
+
+  it('an honest genesis passes and writes the ceremony', async () => {
+    const e = await readyEnclave(dirs);
+    // The simulated evidence carries the enclave's clock; the CLI checks freshness against now.
+    e.clock.now = Math.floor(Date.now() / 1000);
+    const url = await serve(async (b) => {
+      const g = await genesisOf(e, b.operators, b.nonce);
+      return { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
+    });
+    const { out, run } = init(url, e);
+    const r = await run();
+    assert.deepEqual(
+      r.manifest.operators.map((o) => o.recipient),
+      real.map((o) => o.recipient),
+    );
+    assert.ok(existsSync(join(out, 'op1.age')));
+    assert.equal(
+      JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).cluster_id,
+      r.manifest.cluster_id,
+    );
+  });
+
+  it('refuses a manifest relabelled after a genesis run with the host’s own recipients', async () => {
+    const e = await readyEnclave(dirs);
+    e.clock.now = Math.floor(Date.now() / 1000);
+    const url = await serve(async (b) => {
+      // The host keeps the operators' names and swaps in recipients it holds the keys of ...
+      const g = await genesisOf(
+        e,
+        host.map(({ name, recipient }) => ({ name, recipient })),
+        b.nonce,
+      );
+      // ... then hands back the manifest naming the real recipients (the share digests do not
+      // depend on the recipient, so they still match the share files it re-encrypts).
+      const manifest = { ...g.manifest, operators: b.operators };
+      const attestation = await call(e, 'attestation.get', { nonce: b.nonce });
+      return {
+        manifest,
+        attestation: {
+          quote: attestation.quote,
+          image_hash: attestation.image_hash,
+          platform: attestation.platform,
+          report_data: attestation.report_data,
+          nonce: b.nonce,
+        },
+        shares: g.shares,
+      };
+    });
+    const { out, run } = init(url, e);
+    await assert.rejects(run(), /genesis answer refused, nothing written/);
+    assert.equal(existsSync(join(out, 'manifest.json')), false);
+  });
+
+  it('names every field the host could have changed', async () => {
+    const e = await readyEnclave(dirs);
+    const nonce = 'genesis-check-nonce-1';
+    const request = { operators: real, threshold: 2 };
+    const g = await genesisOf(e, real, nonce);
+    const res = { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
+    const trust = { nonce, trustedSimulatedVendorKeys: [readSimulatedVendorKey(e.dir)] };
+    const now = { ...trust, now: e.clock.now };
+    assert.deepEqual((await checkGenesis(res, request, now)).reasons, []);
+    // Another nonce, no trusted vendor key, no evidence at all.
+    assert.ok(
+      (await checkGenesis(res, request, { ...now, nonce: 'another-nonce-0001' })).reasons.length >
+        0,
+    );
+    assert.ok(
+      (await checkGenesis(res, request, { ...now, trustedSimulatedVendorKeys: [] })).reasons
+        .length > 0,
+    );
+    assert.deepEqual(
+      (await checkGenesis({ ...res, attestation: undefined }, request, now)).reasons,
+      ['response: not a genesis answer'],
+    );
+    // The enclave really made these, from a request the host rewrote.
+    const variants: [Record<string, unknown>, string][] = [
+      [{ threshold: 3 }, 'manifest: threshold differs'],
+      [
+        { measurements: [e.state.platform.measurement, 'ab'.repeat(48)] },
+        'manifest: measurements differ from the ones asked for',
+      ],
+      [
+        {
+          platform: {
+            name: 'simulated',
+            allow_debug: true,
+            simulated_vendor_keys: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='],
+          },
+        },
+        'manifest: names simulated machines nobody asked for',
+      ],
+    ];
+    for (const [change, reason] of variants) {
+      const f = await readyEnclave(dirs);
+      const h = await call(f, 'cluster.genesis', {
+        operators: real,
+        threshold: 2,
+        measurements: [f.state.platform.measurement],
+        platform: { name: 'simulated', allow_debug: true },
+        nonce,
+        ...change,
+      });
+      const checked = await checkGenesis(
+        { manifest: h.manifest, attestation: h.attestation, shares: h.shares },
+        request,
+        { nonce, trustedSimulatedVendorKeys: [readSimulatedVendorKey(f.dir)], now: f.clock.now },
+      );
+      assert.ok(checked.reasons.includes(reason), `${reason}: ${checked.reasons.join('; ')}`);
+    }
+  });
+});
