@@ -95,6 +95,52 @@ describe('enclave cluster rules', () => {
     return { e, g, ops };
   }
 
+  /** An enclave whose genesis names 3 of `n` operators with signing keys (`weak`: small order). */
+  async function signedGenesis(n: number, weak?: number) {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    await call(e.state, 'auth.init', { sealed: null });
+    const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
+    dirs.push(keyDir);
+    const ops = await operators(n);
+    // The identity point: under ZIP-215 rules (R = identity, S = 0) verifies for any message.
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1;
+    const withKeys = ops.map((o, i) => ({
+      ...o.op,
+      signing_key:
+        i === weak
+          ? bytesToBase64(identityPoint)
+          : clusterSigningKey(join(keyDir, `${o.op.name}.key`)).signing_key,
+    }));
+    const g = await call(e.state, 'cluster.genesis', {
+      operators: withKeys.slice(0, 3),
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
+    });
+    /** A proposal (one more measurement) written to keyDir, and an approval helper. */
+    const propose = (operators: Proposal['operators']) => {
+      const proposal: Proposal = {
+        format: PROPOSAL_FORMAT,
+        cluster_id: g.manifest.cluster_id,
+        from_epoch: 1,
+        threshold: 2,
+        operators,
+        measurements: [e.state.platform.measurement, 'cd'.repeat(48)],
+        platform: { name: 'simulated', allow_debug: true },
+      };
+      const proposalPath = join(keyDir, 'proposal.json');
+      writeFileSync(proposalPath, JSON.stringify(proposal));
+      const approve = (name: string, as = name) =>
+        clusterApprove({ proposalPath, signingKeyPath: join(keyDir, `${name}.key`), operator: as });
+      return { proposal, approve };
+    };
+    return { e, ops, withKeys, g, propose };
+  }
+
   it('refuses a root the host made up, though its manifest names the real cluster id', async () => {
     const { g } = await genesis();
     const real: Manifest = g.manifest;
@@ -228,36 +274,9 @@ describe('enclave cluster rules', () => {
   });
 
   it('reshare: approved by a threshold of current operators, new epoch, same root; old shares superseded', async () => {
-    const e = testEnclave();
-    dirs.push(e.dir);
-    await call(e.state, 'keyring.generate', { policy: 'measurement' });
-    await call(e.state, 'auth.init', { sealed: null });
-    const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
-    dirs.push(keyDir);
-    const ops = await operators(4);
-    const signing = ops.map((o) => clusterSigningKey(join(keyDir, `${o.op.name}.key`)).signing_key);
-    const withKeys = ops.map((o, i) => ({ ...o.op, signing_key: signing[i] }));
-    const g = await call(e.state, 'cluster.genesis', {
-      operators: withKeys.slice(0, 3),
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0001',
-    });
+    const { e, ops, withKeys, g, propose } = await signedGenesis(4);
     // Replace op3 by op4 and accept one more measurement.
-    const proposal: Proposal = {
-      format: PROPOSAL_FORMAT,
-      cluster_id: g.manifest.cluster_id,
-      from_epoch: 1,
-      threshold: 2,
-      operators: [withKeys[0]!, withKeys[1]!, withKeys[3]!],
-      measurements: [e.state.platform.measurement, 'cd'.repeat(48)],
-      platform: { name: 'simulated', allow_debug: true },
-    };
-    const proposalPath = join(keyDir, 'proposal.json');
-    writeFileSync(proposalPath, JSON.stringify(proposal));
-    const approve = (name: string, as = name) =>
-      clusterApprove({ proposalPath, signingKeyPath: join(keyDir, `${name}.key`), operator: as });
+    const { proposal, approve } = propose([withKeys[0]!, withKeys[1]!, withKeys[3]!]);
     await code(
       call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1')] }),
       'CLUSTER_APPROVALS_INSUFFICIENT',
@@ -323,5 +342,19 @@ describe('enclave cluster rules', () => {
       manifest_mac: r.manifest_mac,
       carry: g.wrapped.carry,
     });
+  });
+  it('reshare: a small-order signing key does not make every signature an approval', async () => {
+    // op2's key is the identity point: whoever relays approvals could stand in for op2.
+    const { e, g, propose } = await signedGenesis(3, 1);
+    const { proposal, approve } = propose(g.manifest.operators);
+    const forged = new Uint8Array(64);
+    forged[0] = 1;
+    await code(
+      call(e.state, 'cluster.reshare', {
+        proposal,
+        approvals: [approve('op1'), { operator: 'op2', signature: bytesToBase64(forged) }],
+      }),
+      'CLUSTER_APPROVALS_INSUFFICIENT',
+    );
   });
 });

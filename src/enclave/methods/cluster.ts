@@ -482,7 +482,11 @@ export async function clusterReshare(
     if (!op?.signing_key) continue;
     let ok = false;
     try {
-      ok = ed25519.verify(base64ToBytes(a.signature), message, base64ToBytes(op.signing_key));
+      // RFC 8032 rules, not ZIP-215: a small-order key would make (identity, 0) verify for
+      // any message, so whoever relays approvals could approve for that operator.
+      ok = ed25519.verify(base64ToBytes(a.signature), message, base64ToBytes(op.signing_key), {
+        zip215: false,
+      });
     } catch {
       ok = false;
     }
