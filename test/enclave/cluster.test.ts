@@ -18,6 +18,9 @@ import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { clusterIdOf } from '../../src/enclave/cluster/root.js';
 import { wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import {
+  FORWARD_FORMAT,
+  forwardInfo,
+  forwardNonce,
   PROPOSAL_FORMAT,
   type Proposal,
   SHARE_FORMAT,
@@ -31,6 +34,7 @@ import { base64ToBytes, bytesToBase64 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
 import { jcsBytes } from '../../src/protocol/jcs.js';
 import type { EnclaveState } from '../../src/enclave/state.js';
+import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import { testEnclave } from '../helpers/enclave-state.js';
 
 let nextId = 1;
@@ -168,6 +172,71 @@ describe('enclave cluster rules', () => {
     await code(submit(n.state, forged, files[1]!), 'CLUSTER_ID_MISMATCH');
     assert.equal(n.state.phase, 'awaiting_quorum');
     assert.equal(n.state.cluster, null);
+  });
+
+  it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
+    const n = testEnclave();
+    const m = testEnclave();
+    dirs.push(n.dir, m.dir);
+    await call(m.state, 'keyring.generate', { policy: 'measurement' });
+    await call(m.state, 'auth.init', { sealed: null });
+    const ops = await operators(3);
+    const g = await call(m.state, 'cluster.genesis', {
+      operators: ops.map((o) => o.op),
+      threshold: 2,
+      measurements: [m.state.platform.measurement],
+      platform: {
+        name: 'simulated',
+        allow_debug: true,
+        simulated_vendor_keys: [readSimulatedVendorKey(m.dir), readSimulatedVendorKey(n.dir)],
+      },
+      nonce: 'genesis-nonce-0001',
+    });
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    // The host asks the real member for an ordinary attestation with the forward nonce (any
+    // caller can) and seals a root of its own to the newcomer's public provisioning key.
+    const member = await call(m.state, 'attestation.get', {
+      nonce: forwardNonce(quote.report_data),
+    });
+    const sealed = await sealEnvelopeHpke(
+      'HPKE-Base-X25519-SHA256-A256GCM',
+      base64ToBytes(quote.provisioning_key),
+      jcsBytes({
+        format: FORWARD_FORMAT,
+        cluster_id: g.manifest.cluster_id,
+        root: bytesToBase64(new Uint8Array(32).fill(9)),
+      }),
+      { info: forwardInfo(quote.report_data, member.report_data) },
+    );
+    const fake = { member, enc: sealed.enc, ciphertext: sealed.ciphertext };
+    await code(
+      call(n.state, 'cluster.accept_forward', {
+        forward: fake,
+        quote_report_data: quote.report_data,
+      }),
+      'CLUSTER_ID_MISMATCH',
+    );
+    // An answer to a quote this enclave never issued is refused before anything is opened.
+    await code(
+      call(n.state, 'cluster.accept_forward', {
+        forward: fake,
+        quote_report_data: 'ab'.repeat(64),
+      }),
+      'CLUSTER_PEER_REFUSED',
+    );
+    assert.equal(n.state.phase, 'awaiting_quorum');
+    // The real member's forward still works afterwards.
+    const real = await call(m.state, 'cluster.forward', { quote });
+    const done = await call(n.state, 'cluster.accept_forward', {
+      forward: real,
+      quote_report_data: quote.report_data,
+    });
+    assert.ok(done.local_root);
   });
 
   it('refuses shares of a superseded split and shares not in the manifest', async () => {
