@@ -52,6 +52,9 @@ export class ClusterUsageError extends Error {}
 
 const OperatorsFileSchema = z.array(OperatorSchema).min(2);
 
+/** Equal as canonical JSON. */
+const same = (x: unknown, y: unknown) => bytesEqual(jcsBytes(x), jcsBytes(y));
+
 const GenesisResponseSchema = z.object({
   manifest: ManifestSchema,
   attestation: GenesisAttestationSchema,
@@ -110,7 +113,6 @@ export async function checkGenesis(
   if (!parsed.success) return { reasons: ['response: not a genesis answer'], response: null };
   const { manifest, attestation: a, shares } = parsed.data;
   const reasons: string[] = [];
-  const same = (x: unknown, y: unknown) => bytesEqual(jcsBytes(x), jcsBytes(y));
   if (!same(manifest.operators, request.operators))
     reasons.push('manifest: operators differ from the operators file');
   if (manifest.threshold !== request.threshold) reasons.push('manifest: threshold differs');
@@ -317,7 +319,37 @@ export async function clusterReshare(o: {
         body: { proposal, approvals },
       }),
     );
+  const reasons = reshareReasons(res, proposal);
+  if (reasons.length > 0)
+    throw new Error(`reshare answer refused, nothing written:\n  ${reasons.join('\n  ')}`);
   return writeCeremony(o.outDir, res);
+}
+
+/**
+ * The new manifest must be the approved proposal: operators keep it as their manifest.json and
+ * check every later quote against it, so a host that added its own build's measurement (or a
+ * simulated vendor key, or debug) would be sent their shares.
+ */
+export function reshareReasons(
+  res: { manifest: Manifest; shares: { operator: string }[] },
+  proposal: z.infer<typeof ProposalSchema>,
+): string[] {
+  const m = res.manifest;
+  const reasons: string[] = [];
+  if (m.cluster_id !== proposal.cluster_id) reasons.push('manifest: another cluster');
+  if (m.epoch !== proposal.from_epoch + 1) reasons.push('manifest: not the next epoch');
+  if (m.threshold !== proposal.threshold) reasons.push('manifest: threshold differs');
+  if (!same(m.operators, proposal.operators)) reasons.push('manifest: operators differ');
+  if (!same(m.measurements, proposal.measurements)) reasons.push('manifest: measurements differ');
+  if (!same(m.platform, proposal.platform)) reasons.push('manifest: platform policy differs');
+  if (
+    !same(
+      res.shares.map((x) => x.operator),
+      proposal.operators.map((op) => op.name),
+    )
+  )
+    reasons.push('shares: not one per operator');
+  return reasons;
 }
 
 function writeCeremony(

@@ -13,10 +13,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as age from 'age-encryption';
-import { checkGenesis, clusterInit } from '../../src/cli/cluster.js';
+import {
+  checkGenesis,
+  clusterApprove,
+  clusterInit,
+  clusterReshare,
+  clusterSigningKey,
+} from '../../src/cli/cluster.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import type { MethodName } from '../../src/protocol/rpc/methods.js';
-import type { Manifest } from '../../src/protocol/cluster/cluster.js';
+import {
+  PROPOSAL_FORMAT,
+  type Manifest,
+  type Proposal,
+} from '../../src/protocol/cluster/cluster.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { ok } from '../mutation-killers/rpc.js';
 
@@ -46,11 +56,37 @@ async function readyEnclave(dirs: string[]): Promise<TestEnclave> {
   return e;
 }
 
+const servers: Server[] = [];
+
+/** A service stand-in: `answer` turns the parsed genesis body into the response body. */
+async function serve<B>(answer: (body: B) => Promise<unknown>): Promise<string> {
+  const server = createServer((req, res) => {
+    let data = '';
+    req.on('data', (c: Buffer) => (data += c.toString()));
+    req.on('end', () => {
+      answer(JSON.parse(data) as B).then(
+        (body) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'X', message: String(err) } }));
+        },
+      );
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (!addr || typeof addr === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${addr.port}`;
+}
+
 type GenesisBody = { operators: Manifest['operators']; threshold: number; nonce: string };
 
 describe('cloister cluster init: the genesis answer is attested and matches the request', () => {
   const dirs: string[] = [];
-  const servers: Server[] = [];
   let real: { name: string; recipient: string }[];
   let host: Awaited<ReturnType<typeof operators>>;
   before(async () => {
@@ -61,31 +97,6 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
     for (const s of servers) s.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
-
-  /** A service stand-in: `answer` turns the parsed genesis body into the response body. */
-  async function serve(answer: (body: GenesisBody) => Promise<unknown>): Promise<string> {
-    const server = createServer((req, res) => {
-      let data = '';
-      req.on('data', (c: Buffer) => (data += c.toString()));
-      req.on('end', () => {
-        answer(JSON.parse(data) as GenesisBody).then(
-          (body) => {
-            res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify(body));
-          },
-          (err: unknown) => {
-            res.writeHead(500, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ error: { code: 'X', message: String(err) } }));
-          },
-        );
-      });
-    });
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const addr = server.address();
-    if (!addr || typeof addr === 'string') throw new Error('no port');
-    return `http://127.0.0.1:${addr.port}`;
-  }
 
   const genesisOf = (e: TestEnclave, ops: Manifest['operators'], nonce: string) =>
     call(e, 'cluster.genesis', {
@@ -118,7 +129,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
     const e = await readyEnclave(dirs);
     // The simulated evidence carries the enclave's clock; the CLI checks freshness against now.
     e.clock.now = Math.floor(Date.now() / 1000);
-    const url = await serve(async (b) => {
+    const url = await serve<GenesisBody>(async (b) => {
       const g = await genesisOf(e, b.operators, b.nonce);
       return { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
     });
@@ -138,7 +149,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
   it('refuses a manifest relabelled after a genesis run with the host’s own recipients', async () => {
     const e = await readyEnclave(dirs);
     e.clock.now = Math.floor(Date.now() / 1000);
-    const url = await serve(async (b) => {
+    const url = await serve<GenesisBody>(async (b) => {
       // The host keeps the operators' names and swaps in recipients it holds the keys of ...
       const g = await genesisOf(
         e,
@@ -223,5 +234,88 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
       );
       assert.ok(checked.reasons.includes(reason), `${reason}: ${checked.reasons.join('; ')}`);
     }
+  });
+});
+
+describe('cloister cluster reshare: the answer must be the approved proposal', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('refuses a manifest with a measurement nobody approved; keeps the honest one', async () => {
+    const e = await readyEnclave(dirs);
+    const work = mkdtempSync(join(tmpdir(), 'cloister-reshare-'));
+    dirs.push(work);
+    const ops = await Promise.all(
+      (await operators('r')).map(async ({ name, recipient }) => ({
+        name,
+        recipient,
+        signing_key: clusterSigningKey(join(work, `${name}.key`)).signing_key,
+      })),
+    );
+    const g = await call(e, 'cluster.genesis', {
+      operators: ops,
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
+    });
+    const proposal: Proposal = {
+      format: PROPOSAL_FORMAT,
+      cluster_id: g.manifest.cluster_id,
+      from_epoch: 1,
+      threshold: 2,
+      operators: ops,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+    };
+    const proposalPath = join(work, 'proposal.json');
+    writeFileSync(proposalPath, JSON.stringify(proposal));
+    const approvalPaths = ['op1', 'op2'].map((name) => {
+      const path = join(work, `${name}.approval.json`);
+      const a = clusterApprove({
+        proposalPath,
+        signingKeyPath: join(work, `${name}.key`),
+        operator: name,
+      });
+      writeFileSync(path, JSON.stringify(a));
+      return path;
+    });
+    let tamper = true;
+    const url = await serve<{ proposal: Proposal; approvals: unknown[] }>(async (b) => {
+      const r = await call(e, 'cluster.reshare', b);
+      // The enclave resplit as approved; the host adds its own build's measurement to the
+      // manifest the operators will keep and check quotes against.
+      const manifest = tamper
+        ? { ...r.manifest, measurements: [...r.manifest.measurements, 'ee'.repeat(48)] }
+        : r.manifest;
+      return { manifest, manifest_digest: r.manifest_digest, shares: r.shares };
+    });
+    const outDir = join(work, 'out');
+    await assert.rejects(
+      clusterReshare({ url, proposalPath, approvalPaths, outDir }),
+      /manifest: measurements differ/,
+    );
+    assert.equal(existsSync(join(outDir, 'manifest.json')), false);
+    tamper = false;
+    // The first call moved the enclave to epoch 2: approve the next proposal.
+    const next = { ...proposal, from_epoch: 2 };
+    writeFileSync(proposalPath, JSON.stringify(next));
+    for (const [i, name] of ['op1', 'op2'].entries())
+      writeFileSync(
+        approvalPaths[i]!,
+        JSON.stringify(
+          clusterApprove({
+            proposalPath,
+            signingKeyPath: join(work, `${name}.key`),
+            operator: name,
+          }),
+        ),
+      );
+    const r = await clusterReshare({ url, proposalPath, approvalPaths, outDir });
+    assert.equal(r.manifest.epoch, 3);
+    assert.ok(existsSync(join(outDir, 'manifest.json')));
   });
 });
