@@ -239,6 +239,54 @@ describe('enclave cluster rules', () => {
     assert.ok(done.local_root);
   });
 
+  it('a replayed share submission counts once; one sealed to an earlier provisioning key is refused', async () => {
+    const { g, ops } = await genesis();
+    const d = new age.Decrypter();
+    d.addIdentity(ops[0]!.identity);
+    const share1: ShareFile = JSON.parse(
+      new TextDecoder().decode(await d.decrypt(age.armor.decode(g.shares[0].file))),
+    );
+    let n = testEnclave();
+    dirs.push(n.dir);
+    const wait = () =>
+      call(n.state, 'cluster.await_quorum', {
+        manifest: g.manifest,
+        manifest_mac: g.manifest_mac,
+        policy: 'measurement',
+      });
+    await wait();
+    const q = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const sealed = await sealEnvelopeHpke(
+      'HPKE-Base-X25519-SHA256-A256GCM',
+      base64ToBytes(q.provisioning_key),
+      jcsBytes(share1),
+      { info: SHARE_PROVISION_INFO },
+    );
+    const submission = {
+      manifest_digest: manifestDigest(g.manifest),
+      provisioning_key: q.provisioning_key,
+      enc: sealed.enc,
+      ciphertext: sealed.ciphertext,
+    };
+    assert.equal((await call(n.state, 'cluster.submit_share', submission)).have, 1);
+    // The host replays the operator's message: still one share, no root.
+    assert.equal((await call(n.state, 'cluster.submit_share', submission)).have, 1);
+    assert.equal(n.state.phase, 'awaiting_quorum');
+    // The enclave restarts and awaits again under a new provisioning key: the old message
+    // opens nowhere.
+    n = testEnclave({ dir: n.dir });
+    await wait();
+    await code(call(n.state, 'cluster.submit_share', submission), 'CLUSTER_SHARE_INVALID');
+    await code(
+      call(n.state, 'cluster.submit_share', {
+        ...submission,
+        provisioning_key: (await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' }))
+          .provisioning_key,
+      }),
+      'CLUSTER_SHARE_INVALID',
+    );
+  });
+
   it('refuses shares of a superseded split and shares not in the manifest', async () => {
     const { g, ops } = await genesis();
     const m1: Manifest = g.manifest;
