@@ -1,6 +1,6 @@
 /**
  * `cloister cluster …` (docs/operations/cluster.md, docs/protocol/cluster.md):
- *   init          --operators ops.json --threshold K [--out DIR]   genesis, attested: one .age per operator + manifest.json
+ *   init          --operators ops.json --threshold K --expect-measurement H [--out DIR]   genesis, attested: one .age per operator + manifest.json
  *   signing-key   --out op1-sign.key                              an operator's Ed25519 approval key
  *   approve       --proposal P --signing-key K --operator NAME      prints one approval (JSON)
  *   reshare       --proposal P --approval A1 --approval A2 [--out DIR]   a manifest change: new split
@@ -77,12 +77,14 @@ export async function clusterInit(o: {
       `${o.operatorsFile}: expected a JSON array of {"name", "recipient": "age1…"}, at least two`,
     );
   }
+  // The build is the operators' to name: a genesis by another build (genuine evidence of its
+  // own measurement) would hold the root and could forward it to the real build later.
+  if (!o.measurements?.length)
+    throw new ClusterUsageError(
+      'cluster init needs --expect-measurement H (repeatable): the enclave builds the cluster accepts',
+    );
   const nonce = randomBytes(32).toString('base64url');
-  const request = {
-    operators,
-    threshold: o.threshold,
-    ...(o.measurements?.length ? { measurements: o.measurements } : {}),
-  };
+  const request = { operators, threshold: o.threshold, measurements: o.measurements };
   const res = await requestJson(`${o.url}/cluster/genesis`, {
     method: 'POST',
     body: { ...request, nonce },
@@ -106,7 +108,7 @@ export async function clusterInit(o: {
  */
 export async function checkGenesis(
   response: unknown,
-  request: { operators: Manifest['operators']; threshold: number; measurements?: string[] },
+  request: { operators: Manifest['operators']; threshold: number; measurements: string[] },
   o: { nonce: string; trustedSimulatedVendorKeys: string[]; now?: number },
 ): Promise<{ reasons: string[]; response: z.infer<typeof GenesisResponseSchema> | null }> {
   const parsed = GenesisResponseSchema.safeParse(response);
@@ -117,8 +119,7 @@ export async function checkGenesis(
     reasons.push('manifest: operators differ from the operators file');
   if (manifest.threshold !== request.threshold) reasons.push('manifest: threshold differs');
   if (manifest.epoch !== 1) reasons.push('manifest: a genesis manifest is epoch 1');
-  const measurements = request.measurements?.length ? request.measurements : [a.image_hash];
-  if (!same([...manifest.measurements].sort(), [...measurements].sort()))
+  if (!same([...manifest.measurements].sort(), [...request.measurements].sort()))
     reasons.push('manifest: measurements differ from the ones asked for');
   if (manifest.platform.name !== a.platform)
     reasons.push('manifest: platform is not the enclave’s');

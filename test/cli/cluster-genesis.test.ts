@@ -107,7 +107,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
       nonce,
     });
 
-  function init(url: string, e: TestEnclave) {
+  function init(url: string, e: TestEnclave, measurements = [e.state.platform.measurement]) {
     const out = mkdtempSync(join(tmpdir(), 'cloister-init-'));
     dirs.push(out);
     const opsFile = join(out, 'ops.json');
@@ -120,6 +120,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
           operatorsFile: opsFile,
           threshold: 2,
           outDir: out,
+          measurements,
           trustedSimulatedVendorKeys: [readSimulatedVendorKey(e.dir)],
         }),
     };
@@ -177,10 +178,31 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
     assert.equal(existsSync(join(out, 'manifest.json')), false);
   });
 
+  it('needs the build the operators expect: another build’s genesis is refused', async () => {
+    // The host runs genesis on a build of its own (genuine evidence, its own measurement): a
+    // member that would forward the root to the real build later. Without a pinned measurement
+    // the manifest would name only that build and look consistent.
+    const e = testEnclave({ codePath: 'tsconfig.json' });
+    dirs.push(e.dir);
+    await call(e, 'keyring.generate', { policy: 'measurement' });
+    await call(e, 'auth.init', { sealed: null });
+    e.clock.now = Math.floor(Date.now() / 1000);
+    const url = await serve<GenesisBody>(async (b) => {
+      const g = await genesisOf(e, b.operators, b.nonce);
+      return { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
+    });
+    const expected = testEnclave();
+    dirs.push(expected.dir);
+    const { out, run } = init(url, e, [expected.state.platform.measurement]);
+    await assert.rejects(run(), /genesis answer refused/);
+    assert.equal(existsSync(join(out, 'manifest.json')), false);
+    await assert.rejects(init(url, e, []).run(), /--expect-measurement/);
+  });
+
   it('names every field the host could have changed', async () => {
     const e = await readyEnclave(dirs);
     const nonce = 'genesis-check-nonce-1';
-    const request = { operators: real, threshold: 2 };
+    const request = { operators: real, threshold: 2, measurements: [e.state.platform.measurement] };
     const g = await genesisOf(e, real, nonce);
     const res = { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
     const trust = { nonce, trustedSimulatedVendorKeys: [readSimulatedVendorKey(e.dir)] };

@@ -84,6 +84,8 @@ describe('cluster on one PGlite instance: genesis in place, rotations wrapped, r
       work,
       '--trust-simulated-key',
       ts.vendorKey,
+      '--expect-measurement',
+      ts.measurement,
     ]);
     assert.equal(run.status, 0, run.stderr);
     assert.ok(existsSync(join(work, 'op1.age')) && existsSync(join(work, 'op2.age')));
