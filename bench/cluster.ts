@@ -63,6 +63,7 @@ export async function runClusterBench(): Promise<{ name: string; [k: string]: un
         allow_debug: true,
         simulated_vendor_keys: [a.vendorKey, b.vendorKey, c.vendorKey],
       },
+      nonce: 'bench-genesis-nonce',
     });
     const shares = await Promise.all(
       g.shares.slice(0, 2).map(async (s, i) => {

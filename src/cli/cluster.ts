@@ -1,6 +1,6 @@
 /**
  * `cloister cluster …` (docs/operations/cluster.md, docs/protocol/cluster.md):
- *   init          --operators ops.json --threshold K [--out DIR]   genesis: one .age per operator + manifest.json
+ *   init          --operators ops.json --threshold K --expect-measurement H [--out DIR]   genesis, attested: one .age per operator + manifest.json
  *   signing-key   --out op1-sign.key                              an operator's Ed25519 approval key
  *   approve       --proposal P --signing-key K --operator NAME      prints one approval (JSON)
  *   reshare       --proposal P --approval A1 --approval A2 [--out DIR]   a manifest change: new split
@@ -20,7 +20,9 @@ import { verifyEvidence } from '../client/index.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   ApprovalSchema,
+  GenesisAttestationSchema,
   ProposalSchema,
+  genesisReportData,
   approvalMessage,
   type Approval,
   ManifestSchema,
@@ -34,7 +36,14 @@ import {
   type Manifest,
   type ShareFile,
 } from '../protocol/cluster/cluster.js';
-import { base64ToBytes, bytesToBase64, bytesToHex, utf8 } from '../protocol/encoding.js';
+import type { PlatformName } from '../protocol/attestation/response.js';
+import {
+  base64ToBytes,
+  bytesEqual,
+  bytesToBase64,
+  bytesToHex,
+  utf8,
+} from '../protocol/encoding.js';
 import { sealEnvelopeHpke } from '../protocol/envelope/hpke.js';
 import { jcsBytes } from '../protocol/jcs.js';
 import { requestJson } from './http.js';
@@ -43,12 +52,22 @@ export class ClusterUsageError extends Error {}
 
 const OperatorsFileSchema = z.array(OperatorSchema).min(2);
 
+/** Equal as canonical JSON. */
+const same = (x: unknown, y: unknown) => bytesEqual(jcsBytes(x), jcsBytes(y));
+
+const GenesisResponseSchema = z.object({
+  manifest: ManifestSchema,
+  attestation: GenesisAttestationSchema,
+  shares: z.array(z.object({ operator: z.string(), file: z.string() })),
+});
+
 export async function clusterInit(o: {
   url: string;
   operatorsFile: string;
   threshold: number;
   outDir: string;
   measurements?: string[];
+  trustedSimulatedVendorKeys: string[];
 }): Promise<{ manifest: Manifest; files: string[] }> {
   let operators: z.infer<typeof OperatorsFileSchema>;
   try {
@@ -58,22 +77,100 @@ export async function clusterInit(o: {
       `${o.operatorsFile}: expected a JSON array of {"name", "recipient": "age1…"}, at least two`,
     );
   }
-  const res = z
-    .object({
-      manifest: ManifestSchema,
-      shares: z.array(z.object({ operator: z.string(), file: z.string() })),
-    })
-    .parse(
-      await requestJson(`${o.url}/cluster/genesis`, {
-        method: 'POST',
-        body: {
-          operators,
-          threshold: o.threshold,
-          ...(o.measurements?.length ? { measurements: o.measurements } : {}),
-        },
-      }),
+  // The build is the operators' to name: a genesis by another build (genuine evidence of its
+  // own measurement) would hold the root and could forward it to the real build later.
+  if (!o.measurements?.length)
+    throw new ClusterUsageError(
+      'cluster init needs --expect-measurement H (repeatable): the enclave builds the cluster accepts',
     );
-  return writeCeremony(o.outDir, res);
+  const nonce = randomBytes(32).toString('base64url');
+  const request = { operators, threshold: o.threshold, measurements: o.measurements };
+  const res = await requestJson(`${o.url}/cluster/genesis`, {
+    method: 'POST',
+    body: { ...request, nonce },
+  });
+  const checked = await checkGenesis(res, request, {
+    nonce,
+    trustedSimulatedVendorKeys: o.trustedSimulatedVendorKeys,
+  });
+  if (checked.reasons.length > 0 || !checked.response)
+    throw new Error(`genesis answer refused, nothing written:\n  ${checked.reasons.join('\n  ')}`);
+  return writeCeremony(o.outDir, checked.response);
+}
+
+/**
+ * Every reason not to keep a genesis answer; empty means the enclave itself made this manifest
+ * from this request. The host relays the request, so it could have run genesis with its own
+ * recipients (it would then hold every share) and handed back a manifest naming ours: the
+ * evidence of the genesis context binds the manifest digest, and the manifest must say exactly
+ * what the operators asked for (operators, threshold, measurements, no debug on hardware, no
+ * simulated machine they did not name).
+ */
+export async function checkGenesis(
+  response: unknown,
+  request: { operators: Manifest['operators']; threshold: number; measurements: string[] },
+  o: { nonce: string; trustedSimulatedVendorKeys: string[]; now?: number },
+): Promise<{ reasons: string[]; response: z.infer<typeof GenesisResponseSchema> | null }> {
+  const parsed = GenesisResponseSchema.safeParse(response);
+  if (!parsed.success) return { reasons: ['response: not a genesis answer'], response: null };
+  const { manifest, attestation: a, shares } = parsed.data;
+  const reasons: string[] = [];
+  if (!same(manifest.operators, request.operators))
+    reasons.push('manifest: operators differ from the operators file');
+  if (manifest.threshold !== request.threshold) reasons.push('manifest: threshold differs');
+  if (manifest.epoch !== 1) reasons.push('manifest: a genesis manifest is epoch 1');
+  if (!same([...manifest.measurements].sort(), [...request.measurements].sort()))
+    reasons.push('manifest: measurements differ from the ones asked for');
+  if (manifest.platform.name !== a.platform)
+    reasons.push('manifest: platform is not the enclave’s');
+  if (manifest.platform.allow_debug !== (a.platform === 'simulated'))
+    reasons.push('manifest: debug policy differs from the default');
+  if (manifest.platform.simulated_vendor_keys !== undefined)
+    reasons.push('manifest: names simulated machines nobody asked for');
+  if (
+    !same(
+      shares.map((s) => s.operator),
+      request.operators.map((op) => op.name),
+    )
+  )
+    reasons.push('shares: not one per operator');
+  if (a.nonce !== o.nonce) reasons.push('nonce differs from the one sent');
+  const reportData = genesisReportData({
+    cluster_id: manifest.cluster_id,
+    manifest_digest: manifestDigest(manifest),
+    nonce: o.nonce,
+  });
+  reasons.push(...(await evidenceReasons(a, reportData, manifest, o)));
+  return { reasons, response: parsed.data };
+}
+
+/** The evidence of `q` against the manifest's policy and the report data it must bind. */
+async function evidenceReasons(
+  q: { platform: PlatformName; quote: string; image_hash: string; report_data: string },
+  reportData: Uint8Array,
+  manifest: Manifest,
+  o: { trustedSimulatedVendorKeys: string[]; now?: number },
+): Promise<string[]> {
+  const reasons: string[] = [];
+  const map = PLATFORM_EVIDENCE[q.platform];
+  const ev = await verifyEvidence(
+    { kind: map.kind, quote: base64ToBytes(q.quote) },
+    {
+      acceptedMeasurements: manifest.measurements,
+      expectedReportData: reportData,
+      allowDebug: manifest.platform.allow_debug,
+      pinnedRoots: { simulatedVendorKeys: o.trustedSimulatedVendorKeys },
+      ...(o.now !== undefined ? { now: o.now } : {}),
+    },
+  );
+  for (const r of ev.reasons) reasons.push(`evidence: ${r.message}`);
+  const measurement = ev.measurements[map.measurement];
+  if (!measurement || !manifest.measurements.includes(measurement))
+    reasons.push('measurement is not accepted by the manifest');
+  if (measurement !== q.image_hash) reasons.push('measurement differs from image_hash');
+  if (ev.reportData !== bytesToHex(reportData) || q.report_data !== bytesToHex(reportData))
+    reasons.push('report data does not bind the fields of the answer');
+  return reasons;
 }
 
 /** The share file inside an age file, opened with an age identity file (`age-keygen` output). */
@@ -114,25 +211,7 @@ export async function checkProvisioningQuote(
   if (q.manifest_digest !== manifestDigest(manifest))
     reasons.push('the enclave was given another manifest');
   if (q.nonce !== o.nonce) reasons.push('nonce differs from the one sent');
-  const reportData = provisioningReportData(q);
-  const map = PLATFORM_EVIDENCE[q.platform];
-  const ev = await verifyEvidence(
-    { kind: map.kind, quote: base64ToBytes(q.quote) },
-    {
-      acceptedMeasurements: manifest.measurements,
-      expectedReportData: reportData,
-      allowDebug: manifest.platform.allow_debug,
-      pinnedRoots: { simulatedVendorKeys: o.trustedSimulatedVendorKeys },
-      ...(o.now !== undefined ? { now: o.now } : {}),
-    },
-  );
-  for (const r of ev.reasons) reasons.push(`evidence: ${r.message}`);
-  const measurement = ev.measurements[map.measurement];
-  if (!measurement || !manifest.measurements.includes(measurement))
-    reasons.push('measurement is not accepted by the manifest');
-  if (measurement !== q.image_hash) reasons.push('measurement differs from image_hash');
-  if (ev.reportData !== bytesToHex(reportData) || q.report_data !== bytesToHex(reportData))
-    reasons.push('report data does not bind the provisioning key, cluster id and nonce');
+  reasons.push(...(await evidenceReasons(q, provisioningReportData(q), manifest, o)));
   return { reasons, quote: q };
 }
 
@@ -241,7 +320,37 @@ export async function clusterReshare(o: {
         body: { proposal, approvals },
       }),
     );
+  const reasons = reshareReasons(res, proposal);
+  if (reasons.length > 0)
+    throw new Error(`reshare answer refused, nothing written:\n  ${reasons.join('\n  ')}`);
   return writeCeremony(o.outDir, res);
+}
+
+/**
+ * The new manifest must be the approved proposal: operators keep it as their manifest.json and
+ * check every later quote against it, so a host that added its own build's measurement (or a
+ * simulated vendor key, or debug) would be sent their shares.
+ */
+export function reshareReasons(
+  res: { manifest: Manifest; shares: { operator: string }[] },
+  proposal: z.infer<typeof ProposalSchema>,
+): string[] {
+  const m = res.manifest;
+  const reasons: string[] = [];
+  if (m.cluster_id !== proposal.cluster_id) reasons.push('manifest: another cluster');
+  if (m.epoch !== proposal.from_epoch + 1) reasons.push('manifest: not the next epoch');
+  if (m.threshold !== proposal.threshold) reasons.push('manifest: threshold differs');
+  if (!same(m.operators, proposal.operators)) reasons.push('manifest: operators differ');
+  if (!same(m.measurements, proposal.measurements)) reasons.push('manifest: measurements differ');
+  if (!same(m.platform, proposal.platform)) reasons.push('manifest: platform policy differs');
+  if (
+    !same(
+      res.shares.map((x) => x.operator),
+      proposal.operators.map((op) => op.name),
+    )
+  )
+    reasons.push('shares: not one per operator');
+  return reasons;
 }
 
 function writeCeremony(

@@ -68,7 +68,7 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   --json                           print raw JSON
   auth verify <token> --jwks SRC  verify an access token against a JWKS (URL or file), with --issuer/--audience
   auth register|login --email E    account; password from CLOISTER_PASSWORD, encrypted to the enclave
-  cluster init --operators F --threshold K [--out DIR]   genesis (operator token): .age shares + manifest.json
+  cluster init --operators F --threshold K --expect-measurement H [--out DIR] [trust options]   genesis (operator token), attested: .age shares + manifest.json
   cluster signing-key --out F       an operator's Ed25519 key for approving manifest changes
   cluster approve --proposal P --signing-key K --operator NAME    print one approval (JSON)
   cluster reshare --proposal P --approval A (repeatable) [--out DIR]  manifest change, new split
@@ -233,6 +233,7 @@ async function runCluster(sub: string | undefined): Promise<void> {
         threshold: count(values.threshold, '--threshold', 2, 32),
         outDir: values.out,
         measurements: values['expect-measurement'],
+        trustedSimulatedVendorKeys: trustedVendorKeys(trust),
       });
       print(r, `cluster ${r.manifest.cluster_id}: ${r.files.join(', ')} and manifest.json written`);
       return;

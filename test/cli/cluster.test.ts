@@ -96,4 +96,27 @@ describe('cloister cluster provide-share: the quote check', () => {
     const noDebug = { ...manifest, platform: { name: 'simulated' as const, allow_debug: false } };
     assert.ok((await check(await quoteFor(noDebug), noDebug)).reasons.length > 0);
   });
+  it('refuses evidence "signed" by a small-order vendor key, even one a manifest lists', async () => {
+    // The identity point as a vendor key: under ZIP-215 rules (R = identity, S = 0) verifies
+    // for any document, so a host that slipped it into a manifest's or operator's trusted keys
+    // could make up evidence for any measurement and report data.
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1;
+    const forgedSignature = new Uint8Array(64);
+    forgedSignature[0] = 1;
+    const q = await quoteFor(manifest);
+    const doc = JSON.parse(Buffer.from(q.quote, 'base64').toString('utf8'));
+    const forged = {
+      ...q,
+      quote: Buffer.from(
+        JSON.stringify({
+          ...doc,
+          vendor_key: bytesToBase64(identityPoint),
+          signature: bytesToBase64(forgedSignature),
+        }),
+      ).toString('base64'),
+    };
+    const reasons = (await check(forged, manifest, [bytesToBase64(identityPoint)])).reasons;
+    assert.ok(reasons.includes('evidence: vendor signature does not verify'), reasons.join('; '));
+  });
 });

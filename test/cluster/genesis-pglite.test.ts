@@ -82,6 +82,10 @@ describe('cluster on one PGlite instance: genesis in place, rotations wrapped, r
       '2',
       '--out',
       work,
+      '--trust-simulated-key',
+      ts.vendorKey,
+      '--expect-measurement',
+      ts.measurement,
     ]);
     assert.equal(run.status, 0, run.stderr);
     assert.ok(existsSync(join(work, 'op1.age')) && existsSync(join(work, 'op2.age')));

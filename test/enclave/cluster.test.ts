@@ -18,6 +18,9 @@ import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { clusterIdOf } from '../../src/enclave/cluster/root.js';
 import { wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import {
+  FORWARD_FORMAT,
+  forwardInfo,
+  forwardNonce,
   PROPOSAL_FORMAT,
   type Proposal,
   SHARE_FORMAT,
@@ -31,6 +34,7 @@ import { base64ToBytes, bytesToBase64 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
 import { jcsBytes } from '../../src/protocol/jcs.js';
 import type { EnclaveState } from '../../src/enclave/state.js';
+import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import { testEnclave } from '../helpers/enclave-state.js';
 
 let nextId = 1;
@@ -90,8 +94,55 @@ describe('enclave cluster rules', () => {
       threshold: 2,
       measurements: [e.state.platform.measurement],
       platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
     });
     return { e, g, ops };
+  }
+
+  /** An enclave whose genesis names 3 of `n` operators with signing keys (`weak`: small order). */
+  async function signedGenesis(n: number, weak?: number) {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    await call(e.state, 'auth.init', { sealed: null });
+    const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
+    dirs.push(keyDir);
+    const ops = await operators(n);
+    // The identity point: under ZIP-215 rules (R = identity, S = 0) verifies for any message.
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1;
+    const withKeys = ops.map((o, i) => ({
+      ...o.op,
+      signing_key:
+        i === weak
+          ? bytesToBase64(identityPoint)
+          : clusterSigningKey(join(keyDir, `${o.op.name}.key`)).signing_key,
+    }));
+    const g = await call(e.state, 'cluster.genesis', {
+      operators: withKeys.slice(0, 3),
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
+    });
+    /** A proposal (one more measurement) written to keyDir, and an approval helper. */
+    const propose = (operators: Proposal['operators']) => {
+      const proposal: Proposal = {
+        format: PROPOSAL_FORMAT,
+        cluster_id: g.manifest.cluster_id,
+        from_epoch: 1,
+        threshold: 2,
+        operators,
+        measurements: [e.state.platform.measurement, 'cd'.repeat(48)],
+        platform: { name: 'simulated', allow_debug: true },
+      };
+      const proposalPath = join(keyDir, 'proposal.json');
+      writeFileSync(proposalPath, JSON.stringify(proposal));
+      const approve = (name: string, as = name) =>
+        clusterApprove({ proposalPath, signingKeyPath: join(keyDir, `${name}.key`), operator: as });
+      return { proposal, approve };
+    };
+    return { e, ops, withKeys, g, propose };
   }
 
   it('refuses a root the host made up, though its manifest names the real cluster id', async () => {
@@ -121,6 +172,119 @@ describe('enclave cluster rules', () => {
     await code(submit(n.state, forged, files[1]!), 'CLUSTER_ID_MISMATCH');
     assert.equal(n.state.phase, 'awaiting_quorum');
     assert.equal(n.state.cluster, null);
+  });
+
+  it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
+    const n = testEnclave();
+    const m = testEnclave();
+    dirs.push(n.dir, m.dir);
+    await call(m.state, 'keyring.generate', { policy: 'measurement' });
+    await call(m.state, 'auth.init', { sealed: null });
+    const ops = await operators(3);
+    const g = await call(m.state, 'cluster.genesis', {
+      operators: ops.map((o) => o.op),
+      threshold: 2,
+      measurements: [m.state.platform.measurement],
+      platform: {
+        name: 'simulated',
+        allow_debug: true,
+        simulated_vendor_keys: [readSimulatedVendorKey(m.dir), readSimulatedVendorKey(n.dir)],
+      },
+      nonce: 'genesis-nonce-0001',
+    });
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    // The host asks the real member for an ordinary attestation with the forward nonce (any
+    // caller can) and seals a root of its own to the newcomer's public provisioning key.
+    const member = await call(m.state, 'attestation.get', {
+      nonce: forwardNonce(quote.report_data),
+    });
+    const sealed = await sealEnvelopeHpke(
+      'HPKE-Base-X25519-SHA256-A256GCM',
+      base64ToBytes(quote.provisioning_key),
+      jcsBytes({
+        format: FORWARD_FORMAT,
+        cluster_id: g.manifest.cluster_id,
+        root: bytesToBase64(new Uint8Array(32).fill(9)),
+      }),
+      { info: forwardInfo(quote.report_data, member.report_data) },
+    );
+    const fake = { member, enc: sealed.enc, ciphertext: sealed.ciphertext };
+    await code(
+      call(n.state, 'cluster.accept_forward', {
+        forward: fake,
+        quote_report_data: quote.report_data,
+      }),
+      'CLUSTER_ID_MISMATCH',
+    );
+    // An answer to a quote this enclave never issued is refused before anything is opened.
+    await code(
+      call(n.state, 'cluster.accept_forward', {
+        forward: fake,
+        quote_report_data: 'ab'.repeat(64),
+      }),
+      'CLUSTER_PEER_REFUSED',
+    );
+    assert.equal(n.state.phase, 'awaiting_quorum');
+    // The real member's forward still works afterwards.
+    const real = await call(m.state, 'cluster.forward', { quote });
+    const done = await call(n.state, 'cluster.accept_forward', {
+      forward: real,
+      quote_report_data: quote.report_data,
+    });
+    assert.ok(done.local_root);
+  });
+
+  it('a replayed share submission counts once; one sealed to an earlier provisioning key is refused', async () => {
+    const { g, ops } = await genesis();
+    const d = new age.Decrypter();
+    d.addIdentity(ops[0]!.identity);
+    const share1: ShareFile = JSON.parse(
+      new TextDecoder().decode(await d.decrypt(age.armor.decode(g.shares[0].file))),
+    );
+    let n = testEnclave();
+    dirs.push(n.dir);
+    const wait = () =>
+      call(n.state, 'cluster.await_quorum', {
+        manifest: g.manifest,
+        manifest_mac: g.manifest_mac,
+        policy: 'measurement',
+      });
+    await wait();
+    const q = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const sealed = await sealEnvelopeHpke(
+      'HPKE-Base-X25519-SHA256-A256GCM',
+      base64ToBytes(q.provisioning_key),
+      jcsBytes(share1),
+      { info: SHARE_PROVISION_INFO },
+    );
+    const submission = {
+      manifest_digest: manifestDigest(g.manifest),
+      provisioning_key: q.provisioning_key,
+      enc: sealed.enc,
+      ciphertext: sealed.ciphertext,
+    };
+    assert.equal((await call(n.state, 'cluster.submit_share', submission)).have, 1);
+    // The host replays the operator's message: still one share, no root.
+    assert.equal((await call(n.state, 'cluster.submit_share', submission)).have, 1);
+    assert.equal(n.state.phase, 'awaiting_quorum');
+    // The enclave restarts and awaits again under a new provisioning key: the old message
+    // opens nowhere.
+    n = testEnclave({ dir: n.dir });
+    await wait();
+    await code(call(n.state, 'cluster.submit_share', submission), 'CLUSTER_SHARE_INVALID');
+    await code(
+      call(n.state, 'cluster.submit_share', {
+        ...submission,
+        provisioning_key: (await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' }))
+          .provisioning_key,
+      }),
+      'CLUSTER_SHARE_INVALID',
+    );
   });
 
   it('refuses shares of a superseded split and shares not in the manifest', async () => {
@@ -210,6 +374,7 @@ describe('enclave cluster rules', () => {
         threshold: 2,
         measurements: [e.state.platform.measurement],
         platform: { name: 'simulated', allow_debug: true },
+        nonce: 'genesis-nonce-0001',
       }),
       'CLUSTER_EXISTS',
     );
@@ -226,35 +391,9 @@ describe('enclave cluster rules', () => {
   });
 
   it('reshare: approved by a threshold of current operators, new epoch, same root; old shares superseded', async () => {
-    const e = testEnclave();
-    dirs.push(e.dir);
-    await call(e.state, 'keyring.generate', { policy: 'measurement' });
-    await call(e.state, 'auth.init', { sealed: null });
-    const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
-    dirs.push(keyDir);
-    const ops = await operators(4);
-    const signing = ops.map((o) => clusterSigningKey(join(keyDir, `${o.op.name}.key`)).signing_key);
-    const withKeys = ops.map((o, i) => ({ ...o.op, signing_key: signing[i] }));
-    const g = await call(e.state, 'cluster.genesis', {
-      operators: withKeys.slice(0, 3),
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-    });
+    const { e, ops, withKeys, g, propose } = await signedGenesis(4);
     // Replace op3 by op4 and accept one more measurement.
-    const proposal: Proposal = {
-      format: PROPOSAL_FORMAT,
-      cluster_id: g.manifest.cluster_id,
-      from_epoch: 1,
-      threshold: 2,
-      operators: [withKeys[0]!, withKeys[1]!, withKeys[3]!],
-      measurements: [e.state.platform.measurement, 'cd'.repeat(48)],
-      platform: { name: 'simulated', allow_debug: true },
-    };
-    const proposalPath = join(keyDir, 'proposal.json');
-    writeFileSync(proposalPath, JSON.stringify(proposal));
-    const approve = (name: string, as = name) =>
-      clusterApprove({ proposalPath, signingKeyPath: join(keyDir, `${name}.key`), operator: as });
+    const { proposal, approve } = propose([withKeys[0]!, withKeys[1]!, withKeys[3]!]);
     await code(
       call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1')] }),
       'CLUSTER_APPROVALS_INSUFFICIENT',
@@ -320,5 +459,19 @@ describe('enclave cluster rules', () => {
       manifest_mac: r.manifest_mac,
       carry: g.wrapped.carry,
     });
+  });
+  it('reshare: a small-order signing key does not make every signature an approval', async () => {
+    // op2's key is the identity point: whoever relays approvals could stand in for op2.
+    const { e, g, propose } = await signedGenesis(3, 1);
+    const { proposal, approve } = propose(g.manifest.operators);
+    const forged = new Uint8Array(64);
+    forged[0] = 1;
+    await code(
+      call(e.state, 'cluster.reshare', {
+        proposal,
+        approvals: [approve('op1'), { operator: 'op2', signature: bytesToBase64(forged) }],
+      }),
+      'CLUSTER_APPROVALS_INSUFFICIENT',
+    );
   });
 });

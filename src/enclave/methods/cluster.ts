@@ -14,6 +14,7 @@ import {
   approvalMessage,
   FORWARD_FORMAT,
   forwardInfo,
+  genesisReportData,
   forwardNonce,
   MANIFEST_FORMAT,
   SHARE_FORMAT,
@@ -169,14 +170,27 @@ export async function clusterGenesis(
   const wallet = state.keyrings.wallet.active;
   const root = generateRoot();
   const clusterId = clusterIdOf(root);
-  const { manifest, shares } = await splitToManifest(state, root, 1, params);
+  const { nonce, ...spec } = params;
+  const { manifest, shares } = await splitToManifest(state, root, 1, spec);
+  const digest = manifestDigest(manifest);
+  // The operators accept this manifest only with evidence of its own context binding it: a
+  // host that ran genesis with its own recipients cannot pass a manifest off as this one.
+  const reportData = genesisReportData({ cluster_id: clusterId, manifest_digest: digest, nonce });
+  const attestation = {
+    quote: bytesToBase64(await state.platform.evidence(reportData)),
+    image_hash: state.platform.measurement,
+    platform: state.platform.name,
+    report_data: bytesToHex(reportData),
+    nonce,
+  };
   // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
   // the password-sealing root, so stored password hashes keep opening on every member.
   const passwordKey = state.platform.sealingKey(policy);
   const carryDoc = jcsBytes({ format: CARRY_FORMAT, password_key: bytesToBase64(passwordKey) });
   const result = {
     manifest,
-    manifest_digest: manifestDigest(manifest),
+    manifest_digest: digest,
+    attestation,
     wrapped: {
       credential: wrapKeyring(root, credential, policy),
       auth: wrapKeyring(root, auth, policy),
@@ -468,7 +482,11 @@ export async function clusterReshare(
     if (!op?.signing_key) continue;
     let ok = false;
     try {
-      ok = ed25519.verify(base64ToBytes(a.signature), message, base64ToBytes(op.signing_key));
+      // RFC 8032 rules, not ZIP-215: a small-order key would make (identity, 0) verify for
+      // any message, so whoever relays approvals could approve for that operator.
+      ok = ed25519.verify(base64ToBytes(a.signature), message, base64ToBytes(op.signing_key), {
+        zip215: false,
+      });
     } catch {
       ok = false;
     }

@@ -374,7 +374,12 @@ export function createClusterService(deps: {
         enclave.restart();
         throw err;
       }
-      return { manifest: g.manifest, manifest_digest: g.manifest_digest, shares: g.shares };
+      return {
+        manifest: g.manifest,
+        manifest_digest: g.manifest_digest,
+        attestation: g.attestation,
+        shares: g.shares,
+      };
     },
   };
 }

@@ -131,6 +131,40 @@ export function provisioningReportData(b: ProvisioningBinding): Uint8Array {
   );
 }
 
+export const GENESIS_CONTEXT = 'cloister/cluster-genesis-report-data/v1';
+
+/**
+ * What `cluster.genesis` binds into its evidence: the manifest it made and the operator's nonce.
+ * Its own context, so no other enclave answer (an ordinary attestation of any nonce the host
+ * picks) can stand for it: the operators' CLI accepts a manifest only with this evidence.
+ */
+export function genesisReportData(b: {
+  cluster_id: string;
+  manifest_digest: string;
+  nonce: string;
+}): Uint8Array {
+  return sha512(
+    jcsBytes({
+      context: GENESIS_CONTEXT,
+      cluster_id: b.cluster_id,
+      manifest_digest: b.manifest_digest,
+      nonce: b.nonce,
+    }),
+  );
+}
+
+/** The evidence a genesis answer carries (report data: `genesisReportData`). */
+export const GenesisAttestationSchema = z
+  .object({
+    quote: base64Range(1, 64 * 1024),
+    image_hash: IdentityHexSchema,
+    platform: PlatformSchema,
+    report_data: hexBytes(64),
+    nonce: AttestationNonceSchema,
+  })
+  .strict();
+export type GenesisAttestation = z.infer<typeof GenesisAttestationSchema>;
+
 /** `GET /attestation/quote` while the instance awaits its quorum. */
 export const ProvisioningQuoteSchema = z
   .object({

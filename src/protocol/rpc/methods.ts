@@ -28,6 +28,7 @@ import {
   ProposalSchema,
   ClusterPlatformSchema,
   ForwardSchema,
+  GenesisAttestationSchema,
   JoinRequestSchema,
   ManifestSchema,
   OperatorSchema,
@@ -324,6 +325,8 @@ export const METHODS = {
         threshold: z.number().int().min(2).max(MAX_OPERATORS),
         measurements: z.array(IdentityHexSchema).min(1).max(64),
         platform: ClusterPlatformSchema,
+        /** The operator's nonce, bound with the manifest digest into `attestation`. */
+        nonce: AttestationNonceSchema,
       })
       .strict()
       .refine((p) => p.threshold <= p.operators.length),
@@ -331,6 +334,7 @@ export const METHODS = {
       .object({
         manifest: ManifestSchema,
         manifest_digest: hexBytes(32),
+        attestation: GenesisAttestationSchema,
         wrapped: z
           .object({
             credential: WrappedKeyringSchema,

@@ -10,12 +10,15 @@ import {
   ApprovalSchema,
   ProposalSchema,
   ForwardSchema,
+  GenesisAttestationSchema,
   JoinRequestSchema,
   ManifestSchema,
   OperatorSchema,
   ShareSubmissionSchema,
   MAX_OPERATORS,
 } from '../../../protocol/cluster/cluster.js';
+import { randomBytes } from 'node:crypto';
+import { AttestationNonceSchema } from '../../../protocol/attestation/report-data.js';
 import { IdentityHexSchema } from '../../../protocol/attestation/response.js';
 import { base64Bytes } from '../../../protocol/encoding.js';
 import type { AuthGuard } from '../../auth/guard.js';
@@ -34,6 +37,8 @@ export const GenesisRequestSchema = z
     allow_debug: z.boolean().optional(),
     /** `simulated` only: vendor keys of the machines that may join (docs/protocol/cluster.md). */
     simulated_vendor_keys: z.array(base64Bytes(32)).max(64).optional(),
+    /** The operator's nonce for the genesis evidence; the host picks one if none is sent. */
+    nonce: AttestationNonceSchema.optional(),
   })
   .strict()
   .refine((b) => b.threshold <= b.operators.length, {
@@ -63,6 +68,7 @@ export function clusterRoutes(deps: {
             200: z.object({
               manifest: ManifestSchema,
               manifest_digest: z.string(),
+              attestation: GenesisAttestationSchema,
               shares: z.array(
                 z.object({ operator: z.string(), index: z.number(), file: z.string() }),
               ),
@@ -87,6 +93,7 @@ export function clusterRoutes(deps: {
             allow_debug: b.allow_debug ?? status.platform === 'simulated',
             ...(b.simulated_vendor_keys ? { simulated_vendor_keys: b.simulated_vendor_keys } : {}),
           },
+          nonce: b.nonce ?? randomBytes(32).toString('base64url'),
         });
       },
     );

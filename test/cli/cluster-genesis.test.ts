@@ -1,0 +1,343 @@
+/**
+ * `cloister cluster init` keeps a genesis answer only if the enclave itself made that manifest
+ * from the operators' request (docs/protocol/cluster.md, "Genesis evidence"). The host relays
+ * the request: before this check it could run genesis with its own age recipients (so it would
+ * decrypt every share and hold the root), re-encrypt each share file to the real operator and
+ * hand back a manifest naming the real operators, and the CLI wrote it all as the ceremony's
+ * output. It could equally add a measurement, a simulated vendor key or debug to the policy.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as age from 'age-encryption';
+import {
+  checkGenesis,
+  clusterApprove,
+  clusterInit,
+  clusterReshare,
+  clusterSigningKey,
+} from '../../src/cli/cluster.js';
+import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
+import type { MethodName } from '../../src/protocol/rpc/methods.js';
+import {
+  PROPOSAL_FORMAT,
+  type Manifest,
+  type Proposal,
+} from '../../src/protocol/cluster/cluster.js';
+import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
+import { ok } from '../mutation-killers/rpc.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are checked by the dispatcher's schemas
+const call = (e: TestEnclave, method: MethodName, params: unknown): Promise<any> =>
+  ok(e, method, params);
+
+async function operators(prefix: string) {
+  return Promise.all(
+    [1, 2, 3].map(async (i) => {
+      const identity = await age.generateX25519Identity();
+      return {
+        name: `op${i}`,
+        recipient: await age.identityToRecipient(identity),
+        identity,
+        prefix,
+      };
+    }),
+  );
+}
+
+async function readyEnclave(dirs: string[]): Promise<TestEnclave> {
+  const e = testEnclave();
+  dirs.push(e.dir);
+  await call(e, 'keyring.generate', { policy: 'measurement' });
+  await call(e, 'auth.init', { sealed: null });
+  return e;
+}
+
+const servers: Server[] = [];
+
+/** A service stand-in: `answer` turns the parsed genesis body into the response body. */
+async function serve<B>(answer: (body: B) => Promise<unknown>): Promise<string> {
+  const server = createServer((req, res) => {
+    let data = '';
+    req.on('data', (c: Buffer) => (data += c.toString()));
+    req.on('end', () => {
+      answer(JSON.parse(data) as B).then(
+        (body) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'X', message: String(err) } }));
+        },
+      );
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (!addr || typeof addr === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${addr.port}`;
+}
+
+type GenesisBody = { operators: Manifest['operators']; threshold: number; nonce: string };
+
+describe('cloister cluster init: the genesis answer is attested and matches the request', () => {
+  const dirs: string[] = [];
+  let real: { name: string; recipient: string }[];
+  let host: Awaited<ReturnType<typeof operators>>;
+  before(async () => {
+    real = (await operators('real')).map(({ name, recipient }) => ({ name, recipient }));
+    host = await operators('host');
+  });
+  after(() => {
+    for (const s of servers) s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  const genesisOf = (e: TestEnclave, ops: Manifest['operators'], nonce: string) =>
+    call(e, 'cluster.genesis', {
+      operators: ops,
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce,
+    });
+
+  function init(url: string, e: TestEnclave, measurements = [e.state.platform.measurement]) {
+    const out = mkdtempSync(join(tmpdir(), 'cloister-init-'));
+    dirs.push(out);
+    const opsFile = join(out, 'ops.json');
+    writeFileSync(opsFile, JSON.stringify(real));
+    return {
+      out,
+      run: () =>
+        clusterInit({
+          url,
+          operatorsFile: opsFile,
+          threshold: 2,
+          outDir: out,
+          measurements,
+          trustedSimulatedVendorKeys: [readSimulatedVendorKey(e.dir)],
+        }),
+    };
+  }
+
+  it('an honest genesis passes and writes the ceremony', async () => {
+    const e = await readyEnclave(dirs);
+    // The simulated evidence carries the enclave's clock; the CLI checks freshness against now.
+    e.clock.now = Math.floor(Date.now() / 1000);
+    const url = await serve<GenesisBody>(async (b) => {
+      const g = await genesisOf(e, b.operators, b.nonce);
+      return { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
+    });
+    const { out, run } = init(url, e);
+    const r = await run();
+    assert.deepEqual(
+      r.manifest.operators.map((o) => o.recipient),
+      real.map((o) => o.recipient),
+    );
+    assert.ok(existsSync(join(out, 'op1.age')));
+    assert.equal(
+      JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).cluster_id,
+      r.manifest.cluster_id,
+    );
+  });
+
+  it('refuses a manifest relabelled after a genesis run with the host’s own recipients', async () => {
+    const e = await readyEnclave(dirs);
+    e.clock.now = Math.floor(Date.now() / 1000);
+    const url = await serve<GenesisBody>(async (b) => {
+      // The host keeps the operators' names and swaps in recipients it holds the keys of ...
+      const g = await genesisOf(
+        e,
+        host.map(({ name, recipient }) => ({ name, recipient })),
+        b.nonce,
+      );
+      // ... then hands back the manifest naming the real recipients (the share digests do not
+      // depend on the recipient, so they still match the share files it re-encrypts).
+      const manifest = { ...g.manifest, operators: b.operators };
+      const attestation = await call(e, 'attestation.get', { nonce: b.nonce });
+      return {
+        manifest,
+        attestation: {
+          quote: attestation.quote,
+          image_hash: attestation.image_hash,
+          platform: attestation.platform,
+          report_data: attestation.report_data,
+          nonce: b.nonce,
+        },
+        shares: g.shares,
+      };
+    });
+    const { out, run } = init(url, e);
+    await assert.rejects(run(), /genesis answer refused, nothing written/);
+    assert.equal(existsSync(join(out, 'manifest.json')), false);
+  });
+
+  it('needs the build the operators expect: another build’s genesis is refused', async () => {
+    // The host runs genesis on a build of its own (genuine evidence, its own measurement): a
+    // member that would forward the root to the real build later. Without a pinned measurement
+    // the manifest would name only that build and look consistent.
+    const e = testEnclave({ codePath: 'tsconfig.json' });
+    dirs.push(e.dir);
+    await call(e, 'keyring.generate', { policy: 'measurement' });
+    await call(e, 'auth.init', { sealed: null });
+    e.clock.now = Math.floor(Date.now() / 1000);
+    const url = await serve<GenesisBody>(async (b) => {
+      const g = await genesisOf(e, b.operators, b.nonce);
+      return { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
+    });
+    const expected = testEnclave();
+    dirs.push(expected.dir);
+    const { out, run } = init(url, e, [expected.state.platform.measurement]);
+    await assert.rejects(run(), /genesis answer refused/);
+    assert.equal(existsSync(join(out, 'manifest.json')), false);
+    await assert.rejects(init(url, e, []).run(), /--expect-measurement/);
+  });
+
+  it('names every field the host could have changed', async () => {
+    const e = await readyEnclave(dirs);
+    const nonce = 'genesis-check-nonce-1';
+    const request = { operators: real, threshold: 2, measurements: [e.state.platform.measurement] };
+    const g = await genesisOf(e, real, nonce);
+    const res = { manifest: g.manifest, attestation: g.attestation, shares: g.shares };
+    const trust = { nonce, trustedSimulatedVendorKeys: [readSimulatedVendorKey(e.dir)] };
+    const now = { ...trust, now: e.clock.now };
+    assert.deepEqual((await checkGenesis(res, request, now)).reasons, []);
+    // Another nonce, no trusted vendor key, no evidence at all.
+    assert.ok(
+      (await checkGenesis(res, request, { ...now, nonce: 'another-nonce-0001' })).reasons.length >
+        0,
+    );
+    assert.ok(
+      (await checkGenesis(res, request, { ...now, trustedSimulatedVendorKeys: [] })).reasons
+        .length > 0,
+    );
+    assert.deepEqual(
+      (await checkGenesis({ ...res, attestation: undefined }, request, now)).reasons,
+      ['response: not a genesis answer'],
+    );
+    // The enclave really made these, from a request the host rewrote.
+    const variants: [Record<string, unknown>, string][] = [
+      [{ threshold: 3 }, 'manifest: threshold differs'],
+      [
+        { measurements: [e.state.platform.measurement, 'ab'.repeat(48)] },
+        'manifest: measurements differ from the ones asked for',
+      ],
+      [
+        {
+          platform: {
+            name: 'simulated',
+            allow_debug: true,
+            simulated_vendor_keys: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='],
+          },
+        },
+        'manifest: names simulated machines nobody asked for',
+      ],
+    ];
+    for (const [change, reason] of variants) {
+      const f = await readyEnclave(dirs);
+      const h = await call(f, 'cluster.genesis', {
+        operators: real,
+        threshold: 2,
+        measurements: [f.state.platform.measurement],
+        platform: { name: 'simulated', allow_debug: true },
+        nonce,
+        ...change,
+      });
+      const checked = await checkGenesis(
+        { manifest: h.manifest, attestation: h.attestation, shares: h.shares },
+        request,
+        { nonce, trustedSimulatedVendorKeys: [readSimulatedVendorKey(f.dir)], now: f.clock.now },
+      );
+      assert.ok(checked.reasons.includes(reason), `${reason}: ${checked.reasons.join('; ')}`);
+    }
+  });
+});
+
+describe('cloister cluster reshare: the answer must be the approved proposal', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('refuses a manifest with a measurement nobody approved; keeps the honest one', async () => {
+    const e = await readyEnclave(dirs);
+    const work = mkdtempSync(join(tmpdir(), 'cloister-reshare-'));
+    dirs.push(work);
+    const ops = await Promise.all(
+      (await operators('r')).map(async ({ name, recipient }) => ({
+        name,
+        recipient,
+        signing_key: clusterSigningKey(join(work, `${name}.key`)).signing_key,
+      })),
+    );
+    const g = await call(e, 'cluster.genesis', {
+      operators: ops,
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
+    });
+    const proposal: Proposal = {
+      format: PROPOSAL_FORMAT,
+      cluster_id: g.manifest.cluster_id,
+      from_epoch: 1,
+      threshold: 2,
+      operators: ops,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+    };
+    const proposalPath = join(work, 'proposal.json');
+    writeFileSync(proposalPath, JSON.stringify(proposal));
+    const approvalPaths = ['op1', 'op2'].map((name) => {
+      const path = join(work, `${name}.approval.json`);
+      const a = clusterApprove({
+        proposalPath,
+        signingKeyPath: join(work, `${name}.key`),
+        operator: name,
+      });
+      writeFileSync(path, JSON.stringify(a));
+      return path;
+    });
+    let tamper = true;
+    const url = await serve<{ proposal: Proposal; approvals: unknown[] }>(async (b) => {
+      const r = await call(e, 'cluster.reshare', b);
+      // The enclave resplit as approved; the host adds its own build's measurement to the
+      // manifest the operators will keep and check quotes against.
+      const manifest = tamper
+        ? { ...r.manifest, measurements: [...r.manifest.measurements, 'ee'.repeat(48)] }
+        : r.manifest;
+      return { manifest, manifest_digest: r.manifest_digest, shares: r.shares };
+    });
+    const outDir = join(work, 'out');
+    await assert.rejects(
+      clusterReshare({ url, proposalPath, approvalPaths, outDir }),
+      /manifest: measurements differ/,
+    );
+    assert.equal(existsSync(join(outDir, 'manifest.json')), false);
+    tamper = false;
+    // The first call moved the enclave to epoch 2: approve the next proposal.
+    const next = { ...proposal, from_epoch: 2 };
+    writeFileSync(proposalPath, JSON.stringify(next));
+    for (const [i, name] of ['op1', 'op2'].entries())
+      writeFileSync(
+        approvalPaths[i]!,
+        JSON.stringify(
+          clusterApprove({
+            proposalPath,
+            signingKeyPath: join(work, `${name}.key`),
+            operator: name,
+          }),
+        ),
+      );
+    const r = await clusterReshare({ url, proposalPath, approvalPaths, outDir });
+    assert.equal(r.manifest.epoch, 3);
+    assert.ok(existsSync(join(outDir, 'manifest.json')));
+  });
+});
