@@ -1,4 +1,4 @@
--- 007_cluster (docs/protocol/cluster.md): the cluster manifest, one row per split epoch, and the
+-- 010_cluster (docs/protocol/cluster.md): the cluster manifest, one row per split epoch, and the
 -- keyrings wrapped under the cluster root at genesis (later generations are wrapped too and are
 -- stored where they always were: enclave_state, auth_state). Nothing here opens without the root.
 CREATE TABLE cluster_manifests (
@@ -18,3 +18,8 @@ CREATE TABLE cluster_keyrings (
   created_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (purpose, generation)
 );
+
+-- The service's least-privilege role reads and writes both (a reshare adds a manifest epoch;
+-- keyring rows are written at genesis and on each rotation). Without these grants a service
+-- running as an app_service login cannot start in a cluster.
+GRANT SELECT, INSERT ON cluster_manifests, cluster_keyrings TO app_service;
