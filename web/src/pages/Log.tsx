@@ -1,0 +1,7 @@
+export function LogPage() {
+  return (
+    <section>
+      <h1>Log</h1>
+    </section>
+  );
+}
