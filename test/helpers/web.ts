@@ -13,13 +13,12 @@ function newest(dir: string): number {
 
 export const WEB_ROOT = 'dist/web';
 
-/** Rebuilds when dist/web is missing or older than any file under web/src or src/client. */
+/** Rebuilds when dist/web is missing or older than any file under web/, src/client or src/protocol. */
 export function ensureWebBuild(): void {
   const index = join(WEB_ROOT, 'index.html');
   if (
     existsSync(index) &&
-    statSync(index).mtimeMs >=
-      Math.max(newest('web/src'), newest('src/client'), newest('src/protocol'))
+    statSync(index).mtimeMs >= Math.max(newest('web'), newest('src/client'), newest('src/protocol'))
   )
     return;
   execFileSync(

@@ -29,15 +29,20 @@ export function VerifyPage() {
     }
   };
   useEffect(() => {
-    try {
-      const shared = resultFromFragment(location.hash);
-      if (shared) {
-        setText(shared);
-        void check(shared);
+    const fromLink = () => {
+      try {
+        const shared = resultFromFragment(location.hash);
+        if (shared) {
+          setText(shared);
+          void check(shared);
+        }
+      } catch {
+        setMsg('The share link is damaged.');
       }
-    } catch {
-      setMsg('The share link is damaged.');
-    }
+    };
+    fromLink();
+    addEventListener('hashchange', fromLink);
+    return () => removeEventListener('hashchange', fromLink);
   }, []);
 
   const onFile = async (file: File | undefined) => {
