@@ -297,85 +297,81 @@ describe('web app in Chromium', { skip }, () => {
     await context.close();
   });
 
-  it.todo(
-    'a wallet: created with the device share in IndexedDB under a passphrase, the recovery share downloaded, a message signed',
-    async () => {
-      const context = await browser.newContext({ acceptDownloads: true });
-      const w = await open(context);
-      const { page } = w;
-      await page.goto(`${base}/trust`);
-      await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
-      await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
-      await page.getByRole('button', { name: 'Save pins and verify' }).click();
-      await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
-      await go(w, '/signin', 'Sign in');
-      await page.getByLabel('Email').fill(EMAIL);
-      await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForURL(`${base}/keys`);
+  it('a wallet: created with the device share in IndexedDB under a passphrase, the recovery share downloaded, a message signed', async () => {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const w = await open(context);
+    const { page } = w;
+    await page.goto(`${base}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email', { exact: true }).fill('holder@example.com');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(`${base}/keys`);
 
-      await go(w, '/wallet', 'Wallets');
-      await page.getByLabel('Wallet label').fill('savings');
-      await page.getByLabel('Device passphrase').fill('a long device passphrase');
-      const [recovery] = await Promise.all([
-        page.waitForEvent('download'),
-        page.getByRole('button', { name: 'Create wallet' }).click(),
-      ]);
-      const recoveryFile = JSON.parse(readFileSync((await recovery.path())!, 'utf8'));
-      assert.equal(recoveryFile.kind, 'recovery');
-      const address = (await page.getByTestId('eth-address').first().textContent()) ?? '';
-      assert.match(address, /^0x[0-9a-fA-F]{40}$/);
-      // The device share at rest is ciphertext: no raw share bytes in IndexedDB.
-      const stored = await page.evaluate(async () => {
-        const db = await new Promise<IDBDatabase>((ok, no) => {
-          const r = indexedDB.open('cloister-wallet-shares');
-          r.onsuccess = () => ok(r.result);
-          r.onerror = () => no(r.error);
-        });
-        const all = await new Promise<unknown[]>((ok) => {
-          const r = db.transaction('shares').objectStore('shares').getAll();
-          r.onsuccess = () => ok(r.result);
-        });
-        return JSON.stringify(all);
+    await go(w, '/wallet', 'Wallets');
+    await page.getByLabel('Wallet label').fill('savings');
+    await page.getByLabel('Device passphrase', { exact: true }).fill('a long device passphrase');
+    const [recovery] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Create wallet' }).click(),
+    ]);
+    const recoveryFile = JSON.parse(readFileSync((await recovery.path())!, 'utf8'));
+    assert.equal(recoveryFile.kind, 'recovery');
+    const address = (await page.getByTestId('eth-address').first().textContent()) ?? '';
+    assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+    // The device share at rest is ciphertext: no raw share bytes in IndexedDB.
+    const stored = await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((ok, no) => {
+        const r = indexedDB.open('cloister-wallet-shares');
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
       });
-      assert.match(stored, /"kdf":"PBKDF2-SHA256"/);
-      assert.doesNotMatch(stored, /"share":/);
-      await axe(page, 'wallets');
-      await shot(page, 'wallets');
+      const all = await new Promise<unknown[]>((ok) => {
+        const r = db.transaction('shares').objectStore('shares').getAll();
+        r.onsuccess = () => ok(r.result);
+      });
+      return JSON.stringify(all);
+    });
+    assert.match(stored, /"kdf":"PBKDF2-SHA256"/);
+    assert.doesNotMatch(stored, /"share":/);
+    await axe(page, 'wallets');
+    await shot(page, 'wallets');
 
-      await page.getByLabel('Message to sign').fill('hello from the web app');
-      await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
-      await page.getByRole('button', { name: 'Sign message' }).click();
-      await page.getByTestId('signature').waitFor();
-      const signature = ((await page.getByTestId('signature').textContent()) ??
-        '') as `0x${string}`;
-      assert.ok(
-        await verifyMessage({
-          address: address as `0x${string}`,
-          message: 'hello from the web app',
-          signature,
-        }),
-        'the signature recovers to the wallet address',
-      );
-      // A wrong passphrase does not open the device share.
-      await page.getByLabel('Device passphrase to sign').fill('not the passphrase');
-      await page.getByRole('button', { name: 'Sign message' }).click();
-      await page.getByText(/wrong passphrase/i).waitFor();
+    await page.getByLabel('Message to sign').fill('hello from the web app');
+    await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
+    await page.getByRole('button', { name: 'Sign message' }).click();
+    await page.getByTestId('signature').waitFor();
+    const signature = ((await page.getByTestId('signature').textContent()) ?? '') as `0x${string}`;
+    assert.ok(
+      await verifyMessage({
+        address: address as `0x${string}`,
+        message: 'hello from the web app',
+        signature,
+      }),
+      'the signature recovers to the wallet address',
+    );
+    // A wrong passphrase does not open the device share.
+    await page.getByLabel('Device passphrase to sign').fill('not the passphrase');
+    await page.getByRole('button', { name: 'Sign message' }).click();
+    await page.getByText(/wrong passphrase/i).waitFor();
 
-      await go(w, '/log', 'Log');
-      await page.getByTestId('checkpoint').waitFor();
-      await page.getByTestId('own-entries').waitFor();
-      assert.match(
-        (await page.getByTestId('consistency').textContent()) ?? '',
-        /first checkpoint|extends/,
-      );
-      await page.reload();
-      await page.getByTestId('consistency').waitFor();
-      assert.match((await page.getByTestId('consistency').textContent()) ?? '', /extends/);
-      await axe(page, 'log');
-      await shot(page, 'log');
-      assert.deepEqual(w.errors, []);
-      await context.close();
-    },
-  );
+    await go(w, '/log', 'Log');
+    await page.getByTestId('checkpoint').waitFor();
+    await page.getByTestId('own-entries').waitFor();
+    assert.match(
+      (await page.getByTestId('consistency').textContent()) ?? '',
+      /first checkpoint|extends/,
+    );
+    await page.reload();
+    await page.getByTestId('consistency').waitFor();
+    assert.match((await page.getByTestId('consistency').textContent()) ?? '', /extends/);
+    await axe(page, 'log');
+    await shot(page, 'log');
+    assert.deepEqual(w.errors, []);
+    await context.close();
+  });
 });
