@@ -22,6 +22,7 @@ import { verifyMessage } from 'viem';
 import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { ensureWebBuild } from '../helpers/web.js';
+import { cliSetOperator } from '../auth/operator-helper.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const AXE = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
@@ -272,9 +273,8 @@ describe('web app in Chromium', { skip }, () => {
     await shot(page, 'verify');
 
     const tampered = JSON.parse(signedFile);
-    tampered.aggregates_signed.payload.pnl = String(
-      Number(tampered.aggregates_signed.payload.pnl) + 1000,
-    );
+    // A figure changed within the schema: only the signature and the log digest can tell.
+    tampered.aggregates_signed.payload.trades += 1;
     await page.getByLabel('Drop a signed result here, or choose the file').setInputFiles({
       name: 'tampered.json',
       mimeType: 'application/json',
@@ -282,8 +282,8 @@ describe('web app in Chromium', { skip }, () => {
     });
     await page.getByText('REFUSED: this result does not verify').waitFor();
     const checks = (await page.getByTestId('checks').textContent()) ?? '';
-    assert.match(checks, /✗ Signature by the attested enclave/);
-    assert.match(checks, /✗ Included in the transparency log/);
+    assert.match(checks, /✗ Signature by the attested enclave: signature: does not verify/);
+    assert.match(checks, /✗ Included in the transparency log: entry: digest is not the digest/);
     await axe(page, 'verify (tampered)');
     await shot(page, 'verify-tampered');
 
@@ -312,6 +312,14 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.waitForURL(`${base}/keys`);
 
+    assert.equal(
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Operator' })
+        .count(),
+      0,
+      'no operator view without the role',
+    );
     await go(w, '/wallet', 'Wallets');
     await page.getByLabel('Wallet label').fill('savings');
     await page.getByLabel('Device passphrase', { exact: true }).fill('a long device passphrase');
@@ -371,6 +379,31 @@ describe('web app in Chromium', { skip }, () => {
     assert.match((await page.getByTestId('consistency').textContent()) ?? '', /extends/);
     await axe(page, 'log');
     await shot(page, 'log');
+    assert.deepEqual(w.errors, []);
+    await context.close();
+  });
+  it('the operator view: only with the role; sessions of every user, counters, key rollover', async () => {
+    assert.ok(await cliSetOperator(ts, 'grant', EMAIL));
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    await page.goto(`${base}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email', { exact: true }).fill(EMAIL);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/keys`);
+    await go(w, '/operator', 'Operator');
+    await page.getByTestId('op-sessions').getByRole('cell', { name: 'binance' }).first().waitFor();
+    assert.match((await page.getByTestId('metrics').textContent()) ?? '', /users/);
+    await page.getByRole('button', { name: 'Rotate signing key now' }).click();
+    await page.getByText('Signing key rolled over.').waitFor();
+    await axe(page, 'operator');
+    await shot(page, 'operator');
     assert.deepEqual(w.errors, []);
     await context.close();
   });

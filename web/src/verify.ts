@@ -63,7 +63,9 @@ export async function verifyResult(doc: ResultDocument): Promise<ResultVerificat
   if (!attested || !v?.signingKeys)
     return { valid: false, checks, payload: null, summary: null, coverage: null, pinned: false };
 
-  const allowedApiHosts = [...Object.values(OFFICIAL_API_HOSTS).flat(), ...pins.get().apiHosts];
+  // The named exchange's production hosts (the exchange is signed too), plus the user's own.
+  const exchange = String(doc.aggregates_signed.payload?.['exchange'] ?? '');
+  const allowedApiHosts = [...(OFFICIAL_API_HOSTS[exchange] ?? []), ...pins.get().apiHosts];
   const sig = verifySignedAggregates(doc.aggregates_signed, {
     resultsKey: v.signingKeys.results,
     expectedMeasurements: [v.measurement!],

@@ -68,11 +68,14 @@ export function ReportPage() {
           ...(list.length ? { symbols: list } : {}),
         },
       });
+      // A done answer carries the result, not the counters: the last ones seen stay shown.
+      let last = answer.progress;
       setProgress(answer);
       while (answer.status === 'queued' || answer.status === 'running') {
         await new Promise((ok) => setTimeout(ok, 400));
         answer = await api(answer.status_url ?? `/enclave/aggregates/jobs/${answer.job_id}`);
-        setProgress(answer);
+        last = answer.progress ?? last;
+        setProgress({ ...answer, ...(last ? { progress: last } : {}) });
       }
       if (answer.status === 'cancelled')
         throw new Error('the job was cancelled (the session was revoked)');
