@@ -110,7 +110,9 @@ for (const file of webFiles('web/src')) {
   )) {
     const spec = m[1] ?? m[2];
     if (spec.startsWith('.')) {
-      const target = relative('.', resolve(dirname(file), spec)).split(sep).join('/');
+      const target = relative('.', resolve(dirname(file), spec))
+        .split(sep)
+        .join('/');
       if (!['web/', 'src/client/', 'src/protocol/'].some((z) => target.startsWith(z)))
         problems.push(`${file}: imports ${spec} (outside web, client, protocol)`);
     } else if (spec.startsWith('node:') || ['fs', 'path', 'crypto', 'buffer'].includes(spec)) {

@@ -54,7 +54,14 @@ export async function createService(
   // What a failed start has to undo, newest first (the parts built so far).
   const undo: (() => unknown)[] = [() => db.close()];
   try {
-    return await buildService(config, logger, db, undo, opts.enclaveTestHooks === true, opts.webRoot);
+    return await buildService(
+      config,
+      logger,
+      db,
+      undo,
+      opts.enclaveTestHooks === true,
+      opts.webRoot,
+    );
   } catch (err) {
     for (const step of undo.reverse()) {
       try {
