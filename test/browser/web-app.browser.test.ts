@@ -140,12 +140,12 @@ describe('web app in Chromium', { skip }, () => {
   }
 
   /** Tab (only the keyboard) until `selector` has the focus; at most `max` presses. */
-  async function tabTo(page: Page, selector: string, max = 40): Promise<void> {
+  async function tabTo(page: Page, selector: string, max = 40, key = 'Tab'): Promise<void> {
     for (let i = 0; i < max; i++) {
       if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
-      await page.keyboard.press('Tab');
+      await page.keyboard.press(key);
     }
-    assert.fail(`${selector} is not reachable with Tab`);
+    assert.fail(`${selector} is not reachable with ${key}`);
   }
 
   let signedFile = '';
@@ -197,7 +197,10 @@ describe('web app in Chromium', { skip }, () => {
     await shot(page, 'keys');
 
     // Request a report: the second page of fills is held until the bar has shown progress.
-    await go(w, '/report', 'Report');
+    // To the report with the keyboard: back through the page to the main navigation.
+    await tabTo(page, 'nav a[href="/report"]', 60, 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/report`);
     await page.getByLabel('From (UTC day)').fill('2026-09-05');
     await page.getByLabel('To (UTC day, exclusive)').fill('2026-11-01');
     await page.getByLabel(/^Symbols/).fill('BTC/USDT, ETH/USDT');
