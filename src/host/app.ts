@@ -219,6 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         credentials: deps.credentials,
         maxTtlSeconds: deps.config.maxTtlSeconds,
         access,
+        owned: createOperatorRepository(deps.db),
       }),
     );
     await authed.register(aggregatesRoutes({ aggregates: deps.aggregates, access }));

@@ -238,6 +238,12 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Share link' }).click();
     shareHref = (await page.getByTestId('share-link').getAttribute('href')) ?? '';
     assert.match(shareHref, /\/verify#result=[A-Za-z0-9_-]+$/);
+
+    // The log explorer lists this account's entries, each with its inclusion proof verified.
+    await go(w, '/log', 'Log');
+    const own = page.getByTestId('own-entries');
+    await own.getByRole('cell', { name: 'credential.submitted' }).waitFor();
+    await own.getByRole('cell', { name: 'aggregates.signed' }).waitFor();
     assert.deepEqual(w.errors, []);
     await context.close();
   });

@@ -94,15 +94,3 @@ export function errorText(err: unknown): string {
   if (err instanceof ApiError) return `${err.code}: ${err.message}`;
   return (err as Error).message ?? String(err);
 }
-
-/** The exchange sessions this browser created, per account (the service lists none per user). */
-export function knownSessions(): string[] {
-  const a = account.get();
-  return a ? readJson<string[]>(localStorage, `cloister.sessions.${a.userId}`, []) : [];
-}
-export function rememberSession(id: string): void {
-  const a = account.get();
-  if (!a) return;
-  const list = knownSessions().filter((s) => s !== id);
-  writeJson(localStorage, `cloister.sessions.${a.userId}`, [id, ...list].slice(0, 100));
-}

@@ -1,11 +1,11 @@
 /**
  * Exchange keys: added encrypted in this browser (CryptoHelper.encryptCredentials to the
  * verified enclave key; the host stores ciphertext only), listed with status and expiry,
- * revoked. The list is the sessions this browser created for this account.
+ * revoked. The list is every session of the account (GET /enclave/sessions).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { CryptoHelper, EXCHANGES, type Exchange } from '../../../src/client/index.js';
-import { api, errorText, knownSessions, rememberSession } from '../api.js';
+import { api, errorText } from '../api.js';
 import { Field, Message } from '../components.js';
 import { requireTrusted } from '../trust.js';
 
@@ -16,19 +16,11 @@ export interface SessionStatus {
   status: 'active' | 'revoked' | 'expired' | 'invalid';
   created_at: string;
   expires_at: string;
-  credential: 'ok' | 'absent';
 }
 
+/** The account's sessions (GET /enclave/sessions: every device's, newest first). */
 export async function loadSessions(): Promise<SessionStatus[]> {
-  const out: SessionStatus[] = [];
-  for (const id of knownSessions()) {
-    try {
-      out.push(await api<SessionStatus>(`/enclave/sessions/${encodeURIComponent(id)}`));
-    } catch {
-      // Purged or not this account's: no longer listed.
-    }
-  }
-  return out;
+  return (await api<{ sessions: SessionStatus[] }>('/enclave/sessions')).sessions;
 }
 
 const when = (iso: string) => new Date(iso).toLocaleString();
@@ -63,7 +55,6 @@ export function KeysPage() {
         method: 'POST',
         body: { ...envelope, metadata: { exchange, label, ttl: Number(ttl) } },
       });
-      rememberSession(r.session_id);
       setApiKey('');
       setApiSecret('');
       setPassphrase('');

@@ -10,7 +10,8 @@ import {
   type VerifiedCheckpoint,
   type VerifiedEntry,
 } from '../../../src/client/index.js';
-import { account, errorText, knownSessions } from '../api.js';
+import { account, errorText } from '../api.js';
+import { loadSessions } from './Keys.js';
 import { Message } from '../components.js';
 import { readJson, writeJson } from '../store.js';
 import { verifyEnclave } from '../trust.js';
@@ -57,7 +58,7 @@ async function explore(): Promise<State> {
   }
   const entries: State['entries'] = [];
   if (a)
-    for (const session of knownSessions()) {
+    for (const { session_id: session } of await loadSessions()) {
       try {
         entries.push({ session, entries: (await client.sessionEntries(session)).entries });
       } catch {
@@ -105,7 +106,7 @@ export function LogPage() {
           <section aria-labelledby="own-h" data-testid="own-entries">
             <h2 id="own-h">Your entries (inclusion proofs verified)</h2>
             {rows.length === 0 ? (
-              <p>No entries for the sessions this browser created.</p>
+              <p>No entries for your sessions yet.</p>
             ) : (
               <table>
                 <thead>
