@@ -271,7 +271,7 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByTestId('verdict').waitFor();
     assert.match(
       (await page.getByTestId('verdict').textContent()) ?? '',
-      /^VERIFIED/,
+      /^VERIFIED \(measurement not pinned in this browser\): signed by an attested enclave/,
       (await page.getByTestId('checks').textContent()) ?? '',
     );
     assert.match(
@@ -298,10 +298,10 @@ describe('web app in Chromium', { skip }, () => {
 
     // The share link opens the same check.
     await page.goto(shareHref);
-    await page.getByText('VERIFIED: signed by the attested enclave').waitFor();
+    await page.getByText(/^VERIFIED \(measurement not pinned in this browser\)/).waitFor();
     await page.goto(`${base}/`);
     await page.goto(shareHref);
-    await page.getByText('VERIFIED: signed by the attested enclave').waitFor();
+    await page.getByText(/^VERIFIED \(measurement not pinned in this browser\)/).waitFor();
     assert.deepEqual(w.errors, []);
     await context.close();
   });
@@ -376,6 +376,14 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Sign message' }).click();
     await page.getByText(/wrong passphrase/i).waitFor();
 
+    // The policy, edited here and enforced in the enclave: message signing refused.
+    await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
+    await page.getByLabel('Rules (JSON)').fill('[{"type":"deny_message_signing"}]');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('Policy saved').waitFor();
+    await page.getByRole('button', { name: 'Sign message' }).click();
+    await page.getByText(/POLICY_DENIED/).waitFor();
+
     await go(w, '/log', 'Log');
     await page.getByTestId('checkpoint').waitFor();
     await page.getByTestId('own-entries').waitFor();
@@ -388,7 +396,13 @@ describe('web app in Chromium', { skip }, () => {
     assert.match((await page.getByTestId('consistency').textContent()) ?? '', /extends/);
     await axe(page, 'log');
     await shot(page, 'log');
-    assert.deepEqual(w.errors, []);
+    // The one failed request expected: the signing the policy refused (403 POLICY_DENIED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) => !/403.*\/wallets\/[0-9a-f-]+\/sign$|403 \(Forbidden\) at .*\/sign$/.test(e),
+      ),
+      [],
+    );
     await context.close();
   });
   it('the operator view: only with the role; sessions of every user, counters, key rollover', async () => {

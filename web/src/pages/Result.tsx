@@ -41,9 +41,11 @@ export function ResultView({ r }: { r: ResultVerification }) {
         role={r.valid ? 'status' : 'alert'}
         data-testid="verdict"
       >
-        {r.valid
-          ? 'VERIFIED: signed by the attested enclave and included in the log'
-          : 'REFUSED: this result does not verify'}
+        {!r.valid
+          ? 'REFUSED: this result does not verify'
+          : r.pinned
+            ? 'VERIFIED: signed by the attested enclave and included in the log'
+            : 'VERIFIED (measurement not pinned in this browser): signed by an attested enclave and included in the log'}
       </p>
       <ul class="checks" data-testid="checks">
         {r.checks.map((c) => (
