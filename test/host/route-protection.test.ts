@@ -40,12 +40,17 @@ const PUBLIC = new Set([
  * The web app's static files and page paths (src/host/http/routes/web.ts): public, and present
  * only when dist/web is built, so allowed here but not required.
  */
-const WEB = new Set(['GET /*', ...WEB_PAGES.map((p) => `GET ${p}`)]);
+const isWeb = (method: string, url: string) =>
+  (method === 'GET' || method === 'HEAD') &&
+  (url === '/' ||
+    url === '/index.html' ||
+    /^\/assets\/[\w.-]+$/.test(url) ||
+    (WEB_PAGES as readonly string[]).includes(url));
 
 const isPublic = (method: string, url: string) =>
   PUBLIC.has(`${method} ${url}`) ||
-  WEB.has(`${method} ${url}`) ||
-  (method === 'HEAD' && (PUBLIC.has(`GET ${url}`) || WEB.has(`GET ${url}`)));
+  isWeb(method, url) ||
+  (method === 'HEAD' && PUBLIC.has(`GET ${url}`));
 const concrete = (url: string) => url.replace(/:[a-z_]+/g, () => crypto.randomUUID());
 
 describe('route protection', () => {

@@ -62,6 +62,13 @@ describe('web app served by the service', () => {
     const missing = await ts.service.app.inject({ method: 'GET', url: '/no/such/page' });
     assert.equal(missing.statusCode, 404);
     assert.equal(missing.json().error.code, 'NOT_FOUND');
+    // The router still refuses what it refused before the app was served (no `/*` catch-all).
+    const long = await ts.service.app.inject({
+      method: 'GET',
+      url: `/enclave/sessions/${'a'.repeat(101)}`,
+    });
+    assert.equal(long.statusCode, 400);
+    assert.equal(long.json().error.code, 'VALIDATION_FAILED');
     const traversal = await ts.service.app.inject({ method: 'GET', url: '/../package.json' });
     assert.notEqual(traversal.statusCode, 200);
   });

@@ -57,6 +57,10 @@ export function webRoutes(root: string): FastifyPluginAsync {
       root,
       prefix: '/',
       index: ['index.html'],
+      // One route per built file, found at start, rather than a `/*` wildcard: the wildcard
+      // would also catch what the router must refuse itself (a path parameter over its limit,
+      // an unknown API path), and answer it as a missing file.
+      wildcard: false,
       // Hashed asset names never change content; index.html is revalidated on every load.
       cacheControl: false,
       // @fastify/static 10 passes the reply (typed as the raw response).
