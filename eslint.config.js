@@ -88,6 +88,8 @@ export default tseslint.config(
     ['**/enclave/**', '**/host/**', '**/client/**', '**/cli/**', ...nodeBuiltins],
   ),
   zone(['src/client/**'], ['**/enclave/**', '**/host/**', '**/cli/**', ...nodeBuiltins]),
+  // The web app is a browser client of the SDK (scripts/check-zones.mjs checks the same).
+  zone(['web/src/**'], ['**/enclave/**', '**/host/**', '**/cli/**', ...nodeBuiltins]),
   zone(['src/enclave/**'], [...enclaveForbidden, ...egressOnly, ...fsOutsidePlatform]),
   zone(['src/enclave/platform/**'], [...enclaveForbidden, ...egressOnly]),
   // Sockets out of the enclave are opened only by the egress transport (issue 4); node:net also

@@ -95,6 +95,32 @@ for (const file of files('src')) {
   }
 }
 
+// The web app (web/src, built by Vite for the browser) is a client of the SDK: it may import
+// src/client and src/protocol and its own files, never the host, enclave or CLI, nor node:.
+function webFiles(dir) {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? webFiles(p) : /\.tsx?$/.test(p) ? [p] : [];
+  });
+}
+for (const file of webFiles('web/src')) {
+  const src = readFileSync(file, 'utf8');
+  for (const m of src.matchAll(
+    /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\s*\(?\s*['"]([^'"]+)['"]/g,
+  )) {
+    const spec = m[1] ?? m[2];
+    if (spec.startsWith('.')) {
+      const target = relative('.', resolve(dirname(file), spec))
+        .split(sep)
+        .join('/');
+      if (!['web/', 'src/client/', 'src/protocol/'].some((z) => target.startsWith(z)))
+        problems.push(`${file}: imports ${spec} (outside web, client, protocol)`);
+    } else if (spec.startsWith('node:') || ['fs', 'path', 'crypto', 'buffer'].includes(spec)) {
+      problems.push(`${file}: the web app must not import ${spec}`);
+    }
+  }
+}
+
 async function bundleInputs(entry, platform) {
   const res = await build({
     entryPoints: [entry],
@@ -142,4 +168,4 @@ if (problems.length > 0) {
   console.error(`zone check failed:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log('zone check passed: protocol, enclave, host, client, cli boundaries hold');
+console.log('zone check passed: protocol, enclave, host, client, cli, web boundaries hold');

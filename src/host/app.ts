@@ -47,6 +47,7 @@ import { clusterRoutes } from './http/routes/cluster.js';
 import type { ClusterService } from './cluster/cluster-service.js';
 import { logRoutes } from './http/routes/log.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import { DEFAULT_WEB_ROOT, webAppBuilt, webRoutes } from './http/routes/web.js';
 import type { AggregatesService } from './services/aggregates-service.js';
 import type { AttestationService } from './services/attestation-service.js';
 import type { CredentialService } from './services/credential-service.js';
@@ -72,6 +73,8 @@ export interface AppDeps {
   /** Wallet custody (routes/wallets.ts); absent in tests that build a partial app. */
   wallets?: { service: WalletService; signMaxPerMinute: number };
   cluster: ClusterService;
+  /** The built web app (dist/web); absent or unbuilt: the API alone (routes/web.ts). */
+  webRoot?: string | null;
 }
 
 /** Every route as registered (method and URL), for the route-protection test. */
@@ -216,6 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         credentials: deps.credentials,
         maxTtlSeconds: deps.config.maxTtlSeconds,
         access,
+        owned: createOperatorRepository(deps.db),
       }),
     );
     await authed.register(aggregatesRoutes({ aggregates: deps.aggregates, access }));
@@ -246,6 +250,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // The web app, public like the attestation it verifies (routes/web.ts sets its CSP).
+  const webRoot = deps.webRoot === undefined ? DEFAULT_WEB_ROOT : deps.webRoot;
+  if (webRoot !== null && webAppBuilt(webRoot)) await app.register(webRoutes(webRoot));
+  else
+    deps.logger.warn(
+      { webRoot },
+      'web app not built (run npm run build): serving the API only, nothing at /',
+    );
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, () => {
     throw new HostError('NOT_FOUND');

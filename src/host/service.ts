@@ -43,6 +43,8 @@ export async function createService(
     logDestination?: DestinationStream;
     /** Tests only (never set by main.ts): the enclave answers its test methods. */
     enclaveTestHooks?: boolean;
+    /** Where the built web app is (default dist/web); null: none (routes/web.ts). */
+    webRoot?: string | null;
   } = {},
 ) {
   const logger = createLogger(config.logLevel, opts.logDestination);
@@ -52,7 +54,14 @@ export async function createService(
   // What a failed start has to undo, newest first (the parts built so far).
   const undo: (() => unknown)[] = [() => db.close()];
   try {
-    return await buildService(config, logger, db, undo, opts.enclaveTestHooks === true);
+    return await buildService(
+      config,
+      logger,
+      db,
+      undo,
+      opts.enclaveTestHooks === true,
+      opts.webRoot,
+    );
   } catch (err) {
     for (const step of undo.reverse()) {
       try {
@@ -71,6 +80,7 @@ async function buildService(
   db: Awaited<ReturnType<typeof openDatabaseFor>>,
   undo: (() => unknown)[],
   enclaveTestHooks: boolean,
+  webRoot: string | null | undefined,
 ) {
   if (config.migrateOnStart) {
     const applied = await migrate(db);
@@ -249,6 +259,7 @@ async function buildService(
     ops,
     wallets: { service: wallets, signMaxPerMinute: config.wallet.signMaxPerMinute },
     cluster,
+    ...(webRoot !== undefined ? { webRoot } : {}),
   });
   undo.push(() => app.close());
   // The enclave child wrote its platform files and socket: private like the rest.

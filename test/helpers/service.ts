@@ -65,6 +65,7 @@ export async function startTestService(
   engine: Engine,
   env: Record<string, string> = {},
   reuse?: { dataDir: string; database: { url: string; drop: () => Promise<void> } | undefined },
+  opts: { webRoot?: string | null } = {},
 ): Promise<TestService> {
   ensureEnclaveBundle();
   const dataDir = reuse?.dataDir ?? mkdtempSync(join(tmpdir(), 'cloister-test-'));
@@ -93,7 +94,7 @@ export async function startTestService(
     MIGRATE_ON_START: 'true',
     ...env,
   });
-  const service = await createService(config, { logDestination: sink });
+  const service = await createService(config, { logDestination: sink, ...opts });
   // In connect mode (ENCLAVE_SOCKET) the platform folder is the external enclave's, not ours.
   const vendorPath = join(dataDir, 'simulated-platform', 'vendor.pub');
   const vendorKey = existsSync(vendorPath) ? readFileSync(vendorPath, 'utf8').trim() : '';

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { registeredRoutes } from '../../src/host/app.js';
+import { WEB_PAGES } from '../../src/host/http/routes/web.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 /** Routes anyone may call: attestation, account creation and login, public log, health. */
@@ -35,8 +36,21 @@ const PUBLIC = new Set([
   'OPTIONS *',
 ]);
 
+/**
+ * The web app's static files and page paths (src/host/http/routes/web.ts): public, and present
+ * only when dist/web is built, so allowed here but not required.
+ */
+const isWeb = (method: string, url: string) =>
+  (method === 'GET' || method === 'HEAD') &&
+  (url === '/' ||
+    url === '/index.html' ||
+    /^\/assets\/[\w.-]+$/.test(url) ||
+    (WEB_PAGES as readonly string[]).includes(url));
+
 const isPublic = (method: string, url: string) =>
-  PUBLIC.has(`${method} ${url}`) || (method === 'HEAD' && PUBLIC.has(`GET ${url}`));
+  PUBLIC.has(`${method} ${url}`) ||
+  isWeb(method, url) ||
+  (method === 'HEAD' && PUBLIC.has(`GET ${url}`));
 const concrete = (url: string) => url.replace(/:[a-z_]+/g, () => crypto.randomUUID());
 
 describe('route protection', () => {

@@ -69,6 +69,13 @@ export const SessionStatusResponseSchema = z.object({
   credential: z.enum(['ok', 'absent']),
 });
 
+export const OwnSessionsQuerySchema = z
+  .object({ limit: z.coerce.number().int().min(1).max(500).default(100) })
+  .strict();
+export const OwnSessionsResponseSchema = z.object({
+  sessions: z.array(SessionStatusResponseSchema.omit({ credential: true })),
+});
+
 export const QuoteQuerySchema = z.object({ nonce: AttestationNonceSchema.optional() }).strict();
 
 export const ErrorResponseSchema = z.object({

@@ -1,6 +1,7 @@
 /**
  * What the access checks and the operator routes read: who owns a session or an aggregates job,
- * the operator's session listing (metadata only, never ciphertext) and the counters.
+ * the operator's session listing and an account's own (metadata only, never ciphertext), and
+ * the counters.
  */
 import type { Queryable } from '../database.js';
 
@@ -37,6 +38,15 @@ export function createOperatorRepository(db: Pick<Queryable, 'query'>) {
         `SELECT id AS session_id, user_id, exchange, label, status, created_at, expires_at
            FROM sessions ORDER BY created_at DESC LIMIT $1`,
         [limit],
+      );
+      return rows;
+    },
+    /** One account's sessions, newest first (metadata only): GET /enclave/sessions. */
+    async userSessions(userId: string, limit: number): Promise<OperatorSessionRow[]> {
+      const { rows } = await db.query<OperatorSessionRow>(
+        `SELECT id AS session_id, user_id, exchange, label, status, created_at, expires_at
+           FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`,
+        [userId, limit],
       );
       return rows;
     },

@@ -1,13 +1,18 @@
 /**
  * The seed's enclave routes: POST /enclave/submit_key, POST /enclave/revoke, and
- * GET /enclave/sessions/:session_id (status, with the enclave's check of the stored credential).
+ * GET /enclave/sessions/:session_id (status, with the enclave's check of the stored credential);
+ * and GET /enclave/sessions, the caller's own sessions (metadata, no enclave call per row).
  * Registered inside app.ts's authenticated context, whose hook has checked the token already.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { SessionAccess } from '../../auth/session-access.js';
+import type { OperatorRepository } from '../../db/repositories/operator.js';
+import { HostError } from '../../errors.js';
 import type { CredentialService } from '../../services/credential-service.js';
 import {
   ErrorResponseSchema,
+  OwnSessionsQuerySchema,
+  OwnSessionsResponseSchema,
   RevokeBodySchema,
   RevokeResponseSchema,
   SessionParamsSchema,
@@ -21,6 +26,7 @@ export function sessionRoutes(deps: {
   maxTtlSeconds: number;
   /** Ownership (docs/protocol/auth.md). */
   access: Pick<SessionAccess, 'owner' | 'checkSession'>;
+  owned: Pick<OperatorRepository, 'userSessions'>;
 }): FastifyPluginAsyncZod {
   const SubmitBody = submitKeyBodySchema(deps.maxTtlSeconds);
   return async (app) => {
@@ -57,6 +63,40 @@ export function sessionRoutes(deps: {
       async (request) => {
         await deps.access.checkSession(request, request.body.session_id);
         return deps.credentials.revoke(request.body.session_id);
+      },
+    );
+
+    app.get(
+      '/enclave/sessions',
+      {
+        schema: {
+          summary: "The caller's own sessions, newest first (metadata only)",
+          querystring: OwnSessionsQuerySchema,
+          response: { 200: OwnSessionsResponseSchema, 401: ErrorResponseSchema },
+        },
+      },
+      async (request) => {
+        // Without an account (development mode, no token) nothing is listed: ownerless sessions
+        // are reachable by id only, and their ids are the capability.
+        const owner = await deps.access.owner(request);
+        if (owner === null) throw new HostError('AUTH_REQUIRED');
+        const rows = await deps.owned.userSessions(owner, request.query.limit);
+        const now = Date.now();
+        return {
+          sessions: rows.map((r) => {
+            const expires = new Date(r.expires_at);
+            return {
+              session_id: r.session_id,
+              exchange: r.exchange,
+              label: r.label,
+              // Past its expiry a session is expired now, whether or not the sweeper has run.
+              status: (r.status === 'active' && expires.getTime() <= now ? 'expired' : r.status) as
+                'active' | 'revoked' | 'expired' | 'invalid',
+              created_at: new Date(r.created_at).toISOString(),
+              expires_at: expires.toISOString(),
+            };
+          }),
+        };
       },
     );
 

@@ -1,0 +1,433 @@
+/**
+ * The web app (web/) driven in headless Chromium (playwright-core, the system /usr/bin/chromium)
+ * against the real service (simulated enclave, PGlite, authentication on) and the fake exchange,
+ * as a new user would: the simulated banner and a refused attestation before anything is
+ * pinned; pinning the vendor key and the measurement; registering (keyboard only); adding an
+ * exchange key; requesting a report and seeing its progress (the fake exchange holds a page
+ * until the bar has shown it); the signed figures and checks; downloading the signed JSON and
+ * verifying it on the public /verify page in a fresh browser with no account; a tampered copy
+ * refused; the share link; a wallet created (device share in IndexedDB under a passphrase) and a
+ * message signed, checked against the address here; the log explorer. Every page: no console
+ * error (a CSP violation is one) and axe-core finds no serious or critical violation.
+ *
+ * WEB_SCREENSHOTS=1 saves a screenshot of each page to docs/web/ (docs/web-app.md shows them).
+ * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { verifyMessage } from 'viem';
+import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { ensureWebBuild } from '../helpers/web.js';
+import { cliSetOperator } from '../auth/operator-helper.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const AXE = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
+const SHOTS = process.env.WEB_SCREENSHOTS === '1';
+const skip = !existsSync(CHROMIUM) && !process.env.CI;
+
+const API_KEY = 'web-app-key';
+const API_SECRET = 'web-app-secret-0123456789';
+const EMAIL = 'trader@example.com';
+const PASSWORD = 'correct horse battery staple';
+
+interface Watched {
+  page: Page;
+  errors: string[];
+}
+
+describe('web app in Chromium', { skip }, () => {
+  let ts: TestService;
+  let fake: FakeExchange;
+  let browser: Browser;
+  let base: string;
+  let release: () => void = () => undefined;
+  let held = 0;
+  const gate = new Promise<void>((ok) => (release = ok));
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (CI installs it)`);
+    ensureWebBuild();
+    let requests = 0;
+    fake = await startFakeExchange({
+      accounts: [{ apiKey: API_KEY, secret: API_SECRET, seed: 16, fills: 3000, days: 60 }],
+      // The second page of fills waits until the test has seen the progress bar move.
+      hold: async (req) => {
+        if (!req.path.includes('myTrades')) return;
+        requests += 1;
+        if (requests === 2) {
+          held += 1;
+          await gate;
+        }
+      },
+    });
+    ts = await startTestService('pglite', {
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      BINANCE_BASE_URL: fake.url,
+      // Always a job to poll, so the page shows its progress.
+      AGGREGATES_WAIT_MS: '0',
+    });
+    await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(ts.service.app.server.address() as AddressInfo).port}`;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+  after(async () => {
+    release();
+    await browser?.close();
+    await ts?.stop();
+    await fake?.close();
+  });
+
+  async function open(context: BrowserContext): Promise<Watched> {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${String(e)}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()} at ${m.location().url}`);
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+    });
+    return { page, errors };
+  }
+
+  /** axe-core on the page as it is: no serious or critical violation. */
+  async function axe(page: Page, name: string): Promise<void> {
+    // Runtime.evaluate is not subject to the page's CSP (an injected <script> would be).
+    await page.evaluate(AXE);
+    const violations = (await page.evaluate(async () => {
+      const r = await (
+        globalThis as unknown as {
+          axe: {
+            run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }>;
+          };
+        }
+      ).axe.run();
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+    })) as { id: string; impact: string }[];
+    const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert.deepEqual(bad, [], `${name}: axe violations ${JSON.stringify(bad)}`);
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    if (!SHOTS) return;
+    mkdirSync('docs/web', { recursive: true });
+    await page.screenshot({ path: `docs/web/${name}.png`, fullPage: true });
+  }
+
+  async function go(w: Watched, path: string, heading: string | RegExp): Promise<void> {
+    await w.page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: heading })
+      .click();
+    await w.page.waitForURL(`${base}${path}`);
+  }
+
+  /** Tab (only the keyboard) until `selector` has the focus; at most `max` presses. */
+  async function tabTo(page: Page, selector: string, max = 40, key = 'Tab'): Promise<void> {
+    for (let i = 0; i < max; i++) {
+      if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+      await page.keyboard.press(key);
+    }
+    assert.fail(`${selector} is not reachable with ${key}`);
+  }
+
+  let signedFile = '';
+  let shareHref = '';
+
+  it('a new user: simulated banner, refused until pinned, registers with the keyboard, adds a key, gets a verified report', async () => {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const w = await open(context);
+    const { page } = w;
+    await page.goto(`${base}/`);
+    await page.getByTestId('simulated-banner').waitFor();
+    await page.getByText('Enclave evidence REFUSED in this browser').waitFor();
+    assert.equal(await page.getByTestId('trust-platform').textContent(), 'simulated');
+    await axe(page, 'sign in (unpinned)');
+
+    // Pin the simulated vendor key and the fake exchange host; then the measurement reported.
+    await go(w, '/trust', 'Trust');
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page
+      .getByLabel('Also accept figures from these exchange API hosts')
+      .fill(new URL(fake.url).host);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByTestId('pin-reported').waitFor();
+    assert.equal(await page.getByTestId('reported-measurement').textContent(), ts.measurement);
+    await axe(page, 'trust');
+    await shot(page, 'trust');
+    await page.getByTestId('pin-reported').click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+
+    // Register with the keyboard only.
+    await go(w, '/signin', 'Sign in');
+    await axe(page, 'sign in');
+    await shot(page, 'signin');
+    await tabTo(page, '#si-email');
+    await page.keyboard.type(EMAIL);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await tabTo(page, '[data-testid="register"]');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/keys`);
+
+    // Add the exchange key (submitted with Enter from the last field).
+    await page.getByLabel('API key').fill(API_KEY);
+    await page.getByLabel('API secret').fill(API_SECRET);
+    await page.getByLabel('Lifetime (seconds)').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('sessions').getByRole('cell', { name: 'active' }).waitFor();
+    await axe(page, 'keys');
+    await shot(page, 'keys');
+
+    // Request a report: the second page of fills is held until the bar has shown progress.
+    // To the report with the keyboard: back through the page to the main navigation.
+    await tabTo(page, 'nav a[href="/report"]', 60, 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/report`);
+    await page.getByLabel('From (UTC day)').fill('2026-09-05');
+    await page.getByLabel('To (UTC day, exclusive)').fill('2026-11-01');
+    await page.getByLabel(/^Symbols/).fill('BTC/USDT, ETH/USDT');
+    await page.getByRole('button', { name: 'Request signed report' }).click();
+    await page.getByTestId('progress').waitFor();
+    await page.waitForFunction(() =>
+      /^[1-9]\d* exchange requests/.test(
+        document.querySelector('[data-testid="progress-text"]')?.textContent ?? '',
+      ),
+    );
+    assert.equal(held, 1, 'the fake exchange held a request while the bar showed progress');
+    await axe(page, 'report (running)');
+    await shot(page, 'report-progress');
+    release();
+    await page.getByTestId('verdict').waitFor({ timeout: 120_000 });
+    assert.match(
+      (await page.getByTestId('verdict').textContent()) ?? '',
+      /^VERIFIED: signed by the attested enclave and included in the log/,
+    );
+    const checks = (await page.getByTestId('checks').textContent()) ?? '';
+    assert.match(checks, /✓ Signature by the attested enclave/);
+    assert.match(checks, /✓ Included in the transparency log/);
+    assert.match((await page.getByTestId('coverage').textContent()) ?? '', /covers only 2 symbols/);
+    assert.match((await page.getByTestId('figures').textContent()) ?? '', /BTC\/USDT, ETH\/USDT/);
+    assert.equal(await page.locator('.chart canvas').count(), 2, 'two uPlot charts');
+    await axe(page, 'report (done)');
+    await shot(page, 'report');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download signed JSON' }).click(),
+    ]);
+    signedFile = readFileSync((await download.path())!, 'utf8');
+    assert.ok(JSON.parse(signedFile).aggregates_signed.signature);
+    await page.getByRole('button', { name: 'Share link' }).click();
+    shareHref = (await page.getByTestId('share-link').getAttribute('href')) ?? '';
+    assert.match(shareHref, /\/verify#result=[A-Za-z0-9_-]+$/);
+
+    // The log explorer lists this account's entries, each with its inclusion proof verified.
+    await go(w, '/log', 'Log');
+    const own = page.getByTestId('own-entries');
+    await own.getByRole('cell', { name: 'credential.submitted' }).waitFor();
+    await own.getByRole('cell', { name: 'aggregates.signed' }).waitFor();
+    assert.deepEqual(w.errors, []);
+    await context.close();
+  });
+
+  it('the public verify page, in a fresh browser with no account: the result verifies, a tampered copy is refused', async () => {
+    assert.ok(signedFile, 'needs the report test');
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    // A verifier trusts the simulated vendor key and the fake host too, but pins no measurement.
+    await page.goto(`${base}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page
+      .getByLabel('Also accept figures from these exchange API hosts')
+      .fill(new URL(fake.url).host);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByTestId('pin-reported').waitFor();
+
+    await go(w, '/verify', 'Verify');
+    await page.getByLabel('Drop a signed result here, or choose the file').setInputFiles({
+      name: 'result.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(signedFile),
+    });
+    await page.getByTestId('verdict').waitFor();
+    assert.match(
+      (await page.getByTestId('verdict').textContent()) ?? '',
+      /^VERIFIED \(measurement not pinned in this browser\): signed by an attested enclave/,
+      (await page.getByTestId('checks').textContent()) ?? '',
+    );
+    assert.match(
+      (await page.getByTestId('checks').textContent()) ?? '',
+      /not pinned in this browser/,
+    );
+    await axe(page, 'verify (valid)');
+    await shot(page, 'verify');
+
+    const tampered = JSON.parse(signedFile);
+    // A figure changed within the schema: only the signature and the log digest can tell.
+    tampered.aggregates_signed.payload.trades += 1;
+    await page.getByLabel('Drop a signed result here, or choose the file').setInputFiles({
+      name: 'tampered.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(tampered)),
+    });
+    await page.getByText('REFUSED: this result does not verify').waitFor();
+    const checks = (await page.getByTestId('checks').textContent()) ?? '';
+    assert.match(checks, /✗ Signature by the attested enclave: signature: does not verify/);
+    assert.match(checks, /✗ Included in the transparency log: entry: digest is not the digest/);
+    await axe(page, 'verify (tampered)');
+    await shot(page, 'verify-tampered');
+
+    // The share link opens the same check.
+    await page.goto(shareHref);
+    await page.getByText(/^VERIFIED \(measurement not pinned in this browser\)/).waitFor();
+    await page.goto(`${base}/`);
+    await page.goto(shareHref);
+    await page.getByText(/^VERIFIED \(measurement not pinned in this browser\)/).waitFor();
+    assert.deepEqual(w.errors, []);
+    await context.close();
+  });
+
+  it('a wallet: created with the device share in IndexedDB under a passphrase, the recovery share downloaded, a message signed', async () => {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const w = await open(context);
+    const { page } = w;
+    await page.goto(`${base}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email', { exact: true }).fill('holder@example.com');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(`${base}/keys`);
+
+    assert.equal(
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Operator' })
+        .count(),
+      0,
+      'no operator view without the role',
+    );
+    await go(w, '/wallet', 'Wallets');
+    await page.getByLabel('Wallet label').fill('savings');
+    await page.getByLabel('Device passphrase', { exact: true }).fill('a long device passphrase');
+    const [recovery] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Create wallet' }).click(),
+    ]);
+    const recoveryFile = JSON.parse(readFileSync((await recovery.path())!, 'utf8'));
+    assert.equal(recoveryFile.kind, 'recovery');
+    const address = (await page.getByTestId('eth-address').first().textContent()) ?? '';
+    assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+    // The device share at rest is ciphertext: no raw share bytes in IndexedDB.
+    const stored = await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((ok, no) => {
+        const r = indexedDB.open('cloister-wallet-shares');
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
+      });
+      const all = await new Promise<unknown[]>((ok) => {
+        const r = db.transaction('shares').objectStore('shares').getAll();
+        r.onsuccess = () => ok(r.result);
+      });
+      return JSON.stringify(all);
+    });
+    assert.match(stored, /"kdf":"PBKDF2-SHA256"/);
+    assert.doesNotMatch(stored, /"share":/);
+    await axe(page, 'wallets');
+    await shot(page, 'wallets');
+
+    await page.getByLabel('Message to sign').fill('hello from the web app');
+    await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
+    await page.getByRole('button', { name: 'Sign message' }).click();
+    await page.getByTestId('signature').waitFor();
+    const signature = ((await page.getByTestId('signature').textContent()) ?? '') as `0x${string}`;
+    assert.ok(
+      await verifyMessage({
+        address: address as `0x${string}`,
+        message: 'hello from the web app',
+        signature,
+      }),
+      'the signature recovers to the wallet address',
+    );
+    // A wrong passphrase does not open the device share.
+    await page.getByLabel('Device passphrase to sign').fill('not the passphrase');
+    await page.getByRole('button', { name: 'Sign message' }).click();
+    await page.getByText(/wrong passphrase/i).waitFor();
+
+    // The policy, edited here and enforced in the enclave: message signing refused.
+    await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
+    await page.getByLabel('Rules (JSON)').fill('[{"type":"deny_message_signing"}]');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('Policy saved').waitFor();
+    await page.getByRole('button', { name: 'Sign message' }).click();
+    await page.getByText(/POLICY_DENIED/).waitFor();
+
+    await go(w, '/log', 'Log');
+    await page.getByTestId('checkpoint').waitFor();
+    await page.getByTestId('own-entries').waitFor();
+    assert.match(
+      (await page.getByTestId('consistency').textContent()) ?? '',
+      /first checkpoint|extends/,
+    );
+    await page.reload();
+    await page.getByTestId('consistency').waitFor();
+    assert.match((await page.getByTestId('consistency').textContent()) ?? '', /extends/);
+    await axe(page, 'log');
+    await shot(page, 'log');
+    // The one failed request expected: the signing the policy refused (403 POLICY_DENIED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) => !/403.*\/wallets\/[0-9a-f-]+\/sign$|403 \(Forbidden\) at .*\/sign$/.test(e),
+      ),
+      [],
+    );
+    await context.close();
+  });
+  it('the operator view: only with the role; sessions of every user, counters, key rollover', async () => {
+    assert.ok(await cliSetOperator(ts, 'grant', EMAIL));
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    await page.goto(`${base}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email', { exact: true }).fill(EMAIL);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/keys`);
+    await go(w, '/operator', 'Operator');
+    await page.getByTestId('op-sessions').getByRole('cell', { name: 'binance' }).first().waitFor();
+    assert.match((await page.getByTestId('metrics').textContent()) ?? '', /users/);
+    await page.getByRole('button', { name: 'Rotate signing key now' }).click();
+    await page.getByText('Signing key rolled over.').waitFor();
+    await axe(page, 'operator');
+    await shot(page, 'operator');
+    assert.deepEqual(w.errors, []);
+    await context.close();
+  });
+});
