@@ -39,7 +39,7 @@ const fake = await startFakeExchange({
 });
 const config = loadConfig({
   DATA_DIR: dataDir,
-  ENCLAVE_PORT: process.env.DEMO_PORT ?? '3100',
+  PORT: process.env.DEMO_PORT ?? '3100',
   LOG_LEVEL: 'warn',
   BINANCE_BASE_URL: fake.url,
 });

@@ -45,7 +45,7 @@ export async function createService(
     enclaveTestHooks?: boolean;
   } = {},
 ) {
-  const logger = createLogger(config.logLevel, opts.logDestination);
+  const logger = createLogger(config.logLevel, opts.logDestination, config.logFormat);
   // The simulated platform's secret and the sockets live here too, whatever the database.
   secureDataDir(config.dataDir);
   const db = await openDatabaseFor(config);
