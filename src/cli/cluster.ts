@@ -65,6 +65,7 @@ export async function clusterInit(o: {
     })
     .parse(
       await requestJson(`${o.url}/cluster/genesis`, {
+        auth: true,
         method: 'POST',
         body: {
           operators,
@@ -185,6 +186,7 @@ export async function submitShareFile(o: {
     .object({ index: z.number(), operator: z.string(), have: z.number(), threshold: z.number() })
     .parse(
       await requestJson(`${o.url}/cluster/shares`, {
+        auth: true,
         method: 'POST',
         body: {
           manifest_digest: manifestDigest(manifest),
@@ -237,6 +239,7 @@ export async function clusterReshare(o: {
     })
     .parse(
       await requestJson(`${o.url}/cluster/reshare`, {
+        auth: true,
         method: 'POST',
         body: { proposal, approvals },
       }),
