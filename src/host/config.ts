@@ -68,6 +68,20 @@ const EnvObject = z.object({
     .enum(['auto', 'json', 'pretty'])
     .default('auto')
     .describe('json, pretty (pino-pretty), or auto: pretty when stdout is a terminal'),
+  METRICS_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .describe('Prometheus metrics at /metrics (behind the operator role, or on METRICS_PORT)'),
+  METRICS_PORT: int(1, 65535)
+    .optional()
+    .describe(
+      'Serve /metrics on this port of its own, without a token; unset = main port, operator role',
+    ),
+  METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Address the METRICS_PORT listener binds'),
   TRUST_PROXY: z
     .string()
     .max(2000)
@@ -240,6 +254,11 @@ function configFrom(raw: z.output<typeof EnvObject>) {
         .filter(Boolean) ?? [],
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
+    metrics: {
+      enabled: env.METRICS_ENABLED === 'true',
+      port: env.METRICS_PORT,
+      host: env.METRICS_HOST,
+    },
     trustProxy: env.TRUST_PROXY,
     ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_SECONDS * 1000,
     // PGlite is private to this process, so migrating at start is safe; a PostgreSQL server is
