@@ -5,8 +5,12 @@
  * verifies the attestation, encrypts the exchange key to the enclave, submits it, requests the
  * signed aggregates, and checks the signature and the log inclusion as any third party would.
  * Not part of the product: the fake exchange exists for tests and this demo only.
+ *
+ * `npm run demo -- --keep`: the service and the fake exchange keep running (until Ctrl-C), the
+ * signed result is saved to a file, and the demo prints the commands that verify it with the
+ * CLI, trusting nothing the service says about itself.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeExchange } from './fake-exchange/index.js';
@@ -30,6 +34,7 @@ async function json(res: Response): Promise<Record<string, unknown>> {
   return body;
 }
 
+const keep = process.argv.slice(2).includes('--keep');
 const dataDir = mkdtempSync(join(tmpdir(), 'cloister-demo-'));
 // The demo's own throwaway key: the fake exchange knows it, nobody else does.
 const apiKey = `demo-key-${Math.random().toString(36).slice(2, 10)}`;
@@ -39,7 +44,7 @@ const fake = await startFakeExchange({
 });
 const config = loadConfig({
   DATA_DIR: dataDir,
-  ENCLAVE_PORT: process.env.DEMO_PORT ?? '3100',
+  PORT: process.env.DEMO_PORT ?? '3100',
   LOG_LEVEL: 'warn',
   BINANCE_BASE_URL: fake.url,
 });
@@ -147,15 +152,38 @@ try {
   );
   if (!sig.valid || !inc.valid) process.exitCode = 1;
 
-  step(6, 'POST /enclave/revoke: the session and its ciphertext are purged');
-  const revoked = await json(
-    await fetch(`${base}/enclave/revoke`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ session_id: sessionId }),
-    }),
-  );
-  console.log(`   ${revoked.message as string}`);
+  if (keep) {
+    const resultFile = join(dataDir, 'result.json');
+    writeFileSync(resultFile, JSON.stringify(answer, null, 2));
+    const vendorFile = join(dataDir, 'simulated-platform', 'vendor.pub');
+    const trust = `--expect-measurement "$M" --trust-simulated-key-file "$K"`;
+    step(6, `Kept running (Ctrl-C stops both and deletes ${dataDir}). Verify it yourself:`);
+    console.log(
+      [
+        `   export CLOISTER_URL=${base}`,
+        `   M=${measurement}   # your own: npm run -s cli -- attest measure`,
+        `   K=${vendorFile}`,
+        `   npm run -s cli -- attest ${trust}`,
+        `   npm run -s cli -- verify aggregates ${resultFile} ${trust} --allow-api-host ${new URL(fake.url).host}`,
+        `   npm run -s cli -- log verify --entries ${trust}`,
+        `   CLOISTER_PASSWORD='${password}' npm run -s cli -- login --email ${email} ${trust}`,
+        `   npm run -s cli -- status --session ${sessionId}`,
+      ].join('\n'),
+    );
+    await new Promise<void>((resolve) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+    });
+  } else {
+    step(6, 'POST /enclave/revoke: the session and its ciphertext are purged');
+    const revoked = await json(
+      await fetch(`${base}/enclave/revoke`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ session_id: sessionId }),
+      }),
+    );
+    console.log(`   ${revoked.message as string}`);
+  }
 } finally {
   await service.stop();
   await fake.close();

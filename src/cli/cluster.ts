@@ -86,6 +86,7 @@ export async function clusterInit(o: {
   const nonce = randomBytes(32).toString('base64url');
   const request = { operators, threshold: o.threshold, measurements: o.measurements };
   const res = await requestJson(`${o.url}/cluster/genesis`, {
+    auth: true,
     method: 'POST',
     body: { ...request, nonce },
   });
@@ -264,6 +265,7 @@ export async function submitShareFile(o: {
     .object({ index: z.number(), operator: z.string(), have: z.number(), threshold: z.number() })
     .parse(
       await requestJson(`${o.url}/cluster/shares`, {
+        auth: true,
         method: 'POST',
         body: {
           manifest_digest: manifestDigest(manifest),
@@ -316,6 +318,7 @@ export async function clusterReshare(o: {
     })
     .parse(
       await requestJson(`${o.url}/cluster/reshare`, {
+        auth: true,
         method: 'POST',
         body: { proposal, approvals },
       }),

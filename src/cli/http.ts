@@ -1,16 +1,17 @@
 /** The CLI's HTTP calls: JSON in, JSON out, the service's error body turned into a message. */
+import { accessToken } from './credentials.js';
+
 export async function requestJson(
   url: string,
-  init: { method?: string; body?: unknown } = {},
+  init: { method?: string; body?: unknown; auth?: boolean } = {},
 ): Promise<unknown> {
+  // The access token for protected routes: CLOISTER_ACCESS_TOKEN or the stored login; never argv.
+  const token = init.auth ? await accessToken(new URL(url).origin) : undefined;
   const res = await fetch(url, {
     method: init.method ?? 'GET',
     headers: {
       ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-      // The access token for protected routes (cloister auth login prints one); never argv.
-      ...(process.env.CLOISTER_ACCESS_TOKEN
-        ? { authorization: `Bearer ${process.env.CLOISTER_ACCESS_TOKEN}` }
-        : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
@@ -23,7 +24,45 @@ export async function requestJson(
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string } }).error;
-    throw new Error(`${res.status} ${err?.code ?? ''}: ${err?.message ?? 'request failed'}`);
+    const hint =
+      res.status === 401 && !token
+        ? ' (log in with cloister login, or set CLOISTER_ACCESS_TOKEN)'
+        : '';
+    throw new Error(`${res.status} ${err?.code ?? ''}: ${err?.message ?? 'request failed'}${hint}`);
   }
   return json;
+}
+
+/** Exponential backoff for the n-th failure in a row (1, 2, 4 … seconds, at most 5 minutes). */
+export function retryDelayMs(failures: number): number {
+  return Math.min(300_000, 1000 * 2 ** Math.max(0, Math.min(failures - 1, 16)));
+}
+
+/** Retry-After as milliseconds (seconds or an HTTP date), or undefined when absent or bad. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  if (/^\d{1,7}$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * fetch that waits out 429 and 503 answers instead of failing: for as long as the server's
+ * Retry-After says (capped at 5 minutes), else with exponential backoff. For long-running
+ * commands (log monitor), which should outlast a busy service rather than exit.
+ */
+export async function patientFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  for (let failures = 1; ; failures++) {
+    const res = await fetch(url, init);
+    if (res.status !== 429 && res.status !== 503) return res;
+    const wait = Math.min(
+      300_000,
+      retryAfterMs(res.headers.get('retry-after')) ?? retryDelayMs(failures),
+    );
+    await res.body?.cancel();
+    process.stderr.write(
+      `cloister: ${res.status} from ${new URL(url).pathname}; retrying in ${Math.ceil(wait / 1000)} s\n`,
+    );
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }

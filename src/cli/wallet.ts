@@ -12,7 +12,6 @@
  * Argon2id + AES-256-GCM, mode 0600 (share-file.ts); a re-split rewrites both files.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import {
   cancelRecovery,
   completeRecovery,
@@ -29,15 +28,8 @@ import {
   type WalletShares,
 } from '../client/index.js';
 import { readShareFile, writeShareFile } from './share-file.js';
+import { inCliWords, printer } from './output.js';
 import { attest } from './trust.js';
-
-const USAGE = `usage: cloister wallet <create|list|sign|policy|recover start|recover cancel|recover complete|export> [options]
-  --url URL --expect-measurement HEX [--trust-simulated-key-file PATH]   the attested service
-  --wallet ID  --label TEXT  --address ADDR
-  --request JSON|@FILE   sign: R, e.g. {"type":"eth_personal_sign","message":"gm"}
-  --rules JSON|@FILE     policy: e.g. [{"type":"max_value_wei","value":"1000"}]
-  --device-file PATH --recovery-file PATH   encrypted share files (0600)
-Environment: CLOISTER_ACCESS_TOKEN, CLOISTER_DEVICE_PASSPHRASE, CLOISTER_RECOVERY_PASSPHRASE.`;
 
 class Usage extends Error {}
 
@@ -80,35 +72,53 @@ async function saveShares(w: WalletShares, device: string, recovery: string, ove
   w.recovery.share.fill(0);
 }
 
-/** Runs `cloister wallet ...`; returns the exit code (0 ok, 1 refused, 2 usage). */
-export async function walletMain(argv: string[]): Promise<number> {
-  const out = (s: string) => process.stdout.write(`${s}\n`);
+/** The options of every `cloister wallet` command (commander's camelCase names). */
+export interface WalletOptions {
+  url: string;
+  expectMeasurement?: string[];
+  trustSimulatedKey?: string[];
+  trustSimulatedKeyFile?: string[];
+  expectCluster?: string;
+  wallet?: string;
+  label?: string;
+  address?: string;
+  request?: string;
+  rules?: string;
+  deviceFile?: string;
+  recoveryFile?: string;
+  json?: boolean;
+}
+
+/**
+ * Runs `cloister wallet <command> [sub]`; returns the exit code (0 ok, 1 refused, 2 usage).
+ * `accessToken` resolves the token (CLOISTER_ACCESS_TOKEN or the stored login).
+ */
+export async function runWallet(
+  command: string,
+  sub: string | undefined,
+  options: WalletOptions,
+  accessToken: (url: string) => Promise<string | undefined>,
+): Promise<number> {
+  const print = printer(options.json === true);
+  const out = (obj: unknown) => print(obj);
+  const v = {
+    ...options,
+    'device-file': options.deviceFile,
+    'recovery-file': options.recoveryFile,
+    'expect-measurement': options.expectMeasurement,
+    'trust-simulated-key': options.trustSimulatedKey,
+    'trust-simulated-key-file': options.trustSimulatedKeyFile,
+    label: options.label ?? '',
+  };
   try {
-    const { values: v, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: 'string', default: 'http://127.0.0.1:3000' },
-        'expect-measurement': { type: 'string', multiple: true },
-        'trust-simulated-key': { type: 'string', multiple: true },
-        'trust-simulated-key-file': { type: 'string', multiple: true },
-        wallet: { type: 'string' },
-        label: { type: 'string', default: '' },
-        address: { type: 'string' },
-        request: { type: 'string' },
-        rules: { type: 'string' },
-        'device-file': { type: 'string' },
-        'recovery-file': { type: 'string' },
-      },
-    });
-    const [command, sub] = positionals;
     if (command === 'export') {
       const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
       const r = await loadShare(need(v['recovery-file'], '--recovery-file'), 'recovery');
       if (d.walletId !== r.walletId || d.generation !== r.generation)
         throw new Usage('the two share files are not of the same wallet and generation');
       process.stderr.write('cloister: the mnemonic below controls the wallet; keep it offline\n');
-      out(await exportMnemonic(d.share, r.share));
+      const mnemonic = await exportMnemonic(d.share, r.share);
+      print({ mnemonic }, mnemonic);
       return 0;
     }
     const url = v.url.replace(/\/+$/, '');
@@ -117,12 +127,17 @@ export async function walletMain(argv: string[]): Promise<number> {
       expectMeasurement: v['expect-measurement'],
       trustSimulatedKey: v['trust-simulated-key'],
       trustSimulatedKeyFile: v['trust-simulated-key-file'],
+      ...(v.expectCluster ? { expectCluster: v.expectCluster } : {}),
     });
     if (!verification.valid)
       throw new Error(`attestation refused, nothing sent:\n  ${verification.reasons.join('\n  ')}`);
     const opts: WalletClientOptions = {
       baseUrl: url,
-      accessToken: env('CLOISTER_ACCESS_TOKEN'),
+      accessToken:
+        (await accessToken(url)) ??
+        (() => {
+          throw new Usage('log in first (cloister login) or set CLOISTER_ACCESS_TOKEN');
+        })(),
       enclaveKey: { publicKey: verification.enclavePubkey!, keyId: verification.keyId! },
       // Every split must be signed by the attested enclave: a made-up wallet is refused.
       ...(verification.signingKeys ? { resultsKey: verification.signingKeys.results } : {}),
@@ -142,11 +157,11 @@ export async function walletMain(argv: string[]): Promise<number> {
           if (existsSync(p)) throw new Usage(`${p} exists; a share file is never overwritten`);
         const w = await createWallet(opts, v.label);
         await saveShares(w, devicePath, recoveryPath, false);
-        out(JSON.stringify({ wallet_id: w.walletId, accounts: w.accounts }, null, 2));
+        out({ wallet_id: w.walletId, accounts: w.accounts });
         return 0;
       }
       case 'list':
-        out(JSON.stringify(await listWallets(opts), null, 2));
+        out(await listWallets(opts));
         return 0;
       case 'sign': {
         const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
@@ -157,26 +172,26 @@ export async function walletMain(argv: string[]): Promise<number> {
           need(v.address, '--address'),
           jsonArg(need(v.request, '--request')),
         );
-        out(JSON.stringify(r, null, 2));
+        out(r);
         return 0;
       }
       case 'policy': {
         const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
         const r = await setPolicy(opts, d.walletId, share(d), jsonArg(need(v.rules, '--rules')));
-        out(JSON.stringify(r.policy, null, 2));
+        out(r.policy);
         return 0;
       }
       case 'recover': {
         const recoveryPath = need(v['recovery-file'], '--recovery-file');
         if (sub === 'cancel') {
           const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
-          out(JSON.stringify(await cancelRecovery(opts, d.walletId, share(d)), null, 2));
+          out(await cancelRecovery(opts, d.walletId, share(d)));
           return 0;
         }
         const r = await loadShare(recoveryPath, 'recovery');
         if (sub === 'start') {
           const view = await startRecovery(opts, r.walletId, share(r));
-          out(JSON.stringify(view.recovery, null, 2));
+          out(view.recovery);
           return 0;
         }
         if (sub === 'complete') {
@@ -187,27 +202,24 @@ export async function walletMain(argv: string[]): Promise<number> {
             accounts: view.accounts,
           });
           await saveShares(w, devicePath, recoveryPath, true);
-          out(JSON.stringify({ wallet_id: w.walletId, generation: w.generation }, null, 2));
+          out({ wallet_id: w.walletId, generation: w.generation });
           return 0;
         }
         throw new Usage('usage: cloister wallet recover <start|cancel|complete>');
       }
       default:
-        throw new Usage(USAGE);
+        throw new Usage(`unknown wallet command ${command}`);
     }
   } catch (err) {
-    if (
-      err instanceof Usage ||
-      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    ) {
-      process.stderr.write(`cloister: ${(err as Error).message}\n`);
+    if (err instanceof Usage) {
+      process.stderr.write(`cloister: ${inCliWords((err as Error).message)}\n`);
       return 2;
     }
     const msg =
       err instanceof WalletApiError
         ? `${err.code}${err.details ? ` ${JSON.stringify(err.details)}` : ''}`
         : (err as Error).message;
-    process.stderr.write(`cloister: ${msg}\n`);
+    process.stderr.write(`cloister: ${inCliWords(msg)}\n`);
     return 1;
   }
 }

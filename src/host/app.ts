@@ -53,6 +53,7 @@ import type { AttestationService } from './services/attestation-service.js';
 import type { CredentialService } from './services/credential-service.js';
 import type { LogService } from './log/log-service.js';
 import type { LogStore } from './log/log-store.js';
+import type { Metrics } from './metrics.js';
 import type { OpsLog } from './ops-events.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -75,6 +76,8 @@ export interface AppDeps {
   cluster: ClusterService;
   /** The built web app (dist/web); absent or unbuilt: the API alone (routes/web.ts). */
   webRoot?: string | null;
+  /** Prometheus metrics; `onMainPort`: GET /metrics here, for the operator role only. */
+  metrics?: { registry: Metrics; onMainPort: boolean };
 }
 
 /** Every route as registered (method and URL), for the route-protection test. */
@@ -124,16 +127,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // Every 401, 403 and 429 is an audit event (log only: a flood must not become DB writes).
-  installErrorHandler(app, deps.enclave.retryAfterSeconds, (req, status, code) => {
-    deps.ops.emit({
-      type: 'auth.request_denied',
-      status,
-      code,
-      method: req.method,
-      route: req.routeOptions.url ?? 'unknown',
-      client: clientKey(req.ip),
+  const metrics = deps.metrics?.registry;
+  installErrorHandler(
+    app,
+    deps.enclave.retryAfterSeconds,
+    (req, status, code) => {
+      deps.ops.emit({
+        type: 'auth.request_denied',
+        status,
+        code,
+        method: req.method,
+        route: req.routeOptions.url ?? 'unknown',
+        client: clientKey(req.ip),
+      });
+    },
+    (req, code) => metrics?.error(code, req.routeOptions.url),
+  );
+  if (metrics) {
+    // Route patterns, never raw URLs (they hold ids); unmatched requests share one label.
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.request(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
     });
-  });
+  }
   if (deps.auth.config.cookies) {
     // Before anything else: a cross-site request with the cookies is refused unread.
     app.addHook('onRequest', createCsrfCheck(deps.config.allowedOrigins));
@@ -247,6 +262,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         }),
       );
       await op.register(cluster.operator);
+      if (metrics && deps.metrics?.onMainPort)
+        op.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+          reply.type(metrics.contentType).send(await metrics.render()),
+        );
     });
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -26,135 +26,218 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const EnvSchema = z
-  .object({
-    ENCLAVE_PORT: int(1, 65535).default(3000).describe('HTTP port of the service'),
-    HOST: z
-      .string()
-      .min(1)
-      .default('127.0.0.1')
-      .describe('Address to bind (0.0.0.0 in a container)'),
-    DATA_DIR: z
-      .string()
-      .min(1)
-      .default('./data')
-      .describe('Local data: PGlite files, simulated platform, socket'),
-    DATABASE_URL: optionalString.describe(
-      'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
+/**
+ * The base URL a local client reaches the service at: the bound address, or loopback when it
+ * binds every interface (behind a proxy or in a container, set AUTH_ISSUER to the public URL).
+ */
+export function issuerFor(host: string, port: number): string {
+  const name = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
+
+const EnvObject = z.object({
+  PORT: int(1, 65535).optional().describe('HTTP port of the service (default 3000)'),
+  ENCLAVE_PORT: int(1, 65535)
+    .optional()
+    .describe("The seed's name for PORT, still read; PORT wins when both are set"),
+  HOST: z.string().min(1).default('127.0.0.1').describe('Address to bind (0.0.0.0 in a container)'),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./data')
+    .describe('Local data: PGlite files, simulated platform, socket'),
+  DATABASE_URL: optionalString.describe(
+    'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
+  ),
+  CLUSTER_JOIN: optionalString.describe(
+    'Base URL of a cluster member: without a local root, ask it for the root (attested join)',
+  ),
+  MAX_TTL_SECONDS: maxTtlSeconds.describe('Longest session TTL accepted'),
+  RATE_LIMIT_MAX: int(1, 10_000_000)
+    .default(100)
+    .describe('Requests per window per client address'),
+  RATE_LIMIT_WINDOW: int(1000, 86_400_000)
+    .default(900_000)
+    .describe('Rate-limit window, milliseconds'),
+  ALLOWED_ORIGINS: optionalString.describe(
+    'Comma-separated CORS origins; unset = no cross-origin access',
+  ),
+  REDIS_URL: optionalString.describe('Redis URL for shared rate-limit counters; unset = in memory'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z
+    .enum(['auto', 'json', 'pretty'])
+    .default('auto')
+    .describe('json, pretty (pino-pretty), or auto: pretty when stdout is a terminal'),
+  METRICS_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .describe('Prometheus metrics at /metrics (behind the operator role, or on METRICS_PORT)'),
+  METRICS_PORT: int(1, 65535)
+    .optional()
+    .describe(
+      'Serve /metrics on this port of its own, without a token; unset = main port, operator role',
     ),
-    CLUSTER_JOIN: optionalString.describe(
-      'Base URL of a cluster member: without a local root, ask it for the root (attested join)',
+  METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Address the METRICS_PORT listener binds'),
+  TRUST_PROXY: z
+    .string()
+    .max(2000)
+    .default('false')
+    .transform(parseTrustProxy)
+    .describe(
+      'Proxies whose X-Forwarded-For is believed: false, a hop count (1) or proxy addresses/CIDRs',
     ),
-    MAX_TTL_SECONDS: maxTtlSeconds.describe('Longest session TTL accepted'),
-    RATE_LIMIT_MAX: int(1, 10_000_000)
-      .default(100)
-      .describe('Requests per window per client address'),
-    RATE_LIMIT_WINDOW: int(1000, 86_400_000)
-      .default(900_000)
-      .describe('Rate-limit window, milliseconds'),
-    ALLOWED_ORIGINS: optionalString.describe(
-      'Comma-separated CORS origins; unset = no cross-origin access',
+  TTL_SWEEP_INTERVAL_SECONDS: int(1, 86400)
+    .default(300)
+    .describe('How often expired ciphertext is deleted (and the retention purge runs)'),
+  MIGRATE_ON_START: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('Apply pending migrations at start; default true on PGlite, false on PostgreSQL'),
+  AUTH_SESSION_RETENTION_DAYS: int(0, 3650)
+    .default(30)
+    .describe('Days ended login sessions and expired refresh tokens are kept; 0 keeps them'),
+  OPS_LOG_RETENTION_DAYS: int(0, 3650)
+    .default(90)
+    .describe('Days ops_logs rows are kept; 0 keeps them'),
+  JOB_RETENTION_DAYS: int(0, 3650)
+    .default(30)
+    .describe('Days finished aggregate job rows are kept; 0 keeps them'),
+  KEY_ROTATION_INTERVAL_SECONDS: int(0, 365 * 86400)
+    .default(86400)
+    .describe('Credential-key rotation period; 0 disables scheduled rotation'),
+  CLOISTER_ENV: z
+    .enum(['development', 'production'])
+    .default('development')
+    .describe('production refuses the simulated platform unless explicitly allowed'),
+  ALLOW_SIMULATED_IN_PRODUCTION: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('Let CLOISTER_ENV=production run on simulated evidence (demos only)'),
+  SEALING_POLICY: z
+    .enum(['signer', 'measurement'])
+    .default('signer')
+    .describe('What sealed state is bound to'),
+  ENCLAVE_SOCKET: optionalString.describe(
+    'Connect to an enclave already listening here instead of spawning one',
+  ),
+  ENCLAVE_BUNDLE: z
+    .string()
+    .min(1)
+    .default('dist/enclave/enclave.mjs')
+    .describe('Enclave bundle to spawn'),
+  ENCLAVE_CALL_TIMEOUT_MS: int(100, 120_000)
+    .default(10_000)
+    .describe('Timeout of one enclave call'),
+  ENCLAVE_HEARTBEAT_INTERVAL_MS: int(50, 600_000)
+    .default(5000)
+    .describe('How often the supervisor checks that the enclave answers (a heartbeat call)'),
+  ENCLAVE_HEARTBEAT_MISSES: int(1, 100)
+    .default(3)
+    .describe(
+      'Heartbeats left unanswered, or enclave calls timed out, in a row before the enclave is killed and restarted',
     ),
-    REDIS_URL: optionalString.describe(
-      'Redis URL for shared rate-limit counters; unset = in memory',
-    ),
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info'),
-    TRUST_PROXY: z
-      .string()
-      .max(2000)
-      .default('false')
-      .transform(parseTrustProxy)
-      .describe(
-        'Proxies whose X-Forwarded-For is believed: false, a hop count (1) or proxy addresses/CIDRs',
-      ),
-    TTL_SWEEP_INTERVAL_SECONDS: int(1, 86400)
-      .default(300)
-      .describe('How often expired ciphertext is deleted (and the retention purge runs)'),
-    MIGRATE_ON_START: z
-      .enum(['true', 'false'])
-      .optional()
-      .describe('Apply pending migrations at start; default true on PGlite, false on PostgreSQL'),
-    AUTH_SESSION_RETENTION_DAYS: int(0, 3650)
-      .default(30)
-      .describe('Days ended login sessions and expired refresh tokens are kept; 0 keeps them'),
-    OPS_LOG_RETENTION_DAYS: int(0, 3650)
-      .default(90)
-      .describe('Days ops_logs rows are kept; 0 keeps them'),
-    JOB_RETENTION_DAYS: int(0, 3650)
-      .default(30)
-      .describe('Days finished aggregate job rows are kept; 0 keeps them'),
-    KEY_ROTATION_INTERVAL_SECONDS: int(0, 365 * 86400)
-      .default(86400)
-      .describe('Credential-key rotation period; 0 disables scheduled rotation'),
-    CLOISTER_ENV: z
-      .enum(['development', 'production'])
-      .default('development')
-      .describe('production refuses the simulated platform unless explicitly allowed'),
-    ALLOW_SIMULATED_IN_PRODUCTION: z
-      .enum(['true', 'false'])
-      .default('false')
-      .describe('Let CLOISTER_ENV=production run on simulated evidence (demos only)'),
-    SEALING_POLICY: z
-      .enum(['signer', 'measurement'])
-      .default('signer')
-      .describe('What sealed state is bound to'),
-    ENCLAVE_SOCKET: optionalString.describe(
-      'Connect to an enclave already listening here instead of spawning one',
-    ),
-    ENCLAVE_BUNDLE: z
-      .string()
-      .min(1)
-      .default('dist/enclave/enclave.mjs')
-      .describe('Enclave bundle to spawn'),
-    ENCLAVE_CALL_TIMEOUT_MS: int(100, 120_000)
-      .default(10_000)
-      .describe('Timeout of one enclave call'),
-    ENCLAVE_HEARTBEAT_INTERVAL_MS: int(50, 600_000)
-      .default(5000)
-      .describe('How often the supervisor checks that the enclave answers (a heartbeat call)'),
-    ENCLAVE_HEARTBEAT_MISSES: int(1, 100)
-      .default(3)
-      .describe(
-        'Heartbeats left unanswered, or enclave calls timed out, in a row before the enclave is killed and restarted',
-      ),
-    LOG_BATCH_INTERVAL_MS: int(0, 1000)
-      .default(5)
-      .describe('Longest wait before queued log entries are appended and a checkpoint signed'),
-    LOG_BATCH_MAX: int(1, 4096).default(512).describe('Most operations in one log batch'),
-    LOG_WITNESSES: optionalString.describe(
-      'Witnesses to ask for cosignatures: comma-separated "<cosignature vkey> <submission URL>"',
-    ),
-    LOG_WITNESS_INTERVAL_SECONDS: int(1, 86400)
-      .default(10)
-      .describe('How often the latest checkpoint is sent to the witnesses'),
-    AGGREGATES_WAIT_MS: int(0, 25_000)
-      .default(10_000)
-      .describe('How long request_aggregates waits for a result before answering 202 with a job'),
-    AGGREGATES_MAX_JOBS_PER_USER: int(1, 64)
-      .default(1)
-      .describe('Aggregate jobs (queued or running) one user may hold; more answer 429'),
-    AGGREGATES_MAX_JOBS_PER_SESSION: int(1, 64)
-      .default(1)
-      .describe('Aggregate jobs (queued or running) one session may hold; more answer 429'),
-    AGGREGATES_QUEUE_MAX: int(0, 10_000)
-      .default(64)
-      .describe('Aggregate jobs that may wait for an enclave slot; more answer 503'),
-    WALLET_SIGN_MAX_PER_MINUTE: int(1, 100_000)
-      .default(60)
-      .describe('Signatures one user may request per minute (POST /wallets/:id/sign)'),
-    ...AUTH_HOST_ENV,
-    // The variables the enclave reads too (the host passes them on when it spawns it).
-    ...ENCLAVE_SHARED_ENV,
-  })
-  .transform((env) => ({
+  LOG_BATCH_INTERVAL_MS: int(0, 1000)
+    .default(5)
+    .describe('Longest wait before queued log entries are appended and a checkpoint signed'),
+  LOG_BATCH_MAX: int(1, 4096).default(512).describe('Most operations in one log batch'),
+  LOG_WITNESSES: optionalString.describe(
+    'Witnesses to ask for cosignatures: comma-separated "<cosignature vkey> <submission URL>"',
+  ),
+  LOG_WITNESS_INTERVAL_SECONDS: int(1, 86400)
+    .default(10)
+    .describe('How often the latest checkpoint is sent to the witnesses'),
+  AGGREGATES_WAIT_MS: int(0, 25_000)
+    .default(10_000)
+    .describe('How long request_aggregates waits for a result before answering 202 with a job'),
+  AGGREGATES_MAX_JOBS_PER_USER: int(1, 64)
+    .default(1)
+    .describe('Aggregate jobs (queued or running) one user may hold; more answer 429'),
+  AGGREGATES_MAX_JOBS_PER_SESSION: int(1, 64)
+    .default(1)
+    .describe('Aggregate jobs (queued or running) one session may hold; more answer 429'),
+  AGGREGATES_QUEUE_MAX: int(0, 10_000)
+    .default(64)
+    .describe('Aggregate jobs that may wait for an enclave slot; more answer 503'),
+  WALLET_SIGN_MAX_PER_MINUTE: int(1, 100_000)
+    .default(60)
+    .describe('Signatures one user may request per minute (POST /wallets/:id/sign)'),
+  ...AUTH_HOST_ENV,
+  // The variables the enclave reads too (the host passes them on when it spawns it).
+  ...ENCLAVE_SHARED_ENV,
+  // Unset, the issuer follows the listening address (issuerFor), so the OpenID document's
+  // jwks_uri is right on any PORT; the enclave's own default is only for a bare enclave.
+  AUTH_ISSUER: optionalString.pipe(z.string().max(256).optional()),
+});
+
+const EnvSchema = EnvObject.transform((raw) => configFrom(raw)).superRefine((c, ctx) => {
+  // Simulated evidence proves nothing; a production service must not offer it by accident.
+  if (
+    c.enclave.production &&
+    c.enclave.platform === 'simulated' &&
+    !c.enclave.allowSimulatedInProduction
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['TEE_PLATFORM'],
+      message:
+        'simulated evidence refused with CLOISTER_ENV=production; choose a hardware platform or set ALLOW_SIMULATED_IN_PRODUCTION=true',
+    });
+  }
+  // A production service must not serve enclave routes without an access token.
+  if (c.enclave.production && c.auth.disabledForDevelopment) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AUTH_DISABLED_FOR_DEVELOPMENT'],
+      message: 'refused with CLOISTER_ENV=production',
+    });
+  }
+  // The contract's cross-field rules, as the enclave applies them. Only a spawned enclave
+  // gets the key file from the host; one it connects to has its own.
+  for (const issue of enclaveEnvIssues(c.enclaveEnv, { sealingKeyRequired: !c.enclave.socket })) {
+    ctx.addIssue({ code: 'custom', path: [issue.variable], message: issue.message });
+  }
+  for (const origin of c.allowedOrigins) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ALLOWED_ORIGINS'],
+        message: 'each origin must be scheme://host[:port]',
+      });
+    }
+  }
+  try {
+    parseWitnesses(c.log.witnesses);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['LOG_WITNESSES'],
+      message: 'each witness is "<vkey> <url>"',
+    });
+  }
+  for (const [name, url] of [
+    ['DATABASE_URL', c.databaseUrl],
+    ['REDIS_URL', c.rateLimit.redisUrl],
+  ] as const) {
+    if (url !== undefined && !URL.canParse(url)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: 'must be a URL' });
+    }
+  }
+});
+
+function configFrom(raw: z.output<typeof EnvObject>) {
+  const port = raw.PORT ?? raw.ENCLAVE_PORT ?? 3000;
+  const env = { ...raw, AUTH_ISSUER: raw.AUTH_ISSUER ?? issuerFor(raw.HOST, port) };
+  return {
     /** The contract's variables as parsed: what the spawned enclave gets (serializeEnclaveEnv). */
     enclaveEnv: Object.fromEntries(
       ENCLAVE_SHARED_VARIABLES.map((name) => [name, env[name]]),
     ) as EnclaveSharedEnv,
     auth: authConfigFrom(env),
-    port: env.ENCLAVE_PORT,
+    port,
     host: env.HOST,
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL,
@@ -170,6 +253,12 @@ const EnvSchema = z
         .map((o) => o.trim())
         .filter(Boolean) ?? [],
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
+    metrics: {
+      enabled: env.METRICS_ENABLED === 'true',
+      port: env.METRICS_PORT,
+      host: env.METRICS_HOST,
+    },
     trustProxy: env.TRUST_PROXY,
     ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_SECONDS * 1000,
     // PGlite is private to this process, so migrating at start is safe; a PostgreSQL server is
@@ -226,61 +315,8 @@ const EnvSchema = z
       envelopeMaxFutureSeconds: env.ENVELOPE_MAX_FUTURE_SECONDS,
       replayCacheMaxEntries: env.REPLAY_CACHE_MAX_ENTRIES,
     },
-  }))
-  .superRefine((c, ctx) => {
-    // Simulated evidence proves nothing; a production service must not offer it by accident.
-    if (
-      c.enclave.production &&
-      c.enclave.platform === 'simulated' &&
-      !c.enclave.allowSimulatedInProduction
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['TEE_PLATFORM'],
-        message:
-          'simulated evidence refused with CLOISTER_ENV=production; choose a hardware platform or set ALLOW_SIMULATED_IN_PRODUCTION=true',
-      });
-    }
-    // A production service must not serve enclave routes without an access token.
-    if (c.enclave.production && c.auth.disabledForDevelopment) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['AUTH_DISABLED_FOR_DEVELOPMENT'],
-        message: 'refused with CLOISTER_ENV=production',
-      });
-    }
-    // The contract's cross-field rules, as the enclave applies them. Only a spawned enclave
-    // gets the key file from the host; one it connects to has its own.
-    for (const issue of enclaveEnvIssues(c.enclaveEnv, { sealingKeyRequired: !c.enclave.socket })) {
-      ctx.addIssue({ code: 'custom', path: [issue.variable], message: issue.message });
-    }
-    for (const origin of c.allowedOrigins) {
-      if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['ALLOWED_ORIGINS'],
-          message: 'each origin must be scheme://host[:port]',
-        });
-      }
-    }
-    try {
-      parseWitnesses(c.log.witnesses);
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['LOG_WITNESSES'],
-        message: 'each witness is "<vkey> <url>"',
-      });
-    }
-    for (const [name, url] of [
-      ['DATABASE_URL', c.databaseUrl],
-      ['REDIS_URL', c.rateLimit.redisUrl],
-    ] as const) {
-      if (url !== undefined && !URL.canParse(url)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'must be a URL' });
-      }
-    }
-  });
+  };
+}
 
 export type Config = Readonly<z.output<typeof EnvSchema>>;
 

@@ -5,6 +5,10 @@
  * could hold key material if one ever reached a log call.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { build as prettyStream } from 'pino-pretty';
+
+/** LOG_FORMAT: `auto` is pretty on a terminal (a person reading), JSON otherwise (a collector). */
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -27,7 +31,28 @@ export const REDACT_PATHS = [
   '*.body',
 ];
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * The logger. Redaction and the serializers run in pino before a line is written, so the
+ * pretty form shows exactly what the JSON form would, only laid out for a person.
+ */
+export function createLogger(
+  level: string,
+  destination?: DestinationStream,
+  format: LogFormat = 'json',
+): Logger {
+  // `auto` looks at stdout only when the lines go there (tests pass their own destination).
+  const pretty =
+    format === 'pretty' ||
+    (format === 'auto' && destination === undefined && process.stdout.isTTY === true);
+  const stream = pretty
+    ? prettyStream({
+        sync: true,
+        translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+        ignore: 'pid,hostname,service',
+        colorize: destination === undefined && process.stdout.isTTY === true,
+        ...(destination ? { destination } : {}),
+      })
+    : destination;
   return pino(
     {
       level,
@@ -44,6 +69,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         err: (err: Error & { code?: string }) => ({ type: err.name, code: err.code }),
       },
     },
-    destination,
+    stream,
   );
 }

@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from './config.js';
+import { startMetricsListener } from './metrics.js';
 import { createService, type Service } from './service.js';
 import { listenStartupError, StartupError } from './startup-error.js';
 
@@ -40,6 +41,18 @@ try {
   await service.stop().catch(() => undefined);
   fail(listenStartupError(err, config.host, config.port));
 }
+// METRICS_PORT: /metrics on a listener of its own (else on the main port, operator role only).
+const metricsServer =
+  service.metrics && config.metrics.port !== undefined
+    ? await startMetricsListener(service.metrics, config.metrics.host, config.metrics.port).catch(
+        async (err: unknown) => {
+          await service.stop().catch(() => undefined);
+          return fail(
+            listenStartupError(err, config.metrics.host, config.metrics.port!, 'METRICS_PORT'),
+          );
+        },
+      )
+    : undefined;
 service.logger.info(
   {
     platform: config.enclave.platform,
@@ -55,6 +68,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
+    metricsServer?.close();
     service.stop().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -24,6 +24,7 @@ import { createLogService } from './log/log-service.js';
 import { createLogStore } from './log/log-store.js';
 import { createWitnessJob, parseWitnesses } from './log/witness-client.js';
 import { createLogger } from './logging.js';
+import { createMetrics } from './metrics.js';
 import { createOpsLog } from './ops-events.js';
 import { createAggregateRepository } from './db/repositories/aggregates.js';
 import { createAuthRepository } from './db/repositories/auth.js';
@@ -47,7 +48,7 @@ export async function createService(
     webRoot?: string | null;
   } = {},
 ) {
-  const logger = createLogger(config.logLevel, opts.logDestination);
+  const logger = createLogger(config.logLevel, opts.logDestination, config.logFormat);
   // The simulated platform's secret and the sockets live here too, whatever the database.
   secureDataDir(config.dataDir);
   const db = await openDatabaseFor(config);
@@ -92,6 +93,7 @@ async function buildService(
   }
 
   const ops = createOpsLog(logger);
+  const metrics = config.metrics.enabled ? createMetrics() : undefined;
   const sessions = createSessionRepository(db);
   const enclave = createEnclaveSupervisor({
     config,
@@ -99,6 +101,7 @@ async function buildService(
     ops,
     logger: logger.child({ component: 'supervisor' }),
     testHooks: enclaveTestHooks,
+    ...(metrics ? { metrics } : {}),
   });
   const cluster = createClusterService({
     db,
@@ -127,6 +130,7 @@ async function buildService(
     batchIntervalMs: config.log.batchIntervalMs,
     batchMax: config.log.batchMax,
     onDiverged: () => enclave.restart(),
+    ...(metrics ? { metrics } : {}),
   });
   await log.load();
   enclave.onReady((call) => log.initEnclave(call));
@@ -144,6 +148,7 @@ async function buildService(
     logger,
     intervalMs: config.ttlSweepIntervalMs,
     retention: { db, days: config.retention },
+    ...(metrics ? { metrics } : {}),
   });
   const rotation = createKeyRotationJob({
     keyring,
@@ -260,8 +265,22 @@ async function buildService(
     wallets: { service: wallets, signMaxPerMinute: config.wallet.signMaxPerMinute },
     cluster,
     ...(webRoot !== undefined ? { webRoot } : {}),
+    ...(metrics
+      ? { metrics: { registry: metrics, onMainPort: config.metrics.port === undefined } }
+      : {}),
   });
   undo.push(() => app.close());
+  const aggregateRepo = createAggregateRepository(db);
+  metrics?.setSources({
+    enclaveReady: () => enclave.isReady(),
+    enclaveGeneration: () => enclave.generation(),
+    enclaveIdentity: () =>
+      enclave.measurement()
+        ? { platform: config.enclave.platform, measurement: enclave.measurement() }
+        : null,
+    argon2: () => enclave.call('auth.stats', {}),
+    jobs: () => aggregateRepo.queueDepth(),
+  });
   // The enclave child wrote its platform files and socket: private like the rest.
   tightenTree(config.dataDir);
 
@@ -280,6 +299,8 @@ async function buildService(
     authVerifier: verifier,
     cluster,
     logger,
+    /** Prometheus metrics (undefined with METRICS_ENABLED=false). */
+    metrics,
     async stop(): Promise<void> {
       await rotation.stop();
       await auth.stop();

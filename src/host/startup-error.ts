@@ -51,24 +51,29 @@ export function databaseStartupError(err: unknown): StartupError {
 }
 
 /** The listen error of the HTTP server as a StartupError. */
-export function listenStartupError(err: unknown, host: string, port: number): StartupError {
+export function listenStartupError(
+  err: unknown,
+  host: string,
+  port: number,
+  variable = 'PORT (or its alias ENCLAVE_PORT)',
+): StartupError {
   const code = (err as { code?: unknown }).code;
   if (code === 'EADDRINUSE') {
     return new StartupError(
-      `port ${port} on ${host} is already in use: stop the other process or set ENCLAVE_PORT`,
+      `port ${port} on ${host} is already in use: stop the other process or set ${variable}`,
       EX_UNAVAILABLE,
       { cause: err },
     );
   }
   if (code === 'EACCES') {
     return new StartupError(
-      `not allowed to listen on port ${port}: choose a port above 1023 with ENCLAVE_PORT`,
+      `not allowed to listen on port ${port}: choose a port above 1023 with ${variable}`,
       EX_CONFIG,
       { cause: err },
     );
   }
   return new StartupError(
-    `cannot listen on ${host}:${port} (${typeof code === 'string' ? code : 'error'}): check HOST and ENCLAVE_PORT`,
+    `cannot listen on ${host}:${port} (${typeof code === 'string' ? code : 'error'}): check HOST and ${variable}`,
     EX_CONFIG,
     { cause: err },
   );

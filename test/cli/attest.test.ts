@@ -17,26 +17,14 @@ import { generate } from '../../src/enclave/methods/keyring.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import { SAMPLES } from '../fakes/tee-devices.js';
 import { testEnclave } from '../helpers/enclave-state.js';
+import { runCli } from './run.js';
 
 const exec = promisify(execFile);
 const MRENCLAVE = '33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb';
 const NITRO_PCR0 =
   'f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b';
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-async function cli(...args: string[]): Promise<CliRun> {
-  try {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args]);
-    return { code: 0, ...r };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 const dir = mkdtempSync(join(tmpdir(), 'cloister-cli-attest-'));
 function policyFile(name: string, policy: object): string {

@@ -34,8 +34,28 @@ describe('host configuration', () => {
     assert.equal(c.databaseUrl, 'postgres://u@127.0.0.1/db');
   });
 
+  it('PORT sets the port; ENCLAVE_PORT is its alias and PORT wins over it', () => {
+    assert.equal(loadConfig({ PORT: '8081' }).port, 8081);
+    assert.equal(loadConfig({ ENCLAVE_PORT: '8082' }).port, 8082);
+    assert.equal(loadConfig({ PORT: '8083', ENCLAVE_PORT: '8084' }).port, 8083);
+  });
+
+  it('AUTH_ISSUER follows the listening address unless set', () => {
+    const issuer = (env: Record<string, string>) => loadConfig(env).auth.issuer;
+    assert.equal(issuer({}), 'http://127.0.0.1:3000');
+    assert.equal(issuer({ PORT: '4123' }), 'http://127.0.0.1:4123');
+    assert.equal(issuer({ ENCLAVE_PORT: '4124', HOST: 'localhost' }), 'http://localhost:4124');
+    assert.equal(issuer({ PORT: '4125', HOST: '0.0.0.0' }), 'http://127.0.0.1:4125');
+    assert.equal(issuer({ PORT: '4126', HOST: '::1' }), 'http://[::1]:4126');
+    const set = loadConfig({ PORT: '4127', AUTH_ISSUER: 'https://cloister.example' });
+    assert.equal(set.auth.issuer, 'https://cloister.example');
+    // The enclave signs with the issuer the host derived: both agree.
+    assert.equal(loadConfig({ PORT: '4128' }).enclaveEnv.AUTH_ISSUER, 'http://127.0.0.1:4128');
+  });
+
   for (const [name, value] of [
     ['ENCLAVE_PORT', '70000'],
+    ['PORT', '0'],
     ['MAX_TTL_SECONDS', '10'],
     ['RATE_LIMIT_MAX', 'lots'],
     ['ALLOWED_ORIGINS', 'javascript:alert(1)'],

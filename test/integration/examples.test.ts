@@ -48,7 +48,10 @@ describe('README example and CLI against a listening service', () => {
       cli(['attest', '--expect-measurement', ts.measurement]),
       (err: { code?: number; stderr?: string }) => {
         return (
-          err.code === 1 && /vendor key not in trustedSimulatedVendorKeys/.test(err.stderr ?? '')
+          err.code === 1 &&
+          /vendor key not in --trust-simulated-key \/ --trust-simulated-key-file/.test(
+            err.stderr ?? '',
+          )
         );
       },
     );
@@ -63,9 +66,9 @@ describe('README example and CLI against a listening service', () => {
       },
     );
     const { session_id } = JSON.parse(stdout);
-    const { stdout: status } = await cli(['status', '--session', session_id]);
+    const { stdout: status } = await cli(['status', '--session', session_id, '--json']);
     assert.equal(JSON.parse(status).credential, 'ok');
-    const { stdout: revoked } = await cli(['revoke', '--session', session_id]);
+    const { stdout: revoked } = await cli(['revoke', '--session', session_id, '--json']);
     assert.equal(JSON.parse(revoked).success, true);
     assert.ok(!ts.logs.some((l) => l.includes(secret)));
   });

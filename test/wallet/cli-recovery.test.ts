@@ -41,7 +41,16 @@ describe('cloister wallet policy / recover (CLI)', { concurrency: false }, () =>
     try {
       const r = await run(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'wallet', ...args, ...server, ...files(device)],
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'wallet',
+          ...args,
+          ...server,
+          ...files(device),
+          ...(args[0] === 'export' ? [] : ['--json']),
+        ],
         { env },
       );
       return { code: 0, stdout: r.stdout, stderr: r.stderr };

@@ -28,7 +28,15 @@ describe('cloister wallet (CLI)', { concurrency: false }, () => {
     try {
       const r = await run(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'wallet', ...args, ...base],
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'wallet',
+          ...args,
+          ...base,
+          ...(args[0] === 'export' ? [] : ['--json']),
+        ],
         { env },
       );
       return { code: 0, stdout: r.stdout, stderr: r.stderr };

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { serializeEnclaveEnv, type Config } from '../config.js';
 import type { Db } from '../db/database.js';
+import type { Metrics } from '../metrics.js';
 import type { OpsLog } from '../ops-events.js';
 import { createPeriodicJob } from '../jobs/periodic.js';
 import {
@@ -41,6 +42,8 @@ export interface SupervisorDeps {
   logger: Logger;
   /** Tests only: lets the spawned enclave answer its test methods (simulated platform only). */
   testHooks?: boolean;
+  /** Times every call by method (cloister_enclave_call_duration_seconds). */
+  metrics?: Pick<Metrics, 'enclaveCall'>;
 }
 
 /** Where the host's CONNECT proxy listens for the enclave's exchange traffic (tunnel mode). */
@@ -260,7 +263,8 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
       try {
         const c = live();
-        return watched(c, c.call(method, params));
+        const answer = watched(c, c.call(method, params));
+        return deps.metrics ? deps.metrics.enclaveCall(method, answer) : answer;
       } catch (err) {
         return Promise.reject(err);
       }

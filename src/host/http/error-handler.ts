@@ -77,11 +77,14 @@ export function installErrorHandler(
   retryAfterSeconds: () => number,
   /** Told of every 401, 403 and 429 (the audit trail of refusals). */
   onDenied: (request: FastifyRequest, status: number, code: string) => void = () => undefined,
+  /** Told of every error answer's code (the metrics count them). */
+  onCode: (request: FastifyRequest, code: string) => void = () => undefined,
 ): void {
   app.setErrorHandler((err, request, reply) => {
     const he = toHostError(err);
     const status = HTTP_ERRORS[he.code][0];
     if (status === 401 || status === 403 || status === 429) onDenied(request, status, he.code);
+    onCode(request, he.code);
     if (he.retryAfterSeconds !== undefined)
       reply.header('retry-after', String(he.retryAfterSeconds));
     else if (status === 503) reply.header('retry-after', String(retryAfterSeconds()));

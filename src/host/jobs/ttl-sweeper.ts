@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import type { LogService } from '../log/log-service.js';
 import type { SessionRepository } from '../db/repositories/sessions.js';
+import type { Metrics } from '../metrics.js';
 import type { OpsLog } from '../ops-events.js';
 import { createPeriodicJob } from './periodic.js';
 import type { Db } from '../db/database.js';
@@ -39,7 +40,22 @@ export function createTtlSweeper(deps: {
   intervalMs: number;
   /** Run after each scheduled sweep (not after an on-demand one). */
   retention?: { db: Pick<Db, 'transaction'>; days: RetentionDays };
+  /** Counts the runs (cloister_cleanup_runs_total). */
+  metrics?: Pick<Metrics, 'cleanupRun'>;
 }) {
+  /** `run`, with each outcome counted. */
+  const counted =
+    <T>(job: 'ttl_sweep' | 'retention_purge', run: () => Promise<T>) =>
+    async (): Promise<T> => {
+      try {
+        const out = await run();
+        deps.metrics?.cleanupRun(job, 'ok');
+        return out;
+      } catch (err) {
+        deps.metrics?.cleanupRun(job, 'error');
+        throw err;
+      }
+    };
   async function sweep(): Promise<string[]> {
     const { result } = await deps.log.commit({
       async work(tx) {
@@ -64,7 +80,7 @@ export function createTtlSweeper(deps: {
   const sweepJob = createPeriodicJob({
     name: 'ttl sweep',
     everyMs: deps.intervalMs,
-    run: sweep,
+    run: counted('ttl_sweep', sweep),
     logger: deps.logger,
   });
   // Same schedule, its own job: a failed purge never holds back the sweep, nor the reverse.
@@ -72,8 +88,9 @@ export function createTtlSweeper(deps: {
   const purgeJob = createPeriodicJob<PurgeCounts | null>({
     name: 'retention purge',
     everyMs: retention ? deps.intervalMs : 0,
-    run: async () =>
+    run: counted('retention_purge', async () =>
       retention ? purgeRetention({ db: retention.db, ops: deps.ops, days: retention.days }) : null,
+    ),
     logger: deps.logger,
   });
   return {

@@ -13,6 +13,7 @@
  * database at start and only extended after a commit succeeds.
  */
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
 import {
   base64ToBytes,
   bytesEqual,
@@ -68,6 +69,8 @@ export interface LogServiceDeps {
   batchMax: number;
   /** The enclave signed a batch that could not be stored: it must restart from durable state. */
   onDiverged(): void;
+  /** Batch size and commit time (cloister_log_append_*). */
+  metrics?: Pick<Metrics, 'logBatch'>;
 }
 
 export function createLogService(deps: LogServiceDeps) {
@@ -201,7 +204,9 @@ export function createLogService(deps: LogServiceDeps) {
    * An operation's `work` must therefore only touch the database (it may run twice).
    */
   async function runBatch(batch: Pending[]): Promise<void> {
+    const started = performance.now();
     if ((await attemptBatch(batch, false)) === 'retry') await attemptBatch(batch, true);
+    deps.metrics?.logBatch(batch.length, (performance.now() - started) / 1000);
   }
 
   async function attemptBatch(batch: Pending[], isolated: boolean): Promise<'done' | 'retry'> {

@@ -64,6 +64,16 @@ export function createAggregateRepository(db: Queryable) {
      * What admission weighs: the active jobs of this session and of its owner (`userId`; null
      * for a session without one), and how many run and wait overall.
      */
+    /** Jobs waiting for an enclave slot and jobs running, service-wide (the metrics gauge). */
+    async queueDepth(): Promise<{ running: number; queued: number }> {
+      const { rows } = await db.query<Record<'running' | 'queued', string>>(
+        `SELECT count(*) FILTER (WHERE status = 'running') AS running,
+                count(*) FILTER (WHERE status = 'queued') AS queued
+           FROM aggregate_jobs WHERE status IN ${ACTIVE}`,
+      );
+      return { running: Number(rows[0]!.running), queued: Number(rows[0]!.queued) };
+    },
+
     async activeCounts(
       sessionId: string,
       userId: string | null,

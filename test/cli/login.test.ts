@@ -1,0 +1,130 @@
+/**
+ * `cloister login` against a real service: the refresh token is kept in the user's config
+ * folder (0700 / 0600), later commands trade it for an access token and store the rotated one,
+ * `cloister logout` ends the session at the service and forgets it. CLOISTER_URL replaces --url.
+ * And `cloister log monitor` waits out a 429 with Retry-After instead of exiting.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { runCli } from './run.js';
+
+describe('cloister login / logout (real service)', { concurrency: false }, () => {
+  let ts: TestService;
+  let url: string;
+  let config: string;
+  let trust: string[];
+  const email = `cli-login-${Date.now()}@example.com`;
+  const password = 'a long enough cli password 42';
+
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, {
+      ...process.env,
+      CLOISTER_ACCESS_TOKEN: '',
+      CLOISTER_URL: url,
+      XDG_CONFIG_HOME: config,
+      ...env,
+    });
+  const file = () => join(config, 'cloister', 'credentials.json');
+  const stored = () =>
+    (JSON.parse(readFileSync(file(), 'utf8')) as Record<string, { refresh_token: string }>)[url]!
+      .refresh_token;
+
+  before(async () => {
+    ts = await startTestService('pglite', { AUTH_DISABLED_FOR_DEVELOPMENT: 'false' });
+    await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(ts.service.app.server.address() as { port: number }).port}`;
+    config = mkdtempSync(join(tmpdir(), 'cloister-xdg-'));
+    trust = ['--expect-measurement', ts.measurement, '--trust-simulated-key', ts.vendorKey];
+  });
+  after(async () => ts?.stop());
+
+  it('login keeps a refresh token (0600 in a 0700 folder); later commands use and rotate it; logout ends it', async () => {
+    const reg = await cli(['auth', 'register', '--email', email, ...trust], {
+      CLOISTER_PASSWORD: password,
+    });
+    assert.equal(reg.code, 0, reg.stderr);
+
+    // Without a login, a protected route names the way to log in.
+    const before = await cli(['status', '--session', '00000000-0000-4000-8000-000000000000']);
+    assert.equal(before.code, 1);
+    assert.match(before.stderr, /401 AUTH_REQUIRED.*cloister login/);
+
+    const login = await cli(['login', '--email', email, ...trust], { CLOISTER_PASSWORD: password });
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stdout, /logged in to .* until \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
+    assert.ok(!login.stdout.includes(stored()), 'the refresh token is not printed');
+    assert.equal(statSync(join(config, 'cloister')).mode & 0o777, 0o700);
+    assert.equal(statSync(file()).mode & 0o777, 0o600);
+    const first = stored();
+
+    const submit = await cli(
+      ['submit', ...trust, '--exchange', 'binance', '--label', 'via-login', '--json'],
+      { CLOISTER_API_KEY: 'k-login', CLOISTER_API_SECRET: 's-login-secret' },
+    );
+    assert.equal(submit.code, 0, submit.stderr);
+    const { session_id } = JSON.parse(submit.stdout) as { session_id: string };
+    const second = stored();
+    assert.notEqual(second, first, 'the rotated refresh token was stored');
+
+    const status = await cli(['status', '--session', session_id]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^status: active$/m);
+    assert.match(status.stdout, /^expires_at: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/m);
+    assert.notEqual(stored(), second);
+
+    const spent = stored();
+    const out = await cli(['logout']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /logged out of/);
+    assert.ok(!(url in JSON.parse(readFileSync(file(), 'utf8'))), 'forgotten locally');
+    // The session ended at the service too: the last refresh token no longer works.
+    const refused = await fetch(`${url}/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: spent }),
+    });
+    assert.equal(refused.status, 401);
+    const afterLogout = await cli(['status', '--session', session_id]);
+    assert.equal(afterLogout.code, 1);
+    assert.match(afterLogout.stderr, /cloister login/);
+    assert.ok(existsSync(file()));
+  });
+
+  it('log monitor waits out 429 + Retry-After instead of exiting', async () => {
+    // A proxy in front of the service that answers the first checkpoint request with 429.
+    let refusedOnce = false;
+    const proxy: Server = createServer((req, res) => {
+      if (!refusedOnce && req.url?.includes('checkpoint')) {
+        refusedOnce = true;
+        res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' });
+        res.end('{"error":{"code":"RATE_LIMITED","message":"slow down"}}');
+        return;
+      }
+      void fetch(`${url}${req.url}`, { headers: { accept: 'application/json' } }).then(
+        async (r) => {
+          res.writeHead(r.status, {
+            'content-type': r.headers.get('content-type') ?? 'text/plain',
+          });
+          res.end(Buffer.from(await r.arrayBuffer()));
+        },
+        () => res.destroy(),
+      );
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxied = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    try {
+      const r = await cli(['log', 'monitor', '--once', ...trust], { CLOISTER_URL: proxied });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(refusedOnce);
+      assert.match(r.stderr, /429 from .*checkpoint.*; retrying in 1 s/);
+      assert.match(r.stdout, /^ok: size \d+ root /);
+    } finally {
+      proxy.close();
+    }
+  });
+});
