@@ -45,7 +45,15 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       // Stored and logged together, or neither: no 200 leaves without the log entry.
       const logged = await log.commit({
         async work(tx) {
-          await sessions.insertWithCredential(tx, submitted, metadata, envelope, userId);
+          const stored = await sessions.insertWithCredential(
+            tx,
+            submitted,
+            metadata,
+            envelope,
+            userId,
+          );
+          // Accepted through another instance already (its enclave spent it, not this one).
+          if (stored === 'replayed') throw new HostError('ENVELOPE_REPLAYED');
           await ops.record(tx, {
             type: 'credential.submitted',
             sessionId: submitted.session_id,
