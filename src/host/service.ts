@@ -19,6 +19,8 @@ import { createClusterRepository } from './db/repositories/cluster.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
 import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
+import { createJobLease } from './jobs/lease.js';
+
 import { createTtlSweeper } from './jobs/ttl-sweeper.js';
 import { createLogService } from './log/log-service.js';
 import { createLogStore } from './log/log-store.js';
@@ -36,6 +38,8 @@ import { createAttestationService } from './services/attestation-service.js';
 import { createCredentialService } from './services/credential-service.js';
 import { createWalletRepository } from './db/repositories/wallets.js';
 import { createWalletService } from './services/wallet-service.js';
+/** How long a scheduled rotation's lease lasts: far longer than a rotation takes. */
+const JOB_LEASE_MS = 10 * 60_000;
 
 export async function createService(
   config: Config,
@@ -135,12 +139,15 @@ async function buildService(
     intervalMs: config.ttlSweepIntervalMs,
     retention: { db, days: config.retention },
   });
+  // Several instances on one database: scheduled rotations run on one of them.
+  const lease = createJobLease({ db, leaseMs: JOB_LEASE_MS });
   const rotation = createKeyRotationJob({
     keyring,
     enclave,
     log,
     logger,
     intervalMs: config.keyRotationIntervalMs,
+    lease,
   });
   const attestation = createAttestationService({ enclave });
   const aggregates = createAggregatesService({
@@ -168,6 +175,7 @@ async function buildService(
     ops,
     jobs: aggregates.revocation,
     sweepNow: () => sweeper.runOnce(),
+    reloadKeyring: () => keyring.reload(enclave.call),
   });
   const redis = config.rateLimit.redisUrl
     ? new Redis(config.rateLimit.redisUrl, {
@@ -193,6 +201,7 @@ async function buildService(
     ops,
     config: config.auth,
     logger: logger.child({ component: 'auth' }),
+    lease,
   });
   enclave.onReady((call) => auth.initEnclave(call));
   const wallets = createWalletService({ enclave, repo: createWalletRepository(db), log });

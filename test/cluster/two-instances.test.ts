@@ -35,6 +35,8 @@ describe(
     let pubkey: string;
     const password = 'cluster-password-0123';
     const bMachine = machine();
+    // A rotated JWT key signs at once (no pre-publication), so the test sees its tokens.
+    const env = { AUTH_DISABLED_FOR_DEVELOPMENT: 'true', AUTH_KEY_PREPUBLISH_SECONDS: '0' };
 
     const envelope = async () => ({
       ...(await CryptoHelper.encryptCredentials(uniqueCredentials('two'), pubkey)),
@@ -42,7 +44,7 @@ describe(
     });
 
     before(async () => {
-      a = await startTestService('postgres');
+      a = await startTestService('postgres', env);
       await inject(a, 'POST', '/auth/register', { email: 'op@example.com', password });
       await cliSetOperator(a, 'grant', 'op@example.com');
       const op = (
@@ -72,7 +74,7 @@ describe(
       b = await ready(
         await startTestService(
           'postgres',
-          { AUTH_DISABLED_FOR_DEVELOPMENT: 'true', CLUSTER_JOIN: urlA },
+          { ...env, CLUSTER_JOIN: urlA },
           { dataDir: bMachine.dir, database: { url: a.databaseUrl!, drop: async () => undefined } },
         ),
       );
@@ -104,6 +106,7 @@ describe(
       const jwksB = (await inject(b, 'GET', '/.well-known/jwks.json')).json();
       assert.deepEqual(jwksB, jwksA);
       await jwtVerify(tokenA, createLocalJWKSet(jwksB));
+      await b.service.authVerifier.verify(tokenA);
       await jwtVerify(login.json().access_token, createLocalJWKSet(jwksA));
       const attA = (await verifiedAttestation(a)).attestation;
       const attB = (await verifiedAttestation(b)).attestation;
@@ -113,6 +116,40 @@ describe(
       const cpB = (await inject(b, 'GET', '/api/log/checkpoint')).json();
       assert.equal(cpB.origin, cpA.origin, 'one log key');
       assert.deepEqual(cpB, cpA, 'B serves the head A wrote');
+    });
+
+    it('B rotates the credential and JWT keys; A picks up the new generations (a token and an envelope to B’s new keys)', async () => {
+      const before = (await verifiedAttestation(a)).attestation.key_id;
+      const keys = await b.service.rotation.rotateOnce();
+      assert.notEqual(keys.current_key_id, before);
+      const { kid } = await b.service.auth.rotateKeys();
+      const login = await inject(b, 'POST', '/auth/login', { email: 'u@example.com', password });
+      assert.equal(login.statusCode, 200, login.body);
+      const token = login.json().access_token as string;
+      const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString());
+      assert.equal(header.kid, kid, 'signed with B’s new key');
+      // A has not reloaded yet: the unknown kid makes it load the newest stored auth keyring.
+      const claims = await a.service.authVerifier.verify(token);
+      assert.ok(claims.sub);
+      // An envelope to B's new credential key, submitted through A.
+      const att = (await verifiedAttestation(b)).attestation;
+      assert.equal(att.key_id, keys.current_key_id);
+      const body = {
+        ...(await CryptoHelper.encryptCredentials(uniqueCredentials('rot'), att.enclave_pubkey, {
+          keyId: att.key_id,
+        })),
+        metadata: { exchange: 'binance', label: 'main', ttl: 3600 },
+      };
+      const res = await inject(a, 'POST', '/enclave/submit_key', body);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().key_id, keys.current_key_id);
+      const attA = (await verifiedAttestation(a)).attestation;
+      assert.equal(attA.key_id, att.key_id);
+      pubkey = att.enclave_pubkey; // the next tests encrypt to the current key
+      assert.deepEqual(
+        (await inject(a, 'GET', '/.well-known/jwks.json')).json(),
+        (await inject(b, 'GET', '/.well-known/jwks.json')).json(),
+      );
     });
 
     it('an envelope accepted by A is refused by B (ENVELOPE_REPLAYED), and the other way round', async () => {

@@ -192,6 +192,15 @@ export const METHODS = {
     result: z.object({ public: PublicKeysSchema }).strict(),
     phases: READY,
   },
+  /**
+   * Several instances: move to a newer stored generation another member rotated to (sealed
+   * under the cluster key). An older or equal generation changes nothing.
+   */
+  'keyring.reload': {
+    params: z.object({ sealed: SealedBlobSchema }).strict(),
+    result: z.object({ public: PublicKeysSchema }).strict(),
+    phases: READY,
+  },
   'attestation.get': {
     params: z.object({ nonce: AttestationNonceSchema }).strict(),
     result: AttestationResponseSchema,
