@@ -20,6 +20,7 @@ import { clusterSigningKey } from '../../src/cli/cluster.js';
 import { base64ToBytes } from '../../src/protocol/encoding.js';
 import { MerkleTree, verifyConsistency } from '../../src/protocol/log/merkle.js';
 import { uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
+import { tcpReachable } from '../helpers/security-util.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { inject, machine, ready } from './cluster-helpers.js';
 
@@ -36,7 +37,12 @@ describe(
     const password = 'cluster-password-0123';
     const bMachine = machine();
     // A rotated JWT key signs at once (no pre-publication), so the test sees its tokens.
-    const env = { AUTH_DISABLED_FOR_DEVELOPMENT: 'true', AUTH_KEY_PREPUBLISH_SECONDS: '0' };
+    const env: Record<string, string> = {
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
+      AUTH_KEY_PREPUBLISH_SECONDS: '0',
+      AUTH_LOGIN_FAILURES_BEFORE_BACKOFF: '2',
+    };
+    let redis = false;
 
     const envelope = async () => ({
       ...(await CryptoHelper.encryptCredentials(uniqueCredentials('two'), pubkey)),
@@ -44,6 +50,9 @@ describe(
     });
 
     before(async () => {
+      // Login backoff and rate limits are shared through Redis when REDIS_URL is set.
+      redis = await tcpReachable('127.0.0.1', 6379);
+      if (redis) env.REDIS_URL = 'redis://127.0.0.1:6379';
       a = await startTestService('postgres', env);
       await inject(a, 'POST', '/auth/register', { email: 'op@example.com', password });
       await cliSetOperator(a, 'grant', 'op@example.com');
@@ -150,6 +159,22 @@ describe(
         (await inject(a, 'GET', '/.well-known/jwks.json')).json(),
         (await inject(b, 'GET', '/.well-known/jwks.json')).json(),
       );
+    });
+
+    it('login backoff is shared through Redis: failures at A lock the account at B', async (t) => {
+      if (!redis) return t.skip('no Redis on 127.0.0.1:6379');
+      const email = `backoff-${Date.now()}@example.com`;
+      await inject(a, 'POST', '/auth/register', { email, password });
+      for (let i = 0; i < 2; i++) {
+        const wrong = await inject(a, 'POST', '/auth/login', {
+          email,
+          password: 'wrong-password-0123',
+        });
+        assert.equal(wrong.statusCode, 401, wrong.body);
+      }
+      const atB = await inject(b, 'POST', '/auth/login', { email, password });
+      assert.equal(atB.statusCode, 429, atB.body);
+      assert.equal(atB.json().error.code, 'AUTH_LOGIN_LOCKED');
     });
 
     it('an envelope accepted by A is refused by B (ENVELOPE_REPLAYED), and the other way round', async () => {
