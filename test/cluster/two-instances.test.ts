@@ -21,6 +21,7 @@ import { base64ToBytes } from '../../src/protocol/encoding.js';
 import { MerkleTree, verifyConsistency } from '../../src/protocol/log/merkle.js';
 import { uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
 import { tcpReachable } from '../helpers/security-util.js';
+import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { inject, machine, ready } from './cluster-helpers.js';
 
@@ -41,8 +42,18 @@ describe(
       AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
       AUTH_KEY_PREPUBLISH_SECONDS: '0',
       AUTH_LOGIN_FAILURES_BEFORE_BACKOFF: '2',
+      // With Redis the per-IP counters outlive a run: repeated runs must not hit them.
+      AUTH_LOGIN_MAX_PER_IP: '1000000',
+      AUTH_REGISTER_MAX_PER_IP: '1000000',
     };
     let redis = false;
+    let fake: FakeExchange;
+    let held: { promise: Promise<void>; release: () => void } | null = null;
+    const trader = {
+      exchange: 'binance' as const,
+      apiKey: `CLUSTERAGG-PLAINTEXT-${Date.now()}`,
+      apiSecret: `CLUSTERAGGSECRET-PLAINTEXT-${Date.now()}`,
+    };
 
     const envelope = async () => ({
       ...(await CryptoHelper.encryptCredentials(uniqueCredentials('two'), pubkey)),
@@ -52,6 +63,15 @@ describe(
     before(async () => {
       // Login backoff and rate limits are shared through Redis when REDIS_URL is set.
       redis = await tcpReachable('127.0.0.1', 6379);
+      fake = await startFakeExchange({
+        // While set, trade history answers wait: A's job stays running while B's poller polls.
+        hold: ({ path }) => (path === '/api/v3/myTrades' ? held?.promise : undefined),
+        accounts: [
+          { apiKey: trader.apiKey, secret: trader.apiSecret, seed: 5, fills: 400, days: 60 },
+        ],
+      });
+      env.BINANCE_BASE_URL = fake.url;
+      env.AGGREGATES_WAIT_MS = '0';
       if (redis) env.REDIS_URL = 'redis://127.0.0.1:6379';
       a = await startTestService('postgres', env);
       await inject(a, 'POST', '/auth/register', { email: 'op@example.com', password });
@@ -92,6 +112,7 @@ describe(
     after(async () => {
       await b?.stop();
       await a?.stop();
+      await fake?.close();
     });
 
     it('register, log in and submit through A; B reads it, logs the user in and accepts A’s token; same keys', async () => {
@@ -175,6 +196,59 @@ describe(
       const atB = await inject(b, 'POST', '/auth/login', { email, password });
       assert.equal(atB.statusCode, 429, atB.body);
       assert.equal(atB.json().error.code, 'AUTH_LOGIN_LOCKED');
+    });
+
+    it('an aggregates job requested through A is polled through B; B’s poller leaves it to A', async () => {
+      const session = async (ts: TestService) => {
+        const sub = await inject(ts, 'POST', '/enclave/submit_key', {
+          ...(await CryptoHelper.encryptCredentials(trader, pubkey)),
+          metadata: { exchange: 'binance', label: 'agg', ttl: 3600 },
+        });
+        assert.equal(sub.statusCode, 200, sub.body);
+        return sub.json().session_id as string;
+      };
+      const window = { from: '2026-10-02T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' };
+      // What B's enclave is asked to start (B's poller must not restart A's job there).
+      const startedAtB: string[] = [];
+      const callB = b.service.enclave.call;
+      b.service.enclave.call = (async (method: string, params: { job_id?: string }) => {
+        if (method === 'aggregates.start') startedAtB.push(params.job_id!);
+        return (callB as (m: string, p: unknown) => Promise<unknown>)(method, params);
+      }) as typeof callB;
+      try {
+        const [sa, sb] = [await session(a), await session(b)];
+        let release!: () => void;
+        held = { promise: new Promise<void>((r) => (release = r)), release };
+        const started = await inject(a, 'POST', '/enclave/request_aggregates', {
+          session_id: sa,
+          ...window,
+        });
+        assert.ok([200, 202].includes(started.statusCode), started.body);
+        const jobId = started.json().job_id as string;
+        // A job of B's own keeps B's poller running while A's job runs.
+        const own = await inject(b, 'POST', '/enclave/request_aggregates', {
+          session_id: sb,
+          ...window,
+        });
+        assert.ok([200, 202].includes(own.statusCode), own.body);
+        // B's poller runs (its own job is running) while A's job waits on the exchange.
+        await new Promise((r) => setTimeout(r, 1500));
+        held.release();
+        held = null;
+        let polled;
+        for (;;) {
+          polled = await inject(b, 'GET', `/enclave/aggregates/jobs/${jobId}`);
+          if (polled.statusCode !== 202) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(polled.statusCode, 200, polled.body);
+        assert.equal(polled.json().status, 'done');
+        assert.deepEqual(startedAtB, [own.json().job_id], 'B started only its own job');
+      } finally {
+        held?.release();
+        held = null;
+        b.service.enclave.call = callB;
+      }
     });
 
     it('an envelope accepted by A is refused by B (ENVELOPE_REPLAYED), and the other way round', async () => {

@@ -9,3 +9,10 @@ CREATE TABLE job_leases (
 );
 GRANT SELECT, INSERT, UPDATE ON job_leases TO app_service;
 GRANT SELECT ON job_leases TO operator_readonly;
+
+-- An aggregates job runs in the enclave of one instance. `runner` names it and `runner_until`
+-- is its lease, renewed at every poll: other instances' pollers leave the job alone while the
+-- lease holds (their enclaves do not know it), and take it over, restarting it from the stored
+-- ciphertext, once it lapses (its instance died).
+ALTER TABLE aggregate_jobs ADD COLUMN runner text CHECK (length(runner) BETWEEN 1 AND 100);
+ALTER TABLE aggregate_jobs ADD COLUMN runner_until timestamptz;
