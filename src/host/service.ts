@@ -102,6 +102,7 @@ async function buildService(
     dataDir: config.dataDir,
     sealingPolicy: config.enclave.sealingPolicy,
     joinUrl: config.clusterJoin,
+    advertiseUrl: config.clusterAdvertiseUrl,
   });
   // First: a cluster member gets its root (or waits for its quorum) before any keyring loads.
   enclave.onReady((call) => cluster.initEnclave(call));
@@ -207,6 +208,7 @@ async function buildService(
   const wallets = createWalletService({ enclave, repo: createWalletRepository(db), log });
   enclave.onReady((call) => wallets.initEnclave(call));
   enclave.onReady(() => cluster.flushLog(log));
+  enclave.onReady((call) => cluster.advertise(call));
   const guard = createAuthGuard({
     verifier,
     disabledForDevelopment: config.auth.disabledForDevelopment,

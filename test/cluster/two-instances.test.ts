@@ -9,6 +9,7 @@
  */
 import { cliSetOperator } from '../auth/operator-helper.js';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,9 @@ describe(
     let pubkey: string;
     const password = 'cluster-password-0123';
     const bMachine = machine();
+    const cMachine = machine();
+    let opToken: string;
+    let urlA: string;
     // A rotated JWT key signs at once (no pre-publication), so the test sees its tokens.
     const env: Record<string, string> = {
       AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
@@ -73,7 +77,15 @@ describe(
       env.BINANCE_BASE_URL = fake.url;
       env.AGGREGATES_WAIT_MS = '0';
       if (redis) env.REDIS_URL = 'redis://127.0.0.1:6379';
-      a = await startTestService('postgres', env);
+      // A advertises the URL it will listen on (discovery through the database).
+      const port = await new Promise<number>((resolve) => {
+        const srv = createServer().listen(0, '127.0.0.1', () => {
+          const p = (srv.address() as AddressInfo).port;
+          srv.close(() => resolve(p));
+        });
+      });
+      urlA = `http://127.0.0.1:${port}`;
+      a = await startTestService('postgres', { ...env, CLUSTER_ADVERTISE_URL: urlA });
       await inject(a, 'POST', '/auth/register', { email: 'op@example.com', password });
       await cliSetOperator(a, 'grant', 'op@example.com');
       const op = (
@@ -93,13 +105,16 @@ describe(
         a,
         'POST',
         '/cluster/genesis',
-        { operators, threshold: 2, simulated_vendor_keys: [a.vendorKey, bMachine.vendorKey] },
+        {
+          operators,
+          threshold: 2,
+          simulated_vendor_keys: [a.vendorKey, bMachine.vendorKey, cMachine.vendorKey],
+        },
         op.access_token,
       );
       assert.equal(g.statusCode, 200, g.body);
-      await a.service.app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = a.service.app.server.address();
-      const urlA = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      await a.service.app.listen({ port, host: '127.0.0.1' });
+      opToken = op.access_token;
       b = await ready(
         await startTestService(
           'postgres',
@@ -248,6 +263,31 @@ describe(
         held?.release();
         held = null;
         b.service.enclave.call = callB;
+      }
+    });
+
+    it('discovery through the database: an instance with no CLUSTER_JOIN joins through a recorded member; operators list members', async () => {
+      const c = await ready(
+        await startTestService('postgres', env, {
+          dataDir: cMachine.dir,
+          database: { url: a.databaseUrl!, drop: async () => undefined },
+        }),
+      );
+      try {
+        const attA = (await verifiedAttestation(a)).attestation;
+        const attC = (await verifiedAttestation(c)).attestation;
+        assert.equal(attC.cluster_id, attA.cluster_id);
+        assert.equal(attC.key_id, attA.key_id);
+        assert.equal((await inject(a, 'GET', '/cluster/members')).statusCode, 401);
+        const list = await inject(a, 'GET', '/cluster/members', undefined, opToken);
+        assert.equal(list.statusCode, 200, list.body);
+        assert.deepEqual(
+          list.json().members.map((m: { url: string }) => m.url),
+          [urlA],
+        );
+        assert.equal(list.json().members[0].measurement, a.measurement);
+      } finally {
+        await c.service.stop();
       }
     });
 

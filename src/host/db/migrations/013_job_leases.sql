@@ -16,3 +16,14 @@ GRANT SELECT ON job_leases TO operator_readonly;
 -- ciphertext, once it lapses (its instance died).
 ALTER TABLE aggregate_jobs ADD COLUMN runner text CHECK (length(runner) BETWEEN 1 AND 100);
 ALTER TABLE aggregate_jobs ADD COLUMN runner_until timestamptz;
+
+-- Discovery through the shared database: each ready member that has CLUSTER_ADVERTISE_URL
+-- records it here; an instance with no root and no CLUSTER_JOIN asks these members to join it
+-- (the attested join checks the member's answer, so a row the host forged gains nothing).
+CREATE TABLE cluster_members (
+  url          text PRIMARY KEY CHECK (url ~ '^https?://' AND length(url) <= 2048),
+  measurement  text NOT NULL CHECK (measurement ~ '^[0-9a-f]{1,200}$'),
+  seen_at      timestamptz NOT NULL DEFAULT now()
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON cluster_members TO app_service;
+GRANT SELECT ON cluster_members TO operator_readonly;
