@@ -237,7 +237,7 @@ describe(
         assert.equal(await recoverMessageAddress({ message, signature }), wallet.eth);
       };
       await signThrough(a, 'hello from A');
-      // The transparency log has one writer (ARCHITECTURE.md): B reloads it before it appends.
+      // And after B restarts (same machine, same database): its local root, no operator.
       b = await ready(await b.restart()); // same machine (data folder), same database
       await signThrough(b, 'hello from B');
     });
