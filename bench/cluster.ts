@@ -7,7 +7,8 @@
  *
  * Shares are sealed in process as `cloister cluster provide-share` does (HPKE to the quote's
  * provisioning key), without the CLI's evidence check, which is measured by the attestation
- * benchmarks. One round each: every round is a full instance start.
+ * benchmarks. One round each: every round is a full instance start. Then submit_key
+ * throughput through one instance and through two (the joined one added), in the same run.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,8 @@ import { createSimulatedPlatform } from '../src/enclave/platform/simulated.js';
 import { SHARE_PROVISION_INFO, manifestDigest } from '../src/protocol/cluster/cluster.js';
 import { base64ToBytes } from '../src/protocol/encoding.js';
 import { sealEnvelopeHpke } from '../src/protocol/envelope/hpke.js';
-import { fmtRatio, printTable } from './lib/measure.js';
+import { fmt, fmtRatio, printTable } from './lib/measure.js';
+import { fastBodies } from './submit-key.js';
 import { startBenchService, type BenchService } from './lib/service.js';
 
 function machine() {
@@ -34,6 +36,34 @@ function machine() {
 
 async function untilReady(s: BenchService): Promise<void> {
   while (!s.service.enclave.isReady()) await new Promise((r) => setTimeout(r, 10));
+}
+
+const SUBMITS = Number(process.env.BENCH_CLUSTER_SUBMITS ?? 2000);
+const CONCURRENCY = 32;
+
+/** Sends every body, CONCURRENCY at a time, round robin over `targets`; 200s per second. */
+async function submitRate(
+  targets: BenchService[],
+  bodies: string[],
+): Promise<{ perSec: number; ok: number }> {
+  let next = 0;
+  let ok = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < bodies.length) {
+        const i = next++;
+        const res = await targets[i % targets.length]!.service.app.inject({
+          method: 'POST',
+          url: '/enclave/submit_key',
+          headers: { 'content-type': 'application/json' },
+          payload: bodies[i]!,
+        });
+        if (res.statusCode === 200) ok++;
+      }
+    }),
+  );
+  return { perSec: ok / ((performance.now() - t) / 1000), ok };
 }
 
 export async function runClusterBench(): Promise<{ name: string; [k: string]: unknown }> {
@@ -109,6 +139,19 @@ export async function runClusterBench(): Promise<{ name: string; [k: string]: un
     await untilReady(jc);
     const joinMs = performance.now() - t1;
 
+    // submit_key throughput, same run: through A alone, then spread over A and the joined C
+    // (one log, one head lock, two enclaves). In process through app.inject, so the hosts
+    // share this process's CPU; the enclaves are child processes.
+    const att = (
+      await a.service.app.inject({
+        method: 'GET',
+        url: '/attestation/quote?nonce=abcdefghijklmnop',
+      })
+    ).json() as { enclave_pubkey: string; key_id: string };
+    const pub = base64ToBytes(att.enclave_pubkey);
+    const oneRate = await submitRate([a], fastBodies(SUBMITS, 0, pub, att.key_id));
+    const twoRate = await submitRate([a, jc], fastBodies(SUBMITS, SUBMITS, pub, att.key_id));
+
     // Ceiling: the restored machine restarts on its own local root.
     await rb.service.stop();
     started.splice(started.indexOf(rb), 1);
@@ -134,7 +177,25 @@ export async function runClusterBench(): Promise<{ name: string; [k: string]: un
       },
     ];
     printTable('cluster (ms, one round each; ratio to the plain restart)', rows);
-    return { name: 'cluster', restoreMs, joinMs, restartMs, afterSharesMs };
+    printTable(`cluster submit_key (${SUBMITS} requests, ${CONCURRENCY} in flight)`, [
+      { instances: 'one (A)', ok_per_s: fmt(oneRate.perSec), ok: oneRate.ok, ratio: '1.00x' },
+      {
+        instances: 'two (A + C)',
+        ok_per_s: fmt(twoRate.perSec),
+        ok: twoRate.ok,
+        ratio: fmtRatio(twoRate.perSec / oneRate.perSec),
+      },
+    ]);
+    return {
+      name: 'cluster',
+      restoreMs,
+      joinMs,
+      restartMs,
+      afterSharesMs,
+      submitOnePerSec: oneRate.perSec,
+      submitTwoPerSec: twoRate.perSec,
+      valid: oneRate.ok === SUBMITS && twoRate.ok === SUBMITS,
+    };
   } finally {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
   }

@@ -125,7 +125,8 @@ function fastSeal(pub: Uint8Array, pt: Uint8Array, keyId?: string): EnvelopeV1 {
   }
 }
 
-function fastBodies(n: number, first: number, pub: Uint8Array, keyId: string) {
+/** Distinct fresh submit_key bodies, made with the SDK's envelope code on node:crypto. */
+export function fastBodies(n: number, first: number, pub: Uint8Array, keyId: string) {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const pt = plaintext(credentials(first + i));

@@ -52,6 +52,11 @@ const EnvObject = z.object({
   CLUSTER_JOIN: optionalString.describe(
     'Base URL of a cluster member: without a local root, ask it for the root (attested join)',
   ),
+  CLUSTER_ADVERTISE_URL: optionalString
+    .refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL')
+    .describe(
+      'Base URL other instances reach this one at: recorded in the shared database once ready, so an instance without CLUSTER_JOIN can join through it',
+    ),
   MAX_TTL_SECONDS: maxTtlSeconds.describe('Longest session TTL accepted'),
   RATE_LIMIT_MAX: int(1, 10_000_000)
     .default(100)
@@ -242,6 +247,7 @@ function configFrom(raw: z.output<typeof EnvObject>) {
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL,
     clusterJoin: env.CLUSTER_JOIN,
+    clusterAdvertiseUrl: env.CLUSTER_ADVERTISE_URL,
     maxTtlSeconds: env.MAX_TTL_SECONDS,
     rateLimit: {
       max: env.RATE_LIMIT_MAX,

@@ -19,6 +19,8 @@ import { createClusterRepository } from './db/repositories/cluster.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
 import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
+import { createJobLease } from './jobs/lease.js';
+
 import { createTtlSweeper } from './jobs/ttl-sweeper.js';
 import { createLogService } from './log/log-service.js';
 import { createLogStore } from './log/log-store.js';
@@ -37,6 +39,8 @@ import { createAttestationService } from './services/attestation-service.js';
 import { createCredentialService } from './services/credential-service.js';
 import { createWalletRepository } from './db/repositories/wallets.js';
 import { createWalletService } from './services/wallet-service.js';
+/** How long a scheduled rotation's lease lasts: far longer than a rotation takes. */
+const JOB_LEASE_MS = 10 * 60_000;
 
 export async function createService(
   config: Config,
@@ -111,6 +115,7 @@ async function buildService(
     dataDir: config.dataDir,
     sealingPolicy: config.enclave.sealingPolicy,
     joinUrl: config.clusterJoin,
+    advertiseUrl: config.clusterAdvertiseUrl,
   });
   // First: a cluster member gets its root (or waits for its quorum) before any keyring loads.
   enclave.onReady((call) => cluster.initEnclave(call));
@@ -150,12 +155,15 @@ async function buildService(
     retention: { db, days: config.retention },
     ...(metrics ? { metrics } : {}),
   });
+  // Several instances on one database: scheduled rotations run on one of them.
+  const lease = createJobLease({ db, leaseMs: JOB_LEASE_MS });
   const rotation = createKeyRotationJob({
     keyring,
     enclave,
     log,
     logger,
     intervalMs: config.keyRotationIntervalMs,
+    lease,
   });
   const attestation = createAttestationService({ enclave });
   const aggregates = createAggregatesService({
@@ -183,6 +191,7 @@ async function buildService(
     ops,
     jobs: aggregates.revocation,
     sweepNow: () => sweeper.runOnce(),
+    reloadKeyring: () => keyring.reload(enclave.call),
   });
   const redis = config.rateLimit.redisUrl
     ? new Redis(config.rateLimit.redisUrl, {
@@ -208,11 +217,13 @@ async function buildService(
     ops,
     config: config.auth,
     logger: logger.child({ component: 'auth' }),
+    lease,
   });
   enclave.onReady((call) => auth.initEnclave(call));
   const wallets = createWalletService({ enclave, repo: createWalletRepository(db), log });
   enclave.onReady((call) => wallets.initEnclave(call));
   enclave.onReady(() => cluster.flushLog(log));
+  enclave.onReady((call) => cluster.advertise(call));
   const guard = createAuthGuard({
     verifier,
     disabledForDevelopment: config.auth.disabledForDevelopment,

@@ -7,7 +7,7 @@
  */
 import { cliSetOperator } from '../auth/operator-helper.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { clusterApprove, clusterSigningKey } from '../../src/cli/cluster.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,6 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as age from 'age-encryption';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { createSimulatedPlatform } from '../../src/enclave/platform/simulated.js';
 import {
   PROPOSAL_FORMAT,
   type Proposal,
@@ -29,14 +28,7 @@ import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/clien
 import { startTestService, type TestService } from '../helpers/service.js';
 import { recoverMessageAddress, type Hex } from 'viem';
 import { api, newUser, openBoth, reply, withShare, type User } from '../wallet/service-helpers.js';
-
-/** A data folder whose simulated platform exists already, so its vendor key can be listed. */
-function machine(codePath = 'dist/enclave/enclave.mjs') {
-  const dir = mkdtempSync(join(tmpdir(), 'cloister-machine-'));
-  const platform = createSimulatedPlatform({ dir: join(dir, 'simulated-platform'), codePath });
-  const vendorKey = readFileSync(join(dir, 'simulated-platform', 'vendor.pub'), 'utf8').trim();
-  return { dir, platform, vendorKey };
-}
+import { inject, machine, ready } from './cluster-helpers.js';
 
 describe(
   'cluster: an instance joins through an attested member',
@@ -59,20 +51,6 @@ describe(
     let walletUser: User;
     let wallet: { id: string; device: Uint8Array; eth: string };
 
-    const inject = (
-      ts: TestService,
-      method: 'GET' | 'POST',
-      url: string,
-      payload?: object,
-      token?: string,
-    ) =>
-      ts.service.app.inject({
-        method,
-        url,
-        ...(payload ? { payload } : {}),
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-      });
-
     /** B on its own machine and A's database, joining through A; resolves once B is ready. */
     const startB = async () =>
       ready(
@@ -82,12 +60,6 @@ describe(
           { dataDir: bMachine.dir, database: { url: a.databaseUrl!, drop: async () => undefined } },
         ),
       );
-    const ready = async (ts: TestService) => {
-      for (;;) {
-        if ((await inject(ts, 'GET', '/readyz')).statusCode === 200) return ts;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
 
     before(async () => {
       a = await startTestService('postgres');
@@ -265,7 +237,7 @@ describe(
         assert.equal(await recoverMessageAddress({ message, signature }), wallet.eth);
       };
       await signThrough(a, 'hello from A');
-      // The transparency log has one writer (ARCHITECTURE.md): B reloads it before it appends.
+      // And after B restarts (same machine, same database): its local root, no operator.
       b = await ready(await b.restart()); // same machine (data folder), same database
       await signThrough(b, 'hello from B');
     });

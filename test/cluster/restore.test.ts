@@ -40,6 +40,7 @@ import {
   readAllFiles,
 } from '../helpers/security-util.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { inject } from './cluster-helpers.js';
 
 const hasAge = spawnSync('age', ['--version']).status === 0;
 const skipAge =
@@ -68,20 +69,6 @@ describe(
     let urlB: string;
     /** Every HTTP body the ceremony produced (genesis answer, quotes), scanned for the root. */
     const bodies: string[] = [];
-
-    const inject = (
-      ts: TestService,
-      method: 'GET' | 'POST',
-      url: string,
-      payload?: object,
-      token?: string,
-    ) =>
-      ts.service.app.inject({
-        method,
-        url,
-        ...(payload ? { payload } : {}),
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-      });
 
     before(async () => {
       a = await startTestService('postgres', { AUTH_DISABLED_FOR_DEVELOPMENT: 'true' });

@@ -228,6 +228,7 @@ describe('credential key rotation schedule (real timers)', () => {
           return { generation: 2 } as never;
         },
         lastRotatedAt: async () => new Date(),
+        reload: async () => false,
       },
       enclave: { call: (() => Promise.reject(new Error('unused'))) as never },
       log: { commit: (() => Promise.reject(new Error('unused'))) as never },

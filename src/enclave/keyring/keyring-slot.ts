@@ -70,6 +70,30 @@ export class KeyringSlot<K extends SealableKeyring> {
     return policy;
   }
 
+  /**
+   * Moves to a newer generation another member of the cluster rotated to and the host stored
+   * (sealed under the same cluster key, so only a genuine member's blob opens). Only strictly
+   * newer generations: a host that hands back an older blob changes nothing (no downgrade).
+   * Returns whether the active keyring changed.
+   */
+  reload(sealer: Sealer, sealed: string): boolean {
+    const current = this.#active;
+    if (!current) throw new RpcError('SEAL_INVALID');
+    const { plaintext } = sealer.unseal(sealed);
+    let next: K;
+    try {
+      next = this.purpose.deserialize(plaintext);
+    } catch {
+      throw new RpcError('SEAL_INVALID');
+    } finally {
+      plaintext.fill(0);
+    }
+    if (next.generation <= current.generation) return false;
+    this.#active = next;
+    this.#pending = null;
+    return true;
+  }
+
   /** Rotation step 1: seals `next` and holds it pending; replaces any earlier pending one. */
   prepare(sealer: Sealer, policy: SealPolicy, next: K): string {
     const sealed = sealKeyring(sealer, policy, next);

@@ -12,7 +12,7 @@ import { sign, type KeyObject } from 'node:crypto';
 import { bytesEqual } from '../../protocol/encoding.js';
 import { formatCheckpoint, verifyCheckpointNote } from '../../protocol/log/checkpoint.js';
 import { logEntryLeafHash, type LogEntry } from '../../protocol/log/entry.js';
-import { CompactRange } from '../../protocol/log/merkle.js';
+import { CompactRange, verifyConsistency } from '../../protocol/log/merkle.js';
 import { signNote } from '../../protocol/log/note.js';
 import { logOrigin } from '../../protocol/log/origin.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
@@ -71,6 +71,43 @@ export class EnclaveLog {
 
   checkpoint(): string {
     return this.note;
+  }
+
+  /**
+   * Moves to a head another member of the cluster signed (same log key) after this enclave's
+   * last checkpoint: only if its signature verifies, an RFC 9162 consistency proof shows it
+   * extends the checkpoint held here, and the frontier hashes to its root. So whatever the host
+   * hands over, the history this enclave signs stays one append-only tree: a fork, a rollback
+   * or a dropped leaf between the two checkpoints fails the proof (LOG_STATE_INVALID), and
+   * nothing changes here.
+   */
+  advance(head: {
+    checkpoint: string;
+    frontier: readonly Uint8Array[];
+    proof: readonly Uint8Array[];
+  }): void {
+    if (head.checkpoint === this.note) return;
+    const verified = verifyCheckpointNote(head.checkpoint, {
+      name: this.origin,
+      publicKey: this.publicKey,
+    });
+    const cp = verified.checkpoint;
+    if (!verified.valid || !cp || cp.origin !== this.origin)
+      throw new RpcError('LOG_STATE_INVALID');
+    const consistent =
+      this.range.size === 0
+        ? head.proof.length === 0
+        : verifyConsistency(this.range.size, cp.size, this.range.root(), cp.rootHash, head.proof);
+    if (!consistent) throw new RpcError('LOG_STATE_INVALID');
+    let range: CompactRange;
+    try {
+      range = CompactRange.fromState(cp.size, head.frontier);
+    } catch {
+      throw new RpcError('LOG_STATE_INVALID');
+    }
+    if (!bytesEqual(range.root(), cp.rootHash)) throw new RpcError('LOG_STATE_INVALID');
+    this.range = range;
+    this.note = head.checkpoint;
   }
 
   async append(entries: readonly LogEntry[]): Promise<LogAppendResult> {

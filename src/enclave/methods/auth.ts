@@ -47,7 +47,12 @@ export function authInit(
 ): MethodResult<'auth.init'> {
   void state.auth.hasher.warmUp();
   const slot = state.keyrings.auth;
-  if (slot.active) return { ...keysView(state, slot.active), sealed: null };
+  if (slot.active) {
+    // Called again with the newest stored keyring (another cluster member's rotation): move
+    // to it if it is newer; an older one changes nothing.
+    if (params.sealed !== null) slot.reload(state.sealer, params.sealed);
+    return { ...keysView(state, readyAuthKeyring(state)), sealed: null };
+  }
   if (params.sealed === null) {
     const keyring = AuthKeyring.generate(state.now());
     const sealed = slot.adopt(state.sealer, policyOf(state), keyring);

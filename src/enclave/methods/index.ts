@@ -15,7 +15,7 @@ import {
   clusterUnlock,
 } from './cluster.js';
 import { AUTH_HANDLERS } from './auth.js';
-import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
+import { activate, generate, prepareRotation, reload, unsealKeyring } from './keyring.js';
 import { logAppend, logInit } from './log.js';
 import { status } from './status.js';
 import { submitCredential } from './submit-credential.js';
@@ -35,6 +35,7 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'keyring.unseal': unsealKeyring,
   'keyring.prepare_rotation': prepareRotation,
   'keyring.activate': activate,
+  'keyring.reload': reload,
   'attestation.get': attestation,
   'credential.submit': submitCredential,
   'credential.verify_stored': verifyStored,

@@ -40,3 +40,12 @@ export function activate(
   const keyring = state.keyrings.credential.activate(params.generation, params.sealed);
   return { public: keyring.publicKeys() };
 }
+
+/** A newer generation another cluster member rotated to (keyring-slot.ts `reload`). */
+export function reload(
+  state: EnclaveState,
+  params: MethodParams<'keyring.reload'>,
+): MethodResult<'keyring.reload'> {
+  state.keyrings.credential.reload(state.sealer, params.sealed);
+  return { public: readyKeyring(state).publicKeys() };
+}

@@ -28,6 +28,13 @@ export async function logAppend(
   params: MethodParams<'log.append'>,
 ): Promise<MethodResult<'log.append'>> {
   if (!state.log) throw new RpcError('LOG_NOT_READY');
+  if (params.head) {
+    state.log.advance({
+      checkpoint: params.head.checkpoint,
+      frontier: params.head.frontier.map(base64ToBytes),
+      proof: params.head.proof.map(base64ToBytes),
+    });
+  }
   const { firstIndex, leafHashes, checkpoint } = await state.log.append(params.entries);
   return {
     first_index: firstIndex,

@@ -14,6 +14,7 @@ import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/
 import type { AuthRepository } from '../db/repositories/auth.js';
 import { EnclaveCallError, isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { rotateSealed } from '../enclave-client/sealed-rotation.js';
+import type { JobLease } from '../jobs/lease.js';
 import { HostError } from '../errors.js';
 import { createPeriodicJob, type Clock } from '../jobs/periodic.js';
 import type { LogService } from '../log/log-service.js';
@@ -34,6 +35,8 @@ export interface AuthServiceDeps {
   config: AuthConfig;
   logger: Logger;
   clock?: Clock;
+  /** Several instances on one database: the key rotation runs on one of them (lease.ts). */
+  lease?: Pick<JobLease, 'acquire'>;
 }
 
 /** The error code a failed call answers with (the audit events' reason). */
@@ -77,10 +80,19 @@ export function createAuthService(deps: AuthServiceDeps) {
   const { enclave, repo, log, verifier, throttle, config, ops, logger } = deps;
   const clock = deps.clock ? { clock: deps.clock } : {};
 
+  /**
+   * Sets the JWKS from the enclave, after handing it the newest stored auth keyring: with
+   * several instances another member may have rotated (the enclave moves only to a newer
+   * generation). Runs every JWKS_REFRESH_MS and when a token names an unknown kid.
+   */
   async function refreshJwks(call: Call = enclave.call): Promise<void> {
-    const r = await call('auth.jwks', {});
+    const latest = await repo.latestKeyring();
+    const r = latest
+      ? await call('auth.init', { sealed: latest.sealed })
+      : await call('auth.jwks', {});
     verifier.setJwks({ keys: r.keys });
   }
+  verifier.setReload?.(() => refreshJwks());
 
   async function revokeAllForReuse(userId: string): Promise<void> {
     await log.commit({
@@ -307,6 +319,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       return t === null ? undefined : new Date(t);
     },
     run: () => service.rotateKeys(),
+    ...(deps.lease ? { lease: () => deps.lease!.acquire('auth key rotation') } : {}),
     logger,
     ...clock,
   });

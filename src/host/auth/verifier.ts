@@ -20,6 +20,8 @@ export interface TokenVerifierDeps {
 }
 
 export const SESSION_CACHE_MS = 2000;
+/** Least time between two key reloads an unknown kid triggers. */
+export const RELOAD_MIN_MS = 5000;
 const SESSION_CACHE_MAX = 100_000;
 
 export function createTokenVerifier(deps: TokenVerifierDeps) {
@@ -35,7 +37,40 @@ export function createTokenVerifier(deps: TokenVerifierDeps) {
     return true;
   }
   let jwks: Jwks = { keys: [] };
+  /** Reloads the keys from the shared store (another instance's rotation); see setReload. */
+  let reload: (() => Promise<void>) | null = null;
+  let lastReload = 0;
+  let reloading: Promise<void> | null = null;
+  /** At most one reload per RELOAD_MIN_MS, whatever kids requests name (no amplification). */
+  function reloadOnce(): Promise<void> | null {
+    if (!reload) return null;
+    if (reloading) return reloading;
+    if (Date.now() - lastReload < RELOAD_MIN_MS) return null;
+    lastReload = Date.now();
+    reloading = reload()
+      .catch(() => undefined)
+      .finally(() => {
+        reloading = null;
+      });
+    return reloading;
+  }
+  async function verifyJwt(token: string) {
+    return jwtVerify(token, keySet!, {
+      algorithms: ['ES256'],
+      issuer: deps.issuer,
+      audience: deps.audience,
+      requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+      typ: 'JWT',
+    });
+  }
   return {
+    /**
+     * Several instances: a token whose kid no key here has may come from a key another member
+     * rotated to; `fn` loads the newest stored keyring into the enclave and sets the JWKS.
+     */
+    setReload(fn: () => Promise<void>): void {
+      reload = fn;
+    },
     setJwks(next: Jwks): void {
       jwks = next;
       keySet = createLocalJWKSet({ keys: next.keys.map((k) => ({ ...k })) });
@@ -49,13 +84,17 @@ export function createTokenVerifier(deps: TokenVerifierDeps) {
       if (!keySet) throw new HostError('AUTH_TOKEN_INVALID');
       let claims: AccessClaims;
       try {
-        const { payload, protectedHeader } = await jwtVerify(token, keySet, {
-          algorithms: ['ES256'],
-          issuer: deps.issuer,
-          audience: deps.audience,
-          requiredClaims: ['exp', 'iat', 'sub', 'jti'],
-          typ: 'JWT',
-        });
+        let verified: Awaited<ReturnType<typeof verifyJwt>>;
+        try {
+          verified = await verifyJwt(token);
+        } catch (err) {
+          const pending =
+            (err as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' ? reloadOnce() : null;
+          if (!pending) throw err;
+          await pending;
+          verified = await verifyJwt(token);
+        }
+        const { payload, protectedHeader } = verified;
         if (!protectedHeader.kid) throw new Error('no kid');
         claims = AccessClaimsSchema.parse(payload);
       } catch {

@@ -46,6 +46,8 @@ export function createClusterService(deps: {
   sealingPolicy: SealPolicy;
   /** CLUSTER_JOIN: a member to ask for the root instead of waiting for shares. */
   joinUrl?: string | undefined;
+  /** CLUSTER_ADVERTISE_URL: recorded once ready, for instances that discover members. */
+  advertiseUrl?: string | undefined;
 }) {
   const { repo, ops, logger } = deps;
   const localRootPath = join(deps.dataDir, 'cluster', 'local-root.sealed');
@@ -83,10 +85,19 @@ export function createClusterService(deps: {
    * Join (newcomer side): our provisioning quote to the member, its answer to our enclave;
    * retried with backoff until it works or the operators' shares get there first.
    */
-  async function joinLoop(call: Call, url: string): Promise<void> {
+  async function joinLoop(call: Call, candidates: () => Promise<string[]>): Promise<void> {
     let delayMs = 500;
+    let attempt = 0;
     while (lockedCall === call) {
       try {
+        const urls = await candidates();
+        const url = urls[attempt++ % Math.max(1, urls.length)];
+        if (!url) {
+          // Nobody to ask yet (no member recorded): wait for shares or a member, quietly.
+          await new Promise((r) => setTimeout(r, delayMs));
+          delayMs = Math.min(delayMs * 2, 30_000);
+          continue;
+        }
         const quote = await call('cluster.quote', {
           nonce: randomBytes(32).toString('base64url'),
         });
@@ -180,6 +191,16 @@ export function createClusterService(deps: {
       return outcome.forward;
     },
 
+    /** Enclave ready hook: record CLUSTER_ADVERTISE_URL for discovery (when set). */
+    async advertise(call: Call): Promise<void> {
+      if (!deps.advertiseUrl) return;
+      const status = await call('enclave.status', {});
+      if (status.phase === 'ready') await repo.recordMember(deps.advertiseUrl, status.measurement);
+    },
+
+    /** The members recorded in the shared database (operator route). */
+    members: () => repo.members(),
+
     /** While awaiting the quorum: secret routes answer 503 CLUSTER_LOCKED. */
     isLocked: () => lockedCall !== null,
     /** Resolves when the enclave waits for its quorum (service start must not wait for it). */
@@ -216,7 +237,13 @@ export function createClusterService(deps: {
         lockedCall = call;
         for (const l of lockedListeners) l();
         lockedListeners = [];
-        if (deps.joinUrl) void joinLoop(call, deps.joinUrl);
+        // CLUSTER_JOIN, or else the members recorded in the shared database (not ourselves).
+        const joinUrl = deps.joinUrl;
+        if (joinUrl) void joinLoop(call, async () => [joinUrl]);
+        else
+          void joinLoop(call, async () =>
+            (await repo.members()).map((m) => m.url).filter((u) => u !== deps.advertiseUrl),
+          );
         // The supervisor's start waits on this hook: if the enclave dies meanwhile, fail the
         // start so that it restarts the enclave (which then awaits its quorum again).
         watch = setInterval(() => {

@@ -85,6 +85,18 @@ export function createCredentialKeyring(deps: {
       );
     },
 
+    /**
+     * Several instances: hands the enclave the newest stored generation if it is newer than
+     * the one it holds (another member rotated). True if the enclave moved.
+     */
+    async reload(call: Call): Promise<boolean> {
+      const [status, latest] = await Promise.all([call('enclave.status', {}), state.latest()]);
+      if (status.phase !== 'ready' || !latest || latest.generation <= (status.generation ?? 0))
+        return false;
+      await call('keyring.reload', { sealed: latest.sealed });
+      return true;
+    },
+
     /** When the keyring was last generated or rotated (stored state; a restart keeps it). */
     async lastRotatedAt(): Promise<Date | undefined> {
       const t = await state.latestTime();

@@ -4,7 +4,8 @@
  * once) is fine; "due" counts from the job's stored last run when it has one, so a host
  * restarted more often than the period still runs it. A run never overlaps another (a run asked
  * for while one is in flight joins it), a failed run is logged by its code and retried at the
- * next check, and `stop()` waits for the run in flight.
+ * next check, and `stop()` waits for the run in flight. With `lease`, a run is taken by one
+ * instance of a cluster only (lease.ts).
  */
 import type { Logger } from 'pino';
 
@@ -40,6 +41,12 @@ export interface PeriodicJobOptions<T> {
    */
   lastRunAt?: () => Promise<Date | undefined>;
   run: () => Promise<T>;
+  /**
+   * Several instances on one database: taken before a scheduled run (not `runNow`); false
+   * means another instance runs it, so this one skips. `due` is checked again after it, so a
+   * run another instance just finished is not repeated.
+   */
+  lease?: () => Promise<boolean>;
   logger: Pick<Logger, 'error'>;
   clock?: Clock;
   /** How often to check whether the job is due (default: the period, at most a minute). */
@@ -88,7 +95,13 @@ export function createPeriodicJob<T>(opts: PeriodicJobOptions<T>) {
     timer = null;
     try {
       // A stop() while the due check was reading stored state starts nothing new.
-      if (running === null && (await due()) && !stopped) await runNow();
+      if (
+        running === null &&
+        (await due()) &&
+        (!opts.lease || ((await opts.lease()) && (await due()))) &&
+        !stopped
+      )
+        await runNow();
     } catch (err) {
       opts.logger.error({ job: opts.name, code: errorCode(err) }, `${opts.name} failed`);
     }

@@ -10,7 +10,15 @@
  * checkpoint, and the commit releases every caller with its leaf indexes and that checkpoint.
  *
  * The in-memory Merkle tree mirrors the stored leaves for proofs; it is rebuilt from the
- * database at start and only extended after a commit succeeds.
+ * database at start and only extended with leaves that are committed.
+ *
+ * Several instances may append to one log (issue 13, docs/protocol/transparency-log.md "Several
+ * writers"). Each batch transaction first locks the log head row (`SELECT … FOR UPDATE`), so
+ * batches from every instance run one after another; under the lock it reads the leaves other
+ * instances committed since its tree's size, checks them (entry text against leaf hash, the
+ * stored checkpoint's root), extends its tree, and hands its enclave that head with an RFC 9162
+ * consistency proof from the enclave's last checkpoint. The enclave verifies both before it
+ * signs anything after it, so the history stays one append-only tree.
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
@@ -84,6 +92,79 @@ export function createLogService(deps: LogServiceDeps) {
   let timer: NodeJS.Timeout | null = null;
   /** The batch being committed, if any; at most one runs at a time. */
   let running: Promise<void> | null = null;
+  /** The checkpoint this process's enclave holds (it signed it or was moved to it). */
+  let enclaveAt: StoredCheckpoint | null = null;
+
+  /**
+   * Adds committed leaves starting at index `first` to the tree. Idempotent: a leaf already in
+   * the tree must have the same hash (the sync from the database and a batch's own commit may
+   * both bring it); a gap is refused.
+   */
+  function extend(first: number, hashes: readonly Uint8Array[]): void {
+    for (let i = 0; i < hashes.length; i++) {
+      const index = first + i;
+      if (index < tree.size) {
+        if (!bytesEqual(tree.leafHash(index), hashes[i]!)) {
+          throw new HostError('LOG_UNAVAILABLE');
+        }
+      } else if (index === tree.size) {
+        tree.append(hashes[i]!);
+      } else {
+        throw new HostError('LOG_UNAVAILABLE');
+      }
+    }
+  }
+
+  /**
+   * Brings the tree and `latest` up to the newest stored checkpoint (leaves other instances
+   * committed). Each read leaf's text must hash to its stored leaf hash and the result must
+   * match the stored checkpoint's root; otherwise nothing is taken and LOG_UNAVAILABLE is
+   * thrown (the enclave would refuse such a head anyway). `q`: the batch transaction, after
+   * it took the head lock; without it a plain read (the read routes).
+   */
+  async function catchUp(q?: Queryable): Promise<void> {
+    const head = await deps.store.latestCheckpoint(q);
+    if (!head || (latest && head.size <= latest.size)) {
+      if (head && latest && head.size < latest.size && q) {
+        // The stored log is behind what this instance committed: rolled back under it.
+        throw new HostError('LOG_UNAVAILABLE');
+      }
+      return;
+    }
+    if (head.size > tree.size) {
+      const from = tree.size;
+      const rows = await deps.store.entries(from, head.size, q);
+      const hashes = rows.map((r, i) => {
+        const h = hexToBytes(r.leafHash);
+        if (r.index !== from + i || !bytesEqual(leafHash(utf8.encode(r.entry)), h)) {
+          throw new HostError('LOG_UNAVAILABLE');
+        }
+        return h;
+      });
+      if (hashes.length !== head.size - from) throw new HostError('LOG_UNAVAILABLE');
+      const check = CompactRange.fromState(from, tree.compactRange(from));
+      for (const h of hashes) check.append(h);
+      if (bytesToBase64(check.root()) !== head.rootHash) throw new HostError('LOG_UNAVAILABLE');
+      extend(from, hashes);
+    }
+    if (bytesToBase64(tree.root(head.size)) !== head.rootHash) {
+      throw new HostError('LOG_UNAVAILABLE');
+    }
+    latest = head;
+  }
+
+  /** What the enclave needs to move from its checkpoint to `latest` (null: it is there). */
+  function headForEnclave(): MethodParams<'log.append'>['head'] {
+    if (!latest || !enclaveAt || latest.note === enclaveAt.note) return undefined;
+    return {
+      checkpoint: latest.note,
+      frontier: tree.compactRange(latest.size).map(bytesToBase64),
+      proof:
+        enclaveAt.size === 0
+          ? []
+          : tree.consistencyProof(enclaveAt.size, latest.size).map(bytesToBase64),
+    };
+  }
 
   /**
    * Rebuilds the tree from the stored leaves and checks it against the latest checkpoint. In
@@ -140,6 +221,13 @@ export function createLogService(deps: LogServiceDeps) {
       deps.logger.error({ code: 'LOG_STATE_INVALID' }, 'stored log refused at load; log not ready');
       return;
     }
+    // Other instances may have appended since load().
+    try {
+      await catchUp();
+    } catch (err) {
+      deps.logger.error({ code: (err as { code?: string }).code }, 'stored log head unreadable');
+      return;
+    }
     const frontier = latest ? tree.compactRange(latest.size).map(bytesToBase64) : [];
     let res: MethodResult<'log.init'>;
     try {
@@ -154,9 +242,16 @@ export function createLogService(deps: LogServiceDeps) {
     origin = res.origin;
     if (!latest) {
       const cp = { size: 0, rootHash: bytesToBase64(EMPTY_ROOT), note: res.checkpoint };
-      await deps.db.transaction((tx) => deps.store.insertCheckpoint(tx, cp));
+      // Two instances may start on an empty log at once: the first one stores the empty
+      // checkpoint, the other finds it under the lock (the same signed note: same key, same
+      // text, deterministic Ed25519).
+      await deps.db.transaction(async (tx) => {
+        await deps.store.lockHead(tx);
+        if (!(await deps.store.latestCheckpoint(tx))) await deps.store.insertCheckpoint(tx, cp);
+      });
       latest = cp;
     }
+    enclaveAt = { size: res.size, rootHash: '', note: res.checkpoint };
     ready = true;
   }
 
@@ -216,6 +311,9 @@ export function createLogService(deps: LogServiceDeps) {
     const RETRY = Symbol('retry with savepoints');
     try {
       await deps.db.transaction(async (tx) => {
+        // Serialized with every other writer of this log; then start from the stored head.
+        await deps.store.lockHead(tx);
+        await catchUp(tx);
         for (const p of batch) {
           if (!isolated) {
             try {
@@ -242,13 +340,18 @@ export function createLogService(deps: LogServiceDeps) {
         for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
           const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
           const first = range.size;
-          const res = await deps.enclave.call('log.append', { entries: chunk });
+          const head = at === 0 ? headForEnclave() : undefined;
+          const res = await deps.enclave.call(
+            'log.append',
+            head ? { entries: chunk, head } : { entries: chunk },
+          );
           const ours = chunk.map(logEntryLeafHash);
           appended = {
             leafHashes: [...(appended?.leafHashes ?? []), ...ours],
             checkpoint: res.checkpoint,
             size: res.size,
           };
+          enclaveAt = { size: res.size, rootHash: '', note: res.checkpoint };
           if (
             res.first_index !== first ||
             res.leaf_hashes.length !== ours.length ||
@@ -301,10 +404,16 @@ export function createLogService(deps: LogServiceDeps) {
       checkpoint: string;
       size: number;
     } | null;
-    let next = tree.size;
+    let next = result ? result.size - result.leafHashes.length : tree.size;
     if (result) {
-      for (const h of result.leafHashes) tree.append(h);
-      latest = { size: result.size, rootHash: bytesToBase64(tree.root()), note: result.checkpoint };
+      extend(next, result.leafHashes);
+      if (!latest || result.size > latest.size) {
+        latest = {
+          size: result.size,
+          rootHash: bytesToBase64(tree.root(result.size)),
+          note: result.checkpoint,
+        };
+      }
     }
     for (const d of done) {
       const indexes = d.entries.map(() => next++);
@@ -318,6 +427,17 @@ export function createLogService(deps: LogServiceDeps) {
     initEnclave,
     commit,
     isReady: () => ready,
+    /**
+     * Reads what other instances appended since (the read routes call it, so that any member
+     * serves the whole log). A failure keeps the state held and is logged.
+     */
+    async sync(): Promise<void> {
+      try {
+        await catchUp();
+      } catch (err) {
+        deps.logger.warn({ code: (err as { code?: string }).code }, 'log sync failed');
+      }
+    },
     origin: () => origin,
     latest: () => latest,
     tree: () => tree,

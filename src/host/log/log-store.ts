@@ -36,8 +36,8 @@ export function createLogStore(db: Queryable) {
       }));
     },
 
-    async latestCheckpoint(): Promise<StoredCheckpoint | null> {
-      const { rows } = await db.query<{ tree_size: string; root_hash: string; note: string }>(
+    async latestCheckpoint(q: Queryable = db): Promise<StoredCheckpoint | null> {
+      const { rows } = await q.query<{ tree_size: string; root_hash: string; note: string }>(
         'SELECT tree_size, root_hash, note FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1',
       );
       const r = rows[0];
@@ -62,6 +62,16 @@ export function createLogStore(db: Queryable) {
       );
     },
 
+    /**
+     * Locks the log head row until the transaction `q` ends (migration 012): every instance
+     * appending to this log takes it first, so their batches run one after another. The head
+     * is then `latestCheckpoint(q)`, read under the lock.
+     */
+    async lockHead(q: Queryable): Promise<void> {
+      const { rows } = await q.query('SELECT id FROM log_head WHERE id FOR UPDATE');
+      if (rows.length !== 1) throw new Error('log_head row missing (migration 012)');
+    },
+
     async insertCheckpoint(q: Queryable, cp: StoredCheckpoint): Promise<void> {
       await q.query(
         'INSERT INTO log_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3)',
@@ -69,8 +79,8 @@ export function createLogStore(db: Queryable) {
       );
     },
 
-    async checkpointAt(size: number): Promise<StoredCheckpoint | null> {
-      const { rows } = await db.query<{ tree_size: string; root_hash: string; note: string }>(
+    async checkpointAt(size: number, q: Queryable = db): Promise<StoredCheckpoint | null> {
+      const { rows } = await q.query<{ tree_size: string; root_hash: string; note: string }>(
         'SELECT tree_size, root_hash, note FROM log_checkpoints WHERE tree_size = $1',
         [size],
       );
@@ -105,8 +115,8 @@ export function createLogStore(db: Queryable) {
       );
     },
 
-    async entries(start: number, end: number): Promise<StoredLeaf[]> {
-      const { rows } = await db.query<{ leaf_index: string; entry: string; leaf_hash: string }>(
+    async entries(start: number, end: number, q: Queryable = db): Promise<StoredLeaf[]> {
+      const { rows } = await q.query<{ leaf_index: string; entry: string; leaf_hash: string }>(
         `SELECT leaf_index, entry, leaf_hash FROM merkle_logs
           WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index`,
         [start, end],

@@ -11,6 +11,7 @@ import { storedCredential, type SessionRepository } from '../db/repositories/ses
 import type { Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
 import type { EnclaveSupervisor } from '../enclave-client/supervisor.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import type { Logged, LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 
@@ -29,6 +30,11 @@ export interface CredentialServiceDeps {
   ops: OpsLog;
   log: Pick<LogService, 'commit' | 'isReady'>;
   sweepNow: () => Promise<unknown>;
+  /**
+   * Several instances: loads a newer stored credential keyring (another member rotated); true
+   * if the enclave moved. An envelope to a key this enclave does not know is retried once after.
+   */
+  reloadKeyring?: () => Promise<boolean>;
 }
 
 export function createCredentialService(deps: CredentialServiceDeps) {
@@ -41,11 +47,25 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     ) {
       // Checked first so that a submission the log cannot record never spends its envelope.
       if (!log.isReady()) throw new HostError('LOG_UNAVAILABLE');
-      const submitted = await enclave.call('credential.submit', { envelope, metadata });
+      const call = () => enclave.call('credential.submit', { envelope, metadata });
+      // The key is looked up before the envelope is spent, so the retry opens it only once.
+      const submitted = await call().catch(async (err: unknown) => {
+        if (!isEnclaveCallError(err, 'ENVELOPE_UNKNOWN_KEY') || !(await deps.reloadKeyring?.()))
+          throw err;
+        return call();
+      });
       // Stored and logged together, or neither: no 200 leaves without the log entry.
       const logged = await log.commit({
         async work(tx) {
-          await sessions.insertWithCredential(tx, submitted, metadata, envelope, userId);
+          const stored = await sessions.insertWithCredential(
+            tx,
+            submitted,
+            metadata,
+            envelope,
+            userId,
+          );
+          // Accepted through another instance already (its enclave spent it, not this one).
+          if (stored === 'replayed') throw new HostError('ENVELOPE_REPLAYED');
           await ops.record(tx, {
             type: 'credential.submitted',
             sessionId: submitted.session_id,

@@ -197,6 +197,15 @@ export const METHODS = {
     result: z.object({ public: PublicKeysSchema }).strict(),
     phases: READY,
   },
+  /**
+   * Several instances: move to a newer stored generation another member rotated to (sealed
+   * under the cluster key). An older or equal generation changes nothing.
+   */
+  'keyring.reload': {
+    params: z.object({ sealed: SealedBlobSchema }).strict(),
+    result: z.object({ public: PublicKeysSchema }).strict(),
+    phases: READY,
+  },
   'attestation.get': {
     params: z.object({ nonce: AttestationNonceSchema }).strict(),
     result: AttestationResponseSchema,
@@ -248,10 +257,25 @@ export const METHODS = {
       .strict(),
     phases: READY,
   },
-  /** Append entries and sign the checkpoint that covers them. */
+  /**
+   * Append entries and sign the checkpoint that covers them. With `head` (several instances on
+   * one log, docs/protocol/transparency-log.md "Several writers"): first move to the head other
+   * members signed since this enclave's last checkpoint, after checking its signature, an RFC
+   * 9162 consistency proof from that checkpoint to it, and that `frontier` hashes to its root.
+   */
   'log.append': {
     params: z
-      .object({ entries: z.array(LogEntrySchema).min(1).max(LOG_APPEND_MAX_ENTRIES) })
+      .object({
+        entries: z.array(LogEntrySchema).min(1).max(LOG_APPEND_MAX_ENTRIES),
+        head: z
+          .object({
+            checkpoint: CheckpointNoteSchema,
+            frontier: z.array(base64Bytes(32)).max(64),
+            proof: z.array(base64Bytes(32)).max(128),
+          })
+          .strict()
+          .optional(),
+      })
       .strict(),
     result: z
       .object({

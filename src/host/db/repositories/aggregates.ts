@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * Aggregate jobs and their signed results. A job row exists from the moment the request was
  * admitted (`queued`, or `running` once the enclave accepted it); its result row is written in
@@ -46,7 +47,17 @@ const ACTIVE = `('queued', 'running')`;
 const JOB_COLUMNS = `id AS job_id, session_id, status, request, requests_made, fills_seen,
                      error_code, aggregate_id::text AS aggregate_id`;
 
-export function createAggregateRepository(db: Queryable) {
+/** How long a running job stays with the instance that polls it (migration 013). */
+export const JOB_RUNNER_LEASE_MS = 60_000;
+
+/**
+ * `runner`: this instance's name for the job leases (several instances on one database run
+ * each job in the enclave of the instance that started it).
+ */
+export function createAggregateRepository(db: Queryable, runner: string = randomUUID()) {
+  /** SET clause taking the lease; parameter `$n` is the runner (the lease length a constant). */
+  const lease = (n: number) =>
+    `runner = $${n}, runner_until = now() + interval '${JOB_RUNNER_LEASE_MS} milliseconds'`;
   return {
     async insertJob(
       jobId: string,
@@ -55,8 +66,10 @@ export function createAggregateRepository(db: Queryable) {
       status: 'queued' | 'running' = 'running',
     ): Promise<void> {
       await db.query(
-        `INSERT INTO aggregate_jobs (id, session_id, status, request) VALUES ($1, $2, $3, $4)`,
-        [jobId, sessionId, status, JSON.stringify(request)],
+        `INSERT INTO aggregate_jobs (id, session_id, status, request, runner, runner_until)
+         VALUES ($1, $2, $3, $4, CASE WHEN $3 = 'running' THEN $5 END,
+                 CASE WHEN $3 = 'running' THEN now() + $6 * interval '1 millisecond' END)`,
+        [jobId, sessionId, status, JSON.stringify(request), runner, JOB_RUNNER_LEASE_MS],
       );
     },
 
@@ -135,9 +148,9 @@ export function createAggregateRepository(db: Queryable) {
     /** queued → running; false if the job is no longer queued (cancelled meanwhile). */
     async markRunning(jobId: string): Promise<boolean> {
       const { rows } = await db.query(
-        `UPDATE aggregate_jobs SET status = 'running', updated_at = now()
+        `UPDATE aggregate_jobs SET status = 'running', updated_at = now(), ${lease(2)}
           WHERE id = $1 AND status = 'queued' RETURNING id`,
-        [jobId],
+        [jobId, runner],
       );
       return rows.length > 0;
     },
@@ -187,11 +200,25 @@ export function createAggregateRepository(db: Queryable) {
       return rows[0] ?? null;
     },
 
+    /**
+     * The running jobs this instance polls: its own (their lease renewed) and any whose lease
+     * lapsed or that have none (taken over: the enclave here answers `unknown` and the job is
+     * restarted from the stored ciphertext). Another live instance's jobs are left to it.
+     */
     async runningJobs(): Promise<StoredJob[]> {
-      const { rows } = await db.query<StoredJob>(
-        `SELECT ${JOB_COLUMNS} FROM aggregate_jobs WHERE status = 'running' ORDER BY created_at LIMIT 256`,
+      const { rows } = await db.query<StoredJob & { created_at: Date }>(
+        `UPDATE aggregate_jobs SET ${lease(1)}
+          WHERE id IN (SELECT id FROM aggregate_jobs
+                        WHERE status = 'running'
+                          AND (runner IS NULL OR runner = $1 OR runner_until < now())
+                        ORDER BY created_at LIMIT 256
+                        FOR UPDATE SKIP LOCKED)
+          RETURNING ${JOB_COLUMNS}, created_at`,
+        [runner],
       );
-      return rows;
+      return rows
+        .sort((x, y) => +x.created_at - +y.created_at)
+        .map(({ created_at: _created, ...job }) => job);
     },
 
     async updateProgress(jobId: string, requests: number, fills: number): Promise<void> {

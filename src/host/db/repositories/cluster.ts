@@ -7,6 +7,23 @@ export type WrappedPurpose = 'credential' | 'auth' | 'wallet' | 'carry';
 export function createClusterRepository(db: Queryable) {
   return {
     /** The manifest of the newest split, or null when this deployment is not a cluster. */
+    /** A ready member's advertised base URL (discovery through the database). */
+    async recordMember(url: string, measurement: string): Promise<void> {
+      await db.query(
+        `INSERT INTO cluster_members (url, measurement) VALUES ($1, $2)
+         ON CONFLICT (url) DO UPDATE SET measurement = EXCLUDED.measurement, seen_at = now()`,
+        [url, measurement],
+      );
+    },
+
+    /** Recorded members, most recently seen first. */
+    async members(): Promise<{ url: string; measurement: string; seen_at: string }[]> {
+      const { rows } = await db.query<{ url: string; measurement: string; seen_at: Date }>(
+        'SELECT url, measurement, seen_at FROM cluster_members ORDER BY seen_at DESC LIMIT 100',
+      );
+      return rows.map((r) => ({ ...r, seen_at: new Date(r.seen_at).toISOString() }));
+    },
+
     async latestManifest(): Promise<{ manifest: Manifest; digest: string; mac: string } | null> {
       const { rows } = await db.query<{ manifest: unknown; digest: string; mac: string }>(
         'SELECT manifest, digest, mac FROM cluster_manifests ORDER BY epoch DESC LIMIT 1',

@@ -30,6 +30,13 @@ export interface StoredSession {
 
 type Submitted = MethodResult<'credential.submit'>;
 
+/**
+ * How long a spent envelope's sender key is kept: the largest replay horizon an enclave can be
+ * configured with (ENVELOPE_MAX_AGE_SECONDS ≤ 3600 plus ENVELOPE_MAX_FUTURE_SECONDS ≤ 600,
+ * src/protocol/enclave-env.ts), after which every enclave refuses the envelope as stale.
+ */
+export const SPENT_ENVELOPE_KEEP_SECONDS = 3600 + 600;
+
 export function createSessionRepository(db: Queryable) {
   return {
     async insertWithCredential(
@@ -39,7 +46,17 @@ export function createSessionRepository(db: Queryable) {
       envelope: CredentialEnvelope,
       /** The owner (access token `sub`); null only in development mode (docs/protocol/auth.md). */
       userId: string | null = null,
-    ): Promise<void> {
+    ): Promise<'stored' | 'replayed'> {
+      // The envelope's sender key, spent in this transaction for every instance on this
+      // database (migration 012): another instance whose enclave never saw this envelope finds
+      // it here and refuses it. Kept for the longest replay horizon an enclave may use.
+      const { rows: spent } = await q.query(
+        `INSERT INTO spent_envelopes (sender_key_hash, expires_at)
+         VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), to_timestamp($2 + $3::int))
+         ON CONFLICT DO NOTHING RETURNING 1`,
+        [s.sender_key, s.created_at, SPENT_ENVELOPE_KEEP_SECONDS],
+      );
+      if (spent.length === 0) return 'replayed';
       await q.query(
         `INSERT INTO sessions (id, user_id, exchange, label, status, created_at, expires_at)
          VALUES ($1, $2, $3, $4, 'active', to_timestamp($5), to_timestamp($6))`,
@@ -64,6 +81,7 @@ export function createSessionRepository(db: Queryable) {
           s.expires_at,
         ],
       );
+      return 'stored';
     },
 
     /** Marks an active session revoked and deletes its ciphertext; false if none was active. */
@@ -108,6 +126,7 @@ export function createSessionRepository(db: Queryable) {
       const { rows } = await q.query<{ session_id: string }>(
         'SELECT session_id FROM cleanup_expired_credentials()',
       );
+      await q.query('DELETE FROM spent_envelopes WHERE expires_at < now()');
       return rows.map((r) => r.session_id);
     },
   };

@@ -58,6 +58,29 @@ export function clusterRoutes(deps: {
   log: Pick<LogService, 'commit'>;
 }): { operator: FastifyPluginAsyncZod; public: FastifyPluginAsyncZod } {
   const operator: FastifyPluginAsyncZod = async (app) => {
+    app.get(
+      '/cluster/members',
+      {
+        schema: {
+          summary:
+            'Members recorded in the shared database (CLUSTER_ADVERTISE_URL), most recently seen first',
+          response: {
+            200: z.object({
+              members: z.array(
+                z.object({ url: z.string(), measurement: z.string(), seen_at: z.string() }).strict(),
+              ),
+            }),
+            401: ErrorResponseSchema,
+            403: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => {
+        await deps.guard.operator(request);
+        return { members: await deps.cluster.members() };
+      },
+    );
+
     app.post(
       '/cluster/genesis',
       {

@@ -62,6 +62,8 @@ export function logRoutes(deps: {
   const proofOf = (hashes: Uint8Array[]) => hashes.map(bytesToBase64);
 
   const publicRoutes: FastifyPluginAsyncZod = async (app) => {
+    // Other instances on the same database append too: read their leaves first.
+    app.addHook('preHandler', () => deps.log.sync());
     app.get(
       '/api/log/checkpoint',
       {
@@ -161,6 +163,7 @@ export function logRoutes(deps: {
   };
 
   const sessionLogRoutes: FastifyPluginAsyncZod = async (app) => {
+    app.addHook('preHandler', () => deps.log.sync());
     app.get(
       '/api/logs/:session_id',
       {
