@@ -7,6 +7,7 @@
  * dispatcher checks the phase before calling it. Auth has one readiness step of its own inside
  * `ready`: until `auth.init` has loaded the auth keyring, auth methods answer `AUTH_NOT_READY`.
  */
+import { hkdfSync } from 'node:crypto';
 import type { MethodResult, Phase, SealPolicy } from '../protocol/rpc/methods.js';
 import { createAuthState, type AuthState } from './auth/auth-state.js';
 import type { EnclaveConfig } from './config.js';
@@ -20,6 +21,7 @@ import type { PasswordKeySource } from './auth/tokens.js';
 import { enclaveSealer } from './cluster/cluster-sealer.js';
 import type { ClusterState, QuorumState } from './cluster/cluster-state.js';
 import type { EnclaveLog } from './log/enclave-log.js';
+import { BUILD_GENESIS_POLICY, type GenesisPolicy } from './cluster/genesis-policy.js';
 import type { Platform } from './platform/platform.js';
 import { ReplayCache } from './replay-cache.js';
 import { createWalletMemory, type WalletMemory } from './wallet/state-mac.js';
@@ -60,12 +62,15 @@ export interface EnclaveState {
   cluster: ClusterState | null;
   /** Shares gathered in `awaiting_quorum` (after `cluster.await_quorum`). */
   quorum: QuorumState | null;
+  /** When `cluster.genesis` may run: compiled into the bundle (cluster/genesis-policy.ts). */
+  readonly genesisPolicy: GenesisPolicy;
 }
 
 export function createEnclaveState(
   config: EnclaveConfig,
   platform: Platform,
   now: () => number = () => Math.floor(Date.now() / 1000),
+  genesisPolicy: GenesisPolicy = BUILD_GENESIS_POLICY,
 ): EnclaveState {
   let transport: HttpTransport | undefined;
   const state: EnclaveState = {
@@ -86,17 +91,34 @@ export function createEnclaveState(
     wallets: createWalletMemory(),
     cluster: null,
     quorum: null,
+    genesisPolicy,
   };
   return state;
 }
 
-/** The password-sealing root: carried under the cluster root in a cluster, else the platform's. */
+/**
+ * The password-sealing root: carried under the cluster root in a cluster, else the platform's.
+ * `cluster.genesis` carries exactly this single-machine value. Under `fresh-only` it is a one-way
+ * derivation of the platform sealing key, never the key itself: that key also seals keyrings
+ * (keyring/seal.ts), and a host that runs a genesis of its own on a fresh enclave of the same
+ * machine learns whatever is carried (cluster/genesis-policy.ts).
+ */
 export function passwordKeySource(state: EnclaveState): PasswordKeySource {
   return {
-    sealingKey: (policy) =>
-      state.cluster ? new Uint8Array(state.cluster.passwordKey) : state.platform.sealingKey(policy),
+    sealingKey: (policy) => {
+      if (state.cluster) return new Uint8Array(state.cluster.passwordKey);
+      const key = state.platform.sealingKey(policy);
+      if (state.genesisPolicy === 'convert') return key;
+      try {
+        return new Uint8Array(hkdfSync('sha256', key, FRESH_ONLY_PASSWORD_ROOT_INFO, '', 32));
+      } finally {
+        key.fill(0);
+      }
+    },
   };
 }
+
+const FRESH_ONLY_PASSWORD_ROOT_INFO = 'cloister/auth/password-root/fresh-only/v1';
 
 /** The credential keyring of a `ready` enclave (the dispatcher has already checked the phase). */
 export function readyKeyring(state: EnclaveState): Keyring {

@@ -94,6 +94,10 @@ export const HTTP_ERRORS = {
     'this instance waits for its cluster quorum (docs/operations/cluster.md); nothing was done',
   ],
   CLUSTER_EXISTS: [409, 'this deployment already has a cluster'],
+  CLUSTER_GENESIS_REFUSED: [
+    409,
+    'this build (genesis policy fresh-only) runs genesis only on a fresh deployment; nothing was done',
+  ],
   CLUSTER_NOT_LOCKED: [409, 'this instance is not awaiting shares'],
   CLUSTER_ID_MISMATCH: [422, 'the share belongs to another cluster'],
   CLUSTER_ROOT_INVALID: [422, 'the shares do not combine into a root'],
@@ -168,6 +172,7 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'WALLET_RECOVERY_IN_PROGRESS',
   'WALLET_RECOVERY_LOCKED',
   'WALLET_NOT_READY',
+  'CLUSTER_GENESIS_REFUSED',
   'CLUSTER_ID_MISMATCH',
   'CLUSTER_ROOT_INVALID',
   'CLUSTER_MANIFEST_MISMATCH',

@@ -33,7 +33,8 @@ import {
 import { base64ToBytes, bytesToBase64 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
 import { jcsBytes } from '../../src/protocol/jcs.js';
-import type { EnclaveState } from '../../src/enclave/state.js';
+import { passwordKeySource, type EnclaveState } from '../../src/enclave/state.js';
+import { sealPasswordHash, unsealPasswordHash } from '../../src/enclave/auth/tokens.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import { testEnclave } from '../helpers/enclave-state.js';
 
@@ -473,5 +474,127 @@ describe('enclave cluster rules', () => {
       }),
       'CLUSTER_APPROVALS_INSUFFICIENT',
     );
+  });
+});
+
+/**
+ * The measured genesis policy (src/enclave/cluster/genesis-policy.ts): under `fresh-only` a host
+ * relaying `cluster.genesis` with recipients of its own learns a root that wraps no stored key,
+ * because genesis runs only on keyrings generated in this process and a log that started empty.
+ */
+describe('genesis policy', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function genesisParams(state: EnclaveState) {
+    const ops = await operators(2);
+    return {
+      operators: ops.map((o) => o.op),
+      threshold: 2,
+      measurements: [state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0002',
+    };
+  }
+
+  /** A first boot of a deployment: keyrings generated, an empty log, one entry appended. */
+  async function firstBoot(genesisPolicy: 'convert' | 'fresh-only') {
+    const e = testEnclave({ genesisPolicy });
+    dirs.push(e.dir);
+    const k = await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    const a = await call(e.state, 'auth.init', { sealed: null });
+    await call(e.state, 'log.init', { checkpoint: null, frontier: [] });
+    const appended = await call(e.state, 'log.append', {
+      entries: [{ v: 1, type: 'keyring.rotated', subject: 'k1', time: e.clock.now }],
+    });
+    return { e, credential: k.sealed as string, auth: a.sealed as string, appended };
+  }
+
+  /** The same machine after a restart: what the host stored is unsealed. */
+  async function restart(
+    dir: string,
+    genesisPolicy: 'convert' | 'fresh-only',
+    stored: { credential: string; auth: string | null },
+  ) {
+    const e = testEnclave({ dir, genesisPolicy });
+    await call(e.state, 'keyring.unseal', { sealed: stored.credential });
+    await call(e.state, 'auth.init', { sealed: stored.auth });
+    return e;
+  }
+
+  it('fresh-only: genesis runs on a fresh enclave (keyrings generated here, log started empty)', async () => {
+    const { e } = await firstBoot('fresh-only');
+    const g = await call(e.state, 'cluster.genesis', await genesisParams(e.state));
+    assert.equal(g.manifest.epoch, 1);
+  });
+
+  it('fresh-only: what genesis carries is not the platform sealing key; password hashes sealed before keep opening', async () => {
+    const { e } = await firstBoot('fresh-only');
+    const before = sealPasswordHash(passwordKeySource(e.state), 'measurement', 'u1', '$argon2id$x');
+    await call(e.state, 'cluster.genesis', await genesisParams(e.state));
+    const platformKey = e.state.platform.sealingKey('measurement');
+    // A host running its own genesis on a fresh enclave of this machine learns the carry: it
+    // must not be the key that seals this machine's stored keyrings (keyring/seal.ts).
+    assert.notDeepEqual(e.state.cluster!.passwordKey, platformKey);
+    assert.equal(
+      unsealPasswordHash(passwordKeySource(e.state), 'measurement', 'u1', before),
+      '$argon2id$x',
+    );
+    // Under convert the carry stays the platform key, as before (existing hashes keep opening).
+    const c = await firstBoot('convert');
+    await call(c.e.state, 'cluster.genesis', await genesisParams(c.e.state));
+    assert.deepEqual(c.e.state.cluster!.passwordKey, c.e.state.platform.sealingKey('measurement'));
+  });
+
+  it('fresh-only: refused once a stored keyring was unsealed (conversion in place, or a rollback)', async () => {
+    const first = await firstBoot('fresh-only');
+    const e = await restart(first.e.dir, 'fresh-only', first);
+    await call(e.state, 'log.init', { checkpoint: null, frontier: [] });
+    await code(
+      call(e.state, 'cluster.genesis', await genesisParams(e.state)),
+      'CLUSTER_GENESIS_REFUSED',
+    );
+    assert.equal(e.state.cluster, null);
+    // One unsealed purpose is enough: here only the credential keyring, auth made anew.
+    const partly = await restart(first.e.dir, 'fresh-only', { ...first, auth: null });
+    await call(partly.state, 'log.init', { checkpoint: null, frontier: [] });
+    await code(
+      call(partly.state, 'cluster.genesis', await genesisParams(partly.state)),
+      'CLUSTER_GENESIS_REFUSED',
+    );
+  });
+
+  it('fresh-only: refused when the log started non-empty, or was never started', async () => {
+    const first = await firstBoot('fresh-only');
+    // The stored log (size 1) resumed on the same machine.
+    const resumed = await restart(first.e.dir, 'convert', first);
+    const log = await call(resumed.state, 'log.init', {
+      checkpoint: first.appended.checkpoint,
+      frontier: first.appended.leaf_hashes,
+    });
+    assert.equal(log.size, 1);
+    // A fresh enclave (keyrings generated) whose log was opened from stored state.
+    const e = testEnclave({ genesisPolicy: 'fresh-only' });
+    dirs.push(e.dir);
+    await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    await call(e.state, 'auth.init', { sealed: null });
+    const params = await genesisParams(e.state);
+    await code(call(e.state, 'cluster.genesis', params), 'CLUSTER_GENESIS_REFUSED');
+    e.state.log = resumed.state.log;
+    await code(call(e.state, 'cluster.genesis', params), 'CLUSTER_GENESIS_REFUSED');
+  });
+
+  it('convert: genesis converts in place after an unseal, as before', async () => {
+    const first = await firstBoot('convert');
+    const e = await restart(first.e.dir, 'convert', first);
+    const g = await call(e.state, 'cluster.genesis', await genesisParams(e.state));
+    // The keyring in use is wrapped as it is: same generation, the stored one.
+    assert.equal(g.wrapped.credential.generation, 1);
+    // Source runs (no build define) are `convert`.
+    const plain = testEnclave();
+    dirs.push(plain.dir);
+    assert.equal(plain.state.genesisPolicy, 'convert');
   });
 });

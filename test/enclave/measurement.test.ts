@@ -11,11 +11,22 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startTestService } from '../helpers/service.js';
 
-function buildInto(dir: string): { bytes: Buffer; measurement: string } {
-  execFileSync(process.execPath, ['scripts/build-enclave.mjs', '--outdir', dir], { stdio: 'pipe' });
+function buildInto(
+  dir: string,
+  genesisPolicy?: string,
+): { bytes: Buffer; measurement: string; policy: string } {
+  const env = { ...process.env };
+  delete env.CLOISTER_GENESIS_POLICY;
+  if (genesisPolicy) env.CLOISTER_GENESIS_POLICY = genesisPolicy;
+  execFileSync(process.execPath, ['scripts/build-enclave.mjs', '--outdir', dir], {
+    stdio: 'pipe',
+    env,
+  });
+  const recorded = JSON.parse(readFileSync(join(dir, 'measurement.json'), 'utf8'));
   return {
     bytes: readFileSync(join(dir, 'enclave.mjs')),
-    measurement: JSON.parse(readFileSync(join(dir, 'measurement.json'), 'utf8')).measurement,
+    measurement: recorded.measurement,
+    policy: recorded.genesis_policy,
   };
 }
 
@@ -27,7 +38,7 @@ describe('enclave measurement', () => {
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   it('is the SHA-384 of a bundle that two builds reproduce byte for byte', () => {
-    const [a, b] = dirs.map(buildInto) as [
+    const [a, b] = dirs.map((d) => buildInto(d)) as [
       ReturnType<typeof buildInto>,
       ReturnType<typeof buildInto>,
     ];
@@ -36,6 +47,21 @@ describe('enclave measurement', () => {
     assert.match(a.measurement, /^[0-9a-f]{96}$/);
     // The build embeds no absolute path of the machine it ran on.
     assert.ok(!a.bytes.includes(Buffer.from(process.cwd())), 'bundle embeds the checkout path');
+  });
+
+  it('changes with the genesis policy compiled in (CLOISTER_GENESIS_POLICY at build time)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-build-fresh-'));
+    dirs.push(dir);
+    const fresh = buildInto(dir, 'fresh-only');
+    const convert = buildInto(dirs[0]!);
+    assert.equal(convert.policy, 'convert');
+    assert.equal(fresh.policy, 'fresh-only');
+    assert.notEqual(fresh.measurement, convert.measurement);
+    // The literal is in the bundle, and no runtime read of the variable is.
+    assert.ok(fresh.bytes.includes(Buffer.from('"fresh-only"')), 'policy not compiled in');
+    assert.ok(!fresh.bytes.includes(Buffer.from('process.env.CLOISTER_GENESIS_POLICY')));
+    // An unknown value does not build.
+    assert.throws(() => buildInto(dir, 'sometimes'));
   });
 
   it('is what the running enclave reports as image_hash', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseEnclaveConfig } from '../../src/enclave/config.js';
 import { createSimulatedPlatform } from '../../src/enclave/platform/simulated.js';
 import { createEnclaveState, type EnclaveState } from '../../src/enclave/state.js';
+import type { GenesisPolicy } from '../../src/enclave/cluster/genesis-policy.js';
 
 export interface TestEnclave {
   state: EnclaveState;
@@ -13,7 +14,13 @@ export interface TestEnclave {
 }
 
 export function testEnclave(
-  opts: { dir?: string; codePath?: string; env?: Record<string, string> } = {},
+  opts: {
+    dir?: string;
+    codePath?: string;
+    env?: Record<string, string>;
+    /** As if built with CLOISTER_GENESIS_POLICY (source runs default to `convert`). */
+    genesisPolicy?: GenesisPolicy;
+  } = {},
 ): TestEnclave {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cloister-enclave-'));
   const config = parseEnclaveConfig({
@@ -27,5 +34,9 @@ export function testEnclave(
     codePath: opts.codePath ?? 'package.json',
     now: () => clock.now,
   });
-  return { state: createEnclaveState(config, platform, () => clock.now), dir, clock };
+  return {
+    state: createEnclaveState(config, platform, () => clock.now, opts.genesisPolicy),
+    dir,
+    clock,
+  };
 }

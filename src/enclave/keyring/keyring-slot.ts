@@ -39,12 +39,21 @@ function sealKeyring(sealer: Sealer, policy: SealPolicy, keyring: SealableKeyrin
 export class KeyringSlot<K extends SealableKeyring> {
   #active: K | null = null;
   #pending: { keyring: K; sealed: string } | null = null;
+  #unsealed = false;
 
   constructor(readonly purpose: KeyringPurpose<K>) {}
 
   /** The keyring in use, or null before `adopt`/`load`. */
   get active(): K | null {
     return this.#active;
+  }
+
+  /**
+   * True once this slot has loaded a stored blob in this process (never reset): its keys, and
+   * any rotated from them, may protect data stored before (cluster/genesis-policy.ts).
+   */
+  get unsealed(): boolean {
+    return this.#unsealed;
   }
 
   /**
@@ -62,6 +71,7 @@ export class KeyringSlot<K extends SealableKeyring> {
     const { plaintext, policy } = sealer.unseal(sealed);
     try {
       this.#active = this.purpose.deserialize(plaintext);
+      this.#unsealed = true;
     } catch {
       throw new RpcError('SEAL_INVALID');
     } finally {

@@ -24,13 +24,18 @@ export interface LogAppendResult {
 }
 
 export class EnclaveLog {
+  /** The size the log was opened at in this process: 0 for a log with no stored state. */
+  readonly startSize: number;
+
   private constructor(
     readonly origin: string,
     private readonly key: KeyObject,
     private readonly publicKey: Uint8Array,
     private range: CompactRange,
     private note: string,
-  ) {}
+  ) {
+    this.startSize = range.size;
+  }
 
   /**
    * A log with no stored state: the empty tree and its signed checkpoint. Or a log resumed from

@@ -52,11 +52,12 @@ import {
   generateRoot,
   manifestMac,
 } from '../cluster/root.js';
+import { checkGenesisPolicy } from '../cluster/genesis-policy.js';
 import { combineShares, splitRoot } from '../cluster/shamir.js';
 import { x25519RawPrivate, x25519RawPublic } from '../crypto/node-primitives.js';
 import { platformSealer } from '../keyring/seal.js';
 import type { SealableKeyring } from '../keyring/keyring-slot.js';
-import { readyKeyring, type EnclaveState } from '../state.js';
+import { passwordKeySource, readyKeyring, type EnclaveState } from '../state.js';
 
 const LOCAL_ROOT_FORMAT = 'cloister-cluster-local-root/v1';
 const CARRY_FORMAT = 'cloister-cluster-carry/v1';
@@ -162,6 +163,7 @@ export async function clusterGenesis(
   params: MethodParams<'cluster.genesis'>,
 ): Promise<MethodResult<'cluster.genesis'>> {
   if (state.cluster) throw new RpcError('CLUSTER_EXISTS');
+  checkGenesisPolicy(state);
   const credential = readyKeyring(state);
   const auth = state.keyrings.auth.active;
   if (!auth || !state.policy) throw new RpcError('AUTH_NOT_READY');
@@ -185,7 +187,7 @@ export async function clusterGenesis(
   };
   // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
   // the password-sealing root, so stored password hashes keep opening on every member.
-  const passwordKey = state.platform.sealingKey(policy);
+  const passwordKey = passwordKeySource(state).sealingKey(policy);
   const carryDoc = jcsBytes({ format: CARRY_FORMAT, password_key: bytesToBase64(passwordKey) });
   const result = {
     manifest,

@@ -37,6 +37,7 @@ export const RPC_ERROR_MESSAGES = {
   AUTH_REFRESH_REUSED: 'the refresh token was already used',
   AUTH_ENVELOPE_MISMATCH: 'the envelope was made for another action or account',
   CLUSTER_EXISTS: 'this enclave already belongs to a cluster',
+  CLUSTER_GENESIS_REFUSED: 'genesis refused: build policy fresh-only, and this enclave has history',
   CLUSTER_LOCKED: 'the cluster root has not been provided to this enclave',
   CLUSTER_ID_MISMATCH: 'the root or share belongs to another cluster',
   CLUSTER_ROOT_INVALID: 'the shares do not combine into a root',
