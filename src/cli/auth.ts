@@ -8,7 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { encryptPassword, fetchJwks, verifyAccessToken } from '../client/index.js';
+import { addr, eip191Signer } from 'micro-eth-signer';
 import { JwksSchema, type Jwks } from '../protocol/auth.js';
+import { formatSiweMessage } from '../protocol/siwe.js';
 import { requestJson } from './http.js';
 import { attest, type TrustOptions } from './trust.js';
 
@@ -50,4 +52,85 @@ export async function authAccount(
     method: 'POST',
     body: { email: opts.email, envelope },
   });
+}
+
+/**
+ * `cloister auth siwe|otp|methods` (issue 15):
+ *   auth siwe --key-file F [--domain D] [--chain-id N]   signs in with Ethereum: gets a nonce,
+ *       builds the EIP-4361 message, signs it with the hex private key in F (EIP-191), logs in
+ *   auth siwe --print [--address A]                      prints the message for an external
+ *       wallet instead; then `auth siwe --message-file M --signature S` logs in with it
+ *   auth otp start --email E | auth otp verify --email E --code C   email one-time codes
+ *   auth methods [list] | auth methods unlink <id>       login methods (CLOISTER_ACCESS_TOKEN)
+ */
+export interface AuthMoreOptions {
+  url: string;
+  email?: string | undefined;
+  code?: string | undefined;
+  keyFile?: string | undefined;
+  domain?: string | undefined;
+  chainId?: string | undefined;
+  address?: string | undefined;
+  print?: boolean | undefined;
+  messageFile?: string | undefined;
+  signature?: string | undefined;
+}
+
+async function siweMessage(o: AuthMoreOptions, address: string): Promise<string> {
+  const { nonce } = (await requestJson(`${o.url}/auth/siwe/nonce`)) as { nonce: string };
+  const base = new URL(o.url);
+  const domain = o.domain ?? base.host;
+  return formatSiweMessage({
+    domain,
+    address: addr.addChecksum(address),
+    statement: 'Sign in to Cloister',
+    uri: `${base.protocol}//${domain}`,
+    chainId: Number(o.chainId ?? '1'),
+    nonce,
+    issuedAt: new Date().toISOString(),
+  });
+}
+
+export async function authMore(sub: string, args: string[], o: AuthMoreOptions): Promise<unknown> {
+  if (sub === 'siwe') {
+    if (o.messageFile && o.signature) {
+      const message = readFileSync(o.messageFile, 'utf8');
+      return requestJson(`${o.url}/auth/siwe/login`, {
+        method: 'POST',
+        body: { message, signature: o.signature },
+      });
+    }
+    if (o.print) {
+      if (!o.address) throw new AuthUsageError('usage: cloister auth siwe --print --address 0x…');
+      return { message: await siweMessage(o, o.address) };
+    }
+    if (!o.keyFile) throw new AuthUsageError('usage: cloister auth siwe --key-file F | --print');
+    const key = readFileSync(o.keyFile, 'utf8').trim();
+    const message = await siweMessage(o, addr.fromPrivateKey(key));
+    const signature = eip191Signer.sign(message, key);
+    return requestJson(`${o.url}/auth/siwe/login`, {
+      method: 'POST',
+      body: { message, signature },
+    });
+  }
+  if (sub === 'otp') {
+    if (!o.email) throw new AuthUsageError('usage: cloister auth otp start|verify --email E');
+    if (args[0] === 'start')
+      return requestJson(`${o.url}/auth/otp/start`, { method: 'POST', body: { email: o.email } });
+    if (args[0] === 'verify' && o.code)
+      return requestJson(`${o.url}/auth/otp/verify`, {
+        method: 'POST',
+        body: { email: o.email, code: o.code },
+      });
+    throw new AuthUsageError('usage: cloister auth otp start|verify --email E [--code C]');
+  }
+  if (sub === 'methods') {
+    if (args[0] === undefined || args[0] === 'list') return requestJson(`${o.url}/auth/methods`);
+    if (args[0] === 'unlink' && args[1])
+      return requestJson(`${o.url}/auth/methods/${encodeURIComponent(args[1])}`, {
+        method: 'DELETE',
+      });
+    throw new AuthUsageError('usage: cloister auth methods [list | unlink <id>]');
+  }
+  throw new AuthUsageError('usage: cloister auth <siwe|otp|methods> [options]');
 }

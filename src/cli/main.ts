@@ -34,7 +34,7 @@ import { requestJson } from './http.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
 import { attest, trustedVendorKeys } from './trust.js';
 import { verifyAggregatesFile } from './verify-aggregates.js';
-import { AuthUsageError, authAccount, authVerify } from './auth.js';
+import { AuthUsageError, authAccount, authMore, authVerify } from './auth.js';
 import {
   ClusterUsageError,
   clusterApprove,
@@ -74,6 +74,9 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   cluster reshare --proposal P --approval A (repeatable) [--out DIR]  manifest change, new split
   cluster provide-share --share F.age --identity KEY --manifest M   give one share to an instance
                                    awaiting its quorum (checks its quote against the manifest)
+  auth siwe --key-file F | --print --address A | --message-file M --signature S   Sign-In with Ethereum
+  auth otp start|verify --email E [--code C]   email one-time codes
+  auth methods [list | unlink ID]  login methods (CLOISTER_ACCESS_TOKEN)
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE; the
 access token for submit, status and revoke from CLOISTER_ACCESS_TOKEN.`;
 
@@ -139,6 +142,14 @@ const { values, positionals } = (() => {
         approval: { type: 'string', multiple: true },
         'signing-key': { type: 'string' },
         operator: { type: 'string' },
+        code: { type: 'string' },
+        'key-file': { type: 'string' },
+        domain: { type: 'string' },
+        'chain-id': { type: 'string' },
+        address: { type: 'string' },
+        print: { type: 'boolean' },
+        'message-file': { type: 'string' },
+        signature: { type: 'string' },
       },
     });
   } catch (err) {
@@ -302,7 +313,23 @@ async function runAuth(sub: string | undefined): Promise<void> {
       print(res, JSON.stringify(res));
       return;
     }
-    fail('usage: cloister auth <verify|register|login> [options]', 2);
+    if (sub === 'siwe' || sub === 'otp' || sub === 'methods') {
+      const res = await authMore(sub, positionals.slice(2), {
+        url,
+        email: values.email,
+        code: values.code,
+        keyFile: values['key-file'],
+        domain: values.domain,
+        chainId: values['chain-id'],
+        address: values.address,
+        print: values.print,
+        messageFile: values['message-file'],
+        signature: values.signature,
+      });
+      print(res, JSON.stringify(res));
+      return;
+    }
+    fail('usage: cloister auth <verify|register|login|siwe|otp|methods> [options]', 2);
   } catch (err) {
     if (err instanceof AuthUsageError) fail(err.message, 2);
     throw err;

@@ -42,6 +42,7 @@ import type { WalletService } from './services/wallet-service.js';
 import { walletRoutes } from './http/routes/wallets.js';
 import type { AuthGuard } from './auth/guard.js';
 import { createSessionAccess } from './auth/session-access.js';
+import { createStepUp } from './auth/step-up.js';
 import { healthRoutes } from './http/routes/health.js';
 import { clusterRoutes } from './http/routes/cluster.js';
 import type { ClusterService } from './cluster/cluster-service.js';
@@ -240,6 +241,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           credentials: deps.credentials,
           repo: createOperatorRepository(deps.db),
           enclaveStats: () => deps.enclave.call('auth.stats', {}),
+          requireStepUp: createStepUp(guard, deps.auth.config.stepUpSeconds),
         }),
       );
       await op.register(cluster.operator);

@@ -8,12 +8,21 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { EnclaveState } from '../state.js';
 import { argon2ParamsFrom, PasswordHasher } from './argon2.js';
 import type { AuthKeyring } from './auth-keyring.js';
+import { ChallengeStore } from './challenges.js';
 import type { AuthEnclaveConfig } from './config.js';
+import { OtpStore } from './otp.js';
 
 export interface AuthState {
   readonly hasher: PasswordHasher;
   readonly config: AuthEnclaveConfig;
+  /** SIWE nonces the enclave made and has not yet seen used (lost on restart). */
+  readonly siweNonces: ChallengeStore;
+  /** Pending email one-time codes (MACs only) and per-address send counts. */
+  readonly otp: OtpStore;
 }
+
+/** Live SIWE nonces at most: beyond, new ones are refused until some expire. */
+const MAX_LIVE_NONCES = 100_000;
 
 export function createAuthState(config: AuthEnclaveConfig): AuthState {
   return {
@@ -23,6 +32,8 @@ export function createAuthState(config: AuthEnclaveConfig): AuthState {
       config.AUTH_ARGON2_QUEUE_MAX,
     ),
     config,
+    siweNonces: new ChallengeStore(MAX_LIVE_NONCES),
+    otp: new OtpStore(),
   };
 }
 

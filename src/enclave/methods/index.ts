@@ -14,6 +14,8 @@ import {
   clusterSubmitShare,
   clusterUnlock,
 } from './cluster.js';
+import { OTP_HANDLERS } from './auth-otp.js';
+import { SIWE_HANDLERS } from './auth-siwe.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
 import { logAppend, logInit } from './log.js';
@@ -54,4 +56,6 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'cluster.reshare': clusterReshare,
   'test.block_event_loop': blockEventLoop,
   ...WALLET_HANDLERS,
+  ...SIWE_HANDLERS,
+  ...OTP_HANDLERS,
 });

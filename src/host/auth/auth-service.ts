@@ -12,7 +12,7 @@ import { userLogSubject, type Role } from '../../protocol/auth.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
-import { EnclaveCallError, isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { rotateSealed } from '../enclave-client/sealed-rotation.js';
 import { HostError } from '../errors.js';
 import { createPeriodicJob, type Clock } from '../jobs/periodic.js';
@@ -20,7 +20,13 @@ import type { LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { createMethodsService } from './methods-service.js';
+import { createOtpLogin } from './otp-login.js';
+import { createSiweLogin } from './siwe-login.js';
+import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { TokenVerifier } from './verifier.js';
+
+export type { TokenPair } from './token-pair.js';
 
 type Call = <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
 
@@ -33,45 +39,15 @@ export interface AuthServiceDeps {
   ops: OpsLog;
   config: AuthConfig;
   logger: Logger;
+  /** Where one-time-code mails go without SMTP_URL on the simulated platform (DATA_DIR/mail). */
+  mailDir?: string;
   clock?: Clock;
-}
-
-/** The error code a failed call answers with (the audit events' reason). */
-function reasonOf(err: unknown): string {
-  if (err instanceof HostError) return err.code;
-  if (err instanceof EnclaveCallError) return err.code;
-  return 'INTERNAL';
 }
 
 /** Expired keys leave the JWKS by time, so the host re-reads it this often. */
 const JWKS_REFRESH_MS = 30_000;
 
-export interface TokenPair {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  refresh_token: string;
-  refresh_expires_in: number;
-}
-
 const sha256Hex = (s: string) => createHash('sha256').update(s, 'ascii').digest('hex');
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-function pair(r: {
-  access_token: string;
-  access_expires_at: number;
-  refresh_token: string;
-  refresh_expires_at: number;
-}): TokenPair {
-  const now = nowSeconds();
-  return {
-    access_token: r.access_token,
-    token_type: 'Bearer',
-    expires_in: Math.max(0, r.access_expires_at - now),
-    refresh_token: r.refresh_token,
-    refresh_expires_in: Math.max(0, r.refresh_expires_at - now),
-  };
-}
 
 export function createAuthService(deps: AuthServiceDeps) {
   const { enclave, repo, log, verifier, throttle, config, ops, logger } = deps;
@@ -135,6 +111,10 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   const service = {
+    ...createSiweLogin(deps),
+    ...createOtpLogin(deps),
+    ...createMethodsService(deps),
+
     /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
     async initEnclave(call: Call): Promise<void> {
       const latest = await repo.latestKeyring();
@@ -149,7 +129,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     async register(email: string, secret: AuthSecret): Promise<{ user_id: string }> {
       if (await repo.findUserByEmail(email)) throw new HostError('AUTH_EMAIL_TAKEN');
       const r = await enclave.call('auth.register', { email, secret });
-      if (!(await repo.insertUser(r.user_id, email, r.password_sealed)))
+      if (!(await repo.insertUser(r.user_id, email, r.password_sealed, r.email_binding)))
         throw new HostError('AUTH_EMAIL_TAKEN');
       await ops.record(repo.db, { type: 'auth.registered', userId: r.user_id });
       return { user_id: r.user_id };

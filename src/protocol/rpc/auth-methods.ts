@@ -13,6 +13,7 @@ import {
   RoleSchema,
 } from '../auth.js';
 import { hexBytes } from '../encoding.js';
+import { SIWE_MAX_LENGTH } from '../siwe.js';
 import { CredentialEnvelopeSchema } from '../envelope/registry.js';
 import type { Phase } from './methods.js';
 
@@ -50,6 +51,11 @@ const Issued = {
   refresh_expires_at: UnixSeconds,
 };
 
+/** An EIP-55 Ethereum address (the SIWE login identifier). */
+const EthAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+/** The enclave's MAC binding a login method to an account (enclave/auth/method-binding.ts). */
+export const MethodBindingSchema = z.string().regex(/^mb1\.[A-Za-z0-9_-]{43}$/);
+
 export const AUTH_METHODS = {
   /** Unseal the stored auth keyring, or (`sealed: null`) create one the host must store. */
   'auth.init': {
@@ -75,7 +81,13 @@ export const AUTH_METHODS = {
   'auth.jwks': { params: z.object({}).strict(), result: KeysResult, phases: READY },
   'auth.register': {
     params: z.object({ email: EmailSchema, secret: AuthSecretSchema }).strict(),
-    result: z.object({ user_id: z.uuid(), password_sealed: SealedPassword }).strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        password_sealed: SealedPassword,
+        email_binding: MethodBindingSchema,
+      })
+      .strict(),
     phases: READY,
     detached: true,
   },
@@ -135,6 +147,141 @@ export const AUTH_METHODS = {
       })
       .strict(),
     result: z.object(Issued).strict(),
+    phases: READY,
+  },
+  /** A single-use SIWE nonce the enclave remembers until it expires or is used. */
+  'auth.siwe_nonce': {
+    params: z.object({}).strict(),
+    result: z
+      .object({ nonce: z.string().regex(/^[0-9a-f]{24}$/), expires_at: UnixSeconds })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Verify a SIWE message and its EIP-191 signature (docs/protocol/auth.md). `user`: the account
+   * the host has linked to the message's address, with the enclave's binding of that link;
+   * null when none, and then the enclave makes a new account id and its binding.
+   */
+  'auth.siwe_login': {
+    params: z
+      .object({
+        message: z.string().min(1).max(SIWE_MAX_LENGTH),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+        user: z
+          .object({
+            user_id: z.uuid(),
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        session_id: z.uuid(),
+        ...Issued,
+        refresh_hash: hexBytes(32),
+        address: EthAddress,
+        /** Set when `user` was null: the new account's binding, for the host to store. */
+        binding: MethodBindingSchema.nullable(),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Draw a one-time code for `email`, keep its MAC and mail it from the enclave. `dev_mail`:
+   * the rendered mail, only on the simulated platform without SMTP_URL (else null).
+   */
+  'auth.otp_start': {
+    params: z
+      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm']) })
+      .strict(),
+    result: z
+      .object({
+        dev_mail: z
+          .object({
+            from: z.string().max(256),
+            to: EmailSchema,
+            subject: z.string().max(256),
+            text: z.string().max(4096),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Check a code (5 wrong tries lock it); `user` as for auth.siwe_login, linked by email. */
+  'auth.otp_verify': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        user: z
+          .object({
+            user_id: z.uuid(),
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        session_id: z.uuid(),
+        ...Issued,
+        refresh_hash: hexBytes(32),
+        binding: MethodBindingSchema.nullable(),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * A new password with a `reset` code: checked against the code, the binding of the account's
+   * email, the minimum length; hashed with Argon2id and sealed to the account.
+   */
+  'auth.password_reset': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        secret: AuthSecretSchema,
+        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+      })
+      .strict(),
+    result: z.object({ password_sealed: SealedPassword }).strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Registration confirmation: the `confirm` code for the pending account bound to `email`. */
+  'auth.confirm_email': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+      })
+      .strict(),
+    result: z.object({ confirmed: z.literal(true) }).strict(),
+    phases: READY,
+  },
+  /** Link the SIWE signer's address to the account the (enclave-checked) access token names. */
+  'auth.siwe_link': {
+    params: z
+      .object({
+        access_token: Jwt,
+        message: z.string().min(1).max(SIWE_MAX_LENGTH),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+      })
+      .strict(),
+    result: z
+      .object({ user_id: z.uuid(), address: EthAddress, binding: MethodBindingSchema })
+      .strict(),
     phases: READY,
   },
   /** Counters for metrics and for the structural timing test (no secrets). */
