@@ -191,7 +191,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const { guard } = deps.auth;
   const access = createSessionAccess({ guard, owners: createOperatorRepository(deps.db) });
-  const auth = authRoutes({ auth: deps.auth.service, guard, config: deps.auth.config });
+  // One step-up rule for every sensitive route (auth, wallets, operator).
+  const requireStepUp = createStepUp(
+    guard,
+    deps.auth.config.stepUpSeconds,
+    deps.auth.service.hasSecondFactor,
+  );
+  const auth = authRoutes({
+    auth: deps.auth.service,
+    guard,
+    config: deps.auth.config,
+    requireStepUp,
+  });
   const log = logRoutes({ log: deps.log, store: deps.logStore, access });
   const cluster = clusterRoutes({
     cluster: deps.cluster,
@@ -228,6 +239,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           wallets: deps.wallets.service,
           guard,
           signMaxPerMinute: deps.wallets.signMaxPerMinute,
+          requireStepUp,
         }),
       );
 
@@ -241,7 +253,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           credentials: deps.credentials,
           repo: createOperatorRepository(deps.db),
           enclaveStats: () => deps.enclave.call('auth.stats', {}),
-          requireStepUp: createStepUp(guard, deps.auth.config.stepUpSeconds),
+          requireStepUp,
         }),
       );
       await op.register(cluster.operator);

@@ -88,6 +88,13 @@ export const HTTP_ERRORS = {
     401,
     'this operation needs a recent login (AUTH_STEP_UP_SECONDS); details name the acceptable factors',
   ],
+  AUTH_MFA_REQUIRED: [
+    401,
+    'this account has a second factor: send totp_code or recovery_code with the login',
+  ],
+  AUTH_MFA_INVALID: [401, 'the second-factor code is wrong, already used or expired'],
+  AUTH_TOTP_ENROLLED: [409, 'this account already has an authenticator app; remove it first'],
+  AUTH_TOTP_NOT_PENDING: [404, 'no authenticator enrolment is waiting for confirmation'],
   AUTH_LOGIN_LOCKED: [429, 'too many failed logins for this account; retry after Retry-After'],
   AUTH_BUSY: [503, 'too many password checks are in progress; retry after Retry-After'],
   WALLET_NOT_FOUND: [404, 'no wallet with this id'],
@@ -206,6 +213,8 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'AUTH_OTP_INVALID',
   'AUTH_OTP_LOCKED',
   'AUTH_TOKEN_INVALID',
+  'AUTH_MFA_REQUIRED',
+  'AUTH_MFA_INVALID',
 ]);
 
 export function fromRpcCode(code: string): HostError {

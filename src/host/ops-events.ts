@@ -53,10 +53,12 @@ export type OpsEvent =
   | { type: 'auth.registered'; userId: string }
   | { type: 'auth.login_succeeded'; userId: string; method?: LoginMethod }
   | { type: 'auth.login_failed'; userId: string | null; reason: string; method?: LoginMethod }
-  | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' }
+  | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' | 'totp' }
   | { type: 'auth.password_reset'; userId: string; revoked: number }
   | { type: 'auth.email_confirmed'; userId: string }
   | { type: 'auth.method_unlinked'; userId: string; kind: string }
+  | { type: 'auth.step_up'; userId: string; factor: SecondFactorKind }
+  | { type: 'auth.recovery_code_used'; userId: string; left: number }
   | { type: 'auth.logout'; userId: string }
   | { type: 'auth.logout_all'; userId: string; revoked: number }
   | { type: 'auth.refresh_reused'; userId: string; revoked: number }
@@ -95,6 +97,8 @@ export type OpsEventType = OpsEvent['type'];
 
 /** How a login was proven (absent on password logins, the original method). */
 export type LoginMethod = 'password' | 'siwe' | 'email_otp' | 'password_reset';
+/** Which second factor a login or step-up used. */
+export type SecondFactorKind = 'totp' | 'recovery_code';
 
 export const OPS_EVENT_TYPES = [
   'credential.submitted',
@@ -118,6 +122,8 @@ export const OPS_EVENT_TYPES = [
   'auth.password_reset',
   'auth.email_confirmed',
   'auth.method_unlinked',
+  'auth.step_up',
+  'auth.recovery_code_used',
   'auth.logout',
   'auth.logout_all',
   'auth.refresh_reused',

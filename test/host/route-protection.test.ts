@@ -53,9 +53,13 @@ describe('route protection', () => {
     ts = await startTestService('pglite', { AUTH_DISABLED_FOR_DEVELOPMENT: 'false' });
     const creds = { email: 'plain@example.com', password: 'route-protection-pw-1' };
     await ts.service.app.inject({ method: 'POST', url: '/auth/register', payload: creds });
-    userToken = (
-      await ts.service.app.inject({ method: 'POST', url: '/auth/login', payload: creds })
-    ).json().access_token;
+    const login = await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: creds,
+    });
+    assert.equal(login.statusCode, 200, login.body);
+    userToken = login.json().access_token;
   });
   after(async () => ts?.stop());
 

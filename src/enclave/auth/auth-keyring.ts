@@ -176,9 +176,7 @@ export class AuthKeyring {
     const refreshKey = base64ToBytes(data.refresh_key);
     const responseKey = base64ToBytes(data.response_key);
     const bindingKey =
-      data.binding_key !== undefined
-        ? base64ToBytes(data.binding_key)
-        : bindingKeyOf(refreshKey);
+      data.binding_key !== undefined ? base64ToBytes(data.binding_key) : bindingKeyOf(refreshKey);
     if (refreshKey.length !== 32 || responseKey.length !== 32 || bindingKey.length !== 32)
       throw new Error('bad auth keyring');
     return new AuthKeyring(data.generation, keys, refreshKey, responseKey, bindingKey);

@@ -11,6 +11,7 @@ import type { AuthKeyring } from './auth-keyring.js';
 import { ChallengeStore } from './challenges.js';
 import type { AuthEnclaveConfig } from './config.js';
 import { OtpStore } from './otp.js';
+import { TotpReplay } from './totp.js';
 
 export interface AuthState {
   readonly hasher: PasswordHasher;
@@ -19,6 +20,8 @@ export interface AuthState {
   readonly siweNonces: ChallengeStore;
   /** Pending email one-time codes (MACs only) and per-address send counts. */
   readonly otp: OtpStore;
+  /** The last accepted TOTP step per account (a code works once). */
+  readonly totpReplay: TotpReplay;
 }
 
 /** Live SIWE nonces at most: beyond, new ones are refused until some expire. */
@@ -34,6 +37,7 @@ export function createAuthState(config: AuthEnclaveConfig): AuthState {
     config,
     siweNonces: new ChallengeStore(MAX_LIVE_NONCES),
     otp: new OtpStore(),
+    totpReplay: new TotpReplay(),
   };
 }
 

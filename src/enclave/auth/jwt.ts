@@ -31,6 +31,15 @@ export function verifyOwnJwt(
   keyOf: (kid: string) => JwtKey | null,
   expect: { iss: string; aud: string; now: number },
 ): string | null {
+  return verifyOwnClaims(token, keyOf, expect)?.sub ?? null;
+}
+
+/** As verifyOwnJwt, but the whole claim set (sub, sid, roles, amr...) of a valid token. */
+export function verifyOwnClaims(
+  token: string,
+  keyOf: (kid: string) => JwtKey | null,
+  expect: { iss: string; aud: string; now: number },
+): (Partial<AccessClaims> & { sub: string }) | null {
   const parts = token.split('.');
   if (parts.length !== 3) return null;
   try {
@@ -53,7 +62,7 @@ export function verifyOwnJwt(
     ) as Partial<AccessClaims>;
     if (c.iss !== expect.iss || c.aud !== expect.aud) return null;
     if (typeof c.exp !== 'number' || c.exp <= expect.now || typeof c.sub !== 'string') return null;
-    return c.sub;
+    return { ...c, sub: c.sub };
   } catch {
     return null;
   }

@@ -77,10 +77,7 @@ export function otpVerify(
   const keyring = readyAuthKeyring(state);
   state.auth.otp.verify('login', params.email, params.code, state.now());
   const { user, email } = params;
-  if (
-    user &&
-    !checkMethodBinding(keyring, 'email', email, user.user_id, user.binding)
-  )
+  if (user && !checkMethodBinding(keyring, 'email', email, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   const userId = user?.user_id ?? randomUUID();
   const sessionId = randomUUID();
@@ -120,9 +117,7 @@ export function confirmEmail(
   const keyring = readyAuthKeyring(state);
   const { email, user } = params;
   state.auth.otp.verify('confirm', email, params.code, state.now());
-  if (
-    !checkMethodBinding(keyring, 'email', email, user.user_id, user.binding)
-  )
+  if (!checkMethodBinding(keyring, 'email', email, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   return { confirmed: true };
 }

@@ -25,6 +25,7 @@ import {
   unsealPasswordHash,
 } from '../auth/tokens.js';
 import { passwordKeySource, type EnclaveState } from '../state.js';
+import { secondFactor } from './auth-totp.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
 export function policyOf(state: EnclaveState): SealPolicy {
@@ -158,12 +159,19 @@ export async function authLogin(
         await auth.hasher.hash(password),
       )
     : null;
+  // With a TOTP secret on the account, the password alone is not a login (the secret's seal
+  // binds it to this account; the host decides only whether it hands it over).
+  const { recovery_mac } = user.totp_sealed
+    ? secondFactor(state, keyring, user.user_id, user.totp_sealed, params.second)
+    : { recovery_mac: null };
   const sessionId = randomUUID();
+  const amr = user.totp_sealed ? ['pwd', 'otp', 'mfa'] : ['pwd'];
   return {
     user_id: user.user_id,
     session_id: sessionId,
-    ...issue(state, keyring, user.user_id, sessionId, user.roles, ['pwd']),
+    ...issue(state, keyring, user.user_id, sessionId, user.roles, amr),
     password_sealed: rehashed,
+    recovery_mac,
   };
 }
 

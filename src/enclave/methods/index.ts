@@ -15,6 +15,7 @@ import {
   clusterUnlock,
 } from './cluster.js';
 import { OTP_HANDLERS } from './auth-otp.js';
+import { TOTP_HANDLERS } from './auth-totp.js';
 import { SIWE_HANDLERS } from './auth-siwe.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
@@ -58,4 +59,5 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   ...WALLET_HANDLERS,
   ...SIWE_HANDLERS,
   ...OTP_HANDLERS,
+  ...TOTP_HANDLERS,
 });

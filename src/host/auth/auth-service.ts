@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { userLogSubject, type Role } from '../../protocol/auth.js';
-import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
+import type { AuthSecret, SecondFactor } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
 import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
@@ -23,6 +23,7 @@ import type { LoginThrottle } from './login-throttle.js';
 import { createMethodsService } from './methods-service.js';
 import { createOtpLogin } from './otp-login.js';
 import { createSiweLogin } from './siwe-login.js';
+import { createTotpService } from './totp-service.js';
 import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { TokenVerifier } from './verifier.js';
 
@@ -52,6 +53,7 @@ const sha256Hex = (s: string) => createHash('sha256').update(s, 'ascii').digest(
 export function createAuthService(deps: AuthServiceDeps) {
   const { enclave, repo, log, verifier, throttle, config, ops, logger } = deps;
   const clock = deps.clock ? { clock: deps.clock } : {};
+  const totp = createTotpService(deps);
 
   async function refreshJwks(call: Call = enclave.call): Promise<void> {
     const r = await call('auth.jwks', {});
@@ -79,6 +81,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     email: string,
     secret: AuthSecret,
     audit: { userId: string | null },
+    second: SecondFactor | undefined,
   ): Promise<TokenPair & { user_id: string }> {
     // Counted as a failure before the Argon2id check, in the same atomic step as the backoff
     // check: otherwise every guess in flight passes the check before any is recorded.
@@ -90,22 +93,31 @@ export function createAuthService(deps: AuthServiceDeps) {
       audit.userId = user?.user_id ?? null;
       const known =
         user && user.status === 'active'
-          ? { user_id: user.user_id, password_sealed: user.password_sealed, roles: user.roles }
+          ? {
+              user_id: user.user_id,
+              password_sealed: user.password_sealed,
+              roles: user.roles,
+              totp_sealed: await repo.confirmedTotp(user.user_id),
+            }
           : null;
-      r = await enclave.call('auth.login', { email, secret, user: known });
+      r = await enclave.call('auth.login', {
+        email,
+        secret,
+        user: known,
+        ...(second ? { second } : {}),
+      });
     } catch (err) {
       // A wrong password stays counted; anything else (database, enclave down) gives it back.
-      if (!isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS'))
+      // A wrong second-factor code counts too: it is a guess at the account's TOTP.
+      if (
+        !isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS') &&
+        !isEnclaveCallError(err, 'AUTH_MFA_INVALID')
+      )
         await throttle.refund(email).catch(() => undefined);
       throw err;
     }
     await throttle.succeeded(email);
-    await repo.db.transaction((tx) =>
-      repo.insertSession(tx, r.session_id, r.user_id, {
-        hash: r.refresh_hash,
-        expiresAt: r.refresh_expires_at,
-      }),
-    );
+    await totp.storeSecondFactorSession(r, false);
     if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed);
     return { user_id: r.user_id, ...pair(r) };
   }
@@ -114,6 +126,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     ...createSiweLogin(deps),
     ...createOtpLogin(deps),
     ...createMethodsService(deps),
+    ...totp,
 
     /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
     async initEnclave(call: Call): Promise<void> {
@@ -136,10 +149,14 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     /** Every attempt leaves an audit event: success, or failure with its reason code. */
-    async login(email: string, secret: AuthSecret): Promise<TokenPair & { user_id: string }> {
+    async login(
+      email: string,
+      secret: AuthSecret,
+      second?: SecondFactor,
+    ): Promise<TokenPair & { user_id: string }> {
       const audit = { userId: null as string | null };
       try {
-        const r = await attemptLogin(email, secret, audit);
+        const r = await attemptLogin(email, secret, audit, second);
         await ops.record(repo.db, { type: 'auth.login_succeeded', userId: r.user_id });
         return r;
       } catch (err) {

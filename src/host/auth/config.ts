@@ -35,7 +35,7 @@ export const AUTH_HOST_ENV = {
   AUTH_STEP_UP_SECONDS: int(30, 86400)
     .default(300)
     .describe(
-      'Sensitive operations (unlinking a login method, operator role changes, key rotation) need a login at most this old, else 401 STEP_UP_REQUIRED',
+      'Sensitive operations (wallet policy/recovery/reshare, methods, TOTP, operator roles, key rotation) need a login or step-up at most this old, else 401 STEP_UP_REQUIRED',
     ),
   AUTH_COOKIES: bool
     .default('false')

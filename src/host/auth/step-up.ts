@@ -13,14 +13,31 @@ import type { AuthGuard } from './guard.js';
 export const FACTORS = ['pwd', 'otp', 'swk'] as const;
 export type Factor = (typeof FACTORS)[number];
 
-export function createStepUp(guard: Pick<AuthGuard, 'claims'>, windowSeconds: number) {
+/**
+ * `hasSecondFactor`: whether the account has enrolled one (TOTP). Such an account needs `mfa`
+ * in `amr` (a login or POST /auth/step-up with its second factor) within the window; one
+ * without needs a recent login by any of `factors`.
+ */
+export function createStepUp(
+  guard: Pick<AuthGuard, 'claims'>,
+  windowSeconds: number,
+  hasSecondFactor: (userId: string) => Promise<boolean> = async () => false,
+) {
   /** An onRequest/preHandler hook for a route that needs a recent `factors` authentication. */
   return function requireStepUp(factors: readonly Factor[] = FACTORS) {
     return async (request: FastifyRequest): Promise<void> => {
       const claims = await guard.claims(request);
       const now = Math.floor(Date.now() / 1000);
       const recent = claims.auth_time !== undefined && now - claims.auth_time <= windowSeconds;
-      const factor = (claims.amr ?? []).some((m) => (factors as readonly string[]).includes(m));
+      const amr = claims.amr ?? [];
+      if (await hasSecondFactor(claims.sub)) {
+        if (!recent || !amr.includes('mfa'))
+          throw new HostError('STEP_UP_REQUIRED', [
+            { path: 'amr', issue: 'step up with a second factor: totp, recovery_code' },
+          ]);
+        return;
+      }
+      const factor = amr.some((m) => (factors as readonly string[]).includes(m));
       if (!recent || !factor)
         throw new HostError('STEP_UP_REQUIRED', [
           { path: 'amr', issue: `log in again with one of: ${factors.join(', ')}` },

@@ -23,6 +23,7 @@ export const LOG_ENTRY_TYPES = [
   'auth.method_linked',
   'auth.password_reset',
   'auth.method_unlinked',
+  'auth.recovery_code_used',
   'session.operator_revoked',
   'wallet.created',
   'wallet.signed',

@@ -51,10 +51,31 @@ const Issued = {
   refresh_expires_at: UnixSeconds,
 };
 
+/** A pair for a login session: the account, the session, the tokens and the refresh digest. */
+const SessionIssued = {
+  user_id: z.uuid(),
+  session_id: z.uuid(),
+  ...Issued,
+  refresh_hash: hexBytes(32),
+};
+
 /** An EIP-55 Ethereum address (the SIWE login identifier). */
 const EthAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
 /** The enclave's MAC binding a login method to an account (enclave/auth/method-binding.ts). */
 export const MethodBindingSchema = z.string().regex(/^mb1\.[A-Za-z0-9_-]{43}$/);
+
+/** A TOTP secret sealed by the enclave to one account (enclave/auth/totp.ts). */
+export const SealedTotp = z.string().regex(/^ts1\.[A-Za-z0-9+/=]{40,200}$/);
+export const TotpCode = z.string().regex(/^\d{6}$/);
+/** A recovery code as shown (`ABCDE-FGHJK`), any case, dash optional. */
+export const RecoveryCode = z.string().regex(/^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/);
+export const RecoveryMac = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+/** A second factor: a TOTP code, or one of the recovery codes. */
+export const SecondFactorSchema = z.union([
+  z.object({ totp_code: TotpCode }).strict(),
+  z.object({ recovery_code: RecoveryCode }).strict(),
+]);
+export type SecondFactor = z.infer<typeof SecondFactorSchema>;
 
 export const AUTH_METHODS = {
   /** Unseal the stored auth keyring, or (`sealed: null`) create one the host must store. */
@@ -105,19 +126,21 @@ export const AUTH_METHODS = {
             user_id: z.uuid(),
             password_sealed: SealedPassword,
             roles: z.array(RoleSchema).max(8),
+            /** The account's sealed TOTP secret when it has one: a second factor is then due. */
+            totp_sealed: SealedTotp.nullable().optional(),
           })
           .strict()
           .nullable(),
+        second: SecondFactorSchema.optional(),
       })
       .strict(),
     result: z
       .object({
-        user_id: z.uuid(),
-        session_id: z.uuid(),
-        ...Issued,
-        refresh_hash: hexBytes(32),
+        ...SessionIssued,
         /** A new sealed hash when the stored one used weaker parameters than configured. */
         password_sealed: SealedPassword.nullable(),
+        /** The MAC of the recovery code used as second factor: the host must spend its row. */
+        recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
     phases: READY,
@@ -179,10 +202,7 @@ export const AUTH_METHODS = {
       .strict(),
     result: z
       .object({
-        user_id: z.uuid(),
-        session_id: z.uuid(),
-        ...Issued,
-        refresh_hash: hexBytes(32),
+        ...SessionIssued,
         address: EthAddress,
         /** Set when `user` was null: the new account's binding, for the host to store. */
         binding: MethodBindingSchema.nullable(),
@@ -232,10 +252,7 @@ export const AUTH_METHODS = {
       .strict(),
     result: z
       .object({
-        user_id: z.uuid(),
-        session_id: z.uuid(),
-        ...Issued,
-        refresh_hash: hexBytes(32),
+        ...SessionIssued,
         binding: MethodBindingSchema.nullable(),
       })
       .strict(),
@@ -281,6 +298,47 @@ export const AUTH_METHODS = {
       .strict(),
     result: z
       .object({ user_id: z.uuid(), address: EthAddress, binding: MethodBindingSchema })
+      .strict(),
+    phases: READY,
+  },
+  /** TOTP enrolment, step 1: a new secret sealed to the token's account, and its URI (once). */
+  'auth.totp_enroll': {
+    params: z.object({ access_token: Jwt, label: z.string().regex(/^[^\s:]{1,128}$/) }).strict(),
+    result: z
+      .object({ user_id: z.uuid(), totp_sealed: SealedTotp, otpauth_uri: z.string().max(512) })
+      .strict(),
+    phases: READY,
+  },
+  /** Step 2: a code from the app proves the secret was stored; recovery codes (shown once). */
+  'auth.totp_confirm': {
+    params: z.object({ access_token: Jwt, totp_sealed: SealedTotp, code: TotpCode }).strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        recovery_codes: z.array(RecoveryCode).length(10),
+        recovery_macs: z.array(RecoveryMac).length(10),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Step-up: a second factor for the session of `access_token` (checked here). A new pair for
+   * the same session whose token carries `amr` + `otp`, `mfa` and a fresh `auth_time`.
+   */
+  'auth.step_up': {
+    params: z
+      .object({
+        access_token: Jwt,
+        roles: z.array(RoleSchema).max(8),
+        totp_sealed: SealedTotp.nullable(),
+        second: SecondFactorSchema,
+      })
+      .strict(),
+    result: z
+      .object({
+        ...SessionIssued,
+        recovery_mac: RecoveryMac.nullable(),
+      })
       .strict(),
     phases: READY,
   },

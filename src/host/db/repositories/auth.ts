@@ -3,6 +3,7 @@
  * Only sealed blobs and SHA-256 digests are stored here; never a password or a token.
  */
 import type { Role } from '../../../protocol/auth.js';
+import { HostError } from '../../errors.js';
 import type { Db, Queryable } from '../database.js';
 
 export interface UserRow {
@@ -202,6 +203,69 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return r.rows[0]?.kind ?? null;
     },
+    /** The account's confirmed TOTP secret (sealed), or null: a second factor is due when set. */
+    async confirmedTotp(userId: string, q: Queryable = db): Promise<string | null> {
+      const { rows } = await q.query<{ sealed: string }>(
+        'SELECT sealed FROM auth_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL',
+        [userId],
+      );
+      return rows[0]?.sealed ?? null;
+    },
+    async pendingTotp(userId: string): Promise<string | null> {
+      const { rows } = await db.query<{ sealed: string }>(
+        'SELECT sealed FROM auth_totp WHERE user_id = $1 AND confirmed_at IS NULL',
+        [userId],
+      );
+      return rows[0]?.sealed ?? null;
+    },
+    /** A new pending enrolment, replacing a pending one; false when one is confirmed. */
+    async startTotp(userId: string, sealed: string): Promise<boolean> {
+      const { rows } = await db.query(
+        `INSERT INTO auth_totp (user_id, sealed) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET sealed = EXCLUDED.sealed, created_at = now()
+           WHERE auth_totp.confirmed_at IS NULL
+         RETURNING user_id`,
+        [userId, sealed],
+      );
+      return rows.length === 1;
+    },
+    async confirmTotp(q: Queryable, userId: string, sealed: string, macs: string[]) {
+      const { rows } = await q.query(
+        `UPDATE auth_totp SET confirmed_at = now()
+         WHERE user_id = $1 AND sealed = $2 AND confirmed_at IS NULL RETURNING user_id`,
+        [userId, sealed],
+      );
+      if (rows.length !== 1) return false;
+      await q.query('DELETE FROM auth_recovery_codes WHERE user_id = $1', [userId]);
+      for (const mac of macs)
+        await q.query('INSERT INTO auth_recovery_codes (user_id, mac) VALUES ($1, $2)', [
+          userId,
+          mac,
+        ]);
+      return true;
+    },
+    async deleteTotp(q: Queryable, userId: string): Promise<boolean> {
+      await q.query('DELETE FROM auth_recovery_codes WHERE user_id = $1', [userId]);
+      const { rows } = await q.query('DELETE FROM auth_totp WHERE user_id = $1 RETURNING user_id', [
+        userId,
+      ]);
+      return rows.length === 1;
+    },
+    /** Spends a recovery code (by its enclave MAC): true once, false ever after. */
+    async spendRecoveryCode(q: Queryable, userId: string, mac: string): Promise<boolean> {
+      const { rows } = await q.query(
+        'DELETE FROM auth_recovery_codes WHERE user_id = $1 AND mac = $2 RETURNING mac',
+        [userId, mac],
+      );
+      return rows.length === 1;
+    },
+    async recoveryCodesLeft(userId: string, q: Queryable = db): Promise<number> {
+      const { rows } = await q.query<{ n: string }>(
+        'SELECT count(*) AS n FROM auth_recovery_codes WHERE user_id = $1',
+        [userId],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
     async updatePassword(userId: string, sealed: string): Promise<void> {
       await db.query(
         'UPDATE user_passwords SET sealed = $2, updated_at = now() WHERE user_id = $1',
@@ -247,6 +311,22 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
          VALUES ($1, $2, $3, to_timestamp($4))`,
         [refresh.hash, sessionId, userId, refresh.expiresAt],
       );
+    },
+    /** A second refresh chain for an existing, active session (after a step-up). */
+    async addRefresh(
+      q: Queryable,
+      sessionId: string,
+      userId: string,
+      hash: string,
+      expiresAt: number,
+    ): Promise<void> {
+      const { rows } = await q.query(
+        `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+         SELECT $1, id, user_id, to_timestamp($4) FROM auth_sessions
+         WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING token_hash`,
+        [hash, sessionId, userId, expiresAt],
+      );
+      if (rows.length !== 1) throw new HostError('AUTH_TOKEN_INVALID');
     },
     async findRefresh(hash: string): Promise<RefreshRow | null> {
       const { rows } = await db.query<RefreshRow>(

@@ -12,10 +12,16 @@ import { z } from 'zod';
 import { EmailSchema, JwksSchema, PasswordSchema } from '../../../protocol/auth.js';
 import { CredentialEnvelopeSchema } from '../../../protocol/envelope/registry.js';
 import { SIWE_MAX_LENGTH } from '../../../protocol/siwe.js';
-import { RefreshTokenSchema, type AuthSecret } from '../../../protocol/rpc/auth-methods.js';
+import {
+  RecoveryCode,
+  RefreshTokenSchema,
+  TotpCode,
+  type AuthSecret,
+  type SecondFactor,
+} from '../../../protocol/rpc/auth-methods.js';
 import type { AuthService, TokenPair } from '../../auth/auth-service.js';
 import type { AuthConfig } from '../../auth/config.js';
-import { createStepUp } from '../../auth/step-up.js';
+import type { RequireStepUp } from '../../auth/step-up.js';
 import { REFRESH_COOKIE, readCookie, type AuthGuard } from '../../auth/guard.js';
 import { ACCESS_COOKIE } from '../../auth/guard.js';
 import { HostError } from '../../errors.js';
@@ -32,6 +38,35 @@ const CredentialsBody = z
     message: 'send exactly one of password and envelope',
     path: ['password'],
   });
+
+const LoginBody = z
+  .object({
+    email: EmailSchema,
+    password: PasswordSchema.optional(),
+    envelope: CredentialEnvelopeSchema.optional(),
+    totp_code: TotpCode.optional(),
+    recovery_code: RecoveryCode.optional(),
+  })
+  .strict()
+  .refine((b) => (b.password === undefined) !== (b.envelope === undefined), {
+    message: 'send exactly one of password and envelope',
+    path: ['password'],
+  })
+  .refine((b) => b.totp_code === undefined || b.recovery_code === undefined, {
+    message: 'send at most one of totp_code and recovery_code',
+    path: ['totp_code'],
+  });
+
+/** The second factor a body names, if any. */
+const secondOf = (b: {
+  totp_code?: string | undefined;
+  recovery_code?: string | undefined;
+}): SecondFactor | undefined =>
+  b.totp_code !== undefined
+    ? { totp_code: b.totp_code }
+    : b.recovery_code !== undefined
+      ? { recovery_code: b.recovery_code }
+      : undefined;
 
 const ResetBody = z
   .object({
@@ -83,9 +118,9 @@ export function authRoutes(deps: {
   auth: AuthService;
   guard: Pick<AuthGuard, 'claims' | 'token'>;
   config: AuthConfig;
+  requireStepUp: RequireStepUp;
 }): { public: FastifyPluginAsyncZod; account: FastifyPluginAsyncZod } {
-  const { auth, guard, config } = deps;
-  const requireStepUp = createStepUp(guard, config.stepUpSeconds);
+  const { auth, guard, config, requireStepUp } = deps;
 
   function setCookies(reply: FastifyReply, p: TokenPair): void {
     if (!config.cookies) return;
@@ -133,13 +168,18 @@ export function authRoutes(deps: {
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
-          summary: 'Log in: a 15-minute ES256 access token and a single-use refresh token',
-          body: CredentialsBody,
+          summary:
+            'Log in: a 15-minute ES256 access token and a single-use refresh token; with TOTP enrolled, also totp_code or recovery_code',
+          body: LoginBody,
           response: { 200: TokenPairSchema.extend({ user_id: z.uuid() }).strict(), ...Errors },
         },
       },
       async (request, reply) => {
-        const r = await auth.login(request.body.email, secretOf(request.body));
+        const r = await auth.login(
+          request.body.email,
+          secretOf(request.body),
+          secondOf(request.body),
+        );
         setCookies(reply, r);
         return r;
       },
@@ -421,6 +461,105 @@ export function authRoutes(deps: {
         const claims = await guard.claims(request);
         await auth.unlinkMethod(claims.sub, request.params.id);
         return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/totp/enroll',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Start TOTP enrolment: the enclave draws a secret, seals it to the account and returns it once as an otpauth URI',
+          body: z
+            .object({
+              label: z
+                .string()
+                .regex(/^[^\s:]{1,128}$/)
+                .optional(),
+            })
+            .strict(),
+          response: { 201: z.object({ otpauth_uri: z.string() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const claims = await guard.claims(request);
+        const label = request.body.label ?? 'account';
+        return reply.code(201).send(await auth.enrollTotp(guard.token(request), claims.sub, label));
+      },
+    );
+
+    app.post(
+      '/auth/totp/confirm',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Confirm TOTP enrolment with a code from the app; answers the 10 recovery codes, once',
+          body: z.object({ code: TotpCode }).strict(),
+          response: {
+            200: z.object({ recovery_codes: z.array(z.string()) }).strict(),
+            404: ErrorResponseSchema,
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const claims = await guard.claims(request);
+        return auth.confirmTotp(guard.token(request), claims.sub, request.body.code);
+      },
+    );
+
+    app.delete(
+      '/auth/totp',
+      {
+        preHandler: requireStepUp(),
+        schema: {
+          summary: 'Remove the authenticator app and its recovery codes',
+          response: {
+            200: z.object({ success: z.literal(true) }).strict(),
+            404: ErrorResponseSchema,
+            ...Errors,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        await auth.removeTotp(claims.sub);
+        return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/step-up',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            "Step up this session with a second factor: a new pair whose token's amr has otp and mfa and a fresh auth_time",
+          body: z
+            .object({ totp_code: TotpCode.optional(), recovery_code: RecoveryCode.optional() })
+            .strict()
+            .refine((b) => (b.totp_code === undefined) !== (b.recovery_code === undefined), {
+              message: 'send exactly one of totp_code and recovery_code',
+              path: ['totp_code'],
+            }),
+          response: { 200: TokenPairSchema, ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        const r = await auth.stepUp(
+          guard.token(request),
+          claims.sub,
+          claims.roles,
+          secondOf(request.body)!,
+        );
+        setCookies(reply, r);
+        return r;
       },
     );
 
