@@ -88,6 +88,10 @@ export const HTTP_ERRORS = {
     401,
     'this operation needs a recent login (AUTH_STEP_UP_SECONDS); details name the acceptable factors',
   ],
+  AUTH_PASSKEY_INVALID: [
+    401,
+    'the passkey ceremony did not verify (challenge, origin, RP id, signature or counter)',
+  ],
   AUTH_MFA_REQUIRED: [
     401,
     'this account has a second factor: send totp_code or recovery_code with the login',
@@ -215,6 +219,7 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'AUTH_TOKEN_INVALID',
   'AUTH_MFA_REQUIRED',
   'AUTH_MFA_INVALID',
+  'AUTH_PASSKEY_INVALID',
 ]);
 
 export function fromRpcCode(code: string): HostError {

@@ -53,7 +53,7 @@ export type OpsEvent =
   | { type: 'auth.registered'; userId: string }
   | { type: 'auth.login_succeeded'; userId: string; method?: LoginMethod }
   | { type: 'auth.login_failed'; userId: string | null; reason: string; method?: LoginMethod }
-  | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' | 'totp' }
+  | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' | 'totp' | 'passkey' }
   | { type: 'auth.password_reset'; userId: string; revoked: number }
   | { type: 'auth.email_confirmed'; userId: string }
   | { type: 'auth.method_unlinked'; userId: string; kind: string }
@@ -96,7 +96,7 @@ export type OpsEvent =
 export type OpsEventType = OpsEvent['type'];
 
 /** How a login was proven (absent on password logins, the original method). */
-export type LoginMethod = 'password' | 'siwe' | 'email_otp' | 'password_reset';
+export type LoginMethod = 'password' | 'siwe' | 'email_otp' | 'password_reset' | 'passkey';
 /** Which second factor a login or step-up used. */
 export type SecondFactorKind = 'totp' | 'recovery_code';
 

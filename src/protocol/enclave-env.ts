@@ -82,6 +82,20 @@ export const AUTH_SHARED_ENV = {
   AUTH_SIWE_NONCE_TTL_SECONDS: int(30, 3600)
     .default(300)
     .describe('Sign-In with Ethereum: how long a nonce from GET /auth/siwe/nonce stays usable'),
+  AUTH_RP_ID: z
+    .string()
+    .regex(/^[a-z0-9.-]{1,253}$/)
+    .optional()
+    .describe(
+      "Passkeys: the WebAuthn relying-party id (a domain); default AUTH_ISSUER's host name",
+    ),
+  AUTH_ORIGINS: z
+    .string()
+    .regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/)
+    .optional()
+    .describe(
+      "Passkeys: comma-separated origins a ceremony may come from; default AUTH_ISSUER's origin",
+    ),
   SMTP_URL: z
     .string()
     .regex(/^smtps?:\/\/[^\s]+$/)
@@ -104,6 +118,24 @@ export function siweDomainOf(v: { AUTH_SIWE_DOMAIN?: string | undefined; AUTH_IS
   } catch {
     return v.AUTH_ISSUER;
   }
+}
+
+/** The WebAuthn relying party: AUTH_RP_ID and AUTH_ORIGINS, or what AUTH_ISSUER implies. */
+export function webauthnRpOf(v: {
+  AUTH_RP_ID?: string | undefined;
+  AUTH_ORIGINS?: string | undefined;
+  AUTH_ISSUER: string;
+}): { rpId: string; origins: string[] } {
+  let issuer: URL | null = null;
+  try {
+    issuer = new URL(v.AUTH_ISSUER);
+  } catch {
+    issuer = null;
+  }
+  return {
+    rpId: v.AUTH_RP_ID ?? issuer?.hostname ?? 'localhost',
+    origins: v.AUTH_ORIGINS?.split(',') ?? (issuer ? [issuer.origin] : []),
+  };
 }
 
 /** The chain ids AUTH_SIWE_CHAIN_IDS allows. */

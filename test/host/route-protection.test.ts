@@ -21,6 +21,8 @@ const PUBLIC = new Set([
   'POST /auth/otp/start',
   'POST /auth/otp/verify',
   'POST /auth/register/confirm',
+  'POST /auth/passkeys/login/options',
+  'POST /auth/passkeys/login/verify',
   'POST /auth/password/reset/start',
   'POST /auth/password/reset',
   'POST /auth/refresh',

@@ -22,6 +22,8 @@ export interface AuthState {
   readonly otp: OtpStore;
   /** The last accepted TOTP step per account (a code works once). */
   readonly totpReplay: TotpReplay;
+  /** WebAuthn challenges (registration: tagged with the account; login: untagged). */
+  readonly passkeyChallenges: ChallengeStore;
 }
 
 /** Live SIWE nonces at most: beyond, new ones are refused until some expire. */
@@ -38,6 +40,7 @@ export function createAuthState(config: AuthEnclaveConfig): AuthState {
     siweNonces: new ChallengeStore(MAX_LIVE_NONCES),
     otp: new OtpStore(),
     totpReplay: new TotpReplay(),
+    passkeyChallenges: new ChallengeStore(MAX_LIVE_NONCES),
   };
 }
 

@@ -9,26 +9,27 @@ import { randomBytes } from 'node:crypto';
 import { RpcError } from '../../protocol/rpc/errors.js';
 
 export class ChallengeStore {
-  private readonly live = new Map<string, number>();
+  /** challenge → expiry and the purpose/account it was made for (`tag`). */
+  private readonly live = new Map<string, { exp: number; tag: string }>();
 
   constructor(private readonly max: number) {}
 
   /** A fresh 96-bit challenge (24 hex digits: alphanumeric, as EIP-4361 nonces must be). */
-  issue(nowSeconds: number, ttlSeconds: number): { value: string; expiresAt: number } {
+  issue(nowSeconds: number, ttlSeconds: number, tag = ''): { value: string; expiresAt: number } {
     if (this.live.size >= this.max) this.purge(nowSeconds);
     if (this.live.size >= this.max) throw new RpcError('AUTH_BUSY');
     const value = randomBytes(12).toString('hex');
     const expiresAt = nowSeconds + ttlSeconds;
-    this.live.set(value, expiresAt);
+    this.live.set(value, { exp: expiresAt, tag });
     return { value, expiresAt };
   }
 
   /** True once for a live challenge; it is gone afterwards, whatever the caller decides. */
-  take(value: string, nowSeconds: number): boolean {
-    const exp = this.live.get(value);
-    if (exp === undefined) return false;
+  take(value: string, nowSeconds: number, tag = ''): boolean {
+    const entry = this.live.get(value);
+    if (entry === undefined) return false;
     this.live.delete(value);
-    return exp > nowSeconds;
+    return entry.exp > nowSeconds && entry.tag === tag;
   }
 
   get size(): number {
@@ -36,6 +37,6 @@ export class ChallengeStore {
   }
 
   private purge(now: number): void {
-    for (const [k, exp] of this.live) if (exp <= now) this.live.delete(k);
+    for (const [k, e] of this.live) if (e.exp <= now) this.live.delete(k);
   }
 }

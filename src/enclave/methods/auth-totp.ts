@@ -25,7 +25,7 @@ import type { EnclaveState } from '../state.js';
 import { issue } from './auth.js';
 
 /** The claims of an access token this enclave signed and that has not expired. */
-function caller(state: EnclaveState, keyring: AuthKeyring, token: string) {
+export function caller(state: EnclaveState, keyring: AuthKeyring, token: string) {
   const c = state.auth.config;
   const now = state.now();
   const claims = verifyOwnClaims(

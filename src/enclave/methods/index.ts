@@ -16,6 +16,7 @@ import {
 } from './cluster.js';
 import { OTP_HANDLERS } from './auth-otp.js';
 import { TOTP_HANDLERS } from './auth-totp.js';
+import { PASSKEY_HANDLERS } from './auth-passkey.js';
 import { SIWE_HANDLERS } from './auth-siwe.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, unsealKeyring } from './keyring.js';
@@ -60,4 +61,5 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   ...SIWE_HANDLERS,
   ...OTP_HANDLERS,
   ...TOTP_HANDLERS,
+  ...PASSKEY_HANDLERS,
 });

@@ -24,6 +24,7 @@ import { createMethodsService } from './methods-service.js';
 import { createOtpLogin } from './otp-login.js';
 import { createSiweLogin } from './siwe-login.js';
 import { createTotpService } from './totp-service.js';
+import { createPasskeyService } from './passkey-service.js';
 import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { TokenVerifier } from './verifier.js';
 
@@ -127,6 +128,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     ...createOtpLogin(deps),
     ...createMethodsService(deps),
     ...totp,
+    ...createPasskeyService(deps),
 
     /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
     async initEnclave(call: Call): Promise<void> {

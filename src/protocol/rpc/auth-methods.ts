@@ -64,6 +64,12 @@ const EthAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
 /** The enclave's MAC binding a login method to an account (enclave/auth/method-binding.ts). */
 export const MethodBindingSchema = z.string().regex(/^mb1\.[A-Za-z0-9_-]{43}$/);
 
+/** WebAuthn JSON (options, responses): checked by @simplewebauthn in the enclave. */
+const WebAuthnJson = z.record(z.string(), z.unknown());
+export const CredentialId = z.string().regex(/^[A-Za-z0-9_-]{16,1366}$/);
+const PasskeyPublicKey = z.string().regex(/^[A-Za-z0-9_-]{40,2048}$/);
+const Counter = z.number().int().nonnegative().max(0xffffffff);
+
 /** A TOTP secret sealed by the enclave to one account (enclave/auth/totp.ts). */
 export const SealedTotp = z.string().regex(/^ts1\.[A-Za-z0-9+/=]{40,200}$/);
 export const TotpCode = z.string().regex(/^\d{6}$/);
@@ -340,6 +346,58 @@ export const AUTH_METHODS = {
         recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
+    phases: READY,
+  },
+  /** Passkey registration options for the token's account (challenge remembered here). */
+  'auth.passkey_register_options': {
+    params: z
+      .object({
+        access_token: Jwt,
+        user_name: z.string().min(1).max(128),
+        exclude: z.array(CredentialId).max(32),
+      })
+      .strict(),
+    result: z.object({ options: WebAuthnJson }).strict(),
+    phases: READY,
+  },
+  /** Verify the attestation: the credential and the enclave's binding for the host to store. */
+  'auth.passkey_register_verify': {
+    params: z.object({ access_token: Jwt, response: WebAuthnJson }).strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        credential_id: CredentialId,
+        public_key: PasskeyPublicKey,
+        counter: Counter,
+        binding: MethodBindingSchema,
+      })
+      .strict(),
+    phases: READY,
+  },
+  'auth.passkey_login_options': {
+    params: z.object({}).strict(),
+    result: z.object({ options: WebAuthnJson }).strict(),
+    phases: READY,
+  },
+  /** Verify an assertion by the stored credential (binding checked); a pair and the new counter. */
+  'auth.passkey_login_verify': {
+    params: z
+      .object({
+        response: WebAuthnJson,
+        credential: z
+          .object({
+            user_id: z.uuid(),
+            credential_id: CredentialId,
+            public_key: PasskeyPublicKey,
+            counter: Counter,
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z.object({ ...SessionIssued, counter: Counter, binding: MethodBindingSchema }).strict(),
     phases: READY,
   },
   /** Counters for metrics and for the structural timing test (no secrets). */

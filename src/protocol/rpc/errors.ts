@@ -57,6 +57,7 @@ export const RPC_ERROR_MESSAGES = {
   AUTH_OTP_SEND_LIMIT: 'too many codes were sent to this address in the last hour',
   AUTH_MAIL_UNAVAILABLE: 'the enclave could not send the mail',
   AUTH_TOKEN_INVALID: 'the access token is not one this enclave signed, or it has expired',
+  AUTH_PASSKEY_INVALID: 'the passkey ceremony did not verify',
   AUTH_MFA_REQUIRED: 'this account has a second factor and none was given',
   AUTH_MFA_INVALID: 'the second-factor code is wrong, already used or expired',
   AUTH_METHOD_BINDING_INVALID:

@@ -22,7 +22,14 @@ export interface MethodUserRow {
   status: 'active' | 'disabled' | 'pending';
 }
 
-export type MethodKind = 'siwe' | 'email';
+export type MethodKind = 'siwe' | 'email' | 'passkey';
+
+export interface PasskeyRow extends MethodUserRow {
+  id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
+}
 
 export interface RefreshRow {
   token_hash: string;
@@ -202,6 +209,50 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
         [userId, id],
       );
       return r.rows[0]?.kind ?? null;
+    },
+    async findPasskey(credentialId: string): Promise<PasskeyRow | null> {
+      const { rows } = await db.query<PasskeyRow>(
+        `SELECT m.id, m.identifier AS credential_id, m.public_key, m.counter, m.binding,
+                u.id AS user_id, u.roles, u.status
+         FROM auth_methods m JOIN users u ON u.id = m.user_id
+         WHERE m.kind = 'passkey' AND m.identifier = $1`,
+        [credentialId],
+      );
+      const row = rows[0];
+      return row ? { ...row, counter: Number(row.counter) } : null;
+    },
+    async passkeyIds(userId: string): Promise<string[]> {
+      const { rows } = await db.query<{ identifier: string }>(
+        "SELECT identifier FROM auth_methods WHERE user_id = $1 AND kind = 'passkey'",
+        [userId],
+      );
+      return rows.map((r) => r.identifier);
+    },
+    async insertPasskey(
+      q: Queryable,
+      userId: string,
+      p: { credential_id: string; public_key: string; counter: number; binding: string },
+    ): Promise<string | null> {
+      const { rows } = await q.query<{ id: string }>(
+        `INSERT INTO auth_methods (user_id, kind, identifier, binding, public_key, counter)
+         VALUES ($1, 'passkey', $2, $3, $4, $5) ON CONFLICT (kind, identifier) DO NOTHING
+         RETURNING id`,
+        [userId, p.credential_id, p.binding, p.public_key, p.counter],
+      );
+      return rows[0]?.id ?? null;
+    },
+    /** Stores the counter the enclave saw and its new binding, only over the row it was given. */
+    async advancePasskey(
+      q: Queryable,
+      id: string,
+      from: number,
+      to: { counter: number; binding: string },
+    ): Promise<boolean> {
+      const { rows } = await q.query(
+        'UPDATE auth_methods SET counter = $3, binding = $4 WHERE id = $1 AND counter = $2 RETURNING id',
+        [id, from, to.counter, to.binding],
+      );
+      return rows.length === 1;
     },
     /** The account's confirmed TOTP secret (sealed), or null: a second factor is due when set. */
     async confirmedTotp(userId: string, q: Queryable = db): Promise<string | null> {

@@ -185,6 +185,41 @@ export function authRoutes(deps: {
       },
     );
 
+    const WebAuthnBody = z.object({ response: z.record(z.string(), z.unknown()) }).strict();
+    const Options = z.object({ options: z.record(z.string(), z.unknown()) }).strict();
+
+    app.post(
+      '/auth/passkeys/login/options',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Passkey login: WebAuthn request options with a challenge the enclave remembers',
+          response: { 200: Options, 429: ErrorResponseSchema, 503: ErrorResponseSchema },
+        },
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+        return auth.passkeyLoginOptions();
+      },
+    );
+
+    app.post(
+      '/auth/passkeys/login/verify',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Passkey login: the assertion, verified in the enclave; the usual token pair',
+          body: WebAuthnBody,
+          response: { 200: TokenPairSchema.extend({ user_id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.passkeyLogin(request.body.response);
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
     app.get(
       '/auth/siwe/nonce',
       {
@@ -461,6 +496,54 @@ export function authRoutes(deps: {
         const claims = await guard.claims(request);
         await auth.unlinkMethod(claims.sub, request.params.id);
         return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/passkeys/register/options',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Passkey registration: WebAuthn creation options (attestation none) with a challenge the enclave remembers for this account',
+          body: z.object({ user_name: z.string().min(1).max(128).optional() }).strict(),
+          response: {
+            200: z.object({ options: z.record(z.string(), z.unknown()) }).strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const claims = await guard.claims(request);
+        return auth.passkeyRegisterOptions(
+          guard.token(request),
+          claims.sub,
+          request.body.user_name ?? claims.sub,
+        );
+      },
+    );
+
+    app.post(
+      '/auth/passkeys/register/verify',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Passkey registration: the attestation, verified in the enclave; links the passkey',
+          body: z.object({ response: z.record(z.string(), z.unknown()) }).strict(),
+          response: { 201: z.object({ id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        const r = await auth.passkeyRegisterVerify(
+          guard.token(request),
+          claims.sub,
+          request.body.response,
+        );
+        return reply.code(201).send(r);
       },
     );
 
