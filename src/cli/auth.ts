@@ -62,6 +62,8 @@ export async function authAccount(
  *       wallet instead; then `auth siwe --message-file M --signature S` logs in with it
  *   auth otp start --email E | auth otp verify --email E --code C   email one-time codes
  *   auth methods [list] | auth methods unlink <id>       login methods (CLOISTER_ACCESS_TOKEN)
+ *   auth totp enroll|confirm|remove|step-up              TOTP second factor (CLOISTER_ACCESS_TOKEN)
+ *   auth passkey [options]                               passkeys need a browser; prints options
  */
 export interface AuthMoreOptions {
   url: string;
@@ -74,6 +76,8 @@ export interface AuthMoreOptions {
   print?: boolean | undefined;
   messageFile?: string | undefined;
   signature?: string | undefined;
+  label?: string | undefined;
+  recoveryCode?: string | undefined;
 }
 
 async function siweMessage(o: AuthMoreOptions, address: string): Promise<string> {
@@ -132,5 +136,32 @@ export async function authMore(sub: string, args: string[], o: AuthMoreOptions):
       });
     throw new AuthUsageError('usage: cloister auth methods [list | unlink <id>]');
   }
-  throw new AuthUsageError('usage: cloister auth <siwe|otp|methods> [options]');
+  if (sub === 'totp') {
+    if (args[0] === 'enroll')
+      return requestJson(`${o.url}/auth/totp/enroll`, {
+        method: 'POST',
+        body: o.label ? { label: o.label } : {},
+      });
+    if (args[0] === 'confirm' && o.code)
+      return requestJson(`${o.url}/auth/totp/confirm`, { method: 'POST', body: { code: o.code } });
+    if (args[0] === 'remove') return requestJson(`${o.url}/auth/totp`, { method: 'DELETE' });
+    if (args[0] === 'step-up' && (o.code || o.recoveryCode))
+      return requestJson(`${o.url}/auth/step-up`, {
+        method: 'POST',
+        body: o.code ? { totp_code: o.code } : { recovery_code: o.recoveryCode },
+      });
+    throw new AuthUsageError(
+      'usage: cloister auth totp enroll [--totp-label L] | confirm --code C | remove | step-up --code C | --recovery-code R',
+    );
+  }
+  if (sub === 'passkey') {
+    // A passkey lives in an authenticator that only a browser (WebAuthn) or a platform API can
+    // drive; the CLI can show what the service asks for, not answer it.
+    if (args[0] === 'options')
+      return requestJson(`${o.url}/auth/passkeys/login/options`, { method: 'POST' });
+    return {
+      note: 'passkeys need a browser or platform authenticator (WebAuthn): register and sign in from the web app; `cloister auth passkey options` prints the login options the service issues',
+    };
+  }
+  throw new AuthUsageError('usage: cloister auth <siwe|otp|totp|passkey|methods> [options]');
 }

@@ -77,6 +77,8 @@ const USAGE = `usage: cloister <attest|attest verify|attest measure|submit|statu
   auth siwe --key-file F | --print --address A | --message-file M --signature S   Sign-In with Ethereum
   auth otp start|verify --email E [--code C]   email one-time codes
   auth methods [list | unlink ID]  login methods (CLOISTER_ACCESS_TOKEN)
+  auth totp enroll [--totp-label L] | confirm --code C | remove | step-up --code C|--recovery-code R
+  auth passkey [options]           passkeys need a browser (WebAuthn); prints the login options
 Secrets for submit come from CLOISTER_API_KEY, CLOISTER_API_SECRET and CLOISTER_PASSPHRASE; the
 access token for submit, status and revoke from CLOISTER_ACCESS_TOKEN.`;
 
@@ -150,6 +152,8 @@ const { values, positionals } = (() => {
         print: { type: 'boolean' },
         'message-file': { type: 'string' },
         signature: { type: 'string' },
+        'totp-label': { type: 'string' },
+        'recovery-code': { type: 'string' },
       },
     });
   } catch (err) {
@@ -313,7 +317,13 @@ async function runAuth(sub: string | undefined): Promise<void> {
       print(res, JSON.stringify(res));
       return;
     }
-    if (sub === 'siwe' || sub === 'otp' || sub === 'methods') {
+    if (
+      sub === 'siwe' ||
+      sub === 'otp' ||
+      sub === 'methods' ||
+      sub === 'totp' ||
+      sub === 'passkey'
+    ) {
       const res = await authMore(sub, positionals.slice(2), {
         url,
         email: values.email,
@@ -325,6 +335,8 @@ async function runAuth(sub: string | undefined): Promise<void> {
         print: values.print,
         messageFile: values['message-file'],
         signature: values.signature,
+        label: values['totp-label'],
+        recoveryCode: values['recovery-code'],
       });
       print(res, JSON.stringify(res));
       return;
