@@ -8,7 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { encryptPassword, fetchJwks, verifyAccessToken } from '../client/index.js';
+import { addr, eip191Signer } from 'micro-eth-signer';
 import { JwksSchema, type Jwks } from '../protocol/auth.js';
+import { formatSiweMessage } from '../protocol/siwe.js';
 import { requestJson } from './http.js';
 import { attest, type TrustOptions } from './trust.js';
 
@@ -50,4 +52,125 @@ export async function authAccount(
     method: 'POST',
     body: { email: opts.email, envelope },
   });
+}
+
+/**
+ * `cloister auth siwe|otp|methods` (issue 15):
+ *   auth siwe --key-file F [--domain D] [--chain-id N]   signs in with Ethereum: gets a nonce,
+ *       builds the EIP-4361 message, signs it with the hex private key in F (EIP-191), logs in
+ *   auth siwe --print [--address A]                      prints the message for an external
+ *       wallet instead; then `auth siwe --message-file M --signature S` logs in with it
+ *   auth otp start --email E | auth otp verify --email E --code C   email one-time codes
+ *   auth methods [list] | auth methods unlink <id>       login methods (CLOISTER_ACCESS_TOKEN)
+ *   auth totp enroll|confirm|remove|step-up              TOTP second factor (CLOISTER_ACCESS_TOKEN)
+ *   auth passkey [options]                               passkeys need a browser; prints options
+ */
+export interface AuthMoreOptions {
+  url: string;
+  email?: string | undefined;
+  code?: string | undefined;
+  keyFile?: string | undefined;
+  domain?: string | undefined;
+  chainId?: string | undefined;
+  address?: string | undefined;
+  print?: boolean | undefined;
+  messageFile?: string | undefined;
+  signature?: string | undefined;
+  label?: string | undefined;
+  recoveryCode?: string | undefined;
+}
+
+async function siweMessage(o: AuthMoreOptions, address: string): Promise<string> {
+  const { nonce } = (await requestJson(`${o.url}/auth/siwe/nonce`)) as { nonce: string };
+  const base = new URL(o.url);
+  const domain = o.domain ?? base.host;
+  return formatSiweMessage({
+    domain,
+    address: addr.addChecksum(address),
+    statement: 'Sign in to Cloister',
+    uri: `${base.protocol}//${domain}`,
+    chainId: Number(o.chainId ?? '1'),
+    nonce,
+    issuedAt: new Date().toISOString(),
+  });
+}
+
+export async function authMore(sub: string, args: string[], o: AuthMoreOptions): Promise<unknown> {
+  if (sub === 'siwe') {
+    if (o.messageFile && o.signature) {
+      const message = readFileSync(o.messageFile, 'utf8');
+      return requestJson(`${o.url}/auth/siwe/login`, {
+        method: 'POST',
+        body: { message, signature: o.signature },
+      });
+    }
+    if (o.print) {
+      if (!o.address) throw new AuthUsageError('usage: cloister auth siwe --print --address 0x…');
+      return { message: await siweMessage(o, o.address) };
+    }
+    if (!o.keyFile) throw new AuthUsageError('usage: cloister auth siwe --key-file F | --print');
+    const key = readFileSync(o.keyFile, 'utf8').trim();
+    const message = await siweMessage(o, addr.fromPrivateKey(key));
+    const signature = eip191Signer.sign(message, key);
+    return requestJson(`${o.url}/auth/siwe/login`, {
+      method: 'POST',
+      body: { message, signature },
+    });
+  }
+  if (sub === 'otp') {
+    if (!o.email) throw new AuthUsageError('usage: cloister auth otp start|verify --email E');
+    if (args[0] === 'start')
+      return requestJson(`${o.url}/auth/otp/start`, { method: 'POST', body: { email: o.email } });
+    if (args[0] === 'verify' && o.code)
+      return requestJson(`${o.url}/auth/otp/verify`, {
+        method: 'POST',
+        body: { email: o.email, code: o.code },
+      });
+    throw new AuthUsageError('usage: cloister auth otp start|verify --email E [--code C]');
+  }
+  if (sub === 'methods') {
+    if (args[0] === undefined || args[0] === 'list')
+      return requestJson(`${o.url}/auth/methods`, { auth: true });
+    if (args[0] === 'unlink' && args[1])
+      return requestJson(`${o.url}/auth/methods/${encodeURIComponent(args[1])}`, {
+        auth: true,
+        method: 'DELETE',
+      });
+    throw new AuthUsageError('usage: cloister auth methods [list | unlink <id>]');
+  }
+  if (sub === 'totp') {
+    if (args[0] === 'enroll')
+      return requestJson(`${o.url}/auth/totp/enroll`, {
+        auth: true,
+        method: 'POST',
+        body: o.label ? { label: o.label } : {},
+      });
+    if (args[0] === 'confirm' && o.code)
+      return requestJson(`${o.url}/auth/totp/confirm`, {
+        auth: true,
+        method: 'POST',
+        body: { code: o.code },
+      });
+    if (args[0] === 'remove')
+      return requestJson(`${o.url}/auth/totp`, { auth: true, method: 'DELETE' });
+    if (args[0] === 'step-up' && (o.code || o.recoveryCode))
+      return requestJson(`${o.url}/auth/step-up`, {
+        auth: true,
+        method: 'POST',
+        body: o.code ? { totp_code: o.code } : { recovery_code: o.recoveryCode },
+      });
+    throw new AuthUsageError(
+      'usage: cloister auth totp enroll [--totp-label L] | confirm --code C | remove | step-up --code C | --recovery-code R',
+    );
+  }
+  if (sub === 'passkey') {
+    // A passkey lives in an authenticator that only a browser (WebAuthn) or a platform API can
+    // drive; the CLI can show what the service asks for, not answer it.
+    if (args[0] === 'options')
+      return requestJson(`${o.url}/auth/passkeys/login/options`, { method: 'POST' });
+    return {
+      note: 'passkeys need a browser or platform authenticator (WebAuthn): register and sign in from the web app; `cloister auth passkey options` prints the login options the service issues',
+    };
+  }
+  throw new AuthUsageError('usage: cloister auth <siwe|otp|totp|passkey|methods> [options]');
 }

@@ -18,7 +18,7 @@ import {
 import { bytesToBase64 } from '../protocol/encoding.js';
 import { parseVerifierKey } from '../protocol/log/note.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
-import { AuthUsageError, authAccount, authVerify } from './auth.js';
+import { AuthUsageError, authMore, type AuthMoreOptions, authAccount, authVerify } from './auth.js';
 import {
   ClusterUsageError,
   clusterApprove,
@@ -660,6 +660,88 @@ function addAuth(program: Command): void {
       ['CLOISTER_URL', 'CLOISTER_PASSWORD'],
     );
   }
+  addAuthMethods(auth);
+}
+
+/** The other ways in (docs/protocol/auth.md): SIWE, email codes, linked methods, TOTP, passkeys. */
+function addAuthMethods(auth: Command): void {
+  type MoreOptions = CommonOptions &
+    Omit<AuthMoreOptions, 'url' | 'label'> & { totpLabel?: string };
+  const run = async (sub: string, args: string[], o: MoreOptions): Promise<void> => {
+    printer(o.json)(await authMore(sub, args, { ...o, url: baseUrl(o), label: o.totpLabel }));
+  };
+  explain(
+    serviceOptions(
+      auth
+        .command('siwe')
+        .description(
+          'Sign-In with Ethereum (EIP-4361): sign with a key file, or print the message for an external wallet',
+        )
+        .option('--key-file <file>', 'hex private key to sign the message with (EIP-191)')
+        .option('--print', 'print the message to sign instead of signing it', false)
+        .option('--address <0x…>', 'with --print: the address that will sign')
+        .option('--message-file <file>', 'a message an external wallet signed')
+        .option('--signature <0x…>', 'that wallet’s signature of --message-file')
+        .option('--domain <host>', 'the domain the message names (default: the service’s host)')
+        .option('--chain-id <id>', 'chain id the message names', '1'),
+    ).action(action((o: MoreOptions) => run('siwe', [], o))),
+    'cloister auth siwe --key-file wallet.key',
+    URL_ONLY_ENV,
+  );
+  explain(
+    serviceOptions(
+      auth
+        .command('otp')
+        .description('email one-time codes: start sends a code by mail, verify logs in with it')
+        .argument('<step>', 'start | verify')
+        .requiredOption('--email <email>', 'account email')
+        .option('--code <digits>', 'verify: the 6-digit code from the mail'),
+    ).action(action((step: string, o: MoreOptions) => run('otp', [step], o))),
+    'cloister auth otp start --email me@example.com && cloister auth otp verify --email me@example.com --code 123456',
+    URL_ONLY_ENV,
+  );
+  explain(
+    serviceOptions(
+      auth
+        .command('methods')
+        .description('the account’s login methods: list, or unlink one (the last one is refused)')
+        .argument('[step]', 'list | unlink', 'list')
+        .argument('[id]', 'unlink: the method id'),
+    ).action(
+      action((step: string, id: string | undefined, o: MoreOptions) =>
+        run('methods', id === undefined ? [step] : [step, id], o),
+      ),
+    ),
+    'cloister auth methods unlink 3f2c…',
+    SERVICE_ENV,
+  );
+  explain(
+    serviceOptions(
+      auth
+        .command('totp')
+        .description('TOTP second factor (RFC 6238): enroll, confirm, remove, step-up')
+        .argument('<step>', 'enroll | confirm | remove | step-up')
+        .option('--totp-label <label>', 'enroll: the label authenticator apps show')
+        .option('--code <digits>', 'confirm / step-up: a code from the authenticator app')
+        .option('--recovery-code <code>', 'step-up: a recovery code instead'),
+    ).action(action((step: string, o: MoreOptions) => run('totp', [step], o))),
+    'cloister auth totp step-up --code 123456',
+    SERVICE_ENV,
+  );
+  explain(
+    serviceOptions(
+      auth
+        .command('passkey')
+        .description('passkeys need a browser (WebAuthn); `options` prints the login options')
+        .argument('[step]', 'options'),
+    ).action(
+      action((step: string | undefined, o: MoreOptions) =>
+        run('passkey', step === undefined ? [] : [step], o),
+      ),
+    ),
+    'cloister auth passkey options',
+    URL_ONLY_ENV,
+  );
 }
 
 function addCluster(program: Command): void {

@@ -85,6 +85,14 @@ export {
   type TokenPolicy,
 } from './auth/index.js';
 export {
+  authClient,
+  AuthApiError,
+  type AuthClient,
+  type AuthClientOptions,
+  type AuthTokens,
+  type SecondFactorInput,
+} from './auth/http-client.js';
+export {
   newReplyKeyPair,
   openSealedShare,
   combineShares,

@@ -42,6 +42,7 @@ import type { WalletService } from './services/wallet-service.js';
 import { walletRoutes } from './http/routes/wallets.js';
 import type { AuthGuard } from './auth/guard.js';
 import { createSessionAccess } from './auth/session-access.js';
+import { createStepUp } from './auth/step-up.js';
 import { healthRoutes } from './http/routes/health.js';
 import { clusterRoutes } from './http/routes/cluster.js';
 import type { ClusterService } from './cluster/cluster-service.js';
@@ -208,7 +209,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const { guard } = deps.auth;
   const access = createSessionAccess({ guard, owners: createOperatorRepository(deps.db) });
-  const auth = authRoutes({ auth: deps.auth.service, guard, config: deps.auth.config });
+  // One step-up rule for every sensitive route (auth, wallets, operator).
+  const requireStepUp = createStepUp(
+    guard,
+    deps.auth.config.stepUpSeconds,
+    deps.auth.service.hasSecondFactor,
+  );
+  const auth = authRoutes({
+    auth: deps.auth.service,
+    guard,
+    config: deps.auth.config,
+    requireStepUp,
+  });
   const log = logRoutes({ log: deps.log, store: deps.logStore, access });
   const cluster = clusterRoutes({
     cluster: deps.cluster,
@@ -246,6 +258,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           wallets: deps.wallets.service,
           guard,
           signMaxPerMinute: deps.wallets.signMaxPerMinute,
+          requireStepUp,
         }),
       );
 
@@ -259,6 +272,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           credentials: deps.credentials,
           repo: createOperatorRepository(deps.db),
           enclaveStats: () => deps.enclave.call('auth.stats', {}),
+          requireStepUp,
         }),
       );
       await op.register(cluster.operator);

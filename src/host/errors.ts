@@ -66,6 +66,39 @@ export const HTTP_ERRORS = {
     401,
     'the refresh token was already used; every session of this account is revoked',
   ],
+  AUTH_SIWE_INVALID: [
+    400,
+    'the SIWE message is malformed (EIP-4361) or names another domain, URI or chain',
+  ],
+  AUTH_SIWE_NONCE_INVALID: [
+    401,
+    'the SIWE nonce is unknown, expired or already used; get a new one from GET /auth/siwe/nonce',
+  ],
+  AUTH_SIWE_EXPIRED: [401, 'the SIWE message is expired, not yet valid or issued in the future'],
+  AUTH_SIWE_SIGNATURE_INVALID: [
+    401,
+    'the signature is malformed or does not come from the address in the message',
+  ],
+  AUTH_OTP_INVALID: [401, 'the code is wrong, expired or was never sent'],
+  AUTH_OTP_LOCKED: [429, 'too many wrong codes; ask for a new one with POST /auth/otp/start'],
+  AUTH_METHOD_NOT_FOUND: [404, 'this account has no login method with this id'],
+  AUTH_METHOD_TAKEN: [409, 'this login method is already linked to an account'],
+  AUTH_LAST_METHOD: [409, 'the last login method of an account cannot be unlinked'],
+  STEP_UP_REQUIRED: [
+    401,
+    'this operation needs a recent login (AUTH_STEP_UP_SECONDS); details name the acceptable factors',
+  ],
+  AUTH_PASSKEY_INVALID: [
+    401,
+    'the passkey ceremony did not verify (challenge, origin, RP id, signature or counter)',
+  ],
+  AUTH_MFA_REQUIRED: [
+    401,
+    'this account has a second factor: send totp_code or recovery_code with the login',
+  ],
+  AUTH_MFA_INVALID: [401, 'the second-factor code is wrong, already used or expired'],
+  AUTH_TOTP_ENROLLED: [409, 'this account already has an authenticator app; remove it first'],
+  AUTH_TOTP_NOT_PENDING: [404, 'no authenticator enrolment is waiting for confirmation'],
   AUTH_LOGIN_LOCKED: [429, 'too many failed logins for this account; retry after Retry-After'],
   AUTH_BUSY: [503, 'too many password checks are in progress; retry after Retry-After'],
   WALLET_NOT_FOUND: [404, 'no wallet with this id'],
@@ -182,6 +215,16 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'CLUSTER_PEER_REFUSED',
   'CLUSTER_APPROVALS_INSUFFICIENT',
   'CLUSTER_PROPOSAL_STALE',
+  'AUTH_SIWE_INVALID',
+  'AUTH_SIWE_NONCE_INVALID',
+  'AUTH_SIWE_EXPIRED',
+  'AUTH_SIWE_SIGNATURE_INVALID',
+  'AUTH_OTP_INVALID',
+  'AUTH_OTP_LOCKED',
+  'AUTH_TOKEN_INVALID',
+  'AUTH_MFA_REQUIRED',
+  'AUTH_MFA_INVALID',
+  'AUTH_PASSKEY_INVALID',
 ]);
 
 export function fromRpcCode(code: string): HostError {

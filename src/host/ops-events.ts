@@ -51,8 +51,14 @@ export type OpsEvent =
   | { type: 'session.invalidated'; sessionId: string; code: string }
   | { type: 'session.operator_revoked'; sessionId: string; operatorId: string }
   | { type: 'auth.registered'; userId: string }
-  | { type: 'auth.login_succeeded'; userId: string }
-  | { type: 'auth.login_failed'; userId: string | null; reason: string }
+  | { type: 'auth.login_succeeded'; userId: string; method?: LoginMethod }
+  | { type: 'auth.login_failed'; userId: string | null; reason: string; method?: LoginMethod }
+  | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' | 'totp' | 'passkey' }
+  | { type: 'auth.password_reset'; userId: string; revoked: number }
+  | { type: 'auth.email_confirmed'; userId: string }
+  | { type: 'auth.method_unlinked'; userId: string; kind: string }
+  | { type: 'auth.step_up'; userId: string; factor: SecondFactorKind }
+  | { type: 'auth.recovery_code_used'; userId: string; left: number }
   | { type: 'auth.logout'; userId: string }
   | { type: 'auth.logout_all'; userId: string; revoked: number }
   | { type: 'auth.refresh_reused'; userId: string; revoked: number }
@@ -89,6 +95,11 @@ export type OpsEvent =
 
 export type OpsEventType = OpsEvent['type'];
 
+/** How a login was proven (absent on password logins, the original method). */
+export type LoginMethod = 'password' | 'siwe' | 'email_otp' | 'password_reset' | 'passkey';
+/** Which second factor a login or step-up used. */
+export type SecondFactorKind = 'totp' | 'recovery_code';
+
 export const OPS_EVENT_TYPES = [
   'credential.submitted',
   'session.revoked',
@@ -107,6 +118,12 @@ export const OPS_EVENT_TYPES = [
   'auth.registered',
   'auth.login_succeeded',
   'auth.login_failed',
+  'auth.method_linked',
+  'auth.password_reset',
+  'auth.email_confirmed',
+  'auth.method_unlinked',
+  'auth.step_up',
+  'auth.recovery_code_used',
   'auth.logout',
   'auth.logout_all',
   'auth.refresh_reused',

@@ -4,6 +4,7 @@
  * benchmarks call it too, so they run exactly what production runs. Returns the parts and one
  * `stop()` that undoes everything; a failed start undoes what it had built before it throws.
  */
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { buildApp } from './app.js';
@@ -209,6 +210,7 @@ async function buildService(
     isSessionActive: (sid) => authRepo.isSessionActive(sid),
   });
   const auth = createAuthService({
+    mailDir: join(config.dataDir, 'mail'),
     enclave,
     repo: authRepo,
     log,

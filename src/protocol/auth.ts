@@ -59,7 +59,7 @@ export function ecThumbprint(x: string, y: string): string {
 export const AuthPlaintextSchema = z
   .object({
     purpose: z.literal('auth'),
-    action: z.enum(['register', 'login']),
+    action: z.enum(['register', 'login', 'reset']),
     email: EmailSchema,
     password: PasswordSchema,
     issued_at: z.number().int().nonnegative(),
@@ -76,6 +76,13 @@ export const AccessClaimsSchema = z.object({
   iat: z.number().int(),
   jti: z.uuid(),
   roles: z.array(RoleSchema),
+  /**
+   * RFC 8176 methods of the login this token comes from (`pwd`, `otp`, `swk` for a SIWE key)
+   * and its time (OIDC `auth_time`); absent on tokens from a refresh, which therefore never
+   * count as a recent authentication (step-up).
+   */
+  amr: z.array(z.string().max(16)).max(8).optional(),
+  auth_time: z.number().int().optional(),
 });
 export type AccessClaims = z.infer<typeof AccessClaimsSchema>;
 

@@ -65,7 +65,82 @@ export const AUTH_SHARED_ENV = {
   AUTH_KEY_PREPUBLISH_SECONDS: int(0, 86400)
     .default(60)
     .describe('How long a new signing key is in the JWKS before it signs'),
+  AUTH_SIWE_DOMAIN: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^\s/]+$/)
+    .optional()
+    .describe(
+      "Sign-In with Ethereum: the domain (host[:port]) messages and their URI must name; default AUTH_ISSUER's host",
+    ),
+  AUTH_SIWE_CHAIN_IDS: z
+    .string()
+    .regex(/^\d{1,15}(,\d{1,15})*$/)
+    .default('1')
+    .describe('Sign-In with Ethereum: comma-separated chain ids a message may name'),
+  AUTH_SIWE_NONCE_TTL_SECONDS: int(30, 3600)
+    .default(300)
+    .describe('Sign-In with Ethereum: how long a nonce from GET /auth/siwe/nonce stays usable'),
+  AUTH_RP_ID: z
+    .string()
+    .regex(/^[a-z0-9.-]{1,253}$/)
+    .optional()
+    .describe(
+      "Passkeys: the WebAuthn relying-party id (a domain); default AUTH_ISSUER's host name",
+    ),
+  AUTH_ORIGINS: z
+    .string()
+    .regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/)
+    .optional()
+    .describe(
+      "Passkeys: comma-separated origins a ceremony may come from; default AUTH_ISSUER's origin",
+    ),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/)
+    .optional()
+    .describe(
+      'Where the enclave sends one-time-code mails: smtps://user:pass@host:465, or smtp://... with STARTTLS required',
+    ),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\s@<>]+@[^\s@<>]+$/)
+    .default('cloister@localhost')
+    .describe("Sender address of the enclave's mails"),
 };
+
+/** The domain a SIWE message must name: AUTH_SIWE_DOMAIN, else the host[:port] of AUTH_ISSUER. */
+export function siweDomainOf(v: { AUTH_SIWE_DOMAIN?: string | undefined; AUTH_ISSUER: string }) {
+  if (v.AUTH_SIWE_DOMAIN !== undefined) return v.AUTH_SIWE_DOMAIN;
+  try {
+    return new URL(v.AUTH_ISSUER).host || v.AUTH_ISSUER;
+  } catch {
+    return v.AUTH_ISSUER;
+  }
+}
+
+/** The WebAuthn relying party: AUTH_RP_ID and AUTH_ORIGINS, or what AUTH_ISSUER implies. */
+export function webauthnRpOf(v: {
+  AUTH_RP_ID?: string | undefined;
+  AUTH_ORIGINS?: string | undefined;
+  AUTH_ISSUER: string;
+}): { rpId: string; origins: string[] } {
+  let issuer: URL | null = null;
+  try {
+    issuer = new URL(v.AUTH_ISSUER);
+  } catch {
+    issuer = null;
+  }
+  return {
+    rpId: v.AUTH_RP_ID ?? issuer?.hostname ?? 'localhost',
+    origins: v.AUTH_ORIGINS?.split(',') ?? (issuer ? [issuer.origin] : []),
+  };
+}
+
+/** The chain ids AUTH_SIWE_CHAIN_IDS allows. */
+export const siweChainIdsOf = (v: { AUTH_SIWE_CHAIN_IDS: string }) =>
+  v.AUTH_SIWE_CHAIN_IDS.split(',').map(Number);
 
 /** Every variable host and enclave both read, under the same name. */
 export const ENCLAVE_SHARED_ENV = {

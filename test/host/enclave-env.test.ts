@@ -50,6 +50,13 @@ const everyVariable: Record<string, string> = {
   AUTH_REFRESH_TOKEN_TTL_SECONDS: '7200',
   AUTH_REFRESH_GRACE_SECONDS: '2',
   AUTH_KEY_PREPUBLISH_SECONDS: '30',
+  AUTH_SIWE_DOMAIN: 'app.cloister.example:8443',
+  AUTH_SIWE_CHAIN_IDS: '1,137',
+  AUTH_SIWE_NONCE_TTL_SECONDS: '120',
+  AUTH_RP_ID: 'cloister.example',
+  AUTH_ORIGINS: 'https://app.cloister.example,https://cloister.example',
+  SMTP_URL: 'smtps://relay:relay-pass@mail.cloister.example:465',
+  MAIL_FROM: 'no-reply@cloister.example',
 };
 
 function roundTrip(env: Record<string, string>) {

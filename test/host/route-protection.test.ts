@@ -17,6 +17,15 @@ const PUBLIC = new Set([
   'GET /attestation/quote',
   'POST /auth/register',
   'POST /auth/login',
+  'GET /auth/siwe/nonce',
+  'POST /auth/siwe/login',
+  'POST /auth/otp/start',
+  'POST /auth/otp/verify',
+  'POST /auth/register/confirm',
+  'POST /auth/passkeys/login/options',
+  'POST /auth/passkeys/login/verify',
+  'POST /auth/password/reset/start',
+  'POST /auth/password/reset',
   'POST /auth/refresh',
   'GET /.well-known/jwks.json',
   'GET /.well-known/openid-configuration',
@@ -60,9 +69,13 @@ describe('route protection', () => {
     ts = await startTestService('pglite', { AUTH_DISABLED_FOR_DEVELOPMENT: 'false' });
     const creds = { email: 'plain@example.com', password: 'route-protection-pw-1' };
     await ts.service.app.inject({ method: 'POST', url: '/auth/register', payload: creds });
-    userToken = (
-      await ts.service.app.inject({ method: 'POST', url: '/auth/login', payload: creds })
-    ).json().access_token;
+    const login = await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: creds,
+    });
+    assert.equal(login.statusCode, 200, login.body);
+    userToken = login.json().access_token;
   });
   after(async () => ts?.stop());
 

@@ -18,7 +18,7 @@ import { sealEnvelopeV1, type EnvelopeV1 } from '../../protocol/envelope/v1.js';
 import { noblePrimitives } from '../noble-primitives.js';
 
 export interface PasswordEnvelopeInput {
-  action: 'register' | 'login';
+  action: 'register' | 'login' | 'reset';
   email: string;
   password: string;
 }

@@ -5,7 +5,7 @@
  * (`verifyWalletResponse`): a response whose addresses, wallet id or generation differ from
  * what its shares give is refused. The host never sees a share in the clear.
  */
-import { ClientError } from '../errors.js';
+import { ApiError, callService } from '../service-call.js';
 import type { Account } from '../../protocol/wallet/derive.js';
 import type { WalletAction } from '../../protocol/wallet/binds.js';
 import type { OpenedShare } from '../../protocol/wallet/sealed-share.js';
@@ -37,39 +37,23 @@ export interface ClientShare {
 }
 
 /** The service answered with an error: `code` is the stable code of docs/errors.md. */
-export class WalletApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly details?: { path: string; issue: string }[],
-  ) {
-    super(`${status} ${code}`);
-    this.name = 'WalletApiError';
-  }
+export class WalletApiError extends ApiError {
+  override name = 'WalletApiError';
 }
 
-async function call<T>(
+function call<T>(
   opts: WalletClientOptions,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   body?: Record<string, unknown>,
 ): Promise<T> {
-  const f = opts.fetch ?? fetch;
-  const res = await f(new URL(path, opts.baseUrl).toString(), {
+  return callService<T>(
+    opts,
     method,
-    headers: {
-      authorization: `Bearer ${opts.accessToken}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
-  if (!res.ok) {
-    const e = (json?.['error'] ?? {}) as { code?: string; details?: WalletApiError['details'] };
-    throw new WalletApiError(res.status, e.code ?? 'HTTP_ERROR', e.details);
-  }
-  if (json === null) throw new ClientError('INPUT_INVALID', 'the service answered with no JSON');
-  return json as T;
+    path,
+    body,
+    (status, code, details) => new WalletApiError(status, code, details),
+  );
 }
 
 async function sealed(

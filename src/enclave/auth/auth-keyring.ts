@@ -1,6 +1,9 @@
 /**
  * The auth keyring (docs/protocol/auth.md, "Keys"): ES256 (P-256) JWT signing keys, an HMAC key
- * for refresh tokens and an AES key for the sealed grace-window responses. It is the `auth` row
+ * for refresh tokens, an AES key for the sealed grace-window responses and a binding key (the
+ * root of the MACs and seals over stored login methods: method bindings, TOTP secrets, recovery
+ * codes, passkeys). Every one of them travels with this keyring, so a cluster member (or a
+ * restored instance) holding it verifies what another member bound. It is the `auth` row
  * of the keyring purposes (keyring/purposes.ts): sealed on its own (a separate blob and
  * generation from the credential keyring, so keyrings sealed before auth existed stay loadable
  * unchanged) through the same lifecycle and sealer.
@@ -14,6 +17,7 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  hkdfSync,
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
@@ -48,6 +52,8 @@ const AuthKeyringDataSchema = z
       .max(32),
     refresh_key: z.string().min(40).max(48),
     response_key: z.string().min(40).max(48),
+    // Absent in keyrings sealed before login methods existed: derived then (bindingKeyOf).
+    binding_key: z.string().min(40).max(48).optional(),
   })
   .strict();
 
@@ -69,12 +75,15 @@ export class AuthKeyring {
     readonly refreshKey: Uint8Array,
     /** AES-256-GCM key sealing the response a grace-window retry returns. */
     readonly responseKey: Uint8Array,
+    /** Root of the login-method MACs and seals (auth/method-binding.ts). */
+    readonly bindingKey: Uint8Array,
   ) {}
 
   static generate(now: number): AuthKeyring {
     return new AuthKeyring(
       1,
       [newJwtKey(now, now)],
+      new Uint8Array(randomBytes(32)),
       new Uint8Array(randomBytes(32)),
       new Uint8Array(randomBytes(32)),
     );
@@ -91,6 +100,7 @@ export class AuthKeyring {
       }),
       this.refreshKey,
       this.responseKey,
+      this.bindingKey,
     );
   }
 
@@ -119,6 +129,12 @@ export class AuthKeyring {
       }));
   }
 
+  /** The key with this kid, while it is still published (for the enclave's own token checks). */
+  publishedKey(kid: string, now: number, retentionSeconds: number): JwtKey | null {
+    const published = new Set(this.jwks(now, retentionSeconds).map((k) => k.kid));
+    return published.has(kid) ? (this.keys.find((k) => k.kid === kid) ?? null) : null;
+  }
+
   newestKid(): string {
     return this.keys[this.keys.length - 1]!.kid;
   }
@@ -139,6 +155,7 @@ export class AuthKeyring {
       })),
       refresh_key: bytesToBase64(this.refreshKey),
       response_key: bytesToBase64(this.responseKey),
+      binding_key: bytesToBase64(this.bindingKey),
     };
     return utf8.encode(JSON.stringify(data));
   }
@@ -158,9 +175,21 @@ export class AuthKeyring {
     );
     const refreshKey = base64ToBytes(data.refresh_key);
     const responseKey = base64ToBytes(data.response_key);
-    if (refreshKey.length !== 32 || responseKey.length !== 32) throw new Error('bad auth keyring');
-    return new AuthKeyring(data.generation, keys, refreshKey, responseKey);
+    const bindingKey =
+      data.binding_key !== undefined ? base64ToBytes(data.binding_key) : bindingKeyOf(refreshKey);
+    if (refreshKey.length !== 32 || responseKey.length !== 32 || bindingKey.length !== 32)
+      throw new Error('bad auth keyring');
+    return new AuthKeyring(data.generation, keys, refreshKey, responseKey, bindingKey);
   }
+}
+
+/**
+ * The binding key of a keyring sealed before it had one: HKDF-SHA256 of its refresh key (salt
+ * `cloister/auth/binding-key/v1`). Deterministic, so every instance holding that keyring derives
+ * the same key; the next seal writes it out as `binding_key`.
+ */
+function bindingKeyOf(refreshKey: Uint8Array): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', refreshKey, 'cloister/auth/binding-key/v1', '', 32));
 }
 
 function jwtKeyFrom(

@@ -8,12 +8,26 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { EnclaveState } from '../state.js';
 import { argon2ParamsFrom, PasswordHasher } from './argon2.js';
 import type { AuthKeyring } from './auth-keyring.js';
+import { ChallengeStore } from './challenges.js';
 import type { AuthEnclaveConfig } from './config.js';
+import { OtpStore } from './otp.js';
+import { TotpReplay } from './totp.js';
 
 export interface AuthState {
   readonly hasher: PasswordHasher;
   readonly config: AuthEnclaveConfig;
+  /** SIWE nonces the enclave made and has not yet seen used (lost on restart). */
+  readonly siweNonces: ChallengeStore;
+  /** Pending email one-time codes (MACs only) and per-address send counts. */
+  readonly otp: OtpStore;
+  /** The last accepted TOTP step per account (a code works once). */
+  readonly totpReplay: TotpReplay;
+  /** WebAuthn challenges (registration: tagged with the account; login: untagged). */
+  readonly passkeyChallenges: ChallengeStore;
 }
+
+/** Live SIWE nonces at most: beyond, new ones are refused until some expire. */
+const MAX_LIVE_NONCES = 100_000;
 
 export function createAuthState(config: AuthEnclaveConfig): AuthState {
   return {
@@ -23,6 +37,10 @@ export function createAuthState(config: AuthEnclaveConfig): AuthState {
       config.AUTH_ARGON2_QUEUE_MAX,
     ),
     config,
+    siweNonces: new ChallengeStore(MAX_LIVE_NONCES),
+    otp: new OtpStore(),
+    totpReplay: new TotpReplay(),
+    passkeyChallenges: new ChallengeStore(MAX_LIVE_NONCES),
   };
 }
 

@@ -5,6 +5,13 @@
  * refuses anything weaker.
  */
 export interface AuthEnclaveConfig {
+  readonly SMTP_URL?: string | undefined;
+  readonly MAIL_FROM: string;
+  readonly AUTH_SIWE_DOMAIN?: string | undefined;
+  readonly AUTH_RP_ID?: string | undefined;
+  readonly AUTH_ORIGINS?: string | undefined;
+  readonly AUTH_SIWE_CHAIN_IDS: string;
+  readonly AUTH_SIWE_NONCE_TTL_SECONDS: number;
   readonly AUTH_ARGON2_MEMORY_KIB: number;
   readonly AUTH_ARGON2_TIME_COST: number;
   readonly AUTH_ARGON2_PARALLELISM: number;

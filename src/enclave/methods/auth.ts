@@ -14,6 +14,7 @@ import { AuthKeyring } from '../auth/auth-keyring.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { signJwt } from '../auth/jwt.js';
+import { bindMethod } from '../auth/method-binding.js';
 import {
   checkRefreshToken,
   makeRefreshToken,
@@ -24,9 +25,10 @@ import {
   unsealPasswordHash,
 } from '../auth/tokens.js';
 import { passwordKeySource, type EnclaveState } from '../state.js';
+import { secondFactor } from './auth-totp.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
-function policyOf(state: EnclaveState): SealPolicy {
+export function policyOf(state: EnclaveState): SealPolicy {
   if (!state.policy) throw new RpcError('AUTH_NOT_READY');
   return state.policy;
 }
@@ -99,11 +101,11 @@ export function authStats(state: EnclaveState): MethodResult<'auth.stats'> {
  * plaintext for this very action and email (so an envelope made for one account or one purpose
  * is useless elsewhere).
  */
-async function passwordOf(
+export async function passwordOf(
   state: EnclaveState,
   secret: AuthSecret,
   email: string,
-  action: 'register' | 'login',
+  action: 'register' | 'login' | 'reset',
 ): Promise<string> {
   if ('password' in secret) return secret.password;
   const opened = await openOnce(state, secret.envelope, ENVELOPE_PURPOSES.auth, (parsed) => {
@@ -114,7 +116,7 @@ async function passwordOf(
   return opened.value;
 }
 
-const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
+export const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
 
 export async function authRegister(
   state: EnclaveState,
@@ -122,12 +124,14 @@ export async function authRegister(
 ): Promise<MethodResult<'auth.register'>> {
   const password = await passwordOf(state, params.secret, params.email, 'register');
   if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
-  readyAuthKeyring(state);
+  const keyring = readyAuthKeyring(state);
   const phc = await state.auth.hasher.hash(password);
   const userId = randomUUID();
   return {
     user_id: userId,
     password_sealed: sealPasswordHash(passwordKeySource(state), policyOf(state), userId, phc),
+    // The account's email as a login method (one-time codes), bound here like a SIWE address.
+    email_binding: bindMethod(keyring, 'email', params.email, userId),
   };
 }
 
@@ -160,21 +164,30 @@ export async function authLogin(
         await auth.hasher.hash(password),
       )
     : null;
+  // With a TOTP secret on the account, the password alone is not a login (the secret's seal
+  // binds it to this account; the host decides only whether it hands it over).
+  const { recovery_mac } = user.totp_sealed
+    ? secondFactor(state, keyring, user.user_id, user.totp_sealed, params.second)
+    : { recovery_mac: null };
   const sessionId = randomUUID();
+  const amr = user.totp_sealed ? ['pwd', 'otp', 'mfa'] : ['pwd'];
   return {
     user_id: user.user_id,
     session_id: sessionId,
-    ...issue(state, keyring, user.user_id, sessionId, user.roles),
+    ...issue(state, keyring, user.user_id, sessionId, user.roles, amr),
     password_sealed: rehashed,
+    recovery_mac,
   };
 }
 
-function issue(
+export function issue(
   state: EnclaveState,
   keyring: AuthKeyring,
   sub: string,
   sid: string,
   roles: readonly Role[],
+  /** RFC 8176 methods of a login (none for a refresh): the token gets `amr` and `auth_time`. */
+  amr?: readonly string[],
 ) {
   const c = state.auth.config;
   const now = state.now();
@@ -188,6 +201,7 @@ function issue(
     iat: now,
     jti: randomUUID(),
     roles: [...new Set(roles)],
+    ...(amr ? { amr: [...amr], auth_time: now } : {}),
   });
   const refreshExp = now + c.AUTH_REFRESH_TOKEN_TTL_SECONDS;
   const refresh = makeRefreshToken(keyring.refreshKey, sub, sid, refreshExp);

@@ -14,6 +14,10 @@ import {
   clusterSubmitShare,
   clusterUnlock,
 } from './cluster.js';
+import { OTP_HANDLERS } from './auth-otp.js';
+import { TOTP_HANDLERS } from './auth-totp.js';
+import { PASSKEY_HANDLERS } from './auth-passkey.js';
+import { SIWE_HANDLERS } from './auth-siwe.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, reload, unsealKeyring } from './keyring.js';
 import { logAppend, logInit } from './log.js';
@@ -55,4 +59,8 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'cluster.reshare': clusterReshare,
   'test.block_event_loop': blockEventLoop,
   ...WALLET_HANDLERS,
+  ...SIWE_HANDLERS,
+  ...OTP_HANDLERS,
+  ...TOTP_HANDLERS,
+  ...PASSKEY_HANDLERS,
 });

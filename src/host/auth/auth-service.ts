@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { userLogSubject, type Role } from '../../protocol/auth.js';
-import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
+import type { AuthSecret, SecondFactor } from '../../protocol/rpc/auth-methods.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthRepository } from '../db/repositories/auth.js';
-import { EnclaveCallError, isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { rotateSealed } from '../enclave-client/sealed-rotation.js';
 import type { JobLease } from '../jobs/lease.js';
 import { HostError } from '../errors.js';
@@ -21,7 +21,15 @@ import type { LogService } from '../log/log-service.js';
 import { recordLogged, type OpsLog } from '../ops-events.js';
 import type { AuthConfig } from './config.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { createMethodsService } from './methods-service.js';
+import { createOtpLogin } from './otp-login.js';
+import { createSiweLogin } from './siwe-login.js';
+import { createTotpService } from './totp-service.js';
+import { createPasskeyService } from './passkey-service.js';
+import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { TokenVerifier } from './verifier.js';
+
+export type { TokenPair } from './token-pair.js';
 
 type Call = <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
 
@@ -34,51 +42,22 @@ export interface AuthServiceDeps {
   ops: OpsLog;
   config: AuthConfig;
   logger: Logger;
+  /** Where one-time-code mails go without SMTP_URL on the simulated platform (DATA_DIR/mail). */
+  mailDir?: string;
   clock?: Clock;
   /** Several instances on one database: the key rotation runs on one of them (lease.ts). */
   lease?: Pick<JobLease, 'acquire'>;
 }
 
-/** The error code a failed call answers with (the audit events' reason). */
-function reasonOf(err: unknown): string {
-  if (err instanceof HostError) return err.code;
-  if (err instanceof EnclaveCallError) return err.code;
-  return 'INTERNAL';
-}
-
 /** Expired keys leave the JWKS by time, so the host re-reads it this often. */
 const JWKS_REFRESH_MS = 30_000;
 
-export interface TokenPair {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  refresh_token: string;
-  refresh_expires_in: number;
-}
-
 const sha256Hex = (s: string) => createHash('sha256').update(s, 'ascii').digest('hex');
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-function pair(r: {
-  access_token: string;
-  access_expires_at: number;
-  refresh_token: string;
-  refresh_expires_at: number;
-}): TokenPair {
-  const now = nowSeconds();
-  return {
-    access_token: r.access_token,
-    token_type: 'Bearer',
-    expires_in: Math.max(0, r.access_expires_at - now),
-    refresh_token: r.refresh_token,
-    refresh_expires_in: Math.max(0, r.refresh_expires_at - now),
-  };
-}
 
 export function createAuthService(deps: AuthServiceDeps) {
   const { enclave, repo, log, verifier, throttle, config, ops, logger } = deps;
   const clock = deps.clock ? { clock: deps.clock } : {};
+  const totp = createTotpService(deps);
 
   /**
    * Sets the JWKS from the enclave, after handing it the newest stored auth keyring: with
@@ -115,6 +94,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     email: string,
     secret: AuthSecret,
     audit: { userId: string | null },
+    second: SecondFactor | undefined,
   ): Promise<TokenPair & { user_id: string }> {
     // Counted as a failure before the Argon2id check, in the same atomic step as the backoff
     // check: otherwise every guess in flight passes the check before any is recorded.
@@ -126,27 +106,42 @@ export function createAuthService(deps: AuthServiceDeps) {
       audit.userId = user?.user_id ?? null;
       const known =
         user && user.status === 'active'
-          ? { user_id: user.user_id, password_sealed: user.password_sealed, roles: user.roles }
+          ? {
+              user_id: user.user_id,
+              password_sealed: user.password_sealed,
+              roles: user.roles,
+              totp_sealed: await repo.confirmedTotp(user.user_id),
+            }
           : null;
-      r = await enclave.call('auth.login', { email, secret, user: known });
+      r = await enclave.call('auth.login', {
+        email,
+        secret,
+        user: known,
+        ...(second ? { second } : {}),
+      });
     } catch (err) {
       // A wrong password stays counted; anything else (database, enclave down) gives it back.
-      if (!isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS'))
+      // A wrong second-factor code counts too: it is a guess at the account's TOTP.
+      if (
+        !isEnclaveCallError(err, 'AUTH_INVALID_CREDENTIALS') &&
+        !isEnclaveCallError(err, 'AUTH_MFA_INVALID')
+      )
         await throttle.refund(email).catch(() => undefined);
       throw err;
     }
     await throttle.succeeded(email);
-    await repo.db.transaction((tx) =>
-      repo.insertSession(tx, r.session_id, r.user_id, {
-        hash: r.refresh_hash,
-        expiresAt: r.refresh_expires_at,
-      }),
-    );
+    await totp.storeSecondFactorSession(r, false);
     if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed);
     return { user_id: r.user_id, ...pair(r) };
   }
 
   const service = {
+    ...createSiweLogin(deps),
+    ...createOtpLogin(deps),
+    ...createMethodsService(deps),
+    ...totp,
+    ...createPasskeyService(deps),
+
     /** Enclave ready hook: hand back the sealed auth keyring, or store the first one. */
     async initEnclave(call: Call): Promise<void> {
       const latest = await repo.latestKeyring();
@@ -161,17 +156,21 @@ export function createAuthService(deps: AuthServiceDeps) {
     async register(email: string, secret: AuthSecret): Promise<{ user_id: string }> {
       if (await repo.findUserByEmail(email)) throw new HostError('AUTH_EMAIL_TAKEN');
       const r = await enclave.call('auth.register', { email, secret });
-      if (!(await repo.insertUser(r.user_id, email, r.password_sealed)))
+      if (!(await repo.insertUser(r.user_id, email, r.password_sealed, r.email_binding)))
         throw new HostError('AUTH_EMAIL_TAKEN');
       await ops.record(repo.db, { type: 'auth.registered', userId: r.user_id });
       return { user_id: r.user_id };
     },
 
     /** Every attempt leaves an audit event: success, or failure with its reason code. */
-    async login(email: string, secret: AuthSecret): Promise<TokenPair & { user_id: string }> {
+    async login(
+      email: string,
+      secret: AuthSecret,
+      second?: SecondFactor,
+    ): Promise<TokenPair & { user_id: string }> {
       const audit = { userId: null as string | null };
       try {
-        const r = await attemptLogin(email, secret, audit);
+        const r = await attemptLogin(email, secret, audit, second);
         await ops.record(repo.db, { type: 'auth.login_succeeded', userId: r.user_id });
         return r;
       } catch (err) {

@@ -27,14 +27,25 @@ export const AUTH_HOST_ENV = {
   AUTH_REGISTER_MAX_PER_IP: int(1, 1_000_000)
     .default(10)
     .describe('Registrations per client address per hour'),
+  AUTH_REQUIRE_EMAIL_CONFIRMATION: bool
+    .optional()
+    .describe(
+      'New accounts wait for the code mailed to their address, and registration answers 202 for new and taken addresses alike; default true when SMTP_URL is set, else false',
+    ),
+  AUTH_STEP_UP_SECONDS: int(30, 86400)
+    .default(300)
+    .describe(
+      'Sensitive operations (wallet policy/recovery/reshare, methods, TOTP, operator roles, key rotation) need a login or step-up at most this old, else 401 STEP_UP_REQUIRED',
+    ),
   AUTH_COOKIES: bool
     .default('false')
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
 };
 
-type AuthEnv = {
-  [K in keyof typeof AUTH_HOST_ENV]: z.output<(typeof AUTH_HOST_ENV)[K]>;
-} & { [K in keyof typeof AUTH_SHARED_ENV]: z.output<(typeof AUTH_SHARED_ENV)[K]> };
+type Outputs<T extends Record<string, z.ZodType>> = {
+  [K in keyof T as undefined extends z.output<T[K]> ? never : K]: z.output<T[K]>;
+} & { [K in keyof T as undefined extends z.output<T[K]> ? K : never]?: z.output<T[K]> };
+type AuthEnv = Outputs<typeof AUTH_HOST_ENV> & Outputs<typeof AUTH_SHARED_ENV>;
 
 export function authConfigFrom(env: AuthEnv) {
   return {
@@ -50,6 +61,10 @@ export function authConfigFrom(env: AuthEnv) {
     loginFailuresBeforeBackoff: env.AUTH_LOGIN_FAILURES_BEFORE_BACKOFF,
     registerMaxPerIp: env.AUTH_REGISTER_MAX_PER_IP,
     cookies: env.AUTH_COOKIES === 'true',
+    stepUpSeconds: env.AUTH_STEP_UP_SECONDS,
+    requireEmailConfirmation:
+      (env.AUTH_REQUIRE_EMAIL_CONFIRMATION ?? (env.SMTP_URL !== undefined ? 'true' : 'false')) ===
+      'true',
   };
 }
 export type AuthConfig = ReturnType<typeof authConfigFrom>;

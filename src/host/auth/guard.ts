@@ -61,6 +61,12 @@ export function createAuthGuard(deps: {
     async authenticate(request: FastifyRequest): Promise<void> {
       await guard.user(request);
     },
+    /** The caller's access token as sent (for the enclave to check itself when linking). */
+    token(request: FastifyRequest): string {
+      const t = tokenOf(request);
+      if (t === undefined) throw new HostError('AUTH_REQUIRED');
+      return t;
+    },
     /** The caller's claims; a token is required even in development mode. */
     async claims(request: FastifyRequest): Promise<AccessClaims> {
       const claims = await guard.user(request);

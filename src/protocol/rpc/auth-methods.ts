@@ -13,6 +13,7 @@ import {
   RoleSchema,
 } from '../auth.js';
 import { hexBytes } from '../encoding.js';
+import { SIWE_MAX_LENGTH } from '../siwe.js';
 import { CredentialEnvelopeSchema } from '../envelope/registry.js';
 import type { Phase } from './methods.js';
 
@@ -50,6 +51,38 @@ const Issued = {
   refresh_expires_at: UnixSeconds,
 };
 
+/** A pair for a login session: the account, the session, the tokens and the refresh digest. */
+const SessionIssued = {
+  user_id: z.uuid(),
+  session_id: z.uuid(),
+  ...Issued,
+  refresh_hash: hexBytes(32),
+};
+
+/** An EIP-55 Ethereum address (the SIWE login identifier). */
+const EthAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+/** The enclave's MAC binding a login method to an account (enclave/auth/method-binding.ts). */
+export const MethodBindingSchema = z.string().regex(/^mb1\.[A-Za-z0-9_-]{43}$/);
+
+/** WebAuthn JSON (options, responses): checked by @simplewebauthn in the enclave. */
+const WebAuthnJson = z.record(z.string(), z.unknown());
+export const CredentialId = z.string().regex(/^[A-Za-z0-9_-]{16,1366}$/);
+const PasskeyPublicKey = z.string().regex(/^[A-Za-z0-9_-]{40,2048}$/);
+const Counter = z.number().int().nonnegative().max(0xffffffff);
+
+/** A TOTP secret sealed by the enclave to one account (enclave/auth/totp.ts). */
+export const SealedTotp = z.string().regex(/^ts1\.[A-Za-z0-9+/=]{40,200}$/);
+export const TotpCode = z.string().regex(/^\d{6}$/);
+/** A recovery code as shown (`ABCDE-FGHJK`), any case, dash optional. */
+export const RecoveryCode = z.string().regex(/^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/);
+export const RecoveryMac = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+/** A second factor: a TOTP code, or one of the recovery codes. */
+export const SecondFactorSchema = z.union([
+  z.object({ totp_code: TotpCode }).strict(),
+  z.object({ recovery_code: RecoveryCode }).strict(),
+]);
+export type SecondFactor = z.infer<typeof SecondFactorSchema>;
+
 export const AUTH_METHODS = {
   /** Unseal the stored auth keyring, or (`sealed: null`) create one the host must store. */
   'auth.init': {
@@ -75,7 +108,13 @@ export const AUTH_METHODS = {
   'auth.jwks': { params: z.object({}).strict(), result: KeysResult, phases: READY },
   'auth.register': {
     params: z.object({ email: EmailSchema, secret: AuthSecretSchema }).strict(),
-    result: z.object({ user_id: z.uuid(), password_sealed: SealedPassword }).strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        password_sealed: SealedPassword,
+        email_binding: MethodBindingSchema,
+      })
+      .strict(),
     phases: READY,
     detached: true,
   },
@@ -93,19 +132,21 @@ export const AUTH_METHODS = {
             user_id: z.uuid(),
             password_sealed: SealedPassword,
             roles: z.array(RoleSchema).max(8),
+            /** The account's sealed TOTP secret when it has one: a second factor is then due. */
+            totp_sealed: SealedTotp.nullable().optional(),
           })
           .strict()
           .nullable(),
+        second: SecondFactorSchema.optional(),
       })
       .strict(),
     result: z
       .object({
-        user_id: z.uuid(),
-        session_id: z.uuid(),
-        ...Issued,
-        refresh_hash: hexBytes(32),
+        ...SessionIssued,
         /** A new sealed hash when the stored one used weaker parameters than configured. */
         password_sealed: SealedPassword.nullable(),
+        /** The MAC of the recovery code used as second factor: the host must spend its row. */
+        recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
     phases: READY,
@@ -135,6 +176,228 @@ export const AUTH_METHODS = {
       })
       .strict(),
     result: z.object(Issued).strict(),
+    phases: READY,
+  },
+  /** A single-use SIWE nonce the enclave remembers until it expires or is used. */
+  'auth.siwe_nonce': {
+    params: z.object({}).strict(),
+    result: z
+      .object({ nonce: z.string().regex(/^[0-9a-f]{24}$/), expires_at: UnixSeconds })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Verify a SIWE message and its EIP-191 signature (docs/protocol/auth.md). `user`: the account
+   * the host has linked to the message's address, with the enclave's binding of that link;
+   * null when none, and then the enclave makes a new account id and its binding.
+   */
+  'auth.siwe_login': {
+    params: z
+      .object({
+        message: z.string().min(1).max(SIWE_MAX_LENGTH),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+        user: z
+          .object({
+            user_id: z.uuid(),
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z
+      .object({
+        ...SessionIssued,
+        address: EthAddress,
+        /** Set when `user` was null: the new account's binding, for the host to store. */
+        binding: MethodBindingSchema.nullable(),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Draw a one-time code for `email`, keep its MAC and mail it from the enclave. `dev_mail`:
+   * the rendered mail, only on the simulated platform without SMTP_URL (else null).
+   */
+  'auth.otp_start': {
+    params: z
+      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm']) })
+      .strict(),
+    result: z
+      .object({
+        dev_mail: z
+          .object({
+            from: z.string().max(256),
+            to: EmailSchema,
+            subject: z.string().max(256),
+            text: z.string().max(4096),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Check a code (5 wrong tries lock it); `user` as for auth.siwe_login, linked by email. */
+  'auth.otp_verify': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        user: z
+          .object({
+            user_id: z.uuid(),
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z
+      .object({
+        ...SessionIssued,
+        binding: MethodBindingSchema.nullable(),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * A new password with a `reset` code: checked against the code, the binding of the account's
+   * email, the minimum length; hashed with Argon2id and sealed to the account.
+   */
+  'auth.password_reset': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        secret: AuthSecretSchema,
+        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+      })
+      .strict(),
+    result: z.object({ password_sealed: SealedPassword }).strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Registration confirmation: the `confirm` code for the pending account bound to `email`. */
+  'auth.confirm_email': {
+    params: z
+      .object({
+        email: EmailSchema,
+        code: z.string().regex(/^\d{6}$/),
+        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+      })
+      .strict(),
+    result: z.object({ confirmed: z.literal(true) }).strict(),
+    phases: READY,
+  },
+  /** Link the SIWE signer's address to the account the (enclave-checked) access token names. */
+  'auth.siwe_link': {
+    params: z
+      .object({
+        access_token: Jwt,
+        message: z.string().min(1).max(SIWE_MAX_LENGTH),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+      })
+      .strict(),
+    result: z
+      .object({ user_id: z.uuid(), address: EthAddress, binding: MethodBindingSchema })
+      .strict(),
+    phases: READY,
+  },
+  /** TOTP enrolment, step 1: a new secret sealed to the token's account, and its URI (once). */
+  'auth.totp_enroll': {
+    params: z.object({ access_token: Jwt, label: z.string().regex(/^[^\s:]{1,128}$/) }).strict(),
+    result: z
+      .object({ user_id: z.uuid(), totp_sealed: SealedTotp, otpauth_uri: z.string().max(512) })
+      .strict(),
+    phases: READY,
+  },
+  /** Step 2: a code from the app proves the secret was stored; recovery codes (shown once). */
+  'auth.totp_confirm': {
+    params: z.object({ access_token: Jwt, totp_sealed: SealedTotp, code: TotpCode }).strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        recovery_codes: z.array(RecoveryCode).length(10),
+        recovery_macs: z.array(RecoveryMac).length(10),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * Step-up: a second factor for the session of `access_token` (checked here). A new pair for
+   * the same session whose token carries `amr` + `otp`, `mfa` and a fresh `auth_time`.
+   */
+  'auth.step_up': {
+    params: z
+      .object({
+        access_token: Jwt,
+        roles: z.array(RoleSchema).max(8),
+        totp_sealed: SealedTotp.nullable(),
+        second: SecondFactorSchema,
+      })
+      .strict(),
+    result: z
+      .object({
+        ...SessionIssued,
+        recovery_mac: RecoveryMac.nullable(),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /** Passkey registration options for the token's account (challenge remembered here). */
+  'auth.passkey_register_options': {
+    params: z
+      .object({
+        access_token: Jwt,
+        user_name: z.string().min(1).max(128),
+        exclude: z.array(CredentialId).max(32),
+      })
+      .strict(),
+    result: z.object({ options: WebAuthnJson }).strict(),
+    phases: READY,
+  },
+  /** Verify the attestation: the credential and the enclave's binding for the host to store. */
+  'auth.passkey_register_verify': {
+    params: z.object({ access_token: Jwt, response: WebAuthnJson }).strict(),
+    result: z
+      .object({
+        user_id: z.uuid(),
+        credential_id: CredentialId,
+        public_key: PasskeyPublicKey,
+        counter: Counter,
+        binding: MethodBindingSchema,
+      })
+      .strict(),
+    phases: READY,
+  },
+  'auth.passkey_login_options': {
+    params: z.object({}).strict(),
+    result: z.object({ options: WebAuthnJson }).strict(),
+    phases: READY,
+  },
+  /** Verify an assertion by the stored credential (binding checked); a pair and the new counter. */
+  'auth.passkey_login_verify': {
+    params: z
+      .object({
+        response: WebAuthnJson,
+        credential: z
+          .object({
+            user_id: z.uuid(),
+            credential_id: CredentialId,
+            public_key: PasskeyPublicKey,
+            counter: Counter,
+            binding: MethodBindingSchema,
+            roles: z.array(RoleSchema).max(8),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict(),
+    result: z.object({ ...SessionIssued, counter: Counter, binding: MethodBindingSchema }).strict(),
     phases: READY,
   },
   /** Counters for metrics and for the structural timing test (no secrets). */

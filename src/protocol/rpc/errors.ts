@@ -49,6 +49,20 @@ export const RPC_ERROR_MESSAGES = {
     'the manifest change lacks valid approvals by a threshold of the current operators',
   CLUSTER_PROPOSAL_STALE: 'the manifest change is for another cluster or an older epoch',
   CLUSTER_PEER_REFUSED: 'the peer enclave evidence does not satisfy the cluster manifest',
+  AUTH_SIWE_INVALID: 'the SIWE message is malformed or names another domain, URI or chain',
+  AUTH_SIWE_NONCE_INVALID: 'the SIWE nonce is unknown, expired or already used',
+  AUTH_SIWE_EXPIRED: 'the SIWE message is expired, not yet valid or issued in the future',
+  AUTH_SIWE_SIGNATURE_INVALID: 'the signature does not come from the address in the message',
+  AUTH_OTP_INVALID: 'the code is wrong, expired or was never sent',
+  AUTH_OTP_LOCKED: 'too many wrong codes; ask for a new one',
+  AUTH_OTP_SEND_LIMIT: 'too many codes were sent to this address in the last hour',
+  AUTH_MAIL_UNAVAILABLE: 'the enclave could not send the mail',
+  AUTH_TOKEN_INVALID: 'the access token is not one this enclave signed, or it has expired',
+  AUTH_PASSKEY_INVALID: 'the passkey ceremony did not verify',
+  AUTH_MFA_REQUIRED: 'this account has a second factor and none was given',
+  AUTH_MFA_INVALID: 'the second-factor code is wrong, already used or expired',
+  AUTH_METHOD_BINDING_INVALID:
+    'the stored login method was not bound to this account by the enclave',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
 

@@ -3,6 +3,7 @@
  * Only sealed blobs and SHA-256 digests are stored here; never a password or a token.
  */
 import type { Role } from '../../../protocol/auth.js';
+import { HostError } from '../../errors.js';
 import type { Db, Queryable } from '../database.js';
 
 export interface UserRow {
@@ -10,7 +11,24 @@ export interface UserRow {
   email: string;
   password_sealed: string;
   roles: Role[];
-  status: 'active' | 'disabled';
+  status: 'active' | 'disabled' | 'pending';
+}
+
+/** The account an external login method (a SIWE address) is linked to, with its binding. */
+export interface MethodUserRow {
+  user_id: string;
+  binding: string;
+  roles: Role[];
+  status: 'active' | 'disabled' | 'pending';
+}
+
+export type MethodKind = 'siwe' | 'email' | 'passkey';
+
+export interface PasskeyRow extends MethodUserRow {
+  id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
 }
 
 export interface RefreshRow {
@@ -61,29 +79,243 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows[0] ?? null;
     },
-    async findUser(userId: string): Promise<UserRow | null> {
-      const { rows } = await db.query<UserRow>(
-        `SELECT u.id AS user_id, u.email, p.sealed AS password_sealed, u.roles, u.status
-         FROM users u JOIN user_passwords p ON p.user_id = u.id WHERE u.id = $1`,
+    /** Any account, with or without a password (a SIWE-only account has none). */
+    async findUser(userId: string): Promise<Omit<UserRow, 'password_sealed'> | null> {
+      const { rows } = await db.query<Omit<UserRow, 'password_sealed'>>(
+        `SELECT u.id AS user_id, u.email, u.roles, u.status FROM users u WHERE u.id = $1`,
         [userId],
       );
       return rows[0] ?? null;
     },
+    async findUserByMethod(kind: MethodKind, identifier: string): Promise<MethodUserRow | null> {
+      const { rows } = await db.query<MethodUserRow>(
+        `SELECT u.id AS user_id, m.binding, u.roles, u.status
+         FROM auth_methods m JOIN users u ON u.id = m.user_id
+         WHERE m.kind = $1 AND m.identifier = $2`,
+        [kind, identifier],
+      );
+      return rows[0] ?? null;
+    },
+    /**
+     * A new account without a password, reached by one linked method. False when the method
+     * (or, for an email, the address) is already taken: a concurrent first login won, or an
+     * account older than the email link has that address.
+     */
+    async insertMethodUser(
+      q: Queryable,
+      userId: string,
+      kind: MethodKind,
+      identifier: string,
+      binding: string,
+    ): Promise<boolean> {
+      // An email login's account carries that email (unique: a taken one fails the insert).
+      const user = await q.query(
+        `INSERT INTO users (id, email) VALUES ($1, $2)
+         ON CONFLICT (email) DO NOTHING RETURNING id`,
+        [userId, kind === 'email' ? identifier : null],
+      );
+      if (user.rows.length !== 1) return false;
+      const { rows } = await q.query(
+        `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kind, identifier) DO NOTHING RETURNING id`,
+        [userId, kind, identifier, binding],
+      );
+      return rows.length === 1;
+    },
     /** False when the email is taken. */
-    async insertUser(userId: string, email: string, sealed: string): Promise<boolean> {
+    async insertUser(
+      userId: string,
+      email: string,
+      sealed: string,
+      emailBinding: string,
+      status: 'active' | 'pending' = 'active',
+    ): Promise<boolean> {
       return db.transaction(async (tx) => {
+        // A pending registration of the same address gives way: it cannot block the owner.
+        await tx.query(`DELETE FROM users WHERE email = $1 AND status = 'pending'`, [email]);
         const { rows } = await tx.query(
-          `INSERT INTO users (id, email) VALUES ($1, $2)
+          `INSERT INTO users (id, email, status) VALUES ($1, $2, $3)
            ON CONFLICT (email) DO NOTHING RETURNING id`,
-          [userId, email],
+          [userId, email, status],
         );
         if (rows.length !== 1) return false;
         await tx.query('INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)', [
           userId,
           sealed,
         ]);
+        await tx.query(
+          `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, 'email', $2, $3)`,
+          [userId, email, emailBinding],
+        );
         return true;
       });
+    },
+    /** Sets the password (an account made by SIWE or a code may have had none). */
+    async upsertPassword(q: Queryable, userId: string, sealed: string): Promise<void> {
+      await q.query(
+        `INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = now()`,
+        [userId, sealed],
+      );
+    },
+    /** Any account with this email, whatever its status and methods. */
+    async findAccountByEmail(email: string): Promise<{ user_id: string; status: string } | null> {
+      const { rows } = await db.query<{ user_id: string; status: string }>(
+        'SELECT id AS user_id, status FROM users WHERE email = $1',
+        [email],
+      );
+      return rows[0] ?? null;
+    },
+    async activate(q: Queryable, userId: string): Promise<boolean> {
+      const { rows } = await q.query(
+        `UPDATE users SET status = 'active', updated_at = now()
+         WHERE id = $1 AND status = 'pending' RETURNING id`,
+        [userId],
+      );
+      return rows.length === 1;
+    },
+    /** The account's login methods: its password (if any) and its linked methods. */
+    async listMethods(
+      userId: string,
+      q: Queryable = db,
+    ): Promise<{ id: string; kind: string; identifier: string | null; created_at: number }[]> {
+      const { rows } = await q.query<{
+        id: string;
+        kind: string;
+        identifier: string | null;
+        created_at: number;
+      }>(
+        `SELECT 'password' AS id, 'password' AS kind, NULL AS identifier,
+                ${epoch('updated_at')} AS created_at
+           FROM user_passwords WHERE user_id = $1
+         UNION ALL
+         SELECT id::text, kind, identifier, ${epoch('created_at')}
+           FROM auth_methods WHERE user_id = $1
+         ORDER BY created_at, id`,
+        [userId],
+      );
+      return rows.map((r) => ({ ...r, created_at: Number(r.created_at) }));
+    },
+    /** Removes one method of the account (`password` or a linked method's id); false if none. */
+    async deleteMethod(q: Queryable, userId: string, id: string): Promise<string | null> {
+      if (id === 'password') {
+        const r = await q.query('DELETE FROM user_passwords WHERE user_id = $1 RETURNING user_id', [
+          userId,
+        ]);
+        return r.rows.length === 1 ? 'password' : null;
+      }
+      const r = await q.query<{ kind: string }>(
+        'DELETE FROM auth_methods WHERE user_id = $1 AND id = $2 RETURNING kind',
+        [userId, id],
+      );
+      return r.rows[0]?.kind ?? null;
+    },
+    async findPasskey(credentialId: string): Promise<PasskeyRow | null> {
+      const { rows } = await db.query<PasskeyRow>(
+        `SELECT m.id, m.identifier AS credential_id, m.public_key, m.counter, m.binding,
+                u.id AS user_id, u.roles, u.status
+         FROM auth_methods m JOIN users u ON u.id = m.user_id
+         WHERE m.kind = 'passkey' AND m.identifier = $1`,
+        [credentialId],
+      );
+      const row = rows[0];
+      return row ? { ...row, counter: Number(row.counter) } : null;
+    },
+    async passkeyIds(userId: string): Promise<string[]> {
+      const { rows } = await db.query<{ identifier: string }>(
+        "SELECT identifier FROM auth_methods WHERE user_id = $1 AND kind = 'passkey'",
+        [userId],
+      );
+      return rows.map((r) => r.identifier);
+    },
+    async insertPasskey(
+      q: Queryable,
+      userId: string,
+      p: { credential_id: string; public_key: string; counter: number; binding: string },
+    ): Promise<string | null> {
+      const { rows } = await q.query<{ id: string }>(
+        `INSERT INTO auth_methods (user_id, kind, identifier, binding, public_key, counter)
+         VALUES ($1, 'passkey', $2, $3, $4, $5) ON CONFLICT (kind, identifier) DO NOTHING
+         RETURNING id`,
+        [userId, p.credential_id, p.binding, p.public_key, p.counter],
+      );
+      return rows[0]?.id ?? null;
+    },
+    /** Stores the counter the enclave saw and its new binding, only over the row it was given. */
+    async advancePasskey(
+      q: Queryable,
+      id: string,
+      from: number,
+      to: { counter: number; binding: string },
+    ): Promise<boolean> {
+      const { rows } = await q.query(
+        'UPDATE auth_methods SET counter = $3, binding = $4 WHERE id = $1 AND counter = $2 RETURNING id',
+        [id, from, to.counter, to.binding],
+      );
+      return rows.length === 1;
+    },
+    /** The account's confirmed TOTP secret (sealed), or null: a second factor is due when set. */
+    async confirmedTotp(userId: string, q: Queryable = db): Promise<string | null> {
+      const { rows } = await q.query<{ sealed: string }>(
+        'SELECT sealed FROM auth_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL',
+        [userId],
+      );
+      return rows[0]?.sealed ?? null;
+    },
+    async pendingTotp(userId: string): Promise<string | null> {
+      const { rows } = await db.query<{ sealed: string }>(
+        'SELECT sealed FROM auth_totp WHERE user_id = $1 AND confirmed_at IS NULL',
+        [userId],
+      );
+      return rows[0]?.sealed ?? null;
+    },
+    /** A new pending enrolment, replacing a pending one; false when one is confirmed. */
+    async startTotp(userId: string, sealed: string): Promise<boolean> {
+      const { rows } = await db.query(
+        `INSERT INTO auth_totp (user_id, sealed) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET sealed = EXCLUDED.sealed, created_at = now()
+           WHERE auth_totp.confirmed_at IS NULL
+         RETURNING user_id`,
+        [userId, sealed],
+      );
+      return rows.length === 1;
+    },
+    async confirmTotp(q: Queryable, userId: string, sealed: string, macs: string[]) {
+      const { rows } = await q.query(
+        `UPDATE auth_totp SET confirmed_at = now()
+         WHERE user_id = $1 AND sealed = $2 AND confirmed_at IS NULL RETURNING user_id`,
+        [userId, sealed],
+      );
+      if (rows.length !== 1) return false;
+      await q.query('DELETE FROM auth_recovery_codes WHERE user_id = $1', [userId]);
+      for (const mac of macs)
+        await q.query('INSERT INTO auth_recovery_codes (user_id, mac) VALUES ($1, $2)', [
+          userId,
+          mac,
+        ]);
+      return true;
+    },
+    async deleteTotp(q: Queryable, userId: string): Promise<boolean> {
+      await q.query('DELETE FROM auth_recovery_codes WHERE user_id = $1', [userId]);
+      const { rows } = await q.query('DELETE FROM auth_totp WHERE user_id = $1 RETURNING user_id', [
+        userId,
+      ]);
+      return rows.length === 1;
+    },
+    /** Spends a recovery code (by its enclave MAC): true once, false ever after. */
+    async spendRecoveryCode(q: Queryable, userId: string, mac: string): Promise<boolean> {
+      const { rows } = await q.query(
+        'DELETE FROM auth_recovery_codes WHERE user_id = $1 AND mac = $2 RETURNING mac',
+        [userId, mac],
+      );
+      return rows.length === 1;
+    },
+    async recoveryCodesLeft(userId: string, q: Queryable = db): Promise<number> {
+      const { rows } = await q.query<{ n: string }>(
+        'SELECT count(*) AS n FROM auth_recovery_codes WHERE user_id = $1',
+        [userId],
+      );
+      return Number(rows[0]?.n ?? 0);
     },
     async updatePassword(userId: string, sealed: string): Promise<void> {
       await db.query(
@@ -130,6 +362,22 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
          VALUES ($1, $2, $3, to_timestamp($4))`,
         [refresh.hash, sessionId, userId, refresh.expiresAt],
       );
+    },
+    /** A second refresh chain for an existing, active session (after a step-up). */
+    async addRefresh(
+      q: Queryable,
+      sessionId: string,
+      userId: string,
+      hash: string,
+      expiresAt: number,
+    ): Promise<void> {
+      const { rows } = await q.query(
+        `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+         SELECT $1, id, user_id, to_timestamp($4) FROM auth_sessions
+         WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING token_hash`,
+        [hash, sessionId, userId, expiresAt],
+      );
+      if (rows.length !== 1) throw new HostError('AUTH_TOKEN_INVALID');
     },
     async findRefresh(hash: string): Promise<RefreshRow | null> {
       const { rows } = await db.query<RefreshRow>(

@@ -1,5 +1,6 @@
 /**
  * Accounts and tokens (docs/protocol/auth.md): POST /auth/register, /auth/login, /auth/refresh,
+ * GET /auth/siwe/nonce and POST /auth/siwe/login (Sign-In with Ethereum),
  * /auth/logout, /auth/logout-all; GET /.well-known/jwks.json and /.well-known/openid-configuration.
  * Bodies are validated with zod; the password travels as typed or inside a credential envelope
  * and goes straight to the enclave (the logger never sees bodies; REDACT_PATHS covers it).
@@ -10,9 +11,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EmailSchema, JwksSchema, PasswordSchema } from '../../../protocol/auth.js';
 import { CredentialEnvelopeSchema } from '../../../protocol/envelope/registry.js';
-import { RefreshTokenSchema, type AuthSecret } from '../../../protocol/rpc/auth-methods.js';
+import { SIWE_MAX_LENGTH } from '../../../protocol/siwe.js';
+import {
+  RecoveryCode,
+  RefreshTokenSchema,
+  TotpCode,
+  type AuthSecret,
+  type SecondFactor,
+} from '../../../protocol/rpc/auth-methods.js';
 import type { AuthService, TokenPair } from '../../auth/auth-service.js';
 import type { AuthConfig } from '../../auth/config.js';
+import type { RequireStepUp } from '../../auth/step-up.js';
 import { REFRESH_COOKIE, readCookie, type AuthGuard } from '../../auth/guard.js';
 import { ACCESS_COOKIE } from '../../auth/guard.js';
 import { HostError } from '../../errors.js';
@@ -21,6 +30,48 @@ import { ErrorResponseSchema } from '../schemas.js';
 const CredentialsBody = z
   .object({
     email: EmailSchema,
+    password: PasswordSchema.optional(),
+    envelope: CredentialEnvelopeSchema.optional(),
+  })
+  .strict()
+  .refine((b) => (b.password === undefined) !== (b.envelope === undefined), {
+    message: 'send exactly one of password and envelope',
+    path: ['password'],
+  });
+
+const LoginBody = z
+  .object({
+    email: EmailSchema,
+    password: PasswordSchema.optional(),
+    envelope: CredentialEnvelopeSchema.optional(),
+    totp_code: TotpCode.optional(),
+    recovery_code: RecoveryCode.optional(),
+  })
+  .strict()
+  .refine((b) => (b.password === undefined) !== (b.envelope === undefined), {
+    message: 'send exactly one of password and envelope',
+    path: ['password'],
+  })
+  .refine((b) => b.totp_code === undefined || b.recovery_code === undefined, {
+    message: 'send at most one of totp_code and recovery_code',
+    path: ['totp_code'],
+  });
+
+/** The second factor a body names, if any. */
+const secondOf = (b: {
+  totp_code?: string | undefined;
+  recovery_code?: string | undefined;
+}): SecondFactor | undefined =>
+  b.totp_code !== undefined
+    ? { totp_code: b.totp_code }
+    : b.recovery_code !== undefined
+      ? { recovery_code: b.recovery_code }
+      : undefined;
+
+const ResetBody = z
+  .object({
+    email: EmailSchema,
+    code: z.string().regex(/^\d{6}$/),
     password: PasswordSchema.optional(),
     envelope: CredentialEnvelopeSchema.optional(),
   })
@@ -43,6 +94,13 @@ const TokenPairSchema = z
   })
   .strict();
 
+const SiweLoginBody = z
+  .object({
+    message: z.string().min(1).max(SIWE_MAX_LENGTH),
+    signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+  })
+  .strict();
+
 const RefreshBody = z.object({ refresh_token: RefreshTokenSchema.optional() }).strict();
 const Errors = {
   400: ErrorResponseSchema,
@@ -58,10 +116,11 @@ const Errors = {
  */
 export function authRoutes(deps: {
   auth: AuthService;
-  guard: Pick<AuthGuard, 'claims'>;
+  guard: Pick<AuthGuard, 'claims' | 'token'>;
   config: AuthConfig;
+  requireStepUp: RequireStepUp;
 }): { public: FastifyPluginAsyncZod; account: FastifyPluginAsyncZod } {
-  const { auth, guard, config } = deps;
+  const { auth, guard, config, requireStepUp } = deps;
 
   function setCookies(reply: FastifyReply, p: TokenPair): void {
     if (!config.cookies) return;
@@ -84,12 +143,21 @@ export function authRoutes(deps: {
       {
         config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
         schema: {
-          summary: 'Create an account (the enclave hashes the password with Argon2id)',
+          summary:
+            'Create an account (the enclave hashes the password with Argon2id); with email confirmation: 202 for any address, and a code by mail',
           body: CredentialsBody,
-          response: { 201: z.object({ user_id: z.uuid() }).strict(), ...Errors },
+          response: {
+            201: z.object({ user_id: z.uuid() }).strict(),
+            202: z.object({ accepted: z.literal(true) }).strict(),
+            ...Errors,
+          },
         },
       },
       async (request, reply) => {
+        if (config.requireEmailConfirmation) {
+          await auth.registerPending(request.body.email, secretOf(request.body));
+          return reply.code(202).send({ accepted: true as const });
+        }
         const r = await auth.register(request.body.email, secretOf(request.body));
         return reply.code(201).send(r);
       },
@@ -100,15 +168,189 @@ export function authRoutes(deps: {
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
-          summary: 'Log in: a 15-minute ES256 access token and a single-use refresh token',
-          body: CredentialsBody,
+          summary:
+            'Log in: a 15-minute ES256 access token and a single-use refresh token; with TOTP enrolled, also totp_code or recovery_code',
+          body: LoginBody,
           response: { 200: TokenPairSchema.extend({ user_id: z.uuid() }).strict(), ...Errors },
         },
       },
       async (request, reply) => {
-        const r = await auth.login(request.body.email, secretOf(request.body));
+        const r = await auth.login(
+          request.body.email,
+          secretOf(request.body),
+          secondOf(request.body),
+        );
         setCookies(reply, r);
         return r;
+      },
+    );
+
+    const WebAuthnBody = z.object({ response: z.record(z.string(), z.unknown()) }).strict();
+    const Options = z.object({ options: z.record(z.string(), z.unknown()) }).strict();
+
+    app.post(
+      '/auth/passkeys/login/options',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Passkey login: WebAuthn request options with a challenge the enclave remembers',
+          response: { 200: Options, 429: ErrorResponseSchema, 503: ErrorResponseSchema },
+        },
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+        return auth.passkeyLoginOptions();
+      },
+    );
+
+    app.post(
+      '/auth/passkeys/login/verify',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Passkey login: the assertion, verified in the enclave; the usual token pair',
+          body: WebAuthnBody,
+          response: { 200: TokenPairSchema.extend({ user_id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.passkeyLogin(request.body.response);
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
+    app.get(
+      '/auth/siwe/nonce',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Sign-In with Ethereum: a single-use nonce made and remembered by the enclave',
+          response: {
+            200: z.object({ nonce: z.string(), expires_at: z.number().int() }).strict(),
+            429: ErrorResponseSchema,
+            503: ErrorResponseSchema,
+          },
+        },
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+        return auth.siweNonce();
+      },
+    );
+
+    app.post(
+      '/auth/siwe/login',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Sign-In with Ethereum (EIP-4361): the signed message; the first login creates the account',
+          body: SiweLoginBody,
+          response: {
+            200: TokenPairSchema.extend({ user_id: z.uuid(), created: z.boolean() }).strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.siweLogin(request.body.message, request.body.signature);
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
+    app.post(
+      '/auth/register/confirm',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Confirm a registration with the code mailed to its address',
+          body: z.object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/) }).strict(),
+          response: { 200: z.object({ user_id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request) => auth.confirmRegistration(request.body.email, request.body.code),
+    );
+
+    app.post(
+      '/auth/otp/start',
+      {
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary:
+            'Email one-time code: the enclave mails a 6-digit code; always 202 (reveals nothing)',
+          body: z.object({ email: EmailSchema }).strict(),
+          response: {
+            202: z.object({ accepted: z.literal(true) }).strict(),
+            400: ErrorResponseSchema,
+            429: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        await auth.otpStart(request.body.email);
+        return reply.code(202).send({ accepted: true as const });
+      },
+    );
+
+    app.post(
+      '/auth/otp/verify',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Email one-time code: the code → the token pair; the first login creates the account',
+          body: z.object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/) }).strict(),
+          response: {
+            200: TokenPairSchema.extend({ user_id: z.uuid(), created: z.boolean() }).strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const r = await auth.otpVerify(request.body.email, request.body.code);
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
+    app.post(
+      '/auth/password/reset/start',
+      {
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary: 'Forgotten password: the enclave mails a reset code; always 202',
+          body: z.object({ email: EmailSchema }).strict(),
+          response: {
+            202: z.object({ accepted: z.literal(true) }).strict(),
+            400: ErrorResponseSchema,
+            429: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        await auth.passwordResetStart(request.body.email);
+        return reply.code(202).send({ accepted: true as const });
+      },
+    );
+
+    app.post(
+      '/auth/password/reset',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary: 'Forgotten password: the mailed code and the new password; every session ends',
+          body: ResetBody,
+          response: { 200: z.object({ success: z.literal(true) }).strict(), ...Errors },
+        },
+      },
+      async (request) => {
+        const b = request.body;
+        const secret: AuthSecret =
+          b.envelope !== undefined ? { envelope: b.envelope } : { password: b.password! };
+        await auth.passwordReset(b.email, b.code, secret);
+        return { success: true as const };
       },
     );
 
@@ -184,6 +426,226 @@ export function authRoutes(deps: {
   };
 
   const accountRoutes: FastifyPluginAsyncZod = async (app) => {
+    app.get(
+      '/auth/methods',
+      {
+        schema: {
+          summary: "This account's login methods: password, email, Ethereum addresses",
+          response: {
+            200: z
+              .object({
+                methods: z.array(
+                  z
+                    .object({
+                      id: z.string(),
+                      kind: z.string(),
+                      identifier: z.string().nullable(),
+                      created_at: z.number().int(),
+                    })
+                    .strict(),
+                ),
+              })
+              .strict(),
+            401: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        return { methods: await auth.listMethods(claims.sub) };
+      },
+    );
+
+    app.post(
+      '/auth/methods/link',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Link a login method with proof of it: today an Ethereum address (a SIWE message it signed)',
+          body: z.object({ siwe: SiweLoginBody }).strict(),
+          response: { 201: z.object({ id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        const { message, signature } = request.body.siwe;
+        const r = await auth.linkSiwe(guard.token(request), claims.sub, message, signature);
+        return reply.code(201).send(r);
+      },
+    );
+
+    app.delete(
+      '/auth/methods/:id',
+      {
+        preHandler: requireStepUp(),
+        schema: {
+          summary: 'Unlink a login method (`password` or a method id); never the last one',
+          params: z.object({ id: z.union([z.literal('password'), z.uuid()]) }).strict(),
+          response: {
+            200: z.object({ success: z.literal(true) }).strict(),
+            401: ErrorResponseSchema,
+            404: ErrorResponseSchema,
+            409: ErrorResponseSchema,
+            429: ErrorResponseSchema,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        await auth.unlinkMethod(claims.sub, request.params.id);
+        return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/passkeys/register/options',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Passkey registration: WebAuthn creation options (attestation none) with a challenge the enclave remembers for this account',
+          body: z.object({ user_name: z.string().min(1).max(128).optional() }).strict(),
+          response: {
+            200: z.object({ options: z.record(z.string(), z.unknown()) }).strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const claims = await guard.claims(request);
+        return auth.passkeyRegisterOptions(
+          guard.token(request),
+          claims.sub,
+          request.body.user_name ?? claims.sub,
+        );
+      },
+    );
+
+    app.post(
+      '/auth/passkeys/register/verify',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Passkey registration: the attestation, verified in the enclave; links the passkey',
+          body: z.object({ response: z.record(z.string(), z.unknown()) }).strict(),
+          response: { 201: z.object({ id: z.uuid() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        const r = await auth.passkeyRegisterVerify(
+          guard.token(request),
+          claims.sub,
+          request.body.response,
+        );
+        return reply.code(201).send(r);
+      },
+    );
+
+    app.post(
+      '/auth/totp/enroll',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Start TOTP enrolment: the enclave draws a secret, seals it to the account and returns it once as an otpauth URI',
+          body: z
+            .object({
+              label: z
+                .string()
+                .regex(/^[^\s:]{1,128}$/)
+                .optional(),
+            })
+            .strict(),
+          response: { 201: z.object({ otpauth_uri: z.string() }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const claims = await guard.claims(request);
+        const label = request.body.label ?? 'account';
+        return reply.code(201).send(await auth.enrollTotp(guard.token(request), claims.sub, label));
+      },
+    );
+
+    app.post(
+      '/auth/totp/confirm',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Confirm TOTP enrolment with a code from the app; answers the 10 recovery codes, once',
+          body: z.object({ code: TotpCode }).strict(),
+          response: {
+            200: z.object({ recovery_codes: z.array(z.string()) }).strict(),
+            404: ErrorResponseSchema,
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const claims = await guard.claims(request);
+        return auth.confirmTotp(guard.token(request), claims.sub, request.body.code);
+      },
+    );
+
+    app.delete(
+      '/auth/totp',
+      {
+        preHandler: requireStepUp(),
+        schema: {
+          summary: 'Remove the authenticator app and its recovery codes',
+          response: {
+            200: z.object({ success: z.literal(true) }).strict(),
+            404: ErrorResponseSchema,
+            ...Errors,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        await auth.removeTotp(claims.sub);
+        return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/step-up',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            "Step up this session with a second factor: a new pair whose token's amr has otp and mfa and a fresh auth_time",
+          body: z
+            .object({ totp_code: TotpCode.optional(), recovery_code: RecoveryCode.optional() })
+            .strict()
+            .refine((b) => (b.totp_code === undefined) !== (b.recovery_code === undefined), {
+              message: 'send exactly one of totp_code and recovery_code',
+              path: ['totp_code'],
+            }),
+          response: { 200: TokenPairSchema, ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        const r = await auth.stepUp(
+          guard.token(request),
+          claims.sub,
+          claims.roles,
+          secondOf(request.body)!,
+        );
+        setCookies(reply, r);
+        return r;
+      },
+    );
+
     app.post(
       '/auth/logout',
       {

@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EmailSchema } from '../../../protocol/auth.js';
 import type { AuthService } from '../../auth/auth-service.js';
+import type { RequireStepUp } from '../../auth/step-up.js';
 import type { AuthGuard } from '../../auth/guard.js';
 import type { OperatorRepository } from '../../db/repositories/operator.js';
 import type { CredentialService } from '../../services/credential-service.js';
@@ -21,6 +22,8 @@ export function operatorRoutes(deps: {
   credentials: CredentialService;
   repo: Pick<OperatorRepository, 'listSessions' | 'counts'>;
   enclaveStats: () => Promise<Record<string, number>>;
+  /** Step-up for key rotation and role changes (a recent login, auth/step-up.ts). */
+  requireStepUp: RequireStepUp;
 }): FastifyPluginAsyncZod {
   const { guard } = deps;
   return async (app) => {
@@ -80,6 +83,7 @@ export function operatorRoutes(deps: {
     app.post(
       '/operator/auth/rotate-keys',
       {
+        preHandler: deps.requireStepUp(),
         schema: {
           summary: 'Roll the JWT signing key over now (the new key is published before it signs)',
           response: {
@@ -97,6 +101,7 @@ export function operatorRoutes(deps: {
       app.post(
         `/operator/roles/${action}`,
         {
+          preHandler: deps.requireStepUp(),
           schema: {
             summary: `${action === 'grant' ? 'Grant' : 'Revoke'} the operator role (logged with who did it)`,
             body: z.object({ email: EmailSchema }).strict(),

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { CredentialEnvelopeSchema } from '../../../protocol/envelope/registry.js';
 import { WalletAccountSchema } from '../../../protocol/rpc/wallet-methods.js';
 import { SealedShareSchema } from '../../../protocol/wallet/sealed-share.js';
+import type { RequireStepUp } from '../../auth/step-up.js';
 import type { AuthGuard } from '../../auth/guard.js';
 import type { WalletService } from '../../services/wallet-service.js';
 import { ErrorResponseSchema, LogReceiptSchema } from '../schemas.js';
@@ -76,6 +77,8 @@ export function walletRoutes(deps: {
   wallets: WalletService;
   guard: Pick<AuthGuard, 'claims'>;
   signMaxPerMinute: number;
+  /** Step-up on policy changes, recovery start/cancel and reshare (docs/protocol/auth.md). */
+  requireStepUp?: RequireStepUp;
 }): FastifyPluginAsyncZod {
   return async (app) => {
     const users = new WeakMap<FastifyRequest, string>();
@@ -92,6 +95,9 @@ export function walletRoutes(deps: {
     const user = (request: FastifyRequest) => users.get(request)!;
     const rawBody = (request: FastifyRequest) => raw.get(request)!;
     const opts = { onRequest: authenticate, preValidation: keepRaw };
+    const stepUp = deps.requireStepUp;
+    // Before the body is parsed: an unauthorised caller learns nothing about its body's validity.
+    const sensitive = stepUp ? { ...opts, onRequest: [authenticate, stepUp()] } : opts;
 
     app.post(
       '/wallets',
@@ -175,7 +181,7 @@ export function walletRoutes(deps: {
     app.put(
       '/wallets/:id/policy',
       {
-        ...opts,
+        ...sensitive,
         schema: {
           params: Params,
           body: Bodies.policy,
@@ -188,7 +194,7 @@ export function walletRoutes(deps: {
     app.post(
       '/wallets/:id/recovery',
       {
-        ...opts,
+        ...sensitive,
         schema: {
           params: Params,
           body: Bodies.reply,
@@ -202,7 +208,7 @@ export function walletRoutes(deps: {
     app.delete(
       '/wallets/:id/recovery',
       {
-        ...opts,
+        ...sensitive,
         schema: {
           params: Params,
           body: Bodies.share,
@@ -231,7 +237,7 @@ export function walletRoutes(deps: {
     app.post(
       '/wallets/:id/reshare',
       {
-        ...opts,
+        ...sensitive,
         schema: { params: Params, body: Bodies.reply, response: { 200: Resplit, ...errors } },
       },
       async (request) =>

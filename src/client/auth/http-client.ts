@@ -1,0 +1,95 @@
+/**
+ * The sign-in routes over HTTP (isomorphic: `fetch` only; docs/protocol/auth.md): password login
+ * with a second factor, email one-time codes, Sign-In with Ethereum, TOTP enrolment, step-up,
+ * passkey ceremonies (the WebAuthn browser calls stay the application's: pass the options to
+ * `navigator.credentials.create/get`, or `@simplewebauthn/browser`, and the response back here)
+ * and linked methods. Errors are `AuthApiError` with the stable code of docs/errors.md
+ * (`AUTH_MFA_REQUIRED`: send the login again with a code; `STEP_UP_REQUIRED`: call `stepUp`).
+ */
+import { ApiError, callService } from '../service-call.js';
+
+export interface AuthClientOptions {
+  /** Service origin, e.g. `https://cloister.example`. */
+  baseUrl: string;
+  /** The access token, for the routes that need one. */
+  accessToken?: string;
+  fetch?: typeof fetch;
+}
+
+export interface AuthTokens {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+  user_id?: string;
+}
+
+/** A second factor: a code from the authenticator app or a recovery code. */
+export type SecondFactorInput = { totp_code: string } | { recovery_code: string };
+
+export class AuthApiError extends ApiError {
+  override name = 'AuthApiError';
+}
+
+function call<T>(
+  opts: AuthClientOptions,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: Record<string, unknown>,
+): Promise<T> {
+  return callService<T>(
+    opts,
+    method,
+    path,
+    body,
+    (status, code, details) => new AuthApiError(status, code, details),
+  );
+}
+
+export function authClient(opts: AuthClientOptions) {
+  return {
+    /** Password login; with TOTP enrolled, pass `second` (else AUTH_MFA_REQUIRED). */
+    login: (email: string, password: string, second?: SecondFactorInput) =>
+      call<AuthTokens>(opts, 'POST', '/auth/login', { email, password, ...second }),
+    otpStart: (email: string) =>
+      call<{ accepted: true }>(opts, 'POST', '/auth/otp/start', { email }),
+    otpVerify: (email: string, code: string) =>
+      call<AuthTokens>(opts, 'POST', '/auth/otp/verify', { email, code }),
+    siweNonce: () => call<{ nonce: string; expires_at: number }>(opts, 'GET', '/auth/siwe/nonce'),
+    siweLogin: (message: string, signature: string) =>
+      call<AuthTokens>(opts, 'POST', '/auth/siwe/login', { message, signature }),
+    /** TOTP enrolment: the otpauth URI (the secret, shown once: render it as a QR code). */
+    totpEnroll: (label?: string) =>
+      call<{ otpauth_uri: string }>(opts, 'POST', '/auth/totp/enroll', label ? { label } : {}),
+    /** Confirm with a code: the 10 recovery codes, shown once. */
+    totpConfirm: (code: string) =>
+      call<{ recovery_codes: string[] }>(opts, 'POST', '/auth/totp/confirm', { code }),
+    totpRemove: () => call<{ success: true }>(opts, 'DELETE', '/auth/totp'),
+    /** A fresh pair for this session with the second factor in `amr` (after STEP_UP_REQUIRED). */
+    stepUp: (second: SecondFactorInput) =>
+      call<AuthTokens>(opts, 'POST', '/auth/step-up', { ...second }),
+    passkeyRegisterOptions: (userName?: string) =>
+      call<{ options: Record<string, unknown> }>(
+        opts,
+        'POST',
+        '/auth/passkeys/register/options',
+        userName ? { user_name: userName } : {},
+      ),
+    passkeyRegisterVerify: (response: Record<string, unknown>) =>
+      call<{ id: string }>(opts, 'POST', '/auth/passkeys/register/verify', { response }),
+    passkeyLoginOptions: () =>
+      call<{ options: Record<string, unknown> }>(opts, 'POST', '/auth/passkeys/login/options'),
+    passkeyLoginVerify: (response: Record<string, unknown>) =>
+      call<AuthTokens>(opts, 'POST', '/auth/passkeys/login/verify', { response }),
+    methods: () =>
+      call<{ methods: { id: string; kind: string; identifier: string | null }[] }>(
+        opts,
+        'GET',
+        '/auth/methods',
+      ),
+    unlinkMethod: (id: string) =>
+      call<{ success: true }>(opts, 'DELETE', `/auth/methods/${encodeURIComponent(id)}`),
+  };
+}
+export type AuthClient = ReturnType<typeof authClient>;

@@ -1,0 +1,122 @@
+/**
+ * TOTP enrolment, the second factor at login, and step-up (docs/protocol/auth.md "TOTP",
+ * "Step-up"). The caller of enrolment and step-up is whoever the access token names, checked
+ * here (verifyOwnClaims), never the host's say-so. The secret is drawn and sealed here; the
+ * host stores the sealed blob and the recovery codes' MACs.
+ */
+import { RpcError } from '../../protocol/rpc/errors.js';
+import type { SecondFactor } from '../../protocol/rpc/auth-methods.js';
+import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
+import type { AuthKeyring } from '../auth/auth-keyring.js';
+import { readyAuthKeyring } from '../auth/auth-state.js';
+import { keyRetentionSeconds } from '../auth/config.js';
+import { verifyOwnClaims } from '../auth/jwt.js';
+import {
+  checkTotp,
+  newRecoveryCodes,
+  newTotpSecret,
+  openTotpSecret,
+  otpauthUri,
+  recoveryCodeMac,
+  sealTotpSecret,
+  totpStep,
+} from '../auth/totp.js';
+import type { EnclaveState } from '../state.js';
+import { issue } from './auth.js';
+
+/** The claims of an access token this enclave signed and that has not expired. */
+export function caller(state: EnclaveState, keyring: AuthKeyring, token: string) {
+  const c = state.auth.config;
+  const now = state.now();
+  const claims = verifyOwnClaims(
+    token,
+    (kid) => keyring.publishedKey(kid, now, keyRetentionSeconds(c)),
+    { iss: c.AUTH_ISSUER, aud: c.AUTH_AUDIENCE, now },
+  );
+  if (!claims || typeof claims.sid !== 'string') throw new RpcError('AUTH_TOKEN_INVALID');
+  return { ...claims, sid: claims.sid };
+}
+
+/**
+ * The second factor of a login or step-up for `userId`: a TOTP code against the sealed secret,
+ * or a recovery code, whose MAC the host must then find and spend (else no session is stored).
+ */
+export function secondFactor(
+  state: EnclaveState,
+  keyring: AuthKeyring,
+  userId: string,
+  totpSealed: string | null | undefined,
+  second: SecondFactor | undefined,
+): { recovery_mac: string | null } {
+  if (!totpSealed) throw new RpcError('AUTH_MFA_INVALID');
+  if (!second) throw new RpcError('AUTH_MFA_REQUIRED');
+  if ('recovery_code' in second)
+    return { recovery_mac: recoveryCodeMac(keyring, userId, second.recovery_code) };
+  checkTotp(keyring, state.auth.totpReplay, userId, totpSealed, second.totp_code, state.now());
+  return { recovery_mac: null };
+}
+
+export function totpEnroll(
+  state: EnclaveState,
+  params: MethodParams<'auth.totp_enroll'>,
+): MethodResult<'auth.totp_enroll'> {
+  const keyring = readyAuthKeyring(state);
+  const { sub } = caller(state, keyring, params.access_token);
+  const secret = newTotpSecret();
+  try {
+    return {
+      user_id: sub,
+      totp_sealed: sealTotpSecret(keyring, sub, secret),
+      otpauth_uri: otpauthUri(secret, params.label),
+    };
+  } finally {
+    secret.fill(0);
+  }
+}
+
+export function totpConfirm(
+  state: EnclaveState,
+  params: MethodParams<'auth.totp_confirm'>,
+): MethodResult<'auth.totp_confirm'> {
+  const keyring = readyAuthKeyring(state);
+  const { sub } = caller(state, keyring, params.access_token);
+  const secret = openTotpSecret(keyring, sub, params.totp_sealed);
+  const now = state.now();
+  try {
+    const step = totpStep(secret, params.code, now);
+    if (step === null || !state.auth.totpReplay.accept(sub, step, now))
+      throw new RpcError('AUTH_MFA_INVALID');
+  } finally {
+    secret.fill(0);
+  }
+  const { codes, macs } = newRecoveryCodes(keyring, sub);
+  return { user_id: sub, recovery_codes: codes, recovery_macs: macs };
+}
+
+export function stepUp(
+  state: EnclaveState,
+  params: MethodParams<'auth.step_up'>,
+): MethodResult<'auth.step_up'> {
+  const keyring = readyAuthKeyring(state);
+  const claims = caller(state, keyring, params.access_token);
+  const { recovery_mac } = secondFactor(
+    state,
+    keyring,
+    claims.sub,
+    params.totp_sealed,
+    params.second,
+  );
+  const amr = [...new Set([...(claims.amr ?? []), 'otp', 'mfa'])];
+  return {
+    user_id: claims.sub,
+    session_id: claims.sid,
+    ...issue(state, keyring, claims.sub, claims.sid, params.roles, amr),
+    recovery_mac,
+  };
+}
+
+export const TOTP_HANDLERS = {
+  'auth.totp_enroll': totpEnroll,
+  'auth.totp_confirm': totpConfirm,
+  'auth.step_up': stepUp,
+} as const;

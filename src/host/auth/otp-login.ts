@@ -1,0 +1,177 @@
+/**
+ * Email one-time codes, the host's part (docs/protocol/auth.md "Email one-time codes"). The
+ * enclave draws, mails and checks the code; the host never sees it. `otpStart` answers the same
+ * (202) whatever happened, so it tells nobody whether an address has an account, was sent a
+ * code, or hit its hourly limit; what happened goes to the host log (never the address). On the
+ * simulated platform without SMTP_URL the enclave hands back the rendered mail, written here
+ * under DATA_DIR/mail/ for the default run.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { userLogSubject } from '../../protocol/auth.js';
+import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
+import type { MethodResult } from '../../protocol/rpc/methods.js';
+import { recordLogged } from '../ops-events.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
+import { HostError } from '../errors.js';
+import type { AuthServiceDeps } from './auth-service.js';
+import { createMethodLogin, type MethodLoginResult } from './method-login.js';
+import { reasonOf } from './token-pair.js';
+
+export function createOtpLogin(deps: AuthServiceDeps) {
+  const { enclave, throttle, logger, repo, log, ops, verifier } = deps;
+  const methods = createMethodLogin(deps);
+
+  async function writeDevMail(mail: { from: string; to: string; subject: string; text: string }) {
+    if (!deps.mailDir) return;
+    await mkdir(deps.mailDir, { recursive: true, mode: 0o700 });
+    const file = join(
+      deps.mailDir,
+      `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`,
+    );
+    const text = `From: ${mail.from}\nTo: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}`;
+    await writeFile(file, text, { mode: 0o600 });
+    // Development only (simulated platform, no SMTP_URL): say where the mail is, not what.
+    logger.warn({ file }, 'no SMTP_URL: one-time-code mail written to a file (simulated platform)');
+  }
+
+  async function otpStart(
+    email: string,
+    purpose: 'login' | 'reset' | 'confirm' = 'login',
+  ): Promise<void> {
+    try {
+      const r = await enclave.call('auth.otp_start', { email, purpose });
+      if (r.dev_mail) await writeDevMail(r.dev_mail);
+    } catch (err) {
+      logger.warn({ code: reasonOf(err) }, 'one-time code not sent');
+    }
+  }
+
+  return {
+    otpStart,
+
+    /**
+     * Registration with confirmation (AUTH_REQUIRE_EMAIL_CONFIRMATION): the same enclave work
+     * (one Argon2id hash) and the same 202 for a new and a taken address, so the answer tells
+     * nothing. A new address gets a `pending` account (replacing an unconfirmed one) and a
+     * confirmation code; a taken one gets nothing.
+     */
+    async registerPending(email: string, secret: AuthSecret): Promise<void> {
+      const existing = await repo.findAccountByEmail(email);
+      const r = await enclave.call('auth.register', { email, secret });
+      if (existing && existing.status !== 'pending') return;
+      if (!(await repo.insertUser(r.user_id, email, r.password_sealed, r.email_binding, 'pending')))
+        return;
+      await ops.record(repo.db, { type: 'auth.registered', userId: r.user_id });
+      await otpStart(email, 'confirm');
+    },
+
+    /** The confirmation code of a pending account: it becomes active and can log in. */
+    async confirmRegistration(email: string, code: string): Promise<{ user_id: string }> {
+      const key = `confirm:${email}`;
+      const wait = await throttle.begin(key);
+      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+      const row = await repo.findUserByMethod('email', email);
+      if (!row || row.status !== 'pending') throw new HostError('AUTH_OTP_INVALID');
+      const user = { user_id: row.user_id, binding: row.binding };
+      try {
+        await enclave.call('auth.confirm_email', { email, code, user });
+      } catch (err) {
+        if (
+          !isEnclaveCallError(err, 'AUTH_OTP_INVALID') &&
+          !isEnclaveCallError(err, 'AUTH_OTP_LOCKED')
+        )
+          await throttle.refund(key).catch(() => undefined);
+        throw err;
+      }
+      await throttle.succeeded(key);
+      await repo.db.transaction(async (tx) => {
+        if (await repo.activate(tx, row.user_id))
+          await ops.record(tx, { type: 'auth.email_confirmed', userId: row.user_id });
+      });
+      return { user_id: row.user_id };
+    },
+
+    /**
+     * A reset code goes only to an address linked to an account (a stranger gets no mail); the
+     * answer is the same 202 either way.
+     */
+    async passwordResetStart(email: string): Promise<void> {
+      if (await repo.findUserByMethod('email', email)) await otpStart(email, 'reset');
+    },
+
+    /**
+     * A new password with a reset code. Every session of the account ends (whoever had the old
+     * password is out), in one transaction with the ops event and the transparency-log entry.
+     */
+    async passwordReset(email: string, code: string, secret: AuthSecret): Promise<void> {
+      const key = `reset:${email}`;
+      const wait = await throttle.begin(key);
+      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+      const audit = { userId: null as string | null };
+      let sealed: string;
+      try {
+        const row = await repo.findUserByMethod('email', email);
+        audit.userId = row?.user_id ?? null;
+        // No linked account: the same answer as a wrong code.
+        if (!row || row.status !== 'active') throw new HostError('AUTH_OTP_INVALID');
+        const user = { user_id: row.user_id, binding: row.binding };
+        sealed = (await enclave.call('auth.password_reset', { email, code, secret, user }))
+          .password_sealed;
+      } catch (err) {
+        const counted =
+          err instanceof HostError ||
+          isEnclaveCallError(err, 'AUTH_OTP_INVALID') ||
+          isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
+        if (!counted) await throttle.refund(key).catch(() => undefined);
+        ops.emit({
+          type: 'auth.login_failed',
+          userId: audit.userId,
+          reason: reasonOf(err),
+          method: 'password_reset',
+        });
+        throw err;
+      }
+      await throttle.succeeded(key);
+      const userId = audit.userId!;
+      await log.commit({
+        async work(tx) {
+          await repo.upsertPassword(tx, userId, sealed);
+          const revoked = await repo.revokeAllSessions(tx, userId, 'logout_all');
+          const entry = await recordLogged(
+            ops,
+            tx,
+            { type: 'auth.password_reset', userId, revoked },
+            userLogSubject(userId),
+          );
+          return { result: undefined, entries: [entry] };
+        },
+      });
+      verifier.forget();
+    },
+
+    async otpVerify(email: string, code: string): Promise<MethodLoginResult> {
+      return methods.audited('email', async (audit) => {
+        const key = `otp:${email}`;
+        const wait = await throttle.begin(key);
+        if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+        let r: MethodResult<'auth.otp_verify'>;
+        try {
+          const user = await methods.linkedUser('email', email, audit);
+          r = await enclave.call('auth.otp_verify', { email, code, user });
+        } catch (err) {
+          if (
+            !isEnclaveCallError(err, 'AUTH_OTP_INVALID') &&
+            !isEnclaveCallError(err, 'AUTH_OTP_LOCKED')
+          )
+            await throttle.refund(key).catch(() => undefined);
+          throw err;
+        }
+        await throttle.succeeded(key);
+        audit.userId = r.user_id;
+        return methods.finish('email', email, r, 'AUTH_EMAIL_TAKEN');
+      });
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * TOTP second factor and step-up on the host (docs/protocol/auth.md "TOTP", "Step-up"). The
+ * enclave draws, seals and checks; the host keeps the sealed secret and the recovery codes'
+ * MACs, and spends a recovery code (deletes its row) before a session that used it is stored.
+ * Enrolment and removal are ops events and transparency-log entries; so is every recovery code
+ * spent; every step-up is an ops event.
+ */
+import { userLogSubject, type Role } from '../../protocol/auth.js';
+import type { SecondFactor } from '../../protocol/rpc/auth-methods.js';
+import type { Queryable } from '../db/database.js';
+import { HostError } from '../errors.js';
+import { recordLogged, type SecondFactorKind } from '../ops-events.js';
+import type { AuthServiceDeps } from './auth-service.js';
+import { pair, type TokenPair } from './token-pair.js';
+
+export const factorKind = (s: SecondFactor): SecondFactorKind =>
+  'recovery_code' in s ? 'recovery_code' : 'totp';
+
+export function createTotpService(deps: AuthServiceDeps) {
+  const { repo, log, ops, enclave } = deps;
+
+  /**
+   * Stores a session whose second factor the enclave checked: spends the recovery code first
+   * (AUTH_MFA_INVALID when it is unknown or spent), in one transaction with the session and,
+   * for a recovery code, its log entry.
+   */
+  async function storeSession(
+    r: {
+      user_id: string;
+      session_id: string;
+      refresh_hash: string;
+      refresh_expires_at: number;
+      recovery_mac: string | null;
+    },
+    existingSession: boolean,
+  ): Promise<void> {
+    const save = async (tx: Queryable) => {
+      if (existingSession)
+        await repo.addRefresh(tx, r.session_id, r.user_id, r.refresh_hash, r.refresh_expires_at);
+      else
+        await repo.insertSession(tx, r.session_id, r.user_id, {
+          hash: r.refresh_hash,
+          expiresAt: r.refresh_expires_at,
+        });
+    };
+    const mac = r.recovery_mac;
+    if (mac === null) {
+      await repo.db.transaction(save);
+      return;
+    }
+    await log.commit({
+      async work(tx) {
+        if (!(await repo.spendRecoveryCode(tx, r.user_id, mac)))
+          throw new HostError('AUTH_MFA_INVALID');
+        await save(tx);
+        const left = await repo.recoveryCodesLeft(r.user_id, tx);
+        const entry = await recordLogged(
+          ops,
+          tx,
+          { type: 'auth.recovery_code_used', userId: r.user_id, left },
+          userLogSubject(r.user_id),
+        );
+        return { result: undefined, entries: [entry] };
+      },
+    });
+  }
+
+  return {
+    storeSecondFactorSession: storeSession,
+
+    /** Whether the account has a confirmed second factor (TOTP today). */
+    hasSecondFactor: async (userId: string) => (await repo.confirmedTotp(userId)) !== null,
+
+    async enrollTotp(accessToken: string, userId: string, label: string) {
+      if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_TOTP_ENROLLED');
+      const r = await enclave.call('auth.totp_enroll', { access_token: accessToken, label });
+      if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+      if (!(await repo.startTotp(userId, r.totp_sealed))) throw new HostError('AUTH_TOTP_ENROLLED');
+      return { otpauth_uri: r.otpauth_uri };
+    },
+
+    async confirmTotp(accessToken: string, userId: string, code: string) {
+      const sealed = await repo.pendingTotp(userId);
+      if (!sealed) throw new HostError('AUTH_TOTP_NOT_PENDING');
+      const r = await enclave.call('auth.totp_confirm', {
+        access_token: accessToken,
+        totp_sealed: sealed,
+        code,
+      });
+      if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+      await log.commit({
+        async work(tx) {
+          if (!(await repo.confirmTotp(tx, userId, sealed, r.recovery_macs)))
+            throw new HostError('AUTH_TOTP_NOT_PENDING');
+          const entry = await recordLogged(
+            ops,
+            tx,
+            { type: 'auth.method_linked', userId, kind: 'totp' },
+            userLogSubject(userId),
+          );
+          return { result: undefined, entries: [entry] };
+        },
+      });
+      return { recovery_codes: r.recovery_codes };
+    },
+
+    async removeTotp(userId: string): Promise<void> {
+      await log.commit({
+        async work(tx) {
+          if (!(await repo.deleteTotp(tx, userId))) throw new HostError('AUTH_METHOD_NOT_FOUND');
+          const entry = await recordLogged(
+            ops,
+            tx,
+            { type: 'auth.method_unlinked', userId, kind: 'totp' },
+            userLogSubject(userId),
+          );
+          return { result: undefined, entries: [entry] };
+        },
+      });
+    },
+
+    /** A fresh pair for the caller's session with the second factor in `amr`. */
+    async stepUp(
+      accessToken: string,
+      userId: string,
+      roles: Role[],
+      second: SecondFactor,
+    ): Promise<TokenPair> {
+      const sealed = await repo.confirmedTotp(userId);
+      if (!sealed) throw new HostError('AUTH_MFA_INVALID');
+      const r = await enclave.call('auth.step_up', {
+        access_token: accessToken,
+        roles,
+        totp_sealed: sealed,
+        second,
+      });
+      if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+      await storeSession(r, true);
+      await ops.record(repo.db, { type: 'auth.step_up', userId, factor: factorKind(second) });
+      return pair(r);
+    },
+  };
+}
