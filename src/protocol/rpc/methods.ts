@@ -144,6 +144,11 @@ const AWAITING: readonly Phase[] = ['awaiting_keyring'];
 const READY: readonly Phase[] = ['ready'];
 const QUORUM: readonly Phase[] = ['awaiting_quorum'];
 
+/** A keyring wrapped under the cluster root, as genesis answers it. */
+const WrappedKeyringSchema = z
+  .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
+  .strict();
+
 export const METHODS = {
   'enclave.status': {
     params: z.object({}).strict(),
@@ -329,15 +334,10 @@ export const METHODS = {
         manifest_digest: hexBytes(32),
         wrapped: z
           .object({
-            credential: z.object({
-              generation: z.number().int().positive(),
-              sealed: SealedBlobSchema,
-            }),
-            auth: z.object({ generation: z.number().int().positive(), sealed: SealedBlobSchema }),
+            credential: WrappedKeyringSchema,
+            auth: WrappedKeyringSchema,
             /** Null when no wallet keyring exists yet (one made later is wrapped as it is made). */
-            wallet: z
-              .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
-              .nullable(),
+            wallet: WrappedKeyringSchema.nullable(),
             carry: SealedBlobSchema,
           })
           .strict(),
