@@ -35,6 +35,31 @@ const SCOPES = {
       'test/aggregates/signed.test.ts',
     ],
   },
+  'protocol-attestation': {
+    mutate: ['src/protocol/attestation/**/*.ts'],
+    testFiles: [
+      'test/attestation/simulated-evidence.test.ts',
+      'test/attestation/verify-attestation-real.test.ts',
+      'test/client/verify-attestation.test.ts',
+    ],
+  },
+  'protocol-cluster': {
+    mutate: ['src/protocol/cluster/**/*.ts'],
+    testFiles: ['test/enclave/cluster.test.ts'],
+  },
+  'protocol-wallet': {
+    mutate: ['src/protocol/wallet/**/*.ts'],
+    testFiles: [
+      'test/wallet/shamir.test.ts',
+      'test/wallet/hd-derivation.test.ts',
+      'test/wallet/sealed-share.test.ts',
+      'test/wallet/sign-ethereum.test.ts',
+      'test/wallet/sign-solana.test.ts',
+      'test/wallet/policy.test.ts',
+      'test/wallet/custody.test.ts',
+      'test/wallet/state-mac.test.ts',
+    ],
+  },
 };
 const scope = process.env.MUTATION_SCOPE ? SCOPES[process.env.MUTATION_SCOPE] : undefined;
 if (process.env.MUTATION_SCOPE && !scope)
@@ -58,6 +83,7 @@ export default {
       'test/enclave/keyring.test.ts',
       'test/enclave/submit-credential.test.ts',
       'test/enclave/job-table.test.ts',
+      'test/enclave/cluster.test.ts',
       'test/auth/vectors.test.ts',
       'test/auth/queue.test.ts',
       'test/aggregates/signed.test.ts',
@@ -79,10 +105,11 @@ export default {
   reporters: ['html', 'json', 'clear-text', 'progress'],
   htmlReporter: { fileName: `reports/mutation/${process.env.MUTATION_SCOPE ?? 'index'}.html` },
   jsonReporter: { fileName: `reports/mutation/${process.env.MUTATION_SCOPE ?? 'mutation'}.json` },
-  tempDirName: '.stryker-tmp',
+  tempDirName: `.stryker-tmp${scope ? `-${process.env.MUTATION_SCOPE}` : ''}`,
   cleanTempDir: 'always',
   ignorePatterns: [
     '/dist',
+    '/.stryker-tmp*',
     '/reports',
     '/data',
     '/.cloister-data',
