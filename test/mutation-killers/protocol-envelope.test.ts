@@ -120,7 +120,11 @@ describe('envelope v1 options', () => {
     const r = recipient();
     assert.ok(!('key_id' in sealEnvelopeV1(prims, r.publicKey, plaintext)));
     assert.equal(sealEnvelopeV1(prims, r.publicKey, plaintext, { keyId: r.keyId }).key_id, r.keyId);
-    assert.throws(() => sealEnvelopeV1(prims, r.publicKey.slice(0, 31), plaintext), RangeError);
+    // Refused before any key agreement, by the envelope's own check.
+    assert.throws(() => sealEnvelopeV1(prims, r.publicKey.slice(0, 31), plaintext), {
+      name: 'RangeError',
+      message: 'recipientPub must be 32 bytes',
+    });
   });
 
   it('info separates domains: sealed under one, it opens only under the same', () => {
@@ -176,6 +180,18 @@ describe('envelope HPKE options', () => {
     const watched = { ...r, privateKey: () => (copies.push(priv.slice()), copies.at(-1)!) };
     await openEnvelopeHpke(watched, withId);
     assert.deepEqual(copies[0], new Uint8Array(32), 'wiped after use');
+  });
+
+  it('the ciphertext bound: the largest plaintext plus its 16-byte tag, not one byte more', () => {
+    const env = (n: number) => ({
+      alg: HPKE_ALGS[0],
+      enc: Buffer.alloc(32, 1).toString('base64'),
+      ciphertext: Buffer.alloc(n, 1).toString('base64'),
+    });
+    assert.ok(HpkeEnvelopeSchema.safeParse(env(MAX_CREDENTIAL_PLAINTEXT_BYTES + 16)).success);
+    assert.ok(!HpkeEnvelopeSchema.safeParse(env(MAX_CREDENTIAL_PLAINTEXT_BYTES + 17)).success);
+    assert.ok(HpkeEnvelopeSchema.safeParse(env(17)).success);
+    assert.ok(!HpkeEnvelopeSchema.safeParse(env(16)).success, 'a tag alone carries nothing');
   });
 
   it('the two suites differ: an A128GCM envelope relabelled A256GCM does not open', async () => {
