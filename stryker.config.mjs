@@ -33,6 +33,7 @@ const SCOPES = {
       'test/vectors/signed-note.test.ts',
       'test/client/log-entry-audit.test.ts',
       'test/aggregates/signed.test.ts',
+      'test/mutation-killers/protocol-log-note.test.ts',
     ],
   },
   'protocol-attestation': {
