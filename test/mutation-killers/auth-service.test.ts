@@ -758,6 +758,21 @@ describe('auth service: schedules', () => {
     assert.deepEqual(w.errors, []);
   });
 
+  it('a failed run is logged under its job’s name', async () => {
+    const { clock, advance } = manualClock();
+    const fail = () => {
+      throw new EnclaveCallError('ENCLAVE_UNAVAILABLE');
+    };
+    const w = world({ clock, handlers: { 'auth.jwks': fail, 'auth.prepare_rotation': fail } });
+    w.setLatest({ generation: 1, sealed: 'blob-1' }, T0 - 100_000);
+    w.service.start();
+    await advance(0);
+    await advance(30_000);
+    await w.service.stop();
+    const jobs = new Set(w.errors.map((e) => (e as [{ job: string; code: string }])[0].job));
+    assert.deepEqual([...jobs].sort(), ['auth key rotation', 'jwks refresh']);
+  });
+
   it('without a stored keyring the rollover counts from start()', async () => {
     const { w, advance } = scheduled();
     w.service.start();

@@ -11,32 +11,29 @@ import type { AUTH_SHARED_ENV } from '../../protocol/enclave-env.js';
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false']);
 
+// Stryker disable StringLiteral: the .describe() texts are documentation no code reads, and a
+// boolean's default is only ever compared with 'true' ('' and 'false' both read as false).
 export const AUTH_HOST_ENV = {
   AUTH_DISABLED_FOR_DEVELOPMENT: bool
     .default('false')
-    // Stryker disable next-line StringLiteral: documentation text, no code reads it
     .describe('Development only: enclave routes accept requests without an access token'),
   AUTH_KEY_ROTATION_INTERVAL_SECONDS: int(0, 365 * 86400)
     .default(30 * 86400)
-    // Stryker disable next-line StringLiteral: documentation text, no code reads it
     .describe('JWT signing-key rollover period; 0 disables scheduled rollover'),
   AUTH_LOGIN_MAX_PER_IP: int(1, 1_000_000)
     .default(30)
-    // Stryker disable next-line StringLiteral: documentation text, no code reads it
     .describe('Login attempts per client address per minute'),
   AUTH_LOGIN_FAILURES_BEFORE_BACKOFF: int(1, 1000)
     .default(5)
-    // Stryker disable next-line StringLiteral: documentation text, no code reads it
     .describe('Failed logins of one account before exponential backoff starts'),
   AUTH_REGISTER_MAX_PER_IP: int(1, 1_000_000)
     .default(10)
-    // Stryker disable next-line StringLiteral: documentation text, no code reads it
     .describe('Registrations per client address per hour'),
   AUTH_COOKIES: bool
     .default('false')
-    // Stryker disable next-line StringLiteral: documentation text, no code reads it
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
 };
+// Stryker restore StringLiteral
 
 type AuthEnv = {
   [K in keyof typeof AUTH_HOST_ENV]: z.output<(typeof AUTH_HOST_ENV)[K]>;
