@@ -60,6 +60,7 @@ describe('operator CLI: arguments', () => {
       const code = await runOperatorCli(args, { DATA_DIR: '/proc/none' }, sink);
       assert.equal(code, 2, JSON.stringify(args));
       assert.equal(out.stderr, OPERATOR_USAGE);
+      assert.equal(out.stderr, 'usage: npm run operator -- grant|revoke <email> [--by <name>]\n');
       assert.equal(out.stdout, '');
     }
   });
