@@ -2,24 +2,89 @@
 // Scope: the code whose checks are security rules (docs/mutation-testing.md). Only fast,
 // in-process test files run against the mutants: service tests spawn the built enclave bundle
 // (dist/enclave), which never contains a mutant, and take minutes each.
+//
+// MUTATION_SCOPE=<name> runs one folder against only the test files that import it, so that a
+// mutant in module-level code (a "static" mutant, which runs every test file) does not run the
+// whole list: on 2 shared cores the full list costs minutes per static mutant.
+const SCOPES = {
+  'host-auth': {
+    mutate: ['src/host/auth/**/*.ts'],
+    testFiles: [
+      'test/mutation-killers/host-auth.test.ts',
+      'test/mutation-killers/auth-service.test.ts',
+      'test/mutation-killers/operator-cli.test.ts',
+      'test/mutation-killers/host-auth-config.test.ts',
+    ],
+  },
+  'protocol-envelope': {
+    mutate: ['src/protocol/envelope/**/*.ts'],
+    testFiles: [
+      'test/protocol/envelope-v1.property.test.ts',
+      'test/vectors/hpke.test.ts',
+      'test/mutation-killers/protocol-envelope.test.ts',
+    ],
+  },
+  'protocol-log': {
+    mutate: ['src/protocol/log/**/*.ts'],
+    testFiles: [
+      'test/protocol/log-checkpoint.property.test.ts',
+      'test/protocol/log-merkle.property.test.ts',
+      'test/vectors/merkle.test.ts',
+      'test/vectors/signed-note.test.ts',
+      'test/client/log-entry-audit.test.ts',
+      'test/aggregates/signed.test.ts',
+      'test/mutation-killers/protocol-log-note.test.ts',
+    ],
+  },
+  'protocol-attestation': {
+    mutate: ['src/protocol/attestation/**/*.ts'],
+    testFiles: [
+      'test/attestation/simulated-evidence.test.ts',
+      'test/attestation/verify-attestation-real.test.ts',
+      'test/client/verify-attestation.test.ts',
+    ],
+  },
+  'protocol-cluster': {
+    mutate: ['src/protocol/cluster/**/*.ts'],
+    testFiles: ['test/enclave/cluster.test.ts'],
+  },
+  'protocol-wallet': {
+    mutate: ['src/protocol/wallet/**/*.ts'],
+    testFiles: [
+      'test/wallet/shamir.test.ts',
+      'test/wallet/hd-derivation.test.ts',
+      'test/wallet/sealed-share.test.ts',
+      'test/wallet/sign-ethereum.test.ts',
+      'test/wallet/sign-solana.test.ts',
+      'test/wallet/policy.test.ts',
+      'test/wallet/custody.test.ts',
+      'test/wallet/state-mac.test.ts',
+    ],
+  },
+};
+const scope = process.env.MUTATION_SCOPE ? SCOPES[process.env.MUTATION_SCOPE] : undefined;
+if (process.env.MUTATION_SCOPE && !scope)
+  throw new Error(`MUTATION_SCOPE: one of ${Object.keys(SCOPES).join(', ')}`);
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'tap',
   plugins: ['@stryker-mutator/tap-runner'],
-  mutate: [
+  mutate: scope?.mutate ?? [
     'src/protocol/**/*.ts',
     'src/enclave/methods/**/*.ts',
     'src/enclave/dispatcher.ts',
     'src/host/auth/**/*.ts',
   ],
   tap: {
-    testFiles: [
+    testFiles: scope?.testFiles ?? [
       'test/protocol/*.test.ts',
       'test/vectors/*.test.ts',
       'test/enclave/dispatcher.test.ts',
       'test/enclave/keyring.test.ts',
       'test/enclave/submit-credential.test.ts',
       'test/enclave/job-table.test.ts',
+      'test/enclave/cluster.test.ts',
       'test/auth/vectors.test.ts',
       'test/auth/queue.test.ts',
       'test/aggregates/signed.test.ts',
@@ -37,14 +102,15 @@ export default {
   concurrency: 1,
   timeoutMS: 60000,
   incremental: true,
-  incrementalFile: 'reports/mutation/stryker-incremental.json',
+  incrementalFile: `reports/mutation/stryker-incremental${scope ? `-${process.env.MUTATION_SCOPE}` : ''}.json`,
   reporters: ['html', 'json', 'clear-text', 'progress'],
-  htmlReporter: { fileName: 'reports/mutation/index.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  tempDirName: '.stryker-tmp',
+  htmlReporter: { fileName: `reports/mutation/${process.env.MUTATION_SCOPE ?? 'index'}.html` },
+  jsonReporter: { fileName: `reports/mutation/${process.env.MUTATION_SCOPE ?? 'mutation'}.json` },
+  tempDirName: `.stryker-tmp${scope ? `-${process.env.MUTATION_SCOPE}` : ''}`,
   cleanTempDir: 'always',
   ignorePatterns: [
     '/dist',
+    '/.stryker-tmp*',
     '/reports',
     '/data',
     '/.cloister-data',

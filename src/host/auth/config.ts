@@ -11,6 +11,8 @@ import type { AUTH_SHARED_ENV } from '../../protocol/enclave-env.js';
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false']);
 
+// Stryker disable StringLiteral: the .describe() texts are documentation no code reads, and a
+// boolean's default is only ever compared with 'true' ('' and 'false' both read as false).
 export const AUTH_HOST_ENV = {
   AUTH_DISABLED_FOR_DEVELOPMENT: bool
     .default('false')
@@ -41,6 +43,7 @@ export const AUTH_HOST_ENV = {
     .default('false')
     .describe('Also set the tokens as Secure, HttpOnly, SameSite=Strict cookies'),
 };
+// Stryker restore StringLiteral
 
 type Outputs<T extends Record<string, z.ZodType>> = {
   [K in keyof T as undefined extends z.output<T[K]> ? never : K]: z.output<T[K]>;

@@ -57,22 +57,32 @@ function osUser(): string {
   }
 }
 
-const isMain =
-  process.argv[1]?.endsWith('operator-cli.ts') || process.argv[1]?.endsWith('operator-cli.js');
-if (isMain) {
-  const { positionals, values } = parseArgs({
-    args: process.argv.slice(2),
-    allowPositionals: true,
-    options: { by: { type: 'string' } },
-  });
-  const [action, email] = positionals;
-  if ((action !== 'grant' && action !== 'revoke') || !email) {
-    process.stderr.write('usage: npm run operator -- grant|revoke <email> [--by <name>]\n');
-    process.exit(2);
-  }
-  process.umask(0o077);
+export const OPERATOR_USAGE = 'usage: npm run operator -- grant|revoke <email> [--by <name>]\n';
+
+/**
+ * The command itself, without touching the process: `args` are the words after the script,
+ * `env` the environment; answers the exit code (0 done, 1 no such account or failure, 2 usage,
+ * a startup error's own code).
+ */
+export async function runOperatorCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  io: { stdout(s: string): void; stderr(s: string): void },
+  whoami: () => string = osUser,
+): Promise<number> {
+  let parsed: ReturnType<typeof parseOperatorArgs>;
   try {
-    const config = loadConfig(process.env);
+    parsed = parseOperatorArgs(args);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed) {
+    io.stderr(OPERATOR_USAGE);
+    return 2;
+  }
+  const { action, email, by } = parsed;
+  try {
+    const config = loadConfig(env);
     const db = await openDatabaseFor(config);
     try {
       if (config.migrateOnStart) await migrate(db);
@@ -82,22 +92,47 @@ if (isMain) {
         { db, repo: createAuthRepository(db), ops },
         action,
         email,
-        values.by ?? osUser(),
+        by ?? whoami(),
       );
       if (!ok) {
-        process.stderr.write('no account with that email\n');
-        process.exit(1);
+        io.stderr('no account with that email\n');
+        return 1;
       }
-      process.stdout.write(`operator role ${action === 'grant' ? 'granted' : 'revoked'}\n`);
+      io.stdout(`operator role ${action === 'grant' ? 'granted' : 'revoked'}\n`);
+      return 0;
     } finally {
       await db.close();
     }
   } catch (err) {
     if (err instanceof StartupError) {
-      process.stderr.write(`operator: ${err.message}\n`);
-      process.exit(err.exitCode);
+      io.stderr(`operator: ${err.message}\n`);
+      return err.exitCode;
     }
-    process.stderr.write('operator command failed\n');
-    process.exit(1);
+    io.stderr('operator command failed\n');
+    return 1;
   }
+}
+
+/** `grant|revoke <email> [--by <name>]`, or null when the words do not say that. */
+export function parseOperatorArgs(
+  args: string[],
+): { action: 'grant' | 'revoke'; email: string; by: string | undefined } | null {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { by: { type: 'string' } },
+  });
+  const [action, email] = positionals;
+  if ((action !== 'grant' && action !== 'revoke') || !email) return null;
+  return { action, email, by: values.by };
+}
+
+const isMain =
+  process.argv[1]?.endsWith('operator-cli.ts') || process.argv[1]?.endsWith('operator-cli.js');
+if (isMain) {
+  process.umask(0o077);
+  process.exitCode = await runOperatorCli(process.argv.slice(2), process.env, {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+  });
 }
