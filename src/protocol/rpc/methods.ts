@@ -149,11 +149,6 @@ const AWAITING: readonly Phase[] = ['awaiting_keyring'];
 const READY: readonly Phase[] = ['ready'];
 const QUORUM: readonly Phase[] = ['awaiting_quorum'];
 
-/** A keyring wrapped under the cluster root, as genesis answers it. */
-const WrappedKeyringSchema = z
-  .object({ generation: z.number().int().positive(), sealed: SealedBlobSchema })
-  .strict();
-
 export const METHODS = {
   'enclave.status': {
     params: z.object({}).strict(),
