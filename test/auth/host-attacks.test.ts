@@ -15,6 +15,7 @@ describe('sign-in methods: the host cannot claim a factor passed', () => {
   let userId: string;
   let sealed: string;
   let recoveryCodes: string[];
+  let totp: TOTP;
   const creds = { email: 'victim@example.com', password: 'a long enough password' };
   const call = (method: 'POST', url: string, bearer?: string, payload?: object) =>
     ts.service.app.inject({
@@ -24,13 +25,23 @@ describe('sign-in methods: the host cannot claim a factor passed', () => {
       headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
     });
 
+  /** auth.step_up called by the host itself, with the account's sealed secret and no MACs. */
+  const stepUp = (second: { totp_code: string } | { recovery_code: string }) =>
+    ts.service.enclave.call('auth.step_up', {
+      access_token: token,
+      roles: [],
+      totp_sealed: sealed,
+      second,
+      recovery_macs: [],
+    });
+
   before(async () => {
     ts = await startTestService('pglite', { AUTH_LOGIN_MAX_PER_IP: '100000' });
     assert.equal((await call('POST', '/auth/register', undefined, creds)).statusCode, 201);
     const login = (await call('POST', '/auth/login', undefined, creds)).json();
     token = login.access_token;
     const enrol = await call('POST', '/auth/totp/enroll', token, { label: creds.email });
-    const totp = URI.parse(enrol.json().otpauth_uri) as TOTP;
+    totp = URI.parse(enrol.json().otpauth_uri) as TOTP;
     const ok = await call('POST', '/auth/totp/confirm', token, { code: totp.generate() });
     assert.equal(ok.statusCode, 200, ok.body);
     recoveryCodes = ok.json().recovery_codes;
@@ -45,15 +56,8 @@ describe('sign-in methods: the host cannot claim a factor passed', () => {
   it('a made-up recovery code gets no mfa token from the enclave (step-up)', async () => {
     const made = 'AAAAA-BBBBB';
     assert.ok(!recoveryCodes.includes(made));
-    await assert.rejects(
-      ts.service.enclave.call('auth.step_up', {
-        access_token: token,
-        roles: [],
-        totp_sealed: sealed,
-        second: { recovery_code: made },
-        recovery_macs: [],
-      } as never),
-      (err) => isEnclaveCallError(err, 'AUTH_MFA_INVALID'),
+    await assert.rejects(stepUp({ recovery_code: made }), (err) =>
+      isEnclaveCallError(err, 'AUTH_MFA_INVALID'),
     );
   });
 
@@ -86,5 +90,23 @@ describe('sign-in methods: the host cannot claim a factor passed', () => {
     assert.equal(stepped.statusCode, 200, stepped.body);
     const spent = await call('POST', '/auth/step-up', token, { recovery_code: recoveryCodes[1] });
     assert.equal(spent.json().error.code, 'AUTH_MFA_INVALID');
+  });
+
+  it('the host cannot guess TOTP codes through the enclave without limit', async () => {
+    const at = (steps: number) => totp.generate({ timestamp: Date.now() + steps * 30_000 });
+    const live = new Set([at(-1), at(0), at(1), at(2)]);
+    let tried = 0;
+    for (let guess = 0; tried < 20; guess++) {
+      const code = String(guess).padStart(6, '0');
+      if (live.has(code)) continue;
+      await assert.rejects(stepUp({ totp_code: code }), (err) =>
+        isEnclaveCallError(err, 'AUTH_MFA_INVALID'),
+      );
+      tried++;
+    }
+    // The right code of the next step (never used) now fails too: the account is locked out.
+    await assert.rejects(stepUp({ totp_code: at(1) }), (err) =>
+      isEnclaveCallError(err, 'AUTH_MFA_INVALID'),
+    );
   });
 });

@@ -54,14 +54,29 @@ export function secondFactor(
 ): { recovery_mac: string | null } {
   if (!totpSealed) throw new RpcError('AUTH_MFA_INVALID');
   if (!second) throw new RpcError('AUTH_MFA_REQUIRED');
-  if ('recovery_code' in second) {
-    const mac = Buffer.from(recoveryCodeMac(keyring, userId, second.recovery_code), 'base64url');
-    const known = recoveryMacs.find((m) => bytesEqual(Buffer.from(m, 'base64url'), mac));
-    if (known === undefined) throw new RpcError('AUTH_MFA_INVALID');
-    return { recovery_mac: known };
+  return limitedGuess(state, userId, () => {
+    if ('recovery_code' in second) {
+      const mac = Buffer.from(recoveryCodeMac(keyring, userId, second.recovery_code), 'base64url');
+      const known = recoveryMacs.find((m) => bytesEqual(Buffer.from(m, 'base64url'), mac));
+      if (known === undefined) throw new RpcError('AUTH_MFA_INVALID');
+      return { recovery_mac: known };
+    }
+    checkTotp(keyring, state.auth.totpReplay, userId, totpSealed, second.totp_code, state.now());
+    return { recovery_mac: null };
+  });
+}
+
+/** Runs a second-factor check of `userId` unless it is locked out; counts it when wrong. */
+function limitedGuess<T>(state: EnclaveState, userId: string, check: () => T): T {
+  const guesses = state.auth.totpReplay;
+  const now = state.now();
+  if (guesses.locked(userId, now)) throw new RpcError('AUTH_MFA_INVALID');
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof RpcError && err.code === 'AUTH_MFA_INVALID') guesses.failed(userId, now);
+    throw err;
   }
-  checkTotp(keyring, state.auth.totpReplay, userId, totpSealed, second.totp_code, state.now());
-  return { recovery_mac: null };
 }
 
 export function totpEnroll(
@@ -91,9 +106,11 @@ export function totpConfirm(
   const secret = openTotpSecret(keyring, sub, params.totp_sealed);
   const now = state.now();
   try {
-    const step = totpStep(secret, params.code, now);
-    if (step === null || !state.auth.totpReplay.accept(sub, step, now))
-      throw new RpcError('AUTH_MFA_INVALID');
+    limitedGuess(state, sub, () => {
+      const step = totpStep(secret, params.code, now);
+      if (step === null || !state.auth.totpReplay.accept(sub, step, now))
+        throw new RpcError('AUTH_MFA_INVALID');
+    });
   } finally {
     secret.fill(0);
   }
