@@ -38,6 +38,8 @@ const config: AuthConfig = {
   loginFailuresBeforeBackoff: 5,
   registerMaxPerIp: 10,
   cookies: false,
+  stepUpSeconds: 300,
+  requireEmailConfirmation: false,
 };
 
 const tokens = (over: Record<string, unknown> = {}) => ({
@@ -46,6 +48,8 @@ const tokens = (over: Record<string, unknown> = {}) => ({
   refresh_token: 'ref-next',
   refresh_expires_at: NOW + 86400,
   refresh_hash: sha('ref-next'),
+  // No recovery code was spent (a TOTP login or a plain password login).
+  recovery_mac: null,
   ...over,
 });
 
@@ -91,6 +95,8 @@ function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {})
     findUserByEmail: async (email: string) =>
       [...users.values()].find((u) => u.email === email) ?? null,
     findUser: async (id: string) => users.get(id) ?? null,
+    confirmedTotp: async () => null,
+    recoveryCodeMacs: async () => [],
     insertUser: async (id: string, email: string, sealed: string) => {
       repoCalls.push(['insertUser', id, email, sealed]);
       if ([...users.values()].some((u) => u.email === email)) return false;
@@ -357,7 +363,14 @@ describe('auth service: login', () => {
     assert.deepEqual(w.calls[0]!.params, {
       email: 'a@example.test',
       secret: { password: 'x' },
-      user: { user_id: UID, password_sealed: 'pw-sealed', roles: ['operator'] },
+      user: {
+        user_id: UID,
+        password_sealed: 'pw-sealed',
+        roles: ['operator'],
+        // No TOTP enrolled: the enclave is told so, with no recovery-code MACs to check.
+        totp_sealed: null,
+        recovery_macs: [],
+      },
     });
     assert.deepEqual(w.throttleCalls, ['begin a@example.test', 'succeeded a@example.test']);
     assert.deepEqual(w.repoCalls, [
@@ -733,6 +746,7 @@ describe('auth service: schedules', () => {
       handlers: {
         'auth.prepare_rotation': () => ({ sealed: 'blob-2', generation: 2, kid: 'kid-2' }),
         'auth.activate': () => ({ keys: [] }),
+        'auth.init': () => ({ keys: [], sealed: null, generation: 2 }),
       },
     });
     return { w, advance };
@@ -746,11 +760,14 @@ describe('auth service: schedules', () => {
     await advance(0);
     const count = (m: string) => w.calls.filter((c) => c.method === m).length;
     assert.equal(count('auth.prepare_rotation'), 1);
-    assert.equal(count('auth.jwks'), 0);
+    // A re-read is auth.init with the newest stored keyring (another member may have rotated),
+    // or auth.jwks when none is stored.
+    const reads = () => count('auth.jwks') + count('auth.init');
+    const before = reads();
     await advance(29_999);
-    assert.equal(count('auth.jwks'), 0);
+    assert.equal(reads(), before);
     await advance(1);
-    assert.equal(count('auth.jwks'), 1, 'at 30 s');
+    assert.equal(reads(), before + 1, 'at 30 s');
     await w.service.stop();
     const after = w.calls.length;
     await advance(120_000);

@@ -24,6 +24,8 @@ describe('host auth config', () => {
       loginFailuresBeforeBackoff: 5,
       registerMaxPerIp: 10,
       cookies: false,
+      stepUpSeconds: 300,
+      requireEmailConfirmation: false,
     });
   });
 
@@ -42,6 +44,8 @@ describe('host auth config', () => {
         AUTH_LOGIN_FAILURES_BEFORE_BACKOFF: '13',
         AUTH_REGISTER_MAX_PER_IP: '14',
         AUTH_COOKIES: 'true',
+        AUTH_STEP_UP_SECONDS: '120',
+        AUTH_REQUIRE_EMAIL_CONFIRMATION: 'true',
       }),
       {
         disabledForDevelopment: true,
@@ -56,6 +60,8 @@ describe('host auth config', () => {
         loginFailuresBeforeBackoff: 13,
         registerMaxPerIp: 14,
         cookies: true,
+        stepUpSeconds: 120,
+        requireEmailConfirmation: true,
       },
     );
   });

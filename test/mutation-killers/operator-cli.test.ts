@@ -130,7 +130,9 @@ describe('operator CLI: against a PostgreSQL database', () => {
     const db = await openDatabaseFor(loadConfig({ DATABASE_URL: url }));
     try {
       const sealed = `ph1.${'A'.repeat(44)}`;
-      assert.ok(await createAuthRepository(db).insertUser(UID, 'op@example.test', sealed));
+      // The operator CLI reads only the account row: a well-formed binding is enough here.
+      const binding = `mb1.${'B'.repeat(43)}`;
+      assert.ok(await createAuthRepository(db).insertUser(UID, 'op@example.test', sealed, binding));
     } finally {
       await db.close();
     }

@@ -77,10 +77,36 @@ export function totpStep(secret: Uint8Array, code: string, now: number): number 
   return delta === null ? null : Math.floor(now / TOTP_PERIOD) + delta;
 }
 
-/** Last accepted step per user: a code is good once (RFC 6238 §5.2). */
+/** Wrong second-factor codes (TOTP or recovery) a user may send per window before a lockout. */
+export const MFA_MAX_FAILURES = 10;
+export const MFA_FAILURE_WINDOW_SECONDS = 900;
+
+/**
+ * Last accepted step per user: a code is good once (RFC 6238 §5.2). And the wrong codes per
+ * user: after MFA_MAX_FAILURES in MFA_FAILURE_WINDOW_SECONDS every code is refused until the
+ * window ends (RFC 6238 §5.1), here, since the host's login backoff does not bind a host that
+ * calls the enclave itself (a million codes, three of them good, fall in minutes otherwise).
+ */
 export class TotpReplay {
   private readonly last = new Map<string, { step: number; until: number }>();
+  private readonly failures = new Map<string, { n: number; until: number }>();
   constructor(private readonly max = 100_000) {}
+
+  /** Whether `userId` has used up its wrong codes for now (also when the table is full). */
+  locked(userId: string, now: number): boolean {
+    const f = this.failures.get(userId);
+    if (f && f.until > now) return f.n >= MFA_MAX_FAILURES;
+    if (this.failures.size >= this.max)
+      for (const [k, v] of this.failures) if (v.until <= now) this.failures.delete(k);
+    return this.failures.size >= this.max;
+  }
+
+  /** Counts a wrong code of `userId`. */
+  failed(userId: string, now: number): void {
+    const f = this.failures.get(userId);
+    if (f && f.until > now) f.n++;
+    else this.failures.set(userId, { n: 1, until: now + MFA_FAILURE_WINDOW_SECONDS });
+  }
 
   /** True, and remembered, when `step` is newer than the last accepted one of this user. */
   accept(userId: string, step: number, now: number): boolean {

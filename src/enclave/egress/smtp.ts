@@ -77,11 +77,16 @@ class Conversation {
     socket.on('close', () => this.fail(new EgressError('EGRESS_NETWORK')));
   }
 
-  /** Stop reading the plain socket before TLS takes it over. */
+  /**
+   * Stop reading the plain socket before TLS takes it over. Bytes already read past the "220"
+   * to STARTTLS came in plain text after it: whoever sits on the path (the host, for a tunnel)
+   * put them there to be read as replies from inside TLS, so the conversation ends.
+   */
   detach(): void {
     this.socket.removeAllListeners('data');
     this.socket.removeAllListeners('error');
     this.socket.removeAllListeners('close');
+    if (this.buf !== '') throw new EgressError('EGRESS_NETWORK', 'smtp data after STARTTLS');
   }
 
   private fail(err: Error): void {

@@ -4,6 +4,7 @@
  * here (verifyOwnClaims), never the host's say-so. The secret is drawn and sealed here; the
  * host stores the sealed blob and the recovery codes' MACs.
  */
+import { bytesEqual } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { SecondFactor } from '../../protocol/rpc/auth-methods.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
@@ -39,7 +40,9 @@ export function caller(state: EnclaveState, keyring: AuthKeyring, token: string)
 
 /**
  * The second factor of a login or step-up for `userId`: a TOTP code against the sealed secret,
- * or a recovery code, whose MAC the host must then find and spend (else no session is stored).
+ * or a recovery code whose MAC is one of `recoveryMacs` (the account's unspent codes as the host
+ * stores them: MACs only this enclave can make, so the host cannot pass off a code of its own);
+ * the host must then spend that row (else no session is stored).
  */
 export function secondFactor(
   state: EnclaveState,
@@ -47,13 +50,33 @@ export function secondFactor(
   userId: string,
   totpSealed: string | null | undefined,
   second: SecondFactor | undefined,
+  recoveryMacs: readonly string[] = [],
 ): { recovery_mac: string | null } {
   if (!totpSealed) throw new RpcError('AUTH_MFA_INVALID');
   if (!second) throw new RpcError('AUTH_MFA_REQUIRED');
-  if ('recovery_code' in second)
-    return { recovery_mac: recoveryCodeMac(keyring, userId, second.recovery_code) };
-  checkTotp(keyring, state.auth.totpReplay, userId, totpSealed, second.totp_code, state.now());
-  return { recovery_mac: null };
+  return limitedGuess(state, userId, () => {
+    if ('recovery_code' in second) {
+      const mac = Buffer.from(recoveryCodeMac(keyring, userId, second.recovery_code), 'base64url');
+      const known = recoveryMacs.find((m) => bytesEqual(Buffer.from(m, 'base64url'), mac));
+      if (known === undefined) throw new RpcError('AUTH_MFA_INVALID');
+      return { recovery_mac: known };
+    }
+    checkTotp(keyring, state.auth.totpReplay, userId, totpSealed, second.totp_code, state.now());
+    return { recovery_mac: null };
+  });
+}
+
+/** Runs a second-factor check of `userId` unless it is locked out; counts it when wrong. */
+function limitedGuess<T>(state: EnclaveState, userId: string, check: () => T): T {
+  const guesses = state.auth.totpReplay;
+  const now = state.now();
+  if (guesses.locked(userId, now)) throw new RpcError('AUTH_MFA_INVALID');
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof RpcError && err.code === 'AUTH_MFA_INVALID') guesses.failed(userId, now);
+    throw err;
+  }
 }
 
 export function totpEnroll(
@@ -83,9 +106,11 @@ export function totpConfirm(
   const secret = openTotpSecret(keyring, sub, params.totp_sealed);
   const now = state.now();
   try {
-    const step = totpStep(secret, params.code, now);
-    if (step === null || !state.auth.totpReplay.accept(sub, step, now))
-      throw new RpcError('AUTH_MFA_INVALID');
+    limitedGuess(state, sub, () => {
+      const step = totpStep(secret, params.code, now);
+      if (step === null || !state.auth.totpReplay.accept(sub, step, now))
+        throw new RpcError('AUTH_MFA_INVALID');
+    });
   } finally {
     secret.fill(0);
   }
@@ -105,6 +130,7 @@ export function stepUp(
     claims.sub,
     params.totp_sealed,
     params.second,
+    params.recovery_macs,
   );
   const amr = [...new Set([...(claims.amr ?? []), 'otp', 'mfa'])];
   return {

@@ -167,7 +167,14 @@ export async function authLogin(
   // With a TOTP secret on the account, the password alone is not a login (the secret's seal
   // binds it to this account; the host decides only whether it hands it over).
   const { recovery_mac } = user.totp_sealed
-    ? secondFactor(state, keyring, user.user_id, user.totp_sealed, params.second)
+    ? secondFactor(
+        state,
+        keyring,
+        user.user_id,
+        user.totp_sealed,
+        params.second,
+        user.recovery_macs,
+      )
     : { recovery_mac: null };
   const sessionId = randomUUID();
   const amr = user.totp_sealed ? ['pwd', 'otp', 'mfa'] : ['pwd'];

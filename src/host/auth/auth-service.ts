@@ -111,6 +111,7 @@ export function createAuthService(deps: AuthServiceDeps) {
               password_sealed: user.password_sealed,
               roles: user.roles,
               totp_sealed: await repo.confirmedTotp(user.user_id),
+              recovery_macs: await repo.recoveryCodeMacs(user.user_id),
             }
           : null;
       r = await enclave.call('auth.login', {

@@ -64,7 +64,8 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       if (!(await repo.insertUser(r.user_id, email, r.password_sealed, r.email_binding, 'pending')))
         return;
       await ops.record(repo.db, { type: 'auth.registered', userId: r.user_id });
-      await otpStart(email, 'confirm');
+      // Not awaited: a taken address gets no mail, so waiting for this one would tell them apart.
+      void otpStart(email, 'confirm');
     },
 
     /** The confirmation code of a pending account: it becomes active and can log in. */
@@ -95,10 +96,11 @@ export function createOtpLogin(deps: AuthServiceDeps) {
 
     /**
      * A reset code goes only to an address linked to an account (a stranger gets no mail); the
-     * answer is the same 202 either way.
+     * answer is the same 202 either way, and comes before the mail is sent.
      */
     async passwordResetStart(email: string): Promise<void> {
-      if (await repo.findUserByMethod('email', email)) await otpStart(email, 'reset');
+      // Not awaited, as at registration: the answer's time must not depend on the mail.
+      if (await repo.findUserByMethod('email', email)) void otpStart(email, 'reset');
     },
 
     /**

@@ -133,6 +133,7 @@ export function createTotpService(deps: AuthServiceDeps) {
         roles,
         totp_sealed: sealed,
         second,
+        recovery_macs: await repo.recoveryCodeMacs(userId),
       });
       if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
       await storeSession(r, true);

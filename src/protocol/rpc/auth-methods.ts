@@ -134,6 +134,8 @@ export const AUTH_METHODS = {
             roles: z.array(RoleSchema).max(8),
             /** The account's sealed TOTP secret when it has one: a second factor is then due. */
             totp_sealed: SealedTotp.nullable().optional(),
+            /** The MACs of its unspent recovery codes: a recovery code must match one. */
+            recovery_macs: z.array(RecoveryMac).max(10).optional(),
           })
           .strict()
           .nullable(),
@@ -338,6 +340,8 @@ export const AUTH_METHODS = {
         roles: z.array(RoleSchema).max(8),
         totp_sealed: SealedTotp.nullable(),
         second: SecondFactorSchema,
+        /** The MACs of the account's unspent recovery codes: a recovery code must match one. */
+        recovery_macs: z.array(RecoveryMac).max(10),
       })
       .strict(),
     result: z

@@ -310,6 +310,14 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
+    /** The MACs of the account's unspent recovery codes (the enclave matches a code to one). */
+    async recoveryCodeMacs(userId: string): Promise<string[]> {
+      const { rows } = await db.query<{ mac: string }>(
+        'SELECT mac FROM auth_recovery_codes WHERE user_id = $1 ORDER BY mac LIMIT 10',
+        [userId],
+      );
+      return rows.map((r) => r.mac);
+    },
     async recoveryCodesLeft(userId: string, q: Queryable = db): Promise<number> {
       const { rows } = await q.query<{ n: string }>(
         'SELECT count(*) AS n FROM auth_recovery_codes WHERE user_id = $1',
