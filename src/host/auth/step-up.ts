@@ -9,8 +9,11 @@ import type { FastifyRequest } from 'fastify';
 import { HostError } from '../errors.js';
 import type { AuthGuard } from './guard.js';
 
-/** RFC 8176 values this service issues: password, one-time code, SIWE (software key). */
-export const FACTORS = ['pwd', 'otp', 'swk'] as const;
+/**
+ * RFC 8176 values this service issues for a login: password, one-time code, SIWE (software
+ * key), passkey (hardware-bound key).
+ */
+export const FACTORS = ['pwd', 'otp', 'swk', 'hwk'] as const;
 export type Factor = (typeof FACTORS)[number];
 
 /**
