@@ -68,12 +68,14 @@ export {
   aggregatesDigest,
   aggregatesSigningInput,
   AGGREGATES_VERSION,
+  AGGREGATES_VERSION_V2,
   AGGREGATES_VERSION_V1,
   accountCommitment,
   aggregatesSubject,
   type AggregatesPayload,
   type SignedAggregates,
   type AggregateFigures,
+  type DailyRow,
 } from '../protocol/aggregates.js';
 export {
   encryptPassword,

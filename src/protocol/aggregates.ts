@@ -1,9 +1,9 @@
 /**
- * Signed performance aggregates, `cloister/aggregates/v2` (and v1, still verified)
+ * Signed performance aggregates, `cloister/aggregates/v3` (and v2, v1, still verified)
  * (docs/protocol/signed-aggregates.md): the payload schemas, the signing input (UTF-8
  * "<version>\n" ‖ JCS(payload)), its digest (what the transparency log entry of a result
  * carries) and that log entry; the v2 bindings (exchange-account commitment, subject, audience
- * and nonce); the window rule. The one implementation for enclave (signer), host (storage) and
+ * and nonce); the v3 daily series; the window rule. The one implementation for enclave (signer), host (storage) and
  * client (verifier). Pure, no `node:`.
  *
  * The figures' meaning is docs/aggregates.md; the engine that computes them is
@@ -12,20 +12,31 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
 import { ExchangeSchema } from './credentials.js';
+import { addDecimals, DecimalStringSchema, plainDecimal } from './decimal-string.js';
 import { base64Bytes, bytesToHex, concatBytes, hexBytes, utf8 } from './encoding.js';
 import { jcs } from './jcs.js';
 import { KeyIdSchema } from './key-id.js';
 
 /** The version the enclave signs now. */
-export const AGGREGATES_VERSION = 'cloister/aggregates/v2';
+export const AGGREGATES_VERSION = 'cloister/aggregates/v3';
+/** v2: the bindings without the daily series (still verified). */
+export const AGGREGATES_VERSION_V2 = 'cloister/aggregates/v2';
 export const AGGREGATES_VERSION_V1 = 'cloister/aggregates/v1';
 /**
  * Domain separation: the signature can never be mistaken for one over other Cloister data, nor
- * a v1 payload for a v2 one (the signing input starts with the payload's own version).
+ * a payload of one version for another (the signing input starts with the payload's own version).
  */
 export const AGGREGATES_SIGNING_CONTEXT = `${AGGREGATES_VERSION}\n`;
 
 export const DAY_MS = 86_400_000;
+/** UTC days that intersect [from, to) (ms): a partial first or last day counts as a whole day. */
+export function windowDays(from: number, to: number): number {
+  if (to <= from) return 0;
+  return Math.floor((to - 1) / DAY_MS) - Math.floor(from / DAY_MS) + 1;
+}
+/** Most rows a v3 daily series may have (the engine's longest window, a little over 100 years). */
+export const MAX_DAILY_ROWS = 36_600;
+
 /** Clock skew tolerated on a client's `to`. */
 export const AGGREGATES_FUTURE_SKEW_MS = 60_000;
 
@@ -183,7 +194,7 @@ export type AggregatesPayloadV1 = z.infer<typeof AggregatesPayloadV1Schema>;
 
 export const AggregatesPayloadV2Schema = z
   .object({
-    version: z.literal(AGGREGATES_VERSION),
+    version: z.literal(AGGREGATES_VERSION_V2),
     ...AggregateFiguresSchema.shape,
     ...AggregatesContextSchema.shape,
     ...AggregatesBindingSchema.shape,
@@ -192,8 +203,72 @@ export const AggregatesPayloadV2Schema = z
   .refine((p) => p.from <= p.to, fromNotAfterTo);
 export type AggregatesPayloadV2 = z.infer<typeof AggregatesPayloadV2Schema>;
 
-/** Either version: v1 results signed before v2 still verify. */
+/**
+ * One UTC day of the v3 daily series: its realized PnL and the cumulative realized PnL at its
+ * end, in the reporting currency, as exact decimal strings.
+ */
+export const DailyRowSchema = z
+  .object({
+    /** The UTC day, `YYYY-MM-DD`. */
+    day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    pnl: DecimalStringSchema,
+    cumulative: DecimalStringSchema,
+  })
+  .strict();
+export type DailyRow = z.infer<typeof DailyRowSchema>;
+
+/** `YYYY-MM-DD` of the UTC day number `day` (days since the epoch). */
+export function utcDayName(day: number): string {
+  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+}
+
+/**
+ * Why a v3 daily series does not fit its payload, or null: one row per UTC day intersecting
+ * [from, to), in order; each `cumulative` is the previous one (0 before the first day) plus
+ * that day's `pnl`, exactly; the last `cumulative` is exactly the payload's `pnl`.
+ */
+export function dailySeriesProblem(p: {
+  from: string;
+  to: string;
+  pnl: number;
+  daily: readonly DailyRow[];
+}): string | null {
+  const from = Date.parse(p.from);
+  const n = windowDays(from, Date.parse(p.to));
+  if (p.daily.length !== n) return 'must have one row per UTC day of the window';
+  const day0 = Math.floor(from / DAY_MS);
+  let cumulative = '0';
+  for (let d = 0; d < n; d++) {
+    const row = p.daily[d]!;
+    if (row.day !== utcDayName(day0 + d)) return "days must be the window's UTC days, in order";
+    cumulative = addDecimals(cumulative, row.pnl);
+    if (row.cumulative !== cumulative) return 'cumulative must be the running sum of pnl';
+  }
+  if (cumulative !== plainDecimal(p.pnl)) return 'the daily pnl must sum to pnl exactly';
+  return null;
+}
+
+export const AggregatesPayloadV3Schema = z
+  .object({
+    version: z.literal(AGGREGATES_VERSION),
+    ...AggregateFiguresSchema.shape,
+    ...AggregatesContextSchema.shape,
+    ...AggregatesBindingSchema.shape,
+    /** Per UTC day of the window: realized PnL and cumulative realized PnL (v3). */
+    daily: z.array(DailyRowSchema).max(MAX_DAILY_ROWS),
+  })
+  .strict()
+  .refine((p) => p.from <= p.to, fromNotAfterTo)
+  .superRefine((p, ctx) => {
+    if (p.from > p.to) return;
+    const problem = dailySeriesProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['daily'] });
+  });
+export type AggregatesPayloadV3 = z.infer<typeof AggregatesPayloadV3Schema>;
+
+/** Any version: v1 and v2 results signed before v3 still verify. */
 export const AggregatesPayloadSchema = z.union([
+  AggregatesPayloadV3Schema,
   AggregatesPayloadV2Schema,
   AggregatesPayloadV1Schema,
 ]);

@@ -7,9 +7,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { computeAggregatesDaily } from '../../src/enclave/aggregates/daily.js';
 import { computeAggregates, runAggregates } from '../../src/enclave/aggregates/engine.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
-import { AggregateFiguresSchema, type AggregateFigures } from '../../src/protocol/aggregates.js';
+import {
+  AggregateFiguresSchema,
+  dailySeriesProblem,
+  type AggregateFigures,
+} from '../../src/protocol/aggregates.js';
+import { addDecimals, plainDecimal } from '../../src/protocol/decimal-string.js';
 import { DAY, T0 } from './helpers.js';
 import { referenceAggregates } from './reference.js';
 
@@ -257,6 +263,32 @@ describe('aggregates: engine vs exact reference', () => {
         }
         const daily = runAggregates(fills, { ...WINDOW, reportingCurrency: rc }).daily;
         r.daily.forEach((d, i) => close(daily[i]!, d, mag, `day ${i}`));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('signs a daily series that sums to pnl exactly and follows the reference day by day', () => {
+    fc.assert(
+      fc.property(historyArb, fc.constantFrom('USDT', 'BTC'), (fills, rc) => {
+        const a = computeAggregatesDaily(fills, { ...WINDOW, reportingCurrency: rc });
+        assert.deepEqual(
+          { ...a, daily: undefined },
+          { ...computeAggregates(fills, { ...WINDOW, reportingCurrency: rc }), daily: undefined },
+        );
+        const r = referenceAggregates(fills, WINDOW.from, WINDOW.to, rc);
+        assert.equal(a.daily.length, r.daily.length);
+        // Exactly, in decimal: Σ daily pnl = last cumulative = the signed pnl.
+        const sum = a.daily.reduce((s, d) => addDecimals(s, d.pnl), '0');
+        assert.equal(sum, plainDecimal(a.pnl));
+        assert.equal(a.daily.at(-1)!.cumulative, plainDecimal(a.pnl));
+        assert.equal(dailySeriesProblem(a), null);
+        let cumulative = 0;
+        r.daily.forEach((d, i) => {
+          cumulative += d;
+          close(Number(a.daily[i]!.pnl), d, r.volume, `day ${i} pnl`);
+          close(Number(a.daily[i]!.cumulative), cumulative, r.volume, `day ${i} cumulative`);
+        });
       }),
       { numRuns: 300 },
     );

@@ -5,7 +5,7 @@
  * The key is a published test key (seed 00 01 … 1f): never use it for anything else.
  */
 import { createHash } from 'node:crypto';
-import { computeAggregates } from '../../src/enclave/aggregates/engine.js';
+import { computeAggregatesDaily } from '../../src/enclave/aggregates/daily.js';
 import { signAggregates } from '../../src/enclave/aggregates/sign.js';
 import { ed25519PrivateKeyObject, ed25519RawPublic } from '../../src/enclave/crypto/ed25519.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
@@ -16,6 +16,8 @@ import {
   aggregatesSubject,
   AGGREGATES_VERSION,
   AGGREGATES_VERSION_V1,
+  AGGREGATES_VERSION_V2,
+  type AggregatesPayload,
   type AggregatesPayloadV1,
   type AggregatesPayloadV2,
 } from '../../src/protocol/aggregates.js';
@@ -69,8 +71,13 @@ export const EXAMPLE_FILLS: Fill[] = [
   f(5, 'ETH/BTC', 'buy', '0.05', '2', 80, { cost: '0.0001', currency: 'BTC' }),
 ];
 
-/** The `cloister/aggregates/v2` example (what the enclave signs now). */
+/** The `cloister/aggregates/v3` example (what the enclave signs now). */
 export function buildExample() {
+  return build('v3');
+}
+
+/** The same figures as a `cloister/aggregates/v2` result (the document's example before v3). */
+export function buildExampleV2() {
   return build('v2');
 }
 
@@ -79,10 +86,10 @@ export function buildExampleV1() {
   return build('v1');
 }
 
-function build(version: 'v1' | 'v2') {
+function build(version: 'v1' | 'v2' | 'v3') {
   const key = ed25519PrivateKeyObject(EXAMPLE_SEED);
   const publicKey = ed25519RawPublic(key);
-  const figures = computeAggregates(EXAMPLE_FILLS, {
+  const { daily, ...figures } = computeAggregatesDaily(EXAMPLE_FILLS, {
     from: T,
     to: T + 4 * 24 * H,
     reportingCurrency: 'USDT',
@@ -99,19 +106,18 @@ function build(version: 'v1' | 'v2') {
     measurement: createHash('sha384').update('example enclave image').digest('hex'),
     key_id: okpThumbprint('Ed25519', publicKey),
   };
-  const payload: AggregatesPayloadV1 | AggregatesPayloadV2 =
-    version === 'v1'
-      ? v1
-      : {
-          ...v1,
-          version: AGGREGATES_VERSION,
-          account_commitment: accountCommitment(EXAMPLE_SALT, 'binance', EXAMPLE_ACCOUNT_ID),
-          subject: aggregatesSubject({ userId: EXAMPLE_USER_ID }),
-          audience: EXAMPLE_AUDIENCE,
-          nonce: EXAMPLE_NONCE,
-          // Binance discovers symbols from balances: never an account-wide listing.
-          symbols_complete: false,
-        };
+  const v2: AggregatesPayloadV2 = {
+    ...v1,
+    version: AGGREGATES_VERSION_V2,
+    account_commitment: accountCommitment(EXAMPLE_SALT, 'binance', EXAMPLE_ACCOUNT_ID),
+    subject: aggregatesSubject({ userId: EXAMPLE_USER_ID }),
+    audience: EXAMPLE_AUDIENCE,
+    nonce: EXAMPLE_NONCE,
+    // Binance discovers symbols from balances: never an account-wide listing.
+    symbols_complete: false,
+  };
+  const payload: AggregatesPayload =
+    version === 'v1' ? v1 : version === 'v2' ? v2 : { ...v2, version: AGGREGATES_VERSION, daily };
   const signed = signAggregates(payload, key);
   return {
     resultsKey: bytesToBase64(publicKey),
@@ -125,6 +131,7 @@ function build(version: 'v1' | 'v2') {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const e = process.argv[2] === 'v1' ? buildExampleV1() : buildExample();
+  const which = process.argv[2];
+  const e = which === 'v1' ? buildExampleV1() : which === 'v2' ? buildExampleV2() : buildExample();
   console.log(JSON.stringify(e, null, 2));
 }

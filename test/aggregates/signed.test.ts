@@ -67,8 +67,8 @@ describe('signed aggregates: signature', () => {
 
   it('the signing input is the context string followed by JCS of the parsed payload', () => {
     const input = utf8.decode(aggregatesSigningInput(example.signed.payload));
-    assert.equal(AGGREGATES_SIGNING_CONTEXT, 'cloister/aggregates/v2\n');
-    assert.equal(input, `cloister/aggregates/v2\n${example.payloadJcs}`);
+    assert.equal(AGGREGATES_SIGNING_CONTEXT, 'cloister/aggregates/v3\n');
+    assert.equal(input, `cloister/aggregates/v3\n${example.payloadJcs}`);
     // JCS: members sorted by UTF-16 code units, no whitespace, at every level.
     assert.ok(example.payloadJcs.startsWith('{"account_commitment":"'));
     assert.ok(
@@ -136,7 +136,12 @@ describe('signed aggregates: signature', () => {
       },
       {
         ...example.signed,
-        payload: { ...example.signed.payload, version: 'cloister/aggregates/v3' },
+        payload: { ...example.signed.payload, version: 'cloister/aggregates/v4' },
+      },
+      // The v3 daily series under the v2 version: an unknown member for v2, so refused.
+      {
+        ...example.signed,
+        payload: { ...example.signed.payload, version: 'cloister/aggregates/v2' },
       },
       // v2 members under the v1 version: unknown members for v1, so refused.
       {
@@ -243,7 +248,8 @@ describe('signed aggregates: log inclusion', () => {
     const entry = aggregatesLogEntry(example.signed.payload);
     const log = await logWith(jcs(entry));
     const tampered = clone(example.signed);
-    tampered.payload.pnl += 1;
+    // (not `pnl`: a v3 payload whose days no longer sum to it fails the schema first)
+    tampered.payload.volume += 1;
     const reasons = (s: unknown, l: typeof log, t = logTrust) => {
       const v = verifyAggregatesInclusion(s, l, t);
       assert.equal(v.valid, false);

@@ -225,7 +225,15 @@ describe('web app in Chromium', { skip }, () => {
     assert.match(checks, /✓ Included in the transparency log/);
     assert.match((await page.getByTestId('coverage').textContent()) ?? '', /covers only 2 symbols/);
     assert.match((await page.getByTestId('figures').textContent()) ?? '', /BTC\/USDT, ETH\/USDT/);
-    assert.equal(await page.locator('.chart canvas').count(), 2, 'two uPlot charts');
+    // v3: the equity curve and daily PnL from the signed daily series, then PnL and volume by symbol.
+    assert.equal(await page.getByTestId('daily-charts').locator('canvas').count(), 2);
+    assert.ok(
+      await page
+        .getByRole('img', { name: /^Equity curve \(cumulative realized PnL\)/ })
+        .isVisible(),
+    );
+    assert.ok(await page.getByRole('img', { name: /^Daily realized PnL/ }).isVisible());
+    assert.equal(await page.locator('.chart canvas').count(), 4, 'four uPlot charts');
     await axe(page, 'report (done)');
     await shot(page, 'report');
 

@@ -26,6 +26,8 @@ import {
   type AggregatesPayload,
   type ExchangeCredentials,
 } from '../../src/client/index.js';
+import { windowDays } from '../../src/protocol/aggregates.js';
+import { plainDecimal } from '../../src/protocol/decimal-string.js';
 import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { verifiedAttestation, submit } from '../helpers/client.js';
 import { credentialNeedles, dumpPublicSchema, findNeedles } from '../helpers/security-util.js';
@@ -133,11 +135,15 @@ for (const engine of engines()) {
       // v2: the exchange account (the fake's uid for this key) opens the commitment with the
       // owner's salt; Binance discovery is never account-wide; no audience was asked for.
       const v2 = body.aggregates_signed.payload as unknown as AggregatesPayload & {
-        version: 'cloister/aggregates/v2';
+        version: 'cloister/aggregates/v3';
+        daily: { day: string; pnl: string; cumulative: string }[];
       };
       const salt = (res.json() as { account_opening: { salt: string } }).account_opening.salt;
       const accountId = String(fake.accounts.get(GOOD.apiKey)!.accountIds.binance);
-      assert.equal(v2.version, 'cloister/aggregates/v2');
+      assert.equal(v2.version, 'cloister/aggregates/v3');
+      // v3: one row per UTC day of the window, ending at the signed pnl exactly.
+      assert.equal(v2.daily.length, windowDays(Date.parse(FROM), Date.parse(TO)));
+      assert.equal(v2.daily.at(-1)!.cumulative, plainDecimal(v2.pnl));
       assert.ok(openAccountCommitment(v2, { accountId, salt }));
       assert.ok(!openAccountCommitment(v2, { accountId: `${accountId}1`, salt }));
       assert.equal(v2.subject, aggregatesSubject({ sessionId }));

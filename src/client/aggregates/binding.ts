@@ -1,12 +1,12 @@
 /**
- * What a v2 result binds (docs/protocol/signed-aggregates.md, "Bindings"), for a verifier:
+ * What a v2 (or v3) result binds (docs/protocol/signed-aggregates.md, "Bindings"), for a verifier:
  * opening the exchange-account commitment with the holder's salt and account id, recomputing
  * the subject, and a one-paragraph summary that cannot hide partial symbol coverage. Isomorphic.
  */
 import {
   accountCommitment,
   aggregatesSubject,
-  AGGREGATES_VERSION,
+  AGGREGATES_VERSION_V1,
   type AggregatesPayload,
 } from '../../protocol/aggregates.js';
 import { base64ToBytes, hexToBytes } from '../../protocol/encoding.js';
@@ -30,7 +30,7 @@ export function openAccountCommitment(
   payload: AggregatesPayload,
   opening: { accountId: string; salt: string },
 ): boolean {
-  if (payload.version !== AGGREGATES_VERSION) return false;
+  if (payload.version === AGGREGATES_VERSION_V1) return false;
   try {
     const salt = base64ToBytes(opening.salt);
     const c = accountCommitment(salt, payload.exchange, opening.accountId);
@@ -40,10 +40,10 @@ export function openAccountCommitment(
   }
 }
 
-/** True when the payload's `subject` is that of this Cloister user (v2 only). */
+/** True when the payload's `subject` is that of this Cloister user (v2 and later). */
 export function subjectIsUser(payload: AggregatesPayload, userId: string): boolean {
   return (
-    payload.version === AGGREGATES_VERSION &&
+    payload.version !== AGGREGATES_VERSION_V1 &&
     sameHex(aggregatesSubject({ userId }), payload.subject)
   );
 }
@@ -53,7 +53,7 @@ export function subjectIsUser(payload: AggregatesPayload, userId: string): boole
  * account traded in the window. A v1 result never says, so it always "covers only" its scan.
  */
 export function coverageWarning(payload: AggregatesPayload): string | null {
-  if (payload.version === AGGREGATES_VERSION && payload.symbols_complete) return null;
+  if (payload.version !== AGGREGATES_VERSION_V1 && payload.symbols_complete) return null;
   const n = payload.symbols_scanned.length;
   const list =
     n <= 10
@@ -69,7 +69,7 @@ export function summarizeAggregates(payload: AggregatesPayload): string {
   ];
   const warning = coverageWarning(payload);
   if (warning) parts.push(warning);
-  if (payload.version === AGGREGATES_VERSION) {
+  if (payload.version !== AGGREGATES_VERSION_V1) {
     if (payload.audience !== null) parts.push(`addressed to ${payload.audience}`);
   } else parts.push('v1: names no exchange account, subject or audience');
   return parts.join('; ');

@@ -7,12 +7,13 @@
  *
  * The keys come from a verified attestation (`verifyAttestationResponse(...).signingKeys`):
  * `results` for the signature, `log` for the checkpoint. Nothing the service says is trusted.
- * Both `cloister/aggregates/v2` and v1 results verify; a verifier that asked for a result
- * addressed to it (`expectedAudience`, `expectedNonce`) refuses any other, and any v1 one.
+ * `cloister/aggregates/v3`, v2 and v1 results verify (a v3 one only if its daily series adds up
+ * to its `pnl` exactly: the schema checks it); a verifier that asked for a result addressed to
+ * it (`expectedAudience`, `expectedNonce`) refuses any other, and any v1 one.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
-  AGGREGATES_VERSION,
+  AGGREGATES_VERSION_V1,
   aggregatesDigest,
   aggregatesSigningInput,
   AggregatesLogEntrySchema,
@@ -47,7 +48,7 @@ export interface AggregatesTrust {
   expectedAudience?: string;
   /** The verifier's fresh nonce: the payload's `nonce` must be exactly this. */
   expectedNonce?: string;
-  /** Refuse v1 results (they name no exchange account, subject, audience or nonce). */
+  /** Refuse v1 results (they name no exchange account, subject, audience or nonce); v2 and v3 pass. */
   requireV2?: boolean;
 }
 
@@ -98,7 +99,7 @@ export function verifySignedAggregates(
   const expected = trust.expectedMeasurements;
   if (expected && !expected.includes(payload.measurement))
     reasons.push('measurement: not one of the expected measurements');
-  const v2 = payload.version === AGGREGATES_VERSION ? payload : null;
+  const v2 = payload.version !== AGGREGATES_VERSION_V1 ? payload : null;
   const wantsV2 =
     trust.requireV2 === true ||
     trust.expectedAudience !== undefined ||

@@ -9,7 +9,7 @@
  * matches lots per symbol (lots.ts), in input order when each symbol's fills already come in
  * order; aggregateWindow's last pass, in processing order, adds what depends on that order.
  */
-import { DAY_MS, type AggregateFigures } from '../../protocol/aggregates.js';
+import { DAY_MS, windowDays, type AggregateFigures } from '../../protocol/aggregates.js';
 import type { Fill } from '../exchanges/types.js';
 import { decimalPlaces, decimalUnits, fitsFloatUnits, parseDecimal, toUnits } from './decimal.js';
 import { ExactLotQueue, LotQueue } from './lots.js';
@@ -17,8 +17,8 @@ import { compareIds, processingOrder } from './order.js';
 import { REC, workspace, type Workspace } from './scratch.js';
 import { roundFigure, roundMoney, SNAP_RELATIVE } from './round.js';
 
-/** One UTC day (the protocol's constant, shared with the window rule). */
-export { DAY_MS };
+/** One UTC day (the protocol's constant, shared with the window rule), and days of a window. */
+export { DAY_MS, windowDays };
 export const DEFAULT_REPORTING_CURRENCY = 'USDT';
 /** Longest window the daily series is built for (a little over 100 years). */
 export const MAX_WINDOW_DAYS = 36_600;
@@ -65,6 +65,8 @@ export interface AggregatesRun {
   /** Realized PnL (reporting currency) and volume per UTC day intersecting [from, to). */
   daily: Float64Array;
   dailyVolume: Float64Array;
+  /** Per UTC day: the running `pnl` after that day's last fill (the same sum, so the last is `pnl`). */
+  dailyCumulative: Float64Array;
   currencies: string[];
   feeTotal: Float64Array;
   feeSeen: Uint8Array;
@@ -95,12 +97,6 @@ function checkOptions(opts: AggregatesOptions): string {
   const rc = opts.reportingCurrency ?? DEFAULT_REPORTING_CURRENCY;
   if (!CUR_RE.test(rc)) throw new AggregatesInputError('invalid reporting currency');
   return rc;
-}
-
-/** UTC days that intersect [from, to): a partial first or last day counts as a whole day. */
-export function windowDays(from: number, to: number): number {
-  if (to <= from) return 0;
-  return Math.floor((to - 1) / DAY_MS) - Math.floor(from / DAY_MS) + 1;
 }
 
 function internFeeCurrency(map: Map<string, number>, names: string[], key: string): number {
@@ -414,6 +410,7 @@ type InOrderSums = Pick<
   | 'maxDrawdown'
   | 'daily'
   | 'dailyVolume'
+  | 'dailyCumulative'
   | 'feeTotal'
   | 'feeSeen'
   | 'feeOther'
@@ -449,6 +446,7 @@ function sumInOrder(
   const day0 = Math.floor(from / DAY_MS);
   const daily = new Float64Array(nDays);
   const dailyVolume = new Float64Array(nDays);
+  const dailyCumulative = new Float64Array(nDays).fill(Number.NaN);
   let pnl = 0;
   let volume = 0;
   let peak = 0;
@@ -483,7 +481,12 @@ function sumInOrder(
     const d = Math.floor(sortedTs[k]! / DAY_MS) - day0;
     daily[d] += rcPnl;
     dailyVolume[d] += rcNotional;
+    dailyCumulative[d] = pnl;
   }
+  // A day without fills ends where the previous one did (0 before the first fill).
+  for (let d = 0; d < nDays; d++)
+    if (Number.isNaN(dailyCumulative[d]!))
+      dailyCumulative[d] = d === 0 ? 0 : dailyCumulative[d - 1]!;
 
   return {
     pnl,
@@ -491,6 +494,7 @@ function sumInOrder(
     maxDrawdown: maxDd,
     daily,
     dailyVolume,
+    dailyCumulative,
     feeTotal,
     feeSeen,
     feeOther,

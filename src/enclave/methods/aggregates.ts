@@ -13,7 +13,7 @@ import {
   aggregatesWindow,
   AGGREGATES_VERSION,
   DAY_MS,
-  type AggregatesPayloadV2,
+  type AggregatesPayloadV3,
 } from '../../protocol/aggregates.js';
 import type { Exchange } from '../../protocol/credentials.js';
 import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
@@ -22,7 +22,8 @@ import { jcs } from '../../protocol/jcs.js';
 import { sessionLogSubject } from '../../protocol/log/entry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
-import { AggregatesInputError, computeAggregates } from '../aggregates/engine.js';
+import { computeAggregatesDaily } from '../aggregates/daily.js';
+import { AggregatesInputError } from '../aggregates/engine.js';
 import { signAggregates } from '../aggregates/sign.js';
 import { createTradeHistorySource } from '../exchanges/connector.js';
 import type { ApiCredentials } from '../exchanges/types.js';
@@ -127,7 +128,7 @@ async function runJob(
   if (listing.coveredFrom !== undefined) windowFrom = Math.max(windowFrom, listing.coveredFrom);
   let figures;
   try {
-    figures = computeAggregates(listing.fills, {
+    figures = computeAggregatesDaily(listing.fills, {
       from: windowFrom,
       to,
       reportingCurrency: params.reporting_currency,
@@ -139,7 +140,7 @@ async function runJob(
   }
   const keyring = readyKeyring(state);
   const salt = new Uint8Array(randomBytes(32));
-  const payload: AggregatesPayloadV2 = {
+  const payload: AggregatesPayloadV3 = {
     version: AGGREGATES_VERSION,
     ...figures,
     exchange: credential.exchange,

@@ -1,7 +1,16 @@
-/** A checked result: verdict, each check, the signed figures, charts and the coverage warning. */
+/**
+ * A checked result: verdict, each check, the signed figures, charts and the coverage warning.
+ * A v3 result adds an equity curve and daily PnL from its signed daily series.
+ */
 import type { AggregatesPayload } from '../../../src/client/index.js';
-import { BarChart } from '../charts.js';
+import { BarChart, DailyChart } from '../charts.js';
 import type { ResultVerification } from '../verify.js';
+
+/** The charts of a v3 daily series: the equity curve, then daily PnL. */
+const DAILY_CHARTS = [
+  ['Equity curve (cumulative realized PnL)', 'cumulative', 'line'],
+  ['Daily realized PnL', 'pnl', 'bars'],
+] as const;
 
 function Figures({ p }: { p: AggregatesPayload }) {
   const rows: [string, string][] = [
@@ -65,6 +74,26 @@ export function ResultView({ r }: { r: ResultVerification }) {
       {p && (
         <>
           <Figures p={p} />
+          {p.version === 'cloister/aggregates/v3' ? (
+            p.daily.length > 0 && (
+              <div data-testid="daily-charts">
+                {DAILY_CHARTS.map(([title, member, kind]) => (
+                  <DailyChart
+                    key={member}
+                    title={title}
+                    days={p.daily.map((d) => d.day)}
+                    values={p.daily.map((d) => d[member])}
+                    unit={p.reporting_currency}
+                    kind={kind}
+                  />
+                ))}
+              </div>
+            )
+          ) : (
+            <p class="msg" role="note" data-testid="no-daily">
+              This {p.version} result has no signed daily series: no equity curve or daily PnL.
+            </p>
+          )}
           {symbols.length > 0 && (
             <>
               <BarChart
