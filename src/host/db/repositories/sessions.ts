@@ -8,6 +8,7 @@ import {
   type StoredCredential,
 } from '../../../protocol/rpc/methods.js';
 import type { CredentialEnvelope } from '../../../protocol/envelope/registry.js';
+import { insertRows } from '../bulk.js';
 import type { Queryable } from '../database.js';
 
 export interface StoredSession {
@@ -40,16 +41,12 @@ export function createSessionRepository(db: Queryable) {
       /** The owner (access token `sub`); null only in development mode (docs/protocol/auth.md). */
       userId: string | null = null,
     ): Promise<void> {
-      await q.query(
-        `INSERT INTO sessions (id, user_id, exchange, label, status, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, 'active', to_timestamp($5), to_timestamp($6))`,
+      // Inside a log batch both rows join the batch's multi-row INSERTs (db/bulk.ts).
+      await insertRows(q, 'sessions', [
         [s.session_id, userId, meta.exchange, meta.label, s.created_at, s.expires_at],
-      );
+      ]);
       const v1 = 'ephemeral_pub' in envelope;
-      await q.query(
-        `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag, binding,
-                                  envelope_digest, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), to_timestamp($11))`,
+      await insertRows(q, 'credentials', [
         [
           s.session_id,
           s.alg,
@@ -63,7 +60,7 @@ export function createSessionRepository(db: Queryable) {
           s.created_at,
           s.expires_at,
         ],
-      );
+      ]);
     },
 
     /** Marks an active session revoked and deletes its ciphertext; false if none was active. */
