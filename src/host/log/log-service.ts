@@ -41,7 +41,7 @@ import {
 import { BulkRows, type BulkQueryable } from '../db/bulk.js';
 import type { Db, Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
-import type { LogStore, StoredCheckpoint } from './log-store.js';
+import type { LogStore, StoredCheckpoint, StoredLeafRow } from './log-store.js';
 
 /** Leaves read per query while loading (bounded memory on a large log). */
 const LOAD_PAGE = 10_000;
@@ -321,6 +321,8 @@ export function createLogService(deps: LogServiceDeps) {
         // committing before this one, and these.
         const range = (head ??= CompactRange.fromState(tree.size, tree.compactRange(tree.size)));
         signedIn = epoch;
+        // Every chunk's leaves and checkpoint, written once the enclave is done with the batch.
+        const writes: { leaves: StoredLeafRow[]; checkpoint: StoredCheckpoint }[] = [];
         try {
           // One enclave call takes at most LOG_APPEND_MAX_ENTRIES (a large TTL sweep has more).
           for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
@@ -345,22 +347,28 @@ export function createLogService(deps: LogServiceDeps) {
             if (cp.size !== range.size || !bytesEqual(cp.rootHash, range.root())) {
               throw new Error('enclave checkpoint does not cover the appended leaves');
             }
-            // The leaves and the checkpoint over them: one statement.
-            await deps.store.insertLeavesWithCheckpoint(
-              tx,
-              chunk.map((e, i) => ({
+            writes.push({
+              leaves: chunk.map((e, i) => ({
                 index: first + i,
                 entry: utf8.decode(logEntryBytes(e)),
                 leafHash: bytesToHex(ours[i]!),
                 subject: e.subject,
                 eventType: e.type,
               })),
-              { size: cp.size, rootHash: bytesToBase64(cp.rootHash), note: res.checkpoint },
-            );
+              checkpoint: {
+                size: cp.size,
+                rootHash: bytesToBase64(cp.rootHash),
+                note: res.checkpoint,
+              },
+            });
           }
         } finally {
+          // The next batch may sign now: the enclave's log is at this batch's end.
           stage.markSigned();
         }
+        // The leaves and the checkpoint over them: one statement per enclave append.
+        for (const w of writes)
+          await deps.store.insertLeavesWithCheckpoint(tx, w.leaves, w.checkpoint);
         // Commit only after the batch before this one committed: this checkpoint covers its
         // leaves too. If it was not stored, neither is this one.
         // (A divergence since this batch was signed restarted the enclave log from the stored

@@ -11,6 +11,9 @@ export interface StoredLeaf {
   leafHash: string;
 }
 
+/** A leaf as written: with the subject and event type it is looked up by. */
+export type StoredLeafRow = StoredLeaf & { subject: string; eventType: string };
+
 export interface StoredCheckpoint {
   size: number;
   rootHash: string;
@@ -68,7 +71,7 @@ export function createLogStore(db: Queryable) {
      */
     async insertLeavesWithCheckpoint(
       q: Queryable,
-      leaves: readonly (StoredLeaf & { subject: string; eventType: string })[],
+      leaves: readonly StoredLeafRow[],
       cp: StoredCheckpoint,
     ): Promise<void> {
       await q.query(
