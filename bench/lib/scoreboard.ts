@@ -100,22 +100,29 @@ export function scoreboard(results: readonly unknown[]): Score[] {
     out.push(notRun('logins/s', '>= 90 % of raw Argon2id verify'));
     out.push(notRun('1,000 concurrent logins', 'no request lost'));
   } else {
-    out.push({
-      figure: 'token issuance (refresh/s)',
-      value: fmt(au.issuePerSec),
-      ceiling: `${fmt(au.rawSignPerSec)} raw ES256 sign/s`,
-      ratio: fmtRatio(au.issueRatio),
-      goal: '>= 60 %',
-      verdict: verdict(au.issueRatio >= 0.6),
-    });
-    out.push({
-      figure: 'logins/s',
-      value: fmt(au.loginsPerSec),
-      ceiling: `${fmt(au.rawArgon2PerSec)} raw Argon2id verify/s`,
-      ratio: fmtRatio(au.loginRatio),
-      goal: '>= 90 %',
-      verdict: verdict(au.loginRatio >= 0.9),
-    });
+    const share = (figure: string, value: number, ceiling: string, ratio: number, min: number) =>
+      out.push({
+        figure,
+        value: fmt(value),
+        ceiling,
+        ratio: fmtRatio(ratio),
+        goal: `>= ${min * 100} %`,
+        verdict: verdict(ratio >= min),
+      });
+    share(
+      'token issuance (refresh/s)',
+      au.issuePerSec,
+      `${fmt(au.rawSignPerSec)} raw ES256 sign/s`,
+      au.issueRatio,
+      0.6,
+    );
+    share(
+      'logins/s',
+      au.loginsPerSec,
+      `${fmt(au.rawArgon2PerSec)} raw Argon2id verify/s`,
+      au.loginRatio,
+      0.9,
+    );
     const answered = Object.entries(au.flood.statusCodes)
       .filter(([code]) => code === '200' || code === '503')
       .reduce((a, [, n]) => a + n, 0);
