@@ -160,9 +160,12 @@ describe('log service batching and failure handling', () => {
     // it and then go together, rather than as one small batch per interval.
     appends = [];
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // The slow batch is held until all 5 have arrived (not for a fixed time: on a loaded
+    // machine the arrivals' sleeps may outlast any fixed hold).
+    let arrived = 0;
     const slow = log.commit({
       async work() {
-        await sleep(300);
+        while (arrived < 5) await sleep(10);
         return { result: null, entries: [expired()] };
       },
     });
@@ -170,6 +173,7 @@ describe('log service batching and failure handling', () => {
     const later: Promise<unknown>[] = [];
     for (let i = 0; i < 5; i++) {
       later.push(one());
+      arrived++;
       await sleep(30);
     }
     await Promise.all([slow, ...later]);

@@ -28,7 +28,7 @@ import {
   hexToBytes,
   utf8,
 } from '../../protocol/encoding.js';
-import { logEntryBytes, logEntryLeafHash, type LogEntry } from '../../protocol/log/entry.js';
+import { logEntryBytes, type LogEntry } from '../../protocol/log/entry.js';
 import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
 import { CompactRange, EMPTY_ROOT, MerkleTree, leafHash } from '../../protocol/log/merkle.js';
 import { parseNote } from '../../protocol/log/note.js';
@@ -329,7 +329,9 @@ export function createLogService(deps: LogServiceDeps) {
             const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
             const first = range.size;
             const res = await deps.enclave.call('log.append', { entries: chunk });
-            const ours = chunk.map(logEntryLeafHash);
+            // Each entry's canonical bytes once: hashed here, stored as the leaf's text below.
+            const bytes = chunk.map(logEntryBytes);
+            const ours = bytes.map((b) => leafHash(b));
             appended = {
               leafHashes: [...(appended?.leafHashes ?? []), ...ours],
               checkpoint: res.checkpoint,
@@ -350,7 +352,7 @@ export function createLogService(deps: LogServiceDeps) {
             writes.push({
               leaves: chunk.map((e, i) => ({
                 index: first + i,
-                entry: utf8.decode(logEntryBytes(e)),
+                entry: utf8.decode(bytes[i]!),
                 leafHash: bytesToHex(ours[i]!),
                 subject: e.subject,
                 eventType: e.type,
