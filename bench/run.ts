@@ -11,6 +11,7 @@ import { runClusterBench } from './cluster.js';
 import { runLogAppend } from './log-append.js';
 import { runLogProofs } from './log-proofs.js';
 import { machine, printTable } from './lib/measure.js';
+import { printScoreboard, scoreboard } from './lib/scoreboard.js';
 import { startBenchService, type BenchService } from './lib/service.js';
 import { runRpc } from './rpc.js';
 import { runSubmitKey } from './submit-key.js';
@@ -69,9 +70,15 @@ try {
   await shared?.stop();
 }
 console.log(`\nall done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+const scores = scoreboard(results);
+console.log('');
+printScoreboard(scores);
 
 if (process.env.BENCH_JSON) {
-  writeFileSync(process.env.BENCH_JSON, `${JSON.stringify({ machine: info, results }, null, 2)}\n`);
+  writeFileSync(
+    process.env.BENCH_JSON,
+    `${JSON.stringify({ machine: info, scoreboard: scores, results }, null, 2)}\n`,
+  );
   console.log(`results written to ${process.env.BENCH_JSON}`);
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { LogEntry, LogEntryType } from '../protocol/log/entry.js';
+import { insertRows } from './db/bulk.js';
 import type { Queryable } from './db/database.js';
 
 export type OpsEvent =
@@ -187,11 +188,8 @@ export function createOpsLog(logger: Pick<Logger, 'info'>): OpsLog {
     async record(q, event) {
       const { type, ...fields } = event;
       const sessionId = 'sessionId' in event ? event.sessionId : null;
-      await q.query('INSERT INTO ops_logs (event_type, session_id, details) VALUES ($1, $2, $3)', [
-        type,
-        sessionId,
-        JSON.stringify(fields),
-      ]);
+      // Inside a log batch: one multi-row INSERT for the batch's events (db/bulk.ts).
+      await insertRows(q, 'ops_logs', [[type, sessionId, JSON.stringify(fields)]]);
       logger.info({ event: type, ...fields }, type);
     },
   };

@@ -175,6 +175,57 @@ describe('transparency log: two writers on one database', () => {
     assert.equal(logA.latest()!.note, logB.latest()!.note);
   });
 
+  it(
+    "a pipelined batch signs over the committed head, with another writer's leaves appended after its previous batch",
+    // PostgreSQL only: on PGlite both writers share one connection, and A's batch below waits
+    // inside its transaction for a commit of B.
+    { skip: !pg },
+    async () => {
+      const start = logA.latest()!.size;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let firstStarted = false;
+      // A's batch 1: held in its rows until A's batch 2 has been queued behind it.
+      const p1 = logA.commit({
+        async work() {
+          firstStarted = true;
+          await gate;
+          return { result: 'a1', entries: [entry()] };
+        },
+      });
+      while (!firstStarted) await new Promise((r) => setImmediate(r));
+      // A's batch 2 is cut once batch 1 is signed; its rows phase (overlapping batch 1's
+      // commit) waits for a commit through B, which needs the head lock after batch 1.
+      let fromB: { indexes: number[] } | undefined;
+      const p2 = logA.commit({
+        async work() {
+          fromB = await logB.commit({
+            work: async () => ({ result: 'b', entries: [entry()] }),
+          });
+          return { result: 'a2', entries: [entry()] };
+        },
+      });
+      release();
+      const [one, two] = await Promise.all([p1, p2]);
+      assert.deepEqual(one.indexes, [start]);
+      assert.deepEqual(fromB!.indexes, [start + 1], "B appended between A's two batches");
+      assert.deepEqual(two.indexes, [start + 2], "A's second batch extends B's leaf");
+      assert.equal(two.checkpoint.size, start + 3);
+      assert.equal(bytesToBase64(logA.tree().root(start + 3)), two.checkpoint.rootHash);
+      const stored = (
+        await dbs[0]!.query<{ tree_size: string; note: string }>(
+          'SELECT tree_size, note FROM log_checkpoints WHERE tree_size > $1 ORDER BY tree_size',
+          [start],
+        )
+      ).rows;
+      assert.deepEqual(
+        stored.map((r) => Number(r.tree_size)),
+        [start + 1, start + 2, start + 3],
+      );
+      assert.equal(stored.at(-1)!.note, two.checkpoint.note);
+    },
+  );
+
   it('an enclave refuses a head that does not extend its checkpoint, and keeps its state', async () => {
     const callB = caller(b);
     const state = b.state.log!;

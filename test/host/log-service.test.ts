@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
-import { openPglite, type Db } from '../../src/host/db/database.js';
+import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createLogService, type LogService } from '../../src/host/log/log-service.js';
-import { createLogStore } from '../../src/host/log/log-store.js';
+import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
+import { bytesToBase64 } from '../../src/protocol/encoding.js';
 import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
@@ -24,6 +25,7 @@ import {
   type MethodResult,
 } from '../../src/protocol/rpc/methods.js';
 import { testEnclave } from '../helpers/enclave-state.js';
+import { createTestDatabase } from '../helpers/service.js';
 
 const silent = { error() {}, warn() {}, info() {} };
 
@@ -43,8 +45,13 @@ describe('log service batching and failure handling', () => {
   let logKey: { name: string; publicKey: Uint8Array };
   let call: <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
 
-  async function setup(batchMax = 512, batchIntervalMs = 1): Promise<void> {
-    db = await openPglite(null);
+  async function setup(
+    batchMax = 512,
+    batchIntervalMs = 1,
+    open: () => Promise<Db> = () => openPglite(null),
+    wrapStore: (s: LogStore) => LogStore = (s) => s,
+  ): Promise<void> {
+    db = await open();
     await migrate(db);
     const t = testEnclave();
     HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
@@ -71,7 +78,7 @@ describe('log service batching and failure handling', () => {
     };
     log = createLogService({
       db,
-      store: createLogStore(db),
+      store: wrapStore(createLogStore(db)),
       enclave: { call },
       logger: silent,
       batchIntervalMs,
@@ -153,9 +160,12 @@ describe('log service batching and failure handling', () => {
     // it and then go together, rather than as one small batch per interval.
     appends = [];
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // The slow batch is held until all 5 have arrived (not for a fixed time: on a loaded
+    // machine the arrivals' sleeps may outlast any fixed hold).
+    let arrived = 0;
     const slow = log.commit({
       async work() {
-        await sleep(300);
+        while (arrived < 5) await sleep(10);
         return { result: null, entries: [expired()] };
       },
     });
@@ -163,6 +173,7 @@ describe('log service batching and failure handling', () => {
     const later: Promise<unknown>[] = [];
     for (let i = 0; i < 5; i++) {
       later.push(one());
+      arrived++;
       await sleep(30);
     }
     await Promise.all([slow, ...later]);
@@ -258,5 +269,121 @@ describe('log service batching and failure handling', () => {
     assert.equal(after.log.isReady(), false);
     assert.equal(after.inits, 0);
     assert.equal(after.errors.find((e) => e.event === 'log.entry_altered')?.firstIndex, 2);
+  });
+
+  /**
+   * PostgreSQL only (a pool: two batch transactions can be open at once; PGlite runs one at a
+   * time). Batch 1 is held in its leaves + checkpoint statement until batch 2 has written its
+   * rows, so the pipeline is observed by the order of events, not by timing. Batch 2 signs only
+   * once batch 1 is over: it needs the head lock batch 1 holds (several writers).
+   */
+  describe('pipelined batches (PostgreSQL)', { skip: !process.env.TEST_DATABASE_URL }, () => {
+    let database: { url: string; drop: () => Promise<void> } | undefined;
+    afterEach(async () => {
+      await db?.close();
+      db = null as unknown as Db;
+      await database?.drop();
+      database = undefined;
+    });
+
+    /** Opens a fresh database; batch 1's store write waits until batch 2's rows are written. */
+    async function pipelineSetup(): Promise<string[]> {
+      const events: string[] = [];
+      let writes = 0;
+      database = await createTestDatabase();
+      const url = database.url;
+      await setup(
+        2,
+        1,
+        () => openPostgres(url),
+        (store) => ({
+          ...store,
+          async insertLeavesWithCheckpoint(q, leaves, cp) {
+            const n = ++writes;
+            if (n === 1) {
+              while (!events.includes('rows d')) await new Promise((r) => setImmediate(r));
+            } else {
+              // What the other connections see: batch 1 committed before this batch signed.
+              events.push(`batch ${n} signed over ${await count('merkle_logs')} committed`);
+            }
+            await store.insertLeavesWithCheckpoint(q, leaves, cp);
+            events.push(`stored ${n}`);
+          },
+        }),
+      );
+      await db.exec('CREATE TABLE side_effects (v text NOT NULL)');
+      appends = [];
+      return events;
+    }
+    function opWith(events: string[]) {
+      return (v: string) =>
+        log.commit({
+          async work(tx) {
+            await tx.query('INSERT INTO side_effects (v) VALUES ($1)', [v]);
+            events.push(`rows ${v}`);
+            return { result: v, entries: [expired()] };
+          },
+        });
+    }
+
+    it(
+      "writes the next batch's rows while the previous one commits; signing and commits stay in order",
+      { timeout: 120_000 },
+      async () => {
+        const events = await pipelineSetup();
+        const op = opWith(events);
+        const settled: string[] = [];
+        const ops = ['a', 'b', 'c', 'd'].map((v) => op(v).then((l) => (settled.push(v), l)));
+        const logged = await Promise.all(ops);
+        assert.deepEqual(appends, [2, 2], 'two batches, each signed once');
+        assert.deepEqual(events, [
+          'rows a',
+          'rows b',
+          'rows c',
+          'rows d',
+          'stored 1',
+          'batch 2 signed over 2 committed',
+          'stored 2',
+        ]);
+        assert.deepEqual(settled, ['a', 'b', 'c', 'd'], 'callers released in batch order');
+        assert.deepEqual(
+          logged.map((l) => l.indexes[0]),
+          [0, 1, 2, 3],
+        );
+        assert.equal(logged[3]!.checkpoint.size, 4);
+        const v = verifyCheckpointNote(logged[3]!.checkpoint.note, logKey);
+        assert.ok(v.valid, v.reasons.join('; '));
+        assert.equal(await count('side_effects'), 4);
+        assert.equal(log.tree().size, 4);
+        assert.equal(bytesToBase64(log.tree().root()), logged[3]!.checkpoint.rootHash);
+      },
+    );
+
+    it(
+      'a batch after one that was signed but not stored is never signed; one restart',
+      { timeout: 120_000 },
+      async () => {
+        // Batch 1's checkpoint (size 2) is refused by the database while batch 2's rows are
+        // written and waiting.
+        const events = await pipelineSetup();
+        const op = opWith(events);
+        await db.query(
+          'ALTER TABLE log_checkpoints ADD CONSTRAINT test_refuse CHECK (tree_size <> 2)',
+        );
+        const results = await Promise.allSettled(['a', 'b', 'c', 'd'].map(op));
+        for (const r of results) {
+          assert.equal(r.status, 'rejected');
+          assert.equal((r.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+        }
+        assert.deepEqual(appends, [2], 'batch 2 never reached the enclave');
+        assert.deepEqual(events, ['rows a', 'rows b', 'rows c', 'rows d']);
+        assert.equal(diverged, 1, 'one restart for the divergence');
+        assert.equal(log.isReady(), false);
+        assert.equal(await count('side_effects'), 0, 'neither batch left rows');
+        assert.equal(await count('merkle_logs'), 0);
+        assert.equal(await count('log_checkpoints'), 1, 'only the empty checkpoint');
+        assert.equal(log.tree().size, 0);
+      },
+    );
   });
 });

@@ -5,16 +5,26 @@
  * or not at all (fail closed), and nothing is half-written.
  *
  * Appends are batched: operations queue for at most `batchIntervalMs` (or until `batchMax`, or
- * until the batch before them is done), then one transaction runs every queued operation (each under a savepoint, so one failing
- * operation does not sink the others), one enclave call appends all their entries and signs one
- * checkpoint, and the commit releases every caller with its leaf indexes and that checkpoint.
+ * until the batch before them is signed), then one transaction runs every queued operation,
+ * writes their deferred rows with one multi-row INSERT per table (db/bulk.ts), makes one
+ * enclave call that appends all their entries and signs one checkpoint, stores leaves and
+ * checkpoint with one statement, and the commit releases every caller with its leaf indexes
+ * and that checkpoint. If an operation fails, the batch runs again with a savepoint per
+ * operation so that only the failing one is rejected.
+ *
+ * Batches are pipelined, as far as the head lock below allows: once a batch is signed, the next
+ * one is cut and runs its operations (writes its rows) while the previous one stores its leaves
+ * and commits. It takes the head lock and signs only once the previous batch is over (committed
+ * and in the tree, or failed and the enclave log stopped), so signing and commits stay in batch
+ * order and no batch is ever signed over leaves that were not stored.
  *
  * The in-memory Merkle tree mirrors the stored leaves for proofs; it is rebuilt from the
  * database at start and only extended with leaves that are committed.
  *
  * Several instances may append to one log (issue 13, docs/protocol/transparency-log.md "Several
- * writers"). Each batch transaction first locks the log head row (`SELECT … FOR UPDATE`), so
- * batches from every instance run one after another; under the lock it reads the leaves other
+ * writers"). Each batch transaction, after its operations' rows and before it signs, locks the
+ * log head row (`SELECT … FOR UPDATE`), so the signing and commits of batches from every
+ * instance run one after another; under the lock it reads the leaves other
  * instances committed since its tree's size, checks them (entry text against leaf hash, the
  * stored checkpoint's root), extends its tree, and hands its enclave that head with an RFC 9162
  * consistency proof from the enclave's last checkpoint. The enclave verifies both before it
@@ -30,7 +40,7 @@ import {
   hexToBytes,
   utf8,
 } from '../../protocol/encoding.js';
-import { logEntryBytes, logEntryLeafHash, type LogEntry } from '../../protocol/log/entry.js';
+import { logEntryBytes, type LogEntry } from '../../protocol/log/entry.js';
 import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
 import { CompactRange, EMPTY_ROOT, MerkleTree, leafHash } from '../../protocol/log/merkle.js';
 import { parseNote } from '../../protocol/log/note.js';
@@ -40,16 +50,42 @@ import {
   type MethodParams,
   type MethodResult,
 } from '../../protocol/rpc/methods.js';
+import { BulkRows, type BulkQueryable } from '../db/bulk.js';
 import type { Db, Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
-import type { LogStore, StoredCheckpoint } from './log-store.js';
+import type { LogStore, StoredCheckpoint, StoredLeafRow } from './log-store.js';
 
 /** Leaves read per query while loading (bounded memory on a large log). */
 const LOAD_PAGE = 10_000;
 
+/**
+ * Batches in flight at once: one committing while the next is built and signed. Their commits
+ * stay in order (a batch's checkpoint covers the one before it).
+ */
+const PIPELINE_DEPTH = 2;
+
+/** Where a batch is: `signed` once it is done with the enclave, `settled` once it is over. */
+interface Stage {
+  signed: Promise<void>;
+  settled: Promise<void>;
+  markSigned(): void;
+  markSettled(): void;
+}
+
+function newStage(): Stage {
+  let markSigned!: () => void;
+  let markSettled!: () => void;
+  const signed = new Promise<void>((r) => (markSigned = r));
+  const settled = new Promise<void>((r) => (markSettled = r));
+  return { signed, settled, markSigned, markSettled };
+}
+
 export interface LogOperation<T> {
-  /** Runs inside the batch transaction; returns its result and the entries it must log. */
-  work(tx: Queryable): Promise<{ result: T; entries: LogEntry[] }>;
+  /**
+   * Runs inside the batch transaction; returns its result and the entries it must log. Rows it
+   * writes with `insertRows` (db/bulk.ts) join the batch's multi-row INSERTs.
+   */
+  work(tx: BulkQueryable): Promise<{ result: T; entries: LogEntry[] }>;
 }
 
 export interface Logged<T> {
@@ -90,8 +126,16 @@ export function createLogService(deps: LogServiceDeps) {
   let refused = false;
   const queue: Pending[] = [];
   let timer: NodeJS.Timeout | null = null;
-  /** The batch being committed, if any; at most one runs at a time. */
-  let running: Promise<void> | null = null;
+  /** Batches in flight (at most PIPELINE_DEPTH), and whether one is still before its signing. */
+  const running = new Set<Promise<void>>();
+  let inFlight = 0;
+  let building = false;
+  /** The newest batch's stage: the next batch signs after it and commits after it. */
+  let last: Stage = newStage();
+  last.markSigned();
+  last.markSettled();
+  /** Counts divergences: a batch signed in an older epoch must not commit. */
+  let epoch = 0;
   /** The checkpoint this process's enclave holds (it signed it or was moved to it). */
   let enclaveAt: StoredCheckpoint | null = null;
 
@@ -265,11 +309,13 @@ export function createLogService(deps: LogServiceDeps) {
 
   /**
    * Starts a batch when `batchMax` operations wait or the oldest has waited `batchIntervalMs`.
-   * While a batch runs, arrivals queue; when it ends, what queued meanwhile (it has already
-   * waited) goes at once. So under load batches grow instead of queueing behind each other.
+   * While a batch is being built and signed, arrivals queue; once it is signed (and while it
+   * commits), what queued meanwhile goes at once as the next batch. So under load batches
+   * grow instead of queueing behind each other, and the next batch's rows are written while
+   * the previous one commits (at most PIPELINE_DEPTH batches in flight).
    */
   function schedule(): void {
-    if (running) return;
+    if (building || inFlight >= PIPELINE_DEPTH) return;
     if (queue.length >= deps.batchMax) startBatch();
     else timer ??= setTimeout(startBatch, deps.batchIntervalMs);
   }
@@ -277,19 +323,33 @@ export function createLogService(deps: LogServiceDeps) {
   function startBatch(): void {
     if (timer) clearTimeout(timer);
     timer = null;
-    if (running || queue.length === 0) return;
+    if (building || inFlight >= PIPELINE_DEPTH || queue.length === 0) return;
     if (!ready) {
       // The enclave log went away (divergence, restart): nothing queued may complete.
       for (const p of queue.splice(0)) p.reject(new HostError('LOG_UNAVAILABLE'));
       return;
     }
     const batch = queue.splice(0, deps.batchMax);
-    running = runBatch(batch)
+    const prev = last;
+    const stage = newStage();
+    last = stage;
+    building = true;
+    inFlight++;
+    // The next batch may be cut once this one is signed (this one then only stores and commits).
+    void stage.signed.then(() => {
+      building = false;
+      if (queue.length > 0) startBatch();
+    });
+    const run = runBatch(batch, prev, stage)
       .catch((err: unknown) => deps.logger.error({ err }, 'log batch crashed'))
       .finally(() => {
-        running = null;
+        stage.markSigned();
+        stage.markSettled();
+        running.delete(run);
+        inFlight--;
         if (queue.length > 0) startBatch();
       });
+    running.add(run);
   }
 
   /**
@@ -298,96 +358,142 @@ export function createLogService(deps: LogServiceDeps) {
    * the batch runs again with a savepoint per operation, so the failing one is rejected alone.
    * An operation's `work` must therefore only touch the database (it may run twice).
    */
-  async function runBatch(batch: Pending[]): Promise<void> {
+  async function runBatch(batch: Pending[], prev: Stage, stage: Stage): Promise<void> {
     const started = performance.now();
-    if ((await attemptBatch(batch, false)) === 'retry') await attemptBatch(batch, true);
+    if ((await attemptBatch(batch, false, prev, stage)) === 'retry')
+      await attemptBatch(batch, true, prev, stage);
     deps.metrics?.logBatch(batch.length, (performance.now() - started) / 1000);
   }
 
-  async function attemptBatch(batch: Pending[], isolated: boolean): Promise<'done' | 'retry'> {
+  /** `tx` with a fresh collector for the multi-row INSERTs (db/bulk.ts). */
+  const withBulk = (tx: Queryable): BulkQueryable => ({
+    query: (sql, params, options) => tx.query(sql, params, options),
+    exec: (sql) => tx.exec(sql),
+    bulk: new BulkRows(),
+  });
+
+  async function attemptBatch(
+    batch: Pending[],
+    isolated: boolean,
+    prev: Stage,
+    stage: Stage,
+  ): Promise<'done' | 'retry'> {
     const done: { p: Pending; result: unknown; entries: LogEntry[] }[] = [];
     // Appended leaf hashes and the last checkpoint, once the enclave has signed anything.
     let appended: { leafHashes: Uint8Array[]; checkpoint: string; size: number } | null = null;
+    /** The divergence epoch in which this batch was signed. */
+    let signedIn = -1;
     const RETRY = Symbol('retry with savepoints');
     try {
       await deps.db.transaction(async (tx) => {
-        // Serialized with every other writer of this log; then start from the stored head.
-        await deps.store.lockHead(tx);
-        await catchUp(tx);
-        for (const p of batch) {
-          if (!isolated) {
-            try {
-              done.push({ p, ...(await p.op.work(tx)) });
-            } catch {
-              throw RETRY;
-            }
-            continue;
-          }
-          await tx.query('SAVEPOINT log_op');
+        if (!isolated) {
+          // Every operation's deferred rows go out together: one INSERT per table.
+          const btx = withBulk(tx);
           try {
-            const out = await p.op.work(tx);
-            await tx.query('RELEASE SAVEPOINT log_op');
-            done.push({ p, ...out });
-          } catch (err) {
-            await tx.query('ROLLBACK TO SAVEPOINT log_op');
-            p.reject(err);
+            for (const p of batch) done.push({ p, ...(await p.op.work(btx)) });
+            await btx.bulk.flush(tx);
+          } catch {
+            throw RETRY;
+          }
+        } else {
+          for (const p of batch) {
+            await tx.query('SAVEPOINT log_op');
+            try {
+              const btx = withBulk(tx);
+              const out = await p.op.work(btx);
+              await btx.bulk.flush(tx);
+              await tx.query('RELEASE SAVEPOINT log_op');
+              done.push({ p, ...out });
+            } catch (err) {
+              await tx.query('ROLLBACK TO SAVEPOINT log_op');
+              p.reject(err);
+            }
           }
         }
         const entries = done.flatMap((d) => d.entries);
+        // Only this batch's rows overlap the previous batch's commit. It holds the head lock
+        // until it commits, so signing waits for it anyway; waiting for it to be over here
+        // (committed and in the tree, or failed and the enclave log stopped) means this batch
+        // never signs over leaves that are not stored, and the head read under the lock below
+        // is the committed one.
+        await prev.settled;
+        if (!ready) throw new HostError('LOG_UNAVAILABLE');
+        // Serialized with every other writer of this log; then start from the stored head
+        // (leaves other instances committed since this tree's size).
+        await deps.store.lockHead(tx);
+        await catchUp(tx);
         // The checkpoints must be over exactly the stored leaves plus these.
         const range = CompactRange.fromState(tree.size, tree.compactRange(tree.size));
-        // One enclave call takes at most LOG_APPEND_MAX_ENTRIES (a large TTL sweep has more).
-        for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
-          const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
-          const first = range.size;
-          const head = at === 0 ? headForEnclave() : undefined;
-          const res = await deps.enclave.call(
-            'log.append',
-            head ? { entries: chunk, head } : { entries: chunk },
-          );
-          const ours = chunk.map(logEntryLeafHash);
-          appended = {
-            leafHashes: [...(appended?.leafHashes ?? []), ...ours],
-            checkpoint: res.checkpoint,
-            size: res.size,
-          };
-          enclaveAt = { size: res.size, rootHash: '', note: res.checkpoint };
-          if (
-            res.first_index !== first ||
-            res.leaf_hashes.length !== ours.length ||
-            res.leaf_hashes.some((h, i) => !bytesEqual(base64ToBytes(h), ours[i]!))
-          ) {
-            throw new Error('enclave log diverged from the stored log');
+        signedIn = epoch;
+        // Every chunk's leaves and checkpoint, written once the enclave is done with the batch.
+        const writes: { leaves: StoredLeafRow[]; checkpoint: StoredCheckpoint }[] = [];
+        try {
+          // One enclave call takes at most LOG_APPEND_MAX_ENTRIES (a large TTL sweep has more).
+          for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
+            const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+            const first = range.size;
+            const head = at === 0 ? headForEnclave() : undefined;
+            const res = await deps.enclave.call(
+              'log.append',
+              head ? { entries: chunk, head } : { entries: chunk },
+            );
+            // Each entry's canonical bytes once: hashed here, stored as the leaf's text below.
+            const bytes = chunk.map(logEntryBytes);
+            const ours = bytes.map((b) => leafHash(b));
+            appended = {
+              leafHashes: [...(appended?.leafHashes ?? []), ...ours],
+              checkpoint: res.checkpoint,
+              size: res.size,
+            };
+            enclaveAt = { size: res.size, rootHash: '', note: res.checkpoint };
+            if (
+              res.first_index !== first ||
+              res.leaf_hashes.length !== ours.length ||
+              res.leaf_hashes.some((h, i) => !bytesEqual(base64ToBytes(h), ours[i]!))
+            ) {
+              throw new Error('enclave log diverged from the stored log');
+            }
+            for (const h of ours) range.append(h);
+            const cp = parseCheckpoint(parseNote(res.checkpoint).text);
+            if (cp.size !== range.size || !bytesEqual(cp.rootHash, range.root())) {
+              throw new Error('enclave checkpoint does not cover the appended leaves');
+            }
+            writes.push({
+              leaves: chunk.map((e, i) => ({
+                index: first + i,
+                entry: utf8.decode(bytes[i]!),
+                leafHash: bytesToHex(ours[i]!),
+                subject: e.subject,
+                eventType: e.type,
+              })),
+              checkpoint: {
+                size: cp.size,
+                rootHash: bytesToBase64(cp.rootHash),
+                note: res.checkpoint,
+              },
+            });
           }
-          await deps.store.insertLeaves(
-            tx,
-            chunk.map((e, i) => ({
-              index: first + i,
-              entry: utf8.decode(logEntryBytes(e)),
-              leafHash: bytesToHex(ours[i]!),
-              subject: e.subject,
-              eventType: e.type,
-            })),
-          );
-          for (const h of ours) range.append(h);
-          const cp = parseCheckpoint(parseNote(res.checkpoint).text);
-          if (cp.size !== range.size || !bytesEqual(cp.rootHash, range.root())) {
-            throw new Error('enclave checkpoint does not cover the appended leaves');
-          }
-          await deps.store.insertCheckpoint(tx, {
-            size: cp.size,
-            rootHash: bytesToBase64(cp.rootHash),
-            note: res.checkpoint,
-          });
+        } finally {
+          // The next batch may be cut now and write its rows while this one stores and commits.
+          stage.markSigned();
         }
+        // The leaves and the checkpoint over them: one statement per enclave append.
+        for (const w of writes)
+          await deps.store.insertLeavesWithCheckpoint(tx, w.leaves, w.checkpoint);
+        // A batch signed in an older divergence epoch never commits (the enclave log was
+        // restarted from the stored state since). Batches sign only after the one before them
+        // is over, so this is a guard, not a path.
+        if (signedIn !== epoch) throw new HostError('LOG_UNAVAILABLE');
       });
     } catch (err) {
       if (err === RETRY) return 'retry';
       const failure = err instanceof HostError ? err : new HostError('LOG_UNAVAILABLE');
       for (const d of done) d.p.reject(failure);
-      if (appended) {
+      if (appended && signedIn === epoch) {
         // The enclave has signed past what is stored. Stop logging and let it restart from
-        // the durable state; until then commits fail closed.
+        // the durable state; until then commits fail closed. The next batch, waiting for this
+        // one to be over, finds the log not ready and fails without reaching the enclave.
+        epoch++;
         ready = false;
         deps.logger.error(
           { code: (err as { code?: string }).code },
@@ -415,6 +521,7 @@ export function createLogService(deps: LogServiceDeps) {
         };
       }
     }
+    stage.markSettled();
     for (const d of done) {
       const indexes = d.entries.map(() => next++);
       d.p.resolve({ result: d.result, indexes, checkpoint: latest! });
@@ -444,7 +551,7 @@ export function createLogService(deps: LogServiceDeps) {
     /** Waits for every queued batch (tests, shutdown). */
     async drain(): Promise<void> {
       if (timer) startBatch();
-      while (running) await running;
+      while (running.size > 0) await Promise.all(running);
     },
   };
 }

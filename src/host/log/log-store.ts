@@ -11,6 +11,9 @@ export interface StoredLeaf {
   leafHash: string;
 }
 
+/** A leaf as written: with the subject and event type it is looked up by. */
+export type StoredLeafRow = StoredLeaf & { subject: string; eventType: string };
+
 export interface StoredCheckpoint {
   size: number;
   rootHash: string;
@@ -70,6 +73,34 @@ export function createLogStore(db: Queryable) {
     async lockHead(q: Queryable): Promise<void> {
       const { rows } = await q.query('SELECT id FROM log_head WHERE id FOR UPDATE');
       if (rows.length !== 1) throw new Error('log_head row missing (migration 012)');
+    },
+
+    /**
+     * A batch's leaves and the checkpoint the enclave signed over them, in one statement (a
+     * log batch's only write of its own besides the operations' rows).
+     */
+    async insertLeavesWithCheckpoint(
+      q: Queryable,
+      leaves: readonly StoredLeafRow[],
+      cp: StoredCheckpoint,
+    ): Promise<void> {
+      await q.query(
+        `WITH leaves AS (
+           INSERT INTO merkle_logs (leaf_index, subject, event_type, entry, leaf_hash)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]))
+         INSERT INTO log_checkpoints (tree_size, root_hash, note) VALUES ($6, $7, $8)`,
+        [
+          leaves.map((l) => l.index),
+          leaves.map((l) => l.subject),
+          leaves.map((l) => l.eventType),
+          leaves.map((l) => l.entry),
+          leaves.map((l) => l.leafHash),
+          cp.size,
+          cp.rootHash,
+          cp.note,
+        ],
+        { name: 'log_append_batch' },
+      );
     },
 
     async insertCheckpoint(q: Queryable, cp: StoredCheckpoint): Promise<void> {

@@ -364,11 +364,13 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       userId: string,
       refresh: { hash: string; expiresAt: number },
     ): Promise<void> {
-      await q.query('INSERT INTO auth_sessions (id, user_id) VALUES ($1, $2)', [sessionId, userId]);
+      // One statement: the login session and its first refresh token.
       await q.query(
-        `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
-         VALUES ($1, $2, $3, to_timestamp($4))`,
-        [refresh.hash, sessionId, userId, refresh.expiresAt],
+        `WITH s AS (INSERT INTO auth_sessions (id, user_id) VALUES ($1, $2) RETURNING id)
+         INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+         SELECT $3, s.id, $2, to_timestamp($4) FROM s`,
+        [sessionId, userId, refresh.hash, refresh.expiresAt],
+        { name: 'auth_session_insert' },
       );
     },
     /** A second refresh chain for an existing, active session (after a step-up). */
@@ -409,20 +411,19 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       sealedResponse: string,
       child: { hash: string; sessionId: string; userId: string; expiresAt: number },
     ): Promise<boolean> {
-      return db.transaction(async (tx) => {
-        const { rows } = await tx.query(
-          `UPDATE refresh_tokens SET used_at = now(), sealed_response = $2, child_hash = $3
-           WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash`,
-          [parentHash, sealedResponse, child.hash],
-        );
-        if (rows.length !== 1) return false;
-        await tx.query(
-          `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
-           VALUES ($1, $2, $3, to_timestamp($4))`,
-          [child.hash, child.sessionId, child.userId, child.expiresAt],
-        );
-        return true;
-      });
+      // One statement (atomic on its own): the successor is inserted only if this request is
+      // the one that marked the parent used.
+      const { rows } = await db.query(
+        `WITH parent AS (
+           UPDATE refresh_tokens SET used_at = now(), sealed_response = $2, child_hash = $3
+            WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash)
+         INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+         SELECT $3, $4, $5, to_timestamp($6) FROM parent
+         RETURNING token_hash`,
+        [parentHash, sealedResponse, child.hash, child.sessionId, child.userId, child.expiresAt],
+        { name: 'refresh_rotate' },
+      );
+      return rows.length === 1;
     },
     async isSessionActive(sessionId: string): Promise<boolean> {
       const { rows } = await db.query(

@@ -8,6 +8,7 @@ import {
   type StoredCredential,
 } from '../../../protocol/rpc/methods.js';
 import type { CredentialEnvelope } from '../../../protocol/envelope/registry.js';
+import { insertRows } from '../bulk.js';
 import type { Queryable } from '../database.js';
 
 export interface StoredSession {
@@ -57,16 +58,14 @@ export function createSessionRepository(db: Queryable) {
         [s.sender_key, s.created_at, SPENT_ENVELOPE_KEEP_SECONDS],
       );
       if (spent.length === 0) return 'replayed';
-      await q.query(
-        `INSERT INTO sessions (id, user_id, exchange, label, status, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, 'active', to_timestamp($5), to_timestamp($6))`,
+      // Inside a log batch the session and credential rows join the batch's multi-row INSERTs
+      // (db/bulk.ts); the spent-envelope row above stays its own statement, as its answer
+      // decides this operation.
+      await insertRows(q, 'sessions', [
         [s.session_id, userId, meta.exchange, meta.label, s.created_at, s.expires_at],
-      );
+      ]);
       const v1 = 'ephemeral_pub' in envelope;
-      await q.query(
-        `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag, binding,
-                                  envelope_digest, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), to_timestamp($11))`,
+      await insertRows(q, 'credentials', [
         [
           s.session_id,
           s.alg,
@@ -80,7 +79,7 @@ export function createSessionRepository(db: Queryable) {
           s.created_at,
           s.expires_at,
         ],
-      );
+      ]);
       return 'stored';
     },
 

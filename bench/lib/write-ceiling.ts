@@ -1,0 +1,156 @@
+/**
+ * The database ceiling for submit_key (issue 17), measured on the service's own database in
+ * a scratch schema (`bench_ceiling`, copies of the tables with their constraints and indexes,
+ * dropped afterwards) so that nothing touches the real log:
+ *
+ * - PostgreSQL: the same rows a submission writes (session, credential, ops event, log leaf,
+ *   and one checkpoint per transaction) with the service's own multi-row statements
+ *   (db/bulk.ts, log-store.ts), `batch` requests per transaction, durable commits (the
+ *   server's default synchronous_commit), `connections` connections at once.
+ * - PGlite: single-row durable INSERTs (one autocommitted `sessions` row each) on the same
+ *   PGlite instance, serially (PGlite runs one statement at a time).
+ *
+ * Figures are request-equivalents per second.
+ */
+import { randomUUID, randomBytes, createHash } from 'node:crypto';
+import pg from 'pg';
+import { BulkRows } from '../../src/host/db/bulk.js';
+import { pgQueryable, type Queryable } from '../../src/host/db/database.js';
+import { createLogStore } from '../../src/host/log/log-store.js';
+import type { BenchService } from './service.js';
+
+const TABLES = ['sessions', 'credentials', 'ops_logs', 'merkle_logs', 'log_checkpoints'];
+const SCHEMA = 'bench_ceiling';
+
+async function createScratch(q: Queryable): Promise<void> {
+  await q.exec(
+    `DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA};` +
+      TABLES.map((t) => `CREATE TABLE ${SCHEMA}.${t} (LIKE public.${t} INCLUDING ALL);`).join(''),
+  );
+}
+
+const b64 = (n: number) => randomBytes(n).toString('base64');
+
+/** One submission's rows, valid under the tables' constraints. */
+function addRequest(rows: BulkRows, now: number): { subject: string; entry: string } {
+  const id = randomUUID();
+  rows.add('sessions', [id, null, 'binance', 'bench', now, now + 3600]);
+  rows.add('credentials', [
+    id,
+    'X25519-HKDF-SHA256-A256GCM',
+    'k'.repeat(43),
+    b64(32),
+    b64(12),
+    b64(200),
+    b64(16),
+    b64(32),
+    randomBytes(32).toString('hex'),
+    now,
+    now + 3600,
+  ]);
+  rows.add('ops_logs', [
+    'credential.submitted',
+    id,
+    JSON.stringify({ exchange: 'binance', label: 'bench', keyId: 'k'.repeat(43) }),
+  ]);
+  const subject = createHash('sha256').update(id).digest('base64url').slice(0, 43);
+  return {
+    subject,
+    entry: JSON.stringify({ v: 1, type: 'credential.submitted', subject, time: now }),
+  };
+}
+
+export interface WriteCeiling {
+  kind: string;
+  perSec: number;
+  seconds: number;
+}
+
+export async function writeCeiling(
+  s: BenchService,
+  opts: { seconds: number; connections: number; batch: number },
+): Promise<WriteCeiling> {
+  const db = s.service.db;
+  await createScratch(db);
+  try {
+    if (s.engine === 'postgres' && s.databaseUrl) return await pgCeiling(s.databaseUrl, opts);
+    return await pgliteCeiling(db, opts.seconds);
+  } finally {
+    await db.exec(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+  }
+}
+
+async function pgCeiling(
+  url: string,
+  opts: { seconds: number; connections: number; batch: number },
+): Promise<WriteCeiling> {
+  const pool = new pg.Pool({ connectionString: url, max: opts.connections });
+  pool.on('error', () => undefined);
+  let nextLeaf = 0;
+  let done = 0;
+  const end = performance.now() + opts.seconds * 1000;
+  const t0 = performance.now();
+  try {
+    await Promise.all(
+      Array.from({ length: opts.connections }, async () => {
+        const client = await pool.connect();
+        try {
+          await client.query(`SET search_path = ${SCHEMA}, public`);
+          const q = pgQueryable(client);
+          const store = createLogStore(q);
+          while (performance.now() < end) {
+            const now = Math.floor(Date.now() / 1000);
+            const rows = new BulkRows();
+            const leaves = [];
+            const first = nextLeaf;
+            nextLeaf += opts.batch;
+            for (let i = 0; i < opts.batch; i++) {
+              const { subject, entry } = addRequest(rows, now);
+              leaves.push({
+                index: first + i,
+                entry,
+                leafHash: randomBytes(32).toString('hex'),
+                subject,
+                eventType: 'credential.submitted',
+              });
+            }
+            await client.query('BEGIN');
+            await rows.flush(q);
+            await store.insertLeavesWithCheckpoint(q, leaves, {
+              size: first + opts.batch,
+              rootHash: b64(32),
+              note: 'bench ceiling checkpoint',
+            });
+            await client.query('COMMIT');
+            done += opts.batch;
+          }
+        } finally {
+          client.release();
+        }
+      }),
+    );
+  } finally {
+    await pool.end();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    kind: `same rows, multi-row INSERTs, ${opts.batch}/transaction, durable, ${opts.connections} connections`,
+    perSec: done / seconds,
+    seconds,
+  };
+}
+
+async function pgliteCeiling(db: Queryable, seconds: number): Promise<WriteCeiling> {
+  const now = Math.floor(Date.now() / 1000);
+  const sql = `INSERT INTO ${SCHEMA}.sessions (id, user_id, exchange, label, status, created_at, expires_at)
+               VALUES ($1, NULL, 'binance', 'bench', 'active', to_timestamp($2), to_timestamp($3))`;
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  while (performance.now() < end) {
+    await db.query(sql, [randomUUID(), now, now + 3600]);
+    done++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  return { kind: 'single-row durable INSERTs, same PGlite', perSec: done / s, seconds: s };
+}

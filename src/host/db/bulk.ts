@@ -1,0 +1,124 @@
+/**
+ * Multi-row INSERTs for the rows that logged operations write (issue 17). An operation running
+ * inside a log batch does not send its INSERTs one by one: it hands its rows to the batch
+ * (`insertRows`), and the batch writes every operation's rows of a table with ONE statement
+ * (`INSERT … SELECT … FROM unnest($1::type[], …)`), tables in the order below (parents first,
+ * for the foreign keys). Outside a batch the same statement runs at once with one row, so each
+ * table has one INSERT text whatever the path.
+ *
+ * Only rows nobody reads back inside the same operation may be deferred this way: a batch
+ * writes them after every operation's `work` has run, still inside the batch's transaction,
+ * so they commit with it or not at all.
+ */
+import type { Queryable } from './database.js';
+
+interface BulkTable {
+  /** The statement's name (a prepared statement on PostgreSQL). */
+  name: string;
+  sql: string;
+  columns: number;
+}
+
+/**
+ * Tables whose rows may be deferred, in write order. Timestamps travel as epoch seconds
+ * (float8), as `to_timestamp` takes them.
+ */
+export const BULK_TABLES = {
+  sessions: {
+    name: 'bulk_sessions',
+    sql: `INSERT INTO sessions (id, user_id, exchange, label, status, created_at, expires_at)
+          SELECT id, user_id, exchange, label, 'active', to_timestamp(created_at), to_timestamp(expires_at)
+            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::float8[], $6::float8[])
+              AS t (id, user_id, exchange, label, created_at, expires_at)`,
+    columns: 6,
+  },
+  credentials: {
+    name: 'bulk_credentials',
+    sql: `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag,
+                                   binding, envelope_digest, created_at, expires_at)
+          SELECT session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag, binding,
+                 envelope_digest, to_timestamp(created_at), to_timestamp(expires_at)
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                        $7::text[], $8::text[], $9::text[], $10::float8[], $11::float8[])
+              AS t (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag, binding,
+                    envelope_digest, created_at, expires_at)`,
+    columns: 11,
+  },
+  ops_logs: {
+    name: 'bulk_ops_logs',
+    sql: `INSERT INTO ops_logs (event_type, session_id, details)
+          SELECT event_type, session_id, details::jsonb
+            FROM unnest($1::text[], $2::uuid[], $3::text[]) AS t (event_type, session_id, details)`,
+    columns: 3,
+  },
+} as const satisfies Record<string, BulkTable>;
+
+export type BulkTableName = keyof typeof BULK_TABLES;
+const ORDER = Object.keys(BULK_TABLES) as BulkTableName[];
+
+/** Rows collected for deferred multi-row INSERTs, by table. */
+export class BulkRows {
+  private readonly rows = new Map<BulkTableName, unknown[][]>();
+
+  add(table: BulkTableName, row: unknown[]): void {
+    if (row.length !== BULK_TABLES[table].columns) {
+      throw new Error(
+        `bulk ${table}: ${row.length} values for ${BULK_TABLES[table].columns} columns`,
+      );
+    }
+    let xs = this.rows.get(table);
+    if (!xs) this.rows.set(table, (xs = []));
+    xs.push(row);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const xs of this.rows.values()) n += xs.length;
+    return n;
+  }
+
+  /** Writes every collected row: one statement per table, parents first; then forgets them. */
+  async flush(q: Queryable): Promise<void> {
+    for (const table of ORDER) {
+      const xs = this.rows.get(table);
+      if (!xs || xs.length === 0) continue;
+      await writeRows(q, table, xs);
+    }
+    this.rows.clear();
+  }
+}
+
+async function writeRows(q: Queryable, table: BulkTableName, rows: unknown[][]): Promise<void> {
+  const t = BULK_TABLES[table];
+  const columns: unknown[][] = Array.from({ length: t.columns }, () => new Array(rows.length));
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    for (let c = 0; c < t.columns; c++) columns[c]![r] = row[c] ?? null;
+  }
+  await q.query(t.sql, columns, { name: t.name });
+}
+
+/** A transaction handle that collects rows for the batch's multi-row INSERTs (log-service.ts). */
+export interface BulkQueryable extends Queryable {
+  readonly bulk: BulkRows;
+}
+
+function isBulk(q: Queryable): q is BulkQueryable {
+  return (q as Partial<BulkQueryable>).bulk instanceof BulkRows;
+}
+
+/**
+ * Inserts `rows` into `table`: deferred to the batch's multi-row statement when `q` is a log
+ * batch's handle, at once (the same statement) otherwise.
+ */
+export async function insertRows(
+  q: Queryable,
+  table: BulkTableName,
+  rows: readonly unknown[][],
+): Promise<void> {
+  if (isBulk(q)) {
+    for (const row of rows) q.bulk.add(table, row);
+    return;
+  }
+  await writeRows(q, table, rows as unknown[][]);
+}
