@@ -1,6 +1,7 @@
 /**
  * Property: the database roles enforce the seed's access-control matrix. `operator_readonly`
- * can read users, sessions, aggregates, aggregate_jobs, merkle_logs, log_checkpoints, log_cosignatures and ops_logs — and nothing in what it can
+ * can read users, sessions, aggregates, aggregate_jobs, merkle_logs, log_checkpoints, log_cosignatures, ops_logs and the
+ * cluster metadata (job_leases, cluster_members) — and nothing in what it can
  * read holds ciphertext, a binding or sealed state — but is refused (SQLSTATE 42501) on every
  * other table (credentials, enclave_state, anything added later), on every write (INSERT, UPDATE,
  * DELETE, TRUNCATE), on cleanup_expired_credentials() and on creating objects. `app_service`
@@ -24,6 +25,10 @@ import {
 const OPERATOR_READABLE = [
   'aggregate_jobs',
   'aggregates',
+  // Cluster metadata (migration 013): who runs a scheduled job, and members' URLs and
+  // measurements. Empty on a single instance.
+  'cluster_members',
+  'job_leases',
   'log_checkpoints',
   'log_cosignatures',
   'merkle_logs',
@@ -91,8 +96,9 @@ for (const engine of engines()) {
           const sql = `SELECT * FROM ${t.name}`;
           if (OPERATOR_READABLE.includes(t.name)) {
             const { rows } = await op.query(sql);
-            // No witness is configured here, so log_cosignatures is readable but empty.
-            if (t.name !== 'log_cosignatures')
+            // No witness is configured here, so log_cosignatures is readable but empty; so are the
+            // cluster tables of a single instance.
+            if (!['log_cosignatures', 'cluster_members', 'job_leases'].includes(t.name))
               assert.ok(rows.length > 0, `${t.name} should be readable and non-empty`);
           } else {
             assert.equal(await sqlState(op.query(sql), `operator ${sql}`), DENIED, sql);
