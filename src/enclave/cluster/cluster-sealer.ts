@@ -9,21 +9,12 @@
  * blobs sealed before its genesis.
  */
 import { z } from 'zod';
-import {
-  base64Bytes,
-  base64Range,
-  base64ToBytes,
-  bytesToBase64,
-  concatBytes,
-  utf8,
-} from '../../protocol/encoding.js';
-import { jcs, jcsBytes } from '../../protocol/jcs.js';
+import { base64Bytes, base64Range, base64ToBytes, utf8 } from '../../protocol/encoding.js';
 import { ClusterIdSchema } from '../../protocol/cluster/cluster.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import { SealPolicySchema, type SealPolicy } from '../../protocol/rpc/methods.js';
-import { GCM_NONCE_BYTES, gcmOpen, gcmSeal } from '../crypto/gcm.js';
 import type { Platform } from '../platform/platform.js';
-import { platformSealer, type Sealer } from '../keyring/seal.js';
+import { openDocument, platformSealer, sealDocument, type Sealer } from '../keyring/seal.js';
 import { clusterIdOf, deriveFromRoot, WRAP_INFO } from './root.js';
 
 export const WRAP_FORMAT = 'cloister-cluster-wrapped/v1';
@@ -40,21 +31,7 @@ const WrappedSchema = z
 
 export function wrap(root: Uint8Array, plaintext: Uint8Array, policy: SealPolicy): string {
   const header = { format: WRAP_FORMAT, cluster_id: clusterIdOf(root), policy };
-  const key = deriveFromRoot(root, WRAP_INFO);
-  try {
-    const sealed = gcmSeal(key, plaintext, jcsBytes(header));
-    return bytesToBase64(
-      utf8.encode(
-        jcs({
-          ...header,
-          nonce: bytesToBase64(sealed.subarray(0, GCM_NONCE_BYTES)),
-          ciphertext: bytesToBase64(sealed.subarray(GCM_NONCE_BYTES)),
-        }),
-      ),
-    );
-  } finally {
-    key.fill(0);
-  }
+  return sealDocument(deriveFromRoot(root, WRAP_INFO), header, plaintext);
 }
 
 function parseWrapped(sealed: string): z.infer<typeof WrappedSchema> | null {
@@ -78,15 +55,8 @@ export function unwrap(
   const { nonce, ciphertext, ...header } = parsed;
   // A blob of another cluster: say so without trying.
   if (header.cluster_id !== clusterIdOf(root)) throw new RpcError('CLUSTER_ID_MISMATCH');
-  const key = deriveFromRoot(root, WRAP_INFO);
-  try {
-    const joined = concatBytes(base64ToBytes(nonce), base64ToBytes(ciphertext));
-    return { plaintext: gcmOpen(key, joined, jcsBytes(header)), policy: header.policy };
-  } catch {
-    throw new RpcError('SEAL_INVALID');
-  } finally {
-    key.fill(0);
-  }
+  const plaintext = openDocument(deriveFromRoot(root, WRAP_INFO), { nonce, ciphertext }, header);
+  return { plaintext, policy: header.policy };
 }
 
 /** Cluster wrapping while `root()` returns one, platform sealing otherwise. */

@@ -58,10 +58,22 @@ export function seal(platform: Platform, policy: SealPolicy, plaintext: Uint8Arr
     policy,
     identity: sealIdentity(platform, policy),
   };
-  const key = platform.sealingKey(policy);
+  return sealDocument(platform.sealingKey(policy), header, plaintext);
+}
+
+/**
+ * A sealed document (docs/protocol/sealed-state.md): `header` in the clear and authenticated
+ * (AES-256-GCM associated data, as JCS), the plaintext encrypted under `key`, the nonce apart
+ * from ciphertext ‖ tag; base64 of the JCS document. Platform sealing and cluster wrapping
+ * (cluster/cluster-sealer.ts) differ only in their header and key. Wipes `key`.
+ */
+export function sealDocument(
+  key: Uint8Array,
+  header: Record<string, string>,
+  plaintext: Uint8Array,
+): string {
   try {
     const sealed = gcmSeal(key, plaintext, jcsBytes(header));
-    // The document keeps the nonce apart from ciphertext ‖ tag (format v1).
     return bytesToBase64(
       utf8.encode(
         jcs({
@@ -71,6 +83,22 @@ export function seal(platform: Platform, policy: SealPolicy, plaintext: Uint8Arr
         }),
       ),
     );
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** Opens what sealDocument made with the same header and key; SEAL_INVALID otherwise. Wipes `key`. */
+export function openDocument(
+  key: Uint8Array,
+  doc: { nonce: string; ciphertext: string },
+  header: Record<string, string>,
+): Uint8Array {
+  try {
+    const joined = concatBytes(base64ToBytes(doc.nonce), base64ToBytes(doc.ciphertext));
+    return gcmOpen(key, joined, jcsBytes(header));
+  } catch {
+    throw new RpcError('SEAL_INVALID');
   } finally {
     key.fill(0);
   }
@@ -95,13 +123,6 @@ export function unseal(
   ) {
     throw new RpcError('SEAL_INVALID');
   }
-  const key = platform.sealingKey(header.policy);
-  try {
-    const joined = concatBytes(base64ToBytes(nonce), base64ToBytes(ciphertext));
-    return { plaintext: gcmOpen(key, joined, jcsBytes(header)), policy: header.policy };
-  } catch {
-    throw new RpcError('SEAL_INVALID');
-  } finally {
-    key.fill(0);
-  }
+  const plaintext = openDocument(platform.sealingKey(header.policy), { nonce, ciphertext }, header);
+  return { plaintext, policy: header.policy };
 }
