@@ -7,14 +7,18 @@
  * until the bar has shown it); the signed figures and checks; downloading the signed JSON and
  * verifying it on the public /verify page in a fresh browser with no account; a tampered copy
  * refused; the share link; a wallet created (device share in IndexedDB under a passphrase) and a
- * message signed, checked against the address here; the log explorer. Every page: no console
+ * message signed, checked against the address here; the log explorer; passkeys through the CDP
+ * virtual authenticator (added behind the step-up dialog, then a sign-in), an email-code sign-in
+ * and no SIWE without a wallet. Every page: no console
  * error (a CSP violation is one) and axe-core finds no serious or critical violation.
  *
  * WEB_SCREENSHOTS=1 saves a screenshot of each page to docs/web/ (docs/web-app.md shows them).
  * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -44,6 +48,8 @@ describe('web app in Chromium', { skip }, () => {
   let fake: FakeExchange;
   let browser: Browser;
   let base: string;
+  /** The same service as `localhost`: the WebAuthn relying party (an IP address cannot be one). */
+  let local: string;
   let release: () => void = () => undefined;
   let held = 0;
   const gate = new Promise<void>((ok) => (release = ok));
@@ -64,14 +70,23 @@ describe('web app in Chromium', { skip }, () => {
         }
       },
     });
+    // A known port, so AUTH_ISSUER (and from it the passkeys' RP id and origin) names it.
+    const port = await new Promise<number>((ok) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => ok(p));
+      });
+    });
     ts = await startTestService('pglite', {
       AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      AUTH_ISSUER: `http://localhost:${port}`,
       BINANCE_BASE_URL: fake.url,
       // Always a job to poll, so the page shows its progress.
       AGGREGATES_WAIT_MS: '0',
     });
-    await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(ts.service.app.server.address() as AddressInfo).port}`;
+    await ts.service.app.listen({ host: '127.0.0.1', port });
+    base = `http://127.0.0.1:${port}`;
+    local = `http://localhost:${port}`;
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -426,7 +441,7 @@ describe('web app in Chromium', { skip }, () => {
     await go(w, '/signin', 'Sign in');
     await page.getByLabel('Email', { exact: true }).fill(EMAIL);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${base}/keys`);
     await go(w, '/operator', 'Operator');
     await page.getByTestId('op-sessions').getByRole('cell', { name: 'binance' }).first().waitFor();
@@ -436,6 +451,106 @@ describe('web app in Chromium', { skip }, () => {
     await axe(page, 'operator');
     await shot(page, 'operator');
     assert.deepEqual(w.errors, []);
+    await context.close();
+  });
+
+  it('passkeys, email codes and step-up: a passkey added behind a step-up prompt, then sign-in with it and with a mailed code; no SIWE without a wallet', async () => {
+    const email = 'passkey-user@example.com';
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    // Chromium's virtual authenticator: a platform passkey that verifies the user.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+      },
+    });
+    await page.goto(`${local}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+    await page.goto(`${local}/signin`);
+    assert.equal(
+      await page.getByRole('heading', { name: 'Sign-In with Ethereum' }).count(),
+      0,
+      'no SIWE without an injected wallet',
+    );
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(`${local}/keys`);
+
+    // A refreshed token carries no recent authentication: adding a passkey then needs a step-up.
+    await page.evaluate(() => {
+      const key = 'cloister.account.v1';
+      const a = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { accessToken?: string };
+      a.accessToken = 'expired';
+      sessionStorage.setItem(key, JSON.stringify(a));
+    });
+    await page.goto(`${local}/account`);
+    await page.getByTestId('methods').waitFor();
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    assert.match((await dialog.textContent()) ?? '', /log in again with one of/);
+    await axe(page, 'step-up');
+    await dialog.getByLabel(`Password for ${email}`).fill(PASSWORD);
+    await dialog.getByLabel(`Password for ${email}`).press('Enter');
+    await page.getByText('Passkey added. You can sign in with it now.').waitFor();
+    assert.equal(await dialog.isVisible(), false);
+    await page
+      .getByTestId('methods')
+      .getByText(/^passkey/)
+      .waitFor();
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.equal(credentials.length, 1, 'one resident credential on the authenticator');
+    assert.equal(credentials[0]!.rpId, 'localhost');
+    await axe(page, 'account');
+    await shot(page, 'account');
+
+    // Sign out; sign in with the passkey (discoverable: no email typed).
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.goto(`${local}/signin`);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.waitForURL(`${local}/keys`);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+
+    // Sign out; sign in with a code mailed to the account's address (a file on the simulated platform).
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.goto(`${local}/signin`);
+    await page.getByLabel('Email for a code').fill(email);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    await page.getByLabel('Code from the mail').waitFor();
+    const mailDir = join(ts.dataDir, 'mail');
+    let code = '';
+    while (!code) {
+      const mails = existsSync(mailDir)
+        ? readdirSync(mailDir).map((f) => readFileSync(join(mailDir, f), 'utf8'))
+        : [];
+      code = /code is (\d{6})/.exec(mails.find((m) => m.includes(`To: ${email}`)) ?? '')?.[1] ?? '';
+      if (!code) await new Promise((ok) => setTimeout(ok, 100));
+    }
+    await axe(page, 'sign in (email code)');
+    await page.getByLabel('Code from the mail').fill(code);
+    await page.getByRole('button', { name: 'Sign in with the code' }).click();
+    await page.waitForURL(`${local}/keys`);
+    assert.match((await page.locator('.who').textContent()) ?? '', new RegExp(email));
+    // Expected failures only: the stale token (401) and the step-up demand (401 STEP_UP_REQUIRED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) =>
+          !/^HTTP 401 (GET|POST) .*\/auth\/(methods|passkeys\/register\/options)$/.test(e) &&
+          !/401 \(Unauthorized\)/.test(e),
+      ),
+      [],
+    );
     await context.close();
   });
 });

@@ -3,6 +3,7 @@
  * encrypted to the enclave) is kept in sessionStorage for this tab only and sent as a bearer
  * token; an expired one is refreshed once with the single-use refresh token.
  */
+import { requestStepUp } from './step-up.js';
 import { readJson, Store, writeJson } from './store.js';
 
 export interface Account {
@@ -26,6 +27,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details: { path?: string; issue?: string }[] = [],
   ) {
     super(message);
   }
@@ -79,15 +81,49 @@ export async function api<T>(
       ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
     });
   };
-  let res = await send();
-  const a = account.get();
-  if (res.status === 401 && init.auth !== false && a && (await refresh(a))) res = await send();
-  const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
-  if (!res.ok) {
-    const e = (json?.['error'] ?? {}) as { code?: string; message?: string };
-    throw new ApiError(res.status, e.code ?? 'HTTP_ERROR', e.message ?? `HTTP ${res.status}`);
+  const attempt = async () => {
+    let res = await send();
+    let json = await readBody(res);
+    const a = account.get();
+    // An expired token is refreshed once; a STEP_UP_REQUIRED is not (a refreshed token never
+    // carries a recent authentication, so refreshing cannot help).
+    if (res.status === 401 && init.auth !== false && a && codeOf(json) !== 'STEP_UP_REQUIRED') {
+      if (await refresh(a)) {
+        res = await send();
+        json = await readBody(res);
+      }
+    }
+    if (!res.ok) {
+      const e = (json?.['error'] ?? {}) as {
+        code?: string;
+        message?: string;
+        details?: { path?: string; issue?: string }[];
+      };
+      throw new ApiError(
+        res.status,
+        e.code ?? 'HTTP_ERROR',
+        e.message ?? `HTTP ${res.status}`,
+        Array.isArray(e.details) ? e.details : [],
+      );
+    }
+    return json as T;
+  };
+  try {
+    return await attempt();
+  } catch (err) {
+    // A sensitive operation: ask for a recent authentication (dialog), then retry once.
+    if (!(err instanceof ApiError) || err.code !== 'STEP_UP_REQUIRED' || !account.get()) throw err;
+    await requestStepUp(err.details.map((d) => d.issue ?? '').join('; ') || err.message);
+    return attempt();
   }
-  return json as T;
+}
+
+async function readBody(res: Response): Promise<Record<string, unknown> | null> {
+  return (await res.json().catch(() => null)) as Record<string, unknown> | null;
+}
+
+function codeOf(json: Record<string, unknown> | null): string | undefined {
+  return (json?.['error'] as { code?: string } | undefined)?.code;
 }
 
 export function errorText(err: unknown): string {

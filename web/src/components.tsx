@@ -1,5 +1,7 @@
 /** Small shared pieces: links that route in-page, the trust banner, status messages. */
 import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { errorText } from './api.js';
 import { navigate } from './router.js';
 import { trust as trustStore, type TrustState } from './trust.js';
 import { useStore } from './store.js';
@@ -111,4 +113,24 @@ export function download(name: string, text: string, type = 'application/json'):
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export type Msg = { kind: 'error' | 'ok' | 'info'; text: string } | null;
+
+/** A button's action: busy while it runs, its error (stable code and message) shown after. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [msg, setMsg] = useState<Msg>(null);
+  const run = async (step: () => Promise<void>) => {
+    setBusy(true);
+    setMsg(null);
+    try {
+      await step();
+    } catch (err) {
+      setMsg({ kind: 'error', text: errorText(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, msg, setMsg, run };
 }

@@ -10,11 +10,13 @@ import { Link, TrustBanner } from './components.js';
 import { route } from './router.js';
 import { useStore } from './store.js';
 import { startTrustLoop } from './trust.js';
+import { AccountPage } from './pages/Account.js';
 import { KeysPage } from './pages/Keys.js';
 import { LogPage } from './pages/Log.js';
 import { OperatorPage } from './pages/Operator.js';
 import { ReportPage } from './pages/Report.js';
 import { SignInPage } from './pages/SignIn.js';
+import { StepUpDialog } from './pages/StepUp.js';
 import { TrustPage } from './pages/Trust.js';
 import { VerifyPage } from './pages/Verify.js';
 import { WalletsPage } from './pages/Wallets.js';
@@ -33,6 +35,7 @@ const PAGES: Page[] = [
   { path: '/keys', title: 'Keys', render: () => <KeysPage />, account: true },
   { path: '/report', title: 'Report', render: () => <ReportPage />, account: true },
   { path: '/wallet', title: 'Wallets', render: () => <WalletsPage />, account: true },
+  { path: '/account', title: 'Account', render: () => <AccountPage />, account: true },
   { path: '/log', title: 'Log', render: () => <LogPage /> },
   { path: '/verify', title: 'Verify', render: () => <VerifyPage /> },
   { path: '/trust', title: 'Trust', render: () => <TrustPage /> },
@@ -98,6 +101,7 @@ function App() {
       <main id="main" tabIndex={-1}>
         {page.account && !a ? <SignInPage /> : page.render()}
       </main>
+      <StepUpDialog />
     </>
   );
 }

@@ -1,60 +1,26 @@
 /**
  * Sign in and register. Each method is one entry of METHODS: the password method encrypts the
  * password to the verified enclave key (the SDK's encryptPassword, as the CLI does), so the
- * host never sees it. Passkeys, email codes and SIWE are added here as further entries.
+ * host never sees it; passkeys, email codes and SIWE (only with an injected wallet) beside it.
  */
 import { useState } from 'preact/hooks';
-import { encryptPassword } from '../../../src/client/index.js';
-import { account, api, errorText, rolesOf } from '../api.js';
-import { Field, Message } from '../components.js';
+import { account } from '../api.js';
+import { Field, Message, useAction } from '../components.js';
 import { navigate } from '../router.js';
-import { requireTrusted } from '../trust.js';
-
-interface TokenPair {
-  user_id: string;
-  access_token: string;
-  refresh_token: string;
-}
-
-async function passwordAction(action: 'register' | 'login', email: string, password: string) {
-  const v = await requireTrusted();
-  const envelope = encryptPassword({ action, email, password }, v.enclavePubkey!, {
-    keyId: v.keyId!,
-  });
-  return api<unknown>(`/auth/${action}`, {
-    method: 'POST',
-    body: { email, envelope },
-    auth: false,
-  });
-}
+import { otpStart, otpVerify, passkeyLogin, passwordAction, passwordLogin } from '../sign-in.js';
+import { SiweMethod, siweAvailable } from './Siwe.js';
 
 function PasswordMethod() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [msg, setMsg] = useState<{ kind: 'error' | 'ok'; text: string } | null>(null);
-
-  const run = async (action: 'register' | 'login') => {
-    setBusy(true);
-    setMsg(null);
-    try {
+  const { busy, msg, run: act } = useAction();
+  const run = (action: 'register' | 'login') =>
+    act(async () => {
       if (action === 'register') await passwordAction('register', email, password);
-      const t = (await passwordAction('login', email, password)) as TokenPair;
-      account.set({
-        userId: t.user_id,
-        email,
-        accessToken: t.access_token,
-        refreshToken: t.refresh_token,
-        roles: rolesOf(t.access_token),
-      });
+      await passwordLogin(email, password);
       setPassword('');
       navigate('/keys');
-    } catch (err) {
-      setMsg({ kind: 'error', text: errorText(err) });
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <form
       onSubmit={(e) => {
@@ -106,10 +72,103 @@ function PasswordMethod() {
   );
 }
 
-/** The sign-in methods, in the order shown. */
-const METHODS: { id: string; title: string; render: () => preact.JSX.Element }[] = [
-  { id: 'password', title: 'Email and password', render: () => <PasswordMethod /> },
-];
+function PasskeyMethod() {
+  const { busy, msg, run: act } = useAction();
+  const run = () =>
+    act(async () => {
+      await passkeyLogin();
+      navigate('/keys');
+    });
+  return (
+    <div>
+      <p>Use a passkey you added on the Account page (this device or a security key).</p>
+      <button type="button" disabled={busy} onClick={() => void run()}>
+        Sign in with a passkey
+      </button>
+      {msg && <Message kind={msg.kind}>{msg.text}</Message>}
+    </div>
+  );
+}
+
+function EmailCodeMethod() {
+  const [email, setEmail] = useState('');
+  const [code, setCode] = useState('');
+  const [sent, setSent] = useState(false);
+  const { busy, msg, setMsg, run } = useAction();
+  const start = () =>
+    run(async () => {
+      await otpStart(email);
+      setSent(true);
+      setMsg({ kind: 'info', text: `If ${email} can receive mail, a code is on its way.` });
+    });
+  const verify = () =>
+    run(async () => {
+      await otpVerify(email, code.trim());
+      setCode('');
+      navigate('/keys');
+    });
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void (sent ? verify() : start());
+      }}
+    >
+      <Field id="otp-email" label="Email for a code">
+        <input
+          id="otp-email"
+          type="email"
+          autocomplete="email"
+          required
+          value={email}
+          onInput={(e) => setEmail(e.currentTarget.value)}
+        />
+      </Field>
+      {sent && (
+        <Field id="otp-code" label="Code from the mail" hint="Valid for 10 minutes, once.">
+          <input
+            id="otp-code"
+            inputMode="numeric"
+            autocomplete="one-time-code"
+            aria-describedby="otp-code-hint"
+            required
+            value={code}
+            onInput={(e) => setCode(e.currentTarget.value)}
+          />
+        </Field>
+      )}
+      <div class="row">
+        {sent ? (
+          <>
+            <button type="submit" disabled={busy}>
+              Sign in with the code
+            </button>
+            <button type="button" disabled={busy} onClick={() => void start()}>
+              Send another code
+            </button>
+          </>
+        ) : (
+          <button type="submit" disabled={busy}>
+            Email me a code
+          </button>
+        )}
+      </div>
+      {msg && <Message kind={msg.kind}>{msg.text}</Message>}
+    </form>
+  );
+}
+
+/** The sign-in methods, in the order shown; SIWE only when the browser has a wallet. */
+function methods(): { id: string; title: string; render: () => preact.JSX.Element }[] {
+  return [
+    { id: 'password', title: 'Email and password', render: () => <PasswordMethod /> },
+    { id: 'passkey', title: 'Passkey', render: () => <PasskeyMethod /> },
+    { id: 'otp', title: 'Email code', render: () => <EmailCodeMethod /> },
+    ...(siweAvailable()
+      ? [{ id: 'siwe', title: 'Sign-In with Ethereum', render: () => <SiweMethod /> }]
+      : []),
+  ];
+}
 
 export function SignInPage() {
   const a = account.get();
@@ -117,7 +176,7 @@ export function SignInPage() {
     <section aria-labelledby="si-h">
       <h1 id="si-h">Sign in</h1>
       {a && <Message kind="info">Signed in as {a.email}.</Message>}
-      {METHODS.map((m) => (
+      {methods().map((m) => (
         <section key={m.id} aria-labelledby={`m-${m.id}`} class="card">
           <h2 id={`m-${m.id}`}>{m.title}</h2>
           {m.render()}

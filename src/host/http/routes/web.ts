@@ -18,6 +18,7 @@ import type { FastifyPluginAsync } from 'fastify';
 export const WEB_PAGES = [
   '/signin',
   '/keys',
+  '/account',
   '/report',
   '/verify',
   '/wallet',

@@ -1,0 +1,123 @@
+/**
+ * The step-up dialog (a modal <dialog>, so focus stays in it and Escape cancels): shown when an
+ * operation answered 401 STEP_UP_REQUIRED (step-up.ts). The user gives a second factor (TOTP or
+ * recovery code: `POST /auth/step-up`, same session) or signs in again with the password or a
+ * passkey; the operation is then retried once.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { account, api, errorText } from '../api.js';
+import { Field, Message } from '../components.js';
+import { passkeyLogin, passwordLogin, signedIn } from '../sign-in.js';
+import { stepUp } from '../step-up.js';
+import { useStore } from '../store.js';
+
+export function StepUpDialog() {
+  const req = useStore(stepUp);
+  const ref = useRef<HTMLDialogElement>(null);
+  const [code, setCode] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [msg, setMsg] = useState<string | null>(null);
+
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (req && !d.open) {
+      setMsg(null);
+      d.showModal();
+    }
+    if (!req && d.open) d.close();
+  }, [req]);
+
+  const run = async (step: () => Promise<void>) => {
+    if (!req) return;
+    setBusy(true);
+    setMsg(null);
+    try {
+      await step();
+      setCode('');
+      setPassword('');
+      req.done();
+    } catch (err) {
+      setMsg(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const email = account.get()?.email ?? '';
+  const withCode = () =>
+    run(async () => {
+      const c = code.trim();
+      const second = /^\d{6}$/.test(c) ? { totp_code: c } : { recovery_code: c };
+      const t = await api<{ access_token: string; refresh_token: string }>('/auth/step-up', {
+        method: 'POST',
+        body: second,
+      });
+      await signedIn(t, email || undefined);
+    });
+
+  return (
+    <dialog
+      ref={ref}
+      aria-labelledby="su-h"
+      class="step-up"
+      data-testid="step-up"
+      onCancel={(e) => {
+        e.preventDefault();
+        req?.cancel();
+      }}
+    >
+      <h2 id="su-h">Confirm it is you</h2>
+      <p>
+        This operation needs a recent sign-in or your second factor.
+        {req?.reason ? ` The service says: ${req.reason}.` : ''}
+      </p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void withCode();
+        }}
+      >
+        <Field id="su-code" label="Authenticator or recovery code">
+          <input
+            id="su-code"
+            autocomplete="one-time-code"
+            value={code}
+            onInput={(e) => setCode(e.currentTarget.value)}
+          />
+        </Field>
+        <button type="submit" disabled={busy || !code.trim()}>
+          Confirm with the code
+        </button>
+      </form>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(() => passwordLogin(email, password));
+        }}
+      >
+        <Field id="su-pw" label={`Password for ${email || 'this account'}`}>
+          <input
+            id="su-pw"
+            type="password"
+            autocomplete="current-password"
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </Field>
+        <div class="row">
+          <button type="submit" disabled={busy || !password || !email}>
+            Sign in again
+          </button>
+          <button type="button" disabled={busy} onClick={() => void run(passkeyLogin)}>
+            Use a passkey
+          </button>
+          <button type="button" disabled={busy} onClick={() => req?.cancel()}>
+            Cancel
+          </button>
+        </div>
+      </form>
+      {msg && <Message kind="error">{msg}</Message>}
+    </dialog>
+  );
+}

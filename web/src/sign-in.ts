@@ -1,0 +1,111 @@
+/**
+ * The sign-in ceremonies the sign-in page and the step-up dialog share: password (encrypted to
+ * the verified enclave key, as the CLI does), passkey (WebAuthn through @simplewebauthn/browser;
+ * the enclave verifies the assertion), email code and SIWE. Each ends in `signedIn`, which
+ * keeps the tokens for this tab.
+ */
+import {
+  startAuthentication,
+  startRegistration,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/browser';
+import { encryptPassword } from '../../src/client/index.js';
+import { account, api, rolesOf } from './api.js';
+import { requireTrusted } from './trust.js';
+
+interface TokenPair {
+  user_id?: string;
+  access_token: string;
+  refresh_token: string;
+}
+
+function subOf(token: string): string {
+  try {
+    const part = token.split('.')[1] ?? '';
+    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown };
+    return typeof json.sub === 'string' ? json.sub : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Keeps the pair; `email` when the method knows it, else the account's linked email (if any). */
+export async function signedIn(t: TokenPair, email?: string): Promise<void> {
+  account.set({
+    userId: t.user_id ?? subOf(t.access_token),
+    email: email ?? '',
+    accessToken: t.access_token,
+    refreshToken: t.refresh_token,
+    roles: rolesOf(t.access_token),
+  });
+  if (email) return;
+  const m = await api<{ methods: { kind: string; identifier: string | null }[] }>(
+    '/auth/methods',
+  ).catch(() => ({ methods: [] }));
+  const linked = m.methods.find((x) => x.kind === 'email')?.identifier;
+  const a = account.get();
+  if (a) account.set({ ...a, email: linked ?? 'signed in' });
+}
+
+export async function passwordAction(
+  action: 'register' | 'login',
+  email: string,
+  password: string,
+): Promise<unknown> {
+  const v = await requireTrusted();
+  const envelope = encryptPassword({ action, email, password }, v.enclavePubkey!, {
+    keyId: v.keyId!,
+  });
+  return api<unknown>(`/auth/${action}`, {
+    method: 'POST',
+    body: { email, envelope },
+    auth: false,
+  });
+}
+
+export async function passwordLogin(email: string, password: string): Promise<void> {
+  await signedIn((await passwordAction('login', email, password)) as TokenPair, email);
+}
+
+/** Sign in with a discoverable passkey of this site. */
+export async function passkeyLogin(): Promise<void> {
+  const { options } = await api<{ options: PublicKeyCredentialRequestOptionsJSON }>(
+    '/auth/passkeys/login/options',
+    { method: 'POST', auth: false },
+  );
+  const response = await startAuthentication({ optionsJSON: options });
+  const t = await api<TokenPair>('/auth/passkeys/login/verify', {
+    method: 'POST',
+    body: { response },
+    auth: false,
+  });
+  await signedIn(t);
+}
+
+/** Adds a passkey to the signed-in account (the service may ask for a step-up first). */
+export async function passkeyRegister(userName?: string): Promise<string> {
+  const { options } = await api<{ options: PublicKeyCredentialCreationOptionsJSON }>(
+    '/auth/passkeys/register/options',
+    { method: 'POST', body: userName ? { user_name: userName } : {} },
+  );
+  const response = await startRegistration({ optionsJSON: options });
+  const r = await api<{ id: string }>('/auth/passkeys/register/verify', {
+    method: 'POST',
+    body: { response },
+  });
+  return r.id;
+}
+
+export async function otpStart(email: string): Promise<void> {
+  await api('/auth/otp/start', { method: 'POST', body: { email }, auth: false });
+}
+
+export async function otpVerify(email: string, code: string): Promise<void> {
+  const t = await api<TokenPair>('/auth/otp/verify', {
+    method: 'POST',
+    body: { email, code },
+    auth: false,
+  });
+  await signedIn(t, email);
+}
