@@ -103,7 +103,7 @@ export type OpsEventType = OpsEvent['type'];
 export type LoginMethod =
   'password' | 'siwe' | 'email_otp' | 'password_reset' | 'account_recovery' | 'passkey';
 /** Which second factor a login or step-up used. */
-export type SecondFactorKind = 'totp' | 'recovery_code';
+export type SecondFactorKind = 'totp' | 'recovery_code' | 'email_code';
 
 export const OPS_EVENT_TYPES = [
   'credential.submitted',

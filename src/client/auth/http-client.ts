@@ -96,6 +96,10 @@ export function authClient(opts: AuthClientOptions) {
     /** After unlock_at: the new password takes effect, TOTP and passkeys are removed. */
     recoveryComplete: (email: string) =>
       call<{ success: true }>(opts, 'POST', '/auth/recovery/complete', { email }),
+    /** Step-up by email (account without TOTP): mails a code; then stepUpEmail(code). */
+    stepUpEmailStart: () => call<{ accepted: true }>(opts, 'POST', '/auth/step-up/email/start'),
+    stepUpEmail: (code: string) =>
+      call<AuthTokens>(opts, 'POST', '/auth/step-up', { email_code: code }),
     /** A fresh pair for this session with the second factor in `amr` (after STEP_UP_REQUIRED). */
     stepUp: (second: SecondFactorInput) =>
       call<AuthTokens>(opts, 'POST', '/auth/step-up', { ...second }),

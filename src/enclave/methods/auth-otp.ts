@@ -24,6 +24,7 @@ function codeMail(from: string, to: string, code: string, purpose: OtpPurpose): 
     reset: 'password reset code',
     confirm: 'confirmation code',
     recovery: 'account recovery code',
+    step_up: 'confirmation code for a sensitive operation',
   }[purpose];
   return {
     from,

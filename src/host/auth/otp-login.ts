@@ -18,7 +18,8 @@ import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
 import type { AuthServiceDeps } from './auth-service.js';
 import { createMethodLogin, type MethodLoginResult } from './method-login.js';
-import { reasonOf } from './token-pair.js';
+import { pair, reasonOf, type TokenPair } from './token-pair.js';
+import type { Role } from '../../protocol/auth.js';
 
 /**
  * What a password reset and an account recovery share: a mailed code checked by the enclave
@@ -108,7 +109,7 @@ export function createOtpLogin(deps: AuthServiceDeps) {
 
   async function otpStart(
     email: string,
-    purpose: 'login' | 'reset' | 'confirm' | 'recovery' = 'login',
+    purpose: 'login' | 'reset' | 'confirm' | 'recovery' | 'step_up' = 'login',
   ): Promise<void> {
     try {
       const r = await enclave.call('auth.otp_start', { email, purpose });
@@ -182,6 +183,40 @@ export function createOtpLogin(deps: AuthServiceDeps) {
         enclave.call('auth.password_reset', { email, code, secret, user }),
       );
       await reset.setPassword(userId, r.password_sealed, { type: 'auth.password_reset' });
+    },
+
+    /** Step-up by email (accounts without TOTP): mails a `step_up` code to the account's email. */
+    async stepUpEmailStart(userId: string): Promise<void> {
+      const method = await repo.emailMethodOf(userId);
+      if (!method) throw new HostError('AUTH_METHOD_NOT_FOUND');
+      if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_MFA_REQUIRED');
+      await otpStart(method.email, 'step_up');
+    },
+
+    /** The mailed `step_up` code: a fresh pair for this session, `amr` + `otp` (not `mfa`). */
+    async stepUpEmail(
+      accessToken: string,
+      userId: string,
+      roles: Role[],
+      code: string,
+    ): Promise<TokenPair> {
+      const method = await repo.emailMethodOf(userId);
+      if (!method) throw new HostError('AUTH_METHOD_NOT_FOUND');
+      // With TOTP the step-up rule wants `mfa`, which a mailbox does not give.
+      if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_MFA_REQUIRED');
+      const r = await enclave.call('auth.step_up_email', {
+        access_token: accessToken,
+        roles,
+        email: method.email,
+        binding: method.binding,
+        code,
+      });
+      if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+      await repo.db.transaction((tx) =>
+        repo.addRefresh(tx, r.session_id, r.user_id, r.refresh_hash, r.refresh_expires_at),
+      );
+      await ops.record(repo.db, { type: 'auth.step_up', userId, factor: 'email_code' });
+      return pair(r);
     },
 
     async otpVerify(email: string, code: string): Promise<MethodLoginResult> {

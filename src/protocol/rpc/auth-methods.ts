@@ -157,7 +157,7 @@ export const AUTH_METHODS = {
         /** A new sealed hash when the stored one used weaker parameters than configured. */
         password_sealed: SealedPassword.nullable(),
         /** The MAC of the recovery code used as second factor: the host must spend its row. */
-        recovery_mac: PendingRecoveryMac.nullable(),
+        recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
     phases: READY,
@@ -233,7 +233,7 @@ export const AUTH_METHODS = {
    */
   'auth.otp_start': {
     params: z
-      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm', 'recovery']) })
+      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm', 'recovery', 'step_up']) })
       .strict(),
     result: z
       .object({
@@ -383,9 +383,27 @@ export const AUTH_METHODS = {
     result: z
       .object({
         ...SessionIssued,
-        recovery_mac: PendingRecoveryMac.nullable(),
+        recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
+    phases: READY,
+  },
+  /**
+   * Step-up by email code (accounts without TOTP): the `step_up` code mailed to the email the
+   * enclave bound to the token's account; the same session gets a pair whose `amr` adds `otp`
+   * with a fresh `auth_time` (not `mfa`: the mailbox is not a second factor).
+   */
+  'auth.step_up_email': {
+    params: z
+      .object({
+        access_token: Jwt,
+        roles: z.array(RoleSchema).max(8),
+        email: EmailSchema,
+        binding: MethodBindingSchema,
+        code: z.string().regex(/^\d{6}$/),
+      })
+      .strict(),
+    result: z.object(SessionIssued).strict(),
     phases: READY,
   },
   /** Passkey registration options for the token's account (challenge remembered here). */

@@ -445,6 +445,14 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
+    /** The account's linked email and its enclave binding, if any. */
+    async emailMethodOf(userId: string): Promise<{ email: string; binding: string } | null> {
+      const { rows } = await db.query<{ identifier: string; binding: string }>(
+        "SELECT identifier, binding FROM auth_methods WHERE user_id = $1 AND kind = 'email' LIMIT 1",
+        [userId],
+      );
+      return rows[0] ? { email: rows[0].identifier, binding: rows[0].binding } : null;
+    },
     /** The account's pending recovery (auth_recoveries, migration 018), if any. */
     async pendingRecovery(
       userId: string,

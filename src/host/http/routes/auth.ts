@@ -702,30 +702,58 @@ export function authRoutes(deps: {
     );
 
     app.post(
+      '/auth/step-up/email/start',
+      {
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary:
+            "Step-up by email (accounts without TOTP): the enclave mails a code to the account's email",
+          response: { 202: z.object({ accepted: z.literal(true) }).strict(), ...SuccessOrNotFound },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        await auth.stepUpEmailStart(claims.sub);
+        return reply.code(202).send({ accepted: true as const });
+      },
+    );
+
+    app.post(
       '/auth/step-up',
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
           summary:
-            "Step up this session with a second factor: a new pair whose token's amr has otp and mfa and a fresh auth_time",
+            "Step up this session: with a second factor (totp_code, recovery_code) a new pair whose token's amr has otp and mfa; without TOTP, an email_code from POST /auth/step-up/email/start (amr otp); always a fresh auth_time",
           body: z
-            .object({ totp_code: TotpCode.optional(), recovery_code: RecoveryCode.optional() })
+            .object({
+              totp_code: TotpCode.optional(),
+              recovery_code: RecoveryCode.optional(),
+              email_code: z
+                .string()
+                .regex(/^\d{6}$/)
+                .optional(),
+            })
             .strict()
-            .refine((b) => (b.totp_code === undefined) !== (b.recovery_code === undefined), {
-              message: 'send exactly one of totp_code and recovery_code',
-              path: ['totp_code'],
-            }),
+            .refine(
+              (b) =>
+                [b.totp_code, b.recovery_code, b.email_code].filter((v) => v !== undefined)
+                  .length === 1,
+              {
+                message: 'send exactly one of totp_code, recovery_code and email_code',
+                path: ['totp_code'],
+              },
+            ),
           response: { 200: TokenPairSchema, ...Errors },
         },
       },
       async (request, reply) => {
         const claims = await guard.claims(request);
-        const r = await auth.stepUp(
-          guard.token(request),
-          claims.sub,
-          claims.roles,
-          secondOf(request.body)!,
-        );
+        const { email_code: emailCode, ...second } = request.body;
+        const r =
+          emailCode !== undefined
+            ? await auth.stepUpEmail(guard.token(request), claims.sub, claims.roles, emailCode)
+            : await auth.stepUp(guard.token(request), claims.sub, claims.roles, secondOf(second)!);
         setCookies(reply, r);
         return r;
       },
