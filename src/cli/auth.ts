@@ -33,25 +33,60 @@ export async function authVerify(opts: {
   return verifyAccessToken(opts.token, jwks, { issuer: opts.issuer, audience: opts.audience });
 }
 
+/** CLOISTER_PASSWORD encrypted to the attested enclave (nothing is sent if attestation fails). */
+async function passwordEnvelope(
+  action: 'register' | 'login' | 'reset',
+  email: string,
+  trust: TrustOptions,
+) {
+  const password = process.env.CLOISTER_PASSWORD;
+  if (!password) throw new AuthUsageError('set CLOISTER_PASSWORD in the environment');
+  const { verification } = await attest(trust);
+  if (!verification.valid)
+    throw new Error(`attestation refused, nothing sent:\n  ${verification.reasons.join('\n  ')}`);
+  return encryptPassword({ action, email, password }, verification.enclavePubkey!, {
+    keyId: verification.keyId!,
+  });
+}
+
 export async function authAccount(
   action: 'register' | 'login',
   opts: { email: string | undefined; url: string; trust: TrustOptions },
 ): Promise<unknown> {
-  const password = process.env.CLOISTER_PASSWORD;
   if (!opts.email) throw new AuthUsageError(`usage: cloister auth ${action} --email E`);
-  if (!password) throw new AuthUsageError('set CLOISTER_PASSWORD in the environment');
-  const { verification } = await attest(opts.trust);
-  if (!verification.valid)
-    throw new Error(`attestation refused, nothing sent:\n  ${verification.reasons.join('\n  ')}`);
-  const envelope = encryptPassword(
-    { action, email: opts.email, password },
-    verification.enclavePubkey!,
-    { keyId: verification.keyId! },
-  );
+  const envelope = await passwordEnvelope(action, opts.email, opts.trust);
   return requestJson(`${opts.url}/auth/${action}`, {
     method: 'POST',
     body: { email: opts.email, envelope },
   });
+}
+
+/**
+ * `cloister auth recovery start|confirm|status|cancel|complete` (docs/protocol/auth.md "Account
+ * recovery"): start and complete need only --email; confirm also the mailed --code and the new
+ * password (CLOISTER_PASSWORD, encrypted to the attested enclave); status and cancel use the
+ * session (CLOISTER_ACCESS_TOKEN or the saved login).
+ */
+export async function authRecovery(
+  step: string,
+  opts: { email?: string | undefined; code?: string | undefined; url: string; trust: TrustOptions },
+): Promise<unknown> {
+  const { url, email } = opts;
+  if (step === 'status') return requestJson(`${url}/auth/recovery`, { auth: true });
+  if (step === 'cancel')
+    return requestJson(`${url}/auth/recovery`, { auth: true, method: 'DELETE' });
+  if (email && (step === 'start' || step === 'complete'))
+    return requestJson(`${url}/auth/recovery/${step}`, { method: 'POST', body: { email } });
+  if (email && step === 'confirm' && opts.code) {
+    const envelope = await passwordEnvelope('reset', email, opts.trust);
+    return requestJson(`${url}/auth/recovery/confirm`, {
+      method: 'POST',
+      body: { email, code: opts.code, envelope },
+    });
+  }
+  throw new AuthUsageError(
+    'usage: cloister auth recovery start --email E | confirm --email E --code C | status | cancel | complete --email E',
+  );
 }
 
 /**
@@ -64,6 +99,7 @@ export async function authAccount(
  *   auth methods [list] | auth methods unlink <id>       login methods (CLOISTER_ACCESS_TOKEN)
  *   auth totp enroll|confirm|remove|step-up              TOTP second factor (CLOISTER_ACCESS_TOKEN)
  *   auth passkey [options]                               passkeys need a browser; prints options
+ *   auth recovery start|confirm|status|cancel|complete   account recovery (authRecovery below)
  */
 export interface AuthMoreOptions {
   url: string;

@@ -18,7 +18,14 @@ import {
 import { bytesToBase64 } from '../protocol/encoding.js';
 import { parseVerifierKey } from '../protocol/log/note.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
-import { AuthUsageError, authMore, type AuthMoreOptions, authAccount, authVerify } from './auth.js';
+import {
+  AuthUsageError,
+  authMore,
+  type AuthMoreOptions,
+  authAccount,
+  authRecovery,
+  authVerify,
+} from './auth.js';
 import {
   ClusterUsageError,
   clusterApprove,
@@ -727,6 +734,31 @@ function addAuthMethods(auth: Command): void {
     ).action(action((step: string, o: MoreOptions) => run('totp', [step], o))),
     'cloister auth totp step-up --code 123456',
     SERVICE_ENV,
+  );
+  explain(
+    trustOptions(
+      auth
+        .command('recovery')
+        .description(
+          'account recovery (lost password or device): start, confirm with the mailed code and CLOISTER_PASSWORD, status, cancel, complete after the time-lock',
+        )
+        .argument('<step>', 'start | confirm | status | cancel | complete')
+        .option('--email <email>', 'start / confirm / complete: account email')
+        .option('--code <digits>', 'confirm: the 6-digit code from the mail'),
+    ).action(
+      action(async (step: string, o: MoreOptions) => {
+        const trust = trustOf(o);
+        const res = await authRecovery(step, {
+          email: o.email,
+          code: o.code,
+          url: baseUrl(o),
+          trust,
+        });
+        printer(o.json)(res);
+      }),
+    ),
+    'cloister auth recovery start --email me@example.com',
+    ['CLOISTER_URL', 'CLOISTER_ACCESS_TOKEN', 'CLOISTER_PASSWORD', 'XDG_CONFIG_HOME'],
   );
   explain(
     serviceOptions(

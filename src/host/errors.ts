@@ -82,6 +82,12 @@ export const HTTP_ERRORS = {
   AUTH_OTP_INVALID: [401, 'the code is wrong, expired or was never sent'],
   AUTH_OTP_LOCKED: [429, 'too many wrong codes; ask for a new one with POST /auth/otp/start'],
   AUTH_METHOD_NOT_FOUND: [404, 'this account has no login method with this id'],
+  AUTH_RECOVERY_NOT_FOUND: [404, 'this account has no pending recovery'],
+  AUTH_RECOVERY_LOCKED: [
+    409,
+    'the recovery time-lock (AUTH_RECOVERY_DELAY_SECONDS) has not run out; see GET /auth/recovery',
+  ],
+  AUTH_RECOVERY_INVALID: [409, 'the pending recovery was altered or not made by this enclave'],
   AUTH_METHOD_TAKEN: [409, 'this login method is already linked to an account'],
   AUTH_LAST_METHOD: [409, 'the last login method of an account cannot be unlinked'],
   STEP_UP_REQUIRED: [
@@ -225,6 +231,8 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'AUTH_MFA_REQUIRED',
   'AUTH_MFA_INVALID',
   'AUTH_PASSKEY_INVALID',
+  'AUTH_RECOVERY_LOCKED',
+  'AUTH_RECOVERY_INVALID',
 ]);
 
 export function fromRpcCode(code: string): HostError {

@@ -57,6 +57,9 @@ export type OpsEvent =
   | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' | 'totp' | 'passkey' }
   | { type: 'auth.password_reset'; userId: string; revoked: number }
   | { type: 'auth.email_confirmed'; userId: string }
+  | { type: 'auth.recovery_started'; userId: string; unlockAt: number }
+  | { type: 'auth.recovery_cancelled'; userId: string }
+  | { type: 'auth.recovery_completed'; userId: string; revoked: number }
   | { type: 'auth.method_unlinked'; userId: string; kind: string }
   | { type: 'auth.step_up'; userId: string; factor: SecondFactorKind }
   | { type: 'auth.recovery_code_used'; userId: string; left: number }
@@ -97,9 +100,10 @@ export type OpsEvent =
 export type OpsEventType = OpsEvent['type'];
 
 /** How a login was proven (absent on password logins, the original method). */
-export type LoginMethod = 'password' | 'siwe' | 'email_otp' | 'password_reset' | 'passkey';
+export type LoginMethod =
+  'password' | 'siwe' | 'email_otp' | 'password_reset' | 'account_recovery' | 'passkey';
 /** Which second factor a login or step-up used. */
-export type SecondFactorKind = 'totp' | 'recovery_code';
+export type SecondFactorKind = 'totp' | 'recovery_code' | 'email_code';
 
 export const OPS_EVENT_TYPES = [
   'credential.submitted',
@@ -122,6 +126,9 @@ export const OPS_EVENT_TYPES = [
   'auth.method_linked',
   'auth.password_reset',
   'auth.email_confirmed',
+  'auth.recovery_started',
+  'auth.recovery_cancelled',
+  'auth.recovery_completed',
   'auth.method_unlinked',
   'auth.step_up',
   'auth.recovery_code_used',

@@ -82,6 +82,11 @@ export const AUTH_SHARED_ENV = {
   AUTH_SIWE_NONCE_TTL_SECONDS: int(30, 3600)
     .default(300)
     .describe('Sign-In with Ethereum: how long a nonce from GET /auth/siwe/nonce stays usable'),
+  AUTH_RECOVERY_DELAY_SECONDS: int(0, 30 * 86400)
+    .default(86400)
+    .describe(
+      'Account recovery: how long a recovery of an account with a second factor waits before it can complete',
+    ),
   AUTH_RP_ID: z
     .string()
     .regex(/^[a-z0-9.-]{1,253}$/)

@@ -53,6 +53,7 @@ const everyVariable: Record<string, string> = {
   AUTH_SIWE_DOMAIN: 'app.cloister.example:8443',
   AUTH_SIWE_CHAIN_IDS: '1,137',
   AUTH_SIWE_NONCE_TTL_SECONDS: '120',
+  AUTH_RECOVERY_DELAY_SECONDS: '3600',
   AUTH_RP_ID: 'cloister.example',
   AUTH_ORIGINS: 'https://app.cloister.example,https://cloister.example',
   SMTP_URL: 'smtps://relay:relay-pass@mail.cloister.example:465',

@@ -66,6 +66,40 @@ export function authClient(opts: AuthClientOptions) {
     totpConfirm: (code: string) =>
       call<{ recovery_codes: string[] }>(opts, 'POST', '/auth/totp/confirm', { code }),
     totpRemove: () => call<{ success: true }>(opts, 'DELETE', '/auth/totp'),
+    /** Account recovery: mails a recovery code to an address linked to an account (always 202). */
+    recoveryStart: (email: string) =>
+      call<{ accepted: true }>(opts, 'POST', '/auth/recovery/start', { email }),
+    /**
+     * The mailed code and the new password (or its envelope): `reset` at once, or `pending`
+     * until `unlock_at` when the account has a second factor.
+     */
+    recoveryConfirm: (
+      email: string,
+      code: string,
+      secret: { password: string } | { envelope: unknown },
+    ) =>
+      call<{ status: 'reset' | 'pending'; unlock_at?: string }>(
+        opts,
+        'POST',
+        '/auth/recovery/confirm',
+        { email, code, ...secret },
+      ),
+    /** The account's pending recovery, seen from a logged-in session. */
+    recoveryStatus: () =>
+      call<{ pending: { unlock_at: string; can_complete: boolean } | null }>(
+        opts,
+        'GET',
+        '/auth/recovery',
+      ),
+    /** Cancel the account's pending recovery (any session, no step-up). */
+    recoveryCancel: () => call<{ success: true }>(opts, 'DELETE', '/auth/recovery'),
+    /** After unlock_at: the new password takes effect, TOTP and passkeys are removed. */
+    recoveryComplete: (email: string) =>
+      call<{ success: true }>(opts, 'POST', '/auth/recovery/complete', { email }),
+    /** Step-up by email (account without TOTP): mails a code; then stepUpEmail(code). */
+    stepUpEmailStart: () => call<{ accepted: true }>(opts, 'POST', '/auth/step-up/email/start'),
+    stepUpEmail: (code: string) =>
+      call<AuthTokens>(opts, 'POST', '/auth/step-up', { email_code: code }),
     /** A fresh pair for this session with the second factor in `amr` (after STEP_UP_REQUIRED). */
     stepUp: (second: SecondFactorInput) =>
       call<AuthTokens>(opts, 'POST', '/auth/step-up', { ...second }),

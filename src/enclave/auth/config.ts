@@ -12,6 +12,7 @@ export interface AuthEnclaveConfig {
   readonly AUTH_ORIGINS?: string | undefined;
   readonly AUTH_SIWE_CHAIN_IDS: string;
   readonly AUTH_SIWE_NONCE_TTL_SECONDS: number;
+  readonly AUTH_RECOVERY_DELAY_SECONDS: number;
   readonly AUTH_ARGON2_MEMORY_KIB: number;
   readonly AUTH_ARGON2_TIME_COST: number;
   readonly AUTH_ARGON2_PARALLELISM: number;

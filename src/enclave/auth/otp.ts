@@ -13,7 +13,7 @@ export const OTP_MAX_SENDS_PER_HOUR = 5;
 const MAX_ADDRESSES = 100_000;
 
 /** What a code is for: a code made for one purpose never works for another. */
-export type OtpPurpose = 'login' | 'reset' | 'confirm';
+export type OtpPurpose = 'login' | 'reset' | 'confirm' | 'recovery' | 'step_up';
 
 interface Pending {
   mac: Buffer;

@@ -5,11 +5,12 @@
  * writes it under DATA_DIR/mail/ for the default run (a simulated enclave has no secrets worth
  * hiding from its host). On any other platform that case is AUTH_MAIL_UNAVAILABLE.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { bytesEqual } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
-import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
+import { bindMethod, checkMethodBinding, derivedKey } from '../auth/method-binding.js';
 import type { OtpPurpose } from '../auth/otp.js';
 import { sealPasswordHash } from '../auth/tokens.js';
 import { parseSmtpUrl, sendMail, type Mail } from '../egress/smtp.js';
@@ -22,6 +23,8 @@ function codeMail(from: string, to: string, code: string, purpose: OtpPurpose): 
     login: 'sign-in code',
     reset: 'password reset code',
     confirm: 'confirmation code',
+    recovery: 'account recovery code',
+    step_up: 'confirmation code for a sensitive operation',
   }[purpose];
   return {
     from,
@@ -90,23 +93,92 @@ export function otpVerify(
 }
 
 /**
- * A forgotten password: a `reset` code mailed to the account's email, then the new password,
- * hashed and sealed here for the account the enclave bound that email to.
+ * A mailed code (`purpose`) and a new password: the code, the binding of the account's email
+ * and the minimum length are checked; the password is hashed and sealed to the account.
  */
-export async function passwordReset(
+async function sealedNewPassword(
   state: EnclaveState,
   params: MethodParams<'auth.password_reset'>,
-): Promise<MethodResult<'auth.password_reset'>> {
+  purpose: 'reset' | 'recovery',
+): Promise<string> {
   const keyring = readyAuthKeyring(state);
   const policy = policyOf(state);
   const { email, user } = params;
-  state.auth.otp.verify('reset', email, params.code, state.now());
+  state.auth.otp.verify(purpose, email, params.code, state.now());
   if (!checkMethodBinding(keyring, 'email', email, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   const password = await passwordOf(state, params.secret, email, 'reset');
   if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
   const phc = await state.auth.hasher.hash(password);
-  return { password_sealed: sealPasswordHash(passwordKeySource(state), policy, user.user_id, phc) };
+  return sealPasswordHash(passwordKeySource(state), policy, user.user_id, phc);
+}
+
+/** A forgotten password: a `reset` code mailed to the account's email, then the new password. */
+export async function passwordReset(
+  state: EnclaveState,
+  params: MethodParams<'auth.password_reset'>,
+): Promise<MethodResult<'auth.password_reset'>> {
+  return { password_sealed: await sealedNewPassword(state, params, 'reset') };
+}
+
+/** The enclave's MAC over a pending recovery: binds the account, the unlock time and the password. */
+function recoveryMac(
+  keyring: Parameters<typeof derivedKey>[0],
+  userId: string,
+  recoveryId: string,
+  unlockAt: number,
+  sealed: string,
+): string {
+  return createHmac('sha256', derivedKey(keyring, 'cloister/auth/account-recovery/v1'))
+    .update(`${userId}\n${recoveryId}\n${unlockAt}\n${sealed}`)
+    .digest('base64url');
+}
+
+/**
+ * Account recovery: a `recovery` code and a new password. With a second factor on the account
+ * the enclave fixes the unlock time and MACs it with the sealed password (auth.recovery_complete
+ * checks both), so the host cannot shorten the time-lock.
+ */
+export async function recoveryConfirm(
+  state: EnclaveState,
+  params: MethodParams<'auth.recovery_confirm'>,
+): Promise<MethodResult<'auth.recovery_confirm'>> {
+  const { second_factor: secondFactor, ...rest } = params;
+  const sealed = await sealedNewPassword(state, rest, 'recovery');
+  const keyring = readyAuthKeyring(state);
+  const { user } = params;
+  const recoveryId = randomUUID();
+  if (!secondFactor)
+    return { password_sealed: sealed, recovery_id: recoveryId, unlock_at: null, mac: null };
+  const unlockAt = state.now() + state.auth.config.AUTH_RECOVERY_DELAY_SECONDS;
+  return {
+    password_sealed: sealed,
+    recovery_id: recoveryId,
+    unlock_at: unlockAt,
+    mac: recoveryMac(keyring, user.user_id, recoveryId, unlockAt, sealed),
+  };
+}
+
+/** The end of a time-locked recovery: AUTH_RECOVERY_INVALID if altered, _LOCKED if early. */
+export function recoveryComplete(
+  state: EnclaveState,
+  params: MethodParams<'auth.recovery_complete'>,
+): MethodResult<'auth.recovery_complete'> {
+  const keyring = readyAuthKeyring(state);
+  const want = Buffer.from(
+    recoveryMac(
+      keyring,
+      params.user_id,
+      params.recovery_id,
+      params.unlock_at,
+      params.password_sealed,
+    ),
+    'base64url',
+  );
+  if (!bytesEqual(want, Buffer.from(params.mac, 'base64url')))
+    throw new RpcError('AUTH_RECOVERY_INVALID');
+  if (state.now() < params.unlock_at) throw new RpcError('AUTH_RECOVERY_LOCKED');
+  return { unlocked: true };
 }
 
 /** Registration confirmation: the `confirm` code mailed to the pending account's email. */
@@ -127,4 +199,6 @@ export const OTP_HANDLERS = {
   'auth.otp_start': otpStart,
   'auth.otp_verify': otpVerify,
   'auth.password_reset': passwordReset,
+  'auth.recovery_complete': recoveryComplete,
+  'auth.recovery_confirm': recoveryConfirm,
 } as const;

@@ -10,6 +10,7 @@ import type { SecondFactor } from '../../protocol/rpc/auth-methods.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { AuthKeyring } from '../auth/auth-keyring.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
+import { checkMethodBinding } from '../auth/method-binding.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { verifyOwnClaims } from '../auth/jwt.js';
 import {
@@ -141,7 +142,26 @@ export function stepUp(
   };
 }
 
+/** Step-up by a `step_up` email code, for the email bound to the token's own account. */
+export function stepUpEmail(
+  state: EnclaveState,
+  params: MethodParams<'auth.step_up_email'>,
+): MethodResult<'auth.step_up_email'> {
+  const keyring = readyAuthKeyring(state);
+  const claims = caller(state, keyring, params.access_token);
+  if (!checkMethodBinding(keyring, 'email', params.email, claims.sub, params.binding))
+    throw new RpcError('AUTH_METHOD_BINDING_INVALID');
+  state.auth.otp.verify('step_up', params.email, params.code, state.now());
+  const amr = [...new Set([...(claims.amr ?? []), 'otp'])];
+  return {
+    user_id: claims.sub,
+    session_id: claims.sid,
+    ...issue(state, keyring, claims.sub, claims.sid, params.roles, amr),
+  };
+}
+
 export const TOTP_HANDLERS = {
+  'auth.step_up_email': stepUpEmail,
   'auth.totp_enroll': totpEnroll,
   'auth.totp_confirm': totpConfirm,
   'auth.step_up': stepUp,

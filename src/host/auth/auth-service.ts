@@ -26,6 +26,7 @@ import { createOtpLogin } from './otp-login.js';
 import { createSiweLogin } from './siwe-login.js';
 import { createTotpService } from './totp-service.js';
 import { createPasskeyService } from './passkey-service.js';
+import { createRecoveryService } from './recovery-service.js';
 import { nowSeconds, pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { TokenVerifier } from './verifier.js';
 
@@ -136,9 +137,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     return { user_id: r.user_id, ...pair(r) };
   }
 
+  const otpLogin = createOtpLogin(deps);
   const service = {
     ...createSiweLogin(deps),
-    ...createOtpLogin(deps),
+    ...otpLogin,
+    ...createRecoveryService(deps, otpLogin.otpStart),
     ...createMethodsService(deps),
     ...totp,
     ...createPasskeyService(deps),

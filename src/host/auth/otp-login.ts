@@ -12,16 +12,87 @@ import { join } from 'node:path';
 import { userLogSubject } from '../../protocol/auth.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodResult } from '../../protocol/rpc/methods.js';
-import { recordLogged } from '../ops-events.js';
+import { recordLogged, type LoginMethod } from '../ops-events.js';
+import type { Queryable } from '../db/database.js';
 import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
 import type { AuthServiceDeps } from './auth-service.js';
 import { createMethodLogin, type MethodLoginResult } from './method-login.js';
-import { reasonOf } from './token-pair.js';
+import { pair, reasonOf, type TokenPair } from './token-pair.js';
+import type { Role } from '../../protocol/auth.js';
+
+/**
+ * What a password reset and an account recovery share: a mailed code checked by the enclave
+ * for the account linked to the address (throttled per address), and the new password set with
+ * every session ended, in one transaction with the ops event and the transparency-log entry.
+ */
+export function createResetFlow(deps: AuthServiceDeps) {
+  const { throttle, repo, log, ops, verifier } = deps;
+  return {
+    async withCode<T>(
+      slot: 'reset' | 'recovery',
+      method: LoginMethod,
+      email: string,
+      call: (user: { user_id: string; binding: string }, userId: string) => Promise<T>,
+    ): Promise<{ userId: string; r: T }> {
+      const key = `${slot}:${email}`;
+      const wait = await throttle.begin(key);
+      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+      const audit = { userId: null as string | null };
+      let r: T;
+      try {
+        const row = await repo.findUserByMethod('email', email);
+        audit.userId = row?.user_id ?? null;
+        // No linked account: the same answer as a wrong code.
+        if (!row || row.status !== 'active') throw new HostError('AUTH_OTP_INVALID');
+        r = await call({ user_id: row.user_id, binding: row.binding }, row.user_id);
+      } catch (err) {
+        const counted =
+          err instanceof HostError ||
+          isEnclaveCallError(err, 'AUTH_OTP_INVALID') ||
+          isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
+        if (!counted) await throttle.refund(key).catch(() => undefined);
+        ops.emit({
+          type: 'auth.login_failed',
+          userId: audit.userId,
+          reason: reasonOf(err),
+          method,
+        });
+        throw err;
+      }
+      await throttle.succeeded(key);
+      return { userId: audit.userId!, r };
+    },
+
+    async setPassword(
+      userId: string,
+      sealed: string,
+      event: { type: 'auth.password_reset' | 'auth.recovery_completed' },
+      alsoInTx?: (tx: Queryable) => Promise<void>,
+    ): Promise<void> {
+      await log.commit({
+        async work(tx) {
+          await alsoInTx?.(tx);
+          await repo.upsertPassword(tx, userId, sealed);
+          const revoked = await repo.revokeAllSessions(tx, userId, 'logout_all');
+          const entry = await recordLogged(
+            ops,
+            tx,
+            { type: event.type, userId, revoked },
+            userLogSubject(userId),
+          );
+          return { result: undefined, entries: [entry] };
+        },
+      });
+      verifier.forget();
+    },
+  };
+}
 
 export function createOtpLogin(deps: AuthServiceDeps) {
-  const { enclave, throttle, logger, repo, log, ops, verifier } = deps;
+  const { enclave, throttle, logger, repo, ops } = deps;
   const methods = createMethodLogin(deps);
+  const reset = createResetFlow(deps);
 
   async function writeDevMail(mail: { from: string; to: string; subject: string; text: string }) {
     if (!deps.mailDir) return;
@@ -38,7 +109,7 @@ export function createOtpLogin(deps: AuthServiceDeps) {
 
   async function otpStart(
     email: string,
-    purpose: 'login' | 'reset' | 'confirm' = 'login',
+    purpose: 'login' | 'reset' | 'confirm' | 'recovery' | 'step_up' = 'login',
   ): Promise<void> {
     try {
       const r = await enclave.call('auth.otp_start', { email, purpose });
@@ -108,49 +179,44 @@ export function createOtpLogin(deps: AuthServiceDeps) {
      * password is out), in one transaction with the ops event and the transparency-log entry.
      */
     async passwordReset(email: string, code: string, secret: AuthSecret): Promise<void> {
-      const key = `reset:${email}`;
-      const wait = await throttle.begin(key);
-      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
-      const audit = { userId: null as string | null };
-      let sealed: string;
-      try {
-        const row = await repo.findUserByMethod('email', email);
-        audit.userId = row?.user_id ?? null;
-        // No linked account: the same answer as a wrong code.
-        if (!row || row.status !== 'active') throw new HostError('AUTH_OTP_INVALID');
-        const user = { user_id: row.user_id, binding: row.binding };
-        sealed = (await enclave.call('auth.password_reset', { email, code, secret, user }))
-          .password_sealed;
-      } catch (err) {
-        const counted =
-          err instanceof HostError ||
-          isEnclaveCallError(err, 'AUTH_OTP_INVALID') ||
-          isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
-        if (!counted) await throttle.refund(key).catch(() => undefined);
-        ops.emit({
-          type: 'auth.login_failed',
-          userId: audit.userId,
-          reason: reasonOf(err),
-          method: 'password_reset',
-        });
-        throw err;
-      }
-      await throttle.succeeded(key);
-      const userId = audit.userId!;
-      await log.commit({
-        async work(tx) {
-          await repo.upsertPassword(tx, userId, sealed);
-          const revoked = await repo.revokeAllSessions(tx, userId, 'logout_all');
-          const entry = await recordLogged(
-            ops,
-            tx,
-            { type: 'auth.password_reset', userId, revoked },
-            userLogSubject(userId),
-          );
-          return { result: undefined, entries: [entry] };
-        },
+      const { userId, r } = await reset.withCode('reset', 'password_reset', email, (user) =>
+        enclave.call('auth.password_reset', { email, code, secret, user }),
+      );
+      await reset.setPassword(userId, r.password_sealed, { type: 'auth.password_reset' });
+    },
+
+    /** Step-up by email (accounts without TOTP): mails a `step_up` code to the account's email. */
+    async stepUpEmailStart(userId: string): Promise<void> {
+      const method = await repo.emailMethodOf(userId);
+      if (!method) throw new HostError('AUTH_METHOD_NOT_FOUND');
+      if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_MFA_REQUIRED');
+      await otpStart(method.email, 'step_up');
+    },
+
+    /** The mailed `step_up` code: a fresh pair for this session, `amr` + `otp` (not `mfa`). */
+    async stepUpEmail(
+      accessToken: string,
+      userId: string,
+      roles: Role[],
+      code: string,
+    ): Promise<TokenPair> {
+      const method = await repo.emailMethodOf(userId);
+      if (!method) throw new HostError('AUTH_METHOD_NOT_FOUND');
+      // With TOTP the step-up rule wants `mfa`, which a mailbox does not give.
+      if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_MFA_REQUIRED');
+      const r = await enclave.call('auth.step_up_email', {
+        access_token: accessToken,
+        roles,
+        email: method.email,
+        binding: method.binding,
+        code,
       });
-      verifier.forget();
+      if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+      await repo.db.transaction((tx) =>
+        repo.addRefresh(tx, r.session_id, r.user_id, r.refresh_hash, r.refresh_expires_at),
+      );
+      await ops.record(repo.db, { type: 'auth.step_up', userId, factor: 'email_code' });
+      return pair(r);
     },
 
     async otpVerify(email: string, code: string): Promise<MethodLoginResult> {

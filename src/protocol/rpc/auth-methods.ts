@@ -76,6 +76,15 @@ export const TotpCode = z.string().regex(/^\d{6}$/);
 /** A recovery code as shown (`ABCDE-FGHJK`), any case, dash optional. */
 export const RecoveryCode = z.string().regex(/^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/);
 export const RecoveryMac = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+/** The enclave's MAC over a pending account recovery: the same shape (base64url HMAC-SHA256). */
+export const PendingRecoveryMac = RecoveryMac;
+/** A mailed code and a new password for the account `user` (reset and recovery). */
+const CodeAndNewPassword = {
+  email: EmailSchema,
+  code: z.string().regex(/^\d{6}$/),
+  secret: AuthSecretSchema,
+  user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+};
 /** A second factor: a TOTP code, or one of the recovery codes. */
 export const SecondFactorSchema = z.union([
   z.object({ totp_code: TotpCode }).strict(),
@@ -224,7 +233,7 @@ export const AUTH_METHODS = {
    */
   'auth.otp_start': {
     params: z
-      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm']) })
+      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm', 'recovery', 'step_up']) })
       .strict(),
     result: z
       .object({
@@ -271,17 +280,44 @@ export const AUTH_METHODS = {
    * email, the minimum length; hashed with Argon2id and sealed to the account.
    */
   'auth.password_reset': {
-    params: z
-      .object({
-        email: EmailSchema,
-        code: z.string().regex(/^\d{6}$/),
-        secret: AuthSecretSchema,
-        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
-      })
-      .strict(),
+    params: z.object(CodeAndNewPassword).strict(),
     result: z.object({ password_sealed: SealedPassword }).strict(),
     phases: READY,
     detached: true,
+  },
+  /**
+   * Account recovery (docs/protocol/auth.md "Account recovery"): a `recovery` code and a new
+   * password, checked and sealed as for auth.password_reset. With `second_factor` (the account
+   * has TOTP or a passkey) the enclave sets `unlock_at` = now + AUTH_RECOVERY_DELAY_SECONDS and
+   * MACs (user id, recovery id, unlock_at, sealed password), so the host can neither shorten
+   * the wait nor swap the password; without, `unlock_at` and `mac` are null (reset at once).
+   */
+  'auth.recovery_confirm': {
+    params: z.object({ ...CodeAndNewPassword, second_factor: z.boolean() }).strict(),
+    result: z
+      .object({
+        password_sealed: SealedPassword,
+        recovery_id: z.uuid(),
+        unlock_at: z.number().int().nonnegative().nullable(),
+        mac: PendingRecoveryMac.nullable(),
+      })
+      .strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Complete a time-locked recovery: the MAC must be the enclave's and unlock_at past. */
+  'auth.recovery_complete': {
+    params: z
+      .object({
+        user_id: z.uuid(),
+        recovery_id: z.uuid(),
+        unlock_at: z.number().int().nonnegative(),
+        password_sealed: SealedPassword,
+        mac: PendingRecoveryMac,
+      })
+      .strict(),
+    result: z.object({ unlocked: z.literal(true) }).strict(),
+    phases: READY,
   },
   /** Registration confirmation: the `confirm` code for the pending account bound to `email`. */
   'auth.confirm_email': {
@@ -350,6 +386,24 @@ export const AUTH_METHODS = {
         recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
+    phases: READY,
+  },
+  /**
+   * Step-up by email code (accounts without TOTP): the `step_up` code mailed to the email the
+   * enclave bound to the token's account; the same session gets a pair whose `amr` adds `otp`
+   * with a fresh `auth_time` (not `mfa`: the mailbox is not a second factor).
+   */
+  'auth.step_up_email': {
+    params: z
+      .object({
+        access_token: Jwt,
+        roles: z.array(RoleSchema).max(8),
+        email: EmailSchema,
+        binding: MethodBindingSchema,
+        code: z.string().regex(/^\d{6}$/),
+      })
+      .strict(),
+    result: z.object(SessionIssued).strict(),
     phases: READY,
   },
   /** Passkey registration options for the token's account (challenge remembered here). */

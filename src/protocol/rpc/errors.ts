@@ -63,6 +63,8 @@ export const RPC_ERROR_MESSAGES = {
   AUTH_MFA_INVALID: 'the second-factor code is wrong, already used or expired',
   AUTH_METHOD_BINDING_INVALID:
     'the stored login method was not bound to this account by the enclave',
+  AUTH_RECOVERY_INVALID: 'the pending recovery was not made by this enclave or was altered',
+  AUTH_RECOVERY_LOCKED: 'the recovery time-lock has not run out yet',
   INTERNAL: 'internal enclave error',
 } as const satisfies Record<EnvelopeErrorCode, string> & Record<string, string>;
 

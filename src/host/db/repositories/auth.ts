@@ -445,6 +445,60 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
+    /** The account's linked email and its enclave binding, if any. */
+    async emailMethodOf(userId: string): Promise<{ email: string; binding: string } | null> {
+      const { rows } = await db.query<{ identifier: string; binding: string }>(
+        "SELECT identifier, binding FROM auth_methods WHERE user_id = $1 AND kind = 'email' LIMIT 1",
+        [userId],
+      );
+      return rows[0] ? { email: rows[0].identifier, binding: rows[0].binding } : null;
+    },
+    /** The account's pending recovery (auth_recoveries, migration 018), if any. */
+    async pendingRecovery(
+      userId: string,
+      q: Queryable = db,
+    ): Promise<{ id: string; unlock_at: number; password_sealed: string; mac: string } | null> {
+      const { rows } = await q.query<{
+        id: string;
+        unlock_at: string;
+        password_sealed: string;
+        mac: string;
+      }>('SELECT id, unlock_at, password_sealed, mac FROM auth_recoveries WHERE user_id = $1', [
+        userId,
+      ]);
+      const r = rows[0];
+      return r ? { ...r, unlock_at: Number(r.unlock_at) } : null;
+    },
+    /** Replaces any pending recovery of the account. */
+    async putRecovery(
+      q: Queryable,
+      userId: string,
+      r: { id: string; unlock_at: number; password_sealed: string; mac: string },
+    ): Promise<void> {
+      await q.query(
+        `INSERT INTO auth_recoveries (user_id, id, unlock_at, password_sealed, mac)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id) DO UPDATE SET id = EXCLUDED.id, unlock_at = EXCLUDED.unlock_at,
+           password_sealed = EXCLUDED.password_sealed, mac = EXCLUDED.mac, created_at = now()`,
+        [userId, r.id, r.unlock_at, r.password_sealed, r.mac],
+      );
+    },
+    /** Deletes the pending recovery `id` (any, if null); true if there was one. */
+    async deleteRecovery(q: Queryable, userId: string, id: string | null): Promise<boolean> {
+      const { rows } = await q.query(
+        'DELETE FROM auth_recoveries WHERE user_id = $1 AND ($2::uuid IS NULL OR id = $2) RETURNING id',
+        [userId, id],
+      );
+      return rows.length === 1;
+    },
+    /** Removes the account's passkeys (a completed recovery: the device is taken as lost). */
+    async deletePasskeys(q: Queryable, userId: string): Promise<number> {
+      const { rows } = await q.query(
+        "DELETE FROM auth_methods WHERE user_id = $1 AND kind = 'passkey' RETURNING id",
+        [userId],
+      );
+      return rows.length;
+    },
     async revokeAllSessions(q: Queryable, userId: string, reason: string): Promise<number> {
       const { rows } = await q.query(
         `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2

@@ -81,7 +81,7 @@ const ResetBody = z
     path: ['password'],
   });
 
-const secretOf = (b: z.infer<typeof CredentialsBody>): AuthSecret =>
+const secretOf = (b: Pick<z.infer<typeof CredentialsBody>, 'password' | 'envelope'>): AuthSecret =>
   b.envelope !== undefined ? { envelope: b.envelope } : { password: b.password! };
 
 const TokenPairSchema = z
@@ -108,6 +108,13 @@ const Errors = {
   409: ErrorResponseSchema,
   429: ErrorResponseSchema,
   503: ErrorResponseSchema,
+};
+
+/** `{ success: true }`, or 404 when there is nothing to act on. */
+const SuccessOrNotFound = {
+  200: z.object({ success: z.literal(true) }).strict(),
+  404: ErrorResponseSchema,
+  ...Errors,
 };
 
 /**
@@ -273,25 +280,36 @@ export function authRoutes(deps: {
       async (request) => auth.confirmRegistration(request.body.email, request.body.code),
     );
 
-    app.post(
-      '/auth/otp/start',
-      {
-        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
-        schema: {
-          summary:
-            'Email one-time code: the enclave mails a 6-digit code; always 202 (reveals nothing)',
-          body: z.object({ email: EmailSchema }).strict(),
-          response: {
-            202: z.object({ accepted: z.literal(true) }).strict(),
-            400: ErrorResponseSchema,
-            429: ErrorResponseSchema,
+    /** A route that has the enclave mail a code: per-address hourly limit, always 202. */
+    const mailedCodeRoute = (
+      path: string,
+      summary: string,
+      send: (email: string) => Promise<void>,
+    ) =>
+      app.post(
+        path,
+        {
+          config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+          schema: {
+            summary,
+            body: z.object({ email: EmailSchema }).strict(),
+            response: {
+              202: z.object({ accepted: z.literal(true) }).strict(),
+              400: ErrorResponseSchema,
+              429: ErrorResponseSchema,
+            },
           },
         },
-      },
-      async (request, reply) => {
-        await auth.otpStart(request.body.email);
-        return reply.code(202).send({ accepted: true as const });
-      },
+        async (request, reply) => {
+          await send(request.body.email);
+          return reply.code(202).send({ accepted: true as const });
+        },
+      );
+
+    mailedCodeRoute(
+      '/auth/otp/start',
+      'Email one-time code: the enclave mails a 6-digit code; always 202 (reveals nothing)',
+      (email) => auth.otpStart(email),
     );
 
     app.post(
@@ -315,24 +333,10 @@ export function authRoutes(deps: {
       },
     );
 
-    app.post(
+    mailedCodeRoute(
       '/auth/password/reset/start',
-      {
-        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
-        schema: {
-          summary: 'Forgotten password: the enclave mails a reset code; always 202',
-          body: z.object({ email: EmailSchema }).strict(),
-          response: {
-            202: z.object({ accepted: z.literal(true) }).strict(),
-            400: ErrorResponseSchema,
-            429: ErrorResponseSchema,
-          },
-        },
-      },
-      async (request, reply) => {
-        await auth.passwordResetStart(request.body.email);
-        return reply.code(202).send({ accepted: true as const });
-      },
+      'Forgotten password: the enclave mails a reset code; always 202',
+      (email) => auth.passwordResetStart(email),
     );
 
     app.post(
@@ -347,9 +351,94 @@ export function authRoutes(deps: {
       },
       async (request) => {
         const b = request.body;
-        const secret: AuthSecret =
-          b.envelope !== undefined ? { envelope: b.envelope } : { password: b.password! };
-        await auth.passwordReset(b.email, b.code, secret);
+        await auth.passwordReset(b.email, b.code, secretOf(b));
+        return { success: true as const };
+      },
+    );
+
+    mailedCodeRoute(
+      '/auth/recovery/start',
+      'Account recovery (lost password or device): the enclave mails a recovery code; always 202',
+      (email) => auth.recoveryStart(email),
+    );
+
+    app.post(
+      '/auth/recovery/confirm',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Account recovery: the mailed code and a new password; reset at once, or time-locked (AUTH_RECOVERY_DELAY_SECONDS) when a second factor is enrolled',
+          body: ResetBody,
+          response: {
+            200: z
+              .object({
+                status: z.enum(['reset', 'pending']),
+                unlock_at: z.string().optional(),
+              })
+              .strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request) => {
+        const b = request.body;
+        return auth.recoveryConfirm(b.email, b.code, secretOf(b));
+      },
+    );
+
+    app.post(
+      '/auth/recovery/complete',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            'Account recovery: after the unlock time, the new password takes effect, the second factor is removed and every session ends',
+          body: z.object({ email: EmailSchema }).strict(),
+          response: SuccessOrNotFound,
+        },
+      },
+      async (request) => {
+        await auth.recoveryComplete(request.body.email);
+        return { success: true as const };
+      },
+    );
+
+    app.get(
+      '/auth/recovery',
+      {
+        schema: {
+          summary: "The account's pending recovery, if any (any logged-in session sees it)",
+          response: {
+            200: z
+              .object({
+                pending: z
+                  .object({ unlock_at: z.string(), can_complete: z.boolean() })
+                  .strict()
+                  .nullable(),
+              })
+              .strict(),
+            ...Errors,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        return { pending: await auth.recoveryStatus(claims.sub) };
+      },
+    );
+
+    app.delete(
+      '/auth/recovery',
+      {
+        schema: {
+          summary: "Cancel the account's pending recovery, from any logged-in session (no step-up)",
+          response: SuccessOrNotFound,
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        await auth.recoveryCancel(claims.sub);
         return { success: true as const };
       },
     );
@@ -602,11 +691,7 @@ export function authRoutes(deps: {
         preHandler: requireStepUp(),
         schema: {
           summary: 'Remove the authenticator app and its recovery codes',
-          response: {
-            200: z.object({ success: z.literal(true) }).strict(),
-            404: ErrorResponseSchema,
-            ...Errors,
-          },
+          response: SuccessOrNotFound,
         },
       },
       async (request) => {
@@ -617,30 +702,58 @@ export function authRoutes(deps: {
     );
 
     app.post(
+      '/auth/step-up/email/start',
+      {
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary:
+            "Step-up by email (accounts without TOTP): the enclave mails a code to the account's email",
+          response: { 202: z.object({ accepted: z.literal(true) }).strict(), ...SuccessOrNotFound },
+        },
+      },
+      async (request, reply) => {
+        const claims = await guard.claims(request);
+        await auth.stepUpEmailStart(claims.sub);
+        return reply.code(202).send({ accepted: true as const });
+      },
+    );
+
+    app.post(
       '/auth/step-up',
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
           summary:
-            "Step up this session with a second factor: a new pair whose token's amr has otp and mfa and a fresh auth_time",
+            "Step up this session: with a second factor (totp_code, recovery_code) a new pair whose token's amr has otp and mfa; without TOTP, an email_code from POST /auth/step-up/email/start (amr otp); always a fresh auth_time",
           body: z
-            .object({ totp_code: TotpCode.optional(), recovery_code: RecoveryCode.optional() })
+            .object({
+              totp_code: TotpCode.optional(),
+              recovery_code: RecoveryCode.optional(),
+              email_code: z
+                .string()
+                .regex(/^\d{6}$/)
+                .optional(),
+            })
             .strict()
-            .refine((b) => (b.totp_code === undefined) !== (b.recovery_code === undefined), {
-              message: 'send exactly one of totp_code and recovery_code',
-              path: ['totp_code'],
-            }),
+            .refine(
+              (b) =>
+                [b.totp_code, b.recovery_code, b.email_code].filter((v) => v !== undefined)
+                  .length === 1,
+              {
+                message: 'send exactly one of totp_code, recovery_code and email_code',
+                path: ['totp_code'],
+              },
+            ),
           response: { 200: TokenPairSchema, ...Errors },
         },
       },
       async (request, reply) => {
         const claims = await guard.claims(request);
-        const r = await auth.stepUp(
-          guard.token(request),
-          claims.sub,
-          claims.roles,
-          secondOf(request.body)!,
-        );
+        const { email_code: emailCode, ...second } = request.body;
+        const r =
+          emailCode !== undefined
+            ? await auth.stepUpEmail(guard.token(request), claims.sub, claims.roles, emailCode)
+            : await auth.stepUp(guard.token(request), claims.sub, claims.roles, secondOf(second)!);
         setCookies(reply, r);
         return r;
       },

@@ -1,0 +1,80 @@
+/**
+ * Step-up by email code (docs/protocol/auth.md "Step-up"), for an account without TOTP: a
+ * refreshed token (no `auth_time`) gets STEP_UP_REQUIRED on a sensitive route; a `step_up` code
+ * mailed by the enclave to the account's email steps the session up (amr + otp, fresh
+ * auth_time, not mfa); a wrong code and a sign-in code are refused.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+describe('step-up by email code', () => {
+  let ts: TestService;
+  const creds = { email: 'stepper@example.com', password: 'a long enough password' };
+  const call = (method: 'POST' | 'GET', url: string, token?: string, payload?: object) =>
+    ts.service.app.inject({
+      method,
+      url,
+      ...(payload ? { payload: payload as Record<string, unknown> } : {}),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  const mailedCode = async (what: RegExp): Promise<string> => {
+    const dir = join(ts.dataDir, 'mail');
+    for (let i = 0; i < 500; i++) {
+      let files: string[] = [];
+      try {
+        files = readdirSync(dir).sort().reverse();
+      } catch {
+        // not yet written
+      }
+      for (const f of files) {
+        const m = what.exec(readFileSync(join(dir, f), 'utf8'));
+        if (m) return m[1]!;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('no mail');
+  };
+
+  before(async () => {
+    ts = await startTestService('pglite', { AUTH_LOGIN_MAX_PER_IP: '100000' });
+    assert.equal((await call('POST', '/auth/register', undefined, creds)).statusCode, 201);
+  });
+  after(async () => ts?.stop());
+
+  it('a refreshed token steps up with a mailed step_up code', async () => {
+    const login = await call('POST', '/auth/login', undefined, creds);
+    const refreshed = await call('POST', '/auth/refresh', undefined, {
+      refresh_token: login.json().refresh_token,
+    });
+    assert.equal(refreshed.statusCode, 200, refreshed.body);
+    const token = refreshed.json().access_token as string;
+    const refused = await call('POST', '/auth/totp/enroll', token, {});
+    assert.equal(refused.json().error.code, 'STEP_UP_REQUIRED');
+
+    // A sign-in code is not a step-up code.
+    await call('POST', '/auth/otp/start', undefined, { email: creds.email });
+    const signIn = await mailedCode(/sign-in code is (\d{6})/);
+    const wrongKind = await call('POST', '/auth/step-up', token, { email_code: signIn });
+    assert.equal(wrongKind.json().error.code, 'AUTH_OTP_INVALID');
+
+    const start = await call('POST', '/auth/step-up/email/start', token);
+    assert.equal(start.statusCode, 202, start.body);
+    const code = await mailedCode(/sensitive operation is (\d{6})/);
+    const wrong = await call('POST', '/auth/step-up', token, {
+      email_code: code === '000000' ? '000001' : '000000',
+    });
+    assert.equal(wrong.json().error.code, 'AUTH_OTP_INVALID');
+    const up = await call('POST', '/auth/step-up', token, { email_code: code });
+    assert.equal(up.statusCode, 200, up.body);
+    const claims = JSON.parse(
+      Buffer.from(up.json().access_token.split('.')[1], 'base64url').toString('utf8'),
+    ) as { amr: string[]; auth_time: number };
+    assert.ok(claims.amr.includes('otp'));
+    assert.ok(!claims.amr.includes('mfa'));
+    const ok = await call('POST', '/auth/totp/enroll', up.json().access_token, {});
+    assert.equal(ok.statusCode, 201, ok.body);
+  });
+});
