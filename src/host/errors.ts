@@ -88,6 +88,10 @@ export const HTTP_ERRORS = {
     'the recovery time-lock (AUTH_RECOVERY_DELAY_SECONDS) has not run out; see GET /auth/recovery',
   ],
   AUTH_RECOVERY_INVALID: [409, 'the pending recovery was altered or not made by this enclave'],
+  AUTH_RECOVERY_REQUIRED: [
+    409,
+    'this account has a second factor or a pending recovery: use account recovery (POST /auth/recovery/start)',
+  ],
   AUTH_METHOD_TAKEN: [409, 'this login method is already linked to an account'],
   AUTH_LAST_METHOD: [409, 'the last login method of an account cannot be unlinked'],
   STEP_UP_REQUIRED: [

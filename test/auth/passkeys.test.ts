@@ -98,8 +98,14 @@ describe('passkeys (WebAuthn, verified in the enclave)', () => {
 
   it('a public key swapped in the database by the host is refused by the enclave', async () => {
     const attacker = new SoftAuthenticator(RP, ORIGIN);
+    // The account has a passkey now: registration options need a step-up with it (mfa).
+    const stepped = (
+      await call('POST', '/auth/passkeys/login/verify', undefined, {
+        response: device.get(await loginOptions()),
+      })
+    ).json().access_token;
     const options = (
-      await call('POST', '/auth/passkeys/register/options', token, { user_name: 'x' })
+      await call('POST', '/auth/passkeys/register/options', stepped, { user_name: 'x' })
     ).json().options;
     const attackerReg = attacker.create(options) as { response: { attestationObject: string } };
     // Take the attacker's COSE key from a registration the host never forwarded.
@@ -129,5 +135,15 @@ describe('passkeys (WebAuthn, verified in the enclave)', () => {
     const stale = refreshed.json().access_token;
     const r = await call('POST', '/auth/passkeys/register/options', stale, {});
     assert.equal(r.json().error.code, 'STEP_UP_REQUIRED');
+  });
+
+  it('a passkey is a second factor: a fresh password login alone no longer passes step-up', async () => {
+    // The account holds a passkey (registered above). A mailbox or a password alone must not
+    // be able to register another passkey or unlink this one: step-up now needs `mfa` (a
+    // passkey login with user verification, or TOTP).
+    const pwd = (await call('POST', '/auth/login', undefined, creds)).json().access_token;
+    const r = await call('POST', '/auth/passkeys/register/options', pwd, {});
+    assert.equal(r.json().error.code, 'STEP_UP_REQUIRED', r.body);
+    // (A passkey login passes: the swapped-key test above asks for options that way.)
   });
 });

@@ -152,7 +152,9 @@ export function stepUpEmail(
   if (!checkMethodBinding(keyring, 'email', params.email, claims.sub, params.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   state.auth.otp.verify('step_up', params.email, params.code, state.now());
-  const amr = [...new Set([...(claims.amr ?? []), 'otp'])];
+  // A mailbox is not a second factor: the fresh token says `otp`, and never carries an earlier
+  // `mfa` forward under the new auth_time (that would renew an MFA step-up by mail forever).
+  const amr = [...new Set([...(claims.amr ?? []).filter((m) => m !== 'mfa'), 'otp'])];
   return {
     user_id: claims.sub,
     session_id: claims.sid,

@@ -94,6 +94,15 @@ export function createOtpLogin(deps: AuthServiceDeps) {
   const methods = createMethodLogin(deps);
   const reset = createResetFlow(deps);
 
+  /** A confirmed TOTP, a passkey, or a pending account recovery. */
+  async function secondFactorOrRecovery(userId: string): Promise<boolean> {
+    return (
+      (await repo.confirmedTotp(userId)) !== null ||
+      (await repo.passkeyIds(userId)).length > 0 ||
+      (await repo.pendingRecovery(userId)) !== null
+    );
+  }
+
   async function writeDevMail(mail: { from: string; to: string; subject: string; text: string }) {
     if (!deps.mailDir) return;
     await mkdir(deps.mailDir, { recursive: true, mode: 0o700 });
@@ -182,6 +191,11 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       const { userId, r } = await reset.withCode('reset', 'password_reset', email, (user) =>
         enclave.call('auth.password_reset', { email, code, secret, user }),
       );
+      // An account with a second factor (or a pending recovery) changes its password by mail
+      // only through account recovery and its time-lock: an immediate reset would let a mailbox
+      // holder end the owner's sessions (so the owner cannot cancel) and wait out the lock.
+      // Checked after the code, so the answer tells only the mailbox's holder.
+      if (await secondFactorOrRecovery(userId)) throw new HostError('AUTH_RECOVERY_REQUIRED');
       await reset.setPassword(userId, r.password_sealed, { type: 'auth.password_reset' });
     },
 

@@ -68,8 +68,13 @@ export function createTotpService(deps: AuthServiceDeps) {
   return {
     storeSecondFactorSession: storeSession,
 
-    /** Whether the account has a confirmed second factor (TOTP today). */
-    hasSecondFactor: async (userId: string) => (await repo.confirmedTotp(userId)) !== null,
+    /**
+     * Whether the account has a second factor (confirmed TOTP, or a passkey): such an account
+     * steps up only with `mfa`, so a mailbox alone (an email-code login) cannot pass a sensitive
+     * route, e.g. to register a passkey of its own or unlink the owner's.
+     */
+    hasSecondFactor: async (userId: string) =>
+      (await repo.confirmedTotp(userId)) !== null || (await repo.passkeyIds(userId)).length > 0,
 
     async enrollTotp(accessToken: string, userId: string, label: string) {
       if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_TOTP_ENROLLED');
