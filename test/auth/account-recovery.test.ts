@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TOTP, URI } from 'otpauth';
 import { dumpPublicSchema } from '../helpers/security-util.js';
+import { mailedCode } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -27,25 +28,8 @@ function client(ts: () => TestService) {
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
   /** The code of the newest recovery mail for `email` (the answer comes before the mail). */
-  const recoveryCode = async (email: string): Promise<string> => {
-    const dir = join(ts().dataDir, 'mail');
-    for (let i = 0; i < 500; i++) {
-      const files = (() => {
-        try {
-          return readdirSync(dir).sort();
-        } catch {
-          return [];
-        }
-      })();
-      for (const f of files.reverse()) {
-        const text = readFileSync(join(dir, f), 'utf8');
-        const m = /account recovery code is (\d{6})/.exec(text);
-        if (m && text.includes(`To: ${email}`)) return m[1]!;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no recovery mail for ${email}`);
-  };
+  const recoveryCode = (email: string) =>
+    mailedCode(ts().dataDir, /account recovery code is (\d{6})/, email);
   /** Register, log in, enrol and confirm TOTP: the account has a second factor. */
   const withTotp = async (email: string, password: string) => {
     assert.equal(

@@ -9,10 +9,9 @@
  *   register a passkey of its own (covered by test/auth/step-up-rule.test.ts for the rule).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TOTP, URI } from 'otpauth';
+import { mailedCode as mailedCodeIn } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 describe('account recovery review: email step-up and mailed resets', () => {
@@ -30,23 +29,7 @@ describe('account recovery review: email step-up and mailed resets', () => {
     JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as {
       amr: string[];
     };
-  const mailedCode = async (what: RegExp): Promise<string> => {
-    const dir = join(ts.dataDir, 'mail');
-    for (let i = 0; i < 500; i++) {
-      let files: string[] = [];
-      try {
-        files = readdirSync(dir).sort().reverse();
-      } catch {
-        // not yet written
-      }
-      for (const f of files) {
-        const m = what.exec(readFileSync(join(dir, f), 'utf8'));
-        if (m) return m[1]!;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error('no mail');
-  };
+  const mailedCode = (what: RegExp) => mailedCodeIn(ts.dataDir, what);
 
   before(async () => {
     ts = await startTestService('pglite', { AUTH_LOGIN_MAX_PER_IP: '100000' });

@@ -5,9 +5,8 @@
  * auth_time, not mfa); a wrong code and a sign-in code are refused.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { mailedCode as mailedCodeIn } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 describe('step-up by email code', () => {
@@ -20,23 +19,7 @@ describe('step-up by email code', () => {
       ...(payload ? { payload: payload as Record<string, unknown> } : {}),
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
-  const mailedCode = async (what: RegExp): Promise<string> => {
-    const dir = join(ts.dataDir, 'mail');
-    for (let i = 0; i < 500; i++) {
-      let files: string[] = [];
-      try {
-        files = readdirSync(dir).sort().reverse();
-      } catch {
-        // not yet written
-      }
-      for (const f of files) {
-        const m = what.exec(readFileSync(join(dir, f), 'utf8'));
-        if (m) return m[1]!;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error('no mail');
-  };
+  const mailedCode = (what: RegExp) => mailedCodeIn(ts.dataDir, what);
 
   before(async () => {
     ts = await startTestService('pglite', { AUTH_LOGIN_MAX_PER_IP: '100000' });

@@ -16,14 +16,14 @@
  * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { verifyMessage } from 'viem';
 import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
+import { mailedCode } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { ensureWebBuild } from '../helpers/web.js';
 import { cliSetOperator } from '../auth/operator-helper.js';
@@ -528,15 +528,7 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByLabel('Email for a code').fill(email);
     await page.getByRole('button', { name: 'Email me a code' }).click();
     await page.getByLabel('Code from the mail').waitFor();
-    const mailDir = join(ts.dataDir, 'mail');
-    let code = '';
-    while (!code) {
-      const mails = existsSync(mailDir)
-        ? readdirSync(mailDir).map((f) => readFileSync(join(mailDir, f), 'utf8'))
-        : [];
-      code = /code is (\d{6})/.exec(mails.find((m) => m.includes(`To: ${email}`)) ?? '')?.[1] ?? '';
-      if (!code) await new Promise((ok) => setTimeout(ok, 100));
-    }
+    const code = await mailedCode(ts.dataDir, /code is (\d{6})/, email);
     await axe(page, 'sign in (email code)');
     await page.getByLabel('Code from the mail').fill(code);
     await page.getByRole('button', { name: 'Sign in with the code' }).click();

@@ -5,6 +5,7 @@
  * compare is constant time. In memory: a restart forgets pending codes (the user asks again).
  */
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { OtpPurpose } from '../../protocol/rpc/auth-methods.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 
 export const OTP_TTL_SECONDS = 600;
@@ -12,8 +13,8 @@ export const OTP_MAX_ATTEMPTS = 5;
 export const OTP_MAX_SENDS_PER_HOUR = 5;
 const MAX_ADDRESSES = 100_000;
 
-/** What a code is for: a code made for one purpose never works for another. */
-export type OtpPurpose = 'login' | 'reset' | 'confirm' | 'recovery' | 'step_up';
+/** What a code is for (one definition, with the wire format): a code works for one purpose. */
+export type { OtpPurpose } from '../../protocol/rpc/auth-methods.js';
 
 interface Pending {
   mac: Buffer;

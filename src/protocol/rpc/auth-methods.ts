@@ -92,6 +92,19 @@ export const SecondFactorSchema = z.union([
 ]);
 export type SecondFactor = z.infer<typeof SecondFactorSchema>;
 
+/** The account a linked method (an address, an email) belongs to, with the enclave's binding. */
+const LinkedUserSchema = z
+  .object({
+    user_id: z.uuid(),
+    binding: MethodBindingSchema,
+    roles: z.array(RoleSchema).max(8),
+  })
+  .strict();
+
+/** What a one-time code is for: a code made for one purpose never works for another. */
+export const OtpPurposeSchema = z.enum(['login', 'reset', 'confirm', 'recovery', 'step_up']);
+export type OtpPurpose = z.infer<typeof OtpPurposeSchema>;
+
 export const AUTH_METHODS = {
   /** Unseal the stored auth keyring, or (`sealed: null`) create one the host must store. */
   'auth.init': {
@@ -207,14 +220,7 @@ export const AUTH_METHODS = {
       .object({
         message: z.string().min(1).max(SIWE_MAX_LENGTH),
         signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
-        user: z
-          .object({
-            user_id: z.uuid(),
-            binding: MethodBindingSchema,
-            roles: z.array(RoleSchema).max(8),
-          })
-          .strict()
-          .nullable(),
+        user: LinkedUserSchema.nullable(),
       })
       .strict(),
     result: z
@@ -232,9 +238,7 @@ export const AUTH_METHODS = {
    * the rendered mail, only on the simulated platform without SMTP_URL (else null).
    */
   'auth.otp_start': {
-    params: z
-      .object({ email: EmailSchema, purpose: z.enum(['login', 'reset', 'confirm', 'recovery', 'step_up']) })
-      .strict(),
+    params: z.object({ email: EmailSchema, purpose: OtpPurposeSchema }).strict(),
     result: z
       .object({
         dev_mail: z
@@ -257,14 +261,7 @@ export const AUTH_METHODS = {
       .object({
         email: EmailSchema,
         code: z.string().regex(/^\d{6}$/),
-        user: z
-          .object({
-            user_id: z.uuid(),
-            binding: MethodBindingSchema,
-            roles: z.array(RoleSchema).max(8),
-          })
-          .strict()
-          .nullable(),
+        user: LinkedUserSchema.nullable(),
       })
       .strict(),
     result: z
