@@ -15,12 +15,19 @@
  * - planted secrets: neither a linked password nor a link code is in the database or the logs.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TOTP, URI } from 'otpauth';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { createSiweMessage } from 'viem/siwe';
-import { mailedCode as mailedCodeIn } from '../helpers/mail.js';
-import { dumpPublicSchema, findNeedles, secretNeedles } from '../helpers/security-util.js';
+import { encryptPassword } from '../../src/client/index.js';
+import {
+  dumpPublicSchema,
+  enclaveKey,
+  findNeedles,
+  secretNeedles,
+} from '../helpers/security-util.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { SoftAuthenticator } from '../helpers/webauthn.js';
 
@@ -48,10 +55,31 @@ describe('linking a password and an email, password change, MFA everywhere, pass
       ...(payload ? { payload: payload as Record<string, unknown> } : {}),
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
+  /** The mail files so far: a code is read only from a mail written after `since`. */
+  const mailFiles = () => {
+    try {
+      return new Set(readdirSync(join(ts.dataDir, 'mail')));
+    } catch {
+      return new Set<string>();
+    }
+  };
+  const seen = new Set<string>();
   const mailed = async (what: RegExp, to: string) => {
-    const c = await mailedCodeIn(ts.dataDir, what, to);
-    codes.push(c);
-    return c;
+    // Wait for a mail this step caused (routes answer before the mail is written).
+    for (let i = 0; i < 1500; i++) {
+      const fresh = [...mailFiles()].filter((f) => !seen.has(f));
+      for (const f of fresh) {
+        const text = readFileSync(join(ts.dataDir, 'mail', f), 'utf8');
+        const m = what.exec(text);
+        if (m && text.includes(`To: ${to}`)) {
+          seen.add(f);
+          codes.push(m[1]!);
+          return m[1]!;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no new mail to ${to}`);
   };
   const LINK = /link this address to your account is (\d{6})/;
   const SIGN_IN = /sign-in code is (\d{6})/;
@@ -356,6 +384,91 @@ describe('linking a password and an email, password change, MFA everywhere, pass
       passkey: device.get(daveOptions),
     });
     assert.equal(foreign.json().error.code, 'AUTH_PASSKEY_INVALID');
+  });
+
+  it('a password travels in an envelope for this action and this account email only', async () => {
+    const email = 'enveloped@example.com';
+    const { r } = await otpLogin(email);
+    const token = r.json().access_token as string;
+    const { pub, keyId } = await enclaveKey(ts);
+    const env = (action: 'login' | 'link' | 'change', to = email, password = LINKED_PASSWORD) =>
+      encryptPassword({ action, email: to, password }, pub, { keyId });
+    const wrongAction = await call('POST', '/auth/methods/link', token, {
+      password: { envelope: env('login') },
+    });
+    assert.equal(wrongAction.json().error.code, 'AUTH_ENVELOPE_MISMATCH');
+    const wrongEmail = await call('POST', '/auth/methods/link', token, {
+      password: { envelope: env('link', 'someone@example.com') },
+    });
+    assert.equal(wrongEmail.json().error.code, 'AUTH_ENVELOPE_MISMATCH');
+    const ok = await call('POST', '/auth/methods/link', token, {
+      password: { envelope: env('link') },
+    });
+    assert.equal(ok.statusCode, 201, ok.body);
+    const changed = await call('POST', '/auth/password/change', token, {
+      password: { envelope: env('change', email, NEW_PASSWORD) },
+    });
+    assert.equal(changed.statusCode, 200, changed.body);
+    const login = await call('POST', '/auth/login', undefined, { email, password: NEW_PASSWORD });
+    assert.equal(login.statusCode, 200, login.body);
+  });
+
+  it('a passkey without user verification needs the TOTP code; a verifying one does not; a recovery code works once', async () => {
+    const email = 'frank-uv@example.com';
+    const password = 'frank has a long password';
+    await call('POST', '/auth/register', undefined, { email, password });
+    let token = (await call('POST', '/auth/login', undefined, { email, password })).json()
+      .access_token as string;
+    const enrol = await call('POST', '/auth/totp/enroll', token, {});
+    const totp = URI.parse(enrol.json().otpauth_uri) as TOTP;
+    const at = (offset: number) => totp.generate({ timestamp: Date.now() + offset * 30_000 });
+    const confirmed = await call('POST', '/auth/totp/confirm', token, { code: at(-1) });
+    const recovery = confirmed.json().recovery_codes as string[];
+    token = (
+      await call('POST', '/auth/login', undefined, { email, password, totp_code: at(0) })
+    ).json().access_token;
+    const device = new SoftAuthenticator(DOMAIN, ORIGIN);
+    const reg = (
+      await call('POST', '/auth/passkeys/register/options', token, { user_name: email })
+    ).json().options;
+    const v = await call('POST', '/auth/passkeys/register/verify', token, {
+      response: device.create(reg),
+    });
+    assert.equal(v.statusCode, 201, v.body);
+    const loginOptions = async () =>
+      (await call('POST', '/auth/passkeys/login/options')).json().options;
+
+    const bare = await call('POST', '/auth/passkeys/login/verify', undefined, {
+      response: device.get(await loginOptions(), { uv: false }),
+    });
+    assert.equal(bare.json().error.code, 'AUTH_MFA_REQUIRED');
+    const withCode = await call('POST', '/auth/passkeys/login/verify', undefined, {
+      response: device.get(await loginOptions(), { uv: false }),
+      totp_code: at(1),
+    });
+    assert.equal(withCode.statusCode, 200, withCode.body);
+    assert.deepEqual(claimsOf(withCode.json().access_token).amr, ['hwk', 'otp', 'mfa']);
+    const verified = await call('POST', '/auth/passkeys/login/verify', undefined, {
+      response: device.get(await loginOptions()),
+    });
+    assert.equal(verified.statusCode, 200, verified.body);
+    assert.deepEqual(claimsOf(verified.json().access_token).amr, ['hwk', 'user', 'mfa']);
+
+    // An email-code login with a recovery code: accepted once, its row spent.
+    const { code } = await otpLogin(email);
+    const rec = await call('POST', '/auth/otp/verify', undefined, {
+      email,
+      code,
+      recovery_code: recovery[0],
+    });
+    assert.equal(rec.statusCode, 200, rec.body);
+    const { code: code2 } = await otpLogin(email);
+    const again = await call('POST', '/auth/otp/verify', undefined, {
+      email,
+      code: code2,
+      recovery_code: recovery[0],
+    });
+    assert.equal(again.json().error.code, 'AUTH_MFA_INVALID');
   });
 
   it('planted secrets: no linked password and no link code in the database or the logs', async () => {
