@@ -92,7 +92,8 @@ describe('linking a password and an email, password change, MFA everywhere, pass
     };
   };
   const wrongOf = (c: string) => (c === '000000' ? '000001' : '000000');
-  const siweLogin = async (account: ReturnType<typeof privateKeyToAccount>, extra: object = {}) => {
+  /** A SIWE message over a fresh nonce, signed by `account`. */
+  const signedSiwe = async (account: ReturnType<typeof privateKeyToAccount>) => {
     const nonce = (await call('GET', '/auth/siwe/nonce')).json().nonce as string;
     const message = createSiweMessage({
       domain: DOMAIN,
@@ -103,12 +104,10 @@ describe('linking a password and an email, password change, MFA everywhere, pass
       nonce,
       issuedAt: new Date(),
     });
-    return call('POST', '/auth/siwe/login', undefined, {
-      message,
-      signature: await account.signMessage({ message }),
-      ...extra,
-    });
+    return { message, signature: await account.signMessage({ message }) };
   };
+  const siweLogin = async (account: ReturnType<typeof privateKeyToAccount>, extra: object = {}) =>
+    call('POST', '/auth/siwe/login', undefined, { ...(await signedSiwe(account)), ...extra });
   const refreshed = async (refreshToken: string) =>
     (await call('POST', '/auth/refresh', undefined, { refresh_token: refreshToken })).json()
       .access_token as string;
@@ -277,18 +276,8 @@ describe('linking a password and an email, password change, MFA everywhere, pass
     const { r } = await otpLogin(email);
     const token = r.json().access_token as string;
     // Carol also has an address, linked while she has no second factor.
-    const nonce = (await call('GET', '/auth/siwe/nonce')).json().nonce as string;
-    const message = createSiweMessage({
-      domain: DOMAIN,
-      address: carol.address,
-      uri: `${ORIGIN}/login`,
-      version: '1',
-      chainId: 1,
-      nonce,
-      issuedAt: new Date(),
-    });
     const linkSiwe = await call('POST', '/auth/methods/link', token, {
-      siwe: { message, signature: await carol.signMessage({ message }) },
+      siwe: await signedSiwe(carol),
     });
     assert.equal(linkSiwe.statusCode, 201, linkSiwe.body);
     const enrol = await call('POST', '/auth/totp/enroll', token, {});

@@ -482,15 +482,7 @@ export const AUTH_METHODS = {
   /** Verify the attestation: the credential and the enclave's binding for the host to store. */
   'auth.passkey_register_verify': {
     params: z.object({ access_token: Jwt, response: WebAuthnJson }).strict(),
-    result: z
-      .object({
-        user_id: z.uuid(),
-        credential_id: CredentialId,
-        public_key: PasskeyPublicKey,
-        counter: Counter,
-        binding: MethodBindingSchema,
-      })
-      .strict(),
+    result: PasskeyCredential,
     phases: READY,
   },
   'auth.passkey_login_options': {
