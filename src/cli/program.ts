@@ -20,6 +20,7 @@ import { parseVerifierKey } from '../protocol/log/note.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
 import {
   AuthUsageError,
+  authLink,
   authMore,
   type AuthMoreOptions,
   authAccount,
@@ -845,19 +846,49 @@ function addAuthMethods(auth: Command): void {
     URL_ONLY_ENV,
   );
   explain(
-    serviceOptions(
+    trustOptions(
       auth
         .command('methods')
-        .description('the account’s login methods: list, or unlink one (the last one is refused)')
-        .argument('[step]', 'list | unlink', 'list')
-        .argument('[id]', 'unlink: the method id'),
+        .description(
+          'the account’s login methods: list, unlink one (never the last), or link a password, an email or an Ethereum address (step-up)',
+        )
+        .argument('[step]', 'list | unlink | link-password | link-email | link-siwe', 'list')
+        .argument('[id]', 'unlink: the method id')
+        .option('--email <email>', 'link-password: the account email; link-email: the address')
+        .option('--code <digits>', 'link-email: the code mailed to the address')
+        .option('--key-file <file>', 'link-siwe: hex private key that signs the SIWE message'),
     ).action(
-      action((step: string, id: string | undefined, o: MoreOptions) =>
-        run('methods', id === undefined ? [step] : [step, id], o),
-      ),
+      action(async (step: string, id: string | undefined, o: MoreOptions) => {
+        if (!step.startsWith('link-'))
+          return run('methods', id === undefined ? [step] : [step, id], o);
+        printer(o.json)(await authLink(step, { ...o, url: baseUrl(o), trust: trustOf(o) }));
+      }),
     ),
-    'cloister auth methods unlink 3f2c…',
-    SERVICE_ENV,
+    'cloister auth methods link-email --email me@example.com && cloister auth methods link-email --email me@example.com --code 123456',
+    [...SERVICE_ENV, 'CLOISTER_PASSWORD'],
+  );
+  explain(
+    trustOptions(
+      auth
+        .command('password')
+        .description(
+          'change the password (step-up; CLOISTER_PASSWORD, encrypted to the attested enclave); every other session ends',
+        )
+        .argument('<step>', 'change')
+        .requiredOption('--email <email>', 'the account email'),
+    ).action(
+      action(async (step: string, o: MoreOptions) => {
+        printer(o.json)(
+          await authLink(step === 'change' ? 'change' : 'usage', {
+            ...o,
+            url: baseUrl(o),
+            trust: trustOf(o),
+          }),
+        );
+      }),
+    ),
+    `CLOISTER_PASSWORD=… cloister auth password change --email me@example.com ${TRUST_EXAMPLE}`,
+    [...SERVICE_ENV, 'CLOISTER_PASSWORD'],
   );
   explain(
     serviceOptions(

@@ -150,7 +150,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     ...createSiweLogin(deps),
     ...otpLogin,
     ...createRecoveryService(deps, otpLogin.otpStart),
-    ...createMethodsService(deps),
+    ...createMethodsService(deps, otpLogin.otpStart),
     ...totp,
     ...createPasskeyService(deps),
 
