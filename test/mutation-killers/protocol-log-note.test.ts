@@ -188,6 +188,71 @@ describe('signing and verifying', () => {
     assert.equal(extra, `\u2014 witness ${bytesToBase64(new Uint8Array(68))}\n`);
   });
 
+  it('each refusal of a verifier key says which rule it broke', () => {
+    const good = formatVerifierKey('log.example', publicKey);
+    const [, id, b64] = good.split(/\+(.*)/s)[1]!.match(/^([0-9a-f]{8})\+(.*)$/s)!;
+    const refuses = (vkey: string, message: string) =>
+      assert.throws(() => parseVerifierKey(vkey), { name: 'RangeError', message }, vkey);
+    refuses('no-separators', 'verifier key must be name+id+key');
+    refuses(`log.example+${id}`, 'verifier key must be name+id+key');
+    // A '+' first: an empty name (the second '+' is there; only the name is wrong).
+    refuses(`+${id}+${b64}`, 'invalid verifier key');
+    refuses(`log.example+${id}x+${b64}`, 'invalid verifier key');
+    refuses(`log.example+x${id}+${b64}`, 'invalid verifier key');
+    refuses(`log.example+${id.toUpperCase()}+${b64}`, 'invalid verifier key');
+    // A supported type with a 31-byte key, an unsupported type with a 32-byte key.
+    refuses(
+      `log.example+${id}+${bytesToBase64(new Uint8Array([ED25519_SIG_TYPE, ...publicKey.subarray(1)]))}`,
+      'unsupported verifier key type',
+    );
+    refuses(
+      `log.example+${id}+${bytesToBase64(new Uint8Array([0x02, ...publicKey]))}`,
+      'unsupported verifier key type',
+    );
+    assert.throws(() => formatVerifierKey('bad name', publicKey), {
+      name: 'RangeError',
+      message: 'invalid key name',
+    });
+  });
+
+  it('each refusal of a note says which rule it broke', async () => {
+    const note = await signNote(TEXT, [signer]);
+    const refuses = (n: string, message: string) =>
+      assert.throws(() => parseNote(n), { name: 'RangeError', message }, JSON.stringify(n));
+    refuses(note.replace('origin', 'ori\u0001gin'), 'note contains control characters');
+    refuses('origin\n1\n', 'note has no signature block');
+    refuses(note.slice(0, -1), 'signature block must end with a newline');
+    refuses(`${TEXT}\n- log.example AAAAAAAA\n`, 'malformed signature line');
+    refuses(`${TEXT}\n\u2014 log.example AAAA AAAA\n`, 'malformed signature line');
+    refuses(
+      `${TEXT}\n\u2014 log.example ${bytesToBase64(new Uint8Array(4))}\n`,
+      'signature too short',
+    );
+    // A note whose text is a bare newline still has a signature block at index 0.
+    const bare = parseNote(`\n\n${signatureLine('w', new Uint8Array(4), new Uint8Array(64))}`);
+    assert.equal(bare.text, '\n');
+    assert.equal(bare.signatures.length, 1);
+  });
+
+  it('a signature of the wrong length under the right name and id is skipped, not fatal', async () => {
+    const note = await signNote(TEXT, [signer]);
+    const { text, signatures } = parseNote(note);
+    const s = signatures[0]!;
+    const key = { name: signer.name, publicKey };
+    // First a 63-byte signature under the same name and key id, then the real one: still valid.
+    assert.equal(
+      verifyNoteSignature(text, [{ ...s, signature: s.signature.subarray(0, 63) }, s], key),
+      true,
+    );
+    // A key of the wrong size whose id matches: the verifier throws inside, the answer is false.
+    const short = publicKey.subarray(0, 31);
+    const forShort = { ...s, keyId: noteKeyId(signer.name, ED25519_SIG_TYPE, short) };
+    assert.equal(
+      verifyNoteSignature(text, [forShort], { name: signer.name, publicKey: short }),
+      false,
+    );
+  });
+
   it('the origin names the first 8 bytes of SHA-256 of the log key', () => {
     assert.equal(
       logOrigin(publicKey),
