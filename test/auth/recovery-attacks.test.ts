@@ -5,6 +5,7 @@
  * - the pending sealed password, copied into user_passwords, logged in (skipping the time-lock);
  * - a completed recovery's row, put back, completed again after the password had changed;
  * - a cancelled recovery's row, put back, was completed by anyone with the address alone;
+ * - a recovery confirmed before the owner changed the password still completed;
  * - /auth/recovery/confirm and /complete told a known address from a stranger (another answer,
  *   or no enclave call for the stranger, hence a shorter time);
  * - wrong email step-up codes did not count toward the account's backoff;
@@ -190,6 +191,30 @@ describe('account recovery against a host that writes the database', () => {
     assert.equal(made.statusCode, 409, made.body);
     assert.equal(made.json().error.code, 'AUTH_RECOVERY_INVALID');
     assert.equal((await login(email, NEW_PASSWORD)).statusCode, 401, 'the recovery completed');
+  });
+
+  it("the owner's password change voids a pending recovery", async () => {
+    const email = 'changed@example.com';
+    const { totp } = await withTotp(email);
+    const { completion } = await pending(email);
+    const owner = await call('POST', '/auth/login', undefined, {
+      email,
+      password: PASSWORD,
+      totp_code: totp.generate({ timestamp: Date.now() + 30_000 }),
+    });
+    assert.equal(owner.statusCode, 200, owner.body);
+    const token = owner.json().access_token as string;
+    const change = await call('POST', '/auth/password/change', token, {
+      password: "the owner's new password",
+    });
+    assert.equal(change.statusCode, 200, change.body);
+    const r = await call('POST', '/auth/recovery/complete', undefined, {
+      email,
+      completion_code: completion,
+    });
+    assert.equal(r.statusCode, 409, `completed after a password change: ${r.body}`);
+    assert.equal(r.json().error.code, 'AUTH_RECOVERY_INVALID');
+    assert.equal((await login(email, NEW_PASSWORD)).statusCode, 401);
   });
 
   it('the row cannot be moved in time: the MAC covers the completion deadline', async () => {

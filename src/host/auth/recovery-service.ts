@@ -171,8 +171,10 @@ export function createRecoveryService(
         r.password_sealed,
         { type: 'auth.recovery_completed' },
         async (tx) => {
-          // Cancelled (or replaced) meanwhile: nothing is completed.
+          // Cancelled (or replaced), or the password changed, meanwhile: nothing is completed.
           if (!(await repo.deleteRecovery(tx, userId, pending.id)))
+            throw new HostError('AUTH_RECOVERY_INVALID');
+          if ((await repo.sealedPassword(userId, tx)) !== passwordState)
             throw new HostError('AUTH_RECOVERY_INVALID');
           await repo.deleteTotp(tx, userId);
           await repo.deletePasskeys(tx, userId);
