@@ -64,6 +64,16 @@ describe('account recovery against a host that writes the database', () => {
     assert.equal(ok.statusCode, 200, ok.body);
     return { token, totp };
   }
+  /** The owner's session: password and the next TOTP step (once per account). */
+  async function ownerSession(email: string, totp: TOTP): Promise<string> {
+    const owner = await call('POST', '/auth/login', undefined, {
+      email,
+      password: PASSWORD,
+      totp_code: totp.generate({ timestamp: Date.now() + 30_000 }),
+    });
+    assert.equal(owner.statusCode, 200, owner.body);
+    return owner.json().access_token as string;
+  }
   /** Start and confirm a recovery: pending (the account has TOTP). */
   async function pending(email: string): Promise<{ completion: string | undefined }> {
     const start = await call('POST', '/auth/recovery/start', undefined, { email });
@@ -172,13 +182,7 @@ describe('account recovery against a host that writes the database', () => {
     const { totp } = await withTotp(email);
     await pending(email);
     const row = await saveRow(email);
-    const owner = await call('POST', '/auth/login', undefined, {
-      email,
-      password: PASSWORD,
-      totp_code: totp.generate({ timestamp: Date.now() + 30_000 }),
-    });
-    assert.equal(owner.statusCode, 200, owner.body);
-    const token = owner.json().access_token as string;
+    const token = await ownerSession(email, totp);
     assert.equal((await call('DELETE', '/auth/recovery', token)).statusCode, 200);
     await putBack(row);
     // What a host has: the address (and any code it makes up); the code holder's code it has not.
@@ -197,13 +201,7 @@ describe('account recovery against a host that writes the database', () => {
     const email = 'changed@example.com';
     const { totp } = await withTotp(email);
     const { completion } = await pending(email);
-    const owner = await call('POST', '/auth/login', undefined, {
-      email,
-      password: PASSWORD,
-      totp_code: totp.generate({ timestamp: Date.now() + 30_000 }),
-    });
-    assert.equal(owner.statusCode, 200, owner.body);
-    const token = owner.json().access_token as string;
+    const token = await ownerSession(email, totp);
     const change = await call('POST', '/auth/password/change', token, {
       password: "the owner's new password",
     });
