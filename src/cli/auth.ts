@@ -63,20 +63,32 @@ export async function authAccount(
 
 /**
  * `cloister auth recovery start|confirm|status|cancel|complete` (docs/protocol/auth.md "Account
- * recovery"): start and complete need only --email; confirm also the mailed --code and the new
- * password (CLOISTER_PASSWORD, encrypted to the attested enclave); status and cancel use the
- * session (CLOISTER_ACCESS_TOKEN or the saved login).
+ * recovery"): start needs only --email; confirm also the mailed --code and the new password
+ * (CLOISTER_PASSWORD, encrypted to the attested enclave), and prints the completion code of a
+ * time-locked recovery; complete needs --email and that --completion-code; status and cancel
+ * use the session (CLOISTER_ACCESS_TOKEN or the saved login).
  */
 export async function authRecovery(
   step: string,
-  opts: { email?: string | undefined; code?: string | undefined; url: string; trust: TrustOptions },
+  opts: {
+    email?: string | undefined;
+    code?: string | undefined;
+    completionCode?: string | undefined;
+    url: string;
+    trust: TrustOptions;
+  },
 ): Promise<unknown> {
   const { url, email } = opts;
   if (step === 'status') return requestJson(`${url}/auth/recovery`, { auth: true });
   if (step === 'cancel')
     return requestJson(`${url}/auth/recovery`, { auth: true, method: 'DELETE' });
-  if (email && (step === 'start' || step === 'complete'))
-    return requestJson(`${url}/auth/recovery/${step}`, { method: 'POST', body: { email } });
+  if (email && step === 'start')
+    return requestJson(`${url}/auth/recovery/start`, { method: 'POST', body: { email } });
+  if (email && step === 'complete' && opts.completionCode)
+    return requestJson(`${url}/auth/recovery/complete`, {
+      method: 'POST',
+      body: { email, completion_code: opts.completionCode },
+    });
   if (email && step === 'confirm' && opts.code) {
     const envelope = await passwordEnvelope('reset', email, opts.trust);
     return requestJson(`${url}/auth/recovery/confirm`, {
@@ -85,7 +97,7 @@ export async function authRecovery(
     });
   }
   throw new AuthUsageError(
-    'usage: cloister auth recovery start --email E | confirm --email E --code C | status | cancel | complete --email E',
+    'usage: cloister auth recovery start --email E | confirm --email E --code C | status | cancel | complete --email E --completion-code K',
   );
 }
 

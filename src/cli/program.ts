@@ -912,13 +912,18 @@ function addAuthMethods(auth: Command): void {
         )
         .argument('<step>', 'start | confirm | status | cancel | complete')
         .option('--email <email>', 'start / confirm / complete: account email')
-        .option('--code <digits>', 'confirm: the 6-digit code from the mail'),
+        .option('--code <digits>', 'confirm: the 6-digit code from the mail')
+        .option(
+          '--completion-code <code>',
+          'complete: the completion code that confirm printed (a time-locked recovery)',
+        ),
     ).action(
-      action(async (step: string, o: MoreOptions) => {
+      action(async (step: string, o: MoreOptions & { completionCode?: string }) => {
         const trust = trustOf(o);
         const res = await authRecovery(step, {
           email: o.email,
           code: o.code,
+          completionCode: o.completionCode,
           url: baseUrl(o),
           trust,
         });

@@ -18,7 +18,12 @@ import { createCredentialKeyring } from './enclave-client/credential-keyring.js'
 import { createClusterService } from './cluster/cluster-service.js';
 import { createClusterRepository } from './db/repositories/cluster.js';
 import { createEnclaveSupervisor, egressProxySocketPath } from './enclave-client/supervisor.js';
-import { allowListFromUrls, startConnectProxy, type ConnectProxy } from './egress/connect-proxy.js';
+import {
+  allowListFromSmtpUrl,
+  allowListFromUrls,
+  startConnectProxy,
+  type ConnectProxy,
+} from './egress/connect-proxy.js';
 import { createKeyRotationJob } from './jobs/key-rotation.js';
 import { createJobLease } from './jobs/lease.js';
 
@@ -238,12 +243,16 @@ async function buildService(
     );
   }
 
-  // Tunnel mode: the enclave's only way out is this proxy, and only to the exchanges' hosts.
+  // Tunnel mode: the enclave's only way out is this proxy, and only to the exchanges' hosts
+  // and the mail relay (SMTP_URL).
   let egressProxy: ConnectProxy | undefined;
   if (config.exchanges.egressMode === 'tunnel') {
     egressProxy = await startConnectProxy({
       listen: { socketPath: egressProxySocketPath(config.dataDir) },
-      allow: allowListFromUrls(Object.values(config.exchanges.baseUrls)),
+      allow: [
+        ...allowListFromUrls(Object.values(config.exchanges.baseUrls)),
+        ...allowListFromSmtpUrl(config.enclaveEnv.SMTP_URL),
+      ],
       logger: logger.child({ component: 'egress' }),
     });
     undo.push(() => egressProxy?.close());

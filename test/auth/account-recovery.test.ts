@@ -101,7 +101,9 @@ describe('account recovery with a time-lock', () => {
     assert.equal(r.json().status, 'pending');
     const unlockAt = Date.parse(r.json().unlock_at);
     assert.ok(unlockAt > Date.now() + 3600_000, 'the default delay is a day');
-    const early = await call('POST', '/auth/recovery/complete', undefined, { email });
+    const completion = { email, completion_code: r.json().completion_code as string };
+    assert.match(completion.completion_code, /^[A-Za-z0-9_-]{22}$/);
+    const early = await call('POST', '/auth/recovery/complete', undefined, completion);
     assert.equal(early.statusCode, 409);
     assert.equal(early.json().error.code, 'AUTH_RECOVERY_LOCKED');
     // The new password does not work yet; the old one (with TOTP) does.
@@ -121,8 +123,8 @@ describe('account recovery with a time-lock', () => {
     const cancel = await call('DELETE', '/auth/recovery', token);
     assert.equal(cancel.statusCode, 200, cancel.body);
     assert.equal((await call('GET', '/auth/recovery', token)).json().pending, null);
-    const after = await call('POST', '/auth/recovery/complete', undefined, { email });
-    assert.equal(after.json().error.code, 'AUTH_RECOVERY_NOT_FOUND');
+    const after = await call('POST', '/auth/recovery/complete', undefined, completion);
+    assert.equal(after.json().error.code, 'AUTH_RECOVERY_INVALID');
     const events = await ts.service.db.query<{ event_type: string }>(
       "SELECT event_type FROM ops_logs WHERE event_type LIKE 'auth.recovery_%' ORDER BY id",
     );
@@ -135,9 +137,13 @@ describe('account recovery with a time-lock', () => {
   it("a host that edits unlock_at in the database is refused by the enclave's MAC", async () => {
     const email = 'edited@example.com';
     await withTotp(email, 'a long enough password');
-    assert.equal((await confirm(email, NEW_PASSWORD)).json().status, 'pending');
+    const pending = await confirm(email, NEW_PASSWORD);
+    assert.equal(pending.json().status, 'pending');
     await ts.service.db.query('UPDATE auth_recoveries SET unlock_at = 0');
-    const r = await call('POST', '/auth/recovery/complete', undefined, { email });
+    const r = await call('POST', '/auth/recovery/complete', undefined, {
+      email,
+      completion_code: pending.json().completion_code,
+    });
     assert.equal(r.statusCode, 409);
     assert.equal(r.json().error.code, 'AUTH_RECOVERY_INVALID');
     const login = await call('POST', '/auth/login', undefined, { email, password: NEW_PASSWORD });
@@ -185,14 +191,15 @@ describe('account recovery once the time-lock has run out', () => {
     const { token } = await withTotp(email, 'a long enough password');
     const r = await confirm(email, NEW_PASSWORD);
     assert.equal(r.json().status, 'pending', r.body);
-    const done = await call('POST', '/auth/recovery/complete', undefined, { email });
+    const completion = { email, completion_code: r.json().completion_code as string };
+    const done = await call('POST', '/auth/recovery/complete', undefined, completion);
     assert.equal(done.statusCode, 200, done.body);
     const login = await call('POST', '/auth/login', undefined, { email, password: NEW_PASSWORD });
     assert.equal(login.statusCode, 200, login.body);
     assert.equal((await call('GET', '/auth/recovery', token)).statusCode, 401);
     const totp = await ts.service.db.query('SELECT 1 FROM auth_totp');
     assert.equal(totp.rows.length, 0);
-    const again = await call('POST', '/auth/recovery/complete', undefined, { email });
-    assert.equal(again.json().error.code, 'AUTH_RECOVERY_NOT_FOUND');
+    const again = await call('POST', '/auth/recovery/complete', undefined, completion);
+    assert.equal(again.json().error.code, 'AUTH_RECOVERY_INVALID');
   });
 });

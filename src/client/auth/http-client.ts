@@ -73,14 +73,15 @@ export function authClient(opts: AuthClientOptions) {
       call<{ accepted: true }>(opts, 'POST', '/auth/recovery/start', { email }),
     /**
      * The mailed code and the new password (or its envelope): `reset` at once, or `pending`
-     * until `unlock_at` when the account has a second factor.
+     * until `unlock_at` when the account has a second factor, with the `completion_code` that
+     * recoveryComplete needs (keep it: the service does not store it).
      */
     recoveryConfirm: (
       email: string,
       code: string,
       secret: { password: string } | { envelope: unknown },
     ) =>
-      call<{ status: 'reset' | 'pending'; unlock_at?: string }>(
+      call<{ status: 'reset' | 'pending'; unlock_at?: string; completion_code?: string }>(
         opts,
         'POST',
         '/auth/recovery/confirm',
@@ -95,9 +96,15 @@ export function authClient(opts: AuthClientOptions) {
       ),
     /** Cancel the account's pending recovery (any session, no step-up). */
     recoveryCancel: () => call<{ success: true }>(opts, 'DELETE', '/auth/recovery'),
-    /** After unlock_at: the new password takes effect, TOTP and passkeys are removed. */
-    recoveryComplete: (email: string) =>
-      call<{ success: true }>(opts, 'POST', '/auth/recovery/complete', { email }),
+    /**
+     * After unlock_at, with the completion code recoveryConfirm returned: the new password
+     * takes effect, TOTP and passkeys are removed, every session ends.
+     */
+    recoveryComplete: (email: string, completionCode: string) =>
+      call<{ success: true }>(opts, 'POST', '/auth/recovery/complete', {
+        email,
+        completion_code: completionCode,
+      }),
     /** Step-up by email (account without TOTP): mails a code; then stepUpEmail(code). */
     stepUpEmailStart: () => call<{ accepted: true }>(opts, 'POST', '/auth/step-up/email/start'),
     stepUpEmail: (code: string) =>

@@ -117,17 +117,29 @@ function passwordKey(platform: PasswordKeySource, policy: SealPolicy, userId: st
   }
 }
 
-const passwordAad = (userId: string) => utf8.encode(`cloister/auth/password/v1\n${userId}`);
+/**
+ * The associated data of a sealed password hash. `pendingRecovery` (a recovery id) seals the
+ * new password of a time-locked account recovery: the same key, another associated data, so the
+ * blob does not open as the account's password until auth.recovery_complete re-seals it.
+ */
+const passwordAad = (userId: string, pendingRecovery?: string) =>
+  utf8.encode(
+    pendingRecovery === undefined
+      ? `cloister/auth/password/v1\n${userId}`
+      : `cloister/auth/recovery-password/v1\n${userId}\n${pendingRecovery}`,
+  );
 
 export function sealPasswordHash(
   platform: PasswordKeySource,
   policy: SealPolicy,
   userId: string,
   phc: string,
+  pendingRecovery?: string,
 ): string {
   const key = passwordKey(platform, policy, userId);
   try {
-    return `ph1.${bytesToBase64(gcmSeal(key, utf8.encode(phc), passwordAad(userId)))}`;
+    const aad = passwordAad(userId, pendingRecovery);
+    return `ph1.${bytesToBase64(gcmSeal(key, utf8.encode(phc), aad))}`;
   } finally {
     key.fill(0);
   }
@@ -139,10 +151,11 @@ export function unsealPasswordHash(
   policy: SealPolicy,
   userId: string,
   sealed: string,
+  pendingRecovery?: string,
 ): string | null {
   const key = passwordKey(platform, policy, userId);
   try {
-    const pt = gcmOpen(key, base64ToBytes(sealed.slice(4)), passwordAad(userId));
+    const pt = gcmOpen(key, base64ToBytes(sealed.slice(4)), passwordAad(userId, pendingRecovery));
     try {
       return utf8.decode(pt);
     } finally {

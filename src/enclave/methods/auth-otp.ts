@@ -5,14 +5,14 @@
  * writes it under DATA_DIR/mail/ for the default run (a simulated enclave has no secrets worth
  * hiding from its host). On any other platform that case is AUTH_MAIL_UNAVAILABLE.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { bytesEqual } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { bindMethod, checkMethodBinding, derivedKey } from '../auth/method-binding.js';
 import type { OtpPurpose } from '../auth/otp.js';
-import { sealPasswordHash } from '../auth/tokens.js';
+import { sealPasswordHash, unsealPasswordHash } from '../auth/tokens.js';
 import { parseSmtpUrl, sendMail, type Mail } from '../egress/smtp.js';
 import { readPemFile } from '../platform/files.js';
 import { passwordKeySource, type EnclaveState } from '../state.js';
@@ -128,12 +128,14 @@ export function emailLink(
 
 /**
  * A mailed code (`purpose`) and a new password: the code, the binding of the account's email
- * and the minimum length are checked; the password is hashed and sealed to the account.
+ * and the minimum length are checked; the password is hashed and sealed to the account (for
+ * the pending recovery `pendingRecovery` only, when given: see sealPasswordHash).
  */
 async function sealedNewPassword(
   state: EnclaveState,
   params: MethodParams<'auth.password_reset'>,
   purpose: 'reset' | 'recovery',
+  pendingRecovery?: string,
 ): Promise<string> {
   const keyring = readyAuthKeyring(state);
   const policy = policyOf(state);
@@ -144,7 +146,7 @@ async function sealedNewPassword(
   const password = await passwordOf(state, params.secret, email, 'reset');
   if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
   const phc = await state.auth.hasher.hash(password);
-  return sealPasswordHash(passwordKeySource(state), policy, user.user_id, phc);
+  return sealPasswordHash(passwordKeySource(state), policy, user.user_id, phc, pendingRecovery);
 }
 
 /** A forgotten password: a `reset` code mailed to the account's email, then the new password. */
@@ -155,64 +157,119 @@ export async function passwordReset(
   return { password_sealed: await sealedNewPassword(state, params, 'reset') };
 }
 
-/** The enclave's MAC over a pending recovery: binds the account, the unlock time and the password. */
-function recoveryMac(
-  keyring: Parameters<typeof derivedKey>[0],
-  userId: string,
-  recoveryId: string,
-  unlockAt: number,
-  sealed: string,
-): string {
-  return createHmac('sha256', derivedKey(keyring, 'cloister/auth/account-recovery/v1'))
-    .update(`${userId}\n${recoveryId}\n${unlockAt}\n${sealed}`)
-    .digest('base64url');
+/** How long a time-locked recovery can be completed once its wait is over. */
+export const RECOVERY_COMPLETE_WINDOW_SECONDS = 7 * 86400;
+
+interface PendingRecovery {
+  userId: string;
+  recoveryId: string;
+  unlockAt: number;
+  expiresAt: number;
+  /** The new password, sealed for this recovery only. */
+  sealed: string;
+  /** The account's sealed password when the recovery was confirmed (null: none). */
+  passwordState: string | null;
+  completionCode: string;
+}
+
+/**
+ * The enclave's MAC over a pending recovery: the account, the times, the pending password, the
+ * account's password then (by its SHA-256) and the code holder's completion code (which is not
+ * stored: whoever completes must show it).
+ */
+function recoveryMac(keyring: Parameters<typeof derivedKey>[0], p: PendingRecovery): Buffer {
+  const state =
+    p.passwordState === null
+      ? 'none'
+      : createHash('sha256').update(p.passwordState, 'ascii').digest('hex');
+  return createHmac('sha256', derivedKey(keyring, 'cloister/auth/account-recovery/v2'))
+    .update(
+      [p.userId, p.recoveryId, p.unlockAt, p.expiresAt, p.sealed, state, p.completionCode].join(
+        '\n',
+      ),
+    )
+    .digest();
 }
 
 /**
  * Account recovery: a `recovery` code and a new password. With a second factor on the account
- * the enclave fixes the unlock time and MACs it with the sealed password (auth.recovery_complete
- * checks both), so the host cannot shorten the time-lock.
+ * the enclave fixes the unlock time and the deadline, seals the password for this recovery
+ * only and MACs it all with the account's current password and a completion code it hands the
+ * code holder (auth.recovery_complete checks them), so the host cannot shorten the time-lock,
+ * use the pending password, or replay a recovery once the password changed.
  */
 export async function recoveryConfirm(
   state: EnclaveState,
   params: MethodParams<'auth.recovery_confirm'>,
 ): Promise<MethodResult<'auth.recovery_confirm'>> {
-  const { second_factor: secondFactor, ...rest } = params;
-  const sealed = await sealedNewPassword(state, rest, 'recovery');
-  const keyring = readyAuthKeyring(state);
-  const { user } = params;
+  const { second_factor: secondFactor, password_state: passwordState, ...rest } = params;
   const recoveryId = randomUUID();
+  const immediate = {
+    recovery_id: recoveryId,
+    unlock_at: null,
+    expires_at: null,
+    mac: null,
+    completion_code: null,
+  };
   if (!secondFactor)
-    return { password_sealed: sealed, recovery_id: recoveryId, unlock_at: null, mac: null };
+    return { password_sealed: await sealedNewPassword(state, rest, 'recovery'), ...immediate };
+  const sealed = await sealedNewPassword(state, rest, 'recovery', recoveryId);
+  const keyring = readyAuthKeyring(state);
   const unlockAt = state.now() + state.auth.config.AUTH_RECOVERY_DELAY_SECONDS;
+  const pending: PendingRecovery = {
+    userId: params.user.user_id,
+    recoveryId,
+    unlockAt,
+    expiresAt: unlockAt + RECOVERY_COMPLETE_WINDOW_SECONDS,
+    sealed,
+    passwordState,
+    completionCode: randomBytes(16).toString('base64url'),
+  };
   return {
     password_sealed: sealed,
     recovery_id: recoveryId,
     unlock_at: unlockAt,
-    mac: recoveryMac(keyring, user.user_id, recoveryId, unlockAt, sealed),
+    expires_at: pending.expiresAt,
+    mac: recoveryMac(keyring, pending).toString('base64url'),
+    completion_code: pending.completionCode,
   };
 }
 
-/** The end of a time-locked recovery: AUTH_RECOVERY_INVALID if altered, _LOCKED if early. */
+/**
+ * The end of a time-locked recovery: AUTH_RECOVERY_INVALID if the row was altered, the
+ * completion code is wrong, the account's password changed since, or the deadline passed;
+ * AUTH_RECOVERY_LOCKED if early (told only to whoever shows the right code). Returns the new
+ * password sealed as the account's.
+ */
 export function recoveryComplete(
   state: EnclaveState,
   params: MethodParams<'auth.recovery_complete'>,
 ): MethodResult<'auth.recovery_complete'> {
   const keyring = readyAuthKeyring(state);
-  const want = Buffer.from(
-    recoveryMac(
-      keyring,
-      params.user_id,
-      params.recovery_id,
-      params.unlock_at,
-      params.password_sealed,
-    ),
-    'base64url',
-  );
-  if (!bytesEqual(want, Buffer.from(params.mac, 'base64url')))
+  const want = recoveryMac(keyring, {
+    userId: params.user_id,
+    recoveryId: params.recovery_id,
+    unlockAt: params.unlock_at,
+    expiresAt: params.expires_at,
+    sealed: params.password_sealed,
+    passwordState: params.password_state,
+    completionCode: params.completion_code,
+  });
+  const now = state.now();
+  if (!bytesEqual(want, Buffer.from(params.mac, 'base64url')) || now >= params.expires_at)
     throw new RpcError('AUTH_RECOVERY_INVALID');
-  if (state.now() < params.unlock_at) throw new RpcError('AUTH_RECOVERY_LOCKED');
-  return { unlocked: true };
+  if (now < params.unlock_at) throw new RpcError('AUTH_RECOVERY_LOCKED');
+  const source = passwordKeySource(state);
+  const policy = policyOf(state);
+  const phc = unsealPasswordHash(
+    source,
+    policy,
+    params.user_id,
+    params.password_sealed,
+    params.recovery_id,
+  );
+  if (phc === null) throw new RpcError('AUTH_RECOVERY_INVALID');
+  return { password_sealed: sealPasswordHash(source, policy, params.user_id, phc) };
 }
 
 /** Registration confirmation: the `confirm` code mailed to the pending account's email. */

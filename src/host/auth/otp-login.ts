@@ -21,6 +21,13 @@ import { createMethodLogin, type MethodLoginResult } from './method-login.js';
 import { pair, reasonOf, type TokenPair } from './token-pair.js';
 import type { Role } from '../../protocol/auth.js';
 
+/** A wrong or locked mailed code: counted toward the address's backoff (others are refunded). */
+const isCodeFailure = (err: unknown) =>
+  isEnclaveCallError(err, 'AUTH_OTP_INVALID') || isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
+
+/** A method binding of the right shape that no account has (the enclave refuses it). */
+const NO_BINDING = `mb1.${'A'.repeat(43)}`;
+
 /**
  * What a password reset and an account recovery share: a mailed code checked by the enclave
  * for the account linked to the address (throttled per address), and the new password set with
@@ -43,14 +50,16 @@ export function createResetFlow(deps: AuthServiceDeps) {
       try {
         const row = await repo.findUserByMethod('email', email);
         audit.userId = row?.user_id ?? null;
-        // No linked account: the same answer as a wrong code.
-        if (!row || row.status !== 'active') throw new HostError('AUTH_OTP_INVALID');
+        if (!row || row.status !== 'active') {
+          // No active account: the same enclave call (with an account that matches nothing),
+          // then the same answer as a wrong code, so neither the answer nor its time tells.
+          const nobody = randomUUID();
+          await call({ user_id: nobody, binding: NO_BINDING }, nobody).catch(() => undefined);
+          throw new HostError('AUTH_OTP_INVALID');
+        }
         r = await call({ user_id: row.user_id, binding: row.binding }, row.user_id);
       } catch (err) {
-        const counted =
-          err instanceof HostError ||
-          isEnclaveCallError(err, 'AUTH_OTP_INVALID') ||
-          isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
+        const counted = err instanceof HostError || isCodeFailure(err);
         if (!counted) await throttle.refund(key).catch(() => undefined);
         ops.emit({
           type: 'auth.login_failed',
@@ -165,11 +174,7 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       try {
         await enclave.call('auth.confirm_email', { email, code, user });
       } catch (err) {
-        if (
-          !isEnclaveCallError(err, 'AUTH_OTP_INVALID') &&
-          !isEnclaveCallError(err, 'AUTH_OTP_LOCKED')
-        )
-          await throttle.refund(key).catch(() => undefined);
+        if (!isCodeFailure(err)) await throttle.refund(key).catch(() => undefined);
         throw err;
       }
       await throttle.succeeded(key);
@@ -224,13 +229,24 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       if (!method) throw new HostError('AUTH_METHOD_NOT_FOUND');
       // With TOTP the step-up rule wants `mfa`, which a mailbox does not give.
       if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_MFA_REQUIRED');
-      const r = await enclave.call('auth.step_up_email', {
-        access_token: accessToken,
-        roles,
-        email: method.email,
-        binding: method.binding,
-        code,
-      });
+      // Wrong codes count toward the same backoff as wrong sign-in codes for the address.
+      const key = `otp:${method.email}`;
+      const wait = await throttle.begin(key);
+      if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
+      let r: MethodResult<'auth.step_up_email'>;
+      try {
+        r = await enclave.call('auth.step_up_email', {
+          access_token: accessToken,
+          roles,
+          email: method.email,
+          binding: method.binding,
+          code,
+        });
+      } catch (err) {
+        if (!isCodeFailure(err)) await throttle.refund(key).catch(() => undefined);
+        throw err;
+      }
+      await throttle.succeeded(key);
       if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
       await repo.db.transaction((tx) =>
         repo.addRefresh(tx, r.session_id, r.user_id, r.refresh_hash, r.refresh_expires_at),
@@ -258,11 +274,7 @@ export function createOtpLogin(deps: AuthServiceDeps) {
             ...(second ? { second } : {}),
           });
         } catch (err) {
-          if (
-            !isEnclaveCallError(err, 'AUTH_OTP_INVALID') &&
-            !isEnclaveCallError(err, 'AUTH_OTP_LOCKED') &&
-            !isEnclaveCallError(err, 'AUTH_MFA_INVALID')
-          )
+          if (!isCodeFailure(err) && !isEnclaveCallError(err, 'AUTH_MFA_INVALID'))
             await throttle.refund(key).catch(() => undefined);
           throw err;
         }

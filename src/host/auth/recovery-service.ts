@@ -4,8 +4,12 @@
  * reset. With TOTP or a passkey on the account, the new password waits in `auth_recoveries`
  * until the unlock time the enclave set and MACed (AUTH_RECOVERY_DELAY_SECONDS), so any
  * session of the account can see and cancel it meanwhile; the host cannot shorten the wait,
- * since completing it needs the enclave to accept the MAC and the time.
+ * since completing it needs the enclave to accept the MAC and the time. The pending password
+ * does not open as a password until the enclave re-seals it at completion, which needs the
+ * completion code the enclave gave the code holder, the account's password unchanged since,
+ * and the enclave's deadline.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { userLogSubject } from '../../protocol/auth.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import { HostError } from '../errors.js';
@@ -32,10 +36,11 @@ export function createRecoveryService(
   }
 
   return {
-    /** Same 202 for any address; the code goes only to an address linked to an account. */
+    /** Same 202 for any address; the code goes only to an address of an active account. */
     async recoveryStart(email: string): Promise<void> {
+      const row = await repo.findUserByMethod('email', email);
       // Not awaited, as for a password reset: the answer's time must not depend on the mail.
-      if (await repo.findUserByMethod('email', email)) void otpStart(email, 'recovery');
+      if (row?.status === 'active') void otpStart(email, 'recovery');
     },
 
     /** The mailed code and a new password: reset at once, or a pending time-locked recovery. */
@@ -43,7 +48,9 @@ export function createRecoveryService(
       email: string,
       code: string,
       secret: AuthSecret,
-    ): Promise<{ status: 'reset' } | { status: 'pending'; unlock_at: string }> {
+    ): Promise<
+      { status: 'reset' } | { status: 'pending'; unlock_at: string; completion_code: string }
+    > {
       const { userId, r } = await reset.withCode(
         'recovery',
         'account_recovery',
@@ -55,15 +62,22 @@ export function createRecoveryService(
             secret,
             user,
             second_factor: await hasSecondFactor(id),
+            password_state: await repo.sealedPassword(id),
           }),
       );
-      if (r.unlock_at === null || r.mac === null) {
+      if (
+        r.unlock_at === null ||
+        r.expires_at === null ||
+        r.mac === null ||
+        r.completion_code === null
+      ) {
         await reset.setPassword(userId, r.password_sealed, { type: 'auth.password_reset' });
         return { status: 'reset' };
       }
       const pending = {
         id: r.recovery_id,
         unlock_at: r.unlock_at,
+        expires_at: r.expires_at,
         password_sealed: r.password_sealed,
         mac: r.mac,
       };
@@ -79,7 +93,12 @@ export function createRecoveryService(
           return { result: undefined, entries: [entry] };
         },
       });
-      return { status: 'pending', unlock_at: new Date(r.unlock_at * 1000).toISOString() };
+      // The completion code goes to the code holder only: never stored here (the MAC covers it).
+      return {
+        status: 'pending',
+        unlock_at: new Date(r.unlock_at * 1000).toISOString(),
+        completion_code: r.completion_code,
+      };
     },
 
     /** What a logged-in session of the account sees of a pending recovery (never the password). */
@@ -88,7 +107,7 @@ export function createRecoveryService(
       if (!p) return null;
       return {
         unlock_at: new Date(p.unlock_at * 1000).toISOString(),
-        can_complete: Date.now() >= p.unlock_at * 1000,
+        can_complete: Date.now() >= p.unlock_at * 1000 && Date.now() < p.expires_at * 1000,
       };
     },
 
@@ -110,29 +129,53 @@ export function createRecoveryService(
     },
 
     /**
-     * After the unlock time: the enclave checks its MAC and the time; then the new password is
-     * set, TOTP (and its recovery codes) and passkeys are removed, and every session ends.
+     * After the unlock time, with the completion code: the enclave checks its MAC (the row, the
+     * code, the account's password unchanged) and its clock, and re-seals the new password;
+     * then it is set, TOTP (and its recovery codes) and passkeys are removed, and every session
+     * ends. An unknown address, an inactive account, no pending recovery and a wrong code get
+     * the same AUTH_RECOVERY_INVALID after the same lookups and enclave call.
      */
-    async recoveryComplete(email: string): Promise<void> {
+    async recoveryComplete(email: string, completionCode: string): Promise<void> {
       const row = await repo.findUserByMethod('email', email);
-      const pending = row ? await repo.pendingRecovery(row.user_id) : null;
-      if (!row || !pending) throw new HostError('AUTH_RECOVERY_NOT_FOUND');
-      const userId = row.user_id;
-      await enclave.call('auth.recovery_complete', {
-        user_id: userId,
-        recovery_id: pending.id,
-        unlock_at: pending.unlock_at,
-        password_sealed: pending.password_sealed,
-        mac: pending.mac,
-      });
+      const userId = row?.status === 'active' ? row.user_id : randomUUID();
+      const pending = await repo.pendingRecovery(userId);
+      const passwordState = await repo.sealedPassword(userId);
+      const r = await enclave
+        .call('auth.recovery_complete', {
+          user_id: userId,
+          ...(pending
+            ? {
+                recovery_id: pending.id,
+                unlock_at: pending.unlock_at,
+                expires_at: pending.expires_at,
+                password_sealed: pending.password_sealed,
+                mac: pending.mac,
+              }
+            : {
+                recovery_id: randomUUID(),
+                unlock_at: 0,
+                expires_at: 0,
+                password_sealed: `ph1.${randomBytes(48).toString('base64')}`,
+                mac: randomBytes(32).toString('base64url'),
+              }),
+          password_state: passwordState,
+          completion_code: completionCode,
+        })
+        .catch((err: unknown) => {
+          if (pending) throw err;
+          return null;
+        });
+      if (!pending || !r) throw new HostError('AUTH_RECOVERY_INVALID');
       await reset.setPassword(
         userId,
-        pending.password_sealed,
+        r.password_sealed,
         { type: 'auth.recovery_completed' },
         async (tx) => {
-          // Cancelled (or replaced) meanwhile: nothing is completed.
+          // Cancelled (or replaced), or the password changed, meanwhile: nothing is completed.
           if (!(await repo.deleteRecovery(tx, userId, pending.id)))
-            throw new HostError('AUTH_RECOVERY_NOT_FOUND');
+            throw new HostError('AUTH_RECOVERY_INVALID');
+          if ((await repo.sealedPassword(userId, tx)) !== passwordState)
+            throw new HostError('AUTH_RECOVERY_INVALID');
           await repo.deleteTotp(tx, userId);
           await repo.deletePasskeys(tx, userId);
         },

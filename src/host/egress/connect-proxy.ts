@@ -71,6 +71,18 @@ export function allowListFromUrls(urls: readonly string[]): string[] {
   return [...out].sort();
 }
 
+/**
+ * The allow-list entry for the enclave's mail relay (SMTP_URL): `smtps://host` → `host:465`,
+ * `smtp://host` → `host:587` (STARTTLS, which the enclave requires there), or the URL's port.
+ */
+export function allowListFromSmtpUrl(url: string | undefined): string[] {
+  if (url === undefined) return [];
+  const u = new URL(url);
+  const port = u.port !== '' ? u.port : u.protocol === 'smtps:' ? '465' : '587';
+  const target = normalizeTarget(`${u.hostname}:${port}`);
+  return target === undefined ? [] : [target];
+}
+
 function answer(sock: Socket, status: number, reason: string): void {
   sock.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

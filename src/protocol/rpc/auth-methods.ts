@@ -88,6 +88,8 @@ export const RecoveryCode = z.string().regex(/^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/)
 export const RecoveryMac = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 /** The enclave's MAC over a pending account recovery: the same shape (base64url HMAC-SHA256). */
 export const PendingRecoveryMac = RecoveryMac;
+/** What the code holder of a time-locked recovery shows to complete it: 128 bits, base64url. */
+export const RecoveryCompletionCode = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
 /** A mailed code and a new password for the account `user` (reset and recovery). */
 const CodeAndNewPassword = {
   email: EmailSchema,
@@ -319,36 +321,55 @@ export const AUTH_METHODS = {
   },
   /**
    * Account recovery (docs/protocol/auth.md "Account recovery"): a `recovery` code and a new
-   * password, checked and sealed as for auth.password_reset. With `second_factor` (the account
-   * has TOTP or a passkey) the enclave sets `unlock_at` = now + AUTH_RECOVERY_DELAY_SECONDS and
-   * MACs (user id, recovery id, unlock_at, sealed password), so the host can neither shorten
-   * the wait nor swap the password; without, `unlock_at` and `mac` are null (reset at once).
+   * password, checked as for auth.password_reset. Without `second_factor` the new password is
+   * sealed as the account's (reset at once) and the other fields are null. With it (the account
+   * has TOTP or a passkey), the new password is sealed for this recovery only (it does not open
+   * as a password), `unlock_at` = now + AUTH_RECOVERY_DELAY_SECONDS, `expires_at` = unlock_at +
+   * 7 days, and a 128-bit `completion_code` is drawn for the code holder; `mac` covers them all
+   * with the account's current sealed password (`password_state`, null for none), so the host
+   * can neither shorten the wait, swap the password, nor replay the row once the password
+   * changed or without the code.
    */
   'auth.recovery_confirm': {
-    params: z.object({ ...CodeAndNewPassword, second_factor: z.boolean() }).strict(),
+    params: z
+      .object({
+        ...CodeAndNewPassword,
+        second_factor: z.boolean(),
+        password_state: SealedPassword.nullable(),
+      })
+      .strict(),
     result: z
       .object({
         password_sealed: SealedPassword,
         recovery_id: z.uuid(),
         unlock_at: z.number().int().nonnegative().nullable(),
+        expires_at: z.number().int().nonnegative().nullable(),
         mac: PendingRecoveryMac.nullable(),
+        completion_code: RecoveryCompletionCode.nullable(),
       })
       .strict(),
     phases: READY,
     detached: true,
   },
-  /** Complete a time-locked recovery: the MAC must be the enclave's and unlock_at past. */
+  /**
+   * Complete a time-locked recovery: the MAC (with the code holder's `completion_code` and the
+   * account's current sealed password) must be the enclave's, and the enclave's clock within
+   * [unlock_at, expires_at). Returns the new password sealed as the account's.
+   */
   'auth.recovery_complete': {
     params: z
       .object({
         user_id: z.uuid(),
         recovery_id: z.uuid(),
         unlock_at: z.number().int().nonnegative(),
+        expires_at: z.number().int().nonnegative(),
         password_sealed: SealedPassword,
         mac: PendingRecoveryMac,
+        password_state: SealedPassword.nullable(),
+        completion_code: RecoveryCompletionCode,
       })
       .strict(),
-    result: z.object({ unlocked: z.literal(true) }).strict(),
+    result: z.object({ password_sealed: SealedPassword }).strict(),
     phases: READY,
   },
   /** Registration confirmation: the `confirm` code for the pending account bound to `email`. */

@@ -31,6 +31,16 @@ export interface PasskeyRow extends MethodUserRow {
   counter: number;
 }
 
+/** A pending account recovery as the enclave MACed it (auth_recoveries). */
+export interface PendingRecoveryRow {
+  id: string;
+  unlock_at: number;
+  expires_at: number;
+  /** The new password, sealed for this recovery only. */
+  password_sealed: string;
+  mac: string;
+}
+
 export interface RefreshRow {
   token_hash: string;
   session_id: string;
@@ -532,35 +542,34 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length;
     },
-    /** The account's pending recovery (auth_recoveries, migration 018), if any. */
-    async pendingRecovery(
-      userId: string,
-      q: Queryable = db,
-    ): Promise<{ id: string; unlock_at: number; password_sealed: string; mac: string } | null> {
-      const { rows } = await q.query<{
-        id: string;
-        unlock_at: string;
-        password_sealed: string;
-        mac: string;
-      }>('SELECT id, unlock_at, password_sealed, mac FROM auth_recoveries WHERE user_id = $1', [
-        userId,
-      ]);
+    /** The account's pending recovery (auth_recoveries, migrations 018 and 019), if any. */
+    async pendingRecovery(userId: string, q: Queryable = db): Promise<PendingRecoveryRow | null> {
+      const { rows } = await q.query<Record<keyof PendingRecoveryRow, string>>(
+        `SELECT id, unlock_at, expires_at, password_sealed, mac FROM auth_recoveries
+          WHERE user_id = $1`,
+        [userId],
+      );
       const r = rows[0];
-      return r ? { ...r, unlock_at: Number(r.unlock_at) } : null;
+      return r ? { ...r, unlock_at: Number(r.unlock_at), expires_at: Number(r.expires_at) } : null;
     },
     /** Replaces any pending recovery of the account. */
-    async putRecovery(
-      q: Queryable,
-      userId: string,
-      r: { id: string; unlock_at: number; password_sealed: string; mac: string },
-    ): Promise<void> {
+    async putRecovery(q: Queryable, userId: string, r: PendingRecoveryRow): Promise<void> {
       await q.query(
-        `INSERT INTO auth_recoveries (user_id, id, unlock_at, password_sealed, mac)
-         VALUES ($1, $2, $3, $4, $5)
+        `INSERT INTO auth_recoveries (user_id, id, unlock_at, expires_at, password_sealed, mac)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (user_id) DO UPDATE SET id = EXCLUDED.id, unlock_at = EXCLUDED.unlock_at,
-           password_sealed = EXCLUDED.password_sealed, mac = EXCLUDED.mac, created_at = now()`,
-        [userId, r.id, r.unlock_at, r.password_sealed, r.mac],
+           expires_at = EXCLUDED.expires_at, password_sealed = EXCLUDED.password_sealed,
+           mac = EXCLUDED.mac, created_at = now()`,
+        [userId, r.id, r.unlock_at, r.expires_at, r.password_sealed, r.mac],
       );
+    },
+    /** The account's sealed password (null: none), which a pending recovery is bound to. */
+    async sealedPassword(userId: string, q: Queryable = db): Promise<string | null> {
+      const { rows } = await q.query<{ sealed: string }>(
+        'SELECT sealed FROM user_passwords WHERE user_id = $1',
+        [userId],
+      );
+      return rows[0]?.sealed ?? null;
     },
     /** Deletes the pending recovery `id` (any, if null); true if there was one. */
     async deleteRecovery(q: Queryable, userId: string, id: string | null): Promise<boolean> {

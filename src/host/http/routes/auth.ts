@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { EmailSchema, JwksSchema, PasswordSchema } from '../../../protocol/auth.js';
 import { CredentialEnvelopeSchema } from '../../../protocol/envelope/registry.js';
 import { SIWE_MAX_LENGTH } from '../../../protocol/siwe.js';
+import { RecoveryCompletionCode } from '../../../protocol/rpc/auth-methods.js';
 import {
   RecoveryCode,
   RefreshTokenSchema,
@@ -403,6 +404,7 @@ export function authRoutes(deps: {
               .object({
                 status: z.enum(['reset', 'pending']),
                 unlock_at: z.string().optional(),
+                completion_code: RecoveryCompletionCode.optional(),
               })
               .strict(),
             ...Errors,
@@ -422,12 +424,12 @@ export function authRoutes(deps: {
         schema: {
           summary:
             'Account recovery: after the unlock time, the new password takes effect, the second factor is removed and every session ends',
-          body: z.object({ email: EmailSchema }).strict(),
+          body: z.object({ email: EmailSchema, completion_code: RecoveryCompletionCode }).strict(),
           response: SuccessOrNotFound,
         },
       },
       async (request) => {
-        await auth.recoveryComplete(request.body.email);
+        await auth.recoveryComplete(request.body.email, request.body.completion_code);
         return { success: true as const };
       },
     );
