@@ -11,10 +11,14 @@
  * - a `link` code serves only the account that asked and only linking (not a sign-in); a link
  *   start without a token, or a sign-in start with one, is refused; 5 wrong codes lock it;
  * - a passkey step-up over a login challenge, a login over a step-up challenge, and a step-up
- *   with another account's credential row are refused.
+ *   with another account's credential row are refused;
+ * - a user-verified flag the host sets in an assertion breaks its signature; a login whose
+ *   second factor the host withholds never says `mfa`;
+ * - linking an email with a wrong code answers alike for a taken and a free address.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { TOTP, URI } from 'otpauth';
 import { encryptPassword } from '../../src/client/index.js';
 import { isEnclaveCallError } from '../../src/host/enclave-client/rpc-client.js';
 import { enclaveKey } from '../helpers/security-util.js';
@@ -302,5 +306,62 @@ describe('attack review: linking, password change, MFA everywhere, passkey step-
       }),
       (err) => isEnclaveCallError(err, 'AUTH_METHOD_BINDING_INVALID'),
     );
+  });
+
+  it('no mfa without the factor: a forged UV flag, a withheld TOTP; a wrong link code tells nothing', async () => {
+    const a = await account('uv-forge@example.com');
+    const device = await withPasskey(a);
+    const assertion = device.get(await loginOptions(), { uv: false });
+    const resp = assertion.response as { authenticatorData: string };
+    const data = Buffer.from(resp.authenticatorData, 'base64url');
+    data[32] = 0x05; // UP | UV
+    const forged = await call('POST', '/auth/passkeys/login/verify', undefined, {
+      response: {
+        ...assertion,
+        response: { ...resp, authenticatorData: data.toString('base64url') },
+      },
+    });
+    assert.equal(forged.json().error.code, 'AUTH_PASSKEY_INVALID');
+
+    // The host runs an email-code login itself and withholds the TOTP it would have to hand over.
+    const t = await account('totp-withheld@example.com');
+    const enrol = await call('POST', '/auth/totp/enroll', t.login.access_token, {});
+    assert.equal(enrol.statusCode, 201, enrol.body);
+    const totp = URI.parse(enrol.json().otpauth_uri) as TOTP;
+    const confirmed = await call('POST', '/auth/totp/confirm', t.login.access_token, {
+      code: totp.generate(),
+    });
+    assert.equal(confirmed.statusCode, 200, confirmed.body);
+    const code = codeOf(
+      (await rpc().call('auth.otp_start', { email: t.email, purpose: 'login' })).dev_mail,
+    );
+    const user = { user_id: t.userId, binding: t.binding, roles: [] };
+    const { rows } = await ts.service.db.query<{ sealed: string }>(
+      'SELECT sealed FROM auth_totp WHERE user_id = $1',
+      [t.userId],
+    );
+    // Handed over, the TOTP is due; withheld, the token says only `otp` (never `mfa`).
+    await assert.rejects(
+      rpc().call('auth.otp_verify', {
+        email: t.email,
+        code,
+        user: { ...user, totp_sealed: rows[0]!.sealed },
+      }),
+      (err) => isEnclaveCallError(err, 'AUTH_MFA_REQUIRED'),
+    );
+    const r = await rpc().call('auth.otp_verify', { email: t.email, code, user });
+    assert.deepEqual(amrOf(r.access_token), ['otp']);
+
+    // A wrong link code: the same answer for an address with an account and one without.
+    const c = await account('link-prober@example.com');
+    const taken = await call('POST', '/auth/methods/link', c.login.access_token, {
+      email: { email: 'pw-victim@example.com', code: '123456' },
+    });
+    const free = await call('POST', '/auth/methods/link', c.login.access_token, {
+      email: { email: 'nobody-here@example.com', code: '123456' },
+    });
+    assert.equal(taken.statusCode, free.statusCode);
+    assert.equal(taken.json().error.code, free.json().error.code);
+    assert.equal(taken.json().error.code, 'AUTH_OTP_INVALID');
   });
 });
