@@ -14,7 +14,8 @@
  *   with another account's credential row are refused;
  * - a user-verified flag the host sets in an assertion breaks its signature; a login whose
  *   second factor the host withholds never says `mfa`;
- * - linking an email with a wrong code answers alike for a taken and a free address.
+ * - linking an email with a wrong code answers alike for a taken and a free address; a malformed
+ *   new password is neither echoed in the validation error nor logged.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -363,5 +364,19 @@ describe('attack review: linking, password change, MFA everywhere, passkey step-
     assert.equal(taken.statusCode, free.statusCode);
     assert.equal(taken.json().error.code, free.json().error.code);
     assert.equal(taken.json().error.code, 'AUTH_OTP_INVALID');
+
+    // A malformed new password is refused without echoing it.
+    const planted = 'planted-secret-Zq81';
+    for (const password of [
+      { envelope: planted },
+      { envelope: { v: 1 }, password: planted },
+      `${'x'.repeat(1025)}${planted}`,
+      [planted],
+    ]) {
+      const bad = await call('POST', '/auth/password/change', c.login.access_token, { password });
+      assert.equal(bad.statusCode, 400, bad.body);
+      assert.ok(!bad.body.includes(planted), bad.body);
+    }
+    assert.ok(!ts.logs.some((l) => l.includes(planted)), 'a refused password in the logs');
   });
 });
