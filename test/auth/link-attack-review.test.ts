@@ -138,27 +138,21 @@ describe('attack review: linking, password change, MFA everywhere, passkey step-
     const a = await account('pw-attacker@example.com');
     const b = await account('pw-victim@example.com');
     const secret = { password: 'the host picks this password' };
-    await assert.rejects(
+    /** The host's call: `token`'s account, the email and binding of `target`. */
+    const setPassword = (token: string, target: typeof a, secretOf: object = secret) =>
       rpc().call('auth.password_set', {
-        access_token: a.login.access_token,
+        access_token: token,
         action: 'change',
-        email: b.email,
-        binding: b.binding,
-        secret,
-      }),
-      (err) => isEnclaveCallError(err, 'AUTH_METHOD_BINDING_INVALID'),
+        email: target.email,
+        binding: target.binding,
+        secret: secretOf as typeof secret,
+      });
+    await assert.rejects(setPassword(a.login.access_token, b), (err) =>
+      isEnclaveCallError(err, 'AUTH_METHOD_BINDING_INVALID'),
     );
     const [h, p, s] = b.login.access_token.split('.');
-    const forged = `${h}.${p}.${s!.slice(0, -4)}AAAA`;
-    await assert.rejects(
-      rpc().call('auth.password_set', {
-        access_token: forged,
-        action: 'change',
-        email: b.email,
-        binding: b.binding,
-        secret,
-      }),
-      (err) => isEnclaveCallError(err, 'AUTH_TOKEN_INVALID'),
+    await assert.rejects(setPassword(`${h}.${p}.${s!.slice(0, -4)}AAAA`, b), (err) =>
+      isEnclaveCallError(err, 'AUTH_TOKEN_INVALID'),
     );
     // An envelope the victim made to log in cannot set the password (action confusion).
     const { pub, keyId } = await enclaveKey(ts);
@@ -167,24 +161,11 @@ describe('attack review: linking, password change, MFA everywhere, passkey step-
       pub,
       { keyId },
     );
-    await assert.rejects(
-      rpc().call('auth.password_set', {
-        access_token: b.login.access_token,
-        action: 'change',
-        email: b.email,
-        binding: b.binding,
-        secret: { envelope: loginEnvelope },
-      }),
-      (err) => isEnclaveCallError(err, 'AUTH_ENVELOPE_MISMATCH'),
+    await assert.rejects(setPassword(b.login.access_token, b, { envelope: loginEnvelope }), (err) =>
+      isEnclaveCallError(err, 'AUTH_ENVELOPE_MISMATCH'),
     );
     // The honest call returns a blob sealed to the token's account only.
-    const ok = await rpc().call('auth.password_set', {
-      access_token: a.login.access_token,
-      action: 'change',
-      email: a.email,
-      binding: a.binding,
-      secret,
-    });
+    const ok = await setPassword(a.login.access_token, a);
     assert.equal(ok.user_id, a.userId);
   });
 
