@@ -190,13 +190,22 @@ describe('attack review: linking, password change, MFA everywhere, passkey step-
       access_token: a.login.access_token,
     });
     const code = codeOf(started.dev_mail);
-    // Not for B, not a sign-in code.
+    // Not for B, not a sign-in or reset code.
     await assert.rejects(
       rpc().call('auth.email_link', { access_token: b.login.access_token, email: target, code }),
       (err) => isEnclaveCallError(err, 'AUTH_OTP_INVALID'),
     );
     await assert.rejects(
       rpc().call('auth.otp_verify', { email: target, code, user: null }),
+      (err) => isEnclaveCallError(err, 'AUTH_OTP_INVALID'),
+    );
+    await assert.rejects(
+      rpc().call('auth.password_reset', {
+        email: target,
+        code,
+        secret: { password: 'the host picks this password' },
+        user: { user_id: a.userId, binding: a.binding },
+      }),
       (err) => isEnclaveCallError(err, 'AUTH_OTP_INVALID'),
     );
     const linked = await rpc().call('auth.email_link', {
