@@ -237,8 +237,9 @@ const OTHER_FACTORS = ['pwd', 'otp', 'swk', 'user'];
  * Step 2: an assertion by a passkey of the token's own account over a step-up challenge made
  * for that account. The same session gets a pair with `amr` + `hwk` (and `user` when verified)
  * and a fresh `auth_time`; `mfa` when the passkey verified the user, or when the session rests
- * on another factor (the session's login and the passkey are then two factors). An earlier
- * `mfa` is never carried forward under the new `auth_time` by a passkey that proves less.
+ * on another factor (the session's login and the passkey are then two factors). Every `amr`
+ * this enclave issues with `mfa` also holds one of OTHER_FACTORS, so none is carried forward
+ * without the rule holding.
  */
 export async function passkeyStepUp(
   state: EnclaveState,
@@ -249,7 +250,7 @@ export async function passkeyStepUp(
   const c = params.credential;
   if (c.user_id !== claims.sub) throw new RpcError('AUTH_PASSKEY_INVALID');
   const v = await verifyAssertion(state, keyring, params.response, c, `step_up:${claims.sub}`);
-  const before = (claims.amr ?? []).filter((m) => m !== 'mfa');
+  const before = claims.amr ?? [];
   const twoFactors = v.userVerified || before.some((m) => OTHER_FACTORS.includes(m));
   const amr = [
     ...new Set([
