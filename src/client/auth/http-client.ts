@@ -129,7 +129,10 @@ export function authClient(opts: AuthClientOptions) {
     /** Step-up by passkey: request options for this account's passkeys (then `get()`). */
     passkeyStepUpOptions: () =>
       call<{ options: Record<string, unknown> }>(opts, 'POST', '/auth/step-up/passkey/options'),
-    /** The assertion for those options: a fresh pair for this session, amr hwk + mfa. */
+    /**
+     * The assertion for those options: a fresh pair for this session, amr hwk (+ mfa when the
+     * authenticator verified the user or the session has another factor).
+     */
     passkeyStepUp: (response: Record<string, unknown>) =>
       call<AuthTokens>(opts, 'POST', '/auth/step-up', { passkey: response }),
     /** Link a password (account without one; step-up): typed, or `{envelope}` (action `link`). */

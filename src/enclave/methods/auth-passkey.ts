@@ -227,9 +227,19 @@ export async function passkeyStepUpOptions(
 }
 
 /**
+ * What a session's `amr` must hold for a passkey that did not verify the user (possession only)
+ * to make a second factor: a factor other than a key (`hwk`) proven in that session. A session
+ * from that key alone, or a refreshed one (no `amr`), stays single-factor.
+ */
+const OTHER_FACTORS = ['pwd', 'otp', 'swk', 'user'];
+
+/**
  * Step 2: an assertion by a passkey of the token's own account over a step-up challenge made
- * for that account. The same session gets a pair with `amr` + `hwk`, `mfa` (and `user` when
- * verified) and a fresh `auth_time`: the session's login and the passkey are two factors.
+ * for that account. The same session gets a pair with `amr` + `hwk` (and `user` when verified)
+ * and a fresh `auth_time`; `mfa` when the passkey verified the user, or when the session rests
+ * on another factor (the session's login and the passkey are then two factors). Every `amr`
+ * this enclave issues with `mfa` also holds one of OTHER_FACTORS, so none is carried forward
+ * without the rule holding.
  */
 export async function passkeyStepUp(
   state: EnclaveState,
@@ -240,8 +250,15 @@ export async function passkeyStepUp(
   const c = params.credential;
   if (c.user_id !== claims.sub) throw new RpcError('AUTH_PASSKEY_INVALID');
   const v = await verifyAssertion(state, keyring, params.response, c, `step_up:${claims.sub}`);
+  const before = claims.amr ?? [];
+  const twoFactors = v.userVerified || before.some((m) => OTHER_FACTORS.includes(m));
   const amr = [
-    ...new Set([...(claims.amr ?? []), 'hwk', ...(v.userVerified ? ['user'] : []), 'mfa']),
+    ...new Set([
+      ...before,
+      'hwk',
+      ...(v.userVerified ? ['user'] : []),
+      ...(twoFactors ? ['mfa'] : []),
+    ]),
   ];
   return {
     user_id: claims.sub,

@@ -843,7 +843,7 @@ export function authRoutes(deps: {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
           summary:
-            "Step up this session: with a second factor (totp_code, recovery_code) a new pair whose token's amr has otp and mfa; with a passkey assertion (POST /auth/step-up/passkey/options) amr hwk and mfa; without TOTP, an email_code from POST /auth/step-up/email/start (amr otp); always a fresh auth_time",
+            "Step up this session: with a second factor (totp_code, recovery_code) a new pair whose token's amr has otp and mfa; with a passkey assertion (POST /auth/step-up/passkey/options) amr hwk, and mfa when it verified the user or the session has another factor; without TOTP, an email_code from POST /auth/step-up/email/start (amr otp); always a fresh auth_time",
           body: z
             .object({
               totp_code: TotpCode.optional(),
