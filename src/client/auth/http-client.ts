@@ -117,7 +117,7 @@ export function authClient(opts: AuthClientOptions) {
     passkeyLoginVerify: (response: Record<string, unknown>) =>
       call<AuthTokens>(opts, 'POST', '/auth/passkeys/login/verify', { response }),
     methods: () =>
-      call<{ methods: { id: string; kind: string; identifier: string | null }[] }>(
+      call<{ methods: { id: string; kind: string; identifier: string | null }[]; totp: boolean }>(
         opts,
         'GET',
         '/auth/methods',

@@ -4,7 +4,7 @@
  * host never sees it; passkeys, email codes and SIWE (only with an injected wallet) beside it.
  */
 import { useState } from 'preact/hooks';
-import { account } from '../api.js';
+import { account, ApiError } from '../api.js';
 import { Field, Message, useAction } from '../components.js';
 import { navigate } from '../router.js';
 import { otpStart, otpVerify, passkeyLogin, passwordAction, passwordLogin } from '../sign-in.js';
@@ -13,12 +13,23 @@ import { SiweMethod, siweAvailable } from './Siwe.js';
 function PasswordMethod() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const { busy, msg, run: act } = useAction();
+  const [code, setCode] = useState('');
+  // Shown once the service said the account has an authenticator app (AUTH_MFA_REQUIRED).
+  const [needCode, setNeedCode] = useState(false);
+  const { busy, msg, setMsg, run: act } = useAction();
   const run = (action: 'register' | 'login') =>
     act(async () => {
       if (action === 'register') await passwordAction('register', email, password);
-      await passwordLogin(email, password);
+      try {
+        await passwordLogin(email, password, needCode ? code : undefined);
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.code !== 'AUTH_MFA_REQUIRED') throw err;
+        setNeedCode(true);
+        setMsg({ kind: 'info', text: 'This account has an authenticator app: type its code.' });
+        return;
+      }
       setPassword('');
+      setCode('');
       navigate('/keys');
     });
   return (
@@ -54,6 +65,17 @@ function PasswordMethod() {
           onInput={(e) => setPassword(e.currentTarget.value)}
         />
       </Field>
+      {needCode && (
+        <Field id="si-code" label="Authenticator or recovery code">
+          <input
+            id="si-code"
+            autocomplete="one-time-code"
+            required
+            value={code}
+            onInput={(e) => setCode(e.currentTarget.value)}
+          />
+        </Field>
+      )}
       <div class="row">
         <button type="submit" disabled={busy}>
           Sign in
