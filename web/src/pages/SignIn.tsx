@@ -66,7 +66,7 @@ function PasswordMethod() {
         />
       </Field>
       {needCode && (
-        <Field id="si-code" label="Authenticator or recovery code">
+        <Field id="si-code" label="Code from your authenticator app, or a recovery code">
           <input
             id="si-code"
             autocomplete="one-time-code"
