@@ -9,7 +9,9 @@
  * refused; the share link; a wallet created (device share in IndexedDB under a passphrase) and a
  * message signed, checked against the address here; the log explorer; passkeys through the CDP
  * virtual authenticator (added behind the step-up dialog, then a sign-in), an email-code sign-in
- * and no SIWE without a wallet. Every page: no console
+ * and no SIWE without a wallet; TOTP enrolled on /account (codes computed here), a TOTP step-up
+ * for a wallet policy, sign-in and step-up with recovery codes; wallet export (checked with viem)
+ * and recovery start/cancel; the cluster members; a 429 counted in the progress bar. Every page: no console
  * error (a CSP violation is one) and axe-core finds no serious or critical violation.
  *
  * WEB_SCREENSHOTS=1 saves a screenshot of each page to docs/web/ (docs/web-app.md shows them).
@@ -617,7 +619,7 @@ describe('web app in Chromium', { skip }, () => {
     await context.close();
   });
 
-  it('TOTP: enrolled on the account page with codes computed here, then a sign-in and a step-up with it', async () => {
+  it('TOTP: enrolled on the account page with codes computed here; a wallet policy behind a TOTP step-up; sign-in and step-up with recovery codes', async () => {
     const email = 'totp-user@example.com';
     const context = await browser.newContext();
     const w = await open(context);
@@ -645,6 +647,24 @@ describe('web app in Chromium', { skip }, () => {
     await axe(page, 'account (TOTP enrolled)');
     await shot(page, 'account-totp');
 
+    // The session's token has no second factor: a wallet policy (a sensitive route the SDK
+    // calls) opens the step-up dialog; a code from the app there lets the save go through.
+    await go(w, '/wallet', 'Wallets');
+    await page.getByLabel('Device passphrase', { exact: true }).fill('a long device passphrase');
+    await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Create wallet' }).click(),
+    ]);
+    await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
+    await page.getByLabel('Rules (JSON)').fill('[{"type":"deny_message_signing"}]');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Authenticator or recovery code').fill(code(1));
+    await dialog.getByRole('button', { name: 'Confirm with the code' }).click();
+    await page.getByText('Policy saved').waitFor();
+    assert.equal(await dialog.isVisible(), false);
+
     // A password sign-in now asks for the second factor: a recovery code here.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await go(w, '/signin', 'Sign in');
@@ -658,23 +678,23 @@ describe('web app in Chromium', { skip }, () => {
     await page.waitForURL(`${base}/keys`);
 
     // A refreshed token carries no recent authentication: removing TOTP asks for a step-up,
-    // answered with a code from the app; the removal then goes through.
+    // answered with another recovery code; the removal then goes through.
     await staleToken(page);
     await page.goto(`${base}/account`);
     await page.getByRole('button', { name: 'Remove the authenticator app' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
     await dialog.waitFor();
-    await dialog.getByLabel('Authenticator or recovery code').fill(code(1));
+    await dialog.getByLabel('Authenticator or recovery code').fill(recoveryCodes[1]!);
     await dialog.getByRole('button', { name: 'Confirm with the code' }).click();
     await page.getByText('Authenticator app removed, with its recovery codes.').waitFor();
     assert.equal(await dialog.isVisible(), false);
     await page.getByRole('button', { name: 'Set up an authenticator app' }).waitFor();
     // Expected failures only: the login without a code (401 AUTH_MFA_REQUIRED), the stale
-    // token (401) and the step-up demand (401 STEP_UP_REQUIRED).
+    // token (401) and the step-up demands (401 STEP_UP_REQUIRED).
     assert.deepEqual(
       w.errors.filter(
         (e) =>
           !/^HTTP 401 (GET|POST|DELETE) .*\/auth\/(login|methods|totp)$/.test(e) &&
+          !/^HTTP 401 PUT .*\/wallets\/[0-9a-f-]+\/policy$/.test(e) &&
           !/401 \(Unauthorized\)/.test(e),
       ),
       [],

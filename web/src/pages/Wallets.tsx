@@ -83,8 +83,9 @@ async function stepped<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (err) {
-    if ((err as { code?: unknown }).code !== 'STEP_UP_REQUIRED') throw err;
-    await requestStepUp((err as Error).message);
+    const e = err as { code?: unknown; message?: string; details?: { issue?: string }[] };
+    if (e.code !== 'STEP_UP_REQUIRED') throw err;
+    await requestStepUp(e.details?.map((d) => d.issue ?? '').join('; ') || (e.message ?? ''));
     return f();
   }
 }
