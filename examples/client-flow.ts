@@ -1,7 +1,7 @@
 /**
  * The seed's client example, against a running service (npm start), with real verification:
  *   npx tsx examples/client-flow.ts
- * Env: CLOISTER_URL (default http://127.0.0.1:3000), CLOISTER_DATA_DIR (default ./data), and the
+ * Env: CLOISTER_URL (default http://127.0.0.1:3000), CLOISTER_DATA_DIR (else DATA_DIR, else ./data), and the
  * measurement from `npm run build:enclave` (read here from dist/enclave/measurement.json).
  * CLOISTER_EMAIL and CLOISTER_PASSWORD name the account (registered on first use).
  */
@@ -15,7 +15,8 @@ import {
 } from '../src/client/index.js';
 
 const base = process.env.CLOISTER_URL ?? 'http://127.0.0.1:3000';
-const dataDir = process.env.CLOISTER_DATA_DIR ?? './data';
+// The service's own DATA_DIR works too, so one variable serves both.
+const dataDir = process.env.CLOISTER_DATA_DIR ?? process.env.DATA_DIR ?? './data';
 // What you trust, obtained out of band: the measurement you rebuilt, and (dev only) the
 // simulated vendor key of this machine.
 const expectedImageHash: string = JSON.parse(

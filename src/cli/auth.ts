@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { encryptPassword, fetchJwks, verifyAccessToken } from '../client/index.js';
 import { addr, eip191Signer } from 'micro-eth-signer';
-import { JwksSchema, type Jwks } from '../protocol/auth.js';
+import { JwksSchema, type AuthPlaintext, type Jwks } from '../protocol/auth.js';
 import { formatSiweMessage } from '../protocol/siwe.js';
 import { requestJson } from './http.js';
 import { attest, type TrustOptions } from './trust.js';
@@ -35,7 +35,7 @@ export async function authVerify(opts: {
 
 /** CLOISTER_PASSWORD encrypted to the attested enclave (nothing is sent if attestation fails). */
 async function passwordEnvelope(
-  action: 'register' | 'login' | 'reset',
+  action: AuthPlaintext['action'],
   email: string,
   trust: TrustOptions,
 ) {
@@ -86,6 +86,49 @@ export async function authRecovery(
   }
   throw new AuthUsageError(
     'usage: cloister auth recovery start --email E | confirm --email E --code C | status | cancel | complete --email E',
+  );
+}
+
+/**
+ * Linking methods and changing the password (docs/protocol/auth.md "Linked methods"), with the
+ * access token; each needs step-up. The password (CLOISTER_PASSWORD) is encrypted to the attested
+ * enclave for the account's email (`--email`), as at login:
+ *   auth methods link-password --email E                 a password for an account without one
+ *   auth methods link-email --email E [--code C]         without --code mails a link code; with
+ *       it links the address
+ *   auth methods link-siwe --key-file F                  an Ethereum address (signs as auth siwe)
+ *   auth password change --email E                       a new password; other sessions end
+ */
+export async function authLink(
+  step: string,
+  opts: AuthMoreOptions & { trust: TrustOptions },
+): Promise<unknown> {
+  const { url, email } = opts;
+  const post = (path: string, body: Record<string, unknown>) =>
+    requestJson(`${url}${path}`, { auth: true, method: 'POST', body });
+  if (email && (step === 'link-password' || step === 'change')) {
+    const envelope = await passwordEnvelope(
+      step === 'change' ? 'change' : 'link',
+      email,
+      opts.trust,
+    );
+    return step === 'change'
+      ? post('/auth/password/change', { password: { envelope } })
+      : post('/auth/methods/link', { password: { envelope } });
+  }
+  if (email && step === 'link-email')
+    return opts.code
+      ? post('/auth/methods/link', { email: { email, code: opts.code } })
+      : post('/auth/methods/link/email/start', { email });
+  if (step === 'link-siwe' && opts.keyFile) {
+    const key = readFileSync(opts.keyFile, 'utf8').trim();
+    const message = await siweMessage(opts, addr.fromPrivateKey(key));
+    return post('/auth/methods/link', {
+      siwe: { message, signature: eip191Signer.sign(message, key) },
+    });
+  }
+  throw new AuthUsageError(
+    'usage: cloister auth methods link-password --email E | link-email --email E [--code C] | link-siwe --key-file F; cloister auth password change --email E',
   );
 }
 

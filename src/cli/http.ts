@@ -23,12 +23,25 @@ export async function requestJson(
     throw new Error(`${res.status}: response is not JSON`);
   }
   if (!res.ok) {
-    const err = (json as { error?: { code?: string; message?: string } }).error;
+    const err = (
+      json as {
+        error?: { code?: string; message?: string; details?: { path?: string; issue?: string }[] };
+      }
+    ).error;
     const hint =
       res.status === 401 && !token
         ? ' (log in with cloister login, or set CLOISTER_ACCESS_TOKEN)'
         : '';
-    throw new Error(`${res.status} ${err?.code ?? ''}: ${err?.message ?? 'request failed'}${hint}`);
+    // Which field a validation refusal is about (the service names the path, never a value).
+    const details = Array.isArray(err?.details)
+      ? err.details
+          .filter((d) => typeof d?.path === 'string')
+          .map((d) => ` [${d.path}: ${d.issue ?? 'invalid'}]`)
+          .join('')
+      : '';
+    throw new Error(
+      `${res.status} ${err?.code ?? ''}: ${err?.message ?? 'request failed'}${details}${hint}`,
+    );
   }
   return json;
 }

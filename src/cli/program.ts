@@ -20,6 +20,7 @@ import { parseVerifierKey } from '../protocol/log/note.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
 import {
   AuthUsageError,
+  authLink,
   authMore,
   type AuthMoreOptions,
   authAccount,
@@ -386,6 +387,143 @@ function addSessions(program: Command): void {
       SERVICE_ENV,
     );
   }
+
+  explain(
+    serviceOptions(
+      program
+        .command('sessions')
+        .description('your sessions, newest first (metadata only: never a key)')
+        .option('--limit <n>', 'at most this many (1..500)', '100'),
+    ).action(
+      action(async (o: CommonOptions & { limit: string }) => {
+        const limit = count(o.limit, '--limit', 1, 500);
+        const res = (await requestJson(`${baseUrl(o)}/enclave/sessions?limit=${limit}`, {
+          auth: true,
+        })) as { sessions: unknown[] };
+        printer(o.json)(res, human(res.sessions));
+      }),
+    ),
+    'cloister sessions --limit 20',
+    SERVICE_ENV,
+  );
+
+  addReport(program);
+}
+
+/** A date the user typed (any form Date.parse reads) as the API's ISO form, or a usage error. */
+function isoDate(value: string, option: string): string {
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) fail(`${option}: not a date (e.g. 2026-10-01T00:00:00Z)`, 2);
+  return new Date(t).toISOString();
+}
+
+/** The job answer of POST /enclave/request_aggregates and GET /enclave/aggregates/jobs/:id. */
+interface JobAnswer {
+  status: string;
+  job_id: string;
+  status_url?: string;
+  progress?: Record<string, unknown>;
+}
+
+/**
+ * `cloister report`: asks the enclave for signed aggregates of a session, follows the job until
+ * it is done (progress on stderr), saves the signed JSON and verifies it as a third party would
+ * (attestation, signature, log inclusion) before printing a figure.
+ */
+function addReport(program: Command): void {
+  explain(
+    logOptions(
+      program
+        .command('report')
+        .description(
+          "signed performance aggregates of a session: the enclave fetches the fills with the session's key, computes and signs; saved to a file and verified here",
+        )
+        .requiredOption('--session <id>', 'the session whose exchange key is used')
+        .option('--from <iso>', 'window start (default: the first fill in the lookback)')
+        .option('--to <iso>', 'window end (default: now)')
+        .option('--symbols <list>', 'comma-separated symbols, e.g. BTC/USDT,ETH/USDT')
+        .option('--currency <code>', 'reporting currency, e.g. USDT')
+        .option('--audience <a>', "a verifier's name, echoed in the signed payload")
+        .option('--nonce <n>', "a verifier's fresh challenge, echoed in the signed payload")
+        .option('--out <file>', 'where to save the signed result (default report-<job id>.json)')
+        .option(
+          '--allow-api-host <host>',
+          "accept this exchange API host (repeatable; default: the exchange's production hosts)",
+          collect,
+        ),
+    ).action(
+      action(
+        async (
+          o: LogOptions & {
+            session: string;
+            from?: string;
+            to?: string;
+            symbols?: string;
+            currency?: string;
+            audience?: string;
+            nonce?: string;
+            out?: string;
+            allowApiHost?: string[];
+          },
+        ) => {
+          const body = {
+            session_id: o.session,
+            ...(o.from ? { from: isoDate(o.from, '--from') } : {}),
+            ...(o.to ? { to: isoDate(o.to, '--to') } : {}),
+            ...(o.symbols ? { symbols: o.symbols.split(',').map((x) => x.trim()) } : {}),
+            ...(o.currency ? { reporting_currency: o.currency } : {}),
+            ...(o.audience ? { audience: o.audience } : {}),
+            ...(o.nonce ? { nonce: o.nonce } : {}),
+          };
+          // Trust first: nothing is asked of a service whose evidence does not verify.
+          const v = await attested(o, 'attestation refused, nothing requested');
+          if (!v.signingKeys) fail('attestation refused: no signing keys');
+          const url = baseUrl(o);
+          let answer = (await requestJson(`${url}/enclave/request_aggregates`, {
+            method: 'POST',
+            auth: true,
+            body,
+          })) as JobAnswer;
+          while (answer.status !== 'done') {
+            const p = answer.progress ?? {};
+            const said = Object.entries(p)
+              .map(([k, n]) => `${String(n)} ${k.replace(/_/g, ' ')}`)
+              .join(', ');
+            process.stderr.write(`cloister: job ${answer.job_id} ${answer.status} ${said}\n`);
+            await new Promise((r) => setTimeout(r, 1000));
+            answer = (await requestJson(
+              `${url}${answer.status_url ?? `/enclave/aggregates/jobs/${answer.job_id}`}`,
+              { auth: true },
+            )) as JobAnswer;
+          }
+          const file = o.out ?? `report-${answer.job_id}.json`;
+          writeFileSync(file, `${JSON.stringify(answer, null, 2)}\n`);
+          const out = await verifyAggregatesFile({
+            file,
+            url,
+            expectedMeasurements: o.expectMeasurement ?? [],
+            resultsKey: v.signingKeys.results,
+            logTrust: await logTrust(o),
+            ...(o.allowApiHost ? { allowedApiHosts: o.allowApiHost } : {}),
+            ...(o.audience ? { expectedAudience: o.audience } : {}),
+            ...(o.nonce ? { expectedNonce: o.nonce } : {}),
+          });
+          if (!out.valid) {
+            if (o.json) printer(true)({ file, ...out });
+            fail(
+              `the service's result was refused (kept in ${file}):\n  ${out.reasons.join('\n  ')}`,
+            );
+          }
+          printer(o.json)(
+            { file, job_id: answer.job_id, ...out },
+            `report verified: ${out.summary}; logged at index ${out.index}; saved to ${file} (check it anywhere with cloister verify aggregates ${file})`,
+          );
+        },
+      ),
+    ),
+    `cloister report --session 40ed7963-0cd6-46d7-9981-137b44ea17cf --from 2026-10-01T00:00:00Z --out result.json ${TRUST_EXAMPLE}`,
+    SERVICE_ENV,
+  );
 }
 
 interface LogOptions extends CommonOptions {
@@ -708,19 +846,49 @@ function addAuthMethods(auth: Command): void {
     URL_ONLY_ENV,
   );
   explain(
-    serviceOptions(
+    trustOptions(
       auth
         .command('methods')
-        .description('the account’s login methods: list, or unlink one (the last one is refused)')
-        .argument('[step]', 'list | unlink', 'list')
-        .argument('[id]', 'unlink: the method id'),
+        .description(
+          'the account’s login methods: list, unlink one (never the last), or link a password, an email or an Ethereum address (step-up)',
+        )
+        .argument('[step]', 'list | unlink | link-password | link-email | link-siwe', 'list')
+        .argument('[id]', 'unlink: the method id')
+        .option('--email <email>', 'link-password: the account email; link-email: the address')
+        .option('--code <digits>', 'link-email: the code mailed to the address')
+        .option('--key-file <file>', 'link-siwe: hex private key that signs the SIWE message'),
     ).action(
-      action((step: string, id: string | undefined, o: MoreOptions) =>
-        run('methods', id === undefined ? [step] : [step, id], o),
-      ),
+      action(async (step: string, id: string | undefined, o: MoreOptions) => {
+        if (!step.startsWith('link-'))
+          return run('methods', id === undefined ? [step] : [step, id], o);
+        printer(o.json)(await authLink(step, { ...o, url: baseUrl(o), trust: trustOf(o) }));
+      }),
     ),
-    'cloister auth methods unlink 3f2c…',
-    SERVICE_ENV,
+    'cloister auth methods link-email --email me@example.com && cloister auth methods link-email --email me@example.com --code 123456',
+    [...SERVICE_ENV, 'CLOISTER_PASSWORD'],
+  );
+  explain(
+    trustOptions(
+      auth
+        .command('password')
+        .description(
+          'change the password (step-up; CLOISTER_PASSWORD, encrypted to the attested enclave); every other session ends',
+        )
+        .argument('<step>', 'change')
+        .requiredOption('--email <email>', 'the account email'),
+    ).action(
+      action(async (step: string, o: MoreOptions) => {
+        printer(o.json)(
+          await authLink(step === 'change' ? 'change' : 'usage', {
+            ...o,
+            url: baseUrl(o),
+            trust: trustOf(o),
+          }),
+        );
+      }),
+    ),
+    `CLOISTER_PASSWORD=… cloister auth password change --email me@example.com ${TRUST_EXAMPLE}`,
+    [...SERVICE_ENV, 'CLOISTER_PASSWORD'],
   );
   explain(
     serviceOptions(

@@ -213,7 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const requireStepUp = createStepUp(
     guard,
     deps.auth.config.stepUpSeconds,
-    deps.auth.service.hasSecondFactor,
+    deps.auth.service.secondFactors,
   );
   const auth = authRoutes({
     auth: deps.auth.service,

@@ -93,6 +93,14 @@ export const HTTP_ERRORS = {
     'this account has a second factor or a pending recovery: use account recovery (POST /auth/recovery/start)',
   ],
   AUTH_METHOD_TAKEN: [409, 'this login method is already linked to an account'],
+  AUTH_PASSWORD_EXISTS: [
+    409,
+    'this account already has a password; change it with POST /auth/password/change',
+  ],
+  AUTH_EMAIL_REQUIRED: [
+    409,
+    'a password logs in with the account email: link an email first (POST /auth/methods/link)',
+  ],
   AUTH_LAST_METHOD: [409, 'the last login method of an account cannot be unlinked'],
   STEP_UP_REQUIRED: [
     401,

@@ -54,8 +54,13 @@ export type OpsEvent =
   | { type: 'auth.registered'; userId: string }
   | { type: 'auth.login_succeeded'; userId: string; method?: LoginMethod }
   | { type: 'auth.login_failed'; userId: string | null; reason: string; method?: LoginMethod }
-  | { type: 'auth.method_linked'; userId: string; kind: 'siwe' | 'email' | 'totp' | 'passkey' }
+  | {
+      type: 'auth.method_linked';
+      userId: string;
+      kind: 'siwe' | 'email' | 'totp' | 'passkey' | 'password';
+    }
   | { type: 'auth.password_reset'; userId: string; revoked: number }
+  | { type: 'auth.password_changed'; userId: string; revoked: number }
   | { type: 'auth.email_confirmed'; userId: string }
   | { type: 'auth.recovery_started'; userId: string; unlockAt: number }
   | { type: 'auth.recovery_cancelled'; userId: string }
@@ -103,7 +108,7 @@ export type OpsEventType = OpsEvent['type'];
 export type LoginMethod =
   'password' | 'siwe' | 'email_otp' | 'password_reset' | 'account_recovery' | 'passkey';
 /** Which second factor a login or step-up used. */
-export type SecondFactorKind = 'totp' | 'recovery_code' | 'email_code';
+export type SecondFactorKind = 'totp' | 'recovery_code' | 'email_code' | 'passkey';
 
 export const OPS_EVENT_TYPES = [
   'credential.submitted',
@@ -125,6 +130,7 @@ export const OPS_EVENT_TYPES = [
   'auth.login_failed',
   'auth.method_linked',
   'auth.password_reset',
+  'auth.password_changed',
   'auth.email_confirmed',
   'auth.recovery_started',
   'auth.recovery_cancelled',

@@ -59,7 +59,7 @@ export function ecThumbprint(x: string, y: string): string {
 export const AuthPlaintextSchema = z
   .object({
     purpose: z.literal('auth'),
-    action: z.enum(['register', 'login', 'reset']),
+    action: z.enum(['register', 'login', 'reset', 'link', 'change']),
     email: EmailSchema,
     password: PasswordSchema,
     issued_at: z.number().int().nonnegative(),

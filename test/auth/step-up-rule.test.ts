@@ -13,13 +13,19 @@ import { HostError } from '../../src/host/errors.js';
 const now = () => Math.floor(Date.now() / 1000);
 const check = async (
   claims: { sub: string; amr?: string[]; auth_time?: number },
-  secondFactor = false,
+  secondFactor: boolean | string[] = false,
+  details?: unknown[],
 ) => {
   const guard = { claims: async () => claims } as never;
-  const hook = createStepUp(guard, 300, async () => secondFactor)();
+  const factors =
+    secondFactor === true ? ['totp', 'recovery_code'] : secondFactor === false ? [] : secondFactor;
+  const hook = createStepUp(guard, 300, async () => factors)();
   return hook({} as FastifyRequest).then(
     () => 'ok',
-    (err: unknown) => (err instanceof HostError ? err.code : 'other'),
+    (err: unknown) => {
+      if (err instanceof HostError) details?.push(...(err.details ?? []));
+      return err instanceof HostError ? err.code : 'other';
+    },
   );
 };
 
@@ -54,5 +60,18 @@ describe('step-up rule', () => {
       await check({ sub: 'u', amr: ['pwd', 'otp', 'mfa'], auth_time: now() - 400 }, true),
       'STEP_UP_REQUIRED',
     );
+  });
+
+  it('STEP_UP_REQUIRED names the second factors the account has, passkey included', async () => {
+    const details: unknown[] = [];
+    const r = await check(
+      { sub: 'u', amr: ['pwd'], auth_time: now() - 10 },
+      ['totp', 'recovery_code', 'passkey'],
+      details,
+    );
+    assert.equal(r, 'STEP_UP_REQUIRED');
+    assert.deepEqual(details, [
+      { path: 'amr', issue: 'step up with a second factor: totp, recovery_code, passkey' },
+    ]);
   });
 });

@@ -81,12 +81,14 @@ export class SoftAuthenticator {
   /** navigator.credentials.get(): an AuthenticationResponseJSON signed by `signer` (default own). */
   get(
     options: Record<string, unknown>,
-    opts: { origin?: string; signer?: KeyObject; userHandle?: string } = {},
+    opts: { origin?: string; signer?: KeyObject; userHandle?: string; uv?: boolean } = {},
   ): Record<string, unknown> {
     this.counter += 1;
     const counter = Buffer.alloc(4);
     counter.writeUInt32BE(this.counter);
-    const authData = Buffer.concat([sha256(this.rpId), Buffer.from([0x05]), counter]);
+    // UP | UV (0x05), or UP only when the user was not verified (`uv: false`).
+    const flags = opts.uv === false ? 0x01 : 0x05;
+    const authData = Buffer.concat([sha256(this.rpId), Buffer.from([flags]), counter]);
     const clientData = this.clientData(
       'webauthn.get',
       String(options.challenge),

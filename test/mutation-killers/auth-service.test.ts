@@ -257,6 +257,40 @@ describe('auth service: keys', () => {
     assert.deepEqual(w.jwksSet, [{ keys: [{ kid: 'k-jwks' }] }]);
   });
 
+  it('refreshJwks() unseals a stored keyring only when it is newer than the one the enclave holds', async () => {
+    const w = world({
+      handlers: {
+        'auth.init': (p) => ({
+          keys: [{ kid: `k-${String(p.sealed)}` }],
+          sealed: null,
+          generation: p.sealed === 'blob-2' ? 2 : 1,
+        }),
+      },
+    });
+    w.setLatest({ generation: 1, sealed: 'blob-1' });
+    await w.service.initEnclave(callOf(w));
+    await w.service.refreshJwks();
+    // Generation 1 is what the enclave already holds: no second unseal, only the key set.
+    assert.deepEqual(
+      w.calls.map((c) => c.method),
+      ['auth.init', 'auth.jwks'],
+    );
+    // Another member rotated: generation 2 is handed over once, then no more.
+    w.setLatest({ generation: 2, sealed: 'blob-2' });
+    await w.service.refreshJwks();
+    await w.service.refreshJwks();
+    assert.deepEqual(
+      w.calls.map((c) => [c.method, c.params.sealed]),
+      [
+        ['auth.init', 'blob-1'],
+        ['auth.jwks', undefined],
+        ['auth.init', 'blob-2'],
+        ['auth.jwks', undefined],
+      ],
+    );
+    assert.deepEqual(w.jwksSet.at(-2), { keys: [{ kid: 'k-blob-2' }] });
+  });
+
   it('rotateKeys: prepare, store and log in one commit, then activate; fail closed', async () => {
     const w = world({
       handlers: {

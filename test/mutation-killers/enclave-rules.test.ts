@@ -158,6 +158,8 @@ const OPAQUE_PUBLIC: Record<string, string> = {
     'creation options: a fresh challenge, the RP, the user handle and the accepted algorithms',
   'auth.passkey_login_options.options{}':
     'request options: a fresh challenge, the RP id and the allowed credential ids',
+  'auth.passkey_step_up_options.options{}':
+    'request options: a fresh challenge, the RP id and the account’s own credential ids',
 };
 
 /** Paths of every object schema inside `schema` that would accept (or strip) unknown keys. */

@@ -54,11 +54,13 @@ export function authClient(opts: AuthClientOptions) {
       call<AuthTokens>(opts, 'POST', '/auth/login', { email, password, ...second }),
     otpStart: (email: string) =>
       call<{ accepted: true }>(opts, 'POST', '/auth/otp/start', { email }),
-    otpVerify: (email: string, code: string) =>
-      call<AuthTokens>(opts, 'POST', '/auth/otp/verify', { email, code }),
+    /** With TOTP enrolled, pass `second` (AUTH_MFA_REQUIRED: the same code again with it). */
+    otpVerify: (email: string, code: string, second?: SecondFactorInput) =>
+      call<AuthTokens>(opts, 'POST', '/auth/otp/verify', { email, code, ...second }),
     siweNonce: () => call<{ nonce: string; expires_at: number }>(opts, 'GET', '/auth/siwe/nonce'),
-    siweLogin: (message: string, signature: string) =>
-      call<AuthTokens>(opts, 'POST', '/auth/siwe/login', { message, signature }),
+    /** With TOTP enrolled, pass `second` with the signature (a refused try spends the nonce). */
+    siweLogin: (message: string, signature: string, second?: SecondFactorInput) =>
+      call<AuthTokens>(opts, 'POST', '/auth/siwe/login', { message, signature, ...second }),
     /** TOTP enrolment: the otpauth URI (the secret, shown once: render it as a QR code). */
     totpEnroll: (label?: string) =>
       call<{ otpauth_uri: string }>(opts, 'POST', '/auth/totp/enroll', label ? { label } : {}),
@@ -114,8 +116,32 @@ export function authClient(opts: AuthClientOptions) {
       call<{ id: string }>(opts, 'POST', '/auth/passkeys/register/verify', { response }),
     passkeyLoginOptions: () =>
       call<{ options: Record<string, unknown> }>(opts, 'POST', '/auth/passkeys/login/options'),
-    passkeyLoginVerify: (response: Record<string, unknown>) =>
-      call<AuthTokens>(opts, 'POST', '/auth/passkeys/login/verify', { response }),
+    /** `second`: with TOTP enrolled, for an authenticator that does not verify the user. */
+    passkeyLoginVerify: (response: Record<string, unknown>, second?: SecondFactorInput) =>
+      call<AuthTokens>(opts, 'POST', '/auth/passkeys/login/verify', { response, ...second }),
+    /** Step-up by passkey: request options for this account's passkeys (then `get()`). */
+    passkeyStepUpOptions: () =>
+      call<{ options: Record<string, unknown> }>(opts, 'POST', '/auth/step-up/passkey/options'),
+    /** The assertion for those options: a fresh pair for this session, amr hwk + mfa. */
+    passkeyStepUp: (response: Record<string, unknown>) =>
+      call<AuthTokens>(opts, 'POST', '/auth/step-up', { passkey: response }),
+    /** Link a password (account without one; step-up): typed, or `{envelope}` (action `link`). */
+    linkPassword: (password: string | { envelope: unknown }) =>
+      call<{ id: 'password' }>(opts, 'POST', '/auth/methods/link', { password }),
+    /** Link an email, step 1 (step-up): the enclave mails a code bound to this account. */
+    linkEmailStart: (email: string) =>
+      call<{ accepted: true }>(opts, 'POST', '/auth/methods/link/email/start', { email }),
+    /** Step 2: the mailed code links the address (409 AUTH_METHOD_TAKEN if an account has it). */
+    linkEmail: (email: string, code: string) =>
+      call<{ id: string }>(opts, 'POST', '/auth/methods/link', { email: { email, code } }),
+    /** Link an Ethereum address: a SIWE message it signed (nonce from siweNonce). */
+    linkSiwe: (message: string, signature: string) =>
+      call<{ id: string }>(opts, 'POST', '/auth/methods/link', { siwe: { message, signature } }),
+    /** Change the password (step-up): every other session ends. */
+    changePassword: (password: string | { envelope: unknown }) =>
+      call<{ success: true; revoked: number }>(opts, 'POST', '/auth/password/change', {
+        password,
+      }),
     methods: () =>
       call<{ methods: { id: string; kind: string; identifier: string | null }[]; totp: boolean }>(
         opts,

@@ -11,6 +11,7 @@ import {
   JwksSchema,
   ecThumbprint,
   type AccessClaims,
+  type AuthPlaintext,
   type Jwks,
 } from '../../protocol/auth.js';
 import { base64ToBytes, utf8 } from '../../protocol/encoding.js';
@@ -18,7 +19,8 @@ import { sealEnvelopeV1, type EnvelopeV1 } from '../../protocol/envelope/v1.js';
 import { noblePrimitives } from '../noble-primitives.js';
 
 export interface PasswordEnvelopeInput {
-  action: 'register' | 'login' | 'reset';
+  /** `link`: POST /auth/methods/link {password}; `change`: POST /auth/password/change. */
+  action: AuthPlaintext['action'];
   email: string;
   password: string;
 }

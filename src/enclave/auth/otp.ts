@@ -22,6 +22,9 @@ interface Pending {
   attempts: number;
 }
 
+const slotOf = (purpose: OtpPurpose, email: string, account?: string) =>
+  account === undefined ? `${purpose}\n${email}` : `${purpose}\n${email}\n${account}`;
+
 export class OtpStore {
   private readonly key = randomBytes(32);
   private readonly pending = new Map<string, Pending>();
@@ -32,11 +35,12 @@ export class OtpStore {
   }
 
   /**
-   * A new code for (`purpose`, `email`), replacing any pending one; OTP_SEND_LIMIT after 5 mails
-   * to the address this hour, whatever their purposes.
+   * A new code for (`purpose`, `email`, and `account` when given: a `link` code is bound to the
+   * account that asked for it), replacing any pending one; OTP_SEND_LIMIT after 5 mails to the
+   * address this hour, whatever their purposes.
    */
-  start(purpose: OtpPurpose, email: string, now: number): string {
-    const slot = `${purpose}\n${email}`;
+  start(purpose: OtpPurpose, email: string, now: number, account?: string): string {
+    const slot = slotOf(purpose, email, account);
     const recent = (this.sends.get(email) ?? []).filter((t) => t > now - 3600);
     if (recent.length >= OTP_MAX_SENDS_PER_HOUR) throw new RpcError('AUTH_OTP_SEND_LIMIT');
     if (this.pending.size >= MAX_ADDRESSES || this.sends.size >= MAX_ADDRESSES) this.purge(now);
@@ -54,13 +58,22 @@ export class OtpStore {
   }
 
   /** Forget a code whose mail could not be sent. */
-  drop(purpose: OtpPurpose, email: string): void {
-    this.pending.delete(`${purpose}\n${email}`);
+  drop(purpose: OtpPurpose, email: string, account?: string): void {
+    this.pending.delete(slotOf(purpose, email, account));
   }
 
-  /** Takes the code on success; counts a wrong one; AUTH_OTP_LOCKED after 5 wrong tries. */
-  verify(purpose: OtpPurpose, email: string, code: string, now: number): void {
-    const slot = `${purpose}\n${email}`;
+  /**
+   * Takes the code on success (`keep`: leaves a right code pending, for a login that still
+   * waits for its second factor); counts a wrong one; AUTH_OTP_LOCKED after 5 wrong tries.
+   */
+  verify(
+    purpose: OtpPurpose,
+    email: string,
+    code: string,
+    now: number,
+    opts: { account?: string; keep?: boolean } = {},
+  ): void {
+    const slot = slotOf(purpose, email, opts.account);
     const p = this.pending.get(slot);
     if (!p || p.expiresAt <= now) throw new RpcError('AUTH_OTP_INVALID');
     if (p.attempts >= OTP_MAX_ATTEMPTS) throw new RpcError('AUTH_OTP_LOCKED');
@@ -68,7 +81,7 @@ export class OtpStore {
       p.attempts++;
       throw new RpcError(p.attempts >= OTP_MAX_ATTEMPTS ? 'AUTH_OTP_LOCKED' : 'AUTH_OTP_INVALID');
     }
-    this.pending.delete(slot);
+    if (!opts.keep) this.pending.delete(slot);
   }
 
   private purge(now: number): void {

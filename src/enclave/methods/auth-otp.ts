@@ -17,6 +17,7 @@ import { parseSmtpUrl, sendMail, type Mail } from '../egress/smtp.js';
 import { readPemFile } from '../platform/files.js';
 import { passwordKeySource, type EnclaveState } from '../state.js';
 import { issue, longEnough, passwordOf, policyOf } from './auth.js';
+import { caller, dueSecondFactor } from './auth-totp.js';
 
 function codeMail(from: string, to: string, code: string, purpose: OtpPurpose): Mail {
   const what = {
@@ -25,6 +26,7 @@ function codeMail(from: string, to: string, code: string, purpose: OtpPurpose): 
     confirm: 'confirmation code',
     recovery: 'account recovery code',
     step_up: 'confirmation code for a sensitive operation',
+    link: 'code to link this address to your account',
   }[purpose];
   return {
     from,
@@ -61,14 +63,20 @@ export async function otpStart(
   state: EnclaveState,
   params: MethodParams<'auth.otp_start'>,
 ): Promise<MethodResult<'auth.otp_start'>> {
-  readyAuthKeyring(state);
+  const keyring = readyAuthKeyring(state);
   const { otp } = state.auth;
-  const code = otp.start(params.purpose, params.email, state.now());
+  // A `link` code is bound to the account of the token that asked (checked here): it links the
+  // address to that account only. No other purpose takes a token.
+  if ((params.purpose === 'link') !== (params.access_token !== undefined))
+    throw new RpcError('AUTH_TOKEN_INVALID');
+  const account =
+    params.access_token === undefined ? undefined : caller(state, keyring, params.access_token).sub;
+  const code = otp.start(params.purpose, params.email, state.now(), account);
   try {
     const mail = codeMail(state.config.MAIL_FROM, params.email, code, params.purpose);
     return { dev_mail: await deliver(state, mail) };
   } catch (err) {
-    otp.drop(params.purpose, params.email);
+    otp.drop(params.purpose, params.email, account);
     throw err;
   }
 }
@@ -78,17 +86,43 @@ export function otpVerify(
   params: MethodParams<'auth.otp_verify'>,
 ): MethodResult<'auth.otp_verify'> {
   const keyring = readyAuthKeyring(state);
-  state.auth.otp.verify('login', params.email, params.code, state.now());
   const { user, email } = params;
+  const { otp } = state.auth;
+  const now = state.now();
+  // With TOTP due, a right code stays pending until the second factor passes too: a client told
+  // AUTH_MFA_REQUIRED sends the same mailed code again with its TOTP code.
+  const mfaDue = Boolean(user?.totp_sealed);
+  otp.verify('login', email, params.code, now, { keep: mfaDue });
   if (user && !checkMethodBinding(keyring, 'email', email, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   const userId = user?.user_id ?? randomUUID();
+  const due = dueSecondFactor(state, keyring, userId, user, params.second);
+  if (mfaDue) otp.verify('login', email, params.code, now);
   const sessionId = randomUUID();
   return {
     user_id: userId,
     session_id: sessionId,
-    ...issue(state, keyring, userId, sessionId, user?.roles ?? [], ['otp']),
+    ...issue(state, keyring, userId, sessionId, user?.roles ?? [], ['otp', ...due.amr]),
     binding: user ? null : bindMethod(keyring, 'email', email, userId),
+    recovery_mac: due.recovery_mac,
+  };
+}
+
+/**
+ * Link an email to the caller's account: the `link` code mailed for that account (the token,
+ * checked here, names it) and this address. Returns the binding the host stores.
+ */
+export function emailLink(
+  state: EnclaveState,
+  params: MethodParams<'auth.email_link'>,
+): MethodResult<'auth.email_link'> {
+  const keyring = readyAuthKeyring(state);
+  const { sub } = caller(state, keyring, params.access_token);
+  state.auth.otp.verify('link', params.email, params.code, state.now(), { account: sub });
+  return {
+    user_id: sub,
+    email: params.email,
+    binding: bindMethod(keyring, 'email', params.email, sub),
   };
 }
 
@@ -196,6 +230,7 @@ export function confirmEmail(
 
 export const OTP_HANDLERS = {
   'auth.confirm_email': confirmEmail,
+  'auth.email_link': emailLink,
   'auth.otp_start': otpStart,
   'auth.otp_verify': otpVerify,
   'auth.password_reset': passwordReset,

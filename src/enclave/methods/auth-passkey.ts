@@ -21,7 +21,8 @@ import { readyAuthKeyring } from '../auth/auth-state.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import type { EnclaveState } from '../state.js';
 import { issue } from './auth.js';
-import { caller } from './auth-totp.js';
+import { caller, dueSecondFactor } from './auth-totp.js';
+import type { AuthKeyring } from '../auth/auth-keyring.js';
 
 const CHALLENGE_TTL_SECONDS = 300;
 const utf8 = new TextEncoder();
@@ -123,14 +124,20 @@ export async function passkeyLoginOptions(
   return { options: options as unknown as Record<string, unknown> };
 }
 
-export async function passkeyLoginVerify(
+/**
+ * Verifies an assertion by the stored credential `c` over a challenge tagged `tag`: the binding
+ * first (a key or counter the host changed: AUTH_METHOD_BINDING_INVALID), then
+ * verifyAuthenticationResponse (challenge, origin, RP id, signature, a counter that grew unless
+ * both are 0). Returns whether the user was verified, the new counter and its binding.
+ */
+async function verifyAssertion(
   state: EnclaveState,
-  params: MethodParams<'auth.passkey_login_verify'>,
-): Promise<MethodResult<'auth.passkey_login_verify'>> {
-  const keyring = readyAuthKeyring(state);
+  keyring: AuthKeyring,
+  response: Record<string, unknown>,
+  c: MethodParams<'auth.passkey_step_up'>['credential'],
+  tag: string,
+): Promise<{ userVerified: boolean; counter: number; binding: string }> {
   const { rpId, origins } = webauthnRpOf(state.auth.config);
-  const c = params.credential;
-  if (!c) throw new RpcError('AUTH_PASSKEY_INVALID');
   if (
     !checkMethodBinding(
       keyring,
@@ -145,8 +152,8 @@ export async function passkeyLoginVerify(
   let info;
   try {
     const r = await verifyAuthenticationResponse({
-      response: params.response as never,
-      expectedChallenge: takeChallenge(state, 'login'),
+      response: response as never,
+      expectedChallenge: takeChallenge(state, tag),
       expectedOrigin: origins,
       expectedRPID: rpId,
       credential: {
@@ -162,13 +169,8 @@ export async function passkeyLoginVerify(
     // A counter that did not grow (a cloned authenticator) lands here too.
     throw new RpcError('AUTH_PASSKEY_INVALID');
   }
-  const sessionId = randomUUID();
-  // RFC 8176: hwk (a hardware-bound key); with user verification also a second factor.
-  const amr = info.userVerified ? ['hwk', 'user', 'mfa'] : ['hwk'];
   return {
-    user_id: c.user_id,
-    session_id: sessionId,
-    ...issue(state, keyring, c.user_id, sessionId, c.roles, amr),
+    userVerified: info.userVerified,
     counter: info.newCounter,
     binding: bindMethod(
       keyring,
@@ -180,9 +182,81 @@ export async function passkeyLoginVerify(
   };
 }
 
+export async function passkeyLoginVerify(
+  state: EnclaveState,
+  params: MethodParams<'auth.passkey_login_verify'>,
+): Promise<MethodResult<'auth.passkey_login_verify'>> {
+  const keyring = readyAuthKeyring(state);
+  const c = params.credential;
+  if (!c) throw new RpcError('AUTH_PASSKEY_INVALID');
+  const { roles, totp_sealed, recovery_macs, ...credential } = c;
+  const v = await verifyAssertion(state, keyring, params.response, credential, 'login');
+  // RFC 8176: hwk (a hardware-bound key); with user verification (PIN, biometrics) it is a
+  // multi-factor authenticator on its own: `user` and `mfa`. Without, an account with TOTP
+  // also needs its code (the passkey is then only something the user has).
+  const due = v.userVerified
+    ? { amr: ['user', 'mfa'], recovery_mac: null }
+    : dueSecondFactor(state, keyring, c.user_id, { totp_sealed, recovery_macs }, params.second);
+  const sessionId = randomUUID();
+  return {
+    user_id: c.user_id,
+    session_id: sessionId,
+    ...issue(state, keyring, c.user_id, sessionId, roles, ['hwk', ...due.amr]),
+    counter: v.counter,
+    binding: v.binding,
+    recovery_mac: due.recovery_mac,
+  };
+}
+
+/** Step-up by passkey, step 1: options allowing the account's own credentials. */
+export async function passkeyStepUpOptions(
+  state: EnclaveState,
+  params: MethodParams<'auth.passkey_step_up_options'>,
+): Promise<MethodResult<'auth.passkey_step_up_options'>> {
+  const keyring = readyAuthKeyring(state);
+  const { sub } = caller(state, keyring, params.access_token);
+  const { rpId } = webauthnRpOf(state.auth.config);
+  const options = await generateAuthenticationOptions({
+    rpID: rpId,
+    challenge: newChallenge(state, `step_up:${sub}`),
+    allowCredentials: params.allow.map((id) => ({ id })),
+    userVerification: 'preferred',
+    timeout: CHALLENGE_TTL_SECONDS * 1000,
+  });
+  return { options: options as unknown as Record<string, unknown> };
+}
+
+/**
+ * Step 2: an assertion by a passkey of the token's own account over a step-up challenge made
+ * for that account. The same session gets a pair with `amr` + `hwk`, `mfa` (and `user` when
+ * verified) and a fresh `auth_time`: the session's login and the passkey are two factors.
+ */
+export async function passkeyStepUp(
+  state: EnclaveState,
+  params: MethodParams<'auth.passkey_step_up'>,
+): Promise<MethodResult<'auth.passkey_step_up'>> {
+  const keyring = readyAuthKeyring(state);
+  const claims = caller(state, keyring, params.access_token);
+  const c = params.credential;
+  if (c.user_id !== claims.sub) throw new RpcError('AUTH_PASSKEY_INVALID');
+  const v = await verifyAssertion(state, keyring, params.response, c, `step_up:${claims.sub}`);
+  const amr = [
+    ...new Set([...(claims.amr ?? []), 'hwk', ...(v.userVerified ? ['user'] : []), 'mfa']),
+  ];
+  return {
+    user_id: claims.sub,
+    session_id: claims.sid,
+    ...issue(state, keyring, claims.sub, claims.sid, params.roles, amr),
+    counter: v.counter,
+    binding: v.binding,
+  };
+}
+
 export const PASSKEY_HANDLERS = {
   'auth.passkey_register_options': passkeyRegisterOptions,
   'auth.passkey_register_verify': passkeyRegisterVerify,
   'auth.passkey_login_options': passkeyLoginOptions,
   'auth.passkey_login_verify': passkeyLoginVerify,
+  'auth.passkey_step_up_options': passkeyStepUpOptions,
+  'auth.passkey_step_up': passkeyStepUp,
 } as const;

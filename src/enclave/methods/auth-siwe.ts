@@ -16,6 +16,7 @@ import { verifySiwe } from '../auth/siwe.js';
 import { siweChainIdsOf, siweDomainOf } from '../../protocol/enclave-env.js';
 import type { EnclaveState } from '../state.js';
 import { issue } from './auth.js';
+import { dueSecondFactor } from './auth-totp.js';
 
 export function siweNonce(state: EnclaveState): MethodResult<'auth.siwe_nonce'> {
   readyAuthKeyring(state);
@@ -45,13 +46,16 @@ export function siweLogin(
   if (user && !checkMethodBinding(keyring, 'siwe', id, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   const userId = user?.user_id ?? randomUUID();
+  // An account with TOTP needs its code here too (after the signature: the nonce is spent).
+  const due = dueSecondFactor(state, keyring, userId, user, params.second);
   const sessionId = randomUUID();
   return {
     user_id: userId,
     session_id: sessionId,
-    ...issue(state, keyring, userId, sessionId, user?.roles ?? [], ['swk']),
+    ...issue(state, keyring, userId, sessionId, user?.roles ?? [], ['swk', ...due.amr]),
     address,
     binding: user ? null : bindMethod(keyring, 'siwe', id, userId),
+    recovery_mac: due.recovery_mac,
   };
 }
 

@@ -67,6 +67,23 @@ export function secondFactor(
   });
 }
 
+/**
+ * The second factor of a login by any first factor (password, SIWE, email code, passkey
+ * without user verification) when the host hands over the account's confirmed TOTP
+ * (`due.totp_sealed`): checked as above; the token's `amr` then adds `otp` and `mfa`.
+ */
+export function dueSecondFactor(
+  state: EnclaveState,
+  keyring: AuthKeyring,
+  userId: string,
+  due: { totp_sealed?: string | null | undefined; recovery_macs?: string[] | undefined } | null,
+  second: SecondFactor | undefined,
+): { amr: string[]; recovery_mac: string | null } {
+  if (!due?.totp_sealed) return { amr: [], recovery_mac: null };
+  const r = secondFactor(state, keyring, userId, due.totp_sealed, second, due.recovery_macs);
+  return { amr: ['otp', 'mfa'], recovery_mac: r.recovery_mac };
+}
+
 /** Runs a second-factor check of `userId` unless it is locked out; counts it when wrong. */
 function limitedGuess<T>(state: EnclaveState, userId: string, check: () => T): T {
   const guesses = state.auth.totpReplay;

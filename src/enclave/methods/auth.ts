@@ -6,7 +6,7 @@
  * never crosses back.
  */
 import { randomUUID } from 'node:crypto';
-import { PASSWORD_MIN_LENGTH, type Role } from '../../protocol/auth.js';
+import { PASSWORD_MIN_LENGTH, type AuthPlaintext, type Role } from '../../protocol/auth.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
 import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/methods.js';
@@ -14,7 +14,7 @@ import { AuthKeyring } from '../auth/auth-keyring.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { signJwt } from '../auth/jwt.js';
-import { bindMethod } from '../auth/method-binding.js';
+import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import {
   checkRefreshToken,
   makeRefreshToken,
@@ -25,7 +25,7 @@ import {
   unsealPasswordHash,
 } from '../auth/tokens.js';
 import { passwordKeySource, type EnclaveState } from '../state.js';
-import { secondFactor } from './auth-totp.js';
+import { caller, dueSecondFactor } from './auth-totp.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
 export function policyOf(state: EnclaveState): SealPolicy {
@@ -105,7 +105,7 @@ export async function passwordOf(
   state: EnclaveState,
   secret: AuthSecret,
   email: string,
-  action: 'register' | 'login' | 'reset',
+  action: AuthPlaintext['action'],
 ): Promise<string> {
   if ('password' in secret) return secret.password;
   const opened = await openOnce(state, secret.envelope, ENVELOPE_PURPOSES.auth, (parsed) => {
@@ -118,18 +118,34 @@ export async function passwordOf(
 
 export const longEnough = (password: string) => [...password].length >= PASSWORD_MIN_LENGTH;
 
+/**
+ * A new password for `userId` (registration, linking, change): taken from the request (an
+ * envelope must be for `action` and `email`), at least PASSWORD_MIN_LENGTH long, hashed with
+ * Argon2id through the queue and sealed to the account.
+ */
+async function sealNewPassword(
+  state: EnclaveState,
+  secret: AuthSecret,
+  email: string,
+  action: AuthPlaintext['action'],
+  userId: string,
+): Promise<string> {
+  const password = await passwordOf(state, secret, email, action);
+  if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
+  const policy = policyOf(state);
+  const phc = await state.auth.hasher.hash(password);
+  return sealPasswordHash(passwordKeySource(state), policy, userId, phc);
+}
+
 export async function authRegister(
   state: EnclaveState,
   params: MethodParams<'auth.register'>,
 ): Promise<MethodResult<'auth.register'>> {
-  const password = await passwordOf(state, params.secret, params.email, 'register');
-  if (!longEnough(password)) throw new RpcError('AUTH_PASSWORD_TOO_SHORT');
   const keyring = readyAuthKeyring(state);
-  const phc = await state.auth.hasher.hash(password);
   const userId = randomUUID();
   return {
     user_id: userId,
-    password_sealed: sealPasswordHash(passwordKeySource(state), policyOf(state), userId, phc),
+    password_sealed: await sealNewPassword(state, params.secret, params.email, 'register', userId),
     // The account's email as a login method (one-time codes), bound here like a SIWE address.
     email_binding: bindMethod(keyring, 'email', params.email, userId),
   };
@@ -166,24 +182,33 @@ export async function authLogin(
     : null;
   // With a TOTP secret on the account, the password alone is not a login (the secret's seal
   // binds it to this account; the host decides only whether it hands it over).
-  const { recovery_mac } = user.totp_sealed
-    ? secondFactor(
-        state,
-        keyring,
-        user.user_id,
-        user.totp_sealed,
-        params.second,
-        user.recovery_macs,
-      )
-    : { recovery_mac: null };
+  const due = dueSecondFactor(state, keyring, user.user_id, user, params.second);
   const sessionId = randomUUID();
-  const amr = user.totp_sealed ? ['pwd', 'otp', 'mfa'] : ['pwd'];
   return {
     user_id: user.user_id,
     session_id: sessionId,
-    ...issue(state, keyring, user.user_id, sessionId, user.roles, amr),
+    ...issue(state, keyring, user.user_id, sessionId, user.roles, ['pwd', ...due.amr]),
     password_sealed: rehashed,
-    recovery_mac,
+    recovery_mac: due.recovery_mac,
+  };
+}
+
+/**
+ * A password for the caller's account (the access token, checked here, names it): linked to an
+ * account that has none, or changed. `email` must be bound to the caller (it is the address the
+ * password logs in with, and an envelope must name it).
+ */
+export async function authPasswordSet(
+  state: EnclaveState,
+  params: MethodParams<'auth.password_set'>,
+): Promise<MethodResult<'auth.password_set'>> {
+  const keyring = readyAuthKeyring(state);
+  const { sub } = caller(state, keyring, params.access_token);
+  if (!checkMethodBinding(keyring, 'email', params.email, sub, params.binding))
+    throw new RpcError('AUTH_METHOD_BINDING_INVALID');
+  return {
+    user_id: sub,
+    password_sealed: await sealNewPassword(state, params.secret, params.email, params.action, sub),
   };
 }
 
@@ -278,6 +303,7 @@ export const AUTH_HANDLERS = {
   'auth.jwks': authJwks,
   'auth.register': authRegister,
   'auth.login': authLogin,
+  'auth.password_set': authPasswordSet,
   'auth.refresh': authRefresh,
   'auth.refresh_replay': authRefreshReplay,
   'auth.stats': authStats,

@@ -65,11 +65,19 @@ export function createAuthService(deps: AuthServiceDeps) {
    * several instances another member may have rotated (the enclave moves only to a newer
    * generation). Runs every JWKS_REFRESH_MS and when a token names an unknown kid.
    */
+  // The newest generation this enclave was handed (by initEnclave, a reload or a rotation
+  // here). A stored keyring no newer is not unsealed again: auth.jwks is enough to drop
+  // expired keys, and an unseal every JWKS_REFRESH_MS is wasted enclave work.
+  let handed = -1;
   async function refreshJwks(call: Call = enclave.call): Promise<void> {
     const latest = await repo.latestKeyring();
-    const r = latest
-      ? await call('auth.init', { sealed: latest.sealed })
-      : await call('auth.jwks', {});
+    if (latest && latest.generation > handed) {
+      const r = await call('auth.init', { sealed: latest.sealed });
+      handed = Math.max(handed, r.generation);
+      verifier.setJwks({ keys: r.keys });
+      return;
+    }
+    const r = await call('auth.jwks', {});
     verifier.setJwks({ keys: r.keys });
   }
   verifier.setReload?.(() => refreshJwks());
@@ -142,7 +150,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     ...createSiweLogin(deps),
     ...otpLogin,
     ...createRecoveryService(deps, otpLogin.otpStart),
-    ...createMethodsService(deps),
+    ...createMethodsService(deps, otpLogin.otpStart),
     ...totp,
     ...createPasskeyService(deps),
 
@@ -151,6 +159,8 @@ export function createAuthService(deps: AuthServiceDeps) {
       const latest = await repo.latestKeyring();
       const r = await call('auth.init', { sealed: latest?.sealed ?? null });
       if (r.sealed !== null) await repo.insertKeyring(r.generation, r.sealed);
+      // A (re)started enclave holds exactly what it was just handed.
+      handed = r.generation;
       verifier.setJwks({ keys: r.keys });
     },
 
@@ -259,6 +269,7 @@ export function createAuthService(deps: AuthServiceDeps) {
               generation: p.generation,
               sealed: p.sealed,
             });
+            handed = Math.max(handed, r.generation);
             verifier.setJwks({ keys: r.keys });
             return { generation: r.generation, kid: p.kid };
           },

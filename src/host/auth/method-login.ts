@@ -10,6 +10,7 @@ import { HostError, type HttpErrorCode } from '../errors.js';
 import { recordLogged } from '../ops-events.js';
 import type { AuthServiceDeps } from './auth-service.js';
 import { pair, reasonOf, type TokenPair } from './token-pair.js';
+import { createTotpService } from './totp-service.js';
 
 export interface MethodIssued {
   user_id: string;
@@ -20,21 +21,33 @@ export interface MethodIssued {
   refresh_expires_at: number;
   refresh_hash: string;
   binding: string | null;
+  /** The recovery code used as second factor, to spend with the session. */
+  recovery_mac: string | null;
 }
 
 export type MethodLoginResult = TokenPair & { user_id: string; created: boolean };
 
 export function createMethodLogin(deps: AuthServiceDeps) {
   const { repo, log, ops } = deps;
+  const totp = createTotpService(deps);
   return {
     /** The linked account as the enclave wants it (null: none yet), for the audit too. */
     async linkedUser(kind: MethodKind, identifier: string, audit: { userId: string | null }) {
       const row = await repo.findUserByMethod(kind, identifier);
       audit.userId = row?.user_id ?? null;
       if (row && row.status !== 'active') throw new HostError('AUTH_INVALID_CREDENTIALS');
-      return row
-        ? { user_id: row.user_id, binding: row.binding, roles: row.roles as Role[] }
-        : null;
+      if (!row) return null;
+      // A confirmed TOTP makes every login of the account two-factor: the enclave then wants
+      // its code (or a recovery code) whatever the first factor was.
+      const totp = await repo.confirmedTotp(row.user_id);
+      return {
+        user_id: row.user_id,
+        binding: row.binding,
+        roles: row.roles as Role[],
+        ...(totp
+          ? { totp_sealed: totp, recovery_macs: await repo.recoveryCodeMacs(row.user_id) }
+          : {}),
+      };
     },
 
     /** Stores the session (and, on a first login, the account and its link). */
@@ -47,7 +60,7 @@ export function createMethodLogin(deps: AuthServiceDeps) {
       const session = { hash: r.refresh_hash, expiresAt: r.refresh_expires_at };
       const binding = r.binding;
       if (binding === null) {
-        await repo.db.transaction((tx) => repo.insertSession(tx, r.session_id, r.user_id, session));
+        await totp.storeSecondFactorSession(r, false);
       } else {
         await log.commit({
           async work(tx) {

@@ -5,13 +5,132 @@
  * second method and leave none. An unlink is an ops event and a transparency-log entry.
  */
 import { userLogSubject } from '../../protocol/auth.js';
+import type { AuthSecret, OtpPurpose } from '../../protocol/rpc/auth-methods.js';
+import type { Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
-import { recordLogged } from '../ops-events.js';
+import { recordLogged, type OpsEvent } from '../ops-events.js';
 import type { AuthServiceDeps } from './auth-service.js';
 
-export function createMethodsService(deps: AuthServiceDeps) {
-  const { repo, log, ops } = deps;
+export function createMethodsService(
+  deps: AuthServiceDeps,
+  otpStart: (email: string, purpose: OtpPurpose, accessToken?: string) => Promise<void>,
+) {
+  const { repo, log, ops, enclave, verifier } = deps;
+
+  /** `change` in one transaction with its ops event and transparency-log entry. */
+  async function logged<T>(
+    userId: string,
+    change: (tx: Queryable) => Promise<T>,
+    event: (r: T) => Extract<OpsEvent, { type: 'auth.method_linked' | 'auth.password_changed' }>,
+  ): Promise<T> {
+    const r = await log.commit({
+      async work(tx) {
+        const result = await change(tx);
+        const entry = await recordLogged(ops, tx, event(result), userLogSubject(userId));
+        return { result, entries: [entry] };
+      },
+    });
+    return r.result;
+  }
+
+  /**
+   * A new password sealed by the enclave for the token's account (`link` or `change`): the
+   * account must have an email (the password logs in with it; its binding tells the enclave
+   * which address an envelope must name).
+   */
+  async function sealedPassword(
+    accessToken: string,
+    userId: string,
+    action: 'link' | 'change',
+    secret: AuthSecret,
+  ): Promise<string> {
+    const email = await repo.passwordEmailOf(userId);
+    if (!email) throw new HostError('AUTH_EMAIL_REQUIRED');
+    const r = await enclave.call('auth.password_set', {
+      access_token: accessToken,
+      action,
+      email: email.email,
+      binding: email.binding,
+      secret,
+    });
+    if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+    return r.password_sealed;
+  }
+
   return {
+    /** Links a password to an account that has none (hashed and sealed by the enclave). */
+    async linkPassword(accessToken: string, userId: string, secret: AuthSecret) {
+      // Before the Argon2id work: an account with a password changes it instead.
+      if (await repo.hasPassword(userId)) throw new HostError('AUTH_PASSWORD_EXISTS');
+      const sealed = await sealedPassword(accessToken, userId, 'link', secret);
+      await logged(
+        userId,
+        async (tx) => {
+          if (!(await repo.insertPassword(tx, userId, sealed)))
+            throw new HostError('AUTH_PASSWORD_EXISTS');
+        },
+        () => ({ type: 'auth.method_linked', userId, kind: 'password' }),
+      );
+      return { id: 'password' };
+    },
+
+    /**
+     * Changes the password; every other session of the account ends (whoever knew the old one
+     * is out), this one stays.
+     */
+    async changePassword(
+      accessToken: string,
+      userId: string,
+      sessionId: string,
+      secret: AuthSecret,
+    ): Promise<{ revoked: number }> {
+      if (!(await repo.hasPassword(userId))) throw new HostError('AUTH_METHOD_NOT_FOUND');
+      const sealed = await sealedPassword(accessToken, userId, 'change', secret);
+      const revoked = await logged(
+        userId,
+        async (tx) => {
+          if (!(await repo.replacePassword(tx, userId, sealed)))
+            throw new HostError('AUTH_METHOD_NOT_FOUND');
+          return repo.revokeOtherSessions(tx, userId, sessionId);
+        },
+        (n) => ({ type: 'auth.password_changed', userId, revoked: n }),
+      );
+      verifier.forget();
+      return { revoked };
+    },
+
+    /**
+     * Mails a `link` code bound (by the enclave) to the token's account and this address. The
+     * caller learns nothing: no mail goes to an address an account already has (it could not
+     * be linked), and the answer does not wait for the mail either way.
+     */
+    async linkEmailStart(accessToken: string, email: string): Promise<void> {
+      // An unconfirmed registration of the address does not count: it gives way to the link.
+      const holders = [
+        await repo.findAccountByEmail(email),
+        await repo.findUserByMethod('email', email),
+      ];
+      if (holders.every((h) => h === null || h.status === 'pending'))
+        void otpStart(email, 'link', accessToken);
+    },
+
+    /** The `link` code checked by the enclave for the token's account; then the row. */
+    async linkEmail(accessToken: string, userId: string, email: string, code: string) {
+      const r = await enclave.call('auth.email_link', { access_token: accessToken, email, code });
+      if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+      const id = await logged(
+        userId,
+        async (tx) => {
+          await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
+          const linked = await repo.linkEmail(tx, userId, r.email, r.binding);
+          if (linked === null) throw new HostError('AUTH_METHOD_TAKEN');
+          return linked;
+        },
+        () => ({ type: 'auth.method_linked', userId, kind: 'email' }),
+      );
+      return { id };
+    },
+
     /**
      * Links the SIWE signer's address to the caller's account. The enclave checks the access
      * token itself, so a host cannot link an address to an account of its choosing.

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { userLogSubject } from '../../protocol/auth.js';
-import type { AuthSecret } from '../../protocol/rpc/auth-methods.js';
+import type { AuthSecret, OtpPurpose, SecondFactor } from '../../protocol/rpc/auth-methods.js';
 import type { MethodResult } from '../../protocol/rpc/methods.js';
 import { recordLogged, type LoginMethod } from '../ops-events.js';
 import type { Queryable } from '../db/database.js';
@@ -116,12 +116,18 @@ export function createOtpLogin(deps: AuthServiceDeps) {
     logger.warn({ file }, 'no SMTP_URL: one-time-code mail written to a file (simulated platform)');
   }
 
+  /** `accessToken`: purpose `link` only, the account the code is bound to. */
   async function otpStart(
     email: string,
-    purpose: 'login' | 'reset' | 'confirm' | 'recovery' | 'step_up' = 'login',
+    purpose: OtpPurpose = 'login',
+    accessToken?: string,
   ): Promise<void> {
     try {
-      const r = await enclave.call('auth.otp_start', { email, purpose });
+      const r = await enclave.call('auth.otp_start', {
+        email,
+        purpose,
+        ...(accessToken !== undefined ? { access_token: accessToken } : {}),
+      });
       if (r.dev_mail) await writeDevMail(r.dev_mail);
     } catch (err) {
       logger.warn({ code: reasonOf(err) }, 'one-time code not sent');
@@ -233,7 +239,11 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       return pair(r);
     },
 
-    async otpVerify(email: string, code: string): Promise<MethodLoginResult> {
+    async otpVerify(
+      email: string,
+      code: string,
+      second?: SecondFactor,
+    ): Promise<MethodLoginResult> {
       return methods.audited('email', async (audit) => {
         const key = `otp:${email}`;
         const wait = await throttle.begin(key);
@@ -241,11 +251,17 @@ export function createOtpLogin(deps: AuthServiceDeps) {
         let r: MethodResult<'auth.otp_verify'>;
         try {
           const user = await methods.linkedUser('email', email, audit);
-          r = await enclave.call('auth.otp_verify', { email, code, user });
+          r = await enclave.call('auth.otp_verify', {
+            email,
+            code,
+            user,
+            ...(second ? { second } : {}),
+          });
         } catch (err) {
           if (
             !isEnclaveCallError(err, 'AUTH_OTP_INVALID') &&
-            !isEnclaveCallError(err, 'AUTH_OTP_LOCKED')
+            !isEnclaveCallError(err, 'AUTH_OTP_LOCKED') &&
+            !isEnclaveCallError(err, 'AUTH_MFA_INVALID')
           )
             await throttle.refund(key).catch(() => undefined);
           throw err;

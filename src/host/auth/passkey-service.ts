@@ -12,9 +12,22 @@ import { HostError } from '../errors.js';
 import { recordLogged } from '../ops-events.js';
 import type { AuthServiceDeps } from './auth-service.js';
 import { pair, reasonOf, type TokenPair } from './token-pair.js';
+import { createTotpService } from './totp-service.js';
+import type { PasskeyRow } from '../db/repositories/auth.js';
+import type { SecondFactor } from '../../protocol/rpc/auth-methods.js';
+
+/** A stored passkey as the enclave checks it (its binding covers key and counter). */
+const credentialOf = (row: PasskeyRow) => ({
+  user_id: row.user_id,
+  credential_id: row.credential_id,
+  public_key: row.public_key,
+  counter: row.counter,
+  binding: row.binding,
+});
 
 export function createPasskeyService(deps: AuthServiceDeps) {
   const { repo, log, ops, enclave } = deps;
+  const totp = createTotpService(deps);
   return {
     async passkeyRegisterOptions(accessToken: string, userId: string, userName: string) {
       const exclude = await repo.passkeyIds(userId);
@@ -54,8 +67,45 @@ export function createPasskeyService(deps: AuthServiceDeps) {
 
     passkeyLoginOptions: () => enclave.call('auth.passkey_login_options', {}),
 
+    /** Step-up by passkey, step 1: options that allow only the account's own passkeys. */
+    async passkeyStepUpOptions(accessToken: string, userId: string) {
+      const allow = await repo.passkeyIds(userId);
+      if (allow.length === 0) throw new HostError('AUTH_METHOD_NOT_FOUND');
+      return enclave.call('auth.passkey_step_up_options', { access_token: accessToken, allow });
+    },
+
+    /**
+     * Step 2: the assertion of one of the account's passkeys, verified by the enclave for the
+     * token's account; the new refresh token joins this session and the counter advances over
+     * the exact row the enclave checked, in one transaction.
+     */
+    async passkeyStepUp(
+      accessToken: string,
+      userId: string,
+      roles: Role[],
+      response: Record<string, unknown>,
+    ): Promise<TokenPair> {
+      const credentialId = typeof response.id === 'string' ? response.id : '';
+      const row = credentialId ? await repo.findPasskey(credentialId) : null;
+      if (!row || row.user_id !== userId) throw new HostError('AUTH_PASSKEY_INVALID');
+      const r = await enclave.call('auth.passkey_step_up', {
+        access_token: accessToken,
+        roles,
+        response,
+        credential: credentialOf(row),
+      });
+      if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
+      await totp.storeSecondFactorSession({ ...r, recovery_mac: null }, true, async (tx) => {
+        if (!(await repo.advancePasskey(tx, row.id, row.counter, r)))
+          throw new HostError('AUTH_PASSKEY_INVALID');
+      });
+      await ops.record(repo.db, { type: 'auth.step_up', userId, factor: 'passkey' });
+      return pair(r);
+    },
+
     async passkeyLogin(
       response: Record<string, unknown>,
+      second?: SecondFactor,
     ): Promise<TokenPair & { user_id: string }> {
       let userId: string | null = null;
       try {
@@ -63,26 +113,28 @@ export function createPasskeyService(deps: AuthServiceDeps) {
         const row = credentialId ? await repo.findPasskey(credentialId) : null;
         userId = row?.user_id ?? null;
         const usable = row && row.status === 'active' ? row : null;
+        // With TOTP, a passkey that does not verify the user needs its code too (the enclave
+        // decides; user verification makes the passkey multi-factor on its own).
+        const totpSealed = usable ? await repo.confirmedTotp(usable.user_id) : null;
         const r = await enclave.call('auth.passkey_login_verify', {
           response,
           credential: usable
             ? {
-                user_id: usable.user_id,
-                credential_id: usable.credential_id,
-                public_key: usable.public_key,
-                counter: usable.counter,
-                binding: usable.binding,
+                ...credentialOf(usable),
                 roles: usable.roles as Role[],
+                ...(totpSealed
+                  ? {
+                      totp_sealed: totpSealed,
+                      recovery_macs: await repo.recoveryCodeMacs(usable.user_id),
+                    }
+                  : {}),
               }
             : null,
+          ...(second ? { second } : {}),
         });
-        await repo.db.transaction(async (tx) => {
+        await totp.storeSecondFactorSession(r, false, async (tx) => {
           if (!(await repo.advancePasskey(tx, usable!.id, usable!.counter, r)))
             throw new HostError('AUTH_PASSKEY_INVALID');
-          await repo.insertSession(tx, r.session_id, r.user_id, {
-            hash: r.refresh_hash,
-            expiresAt: r.refresh_expires_at,
-          });
         });
         await ops.record(repo.db, {
           type: 'auth.login_succeeded',

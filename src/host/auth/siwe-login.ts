@@ -4,6 +4,7 @@
  * message, signature and that link (with the enclave's binding) to the enclave, which decides.
  * Per-account backoff is the password logins' throttle, keyed by address.
  */
+import type { SecondFactor } from '../../protocol/rpc/auth-methods.js';
 import type { MethodResult } from '../../protocol/rpc/methods.js';
 import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
@@ -29,7 +30,11 @@ export function createSiweLogin(deps: AuthServiceDeps) {
       return enclave.call('auth.siwe_nonce', {});
     },
 
-    async siweLogin(message: string, signature: string): Promise<MethodLoginResult> {
+    async siweLogin(
+      message: string,
+      signature: string,
+      second?: SecondFactor,
+    ): Promise<MethodLoginResult> {
       return methods.audited('siwe', async (audit) => {
         const address = addressOf(message);
         const key = `siwe:${address}`;
@@ -38,10 +43,19 @@ export function createSiweLogin(deps: AuthServiceDeps) {
         let r: MethodResult<'auth.siwe_login'>;
         try {
           const user = await methods.linkedUser('siwe', address, audit);
-          r = await enclave.call('auth.siwe_login', { message, signature, user });
+          r = await enclave.call('auth.siwe_login', {
+            message,
+            signature,
+            user,
+            ...(second ? { second } : {}),
+          });
         } catch (err) {
-          // Only a bad signature stays counted against the address; anything else is given back.
-          if (!isEnclaveCallError(err, 'AUTH_SIWE_SIGNATURE_INVALID'))
+          // A bad signature or a wrong second factor stays counted against the address; anything
+          // else is given back.
+          if (
+            !isEnclaveCallError(err, 'AUTH_SIWE_SIGNATURE_INVALID') &&
+            !isEnclaveCallError(err, 'AUTH_MFA_INVALID')
+          )
             await throttle.refund(key).catch(() => undefined);
           throw err;
         }

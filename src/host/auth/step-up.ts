@@ -17,14 +17,15 @@ export const FACTORS = ['pwd', 'otp', 'swk', 'hwk'] as const;
 export type Factor = (typeof FACTORS)[number];
 
 /**
- * `hasSecondFactor`: whether the account has enrolled one (TOTP). Such an account needs `mfa`
- * in `amr` (a login or POST /auth/step-up with its second factor) within the window; one
- * without needs a recent login by any of `factors`.
+ * `secondFactors`: the second factors the account has enrolled (`totp`, `recovery_code`,
+ * `passkey`). Such an account needs `mfa` in `amr` (a login or POST /auth/step-up with one of
+ * them) within the window, and STEP_UP_REQUIRED names them; one without needs a recent login
+ * by any of `factors`.
  */
 export function createStepUp(
   guard: Pick<AuthGuard, 'claims'>,
   windowSeconds: number,
-  hasSecondFactor: (userId: string) => Promise<boolean> = async () => false,
+  secondFactors: (userId: string) => Promise<readonly string[]> = async () => [],
 ) {
   /** An onRequest/preHandler hook for a route that needs a recent `factors` authentication. */
   return function requireStepUp(factors: readonly Factor[] = FACTORS) {
@@ -33,10 +34,11 @@ export function createStepUp(
       const now = Math.floor(Date.now() / 1000);
       const recent = claims.auth_time !== undefined && now - claims.auth_time <= windowSeconds;
       const amr = claims.amr ?? [];
-      if (await hasSecondFactor(claims.sub)) {
+      const second = await secondFactors(claims.sub);
+      if (second.length > 0) {
         if (!recent || !amr.includes('mfa'))
           throw new HostError('STEP_UP_REQUIRED', [
-            { path: 'amr', issue: 'step up with a second factor: totp, recovery_code' },
+            { path: 'amr', issue: `step up with a second factor: ${second.join(', ')}` },
           ]);
         return;
       }

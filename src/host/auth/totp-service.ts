@@ -33,8 +33,11 @@ export function createTotpService(deps: AuthServiceDeps) {
       recovery_mac: string | null;
     },
     existingSession: boolean,
+    /** More of the same change (a passkey's counter), in the same transaction, first. */
+    alsoInTx?: (tx: Queryable) => Promise<void>,
   ): Promise<void> {
     const save = async (tx: Queryable) => {
+      await alsoInTx?.(tx);
       if (existingSession)
         await repo.addRefresh(tx, r.session_id, r.user_id, r.refresh_hash, r.refresh_expires_at);
       else
@@ -65,6 +68,17 @@ export function createTotpService(deps: AuthServiceDeps) {
     });
   }
 
+  /**
+   * The second factors the account can step up with (empty: none enrolled): `totp` and
+   * `recovery_code` with a confirmed TOTP, `passkey` with a passkey.
+   */
+  async function secondFactors(userId: string): Promise<string[]> {
+    return [
+      ...((await repo.confirmedTotp(userId)) !== null ? ['totp', 'recovery_code'] : []),
+      ...((await repo.passkeyIds(userId)).length > 0 ? ['passkey'] : []),
+    ];
+  }
+
   return {
     storeSecondFactorSession: storeSession,
 
@@ -73,8 +87,8 @@ export function createTotpService(deps: AuthServiceDeps) {
      * steps up only with `mfa`, so a mailbox alone (an email-code login) cannot pass a sensitive
      * route, e.g. to register a passkey of its own or unlink the owner's.
      */
-    hasSecondFactor: async (userId: string) =>
-      (await repo.confirmedTotp(userId)) !== null || (await repo.passkeyIds(userId)).length > 0,
+    hasSecondFactor: async (userId: string) => (await secondFactors(userId)).length > 0,
+    secondFactors,
 
     /** Whether a confirmed authenticator app (TOTP) is enrolled (`GET /auth/methods`). */
     totpEnrolled: async (userId: string) => (await repo.confirmedTotp(userId)) !== null,

@@ -41,7 +41,18 @@ function toHostError(err: unknown): HostError {
   }
   const e = err as Partial<FastifyError> & { code?: string; statusCode?: number };
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const issues = err.validation.map((v) => ({ ...(v.params.issue as ZodIssueLike) }));
+    // fastify-type-provider-zod 7 flattens each zod issue to { keyword, instancePath, message }
+    // (the union's closest branch already chosen); older versions nested it in params.issue.
+    const issues = err.validation.map((v): ZodIssueLike => {
+      const nested = (v.params as { issue?: ZodIssueLike } | undefined)?.issue;
+      if (nested) return { ...nested };
+      const flat = v as { keyword?: string; instancePath?: string; message?: string };
+      return {
+        code: flat.keyword,
+        path: (flat.instancePath ?? '').split('/').filter((x) => x !== ''),
+        message: flat.message,
+      };
+    });
     const ctx = err.validationContext === 'body' ? [] : [String(err.validationContext)];
     return new HostError('VALIDATION_FAILED', issueDetails(issues, ctx));
   }

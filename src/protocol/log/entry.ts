@@ -22,6 +22,7 @@ export const LOG_ENTRY_TYPES = [
   'auth.role_revoked',
   'auth.method_linked',
   'auth.password_reset',
+  'auth.password_changed',
   'auth.recovery_started',
   'auth.recovery_cancelled',
   'auth.recovery_completed',

@@ -69,6 +69,16 @@ const WebAuthnJson = z.record(z.string(), z.unknown());
 export const CredentialId = z.string().regex(/^[A-Za-z0-9_-]{16,1366}$/);
 const PasskeyPublicKey = z.string().regex(/^[A-Za-z0-9_-]{40,2048}$/);
 const Counter = z.number().int().nonnegative().max(0xffffffff);
+/** A stored passkey as the host hands it to the enclave, with the enclave's binding. */
+const PasskeyCredential = z
+  .object({
+    user_id: z.uuid(),
+    credential_id: CredentialId,
+    public_key: PasskeyPublicKey,
+    counter: Counter,
+    binding: MethodBindingSchema,
+  })
+  .strict();
 
 /** A TOTP secret sealed by the enclave to one account (enclave/auth/totp.ts). */
 export const SealedTotp = z.string().regex(/^ts1\.[A-Za-z0-9+/=]{40,200}$/);
@@ -92,17 +102,34 @@ export const SecondFactorSchema = z.union([
 ]);
 export type SecondFactor = z.infer<typeof SecondFactorSchema>;
 
+/**
+ * What a login needs for an account with a confirmed TOTP: its sealed secret (a second factor
+ * is then due, whatever the first) and the MACs of its unspent recovery codes.
+ */
+const SecondFactorDue = {
+  totp_sealed: SealedTotp.nullable().optional(),
+  recovery_macs: z.array(RecoveryMac).max(10).optional(),
+};
+
 /** The account a linked method (an address, an email) belongs to, with the enclave's binding. */
 const LinkedUserSchema = z
   .object({
     user_id: z.uuid(),
     binding: MethodBindingSchema,
     roles: z.array(RoleSchema).max(8),
+    ...SecondFactorDue,
   })
   .strict();
 
 /** What a one-time code is for: a code made for one purpose never works for another. */
-export const OtpPurposeSchema = z.enum(['login', 'reset', 'confirm', 'recovery', 'step_up']);
+export const OtpPurposeSchema = z.enum([
+  'login',
+  'reset',
+  'confirm',
+  'recovery',
+  'step_up',
+  'link',
+]);
 export type OtpPurpose = z.infer<typeof OtpPurposeSchema>;
 
 export const AUTH_METHODS = {
@@ -154,10 +181,7 @@ export const AUTH_METHODS = {
             user_id: z.uuid(),
             password_sealed: SealedPassword,
             roles: z.array(RoleSchema).max(8),
-            /** The account's sealed TOTP secret when it has one: a second factor is then due. */
-            totp_sealed: SealedTotp.nullable().optional(),
-            /** The MACs of its unspent recovery codes: a recovery code must match one. */
-            recovery_macs: z.array(RecoveryMac).max(10).optional(),
+            ...SecondFactorDue,
           })
           .strict()
           .nullable(),
@@ -221,6 +245,7 @@ export const AUTH_METHODS = {
         message: z.string().min(1).max(SIWE_MAX_LENGTH),
         signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
         user: LinkedUserSchema.nullable(),
+        second: SecondFactorSchema.optional(),
       })
       .strict(),
     result: z
@@ -229,6 +254,7 @@ export const AUTH_METHODS = {
         address: EthAddress,
         /** Set when `user` was null: the new account's binding, for the host to store. */
         binding: MethodBindingSchema.nullable(),
+        recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
     phases: READY,
@@ -238,7 +264,14 @@ export const AUTH_METHODS = {
    * the rendered mail, only on the simulated platform without SMTP_URL (else null).
    */
   'auth.otp_start': {
-    params: z.object({ email: EmailSchema, purpose: OtpPurposeSchema }).strict(),
+    params: z
+      .object({
+        email: EmailSchema,
+        purpose: OtpPurposeSchema,
+        /** Purpose `link` only: the code is bound to this (enclave-checked) token's account. */
+        access_token: Jwt.optional(),
+      })
+      .strict(),
     result: z
       .object({
         dev_mail: z
@@ -262,12 +295,14 @@ export const AUTH_METHODS = {
         email: EmailSchema,
         code: z.string().regex(/^\d{6}$/),
         user: LinkedUserSchema.nullable(),
+        second: SecondFactorSchema.optional(),
       })
       .strict(),
     result: z
       .object({
         ...SessionIssued,
         binding: MethodBindingSchema.nullable(),
+        recovery_mac: RecoveryMac.nullable(),
       })
       .strict(),
     phases: READY,
@@ -339,6 +374,35 @@ export const AUTH_METHODS = {
       .strict(),
     result: z
       .object({ user_id: z.uuid(), address: EthAddress, binding: MethodBindingSchema })
+      .strict(),
+    phases: READY,
+  },
+  /**
+   * A password for the token's account (checked here): `link` (it has none) or `change`. The
+   * account's email and its binding name the account the password logs in to; an envelope must
+   * be for this action and that email. Hashed with Argon2id and sealed to the account.
+   */
+  'auth.password_set': {
+    params: z
+      .object({
+        access_token: Jwt,
+        action: z.enum(['link', 'change']),
+        email: EmailSchema,
+        binding: MethodBindingSchema,
+        secret: AuthSecretSchema,
+      })
+      .strict(),
+    result: z.object({ user_id: z.uuid(), password_sealed: SealedPassword }).strict(),
+    phases: READY,
+    detached: true,
+  },
+  /** Link an email: the `link` code mailed for the token's account and this address. */
+  'auth.email_link': {
+    params: z
+      .object({ access_token: Jwt, email: EmailSchema, code: z.string().regex(/^\d{6}$/) })
+      .strict(),
+    result: z
+      .object({ user_id: z.uuid(), email: EmailSchema, binding: MethodBindingSchema })
       .strict(),
     phases: READY,
   },
@@ -418,15 +482,7 @@ export const AUTH_METHODS = {
   /** Verify the attestation: the credential and the enclave's binding for the host to store. */
   'auth.passkey_register_verify': {
     params: z.object({ access_token: Jwt, response: WebAuthnJson }).strict(),
-    result: z
-      .object({
-        user_id: z.uuid(),
-        credential_id: CredentialId,
-        public_key: PasskeyPublicKey,
-        counter: Counter,
-        binding: MethodBindingSchema,
-      })
-      .strict(),
+    result: PasskeyCredential,
     phases: READY,
   },
   'auth.passkey_login_options': {
@@ -439,17 +495,44 @@ export const AUTH_METHODS = {
     params: z
       .object({
         response: WebAuthnJson,
-        credential: z
-          .object({
-            user_id: z.uuid(),
-            credential_id: CredentialId,
-            public_key: PasskeyPublicKey,
-            counter: Counter,
-            binding: MethodBindingSchema,
-            roles: z.array(RoleSchema).max(8),
-          })
+        credential: PasskeyCredential.extend({
+          roles: z.array(RoleSchema).max(8),
+          ...SecondFactorDue,
+        })
           .strict()
           .nullable(),
+        /** Needed only when the account has TOTP and the authenticator did not verify the user. */
+        second: SecondFactorSchema.optional(),
+      })
+      .strict(),
+    result: z
+      .object({
+        ...SessionIssued,
+        counter: Counter,
+        binding: MethodBindingSchema,
+        recovery_mac: RecoveryMac.nullable(),
+      })
+      .strict(),
+    phases: READY,
+  },
+  /** Step-up by passkey, step 1: request options for the token's own passkeys (`allow`). */
+  'auth.passkey_step_up_options': {
+    params: z.object({ access_token: Jwt, allow: z.array(CredentialId).min(1).max(32) }).strict(),
+    result: z.object({ options: WebAuthnJson }).strict(),
+    phases: READY,
+  },
+  /**
+   * Step 2: an assertion by one of the token's account's passkeys over a step-up challenge made
+   * for that account; a pair for the same session with `amr` + `hwk`, `mfa` and a fresh
+   * `auth_time`, and the new counter's binding.
+   */
+  'auth.passkey_step_up': {
+    params: z
+      .object({
+        access_token: Jwt,
+        roles: z.array(RoleSchema).max(8),
+        response: WebAuthnJson,
+        credential: PasskeyCredential,
       })
       .strict(),
     result: z.object({ ...SessionIssued, counter: Counter, binding: MethodBindingSchema }).strict(),

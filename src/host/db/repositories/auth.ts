@@ -453,6 +453,85 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows[0] ? { email: rows[0].identifier, binding: rows[0].binding } : null;
     },
+    /**
+     * The email the account's password logs in with (`users.email`) when it is also a linked
+     * email method, with the enclave's binding of it; null when the account has none.
+     */
+    async passwordEmailOf(userId: string): Promise<{ email: string; binding: string } | null> {
+      const { rows } = await db.query<{ email: string; binding: string }>(
+        `SELECT u.email, m.binding FROM users u
+           JOIN auth_methods m ON m.user_id = u.id AND m.kind = 'email' AND m.identifier = u.email
+          WHERE u.id = $1`,
+        [userId],
+      );
+      return rows[0] ?? null;
+    },
+    async hasPassword(userId: string): Promise<boolean> {
+      const { rows } = await db.query('SELECT 1 FROM user_passwords WHERE user_id = $1', [userId]);
+      return rows.length === 1;
+    },
+    /** A first password for the account; false when it has one. */
+    async insertPassword(q: Queryable, userId: string, sealed: string): Promise<boolean> {
+      const { rows } = await q.query(
+        `INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
+        [userId, sealed],
+      );
+      return rows.length === 1;
+    },
+    /** Replaces the account's password; false when it has none. */
+    async replacePassword(q: Queryable, userId: string, sealed: string): Promise<boolean> {
+      const { rows } = await q.query(
+        'UPDATE user_passwords SET sealed = $2, updated_at = now() WHERE user_id = $1 RETURNING user_id',
+        [userId, sealed],
+      );
+      return rows.length === 1;
+    },
+    /**
+     * Links `email` to the account (an enclave binding): false when the address is taken by any
+     * account, this one included. An unconfirmed registration of the address gives way, as at
+     * registration. An account without an email gets this one as its `users.email` (the
+     * address its password, reset and recovery use).
+     */
+    async linkEmail(
+      q: Queryable,
+      userId: string,
+      email: string,
+      binding: string,
+    ): Promise<string | null> {
+      await q.query(`DELETE FROM users WHERE email = $1 AND status = 'pending' AND id <> $2`, [
+        email,
+        userId,
+      ]);
+      // Any other account holding the address (its users row or a linked method) keeps it.
+      const other = await q.query(
+        `SELECT 1 FROM users WHERE email = $2 AND id <> $1
+         UNION ALL
+         SELECT 1 FROM auth_methods WHERE kind = 'email' AND identifier = $2 AND user_id <> $1`,
+        [userId, email],
+      );
+      if (other.rows.length > 0) return null;
+      const { rows } = await q.query<{ id: string }>(
+        `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, 'email', $2, $3)
+         ON CONFLICT (kind, identifier) DO NOTHING RETURNING id`,
+        [userId, email, binding],
+      );
+      if (rows.length !== 1) return null;
+      await q.query(
+        'UPDATE users SET email = $2, updated_at = now() WHERE id = $1 AND email IS NULL',
+        [userId, email],
+      );
+      return rows[0]!.id;
+    },
+    /** Ends every session of the account but `keep` (a password change keeps its own). */
+    async revokeOtherSessions(q: Queryable, userId: string, keep: string): Promise<number> {
+      const { rows } = await q.query(
+        `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'logout_all'
+         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id`,
+        [userId, keep],
+      );
+      return rows.length;
+    },
     /** The account's pending recovery (auth_recoveries, migration 018), if any. */
     async pendingRecovery(
       userId: string,

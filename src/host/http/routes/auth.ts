@@ -101,6 +101,28 @@ const SiweLoginBody = z
   })
   .strict();
 
+/** The second factor a login by any first factor may carry (needed when TOTP is enrolled). */
+const SecondFields = {
+  totp_code: TotpCode.optional(),
+  recovery_code: RecoveryCode.optional(),
+};
+const oneSecond = {
+  message: 'send at most one of totp_code and recovery_code',
+  path: ['totp_code'],
+};
+const atMostOneSecond = (b: {
+  totp_code?: string | undefined;
+  recovery_code?: string | undefined;
+}) => b.totp_code === undefined || b.recovery_code === undefined;
+
+/** A new password as typed, or `{envelope}` (plaintext action `link` or `change`). */
+const NewPassword = z.union([
+  PasswordSchema,
+  z.object({ envelope: CredentialEnvelopeSchema }).strict(),
+]);
+const newSecretOf = (p: z.infer<typeof NewPassword>): AuthSecret =>
+  typeof p === 'string' ? { password: p } : { envelope: p.envelope };
+
 const RefreshBody = z.object({ refresh_token: RefreshTokenSchema.optional() }).strict();
 const Errors = {
   400: ErrorResponseSchema,
@@ -215,13 +237,14 @@ export function authRoutes(deps: {
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
-          summary: 'Passkey login: the assertion, verified in the enclave; the usual token pair',
-          body: WebAuthnBody,
+          summary:
+            'Passkey login: the assertion, verified in the enclave; the usual token pair (with TOTP enrolled and no user verification, also totp_code or recovery_code)',
+          body: WebAuthnBody.extend(SecondFields).strict().refine(atMostOneSecond, oneSecond),
           response: { 200: TokenPairSchema.extend({ user_id: z.uuid() }).strict(), ...Errors },
         },
       },
       async (request, reply) => {
-        const r = await auth.passkeyLogin(request.body.response);
+        const r = await auth.passkeyLogin(request.body.response, secondOf(request.body));
         setCookies(reply, r);
         return r;
       },
@@ -253,7 +276,7 @@ export function authRoutes(deps: {
         schema: {
           summary:
             'Sign-In with Ethereum (EIP-4361): the signed message; the first login creates the account',
-          body: SiweLoginBody,
+          body: SiweLoginBody.extend(SecondFields).strict().refine(atMostOneSecond, oneSecond),
           response: {
             200: TokenPairSchema.extend({ user_id: z.uuid(), created: z.boolean() }).strict(),
             ...Errors,
@@ -261,7 +284,8 @@ export function authRoutes(deps: {
         },
       },
       async (request, reply) => {
-        const r = await auth.siweLogin(request.body.message, request.body.signature);
+        const b = request.body;
+        const r = await auth.siweLogin(b.message, b.signature, secondOf(b));
         setCookies(reply, r);
         return r;
       },
@@ -319,7 +343,10 @@ export function authRoutes(deps: {
         schema: {
           summary:
             'Email one-time code: the code → the token pair; the first login creates the account',
-          body: z.object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/) }).strict(),
+          body: z
+            .object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/), ...SecondFields })
+            .strict()
+            .refine(atMostOneSecond, oneSecond),
           response: {
             200: TokenPairSchema.extend({ user_id: z.uuid(), created: z.boolean() }).strict(),
             ...Errors,
@@ -327,7 +354,8 @@ export function authRoutes(deps: {
         },
       },
       async (request, reply) => {
-        const r = await auth.otpVerify(request.body.email, request.body.code);
+        const b = request.body;
+        const r = await auth.otpVerify(b.email, b.code, secondOf(b));
         setCookies(reply, r);
         return r;
       },
@@ -520,7 +548,7 @@ export function authRoutes(deps: {
       {
         schema: {
           summary:
-            "This account's login methods (password, email, Ethereum addresses, passkeys) and whether an authenticator app (TOTP) is enrolled",
+            "This account's login methods (password, emails, Ethereum addresses, passkeys) and whether an authenticator app (TOTP) is enrolled",
           response: {
             200: z
               .object({
@@ -558,16 +586,84 @@ export function authRoutes(deps: {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
           summary:
-            'Link a login method with proof of it: today an Ethereum address (a SIWE message it signed)',
-          body: z.object({ siwe: SiweLoginBody }).strict(),
-          response: { 201: z.object({ id: z.uuid() }).strict(), ...Errors },
+            'Link a login method with proof of it: an Ethereum address (a SIWE message it signed), a password (the account has none), or an email (the code from POST /auth/methods/link/email/start)',
+          body: z
+            .object({
+              siwe: SiweLoginBody.optional(),
+              password: NewPassword.optional(),
+              email: z
+                .object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/) })
+                .strict()
+                .optional(),
+            })
+            .strict()
+            .refine(
+              (b) => [b.siwe, b.password, b.email].filter((v) => v !== undefined).length === 1,
+              { message: 'send exactly one of siwe, password and email', path: ['siwe'] },
+            ),
+          response: {
+            201: z.object({ id: z.union([z.uuid(), z.literal('password')]) }).strict(),
+            ...Errors,
+          },
         },
       },
       async (request, reply) => {
         const claims = await guard.claims(request);
-        const { message, signature } = request.body.siwe;
-        const r = await auth.linkSiwe(guard.token(request), claims.sub, message, signature);
+        const token = guard.token(request);
+        const { siwe, password, email } = request.body;
+        const r = siwe
+          ? await auth.linkSiwe(token, claims.sub, siwe.message, siwe.signature)
+          : password !== undefined
+            ? await auth.linkPassword(token, claims.sub, newSecretOf(password))
+            : await auth.linkEmail(token, claims.sub, email!.email, email!.code);
         return reply.code(201).send(r);
+      },
+    );
+
+    app.post(
+      '/auth/methods/link/email/start',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.registerMaxPerIp, timeWindow: 3_600_000 } },
+        schema: {
+          summary:
+            'Link an email, step 1: the enclave mails a code bound to this account and address; always 202',
+          body: z.object({ email: EmailSchema }).strict(),
+          response: { 202: z.object({ accepted: z.literal(true) }).strict(), ...Errors },
+        },
+      },
+      async (request, reply) => {
+        await guard.claims(request);
+        await auth.linkEmailStart(guard.token(request), request.body.email);
+        return reply.code(202).send({ accepted: true as const });
+      },
+    );
+
+    app.post(
+      '/auth/password/change',
+      {
+        preHandler: requireStepUp(),
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            "Change the account's password (hashed and sealed in the enclave); every other session ends",
+          body: z.object({ password: NewPassword }).strict(),
+          response: {
+            200: z.object({ success: z.literal(true), revoked: z.number().int() }).strict(),
+            404: ErrorResponseSchema,
+            ...Errors,
+          },
+        },
+      },
+      async (request) => {
+        const claims = await guard.claims(request);
+        const { revoked } = await auth.changePassword(
+          guard.token(request),
+          claims.sub,
+          claims.sid,
+          newSecretOf(request.body.password),
+        );
+        return { success: true as const, revoked };
       },
     );
 
@@ -725,12 +821,33 @@ export function authRoutes(deps: {
     );
 
     app.post(
+      '/auth/step-up/passkey/options',
+      {
+        config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        schema: {
+          summary:
+            "Step-up by passkey: WebAuthn request options for this account's passkeys, with a challenge the enclave remembers for this account",
+          response: {
+            200: z.object({ options: z.record(z.string(), z.unknown()) }).strict(),
+            404: ErrorResponseSchema,
+            ...Errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const claims = await guard.claims(request);
+        return auth.passkeyStepUpOptions(guard.token(request), claims.sub);
+      },
+    );
+
+    app.post(
       '/auth/step-up',
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
           summary:
-            "Step up this session: with a second factor (totp_code, recovery_code) a new pair whose token's amr has otp and mfa; without TOTP, an email_code from POST /auth/step-up/email/start (amr otp); always a fresh auth_time",
+            "Step up this session: with a second factor (totp_code, recovery_code) a new pair whose token's amr has otp and mfa; with a passkey assertion (POST /auth/step-up/passkey/options) amr hwk and mfa; without TOTP, an email_code from POST /auth/step-up/email/start (amr otp); always a fresh auth_time",
           body: z
             .object({
               totp_code: TotpCode.optional(),
@@ -739,14 +856,16 @@ export function authRoutes(deps: {
                 .string()
                 .regex(/^\d{6}$/)
                 .optional(),
+              passkey: z.record(z.string(), z.unknown()).optional(),
             })
             .strict()
             .refine(
               (b) =>
-                [b.totp_code, b.recovery_code, b.email_code].filter((v) => v !== undefined)
-                  .length === 1,
+                [b.totp_code, b.recovery_code, b.email_code, b.passkey].filter(
+                  (v) => v !== undefined,
+                ).length === 1,
               {
-                message: 'send exactly one of totp_code, recovery_code and email_code',
+                message: 'send exactly one of totp_code, recovery_code, email_code and passkey',
                 path: ['totp_code'],
               },
             ),
@@ -755,11 +874,14 @@ export function authRoutes(deps: {
       },
       async (request, reply) => {
         const claims = await guard.claims(request);
-        const { email_code: emailCode, ...second } = request.body;
+        const { email_code: emailCode, passkey, ...second } = request.body;
+        const token = guard.token(request);
         const r =
-          emailCode !== undefined
-            ? await auth.stepUpEmail(guard.token(request), claims.sub, claims.roles, emailCode)
-            : await auth.stepUp(guard.token(request), claims.sub, claims.roles, secondOf(second)!);
+          passkey !== undefined
+            ? await auth.passkeyStepUp(token, claims.sub, claims.roles, passkey)
+            : emailCode !== undefined
+              ? await auth.stepUpEmail(token, claims.sub, claims.roles, emailCode)
+              : await auth.stepUp(token, claims.sub, claims.roles, secondOf(second)!);
         setCookies(reply, r);
         return r;
       },

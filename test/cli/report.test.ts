@@ -1,0 +1,181 @@
+/**
+ * `cloister sessions` and `cloister report` against a real service and the local fake exchange:
+ * the report follows the job to its end, saves the signed JSON and verifies it (attestation,
+ * signature, log inclusion) before printing a figure; a result whose figures were edited in
+ * transit is refused; `sessions` lists metadata and never a key.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { runCli } from './run.js';
+
+const NONCE = 'cli-report-nonce-0123';
+const API_KEY = 'CLI-REPORT-KEY-PLAINTEXT';
+const API_SECRET = 'CLI-REPORT-SECRET-PLAINTEXT';
+
+describe('cloister sessions / report (real service, fake exchange)', { concurrency: false }, () => {
+  let fake: FakeExchange;
+  let ts: TestService;
+  let url: string;
+  let dir: string;
+  let trust: string[];
+  let sessionId: string;
+  const password = 'a long enough cli password 42';
+  const email = `cli-report-${Date.now()}@example.com`;
+
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, {
+      ...process.env,
+      CLOISTER_ACCESS_TOKEN: '',
+      CLOISTER_URL: url,
+      XDG_CONFIG_HOME: dir,
+      ...env,
+    });
+
+  before(async () => {
+    fake = await startFakeExchange({
+      accounts: [{ apiKey: API_KEY, secret: API_SECRET, seed: 5, fills: 400, days: 40 }],
+    });
+    ts = await startTestService('pglite', {
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      BINANCE_BASE_URL: fake.url,
+      // Short, so the CLI sees the job answer 202 and follows it.
+      AGGREGATES_WAIT_MS: '1',
+    });
+    await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(ts.service.app.server.address() as { port: number }).port}`;
+    dir = mkdtempSync(join(tmpdir(), 'cloister-report-'));
+    trust = ['--expect-measurement', ts.measurement, '--trust-simulated-key', ts.vendorKey];
+    assert.equal(
+      (await cli(['auth', 'register', '--email', email, ...trust], { CLOISTER_PASSWORD: password }))
+        .code,
+      0,
+    );
+    const login = await cli(['login', '--email', email, ...trust], { CLOISTER_PASSWORD: password });
+    assert.equal(login.code, 0, login.stderr);
+    const submit = await cli(['submit', ...trust, '--exchange', 'binance', '--json'], {
+      CLOISTER_API_KEY: API_KEY,
+      CLOISTER_API_SECRET: API_SECRET,
+    });
+    assert.equal(submit.code, 0, submit.stderr);
+    sessionId = (JSON.parse(submit.stdout) as { session_id: string }).session_id;
+  });
+  after(async () => {
+    await ts?.stop();
+    await fake?.close();
+  });
+
+  it('sessions lists the account’s sessions, metadata only', async () => {
+    const text = await cli(['sessions']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`session_id: ${sessionId}`));
+    assert.match(text.stdout, /expires_at: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
+    const json = await cli(['sessions', '--json', '--limit', '5']);
+    const body = JSON.parse(json.stdout) as { sessions: { session_id: string }[] };
+    assert.deepEqual(
+      body.sessions.map((s) => s.session_id),
+      [sessionId],
+    );
+    for (const out of [text.stdout, json.stdout])
+      assert.ok(!out.includes(API_KEY) && !out.includes(API_SECRET));
+    assert.equal((await cli(['sessions', '--limit', '0'])).code, 2);
+  });
+
+  it('report follows the job, saves the signed result and verifies it before printing', async () => {
+    const file = join(dir, 'result.json');
+    const r = await cli([
+      'report',
+      '--session',
+      sessionId,
+      '--from',
+      '2026-10-02T00:00:00Z',
+      '--to',
+      '2026-11-01T00:00:00Z',
+      '--audience',
+      'verifier.example',
+      '--nonce',
+      NONCE,
+      '--allow-api-host',
+      new URL(fake.url).host,
+      '--out',
+      file,
+      ...trust,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^report verified: \d+ trades, pnl /);
+    assert.match(r.stdout, /addressed to verifier\.example/);
+    assert.match(
+      r.stderr,
+      /job [0-9a-f-]+ (queued|running)/,
+      'progress is shown while the job runs',
+    );
+    assert.match(r.stdout, new RegExp(`saved to ${file.replace(/[.]/g, '\\.')}`));
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+      status: string;
+      aggregates_signed: { payload: { trades: number; nonce: string; pnl: number } };
+    };
+    assert.equal(saved.status, 'done');
+    assert.equal(saved.aggregates_signed.payload.nonce, NONCE);
+    assert.ok(saved.aggregates_signed.payload.trades > 0);
+
+    // The saved file verifies on its own, as a third party would check it.
+    const again = await cli([
+      'verify',
+      'aggregates',
+      file,
+      '--allow-api-host',
+      new URL(fake.url).host,
+      '--expect-nonce',
+      NONCE,
+      ...trust,
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+
+    // An edited figure is refused by name.
+    saved.aggregates_signed.payload.pnl += 1;
+    const edited = join(dir, 'edited.json');
+    writeFileSync(edited, JSON.stringify(saved));
+    const refused = await cli([
+      'verify',
+      'aggregates',
+      edited,
+      '--allow-api-host',
+      new URL(fake.url).host,
+      ...trust,
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /aggregates refused/);
+  });
+
+  it('a refused field is named', async () => {
+    const r = await cli(['report', '--session', sessionId, '--nonce', 'short', ...trust]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /400 VALIDATION_FAILED: .*\[nonce: /);
+    assert.equal((await cli(['report', '--session', sessionId, '--from', 'yesterday'])).code, 2);
+  });
+
+  it('report refuses before asking anything when the attestation does not verify', async () => {
+    const r = await cli([
+      'report',
+      '--session',
+      sessionId,
+      '--expect-measurement',
+      'ab'.repeat(48),
+      '--trust-simulated-key',
+      ts.vendorKey,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /attestation refused, nothing requested/);
+  });
+
+  it('report --help names its options, an example and the environment', async () => {
+    const r = await cli(['report', '--help']);
+    assert.equal(r.code, 0);
+    for (const s of ['--session', '--from', '--symbols', '--out', 'Example:', 'CLOISTER_URL'])
+      assert.ok(r.stdout.includes(s), s);
+  });
+});
