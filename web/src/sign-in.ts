@@ -109,10 +109,11 @@ export async function otpStart(email: string): Promise<void> {
   await api('/auth/otp/start', { method: 'POST', body: { email }, auth: false });
 }
 
-export async function otpVerify(email: string, code: string): Promise<void> {
+/** `second`: the authenticator or recovery code of an account with TOTP. */
+export async function otpVerify(email: string, code: string, second?: string): Promise<void> {
   const t = await api<TokenPair>('/auth/otp/verify', {
     method: 'POST',
-    body: { email, code },
+    body: { email, code, ...(second?.trim() ? secondFactor(second) : {}) },
     auth: false,
   });
   await signedIn(t, email);

@@ -5,31 +5,55 @@
  */
 import { useState } from 'preact/hooks';
 import { account, ApiError } from '../api.js';
-import { Field, Message, useAction } from '../components.js';
+import { Field, Message, useAction, type Msg } from '../components.js';
 import { navigate } from '../router.js';
 import { otpStart, otpVerify, passkeyLogin, passwordAction, passwordLogin } from '../sign-in.js';
 import { SiweMethod, siweAvailable } from './Siwe.js';
 
+/**
+ * The second factor of an account with an authenticator app: the field appears once the service
+ * answered AUTH_MFA_REQUIRED, and the sign-in is sent again with its code (or a recovery code).
+ */
+function useSecondFactor(id: string, setMsg: (m: Msg) => void) {
+  const [needed, setNeeded] = useState(false);
+  const [code, setCode] = useState('');
+  /** Runs `signIn`; false when the service asked for the second factor (the field is shown). */
+  const attempt = async (signIn: (second?: string) => Promise<void>): Promise<boolean> => {
+    try {
+      await signIn(needed ? code : undefined);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== 'AUTH_MFA_REQUIRED') throw err;
+      setNeeded(true);
+      setMsg({ kind: 'info', text: 'This account has an authenticator app: type its code.' });
+      return false;
+    }
+    setCode('');
+    return true;
+  };
+  const field = needed && (
+    <Field id={id} label="Code from your authenticator app, or a recovery code">
+      <input
+        id={id}
+        autocomplete="one-time-code"
+        required
+        value={code}
+        onInput={(e) => setCode(e.currentTarget.value)}
+      />
+    </Field>
+  );
+  return { attempt, field };
+}
+
 function PasswordMethod() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [code, setCode] = useState('');
-  // Shown once the service said the account has an authenticator app (AUTH_MFA_REQUIRED).
-  const [needCode, setNeedCode] = useState(false);
   const { busy, msg, setMsg, run: act } = useAction();
+  const mfa = useSecondFactor('si-code', setMsg);
   const run = (action: 'register' | 'login') =>
     act(async () => {
       if (action === 'register') await passwordAction('register', email, password);
-      try {
-        await passwordLogin(email, password, needCode ? code : undefined);
-      } catch (err) {
-        if (!(err instanceof ApiError) || err.code !== 'AUTH_MFA_REQUIRED') throw err;
-        setNeedCode(true);
-        setMsg({ kind: 'info', text: 'This account has an authenticator app: type its code.' });
-        return;
-      }
+      if (!(await mfa.attempt((second) => passwordLogin(email, password, second)))) return;
       setPassword('');
-      setCode('');
       navigate('/keys');
     });
   return (
@@ -65,17 +89,7 @@ function PasswordMethod() {
           onInput={(e) => setPassword(e.currentTarget.value)}
         />
       </Field>
-      {needCode && (
-        <Field id="si-code" label="Code from your authenticator app, or a recovery code">
-          <input
-            id="si-code"
-            autocomplete="one-time-code"
-            required
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
-        </Field>
-      )}
+      {mfa.field}
       <div class="row">
         <button type="submit" disabled={busy}>
           Sign in
@@ -117,6 +131,7 @@ function EmailCodeMethod() {
   const [code, setCode] = useState('');
   const [sent, setSent] = useState(false);
   const { busy, msg, setMsg, run } = useAction();
+  const mfa = useSecondFactor('otp-second', setMsg);
   const start = () =>
     run(async () => {
       await otpStart(email);
@@ -125,7 +140,7 @@ function EmailCodeMethod() {
     });
   const verify = () =>
     run(async () => {
-      await otpVerify(email, code.trim());
+      if (!(await mfa.attempt((second) => otpVerify(email, code.trim(), second)))) return;
       setCode('');
       navigate('/keys');
     });
@@ -159,6 +174,7 @@ function EmailCodeMethod() {
           />
         </Field>
       )}
+      {mfa.field}
       <div class="row">
         {sent ? (
           <>
