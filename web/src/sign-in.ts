@@ -76,8 +76,11 @@ export async function passwordLogin(email: string, password: string, code?: stri
   await signedIn((await passwordAction('login', email, password, code)) as TokenPair, email);
 }
 
-/** Sign in with a discoverable passkey of this site. */
-export async function passkeyLogin(): Promise<void> {
+/**
+ * Sign in with a discoverable passkey of this site. `second`: the authenticator or recovery code
+ * an account with TOTP needs when the authenticator did not verify the user.
+ */
+export async function passkeyLogin(second?: string): Promise<void> {
   const { options } = await api<{ options: PublicKeyCredentialRequestOptionsJSON }>(
     '/auth/passkeys/login/options',
     { method: 'POST', auth: false },
@@ -85,7 +88,7 @@ export async function passkeyLogin(): Promise<void> {
   const response = await startAuthentication({ optionsJSON: options });
   const t = await api<TokenPair>('/auth/passkeys/login/verify', {
     method: 'POST',
-    body: { response },
+    body: { response, ...(second?.trim() ? secondFactor(second) : {}) },
     auth: false,
   });
   await signedIn(t);

@@ -109,15 +109,18 @@ function PasswordMethod() {
 }
 
 function PasskeyMethod() {
-  const { busy, msg, run: act } = useAction();
+  const { busy, msg, setMsg, run: act } = useAction();
+  // An authenticator that did not verify the user: an account with TOTP needs its code too.
+  const mfa = useSecondFactor('pk-second', setMsg);
   const run = () =>
     act(async () => {
-      await passkeyLogin();
+      if (!(await mfa.attempt((second) => passkeyLogin(second)))) return;
       navigate('/keys');
     });
   return (
     <div>
       <p>Use a passkey you added on the Account page (this device or a security key).</p>
+      {mfa.field}
       <button type="button" disabled={busy} onClick={() => void run()}>
         Sign in with a passkey
       </button>
