@@ -61,6 +61,14 @@ export interface FakeExchangeOptions {
    * done something, e.g. revoked the session, then releases it). No timer is involved.
    */
   hold?: (req: { exchange: ExchangeName | 'unknown'; path: string }) => Promise<void> | void;
+  /**
+   * A rate limit on demand: a number answers this request with HTTP 429, `Retry-After` that many
+   * seconds and the exchange's "too many requests" body (e.g. once, to see a client wait it out).
+   */
+  tooManyRequests?: (req: {
+    exchange: ExchangeName | 'unknown';
+    path: string;
+  }) => number | undefined;
   limits?: {
     binance?: Partial<BinanceLimits>;
     bybit?: Partial<WindowLimits>;
@@ -103,6 +111,15 @@ export const DEFAULT_ACCOUNTS: AccountSpec[] = [
 ];
 
 const MAX_BODY = 1 << 20;
+
+/** Each exchange's "too many requests" body (for `tooManyRequests`). */
+const TOO_MANY: Record<ExchangeName | 'unknown', unknown> = {
+  binance: { code: -1003, msg: 'Too many requests; please use the websocket for live updates.' },
+  bybit: { retCode: 10006, retMsg: 'Too many visits!', result: {}, time: 0 },
+  okx: { code: '50011', msg: 'Too Many Requests', data: [] },
+  coinbase: { error: 'RATE_LIMIT_EXCEEDED', message: 'Too many requests' },
+  unknown: '',
+};
 
 function classify(path: string): ExchangeName | 'unknown' {
   if (path.startsWith('/api/v3/brokerage/')) return 'coinbase';
@@ -182,8 +199,16 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
         host: req.headers.host ?? '',
       };
       let out: FakeResponse;
+      const retryAfterS = opts.tooManyRequests?.({ exchange: classify(path), path });
       try {
-        out = dispatch(fr);
+        out =
+          retryAfterS === undefined
+            ? dispatch(fr)
+            : {
+                status: 429,
+                headers: { 'retry-after': String(retryAfterS) },
+                body: TOO_MANY[classify(path)],
+              };
       } catch {
         out = {
           status: 500,

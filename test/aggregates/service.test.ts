@@ -78,7 +78,7 @@ async function harness(config: {
               views.get(id) ?? {
                 job_id: id,
                 state: 'running',
-                progress: { requests: 1, fills: 0 },
+                progress: { requests: 1, fills: 0, rate_limit_waits: 0, rate_limit_wait_ms: 0 },
               },
           ),
         } as never;
@@ -249,7 +249,7 @@ describe('aggregates service: admission', () => {
     h.views.set(a1.job_id, {
       job_id: a1.job_id,
       state: 'failed',
-      progress: { requests: 1, fills: 0 },
+      progress: { requests: 1, fills: 0, rate_limit_waits: 0, rate_limit_wait_ms: 0 },
       error: 'EXCHANGE_UNAVAILABLE',
     });
     const next = h.nextStart();

@@ -49,6 +49,7 @@ describe('TOTP second factor and step-up', () => {
   after(async () => ts?.stop());
 
   it('enrols: the secret leaves the enclave once, as an otpauth URI; a code confirms it', async () => {
+    assert.equal((await call('GET', '/auth/methods', oldToken)).json().totp, false);
     const enrol = await call('POST', '/auth/totp/enroll', oldToken, { label: 'totp@example.com' });
     assert.equal(enrol.statusCode, 201, enrol.body);
     assert.equal(enrol.headers['cache-control'], 'no-store');
@@ -66,6 +67,8 @@ describe('TOTP second factor and step-up', () => {
     recoveryCodes = ok.json().recovery_codes;
     assert.equal(recoveryCodes.length, 10);
     assert.equal(new Set(recoveryCodes).size, 10);
+    // GET /auth/methods says an authenticator app is enrolled (the web app's Account page).
+    assert.equal((await call('GET', '/auth/methods', oldToken)).json().totp, true);
     // Enrolment is itself sensitive: this token (password only) no longer steps up.
     const again = await call('POST', '/auth/totp/enroll', oldToken, {});
     assert.equal(again.json().error.code, 'STEP_UP_REQUIRED');

@@ -9,7 +9,9 @@
  * refused; the share link; a wallet created (device share in IndexedDB under a passphrase) and a
  * message signed, checked against the address here; the log explorer; passkeys through the CDP
  * virtual authenticator (added behind the step-up dialog, then a sign-in), an email-code sign-in
- * and no SIWE without a wallet. Every page: no console
+ * and no SIWE without a wallet; TOTP enrolled on /account (codes computed here), a TOTP step-up
+ * for a wallet policy, sign-in and step-up with recovery codes; wallet export (checked with viem)
+ * and recovery start/cancel; the cluster members; a 429 counted in the progress bar. Every page: no console
  * error (a CSP violation is one) and axe-core finds no serious or critical violation.
  *
  * WEB_SCREENSHOTS=1 saves a screenshot of each page to docs/web/ (docs/web-app.md shows them).
@@ -21,7 +23,9 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { URI, TOTP } from 'otpauth';
 import { verifyMessage } from 'viem';
+import { mnemonicToAccount } from 'viem/accounts';
 import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
 import { mailedCode } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -53,19 +57,30 @@ describe('web app in Chromium', { skip }, () => {
   let release: () => void = () => undefined;
   let held = 0;
   const gate = new Promise<void>((ok) => (release = ok));
+  let reachedHold: () => void = () => undefined;
+  const atHold = new Promise<void>((ok) => (reachedHold = ok));
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (CI installs it)`);
     ensureWebBuild();
     let requests = 0;
+    let limited = false;
     fake = await startFakeExchange({
+      // The first page of fills is refused once (429, Retry-After: 1 s): the bar counts the wait.
+      tooManyRequests: (req) => {
+        if (limited || !req.path.includes('myTrades')) return undefined;
+        limited = true;
+        return 1;
+      },
       accounts: [{ apiKey: API_KEY, secret: API_SECRET, seed: 16, fills: 3000, days: 60 }],
-      // The second page of fills waits until the test has seen the progress bar move.
+      // The second request for fills (the retry after the 429) waits until the test has seen
+      // the progress bar move.
       hold: async (req) => {
         if (!req.path.includes('myTrades')) return;
         requests += 1;
         if (requests === 2) {
           held += 1;
+          reachedHold();
           await gate;
         }
       },
@@ -83,6 +98,8 @@ describe('web app in Chromium', { skip }, () => {
       BINANCE_BASE_URL: fake.url,
       // Always a job to poll, so the page shows its progress.
       AGGREGATES_WAIT_MS: '0',
+      // Recorded once ready: the operator view lists this instance among the cluster members.
+      CLUSTER_ADVERTISE_URL: `http://localhost:${port}`,
     });
     await ts.service.app.listen({ host: '127.0.0.1', port });
     base = `http://127.0.0.1:${port}`;
@@ -163,6 +180,38 @@ describe('web app in Chromium', { skip }, () => {
     assert.fail(`${selector} is not reachable with ${key}`);
   }
 
+  /** Pins the simulated vendor key and the measurement on `origin`'s trust page. */
+  async function pin(page: Page, origin = base): Promise<void> {
+    await page.goto(`${origin}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+  }
+
+  /** Registers (`Create account`) or signs in with the password on the sign-in page. */
+  async function passwordSignIn(
+    w: Watched,
+    email: string,
+    button: 'Create account' | 'Sign in',
+  ): Promise<void> {
+    await go(w, '/signin', 'Sign in');
+    await w.page.getByLabel('Email', { exact: true }).fill(email);
+    await w.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await w.page.getByRole('button', { name: button, exact: true }).click();
+    await w.page.waitForURL(`${base}/keys`);
+  }
+
+  /** A stale access token: the next call refreshes it, and a refreshed token has no recent sign-in. */
+  async function staleToken(page: Page): Promise<void> {
+    await page.evaluate(() => {
+      const key = 'cloister.account.v1';
+      const a = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { accessToken?: string };
+      a.accessToken = 'expired';
+      sessionStorage.setItem(key, JSON.stringify(a));
+    });
+  }
+
   let signedFile = '';
   let shareHref = '';
 
@@ -221,12 +270,20 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByLabel(/^Symbols/).fill('BTC/USDT, ETH/USDT');
     await page.getByRole('button', { name: 'Request signed report' }).click();
     await page.getByTestId('progress').waitFor();
+    // The retry after the 429 is being held: what the bar shows next happened before it.
+    await atHold;
     await page.waitForFunction(() =>
       /^[1-9]\d* exchange requests/.test(
         document.querySelector('[data-testid="progress-text"]')?.textContent ?? '',
       ),
     );
     assert.equal(held, 1, 'the fake exchange held a request while the bar showed progress');
+    // The 429 the fake answered first, waited out by the enclave, is in the job's progress.
+    await page.waitForFunction(() =>
+      / 1 rate-limit wait \(1\.0 s\)$/.test(
+        document.querySelector('[data-testid="progress-text"]')?.textContent ?? '',
+      ),
+    );
     await axe(page, 'report (running)');
     await shot(page, 'report-progress');
     release();
@@ -333,16 +390,8 @@ describe('web app in Chromium', { skip }, () => {
     const context = await browser.newContext({ acceptDownloads: true });
     const w = await open(context);
     const { page } = w;
-    await page.goto(`${base}/trust`);
-    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
-    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
-    await page.getByRole('button', { name: 'Save pins and verify' }).click();
-    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
-    await go(w, '/signin', 'Sign in');
-    await page.getByLabel('Email', { exact: true }).fill('holder@example.com');
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(`${base}/keys`);
+    await pin(page);
+    await passwordSignIn(w, 'holder@example.com', 'Create account');
 
     assert.equal(
       await page
@@ -407,6 +456,41 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Sign message' }).click();
     await page.getByText(/POLICY_DENIED/).waitFor();
 
+    // Export: the device share (passphrase) and the recovery share file, combined here; the
+    // mnemonic gives the wallet's address in another implementation (viem, BIP-44 path 0).
+    const kitFile = {
+      name: 'recovery.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(recoveryFile)),
+    };
+    await page.getByLabel('Recovery share file').setInputFiles(kitFile);
+    await page.getByRole('button', { name: 'Export mnemonic' }).click();
+    await page.getByTestId('mnemonic').waitFor();
+    const mnemonic = (await page.getByTestId('mnemonic').textContent()) ?? '';
+    assert.equal(mnemonic.split(' ').length, 24);
+    assert.equal(mnemonicToAccount(mnemonic).address.toLowerCase(), address.toLowerCase());
+    // Another wallet's (or a tampered) recovery share is refused before anything is combined.
+    await page.getByLabel('Recovery share file').setInputFiles({
+      ...kitFile,
+      buffer: Buffer.from(JSON.stringify({ ...recoveryFile, generation: 7 })),
+    });
+    await page.getByRole('button', { name: 'Export mnemonic' }).click();
+    await page.getByText(/recovery share of another wallet or generation/).waitFor();
+
+    // Recovery: started with the recovery share (time-locked), cancelled with the device share.
+    await page.getByLabel('Recovery share file').setInputFiles(kitFile);
+    await page.getByRole('button', { name: 'Start recovery' }).click();
+    await page.getByText(/^Recovery started:/).waitFor();
+    await page
+      .getByTestId('recovery-state')
+      .getByText(/started .*, unlocks /)
+      .waitFor();
+    await axe(page, 'wallets (recovery)');
+    await shot(page, 'wallets-recovery');
+    await page.getByRole('button', { name: 'Cancel recovery' }).click();
+    await page.getByText('Recovery cancelled.').waitFor();
+    await page.getByTestId('recovery-state').getByText('none in progress').waitFor();
+
     await go(w, '/log', 'Log');
     await page.getByTestId('checkpoint').waitFor();
     await page.getByTestId('own-entries').waitFor();
@@ -433,19 +517,17 @@ describe('web app in Chromium', { skip }, () => {
     const context = await browser.newContext();
     const w = await open(context);
     const { page } = w;
-    await page.goto(`${base}/trust`);
-    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
-    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
-    await page.getByRole('button', { name: 'Save pins and verify' }).click();
-    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
-    await go(w, '/signin', 'Sign in');
-    await page.getByLabel('Email', { exact: true }).fill(EMAIL);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.waitForURL(`${base}/keys`);
+    await pin(page);
+    await passwordSignIn(w, EMAIL, 'Sign in');
     await go(w, '/operator', 'Operator');
     await page.getByTestId('op-sessions').getByRole('cell', { name: 'binance' }).first().waitFor();
     assert.match((await page.getByTestId('metrics').textContent()) ?? '', /users/);
+    // The running instance recorded itself (CLUSTER_ADVERTISE_URL) with its measurement.
+    await page.getByTestId('members').getByRole('cell', { name: local }).waitFor();
+    assert.match(
+      (await page.getByTestId('members').textContent()) ?? '',
+      new RegExp(ts.measurement.slice(0, 16)),
+    );
     await page.getByRole('button', { name: 'Rotate signing key now' }).click();
     await page.getByText('Signing key rolled over.').waitFor();
     await axe(page, 'operator');
@@ -471,11 +553,7 @@ describe('web app in Chromium', { skip }, () => {
         isUserVerified: true,
       },
     });
-    await page.goto(`${local}/trust`);
-    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
-    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
-    await page.getByRole('button', { name: 'Save pins and verify' }).click();
-    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+    await pin(page, local);
     await page.goto(`${local}/signin`);
     assert.equal(
       await page.getByRole('heading', { name: 'Sign-In with Ethereum' }).count(),
@@ -488,12 +566,7 @@ describe('web app in Chromium', { skip }, () => {
     await page.waitForURL(`${local}/keys`);
 
     // A refreshed token carries no recent authentication: adding a passkey then needs a step-up.
-    await page.evaluate(() => {
-      const key = 'cloister.account.v1';
-      const a = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { accessToken?: string };
-      a.accessToken = 'expired';
-      sessionStorage.setItem(key, JSON.stringify(a));
-    });
+    await staleToken(page);
     await page.goto(`${local}/account`);
     await page.getByTestId('methods').waitFor();
     await page.getByRole('button', { name: 'Add a passkey' }).click();
@@ -539,6 +612,105 @@ describe('web app in Chromium', { skip }, () => {
       w.errors.filter(
         (e) =>
           !/^HTTP 401 (GET|POST) .*\/auth\/(methods|passkeys\/register\/options)$/.test(e) &&
+          !/401 \(Unauthorized\)/.test(e),
+      ),
+      [],
+    );
+    await context.close();
+  });
+
+  it('TOTP: enrolled on the account page with codes computed here; a wallet policy behind a TOTP step-up; sign-in and step-up with recovery codes', async () => {
+    const email = 'totp-user@example.com';
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    await pin(page);
+    await passwordSignIn(w, email, 'Create account');
+
+    // Enrol: the otpauth URI is shown once as text; the test is the authenticator app.
+    await page.goto(`${base}/account`);
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    const uri = (await page.getByTestId('otpauth-uri').textContent()) ?? '';
+    const totp = URI.parse(uri);
+    assert.ok(totp instanceof TOTP, uri);
+    /** The code `offset` steps from now (the enclave accepts ±1 and never a step twice). */
+    const code = (offset = 0) => totp.generate({ timestamp: Date.now() + offset * 30_000 });
+    await axe(page, 'account (TOTP enrolment)');
+    await page.getByLabel('Code from the app').fill(code());
+    await page.getByRole('button', { name: 'Confirm the code' }).click();
+    await page.getByTestId('recovery-codes').waitFor();
+    const recoveryCodes = (
+      await page.getByTestId('recovery-codes').locator('code').allTextContents()
+    ).map((c) => c.trim());
+    assert.equal(recoveryCodes.length, 10);
+    await page.getByRole('button', { name: 'Remove the authenticator app' }).waitFor();
+    await axe(page, 'account (TOTP enrolled)');
+    await shot(page, 'account-totp');
+
+    // The session's token has no second factor: a wallet policy (a sensitive route the SDK
+    // calls) opens the step-up dialog; a code from the app there lets the save go through.
+    await go(w, '/wallet', 'Wallets');
+    await page.getByLabel('Device passphrase', { exact: true }).fill('a long device passphrase');
+    await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Create wallet' }).click(),
+    ]);
+    await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
+    await page.getByLabel('Rules (JSON)').fill('[{"type":"deny_message_signing"}]');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Authenticator or recovery code').fill(code(1));
+    await dialog.getByRole('button', { name: 'Confirm with the code' }).click();
+    await page.getByText('Policy saved').waitFor();
+    assert.equal(await dialog.isVisible(), false);
+
+    // A password sign-in now asks for the second factor: a recovery code here.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page
+      .getByLabel('Code from your authenticator app, or a recovery code')
+      .fill(recoveryCodes[0]!);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${base}/keys`);
+
+    // An email-code sign-in asks for it too (the mailed code stays valid meanwhile).
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email for a code').fill(email);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    await page.getByLabel('Code from the mail').waitFor();
+    await page
+      .getByLabel('Code from the mail')
+      .fill(await mailedCode(ts.dataDir, /code is (\d{6})/, email));
+    await page.getByRole('button', { name: 'Sign in with the code' }).click();
+    await page
+      .getByLabel('Code from your authenticator app, or a recovery code')
+      .fill(recoveryCodes[2]!);
+    await page.getByRole('button', { name: 'Sign in with the code' }).click();
+    await page.waitForURL(`${base}/keys`);
+
+    // A refreshed token carries no recent authentication: removing TOTP asks for a step-up,
+    // answered with another recovery code; the removal then goes through.
+    await staleToken(page);
+    await page.goto(`${base}/account`);
+    await page.getByRole('button', { name: 'Remove the authenticator app' }).click();
+    await dialog.waitFor();
+    await dialog.getByLabel('Authenticator or recovery code').fill(recoveryCodes[1]!);
+    await dialog.getByRole('button', { name: 'Confirm with the code' }).click();
+    await page.getByText('Authenticator app removed, with its recovery codes.').waitFor();
+    assert.equal(await dialog.isVisible(), false);
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).waitFor();
+    // Expected failures only: the sign-ins without a code (401 AUTH_MFA_REQUIRED), the stale
+    // token (401) and the step-up demands (401 STEP_UP_REQUIRED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) =>
+          !/^HTTP 401 (GET|POST|DELETE) .*\/auth\/(login|otp\/verify|methods|totp)$/.test(e) &&
+          !/^HTTP 401 PUT .*\/wallets\/[0-9a-f-]+\/policy$/.test(e) &&
           !/401 \(Unauthorized\)/.test(e),
       ),
       [],

@@ -13,12 +13,16 @@ describe('JobTable', () => {
     const t = new JobTable<string>(2, 60, () => now);
     let finish!: (v: string) => void;
     t.start(id(1), (progress) => {
-      progress({ requests: 3, fills: 10 });
+      progress({ requests: 3, fills: 10, rate_limit_waits: 1, rate_limit_wait_ms: 500 });
       return new Promise<string>((ok) => (finish = ok));
     });
     await settle();
     assert.deepEqual(t.poll([id(1)]), [
-      { job_id: id(1), state: 'running', progress: { requests: 3, fills: 10 } },
+      {
+        job_id: id(1),
+        state: 'running',
+        progress: { requests: 3, fills: 10, rate_limit_waits: 1, rate_limit_wait_ms: 500 },
+      },
     ]);
     t.ack([id(1)]); // running jobs are not forgotten
     finish('signed');

@@ -50,8 +50,11 @@ function binanceSource(
     clock,
     limiter,
   });
-  const list = () =>
-    src.listFills({ from: NOW - (opts.spanMs ?? 3_600_000), to: NOW, symbols: ['BTC/USDT'] });
+  const list = (onProgress?: Parameters<typeof src.listFills>[1]) =>
+    src.listFills(
+      { from: NOW - (opts.spanMs ?? 3_600_000), to: NOW, symbols: ['BTC/USDT'] },
+      onProgress,
+    );
   return { list, clock, limiter, routed };
 }
 
@@ -105,6 +108,27 @@ describe('request loop: rate limits and retries', () => {
     ]);
     await s.list();
     assert.ok(s.clock.slept.includes(7000), `slept ${s.clock.slept}`);
+  });
+
+  it('rate-limit waits are counted in the listing and its progress, with their total', async () => {
+    const s = binanceSource([
+      { status: 429, headers: { 'retry-after': '7' }, body: { code: -1003 } },
+      { status: 429, body: { code: -1003 } },
+      ok,
+    ]);
+    const seen: { rate_limit_waits: number; rate_limit_wait_ms: number }[] = [];
+    const listing = await s.list((p) => seen.push(p));
+    // 7 s announced, then the backoff of a second 429 (1 s: 500 ms doubled) without Retry-After.
+    assert.equal(listing.rateLimitWaits, 2);
+    assert.equal(listing.rateLimitWaitMs, 8000);
+    // Each wait is reported before it is slept through.
+    assert.deepEqual(
+      seen.slice(0, 2).map((p) => [p.rate_limit_waits, p.rate_limit_wait_ms]),
+      [
+        [1, 7000],
+        [2, 8000],
+      ],
+    );
   });
 
   it('418 (banned): fails at once as EXCHANGE_RATE_LIMITED with the wait, and blocks the limiter', async () => {

@@ -56,15 +56,26 @@ for (const engine of engines()) {
     let keyId: string;
     let keys: { results: string; log: string };
 
-    /** While set, the fake holds every myTrades answer until `release` (a slow history). */
-    let holding: { reached: () => void; release: Promise<void> } | null = null;
+    /**
+     * While set, the fake holds every myTrades answer until `release` (a slow history), after
+     * letting `pass` of them through.
+     */
+    let holding: { reached: () => void; release: Promise<void>; pass?: number } | null = null;
+    /** While true, the next myTrades request is answered 429 with Retry-After: 1 (once). */
+    let limitOnce = false;
 
     before(async () => {
       fake = await startFakeExchange({
         hold: ({ path }) => {
           if (!holding || path !== '/api/v3/myTrades') return;
+          if (holding.pass && holding.pass-- > 0) return;
           holding.reached();
           return holding.release;
+        },
+        tooManyRequests: ({ path }) => {
+          if (!limitOnce || path !== '/api/v3/myTrades') return undefined;
+          limitOnce = false;
+          return 1;
         },
         accounts: [
           { apiKey: GOOD.apiKey, secret: GOOD.apiSecret, seed: 11, fills: 3000, days: 60 },
@@ -352,6 +363,61 @@ for (const engine of engines()) {
       const types = ops.rows.map((r) => r.event_type);
       assert.ok(types.includes('aggregates.cancelled'), types.join(','));
       assert.ok(!types.includes('aggregates.signed'));
+    });
+
+    it("a 429 from the exchange is waited out and counted in the job's progress", async () => {
+      const sessionId = await newSession(GOOD);
+      // The first page is refused (429, Retry-After: 1); its retry is held until the job's
+      // progress, as the API reports it, has shown the wait.
+      let reached!: () => void;
+      const atRetry = new Promise<void>((r) => (reached = r));
+      let release!: () => void;
+      limitOnce = true;
+      // The first myTrades request passes (and is answered 429); its retry is held.
+      holding = { reached, release: new Promise<void>((r) => (release = r)), pass: 1 };
+      const pending = request({ session_id: sessionId, from: FROM, to: TO });
+      let jobUrl = '';
+      try {
+        await atRetry;
+        const { rows } = await ts.service.db.query<{ id: string }>(
+          'SELECT id::text AS id FROM aggregate_jobs WHERE session_id = $1',
+          [sessionId],
+        );
+        jobUrl = `/enclave/aggregates/jobs/${rows[0]!.id}`;
+        let progress: Record<string, number> | undefined;
+        // Bounded polling until the host's poller has stored what the enclave reports.
+        for (let i = 0; i < 600; i++) {
+          const r = await app().inject({ method: 'GET', url: jobUrl });
+          assert.equal(r.statusCode, 202, r.body);
+          progress = (r.json() as { progress: Record<string, number> }).progress;
+          if (progress['rate_limit_waits'] === 1) break;
+          await new Promise((ok) => setTimeout(ok, 50));
+        }
+        assert.equal(progress?.['rate_limit_waits'], 1, JSON.stringify(progress));
+        assert.equal(progress?.['rate_limit_wait_ms'], 1000);
+        assert.ok((progress?.['requests'] ?? 0) >= 2, 'the refused request and its retry');
+      } finally {
+        holding = null;
+        limitOnce = false;
+        release();
+      }
+      // 200, or 202 when the enclave's own weight budget (earlier tests) made it wait past
+      // AGGREGATES_WAIT_MS: then the job is followed to its end.
+      const first = await pending;
+      assert.ok([200, 202].includes(first.statusCode), first.body);
+      let status = first.statusCode;
+      for (let i = 0; i < 1500 && status !== 200; i++) {
+        await new Promise((ok) => setTimeout(ok, 100));
+        const r = await app().inject({ method: 'GET', url: jobUrl });
+        assert.ok([200, 202].includes(r.statusCode), r.body);
+        status = r.statusCode;
+      }
+      assert.equal(status, 200, 'the job finished');
+      const stored = await ts.service.db.query<{ w: number; ms: number }>(
+        'SELECT rate_limit_waits AS w, rate_limit_wait_ms AS ms FROM aggregate_jobs WHERE session_id = $1',
+        [sessionId],
+      );
+      assert.deepEqual(stored.rows[0], { w: 1, ms: 1000 }, 'the final counts stay with the job');
     });
 
     it('answers 202 with a job when the fetch outlasts the wait, then the result', async () => {

@@ -48,10 +48,17 @@ export async function signedIn(t: TokenPair, email?: string): Promise<void> {
   if (a) account.set({ ...a, email: linked ?? 'signed in' });
 }
 
+/** A typed second-factor code as the API names it: six digits from the app, else a recovery code. */
+export function secondFactor(code: string): { totp_code: string } | { recovery_code: string } {
+  const c = code.trim();
+  return /^\d{6}$/.test(c) ? { totp_code: c } : { recovery_code: c };
+}
+
 export async function passwordAction(
   action: 'register' | 'login',
   email: string,
   password: string,
+  code?: string,
 ): Promise<unknown> {
   const v = await requireTrusted();
   const envelope = encryptPassword({ action, email, password }, v.enclavePubkey!, {
@@ -59,17 +66,21 @@ export async function passwordAction(
   });
   return api<unknown>(`/auth/${action}`, {
     method: 'POST',
-    body: { email, envelope },
+    body: { email, envelope, ...(code?.trim() ? secondFactor(code) : {}) },
     auth: false,
   });
 }
 
-export async function passwordLogin(email: string, password: string): Promise<void> {
-  await signedIn((await passwordAction('login', email, password)) as TokenPair, email);
+/** `code`: the authenticator or recovery code of an account with TOTP (AUTH_MFA_REQUIRED without). */
+export async function passwordLogin(email: string, password: string, code?: string): Promise<void> {
+  await signedIn((await passwordAction('login', email, password, code)) as TokenPair, email);
 }
 
-/** Sign in with a discoverable passkey of this site. */
-export async function passkeyLogin(): Promise<void> {
+/**
+ * Sign in with a discoverable passkey of this site. `second`: the authenticator or recovery code
+ * an account with TOTP needs when the authenticator did not verify the user.
+ */
+export async function passkeyLogin(second?: string): Promise<void> {
   const { options } = await api<{ options: PublicKeyCredentialRequestOptionsJSON }>(
     '/auth/passkeys/login/options',
     { method: 'POST', auth: false },
@@ -77,7 +88,7 @@ export async function passkeyLogin(): Promise<void> {
   const response = await startAuthentication({ optionsJSON: options });
   const t = await api<TokenPair>('/auth/passkeys/login/verify', {
     method: 'POST',
-    body: { response },
+    body: { response, ...(second?.trim() ? secondFactor(second) : {}) },
     auth: false,
   });
   await signedIn(t);
@@ -101,10 +112,11 @@ export async function otpStart(email: string): Promise<void> {
   await api('/auth/otp/start', { method: 'POST', body: { email }, auth: false });
 }
 
-export async function otpVerify(email: string, code: string): Promise<void> {
+/** `second`: the authenticator or recovery code of an account with TOTP. */
+export async function otpVerify(email: string, code: string, second?: string): Promise<void> {
   const t = await api<TokenPair>('/auth/otp/verify', {
     method: 'POST',
-    body: { email, code },
+    body: { email, code, ...(second?.trim() ? secondFactor(second) : {}) },
     auth: false,
   });
   await signedIn(t, email);

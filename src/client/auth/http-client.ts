@@ -153,7 +153,7 @@ export function authClient(opts: AuthClientOptions) {
         password,
       }),
     methods: () =>
-      call<{ methods: { id: string; kind: string; identifier: string | null }[] }>(
+      call<{ methods: { id: string; kind: string; identifier: string | null }[]; totp: boolean }>(
         opts,
         'GET',
         '/auth/methods',

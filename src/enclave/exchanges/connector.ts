@@ -108,7 +108,14 @@ export function createTradeHistorySource(
       const creds = credentials;
       credentials = undefined;
       const fills = new FillSet(query.from, query.to, options.maxFills);
-      const session = new Session({
+      const report = () =>
+        onProgress?.({
+          requests: session.requests,
+          fills: fills.size,
+          rate_limit_waits: session.rateLimitWaits,
+          rate_limit_wait_ms: session.rateLimitWaitMs,
+        });
+      const session: Session = new Session({
         profile: entry.profile,
         baseUrl,
         transport: options.transport,
@@ -116,6 +123,7 @@ export function createTradeHistorySource(
         clock,
         ...(options.retry ? { retry: options.retry } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        onRateLimitWait: report,
       });
       const result = await entry.list({
         session,
@@ -125,7 +133,7 @@ export function createTradeHistorySource(
         quoteAssets: options.quoteAssets ?? DEFAULT_QUOTE_ASSETS,
         query,
         fills,
-        progress: () => onProgress?.({ requests: session.requests, fills: fills.size }),
+        progress: report,
       });
       return {
         fills: fills.sorted(),
@@ -133,6 +141,8 @@ export function createTradeHistorySource(
         apiHost: url.host,
         responsesDigest: session.digest(),
         requests: session.requests,
+        rateLimitWaits: session.rateLimitWaits,
+        rateLimitWaitMs: session.rateLimitWaitMs,
         ...(result.coveredFrom !== undefined ? { coveredFrom: result.coveredFrom } : {}),
         ...(result.accountId !== undefined ? { accountId: result.accountId } : {}),
         symbolsComplete: result.symbolsComplete,

@@ -68,6 +68,8 @@ export interface SessionDeps {
   clock: Clock;
   retry?: RetryPolicy;
   signal?: AbortSignal;
+  /** Called when a rate limit is about to be waited out (the counts already include it). */
+  onRateLimitWait?: () => void;
 }
 
 /** Seconds (integer or decimal) or an HTTP date, as RFC 9110 §10.2.3 allows. */
@@ -81,6 +83,8 @@ export function parseRetryAfter(v: string | undefined, now: number): number | un
 
 export class Session {
   #requests = 0;
+  #rateLimitWaits = 0;
+  #rateLimitWaitMs = 0;
   /** Exchange time minus ours, learnt from the exchange when it refused a timestamp. */
   #offsetMs = 0;
   #synced = false;
@@ -93,6 +97,16 @@ export class Session {
 
   get requests(): number {
     return this.#requests;
+  }
+
+  /** Rate limits waited out so far (the exchange said "too many requests", then we waited). */
+  get rateLimitWaits(): number {
+    return this.#rateLimitWaits;
+  }
+
+  /** Their total wait (ms): each Retry-After, or the backoff when the exchange gave none. */
+  get rateLimitWaitMs(): number {
+    return this.#rateLimitWaitMs;
   }
 
   /**
@@ -143,6 +157,9 @@ export class Session {
         limiter.blockUntil(now + wait);
         if (v.banned || wait > this.#retry.maxWaitMs || ++limited > this.#retry.rateLimitRetries)
           throw new ExchangeError('EXCHANGE_RATE_LIMITED', v.detail, Math.ceil(wait / 1000));
+        this.#rateLimitWaits++;
+        this.#rateLimitWaitMs += wait;
+        this.deps.onRateLimitWait?.();
         continue;
       }
       if (v.kind === 'clock-skew' && !this.#synced && profile.serverTime) {

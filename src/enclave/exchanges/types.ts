@@ -4,6 +4,7 @@
  * time window, completely, through an injected transport; it never opens a socket itself.
  */
 import type { Exchange } from '../../protocol/credentials.js';
+import type { JobProgress } from '../../protocol/rpc/methods.js';
 
 /** One executed trade of the account, as the exchange reported it (decimal strings, no floats). */
 export interface Fill {
@@ -71,6 +72,9 @@ export interface FillListing {
   responsesDigest: string;
   /** Number of HTTP requests made. */
   requests: number;
+  /** Rate limits waited out (429/418 or the exchange's own "too many requests"), and the total wait. */
+  rateLimitWaits: number;
+  rateLimitWaitMs: number;
   /**
    * Set when the exchange keeps less history than the window asked for (OKX serves 3 months):
    * the fills are complete from this time (ms) to `to`, not from `from`.
@@ -87,8 +91,5 @@ export interface FillListing {
 
 export interface TradeHistorySource {
   readonly exchange: Exchange;
-  listFills(
-    query: FillQuery,
-    onProgress?: (p: { requests: number; fills: number }) => void,
-  ): Promise<FillListing>;
+  listFills(query: FillQuery, onProgress?: (p: JobProgress) => void): Promise<FillListing>;
 }

@@ -11,11 +11,9 @@
  * whatever its run later returns.
  */
 import { RpcError, isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/errors.js';
+import type { JobProgress } from '../../protocol/rpc/methods.js';
 
-export interface JobProgress {
-  requests: number;
-  fills: number;
-}
+export type { JobProgress };
 
 export type JobView<R> =
   | { job_id: string; state: 'running'; progress: JobProgress }
@@ -60,17 +58,19 @@ export class JobTable<R> {
     this.expire();
     if (this.jobs.has(jobId)) throw new RpcError('JOB_EXISTS');
     if (this.running() >= this.maxRunning) throw new RpcError('JOBS_BUSY');
-    const progress: JobProgress = { requests: 0, fills: 0 };
+    const progress: JobProgress = {
+      requests: 0,
+      fills: 0,
+      rate_limit_waits: 0,
+      rate_limit_wait_ms: 0,
+    };
     const job: Job<R> = {
       view: { job_id: jobId, state: 'running', progress },
       finishedAt: null,
       abort: new AbortController(),
     };
     this.jobs.set(jobId, job);
-    const report = (p: JobProgress) => {
-      progress.requests = p.requests;
-      progress.fills = p.fills;
-    };
+    const report = (p: JobProgress) => Object.assign(progress, p);
     // Never let a job's rejection escape: an unhandled rejection ends the enclave process.
     void Promise.resolve()
       .then(() => run(report, job.abort.signal))

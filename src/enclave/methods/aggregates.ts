@@ -21,7 +21,7 @@ import { okpThumbprint } from '../../protocol/key-id.js';
 import { jcs } from '../../protocol/jcs.js';
 import { sessionLogSubject } from '../../protocol/log/entry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
-import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
+import type { JobProgress, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { computeAggregatesDaily } from '../aggregates/daily.js';
 import { AggregatesInputError } from '../aggregates/engine.js';
 import { signAggregates } from '../aggregates/sign.js';
@@ -92,7 +92,7 @@ async function runJob(
   params: MethodParams<'aggregates.start'>,
   { from, to }: { from: number; to: number },
   secrets: ApiCredentials,
-  progress: (p: { requests: number; fills: number }) => void,
+  progress: (p: JobProgress) => void,
   signal: AbortSignal,
 ): Promise<SignedAggregates> {
   const { credential } = params;
@@ -114,7 +114,12 @@ async function runJob(
     },
   );
   signal.throwIfAborted();
-  progress({ requests: listing.requests, fills: listing.fills.length });
+  progress({
+    requests: listing.requests,
+    fills: listing.fills.length,
+    rate_limit_waits: listing.rateLimitWaits,
+    rate_limit_wait_ms: listing.rateLimitWaitMs,
+  });
   // v2 names the exchange account: a connector that could not read its id fails the job.
   if (listing.accountId === undefined) throw new RpcError('EXCHANGE_BAD_RESPONSE');
   // Without an explicit `from`, the window starts at the UTC day of the first fill found.

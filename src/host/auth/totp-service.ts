@@ -90,6 +90,9 @@ export function createTotpService(deps: AuthServiceDeps) {
     hasSecondFactor: async (userId: string) => (await secondFactors(userId)).length > 0,
     secondFactors,
 
+    /** Whether a confirmed authenticator app (TOTP) is enrolled (`GET /auth/methods`). */
+    totpEnrolled: async (userId: string) => (await repo.confirmedTotp(userId)) !== null,
+
     async enrollTotp(accessToken: string, userId: string, label: string) {
       if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_TOTP_ENROLLED');
       const r = await enclave.call('auth.totp_enroll', { access_token: accessToken, label });

@@ -119,6 +119,9 @@ export const AggregatesDoneResponseSchema = z.object({
 const JobProgressResponseSchema = z.object({
   requests: z.number().int(),
   fills: z.number().int(),
+  /** Times the exchange said "too many requests" and the enclave waited; the total wait (ms). */
+  rate_limit_waits: z.number().int(),
+  rate_limit_wait_ms: z.number().int(),
 });
 
 export const AggregatesRunningResponseSchema = z.object({

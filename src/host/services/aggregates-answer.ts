@@ -6,6 +6,7 @@
 import type { AggregateRepository, StoredJob } from '../db/repositories/aggregates.js';
 import { HostError, fromRpcCode } from '../errors.js';
 import type { LogStore } from '../log/log-store.js';
+import type { JobProgress } from '../../protocol/rpc/methods.js';
 
 export type JobAnswer =
   | {
@@ -24,13 +25,13 @@ export type JobAnswer =
   | {
       status: 'queued' | 'running';
       job_id: string;
-      progress: { requests: number; fills: number };
+      progress: JobProgress;
       status_url: string;
     }
   | {
       status: 'cancelled';
       job_id: string;
-      progress: { requests: number; fills: number };
+      progress: JobProgress;
     };
 
 export interface AnswerDeps {
@@ -45,7 +46,12 @@ function failure(code: string | null): HostError {
 }
 
 export async function answerFor(job: StoredJob, deps: AnswerDeps): Promise<JobAnswer> {
-  const progress = { requests: job.requests_made, fills: job.fills_seen };
+  const progress: JobProgress = {
+    requests: job.requests_made,
+    fills: job.fills_seen,
+    rate_limit_waits: job.rate_limit_waits,
+    rate_limit_wait_ms: job.rate_limit_wait_ms,
+  };
   switch (job.status) {
     case 'failed':
       throw failure(job.error_code);

@@ -146,9 +146,11 @@ export function createAggregateJobs(deps: AggregateJobsDeps) {
   async function handle(job: StoredJob, view: JobView): Promise<void> {
     switch (view.state) {
       case 'running':
-        await aggregates.updateProgress(job.job_id, view.progress.requests, view.progress.fills);
+        await aggregates.updateProgress(job.job_id, view.progress);
         return;
       case 'done':
+        // The final counts stay with the job (the result does not carry them).
+        await aggregates.updateProgress(job.job_id, view.progress);
         await store(job, view);
         acks.add(job.job_id);
         break;

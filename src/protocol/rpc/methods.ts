@@ -97,9 +97,19 @@ export type StoredCredential = z.infer<typeof StoredCredentialSchema>;
 const UnixMillis = z.number().int().nonnegative().max(8.64e15);
 export const AGGREGATES_MAX_SYMBOLS = 200;
 
+/**
+ * A job's progress: exchange requests sent, fills held, and the rate-limit waits so far (how
+ * many times the exchange said "too many requests" and was waited out, and the total wait).
+ */
 export const JobProgressSchema = z
-  .object({ requests: z.number().int().nonnegative(), fills: z.number().int().nonnegative() })
+  .object({
+    requests: z.number().int().nonnegative(),
+    fills: z.number().int().nonnegative(),
+    rate_limit_waits: z.number().int().nonnegative(),
+    rate_limit_wait_ms: z.number().int().nonnegative(),
+  })
   .strict();
+export type JobProgress = z.infer<typeof JobProgressSchema>;
 
 /** A signed aggregates result as the enclave returns it: the exact JCS text that was signed. */
 export const SignedAggregatesResultSchema = z

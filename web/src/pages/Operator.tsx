@@ -1,7 +1,8 @@
 /**
  * Operator view (role `operator`; the service checks the role on every route): every session
  * with its owner, status and expiry, revocation, the JWT signing-key rollover, and the counters
- * of GET /operator/metrics. Cluster members appear here when the service has a route for them.
+ * of GET /operator/metrics, and the cluster members recorded in the shared database
+ * (GET /cluster/members: every instance started with CLUSTER_ADVERTISE_URL).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText } from '../api.js';
@@ -17,7 +18,14 @@ interface OpSession {
   expires_at: string;
 }
 
+interface Member {
+  url: string;
+  measurement: string;
+  seen_at: string;
+}
+
 export function OperatorPage() {
+  const [members, setMembers] = useState<Member[] | null>(null);
   const [sessions, setSessions] = useState<OpSession[] | null>(null);
   const [metrics, setMetrics] = useState<Record<string, unknown> | null>(null);
   const [msg, setMsg] = useState<{ kind: 'error' | 'ok'; text: string } | null>(null);
@@ -26,6 +34,7 @@ export function OperatorPage() {
     try {
       setSessions((await api<{ sessions: OpSession[] }>('/operator/sessions?limit=200')).sessions);
       setMetrics(await api<Record<string, unknown>>('/operator/metrics'));
+      setMembers((await api<{ members: Member[] }>('/cluster/members')).members);
     } catch (err) {
       setMsg({ kind: 'error', text: errorText(err) });
     }
@@ -61,6 +70,41 @@ export function OperatorPage() {
           <pre data-testid="metrics">{JSON.stringify(metrics, null, 2)}</pre>
         </section>
       )}
+      <section class="card" aria-labelledby="mem-h">
+        <h2 id="mem-h">Cluster members</h2>
+        {members === null ? (
+          <p>Loading…</p>
+        ) : members.length === 0 ? (
+          <p>
+            No member recorded: an instance records itself once ready when it has
+            CLUSTER_ADVERTISE_URL.
+          </p>
+        ) : (
+          <table data-testid="members">
+            <caption class="sr-only">Instances, most recently seen first</caption>
+            <thead>
+              <tr>
+                <th scope="col">URL</th>
+                <th scope="col">Measurement</th>
+                <th scope="col">Last seen</th>
+              </tr>
+            </thead>
+            <tbody>
+              {members.map((m) => (
+                <tr key={m.url}>
+                  <td>
+                    <code>{m.url}</code>
+                  </td>
+                  <td>
+                    <code title={m.measurement}>{`${m.measurement.slice(0, 16)}…`}</code>
+                  </td>
+                  <td>{new Date(m.seen_at).toLocaleString()}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
       <h2>Sessions</h2>
       {sessions === null ? (
         <p>Loading…</p>

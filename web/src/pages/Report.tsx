@@ -1,6 +1,7 @@
 /**
  * Performance report: the enclave fetches the fills with the session's key and signs the
- * figures; the page polls the job (progress: exchange requests and fills), then checks the
+ * figures; the page polls the job (progress: exchange requests, fills and the rate-limit waits
+ * the exchange imposed), then checks the
  * signature and log inclusion here and offers the signed JSON and a share link to /verify.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -18,11 +19,24 @@ import { ResultView } from './Result.js';
 interface JobAnswer {
   status: 'queued' | 'running' | 'done' | 'cancelled';
   job_id: string;
-  progress?: { requests: number; fills: number };
+  progress?: {
+    requests: number;
+    fills: number;
+    rate_limit_waits?: number;
+    rate_limit_wait_ms?: number;
+  };
   status_url?: string;
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
+
+/** ", 2 rate-limit waits (3.5 s)" once the exchange has asked the enclave to slow down. */
+function rateLimitText(p: JobAnswer['progress']): string {
+  const n = p?.rate_limit_waits ?? 0;
+  if (n === 0) return '';
+  const s = ((p?.rate_limit_wait_ms ?? 0) / 1000).toFixed(1);
+  return `, ${n} rate-limit wait${n === 1 ? '' : 's'} (${s} s)`;
+}
 
 export function ReportPage() {
   const [sessions, setSessions] = useState<SessionStatus[]>([]);
@@ -152,6 +166,7 @@ export function ReportPage() {
             <span data-testid="progress-text">
               {progress.progress?.requests ?? 0} exchange requests (pages),{' '}
               {progress.progress?.fills ?? 0} fills fetched
+              {rateLimitText(progress.progress)}
             </span>
           </label>
           {running ? (

@@ -4,20 +4,55 @@
  * host never sees it; passkeys, email codes and SIWE (only with an injected wallet) beside it.
  */
 import { useState } from 'preact/hooks';
-import { account } from '../api.js';
-import { Field, Message, useAction } from '../components.js';
+import { account, ApiError } from '../api.js';
+import { Field, Message, useAction, type Msg } from '../components.js';
 import { navigate } from '../router.js';
 import { otpStart, otpVerify, passkeyLogin, passwordAction, passwordLogin } from '../sign-in.js';
 import { SiweMethod, siweAvailable } from './Siwe.js';
 
+/**
+ * The second factor of an account with an authenticator app: the field appears once the service
+ * answered AUTH_MFA_REQUIRED, and the sign-in is sent again with its code (or a recovery code).
+ */
+function useSecondFactor(id: string, setMsg: (m: Msg) => void) {
+  const [needed, setNeeded] = useState(false);
+  const [code, setCode] = useState('');
+  /** Runs `signIn`; false when the service asked for the second factor (the field is shown). */
+  const attempt = async (signIn: (second?: string) => Promise<void>): Promise<boolean> => {
+    try {
+      await signIn(needed ? code : undefined);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== 'AUTH_MFA_REQUIRED') throw err;
+      setNeeded(true);
+      setMsg({ kind: 'info', text: 'This account has an authenticator app: type its code.' });
+      return false;
+    }
+    setCode('');
+    return true;
+  };
+  const field = needed && (
+    <Field id={id} label="Code from your authenticator app, or a recovery code">
+      <input
+        id={id}
+        autocomplete="one-time-code"
+        required
+        value={code}
+        onInput={(e) => setCode(e.currentTarget.value)}
+      />
+    </Field>
+  );
+  return { attempt, field };
+}
+
 function PasswordMethod() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const { busy, msg, run: act } = useAction();
+  const { busy, msg, setMsg, run: act } = useAction();
+  const mfa = useSecondFactor('si-code', setMsg);
   const run = (action: 'register' | 'login') =>
     act(async () => {
       if (action === 'register') await passwordAction('register', email, password);
-      await passwordLogin(email, password);
+      if (!(await mfa.attempt((second) => passwordLogin(email, password, second)))) return;
       setPassword('');
       navigate('/keys');
     });
@@ -54,6 +89,7 @@ function PasswordMethod() {
           onInput={(e) => setPassword(e.currentTarget.value)}
         />
       </Field>
+      {mfa.field}
       <div class="row">
         <button type="submit" disabled={busy}>
           Sign in
@@ -73,15 +109,18 @@ function PasswordMethod() {
 }
 
 function PasskeyMethod() {
-  const { busy, msg, run: act } = useAction();
+  const { busy, msg, setMsg, run: act } = useAction();
+  // An authenticator that did not verify the user: an account with TOTP needs its code too.
+  const mfa = useSecondFactor('pk-second', setMsg);
   const run = () =>
     act(async () => {
-      await passkeyLogin();
+      if (!(await mfa.attempt((second) => passkeyLogin(second)))) return;
       navigate('/keys');
     });
   return (
     <div>
       <p>Use a passkey you added on the Account page (this device or a security key).</p>
+      {mfa.field}
       <button type="button" disabled={busy} onClick={() => void run()}>
         Sign in with a passkey
       </button>
@@ -95,6 +134,7 @@ function EmailCodeMethod() {
   const [code, setCode] = useState('');
   const [sent, setSent] = useState(false);
   const { busy, msg, setMsg, run } = useAction();
+  const mfa = useSecondFactor('otp-second', setMsg);
   const start = () =>
     run(async () => {
       await otpStart(email);
@@ -103,7 +143,7 @@ function EmailCodeMethod() {
     });
   const verify = () =>
     run(async () => {
-      await otpVerify(email, code.trim());
+      if (!(await mfa.attempt((second) => otpVerify(email, code.trim(), second)))) return;
       setCode('');
       navigate('/keys');
     });
@@ -137,6 +177,7 @@ function EmailCodeMethod() {
           />
         </Field>
       )}
+      {mfa.field}
       <div class="row">
         {sent ? (
           <>

@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { account, api, errorText } from '../api.js';
 import { Field, Message } from '../components.js';
-import { passkeyLogin, passwordLogin, signedIn } from '../sign-in.js';
+import { passkeyLogin, passwordLogin, secondFactor, signedIn } from '../sign-in.js';
 import { stepUp } from '../step-up.js';
 import { useStore } from '../store.js';
 
@@ -47,11 +47,9 @@ export function StepUpDialog() {
   const email = account.get()?.email ?? '';
   const withCode = () =>
     run(async () => {
-      const c = code.trim();
-      const second = /^\d{6}$/.test(c) ? { totp_code: c } : { recovery_code: c };
       const t = await api<{ access_token: string; refresh_token: string }>('/auth/step-up', {
         method: 'POST',
-        body: second,
+        body: secondFactor(code),
       });
       await signedIn(t, email || undefined);
     });

@@ -1,15 +1,22 @@
 /**
  * Wallets (src/client/wallet): create one (the device share goes to IndexedDB encrypted under
  * a passphrase, device-share.ts; the recovery share is downloaded and can be printed), show the
- * addresses, sign a message with the device share, edit the policy, see the recovery state.
- * Shares travel sealed to the verified enclave key; the split is checked against the attested
- * results key.
+ * addresses, sign a message with the device share, edit the policy, see the recovery state and
+ * start or cancel a recovery (complete it after the time-lock: new shares), and export the
+ * mnemonic (the device and recovery shares combined here, `exportMnemonic`, checked against the
+ * wallet's addresses). Shares travel sealed to the verified enclave key; a split is checked
+ * against the attested results key. A sensitive route's STEP_UP_REQUIRED opens the step-up
+ * dialog and the operation is retried once.
  */
 import { useEffect, useState } from 'preact/hooks';
 import {
+  cancelRecovery,
+  completeRecovery,
   createWallet,
+  exportMnemonic,
   listWallets,
   setPolicy,
+  startRecovery,
   signWithEthereumMessage,
   type WalletClientOptions,
   type WalletView,
@@ -17,6 +24,7 @@ import {
 import { account, errorText } from '../api.js';
 import { download, Field, Message } from '../components.js';
 import { openDeviceShare, saveDeviceShare } from '../device-share.js';
+import { requestStepUp } from '../step-up.js';
 import { requireTrusted } from '../trust.js';
 
 async function clientOptions(): Promise<WalletClientOptions> {
@@ -32,6 +40,7 @@ async function clientOptions(): Promise<WalletClientOptions> {
 }
 
 const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 interface RecoveryKit {
   v: 1;
@@ -42,6 +51,45 @@ interface RecoveryKit {
   note: string;
 }
 
+function recoveryKit(walletId: string, generation: number, share: Uint8Array): RecoveryKit {
+  return {
+    v: 1,
+    wallet_id: walletId,
+    kind: 'recovery',
+    generation,
+    share: b64(share),
+    note: 'Cloister recovery share: keep it offline. With the enclave it recovers the wallet after the time-lock.',
+  };
+}
+
+/** The recovery share from a downloaded kit file, refused unless it is this wallet's generation. */
+async function readKit(file: File | undefined, w: WalletView): Promise<Uint8Array> {
+  if (!file) throw new Error('choose the recovery share file');
+  let k: Partial<RecoveryKit>;
+  try {
+    k = JSON.parse(await file.text()) as Partial<RecoveryKit>;
+  } catch {
+    throw new Error('the file is not a recovery share (JSON)');
+  }
+  if (k.v !== 1 || k.kind !== 'recovery' || typeof k.share !== 'string')
+    throw new Error('the file is not a recovery share');
+  if (k.wallet_id !== w.wallet_id || k.generation !== w.generation)
+    throw new Error(`the file is the recovery share of another wallet or generation`);
+  return unb64(k.share);
+}
+
+/** Runs `f`; when the service asks for a step-up (a sensitive route), the dialog, then once more. */
+async function stepped<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    const e = err as { code?: unknown; message?: string; details?: { issue?: string }[] };
+    if (e.code !== 'STEP_UP_REQUIRED') throw err;
+    await requestStepUp(e.details?.map((d) => d.issue ?? '').join('; ') || (e.message ?? ''));
+    return f();
+  }
+}
+
 function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
   const [message, setMessage] = useState('');
   const [passphrase, setPassphrase] = useState('');
@@ -50,16 +98,81 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
   const [msg, setMsg] = useState<{ kind: 'error' | 'ok'; text: string } | null>(null);
   const eth = w.accounts.filter((a) => a.chain === 'ethereum');
   const [address, setAddress] = useState(eth[0]?.address ?? '');
+  const [kitFile, setKitFile] = useState<File | undefined>(undefined);
+  const [mnemonic, setMnemonic] = useState('');
+  const [newKit, setNewKit] = useState<RecoveryKit | null>(null);
   const id = w.wallet_id.slice(0, 8);
+  const unlocked = w.recovery !== null && w.recovery.unlock_at * 1000 <= Date.now();
 
   const withDevice = async <T,>(f: (o: WalletClientOptions, share: Uint8Array) => Promise<T>) => {
     const share = await openDeviceShare(w.wallet_id, passphrase);
     try {
-      return await f(await clientOptions(), share);
+      return await stepped(async () => f(await clientOptions(), share));
     } finally {
       share.fill(0);
     }
   };
+  const withRecovery = async <T,>(f: (o: WalletClientOptions, share: Uint8Array) => Promise<T>) => {
+    const share = await readKit(kitFile, w);
+    try {
+      return await stepped(async () => f(await clientOptions(), share));
+    } finally {
+      share.fill(0);
+    }
+  };
+  const act = async (step: () => Promise<string>) => {
+    setMsg(null);
+    try {
+      setMsg({ kind: 'ok', text: await step() });
+    } catch (err) {
+      setMsg({ kind: 'error', text: errorText(err) });
+    }
+  };
+  const exportWallet = () =>
+    act(async () => {
+      setMnemonic('');
+      const recovery = await readKit(kitFile, w);
+      const device = await openDeviceShare(w.wallet_id, passphrase);
+      try {
+        setMnemonic(await exportMnemonic(device, recovery, { expectedAccounts: w.accounts }));
+      } finally {
+        device.fill(0);
+        recovery.fill(0);
+      }
+      return 'Exported: the mnemonic below gives these addresses in any BIP-39 wallet.';
+    });
+  const beginRecovery = () =>
+    act(async () => {
+      await withRecovery((o, share) => startRecovery(o, w.wallet_id, { kind: 'recovery', share }));
+      onChange();
+      return 'Recovery started: it unlocks after the time-lock unless the device share cancels it.';
+    });
+  const stopRecovery = () =>
+    act(async () => {
+      await withDevice((o, share) => cancelRecovery(o, w.wallet_id, { kind: 'device', share }));
+      onChange();
+      return 'Recovery cancelled.';
+    });
+  const finishRecovery = () =>
+    act(async () => {
+      if (passphrase.length < 12) throw new Error('type a new device passphrase (12 characters+)');
+      const shares = await withRecovery((o, share) =>
+        completeRecovery(
+          o,
+          w.wallet_id,
+          { kind: 'recovery', share },
+          { generation: w.generation, accounts: w.accounts },
+        ),
+      );
+      await saveDeviceShare(shares.walletId, shares.generation, shares.device.share, passphrase);
+      const k = recoveryKit(shares.walletId, shares.generation, shares.recovery.share);
+      shares.device.share.fill(0);
+      shares.recovery.share.fill(0);
+      setNewKit(k);
+      download(`cloister-recovery-${k.wallet_id}.json`, JSON.stringify(k, null, 2));
+      onChange();
+      return `Recovered: generation ${k.generation}; the new recovery share was downloaded.`;
+    });
   const sign = async (e: Event) => {
     e.preventDefault();
     setMsg(null);
@@ -117,7 +230,7 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
           ))}
         </tbody>
       </table>
-      <p>
+      <p data-testid="recovery-state">
         Recovery:{' '}
         {w.recovery
           ? `started ${new Date(w.recovery.started_at * 1000).toLocaleString()}, unlocks ${new Date(w.recovery.unlock_at * 1000).toLocaleString()}`
@@ -181,6 +294,53 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
       <button type="button" onClick={() => void savePolicy()}>
         Save policy
       </button>
+      <h3>Recovery share: recovery and export</h3>
+      <Field
+        id={`rk-${id}`}
+        label="Recovery share file"
+        hint="The file downloaded when the wallet was created. It is read in this browser only."
+      >
+        <input
+          id={`rk-${id}`}
+          type="file"
+          accept="application/json,.json"
+          aria-describedby={`rk-${id}-hint`}
+          onChange={(e) => setKitFile(e.currentTarget.files?.[0])}
+        />
+      </Field>
+      <div class="row">
+        <button type="button" onClick={() => void exportWallet()}>
+          Export mnemonic
+        </button>
+        {w.recovery === null ? (
+          <button type="button" onClick={() => void beginRecovery()}>
+            Start recovery
+          </button>
+        ) : (
+          <>
+            <button type="button" onClick={() => void stopRecovery()}>
+              Cancel recovery
+            </button>
+            {unlocked && (
+              <button type="button" onClick={() => void finishRecovery()}>
+                Complete recovery
+              </button>
+            )}
+          </>
+        )}
+      </div>
+      <p class="hint">
+        Export needs the device passphrase above and this file; nothing is sent. Cancelling a
+        recovery needs the device passphrase; completing it stores a new device share under the
+        passphrase typed above.
+      </p>
+      {mnemonic && (
+        <p>
+          Mnemonic (write it down, then close this page):{' '}
+          <code data-testid="mnemonic">{mnemonic}</code>
+        </p>
+      )}
+      {newKit && <pre class="print-only">{JSON.stringify(newKit, null, 2)}</pre>}
       {msg && <Message kind={msg.kind}>{msg.text}</Message>}
     </section>
   );
@@ -211,14 +371,7 @@ export function WalletsPage() {
     try {
       const shares = await createWallet(await clientOptions(), label);
       await saveDeviceShare(shares.walletId, shares.generation, shares.device.share, passphrase);
-      const k: RecoveryKit = {
-        v: 1,
-        wallet_id: shares.walletId,
-        kind: 'recovery',
-        generation: shares.generation,
-        share: b64(shares.recovery.share),
-        note: 'Cloister recovery share: keep it offline. With the enclave it recovers the wallet after the time-lock.',
-      };
+      const k = recoveryKit(shares.walletId, shares.generation, shares.recovery.share);
       shares.device.share.fill(0);
       shares.recovery.share.fill(0);
       setKit(k);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
  */
 import { sessionLogSubject } from '../../../protocol/log/entry.js';
 import type { Queryable } from '../database.js';
+import type { JobProgress } from '../../../protocol/rpc/methods.js';
 
 export interface AggregateRequest {
   from: number | null;
@@ -27,6 +28,8 @@ export interface StoredJob {
   request: AggregateRequest;
   requests_made: number;
   fills_seen: number;
+  rate_limit_waits: number;
+  rate_limit_wait_ms: number;
   error_code: string | null;
   aggregate_id: string | null;
 }
@@ -45,7 +48,7 @@ export interface StoredAggregate {
 const ACTIVE = `('queued', 'running')`;
 
 const JOB_COLUMNS = `id AS job_id, session_id, status, request, requests_made, fills_seen,
-                     error_code, aggregate_id::text AS aggregate_id`;
+                     rate_limit_waits, rate_limit_wait_ms, error_code, aggregate_id::text AS aggregate_id`;
 
 /** How long a running job stays with the instance that polls it (migration 013). */
 export const JOB_RUNNER_LEASE_MS = 60_000;
@@ -221,11 +224,19 @@ export function createAggregateRepository(db: Queryable, runner: string = random
         .map(({ created_at: _created, ...job }) => job);
     },
 
-    async updateProgress(jobId: string, requests: number, fills: number): Promise<void> {
+    async updateProgress(jobId: string, p: JobProgress): Promise<void> {
       await db.query(
-        `UPDATE aggregate_jobs SET requests_made = $2, fills_seen = $3, updated_at = now()
+        `UPDATE aggregate_jobs SET requests_made = $2, fills_seen = $3, rate_limit_waits = $4,
+                rate_limit_wait_ms = $5, updated_at = now()
           WHERE id = $1 AND status = 'running'`,
-        [jobId, requests, fills],
+        // The total wait is capped to the column (2^31 - 1 ms is 24 days: never reached).
+        [
+          jobId,
+          p.requests,
+          p.fills,
+          p.rate_limit_waits,
+          Math.min(p.rate_limit_wait_ms, 2 ** 31 - 1),
+        ],
       );
     },
 

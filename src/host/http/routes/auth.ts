@@ -549,7 +549,8 @@ export function authRoutes(deps: {
       '/auth/methods',
       {
         schema: {
-          summary: "This account's login methods: password, emails, Ethereum addresses, passkeys",
+          summary:
+            "This account's login methods (password, emails, Ethereum addresses, passkeys) and whether an authenticator app (TOTP) is enrolled",
           response: {
             200: z
               .object({
@@ -563,6 +564,7 @@ export function authRoutes(deps: {
                     })
                     .strict(),
                 ),
+                totp: z.boolean(),
               })
               .strict(),
             401: ErrorResponseSchema,
@@ -571,7 +573,11 @@ export function authRoutes(deps: {
       },
       async (request) => {
         const claims = await guard.claims(request);
-        return { methods: await auth.listMethods(claims.sub) };
+        const [methods, totp] = await Promise.all([
+          auth.listMethods(claims.sub),
+          auth.totpEnrolled(claims.sub),
+        ]);
+        return { methods, totp };
       },
     );
 

@@ -67,7 +67,9 @@ export function clusterRoutes(deps: {
           response: {
             200: z.object({
               members: z.array(
-                z.object({ url: z.string(), measurement: z.string(), seen_at: z.string() }).strict(),
+                z
+                  .object({ url: z.string(), measurement: z.string(), seen_at: z.string() })
+                  .strict(),
               ),
             }),
             401: ErrorResponseSchema,
