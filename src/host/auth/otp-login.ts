@@ -25,6 +25,15 @@ import type { Role } from '../../protocol/auth.js';
 const isCodeFailure = (err: unknown) =>
   isEnclaveCallError(err, 'AUTH_OTP_INVALID') || isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
 
+/**
+ * What a flow whose code only an account's address (or only a new one) is mailed answers for a
+ * wrong or locked code: the enclave's AUTH_OTP_LOCKED after five wrong tries becomes
+ * AUTH_OTP_INVALID, since an address that was mailed nothing never locks (the fifth wrong code
+ * would tell the two apart). Sign-in codes go to any address and keep their 429.
+ */
+const sameForStrangers = (err: unknown) =>
+  isEnclaveCallError(err, 'AUTH_OTP_LOCKED') ? new HostError('AUTH_OTP_INVALID') : err;
+
 /** A method binding of the right shape that no account has (the enclave refuses it). */
 const NO_BINDING = `mb1.${'A'.repeat(43)}`;
 
@@ -67,7 +76,7 @@ export function createResetFlow(deps: AuthServiceDeps) {
           reason: reasonOf(err),
           method,
         });
-        throw err;
+        throw sameForStrangers(err);
       }
       await throttle.succeeded(key);
       return { userId: audit.userId!, r };
@@ -175,7 +184,7 @@ export function createOtpLogin(deps: AuthServiceDeps) {
         await enclave.call('auth.confirm_email', { email, code, user });
       } catch (err) {
         if (!isCodeFailure(err)) await throttle.refund(key).catch(() => undefined);
-        throw err;
+        throw sameForStrangers(err);
       }
       await throttle.succeeded(key);
       await repo.db.transaction(async (tx) => {

@@ -1,0 +1,122 @@
+/**
+ * Enumeration through the enclave's lock of a mailed code (SECURITY.md "Sign-in methods: attack
+ * review"; docs/protocol/auth.md "Email one-time codes"). Anyone can have a reset, recovery or
+ * registration code mailed to an address; only an account's address (or a new one, at
+ * registration) gets one. Five wrong codes then lock that code in the enclave
+ * (AUTH_OTP_LOCKED, 429), while an address that was mailed nothing answers AUTH_OTP_INVALID
+ * (401) forever: the fifth wrong code told the two apart. Failed before the fix (the known
+ * address answered 429 AUTH_OTP_LOCKED at the fifth try).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { mailedCode } from '../helpers/mail.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+const PASSWORD = 'a long enough password';
+
+describe('the lock of a mailed code does not tell a known address from a stranger', () => {
+  let ts: TestService;
+  const post = (url: string, payload: Record<string, unknown>) =>
+    ts.service.app.inject({ method: 'POST', url, payload });
+
+  /** Status and body of five wrong codes at `url` for `email` after `start` was asked. */
+  async function fiveWrong(
+    start: string,
+    url: string,
+    email: string,
+    extra: Record<string, unknown>,
+    mail: RegExp | null,
+  ): Promise<{ status: number; body: string }[]> {
+    const s = await post(start, {
+      email,
+      ...(start === '/auth/register' ? { password: PASSWORD } : {}),
+    });
+    assert.ok(s.statusCode === 202, s.body);
+    let right = '';
+    if (mail) right = await mailedCode(ts.dataDir, mail, email);
+    const wrong = right === '000000' ? '111111' : '000000';
+    const out: { status: number; body: string }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await post(url, { email, code: wrong, ...extra });
+      out.push({ status: r.statusCode, body: r.body });
+    }
+    assert.equal(out[0]!.status, 401, out[0]!.body); // a code was checked, not a bad body
+    return out;
+  }
+
+  before(async () => {
+    ts = await startTestService('pglite', {
+      AUTH_LOGIN_MAX_PER_IP: '100000',
+      AUTH_REGISTER_MAX_PER_IP: '100000',
+      AUTH_LOGIN_FAILURES_BEFORE_BACKOFF: '100',
+      AUTH_REQUIRE_EMAIL_CONFIRMATION: 'true',
+    });
+    // Two confirmed accounts, registered before the checks (confirmation is on).
+    for (const email of ['reset-known@example.com', 'recovery-known@example.com']) {
+      const reg = await post('/auth/register', { email, password: PASSWORD });
+      assert.equal(reg.statusCode, 202, reg.body);
+      const code = await mailedCode(ts.dataDir, /confirmation code is (\d{6})/, email);
+      const ok = await post('/auth/register/confirm', { email, code });
+      assert.equal(ok.statusCode, 200, ok.body);
+    }
+  });
+  after(async () => ts?.stop());
+
+  it('/auth/password/reset: five wrong codes answer the same for an account and a stranger', async () => {
+    const extra = { password: 'a new long password' };
+    const known = await fiveWrong(
+      '/auth/password/reset/start',
+      '/auth/password/reset',
+      'reset-known@example.com',
+      extra,
+      /password reset code is (\d{6})/,
+    );
+    const stranger = await fiveWrong(
+      '/auth/password/reset/start',
+      '/auth/password/reset',
+      'reset-stranger@example.com',
+      extra,
+      null,
+    );
+    assert.deepEqual(known, stranger, 'the fifth wrong code tells an account from a stranger');
+  });
+
+  it('/auth/recovery/confirm: five wrong codes answer the same for an account and a stranger', async () => {
+    const extra = { password: 'a new long password' };
+    const known = await fiveWrong(
+      '/auth/recovery/start',
+      '/auth/recovery/confirm',
+      'recovery-known@example.com',
+      extra,
+      /account recovery code is (\d{6})/,
+    );
+    const stranger = await fiveWrong(
+      '/auth/recovery/start',
+      '/auth/recovery/confirm',
+      'recovery-stranger@example.com',
+      extra,
+      null,
+    );
+    assert.deepEqual(known, stranger, 'the fifth wrong code tells an account from a stranger');
+  });
+
+  it('/auth/register/confirm: five wrong codes answer the same for a new and a taken address', async () => {
+    // A new address gets a pending account and a code; a taken one gets neither.
+    const extra = {};
+    const fresh = await fiveWrong(
+      '/auth/register',
+      '/auth/register/confirm',
+      'new-address@example.com',
+      extra,
+      /confirmation code is (\d{6})/,
+    );
+    const taken = await fiveWrong(
+      '/auth/register',
+      '/auth/register/confirm',
+      'reset-known@example.com',
+      extra,
+      null,
+    );
+    assert.deepEqual(fresh, taken, 'the fifth wrong code tells a new address from a taken one');
+  });
+});
