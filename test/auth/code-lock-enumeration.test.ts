@@ -5,9 +5,14 @@
  * registration) gets one. Five wrong codes then lock that code in the enclave
  * (AUTH_OTP_LOCKED, 429), while an address that was mailed nothing answers AUTH_OTP_INVALID
  * (401) forever: the fifth wrong code told the two apart. Failed before the fix (the known
- * address answered 429 AUTH_OTP_LOCKED at the fifth try).
+ * address answered 429 AUTH_OTP_LOCKED at the fifth try). The same through sign-in codes,
+ * which go to any address: five reset requests use up a known address's five mails of the hour
+ * (a stranger's none), so a sign-in code then reaches only the stranger, and only its code
+ * locked at the fifth wrong try (failed before the fix too).
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mailedCode } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -52,7 +57,11 @@ describe('the lock of a mailed code does not tell a known address from a strange
       AUTH_REQUIRE_EMAIL_CONFIRMATION: 'true',
     });
     // Two confirmed accounts, registered before the checks (confirmation is on).
-    for (const email of ['reset-known@example.com', 'recovery-known@example.com']) {
+    for (const email of [
+      'reset-known@example.com',
+      'recovery-known@example.com',
+      'login-known@example.com',
+    ]) {
       const reg = await post('/auth/register', { email, password: PASSWORD });
       assert.equal(reg.statusCode, 202, reg.body);
       const code = await mailedCode(ts.dataDir, /confirmation code is (\d{6})/, email);
@@ -118,5 +127,70 @@ describe('the lock of a mailed code does not tell a known address from a strange
       null,
     );
     assert.deepEqual(fresh, taken, 'the fifth wrong code tells a new address from a taken one');
+  });
+
+  it('/auth/otp/verify: reset requests spending the hourly mails do not make the lock tell', async () => {
+    const mailsTo = (email: string) => {
+      const dir = join(ts.dataDir, 'mail');
+      return readdirSync(dir).filter((f) =>
+        readFileSync(join(dir, f), 'utf8').includes(`To: ${email}`),
+      ).length;
+    };
+    const answers = async (email: string, known: boolean) => {
+      for (let i = 0; i < 5; i++)
+        assert.equal((await post('/auth/password/reset/start', { email })).statusCode, 202);
+      if (known) {
+        // The reset mails are sent after the 202: wait until the enclave has sent all five.
+        const until = Date.now() + 30_000;
+        while (mailsTo(email) < 5 && Date.now() < until)
+          await new Promise((r) => setTimeout(r, 20));
+        assert.equal(mailsTo(email), 5);
+      }
+      assert.equal((await post('/auth/otp/start', { email })).statusCode, 202);
+      const out: { status: number; body: string }[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await post('/auth/otp/verify', { email, code: '000000' });
+        out.push({ status: r.statusCode, body: r.body });
+      }
+      return out;
+    };
+    const known = await answers('login-known@example.com', true);
+    const stranger = await answers('login-stranger@example.com', false);
+    assert.deepEqual(known, stranger, 'the fifth wrong sign-in code tells an account apart');
+  });
+
+  it('/auth/methods/link: five wrong link codes answer the same for a free and a taken address', async () => {
+    // Any account holder: a link code is mailed to a free address only.
+    const login = await post('/auth/login', {
+      email: 'login-known@example.com',
+      password: PASSWORD,
+    });
+    const token = login.json().access_token as string;
+    const authed = (url: string, payload: Record<string, unknown>) =>
+      ts.service.app.inject({
+        method: 'POST',
+        url,
+        payload,
+        headers: { authorization: `Bearer ${token}` },
+      });
+    const answers = async (email: string, free: boolean) => {
+      const s = await authed('/auth/methods/link/email/start', { email });
+      assert.equal(s.statusCode, 202, s.body);
+      if (free) await mailedCode(ts.dataDir, /link this address to your account is (\d{6})/, email);
+      const out: { status: number; body: string }[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await authed('/auth/methods/link', { email: { email, code: '000000' } });
+        out.push({ status: r.statusCode, body: r.body });
+      }
+      assert.equal(out[0]!.status, 401, out[0]!.body);
+      return out;
+    };
+    const free = await answers('free-address@example.com', true);
+    const taken = await answers('reset-known@example.com', false);
+    assert.deepEqual(
+      free,
+      taken,
+      'the fifth wrong link code tells a free address from a taken one',
+    );
   });
 });

@@ -26,12 +26,13 @@ const isCodeFailure = (err: unknown) =>
   isEnclaveCallError(err, 'AUTH_OTP_INVALID') || isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
 
 /**
- * What a flow whose code only an account's address (or only a new one) is mailed answers for a
- * wrong or locked code: the enclave's AUTH_OTP_LOCKED after five wrong tries becomes
- * AUTH_OTP_INVALID, since an address that was mailed nothing never locks (the fifth wrong code
- * would tell the two apart). Sign-in codes go to any address and keep their 429.
+ * What a code sent without a session answers when wrong or locked: the enclave's
+ * AUTH_OTP_LOCKED (five wrong tries) becomes AUTH_OTP_INVALID. Only some addresses hold a code
+ * (a reset, recovery or confirmation code goes to an account's address, or a new one; a link
+ * code only to a free address; a sign-in code not to an address whose hourly mails those used
+ * up), and one that holds none never locks: the fifth wrong code would tell the two apart.
  */
-const sameForStrangers = (err: unknown) =>
+export const sameForStrangers = (err: unknown) =>
   isEnclaveCallError(err, 'AUTH_OTP_LOCKED') ? new HostError('AUTH_OTP_INVALID') : err;
 
 /** A method binding of the right shape that no account has (the enclave refuses it). */
@@ -285,7 +286,7 @@ export function createOtpLogin(deps: AuthServiceDeps) {
         } catch (err) {
           if (!isCodeFailure(err) && !isEnclaveCallError(err, 'AUTH_MFA_INVALID'))
             await throttle.refund(key).catch(() => undefined);
-          throw err;
+          throw sameForStrangers(err);
         }
         await throttle.succeeded(key);
         audit.userId = r.user_id;
