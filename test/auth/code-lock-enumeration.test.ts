@@ -193,4 +193,24 @@ describe('the lock of a mailed code does not tell a known address from a strange
       'the fifth wrong link code tells a free address from a taken one',
     );
   });
+
+  it('/auth/password/reset/start mails no code to a disabled account', async () => {
+    const email = 'recovery-known@example.com';
+    await ts.service.db.query("UPDATE users SET status = 'disabled' WHERE email = $1", [email]);
+    const enclave = ts.service.enclave as unknown as { call: (m: string, p: unknown) => unknown };
+    const original = enclave.call;
+    const seen: string[] = [];
+    enclave.call = function (this: unknown, m: string, p: unknown) {
+      seen.push(m);
+      return original.call(this, m, p);
+    };
+    try {
+      // The route does not wait for the mail, but asks the enclave for it before answering.
+      const r = await post('/auth/password/reset/start', { email });
+      assert.equal(r.statusCode, 202);
+    } finally {
+      enclave.call = original;
+    }
+    assert.ok(!seen.includes('auth.otp_start'), 'a reset code was mailed to a disabled account');
+  });
 });

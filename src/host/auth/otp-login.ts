@@ -196,12 +196,14 @@ export function createOtpLogin(deps: AuthServiceDeps) {
     },
 
     /**
-     * A reset code goes only to an address linked to an account (a stranger gets no mail); the
-     * answer is the same 202 either way, and comes before the mail is sent.
+     * A reset code goes only to an address linked to an active account (a stranger or a
+     * disabled account gets no mail); the answer is the same 202 either way, and comes before
+     * the mail is sent.
      */
     async passwordResetStart(email: string): Promise<void> {
+      const row = await repo.findUserByMethod('email', email);
       // Not awaited, as at registration: the answer's time must not depend on the mail.
-      if (await repo.findUserByMethod('email', email)) void otpStart(email, 'reset');
+      if (row?.status === 'active') void otpStart(email, 'reset');
     },
 
     /**
