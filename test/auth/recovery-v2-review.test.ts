@@ -135,6 +135,27 @@ describe('recovery v2: rows and codes mixed between accounts and recoveries', ()
     );
   });
 
+  it('a malformed completion code or a short new password is not echoed in answers or logs', async () => {
+    const code = 'Z'.repeat(21) + 'q9'; // 23 characters: refused by the schema
+    const bad = await call('/auth/recovery/complete', {
+      email: 'a@example.com',
+      completion_code: code,
+    });
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.ok(!bad.body.includes(code), 'the completion code echoed in the answer');
+    const short = 'shortpw9';
+    const r = await call('/auth/recovery/confirm', {
+      email: 'a@example.com',
+      code: '000000',
+      password: short,
+    });
+    assert.ok(!r.body.includes(short), 'the password echoed in the answer');
+    const logs = ts.logs.join('\n');
+    for (const secret of [code, short, a.completion, b.completion, 'second pending password A'])
+      assert.ok(!logs.includes(secret), `a secret in the logs: ${secret.slice(0, 4)}`);
+    assert.ok(logs.length > 0); // positive control: there are log lines to search
+  });
+
   it('the right row and code complete (positive control), and the result is for A only', async () => {
     const r = await complete(a.userId, a.row, a.state, a.completion);
     assert.match(r.password_sealed, /^ph1\./);
