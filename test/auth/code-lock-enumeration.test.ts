@@ -213,4 +213,26 @@ describe('the lock of a mailed code does not tell a known address from a strange
     }
     assert.ok(!seen.includes('auth.otp_start'), 'a reset code was mailed to a disabled account');
   });
+
+  it('/auth/register/confirm costs the same enclave call for a new and a taken address', async () => {
+    const enclave = ts.service.enclave as unknown as { call: (m: string, p: unknown) => unknown };
+    const original = enclave.call;
+    const seen: string[][] = [];
+    for (const email of ['another-new@example.com', 'reset-known@example.com']) {
+      await post('/auth/register', { email, password: PASSWORD });
+      const calls: string[] = [];
+      enclave.call = function (this: unknown, m: string, p: unknown) {
+        calls.push(m);
+        return original.call(this, m, p);
+      };
+      try {
+        const r = await post('/auth/register/confirm', { email, code: '000000' });
+        assert.equal(r.json().error.code, 'AUTH_OTP_INVALID', r.body);
+      } finally {
+        enclave.call = original;
+      }
+      seen.push(calls);
+    }
+    assert.deepEqual(seen[0], seen[1], 'a taken address costs no enclave call');
+  });
 });

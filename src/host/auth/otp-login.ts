@@ -179,20 +179,27 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       const wait = await throttle.begin(key);
       if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
       const row = await repo.findUserByMethod('email', email);
-      if (!row || row.status !== 'pending') throw new HostError('AUTH_OTP_INVALID');
-      const user = { user_id: row.user_id, binding: row.binding };
+      // A taken (or unknown) address: the same enclave call (an account that matches nothing),
+      // then the answer of a wrong code, so neither the answer nor its time tells.
+      // (Counted toward the backoff, as a wrong code is.)
+      const pending = row?.status === 'pending' ? row : null;
+      const user = pending
+        ? { user_id: pending.user_id, binding: pending.binding }
+        : { user_id: randomUUID(), binding: NO_BINDING };
       try {
         await enclave.call('auth.confirm_email', { email, code, user });
       } catch (err) {
+        if (!pending) throw new HostError('AUTH_OTP_INVALID');
         if (!isCodeFailure(err)) await throttle.refund(key).catch(() => undefined);
         throw sameForStrangers(err);
       }
+      if (!pending) throw new HostError('AUTH_OTP_INVALID');
       await throttle.succeeded(key);
       await repo.db.transaction(async (tx) => {
-        if (await repo.activate(tx, row.user_id))
-          await ops.record(tx, { type: 'auth.email_confirmed', userId: row.user_id });
+        if (await repo.activate(tx, pending.user_id))
+          await ops.record(tx, { type: 'auth.email_confirmed', userId: pending.user_id });
       });
-      return { user_id: row.user_id };
+      return { user_id: pending.user_id };
     },
 
     /**
