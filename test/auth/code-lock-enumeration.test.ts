@@ -8,7 +8,9 @@
  * address answered 429 AUTH_OTP_LOCKED at the fifth try). The same through sign-in codes,
  * which go to any address: five reset requests use up a known address's five mails of the hour
  * (a stranger's none), so a sign-in code then reaches only the stranger, and only its code
- * locked at the fifth wrong try (failed before the fix too).
+ * locked at the fifth wrong try; and a link code, which goes to a free address only (both
+ * failed before the fix too). Also (each failed before its fix): /auth/register/confirm made no
+ * enclave call for a taken address, and /auth/password/reset/start mailed a disabled account.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
