@@ -17,7 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mailedCode } from '../helpers/mail.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { enclaveCallsDuring, startTestService, type TestService } from '../helpers/service.js';
 
 const PASSWORD = 'a long enough password';
 
@@ -199,41 +199,24 @@ describe('the lock of a mailed code does not tell a known address from a strange
   it('/auth/password/reset/start mails no code to a disabled account', async () => {
     const email = 'recovery-known@example.com';
     await ts.service.db.query("UPDATE users SET status = 'disabled' WHERE email = $1", [email]);
-    const enclave = ts.service.enclave as unknown as { call: (m: string, p: unknown) => unknown };
-    const original = enclave.call;
-    const seen: string[] = [];
-    enclave.call = function (this: unknown, m: string, p: unknown) {
-      seen.push(m);
-      return original.call(this, m, p);
-    };
-    try {
+    const seen = await enclaveCallsDuring(ts, async () => {
       // The route does not wait for the mail, but asks the enclave for it before answering.
       const r = await post('/auth/password/reset/start', { email });
       assert.equal(r.statusCode, 202);
-    } finally {
-      enclave.call = original;
-    }
+    });
     assert.ok(!seen.includes('auth.otp_start'), 'a reset code was mailed to a disabled account');
   });
 
   it('/auth/register/confirm costs the same enclave call for a new and a taken address', async () => {
-    const enclave = ts.service.enclave as unknown as { call: (m: string, p: unknown) => unknown };
-    const original = enclave.call;
     const seen: string[][] = [];
     for (const email of ['another-new@example.com', 'reset-known@example.com']) {
       await post('/auth/register', { email, password: PASSWORD });
-      const calls: string[] = [];
-      enclave.call = function (this: unknown, m: string, p: unknown) {
-        calls.push(m);
-        return original.call(this, m, p);
-      };
-      try {
-        const r = await post('/auth/register/confirm', { email, code: '000000' });
-        assert.equal(r.json().error.code, 'AUTH_OTP_INVALID', r.body);
-      } finally {
-        enclave.call = original;
-      }
-      seen.push(calls);
+      seen.push(
+        await enclaveCallsDuring(ts, async () => {
+          const r = await post('/auth/register/confirm', { email, code: '000000' });
+          assert.equal(r.json().error.code, 'AUTH_OTP_INVALID', r.body);
+        }),
+      );
     }
     assert.deepEqual(seen[0], seen[1], 'a taken address costs no enclave call');
   });

@@ -14,6 +14,16 @@ import { SoftAuthenticator } from '../helpers/webauthn.js';
 
 const PASSWORD = 'a long enough password';
 
+/** POST to the service, with a bearer token when given. */
+const poster =
+  (ts: () => TestService) => (url: string, payload: Record<string, unknown>, token?: string) =>
+    ts().service.app.inject({
+      method: 'POST',
+      url,
+      payload,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+
 interface Pending {
   userId: string;
   completion: string;
@@ -24,13 +34,7 @@ interface Pending {
 describe('recovery v2: rows and codes mixed between accounts and recoveries', () => {
   let ts: TestService;
   const used = new Set<string>();
-  const call = (url: string, payload: Record<string, unknown>, token?: string) =>
-    ts.service.app.inject({
-      method: 'POST',
-      url,
-      payload,
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
+  const call = poster(() => ts);
 
   async function withTotp(email: string): Promise<void> {
     assert.equal((await call('/auth/register', { email, password: PASSWORD })).statusCode, 201);
@@ -174,13 +178,7 @@ describe('recovery v2: a mailbox holder against a passkey account', () => {
   const RP = 'localhost';
   const ORIGIN = 'http://localhost:3000';
   const email = 'passkey-owner@example.com';
-  const call = (url: string, payload: Record<string, unknown>, token?: string) =>
-    ts.service.app.inject({
-      method: 'POST',
-      url,
-      payload,
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
+  const call = poster(() => ts);
 
   before(async () => {
     ts = await startTestService('pglite', {
