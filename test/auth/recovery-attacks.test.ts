@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { TOTP, URI } from 'otpauth';
 import { mailedCode } from '../helpers/mail.js';
 import { dumpPublicSchema } from '../helpers/security-util.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { enclaveCallsDuring, startTestService, type TestService } from '../helpers/service.js';
 
 type Method = 'GET' | 'POST' | 'DELETE';
 const PASSWORD = 'a long enough password';
@@ -38,21 +38,7 @@ describe('account recovery against a host that writes the database', () => {
   const login = (email: string, password: string) =>
     call('POST', '/auth/login', undefined, { email, password });
   /** The enclave methods the host calls while `fn` runs. */
-  async function enclaveCalls(fn: () => Promise<unknown>): Promise<string[]> {
-    const enclave = ts.service.enclave as unknown as { call: (m: string, p: unknown) => unknown };
-    const original = enclave.call;
-    const seen: string[] = [];
-    enclave.call = function (this: unknown, m: string, p: unknown) {
-      seen.push(m);
-      return original.call(this, m, p);
-    };
-    try {
-      await fn();
-    } finally {
-      enclave.call = original;
-    }
-    return seen;
-  }
+  const enclaveCalls = (fn: () => Promise<unknown>) => enclaveCallsDuring(ts, fn);
   async function withTotp(email: string): Promise<{ token: string; totp: TOTP }> {
     const reg = await call('POST', '/auth/register', undefined, { email, password: PASSWORD });
     assert.equal(reg.statusCode, 201, reg.body);

@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { isIP } from 'node:net';
+import { parseSmtpUrl } from '../../src/enclave/egress/smtp.js';
 import {
+  allowListFromSmtpUrl,
   allowListFromUrls,
   normalizeTarget,
   startConnectProxy,
@@ -72,6 +75,21 @@ describe('host CONNECT proxy', () => {
     );
   });
 
+  it('allows exactly the SMTP_URL target the enclave CONNECTs to (its port, its default)', () => {
+    for (const url of [
+      'smtps://u:p@Mail.Example.com',
+      'smtp://mail.example.com',
+      'smtp://mail.example.com:25',
+      'smtps://[::1]:2465',
+      'smtp://127.0.0.1:1025/x?y#z',
+    ]) {
+      const t = parseSmtpUrl(url);
+      const connectLine = `${isIP(t.host) === 6 ? `[${t.host}]` : t.host}:${t.port}`;
+      assert.deepEqual(allowListFromSmtpUrl(url), [normalizeTarget(connectLine)], url);
+    }
+    assert.deepEqual(allowListFromSmtpUrl(undefined), []);
+  });
+
   it('normalizes targets', () => {
     assert.equal(normalizeTarget('API.Binance.com:443'), 'api.binance.com:443');
     assert.equal(normalizeTarget('[::1]:443'), '[::1]:443');
@@ -100,6 +118,19 @@ describe('host CONNECT proxy', () => {
     );
     assert.match(
       (await talk(port, 'CONNECT echo.test:80 HTTP/1.1\r\n\r\n')).text,
+      /^HTTP\/1\.1 403 /,
+    );
+    // Near misses of an allowed name: a trailing dot, a user part, another name in Host.
+    assert.match(
+      (await talk(port, 'CONNECT echo.test.:443 HTTP/1.1\r\n\r\n')).text,
+      /^HTTP\/1\.1 403 /,
+    );
+    assert.match(
+      (await talk(port, 'CONNECT evil.test@echo.test:443 HTTP/1.1\r\n\r\n')).text,
+      /^HTTP\/1\.1 400 /,
+    );
+    assert.match(
+      (await talk(port, 'CONNECT evil.test:443 HTTP/1.1\r\nHost: echo.test:443\r\n\r\n')).text,
       /^HTTP\/1\.1 403 /,
     );
     assert.match(

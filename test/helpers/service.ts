@@ -117,3 +117,23 @@ export async function startTestService(
     },
   };
 }
+
+/** The enclave methods the service's host calls while `fn` runs (in order). */
+export async function enclaveCallsDuring(
+  ts: TestService,
+  fn: () => Promise<unknown>,
+): Promise<string[]> {
+  const enclave = ts.service.enclave as unknown as { call: (m: string, p: unknown) => unknown };
+  const original = enclave.call;
+  const seen: string[] = [];
+  enclave.call = function (this: unknown, m: string, p: unknown) {
+    seen.push(m);
+    return original.call(this, m, p);
+  };
+  try {
+    await fn();
+  } finally {
+    enclave.call = original;
+  }
+  return seen;
+}

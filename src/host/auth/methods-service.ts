@@ -10,6 +10,7 @@ import type { Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
 import { recordLogged, type OpsEvent } from '../ops-events.js';
 import type { AuthServiceDeps } from './auth-service.js';
+import { sameForStrangers } from './otp-login.js';
 
 export function createMethodsService(
   deps: AuthServiceDeps,
@@ -116,7 +117,12 @@ export function createMethodsService(
 
     /** The `link` code checked by the enclave for the token's account; then the row. */
     async linkEmail(accessToken: string, userId: string, email: string, code: string) {
-      const r = await enclave.call('auth.email_link', { access_token: accessToken, email, code });
+      // A free address was mailed a code, a taken one not: the lock must not tell them apart.
+      const r = await enclave
+        .call('auth.email_link', { access_token: accessToken, email, code })
+        .catch((err: unknown) => {
+          throw sameForStrangers(err);
+        });
       if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
       const id = await logged(
         userId,

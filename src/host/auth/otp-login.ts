@@ -25,6 +25,16 @@ import type { Role } from '../../protocol/auth.js';
 const isCodeFailure = (err: unknown) =>
   isEnclaveCallError(err, 'AUTH_OTP_INVALID') || isEnclaveCallError(err, 'AUTH_OTP_LOCKED');
 
+/**
+ * What a code sent without a session answers when wrong or locked: the enclave's
+ * AUTH_OTP_LOCKED (five wrong tries) becomes AUTH_OTP_INVALID. Only some addresses hold a code
+ * (a reset, recovery or confirmation code goes to an account's address, or a new one; a link
+ * code only to a free address; a sign-in code not to an address whose hourly mails those used
+ * up), and one that holds none never locks: the fifth wrong code would tell the two apart.
+ */
+export const sameForStrangers = (err: unknown) =>
+  isEnclaveCallError(err, 'AUTH_OTP_LOCKED') ? new HostError('AUTH_OTP_INVALID') : err;
+
 /** A method binding of the right shape that no account has (the enclave refuses it). */
 const NO_BINDING = `mb1.${'A'.repeat(43)}`;
 
@@ -67,7 +77,7 @@ export function createResetFlow(deps: AuthServiceDeps) {
           reason: reasonOf(err),
           method,
         });
-        throw err;
+        throw sameForStrangers(err);
       }
       await throttle.succeeded(key);
       return { userId: audit.userId!, r };
@@ -169,29 +179,38 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       const wait = await throttle.begin(key);
       if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
       const row = await repo.findUserByMethod('email', email);
-      if (!row || row.status !== 'pending') throw new HostError('AUTH_OTP_INVALID');
-      const user = { user_id: row.user_id, binding: row.binding };
+      // A taken (or unknown) address: the same enclave call (an account that matches nothing),
+      // then the answer of a wrong code, so neither the answer nor its time tells.
+      // (Counted toward the backoff, as a wrong code is.)
+      const pending = row?.status === 'pending' ? row : null;
+      const user = pending
+        ? { user_id: pending.user_id, binding: pending.binding }
+        : { user_id: randomUUID(), binding: NO_BINDING };
       try {
         await enclave.call('auth.confirm_email', { email, code, user });
       } catch (err) {
+        if (!pending) throw new HostError('AUTH_OTP_INVALID');
         if (!isCodeFailure(err)) await throttle.refund(key).catch(() => undefined);
-        throw err;
+        throw sameForStrangers(err);
       }
+      if (!pending) throw new HostError('AUTH_OTP_INVALID');
       await throttle.succeeded(key);
       await repo.db.transaction(async (tx) => {
-        if (await repo.activate(tx, row.user_id))
-          await ops.record(tx, { type: 'auth.email_confirmed', userId: row.user_id });
+        if (await repo.activate(tx, pending.user_id))
+          await ops.record(tx, { type: 'auth.email_confirmed', userId: pending.user_id });
       });
-      return { user_id: row.user_id };
+      return { user_id: pending.user_id };
     },
 
     /**
-     * A reset code goes only to an address linked to an account (a stranger gets no mail); the
-     * answer is the same 202 either way, and comes before the mail is sent.
+     * A reset code goes only to an address linked to an active account (a stranger or a
+     * disabled account gets no mail); the answer is the same 202 either way, and comes before
+     * the mail is sent.
      */
     async passwordResetStart(email: string): Promise<void> {
+      const row = await repo.findUserByMethod('email', email);
       // Not awaited, as at registration: the answer's time must not depend on the mail.
-      if (await repo.findUserByMethod('email', email)) void otpStart(email, 'reset');
+      if (row?.status === 'active') void otpStart(email, 'reset');
     },
 
     /**
@@ -276,7 +295,7 @@ export function createOtpLogin(deps: AuthServiceDeps) {
         } catch (err) {
           if (!isCodeFailure(err) && !isEnclaveCallError(err, 'AUTH_MFA_INVALID'))
             await throttle.refund(key).catch(() => undefined);
-          throw err;
+          throw sameForStrangers(err);
         }
         await throttle.succeeded(key);
         audit.userId = r.user_id;
