@@ -149,6 +149,61 @@ describe('envelope v1 options', () => {
     assert.equal(Buffer.from(a.nonce, 'base64').toString('hex'), '03'.repeat(12));
   });
 
+  it('sealing wipes the ephemeral scalar it drew, the shared secret and the key; opening wipes its own', () => {
+    const r = recipient();
+    // The same primitives, recording every secret buffer they hand out.
+    const drawn: Uint8Array[] = [];
+    const shared: Uint8Array[] = [];
+    const keys: Uint8Array[] = [];
+    const recording = {
+      ...prims,
+      randomBytes: (n: number) => {
+        const b = prims.randomBytes(n);
+        if (n === 32) drawn.push(b);
+        return b;
+      },
+      x25519: (k: Uint8Array, p: Uint8Array) => {
+        const out = prims.x25519(k, p);
+        shared.push(out);
+        return out;
+      },
+      hkdfSha256: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, n: number) => {
+        const out = prims.hkdfSha256(ikm, salt, info, n);
+        keys.push(out);
+        return out;
+      },
+    };
+    const env = sealEnvelopeV1(recording, r.publicKey, plaintext);
+    const zero = (b: Uint8Array) => b.every((x) => x === 0);
+    assert.equal(drawn.length, 1);
+    assert.equal(shared.length, 1);
+    assert.equal(keys.length, 1);
+    assert.ok(zero(drawn[0]!), 'the drawn ephemeral scalar is wiped');
+    assert.ok(zero(shared[0]!), 'the shared secret is wiped');
+    assert.ok(zero(keys[0]!), 'the envelope key is wiped');
+    // Still a good envelope: the wipe came after use.
+    assert.deepEqual(openEnvelopeV1(prims, r, env), plaintext);
+    // Opening: the agreed secret and the derived key are wiped, also when the tag is wrong.
+    for (const tamper of [false, true]) {
+      const agreed: Uint8Array[] = [];
+      keys.length = 0;
+      const rec: X25519Recipient = {
+        ...r,
+        agree: (peer) => {
+          const out = r.agree(peer);
+          agreed.push(out);
+          return out;
+        },
+      };
+      const e = tamper ? { ...env, tag: Buffer.alloc(16).toString('base64') } : env;
+      if (tamper)
+        assert.throws(() => openEnvelopeV1(recording, rec, e), { code: 'ENVELOPE_INVALID' });
+      else assert.deepEqual(openEnvelopeV1(recording, rec, e), plaintext);
+      assert.ok(agreed.length === 1 && zero(agreed[0]!), 'the agreed secret is wiped');
+      assert.ok(keys.length === 1 && zero(keys[0]!), 'the derived key is wiped');
+    }
+  });
+
   it('the derived key refuses a short or all-zero shared secret', () => {
     const pub = new Uint8Array(32);
     for (const shared of [new Uint8Array(32), new Uint8Array(31).fill(1)]) {
