@@ -99,6 +99,7 @@ export function scoreboard(results: readonly unknown[]): Score[] {
     out.push(notRun('token issuance (refresh/s)', '>= 60 % of raw ES256 sign'));
     out.push(notRun('logins/s', '>= 90 % of raw Argon2id verify'));
     out.push(notRun('1,000 concurrent logins', 'no request lost'));
+    out.push(notRun('1,000 concurrent logins: peak RSS above idle', '<= 150 MiB'));
   } else {
     const share = (figure: string, value: number, ceiling: string, ratio: number, min: number) =>
       out.push({
@@ -133,6 +134,14 @@ export function scoreboard(results: readonly unknown[]): Score[] {
       ratio: fmtRatio(answered / au.flood.requests),
       goal: 'no request lost',
       verdict: verdict(answered === au.flood.requests),
+    });
+    out.push({
+      figure: `${fmt(au.flood.requests)} concurrent logins: peak RSS above idle (MiB, host + enclave)`,
+      value: fmt(au.flood.peakAboveIdleMiB),
+      ceiling: `idle ${fmt(au.flood.hostIdleRssMiB + au.flood.enclaveIdleRssMiB)} MiB`,
+      ratio: '—',
+      goal: '<= 150 MiB',
+      verdict: verdict(au.flood.peakAboveIdleMiB <= 150),
     });
   }
 
