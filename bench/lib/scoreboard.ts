@@ -5,6 +5,7 @@
  */
 import type { AggregatesBenchResult } from '../aggregates.js';
 import type { AuthBenchResult } from '../auth.js';
+import type { IdleMemoryResult } from '../idle-memory.js';
 import type { LogAppendResult } from '../log-append.js';
 import type { SubmitKeyResult } from '../submit-key.js';
 import type { WalletSignBenchResult } from '../wallet-sign.js';
@@ -144,6 +145,19 @@ export function scoreboard(results: readonly unknown[]): Score[] {
       verdict: verdict(au.flood.peakAboveIdleMiB <= 150),
     });
   }
+
+  const im = find<IdleMemoryResult>(results, 'idle-memory');
+  if (!im) out.push(notRun('idle memory, default run (PGlite)', '<= 300 MiB host + enclave'));
+  else
+    for (const r of im.runs)
+      out.push({
+        figure: `idle memory, default run (PGlite), ${r.start} start (MiB)`,
+        value: fmt(r.totalMiB),
+        ceiling: `host ${fmt(r.hostRssMiB)} + enclave ${fmt(r.enclaveRssMiB)}`,
+        ratio: '—',
+        goal: '<= 300 MiB host + enclave',
+        verdict: verdict(r.totalMiB <= 300),
+      });
 
   const ws = find<WalletSignBenchResult>(results, 'wallet-sign');
   if (!ws) out.push(notRun('wallet signing (eth/s)', '>= 50 % of raw sign + share combination'));
