@@ -104,7 +104,10 @@ async function initPgliteDataDir(dataDir: string, initDbStartParams: string[]): 
       if (stderr.length < 4000) stderr += chunk.toString('utf8');
     });
     child.once('error', reject);
+    // initdb takes seconds; a child that never ends must not hang the start.
+    const timer = setTimeout(() => child.kill('SIGKILL'), INITDB_TIMEOUT_MS);
     child.once('exit', (code, signal) => {
+      clearTimeout(timer);
       if (code === 0) resolve();
       else
         reject(
@@ -115,6 +118,8 @@ async function initPgliteDataDir(dataDir: string, initDbStartParams: string[]): 
   if (existsSync(dataDir)) rmdirSync(dataDir); // empty (isEmptyOrMissing)
   renameSync(tmp, dataDir);
 }
+
+const INITDB_TIMEOUT_MS = 180_000;
 
 function isEmptyOrMissing(dir: string): boolean {
   return !existsSync(dir) || readdirSync(dir).length === 0;
