@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { runAggregatesBench } from './aggregates.js';
 import { runAuthBench } from './auth.js';
 import { runClusterBench } from './cluster.js';
+import { runIdleMemory } from './idle-memory.js';
 import { runLogAppend } from './log-append.js';
 import { runLogProofs } from './log-proofs.js';
 import { machine, printTable } from './lib/measure.js';
@@ -26,6 +27,7 @@ const BENCHES: Record<string, (shared?: BenchService) => Promise<{ name: string 
   auth: runAuthBench,
   'wallet-sign': runWalletSignBench,
   cluster: runClusterBench,
+  'idle-memory': runIdleMemory,
 };
 
 const SERVICE_BENCHES = new Set(['submit-key', 'rpc', 'log-append']);

@@ -5,6 +5,7 @@
  */
 import type { AggregatesBenchResult } from '../aggregates.js';
 import type { AuthBenchResult } from '../auth.js';
+import type { IdleMemoryResult } from '../idle-memory.js';
 import type { LogAppendResult } from '../log-append.js';
 import type { SubmitKeyResult } from '../submit-key.js';
 import type { WalletSignBenchResult } from '../wallet-sign.js';
@@ -99,6 +100,7 @@ export function scoreboard(results: readonly unknown[]): Score[] {
     out.push(notRun('token issuance (refresh/s)', '>= 60 % of raw ES256 sign'));
     out.push(notRun('logins/s', '>= 90 % of raw Argon2id verify'));
     out.push(notRun('1,000 concurrent logins', 'no request lost'));
+    out.push(notRun('1,000 concurrent logins: peak RSS above idle', '<= 150 MiB'));
   } else {
     const share = (figure: string, value: number, ceiling: string, ratio: number, min: number) =>
       out.push({
@@ -134,7 +136,28 @@ export function scoreboard(results: readonly unknown[]): Score[] {
       goal: 'no request lost',
       verdict: verdict(answered === au.flood.requests),
     });
+    out.push({
+      figure: `${fmt(au.flood.requests)} concurrent logins: peak RSS above idle (MiB, host + enclave)`,
+      value: fmt(au.flood.peakAboveIdleMiB),
+      ceiling: `idle ${fmt(au.flood.hostIdleRssMiB + au.flood.enclaveIdleRssMiB)} MiB`,
+      ratio: '—',
+      goal: '<= 150 MiB',
+      verdict: verdict(au.flood.peakAboveIdleMiB <= 150),
+    });
   }
+
+  const im = find<IdleMemoryResult>(results, 'idle-memory');
+  if (!im) out.push(notRun('idle memory, default run (PGlite)', '<= 300 MiB host + enclave'));
+  else
+    for (const r of im.runs)
+      out.push({
+        figure: `idle memory, default run (PGlite), ${r.start} start (MiB)`,
+        value: fmt(r.totalMiB),
+        ceiling: `host ${fmt(r.hostRssMiB)} + enclave ${fmt(r.enclaveRssMiB)}`,
+        ratio: '—',
+        goal: '<= 300 MiB host + enclave',
+        verdict: verdict(r.totalMiB <= 300),
+      });
 
   const ws = find<WalletSignBenchResult>(results, 'wallet-sign');
   if (!ws) out.push(notRun('wallet signing (eth/s)', '>= 50 % of raw sign + share combination'));

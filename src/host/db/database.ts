@@ -3,8 +3,10 @@
  * WASM, embedded, the default) and a PostgreSQL server through `pg` (when DATABASE_URL is set).
  * The schema, roles and functions are the same SQL on both. Repositories see only `Db`.
  */
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { databaseStartupError } from '../startup-error.js';
@@ -40,7 +42,8 @@ export interface Db extends Queryable {
  * grows: shared_buffers 128 MB, wal_buffers 4 MB, work_mem 4 MB, maintenance_work_mem 64 MB.
  * A bare instance then idles at ~470 MiB RSS here; with these it is ~270–300 MiB. The data
  * of a single-node service fits the smaller buffer pool, and the OS page cache still holds
- * the files.
+ * the files. They are passed at every start and, for a data folder created here, also written
+ * into its postgresql.conf (initdb's `-c`).
  */
 const PGLITE_MEMORY = [
   ['shared_buffers', '16MB'],
@@ -50,16 +53,87 @@ const PGLITE_MEMORY = [
   ['temp_buffers', '2MB'],
 ] as const;
 
+/**
+ * V8 compiles PGlite's WASM with its baseline compiler (Liftoff) only. With tier-up on, V8
+ * recompiles a function with its optimizing compiler once it is hot, and PostgreSQL's parser
+ * (`raw_parser`, 105 KB of WASM: the grammar's one big switch) is hot from the first queries:
+ * optimizing that one function takes ~600 MB of compiler memory for 1–4 s, so the host peaked
+ * at 700–1 200 MiB RSS and kept ~50 MiB of it as malloc fragmentation (bench/README.md,
+ * "Memory"). The cost is the speed of PGlite's own code (see the same section). The flags are
+ * process-wide and must be set before the module is compiled (PGlite compiles it once per
+ * process); the host loads no other WASM on a hot path.
+ */
+const WASM_BASELINE_ONLY = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const;
+
+function pgliteOptions(defaultStartParams: string[]) {
+  const memory = PGLITE_MEMORY.flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  return { startParams: [...defaultStartParams, ...memory], initDbStartParams: memory };
+}
+
+/**
+ * Creates a PGlite data folder in a child process (then the host opens it as an existing one).
+ * PGlite's initdb runs a second PostgreSQL instance and initdb's own WASM next to the first,
+ * each with its heap: ~600 MiB RSS for a few seconds, and the host kept ~90 MiB of malloc heap
+ * it could not return afterwards. In a child all of it ends with the process. The folder is
+ * built under a temporary name and renamed into place once complete, so a start interrupted
+ * during initdb leaves no half-made database behind (the next start removes the leftover).
+ */
+async function initPgliteDataDir(dataDir: string, initDbStartParams: string[]): Promise<void> {
+  const tmp = `${dataDir}.init`;
+  rmSync(tmp, { recursive: true, force: true });
+  const script = [
+    `const { PGlite } = await import(${JSON.stringify(import.meta.resolve('@electric-sql/pglite'))});`,
+    `const db = await PGlite.create(process.argv[1], JSON.parse(process.argv[2]));`,
+    `await db.close();`,
+  ].join('\n');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...WASM_BASELINE_ONLY,
+        '--input-type=module',
+        '-e',
+        script,
+        tmp,
+        JSON.stringify({ initDbStartParams }),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4000) stderr += chunk.toString('utf8');
+    });
+    child.once('error', reject);
+    // initdb takes seconds; a child that never ends must not hang the start.
+    const timer = setTimeout(() => child.kill('SIGKILL'), INITDB_TIMEOUT_MS);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(`PGlite initdb failed (code ${code}, signal ${signal}): ${stderr.trim()}`),
+        );
+    });
+  });
+  if (existsSync(dataDir)) rmdirSync(dataDir); // empty (isEmptyOrMissing)
+  renameSync(tmp, dataDir);
+}
+
+const INITDB_TIMEOUT_MS = 180_000;
+
+function isEmptyOrMissing(dir: string): boolean {
+  return !existsSync(dir) || readdirSync(dir).length === 0;
+}
+
 export async function openPglite(dataDir: string | null): Promise<Db> {
+  setFlagsFromString(WASM_BASELINE_ONLY.join(' '));
   const { PGlite } = await import('@electric-sql/pglite');
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const options = {
-    startParams: [
-      ...PGlite.defaultStartParams,
-      ...PGLITE_MEMORY.flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    ],
-  };
-  const db = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
+  const options = pgliteOptions(PGlite.defaultStartParams);
+  if (dataDir && isEmptyOrMissing(dataDir))
+    await initPgliteDataDir(dataDir, options.initDbStartParams);
+  const db = dataDir
+    ? await PGlite.create(dataDir, { startParams: options.startParams })
+    : await PGlite.create(options);
   return {
     engine: 'pglite',
     query: async <R>(sql: string, params?: unknown[]) => ({
