@@ -717,4 +717,128 @@ describe('web app in Chromium', { skip }, () => {
     );
     await context.close();
   });
+
+  it('account methods and recovery: an email and a password linked, the password changed, a passkey step-up to unlink; recovery time-locked with its completion code, still locked, cancelled; an expired token refreshed on the wallet page', async () => {
+    const email = 'methods-user@example.com';
+    const other = 'methods-second@example.com';
+    const NEW_PASSWORD = 'a brand new correct horse';
+    const context = await browser.newContext({ acceptDownloads: true });
+    const w = await open(context);
+    const { page } = w;
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+      },
+    });
+    await pin(page, local);
+    await page.goto(`${local}/signin`);
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(`${local}/keys`);
+
+    // Link a second email: a code mailed to it (the test reads the simulated mailbox).
+    await page.goto(`${local}/account`);
+    await page.getByTestId('methods').waitFor();
+    await page.getByLabel('Email to link').fill(other);
+    await page.getByLabel('Email to link').press('Enter');
+    await page.getByLabel('Code mailed to that address').waitFor();
+    await page
+      .getByLabel('Code mailed to that address')
+      .fill(await mailedCode(ts.dataDir, /(\d{6})/, other));
+    await page.getByRole('button', { name: 'Link the email' }).click();
+    await page.getByText(`Email ${other} linked`).waitFor();
+    await page.getByTestId('methods').getByText(`email: ${other}`).waitFor();
+
+    // Change the password (encrypted to the enclave, action "change").
+    await page.getByLabel('New password').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Change the password' }).click();
+    await page.getByText(/^Password changed/).waitFor();
+
+    // A passkey: from then on the account has a second factor.
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByText('Passkey added. You can sign in with it now.').waitFor();
+
+    // A refreshed token: unlinking the second email asks for a step-up, offered with the passkey.
+    await staleToken(page);
+    await page.getByRole('button', { name: `Unlink email ${other}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    assert.match((await dialog.textContent()) ?? '', /passkey/);
+    await axe(page, 'step-up (passkey)');
+    await shot(page, 'step-up-passkey');
+    await dialog.getByRole('button', { name: 'Confirm with a passkey' }).click();
+    await page.getByText(`Unlinked email ${other}.`).waitFor();
+    assert.equal(await dialog.isVisible(), false);
+    assert.equal(await page.getByTestId('methods').getByText(`email: ${other}`).count(), 0);
+    await axe(page, 'account (methods)');
+    await shot(page, 'account-methods');
+
+    // Forgot password: the account has a passkey, so the recovery is time-locked.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.goto(`${local}/signin`);
+    await page.getByRole('button', { name: 'Forgot password?' }).click();
+    await page.getByLabel('Account email').fill(email);
+    await page.getByRole('button', { name: 'Email me a recovery code' }).click();
+    await page.getByLabel('Recovery code from the mail').waitFor();
+    await page
+      .getByLabel('Recovery code from the mail')
+      .fill(await mailedCode(ts.dataDir, /account recovery code is (\d{6})/, email));
+    await page.getByLabel('New password', { exact: true }).fill('recovered password 123');
+    await page.getByRole('button', { name: 'Set the new password' }).click();
+    await page.getByTestId('recovery-pending').waitFor();
+    const completion = ((await page.getByTestId('completion-code').textContent()) ?? '').trim();
+    assert.match(completion, /^[A-Za-z0-9_-]{22}$/);
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download the code' }).click(),
+    ]);
+    assert.match(readFileSync(await file.path(), 'utf8'), new RegExp(completion));
+    await page.getByLabel('Email of the recovered account').fill(email);
+    await page.getByLabel('Completion code').fill(completion);
+    await page.getByRole('button', { name: 'Complete the recovery' }).click();
+    await page.getByText(/^Still locked/).waitFor();
+    await axe(page, 'sign in (recovery)');
+    await shot(page, 'recovery');
+
+    // The owner (changed password) sees the pending recovery and cancels it.
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${local}/keys`);
+    await page.goto(`${local}/account`);
+    await page.getByTestId('pending-recovery').waitFor();
+    await page.getByRole('button', { name: 'Cancel the recovery' }).click();
+    await page.getByText(/^Recovery cancelled/).waitFor();
+
+    // An expired access token on the wallet page (SDK calls): refreshed, and the wallet made.
+    await staleToken(page);
+    await page.goto(`${local}/wallet`);
+    await page.getByLabel('Device passphrase', { exact: true }).fill('a long device passphrase');
+    await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Create wallet' }).click(),
+    ]);
+    await page.getByLabel('Device passphrase to sign').waitFor();
+    // Expected failures only: stale tokens (401), the step-up demand (401 STEP_UP_REQUIRED) and
+    // the locked completion (409 AUTH_RECOVERY_LOCKED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) =>
+          !/^HTTP 401 (GET|POST|DELETE) .*\/(auth\/methods(\/[^/]+)?|auth\/recovery|wallets)$/.test(
+            e,
+          ) &&
+          !/^HTTP 409 POST .*\/auth\/recovery\/complete$/.test(e) &&
+          !/(401 \(Unauthorized\)|409 \(Conflict\))/.test(e),
+      ),
+      [],
+    );
+    await context.close();
+  });
 });

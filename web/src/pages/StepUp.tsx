@@ -1,21 +1,41 @@
 /**
  * The step-up dialog (a modal <dialog>, so focus stays in it and Escape cancels): shown when an
- * operation answered 401 STEP_UP_REQUIRED (step-up.ts). The user gives a second factor (TOTP or
- * recovery code: `POST /auth/step-up`, same session) or signs in again with the password or a
- * passkey; the operation is then retried once.
+ * operation answered 401 STEP_UP_REQUIRED (step-up.ts). The user gives a second factor on the
+ * same session (`POST /auth/step-up`: a TOTP or recovery code, a passkey of the account when the
+ * service's details name `passkey`, or a code mailed to the account's address when they name
+ * `otp`) or signs in again with the password or a passkey; the operation is then retried once.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { account, api, errorText } from '../api.js';
 import { Field, Message } from '../components.js';
-import { passkeyLogin, passwordLogin, secondFactor, signedIn } from '../sign-in.js';
+import {
+  emailStepUp,
+  emailStepUpStart,
+  passkeyLogin,
+  passkeyStepUp,
+  passwordLogin,
+  secondFactor,
+  signedIn,
+} from '../sign-in.js';
 import { stepUp } from '../step-up.js';
 import { useStore } from '../store.js';
+
+/** The factors the service's details name (`…: totp, recovery_code, passkey`). */
+export function factorsOf(reason: string): string[] {
+  return reason
+    .split(';')
+    .flatMap((issue) => (issue.split(':')[1] ?? '').split(','))
+    .map((f) => f.trim())
+    .filter(Boolean);
+}
 
 export function StepUpDialog() {
   const req = useStore(stepUp);
   const ref = useRef<HTMLDialogElement>(null);
   const [code, setCode] = useState('');
   const [password, setPassword] = useState('');
+  const [mailed, setMailed] = useState('');
+  const [sent, setSent] = useState(false);
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<string | null>(null);
 
@@ -24,6 +44,7 @@ export function StepUpDialog() {
     if (!d) return;
     if (req && !d.open) {
       setMsg(null);
+      setSent(false);
       d.showModal();
     }
     if (!req && d.open) d.close();
@@ -37,6 +58,7 @@ export function StepUpDialog() {
       await step();
       setCode('');
       setPassword('');
+      setMailed('');
       req.done();
     } catch (err) {
       setMsg(errorText(err));
@@ -53,6 +75,19 @@ export function StepUpDialog() {
       });
       await signedIn(t, email || undefined);
     });
+  const factors = factorsOf(req?.reason ?? '');
+  const sendMail = async () => {
+    setBusy(true);
+    setMsg(null);
+    try {
+      await emailStepUpStart();
+      setSent(true);
+    } catch (err) {
+      setMsg(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
 
   return (
     <dialog
@@ -88,6 +123,37 @@ export function StepUpDialog() {
           Confirm with the code
         </button>
       </form>
+      {factors.includes('passkey') && (
+        <p>
+          <button type="button" disabled={busy} onClick={() => void run(passkeyStepUp)}>
+            Confirm with a passkey
+          </button>
+        </p>
+      )}
+      {factors.includes('otp') && email.includes('@') && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void (sent ? run(() => emailStepUp(mailed)) : sendMail());
+          }}
+        >
+          {sent && (
+            <Field id="su-mail" label={`Code mailed to ${email}`}>
+              <input
+                id="su-mail"
+                inputMode="numeric"
+                autocomplete="one-time-code"
+                required
+                value={mailed}
+                onInput={(e) => setMailed(e.currentTarget.value)}
+              />
+            </Field>
+          )}
+          <button type="submit" disabled={busy}>
+            {sent ? 'Confirm with the mailed code' : 'Email me a code'}
+          </button>
+        </form>
+      )}
       <form
         onSubmit={(e) => {
           e.preventDefault();
