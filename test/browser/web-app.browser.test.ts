@@ -767,6 +767,7 @@ describe('web app in Chromium', { skip }, () => {
 
     // A refreshed token: unlinking the second email asks for a step-up, offered with the passkey.
     await staleToken(page);
+    await page.reload();
     await page.getByRole('button', { name: `Unlink email ${other}` }).click();
     const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
     await dialog.waitFor();
@@ -836,6 +837,86 @@ describe('web app in Chromium', { skip }, () => {
           ) &&
           !/^HTTP 409 POST .*\/auth\/recovery\/complete$/.test(e) &&
           !/(401 \(Unauthorized\)|409 \(Conflict\))/.test(e),
+      ),
+      [],
+    );
+    await context.close();
+  });
+
+  it('an account from an email code: a password linked, an email-code step-up, a recovery reset at once (no second factor), all with the keyboard', async () => {
+    const email = 'code-user@example.com';
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    await pin(page);
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email for a code').fill(email);
+    await page.getByLabel('Email for a code').press('Enter');
+    await page.getByLabel('Code from the mail').waitFor();
+    await page
+      .getByLabel('Code from the mail')
+      .fill(await mailedCode(ts.dataDir, /code is (\d{6})/, email));
+    await page.getByLabel('Code from the mail').press('Enter');
+    await page.waitForURL(`${base}/keys`);
+
+    // Link a password, with the keyboard only.
+    await go(w, '/account', 'Account');
+    await page.getByTestId('methods').waitFor();
+    await tabTo(page, '#ac-pw');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByText('Password linked: you can sign in with it now.').waitFor();
+    await page
+      .getByTestId('methods')
+      .getByText(/^password/)
+      .waitFor();
+    await page.getByRole('heading', { name: 'Change the password' }).waitFor();
+
+    // A refreshed token: linking an email asks for a step-up; a code mailed to the account.
+    await staleToken(page);
+    await page.reload();
+    await page.getByLabel('Email to link').fill('code-user-2@example.com');
+    await page.getByLabel('Email to link').press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Email me a code' }).click();
+    await dialog.getByLabel(`Code mailed to ${email}`).waitFor();
+    await axe(page, 'step-up (email code)');
+    await dialog
+      .getByLabel(`Code mailed to ${email}`)
+      .fill(await mailedCode(ts.dataDir, /sensitive operation is (\d{6})/, email));
+    await dialog.getByLabel(`Code mailed to ${email}`).press('Enter');
+    await page.getByLabel('Code mailed to that address').waitFor();
+    assert.equal(await dialog.isVisible(), false);
+
+    // Forgot password, with the keyboard: no second factor, so the password is reset at once.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await go(w, '/signin', 'Sign in');
+    await tabTo(page, 'button[aria-controls="recover"]');
+    await page.keyboard.press('Enter');
+    await tabTo(page, '#rc-email');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Recovery code from the mail').waitFor();
+    await tabTo(page, '#rc-code');
+    await page.keyboard.type(
+      await mailedCode(ts.dataDir, /account recovery code is (\d{6})/, email),
+    );
+    await tabTo(page, '#rc-pw');
+    await page.keyboard.type('a reset password 456');
+    await page.keyboard.press('Enter');
+    await page.getByText('Password reset: sign in with the new one above.').waitFor();
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill('a reset password 456');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${base}/keys`);
+    // Expected failures only: the stale token (401) and the step-up demand (401 STEP_UP_REQUIRED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) =>
+          !/^HTTP 401 GET .*\/auth\/(methods|recovery)$/.test(e) &&
+          !/^HTTP 401 POST .*\/auth\/methods\/link\/email\/start$/.test(e) &&
+          !/401 \(Unauthorized\)/.test(e),
       ),
       [],
     );
