@@ -11,7 +11,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { account, api, errorText, withSession } from '../api.js';
-import { Field, Message, useAction } from '../components.js';
+import { Field, InputField, Message, useAction } from '../components.js';
 import { passkeyRegister, passwordEnvelope, sdk } from '../sign-in.js';
 
 interface Method {
@@ -267,27 +267,21 @@ function LinkMethods({ hasPassword, onChange }: { hasPassword: boolean; onChange
         }}
       >
         <h3 id="ac-le">Link an email</h3>
-        <Field id="ac-email" label="Email to link">
-          <input
-            id="ac-email"
-            type="email"
-            autocomplete="email"
-            required
-            value={email}
-            onInput={(e) => setEmail(e.currentTarget.value)}
-          />
-        </Field>
+        <InputField
+          id="ac-email"
+          label="Email to link"
+          kind="email"
+          value={email}
+          onValue={setEmail}
+        />
         {sent && (
-          <Field id="ac-email-code" label="Code mailed to that address">
-            <input
-              id="ac-email-code"
-              inputMode="numeric"
-              autocomplete="one-time-code"
-              required
-              value={code}
-              onInput={(e) => setCode(e.currentTarget.value)}
-            />
-          </Field>
+          <InputField
+            id="ac-email-code"
+            label="Code mailed to that address"
+            kind="code"
+            value={code}
+            onValue={setCode}
+          />
         )}
         <button type="submit" disabled={busy}>
           {sent ? 'Link the email' : 'Email me a code'}
@@ -301,22 +295,13 @@ function LinkMethods({ hasPassword, onChange }: { hasPassword: boolean; onChange
         }}
       >
         <h3 id="ac-lp">{hasPassword ? 'Change the password' : 'Link a password'}</h3>
-        <Field
+        <InputField
           id="ac-pw"
           label={hasPassword ? 'New password' : 'Password to link'}
-          hint="At least 12 characters. Encrypted to the enclave in this browser."
-        >
-          <input
-            id="ac-pw"
-            type="password"
-            autocomplete="new-password"
-            aria-describedby="ac-pw-hint"
-            required
-            minLength={12}
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </Field>
+          kind="password"
+          value={password}
+          onValue={setPassword}
+        />
         <button type="submit" disabled={busy}>
           {hasPassword ? 'Change the password' : 'Link the password'}
         </button>

@@ -7,7 +7,7 @@
  */
 import { useState } from 'preact/hooks';
 import { account, ApiError, errorText } from '../api.js';
-import { download, Field, Message, useAction, type Msg } from '../components.js';
+import { download, Field, InputField, Message, useAction, type Msg } from '../components.js';
 import { navigate } from '../router.js';
 import {
   otpStart,
@@ -164,28 +164,22 @@ function EmailCodeMethod() {
         void (sent ? verify() : start());
       }}
     >
-      <Field id="otp-email" label="Email for a code">
-        <input
-          id="otp-email"
-          type="email"
-          autocomplete="email"
-          required
-          value={email}
-          onInput={(e) => setEmail(e.currentTarget.value)}
-        />
-      </Field>
+      <InputField
+        id="otp-email"
+        label="Email for a code"
+        kind="email"
+        value={email}
+        onValue={setEmail}
+      />
       {sent && (
-        <Field id="otp-code" label="Code from the mail" hint="Valid for 10 minutes, once.">
-          <input
-            id="otp-code"
-            inputMode="numeric"
-            autocomplete="one-time-code"
-            aria-describedby="otp-code-hint"
-            required
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
-        </Field>
+        <InputField
+          id="otp-code"
+          label="Code from the mail"
+          kind="code"
+          hint="Valid for 10 minutes, once."
+          value={code}
+          onValue={setCode}
+        />
       )}
       {mfa.field}
       <div class="row">
@@ -270,44 +264,30 @@ function RecoverAccount() {
           void (sent ? confirm() : start());
         }}
       >
-        <Field id="rc-email" label="Account email">
-          <input
-            id="rc-email"
-            type="email"
-            autocomplete="username"
-            required
-            value={email}
-            onInput={(e) => setEmail(e.currentTarget.value)}
-          />
-        </Field>
+        <InputField
+          id="rc-email"
+          label="Account email"
+          kind="email"
+          autocomplete="username"
+          value={email}
+          onValue={setEmail}
+        />
         {sent && (
           <>
-            <Field id="rc-code" label="Recovery code from the mail">
-              <input
-                id="rc-code"
-                inputMode="numeric"
-                autocomplete="one-time-code"
-                required
-                value={code}
-                onInput={(e) => setCode(e.currentTarget.value)}
-              />
-            </Field>
-            <Field
+            <InputField
+              id="rc-code"
+              label="Recovery code from the mail"
+              kind="code"
+              value={code}
+              onValue={setCode}
+            />
+            <InputField
               id="rc-pw"
               label="New password"
-              hint="At least 12 characters. Encrypted to the enclave in this browser."
-            >
-              <input
-                id="rc-pw"
-                type="password"
-                autocomplete="new-password"
-                aria-describedby="rc-pw-hint"
-                required
-                minLength={12}
-                value={password}
-                onInput={(e) => setPassword(e.currentTarget.value)}
-              />
-            </Field>
+              kind="password"
+              value={password}
+              onValue={setPassword}
+            />
           </>
         )}
         <button type="submit" disabled={busy}>
@@ -387,16 +367,14 @@ function CompleteRecovery() {
       }}
     >
       <h3 id="rc-c">Complete a recovery</h3>
-      <Field id="rc-c-email" label="Email of the recovered account">
-        <input
-          id="rc-c-email"
-          type="email"
-          autocomplete="username"
-          required
-          value={email}
-          onInput={(e) => setEmail(e.currentTarget.value)}
-        />
-      </Field>
+      <InputField
+        id="rc-c-email"
+        label="Email of the recovered account"
+        kind="email"
+        autocomplete="username"
+        value={email}
+        onValue={setEmail}
+      />
       <Field id="rc-c-code" label="Completion code">
         <input
           id="rc-c-code"

@@ -7,7 +7,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { account, api, errorText } from '../api.js';
-import { Field, Message } from '../components.js';
+import { Field, InputField, Message } from '../components.js';
 import {
   emailStepUp,
   emailStepUpStart,
@@ -76,6 +76,9 @@ export function StepUpDialog() {
       await signedIn(t, email || undefined);
     });
   const factors = factorsOf(req?.reason ?? '');
+  // The code field unless the service named factors without an authenticator app.
+  const withApp =
+    factors.length === 0 || factors.includes('totp') || factors.includes('recovery_code');
   const sendMail = async () => {
     setBusy(true);
     setMsg(null);
@@ -105,24 +108,26 @@ export function StepUpDialog() {
         This operation needs a recent sign-in or your second factor.
         {req?.reason ? ` The service says: ${req.reason}.` : ''}
       </p>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          void withCode();
-        }}
-      >
-        <Field id="su-code" label="Authenticator or recovery code">
-          <input
-            id="su-code"
-            autocomplete="one-time-code"
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
-        </Field>
-        <button type="submit" disabled={busy || !code.trim()}>
-          Confirm with the code
-        </button>
-      </form>
+      {withApp && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void withCode();
+          }}
+        >
+          <Field id="su-code" label="Authenticator or recovery code">
+            <input
+              id="su-code"
+              autocomplete="one-time-code"
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+            />
+          </Field>
+          <button type="submit" disabled={busy || !code.trim()}>
+            Confirm with the code
+          </button>
+        </form>
+      )}
       {factors.includes('passkey') && (
         <p>
           <button type="button" disabled={busy} onClick={() => void run(passkeyStepUp)}>
@@ -138,16 +143,13 @@ export function StepUpDialog() {
           }}
         >
           {sent && (
-            <Field id="su-mail" label={`Code mailed to ${email}`}>
-              <input
-                id="su-mail"
-                inputMode="numeric"
-                autocomplete="one-time-code"
-                required
-                value={mailed}
-                onInput={(e) => setMailed(e.currentTarget.value)}
-              />
-            </Field>
+            <InputField
+              id="su-mail"
+              label={`Code mailed to ${email}`}
+              kind="code"
+              value={mailed}
+              onValue={setMailed}
+            />
           )}
           <button type="submit" disabled={busy}>
             {sent ? 'Confirm with the mailed code' : 'Email me a code'}
