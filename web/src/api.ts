@@ -3,6 +3,7 @@
  * encrypted to the enclave) is kept in sessionStorage for this tab only and sent as a bearer
  * token; an expired one is refreshed with the single-use refresh token (withSession).
  */
+import { expiresWithin, rolesOf } from './jwt.js';
 import { requestStepUp } from './step-up.js';
 import { readJson, Store, writeJson } from './store.js';
 
@@ -33,19 +34,6 @@ export class ApiError extends Error {
   }
 }
 
-/** The roles claim of an access token (display only; the service decides). */
-export function rolesOf(token: string): string[] {
-  try {
-    const part = token.split('.')[1] ?? '';
-    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as {
-      roles?: unknown;
-    };
-    return Array.isArray(json.roles) ? json.roles.filter((r) => typeof r === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
 async function refresh(a: Account): Promise<boolean> {
   const res = await fetch('/auth/refresh', {
     method: 'POST',
@@ -71,17 +59,6 @@ let refreshing: Promise<boolean> | null = null;
 function refreshOnce(a: Account): Promise<boolean> {
   refreshing ??= refresh(a).finally(() => (refreshing = null));
   return refreshing;
-}
-
-/** True when the token's `exp` is less than `marginSeconds` away (false when unreadable). */
-export function expiresWithin(token: string, marginSeconds: number, nowMs = Date.now()): boolean {
-  try {
-    const part = token.split('.')[1] ?? '';
-    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown };
-    return typeof json.exp === 'number' && json.exp * 1000 - nowMs < marginSeconds * 1000;
-  } catch {
-    return false;
-  }
 }
 
 /**

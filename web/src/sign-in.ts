@@ -11,23 +11,14 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
 import { authClient, encryptPassword } from '../../src/client/index.js';
-import { account, api, rolesOf, withSession } from './api.js';
+import { account, api, withSession } from './api.js';
+import { rolesOf, subOf } from './jwt.js';
 import { requireTrusted } from './trust.js';
 
 interface TokenPair {
   user_id?: string;
   access_token: string;
   refresh_token: string;
-}
-
-function subOf(token: string): string {
-  try {
-    const part = token.split('.')[1] ?? '';
-    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown };
-    return typeof json.sub === 'string' ? json.sub : '';
-  } catch {
-    return '';
-  }
 }
 
 /** Keeps the pair; `email` when the method knows it, else the account's linked email (if any). */
