@@ -203,13 +203,29 @@ describe('web app in Chromium', { skip }, () => {
   }
 
   /** A stale access token: the next call refreshes it, and a refreshed token has no recent sign-in. */
-  async function staleToken(page: Page): Promise<void> {
-    await page.evaluate(() => {
+  async function staleToken(page: Page, token = 'expired'): Promise<void> {
+    await page.evaluate((t) => {
       const key = 'cloister.account.v1';
       const a = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { accessToken?: string };
-      a.accessToken = 'expired';
+      a.accessToken = t;
       sessionStorage.setItem(key, JSON.stringify(a));
+    }, token);
+  }
+
+  /** Chromium's virtual authenticator (CDP): a platform passkey that verifies the user. */
+  async function authenticator(context: BrowserContext, page: Page) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+      },
     });
+    return { cdp, authenticatorId };
   }
 
   let signedFile = '';
@@ -541,18 +557,7 @@ describe('web app in Chromium', { skip }, () => {
     const context = await browser.newContext();
     const w = await open(context);
     const { page } = w;
-    // Chromium's virtual authenticator: a platform passkey that verifies the user.
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-      },
-    });
+    const { cdp, authenticatorId } = await authenticator(context, page);
     await pin(page, local);
     await page.goto(`${local}/signin`);
     assert.equal(
@@ -611,8 +616,9 @@ describe('web app in Chromium', { skip }, () => {
     assert.deepEqual(
       w.errors.filter(
         (e) =>
-          !/^HTTP 401 (GET|POST) .*\/auth\/(methods|passkeys\/register\/options)$/.test(e) &&
-          !/401 \(Unauthorized\)/.test(e),
+          !/^HTTP 401 (GET|POST) .*\/auth\/(methods|recovery|passkeys\/register\/options)$/.test(
+            e,
+          ) && !/401 \(Unauthorized\)/.test(e),
       ),
       [],
     );
@@ -709,8 +715,211 @@ describe('web app in Chromium', { skip }, () => {
     assert.deepEqual(
       w.errors.filter(
         (e) =>
-          !/^HTTP 401 (GET|POST|DELETE) .*\/auth\/(login|otp\/verify|methods|totp)$/.test(e) &&
+          !/^HTTP 401 (GET|POST|DELETE) .*\/auth\/(login|otp\/verify|methods|recovery|totp)$/.test(
+            e,
+          ) &&
           !/^HTTP 401 PUT .*\/wallets\/[0-9a-f-]+\/policy$/.test(e) &&
+          !/401 \(Unauthorized\)/.test(e),
+      ),
+      [],
+    );
+    await context.close();
+  });
+
+  it('account methods and recovery: an email and a password linked, the password changed, a passkey step-up to unlink; recovery time-locked with its completion code, still locked, cancelled; an expired token refreshed on the wallet page', async () => {
+    const email = 'methods-user@example.com';
+    const other = 'methods-second@example.com';
+    const NEW_PASSWORD = 'a brand new correct horse';
+    const context = await browser.newContext({ acceptDownloads: true });
+    const w = await open(context);
+    const { page } = w;
+    await authenticator(context, page);
+    await pin(page, local);
+    await page.goto(`${local}/signin`);
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(`${local}/keys`);
+
+    // Link a second email: a code mailed to it (the test reads the simulated mailbox).
+    await page.goto(`${local}/account`);
+    await page.getByTestId('methods').waitFor();
+    await page.getByLabel('Email to link').fill(other);
+    await page.getByLabel('Email to link').press('Enter');
+    await page.getByLabel('Code mailed to that address').waitFor();
+    await page
+      .getByLabel('Code mailed to that address')
+      .fill(await mailedCode(ts.dataDir, /(\d{6})/, other));
+    await page.getByRole('button', { name: 'Link the email' }).click();
+    await page.getByText(`Email ${other} linked`).waitFor();
+    await page.getByTestId('methods').getByText(`email: ${other}`).waitFor();
+
+    // Change the password (encrypted to the enclave, action "change").
+    await page.getByLabel('New password').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Change the password' }).click();
+    await page.getByText(/^Password changed/).waitFor();
+
+    // A passkey: from then on the account has a second factor.
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByText('Passkey added. You can sign in with it now.').waitFor();
+
+    // A refreshed token: unlinking the second email asks for a step-up, offered with the passkey.
+    await staleToken(page);
+    await page.reload();
+    await page.getByRole('button', { name: `Unlink email ${other}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    assert.match((await dialog.textContent()) ?? '', /passkey/);
+    await axe(page, 'step-up (passkey)');
+    await shot(page, 'step-up-passkey');
+    // Only the factors the account has: no code field; the dialog's focus is on the passkey.
+    assert.equal(await dialog.getByLabel('Authenticator or recovery code').count(), 0);
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent),
+      'Confirm with a passkey',
+    );
+    await page.keyboard.press('Enter');
+    await page.getByText(`Unlinked email ${other}.`).waitFor();
+    assert.equal(await dialog.isVisible(), false);
+    assert.equal(await page.getByTestId('methods').getByText(`email: ${other}`).count(), 0);
+    await axe(page, 'account (methods)');
+    await shot(page, 'account-methods');
+
+    // Forgot password: the account has a passkey, so the recovery is time-locked.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.goto(`${local}/signin`);
+    await page.getByRole('button', { name: 'Forgot password?' }).click();
+    await page.getByLabel('Account email').fill(email);
+    await page.getByRole('button', { name: 'Email me a recovery code' }).click();
+    await page.getByLabel('Recovery code from the mail').waitFor();
+    await page
+      .getByLabel('Recovery code from the mail')
+      .fill(await mailedCode(ts.dataDir, /account recovery code is (\d{6})/, email));
+    await page.getByLabel('New password', { exact: true }).fill('recovered password 123');
+    await page.getByRole('button', { name: 'Set the new password' }).click();
+    await page.getByTestId('recovery-pending').waitFor();
+    const completion = ((await page.getByTestId('completion-code').textContent()) ?? '').trim();
+    assert.match(completion, /^[A-Za-z0-9_-]{22}$/);
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download the code' }).click(),
+    ]);
+    assert.match(readFileSync(await file.path(), 'utf8'), new RegExp(completion));
+    await page.getByLabel('Email of the recovered account').fill(email);
+    await page.getByLabel('Completion code').fill(completion);
+    await page.getByRole('button', { name: 'Complete the recovery' }).click();
+    await page.getByText(/^Still locked/).waitFor();
+    await axe(page, 'sign in (recovery)');
+    await shot(page, 'recovery');
+
+    // The owner (changed password) sees the pending recovery and cancels it.
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${local}/keys`);
+    await page.goto(`${local}/account`);
+    await page.getByTestId('pending-recovery').waitFor();
+    await page.getByRole('button', { name: 'Cancel the recovery' }).click();
+    await page.getByText(/^Recovery cancelled/).waitFor();
+
+    // On the wallet page (SDK calls), a token whose exp has passed is refreshed before it is
+    // sent (no 401 for /wallets), and the wallet made.
+    const b64url = (x: string) => Buffer.from(x).toString('base64url');
+    await staleToken(page, `${b64url('{"alg":"ES256"}')}.${b64url('{"exp":1}')}.x`);
+    await page.goto(`${local}/wallet`);
+    await page.getByLabel('Device passphrase', { exact: true }).fill('a long device passphrase');
+    await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Create wallet' }).click(),
+    ]);
+    await page.getByLabel('Device passphrase to sign').waitFor();
+    // Expected failures only: stale tokens (401), the step-up demand (401 STEP_UP_REQUIRED) and
+    // the locked completion (409 AUTH_RECOVERY_LOCKED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) =>
+          !/^HTTP 401 (GET|POST|DELETE) .*\/auth\/(methods(\/[^/]+)?|recovery)$/.test(e) &&
+          !/^HTTP 409 POST .*\/auth\/recovery\/complete$/.test(e) &&
+          !/(401 \(Unauthorized\)|409 \(Conflict\))/.test(e),
+      ),
+      [],
+    );
+    await context.close();
+  });
+
+  it('an account from an email code: a password linked, an email-code step-up, a recovery reset at once (no second factor), all with the keyboard', async () => {
+    const email = 'code-user@example.com';
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    await pin(page);
+    await go(w, '/signin', 'Sign in');
+    await page.getByLabel('Email for a code').fill(email);
+    await page.getByLabel('Email for a code').press('Enter');
+    await page.getByLabel('Code from the mail').waitFor();
+    await page
+      .getByLabel('Code from the mail')
+      .fill(await mailedCode(ts.dataDir, /code is (\d{6})/, email));
+    await page.getByLabel('Code from the mail').press('Enter');
+    await page.waitForURL(`${base}/keys`);
+
+    // Link a password, with the keyboard only.
+    await go(w, '/account', 'Account');
+    await page.getByTestId('methods').waitFor();
+    await tabTo(page, '#ac-pw');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByText('Password linked: you can sign in with it now.').waitFor();
+    await page
+      .getByTestId('methods')
+      .getByText(/^password/)
+      .waitFor();
+    await page.getByRole('heading', { name: 'Change the password' }).waitFor();
+
+    // A refreshed token: linking an email asks for a step-up; a code mailed to the account.
+    await staleToken(page);
+    await page.reload();
+    await page.getByLabel('Email to link').fill('code-user-2@example.com');
+    await page.getByLabel('Email to link').press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Email me a code' }).click();
+    await dialog.getByLabel(`Code mailed to ${email}`).waitFor();
+    await axe(page, 'step-up (email code)');
+    await dialog
+      .getByLabel(`Code mailed to ${email}`)
+      .fill(await mailedCode(ts.dataDir, /sensitive operation is (\d{6})/, email));
+    await dialog.getByLabel(`Code mailed to ${email}`).press('Enter');
+    await page.getByLabel('Code mailed to that address').waitFor();
+    assert.equal(await dialog.isVisible(), false);
+
+    // Forgot password, with the keyboard: no second factor, so the password is reset at once.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await go(w, '/signin', 'Sign in');
+    await tabTo(page, 'button[aria-controls="recover"]');
+    await page.keyboard.press('Enter');
+    await tabTo(page, '#rc-email');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Recovery code from the mail').waitFor();
+    await tabTo(page, '#rc-code');
+    await page.keyboard.type(
+      await mailedCode(ts.dataDir, /account recovery code is (\d{6})/, email),
+    );
+    await tabTo(page, '#rc-pw');
+    await page.keyboard.type('a reset password 456');
+    await page.keyboard.press('Enter');
+    await page.getByText('Password reset: sign in with the new one above.').waitFor();
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill('a reset password 456');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${base}/keys`);
+    // Expected failures only: the stale token (401) and the step-up demand (401 STEP_UP_REQUIRED).
+    assert.deepEqual(
+      w.errors.filter(
+        (e) =>
+          !/^HTTP 401 GET .*\/auth\/(methods|recovery)$/.test(e) &&
+          !/^HTTP 401 POST .*\/auth\/methods\/link\/email\/start$/.test(e) &&
           !/401 \(Unauthorized\)/.test(e),
       ),
       [],

@@ -1,8 +1,9 @@
 /**
  * The service's JSON API from the browser: the access token (from a login whose password was
  * encrypted to the enclave) is kept in sessionStorage for this tab only and sent as a bearer
- * token; an expired one is refreshed once with the single-use refresh token.
+ * token; an expired one is refreshed with the single-use refresh token (withSession).
  */
+import { expiresWithin, rolesOf } from './jwt.js';
 import { requestStepUp } from './step-up.js';
 import { readJson, Store, writeJson } from './store.js';
 
@@ -33,19 +34,6 @@ export class ApiError extends Error {
   }
 }
 
-/** The roles claim of an access token (display only; the service decides). */
-export function rolesOf(token: string): string[] {
-  try {
-    const part = token.split('.')[1] ?? '';
-    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as {
-      roles?: unknown;
-    };
-    return Array.isArray(json.roles) ? json.roles.filter((r) => typeof r === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
 async function refresh(a: Account): Promise<boolean> {
   const res = await fetch('/auth/refresh', {
     method: 'POST',
@@ -66,64 +54,98 @@ async function refresh(a: Account): Promise<boolean> {
   return true;
 }
 
-export async function api<T>(
-  path: string,
-  init: { method?: string; body?: unknown; auth?: boolean } = {},
-): Promise<T> {
-  const send = () => {
-    const a = account.get();
-    return fetch(path, {
-      method: init.method ?? 'GET',
-      headers: {
-        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(init.auth !== false && a ? { authorization: `Bearer ${a.accessToken}` } : {}),
-      },
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-    });
-  };
-  const attempt = async () => {
-    let res = await send();
-    let json = await readBody(res);
-    const a = account.get();
-    // An expired token is refreshed once; a STEP_UP_REQUIRED is not (a refreshed token never
-    // carries a recent authentication, so refreshing cannot help).
-    if (res.status === 401 && init.auth !== false && a && codeOf(json) !== 'STEP_UP_REQUIRED') {
-      if (await refresh(a)) {
-        res = await send();
-        json = await readBody(res);
-      }
+let refreshing: Promise<boolean> | null = null;
+/** One refresh at a time: the refresh token is single-use, so concurrent calls share it. */
+function refreshOnce(a: Account): Promise<boolean> {
+  refreshing ??= refresh(a).finally(() => (refreshing = null));
+  return refreshing;
+}
+
+/**
+ * Runs a call that sends the tab's access token: `api` below and the SDK's route clients (the
+ * wallet page) go through here, the one place tokens are refreshed. A token about to expire is
+ * refreshed first; one the service refuses (401 AUTH_TOKEN_INVALID: expired, or revoked) is
+ * refreshed once and the call sent again. A 401 STEP_UP_REQUIRED is not refreshed (a refreshed
+ * token never carries a recent authentication): the step-up dialog opens, then the call is
+ * sent once more.
+ */
+export async function withSession<T>(f: (accessToken: string) => Promise<T>): Promise<T> {
+  const attempt = async (): Promise<T> => {
+    let a = account.get();
+    if (!a) throw new Error('sign in first');
+    if (expiresWithin(a.accessToken, 30) && (await refreshOnce(a))) a = account.get()!;
+    try {
+      return await f(a.accessToken);
+    } catch (err) {
+      const e = err as { status?: unknown; code?: unknown };
+      const now = account.get();
+      if (e.status !== 401 || e.code !== 'AUTH_TOKEN_INVALID' || !now) throw err;
+      // Another call may have refreshed meanwhile: then only send again.
+      if (now.accessToken === a.accessToken && !(await refreshOnce(now))) throw err;
+      return f(account.get()!.accessToken);
     }
-    if (!res.ok) {
-      const e = (json?.['error'] ?? {}) as {
-        code?: string;
-        message?: string;
-        details?: { path?: string; issue?: string }[];
-      };
-      throw new ApiError(
-        res.status,
-        e.code ?? 'HTTP_ERROR',
-        e.message ?? `HTTP ${res.status}`,
-        Array.isArray(e.details) ? e.details : [],
-      );
-    }
-    return json as T;
   };
   try {
     return await attempt();
   } catch (err) {
     // A sensitive operation: ask for a recent authentication (dialog), then retry once.
-    if (!(err instanceof ApiError) || err.code !== 'STEP_UP_REQUIRED' || !account.get()) throw err;
-    await requestStepUp(err.details.map((d) => d.issue ?? '').join('; ') || err.message);
+    const e = err as { code?: unknown; message?: string; details?: { issue?: string }[] };
+    if (e.code !== 'STEP_UP_REQUIRED' || !account.get()) throw err;
+    await requestStepUp(e.details?.map((d) => d.issue ?? '').join('; ') || (e.message ?? ''));
     return attempt();
   }
 }
 
-async function readBody(res: Response): Promise<Record<string, unknown> | null> {
-  return (await res.json().catch(() => null)) as Record<string, unknown> | null;
+/** A GET with the token, for clients that take a fetch: a refused token throws (withSession). */
+export async function sessionFetch(url: string, token: string): Promise<Response> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 401) return res;
+  const code = (await readBody(res.clone()))?.['error'] as { code?: string } | undefined;
+  if (code?.code !== 'AUTH_TOKEN_INVALID') return res;
+  throw new ApiError(401, code.code, 'the access token is invalid, expired or revoked');
 }
 
-function codeOf(json: Record<string, unknown> | null): string | undefined {
-  return (json?.['error'] as { code?: string } | undefined)?.code;
+export function api<T>(
+  path: string,
+  init: { method?: string; body?: unknown; auth?: boolean } = {},
+): Promise<T> {
+  if (init.auth === false || !account.get()) return call<T>(path, init);
+  return withSession((token) => call<T>(path, init, token));
+}
+
+/** One JSON call; a non-2xx answer is an ApiError with the service's code and details. */
+async function call<T>(
+  path: string,
+  init: { method?: string; body?: unknown },
+  token?: string,
+): Promise<T> {
+  const res = await fetch(path, {
+    method: init.method ?? 'GET',
+    headers: {
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  const json = await readBody(res);
+  if (!res.ok) {
+    const e = (json?.['error'] ?? {}) as {
+      code?: string;
+      message?: string;
+      details?: { path?: string; issue?: string }[];
+    };
+    throw new ApiError(
+      res.status,
+      e.code ?? 'HTTP_ERROR',
+      e.message ?? `HTTP ${res.status}`,
+      Array.isArray(e.details) ? e.details : [],
+    );
+  }
+  return json as T;
+}
+
+async function readBody(res: Response): Promise<Record<string, unknown> | null> {
+  return (await res.json().catch(() => null)) as Record<string, unknown> | null;
 }
 
 export function errorText(err: unknown): string {

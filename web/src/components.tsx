@@ -103,6 +103,42 @@ export function Field(props: {
   );
 }
 
+const PASSWORD_HINT = 'At least 12 characters. Encrypted to the enclave in this browser.';
+
+/**
+ * A labelled input of a kind the forms repeat: an `email`, a `code` (mailed or from an app), a
+ * `password` to send (at least 12 characters, encrypted to the enclave; its hint by default).
+ */
+export function InputField(props: {
+  id: string;
+  label: string;
+  kind: 'email' | 'code' | 'password';
+  value: string;
+  onValue: (v: string) => void;
+  hint?: string;
+  autocomplete?: string;
+}) {
+  const hint = props.hint ?? (props.kind === 'password' ? PASSWORD_HINT : undefined);
+  const kind = {
+    email: { type: 'email', autocomplete: 'email' },
+    code: { inputMode: 'numeric', autocomplete: 'one-time-code' },
+    password: { type: 'password', autocomplete: 'new-password', minLength: 12 },
+  }[props.kind];
+  return (
+    <Field id={props.id} label={props.label} {...(hint ? { hint } : {})}>
+      <input
+        id={props.id}
+        {...kind}
+        {...(props.autocomplete ? { autocomplete: props.autocomplete } : {})}
+        {...(hint ? { 'aria-describedby': `${props.id}-hint` } : {})}
+        required
+        value={props.value}
+        onInput={(e) => props.onValue(e.currentTarget.value)}
+      />
+    </Field>
+  );
+}
+
 /** Saves `text` as a file the browser downloads. */
 export function download(name: string, text: string, type = 'application/json'): void {
   const url = URL.createObjectURL(new Blob([text], { type }));

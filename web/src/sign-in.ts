@@ -10,24 +10,15 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
-import { encryptPassword } from '../../src/client/index.js';
-import { account, api, rolesOf } from './api.js';
+import { authClient, encryptPassword } from '../../src/client/index.js';
+import { account, api, withSession } from './api.js';
+import { rolesOf, subOf } from './jwt.js';
 import { requireTrusted } from './trust.js';
 
 interface TokenPair {
   user_id?: string;
   access_token: string;
   refresh_token: string;
-}
-
-function subOf(token: string): string {
-  try {
-    const part = token.split('.')[1] ?? '';
-    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown };
-    return typeof json.sub === 'string' ? json.sub : '';
-  } catch {
-    return '';
-  }
 }
 
 /** Keeps the pair; `email` when the method knows it, else the account's linked email (if any). */
@@ -54,16 +45,30 @@ export function secondFactor(code: string): { totp_code: string } | { recovery_c
   return /^\d{6}$/.test(c) ? { totp_code: c } : { recovery_code: c };
 }
 
+/** The SDK's auth routes (src/client/auth/http-client.ts) on this origin, with `accessToken`. */
+export function sdk(accessToken?: string) {
+  return authClient({ baseUrl: location.origin, ...(accessToken ? { accessToken } : {}) });
+}
+
+/** A password as an envelope sealed to the verified enclave key for `action` and `email`. */
+export async function passwordEnvelope(
+  action: 'register' | 'login' | 'reset' | 'link' | 'change',
+  email: string,
+  password: string,
+): Promise<{ envelope: ReturnType<typeof encryptPassword> }> {
+  const v = await requireTrusted();
+  return {
+    envelope: encryptPassword({ action, email, password }, v.enclavePubkey!, { keyId: v.keyId! }),
+  };
+}
+
 export async function passwordAction(
   action: 'register' | 'login',
   email: string,
   password: string,
   code?: string,
 ): Promise<unknown> {
-  const v = await requireTrusted();
-  const envelope = encryptPassword({ action, email, password }, v.enclavePubkey!, {
-    keyId: v.keyId!,
-  });
+  const { envelope } = await passwordEnvelope(action, email, password);
   return api<unknown>(`/auth/${action}`, {
     method: 'POST',
     body: { email, envelope, ...(code?.trim() ? secondFactor(code) : {}) },
@@ -92,6 +97,32 @@ export async function passkeyLogin(second?: string): Promise<void> {
     auth: false,
   });
   await signedIn(t);
+}
+
+/**
+ * Step-up with a passkey of this account (`POST /auth/step-up/passkey/options`, the assertion to
+ * `POST /auth/step-up {passkey}`): a new pair for the same session.
+ */
+export async function passkeyStepUp(): Promise<void> {
+  const email = account.get()?.email;
+  const t = await withSession(async (token) => {
+    const { options } = await sdk(token).passkeyStepUpOptions();
+    const response = await startAuthentication({
+      optionsJSON: options as unknown as PublicKeyCredentialRequestOptionsJSON,
+    });
+    return sdk(token).passkeyStepUp(response as unknown as Record<string, unknown>);
+  });
+  await signedIn(t, email || undefined);
+}
+
+/** Step-up with a code mailed to the account's address: `start` mails it, then the code. */
+export async function emailStepUpStart(): Promise<void> {
+  await withSession((token) => sdk(token).stepUpEmailStart());
+}
+export async function emailStepUp(code: string): Promise<void> {
+  const email = account.get()?.email;
+  const t = await withSession((token) => sdk(token).stepUpEmail(code.trim()));
+  await signedIn(t, email || undefined);
 }
 
 /** Adds a passkey to the signed-in account (the service may ask for a step-up first). */

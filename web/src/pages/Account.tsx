@@ -1,14 +1,18 @@
 /**
- * The signed-in account: its login methods (`GET /auth/methods`), adding a passkey
+ * The signed-in account: its login methods (`GET /auth/methods`; unlinking one, never the last),
+ * linking an email (`POST /auth/methods/link/email/start`, then the mailed code) or a password
+ * (sealed to the enclave, action `link`), changing the password (`POST /auth/password/change`,
+ * action `change`), a pending account recovery (`GET /auth/recovery`, Cancel), adding a passkey
  * (`/auth/passkeys/register/*`) and the authenticator app (TOTP: `/auth/totp/enroll`, the
  * otpauth URI shown once as text, `/auth/totp/confirm` with a code, the recovery codes shown
- * once; `DELETE /auth/totp`). Adding a passkey and enrolling or removing TOTP are sensitive
- * operations: the service may ask for a step-up, and the dialog appears.
+ * once; `DELETE /auth/totp`). Linking, unlinking, changing the password, adding a passkey and
+ * enrolling or removing TOTP are sensitive operations: the service may ask for a step-up, and
+ * the dialog appears. The auth calls are the SDK's (`sdk`, through withSession).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { account, api, errorText } from '../api.js';
-import { Field, Message, useAction } from '../components.js';
-import { passkeyRegister } from '../sign-in.js';
+import { account, api, errorText, withSession } from '../api.js';
+import { Field, InputField, Message, useAction } from '../components.js';
+import { passkeyRegister, passwordEnvelope, sdk } from '../sign-in.js';
 
 interface Method {
   id: string;
@@ -37,6 +41,13 @@ export function AccountPage() {
       await load();
     });
 
+  const unlink = (m: Method) =>
+    run(async () => {
+      await withSession((t) => sdk(t).unlinkMethod(m.id));
+      setMsg({ kind: 'ok', text: `Unlinked ${m.kind}${m.identifier ? ` ${m.identifier}` : ''}.` });
+      await load();
+    });
+
   return (
     <section aria-labelledby="ac-h">
       <h1 id="ac-h">Account</h1>
@@ -45,16 +56,33 @@ export function AccountPage() {
         {methods === null ? (
           <p>Loading…</p>
         ) : (
-          <ul data-testid="methods">
+          <ul data-testid="methods" class="methods">
             {methods.map((m) => (
               <li key={m.id}>
-                {m.kind}
-                {m.identifier ? `: ${m.identifier}` : ''}
+                <span>
+                  {m.kind}
+                  {m.identifier ? `: ${m.identifier}` : ''}
+                </span>{' '}
+                <button
+                  type="button"
+                  disabled={busy || methods.length < 2}
+                  aria-label={`Unlink ${m.kind}${m.identifier ? ` ${m.identifier}` : ''}`}
+                  onClick={() => void unlink(m)}
+                >
+                  Unlink
+                </button>
               </li>
             ))}
           </ul>
         )}
+        {methods !== null && (
+          <LinkMethods
+            hasPassword={methods.some((m) => m.kind === 'password')}
+            onChange={() => void load()}
+          />
+        )}
       </section>
+      <RecoveryCard />
       <section class="card" aria-labelledby="ac-p">
         <h2 id="ac-p">Passkeys</h2>
         <p>
@@ -177,6 +205,144 @@ function TotpCard({ enrolled, onChange }: { enrolled: boolean; onChange: () => v
             ))}
           </ul>
         </section>
+      )}
+      {msg && <Message kind={msg.kind}>{msg.text}</Message>}
+    </section>
+  );
+}
+
+/** Link an email (a code mailed to it) or a password; change the password. */
+function LinkMethods({ hasPassword, onChange }: { hasPassword: boolean; onChange: () => void }) {
+  const [email, setEmail] = useState('');
+  const [code, setCode] = useState('');
+  const [sent, setSent] = useState(false);
+  const [password, setPassword] = useState('');
+  const { busy, msg, setMsg, run } = useAction();
+
+  const startEmail = () =>
+    run(async () => {
+      await withSession((t) => sdk(t).linkEmailStart(email));
+      setSent(true);
+      setMsg({ kind: 'info', text: `If ${email} can receive mail, a code is on its way.` });
+    });
+  const linkEmail = () =>
+    run(async () => {
+      await withSession((t) => sdk(t).linkEmail(email, code.trim()));
+      const a = account.get();
+      if (a && !a.email.includes('@')) account.set({ ...a, email });
+      setSent(false);
+      setCode('');
+      setMsg({
+        kind: 'ok',
+        text: `Email ${email} linked: you can sign in with a code mailed to it.`,
+      });
+      onChange();
+    });
+  const setPw = () =>
+    run(async () => {
+      const mine = account.get()?.email ?? '';
+      if (!mine.includes('@')) throw new Error('link an email first: a password signs in with it');
+      const secret = await passwordEnvelope(hasPassword ? 'change' : 'link', mine, password);
+      if (hasPassword) {
+        const r = await withSession((t) => sdk(t).changePassword(secret));
+        setMsg({
+          kind: 'ok',
+          text: `Password changed; ${r.revoked} other session(s) signed out.`,
+        });
+      } else {
+        await withSession((t) => sdk(t).linkPassword(secret));
+        setMsg({ kind: 'ok', text: 'Password linked: you can sign in with it now.' });
+      }
+      setPassword('');
+      onChange();
+    });
+
+  return (
+    <>
+      <form
+        aria-labelledby="ac-le"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void (sent ? linkEmail() : startEmail());
+        }}
+      >
+        <h3 id="ac-le">Link an email</h3>
+        <InputField
+          id="ac-email"
+          label="Email to link"
+          kind="email"
+          value={email}
+          onValue={setEmail}
+        />
+        {sent && (
+          <InputField
+            id="ac-email-code"
+            label="Code mailed to that address"
+            kind="code"
+            value={code}
+            onValue={setCode}
+          />
+        )}
+        <button type="submit" disabled={busy}>
+          {sent ? 'Link the email' : 'Email me a code'}
+        </button>
+      </form>
+      <form
+        aria-labelledby="ac-lp"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void setPw();
+        }}
+      >
+        <h3 id="ac-lp">{hasPassword ? 'Change the password' : 'Link a password'}</h3>
+        <InputField
+          id="ac-pw"
+          label={hasPassword ? 'New password' : 'Password to link'}
+          kind="password"
+          value={password}
+          onValue={setPassword}
+        />
+        <button type="submit" disabled={busy}>
+          {hasPassword ? 'Change the password' : 'Link the password'}
+        </button>
+        {hasPassword && <p>Every other session of the account is signed out.</p>}
+      </form>
+      {msg && <Message kind={msg.kind}>{msg.text}</Message>}
+    </>
+  );
+}
+
+/** A pending account recovery (started by whoever holds the mailbox), with Cancel. */
+function RecoveryCard() {
+  const [pending, setPending] = useState<{ unlock_at: string; can_complete: boolean } | null>(null);
+  const { busy, msg, setMsg, run } = useAction();
+  const load = () =>
+    withSession((t) => sdk(t).recoveryStatus())
+      .then((r) => setPending(r.pending))
+      .catch((err: unknown) => setMsg({ kind: 'error', text: errorText(err) }));
+  useEffect(() => void load(), []);
+  const cancel = () =>
+    run(async () => {
+      await withSession((t) => sdk(t).recoveryCancel());
+      setPending(null);
+      setMsg({ kind: 'ok', text: 'Recovery cancelled: the new password will not take effect.' });
+    });
+  if (!pending && !msg) return null;
+  return (
+    <section class="card" aria-labelledby="ac-r" data-testid="pending-recovery">
+      <h2 id="ac-r">Account recovery</h2>
+      {pending && (
+        <>
+          <Message kind="error">
+            A recovery of this account is pending: its new password takes effect after{' '}
+            {new Date(pending.unlock_at).toLocaleString()}
+            {pending.can_complete ? ' (that time has passed)' : ''}. If you did not start it, cancel
+            it.
+          </Message>
+          <button type="button" disabled={busy} onClick={() => void cancel()}>
+            Cancel the recovery
+          </button>
+        </>
       )}
       {msg && <Message kind={msg.kind}>{msg.text}</Message>}
     </section>

@@ -10,7 +10,7 @@ import {
   type VerifiedCheckpoint,
   type VerifiedEntry,
 } from '../../../src/client/index.js';
-import { account, errorText } from '../api.js';
+import { account, errorText, sessionFetch, withSession } from '../api.js';
 import { loadSessions } from './Keys.js';
 import { Message } from '../components.js';
 import { readJson, writeJson } from '../store.js';
@@ -33,7 +33,7 @@ async function explore(): Promise<State> {
   const client = new LogClient(
     location.origin,
     { logPublicKey: v.signingKeys.log, witnesses: [], witnessThreshold: 0 },
-    (url) => fetch(url, a ? { headers: { authorization: `Bearer ${a.accessToken}` } } : {}),
+    (url) => (a ? withSession((token) => sessionFetch(url, token)) : fetch(url)),
   );
   const checkpoint = await client.checkpoint();
   const last = readJson<VerifiedCheckpoint | null>(localStorage, LAST, null);

@@ -2,12 +2,22 @@
  * Sign in and register. Each method is one entry of METHODS: the password method encrypts the
  * password to the verified enclave key (the SDK's encryptPassword, as the CLI does), so the
  * host never sees it; passkeys, email codes and SIWE (only with an injected wallet) beside it.
+ * "Forgot password?" opens account recovery (RecoverAccount): a mailed code and a new password,
+ * reset at once or time-locked with a completion code to keep, and the form that completes it.
  */
 import { useState } from 'preact/hooks';
-import { account, ApiError } from '../api.js';
-import { Field, Message, useAction, type Msg } from '../components.js';
+import { account, ApiError, errorText } from '../api.js';
+import { download, Field, InputField, Message, useAction, type Msg } from '../components.js';
 import { navigate } from '../router.js';
-import { otpStart, otpVerify, passkeyLogin, passwordAction, passwordLogin } from '../sign-in.js';
+import {
+  otpStart,
+  otpVerify,
+  passkeyLogin,
+  passwordAction,
+  passwordEnvelope,
+  passwordLogin,
+  sdk,
+} from '../sign-in.js';
 import { SiweMethod, siweAvailable } from './Siwe.js';
 
 /**
@@ -154,28 +164,22 @@ function EmailCodeMethod() {
         void (sent ? verify() : start());
       }}
     >
-      <Field id="otp-email" label="Email for a code">
-        <input
-          id="otp-email"
-          type="email"
-          autocomplete="email"
-          required
-          value={email}
-          onInput={(e) => setEmail(e.currentTarget.value)}
-        />
-      </Field>
+      <InputField
+        id="otp-email"
+        label="Email for a code"
+        kind="email"
+        value={email}
+        onValue={setEmail}
+      />
       {sent && (
-        <Field id="otp-code" label="Code from the mail" hint="Valid for 10 minutes, once.">
-          <input
-            id="otp-code"
-            inputMode="numeric"
-            autocomplete="one-time-code"
-            aria-describedby="otp-code-hint"
-            required
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
-        </Field>
+        <InputField
+          id="otp-code"
+          label="Code from the mail"
+          kind="code"
+          hint="Valid for 10 minutes, once."
+          value={code}
+          onValue={setCode}
+        />
       )}
       {mfa.field}
       <div class="row">
@@ -211,8 +215,186 @@ function methods(): { id: string; title: string; render: () => preact.JSX.Elemen
   ];
 }
 
+/** Account recovery: start (a mailed code), confirm with a new password, complete after the lock. */
+function RecoverAccount() {
+  const [email, setEmail] = useState('');
+  const [code, setCode] = useState('');
+  const [password, setPassword] = useState('');
+  const [sent, setSent] = useState(false);
+  const [pending, setPending] = useState<{ unlock_at: string; completion_code: string } | null>(
+    null,
+  );
+  const { busy, msg, setMsg, run } = useAction();
+  const start = () =>
+    run(async () => {
+      await sdk().recoveryStart(email);
+      setSent(true);
+      setMsg({
+        kind: 'info',
+        text: `If ${email} belongs to an account, a recovery code is on its way.`,
+      });
+    });
+  const confirm = () =>
+    run(async () => {
+      const secret = await passwordEnvelope('reset', email, password);
+      const r = await sdk().recoveryConfirm(email, code.trim(), secret);
+      setPassword('');
+      setCode('');
+      setSent(false);
+      if (r.status === 'pending' && r.unlock_at && r.completion_code) {
+        setPending({ unlock_at: r.unlock_at, completion_code: r.completion_code });
+        setMsg(null);
+      } else {
+        setMsg({ kind: 'ok', text: 'Password reset: sign in with the new one above.' });
+      }
+    });
+  const text = pending
+    ? `Cloister account recovery for ${email}\nUnlocks: ${pending.unlock_at}\nCompletion code: ${pending.completion_code}\n`
+    : '';
+  return (
+    <section class="card" aria-labelledby="rc-h">
+      <h2 id="rc-h">Recover the account</h2>
+      <p>
+        A code mailed to the account&apos;s address lets you set a new password. An account with a
+        second factor (authenticator app or passkey) waits first: its owner can cancel meanwhile.
+      </p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void (sent ? confirm() : start());
+        }}
+      >
+        <InputField
+          id="rc-email"
+          label="Account email"
+          kind="email"
+          autocomplete="username"
+          value={email}
+          onValue={setEmail}
+        />
+        {sent && (
+          <>
+            <InputField
+              id="rc-code"
+              label="Recovery code from the mail"
+              kind="code"
+              value={code}
+              onValue={setCode}
+            />
+            <InputField
+              id="rc-pw"
+              label="New password"
+              kind="password"
+              value={password}
+              onValue={setPassword}
+            />
+          </>
+        )}
+        <button type="submit" disabled={busy}>
+          {sent ? 'Set the new password' : 'Email me a recovery code'}
+        </button>
+      </form>
+      {msg && <Message kind={msg.kind}>{msg.text}</Message>}
+      {pending && (
+        <section aria-labelledby="rc-p" data-testid="recovery-pending">
+          <h3 id="rc-p">Recovery pending</h3>
+          <p>
+            The new password takes effect once you complete the recovery, after{' '}
+            <strong>{new Date(pending.unlock_at).toLocaleString()}</strong>. Keep this completion
+            code: it is shown only now and the service does not store it.
+          </p>
+          <p>
+            <code class="wrap" data-testid="completion-code">
+              {pending.completion_code}
+            </code>
+          </p>
+          <div class="row">
+            <button
+              type="button"
+              onClick={() =>
+                void navigator.clipboard
+                  .writeText(pending.completion_code)
+                  .then(() => setMsg({ kind: 'ok', text: 'Completion code copied.' }))
+                  .catch((err: unknown) => setMsg({ kind: 'error', text: errorText(err) }))
+              }
+            >
+              Copy the code
+            </button>
+            <button
+              type="button"
+              onClick={() => download('cloister-account-recovery.txt', text, 'text/plain')}
+            >
+              Download the code
+            </button>
+          </div>
+        </section>
+      )}
+      <CompleteRecovery />
+    </section>
+  );
+}
+
+/** After the unlock time: email and completion code; says clearly when it is still locked. */
+function CompleteRecovery() {
+  const [email, setEmail] = useState('');
+  const [code, setCode] = useState('');
+  const { busy, msg, setMsg, run } = useAction();
+  const complete = () =>
+    run(async () => {
+      try {
+        await sdk().recoveryComplete(email, code.trim());
+      } catch (err) {
+        const c = (err as { code?: string }).code;
+        if (c === 'AUTH_RECOVERY_LOCKED')
+          throw new Error(
+            'Still locked: the recovery can be completed only after its unlock time.',
+          );
+        if (c === 'AUTH_RECOVERY_INVALID')
+          throw new Error(
+            'No recovery to complete with this email and code (wrong code, cancelled, or past its deadline).',
+          );
+        throw err;
+      }
+      setCode('');
+      setMsg({ kind: 'ok', text: 'Recovery complete: sign in with the new password.' });
+    });
+  return (
+    <form
+      aria-labelledby="rc-c"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void complete();
+      }}
+    >
+      <h3 id="rc-c">Complete a recovery</h3>
+      <InputField
+        id="rc-c-email"
+        label="Email of the recovered account"
+        kind="email"
+        autocomplete="username"
+        value={email}
+        onValue={setEmail}
+      />
+      <Field id="rc-c-code" label="Completion code">
+        <input
+          id="rc-c-code"
+          autocomplete="off"
+          required
+          value={code}
+          onInput={(e) => setCode(e.currentTarget.value)}
+        />
+      </Field>
+      <button type="submit" disabled={busy}>
+        Complete the recovery
+      </button>
+      {msg && <Message kind={msg.kind}>{msg.text}</Message>}
+    </form>
+  );
+}
+
 export function SignInPage() {
   const a = account.get();
+  const [recover, setRecover] = useState(false);
   return (
     <section aria-labelledby="si-h">
       <h1 id="si-h">Sign in</h1>
@@ -223,6 +405,17 @@ export function SignInPage() {
           {m.render()}
         </section>
       ))}
+      <p>
+        <button
+          type="button"
+          aria-expanded={recover}
+          aria-controls="recover"
+          onClick={() => setRecover(!recover)}
+        >
+          Forgot password?
+        </button>
+      </p>
+      <div id="recover">{recover && <RecoverAccount />}</div>
     </section>
   );
 }

@@ -1,21 +1,41 @@
 /**
  * The step-up dialog (a modal <dialog>, so focus stays in it and Escape cancels): shown when an
- * operation answered 401 STEP_UP_REQUIRED (step-up.ts). The user gives a second factor (TOTP or
- * recovery code: `POST /auth/step-up`, same session) or signs in again with the password or a
- * passkey; the operation is then retried once.
+ * operation answered 401 STEP_UP_REQUIRED (step-up.ts). The user gives a second factor on the
+ * same session (`POST /auth/step-up`: a TOTP or recovery code, a passkey of the account when the
+ * service's details name `passkey`, or a code mailed to the account's address when they name
+ * `otp`) or signs in again with the password or a passkey; the operation is then retried once.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { account, api, errorText } from '../api.js';
-import { Field, Message } from '../components.js';
-import { passkeyLogin, passwordLogin, secondFactor, signedIn } from '../sign-in.js';
+import { Field, InputField, Message } from '../components.js';
+import {
+  emailStepUp,
+  emailStepUpStart,
+  passkeyLogin,
+  passkeyStepUp,
+  passwordLogin,
+  secondFactor,
+  signedIn,
+} from '../sign-in.js';
 import { stepUp } from '../step-up.js';
 import { useStore } from '../store.js';
+
+/** The factors the service's details name (`…: totp, recovery_code, passkey`). */
+export function factorsOf(reason: string): string[] {
+  return reason
+    .split(';')
+    .flatMap((issue) => (issue.split(':')[1] ?? '').split(','))
+    .map((f) => f.trim())
+    .filter(Boolean);
+}
 
 export function StepUpDialog() {
   const req = useStore(stepUp);
   const ref = useRef<HTMLDialogElement>(null);
   const [code, setCode] = useState('');
   const [password, setPassword] = useState('');
+  const [mailed, setMailed] = useState('');
+  const [sent, setSent] = useState(false);
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<string | null>(null);
 
@@ -24,6 +44,7 @@ export function StepUpDialog() {
     if (!d) return;
     if (req && !d.open) {
       setMsg(null);
+      setSent(false);
       d.showModal();
     }
     if (!req && d.open) d.close();
@@ -37,6 +58,7 @@ export function StepUpDialog() {
       await step();
       setCode('');
       setPassword('');
+      setMailed('');
       req.done();
     } catch (err) {
       setMsg(errorText(err));
@@ -53,6 +75,22 @@ export function StepUpDialog() {
       });
       await signedIn(t, email || undefined);
     });
+  const factors = factorsOf(req?.reason ?? '');
+  // The code field unless the service named factors without an authenticator app.
+  const withApp =
+    factors.length === 0 || factors.includes('totp') || factors.includes('recovery_code');
+  const sendMail = async () => {
+    setBusy(true);
+    setMsg(null);
+    try {
+      await emailStepUpStart();
+      setSent(true);
+    } catch (err) {
+      setMsg(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
 
   return (
     <dialog
@@ -70,24 +108,54 @@ export function StepUpDialog() {
         This operation needs a recent sign-in or your second factor.
         {req?.reason ? ` The service says: ${req.reason}.` : ''}
       </p>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          void withCode();
-        }}
-      >
-        <Field id="su-code" label="Authenticator or recovery code">
-          <input
-            id="su-code"
-            autocomplete="one-time-code"
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
-        </Field>
-        <button type="submit" disabled={busy || !code.trim()}>
-          Confirm with the code
-        </button>
-      </form>
+      {withApp && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void withCode();
+          }}
+        >
+          <Field id="su-code" label="Authenticator or recovery code">
+            <input
+              id="su-code"
+              autocomplete="one-time-code"
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+            />
+          </Field>
+          <button type="submit" disabled={busy || !code.trim()}>
+            Confirm with the code
+          </button>
+        </form>
+      )}
+      {factors.includes('passkey') && (
+        <p>
+          <button type="button" disabled={busy} onClick={() => void run(passkeyStepUp)}>
+            Confirm with a passkey
+          </button>
+        </p>
+      )}
+      {factors.includes('otp') && email.includes('@') && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void (sent ? run(() => emailStepUp(mailed)) : sendMail());
+          }}
+        >
+          {sent && (
+            <InputField
+              id="su-mail"
+              label={`Code mailed to ${email}`}
+              kind="code"
+              value={mailed}
+              onValue={setMailed}
+            />
+          )}
+          <button type="submit" disabled={busy}>
+            {sent ? 'Confirm with the mailed code' : 'Email me a code'}
+          </button>
+        </form>
+      )}
       <form
         onSubmit={(e) => {
           e.preventDefault();

@@ -5,8 +5,9 @@
  * start or cancel a recovery (complete it after the time-lock: new shares), and export the
  * mnemonic (the device and recovery shares combined here, `exportMnemonic`, checked against the
  * wallet's addresses). Shares travel sealed to the verified enclave key; a split is checked
- * against the attested results key. A sensitive route's STEP_UP_REQUIRED opens the step-up
- * dialog and the operation is retried once.
+ * against the attested results key. Every SDK call goes through withSession (api.ts): an
+ * expired access token is refreshed, and a sensitive route's STEP_UP_REQUIRED opens the step-up
+ * dialog; the operation is then retried once.
  */
 import { useEffect, useState } from 'preact/hooks';
 import {
@@ -21,19 +22,17 @@ import {
   type WalletClientOptions,
   type WalletView,
 } from '../../../src/client/index.js';
-import { account, errorText } from '../api.js';
+import { errorText, withSession } from '../api.js';
 import { download, Field, Message } from '../components.js';
 import { openDeviceShare, saveDeviceShare } from '../device-share.js';
-import { requestStepUp } from '../step-up.js';
 import { requireTrusted } from '../trust.js';
 
-async function clientOptions(): Promise<WalletClientOptions> {
+/** The SDK's options with `accessToken` (given by withSession, which refreshes it). */
+async function clientOptions(accessToken: string): Promise<WalletClientOptions> {
   const v = await requireTrusted();
-  const a = account.get();
-  if (!a) throw new Error('sign in first');
   return {
     baseUrl: location.origin,
-    accessToken: a.accessToken,
+    accessToken,
     enclaveKey: { publicKey: v.enclavePubkey!, keyId: v.keyId! },
     resultsKey: v.signingKeys!.results,
   };
@@ -78,18 +77,6 @@ async function readKit(file: File | undefined, w: WalletView): Promise<Uint8Arra
   return unb64(k.share);
 }
 
-/** Runs `f`; when the service asks for a step-up (a sensitive route), the dialog, then once more. */
-async function stepped<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    const e = err as { code?: unknown; message?: string; details?: { issue?: string }[] };
-    if (e.code !== 'STEP_UP_REQUIRED') throw err;
-    await requestStepUp(e.details?.map((d) => d.issue ?? '').join('; ') || (e.message ?? ''));
-    return f();
-  }
-}
-
 function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
   const [message, setMessage] = useState('');
   const [passphrase, setPassphrase] = useState('');
@@ -107,7 +94,7 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
   const withDevice = async <T,>(f: (o: WalletClientOptions, share: Uint8Array) => Promise<T>) => {
     const share = await openDeviceShare(w.wallet_id, passphrase);
     try {
-      return await stepped(async () => f(await clientOptions(), share));
+      return await withSession(async (t) => f(await clientOptions(t), share));
     } finally {
       share.fill(0);
     }
@@ -115,7 +102,7 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
   const withRecovery = async <T,>(f: (o: WalletClientOptions, share: Uint8Array) => Promise<T>) => {
     const share = await readKit(kitFile, w);
     try {
-      return await stepped(async () => f(await clientOptions(), share));
+      return await withSession(async (t) => f(await clientOptions(t), share));
     } finally {
       share.fill(0);
     }
@@ -356,7 +343,7 @@ export function WalletsPage() {
 
   const refresh = async () => {
     try {
-      setWallets(await listWallets(await clientOptions()));
+      setWallets(await withSession(async (t) => listWallets(await clientOptions(t))));
     } catch (err) {
       setMsg(errorText(err));
       setWallets([]);
@@ -369,7 +356,7 @@ export function WalletsPage() {
     setBusy(true);
     setMsg(null);
     try {
-      const shares = await createWallet(await clientOptions(), label);
+      const shares = await withSession(async (t) => createWallet(await clientOptions(t), label));
       await saveDeviceShare(shares.walletId, shares.generation, shares.device.share, passphrase);
       const k = recoveryKit(shares.walletId, shares.generation, shares.recovery.share);
       shares.device.share.fill(0);
