@@ -817,10 +817,21 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${local}/keys`);
-    await page.goto(`${local}/account`);
+    // Every page says so at once, not only /account: the time-lock protects an owner who knows.
+    await page.getByTestId('recovery-alert').waitFor();
+    await page
+      .getByTestId('recovery-alert')
+      .getByRole('link', { name: /cancel it/ })
+      .click();
+    await page.waitForURL(`${local}/account`);
     await page.getByTestId('pending-recovery').waitFor();
     await page.getByRole('button', { name: 'Cancel the recovery' }).click();
     await page.getByText(/^Recovery cancelled/).waitFor();
+    const asked = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/recovery');
+    await page.goto(`${local}/keys`);
+    assert.equal((await asked).status(), 200);
+    await page.getByRole('heading', { name: 'Exchange keys' }).waitFor();
+    assert.equal(await page.getByTestId('recovery-alert').count(), 0, 'gone once cancelled');
 
     // On the wallet page (SDK calls), a token whose exp has passed is refreshed before it is
     // sent (no 401 for /wallets), and the wallet made.

@@ -7,6 +7,7 @@ import { render } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { account, api } from './api.js';
 import { Link, TrustBanner } from './components.js';
+import { RecoveryAlert } from './recovery-alert.js';
 import { route } from './router.js';
 import { useStore } from './store.js';
 import { startTrustLoop } from './trust.js';
@@ -98,6 +99,7 @@ function App() {
         )}
       </header>
       <TrustBanner />
+      <RecoveryAlert />
       <main id="main" tabIndex={-1}>
         {page.account && !a ? <SignInPage /> : page.render()}
       </main>
