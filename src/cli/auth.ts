@@ -49,15 +49,37 @@ async function passwordEnvelope(
   });
 }
 
+/**
+ * The second factor a login carries when the account has TOTP (`--totp-code` or
+ * `--recovery-code`; at most one), as the login routes name it.
+ */
+export function secondFactorBody(o: {
+  totpCode?: string | undefined;
+  recoveryCode?: string | undefined;
+}): { totp_code: string } | { recovery_code: string } | Record<string, never> {
+  if (o.totpCode !== undefined && o.recoveryCode !== undefined)
+    throw new AuthUsageError('give --totp-code or --recovery-code, not both');
+  if (o.totpCode !== undefined) return { totp_code: o.totpCode };
+  if (o.recoveryCode !== undefined) return { recovery_code: o.recoveryCode };
+  return {};
+}
+
 export async function authAccount(
   action: 'register' | 'login',
-  opts: { email: string | undefined; url: string; trust: TrustOptions },
+  opts: {
+    email: string | undefined;
+    url: string;
+    trust: TrustOptions;
+    totpCode?: string | undefined;
+    recoveryCode?: string | undefined;
+  },
 ): Promise<unknown> {
   if (!opts.email) throw new AuthUsageError(`usage: cloister auth ${action} --email E`);
+  const second = action === 'login' ? secondFactorBody(opts) : {};
   const envelope = await passwordEnvelope(action, opts.email, opts.trust);
   return requestJson(`${opts.url}/auth/${action}`, {
     method: 'POST',
-    body: { email: opts.email, envelope },
+    body: { email: opts.email, envelope, ...second },
   });
 }
 
@@ -169,6 +191,8 @@ export interface AuthMoreOptions {
   signature?: string | undefined;
   label?: string | undefined;
   recoveryCode?: string | undefined;
+  /** The TOTP code a login (SIWE, email code) carries when the account has TOTP. */
+  totpCode?: string | undefined;
 }
 
 async function siweMessage(o: AuthMoreOptions, address: string): Promise<string> {
@@ -192,7 +216,7 @@ export async function authMore(sub: string, args: string[], o: AuthMoreOptions):
       const message = readFileSync(o.messageFile, 'utf8');
       return requestJson(`${o.url}/auth/siwe/login`, {
         method: 'POST',
-        body: { message, signature: o.signature },
+        body: { message, signature: o.signature, ...secondFactorBody(o) },
       });
     }
     if (o.print) {
@@ -205,7 +229,7 @@ export async function authMore(sub: string, args: string[], o: AuthMoreOptions):
     const signature = eip191Signer.sign(message, key);
     return requestJson(`${o.url}/auth/siwe/login`, {
       method: 'POST',
-      body: { message, signature },
+      body: { message, signature, ...secondFactorBody(o) },
     });
   }
   if (sub === 'otp') {
@@ -215,7 +239,7 @@ export async function authMore(sub: string, args: string[], o: AuthMoreOptions):
     if (args[0] === 'verify' && o.code)
       return requestJson(`${o.url}/auth/otp/verify`, {
         method: 'POST',
-        body: { email: o.email, code: o.code },
+        body: { email: o.email, code: o.code, ...secondFactorBody(o) },
       });
     throw new AuthUsageError('usage: cloister auth otp start|verify --email E [--code C]');
   }

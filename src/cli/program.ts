@@ -91,6 +91,13 @@ function serviceOptions(cmd: Command): Command {
     .option('--json', 'print JSON instead of text', false);
 }
 
+/** --totp-code / --recovery-code: the second factor of a login on an account with TOTP. */
+function secondFactorOptions(cmd: Command): Command {
+  return cmd
+    .option('--totp-code <digits>', 'the code from your authenticator app, if the account has TOTP')
+    .option('--recovery-code <code>', 'or one of your TOTP recovery codes (used once)');
+}
+
 /** What the CLI trusts about the enclave (src/cli/trust.ts): never what the server says. */
 function trustOptions(cmd: Command): Command {
   return serviceOptions(cmd)
@@ -253,30 +260,68 @@ function addAttest(program: Command): void {
   );
 }
 
+/** The account's pending recovery, or null (also when the check itself fails: a login stands). */
+async function pendingRecovery(
+  url: string,
+  accessToken: string,
+): Promise<{ unlock_at: string } | null> {
+  try {
+    const res = await fetch(`${url}/auth/recovery`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    if (!res.ok) return null;
+    const body = (await res.json()) as { pending?: { unlock_at?: unknown } | null };
+    return typeof body.pending?.unlock_at === 'string'
+      ? { unlock_at: body.pending.unlock_at }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 function addAccount(program: Command): void {
   explain(
     trustOptions(
-      program
-        .command('login')
+      secondFactorOptions(program.command('login'))
         .description(
           'log in (password encrypted to the attested enclave) and keep the refresh token in your config folder, so later commands need no token',
         )
         .requiredOption('--email <email>', 'account email'),
     ).action(
-      action(async (o: CommonOptions & { email: string }) => {
-        const url = baseUrl(o);
-        const pair = (await authAccount('login', {
-          email: o.email,
-          url,
-          trust: trustOf(o),
-        })) as { refresh_token: string; user_id: string; refresh_expires_in: number };
-        saveLogin(url, pair.refresh_token, o.email);
-        const until = formatDate(new Date(Date.now() + pair.refresh_expires_in * 1000));
-        printer(o.json)(
-          { user_id: pair.user_id, url, credentials_file: credentialsFile() },
-          `logged in to ${url} as ${o.email} (user ${pair.user_id}); login kept in ${credentialsFile()} until ${until}`,
-        );
-      }),
+      action(
+        async (o: CommonOptions & { email: string; totpCode?: string; recoveryCode?: string }) => {
+          const url = baseUrl(o);
+          const pair = (await authAccount('login', {
+            email: o.email,
+            url,
+            trust: trustOf(o),
+            totpCode: o.totpCode,
+            recoveryCode: o.recoveryCode,
+          })) as {
+            access_token: string;
+            refresh_token: string;
+            user_id: string;
+            refresh_expires_in: number;
+          };
+          saveLogin(url, pair.refresh_token, o.email);
+          const until = formatDate(new Date(Date.now() + pair.refresh_expires_in * 1000));
+          const recovery = await pendingRecovery(url, pair.access_token);
+          printer(o.json)(
+            {
+              user_id: pair.user_id,
+              url,
+              credentials_file: credentialsFile(),
+              recovery_pending: recovery,
+            },
+            `logged in to ${url} as ${o.email} (user ${pair.user_id}); login kept in ${credentialsFile()} until ${until}`,
+          );
+          // A recovery's time-lock protects only an owner who learns of it: say so at once.
+          if (recovery)
+            process.stderr.write(
+              `cloister: WARNING: an account recovery is pending: a new password takes effect after ${formatDate(new Date(recovery.unlock_at))}; if you did not start it, run cloister auth recovery cancel\n`,
+            );
+        },
+      ),
     ),
     `CLOISTER_PASSWORD=… cloister login --email me@example.com ${TRUST_EXAMPLE}`,
     ['CLOISTER_URL', 'CLOISTER_PASSWORD', 'XDG_CONFIG_HOME'],
@@ -783,8 +828,7 @@ function addAuth(program: Command): void {
   for (const name of ['register', 'login'] as const) {
     explain(
       trustOptions(
-        auth
-          .command(name)
+        (name === 'login' ? secondFactorOptions(auth.command(name)) : auth.command(name))
           .description(
             name === 'register'
               ? 'create an account; the password is encrypted to the attested enclave first'
@@ -792,14 +836,20 @@ function addAuth(program: Command): void {
           )
           .requiredOption('--email <email>', 'account email'),
       ).action(
-        action(async (o: CommonOptions & { email: string }) => {
-          const res = await authAccount(name, {
-            email: o.email,
-            url: baseUrl(o),
-            trust: trustOf(o),
-          });
-          printer(o.json)(res);
-        }),
+        action(
+          async (
+            o: CommonOptions & { email: string; totpCode?: string; recoveryCode?: string },
+          ) => {
+            const res = await authAccount(name, {
+              email: o.email,
+              url: baseUrl(o),
+              trust: trustOf(o),
+              totpCode: o.totpCode,
+              recoveryCode: o.recoveryCode,
+            });
+            printer(o.json)(res);
+          },
+        ),
       ),
       `CLOISTER_PASSWORD=… cloister auth ${name} --email me@example.com ${TRUST_EXAMPLE}`,
       ['CLOISTER_URL', 'CLOISTER_PASSWORD'],
@@ -829,7 +879,13 @@ function addAuthMethods(auth: Command): void {
         .option('--signature <0x…>', 'that wallet’s signature of --message-file')
         .option('--domain <host>', 'the domain the message names (default: the service’s host)')
         .option('--chain-id <id>', 'chain id the message names', '1'),
-    ).action(action((o: MoreOptions) => run('siwe', [], o))),
+    )
+      .option(
+        '--totp-code <digits>',
+        'the code from your authenticator app, if the account has TOTP',
+      )
+      .option('--recovery-code <code>', 'or one of your TOTP recovery codes (used once)')
+      .action(action((o: MoreOptions) => run('siwe', [], o))),
     'cloister auth siwe --key-file wallet.key',
     URL_ONLY_ENV,
   );
@@ -841,7 +897,10 @@ function addAuthMethods(auth: Command): void {
         .argument('<step>', 'start | verify')
         .requiredOption('--email <email>', 'account email')
         .option('--code <digits>', 'verify: the 6-digit code from the mail'),
-    ).action(action((step: string, o: MoreOptions) => run('otp', [step], o))),
+    )
+      .option('--totp-code <digits>', 'verify: the authenticator code, if the account has TOTP')
+      .option('--recovery-code <code>', 'verify: or one of your TOTP recovery codes (used once)')
+      .action(action((step: string, o: MoreOptions) => run('otp', [step], o))),
     'cloister auth otp start --email me@example.com && cloister auth otp verify --email me@example.com --code 123456',
     URL_ONLY_ENV,
   );

@@ -192,5 +192,40 @@ describe(
       );
       assert.ok((await anon.login(email, NEW_PASSWORD)).access_token);
     });
+
+    it('cloister login takes the TOTP code, and warns of a pending recovery', async () => {
+      const email = 'cli-login-totp@example.com';
+      const { totp } = await accountWithTotp(email);
+      const login = (extra: string[]) =>
+        runCli(['login', '--email', email, '--url', url, ...trust, ...extra], {
+          ...process.env,
+          CLOISTER_ACCESS_TOKEN: '',
+          XDG_CONFIG_HOME: config,
+          CLOISTER_PASSWORD: PASSWORD,
+        });
+      // Without the code the enclave asks for it; the CLI names the option.
+      const bare = await login([]);
+      assert.equal(bare.code, 1);
+      assert.match(bare.stderr, /AUTH_MFA_REQUIRED/);
+      assert.equal((await login(['--totp-code', '123456', '--recovery-code', 'x'])).code, 2);
+
+      assert.equal((await cli(['start', '--email', email])).code, 0);
+      const confirm = await cli(
+        ['confirm', '--email', email, '--code', await takeCode(email), ...trust],
+        {
+          CLOISTER_PASSWORD: NEW_PASSWORD,
+        },
+      );
+      assert.equal(confirm.json!.status, 'pending');
+
+      // The next 30 s step (the current one went to the enrolment's confirmation).
+      const ok = await login(['--totp-code', totp.generate({ timestamp: Date.now() + 30_000 })]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /^logged in to /);
+      assert.match(
+        ok.stderr,
+        /WARNING: an account recovery is pending: .* run cloister auth recovery cancel/,
+      );
+    });
   },
 );
