@@ -10,10 +10,12 @@ import fc from 'fast-check';
 import {
   base64Bytes,
   base64ToBytes,
+  base64ToBytesPortable,
   base64urlBytes,
   base64urlToBytes,
   bytesEqual,
   bytesToBase64,
+  bytesToBase64Portable,
   bytesToBase64url,
   bytesToHex,
   concatBytes,
@@ -287,6 +289,33 @@ describe('encoding: zod schemas', () => {
             !/[a-f]/.test(bytesToHex(b)),
           );
         }
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('the two base64 paths (Node Buffer here, btoa/atob in browsers)', () => {
+  it('agree byte for byte, refuse the same strings, and decode to plain Uint8Arrays', () => {
+    const decode = (f: (s: string) => Uint8Array, s: string) => {
+      try {
+        return bytesToHex(f(s));
+      } catch {
+        return 'refused';
+      }
+    };
+    fc.assert(
+      fc.property(bytes, fc.string({ maxLength: 12 }), (b, junk) => {
+        const s = bytesToBase64(b);
+        assert.equal(bytesToBase64Portable(b), s);
+        const out = base64ToBytes(s);
+        assert.equal(Object.getPrototypeOf(out), Uint8Array.prototype, 'not a Buffer');
+        assert.deepEqual(out, base64ToBytesPortable(s));
+        // A view into a larger buffer encodes only its own bytes.
+        const view = new Uint8Array([7, ...b, 9]).subarray(1, b.length + 1);
+        assert.equal(bytesToBase64(view), s);
+        for (const t of [junk, `${s}${junk}`, s.replace(/=+$/, ''), `${s.slice(0, -2)}B=`])
+          assert.equal(decode(base64ToBytes, t), decode(base64ToBytesPortable, t));
       }),
       RUNS,
     );
