@@ -204,6 +204,33 @@ describe('docs match code', () => {
     for (const row of rows) assert.ok(row.cells[1]!.length > 10, `${row.names}: what it is for`);
     assert.deepEqual(sorted(rows.flatMap((r) => r.names)), Object.keys(pkg.dependencies).sort());
   });
+
+  it("ARCHITECTURE.md's data table names every table the migrations create, and the last one", () => {
+    const dir = 'src/host/db/migrations';
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
+    const tables = files.flatMap((f) =>
+      [
+        ...readFileSync(join(dir, f), 'utf8').matchAll(/^CREATE TABLE (?:IF NOT EXISTS )?(\w+)/gm),
+      ].map((m) => m[1]!),
+    );
+    assert.ok(tables.length > 20, 'the migrations were read');
+    const arch = readFileSync('ARCHITECTURE.md', 'utf8');
+    const data = arch.slice(arch.indexOf('## Data'), arch.indexOf('## Wire formats'));
+    const named = new Set(
+      [...data.matchAll(/^\| ([^|]+)\|/gm)].flatMap((m) => m[1]!.match(/`\w+`/g) ?? []),
+    );
+    assert.deepEqual(
+      tables.filter((t) => !named.has(`\`${t}\``)),
+      [],
+      'tables missing from ARCHITECTURE.md "## Data"',
+    );
+    assert.ok(
+      data.includes(`\`${files.at(-1)}\``),
+      `ARCHITECTURE.md names ${files.at(-1)} as the last migration`,
+    );
+  });
 });
 
 describe('docs stay true', () => {
