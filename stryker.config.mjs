@@ -46,7 +46,7 @@ const SCOPES = {
   },
   'protocol-cluster': {
     mutate: ['src/protocol/cluster/**/*.ts'],
-    testFiles: ['test/enclave/cluster.test.ts'],
+    testFiles: ['test/enclave/cluster.test.ts', 'test/mutation-killers/protocol-cluster.test.ts'],
   },
   'protocol-wallet': {
     mutate: ['src/protocol/wallet/**/*.ts'],
