@@ -54,6 +54,28 @@ async function refresh(a: Account): Promise<boolean> {
   return true;
 }
 
+/** The access token whose session is being ended (signOut): a 401 then means exactly that. */
+let ending: string | null = null;
+
+/**
+ * Ends the session at the service, then forgets it here. While the logout runs, calls still in
+ * flight with the same session get 401 once it is revoked: they must not refresh it (the
+ * refresh token is revoked too), so withSession gives up on them instead.
+ */
+export async function signOut(): Promise<void> {
+  const a = account.get();
+  if (!a) return;
+  ending = a.accessToken;
+  try {
+    await api('/auth/logout', { method: 'POST' });
+  } catch {
+    // Forgotten here all the same; the session then ends at its expiry.
+  } finally {
+    ending = null;
+    account.set(null);
+  }
+}
+
 let refreshing: Promise<boolean> | null = null;
 /** One refresh at a time: the refresh token is single-use, so concurrent calls share it. */
 function refreshOnce(a: Account): Promise<boolean> {
@@ -80,6 +102,8 @@ export async function withSession<T>(f: (accessToken: string) => Promise<T>): Pr
       const e = err as { status?: unknown; code?: unknown };
       const now = account.get();
       if (e.status !== 401 || e.code !== 'AUTH_TOKEN_INVALID' || !now) throw err;
+      // Signing out: the session is being revoked, a refresh would only be refused.
+      if (ending !== null) throw err;
       // Another call may have refreshed meanwhile: then only send again.
       if (now.accessToken === a.accessToken && !(await refreshOnce(now))) throw err;
       return f(account.get()!.accessToken);

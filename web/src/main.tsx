@@ -5,7 +5,7 @@
  */
 import { render } from 'preact';
 import { useEffect } from 'preact/hooks';
-import { account, api } from './api.js';
+import { account, signOut } from './api.js';
 import { Link, TrustBanner } from './components.js';
 import { RecoveryAlert } from './recovery-alert.js';
 import { route } from './router.js';
@@ -67,10 +67,6 @@ function App() {
       (!p.operator || a?.roles.includes('operator')) &&
       !(a && p.path === '/signin'),
   );
-  const signOut = async () => {
-    await api('/auth/logout', { method: 'POST' }).catch(() => undefined);
-    account.set(null);
-  };
   return (
     <>
       <a class="skip" href="#main">
