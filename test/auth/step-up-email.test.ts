@@ -61,3 +61,47 @@ describe('step-up by email code', () => {
     assert.equal(ok.statusCode, 201, ok.body);
   });
 });
+
+describe('step-up by email code, with the sign-in backoff after one failure', () => {
+  let ts: TestService;
+  const creds = { email: 'stepper-backoff@example.com', password: 'a long enough password' };
+  const call = (method: 'POST' | 'GET', url: string, token?: string, payload?: object) =>
+    ts.service.app.inject({
+      method,
+      url,
+      ...(payload ? { payload: payload as Record<string, unknown> } : {}),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+
+  before(async () => {
+    ts = await startTestService('pglite', {
+      AUTH_LOGIN_MAX_PER_IP: '100000',
+      AUTH_LOGIN_FAILURES_BEFORE_BACKOFF: '1',
+    });
+    assert.equal((await call('POST', '/auth/register', undefined, creds)).statusCode, 201);
+  });
+  after(async () => ts?.stop());
+
+  it("wrong sign-in codes sent by anyone do not hold up the owner's step-up", async () => {
+    const login = await call('POST', '/auth/login', undefined, creds);
+    assert.equal(login.statusCode, 200, login.body);
+    const refreshed = await call('POST', '/auth/refresh', undefined, {
+      refresh_token: login.json().refresh_token,
+    });
+    const token = refreshed.json().access_token as string;
+    // A stranger sends wrong sign-in codes for the owner's address until sign-in waits 4 s.
+    const guess = () =>
+      call('POST', '/auth/otp/verify', undefined, { email: creds.email, code: '000000' });
+    for (const pause of [1100, 2100, 0]) {
+      assert.equal((await guess()).json().error.code, 'AUTH_OTP_INVALID');
+      await new Promise((r) => setTimeout(r, pause));
+    }
+    assert.equal((await guess()).json().error.code, 'AUTH_LOGIN_LOCKED');
+
+    // The owner's session still steps up by email at once.
+    assert.equal((await call('POST', '/auth/step-up/email/start', token)).statusCode, 202);
+    const code = await mailedCodeIn(ts.dataDir, /sensitive operation is (\d{6})/);
+    const up = await call('POST', '/auth/step-up', token, { email_code: code });
+    assert.equal(up.statusCode, 200, up.body);
+  });
+});

@@ -248,8 +248,10 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       if (!method) throw new HostError('AUTH_METHOD_NOT_FOUND');
       // With TOTP the step-up rule wants `mfa`, which a mailbox does not give.
       if (await repo.confirmedTotp(userId)) throw new HostError('AUTH_MFA_REQUIRED');
-      // Wrong codes count toward the same backoff as wrong sign-in codes for the address.
-      const key = `otp:${method.email}`;
+      // Wrong codes count toward a backoff of the account's own: one shared with sign-in codes
+      // would let anyone who types the address delay the owner's step-up by 15 minutes. (Only a
+      // session of the account reaches this, and the enclave still locks a code after 5 tries.)
+      const key = `step_up:${userId}`;
       const wait = await throttle.begin(key);
       if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
       let r: MethodResult<'auth.step_up_email'>;
