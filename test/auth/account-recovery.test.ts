@@ -13,6 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TOTP, URI } from 'otpauth';
+import pg from 'pg';
 import { dumpPublicSchema } from '../helpers/security-util.js';
 import { mailedCode } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -203,3 +204,75 @@ describe('account recovery once the time-lock has run out', () => {
     assert.equal(again.json().error.code, 'AUTH_RECOVERY_INVALID');
   });
 });
+
+describe(
+  'account recovery on PostgreSQL, racing a password change',
+  { skip: !process.env.TEST_DATABASE_URL },
+  () => {
+    let ts: TestService;
+    const { call, withTotp, confirm } = client(() => ts);
+
+    before(async () => {
+      ts = await startTestService('postgres', {
+        AUTH_LOGIN_MAX_PER_IP: '100000',
+        AUTH_REGISTER_MAX_PER_IP: '100000',
+        AUTH_RECOVERY_DELAY_SECONDS: '0',
+      });
+    });
+    after(async () => ts?.stop());
+
+    it('a change that commits while the completion waits is kept; the completion is refused', async () => {
+      const email = 'racing@example.com';
+      await withTotp(email, 'a long enough password');
+      const r = await confirm(email, NEW_PASSWORD);
+      assert.equal(r.json().status, 'pending', r.body);
+      // The owner's change, written but not yet committed (its row lock held): another account's
+      // sealed password stands in for the new one (what matters is that it is kept).
+      await withTotp('other@example.com', 'another long password');
+      const owner = new pg.Client({ connectionString: ts.databaseUrl });
+      await owner.connect();
+      try {
+        const account = async (address: string) =>
+          (
+            await owner.query<{ id: string; sealed: string }>(
+              `SELECT u.id, p.sealed FROM users u JOIN user_passwords p ON p.user_id = u.id
+              WHERE u.email = $1`,
+              [address],
+            )
+          ).rows[0]!;
+        const changed = (await account('other@example.com')).sealed;
+        const target = (await account(email)).id;
+        await owner.query('BEGIN');
+        await owner.query('UPDATE user_passwords SET sealed = $2 WHERE user_id = $1', [
+          target,
+          changed,
+        ]);
+        const completing = call('POST', '/auth/recovery/complete', undefined, {
+          email,
+          completion_code: r.json().completion_code as string,
+        });
+        let settled = false;
+        void completing.finally(() => (settled = true));
+        // Wait until the completion's transaction waits for the owner's row lock (or has ended).
+        while (!settled) {
+          const waiting = await ts.service.db.query<{ n: string }>(
+            'SELECT count(*) AS n FROM pg_locks WHERE NOT granted',
+          );
+          if (Number(waiting.rows[0]!.n) > 0) break;
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        await owner.query('COMMIT');
+        const done = await completing;
+        assert.equal(done.json().error?.code, 'AUTH_RECOVERY_INVALID', done.body);
+        const kept = await owner.query<{ sealed: string }>(
+          'SELECT sealed FROM user_passwords WHERE user_id = $1',
+          [target],
+        );
+        assert.equal(kept.rows[0]!.sealed, changed, "the owner's change was overwritten");
+        assert.equal((await ts.service.db.query('SELECT 1 FROM auth_totp')).rows.length, 2);
+      } finally {
+        await owner.end();
+      }
+    });
+  },
+);

@@ -83,16 +83,25 @@ export function createResetFlow(deps: AuthServiceDeps) {
       return { userId: audit.userId!, r };
     },
 
+    /**
+     * `opts.ifStill`: write only if the password is still `expected` (compare-and-set in the
+     * same statement), else throw `refused` and write nothing.
+     */
     async setPassword(
       userId: string,
       sealed: string,
       event: { type: 'auth.password_reset' | 'auth.recovery_completed' },
-      alsoInTx?: (tx: Queryable) => Promise<void>,
+      opts: {
+        alsoInTx?: (tx: Queryable) => Promise<void>;
+        ifStill?: { expected: string | null; refused: HostError };
+      } = {},
     ): Promise<void> {
       await log.commit({
         async work(tx) {
-          await alsoInTx?.(tx);
-          await repo.upsertPassword(tx, userId, sealed);
+          await opts.alsoInTx?.(tx);
+          if (!opts.ifStill) await repo.upsertPassword(tx, userId, sealed);
+          else if (!(await repo.swapPassword(tx, userId, opts.ifStill.expected, sealed)))
+            throw opts.ifStill.refused;
           const revoked = await repo.revokeAllSessions(tx, userId, 'logout_all');
           const entry = await recordLogged(
             ops,

@@ -170,14 +170,17 @@ export function createRecoveryService(
         userId,
         r.password_sealed,
         { type: 'auth.recovery_completed' },
-        async (tx) => {
-          // Cancelled (or replaced), or the password changed, meanwhile: nothing is completed.
-          if (!(await repo.deleteRecovery(tx, userId, pending.id)))
-            throw new HostError('AUTH_RECOVERY_INVALID');
-          if ((await repo.sealedPassword(userId, tx)) !== passwordState)
-            throw new HostError('AUTH_RECOVERY_INVALID');
-          await repo.deleteTotp(tx, userId);
-          await repo.deletePasskeys(tx, userId);
+        {
+          async alsoInTx(tx) {
+            // Cancelled (or replaced) meanwhile: nothing is completed.
+            if (!(await repo.deleteRecovery(tx, userId, pending.id)))
+              throw new HostError('AUTH_RECOVERY_INVALID');
+            await repo.deleteTotp(tx, userId);
+            await repo.deletePasskeys(tx, userId);
+          },
+          // The password changed meanwhile (even by a change committing right now): nothing
+          // is completed, and the owner's new password stays.
+          ifStill: { expected: passwordState, refused: new HostError('AUTH_RECOVERY_INVALID') },
         },
       );
     },

@@ -489,6 +489,32 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
+    /**
+     * Sets the password only if it is still `expected` (null: the account has none), in one
+     * statement, so a concurrent change is never overwritten: under READ COMMITTED the UPDATE
+     * re-checks `sealed` on the row a committed change left, and the INSERT meets its conflict.
+     * False when the password is no longer `expected`.
+     */
+    async swapPassword(
+      q: Queryable,
+      userId: string,
+      expected: string | null,
+      sealed: string,
+    ): Promise<boolean> {
+      const { rows } =
+        expected === null
+          ? await q.query(
+              `INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)
+               ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
+              [userId, sealed],
+            )
+          : await q.query(
+              `UPDATE user_passwords SET sealed = $3, updated_at = now()
+               WHERE user_id = $1 AND sealed = $2 RETURNING user_id`,
+              [userId, expected, sealed],
+            );
+      return rows.length === 1;
+    },
     /** Replaces the account's password; false when it has none. */
     async replacePassword(q: Queryable, userId: string, sealed: string): Promise<boolean> {
       const { rows } = await q.query(
