@@ -15,6 +15,7 @@ import {
   resplitWallet,
   signWithShares,
   verifyClientShare,
+  type SpendLedger,
   type StoredWallet,
 } from '../../src/enclave/wallet/custody.js';
 import { openServerShare } from '../../src/enclave/wallet/server-share.js';
@@ -58,6 +59,8 @@ async function setup() {
 }
 
 const personal = SignRequestSchema.parse({ type: 'eth_personal_sign', message: 'gm' });
+/** A ledger that always reads `spent` and ignores what is signed. */
+const ledgerAt = (spent: bigint): SpendLedger => ({ spentTodayWei: () => spent, signed: () => {} });
 const device = (share: Uint8Array) => ({ kind: 'device' as const, share });
 const sign = (
   wallet: StoredWallet,
@@ -76,7 +79,7 @@ const sign = (
       address,
       request: personal,
       rules: PolicyRulesSchema.parse(rules),
-      spentTodayWei: spent,
+      ledger: ledgerAt(spent),
     },
   );
 
@@ -158,7 +161,7 @@ describe('wallet custody (enclave core)', () => {
       address: created.accounts[0]!.address,
       request: tx,
       rules: [],
-      spentTodayWei: 0n,
+      ledger: ledgerAt(0n),
     });
     assert.ok('result' in out);
     const signed = (out.result as { signed_transaction: Hex }).signed_transaction;
@@ -171,7 +174,7 @@ describe('wallet custody (enclave core)', () => {
       address: created.accounts[1]!.address,
       request: SignRequestSchema.parse({ type: 'sol_message', message: 'aGVsbG8=' }),
       rules: [],
-      spentTodayWei: 0n,
+      ledger: ledgerAt(0n),
     });
     assert.ok('result' in sol);
   });
@@ -197,7 +200,7 @@ describe('wallet custody (enclave core)', () => {
         address,
         request: personal,
         rules: [],
-        spentTodayWei: 0n,
+        ledger: ledgerAt(0n),
       }),
       { code: 'WALLET_REQUEST_INVALID' },
     );
@@ -271,6 +274,50 @@ describe('wallet custody (enclave core)', () => {
       rule: { index: 0, type: 'deny_message_signing' },
     });
     assert.equal('result' in out, false);
+  });
+
+  it('the allowance is read again right before the signature, and the spend recorded with no await between', async () => {
+    const { created, client, wallet } = await setup();
+    const tx = (value: number) =>
+      SignRequestSchema.parse({
+        type: 'eth_transaction',
+        transaction: {
+          chainId: 1,
+          nonce: 0,
+          to: created.accounts[0]!.address,
+          value,
+          gas: 21000,
+          maxFeePerGas: 2,
+          maxPriorityFeePerGas: 1,
+        },
+      });
+    // One allowance (100 wei), two signatures of 60 in flight together: one is refused.
+    let spentWei = 0n;
+    const reads: bigint[] = [];
+    const ledger: SpendLedger = {
+      spentTodayWei: () => (reads.push(spentWei), spentWei),
+      signed: (v) => (spentWei += v.spendWei),
+    };
+    const go = () =>
+      signWithShares(keys, wallet, device(Uint8Array.from(client.device.share)), {
+        account: { chain: 'ethereum', index: 0 },
+        address: created.accounts[0]!.address,
+        request: tx(60),
+        rules: PolicyRulesSchema.parse([{ type: 'daily_limit_wei', value: '100' }]),
+        ledger,
+      });
+    const outs = await Promise.all([go(), go()]);
+    assert.deepEqual(
+      outs.map((o) => 'result' in o),
+      [true, false],
+    );
+    assert.deepEqual(outs[1]!.verdict, {
+      allowed: false,
+      rule: { index: 0, type: 'daily_limit_wei' },
+    });
+    // Both passed the early check on 0; the second's last read saw the first's spend.
+    assert.deepEqual(reads, [0n, 0n, 0n, 60n]);
+    assert.equal(spentWei, 60n);
   });
 
   it('re-split (recovery, reshare): same secret and addresses, generation + 1, old client shares refused', async () => {
@@ -359,7 +406,7 @@ describe('secret hygiene', () => {
         address,
         request: personal,
         rules: PolicyRulesSchema.parse(rules),
-        spentTodayWei: 0n,
+        ledger: ledgerAt(0n),
       });
     assert.ok('result' in (await call(ok)));
     await assert.rejects(call(corrupted), { code: 'WALLET_SHARE_INVALID' });
