@@ -34,6 +34,7 @@ import {
   deriveSolanaKey,
 } from '../../src/protocol/wallet/derive.js';
 import { SignRequestSchema, PolicyRulesSchema } from '../../src/protocol/wallet/requests.js';
+import { WalletError } from '../../src/protocol/wallet/errors.js';
 
 const masterKey = new Uint8Array(32).fill(0x42);
 const keys = { masterKey };
@@ -413,6 +414,39 @@ describe('secret hygiene', () => {
     assert.equal((await call(refused, [{ type: 'deny_message_signing' }])).verdict.allowed, false);
     await verifyClientShare(keys, wallet, device(possession));
     for (const p of [ok, corrupted, refused, possession]) assert.ok(p.every((b) => b === 0));
+  });
+
+  it('a ledger that refuses at either read (the record was superseded while the share opened) still zeroes the client share', async () => {
+    const { created, client, wallet } = await setup();
+    // The early read refuses (what walletSign's ledger does when a policy change, resplit or
+    // deletion was issued while the envelope opened), then the read right before the signature.
+    const refuseAt = (n: number): SpendLedger => {
+      let reads = 0;
+      return {
+        spentTodayWei: () => {
+          if (++reads === n) throw new WalletError('WALLET_STATE_STALE');
+          return 0n;
+        },
+        signed: () => assert.fail('nothing may be signed'),
+      };
+    };
+    for (const n of [1, 2]) {
+      const share = Uint8Array.from(client.device.share);
+      await assert.rejects(
+        signWithShares(keys, wallet, device(share), {
+          account: { chain: 'ethereum', index: 0 },
+          address: created.accounts[0]!.address,
+          request: personal,
+          rules: [],
+          ledger: refuseAt(n),
+        }),
+        { code: 'WALLET_STATE_STALE' },
+      );
+      assert.ok(
+        share.every((b) => b === 0),
+        `the share survived a refusal at read ${n}`,
+      );
+    }
   });
 
   it('nothing the host receives from create or re-split contains the entropy, a share, the seed, the mnemonic or a key', async () => {

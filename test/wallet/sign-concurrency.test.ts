@@ -11,10 +11,10 @@ import { describe, it } from 'node:test';
 import { encryptWalletShare } from '../../src/client/wallet/encrypt-share.js';
 import { newReplyKeyPair, openSealedShare } from '../../src/client/wallet/open-share.js';
 import { walletCreate, walletSetPolicy, walletSign } from '../../src/enclave/methods/wallet.js';
-import { rememberRecord } from '../../src/enclave/wallet/state-mac.js';
-import type { WalletRecord } from '../../src/protocol/rpc/wallet-methods.js';
+import { rememberRecord, utcDay } from '../../src/enclave/wallet/state-mac.js';
+import type { SpendCounter, WalletRecord } from '../../src/protocol/rpc/wallet-methods.js';
 import type { WalletAction } from '../../src/protocol/wallet/binds.js';
-import { testEnclave } from '../helpers/enclave-state.js';
+import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { ok } from '../mutation-killers/rpc.js';
 
 async function setup() {
@@ -102,4 +102,117 @@ describe('wallet.sign, concurrent signatures of one wallet', () => {
     const spends = outs.flatMap((o) => (o.verdict === 'allowed' ? [o.spend.spent_wei] : []));
     assert.deepEqual(spends.sort(), ['400', '800']);
   });
+
+  it('the record is checked again right before the signature: a change issued while the secret is reconstructed refuses it', async () => {
+    // Reads of the allowance: 1 before the envelope opens, 2 after it opened (early refusal),
+    // 3 right before the signature. At 2 the record has passed; what is issued next (a stricter
+    // policy, a resplit, a deletion) must still refuse the signature at 3.
+    const changes: Record<string, (t: TestEnclave, record: WalletRecord) => void> = {
+      'next record (policy, recovery, resplit)': (t, r) =>
+        rememberRecord(t.state.wallets, { ...r, version: r.version + 1 }),
+      deletion: (t, r) => t.state.wallets.versions.set(r.wallet_id, Number.MAX_SAFE_INTEGER),
+    };
+    for (const [name, change] of Object.entries(changes)) {
+      const { t, record, body } = await setup();
+      const address = record.accounts[0]!.address;
+      const b = await body(record, 'sign', { address, request: tx('1', 0) });
+      const reads = onSpendRead(t, 2, () => change(t, record));
+      await assert.rejects(
+        walletSign(t.state, { record, body: b, spend: null }),
+        { code: 'WALLET_STATE_STALE' },
+        name,
+      );
+      // The early read got past its freshness check (it reached the memory); the last did not.
+      assert.equal(reads(), 2, name);
+      assert.equal(t.state.wallets.spent.size, 0, `${name}: nothing counted`);
+    }
+  });
+
+  it('a record already replaced is refused before its envelope is spent: the same envelope then meets the new, stricter rules', async () => {
+    const { t, record, body } = await setup();
+    const address = record.accounts[0]!.address;
+    const stricter = await walletSetPolicy(t.state, {
+      record,
+      body: await body(record, 'policy', { rules: [{ type: 'max_value_wei', value: '100' }] }),
+    });
+    const b = await body(record, 'sign', { address, request: tx('400', 0) });
+    await assert.rejects(walletSign(t.state, { record, body: b, spend: null }), {
+      code: 'WALLET_STATE_STALE',
+    });
+    const out = await walletSign(t.state, { record: stricter.record, body: b, spend: null });
+    assert.equal(out.verdict, 'denied');
+    assert.deepEqual(out.verdict === 'denied' && out.rule, { index: 0, type: 'max_value_wei' });
+  });
+
+  it('one envelope sent twice at once signs once and is counted once', async () => {
+    const { t, record, body } = await setup();
+    const address = record.accounts[0]!.address;
+    const b = await body(record, 'sign', { address, request: tx('400', 0) });
+    const outs = await Promise.allSettled([
+      walletSign(t.state, { record, body: b, spend: null }),
+      walletSign(t.state, { record, body: b, spend: null }),
+    ]);
+    const allowed = outs.filter((o) => o.status === 'fulfilled' && o.value.verdict === 'allowed');
+    const replayed = outs.filter(
+      (o) =>
+        o.status === 'rejected' && (o.reason as { code?: string }).code === 'ENVELOPE_REPLAYED',
+    );
+    assert.equal(allowed.length, 1);
+    assert.equal(replayed.length, 1);
+    assert.deepEqual([...t.state.wallets.spent.values()], [400n]);
+  });
+
+  it("replayed, missing or another day's counters in concurrent signatures cannot lower the allowance", async () => {
+    const { t, record, body } = await setup();
+    const address = record.accounts[0]!.address;
+    const policy = await walletSetPolicy(t.state, {
+      record,
+      body: await body(record, 'policy', {
+        rules: [{ type: 'daily_limit_wei', value: '1000' }],
+      }),
+    });
+    const next = policy.record;
+    const signOne = async (value: string, nonce: number, spend: SpendCounter | null) => {
+      const out = await walletSign(t.state, {
+        record: next,
+        body: await body(next, 'sign', { address, request: tx(value, nonce) }),
+        spend,
+      });
+      return out;
+    };
+    // Yesterday: a genuine counter of 100.
+    const yesterday = await signOne('100', 0, null);
+    assert.equal(yesterday.verdict, 'allowed');
+    t.clock.now += 86_400;
+    const today = utcDay(t.clock.now);
+    const first = await signOne('400', 1, null);
+    const second = await signOne('400', 2, first.verdict === 'allowed' ? first.spend : null);
+    assert.ok(first.verdict === 'allowed' && second.verdict === 'allowed');
+    assert.equal(second.spend.spent_wei, '800');
+    assert.equal(second.spend.day, today);
+    // Three in flight, each handing the enclave a counter lower than today's 800.
+    const outs = await Promise.all([
+      signOne('200', 3, first.spend),
+      signOne('200', 4, null),
+      signOne('200', 5, yesterday.verdict === 'allowed' ? yesterday.spend : null),
+    ]);
+    assert.deepEqual(outs.map((o) => o.verdict).sort(), ['allowed', 'denied', 'denied']);
+    const spends = outs.flatMap((o) => (o.verdict === 'allowed' ? [o.spend] : []));
+    assert.deepEqual(
+      spends.map((c) => [c.day, c.spent_wei]),
+      [[today, '1000']],
+    );
+  });
 });
+
+/** Runs `fn` on the `n`th read of the enclave's spend memory; returns the count of reads. */
+function onSpendRead(t: TestEnclave, n: number, fn: () => void): () => number {
+  const memory = t.state.wallets.spent;
+  const get = memory.get.bind(memory);
+  let reads = 0;
+  memory.get = (key: string) => {
+    if (++reads === n) fn();
+    return get(key);
+  };
+  return () => reads;
+}

@@ -301,13 +301,18 @@ export async function signWithShares(
   clientShare: ClientShare,
   args: SignArgs,
 ): Promise<SignOutcome> {
-  if (CHAIN_OF[args.request.type] !== args.account.chain) {
-    wipe(clientShare.share);
-    throw new WalletError('WALLET_REQUEST_INVALID');
-  }
   const evaluate = () =>
     evaluatePolicy(args.rules, args.request, { spentTodayWei: args.ledger.spentTodayWei() });
-  const early = evaluate();
+  let early: PolicyVerdict;
+  try {
+    if (CHAIN_OF[args.request.type] !== args.account.chain)
+      throw new WalletError('WALLET_REQUEST_INVALID');
+    // The ledger may throw here too (a record superseded while the share opened).
+    early = evaluate();
+  } catch (err) {
+    wipe(clientShare.share);
+    throw err;
+  }
   if (!early.allowed) {
     wipe(clientShare.share);
     return { verdict: early };
