@@ -10,10 +10,20 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { encryptWalletShare } from '../../src/client/wallet/encrypt-share.js';
 import { newReplyKeyPair, openSealedShare } from '../../src/client/wallet/open-share.js';
-import { walletCreate, walletSetPolicy, walletSign } from '../../src/enclave/methods/wallet.js';
+import {
+  walletCreate,
+  walletDelete,
+  walletResplit,
+  walletSetPolicy,
+  walletSign,
+} from '../../src/enclave/methods/wallet.js';
 import { rememberRecord, utcDay } from '../../src/enclave/wallet/state-mac.js';
 import type { SpendCounter, WalletRecord } from '../../src/protocol/rpc/wallet-methods.js';
 import type { WalletAction } from '../../src/protocol/wallet/binds.js';
+import {
+  CredentialEnvelopeSchema,
+  resolveEnvelopeKind,
+} from '../../src/protocol/envelope/registry.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { ok } from '../mutation-killers/rpc.js';
 
@@ -202,6 +212,72 @@ describe('wallet.sign, concurrent signatures of one wallet', () => {
       spends.map((c) => [c.day, c.spent_wei]),
       [[today, '1000']],
     );
+  });
+});
+
+describe('wallet.sign racing the queued operations (real interleavings)', () => {
+  it('signatures racing a policy change, a reshare or a deletion: none is counted after the newer record was issued', async () => {
+    type Body = Awaited<ReturnType<typeof setup>>['body'];
+    const ops: Record<string, (t: TestEnclave, r: WalletRecord, body: Body) => Promise<unknown>> = {
+      policy: async (t, record, body) =>
+        walletSetPolicy(t.state, {
+          record,
+          body: await body(record, 'policy', { rules: [{ type: 'max_value_wei', value: '0' }] }),
+        }),
+      reshare: async (t, record, body) =>
+        walletResplit(t.state, {
+          record,
+          mode: 'reshare',
+          body: await body(record, 'reshare', { reply_pub: newReplyKeyPair().replyPub }),
+        }),
+      delete: async (t, record, body) =>
+        walletDelete(t.state, { record, body: await body(record, 'delete', {}) }),
+    };
+    for (const [name, op] of Object.entries(ops)) {
+      const { t, record, body } = await setup();
+      const address = record.accounts[0]!.address;
+      // What the enclave remembers, in order: a newer record issued, a spend counted.
+      const events: string[] = [];
+      const { versions, spent } = t.state.wallets;
+      const setVersion = versions.set.bind(versions);
+      versions.set = (k: string, v: number) => (events.push('record'), setVersion(k, v));
+      const setSpent = spent.set.bind(spent);
+      spent.set = (k: string, v: bigint) => (events.push('spend'), setSpent(k, v));
+      const bodies = await Promise.all(
+        Array.from({ length: 24 }, (_, n) =>
+          body(record, 'sign', { address, request: tx('1', n) }),
+        ),
+      );
+      // Everything here advances by microtasks: one signature starts per turn, from the
+      // operation's start on, so the signatures sweep over the moment it issues its record.
+      const operation = op(t, record, body);
+      const signing: Promise<unknown>[] = [];
+      for (const b of bodies) {
+        const p = walletSign(t.state, { record, body: b, spend: null });
+        p.catch(() => {}); // settled below
+        signing.push(p);
+        await Promise.resolve();
+      }
+      await operation;
+      const signs = await Promise.allSettled(signing);
+      const issuedAt = events.indexOf('record');
+      assert.ok(issuedAt >= 0, name);
+      assert.ok(
+        events.slice(issuedAt).every((e) => e !== 'spend'),
+        `${name}: a spend counted after the newer record: ${events.join(', ')}`,
+      );
+      assert.equal(signs.filter((s) => s.status === 'fulfilled').length, issuedAt, name);
+      const refused = signs.flatMap((s, i) => (s.status === 'rejected' ? [{ s, i }] : []));
+      for (const { s } of refused)
+        assert.equal((s.reason as { code?: string }).code, 'WALLET_STATE_STALE', name);
+      // The sweep reached the window this test is about: a signature that had opened its
+      // envelope (passed the first check) when the record was issued, refused afterwards.
+      const opened = refused.filter(({ i }) => {
+        const envelope = CredentialEnvelopeSchema.parse(bodies[i]!['share']);
+        return t.state.replay.has(resolveEnvelopeKind(envelope).senderKey(envelope));
+      });
+      assert.ok(opened.length > 0, `${name}: no signature was in flight at the change`);
+    }
   });
 });
 
