@@ -80,10 +80,15 @@ describe('wallet.sign, concurrent signatures of one wallet', () => {
     const { t, record, body } = await setup();
     const address = record.accounts[0]!.address;
     const b = await body(record, 'sign', { address, request: tx('1', 0) });
+    const reads = onSpendRead(t, 0, () => {});
     const signing = walletSign(t.state, { record, body: b, spend: null });
     // The wallet's next record (say, a stricter policy) is issued while the share opens.
     rememberRecord(t.state.wallets, { ...record, version: record.version + 1 });
     await assert.rejects(signing, { code: 'WALLET_STATE_STALE' });
+    // Refused at the read after the envelope opened, where the share exists: that refusal
+    // zeroes it too (custody.test.ts, "a ledger that refuses at either read").
+    assert.equal(reads(), 1);
+    assert.equal(t.state.replay.size, 1, 'the envelope was opened');
   });
 
   it('five signatures in flight against one daily allowance: exactly those that fit sign', async () => {
