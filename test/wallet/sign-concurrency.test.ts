@@ -62,6 +62,16 @@ async function setup() {
   return { t, record: created.record, body };
 }
 
+/** A wallet whose policy (its record `next`) is a daily limit of `wei`. */
+async function withDailyLimit(wei: string) {
+  const { t, record, body } = await setup();
+  const policy = await walletSetPolicy(t.state, {
+    record,
+    body: await body(record, 'policy', { rules: [{ type: 'daily_limit_wei', value: wei }] }),
+  });
+  return { t, body, address: record.accounts[0]!.address, next: policy.record };
+}
+
 const tx = (value: string, nonce: number) => ({
   type: 'eth_transaction',
   transaction: {
@@ -92,15 +102,7 @@ describe('wallet.sign, concurrent signatures of one wallet', () => {
   });
 
   it('five signatures in flight against one daily allowance: exactly those that fit sign', async () => {
-    const { t, record, body } = await setup();
-    const address = record.accounts[0]!.address;
-    const policy = await walletSetPolicy(t.state, {
-      record,
-      body: await body(record, 'policy', {
-        rules: [{ type: 'daily_limit_wei', value: '1000' }],
-      }),
-    });
-    const next = policy.record;
+    const { t, body, address, next } = await withDailyLimit('1000');
     const bodies = await Promise.all(
       [0, 1, 2, 3, 4].map((n) => body(next, 'sign', { address, request: tx('400', n) })),
     );
@@ -178,15 +180,7 @@ describe('wallet.sign, concurrent signatures of one wallet', () => {
   });
 
   it("replayed, missing or another day's counters in concurrent signatures cannot lower the allowance", async () => {
-    const { t, record, body } = await setup();
-    const address = record.accounts[0]!.address;
-    const policy = await walletSetPolicy(t.state, {
-      record,
-      body: await body(record, 'policy', {
-        rules: [{ type: 'daily_limit_wei', value: '1000' }],
-      }),
-    });
-    const next = policy.record;
+    const { t, body, address, next } = await withDailyLimit('1000');
     const signOne = async (value: string, nonce: number, spend: SpendCounter | null) => {
       const out = await walletSign(t.state, {
         record: next,
