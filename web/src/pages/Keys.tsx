@@ -4,7 +4,12 @@
  * revoked. The list is every session of the account (GET /enclave/sessions).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { CryptoHelper, EXCHANGES, type Exchange } from '../../../src/client/index.js';
+import {
+  CryptoHelper,
+  EXCHANGES,
+  sendWithFreshEnvelope,
+  type Exchange,
+} from '../../../src/client/index.js';
 import { api, errorText } from '../api.js';
 import { Field, Message } from '../components.js';
 import { requireTrusted } from '../trust.js';
@@ -46,15 +51,20 @@ export function KeysPage() {
     setMsg(null);
     try {
       const v = await requireTrusted();
-      const envelope = await CryptoHelper.encryptCredentials(
-        { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
-        v.enclavePubkey!,
-        { keyId: v.keyId! },
+      // A refusal by a just-restarted enclave is retried once, re-sealed (ENVELOPE_BEFORE_START).
+      const r = await sendWithFreshEnvelope(
+        (issuedAt) =>
+          CryptoHelper.encryptCredentials(
+            { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
+            v.enclavePubkey!,
+            { keyId: v.keyId!, issuedAt },
+          ),
+        (envelope) =>
+          api<{ session_id: string; expires_at: string }>('/enclave/submit_key', {
+            method: 'POST',
+            body: { ...envelope, metadata: { exchange, label, ttl: Number(ttl) } },
+          }),
       );
-      const r = await api<{ session_id: string; expires_at: string }>('/enclave/submit_key', {
-        method: 'POST',
-        body: { ...envelope, metadata: { exchange, label, ttl: Number(ttl) } },
-      });
       setApiKey('');
       setApiSecret('');
       setPassphrase('');
