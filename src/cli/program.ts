@@ -15,7 +15,6 @@ import {
   type Exchange,
   type LogTrust,
 } from '../client/index.js';
-import { sendWithFreshEnvelope } from '../client/fresh-envelope.js';
 import { bytesToBase64 } from '../protocol/encoding.js';
 import { parseVerifierKey } from '../protocol/log/note.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
@@ -379,23 +378,17 @@ function addSessions(program: Command): void {
           throw new UsageError('set CLOISTER_API_KEY and CLOISTER_API_SECRET in the environment');
         const v = await attested(o, 'attestation refused, nothing sent');
         const passphrase = process.env.CLOISTER_PASSPHRASE;
-        const exchange = o.exchange;
-        // A refusal by a just-restarted enclave is retried once, re-sealed (fresh-envelope.ts).
-        const res = (await sendWithFreshEnvelope(
-          (issuedAt) =>
-            CryptoHelper.encryptCredentials(
-              { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
-              v.enclavePubkey!,
-              { keyId: v.keyId!, issuedAt },
-            ),
+        const metadata = { exchange: o.exchange, label: o.label, ttl: Number(o.ttl) };
+        // Re-sealed once if a just-restarted enclave refuses its date (ENVELOPE_BEFORE_START).
+        const res = (await CryptoHelper.sendCredentials(
+          { exchange: o.exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
+          v.enclavePubkey!,
+          { keyId: v.keyId! },
           (envelope) =>
             requestJson(`${baseUrl(o)}/enclave/submit_key`, {
               method: 'POST',
               auth: true,
-              body: {
-                ...envelope,
-                metadata: { exchange, label: o.label, ttl: Number(o.ttl) },
-              },
+              body: { ...envelope, metadata },
             }),
         )) as { session_id: string; expires_at: string };
         printer(o.json)(

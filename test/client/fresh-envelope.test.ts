@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authClient, encryptPassword } from '../../src/client/index.js';
+import { CryptoHelper, authClient, encryptPassword } from '../../src/client/index.js';
 import { envelopeNotBeforeOf, sendWithFreshEnvelope } from '../../src/client/fresh-envelope.js';
 import { ApiError, callService } from '../../src/client/service-call.js';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
@@ -133,6 +133,41 @@ describe('sendWithFreshEnvelope', () => {
     assert.ok(r.user_id);
     assert.equal(senders.length, 2);
     assert.notEqual(senders[0], senders[1], 'a fresh sender key');
+  });
+
+  it('CryptoHelper.sendCredentials: refused by a just-started enclave, then accepted', async () => {
+    const boot = 1_700_000_000;
+    const t = testEnclave({ bootAt: boot });
+    const g = await HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
+    const key = g.public.credential_keys[0]!;
+    t.clock.now = boot + 1;
+    const notBefore = (await HANDLERS['enclave.status'](t.state, {})).envelope_not_before;
+    const codes: string[] = [];
+    const realNow = Date.now;
+    Date.now = () => t.clock.now * 1000; // the SDK dates with the client's clock
+    try {
+      const r = await CryptoHelper.sendCredentials(
+        { exchange: 'binance', apiKey: 'k', apiSecret: 's' },
+        key.public_key,
+        { keyId: key.key_id },
+        async (envelope) => {
+          try {
+            return await HANDLERS['credential.submit'](t.state, {
+              envelope,
+              metadata: { exchange: 'binance', label: 'main', ttl: 600 },
+            });
+          } catch (e) {
+            const code = (e as { code?: string }).code ?? 'INTERNAL';
+            codes.push(code);
+            throw Object.assign(new ApiError(425, code), { notBefore });
+          }
+        },
+      );
+      assert.ok(r.session_id);
+      assert.deepEqual(codes, ['ENVELOPE_BEFORE_START']);
+    } finally {
+      Date.now = realNow;
+    }
   });
 
   it('the SDK auth client surfaces the code and hint', async () => {

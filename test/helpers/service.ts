@@ -95,7 +95,7 @@ export async function startTestService(
     // The enclave refuses envelopes dated before boot + this skew + 1 (ENVELOPE_BEFORE_START,
     // SECURITY.md "Replay across restarts") and serves only after its boot second. The tests'
     // clock is the enclave's, so with 0 an envelope sealed after start is accepted at once;
-    // test/integration/envelope-not-before.test.ts runs the default 30 s and the SDK's retry.
+    // test/integration/envelope-not-before.test.ts runs a skew (600 s) and the SDK's retry.
     ENVELOPE_MAX_FUTURE_SECONDS: '0',
     ...env,
   });

@@ -4,12 +4,7 @@
  * revoked. The list is every session of the account (GET /enclave/sessions).
  */
 import { useEffect, useState } from 'preact/hooks';
-import {
-  CryptoHelper,
-  EXCHANGES,
-  sendWithFreshEnvelope,
-  type Exchange,
-} from '../../../src/client/index.js';
+import { CryptoHelper, EXCHANGES, type Exchange } from '../../../src/client/index.js';
 import { api, errorText } from '../api.js';
 import { Field, Message } from '../components.js';
 import { requireTrusted } from '../trust.js';
@@ -51,18 +46,17 @@ export function KeysPage() {
     setMsg(null);
     try {
       const v = await requireTrusted();
-      // A refusal by a just-restarted enclave is retried once, re-sealed (ENVELOPE_BEFORE_START).
-      const r = await sendWithFreshEnvelope(
-        (issuedAt) =>
-          CryptoHelper.encryptCredentials(
-            { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
-            v.enclavePubkey!,
-            { keyId: v.keyId!, issuedAt },
-          ),
-        (envelope) =>
+      const creds = { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) };
+      const metadata = { exchange, label, ttl: Number(ttl) };
+      // Re-sealed once if a just-restarted enclave refuses its date (ENVELOPE_BEFORE_START).
+      const r = await CryptoHelper.sendCredentials(
+        creds,
+        v.enclavePubkey!,
+        { keyId: v.keyId! },
+        (e) =>
           api<{ session_id: string; expires_at: string }>('/enclave/submit_key', {
             method: 'POST',
-            body: { ...envelope, metadata: { exchange, label, ttl: Number(ttl) } },
+            body: { ...e, metadata },
           }),
       );
       setApiKey('');
