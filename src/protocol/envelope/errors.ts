@@ -25,8 +25,7 @@ export const ENVELOPE_ERROR_MESSAGES: Record<EnvelopeErrorCode, string> = {
   ENVELOPE_INVALID: 'the envelope could not be opened',
   ENVELOPE_REPLAYED: 'this envelope was already submitted; encrypt the credentials again',
   ENVELOPE_STALE: 'issued_at is outside the accepted window; encrypt the credentials again',
-  ENVELOPE_BEFORE_START:
-    'issued_at is earlier than this enclave accepts since its start; encrypt again with a later issued_at',
+  ENVELOPE_BEFORE_START: 'issued_at is earlier than this enclave accepts; encrypt again',
   ENVELOPE_EXCHANGE_MISMATCH: 'the exchange inside the envelope differs from the metadata',
   ENVELOPE_UNKNOWN_KEY: 'key_id names no enclave key that is still accepted',
   ENVELOPE_UNSUPPORTED_ALG: 'unsupported envelope algorithm',
