@@ -227,11 +227,11 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       },
       (err: unknown) => {
         if (isEnclaveCallError(err, 'ENCLAVE_TIMEOUT')) noteTimeout(c, sentAt);
-        // The refusing process's earliest accepted issued_at: the client re-seals with it.
-        else if (isEnclaveCallError(err, 'ENVELOPE_BEFORE_START') && client === c)
-          err.notBefore = envelopeNotBefore;
         // Any other error is an answer: the enclave's loop is running.
         else if (isEnclaveCallError(err) && err.code !== 'ENCLAVE_UNAVAILABLE') noteAnswer(c);
+        // The refusing process's earliest accepted issued_at: the client re-seals with it.
+        if (isEnclaveCallError(err, 'ENVELOPE_BEFORE_START') && client === c)
+          err.notBefore = envelopeNotBefore;
         throw err;
       },
     );
