@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   CryptoHelper,
+  ENVELOPE_NOT_BEFORE_HEADER,
   encryptPassword,
   fetchJwks,
   verifyAccessToken,
@@ -26,7 +27,12 @@ const vendorKey = readFileSync(`${dataDir}/simulated-platform/vendor.pub`, 'utf8
 
 // 1. Verify enclave attestation, bound to a nonce of ours.
 const nonce = CryptoHelper.newNonce();
-const attestation = await fetch(`${base}/attestation/quote?nonce=${nonce}`).then((r) => r.json());
+const quote = await fetch(`${base}/attestation/quote?nonce=${nonce}`);
+const attestation = await quote.json();
+// For 31 s after it starts, the enclave refuses envelopes dated earlier than this header says
+// (replay protection across restarts; an unsigned hint, the enclave enforces the rule).
+const notBefore = Number(quote.headers.get(ENVELOPE_NOT_BEFORE_HEADER) ?? 0);
+const issuedAt = () => Math.max(Math.floor(Date.now() / 1000), notBefore);
 const verification = await CryptoHelper.requireValidAttestation(attestation, expectedImageHash, {
   nonce,
   trustedSimulatedVendorKeys: [vendorKey],
@@ -44,6 +50,7 @@ const account = (action: 'register' | 'login') =>
       email,
       envelope: encryptPassword({ action, email, password }, verification.enclavePubkey!, {
         keyId: verification.keyId!,
+        issuedAt: issuedAt(),
       }),
     }),
   });
@@ -72,7 +79,7 @@ const auth = { Authorization: `Bearer ${access_token}` };
 const encrypted = await CryptoHelper.encryptCredentials(
   { exchange: 'binance', apiKey: 'your-api-key', apiSecret: 'your-secret' },
   verification.enclavePubkey!,
-  { keyId: verification.keyId! },
+  { keyId: verification.keyId!, issuedAt: issuedAt() },
 );
 
 // 4. Submit the ciphertext; only the enclave can open it.

@@ -8,6 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { encryptPassword, fetchJwks, verifyAccessToken } from '../client/index.js';
+import { sendWithFreshEnvelope } from '../client/fresh-envelope.js';
+import type { EnvelopeV1 } from '../protocol/envelope/v1.js';
 import { addr, eip191Signer } from 'micro-eth-signer';
 import { JwksSchema, type AuthPlaintext, type Jwks } from '../protocol/auth.js';
 import { formatSiweMessage } from '../protocol/siwe.js';
@@ -33,20 +35,30 @@ export async function authVerify(opts: {
   return verifyAccessToken(opts.token, jwks, { issuer: opts.issuer, audience: opts.audience });
 }
 
-/** CLOISTER_PASSWORD encrypted to the attested enclave (nothing is sent if attestation fails). */
-async function passwordEnvelope(
+/**
+ * CLOISTER_PASSWORD encrypted to the attested enclave (nothing is sent if attestation fails) and
+ * sent by `send`; a refusal by a just-restarted enclave is retried once, re-sealed
+ * (ENVELOPE_BEFORE_START, client/fresh-envelope.ts).
+ */
+async function withPasswordEnvelope(
   action: AuthPlaintext['action'],
   email: string,
   trust: TrustOptions,
-) {
+  send: (envelope: EnvelopeV1) => Promise<unknown>,
+): Promise<unknown> {
   const password = process.env.CLOISTER_PASSWORD;
   if (!password) throw new AuthUsageError('set CLOISTER_PASSWORD in the environment');
   const { verification } = await attest(trust);
   if (!verification.valid)
     throw new Error(`attestation refused, nothing sent:\n  ${verification.reasons.join('\n  ')}`);
-  return encryptPassword({ action, email, password }, verification.enclavePubkey!, {
-    keyId: verification.keyId!,
-  });
+  return sendWithFreshEnvelope(
+    (issuedAt) =>
+      encryptPassword({ action, email, password }, verification.enclavePubkey!, {
+        keyId: verification.keyId!,
+        issuedAt,
+      }),
+    send,
+  );
 }
 
 /**
@@ -76,11 +88,13 @@ export async function authAccount(
 ): Promise<unknown> {
   if (!opts.email) throw new AuthUsageError(`usage: cloister auth ${action} --email E`);
   const second = action === 'login' ? secondFactorBody(opts) : {};
-  const envelope = await passwordEnvelope(action, opts.email, opts.trust);
-  return requestJson(`${opts.url}/auth/${action}`, {
-    method: 'POST',
-    body: { email: opts.email, envelope, ...second },
-  });
+  const email = opts.email;
+  return withPasswordEnvelope(action, email, opts.trust, (envelope) =>
+    requestJson(`${opts.url}/auth/${action}`, {
+      method: 'POST',
+      body: { email, envelope, ...second },
+    }),
+  );
 }
 
 /**
@@ -112,11 +126,13 @@ export async function authRecovery(
       body: { email, completion_code: opts.completionCode },
     });
   if (email && step === 'confirm' && opts.code) {
-    const envelope = await passwordEnvelope('reset', email, opts.trust);
-    return requestJson(`${url}/auth/recovery/confirm`, {
-      method: 'POST',
-      body: { email, code: opts.code, envelope },
-    });
+    const code = opts.code;
+    return withPasswordEnvelope('reset', email, opts.trust, (envelope) =>
+      requestJson(`${url}/auth/recovery/confirm`, {
+        method: 'POST',
+        body: { email, code, envelope },
+      }),
+    );
   }
   throw new AuthUsageError(
     'usage: cloister auth recovery start --email E | confirm --email E --code C | status | cancel | complete --email E --completion-code K',
@@ -141,14 +157,15 @@ export async function authLink(
   const post = (path: string, body: Record<string, unknown>) =>
     requestJson(`${url}${path}`, { auth: true, method: 'POST', body });
   if (email && (step === 'link-password' || step === 'change')) {
-    const envelope = await passwordEnvelope(
+    return withPasswordEnvelope(
       step === 'change' ? 'change' : 'link',
       email,
       opts.trust,
+      (envelope) =>
+        step === 'change'
+          ? post('/auth/password/change', { password: { envelope } })
+          : post('/auth/methods/link', { password: { envelope } }),
     );
-    return step === 'change'
-      ? post('/auth/password/change', { password: { envelope } })
-      : post('/auth/methods/link', { password: { envelope } });
   }
   if (email && step === 'link-email')
     return opts.code

@@ -39,8 +39,15 @@ export async function requestJson(
           .map((d) => ` [${d.path}: ${d.issue ?? 'invalid'}]`)
           .join('')
       : '';
-    throw new Error(
-      `${res.status} ${err?.code ?? ''}: ${err?.message ?? 'request failed'}${details}${hint}`,
+    // code and not_before ride along for the SDK's ENVELOPE_BEFORE_START retry (fresh-envelope.ts).
+    throw Object.assign(
+      new Error(
+        `${res.status} ${err?.code ?? ''}: ${err?.message ?? 'request failed'}${details}${hint}`,
+      ),
+      {
+        code: err?.code,
+        notBefore: (err as { not_before?: unknown } | undefined)?.not_before,
+      },
     );
   }
   return json;

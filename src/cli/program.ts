@@ -378,19 +378,19 @@ function addSessions(program: Command): void {
           throw new UsageError('set CLOISTER_API_KEY and CLOISTER_API_SECRET in the environment');
         const v = await attested(o, 'attestation refused, nothing sent');
         const passphrase = process.env.CLOISTER_PASSPHRASE;
-        const envelope = await CryptoHelper.encryptCredentials(
+        const metadata = { exchange: o.exchange, label: o.label, ttl: Number(o.ttl) };
+        // Re-sealed once if a just-restarted enclave refuses its date (ENVELOPE_BEFORE_START).
+        const res = (await CryptoHelper.sendCredentials(
           { exchange: o.exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
           v.enclavePubkey!,
           { keyId: v.keyId! },
-        );
-        const res = (await requestJson(`${baseUrl(o)}/enclave/submit_key`, {
-          method: 'POST',
-          auth: true,
-          body: {
-            ...envelope,
-            metadata: { exchange: o.exchange, label: o.label, ttl: Number(o.ttl) },
-          },
-        })) as { session_id: string; expires_at: string };
+          (envelope) =>
+            requestJson(`${baseUrl(o)}/enclave/submit_key`, {
+              method: 'POST',
+              auth: true,
+              body: { ...envelope, metadata },
+            }),
+        )) as { session_id: string; expires_at: string };
         printer(o.json)(
           res,
           `session ${res.session_id} (expires ${formatDate(new Date(res.expires_at))})`,

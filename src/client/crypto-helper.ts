@@ -9,6 +9,7 @@ import { base64ToBytes, bytesToBase64url, utf8 } from '../protocol/encoding.js';
 import { sealEnvelopeHpke, type HpkeAlg, type HpkeEnvelope } from '../protocol/envelope/hpke.js';
 import { sealEnvelopeV1, type EnvelopeV1 } from '../protocol/envelope/v1.js';
 import { ClientError } from './errors.js';
+import { sendWithFreshEnvelope } from './fresh-envelope.js';
 import { noblePrimitives } from './noble-primitives.js';
 import {
   verifyAttestationResponse,
@@ -111,6 +112,24 @@ export class CryptoHelper {
     } finally {
       plaintext.fill(0);
     }
+  }
+
+  /**
+   * encryptCredentials, handed to `send` (which posts `{ ...envelope, metadata }` to
+   * /enclave/submit_key); a refusal by a just-restarted enclave (ENVELOPE_BEFORE_START) is
+   * sealed again once with its `not_before` and resent (fresh-envelope.ts).
+   */
+  static sendCredentials<T>(
+    credentials: ExchangeCredentials,
+    enclavePubkey: string,
+    options: Omit<EncryptOptions, 'issuedAt'>,
+    send: (envelope: EnvelopeV1) => Promise<T>,
+  ): Promise<T> {
+    return sendWithFreshEnvelope(
+      (issuedAt) =>
+        CryptoHelper.encryptCredentials(credentials, enclavePubkey, { ...options, issuedAt }),
+      send,
+    );
   }
 
   /** The same credentials as an RFC 9180 HPKE envelope (base mode, X25519, AES-128/256-GCM). */

@@ -8,6 +8,8 @@ export {
   type VerifyOptions,
 } from './crypto-helper.js';
 export { ClientError, type ClientErrorCode } from './errors.js';
+export { sendWithFreshEnvelope, envelopeNotBeforeOf } from './fresh-envelope.js';
+export { ENVELOPE_NOT_BEFORE_HEADER } from '../protocol/envelope/not-before.js';
 export {
   verifyAttestationResponse,
   type AttestationVerification,

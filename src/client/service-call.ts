@@ -15,6 +15,8 @@ export type ApiErrorDetails = { path: string; issue: string }[];
 
 /** The service answered with an error: `code` is the stable code of docs/errors.md. */
 export class ApiError extends Error {
+  /** ENVELOPE_BEFORE_START: the enclave's earliest accepted issued_at (fresh-envelope.ts). */
+  notBefore?: number;
   constructor(
     readonly status: number,
     readonly code: string,
@@ -43,8 +45,14 @@ export async function callService<T>(
   });
   const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
   if (!res.ok) {
-    const e = (json?.['error'] ?? {}) as { code?: string; details?: ApiErrorDetails };
-    throw toError(res.status, e.code ?? 'HTTP_ERROR', e.details);
+    const e = (json?.['error'] ?? {}) as {
+      code?: string;
+      details?: ApiErrorDetails;
+      not_before?: unknown;
+    };
+    const err = toError(res.status, e.code ?? 'HTTP_ERROR', e.details);
+    if (typeof e.not_before === 'number') (err as { notBefore?: number }).notBefore = e.not_before;
+    throw err;
   }
   if (json === null) throw new ClientError('INPUT_INVALID', 'the service answered with no JSON');
   return json as T;

@@ -32,6 +32,14 @@ function exitWithParent(parentPid: number): void {
   setInterval(check, 500).unref();
 }
 
+/** Waits (at most a second) until `now()` has moved past `second`. */
+async function untilSecondAfter(second: number, now: () => number): Promise<void> {
+  while (now() <= second) {
+    const ms = (second + 1) * 1000 - Date.now();
+    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(1, ms))));
+  }
+}
+
 process.on('uncaughtException', (err) => fatal('uncaught exception', err));
 process.on('unhandledRejection', (err) => fatal('unhandled rejection', err));
 
@@ -39,6 +47,9 @@ try {
   const config = parseEnclaveConfig(process.env);
   const platform = await resolvePlatform(config, fileURLToPath(import.meta.url));
   const state = createEnclaveState(config, platform);
+  // Serve only once the boot second is over: from then on an envelope dated exactly
+  // envelope_not_before (boot + skew + 1) is within the skew tolerance (envelope-freshness.ts).
+  await untilSecondAfter(state.bootTime, state.now);
   await serveEnclave(state, config.ENCLAVE_SOCKET_PATH);
   process.stdout.write(
     `${JSON.stringify({ event: 'enclave.listening', platform: platform.name, measurement: platform.measurement, pid: process.pid })}\n`,

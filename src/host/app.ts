@@ -62,7 +62,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface AppDeps {
   config: Pick<Config, 'allowedOrigins' | 'rateLimit' | 'trustProxy' | 'maxTtlSeconds'>;
   logger: Logger;
-  enclave: Pick<EnclaveSupervisor, 'isReady' | 'retryAfterSeconds' | 'call' | 'restart'>;
+  enclave: Pick<EnclaveSupervisor, 'isReady' | 'retryAfterSeconds' | 'call' | 'restart'> &
+    Partial<Pick<EnclaveSupervisor, 'envelopeNotBefore'>>;
   db: Pick<Queryable, 'query'>;
   credentials: CredentialService;
   attestation: AttestationService;
@@ -230,7 +231,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Public: no token needed.
-  await app.register(attestationRoutes({ attestation: deps.attestation, cluster: deps.cluster }));
+  await app.register(
+    attestationRoutes({
+      attestation: deps.attestation,
+      cluster: deps.cluster,
+      envelopeNotBefore: () => deps.enclave.envelopeNotBefore?.(),
+    }),
+  );
   await app.register(auth.public);
   await app.register(log.public);
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db, cluster: deps.cluster }));

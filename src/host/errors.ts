@@ -17,6 +17,10 @@ export const HTTP_ERRORS = {
   ENVELOPE_INVALID: [400, 'the envelope could not be opened'],
   ENVELOPE_REPLAYED: [409, 'this envelope was already submitted; encrypt the credentials again'],
   ENVELOPE_STALE: [400, 'issued_at is outside the accepted window; encrypt the credentials again'],
+  ENVELOPE_BEFORE_START: [
+    425,
+    'the enclave restarted recently: encrypt again with issued_at at or after error.not_before',
+  ],
   ENVELOPE_EXCHANGE_MISMATCH: [400, 'the exchange inside the envelope differs from the metadata'],
   ENVELOPE_UNKNOWN_KEY: [
     400,
@@ -181,6 +185,8 @@ export class HostError extends Error {
     readonly details?: { path: string; issue: string }[],
     /** Seconds for a Retry-After header (else 503s get the supervisor's estimate). */
     readonly retryAfterSeconds?: number,
+    /** ENVELOPE_BEFORE_START: the enclave's earliest accepted issued_at (`error.not_before`). */
+    readonly notBefore?: number,
   ) {
     super(HTTP_ERRORS[code][1]);
     this.name = 'HostError';
@@ -195,6 +201,7 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'ENVELOPE_INVALID',
   'ENVELOPE_REPLAYED',
   'ENVELOPE_STALE',
+  'ENVELOPE_BEFORE_START',
   'ENVELOPE_EXCHANGE_MISMATCH',
   'ENVELOPE_UNKNOWN_KEY',
   'ENVELOPE_UNSUPPORTED_ALG',
@@ -247,7 +254,9 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'AUTH_RECOVERY_INVALID',
 ]);
 
-export function fromRpcCode(code: string): HostError {
+export function fromRpcCode(code: string, notBefore?: number): HostError {
+  if (code === 'ENVELOPE_BEFORE_START')
+    return new HostError('ENVELOPE_BEFORE_START', undefined, undefined, notBefore);
   if (code === 'JOBS_BUSY') return new HostError('AGGREGATES_BUSY', undefined, 5);
   if (code === 'AUTH_BUSY') return new HostError('AUTH_BUSY', undefined, 2);
   if (code === 'EXCHANGE_RATE_LIMITED')

@@ -176,7 +176,9 @@ export const ENCLAVE_SHARED_ENV = {
     .describe('Oldest envelope issued_at accepted'),
   ENVELOPE_MAX_FUTURE_SECONDS: int(0, 600)
     .default(30)
-    .describe('Client clock skew tolerated on envelope issued_at, seconds'),
+    .describe(
+      'Client clock skew tolerated on envelope issued_at, seconds; also how long (plus 1 s) after each start envelopes dated before then are refused',
+    ),
   REPLAY_CACHE_MAX_ENTRIES: int(1000, 50_000_000)
     .default(2_000_000)
     .describe('Most envelope ephemeral keys the enclave remembers to refuse replays'),

@@ -1,12 +1,11 @@
 /**
- * Attack review (issue 12), found and NOT fixed yet (marked todo): the replay cache lives in
- * enclave memory, and "issued before this enclave booted" is refused as stale to close the window
- * a restart opens. But an envelope dated ahead of the enclave's clock (any client clock up to
- * ENVELOPE_MAX_FUTURE_SECONDS fast) is issued *after* the next boot if the host restarts the
- * enclave quickly (it is the supervisor: kill and respawn), so the new enclave opens it again.
- * Closing it means refusing `issued_at < boot + ENVELOPE_MAX_FUTURE_SECONDS` (the last instance
- * may have accepted anything up to its end + that skew), at the cost of refusing honest envelopes
- * for that long after every start; a design decision, reported instead of made here.
+ * Attack review (issue 12): the replay cache lives in enclave memory, so a host that kills the
+ * enclave and starts a new one on the same sealed keyring (it is the supervisor) used to be able
+ * to replay an envelope dated ahead of the enclave's clock (any client clock up to
+ * ENVELOPE_MAX_FUTURE_SECONDS fast): it is issued after the next boot, so the new process opened
+ * it again. The rule now: a process accepts no `issued_at` before
+ * `envelope_not_before = boot + ENVELOPE_MAX_FUTURE_SECONDS + 1` (ENVELOPE_BEFORE_START), the
+ * first second no earlier process could have accepted (it died no later than this boot second).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,40 +13,97 @@ import { HANDLERS } from '../../src/enclave/methods/index.js';
 import { noblePrimitives } from '../../src/client/noble-primitives.js';
 import { base64ToBytes, utf8 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeV1, type EnvelopeV1 } from '../../src/protocol/envelope/v1.js';
-import { testEnclave } from '../helpers/enclave-state.js';
+import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
+
+const code = (e: unknown) => (e as { code?: string }).code;
+
+async function signer(t: TestEnclave) {
+  const g = await HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
+  return { sealed: g.sealed, pub: base64ToBytes(g.public.credential_keys[0]!.public_key) };
+}
+
+function seal(pub: Uint8Array, issuedAt: number): EnvelopeV1 {
+  return sealEnvelopeV1(
+    noblePrimitives,
+    pub,
+    utf8.encode(
+      JSON.stringify({ exchange: 'binance', apiKey: 'k', apiSecret: 's', issued_at: issuedAt }),
+    ),
+  );
+}
+
+const submit = (t: TestEnclave, e: EnvelopeV1) =>
+  Promise.resolve(
+    HANDLERS['credential.submit'](t.state, {
+      envelope: e,
+      metadata: { exchange: 'binance', label: 'main', ttl: 600 },
+    }),
+  );
 
 describe('an opened envelope after a host-forced enclave restart', () => {
-  it(
-    'is not opened a second time by the restarted enclave',
-    { todo: 'design decision needed: boot + ENVELOPE_MAX_FUTURE_SECONDS rule' },
-    async () => {
+  for (const [skew, restartAfter] of [
+    [20, 1],
+    [30, 0], // the worst case: a client exactly ENVELOPE_MAX_FUTURE_SECONDS fast, respawned in the same second
+  ] as const) {
+    it(`is not opened a second time by the restarted enclave (client ${skew} s fast, restart after ${restartAfter} s)`, async () => {
       const first = testEnclave();
-      const g = await HANDLERS['keyring.generate'](first.state, { policy: 'signer' });
-      const pub = base64ToBytes(g.public.credential_keys[0]!.public_key);
+      const { sealed, pub } = await signer(first);
       const c = first.clock.now;
-      // A client whose clock is 20 s fast (inside the default 30 s tolerance).
-      const env: EnvelopeV1 = sealEnvelopeV1(
-        noblePrimitives,
-        pub,
-        utf8.encode(
-          JSON.stringify({ exchange: 'binance', apiKey: 'k', apiSecret: 's', issued_at: c + 20 }),
-        ),
-      );
-      const submit = (t: typeof first, e: EnvelopeV1) =>
-        Promise.resolve(
-          HANDLERS['credential.submit'](t.state, {
-            envelope: e,
-            metadata: { exchange: 'binance', label: 'main', ttl: 600 },
-          }),
-        );
+      assert.equal(first.state.config.ENVELOPE_MAX_FUTURE_SECONDS, 30);
+      const env = seal(pub, c + skew);
       await submit(first, env);
       // The host kills the enclave and starts a new one on the same sealed keyring at once.
-      const second = testEnclave({ dir: first.dir });
-      second.clock.now = c + 1;
-      await HANDLERS['keyring.unseal'](second.state, { sealed: g.sealed });
-      await assert.rejects(submit(second, env), (e: { code?: string }) =>
-        ['ENVELOPE_REPLAYED', 'ENVELOPE_STALE'].includes(e.code ?? ''),
-      );
-    },
-  );
+      const second = testEnclave({ dir: first.dir, bootAt: c + restartAfter });
+      await HANDLERS['keyring.unseal'](second.state, { sealed });
+      // main.ts serves only after the boot second; try then and through the whole window.
+      for (const now of [c + restartAfter + 1, c + skew, c + skew + 30]) {
+        second.clock.now = now;
+        await assert.rejects(submit(second, env), (e) =>
+          ['ENVELOPE_BEFORE_START', 'ENVELOPE_STALE', 'ENVELOPE_REPLAYED'].includes(code(e) ?? ''),
+        );
+      }
+    });
+  }
+});
+
+describe('envelope_not_before (boot + ENVELOPE_MAX_FUTURE_SECONDS + 1)', () => {
+  it('is published by enclave.status', async () => {
+    const t = testEnclave({ bootAt: 1_700_000_000 });
+    const s = await HANDLERS['enclave.status'](t.state, {});
+    assert.equal(s.boot_time, 1_700_000_000);
+    assert.equal(s.envelope_not_before, 1_700_000_031);
+  });
+
+  it('refuses issued_at one second before it (ENVELOPE_BEFORE_START) and accepts it exactly', async () => {
+    const boot = 1_700_000_000;
+    const t = testEnclave({ bootAt: boot });
+    const { pub } = await signer(t);
+    const notBefore = boot + 30 + 1;
+    t.clock.now = boot + 1; // the first second main.ts serves in
+    await assert.rejects(submit(t, seal(pub, notBefore - 1)), { code: 'ENVELOPE_BEFORE_START' });
+    await assert.rejects(submit(t, seal(pub, boot)), { code: 'ENVELOPE_BEFORE_START' });
+    await assert.rejects(submit(t, seal(pub, boot - 1)), { code: 'ENVELOPE_BEFORE_START' });
+    const ok = await submit(t, seal(pub, notBefore));
+    assert.ok(ok.session_id);
+    // Later, honest envelopes dated at the enclave's clock are accepted as before.
+    t.clock.now = notBefore;
+    assert.ok((await submit(t, seal(pub, notBefore))).session_id);
+  });
+
+  it('is too far ahead within the boot second itself, which is why main.ts waits it out', async () => {
+    const boot = 1_700_000_000;
+    const t = testEnclave({ bootAt: boot });
+    const { pub } = await signer(t);
+    await assert.rejects(submit(t, seal(pub, boot + 31)), { code: 'ENVELOPE_STALE' });
+    await assert.rejects(submit(t, seal(pub, boot + 30)), { code: 'ENVELOPE_BEFORE_START' });
+  });
+
+  it('follows ENVELOPE_MAX_FUTURE_SECONDS (0: the second after boot)', async () => {
+    const boot = 1_700_000_000;
+    const t = testEnclave({ bootAt: boot, env: { ENVELOPE_MAX_FUTURE_SECONDS: '0' } });
+    const { pub } = await signer(t);
+    t.clock.now = boot + 1;
+    await assert.rejects(submit(t, seal(pub, boot)), { code: 'ENVELOPE_BEFORE_START' });
+    assert.ok((await submit(t, seal(pub, boot + 1))).session_id);
+  });
 });

@@ -1,4 +1,7 @@
-/** An in-process enclave state on a real simulated platform in a temp folder, with a settable clock. */
+/**
+ * An in-process enclave state on a real simulated platform in a temp folder, with a settable
+ * clock (by default past the boot's envelope_not_before: see `bootAt`).
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +23,12 @@ export function testEnclave(
     env?: Record<string, string>;
     /** As if built with CLOISTER_GENESIS_POLICY (source runs default to `convert`). */
     genesisPolicy?: GenesisPolicy;
+    /**
+     * The clock at boot. By default the enclave booted ENVELOPE_MAX_FUTURE_SECONDS + 1 s before
+     * the returned clock (1_800_000_000), so an envelope dated `clock.now` is accepted; with
+     * `bootAt` the clock is left at the boot second (a process that just started).
+     */
+    bootAt?: number;
   } = {},
 ): TestEnclave {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cloister-enclave-'));
@@ -28,15 +37,14 @@ export function testEnclave(
     SIMULATED_PLATFORM_DIR: dir,
     ...opts.env,
   });
-  const clock = { now: 1_800_000_000 };
+  const settled = 1_800_000_000;
+  const clock = { now: opts.bootAt ?? settled - config.ENVELOPE_MAX_FUTURE_SECONDS - 1 };
   const platform = createSimulatedPlatform({
     dir,
     codePath: opts.codePath ?? 'package.json',
     now: () => clock.now,
   });
-  return {
-    state: createEnclaveState(config, platform, () => clock.now, opts.genesisPolicy),
-    dir,
-    clock,
-  };
+  const state = createEnclaveState(config, platform, () => clock.now, opts.genesisPolicy);
+  if (opts.bootAt === undefined) clock.now = settled;
+  return { state, dir, clock };
 }

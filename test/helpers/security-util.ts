@@ -122,7 +122,7 @@ export function readAllFiles(dir: string): { path: string; bytes: Buffer }[] {
 // ---------------------------------------------------------------------------------------------
 // HTTP.
 
-/** Asserts the status, the `{ error: { code, message[, details] } }` shape and the fixed message. */
+/** Asserts the status, the `{ error: { code, message[, details | not_before] } }` shape and the fixed message. */
 export function assertError(
   res: LightMyRequestResponse,
   status: number,
@@ -137,9 +137,14 @@ export function assertError(
   const keys = Object.keys(body.error!).sort();
   assert.ok(
     JSON.stringify(keys) === '["code","message"]' ||
-      JSON.stringify(keys) === '["code","details","message"]',
+      JSON.stringify(keys) === '["code","details","message"]' ||
+      // ENVELOPE_BEFORE_START alone carries the enclave's earliest accepted issued_at.
+      (code === 'ENVELOPE_BEFORE_START' &&
+        JSON.stringify(keys) === '["code","message","not_before"]'),
     `unexpected error keys ${keys.join(',')} (${ctx})`,
   );
+  if (code === 'ENVELOPE_BEFORE_START')
+    assert.ok(Number.isSafeInteger((body.error as { not_before?: unknown }).not_before), ctx);
   assert.equal(body.error!.code, code, ctx);
   assert.equal(body.error!.message, HTTP_ERRORS[code][1], ctx);
   if (body.error!.details !== undefined) {

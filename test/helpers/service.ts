@@ -92,6 +92,11 @@ export async function startTestService(
     ...(database ? { DATABASE_URL: database.url } : {}),
     // A fresh test database is migrated by the service itself (as `npm run migrate` would).
     MIGRATE_ON_START: 'true',
+    // The enclave refuses envelopes dated before boot + this skew + 1 (ENVELOPE_BEFORE_START,
+    // SECURITY.md "Replay across restarts") and serves only after its boot second. The tests'
+    // clock is the enclave's, so with 0 an envelope sealed after start is accepted at once;
+    // test/integration/envelope-not-before.test.ts runs a skew (600 s) and the SDK's retry.
+    ENVELOPE_MAX_FUTURE_SECONDS: '0',
     ...env,
   });
   const service = await createService(config, { logDestination: sink, ...opts });

@@ -279,17 +279,19 @@ describe('envelope freshness: each rule refuses on its own', () => {
   const creds = { exchange: 'binance' as const, apiKey: 'k', apiSecret: 's' };
   const metadata = { exchange: 'binance', label: 'main', ttl: 600 };
 
-  it('issued before boot but young: refused by the boot rule alone', async () => {
+  it('issued before envelope_not_before but young: refused by the start rule alone', async () => {
     const { t, pub } = await readyEnclave();
-    t.clock.now += 10; // up for 10 s; an envelope from 1 s before boot is 11 s old
+    // envelope_not_before = boot + max future skew + 1 (envelope-freshness.ts)
+    const notBefore = t.state.bootTime + t.state.config.ENVELOPE_MAX_FUTURE_SECONDS + 1;
+    t.clock.now = notBefore + 10; // an envelope from 1 s before not_before is 11 s old
     const at = (issuedAt: number) => CryptoHelper.encryptCredentials(creds, pub, { issuedAt });
-    const young = await at(t.state.bootTime - 1);
-    assert.ok(t.clock.now - (t.state.bootTime - 1) < t.state.config.ENVELOPE_MAX_AGE_SECONDS);
+    const young = await at(notBefore - 1);
+    assert.ok(t.clock.now - (notBefore - 1) < t.state.config.ENVELOPE_MAX_AGE_SECONDS);
     assert.equal(
       await refused(t, 'credential.submit', { envelope: young, metadata }),
-      'ENVELOPE_STALE',
+      'ENVELOPE_BEFORE_START',
     );
-    await ok(t, 'credential.submit', { envelope: await at(t.state.bootTime), metadata });
+    await ok(t, 'credential.submit', { envelope: await at(notBefore), metadata });
   });
 
   it('issued after boot but too old: refused by the age rule alone', async () => {
@@ -306,10 +308,11 @@ describe('envelope freshness: each rule refuses on its own', () => {
     await ok(t, 'credential.submit', { envelope: await at(t.clock.now - maxAge), metadata });
   });
 
-  it('a password envelope from before boot is refused by the same rule', async () => {
+  it('a password envelope from before envelope_not_before is refused by the same rule', async () => {
     const { t, pub, keyId } = await readyEnclave();
     await ok(t, 'auth.init', { sealed: null });
-    t.clock.now += 10;
+    const notBefore = t.state.bootTime + t.state.config.ENVELOPE_MAX_FUTURE_SECONDS + 1;
+    t.clock.now = notBefore + 10;
     const email = 'boot@example.test';
     const envelope = (issuedAt: number) =>
       encryptPassword(
@@ -323,10 +326,10 @@ describe('envelope freshness: each rule refuses on its own', () => {
     assert.equal(
       await refused(t, 'auth.register', {
         email,
-        secret: { envelope: envelope(t.state.bootTime - 1) },
+        secret: { envelope: envelope(notBefore - 1) },
       }),
-      'ENVELOPE_STALE',
+      'ENVELOPE_BEFORE_START',
     );
-    await ok(t, 'auth.register', { email, secret: { envelope: envelope(t.state.bootTime) } });
+    await ok(t, 'auth.register', { email, secret: { envelope: envelope(notBefore) } });
   });
 });

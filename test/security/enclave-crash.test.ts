@@ -4,7 +4,7 @@
  * boundedly, until a request is seen failing over): requests in flight or arriving while it is
  * down get 503 ENCLAVE_UNAVAILABLE (or LOG_UNAVAILABLE until its log is re-initialised) with
  * Retry-After — never a 500 — and envelopes sealed before
- * the restart are refused as stale; the supervisor restarts it and records 'enclave.restarted';
+ * the restart are refused (425 ENVELOPE_BEFORE_START, or stale); the supervisor restarts it and records 'enclave.restarted';
  * /readyz comes back; the restarted enclave unseals the same keyring (same public key and key
  * id), so every session acknowledged with a 200 is stored and still opens ('ok'), new envelopes
  * to the same key are accepted, and the database holds exactly one credentials row per 200.
@@ -131,13 +131,15 @@ for (const engine of engines()) {
             // After a restart the enclave is up before its log is re-initialised: submissions
             // wait for the log (fail closed) rather than complete without an entry.
             (o.status === 503 && o.code === 'LOG_UNAVAILABLE') ||
-            (o.status === 400 && o.code === 'ENVELOPE_STALE')
+            (o.status === 400 && o.code === 'ENVELOPE_STALE') ||
+            // Sealed before a restart: dated before the new process's envelope_not_before.
+            (o.status === 425 && o.code === 'ENVELOPE_BEFORE_START')
           ),
       );
       assert.deepEqual(
         unexpected,
         [],
-        'only 200, 503 ENCLAVE_UNAVAILABLE / LOG_UNAVAILABLE or 400 ENVELOPE_STALE are acceptable',
+        'only 200, 503 ENCLAVE_UNAVAILABLE / LOG_UNAVAILABLE, 400 ENVELOPE_STALE or 425 ENVELOPE_BEFORE_START are acceptable',
       );
       assert.equal(
         outcomes.filter((o) => o.status >= 500 && o.status !== 503).length,

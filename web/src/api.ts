@@ -24,6 +24,8 @@ account.subscribe(() => {
 });
 
 export class ApiError extends Error {
+  /** ENVELOPE_BEFORE_START: the enclave's earliest accepted issued_at (the SDK's retry uses it). */
+  notBefore?: number;
   constructor(
     readonly status: number,
     readonly code: string,
@@ -157,13 +159,16 @@ async function call<T>(
       code?: string;
       message?: string;
       details?: { path?: string; issue?: string }[];
+      not_before?: unknown;
     };
-    throw new ApiError(
+    const err = new ApiError(
       res.status,
       e.code ?? 'HTTP_ERROR',
       e.message ?? `HTTP ${res.status}`,
       Array.isArray(e.details) ? e.details : [],
     );
+    if (typeof e.not_before === 'number') err.notBefore = e.not_before;
+    throw err;
   }
   return json as T;
 }

@@ -10,7 +10,7 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
-import { authClient, encryptPassword } from '../../src/client/index.js';
+import { authClient, encryptPassword, sendWithFreshEnvelope } from '../../src/client/index.js';
 import { account, api, withSession } from './api.js';
 import { rolesOf, subOf } from './jwt.js';
 import { requireTrusted } from './trust.js';
@@ -50,16 +50,27 @@ export function sdk(accessToken?: string) {
   return authClient({ baseUrl: location.origin, ...(accessToken ? { accessToken } : {}) });
 }
 
-/** A password as an envelope sealed to the verified enclave key for `action` and `email`. */
-export async function passwordEnvelope(
+/**
+ * A password as an envelope sealed to the verified enclave key for `action` and `email`, given to
+ * `send`; a refusal by a just-restarted enclave (ENVELOPE_BEFORE_START) is retried once with a
+ * fresh seal (the SDK's sendWithFreshEnvelope).
+ */
+export async function withPasswordEnvelope<T>(
   action: 'register' | 'login' | 'reset' | 'link' | 'change',
   email: string,
   password: string,
-): Promise<{ envelope: ReturnType<typeof encryptPassword> }> {
+  send: (secret: { envelope: ReturnType<typeof encryptPassword> }) => Promise<T>,
+): Promise<T> {
   const v = await requireTrusted();
-  return {
-    envelope: encryptPassword({ action, email, password }, v.enclavePubkey!, { keyId: v.keyId! }),
-  };
+  return sendWithFreshEnvelope(
+    (issuedAt) => ({
+      envelope: encryptPassword({ action, email, password }, v.enclavePubkey!, {
+        keyId: v.keyId!,
+        issuedAt,
+      }),
+    }),
+    send,
+  );
 }
 
 export async function passwordAction(
@@ -68,12 +79,13 @@ export async function passwordAction(
   password: string,
   code?: string,
 ): Promise<unknown> {
-  const { envelope } = await passwordEnvelope(action, email, password);
-  return api<unknown>(`/auth/${action}`, {
-    method: 'POST',
-    body: { email, envelope, ...(code?.trim() ? secondFactor(code) : {}) },
-    auth: false,
-  });
+  return withPasswordEnvelope(action, email, password, ({ envelope }) =>
+    api<unknown>(`/auth/${action}`, {
+      method: 'POST',
+      body: { email, envelope, ...(code?.trim() ? secondFactor(code) : {}) },
+      auth: false,
+    }),
+  );
 }
 
 /** `code`: the authenticator or recovery code of an account with TOTP (AUTH_MFA_REQUIRED without). */

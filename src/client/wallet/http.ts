@@ -5,6 +5,7 @@
  * (`verifyWalletResponse`): a response whose addresses, wallet id or generation differ from
  * what its shares give is refused. The host never sees a share in the clear.
  */
+import { sendWithFreshEnvelope } from '../fresh-envelope.js';
 import { ApiError, callService } from '../service-call.js';
 import type { Account } from '../../protocol/wallet/derive.js';
 import type { WalletAction } from '../../protocol/wallet/binds.js';
@@ -56,19 +57,29 @@ function call<T>(
   );
 }
 
-async function sealed(
+/**
+ * `body` with `share` sealed into it, sent; a refusal by a just-restarted enclave
+ * (ENVELOPE_BEFORE_START) is retried once with a fresh seal (fresh-envelope.ts).
+ */
+function sealedCall<T>(
   opts: WalletClientOptions,
-  walletId: string,
-  share: ClientShare,
-  action: WalletAction,
+  method: 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  sealing: { walletId: string; share: ClientShare; action: WalletAction },
   body: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
-  const envelope = await encryptWalletShare(
-    { walletId, kind: share.kind, share: share.share, action, body },
-    opts.enclaveKey.publicKey,
-    { keyId: opts.enclaveKey.keyId },
+): Promise<T> {
+  const { walletId, share, action } = sealing;
+  return sendWithFreshEnvelope(
+    async (issuedAt) => ({
+      ...body,
+      share: await encryptWalletShare(
+        { walletId, kind: share.kind, share: share.share, action, body },
+        opts.enclaveKey.publicKey,
+        { keyId: opts.enclaveKey.keyId, issuedAt },
+      ),
+    }),
+    (sealedBody) => call<T>(opts, method, path, sealedBody),
   );
-  return { ...body, share: envelope };
 }
 
 export interface WalletShares {
@@ -142,12 +153,10 @@ export async function addAccount(
   share?: ClientShare,
 ): Promise<Account> {
   const body = { chain, index };
-  return call(
-    opts,
-    'POST',
-    `/wallets/${walletId}/accounts`,
-    share ? await sealed(opts, walletId, share, 'account', body) : body,
-  );
+  const path = `/wallets/${walletId}/accounts`;
+  return share
+    ? sealedCall(opts, 'POST', path, { walletId, share, action: 'account' }, body)
+    : call(opts, 'POST', path, body);
 }
 
 export type SignResult = { signature: string } | { signed_transaction: string; hash: string };
@@ -160,12 +169,12 @@ export async function signWithShare(
   address: string,
   request: Record<string, unknown>,
 ): Promise<SignResult> {
-  const body = await sealed(opts, walletId, share, 'sign', { address, request });
-  const { log: _log, ...result } = await call<SignResult & { log: unknown }>(
+  const { log: _log, ...result } = await sealedCall<SignResult & { log: unknown }>(
     opts,
     'POST',
     `/wallets/${walletId}/sign`,
-    body,
+    { walletId, share, action: 'sign' },
+    { address, request },
   );
   return result;
 }
@@ -227,8 +236,13 @@ export async function setPolicy(
   device: ClientShare,
   rules: Record<string, unknown>[],
 ): Promise<WalletView> {
-  const body = await sealed(opts, walletId, device, 'policy', { rules });
-  return call(opts, 'PUT', `/wallets/${walletId}/policy`, body);
+  return sealedCall(
+    opts,
+    'PUT',
+    `/wallets/${walletId}/policy`,
+    { walletId, share: device, action: 'policy' },
+    { rules },
+  );
 }
 
 /** POST /wallets/:id/recovery (recovery share): starts the time-lock. */
@@ -240,8 +254,13 @@ export async function startRecovery(
   // The reply key here only fills the body; completion sends its own fresh key.
   const reply = newReplyKeyPair();
   wipe(reply.privateKey);
-  const body = await sealed(opts, walletId, recovery, 'recovery', { reply_pub: reply.replyPub });
-  return call(opts, 'POST', `/wallets/${walletId}/recovery`, body);
+  return sealedCall(
+    opts,
+    'POST',
+    `/wallets/${walletId}/recovery`,
+    { walletId, share: recovery, action: 'recovery' },
+    { reply_pub: reply.replyPub },
+  );
 }
 
 /** DELETE /wallets/:id/recovery (device share). */
@@ -250,8 +269,13 @@ export async function cancelRecovery(
   walletId: string,
   device: ClientShare,
 ): Promise<WalletView> {
-  const body = await sealed(opts, walletId, device, 'recovery_cancel', {});
-  return call(opts, 'DELETE', `/wallets/${walletId}/recovery`, body);
+  return sealedCall(
+    opts,
+    'DELETE',
+    `/wallets/${walletId}/recovery`,
+    { walletId, share: device, action: 'recovery_cancel' },
+    {},
+  );
 }
 
 async function resplit(
@@ -263,12 +287,13 @@ async function resplit(
 ): Promise<WalletShares> {
   const path = action === 'reshare' ? 'reshare' : 'recovery/complete';
   return receiveShares(
-    async (reply_pub) =>
-      call(
+    (reply_pub) =>
+      sealedCall(
         opts,
         'POST',
         `/wallets/${walletId}/${path}`,
-        await sealed(opts, walletId, share, action, { reply_pub }),
+        { walletId, share, action },
+        { reply_pub },
       ),
     expect,
     opts.resultsKey,
@@ -299,10 +324,11 @@ export async function deleteWallet(
   walletId: string,
   share: ClientShare,
 ): Promise<void> {
-  await call(
+  await sealedCall(
     opts,
     'DELETE',
     `/wallets/${walletId}`,
-    await sealed(opts, walletId, share, 'delete', {}),
+    { walletId, share, action: 'delete' },
+    {},
   );
 }

@@ -1,13 +1,26 @@
 /**
  * The freshness rule every opened envelope obeys, whatever it carries (exchange credentials or a
  * password): `issued_at` within [now − ENVELOPE_MAX_AGE_SECONDS, now + ENVELOPE_MAX_FUTURE_SECONDS]
- * and not before this enclave booted (its replay cache cannot know older ones), and never newer
+ * (`ENVELOPE_STALE`), not before `envelopeNotBefore` (`ENVELOPE_BEFORE_START`), and never newer
  * than its key's retirement: a retired key still opens envelopes made before it retired (they may
  * be in flight), never later ones, since its retention only covers sessions that start by then.
+ *
+ * Why `envelopeNotBefore` (SECURITY.md, "Replay across restarts"): the replay cache lives in
+ * memory, so this enclave cannot know what an earlier process on the same keyring opened. That
+ * process died no later than this one's boot second, and accepted `issued_at` up to its own
+ * clock + ENVELOPE_MAX_FUTURE_SECONDS, so anything it could have opened is dated at most
+ * `bootTime + ENVELOPE_MAX_FUTURE_SECONDS`. The first acceptable `issued_at` is one second later.
+ * main.ts starts serving only once the clock is past the boot second, so an envelope dated exactly
+ * `envelopeNotBefore` is never too far ahead of `now` (clients re-seal with it: the SDK's retry).
  */
 import { EnvelopeError } from '../../protocol/envelope/errors.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
+
+/** The earliest `issued_at` this enclave process accepts (published by `enclave.status`). */
+export function envelopeNotBefore(state: Pick<EnclaveState, 'bootTime' | 'config'>): number {
+  return state.bootTime + state.config.ENVELOPE_MAX_FUTURE_SECONDS + 1;
+}
 
 export function checkEnvelopeFreshness(
   state: EnclaveState,
@@ -17,12 +30,9 @@ export function checkEnvelopeFreshness(
 ): void {
   const { config } = state;
   const age = now - issuedAt;
-  if (
-    age > config.ENVELOPE_MAX_AGE_SECONDS ||
-    -age > config.ENVELOPE_MAX_FUTURE_SECONDS ||
-    issuedAt < state.bootTime
-  )
+  if (age > config.ENVELOPE_MAX_AGE_SECONDS || -age > config.ENVELOPE_MAX_FUTURE_SECONDS)
     throw new EnvelopeError('ENVELOPE_STALE');
+  if (issuedAt < envelopeNotBefore(state)) throw new EnvelopeError('ENVELOPE_BEFORE_START');
   const retiredAt = readyKeyring(state).retiredAt(keyId);
   if (retiredAt != null && issuedAt > retiredAt + config.ENVELOPE_MAX_FUTURE_SECONDS)
     throw new RpcError('ENVELOPE_UNKNOWN_KEY');

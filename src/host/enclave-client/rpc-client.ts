@@ -23,6 +23,8 @@ import {
 export type EnclaveCallErrorCode = RpcErrorCode | 'ENCLAVE_UNAVAILABLE' | 'ENCLAVE_TIMEOUT';
 
 export class EnclaveCallError extends Error {
+  /** ENVELOPE_BEFORE_START: the enclave's envelope_not_before (set by the supervisor). */
+  notBefore?: number;
   constructor(readonly code: EnclaveCallErrorCode) {
     super(`enclave call failed: ${code}`);
     this.name = 'EnclaveCallError';

@@ -62,6 +62,8 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   let backoffMs = MIN_BACKOFF_MS;
   let generation = 0;
   let measurement = '';
+  /** The running enclave's envelope_not_before (enclave.status), told to refused clients. */
+  let envelopeNotBefore: number | undefined;
   let bringingUp: Promise<void> | null = null;
   /** Run on every (re)start after the keyring is ready and before routes may use the enclave. */
   const readyHooks: ((call: EnclaveRpcClient['call']) => Promise<void>)[] = [];
@@ -118,7 +120,9 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     const c = await EnclaveRpcClient.connect(socketPath, config.enclave.callTimeoutMs);
     client = c;
     c.onClose(() => onEnclaveLost());
-    measurement = (await c.call('enclave.status', {})).measurement;
+    const status = await c.call('enclave.status', {});
+    measurement = status.measurement;
+    envelopeNotBefore = status.envelope_not_before;
     for (const hook of readyHooks) await hook(c.call.bind(c));
     // The hooks handed over the keyring: its generation is the enclave's now.
     generation = (await c.call('enclave.status', {})).generation ?? 0;
@@ -225,6 +229,9 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
         if (isEnclaveCallError(err, 'ENCLAVE_TIMEOUT')) noteTimeout(c, sentAt);
         // Any other error is an answer: the enclave's loop is running.
         else if (isEnclaveCallError(err) && err.code !== 'ENCLAVE_UNAVAILABLE') noteAnswer(c);
+        // The refusing process's earliest accepted issued_at: the client re-seals with it.
+        if (isEnclaveCallError(err, 'ENVELOPE_BEFORE_START') && client === c)
+          err.notBefore = envelopeNotBefore;
         throw err;
       },
     );
@@ -266,6 +273,8 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     retryAfterSeconds: () => Math.max(1, Math.ceil(backoffMs / 1000)),
     generation: () => generation,
     measurement: () => measurement,
+    /** The running enclave's earliest accepted envelope issued_at (a liveness hint, unsigned). */
+    envelopeNotBefore: () => (ready ? envelopeNotBefore : undefined),
     call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
       try {
         const c = live();

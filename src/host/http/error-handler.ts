@@ -1,5 +1,6 @@
 /**
  * The one place where failures become HTTP answers: `{ "error": { code, message, details? } }`
+ * (and `not_before` with ENVELOPE_BEFORE_START: the enclave's earliest accepted issued_at)
  * with the status from host/errors.ts. Messages are the fixed ones from that table; validation
  * details name the field and the rule broken, never the value sent. No stack trace ever leaves.
  */
@@ -37,7 +38,7 @@ function toHostError(err: unknown): HostError {
   if (err instanceof EnclaveCallError) {
     return err.code === 'ENCLAVE_UNAVAILABLE' || err.code === 'ENCLAVE_TIMEOUT'
       ? new HostError('ENCLAVE_UNAVAILABLE')
-      : fromRpcCode(err.code);
+      : fromRpcCode(err.code, err.notBefore);
   }
   const e = err as Partial<FastifyError> & { code?: string; statusCode?: number };
   if (hasZodFastifySchemaValidationErrors(err)) {
@@ -111,6 +112,7 @@ export function installErrorHandler(
         code: he.code,
         message: HTTP_ERRORS[he.code][1],
         ...(he.details ? { details: he.details } : {}),
+        ...(he.notBefore !== undefined ? { not_before: he.notBefore } : {}),
       },
     });
   });

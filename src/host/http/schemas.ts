@@ -83,6 +83,8 @@ export const ErrorResponseSchema = z.object({
     code: z.string(),
     message: z.string(),
     details: z.array(z.object({ path: z.string(), issue: z.string() })).optional(),
+    /** ENVELOPE_BEFORE_START: the earliest issued_at the enclave accepts (Unix seconds). */
+    not_before: z.number().int().optional(),
   }),
 });
 

@@ -169,6 +169,8 @@ export const METHODS = {
         measurement: IdentityHexSchema,
         signer: IdentityHexSchema,
         boot_time: UnixSeconds,
+        /** The earliest envelope `issued_at` this process accepts (boot + max future skew + 1). */
+        envelope_not_before: UnixSeconds,
         generation: z.number().int().nullable(),
       })
       .strict(),

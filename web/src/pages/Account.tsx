@@ -12,7 +12,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { account, api, errorText, withSession } from '../api.js';
 import { Field, InputField, Message, useAction } from '../components.js';
-import { passkeyRegister, passwordEnvelope, sdk } from '../sign-in.js';
+import { passkeyRegister, sdk, withPasswordEnvelope } from '../sign-in.js';
 
 interface Method {
   id: string;
@@ -242,15 +242,18 @@ function LinkMethods({ hasPassword, onChange }: { hasPassword: boolean; onChange
     run(async () => {
       const mine = account.get()?.email ?? '';
       if (!mine.includes('@')) throw new Error('link an email first: a password signs in with it');
-      const secret = await passwordEnvelope(hasPassword ? 'change' : 'link', mine, password);
       if (hasPassword) {
-        const r = await withSession((t) => sdk(t).changePassword(secret));
+        const r = await withPasswordEnvelope('change', mine, password, (secret) =>
+          withSession((t) => sdk(t).changePassword(secret)),
+        );
         setMsg({
           kind: 'ok',
           text: `Password changed; ${r.revoked} other session(s) signed out.`,
         });
       } else {
-        await withSession((t) => sdk(t).linkPassword(secret));
+        await withPasswordEnvelope('link', mine, password, (secret) =>
+          withSession((t) => sdk(t).linkPassword(secret)),
+        );
         setMsg({ kind: 'ok', text: 'Password linked: you can sign in with it now.' });
       }
       setPassword('');

@@ -46,15 +46,19 @@ export function KeysPage() {
     setMsg(null);
     try {
       const v = await requireTrusted();
-      const envelope = await CryptoHelper.encryptCredentials(
-        { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
+      const creds = { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) };
+      const metadata = { exchange, label, ttl: Number(ttl) };
+      // Re-sealed once if a just-restarted enclave refuses its date (ENVELOPE_BEFORE_START).
+      const r = await CryptoHelper.sendCredentials(
+        creds,
         v.enclavePubkey!,
         { keyId: v.keyId! },
+        (e) =>
+          api<{ session_id: string; expires_at: string }>('/enclave/submit_key', {
+            method: 'POST',
+            body: { ...e, metadata },
+          }),
       );
-      const r = await api<{ session_id: string; expires_at: string }>('/enclave/submit_key', {
-        method: 'POST',
-        body: { ...envelope, metadata: { exchange, label, ttl: Number(ttl) } },
-      });
       setApiKey('');
       setApiSecret('');
       setPassphrase('');

@@ -14,7 +14,7 @@ import {
   otpVerify,
   passkeyLogin,
   passwordAction,
-  passwordEnvelope,
+  withPasswordEnvelope,
   passwordLogin,
   sdk,
 } from '../sign-in.js';
@@ -236,8 +236,9 @@ function RecoverAccount() {
     });
   const confirm = () =>
     run(async () => {
-      const secret = await passwordEnvelope('reset', email, password);
-      const r = await sdk().recoveryConfirm(email, code.trim(), secret);
+      const r = await withPasswordEnvelope('reset', email, password, (secret) =>
+        sdk().recoveryConfirm(email, code.trim(), secret),
+      );
       setPassword('');
       setCode('');
       setSent(false);
