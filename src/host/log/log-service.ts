@@ -411,6 +411,14 @@ export function createLogService(deps: LogServiceDeps) {
           }
         }
         const entries = done.flatMap((d) => d.entries);
+        // Each entry's canonical bytes, hashed here and stored as the leaf's text below. None of
+        // it depends on the head, so it is done before the wait and the lock (while the previous
+        // batch commits): under the lock only the enclave call and the stores remain.
+        const prepared = entries.map((e) => {
+          const bytes = logEntryBytes(e);
+          const hash = leafHash(bytes);
+          return { text: utf8.decode(bytes), hash, hex: bytesToHex(hash) };
+        });
         // Only this batch's rows overlap the previous batch's commit. It holds the head lock
         // until it commits, so signing waits for it anyway; waiting for it to be over here
         // (committed and in the tree, or failed and the enclave log stopped) means this batch
@@ -437,9 +445,7 @@ export function createLogService(deps: LogServiceDeps) {
               'log.append',
               head ? { entries: chunk, head } : { entries: chunk },
             );
-            // Each entry's canonical bytes once: hashed here, stored as the leaf's text below.
-            const bytes = chunk.map(logEntryBytes);
-            const ours = bytes.map((b) => leafHash(b));
+            const ours = prepared.slice(at, at + chunk.length).map((x) => x.hash);
             appended = {
               leafHashes: [...(appended?.leafHashes ?? []), ...ours],
               checkpoint: res.checkpoint,
@@ -461,8 +467,8 @@ export function createLogService(deps: LogServiceDeps) {
             writes.push({
               leaves: chunk.map((e, i) => ({
                 index: first + i,
-                entry: utf8.decode(bytes[i]!),
-                leafHash: bytesToHex(ours[i]!),
+                entry: prepared[at + i]!.text,
+                leafHash: prepared[at + i]!.hex,
                 subject: e.subject,
                 eventType: e.type,
               })),
