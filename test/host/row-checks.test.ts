@@ -83,32 +83,14 @@ const CASES: Case[] = [
     pattern: '^[A-Za-z0-9_-]{43}$',
     ok: KEY,
     alphabet: 'AZaz09_-',
-    insert: async (db, v) => {
-      const id = await session(db, 'label');
-      return db.query(
-        `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag,
-                                  binding, envelope_digest, created_at, expires_at)
-         VALUES ($1, 'X25519-HKDF-SHA256-A256GCM', $2, $3, $4, 'AAAA', $5, $3, $6,
-                 now(), now() + interval '1 hour')`,
-        [id, v, ephemeralPub(), 'A'.repeat(16), 'A'.repeat(22) + '==', HEX64],
-      );
-    },
+    insert: (db, v) => credential(db, v, HEX64),
   },
   {
     constraint: 'credentials_envelope_digest_check',
     pattern: '^[0-9a-f]{64}$',
     ok: HEX64,
     alphabet: '0123456789abcdefABCDEF',
-    insert: async (db, v) => {
-      const id = await session(db, 'label');
-      return db.query(
-        `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag,
-                                  binding, envelope_digest, created_at, expires_at)
-         VALUES ($1, 'X25519-HKDF-SHA256-A256GCM', $2, $3, $4, 'AAAA', $5, $3, $6,
-                 now(), now() + interval '1 hour')`,
-        [id, KEY, ephemeralPub(), 'A'.repeat(16), 'A'.repeat(22) + '==', v],
-      );
-    },
+    insert: (db, v) => credential(db, KEY, v),
   },
   {
     constraint: 'sessions_label_check',
@@ -121,6 +103,17 @@ const CASES: Case[] = [
 
 /** A distinct base64 ephemeral key per row (the column is UNIQUE). */
 const ephemeralPub = () => randomBytes(32).toString('base64');
+
+async function credential(db: Db, keyId: string, digest: string): Promise<unknown> {
+  const id = await session(db, 'label');
+  return db.query(
+    `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag,
+                              binding, envelope_digest, created_at, expires_at)
+     VALUES ($1, 'X25519-HKDF-SHA256-A256GCM', $2, $3, $4, 'AAAA', $5, $3, $6,
+             now(), now() + interval '1 hour')`,
+    [id, keyId, ephemeralPub(), 'A'.repeat(16), 'A'.repeat(22) + '==', digest],
+  );
+}
 
 async function session(db: Db, label: string): Promise<string> {
   const id = randomUUID();
