@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { openPglite, type Db } from '../../src/host/db/database.js';
+import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
+import { createTestDatabase, engines } from '../helpers/service.js';
 
 const HEX64 = 'ab'.repeat(32);
 const KEY = 'K'.repeat(43);
@@ -125,41 +126,51 @@ async function session(db: Db, label: string): Promise<string> {
   return id;
 }
 
-describe('row checks rewritten by migration 021 accept exactly what their patterns did', () => {
-  let db: Db;
-  before(async () => {
-    db = await openPglite(null);
-    await migrate(db);
-  });
-  after(async () => db.close());
-
-  for (const c of CASES) {
-    it(c.constraint, async () => {
-      let accepted = 0;
-      let refused = 0;
-      for (const v of values(c.ok, c.alphabet)) {
-        const { rows } = await db.query<{ m: boolean }>('SELECT $1::text ~ $2 AS m', [
-          v,
-          c.pattern,
-        ]);
-        const expected = rows[0]!.m;
-        const error = await db
-          .transaction((tx) => c.insert(tx as Db, v))
-          .then(
-            () => null,
-            (err: unknown) => err as { code?: string; message?: string },
-          );
-        if (expected) {
-          assert.equal(error, null, `${JSON.stringify(v)} must be accepted`);
-          accepted++;
-        } else {
-          assert.ok(error, `${JSON.stringify(v)} must be refused`);
-          assert.equal(error.code, '23514', `${JSON.stringify(v)}: ${error.message}`);
-          assert.match(error.message ?? '', new RegExp(c.constraint));
-          refused++;
-        }
+for (const engine of engines())
+  describe(`row checks rewritten by migration 021 accept exactly what their patterns did (${engine})`, () => {
+    let db: Db;
+    let database: { url: string; drop: () => Promise<void> } | undefined;
+    before(async () => {
+      if (engine === 'postgres') {
+        database = await createTestDatabase();
+        db = await openPostgres(database.url);
+      } else {
+        db = await openPglite(null);
       }
-      assert.ok(accepted >= 2 && refused >= 5, `${accepted} accepted, ${refused} refused`);
+      await migrate(db);
     });
-  }
-});
+    after(async () => {
+      await db.close();
+      await database?.drop();
+    });
+
+    for (const c of CASES) {
+      it(c.constraint, async () => {
+        let accepted = 0;
+        let refused = 0;
+        for (const v of values(c.ok, c.alphabet)) {
+          const { rows } = await db.query<{ m: boolean }>('SELECT $1::text ~ $2 AS m', [
+            v,
+            c.pattern,
+          ]);
+          const expected = rows[0]!.m;
+          const error = await db
+            .transaction((tx) => c.insert(tx as Db, v))
+            .then(
+              () => null,
+              (err: unknown) => err as { code?: string; message?: string },
+            );
+          if (expected) {
+            assert.equal(error, null, `${JSON.stringify(v)} must be accepted`);
+            accepted++;
+          } else {
+            assert.ok(error, `${JSON.stringify(v)} must be refused`);
+            assert.equal(error.code, '23514', `${JSON.stringify(v)}: ${error.message}`);
+            assert.match(error.message ?? '', new RegExp(c.constraint));
+            refused++;
+          }
+        }
+        assert.ok(accepted >= 2 && refused >= 5, `${accepted} accepted, ${refused} refused`);
+      });
+    }
+  });
