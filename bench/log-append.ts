@@ -1,19 +1,25 @@
 /**
  * Transparency-log appends through the service: many concurrent operations, each one
  * `log.commit()` producing one entry, for a fixed time. The log service queues them for at
- * most LOG_BATCH_INTERVAL_MS (or LOG_BATCH_MAX), runs the batch in one database transaction
- * (a savepoint per operation), makes one `log.append` enclave call that hashes the leaves and
- * signs one checkpoint, stores leaves and checkpoint, and releases every caller.
+ * most LOG_BATCH_INTERVAL_MS (or LOG_BATCH_MAX), runs the batch in one database transaction,
+ * makes one `log.append` enclave call that hashes the leaves and signs one checkpoint, stores
+ * leaves and checkpoint with one statement, and releases every caller.
  *
  * The operations' own work is empty (no table of their own), so what is measured is the log's
  * cost per entry. Ceilings, same run: raw leaf hashes/s (SHA-256 over 0x00 ‖ the entry's JCS
  * bytes, the size these entries have) and raw node hashes/s (SHA-256 over 0x01 ‖ 64 bytes) on
- * one core. Ed25519 signatures/s (one per checkpoint) are shown for context.
+ * one core; Ed25519 signatures/s (one per checkpoint) for context. And the part a batch runs
+ * under the log head lock, measured alone: the database writing the same leaves with one
+ * checkpoint per transaction, one transaction at a time (lib/write-ceiling.ts), and the
+ * enclave's append of a batch in this process; the two in sequence bound the service, as the
+ * head lock makes them run one after the other.
  */
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
-import { bytesToBase64 } from '../src/protocol/encoding.js';
+import { EnclaveLog } from '../src/enclave/log/enclave-log.js';
+import { base64urlToBytes, bytesToBase64, bytesToHex, utf8 } from '../src/protocol/encoding.js';
 import { logEntryBytes, type LogEntry } from '../src/protocol/log/entry.js';
 import { leafHash, nodeHash } from '../src/protocol/log/merkle.js';
+import { METHODS } from '../src/protocol/rpc/methods.js';
 import {
   fmt,
   fmtRatio,
@@ -24,6 +30,7 @@ import {
   printTable,
 } from './lib/measure.js';
 import { LOG_BATCH, useService, type BenchService } from './lib/service.js';
+import { logWriteCeiling } from './lib/write-ceiling.js';
 
 export interface LogAppendResult {
   name: 'log-append';
@@ -44,8 +51,51 @@ export interface LogAppendResult {
   ed25519SignPerSec: number;
   ratioToLeafHash: number;
   ratioToNodeHash: number;
+  /** The database alone: leaves + checkpoint per transaction, one at a time (leaves/s). */
+  dbLeavesPerSec: number;
+  /** The enclave's append alone, one core: params check, leaf hashes, tree, one signature. */
+  enclaveAppendPerSec: number;
+  /** Both in sequence, as the head lock runs them: 1 / (1/db + 1/enclave). */
+  serialCeilingPerSec: number;
+  ratioToSerialCeiling: number;
   failures: number;
   treeMatchesCheckpoint: boolean;
+}
+
+/** A batch's leaf rows as the log service stores them (ceiling of the database alone). */
+function leafRows(first: number, n: number) {
+  return Array.from({ length: n }, (_, i) => {
+    const e = entry();
+    const bytes = logEntryBytes(e);
+    return {
+      index: first + i,
+      entry: utf8.decode(bytes),
+      leafHash: bytesToHex(leafHash(bytes)),
+      subject: e.subject,
+      eventType: e.type,
+    };
+  });
+}
+
+/**
+ * The enclave's work for one `log.append` of `batch` entries, in this process on one core: the
+ * params check the dispatcher runs, the leaf hashes, the tree and the checkpoint's signature
+ * (`EnclaveLog.append`), and the result's base64 leaf hashes. Entries/s.
+ */
+async function enclaveAppendCeiling(batch: number, budgetMs: number): Promise<number> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = base64urlToBytes(publicKey.export({ format: 'jwk' }).x!);
+  const log = await EnclaveLog.open(privateKey, raw, { checkpoint: null, frontier: [] });
+  const params = { entries: Array.from({ length: batch }, entry) };
+  const schema = METHODS['log.append'].params;
+  let done = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    const res = await log.append(schema.parse(params).entries);
+    if (res.leafHashes.map(bytesToBase64).length !== batch) throw new Error('append');
+    done += batch;
+  }
+  return done / ((performance.now() - t0) / 1000);
 }
 
 function entry(): LogEntry {
@@ -90,8 +140,13 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
   const cfgInterval = LOG_BATCH.intervalMs;
   const cfgMax = LOG_BATCH.max;
 
+  const dbOpts = { seconds: pick(2, 1), batch: cfgMax };
+  const enclaveMs = pick(1500, 500);
+
   return useService(shared, async (s) => {
     const c1 = ceilings();
+    const d1 = await logWriteCeiling(s, dbOpts, leafRows);
+    const e1 = await enclaveAppendCeiling(cfgMax, enclaveMs);
     const log = s.service.log;
     let failures = 0;
     let measuring = false;
@@ -134,6 +189,11 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
     const maxBatch = Math.max(0, ...sizes.slice(1).map((n, k) => n - sizes[k]!));
 
     const c2 = ceilings();
+    const d2 = await logWriteCeiling(s, dbOpts, leafRows);
+    const e2 = await enclaveAppendCeiling(cfgMax, enclaveMs);
+    const dbLeaves = Math.max(d1.perSec, d2.perSec);
+    const enclaveAppend = Math.max(e1, e2);
+    const serial = 1 / (1 / dbLeaves + 1 / enclaveAppend);
     const leaf = { opsPerSec: Math.max(c1.leaf, c2.leaf) };
     const node = { opsPerSec: Math.max(c1.node, c2.node) };
     const ed = { opsPerSec: Math.max(c1.ed, c2.ed) };
@@ -156,6 +216,10 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
       ed25519SignPerSec: ed.opsPerSec,
       ratioToLeafHash: entries / r.seconds / leaf.opsPerSec,
       ratioToNodeHash: entries / r.seconds / node.opsPerSec,
+      dbLeavesPerSec: dbLeaves,
+      enclaveAppendPerSec: enclaveAppend,
+      serialCeilingPerSec: serial,
+      ratioToSerialCeiling: entries / r.seconds / serial,
       failures,
       treeMatchesCheckpoint,
     };
@@ -185,6 +249,18 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
           'ed25519 sign/s': ed.opsPerSec,
           'entries/leaf hash': fmtRatio(result.ratioToLeafHash),
           'entries/node hash': fmtRatio(result.ratioToNodeHash),
+        },
+      ],
+    );
+    printTable(
+      `log-append: the head-locked part alone (this run; best of before/after: database ` +
+        `${fmt(d1.perSec)}/${fmt(d2.perSec)}, enclave ${fmt(e1)}/${fmt(e2)}; database: ${d1.kind})`,
+      [
+        {
+          'database leaves/s': dbLeaves,
+          'enclave append entries/s': enclaveAppend,
+          'both in sequence/s': serial,
+          'entries/sequence': fmtRatio(result.ratioToSerialCeiling),
         },
       ],
     );

@@ -16,7 +16,7 @@ import { randomUUID, randomBytes, createHash } from 'node:crypto';
 import pg from 'pg';
 import { BulkRows } from '../../src/host/db/bulk.js';
 import { pgQueryable, type Queryable } from '../../src/host/db/database.js';
-import { createLogStore } from '../../src/host/log/log-store.js';
+import { createLogStore, type StoredLeafRow } from '../../src/host/log/log-store.js';
 import type { BenchService } from './service.js';
 
 const TABLES = ['sessions', 'credentials', 'ops_logs', 'merkle_logs', 'log_checkpoints'];
@@ -138,6 +138,56 @@ async function pgCeiling(
     perSec: done / seconds,
     seconds,
   };
+}
+
+/**
+ * The log's own database ceiling (bench/log-append.ts): only the rows a log batch writes, the
+ * leaves and one checkpoint per transaction with the service's own statement
+ * (`insertLeavesWithCheckpoint`), `batch` leaves per transaction, durable commits, one
+ * transaction at a time (the log head lock serializes a log's batches), through the service's
+ * own `Db` in the scratch schema. `leaves(first, n)` makes the rows (real entry text and leaf
+ * hashes, so the constraints check what they check in the service), before the clock starts.
+ * Leaves per second.
+ */
+export async function logWriteCeiling(
+  s: BenchService,
+  opts: { seconds: number; batch: number },
+  leaves: (first: number, n: number) => StoredLeafRow[],
+): Promise<WriteCeiling> {
+  const db = s.service.db;
+  await createScratch(db);
+  try {
+    // Rows made before the clock starts (a few distinct batches, taken in turn with their
+    // indexes moved on), so that only the database's work is timed.
+    const made = Array.from({ length: 4 }, () => leaves(0, opts.batch));
+    let done = 0;
+    const end = performance.now() + opts.seconds * 1000;
+    const t0 = performance.now();
+    while (performance.now() < end) {
+      const from = done;
+      const rows = made[(done / opts.batch) % made.length]!.map((r, i) => ({
+        ...r,
+        index: from + i,
+      }));
+      await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL search_path = ${SCHEMA}, public`);
+        await createLogStore(tx).insertLeavesWithCheckpoint(tx, rows, {
+          size: done + opts.batch,
+          rootHash: b64(32),
+          note: 'bench ceiling checkpoint',
+        });
+      });
+      done += opts.batch;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      kind: `leaves + checkpoint, one statement, ${opts.batch}/transaction, durable, serial`,
+      perSec: done / seconds,
+      seconds,
+    };
+  } finally {
+    await db.exec(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+  }
 }
 
 async function pgliteCeiling(db: Queryable, seconds: number): Promise<WriteCeiling> {

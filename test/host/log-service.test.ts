@@ -203,6 +203,35 @@ describe('log service batching and failure handling', () => {
     );
   });
 
+  it('an entry that cannot be canonicalized fails its batch before the enclave; nothing stored, no restart', async () => {
+    await setup();
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    // The entry's bytes are made before the head lock; a failure there fails the batch (its
+    // rows rolled back) without a signature, so the log stays ready.
+    const bad = { ...expired(), time: 1n } as unknown as LogEntry;
+    const results = await Promise.allSettled([
+      log.commit({
+        async work(tx) {
+          await tx.query(`INSERT INTO ops_logs (event_type, details) VALUES ('test.bad', '{}')`);
+          return { result: null, entries: [bad] };
+        },
+      }),
+      log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
+    ]);
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.equal((r.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+    }
+    assert.deepEqual(appends, [1], 'the enclave never saw the failed batch');
+    assert.equal(diverged, 0);
+    assert.equal(log.isReady(), true);
+    assert.equal(await count('merkle_logs'), 1);
+    assert.equal(await count('ops_logs'), 0, "the failed batch's rows are rolled back");
+    const next = await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    assert.deepEqual(next.indexes, [1]);
+    assert.equal(next.checkpoint.size, 2);
+  });
+
   /** A second service on the same database, as after a host restart; its error lines and log.init calls. */
   async function reload(): Promise<{
     log: LogService;

@@ -411,12 +411,30 @@ export function createLogService(deps: LogServiceDeps) {
           }
         }
         const entries = done.flatMap((d) => d.entries);
+        // Each entry's canonical bytes, hashed here and stored as the leaf's text below. None of
+        // it depends on the head, so it is done before the wait and the lock (while the previous
+        // batch commits): under the lock only the enclave call and the stores remain.
+        // An entry that cannot be canonicalized fails the batch, but only once the previous
+        // batch is over, as any failure after the operations' work does (a batch is never over
+        // before the one ahead of it).
+        let prepared: { text: string; hash: Uint8Array; hex: string }[] = [];
+        let unprepared: unknown = null;
+        try {
+          prepared = entries.map((e) => {
+            const bytes = logEntryBytes(e);
+            const hash = leafHash(bytes);
+            return { text: utf8.decode(bytes), hash, hex: bytesToHex(hash) };
+          });
+        } catch (err) {
+          unprepared = err ?? new Error('entry not canonical');
+        }
         // Only this batch's rows overlap the previous batch's commit. It holds the head lock
         // until it commits, so signing waits for it anyway; waiting for it to be over here
         // (committed and in the tree, or failed and the enclave log stopped) means this batch
         // never signs over leaves that are not stored, and the head read under the lock below
         // is the committed one.
         await prev.settled;
+        if (unprepared) throw unprepared;
         if (!ready) throw new HostError('LOG_UNAVAILABLE');
         // Serialized with every other writer of this log; then start from the stored head
         // (leaves other instances committed since this tree's size).
@@ -437,9 +455,7 @@ export function createLogService(deps: LogServiceDeps) {
               'log.append',
               head ? { entries: chunk, head } : { entries: chunk },
             );
-            // Each entry's canonical bytes once: hashed here, stored as the leaf's text below.
-            const bytes = chunk.map(logEntryBytes);
-            const ours = bytes.map((b) => leafHash(b));
+            const ours = prepared.slice(at, at + chunk.length).map((x) => x.hash);
             appended = {
               leafHashes: [...(appended?.leafHashes ?? []), ...ours],
               checkpoint: res.checkpoint,
@@ -461,8 +477,8 @@ export function createLogService(deps: LogServiceDeps) {
             writes.push({
               leaves: chunk.map((e, i) => ({
                 index: first + i,
-                entry: utf8.decode(bytes[i]!),
-                leafHash: bytesToHex(ours[i]!),
+                entry: prepared[at + i]!.text,
+                leafHash: prepared[at + i]!.hex,
                 subject: e.subject,
                 eventType: e.type,
               })),
