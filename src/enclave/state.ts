@@ -44,6 +44,11 @@ export interface EnclaveState {
   readonly bootTime: number;
   readonly now: () => number;
   readonly replay: ReplayCache;
+  /**
+   * Credential key ids this process drew itself (keyring.generate, rotation): no earlier
+   * process held them, so their envelopes need no envelope_not_before (envelope-freshness.ts).
+   */
+  readonly keysMadeHere: Set<string>;
   /** Adopted by keyring.generate / keyring.unseal; every later seal uses it. */
   policy: SealPolicy | null;
   /** One sealed-keyring slot per purpose (keyring/purposes.ts): active and pending keyrings. */
@@ -82,6 +87,7 @@ export function createEnclaveState(
     bootTime: now(),
     now,
     replay: new ReplayCache(config.REPLAY_CACHE_MAX_ENTRIES),
+    keysMadeHere: new Set(),
     policy: null,
     keyrings: createKeyringSlots(),
     auth: createAuthState(config),

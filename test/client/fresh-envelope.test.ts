@@ -15,6 +15,18 @@ import { testEnclave } from '../helpers/enclave-state.js';
 const refusal = (notBefore: number) =>
   Object.assign(new ApiError(425, 'ENVELOPE_BEFORE_START'), { notBefore });
 
+/**
+ * An enclave process started at `boot` on a keyring an earlier process drew (keys this process
+ * drew itself are not under envelope_not_before).
+ */
+async function restartedEnclave(boot: number) {
+  const first = testEnclave({ bootAt: boot - 600 });
+  const g = await HANDLERS['keyring.generate'](first.state, { policy: 'signer' });
+  const t = testEnclave({ dir: first.dir, bootAt: boot });
+  const u = await HANDLERS['keyring.unseal'](t.state, { sealed: g.sealed });
+  return { t, key: u.public.credential_keys[0]! };
+}
+
 describe('sendWithFreshEnvelope', () => {
   it('re-seals once with issued_at = not_before and succeeds', async () => {
     const sealedAt: number[] = [];
@@ -99,11 +111,9 @@ describe('sendWithFreshEnvelope', () => {
     assert.equal(envelopeNotBeforeOf(err), 1_700_000_031);
   });
 
-  it('against a just-started enclave: the first seal is refused, the re-seal opens', async () => {
+  it('against a just-restarted enclave: the first seal is refused, the re-seal opens', async () => {
     const boot = 1_700_000_000;
-    const t = testEnclave({ bootAt: boot });
-    const g = await HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
-    const key = g.public.credential_keys[0]!;
+    const { t, key } = await restartedEnclave(boot);
     await HANDLERS['auth.init'](t.state, { sealed: null });
     t.clock.now = boot + 1; // the first second main.ts serves in; the client's clock agrees
     const email = 'fresh@example.test';
@@ -135,11 +145,9 @@ describe('sendWithFreshEnvelope', () => {
     assert.notEqual(senders[0], senders[1], 'a fresh sender key');
   });
 
-  it('CryptoHelper.sendCredentials: refused by a just-started enclave, then accepted', async () => {
+  it('CryptoHelper.sendCredentials: refused by a just-restarted enclave, then accepted', async () => {
     const boot = 1_700_000_000;
-    const t = testEnclave({ bootAt: boot });
-    const g = await HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
-    const key = g.public.credential_keys[0]!;
+    const { t, key } = await restartedEnclave(boot);
     t.clock.now = boot + 1;
     const notBefore = (await HANDLERS['enclave.status'](t.state, {})).envelope_not_before;
     const codes: string[] = [];

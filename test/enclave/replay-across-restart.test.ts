@@ -66,6 +66,15 @@ describe('an opened envelope after a host-forced enclave restart', () => {
   }
 });
 
+/** An enclave started at `boot` on a keyring an earlier process drew (a restart). */
+async function restarted(boot: number, env: Record<string, string> = {}) {
+  const first = testEnclave({ bootAt: boot - 600, env });
+  const { sealed, pub } = await signer(first);
+  const t = testEnclave({ dir: first.dir, bootAt: boot, env });
+  await HANDLERS['keyring.unseal'](t.state, { sealed });
+  return { t, pub };
+}
+
 describe('envelope_not_before (boot + ENVELOPE_MAX_FUTURE_SECONDS + 1)', () => {
   it('is published by enclave.status', async () => {
     const t = testEnclave({ bootAt: 1_700_000_000 });
@@ -76,8 +85,7 @@ describe('envelope_not_before (boot + ENVELOPE_MAX_FUTURE_SECONDS + 1)', () => {
 
   it('refuses issued_at one second before it (ENVELOPE_BEFORE_START) and accepts it exactly', async () => {
     const boot = 1_700_000_000;
-    const t = testEnclave({ bootAt: boot });
-    const { pub } = await signer(t);
+    const { t, pub } = await restarted(boot);
     const notBefore = boot + 30 + 1;
     t.clock.now = boot + 1; // the first second main.ts serves in
     await assert.rejects(submit(t, seal(pub, notBefore - 1)), { code: 'ENVELOPE_BEFORE_START' });
@@ -92,18 +100,39 @@ describe('envelope_not_before (boot + ENVELOPE_MAX_FUTURE_SECONDS + 1)', () => {
 
   it('is too far ahead within the boot second itself, which is why main.ts waits it out', async () => {
     const boot = 1_700_000_000;
-    const t = testEnclave({ bootAt: boot });
-    const { pub } = await signer(t);
+    const { t, pub } = await restarted(boot);
     await assert.rejects(submit(t, seal(pub, boot + 31)), { code: 'ENVELOPE_STALE' });
     await assert.rejects(submit(t, seal(pub, boot + 30)), { code: 'ENVELOPE_BEFORE_START' });
   });
 
   it('follows ENVELOPE_MAX_FUTURE_SECONDS (0: the second after boot)', async () => {
     const boot = 1_700_000_000;
-    const t = testEnclave({ bootAt: boot, env: { ENVELOPE_MAX_FUTURE_SECONDS: '0' } });
-    const { pub } = await signer(t);
+    const { t, pub } = await restarted(boot, { ENVELOPE_MAX_FUTURE_SECONDS: '0' });
     t.clock.now = boot + 1;
     await assert.rejects(submit(t, seal(pub, boot)), { code: 'ENVELOPE_BEFORE_START' });
     assert.ok((await submit(t, seal(pub, boot + 1))).session_id);
+  });
+
+  it('does not apply to a key this process drew itself: a first start, a rotation', async () => {
+    const boot = 1_700_000_000;
+    const t = testEnclave({ bootAt: boot });
+    const { pub } = await signer(t);
+    t.clock.now = boot + 1;
+    // No earlier process held this key: an honest envelope is accepted at once.
+    assert.ok((await submit(t, seal(pub, boot + 1))).session_id);
+    const next = await HANDLERS['keyring.prepare_rotation'](t.state, {});
+    const active = await HANDLERS['keyring.activate'](t.state, {
+      generation: next.generation,
+      sealed: next.sealed,
+    });
+    const rotated = active.public.credential_keys.find((k) => k.key_id === next.key_id)!;
+    assert.ok((await submit(t, seal(base64ToBytes(rotated.public_key), boot + 2))).session_id);
+    // The same keys in the next process are under the rule again.
+    const again = testEnclave({ dir: t.dir, bootAt: boot + 10 });
+    await HANDLERS['keyring.unseal'](again.state, { sealed: next.sealed });
+    again.clock.now = boot + 11;
+    await assert.rejects(submit(again, seal(base64ToBytes(rotated.public_key), boot + 11)), {
+      code: 'ENVELOPE_BEFORE_START',
+    });
   });
 });

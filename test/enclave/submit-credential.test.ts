@@ -46,9 +46,22 @@ describe('credential.submit rules', () => {
     await assert.rejects(submit(t, await at(t.clock.now - 301)), { code: 'ENVELOPE_STALE' });
     await submit(t, await at(t.clock.now + 30));
     await assert.rejects(submit(t, await at(t.clock.now + 31)), { code: 'ENVELOPE_STALE' });
-    // Issued before this enclave booted (its replay cache cannot know it) yet fresh by the
-    // window: 11 s old on an enclave up for 10 s, so only the start rule refuses it.
-    const young = ready();
+    // Issued before this enclave process booted, on a keyring an earlier process held (its
+    // replay cache cannot know what that one opened), yet fresh by the window: 11 s old on an
+    // enclave up for 10 s, so only the start rule refuses it.
+    const earlier = testEnclave();
+    const { sealed } = HANDLERS['keyring.generate'](earlier.state, { policy: 'signer' }) as {
+      sealed: string;
+    };
+    const restarted = testEnclave({ dir: earlier.dir });
+    const unsealed = HANDLERS['keyring.unseal'](restarted.state, { sealed }) as {
+      public: { current_key_id: string; credential_keys: { public_key: string }[] };
+    };
+    const young = {
+      ...restarted,
+      pub: unsealed.public.credential_keys[0]!.public_key,
+      keyId: unsealed.public.current_key_id,
+    };
     young.clock.now = young.state.bootTime + 10;
     const preBoot = await CryptoHelper.encryptCredentials(creds, young.pub, {
       issuedAt: young.state.bootTime - 1,

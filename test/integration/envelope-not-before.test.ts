@@ -1,7 +1,7 @@
 /**
  * envelope_not_before end to end, with a skew tolerance (the other suites run 0): here the
  * largest, ENVELOPE_MAX_FUTURE_SECONDS = 600, so that every test runs inside the refusal window
- * without depending on how fast the machine is. A just-started enclave refuses an envelope dated
+ * without depending on how fast the machine is. A just-restarted enclave refuses an envelope dated
  * before boot + 601 s with 425 ENVELOPE_BEFORE_START and `error.not_before`, GET /attestation/quote
  * carries the same value in a header (outside the strictly verified body), the SDK's retry
  * re-seals with it and succeeds, and after a host-forced restart with the spent rows deleted an
@@ -30,7 +30,10 @@ describe('envelope_not_before through the service (600 s skew)', () => {
   let key: { pub: string; keyId: string };
   let notBefore: number;
   before(async () => {
-    ts = await startTestService('pglite', { ENVELOPE_MAX_FUTURE_SECONDS: String(SKEW) });
+    // Restarted once: a process that drew its keyring itself has no earlier process to fear,
+    // so the rule holds for keys it loaded (every start but the very first).
+    const first = await startTestService('pglite', { ENVELOPE_MAX_FUTURE_SECONDS: String(SKEW) });
+    ts = await first.restart();
     const { verification } = await verifiedAttestation(ts);
     key = { pub: verification.enclavePubkey!, keyId: verification.keyId! };
     const status = await ts.service.enclave.call('enclave.status', {});
@@ -90,7 +93,7 @@ describe('envelope_not_before through the service (600 s skew)', () => {
     assert.deepEqual(sealedAt, [notBefore - 1, notBefore]);
   });
 
-  it('right after the start, the CLI submit and the README example succeed (retry / header hint)', async () => {
+  it('right after a restart, the CLI submit and the README example succeed (retry / header hint)', async () => {
     await ts.service.app.listen({ port: 0, host: '127.0.0.1' });
     const addr = ts.service.app.server.address();
     const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -131,5 +134,30 @@ describe('envelope_not_before through the service (600 s skew)', () => {
     const status = await ts.service.enclave.call('enclave.status', {});
     assert.equal(again.notBefore, status.envelope_not_before);
     assert.ok(status.envelope_not_before > notBefore);
+  });
+});
+
+describe('envelope_not_before on the very first start (production skew, 30 s)', () => {
+  it('an envelope dated now is accepted at once: no earlier process held the new key', async () => {
+    const ts = await startTestService('pglite', { ENVELOPE_MAX_FUTURE_SECONDS: '30' });
+    try {
+      const { verification } = await verifiedAttestation(ts);
+      const status = await ts.service.enclave.call('enclave.status', {});
+      const now = Math.floor(Date.now() / 1000);
+      assert.ok(now < status.envelope_not_before, 'inside the window');
+      const envelope = await CryptoHelper.encryptCredentials(
+        uniqueCredentials(),
+        verification.enclavePubkey!,
+        { keyId: verification.keyId!, issuedAt: now },
+      );
+      const res = await ts.service.app.inject({
+        method: 'POST',
+        url: '/enclave/submit_key',
+        payload: { ...envelope, metadata: { exchange: 'binance', label: 'main', ttl: 3600 } },
+      });
+      assert.equal(res.statusCode, 200, res.body);
+    } finally {
+      await ts.stop();
+    }
   });
 });

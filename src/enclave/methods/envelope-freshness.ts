@@ -12,6 +12,7 @@
  * `bootTime + ENVELOPE_MAX_FUTURE_SECONDS`. The first acceptable `issued_at` is one second later.
  * main.ts starts serving only once the clock is past the boot second, so an envelope dated exactly
  * `envelopeNotBefore` is never too far ahead of `now` (clients re-seal with it: the SDK's retry).
+ * Keys this process drew itself (`keysMadeHere`) are exempt: no earlier process held them.
  */
 import { EnvelopeError } from '../../protocol/envelope/errors.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
@@ -32,7 +33,10 @@ export function checkEnvelopeFreshness(
   const age = now - issuedAt;
   if (age > config.ENVELOPE_MAX_AGE_SECONDS || -age > config.ENVELOPE_MAX_FUTURE_SECONDS)
     throw new EnvelopeError('ENVELOPE_STALE');
-  if (issuedAt < envelopeNotBefore(state)) throw new EnvelopeError('ENVELOPE_BEFORE_START');
+  // A key this process drew itself had no earlier process to open anything with it (the first
+  // start of a service, a rotation): its envelopes are new whatever their date.
+  if (issuedAt < envelopeNotBefore(state) && !state.keysMadeHere.has(keyId))
+    throw new EnvelopeError('ENVELOPE_BEFORE_START');
   const retiredAt = readyKeyring(state).retiredAt(keyId);
   if (retiredAt != null && issuedAt > retiredAt + config.ENVELOPE_MAX_FUTURE_SECONDS)
     throw new RpcError('ENVELOPE_UNKNOWN_KEY');

@@ -15,7 +15,9 @@ export function generate(
   const sealed = state.keyrings.credential.adopt(state.sealer, params.policy, keyring);
   state.policy = params.policy;
   state.phase = 'ready';
-  return { sealed, public: keyring.publicKeys() };
+  const keys = keyring.publicKeys();
+  for (const k of keys.credential_keys) state.keysMadeHere.add(k.key_id);
+  return { sealed, public: keys };
 }
 
 export function unsealKeyring(
@@ -30,7 +32,9 @@ export function unsealKeyring(
 export function prepareRotation(state: EnclaveState): MethodResult<'keyring.prepare_rotation'> {
   const next = readyKeyring(state).rotated(state.now(), keyRetentionSeconds(state.config));
   const sealed = state.keyrings.credential.prepare(state.sealer, state.policy!, next);
-  return { sealed, generation: next.generation, key_id: next.publicKeys().current_key_id };
+  const keyId = next.publicKeys().current_key_id;
+  state.keysMadeHere.add(keyId);
+  return { sealed, generation: next.generation, key_id: keyId };
 }
 
 export function activate(
