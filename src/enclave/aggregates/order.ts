@@ -146,25 +146,15 @@ export function processingOrder(
   for (let p = 0; p < passes; p++) {
     const base = p * radix;
     const f = inv[p]!;
-    if (p === 0) {
-      // The first pass reads the rows in input order: row j is j (no identity array to read).
-      for (let j = 0; j < m; j++) {
-        const t = src[j]!;
-        const b = base + ((((t - lo) * f) >>> 0) & mask);
-        const o = count[b]!;
-        count[b] = o + 1;
-        dst[o] = t;
-        dstOrder[o] = j;
-      }
-    } else {
-      for (let j = 0; j < m; j++) {
-        const t = src[j]!;
-        const b = base + ((((t - lo) * f) >>> 0) & mask);
-        const o = count[b]!;
-        count[b] = o + 1;
-        dst[o] = t;
-        dstOrder[o] = order[j]!;
-      }
+    // The first pass reads the rows in input order: row j is j (no identity array to read).
+    const first = p === 0;
+    for (let j = 0; j < m; j++) {
+      const t = src[j]!;
+      const b = base + ((((t - lo) * f) >>> 0) & mask);
+      const o = count[b]!;
+      count[b] = o + 1;
+      dst[o] = t;
+      dstOrder[o] = first ? j : order[j]!;
     }
     [src, dst] = [dst, src];
     [order, dstOrder] = [dstOrder, order];
