@@ -24,37 +24,54 @@ export function decimalPlaces(): DecimalPlaces {
 
 /**
  * The value of a plain decimal string, or NaN if `s` is not one; `out.places` is then its
- * fraction digits without trailing zeros (left as it was on NaN). Fast path (Clinger): when
- * the digits form an integer below 2^53 and there are at most 22 fraction digits, mantissa and
- * power of ten are exact doubles and one division gives the correctly rounded value, exactly
- * what `Number(s)` returns; otherwise `Number(s)` itself.
+ * fraction digits without trailing zeros (left as it was on NaN). `readDecimal` on a
+ * one-element column: the engine calls that directly.
  */
 export function parseDecimal(s: string, out: DecimalPlaces): number {
+  const places = readDecimal(s, ONE, 0);
+  if (places >= 0) out.places = places;
+  return ONE[0]!;
+}
+
+const ONE = new Float64Array(1);
+
+/**
+ * Reads the plain decimal `s` into `column[i]` (NaN if `s` is not one) and returns its fraction
+ * digits without trailing zeros (`1.2300` → 2, `5` → 0), or −1 if `s` is not a plain decimal.
+ * The value goes straight into the caller's typed array and only a small integer is returned,
+ * so a call allocates nothing even where V8 does not inline it (a returned double would be a
+ * fresh heap number: 16 MB of garbage per 10^6 fills). Fast path (Clinger): when the digits
+ * form an integer below 2^53 and there are at most 22 fraction digits, mantissa and power of
+ * ten are exact doubles and one division gives the correctly rounded value, exactly what
+ * `Number(s)` returns; otherwise `Number(s)` itself.
+ */
+export function readDecimal(s: string, column: Float64Array, i: number): number {
   const n = s.length;
-  if (n === 0 || n > 64) return Number.NaN;
+  column[i] = Number.NaN;
+  if (n === 0 || n > 64) return -1;
   let dot = -1;
   let mant = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(k);
     if (c === 46 /* . */) {
-      if (dot !== -1) return Number.NaN;
-      dot = i;
+      if (dot !== -1) return -1;
+      dot = k;
     } else if (c >= 48 && c <= 57) {
       mant = mant * 10 + (c - 48);
     } else {
-      return Number.NaN;
+      return -1;
     }
   }
   if (dot === -1) {
-    out.places = 0;
-    return mant < 2 ** 53 ? mant : Number(s);
+    column[i] = mant < 2 ** 53 ? mant : Number(s);
+    return 0;
   }
-  if (dot === 0 || dot === n - 1) return Number.NaN;
+  if (dot === 0 || dot === n - 1) return -1;
   let end = n - 1;
   while (s.charCodeAt(end) === 48 /* 0 */) end--; // stops at the dot at the latest
-  out.places = end - dot;
   const frac = n - 1 - dot;
-  return mant < 2 ** 53 && frac <= 22 ? mant / POW10[frac]! : Number(s);
+  column[i] = mant < 2 ** 53 && frac <= 22 ? mant / POW10[frac]! : Number(s);
+  return end - dot;
 }
 
 /** Largest scaled integer held exactly with margin (sums and differences of two stay < 2^53). */

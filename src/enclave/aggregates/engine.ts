@@ -11,9 +11,9 @@
  */
 import { DAY_MS, windowDays, type AggregateFigures } from '../../protocol/aggregates.js';
 import type { Fill } from '../exchanges/types.js';
-import { decimalPlaces, decimalUnits, fitsFloatUnits, parseDecimal, toUnits } from './decimal.js';
+import { decimalUnits, fitsFloatUnits, readDecimal, toUnits } from './decimal.js';
 import { ExactLotQueue, LotQueue } from './lots.js';
-import { compareIds, processingOrder } from './order.js';
+import { compareIds, compareTie, processingOrder, type TimestampScan } from './order.js';
 import { REC, workspace, type Workspace } from './scratch.js';
 import { roundFigure, roundMoney, SNAP_RELATIVE } from './round.js';
 
@@ -43,9 +43,12 @@ const CUR_RE = /^[A-Z0-9]{1,20}$/;
 const MAX_FEE_CELLS = 2 ** 24;
 /** Fee currencies are packed above META_CUR in an int32. */
 const MAX_CURRENCIES = 2 ** 20;
-/** The meta column: fee currency × META_CUR + fee kind × 2 + buy. */
+/**
+ * The meta column: fee currency × META_CUR + fee kind × 2 + buy. Fee kinds: 0 none (then the
+ * cost and the currency are 0), FEE_QUOTE, FEE_BASE, FEE_OTHER; the loops test them with bit
+ * operations, not branches.
+ */
 const META_CUR = 16;
-const FEE_NONE = 0;
 const FEE_QUOTE = 1;
 const FEE_BASE = 2;
 const FEE_OTHER = 3;
@@ -132,6 +135,8 @@ export interface ParsedWindow {
   symMaxQty: number[];
   /** Whether each symbol's fills already come in processing order (per-symbol pagers). */
   bySymbolInOrder: boolean;
+  /** Whether all fills already come in processing order, and their timestamps' range. */
+  scan: TimestampScan;
 }
 
 /**
@@ -158,13 +163,16 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
   const symMaxQty: number[] = [];
   const symLastTs: number[] = [];
   const symLastRow: number[] = [];
-  const d = decimalPlaces();
   let bySymbolInOrder = true;
   // One-entry caches: fills usually repeat the previous fill's symbol and third fee currency.
   let lastSymbol = '';
   let lastSym = -1;
   let lastCurName = '';
   let lastCur = -1;
+  // The scan processingOrder needs, made here while the timestamps pass by.
+  let inOrder = true;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = -1;
   let m = 0;
   for (let i = 0; i < n; i++) {
     const f = fills[i]!;
@@ -173,6 +181,18 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
       throw new AggregatesInputError('fill timestamp is not an integer');
     if (t < from || t >= to) continue;
     const j = m++;
+    // Still in processing order (time, then id, then symbol)? Ids are read only on ties.
+    // (The previous timestamp is read back from its column: kept in a local, V8 boxed it.)
+    if (j > 0) {
+      const prevT = ts[j - 1]!;
+      if (t < prevT) inOrder = false;
+      else if (t === prevT && inOrder) {
+        const prev = fills[sel[j - 1]!]!;
+        inOrder = compareTie(prev.id, prev.symbol, f.id, f.symbol) <= 0;
+      }
+    }
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
     sel[j] = i;
     ts[j] = t;
     let s = lastSym;
@@ -205,17 +225,20 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
     if (f.side === 'buy') m0 = 1;
     else if (f.side === 'sell') m0 = 0;
     else throw new AggregatesInputError('fill side is neither buy nor sell');
-    const p = parseDecimal(f.price, d);
-    if (!(p >= 0)) throw new AggregatesInputError('fill price is not a decimal');
-    const q = parseDecimal(f.amount, d);
+    // Each decimal string is read straight into its column: price, amount, fee cost.
+    const r = j * REC;
+    if (readDecimal(f.price, rec, r) < 0)
+      throw new AggregatesInputError('fill price is not a decimal');
+    let digits = readDecimal(f.amount, rec, r + 1);
+    const q = rec[r + 1]!;
     if (!(q > 0)) throw new AggregatesInputError('fill amount is not a positive decimal');
-    let digits = d.places;
     let total = q;
-    let cost = 0;
     const fee = f.fee;
-    if (fee !== null) {
-      cost = parseDecimal(fee.cost, d);
-      if (!(cost >= 0)) throw new AggregatesInputError('fill fee is not a decimal');
+    if (fee === null) rec[r + 2] = 0;
+    else {
+      const costDigits = readDecimal(fee.cost, rec, r + 2);
+      if (costDigits < 0) throw new AggregatesInputError('fill fee is not a decimal');
+      const cost = rec[r + 2]!;
       const fc = fee.currency;
       let cur: number;
       let kind = FEE_OTHER;
@@ -224,7 +247,7 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
         cur = symQuoteCur[s]!;
       } else if (fc === symBase[s]) {
         kind = FEE_BASE;
-        if (d.places > digits) digits = d.places;
+        if (costDigits > digits) digits = costDigits;
         total += cost;
         cur = symBaseCur[s]!;
         if (cur < 0) symBaseCur[s] = cur = internFeeCurrency(curIndex, currencies, fc);
@@ -238,10 +261,6 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
       }
       m0 += cur * META_CUR + kind * 2;
     }
-    const r = j * REC;
-    rec[r] = p;
-    rec[r + 1] = q;
-    rec[r + 2] = cost;
     recI[2 * r + 6] = s;
     recI[2 * r + 7] = m0;
     if (digits > symDigits[s]!) symDigits[s] = digits;
@@ -264,6 +283,7 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
     symDigits,
     symMaxQty,
     bySymbolInOrder,
+    scan: { sorted: inOrder, lo: m > 0 ? lo : 0, hi: m > 0 ? hi : 0 },
   };
 }
 
@@ -372,12 +392,13 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
       );
       closed = exact.closed;
     }
-    if (kind !== FEE_NONE) {
-      if (kind === FEE_QUOTE) fillPnl -= cost;
-      const cell = s * nCur + (mt >>> 4);
-      sFees[cell] += cost;
-      sFeeSeen[cell] = 1;
-    }
+    // Branch-free fee rules (the kind is as good as random from one fill to the next): a quote
+    // fee is paid out of the PnL; without a fee the cost is 0 and the currency 0, and adding +0
+    // changes no sum (none is −0).
+    fillPnl -= cost * (kind & ~(kind >> 1) & 1); // kind === FEE_QUOTE
+    const cell = s * nCur + (mt >>> 4);
+    sFees[cell] += cost;
+    sFeeSeen[cell] |= (kind | (kind >> 1)) & 1; // kind !== FEE_NONE
     sTrades[s]++;
     sVol[s] += notional;
     sPnl[s] += fillPnl;
@@ -461,12 +482,13 @@ function sumInOrder(
     const cur = mt >>> 4;
     const c = rec[r + 2]!;
     const kind = (mt >> 1) & 3;
+    // No branch in this loop: its rows are read out of order, and a mispredicted branch would
+    // cancel the reads already under way. Adding c × 0 (+0) changes no sum here (none is −0).
+    const other = (kind >> 1) & kind & 1; // kind === FEE_OTHER
     feeTotal[cur] += c;
-    feeSeen[cur] |= kind === FEE_NONE ? 0 : 1;
-    if (kind === FEE_OTHER) {
-      feeOther[cur] += c;
-      feeOtherSeen[cur] = 1;
-    }
+    feeSeen[cur] |= (kind | (kind >> 1)) & 1; // kind !== FEE_NONE
+    feeOther[cur] += c * other;
+    feeOtherSeen[cur] |= other;
     const qi = symQuoteIdx[s]!;
     qTrades[qi]++;
     qVol[qi] += notional;
@@ -521,6 +543,7 @@ export function aggregateWindow(w: ParsedWindow): AggregatesRun {
       ts: work.ts,
       id: (j) => fills[work.sel[j]!]!.id,
       symbol: (j) => fills[work.sel[j]!]!.symbol,
+      scan: w.scan,
     },
     work,
   );

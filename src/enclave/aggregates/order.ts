@@ -57,11 +57,27 @@ export function compareIds(a: string, b: string): number {
   return compareTradeIds(a, b);
 }
 
+/** The tie order of two fills with equal timestamps (without the row): id, then symbol. */
+export function compareTie(aId: string, aSymbol: string, bId: string, bSymbol: string): number {
+  return compareIds(aId, bId) || cmpStr(aSymbol, bSymbol);
+}
+
+/** What one pass over the timestamps learnt (parseWindow computes it while it reads them). */
+export interface TimestampScan {
+  /** Whether the rows already come in processing order. */
+  sorted: boolean;
+  /** Smallest and largest timestamp (any values with lo ≤ every timestamp ≤ hi will do). */
+  lo: number;
+  hi: number;
+}
+
 export interface OrderKeys {
   /** Timestamps, one per row; used as a work buffer (its contents are lost). */
   readonly ts: Float64Array;
   readonly id: (j: number) => string;
   readonly symbol: (j: number) => string;
+  /** The scan of `ts`, if the caller made it; else processingOrder makes it. */
+  readonly scan?: TimestampScan;
 }
 
 export interface Ordered {
@@ -90,21 +106,14 @@ export function processingOrder(
 ): Ordered {
   // Ids are read only on timestamp ties, so the common case never touches the id strings.
   const tie = (a: number, b: number): number =>
-    compareIds(k.id(a), k.id(b)) || cmpStr(k.symbol(a), k.symbol(b)) || a - b;
+    compareTie(k.id(a), k.symbol(a), k.id(b), k.symbol(b)) || a - b;
   const ts = k.ts.subarray(0, m);
+  const { sorted, lo, hi } = k.scan ?? scanTimestamps(m, ts, tie);
   let order = work.orderA.subarray(0, m);
-  for (let j = 0; j < m; j++) order[j] = j;
-  let sorted = true;
-  let lo = m > 0 ? ts[0]! : 0;
-  let hi = lo;
-  for (let j = 1; j < m; j++) {
-    const t = ts[j]!;
-    const d = ts[j - 1]! - t;
-    if (d > 0 || (d === 0 && sorted && tie(j - 1, j) > 0)) sorted = false;
-    if (t < lo) lo = t;
-    else if (t > hi) hi = t;
+  if (sorted) {
+    for (let j = 0; j < m; j++) order[j] = j;
+    return { order, ts };
   }
-  if (sorted) return { order, ts };
 
   // Radix passes over the offset t − lo (an integer below 2^53), low digit first.
   let bits = 1;
@@ -114,12 +123,13 @@ export function processingOrder(
   const radix = 1 << digitBits;
   const mask = radix - 1;
   const count = new Uint32Array(passes * radix);
+  // Digit p of x is ((x · 2^-(p·digitBits)) >>> 0) & mask: the product is exact, and `>>> 0`
+  // floors it and keeps its low 32 bits, of which we need fewer (no division per digit).
+  const inv = new Float64Array(passes);
+  for (let p = 0; p < passes; p++) inv[p] = 2 ** -(p * digitBits);
   for (let j = 0; j < m; j++) {
-    let x = ts[j]! - lo;
-    for (let p = 0; p < passes; p++) {
-      count[p * radix + (x & mask)]++;
-      x = Math.floor(x / radix);
-    }
+    const x = ts[j]! - lo;
+    for (let p = 0; p < passes; p++) count[p * radix + (((x * inv[p]!) >>> 0) & mask)]++;
   }
   // Counts to start offsets.
   for (let p = 0; p < passes; p++) {
@@ -135,15 +145,16 @@ export function processingOrder(
   let dstOrder = work.orderB.subarray(0, m);
   for (let p = 0; p < passes; p++) {
     const base = p * radix;
-    // x / 2^shift is exact; `>>> 0` floors it and keeps its low 32 bits, of which we need fewer.
-    const inv = 2 ** -(p * digitBits);
+    const f = inv[p]!;
+    // The first pass reads the rows in input order: row j is j (no identity array to read).
+    const first = p === 0;
     for (let j = 0; j < m; j++) {
       const t = src[j]!;
-      const b = base + ((((t - lo) * inv) >>> 0) & mask);
+      const b = base + ((((t - lo) * f) >>> 0) & mask);
       const o = count[b]!;
       count[b] = o + 1;
       dst[o] = t;
-      dstOrder[o] = order[j]!;
+      dstOrder[o] = first ? j : order[j]!;
     }
     [src, dst] = [dst, src];
     [order, dstOrder] = [dstOrder, order];
@@ -171,4 +182,23 @@ export function processingOrder(
     a = b;
   }
   return { order, ts: src };
+}
+
+/** Whether rows 0..m-1 are in processing order (`tie` orders equal timestamps), and their range. */
+export function scanTimestamps(
+  m: number,
+  ts: Float64Array,
+  tie: (a: number, b: number) => number,
+): TimestampScan {
+  let sorted = true;
+  let lo = m > 0 ? ts[0]! : 0;
+  let hi = lo;
+  for (let j = 1; j < m; j++) {
+    const t = ts[j]!;
+    const d = ts[j - 1]! - t;
+    if (d > 0 || (d === 0 && sorted && tie(j - 1, j) > 0)) sorted = false;
+    if (t < lo) lo = t;
+    else if (t > hi) hi = t;
+  }
+  return { sorted, lo, hi };
 }
