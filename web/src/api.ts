@@ -43,10 +43,12 @@ async function refresh(a: Account): Promise<boolean> {
     body: JSON.stringify({ refresh_token: a.refreshToken }),
   });
   if (!res.ok) {
-    account.set(null);
+    if (account.get()?.refreshToken === a.refreshToken) account.set(null);
     return false;
   }
   const t = (await res.json()) as { access_token: string; refresh_token: string };
+  // Signed out (or in as someone else) meanwhile: the answer must not bring the session back.
+  if (account.get()?.refreshToken !== a.refreshToken) return false;
   account.set({
     ...a,
     accessToken: t.access_token,
@@ -56,25 +58,23 @@ async function refresh(a: Account): Promise<boolean> {
   return true;
 }
 
-/** The access token whose session is being ended (signOut): a 401 then means exactly that. */
-let ending: string | null = null;
-
 /**
- * Ends the session at the service, then forgets it here. While the logout runs, calls still in
- * flight with the same session get 401 once it is revoked: they must not refresh it (the
- * refresh token is revoked too), so withSession gives up on them instead.
+ * Ends the session: forgotten here first, then logged out at the service. Forgetting first
+ * matters: a page loaded while the logout is in flight (a navigation right after the click)
+ * must not find the session in sessionStorage, and calls still in flight that get 401 once it
+ * is revoked must not refresh it (withSession refreshes only while signed in). The logout is
+ * sent with `keepalive`, so a navigation does not cancel it.
  */
 export async function signOut(): Promise<void> {
-  const a = account.get();
+  let a = account.get();
   if (!a) return;
-  ending = a.accessToken;
+  // A token about to expire is refreshed first, so that the logout is accepted.
+  if (expiresWithin(a.accessToken, 30) && (await refreshOnce(a))) a = account.get() ?? a;
+  account.set(null);
   try {
-    await api('/auth/logout', { method: 'POST' });
+    await call('/auth/logout', { method: 'POST', keepalive: true }, a.accessToken);
   } catch {
     // Forgotten here all the same; the session then ends at its expiry.
-  } finally {
-    ending = null;
-    account.set(null);
   }
 }
 
@@ -103,9 +103,9 @@ export async function withSession<T>(f: (accessToken: string) => Promise<T>): Pr
     } catch (err) {
       const e = err as { status?: unknown; code?: unknown };
       const now = account.get();
-      if (e.status !== 401 || e.code !== 'AUTH_TOKEN_INVALID' || !now) throw err;
-      // Signing out: the session is being revoked, a refresh would only be refused.
-      if (ending !== null) throw err;
+      // Signed out meanwhile (the session is being revoked), or in as someone else: no refresh.
+      if (e.status !== 401 || e.code !== 'AUTH_TOKEN_INVALID' || now?.userId !== a.userId)
+        throw err;
       // Another call may have refreshed meanwhile: then only send again.
       if (now.accessToken === a.accessToken && !(await refreshOnce(now))) throw err;
       return f(account.get()!.accessToken);
@@ -142,11 +142,12 @@ export function api<T>(
 /** One JSON call; a non-2xx answer is an ApiError with the service's code and details. */
 async function call<T>(
   path: string,
-  init: { method?: string; body?: unknown },
+  init: { method?: string; body?: unknown; keepalive?: boolean },
   token?: string,
 ): Promise<T> {
   const res = await fetch(path, {
     method: init.method ?? 'GET',
+    ...(init.keepalive ? { keepalive: true } : {}),
     headers: {
       ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(token ? { authorization: `Bearer ${token}` } : {}),
