@@ -396,7 +396,7 @@ describe('auth service: login', () => {
     }),
   });
 
-  it('a success: the pair, the session stored (one statement), the throttle cleared, an event', async () => {
+  it('a success: the pair, the session and its event stored in one transaction, the throttle cleared', async () => {
     const w = world({ handlers: loginOk() });
     w.addUser();
     const r = await w.service.login('a@example.test', { password: 'x' });
@@ -422,13 +422,12 @@ describe('auth service: login', () => {
     });
     assert.deepEqual(w.throttleCalls, ['begin a@example.test', 'succeeded a@example.test']);
     assert.deepEqual(w.repoCalls, [
-      ['insertSession', w.DB, SID, UID, { hash: sha('ref-next'), expiresAt: NOW + 86400 }],
+      ['insertSession', w.TX, SID, UID, { hash: sha('ref-next'), expiresAt: NOW + 86400 }],
     ]);
-    // The session and its first refresh token are one statement (repository), atomic on its
-    // own: no BEGIN/COMMIT round trips around it.
-    assert.deepEqual(w.steps, []);
+    assert.deepEqual(w.steps, ['tx']);
+    // The audit event commits with the session (one commit per login), not after it.
     assert.deepEqual(w.recorded, [
-      { q: w.DB, event: { type: 'auth.login_succeeded', userId: UID } },
+      { q: w.TX, event: { type: 'auth.login_succeeded', userId: UID } },
     ]);
     assert.deepEqual(w.emitted, []);
   });
