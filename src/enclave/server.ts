@@ -6,13 +6,31 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { RpcError } from '../protocol/rpc/errors.js';
-import { FrameDecoder, encodeFrame } from '../protocol/rpc/frame.js';
+import { FrameDecoder, encodeFrame, type Result } from '../protocol/rpc/frame.js';
 import { dispatchFrame, toErrorBody } from './dispatcher.js';
 import type { EnclaveState } from './state.js';
 import { removeSocketFile, restrictSocketToOwner } from './platform/files.js';
 
+/** A frame of results sent ahead of the rest of their request frame (detached or partial). */
+function sendResults(conn: Socket, results: Result[]): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeFrame({ results });
+  } catch {
+    bytes = encodeFrame({
+      results: results.map((r) => ({
+        id: r.id,
+        ok: false as const,
+        error: new RpcError('FRAME_TOO_LARGE').toBody(),
+      })),
+    });
+  }
+  if (!conn.destroyed) conn.write(bytes);
+}
+
 function serveConnection(state: EnclaveState, conn: Socket): void {
   const decoder = new FrameDecoder();
+  const send = (results: Result[]) => sendResults(conn, results);
   let queue: Promise<void> = Promise.resolve();
   conn.on('error', () => conn.destroy());
   conn.on('data', (chunk) => {
@@ -27,19 +45,12 @@ function serveConnection(state: EnclaveState, conn: Socket): void {
     for (const frame of frames) {
       queue = queue
         .then(() =>
-          dispatchFrame(state, frame, (result) => {
-            let bytes: Uint8Array;
-            try {
-              bytes = encodeFrame({ results: [result] });
-            } catch {
-              bytes = encodeFrame({
-                results: [
-                  { id: result.id, ok: false, error: new RpcError('FRAME_TOO_LARGE').toBody() },
-                ],
-              });
-            }
-            if (!conn.destroyed) conn.write(bytes);
-          }),
+          dispatchFrame(
+            state,
+            frame,
+            (result) => send([result]),
+            (results) => send(results),
+          ),
         )
         .then(
           (response) => {

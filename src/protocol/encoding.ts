@@ -91,9 +91,14 @@ export function hexToBytes(s: string): Uint8Array {
   return out;
 }
 
+// One of each: both are stateless for one-shot calls (no `stream` option), and making one per
+// call cost more than encoding a short string (every RPC frame, seal and MAC input goes here).
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
 export const utf8 = {
-  encode: (s: string): Uint8Array => new TextEncoder().encode(s),
-  decode: (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b),
+  encode: (s: string): Uint8Array => utf8Encoder.encode(s),
+  decode: (b: Uint8Array): string => utf8Decoder.decode(b),
 };
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dispatchFrame } from '../../src/enclave/dispatcher.js';
+import { PARTIAL_RESULTS, dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { RPC_ERROR_MESSAGES } from '../../src/protocol/rpc/errors.js';
 import { testEnclave } from '../helpers/enclave-state.js';
 
@@ -94,5 +94,39 @@ describe('enclave dispatcher', () => {
       code: 'ENVELOPE_INVALID',
       message: RPC_ERROR_MESSAGES.ENVELOPE_INVALID,
     });
+  });
+
+  it('sends the results of a long frame ahead in pieces, each call once, in order', async () => {
+    const { state } = testEnclave();
+    const pieces: number[][] = [];
+    const calls = Array.from({ length: 2 * PARTIAL_RESULTS + 5 }, (_, i) =>
+      // A bad call among them is answered in its place like the others.
+      i === 20
+        ? { id: 1000 + i, method: 'keyring.generate', params: { policy: 'nobody' } }
+        : { id: 1000 + i, method: 'enclave.status', params: {} },
+    );
+    const res = (await dispatchFrame(state, { calls }, undefined, (results) =>
+      pieces.push(results.map((r) => r.id)),
+    )) as Results;
+    assert.deepEqual(
+      pieces.map((p) => p.length),
+      [PARTIAL_RESULTS, PARTIAL_RESULTS],
+    );
+    const ids = [...pieces.flat(), ...res.results.map((r) => r.id)];
+    assert.deepEqual(
+      ids,
+      calls.map((c) => c.id),
+    );
+    assert.equal(res.results.length, 5);
+    // Exactly PARTIAL_RESULTS calls: one frame, nothing sent ahead.
+    pieces.length = 0;
+    const whole = (await dispatchFrame(
+      state,
+      { calls: calls.slice(0, PARTIAL_RESULTS) },
+      undefined,
+      (results) => pieces.push(results.map((r) => r.id)),
+    )) as Results;
+    assert.deepEqual(pieces, []);
+    assert.equal(whole.results.length, PARTIAL_RESULTS);
   });
 });

@@ -77,3 +77,24 @@ describe('AES-GCM layout', () => {
     assert.throws(() => gcmOpen(key, sealed.subarray(0, 27), aad));
   });
 });
+
+describe('small random values (the pooled node:crypto block)', () => {
+  it('hands every byte out once, across refills, at the asked length', () => {
+    const seen = new Set<string>();
+    // Three 4 KiB blocks' worth of 12- and 16-byte values: refills in between.
+    for (let i = 0; i < 800; i++) {
+      const n = i % 2 === 0 ? 12 : 16;
+      const v = nodePrimitives.randomBytes(n);
+      assert.equal(v.length, n);
+      assert.ok(!(v instanceof Buffer), 'a plain Uint8Array of its own');
+      assert.equal(v.byteOffset, 0);
+      assert.equal(v.buffer.byteLength, n);
+      assert.ok(v.some((b) => b !== 0));
+      const hex = bytesToHex(v);
+      assert.ok(!seen.has(hex), 'no value handed out twice');
+      seen.add(hex);
+    }
+    // Larger draws bypass the block.
+    assert.equal(nodePrimitives.randomBytes(100).length, 100);
+  });
+});

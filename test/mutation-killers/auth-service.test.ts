@@ -18,6 +18,9 @@ import type { Clock } from '../../src/host/jobs/periodic.js';
 import type { OpsEvent } from '../../src/host/ops-events.js';
 import { userLogSubject } from '../../src/protocol/auth.js';
 
+/** A refresh_tokens row as stored; findRefresh adds the account's status and roles. */
+type StoredRefresh = Omit<RefreshRow, 'user_status' | 'roles'>;
+
 const NOW = 1_900_000_000; // seconds; Date is frozen here for every test
 const UID = '11111111-1111-4111-8111-111111111111';
 const SID = '22222222-2222-4222-8222-222222222222';
@@ -69,7 +72,7 @@ function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {})
     }) as unknown as AuthServiceDeps['enclave']['call'],
   };
   const users = new Map<string, UserRow>();
-  const refresh = new Map<string, RefreshRow>();
+  const refresh = new Map<string, StoredRefresh>();
   const keyrings: { generation: number; sealed: string; tx: unknown }[] = [];
   const steps: string[] = [];
   const TX = { tx: true };
@@ -94,6 +97,11 @@ function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {})
     },
     findUserByEmail: async (email: string) =>
       [...users.values()].find((u) => u.email === email) ?? null,
+    // The login lookup: the account joined with its (here: no) TOTP secret and recovery codes.
+    findLoginUser: async (email: string) => {
+      const u = [...users.values()].find((x) => x.email === email);
+      return u ? { ...u, totp_sealed: null, recovery_macs: [] } : null;
+    },
     findUser: async (id: string) => users.get(id) ?? null,
     confirmedTotp: async () => null,
     recoveryCodeMacs: async () => [],
@@ -117,7 +125,13 @@ function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {})
     insertSession: async (tx: unknown, sid: string, uid: string, r: unknown) => {
       repoCalls.push(['insertSession', tx, sid, uid, r]);
     },
-    findRefresh: async (hash: string) => (refresh.has(hash) ? { ...refresh.get(hash)! } : null),
+    // The refresh lookup joins the account: its status (null when gone) and roles.
+    findRefresh: async (hash: string): Promise<RefreshRow | null> => {
+      const r = refresh.get(hash);
+      if (!r) return null;
+      const u = users.get(r.user_id);
+      return { ...r, user_status: u?.status ?? null, roles: u?.roles ?? [] };
+    },
     rotate: async (hash: string, sealed: string, child: unknown) => {
       repoCalls.push(['rotate', hash, sealed, child]);
       if (!rotateWins) {
@@ -382,7 +396,7 @@ describe('auth service: login', () => {
     }),
   });
 
-  it('a success: the pair, the session stored in a transaction, the throttle cleared, an event', async () => {
+  it('a success: the pair, the session and its event stored in one transaction, the throttle cleared', async () => {
     const w = world({ handlers: loginOk() });
     w.addUser();
     const r = await w.service.login('a@example.test', { password: 'x' });
@@ -411,8 +425,9 @@ describe('auth service: login', () => {
       ['insertSession', w.TX, SID, UID, { hash: sha('ref-next'), expiresAt: NOW + 86400 }],
     ]);
     assert.deepEqual(w.steps, ['tx']);
+    // The audit event commits with the session (one commit per login), not after it.
     assert.deepEqual(w.recorded, [
-      { q: w.DB, event: { type: 'auth.login_succeeded', userId: UID } },
+      { q: w.TX, event: { type: 'auth.login_succeeded', userId: UID } },
     ]);
     assert.deepEqual(w.emitted, []);
   });
@@ -517,7 +532,7 @@ function createAuthServiceWithBrokenLookup(err: Error, w: ReturnType<typeof worl
   return createAuthService({
     enclave: { call: callOf(w) },
     repo: {
-      findUserByEmail: async () => {
+      findLoginUser: async () => {
         throw err;
       },
     } as never,
@@ -541,7 +556,7 @@ function createAuthServiceWithBrokenLookup(err: Error, w: ReturnType<typeof worl
 
 describe('auth service: refresh', () => {
   const TOKEN = 'ref-current';
-  const row = (over: Partial<RefreshRow> = {}): RefreshRow => ({
+  const row = (over: Partial<StoredRefresh> = {}): StoredRefresh => ({
     token_hash: sha(TOKEN),
     session_id: SID,
     user_id: UID,
@@ -641,7 +656,7 @@ describe('auth service: refresh', () => {
   }
 
   it('reuse: after the grace window, with no stored response, or once the successor was used', async () => {
-    const cases: Partial<RefreshRow>[] = [
+    const cases: Partial<StoredRefresh>[] = [
       { used_at: NOW - config.refreshGraceSeconds - 1, sealed_response: 'sealed-1' },
       { used_at: NOW, sealed_response: null },
       { used_at: NOW, sealed_response: 'sealed-1', child_used: true },

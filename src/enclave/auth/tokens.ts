@@ -11,12 +11,13 @@
  *   HKDF-SHA256(platform sealing key, salt "cloister/auth/password-seal/v1", info user id), with
  *   the user id as associated data too, so a blob cannot be moved to another account.
  */
-import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import { base64ToBytes, bytesEqual, bytesToBase64, utf8 } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { SealPolicy } from '../../protocol/rpc/methods.js';
 import { gcmOpen, gcmSeal } from '../crypto/gcm.js';
+import { nodePrimitives } from '../crypto/node-primitives.js';
 import type { Platform } from '../platform/platform.js';
 
 export interface RefreshClaims {
@@ -38,7 +39,7 @@ function refreshMac(key: Uint8Array, c: RefreshClaims): Buffer {
 }
 
 export function makeRefreshToken(key: Uint8Array, sub: string, sid: string, exp: number): string {
-  const rid = randomBytes(16).toString('base64url');
+  const rid = Buffer.from(nodePrimitives.randomBytes(16)).toString('base64url');
   const mac = refreshMac(key, { sub, sid, rid, exp });
   return `rt1.${rid}.${exp}.${mac.toString('base64url')}`;
 }

@@ -48,7 +48,10 @@ export function createTotpService(deps: AuthServiceDeps) {
     };
     const mac = r.recovery_mac;
     if (mac === null) {
-      await repo.db.transaction(save);
+      // The session and its refresh token are one statement, atomic on its own: no
+      // transaction (BEGIN and COMMIT are two more round trips per login) unless there is more.
+      if (alsoInTx) await repo.db.transaction(save);
+      else await save(repo.db);
       return;
     }
     await log.commit({

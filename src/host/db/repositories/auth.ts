@@ -14,6 +14,14 @@ export interface UserRow {
   status: 'active' | 'disabled' | 'pending';
 }
 
+/** A password login's account with what its second factor needs, read in one statement. */
+export interface LoginUserRow extends UserRow {
+  /** The confirmed TOTP secret (sealed), or null: a second factor is due when set. */
+  totp_sealed: string | null;
+  /** The MACs of its unspent recovery codes (at most 10, as recoveryCodeMacs). */
+  recovery_macs: string[];
+}
+
 /** The account an external login method (a SIWE address) is linked to, with its binding. */
 export interface MethodUserRow {
   user_id: string;
@@ -51,6 +59,9 @@ export interface RefreshRow {
   session_revoked: boolean;
   /** The successor this token was rotated to has itself been used (false if none yet). */
   child_used: boolean;
+  /** The account's status (null if the account is gone) and roles, read with the token. */
+  user_status: UserRow['status'] | null;
+  roles: Role[];
 }
 
 const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8`;
@@ -86,6 +97,23 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
         `SELECT u.id AS user_id, u.email, p.sealed AS password_sealed, u.roles, u.status
          FROM users u JOIN user_passwords p ON p.user_id = u.id WHERE u.email = $1`,
         [email],
+      );
+      return rows[0] ?? null;
+    },
+    /**
+     * The account a password login names, with its confirmed TOTP secret and its recovery-code
+     * MACs: one statement (one snapshot) instead of three lookups.
+     */
+    async findLoginUser(email: string): Promise<LoginUserRow | null> {
+      const { rows } = await db.query<LoginUserRow>(
+        `SELECT u.id AS user_id, u.email, p.sealed AS password_sealed, u.roles, u.status,
+                (SELECT t.sealed FROM auth_totp t
+                  WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS totp_sealed,
+                ARRAY(SELECT c.mac FROM auth_recovery_codes c
+                       WHERE c.user_id = u.id ORDER BY c.mac LIMIT 10) AS recovery_macs
+         FROM users u JOIN user_passwords p ON p.user_id = u.id WHERE u.email = $1`,
+        [email],
+        { name: 'auth_login_user' },
       );
       return rows[0] ?? null;
     },
@@ -404,11 +432,14 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
         `SELECT r.token_hash, r.session_id, r.user_id, ${epoch('r.expires_at')} AS expires_at,
                 ${epoch('r.used_at')} AS used_at, r.sealed_response,
                 (s.revoked_at IS NOT NULL) AS session_revoked,
-                (c.used_at IS NOT NULL) AS child_used
+                (c.used_at IS NOT NULL) AS child_used,
+                u.status AS user_status, COALESCE(u.roles, '{}') AS roles
          FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id
          LEFT JOIN refresh_tokens c ON c.token_hash = r.child_hash
+         LEFT JOIN users u ON u.id = r.user_id
          WHERE r.token_hash = $1`,
         [hash],
+        { name: 'refresh_find' },
       );
       return rows[0] ?? null;
     },
