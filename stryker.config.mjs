@@ -59,6 +59,7 @@ const SCOPES = {
       'test/wallet/policy.test.ts',
       'test/wallet/custody.test.ts',
       'test/wallet/state-mac.test.ts',
+      'test/mutation-killers/protocol-wallet.test.ts',
     ],
   },
 };
