@@ -42,6 +42,7 @@ const SCOPES = {
       'test/attestation/simulated-evidence.test.ts',
       'test/attestation/verify-attestation-real.test.ts',
       'test/client/verify-attestation.test.ts',
+      'test/mutation-killers/protocol-attestation.test.ts',
     ],
   },
   'protocol-cluster': {
