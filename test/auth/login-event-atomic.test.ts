@@ -36,6 +36,20 @@ describe('a login whose audit event fails stores no session', () => {
     );
     return Number(rows[0]!.n);
   };
+  /** Runs `login` with the event's INSERT refused: it must fail and leave no session behind. */
+  const refusedWithoutSession = async (
+    login: () => Promise<{ statusCode: number; body: string }>,
+  ) => {
+    const before = await sessions();
+    failEvent = true;
+    try {
+      const r = await login();
+      assert.notEqual(r.statusCode, 200, r.body);
+    } finally {
+      failEvent = false;
+    }
+    assert.equal(await sessions(), before, 'a session without its login event');
+  };
   const siwe = async (account: ReturnType<typeof privateKeyToAccount>) => {
     const nonce = (await call('GET', '/auth/siwe/nonce')).json().nonce as string;
     const message = createSiweMessage({
@@ -89,29 +103,13 @@ describe('a login whose audit event fails stores no session', () => {
   it('SIWE, an existing account', async () => {
     const alice = privateKeyToAccount(generatePrivateKey());
     assert.equal((await siwe(alice)).statusCode, 200);
-    const before = await sessions();
-    failEvent = true;
-    try {
-      const r = await siwe(alice);
-      assert.notEqual(r.statusCode, 200, r.body);
-    } finally {
-      failEvent = false;
-    }
-    assert.equal(await sessions(), before, 'a session without its login event');
+    await refusedWithoutSession(() => siwe(alice));
     assert.equal((await siwe(alice)).statusCode, 200);
   });
 
   it('SIWE, a first login (account, link and session)', async () => {
     const bob = privateKeyToAccount(generatePrivateKey());
-    const before = await sessions();
-    failEvent = true;
-    try {
-      const r = await siwe(bob);
-      assert.notEqual(r.statusCode, 200, r.body);
-    } finally {
-      failEvent = false;
-    }
-    assert.equal(await sessions(), before, 'a session without its login event');
+    await refusedWithoutSession(() => siwe(bob));
     const again = await siwe(bob);
     assert.equal(again.statusCode, 200, again.body);
     assert.equal(again.json().created, true);
@@ -137,15 +135,7 @@ describe('a login whose audit event fails stores no session', () => {
           >,
         ),
       });
-    const before = await sessions();
-    failEvent = true;
-    try {
-      const r = await login();
-      assert.notEqual(r.statusCode, 200, r.body);
-    } finally {
-      failEvent = false;
-    }
-    assert.equal(await sessions(), before, 'a session without its login event');
+    await refusedWithoutSession(() => login());
     const ok = await login();
     assert.equal(ok.statusCode, 200, ok.body);
   });
