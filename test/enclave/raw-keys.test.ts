@@ -97,4 +97,40 @@ describe('small random values (the pooled node:crypto block)', () => {
     // Larger draws bypass the block.
     assert.equal(nodePrimitives.randomBytes(100).length, 100);
   });
+
+  it('every length up to the pooled maximum, straddling refills: no byte window twice, no alias', () => {
+    const kept: { copy: Uint8Array; value: Uint8Array }[] = [];
+    const windows = new Set<string>();
+    // Lengths 1..64 and a few past the maximum, so draws end at every offset of a block and the
+    // block's remainder is too short for the next one; ~5 blocks in all.
+    for (let round = 0; round < 10; round++)
+      for (let n = 1; n <= 66; n++) {
+        const value = nodePrimitives.randomBytes(n);
+        assert.equal(value.length, n);
+        assert.equal(value.buffer.byteLength, n, 'its own memory, not a view of the block');
+        kept.push({ copy: value.slice(), value });
+        // Any 8 bytes handed out twice would show as a repeated window (chance 2^-64 each).
+        for (let i = 0; i + 8 <= n; i += 8) {
+          const w = bytesToHex(value.subarray(i, i + 8));
+          assert.ok(!windows.has(w), 'the same bytes handed out twice');
+          windows.add(w);
+        }
+      }
+    // Later draws, refills and wipes of the block never change a value already handed out.
+    for (const { copy, value } of kept) assert.deepEqual(value, copy);
+  });
+
+  it('refuses a length that is not a whole number of bytes (it would rewind the block)', () => {
+    const before = nodePrimitives.randomBytes(16);
+    for (const n of [-16, -1, 1.5, Number.NaN])
+      assert.throws(() => nodePrimitives.randomBytes(n), RangeError, String(n));
+    // Nothing was rewound: the next value is new, not the (wiped, all-zero) bytes of `before`.
+    const next = nodePrimitives.randomBytes(16);
+    assert.notDeepEqual(next, before);
+    assert.ok(
+      next.some((b) => b !== 0),
+      'a wiped (all-zero) value handed out again',
+    );
+    assert.equal(nodePrimitives.randomBytes(0).length, 0);
+  });
 });

@@ -111,8 +111,8 @@ function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {})
       users.set(id, { user_id: id, email, password_sealed: sealed, roles: [], status: 'active' });
       return true;
     },
-    updatePassword: async (id: string, sealed: string) => {
-      repoCalls.push(['updatePassword', id, sealed]);
+    updatePassword: async (id: string, sealed: string, q: unknown = DB) => {
+      repoCalls.push(['updatePassword', id, sealed, q]);
     },
     grantRole: async (email: string, role: string, tx: unknown) => {
       repoCalls.push(['grantRole', email, role, tx]);
@@ -432,7 +432,7 @@ describe('auth service: login', () => {
     assert.deepEqual(w.emitted, []);
   });
 
-  it('a rehashed password is stored; expired lifetimes answer 0, never negative', async () => {
+  it('a rehashed password is stored with the session (one transaction); expired lifetimes answer 0, never negative', async () => {
     const w = world({
       handlers: loginOk({
         password_sealed: 'pw-new',
@@ -444,7 +444,13 @@ describe('auth service: login', () => {
     const r = await w.service.login('a@example.test', { password: 'x' });
     assert.equal(r.expires_in, 0);
     assert.equal(r.refresh_expires_in, 0);
-    assert.deepEqual(w.repoCalls.at(-1), ['updatePassword', UID, 'pw-new']);
+    // In the login's transaction: a failed store cannot leave the session (and its success
+    // event) behind a login that then answers an error.
+    assert.deepEqual(w.repoCalls, [
+      ['updatePassword', UID, 'pw-new', w.TX],
+      ['insertSession', w.TX, SID, UID, { hash: sha('ref-next'), expiresAt: NOW - 1 }],
+    ]);
+    assert.deepEqual(w.steps, ['tx']);
   });
 
   it('an unknown or disabled account is sent to the enclave as no user (same work, same answer)', async () => {

@@ -82,6 +82,9 @@ export const nodePrimitives: EnvelopePrimitives = {
     return out;
   },
   randomBytes(n) {
+    // A negative or fractional length would move the block's offset back over bytes already
+    // handed out (and wiped): the next value would repeat them, e.g. an all-zero GCM nonce.
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('length must be a whole number');
     return n <= POOLED_MAX ? pooledRandom(n) : new Uint8Array(randomBytes(n));
   },
 };

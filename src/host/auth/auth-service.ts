@@ -141,12 +141,13 @@ export function createAuthService(deps: AuthServiceDeps) {
       throw err;
     }
     await throttle.succeeded(email);
-    // The session (with its first refresh token) and the login's audit event commit together:
-    // one commit (one WAL write, one fsync on PostgreSQL) per login instead of two.
-    await totp.storeSecondFactorSession(r, false, (tx) =>
-      ops.record(tx, { type: 'auth.login_succeeded', userId: r.user_id }),
-    );
-    if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed);
+    // The session (with its first refresh token), the login's audit event and a rehashed
+    // password commit together: one commit (one WAL write, one fsync on PostgreSQL) per login,
+    // and a failed password store cannot leave a session behind a login that answers an error.
+    await totp.storeSecondFactorSession(r, false, async (tx) => {
+      if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed, tx);
+      await ops.record(tx, { type: 'auth.login_succeeded', userId: r.user_id });
+    });
     return { user_id: r.user_id, ...pair(r) };
   }
 

@@ -5,6 +5,7 @@
  * transparency-log entry in one transaction; plus the audit events of each attempt.
  */
 import { userLogSubject, type Role } from '../../protocol/auth.js';
+import type { Queryable } from '../db/database.js';
 import type { MethodKind } from '../db/repositories/auth.js';
 import { HostError, type HttpErrorCode } from '../errors.js';
 import { recordLogged } from '../ops-events.js';
@@ -59,8 +60,16 @@ export function createMethodLogin(deps: AuthServiceDeps) {
     ): Promise<MethodLoginResult> {
       const session = { hash: r.refresh_hash, expiresAt: r.refresh_expires_at };
       const binding = r.binding;
+      // The login's audit event commits with its session, never after it: a failure in between
+      // would leave a session that no event records (as for a password login).
+      const succeeded = (tx: Queryable) =>
+        ops.record(tx, {
+          type: 'auth.login_succeeded',
+          userId: r.user_id,
+          method: kind === 'email' ? 'email_otp' : kind,
+        });
       if (binding === null) {
-        await totp.storeSecondFactorSession(r, false);
+        await totp.storeSecondFactorSession(r, false, succeeded);
       } else {
         await log.commit({
           async work(tx) {
@@ -73,6 +82,7 @@ export function createMethodLogin(deps: AuthServiceDeps) {
               { type: 'auth.method_linked', userId: r.user_id, kind },
               userLogSubject(r.user_id),
             );
+            await succeeded(tx);
             return { result: undefined, entries: [entry] };
           },
         });
@@ -80,7 +90,10 @@ export function createMethodLogin(deps: AuthServiceDeps) {
       return { user_id: r.user_id, created: binding !== null, ...pair(r) };
     },
 
-    /** Runs one attempt and leaves its audit event: success, or failure with its reason. */
+    /**
+     * Runs one attempt and leaves its audit event: success (`finish` records it with the
+     * session), or failure with its reason.
+     */
     async audited(
       method: MethodKind,
       run: (audit: { userId: string | null }) => Promise<MethodLoginResult>,
@@ -88,9 +101,7 @@ export function createMethodLogin(deps: AuthServiceDeps) {
       const audit = { userId: null as string | null };
       const m = method === 'email' ? 'email_otp' : method;
       try {
-        const r = await run(audit);
-        await ops.record(repo.db, { type: 'auth.login_succeeded', userId: r.user_id, method: m });
-        return r;
+        return await run(audit);
       } catch (err) {
         ops.emit({
           type: 'auth.login_failed',

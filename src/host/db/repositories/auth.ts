@@ -363,8 +363,8 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return Number(rows[0]?.n ?? 0);
     },
-    async updatePassword(userId: string, sealed: string): Promise<void> {
-      await db.query(
+    async updatePassword(userId: string, sealed: string, q: Queryable = db): Promise<void> {
+      await q.query(
         'UPDATE user_passwords SET sealed = $2, updated_at = now() WHERE user_id = $1',
         [userId, sealed],
       );
