@@ -45,6 +45,21 @@ const SCOPES = {
       'test/mutation-killers/protocol-attestation.test.ts',
     ],
   },
+  'protocol-core': {
+    mutate: ['src/protocol/*.ts'],
+    testFiles: [
+      'test/protocol/encoding.property.test.ts',
+      'test/protocol/frame.property.test.ts',
+      'test/vectors/jcs.test.ts',
+      'test/vectors/thumbprint.test.ts',
+      'test/auth/siwe.test.ts',
+      'test/auth/vectors.test.ts',
+      'test/aggregates/signed.test.ts',
+      'test/aggregates/bindings.test.ts',
+      'test/aggregates/engine.test.ts',
+      'test/host/enclave-env.test.ts',
+    ],
+  },
   'protocol-cluster': {
     mutate: ['src/protocol/cluster/**/*.ts'],
     testFiles: ['test/enclave/cluster.test.ts', 'test/mutation-killers/protocol-cluster.test.ts'],
