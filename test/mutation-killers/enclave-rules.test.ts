@@ -36,6 +36,15 @@ async function readyEnclave(env?: Record<string, string>) {
   return { t, pub: g.public.credential_keys[0]!.public_key, keyId: g.public.current_key_id };
 }
 
+/** An enclave process on a keyring an earlier one drew (a restart): the start rule applies. */
+async function restartedEnclave() {
+  const first = testEnclave();
+  const g = await ok(first, 'keyring.generate', { policy: 'signer' });
+  const t = testEnclave({ dir: first.dir });
+  const u = await ok(t, 'keyring.unseal', { sealed: g.sealed });
+  return { t, pub: u.public.credential_keys[0]!.public_key, keyId: u.public.current_key_id };
+}
+
 describe('auth.refresh_replay: the grace window is the enclave’s', () => {
   /** A logged-in session and one refresh: the token it rotated and the sealed retry answer. */
   async function refreshed(env?: Record<string, string>) {
@@ -280,7 +289,7 @@ describe('envelope freshness: each rule refuses on its own', () => {
   const metadata = { exchange: 'binance', label: 'main', ttl: 600 };
 
   it('issued before envelope_not_before but young: refused by the start rule alone', async () => {
-    const { t, pub } = await readyEnclave();
+    const { t, pub } = await restartedEnclave();
     // envelope_not_before = boot + max future skew + 1 (envelope-freshness.ts)
     const notBefore = t.state.bootTime + t.state.config.ENVELOPE_MAX_FUTURE_SECONDS + 1;
     t.clock.now = notBefore + 10; // an envelope from 1 s before not_before is 11 s old
@@ -292,6 +301,14 @@ describe('envelope freshness: each rule refuses on its own', () => {
       'ENVELOPE_BEFORE_START',
     );
     await ok(t, 'credential.submit', { envelope: await at(notBefore), metadata });
+  });
+
+  it('a key this process drew itself is exempt from the start rule (no earlier process held it)', async () => {
+    const { t, pub } = await readyEnclave();
+    const notBefore = t.state.bootTime + t.state.config.ENVELOPE_MAX_FUTURE_SECONDS + 1;
+    t.clock.now = notBefore + 10;
+    const young = await CryptoHelper.encryptCredentials(creds, pub, { issuedAt: notBefore - 1 });
+    await ok(t, 'credential.submit', { envelope: young, metadata });
   });
 
   it('issued after boot but too old: refused by the age rule alone', async () => {
@@ -309,7 +326,7 @@ describe('envelope freshness: each rule refuses on its own', () => {
   });
 
   it('a password envelope from before envelope_not_before is refused by the same rule', async () => {
-    const { t, pub, keyId } = await readyEnclave();
+    const { t, pub, keyId } = await restartedEnclave();
     await ok(t, 'auth.init', { sealed: null });
     const notBefore = t.state.bootTime + t.state.config.ENVELOPE_MAX_FUTURE_SECONDS + 1;
     t.clock.now = notBefore + 10;
