@@ -15,18 +15,8 @@ import {
 } from '../../src/enclave/aggregates/engine.js';
 import { roundFigure } from '../../src/enclave/aggregates/round.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
-import { buy, DAY, sell, T0 } from './helpers.js';
+import { buy, DAY, rng, sell, T0 } from './helpers.js';
 import { referenceAggregates } from './reference.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'ETH/BTC'];
 

@@ -53,3 +53,14 @@ export const sell = (price: string, amount: string, more: Partial<FillSpec> = {}
 export function near(a: number, b: number, tol: number): boolean {
   return Math.abs(a - b) <= tol;
 }
+
+/** A seeded generator in [0, 1) (mulberry32): the same history on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -17,7 +17,13 @@ import {
   startFakeExchange,
   type FakeExchange,
 } from '../../devtools/fake-exchange/index.js';
+import {
+  computeAggregatesDaily,
+  ingestedAggregatesDaily,
+} from '../../src/enclave/aggregates/daily.js';
+import { createIngest } from '../../src/enclave/aggregates/engine.js';
 import { compareFills } from '../../src/enclave/exchanges/fills.js';
+import { jcs } from '../../src/protocol/jcs.js';
 import { createDirectTransport } from '../../src/enclave/egress/direct.js';
 import {
   createTradeHistorySource,
@@ -162,8 +168,22 @@ describe('connectors against the fake exchange', () => {
   for (const exchange of ['binance', 'bybit', 'okx', 'coinbase'] as const) {
     it(`${exchange}: every generated fill exactly once, symbols discovered, every request signed`, async () => {
       const before = fx.requests.length;
-      const l = await make(exchange).listFills({ from, to });
+      // The aggregates job's hook: each page's new fills, parsed into the engine as they come.
+      const pages: (readonly Fill[])[] = [];
+      const ingest = createIngest({ from, to });
+      const l = await make(exchange).listFills({ from, to }, undefined, (page) => {
+        pages.push(page);
+        ingest.add(page);
+      });
       listings.set(exchange, l);
+      // The pages hold every listed fill exactly once, and the figures from the ingested pages
+      // are byte for byte those of one call over the sorted listing.
+      assert.ok(pages.length > 1);
+      assert.deepEqual(pages.flat().sort(compareFills), l.fills);
+      assert.equal(
+        jcs(ingestedAggregatesDaily(ingest, { from, to })),
+        jcs(computeAggregatesDaily(l.fills, { from, to })),
+      );
       const account = fx.accounts.get(KEY)!;
       const truth = account.fills.filter((f) => f.time >= from && f.time < to);
       assert.equal(l.fills.length, truth.length);

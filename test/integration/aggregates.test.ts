@@ -16,7 +16,13 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
+import {
+  expectedFills,
+  startFakeExchange,
+  type FakeExchange,
+} from '../../devtools/fake-exchange/index.js';
+import { computeAggregatesDaily } from '../../src/enclave/aggregates/daily.js';
+import { compareFills } from '../../src/enclave/exchanges/fills.js';
 import {
   aggregatesSubject,
   fetchAggregatesLogProof,
@@ -138,6 +144,15 @@ for (const engine of engines()) {
       );
       assert.ok(inWindow.length > 100, 'the window holds a real history');
       assert.equal(p.trades, inWindow.length);
+      // The job parsed each page as it came: its figures are those of one call over the
+      // listing, to the last digit.
+      const window = { from: Date.parse(FROM), to: Date.parse(TO) };
+      const oneCall = computeAggregatesDaily(
+        expectedFills('binance', account, window).sort(compareFills),
+        window,
+      );
+      for (const [k, v] of Object.entries(oneCall))
+        assert.deepEqual(body.aggregates_signed.payload[k], v, k);
       assert.equal(p.from, FROM);
       assert.equal(p.to, TO);
       assert.equal(p.exchange, 'binance');

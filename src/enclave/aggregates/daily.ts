@@ -14,8 +14,10 @@ import {
 import { plainDecimal, subDecimals } from '../../protocol/decimal-string.js';
 import type { Fill } from '../exchanges/types.js';
 import {
+  aggregateWindow,
   formatFigures,
   runAggregates,
+  type AggregatesIngest,
   type AggregatesOptions,
   type AggregatesRun,
 } from './engine.js';
@@ -41,6 +43,22 @@ export function computeAggregatesDaily(
   fills: readonly Fill[],
   opts: AggregatesOptions,
 ): AggregateFigures & { daily: DailyRow[] } {
-  const run = runAggregates(fills, opts);
+  return figuresDaily(runAggregates(fills, opts));
+}
+
+/**
+ * The same figures from fills already ingested page by page (engine.ts, `createIngest`), for
+ * the window `opts`; null when the ingest cannot stand for it (see `finish`): then
+ * `computeAggregatesDaily` over the fills gives them.
+ */
+export function ingestedAggregatesDaily(
+  ingest: AggregatesIngest,
+  opts: AggregatesOptions,
+): (AggregateFigures & { daily: DailyRow[] }) | null {
+  const w = ingest.finish(opts);
+  return w === null ? null : figuresDaily(aggregateWindow(w));
+}
+
+function figuresDaily(run: AggregatesRun): AggregateFigures & { daily: DailyRow[] } {
   return { ...formatFigures(run), daily: formatDaily(run) };
 }

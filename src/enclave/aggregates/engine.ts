@@ -14,7 +14,15 @@ import type { Fill } from '../exchanges/types.js';
 import { decimalUnits, fitsFloatUnits, readDecimal, toUnits } from './decimal.js';
 import { ExactLotQueue, LotQueue } from './lots.js';
 import { compareIds, compareTie, processingOrder, type TimestampScan } from './order.js';
-import { REC, workspace, type Workspace } from './scratch.js';
+import {
+  giveBack,
+  growHeld,
+  heldViews,
+  holdWorkspace,
+  REC,
+  workspace,
+  type Workspace,
+} from './scratch.js';
 import { roundFigure, roundMoney, SNAP_RELATIVE } from './round.js';
 
 /** One UTC day (the protocol's constant, shared with the window rule), and days of a window. */
@@ -120,7 +128,10 @@ function intern(map: Map<string, number>, names: string[], key: string): number 
 
 /** The window's fills as columns (scratch.ts), and what parsing learnt about symbols and currencies. */
 export interface ParsedWindow {
-  fills: readonly Fill[];
+  /** The fill of a row's `sel` number (the id and the strings are read from it on rare paths). */
+  fillAt: (k: number) => Fill;
+  /** Called once the aggregation no longer reads `work` (an ingest gives its buffers back). */
+  release: () => void;
   from: number;
   to: number;
   reportingCurrency: string;
@@ -140,16 +151,44 @@ export interface ParsedWindow {
 }
 
 /**
- * Step 1: one pass over the fill objects (their memory, not arithmetic, is what costs here):
- * the fills in [from, to) validated, every decimal string parsed once, written as columns.
- * The result lives in the reused work buffers (scratch.ts): valid until the next engine call.
+ * Step 1, incremental: the fills of a window parsed as they arrive (a job adds each page of the
+ * listing as it is fetched), so that after the last page only the aggregation remains. `add`
+ * is the one parse path: it validates each fill in [from, to), reads every decimal string once
+ * and appends a row to the columns; it throws AggregatesInputError at the fill the one-shot
+ * call would refuse. `finish` checks what needs every fill (fee currency names) and hands the
+ * columns to `aggregateWindow`, once (the aggregation reuses the timestamp column).
  */
-export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): ParsedWindow {
+export interface AggregatesIngest {
+  add(fills: readonly Fill[]): void;
+  /** Rows so far (fills in the window). */
+  readonly rows: number;
+  /**
+   * The parsed window. With `final` (a job whose window is known only after its last page):
+   * the same window narrowed to a later start that cuts no row, with its reporting currency;
+   * null when the rows cannot stand for that window (a row before its start, or a symbol's
+   * fills naming different base/quote, where the first fill's would win): the caller then
+   * parses its fills in one call, as before.
+   */
+  finish(final?: AggregatesOptions): ParsedWindow | null;
+}
+
+/**
+ * A new ingest of the window `opts`. `size`: the number of fills of a single `add` that is
+ * the whole input (`computeAggregates`): the rows then live in the shared work buffers
+ * (scratch.ts), valid until the next engine call. Without it (a job, whose pages arrive while
+ * other engine calls run) the ingest holds a set of buffers of its own (scratch.ts,
+ * `holdWorkspace`), grows it page by page, and gives it back after its aggregation.
+ */
+export function createIngest(opts: AggregatesOptions, size?: number): AggregatesIngest {
   const reportingCurrency = checkOptions(opts);
   const { from, to } = opts;
-  const n = fills.length;
-  const work = workspace(n);
-  const { sel, ts, rec, recI } = work;
+  const shared = size !== undefined;
+  // A job's ingest holds a workspace of its own (scratch.ts) until its aggregation is done.
+  let held = shared ? undefined : holdWorkspace(0);
+  let rows = held ? heldViews(held, held.capacity) : workspace(size!);
+  const pages: (readonly Fill[])[] = [];
+  const pageStart: number[] = [];
+  let added = 0;
   const symIndex = new Map<string, number>();
   const symNames: string[] = [];
   const symBase: string[] = [];
@@ -163,128 +202,220 @@ export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): Pa
   const symMaxQty: number[] = [];
   const symLastTs: number[] = [];
   const symLastRow: number[] = [];
-  let bySymbolInOrder = true;
-  // One-entry caches: fills usually repeat the previous fill's symbol and third fee currency.
-  let lastSymbol = '';
-  let lastSym = -1;
-  let lastCurName = '';
-  let lastCur = -1;
-  // The scan processingOrder needs, made here while the timestamps pass by.
-  let inOrder = true;
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = -1;
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const f = fills[i]!;
-    const t = f.timestamp;
-    if (!Number.isSafeInteger(t))
-      throw new AggregatesInputError('fill timestamp is not an integer');
-    if (t < from || t >= to) continue;
-    const j = m++;
-    // Still in processing order (time, then id, then symbol)? Ids are read only on ties.
-    // (The previous timestamp is read back from its column: kept in a local, V8 boxed it.)
-    if (j > 0) {
-      const prevT = ts[j - 1]!;
-      if (t < prevT) inOrder = false;
-      else if (t === prevT && inOrder) {
-        const prev = fills[sel[j - 1]!]!;
-        inOrder = compareTie(prev.id, prev.symbol, f.id, f.symbol) <= 0;
-      }
+  const st = {
+    m: 0,
+    bySymbolInOrder: true,
+    /** Whether a symbol's fills name different base/quote (the first fill's are used). */
+    partsVary: false,
+    // One-entry caches: fills usually repeat the previous fill's symbol and third fee currency.
+    lastSymbol: '',
+    lastSym: -1,
+    lastCurName: '',
+    lastCur: -1,
+    // The scan processingOrder needs, made here while the timestamps pass by.
+    inOrder: true,
+    lo: Number.POSITIVE_INFINITY,
+    hi: -1,
+  };
+  let broken = false;
+  let finished = false;
+
+  const fillAt = (k: number): Fill => {
+    if (pages.length === 1) return pages[0]![k]!;
+    let a = 0;
+    let b = pages.length - 1;
+    while (a < b) {
+      const mid = (a + b + 1) >> 1;
+      if (pageStart[mid]! <= k) a = mid;
+      else b = mid - 1;
     }
-    if (t < lo) lo = t;
-    if (t > hi) hi = t;
-    sel[j] = i;
-    ts[j] = t;
-    let s = lastSym;
-    if (f.symbol !== lastSymbol || s < 0) {
-      const known = symIndex.get(f.symbol);
-      if (known === undefined) {
-        if (f.symbol !== `${f.base}/${f.quote}` || !CUR_RE.test(f.base) || !CUR_RE.test(f.quote))
-          throw new AggregatesInputError('fill symbol does not match its base and quote');
-        s = intern(symIndex, symNames, f.symbol);
-        symBase.push(f.base);
-        symQuote.push(f.quote);
-        symQuoteCur.push(intern(curIndex, currencies, f.quote));
-        symBaseCur.push(-1);
-        symDigits.push(0);
-        symMaxQty.push(0);
-        symLastTs.push(-1);
-        symLastRow.push(-1);
-      } else s = known;
-      lastSymbol = f.symbol;
-      lastSym = s;
+    return pages[a]![k - pageStart[a]!]!;
+  };
+
+  function add(fills: readonly Fill[]): void {
+    if (broken || finished) throw new TypeError('ingest: add after a refusal or after finish');
+    const n = fills.length;
+    if (shared ? pages.length > 0 || n > size : false)
+      throw new TypeError('ingest: a shared ingest takes its fills in one add');
+    if (n === 0 && !shared) return;
+    if (held && st.m + n > held.capacity) {
+      held = growHeld(held, st.m + n, st.m);
+      rows = heldViews(held, held.capacity);
     }
-    // Is this symbol's sequence still in processing order (time, then id; same symbol)?
-    const lt = symLastTs[s]!;
-    if (t < lt) bySymbolInOrder = false;
-    else if (t === lt && bySymbolInOrder)
-      bySymbolInOrder = compareIds(fills[sel[symLastRow[s]!]!]!.id, f.id) <= 0;
-    symLastTs[s] = t;
-    symLastRow[s] = j;
-    let m0: number;
-    if (f.side === 'buy') m0 = 1;
-    else if (f.side === 'sell') m0 = 0;
-    else throw new AggregatesInputError('fill side is neither buy nor sell');
-    // Each decimal string is read straight into its column: price, amount, fee cost.
-    const r = j * REC;
-    if (readDecimal(f.price, rec, r) < 0)
-      throw new AggregatesInputError('fill price is not a decimal');
-    let digits = readDecimal(f.amount, rec, r + 1);
-    const q = rec[r + 1]!;
-    if (!(q > 0)) throw new AggregatesInputError('fill amount is not a positive decimal');
-    let total = q;
-    const fee = f.fee;
-    if (fee === null) rec[r + 2] = 0;
-    else {
-      const costDigits = readDecimal(fee.cost, rec, r + 2);
-      if (costDigits < 0) throw new AggregatesInputError('fill fee is not a decimal');
-      const cost = rec[r + 2]!;
-      const fc = fee.currency;
-      let cur: number;
-      let kind = FEE_OTHER;
-      if (fc === symQuote[s]) {
-        kind = FEE_QUOTE;
-        cur = symQuoteCur[s]!;
-      } else if (fc === symBase[s]) {
-        kind = FEE_BASE;
-        if (costDigits > digits) digits = costDigits;
-        total += cost;
-        cur = symBaseCur[s]!;
-        if (cur < 0) symBaseCur[s] = cur = internFeeCurrency(curIndex, currencies, fc);
-      } else {
-        cur = lastCur;
-        if (fc !== lastCurName || cur < 0) {
-          cur = internFeeCurrency(curIndex, currencies, fc);
-          lastCurName = fc;
-          lastCur = cur;
+    const { sel, ts, rec, recI } = rows;
+    const base = added;
+    pages.push(fills);
+    pageStart.push(base);
+    added += n;
+    broken = true;
+    // The loop's state in locals (a closure's variables live in its context, where V8 would
+    // box every new double): written back once the page is read.
+    let m = st.m;
+    let lo = st.lo;
+    let hi = st.hi;
+    let inOrder = st.inOrder;
+    let bySymbolInOrder = st.bySymbolInOrder;
+    let partsVary = st.partsVary;
+    let lastSymbol = st.lastSymbol;
+    let lastSym = st.lastSym;
+    let lastCurName = st.lastCurName;
+    let lastCur = st.lastCur;
+    for (let i = 0; i < n; i++) {
+      const f = fills[i]!;
+      const t = f.timestamp;
+      if (!Number.isSafeInteger(t))
+        throw new AggregatesInputError('fill timestamp is not an integer');
+      if (t < from || t >= to) continue;
+      const j = m++;
+      // Still in processing order (time, then id, then symbol)? Ids are read only on ties.
+      // (The previous timestamp is read back from its column: kept in a local, V8 boxed it.)
+      if (j > 0) {
+        const prevT = ts[j - 1]!;
+        if (t < prevT) inOrder = false;
+        else if (t === prevT && inOrder) {
+          const prev = fillAt(sel[j - 1]!);
+          inOrder = compareTie(prev.id, prev.symbol, f.id, f.symbol) <= 0;
         }
       }
-      m0 += cur * META_CUR + kind * 2;
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+      sel[j] = base + i;
+      ts[j] = t;
+      let s = lastSym;
+      if (f.symbol !== lastSymbol || s < 0) {
+        const known = symIndex.get(f.symbol);
+        if (known === undefined) {
+          if (f.symbol !== `${f.base}/${f.quote}` || !CUR_RE.test(f.base) || !CUR_RE.test(f.quote))
+            throw new AggregatesInputError('fill symbol does not match its base and quote');
+          s = intern(symIndex, symNames, f.symbol);
+          symBase.push(f.base);
+          symQuote.push(f.quote);
+          symQuoteCur.push(intern(curIndex, currencies, f.quote));
+          symBaseCur.push(-1);
+          symDigits.push(0);
+          symMaxQty.push(0);
+          symLastTs.push(-1);
+          symLastRow.push(-1);
+        } else s = known;
+        lastSymbol = f.symbol;
+        lastSym = s;
+      }
+      // Only the symbol's first fill is checked against its base and quote: does any differ?
+      if (!shared && (f.base !== symBase[s] || f.quote !== symQuote[s])) partsVary = true;
+      // Is this symbol's sequence still in processing order (time, then id; same symbol)?
+      const lt = symLastTs[s]!;
+      if (t < lt) bySymbolInOrder = false;
+      else if (t === lt && bySymbolInOrder)
+        bySymbolInOrder = compareIds(fillAt(sel[symLastRow[s]!]!).id, f.id) <= 0;
+      symLastTs[s] = t;
+      symLastRow[s] = j;
+      let m0: number;
+      if (f.side === 'buy') m0 = 1;
+      else if (f.side === 'sell') m0 = 0;
+      else throw new AggregatesInputError('fill side is neither buy nor sell');
+      // Each decimal string is read straight into its column: price, amount, fee cost.
+      const r = j * REC;
+      if (readDecimal(f.price, rec, r) < 0)
+        throw new AggregatesInputError('fill price is not a decimal');
+      let digits = readDecimal(f.amount, rec, r + 1);
+      const q = rec[r + 1]!;
+      if (!(q > 0)) throw new AggregatesInputError('fill amount is not a positive decimal');
+      let total = q;
+      const fee = f.fee;
+      if (fee === null) rec[r + 2] = 0;
+      else {
+        const costDigits = readDecimal(fee.cost, rec, r + 2);
+        if (costDigits < 0) throw new AggregatesInputError('fill fee is not a decimal');
+        const cost = rec[r + 2]!;
+        const fc = fee.currency;
+        let cur: number;
+        let kind = FEE_OTHER;
+        if (fc === symQuote[s]) {
+          kind = FEE_QUOTE;
+          cur = symQuoteCur[s]!;
+        } else if (fc === symBase[s]) {
+          kind = FEE_BASE;
+          if (costDigits > digits) digits = costDigits;
+          total += cost;
+          cur = symBaseCur[s]!;
+          if (cur < 0) symBaseCur[s] = cur = internFeeCurrency(curIndex, currencies, fc);
+        } else {
+          cur = lastCur;
+          if (fc !== lastCurName || cur < 0) {
+            cur = internFeeCurrency(curIndex, currencies, fc);
+            lastCurName = fc;
+            lastCur = cur;
+          }
+        }
+        m0 += cur * META_CUR + kind * 2;
+      }
+      recI[2 * r + 6] = s;
+      recI[2 * r + 7] = m0;
+      if (digits > symDigits[s]!) symDigits[s] = digits;
+      if (total > symMaxQty[s]!) symMaxQty[s] = total;
     }
-    recI[2 * r + 6] = s;
-    recI[2 * r + 7] = m0;
-    if (digits > symDigits[s]!) symDigits[s] = digits;
-    if (total > symMaxQty[s]!) symMaxQty[s] = total;
+    Object.assign(st, { m, lo, hi, inOrder, bySymbolInOrder, partsVary });
+    Object.assign(st, { lastSymbol, lastSym, lastCurName, lastCur });
+    broken = false;
   }
-  for (const c of currencies) {
-    if (!CUR_RE.test(c)) throw new AggregatesInputError('fill fee currency');
+
+  /** The held workspace back to the shared one (after the aggregation, or instead of it). */
+  function release(): void {
+    if (held) giveBack(held);
+    held = undefined;
   }
+
+  function finish(final?: AggregatesOptions): ParsedWindow | null {
+    if (broken || finished) throw new TypeError('ingest: finish after a refusal or twice');
+    const { m, lo, hi } = st;
+    let window = { from, to, reportingCurrency };
+    if (final !== undefined) {
+      const rc = checkOptions(final);
+      if (final.to !== to || final.from < from || (m > 0 && lo < final.from) || st.partsVary) {
+        finished = true;
+        release();
+        return null;
+      }
+      window = { from: final.from, to, reportingCurrency: rc };
+    }
+    finished = true;
+    for (const c of currencies) {
+      if (!CUR_RE.test(c)) throw new AggregatesInputError('fill fee currency');
+    }
+    return {
+      fillAt,
+      release,
+      ...window,
+      m,
+      work: held ? heldViews(held, m) : workspace(size!),
+      symNames,
+      symQuote,
+      curIndex,
+      currencies,
+      symDigits,
+      symMaxQty,
+      bySymbolInOrder: st.bySymbolInOrder,
+      scan: { sorted: st.inOrder, lo: m > 0 ? lo : 0, hi: m > 0 ? hi : 0 },
+    };
+  }
+
   return {
-    fills,
-    from,
-    to,
-    reportingCurrency,
-    m,
-    work,
-    symNames,
-    symQuote,
-    curIndex,
-    currencies,
-    symDigits,
-    symMaxQty,
-    bySymbolInOrder,
-    scan: { sorted: inOrder, lo: m > 0 ? lo : 0, hi: m > 0 ? hi : 0 },
+    add,
+    get rows() {
+      return st.m;
+    },
+    finish,
   };
+}
+
+/**
+ * Step 1 in one call: `createIngest` over all the fills at once, in the shared work buffers.
+ * The result is valid until the next engine call.
+ */
+export function parseWindow(fills: readonly Fill[], opts: AggregatesOptions): ParsedWindow {
+  const ingest = createIngest(opts, fills.length);
+  ingest.add(fills);
+  return ingest.finish()!;
 }
 
 /** matchFifo's slow path: the fill's units as BigInt, from its strings (rare). */
@@ -383,7 +514,7 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
     } else {
       fillPnl = matchExact(
         exact,
-        w.fills[work.sel[r / REC]!]!,
+        w.fillAt(work.sel[r / REC]!),
         side,
         kind === FEE_BASE,
         p,
@@ -529,7 +660,15 @@ function sumInOrder(
 
 /** Steps 2–4 on a window parsed by `parseWindow` (before any other engine call). */
 export function aggregateWindow(w: ParsedWindow): AggregatesRun {
-  const { fills, from, to, reportingCurrency: rc, m, work, currencies } = w;
+  try {
+    return aggregateRows(w);
+  } finally {
+    w.release();
+  }
+}
+
+function aggregateRows(w: ParsedWindow): AggregatesRun {
+  const { from, to, reportingCurrency: rc, m, work, currencies } = w;
   const nSym = w.symNames.length;
   const nCur = currencies.length;
   // Per-symbol fees are a dense symbol × currency table: real accounts have at most a few
@@ -541,8 +680,8 @@ export function aggregateWindow(w: ParsedWindow): AggregatesRun {
     m,
     {
       ts: work.ts,
-      id: (j) => fills[work.sel[j]!]!.id,
-      symbol: (j) => fills[work.sel[j]!]!.symbol,
+      id: (j) => w.fillAt(work.sel[j]!).id,
+      symbol: (j) => w.fillAt(work.sel[j]!).symbol,
       scan: w.scan,
     },
     work,

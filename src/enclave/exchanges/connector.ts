@@ -100,14 +100,14 @@ export function createTradeHistorySource(
 
   return {
     exchange,
-    async listFills(query: FillQuery, onProgress): Promise<FillListing> {
+    async listFills(query: FillQuery, onProgress, onFills): Promise<FillListing> {
       if (!credentials) throw new TypeError('listFills: this source was already used');
       if (!Number.isSafeInteger(query.from) || !Number.isSafeInteger(query.to))
         throw new TypeError('query.from, query.to: integer milliseconds');
       if (query.from >= query.to) throw new RangeError('query: from must be before to');
       const creds = credentials;
       credentials = undefined;
-      const fills = new FillSet(query.from, query.to, options.maxFills);
+      const fills = new FillSet(query.from, query.to, options.maxFills, onFills);
       const report = () =>
         onProgress?.({
           requests: session.requests,

@@ -88,19 +88,24 @@ export class FillSet {
     readonly to: number,
     /** Past this many fills the listing fails (AGGREGATES_TOO_MANY_FILLS): memory stays bounded. */
     readonly maxFills: number = DEFAULT_MAX_FILLS,
+    /** Called with each page's new fills, in the order they were added (the aggregates ingest). */
+    readonly onNew?: (fills: readonly Fill[]) => void,
   ) {}
 
   /** Adds the fills inside the window; returns how many were new. */
   addAll(fills: readonly Fill[]): number {
     let added = 0;
+    const fresh: Fill[] | undefined = this.onNew ? [] : undefined;
     for (const f of fills) {
       if (f.timestamp < this.from || f.timestamp >= this.to) continue;
       const k = `${f.symbol}\u0000${f.id}`;
       if (this.#fills.has(k)) continue;
       if (this.#fills.size >= this.maxFills) throw new RpcError('AGGREGATES_TOO_MANY_FILLS');
       this.#fills.set(k, f);
+      fresh?.push(f);
       added++;
     }
+    if (fresh !== undefined && fresh.length > 0) this.onNew!(fresh);
     return added;
   }
 

@@ -91,5 +91,13 @@ export interface FillListing {
 
 export interface TradeHistorySource {
   readonly exchange: Exchange;
-  listFills(query: FillQuery, onProgress?: (p: JobProgress) => void): Promise<FillListing>;
+  /**
+   * `onFills` sees each page's new fills (in the window, not seen before) as it is fetched, so a
+   * caller can parse them while the next page is awaited (the aggregates job).
+   */
+  listFills(
+    query: FillQuery,
+    onProgress?: (p: JobProgress) => void,
+    onFills?: (fills: readonly Fill[]) => void,
+  ): Promise<FillListing>;
 }

@@ -22,11 +22,11 @@ import { jcs } from '../../protocol/jcs.js';
 import { sessionLogSubject } from '../../protocol/log/entry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { JobProgress, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
-import { computeAggregatesDaily } from '../aggregates/daily.js';
-import { AggregatesInputError } from '../aggregates/engine.js';
+import { computeAggregatesDaily, ingestedAggregatesDaily } from '../aggregates/daily.js';
+import { AggregatesInputError, createIngest } from '../aggregates/engine.js';
 import { signAggregates } from '../aggregates/sign.js';
 import { createTradeHistorySource } from '../exchanges/connector.js';
-import type { ApiCredentials } from '../exchanges/types.js';
+import type { ApiCredentials, Fill } from '../exchanges/types.js';
 import { readyKeyring, type EnclaveState, type SignedAggregates } from '../state.js';
 import { checkStoredCredential } from './verify-stored.js';
 import { ENVELOPE_PURPOSES, openStored } from './open-envelope.js';
@@ -104,6 +104,14 @@ async function runJob(
     maxFills: state.config.AGGREGATES_MAX_FILLS,
     signal,
   });
+  // Each page's new fills are parsed into the engine's columns as they arrive, so after the
+  // last page only the aggregation remains. A fill the engine refuses only drops the ingest:
+  // the one-call path below then refuses it as it always did (same error, same inputs).
+  let ingest = refusalAsNone(() => createIngest({ from, to }));
+  const onFills = (page: readonly Fill[]) => {
+    const into = ingest;
+    if (into) ingest = refusalAsNone(() => (into.add(page), into));
+  };
   // The cancel flag is checked between pages (every page reports progress) as well as by
   // every request the connector sends (the signal).
   const listing = await source.listFills(
@@ -112,6 +120,7 @@ async function runJob(
       signal.throwIfAborted();
       progress(p);
     },
+    onFills,
   );
   signal.throwIfAborted();
   progress({
@@ -133,11 +142,10 @@ async function runJob(
   if (listing.coveredFrom !== undefined) windowFrom = Math.max(windowFrom, listing.coveredFrom);
   let figures;
   try {
-    figures = computeAggregatesDaily(listing.fills, {
-      from: windowFrom,
-      to,
-      reportingCurrency: params.reporting_currency,
-    });
+    const opts = { from: windowFrom, to, reportingCurrency: params.reporting_currency };
+    figures =
+      (ingest && ingestedAggregatesDaily(ingest, opts)) ??
+      computeAggregatesDaily(listing.fills, opts);
   } catch (err) {
     // A fill the engine refuses came from the exchange's answer (the connector validated its shape).
     if (err instanceof AggregatesInputError) throw new RpcError('EXCHANGE_BAD_RESPONSE');
@@ -172,6 +180,16 @@ async function runJob(
     signed_at: state.now(),
     account_salt: bytesToBase64(salt),
   };
+}
+
+/** What `make` returns, or nothing when the engine refuses its input (a fill, the window). */
+function refusalAsNone<T>(make: () => T): T | undefined {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof AggregatesInputError) return undefined;
+    throw err;
+  }
 }
 
 export function aggregatesPoll(
