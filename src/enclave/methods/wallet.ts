@@ -4,16 +4,15 @@
  * the raw HTTP body strictly, opens the share through the one envelope-opening path (purpose
  * `wallet_share`: replay and freshness rules, `binds` over this very body), then calls the pure
  * custody core (../wallet/custody.ts) and returns the next record with a fresh MAC. Operations
- * that issue a new record run one at a time per wallet; signatures run concurrently, and check
- * the record's freshness and the daily allowance, sign and record the spend in one synchronous
- * step (walletSign), so two signatures cannot both spend the same allowance.
+ * on one wallet run one at a time, so two concurrent signatures cannot both spend the same
+ * daily allowance.
  */
 import { sign } from 'node:crypto';
 import { z } from 'zod';
 import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { CredentialEnvelopeSchema } from '../../protocol/envelope/registry.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
-import type { SpendCounter, WalletRecord } from '../../protocol/rpc/wallet-methods.js';
+import type { WalletRecord } from '../../protocol/rpc/wallet-methods.js';
 import { signRequestDigest, type WalletAction } from '../../protocol/wallet/binds.js';
 import { ethereumAccountFromXpub } from '../../protocol/wallet/derive.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
@@ -33,7 +32,6 @@ import {
   signWithShares,
   verifyClientShare,
   type ClientShare,
-  type SpendLedger,
   type StoredWallet,
   type WalletKeys,
 } from '../wallet/custody.js';
@@ -216,73 +214,55 @@ const SignBody = z
   .object({ address: z.string().max(64), request: SignRequestSchema, share: z.unknown() })
   .strict();
 
-/**
- * Not queued behind the wallet's other operations: signatures of one wallet open and combine
- * their shares concurrently (the awaits of envelope opening and Shamir would otherwise leave
- * the enclave idle while the next signature waits). What must be atomic is the record's
- * freshness, the daily allowance and its advance: SpendLedger re-checks both synchronously
- * right before the signature and records the spend before any other call runs.
- */
-export async function walletSign(
+export function walletSign(
   state: EnclaveState,
   params: MethodParams<'wallet.sign'>,
 ): Promise<MethodResult<'wallet.sign'>> {
   const { record, body } = params;
-  const stored = checked(state, record);
-  const k = walletKeyring(state);
-  const req = parseBody(SignBody, body);
-  const requestDigest = signRequestDigest(body['request']);
-  const account = record.accounts.find((a) =>
-    a.chain === 'ethereum'
-      ? a.address.toLowerCase() === req.address.toLowerCase()
-      : a.address === req.address,
-  );
-  if (!account) throw new WalletError('WALLET_ADDRESS_UNKNOWN');
-  const rules = PolicyRulesSchema.safeParse(record.rules);
-  if (!rules.success) throw new WalletError('WALLET_STATE_INVALID');
-  const day = utcDay(state.now());
-  let spent = 0n;
-  let spend: SpendCounter | undefined;
-  const ledger: SpendLedger = {
-    spentTodayWei() {
-      // A policy change, resplit or deletion issued while this share opened makes the record
-      // stale: the signature follows the newest record only.
-      checked(state, record);
-      spent = spentToday(k.macKey, state.wallets, record.wallet_id, day, params.spend);
-      return spent;
-    },
-    signed(verdict) {
-      spend = signSpend(k.macKey, {
-        wallet_id: record.wallet_id,
-        day,
-        spent_wei: (spent + verdict.spendWei).toString(),
-      });
-      rememberSpend(state.wallets, spend);
-    },
-  };
-  ledger.spentTodayWei(); // a bad counter is refused before the share is spent
-  const share = await openShare(state, 'sign', record.wallet_id, body);
-  const out = await signWithShares(keysOf(k), stored, share, {
-    account: { chain: account.chain, index: account.index },
-    address: account.address,
-    request: req.request,
-    rules: rules.data,
-    ledger,
-  });
-  if (!('result' in out))
+  return serialized(state, record.wallet_id, async () => {
+    const stored = checked(state, record);
+    const k = walletKeyring(state);
+    const req = parseBody(SignBody, body);
+    const requestDigest = signRequestDigest(body['request']);
+    const account = record.accounts.find((a) =>
+      a.chain === 'ethereum'
+        ? a.address.toLowerCase() === req.address.toLowerCase()
+        : a.address === req.address,
+    );
+    if (!account) throw new WalletError('WALLET_ADDRESS_UNKNOWN');
+    const rules = PolicyRulesSchema.safeParse(record.rules);
+    if (!rules.success) throw new WalletError('WALLET_STATE_INVALID');
+    const day = utcDay(state.now());
+    const spent = spentToday(k.macKey, state.wallets, record.wallet_id, day, params.spend);
+    const share = await openShare(state, 'sign', record.wallet_id, body);
+    const out = await signWithShares(keysOf(k), stored, share, {
+      account: { chain: account.chain, index: account.index },
+      address: account.address,
+      request: req.request,
+      rules: rules.data,
+      spentTodayWei: spent,
+    });
+    if (!('result' in out))
+      return {
+        verdict: 'denied',
+        request_digest: requestDigest,
+        address: account.address,
+        rule: out.verdict.rule,
+      };
+    const spend = signSpend(k.macKey, {
+      wallet_id: record.wallet_id,
+      day,
+      spent_wei: (spent + out.verdict.spendWei).toString(),
+    });
+    rememberSpend(state.wallets, spend);
     return {
-      verdict: 'denied',
+      verdict: 'allowed',
       request_digest: requestDigest,
       address: account.address,
-      rule: out.verdict.rule,
+      result: out.result,
+      spend,
     };
-  return {
-    verdict: 'allowed',
-    request_digest: requestDigest,
-    address: account.address,
-    result: out.result,
-    spend: spend!,
-  };
+  });
 }
 
 /** An action that changes no key: proof of possession, then the next record. */

@@ -264,25 +264,13 @@ function signWithKey(key: AccountKey, request: SignRequest): SignResult {
   }
 }
 
-/**
- * What the wallet has signed today, as the enclave knows it when asked. Signatures of one wallet
- * may be in flight together (their shares open and combine concurrently), so the allowance is
- * read once before any secret is reconstructed, to refuse early, and again right before the
- * signature, where `signed` records the spend: between that second read and `signed` there is
- * no await, so two signatures cannot both spend the same allowance. Either may throw to refuse.
- */
-export interface SpendLedger {
-  spentTodayWei(): bigint;
-  signed(verdict: Extract<PolicyVerdict, { allowed: true }>): void;
-}
-
 export interface SignArgs {
   /** The account the host says holds `address`; re-derived and compared, so a lie fails. */
   account: { chain: Chain; index: number };
   address: string;
   request: SignRequest;
   rules: readonly PolicyRule[];
-  ledger: SpendLedger;
+  spentTodayWei: bigint;
 }
 
 export type SignOutcome =
@@ -291,9 +279,8 @@ export type SignOutcome =
 
 /**
  * POST /wallets/:id/sign. The policy is evaluated before any secret is reconstructed, so a
- * refused request touches no share, and again with the ledger's newest figure right before the
- * signature (SpendLedger); the verdict is returned for the log either way. Throws POLICY_DENIED
- * only through the caller (it decides how to log before answering 403).
+ * refused request touches no share; the verdict is returned for the log either way. Throws
+ * POLICY_DENIED only through the caller (it decides how to log before answering 403).
  */
 export async function signWithShares(
   keys: WalletKeys,
@@ -301,21 +288,14 @@ export async function signWithShares(
   clientShare: ClientShare,
   args: SignArgs,
 ): Promise<SignOutcome> {
-  const evaluate = () =>
-    evaluatePolicy(args.rules, args.request, { spentTodayWei: args.ledger.spentTodayWei() });
-  let early: PolicyVerdict;
-  try {
-    if (CHAIN_OF[args.request.type] !== args.account.chain)
-      throw new WalletError('WALLET_REQUEST_INVALID');
-    // The ledger may throw here too (a record superseded while the share opened).
-    early = evaluate();
-  } catch (err) {
+  if (CHAIN_OF[args.request.type] !== args.account.chain) {
     wipe(clientShare.share);
-    throw err;
+    throw new WalletError('WALLET_REQUEST_INVALID');
   }
-  if (!early.allowed) {
+  const verdict = evaluatePolicy(args.rules, args.request, { spentTodayWei: args.spentTodayWei });
+  if (!verdict.allowed) {
     wipe(clientShare.share);
-    return { verdict: early };
+    return { verdict };
   }
   return withSeed(keys, wallet, clientShare, (seed) => {
     const key = deriveAccountKey(seed, args.account.chain, args.account.index);
@@ -325,12 +305,7 @@ export async function signWithShares(
           ? key.address.toLowerCase() === args.address.toLowerCase()
           : key.address === args.address;
       if (!same) throw new WalletError('WALLET_ADDRESS_UNKNOWN');
-      // Synchronous from here to `signed`: see SpendLedger.
-      const verdict = evaluate();
-      if (!verdict.allowed) return { verdict };
-      const result = signWithKey(key, args.request);
-      args.ledger.signed(verdict);
-      return { verdict, result };
+      return { verdict, result: signWithKey(key, args.request) };
     } finally {
       wipe(key.privateKey);
     }

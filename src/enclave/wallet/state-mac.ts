@@ -45,7 +45,7 @@ export interface WalletMemory {
   readonly versions: Map<string, number>;
   /** Highest spend issued per `${wallet}|${day}` since boot. */
   readonly spent: Map<string, bigint>;
-  /** The tail of each wallet's queue of record-issuing operations (signatures are not queued). */
+  /** The tail of each wallet's queue of operations (methods/wallet.ts runs one at a time). */
   readonly queues: Map<string, Promise<unknown>>;
 }
 
