@@ -1,0 +1,481 @@
+/**
+ * The top-level files of src/protocol for the mutation run (docs/mutation-testing.md): every
+ * schema bound at its exact edge, each regex's anchors, the refusal messages that reach users,
+ * the wire strings recomputed from docs/protocol/ (log subjects, commitments, thumbprints), the
+ * window and daily-series rules of signed aggregates, and the exact decimal arithmetic. The
+ * vectors and service tests prove the formats; these prove each check is needed on its own.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { z } from 'zod';
+import {
+  accountCommitment,
+  AGGREGATES_FUTURE_SKEW_MS,
+  AGGREGATES_VERSION_V1,
+  AGGREGATES_VERSION_V2,
+  AggregatesContextSchema,
+  AggregatesNonceSchema,
+  AggregateFiguresSchema,
+  AggregatesPayloadV1Schema,
+  AggregatesPayloadV2Schema,
+  AggregatesPayloadV3Schema,
+  aggregatesSubject,
+  aggregatesWindow,
+  AudienceSchema,
+  CurrencySchema,
+  DailyRowSchema,
+  dailySeriesProblem,
+  DAY_MS,
+  ExchangeAccountIdSchema,
+  IsoUtcSchema,
+  SymbolSchema,
+  windowDays,
+} from '../../src/protocol/aggregates.js';
+import {
+  AccessClaimsSchema,
+  AuthPlaintextSchema,
+  EmailSchema,
+  Es256PublicJwkSchema,
+  JwksSchema,
+  KidSchema,
+  PASSWORD_MAX_LENGTH,
+  PasswordSchema,
+  userLogSubject,
+} from '../../src/protocol/auth.js';
+import {
+  CredentialPlaintextSchema,
+  LabelSchema,
+  MIN_TTL_SECONDS,
+  SessionMetadataSchema,
+} from '../../src/protocol/credentials.js';
+import {
+  addDecimals,
+  DecimalStringSchema,
+  plainDecimal,
+  subDecimals,
+} from '../../src/protocol/decimal-string.js';
+import { EXCHANGE_URL_VARS } from '../../src/protocol/exchange-table.js';
+import { jcs } from '../../src/protocol/jcs.js';
+import { KeyIdSchema, okpThumbprint } from '../../src/protocol/key-id.js';
+import { buildExample } from '../aggregates/example.js';
+
+const sha256hex = (...parts: (string | Uint8Array)[]): string => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+};
+const ok = (schema: z.ZodType, v: unknown): void => {
+  const r = schema.safeParse(v);
+  assert.ok(r.success, `${JSON.stringify(v)?.slice(0, 80)} should pass: ${r.error?.message}`);
+};
+const no = (schema: z.ZodType, v: unknown, message?: string): void => {
+  const r = schema.safeParse(v);
+  assert.ok(!r.success, `${JSON.stringify(v)?.slice(0, 80)} should be refused`);
+  if (message !== undefined)
+    assert.deepEqual([...new Set(r.error.issues.map((i) => i.message))], [message]);
+};
+const b64u43 = 'A'.repeat(42) + '_';
+
+describe('auth.ts', () => {
+  it('an email is trimmed and lower-cased, 3 to 254 chars, one "@" between non-blank parts', () => {
+    assert.equal(EmailSchema.parse('  Ab@Ex.COM '), 'ab@ex.com');
+    ok(EmailSchema, 'a@b');
+    ok(EmailSchema, 'ab@cd');
+    const long = `${'a'.repeat(250)}@b.c`;
+    assert.equal(long.length, 254);
+    ok(EmailSchema, long);
+    no(EmailSchema, `a${long}`);
+    const msg = 'email must look like name@domain';
+    for (const bad of ['a@b@c', 'a b@c', 'ab@c d', '@bc', 'ab@', 'a@@b']) no(EmailSchema, bad, msg);
+  });
+
+  it("a password is 1 to PASSWORD_MAX_LENGTH chars (the minimum is the enclave's)", () => {
+    ok(PasswordSchema, 'x');
+    ok(PasswordSchema, 'xy');
+    ok(PasswordSchema, 'x'.repeat(PASSWORD_MAX_LENGTH));
+    no(PasswordSchema, 'x'.repeat(PASSWORD_MAX_LENGTH + 1));
+    no(PasswordSchema, '');
+  });
+
+  const jwk = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: b64u43,
+    y: b64u43,
+    kid: b64u43,
+    use: 'sig',
+    alg: 'ES256',
+  };
+  it('a kid, x and y are exactly 43 base64url chars (RFC 7638 thumbprint / P-256 coordinate)', () => {
+    ok(KidSchema, b64u43);
+    for (const bad of [
+      b64u43.slice(1),
+      `${b64u43}A`,
+      `!${b64u43.slice(1)}`,
+      `${b64u43.slice(1)}!`,
+    ]) {
+      no(KidSchema, bad);
+      for (const k of ['x', 'y', 'kid'] as const) no(Es256PublicJwkSchema, { ...jwk, [k]: bad });
+    }
+  });
+
+  it('the ES256 JWK keeps every member and refuses another kty, crv, use or alg', () => {
+    assert.deepEqual(Es256PublicJwkSchema.parse(jwk), jwk);
+    for (const [k, v] of [
+      ['kty', 'OKP'],
+      ['crv', 'P-384'],
+      ['use', 'enc'],
+      ['alg', 'EdDSA'],
+    ]) {
+      no(Es256PublicJwkSchema, { ...jwk, [k!]: v });
+    }
+  });
+
+  it('a JWKS holds 0 to 64 keys', () => {
+    assert.deepEqual(JwksSchema.parse({ keys: [jwk] }), { keys: [jwk] });
+    ok(JwksSchema, { keys: [] });
+    ok(JwksSchema, { keys: Array(64).fill(jwk) });
+    no(JwksSchema, { keys: Array(65).fill(jwk) });
+  });
+
+  it('the auth plaintext takes each of the five actions and keeps every member', () => {
+    for (const action of ['register', 'login', 'reset', 'link', 'change']) {
+      const p = { purpose: 'auth', action, email: 'a@b.c', password: 'pw', issued_at: 0 };
+      assert.deepEqual(AuthPlaintextSchema.parse(p), p);
+    }
+    no(AuthPlaintextSchema, {
+      purpose: 'auth',
+      action: 'delete',
+      email: 'a@b.c',
+      password: 'p',
+      issued_at: 0,
+    });
+    no(AuthPlaintextSchema, {
+      purpose: '',
+      action: 'login',
+      email: 'a@b.c',
+      password: 'p',
+      issued_at: 0,
+    });
+  });
+
+  it('access claims keep their members; amr has at most 8 methods of at most 16 chars', () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    const c = {
+      iss: 'i',
+      aud: 'a',
+      sub: id,
+      sid: id,
+      exp: 2,
+      iat: 1,
+      jti: id,
+      roles: ['operator'],
+      amr: ['pwd'],
+      auth_time: 1,
+    };
+    assert.deepEqual(AccessClaimsSchema.parse(c), c);
+    ok(AccessClaimsSchema, { ...c, amr: Array(8).fill('x'.repeat(16)) });
+    no(AccessClaimsSchema, { ...c, amr: Array(9).fill('pwd') });
+    no(AccessClaimsSchema, { ...c, amr: ['x'.repeat(17)] });
+  });
+
+  it('a user\'s log subject is SHA-256("cloister/log/user/v1\\n" ‖ lower-case id)', () => {
+    const id = '00000000-0000-4000-8000-0000000000AA';
+    assert.equal(userLogSubject(id), sha256hex(`cloister/log/user/v1\n${id.toLowerCase()}`));
+  });
+});
+
+describe('credentials.ts', () => {
+  const labelMsg =
+    'label: 1-64 chars of letters, digits, space, "_", "." or "-", starting alphanumeric';
+  it('a label is 1-64 printable chars starting alphanumeric', () => {
+    for (const good of ['a', 'ab', 'a b_c.d-e', `a${'x'.repeat(63)}`]) ok(LabelSchema, good);
+    for (const bad of ['', ' a', '-a', 'a!', 'a\n', `a${'x'.repeat(64)}`])
+      no(LabelSchema, bad, labelMsg);
+  });
+
+  it('session metadata keeps every member; ttl is at least MIN_TTL_SECONDS', () => {
+    const m = { exchange: 'okx', label: 'main', ttl: MIN_TTL_SECONDS };
+    assert.deepEqual(SessionMetadataSchema.parse(m), m);
+    ok(SessionMetadataSchema, { ...m, ttl: MIN_TTL_SECONDS + 1 });
+    no(SessionMetadataSchema, { ...m, ttl: MIN_TTL_SECONDS - 1 });
+  });
+
+  it('credential plaintext: apiKey 1-512, apiSecret 1-2048, passphrase 1-256 chars', () => {
+    const c = { exchange: 'okx', apiKey: 'k', apiSecret: 's', passphrase: 'p', issued_at: 0 };
+    assert.deepEqual(CredentialPlaintextSchema.parse(c), c);
+    for (const [k, max] of [
+      ['apiKey', 512],
+      ['apiSecret', 2048],
+      ['passphrase', 256],
+    ] as const) {
+      ok(CredentialPlaintextSchema, { ...c, [k]: 'x'.repeat(max) });
+      ok(CredentialPlaintextSchema, { ...c, [k]: 'xy' });
+      no(CredentialPlaintextSchema, { ...c, [k]: 'x'.repeat(max + 1) });
+      no(CredentialPlaintextSchema, { ...c, [k]: '' });
+    }
+  });
+});
+
+describe('key-id.ts, jcs.ts, exchange-table.ts', () => {
+  it('an OKP thumbprint needs a 32-byte key; a key id is exactly 43 base64url chars', () => {
+    assert.throws(() => okpThumbprint('Ed25519', new Uint8Array(31)), {
+      name: 'RangeError',
+      message: 'publicKey must be 32 bytes',
+    });
+    ok(KeyIdSchema, b64u43);
+    const msg = 'key_id must be an RFC 7638 thumbprint (43 base64url chars)';
+    for (const bad of [`${b64u43}A`, `!${b64u43}`, `${b64u43}!`, b64u43.slice(1)])
+      no(KeyIdSchema, bad, msg);
+  });
+
+  it('jcs refuses a value with no JSON form', () => {
+    assert.throws(() => jcs(undefined), {
+      name: 'TypeError',
+      message: 'value cannot be canonicalized',
+    });
+  });
+
+  it('the base-URL variables are named in EXCHANGES order', () => {
+    assert.deepEqual(EXCHANGE_URL_VARS, [
+      'BINANCE_BASE_URL',
+      'BYBIT_BASE_URL',
+      'OKX_BASE_URL',
+      'COINBASE_BASE_URL',
+    ]);
+  });
+});
+
+describe('decimal-string.ts', () => {
+  it('a canonical decimal is anchored, and -0 is refused with its own message', () => {
+    for (const good of ['0', '-12.5', '0.0001', '10']) ok(DecimalStringSchema, good);
+    const msg = 'must be a canonical plain decimal string';
+    for (const bad of ['x1', '1x', '01', '1.50', '1e3', '+1', '1.'])
+      no(DecimalStringSchema, bad, msg);
+    no(DecimalStringSchema, '-0', 'must not be -0');
+  });
+
+  it('plainDecimal writes out exponents exactly, both ways, with the sign', () => {
+    assert.equal(plainDecimal(1e21), '1000000000000000000000');
+    assert.equal(plainDecimal(-1e21), '-1000000000000000000000');
+    assert.equal(plainDecimal(1.5e-7), '0.00000015');
+    assert.equal(plainDecimal(-1.5), '-1.5');
+    assert.equal(plainDecimal(0.05), '0.05');
+    assert.equal(plainDecimal(0), '0');
+    for (const x of [Infinity, -Infinity, NaN]) {
+      assert.throws(() => plainDecimal(x), { name: 'RangeError', message: 'not finite' });
+    }
+  });
+
+  it('addition and subtraction are exact, accept an unsigned exponent and refuse non-decimals', () => {
+    assert.equal(addDecimals('1e3', '0'), '1000');
+    assert.equal(addDecimals('1e-3', '0.05'), '0.051');
+    assert.equal(addDecimals('0.05', '0'), '0.05');
+    assert.equal(addDecimals('1', '-1'), '0');
+    assert.equal(subDecimals('0.1', '0.3'), '-0.2');
+    assert.equal(subDecimals('-1.25', '0.75'), '-2');
+    for (const bad of ['x1', '1x', '1e', '1ex', '1e+']) {
+      assert.throws(() => addDecimals(bad, '0'), { name: 'RangeError', message: 'not a decimal' });
+    }
+  });
+});
+
+describe('aggregates.ts', () => {
+  const v3 = buildExample().signed.payload as Record<string, unknown>;
+  const { daily: _daily, ...noDaily } = v3;
+  const v2 = { ...noDaily, version: AGGREGATES_VERSION_V2 };
+  const v1 = Object.fromEntries(
+    Object.entries(v2).filter(
+      ([k]) =>
+        !['account_commitment', 'subject', 'audience', 'nonce', 'symbols_complete'].includes(k),
+    ),
+  );
+  v1.version = AGGREGATES_VERSION_V1;
+
+  it('windowDays counts the UTC days that intersect [from, to), 0 when empty', () => {
+    assert.equal(windowDays(5, 5), 0);
+    assert.equal(windowDays(10 * DAY_MS, 0), 0);
+    assert.equal(windowDays(0, 1), 1);
+    assert.equal(windowDays(DAY_MS - 1, DAY_MS + 1), 2);
+  });
+
+  it('the window rule: finite, not in the future beyond the skew, from >= 0, from < to', () => {
+    const now = 100 * DAY_MS;
+    assert.equal(aggregatesWindow({ from: NaN, to: DAY_MS }, now, 30), null);
+    assert.equal(aggregatesWindow({ from: 0, to: NaN }, now, 30), null);
+    const edge = now + AGGREGATES_FUTURE_SKEW_MS;
+    assert.deepEqual(aggregatesWindow({ from: edge - DAY_MS, to: edge }, now, 30), {
+      from: edge - DAY_MS,
+      to: edge,
+    });
+    assert.equal(aggregatesWindow({ from: edge - DAY_MS, to: edge + 1 }, now, 30), null);
+    assert.deepEqual(aggregatesWindow({ from: 0, to: DAY_MS }, now, 30), { from: 0, to: DAY_MS });
+    assert.equal(aggregatesWindow({ from: -1, to: DAY_MS }, now, 30), null);
+    assert.deepEqual(aggregatesWindow({ from: null, to: now }, now, 30), {
+      from: now - 30 * DAY_MS,
+      to: now,
+    });
+    assert.equal(aggregatesWindow({ from: DAY_MS, to: DAY_MS }, now, 30), null);
+  });
+
+  it('audience, nonce, account id, currency and symbol regexes are anchored, with their messages', () => {
+    ok(AudienceSchema, 'a'.repeat(200));
+    ok(AudienceSchema, 'https://v.example/x@y+z~');
+    for (const bad of [' a', 'a ', 'a'.repeat(201), ''])
+      no(AudienceSchema, bad, 'audience: 1-200 URL-safe characters');
+    ok(AggregatesNonceSchema, 'a'.repeat(16));
+    for (const bad of ['!'.concat('a'.repeat(16)), 'a'.repeat(16).concat('!'), 'a'.repeat(129)]) {
+      no(AggregatesNonceSchema, bad, 'nonce: 16-128 base64url characters');
+    }
+    ok(ExchangeAccountIdSchema, '354937868');
+    for (const bad of ['!1', '1!', 'a'.repeat(65)]) no(ExchangeAccountIdSchema, bad);
+    ok(CurrencySchema, 'USDT');
+    for (const bad of ['uUSDT', 'USDTu', 'A'.repeat(21)])
+      no(CurrencySchema, bad, 'currency: 1-20 upper-case letters or digits');
+    ok(SymbolSchema, 'BTC/USDT');
+    for (const bad of ['xBTC/USDT', 'BTC/USDTx', 'BTC/USDT/ETH'])
+      no(SymbolSchema, bad, 'symbol: BASE/QUOTE in upper case');
+  });
+
+  it('an ISO time is anchored and must be a real instant, refused without throwing', () => {
+    ok(IsoUtcSchema, '2026-01-01T00:00:00.000Z');
+    no(IsoUtcSchema, 'x2026-01-01T00:00:00.000Z');
+    no(IsoUtcSchema, '2026-01-01T00:00:00.000Zx');
+    const msg = 'must be a valid ISO 8601 UTC time (YYYY-MM-DDTHH:mm:ss.sssZ)';
+    no(IsoUtcSchema, '2026-02-30T00:00:00.000Z', msg);
+    no(IsoUtcSchema, '2026-13-01T00:00:00.000Z', msg);
+  });
+
+  it('figures: no -0, volume >= 0, win_rate in [0, 1], each with its message', () => {
+    const f = Object.fromEntries(Object.keys(AggregateFiguresSchema.shape).map((k) => [k, v3[k]]));
+    ok(AggregateFiguresSchema, f);
+    no(AggregateFiguresSchema, { ...f, pnl: -0 }, 'must not be -0');
+    no(AggregateFiguresSchema, { ...f, volume: -1 }, 'must be >= 0');
+    for (const w of [0, 1, null]) ok(AggregateFiguresSchema, { ...f, win_rate: w });
+    for (const w of [-0.1, 1.1])
+      no(AggregateFiguresSchema, { ...f, win_rate: w }, 'must be in [0, 1]');
+  });
+
+  it('context: api_host is a host[:port] or [ip6][:port], nothing more; measurement 32 or 48 bytes', () => {
+    const c = Object.fromEntries(Object.keys(AggregatesContextSchema.shape).map((k) => [k, v3[k]]));
+    ok(AggregatesContextSchema, c);
+    for (const h of [
+      'api.binance.com',
+      'api.binance.com:8443',
+      '[::1]',
+      '[::1]:8443',
+      '[::1]:65535',
+    ]) {
+      ok(AggregatesContextSchema, { ...c, api_host: h });
+    }
+    for (const h of [
+      'x/api.binance.com',
+      'api.binance.com/x',
+      'a b[::1]',
+      '[::1]x',
+      '[::1]:8443x',
+      '[]',
+    ]) {
+      no(AggregatesContextSchema, { ...c, api_host: h });
+    }
+    for (const m of ['a'.repeat(64), 'a'.repeat(96)])
+      ok(AggregatesContextSchema, { ...c, measurement: m });
+    for (const m of [
+      'a'.repeat(65),
+      'za'.concat('a'.repeat(64)),
+      'a'.repeat(64).concat('z'),
+      'a'.repeat(63),
+    ]) {
+      no(AggregatesContextSchema, { ...c, measurement: m });
+    }
+    const sorted = 'must be sorted and unique';
+    no(AggregatesContextSchema, { ...c, symbols_scanned: ['ETH/BTC', 'BTC/USDT'] }, sorted);
+    no(AggregatesContextSchema, { ...c, symbols_scanned: ['BTC/USDT', 'BTC/USDT'] }, sorted);
+    ok(AggregatesContextSchema, { ...c, symbols_scanned: ['BTC/USDT'] });
+  });
+
+  it('v1 and v2 payloads parse whole; from after to is refused on "to", from = to is fine', () => {
+    assert.deepEqual(AggregatesPayloadV2Schema.parse(v2), v2);
+    assert.deepEqual(AggregatesPayloadV1Schema.parse(v1), v1);
+    for (const schema of [
+      AggregatesPayloadV1Schema,
+      AggregatesPayloadV2Schema,
+      AggregatesPayloadV3Schema,
+    ]) {
+      const p: Record<string, unknown> =
+        schema === AggregatesPayloadV1Schema ? v1 : schema === AggregatesPayloadV2Schema ? v2 : v3;
+      ok(schema, {
+        ...p,
+        from: p.to,
+        ...(schema === AggregatesPayloadV3Schema ? { daily: [], pnl: 0 } : {}),
+      });
+      const r = schema.safeParse({ ...p, from: '2027-01-01T00:00:00.000Z' });
+      assert.ok(!r.success);
+      assert.deepEqual(
+        r.error.issues.map((i) => [i.message, i.path]),
+        [['from must not be after to', ['to']]],
+      );
+    }
+  });
+
+  it('v3: the daily series is checked (on "daily") exactly when from <= to', () => {
+    const daily = v3.daily as { day: string; pnl: string; cumulative: string }[];
+    const bad = [...daily.slice(0, 3), { ...daily[3]!, cumulative: '1' }];
+    const r = AggregatesPayloadV3Schema.safeParse({ ...v3, daily: bad });
+    assert.ok(!r.success);
+    assert.deepEqual(
+      r.error.issues.map((i) => [i.code, i.message, i.path]),
+      [['custom', 'cumulative must be the running sum of pnl', ['daily']]],
+    );
+    no(AggregatesPayloadV3Schema, { ...v3, from: v3.to, pnl: 0, daily: [daily[0]] });
+  });
+
+  it('dailySeriesProblem names each broken rule, null when the series fits', () => {
+    const daily = v3.daily as { day: string; pnl: string; cumulative: string }[];
+    const p = { from: v3.from as string, to: v3.to as string, pnl: v3.pnl as number, daily };
+    assert.equal(dailySeriesProblem(p), null);
+    assert.equal(
+      dailySeriesProblem({ ...p, daily: daily.slice(1) }),
+      'must have one row per UTC day of the window',
+    );
+    assert.equal(
+      dailySeriesProblem({ ...p, daily: [daily[1]!, daily[0]!, ...daily.slice(2)] }),
+      "days must be the window's UTC days, in order",
+    );
+    assert.equal(
+      dailySeriesProblem({ ...p, daily: [{ ...daily[0]!, cumulative: '1' }, ...daily.slice(1)] }),
+      'cumulative must be the running sum of pnl',
+    );
+    assert.equal(dailySeriesProblem({ ...p, pnl: 1 }), 'the daily pnl must sum to pnl exactly');
+  });
+
+  it("a daily row's day is anchored YYYY-MM-DD", () => {
+    ok(DailyRowSchema, { day: '2026-01-01', pnl: '0', cumulative: '0' });
+    no(DailyRowSchema, { day: 'x2026-01-01', pnl: '0', cumulative: '0' });
+    no(DailyRowSchema, { day: '2026-01-01x', pnl: '0', cumulative: '0' });
+  });
+
+  it('account commitment and subject recomputed from signed-aggregates.md, inputs checked', () => {
+    const salt = Uint8Array.from({ length: 32 }, (_, i) => i);
+    assert.equal(
+      accountCommitment(salt, 'okx', '42'),
+      sha256hex('cloister/aggregates/account/v1\n', salt, 'okx\n42'),
+    );
+    assert.throws(() => accountCommitment(salt.subarray(1), 'okx', '42'), {
+      name: 'RangeError',
+      message: 'salt: 32 bytes',
+    });
+    assert.throws(() => accountCommitment(salt, 'kraken', '42'));
+    assert.throws(() => accountCommitment(salt, 'okx', '4 2'));
+    const sid = '00000000-0000-4000-8000-0000000000AB';
+    assert.equal(
+      aggregatesSubject({ sessionId: sid }),
+      sha256hex(`cloister/aggregates/subject/v1\nsession:${sid.toLowerCase()}`),
+    );
+    assert.equal(
+      aggregatesSubject({ userId: 'u1' }),
+      sha256hex('cloister/aggregates/subject/v1\nuser:u1'),
+    );
+  });
+});
