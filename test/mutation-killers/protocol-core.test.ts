@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { addr } from 'micro-eth-signer';
 import type { z } from 'zod';
 import {
   accountCommitment,
@@ -58,6 +59,14 @@ import {
 import { EXCHANGE_URL_VARS } from '../../src/protocol/exchange-table.js';
 import { jcs } from '../../src/protocol/jcs.js';
 import { KeyIdSchema, okpThumbprint } from '../../src/protocol/key-id.js';
+import {
+  formatSiweMessage,
+  parseDateTime,
+  parseSiweMessage,
+  SIWE_MAX_LENGTH,
+  SiweParseError,
+  uriAuthority,
+} from '../../src/protocol/siwe.js';
 import { buildExample } from '../aggregates/example.js';
 
 const sha256hex = (...parts: (string | Uint8Array)[]): string => {
@@ -477,5 +486,159 @@ describe('aggregates.ts', () => {
       aggregatesSubject({ userId: 'u1' }),
       sha256hex('cloister/aggregates/subject/v1\nuser:u1'),
     );
+  });
+});
+
+describe('siwe.ts (EIP-4361)', () => {
+  const address = addr.addChecksum(`0x${'ab'.repeat(10)}${'cd'.repeat(10)}`);
+  const base = {
+    scheme: 'https',
+    domain: 'example.com',
+    address,
+    statement: 'Sign in',
+    uri: 'https://example.com/login',
+    chainId: 1,
+    nonce: 'abcdefgh',
+    issuedAt: '2026-01-01T00:00:00Z',
+    expirationTime: '2026-01-02T00:00:00Z',
+    notBefore: '2025-12-31T00:00:00Z',
+    requestId: 'req-1',
+    resources: ['https://example.com/r1', 'ipfs://x'],
+  };
+  const text = formatSiweMessage(base);
+  const lines = text.split('\n');
+  const withLine = (label: string, value: string | null): string =>
+    lines
+      .flatMap((l) =>
+        l.startsWith(`${label}: `) ? (value === null ? [] : [`${label}: ${value}`]) : [l],
+      )
+      .join('\n');
+  const refused = (t: string, field: string): void => {
+    assert.throws(
+      () => parseSiweMessage(t),
+      (e: unknown) =>
+        e instanceof SiweParseError &&
+        e.field === field &&
+        e.message === `invalid SIWE message: ${field}`,
+      `${field}: ${JSON.stringify(t.slice(0, 120))}`,
+    );
+  };
+
+  it('a full message round-trips through format and parse, request id included', () => {
+    assert.deepEqual(parseSiweMessage(text), { ...base, version: '1' });
+    assert.ok(lines.includes('Request ID: req-1'));
+    const { requestId: _r, ...noId } = base;
+    assert.ok(!formatSiweMessage(noId).includes('Request ID'));
+  });
+
+  it('the length bound is inclusive at SIWE_MAX_LENGTH', () => {
+    const pad = SIWE_MAX_LENGTH - text.length;
+    const at = formatSiweMessage({
+      ...base,
+      statement: `${base.statement}${' '.repeat(pad - 1)}x`,
+    });
+    assert.equal(at.length, SIWE_MAX_LENGTH);
+    assert.equal(parseSiweMessage(at).nonce, base.nonce);
+    refused(`${at}x`, 'length');
+  });
+
+  it('header, scheme and domain refusals name their field', () => {
+    refused(`x\n${text}`, 'header');
+    refused(text.replace('https://', '1https://'), 'scheme');
+    refused(text.replace('https://', '_https://'), 'scheme');
+    refused(text.replace('https://', 'https_://'), 'scheme');
+    refused(text.replace('https://', '://'), 'scheme');
+    refused(text.replace('example.com wants', 'exa mple.com wants'), 'domain');
+    refused(text.replace('https://example.com wants', 'https:// wants'), 'domain');
+    const pct = parseSiweMessage(text.replace('example.com wants', 'ex%41mple.com wants'));
+    assert.equal(pct.domain, 'ex%41mple.com');
+  });
+
+  it('the address is anchored and EIP-55 checksummed', () => {
+    refused(text.replace(address, address.toLowerCase()), 'address');
+    refused(text.replace(address, `x${address}`), 'address');
+    refused(text.replace(address, `${address}0`), 'address');
+    refused(lines[0]!, 'address');
+  });
+
+  it('statement: anchored charset, framed by blank lines', () => {
+    refused(text.replace('Sign in', '\u00e9Sign in'), 'statement');
+    refused(text.replace('Sign in', 'Sign in\u00e9'), 'statement');
+    refused(text.replace(`${address}\n\n`, `${address}\nx\n`), 'statement');
+    refused(text.replace('Sign in\n\n', 'Sign in\n'), 'statement');
+    refused(`${lines[0]}\n${address}\n`, 'statement');
+  });
+
+  it('each required field, missing, is refused under its own name', () => {
+    for (const [label, field] of [
+      ['URI', 'uri'],
+      ['Version', 'version'],
+      ['Chain ID', 'chainId'],
+      ['Nonce', 'nonce'],
+      ['Issued At', 'issuedAt'],
+    ]) {
+      refused(withLine(label!, null), field!);
+    }
+  });
+
+  it('each field value is checked: uri, version, chain id, nonce, times, request id', () => {
+    refused(withLine('URI', 'not a uri'), 'uri');
+    refused(withLine('Version', '2'), 'version');
+    for (const c of ['x1', '1x', '1234567890123456', ''])
+      refused(withLine('Chain ID', c), 'chainId');
+    assert.equal(
+      parseSiweMessage(withLine('Chain ID', '123456789012345')).chainId,
+      123456789012345,
+    );
+    for (const n of ['abcdefg', '!abcdefgh', 'abcdefgh!']) refused(withLine('Nonce', n), 'nonce');
+    refused(withLine('Issued At', '2026-02-30T00:00:00Z'), 'issuedAt');
+    refused(withLine('Expiration Time', '2026-01-01'), 'expirationTime');
+    refused(withLine('Not Before', 'soon'), 'notBefore');
+    refused(withLine('Request ID', 'a b'), 'requestId');
+    assert.equal(parseSiweMessage(withLine('Request ID', 'a%20b:@')).requestId, 'a%20b:@');
+  });
+
+  it('resources are "- <uri>" lines; anything after them or an unknown line is trailing', () => {
+    refused(`${text}\nxxhttps://example.com`, 'resources');
+    refused(`${text}\n- not a uri`, 'resources');
+    const { resources: _r, ...noRes } = base;
+    refused(`${formatSiweMessage(noRes)}\nextra`, 'trailing');
+  });
+
+  it('parseDateTime: anchored RFC 3339 naming a real instant, each bound at its edge', () => {
+    assert.throws(
+      () => parseDateTime('x'),
+      (e: unknown) => e instanceof SiweParseError && e.field === 'date-time',
+    );
+    for (const good of [
+      '2026-12-01T00:00:00Z',
+      '2026-01-01T23:59:59Z',
+      '2026-01-31T00:00:00.5+23:00',
+      '2026-01-01T00:00:00-00:59',
+    ]) {
+      assert.equal(parseDateTime(good), Date.parse(good));
+    }
+    for (const bad of [
+      'x2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:00Zx',
+      '2026-01-01T24:00:00Z',
+      '2026-02-30T00:00:00Z',
+      '2026-01-01T23:59:60Z',
+    ]) {
+      assert.throws(
+        () => parseDateTime(bad, 'f'),
+        (e: unknown) => e instanceof SiweParseError && e.field === 'f',
+        bad,
+      );
+    }
+  });
+
+  it('uriAuthority is the part between "//" and the path, null without one', () => {
+    assert.equal(uriAuthority('https://a.b/c'), 'a.b');
+    assert.equal(uriAuthority('https://a.b?x#y'), 'a.b');
+    assert.equal(uriAuthority('h://x'), 'x');
+    assert.equal(uriAuthority('https://'), '');
+    for (const u of ['urn:x', ' https://a', '1https://a', 'ht tp://a'])
+      assert.equal(uriAuthority(u), null, u);
   });
 });
