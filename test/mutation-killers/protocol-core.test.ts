@@ -56,6 +56,17 @@ import {
   plainDecimal,
   subDecimals,
 } from '../../src/protocol/decimal-string.js';
+import {
+  base64Bytes,
+  base64Range,
+  base64ToBytes,
+  base64ToBytesPortable,
+  base64urlBytes,
+  base64urlToBytes,
+  bytesToBase64url,
+  hexBytes,
+  hexToBytes,
+} from '../../src/protocol/encoding.js';
 import { EXCHANGE_URL_VARS } from '../../src/protocol/exchange-table.js';
 import { jcs } from '../../src/protocol/jcs.js';
 import { KeyIdSchema, okpThumbprint } from '../../src/protocol/key-id.js';
@@ -640,5 +651,69 @@ describe('siwe.ts (EIP-4361)', () => {
     assert.equal(uriAuthority('https://'), '');
     for (const u of ['urn:x', ' https://a', '1https://a', 'ht tp://a'])
       assert.equal(uriAuthority(u), null, u);
+  });
+});
+
+describe('encoding.ts', () => {
+  const typeErr = (f: () => unknown, message: string): void => {
+    assert.throws(f, (e: unknown) => e instanceof TypeError && e.message === message, message);
+  };
+
+  it('base64 decoders refuse a bad alphabet, missing padding and trailing bits, each with its message', () => {
+    for (const decode of [base64ToBytes, base64ToBytesPortable]) {
+      assert.deepEqual(decode('AAECAw=='), Uint8Array.of(0, 1, 2, 3));
+      assert.deepEqual(decode(''), new Uint8Array(0));
+      for (const bad of ['!AAAA', 'AAAA!', 'AAA', 'AA=', 'A A=', '!!!!'])
+        typeErr(() => decode(bad), 'invalid base64');
+      typeErr(() => decode('AB=='), 'non-canonical base64');
+    }
+  });
+
+  it('base64url: strips padding only, refuses another alphabet and a length of 4k+1', () => {
+    assert.equal(bytesToBase64url(Uint8Array.of(0xfb, 0xff)), '-_8');
+    assert.deepEqual(base64urlToBytes('-_8'), Uint8Array.of(0xfb, 0xff));
+    for (const bad of ['!!', 'AAAAA', 'A', 'AA='])
+      typeErr(() => base64urlToBytes(bad), 'invalid base64url');
+  });
+
+  it('hexToBytes refuses upper case, odd length and non-hex', () => {
+    assert.deepEqual(hexToBytes('00ff'), Uint8Array.of(0, 255));
+    for (const bad of ['zz', 'abc', 'AB', ' 00']) typeErr(() => hexToBytes(bad), 'invalid hex');
+  });
+
+  const codes = (schema: z.ZodType, v: unknown): string[] => {
+    const r = schema.safeParse(v);
+    return r.success ? [] : r.error.issues.map((i) => `${i.code}:${i.message}`);
+  };
+  it('base64Bytes: exact length, bounded before decoding, with its message', () => {
+    const s = base64Bytes(4);
+    ok(s, 'AAECAw==');
+    const msg = 'custom:must be canonical base64 of exactly 4 bytes';
+    assert.deepEqual(codes(s, 'AAEC'), [msg]);
+    const over = codes(s, 'AAECAwQFBg==');
+    assert.ok(over.some((c) => c.startsWith('too_big:')) && over.includes(msg), over.join());
+  });
+
+  it('base64Range: min to max bytes inclusive, bounded before decoding, with its message', () => {
+    const s = base64Range(2, 4);
+    for (const v of ['AAE=', 'AAEC', 'AAECAw==']) ok(s, v);
+    const msg = 'custom:must be canonical base64 of 2 to 4 bytes';
+    for (const v of ['AA==', 'AAECAwQ=']) assert.deepEqual(codes(s, v), [msg], v);
+    const over = codes(s, 'AAECAwQFBgc=');
+    assert.ok(over.some((c) => c.startsWith('too_big:')) && over.includes(msg), over.join());
+  });
+
+  it('base64urlBytes: exact length, bounded before decoding, with its message', () => {
+    const s = base64urlBytes(4);
+    ok(s, 'AAECAw');
+    const msg = 'custom:must be base64url of exactly 4 bytes';
+    assert.deepEqual(codes(s, 'AAEC'), [msg]);
+    const over = codes(s, 'AAECAwQF');
+    assert.ok(over.some((c) => c.startsWith('too_big:')) && over.includes(msg), over.join());
+  });
+
+  it('hexBytes: exact length of lower-case hex, with its message', () => {
+    ok(hexBytes(2), 'abcd');
+    assert.deepEqual(codes(hexBytes(2), 'ABCD'), ['invalid_format:must be lowercase hex']);
   });
 });
