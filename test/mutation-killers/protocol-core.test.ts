@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { addr } from 'micro-eth-signer';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   accountCommitment,
   AGGREGATES_FUTURE_SKEW_MS,
@@ -67,6 +67,15 @@ import {
   hexBytes,
   hexToBytes,
 } from '../../src/protocol/encoding.js';
+import {
+  ENCLAVE_SHARED_ENV,
+  ENCLAVE_SPAWN_ENV,
+  EnclaveSharedEnvSchema,
+  enclaveEnvIssues,
+  siweChainIdsOf,
+  siweDomainOf,
+  webauthnRpOf,
+} from '../../src/protocol/enclave-env.js';
 import { EXCHANGE_URL_VARS } from '../../src/protocol/exchange-table.js';
 import { jcs } from '../../src/protocol/jcs.js';
 import { KeyIdSchema, okpThumbprint } from '../../src/protocol/key-id.js';
@@ -715,5 +724,99 @@ describe('encoding.ts', () => {
   it('hexBytes: exact length of lower-case hex, with its message', () => {
     ok(hexBytes(2), 'abcd');
     assert.deepEqual(codes(hexBytes(2), 'ABCD'), ['invalid_format:must be lowercase hex']);
+  });
+});
+
+describe('enclave-env.ts', () => {
+  const shared = z.object(ENCLAVE_SHARED_ENV);
+  const spawn = z.object(ENCLAVE_SPAWN_ENV);
+
+  it('the defaults both processes fall back on', () => {
+    const d = shared.parse({});
+    assert.equal(d.AUTH_ISSUER, 'http://127.0.0.1:3000');
+    assert.equal(d.AUTH_AUDIENCE, 'cloister');
+    assert.equal(d.AUTH_SIWE_CHAIN_IDS, '1');
+    assert.equal(d.MAIL_FROM, 'cloister@localhost');
+    assert.equal(d.TSM_REPORT_ENTRY, 'cloister-enclave');
+    assert.deepEqual(spawn.parse({}), {
+      ENCLAVE_SOCKET_PATH: './data/enclave-external.sock',
+      SIMULATED_PLATFORM_DIR: './data/simulated-platform',
+      ENCLAVE_MAX_TTL_SECONDS: 604800,
+      ENCLAVE_TEST_HOOKS: '0',
+    });
+    assert.equal(spawn.parse({ ENCLAVE_TEST_HOOKS: '1' }).ENCLAVE_TEST_HOOKS, '1');
+    assert.ok(!spawn.safeParse({ ENCLAVE_TEST_HOOKS: '2' }).success);
+  });
+
+  it('an optional path is trimmed, and blank means unset', () => {
+    for (const name of ['SEALING_KEY_FILE', 'EGRESS_CA_FILE'] as const) {
+      assert.equal(shared.parse({ [name]: '  /k  ' })[name], '/k');
+      assert.equal(shared.parse({ [name]: '   ' })[name], undefined);
+      assert.equal(shared.parse({ [name]: '' })[name], undefined);
+      assert.equal(shared.parse({})[name], undefined);
+    }
+    assert.equal(spawn.parse({ EGRESS_PROXY_SOCKET: ' /s ' }).EGRESS_PROXY_SOCKET, '/s');
+  });
+
+  it('the text-valued variables are anchored at both ends', () => {
+    const accepts = (name: string, v: string): void =>
+      assert.ok(shared.safeParse({ [name]: v }).success, `${name}=${v}`);
+    const refuses = (name: string, v: string): void =>
+      assert.ok(!shared.safeParse({ [name]: v }).success, `${name}=${v}`);
+    accepts('AUTH_SIWE_DOMAIN', 'example.com:8443');
+    for (const v of ['a/', '/a', 'a b']) refuses('AUTH_SIWE_DOMAIN', v);
+    for (const v of ['1', '12', '1,137', '123456789012345']) accepts('AUTH_SIWE_CHAIN_IDS', v);
+    for (const v of [',1', '1,', 'x1', '1x', '1234567890123456']) refuses('AUTH_SIWE_CHAIN_IDS', v);
+    accepts('AUTH_RP_ID', 'a.example.com');
+    for (const v of ['Xa.com', 'a.comX', 'a'.repeat(254)]) refuses('AUTH_RP_ID', v);
+    for (const v of ['https://a', 'http://a', 'https://a,http://b', 'http://a,https://b,https://c'])
+      accepts('AUTH_ORIGINS', v);
+    for (const v of ['xhttps://a', 'https://a,', 'https://a,ftp://b', 'https://a b'])
+      refuses('AUTH_ORIGINS', v);
+    for (const v of ['smtp://h:25', 'smtps://u:p@h:465']) accepts('SMTP_URL', v);
+    for (const v of ['xsmtp://h', 'smtp://h x', 'http://h']) refuses('SMTP_URL', v);
+    accepts('MAIL_FROM', 'a@b');
+    for (const v of ['<a@b', 'a@b>', 'a b@c']) refuses('MAIL_FROM', v);
+    for (const v of ['_a', 'a.b-c', `a${'b'.repeat(63)}`]) accepts('TSM_REPORT_ENTRY', v);
+    for (const v of ['.a', 'a!', `a${'b'.repeat(64)}`]) refuses('TSM_REPORT_ENTRY', v);
+  });
+
+  it('the SIWE domain, chain ids and WebAuthn relying party derived from the settings', () => {
+    assert.deepEqual(siweChainIdsOf({ AUTH_SIWE_CHAIN_IDS: '1,137' }), [1, 137]);
+    assert.equal(
+      siweDomainOf({ AUTH_SIWE_DOMAIN: 'd.example', AUTH_ISSUER: 'https://i.example' }),
+      'd.example',
+    );
+    assert.equal(siweDomainOf({ AUTH_ISSUER: 'https://i.example:8443/x' }), 'i.example:8443');
+    assert.equal(siweDomainOf({ AUTH_ISSUER: 'not a url' }), 'not a url');
+    assert.equal(siweDomainOf({ AUTH_ISSUER: 'mailto:x' }), 'mailto:x');
+    assert.deepEqual(webauthnRpOf({ AUTH_ISSUER: 'https://i.example:8443/x' }), {
+      rpId: 'i.example',
+      origins: ['https://i.example:8443'],
+    });
+    assert.deepEqual(
+      webauthnRpOf({
+        AUTH_RP_ID: 'r.example',
+        AUTH_ORIGINS: 'https://a,https://b',
+        AUTH_ISSUER: 'https://i.example',
+      }),
+      { rpId: 'r.example', origins: ['https://a', 'https://b'] },
+    );
+    assert.deepEqual(webauthnRpOf({ AUTH_ISSUER: 'not a url' }), {
+      rpId: 'localhost',
+      origins: [],
+    });
+  });
+
+  it('each platform without a hardware sealing key requires SEALING_KEY_FILE', () => {
+    for (const platform of ['tdx', 'sev-snp', 'nitro'] as const) {
+      const v = EnclaveSharedEnvSchema.parse({ TEE_PLATFORM: platform });
+      assert.deepEqual(enclaveEnvIssues(v, { sealingKeyRequired: true }), [
+        { variable: 'SEALING_KEY_FILE', message: `required when TEE_PLATFORM is ${platform}` },
+      ]);
+      assert.deepEqual(enclaveEnvIssues(v, { sealingKeyRequired: false }), []);
+    }
+    const sgx = EnclaveSharedEnvSchema.parse({ TEE_PLATFORM: 'sgx-gramine' });
+    assert.deepEqual(enclaveEnvIssues(sgx, { sealingKeyRequired: true }), []);
   });
 });
