@@ -13,8 +13,6 @@ import { z } from 'zod';
 import {
   accountCommitment,
   AGGREGATES_FUTURE_SKEW_MS,
-  AGGREGATES_VERSION_V1,
-  AGGREGATES_VERSION_V2,
   AggregatesContextSchema,
   AggregatesNonceSchema,
   AggregateFiguresSchema,
@@ -313,14 +311,14 @@ describe('decimal-string.ts', () => {
 describe('aggregates.ts', () => {
   const v3 = buildExample().signed.payload as Record<string, unknown>;
   const { daily: _daily, ...noDaily } = v3;
-  const v2 = { ...noDaily, version: AGGREGATES_VERSION_V2 };
+  const v2 = { ...noDaily, version: 'cloister/aggregates/v2' };
   const v1 = Object.fromEntries(
     Object.entries(v2).filter(
       ([k]) =>
         !['account_commitment', 'subject', 'audience', 'nonce', 'symbols_complete'].includes(k),
     ),
   );
-  v1.version = AGGREGATES_VERSION_V1;
+  v1.version = 'cloister/aggregates/v1';
 
   it('windowDays counts the UTC days that intersect [from, to), 0 when empty', () => {
     assert.equal(windowDays(5, 5), 0);
