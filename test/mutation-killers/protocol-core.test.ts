@@ -344,6 +344,11 @@ describe('aggregates.ts', () => {
       to: now,
     });
     assert.equal(aggregatesWindow({ from: DAY_MS, to: DAY_MS }, now, 30), null);
+    // The epoch bound is on a given `from`; an omitted one is `to` minus the longest window.
+    assert.deepEqual(aggregatesWindow({ from: null, to: DAY_MS }, now, 30), {
+      from: DAY_MS - 30 * DAY_MS,
+      to: DAY_MS,
+    });
   });
 
   it('audience, nonce, account id, currency and symbol regexes are anchored, with their messages', () => {
@@ -683,6 +688,14 @@ describe('encoding.ts', () => {
       typeErr(() => base64urlToBytes(bad), 'invalid base64url');
   });
 
+  it('a value that is not a string is refused with the same message (JSON gives numbers)', () => {
+    const n = 1234 as unknown as string;
+    typeErr(() => base64ToBytes(n), 'invalid base64');
+    typeErr(() => base64ToBytesPortable(n), 'invalid base64');
+    typeErr(() => base64urlToBytes(n), 'invalid base64url');
+    typeErr(() => hexToBytes(n), 'invalid hex');
+  });
+
   it('hexToBytes refuses upper case, odd length and non-hex', () => {
     assert.deepEqual(hexToBytes('00ff'), Uint8Array.of(0, 255));
     for (const bad of ['zz', 'abc', 'AB', ' 00']) typeErr(() => hexToBytes(bad), 'invalid hex');
@@ -697,6 +710,7 @@ describe('encoding.ts', () => {
     ok(s, 'AAECAw==');
     const msg = 'custom:must be canonical base64 of exactly 4 bytes';
     assert.deepEqual(codes(s, 'AAEC'), [msg]);
+    assert.deepEqual(codes(s, '!!!!'), [msg]);
     const over = codes(s, 'AAECAwQFBg==');
     assert.ok(over.some((c) => c.startsWith('too_big:')) && over.includes(msg), over.join());
   });
@@ -743,6 +757,7 @@ describe('enclave-env.ts', () => {
       ENCLAVE_TEST_HOOKS: '0',
     });
     assert.equal(spawn.parse({ ENCLAVE_TEST_HOOKS: '1' }).ENCLAVE_TEST_HOOKS, '1');
+    assert.equal(spawn.parse({ ENCLAVE_TEST_HOOKS: '0' }).ENCLAVE_TEST_HOOKS, '0');
     assert.ok(!spawn.safeParse({ ENCLAVE_TEST_HOOKS: '2' }).success);
   });
 
