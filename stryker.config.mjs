@@ -58,6 +58,7 @@ const SCOPES = {
       'test/aggregates/bindings.test.ts',
       'test/aggregates/engine.test.ts',
       'test/host/enclave-env.test.ts',
+      'test/mutation-killers/protocol-core.test.ts',
     ],
   },
   'protocol-cluster': {
