@@ -9,16 +9,21 @@ import { after, before, describe, it } from 'node:test';
 import { mailedCode as mailedCodeIn } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
-describe('step-up by email code', () => {
-  let ts: TestService;
-  const creds = { email: 'stepper@example.com', password: 'a long enough password' };
-  const call = (method: 'POST' | 'GET', url: string, token?: string, payload?: object) =>
-    ts.service.app.inject({
+/** The service's routes, in process, with a bearer token when given. */
+const caller =
+  (ts: () => TestService) =>
+  (method: 'POST' | 'GET', url: string, token?: string, payload?: object) =>
+    ts().service.app.inject({
       method,
       url,
       ...(payload ? { payload: payload as Record<string, unknown> } : {}),
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
+
+describe('step-up by email code', () => {
+  let ts: TestService;
+  const creds = { email: 'stepper@example.com', password: 'a long enough password' };
+  const call = caller(() => ts);
   const mailedCode = (what: RegExp) => mailedCodeIn(ts.dataDir, what);
 
   before(async () => {
@@ -65,13 +70,7 @@ describe('step-up by email code', () => {
 describe('step-up by email code, with the sign-in backoff after one failure', () => {
   let ts: TestService;
   const creds = { email: 'stepper-backoff@example.com', password: 'a long enough password' };
-  const call = (method: 'POST' | 'GET', url: string, token?: string, payload?: object) =>
-    ts.service.app.inject({
-      method,
-      url,
-      ...(payload ? { payload: payload as Record<string, unknown> } : {}),
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
+  const call = caller(() => ts);
 
   before(async () => {
     ts = await startTestService('pglite', {
