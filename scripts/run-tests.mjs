@@ -4,7 +4,8 @@
 // which has its own script). Node 20's --test does not expand globs itself, hence this file.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 function collect(path, out) {
   if (statSync(path).isDirectory()) {
@@ -31,6 +32,9 @@ const res = spawnSync(
   [
     '--import',
     'tsx',
+    // Lets each test process's last results reach the report before the forced exit.
+    '--import',
+    pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'drain-test-report.mjs')).href,
     '--test',
     '--test-concurrency=1',
     '--test-force-exit',
