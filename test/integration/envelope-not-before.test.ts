@@ -137,9 +137,10 @@ describe('envelope_not_before through the service (600 s skew)', () => {
   });
 });
 
-describe('envelope_not_before on the very first start (production skew, 30 s)', () => {
+describe('envelope_not_before on the very first start', () => {
   it('an envelope dated now is accepted at once: no earlier process held the new key', async () => {
-    const ts = await startTestService('pglite', { ENVELOPE_MAX_FUTURE_SECONDS: '30' });
+    // The 600 s skew keeps the test inside the refusal window however slow the start is.
+    const ts = await startTestService('pglite', { ENVELOPE_MAX_FUTURE_SECONDS: String(SKEW) });
     try {
       const { verification } = await verifiedAttestation(ts);
       const status = await ts.service.enclave.call('enclave.status', {});
