@@ -66,6 +66,16 @@ export interface RefreshRow {
 
 const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8`;
 
+/** A first password for the account; false when it has one. */
+async function insertPassword(q: Queryable, userId: string, sealed: string): Promise<boolean> {
+  const { rows } = await q.query(
+    `INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)
+     ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
+    [userId, sealed],
+  );
+  return rows.length === 1;
+}
+
 export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
   return {
     db,
@@ -511,15 +521,7 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       const { rows } = await db.query('SELECT 1 FROM user_passwords WHERE user_id = $1', [userId]);
       return rows.length === 1;
     },
-    /** A first password for the account; false when it has one. */
-    async insertPassword(q: Queryable, userId: string, sealed: string): Promise<boolean> {
-      const { rows } = await q.query(
-        `INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
-        [userId, sealed],
-      );
-      return rows.length === 1;
-    },
+    insertPassword,
     /**
      * Sets the password only if it is still `expected` (null: the account has none), in one
      * statement, so a concurrent change is never overwritten: under READ COMMITTED the UPDATE
@@ -532,18 +534,12 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       expected: string | null,
       sealed: string,
     ): Promise<boolean> {
-      const { rows } =
-        expected === null
-          ? await q.query(
-              `INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)
-               ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
-              [userId, sealed],
-            )
-          : await q.query(
-              `UPDATE user_passwords SET sealed = $3, updated_at = now()
-               WHERE user_id = $1 AND sealed = $2 RETURNING user_id`,
-              [userId, expected, sealed],
-            );
+      if (expected === null) return insertPassword(q, userId, sealed);
+      const { rows } = await q.query(
+        `UPDATE user_passwords SET sealed = $3, updated_at = now()
+         WHERE user_id = $1 AND sealed = $2 RETURNING user_id`,
+        [userId, expected, sealed],
+      );
       return rows.length === 1;
     },
     /** Replaces the account's password; false when it has none. */
