@@ -617,8 +617,8 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
     },
     /** The account's sealed password (null: none), which a pending recovery is bound to. */
-    async sealedPassword(userId: string, q: Queryable = db): Promise<string | null> {
-      const { rows } = await q.query<{ sealed: string }>(
+    async sealedPassword(userId: string): Promise<string | null> {
+      const { rows } = await db.query<{ sealed: string }>(
         'SELECT sealed FROM user_passwords WHERE user_id = $1',
         [userId],
       );
