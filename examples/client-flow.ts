@@ -29,7 +29,7 @@ const vendorKey = readFileSync(`${dataDir}/simulated-platform/vendor.pub`, 'utf8
 const nonce = CryptoHelper.newNonce();
 const quote = await fetch(`${base}/attestation/quote?nonce=${nonce}`);
 const attestation = await quote.json();
-// For 31 s after it starts, the enclave refuses envelopes dated earlier than this header says
+// For 31 s after it restarts, the enclave refuses envelopes dated earlier than this header says
 // (replay protection across restarts; an unsigned hint, the enclave enforces the rule).
 const notBefore = Number(quote.headers.get(ENVELOPE_NOT_BEFORE_HEADER) ?? 0);
 const issuedAt = () => Math.max(Math.floor(Date.now() / 1000), notBefore);
