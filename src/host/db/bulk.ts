@@ -10,6 +10,7 @@
  * writes them after every operation's `work` has run, still inside the batch's transaction,
  * so they commit with it or not at all.
  */
+import { HostError, type HttpErrorCode } from '../errors.js';
 import type { Queryable } from './database.js';
 
 interface BulkTable {
@@ -17,6 +18,14 @@ interface BulkTable {
   name: string;
   sql: string;
   columns: number;
+  /**
+   * A claim: the statement inserts with `ON CONFLICT DO NOTHING RETURNING 1`, and a row that
+   * was already there (or twice in one statement) fails the write with this error. In a log
+   * batch that fails the batch's first attempt, and the batch runs again with one savepoint
+   * and one statement per operation, so only the operation whose row was already there gets
+   * the error (log-service.ts).
+   */
+  conflict?: HttpErrorCode;
 }
 
 /**
@@ -24,6 +33,19 @@ interface BulkTable {
  * (float8), as `to_timestamp` takes them.
  */
 export const BULK_TABLES = {
+  /**
+   * The envelope's sender key, spent for every instance on this database (migration 012).
+   * Values: the sender key (hashed here as it always was) and the row's expiry (epoch seconds).
+   */
+  spent_envelopes: {
+    name: 'bulk_spent_envelopes',
+    sql: `INSERT INTO spent_envelopes (sender_key_hash, expires_at)
+          SELECT encode(sha256(convert_to(sender_key, 'UTF8')), 'hex'), to_timestamp(expires_at)
+            FROM unnest($1::text[], $2::float8[]) AS t (sender_key, expires_at)
+          ON CONFLICT DO NOTHING RETURNING 1`,
+    columns: 2,
+    conflict: 'ENVELOPE_REPLAYED',
+  },
   sessions: {
     name: 'bulk_sessions',
     sql: `INSERT INTO sessions (id, user_id, exchange, label, status, created_at, expires_at)
@@ -95,7 +117,8 @@ async function writeRows(q: Queryable, table: BulkTableName, rows: unknown[][]):
     const row = rows[r]!;
     for (let c = 0; c < t.columns; c++) columns[c]![r] = row[c] ?? null;
   }
-  await q.query(t.sql, columns, { name: t.name });
+  const { rows: inserted } = await q.query(t.sql, columns, { name: t.name });
+  if ('conflict' in t && inserted.length !== rows.length) throw new HostError(t.conflict);
 }
 
 /** A transaction handle that collects rows for the batch's multi-row INSERTs (log-service.ts). */

@@ -57,15 +57,9 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       // Stored and logged together, or neither: no 200 leaves without the log entry.
       const logged = await log.commit({
         async work(tx) {
-          const stored = await sessions.insertWithCredential(
-            tx,
-            submitted,
-            metadata,
-            envelope,
-            userId,
-          );
-          // Accepted through another instance already (its enclave spent it, not this one).
-          if (stored === 'replayed') throw new HostError('ENVELOPE_REPLAYED');
+          // Refused with ENVELOPE_REPLAYED if accepted through another instance already (its
+          // enclave spent the envelope, not this one): the spent_envelopes row is a claim.
+          await sessions.insertWithCredential(tx, submitted, metadata, envelope, userId);
           await ops.record(tx, {
             type: 'credential.submitted',
             sessionId: submitted.session_id,

@@ -47,20 +47,15 @@ export function createSessionRepository(db: Queryable) {
       envelope: CredentialEnvelope,
       /** The owner (access token `sub`); null only in development mode (docs/protocol/auth.md). */
       userId: string | null = null,
-    ): Promise<'stored' | 'replayed'> {
+    ): Promise<void> {
       // The envelope's sender key, spent in this transaction for every instance on this
       // database (migration 012): another instance whose enclave never saw this envelope finds
-      // it here and refuses it. Kept for the longest replay horizon an enclave may use.
-      const { rows: spent } = await q.query(
-        `INSERT INTO spent_envelopes (sender_key_hash, expires_at)
-         VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), to_timestamp($2 + $3::int))
-         ON CONFLICT DO NOTHING RETURNING 1`,
-        [s.sender_key, s.created_at, SPENT_ENVELOPE_KEEP_SECONDS],
-      );
-      if (spent.length === 0) return 'replayed';
-      // Inside a log batch the session and credential rows join the batch's multi-row INSERTs
-      // (db/bulk.ts); the spent-envelope row above stays its own statement, as its answer
-      // decides this operation.
+      // it here and refuses it (ENVELOPE_REPLAYED, db/bulk.ts). Kept for the longest replay
+      // horizon an enclave may use. Inside a log batch this row and the session and credential
+      // rows join the batch's multi-row INSERTs (one statement per table for the whole batch).
+      await insertRows(q, 'spent_envelopes', [
+        [s.sender_key, s.created_at + SPENT_ENVELOPE_KEEP_SECONDS],
+      ]);
       await insertRows(q, 'sessions', [
         [s.session_id, userId, meta.exchange, meta.label, s.created_at, s.expires_at],
       ]);
@@ -80,7 +75,6 @@ export function createSessionRepository(db: Queryable) {
           s.expires_at,
         ],
       ]);
-      return 'stored';
     },
 
     /** Marks an active session revoked and deletes its ciphertext; false if none was active. */
