@@ -1,10 +1,12 @@
 /**
  * Multi-row INSERTs for the rows that logged operations write (issue 17). An operation running
  * inside a log batch does not send its INSERTs one by one: it hands its rows to the batch
- * (`insertRows`), and the batch writes every operation's rows of a table with ONE statement
- * (`INSERT … SELECT … FROM unnest($1::type[], …)`), tables in the order below (parents first,
- * for the foreign keys). Outside a batch the same statement runs at once with one row, so each
- * table has one INSERT text whatever the path.
+ * (`insertRows`), and the batch writes every operation's rows of a table with one multi-row
+ * INSERT (`INSERT … SELECT … FROM unnest($1::type[], …)`), and the INSERTs of every table that
+ * has rows with ONE statement: each INSERT is a data-modifying CTE of it, tables in the order
+ * below (parents first, for the foreign keys, which PostgreSQL checks at the end of the
+ * statement). So a batch's rows cost one round trip, whatever tables and however many rows.
+ * Outside a batch the same statement runs at once with the operation's rows.
  *
  * Only rows nobody reads back inside the same operation may be deferred this way: a batch
  * writes them after every operation's `work` has run, still inside the batch's transaction,
@@ -14,8 +16,7 @@ import { HostError, type HttpErrorCode } from '../errors.js';
 import type { Queryable } from './database.js';
 
 interface BulkTable {
-  /** The statement's name (a prepared statement on PostgreSQL). */
-  name: string;
+  /** The INSERT, its parameters numbered from $1 (renumbered in the combined statement). */
   sql: string;
   columns: number;
   /**
@@ -26,6 +27,8 @@ interface BulkTable {
    * the error (log-service.ts).
    */
   conflict?: HttpErrorCode;
+  /** A claim's row count in SQL, over its own parameters (the gate below compares it). */
+  rows?: string;
 }
 
 /**
@@ -38,16 +41,15 @@ export const BULK_TABLES = {
    * Values: the sender key (hashed here as it always was) and the row's expiry (epoch seconds).
    */
   spent_envelopes: {
-    name: 'bulk_spent_envelopes',
     sql: `INSERT INTO spent_envelopes (sender_key_hash, expires_at)
           SELECT encode(sha256(convert_to(sender_key, 'UTF8')), 'hex'), to_timestamp(expires_at)
             FROM unnest($1::text[], $2::float8[]) AS t (sender_key, expires_at)
           ON CONFLICT DO NOTHING RETURNING 1`,
     columns: 2,
     conflict: 'ENVELOPE_REPLAYED',
+    rows: 'cardinality($1::text[])',
   },
   sessions: {
-    name: 'bulk_sessions',
     sql: `INSERT INTO sessions (id, user_id, exchange, label, status, created_at, expires_at)
           SELECT id, user_id, exchange, label, 'active', to_timestamp(created_at), to_timestamp(expires_at)
             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::float8[], $6::float8[])
@@ -55,7 +57,6 @@ export const BULK_TABLES = {
     columns: 6,
   },
   credentials: {
-    name: 'bulk_credentials',
     sql: `INSERT INTO credentials (session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag,
                                    binding, envelope_digest, created_at, expires_at)
           SELECT session_id, alg, key_id, ephemeral_pub, nonce, ciphertext, tag, binding,
@@ -67,7 +68,6 @@ export const BULK_TABLES = {
     columns: 11,
   },
   ops_logs: {
-    name: 'bulk_ops_logs',
     sql: `INSERT INTO ops_logs (event_type, session_id, details)
           SELECT event_type, session_id, details::jsonb
             FROM unnest($1::text[], $2::uuid[], $3::text[]) AS t (event_type, session_id, details)`,
@@ -82,7 +82,7 @@ const ORDER = Object.keys(BULK_TABLES) as BulkTableName[];
 export class BulkRows {
   private readonly rows = new Map<BulkTableName, unknown[][]>();
 
-  add(table: BulkTableName, row: unknown[]): void {
+  add(table: BulkTableName, row: readonly unknown[]): void {
     if (row.length !== BULK_TABLES[table].columns) {
       throw new Error(
         `bulk ${table}: ${row.length} values for ${BULK_TABLES[table].columns} columns`,
@@ -90,7 +90,7 @@ export class BulkRows {
     }
     let xs = this.rows.get(table);
     if (!xs) this.rows.set(table, (xs = []));
-    xs.push(row);
+    xs.push(row as unknown[]);
   }
 
   get size(): number {
@@ -99,26 +99,71 @@ export class BulkRows {
     return n;
   }
 
-  /** Writes every collected row: one statement per table, parents first; then forgets them. */
+  /** Writes every collected row with one statement (see the file comment); then forgets them. */
   async flush(q: Queryable): Promise<void> {
-    for (const table of ORDER) {
-      const xs = this.rows.get(table);
-      if (!xs || xs.length === 0) continue;
-      await writeRows(q, table, xs);
-    }
+    await writeRows(q, this.rows);
     this.rows.clear();
   }
 }
 
-async function writeRows(q: Queryable, table: BulkTableName, rows: unknown[][]): Promise<void> {
-  const t = BULK_TABLES[table];
-  const columns: unknown[][] = Array.from({ length: t.columns }, () => new Array(rows.length));
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r]!;
-    for (let c = 0; c < t.columns; c++) columns[c]![r] = row[c] ?? null;
+/**
+ * The combined statement for a set of tables (in ORDER): one CTE per table, and a final SELECT
+ * that counts the rows each claim table inserted. Its text depends only on which tables have
+ * rows, so it is built once per set and prepared once per connection on PostgreSQL.
+ */
+function statementFor(tables: readonly BulkTableName[]): { name: string; sql: string } {
+  const key = tables.join(',');
+  let st = STATEMENTS.get(key);
+  if (st) return st;
+  let offset = 0;
+  /** Every claim inserted all its rows: the other tables' INSERTs are gated on it. */
+  const gates: string[] = [];
+  const ctes = tables.map((table) => {
+    const t: BulkTable = BULK_TABLES[table];
+    const at = offset;
+    offset += t.columns;
+    const renumber = (sql: string) =>
+      sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + at}`);
+    if (t.conflict) {
+      gates.push(`(SELECT count(*) FROM w_${table}) = ${renumber(t.rows!)}`);
+      return `w_${table} AS (${renumber(t.sql)})`;
+    }
+    // A claimed row that was already there writes nothing else (the statement then fails
+    // with the claim's error): the other rows would hit their own unique constraints first.
+    const gate = gates.length ? ` WHERE ${gates.join(' AND ')}` : '';
+    return `w_${table} AS (${renumber(t.sql)}${gate})`;
+  });
+  const claims = tables.filter((table) => (BULK_TABLES[table] as BulkTable).conflict);
+  const counts = claims.length
+    ? claims.map((table) => `(SELECT count(*)::int FROM w_${table}) AS ${table}`).join(', ')
+    : '1 AS done';
+  st = { name: `bulk_${tables.join('_')}`, sql: `WITH ${ctes.join(',\n')}\nSELECT ${counts}` };
+  STATEMENTS.set(key, st);
+  return st;
+}
+const STATEMENTS = new Map<string, { name: string; sql: string }>();
+
+async function writeRows(q: Queryable, byTable: ReadonlyMap<BulkTableName, unknown[][]>) {
+  const tables = ORDER.filter((table) => (byTable.get(table)?.length ?? 0) > 0);
+  if (tables.length === 0) return;
+  const params: unknown[][] = [];
+  for (const table of tables) {
+    const rows = byTable.get(table)!;
+    const n = BULK_TABLES[table].columns;
+    const columns: unknown[][] = Array.from({ length: n }, () => new Array(rows.length));
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      for (let c = 0; c < n; c++) columns[c]![r] = row[c] ?? null;
+    }
+    params.push(...columns);
   }
-  const { rows: inserted } = await q.query(t.sql, columns, { name: t.name });
-  if ('conflict' in t && inserted.length !== rows.length) throw new HostError(t.conflict);
+  const st = statementFor(tables);
+  const { rows } = await q.query<Record<string, number>>(st.sql, params, { name: st.name });
+  for (const table of tables) {
+    const conflict = (BULK_TABLES[table] as BulkTable).conflict;
+    if (conflict && Number(rows[0]![table]) !== byTable.get(table)!.length)
+      throw new HostError(conflict);
+  }
 }
 
 /** A transaction handle that collects rows for the batch's multi-row INSERTs (log-service.ts). */
@@ -143,5 +188,5 @@ export async function insertRows(
     for (const row of rows) q.bulk.add(table, row);
     return;
   }
-  await writeRows(q, table, rows as unknown[][]);
+  await writeRows(q, new Map([[table, rows as unknown[][]]]));
 }
