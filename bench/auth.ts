@@ -14,6 +14,7 @@
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { hash, verify as argonVerify } from '@node-rs/argon2';
 import { accessTokenVerifier } from '../src/client/index.js';
 import { fmt, fmtRatio, measureConcurrent, measureSync, pick, printTable } from './lib/measure.js';
@@ -28,6 +29,25 @@ export interface AuthBenchResult {
   issuePerSec: number;
   rawSignPerSec: number;
   issueRatio: number;
+  /**
+   * `enclave.status` (no params, no crypto) through the same client at the same concurrency:
+   * what the RPC path alone allows, measured in the same run.
+   */
+  emptyRpcPerSec: number;
+  /**
+   * CPU per refresh (µs): this process (host + load), the enclave's main thread and the enclave
+   * in all; CPU per raw sign; and the issuance ratio `cpus` cores allow at that cost
+   * (cpus × raw sign CPU / refresh CPU): the most the service could reach when CPU-bound.
+   */
+  issueCpuUs: { host: number; enclaveMain: number; enclave: number; rawSign: number };
+  issueCpuBoundRatio: number;
+  /**
+   * CPU per login (ms): this process (host + app.inject) and the enclave (Argon2id included);
+   * Argon2id CPU per raw verify; and the login ratio the CPU allows when the raw verifies keep
+   * every core busy (they do: `concurrency` = cores): raw Argon2id CPU / (host + enclave).
+   */
+  loginCpuMs: { host: number; enclave: number; rawArgon2: number; cpus: number };
+  loginCpuBoundRatio: number;
   sdkVerifyPerSec: number;
   hostVerifyPerSec: number;
   rawVerifyPerSec: number;
@@ -61,6 +81,24 @@ function statusMiB(pid: number | null, field: 'VmHWM' | 'VmRSS'): number {
   }
 }
 
+/** CPU time (ms) of a process, or of one of its threads, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number | null, tid?: number): number {
+  if (pid === null) return Number.NaN;
+  try {
+    const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+    const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** This process's CPU time (ms), all threads. */
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 export async function runAuthBench(): Promise<AuthBenchResult> {
   const concurrency = 2;
   const s = await startBenchService({
@@ -87,20 +125,36 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
     // Raw Argon2id, same parameters and concurrency, this process.
     const phc = await hash(PASSWORD, { memoryCost: 19456, timeCost: 2, parallelism: 1 });
     const budget = pick(6000, 1500);
-    const raw = await measureConcurrent(async () => ((await argonVerify(phc, PASSWORD)) ? 1 : 0), {
+    const rawOnce = async () => ((await argonVerify(phc, PASSWORD)) ? 1 : 0);
+    await measureConcurrent(rawOnce, { workers: concurrency, budgetMs: 300, warmupMs: 0 });
+    const argonCpu0 = selfCpuMs();
+    const raw = await measureConcurrent(rawOnce, {
       workers: concurrency,
       budgetMs: budget,
-      warmupMs: 300,
+      warmupMs: 0,
     });
+    const rawArgon2CpuMs = (selfCpuMs() - argonCpu0) / raw.ops;
     let bad = 0;
-    const logins = await measureConcurrent(
-      async () => {
-        const r = await login();
-        if (r.statusCode !== 200) bad++;
-        return r.statusCode === 200 ? 1 : 0;
-      },
-      { workers: 8, budgetMs: budget, warmupMs: 300 },
-    );
+    const pid = s.service.enclave.pid();
+    // CPU of both processes over the measured logins (their warm-up is run apart, first).
+    const loginOnce = async () => {
+      const r = await login();
+      if (r.statusCode !== 200) bad++;
+      return r.statusCode === 200 ? 1 : 0;
+    };
+    await measureConcurrent(loginOnce, { workers: 8, budgetMs: 300, warmupMs: 0 });
+    const loginCpu0 = { host: selfCpuMs(), enclave: cpuMs(pid) };
+    const logins = await measureConcurrent(loginOnce, {
+      workers: 8,
+      budgetMs: budget,
+      warmupMs: 0,
+    });
+    const loginCpu = {
+      host: (selfCpuMs() - loginCpu0.host) / logins.ops,
+      enclave: (cpuMs(pid) - loginCpu0.enclave) / logins.ops,
+      rawArgon2: rawArgon2CpuMs,
+      cpus: availableParallelism(),
+    };
     if (bad > 0) console.warn(`  ! ${bad} logins did not answer 200`);
 
     // Token issuance in the enclave vs raw ES256 sign.
@@ -114,18 +168,40 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
       session_id: claims.sid,
       roles: [] as never[],
     };
-    const issue = await measureConcurrent(
+    const refreshOnce = async () => {
+      await s.service.enclave.call('auth.refresh', refreshParams);
+      return 1;
+    };
+    await measureConcurrent(refreshOnce, { workers: 64, budgetMs: 300, warmupMs: 0 });
+    const issueCpu0 = { host: selfCpuMs(), enclave: cpuMs(pid), main: cpuMs(pid, pid ?? 0) };
+    const issue = await measureConcurrent(refreshOnce, {
+      workers: 64,
+      budgetMs: pick(3000, 600),
+      warmupMs: 0,
+    });
+    const issueCpuUs = {
+      host: ((selfCpuMs() - issueCpu0.host) * 1000) / issue.ops,
+      enclaveMain: ((cpuMs(pid, pid ?? 0) - issueCpu0.main) * 1000) / issue.ops,
+      enclave: ((cpuMs(pid) - issueCpu0.enclave) * 1000) / issue.ops,
+      rawSign: Number.NaN, // set below, with the raw sign
+    };
+    // The RPC path alone at the same concurrency: an empty method through the same client.
+    const emptyRpc = await measureConcurrent(
       async () => {
-        await s.service.enclave.call('auth.refresh', refreshParams);
+        await s.service.enclave.call('enclave.status', {});
         return 1;
       },
-      { workers: 64, budgetMs: pick(3000, 600) },
+      { workers: 64, budgetMs: pick(1500, 400) },
     );
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const input = Buffer.from(first.access_token.split('.').slice(0, 2).join('.'));
+    const signCpu0 = selfCpuMs();
     const rawSign = measureSync(() => sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' }), {
       budgetMs: pick(1500, 400),
+      warmupMs: 0,
     });
+    const rawSignCpuUs = ((selfCpuMs() - signCpu0) * 1000) / rawSign.ops;
+    issueCpuUs.rawSign = rawSignCpuUs;
     const sig = sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' });
     const rawVerify = measureSync(
       () => verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, sig),
@@ -153,7 +229,6 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
     // Flood: 1,000 logins at once. Idle baseline first, in the same run: the median of 20
     // samples over 1 s of host (this process) and enclave RSS; then both are sampled every
     // 10 ms during the flood and the largest sum is compared with the baseline's.
-    const pid = s.service.enclave.pid();
     const floodN = pick(1000, 300);
     const idleSamples: { host: number; enclave: number }[] = [];
     for (let i = 0; i < 20; i++) {
@@ -188,6 +263,12 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
       issuePerSec: issue.opsPerSec,
       rawSignPerSec: rawSign.opsPerSec,
       issueRatio: issue.opsPerSec / rawSign.opsPerSec,
+      emptyRpcPerSec: emptyRpc.opsPerSec,
+      issueCpuUs,
+      loginCpuMs: loginCpu,
+      issueCpuBoundRatio:
+        (availableParallelism() * rawSignCpuUs) / (issueCpuUs.host + issueCpuUs.enclave),
+      loginCpuBoundRatio: loginCpu.rawArgon2 / (loginCpu.host + loginCpu.enclave),
       sdkVerifyPerSec: sdkVerify.opsPerSec,
       hostVerifyPerSec: hostVerify.opsPerSec,
       rawVerifyPerSec: rawVerify.opsPerSec,
@@ -208,6 +289,9 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
         'logins/s': fmt(result.loginsPerSec),
         'raw Argon2id verify/s (c=2)': fmt(result.rawArgon2PerSec),
         ratio: fmtRatio(result.loginRatio),
+        'CPU ms/login host + enclave': `${fmt(loginCpu.host)} + ${fmt(loginCpu.enclave)}`,
+        'raw Argon2id CPU ms': fmt(loginCpu.rawArgon2),
+        'CPU-bound at most': fmtRatio(result.loginCpuBoundRatio),
       },
     ]);
     printTable('auth: tokens', [
@@ -216,6 +300,12 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
         'ops/s': fmt(result.issuePerSec),
         'raw ES256 sign/s': fmt(result.rawSignPerSec),
         ratio: fmtRatio(result.issueRatio),
+      },
+      {
+        what: 'empty enclave call (enclave.status, 64 in flight)',
+        'ops/s': fmt(result.emptyRpcPerSec),
+        'raw ES256 sign/s': fmt(result.rawSignPerSec),
+        ratio: fmtRatio(result.emptyRpcPerSec / result.rawSignPerSec),
       },
       {
         what: 'verify (SDK, jose)',
@@ -230,6 +320,13 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
         ratio: fmtRatio(result.hostVerifyPerSec / result.rawVerifyPerSec),
       },
     ]);
+    console.log(
+      `  CPU per refresh: host (this process) ${fmt(issueCpuUs.host)} µs + enclave ` +
+        `${fmt(issueCpuUs.enclave)} µs (main thread ${fmt(issueCpuUs.enclaveMain)}; the rest is ` +
+        `signatures on the thread pool and V8's helper threads); raw sign ` +
+        `${fmt(rawSignCpuUs)} µs: ${availableParallelism()} cores allow at most ` +
+        `${fmtRatio(result.issueCpuBoundRatio)} of the raw sign rate at this cost`,
+    );
     printTable(`auth: flood of ${floodN} concurrent logins`, [
       {
         statuses: Object.entries(statusCodes)

@@ -2,11 +2,13 @@
  * Wallet signing (issue 14), with a service of its own, in the same run:
  *
  * - signatures/s through `POST /wallets/:id/sign` (app.inject: routing, zod, per-user rate
- *   limit, the client sealing its share to the enclave key, one enclave `wallet.sign` = open the
+ *   limit, one enclave `wallet.sign` = open the
  *   envelope, check the record MAC, Shamir combine, commitment check, BIP-39 PBKDF2 (2048 rounds
  *   of HMAC-SHA512), BIP-32 / SLIP-0010 derivation, sign, wipe; then the spend counter and the
  *   `wallet.signed` log entry in one transaction), for an Ethereum personal message and a Solana
- *   message;
+ *   message. Each request carries a share the client sealed to the attested enclave key with
+ *   the SDK: that is client work (several ms of @noble X25519 on the client's machine), so the
+ *   bodies are sealed before the measured window, which then sends exactly those;
  * - raw signing in this process with @noble/curves (secp256k1 over a keccak digest, ed25519);
  * - raw share combination + seed + derivation + signing, the enclave's compute without
  *   envelope, RPC, MAC, database or log: what the service could reach at best.
@@ -36,6 +38,8 @@ export interface WalletSignBenchResult {
   rawCombineDeriveSignPerSec: number;
   ethRatioToRawSign: number;
   ethRatioToRawCombined: number;
+  /** Requests sent in each measured window (sealed by the SDK before it) and ms per seal. */
+  prepared: { ethRequests: number; solRequests: number; sealMsEach: number };
 }
 
 export async function runWalletSignBench(): Promise<WalletSignBenchResult> {
@@ -67,31 +71,62 @@ export async function runWalletSignBench(): Promise<WalletSignBenchResult> {
     const device = openSealedShare(w.shares.device, reply.privateKey);
     const key = await enclaveKeyOf(s);
     let bad = 0;
-    const signVia = (address: string, request: Record<string, unknown>) => async () => {
-      const body = { address, request };
-      const share = await encryptWalletShare(
-        { walletId: w.wallet_id, kind: 'device', share: device.share, action: 'sign', body },
-        key.pub,
-        { keyId: key.keyId },
-      );
-      const r = await app.inject({
-        method: 'POST',
-        url: `/wallets/${w.wallet_id}/sign`,
-        headers,
-        payload: { ...body, share },
-      });
-      if (r.statusCode !== 200) bad++;
-      return r.statusCode === 200 ? 1 : 0;
+    // The client seals its share (SDK, @noble X25519: several ms of CPU each) on its own
+    // machine; here it would run on the host's cores and be counted against the service. So,
+    // as bench/submit-key.ts does for envelopes, each request's body is sealed before the
+    // measured window (every one distinct and fresh: the enclave refuses a reused ephemeral
+    // key), and the window sends exactly those. A warm-up of the same shape sizes the run.
+    const sealBodies = async (address: string, request: Record<string, unknown>, n: number) => {
+      const bodies: Record<string, unknown>[] = [];
+      for (let i = 0; i < n; i++) {
+        const body = { address, request };
+        const share = await encryptWalletShare(
+          { walletId: w.wallet_id, kind: 'device', share: device.share, action: 'sign', body },
+          key.pub,
+          { keyId: key.keyId },
+        );
+        bodies.push({ ...body, share });
+      }
+      return bodies;
     };
-    const budget = pick(5000, 1200);
-    const eth = await measureConcurrent(
-      signVia(w.accounts[0]!.address, { type: 'eth_personal_sign', message: 'gm' }),
-      { workers: 8, budgetMs: budget },
-    );
-    const sol = await measureConcurrent(
-      signVia(w.accounts[1]!.address, { type: 'sol_message', message: 'Z20=' }),
-      { workers: 8, budgetMs: budget },
-    );
+    const sendAll = async (bodies: Record<string, unknown>[], workers: number) => {
+      let next = 0;
+      let ok = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          while (next < bodies.length) {
+            const payload = bodies[next++]!;
+            const r = await app.inject({
+              method: 'POST',
+              url: `/wallets/${w.wallet_id}/sign`,
+              headers,
+              payload,
+            });
+            if (r.statusCode === 200) ok++;
+            else bad++;
+          }
+        }),
+      );
+      return ok / ((performance.now() - t0) / 1000);
+    };
+    const budgetS = pick(5, 1.2);
+    const measureSigning = async (address: string, request: Record<string, unknown>) => {
+      const warmRate = await sendAll(await sealBodies(address, request, pick(64, 24)), 8);
+      const n = Math.max(pick(200, 48), Math.round(warmRate * budgetS));
+      const t = performance.now();
+      const bodies = await sealBodies(address, request, n);
+      const sealS = (performance.now() - t) / 1000;
+      return { opsPerSec: await sendAll(bodies, 8), requests: n, sealMsEach: (sealS * 1000) / n };
+    };
+    const eth = await measureSigning(w.accounts[0]!.address, {
+      type: 'eth_personal_sign',
+      message: 'gm',
+    });
+    const sol = await measureSigning(w.accounts[1]!.address, {
+      type: 'sol_message',
+      message: 'Z20=',
+    });
     if (bad > 0) console.warn(`  ! ${bad} signatures did not answer 200`);
 
     // Raw primitives, this process.
@@ -129,16 +164,21 @@ export async function runWalletSignBench(): Promise<WalletSignBenchResult> {
       rawCombineDeriveSignPerSec: combined.opsPerSec,
       ethRatioToRawSign: eth.opsPerSec / rawSecp.opsPerSec,
       ethRatioToRawCombined: eth.opsPerSec / combined.opsPerSec,
+      prepared: {
+        ethRequests: eth.requests,
+        solRequests: sol.requests,
+        sealMsEach: (eth.sealMsEach + sol.sealMsEach) / 2,
+      },
     };
     printTable('wallet signing (signatures/s)', [
       {
-        what: 'service eth_personal_sign (8 in flight)',
+        what: `service eth_personal_sign (8 in flight, ${eth.requests} pre-sealed)`,
         'ops/s': fmt(eth.opsPerSec),
         'vs raw sign': fmtRatio(result.ethRatioToRawSign),
         'vs raw combine+derive+sign': fmtRatio(result.ethRatioToRawCombined),
       },
       {
-        what: 'service sol_message (8 in flight)',
+        what: `service sol_message (8 in flight, ${sol.requests} pre-sealed)`,
         'ops/s': fmt(sol.opsPerSec),
         'vs raw sign': fmtRatio(sol.opsPerSec / rawEd.opsPerSec),
         'vs raw combine+derive+sign': '',
@@ -150,6 +190,10 @@ export async function runWalletSignBench(): Promise<WalletSignBenchResult> {
         'ops/s': fmt(combined.opsPerSec),
       },
     ]);
+    console.log(
+      `  each request's share sealed by the SDK before its window (client work): ` +
+        `${fmt(result.prepared.sealMsEach)} ms per seal`,
+    );
     reportProblems(s);
     return result;
   } finally {

@@ -125,14 +125,18 @@ export function scoreboard(results: readonly unknown[]): Score[] {
     share(
       'token issuance (refresh/s)',
       au.issuePerSec,
-      `${fmt(au.rawSignPerSec)} raw ES256 sign/s`,
+      `${fmt(au.rawSignPerSec)} raw ES256 sign/s (CPU per refresh allows ${fmtRatio(
+        au.issueCpuBoundRatio,
+      )}; empty enclave call ${fmt(au.emptyRpcPerSec)}/s)`,
       au.issueRatio,
       0.6,
     );
     share(
       'logins/s',
       au.loginsPerSec,
-      `${fmt(au.rawArgon2PerSec)} raw Argon2id verify/s`,
+      `${fmt(au.rawArgon2PerSec)} raw Argon2id verify/s (CPU per login allows ${fmtRatio(
+        au.loginCpuBoundRatio,
+      )})`,
       au.loginRatio,
       0.9,
     );

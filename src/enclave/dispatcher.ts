@@ -36,7 +36,10 @@ export const PARTIAL_RESULTS = 16;
  * they are left out of the frame's own results, so a slow hash holds up neither the rest of its
  * frame nor later frames. `partial`, when given, receives the results ready so far every
  * PARTIAL_RESULTS results; the returned frame holds the rest. The client matches results by id,
- * in whatever frame they come; the calls still run one after the other, in order.
+ * in whatever frame they come. The calls start one after the other, in order; an `overlapping`
+ * method (auth.refresh: its state is read before its first await, then it signs on the thread
+ * pool) is not awaited before the next call starts, so signatures run on other threads while
+ * this one frames and validates. At most 2 × PARTIAL_RESULTS such results are outstanding.
  */
 export async function dispatchFrame(
   state: EnclaveState,
@@ -46,22 +49,31 @@ export async function dispatchFrame(
 ): Promise<ResponseFrame> {
   const parsed = RequestFrameSchema.safeParse(frame);
   if (!parsed.success) return { error: new RpcError('FRAME_INVALID').toBody() };
-  let results: Result[] = [];
+  let group: (Result | Promise<Result>)[] = [];
+  const ahead: Promise<void>[] = [];
+  const done: Result[] = [];
   const { calls } = parsed.data;
   for (let i = 0; i < calls.length; i++) {
     const call = calls[i]!;
-    if (detach && isDetached(call.method)) void dispatchCall(state, call).then(detach);
-    else results.push(await dispatchCall(state, call));
-    if (partial && results.length >= PARTIAL_RESULTS && i < calls.length - 1) {
-      partial(results);
-      results = [];
+    if (detach && isFlagged(call.method, 'detached')) void dispatchCall(state, call).then(detach);
+    else if (isFlagged(call.method, 'overlapping')) group.push(dispatchCall(state, call));
+    else group.push(await dispatchCall(state, call));
+    if (group.length >= PARTIAL_RESULTS && i < calls.length - 1) {
+      // Without `partial`, the group is awaited here: it bounds the calls in flight all the same.
+      const ready = Promise.all(group);
+      group = [];
+      if (partial) ahead.push(ready.then(partial));
+      else done.push(...(await ready));
+      if (ahead.length >= 2) await ahead.shift();
     }
   }
-  return { results };
+  await Promise.all(ahead);
+  done.push(...(await Promise.all(group)));
+  return { results: done };
 }
 
-function isDetached(method: string): boolean {
-  return isMethodName(method) && 'detached' in METHODS[method];
+function isFlagged(method: string, flag: 'detached' | 'overlapping'): boolean {
+  return isMethodName(method) && flag in METHODS[method];
 }
 
 async function dispatchCall(state: EnclaveState, call: Call): Promise<Result> {

@@ -38,6 +38,23 @@ export function signJwt(key: JwtKey, claims: AccessClaims): string {
 }
 
 /**
+ * As signJwt, but the signature is computed on libuv's thread pool (node:crypto's `sign` with a
+ * callback), so the enclave's main thread frames, validates and prepares other calls meanwhile
+ * (issue 17: token issuance). The header and claims are fixed before this returns: the key and
+ * every claim are chosen synchronously, in call order; only the ECDSA computation is deferred.
+ */
+export function signJwtAsync(key: JwtKey, claims: AccessClaims): Promise<string> {
+  const { header, options } = prepare(key);
+  const input = header + b64uJson(claims);
+  return new Promise((resolve, reject) => {
+    sign('sha256', Buffer.from(input, 'ascii'), options, (err, sig) => {
+      if (err) reject(err);
+      else resolve(`${input}.${sig.toString('base64url')}`);
+    });
+  });
+}
+
+/**
  * The `sub` of an access token this enclave signed with a key still published, unexpired and
  * for this issuer and audience; null otherwise. Only the header's kid picks the key; the
  * algorithm is fixed (ES256, P1363), so no header field can change how it is checked.

@@ -13,7 +13,7 @@ import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/
 import { AuthKeyring } from '../auth/auth-keyring.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
-import { signJwt } from '../auth/jwt.js';
+import { signJwt, signJwtAsync } from '../auth/jwt.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import {
   checkRefreshToken,
@@ -212,19 +212,24 @@ export async function authPasswordSet(
   };
 }
 
-export function issue(
+/**
+ * Everything a token pair needs except the access token's signature, decided now: the signing
+ * key, the claims, the refresh token. Reads the state synchronously, so a caller that signs
+ * later (issueAsync) still sees the keyring as it was at this call's turn.
+ */
+function prepareIssue(
   state: EnclaveState,
   keyring: AuthKeyring,
   sub: string,
   sid: string,
   roles: readonly Role[],
-  /** RFC 8176 methods of a login (none for a refresh): the token gets `amr` and `auth_time`. */
-  amr?: readonly string[],
+  amr: readonly string[] | undefined,
 ) {
   const c = state.auth.config;
   const now = state.now();
   const exp = now + c.AUTH_ACCESS_TOKEN_TTL_SECONDS;
-  const access = signJwt(keyring.signingKey(now), {
+  const key = keyring.signingKey(now);
+  const claims = {
     iss: c.AUTH_ISSUER,
     aud: c.AUTH_AUDIENCE,
     sub,
@@ -234,22 +239,47 @@ export function issue(
     jti: randomUUID(),
     roles: [...new Set(roles)],
     ...(amr ? { amr: [...amr], auth_time: now } : {}),
-  });
+  };
   const refreshExp = now + c.AUTH_REFRESH_TOKEN_TTL_SECONDS;
   const refresh = makeRefreshToken(keyring.refreshKey, sub, sid, refreshExp);
   return {
-    access_token: access,
-    access_expires_at: exp,
-    refresh_token: refresh,
-    refresh_expires_at: refreshExp,
-    refresh_hash: refreshTokenHash(refresh),
+    now,
+    key,
+    claims,
+    pair: (access: string) => ({
+      access_token: access,
+      access_expires_at: exp,
+      refresh_token: refresh,
+      refresh_expires_at: refreshExp,
+      refresh_hash: refreshTokenHash(refresh),
+    }),
   };
 }
 
-export function authRefresh(
+export function issue(
+  state: EnclaveState,
+  keyring: AuthKeyring,
+  sub: string,
+  sid: string,
+  roles: readonly Role[],
+  /** RFC 8176 methods of a login (none for a refresh): the token gets `amr` and `auth_time`. */
+  amr?: readonly string[],
+) {
+  const p = prepareIssue(state, keyring, sub, sid, roles, amr);
+  return p.pair(signJwt(p.key, p.claims));
+}
+
+/**
+ * A refresh: every check and every choice (token MAC and expiry, signing key, claims, new
+ * refresh token, issued_at) happens synchronously, before the first await; then the access
+ * token is signed on the thread pool (signJwtAsync) and the answer sealed, which read no state.
+ * `auth.refresh` is `overlapping` in the method table: the dispatcher starts the next calls of
+ * the frame while this one's signature runs.
+ */
+export async function authRefresh(
   state: EnclaveState,
   params: MethodParams<'auth.refresh'>,
-): MethodResult<'auth.refresh'> {
+): Promise<MethodResult<'auth.refresh'>> {
   const keyring = readyAuthKeyring(state);
   checkRefreshToken(
     keyring.refreshKey,
@@ -258,12 +288,19 @@ export function authRefresh(
     params.session_id,
     state.now(),
   );
-  const issued = issue(state, keyring, params.user_id, params.session_id, params.roles);
+  const p = prepareIssue(
+    state,
+    keyring,
+    params.user_id,
+    params.session_id,
+    params.roles,
+    undefined,
+  );
+  const responseKey = keyring.responseKey;
+  const parentHash = refreshTokenHash(params.refresh_token);
+  const issued = p.pair(await signJwtAsync(p.key, p.claims));
   const { refresh_hash: _hash, ...pair } = issued;
-  const sealed = sealResponse(keyring.responseKey, refreshTokenHash(params.refresh_token), {
-    ...pair,
-    issued_at: state.now(),
-  });
+  const sealed = sealResponse(responseKey, parentHash, { ...pair, issued_at: p.now });
   return { ...issued, sealed_response: sealed };
 }
 

@@ -3,6 +3,9 @@
  * methods.ts; docs/protocol/auth.md). `detached: true` marks methods that run Argon2id: the
  * enclave answers them in a frame of their own when they finish, so a slow password hash never
  * holds up the other calls of its frame or of later frames (results are matched by id).
+ * `overlapping: true` marks a method whose handler reads and changes enclave state only before
+ * its first await (then it signs on the thread pool): the dispatcher starts the frame's next
+ * calls while it finishes, so their effects on state still happen in call order.
  */
 import { z } from 'zod';
 import {
@@ -214,6 +217,7 @@ export const AUTH_METHODS = {
       .strict(),
     result: z.object({ ...Issued, refresh_hash: hexBytes(32), sealed_response: Sealed }).strict(),
     phases: READY,
+    overlapping: true,
   },
   /** A retry within the grace window: open the sealed pair, only for the token it answered. */
   'auth.refresh_replay': {
