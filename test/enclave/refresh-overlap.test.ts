@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { PARTIAL_RESULTS, dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { readyAuthKeyring } from '../../src/enclave/auth/auth-state.js';
-import { signJwt, signJwtAsync } from '../../src/enclave/auth/jwt.js';
+import { THREAD_POOL_SIZE, signJwt, signJwtAsync } from '../../src/enclave/auth/jwt.js';
 import { makeRefreshToken, openResponse, refreshTokenHash } from '../../src/enclave/auth/tokens.js';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
 import type { Result } from '../../src/protocol/rpc/frame.js';
@@ -156,5 +156,24 @@ describe('auth.refresh on the thread pool', () => {
       frame.results.map((r) => r.id),
       [1, 2, 3, 4],
     );
+  });
+  it('Argon2id hashes that fill the thread pool do not hold up a refresh (nor its frame)', async () => {
+    // The @node-rs/argon2 addon hashes on libuv's thread pool too. With as many hashes running
+    // as the pool has threads (AUTH_ARGON2_CONCURRENCY may be set that high), a signature
+    // queued behind them would wait for one to finish, and with it the rest of its frame and
+    // the later frames of its connection: what `detached` promises not to let a hash do.
+    const t = await readyAuth({ AUTH_ARGON2_CONCURRENCY: String(THREAD_POOL_SIZE) });
+    let hashed = 0;
+    const hashes = Array.from({ length: THREAD_POOL_SIZE }, (_, i) =>
+      t.state.auth.hasher.hash(`password number ${i}`).then(() => {
+        hashed++;
+      }),
+    );
+    assert.equal(t.state.auth.hasher.queueStats.running, THREAD_POOL_SIZE);
+    const frame = await dispatchFrame(t.state, { calls: [refreshCall(t, 1)] });
+    assert.equal(hashed, 0, 'the refresh was answered before any hash finished');
+    assert.ok('results' in frame);
+    assert.equal(frame.results[0]!.ok, true, JSON.stringify(frame.results[0]));
+    await Promise.all(hashes);
   });
 });

@@ -13,7 +13,7 @@ import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/
 import { AuthKeyring } from '../auth/auth-keyring.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
-import { signJwt, signJwtAsync } from '../auth/jwt.js';
+import { THREAD_POOL_SIZE, signJwt, signJwtAsync } from '../auth/jwt.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import {
   checkRefreshToken,
@@ -272,7 +272,8 @@ export function issue(
 /**
  * A refresh: every check and every choice (token MAC and expiry, signing key, claims, new
  * refresh token, issued_at) happens synchronously, before the first await; then the access
- * token is signed on the thread pool (signJwtAsync) and the answer sealed, which read no state.
+ * token is signed on the thread pool (signJwtAsync; on the main thread while Argon2id hashes
+ * hold every thread of the pool) and the answer sealed, which read no state.
  * `auth.refresh` is `overlapping` in the method table: the dispatcher starts the next calls of
  * the frame while this one's signature runs.
  */
@@ -298,7 +299,12 @@ export async function authRefresh(
   );
   const responseKey = keyring.responseKey;
   const parentHash = refreshTokenHash(params.refresh_token);
-  const issued = p.pair(await signJwtAsync(p.key, p.claims));
+  // Argon2id hashes (detached calls) run on the same pool: while they hold every thread, a
+  // signature sent there would wait for one of them, and with it this frame and the later
+  // frames of its connection. It is made here then, as before the pool was used.
+  const poolFree = state.auth.hasher.queueStats.running < THREAD_POOL_SIZE;
+  const access = poolFree ? await signJwtAsync(p.key, p.claims) : signJwt(p.key, p.claims);
+  const issued = p.pair(access);
   const { refresh_hash: _hash, ...pair } = issued;
   const sealed = sealResponse(responseKey, parentHash, { ...pair, issued_at: p.now });
   return { ...issued, sealed_response: sealed };
