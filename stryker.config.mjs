@@ -27,6 +27,7 @@ const SCOPES = {
   'protocol-log': {
     mutate: ['src/protocol/log/**/*.ts'],
     testFiles: [
+      'test/mutation-killers/protocol-log.test.ts',
       'test/protocol/log-checkpoint.property.test.ts',
       'test/protocol/log-merkle.property.test.ts',
       'test/vectors/merkle.test.ts',
@@ -34,7 +35,6 @@ const SCOPES = {
       'test/client/log-entry-audit.test.ts',
       'test/aggregates/signed.test.ts',
       'test/mutation-killers/protocol-log-note.test.ts',
-      'test/mutation-killers/protocol-log.test.ts',
     ],
   },
   'protocol-attestation': {
@@ -84,6 +84,7 @@ const SCOPES = {
   'enclave-dispatcher': {
     mutate: ['src/enclave/dispatcher.ts'],
     testFiles: [
+      'test/mutation-killers/protocol-rpc.test.ts',
       'test/enclave/dispatcher.test.ts',
       'test/host/rpc-client-results.test.ts',
       'test/enclave/cluster.test.ts',

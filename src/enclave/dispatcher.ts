@@ -61,7 +61,7 @@ export async function dispatchFrame(
 }
 
 function isDetached(method: string): boolean {
-  return isMethodName(method) && 'detached' in METHODS[method];
+  return isMethodName(method) && (METHODS[method] as { detached?: boolean }).detached === true;
 }
 
 async function dispatchCall(state: EnclaveState, call: Call): Promise<Result> {
