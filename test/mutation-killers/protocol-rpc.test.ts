@@ -27,7 +27,9 @@ import {
   ResultSchema,
 } from '../../src/protocol/rpc/frame.js';
 import { isMethodName, METHODS, PHASES, SEAL_POLICIES } from '../../src/protocol/rpc/methods.js';
-import { dispatchFrame } from '../../src/enclave/dispatcher.js';
+import { dispatchFrame, toErrorBody } from '../../src/enclave/dispatcher.js';
+import { EnvelopeError } from '../../src/protocol/envelope/errors.js';
+import { WalletError } from '../../src/protocol/wallet/errors.js';
 import { MAX_OPERATORS } from '../../src/protocol/cluster/cluster.js';
 import {
   CredentialId,
@@ -219,6 +221,24 @@ describe('errors.ts: the closed set of error codes', () => {
     assert.equal(isRpcErrorCode(1), false);
     assert.equal(isRpcErrorCode({ toString: () => 'INTERNAL' }), false);
     assert.equal(isRpcErrorCode(['INTERNAL']), false);
+  });
+});
+
+describe("the dispatcher's error bodies", () => {
+  it('an RPC, envelope or wallet error keeps its code and fixed message; anything else is INTERNAL', () => {
+    const body = (code: keyof typeof RPC_ERROR_MESSAGES) => ({
+      code,
+      message: RPC_ERROR_MESSAGES[code],
+    });
+    assert.deepEqual(toErrorBody(new RpcError('JOBS_BUSY')), body('JOBS_BUSY'));
+    assert.deepEqual(toErrorBody(new EnvelopeError('ENVELOPE_STALE')), body('ENVELOPE_STALE'));
+    assert.deepEqual(toErrorBody(new WalletError('WALLET_NOT_READY')), body('WALLET_NOT_READY'));
+    assert.deepEqual(
+      toErrorBody(new WalletError('POLICY_DENIED', { index: 0, type: 'x' })),
+      body('POLICY_DENIED'),
+    );
+    assert.deepEqual(toErrorBody(new Error('WALLET_NOT_READY')), body('INTERNAL'));
+    assert.deepEqual(toErrorBody({ code: 'JOBS_BUSY' }), body('INTERNAL'));
   });
 });
 
