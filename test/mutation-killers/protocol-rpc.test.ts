@@ -705,6 +705,84 @@ describe('auth-methods.ts: tokens, codes and bounds', () => {
   });
 });
 
+describe('auth-methods.ts: nested objects', () => {
+  const binding = 'mb1.' + 'A'.repeat(43);
+  const user = { user_id: UUID, binding };
+
+  it('a second factor: a TOTP code or a recovery code, one of them, nothing else', () => {
+    const s = member('auth.step_up', 'second');
+    ok(s, { totp_code: '123456' });
+    ok(s, { recovery_code: 'ABCDE-FGHJK' });
+    no(s, {});
+    no(s, { totp_code: '123456', recovery_code: 'ABCDE-FGHJK' });
+    no(s, { totp_code: '123456', x: 1 });
+    no(s, { recovery_code: 'ABCDE-FGHJK', x: 1 });
+    no(s, { totp_code: '12345' });
+    ok(inner(member('auth.login', 'second')), { totp_code: '123456' });
+  });
+
+  it('the account of a reset or recovery: its id and binding, nothing else', () => {
+    for (const m of [
+      'auth.password_reset',
+      'auth.recovery_confirm',
+      'auth.confirm_email',
+    ] as const) {
+      const s = member(m, 'user');
+      ok(s, user, m);
+      no(s, { user_id: UUID }, m);
+      no(s, { binding }, m);
+      no(s, { ...user, x: 1 }, m);
+    }
+  });
+
+  it('a linked account: roles up to 8, and what a second factor needs (sealed TOTP, up to 10 MACs)', () => {
+    const linked = inner(member('auth.siwe_login', 'user'));
+    const full = { ...user, roles: [] };
+    ok(linked, full);
+    no(linked, { ...full, x: 1 });
+    no(linked, { ...full, binding: undefined });
+    arrays((linked as Any).shape.roles, 'operator', 0, 8);
+    const totp = 'ts1.' + 'A'.repeat(40);
+    ok(linked, { ...full, totp_sealed: totp, recovery_macs: ['A'.repeat(43)] });
+    ok(linked, { ...full, totp_sealed: null });
+    no(linked, { ...full, totp_sealed: 'x' });
+    arrays((linked as Any).shape.recovery_macs, 'A'.repeat(43), 0, 10);
+    no(linked, { ...full, recovery_macs: Array(11).fill('A'.repeat(43)) });
+    const loginUser = inner(member('auth.login', 'user'));
+    const lu = { user_id: UUID, password_sealed: 'ph1.' + 'A'.repeat(40), roles: [] };
+    ok(loginUser, lu);
+    ok(loginUser, { ...lu, totp_sealed: totp, recovery_macs: [] });
+    no(loginUser, { ...lu, x: 1 });
+    const cred = inner(member('auth.passkey_login_verify', 'credential'));
+    const c = {
+      user_id: UUID,
+      credential_id: 'A'.repeat(16),
+      public_key: 'A'.repeat(40),
+      counter: 0,
+      binding,
+      roles: [],
+    };
+    ok(cred, c);
+    ok(cred, { ...c, totp_sealed: totp, recovery_macs: ['A'.repeat(43)] });
+    no(cred, { ...c, x: 1 });
+  });
+});
+
+describe('methods.ts: nested results', () => {
+  it('a keyring wrapped at genesis: generation from 1 and the sealed blob, nothing else', () => {
+    const wrapped = member('cluster.genesis', 'wrapped', 'result') as Any;
+    for (const k of ['credential', 'auth']) {
+      const s = wrapped.shape[k] as Schema;
+      ok(s, { generation: 1, sealed: 'AA==' }, k);
+      no(s, { generation: 0, sealed: 'AA==' }, k);
+      no(s, { generation: 1, sealed: '' }, k);
+      no(s, { generation: 1, sealed: 'AA==', x: 1 }, k);
+    }
+    ok(wrapped.shape.wallet, null);
+    ok(wrapped.shape.wallet, { generation: 2, sealed: 'AA==' });
+  });
+});
+
 describe('wallet-methods.ts: records, accounts, spend counters', () => {
   it('accounts: chain, index, path, address', () => {
     const a = {
@@ -755,6 +833,59 @@ describe('wallet-methods.ts: records, accounts, spend counters', () => {
     ok(mode, 'recovery_complete');
     ok(mode, 'reshare');
     no(mode, '');
+  });
+
+  const record = {
+    wallet_id: '0b5f8a0e-1c2d-4e3f-8a9b-0c1d2e3f4a5b',
+    user_id: 'u',
+    generation: 1,
+    version: 1,
+    server_share: {
+      nonce: Buffer.alloc(12, 1).toString('base64'),
+      ciphertext: 'abcd',
+      tag: Buffer.alloc(16, 1).toString('base64'),
+    },
+    ethereum_xpub: 'x'.repeat(111),
+    accounts: [{ chain: 'solana', index: 0, path: 'p', address: 'a'.repeat(32) }],
+    rules: [],
+    recovery: null,
+    mac: HEX32,
+  };
+
+  it('a record: its rules (up to 32) and recovery state; the methods that take and return one', () => {
+    const r = (METHODS['wallet.add_account'].params as Any).shape.record as Schema;
+    ok(r, record);
+    no(r, { ...record, x: 1 });
+    const rule = { type: 'deny_message_signing' };
+    arrays((r as Any).shape.rules, rule, 0, 32);
+    ok(r, { ...record, rules: [rule, { type: 'max_value_wei', value: '10' }] });
+    ok(r, { ...record, recovery: { started_at: 1, unlock_at: 2 } });
+    no(r, { ...record, recovery: { started_at: 1 } });
+    no(r, { ...record, recovery: { started_at: 1, unlock_at: 2, x: 1 } });
+    no(r, { ...record, recovery: { started_at: -1, unlock_at: 2 } });
+    for (const m of [
+      'wallet.add_account',
+      'wallet.set_policy',
+      'wallet.recovery_start',
+      'wallet.recovery_cancel',
+    ] as const) {
+      ok(METHODS[m].params, { record, body: { share: 'x' } }, m);
+      no(METHODS[m].params, { record, body: 'x' }, m);
+      no(METHODS[m].params, { record }, m);
+      no(METHODS[m].params, { record, body: {}, x: 1 }, m);
+    }
+    ok(METHODS['wallet.sign'].params, { record, body: {}, spend: null });
+    ok(METHODS['wallet.resplit'].params, { record, body: {}, mode: 'reshare' });
+    ok(METHODS['wallet.delete'].params, { record, body: {} });
+    for (const m of [
+      'wallet.set_policy',
+      'wallet.recovery_start',
+      'wallet.recovery_cancel',
+    ] as const) {
+      ok(METHODS[m].result, { record }, m);
+      no(METHODS[m].result, { record, x: 1 }, m);
+      no(METHODS[m].result, {}, m);
+    }
   });
 
   it('signing verdicts: allowed and denied, each with exactly its members', () => {
