@@ -27,6 +27,7 @@ const SCOPES = {
   'protocol-log': {
     mutate: ['src/protocol/log/**/*.ts'],
     testFiles: [
+      'test/mutation-killers/protocol-log-survivors.test.ts',
       'test/mutation-killers/protocol-log.test.ts',
       'test/protocol/log-checkpoint.property.test.ts',
       'test/protocol/log-merkle.property.test.ts',
