@@ -888,6 +888,18 @@ describe('wallet-methods.ts: records, accounts, spend counters', () => {
     }
   });
 
+  it('a new split: both sealed shares, nothing else', () => {
+    const b = (n: number) => Buffer.alloc(n, 1).toString('base64');
+    const share = { ephemeral_pub: b(32), nonce: b(12), ciphertext: b(100), tag: b(16) };
+    for (const m of ['wallet.create', 'wallet.resplit'] as const) {
+      const shares = member(m, 'shares', 'result');
+      ok(shares, { device: share, recovery: share }, m);
+      no(shares, { device: share }, m);
+      no(shares, { recovery: share }, m);
+      no(shares, { device: share, recovery: share, server: share }, m);
+    }
+  });
+
   it('signing verdicts: allowed and denied, each with exactly its members', () => {
     const v = METHODS['wallet.sign'].result as Schema;
     const spend = {
