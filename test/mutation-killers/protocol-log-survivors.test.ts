@@ -12,7 +12,13 @@ import {
   encodeCosignature,
   verifyCheckpointNote,
 } from '../../src/protocol/log/checkpoint.js';
-import { MerkleTree, leafHash, verifyConsistency } from '../../src/protocol/log/merkle.js';
+import {
+  MerkleTree,
+  leafHash,
+  nodeHash,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../src/protocol/log/merkle.js';
 import {
   appendSignatures,
   COSIGNATURE_SIG_TYPE,
@@ -31,6 +37,44 @@ describe('merkle.ts: equal sizes compare whole roots', () => {
     assert.ok(!verifyConsistency(3, 3, r, r.subarray(0, 31), []));
     assert.ok(!verifyConsistency(3, 3, [...r] as never, r, []));
     assert.ok(!verifyConsistency(3, 3, r, [...r] as never, []));
+  });
+});
+
+describe('merkle.ts: each guard refuses what the arithmetic alone would accept', () => {
+  const h = leafHash(Uint8Array.of(1));
+  const c = leafHash(Uint8Array.of(2));
+  const c31 = c.subarray(0, 31);
+  const h31 = h.subarray(0, 31);
+
+  it('inclusion: index outside the tree, a short proof hash, a proof longer than the path', () => {
+    assert.ok(!verifyInclusion(1, 1, h, [], h));
+    assert.ok(!verifyInclusion(-1, 1, h, [], h));
+    assert.ok(verifyInclusion(1, 2, h, [c], nodeHash(c, h)));
+    assert.ok(!verifyInclusion(1, 2, h, [c31], nodeHash(c31, h)));
+    assert.ok(!verifyInclusion(0, 1, h, [c], nodeHash(c, h)));
+  });
+
+  it('consistency: sizes that are not sizes, short proof hashes, a short old root', () => {
+    assert.ok(!verifyConsistency(0, 0, h, h, []));
+    assert.ok(!verifyConsistency(-1, -1, h, h, []));
+    assert.ok(!verifyConsistency(1.5, 1.5, h, h, []));
+    assert.ok(verifyConsistency(1, 2, h, nodeHash(h, c), [c]));
+    assert.ok(!verifyConsistency(1, 2, h, nodeHash(h, c31), [c31]));
+    assert.ok(verifyConsistency(1, 4, h, nodeHash(nodeHash(h, c), c), [c, c]));
+    assert.ok(!verifyConsistency(1, 4, h, nodeHash(nodeHash(h, c), c31), [c, c31]));
+    assert.ok(!verifyConsistency(1, 2, h31, nodeHash(h31, c), [c]));
+  });
+
+  it('a stored subtree hash never leaves the tree as a view', () => {
+    const leaves = [1, 2, 3, 4, 5, 6].map((i) => leafHash(Uint8Array.of(i)));
+    const t = MerkleTree.fromLeafHashes(leaves);
+    const root4 = t.root(4).slice();
+    const root = t.root().slice();
+    t.root(4).fill(0);
+    assert.deepEqual(t.root(4), root4);
+    t.consistencyProof(4)[0]!.fill(0);
+    assert.deepEqual(t.root(), root);
+    assert.throws(() => t.compactRange(7), /^RangeError: size is beyond the tree$/);
   });
 });
 
