@@ -27,6 +27,8 @@ const SCOPES = {
   'protocol-log': {
     mutate: ['src/protocol/log/**/*.ts'],
     testFiles: [
+      'test/mutation-killers/protocol-log-survivors.test.ts',
+      'test/mutation-killers/protocol-log.test.ts',
       'test/protocol/log-checkpoint.property.test.ts',
       'test/protocol/log-merkle.property.test.ts',
       'test/vectors/merkle.test.ts',
@@ -64,6 +66,33 @@ const SCOPES = {
   'protocol-cluster': {
     mutate: ['src/protocol/cluster/**/*.ts'],
     testFiles: ['test/enclave/cluster.test.ts', 'test/mutation-killers/protocol-cluster.test.ts'],
+  },
+  'protocol-rpc': {
+    mutate: ['src/protocol/rpc/**/*.ts'],
+    testFiles: [
+      'test/mutation-killers/protocol-rpc.test.ts',
+      'test/protocol/frame.property.test.ts',
+      'test/enclave/job-table.test.ts',
+      'test/auth/queue.test.ts',
+      'test/wallet/state-mac.test.ts',
+      'test/host/rpc-client-results.test.ts',
+      'test/enclave/dispatcher.test.ts',
+      'test/mutation-killers/enclave-rules.test.ts',
+      'test/mutation-killers/enclave-survivors.test.ts',
+      'test/mutation-killers/enclave-auth.test.ts',
+    ],
+  },
+  'enclave-dispatcher': {
+    mutate: ['src/enclave/dispatcher.ts'],
+    testFiles: [
+      'test/mutation-killers/protocol-rpc.test.ts',
+      'test/enclave/dispatcher.test.ts',
+      'test/host/rpc-client-results.test.ts',
+      'test/enclave/cluster.test.ts',
+      'test/mutation-killers/enclave-rules.test.ts',
+      'test/mutation-killers/enclave-survivors.test.ts',
+      'test/mutation-killers/enclave-auth.test.ts',
+    ],
   },
   'protocol-wallet': {
     mutate: ['src/protocol/wallet/**/*.ts'],

@@ -72,8 +72,9 @@ export async function dispatchFrame(
   return { results: done };
 }
 
+/** A method flag is set only when its table entry says `true` (not merely when the key exists). */
 function isFlagged(method: string, flag: 'detached' | 'overlapping'): boolean {
-  return isMethodName(method) && flag in METHODS[method];
+  return isMethodName(method) && (METHODS[method] as Record<string, unknown>)[flag] === true;
 }
 
 async function dispatchCall(state: EnclaveState, call: Call): Promise<Result> {
