@@ -382,8 +382,10 @@ describe('methods.ts: the method table', () => {
     assert.equal(isMethodName('nope.method'), false);
   });
 
-  // The method table of docs/protocol/enclave-rpc.md: `name` (detached)? | phases |.
-  const rows = [...doc.matchAll(/^\| `([a-z_]+\.[a-z_]+)`( \(detached\))? +\| ([a-z_]+) +\|/gm)];
+  // The method table of docs/protocol/enclave-rpc.md: `name` (detached|overlapping)? | phases |.
+  const rows = [
+    ...doc.matchAll(/^\| `([a-z_]+\.[a-z_]+)`( \((?:detached|overlapping)\))? +\| ([a-z_]+) +\|/gm),
+  ];
 
   it("each method's phases are the documented ones, and the table names every method", () => {
     assert.deepEqual(rows.map((r) => r[1]).sort(), Object.keys(METHODS).sort());
@@ -391,6 +393,15 @@ describe('methods.ts: the method table', () => {
       const want = phases === 'all' ? [...PHASES] : [phases];
       assert.deepEqual([...METHODS[name as keyof typeof METHODS].phases], want, name);
     }
+    // The overlapping methods (dispatcher.ts starts the next call while they sign) are the documented ones.
+    const overlapping = Object.entries(METHODS)
+      .filter(([, m]) => (m as { overlapping?: boolean }).overlapping === true)
+      .map(([name]) => name);
+    assert.deepEqual(overlapping, ['auth.refresh']);
+    assert.deepEqual(
+      rows.filter((r) => r[2] === ' (overlapping)').map((r) => r[1]),
+      overlapping,
+    );
   });
 
   it('exactly the documented methods are detached: their results come through the callback', async () => {
@@ -413,7 +424,7 @@ describe('methods.ts: the method table', () => {
     if (detached.length === expected) allIn();
     await arrived;
     const want = rows
-      .filter((r) => r[2])
+      .filter((r) => r[2] === ' (detached)')
       .map((r) => r[1])
       .sort();
     assert.equal(want.length, 6);
