@@ -57,7 +57,13 @@ const tokens = (over: Record<string, unknown> = {}) => ({
 });
 
 /** Everything the service touches, as plain records. */
-function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {}) {
+function world(
+  opts: {
+    handlers?: Record<string, Handler>;
+    clock?: Clock;
+    lease?: { acquire(name: string): Promise<boolean> };
+  } = {},
+) {
   const calls: { method: string; params: Record<string, unknown> }[] = [];
   const handlers: Record<string, Handler> = {
     'auth.jwks': () => ({ keys: [{ kid: 'k-jwks' }] }),
@@ -161,7 +167,9 @@ function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {})
     },
   };
   const jwksSet: unknown[] = [];
+  let reload: (() => Promise<void>) | null = null;
   const verifier = {
+    setReload: (fn: () => Promise<void>) => void (reload = fn),
     setJwks: (j: unknown) => void jwksSet.push(j),
     jwks: () => ({ keys: ['current'] }),
     forget: () => void steps.push('forget'),
@@ -201,8 +209,11 @@ function world(opts: { handlers?: Record<string, Handler>; clock?: Clock } = {})
       error: (...a: unknown[]) => void errors.push(a),
     } as unknown as AuthServiceDeps['logger'],
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.lease ? { lease: opts.lease } : {}),
   });
   return {
+    /** What the service handed the verifier for an unknown kid (setReload). */
+    reload: () => reload!(),
     service,
     calls,
     handlers,
@@ -303,6 +314,43 @@ describe('auth service: keys', () => {
       ],
     );
     assert.deepEqual(w.jwksSet.at(-2), { keys: [{ kid: 'k-blob-2' }] });
+  });
+
+  it('the verifier reloads through refreshJwks (an unknown kid: another member rotated)', async () => {
+    const w = world({
+      handlers: { 'auth.init': () => ({ keys: [{ kid: 'k-3' }], sealed: null, generation: 3 }) },
+    });
+    await w.reload();
+    assert.deepEqual(w.calls, [{ method: 'auth.jwks', params: {} }]);
+    w.setLatest({ generation: 3, sealed: 'blob-3' });
+    await w.reload();
+    assert.deepEqual(w.calls.at(-1), { method: 'auth.init', params: { sealed: 'blob-3' } });
+    assert.deepEqual(w.jwksSet.at(-1), { keys: [{ kid: 'k-3' }] });
+  });
+
+  it('a service that handed nothing yet unseals even the first generation', async () => {
+    const w = world({
+      handlers: { 'auth.init': () => ({ keys: [{ kid: 'k-1' }], sealed: null, generation: 1 }) },
+    });
+    w.setLatest({ generation: 1, sealed: 'blob-1' });
+    await w.service.refreshJwks();
+    assert.deepEqual(w.calls, [{ method: 'auth.init', params: { sealed: 'blob-1' } }]);
+  });
+
+  it('after its own rotation the enclave holds the new generation: no unseal of it again', async () => {
+    const w = world({
+      handlers: {
+        'auth.prepare_rotation': () => ({ sealed: 'blob-5', generation: 5, kid: 'kid-5' }),
+        'auth.activate': () => ({ keys: [{ kid: 'kid-5' }], generation: 5 }),
+      },
+    });
+    await w.service.rotateKeys();
+    w.setLatest({ generation: 5, sealed: 'blob-5' });
+    await w.service.refreshJwks();
+    assert.deepEqual(
+      w.calls.map((c) => c.method),
+      ['auth.prepare_rotation', 'auth.activate', 'auth.jwks'],
+    );
   });
 
   it('rotateKeys: prepare, store and log in one commit, then activate; fail closed', async () => {
@@ -478,6 +526,30 @@ describe('auth service: login', () => {
       ]);
       assert.deepEqual(w.recorded, []);
     }
+  });
+
+  it('a second factor is passed to the enclave; a wrong code stays counted like a wrong password', async () => {
+    const w = world({ handlers: loginOk() });
+    w.addUser();
+    await w.service.login('a@example.test', { password: 'x' }, { totp_code: '123456' });
+    assert.deepEqual(w.calls[0]!.params.second, { totp_code: '123456' });
+
+    const wrong = world({
+      handlers: {
+        'auth.login': () => {
+          throw new EnclaveCallError('AUTH_MFA_INVALID');
+        },
+      },
+    });
+    wrong.addUser();
+    await assert.rejects(
+      wrong.service.login('a@example.test', { password: 'x' }, { totp_code: '000000' }),
+      { code: 'AUTH_MFA_INVALID' },
+    );
+    assert.deepEqual(wrong.throttleCalls, ['begin a@example.test'], 'no refund');
+    assert.deepEqual(wrong.emitted, [
+      { type: 'auth.login_failed', userId: UID, reason: 'AUTH_MFA_INVALID' },
+    ]);
   });
 
   it('locked: refused before any lookup, with Retry-After in whole seconds', async () => {
@@ -843,6 +915,28 @@ describe('auth service: schedules', () => {
     await w.service.stop();
     const jobs = new Set(w.errors.map((e) => (e as [{ job: string; code: string }])[0].job));
     assert.deepEqual([...jobs].sort(), ['auth key rotation', 'jwks refresh']);
+  });
+
+  it('with a lease, the rollover runs only on the instance that holds "auth key rotation"', async () => {
+    for (const held of [false, true]) {
+      const { clock, advance } = manualClock();
+      const asked: string[] = [];
+      const w = world({
+        clock,
+        lease: { acquire: async (name) => (asked.push(name), held) },
+        handlers: {
+          'auth.prepare_rotation': () => ({ sealed: 'blob-2', generation: 2, kid: 'kid-2' }),
+          'auth.activate': () => ({ keys: [], generation: 2 }),
+        },
+      });
+      w.setLatest(null, T0 - 100_000);
+      w.service.start();
+      await advance(0);
+      await w.service.stop();
+      assert.deepEqual(asked, ['auth key rotation']);
+      const rotated = w.calls.filter((c) => c.method === 'auth.prepare_rotation').length;
+      assert.equal(rotated, held ? 1 : 0, `lease held: ${held}`);
+    }
   });
 
   it('without a stored keyring the rollover counts from start()', async () => {

@@ -66,6 +66,17 @@ describe('host auth config', () => {
     );
   });
 
+  it('email confirmation: required by default exactly when SMTP_URL is set; the variable wins', () => {
+    const smtp = 'smtp://mail.example.test:587';
+    const confirm = (env: Record<string, string>) => auth(env).requireEmailConfirmation;
+    assert.equal(confirm({}), false);
+    assert.equal(confirm({ SMTP_URL: smtp }), true);
+    assert.equal(confirm({ SMTP_URL: smtp, AUTH_REQUIRE_EMAIL_CONFIRMATION: 'false' }), false);
+    assert.equal(confirm({ SMTP_URL: smtp, AUTH_REQUIRE_EMAIL_CONFIRMATION: 'true' }), true);
+    assert.equal(confirm({ AUTH_REQUIRE_EMAIL_CONFIRMATION: 'true' }), true);
+    assert.equal(confirm({ AUTH_REQUIRE_EMAIL_CONFIRMATION: 'false' }), false);
+  });
+
   it('booleans are exactly "true" or "false"', () => {
     for (const name of ['AUTH_DISABLED_FOR_DEVELOPMENT', 'AUTH_COOKIES']) {
       assert.doesNotThrow(() => auth({ [name]: 'false' }));

@@ -5,18 +5,38 @@
  * from `auth.jwks`; the database and the guard are small fakes.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it, mock } from 'node:test';
 import type { FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
-import { ACCESS_COOKIE, createAuthGuard, readCookie } from '../../src/host/auth/guard.js';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import {
+  ACCESS_COOKIE,
+  createAuthGuard,
+  readCookie,
+  REFRESH_COOKIE,
+} from '../../src/host/auth/guard.js';
 import { createLoginThrottle } from '../../src/host/auth/login-throttle.js';
 import { createSessionAccess } from '../../src/host/auth/session-access.js';
-import { createTokenVerifier, SESSION_CACHE_MS } from '../../src/host/auth/verifier.js';
+import {
+  createTokenVerifier,
+  RELOAD_MIN_MS,
+  SESSION_CACHE_MS,
+} from '../../src/host/auth/verifier.js';
 import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import type { AccessClaims } from '../../src/protocol/auth.js';
 import type { MethodResult } from '../../src/protocol/rpc/methods.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
+
+/**
+ * The token with one character well inside its signature changed (the last ones carry padding
+ * bits), always to a different one: picking by the last character left it unchanged 1 time in 64.
+ */
+function flipSignature(tok: string): string {
+  const [h, p, s] = tok.split('.') as [string, string, string];
+  const i = s.length - 10;
+  return `${h}.${p}.${s.slice(0, i)}${s[i] === 'A' ? 'B' : 'A'}${s.slice(i + 1)}`;
+}
 
 async function ok<R>(t: TestEnclave, method: string, params: unknown): Promise<R> {
   const frame = await dispatchFrame(t.state, { calls: [{ id: 1, method, params }] });
@@ -96,10 +116,7 @@ describe('token verifier', () => {
     });
     await assert.rejects(bare.verify(tok), { code: 'AUTH_TOKEN_INVALID' });
     const [h, p, s] = tok.split('.') as [string, string, string];
-    // Change a character well inside the signature (the last ones carry padding bits), always
-    // to a different one: picking by the last character left it unchanged 1 time in 64.
-    const i = s.length - 10;
-    const flipped = `${h}.${p}.${s.slice(0, i)}${s[i] === 'A' ? 'B' : 'A'}${s.slice(i + 1)}`;
+    const flipped = flipSignature(tok);
     assert.notEqual(flipped, tok);
     await assert.rejects(verifier().v.verify(flipped), { code: 'AUTH_TOKEN_INVALID' });
     await assert.rejects(verifier().v.verify('not.a.jwt'), { code: 'AUTH_TOKEN_INVALID' });
@@ -124,6 +141,192 @@ describe('token verifier', () => {
       mock.timers.tick(SESSION_CACHE_MS + 1);
       await v.verify(tok);
       assert.equal(calls.length, 3, 'the cache expires');
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('an active session is cached for SESSION_CACHE_MS, not one millisecond more', async () => {
+    const { token: tok } = await token();
+    const { v, calls } = verifier();
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      await v.verify(tok);
+      mock.timers.tick(SESSION_CACHE_MS - 1);
+      await v.verify(tok);
+      assert.equal(calls.length, 1, 'still cached');
+      mock.timers.tick(1);
+      await v.verify(tok);
+      assert.equal(calls.length, 2, 'expired at SESSION_CACHE_MS exactly');
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('a verifier without keys publishes an empty key set', () => {
+    const bare = createTokenVerifier({
+      issuer: 'https://issuer.test',
+      audience: 'aud-test',
+      isSessionActive: async () => true,
+    });
+    assert.deepEqual(bare.jwks(), { keys: [] });
+  });
+});
+
+/**
+ * Tokens signed here with a key of the test's own (jose), for what the enclave never signs: a
+ * kid the verifier does not know yet, a header without a kid, many sessions.
+ */
+describe('token verifier: key reload and session cache', () => {
+  const issuer = 'https://issuer.test';
+  const audience = 'aud-test';
+  let priv: CryptoKey;
+  let pub: Record<string, unknown>;
+  let other: Record<string, unknown>;
+
+  before(async () => {
+    const kp = await generateKeyPair('ES256');
+    priv = kp.privateKey;
+    pub = { ...(await exportJWK(kp.publicKey)), kid: 'kid-new', alg: 'ES256', use: 'sig' };
+    const o = await generateKeyPair('ES256');
+    other = { ...(await exportJWK(o.publicKey)), kid: 'kid-old', alg: 'ES256', use: 'sig' };
+  });
+
+  async function sign(opts: { sid?: string; kid?: string | null } = {}): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const kid = opts.kid === undefined ? 'kid-new' : opts.kid;
+    return new SignJWT({ sid: opts.sid ?? randomUUID(), roles: [] })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', ...(kid === null ? {} : { kid }) })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject(randomUUID())
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 900)
+      .sign(priv);
+  }
+
+  function make(keys: Record<string, unknown>[], sessionCacheMax?: number) {
+    const lookups: string[] = [];
+    const v = createTokenVerifier({
+      issuer,
+      audience,
+      isSessionActive: async (sid) => (lookups.push(sid), true),
+      ...(sessionCacheMax === undefined ? {} : { sessionCacheMax }),
+    });
+    v.setJwks({ keys } as never);
+    return { v, lookups };
+  }
+
+  it('an unknown kid reloads the keys once and verifies against the new set', async () => {
+    const { v } = make([other]);
+    let reloads = 0;
+    v.setReload(async () => {
+      reloads++;
+      v.setJwks({ keys: [other, pub] } as never);
+    });
+    const claims = await v.verify(await sign());
+    assert.equal(claims.iss, issuer);
+    assert.equal(reloads, 1);
+    // Known now: no further reload.
+    await v.verify(await sign());
+    assert.equal(reloads, 1);
+  });
+
+  it('requests arriving during a reload wait for it, and share it', async () => {
+    const { v } = make([other]);
+    let reloads = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    v.setReload(async () => {
+      reloads++;
+      await gate;
+      v.setJwks({ keys: [other, pub] } as never);
+    });
+    const [a, b] = [await sign(), await sign()];
+    const both = Promise.all([v.verify(a), v.verify(b)]);
+    // Both checks reach the unknown kid (jose fails it without any I/O) before the reload ends.
+    await new Promise((r) => setImmediate(r));
+    open();
+    const [ca, cb] = await both;
+    assert.ok(ca.sid && cb.sid);
+    assert.equal(reloads, 1);
+  });
+
+  it('at most one reload per RELOAD_MIN_MS, however many unknown kids arrive', async () => {
+    const { v } = make([other]);
+    let reloads = 0;
+    v.setReload(async () => {
+      reloads++;
+    });
+    const tok = await sign();
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      const refused = { code: 'AUTH_TOKEN_INVALID' };
+      await assert.rejects(v.verify(tok), refused);
+      assert.equal(reloads, 1);
+      await assert.rejects(v.verify(tok), refused);
+      assert.equal(reloads, 1, 'not again at once');
+      mock.timers.tick(RELOAD_MIN_MS - 1);
+      await assert.rejects(v.verify(tok), refused);
+      assert.equal(reloads, 1, 'not before RELOAD_MIN_MS');
+      mock.timers.tick(1);
+      await assert.rejects(v.verify(tok), refused);
+      assert.equal(reloads, 2, 'again at RELOAD_MIN_MS');
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('a failed reload is a refusal, and the next one is allowed after the interval', async () => {
+    const { v } = make([other]);
+    let reloads = 0;
+    v.setReload(async () => {
+      reloads++;
+      throw new Error('database down');
+    });
+    const tok = await sign();
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      await assert.rejects(v.verify(tok), { code: 'AUTH_TOKEN_INVALID' });
+      mock.timers.tick(RELOAD_MIN_MS);
+      await assert.rejects(v.verify(tok), { code: 'AUTH_TOKEN_INVALID' });
+      assert.equal(reloads, 2);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('only an unknown kid reloads: a bad signature or claims do not', async () => {
+    const { v } = make([pub]);
+    let reloads = 0;
+    v.setReload(async () => {
+      reloads++;
+    });
+    const flipped = flipSignature(await sign());
+    await assert.rejects(v.verify(flipped), { code: 'AUTH_TOKEN_INVALID' });
+    await assert.rejects(v.verify('not.a.jwt'), { code: 'AUTH_TOKEN_INVALID' });
+    assert.equal(reloads, 0);
+  });
+
+  it('a token without a kid is refused, even when the key set has one key that verifies it', async () => {
+    const { v } = make([pub]);
+    await v.verify(await sign()); // the same key, with its kid: accepted
+    await assert.rejects(v.verify(await sign({ kid: null })), { code: 'AUTH_TOKEN_INVALID' });
+  });
+
+  it('the session cache holds at most sessionCacheMax sessions, then starts over', async () => {
+    const { v, lookups } = make([pub], 3);
+    const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const tok = async (sid: string) => sign({ sid });
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      for (const sid of [a, b, a, c, b]) await v.verify(await tok(sid));
+      assert.deepEqual(lookups, [a, b, c], 'three fit: a, b and c are cached');
+      await v.verify(await tok(d)); // the fourth: the cache starts over with d
+      await v.verify(await tok(d));
+      await v.verify(await tok(a));
+      assert.deepEqual(lookups, [a, b, c, d, a]);
     } finally {
       mock.timers.reset();
     }
@@ -171,6 +374,22 @@ describe('session access', () => {
     await access(bob).checkSession(req, 'no-such-session');
     assert.equal(await access(alice).owner(req), alice);
     assert.equal(await access(null).owner(req), null);
+  });
+
+  it("authenticate() is the guard's", async () => {
+    const seen: FastifyRequest[] = [];
+    const a = createSessionAccess({
+      guard: {
+        user: async () => null,
+        authenticate: async (r: FastifyRequest) => {
+          seen.push(r);
+          throw Object.assign(new Error('no'), { code: 'AUTH_REQUIRED' });
+        },
+      },
+      owners: { sessionOwner: async () => undefined, jobOwner: async () => undefined },
+    });
+    await assert.rejects(a.authenticate(req), { code: 'AUTH_REQUIRED' });
+    assert.deepEqual(seen, [req]);
   });
 });
 
@@ -237,6 +456,68 @@ describe('auth guard', () => {
     const both = req({ authorization: 'Bearer op.tok', cookie: `${ACCESS_COOKIE}=user.tok` });
     assert.equal(await g.user(both), tokens['op.tok']);
   });
+
+  it('the Authorization header is exactly `Bearer <token>`: nothing before, nothing after', async () => {
+    // The fake accepts op.tok: a parser that found `Bearer op.tok` inside a longer header
+    // would let these through as the operator.
+    for (const h of [
+      'xBearer op.tok',
+      ' Bearer op.tok',
+      'Basic abc, Bearer op.tok',
+      'Bearer op.tok ',
+      'Bearer op.tok junk',
+      'Bearer op.tok,Bearer user.tok',
+      'Bearer op.tok\n',
+      'bearer op.tok',
+      'Bearer  op.tok',
+      `Bearer ${'a'.repeat(4097)}`,
+    ]) {
+      verifies.length = 0;
+      await assert.rejects(guard().operator(req({ authorization: h })), {
+        code: 'AUTH_TOKEN_INVALID',
+      });
+      assert.throws(() => guard().token(req({ authorization: h })), {
+        code: 'AUTH_TOKEN_INVALID',
+      });
+      assert.deepEqual(verifies, [], `${JSON.stringify(h)} never reaches the verifier`);
+    }
+    // The longest token accepted: 4096 characters.
+    verifies.length = 0;
+    await assert.rejects(guard().user(bearer('a'.repeat(4096))), { code: 'AUTH_TOKEN_INVALID' });
+    assert.deepEqual(verifies, ['a'.repeat(4096)]);
+  });
+
+  it('token(): the token as sent, from the header or the cookie; none is AUTH_REQUIRED', () => {
+    assert.equal(guard().token(bearer('user.tok')), 'user.tok');
+    assert.throws(() => guard().token(req({})), { code: 'AUTH_REQUIRED' });
+    assert.throws(() => guard({ dev: true }).token(req({})), { code: 'AUTH_REQUIRED' });
+    const cookie = req({ cookie: `${ACCESS_COOKIE}=op.tok` });
+    assert.throws(() => guard().token(cookie), { code: 'AUTH_REQUIRED' });
+    assert.equal(guard({ cookies: true }).token(cookie), 'op.tok');
+  });
+
+  it('authenticate() refuses what user() refuses', async () => {
+    await assert.rejects(guard().authenticate(req({})), { code: 'AUTH_REQUIRED' });
+    await assert.rejects(guard().authenticate(bearer('forged.tok')), {
+      code: 'AUTH_TOKEN_INVALID',
+    });
+    await guard({ dev: true }).authenticate(req({}));
+  });
+
+  it('the cookie names, and the cookie parser: name=value pairs only, values trimmed', () => {
+    assert.equal(ACCESS_COOKIE, 'cloister_access');
+    assert.equal(REFRESH_COOKIE, 'cloister_refresh');
+    const read = (header: string, name = ACCESS_COOKIE) =>
+      readCookie(req({ cookie: header }), name);
+    // A part without `=` is no cookie, even if it starts with the name.
+    assert.equal(read('cloister_accessX'), undefined);
+    assert.equal(read('cloister_access'), undefined);
+    // A part that starts with `=` has no name: not even an empty name matches it.
+    assert.equal(read('=x', ''), undefined);
+    assert.equal(read(' cloister_access = op.tok ;x=y'), 'op.tok');
+    assert.equal(read('cloister_access=a=b'), 'a=b');
+    assert.equal(read('x=1; cloister_access=first; cloister_access=second'), 'first');
+  });
 });
 
 function throttleCases(name: string, make: () => ReturnType<typeof createLoginThrottle>) {
@@ -277,10 +558,54 @@ function throttleCases(name: string, make: () => ReturnType<typeof createLoginTh
       for (let i = 0; i < 3; i++) assert.equal(await th.begin(e), 0);
       assert.equal(await th.waitMs(e), 1000);
     });
+
+    it('failed() alone counts and starts the wait', async () => {
+      const th = make();
+      const e = email();
+      for (let i = 0; i < 3; i++) await th.failed(e);
+      assert.equal(await th.waitMs(e), 1000);
+      assert.equal(await th.begin(e), 1000);
+    });
+
+    it('a refund never takes the count below zero', async () => {
+      const th = make();
+      const e = email();
+      await th.begin(e);
+      await th.refund(e);
+      await th.refund(e); // one more refund than attempts: the count stays at zero
+      for (let i = 0; i < 3; i++) assert.equal(await th.begin(e), 0);
+      assert.equal(await th.waitMs(e), 1000, 'three failures: the threshold');
+    });
   });
 }
 
 throttleCases('memory', () => createLoginThrottle(3));
+
+describe('login backoff (memory): the table is bounded', () => {
+  before(() => mock.timers.enable({ apis: ['Date'], now: 1_900_000_000_000 }));
+  after(() => mock.timers.reset());
+
+  it('at the bound, the account counted least recently makes room', async () => {
+    const th = createLoginThrottle(1, undefined, 4);
+    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((x) => `${x}@example.test`) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    await th.failed(a);
+    await th.failed(b);
+    await th.failed(c);
+    await th.failed(a); // a is counted again: now the most recent
+    await th.failed(d); // four accounts: the bound, nothing dropped yet
+    for (const x of [a, b, c, d]) assert.ok((await th.waitMs(x)) > 0, `${x} still counted`);
+    await th.failed(e); // one more: b, the least recent, is dropped
+    assert.equal(await th.waitMs(b), 0);
+    assert.equal(await th.waitMs(a), 2000, 'a keeps both failures');
+    for (const x of [c, d, e]) assert.equal(await th.waitMs(x), 1000, x);
+  });
+});
 
 // The Redis variant when a server answers (as in CI); its Lua scripts hold the same rule.
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -296,6 +621,22 @@ const redisUp = await redis.connect().then(
 if (redisUp) {
   // Redis keeps its own clock for TTLs only; the backoff uses the host's (mocked) time.
   throttleCases('redis', () => createLoginThrottle(3, redis));
+  describe('login backoff (redis): the stored key', () => {
+    it('one hash per account under the SHA-256 of the email, expiring after 30 minutes', async () => {
+      const e = `${randomUUID()}@example.test`;
+      const key = `cloister-login:${createHash('sha256').update(e).digest('hex').slice(0, 32)}`;
+      const th = createLoginThrottle(3, redis);
+      assert.equal(await th.begin(e), 0);
+      assert.equal((await redis.hgetall(key)).failures, '1');
+      const ttl = await redis.pttl(key);
+      assert.ok(ttl > 15 * 60_000 && ttl <= 30 * 60_000, `TTL ${ttl} ms`);
+      assert.deepEqual(await redis.keys(`*${e}*`), [], 'the email is never stored as typed');
+      await th.failed(e);
+      assert.equal((await redis.hgetall(key)).failures, '2');
+      await th.succeeded(e);
+      assert.equal(await redis.exists(key), 0);
+    });
+  });
   after(() => redis.quit());
 } else {
   redis.disconnect();

@@ -5,7 +5,10 @@
  * (exit codes, messages, the role and its ops event with who did it).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { syncBuiltinESMExports } from 'node:module';
+import os from 'node:os';
+import { after, before, describe, it, mock } from 'node:test';
+import pg from 'pg';
 import {
   OPERATOR_USAGE,
   parseOperatorArgs,
@@ -172,6 +175,95 @@ describe('operator CLI: against a PostgreSQL database', () => {
       ['auth.role_granted', 'cli:alice'],
       ['auth.role_revoked', 'cli:bob'],
     ]);
+  });
+
+  it('without --by, the OS user is recorded; without one, `unknown`', async () => {
+    const env = { DATABASE_URL: url };
+    assert.equal(await runOperatorCli(['grant', 'op@example.test'], env, io().io), 0);
+    const by = async () => ((await state()).events.at(-1)!.details as { by: string }).by;
+    assert.equal(await by(), `cli:${os.userInfo().username}`);
+    // A uid without a passwd entry (a container's arbitrary user): userInfo() throws.
+    mock.method(os, 'userInfo', () => {
+      throw Object.assign(new Error('uid not found'), { code: 'ENOENT' });
+    });
+    syncBuiltinESMExports();
+    try {
+      assert.equal(await runOperatorCli(['revoke', 'op@example.test'], env, io().io), 0);
+    } finally {
+      mock.restoreAll();
+      syncBuiltinESMExports();
+    }
+    assert.equal(await by(), 'cli:unknown');
+  });
+
+  it('closes its database: a DROP DATABASE right after finds no session left in it', async () => {
+    const d = await createTestDatabase();
+    dbs.push(d);
+    const env = { DATABASE_URL: d.url, MIGRATE_ON_START: 'true' };
+    assert.equal(await runOperatorCli(['grant', 'op@example.test'], env, io().io), 1);
+    // Without FORCE: refused while any connection to it is open (after a 5 s wait; an idle
+    // pool client would hold it for 10 s).
+    const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE ${new URL(d.url).pathname.slice(1)}`);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('run as the script: the arguments after it, the process streams and exit code, umask 077', async () => {
+    const saved = { argv: process.argv, env: process.env, exitCode: process.exitCode };
+    const umask = process.umask();
+    const written = { stdout: '', stderr: '' };
+    // The command's own lines are kept; anything else (the test runner's report) goes through.
+    const ours = /^(operator role (granted|revoked)\n|usage: |no account|operator)/;
+    const capture = (name: 'stdout' | 'stderr') => {
+      const original = process[name].write.bind(process[name]) as (c: unknown) => boolean;
+      return mock.method(process[name], 'write', (chunk: unknown) => {
+        if (typeof chunk !== 'string' || !ours.test(chunk)) return original(chunk);
+        written[name] += chunk;
+        return true;
+      });
+    };
+    let n = 0;
+    /** Imports a fresh copy of the module with this argv (its top-level code runs again). */
+    async function runAs(argv: string[]) {
+      process.argv = [saved.argv[0]!, ...argv];
+      process.exitCode = undefined;
+      written.stdout = written.stderr = '';
+      const out = capture('stdout');
+      const err = capture('stderr');
+      try {
+        await import(`../../src/host/auth/operator-cli.js?main=${++n}`);
+        return { exitCode: process.exitCode, ...written, umask: process.umask() };
+      } finally {
+        out.mock.restore();
+        err.mock.restore();
+        process.umask(umask);
+      }
+    }
+    try {
+      process.env = { DATABASE_URL: url };
+      const ts = await runAs(['/x/src/host/auth/operator-cli.ts', 'grant', 'op@example.test']);
+      assert.deepEqual(ts, {
+        exitCode: 0,
+        stdout: 'operator role granted\n',
+        stderr: '',
+        umask: 0o077,
+      });
+      const js = await runAs(['/x/dist/operator-cli.js', 'promote']);
+      assert.deepEqual(js, { exitCode: 2, stdout: '', stderr: OPERATOR_USAGE, umask: 0o077 });
+      // Imported by anything else (a test, the service), or with no script at all: nothing runs.
+      for (const argv of [['/x/test/operator-cli.ts.bak', 'grant', 'op@example.test'], []]) {
+        const other = await runAs(argv);
+        assert.deepEqual(other, { exitCode: undefined, stdout: '', stderr: '', umask });
+      }
+    } finally {
+      process.argv = saved.argv;
+      process.env = saved.env;
+      process.exitCode = saved.exitCode;
+    }
   });
 
   it('an unknown account: exit 1 and says so', async () => {

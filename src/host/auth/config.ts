@@ -65,9 +65,11 @@ export function authConfigFrom(env: AuthEnv) {
     registerMaxPerIp: env.AUTH_REGISTER_MAX_PER_IP,
     cookies: env.AUTH_COOKIES === 'true',
     stepUpSeconds: env.AUTH_STEP_UP_SECONDS,
+    // Unset: required exactly when the enclave can send the code (SMTP_URL).
     requireEmailConfirmation:
-      (env.AUTH_REQUIRE_EMAIL_CONFIRMATION ?? (env.SMTP_URL !== undefined ? 'true' : 'false')) ===
-      'true',
+      env.AUTH_REQUIRE_EMAIL_CONFIRMATION !== undefined
+        ? env.AUTH_REQUIRE_EMAIL_CONFIRMATION === 'true'
+        : env.SMTP_URL !== undefined,
   };
 }
 export type AuthConfig = ReturnType<typeof authConfigFrom>;

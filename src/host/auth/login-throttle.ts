@@ -68,7 +68,12 @@ function backoffMs(e: Entry | undefined, threshold: number, now: number): number
   return Math.max(0, e.last + wait - now);
 }
 
-export function createLoginThrottle(threshold: number, redis?: Redis): LoginThrottle {
+/** `memoryMaxKeys`: how many accounts the in-memory table holds (tests use a small one). */
+export function createLoginThrottle(
+  threshold: number,
+  redis?: Redis,
+  memoryMaxKeys = MEMORY_MAX_KEYS,
+): LoginThrottle {
   if (redis) {
     const ttlMs = MAX_BACKOFF_MS * 2;
     return {
@@ -115,7 +120,7 @@ export function createLoginThrottle(threshold: number, redis?: Redis): LoginThro
     const k = keyOf(email);
     const e = entries.get(k) ?? { failures: 0, last: 0 };
     entries.delete(k);
-    if (entries.size >= MEMORY_MAX_KEYS) entries.delete(entries.keys().next().value!);
+    if (entries.size >= memoryMaxKeys) entries.delete(entries.keys().next().value!);
     entries.set(k, { failures: e.failures + 1, last: now });
   };
   return {

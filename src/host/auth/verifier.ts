@@ -17,6 +17,8 @@ export interface TokenVerifierDeps {
   issuer: string;
   audience: string;
   isSessionActive(sessionId: string): Promise<boolean>;
+  /** How many active sessions the cache holds before it starts over (tests use a small one). */
+  sessionCacheMax?: number;
 }
 
 export const SESSION_CACHE_MS = 2000;
@@ -25,6 +27,7 @@ export const RELOAD_MIN_MS = 5000;
 const SESSION_CACHE_MAX = 100_000;
 
 export function createTokenVerifier(deps: TokenVerifierDeps) {
+  const { sessionCacheMax = SESSION_CACHE_MAX } = deps;
   let keySet: JWTVerifyGetKey | null = null;
   const active = new Map<string, number>();
   async function sessionActive(sid: string): Promise<boolean> {
@@ -32,7 +35,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps) {
     const until = active.get(sid);
     if (until !== undefined && until > now) return true;
     if (!(await deps.isSessionActive(sid))) return false;
-    if (active.size >= SESSION_CACHE_MAX) active.clear();
+    if (active.size >= sessionCacheMax) active.clear();
     active.set(sid, now + SESSION_CACHE_MS);
     return true;
   }
