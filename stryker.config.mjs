@@ -88,6 +88,7 @@ const SCOPES = {
       'test/mutation-killers/enclave-survivors.test.ts',
       'test/mutation-killers/enclave-auth.test.ts',
       'test/mutation-killers/host-auth.test.ts',
+      'test/mutation-killers/enclave-methods.test.ts',
     ],
   },
   'protocol-wallet': {

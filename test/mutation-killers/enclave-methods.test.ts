@@ -6,8 +6,113 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { testEnclave } from '../helpers/enclave-state.js';
+import { CryptoHelper } from '../../src/client/index.js';
+import { nodePrimitives } from '../../src/enclave/crypto/node-primitives.js';
+import { readyKeyring } from '../../src/enclave/state.js';
+import { bytesToBase64 } from '../../src/protocol/encoding.js';
+import { envelopeDigest } from '../../src/protocol/envelope/registry.js';
+import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { code, ok } from './rpc.js';
+
+async function readyEnclave() {
+  const t = testEnclave();
+  const g = await ok(t, 'keyring.generate', { policy: 'signer' });
+  return { t, pub: g.public.credential_keys[0]!.public_key, keyId: g.public.current_key_id };
+}
+
+const creds = { exchange: 'binance' as const, apiKey: 'k', apiSecret: 's' };
+const metadata = { exchange: 'binance', label: 'main', ttl: 600 };
+
+/** Runs `fn`, keeping every plaintext the AEAD hands out meanwhile (envelope v1's open). */
+async function plaintextsOf(fn: () => Promise<unknown>): Promise<Uint8Array[]> {
+  const seen: Uint8Array[] = [];
+  const open = nodePrimitives.aesGcmOpen;
+  const prims = nodePrimitives as { aesGcmOpen: typeof open };
+  prims.aesGcmOpen = (...args) => {
+    const out = open(...args);
+    seen.push(out);
+    return out;
+  };
+  try {
+    await fn();
+  } finally {
+    prims.aesGcmOpen = open;
+  }
+  return seen;
+}
+
+/** The stored-credential fields verify_stored checks, bound by this enclave's keyring. */
+function boundCredential(t: TestEnclave, envelope: unknown, keyId: string, exchange: string) {
+  const fields = {
+    session_id: '00000000-0000-4000-8000-000000000001',
+    key_id: keyId,
+    envelope_digest: envelopeDigest(envelope as never, keyId),
+    exchange,
+    label: 'main',
+    expires_at: t.clock.now + 600,
+  };
+  const { envelope_digest: _digest, ...stored } = fields;
+  return { ...stored, envelope, binding: bytesToBase64(readyKeyring(t.state).bind(fields)) };
+}
+
+describe('opening an envelope', () => {
+  it('wipes the plaintext once it is parsed, whether the request is accepted or refused', async () => {
+    const { t, pub, keyId } = await readyEnclave();
+    const envelope = await CryptoHelper.encryptCredentials(creds, pub, {
+      issuedAt: t.clock.now,
+      keyId,
+    });
+    const accepted = await plaintextsOf(() => ok(t, 'credential.submit', { envelope, metadata }));
+    const mismatch = await CryptoHelper.encryptCredentials(creds, pub, {
+      issuedAt: t.clock.now,
+      keyId,
+    });
+    const refused = await plaintextsOf(async () =>
+      assert.equal(
+        await code(t, 'credential.submit', {
+          envelope: mismatch,
+          metadata: { ...metadata, exchange: 'bybit' },
+        }),
+        'ENVELOPE_EXCHANGE_MISMATCH',
+      ),
+    );
+    const stored = boundCredential(t, envelope, keyId, 'binance');
+    const verified = await plaintextsOf(() => ok(t, 'credential.verify_stored', stored));
+    for (const [name, seen] of Object.entries({ accepted, refused, verified })) {
+      assert.equal(seen.length, 1, name);
+      assert.ok(seen[0]!.length > 0, name);
+      assert.ok(
+        seen[0]!.every((b) => b === 0),
+        `${name}: the plaintext is left in memory`,
+      );
+    }
+  });
+});
+
+describe('credential.verify_stored', () => {
+  it('opens the stored envelope: its exchange must be the bound one, and it must open', async () => {
+    const { t, pub, keyId } = await readyEnclave();
+    const envelope = await CryptoHelper.encryptCredentials(creds, pub, {
+      issuedAt: t.clock.now,
+      keyId,
+    });
+    // Bindings made here directly: the exchange and the envelope are checked again on
+    // opening, not only through the binding (defence in depth).
+    assert.equal(
+      await code(t, 'credential.verify_stored', boundCredential(t, envelope, keyId, 'bybit')),
+      'ENVELOPE_EXCHANGE_MISMATCH',
+    );
+    const tampered = { ...envelope, tag: Buffer.alloc(16, 1).toString('base64') };
+    assert.equal(
+      await code(t, 'credential.verify_stored', boundCredential(t, tampered, keyId, 'binance')),
+      'ENVELOPE_INVALID',
+    );
+    assert.deepEqual(
+      await ok(t, 'credential.verify_stored', boundCredential(t, envelope, keyId, 'binance')),
+      { envelope_digest: envelopeDigest(envelope, keyId) },
+    );
+  });
+});
 
 describe('test.block_event_loop', () => {
   it('does not exist without ENCLAVE_TEST_HOOKS=1 on the simulated platform', async () => {
