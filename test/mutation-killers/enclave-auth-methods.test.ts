@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { addr, eip191Signer } from 'micro-eth-signer';
 import { URI } from 'otpauth';
+import { encryptPassword } from '../../src/client/index.js';
 import { formatSiweMessage } from '../../src/protocol/siwe.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { SoftAuthenticator } from '../helpers/webauthn.js';
@@ -871,5 +872,53 @@ describe('passkeys', () => {
       credential: { ...reg, counter, binding },
     });
     assert.deepEqual(claimsOf(verified.access_token).amr, ['hwk', 'user', 'mfa']);
+  });
+});
+
+describe('auth.password_set', () => {
+  it('sets a password for the token’s own account, under its email binding, for the action named', async () => {
+    const t = testEnclave();
+    const g = await ok(t, 'keyring.generate', { policy: 'signer' });
+    await ok(t, 'auth.init', { sealed: null });
+    const pub = g.public.credential_keys[0]!.public_key;
+    const keyId = g.public.current_key_id;
+    const a = await account(t);
+    const b = await account(t);
+    const set = (over: Record<string, unknown>) =>
+      code(t, 'auth.password_set', {
+        access_token: a.token,
+        action: 'change',
+        email: a.email,
+        binding: a.binding,
+        secret: { password: 'a brand new password' },
+        ...over,
+      });
+    assert.equal(await set({ binding: b.binding }), 'AUTH_METHOD_BINDING_INVALID');
+    assert.equal(await set({ access_token: b.token }), 'AUTH_METHOD_BINDING_INVALID');
+    assert.equal(await set({ access_token: `${a.token}x` }), 'AUTH_TOKEN_INVALID');
+    assert.equal(await set({ secret: { password: 'elevenchars' } }), 'AUTH_PASSWORD_TOO_SHORT');
+    const env = (action: 'change' | 'link') =>
+      encryptPassword({ action, email: a.email, password: 'a brand new password' }, pub, {
+        keyId,
+        issuedAt: t.clock.now,
+      });
+    // An envelope made for linking is not one for changing.
+    assert.equal(await set({ secret: { envelope: env('link') } }), 'AUTH_ENVELOPE_MISMATCH');
+    const out = await ok(t, 'auth.password_set', {
+      access_token: a.token,
+      action: 'change',
+      email: a.email,
+      binding: a.binding,
+      secret: { envelope: env('change') },
+    });
+    assert.equal(out.user_id, a.userId);
+    assert.equal(
+      await code(t, 'auth.login', {
+        email: a.email,
+        secret: { password: 'a brand new password' },
+        user: { user_id: a.userId, password_sealed: out.password_sealed, roles: [] },
+      }),
+      'ok',
+    );
   });
 });
