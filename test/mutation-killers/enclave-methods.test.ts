@@ -11,6 +11,7 @@ import { nodePrimitives } from '../../src/enclave/crypto/node-primitives.js';
 import { readyKeyring } from '../../src/enclave/state.js';
 import { bytesToBase64 } from '../../src/protocol/encoding.js';
 import { envelopeDigest } from '../../src/protocol/envelope/registry.js';
+import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { code, ok } from './rpc.js';
 
@@ -127,5 +128,57 @@ describe('test.block_event_loop', () => {
     // The config refuses test hooks on another platform; were one to get through, still none.
     (on.state as { config: unknown }).config = { ...on.state.config, TEE_PLATFORM: 'nitro' };
     assert.equal(await code(on, 'test.block_event_loop', { ms: 1 }), 'METHOD_UNKNOWN');
+  });
+});
+
+describe('auth.init on a loaded keyring', () => {
+  it('moves to a newer stored keyring (another member rotated) and ignores an older one', async () => {
+    const a = testEnclave();
+    const g = await ok(a, 'keyring.generate', { policy: 'signer' });
+    const first = await ok(a, 'auth.init', { sealed: null });
+    // A second enclave on the same platform folder loads the same auth keyring.
+    const b = testEnclave({ dir: a.dir });
+    await ok(b, 'keyring.unseal', { sealed: g.sealed });
+    assert.equal((await ok(b, 'auth.init', { sealed: first.sealed! })).generation, 1);
+    // A rotates; B is handed the newer blob by its host.
+    const next = await ok(a, 'auth.prepare_rotation', {});
+    await ok(a, 'auth.activate', { generation: next.generation, sealed: next.sealed });
+    const moved = await ok(b, 'auth.init', { sealed: next.sealed });
+    assert.equal(moved.generation, next.generation);
+    assert.equal(moved.sealed, null);
+    assert.ok(moved.keys.some((k) => k.kid === next.kid));
+    // The older blob again changes nothing.
+    assert.equal((await ok(b, 'auth.init', { sealed: first.sealed! })).generation, next.generation);
+  });
+});
+
+describe('log.append with a head', () => {
+  const entry = () => ({
+    v: 1 as const,
+    type: 'credential.expired' as const,
+    subject: sessionLogSubject(crypto.randomUUID()),
+    time: 1_800_000_000,
+  });
+
+  it('advances to another writer’s head first, and refuses a head that is not one', async () => {
+    const a = testEnclave();
+    const g = await ok(a, 'keyring.generate', { policy: 'signer' });
+    const b = testEnclave({ dir: a.dir });
+    await ok(b, 'keyring.unseal', { sealed: g.sealed });
+    await ok(a, 'log.init', { checkpoint: null, frontier: [] });
+    await ok(b, 'log.init', { checkpoint: null, frontier: [] });
+    const byA = await ok(a, 'log.append', { entries: [entry()] });
+    // B is handed A's head (size 1: its frontier is the one leaf; B's empty tree needs no proof).
+    const head = { checkpoint: byA.checkpoint, frontier: byA.leaf_hashes, proof: [] };
+    const byB = await ok(b, 'log.append', { entries: [entry()], head });
+    assert.equal(byB.first_index, 1);
+    assert.equal(byB.size, 2);
+    // A head that is no checkpoint of this log: refused, and nothing is appended.
+    const forged = { ...head, checkpoint: byA.checkpoint.replace(/\n1\n/, '\n7\n') };
+    assert.equal(
+      await code(a, 'log.append', { entries: [entry()], head: forged }),
+      'LOG_STATE_INVALID',
+    );
+    assert.equal((await ok(a, 'log.append', { entries: [entry()] })).first_index, 1);
   });
 });
