@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { addr, eip191Signer } from 'micro-eth-signer';
 import { URI } from 'otpauth';
@@ -137,6 +138,68 @@ describe('auth.otp_start', () => {
       await code(t, 'auth.otp_start', { email: 'x@example.test', purpose: 'login' }),
       'AUTH_MAIL_UNAVAILABLE',
     );
+  });
+});
+
+/** A plain SMTP server on 127.0.0.1 (no STARTTLS) that keeps each mail's DATA. */
+async function plainSmtp(): Promise<{ url: string; mails: string[]; close: () => void }> {
+  const mails: string[] = [];
+  const server = createServer((sock) => {
+    sock.setEncoding('utf8');
+    sock.on('error', () => {});
+    sock.write('220 fake ESMTP\r\n');
+    let buf = '';
+    let data: string[] | null = null;
+    sock.on('data', (d: string) => {
+      buf += d;
+      for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (data) {
+          if (line === '.') {
+            mails.push(data.join('\n'));
+            data = null;
+            sock.write('250 queued\r\n');
+          } else data.push(line);
+        } else if (/^DATA/i.test(line)) {
+          data = [];
+          sock.write('354 go on\r\n');
+        } else if (/^QUIT/i.test(line)) sock.end('221 bye\r\n');
+        else sock.write('250 ok\r\n');
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { url: `smtp://127.0.0.1:${port}`, mails, close: () => server.close() };
+}
+
+describe('auth.otp_start with SMTP', () => {
+  it('mails through SMTP_URL (plain to localhost on the simulated platform) and hands the host nothing', async () => {
+    const smtp = await plainSmtp();
+    try {
+      const t = await authReady({ SMTP_URL: smtp.url, MAIL_FROM: 'codes@cloister.test' });
+      const email = `${randomUUID()}@example.test`;
+      const start = await ok(t, 'auth.otp_start', { email, purpose: 'login' });
+      assert.equal(start.dev_mail, null);
+      assert.equal(smtp.mails.length, 1);
+      const code6 = /Your Cloister sign-in code is (\d{6})/.exec(smtp.mails[0]!)![1]!;
+      assert.equal(await code(t, 'auth.otp_verify', { email, code: code6, user: null }), 'ok');
+      // Off the simulated platform, plain SMTP even to localhost is refused.
+      (t.state as { platform: unknown }).platform = Object.create(t.state.platform, {
+        name: { value: 'nitro' },
+      });
+      assert.equal(
+        await code(t, 'auth.otp_start', {
+          email: `${randomUUID()}@example.test`,
+          purpose: 'login',
+        }),
+        'AUTH_MAIL_UNAVAILABLE',
+      );
+      assert.equal(smtp.mails.length, 1);
+    } finally {
+      smtp.close();
+    }
   });
 });
 
