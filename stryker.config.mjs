@@ -66,9 +66,18 @@ const SCOPES = {
     testFiles: ['test/enclave/cluster.test.ts', 'test/mutation-killers/protocol-cluster.test.ts'],
   },
   // test/cli/attest.test.ts also reaches attestation.ts and keyring.ts but takes half a minute.
+  // The killer files come first: a mutant in module-level code runs every file until one fails.
   'enclave-methods': {
     mutate: ['src/enclave/methods/**/*.ts'],
     testFiles: [
+      'test/mutation-killers/enclave-methods.test.ts',
+      'test/mutation-killers/enclave-wallet.test.ts',
+      'test/mutation-killers/enclave-auth-methods.test.ts',
+      'test/mutation-killers/enclave-aggregates.test.ts',
+      'test/mutation-killers/enclave-rules.test.ts',
+      'test/mutation-killers/enclave-survivors.test.ts',
+      'test/mutation-killers/enclave-auth.test.ts',
+      'test/mutation-killers/host-auth.test.ts',
       'test/enclave/dispatcher.test.ts',
       'test/enclave/open-envelope.test.ts',
       'test/enclave/submit-credential.test.ts',
@@ -84,11 +93,6 @@ const SCOPES = {
       'test/auth/recovery-v2-clock.test.ts',
       'test/host/rpc-client-results.test.ts',
       'test/wallet/sign-concurrency.test.ts',
-      'test/mutation-killers/enclave-rules.test.ts',
-      'test/mutation-killers/enclave-survivors.test.ts',
-      'test/mutation-killers/enclave-auth.test.ts',
-      'test/mutation-killers/host-auth.test.ts',
-      'test/mutation-killers/enclave-methods.test.ts',
     ],
   },
   'protocol-wallet': {
