@@ -303,6 +303,27 @@ describe('recovery', () => {
     assert.equal(done.record.version, started.record.version + 1);
   });
 
+  it('a reply key must be exactly one base64 X25519 key, nothing before or after it', async () => {
+    const { t, record, body } = await setup();
+    const good = newReplyKeyPair().replyPub;
+    for (const reply_pub of [`A${good}`, `${good}A`, good.slice(0, 40)])
+      assert.equal(
+        await code(t, 'wallet.recovery_start', {
+          record,
+          body: await body(record, 'recovery', { reply_pub }, 'recovery'),
+        }),
+        'WALLET_REQUEST_INVALID',
+        reply_pub,
+      );
+    assert.equal(
+      await code(t, 'wallet.recovery_start', {
+        record,
+        body: await body(record, 'recovery', { reply_pub: good }, 'recovery'),
+      }),
+      'ok',
+    );
+  });
+
   it('cancel ends a started recovery', async () => {
     const { t, record, body } = await setup();
     const started = await ok(t, 'wallet.recovery_start', {
