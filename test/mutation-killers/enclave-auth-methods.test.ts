@@ -7,10 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { describe, it } from 'node:test';
 import { addr, eip191Signer } from 'micro-eth-signer';
 import { URI } from 'otpauth';
+import { createThrowawayPki } from '../../devtools/fake-exchange/tls.js';
 import { encryptPassword } from '../../src/client/index.js';
 import { formatSiweMessage } from '../../src/protocol/siwe.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
@@ -134,10 +139,15 @@ describe('auth.otp_start', () => {
 
   it('an SMTP server that cannot be reached: AUTH_MAIL_UNAVAILABLE, even on the simulated platform', async () => {
     const t = await authReady({ SMTP_URL: 'smtp://127.0.0.1:1' });
-    assert.equal(
-      await code(t, 'auth.otp_start', { email: 'x@example.test', purpose: 'login' }),
-      'AUTH_MAIL_UNAVAILABLE',
-    );
+    const otp = t.state.auth.otp as unknown as { pending: Map<string, unknown> };
+    for (const [purpose, email] of [
+      ['login', 'x@example.test'],
+      ['reset', 'y@example.test'],
+    ] as const) {
+      assert.equal(await code(t, 'auth.otp_start', { email, purpose }), 'AUTH_MAIL_UNAVAILABLE');
+      // The code no mail carried is forgotten at once.
+      assert.equal(otp.pending.size, 0, purpose);
+    }
   });
 });
 
@@ -174,6 +184,68 @@ async function plainSmtp(): Promise<{ url: string; mails: string[]; close: () =>
   return { url: `smtp://127.0.0.1:${port}`, mails, close: () => server.close() };
 }
 
+/** An SMTP server on localhost that offers STARTTLS with a throwaway CA's certificate. */
+async function tlsSmtp(): Promise<{
+  url: string;
+  caPem: string;
+  mails: number;
+  close: () => void;
+}> {
+  const pki = await createThrowawayPki(['localhost']);
+  const out = { url: '', caPem: pki.caPem, mails: 0, close: () => {} };
+  const speak = (io: TLSSocket) => {
+    let buf = '';
+    let inData = false;
+    io.setEncoding('utf8');
+    io.on('error', () => {});
+    io.on('data', (d: string) => {
+      buf += d;
+      for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (inData) {
+          if (line === '.') {
+            inData = false;
+            out.mails++;
+            io.write('250 queued\r\n');
+          }
+        } else if (/^DATA/i.test(line)) {
+          inData = true;
+          io.write('354 go on\r\n');
+        } else if (/^QUIT/i.test(line)) io.end('221 bye\r\n');
+        else io.write('250 ok\r\n');
+      }
+    });
+  };
+  const server = createServer((sock) => {
+    sock.on('error', () => {});
+    sock.write('220 fake ESMTP\r\n');
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      if (/^EHLO[^\r]*\r\n$/i.test(buf)) {
+        buf = '';
+        sock.write('250-fake\r\n250 STARTTLS\r\n');
+      } else if (/^STARTTLS\r\n$/i.test(buf)) {
+        sock.off('data', onData);
+        sock.write('220 go ahead\r\n');
+        speak(
+          new TLSSocket(sock, {
+            isServer: true,
+            secureContext: createSecureContext({ cert: pki.certPem, key: pki.keyPem }),
+          }),
+        );
+      }
+    };
+    sock.on('data', onData);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  out.url = `smtp://localhost:${port}`;
+  out.close = () => server.close();
+  return out;
+}
+
 describe('auth.otp_start with SMTP', () => {
   it('mails through SMTP_URL (plain to localhost on the simulated platform) and hands the host nothing', async () => {
     const smtp = await plainSmtp();
@@ -197,6 +269,27 @@ describe('auth.otp_start with SMTP', () => {
         'AUTH_MAIL_UNAVAILABLE',
       );
       assert.equal(smtp.mails.length, 1);
+    } finally {
+      smtp.close();
+    }
+  });
+
+  it('trusts EGRESS_CA_FILE for the SMTP server’s STARTTLS certificate', async () => {
+    const smtp = await tlsSmtp();
+    try {
+      const ca = join(mkdtempSync(join(tmpdir(), 'cloister-ca-')), 'ca.pem');
+      writeFileSync(ca, smtp.caPem);
+      const email = `${randomUUID()}@example.test`;
+      const without = await authReady({ SMTP_URL: smtp.url });
+      assert.equal(
+        await code(without, 'auth.otp_start', { email, purpose: 'login' }),
+        'AUTH_MAIL_UNAVAILABLE',
+      );
+      const t = await authReady({ SMTP_URL: smtp.url, EGRESS_CA_FILE: ca });
+      assert.deepEqual(await ok(t, 'auth.otp_start', { email, purpose: 'login' }), {
+        dev_mail: null,
+      });
+      assert.equal(smtp.mails, 1);
     } finally {
       smtp.close();
     }
