@@ -136,11 +136,11 @@ describe('wallet.add_account', () => {
     // Solana accounts are hardened: no share, no account; a share for another index is refused.
     const sol = await ok(t, 'wallet.add_account', {
       record: eth.record,
-      body: await body(eth.record, 'account', { chain: 'solana', index: 3 }),
+      body: await body(eth.record, 'account', { chain: 'solana', index: 1 }),
     });
     assert.equal(sol.record.version, eth.record.version + 1);
     assert.equal(sol.account.chain, 'solana');
-    assert.equal(sol.account.index, 3);
+    assert.equal(sol.account.index, 1);
     assert.deepEqual(sol.record.accounts, [...eth.record.accounts, sol.account]);
   });
 
@@ -414,6 +414,34 @@ describe('wallet.set_policy and wallet.delete', () => {
     assert.equal(
       await code(t, 'wallet.delete', { record, body: await body(record, 'delete', {}) }),
       'WALLET_STATE_STALE',
+    );
+  });
+
+  it('delete takes a body with the share only', async () => {
+    const { t, record, body } = await setup();
+    assert.equal(
+      await code(t, 'wallet.delete', { record, body: await body(record, 'delete', { extra: 1 }) }),
+      'WALLET_REQUEST_INVALID',
+    );
+  });
+
+  it('signing refuses a record whose stored rules do not parse (one the enclave never issues)', async () => {
+    const { t, record, body } = await setup();
+    const { mac: _m, ...rest } = record;
+    const macKey = t.state.keyrings.wallet.active!.macKey;
+    // A raw quantity above 2^256: a valid stored rule, no valid policy rule.
+    const bad = signRecord(macKey, {
+      ...rest,
+      rules: [{ type: 'max_value_wei', value: '9'.repeat(78) }],
+    });
+    const address = record.accounts.find((a) => a.chain === 'ethereum')!.address;
+    assert.equal(
+      await code(t, 'wallet.sign', {
+        record: bad,
+        body: await body(bad, 'sign', { address, request: tx(0) }),
+        spend: null,
+      }),
+      'WALLET_STATE_INVALID',
     );
   });
 
