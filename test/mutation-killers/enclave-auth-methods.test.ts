@@ -436,6 +436,17 @@ describe('auth.email_link, auth.confirm_email, auth.password_reset', () => {
       });
     };
     assert.equal(await reset('elevenchars'), 'AUTH_PASSWORD_TOO_SHORT');
+    // A code that was not mailed: refused before anything else.
+    const sent = await mailed(t, a.email, 'reset');
+    assert.equal(
+      await code(t, 'auth.password_reset', {
+        email: a.email,
+        code: sent.code === '000000' ? '111111' : '000000',
+        secret: { password: 'a long enough new password' },
+        user,
+      }).then((c) => (c === 'AUTH_OTP_INVALID' || c === 'AUTH_OTP_LOCKED' ? 'refused' : c)),
+      'refused',
+    );
     assert.equal(
       await reset('a long enough new password', { user_id: a.userId, binding: other.binding }),
       'AUTH_METHOD_BINDING_INVALID',
