@@ -94,6 +94,36 @@ const SCOPES = {
       'test/mutation-killers/enclave-auth.test.ts',
     ],
   },
+  // test/cli/attest.test.ts also reaches attestation.ts and keyring.ts but takes half a minute.
+  // The killer files come first: a mutant in module-level code runs every file until one fails.
+  'enclave-methods': {
+    mutate: ['src/enclave/methods/**/*.ts'],
+    testFiles: [
+      'test/mutation-killers/enclave-methods.test.ts',
+      'test/mutation-killers/enclave-wallet.test.ts',
+      'test/mutation-killers/enclave-auth-methods.test.ts',
+      'test/mutation-killers/enclave-aggregates.test.ts',
+      'test/mutation-killers/enclave-rules.test.ts',
+      'test/mutation-killers/enclave-survivors.test.ts',
+      'test/mutation-killers/enclave-auth.test.ts',
+      'test/mutation-killers/host-auth.test.ts',
+      'test/enclave/dispatcher.test.ts',
+      'test/enclave/open-envelope.test.ts',
+      'test/enclave/submit-credential.test.ts',
+      'test/enclave/keyring-lifecycle.test.ts',
+      'test/enclave/replay-across-restart.test.ts',
+      'test/enclave/replay-release-replay.test.ts',
+      'test/enclave/sealed-compat.test.ts',
+      'test/enclave/cluster.test.ts',
+      'test/enclave/platforms/selection.test.ts',
+      'test/client/fresh-envelope.test.ts',
+      'test/client/verify-attestation.test.ts',
+      'test/cli/cluster-genesis.test.ts',
+      'test/auth/recovery-v2-clock.test.ts',
+      'test/host/rpc-client-results.test.ts',
+      'test/wallet/sign-concurrency.test.ts',
+    ],
+  },
   'protocol-wallet': {
     mutate: ['src/protocol/wallet/**/*.ts'],
     testFiles: [
