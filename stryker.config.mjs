@@ -14,6 +14,9 @@ const SCOPES = {
       'test/mutation-killers/auth-service.test.ts',
       'test/mutation-killers/operator-cli.test.ts',
       'test/mutation-killers/host-auth-config.test.ts',
+      'test/mutation-killers/host-signin-otp.test.ts',
+      'test/mutation-killers/host-signin-methods.test.ts',
+      'test/mutation-killers/host-signin-factors.test.ts',
     ],
   },
   'protocol-envelope': {

@@ -1,0 +1,219 @@
+/**
+ * The sign-in services of src/host/auth (email codes, SIWE, passkeys, TOTP, recovery, linked
+ * methods) in-process, for the mutation run (docs/mutation-testing.md): the service tests in
+ * test/auth/ cover them against the spawned enclave, tens of seconds per file. The host never
+ * checks a code, signature or assertion itself (the enclave does), so here the enclave is a
+ * scripted fake of its RPC client (answers and `EnclaveCallError`s as the real client gives
+ * them); the repository answers what each test scripts and records every call with its
+ * arguments (the transaction as 'TX', the pool as 'DB'); the log, ops, throttle and logger sinks
+ * record what they get.
+ */
+import assert from 'node:assert/strict';
+import type { AuthServiceDeps } from '../../src/host/auth/auth-service.js';
+import type { AuthConfig } from '../../src/host/auth/config.js';
+import { EnclaveCallError } from '../../src/host/enclave-client/rpc-client.js';
+import type { EnclaveCallErrorCode } from '../../src/host/enclave-client/rpc-client.js';
+import { HostError } from '../../src/host/errors.js';
+import { userLogSubject } from '../../src/protocol/auth.js';
+
+export const NOW = 1_900_000_000; // seconds; tests freeze Date here
+export const UID = '11111111-1111-4111-8111-111111111111';
+export const OTHER = '33333333-3333-4333-8333-333333333333';
+export const SID = '22222222-2222-4222-8222-222222222222';
+export const BINDING = `mb1.${'b'.repeat(43)}`;
+export const NO_BINDING = `mb1.${'A'.repeat(43)}`;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+const config: AuthConfig = {
+  disabledForDevelopment: false,
+  issuer: 'https://issuer.test',
+  audience: 'aud',
+  accessTtlSeconds: 900,
+  refreshTtlSeconds: 86400,
+  refreshGraceSeconds: 60,
+  keyRotationIntervalMs: 10_000,
+  keyPrepublishSeconds: 3600,
+  loginMaxPerIp: 30,
+  loginFailuresBeforeBackoff: 5,
+  registerMaxPerIp: 10,
+  cookies: false,
+  stepUpSeconds: 300,
+  requireEmailConfirmation: false,
+};
+
+/** What an enclave login or step-up issues (`over` replaces fields). */
+export const issued = (over: Record<string, unknown> = {}) => ({
+  user_id: UID,
+  session_id: SID,
+  access_token: 'acc',
+  access_expires_at: NOW + 900,
+  refresh_token: 'ref',
+  refresh_expires_at: NOW + 86400,
+  refresh_hash: 'ref-hash',
+  binding: null,
+  recovery_mac: null,
+  ...over,
+});
+
+/** The token pair `issued()` answers with at NOW. */
+export const PAIR = {
+  access_token: 'acc',
+  token_type: 'Bearer',
+  expires_in: 900,
+  refresh_token: 'ref',
+  refresh_expires_in: 86400,
+};
+
+export const enclaveError = (code: EnclaveCallErrorCode) => () => {
+  throw new EnclaveCallError(code);
+};
+
+type Fn = (...args: unknown[]) => unknown;
+
+export function world(opts: { mailDir?: string } = {}) {
+  const calls: { method: string; params: Record<string, unknown> }[] = [];
+  const enclaveAnswers: Record<string, Fn> = {};
+  const enclave = {
+    call: (async (method: string, params: Record<string, unknown>) => {
+      calls.push({ method, params });
+      const h = enclaveAnswers[method];
+      if (!h) throw new Error(`unexpected enclave call ${method}`);
+      return h(params);
+    }) as unknown as AuthServiceDeps['enclave']['call'],
+  };
+
+  /** Every repository call, in order: [name, ...args] with the transaction as 'TX'. */
+  const repoCalls: unknown[][] = [];
+  const steps: string[] = [];
+  const name = (q: unknown) => (q === TX ? 'TX' : q === DB ? 'DB' : q);
+  const queries: unknown[][] = [];
+  let queryRows: unknown[] = [{ id: 'm-new' }];
+  const TX = {
+    query: async (sql: string, params: unknown[]) => {
+      queries.push([sql.replace(/\s+/g, ' ').trim(), params]);
+      return { rows: queryRows };
+    },
+  };
+  const DB = {
+    transaction: async <T>(fn: (tx: unknown) => Promise<T>) => {
+      steps.push('tx');
+      return fn(TX);
+    },
+  };
+  const answers: Record<string, Fn> = {};
+  const repo = new Proxy({ db: DB } as Record<string, unknown>, {
+    get(target, prop) {
+      if (prop in target) return target[prop as string];
+      if (typeof prop !== 'string') return undefined;
+      return async (...args: unknown[]) => {
+        repoCalls.push([prop, ...args.map(name)]);
+        const a = answers[prop];
+        if (!a) throw new Error(`unexpected repo call ${prop}`);
+        return a(...args);
+      };
+    },
+  });
+
+  const committed: unknown[][] = [];
+  const log = {
+    isReady: () => true,
+    commit: async (op: { work(tx: unknown): Promise<{ result: unknown; entries: unknown[] }> }) => {
+      steps.push('commit');
+      const r = await op.work(TX);
+      committed.push(r.entries);
+      return { result: r.result, leaves: [], checkpoint: null };
+    },
+  };
+  const verifier = { forget: () => void steps.push('forget') };
+
+  const throttleCalls: string[] = [];
+  let wait = 0;
+  let refundFails = false;
+  const throttle = {
+    begin: async (key: string) => (throttleCalls.push(`begin ${key}`), wait),
+    refund: async (key: string) => {
+      throttleCalls.push(`refund ${key}`);
+      if (refundFails) throw new Error('redis down');
+    },
+    succeeded: async (key: string) => void throttleCalls.push(`succeeded ${key}`),
+    waitMs: async () => assert.fail('the services check and count in one step (begin)'),
+    failed: async () => assert.fail('a failure is counted by begin'),
+  };
+
+  const recorded: { q: unknown; event: unknown }[] = [];
+  const emitted: unknown[] = [];
+  const ops = {
+    record: async (q: unknown, event: unknown) => {
+      steps.push(`record ${(event as { type: string }).type}`);
+      recorded.push({ q: name(q), event });
+    },
+    emit: (event: unknown) => void emitted.push(event),
+  };
+  const warnings: unknown[][] = [];
+  const logger = {
+    warn: (...a: unknown[]) => void warnings.push(a),
+    error: (...a: unknown[]) => void warnings.push(a),
+    info: () => undefined,
+  };
+  const deps = {
+    enclave,
+    repo: repo as unknown as AuthServiceDeps['repo'],
+    log: log as unknown as AuthServiceDeps['log'],
+    verifier: verifier as unknown as AuthServiceDeps['verifier'],
+    throttle,
+    ops: ops as unknown as AuthServiceDeps['ops'],
+    config,
+    logger: logger as unknown as AuthServiceDeps['logger'],
+    ...(opts.mailDir ? { mailDir: opts.mailDir } : {}),
+  } as AuthServiceDeps;
+  return {
+    deps,
+    calls,
+    enclaveAnswers,
+    answers,
+    repoCalls,
+    queries,
+    steps,
+    committed,
+    throttleCalls,
+    recorded,
+    emitted,
+    warnings,
+    TX,
+    setWait: (w: number) => (wait = w),
+    setRefundFails: (f: boolean) => (refundFails = f),
+    setQueryRows: (rows: unknown[]) => (queryRows = rows),
+    /** The repository call names, in order. */
+    repoNames: () => repoCalls.map((c) => c[0]),
+    /** The types of the ops events recorded, in order. */
+    recordedTypes: () => recorded.map((r) => (r.event as { type: string }).type),
+  };
+}
+export type World = ReturnType<typeof world>;
+
+/** The log entry `recordLogged` makes for `type` on the account's subject at NOW. */
+export const entry = (type: string, userId = UID) => ({
+  v: 1,
+  type,
+  subject: userLogSubject(userId),
+  time: NOW,
+});
+
+/** Rejects with exactly this error class and code (and retry-after, when given). */
+export async function rejectsWith(
+  p: Promise<unknown>,
+  code: string,
+  cls: 'HostError' | 'EnclaveCallError' = 'HostError',
+  retryAfterSeconds?: number,
+): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof (cls === 'HostError' ? HostError : EnclaveCallError), String(err));
+    assert.equal((err as { code: string }).code, code);
+    if (retryAfterSeconds !== undefined)
+      assert.equal((err as HostError).retryAfterSeconds, retryAfterSeconds);
+    return true;
+  });
+}
+
+/** Lets not-awaited work (a mail sent after the answer) run. */
+export const settle = () => new Promise((r) => setImmediate(r));
