@@ -20,9 +20,8 @@ import { encryptPassword } from '../../src/client/index.js';
 import { formatSiweMessage } from '../../src/protocol/siwe.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { SoftAuthenticator } from '../helpers/webauthn.js';
+import { account, claimsOf, PASSWORD } from './auth-account.js';
 import { code, ok } from './rpc.js';
-
-const PASSWORD = 'correct horse battery staple';
 
 async function authReady(env: Record<string, string> = {}) {
   const t = testEnclave({ env });
@@ -30,27 +29,6 @@ async function authReady(env: Record<string, string> = {}) {
   await ok(t, 'auth.init', { sealed: null });
   return t;
 }
-
-async function account(t: TestEnclave, roles: string[] = []) {
-  const email = `${randomUUID()}@example.test`;
-  const reg = await ok(t, 'auth.register', { email, secret: { password: PASSWORD } });
-  const login = await ok(t, 'auth.login', {
-    email,
-    secret: { password: PASSWORD },
-    user: { user_id: reg.user_id, password_sealed: reg.password_sealed, roles },
-  });
-  return {
-    email,
-    userId: reg.user_id,
-    binding: reg.email_binding,
-    passwordSealed: reg.password_sealed,
-    token: login.access_token,
-    sessionId: login.session_id,
-  };
-}
-
-const claimsOf = (jwt: string) =>
-  JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
 /** Starts a code and reads it from the mail the simulated platform hands back. */
 async function mailed(

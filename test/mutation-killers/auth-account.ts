@@ -1,0 +1,28 @@
+/** An account registered and logged in by password on an in-process enclave (auth killer files). */
+import { randomUUID } from 'node:crypto';
+import type { TestEnclave } from '../helpers/enclave-state.js';
+import { ok } from './rpc.js';
+
+export const PASSWORD = 'correct horse battery staple';
+
+export async function account(t: TestEnclave, roles: string[] = []) {
+  const email = `${randomUUID()}@example.test`;
+  const reg = await ok(t, 'auth.register', { email, secret: { password: PASSWORD } });
+  const login = await ok(t, 'auth.login', {
+    email,
+    secret: { password: PASSWORD },
+    user: { user_id: reg.user_id, password_sealed: reg.password_sealed, roles },
+  });
+  return {
+    email,
+    userId: reg.user_id,
+    binding: reg.email_binding,
+    passwordSealed: reg.password_sealed,
+    token: login.access_token,
+    sessionId: login.session_id,
+  };
+}
+
+/** The claims of a JWT, unchecked. */
+export const claimsOf = (jwt: string) =>
+  JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
