@@ -1,6 +1,7 @@
 /** An account registered and logged in by password on an in-process enclave (auth killer files). */
 import { randomUUID } from 'node:crypto';
 import type { TestEnclave } from '../helpers/enclave-state.js';
+import { SoftAuthenticator } from '../helpers/webauthn.js';
 import { ok } from './rpc.js';
 
 export const PASSWORD = 'correct horse battery staple';
@@ -26,3 +27,23 @@ export async function account(t: TestEnclave, roles: string[] = []) {
 /** The claims of a JWT, unchecked. */
 export const claimsOf = (jwt: string) =>
   JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+
+/** A software passkey for `rp` at `origin`, registered to account `a`. */
+export async function registerPasskey(
+  t: TestEnclave,
+  a: { token: string; email: string },
+  rp: string,
+  origin: string,
+) {
+  const device = new SoftAuthenticator(rp, origin);
+  const { options } = await ok(t, 'auth.passkey_register_options', {
+    access_token: a.token,
+    user_name: a.email,
+    exclude: [],
+  });
+  const reg = await ok(t, 'auth.passkey_register_verify', {
+    access_token: a.token,
+    response: device.create(options),
+  });
+  return { device, reg };
+}

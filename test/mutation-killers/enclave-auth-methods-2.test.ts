@@ -18,7 +18,7 @@ import { readyAuthKeyring } from '../../src/enclave/auth/auth-state.js';
 import { signJwt } from '../../src/enclave/auth/jwt.js';
 import { derivedKey } from '../../src/enclave/auth/method-binding.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-import { account, claimsOf } from './auth-account.js';
+import { account, claimsOf, registerPasskey } from './auth-account.js';
 import { code, ok } from './rpc.js';
 
 const NEW_PASSWORD = 'the recovered password';
@@ -263,5 +263,39 @@ describe('the caller of TOTP and step-up', () => {
       });
     for (let i = 0; i < 12; i++) assert.equal(await stepUp(theirs), 'AUTH_METHOD_BINDING_INVALID');
     assert.equal(await stepUp(mine), 'ok');
+  });
+});
+
+describe('passkey step-up after each other factor', () => {
+  const RP = 'cloister.test';
+  const ORIGIN = 'https://cloister.test';
+
+  it('a key without user verification is a second factor after otp, swk or user, not after none', async () => {
+    const { t } = await authReady({ AUTH_RP_ID: RP, AUTH_ORIGINS: ORIGIN });
+    const a = await account(t);
+    const { device, reg } = await registerPasskey(t, a, RP, ORIGIN);
+    let cred = reg;
+    const { amr: _amr, ...rest } = claimsOf(a.token);
+    const cases: [string[] | undefined, string[]][] = [
+      [['otp'], ['otp', 'hwk', 'mfa']],
+      [['swk'], ['swk', 'hwk', 'mfa']],
+      [['user'], ['user', 'hwk', 'mfa']],
+      [undefined, ['hwk']],
+    ];
+    for (const [before, after] of cases) {
+      const token = ownToken(t, before ? { ...rest, amr: before } : rest);
+      const step = await ok(t, 'auth.passkey_step_up_options', {
+        access_token: token,
+        allow: [device.id],
+      });
+      const out = await ok(t, 'auth.passkey_step_up', {
+        access_token: token,
+        roles: [],
+        response: device.get(step.options, { uv: false }),
+        credential: cred,
+      });
+      assert.deepEqual(claimsOf(out.access_token).amr, after, String(before));
+      cred = { ...cred, counter: out.counter, binding: out.binding };
+    }
   });
 });

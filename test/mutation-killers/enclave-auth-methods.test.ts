@@ -20,7 +20,7 @@ import { encryptPassword } from '../../src/client/index.js';
 import { formatSiweMessage } from '../../src/protocol/siwe.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { SoftAuthenticator } from '../helpers/webauthn.js';
-import { account, claimsOf, PASSWORD } from './auth-account.js';
+import { account, claimsOf, PASSWORD, registerPasskey } from './auth-account.js';
 import { code, ok } from './rpc.js';
 
 async function authReady(env: Record<string, string> = {}) {
@@ -802,17 +802,7 @@ describe('passkeys', () => {
 
   async function registered(t: TestEnclave) {
     const a = await account(t);
-    const device = new SoftAuthenticator(RP, ORIGIN);
-    const { options } = await ok(t, 'auth.passkey_register_options', {
-      access_token: a.token,
-      user_name: a.email,
-      exclude: [],
-    });
-    const reg = await ok(t, 'auth.passkey_register_verify', {
-      access_token: a.token,
-      response: device.create(options),
-    });
-    return { a, device, reg };
+    return { a, ...(await registerPasskey(t, a, RP, ORIGIN)) };
   }
 
   it('registration options name the relying party, the account and the rules', async () => {
