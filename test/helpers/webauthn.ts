@@ -36,8 +36,15 @@ export class SoftAuthenticator {
     return Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
   }
 
-  /** navigator.credentials.create() for these options: a RegistrationResponseJSON. */
-  create(options: Record<string, unknown>, origin = this.origin): Record<string, unknown> {
+  /**
+   * navigator.credentials.create() for these options: a RegistrationResponseJSON (the user
+   * verified unless `uv: false`).
+   */
+  create(
+    options: Record<string, unknown>,
+    origin = this.origin,
+    opts: { uv?: boolean } = {},
+  ): Record<string, unknown> {
     const cose = isoCBOR.encode(
       new Map<number, number | Uint8Array>([
         [1, 2],
@@ -51,7 +58,7 @@ export class SoftAuthenticator {
     idLen.writeUInt16BE(this.credentialId.length);
     const authData = Buffer.concat([
       sha256(this.rpId),
-      Buffer.from([0x45]), // UP | UV | AT
+      Buffer.from([opts.uv === false ? 0x41 : 0x45]), // UP | UV | AT, or UP | AT
       Buffer.alloc(4), // counter 0
       Buffer.alloc(16), // AAGUID: none
       idLen,

@@ -28,12 +28,13 @@ export async function account(t: TestEnclave, roles: string[] = []) {
 export const claimsOf = (jwt: string) =>
   JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
-/** A software passkey for `rp` at `origin`, registered to account `a`. */
+/** A software passkey for `rp` at `origin`, registered to account `a` (`uv: false`: unverified). */
 export async function registerPasskey(
   t: TestEnclave,
   a: { token: string; email: string },
   rp: string,
   origin: string,
+  opts: { uv?: boolean } = {},
 ) {
   const device = new SoftAuthenticator(rp, origin);
   const { options } = await ok(t, 'auth.passkey_register_options', {
@@ -43,7 +44,7 @@ export async function registerPasskey(
   });
   const reg = await ok(t, 'auth.passkey_register_verify', {
     access_token: a.token,
-    response: device.create(options),
+    response: device.create(options, origin, opts),
   });
   return { device, reg };
 }

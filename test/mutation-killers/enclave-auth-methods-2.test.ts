@@ -6,7 +6,13 @@
  * in-process enclaves, as enclave-auth-methods.test.ts.
  */
 import assert from 'node:assert/strict';
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  generateKeyPairSync,
+  randomUUID,
+  type KeyObject,
+} from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -297,5 +303,33 @@ describe('passkey step-up after each other factor', () => {
       assert.deepEqual(claimsOf(out.access_token).amr, after, String(before));
       cred = { ...cred, counter: out.counter, binding: out.binding };
     }
+  });
+
+  it('registers a key that did not verify the user; refuses an assertion signed by another key', async () => {
+    const { t } = await authReady({ AUTH_RP_ID: RP, AUTH_ORIGINS: ORIGIN });
+    const a = await account(t);
+    const { device, reg } = await registerPasskey(t, a, RP, ORIGIN, { uv: false });
+    const login = async (signer?: KeyObject) =>
+      code(t, 'auth.passkey_login_verify', {
+        response: device.get((await ok(t, 'auth.passkey_login_options', {})).options, {
+          ...(signer ? { signer } : {}),
+        }),
+        credential: { ...reg, roles: [] },
+      });
+    assert.equal(
+      await login(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+      'AUTH_PASSKEY_INVALID',
+    );
+    assert.equal(await login(), 'ok');
+  });
+});
+
+describe('auth.siwe_nonce', () => {
+  it('needs the auth keyring', async () => {
+    const t = testEnclave();
+    await ok(t, 'keyring.generate', { policy: 'signer' });
+    assert.notEqual(await code(t, 'auth.siwe_nonce', {}), 'ok');
+    await ok(t, 'auth.init', { sealed: null });
+    assert.equal(await code(t, 'auth.siwe_nonce', {}), 'ok');
   });
 });
