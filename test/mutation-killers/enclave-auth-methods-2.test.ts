@@ -324,12 +324,14 @@ describe('passkey step-up after each other factor', () => {
   });
 });
 
-describe('auth.siwe_nonce', () => {
-  it('needs the auth keyring', async () => {
+describe('challenges before the auth keyring', () => {
+  it('auth.siwe_nonce and auth.passkey_login_options need it', async () => {
     const t = testEnclave();
     await ok(t, 'keyring.generate', { policy: 'signer' });
-    assert.notEqual(await code(t, 'auth.siwe_nonce', {}), 'ok');
+    for (const m of ['auth.siwe_nonce', 'auth.passkey_login_options'])
+      assert.equal(await code(t, m, {}), 'AUTH_NOT_READY', m);
     await ok(t, 'auth.init', { sealed: null });
-    assert.equal(await code(t, 'auth.siwe_nonce', {}), 'ok');
+    for (const m of ['auth.siwe_nonce', 'auth.passkey_login_options'])
+      assert.equal(await code(t, m, {}), 'ok', m);
   });
 });
