@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import * as age from 'age-encryption';
-import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { wrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import { clusterQuote } from '../../src/enclave/methods/cluster.js';
 import { platformSealer } from '../../src/enclave/keyring/seal.js';
@@ -23,7 +22,6 @@ import {
   MANIFEST_FORMAT,
   PROPOSAL_FORMAT,
   SHARE_FORMAT,
-  SHARE_PROVISION_INFO,
   shareDigest,
   type Manifest,
   type Proposal,
@@ -33,17 +31,9 @@ import { base64ToBytes, bytesToBase64, bytesToHex, utf8 } from '../../src/protoc
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
 import { jcsBytes } from '../../src/protocol/jcs.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
+import { call, operators, submitShareBytes } from '../helpers/cluster-calls.js';
 import { rmSync } from 'node:fs';
 
-let nextId = 1;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are checked by the dispatcher's schemas
-async function call(state: EnclaveState, method: string, params: unknown): Promise<any> {
-  const frame = await dispatchFrame(state, { calls: [{ id: nextId++, method, params }] });
-  if (!('results' in frame)) throw new Error(frame.error.code);
-  const r = frame.results[0]!;
-  if (!r.ok) throw Object.assign(new Error(r.error.code), { code: r.error.code });
-  return r.result;
-}
 /** 'ok' or the error code: every refusal is checked by its exact code. */
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -62,18 +52,6 @@ function enclave(opts: Parameters<typeof testEnclave>[0] = {}): TestEnclave {
   const e = testEnclave(opts);
   dirs.push(e.dir);
   return e;
-}
-
-async function operators(n: number) {
-  const out = [];
-  for (let i = 1; i <= n; i++) {
-    const id = await age.generateX25519Identity();
-    out.push({
-      identity: id,
-      op: { name: `op${i}`, recipient: await age.identityToRecipient(id) },
-    });
-  }
-  return out;
 }
 
 async function ready(e: TestEnclave) {
@@ -118,18 +96,8 @@ async function sealTo(provisioningKey: string, bytes: Uint8Array, info: Uint8Arr
   );
 }
 
-async function submitBytes(state: EnclaveState, manifest: Manifest, bytes: Uint8Array) {
-  const q = await call(state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
-  const sealed = await sealTo(q.provisioning_key, bytes, SHARE_PROVISION_INFO);
-  return call(state, 'cluster.submit_share', {
-    manifest_digest: manifestDigest(manifest),
-    provisioning_key: q.provisioning_key,
-    enc: sealed.enc,
-    ciphertext: sealed.ciphertext,
-  });
-}
 const submit = (state: EnclaveState, manifest: Manifest, share: ShareFile) =>
-  submitBytes(state, manifest, jcsBytes(share));
+  submitShareBytes(state, manifest, jcsBytes(share));
 
 async function awaiting(manifest: Manifest, mac: string, opts = {}) {
   const n = enclave(opts);
@@ -251,11 +219,11 @@ describe('cluster.submit_share: checks against a manifest the host wrote', () =>
       'CLUSTER_ID_MISMATCH',
     );
     assert.equal(
-      await codeOf(submitBytes(n.state, manifest, utf8.encode('not json'))),
+      await codeOf(submitShareBytes(n.state, manifest, utf8.encode('not json'))),
       'CLUSTER_SHARE_INVALID',
     );
     assert.equal(
-      await codeOf(submitBytes(n.state, manifest, jcsBytes({ format: 'x' }))),
+      await codeOf(submitShareBytes(n.state, manifest, jcsBytes({ format: 'x' }))),
       'CLUSTER_SHARE_INVALID',
     );
     // A share of this epoch is not "superseded".
