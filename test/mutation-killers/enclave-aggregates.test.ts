@@ -29,17 +29,20 @@ import { code, ok } from './rpc.js';
 const UID = 424242;
 
 /** Binance spot: exchangeInfo, account (uid unless `noUid`), myTrades of BTCUSDT. */
-function binance(times: number[], opts: { noUid?: boolean } = {}): Record<string, Handler> {
+function binance(
+  times: number[],
+  opts: { noUid?: boolean; feeInBase?: string; qty?: string } = {},
+): Record<string, Handler> {
   const rows = times.map((time, i) => ({ id: i + 1, time }));
   const trade = (r: { id: number; time: number }) => ({
     symbol: 'BTCUSDT',
     id: r.id,
     orderId: r.id,
     price: '100.00000000',
-    qty: '0.50000000',
+    qty: opts.qty ?? '0.50000000',
     quoteQty: '50.00000000',
-    commission: '0.05000000',
-    commissionAsset: 'USDT',
+    commission: opts.feeInBase ?? '0.05000000',
+    commissionAsset: opts.feeInBase ? 'BTC' : 'USDT',
     time: r.time,
     isBuyer: r.id % 2 === 1,
     isMaker: false,
@@ -253,5 +256,26 @@ describe('aggregates job (in-process, Binance double)', () => {
     assert.equal(job.state, 'cancelled');
     assert.ok(!transport.log.some((r) => r.headers['x-mbx-apikey'] === 'key'));
     assert.equal(await code(t, 'aggregates.cancel', { job_ids: [jobId] }), 'ok');
+  });
+
+  it('a fill the engine refuses (a base fee above its amount) fails the job: EXCHANGE_BAD_RESPONSE', async () => {
+    const to = 1_800_000_000 * 1000;
+    const { t, credential } = await withCredential(
+      binance([to - DAY_MS], { feeInBase: '1.00000000' }),
+    );
+    const jobId = randomUUID();
+    await ok(t, 'aggregates.start', {
+      job_id: jobId,
+      credential,
+      from: to - 2 * DAY_MS,
+      to,
+      symbols: ['BTC/USDT'],
+      reporting_currency: 'USDT',
+      subject: SUBJECT,
+      audience: null,
+      nonce: null,
+    });
+    const job = await settled(t, jobId);
+    assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
   });
 });
