@@ -77,24 +77,32 @@ function binance(
   };
 }
 
-async function withCredential(handlers: Record<string, Handler>) {
+async function withCredential(
+  handlers: Record<string, Handler>,
+  exchange: 'binance' | 'okx' = 'binance',
+) {
   const t = testEnclave();
   const g = await ok(t, 'keyring.generate', { policy: 'signer' });
   const pub = g.public.credential_keys[0]!.public_key;
   const envelope = await CryptoHelper.encryptCredentials(
-    { exchange: 'binance', apiKey: 'key', apiSecret: 'secret' },
+    {
+      exchange,
+      apiKey: 'key',
+      apiSecret: 'secret',
+      ...(exchange === 'okx' ? { passphrase: 'pp' } : {}),
+    },
     pub,
     { issuedAt: t.clock.now, keyId: g.public.current_key_id },
   );
   const s = await ok(t, 'credential.submit', {
     envelope,
-    metadata: { exchange: 'binance', label: 'main', ttl: 3600 },
+    metadata: { exchange, label: 'main', ttl: 3600 },
   });
   const credential = {
     session_id: s.session_id,
     envelope,
     key_id: s.key_id,
-    exchange: 'binance' as const,
+    exchange,
     label: 'main',
     expires_at: s.expires_at,
     binding: s.binding,
@@ -277,5 +285,42 @@ describe('aggregates job (in-process, Binance double)', () => {
     });
     const job = await settled(t, jobId);
     assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('OKX: the passphrase reaches the exchange, and the signed window starts where its 3-month history does', async () => {
+    const to = 1_800_000_000 * 1000;
+    const from = to - 200 * DAY_MS;
+    const seen: string[] = [];
+    const { t, credential } = await withCredential(
+      {
+        '/api/v5/public/time': () => ({
+          body: { code: '0', msg: '', data: [{ ts: String(Date.now()) }] },
+        }),
+        '/api/v5/trade/fills-history': (r) => {
+          seen.push(r.headers['ok-access-passphrase'] ?? '');
+          return { body: { code: '0', msg: '', data: [] } };
+        },
+      },
+      'okx',
+    );
+    const jobId = randomUUID();
+    await ok(t, 'aggregates.start', {
+      job_id: jobId,
+      credential,
+      from,
+      to,
+      symbols: ['BTC/USDT'],
+      reporting_currency: 'USDT',
+      subject: SUBJECT,
+      audience: null,
+      nonce: null,
+    });
+    const job = await settled(t, jobId);
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    if (job.state !== 'done') return;
+    assert.ok(seen.length > 0 && seen.every((p) => p === 'pp'));
+    const payload = JSON.parse(job.result.payload_jcs) as Record<string, unknown>;
+    assert.equal(payload.exchange, 'okx');
+    assert.ok(Date.parse(payload.from as string) > from + 60 * DAY_MS, String(payload.from));
   });
 });
