@@ -8,12 +8,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import * as age from 'age-encryption';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { wrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import { clusterQuote } from '../../src/enclave/methods/cluster.js';
 import { platformSealer } from '../../src/enclave/keyring/seal.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import type { EnclaveState } from '../../src/enclave/state.js';
 import {
+  approvalMessage,
   FORWARD_FORMAT,
   forwardInfo,
   forwardNonce,
@@ -495,5 +497,55 @@ describe('cluster.reshare: refusals before any approval is counted', () => {
       await codeOf(call(e.state, 'cluster.reshare', { proposal, approvals })),
       'CLUSTER_APPROVALS_INSUFFICIENT',
     );
+  });
+});
+
+describe('cluster.reshare: the new local copy', () => {
+  it('is sealed under the policy in force: a signer-sealed copy opens after an update of the code', async () => {
+    const e = enclave();
+    await call(e.state, 'keyring.generate', { policy: 'signer' });
+    await call(e.state, 'auth.init', { sealed: null });
+    const ops = await operators(3);
+    const keys = ops.map(() => ed25519.utils.randomSecretKey());
+    const withKeys = ops.map((o, i) => ({
+      ...o.op,
+      signing_key: bytesToBase64(ed25519.getPublicKey(keys[i]!)),
+    }));
+    const g = await call(e.state, 'cluster.genesis', {
+      operators: withKeys,
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
+    });
+    const proposal: Proposal = {
+      format: PROPOSAL_FORMAT,
+      cluster_id: g.manifest.cluster_id,
+      from_epoch: 1,
+      threshold: 2,
+      operators: withKeys,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+    };
+    const approve = (i: number) => ({
+      operator: `op${i + 1}`,
+      signature: bytesToBase64(ed25519.sign(approvalMessage(proposal), keys[i]!)),
+    });
+    const r = await call(e.state, 'cluster.reshare', {
+      proposal,
+      approvals: [approve(0), approve(2)],
+    });
+    assert.equal(r.manifest.epoch, 2);
+    assert.equal(r.manifest_digest, manifestDigest(r.manifest));
+    // The same machine after a code update (another measurement, the same signer).
+    const updated = enclave({ dir: e.dir, codePath: 'tsconfig.json' });
+    assert.notEqual(updated.state.platform.measurement, e.state.platform.measurement);
+    const u = await call(updated.state, 'cluster.unlock', {
+      local_root: r.local_root,
+      manifest: r.manifest,
+      manifest_mac: r.manifest_mac,
+      carry: g.wrapped.carry,
+    });
+    assert.equal(u.cluster_id, g.manifest.cluster_id);
   });
 });
