@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import * as age from 'age-encryption';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { wrap } from '../../src/enclave/cluster/cluster-sealer.js';
+import { unwrap, wrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import { clusterQuote } from '../../src/enclave/methods/cluster.js';
 import { platformSealer } from '../../src/enclave/keyring/seal.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
@@ -176,6 +176,25 @@ describe('cluster.genesis: what it returns and keeps', () => {
       'PARAMS_INVALID',
     );
     assert.equal(e.state.cluster, null);
+  });
+});
+
+describe('cluster.genesis: the wallet keyring', () => {
+  it('is wrapped under the root when the enclave has one', async () => {
+    const e = enclave();
+    await ready(e);
+    const init = await call(e.state, 'wallet.init', { sealed: null });
+    const ops = await operators(2);
+    const g = await call(e.state, 'cluster.genesis', {
+      operators: ops.map((o) => o.op),
+      threshold: 2,
+      measurements: [e.state.platform.measurement],
+      platform: { name: 'simulated', allow_debug: true },
+      nonce: 'genesis-nonce-0001',
+    });
+    assert.equal(g.wrapped.wallet.generation, init.generation);
+    const opened = unwrap(e.state.cluster!.root, g.wrapped.wallet.sealed).plaintext;
+    assert.ok(opened.length > 0);
   });
 });
 
