@@ -224,6 +224,31 @@ describe('cluster.unlock: the local copy and the carry', () => {
       'SEAL_INVALID',
     );
     assert.equal(again.state.cluster, null);
+    // A local copy and a carry written with the formats' fixed texts (as earlier builds did).
+    const fixedLocal = platformSealer(again.state.platform).seal(
+      jcsBytes({
+        format: 'cloister-cluster-local-root/v1',
+        cluster_id: manifest.cluster_id,
+        epoch: 1,
+        root: bytesToBase64(root),
+      }),
+      'measurement',
+    );
+    const fixedCarry = wrap(
+      root,
+      jcsBytes({
+        format: 'cloister-cluster-carry/v1',
+        password_key: bytesToBase64(new Uint8Array(32).fill(5)),
+      }),
+      'measurement',
+    );
+    await call(again.state, 'cluster.unlock', {
+      ...params,
+      local_root: fixedLocal,
+      carry: fixedCarry,
+    });
+    assert.deepEqual([...again.state.cluster!.passwordKey], [...new Uint8Array(32).fill(5)]);
+    again.state.cluster = null;
     const r = await call(again.state, 'cluster.unlock', params);
     assert.equal(r.cluster_id, manifest.cluster_id);
     assert.equal(again.state.cluster!.clusterId, manifest.cluster_id);
@@ -436,6 +461,20 @@ describe('cluster.forward / cluster.accept_forward: refusals', () => {
     assert.equal(await accept(member, doc(root)), 'ok');
     assert.equal(n.state.quorum, null);
     assert.equal(n.state.phase, 'awaiting_keyring');
+  });
+
+  it('a member refuses a genuine quote of a newcomer awaiting another manifest of its cluster', async () => {
+    const m = enclave();
+    const n = enclave();
+    const { g, manifest } = await genesis(m, [m, n]);
+    const forged: Manifest = { ...manifest, created_at: manifest.created_at + 1 };
+    await call(n.state, 'cluster.await_quorum', {
+      manifest: forged,
+      manifest_mac: g.manifest_mac,
+      policy: 'measurement',
+    });
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    assert.equal(await codeOf(call(m.state, 'cluster.forward', { quote })), 'CLUSTER_PEER_REFUSED');
   });
 
   it('even the real root is refused under a manifest the cluster did not make', async () => {
