@@ -387,14 +387,15 @@ describe('cluster.quote: what it binds and how many it remembers', () => {
 
 describe('cluster.forward / cluster.accept_forward: refusals', () => {
   /** `lone`: an enclave the manifest trusts (vendor key, measurement) that holds no cluster. */
-  async function joinSetup() {
+  /** `forge`: the manifest the newcomer awaits instead of the cluster's. */
+  async function joinSetup(forge: (m: Manifest) => Manifest = (x) => x) {
     const m = enclave();
     const n = enclave();
     const lone = enclave();
     const { g, manifest } = await genesis(m, [m, n, lone]);
     await ready(lone);
     await call(n.state, 'cluster.await_quorum', {
-      manifest,
+      manifest: forge(manifest),
       manifest_mac: g.manifest_mac,
       policy: 'measurement',
     });
@@ -463,31 +464,15 @@ describe('cluster.forward / cluster.accept_forward: refusals', () => {
     assert.equal(n.state.phase, 'awaiting_keyring');
   });
 
+  const laterManifest = (x: Manifest) => ({ ...x, created_at: x.created_at + 1 });
+
   it('a member refuses a genuine quote of a newcomer awaiting another manifest of its cluster', async () => {
-    const m = enclave();
-    const n = enclave();
-    const { g, manifest } = await genesis(m, [m, n]);
-    const forged: Manifest = { ...manifest, created_at: manifest.created_at + 1 };
-    await call(n.state, 'cluster.await_quorum', {
-      manifest: forged,
-      manifest_mac: g.manifest_mac,
-      policy: 'measurement',
-    });
-    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const { m, quote } = await joinSetup(laterManifest);
     assert.equal(await codeOf(call(m.state, 'cluster.forward', { quote })), 'CLUSTER_PEER_REFUSED');
   });
 
   it('even the real root is refused under a manifest the cluster did not make', async () => {
-    const m = enclave();
-    const n = enclave();
-    const { g, manifest } = await genesis(m, [m, n]);
-    const forged: Manifest = { ...manifest, created_at: manifest.created_at + 1 };
-    await call(n.state, 'cluster.await_quorum', {
-      manifest: forged,
-      manifest_mac: g.manifest_mac,
-      policy: 'measurement',
-    });
-    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const { m, n, manifest, quote } = await joinSetup(laterManifest);
     const member = await call(m.state, 'attestation.get', {
       nonce: forwardNonce(quote.report_data),
     });
