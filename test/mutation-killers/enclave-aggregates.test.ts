@@ -122,6 +122,28 @@ async function settled(t: TestEnclave, jobId: string): Promise<JobView> {
 
 const SUBJECT = 'ab'.repeat(32);
 
+/** A job over [from, to) of BTC/USDT with no audience or nonce, run to its end. */
+async function runToEnd(
+  t: TestEnclave,
+  credential: Awaited<ReturnType<typeof withCredential>>['credential'],
+  from: number,
+  to: number,
+): Promise<JobView> {
+  const jobId = randomUUID();
+  await ok(t, 'aggregates.start', {
+    job_id: jobId,
+    credential,
+    from,
+    to,
+    symbols: ['BTC/USDT'],
+    reporting_currency: 'USDT',
+    subject: SUBJECT,
+    audience: null,
+    nonce: null,
+  });
+  return settled(t, jobId);
+}
+
 describe('aggregates job (in-process, Binance double)', () => {
   it('signs what it covered: the window from the first fill’s day, the account, the request’s echo', async () => {
     const nowMs = 1_800_000_000 * 1000;
@@ -220,19 +242,7 @@ describe('aggregates job (in-process, Binance double)', () => {
   it('a connector that cannot name the account fails the job: EXCHANGE_BAD_RESPONSE', async () => {
     const to = 1_800_000_000 * 1000;
     const { t, credential } = await withCredential(binance([to - DAY_MS], { noUid: true }));
-    const jobId = randomUUID();
-    await ok(t, 'aggregates.start', {
-      job_id: jobId,
-      credential,
-      from: to - 2 * DAY_MS,
-      to,
-      symbols: ['BTC/USDT'],
-      reporting_currency: 'USDT',
-      subject: SUBJECT,
-      audience: null,
-      nonce: null,
-    });
-    const job = await settled(t, jobId);
+    const job = await runToEnd(t, credential, to - 2 * DAY_MS, to);
     assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
   });
 
@@ -271,19 +281,7 @@ describe('aggregates job (in-process, Binance double)', () => {
     const { t, credential } = await withCredential(
       binance([to - DAY_MS], { feeInBase: '1.00000000' }),
     );
-    const jobId = randomUUID();
-    await ok(t, 'aggregates.start', {
-      job_id: jobId,
-      credential,
-      from: to - 2 * DAY_MS,
-      to,
-      symbols: ['BTC/USDT'],
-      reporting_currency: 'USDT',
-      subject: SUBJECT,
-      audience: null,
-      nonce: null,
-    });
-    const job = await settled(t, jobId);
+    const job = await runToEnd(t, credential, to - 2 * DAY_MS, to);
     assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
   });
 
@@ -303,19 +301,7 @@ describe('aggregates job (in-process, Binance double)', () => {
       },
       'okx',
     );
-    const jobId = randomUUID();
-    await ok(t, 'aggregates.start', {
-      job_id: jobId,
-      credential,
-      from,
-      to,
-      symbols: ['BTC/USDT'],
-      reporting_currency: 'USDT',
-      subject: SUBJECT,
-      audience: null,
-      nonce: null,
-    });
-    const job = await settled(t, jobId);
+    const job = await runToEnd(t, credential, from, to);
     assert.equal(job.state, 'done', JSON.stringify(job));
     if (job.state !== 'done') return;
     assert.ok(seen.length > 0 && seen.every((p) => p === 'pp'));
