@@ -107,6 +107,7 @@ const SCOPES = {
       'test/mutation-killers/enclave-auth-methods.test.ts',
       'test/mutation-killers/enclave-auth-methods-2.test.ts',
       'test/mutation-killers/enclave-aggregates.test.ts',
+      'test/mutation-killers/enclave-cluster.test.ts',
       'test/mutation-killers/enclave-rules.test.ts',
       'test/mutation-killers/enclave-survivors.test.ts',
       'test/mutation-killers/enclave-auth.test.ts',

@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { clusterApprove, clusterSigningKey } from '../../src/cli/cluster.js';
 import * as age from 'age-encryption';
 import { split } from 'shamir-secret-sharing';
-import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { clusterIdOf } from '../../src/enclave/cluster/root.js';
 import { wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import {
@@ -37,46 +36,13 @@ import { passwordKeySource, type EnclaveState } from '../../src/enclave/state.js
 import { sealPasswordHash, unsealPasswordHash } from '../../src/enclave/auth/tokens.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import { testEnclave } from '../helpers/enclave-state.js';
+import { call, operators, submitShareBytes } from '../helpers/cluster-calls.js';
 
-let nextId = 1;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are checked by the dispatcher's schemas
-async function call(state: EnclaveState, method: string, params: unknown): Promise<any> {
-  const frame = await dispatchFrame(state, { calls: [{ id: nextId++, method, params }] });
-  if (!('results' in frame)) throw new Error(frame.error.code);
-  const r = frame.results[0]!;
-  if (!r.ok) throw Object.assign(new Error(r.error.code), { code: r.error.code });
-  return r.result;
-}
 const code = (p: Promise<unknown>, c: string) =>
   assert.rejects(p, (e: { code?: string }) => e.code === c);
 
-async function operators(n: number) {
-  const out = [];
-  for (let i = 1; i <= n; i++) {
-    const id = await age.generateX25519Identity();
-    out.push({
-      identity: id,
-      op: { name: `op${i}`, recipient: await age.identityToRecipient(id) },
-    });
-  }
-  return out;
-}
-
-async function submit(state: EnclaveState, manifest: Manifest, share: ShareFile) {
-  const q = await call(state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
-  const sealed = await sealEnvelopeHpke(
-    'HPKE-Base-X25519-SHA256-A256GCM',
-    base64ToBytes(q.provisioning_key),
-    jcsBytes(share),
-    { info: SHARE_PROVISION_INFO },
-  );
-  return call(state, 'cluster.submit_share', {
-    manifest_digest: manifestDigest(manifest),
-    provisioning_key: q.provisioning_key,
-    enc: sealed.enc,
-    ciphertext: sealed.ciphertext,
-  });
-}
+const submit = (state: EnclaveState, manifest: Manifest, share: ShareFile) =>
+  submitShareBytes(state, manifest, jcsBytes(share));
 
 describe('enclave cluster rules', () => {
   const dirs: string[] = [];

@@ -29,17 +29,20 @@ import { code, ok } from './rpc.js';
 const UID = 424242;
 
 /** Binance spot: exchangeInfo, account (uid unless `noUid`), myTrades of BTCUSDT. */
-function binance(times: number[], opts: { noUid?: boolean } = {}): Record<string, Handler> {
+function binance(
+  times: number[],
+  opts: { noUid?: boolean; feeInBase?: string; qty?: string } = {},
+): Record<string, Handler> {
   const rows = times.map((time, i) => ({ id: i + 1, time }));
   const trade = (r: { id: number; time: number }) => ({
     symbol: 'BTCUSDT',
     id: r.id,
     orderId: r.id,
     price: '100.00000000',
-    qty: '0.50000000',
+    qty: opts.qty ?? '0.50000000',
     quoteQty: '50.00000000',
-    commission: '0.05000000',
-    commissionAsset: 'USDT',
+    commission: opts.feeInBase ?? '0.05000000',
+    commissionAsset: opts.feeInBase ? 'BTC' : 'USDT',
     time: r.time,
     isBuyer: r.id % 2 === 1,
     isMaker: false,
@@ -74,24 +77,32 @@ function binance(times: number[], opts: { noUid?: boolean } = {}): Record<string
   };
 }
 
-async function withCredential(handlers: Record<string, Handler>) {
+async function withCredential(
+  handlers: Record<string, Handler>,
+  exchange: 'binance' | 'okx' = 'binance',
+) {
   const t = testEnclave();
   const g = await ok(t, 'keyring.generate', { policy: 'signer' });
   const pub = g.public.credential_keys[0]!.public_key;
   const envelope = await CryptoHelper.encryptCredentials(
-    { exchange: 'binance', apiKey: 'key', apiSecret: 'secret' },
+    {
+      exchange,
+      apiKey: 'key',
+      apiSecret: 'secret',
+      ...(exchange === 'okx' ? { passphrase: 'pp' } : {}),
+    },
     pub,
     { issuedAt: t.clock.now, keyId: g.public.current_key_id },
   );
   const s = await ok(t, 'credential.submit', {
     envelope,
-    metadata: { exchange: 'binance', label: 'main', ttl: 3600 },
+    metadata: { exchange, label: 'main', ttl: 3600 },
   });
   const credential = {
     session_id: s.session_id,
     envelope,
     key_id: s.key_id,
-    exchange: 'binance' as const,
+    exchange,
     label: 'main',
     expires_at: s.expires_at,
     binding: s.binding,
@@ -110,6 +121,28 @@ async function settled(t: TestEnclave, jobId: string): Promise<JobView> {
 }
 
 const SUBJECT = 'ab'.repeat(32);
+
+/** A job over [from, to) of BTC/USDT with no audience or nonce, run to its end. */
+async function runToEnd(
+  t: TestEnclave,
+  credential: Awaited<ReturnType<typeof withCredential>>['credential'],
+  from: number,
+  to: number,
+): Promise<JobView> {
+  const jobId = randomUUID();
+  await ok(t, 'aggregates.start', {
+    job_id: jobId,
+    credential,
+    from,
+    to,
+    symbols: ['BTC/USDT'],
+    reporting_currency: 'USDT',
+    subject: SUBJECT,
+    audience: null,
+    nonce: null,
+  });
+  return settled(t, jobId);
+}
 
 describe('aggregates job (in-process, Binance double)', () => {
   it('signs what it covered: the window from the first fill’s day, the account, the request’s echo', async () => {
@@ -209,19 +242,7 @@ describe('aggregates job (in-process, Binance double)', () => {
   it('a connector that cannot name the account fails the job: EXCHANGE_BAD_RESPONSE', async () => {
     const to = 1_800_000_000 * 1000;
     const { t, credential } = await withCredential(binance([to - DAY_MS], { noUid: true }));
-    const jobId = randomUUID();
-    await ok(t, 'aggregates.start', {
-      job_id: jobId,
-      credential,
-      from: to - 2 * DAY_MS,
-      to,
-      symbols: ['BTC/USDT'],
-      reporting_currency: 'USDT',
-      subject: SUBJECT,
-      audience: null,
-      nonce: null,
-    });
-    const job = await settled(t, jobId);
+    const job = await runToEnd(t, credential, to - 2 * DAY_MS, to);
     assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
   });
 
@@ -253,5 +274,39 @@ describe('aggregates job (in-process, Binance double)', () => {
     assert.equal(job.state, 'cancelled');
     assert.ok(!transport.log.some((r) => r.headers['x-mbx-apikey'] === 'key'));
     assert.equal(await code(t, 'aggregates.cancel', { job_ids: [jobId] }), 'ok');
+  });
+
+  it('a fill the engine refuses (a base fee above its amount) fails the job: EXCHANGE_BAD_RESPONSE', async () => {
+    const to = 1_800_000_000 * 1000;
+    const { t, credential } = await withCredential(
+      binance([to - DAY_MS], { feeInBase: '1.00000000' }),
+    );
+    const job = await runToEnd(t, credential, to - 2 * DAY_MS, to);
+    assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('OKX: the passphrase reaches the exchange, and the signed window starts where its 3-month history does', async () => {
+    const to = 1_800_000_000 * 1000;
+    const from = to - 200 * DAY_MS;
+    const seen: string[] = [];
+    const { t, credential } = await withCredential(
+      {
+        '/api/v5/public/time': () => ({
+          body: { code: '0', msg: '', data: [{ ts: String(Date.now()) }] },
+        }),
+        '/api/v5/trade/fills-history': (r) => {
+          seen.push(r.headers['ok-access-passphrase'] ?? '');
+          return { body: { code: '0', msg: '', data: [] } };
+        },
+      },
+      'okx',
+    );
+    const job = await runToEnd(t, credential, from, to);
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    if (job.state !== 'done') return;
+    assert.ok(seen.length > 0 && seen.every((p) => p === 'pp'));
+    const payload = JSON.parse(job.result.payload_jcs) as Record<string, unknown>;
+    assert.equal(payload.exchange, 'okx');
+    assert.ok(Date.parse(payload.from as string) > from + 60 * DAY_MS, String(payload.from));
   });
 });
