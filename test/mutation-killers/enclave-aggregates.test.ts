@@ -3,7 +3,10 @@
  * body, which only the service test against the fake exchange reached (it spawns the built
  * bundle, never a mutant). Here the in-process enclave's egress transport is a small Binance
  * double, so a whole job runs in the test: the window it signs, the payload's fields, the
- * signature, a connector that cannot name the account, and cancellation.
+ * signature, a connector that cannot name the account, cancellation and progress. Two tests
+ * inject a fault into the engine (a global it calls, failing once): no fill a connector can
+ * return makes the engine throw anything but a refusal, so only a fault tells an error of its
+ * own from a refusal.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -22,24 +25,28 @@ import { jcs } from '../../src/protocol/jcs.js';
 import { okpThumbprint } from '../../src/protocol/key-id.js';
 import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import type { JobView } from '../../src/protocol/rpc/methods.js';
-import { routeTransport, type Handler } from '../exchanges/doubles.js';
+import { routeTransport, type Handler, type RoutedRequest } from '../exchanges/doubles.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { code, ok } from './rpc.js';
 
 const UID = 424242;
 
-/** Binance spot: exchangeInfo, account (uid unless `noUid`), myTrades of BTCUSDT. */
+/**
+ * Binance spot: exchangeInfo, account (uid unless `noUid`), myTrades of BTCUSDT. The account
+ * holds only USDT (its BTC sold out): discovery by balance would scan no symbol, so the fills
+ * are found only through the query's symbols.
+ */
 function binance(
   times: number[],
-  opts: { noUid?: boolean; feeInBase?: string; qty?: string } = {},
+  opts: { noUid?: boolean; feeInBase?: string; price?: string } = {},
 ): Record<string, Handler> {
   const rows = times.map((time, i) => ({ id: i + 1, time }));
   const trade = (r: { id: number; time: number }) => ({
     symbol: 'BTCUSDT',
     id: r.id,
     orderId: r.id,
-    price: '100.00000000',
-    qty: opts.qty ?? '0.50000000',
+    price: opts.price ?? '100.00000000',
+    qty: '0.50000000',
     quoteQty: '50.00000000',
     commission: opts.feeInBase ?? '0.05000000',
     commissionAsset: opts.feeInBase ? 'BTC' : 'USDT',
@@ -58,7 +65,7 @@ function binance(
     '/api/v3/account': () => ({
       body: {
         ...(opts.noUid ? {} : { uid: UID }),
-        balances: [{ asset: 'BTC', free: '1.00000000', locked: '0.00000000' }],
+        balances: [{ asset: 'USDT', free: '1.00000000', locked: '0.00000000' }],
       },
     }),
     '/api/v3/myTrades': (r) => {
@@ -122,16 +129,21 @@ async function settled(t: TestEnclave, jobId: string): Promise<JobView> {
 
 const SUBJECT = 'ab'.repeat(32);
 
-/** A job over [from, to) of BTC/USDT with no audience or nonce, run to its end. */
-async function runToEnd(
+type Credential = Awaited<ReturnType<typeof withCredential>>['credential'];
+
+/**
+ * Starts a job over [from, to) of BTC/USDT with no audience or nonce (`params` overrides any
+ * of it) and returns its id.
+ */
+async function startJob(
   t: TestEnclave,
-  credential: Awaited<ReturnType<typeof withCredential>>['credential'],
-  from: number,
+  credential: Credential,
+  from: number | null,
   to: number,
-): Promise<JobView> {
-  const jobId = randomUUID();
-  await ok(t, 'aggregates.start', {
-    job_id: jobId,
+  params: Record<string, unknown> = {},
+): Promise<string> {
+  const start = {
+    job_id: randomUUID(),
     credential,
     from,
     to,
@@ -140,8 +152,102 @@ async function runToEnd(
     subject: SUBJECT,
     audience: null,
     nonce: null,
-  });
-  return settled(t, jobId);
+    ...params,
+  };
+  assert.deepEqual(await ok(t, 'aggregates.start', start), { job_id: start.job_id });
+  return start.job_id;
+}
+
+/** The same job, run to its end. */
+async function runToEnd(
+  t: TestEnclave,
+  credential: Credential,
+  from: number | null,
+  to: number,
+  params: Record<string, unknown> = {},
+): Promise<JobView> {
+  return settled(t, await startJob(t, credential, from, to, params));
+}
+
+/** The payload a finished job signed. */
+function signedPayload(job: JobView): Record<string, unknown> {
+  assert.equal(job.state, 'done', JSON.stringify(job));
+  if (job.state !== 'done') throw new Error('unreachable');
+  return JSON.parse(job.result.payload_jcs) as Record<string, unknown>;
+}
+
+/** The window of the one-fill jobs below: the two days before TO, the fill a day before it. */
+const TO = 1_800_000_000 * 1000;
+const FROM = TO - 2 * DAY_MS;
+
+/** A job of one Binance fill (the double's `opts`) over [FROM, TO), run to its end. */
+async function oneFillJob(opts: Parameters<typeof binance>[1] = {}): Promise<JobView> {
+  const { t, credential } = await withCredential(binance([TO - DAY_MS], opts));
+  return runToEnd(t, credential, FROM, TO);
+}
+
+/** The error code a job failed with (false when it did not fail). */
+const failure = (job: JobView) => job.state === 'failed' && job.error;
+
+/**
+ * `oneFillJob()` with `owner[name]` replaced until its first call for which `when` holds: that
+ * call throws a TypeError (a fault, not a refusal) and puts the original back. The fault must
+ * have fired.
+ */
+async function underFault<O extends object, K extends keyof O>(
+  owner: O,
+  name: K,
+  when: (self: unknown, args: unknown[]) => boolean,
+): Promise<JobView> {
+  const original = owner[name] as (...args: unknown[]) => unknown;
+  let fired = false;
+  const restore = () => void (owner[name] = original as O[K]);
+  owner[name] = function (this: unknown, ...args: unknown[]) {
+    if (!fired && when(this, args)) {
+      fired = true;
+      restore();
+      throw new TypeError('injected fault');
+    }
+    return original.apply(this, args);
+  } as O[K];
+  try {
+    const job = await oneFillJob();
+    assert.ok(fired, 'the fault was injected');
+    return job;
+  } finally {
+    restore();
+  }
+}
+
+/** Binance myTrades' last request here: the page from trade id 1 (one fill, a short page). */
+const isLastPage = (r: RoutedRequest) =>
+  r.path === '/api/v3/myTrades' && r.query.get('fromId') === '1';
+
+/**
+ * A one-fill job cancelled at its last page: while the exchange answers it (`request`), or from
+ * inside the job's progress report of it (`report`). Returns the cancelled job.
+ */
+async function cancelledAtLastPage(when: 'request' | 'report'): Promise<JobView> {
+  const jobId = randomUUID();
+  const handlers = binance([TO - DAY_MS]);
+  const trades = handlers['/api/v3/myTrades']!;
+  handlers['/api/v3/myTrades'] = async (r) => {
+    if (when === 'request' && isLastPage(r)) await ok(t, 'aggregates.cancel', { job_ids: [jobId] });
+    return trades(r);
+  };
+  const { t, credential, transport } = await withCredential(handlers);
+  if (when === 'report') {
+    const jobs = t.state.jobs;
+    const start = jobs.start.bind(jobs);
+    jobs.start = (id, run) =>
+      start(id, (report, signal) =>
+        run((p) => {
+          report(p);
+          if (isLastPage(transport.log.at(-1)!)) jobs.cancel([id]);
+        }, signal),
+      );
+  }
+  return runToEnd(t, credential, FROM, TO, { job_id: jobId });
 }
 
 describe('aggregates job (in-process, Binance double)', () => {
@@ -151,32 +257,21 @@ describe('aggregates job (in-process, Binance double)', () => {
     // Two fills: 2.5 days and 1.5 days before `to`; the window asked has no `from`.
     const times = [to - 2.5 * DAY_MS, to - 1.5 * DAY_MS];
     const { t, g, credential, transport } = await withCredential(binance(times));
-    const jobId = randomUUID();
-    assert.deepEqual(
-      await ok(t, 'aggregates.start', {
-        job_id: jobId,
-        credential,
-        from: null,
-        to,
-        symbols: ['BTC/USDT'],
-        reporting_currency: 'USDT',
-        subject: SUBJECT,
-        audience: 'verifier.test',
-        nonce: 'nonce-0123456789abcdef',
-      }),
-      { job_id: jobId },
-    );
+    const jobId = await startJob(t, credential, null, to, {
+      audience: 'verifier.test',
+      nonce: 'nonce-0123456789abcdef',
+    });
     const job = await settled(t, jobId);
-    assert.equal(job.state, 'done', JSON.stringify(job));
+    const payload = signedPayload(job);
     if (job.state !== 'done') return;
     // The key was used against the exchange (signed requests carry it).
     assert.ok(transport.log.some((r) => r.headers['x-mbx-apikey'] === 'key'));
     const r = job.result;
-    const payload = JSON.parse(r.payload_jcs) as Record<string, unknown>;
     assert.equal(jcs(payload), r.payload_jcs);
     assert.equal(payload.version, AGGREGATES_VERSION);
     assert.equal(payload.exchange, 'binance');
     assert.equal(payload.session, sessionLogSubject(credential.session_id));
+    // The query's symbol was scanned although the account no longer holds its base.
     assert.deepEqual(payload.symbols_scanned, ['BTC/USDT']);
     assert.equal(payload.symbols_complete, false);
     assert.equal(payload.computed_at, new Date(t.clock.now * 1000).toISOString());
@@ -217,22 +312,7 @@ describe('aggregates job (in-process, Binance double)', () => {
     const to = 1_800_000_000 * 1000;
     const from = to - 2 * DAY_MS + 12_345;
     const { t, credential } = await withCredential(binance([to - DAY_MS]));
-    const jobId = randomUUID();
-    await ok(t, 'aggregates.start', {
-      job_id: jobId,
-      credential,
-      from,
-      to,
-      symbols: ['BTC/USDT'],
-      reporting_currency: 'USDT',
-      subject: SUBJECT,
-      audience: null,
-      nonce: null,
-    });
-    const job = await settled(t, jobId);
-    assert.equal(job.state, 'done', JSON.stringify(job));
-    if (job.state !== 'done') return;
-    const payload = JSON.parse(job.result.payload_jcs) as Record<string, unknown>;
+    const payload = signedPayload(await runToEnd(t, credential, from, to));
     assert.equal(payload.from, new Date(from).toISOString());
     assert.equal(payload.audience, null);
     assert.equal(payload.nonce, null);
@@ -240,32 +320,17 @@ describe('aggregates job (in-process, Binance double)', () => {
   });
 
   it('a connector that cannot name the account fails the job: EXCHANGE_BAD_RESPONSE', async () => {
-    const to = 1_800_000_000 * 1000;
-    const { t, credential } = await withCredential(binance([to - DAY_MS], { noUid: true }));
-    const job = await runToEnd(t, credential, to - 2 * DAY_MS, to);
-    assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
+    assert.equal(failure(await oneFillJob({ noUid: true })), 'EXCHANGE_BAD_RESPONSE');
   });
 
   it('cancelled while the exchange answers: never signed, no signed request sent', async () => {
-    const to = 1_800_000_000 * 1000;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const handlers = binance([to - DAY_MS]);
+    const handlers = binance([TO - DAY_MS]);
     const info = handlers['/api/v3/exchangeInfo']!;
     handlers['/api/v3/exchangeInfo'] = async (r) => (await gate, info(r));
     const { t, credential, transport } = await withCredential(handlers);
-    const jobId = randomUUID();
-    await ok(t, 'aggregates.start', {
-      job_id: jobId,
-      credential,
-      from: to - 2 * DAY_MS,
-      to,
-      symbols: ['BTC/USDT'],
-      reporting_currency: 'USDT',
-      subject: SUBJECT,
-      audience: null,
-      nonce: null,
-    });
+    const jobId = await startJob(t, credential, FROM, TO);
     assert.deepEqual(await ok(t, 'aggregates.cancel', { job_ids: [jobId] }), {
       cancelled: [jobId],
     });
@@ -276,13 +341,73 @@ describe('aggregates job (in-process, Binance double)', () => {
     assert.equal(await code(t, 'aggregates.cancel', { job_ids: [jobId] }), 'ok');
   });
 
-  it('a fill the engine refuses (a base fee above its amount) fails the job: EXCHANGE_BAD_RESPONSE', async () => {
-    const to = 1_800_000_000 * 1000;
-    const { t, credential } = await withCredential(
-      binance([to - DAY_MS], { feeInBase: '1.00000000' }),
+  it('progress: each page is reported as it arrives, and the end counts the listing’s fills', async () => {
+    const jobId = randomUUID();
+    const handlers = binance([TO - DAY_MS]);
+    const trades = handlers['/api/v3/myTrades']!;
+    // The job's progress as each myTrades request reaches the exchange.
+    const seen: unknown[] = [];
+    handlers['/api/v3/myTrades'] = async (r) => {
+      const { jobs } = await ok(t, 'aggregates.poll', { job_ids: [jobId], ack: [] });
+      seen.push(jobs[0]!.state === 'running' && { ...jobs[0]!.progress });
+      return trades(r);
+    };
+    const { t, credential } = await withCredential(handlers);
+    const job = await runToEnd(t, credential, FROM, TO, { job_id: jobId });
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    // exchangeInfo and account, then myTrades: the day probe, the newest trade, the oldest,
+    // the page from id 1. A page's report counts requests; its fills are added after it.
+    const at = (requests: number, fills = 0) => ({
+      requests,
+      fills,
+      rate_limit_waits: 0,
+      rate_limit_wait_ms: 0,
+    });
+    assert.deepEqual(seen, [at(0), at(3), at(4), at(5)]);
+    assert.deepEqual(job.state === 'done' && job.progress, at(6, 1));
+  });
+
+  it('cancelled while the exchange answers the last page: that page is never reported', async () => {
+    const job = await cancelledAtLastPage('request');
+    assert.equal(job.state, 'cancelled');
+    assert.deepEqual(job.state === 'cancelled' && job.progress.requests, 5);
+  });
+
+  it('cancelled by the last page’s report: the listing’s end is never reported, nothing signed', async () => {
+    const job = await cancelledAtLastPage('report');
+    assert.equal(job.state, 'cancelled');
+    assert.deepEqual(
+      job.state === 'cancelled' && [job.progress.requests, job.progress.fills],
+      [6, 0],
     );
-    const job = await runToEnd(t, credential, to - 2 * DAY_MS, to);
-    assert.deepEqual(job.state === 'failed' && job.error, 'EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('a fill the engine refuses (a base fee above its amount) fails the job: EXCHANGE_BAD_RESPONSE', async () => {
+    assert.equal(failure(await oneFillJob({ feeInBase: '1.00000000' })), 'EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('a fill the ingest refuses as its page arrives (a price of 65 characters or more) fails the job: EXCHANGE_BAD_RESPONSE', async () => {
+    // The connector takes 40 + 40 digits; the engine reads at most 64 characters.
+    const price = `${'1'.repeat(30)}.${'1'.repeat(40)}`;
+    assert.equal(failure(await oneFillJob({ price })), 'EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('a fault of the engine while a page is ingested is no refusal: the job fails INTERNAL', async () => {
+    // The ingest's `add` writes its loop state back with Object.assign (engine.ts).
+    const job = await underFault(Object, 'assign', (_, [target]) =>
+      Boolean(target && typeof target === 'object' && 'partsVary' in target),
+    );
+    assert.equal(failure(job), 'INTERNAL');
+  });
+
+  it('a fault of the engine while the figures are computed is no refusal: the job fails INTERNAL', async () => {
+    // The figures write the window's start (engine.ts, formatFigures).
+    const job = await underFault(
+      Date.prototype,
+      'toISOString',
+      (self) => (self as Date).getTime() === FROM,
+    );
+    assert.equal(failure(job), 'INTERNAL');
   });
 
   it('OKX: the passphrase reaches the exchange, and the signed window starts where its 3-month history does', async () => {
@@ -301,11 +426,8 @@ describe('aggregates job (in-process, Binance double)', () => {
       },
       'okx',
     );
-    const job = await runToEnd(t, credential, from, to);
-    assert.equal(job.state, 'done', JSON.stringify(job));
-    if (job.state !== 'done') return;
+    const payload = signedPayload(await runToEnd(t, credential, from, to));
     assert.ok(seen.length > 0 && seen.every((p) => p === 'pp'));
-    const payload = JSON.parse(job.result.payload_jcs) as Record<string, unknown>;
     assert.equal(payload.exchange, 'okx');
     assert.ok(Date.parse(payload.from as string) > from + 60 * DAY_MS, String(payload.from));
   });
