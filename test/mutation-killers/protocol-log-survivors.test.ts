@@ -65,6 +65,18 @@ describe('merkle.ts: each guard refuses what the arithmetic alone would accept',
     assert.ok(!verifyConsistency(1, 2, h31, nodeHash(h31, c), [c]));
   });
 
+  it('consistency: one size that is not a size is enough, though the arithmetic would accept', () => {
+    // Each call passes the other checks: size1 is neither 0 nor above size2, and the folding
+    // ends with sn at 0 and both roots matched.
+    assert.ok(!verifyConsistency(1.5, 2, h, nodeHash(h, c), [c]));
+    assert.ok(!verifyConsistency(-1, 2, h, nodeHash(h, c), [h, c]));
+    // 2^53 is not a safe integer; 2^53 − 1 is, and has as many bits: the same 53-hash path.
+    const proof = Array.from({ length: 53 }, () => c);
+    const root2 = proof.reduce((r, x) => nodeHash(r, x), h);
+    assert.ok(verifyConsistency(1, 2 ** 53 - 1, h, root2, proof));
+    assert.ok(!verifyConsistency(1, 2 ** 53, h, root2, proof));
+  });
+
   it('a stored subtree hash never leaves the tree as a view', () => {
     const leaves = [1, 2, 3, 4, 5, 6].map((i) => leafHash(Uint8Array.of(i)));
     const t = MerkleTree.fromLeafHashes(leaves);
