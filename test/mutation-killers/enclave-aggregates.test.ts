@@ -176,13 +176,17 @@ function signedPayload(job: JobView): Record<string, unknown> {
   return JSON.parse(job.result.payload_jcs) as Record<string, unknown>;
 }
 
-/** The window of the one-fill jobs below: the two days before TO, the fill a day before it. */
+/** The window of the jobs below: the two days before TO (their fills from a day before it). */
 const TO = 1_800_000_000 * 1000;
 const FROM = TO - 2 * DAY_MS;
 
-/** A job of one Binance fill (the double's `opts`) over [FROM, TO), run to its end. */
-async function oneFillJob(opts: Parameters<typeof binance>[1] = {}): Promise<JobView> {
-  const { t, credential } = await withCredential(binance([TO - DAY_MS], opts));
+/**
+ * A job over [FROM, TO) of `n` Binance fills (the double's `opts`) from a day before TO, a
+ * millisecond apart, run to its end.
+ */
+async function binanceJob(opts: Parameters<typeof binance>[1] = {}, n = 1): Promise<JobView> {
+  const times = Array.from({ length: n }, (_, i) => TO - DAY_MS + i);
+  const { t, credential } = await withCredential(binance(times, opts));
   return runToEnd(t, credential, FROM, TO);
 }
 
@@ -190,7 +194,7 @@ async function oneFillJob(opts: Parameters<typeof binance>[1] = {}): Promise<Job
 const failure = (job: JobView) => job.state === 'failed' && job.error;
 
 /**
- * `oneFillJob()` with `owner[name]` replaced until its first call for which `when` holds: that
+ * `binanceJob()` with `owner[name]` replaced until its first call for which `when` holds: that
  * call throws a TypeError (a fault, not a refusal) and puts the original back. The fault must
  * have fired.
  */
@@ -211,7 +215,7 @@ async function underFault<O extends object, K extends keyof O>(
     return original.apply(this, args);
   } as O[K];
   try {
-    const job = await oneFillJob();
+    const job = await binanceJob();
     assert.ok(fired, 'the fault was injected');
     return job;
   } finally {
@@ -320,7 +324,7 @@ describe('aggregates job (in-process, Binance double)', () => {
   });
 
   it('a connector that cannot name the account fails the job: EXCHANGE_BAD_RESPONSE', async () => {
-    assert.equal(failure(await oneFillJob({ noUid: true })), 'EXCHANGE_BAD_RESPONSE');
+    assert.equal(failure(await binanceJob({ noUid: true })), 'EXCHANGE_BAD_RESPONSE');
   });
 
   it('cancelled while the exchange answers: never signed, no signed request sent', async () => {
@@ -383,13 +387,14 @@ describe('aggregates job (in-process, Binance double)', () => {
   });
 
   it('a fill the engine refuses (a base fee above its amount) fails the job: EXCHANGE_BAD_RESPONSE', async () => {
-    assert.equal(failure(await oneFillJob({ feeInBase: '1.00000000' })), 'EXCHANGE_BAD_RESPONSE');
+    assert.equal(failure(await binanceJob({ feeInBase: '1.00000000' })), 'EXCHANGE_BAD_RESPONSE');
   });
 
   it('a fill the ingest refuses as its page arrives (a price of 65 characters or more) fails the job: EXCHANGE_BAD_RESPONSE', async () => {
-    // The connector takes 40 + 40 digits; the engine reads at most 64 characters.
+    // The connector takes 40 + 40 digits; the engine reads at most 64 characters. Two pages
+    // (1,000 fills and 1): the first drops the ingest, the second finds none to feed.
     const price = `${'1'.repeat(30)}.${'1'.repeat(40)}`;
-    assert.equal(failure(await oneFillJob({ price })), 'EXCHANGE_BAD_RESPONSE');
+    assert.equal(failure(await binanceJob({ price }, 1001)), 'EXCHANGE_BAD_RESPONSE');
   });
 
   it('a fault of the engine while a page is ingested is no refusal: the job fails INTERNAL', async () => {
