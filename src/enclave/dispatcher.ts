@@ -35,11 +35,12 @@ export const PARTIAL_RESULTS = 16;
  * `detach`, when given, receives the results of `detached` methods (Argon2id) as they finish;
  * they are left out of the frame's own results, so a slow hash holds up neither the rest of its
  * frame nor later frames. `partial`, when given, receives the results ready so far every
- * PARTIAL_RESULTS results; the returned frame holds the rest. The client matches results by id,
- * in whatever frame they come. The calls start one after the other, in order; an `overlapping`
- * method (auth.refresh: its state is read before its first await, then it signs on the thread
- * pool) is not awaited before the next call starts, so signatures run on other threads while
- * this one frames and validates. At most 2 × PARTIAL_RESULTS such results are outstanding.
+ * PARTIAL_RESULTS results; the returned frame holds the rest (and any results `partial` threw
+ * on: see sendAhead). The client matches results by id, in whatever frame they come. The calls
+ * start one after the other, in order; an `overlapping` method (auth.refresh: its state is read
+ * before its first await, then it signs on the thread pool) is not awaited before the next call
+ * starts, so signatures run on other threads while this one frames and validates. At most
+ * 2 × PARTIAL_RESULTS such results are outstanding.
  */
 export async function dispatchFrame(
   state: EnclaveState,
@@ -50,7 +51,7 @@ export async function dispatchFrame(
   const parsed = RequestFrameSchema.safeParse(frame);
   if (!parsed.success) return { error: new RpcError('FRAME_INVALID').toBody() };
   let group: (Result | Promise<Result>)[] = [];
-  const ahead: Promise<void>[] = [];
+  const ahead: Promise<Result[]>[] = [];
   const done: Result[] = [];
   const { calls } = parsed.data;
   for (let i = 0; i < calls.length; i++) {
@@ -62,14 +63,29 @@ export async function dispatchFrame(
       // Without `partial`, the group is awaited here: it bounds the calls in flight all the same.
       const ready = Promise.all(group);
       group = [];
-      if (partial) ahead.push(ready.then(partial));
+      if (partial) ahead.push(ready.then((results) => sendAhead(partial, results)));
       else done.push(...(await ready));
-      if (ahead.length >= 2) await ahead.shift();
+      if (ahead.length >= 2) done.push(...(await ahead.shift()!));
     }
   }
-  await Promise.all(ahead);
+  for (const held of await Promise.all(ahead)) done.push(...held);
   done.push(...(await Promise.all(group)));
   return { results: done };
+}
+
+/**
+ * Hands `results` to `partial`; returns those the final response must carry instead. A throwing
+ * callback must not reject here: nothing may await that promise yet, and an unhandled rejection
+ * ends the enclave. Its results then go out with the frame's final response, in call order (a
+ * result the callback did send before throwing comes twice; the client keeps the first).
+ */
+function sendAhead(partial: (results: Result[]) => void, results: Result[]): Result[] {
+  try {
+    partial(results);
+    return [];
+  } catch {
+    return results;
+  }
 }
 
 /** A method flag is set only when its table entry says `true` (not merely when the key exists). */

@@ -22,11 +22,8 @@ import {
 } from '../../src/cli/cluster.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import type { MethodName } from '../../src/protocol/rpc/methods.js';
-import {
-  PROPOSAL_FORMAT,
-  type Manifest,
-  type Proposal,
-} from '../../src/protocol/cluster/cluster.js';
+import type { Manifest, Proposal } from '../../src/protocol/cluster/cluster.js';
+import { genesisRequest, readyForGenesis, reshareProposal } from '../helpers/cluster-calls.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { ok } from '../mutation-killers/rpc.js';
 
@@ -51,9 +48,7 @@ async function operators(prefix: string) {
 async function readyEnclave(dirs: string[]): Promise<TestEnclave> {
   const e = testEnclave();
   dirs.push(e.dir);
-  await call(e, 'keyring.generate', { policy: 'measurement' });
-  await call(e, 'auth.init', { sealed: null });
-  return e;
+  return readyForGenesis(e);
 }
 
 const servers: Server[] = [];
@@ -99,13 +94,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
   });
 
   const genesisOf = (e: TestEnclave, ops: Manifest['operators'], nonce: string) =>
-    call(e, 'cluster.genesis', {
-      operators: ops,
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce,
-    });
+    call(e, 'cluster.genesis', genesisRequest(e.state, ops, { nonce }));
 
   function init(url: string, e: TestEnclave, measurements = [e.state.platform.measurement]) {
     const out = mkdtempSync(join(tmpdir(), 'cloister-init-'));
@@ -184,8 +173,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
     // the manifest would name only that build and look consistent.
     const e = testEnclave({ codePath: 'tsconfig.json' });
     dirs.push(e.dir);
-    await call(e, 'keyring.generate', { policy: 'measurement' });
-    await call(e, 'auth.init', { sealed: null });
+    await readyForGenesis(e);
     e.clock.now = Math.floor(Date.now() / 1000);
     const url = await serve<GenesisBody>(async (b) => {
       const g = await genesisOf(e, b.operators, b.nonce);
@@ -242,11 +230,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
     for (const [change, reason] of variants) {
       const f = await readyEnclave(dirs);
       const h = await call(f, 'cluster.genesis', {
-        operators: real,
-        threshold: 2,
-        measurements: [f.state.platform.measurement],
-        platform: { name: 'simulated', allow_debug: true },
-        nonce,
+        ...genesisRequest(f.state, real, { nonce }),
         ...change,
       });
       const checked = await checkGenesis(
@@ -277,22 +261,8 @@ describe('cloister cluster reshare: the answer must be the approved proposal', (
         signing_key: clusterSigningKey(join(work, `${name}.key`)).signing_key,
       })),
     );
-    const g = await call(e, 'cluster.genesis', {
-      operators: ops,
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0001',
-    });
-    const proposal: Proposal = {
-      format: PROPOSAL_FORMAT,
-      cluster_id: g.manifest.cluster_id,
-      from_epoch: 1,
-      threshold: 2,
-      operators: ops,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-    };
+    const g = await call(e, 'cluster.genesis', genesisRequest(e.state, ops));
+    const proposal = reshareProposal(g.manifest.cluster_id, ops, [e.state.platform.measurement]);
     const proposalPath = join(work, 'proposal.json');
     writeFileSync(proposalPath, JSON.stringify(proposal));
     const approvalPaths = ['op1', 'op2'].map((name) => {

@@ -20,7 +20,6 @@ import {
   FORWARD_FORMAT,
   forwardInfo,
   forwardNonce,
-  PROPOSAL_FORMAT,
   type Proposal,
   SHARE_FORMAT,
   SHARE_PROVISION_INFO,
@@ -36,7 +35,15 @@ import { passwordKeySource, type EnclaveState } from '../../src/enclave/state.js
 import { sealPasswordHash, unsealPasswordHash } from '../../src/enclave/auth/tokens.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import { testEnclave } from '../helpers/enclave-state.js';
-import { call, operators, submitShareBytes } from '../helpers/cluster-calls.js';
+import {
+  call,
+  genesisRequest,
+  opOf,
+  operators,
+  readyForGenesis,
+  reshareProposal,
+  submitShareBytes,
+} from '../helpers/cluster-calls.js';
 
 const code = (p: Promise<unknown>, c: string) =>
   assert.rejects(p, (e: { code?: string }) => e.code === c);
@@ -53,16 +60,10 @@ describe('enclave cluster rules', () => {
   async function genesis() {
     const e = testEnclave();
     dirs.push(e.dir);
-    await call(e.state, 'keyring.generate', { policy: 'measurement' });
-    await call(e.state, 'auth.init', { sealed: null });
+    await readyForGenesis(e);
     const ops = await operators(3);
-    const g = await call(e.state, 'cluster.genesis', {
-      operators: ops.map((o) => o.op),
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0001',
-    });
+    const request = genesisRequest(e.state, ops.map(opOf));
+    const g = await call(e.state, 'cluster.genesis', request);
     return { e, g, ops };
   }
 
@@ -70,8 +71,7 @@ describe('enclave cluster rules', () => {
   async function signedGenesis(n: number, weak?: number) {
     const e = testEnclave();
     dirs.push(e.dir);
-    await call(e.state, 'keyring.generate', { policy: 'measurement' });
-    await call(e.state, 'auth.init', { sealed: null });
+    await readyForGenesis(e);
     const keyDir = mkdtempSync(join(tmpdir(), 'cloister-sign-'));
     dirs.push(keyDir);
     const ops = await operators(n);
@@ -85,24 +85,13 @@ describe('enclave cluster rules', () => {
           ? bytesToBase64(identityPoint)
           : clusterSigningKey(join(keyDir, `${o.op.name}.key`)).signing_key,
     }));
-    const g = await call(e.state, 'cluster.genesis', {
-      operators: withKeys.slice(0, 3),
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0001',
-    });
+    const g = await call(e.state, 'cluster.genesis', genesisRequest(e.state, withKeys.slice(0, 3)));
     /** A proposal (one more measurement) written to keyDir, and an approval helper. */
     const propose = (operators: Proposal['operators']) => {
-      const proposal: Proposal = {
-        format: PROPOSAL_FORMAT,
-        cluster_id: g.manifest.cluster_id,
-        from_epoch: 1,
-        threshold: 2,
-        operators,
-        measurements: [e.state.platform.measurement, 'cd'.repeat(48)],
-        platform: { name: 'simulated', allow_debug: true },
-      };
+      const proposal = reshareProposal(g.manifest.cluster_id, operators, [
+        e.state.platform.measurement,
+        'cd'.repeat(48),
+      ]);
       const proposalPath = join(keyDir, 'proposal.json');
       writeFileSync(proposalPath, JSON.stringify(proposal));
       const approve = (name: string, as = name) =>
@@ -145,20 +134,11 @@ describe('enclave cluster rules', () => {
     const n = testEnclave();
     const m = testEnclave();
     dirs.push(n.dir, m.dir);
-    await call(m.state, 'keyring.generate', { policy: 'measurement' });
-    await call(m.state, 'auth.init', { sealed: null });
+    await readyForGenesis(m);
     const ops = await operators(3);
-    const g = await call(m.state, 'cluster.genesis', {
-      operators: ops.map((o) => o.op),
-      threshold: 2,
-      measurements: [m.state.platform.measurement],
-      platform: {
-        name: 'simulated',
-        allow_debug: true,
-        simulated_vendor_keys: [readSimulatedVendorKey(m.dir), readSimulatedVendorKey(n.dir)],
-      },
-      nonce: 'genesis-nonce-0001',
-    });
+    const vendorKeys = [readSimulatedVendorKey(m.dir), readSimulatedVendorKey(n.dir)];
+    const request = genesisRequest(m.state, ops.map(opOf), { vendorKeys });
+    const g = await call(m.state, 'cluster.genesis', request);
     await call(n.state, 'cluster.await_quorum', {
       manifest: g.manifest,
       manifest_mac: g.manifest_mac,
@@ -336,13 +316,7 @@ describe('enclave cluster rules', () => {
   it('a second genesis is refused; quorum methods run only in awaiting_quorum', async () => {
     const { e, g } = await genesis();
     await code(
-      call(e.state, 'cluster.genesis', {
-        operators: g.manifest.operators,
-        threshold: 2,
-        measurements: [e.state.platform.measurement],
-        platform: { name: 'simulated', allow_debug: true },
-        nonce: 'genesis-nonce-0001',
-      }),
+      call(e.state, 'cluster.genesis', genesisRequest(e.state, g.manifest.operators)),
       'CLUSTER_EXISTS',
     );
     await code(call(e.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' }), 'PHASE_FORBIDDEN');
@@ -456,13 +430,7 @@ describe('genesis policy', () => {
 
   async function genesisParams(state: EnclaveState) {
     const ops = await operators(2);
-    return {
-      operators: ops.map((o) => o.op),
-      threshold: 2,
-      measurements: [state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0002',
-    };
+    return genesisRequest(state, ops.map(opOf), { nonce: 'genesis-nonce-0002' });
   }
 
   /** A first boot of a deployment: keyrings generated, an empty log, one entry appended. */
@@ -544,8 +512,7 @@ describe('genesis policy', () => {
     // A fresh enclave (keyrings generated) whose log was opened from stored state.
     const e = testEnclave({ genesisPolicy: 'fresh-only' });
     dirs.push(e.dir);
-    await call(e.state, 'keyring.generate', { policy: 'measurement' });
-    await call(e.state, 'auth.init', { sealed: null });
+    await readyForGenesis(e);
     const params = await genesisParams(e.state);
     await code(call(e.state, 'cluster.genesis', params), 'CLUSTER_GENESIS_REFUSED');
     e.state.log = resumed.state.log;

@@ -129,4 +129,44 @@ describe('enclave dispatcher', () => {
     assert.deepEqual(pieces, []);
     assert.equal(whole.results.length, PARTIAL_RESULTS);
   });
+
+  it('keeps the results a throwing partial callback was given, in order, in the final frame', async () => {
+    const { state } = testEnclave();
+    const calls = Array.from({ length: 2 * PARTIAL_RESULTS + 5 }, (_, i) => ({
+      id: 2000 + i,
+      method: 'enclave.status',
+      params: {},
+    }));
+    // A rejection nobody awaits yet would end the enclave: none may escape.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // Every piece throws: the first is awaited while the frame runs, the second at its end.
+      const all = (await dispatchFrame(state, { calls }, undefined, () => {
+        throw new Error('send failed');
+      })) as Results;
+      assert.deepEqual(
+        all.results.map((r) => r.id),
+        calls.map((c) => c.id),
+      );
+      // Only the second piece throws: the first went ahead, the second joins the last ones.
+      const pieces: number[][] = [];
+      const some = (await dispatchFrame(state, { calls }, undefined, (results) => {
+        if (pieces.push(results.map((r) => r.id)) === 2) throw new Error('send failed');
+      })) as Results;
+      assert.deepEqual(
+        pieces[0],
+        calls.slice(0, PARTIAL_RESULTS).map((c) => c.id),
+      );
+      assert.deepEqual(
+        some.results.map((r) => r.id),
+        calls.slice(PARTIAL_RESULTS).map((c) => c.id),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

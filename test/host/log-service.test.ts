@@ -147,6 +147,80 @@ describe('log service batching and failure handling', () => {
     assert.ok(!rows.some((r) => r.v === 'op7'), 'the failed operation left nothing behind');
   });
 
+  it('a batch PostgreSQL ends (40P01, 40001) runs again whole, at most 3 times; what it rejected stays rejected', async () => {
+    // Op 1 fails on its own (so the batch runs again with a savepoint per operation); there the
+    // server ends op 2's first run as it ends a deadlock's victim.
+    await setup(3, 60_000);
+    await db.exec('CREATE TABLE side_effects (v text NOT NULL)');
+    const pg = (code: string) => Object.assign(new Error('ended by the server'), { code });
+    const runs = [0, 0, 0];
+    const op = (i: number, fail: (run: number) => Error | null) =>
+      log.commit({
+        async work(tx) {
+          const run = ++runs[i]!;
+          await tx.query('INSERT INTO side_effects (v) VALUES ($1)', [`op${i}.${run}`]);
+          const err = fail(run);
+          if (err) throw err;
+          return { result: i, entries: [expired()] };
+        },
+      });
+    const fails = new Error('this operation fails');
+    const settled = await Promise.allSettled([
+      op(0, () => null),
+      op(1, () => fails),
+      op(2, (run) => (run === 1 ? pg('40P01') : null)),
+    ]);
+    assert.deepEqual(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value.result : s.reason)),
+      [0, fails, 2],
+    );
+    // 0: without savepoints, then twice isolated; 1: not again once rejected; 2: twice isolated.
+    assert.deepEqual(runs, [3, 2, 2]);
+    assert.deepEqual(appends, [2], 'the enclave sees the batch once');
+    const { rows } = await db.query<{ v: string }>('SELECT v FROM side_effects ORDER BY v');
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ['op0.3', 'op2.2'],
+    );
+
+    // A batch that keeps being ended fails closed, after its third attempt.
+    runs.fill(0);
+    const ended = await Promise.allSettled([
+      op(0, () => null),
+      op(1, () => null),
+      op(2, () => pg('40001')),
+    ]);
+    for (const s of ended) {
+      assert.equal(s.status, 'rejected');
+      assert.equal((s.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+    }
+    // Without savepoints once (op 2 fails it), then isolated 3 times.
+    assert.deepEqual(runs, [4, 4, 4]);
+    assert.deepEqual(appends, [2]);
+    assert.equal(await count('side_effects'), 2);
+  });
+
+  it('a batch ended by the server once the enclave has signed is not run again: it fails closed', async () => {
+    let end = false;
+    await setup(2, 60_000, undefined, (store) => ({
+      ...store,
+      insertLeavesWithCheckpoint: async (q, leaves, cp) => {
+        if (end) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        return store.insertLeavesWithCheckpoint(q, leaves, cp);
+      },
+    }));
+    end = true;
+    const one = () => log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    const settled = await Promise.allSettled([one(), one()]);
+    for (const s of settled) {
+      assert.equal(s.status, 'rejected');
+      assert.equal((s.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+    }
+    assert.deepEqual(appends, [2], 'signed once, not again');
+    assert.equal(diverged, 1, 'the enclave log restarts from the stored state');
+    assert.equal(await count('merkle_logs'), 0);
+  });
+
   it('caps a batch at batchMax; what queues during a batch goes in the next one at once', async () => {
     await setup(8, 50);
     const one = () => log.commit({ work: async () => ({ result: null, entries: [expired()] }) });

@@ -28,7 +28,7 @@ import {
   type MethodParams,
   type MethodResult,
 } from '../../src/protocol/rpc/methods.js';
-import { testEnclave } from '../helpers/enclave-state.js';
+import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { createTestDatabase } from '../helpers/service.js';
 
 const silent = { error() {}, warn() {}, info() {} };
@@ -47,6 +47,7 @@ const envelope = (enc = b64(32)): CredentialEnvelope => ({
 
 interface Setup {
   db: Db;
+  enclave: TestEnclave;
   submit: (env: CredentialEnvelope) => Promise<unknown>;
   /** Statements sent inside each log batch transaction, in order (first words of the text). */
   batches: string[][];
@@ -64,15 +65,28 @@ function label(sql: string): string {
   return tables.length > 0 ? `INSERT ${tables.join('+')}` : s.slice(0, 40);
 }
 
+interface SetupOptions {
+  /** Wraps each batch transaction's handle (to hold a statement back, or watch its outcome). */
+  tx?: (tx: Queryable) => Queryable;
+  /** Another instance of the same cluster: this one's enclave holds the same keyring. */
+  member?: TestEnclave;
+}
+
 async function setup(
   batchMax: number,
   open: () => Promise<Db>,
   wrapStore: (s: LogStore) => LogStore = (s) => s,
+  options: SetupOptions = {},
 ): Promise<Setup> {
   const db = await open();
   await migrate(db);
   const t = testEnclave();
-  HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
+  if (options.member) {
+    Object.assign(t.state, { keyrings: options.member.state.keyrings });
+    t.state.phase = options.member.state.phase;
+  } else {
+    HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
+  }
   const call = async <M extends MethodName>(
     method: M,
     params: MethodParams<M>,
@@ -115,7 +129,7 @@ async function setup(
         db.transaction((tx) => {
           const seen: string[] = [];
           batches.push(seen);
-          return fn(counted(tx, seen));
+          return fn(counted(options.tx ? options.tx(tx) : tx, seen));
         }),
     },
     store: wrapStore(createLogStore(db)),
@@ -138,6 +152,7 @@ async function setup(
   });
   return {
     db,
+    enclave: t,
     submit: (env) => credentials.submit(env, META),
     batches,
     count: async (table) =>
@@ -259,3 +274,90 @@ for (const [engine, make] of engines) {
     });
   });
 }
+
+/** A promise settled from outside: one step of the interleaving below. */
+function step(): { done: Promise<void>; pass: () => void } {
+  let pass!: () => void;
+  const done = new Promise<void>((r) => (pass = r));
+  return { done, pass };
+}
+
+describe(
+  'two instances replaying two envelopes in opposite order (PostgreSQL)',
+  { skip: !process.env.TEST_DATABASE_URL && 'needs TEST_DATABASE_URL (row locks between pools)' },
+  () => {
+    it('the batch PostgreSQL ends in a deadlock runs again: each envelope accepted once, every replay ENVELOPE_REPLAYED', async () => {
+      const { url, drop: dropDb } = await createTestDatabase();
+      const instances: Setup[] = [];
+      try {
+        const spent = b64(32);
+        const e1 = b64(32);
+        const e2 = b64(32);
+        // A claims e1 then e2, B claims e2 then e1. Each holds its second claim back until the
+        // other's first claim is in: then each waits for the other's row, and PostgreSQL ends
+        // one of the two transactions (40P01). Both batches also replay `spent`, so that their
+        // first attempt (one statement for every row) fails and they claim one key at a time.
+        const order = { A: [e1, e2], B: [e2, e1] } as const;
+        const firstAttempt = { A: step(), B: step() };
+        const firstClaim = { A: step(), B: step() };
+        const deadlocks: string[] = [];
+        let armed = false;
+        const hold =
+          (me: 'A' | 'B', other: 'A' | 'B') =>
+          (tx: Queryable): Queryable => ({
+            exec: (sql) => tx.exec(sql),
+            query: async (sql, params, options) => {
+              const keys =
+                armed && sql.includes('INSERT INTO spent_envelopes')
+                  ? (params![0] as string[])
+                  : [];
+              // The first attempts one after the other; the claims once both are over.
+              if (keys.length === 3 && me === 'B') await firstAttempt.A.done;
+              if (keys.length === 1) await Promise.all([firstAttempt.A.done, firstAttempt.B.done]);
+              if (keys.length === 1 && keys[0] === order[me][1]) await firstClaim[other].done;
+              try {
+                return await tx.query(sql, params, options);
+              } catch (err) {
+                const code = (err as { code?: string }).code;
+                if (code === '40P01') deadlocks.push(me);
+                throw err;
+              } finally {
+                if (keys.length === 3) firstAttempt[me].pass();
+                if (keys.length === 1 && keys[0] === order[me][0]) firstClaim[me].pass();
+              }
+            },
+          });
+        const open = () => openPostgres(url, 4);
+        const a = await setup(3, open, undefined, { tx: hold('A', 'B') });
+        instances.push(a);
+        const b = await setup(3, open, undefined, { tx: hold('B', 'A'), member: a.enclave });
+        instances.push(b);
+        await Promise.all([a.submit(envelope(spent)), a.submit(envelope()), a.submit(envelope())]);
+        armed = true;
+        const outcomes = await Promise.allSettled([
+          ...[spent, ...order.A].map((k) => a.submit(envelope(k))),
+          ...[spent, ...order.B].map((k) => b.submit(envelope(k))),
+        ]);
+        const codes = outcomes.map((o) =>
+          o.status === 'fulfilled' ? 'ok' : (o.reason as { code?: string }).code,
+        );
+        assert.equal(deadlocks.length, 1, 'PostgreSQL ended one of the two batches');
+        // Through A: spent, e1, e2; through B: spent, e2, e1.
+        assert.equal(codes[0], 'ENVELOPE_REPLAYED');
+        assert.equal(codes[3], 'ENVELOPE_REPLAYED');
+        for (const [x, y] of [
+          [1, 5],
+          [2, 4],
+        ] as const) {
+          assert.deepEqual([codes[x], codes[y]].sort(), ['ENVELOPE_REPLAYED', 'ok'], `${x}, ${y}`);
+        }
+        // The 3 earlier submissions and the 2 accepted ones: nothing twice, nothing half-written.
+        for (const table of ['sessions', 'credentials', 'merkle_logs', 'spent_envelopes'])
+          assert.equal(await a.count(table), 5, table);
+      } finally {
+        for (const s of instances) await s.close();
+        await dropDb();
+      }
+    });
+  },
+);

@@ -10,13 +10,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { createAuthService, type AuthServiceDeps } from '../../src/host/auth/auth-service.js';
-import type { AuthConfig } from '../../src/host/auth/config.js';
 import type { RefreshRow, UserRow } from '../../src/host/db/repositories/auth.js';
 import { EnclaveCallError } from '../../src/host/enclave-client/rpc-client.js';
 import { HostError } from '../../src/host/errors.js';
 import type { Clock } from '../../src/host/jobs/periodic.js';
-import type { OpsEvent } from '../../src/host/ops-events.js';
 import { userLogSubject } from '../../src/protocol/auth.js';
+import { AUTH_CONFIG as config, recordingOps, recordingThrottle } from '../helpers/auth-fakes.js';
 
 /** A refresh_tokens row as stored; findRefresh adds the account's status and roles. */
 type StoredRefresh = Omit<RefreshRow, 'user_status' | 'roles'>;
@@ -27,23 +26,6 @@ const SID = '22222222-2222-4222-8222-222222222222';
 const sha = (s: string) => createHash('sha256').update(s, 'ascii').digest('hex');
 
 type Handler = (params: Record<string, unknown>) => unknown;
-
-const config: AuthConfig = {
-  disabledForDevelopment: false,
-  issuer: 'https://issuer.test',
-  audience: 'aud',
-  accessTtlSeconds: 900,
-  refreshTtlSeconds: 86400,
-  refreshGraceSeconds: 60,
-  keyRotationIntervalMs: 10_000,
-  keyPrepublishSeconds: 3600,
-  loginMaxPerIp: 30,
-  loginFailuresBeforeBackoff: 5,
-  registerMaxPerIp: 10,
-  cookies: false,
-  stepUpSeconds: 300,
-  requireEmailConfirmation: false,
-};
 
 const tokens = (over: Record<string, unknown> = {}) => ({
   access_token: 'acc',
@@ -177,33 +159,16 @@ function world(
       throw new Error('not used');
     },
   };
-  const throttleCalls: string[] = [];
-  let wait = 0;
-  let refundFails = false;
-  const throttle = {
-    begin: async (email: string) => (throttleCalls.push(`begin ${email}`), wait),
-    refund: async (email: string) => {
-      throttleCalls.push(`refund ${email}`);
-      if (refundFails) throw new Error('redis down');
-    },
-    succeeded: async (email: string) => void throttleCalls.push(`succeeded ${email}`),
-    waitMs: async () => assert.fail('the service checks and counts in one step (begin)'),
-    failed: async () => assert.fail('a failure is counted by begin'),
-  };
-  const recorded: { q: unknown; event: OpsEvent }[] = [];
-  const emitted: unknown[] = [];
-  const ops = {
-    record: async (q: unknown, event: OpsEvent) => void recorded.push({ q, event }),
-    emit: (event: unknown) => void emitted.push(event),
-  };
+  const throttle = recordingThrottle();
+  const { ops, recorded, emitted } = recordingOps();
   const errors: unknown[] = [];
   const service = createAuthService({
     enclave,
     repo: repo as unknown as AuthServiceDeps['repo'],
     log: log as unknown as AuthServiceDeps['log'],
     verifier: verifier as unknown as AuthServiceDeps['verifier'],
-    throttle,
-    ops: ops as unknown as AuthServiceDeps['ops'],
+    throttle: throttle.throttle,
+    ops,
     config,
     logger: {
       error: (...a: unknown[]) => void errors.push(a),
@@ -226,7 +191,7 @@ function world(
     repoCalls,
     committed,
     jwksSet,
-    throttleCalls,
+    throttleCalls: throttle.calls,
     recorded,
     emitted,
     errors,
@@ -236,8 +201,8 @@ function world(
     },
     setRoleAnswer: (a: string | null) => (roleAnswer = a),
     setRotateWins: (w: boolean) => (rotateWins = w),
-    setWait: (w: number) => (wait = w),
-    setRefundFails: (f: boolean) => (refundFails = f),
+    setWait: throttle.setWait,
+    setRefundFails: throttle.setRefundFails,
     addUser: (status: 'active' | 'disabled' = 'active') =>
       users.set(UID, {
         user_id: UID,

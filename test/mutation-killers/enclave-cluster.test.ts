@@ -22,18 +22,24 @@ import {
   genesisReportData,
   manifestDigest,
   MANIFEST_FORMAT,
-  PROPOSAL_FORMAT,
   SHARE_FORMAT,
   shareDigest,
   type Manifest,
-  type Proposal,
   type ShareFile,
 } from '../../src/protocol/cluster/cluster.js';
 import { base64ToBytes, bytesToBase64, bytesToHex, utf8 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
 import { jcsBytes } from '../../src/protocol/jcs.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-import { call, operators, submitShareBytes } from '../helpers/cluster-calls.js';
+import {
+  call,
+  genesisRequest,
+  opOf,
+  operators,
+  readyForGenesis,
+  reshareProposal,
+  submitShareBytes,
+} from '../helpers/cluster-calls.js';
 import { rmSync } from 'node:fs';
 
 /** 'ok' or the error code: every refusal is checked by its exact code. */
@@ -56,28 +62,16 @@ function enclave(opts: Parameters<typeof testEnclave>[0] = {}): TestEnclave {
   return e;
 }
 
-async function ready(e: TestEnclave) {
-  await call(e.state, 'keyring.generate', { policy: 'measurement' });
-  await call(e.state, 'auth.init', { sealed: null });
-}
-
 /** A 2-of-3 genesis on `e`; `vendorKeysOf` are the enclaves whose simulated evidence it trusts. */
 async function genesis(e: TestEnclave, vendorKeysOf: TestEnclave[] = []) {
-  await ready(e);
+  await readyForGenesis(e);
   const ops = await operators(3);
-  const g = await call(e.state, 'cluster.genesis', {
-    operators: ops.map((o) => o.op),
-    threshold: 2,
-    measurements: [e.state.platform.measurement],
-    platform: {
-      name: 'simulated',
-      allow_debug: true,
-      ...(vendorKeysOf.length
-        ? { simulated_vendor_keys: vendorKeysOf.map((x) => readSimulatedVendorKey(x.dir)) }
-        : {}),
-    },
-    nonce: 'genesis-nonce-0001',
-  });
+  const vendorKeys = vendorKeysOf.map((x) => readSimulatedVendorKey(x.dir));
+  const g = await call(
+    e.state,
+    'cluster.genesis',
+    genesisRequest(e.state, ops.map(opOf), { vendorKeys }),
+  );
   const files: ShareFile[] = [];
   for (let i = 0; i < 3; i++) {
     const d = new age.Decrypter();
@@ -157,13 +151,7 @@ describe('cluster.genesis: what it returns and keeps', () => {
     const e = enclave();
     await call(e.state, 'keyring.generate', { policy: 'measurement' });
     const ops = await operators(2);
-    const params = {
-      operators: ops.map((o) => o.op),
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0001',
-    };
+    const params = genesisRequest(e.state, ops.map(opOf));
     assert.equal(await codeOf(call(e.state, 'cluster.genesis', params)), 'AUTH_NOT_READY');
     await call(e.state, 'auth.init', { sealed: null });
     assert.equal(
@@ -182,16 +170,10 @@ describe('cluster.genesis: what it returns and keeps', () => {
 describe('cluster.genesis: the wallet keyring', () => {
   it('is wrapped under the root when the enclave has one', async () => {
     const e = enclave();
-    await ready(e);
+    await readyForGenesis(e);
     const init = await call(e.state, 'wallet.init', { sealed: null });
     const ops = await operators(2);
-    const g = await call(e.state, 'cluster.genesis', {
-      operators: ops.map((o) => o.op),
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0001',
-    });
+    const g = await call(e.state, 'cluster.genesis', genesisRequest(e.state, ops.map(opOf)));
     assert.equal(g.wrapped.wallet.generation, init.generation);
     const opened = unwrap(e.state.cluster!.root, g.wrapped.wallet.sealed).plaintext;
     assert.ok(opened.length > 0);
@@ -393,7 +375,7 @@ describe('cluster.forward / cluster.accept_forward: refusals', () => {
     const n = enclave();
     const lone = enclave();
     const { g, manifest } = await genesis(m, [m, n, lone]);
-    await ready(lone);
+    await readyForGenesis(lone);
     await call(n.state, 'cluster.await_quorum', {
       manifest: forge(manifest),
       manifest_mac: g.manifest_mac,
@@ -502,18 +484,14 @@ describe('cluster.reshare: refusals before any approval is counted', () => {
   it('locked without a cluster; another cluster id is stale; another platform is PARAMS_INVALID', async () => {
     const e = enclave();
     const { manifest } = await genesis(e);
-    const proposal: Proposal = {
-      format: PROPOSAL_FORMAT,
-      cluster_id: manifest.cluster_id,
-      from_epoch: 1,
-      threshold: 2,
-      operators: manifest.operators,
-      measurements: manifest.measurements,
-      platform: { name: 'simulated', allow_debug: true },
-    };
+    const proposal = reshareProposal(
+      manifest.cluster_id,
+      manifest.operators,
+      manifest.measurements,
+    );
     const approvals = [{ operator: 'op1', signature: bytesToBase64(new Uint8Array(64)) }];
     const lone = enclave();
-    await ready(lone);
+    await readyForGenesis(lone);
     assert.equal(
       await codeOf(call(lone.state, 'cluster.reshare', { proposal, approvals })),
       'CLUSTER_LOCKED',
@@ -545,31 +523,17 @@ describe('cluster.reshare: refusals before any approval is counted', () => {
 
 describe('cluster.reshare: the new local copy', () => {
   it('is sealed under the policy in force: a signer-sealed copy opens after an update of the code', async () => {
-    const e = enclave();
-    await call(e.state, 'keyring.generate', { policy: 'signer' });
-    await call(e.state, 'auth.init', { sealed: null });
+    const e = await readyForGenesis(enclave(), 'signer');
     const ops = await operators(3);
     const keys = ops.map(() => ed25519.utils.randomSecretKey());
     const withKeys = ops.map((o, i) => ({
       ...o.op,
       signing_key: bytesToBase64(ed25519.getPublicKey(keys[i]!)),
     }));
-    const g = await call(e.state, 'cluster.genesis', {
-      operators: withKeys,
-      threshold: 2,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-      nonce: 'genesis-nonce-0001',
-    });
-    const proposal: Proposal = {
-      format: PROPOSAL_FORMAT,
-      cluster_id: g.manifest.cluster_id,
-      from_epoch: 1,
-      threshold: 2,
-      operators: withKeys,
-      measurements: [e.state.platform.measurement],
-      platform: { name: 'simulated', allow_debug: true },
-    };
+    const g = await call(e.state, 'cluster.genesis', genesisRequest(e.state, withKeys));
+    const proposal = reshareProposal(g.manifest.cluster_id, withKeys, [
+      e.state.platform.measurement,
+    ]);
     const approve = (i: number) => ({
       operator: `op${i + 1}`,
       signature: bytesToBase64(ed25519.sign(approvalMessage(proposal), keys[i]!)),

@@ -6,15 +6,15 @@
  * scripted fake of its RPC client (answers and `EnclaveCallError`s as the real client gives
  * them); the repository answers what each test scripts and records every call with its
  * arguments (the transaction as 'TX', the pool as 'DB'); the log, ops, throttle and logger sinks
- * record what they get.
+ * record what they get (ops and throttle: test/helpers/auth-fakes.ts).
  */
 import assert from 'node:assert/strict';
 import type { AuthServiceDeps } from '../../src/host/auth/auth-service.js';
-import type { AuthConfig } from '../../src/host/auth/config.js';
 import { EnclaveCallError } from '../../src/host/enclave-client/rpc-client.js';
 import type { EnclaveCallErrorCode } from '../../src/host/enclave-client/rpc-client.js';
 import { HostError } from '../../src/host/errors.js';
 import { userLogSubject } from '../../src/protocol/auth.js';
+import { AUTH_CONFIG, recordingOps, recordingThrottle } from '../helpers/auth-fakes.js';
 
 export const NOW = 1_900_000_000; // seconds; tests freeze Date here
 export const UID = '11111111-1111-4111-8111-111111111111';
@@ -23,23 +23,6 @@ export const SID = '22222222-2222-4222-8222-222222222222';
 export const BINDING = `mb1.${'b'.repeat(43)}`;
 export const NO_BINDING = `mb1.${'A'.repeat(43)}`;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-const config: AuthConfig = {
-  disabledForDevelopment: false,
-  issuer: 'https://issuer.test',
-  audience: 'aud',
-  accessTtlSeconds: 900,
-  refreshTtlSeconds: 86400,
-  refreshGraceSeconds: 60,
-  keyRotationIntervalMs: 10_000,
-  keyPrepublishSeconds: 3600,
-  loginMaxPerIp: 30,
-  loginFailuresBeforeBackoff: 5,
-  registerMaxPerIp: 10,
-  cookies: false,
-  stepUpSeconds: 300,
-  requireEmailConfirmation: false,
-};
 
 /** What an enclave login or step-up issues (`over` replaces fields). */
 export const issued = (over: Record<string, unknown> = {}) => ({
@@ -126,29 +109,11 @@ export function world(opts: { mailDir?: string } = {}) {
   };
   const verifier = { forget: () => void steps.push('forget') };
 
-  const throttleCalls: string[] = [];
-  let wait = 0;
-  let refundFails = false;
-  const throttle = {
-    begin: async (key: string) => (throttleCalls.push(`begin ${key}`), wait),
-    refund: async (key: string) => {
-      throttleCalls.push(`refund ${key}`);
-      if (refundFails) throw new Error('redis down');
-    },
-    succeeded: async (key: string) => void throttleCalls.push(`succeeded ${key}`),
-    waitMs: async () => assert.fail('the services check and count in one step (begin)'),
-    failed: async () => assert.fail('a failure is counted by begin'),
-  };
-
-  const recorded: { q: unknown; event: unknown }[] = [];
-  const emitted: unknown[] = [];
-  const ops = {
-    record: async (q: unknown, event: unknown) => {
-      steps.push(`record ${(event as { type: string }).type}`);
-      recorded.push({ q: name(q), event });
-    },
-    emit: (event: unknown) => void emitted.push(event),
-  };
+  const throttle = recordingThrottle();
+  const { ops, recorded, emitted } = recordingOps({
+    name,
+    onRecord: (event) => void steps.push(`record ${event.type}`),
+  });
   const warnings: unknown[][] = [];
   const logger = {
     warn: (...a: unknown[]) => void warnings.push(a),
@@ -160,9 +125,9 @@ export function world(opts: { mailDir?: string } = {}) {
     repo: repo as unknown as AuthServiceDeps['repo'],
     log: log as unknown as AuthServiceDeps['log'],
     verifier: verifier as unknown as AuthServiceDeps['verifier'],
-    throttle,
-    ops: ops as unknown as AuthServiceDeps['ops'],
-    config,
+    throttle: throttle.throttle,
+    ops,
+    config: AUTH_CONFIG,
     logger: logger as unknown as AuthServiceDeps['logger'],
     ...(opts.mailDir ? { mailDir: opts.mailDir } : {}),
   } as AuthServiceDeps;
@@ -175,18 +140,18 @@ export function world(opts: { mailDir?: string } = {}) {
     queries,
     steps,
     committed,
-    throttleCalls,
+    throttleCalls: throttle.calls,
     recorded,
     emitted,
     warnings,
     TX,
-    setWait: (w: number) => (wait = w),
-    setRefundFails: (f: boolean) => (refundFails = f),
+    setWait: throttle.setWait,
+    setRefundFails: throttle.setRefundFails,
     setQueryRows: (rows: unknown[]) => (queryRows = rows),
     /** The repository call names, in order. */
     repoNames: () => repoCalls.map((c) => c[0]),
     /** The types of the ops events recorded, in order. */
-    recordedTypes: () => recorded.map((r) => (r.event as { type: string }).type),
+    recordedTypes: () => recorded.map((r) => r.event.type),
   };
 }
 export type World = ReturnType<typeof world>;

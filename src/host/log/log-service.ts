@@ -64,6 +64,15 @@ const LOAD_PAGE = 10_000;
  */
 const PIPELINE_DEPTH = 2;
 
+/** Attempts of a batch that PostgreSQL ends in a deadlock or serialization failure. */
+const TRANSIENT_ATTEMPTS = 3;
+
+/** PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001): try again. */
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 /** Where a batch is: `signed` once it is done with the enclave, `settled` once it is over. */
 interface Stage {
   signed: Promise<void>;
@@ -360,9 +369,45 @@ export function createLogService(deps: LogServiceDeps) {
    */
   async function runBatch(batch: Pending[], prev: Stage, stage: Stage): Promise<void> {
     const started = performance.now();
-    if ((await attemptBatch(batch, false, prev, stage)) === 'retry')
-      await attemptBatch(batch, true, prev, stage);
+    if ((await attemptRetrying(batch, false, prev, stage)) === 'retry')
+      await attemptRetrying(batch, true, prev, stage);
     deps.metrics?.logBatch(batch.length, (performance.now() - started) / 1000);
+  }
+
+  /**
+   * attemptBatch, run again while PostgreSQL ends its transaction to resolve a deadlock (40P01:
+   * two instances' batches claiming the same envelopes in opposite order) or a serialization
+   * failure (40001). Such a batch has reached neither the enclave nor the commit: it is rolled
+   * back whole and runs again (its operations that were rejected already are left out), at most
+   * TRANSIENT_ATTEMPTS times in all; the claims then get their usual answer (ENVELOPE_REPLAYED
+   * for the one that lost), not a raw 500. If it still fails, every operation fails with
+   * LOG_UNAVAILABLE.
+   */
+  async function attemptRetrying(
+    batch: Pending[],
+    isolated: boolean,
+    prev: Stage,
+    stage: Stage,
+  ): Promise<'done' | 'retry'> {
+    let left = batch;
+    for (let attempt = 1; ; attempt++) {
+      const rejected = new Set<Pending>();
+      const tracked = left.map((p) => ({
+        ...p,
+        reject: (e: unknown) => {
+          rejected.add(p);
+          p.reject(e);
+        },
+      }));
+      const outcome = await attemptBatch(tracked, isolated, prev, stage);
+      if (outcome !== 'transient') return outcome;
+      left = left.filter((p) => !rejected.has(p));
+      if (attempt === TRANSIENT_ATTEMPTS) {
+        deps.logger.warn({ attempts: attempt }, 'log batch failed');
+        for (const p of left) p.reject(new HostError('LOG_UNAVAILABLE'));
+        return 'done';
+      }
+    }
   }
 
   /** `tx` with a fresh collector for the multi-row INSERTs (db/bulk.ts). */
@@ -377,7 +422,7 @@ export function createLogService(deps: LogServiceDeps) {
     isolated: boolean,
     prev: Stage,
     stage: Stage,
-  ): Promise<'done' | 'retry'> {
+  ): Promise<'done' | 'retry' | 'transient'> {
     const done: { p: Pending; result: unknown; entries: LogEntry[] }[] = [];
     // Appended leaf hashes and the last checkpoint, once the enclave has signed anything.
     let appended: { leafHashes: Uint8Array[]; checkpoint: string; size: number } | null = null;
@@ -405,6 +450,7 @@ export function createLogService(deps: LogServiceDeps) {
               await tx.query('RELEASE SAVEPOINT log_op');
               done.push({ p, ...out });
             } catch (err) {
+              if (isTransient(err)) throw err; // the whole batch runs again (attemptRetrying)
               await tx.query('ROLLBACK TO SAVEPOINT log_op');
               p.reject(err);
             }
@@ -503,6 +549,7 @@ export function createLogService(deps: LogServiceDeps) {
       });
     } catch (err) {
       if (err === RETRY) return 'retry';
+      if (isTransient(err) && !appended) return 'transient';
       const failure = err instanceof HostError ? err : new HostError('LOG_UNAVAILABLE');
       for (const d of done) d.p.reject(failure);
       if (appended && signedIn === epoch) {
