@@ -106,6 +106,8 @@ export function world(opts: { mailDir?: string } = {}) {
       if (prop in target) return target[prop as string];
       if (typeof prop !== 'string') return undefined;
       return async (...args: unknown[]) => {
+        // An optional last argument passed as undefined is left out, as if not passed.
+        while (args.length > 0 && args.at(-1) === undefined) args.pop();
         repoCalls.push([prop, ...args.map(name)]);
         const a = answers[prop];
         if (!a) throw new Error(`unexpected repo call ${prop}`);
@@ -147,6 +149,14 @@ export function world(opts: { mailDir?: string } = {}) {
       steps.push(`record ${(event as { type: string }).type}`);
       recorded.push({ q: name(q), event });
     },
+    // An event written by the caller's own statement (the session's): recorded once written.
+    row: (event: { type: string }) => ({
+      row: ['ROW', event.type],
+      written: () => {
+        steps.push(`record ${event.type}`);
+        recorded.push({ q: 'session', event });
+      },
+    }),
     emit: (event: unknown) => void emitted.push(event),
   };
   const warnings: unknown[][] = [];
