@@ -163,9 +163,21 @@ export type LogOnlyEvent = Extract<OpsEvent, { type: 'auth.login_failed' | 'auth
 type Unlisted = Exclude<OpsEventType, (typeof OPS_EVENT_TYPES)[number]>;
 export const OPS_EVENT_TYPES_COMPLETE: [Unlisted] extends [never] ? true : never = true;
 
+/**
+ * An event as its `ops_logs` row (event_type, session_id, details as JSON), for a statement
+ * that writes it together with the change it records (one statement is atomic on its own, so
+ * it needs no transaction): `written()` logs the event once that statement has succeeded.
+ */
+export interface OpsEventRow {
+  readonly row: [type: string, sessionId: string | null, details: string];
+  written(): void;
+}
+
 export interface OpsLog {
   /** Writes the event in `q` (pass a transaction to make it part of the change it records). */
   record(q: Queryable, event: OpsEvent): Promise<void>;
+  /** The event's row, to be written by the caller's own statement (see OpsEventRow). */
+  row(event: OpsEvent): OpsEventRow;
   /** Writes a log-only event to the host's log. */
   emit(event: LogOnlyEvent): void;
 }
@@ -199,11 +211,20 @@ export function createOpsLog(logger: Pick<Logger, 'info'>): OpsLog {
       logger.info({ event: type, ...fields }, type);
     },
     async record(q, event) {
-      const { type, ...fields } = event;
-      const sessionId = 'sessionId' in event ? event.sessionId : null;
+      const r = rowOf(event);
       // Inside a log batch: one multi-row INSERT for the batch's events (db/bulk.ts).
-      await insertRows(q, 'ops_logs', [[type, sessionId, JSON.stringify(fields)]]);
-      logger.info({ event: type, ...fields }, type);
+      await insertRows(q, 'ops_logs', [r.row]);
+      r.written();
     },
+    row: (event) => rowOf(event),
   };
+
+  function rowOf(event: OpsEvent): OpsEventRow {
+    const { type, ...fields } = event;
+    const sessionId = 'sessionId' in event ? event.sessionId : null;
+    return {
+      row: [type, sessionId, JSON.stringify(fields)],
+      written: () => logger.info({ event: type, ...fields }, type),
+    };
+  }
 }

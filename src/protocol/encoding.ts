@@ -98,6 +98,8 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 export const utf8 = {
   encode: (s: string): Uint8Array => utf8Encoder.encode(s),
+  /** As much of `s` as fits into `dest`: characters read, bytes written. */
+  encodeInto: (s: string, dest: Uint8Array) => utf8Encoder.encodeInto(s, dest),
   decode: (b: Uint8Array): string => utf8Decoder.decode(b),
 };
 

@@ -100,6 +100,14 @@ describe('a login whose audit event fails stores no session', () => {
     await ts?.stop();
   });
 
+  it('a password (session, refresh token and event are one statement)', async () => {
+    const mine = { email: 'atomic-password@example.com', password: 'another long password' };
+    assert.equal((await call('POST', '/auth/register', undefined, mine)).statusCode, 201);
+    await refusedWithoutSession(() => call('POST', '/auth/login', undefined, mine));
+    const ok = await call('POST', '/auth/login', undefined, mine);
+    assert.equal(ok.statusCode, 200, ok.body);
+  });
+
   it('SIWE, an existing account', async () => {
     const alice = privateKeyToAccount(generatePrivateKey());
     assert.equal((await siwe(alice)).statusCode, 200);

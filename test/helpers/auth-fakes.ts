@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { AuthConfig } from '../../src/host/auth/config.js';
 import type { LoginThrottle } from '../../src/host/auth/login-throttle.js';
-import type { OpsEvent, OpsLog } from '../../src/host/ops-events.js';
+import type { OpsEvent, OpsEventRow, OpsLog } from '../../src/host/ops-events.js';
 
 /** The auth settings the service tests run with. */
 export const AUTH_CONFIG: AuthConfig = {
@@ -55,7 +55,8 @@ export function recordingThrottle() {
 
 /**
  * The ops log: `recorded` holds each recorded event with where it was written (`q`, through
- * `name` when given), `emitted` each log-only event; `onRecord` sees each event first.
+ * `name` when given; `'session'` for an event written by the session's own statement),
+ * `emitted` each log-only event; `onRecord` sees each event first.
  */
 export function recordingOps(
   opts: { name?: (q: unknown) => unknown; onRecord?: (event: OpsEvent) => void } = {},
@@ -67,6 +68,15 @@ export function recordingOps(
       opts.onRecord?.(event);
       recorded.push({ q: opts.name ? opts.name(q) : q, event });
     },
+    // An event written by the caller's own statement (the login's session): recorded, as
+    // written in `session`, once that statement succeeded.
+    row: (event: OpsEvent) => ({
+      row: ['ROW', event.type] as unknown as OpsEventRow['row'],
+      written: () => {
+        opts.onRecord?.(event);
+        recorded.push({ q: 'session', event });
+      },
+    }),
     emit: (event: unknown) => void emitted.push(event),
   } satisfies OpsLog;
   return { ops, recorded, emitted };

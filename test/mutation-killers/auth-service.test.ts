@@ -110,8 +110,9 @@ function world(
       repoCalls.push(['revokeRole', email, role, tx]);
       return roleAnswer;
     },
-    insertSession: async (tx: unknown, sid: string, uid: string, r: unknown) => {
-      repoCalls.push(['insertSession', tx, sid, uid, r]);
+    // With the login's event: its row (ops.row below) goes into the same statement.
+    insertSession: async (tx: unknown, sid: string, uid: string, r: unknown, event?: unknown) => {
+      repoCalls.push(['insertSession', tx, sid, uid, r, ...(event ? [event] : [])]);
     },
     // The refresh lookup joins the account: its status (null when gone) and roles.
     findRefresh: async (hash: string): Promise<RefreshRow | null> => {
@@ -409,7 +410,7 @@ describe('auth service: login', () => {
     }),
   });
 
-  it('a success: the pair, the session and its event stored in one transaction, the throttle cleared', async () => {
+  it('a success: the pair, the session and its event stored in one statement, the throttle cleared', async () => {
     const w = world({ handlers: loginOk() });
     w.addUser();
     const r = await w.service.login('a@example.test', { password: 'x' });
@@ -434,13 +435,20 @@ describe('auth service: login', () => {
       },
     });
     assert.deepEqual(w.throttleCalls, ['begin a@example.test', 'succeeded a@example.test']);
+    // The audit event is written by the session's own statement (atomic, no transaction).
     assert.deepEqual(w.repoCalls, [
-      ['insertSession', w.TX, SID, UID, { hash: sha('ref-next'), expiresAt: NOW + 86400 }],
+      [
+        'insertSession',
+        w.DB,
+        SID,
+        UID,
+        { hash: sha('ref-next'), expiresAt: NOW + 86400 },
+        ['ROW', 'auth.login_succeeded'],
+      ],
     ]);
-    assert.deepEqual(w.steps, ['tx']);
-    // The audit event commits with the session (one commit per login), not after it.
+    assert.deepEqual(w.steps, []);
     assert.deepEqual(w.recorded, [
-      { q: w.TX, event: { type: 'auth.login_succeeded', userId: UID } },
+      { q: 'session', event: { type: 'auth.login_succeeded', userId: UID } },
     ]);
     assert.deepEqual(w.emitted, []);
   });
@@ -461,7 +469,14 @@ describe('auth service: login', () => {
     // event) behind a login that then answers an error.
     assert.deepEqual(w.repoCalls, [
       ['updatePassword', UID, 'pw-new', w.TX],
-      ['insertSession', w.TX, SID, UID, { hash: sha('ref-next'), expiresAt: NOW - 1 }],
+      [
+        'insertSession',
+        w.TX,
+        SID,
+        UID,
+        { hash: sha('ref-next'), expiresAt: NOW - 1 },
+        ['ROW', 'auth.login_succeeded'],
+      ],
     ]);
     assert.deepEqual(w.steps, ['tx']);
   });

@@ -279,6 +279,37 @@ describe('totp: step-up and recovery codes', () => {
       coded.w.steps.push('also');
     });
     assert.deepEqual(coded.w.steps, ['commit', 'also', 'record auth.recovery_code_used']);
+
+    // A login's event: in the new session's one statement (no transaction), recorded once
+    // that statement succeeded; never when it failed.
+    const event = { type: 'auth.login_succeeded', userId: UID } as const;
+    const one = steppable();
+    one.w.answers.insertSession = () => undefined;
+    await one.s.storeSecondFactorSession(issued(), false, undefined, event);
+    assert.deepEqual(one.w.repoCalls, [
+      ['insertSession', 'DB', SID, UID, SESSION, ['ROW', 'auth.login_succeeded']],
+    ]);
+    assert.deepEqual(one.w.steps, ['record auth.login_succeeded']);
+    assert.deepEqual(one.w.recorded, [{ q: 'session', event }]);
+    const failed = steppable();
+    failed.w.answers.insertSession = () => Promise.reject(new Error('db down'));
+    await assert.rejects(failed.s.storeSecondFactorSession(issued(), false, undefined, event));
+    assert.deepEqual(failed.w.recorded, []);
+    // With a recovery code: in the log's transaction, recorded after its commit.
+    const both = steppable();
+    both.w.answers.insertSession = () => undefined;
+    await both.s.storeSecondFactorSession(issued({ recovery_mac: 'm1' }), false, undefined, event);
+    assert.deepEqual(both.w.steps, [
+      'commit',
+      'record auth.recovery_code_used',
+      'record auth.login_succeeded',
+    ]);
+    // An existing session (a step-up's new refresh chain): its own INSERT, in the transaction.
+    const step = steppable();
+    step.w.answers.addRefresh = () => undefined;
+    await step.s.storeSecondFactorSession(issued(), true, async () => undefined, event);
+    assert.deepEqual(step.w.steps, ['tx', 'record auth.login_succeeded']);
+    assert.deepEqual(step.w.recorded, [{ q: 'TX', event }]);
   });
 });
 
@@ -464,11 +495,12 @@ describe('passkeys', () => {
       ['findPasskey', 'cred-1'],
       ['confirmedTotp', UID],
       ['advancePasskey', 'TX', 'pk-1', 5, r],
-      ['insertSession', 'TX', SID, UID, SESSION],
+      // The login event is written by the session's own statement, in the counter's transaction.
+      ['insertSession', 'TX', SID, UID, SESSION, ['ROW', 'auth.login_succeeded']],
     ]);
     assert.deepEqual(w.steps, ['tx', 'record auth.login_succeeded']);
     assert.deepEqual(w.recorded, [
-      { q: 'TX', event: { type: 'auth.login_succeeded', userId: UID, method: 'passkey' } },
+      { q: 'session', event: { type: 'auth.login_succeeded', userId: UID, method: 'passkey' } },
     ]);
     assert.deepEqual(w.emitted, []);
   });
@@ -492,7 +524,7 @@ describe('passkeys', () => {
     assert.deepEqual(w.repoCalls.slice(3), [
       ['spendRecoveryCode', 'TX', UID, 'm1'],
       ['advancePasskey', 'TX', 'pk-1', 5, issued({ recovery_mac: 'm1' })],
-      ['insertSession', 'TX', SID, UID, SESSION],
+      ['insertSession', 'TX', SID, UID, SESSION, ['ROW', 'auth.login_succeeded']],
       ['recoveryCodesLeft', UID, 'TX'],
     ]);
   });

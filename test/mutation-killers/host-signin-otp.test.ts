@@ -578,7 +578,7 @@ describe('otpVerify (email-code login)', () => {
     ]);
   });
 
-  it('a linked account: its binding and roles go to the enclave; the session and login event in one transaction', async () => {
+  it('a linked account: its binding and roles go to the enclave; the session and login event in one statement', async () => {
     const { w, s } = verifiable(active);
     w.enclaveAnswers['auth.otp_verify'] = () => issued();
     const second = { totp: '123456' };
@@ -596,12 +596,19 @@ describe('otpVerify (email-code login)', () => {
     assert.deepEqual(w.repoCalls, [
       ['findUserByMethod', 'email', EMAIL],
       ['confirmedTotp', UID],
-      ['insertSession', 'TX', SID, UID, { hash: 'ref-hash', expiresAt: NOW + 86400 }],
+      [
+        'insertSession',
+        'DB',
+        SID,
+        UID,
+        { hash: 'ref-hash', expiresAt: NOW + 86400 },
+        ['ROW', 'auth.login_succeeded'],
+      ],
     ]);
-    // The audit event first, in the session's transaction.
-    assert.deepEqual(w.steps, ['tx', 'record auth.login_succeeded']);
+    // The audit event is written by the session's own statement (no transaction needed).
+    assert.deepEqual(w.steps, ['record auth.login_succeeded']);
     assert.deepEqual(w.recorded, [
-      { q: 'TX', event: { type: 'auth.login_succeeded', userId: UID, method: 'email_otp' } },
+      { q: 'session', event: { type: 'auth.login_succeeded', userId: UID, method: 'email_otp' } },
     ]);
     assert.deepEqual(w.committed, []);
   });

@@ -89,6 +89,8 @@ export function world(opts: { mailDir?: string } = {}) {
       if (prop in target) return target[prop as string];
       if (typeof prop !== 'string') return undefined;
       return async (...args: unknown[]) => {
+        // An optional last argument passed as undefined is left out, as if not passed.
+        while (args.length > 0 && args.at(-1) === undefined) args.pop();
         repoCalls.push([prop, ...args.map(name)]);
         const a = answers[prop];
         if (!a) throw new Error(`unexpected repo call ${prop}`);

@@ -167,6 +167,39 @@ describe('frame: limits and malformed input', () => {
     );
   });
 
+  it('the limit counts UTF-8 bytes, not characters (text outside ASCII: 2-4 bytes each)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 2, max: 200 }),
+        (s, max) => {
+          const json = JSON.stringify(s);
+          const body = utf8.encode(json);
+          if (body.length > max) assert.throws(() => encodeFrame(s, max), code('FRAME_TOO_LARGE'));
+          else {
+            const f = encodeFrame(s, max);
+            assert.deepEqual(f.subarray(0, 4), header(body.length));
+            assert.deepEqual(f.subarray(4), body);
+          }
+          // Fewer characters than bytes: refused at one byte below, accepted at the byte count.
+          if (body.length > json.length)
+            assert.throws(() => encodeFrame(s, body.length - 1), code('FRAME_TOO_LARGE'));
+          assert.deepEqual(decodeAll([encodeFrame(s, body.length)], body.length), [s]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Fixed cases: 'é' is 2 bytes, '€' 3, '😀' 4 (one surrogate pair, two characters).
+    for (const [s, bytes] of [
+      ['é', 4],
+      ['€', 5],
+      ['😀', 6],
+    ] as const) {
+      assert.throws(() => encodeFrame(s, bytes - 1), code('FRAME_TOO_LARGE'));
+      assert.deepEqual(encodeFrame(s, bytes).subarray(0, 4), header(bytes));
+    }
+  });
+
   it('a body that is not JSON, or not UTF-8, is FRAME_INVALID', () => {
     const bodies = [
       new Uint8Array(0),

@@ -144,10 +144,14 @@ export function createAuthService(deps: AuthServiceDeps) {
     // The session (with its first refresh token), the login's audit event and a rehashed
     // password commit together: one commit (one WAL write, one fsync on PostgreSQL) per login,
     // and a failed password store cannot leave a session behind a login that answers an error.
-    await totp.storeSecondFactorSession(r, false, async (tx) => {
-      if (r.password_sealed) await repo.updatePassword(r.user_id, r.password_sealed, tx);
-      await ops.record(tx, { type: 'auth.login_succeeded', userId: r.user_id });
-    });
+    // Without a rehash that is one statement (session, token and event), with no transaction.
+    const rehashed = r.password_sealed;
+    await totp.storeSecondFactorSession(
+      r,
+      false,
+      rehashed ? (tx) => repo.updatePassword(r.user_id, rehashed, tx) : undefined,
+      { type: 'auth.login_succeeded', userId: r.user_id },
+    );
     return { user_id: r.user_id, ...pair(r) };
   }
 

@@ -5,7 +5,6 @@
  * transparency-log entry in one transaction; plus the audit events of each attempt.
  */
 import { userLogSubject, type Role } from '../../protocol/auth.js';
-import type { Queryable } from '../db/database.js';
 import type { MethodKind } from '../db/repositories/auth.js';
 import { HostError, type HttpErrorCode } from '../errors.js';
 import { recordLogged } from '../ops-events.js';
@@ -62,14 +61,13 @@ export function createMethodLogin(deps: AuthServiceDeps) {
       const binding = r.binding;
       // The login's audit event commits with its session, never after it: a failure in between
       // would leave a session that no event records (as for a password login).
-      const succeeded = (tx: Queryable) =>
-        ops.record(tx, {
-          type: 'auth.login_succeeded',
-          userId: r.user_id,
-          method: kind === 'email' ? 'email_otp' : kind,
-        });
+      const event = {
+        type: 'auth.login_succeeded',
+        userId: r.user_id,
+        method: kind === 'email' ? 'email_otp' : kind,
+      } as const;
       if (binding === null) {
-        await totp.storeSecondFactorSession(r, false, succeeded);
+        await totp.storeSecondFactorSession(r, false, undefined, event);
       } else {
         await log.commit({
           async work(tx) {
@@ -82,7 +80,7 @@ export function createMethodLogin(deps: AuthServiceDeps) {
               { type: 'auth.method_linked', userId: r.user_id, kind },
               userLogSubject(r.user_id),
             );
-            await succeeded(tx);
+            await ops.record(tx, event);
             return { result: undefined, entries: [entry] };
           },
         });

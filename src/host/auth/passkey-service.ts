@@ -133,15 +133,15 @@ export function createPasskeyService(deps: AuthServiceDeps) {
           ...(second ? { second } : {}),
         });
         // The counter, the session and the login's audit event commit together.
-        await totp.storeSecondFactorSession(r, false, async (tx) => {
-          if (!(await repo.advancePasskey(tx, usable!.id, usable!.counter, r)))
-            throw new HostError('AUTH_PASSKEY_INVALID');
-          await ops.record(tx, {
-            type: 'auth.login_succeeded',
-            userId: r.user_id,
-            method: 'passkey',
-          });
-        });
+        await totp.storeSecondFactorSession(
+          r,
+          false,
+          async (tx) => {
+            if (!(await repo.advancePasskey(tx, usable!.id, usable!.counter, r)))
+              throw new HostError('AUTH_PASSKEY_INVALID');
+          },
+          { type: 'auth.login_succeeded', userId: r.user_id, method: 'passkey' },
+        );
         return { user_id: r.user_id, ...pair(r) };
       } catch (err) {
         ops.emit({ type: 'auth.login_failed', userId, reason: reasonOf(err), method: 'passkey' });

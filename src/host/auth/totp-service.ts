@@ -9,7 +9,7 @@ import { userLogSubject, type Role } from '../../protocol/auth.js';
 import type { SecondFactor } from '../../protocol/rpc/auth-methods.js';
 import type { Queryable } from '../db/database.js';
 import { HostError } from '../errors.js';
-import { recordLogged, type SecondFactorKind } from '../ops-events.js';
+import { recordLogged, type OpsEvent, type SecondFactorKind } from '../ops-events.js';
 import type { AuthServiceDeps } from './auth-service.js';
 import { pair, type TokenPair } from './token-pair.js';
 
@@ -35,23 +35,32 @@ export function createTotpService(deps: AuthServiceDeps) {
     existingSession: boolean,
     /** More of the same change (a passkey's counter), in the same transaction, first. */
     alsoInTx?: (tx: Queryable) => Promise<void>,
+    /** The login's audit event: it commits with the session (in its statement, when new). */
+    event?: OpsEvent,
   ): Promise<void> {
+    const row = event && !existingSession ? ops.row(event) : undefined;
     const save = async (tx: Queryable) => {
       await alsoInTx?.(tx);
-      if (existingSession)
+      if (existingSession) {
         await repo.addRefresh(tx, r.session_id, r.user_id, r.refresh_hash, r.refresh_expires_at);
-      else
-        await repo.insertSession(tx, r.session_id, r.user_id, {
-          hash: r.refresh_hash,
-          expiresAt: r.refresh_expires_at,
-        });
+        if (event) await ops.record(tx, event);
+      } else
+        await repo.insertSession(
+          tx,
+          r.session_id,
+          r.user_id,
+          { hash: r.refresh_hash, expiresAt: r.refresh_expires_at },
+          row?.row,
+        );
     };
     const mac = r.recovery_mac;
     if (mac === null) {
-      // The session and its refresh token are one statement, atomic on its own: no
-      // transaction (BEGIN and COMMIT are two more round trips per login) unless there is more.
+      // The session, its refresh token and the login's event are one statement, atomic on its
+      // own: no transaction (BEGIN and COMMIT are two more round trips per login) unless there
+      // is more.
       if (alsoInTx) await repo.db.transaction(save);
       else await save(repo.db);
+      row?.written();
       return;
     }
     await log.commit({
@@ -69,6 +78,7 @@ export function createTotpService(deps: AuthServiceDeps) {
         return { result: undefined, entries: [entry] };
       },
     });
+    row?.written();
   }
 
   /**

@@ -42,11 +42,23 @@ export type ResponseFrame = z.infer<typeof ResponseFrameSchema>;
 export function encodeFrame(value: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Array {
   const json = JSON.stringify(value) as string | undefined;
   if (json === undefined) throw new RpcError('FRAME_INVALID'); // undefined, a function, a symbol
-  const body = utf8.encode(json);
-  if (body.length > maxBytes) throw new RpcError('FRAME_TOO_LARGE');
-  const out = new Uint8Array(4 + body.length);
-  new DataView(out.buffer).setUint32(0, body.length, false);
-  out.set(body, 4);
+  // At least one byte per character: a longer text cannot fit.
+  if (json.length > maxBytes) throw new RpcError('FRAME_TOO_LARGE');
+  // Frames are ASCII but for the odd string value: encoded straight behind the length prefix,
+  // one buffer instead of the UTF-8 bytes and then their copy (issue 17: an auth.refresh frame
+  // carries ~1.8 KB per result). A character outside ASCII takes 2-4 bytes, so the text only
+  // fits `json.length` bytes when it is all ASCII; otherwise it is encoded the general way.
+  let out = new Uint8Array(4 + json.length);
+  const done = utf8.encodeInto(json, out.subarray(4));
+  let length = done.written;
+  if (done.read !== json.length) {
+    const body = utf8.encode(json);
+    if (body.length > maxBytes) throw new RpcError('FRAME_TOO_LARGE');
+    length = body.length;
+    out = new Uint8Array(4 + length);
+    out.set(body, 4);
+  }
+  new DataView(out.buffer).setUint32(0, length, false);
   return out;
 }
 
@@ -88,6 +100,15 @@ export class FrameDecoder {
   }
 
   private take(n: number, consume = true): Uint8Array {
+    const first = this.chunks[0]!;
+    if (consume && first.length >= n) {
+      // Within one chunk (the common case): a view, not a copy. The caller only reads it, at
+      // once (decode and JSON.parse), and the decoder never writes into its chunks.
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return first.subarray(0, n);
+    }
     const out = new Uint8Array(n);
     let off = 0;
     let i = 0;

@@ -406,19 +406,32 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows[0]?.id ?? null;
     },
+    /**
+     * One statement: the login session and its first refresh token, and with `event` (an
+     * `ops_logs` row: OpsLog.row) the login's audit event too, so that a login needs neither a
+     * transaction nor a second INSERT (a data-modifying CTE runs whether or not it is read).
+     */
     async insertSession(
       q: Queryable,
       sessionId: string,
       userId: string,
       refresh: { hash: string; expiresAt: number },
+      event?: readonly [type: string, sessionId: string | null, details: string],
     ): Promise<void> {
-      // One statement: the login session and its first refresh token.
+      const session = `WITH s AS (INSERT INTO auth_sessions (id, user_id) VALUES ($1, $2) RETURNING id)`;
+      const tokens = `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+         SELECT $3, s.id, $2, to_timestamp($4) FROM s`;
+      const params = [sessionId, userId, refresh.hash, refresh.expiresAt];
+      if (!event) {
+        await q.query(`${session} ${tokens}`, params, { name: 'auth_session_insert' });
+        return;
+      }
       await q.query(
-        `WITH s AS (INSERT INTO auth_sessions (id, user_id) VALUES ($1, $2) RETURNING id)
-         INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
-         SELECT $3, s.id, $2, to_timestamp($4) FROM s`,
-        [sessionId, userId, refresh.hash, refresh.expiresAt],
-        { name: 'auth_session_insert' },
+        `${session}, e AS (INSERT INTO ops_logs (event_type, session_id, details)
+                            VALUES ($5, $6::uuid, $7::jsonb))
+         ${tokens}`,
+        [...params, ...event],
+        { name: 'auth_session_insert_event' },
       );
     },
     /** A second refresh chain for an existing, active session (after a step-up). */
