@@ -27,6 +27,8 @@ import {
   generateKeyPairSync,
   hkdfSync,
 } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import { CryptoHelper, type ExchangeCredentials } from '../src/client/index.js';
@@ -315,6 +317,26 @@ async function databaseCpu(databaseUrl: string) {
   };
 }
 
+/**
+ * BENCH_CPU_PROFILE=file: a V8 CPU profile of this process (host, PGlite, load generator) over
+ * the measured run only, for Chrome DevTools or `scripts`-style analysis.
+ */
+async function startProfile() {
+  const file = process.env.BENCH_CPU_PROFILE;
+  if (!file) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 /** Raw enclave-side crypto of one v1 envelope with node:crypto (see file comment). */
 function ceiling(sampleBytes: number): { opsPerSec: number; usPerOp: number } {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
@@ -405,11 +427,13 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     const dbCpu = s.databaseUrl ? await databaseCpu(s.databaseUrl) : null;
     const cpu0 = { self: selfCpuMs(), enclave: cpuMs(pid) };
     const probe = instrument(s);
+    const profile = await startProfile();
     let run: LoadRun;
     try {
       run = await load(url, bodies, connections);
     } finally {
       probe.restore();
+      await profile?.stop();
     }
     const cpu1 = { self: selfCpuMs(), enclave: cpuMs(pid) };
     const databaseCpuMs = dbCpu ? await dbCpu.stop() : 0;
