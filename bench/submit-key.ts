@@ -17,7 +17,10 @@
  *
  * Ceiling, same run: the enclave-side crypto of one envelope on one core with the library the
  * enclave uses (node:crypto): X25519 (with the JWK import of the peer key, as the enclave
- * does) + HKDF-SHA256 + AES-256-GCM open of a same-size payload.
+ * does) + HKDF-SHA256 + AES-256-GCM open of a same-size payload. Also in the same run: the
+ * database ceiling (lib/write-ceiling.ts) and the CPU ceiling: CPU per accepted submission of
+ * the host, the enclave, the load generator and the PostgreSQL backends, and the rate the cores
+ * (or one process's main thread) allow at that cost (bench/README.md).
  */
 import { spawn } from 'node:child_process';
 import {
