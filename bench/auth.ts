@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { hash, verify as argonVerify } from '@node-rs/argon2';
 import { accessTokenVerifier } from '../src/client/index.js';
+import { cpuMs, selfCpuMs } from './lib/cpu.js';
 import { fmt, fmtRatio, measureConcurrent, measureSync, pick, printTable } from './lib/measure.js';
 import { reportProblems, startBenchService } from './lib/service.js';
 
@@ -80,24 +81,6 @@ function statusMiB(pid: number | null, field: 'VmHWM' | 'VmRSS'): number {
     return Number.NaN;
   }
 }
-
-/** CPU time (ms) of a process, or of one of its threads, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number | null, tid?: number): number {
-  if (pid === null) return Number.NaN;
-  try {
-    const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
-    const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** This process's CPU time (ms), all threads. */
-const selfCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 export async function runAuthBench(): Promise<AuthBenchResult> {
   const concurrency = 2;

@@ -17,8 +17,12 @@
  *
  * Ceiling, same run: the enclave-side crypto of one envelope on one core with the library the
  * enclave uses (node:crypto): X25519 (with the JWK import of the peer key, as the enclave
- * does) + HKDF-SHA256 + AES-256-GCM open of a same-size payload.
+ * does) + HKDF-SHA256 + AES-256-GCM open of a same-size payload. Also in the same run: the
+ * database ceiling (lib/write-ceiling.ts) and the CPU ceiling: CPU per accepted submission of
+ * the host, the enclave, the load generator and the PostgreSQL backends, and the rate the cores
+ * (or one process's main thread) allow at that cost (bench/README.md).
  */
+import { spawn } from 'node:child_process';
 import {
   createDecipheriv,
   createPublicKey,
@@ -26,6 +30,9 @@ import {
   generateKeyPairSync,
   hkdfSync,
 } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import { CryptoHelper, type ExchangeCredentials } from '../src/client/index.js';
 import { CredentialPlaintextSchema } from '../src/protocol/credentials.js';
@@ -43,6 +50,8 @@ import {
   x25519WithKeyObject,
 } from '../src/enclave/crypto/node-primitives.js';
 import type { EnvelopePrimitives } from '../src/protocol/envelope/primitives.js';
+import pg from 'pg';
+import { cpuMs, processSetCpu, selfCpuMs } from './lib/cpu.js';
 import { fmt, fmtRatio, measureSync, percentile, pick, printTable } from './lib/measure.js';
 import { baseUrl, useService, type BenchService } from './lib/service.js';
 import { writeCeiling, type WriteCeiling } from './lib/write-ceiling.js';
@@ -72,6 +81,30 @@ export interface SubmitKeyResult {
   dbRatio: number;
   valid: boolean;
   stagesMs?: { enclaveSubmitP50: number; logCommitP50: number; logAppendP50: number };
+  /**
+   * CPU per accepted submission (ms) over the measured run, from /proc: the service's host side
+   * (this process minus the load generator), the enclave process, the load generator (autocannon
+   * in this process, measured apart: see clientCpuMsPerRequest) and, on PostgreSQL, the
+   * server's backends of the service's database (its shared WAL writer and checkpointer are not
+   * counted). PGlite runs inside the host, so there it is part of `host`. `hostMain` and
+   * `enclaveMain`: the part spent on each process's main thread (the host's JavaScript and
+   * PGlite, the enclave's dispatcher), which one core bounds whatever the others do.
+   */
+  cpuMs: {
+    host: number;
+    enclave: number;
+    client: number;
+    database: number;
+    hostMain: number;
+    enclaveMain: number;
+    cores: number;
+  };
+  /**
+   * The most the CPU allows (200/s): the least of cores × 1000 / (host + enclave + client +
+   * database), 1000 / hostMain and 1000 / enclaveMain; `cpuBound` says which one it is.
+   */
+  cpuCeilingPerSec: number;
+  cpuBound: 'all cores' | 'host main thread' | 'enclave main thread';
 }
 
 const METADATA = { exchange: 'binance', label: 'bench', ttl: 3600 } as const;
@@ -228,6 +261,99 @@ function load(url: string, bodies: string[], connections: number): Promise<LoadR
   });
 }
 
+/**
+ * The load generator's own CPU per request: the same autocannon run (same bodies, connections
+ * and client code) against a server in another process that answers at once with a body the
+ * size of the service's answer, measured with this process's CPU time. In the measured run the
+ * generator shares this process with the service, so this is what is taken off the process's
+ * CPU to get the service's.
+ */
+async function clientCpuMsPerRequest(
+  bodies: string[],
+  connections: number,
+  answerBytes: number,
+): Promise<number> {
+  const answer = JSON.stringify({ pad: 'x'.repeat(Math.max(0, answerBytes - 10)) });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const a = ${JSON.stringify(answer)};
+       const s = require('node:http').createServer((q, r) => {
+         q.resume();
+         q.on('end', () => r.writeHead(200, { 'content-type': 'application/json' }).end(a));
+       });
+       s.listen(0, '127.0.0.1', () => process.send(s.address().port));
+       process.on('disconnect', () => process.exit(0));`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+  );
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (m) => resolve(Number(m)));
+      child.once('error', reject);
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await load(url, bodies.slice(0, Math.min(500, bodies.length)), connections);
+    const c0 = selfCpuMs();
+    await load(url, bodies, connections);
+    return (selfCpuMs() - c0) / bodies.length;
+  } finally {
+    child.kill();
+  }
+}
+
+/**
+ * Samples the CPU time of the PostgreSQL backends serving `databaseUrl` (every 200 ms, from a
+ * connection of its own, which is not counted) until `stop()`, which returns their CPU ms.
+ */
+async function databaseCpu(databaseUrl: string) {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  const set = processSetCpu();
+  const sample = async () => {
+    const { rows } = await c.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    set.sample(rows.map((r) => r.pid));
+  };
+  await sample();
+  let busy: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    busy = busy.then(sample, sample);
+  }, 200);
+  return {
+    async stop(): Promise<number> {
+      clearInterval(timer);
+      await busy;
+      await sample();
+      await c.end();
+      return set.totalMs();
+    },
+  };
+}
+
+/**
+ * BENCH_CPU_PROFILE=file: a V8 CPU profile of this process (host, PGlite, load generator) over
+ * the measured run only, for Chrome DevTools or `scripts`-style analysis.
+ */
+async function startProfile() {
+  const file = process.env.BENCH_CPU_PROFILE;
+  if (!file) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 /** Raw enclave-side crypto of one v1 envelope with node:crypto (see file comment). */
 function ceiling(sampleBytes: number): { opsPerSec: number; usPerOp: number } {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
@@ -314,13 +440,26 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     };
     const before = await counts();
 
+    const pid = s.service.enclave.pid();
+    const dbCpu = s.databaseUrl ? await databaseCpu(s.databaseUrl) : null;
+    const threads = () => ({
+      self: selfCpuMs(),
+      main: cpuMs(process.pid, process.pid),
+      enclave: cpuMs(pid),
+      enclaveMain: cpuMs(pid, pid ?? 0),
+    });
+    const cpu0 = threads();
     const probe = instrument(s);
+    const profile = await startProfile();
     let run: LoadRun;
     try {
       run = await load(url, bodies, connections);
     } finally {
       probe.restore();
+      await profile?.stop();
     }
+    const cpu1 = threads();
+    const databaseCpuMs = dbCpu ? await dbCpu.stop() : 0;
     const ok = run.status['200'] ?? 0;
     const non2xx = Object.entries(run.status)
       .filter(([code]) => !code.startsWith('2'))
@@ -331,6 +470,28 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     const after = await counts();
     const sessionsStored = after.sessions - before.sessions;
     const checkpoints = after.checkpoints - before.checkpoints;
+
+    // The load generator's share of this process's CPU, measured apart (same bodies again).
+    const answerBytes = Math.round(warm.result.throughput.total / Math.max(1, warmOk)) - 150;
+    const clientMs = await clientCpuMsPerRequest(bodies, connections, answerBytes);
+    const perOk = (ms: number) => ms / Math.max(1, ok);
+    // The generator runs on this process's main thread: its CPU comes off both host figures.
+    const client = perOk(clientMs * run.result.requests.total);
+    const cpu = {
+      host: perOk(cpu1.self - cpu0.self) - client,
+      enclave: perOk(cpu1.enclave - cpu0.enclave),
+      client,
+      database: perOk(databaseCpuMs),
+      hostMain: perOk(cpu1.main - cpu0.main) - client,
+      enclaveMain: perOk(cpu1.enclaveMain - cpu0.enclaveMain),
+      cores: availableParallelism(),
+    };
+    const bounds: [SubmitKeyResult['cpuBound'], number][] = [
+      ['all cores', (cpu.cores * 1000) / (cpu.host + cpu.enclave + cpu.client + cpu.database)],
+      ['host main thread', 1000 / cpu.hostMain],
+      ['enclave main thread', 1000 / cpu.enclaveMain],
+    ];
+    const [cpuBound, cpuCeilingPerSec] = bounds.reduce((a, b) => (b[1] < a[1] ? b : a));
 
     const c2 = ceiling(sample);
     const c = c1.opsPerSec >= c2.opsPerSec ? c1 : c2;
@@ -365,6 +526,9 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
       dbCeiling: { ...d, before: d1.perSec, after: d2.perSec },
       dbRatio: okPerSec / d.perSec,
       valid,
+      cpuMs: cpu,
+      cpuCeilingPerSec,
+      cpuBound,
     };
 
     printTable(
@@ -406,6 +570,24 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
           'ceiling requests/s': d.perSec,
           'service 200/s': okPerSec,
           'service/ceiling': fmtRatio(result.dbRatio),
+        },
+      ],
+    );
+    printTable(
+      `submit-key: CPU per accepted submission (ms; ${cpu.cores} cores; the load generator ` +
+        `measured apart against a bare HTTP server)`,
+      [
+        {
+          'host (main thread)': `${fmt(cpu.host)} (${fmt(cpu.hostMain)})`,
+          'enclave (main thread)': `${fmt(cpu.enclave)} (${fmt(cpu.enclaveMain)})`,
+          'load generator': cpu.client,
+          [s.engine === 'postgres' ? 'database backends' : 'database (in host)']:
+            s.engine === 'postgres' ? cpu.database : '—',
+          'cores allow 200/s': bounds[0]![1],
+          'host thread allows': bounds[1]![1],
+          'enclave thread allows': bounds[2]![1],
+          'CPU allows 200/s': `${fmt(cpuCeilingPerSec)} (${cpuBound})`,
+          'service/CPU': fmtRatio(okPerSec / cpuCeilingPerSec),
         },
       ],
     );

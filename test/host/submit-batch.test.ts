@@ -2,7 +2,7 @@
  * Submissions inside a log batch (issue 17): the rows of every submission in a batch (spent
  * envelopes, sessions, credentials, ops events) are written by ONE statement, and the leaves with
  * their checkpoint by one more, so the statements a batch sends do not depend on how many
- * submissions it holds. The replay check stays exact: a sender key already spent (by an earlier submission, or
+ * submissions it holds; between them one statement locks the log head and reads it. The replay check stays exact: a sender key already spent (by an earlier submission, or
  * twice in the same batch) fails that submission alone with ENVELOPE_REPLAYED, and the others
  * commit. A batch whose store fails leaves no row of any submission behind.
  *
@@ -215,6 +215,12 @@ for (const [engine, make] of engines) {
         ],
       );
       assert.deepEqual(batch, single, 'the same statements for 1 and for 24 submissions');
+      // Between them, the head lock and the head read in one round trip (migration 022).
+      assert.deepEqual(batch, [
+        'INSERT spent_envelopes+sessions+credentials+ops_logs',
+        'SELECT tree_size, root_hash, note FROM l',
+        'INSERT merkle_logs+log_checkpoints',
+      ]);
       assert.equal(await many.count('spent_envelopes'), 24);
       assert.equal(await many.count('sessions'), 24);
       assert.equal(await many.count('credentials'), 24);

@@ -172,11 +172,12 @@ export function createLogService(deps: LogServiceDeps) {
    * Brings the tree and `latest` up to the newest stored checkpoint (leaves other instances
    * committed). Each read leaf's text must hash to its stored leaf hash and the result must
    * match the stored checkpoint's root; otherwise nothing is taken and LOG_UNAVAILABLE is
-   * thrown (the enclave would refuse such a head anyway). `q`: the batch transaction, after
-   * it took the head lock; without it a plain read (the read routes).
+   * thrown (the enclave would refuse such a head anyway). `q`: the batch transaction, and
+   * `locked` the head it read with the head lock (`store.lockHead`); without them a plain read
+   * (the read routes).
    */
-  async function catchUp(q?: Queryable): Promise<void> {
-    const head = await deps.store.latestCheckpoint(q);
+  async function catchUp(q?: Queryable, locked?: StoredCheckpoint | null): Promise<void> {
+    const head = q ? (locked ?? null) : await deps.store.latestCheckpoint();
     if (!head || (latest && head.size <= latest.size)) {
       if (head && latest && head.size < latest.size && q) {
         // The stored log is behind what this instance committed: rolled back under it.
@@ -299,8 +300,7 @@ export function createLogService(deps: LogServiceDeps) {
       // checkpoint, the other finds it under the lock (the same signed note: same key, same
       // text, deterministic Ed25519).
       await deps.db.transaction(async (tx) => {
-        await deps.store.lockHead(tx);
-        if (!(await deps.store.latestCheckpoint(tx))) await deps.store.insertCheckpoint(tx, cp);
+        if (!(await deps.store.lockHead(tx))) await deps.store.insertCheckpoint(tx, cp);
       });
       latest = cp;
     }
@@ -484,8 +484,7 @@ export function createLogService(deps: LogServiceDeps) {
         if (!ready) throw new HostError('LOG_UNAVAILABLE');
         // Serialized with every other writer of this log; then start from the stored head
         // (leaves other instances committed since this tree's size).
-        await deps.store.lockHead(tx);
-        await catchUp(tx);
+        await catchUp(tx, await deps.store.lockHead(tx));
         // The checkpoints must be over exactly the stored leaves plus these.
         const range = CompactRange.fromState(tree.size, tree.compactRange(tree.size));
         signedIn = epoch;

@@ -66,13 +66,20 @@ export function createLogStore(db: Queryable) {
     },
 
     /**
-     * Locks the log head row until the transaction `q` ends (migration 012): every instance
-     * appending to this log takes it first, so their batches run one after another. The head
-     * is then `latestCheckpoint(q)`, read under the lock.
+     * Locks the log head row until the transaction `q` ends and returns the head read under
+     * the lock: the newest stored checkpoint, or null while there is none. Every instance
+     * appending to this log takes the lock first, so their batches run one after another. One
+     * round trip: `log_lock_head()` (migration 022) locks, then reads with a snapshot taken
+     * after the lock is held, so the head includes every batch committed before it.
      */
-    async lockHead(q: Queryable): Promise<void> {
-      const { rows } = await q.query('SELECT id FROM log_head WHERE id FOR UPDATE');
-      if (rows.length !== 1) throw new Error('log_head row missing (migration 012)');
+    async lockHead(q: Queryable): Promise<StoredCheckpoint | null> {
+      const { rows } = await q.query<{ tree_size: string; root_hash: string; note: string }>(
+        'SELECT tree_size, root_hash, note FROM log_lock_head()',
+        [],
+        { name: 'log_lock_head' },
+      );
+      const r = rows[0];
+      return r ? { size: Number(r.tree_size), rootHash: r.root_hash, note: r.note } : null;
     },
 
     /**

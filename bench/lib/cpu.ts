@@ -1,0 +1,55 @@
+/**
+ * CPU time of processes and threads, for the benchmarks' CPU-per-operation ceilings (issue 17):
+ * what one operation costs in CPU, against the cores available, bounds the rate however well
+ * the work overlaps. Read from /proc (Linux; NaN elsewhere) in clock ticks of 10 ms, so a
+ * figure is meaningful over a window of seconds, not for one call.
+ */
+import { readFileSync } from 'node:fs';
+
+/** CPU time (ms, user + system) of a process (all its threads), or of one of its threads. */
+export function cpuMs(pid: number | null, tid?: number): number {
+  if (pid === null) return Number.NaN;
+  try {
+    const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+    const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** This process's CPU time (ms), all threads. */
+export const selfCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/**
+ * CPU time spent by a changing set of processes over a window (the database server's backends
+ * of one database: a pool opens and closes connections during a run). `sample(pids)` records
+ * each one's CPU time; a process first seen after `start` counts from zero (it was started in
+ * the window), one seen at `start` from its time then. A process that exits between two samples
+ * loses what it spent since the last one, so sample often (every few hundred ms).
+ */
+export function processSetCpu() {
+  const first = new Map<number, number>();
+  const lastSeen = new Map<number, number>();
+  let started = false;
+  return {
+    sample(pids: readonly number[]): void {
+      for (const pid of pids) {
+        const ms = cpuMs(pid);
+        if (Number.isNaN(ms)) continue;
+        if (!first.has(pid)) first.set(pid, started ? 0 : ms);
+        lastSeen.set(pid, ms);
+      }
+      started = true;
+    },
+    /** CPU ms spent in the window by every process sampled. */
+    totalMs(): number {
+      let sum = 0;
+      for (const [pid, ms] of lastSeen) sum += ms - first.get(pid)!;
+      return sum;
+    },
+  };
+}
