@@ -12,6 +12,7 @@ import { HANDLERS } from '../../src/enclave/methods/index.js';
 import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createLogService, type LogService } from '../../src/host/log/log-service.js';
+import { EnclaveCallError } from '../../src/host/enclave-client/rpc-client.js';
 import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
 import { bytesToBase64 } from '../../src/protocol/encoding.js';
 import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
@@ -200,6 +201,19 @@ describe('log service batching and failure handling', () => {
     assert.equal(await count('side_effects'), 2);
   });
 
+  /** Two operations in one batch: signed once, never again, nothing stored, the log restarts. */
+  async function signedOnceNotStored(): Promise<void> {
+    const one = () => log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    const settled = await Promise.allSettled([one(), one()]);
+    for (const s of settled) {
+      assert.equal(s.status, 'rejected');
+      assert.equal((s.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+    }
+    assert.deepEqual(appends, [2], 'signed once, not again');
+    assert.equal(diverged, 1, 'the enclave log restarts from the stored state');
+    assert.equal(await count('merkle_logs'), 0);
+  }
+
   it('a batch ended by the server once the enclave has signed is not run again: it fails closed', async () => {
     let end = false;
     await setup(2, 60_000, undefined, (store) => ({
@@ -210,15 +224,36 @@ describe('log service batching and failure handling', () => {
       },
     }));
     end = true;
-    const one = () => log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
-    const settled = await Promise.allSettled([one(), one()]);
-    for (const s of settled) {
-      assert.equal(s.status, 'rejected');
-      assert.equal((s.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+    await signedOnceNotStored();
+  });
+
+  it('a log.append that fails once sent (no answer while the enclave signs) restarts the enclave log, never runs again', async () => {
+    // The enclave signs, then its answer is lost: a timeout, or an error with a code the batch
+    // would otherwise run again on. Either way the enclave is past the stored log.
+    const lost = [
+      new EnclaveCallError('ENCLAVE_TIMEOUT'),
+      Object.assign(new Error('ended'), { code: '40P01' }),
+    ];
+    for (const err of lost) {
+      await db?.close();
+      await setup(2, 60_000);
+      tamper = () => {
+        throw err;
+      };
+      await signedOnceNotStored();
+      assert.equal(log.isReady(), false, 'commits fail closed until the enclave restarts');
     }
-    assert.deepEqual(appends, [2], 'signed once, not again');
-    assert.equal(diverged, 1, 'the enclave log restarts from the stored state');
-    assert.equal(await count('merkle_logs'), 0);
+    // A lost connection: the enclave restarts on its own (or, connected, is restarted by hand).
+    await db.close();
+    await setup(2, 60_000);
+    tamper = () => {
+      throw new EnclaveCallError('ENCLAVE_UNAVAILABLE');
+    };
+    await assert.rejects(
+      log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
+      { code: 'LOG_UNAVAILABLE' },
+    );
+    assert.equal(diverged, 0);
   });
 
   it('caps a batch at batchMax; what queues during a batch goes in the next one at once', async () => {

@@ -52,6 +52,7 @@ import {
 } from '../../protocol/rpc/methods.js';
 import { BulkRows, type BulkQueryable } from '../db/bulk.js';
 import type { Db, Queryable } from '../db/database.js';
+import { isEnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HostError } from '../errors.js';
 import type { LogStore, StoredCheckpoint, StoredLeafRow } from './log-store.js';
 
@@ -426,6 +427,9 @@ export function createLogService(deps: LogServiceDeps) {
     const done: { p: Pending; result: unknown; entries: LogEntry[] }[] = [];
     // Appended leaf hashes and the last checkpoint, once the enclave has signed anything.
     let appended: { leafHashes: Uint8Array[]; checkpoint: string; size: number } | null = null;
+    // A log.append went out: from then on the enclave may have signed, even if no answer (or an
+    // unreadable one) comes back, as when the call times out while the enclave works on it.
+    let sent = false;
     /** The divergence epoch in which this batch was signed. */
     let signedIn = -1;
     const RETRY = Symbol('retry with savepoints');
@@ -496,6 +500,7 @@ export function createLogService(deps: LogServiceDeps) {
             const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
             const first = range.size;
             const head = at === 0 ? headForEnclave() : undefined;
+            sent = true;
             const res = await deps.enclave.call(
               'log.append',
               head ? { entries: chunk, head } : { entries: chunk },
@@ -548,13 +553,19 @@ export function createLogService(deps: LogServiceDeps) {
       });
     } catch (err) {
       if (err === RETRY) return 'retry';
-      if (isTransient(err) && !appended) return 'transient';
+      if (isTransient(err) && !sent) return 'transient';
       const failure = err instanceof HostError ? err : new HostError('LOG_UNAVAILABLE');
       for (const d of done) d.p.reject(failure);
-      if (appended && signedIn === epoch) {
-        // The enclave has signed past what is stored. Stop logging and let it restart from
-        // the durable state; until then commits fail closed. The next batch, waiting for this
-        // one to be over, finds the log not ready and fails without reaching the enclave.
+      // A call that went out and failed may have been signed (a timeout while the enclave
+      // works, an answer lost or unreadable); the enclave then holds a head that is not stored,
+      // and would refuse the head of another instance's commit (its proof is from the stored
+      // checkpoint). Only a lost connection is left to the enclave's own restart.
+      const maybeSigned = sent && !isEnclaveCallError(err, 'ENCLAVE_UNAVAILABLE');
+      if ((appended || maybeSigned) && signedIn === epoch) {
+        // The enclave has signed past what is stored (or may have). Stop logging and let it
+        // restart from the durable state; until then commits fail closed. The next batch,
+        // waiting for this one to be over, finds the log not ready and fails without reaching
+        // the enclave.
         epoch++;
         ready = false;
         deps.logger.error(
