@@ -29,6 +29,7 @@ import {
   pick,
   printTable,
 } from './lib/measure.js';
+import { startLogProfile, type BatchPhases, type CpuPerEntry } from './lib/log-profile.js';
 import { LOG_BATCH, useService, type BenchService } from './lib/service.js';
 import { logWriteCeiling } from './lib/write-ceiling.js';
 
@@ -58,6 +59,10 @@ export interface LogAppendResult {
   /** Both in sequence, as the head lock runs them: 1 / (1/db + 1/enclave). */
   serialCeilingPerSec: number;
   ratioToSerialCeiling: number;
+  /** CPU time per entry of the host, the enclave and PostgreSQL, and cores ÷ their sum. */
+  cpu: CpuPerEntry;
+  /** The batch transactions' phases and the head lock's share of the run. */
+  phases: BatchPhases;
   failures: number;
   treeMatchesCheckpoint: boolean;
 }
@@ -110,9 +115,10 @@ function entry(): LogEntry {
 
 export async function runLogAppend(shared?: BenchService): Promise<LogAppendResult> {
   const budgetMs = pick(10_000, 2_000);
-  // At most LOG_BATCH_MAX operations are meant to share a batch; more in flight than that make
-  // bigger batches (the limit only triggers a flush) and over 4096 every batch fails (README).
-  const concurrency = Number(process.env.BENCH_LOG_CONCURRENCY ?? pick(LOG_BATCH.max, 256));
+  // Twice as many operations in flight as a batch takes: while one batch stores and commits, the
+  // next is already queued and is built meanwhile (with exactly one batch's worth of callers,
+  // every batch waits for the previous one's callers to come back and nothing overlaps).
+  const concurrency = Number(process.env.BENCH_LOG_CONCURRENCY ?? pick(2 * LOG_BATCH.max, 256));
 
   // Ceilings, measured before and after the service run (the better one counts; the two
   // show how steady the machine was). The service is idle during both.
@@ -172,10 +178,12 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
       }),
     );
     const before = log.latest()!.size;
+    const profile = await startLogProfile(s);
     measuring = true;
     const r = await measureConcurrent(commit, { workers: concurrency, budgetMs, warmupMs: 0 });
     measuring = false;
     await log.drain();
+    const { cpu, phases } = profile.stop(entries);
     const after = log.latest()!;
     const tree = log.tree();
     const treeMatchesCheckpoint =
@@ -220,6 +228,8 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
       enclaveAppendPerSec: enclaveAppend,
       serialCeilingPerSec: serial,
       ratioToSerialCeiling: entries / r.seconds / serial,
+      cpu,
+      phases,
       failures,
       treeMatchesCheckpoint,
     };
@@ -261,6 +271,35 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
           'enclave append entries/s': enclaveAppend,
           'both in sequence/s': serial,
           'entries/sequence': fmtRatio(result.ratioToSerialCeiling),
+        },
+      ],
+    );
+    const us = (v: number | null) => (v === null ? '—' : fmt(v));
+    printTable(
+      `log-append: CPU per entry during the run (${cpu.cores} cores; host = this process with the` +
+        ` callers${s.engine === 'pglite' ? ' and PGlite' : ''})`,
+      [
+        {
+          'host µs': us(cpu.hostUs),
+          'enclave µs': us(cpu.enclaveUs),
+          'postgres µs': us(cpu.postgresUs),
+          'total µs': us(cpu.totalUs),
+          'cores / total (entries/s)': cpu.ceilingPerSec,
+          'entries/CPU ceiling': fmtRatio(result.entriesPerSec / cpu.ceilingPerSec),
+        },
+      ],
+    );
+    printTable(
+      `log-append: a batch transaction's phases (means over ${phases.batches} batches, ms; the` +
+        ' head lock is held from the lock to the end of COMMIT)',
+      [
+        {
+          'BEGIN to lock held': phases.beginToLockMs,
+          'lock held': phases.lockedMs,
+          'of it log.append': phases.enclaveMs,
+          'leaves + checkpoint': phases.storeMs,
+          COMMIT: phases.commitMs,
+          'lock busy': fmtRatio(phases.lockBusy),
         },
       ],
     );

@@ -17,6 +17,7 @@ import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
 import { bytesToBase64 } from '../../src/protocol/encoding.js';
 import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
+import { CompactRange } from '../../src/protocol/log/merkle.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
 import {
   LOG_APPEND_MAX_ENTRIES,
@@ -43,6 +44,8 @@ describe('log service batching and failure handling', () => {
   let appends: number[];
   let diverged: number;
   let tamper: ((r: MethodResult<'log.append'>) => MethodResult<'log.append'>) | null;
+  /** Awaited before a `log.append` answer is handed back (holds the call in flight). */
+  let hold: (() => Promise<void>) | null;
   let logKey: { name: string; publicKey: Uint8Array };
   let call: <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
 
@@ -61,6 +64,7 @@ describe('log service batching and failure handling', () => {
     appends = [];
     diverged = 0;
     tamper = null;
+    hold = null;
     call = async <M extends MethodName>(
       method: M,
       params: MethodParams<M>,
@@ -73,6 +77,7 @@ describe('log service batching and failure handling', () => {
         params: MethodParams<M>,
       ) => MethodResult<M> | Promise<MethodResult<M>>;
       const res = await handler(t.state, checked);
+      if (method === 'log.append' && hold) await hold();
       if (method === 'log.append' && tamper)
         return tamper(res as MethodResult<'log.append'>) as MethodResult<M>;
       return res;
@@ -310,6 +315,41 @@ describe('log service batching and failure handling', () => {
       log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
       { code: 'LOG_UNAVAILABLE' },
     );
+  });
+
+  it('checks an append while the enclave call is in flight: the expected root is ready before the answer', async () => {
+    await setup();
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    // Counts CompactRange appends: the in-process enclave's own (all made inside the call, before
+    // its first await) and the host's (the root its checkpoint must have).
+    const append = CompactRange.prototype.append;
+    let appended = 0;
+    CompactRange.prototype.append = function (this: CompactRange, leaf: Uint8Array) {
+      appended++;
+      append.call(this, leaf);
+    };
+    const seen: number[] = [];
+    try {
+      hold = async () => {
+        // A few turns of the event loop with the answer held back (no clock involved): the host
+        // works out the three leaves' root meanwhile (before issue 17's change: only after).
+        for (let i = 0; i < 20 && appended < 6; i++) await new Promise((r) => setImmediate(r));
+        seen.push(appended);
+      };
+      const logged = await log.commit({
+        work: async () => ({ result: null, entries: [expired(), expired(), expired()] }),
+      });
+      assert.deepEqual(logged.indexes, [1, 2, 3]);
+    } finally {
+      CompactRange.prototype.append = append;
+    }
+    assert.deepEqual(
+      seen,
+      [3 + 3],
+      'the enclave and the host each appended three leaves before the answer',
+    );
+    assert.equal(diverged, 0);
+    assert.equal(await count('merkle_logs'), 4);
   });
 
   it('an entry that cannot be canonicalized fails its batch before the enclave; nothing stored, no restart', async () => {

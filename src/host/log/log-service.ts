@@ -33,7 +33,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import {
-  base64ToBytes,
   bytesEqual,
   bytesToBase64,
   bytesToHex,
@@ -125,6 +124,32 @@ export interface LogServiceDeps {
   onDiverged(): void;
   /** Batch size and commit time (cloister_log_append_*). */
   metrics?: Pick<Metrics, 'logBatch'>;
+}
+
+/**
+ * What the enclave's `log.append` answer for `chunk` must be, worked out on this side (while the
+ * call is in flight): `range` (the stored leaves) extended with the chunk's leaf hashes, its
+ * size and root, the leaf hashes as the answer spells them, and the leaf rows to store.
+ */
+function expect(
+  range: CompactRange,
+  first: number,
+  chunk: readonly LogEntry[],
+  ours: readonly { text: string; hash: Uint8Array; hex: string }[],
+) {
+  for (const x of ours) range.append(x.hash);
+  return {
+    size: range.size,
+    root: range.root(),
+    base64: ours.map((x) => bytesToBase64(x.hash)),
+    leaves: chunk.map((e, i): StoredLeafRow => ({
+      index: first + i,
+      entry: ours[i]!.text,
+      leafHash: ours[i]!.hex,
+      subject: e.subject,
+      eventType: e.type,
+    })),
+  };
 }
 
 export function createLogService(deps: LogServiceDeps) {
@@ -501,37 +526,46 @@ export function createLogService(deps: LogServiceDeps) {
             const first = range.size;
             const head = at === 0 ? headForEnclave() : undefined;
             sent = true;
-            const res = await deps.enclave.call(
+            const answer = deps.enclave.call(
               'log.append',
               head ? { entries: chunk, head } : { entries: chunk },
             );
-            const ours = prepared.slice(at, at + chunk.length).map((x) => x.hash);
+            // While the enclave hashes and signs, work out here what its answer must be and the
+            // rows to store (the head lock is held, so this time is the next batch's wait too).
+            // The call's frame is written on a later tick: yield once so that it goes first.
+            // Whatever happens here, the answer is awaited before anything is thrown, so that a
+            // signed append is always known (`appended`) and handled as a divergence.
+            void answer.catch(() => undefined);
+            const ours = prepared.slice(at, at + chunk.length);
+            await new Promise<void>((r) => setImmediate(r));
+            let expected: ReturnType<typeof expect> | undefined;
+            let failed: unknown = null;
+            try {
+              expected = expect(range, first, chunk, ours);
+            } catch (err) {
+              failed = err ?? new Error('append not checkable');
+            }
+            const res = await answer;
             appended = {
-              leafHashes: [...(appended?.leafHashes ?? []), ...ours],
+              leafHashes: [...(appended?.leafHashes ?? []), ...ours.map((x) => x.hash)],
               checkpoint: res.checkpoint,
               size: res.size,
             };
             enclaveAt = { size: res.size, rootHash: '', note: res.checkpoint };
+            if (!expected) throw failed;
             if (
               res.first_index !== first ||
               res.leaf_hashes.length !== ours.length ||
-              res.leaf_hashes.some((h, i) => !bytesEqual(base64ToBytes(h), ours[i]!))
+              res.leaf_hashes.some((h, i) => h !== expected.base64[i])
             ) {
               throw new Error('enclave log diverged from the stored log');
             }
-            for (const h of ours) range.append(h);
             const cp = parseCheckpoint(parseNote(res.checkpoint).text);
-            if (cp.size !== range.size || !bytesEqual(cp.rootHash, range.root())) {
+            if (cp.size !== expected.size || !bytesEqual(cp.rootHash, expected.root)) {
               throw new Error('enclave checkpoint does not cover the appended leaves');
             }
             writes.push({
-              leaves: chunk.map((e, i) => ({
-                index: first + i,
-                entry: prepared[at + i]!.text,
-                leafHash: prepared[at + i]!.hex,
-                subject: e.subject,
-                eventType: e.type,
-              })),
+              leaves: expected.leaves,
               checkpoint: {
                 size: cp.size,
                 rootHash: bytesToBase64(cp.rootHash),
