@@ -127,6 +127,7 @@ const SCOPES = {
       'test/auth/recovery-v2-clock.test.ts',
       'test/host/rpc-client-results.test.ts',
       'test/wallet/sign-concurrency.test.ts',
+      'test/enclave/refresh-overlap.test.ts',
     ],
   },
   'protocol-wallet': {
