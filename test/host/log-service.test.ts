@@ -47,6 +47,8 @@ describe('log service batching and failure handling', () => {
   /** Awaited before a `log.append` answer is handed back (holds the call in flight). */
   let hold: (() => Promise<void>) | null;
   let logKey: { name: string; publicKey: Uint8Array };
+  /** Called with each message the service logs as an error. */
+  let onError: ((msg: string) => void) | null = null;
   let call: <M extends MethodName>(method: M, params: MethodParams<M>) => Promise<MethodResult<M>>;
 
   async function setup(
@@ -86,7 +88,7 @@ describe('log service batching and failure handling', () => {
       db,
       store: wrapStore(createLogStore(db)),
       enclave: { call },
-      logger: silent,
+      logger: { ...silent, error: (_o: unknown, msg?: string) => onError?.(msg ?? '') },
       batchIntervalMs,
       batchMax,
       onDiverged: () => diverged++,
@@ -97,6 +99,7 @@ describe('log service batching and failure handling', () => {
   }
   beforeEach(() => {
     db = null as unknown as Db;
+    onError = null;
   });
   afterEach(async () => db?.close());
 
@@ -315,6 +318,30 @@ describe('log service batching and failure handling', () => {
       log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
       { code: 'LOG_UNAVAILABLE' },
     );
+  });
+
+  it("an answer whose size is not its checkpoint's stores nothing and fails every caller (no hang)", async () => {
+    await setup();
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    tamper = (r) => ({ ...r, size: r.size + 1 });
+    // Settles when the commit does, or when the batch crashes and leaves it pending for ever.
+    const crashed = new Promise<string>((resolve) => {
+      onError = (msg) => {
+        if (msg === 'log batch crashed') resolve('pending after a crash');
+      };
+    });
+    const outcome = await Promise.race([
+      log.commit({ work: async () => ({ result: null, entries: [expired()] }) }).then(
+        () => 'resolved',
+        (err: { code?: string }) => err.code,
+      ),
+      crashed,
+    ]);
+    assert.equal(outcome, 'LOG_UNAVAILABLE');
+    assert.equal(diverged, 1);
+    assert.equal(log.isReady(), false, 'commits fail closed until the enclave restarts');
+    assert.equal(await count('merkle_logs'), 1);
+    assert.equal(await count('log_checkpoints'), 2);
   });
 
   it('checks an append while the enclave call is in flight: the expected root is ready before the answer', async () => {

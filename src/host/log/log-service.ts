@@ -561,7 +561,13 @@ export function createLogService(deps: LogServiceDeps) {
               throw new Error('enclave log diverged from the stored log');
             }
             const cp = parseCheckpoint(parseNote(res.checkpoint).text);
-            if (cp.size !== expected.size || !bytesEqual(cp.rootHash, expected.root)) {
+            // `res.size` places the leaves in this tree once the batch has committed: it must be
+            // the checkpoint's size, or the commit would throw after it and leave callers waiting.
+            if (
+              res.size !== expected.size ||
+              cp.size !== expected.size ||
+              !bytesEqual(cp.rootHash, expected.root)
+            ) {
               throw new Error('enclave checkpoint does not cover the appended leaves');
             }
             writes.push({
