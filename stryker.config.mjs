@@ -88,6 +88,7 @@ const SCOPES = {
   'enclave-dispatcher': {
     mutate: ['src/enclave/dispatcher.ts'],
     testFiles: [
+      'test/enclave/refresh-overlap.test.ts',
       'test/mutation-killers/protocol-rpc.test.ts',
       'test/enclave/dispatcher.test.ts',
       'test/host/rpc-client-results.test.ts',

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { PARTIAL_RESULTS, dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { readyAuthKeyring } from '../../src/enclave/auth/auth-state.js';
@@ -175,5 +176,89 @@ describe('auth.refresh on the thread pool', () => {
     assert.ok('results' in frame);
     assert.equal(frame.results[0]!.ok, true, JSON.stringify(frame.results[0]));
     await Promise.all(hashes);
+  });
+});
+
+/**
+ * node:crypto's asynchronous `sign` (the one signJwtAsync calls) wrapped to count signatures in
+ * flight: the dispatcher must start a frame's next refresh while earlier ones sign (that is
+ * what `overlapping` is for), and hold at most 2 × PARTIAL_RESULTS of them outstanding. The
+ * wrapper reaches the ESM binding through syncBuiltinESMExports; the synchronous form is
+ * passed through untouched.
+ */
+describe('the dispatcher overlaps refresh signatures, within its bound', () => {
+  const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  const original = crypto.sign;
+  const seen = { inFlight: 0, most: 0, started: 0, order: [] as string[] };
+  before(() => {
+    (crypto as { sign: unknown }).sign = (...args: unknown[]) => {
+      const cb = args[3] as ((err: Error | null, sig: Buffer) => void) | undefined;
+      if (typeof cb !== 'function') return (original as (...a: unknown[]) => Buffer)(...args);
+      const n = ++seen.started;
+      seen.order.push(`start ${n}`);
+      seen.most = Math.max(seen.most, ++seen.inFlight);
+      return (original as (...a: unknown[]) => void)(
+        args[0],
+        args[1],
+        args[2],
+        (err: Error | null, sig: Buffer) => {
+          seen.inFlight--;
+          seen.order.push(`end ${n}`);
+          cb(err, sig);
+        },
+      );
+    };
+    syncBuiltinESMExports();
+  });
+  after(() => {
+    (crypto as { sign: unknown }).sign = original;
+    syncBuiltinESMExports();
+  });
+  const reset = () => Object.assign(seen, { inFlight: 0, most: 0, started: 0, order: [] });
+
+  it('the second refresh of a frame starts signing before the first signature is back', async () => {
+    const t = await readyAuth();
+    reset();
+    const frame = await dispatchFrame(t.state, { calls: [refreshCall(t, 1), refreshCall(t, 2)] });
+    assert.ok('results' in frame && frame.results.every((r) => r.ok));
+    assert.deepEqual(seen.order.slice(0, 2), ['start 1', 'start 2']);
+  });
+
+  it('a call that is not overlapping is over before the next call starts', async () => {
+    // attestation.get awaits the platform's evidence; the refresh after it must not start first.
+    const t = await readyAuth();
+    reset();
+    const platform = t.state.platform as { evidence: (d: Uint8Array) => Promise<Uint8Array> };
+    const evidence = platform.evidence.bind(platform);
+    platform.evidence = async (d) => {
+      await new Promise<void>((r) => setImmediate(r));
+      const quote = await evidence(d);
+      seen.order.push('evidence');
+      return quote;
+    };
+    const nonce = 'n'.repeat(16);
+    const calls = [{ id: 1, method: 'attestation.get', params: { nonce } }, refreshCall(t, 2)];
+    const frame = await dispatchFrame(t.state, { calls });
+    assert.ok('results' in frame && frame.results.every((r) => r.ok), JSON.stringify(frame));
+    assert.deepEqual(seen.order, ['evidence', 'start 1', 'end 1']);
+  });
+
+  it('a long frame holds at most 2 × PARTIAL_RESULTS signatures outstanding, none lost', async () => {
+    const t = await readyAuth();
+    reset();
+    const n = 6 * PARTIAL_RESULTS + 3;
+    const calls = Array.from({ length: n }, (_, i) => refreshCall(t, i + 1));
+    const ahead: Result[][] = [];
+    const frame = await dispatchFrame(t.state, { calls }, undefined, (r) => ahead.push(r));
+    assert.ok('results' in frame);
+    assert.equal(seen.started, n);
+    assert.equal(seen.inFlight, 0);
+    assert.ok(seen.most > PARTIAL_RESULTS, `overlapping across groups (${seen.most})`);
+    assert.ok(seen.most <= 2 * PARTIAL_RESULTS, `at most ${2 * PARTIAL_RESULTS}: ${seen.most}`);
+    const ids = [...ahead.flat(), ...frame.results].map((r) => r.id).sort((a, b) => a - b);
+    assert.deepEqual(
+      ids,
+      calls.map((c) => c.id),
+    );
   });
 });
