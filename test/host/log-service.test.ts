@@ -297,6 +297,26 @@ describe('log service batching and failure handling', () => {
     assert.deepEqual(appends, [1, 5]);
   });
 
+  it('a batch that finds no stored head under the lock (its checkpoints gone) fails closed: nothing signed, nothing stored', async () => {
+    // A database rolled back to before the log's first checkpoint (or its checkpoints deleted)
+    // is behind what this instance committed, as much as a shorter head is.
+    let gone = false;
+    await setup(512, 1, undefined, (s) => ({
+      ...s,
+      lockHead: async (q) => (gone ? null : s.lockHead(q)),
+    }));
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    const signed = appends.length;
+    gone = true;
+    await assert.rejects(
+      log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
+      { code: 'LOG_UNAVAILABLE' },
+    );
+    assert.equal(appends.length, signed, 'the enclave was not asked to sign');
+    assert.equal(await count('merkle_logs'), 1);
+    assert.equal(await count('log_checkpoints'), 2);
+  });
+
   it('a divergent enclave answer stores nothing, fails every caller and restarts the enclave', async () => {
     await setup();
     await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });

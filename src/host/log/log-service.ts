@@ -205,8 +205,9 @@ export function createLogService(deps: LogServiceDeps) {
   async function catchUp(q?: Queryable, locked?: StoredCheckpoint | null): Promise<void> {
     const head = q ? (locked ?? null) : await deps.store.latestCheckpoint();
     if (!head || (latest && head.size <= latest.size)) {
-      if (head && latest && head.size < latest.size && q) {
-        // The stored log is behind what this instance committed: rolled back under it.
+      if (q && latest && (!head || head.size < latest.size)) {
+        // The stored log is behind what this instance committed (or its head is gone): rolled
+        // back under it.
         throw new HostError('LOG_UNAVAILABLE');
       }
       return;
