@@ -98,7 +98,8 @@ export async function startLogProfile(s: BenchService) {
         async query<R>(sql: string, params?: unknown[], options?: QueryOptions) {
           const q0 = performance.now();
           const res = await tx.query<R>(sql, params, options);
-          if (sql.includes('FOR UPDATE') && lockedAt === 0) {
+          // The head lock: log_lock_head() (migration 022; it locks, then reads the head).
+          if (sql.includes('log_lock_head(') && lockedAt === 0) {
             lockedAt = performance.now();
             phases.beginToLock.push(lockedAt - t0);
           } else if (sql.includes('INSERT INTO merkle_logs')) {
