@@ -13,6 +13,7 @@ import {
   type AggregatesOptions,
   type AggregatesRun,
 } from '../../src/enclave/aggregates/engine.js';
+import { compareTie, processingOrder } from '../../src/enclave/aggregates/order.js';
 import { roundFigure } from '../../src/enclave/aggregates/round.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
 import { buy, DAY, rng, sell, T0 } from './helpers.js';
@@ -209,6 +210,43 @@ describe('aggregates: at the bounds of the arithmetic', () => {
         () => computeAggregates([buy('100', '1', { fee: [cost, 'USDT'] })], window),
         (e: unknown) =>
           e instanceof AggregatesInputError && e.message === 'fill fee is not a decimal',
+      );
+    }
+  });
+});
+
+describe('aggregates: processingOrder visits every run of equal timestamps', () => {
+  /** Rows in processing order by a plain comparison sort (the definition). */
+  function expected(ts: number[], ids: string[], syms: string[]): number[] {
+    return ts
+      .map((_, j) => j)
+      .sort((a, b) => ts[a]! - ts[b]! || compareTie(ids[a]!, syms[a]!, ids[b]!, syms[b]!) || a - b);
+  }
+
+  it('runs at the first and last rows, adjacent runs, long and short runs, single rows', () => {
+    const rand = rng(17);
+    for (let round = 0; round < 40; round++) {
+      const m = 1 + Math.floor(rand() * 200);
+      // Few distinct timestamps in some rounds (long runs, runs side by side), many in others.
+      const spread = round % 2 === 0 ? 1 + Math.floor(rand() * 6) : 1 + Math.floor(rand() * 400);
+      const ts = Array.from({ length: m }, () => T0 + Math.floor(rand() * spread));
+      const ids = Array.from({ length: m }, () => String(Math.floor(rand() * 1000)));
+      const syms = Array.from({ length: m }, () => (rand() < 0.5 ? 'A/USDT' : 'B/USDT'));
+      const work = {
+        orderA: new Uint32Array(m),
+        orderB: new Uint32Array(m),
+        tsA: new Float64Array(m),
+      };
+      const { order, ts: sorted } = processingOrder(
+        m,
+        { ts: Float64Array.from(ts), id: (j) => ids[j]!, symbol: (j) => syms[j]! },
+        work,
+      );
+      const want = expected(ts, ids, syms);
+      assert.deepEqual(Array.from(order), want, `round ${round}`);
+      assert.deepEqual(
+        Array.from(sorted),
+        want.map((j) => ts[j]!),
       );
     }
   });

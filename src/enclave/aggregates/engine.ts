@@ -467,12 +467,15 @@ function matchFifo(w: ParsedWindow, order: Uint32Array, nCur: number): SymbolSum
   const { rec, recI } = work;
   const nSym = w.symNames.length;
   const scale = new Float64Array(nSym);
-  const lots = w.symNames.map(() => new LotQueue(4));
+  // Built by push, not `Array.prototype.map`: map's result is sometimes a holey array, and a
+  // second array map at `lots[s]` deoptimized the hot loop below in a job's first large call.
+  const lots: LotQueue[] = [];
   // Symbols whose quantities float64 cannot hold as exact integers: BigInt lots instead.
   const exactLots: (ExactLotQueue | null)[] = [];
   for (let s = 0; s < nSym; s++) {
     const digits = w.symDigits[s]!;
     scale[s] = 10 ** digits;
+    lots.push(new LotQueue(4));
     exactLots.push(fitsFloatUnits(digits, w.symMaxQty[s]!) ? null : new ExactLotQueue());
   }
   const sTrades = new Float64Array(nSym);
@@ -691,7 +694,9 @@ function aggregateRows(w: ParsedWindow): AggregatesRun {
   const sums = matchFifo(w, order, nCur);
 
   // 4. What depends on the processing order.
-  const symQuoteIdx = w.symQuote.map((q) => w.curIndex.get(q)!);
+  // By push, not `map`, for the same reason as `lots` (matchFifo): one array map in the loop.
+  const symQuoteIdx: number[] = [];
+  for (const q of w.symQuote) symQuoteIdx.push(w.curIndex.get(q)!);
   // 1 for the reporting currency's symbols, else 0: a multiplier, so the loop has no branch
   // there (adding +0 changes no sum: no sum here is ever −0).
   const rcWeight = new Float64Array(nSym);

@@ -161,14 +161,28 @@ export function processingOrder(
   }
 
   // Runs of equal timestamps, still in row order (the sort is stable): order them by the tie.
-  for (let a = 0; a < m;) {
-    const t = src[a]!;
-    let b = a + 1;
-    while (b < m && src[b] === t) b++;
+  // First a scan without a branch lists the rows that continue a run (in the order buffer the
+  // passes left free), then only those runs are visited. The pass over all rows so has no path
+  // that only ties take: short runs are rare in small calls, so such a path had no type
+  // feedback from earlier calls, and the first one deoptimized the pass over 10^6 rows mid-way.
+  const cont = dstOrder;
+  let nCont = 0;
+  for (let j = 1; j < m; j++) {
+    cont[nCont] = j;
+    nCont += src[j] === src[j - 1] ? 1 : 0;
+  }
+  for (let q = 0; q < nCont;) {
+    const a = cont[q]! - 1;
+    let b = cont[q]! + 1;
+    q++;
+    while (q < nCont && cont[q] === b) {
+      b++;
+      q++;
+    }
     if (b - a > INSERTION_MAX) {
       const run = Array.from(order.subarray(a, b)).sort(tie);
       order.set(run, a);
-    } else if (b - a > 1) {
+    } else {
       for (let i = a + 1; i < b; i++) {
         const x = order[i]!;
         let h = i - 1;
@@ -179,7 +193,6 @@ export function processingOrder(
         order[h + 1] = x;
       }
     }
-    a = b;
   }
   return { order, ts: src };
 }
