@@ -40,6 +40,16 @@ function otp(opts: { mailDir?: string } = {}) {
   return { w, s: createOtpLogin(w.deps) };
 }
 
+/**
+ * What the enclave may answer a code check with, the error the caller then gets, and whether
+ * the attempt is refunded: a wrong or locked code stays counted (locked reads as wrong, so a
+ * guesser cannot tell), an outage is not the caller's fault.
+ */
+const CODE_FAILURES = [
+  ['AUTH_OTP_INVALID', 'EnclaveCallError', 'AUTH_OTP_INVALID', false],
+  ['AUTH_OTP_LOCKED', 'HostError', 'AUTH_OTP_INVALID', false],
+  ['ENCLAVE_UNAVAILABLE', 'EnclaveCallError', 'ENCLAVE_UNAVAILABLE', true],
+] as const;
 describe('sameForStrangers', () => {
   it('turns only AUTH_OTP_LOCKED into a HostError AUTH_OTP_INVALID', () => {
     const locked = sameForStrangers(new EnclaveCallError('AUTH_OTP_LOCKED'));
@@ -244,12 +254,7 @@ describe('confirmRegistration', () => {
   });
 
   it('a pending account: wrong and locked codes stay counted (locked reads as wrong), others are refunded', async () => {
-    const cases = [
-      ['AUTH_OTP_INVALID', 'EnclaveCallError', 'AUTH_OTP_INVALID', false],
-      ['AUTH_OTP_LOCKED', 'HostError', 'AUTH_OTP_INVALID', false],
-      ['ENCLAVE_UNAVAILABLE', 'EnclaveCallError', 'ENCLAVE_UNAVAILABLE', true],
-    ] as const;
-    for (const [thrown, cls, code, refunded] of cases) {
+    for (const [thrown, cls, code, refunded] of CODE_FAILURES) {
       for (const refundFails of [false, true]) {
         const { w, s } = otp();
         w.setRefundFails(refundFails);
@@ -390,12 +395,7 @@ describe('password reset', () => {
   });
 
   it('a wrong or locked code stays counted (locked reads as wrong); an outage is refunded', async () => {
-    const cases = [
-      ['AUTH_OTP_INVALID', 'EnclaveCallError', 'AUTH_OTP_INVALID', false],
-      ['AUTH_OTP_LOCKED', 'HostError', 'AUTH_OTP_INVALID', false],
-      ['ENCLAVE_UNAVAILABLE', 'EnclaveCallError', 'ENCLAVE_UNAVAILABLE', true],
-    ] as const;
-    for (const [thrown, cls, code, refunded] of cases) {
+    for (const [thrown, cls, code, refunded] of CODE_FAILURES) {
       for (const refundFails of [false, true]) {
         const { w, s } = resettable();
         w.setRefundFails(refundFails);
