@@ -54,12 +54,18 @@ import pg from 'pg';
 import { cpuMs, processSetCpu, selfCpuMs } from './lib/cpu.js';
 import { fmt, fmtRatio, measureSync, percentile, pick, printTable } from './lib/measure.js';
 import { baseUrl, useService, type BenchService } from './lib/service.js';
+import { pickConcurrency, SWEEP_LEVELS, sweepGoesOn, type SweepPoint } from './lib/sweep.js';
 import { writeCeiling, type WriteCeiling } from './lib/write-ceiling.js';
 
 export interface SubmitKeyResult {
   name: 'submit-key';
   engine: string;
+  /** Connections of the measured run: BENCH_CONNECTIONS, or the sweep's best. */
   connections: number;
+  /** How `connections` was chosen. */
+  connectionsFrom: 'BENCH_CONNECTIONS' | 'sweep';
+  /** Short runs at rising concurrency (empty when BENCH_CONNECTIONS fixes it). */
+  sweep: SweepPoint[];
   requests: number;
   seconds: number;
   okPerSec: number;
@@ -394,7 +400,8 @@ function ceiling(sampleBytes: number): { opsPerSec: number; usPerOp: number } {
 
 export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResult> {
   const targetS = pick(15, 3);
-  const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+  const sweepS = pick(3, 1);
+  const fixed = process.env.BENCH_CONNECTIONS;
   const warmup = pick(600, 200);
   const allSdk = process.env.BENCH_SDK_ENVELOPES === '1';
 
@@ -404,8 +411,6 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     // Ceiling before and after the load (the better counts; the two show the machine's noise).
     const sample = plaintext(credentials(0)).length;
     const c1 = ceiling(sample);
-    const dbOpts = { seconds: pick(4, 1.5), connections: 8, batch: connections };
-    const d1 = await writeCeiling(s, dbOpts);
 
     // The client's side, as the README shows: fetch evidence, verify it, encrypt to its key.
     const nonce = CryptoHelper.newNonce();
@@ -420,17 +425,49 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     const keyId = v.keyId!;
 
     // Warm-up (JIT, connection pool, PGlite caches) with SDK envelopes; it also sizes the run.
-    const warm = await load(url, await sdkBodies(warmup, 0, pub, keyId), connections);
+    const warm = await load(url, await sdkBodies(warmup, 0, pub, keyId), SWEEP_LEVELS[0]);
     const warmOk = warm.status['200'] ?? 0;
     if (warmOk !== warmup)
       throw new Error(`warm-up: ${warmOk}/${warmup} answered 200 (${JSON.stringify(warm.status)})`);
-    const warmRate = warmOk / warm.result.duration;
-    const n = Math.max(1000, Math.min(300_000, Math.round(warmRate * targetS * 1.3)));
+    let rate = warmOk / warm.result.duration;
+    let used = warmup;
+    const makeBodies = async (count: number) => {
+      const out = allSdk
+        ? await sdkBodies(count, used, pub, keyId)
+        : fastBodies(count, used, base64ToBytes(pub), keyId);
+      used += count;
+      return out;
+    };
 
+    // A closed-loop load generator reaches connections / latency at most: with too few
+    // connections it measures the latency, not what the service can take. Unless
+    // BENCH_CONNECTIONS fixes it, short runs at rising concurrency find where the rate stops
+    // rising, and the measured run uses the best of them.
+    const sweep: SweepPoint[] = [];
+    if (!fixed) {
+      for (const level of SWEEP_LEVELS) {
+        const count = Math.max(500, Math.round(rate * sweepS * 1.5));
+        const r = await load(url, await makeBodies(count), level);
+        const ok = r.status['200'] ?? 0;
+        const point: SweepPoint = {
+          connections: level,
+          requests: count,
+          okPerSec: ok / r.result.duration,
+          p50Ms: percentile(r.latMs, 50),
+          valid: ok === count && r.ranOut === 0 && r.result.errors === 0,
+        };
+        sweep.push(point);
+        if (point.valid) rate = Math.max(rate, point.okPerSec);
+        if (!sweepGoesOn(sweep)) break;
+      }
+    }
+    const connections = fixed ? Number(fixed) : pickConcurrency(sweep);
+    const dbOpts = { seconds: pick(4, 1.5), connections: 8, batch: connections };
+    const d1 = await writeCeiling(s, dbOpts);
+
+    const n = Math.max(1000, Math.min(300_000, Math.round(rate * targetS * 1.3)));
     const g0 = performance.now();
-    const bodies = allSdk
-      ? await sdkBodies(n, warmup, pub, keyId)
-      : fastBodies(n, warmup, base64ToBytes(pub), keyId);
+    const bodies = await makeBodies(n);
     const genS = (performance.now() - g0) / 1000;
     const counts = async () => {
       const { rows } = await s.service.db.query<{ s: string; c: string }>(
@@ -508,6 +545,8 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
       name: 'submit-key',
       engine: s.engine,
       connections,
+      connectionsFrom: fixed ? 'BENCH_CONNECTIONS' : 'sweep',
+      sweep,
       requests: n,
       seconds,
       okPerSec,
@@ -531,6 +570,19 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
       cpuBound,
     };
 
+    if (sweep.length > 0) {
+      printTable(
+        `submit-key: throughput by concurrency (short runs of ~${sweepS} s; the measured run ` +
+          `below uses the best: ${connections} connections)`,
+        sweep.map((p) => ({
+          connections: p.connections,
+          requests: p.requests,
+          '200/s': p.okPerSec,
+          'p50 ms': p.p50Ms,
+          valid: p.valid ? 'yes' : 'NO',
+        })),
+      );
+    }
     printTable(
       `submit-key: POST /enclave/submit_key, ${connections} connections, ${s.engine}, ` +
         `${fmt(n)} distinct envelopes (made in ${fmt(genS)} s, ${allSdk ? 'SDK' : 'node:crypto'})`,

@@ -52,7 +52,7 @@ export function scoreboard(results: readonly unknown[]): Score[] {
     out.push(notRun('submit_key end to end', 'PostgreSQL >= 50 % of ceiling; PGlite >= 1,250/s'));
   else if (sk.engine === 'postgres') {
     out.push({
-      figure: 'submit_key end to end, PostgreSQL (200/s)',
+      figure: `submit_key end to end, PostgreSQL (200/s; ${sk.connections} conn., p50 ${fmt(sk.p50Ms)} ms)`,
       value: fmt(sk.okPerSec),
       ceiling: `${fmt(sk.dbCeiling.perSec)} (multi-row INSERTs, durable, 8 conn.; CPU per submission allows ${fmt(sk.cpuCeilingPerSec)}/s = ${fmtRatio(sk.cpuCeilingPerSec / sk.dbCeiling.perSec)}, ${sk.cpuBound})`,
       ratio: fmtRatio(sk.dbRatio),
@@ -61,7 +61,7 @@ export function scoreboard(results: readonly unknown[]): Score[] {
     });
   } else {
     out.push({
-      figure: 'submit_key end to end, PGlite (200/s)',
+      figure: `submit_key end to end, PGlite (200/s; ${sk.connections} conn., p50 ${fmt(sk.p50Ms)} ms)`,
       value: fmt(sk.okPerSec),
       ceiling: `${fmt(sk.dbCeiling.perSec)} (single-row durable INSERTs; CPU per submission allows ${fmt(sk.cpuCeilingPerSec)}/s, ${sk.cpuBound})`,
       ratio: fmtRatio(sk.dbRatio),
