@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { databaseStartupError } from '../startup-error.js';
 import { lockDataDir, secureDataDir, tightenTree } from './data-dir.js';
+import { pgliteStatements } from './pglite-statements.js';
 
 export interface QueryOptions {
   /**
@@ -134,10 +135,14 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
   const db = dataDir
     ? await PGlite.create(dataDir, { startParams: options.startParams })
     : await PGlite.create(options);
+  // A named statement is prepared once, as node-postgres does on PostgreSQL (pglite-statements.ts).
+  const named = pgliteStatements(db);
   return {
     engine: 'pglite',
-    query: async <R>(sql: string, params?: unknown[]) => ({
-      rows: (await db.query<R>(sql, params)).rows,
+    query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => ({
+      rows: options?.name
+        ? await named.query<R>(options.name, sql, params ?? [], false)
+        : (await db.query<R>(sql, params)).rows,
     }),
     exec: async (sql) => {
       await db.exec(sql);
@@ -145,8 +150,10 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
     transaction: (fn) =>
       db.transaction((tx) =>
         fn({
-          query: async <R>(sql: string, params?: unknown[]) => ({
-            rows: (await tx.query<R>(sql, params)).rows,
+          query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => ({
+            rows: options?.name
+              ? await named.query<R>(options.name, sql, params ?? [], true)
+              : (await tx.query<R>(sql, params)).rows,
           }),
           exec: async (sql: string) => {
             await tx.exec(sql);
