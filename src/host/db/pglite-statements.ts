@@ -14,23 +14,12 @@
  * parameter types PostgreSQL reported, as `query` does.
  */
 import { parse, protocol, type PGlite, type Results } from '@electric-sql/pglite';
+import { concatBytes } from '../../protocol/encoding.js';
 
 const { serialize } = protocol;
 
 /** SQLSTATE 26000: the named statement is gone (a new session); it is prepared again. */
 const INVALID_SQL_STATEMENT_NAME = '26000';
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 export interface PgliteStatements {
   /** Runs `text` as the named statement `name`; `inTransaction`: the caller holds one open. */
@@ -57,11 +46,11 @@ export function pgliteStatements(db: PGlite): PgliteStatements {
       return known;
     }
     const r = await db.execProtocol(
-      concat([
+      concatBytes(
         serialize.parse({ name, text }),
         serialize.describe({ type: 'S', name }),
         serialize.sync(),
-      ]),
+      ),
       { syncToFs: false },
     );
     const st = { text, types: parse.parseDescribeStatementResults(r.messages) };
@@ -82,12 +71,12 @@ export function pgliteStatements(db: PGlite): PgliteStatements {
       return serializer ? serializer(v) : String(v);
     });
     const r = await db.execProtocol(
-      concat([
+      concatBytes(
         serialize.bind({ statement: name, values }),
         serialize.describe({ type: 'P' }),
         serialize.execute({}),
         serialize.sync(),
-      ]),
+      ),
       // As PGlite's `query`: the files are synced after a statement outside a transaction
       // (inside one, its COMMIT does).
       { syncToFs: !inTransaction },
