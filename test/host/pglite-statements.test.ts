@@ -116,10 +116,66 @@ describe('PGlite named statements', () => {
     );
   });
 
+  it('binds every kind of value as an unnamed query does (arrays, bytea, int8, jsonb, nulls)', async () => {
+    await db.exec(`CREATE TABLE v (k int PRIMARY KEY, n int8, b boolean, by bytea, d timestamptz,
+                     j jsonb, tx text[], u uuid[], f float8[], note text)`);
+    const sql = `INSERT INTO v (k, n, b, by, d, j, tx, u, f, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`;
+    // Strings that would break out of an array literal if a quote, comma, brace or backslash
+    // were not escaped.
+    const nasty = ['a"b', 'c,d', '{e}', 'f\\g', 'NULL', 'null', '', ' s ', 'x\\"},{"y', "q'q"];
+    const cases: unknown[][] = [
+      [
+        7,
+        new Uint8Array([0, 1, 255]),
+        true,
+        new Date(1_700_000_000_123),
+        { a: [1, 'x"y'], b: null },
+      ],
+      [9_007_199_254_740_993n, new Uint8Array([]), false, '2020-01-01T00:00:00Z', '{"s":1}'],
+      ['12', null, 't', 1_700_000_000_000, [1, 2]],
+    ].map(([n, by, b, d, j], k) => [
+      k,
+      n,
+      b,
+      by,
+      d,
+      j,
+      k === 0 ? nasty : [null, 'x', undefined],
+      k === 2 ? null : [ids[0]],
+      k === 0 ? [1.5, NaN, Infinity, -0, 1e300] : k === 1 ? [] : [null],
+      k === 1 ? undefined : 'n\u00e9e',
+    ]);
+    for (const values of cases) {
+      const plain = (await db.query(sql, values)).rows;
+      await db.exec('DELETE FROM v');
+      const named = (await db.query(sql, values, { name: 'v_insert' })).rows;
+      await db.exec('DELETE FROM v');
+      assert.deepEqual(named, plain);
+    }
+    const [first] = (await db.query<{ tx: string[] }>(sql, cases[0], { name: 'v_insert' })).rows;
+    assert.deepEqual(first!.tx, nasty);
+  });
+
+  it('keeps a statement prepared in a savepoint or transaction that rolled back', async () => {
+    const sql = 'SELECT $1::int + 1 AS n';
+    await db
+      .transaction(async (q) => {
+        await q.query('SAVEPOINT log_op');
+        assert.deepEqual((await q.query(sql, [1], { name: 't_plus' })).rows, [{ n: 2 }]);
+        await q.query('ROLLBACK TO SAVEPOINT log_op');
+        assert.deepEqual((await q.query(sql, [2], { name: 't_plus' })).rows, [{ n: 3 }]);
+        throw new Error('undo');
+      })
+      .catch(() => undefined);
+    assert.ok((await prepared()).includes('t_plus'));
+    assert.deepEqual((await db.query(sql, [3], { name: 't_plus' })).rows, [{ n: 4 }]);
+  });
+
   it('prepares again a statement the session lost', async () => {
     await db.exec('DEALLOCATE t_select');
-    assert.deepEqual(await prepared(), ['t_insert']);
+    assert.ok(!(await prepared()).includes('t_select'));
     assert.equal((await db.query(SELECT, [ids], { name: 't_select' })).rows.length, 2);
-    assert.deepEqual(await prepared(), ['t_insert', 't_select']);
+    assert.ok((await prepared()).includes('t_select'));
   });
 });
