@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openPglite, type Db } from '../../src/host/db/database.js';
+import { openPglite, type Db, type Queryable } from '../../src/host/db/database.js';
 
 const SELECT = `SELECT id, n, at, doc, tags, note FROM t WHERE id = ANY($1::uuid[]) ORDER BY n`;
 const INSERT = `INSERT INTO t (id, n, at, doc, tags, note) VALUES ($1, $2, to_timestamp($3), $4::jsonb, $5::text[], $6)`;
@@ -172,10 +172,73 @@ describe('PGlite named statements', () => {
     assert.deepEqual((await db.query(sql, [3], { name: 't_plus' })).rows, [{ n: 4 }]);
   });
 
+  it('refuses a transaction’s handle once that transaction is over, as PGlite does', async () => {
+    let leaked!: Queryable;
+    await db.transaction(async (q) => {
+      leaked = q;
+    });
+    const id = ids[0].replace(/01$/, '30');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let inside!: () => void;
+    const opened = new Promise<void>((r) => (inside = r));
+    // Another caller's transaction is open when the stale handle is used.
+    const other = db
+      .transaction(async () => {
+        inside();
+        await gate;
+        throw new Error('roll back');
+      })
+      .catch((e: Error) => e.message);
+    await opened;
+    await assert.rejects(leaked.query(SELECT, [[id]]), /Transaction is closed/);
+    const stale = leaked.query(INSERT, [id, 30, 0, '{}', [], null], { name: 't_insert' });
+    const settled = stale.then(
+      () => 'ran',
+      (e: Error) => e.message,
+    );
+    release();
+    assert.equal(await other, 'roll back');
+    // Had it run, it would have run inside the other caller's transaction (and rolled back
+    // with it, after being acknowledged).
+    assert.equal(await settled, 'Transaction is closed');
+    assert.equal((await db.query(SELECT, [[id]], { name: 't_select' })).rows.length, 0);
+  });
+
   it('prepares again a statement the session lost', async () => {
     await db.exec('DEALLOCATE t_select');
     assert.ok(!(await prepared()).includes('t_select'));
     assert.equal((await db.query(SELECT, [ids], { name: 't_select' })).rows.length, 2);
     assert.ok((await prepared()).includes('t_select'));
+  });
+});
+
+describe('PGlite named statements while the database closes', () => {
+  it('refuses to run once close() has begun, instead of running unanswered', async () => {
+    const db = await openPglite(null);
+    await db.exec('CREATE TABLE c (n int PRIMARY KEY)');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let inside!: () => void;
+    const opened = new Promise<void>((r) => (inside = r));
+    const tx = db.transaction(async () => {
+      inside();
+      await gate;
+    });
+    await opened;
+    const closed = db.close();
+    await new Promise((r) => setImmediate(r)); // close() waits for the transaction
+    // Issued after close(): without the check it ran during the teardown, its answer lost
+    // (no rows, no error), while the row was written.
+    const late = db
+      .query<{ n: number }>('INSERT INTO c VALUES (1) RETURNING n', [], { name: 'c_insert' })
+      .then(
+        (r) => `ran: ${JSON.stringify(r.rows)}`,
+        (e: Error) => e.message,
+      );
+    release();
+    await tx;
+    await closed;
+    assert.match(await late, /PGlite is clos(ing|ed)/);
   });
 });

@@ -141,7 +141,7 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
     engine: 'pglite',
     query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => ({
       rows: options?.name
-        ? await named.query<R>(options.name, sql, params ?? [], false)
+        ? await named.query<R>(options.name, sql, params ?? [], null)
         : (await db.query<R>(sql, params)).rows,
     }),
     exec: async (sql) => {
@@ -152,7 +152,7 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
         fn({
           query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => ({
             rows: options?.name
-              ? await named.query<R>(options.name, sql, params ?? [], true)
+              ? await named.query<R>(options.name, sql, params ?? [], tx)
               : (await tx.query<R>(sql, params)).rows,
           }),
           exec: async (sql: string) => {

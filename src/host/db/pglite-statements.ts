@@ -10,10 +10,15 @@
  * The same locks as PGlite's own `query`: outside a transaction the call takes PGlite's
  * transaction lock (it must not run inside another caller's open transaction on the one
  * connection) and its query lock (no other statement's messages in between); inside one, the
- * query lock only. Values are serialized and rows parsed by PGlite's own type handlers for the
- * parameter types PostgreSQL reported, as `query` does.
+ * query lock only, and only while that transaction is open: a handle used after its transaction
+ * ended is refused as PGlite's own `tx.query` refuses it (holding no transaction lock, it would
+ * otherwise run in whichever transaction is open then, or in none). And once the locks are held
+ * the database must still be open: a call queued behind `close()` would otherwise run during
+ * the teardown, its write done and its answer (rows or error) lost. Values are serialized and
+ * rows parsed by PGlite's own type handlers for the parameter types PostgreSQL reported, as
+ * `query` does.
  */
-import { parse, protocol, type PGlite, type Results } from '@electric-sql/pglite';
+import { parse, protocol, type PGlite, type Results, type Transaction } from '@electric-sql/pglite';
 import { concatBytes } from '../../protocol/encoding.js';
 
 const { serialize } = protocol;
@@ -22,12 +27,12 @@ const { serialize } = protocol;
 const INVALID_SQL_STATEMENT_NAME = '26000';
 
 export interface PgliteStatements {
-  /** Runs `text` as the named statement `name`; `inTransaction`: the caller holds one open. */
+  /** Runs `text` as the named statement `name`; `tx`: the caller's open transaction, if any. */
   query<R>(
     name: string,
     text: string,
     params: readonly unknown[],
-    inTransaction: boolean,
+    tx: Pick<Transaction, 'closed'> | null,
   ): Promise<R[]>;
   /** Names prepared on the connection (tests). */
   preparedNames(): string[];
@@ -91,6 +96,9 @@ export function pgliteStatements(db: PGlite): PgliteStatements {
     params: readonly unknown[],
     inTransaction: boolean,
   ): Promise<R[]> {
+    // Under the locks: close() takes them before it starts tearing down (PGlite checks this
+    // before taking them only).
+    await db._checkReady();
     try {
       return await run<R>(name, text, params, inTransaction);
     } catch (err) {
@@ -101,12 +109,21 @@ export function pgliteStatements(db: PGlite): PgliteStatements {
   }
 
   return {
-    query: <R>(name: string, text: string, params: readonly unknown[], inTransaction: boolean) =>
-      inTransaction
-        ? db._runExclusiveQuery(() => runOnce<R>(name, text, params, true))
-        : db._runExclusiveTransaction(() =>
-            db._runExclusiveQuery(() => runOnce<R>(name, text, params, false)),
-          ),
+    query: <R>(
+      name: string,
+      text: string,
+      params: readonly unknown[],
+      tx: Pick<Transaction, 'closed'> | null,
+    ) => {
+      if (!tx)
+        return db._runExclusiveTransaction(() =>
+          db._runExclusiveQuery(() => runOnce<R>(name, text, params, false)),
+        );
+      // Checked at the call, as PGlite's `tx.query` does: the lock is queued in the same tick,
+      // ahead of the COMMIT or ROLLBACK that closes the transaction.
+      if (tx.closed) return Promise.reject(new Error('Transaction is closed'));
+      return db._runExclusiveQuery(() => runOnce<R>(name, text, params, true));
+    },
     preparedNames: () => [...prepared.keys()],
   };
 }
