@@ -82,8 +82,10 @@ export function pgliteStatements(db: PGlite): PgliteStatements {
         serialize.execute({}),
         serialize.sync(),
       ),
-      // As PGlite's `query`: the files are synced after a statement outside a transaction
-      // (inside one, its COMMIT does).
+      // As PGlite's `query`: the files are synced after a statement outside a transaction,
+      // not inside one (nor after its COMMIT: PGlite's `transaction` runs it as part of the
+      // transaction). On a data folder (NodeFS) this sync does nothing anyway: PostgreSQL
+      // writes its files itself, without fsync (docs/operations/runbook.md).
       { syncToFs: !inTransaction },
     );
     const results: Results<R>[] = parse.parseResults(r.messages, db.parsers) as Results<R>[];
