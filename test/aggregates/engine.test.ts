@@ -13,7 +13,14 @@ import {
   windowDays,
 } from '../../src/enclave/aggregates/engine.js';
 import { roundFigure, roundMoney } from '../../src/enclave/aggregates/round.js';
-import { releaseScratch } from '../../src/enclave/aggregates/scratch.js';
+import {
+  giveBack,
+  growHeld,
+  heldViews,
+  holdWorkspace,
+  releaseScratch,
+  workspace,
+} from '../../src/enclave/aggregates/scratch.js';
 import { AggregateFiguresSchema } from '../../src/protocol/aggregates.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
 import { buy, DAY, resetIds, sell, T0 } from './helpers.js';
@@ -393,6 +400,29 @@ describe('aggregates: rounding and input checks', () => {
     const copy = structuredClone(r);
     runAggregates(big, WEEK);
     assert.deepEqual(r, copy);
+  });
+
+  it('work buffers are not counted as external memory, and keep their rows when grown', () => {
+    // A fresh job's growing buffers, counted, started a mark-compact of the whole heap (the
+    // fills) that finished inside its aggregation (scratch.ts): they live in SharedArrayBuffers.
+    releaseScratch();
+    const shared = workspace(10);
+    for (const v of Object.values(shared)) assert.ok(v.buffer instanceof SharedArrayBuffer);
+    let held = holdWorkspace(0);
+    let rows = heldViews(held, 3);
+    rows.rec.set([1.5, 2, 3, 0]);
+    rows.recI[7] = -7;
+    rows.ts.set([10, 20, 30]);
+    rows.sel.set([4, 5, 6]);
+    held = growHeld(held, 5000, 3);
+    rows = heldViews(held, 3);
+    for (const v of Object.values(rows)) assert.ok(v.buffer instanceof SharedArrayBuffer);
+    assert.deepEqual([...rows.rec.subarray(0, 3)], [1.5, 2, 3]);
+    assert.equal(rows.recI[7], -7);
+    assert.deepEqual([...rows.ts], [10, 20, 30]);
+    assert.deepEqual([...rows.sel], [4, 5, 6]);
+    giveBack(held);
+    releaseScratch();
   });
 
   it('refuses malformed fills and windows with fixed messages', () => {
