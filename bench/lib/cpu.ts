@@ -4,7 +4,7 @@
  * the work overlaps. Read from /proc (Linux; NaN elsewhere) in clock ticks of 10 ms, so a
  * figure is meaningful over a window of seconds, not for one call.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** CPU time (ms, user + system) of a process (all its threads), or of one of its threads. */
 export function cpuMs(pid: number | null, tid?: number): number {
@@ -16,6 +16,28 @@ export function cpuMs(pid: number | null, tid?: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU time (ms) of a process's threads whose name (`comm`) is `name`, e.g. `libuv-worker` (the
+ * libuv thread pool) or `V8Worker` (V8's helper threads); threads that exited are not counted.
+ */
+export function threadsCpuMs(pid: number | null, name: string): number {
+  if (pid === null) return Number.NaN;
+  let sum = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === name)
+          sum += cpuMs(pid, Number(tid));
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+  } catch {
+    return Number.NaN;
+  }
+  return sum;
 }
 
 /** This process's CPU time (ms), all threads. */

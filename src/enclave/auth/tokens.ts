@@ -11,7 +11,7 @@
  *   HKDF-SHA256(platform sealing key, salt "cloister/auth/password-seal/v1", info user id), with
  *   the user id as associated data too, so a blob cannot be moved to another account.
  */
-import { createHash, createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, hash, hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import { base64ToBytes, bytesEqual, bytesToBase64, utf8 } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
@@ -65,8 +65,13 @@ export function checkRefreshToken(
     throw new RpcError('AUTH_REFRESH_INVALID');
 }
 
+/**
+ * Node's one-shot `hash` (no Hash object in between: ~0.3 µs against ~0.7 for
+ * `createHash().update().digest()`, twice per refresh). A token is ASCII (its schema and
+ * makeRefreshToken), so its UTF-8 bytes are its ASCII bytes.
+ */
 export function refreshTokenHash(token: string): string {
-  return createHash('sha256').update(token, 'ascii').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 const ResponseSchema = z
@@ -84,7 +89,12 @@ const responseAad = (parentHash: string) =>
   utf8.encode(`cloister/refresh-response/v1\n${parentHash}`);
 
 export function sealResponse(key: Uint8Array, parentHash: string, r: SealedResponse): string {
-  return bytesToBase64(gcmSeal(key, utf8.encode(JSON.stringify(r)), responseAad(parentHash)));
+  const pt = Buffer.from(JSON.stringify(r), 'utf8');
+  try {
+    return bytesToBase64(gcmSeal(key, pt, responseAad(parentHash)));
+  } finally {
+    pt.fill(0);
+  }
 }
 
 export function openResponse(key: Uint8Array, parentHash: string, sealed: string): SealedResponse {
