@@ -1,14 +1,16 @@
 /**
  * The engine's large work buffers, kept between calls. Tens of megabytes of fresh typed arrays
- * per call, counted as external memory, made V8 run a full mark-compact of the whole heap —
- * which holds the fills themselves, so it cost a third of a 10^6-fill call. Reusing the
- * buffers avoids that after the first call, and the buffers are SharedArrayBuffers, which V8
- * does not count (`f64Array` below), so the first call (or a job's growing ingest) does not
- * start one either. Safe because an engine call is synchronous and
+ * per call count as external memory and make V8 run a full mark-compact of the whole heap —
+ * which holds the fills themselves, so it costs a third of a 10^6-fill call. Reusing the
+ * buffers avoids that after the first call. Safe because an engine call is synchronous and
  * never re-entered, because a job's ingest that spans pages holds a set of its own while it
  * runs (`holdWorkspace` below), and because nothing returned is a view of these buffers.
  * Cost: 60 bytes per fill of the largest call so far stay allocated (`releaseScratch` frees
  * them), plus, while jobs run at the same time, one set per such job.
+ * They are plain ArrayBuffers, counted as external memory, on purpose: as SharedArrayBuffers
+ * (not counted) the sets jobs drop (`growHeld`, `giveBack`) were freed only by a mark-compact
+ * that the JS heap happened to need, so concurrent jobs piled up hundreds of megabytes of them
+ * (test/aggregates/engine.test.ts, "do not pile up").
  */
 
 /** The window's fills, one row per fill in ingest order (engine.ts, `createIngest`). */
@@ -31,42 +33,23 @@ export interface Workspace {
   tsA: Float64Array;
 }
 
-/**
- * The buffers' memory: a SharedArrayBuffer's, which V8 does not count as this heap's external
- * memory (such memory may be shared with other threads; nothing here shares it). Counted, the
- * ~120 MB a fresh job's ingest allocates while its buffers double up to 10^6 rows (60 MB, plus
- * the smaller sets it copies from) started a mark-compact of the whole heap ("external memory
- * pressure"), which holds the fills themselves (~300 MB): it finished inside the job's
- * aggregation, 20–85 ms of pause (bench/README.md, "the aggregates first call, stop 24").
- * The cost: a set dropped when it grows is freed with its object by the next GC that visits
- * it (a scavenge while it is young, else the next mark-compact), not sooner because of its
- * size: at most about one more set's worth per growing set (the geometric sum) in between.
- */
-function f64Array(n: number): Float64Array<SharedArrayBuffer> {
-  return new Float64Array(new SharedArrayBuffer(n * 8));
-}
-
-function u32Array(n: number): Uint32Array<SharedArrayBuffer> {
-  return new Uint32Array(new SharedArrayBuffer(n * 4));
-}
-
 /** Doubles per row of `rec`. */
 export const REC = 4;
 const F64_PER_ROW = REC + 2;
 const U32_PER_ROW = 3;
 let capacity = 0;
-let f64 = f64Array(0);
-let u32 = u32Array(0);
+let f64 = new Float64Array(0);
+let u32 = new Uint32Array(0);
 
 /** Views for `n` rows; contents are left over, not zeroed. */
 export function workspace(n: number): Workspace {
   if (n > capacity) {
     capacity = Math.max(n, Math.ceil(capacity * 1.5), 1024);
-    // Drop the old buffers first (they are freed with their objects by a later GC).
-    f64 = f64Array(0);
-    u32 = u32Array(0);
-    f64 = f64Array(capacity * F64_PER_ROW);
-    u32 = u32Array(capacity * U32_PER_ROW);
+    // Drop the old buffers first: external memory counts towards V8's next GC.
+    f64 = new Float64Array(0);
+    u32 = new Uint32Array(0);
+    f64 = new Float64Array(capacity * F64_PER_ROW);
+    u32 = new Uint32Array(capacity * U32_PER_ROW);
   }
   return views(f64, u32, capacity, n);
 }
@@ -85,8 +68,8 @@ function views(f: Float64Array, u: Uint32Array, c: number, n: number): Workspace
 
 export function releaseScratch(): void {
   capacity = 0;
-  f64 = f64Array(0);
-  u32 = u32Array(0);
+  f64 = new Float64Array(0);
+  u32 = new Uint32Array(0);
 }
 
 /**
@@ -98,8 +81,8 @@ export function releaseScratch(): void {
  */
 export interface HeldWorkspace {
   capacity: number;
-  f64: Float64Array<SharedArrayBuffer>;
-  u32: Uint32Array<SharedArrayBuffer>;
+  f64: Float64Array<ArrayBuffer>;
+  u32: Uint32Array<ArrayBuffer>;
 }
 
 /** The shared buffers if they are at least `need` rows (else fresh ones), now held by the caller. */
@@ -112,8 +95,8 @@ export function holdWorkspace(need: number): HeldWorkspace {
   const c = Math.max(need, 1024);
   return {
     capacity: c,
-    f64: f64Array(c * F64_PER_ROW),
-    u32: u32Array(c * U32_PER_ROW),
+    f64: new Float64Array(c * F64_PER_ROW),
+    u32: new Uint32Array(c * U32_PER_ROW),
   };
 }
 
@@ -121,8 +104,8 @@ export function holdWorkspace(need: number): HeldWorkspace {
 export function growHeld(h: HeldWorkspace, need: number, used: number): HeldWorkspace {
   if (need <= h.capacity) return h;
   const c = Math.max(need, h.capacity * 2);
-  const f = f64Array(c * F64_PER_ROW);
-  const u = u32Array(c * U32_PER_ROW);
+  const f = new Float64Array(c * F64_PER_ROW);
+  const u = new Uint32Array(c * U32_PER_ROW);
   f.set(h.f64.subarray(0, used * REC));
   f.set(h.f64.subarray(REC * h.capacity, REC * h.capacity + used), REC * c);
   u.set(h.u32.subarray(0, used));
