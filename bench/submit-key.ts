@@ -50,8 +50,7 @@ import {
   x25519WithKeyObject,
 } from '../src/enclave/crypto/node-primitives.js';
 import type { EnvelopePrimitives } from '../src/protocol/envelope/primitives.js';
-import pg from 'pg';
-import { cpuMs, processSetCpu, selfCpuMs } from './lib/cpu.js';
+import { cpuMs, databaseCpu, selfCpuMs } from './lib/cpu.js';
 import { fmt, fmtRatio, measureSync, percentile, pick, printTable } from './lib/measure.js';
 import { baseUrl, useService, type BenchService } from './lib/service.js';
 import { pickConcurrency, SWEEP_LEVELS, sweepGoesOn, type SweepPoint } from './lib/sweep.js';
@@ -111,6 +110,20 @@ export interface SubmitKeyResult {
    */
   cpuCeilingPerSec: number;
   cpuBound: 'all cores' | 'host main thread' | 'enclave main thread';
+  /**
+   * The floor: CPU per submission (ms) of only the parts any implementation of this request
+   * needs on this machine, each measured in this run: the load generator's request, a bare
+   * HTTP server's answer, the envelope's crypto (the ceiling above, one core) and the
+   * database ceiling's own CPU per request (its client and, on PostgreSQL, its backends);
+   * `perSec`: what the cores allow at that cost, and `ofDbCeiling` that rate over the database
+   * ceiling. When it is below a goal's ratio, no implementation reaches the goal here.
+   */
+  floor: {
+    parts: { client: number; httpServer: number; envelope: number; database: number };
+    ms: number;
+    perSec: number;
+    ofDbCeiling: number;
+  };
 }
 
 const METADATA = { exchange: 'binance', label: 'bench', ttl: 3600 } as const;
@@ -272,13 +285,14 @@ function load(url: string, bodies: string[], connections: number): Promise<LoadR
  * and client code) against a server in another process that answers at once with a body the
  * size of the service's answer, measured with this process's CPU time. In the measured run the
  * generator shares this process with the service, so this is what is taken off the process's
- * CPU to get the service's.
+ * CPU to get the service's. `server`: that bare server's CPU per request, the least any HTTP
+ * server here spends on such a request (a part of the floor, SubmitKeyResult.floor).
  */
 async function clientCpuMsPerRequest(
   bodies: string[],
   connections: number,
   answerBytes: number,
-): Promise<number> {
+): Promise<{ client: number; server: number }> {
   const answer = JSON.stringify({ pad: 'x'.repeat(Math.max(0, answerBytes - 10)) });
   const child = spawn(
     process.execPath,
@@ -302,42 +316,15 @@ async function clientCpuMsPerRequest(
     const url = `http://127.0.0.1:${port}`;
     await load(url, bodies.slice(0, Math.min(500, bodies.length)), connections);
     const c0 = selfCpuMs();
+    const s0 = cpuMs(child.pid ?? null);
     await load(url, bodies, connections);
-    return (selfCpuMs() - c0) / bodies.length;
+    return {
+      client: (selfCpuMs() - c0) / bodies.length,
+      server: (cpuMs(child.pid ?? null) - s0) / bodies.length,
+    };
   } finally {
     child.kill();
   }
-}
-
-/**
- * Samples the CPU time of the PostgreSQL backends serving `databaseUrl` (every 200 ms, from a
- * connection of its own, which is not counted) until `stop()`, which returns their CPU ms.
- */
-async function databaseCpu(databaseUrl: string) {
-  const c = new pg.Client({ connectionString: databaseUrl });
-  await c.connect();
-  const set = processSetCpu();
-  const sample = async () => {
-    const { rows } = await c.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-    );
-    set.sample(rows.map((r) => r.pid));
-  };
-  await sample();
-  let busy: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    busy = busy.then(sample, sample);
-  }, 200);
-  return {
-    async stop(): Promise<number> {
-      clearInterval(timer);
-      await busy;
-      await sample();
-      await c.end();
-      return set.totalMs();
-    },
-  };
 }
 
 /**
@@ -510,7 +497,8 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
 
     // The load generator's share of this process's CPU, measured apart (same bodies again).
     const answerBytes = Math.round(warm.result.throughput.total / Math.max(1, warmOk)) - 150;
-    const clientMs = await clientCpuMsPerRequest(bodies, connections, answerBytes);
+    const bare = await clientCpuMsPerRequest(bodies, connections, answerBytes);
+    const clientMs = bare.client;
     const perOk = (ms: number) => ms / Math.max(1, ok);
     // The generator runs on this process's main thread: its CPU comes off both host figures.
     const client = perOk(clientMs * run.result.requests.total);
@@ -534,6 +522,15 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     const c = c1.opsPerSec >= c2.opsPerSec ? c1 : c2;
     const d2 = await writeCeiling(s, dbOpts);
     const d = d1.perSec >= d2.perSec ? d1 : d2;
+    const floorParts = {
+      client: cpu.client,
+      httpServer: bare.server,
+      envelope: 1000 / c.opsPerSec,
+      database: d.cpuMsPerRequest,
+    };
+    const floorMs =
+      floorParts.client + floorParts.httpServer + floorParts.envelope + floorParts.database;
+    const floorPerSec = (cpu.cores * 1000) / floorMs;
     const okPerSec = ok / seconds;
     const valid =
       ok === n &&
@@ -568,6 +565,12 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
       cpuMs: cpu,
       cpuCeilingPerSec,
       cpuBound,
+      floor: {
+        parts: floorParts,
+        ms: floorMs,
+        perSec: floorPerSec,
+        ofDbCeiling: floorPerSec / d.perSec,
+      },
     };
 
     if (sweep.length > 0) {
@@ -640,6 +643,21 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
           'enclave thread allows': bounds[2]![1],
           'CPU allows 200/s': `${fmt(cpuCeilingPerSec)} (${cpuBound})`,
           'service/CPU': fmtRatio(okPerSec / cpuCeilingPerSec),
+        },
+      ],
+    );
+    printTable(
+      `submit-key: the floor (CPU ms per submission of only the parts any implementation needs ` +
+        `here, each measured in this run; ${cpu.cores} cores)`,
+      [
+        {
+          'load generator': floorParts.client,
+          'bare HTTP server': floorParts.httpServer,
+          'envelope crypto': floorParts.envelope,
+          [`database ceiling's own`]: floorParts.database,
+          'floor ms': floorMs,
+          'floor allows 200/s': floorPerSec,
+          'of the database ceiling': fmtRatio(result.floor.ofDbCeiling),
         },
       ],
     );

@@ -5,6 +5,7 @@
  * figure is meaningful over a window of seconds, not for one call.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import pg from 'pg';
 
 /** CPU time (ms, user + system) of a process (all its threads), or of one of its threads. */
 export function cpuMs(pid: number | null, tid?: number): number {
@@ -72,6 +73,37 @@ export function processSetCpu() {
       let sum = 0;
       for (const [pid, ms] of lastSeen) sum += ms - first.get(pid)!;
       return sum;
+    },
+  };
+}
+
+/**
+ * Samples the CPU time of the PostgreSQL backends serving `databaseUrl` (every 200 ms, from a
+ * connection of its own, which is not counted) until `stop()`, which returns their CPU ms.
+ */
+export async function databaseCpu(databaseUrl: string) {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  const set = processSetCpu();
+  const sample = async () => {
+    const { rows } = await c.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    set.sample(rows.map((r) => r.pid));
+  };
+  await sample();
+  let busy: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    busy = busy.then(sample, sample);
+  }, 200);
+  return {
+    async stop(): Promise<number> {
+      clearInterval(timer);
+      await busy;
+      await sample();
+      await c.end();
+      return set.totalMs();
     },
   };
 }

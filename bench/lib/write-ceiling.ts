@@ -17,6 +17,7 @@ import pg from 'pg';
 import { BulkRows } from '../../src/host/db/bulk.js';
 import { pgQueryable, type Queryable } from '../../src/host/db/database.js';
 import { createLogStore, type StoredLeafRow } from '../../src/host/log/log-store.js';
+import { databaseCpu, selfCpuMs } from './cpu.js';
 import type { BenchService } from './service.js';
 
 const TABLES = [
@@ -73,6 +74,12 @@ export interface WriteCeiling {
   kind: string;
   perSec: number;
   seconds: number;
+  /**
+   * CPU per request written (ms) over the run: this process (the client side, and PGlite
+   * itself) plus, on PostgreSQL, the database's backends (`databaseCpu`). What the database
+   * part of a submission costs at the least, for the bench's floor (submit-key.ts).
+   */
+  cpuMsPerRequest: number;
 }
 
 export async function writeCeiling(
@@ -82,8 +89,15 @@ export async function writeCeiling(
   const db = s.service.db;
   await createScratch(db);
   try {
-    if (s.engine === 'postgres' && s.databaseUrl) return await pgCeiling(s.databaseUrl, opts);
-    return await pgliteCeiling(db, opts.seconds);
+    const dbCpu =
+      s.engine === 'postgres' && s.databaseUrl ? await databaseCpu(s.databaseUrl) : null;
+    const self0 = selfCpuMs();
+    const r =
+      s.engine === 'postgres' && s.databaseUrl
+        ? await pgCeiling(s.databaseUrl, opts)
+        : await pgliteCeiling(db, opts.seconds);
+    const cpu = selfCpuMs() - self0 + (dbCpu ? await dbCpu.stop() : 0);
+    return { ...r, cpuMsPerRequest: cpu / Math.max(1, r.perSec * r.seconds) };
   } finally {
     await db.exec(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   }
@@ -92,7 +106,7 @@ export async function writeCeiling(
 async function pgCeiling(
   url: string,
   opts: { seconds: number; connections: number; batch: number },
-): Promise<WriteCeiling> {
+): Promise<Omit<WriteCeiling, 'cpuMsPerRequest'>> {
   const pool = new pg.Pool({ connectionString: url, max: opts.connections });
   pool.on('error', () => undefined);
   let nextLeaf = 0;
@@ -162,7 +176,7 @@ export async function logWriteCeiling(
   s: BenchService,
   opts: { seconds: number; batch: number },
   leaves: (first: number, n: number) => StoredLeafRow[],
-): Promise<WriteCeiling> {
+): Promise<Omit<WriteCeiling, 'cpuMsPerRequest'>> {
   const db = s.service.db;
   await createScratch(db);
   try {
@@ -199,7 +213,10 @@ export async function logWriteCeiling(
   }
 }
 
-async function pgliteCeiling(db: Queryable, seconds: number): Promise<WriteCeiling> {
+async function pgliteCeiling(
+  db: Queryable,
+  seconds: number,
+): Promise<Omit<WriteCeiling, 'cpuMsPerRequest'>> {
   const now = Math.floor(Date.now() / 1000);
   const sql = `INSERT INTO ${SCHEMA}.sessions (id, user_id, exchange, label, status, created_at, expires_at)
                VALUES ($1, NULL, 'binance', 'bench', 'active', to_timestamp($2), to_timestamp($3))`;
