@@ -106,6 +106,8 @@ export async function startBenchService(
       // envelope_not_before (boot + skew + 1) is already past when it serves (SECURITY.md
       // "Replay across restarts"); with the default 30 the first 31 s would be refused.
       ENVELOPE_MAX_FUTURE_SECONDS: '0',
+      // Another enclave bundle (a before/after comparison) when the environment names one.
+      ...(process.env.ENCLAVE_BUNDLE ? { ENCLAVE_BUNDLE: process.env.ENCLAVE_BUNDLE } : {}),
       ...env,
     });
     service = await createService(config, { logDestination: sink });
