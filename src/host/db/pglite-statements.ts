@@ -2,8 +2,8 @@
  * Named statements on PGlite (issue 17). PGlite's `query` parses and plans its text at every
  * call (an unnamed statement, six protocol round trips into the WASM). PGlite runs PostgreSQL at
  * V8's baseline WASM tier (database.ts), where parsing and planning a statement with joins or
- * subqueries costs more than running it: the login's account lookup took 0.6 ms of CPU
- * unnamed and 0.1 ms prepared. So a statement the host names (`QueryOptions.name`, which
+ * subqueries costs more than running it: the login's account lookup took ~0.75 ms of CPU
+ * unnamed and ~0.2 ms prepared (bench/README.md, stop 24). So a statement the host names (`QueryOptions.name`, which
  * PostgreSQL prepares once per connection) is prepared here once too: Parse + Describe the
  * first time, then Bind + Describe + Execute + Sync in ONE protocol call.
  *
