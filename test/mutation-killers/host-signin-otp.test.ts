@@ -50,6 +50,7 @@ const CODE_FAILURES = [
   ['AUTH_OTP_LOCKED', 'HostError', 'AUTH_OTP_INVALID', false],
   ['ENCLAVE_UNAVAILABLE', 'EnclaveCallError', 'ENCLAVE_UNAVAILABLE', true],
 ] as const;
+
 describe('sameForStrangers', () => {
   it('turns only AUTH_OTP_LOCKED into a HostError AUTH_OTP_INVALID', () => {
     const locked = sameForStrangers(new EnclaveCallError('AUTH_OTP_LOCKED'));

@@ -34,8 +34,6 @@ export interface PgliteStatements {
     params: readonly unknown[],
     tx: Pick<Transaction, 'closed'> | null,
   ): Promise<R[]>;
-  /** Names prepared on the connection (tests). */
-  preparedNames(): string[];
 }
 
 export function pgliteStatements(db: PGlite): PgliteStatements {
@@ -126,6 +124,5 @@ export function pgliteStatements(db: PGlite): PgliteStatements {
       if (tx.closed) return Promise.reject(new Error('Transaction is closed'));
       return db._runExclusiveQuery(() => runOnce<R>(name, text, params, true));
     },
-    preparedNames: () => [...prepared.keys()],
   };
 }
