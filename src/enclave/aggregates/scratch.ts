@@ -5,12 +5,24 @@
  * buffers avoids that after the first call. Safe because an engine call is synchronous and
  * never re-entered, because a job's ingest that spans pages holds a set of its own while it
  * runs (`holdWorkspace` below), and because nothing returned is a view of these buffers.
- * Cost: 60 bytes per fill of the largest call so far stay allocated (`releaseScratch` frees
- * them), plus, while jobs run at the same time, one set per such job.
- * They are plain ArrayBuffers, counted as external memory, on purpose: as SharedArrayBuffers
- * (not counted) the sets jobs drop (`growHeld`, `giveBack`) were freed only by a mark-compact
- * that the JS heap happened to need, so concurrent jobs piled up hundreds of megabytes of them
- * (test/aggregates/engine.test.ts, "do not pile up").
+ *
+ * Two kinds of set:
+ * - **The primary set**, one per process: growable SharedArrayBuffers, one per column, reserved
+ *   up to PRIMARY_MAX_ROWS and grown in place, so a growing ingest never copies its rows and
+ *   never allocates a new buffer. V8 does not count their bytes as external memory, so a fresh
+ *   job's ingest no longer starts a mark-compact of the whole heap that lands in its first
+ *   aggregation (bench/README.md, "aggregates"). That is safe only because the primary set is
+ *   never dropped (`releaseScratch` aside, for tests and the bench): it goes back to the free
+ *   state after each use and is reused, so nothing uncounted can pile up.
+ * - **Plain sets** (ArrayBuffers, counted as external memory), for what runs while the primary
+ *   is held: concurrent jobs, or a one-call parse during a job. They grow by copying and are
+ *   dropped; one, the largest, is kept as the spare. As SharedArrayBuffers, the sets concurrent
+ *   jobs drop were freed only by a mark-compact that the JS heap happened to need, and piled up
+ *   hundreds of megabytes (test/aggregates/engine.test.ts, "do not pile up").
+ *
+ * Cost: 60 bytes per fill of the largest call so far stay committed in the primary set (and in
+ * the spare if jobs ran concurrently; `releaseScratch` frees both), plus one plain set per job
+ * running beside the one that holds the primary.
  */
 
 /** The window's fills, one row per fill in ingest order (engine.ts, `createIngest`). */
@@ -37,24 +49,178 @@ export interface Workspace {
 export const REC = 4;
 const F64_PER_ROW = REC + 2;
 const U32_PER_ROW = 3;
-let capacity = 0;
-let f64 = new Float64Array(0);
-let u32 = new Uint32Array(0);
+/**
+ * Rows the primary set reserves address space for (60 bytes each: ~1 GB reserved, committed
+ * only as it grows). A larger job moves to a plain set (`growHeld`). The default fill limit is
+ * 3 million (AGGREGATES_MAX_FILLS).
+ */
+export const PRIMARY_MAX_ROWS = 1 << 24;
+/** Smallest set, in rows. */
+const MIN_ROWS = 1024;
 
-/** Views for `n` rows; contents are left over, not zeroed. */
-export function workspace(n: number): Workspace {
-  if (n > capacity) {
-    capacity = Math.max(n, Math.ceil(capacity * 1.5), 1024);
-    // Drop the old buffers first: external memory counts towards V8's next GC.
-    f64 = new Float64Array(0);
-    u32 = new Uint32Array(0);
-    f64 = new Float64Array(capacity * F64_PER_ROW);
-    u32 = new Uint32Array(capacity * U32_PER_ROW);
-  }
-  return views(f64, u32, capacity, n);
+/** A set of work buffers: the primary (grown in place) or a plain one (grown by copying). */
+export type HeldWorkspace = PrimarySet | PlainSet;
+
+interface PlainSet {
+  readonly primary: false;
+  capacity: number;
+  f64: Float64Array<ArrayBuffer>;
+  u32: Uint32Array<ArrayBuffer>;
 }
 
-function views(f: Float64Array, u: Uint32Array, c: number, n: number): Workspace {
+interface PrimarySet {
+  readonly primary: true;
+  capacity: number;
+  readonly rec: SharedArrayBuffer;
+  readonly ts: SharedArrayBuffer;
+  readonly tsA: SharedArrayBuffer;
+  readonly sel: SharedArrayBuffer;
+  readonly orderA: SharedArrayBuffer;
+  readonly orderB: SharedArrayBuffer;
+}
+
+let primary: PrimarySet | undefined;
+/** Set once reserving the primary's address space failed (a capped address space): plain sets only. */
+let primaryRefused = false;
+/** Whether the primary set is in use (held by a job, or its views handed out by `workspace`). */
+let primaryHeld = false;
+/** The largest plain set given back, reused while the primary is held. */
+let spare: PlainSet | undefined;
+
+function growable(bytesPerRow: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(0, { maxByteLength: PRIMARY_MAX_ROWS * bytesPerRow });
+}
+
+/** The primary set, made on first use; undefined if its address space cannot be reserved. */
+function primarySet(): PrimarySet | undefined {
+  if (primary || primaryRefused) return primary;
+  try {
+    primary = newPrimary();
+  } catch {
+    // A RangeError where the address space is capped (ulimit -v): slower first calls, nothing else.
+    primaryRefused = true;
+  }
+  return primary;
+}
+
+function newPrimary(): PrimarySet {
+  return {
+    primary: true,
+    capacity: 0,
+    rec: growable(REC * 8),
+    ts: growable(8),
+    tsA: growable(8),
+    sel: growable(4),
+    orderA: growable(4),
+    orderB: growable(4),
+  };
+}
+
+/** Room for `rows` in place (`rows` ≤ PRIMARY_MAX_ROWS); new bytes are zero. */
+function growPrimary(p: PrimarySet, rows: number): void {
+  if (rows <= p.capacity) return;
+  // A quarter more than asked, so a job growing page by page grows a few dozen times at most.
+  const c = Math.min(PRIMARY_MAX_ROWS, Math.max(rows, MIN_ROWS, Math.ceil(p.capacity * 1.25)));
+  p.rec.grow(c * REC * 8);
+  p.ts.grow(c * 8);
+  p.tsA.grow(c * 8);
+  p.sel.grow(c * 4);
+  p.orderA.grow(c * 4);
+  p.orderB.grow(c * 4);
+  p.capacity = c;
+}
+
+function newPlain(rows: number): PlainSet {
+  const c = Math.max(rows, MIN_ROWS);
+  return {
+    primary: false,
+    capacity: c,
+    f64: new Float64Array(c * F64_PER_ROW),
+    u32: new Uint32Array(c * U32_PER_ROW),
+  };
+}
+
+/**
+ * Views for `n` rows, valid until the next engine call; contents are left over, not zeroed.
+ * The primary set when no job holds it, else the spare plain set.
+ */
+export function workspace(n: number): Workspace {
+  const p = !primaryHeld && n <= PRIMARY_MAX_ROWS ? primarySet() : undefined;
+  if (p) {
+    growPrimary(p, n);
+    return heldViews(p, n);
+  }
+  if (!spare || spare.capacity < n) {
+    const had = spare?.capacity ?? 0;
+    // Drop the old buffers first: external memory counts towards V8's next GC.
+    spare = undefined;
+    spare = newPlain(Math.max(n, Math.ceil(had * 1.5)));
+  }
+  return heldViews(spare, n);
+}
+
+/** Frees the kept sets (tests, the bench). A set a job still holds stays valid until given back. */
+export function releaseScratch(): void {
+  primary = undefined;
+  primaryRefused = false;
+  primaryHeld = false;
+  spare = undefined;
+}
+
+/**
+ * A set an ingest holds for itself across its pages (engine.ts, `createIngest`): a job's
+ * fills are parsed page by page while other engine calls run, so it cannot share the buffers
+ * `workspace` hands out. It takes the primary set if free (else the spare, else a new plain
+ * set), grows it with `growHeld`, and gives it back when its aggregation is done.
+ */
+export function holdWorkspace(need: number): HeldWorkspace {
+  const p = !primaryHeld && need <= PRIMARY_MAX_ROWS ? primarySet() : undefined;
+  if (p) {
+    growPrimary(p, need);
+    primaryHeld = true;
+    return p;
+  }
+  if (spare && spare.capacity >= need) {
+    const s = spare;
+    spare = undefined;
+    return s;
+  }
+  return newPlain(need);
+}
+
+/** Room for `need` rows, the first `used` rows' rec, ts and sel kept. */
+export function growHeld(h: HeldWorkspace, need: number, used: number): HeldWorkspace {
+  if (need <= h.capacity) return h;
+  if (h.primary && need <= PRIMARY_MAX_ROWS) {
+    growPrimary(h, need);
+    return h;
+  }
+  // Doubling, so a job copies each row a few times at most.
+  const to = newPlain(Math.max(need, h.capacity * 2));
+  const from = heldViews(h, used);
+  const rows = heldViews(to, used);
+  rows.rec.set(from.rec);
+  rows.ts.set(from.ts);
+  rows.sel.set(from.sel);
+  // The primary goes back to the free state; an outgrown plain set is dropped.
+  if (h.primary) giveBack(h);
+  return to;
+}
+
+/** The set's views for `n` rows (`n` ≤ its capacity). */
+export function heldViews(h: HeldWorkspace, n: number): Workspace {
+  if (h.primary) {
+    return {
+      rec: new Float64Array(h.rec, 0, n * REC),
+      recI: new Int32Array(h.rec, 0, n * REC * 2),
+      ts: new Float64Array(h.ts, 0, n),
+      tsA: new Float64Array(h.tsA, 0, n),
+      sel: new Uint32Array(h.sel, 0, n),
+      orderA: new Uint32Array(h.orderA, 0, n),
+      orderB: new Uint32Array(h.orderB, 0, n),
+    };
+  }
+  const { f64: f, u32: u, capacity: c } = h;
   return {
     rec: f.subarray(0, n * REC),
     recI: new Int32Array(f.buffer, 0, n * REC * 2),
@@ -66,61 +232,15 @@ function views(f: Float64Array, u: Uint32Array, c: number, n: number): Workspace
   };
 }
 
-export function releaseScratch(): void {
-  capacity = 0;
-  f64 = new Float64Array(0);
-  u32 = new Uint32Array(0);
-}
-
 /**
- * A workspace an ingest holds for itself across its pages (engine.ts, `createIngest`): a job's
- * fills are parsed page by page while other engine calls run, so it cannot share the buffers
- * above. It takes them instead (the next call elsewhere allocates its own), grows them by
- * copying the rows so far, and gives them back when its aggregation is done; the larger set is
- * kept. So in the steady state a job allocates nothing, and one set of buffers stays, as before.
+ * Gives a held set back; the holder must not use it again. The primary becomes free; a plain
+ * set is kept as the spare if it is larger than the spare, else dropped.
  */
-export interface HeldWorkspace {
-  capacity: number;
-  f64: Float64Array<ArrayBuffer>;
-  u32: Uint32Array<ArrayBuffer>;
-}
-
-/** The shared buffers if they are at least `need` rows (else fresh ones), now held by the caller. */
-export function holdWorkspace(need: number): HeldWorkspace {
-  if (capacity >= need && capacity > 0) {
-    const held = { capacity, f64, u32 };
-    releaseScratch();
-    return held;
-  }
-  const c = Math.max(need, 1024);
-  return {
-    capacity: c,
-    f64: new Float64Array(c * F64_PER_ROW),
-    u32: new Uint32Array(c * U32_PER_ROW),
-  };
-}
-
-/** Room for `need` rows, the first `used` rows' rec, ts and sel kept (doubling). */
-export function growHeld(h: HeldWorkspace, need: number, used: number): HeldWorkspace {
-  if (need <= h.capacity) return h;
-  const c = Math.max(need, h.capacity * 2);
-  const f = new Float64Array(c * F64_PER_ROW);
-  const u = new Uint32Array(c * U32_PER_ROW);
-  f.set(h.f64.subarray(0, used * REC));
-  f.set(h.f64.subarray(REC * h.capacity, REC * h.capacity + used), REC * c);
-  u.set(h.u32.subarray(0, used));
-  return { capacity: c, f64: f, u32: u };
-}
-
-/** The held buffers' views for `n` rows, laid out as `workspace` lays out the shared ones. */
-export function heldViews(h: HeldWorkspace, n: number): Workspace {
-  return views(h.f64, h.u32, h.capacity, n);
-}
-
-/** Gives held buffers back (kept if larger than the shared ones); the holder must not use them again. */
 export function giveBack(h: HeldWorkspace): void {
-  if (h.capacity <= capacity) return;
-  capacity = h.capacity;
-  f64 = h.f64;
-  u32 = h.u32;
+  if (h.primary) {
+    // A primary dropped by `releaseScratch` while held is just dropped.
+    if (h === primary) primaryHeld = false;
+    return;
+  }
+  if (!spare || h.capacity > spare.capacity) spare = h;
 }

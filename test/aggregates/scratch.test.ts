@@ -1,0 +1,116 @@
+/**
+ * The engine's work-buffer sets (src/enclave/aggregates/scratch.ts): one primary set, growable
+ * SharedArrayBuffers grown in place and never dropped, so a fresh job's ingest adds no memory
+ * V8 counts; plain ArrayBuffer sets beside it. In a file of its own: the last test makes a set
+ * of ~1 GB (address space; only the rows written are touched), which would skew the
+ * array-buffer measure of engine.test.ts's "do not pile up" test in the same process.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  aggregateWindow,
+  createIngest,
+  runAggregates,
+} from '../../src/enclave/aggregates/engine.js';
+import {
+  giveBack,
+  growHeld,
+  heldViews,
+  holdWorkspace,
+  PRIMARY_MAX_ROWS,
+  releaseScratch,
+  workspace,
+} from '../../src/enclave/aggregates/scratch.js';
+import { buy, DAY, sell, T0 } from './helpers.js';
+
+describe('aggregates: work-buffer sets', () => {
+  it('one primary set, grown in place and reused; sets held beside it are plain', () => {
+    releaseScratch();
+    const a = holdWorkspace(0);
+    const b = holdWorkspace(0);
+    const c = holdWorkspace(0);
+    let ra = heldViews(growHeld(a, 2000, 0), 2000);
+    assert.ok(ra.rec.buffer instanceof SharedArrayBuffer, 'the first holder has the primary');
+    ra.sel[1999] = 7;
+    // Grown in place: the same buffer, the rows where they were, nothing copied.
+    const bufferBefore = ra.rec.buffer;
+    assert.equal(growHeld(a, 100_000, 2000), a);
+    ra = heldViews(a, 100_000);
+    assert.equal(ra.rec.buffer, bufferBefore);
+    assert.equal(ra.sel[1999], 7);
+    for (const h of [b, c]) {
+      assert.ok(!(heldViews(h, 1).rec.buffer instanceof SharedArrayBuffer), 'beside it: plain');
+    }
+    // While a job holds it, one-call parses get a plain set too.
+    assert.ok(!(workspace(10).rec.buffer instanceof SharedArrayBuffer));
+    giveBack(c);
+    giveBack(b);
+    giveBack(a);
+    // Given back, it is the one handed out again (never dropped, never a second one).
+    assert.equal(workspace(10).rec.buffer, bufferBefore);
+    assert.equal(heldViews(holdWorkspace(0), 1).rec.buffer, bufferBefore);
+    releaseScratch();
+  });
+
+  it("a fresh job's growing ingest adds no counted external memory", () => {
+    // Counted bytes (plain ArrayBuffers) start V8's incremental marking of the whole heap,
+    // which then finishes inside the job's aggregation (bench/README.md, "aggregates").
+    releaseScratch();
+    const page = Array.from({ length: 1000 }, (_, i) => buy('100', '1', { at: i * 1000 }));
+    const before = process.memoryUsage().arrayBuffers;
+    const job = createIngest({ from: T0, to: T0 + 30 * DAY });
+    for (let p = 0; p < 200; p++) job.add(page);
+    const grown = process.memoryUsage().arrayBuffers - before;
+    job.finish()!.release();
+    releaseScratch();
+    // 200,000 rows as plain ArrayBuffers would add 12 MB (24 MB with the copies of growth).
+    assert.ok(grown < 1e6, `counted bytes added: ${grown}`);
+  });
+
+  it('a job outgrowing the primary set moves to a plain one and frees the primary', () => {
+    releaseScratch();
+    const h = holdWorkspace(0);
+    const rows = heldViews(growHeld(h, 3, 0), 3);
+    rows.rec.set([1.5, 2, 3, 0]);
+    rows.ts.set([10, 20, 30]);
+    rows.sel.set([4, 5, 6]);
+    // Untouched pages of the new set are never committed, so this costs little memory.
+    const big = growHeld(h, PRIMARY_MAX_ROWS + 1, 3);
+    assert.equal(big.primary, false);
+    const moved = heldViews(big, 3);
+    assert.deepEqual([...moved.rec.subarray(0, 3)], [1.5, 2, 3]);
+    assert.deepEqual([...moved.ts], [10, 20, 30]);
+    assert.deepEqual([...moved.sel], [4, 5, 6]);
+    // The primary is free again: the next holder gets it.
+    assert.ok(heldViews(holdWorkspace(0), 1).rec.buffer instanceof SharedArrayBuffer);
+    releaseScratch();
+  });
+
+  it('without the address space for the primary set, plain sets do the work', (t) => {
+    releaseScratch();
+    const fills = [buy('100', '1'), buy('90', '2'), sell('120', '1.5')];
+    const window = { from: T0, to: T0 + 30 * DAY };
+    const expected = runAggregates(fills, window);
+    const Real = globalThis.SharedArrayBuffer;
+    t.after(() => {
+      globalThis.SharedArrayBuffer = Real;
+      releaseScratch();
+    });
+    releaseScratch();
+    // As under `ulimit -v`: reserving the growable buffers' address space throws.
+    globalThis.SharedArrayBuffer = function () {
+      throw new RangeError('Array buffer allocation failed');
+    } as unknown as SharedArrayBufferConstructor;
+    const h = holdWorkspace(0);
+    assert.equal(h.primary, false);
+    giveBack(h);
+    assert.deepEqual(runAggregates(fills, window), expected);
+    const job = createIngest(window);
+    job.add(fills.slice(0, 2));
+    job.add(fills.slice(2));
+    const w = job.finish()!;
+    assert.ok(!(w.work.rec.buffer instanceof Real));
+    assert.deepEqual(aggregateWindow(w), expected);
+    w.release();
+  });
+});
