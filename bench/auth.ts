@@ -10,7 +10,10 @@
  * - verification/s: the SDK's `accessTokenVerifier` (jose `jwtVerify`, keys imported once), and
  *   the host's verifier (jose + session check), versus raw node:crypto ES256 verify;
  * - a flood of 1,000 concurrent logins: status counts, peak RSS of the enclave process
- *   (VmHWM) and of the host process (sampled), with the queue bound (AUTH_ARGON2_QUEUE_MAX).
+ *   (VmHWM) and of the host process (sampled), with the queue bound (AUTH_ARGON2_QUEUE_MAX);
+ * - the floors of `POST /auth/refresh` and `POST /auth/login` (issue 17, lib/floor.ts): the CPU
+ *   per request of only the parts any implementation needs, each measured in this run, and the
+ *   share of the raw ceiling the cores allow at that cost (AuthBenchResult.floor).
  */
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
