@@ -22,7 +22,6 @@
  * the host, the enclave, the load generator and the PostgreSQL backends, and the rate the cores
  * (or one process's main thread) allow at that cost (bench/README.md).
  */
-import { spawn } from 'node:child_process';
 import {
   createDecipheriv,
   createPublicKey,
@@ -33,7 +32,6 @@ import {
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism } from 'node:os';
-import autocannon from 'autocannon';
 import { CryptoHelper, type ExchangeCredentials } from '../src/client/index.js';
 import { CredentialPlaintextSchema } from '../src/protocol/credentials.js';
 import {
@@ -51,6 +49,8 @@ import {
 } from '../src/enclave/crypto/node-primitives.js';
 import type { EnvelopePrimitives } from '../src/protocol/envelope/primitives.js';
 import { cpuMs, databaseCpu, selfCpuMs } from './lib/cpu.js';
+import { floorOf } from './lib/floor.js';
+import { bareHttpCpuMs, load, type LoadRun } from './lib/http-load.js';
 import { fmt, fmtRatio, measureSync, percentile, pick, printTable } from './lib/measure.js';
 import { baseUrl, useService, type BenchService } from './lib/service.js';
 import { pickConcurrency, SWEEP_LEVELS, sweepGoesOn, type SweepPoint } from './lib/sweep.js';
@@ -89,7 +89,7 @@ export interface SubmitKeyResult {
   /**
    * CPU per accepted submission (ms) over the measured run, from /proc: the service's host side
    * (this process minus the load generator), the enclave process, the load generator (autocannon
-   * in this process, measured apart: see clientCpuMsPerRequest) and, on PostgreSQL, the
+   * in this process, measured apart: see lib/http-load.ts bareHttpCpuMs) and, on PostgreSQL, the
    * server's backends of the service's database (its shared WAL writer and checkpointer are not
    * counted). PGlite runs inside the host, so there it is part of `host`. `hostMain` and
    * `enclaveMain`: the part spent on each process's main thread (the host's JavaScript and
@@ -126,6 +126,7 @@ export interface SubmitKeyResult {
   };
 }
 
+const PATH = '/enclave/submit_key';
 const METADATA = { exchange: 'binance', label: 'bench', ttl: 3600 } as const;
 
 function credentials(i: number): ExchangeCredentials {
@@ -233,100 +234,6 @@ function instrument(s: BenchService) {
   };
 }
 
-interface LoadRun {
-  result: autocannon.Result;
-  latMs: Float64Array;
-  status: Record<string, number>;
-  ranOut: number;
-}
-
-/** Sends exactly bodies.length requests, each body once, over `connections` connections. */
-function load(url: string, bodies: string[], connections: number): Promise<LoadRun> {
-  let next = 0;
-  let ranOut = 0;
-  const lat: number[] = [];
-  const status: Record<string, number> = {};
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url,
-        connections,
-        pipelining: 1,
-        amount: bodies.length,
-        timeout: 30,
-        requests: [
-          {
-            method: 'POST',
-            path: '/enclave/submit_key',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => {
-              if (next >= bodies.length) ranOut++;
-              // Past the end a body is reused on purpose: it must then fail (409) and show.
-              return { ...req, body: bodies[Math.min(next++, bodies.length - 1)]! };
-            },
-          },
-        ],
-      },
-      (err, result) => {
-        if (err) reject(err);
-        else resolve({ result, latMs: Float64Array.from(lat), status, ranOut });
-      },
-    );
-    // autocannon's own histogram keeps whole milliseconds; keep the exact times here.
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      status[statusCode] = (status[statusCode] ?? 0) + 1;
-      if (statusCode >= 200 && statusCode < 300) lat.push(responseTime);
-    });
-  });
-}
-
-/**
- * The load generator's own CPU per request: the same autocannon run (same bodies, connections
- * and client code) against a server in another process that answers at once with a body the
- * size of the service's answer, measured with this process's CPU time. In the measured run the
- * generator shares this process with the service, so this is what is taken off the process's
- * CPU to get the service's. `server`: that bare server's CPU per request, the least any HTTP
- * server here spends on such a request (a part of the floor, SubmitKeyResult.floor).
- */
-async function clientCpuMsPerRequest(
-  bodies: string[],
-  connections: number,
-  answerBytes: number,
-): Promise<{ client: number; server: number }> {
-  const answer = JSON.stringify({ pad: 'x'.repeat(Math.max(0, answerBytes - 10)) });
-  const child = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const a = ${JSON.stringify(answer)};
-       const s = require('node:http').createServer((q, r) => {
-         q.resume();
-         q.on('end', () => r.writeHead(200, { 'content-type': 'application/json' }).end(a));
-       });
-       s.listen(0, '127.0.0.1', () => process.send(s.address().port));
-       process.on('disconnect', () => process.exit(0));`,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
-  );
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('message', (m) => resolve(Number(m)));
-      child.once('error', reject);
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await load(url, bodies.slice(0, Math.min(500, bodies.length)), connections);
-    const c0 = selfCpuMs();
-    const s0 = cpuMs(child.pid ?? null);
-    await load(url, bodies, connections);
-    return {
-      client: (selfCpuMs() - c0) / bodies.length,
-      server: (cpuMs(child.pid ?? null) - s0) / bodies.length,
-    };
-  } finally {
-    child.kill();
-  }
-}
-
 /**
  * BENCH_CPU_PROFILE=file: a V8 CPU profile of this process (host, PGlite, load generator) over
  * the measured run only, for Chrome DevTools or `scripts`-style analysis.
@@ -412,7 +319,7 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     const keyId = v.keyId!;
 
     // Warm-up (JIT, connection pool, PGlite caches) with SDK envelopes; it also sizes the run.
-    const warm = await load(url, await sdkBodies(warmup, 0, pub, keyId), SWEEP_LEVELS[0]);
+    const warm = await load(url, PATH, await sdkBodies(warmup, 0, pub, keyId), SWEEP_LEVELS[0]);
     const warmOk = warm.status['200'] ?? 0;
     if (warmOk !== warmup)
       throw new Error(`warm-up: ${warmOk}/${warmup} answered 200 (${JSON.stringify(warm.status)})`);
@@ -434,7 +341,7 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     if (!fixed) {
       for (const level of SWEEP_LEVELS) {
         const count = Math.max(500, Math.round(rate * sweepS * 1.5));
-        const r = await load(url, await makeBodies(count), level);
+        const r = await load(url, PATH, await makeBodies(count), level);
         const ok = r.status['200'] ?? 0;
         const point: SweepPoint = {
           connections: level,
@@ -477,7 +384,7 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
     const profile = await startProfile();
     let run: LoadRun;
     try {
-      run = await load(url, bodies, connections);
+      run = await load(url, PATH, bodies, connections);
     } finally {
       probe.restore();
       await profile?.stop();
@@ -497,7 +404,7 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
 
     // The load generator's share of this process's CPU, measured apart (same bodies again).
     const answerBytes = Math.round(warm.result.throughput.total / Math.max(1, warmOk)) - 150;
-    const bare = await clientCpuMsPerRequest(bodies, connections, answerBytes);
+    const bare = await bareHttpCpuMs(PATH, bodies, connections, answerBytes);
     const clientMs = bare.client;
     const perOk = (ms: number) => ms / Math.max(1, ok);
     // The generator runs on this process's main thread: its CPU comes off both host figures.
@@ -528,9 +435,7 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
       envelope: 1000 / c.opsPerSec,
       database: d.cpuMsPerRequest,
     };
-    const floorMs =
-      floorParts.client + floorParts.httpServer + floorParts.envelope + floorParts.database;
-    const floorPerSec = (cpu.cores * 1000) / floorMs;
+    const floor = floorOf(floorParts, cpu.cores, d.perSec);
     const okPerSec = ok / seconds;
     const valid =
       ok === n &&
@@ -567,9 +472,9 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
       cpuBound,
       floor: {
         parts: floorParts,
-        ms: floorMs,
-        perSec: floorPerSec,
-        ofDbCeiling: floorPerSec / d.perSec,
+        ms: floor.ms,
+        perSec: floor.perSec,
+        ofDbCeiling: floor.ofCeiling,
       },
     };
 
@@ -655,8 +560,8 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
           'bare HTTP server': floorParts.httpServer,
           'envelope crypto': floorParts.envelope,
           [`database ceiling's own`]: floorParts.database,
-          'floor ms': floorMs,
-          'floor allows 200/s': floorPerSec,
+          'floor ms': floor.ms,
+          'floor allows 200/s': floor.perSec,
           'of the database ceiling': fmtRatio(result.floor.ofDbCeiling),
         },
       ],

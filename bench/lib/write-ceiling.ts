@@ -82,6 +82,27 @@ export interface WriteCeiling {
   cpuMsPerRequest: number;
 }
 
+/**
+ * Runs `work` and returns the CPU ms it cost the database's client and the database itself:
+ * this process's CPU time (the client side, and PGlite, which runs in this process, its WASM
+ * included) plus, on PostgreSQL, the CPU of the server's backends of the service's database
+ * (`databaseCpu`). Nothing else may run in this process meanwhile.
+ */
+export async function withDatabaseCpu<T>(
+  s: BenchService,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpuMs: number }> {
+  const dbCpu = s.engine === 'postgres' && s.databaseUrl ? await databaseCpu(s.databaseUrl) : null;
+  const self0 = selfCpuMs();
+  try {
+    const result = await work();
+    return { result, cpuMs: selfCpuMs() - self0 + (dbCpu ? await dbCpu.stop() : 0) };
+  } catch (err) {
+    await dbCpu?.stop();
+    throw err;
+  }
+}
+
 export async function writeCeiling(
   s: BenchService,
   opts: { seconds: number; connections: number; batch: number },
@@ -89,15 +110,12 @@ export async function writeCeiling(
   const db = s.service.db;
   await createScratch(db);
   try {
-    const dbCpu =
-      s.engine === 'postgres' && s.databaseUrl ? await databaseCpu(s.databaseUrl) : null;
-    const self0 = selfCpuMs();
-    const r =
+    const { result: r, cpuMs } = await withDatabaseCpu(s, () =>
       s.engine === 'postgres' && s.databaseUrl
-        ? await pgCeiling(s.databaseUrl, opts)
-        : await pgliteCeiling(db, opts.seconds);
-    const cpu = selfCpuMs() - self0 + (dbCpu ? await dbCpu.stop() : 0);
-    return { ...r, cpuMsPerRequest: cpu / Math.max(1, r.perSec * r.seconds) };
+        ? pgCeiling(s.databaseUrl, opts)
+        : pgliteCeiling(db, opts.seconds),
+    );
+    return { ...r, cpuMsPerRequest: cpuMs / Math.max(1, r.perSec * r.seconds) };
   } finally {
     await db.exec(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   }
