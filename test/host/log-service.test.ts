@@ -253,7 +253,8 @@ describe('log service batching and failure handling', () => {
     }
     // A lost connection: the enclave restarts on its own (or, connected, is restarted by hand).
     await db.close();
-    await setup(2, 60_000);
+    // batchMax 1: the one commit's batch starts at once rather than after the 60 s interval.
+    await setup(1, 60_000);
     tamper = () => {
       throw new EnclaveCallError('ENCLAVE_UNAVAILABLE');
     };
