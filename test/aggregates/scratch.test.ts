@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   aggregateWindow,
+  AggregatesInputError,
   createIngest,
   runAggregates,
 } from '../../src/enclave/aggregates/engine.js';
@@ -21,7 +22,14 @@ import {
   releaseScratch,
   workspace,
 } from '../../src/enclave/aggregates/scratch.js';
-import { buy, DAY, sell, T0 } from './helpers.js';
+import { buy, DAY, fill, sell, T0 } from './helpers.js';
+
+/** Whether the primary set is free: the next holder gets it (given back at once). */
+function primaryFree(): boolean {
+  const h = holdWorkspace(0);
+  giveBack(h);
+  return h.primary;
+}
 
 describe('aggregates: work-buffer sets', () => {
   it('one primary set, grown in place and reused; sets held beside it are plain', () => {
@@ -83,6 +91,36 @@ describe('aggregates: work-buffer sets', () => {
     assert.deepEqual([...moved.sel], [4, 5, 6]);
     // The primary is free again: the next holder gets it.
     assert.ok(heldViews(holdWorkspace(0), 1).rec.buffer instanceof SharedArrayBuffer);
+    releaseScratch();
+  });
+
+  it('an ingest given up before its aggregation gives its set back, and takes nothing after', () => {
+    // A job whose listing fails or is cancelled, or whose page is refused, never aggregates:
+    // it must still give the primary back, or every later job runs on plain sets.
+    releaseScratch();
+    const window = { from: T0, to: T0 + 30 * DAY };
+    const job = createIngest(window);
+    job.add([buy('100', '1'), sell('120', '1')]);
+    assert.equal(primaryFree(), false, 'held while the job runs');
+    job.release();
+    assert.equal(primaryFree(), true);
+    // The set is another holder's now: the ingest must never write into it or hand it out.
+    const other = holdWorkspace(0);
+    assert.throws(() => job.add([buy('100', '1')]), TypeError);
+    assert.throws(() => job.finish(), TypeError);
+    giveBack(other);
+    job.release();
+    assert.equal(primaryFree(), true, 'a second release changes nothing');
+    releaseScratch();
+  });
+
+  it('an ingest whose finish refuses its fills gives its set back', () => {
+    releaseScratch();
+    const job = createIngest({ from: T0, to: T0 + 30 * DAY });
+    // A third fee currency's name is checked once all fills are in (engine.ts, `finish`).
+    job.add([fill({ side: 'buy', price: '100', amount: '1', fee: ['1', 'usdt'] })]);
+    assert.throws(() => job.finish(), AggregatesInputError);
+    assert.equal(primaryFree(), true);
     releaseScratch();
   });
 

@@ -20,6 +20,7 @@ import {
   AGGREGATES_VERSION,
   DAY_MS,
 } from '../../src/protocol/aggregates.js';
+import { giveBack, holdWorkspace, releaseScratch } from '../../src/enclave/aggregates/scratch.js';
 import { base64ToBytes } from '../../src/protocol/encoding.js';
 import { jcs } from '../../src/protocol/jcs.js';
 import { okpThumbprint } from '../../src/protocol/key-id.js';
@@ -413,6 +414,30 @@ describe('aggregates job (in-process, Binance double)', () => {
       (self) => (self as Date).getTime() === FROM,
     );
     assert.equal(failure(job), 'INTERNAL');
+  });
+
+  it('a job that ends before its aggregation (refused, failed, cancelled, faulted) gives its work buffers back', async () => {
+    // Its ingest holds the engine's one primary set from its start (scratch.ts): kept, every
+    // later job would run on plain sets, and the primary's memory would stay pinned.
+    const primaryFree = () => {
+      const h = holdWorkspace(0);
+      giveBack(h);
+      return h.primary;
+    };
+    releaseScratch();
+    const price = `${'1'.repeat(30)}.${'1'.repeat(40)}`;
+    assert.equal(failure(await binanceJob({ price }, 1001)), 'EXCHANGE_BAD_RESPONSE');
+    assert.ok(primaryFree(), 'after a page the ingest refused');
+    assert.equal(failure(await binanceJob({ noUid: true })), 'EXCHANGE_BAD_RESPONSE');
+    assert.ok(primaryFree(), 'after a failure once the listing was done');
+    assert.equal((await cancelledAtLastPage('request')).state, 'cancelled');
+    assert.ok(primaryFree(), 'after a cancellation mid-listing');
+    const faulted = await underFault(Object, 'assign', (_, [target]) =>
+      Boolean(target && typeof target === 'object' && 'partsVary' in target),
+    );
+    assert.equal(failure(faulted), 'INTERNAL');
+    assert.ok(primaryFree(), 'after a fault mid-page');
+    releaseScratch();
   });
 
   it('OKX: the passphrase reaches the exchange, and the signed window starts where its 3-month history does', async () => {
