@@ -124,6 +124,31 @@ describe('aggregates: work-buffer sets', () => {
     releaseScratch();
   });
 
+  it('a grow of the primary set that fails part-way leaves it usable', (t) => {
+    // Committing the pages can fail (memory exhausted) after some columns grew: the next,
+    // smaller grow must not shrink those (a RangeError for every later job that grows).
+    releaseScratch();
+    const h = holdWorkspace(0);
+    const proto = SharedArrayBuffer.prototype;
+    const grow = Object.getOwnPropertyDescriptor(proto, 'grow')!;
+    t.after(() => Object.defineProperty(proto, 'grow', grow));
+    let calls = 0;
+    Object.defineProperty(proto, 'grow', {
+      ...grow,
+      value: function (this: SharedArrayBuffer, n: number) {
+        if (++calls === 2) throw new RangeError('Out of memory: Cannot grow');
+        (grow.value as (n: number) => void).call(this, n);
+      },
+    });
+    assert.throws(() => growHeld(h, 100_000, 0), RangeError);
+    Object.defineProperty(proto, 'grow', grow);
+    const rows = heldViews(growHeld(h, 2000, 0), 2000);
+    rows.sel[1999] = 7;
+    assert.equal(heldViews(growHeld(h, 200_000, 2000), 200_000).sel[1999], 7);
+    giveBack(h);
+    releaseScratch();
+  });
+
   it('without the address space for the primary set, plain sets do the work', (t) => {
     releaseScratch();
     const fills = [buy('100', '1'), buy('90', '2'), sell('120', '1.5')];

@@ -121,12 +121,18 @@ function growPrimary(p: PrimarySet, rows: number): void {
   if (rows <= p.capacity) return;
   // A quarter more than asked, so a job growing page by page grows a few dozen times at most.
   const c = Math.min(PRIMARY_MAX_ROWS, Math.max(rows, MIN_ROWS, Math.ceil(p.capacity * 1.25)));
-  p.rec.grow(c * REC * 8);
-  p.ts.grow(c * 8);
-  p.tsA.grow(c * 8);
-  p.sel.grow(c * 4);
-  p.orderA.grow(c * 4);
-  p.orderB.grow(c * 4);
+  // A grow that failed part-way (memory exhausted) left some columns longer than `capacity`:
+  // a SharedArrayBuffer never shrinks, so those are left as they are.
+  for (const [b, bytesPerRow] of [
+    [p.rec, REC * 8],
+    [p.ts, 8],
+    [p.tsA, 8],
+    [p.sel, 4],
+    [p.orderA, 4],
+    [p.orderB, 4],
+  ] as const) {
+    if (b.byteLength < c * bytesPerRow) b.grow(c * bytesPerRow);
+  }
   p.capacity = c;
 }
 
