@@ -1,9 +1,9 @@
 /**
  * The engine's work-buffer sets (src/enclave/aggregates/scratch.ts): one primary set, growable
  * SharedArrayBuffers grown in place and never dropped, so a fresh job's ingest adds no memory
- * V8 counts; plain ArrayBuffer sets beside it. In a file of its own: the last test makes a set
- * of ~1 GB (address space; only the rows written are touched), which would skew the
- * array-buffer measure of engine.test.ts's "do not pile up" test in the same process.
+ * V8 counts; plain ArrayBuffer sets beside it. In a file of its own: "outgrowing the primary
+ * set" makes a set of ~1 GB (address space; only the rows written are touched), which would
+ * skew the array-buffer measure of engine.test.ts's "do not pile up" test in the same process.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

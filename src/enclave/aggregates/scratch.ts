@@ -13,16 +13,22 @@
  *   job's ingest no longer starts a mark-compact of the whole heap that lands in its first
  *   aggregation (bench/README.md, "aggregates"). That is safe only because the primary set is
  *   never dropped (`releaseScratch` aside, for tests and the bench): it goes back to the free
- *   state after each use and is reused, so nothing uncounted can pile up.
+ *   state after each use, whether the job aggregates or ends before (engine.ts, `release`),
+ *   and is reused, so nothing uncounted can pile up.
  * - **Plain sets** (ArrayBuffers, counted as external memory), for what runs while the primary
- *   is held: concurrent jobs, or a one-call parse during a job. They grow by copying and are
+ *   is held (concurrent jobs, or a one-call parse during a job), for calls of more than
+ *   PRIMARY_MAX_ROWS, and where the primary cannot be reserved. They grow by copying and are
  *   dropped; one, the largest, is kept as the spare. As SharedArrayBuffers, the sets concurrent
  *   jobs drop were freed only by a mark-compact that the JS heap happened to need, and piled up
  *   hundreds of megabytes (test/aggregates/engine.test.ts, "do not pile up").
  *
- * Cost: 60 bytes per fill of the largest call so far stay committed in the primary set (and in
- * the spare if jobs ran concurrently; `releaseScratch` frees both), plus one plain set per job
- * running beside the one that holds the primary.
+ * Cost: the primary set keeps 60 bytes per fill of the largest call so far committed (75 at
+ * most with its growth margin; PRIMARY_MAX_ROWS rows, ~1 GB, at most). Once a plain set was
+ * needed, the largest is kept as the spare: 60 to 120 bytes per fill of the largest call that
+ * used one (they grow by doubling). So a job that outgrew the primary leaves its ~1 GB
+ * committed beside the spare. Plus one plain set per job running beside the one that holds the
+ * primary. `releaseScratch` drops both kept sets (a dropped primary is freed by the next GC
+ * that visits it, not sooner).
  */
 
 /** The window's fills, one row per fill in ingest order (engine.ts, `createIngest`). */
