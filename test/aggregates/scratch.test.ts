@@ -12,6 +12,7 @@ import {
   AggregatesInputError,
   createIngest,
   runAggregates,
+  type AggregatesIngest,
 } from '../../src/enclave/aggregates/engine.js';
 import {
   giveBack,
@@ -121,6 +122,51 @@ describe('aggregates: work-buffer sets', () => {
     job.add([fill({ side: 'buy', price: '100', amount: '1', fee: ['1', 'usdt'] })]);
     assert.throws(() => job.finish(), AggregatesInputError);
     assert.equal(primaryFree(), true);
+    releaseScratch();
+  });
+
+  it("concurrent jobs, one-call parses between their pages and jobs given up keep every job's rows", () => {
+    // Whoever drives the jobs picks the interleaving: a set handed to two holders at once (or
+    // to a one-call parse while a job holds it) would change a job's signed figures.
+    releaseScratch();
+    let seed = 17;
+    const rnd = (k: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % k;
+    };
+    const history = (n: number) =>
+      Array.from({ length: n }, () =>
+        (rnd(2) ? buy : sell)(String(90 + rnd(20)), String(1 + rnd(3)), {
+          at: rnd(20 * DAY),
+          symbol: rnd(2) ? 'BTC/USDT' : 'ETH/USDT',
+        }),
+      );
+    const window = { from: T0, to: T0 + 30 * DAY };
+    for (let round = 0; round < 20; round++) {
+      const jobs = Array.from({ length: 1 + rnd(4) }, () => {
+        const fills = history(500 + rnd(4000));
+        const ingest: AggregatesIngest = createIngest(window);
+        return { fills, at: 0, ingest, expected: runAggregates(fills, window), quits: !rnd(3) };
+      });
+      let left = jobs.length;
+      while (left > 0) {
+        const j = jobs[rnd(jobs.length)]!;
+        if (j.at < 0) continue;
+        if (!rnd(5)) runAggregates(history(100 + rnd(3000)), window);
+        if (j.at >= j.fills.length || (j.quits && !rnd(8))) {
+          if (j.at >= j.fills.length)
+            assert.deepEqual(aggregateWindow(j.ingest.finish()!), j.expected);
+          else j.ingest.release();
+          j.at = -1;
+          left--;
+          continue;
+        }
+        const n = rnd(1500);
+        j.ingest.add(j.fills.slice(j.at, j.at + n));
+        j.at += n;
+      }
+      assert.equal(primaryFree(), true);
+    }
     releaseScratch();
   });
 
