@@ -425,8 +425,16 @@ describe('aggregates job (in-process, Binance double)', () => {
       return h.primary;
     };
     releaseScratch();
+    // A page refused (1,000 fills, then one more): given back at once, not when the listing ends.
     const price = `${'1'.repeat(30)}.${'1'.repeat(40)}`;
-    assert.equal(failure(await binanceJob({ price }, 1001)), 'EXCHANGE_BAD_RESPONSE');
+    const times = Array.from({ length: 1001 }, (_, i) => TO - DAY_MS + i);
+    const handlers = binance(times, { price });
+    const trades = handlers['/api/v3/myTrades']!;
+    const freeAtRequest: boolean[] = [];
+    handlers['/api/v3/myTrades'] = (r) => (freeAtRequest.push(primaryFree()), trades(r));
+    const { t, credential } = await withCredential(handlers);
+    assert.equal(failure(await runToEnd(t, credential, FROM, TO)), 'EXCHANGE_BAD_RESPONSE');
+    assert.deepEqual([freeAtRequest[0], freeAtRequest.at(-1)], [false, true], 'held, then freed');
     assert.ok(primaryFree(), 'after a page the ingest refused');
     assert.equal(failure(await binanceJob({ noUid: true })), 'EXCHANGE_BAD_RESPONSE');
     assert.ok(primaryFree(), 'after a failure once the listing was done');

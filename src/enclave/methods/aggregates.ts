@@ -131,6 +131,8 @@ async function listAndSign(
   const onFills = (page: readonly Fill[]) => {
     const into = feeding;
     if (into) feeding = refusalAsNone(() => (into.add(page), into));
+    // Refused: its work buffers back now, not when the listing ends.
+    if (into && !feeding) into.release();
   };
   // The cancel flag is checked between pages (every page reports progress) as well as by
   // every request the connector sends (the signal).
