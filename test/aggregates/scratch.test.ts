@@ -170,6 +170,23 @@ describe('aggregates: work-buffer sets', () => {
     releaseScratch();
   });
 
+  it('releaseScratch while a job holds the primary: the job keeps its set, nothing is handed twice', () => {
+    releaseScratch();
+    const a = holdWorkspace(0);
+    const before = heldViews(growHeld(a, 10, 0), 10).rec.buffer;
+    releaseScratch();
+    const b = holdWorkspace(0);
+    assert.ok(b.primary && b !== a, 'a new primary');
+    // The dropped primary given back frees nothing: b is still held.
+    giveBack(a);
+    assert.equal(primaryFree(), false);
+    assert.ok(!(workspace(10).rec.buffer instanceof SharedArrayBuffer), 'nor to a one-call parse');
+    assert.notEqual(heldViews(growHeld(b, 10, 0), 10).rec.buffer, before);
+    giveBack(b);
+    assert.equal(primaryFree(), true);
+    releaseScratch();
+  });
+
   it('a grow of the primary set that fails part-way leaves it usable', (t) => {
     // Committing the pages can fail (memory exhausted) after some columns grew: the next,
     // smaller grow must not shrink those (a RangeError for every later job that grows).
