@@ -88,7 +88,10 @@ interface PrimarySet {
 let primary: PrimarySet | undefined;
 /** Set once reserving the primary's address space failed (a capped address space): plain sets only. */
 let primaryRefused = false;
-/** Whether the primary set is in use (held by a job, or its views handed out by `workspace`). */
+/**
+ * Whether a job holds the primary set. `workspace` hands out its views only while no job does,
+ * for one synchronous call, so it does not set this.
+ */
 let primaryHeld = false;
 /** The largest plain set given back, reused while the primary is held. */
 let spare: PlainSet | undefined;
