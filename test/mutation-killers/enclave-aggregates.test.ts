@@ -3,10 +3,10 @@
  * body, which only the service test against the fake exchange reached (it spawns the built
  * bundle, never a mutant). Here the in-process enclave's egress transport is a small Binance
  * double, so a whole job runs in the test: the window it signs, the payload's fields, the
- * signature, a connector that cannot name the account, cancellation and progress. Two tests
- * inject a fault into the engine (a global it calls, failing once): no fill a connector can
- * return makes the engine throw anything but a refusal, so only a fault tells an error of its
- * own from a refusal.
+ * signature, a connector that cannot name the account, cancellation and progress, and that a
+ * job however it ends gives back the engine's work buffers. Some tests inject a fault into the
+ * engine (a global it calls, failing once): no fill a connector can return makes the engine
+ * throw anything but a refusal, so only a fault tells an error of its own from a refusal.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
