@@ -3,10 +3,10 @@
  * body, which only the service test against the fake exchange reached (it spawns the built
  * bundle, never a mutant). Here the in-process enclave's egress transport is a small Binance
  * double, so a whole job runs in the test: the window it signs, the payload's fields, the
- * signature, a connector that cannot name the account, cancellation and progress. Two tests
- * inject a fault into the engine (a global it calls, failing once): no fill a connector can
- * return makes the engine throw anything but a refusal, so only a fault tells an error of its
- * own from a refusal.
+ * signature, a connector that cannot name the account, cancellation and progress, and that a
+ * job however it ends gives back the engine's work buffers. Some tests inject a fault into the
+ * engine (a global it calls, failing once): no fill a connector can return makes the engine
+ * throw anything but a refusal, so only a fault tells an error of its own from a refusal.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +20,7 @@ import {
   AGGREGATES_VERSION,
   DAY_MS,
 } from '../../src/protocol/aggregates.js';
+import { giveBack, holdWorkspace, releaseScratch } from '../../src/enclave/aggregates/scratch.js';
 import { base64ToBytes } from '../../src/protocol/encoding.js';
 import { jcs } from '../../src/protocol/jcs.js';
 import { okpThumbprint } from '../../src/protocol/key-id.js';
@@ -413,6 +414,38 @@ describe('aggregates job (in-process, Binance double)', () => {
       (self) => (self as Date).getTime() === FROM,
     );
     assert.equal(failure(job), 'INTERNAL');
+  });
+
+  it('a job that ends before its aggregation (refused, failed, cancelled, faulted) gives its work buffers back', async () => {
+    // Its ingest holds the engine's one primary set from its start (scratch.ts): kept, every
+    // later job would run on plain sets, and the primary's memory would stay pinned.
+    const primaryFree = () => {
+      const h = holdWorkspace(0);
+      giveBack(h);
+      return h.primary;
+    };
+    releaseScratch();
+    // A page refused (1,000 fills, then one more): given back at once, not when the listing ends.
+    const price = `${'1'.repeat(30)}.${'1'.repeat(40)}`;
+    const times = Array.from({ length: 1001 }, (_, i) => TO - DAY_MS + i);
+    const handlers = binance(times, { price });
+    const trades = handlers['/api/v3/myTrades']!;
+    const freeAtRequest: boolean[] = [];
+    handlers['/api/v3/myTrades'] = (r) => (freeAtRequest.push(primaryFree()), trades(r));
+    const { t, credential } = await withCredential(handlers);
+    assert.equal(failure(await runToEnd(t, credential, FROM, TO)), 'EXCHANGE_BAD_RESPONSE');
+    assert.deepEqual([freeAtRequest[0], freeAtRequest.at(-1)], [false, true], 'held, then freed');
+    assert.ok(primaryFree(), 'after a page the ingest refused');
+    assert.equal(failure(await binanceJob({ noUid: true })), 'EXCHANGE_BAD_RESPONSE');
+    assert.ok(primaryFree(), 'after a failure once the listing was done');
+    assert.equal((await cancelledAtLastPage('request')).state, 'cancelled');
+    assert.ok(primaryFree(), 'after a cancellation mid-listing');
+    const faulted = await underFault(Object, 'assign', (_, [target]) =>
+      Boolean(target && typeof target === 'object' && 'partsVary' in target),
+    );
+    assert.equal(failure(faulted), 'INTERNAL');
+    assert.ok(primaryFree(), 'after a fault mid-page');
+    releaseScratch();
   });
 
   it('OKX: the passphrase reaches the exchange, and the signed window starts where its 3-month history does', async () => {

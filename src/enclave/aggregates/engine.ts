@@ -170,6 +170,13 @@ export interface AggregatesIngest {
    * parses its fills in one call, as before.
    */
   finish(final?: AggregatesOptions): ParsedWindow | null;
+  /**
+   * Gives the ingest's work buffers back without an aggregation (a job that ends before it: a
+   * refused page, a failed or cancelled listing); `add` and `finish` then throw. A no-op once
+   * given back (after the aggregation, or again). `finish` gives them back itself when it
+   * refuses or returns null.
+   */
+  release(): void;
 }
 
 /**
@@ -177,7 +184,8 @@ export interface AggregatesIngest {
  * the whole input (`computeAggregates`): the rows then live in the shared work buffers
  * (scratch.ts), valid until the next engine call. Without it (a job, whose pages arrive while
  * other engine calls run) the ingest holds a set of buffers of its own (scratch.ts,
- * `holdWorkspace`), grows it page by page, and gives it back after its aggregation.
+ * `holdWorkspace`), grows it page by page, and gives it back after its aggregation, or when
+ * the job ends without one (`release`).
  */
 export function createIngest(opts: AggregatesOptions, size?: number): AggregatesIngest {
   const reportingCurrency = checkOptions(opts);
@@ -359,20 +367,32 @@ export function createIngest(opts: AggregatesOptions, size?: number): Aggregates
     broken = false;
   }
 
-  /** The held workspace back to the shared one (after the aggregation, or instead of it). */
+  /**
+   * The held workspace back (after the aggregation, or instead of it). The ingest is done:
+   * its `rows` are views of a set that another holder may now write.
+   */
   function release(): void {
+    finished = true;
     if (held) giveBack(held);
     held = undefined;
   }
 
   function finish(final?: AggregatesOptions): ParsedWindow | null {
     if (broken || finished) throw new TypeError('ingest: finish after a refusal or twice');
+    try {
+      return parsed(final);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  function parsed(final: AggregatesOptions | undefined): ParsedWindow | null {
     const { m, lo, hi } = st;
     let window = { from, to, reportingCurrency };
     if (final !== undefined) {
       const rc = checkOptions(final);
       if (final.to !== to || final.from < from || (m > 0 && lo < final.from) || st.partsVary) {
-        finished = true;
         release();
         return null;
       }
@@ -405,6 +425,7 @@ export function createIngest(opts: AggregatesOptions, size?: number): Aggregates
       return st.m;
     },
     finish,
+    release,
   };
 }
 

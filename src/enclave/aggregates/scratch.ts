@@ -13,16 +13,22 @@
  *   job's ingest no longer starts a mark-compact of the whole heap that lands in its first
  *   aggregation (bench/README.md, "aggregates"). That is safe only because the primary set is
  *   never dropped (`releaseScratch` aside, for tests and the bench): it goes back to the free
- *   state after each use and is reused, so nothing uncounted can pile up.
+ *   state after each use, whether the job aggregates or ends before (engine.ts, `release`),
+ *   and is reused, so nothing uncounted can pile up.
  * - **Plain sets** (ArrayBuffers, counted as external memory), for what runs while the primary
- *   is held: concurrent jobs, or a one-call parse during a job. They grow by copying and are
+ *   is held (concurrent jobs, or a one-call parse during a job), for calls of more than
+ *   PRIMARY_MAX_ROWS, and where the primary cannot be reserved. They grow by copying and are
  *   dropped; one, the largest, is kept as the spare. As SharedArrayBuffers, the sets concurrent
  *   jobs drop were freed only by a mark-compact that the JS heap happened to need, and piled up
  *   hundreds of megabytes (test/aggregates/engine.test.ts, "do not pile up").
  *
- * Cost: 60 bytes per fill of the largest call so far stay committed in the primary set (and in
- * the spare if jobs ran concurrently; `releaseScratch` frees both), plus one plain set per job
- * running beside the one that holds the primary.
+ * Cost: the primary set keeps 60 bytes per fill of the largest call so far committed (75 at
+ * most with its growth margin; PRIMARY_MAX_ROWS rows, ~1 GB, at most). Once a plain set was
+ * needed, the largest is kept as the spare: 60 to 120 bytes per fill of the largest call that
+ * used one (they grow by doubling). So a job that outgrew the primary leaves its ~1 GB
+ * committed beside the spare. Plus one plain set per job running beside the one that holds the
+ * primary. `releaseScratch` drops both kept sets (a dropped primary is freed by the next GC
+ * that visits it, not sooner).
  */
 
 /** The window's fills, one row per fill in ingest order (engine.ts, `createIngest`). */
@@ -82,7 +88,10 @@ interface PrimarySet {
 let primary: PrimarySet | undefined;
 /** Set once reserving the primary's address space failed (a capped address space): plain sets only. */
 let primaryRefused = false;
-/** Whether the primary set is in use (held by a job, or its views handed out by `workspace`). */
+/**
+ * Whether a job holds the primary set. `workspace` hands out its views only while no job does,
+ * for one synchronous call, so it does not set this.
+ */
 let primaryHeld = false;
 /** The largest plain set given back, reused while the primary is held. */
 let spare: PlainSet | undefined;
@@ -121,12 +130,18 @@ function growPrimary(p: PrimarySet, rows: number): void {
   if (rows <= p.capacity) return;
   // A quarter more than asked, so a job growing page by page grows a few dozen times at most.
   const c = Math.min(PRIMARY_MAX_ROWS, Math.max(rows, MIN_ROWS, Math.ceil(p.capacity * 1.25)));
-  p.rec.grow(c * REC * 8);
-  p.ts.grow(c * 8);
-  p.tsA.grow(c * 8);
-  p.sel.grow(c * 4);
-  p.orderA.grow(c * 4);
-  p.orderB.grow(c * 4);
+  // A grow that failed part-way (memory exhausted) left some columns longer than `capacity`:
+  // a SharedArrayBuffer never shrinks, so those are left as they are.
+  for (const [b, bytesPerRow] of [
+    [p.rec, REC * 8],
+    [p.ts, 8],
+    [p.tsA, 8],
+    [p.sel, 4],
+    [p.orderA, 4],
+    [p.orderB, 4],
+  ] as const) {
+    if (b.byteLength < c * bytesPerRow) b.grow(c * bytesPerRow);
+  }
   p.capacity = c;
 }
 

@@ -23,7 +23,7 @@ import { sessionLogSubject } from '../../protocol/log/entry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { JobProgress, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { computeAggregatesDaily, ingestedAggregatesDaily } from '../aggregates/daily.js';
-import { AggregatesInputError, createIngest } from '../aggregates/engine.js';
+import { AggregatesInputError, createIngest, type AggregatesIngest } from '../aggregates/engine.js';
 import { signAggregates } from '../aggregates/sign.js';
 import { createTradeHistorySource } from '../exchanges/connector.js';
 import type { ApiCredentials, Fill } from '../exchanges/types.js';
@@ -107,10 +107,32 @@ async function runJob(
   // Each page's new fills are parsed into the engine's columns as they arrive, so after the
   // last page only the aggregation remains. A fill the engine refuses only drops the ingest:
   // the one-call path below then refuses it as it always did (same error, same inputs).
-  let ingest = refusalAsNone(() => createIngest({ from, to }));
+  const ingest = refusalAsNone(() => createIngest({ from, to }));
+  try {
+    return await listAndSign(state, params, { from, to }, source, ingest, progress, signal);
+  } finally {
+    // However the job ends (a refused page, a failed or cancelled listing, a refusal of the
+    // figures), its ingest gives back the work buffers it holds (engine.ts, `release`).
+    ingest?.release();
+  }
+}
+
+async function listAndSign(
+  state: EnclaveState,
+  params: MethodParams<'aggregates.start'>,
+  { from, to }: { from: number; to: number },
+  source: ReturnType<typeof createTradeHistorySource>,
+  ingest: AggregatesIngest | undefined,
+  progress: (p: JobProgress) => void,
+  signal: AbortSignal,
+): Promise<SignedAggregates> {
+  const { credential } = params;
+  let feeding = ingest;
   const onFills = (page: readonly Fill[]) => {
-    const into = ingest;
-    if (into) ingest = refusalAsNone(() => (into.add(page), into));
+    const into = feeding;
+    if (into) feeding = refusalAsNone(() => (into.add(page), into));
+    // Refused: its work buffers back now, not when the listing ends.
+    if (into && !feeding) into.release();
   };
   // The cancel flag is checked between pages (every page reports progress) as well as by
   // every request the connector sends (the signal).
@@ -144,7 +166,7 @@ async function runJob(
   try {
     const opts = { from: windowFrom, to, reportingCurrency: params.reporting_currency };
     figures =
-      (ingest && ingestedAggregatesDaily(ingest, opts)) ??
+      (feeding && ingestedAggregatesDaily(feeding, opts)) ??
       computeAggregatesDaily(listing.fills, opts);
   } catch (err) {
     // A fill the engine refuses came from the exchange's answer (the connector validated its shape).
