@@ -328,9 +328,10 @@ async function measureAggregates(): Promise<AggregatesBenchResult> {
     const ingest = ingestPages(h.pages, h);
     return timed(() => (sink += afterIngest(ingest)));
   });
-  // The first call at each size (ascending) grows the engine's reused work buffers
-  // (src/enclave/aggregates/scratch.ts) and pays the GC that fresh external memory
-  // triggers: what a single job in a fresh enclave pays. The rounds after it reuse them.
+  // The first one-call run at each size (ascending). The work buffers already hold the largest
+  // size (grown by the fresh runs above; src/enclave/aggregates/scratch.ts), so this is the
+  // size's first run through the engine's code, not the buffers' growth: that is measured by
+  // the fresh runs above. The rounds after it are the steady state.
   const first = histories.map((h) =>
     timed(() => {
       sink += computeAggregates(h.fills, { from: h.from, to: h.to }).trades;
