@@ -101,6 +101,24 @@ export async function measureConcurrent(
   return { ...rate(ops, ms), calls: lat.length, latenciesUs: Float64Array.from(lat) };
 }
 
+/**
+ * A warm-up by count: `workers` concurrent loops call `fn` until `calls` calls have completed.
+ * For a path whose functions run once per operation, V8 optimizes them after some hundreds of
+ * operations whatever the wall time, so a warm-up by time is too short when each operation is
+ * slow (a login: ~10 ms of Argon2id).
+ */
+export async function runCalls(
+  fn: (i: number) => Promise<unknown>,
+  opts: { workers: number; calls: number },
+): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: opts.workers }, async () => {
+      while (i < opts.calls) await fn(i++);
+    }),
+  );
+}
+
 /** Nearest-rank percentile (p in 0..100) of unsorted samples; NaN when empty. */
 export function percentile(samples: ArrayLike<number>, p: number): number {
   if (samples.length === 0) return Number.NaN;
