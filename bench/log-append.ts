@@ -183,7 +183,7 @@ export async function runLogAppend(shared?: BenchService): Promise<LogAppendResu
     const r = await measureConcurrent(commit, { workers: concurrency, budgetMs, warmupMs: 0 });
     measuring = false;
     await log.drain();
-    const { cpu, phases } = profile.stop(entries);
+    const { cpu, phases } = await profile.stop(entries);
     const after = log.latest()!;
     const tree = log.tree();
     const treeMatchesCheckpoint =

@@ -68,6 +68,10 @@ export function processSetCpu() {
       }
       started = true;
     },
+    /** How many processes were sampled (0 where /proc cannot see the server: it is remote). */
+    processes(): number {
+      return lastSeen.size;
+    },
     /** CPU ms spent in the window by every process sampled. */
     totalMs(): number {
       let sum = 0;
@@ -80,15 +84,21 @@ export function processSetCpu() {
 /**
  * Samples the CPU time of the PostgreSQL backends serving `databaseUrl` (every 200 ms, from a
  * connection of its own, which is not counted) until `stop()`, which returns their CPU ms.
+ * `serverProcesses`: also the server's WAL writer, background writer and checkpointer, which
+ * work for every database (the log's figures count them; the submit_key ones do not).
  */
-export async function databaseCpu(databaseUrl: string) {
+export async function databaseCpu(databaseUrl: string, { serverProcesses = false } = {}) {
   const c = new pg.Client({ connectionString: databaseUrl });
   await c.connect();
   const set = processSetCpu();
   const sample = async () => {
     const { rows } = await c.query<{ pid: number }>(
       `SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        WHERE (datname = current_database()${
+          serverProcesses
+            ? ` OR backend_type IN ('walwriter', 'background writer', 'checkpointer')`
+            : ''
+        }) AND pid <> pg_backend_pid()`,
     );
     set.sample(rows.map((r) => r.pid));
   };
@@ -98,6 +108,8 @@ export async function databaseCpu(databaseUrl: string) {
     busy = busy.then(sample, sample);
   }, 200);
   return {
+    /** How many server processes were seen (0: the server is not on this machine). */
+    processes: () => set.processes(),
     async stop(): Promise<number> {
       clearInterval(timer);
       await busy;

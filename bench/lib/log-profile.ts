@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Queryable, QueryOptions } from '../../src/host/db/database.js';
+import { databaseCpu } from './cpu.js';
 import type { BenchService } from './service.js';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
@@ -31,17 +32,6 @@ export function processCpuMs(pid: number): number | null {
   } catch {
     return null;
   }
-}
-
-/** The server processes that work for the bench's database, if the server runs here. */
-async function postgresPids(s: BenchService): Promise<number[]> {
-  if (s.engine !== 'postgres') return [];
-  const { rows } = await s.service.db.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity
-      WHERE datname = current_database()
-         OR backend_type IN ('walwriter', 'background writer', 'checkpointer')`,
-  );
-  return rows.map((r) => r.pid).filter((pid) => processCpuMs(pid) !== null);
 }
 
 export interface CpuPerEntry {
@@ -74,12 +64,11 @@ const mean = (v: readonly number[]) => (v.length ? v.reduce((a, b) => a + b, 0) 
 export async function startLogProfile(s: BenchService) {
   const svc = s.service;
   const enclavePid = svc.enclave.pid();
-  const pgPids = await postgresPids(s);
-  const pgCpu = () => {
-    let sum = 0;
-    for (const pid of pgPids) sum += processCpuMs(pid) ?? 0;
-    return sum;
-  };
+  // Sampled through the run: the pool opens and closes backends while it runs (lib/cpu.ts).
+  const pgCpu =
+    s.engine === 'postgres' && s.databaseUrl
+      ? await databaseCpu(s.databaseUrl, { serverProcesses: true })
+      : null;
   const phases = {
     beginToLock: [] as number[],
     locked: [] as number[],
@@ -135,11 +124,10 @@ export async function startLogProfile(s: BenchService) {
 
   const host0 = process.cpuUsage();
   const enclave0 = enclavePid === null ? null : processCpuMs(enclavePid);
-  const pg0 = pgCpu();
   const wall0 = performance.now();
 
   return {
-    stop(entries: number): { cpu: CpuPerEntry; phases: BatchPhases } {
+    async stop(entries: number): Promise<{ cpu: CpuPerEntry; phases: BatchPhases }> {
       const wallMs = performance.now() - wall0;
       db.transaction = transaction;
       enclave.call = call;
@@ -149,7 +137,8 @@ export async function startLogProfile(s: BenchService) {
       const hostUs = perEntry((host.user + host.system) / 1000);
       const enclaveUs =
         enclave0 === null || enclave1 === null ? null : perEntry(enclave1 - enclave0);
-      const postgresUs = pgPids.length > 0 ? perEntry(pgCpu() - pg0) : null;
+      const pgMs = pgCpu ? await pgCpu.stop() : 0;
+      const postgresUs = pgCpu && pgCpu.processes() > 0 ? perEntry(pgMs) : null;
       const totalUs = hostUs + (enclaveUs ?? 0) + (postgresUs ?? 0);
       const cores = availableParallelism();
       return {
