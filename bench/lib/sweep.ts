@@ -1,5 +1,5 @@
 /**
- * The concurrency sweep of `submit-key`: a closed-loop load generator reaches at most
+ * The concurrency sweep of `submit-key` and `wallet-sign`: a closed-loop load generator reaches at most
  * connections / latency, so with too few connections it measures the service's latency, not
  * what the service can take. Short runs at rising concurrency find where the rate stops
  * rising; the measured run then uses the best of them.
@@ -23,12 +23,15 @@ export const SWEEP_GAIN = 1.05;
 
 /**
  * The concurrency the measured run uses: the sweep's point with the best rate among the valid
- * ones (every request answered 200); the first level when none is valid.
+ * ones (every request answered 200); the first of `levels` when none is valid.
  */
-export function pickConcurrency(points: readonly SweepPoint[]): number {
+export function pickConcurrency(
+  points: readonly SweepPoint[],
+  levels: readonly number[] = SWEEP_LEVELS,
+): number {
   let best: SweepPoint | undefined;
   for (const p of points) if (p.valid && (!best || p.okPerSec > best.okPerSec)) best = p;
-  return best?.connections ?? SWEEP_LEVELS[0];
+  return best?.connections ?? levels[0]!;
 }
 
 /**
