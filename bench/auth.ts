@@ -15,11 +15,12 @@
  *   per request of only the parts any implementation needs, each measured in this run, and the
  *   share of the raw ceiling the cores allow at that cost (AuthBenchResult.floor).
  */
-import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { hash, verify as argonVerify } from '@node-rs/argon2';
 import { accessTokenVerifier } from '../src/client/index.js';
+import { refreshTokenHash } from '../src/enclave/auth/tokens.js';
 import { authStatementsCpuMs } from './lib/auth-statements.js';
 import { cpuMs, selfCpuMs, threadsCpuMs } from './lib/cpu.js';
 import { floorOf, type Floor } from './lib/floor.js';
@@ -306,16 +307,13 @@ export async function runAuthBench(): Promise<AuthBenchResult> {
     );
     // The presented refresh token's hash (SHA-256, as stored): a refresh token must be checked
     // against what the server stored, and the server stores only its hash.
+    // The service's own function (src/enclave/auth/tokens.ts).
     const hashCpu0 = selfCpuMs();
-    let hashSink = 0;
-    const tokenHash = measureSync(
-      () => {
-        hashSink ^= createHash('sha256').update(first.refresh_token, 'ascii').digest()[0]!;
-      },
-      { budgetMs: pick(1000, 300), warmupMs: 0 },
-    );
+    const tokenHash = measureSync(() => refreshTokenHash(first.refresh_token), {
+      budgetMs: pick(1000, 300),
+      warmupMs: 0,
+    });
     const tokenHashMs = (selfCpuMs() - hashCpu0) / tokenHash.ops;
-    if (hashSink === 256) console.log('');
     // The database: a refresh must mark its token used and store the successor atomically (one
     // statement); a login must find the account and store its first refresh token. On the
     // service's engine, durable, each statement's own CPU (client, PGlite's WASM or the

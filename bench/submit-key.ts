@@ -49,7 +49,7 @@ import {
 } from '../src/enclave/crypto/node-primitives.js';
 import type { EnvelopePrimitives } from '../src/protocol/envelope/primitives.js';
 import { cpuMs, databaseCpu, selfCpuMs } from './lib/cpu.js';
-import { floorOf } from './lib/floor.js';
+import { floorOf, type Floor } from './lib/floor.js';
 import { bareHttpCpuMs, load, type LoadRun } from './lib/http-load.js';
 import { fmt, fmtRatio, measureSync, percentile, pick, printTable } from './lib/measure.js';
 import { baseUrl, useService, type BenchService } from './lib/service.js';
@@ -111,20 +111,17 @@ export interface SubmitKeyResult {
   cpuCeilingPerSec: number;
   cpuBound: 'all cores' | 'host main thread' | 'enclave main thread';
   /**
-   * The floor: CPU per submission (ms) of only the parts any implementation of this request
-   * needs on this machine, each measured in this run: the load generator's request, a bare
-   * HTTP server's answer, the envelope's crypto (the ceiling above, one core) and the
-   * database ceiling's own CPU per request (its client and, on PostgreSQL, its backends);
-   * `perSec`: what the cores allow at that cost, and `ofDbCeiling` that rate over the database
-   * ceiling. When it is below a goal's ratio, no implementation reaches the goal here.
+   * The floor (lib/floor.ts): CPU per submission (ms) of only the parts any implementation of
+   * this request needs on this machine, each measured in this run: the load generator's
+   * request, a bare HTTP server's answer, the envelope's crypto (the ceiling above, one core)
+   * and the database ceiling's own CPU per request (its client and, on PostgreSQL, its
+   * backends); what the cores allow at that cost, and that rate over the database ceiling
+   * (`ofCeiling`). When it is below a goal's ratio, no implementation reaches the goal here.
    */
-  floor: {
-    parts: { client: number; httpServer: number; envelope: number; database: number };
-    ms: number;
-    perSec: number;
-    ofDbCeiling: number;
-  };
+  floor: Floor<SubmitKeyFloorPart>;
 }
+
+export type SubmitKeyFloorPart = 'client' | 'httpServer' | 'envelope' | 'database';
 
 const PATH = '/enclave/submit_key';
 const METADATA = { exchange: 'binance', label: 'bench', ttl: 3600 } as const;
@@ -470,12 +467,7 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
       cpuMs: cpu,
       cpuCeilingPerSec,
       cpuBound,
-      floor: {
-        parts: floorParts,
-        ms: floor.ms,
-        perSec: floor.perSec,
-        ofDbCeiling: floor.ofCeiling,
-      },
+      floor,
     };
 
     if (sweep.length > 0) {
@@ -562,7 +554,7 @@ export async function runSubmitKey(shared?: BenchService): Promise<SubmitKeyResu
           [`database ceiling's own`]: floorParts.database,
           'floor ms': floor.ms,
           'floor allows 200/s': floor.perSec,
-          'of the database ceiling': fmtRatio(result.floor.ofDbCeiling),
+          'of the database ceiling': fmtRatio(floor.ofCeiling),
         },
       ],
     );

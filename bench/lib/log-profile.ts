@@ -13,26 +13,10 @@
  *   call, and COMMIT. The head lock is held from the lock statement to the end of COMMIT; its
  *   share of the run's wall time says how close the run is to the head-locked sequence.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Queryable, QueryOptions } from '../../src/host/db/database.js';
-import { databaseCpu } from './cpu.js';
+import { cpuMs, databaseCpu } from './cpu.js';
 import type { BenchService } from './service.js';
-
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
-
-/** CPU ms (user + system) a process has used, or null if /proc cannot tell (not Linux, gone). */
-export function processCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm) ": state is the first; utime and stime are fields 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / USER_HZ;
-  } catch {
-    return null;
-  }
-}
 
 export interface CpuPerEntry {
   /** This process: the host, the bench's callers, and PGlite when it is the engine. */
@@ -123,7 +107,8 @@ export async function startLogProfile(s: BenchService) {
   }) as typeof enclave.call;
 
   const host0 = process.cpuUsage();
-  const enclave0 = enclavePid === null ? null : processCpuMs(enclavePid);
+  // NaN where /proc cannot tell (not Linux, or the process is gone).
+  const enclave0 = cpuMs(enclavePid);
   const wall0 = performance.now();
 
   return {
@@ -132,11 +117,11 @@ export async function startLogProfile(s: BenchService) {
       db.transaction = transaction;
       enclave.call = call;
       const host = process.cpuUsage(host0);
-      const enclave1 = enclavePid === null ? null : processCpuMs(enclavePid);
+      const enclave1 = cpuMs(enclavePid);
       const perEntry = (ms: number) => (ms * 1000) / Math.max(1, entries);
       const hostUs = perEntry((host.user + host.system) / 1000);
       const enclaveUs =
-        enclave0 === null || enclave1 === null ? null : perEntry(enclave1 - enclave0);
+        Number.isNaN(enclave0) || Number.isNaN(enclave1) ? null : perEntry(enclave1 - enclave0);
       const pgMs = pgCpu ? await pgCpu.stop() : 0;
       const postgresUs = pgCpu && pgCpu.processes() > 0 ? perEntry(pgMs) : null;
       const totalUs = hostUs + (enclaveUs ?? 0) + (postgresUs ?? 0);
