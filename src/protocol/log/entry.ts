@@ -7,7 +7,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
 import { bytesToHex, hexBytes, utf8 } from '../encoding.js';
-import { jcsBytes } from '../jcs.js';
+import { jcs } from '../jcs.js';
 import { leafHash } from './merkle.js';
 
 export const LOG_ENTRY_TYPES = [
@@ -99,9 +99,101 @@ export function sessionLogSubject(sessionId: string): string {
   return bytesToHex(sha256(utf8.encode(`cloister/log/session/v1\n${sessionId.toLowerCase()}`)));
 }
 
+/** One object level of LogEntrySchema: its keys sorted as RFC 8785 sorts them, its sub-objects. */
+interface EntryLevel {
+  keys: readonly string[];
+  /** Each key as JSON.stringify writes it, with the colon: `"key":`. */
+  quoted: readonly string[];
+  allowed: ReadonlySet<string>;
+  nested: ReadonlyMap<string, EntryLevel>;
+}
+
+function entryLevel(shape: Record<string, z.ZodType>): EntryLevel {
+  // Default sort: by UTF-16 code units, the order RFC 8785 §3.2.3 prescribes.
+  const keys = Object.keys(shape).sort();
+  const nested = new Map<string, EntryLevel>();
+  for (const k of keys) {
+    let s: z.ZodType = shape[k]!;
+    if (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    if (s instanceof z.ZodObject) nested.set(k, entryLevel(s.shape as Record<string, z.ZodType>));
+  }
+  return {
+    keys,
+    quoted: keys.map((k) => `${JSON.stringify(k)}:`),
+    allowed: new Set(keys),
+    nested,
+  };
+}
+
+/** Every key of LogEntrySchema, level by level, read off the schema once (tests check it). */
+export const LOG_ENTRY_LEVELS: EntryLevel = entryLevel(
+  LogEntrySchema.shape as unknown as Record<string, z.ZodType>,
+);
+
+/** A code unit of a surrogate (paired or not): such strings are left to jcs(). */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * RFC 8785 for a value shaped like a LogEntry, or null where this shortcut does not apply (the
+ * caller then runs jcs()). Why it equals jcs() whenever it returns a string: jcs() (the
+ * `canonicalize` package) serializes an object as its own enumerable keys whose values are not
+ * undefined, sorted by UTF-16 code units, each as JSON.stringify(key) ":" value; strings and
+ * numbers as JSON.stringify does, after refusing lone surrogates and non-finite numbers. Here:
+ * - only plain objects (prototype Object.prototype, no toJSON) are taken, and every enumerable
+ *   key (own or inherited) must be an own key of this level of the schema;
+ * - the keys are emitted in the level's sorted list, skipping undefined values, and their count
+ *   must equal the count of own enumerable keys with a defined value, so the emitted set is
+ *   exactly that set (nothing inherited, non-enumerable or unknown slips in or out);
+ * - each key is written as JSON.stringify(key) (computed once per key), as jcs() does;
+ * - values are strings without surrogate code units (JSON.stringify as in jcs) or finite
+ *   numbers (JSON.stringify as in jcs), or for a sub-object of the schema, this same function.
+ * Anything else (another type, an array, null, a boolean) returns null. It is about 3× faster
+ * than jcs() for a log entry (no sorting, no cycle tracking, one string built), and every entry
+ * is serialized on the host and again in the enclave. JSON.stringify with a property-list
+ * replacer was measured too: it leaves V8's fast path and gains little.
+ */
+function canonicalEntry(o: unknown, level: EntryLevel): string | null {
+  if (typeof o !== 'object' || o === null || Object.getPrototypeOf(o) !== Object.prototype) {
+    return null;
+  }
+  const obj = o as Record<string, unknown>;
+  if (obj.toJSON !== undefined) return null;
+  let own = 0;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k) || !level.allowed.has(k)) return null;
+    if (obj[k] !== undefined) own++;
+  }
+  let out = '{';
+  let n = 0;
+  for (let i = 0; i < level.keys.length; i++) {
+    const k = level.keys[i]!;
+    const v = obj[k];
+    if (v === undefined) continue;
+    const sub = level.nested.get(k);
+    let s: string | null;
+    if (sub) s = canonicalEntry(v, sub);
+    else if (typeof v === 'string') s = SURROGATE.test(v) ? null : JSON.stringify(v);
+    else if (typeof v === 'number') s = Number.isFinite(v) ? JSON.stringify(v) : null;
+    else s = null;
+    if (s === null) return null;
+    out += (n++ === 0 ? '' : ',') + level.quoted[i]! + s;
+  }
+  return n === own ? out + '}' : null;
+}
+
+/** canonicalEntry at the top level: the shortcut alone (tests check it against jcs()). */
+export function canonicalLogEntry(value: unknown): string | null {
+  return canonicalEntry(value, LOG_ENTRY_LEVELS);
+}
+
+/** The entry's RFC 8785 canonical JSON text (what the log stores). */
+export function logEntryText(entry: LogEntry): string {
+  return canonicalLogEntry(entry) ?? jcs(entry);
+}
+
 /** The bytes a leaf hashes: the entry's RFC 8785 canonical JSON. */
 export function logEntryBytes(entry: LogEntry): Uint8Array {
-  return jcsBytes(entry);
+  return utf8.encode(logEntryText(entry));
 }
 
 export function logEntryLeafHash(entry: LogEntry): Uint8Array {
