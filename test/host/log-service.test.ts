@@ -17,7 +17,7 @@ import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
 import { bytesToBase64 } from '../../src/protocol/encoding.js';
 import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
-import { CompactRange } from '../../src/protocol/log/merkle.js';
+import { CompactRange, MerkleStage } from '../../src/protocol/log/merkle.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
 import {
   LOG_APPEND_MAX_ENTRIES,
@@ -368,13 +368,18 @@ describe('log service batching and failure handling', () => {
   it('checks an append while the enclave call is in flight: the expected root is ready before the answer', async () => {
     await setup();
     await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
-    // Counts CompactRange appends: the in-process enclave's own (all made inside the call, before
-    // its first await) and the host's (the root its checkpoint must have).
+    // Counts CompactRange appends, the in-process enclave's own (all made inside the call, before
+    // its first await), and MerkleStage appends, the host's (the root its checkpoint must have).
     const append = CompactRange.prototype.append;
+    const stageAppend = MerkleStage.prototype.append;
     let appended = 0;
     CompactRange.prototype.append = function (this: CompactRange, leaf: Uint8Array) {
       appended++;
       append.call(this, leaf);
+    };
+    MerkleStage.prototype.append = function (this: MerkleStage, leaf: Uint8Array) {
+      appended++;
+      stageAppend.call(this, leaf);
     };
     const seen: number[] = [];
     try {
@@ -390,6 +395,7 @@ describe('log service batching and failure handling', () => {
       assert.deepEqual(logged.indexes, [1, 2, 3]);
     } finally {
       CompactRange.prototype.append = append;
+      MerkleStage.prototype.append = stageAppend;
     }
     assert.deepEqual(
       seen,

@@ -399,3 +399,100 @@ describe('merkle: CompactRange', () => {
     );
   });
 });
+
+describe('merkle: a stage (appends on paper) and the tree appending its leaves', () => {
+  const other = (i: number) => leafOf(data(1_000_000 + i));
+
+  it('a stage has the root and size of the tree with its leaves, at every step', () => {
+    fc.assert(
+      fc.property(twoSizes(BIG), ([n, k]) => {
+        const t = MerkleTree.fromLeafHashes(leaves.slice(0, n));
+        const stage = t.stage();
+        assert.equal(stage.size, n);
+        assert.equal(hex(stage.root()), hex(tree.root(n)));
+        const end = Math.min(k, n + 300);
+        for (let j = n; j < end; j++) {
+          stage.append(leaves[j]!);
+          assert.equal(stage.size, j + 1);
+          assert.equal(hex(stage.root()), hex(tree.root(j + 1)));
+        }
+        // The tree itself is unchanged.
+        assert.equal(t.size, n);
+        assert.equal(hex(t.root()), hex(tree.root(n)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('the tree ends the same whatever it appends after a stage: its leaves, some, others', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: SMALL }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.constantFrom('same', 'prefix-then-other', 'other-first', 'restaged', 'after-more'),
+        (n, k, cut, how) => {
+          const t = MerkleTree.fromLeafHashes(leaves.slice(0, n));
+          const staged = leaves.slice(n, n + k);
+          const stage = t.stage();
+          for (const h of staged) stage.append(h);
+          let appended: Uint8Array[];
+          if (how === 'same') appended = staged;
+          else if (how === 'prefix-then-other')
+            appended = [...staged.slice(0, cut), ...Array.from({ length: 5 }, (_, i) => other(i))];
+          else if (how === 'other-first') appended = [other(0), ...staged];
+          else if (how === 'restaged') {
+            // A newer stage replaces it; the old one's leaves are then hashed as usual.
+            t.stage().append(other(1));
+            appended = staged;
+          } else {
+            appended = staged.slice(0, cut);
+            for (const h of appended) t.append(h);
+            // Staged further after the tree took some of it.
+            stage.append(other(2));
+            appended = [...staged.slice(cut), other(2)];
+          }
+          for (const h of appended) t.append(h);
+          const all =
+            how === 'after-more'
+              ? [...leaves.slice(0, n), ...staged, other(2)]
+              : [...leaves.slice(0, n), ...appended];
+          const fresh = MerkleTree.fromLeafHashes(all);
+          assert.equal(t.size, fresh.size);
+          for (let s = 0; s <= all.length; s += Math.max(1, Math.floor(all.length / 40))) {
+            assert.equal(hex(t.root(s)), hex(fresh.root(s)));
+            assert.deepEqual(hexes(t.compactRange(s)), hexes(fresh.compactRange(s)));
+          }
+          assert.equal(hex(t.root()), hex(mth(all)));
+          if (all.length > 0) {
+            const i = all.length - 1;
+            assert.deepEqual(hexes(t.inclusionProof(i)), hexes(fresh.inclusionProof(i)));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("the tree takes the stage's node hashes instead of computing them again", () => {
+    // White box: a node altered in the stage after the fact shows up in the tree.
+    const t = MerkleTree.fromLeafHashes(leaves.slice(0, 6));
+    const stage = t.stage();
+    stage.append(leaves[6]!);
+    stage.append(leaves[7]!);
+    stage.node(1, 3).fill(0);
+    t.append(leaves[6]!);
+    t.append(leaves[7]!);
+    // Leaf 4's proof at size 8 holds node (1, 3), the subtree of leaves 6 and 7.
+    assert.notDeepEqual(hexes(t.inclusionProof(4)), hexes(tree.inclusionProof(4, 8)));
+    // Leaves it did not stage are hashed as usual.
+    const u = MerkleTree.fromLeafHashes(leaves.slice(0, 6));
+    const s2 = u.stage();
+    s2.append(other(6));
+    s2.append(other(7));
+    s2.node(1, 3).fill(0);
+    u.append(leaves[6]!);
+    u.append(leaves[7]!);
+    assert.deepEqual(hexes(u.inclusionProof(4)), hexes(tree.inclusionProof(4, 8)));
+  });
+});

@@ -41,7 +41,13 @@ import {
 } from '../../protocol/encoding.js';
 import { logEntryBytes, type LogEntry } from '../../protocol/log/entry.js';
 import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
-import { CompactRange, EMPTY_ROOT, MerkleTree, leafHash } from '../../protocol/log/merkle.js';
+import {
+  CompactRange,
+  EMPTY_ROOT,
+  MerkleTree,
+  leafHash,
+  type MerkleStage,
+} from '../../protocol/log/merkle.js';
 import { parseNote } from '../../protocol/log/note.js';
 import {
   LOG_APPEND_MAX_ENTRIES,
@@ -128,11 +134,11 @@ export interface LogServiceDeps {
 
 /**
  * What the enclave's `log.append` answer for `chunk` must be, worked out on this side (while the
- * call is in flight): `range` (the stored leaves) extended with the chunk's leaf hashes, its
+ * call is in flight): `range` (the tree's stage) extended with the chunk's leaf hashes, its
  * size and root, the leaf hashes as the answer spells them, and the leaf rows to store.
  */
 function expect(
-  range: CompactRange,
+  range: MerkleStage,
   first: number,
   chunk: readonly LogEntry[],
   ours: readonly { text: string; hash: Uint8Array; hex: string }[],
@@ -516,7 +522,8 @@ export function createLogService(deps: LogServiceDeps) {
         // (leaves other instances committed since this tree's size).
         await catchUp(tx, await deps.store.lockHead(tx));
         // The checkpoints must be over exactly the stored leaves plus these.
-        const range = CompactRange.fromState(tree.size, tree.compactRange(tree.size));
+        // Staged on the tree: once committed, extend() takes the node hashes computed here.
+        const range = tree.stage();
         signedIn = epoch;
         // Every chunk's leaves and checkpoint, written once the enclave is done with the batch.
         const writes: { leaves: StoredLeafRow[]; checkpoint: StoredCheckpoint }[] = [];

@@ -215,6 +215,8 @@ class HashArray {
  */
 export class MerkleTree {
   private readonly levels: HashArray[] = [new HashArray()];
+  /** The latest stage() of this tree: appends of the leaves it staged take its node hashes. */
+  private staged: MerkleStage | null = null;
 
   static fromLeafHashes(hashes: readonly Uint8Array[]): MerkleTree {
     const t = new MerkleTree();
@@ -228,16 +230,34 @@ export class MerkleTree {
 
   append(leaf: Uint8Array): void {
     if (!is32(leaf)) throw new RangeError('leaf hash must be 32 bytes');
+    // The stage's parents are this leaf's if it staged this very leaf at this index: node hashes
+    // are a function of the leaves, the leaves before its base were already here when it was
+    // made (the tree only grows), and every leaf since then matched it (else it was dropped).
+    const stage = this.staged?.take(this.size, leaf) ? this.staged : null;
+    if (!stage) this.staged = null;
     this.levels[0]!.push(leaf);
     // Complete the parents this leaf finishes.
     let idx = this.size - 1;
     for (let k = 0; idx % 2 === 1; k++) {
       const level = this.levels[k]!;
-      const parent = nodeHash(level.get(idx - 1), level.get(idx));
+      const parent = stage
+        ? stage.node(k + 1, Math.floor(idx / 2))
+        : nodeHash(level.get(idx - 1), level.get(idx));
       if (!this.levels[k + 1]) this.levels.push(new HashArray());
       this.levels[k + 1]!.push(parent);
       idx = Math.floor(idx / 2);
     }
+  }
+
+  /**
+   * Appends on paper: a stage starts at this tree's size and takes leaf hashes like a
+   * CompactRange (size, root), without changing the tree. When the tree is then appended the
+   * same leaves (once they are stored), it takes the node hashes the stage computed instead of
+   * hashing them again; any other leaf drops the stage. Only the latest stage is kept.
+   */
+  stage(): MerkleStage {
+    this.staged = new MerkleStage(this.size, (k, i) => this.levels[k]!.get(i));
+    return this.staged;
   }
 
   appendMany(hashes: readonly Uint8Array[]): void {
@@ -318,5 +338,74 @@ export class MerkleTree {
 
   private checkIndex(index: number, size: number): void {
     if (!isSize(index) || index >= size) throw new RangeError('index is outside the tree');
+  }
+}
+
+/**
+ * Leaves appended to a MerkleTree of `base` leaves, without changing it (MerkleTree.stage):
+ * the node hashes they complete, per level, read from the tree below `base`.
+ */
+export class MerkleStage {
+  /** Per level k, the nodes from index floor(base / 2^k) on: those the staged leaves complete. */
+  private readonly added: Uint8Array[][] = [[]];
+  /** Leaves the tree has taken from this stage so far. */
+  private taken = 0;
+
+  constructor(
+    readonly base: number,
+    private readonly below: (level: number, index: number) => Uint8Array,
+  ) {}
+
+  get size(): number {
+    return this.base + this.added[0]!.length;
+  }
+
+  /** The node at (level, index): the tree's below this stage, else one this stage computed. */
+  node(level: number, index: number): Uint8Array {
+    const start = Math.floor(this.base / 2 ** level);
+    return index < start ? this.below(level, index) : this.added[level]![index - start]!;
+  }
+
+  append(leaf: Uint8Array): void {
+    if (!is32(leaf)) throw new RangeError('leaf hash must be 32 bytes');
+    let h: Uint8Array = leaf.slice();
+    this.added[0]!.push(h);
+    let idx = this.size - 1;
+    for (let k = 0; idx % 2 === 1; k++) {
+      h = nodeHash(this.node(k, idx - 1), h);
+      (this.added[k + 1] ??= []).push(h);
+      idx = Math.floor(idx / 2);
+    }
+  }
+
+  /** MTH of the tree with the staged leaves (as CompactRange.root). */
+  root(): Uint8Array {
+    const n = this.size;
+    if (n === 0) return EMPTY_ROOT;
+    // The perfect subtrees of the right edge, largest first; then folded from the right.
+    const edge: Uint8Array[] = [];
+    let lo = 0;
+    for (let k = Math.floor(Math.log2(n)); k >= 0; k--) {
+      if (Math.floor(n / 2 ** k) % 2 === 1) {
+        edge.push(this.node(k, lo / 2 ** k));
+        lo += 2 ** k;
+      }
+    }
+    let r = edge[edge.length - 1]!;
+    for (let i = edge.length - 2; i >= 0; i--) r = nodeHash(edge[i]!, r);
+    return r.slice();
+  }
+
+  /**
+   * The tree is appending `leaf` at `index`: true (and counted) if that is this stage's next
+   * leaf, so the parents it completes are this stage's nodes.
+   */
+  take(index: number, leaf: Uint8Array): boolean {
+    const ok =
+      index === this.base + this.taken &&
+      this.taken < this.added[0]!.length &&
+      equal(this.added[0]![this.taken]!, leaf);
+    if (ok) this.taken++;
+    return ok;
   }
 }
