@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   base64Bytes,
+  base64OfLength,
   base64ToBytes,
   base64ToBytesPortable,
   base64urlBytes,
@@ -18,6 +19,7 @@ import {
   bytesToBase64Portable,
   bytesToBase64url,
   bytesToHex,
+  bytesToHexPortable,
   concatBytes,
   hexBytes,
   hexToBytes,
@@ -271,6 +273,38 @@ describe('encoding: strictness', () => {
 });
 
 describe('encoding: zod schemas', () => {
+  it('base64OfLength(n) matches exactly the strings base64ToBytes decodes to n bytes', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ ';
+    const near = (s: string) =>
+      fc
+        .tuple(fc.nat(s.length), fc.constantFrom(...alphabet), fc.constantFrom('set', 'cut', 'add'))
+        .map(([i, c, how]) =>
+          how === 'set'
+            ? s.slice(0, i) + c + s.slice(i + 1)
+            : how === 'cut'
+              ? s.slice(0, i) + s.slice(i + 1)
+              : s.slice(0, i) + c + s.slice(i),
+        );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 70 }),
+        bytes.chain((b) =>
+          fc.oneof(fc.constant(bytesToBase64(b)), near(bytesToBase64(b)), fc.string()),
+        ),
+        (n, s) => {
+          let decodes: boolean;
+          try {
+            decodes = base64ToBytes(s).length === n;
+          } catch {
+            decodes = false;
+          }
+          assert.equal(base64OfLength(n).test(s), decodes, `${n} ${JSON.stringify(s)}`);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('base64Bytes / base64urlBytes / hexBytes accept exactly the canonical encoding of n bytes', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 48 }), bytes, (n, b) => {
@@ -289,6 +323,22 @@ describe('encoding: zod schemas', () => {
             !/[a-f]/.test(bytesToHex(b)),
           );
         }
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('the two hex encoders (Node Buffer here, a loop in browsers)', () => {
+  it('agree byte for byte, views included', () => {
+    fc.assert(
+      fc.property(bytes, (b) => {
+        const s = bytesToHexPortable(b);
+        assert.match(s, /^(?:[0-9a-f]{2})*$/);
+        assert.equal(bytesToHex(b), s);
+        const view = new Uint8Array([7, ...b, 9]).subarray(1, b.length + 1);
+        assert.equal(bytesToHex(view), s);
+        assert.deepEqual(hexToBytes(s), b);
       }),
       RUNS,
     );
