@@ -6,15 +6,16 @@
  *
  * Appends are batched: operations queue for at most `batchIntervalMs` (or until `batchMax`, or
  * until the batch before them is signed), then one transaction runs every queued operation,
- * writes their deferred rows with one multi-row INSERT per table (db/bulk.ts), makes one
- * enclave call that appends all their entries and signs one checkpoint, stores leaves and
- * checkpoint with one statement, and the commit releases every caller with its leaf indexes
- * and that checkpoint. If an operation fails, the batch runs again with a savepoint per
+ * writes their deferred rows with one multi-row INSERT per table (db/bulk.ts), has the enclave
+ * check and hash all their entries (`log.prepare`), then, under the head lock, append those leaf
+ * hashes and sign one checkpoint (`log.append { prepared }`), stores leaves and checkpoint with
+ * one statement, and the commit releases every caller with its leaf indexes and that
+ * checkpoint. If an operation fails, the batch runs again with a savepoint per
  * operation so that only the failing one is rejected.
  *
  * Batches are pipelined, as far as the head lock below allows: once a batch is signed, the next
- * one is cut and runs its operations (writes its rows) while the previous one stores its leaves
- * and commits. It takes the head lock and signs only once the previous batch is over (committed
+ * one is cut and runs its operations (writes its rows), hashes its entries and has the enclave
+ * prepare them while the previous one stores its leaves and commits. It takes the head lock and signs only once the previous batch is over (committed
  * and in the tree, or failed and the enclave log stopped), so signing and commits stay in batch
  * order and no batch is ever signed over leaves that were not stored.
  *
@@ -45,6 +46,7 @@ import { CompactRange, EMPTY_ROOT, MerkleTree, leafHash } from '../../protocol/l
 import { parseNote } from '../../protocol/log/note.js';
 import {
   LOG_APPEND_MAX_ENTRIES,
+  LOG_PREPARED_MAX,
   type MethodName,
   type MethodParams,
   type MethodResult,
@@ -126,22 +128,35 @@ export interface LogServiceDeps {
   metrics?: Pick<Metrics, 'logBatch'>;
 }
 
+/** An entry as this host stores it: canonical text, leaf hash (bytes and hex). */
+interface PreparedEntry {
+  text: string;
+  hash: Uint8Array;
+  hex: string;
+}
+
+/** Whether the enclave's leaf hashes (base64, as its answers spell them) are exactly `ours`. */
+function sameLeafHashes(theirs: readonly string[], ours: readonly PreparedEntry[]): boolean {
+  return (
+    theirs.length === ours.length && theirs.every((h, i) => h === bytesToBase64(ours[i]!.hash))
+  );
+}
+
 /**
  * What the enclave's `log.append` answer for `chunk` must be, worked out on this side (while the
  * call is in flight): `range` (the stored leaves) extended with the chunk's leaf hashes, its
- * size and root, the leaf hashes as the answer spells them, and the leaf rows to store.
+ * size and root, and the leaf rows to store.
  */
 function expect(
   range: CompactRange,
   first: number,
   chunk: readonly LogEntry[],
-  ours: readonly { text: string; hash: Uint8Array; hex: string }[],
+  ours: readonly PreparedEntry[],
 ) {
   for (const x of ours) range.append(x.hash);
   return {
     size: range.size,
     root: range.root(),
-    base64: ours.map((x) => bytesToBase64(x.hash)),
     leaves: chunk.map((e, i): StoredLeafRow => ({
       index: first + i,
       entry: ours[i]!.text,
@@ -493,7 +508,7 @@ export function createLogService(deps: LogServiceDeps) {
         // An entry that cannot be canonicalized fails the batch, but only once the previous
         // batch is over, as any failure after the operations' work does (a batch is never over
         // before the one ahead of it).
-        let prepared: { text: string; hash: Uint8Array; hex: string }[] = [];
+        let prepared: PreparedEntry[] = [];
         let unprepared: unknown = null;
         try {
           prepared = entries.map((e) => {
@@ -503,6 +518,29 @@ export function createLogService(deps: LogServiceDeps) {
           });
         } catch (err) {
           unprepared = err ?? new Error('entry not canonical');
+        }
+        // The enclave's per-entry work (its params check, canonical bytes and leaf hashes) does
+        // not depend on the head either: `log.prepare` does it here, per chunk, while the
+        // previous batch stores and commits, so that under the lock `log.append { prepared }`
+        // only extends the tree and signs. Every attempt prepares afresh (its entries may differ:
+        // a retried batch leaves out the operations it rejected); an id it leaves unused is
+        // dropped by the enclave (it holds LOG_PREPARED_MAX, oldest out). Its leaf hashes must
+        // be ours. A failed call or a mismatch fails the batch, once the previous batch is over,
+        // like an entry that cannot be canonicalized: nothing was signed, so no divergence. A
+        // batch of more chunks than the enclave holds sends the rest with their entries.
+        const preparedIds: string[] = [];
+        for (let at = 0; !unprepared && at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
+          if (preparedIds.length === LOG_PREPARED_MAX) break;
+          const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+          try {
+            const res = await deps.enclave.call('log.prepare', { entries: chunk });
+            if (!sameLeafHashes(res.leaf_hashes, prepared.slice(at, at + chunk.length))) {
+              throw new HostError('LOG_UNAVAILABLE');
+            }
+            preparedIds.push(res.id);
+          } catch (err) {
+            unprepared = err ?? new Error('log.prepare failed');
+          }
         }
         // Only this batch's rows overlap the previous batch's commit. It holds the head lock
         // until it commits, so signing waits for it anyway; waiting for it to be over here
@@ -522,15 +560,17 @@ export function createLogService(deps: LogServiceDeps) {
         const writes: { leaves: StoredLeafRow[]; checkpoint: StoredCheckpoint }[] = [];
         try {
           // One enclave call takes at most LOG_APPEND_MAX_ENTRIES (a large TTL sweep has more).
-          for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
+          for (let at = 0, k = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES, k++) {
             const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
             const first = range.size;
             const head = at === 0 ? headForEnclave() : undefined;
+            // The prepared chunk's id (no entries go out again), or its entries.
+            const id = preparedIds[k];
             sent = true;
-            const answer = deps.enclave.call(
-              'log.append',
-              head ? { entries: chunk, head } : { entries: chunk },
-            );
+            const answer = deps.enclave.call('log.append', {
+              ...(id === undefined ? { entries: chunk } : { prepared: id }),
+              ...(head ? { head } : {}),
+            });
             // While the enclave hashes and signs, work out here what its answer must be and the
             // rows to store (the head lock is held, so this time is the next batch's wait too).
             // The call's frame is written on a later tick: yield once so that it goes first.
@@ -554,10 +594,12 @@ export function createLogService(deps: LogServiceDeps) {
             };
             enclaveAt = { size: res.size, rootHash: '', note: res.checkpoint };
             if (!expected) throw failed;
+            // A prepared append's answer has no leaf hashes (the prepare answer's were checked,
+            // and the checkpoint's root below covers them); an append of entries has them.
+            const hashes = res.leaf_hashes;
             if (
               res.first_index !== first ||
-              res.leaf_hashes.length !== ours.length ||
-              res.leaf_hashes.some((h, i) => h !== expected.base64[i])
+              (hashes === undefined ? id === undefined : !sameLeafHashes(hashes, ours))
             ) {
               throw new Error('enclave log diverged from the stored log');
             }
