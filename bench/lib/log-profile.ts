@@ -35,9 +35,9 @@ export interface BatchPhases {
   /** Means per batch, ms. */
   beginToLockMs: number;
   lockedMs: number;
-  /** The `log.prepare` calls of a batch (before the head lock, overlapping the previous batch). */
+  /** A `log.prepare` call (one per chunk: before the head lock, overlapping the previous batch). */
   prepareMs: number;
-  /** The `log.append` calls of a batch (under the head lock). */
+  /** A `log.append` call (one per chunk, under the head lock). */
   enclaveMs: number;
   storeMs: number;
   commitMs: number;

@@ -10,14 +10,15 @@
  * check and hash all their entries (`log.prepare`), then, under the head lock, append those leaf
  * hashes and sign one checkpoint (`log.append { prepared }`), stores leaves and checkpoint with
  * one statement, and the commit releases every caller with its leaf indexes and that
- * checkpoint. If an operation fails, the batch runs again with a savepoint per
- * operation so that only the failing one is rejected.
+ * checkpoint. If an operation fails, the batch runs again with a savepoint per operation so that
+ * only the failing one is rejected.
  *
  * Batches are pipelined, as far as the head lock below allows: once a batch is signed, the next
  * one is cut and runs its operations (writes its rows), hashes its entries and has the enclave
- * prepare them while the previous one stores its leaves and commits. It takes the head lock and signs only once the previous batch is over (committed
- * and in the tree, or failed and the enclave log stopped), so signing and commits stay in batch
- * order and no batch is ever signed over leaves that were not stored.
+ * prepare them while the previous one stores its leaves and commits. It takes the head lock and
+ * signs only once the previous batch is over (committed and in the tree, or failed and the
+ * enclave log stopped), so signing and commits stay in batch order and no batch is ever signed
+ * over leaves that were not stored.
  *
  * The in-memory Merkle tree mirrors the stored leaves for proofs; it is rebuilt from the
  * database at start and only extended with leaves that are committed.
