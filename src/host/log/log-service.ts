@@ -503,6 +503,24 @@ export function createLogService(deps: LogServiceDeps) {
           }
         }
         const entries = done.flatMap((d) => d.entries);
+        // The enclave's per-entry work (its params check, canonical bytes and leaf hashes) does
+        // not depend on the head: `log.prepare` does it here, per chunk, while the previous batch
+        // stores and commits, so that under the lock `log.append { prepared }` only extends the
+        // tree and signs. The calls go out first and this side hashes the same entries while the
+        // enclave works (the frames are written on a later tick: yield once so they go first).
+        // Every attempt prepares afresh (its entries may differ: a retried batch leaves out the
+        // operations it rejected); an id it leaves unused is dropped by the enclave, which holds
+        // LOG_PREPARED_MAX (oldest out). A batch of more chunks than that sends the rest with
+        // their entries under the lock.
+        const preparing: Promise<MethodResult<'log.prepare'>>[] = [];
+        for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
+          if (preparing.length === LOG_PREPARED_MAX) break;
+          const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+          const call = (async () => deps.enclave.call('log.prepare', { entries: chunk }))();
+          void call.catch(() => undefined);
+          preparing.push(call);
+        }
+        if (preparing.length > 0) await new Promise<void>((r) => setImmediate(r));
         // Each entry's canonical bytes, hashed here and stored as the leaf's text below. None of
         // it depends on the head, so it is done before the wait and the lock (while the previous
         // batch commits): under the lock only the enclave call and the stores remain.
@@ -520,27 +538,20 @@ export function createLogService(deps: LogServiceDeps) {
         } catch (err) {
           unprepared = err ?? new Error('entry not canonical');
         }
-        // The enclave's per-entry work (its params check, canonical bytes and leaf hashes) does
-        // not depend on the head either: `log.prepare` does it here, per chunk, while the
-        // previous batch stores and commits, so that under the lock `log.append { prepared }`
-        // only extends the tree and signs. Every attempt prepares afresh (its entries may differ:
-        // a retried batch leaves out the operations it rejected); an id it leaves unused is
-        // dropped by the enclave (it holds LOG_PREPARED_MAX, oldest out). Its leaf hashes must
-        // be ours. A failed call or a mismatch fails the batch, once the previous batch is over,
-        // like an entry that cannot be canonicalized: nothing was signed, so no divergence. A
-        // batch of more chunks than the enclave holds sends the rest with their entries.
+        // The enclave's leaf hashes must be ours. A failed call or a mismatch fails the batch in
+        // the same way, once the previous batch is over: nothing was signed, so no divergence.
         const preparedIds: string[] = [];
-        for (let at = 0; !unprepared && at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
-          if (preparedIds.length === LOG_PREPARED_MAX) break;
-          const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+        for (const [k, call] of preparing.entries()) {
           try {
-            const res = await deps.enclave.call('log.prepare', { entries: chunk });
-            if (!sameLeafHashes(res.leaf_hashes, prepared.slice(at, at + chunk.length))) {
+            const res = await call;
+            const at = k * LOG_APPEND_MAX_ENTRIES;
+            const ours = prepared.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+            if (!unprepared && !sameLeafHashes(res.leaf_hashes, ours)) {
               throw new HostError('LOG_UNAVAILABLE');
             }
             preparedIds.push(res.id);
           } catch (err) {
-            unprepared = err ?? new Error('log.prepare failed');
+            unprepared ??= err ?? new Error('log.prepare failed');
           }
         }
         // Only this batch's rows overlap the previous batch's commit. It holds the head lock
