@@ -9,8 +9,8 @@
  *   (CPU µs per entry).
  * - The phases of each batch transaction, timed by wrapping `db.transaction` and the
  *   transaction's queries for the run (put back afterwards): from BEGIN to the head lock held
- *   (the wait for the previous batch), the statements under the lock, the `log.append` enclave
- *   call, and COMMIT. The head lock is held from the lock statement to the end of COMMIT; its
+ *   (the wait for the previous batch; it includes the `log.prepare` call, made before the wait),
+ *   the statements under the lock, the `log.append` enclave call, and COMMIT. The head lock is held from the lock statement to the end of COMMIT; its
  *   share of the run's wall time says how close the run is to the head-locked sequence.
  */
 import { availableParallelism } from 'node:os';
@@ -35,6 +35,9 @@ export interface BatchPhases {
   /** Means per batch, ms. */
   beginToLockMs: number;
   lockedMs: number;
+  /** A `log.prepare` call (one per chunk: before the head lock, overlapping the previous batch). */
+  prepareMs: number;
+  /** A `log.append` call (one per chunk, under the head lock). */
   enclaveMs: number;
   storeMs: number;
   commitMs: number;
@@ -56,6 +59,7 @@ export async function startLogProfile(s: BenchService) {
   const phases = {
     beginToLock: [] as number[],
     locked: [] as number[],
+    prepare: [] as number[],
     enclave: [] as number[],
     store: [] as number[],
     commit: [] as number[],
@@ -103,6 +107,7 @@ export async function startLogProfile(s: BenchService) {
       );
     } finally {
       if (method === 'log.append') phases.enclave.push(performance.now() - t0);
+      if (method === 'log.prepare') phases.prepare.push(performance.now() - t0);
     }
   }) as typeof enclave.call;
 
@@ -139,6 +144,7 @@ export async function startLogProfile(s: BenchService) {
           batches: phases.locked.length,
           beginToLockMs: mean(phases.beginToLock),
           lockedMs: mean(phases.locked),
+          prepareMs: mean(phases.prepare),
           enclaveMs: mean(phases.enclave),
           storeMs: mean(phases.store),
           commitMs: mean(phases.commit),

@@ -240,7 +240,7 @@ describe('transparency log: two writers on one database', () => {
     const forkTree = new MerkleTree();
     const es = Array.from({ length: size + 3 }, entry);
     const res = await callFork('log.append', { entries: es });
-    for (const h of res.leaf_hashes) forkTree.append(base64ToBytes(h));
+    for (const h of res.leaf_hashes!) forkTree.append(base64ToBytes(h));
     const forkHead = {
       checkpoint: res.checkpoint,
       frontier: forkTree.compactRange(forkTree.size).map(bytesToBase64),

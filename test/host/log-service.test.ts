@@ -21,6 +21,7 @@ import { CompactRange, MerkleStage } from '../../src/protocol/log/merkle.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
 import {
   LOG_APPEND_MAX_ENTRIES,
+  LOG_PREPARED_MAX,
   METHODS,
   type MethodName,
   type MethodParams,
@@ -41,7 +42,13 @@ const expired = (): LogEntry => ({
 describe('log service batching and failure handling', () => {
   let db: Db;
   let log: LogService;
+  /** Entries per `log.append` (a prepared one counts its prepare's entries). */
   let appends: number[];
+  /** Entries per `log.prepare`. */
+  let prepares: number[];
+  /** Each enclave call with its checked params, and each head lock taken, in order. */
+  let calls: { method: string; params: unknown }[];
+  let tamperPrepare: ((r: MethodResult<'log.prepare'>) => MethodResult<'log.prepare'>) | null;
   let diverged: number;
   let tamper: ((r: MethodResult<'log.append'>) => MethodResult<'log.append'>) | null;
   /** Awaited before a `log.append` answer is handed back (holds the call in flight). */
@@ -64,21 +71,35 @@ describe('log service batching and failure handling', () => {
     const publicKey = t.state.keyrings.credential.active!.logPublicKey();
     logKey = { name: logOrigin(publicKey), publicKey };
     appends = [];
+    prepares = [];
+    calls = [];
+    const preparedSizes = new Map<string, number>();
     diverged = 0;
     tamper = null;
+    tamperPrepare = null;
     hold = null;
     call = async <M extends MethodName>(
       method: M,
       params: MethodParams<M>,
     ): Promise<MethodResult<M>> => {
       const checked = METHODS[method].params.parse(params) as MethodParams<M>;
-      if (method === 'log.append')
-        appends.push((checked as MethodParams<'log.append'>).entries.length);
+      calls.push({ method, params: checked });
+      if (method === 'log.prepare')
+        prepares.push((checked as MethodParams<'log.prepare'>).entries.length);
+      if (method === 'log.append') {
+        const p = checked as MethodParams<'log.append'>;
+        appends.push(p.entries?.length ?? preparedSizes.get(p.prepared!) ?? -1);
+      }
       const handler = HANDLERS[method] as (
         state: typeof t.state,
         params: MethodParams<M>,
       ) => MethodResult<M> | Promise<MethodResult<M>>;
       const res = await handler(t.state, checked);
+      if (method === 'log.prepare') {
+        const r = res as MethodResult<'log.prepare'>;
+        preparedSizes.set(r.id, r.leaf_hashes.length);
+        if (tamperPrepare) return tamperPrepare(r) as MethodResult<M>;
+      }
       if (method === 'log.append' && hold) await hold();
       if (method === 'log.append' && tamper)
         return tamper(res as MethodResult<'log.append'>) as MethodResult<M>;
@@ -321,7 +342,11 @@ describe('log service batching and failure handling', () => {
   it('a divergent enclave answer stores nothing, fails every caller and restarts the enclave', async () => {
     await setup();
     await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
-    tamper = (r) => ({ ...r, leaf_hashes: r.leaf_hashes.map(() => 'A'.repeat(43) + '=') });
+    // Leaf hashes in a prepared answer (which has none) that are not the batch's.
+    tamper = (r) => ({
+      ...r,
+      leaf_hashes: Array.from({ length: r.size - r.first_index }, () => 'A'.repeat(43) + '='),
+    });
     const results = await Promise.allSettled(
       [1, 2, 3].map(() =>
         log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
@@ -435,6 +460,114 @@ describe('log service batching and failure handling', () => {
     assert.equal(next.checkpoint.size, 2);
   });
 
+  it('has the enclave prepare a batch before the head lock; the append under the lock carries only the id', async () => {
+    await setup(512, 1, undefined, (store) => ({
+      ...store,
+      lockHead: async (q) => {
+        calls.push({ method: 'head lock', params: null });
+        return store.lockHead(q);
+      },
+    }));
+    calls = [];
+    const logged = await log.commit({
+      work: async () => ({ result: null, entries: [expired(), expired()] }),
+    });
+    assert.deepEqual(logged.indexes, [0, 1]);
+    assert.deepEqual(
+      calls.map((c) => c.method),
+      ['log.prepare', 'head lock', 'log.append'],
+    );
+    const prep = calls[0]!.params as MethodParams<'log.prepare'>;
+    assert.equal(prep.entries.length, 2);
+    const append = calls[2]!.params as MethodParams<'log.append'>;
+    assert.equal(append.entries, undefined, 'no entries under the lock');
+    assert.match(append.prepared ?? '', /^[0-9a-f]{32}$/);
+    assert.deepEqual(appends, [2]);
+    assert.equal(await count('merkle_logs'), 2);
+  });
+
+  it('a failed log.prepare or one whose leaf hashes are not ours fails its batch unsigned: no restart, nothing stored', async () => {
+    await setup();
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    const failures: ((r: MethodResult<'log.prepare'>) => MethodResult<'log.prepare'>)[] = [
+      (r) => ({ ...r, leaf_hashes: r.leaf_hashes.map(() => 'A'.repeat(43) + '=') }),
+      (r) => ({ ...r, leaf_hashes: r.leaf_hashes.slice(1) }),
+      () => {
+        throw new EnclaveCallError('ENCLAVE_TIMEOUT');
+      },
+    ];
+    for (const f of failures) {
+      tamperPrepare = f;
+      const results = await Promise.allSettled([
+        log.commit({
+          async work(tx) {
+            await tx.query(`INSERT INTO ops_logs (event_type, details) VALUES ('test.op', '{}')`);
+            return { result: null, entries: [expired(), expired()] };
+          },
+        }),
+        log.commit({ work: async () => ({ result: null, entries: [expired()] }) }),
+      ]);
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        assert.equal((r.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
+      }
+    }
+    assert.deepEqual(appends, [1], 'the enclave was never asked to sign the failed batches');
+    assert.equal(diverged, 0);
+    assert.equal(log.isReady(), true);
+    assert.equal(await count('merkle_logs'), 1);
+    assert.equal(await count('ops_logs'), 0, "the failed batches' rows are rolled back");
+    tamperPrepare = null;
+    const next = await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    assert.deepEqual(next.indexes, [1]);
+  });
+
+  it('a batch that runs again after its prepare (40001 under the lock) prepares again and appends the new id', async () => {
+    let ended = 0;
+    await setup(512, 1, undefined, (store) => ({
+      ...store,
+      lockHead: async (q) => {
+        if (ended-- > 0) throw Object.assign(new Error('could not serialize'), { code: '40001' });
+        return store.lockHead(q);
+      },
+    }));
+    ended = 1;
+    const ids: string[] = [];
+    tamperPrepare = (r) => (ids.push(r.id), r);
+    const logged = await log.commit({
+      work: async () => ({ result: null, entries: [expired(), expired()] }),
+    });
+    assert.deepEqual(logged.indexes, [0, 1]);
+    assert.deepEqual(prepares, [2, 2], 'prepared once per attempt');
+    assert.deepEqual(appends, [2], 'signed once');
+    const sent = calls.filter((c) => c.method === 'log.append');
+    assert.deepEqual(
+      sent.map((c) => (c.params as MethodParams<'log.append'>).prepared),
+      [ids[1]],
+      "the second attempt's id; the first one's is never used",
+    );
+    assert.equal(diverged, 0);
+    assert.equal(await count('merkle_logs'), 2);
+  });
+
+  it(`prepares at most ${LOG_PREPARED_MAX} chunks of a batch ahead; the rest go with their entries`, async () => {
+    await setup();
+    const n = LOG_PREPARED_MAX * LOG_APPEND_MAX_ENTRIES + 3;
+    const entries = Array.from({ length: n }, expired);
+    const logged = await log.commit({ work: async () => ({ result: 'swept', entries }) });
+    assert.equal(logged.checkpoint.size, n);
+    assert.deepEqual(prepares, Array(LOG_PREPARED_MAX).fill(LOG_APPEND_MAX_ENTRIES));
+    const sent = calls
+      .filter((c) => c.method === 'log.append')
+      .map((c) => {
+        const p = c.params as MethodParams<'log.append'>;
+        return p.prepared ? 'prepared' : p.entries!.length;
+      });
+    assert.deepEqual(sent, [...Array(LOG_PREPARED_MAX).fill('prepared'), 3]);
+    assert.equal(await count('merkle_logs'), n);
+    assert.equal(diverged, 0);
+  });
+
   /** A second service on the same database, as after a host restart; its error lines and log.init calls. */
   async function reload(): Promise<{
     log: LogService;
@@ -506,7 +639,8 @@ describe('log service batching and failure handling', () => {
   /**
    * PostgreSQL only (a pool: two batch transactions can be open at once; PGlite runs one at a
    * time). Batch 1 is held in its leaves + checkpoint statement until batch 2 has written its
-   * rows, so the pipeline is observed by the order of events, not by timing. Batch 2 signs only
+   * rows and the enclave has prepared its entries (`log.prepare`, before the head lock), so the
+   * pipeline is observed by the order of events, not by timing. Batch 2 signs only
    * once batch 1 is over: it needs the head lock batch 1 holds (several writers).
    */
   describe('pipelined batches (PostgreSQL)', { skip: !process.env.TEST_DATABASE_URL }, () => {
@@ -518,7 +652,7 @@ describe('log service batching and failure handling', () => {
       database = undefined;
     });
 
-    /** Opens a fresh database; batch 1's store write waits until batch 2's rows are written. */
+    /** Opens a fresh database; batch 1's store write waits until batch 2 is prepared. */
     async function pipelineSetup(): Promise<string[]> {
       const events: string[] = [];
       let writes = 0;
@@ -533,7 +667,7 @@ describe('log service batching and failure handling', () => {
           async insertLeavesWithCheckpoint(q, leaves, cp) {
             const n = ++writes;
             if (n === 1) {
-              while (!events.includes('rows d')) await new Promise((r) => setImmediate(r));
+              while (!events.includes('prepared 2')) await new Promise((r) => setImmediate(r));
             } else {
               // What the other connections see: batch 1 committed before this batch signed.
               events.push(`batch ${n} signed over ${await count('merkle_logs')} committed`);
@@ -545,6 +679,8 @@ describe('log service batching and failure handling', () => {
       );
       await db.exec('CREATE TABLE side_effects (v text NOT NULL)');
       appends = [];
+      let prepared = 0;
+      tamperPrepare = (r) => (events.push(`prepared ${++prepared}`), r);
       return events;
     }
     function opWith(events: string[]) {
@@ -571,8 +707,10 @@ describe('log service batching and failure handling', () => {
         assert.deepEqual(events, [
           'rows a',
           'rows b',
+          'prepared 1',
           'rows c',
           'rows d',
+          'prepared 2',
           'stored 1',
           'batch 2 signed over 2 committed',
           'stored 2',
@@ -607,8 +745,15 @@ describe('log service batching and failure handling', () => {
           assert.equal(r.status, 'rejected');
           assert.equal((r.reason as { code?: string }).code, 'LOG_UNAVAILABLE');
         }
-        assert.deepEqual(appends, [2], 'batch 2 never reached the enclave');
-        assert.deepEqual(events, ['rows a', 'rows b', 'rows c', 'rows d']);
+        assert.deepEqual(appends, [2], 'batch 2 was never signed (its prepare is left unused)');
+        assert.deepEqual(events, [
+          'rows a',
+          'rows b',
+          'prepared 1',
+          'rows c',
+          'rows d',
+          'prepared 2',
+        ]);
         assert.equal(diverged, 1, 'one restart for the divergence');
         assert.equal(log.isReady(), false);
         assert.equal(await count('side_effects'), 0, 'neither batch left rows');

@@ -8,7 +8,7 @@
  * (a rollback) makes the next checkpoint inconsistent with ones already published, which any
  * monitor or witness holding those detects (docs/protocol/transparency-log.md).
  */
-import { sign, type KeyObject } from 'node:crypto';
+import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { bytesEqual } from '../../protocol/encoding.js';
 import { formatCheckpoint, verifyCheckpointNote } from '../../protocol/log/checkpoint.js';
 import { logEntryLeafHash, type LogEntry } from '../../protocol/log/entry.js';
@@ -16,6 +16,7 @@ import { CompactRange, verifyConsistency } from '../../protocol/log/merkle.js';
 import { signNote } from '../../protocol/log/note.js';
 import { logOrigin } from '../../protocol/log/origin.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
+import { LOG_PREPARED_MAX } from '../../protocol/rpc/methods.js';
 
 export interface LogAppendResult {
   firstIndex: number;
@@ -26,6 +27,11 @@ export interface LogAppendResult {
 export class EnclaveLog {
   /** The size the log was opened at in this process: 0 for a log with no stored state. */
   readonly startSize: number;
+  /**
+   * Prepared appends (`prepare`), oldest first: their leaf hashes packed 32 bytes each, so the
+   * whole store stays within LOG_PREPARED_MAX × LOG_APPEND_MAX_ENTRIES × 32 bytes.
+   */
+  private readonly prepared = new Map<string, Uint8Array>();
 
   private constructor(
     readonly origin: string,
@@ -116,15 +122,57 @@ export class EnclaveLog {
   }
 
   async append(entries: readonly LogEntry[]): Promise<LogAppendResult> {
-    const firstIndex = this.range.size;
     const leafHashes = entries.map(logEntryLeafHash);
+    return { ...(await this.appendHashes(leafHashes)), leafHashes };
+  }
+
+  /**
+   * The per-entry half of an append (`log.prepare`), which does not depend on the tree: the
+   * entries' leaf hashes, kept under a fresh random id for one `appendPrepared`. Holds at most
+   * LOG_PREPARED_MAX at once (the oldest is dropped), so a host that prepares and never appends
+   * costs this process nothing beyond that bound. The hashes are this enclave's own over entries
+   * the method table checked: a prepared append signs nothing a plain append could not.
+   */
+  prepare(entries: readonly LogEntry[]): { id: string; leafHashes: Uint8Array[] } {
+    const leafHashes = entries.map(logEntryLeafHash);
+    const packed = new Uint8Array(32 * leafHashes.length);
+    leafHashes.forEach((h, i) => packed.set(h, 32 * i));
+    const id = randomBytes(16).toString('hex');
+    while (this.prepared.size >= LOG_PREPARED_MAX) {
+      this.prepared.delete(this.prepared.keys().next().value!);
+    }
+    this.prepared.set(id, packed);
+    return { id, leafHashes };
+  }
+
+  /**
+   * Takes a prepared append's leaf hashes (single use: the id is gone whatever happens next);
+   * LOG_PREPARED_UNKNOWN for an id this process does not hold (never issued, used, evicted).
+   * Taken before the head is checked, so a failed append cannot leave an id to replay.
+   */
+  takePrepared(id: string): Uint8Array[] {
+    const packed = this.prepared.get(id);
+    if (!packed) throw new RpcError('LOG_PREPARED_UNKNOWN');
+    this.prepared.delete(id);
+    const out: Uint8Array[] = [];
+    for (let at = 0; at < packed.length; at += 32) out.push(packed.subarray(at, at + 32));
+    // The range may keep its last leaf as is: a copy, so it does not hold the whole buffer.
+    if (out.length > 0) out[out.length - 1] = out[out.length - 1]!.slice();
+    return out;
+  }
+
+  /** Appends leaf hashes this enclave computed (`append`, `takePrepared`) and signs. */
+  async appendHashes(
+    leafHashes: readonly Uint8Array[],
+  ): Promise<{ firstIndex: number; checkpoint: string }> {
+    const firstIndex = this.range.size;
     // Extend a copy, so a failure half-way leaves the signed state untouched.
     const next = CompactRange.fromState(this.range.size, this.range.hashes());
     for (const h of leafHashes) next.append(h);
     const note = await this.sign(next);
     this.range = next;
     this.note = note;
-    return { firstIndex, leafHashes, checkpoint: note };
+    return { firstIndex, checkpoint: note };
   }
 
   private signCurrent(): Promise<string> {

@@ -20,7 +20,7 @@ import { PASSKEY_HANDLERS } from './auth-passkey.js';
 import { SIWE_HANDLERS } from './auth-siwe.js';
 import { AUTH_HANDLERS } from './auth.js';
 import { activate, generate, prepareRotation, reload, unsealKeyring } from './keyring.js';
-import { logAppend, logInit } from './log.js';
+import { logAppend, logInit, logPrepare } from './log.js';
 import { status } from './status.js';
 import { submitCredential } from './submit-credential.js';
 import { blockEventLoop } from './test-hooks.js';
@@ -44,6 +44,7 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = Object.freez
   'credential.submit': submitCredential,
   'credential.verify_stored': verifyStored,
   'log.init': logInit,
+  'log.prepare': logPrepare,
   'log.append': logAppend,
   'aggregates.start': aggregatesStart,
   'aggregates.poll': aggregatesPoll,

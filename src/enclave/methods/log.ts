@@ -1,4 +1,8 @@
-/** Transparency-log methods: start or resume the log once per process, then append and sign. */
+/**
+ * Transparency-log methods: start or resume the log once per process, then append and sign,
+ * in one call (`log.append { entries }`) or two (`log.prepare`, outside the host's head lock,
+ * then `log.append { prepared }` under it, which only extends the tree and signs).
+ */
 import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
@@ -28,6 +32,8 @@ export async function logAppend(
   params: MethodParams<'log.append'>,
 ): Promise<MethodResult<'log.append'>> {
   if (!state.log) throw new RpcError('LOG_NOT_READY');
+  // Used up first: an append that then fails (a refused head) leaves no id to try again.
+  const prepared = params.prepared === undefined ? null : state.log.takePrepared(params.prepared);
   if (params.head) {
     state.log.advance({
       checkpoint: params.head.checkpoint,
@@ -35,11 +41,26 @@ export async function logAppend(
       proof: params.head.proof.map(base64ToBytes),
     });
   }
-  const { firstIndex, leafHashes, checkpoint } = await state.log.append(params.entries);
+  if (prepared) {
+    // The host checked these hashes in the prepare answer; the checkpoint's root covers them.
+    const { firstIndex, checkpoint } = await state.log.appendHashes(prepared);
+    return { first_index: firstIndex, size: state.log.size, checkpoint };
+  }
+  // The schema lets exactly one of `prepared` and `entries` through.
+  const { firstIndex, leafHashes, checkpoint } = await state.log.append(params.entries!);
   return {
     first_index: firstIndex,
     size: state.log.size,
     leaf_hashes: leafHashes.map(bytesToBase64),
     checkpoint,
   };
+}
+
+export function logPrepare(
+  state: EnclaveState,
+  params: MethodParams<'log.prepare'>,
+): MethodResult<'log.prepare'> {
+  if (!state.log) throw new RpcError('LOG_NOT_READY');
+  const { id, leafHashes } = state.log.prepare(params.entries);
+  return { id, leaf_hashes: leafHashes.map(bytesToBase64) };
 }

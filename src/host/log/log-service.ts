@@ -6,17 +6,19 @@
  *
  * Appends are batched: operations queue for at most `batchIntervalMs` (or until `batchMax`, or
  * until the batch before them is signed), then one transaction runs every queued operation,
- * writes their deferred rows with one multi-row INSERT per table (db/bulk.ts), makes one
- * enclave call that appends all their entries and signs one checkpoint, stores leaves and
- * checkpoint with one statement, and the commit releases every caller with its leaf indexes
- * and that checkpoint. If an operation fails, the batch runs again with a savepoint per
- * operation so that only the failing one is rejected.
+ * writes their deferred rows with one multi-row INSERT per table (db/bulk.ts), has the enclave
+ * check and hash all their entries (`log.prepare`), then, under the head lock, append those leaf
+ * hashes and sign one checkpoint (`log.append { prepared }`), stores leaves and checkpoint with
+ * one statement, and the commit releases every caller with its leaf indexes and that
+ * checkpoint. If an operation fails, the batch runs again with a savepoint per operation so that
+ * only the failing one is rejected.
  *
  * Batches are pipelined, as far as the head lock below allows: once a batch is signed, the next
- * one is cut and runs its operations (writes its rows) while the previous one stores its leaves
- * and commits. It takes the head lock and signs only once the previous batch is over (committed
- * and in the tree, or failed and the enclave log stopped), so signing and commits stay in batch
- * order and no batch is ever signed over leaves that were not stored.
+ * one is cut and runs its operations (writes its rows), hashes its entries and has the enclave
+ * prepare them while the previous one stores its leaves and commits. It takes the head lock and
+ * signs only once the previous batch is over (committed and in the tree, or failed and the
+ * enclave log stopped), so signing and commits stay in batch order and no batch is ever signed
+ * over leaves that were not stored.
  *
  * The in-memory Merkle tree mirrors the stored leaves for proofs; it is rebuilt from the
  * database at start and only extended with leaves that are committed.
@@ -39,7 +41,7 @@ import {
   hexToBytes,
   utf8,
 } from '../../protocol/encoding.js';
-import { logEntryBytes, type LogEntry } from '../../protocol/log/entry.js';
+import { logEntryText, type LogEntry } from '../../protocol/log/entry.js';
 import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
 import {
   CompactRange,
@@ -51,6 +53,7 @@ import {
 import { parseNote } from '../../protocol/log/note.js';
 import {
   LOG_APPEND_MAX_ENTRIES,
+  LOG_PREPARED_MAX,
   type MethodName,
   type MethodParams,
   type MethodResult,
@@ -132,22 +135,35 @@ export interface LogServiceDeps {
   metrics?: Pick<Metrics, 'logBatch'>;
 }
 
+/** An entry as this host stores it: canonical text, leaf hash (bytes and hex). */
+interface PreparedEntry {
+  text: string;
+  hash: Uint8Array;
+  hex: string;
+}
+
+/** Whether the enclave's leaf hashes (base64, as its answers spell them) are exactly `ours`. */
+function sameLeafHashes(theirs: readonly string[], ours: readonly PreparedEntry[]): boolean {
+  return (
+    theirs.length === ours.length && theirs.every((h, i) => h === bytesToBase64(ours[i]!.hash))
+  );
+}
+
 /**
  * What the enclave's `log.append` answer for `chunk` must be, worked out on this side (while the
  * call is in flight): `range` (the tree's stage) extended with the chunk's leaf hashes, its
- * size and root, the leaf hashes as the answer spells them, and the leaf rows to store.
+ * size and root, and the leaf rows to store.
  */
 function expect(
   range: MerkleStage,
   first: number,
   chunk: readonly LogEntry[],
-  ours: readonly { text: string; hash: Uint8Array; hex: string }[],
+  ours: readonly PreparedEntry[],
 ) {
   for (const x of ours) range.append(x.hash);
   return {
     size: range.size,
     root: range.root(),
-    base64: ours.map((x) => bytesToBase64(x.hash)),
     leaves: chunk.map((e, i): StoredLeafRow => ({
       index: first + i,
       entry: ours[i]!.text,
@@ -493,22 +509,56 @@ export function createLogService(deps: LogServiceDeps) {
           }
         }
         const entries = done.flatMap((d) => d.entries);
+        // The enclave's per-entry work (its params check, canonical bytes and leaf hashes) does
+        // not depend on the head: `log.prepare` does it here, per chunk, while the previous batch
+        // stores and commits, so that under the lock `log.append { prepared }` only extends the
+        // tree and signs. The calls go out first and this side hashes the same entries while the
+        // enclave works (the frames are written on a later tick: yield once so they go first).
+        // Every attempt prepares afresh (its entries may differ: a retried batch leaves out the
+        // operations it rejected); an id it leaves unused is dropped by the enclave, which holds
+        // LOG_PREPARED_MAX (oldest out). A batch of more chunks than that sends the rest with
+        // their entries under the lock.
+        const preparing: Promise<MethodResult<'log.prepare'>>[] = [];
+        for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
+          if (preparing.length === LOG_PREPARED_MAX) break;
+          const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+          const call = (async () => deps.enclave.call('log.prepare', { entries: chunk }))();
+          void call.catch(() => undefined);
+          preparing.push(call);
+        }
+        if (preparing.length > 0) await new Promise<void>((r) => setImmediate(r));
         // Each entry's canonical bytes, hashed here and stored as the leaf's text below. None of
         // it depends on the head, so it is done before the wait and the lock (while the previous
         // batch commits): under the lock only the enclave call and the stores remain.
         // An entry that cannot be canonicalized fails the batch, but only once the previous
         // batch is over, as any failure after the operations' work does (a batch is never over
         // before the one ahead of it).
-        let prepared: { text: string; hash: Uint8Array; hex: string }[] = [];
+        let prepared: PreparedEntry[] = [];
         let unprepared: unknown = null;
         try {
           prepared = entries.map((e) => {
-            const bytes = logEntryBytes(e);
-            const hash = leafHash(bytes);
-            return { text: utf8.decode(bytes), hash, hex: bytesToHex(hash) };
+            const text = logEntryText(e);
+            const hash = leafHash(utf8.encode(text));
+            return { text, hash, hex: bytesToHex(hash) };
           });
         } catch (err) {
           unprepared = err ?? new Error('entry not canonical');
+        }
+        // The enclave's leaf hashes must be ours. A failed call or a mismatch fails the batch in
+        // the same way, once the previous batch is over: nothing was signed, so no divergence.
+        const preparedIds: string[] = [];
+        for (const [k, call] of preparing.entries()) {
+          try {
+            const res = await call;
+            const at = k * LOG_APPEND_MAX_ENTRIES;
+            const ours = prepared.slice(at, at + LOG_APPEND_MAX_ENTRIES);
+            if (!unprepared && !sameLeafHashes(res.leaf_hashes, ours)) {
+              throw new HostError('LOG_UNAVAILABLE');
+            }
+            preparedIds.push(res.id);
+          } catch (err) {
+            unprepared ??= err ?? new Error('log.prepare failed');
+          }
         }
         // Only this batch's rows overlap the previous batch's commit. It holds the head lock
         // until it commits, so signing waits for it anyway; waiting for it to be over here
@@ -529,15 +579,17 @@ export function createLogService(deps: LogServiceDeps) {
         const writes: { leaves: StoredLeafRow[]; checkpoint: StoredCheckpoint }[] = [];
         try {
           // One enclave call takes at most LOG_APPEND_MAX_ENTRIES (a large TTL sweep has more).
-          for (let at = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES) {
+          for (let at = 0, k = 0; at < entries.length; at += LOG_APPEND_MAX_ENTRIES, k++) {
             const chunk = entries.slice(at, at + LOG_APPEND_MAX_ENTRIES);
             const first = range.size;
             const head = at === 0 ? headForEnclave() : undefined;
+            // The prepared chunk's id (no entries go out again), or its entries.
+            const id = preparedIds[k];
             sent = true;
-            const answer = deps.enclave.call(
-              'log.append',
-              head ? { entries: chunk, head } : { entries: chunk },
-            );
+            const answer = deps.enclave.call('log.append', {
+              ...(id === undefined ? { entries: chunk } : { prepared: id }),
+              ...(head ? { head } : {}),
+            });
             // While the enclave hashes and signs, work out here what its answer must be and the
             // rows to store (the head lock is held, so this time is the next batch's wait too).
             // The call's frame is written on a later tick: yield once so that it goes first.
@@ -561,10 +613,12 @@ export function createLogService(deps: LogServiceDeps) {
             };
             enclaveAt = { size: res.size, rootHash: '', note: res.checkpoint };
             if (!expected) throw failed;
+            // A prepared append's answer has no leaf hashes (the prepare answer's were checked,
+            // and the checkpoint's root below covers them); an append of entries has them.
+            const hashes = res.leaf_hashes;
             if (
               res.first_index !== first ||
-              res.leaf_hashes.length !== ours.length ||
-              res.leaf_hashes.some((h, i) => h !== expected.base64[i])
+              (hashes === undefined ? id === undefined : !sameLeafHashes(hashes, ours))
             ) {
               throw new Error('enclave log diverged from the stored log');
             }

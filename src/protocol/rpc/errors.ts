@@ -20,6 +20,7 @@ export const RPC_ERROR_MESSAGES = {
   TTL_TOO_LONG: 'ttl exceeds the maximum the enclave accepts',
   LOG_STATE_INVALID: 'the log state does not match a checkpoint this enclave signed',
   LOG_NOT_READY: 'the transparency log has not been started',
+  LOG_PREPARED_UNKNOWN: 'no prepared log append with that id (unknown, used or evicted)',
   JOB_EXISTS: 'a job with this id already exists',
   JOBS_BUSY: 'the enclave is running as many jobs as it may; retry later',
   AGGREGATES_WINDOW_INVALID: 'the requested window is empty, reversed or too long',

@@ -78,8 +78,17 @@ export const CheckpointNoteSchema = z
   .string()
   .min(1)
   .max(64 * 1024);
-/** Largest number of entries one `log.append` may carry. */
+/** Largest number of entries one `log.append` (or `log.prepare`) may carry. */
 export const LOG_APPEND_MAX_ENTRIES = 4096;
+/**
+ * Prepared appends (`log.prepare`) one enclave holds at once: a further one evicts the oldest.
+ * So the enclave keeps at most this many × LOG_APPEND_MAX_ENTRIES leaf hashes, whatever a host
+ * sends; a host prepares at most this many calls ahead of their appends.
+ */
+export const LOG_PREPARED_MAX = 4;
+/** The id of a prepared append: 16 random bytes, hex. */
+const LogPreparedIdSchema = hexBytes(16);
+const LogEntriesSchema = z.array(LogEntrySchema).min(1).max(LOG_APPEND_MAX_ENTRIES);
 
 export const StoredCredentialSchema = z
   .object({
@@ -270,7 +279,21 @@ export const METHODS = {
     phases: READY,
   },
   /**
-   * Append entries and sign the checkpoint that covers them. With `head` (several instances on
+   * The per-entry half of an append, made before the host takes the log head lock: check the
+   * entries, hash them (leaf hashes), and keep the hashes under a fresh random id for one later
+   * `log.append { prepared }`. Nothing is signed and the tree is not touched. The enclave holds
+   * at most LOG_PREPARED_MAX prepared appends (a further one evicts the oldest).
+   */
+  'log.prepare': {
+    params: z.object({ entries: LogEntriesSchema }).strict(),
+    result: z.object({ id: LogPreparedIdSchema, leaf_hashes: z.array(base64Bytes(32)) }).strict(),
+    phases: READY,
+  },
+  /**
+   * Append entries and sign the checkpoint that covers them: either `entries`, or `prepared`,
+   * the id of a `log.prepare` whose leaf hashes are appended (the id is used up, whatever the
+   * outcome; exactly one of the two). The answer carries `leaf_hashes` only for `entries` (a
+   * prepared append's were in the prepare answer). With `head` (several instances on
    * one log, docs/protocol/transparency-log.md "Several writers"): first move to the head other
    * members signed since this enclave's last checkpoint, after checking its signature, an RFC
    * 9162 consistency proof from that checkpoint to it, and that `frontier` hashes to its root.
@@ -278,7 +301,8 @@ export const METHODS = {
   'log.append': {
     params: z
       .object({
-        entries: z.array(LogEntrySchema).min(1).max(LOG_APPEND_MAX_ENTRIES),
+        entries: LogEntriesSchema.optional(),
+        prepared: LogPreparedIdSchema.optional(),
         head: z
           .object({
             checkpoint: CheckpointNoteSchema,
@@ -288,12 +312,16 @@ export const METHODS = {
           .strict()
           .optional(),
       })
-      .strict(),
+      .strict()
+      .refine((p) => (p.entries === undefined) !== (p.prepared === undefined), {
+        message: 'exactly one of entries and prepared',
+      }),
     result: z
       .object({
         first_index: z.number().int().nonnegative(),
         size: z.number().int().positive(),
-        leaf_hashes: z.array(base64Bytes(32)),
+        /** The appended leaf hashes: only for an append of `entries`. */
+        leaf_hashes: z.array(base64Bytes(32)).optional(),
         checkpoint: CheckpointNoteSchema,
       })
       .strict(),
