@@ -15,6 +15,7 @@ import { createLogService, type LogService } from '../../src/host/log/log-servic
 import { EnclaveCallError } from '../../src/host/enclave-client/rpc-client.js';
 import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
 import { bytesToBase64 } from '../../src/protocol/encoding.js';
+import { RpcError } from '../../src/protocol/rpc/errors.js';
 import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
 import { CompactRange, MerkleStage } from '../../src/protocol/log/merkle.js';
@@ -94,7 +95,12 @@ describe('log service batching and failure handling', () => {
         state: typeof t.state,
         params: MethodParams<M>,
       ) => MethodResult<M> | Promise<MethodResult<M>>;
-      const res = await handler(t.state, checked);
+      // As the RPC client hands an enclave's error over: its code in an EnclaveCallError.
+      const res = await Promise.resolve()
+        .then(() => handler(t.state, checked))
+        .catch((err: unknown) => {
+          throw err instanceof RpcError ? new EnclaveCallError(err.code) : err;
+        });
       if (method === 'log.prepare') {
         const r = res as MethodResult<'log.prepare'>;
         preparedSizes.set(r.id, r.leaf_hashes.length);
@@ -548,6 +554,25 @@ describe('log service batching and failure handling', () => {
     );
     assert.equal(diverged, 0);
     assert.equal(await count('merkle_logs'), 2);
+  });
+
+  it('an append whose prepared id the enclave no longer holds (restarted, evicted) fails its batch unsigned: no restart', async () => {
+    await setup();
+    await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    // The enclave answers LOG_PREPARED_UNKNOWN as the RPC client hands it over: it took nothing
+    // and signed nothing (the id is checked before anything else), so this is no divergence.
+    tamperPrepare = (r) => ({ ...r, id: 'ab'.repeat(16) });
+    await assert.rejects(
+      log.commit({ work: async () => ({ result: null, entries: [expired(), expired()] }) }),
+      { code: 'LOG_UNAVAILABLE' },
+    );
+    assert.deepEqual(appends, [1, -1], 'the unknown id was sent once');
+    assert.equal(diverged, 0, 'nothing was signed: the enclave log is not restarted');
+    assert.equal(log.isReady(), true);
+    assert.equal(await count('merkle_logs'), 1);
+    tamperPrepare = null;
+    const next = await log.commit({ work: async () => ({ result: null, entries: [expired()] }) });
+    assert.deepEqual(next.indexes, [1]);
   });
 
   it(`prepares at most ${LOG_PREPARED_MAX} chunks of a batch ahead; the rest go with their entries`, async () => {

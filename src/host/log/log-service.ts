@@ -661,8 +661,14 @@ export function createLogService(deps: LogServiceDeps) {
       // A call that went out and failed may have been signed (a timeout while the enclave
       // works, an answer lost or unreadable); the enclave then holds a head that is not stored,
       // and would refuse the head of another instance's commit (its proof is from the stored
-      // checkpoint). Only a lost connection is left to the enclave's own restart.
-      const maybeSigned = sent && !isEnclaveCallError(err, 'ENCLAVE_UNAVAILABLE');
+      // checkpoint). Only a lost connection is left to the enclave's own restart. An append whose
+      // prepared id the enclave does not hold (restarted since the prepare, evicted) signed
+      // nothing: the id is taken before anything else, and an earlier call that signed is in
+      // `appended` (the calls are made one at a time).
+      const maybeSigned =
+        sent &&
+        !isEnclaveCallError(err, 'ENCLAVE_UNAVAILABLE') &&
+        !isEnclaveCallError(err, 'LOG_PREPARED_UNKNOWN');
       if ((appended || maybeSigned) && signedIn === epoch) {
         // The enclave has signed past what is stored (or may have). Stop logging and let it
         // restart from the durable state; until then commits fail closed. The next batch,
