@@ -30,6 +30,7 @@ import { createOperatorRepository } from './db/repositories/operator.js';
 import type { EnclaveSupervisor } from './enclave-client/supervisor.js';
 import { HTTP_ERRORS, HostError } from './errors.js';
 import { createCsrfCheck } from './http/csrf.js';
+import { OneLinePerRequest } from './logging.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { IPV6_SUBNET, clientKey, fastifyTrustProxy } from './http/trust-proxy.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';
@@ -91,6 +92,8 @@ export function registeredRoutes(app: FastifyInstance): { method: string; url: s
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // One line per request (logging.ts), not Fastify's two.
+    logController: new OneLinePerRequest(),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: fastifyTrustProxy(deps.config.trustProxy),
     connectionTimeout: 30_000,
