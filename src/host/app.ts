@@ -12,7 +12,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
@@ -32,6 +31,7 @@ import { HTTP_ERRORS, HostError } from './errors.js';
 import { createCsrfCheck } from './http/csrf.js';
 import { OneLinePerRequest } from './logging.js';
 import { installErrorHandler } from './http/error-handler.js';
+import { securityHeaders } from './http/security-headers.js';
 import { IPV6_SUBNET, clientKey, fastifyTrustProxy } from './http/trust-proxy.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';
 import { attestationRoutes } from './http/routes/attestation.js';
@@ -167,20 +167,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     throw new HostError('CLUSTER_LOCKED', undefined, 30);
   });
 
-  await app.register(helmet, {
-    // A JSON API: nothing may be loaded, framed or executed from its responses.
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'none'"],
-      },
-    },
-    hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: false },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    referrerPolicy: { policy: 'no-referrer' },
+  // Helmet's headers (http/security-headers.ts), computed once instead of on every request.
+  const secureHeaders = await securityHeaders();
+  app.addHook('onRequest', (_req, reply, done) => {
+    void reply.headers(secureHeaders);
+    done();
   });
   await app.register(cors, {
     origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
