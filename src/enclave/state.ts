@@ -69,6 +69,12 @@ export interface EnclaveState {
   quorum: QuorumState | null;
   /** When `cluster.genesis` may run: compiled into the bundle (cluster/genesis-policy.ts). */
   readonly genesisPolicy: GenesisPolicy;
+  /**
+   * The single-machine password-sealing root per seal policy, derived on first use by
+   * `passwordKeySource` (two HKDFs per login before) and held here only; wiped once a cluster
+   * root carries it instead.
+   */
+  readonly passwordRoots: Map<SealPolicy, Uint8Array>;
 }
 
 export function createEnclaveState(
@@ -98,6 +104,7 @@ export function createEnclaveState(
     cluster: null,
     quorum: null,
     genesisPolicy,
+    passwordRoots: new Map(),
   };
   return state;
 }
@@ -111,17 +118,32 @@ export function createEnclaveState(
  */
 export function passwordKeySource(state: EnclaveState): PasswordKeySource {
   return {
+    // A copy each time: the caller wipes what it is given (auth/tokens.ts).
     sealingKey: (policy) => {
-      if (state.cluster) return new Uint8Array(state.cluster.passwordKey);
-      const key = state.platform.sealingKey(policy);
-      if (state.genesisPolicy === 'convert') return key;
-      try {
-        return new Uint8Array(hkdfSync('sha256', key, FRESH_ONLY_PASSWORD_ROOT_INFO, '', 32));
-      } finally {
-        key.fill(0);
+      const roots = state.passwordRoots;
+      if (state.cluster) {
+        for (const root of roots.values()) root.fill(0);
+        roots.clear();
+        return new Uint8Array(state.cluster.passwordKey);
       }
+      let root = roots.get(policy);
+      if (!root) {
+        root = singleMachinePasswordRoot(state, policy);
+        roots.set(policy, root);
+      }
+      return new Uint8Array(root);
     },
   };
+}
+
+function singleMachinePasswordRoot(state: EnclaveState, policy: SealPolicy): Uint8Array {
+  const key = state.platform.sealingKey(policy);
+  if (state.genesisPolicy === 'convert') return key;
+  try {
+    return new Uint8Array(hkdfSync('sha256', key, FRESH_ONLY_PASSWORD_ROOT_INFO, '', 32));
+  } finally {
+    key.fill(0);
+  }
 }
 
 const FRESH_ONLY_PASSWORD_ROOT_INFO = 'cloister/auth/password-root/fresh-only/v1';

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { securityHeaders } from '../../src/host/http/security-headers.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 describe('HTTP hardening', () => {
@@ -21,6 +22,38 @@ describe('HTTP hardening', () => {
       assert.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
       assert.equal(res.headers['x-content-type-options'], 'nosniff');
       assert.equal(res.headers['x-powered-by'], undefined);
+    }
+  });
+
+  it("sends every header of helmet's for its options, computed once (http/security-headers.ts)", async () => {
+    const expected = {
+      'content-security-policy':
+        "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'",
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'same-origin',
+      'origin-agent-cluster': '?1',
+      'referrer-policy': 'no-referrer',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-dns-prefetch-control': 'off',
+      'x-download-options': 'noopen',
+      'x-frame-options': 'SAMEORIGIN',
+      'x-permitted-cross-domain-policies': 'none',
+      'x-xss-protection': '0',
+    };
+    assert.deepEqual({ ...(await securityHeaders()) }, expected);
+    for (const [method, url] of [
+      ['GET', '/healthz'],
+      ['GET', '/no-such-route'],
+      ['POST', '/auth/login'],
+    ] as const) {
+      const res = await ts.service.app.inject({
+        method,
+        url,
+        payload: method === 'POST' ? {} : undefined,
+      });
+      for (const [name, value] of Object.entries(expected))
+        assert.equal(res.headers[name], value, `${method} ${url} ${res.statusCode}: ${name}`);
     }
   });
 

@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../src/host/logging.js';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import {
+  OneLinePerRequest,
+  REDACTED_FIELDS,
+  createLogger,
+  redactForLog,
+} from '../../src/host/logging.js';
 
 function sink(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
@@ -58,5 +64,126 @@ describe('host logs', () => {
 
   it('auto with a destination other than stdout stays JSON', () => {
     assert.doesNotThrow(() => JSON.parse(logOnce('auto').trim()));
+  });
+});
+
+describe('host log redaction (REDACTED_FIELDS)', () => {
+  function lines(run: (logger: ReturnType<typeof createLogger>) => void): string {
+    const out = sink();
+    const logger = createLogger('info', out.stream as never, 'json');
+    run(logger);
+    logger.flush?.();
+    return out.text();
+  }
+
+  for (const field of REDACTED_FIELDS) {
+    it(`"${field}" is censored at the top level, nested, deep, in arrays, bindings and %o/%j`, () => {
+      const text = lines((logger) => {
+        logger.info({ [field]: SECRET, label: 'visible-label' }, 'top');
+        logger.info({ outer: { [field]: SECRET } }, 'nested');
+        logger.info({ a: { b: { c: [{ [field]: { inner: SECRET } }] } } }, 'deep');
+        logger.info({ list: [{ [field]: SECRET }] }, 'array');
+        logger
+          .child({ [field]: SECRET, ctx: { [field]: SECRET } })
+          .child({ nested: 'visible-label' })
+          .info('child');
+        logger.info('interpolated %o %j', { [field]: SECRET }, { x: { [field]: SECRET } });
+        logger.info({ k: 1 }, 'interpolated after an object %j', { [field]: SECRET });
+      });
+      const out = text.trim().split('\n');
+      assert.equal(out.length, 7, text);
+      assert.ok(!text.includes(SECRET), text);
+      assert.match(text, /\[redacted\]/);
+      assert.match(text, /visible-label/); // positive control: other fields are kept
+      assert.match(out[4]!, /"nested":"visible-label"/); // a grandchild keeps its bindings
+    });
+  }
+
+  it('the serialized request, reply and error carry none of their headers or bodies', () => {
+    const text = lines((logger) => {
+      logger.info(
+        {
+          req: { method: 'POST', headers: { authorization: SECRET, cookie: SECRET }, body: SECRET },
+          res: { statusCode: 200, headers: { 'set-cookie': SECRET } },
+          err: Object.assign(new Error(SECRET), { code: 'X', config: { secret: SECRET } }),
+        },
+        'request',
+      );
+    });
+    assert.ok(!text.includes(SECRET), text);
+    const line = JSON.parse(text.trim()) as {
+      req: { method: string };
+      res: { statusCode: number };
+    };
+    assert.equal(line.req.method, 'POST');
+    assert.equal(line.res.statusCode, 200);
+  });
+
+  it("never changes the caller's object, and leaves other objects uncopied", () => {
+    const logged = { outer: { password: SECRET, keep: 1 }, other: { keep: 2 } };
+    const redacted = redactForLog(logged) as typeof logged;
+    assert.equal(logged.outer.password, SECRET);
+    assert.equal(redacted.outer.password, '[redacted]');
+    assert.equal(redacted.other, logged.other);
+    const clean = { a: { b: [1, { c: 2 }] } };
+    assert.equal(redactForLog(clean), clean);
+  });
+
+  it('a cycle does not loop, and is still censored where a field repeats', () => {
+    const cyclic: Record<string, unknown> = { password: SECRET };
+    cyclic.self = cyclic;
+    const text = lines((logger) => logger.info({ cyclic }, 'cycle'));
+    assert.ok(!text.includes(SECRET), text);
+  });
+});
+
+describe('request lines', () => {
+  it('one line per request, with method, route, request id, status and response time', async () => {
+    const out = sink();
+    const logger = createLogger('info', out.stream as never, 'json');
+    const app = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      logController: new OneLinePerRequest(),
+    });
+    app.post('/things/:id', async () => ({ ok: true }));
+    app.get('/boom', async () => {
+      throw new Error('boom');
+    });
+    await app.ready();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/things/7?nonce=abc',
+      headers: { authorization: `Bearer ${SECRET}` },
+      payload: { password: SECRET },
+    });
+    assert.equal(res.statusCode, 200);
+    await app.inject({ method: 'GET', url: '/boom' });
+    await app.close();
+    logger.flush?.();
+    const lines = out
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const forThings = lines.filter((l) => JSON.stringify(l).includes('/things/'));
+    assert.equal(forThings.length, 1, out.text());
+    const line = forThings[0] as {
+      msg: string;
+      reqId: string;
+      req: { method: string; route: string; id: string };
+      res: { statusCode: number };
+      responseTime: number;
+    };
+    assert.equal(line.msg, 'request completed');
+    assert.deepEqual(line.req, { method: 'POST', route: '/things/:id', id: line.reqId });
+    assert.equal(line.res.statusCode, 200);
+    assert.equal(typeof line.responseTime, 'number');
+    assert.ok(!out.text().includes(SECRET), out.text());
+    assert.ok(!out.text().includes('nonce=abc'), out.text());
+    // An error is still logged (Fastify's default handler here: a line with the error).
+    assert.ok(
+      lines.some((l) => l.level === 50 && JSON.stringify(l).includes('/boom')),
+      out.text(),
+    );
   });
 });

@@ -3,7 +3,7 @@
  * GET /auth/siwe/nonce and POST /auth/siwe/login (Sign-In with Ethereum),
  * /auth/logout, /auth/logout-all; GET /.well-known/jwks.json and /.well-known/openid-configuration.
  * Bodies are validated with zod; the password travels as typed or inside a credential envelope
- * and goes straight to the enclave (the logger never sees bodies; REDACT_PATHS covers it).
+ * and goes straight to the enclave (the logger never sees bodies; logging.ts's REDACTED_FIELDS covers it).
  * Per-IP limits use the app's @fastify/rate-limit store (in memory, or Redis with REDIS_URL).
  */
 import type { FastifyReply } from 'fastify';
