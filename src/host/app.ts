@@ -120,6 +120,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: a text/plain body is a CORS "simple request" a browser sends without preflight.
   app.removeContentTypeParser(['text/plain']);
+  // Helmet's headers (http/security-headers.ts), computed once instead of on every request.
+  // The first hook of all: a hook that refuses (the CSRF check, CLUSTER_LOCKED) skips the ones
+  // after it, and its answer must carry them too.
+  const secureHeaders = await securityHeaders();
+  app.addHook('onRequest', (_req, reply, done) => {
+    void reply.headers(secureHeaders);
+    done();
+  });
   // The id ties a client's report of an error to the host's log line for it.
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -167,12 +175,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     throw new HostError('CLUSTER_LOCKED', undefined, 30);
   });
 
-  // Helmet's headers (http/security-headers.ts), computed once instead of on every request.
-  const secureHeaders = await securityHeaders();
-  app.addHook('onRequest', (_req, reply, done) => {
-    void reply.headers(secureHeaders);
-    done();
-  });
   await app.register(cors, {
     origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
     methods: ['GET', 'POST', 'PUT', 'DELETE'],

@@ -117,3 +117,65 @@ describe('CORS default', () => {
     assert.equal(res.headers['access-control-allow-origin'], undefined);
   });
 });
+
+describe('security headers on early-rejected requests', () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite', {
+      AUTH_COOKIES: 'true',
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      ALLOWED_ORIGINS: 'https://app.example',
+    });
+  });
+  after(async () => ts?.stop());
+
+  it('sends every security header on refusals made before routing (CSRF, bad body, body too large)', async () => {
+    const expected = await securityHeaders();
+    const cases = [
+      // The cross-site check refuses in the first onRequest hooks, before any handler.
+      {
+        what: 'cross-site cookie POST',
+        req: {
+          method: 'POST' as const,
+          url: '/auth/refresh',
+          headers: { cookie: 'cloister_access=x', origin: 'https://evil.example' },
+        },
+      },
+      {
+        what: 'invalid JSON',
+        req: {
+          method: 'POST' as const,
+          url: '/auth/login',
+          headers: { 'content-type': 'application/json' },
+          payload: '{"password": nope',
+        },
+      },
+      {
+        what: 'unsupported content type',
+        req: {
+          method: 'POST' as const,
+          url: '/auth/login',
+          headers: { 'content-type': 'application/xml' },
+          payload: '<x/>',
+        },
+      },
+      {
+        what: 'body too large',
+        req: {
+          method: 'POST' as const,
+          url: '/auth/login',
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify({ pad: 'x'.repeat(4 * 1024 * 1024) }),
+        },
+      },
+      { what: 'unknown route', req: { method: 'GET' as const, url: '/nope?token=1' } },
+    ];
+    for (const { what, req } of cases) {
+      const res = await ts.service.app.inject(req);
+      assert.ok(res.statusCode >= 400, `${what}: ${res.statusCode}`);
+      for (const [name, value] of Object.entries(expected)) {
+        assert.equal(res.headers[name], value, `${what} (${res.statusCode}): ${name}`);
+      }
+    }
+  });
+});
