@@ -37,9 +37,31 @@ export const REDACTED_FIELDS: ReadonlySet<string> = new Set([
   'privateKey',
   'private_key',
   'body',
+  'token',
+  'totp_sealed',
+  'otpauth_uri',
+  'recovery_codes',
 ]);
 
+/** REDACTED_FIELDS lower-cased: a name matches in any case (`Authorization`, `APIKEY`). */
+const REDACTED_LOWER: ReadonlySet<string> = new Set(
+  [...REDACTED_FIELDS].map((f) => f.toLowerCase()),
+);
+
+/**
+ * How deep and how wide the walk goes: far past what any log call of the host's writes, and a
+ * bound on the walk whatever reaches a log call (a recursion past the stack, or a walk over a
+ * huge array, would make the log call throw or stall). What lies beyond is replaced by "[...]",
+ * never written unwalked.
+ */
+const MAX_DEPTH = 32;
+const MAX_ITEMS = 1000;
+const TOO_DEEP = '[...]';
+
 export const CENSOR = '[redacted]';
+
+/** What a logged object becomes when the walk over it fails: the line is written without it. */
+const UNLOGGABLE = Object.freeze({ logFields: CENSOR });
 
 /**
  * Keys whose values pino replaces with a serializer's output (below) before the line is
@@ -60,15 +82,42 @@ export function redactForLog(value: unknown, skip?: ReadonlySet<string>): unknow
   return redactValue(value, [], skip);
 }
 
+/**
+ * redactForLog that never throws (a throwing getter, proxy or toJSON in a logged object): what
+ * could not be walked is replaced by `fallback`, so the line is still written, without it.
+ */
+function redactOr<T>(value: unknown, fallback: T, skip?: ReadonlySet<string>): unknown {
+  try {
+    return redactValue(value, [], skip);
+  } catch {
+    return fallback;
+  }
+}
+
 function redactValue(value: unknown, seen: object[], skip?: ReadonlySet<string>): unknown {
   if (typeof value !== 'object' || value === null) return value;
+  // Bytes hold no field names (and a walk over a large Buffer's indices takes seconds).
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
   // What pino's stringifier would write; a reference back would reach the uncensored original.
   if (seen.includes(value)) return '[Circular]';
+  if (seen.length >= MAX_DEPTH) return TOO_DEEP;
+  // The stringifier writes what toJSON returns, not the object: walk that instead.
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    seen.push(value);
+    try {
+      return redactValue(toJSON.call(value), seen);
+    } finally {
+      seen.pop();
+    }
+  }
   seen.push(value);
   try {
     if (Array.isArray(value)) {
       let copy: unknown[] | undefined;
-      for (let i = 0; i < value.length; i++) {
+      const n = Math.min(value.length, MAX_ITEMS);
+      if (n < value.length) copy = [...value.slice(0, n), TOO_DEEP];
+      for (let i = 0; i < n; i++) {
         const item: unknown = value[i];
         const next = redactValue(item, seen);
         if (next !== item) (copy ??= value.slice())[i] = next;
@@ -80,7 +129,7 @@ function redactValue(value: unknown, seen: object[], skip?: ReadonlySet<string>)
     for (const key in obj) {
       if (!Object.hasOwn(obj, key) || skip?.has(key) === true) continue;
       const item = obj[key];
-      const next = REDACTED_FIELDS.has(key) ? CENSOR : redactValue(item, seen);
+      const next = REDACTED_LOWER.has(key.toLowerCase()) ? CENSOR : redactValue(item, seen);
       if (next !== item) (copy ??= { ...obj })[key] = next;
     }
     return copy ?? value;
@@ -116,8 +165,8 @@ export function createLogger(
       level,
       base: { service: 'cloister-host' },
       formatters: {
-        log: (obj) => redactForLog(obj, SERIALIZED) as Plain,
-        bindings: (bindings) => redactForLog(bindings) as Plain,
+        log: (obj) => redactOr(obj, UNLOGGABLE, SERIALIZED) as Plain,
+        bindings: (bindings) => redactOr(bindings, UNLOGGABLE) as Plain,
       },
       hooks: {
         // Objects interpolated into the message (`%o`, `%j`); the first argument, when an
@@ -125,7 +174,7 @@ export function createLogger(
         logMethod(args, method) {
           if (args.length > 1) {
             const first = typeof args[0] === 'object' ? 1 : 0;
-            for (let i = first + 1; i < args.length; i++) args[i] = redactForLog(args[i]);
+            for (let i = first + 1; i < args.length; i++) args[i] = redactOr(args[i], CENSOR);
           }
           method.apply(this, args);
         },
@@ -147,7 +196,7 @@ export function createLogger(
   // the root's only. Children inherit this `child` (pino makes them with Object.create).
   const child = Object.getPrototypeOf(logger).child as Logger['child'];
   logger.child = function redactedChild(this: Logger, bindings, options) {
-    return child.call(this, redactForLog(bindings) as Plain, options);
+    return child.call(this, redactOr(bindings, UNLOGGABLE) as Plain, options);
   } as Logger['child'];
   return logger;
 }

@@ -187,3 +187,80 @@ describe('request lines', () => {
     );
   });
 });
+
+describe('host log redaction: hostile shapes', () => {
+  function lines(run: (logger: ReturnType<typeof createLogger>) => void): string {
+    const out = sink();
+    const logger = createLogger('info', out.stream as never, 'json');
+    run(logger);
+    logger.flush?.();
+    return out.text();
+  }
+
+  it('a very deep object or array neither throws nor silences the line', () => {
+    let deep: unknown = { password: SECRET };
+    let deepList: unknown = [{ password: SECRET }];
+    for (let i = 0; i < 50_000; i++) {
+      deep = { a: deep };
+      deepList = [deepList];
+    }
+    const text = lines((logger) => {
+      logger.info({ deep, label: 'visible-label' }, 'deep object');
+      logger.info({ deepList }, 'deep array');
+      logger.info('interpolated %o', deep);
+      logger.child({ deep }).info('deep binding');
+    });
+    const out = text.trim().split('\n');
+    assert.equal(out.length, 4, text);
+    assert.ok(!text.includes(SECRET), text);
+    assert.match(out[0]!, /visible-label/);
+  });
+
+  it('a huge array is walked no further than a bound, and nothing past it is written', () => {
+    const list = Array.from({ length: 200_000 }, (_, i) => ({ n: i }));
+    list.push({ n: -1, password: SECRET } as never);
+    const redacted = redactForLog({ list }) as { list: unknown[] };
+    assert.ok(redacted.list.length < list.length);
+    assert.ok(!JSON.stringify(redacted).includes(SECRET));
+  });
+
+  it('what an object writes through toJSON is censored, and bytes are not walked', () => {
+    class Holder {
+      toJSON() {
+        return { password: SECRET, label: 'visible-label' };
+      }
+    }
+    const bytes = new Uint8Array(8);
+    const text = lines((logger) => logger.info({ holder: new Holder() }, 'toJSON'));
+    assert.ok(!text.includes(SECRET), text);
+    assert.match(text, /visible-label/);
+    assert.equal((redactForLog({ bytes }) as { bytes: unknown }).bytes, bytes);
+  });
+
+  it('a field name matches in any case (an Authorization header from a hand-built object)', () => {
+    const text = lines((logger) =>
+      logger.info({ headers: { Authorization: SECRET, Cookie: SECRET, APIKEY: SECRET } }, 'h'),
+    );
+    assert.ok(!text.includes(SECRET), text);
+  });
+
+  it('a logged object whose walk throws (getter, proxy) still gives a line, without it', () => {
+    const hostile = new Proxy(
+      { password: SECRET },
+      {
+        ownKeys() {
+          throw new Error('hostile');
+        },
+      },
+    );
+    const text = lines((logger) => {
+      logger.info({ hostile }, 'still logged');
+      logger.info('interpolated %o', hostile);
+      logger.child({ hostile }).info('child still logged');
+    });
+    const out = text.trim().split('\n');
+    assert.equal(out.length, 3, text);
+    assert.ok(!text.includes(SECRET), text);
+    assert.match(out[0]!, /still logged/);
+  });
+});
