@@ -1,0 +1,77 @@
+/**
+ * Log lines under hostile HTTP input, on the real app: malformed JSON that echoes the body in
+ * the parser's message, secrets in a 404's query string, a client-chosen request id, headers
+ * with credentials. No planted secret reaches any line.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+const SECRET = 'planted-secret-4d2a9b';
+
+describe('host logs under hostile HTTP input', () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite', { LOG_LEVEL: 'trace' });
+  });
+  after(async () => ts?.stop());
+
+  it('no request shape puts a secret in a log line', async () => {
+    const inject = ts.service.app.inject.bind(ts.service.app);
+    const json = { 'content-type': 'application/json' };
+    await inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: json,
+      payload: `{"password":"${SECRET}",`,
+    });
+    await inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: json,
+      payload: `{"email":"a@b.c","password":${SECRET}}`,
+    });
+    await inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: json,
+      payload: { email: 'x', password: SECRET },
+    });
+    await inject({ method: 'GET', url: `/nope?token=${SECRET}` });
+    await inject({ method: 'GET', url: `/healthz?token=${SECRET}` });
+    await inject({ method: 'GET', url: `/credentials/${SECRET}` });
+    await inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: {
+        authorization: `Bearer ${SECRET}`,
+        cookie: `cloister_access=${SECRET}`,
+        'x-request-id': SECRET,
+      },
+    });
+    await inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/xml' },
+      payload: SECRET,
+    });
+    await inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: json,
+      payload: JSON.stringify({ password: SECRET, pad: 'x'.repeat(2 << 20) }),
+    });
+    let deep = `"${SECRET}"`;
+    for (let i = 0; i < 100_000; i++) deep = `{"a":${deep}}`;
+    await inject({ method: 'POST', url: '/auth/login', headers: json, payload: deep });
+    await inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: json,
+      payload: { refresh_token: SECRET },
+    });
+    const text = ts.logs.join('\n');
+    assert.ok(ts.logs.length > 0);
+    assert.ok(!text.includes(SECRET), text.slice(0, 4000));
+  });
+});
