@@ -122,8 +122,7 @@ export function passwordKeySource(state: EnclaveState): PasswordKeySource {
     sealingKey: (policy) => {
       const roots = state.passwordRoots;
       if (state.cluster) {
-        for (const root of roots.values()) root.fill(0);
-        roots.clear();
+        dropPasswordRoots(state);
         return new Uint8Array(state.cluster.passwordKey);
       }
       let root = roots.get(policy);
@@ -134,6 +133,15 @@ export function passwordKeySource(state: EnclaveState): PasswordKeySource {
       return new Uint8Array(root);
     },
   };
+}
+
+/**
+ * Wipes the held single-machine roots: called where a cluster root comes to carry the password
+ * root (cluster genesis and unlock), so they do not stay in memory until the next login.
+ */
+export function dropPasswordRoots(state: EnclaveState): void {
+  for (const root of state.passwordRoots.values()) root.fill(0);
+  state.passwordRoots.clear();
 }
 
 function singleMachinePasswordRoot(state: EnclaveState, policy: SealPolicy): Uint8Array {

@@ -303,12 +303,17 @@ describe('enclave cluster rules', () => {
       }),
       'CLUSTER_MANIFEST_MISMATCH',
     );
+    // A root held from a password operation before the unlock is wiped by the unlock itself.
+    passwordKeySource(again.state).sealingKey('measurement');
+    const held = again.state.passwordRoots.get('measurement')!;
     await call(again.state, 'cluster.unlock', {
       local_root: g.local_root,
       manifest: g.manifest,
       manifest_mac: g.manifest_mac,
       carry: g.wrapped.carry,
     });
+    assert.equal(again.state.passwordRoots.size, 0);
+    assert.ok(held.every((b) => b === 0));
     await call(again.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed });
     assert.equal(again.state.phase, 'ready');
   });
@@ -467,7 +472,12 @@ describe('genesis policy', () => {
   it('fresh-only: what genesis carries is not the platform sealing key; password hashes sealed before keep opening', async () => {
     const { e } = await firstBoot('fresh-only');
     const before = sealPasswordHash(passwordKeySource(e.state), 'measurement', 'u1', '$argon2id$x');
+    const held = e.state.passwordRoots.get('measurement')!;
     await call(e.state, 'cluster.genesis', await genesisParams(e.state));
+    // The cluster root carries the password root now: the held one is wiped at once, not at
+    // the next login.
+    assert.equal(e.state.passwordRoots.size, 0);
+    assert.ok(held.every((b) => b === 0));
     const platformKey = e.state.platform.sealingKey('measurement');
     // A host running its own genesis on a fresh enclave of this machine learns the carry: it
     // must not be the key that seals this machine's stored keyrings (keyring/seal.ts).

@@ -57,7 +57,7 @@ import { combineShares, splitRoot } from '../cluster/shamir.js';
 import { x25519RawPrivate, x25519RawPublic } from '../crypto/node-primitives.js';
 import { platformSealer } from '../keyring/seal.js';
 import type { SealableKeyring } from '../keyring/keyring-slot.js';
-import { passwordKeySource, readyKeyring, type EnclaveState } from '../state.js';
+import { dropPasswordRoots, passwordKeySource, readyKeyring, type EnclaveState } from '../state.js';
 
 const LOCAL_ROOT_FORMAT = 'cloister-cluster-local-root/v1';
 const CARRY_FORMAT = 'cloister-cluster-carry/v1';
@@ -206,6 +206,7 @@ export async function clusterGenesis(
   };
   carryDoc.fill(0);
   state.cluster = { root, clusterId, manifest, passwordKey };
+  dropPasswordRoots(state);
   return result;
 }
 
@@ -247,6 +248,7 @@ export function clusterUnlock(
     manifest: params.manifest,
     passwordKey,
   };
+  dropPasswordRoots(state);
   return { cluster_id: params.manifest.cluster_id };
 }
 
