@@ -125,11 +125,12 @@ describe('security headers on early-rejected requests', () => {
       AUTH_COOKIES: 'true',
       AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
       ALLOWED_ORIGINS: 'https://app.example',
+      RATE_LIMIT_MAX: '20',
     });
   });
   after(async () => ts?.stop());
 
-  it('sends every security header on refusals made before routing (CSRF, bad body, body too large)', async () => {
+  it('sends every security header on refusals made before routing (CSRF, bad body, body too large, rate limit)', async () => {
     const expected = await securityHeaders();
     const cases = [
       // The cross-site check refuses in the first onRequest hooks, before any handler.
@@ -177,5 +178,11 @@ describe('security headers on early-rejected requests', () => {
         assert.equal(res.headers[name], value, `${what} (${res.statusCode}): ${name}`);
       }
     }
+    let limited;
+    for (let i = 0; i < 30 && limited?.statusCode !== 429; i++)
+      limited = await ts.service.app.inject({ method: 'GET', url: '/nope' });
+    assert.equal(limited?.statusCode, 429);
+    for (const [name, value] of Object.entries(expected))
+      assert.equal(limited.headers[name], value, `rate limited: ${name}`);
   });
 });
