@@ -90,6 +90,8 @@ export function registeredRoutes(app: FastifyInstance): { method: string; url: s
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Helmet's headers (http/security-headers.ts), computed once instead of on every request.
+  const secureHeaders = await securityHeaders();
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // One line per request (logging.ts), not Fastify's two.
@@ -104,9 +106,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Random ids: a counter would tell one client how many requests others made.
     genReqId: () => randomUUID(),
     // Errors Fastify raises before routing (a malformed URL, a path parameter over the router's
-    // limit) would otherwise get Fastify's own body, which echoes the path.
+    // limit) would otherwise get Fastify's own body, which echoes the path. No hook runs for
+    // them, so the security headers are set here too.
     frameworkErrors: (_err, _req, reply) => {
       void (reply as FastifyReply)
+        .headers(secureHeaders)
         .code(400)
         .header('content-type', 'application/json; charset=utf-8')
         .send({
@@ -120,10 +124,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: a text/plain body is a CORS "simple request" a browser sends without preflight.
   app.removeContentTypeParser(['text/plain']);
-  // Helmet's headers (http/security-headers.ts), computed once instead of on every request.
-  // The first hook of all: a hook that refuses (the CSRF check, CLUSTER_LOCKED) skips the ones
-  // after it, and its answer must carry them too.
-  const secureHeaders = await securityHeaders();
+  // The security headers in the first hook of all: a hook that refuses (the CSRF check,
+  // CLUSTER_LOCKED) skips the ones after it, and its answer must carry them too.
   app.addHook('onRequest', (_req, reply, done) => {
     void reply.headers(secureHeaders);
     done();

@@ -170,6 +170,12 @@ describe('security headers on early-rejected requests', () => {
         },
       },
       { what: 'unknown route', req: { method: 'GET' as const, url: '/nope?token=1' } },
+      // Refused by Fastify's router before any hook runs (app.ts `frameworkErrors`).
+      { what: 'malformed URL', req: { method: 'GET' as const, url: '/credentials/%c0' } },
+      {
+        what: 'path parameter over the limit',
+        req: { method: 'GET' as const, url: `/credentials/${'a'.repeat(200)}` },
+      },
     ];
     for (const { what, req } of cases) {
       const res = await ts.service.app.inject(req);
