@@ -207,7 +207,7 @@ describe('host log redaction: hostile shapes', () => {
     const text = lines((logger) => {
       logger.info({ deep, label: 'visible-label' }, 'deep object');
       logger.info({ deepList }, 'deep array');
-      logger.info('interpolated %o', deep);
+      logger.info('interpolated %o', deep as object);
       logger.child({ deep }).info('deep binding');
     });
     const out = text.trim().split('\n');
