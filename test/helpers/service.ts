@@ -3,14 +3,15 @@
  * temp folder, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), every log line
  * captured so tests can search it for secrets.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '../../src/host/config.js';
+import { openPglite } from '../../src/host/db/database.js';
 import { createService, type Service } from '../../src/host/service.js';
 
 export type Engine = 'pglite' | 'postgres';
@@ -47,6 +48,34 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   };
 }
 
+/**
+ * A PGlite data folder as the service's first start makes it (PGlite's initdb, no migrations),
+ * made once per machine and copied into each fresh test folder. initdb runs PGlite's WASM in a
+ * child process for 3–4 s on 2 vCPUs, about 70 % of a test service's start, and the suite starts
+ * hundreds; the copy takes ~0.1 s. The service then opens the copy and runs every migration, as
+ * on a first start. Keyed by PGlite's version and the code that creates the folder, so a change
+ * to either makes a new one. `test/host/pglite-init.test.ts` covers initdb itself.
+ */
+async function pgliteTemplate(): Promise<string> {
+  const key = createHash('sha256')
+    .update(readFileSync('node_modules/@electric-sql/pglite/package.json'))
+    .update(readFileSync('src/host/db/database.ts'))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = join(tmpdir(), `cloister-test-pglite-${key}`);
+  if (existsSync(join(dir, 'pglite', 'PG_VERSION'))) return join(dir, 'pglite');
+  const building = mkdtempSync(join(tmpdir(), 'cloister-test-pglite-build-'));
+  const db = await openPglite(join(building, 'pglite'));
+  await db.close();
+  try {
+    renameSync(building, dir);
+  } catch {
+    // Another test process made it meanwhile: use theirs.
+    rmSync(building, { recursive: true, force: true });
+  }
+  return join(dir, 'pglite');
+}
+
 export interface TestService {
   service: Service;
   /** Stops the service but keeps its data folder and database, and starts it again on them. */
@@ -69,6 +98,10 @@ export async function startTestService(
 ): Promise<TestService> {
   ensureEnclaveBundle();
   const dataDir = reuse?.dataDir ?? mkdtempSync(join(tmpdir(), 'cloister-test-'));
+  // A fresh PGlite folder starts from the initdb'd template (pgliteTemplate): migrations still run.
+  if (!reuse && engine === 'pglite') {
+    cpSync(await pgliteTemplate(), join(dataDir, 'pglite'), { recursive: true });
+  }
   const database = reuse
     ? reuse.database
     : engine === 'postgres'
