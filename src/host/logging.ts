@@ -86,9 +86,9 @@ export function redactForLog(value: unknown, skip?: ReadonlySet<string>): unknow
  * redactForLog that never throws (a throwing getter, proxy or toJSON in a logged object): what
  * could not be walked is replaced by `fallback`, so the line is still written, without it.
  */
-function redactOr<T>(value: unknown, fallback: T, skip?: ReadonlySet<string>): unknown {
+function redactOr(value: unknown, fallback: unknown, skip?: ReadonlySet<string>): unknown {
   try {
-    return redactValue(value, [], skip);
+    return redactForLog(value, skip);
   } catch {
     return fallback;
   }
