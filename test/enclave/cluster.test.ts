@@ -318,6 +318,45 @@ describe('enclave cluster rules', () => {
     assert.equal(again.state.phase, 'ready');
   });
 
+  it('a genesis that fails after copying the password root wipes the copy and the carry', async () => {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await readyForGenesis(e);
+    const request = genesisRequest(e.state, (await operators(3)).map(opOf));
+    // The held root (derived here, so genesis copies it without asking the platform again).
+    const passwordRoot = Uint8Array.from(passwordKeySource(e.state).sealingKey('measurement'));
+    // Sealing the local root, after the copy and the carry are made, fails.
+    let sealings = 0;
+    e.state.platform.sealingKey = () => {
+      sealings++;
+      throw new Error('sealing failed');
+    };
+    // Every plain byte array wiped meanwhile, with what it held just before.
+    const wiped: { bytes: Uint8Array; held: Uint8Array }[] = [];
+    const fill = Uint8Array.prototype.fill;
+    Uint8Array.prototype.fill = function (this: Uint8Array, ...args: Parameters<typeof fill>) {
+      if (args[0] === 0) wiped.push({ bytes: this, held: Uint8Array.from(this) });
+      return fill.apply(this, args);
+    } as typeof fill;
+    try {
+      await code(call(e.state, 'cluster.genesis', request), 'INTERNAL');
+    } finally {
+      Uint8Array.prototype.fill = fill;
+    }
+    assert.equal(sealings, 1);
+    assert.equal(e.state.cluster, null);
+    const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+    const held = e.state.passwordRoots.get('measurement')!;
+    const copies = wiped.filter((w) => same(w.held, passwordRoot) && w.bytes !== held);
+    assert.ok(copies.length > 0, 'the copy of the password root was not wiped');
+    for (const c of copies) assert.ok(c.bytes.every((b) => b === 0));
+    const carries = wiped.filter((w) => Buffer.from(w.held).includes('"password_key"'));
+    assert.ok(carries.length > 0, 'the carry document was not wiped');
+    for (const c of carries) assert.ok(c.bytes.every((b) => b === 0));
+    // The held root stays: without a cluster, logins still need it.
+    assert.ok(same(held, passwordRoot));
+  });
+
   it('a second genesis is refused; quorum methods run only in awaiting_quorum', async () => {
     const { e, g } = await genesis();
     await code(

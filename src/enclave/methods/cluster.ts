@@ -187,27 +187,33 @@ export async function clusterGenesis(
   };
   // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
   // the password-sealing root, so stored password hashes keep opening on every member.
+  // The copy is kept only by a genesis that completes: every other path wipes it.
   const passwordKey = passwordKeySource(state).sealingKey(policy);
-  const carryDoc = jcsBytes({ format: CARRY_FORMAT, password_key: bytesToBase64(passwordKey) });
-  const result = {
-    manifest,
-    manifest_digest: digest,
-    attestation,
-    wrapped: {
-      credential: wrapKeyring(root, credential, policy),
-      auth: wrapKeyring(root, auth, policy),
-      // Wallet records and server shares depend on this keyring: a member must open it too.
-      wallet: wallet ? wrapKeyring(root, wallet, policy) : null,
-      carry: wrap(root, carryDoc, policy),
-    },
-    local_root: sealLocalRoot(state, root, policy, manifest.epoch),
-    manifest_mac: manifestMac(root, manifest),
-    shares,
-  };
-  carryDoc.fill(0);
-  state.cluster = { root, clusterId, manifest, passwordKey };
-  dropPasswordRoots(state);
-  return result;
+  let carryDoc: Uint8Array | undefined;
+  try {
+    carryDoc = jcsBytes({ format: CARRY_FORMAT, password_key: bytesToBase64(passwordKey) });
+    const result = {
+      manifest,
+      manifest_digest: digest,
+      attestation,
+      wrapped: {
+        credential: wrapKeyring(root, credential, policy),
+        auth: wrapKeyring(root, auth, policy),
+        // Wallet records and server shares depend on this keyring: a member must open it too.
+        wallet: wallet ? wrapKeyring(root, wallet, policy) : null,
+        carry: wrap(root, carryDoc, policy),
+      },
+      local_root: sealLocalRoot(state, root, policy, manifest.epoch),
+      manifest_mac: manifestMac(root, manifest),
+      shares,
+    };
+    state.cluster = { root, clusterId, manifest, passwordKey };
+    dropPasswordRoots(state);
+    return result;
+  } finally {
+    carryDoc?.fill(0);
+    if (state.cluster?.passwordKey !== passwordKey) passwordKey.fill(0);
+  }
 }
 
 export function clusterUnlock(
