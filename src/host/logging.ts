@@ -60,6 +60,35 @@ const TOO_DEEP = '[...]';
 
 export const CENSOR = '[redacted]';
 
+/**
+ * A query string in a line's text (the message, or a string interpolated into it with `%s`).
+ * Fastify writes a request's raw URL into some of its own messages ("Reply was already sent, did
+ * you forget to "return reply" in "/x?token=…" (GET)?"), and a query string may carry a token, a
+ * nonce or a code. From a `?` that follows a non-blank character up to the next blank, the text
+ * is censored: a raw request URL holds no blank, so its whole query goes. Linear in the text
+ * (every match ends at the next blank).
+ */
+const QUERY_IN_TEXT = /(?<=\S)\?\S+/g;
+
+/** `text` with every query string in it censored (QUERY_IN_TEXT); a closing quote is kept. */
+export function redactText(text: string): string {
+  if (!text.includes('?')) return text;
+  return text.replace(QUERY_IN_TEXT, (q) => `?${CENSOR}${/["'`)]$/.test(q) ? q.slice(-1) : ''}`);
+}
+
+/**
+ * The message pino writes for a logged object given without one: an error's own message, or
+ * that of its `err` field (FST_ERR_REP_ALREADY_SENT's holds the raw URL). Made explicit by the
+ * logMethod hook so that redactText covers it like any other message.
+ */
+function implicitMessage(obj: unknown): string | undefined {
+  if (obj instanceof Error) return obj.message;
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const { msg, err } = obj as { msg?: unknown; err?: { message?: unknown } };
+  if (msg !== undefined || typeof err !== 'object' || err === null) return undefined;
+  return typeof err.message === 'string' ? err.message : undefined;
+}
+
 /** What a logged object becomes when the walk over it fails: the line is written without it. */
 const UNLOGGABLE = Object.freeze({ logFields: CENSOR });
 
@@ -169,12 +198,17 @@ export function createLogger(
         bindings: (bindings) => redactOr(bindings, UNLOGGABLE) as Plain,
       },
       hooks: {
-        // Objects interpolated into the message (`%o`, `%j`); the first argument, when an
-        // object, is the logged object, which formatters.log covers.
+        // The message and strings interpolated into it (`%s`): query strings censored
+        // (redactText). Objects interpolated into it (`%o`, `%j`): fields censored. The first
+        // argument, when an object, is the logged object, which formatters.log covers.
         logMethod(args, method) {
-          if (args.length > 1) {
-            const first = typeof args[0] === 'object' ? 1 : 0;
-            for (let i = first + 1; i < args.length; i++) args[i] = redactOr(args[i], CENSOR);
+          const first = typeof args[0] === 'object' ? 1 : 0;
+          const implicit = args.length === 1 ? implicitMessage(args[0]) : undefined;
+          if (implicit !== undefined) (args as unknown[]).push(implicit);
+          for (let i = first; i < args.length; i++) {
+            const arg: unknown = args[i];
+            if (typeof arg === 'string') args[i] = redactText(arg);
+            else if (i > first) args[i] = redactOr(arg, CENSOR);
           }
           method.apply(this, args);
         },

@@ -13,6 +13,15 @@ describe('host logs under hostile HTTP input', () => {
   let ts: TestService;
   before(async () => {
     ts = await startTestService('pglite', { LOG_LEVEL: 'trace' });
+    // Test-only routes that reply twice: Fastify warns, with the URL in the message's text.
+    ts.service.app.get('/test/replies-twice', (_req, reply) => {
+      void reply.send({ first: true });
+      void reply.send({ second: true });
+    });
+    ts.service.app.get('/test/writes-head-twice', (_req, reply) => {
+      reply.raw.writeHead(200);
+      void reply.send({ second: true });
+    });
   });
   after(async () => ts?.stop());
 
@@ -73,5 +82,22 @@ describe('host logs under hostile HTTP input', () => {
     const text = ts.logs.join('\n');
     assert.ok(ts.logs.length > 0);
     assert.ok(!text.includes(SECRET), text.slice(0, 4000));
+  });
+
+  it('Fastify\'s "Reply was already sent" warnings name no query string', async () => {
+    const from = ts.logs.length;
+    for (const url of [
+      `/test/replies-twice?token=${SECRET}`,
+      `/test/writes-head-twice?code=${SECRET}&state=x`,
+    ])
+      await ts.service.app.inject({ method: 'GET', url }).catch(() => undefined);
+    const lines = ts.logs.slice(from);
+    const warnings = lines.filter((l) => l.includes('Reply was already sent'));
+    for (const route of ['/test/replies-twice', '/test/writes-head-twice'])
+      assert.ok(
+        warnings.some((l) => l.includes(`${route}?`)),
+        `no warning for ${route}: ${lines.join('\n')}`,
+      );
+    assert.ok(!lines.join('\n').includes(SECRET), warnings.join('\n'));
   });
 });

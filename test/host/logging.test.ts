@@ -129,6 +129,28 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
     assert.equal(redactForLog(clean), clean);
   });
 
+  it("a query string in a line's text is censored (message, %s, an error's message), the rest kept", () => {
+    const text = lines((logger) => {
+      logger.warn(`in "/x?token=${SECRET}" (GET)?`);
+      logger.warn({ k: 1 }, 'route %s', `/x?code=${SECRET}&state=1`);
+      logger.warn({ err: new Error(`in "/y?token=${SECRET}"`) });
+      logger.warn(new Error(`in /z?${SECRET}`));
+      logger.info('is it? yes (GET)?');
+    });
+    assert.ok(!text.includes(SECRET), text);
+    const messages = text
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { msg: string }).msg);
+    assert.deepEqual(messages, [
+      'in "/x?[redacted]" (GET)?',
+      'route /x?[redacted]',
+      'in "/y?[redacted]"',
+      'in /z?[redacted]',
+      'is it? yes (GET)?',
+    ]);
+  });
+
   it('a cycle does not loop, and is still censored where a field repeats', () => {
     const cyclic: Record<string, unknown> = { password: SECRET };
     cyclic.self = cyclic;
