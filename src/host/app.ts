@@ -27,7 +27,8 @@ import type { Config } from './config.js';
 import type { Queryable } from './db/database.js';
 import { createOperatorRepository } from './db/repositories/operator.js';
 import type { EnclaveSupervisor } from './enclave-client/supervisor.js';
-import { HTTP_ERRORS, HostError } from './errors.js';
+import { HostError, errorBody } from './errors.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { createCsrfCheck } from './http/csrf.js';
 import { OneLinePerRequest } from './logging.js';
 import { installErrorHandler } from './http/error-handler.js';
@@ -101,7 +102,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is written on the socket without the security headers:
+    // the first hook answers it instead (below).
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 100 },
     // Random ids: a counter would tell one client how many requests others made.
     genReqId: () => randomUUID(),
@@ -113,22 +116,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .headers(secureHeaders)
         .code(400)
         .header('content-type', 'application/json; charset=utf-8')
-        .send({
-          error: {
-            code: 'VALIDATION_FAILED',
-            message: HTTP_ERRORS.VALIDATION_FAILED[1],
-            details: [{ path: 'url', issue: 'invalid' }],
-          },
-        });
+        .send(errorBody('VALIDATION_FAILED', { details: [{ path: 'url', issue: 'invalid' }] }));
     },
+    // Bytes that never became a request (malformed HTTP, headers over the limit, a timeout):
+    // answered on the socket, with the same headers and error body (http/client-errors.ts).
+    clientErrorHandler: clientErrorHandler(secureHeaders, deps.logger as FastifyBaseLogger),
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: a text/plain body is a CORS "simple request" a browser sends without preflight.
   app.removeContentTypeParser(['text/plain']);
   // The security headers in the first hook of all: a hook that refuses (the CSRF check,
   // CLUSTER_LOCKED) skips the ones after it, and its answer must carry them too.
+  // While the app closes, a request that still arrives (pipelined, or on a busy keep-alive
+  // connection) is refused here, through the error handler, instead of by Fastify's raw 503.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (_req, reply, done) => {
     void reply.headers(secureHeaders);
-    done();
+    done(closing ? new HostError('SERVER_CLOSING', undefined, 1) : undefined);
   });
   // The id ties a client's report of an error to the host's log line for it.
   app.addHook('onRequest', async (req, reply) => {

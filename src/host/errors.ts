@@ -9,6 +9,9 @@ export const HTTP_ERRORS = {
   VALIDATION_FAILED: [400, 'the request does not match the schema'],
   BODY_INVALID_JSON: [400, 'the request body is not valid JSON'],
   BODY_TOO_LARGE: [413, 'the request body exceeds the size limit'],
+  REQUEST_MALFORMED: [400, 'the request is not valid HTTP'],
+  HEADERS_TOO_LARGE: [431, 'the request headers exceed the size limit'],
+  REQUEST_TIMEOUT: [408, 'the request was not received in time'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'the request body must be application/json'],
   NOT_FOUND: [404, 'no such route'],
   METHOD_NOT_ALLOWED: [405, 'method not allowed'],
@@ -142,6 +145,7 @@ export const HTTP_ERRORS = {
   WALLET_RECOVERY_LOCKED: [409, 'the recovery time-lock has not elapsed yet'],
   WALLET_NOT_READY: [503, 'the wallet keyring is not loaded yet; retry later'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
+  SERVER_CLOSING: [503, 'this instance is shutting down; retry after the time in Retry-After'],
   DATABASE_UNAVAILABLE: [503, 'the database is unavailable; retry later'],
   LOG_UNAVAILABLE: [503, 'the transparency log cannot record the operation now; nothing was done'],
   CLUSTER_LOCKED: [
@@ -177,6 +181,18 @@ export const HTTP_ERRORS = {
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 export const HTTP_ERROR_CODES = Object.keys(HTTP_ERRORS) as HttpErrorCode[];
+
+/**
+ * The body of every error answer: `{ "error": { code, message, ... } }`, the message the code's
+ * fixed one (docs/errors.md). The error handler, Fastify's `frameworkErrors` and the answers
+ * written on the socket (http/client-errors.ts) all build it here.
+ */
+export function errorBody(
+  code: HttpErrorCode,
+  extra: { details?: { path: string; issue: string }[]; not_before?: number } = {},
+): { error: { code: HttpErrorCode; message: string } & typeof extra } {
+  return { error: { code, message: HTTP_ERRORS[code][1], ...extra } };
+}
 
 /** A failure the host reports to the client. `details` must never hold input values. */
 export class HostError extends Error {

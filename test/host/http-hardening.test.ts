@@ -4,8 +4,35 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { AddressInfo, Socket } from 'node:net';
+import { createLogger } from '../../src/host/logging.js';
+import { HTTP_ERRORS, type HttpErrorCode } from '../../src/host/errors.js';
+import { clientErrorHandler } from '../../src/host/http/client-errors.js';
 import { securityHeaders } from '../../src/host/http/security-headers.js';
+import {
+  parseResponses,
+  rawConnection,
+  rawExchange,
+  type RawResponse,
+} from '../helpers/raw-http.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+
+/** Every answer's security headers: helmet's for HELMET_OPTIONS (http/security-headers.ts). */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
 
 describe('HTTP hardening', () => {
   let ts: TestService;
@@ -26,21 +53,7 @@ describe('HTTP hardening', () => {
   });
 
   it("sends every header of helmet's for its options, computed once (http/security-headers.ts)", async () => {
-    const expected = {
-      'content-security-policy':
-        "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'",
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-resource-policy': 'same-origin',
-      'origin-agent-cluster': '?1',
-      'referrer-policy': 'no-referrer',
-      'strict-transport-security': 'max-age=31536000; includeSubDomains',
-      'x-content-type-options': 'nosniff',
-      'x-dns-prefetch-control': 'off',
-      'x-download-options': 'noopen',
-      'x-frame-options': 'SAMEORIGIN',
-      'x-permitted-cross-domain-policies': 'none',
-      'x-xss-protection': '0',
-    };
+    const expected = SECURITY_HEADERS;
     assert.deepEqual({ ...(await securityHeaders()) }, expected);
     for (const [method, url] of [
       ['GET', '/healthz'],
@@ -131,7 +144,7 @@ describe('security headers on early-rejected requests', () => {
   after(async () => ts?.stop());
 
   it('sends every security header on refusals made before routing (CSRF, bad body, body too large, rate limit)', async () => {
-    const expected = await securityHeaders();
+    const expected = SECURITY_HEADERS;
     const cases = [
       // The cross-site check refuses in the first onRequest hooks, before any handler.
       {
@@ -190,5 +203,134 @@ describe('security headers on early-rejected requests', () => {
     assert.equal(limited?.statusCode, 429);
     for (const [name, value] of Object.entries(expected))
       assert.equal(limited.headers[name], value, `rate limited: ${name}`);
+  });
+});
+
+/** An error answer as every one is: status, every security header, the code's fixed body. */
+function assertErrorAnswer(what: string, res: RawResponse | undefined, code: HttpErrorCode): void {
+  assert.ok(res, `${what}: no answer`);
+  assert.equal(res.status, HTTP_ERRORS[code][0], `${what}: ${JSON.stringify(res)}`);
+  for (const [name, value] of Object.entries(SECURITY_HEADERS))
+    assert.equal(res.headers[name], value, `${what} (${res.status}): ${name}`);
+  assert.match(res.headers['content-type'] ?? '', /^application\/json/);
+  assert.deepEqual(JSON.parse(res.body), { error: { code, message: HTTP_ERRORS[code][1] } });
+}
+
+const SECRET = 'planted-secret-9e31f0';
+
+describe('security headers on answers written on the socket (no request, or none let in)', () => {
+  let ts: TestService;
+  let port: number;
+  before(async () => {
+    ts = await startTestService('pglite', { LOG_LEVEL: 'trace' });
+    await ts.service.app.listen({ port: 0, host: '127.0.0.1' });
+    port = (ts.service.app.server.address() as AddressInfo).port;
+  });
+  after(async () => ts?.stop());
+
+  it('a malformed request (400) and headers over the limit (431): the headers and error body, no request bytes, in the answer or the logs; the server serves on', async () => {
+    const cases = [
+      {
+        code: 'REQUEST_MALFORMED' as const,
+        request: `GET /healthz?token=${SECRET} HTTP/1.1 ${SECRET}\r\nHost: x\r\n\r\n`,
+      },
+      {
+        code: 'HEADERS_TOO_LARGE' as const,
+        request: `GET /healthz?token=${SECRET} HTTP/1.1\r\nHost: x\r\nX-Pad: ${SECRET}${'a'.repeat(20_000)}\r\n\r\n`,
+      },
+    ];
+    for (const { code, request } of cases) {
+      const answers = await rawExchange(port, request);
+      assert.equal(answers.length, 1, code);
+      assertErrorAnswer(code, answers[0], code);
+      assert.ok(!JSON.stringify(answers).includes(SECRET), code);
+    }
+    const [ok] = await rawExchange(
+      port,
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(ok?.status, 200);
+    assert.deepEqual(JSON.parse(ok.body), { status: 'ok' });
+    const text = ts.logs.join('\n');
+    assert.match(text, /client error/); // positive control: the refusals were logged
+    assert.ok(!text.includes(SECRET), text.slice(0, 4000));
+  });
+});
+
+describe('the 503 answered while the service shuts down', () => {
+  it('carries the security headers and the error body, and closes the connection', async () => {
+    const ts = await startTestService('pglite');
+    const app = ts.service.app;
+    // A test-only route held open until released: the app cannot finish closing meanwhile.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    app.get('/test/held', async () => {
+      entered();
+      await released;
+      return { held: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const conn = rawConnection((app.server.address() as AddressInfo).port);
+    conn.write('GET /test/held HTTP/1.1\r\nHost: x\r\n\r\n');
+    await inHandler;
+    const stopped = ts.stop();
+    // The app is closing once its server stops listening (after the preClose hooks).
+    while (app.server.listening) await new Promise((r) => setTimeout(r, 5));
+    // A second request on the busy connection: the server still reads it, and refuses it.
+    conn.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    release();
+    const [held, refused] = parseResponses(await conn.closed);
+    await stopped;
+    assert.equal(held?.status, 200);
+    assertErrorAnswer('closing', refused, 'SERVER_CLOSING');
+    assert.equal(refused?.headers.connection, 'close');
+    assert.ok(Number(refused?.headers['retry-after']) > 0);
+  });
+});
+
+describe('client errors answered on the socket (http/client-errors.ts)', () => {
+  /** What the handler writes for `err`, on a stand-in socket. */
+  function answerTo(err: Error & { code?: string }, socket: Partial<Socket> = {}) {
+    const written: Buffer[] = [];
+    let destroyed = false;
+    const fake = {
+      writable: true,
+      destroyed: false,
+      write: (b: Buffer) => written.push(b) > 0,
+      destroy: () => {
+        destroyed = true;
+      },
+      ...socket,
+    } as unknown as Socket;
+    const handler = clientErrorHandler(SECURITY_HEADERS, createLogger('silent'));
+    handler(err, fake);
+    return { answers: parseResponses(Buffer.concat(written)), destroyed };
+  }
+  const err = (code: string) => Object.assign(new Error(code), { code });
+
+  it('a request not received in time: 408 with the headers and error body', () => {
+    const { answers, destroyed } = answerTo(err('ERR_HTTP_REQUEST_TIMEOUT'));
+    assert.equal(answers.length, 1);
+    assertErrorAnswer('timeout', answers[0], 'REQUEST_TIMEOUT');
+    assert.ok(destroyed);
+  });
+
+  it('chunk extensions over the limit: 413 BODY_TOO_LARGE', () => {
+    assertErrorAnswer(
+      'chunk extensions',
+      answerTo(err('HPE_CHUNK_EXTENSIONS_OVERFLOW')).answers[0],
+      'BODY_TOO_LARGE',
+    );
+  });
+
+  it('nothing is written on a reset connection, or into an answer already under way', () => {
+    assert.deepEqual(answerTo(err('ECONNRESET')).answers, []);
+    const busy = answerTo(err('HPE_INVALID_METHOD'), {
+      _httpMessage: { headersSent: true },
+    } as Partial<Socket>);
+    assert.deepEqual(busy.answers, []);
+    assert.ok(busy.destroyed);
   });
 });

@@ -7,7 +7,7 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { EnclaveCallError } from '../enclave-client/rpc-client.js';
-import { HTTP_ERRORS, HostError, fromRpcCode } from '../errors.js';
+import { HTTP_ERRORS, HostError, errorBody, fromRpcCode } from '../errors.js';
 
 interface ZodIssueLike {
   code?: string;
@@ -107,13 +107,11 @@ export function installErrorHandler(
       const level = status === 503 ? 'warn' : 'error';
       request.log[level]({ errType: e.name, errCode: e.code, code: he.code }, 'request failed');
     }
-    void reply.code(status).send({
-      error: {
-        code: he.code,
-        message: HTTP_ERRORS[he.code][1],
+    void reply.code(status).send(
+      errorBody(he.code, {
         ...(he.details ? { details: he.details } : {}),
         ...(he.notBefore !== undefined ? { not_before: he.notBefore } : {}),
-      },
-    });
+      }),
+    );
   });
 }
