@@ -7,13 +7,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  aggregateWindow,
   AggregatesInputError,
   computeAggregates,
+  createIngest,
   runAggregates,
   type AggregatesOptions,
   type AggregatesRun,
 } from '../../src/enclave/aggregates/engine.js';
-import { compareTie, processingOrder } from '../../src/enclave/aggregates/order.js';
+import { compareTie, createRunOrder, processingOrder } from '../../src/enclave/aggregates/order.js';
 import { roundFigure } from '../../src/enclave/aggregates/round.js';
 import type { Fill } from '../../src/enclave/exchanges/types.js';
 import { buy, DAY, rng, sell, T0 } from './helpers.js';
@@ -109,6 +111,26 @@ describe('aggregates: every listing of the same fills gives the same run, bit fo
       assert.deepEqual(run(shuffled(perSymbol, 4), btc), run(perSymbol, btc));
     });
   }
+
+  it('a job ingesting pages orders as it goes (merged runs) and gets the same run', () => {
+    const days = 365;
+    const perSymbol = history(11, 400, days);
+    const window = { from: T0, to: T0 + (days + 1) * DAY };
+    const expected = run(perSymbol, window);
+    const listings = [
+      perSymbol,
+      perSymbol.slice().reverse(),
+      shuffled(perSymbol, 8),
+      perSymbol.slice().sort((a, b) => a.timestamp - b.timestamp),
+    ];
+    for (const listing of listings) {
+      for (const page of [1, 7, 100, 1000, 5000]) {
+        const ingest = createIngest(window);
+        for (let i = 0; i < listing.length; i += page) ingest.add(listing.slice(i, i + page));
+        assert.deepEqual(canonical(aggregateWindow(ingest.finish()!)), expected, `page ${page}`);
+      }
+    }
+  });
 
   it('a long run of one millisecond is ordered by id, numerically, then by symbol', () => {
     const at = 5000;
@@ -243,6 +265,55 @@ describe('aggregates: processingOrder visits every run of equal timestamps', () 
         work,
       );
       const want = expected(ts, ids, syms);
+      assert.deepEqual(Array.from(order), want, `round ${round}`);
+      assert.deepEqual(
+        Array.from(sorted),
+        want.map((j) => ts[j]!),
+      );
+    }
+  });
+});
+
+describe('aggregates: the order a job builds as rows arrive (createRunOrder)', () => {
+  /** Rows in processing order by a plain comparison sort (the definition). */
+  const definition = (ts: number[], ids: string[], syms: string[]): number[] =>
+    ts
+      .map((_, j) => j)
+      .sort((a, b) => ts[a]! - ts[b]! || compareTie(ids[a]!, syms[a]!, ids[b]!, syms[b]!) || a - b);
+
+  it('is the definition’s permutation for runs of every length, ties across runs, any input', () => {
+    const rand = rng(23);
+    for (let round = 0; round < 200; round++) {
+      const m = Math.floor(rand() * 600);
+      // Ascending runs of random lengths (one long run, many short ones, or shuffled rows),
+      // over few distinct timestamps in some rounds (ties inside and across runs).
+      const spread = round % 3 === 0 ? 1 + Math.floor(rand() * 5) : 1 + Math.floor(rand() * 5000);
+      const runMax = [1, 3, 50, 600][round % 4]!;
+      const ts: number[] = [];
+      while (ts.length < m) {
+        const n = Math.min(m - ts.length, 1 + Math.floor(rand() * runMax));
+        const run = Array.from({ length: n }, () => T0 + Math.floor(rand() * spread));
+        ts.push(...run.sort((a, b) => a - b));
+      }
+      const ids = ts.map(() => (rand() < 0.8 ? String(Math.floor(rand() * 300)) : `x${rand()}`));
+      const syms = ts.map(() => (rand() < 0.5 ? 'A/USDT' : 'B/USDT'));
+      const tie = (a: number, b: number): number =>
+        compareTie(ids[a]!, syms[a]!, ids[b]!, syms[b]!) || a - b;
+      const work = {
+        ts: new Float64Array(m),
+        orderA: new Uint32Array(m),
+        orderB: new Uint32Array(m),
+        tsA: new Float64Array(m),
+      };
+      // As the ingest does: each row breaking the order with the row before closes a run.
+      const runs = createRunOrder(tie);
+      for (let j = 0; j < m; j++) {
+        if (j > 0 && (ts[j]! < work.ts[j - 1]! || (ts[j] === work.ts[j - 1] && tie(j - 1, j) > 0)))
+          runs.breakBefore(j, work);
+        work.ts[j] = ts[j]!;
+      }
+      const { order, ts: sorted } = runs.finish(m, work);
+      const want = definition(ts, ids, syms);
       assert.deepEqual(Array.from(order), want, `round ${round}`);
       assert.deepEqual(
         Array.from(sorted),

@@ -5,7 +5,8 @@
  *
  * Pure and synchronous, no allocation per fill. Four steps, for speed (docs/aggregates.md,
  * "Performance"): parseWindow reads every fill object once into one record per fill (the
- * reused buffers of scratch.ts); processingOrder (order.ts) orders the records; matchFifo
+ * reused buffers of scratch.ts); processingOrder (order.ts) orders the records (a job's ingest
+ * orders them as its pages arrive instead: createRunOrder); matchFifo
  * matches lots per symbol (lots.ts), in input order when each symbol's fills already come in
  * order; aggregateWindow's last pass, in processing order, adds what depends on that order.
  */
@@ -13,7 +14,14 @@ import { DAY_MS, windowDays, type AggregateFigures } from '../../protocol/aggreg
 import type { Fill } from '../exchanges/types.js';
 import { decimalUnits, fitsFloatUnits, readDecimal, toUnits } from './decimal.js';
 import { ExactLotQueue, LotQueue } from './lots.js';
-import { compareIds, compareTie, processingOrder, type TimestampScan } from './order.js';
+import {
+  compareIds,
+  compareTie,
+  createRunOrder,
+  processingOrder,
+  type Ordered,
+  type TimestampScan,
+} from './order.js';
 import {
   giveBack,
   growHeld,
@@ -148,6 +156,8 @@ export interface ParsedWindow {
   bySymbolInOrder: boolean;
   /** Whether all fills already come in processing order, and their timestamps' range. */
   scan: TimestampScan;
+  /** The processing order, when the ingest built it as the rows arrived (a job's). */
+  ordered?: Ordered;
 }
 
 /**
@@ -227,6 +237,16 @@ export function createIngest(opts: AggregatesOptions, size?: number): Aggregates
   };
   let broken = false;
   let finished = false;
+  // A job orders its rows as they arrive (most of the merging overlaps the page fetches); the
+  // one call sorts them at once (processingOrder's radix sort), which is cheaper in one go.
+  const runs = shared
+    ? undefined
+    : createRunOrder((a, b) => {
+        const x = fillAt(sel(a));
+        const y = fillAt(sel(b));
+        return compareTie(x.id, x.symbol, y.id, y.symbol) || a - b;
+      });
+  const sel = (row: number): number => rows.sel[row]!;
 
   const fillAt = (k: number): Fill => {
     if (pages.length === 1) return pages[0]![k]!;
@@ -277,12 +297,17 @@ export function createIngest(opts: AggregatesOptions, size?: number): Aggregates
       const j = m++;
       // Still in processing order (time, then id, then symbol)? Ids are read only on ties.
       // (The previous timestamp is read back from its column: kept in a local, V8 boxed it.)
+      // A job's ingest also closes the run this row breaks (runs, order.ts `createRunOrder`).
       if (j > 0) {
         const prevT = ts[j - 1]!;
-        if (t < prevT) inOrder = false;
-        else if (t === prevT && inOrder) {
+        let breaks = t < prevT;
+        if (t === prevT && (inOrder || runs !== undefined)) {
           const prev = fillAt(sel[j - 1]!);
-          inOrder = compareTie(prev.id, prev.symbol, f.id, f.symbol) <= 0;
+          breaks = compareTie(prev.id, prev.symbol, f.id, f.symbol) > 0;
+        }
+        if (breaks) {
+          inOrder = false;
+          runs?.breakBefore(j, rows);
         }
       }
       if (t < lo) lo = t;
@@ -407,6 +432,7 @@ export function createIngest(opts: AggregatesOptions, size?: number): Aggregates
       release,
       ...window,
       m,
+      ordered: runs?.finish(m, rows),
       work: held ? heldViews(held, m) : workspace(size!),
       symNames,
       symQuote,
@@ -699,17 +725,19 @@ function aggregateRows(w: ParsedWindow): AggregatesRun {
   // thousand symbols and a few hundred currencies, far below this bound (~150 MB).
   if (nSym * nCur > MAX_FEE_CELLS) throw new AggregatesInputError('too many symbols × currencies');
 
-  // 2. Processing order.
-  const { order, ts: sortedTs } = processingOrder(
-    m,
-    {
-      ts: work.ts,
-      id: (j) => w.fillAt(work.sel[j]!).id,
-      symbol: (j) => w.fillAt(work.sel[j]!).symbol,
-      scan: w.scan,
-    },
-    work,
-  );
+  // 2. Processing order (a job's ingest built it already).
+  const { order, ts: sortedTs } =
+    w.ordered ??
+    processingOrder(
+      m,
+      {
+        ts: work.ts,
+        id: (j) => w.fillAt(work.sel[j]!).id,
+        symbol: (j) => w.fillAt(work.sel[j]!).symbol,
+        scan: w.scan,
+      },
+      work,
+    );
 
   // 3. Lots, per symbol.
   const sums = matchFifo(w, order, nCur);

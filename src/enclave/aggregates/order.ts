@@ -215,3 +215,120 @@ export function scanTimestamps(
   }
   return { sorted, lo, hi };
 }
+
+/**
+ * The processing order built while a job's rows arrive, page by page (engine.ts, `createIngest`):
+ * a natural merge sort. The rows come in runs already in processing order (a per-symbol pager
+ * lists each symbol's fills in order); each run is closed where the next row breaks it and
+ * merged with its neighbours as TimSort's stack rules say (run lengths shrink geometrically up
+ * the stack), so most merging overlaps the network waits between pages and what remains after
+ * the last page is a few merges of about m rows in all, instead of a radix sort of every row.
+ * Same total order as `processingOrder` (time, then `tie`, then row), so the same permutation.
+ *
+ * Layout in the ingest's buffers: positions [0, open) hold the closed runs, each in order, as
+ * `ts` (timestamps by position) and `orderA` (rows by position); positions from `open` on are
+ * the open run's rows in arrival order (position = row), so the ingest can still read the
+ * previous row's timestamp at `ts[j − 1]`. Merges use `orderB` and `tsA` as temporary space.
+ */
+export interface RunOrder {
+  /** Row `j` breaks the open run (it is not in order after row j − 1): close the run before it. */
+  breakBefore(j: number, work: RunWork): void;
+  /** All `m` rows in processing order (positions of `ts` and `orderA`). */
+  finish(m: number, work: RunWork): Ordered;
+}
+
+export type RunWork = Pick<Workspace, 'ts' | 'orderA' | 'orderB' | 'tsA'>;
+
+/** `tie(a, b)`: the order of rows a ≠ b with equal timestamps (id, symbol, then a − b). */
+export function createRunOrder(tie: (a: number, b: number) => number): RunOrder {
+  const start: number[] = [];
+  const len: number[] = [];
+  let open = 0;
+
+  /** Merges runs i and i + 1 (adjacent) into run i. */
+  function mergeAt(i: number, w: RunWork): void {
+    const s = start[i]!;
+    const mid = s + len[i]!;
+    const e = mid + len[i + 1]!;
+    len[i] = e - s;
+    start.splice(i + 1, 1);
+    len.splice(i + 1, 1);
+    const { ts, orderA: ord } = w;
+    // (x at position p) comes after (y at position q)?
+    const after = (tp: number, rp: number, tq: number, rq: number): boolean =>
+      tp > tq || (tp === tq && tie(rp, rq) > 0);
+    // Already in order across the boundary (runs of one symbol split by a page boundary, say).
+    if (!after(ts[mid - 1]!, ord[mid - 1]!, ts[mid]!, ord[mid]!)) return;
+    // A's rows that come before B's first stay where they are (binary search).
+    const t0 = ts[mid]!;
+    const r0 = ord[mid]!;
+    let lo = s;
+    let hi = mid - 1; // ts[mid − 1] comes after B's first
+    while (lo < hi) {
+      const h = (lo + hi) >>> 1;
+      if (after(ts[h]!, ord[h]!, t0, r0)) hi = h;
+      else lo = h + 1;
+    }
+    // A's rest to the temporary space, then merged with B into place (B's rows move only down,
+    // never past a row of B not yet read).
+    const na = mid - lo;
+    const tmpTs = w.tsA;
+    const tmpOrd = w.orderB;
+    tmpTs.set(ts.subarray(lo, mid));
+    tmpOrd.set(ord.subarray(lo, mid));
+    let pa = 0;
+    let pb = mid;
+    let out = lo;
+    while (pa < na && pb < e) {
+      const ta = tmpTs[pa]!;
+      const tb = ts[pb]!;
+      if (tb < ta || (tb === ta && tie(ord[pb]!, tmpOrd[pa]!) < 0)) {
+        ts[out] = tb;
+        ord[out] = ord[pb]!;
+        pb++;
+      } else {
+        ts[out] = ta;
+        ord[out] = tmpOrd[pa]!;
+        pa++;
+      }
+      out++;
+    }
+    if (pa < na) {
+      ts.set(tmpTs.subarray(pa, na), out);
+      ord.set(tmpOrd.subarray(pa, na), out);
+    }
+  }
+
+  /** Closes the open run [open, end) and restores the stack rules (TimSort's mergeCollapse). */
+  function close(end: number, w: RunWork): void {
+    if (end === open) return;
+    for (let p = open; p < end; p++) w.orderA[p] = p;
+    start.push(open);
+    len.push(end - open);
+    open = end;
+    for (let n = len.length; n > 1; n = len.length) {
+      let i = n - 2;
+      if (
+        (i > 0 && len[i - 1]! <= len[i]! + len[i + 1]!) ||
+        (i > 1 && len[i - 2]! <= len[i - 1]! + len[i]!)
+      ) {
+        if (len[i - 1]! < len[i + 1]!) i--;
+      } else if (len[i]! > len[i + 1]!) break;
+      mergeAt(i, w);
+    }
+  }
+
+  return {
+    breakBefore: close,
+    finish(m, w) {
+      close(m, w);
+      // The rest of the stack, top down (TimSort's mergeForceCollapse).
+      for (let n = len.length; n > 1; n = len.length) {
+        let i = n - 2;
+        if (i > 0 && len[i - 1]! < len[i + 1]!) i--;
+        mergeAt(i, w);
+      }
+      return { order: w.orderA.subarray(0, m), ts: w.ts.subarray(0, m) };
+    },
+  };
+}

@@ -35,7 +35,7 @@
 export interface Workspace {
   /** Index of the row's fill in the input. */
   sel: Uint32Array;
-  /** Timestamp. */
+  /** Timestamp (in a job's ingest, by position of its ordered runs: order.ts, `createRunOrder`). */
   ts: Float64Array;
   /**
    * REC doubles per row, read together (one cache line holds two rows): price, amount, fee
@@ -45,7 +45,7 @@ export interface Workspace {
   rec: Float64Array;
   /** The same bytes as int32: row j's symbol at 8j + 6, its meta at 8j + 7. */
   recI: Int32Array;
-  /** Sort buffers (order.ts). */
+  /** Sort buffers (order.ts); a job's ingest keeps its order in orderA. */
   orderA: Uint32Array;
   orderB: Uint32Array;
   tsA: Float64Array;
@@ -203,7 +203,7 @@ export function holdWorkspace(need: number): HeldWorkspace {
   return newPlain(need);
 }
 
-/** Room for `need` rows, the first `used` rows' rec, ts and sel kept. */
+/** Room for `need` rows, the first `used` rows' rec, ts, sel and orderA kept. */
 export function growHeld(h: HeldWorkspace, need: number, used: number): HeldWorkspace {
   if (need <= h.capacity) return h;
   if (h.primary && need <= PRIMARY_MAX_ROWS) {
@@ -217,6 +217,8 @@ export function growHeld(h: HeldWorkspace, need: number, used: number): HeldWork
   rows.rec.set(from.rec);
   rows.ts.set(from.ts);
   rows.sel.set(from.sel);
+  // A job's ingest orders its rows as they arrive (order.ts, `createRunOrder`).
+  rows.orderA.set(from.orderA);
   // The primary goes back to the free state; an outgrown plain set is dropped.
   if (h.primary) giveBack(h);
   return to;
