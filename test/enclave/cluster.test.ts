@@ -357,6 +357,23 @@ describe('enclave cluster rules', () => {
     assert.ok(same(held, passwordRoot));
   });
 
+  it('two geneses at once (the host opens two connections): one completes, the other is refused', async () => {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await readyForGenesis(e);
+    const ops = (await operators(3)).map(opOf);
+    // Both start before either holds a root (each awaits the shares' encryption and evidence).
+    const results = await Promise.allSettled([
+      call(e.state, 'cluster.genesis', genesisRequest(e.state, ops)),
+      call(e.state, 'cluster.genesis', genesisRequest(e.state, ops)),
+    ]);
+    const done = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    assert.equal(done.length, 1, 'both completed: two roots wrap the same keyrings');
+    assert.equal((refused[0] as { code?: string }).code, 'CLUSTER_EXISTS');
+    assert.equal(e.state.cluster?.clusterId, done[0]!.manifest.cluster_id);
+  });
+
   it('a second genesis is refused; quorum methods run only in awaiting_quorum', async () => {
     const { e, g } = await genesis();
     await code(

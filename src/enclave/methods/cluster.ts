@@ -185,6 +185,13 @@ export async function clusterGenesis(
     report_data: bytesToHex(reportData),
     nonce,
   };
+  // Another genesis (the host relays on several connections) may have completed during the
+  // awaits above: two roots would wrap the same keyrings, one of them the host's. From here on
+  // nothing awaits, so this check and the root's assignment below are one step.
+  if (state.cluster) {
+    root.fill(0);
+    throw new RpcError('CLUSTER_EXISTS');
+  }
   // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
   // the password-sealing root, so stored password hashes keep opening on every member.
   // The copy is kept only by a genesis that completes: every other path wipes it.
