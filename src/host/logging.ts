@@ -64,11 +64,12 @@ export const CENSOR = '[redacted]';
  * A query string in a line's text (the message, or a string interpolated into it with `%s`).
  * Fastify writes a request's raw URL into some of its own messages ("Reply was already sent, did
  * you forget to "return reply" in "/x?token=…" (GET)?"), and a query string may carry a token, a
- * nonce or a code. From a `?` that follows a non-blank character up to the next blank, the text
- * is censored: a raw request URL holds no blank, so its whole query goes. Linear in the text
- * (every match ends at the next blank).
+ * nonce or a code. From a `?` that starts the text or follows a non-blank character (a `%s`
+ * argument is censored alone: `URL.search` starts with it) up to the next blank, the text is
+ * censored: a raw request URL holds no blank, so its whole query goes. Linear in the text (every
+ * match ends at the next blank).
  */
-const QUERY_IN_TEXT = /(?<=\S)\?\S+/g;
+const QUERY_IN_TEXT = /(?<!\s)\?\S+/g;
 
 /** `text` with every query string in it censored (QUERY_IN_TEXT); a closing quote is kept. */
 export function redactText(text: string): string {
@@ -77,9 +78,9 @@ export function redactText(text: string): string {
 }
 
 /**
- * The message pino writes for a logged object given without one: an error's own message, or
- * that of its `err` field (FST_ERR_REP_ALREADY_SENT's holds the raw URL). Made explicit by the
- * logMethod hook so that redactText covers it like any other message.
+ * The message pino writes for a logged object given without one (or with an undefined one): an
+ * error's own message, or that of its `err` field (FST_ERR_REP_ALREADY_SENT's holds the raw
+ * URL). Made explicit by the logMethod hook so that redactText covers it like any other message.
  */
 function implicitMessage(obj: unknown): string | undefined {
   if (obj instanceof Error) return obj.message;
@@ -199,16 +200,18 @@ export function createLogger(
       },
       hooks: {
         // The message and strings interpolated into it (`%s`): query strings censored
-        // (redactText). Objects interpolated into it (`%o`, `%j`): fields censored. The first
+        // (redactText). Objects interpolated into it (`%o`, `%j`), or given as the message:
+        // fields censored, and the text one becomes (a URL's toJSON) as a string. The first
         // argument, when an object, is the logged object, which formatters.log covers.
         logMethod(args, method) {
           const first = typeof args[0] === 'object' ? 1 : 0;
-          const implicit = args.length === 1 ? implicitMessage(args[0]) : undefined;
-          if (implicit !== undefined) (args as unknown[]).push(implicit);
+          const implicit =
+            first === 1 && args[1] === undefined ? implicitMessage(args[0]) : undefined;
+          if (implicit !== undefined) (args as unknown[])[1] = implicit;
           for (let i = first; i < args.length; i++) {
             const arg: unknown = args[i];
-            if (typeof arg === 'string') args[i] = redactText(arg);
-            else if (i > first) args[i] = redactOr(arg, CENSOR);
+            const walked = typeof arg === 'string' ? arg : redactOr(arg, CENSOR);
+            args[i] = typeof walked === 'string' ? redactText(walked) : walked;
           }
           method.apply(this, args);
         },

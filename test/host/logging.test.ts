@@ -151,6 +151,39 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
     ]);
   });
 
+  it('a query string is censored in what an object interpolated into the message becomes, in a %s argument that starts with it, and in the message pino takes from an error given with an undefined one; an object given as the message is walked', () => {
+    const url = new URL(`https://idp.example/cb?code=${SECRET}&state=1`);
+    const text = lines((logger) => {
+      // A URL: the walk writes what its toJSON returns, the whole address.
+      logger.warn('callback %s', url);
+      logger.warn('callback %j', url);
+      // URL.search: the query alone, censored argument by argument.
+      logger.warn('callback %s%s', url.pathname, url.search);
+      logger.warn(`?token=${SECRET}`);
+      // pino takes the error's message when the one given is undefined.
+      logger.warn(new Error(`in /x?token=${SECRET}`), undefined);
+      logger.warn({ err: new Error(`in /y?token=${SECRET}`) }, undefined);
+      // An object where the message goes: pino writes it as it is, or as JSON before the rest.
+      logger.warn({ k: 1 }, { password: SECRET } as unknown as string);
+      logger.warn({ k: 1 }, { password: SECRET } as unknown as string, 'x');
+    });
+    assert.ok(!text.includes(SECRET), text);
+    const messages = text
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { msg: unknown }).msg);
+    assert.deepEqual(messages, [
+      'callback https://idp.example/cb?[redacted]',
+      "callback 'https://idp.example/cb?[redacted]'",
+      'callback /cb?[redacted]',
+      '?[redacted]',
+      'in /x?[redacted]',
+      'in /y?[redacted]',
+      { password: '[redacted]' },
+      '{"password":"[redacted]"} ',
+    ]);
+  });
+
   it('a cycle does not loop, and is still censored where a field repeats', () => {
     const cyclic: Record<string, unknown> = { password: SECRET };
     cyclic.self = cyclic;
