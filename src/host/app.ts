@@ -121,7 +121,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Bytes that never became a request (malformed HTTP, headers over the limit, a timeout):
     // answered on the socket, with the same headers and error body (http/client-errors.ts).
     clientErrorHandler: clientErrorHandler(secureHeaders, deps.logger as FastifyBaseLogger),
+    // Node's own 400 for an HTTP/1.1 request without Host has neither: the first hook refuses it.
+    http: { requireHostHeader: false },
   }).withTypeProvider<ZodTypeProvider>();
+  // Node's own 417 for an expectation other than 100-continue has neither either: such a request
+  // is served as any other (RFC 9110 lets a server ignore an expectation).
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   // JSON only: a text/plain body is a CORS "simple request" a browser sends without preflight.
   app.removeContentTypeParser(['text/plain']);
   // The security headers in the first hook of all: a hook that refuses (the CSRF check,
@@ -133,9 +138,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     closing = true;
     done();
   });
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     void reply.headers(secureHeaders);
-    done(closing ? new HostError('SERVER_CLOSING', undefined, 1) : undefined);
+    if (closing) return done(new HostError('SERVER_CLOSING', undefined, 1));
+    // RFC 9112 3.2: an HTTP/1.1 request without Host is refused, and the connection closed.
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      void reply.header('connection', 'close');
+      return done(new HostError('REQUEST_MALFORMED'));
+    }
+    done();
   });
   // The id ties a client's report of an error to the host's log line for it.
   app.addHook('onRequest', async (req, reply) => {

@@ -245,6 +245,20 @@ describe('security headers on answers written on the socket (no request, or none
       assertErrorAnswer(code, answers[0], code);
       assert.ok(!JSON.stringify(answers).includes(SECRET), code);
     }
+    // Node's own refusals, before any request reaches the app: an HTTP/1.1 request without
+    // Host, an expectation other than 100-continue.
+    const [noHost] = await rawExchange(
+      port,
+      `GET /healthz?token=${SECRET} HTTP/1.1\r\nConnection: close\r\n\r\n`,
+    );
+    assertErrorAnswer('no Host', noHost, 'REQUEST_MALFORMED');
+    const [expects] = await rawExchange(
+      port,
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: x-unknown\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(expects?.status, 200, JSON.stringify(expects));
+    for (const [name, value] of Object.entries(SECURITY_HEADERS))
+      assert.equal(expects.headers[name], value, `unknown expectation: ${name}`);
     const [ok] = await rawExchange(
       port,
       'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
