@@ -4,7 +4,7 @@
  * the moment it is appended. The leaf is SHA-256(0x00 ‖ JCS(entry)), so anyone holding the
  * entry JSON can recompute it.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { z } from 'zod';
 import { bytesToHex, hexBytes, utf8 } from '../encoding.js';
 import { jcs } from '../jcs.js';

@@ -1,9 +1,10 @@
 /**
  * RFC 6962 / RFC 9162 §2.1 Merkle trees: hashing, proof verification (client and host), the
  * compact range an append-only signer keeps, and an in-memory tree that answers proofs for any
- * past size in O(log n). Pure, isomorphic (@noble/hashes only).
+ * past size in O(log n). Pure, isomorphic (SHA-256 from ../sha256.ts: native under Node,
+ * @noble/hashes in browsers).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 
 const LEAF_PREFIX = 0x00;
 const NODE_PREFIX = 0x01;
