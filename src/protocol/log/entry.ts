@@ -8,7 +8,7 @@ import { sha256 } from '../sha256.js';
 import { z } from 'zod';
 import { bytesToHex, hexBytes, utf8 } from '../encoding.js';
 import { jcs } from '../jcs.js';
-import { leafHash } from './merkle.js';
+import { leafHashOfText } from './merkle.js';
 
 export const LOG_ENTRY_TYPES = [
   'credential.submitted',
@@ -197,5 +197,5 @@ export function logEntryBytes(entry: LogEntry): Uint8Array {
 }
 
 export function logEntryLeafHash(entry: LogEntry): Uint8Array {
-  return leafHash(logEntryBytes(entry));
+  return leafHashOfText(logEntryText(entry));
 }
