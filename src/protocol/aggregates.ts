@@ -9,7 +9,7 @@
  * The figures' meaning is docs/aggregates.md; the engine that computes them is
  * src/enclave/aggregates/engine.ts.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.js';
 import { z } from 'zod';
 import { ExchangeSchema } from './credentials.js';
 import { addDecimals, DecimalStringSchema, plainDecimal } from './decimal-string.js';

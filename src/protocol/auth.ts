@@ -3,7 +3,7 @@
  * ES256 public JWK with its RFC 7638 thumbprint, the JWT key thumbprints bound into attestation,
  * the auth envelope plaintext, the access-token claims, and the log subject of a user.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.js';
 import { z } from 'zod';
 import { bytesToBase64url, bytesToHex, utf8 } from './encoding.js';
 

@@ -2,7 +2,7 @@
  * Stable key ids: the RFC 7638 JWK thumbprint (SHA-256, base64url) of a public key. The same
  * id a JOSE library would compute, so keys can be named across tools without a registry.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.js';
 import { z } from 'zod';
 import { bytesToBase64url, utf8 } from './encoding.js';
 

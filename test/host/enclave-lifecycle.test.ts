@@ -1,7 +1,8 @@
 /**
  * The enclave does not outlive its host. A real host process (`src/host/main.ts`) is started:
- * after `kill -9` of the host its enclave child exits by itself (it watches its parent); a host
- * whose `listen` fails (port taken) stops its enclave before it exits non-zero.
+ * after `kill -9` of the host its enclave child (spawned with a 2 MiB semi-space) exits by itself
+ * (it watches its parent); a host whose `listen` fails (port taken) stops its enclave before it
+ * exits non-zero.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -112,6 +113,11 @@ describe('the enclave does not outlive its host', () => {
     pids.push(enclavePid);
     await within(host.listening, 'the host to listen');
     assert.ok(alive(enclavePid));
+    // Its young generation is the supervisor's (bench/README.md, "Memory"): small, for idle RSS.
+    if (existsSync(`/proc/${enclavePid}/cmdline`)) {
+      const argv = readFileSync(`/proc/${enclavePid}/cmdline`, 'utf8').split('\0');
+      assert.ok(argv.includes('--max-semi-space-size=2'), argv.join(' '));
+    }
     host.proc.kill('SIGKILL');
     await host.exited;
     const until = Date.now() + BOUND_MS;

@@ -26,6 +26,7 @@ import {
   CompactRange,
   MerkleTree,
   leafHash,
+  leafHashOfText,
   rootFromLeafHashes,
   verifyConsistency,
   verifyInclusion,
@@ -123,6 +124,20 @@ describe('merkle: the fixtures', () => {
       assert.equal(hex(rootFromLeafHashes(leaves.slice(0, n))), want, `rootFromLeafHashes(${n})`);
     }
     assert.equal(new Set(leaves.map(hex)).size, BIG, 'all leaves distinct');
+  });
+
+  it('leafHashOfText is H(0x00 || UTF-8 of the text), for any text (non-ASCII, lone surrogates)', () => {
+    const texts = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'grapheme', maxLength: 100 }),
+      fc.string({ unit: 'binary', maxLength: 100 }),
+    );
+    fc.assert(
+      fc.property(texts, (text) => {
+        assert.equal(hex(leafHashOfText(text)), hex(leafOf(Buffer.from(text, 'utf8'))));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

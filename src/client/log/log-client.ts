@@ -4,9 +4,9 @@
  * a bad signature, a shrinking tree, two roots for one size, a failed consistency proof, or
  * served entry text that does not hash to the signed tree.
  */
-import { base64ToBytes, bytesToBase64, utf8 } from '../../protocol/encoding.js';
+import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { LogEntrySchema, sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
-import { CompactRange, leafHash } from '../../protocol/log/merkle.js';
+import { CompactRange, leafHashOfText } from '../../protocol/log/merkle.js';
 import { ClientError } from '../errors.js';
 import {
   verifyCheckpointConsistency,
@@ -132,7 +132,7 @@ export class LogClient {
         if (e.index !== range.size || typeof e.entry !== 'string') {
           throw new ClientError('LOG_INVALID', `log served a malformed entry at ${range.size}`);
         }
-        const leaf = leafHash(utf8.encode(e.entry));
+        const leaf = leafHashOfText(e.entry);
         if (differs === null && e.leaf_hash !== bytesToBase64(leaf)) differs = range.size;
         range.append(leaf);
       }

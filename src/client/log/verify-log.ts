@@ -4,9 +4,9 @@
  * checkpoints. The log key comes from a verified attestation (`signingKeys.log`); nothing the
  * log server says is trusted. Leaves are recomputed from the entry text.
  */
-import { base64ToBytes, bytesEqual, bytesToBase64, utf8 } from '../../protocol/encoding.js';
+import { base64ToBytes, bytesEqual, bytesToBase64 } from '../../protocol/encoding.js';
 import { verifyCheckpointNote } from '../../protocol/log/checkpoint.js';
-import { leafHash, verifyConsistency, verifyInclusion } from '../../protocol/log/merkle.js';
+import { leafHashOfText, verifyConsistency, verifyInclusion } from '../../protocol/log/merkle.js';
 import { logOrigin } from '../../protocol/log/origin.js';
 
 export interface WitnessKey {
@@ -86,7 +86,7 @@ export function verifyEntryInclusion(
     return verifyInclusion(
       index,
       checkpoint.size,
-      leafHash(utf8.encode(entryText)),
+      leafHashOfText(entryText),
       proof.map(base64ToBytes),
       base64ToBytes(checkpoint.rootHash),
     );

@@ -86,11 +86,12 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       ...(deps.testHooks ? { ENCLAVE_TEST_HOOKS: '1' } : {}),
       PATH: process.env.PATH ?? '',
     };
-    // A small young generation (V8's default grows to 2 x 16-32 MiB): the enclave's JS makes
-    // little garbage per call, and this saves ~8 MiB RSS (bench/README.md, "Memory").
+    // A small young generation (V8's default grows to 2 x 16-32 MiB): ~6 MiB less RSS than the
+    // default. 2 MiB, not 1: with 1 the log's appends spent ~25 % more of the enclave's CPU per
+    // entry, mostly in scavenges, for ~3 MiB (bench/README.md, "Memory" and log-append).
     const proc = spawn(
       process.execPath,
-      ['--max-semi-space-size=1', resolvePath(config.enclave.bundle)],
+      ['--max-semi-space-size=2', resolvePath(config.enclave.bundle)],
       {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],

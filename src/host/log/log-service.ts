@@ -34,20 +34,14 @@
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import {
-  bytesEqual,
-  bytesToBase64,
-  bytesToHex,
-  hexToBytes,
-  utf8,
-} from '../../protocol/encoding.js';
+import { bytesEqual, bytesToBase64, bytesToHex, hexToBytes } from '../../protocol/encoding.js';
 import { logEntryText, type LogEntry } from '../../protocol/log/entry.js';
 import { parseCheckpoint } from '../../protocol/log/checkpoint.js';
 import {
   CompactRange,
   EMPTY_ROOT,
   MerkleTree,
-  leafHash,
+  leafHashOfText,
   type MerkleStage,
 } from '../../protocol/log/merkle.js';
 import { parseNote } from '../../protocol/log/note.js';
@@ -239,7 +233,7 @@ export function createLogService(deps: LogServiceDeps) {
       const rows = await deps.store.entries(from, head.size, q);
       const hashes = rows.map((r, i) => {
         const h = hexToBytes(r.leafHash);
-        if (r.index !== from + i || !bytesEqual(leafHash(utf8.encode(r.entry)), h)) {
+        if (r.index !== from + i || !bytesEqual(leafHashOfText(r.entry), h)) {
           throw new HostError('LOG_UNAVAILABLE');
         }
         return h;
@@ -285,8 +279,7 @@ export function createLogService(deps: LogServiceDeps) {
       for (const leaf of page) {
         // A missing index (a deleted row) shifts every later leaf: refused the same way.
         const ok =
-          leaf.index === tree.size &&
-          bytesToHex(leafHash(utf8.encode(leaf.entry))) === leaf.leafHash;
+          leaf.index === tree.size && bytesToHex(leafHashOfText(leaf.entry)) === leaf.leafHash;
         if (!ok && altered++ === 0) firstAltered = leaf.index;
         tree.append(hexToBytes(leaf.leafHash));
         from = leaf.index + 1;
@@ -538,7 +531,7 @@ export function createLogService(deps: LogServiceDeps) {
         try {
           prepared = entries.map((e) => {
             const text = logEntryText(e);
-            const hash = leafHash(utf8.encode(text));
+            const hash = leafHashOfText(text);
             return { text, hash, hex: bytesToHex(hash) };
           });
         } catch (err) {

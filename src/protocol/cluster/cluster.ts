@@ -4,7 +4,8 @@
  * submission (the share file, HPKE-sealed to that quote's one-time provisioning key).
  * Pure: schemas, digests and the provisioning report-data rule.
  */
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { z } from 'zod';
 import {
   base64Bytes,

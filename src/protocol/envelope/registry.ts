@@ -3,7 +3,7 @@
  * without `alg` is v1 (the seed's format). `resolveEnvelopeKind` is the only place that looks at
  * the string; callers receive the entry and never switch on `alg` themselves.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { z } from 'zod';
 import { MAX_CREDENTIAL_PLAINTEXT_BYTES } from '../credentials.js';
 import { bytesToHex } from '../encoding.js';

@@ -4,11 +4,11 @@
  * the moment it is appended. The leaf is SHA-256(0x00 ‖ JCS(entry)), so anyone holding the
  * entry JSON can recompute it.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { z } from 'zod';
 import { bytesToHex, hexBytes, utf8 } from '../encoding.js';
 import { jcs } from '../jcs.js';
-import { leafHash } from './merkle.js';
+import { leafHashOfText } from './merkle.js';
 
 export const LOG_ENTRY_TYPES = [
   'credential.submitted',
@@ -197,5 +197,5 @@ export function logEntryBytes(entry: LogEntry): Uint8Array {
 }
 
 export function logEntryLeafHash(entry: LogEntry): Uint8Array {
-  return leafHash(logEntryBytes(entry));
+  return leafHashOfText(logEntryText(entry));
 }

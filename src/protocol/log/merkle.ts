@@ -1,9 +1,11 @@
 /**
  * RFC 6962 / RFC 9162 §2.1 Merkle trees: hashing, proof verification (client and host), the
  * compact range an append-only signer keeps, and an in-memory tree that answers proofs for any
- * past size in O(log n). Pure, isomorphic (@noble/hashes only).
+ * past size in O(log n). Pure, isomorphic (SHA-256 from ../sha256.ts: native under Node,
+ * @noble/hashes in browsers).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8 } from '../encoding.js';
+import { sha256 } from '../sha256.js';
 
 const LEAF_PREFIX = 0x00;
 const NODE_PREFIX = 0x01;
@@ -12,6 +14,23 @@ export function leafHash(entry: Uint8Array): Uint8Array {
   const buf = new Uint8Array(1 + entry.length);
   buf[0] = LEAF_PREFIX;
   buf.set(entry, 1);
+  return sha256(buf);
+}
+
+/**
+ * leafHash of a text's UTF-8 bytes (a log entry's canonical JSON), the prefix and the text
+ * encoded into one buffer: the host and the enclave hash one entry text each per appended entry.
+ */
+export function leafHashOfText(text: string): Uint8Array {
+  // Entry texts are ASCII but for the odd string value: one byte per character then. Otherwise
+  // the text takes more bytes than characters and is encoded the general way.
+  let buf = new Uint8Array(1 + text.length);
+  if (utf8.encodeInto(text, buf.subarray(1)).read !== text.length) {
+    const bytes = utf8.encode(text);
+    buf = new Uint8Array(1 + bytes.length);
+    buf.set(bytes, 1);
+  }
+  buf[0] = LEAF_PREFIX;
   return sha256(buf);
 }
 

@@ -5,7 +5,7 @@
  * verified here; other types (e.g. witness cosignatures, 0x04) are parsed and left to callers.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { base64ToBytes, bytesToBase64, bytesToHex, concatBytes, utf8 } from '../encoding.js';
 
 export const ED25519_SIG_TYPE = 0x01;

@@ -3,7 +3,7 @@
  * from the log public key, so a verifier that trusts the key from the attestation knows the
  * origin too, and two keyrings can never share one.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { bytesToHex } from '../encoding.js';
 
 export function logOrigin(logPublicKey: Uint8Array): string {

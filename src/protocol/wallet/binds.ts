@@ -6,7 +6,7 @@
  * without this binding it could pair a user's share with a request of its own (another
  * transaction, a policy that allows everything, a recovery to its own reply_pub).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { z } from 'zod';
 import { base64Bytes, bytesEqual, bytesToHex, hexBytes, utf8 } from '../encoding.js';
 import { jcsBytes } from '../jcs.js';

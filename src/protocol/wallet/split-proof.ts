@@ -9,7 +9,7 @@
  * The client checks it against the result key of a verified attestation
  * (docs/protocol/wallet-shares.md, "Creation cannot be substituted").
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.js';
 import { bytesToHex, concatBytes, utf8 } from '../encoding.js';
 import { jcsBytes } from '../jcs.js';
 
