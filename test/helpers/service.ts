@@ -77,12 +77,23 @@ async function pgliteTemplate(): Promise<string> {
 }
 
 /**
+ * A new temporary DATA_DIR whose `pglite` folder is a copy of the initdb'd template
+ * (`pgliteTemplate`): a host started on it skips PGlite's initdb and runs every migration, as on
+ * a first start. For tests whose subject is not the creation of the database; the caller
+ * removes the folder.
+ */
+export async function seededDataDir(prefix = 'cloister-test-'): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  cpSync(await pgliteTemplate(), join(dataDir, 'pglite'), { recursive: true });
+  return dataDir;
+}
+
+/**
  * An in-memory PGlite database, as `openPglite(null)` opens it, but loaded from a dump of
  * `pgliteTemplate`'s folder instead of running PGlite's initdb in the test process (~0.3 s
- * instead of ~3 s on 2 vCPUs). The dump is made once per machine next to the template, in a
- * child process (PGlite's `dumpDataDir` needs a running instance, and the test process must
- * compile PGlite's WASM only through `openPglite`, with its flags). Tests that are about
- * initdb open with `openPglite` itself (`test/host/pglite-init.test.ts`).
+ * instead of ~3 s on 2 vCPUs). The dump is made once per machine next to the template
+ * (`dumpPgliteFolder`). Tests that are about initdb open with `openPglite` itself
+ * (`test/host/pglite-init.test.ts`).
  */
 export async function openTestPglite(): Promise<Db> {
   // Read once per process into memory: a Blob backed by the file would fail if another process
@@ -98,11 +109,21 @@ let templateDump: Promise<Blob> | undefined;
 async function pgliteTemplateDump(): Promise<string> {
   const template = await pgliteTemplate();
   const path = join(dirname(template), 'pglite.tar');
-  if (existsSync(path)) return path;
+  // Complete or absent (renamed into place): another test process may be reading or making it.
+  if (!existsSync(path)) dumpPgliteFolder(template, path);
+  return path;
+}
+
+/**
+ * Writes PGlite's dump of a closed data folder (`dumpDataDir`, an uncompressed tar: what
+ * `openPglite(null, dump)` loads) to `out`, renamed into place when complete. A child process
+ * opens a copy (opening a folder writes to it), so the test process compiles PGlite's WASM only
+ * through `openPglite`, with its flags.
+ */
+export function dumpPgliteFolder(folder: string, out: string): void {
   const building = mkdtempSync(join(tmpdir(), 'cloister-test-pglite-dump-'));
   try {
-    // Opening a folder writes to it: the child opens a copy, never the template.
-    cpSync(template, join(building, 'pglite'), { recursive: true });
+    cpSync(folder, join(building, 'pglite'), { recursive: true });
     const script = [
       `const { writeFileSync } = await import('node:fs');`,
       `const { PGlite } = await import(${JSON.stringify(import.meta.resolve('@electric-sql/pglite'))});`,
@@ -111,20 +132,18 @@ async function pgliteTemplateDump(): Promise<string> {
       `await db.close();`,
       `writeFileSync(process.argv[2], Buffer.from(await dump.arrayBuffer()));`,
     ].join('\n');
-    const out = join(building, 'pglite.tar');
+    const tar = join(building, 'pglite.tar');
     execFileSync(process.execPath, [
       '--input-type=module',
       '-e',
       script,
       join(building, 'pglite'),
-      out,
+      tar,
     ]);
-    // Complete or absent: another test process may be reading or making it too.
-    renameSync(out, path);
+    renameSync(tar, out);
   } finally {
     rmSync(building, { recursive: true, force: true });
   }
-  return path;
 }
 
 export interface TestService {
@@ -148,11 +167,9 @@ export async function startTestService(
   opts: { webRoot?: string | null } = {},
 ): Promise<TestService> {
   ensureEnclaveBundle();
-  const dataDir = reuse?.dataDir ?? mkdtempSync(join(tmpdir(), 'cloister-test-'));
-  // A fresh PGlite folder starts from the initdb'd template (pgliteTemplate): migrations still run.
-  if (!reuse && engine === 'pglite') {
-    cpSync(await pgliteTemplate(), join(dataDir, 'pglite'), { recursive: true });
-  }
+  const dataDir =
+    reuse?.dataDir ??
+    (engine === 'pglite' ? await seededDataDir() : mkdtempSync(join(tmpdir(), 'cloister-test-')));
   const database = reuse
     ? reuse.database
     : engine === 'postgres'
