@@ -55,7 +55,7 @@ async function harness(config: {
   maxJobsPerSession?: number;
   queueMax?: number;
 }): Promise<Harness> {
-  db = await openTestPglite();
+  db = await openTestPglite({ migrated: true });
   await migrate(db);
   const d = db;
   const calls: Harness['calls'] = [];

@@ -83,7 +83,7 @@ describe('transparency log: two writers on one database', () => {
       dbA = await openPostgres(created.url);
       dbB = await openPostgres(created.url);
     } else {
-      dbA = await openTestPglite();
+      dbA = await openTestPglite({ migrated: true });
       dbB = dbA;
     }
     dbs = [...new Set([dbA, dbB])];

@@ -23,7 +23,7 @@ describe('scheduled rotation: once per cluster', () => {
       drop = created.drop;
       db = await openPostgres(created.url);
     } else {
-      db = await openTestPglite();
+      db = await openTestPglite({ migrated: true });
     }
     await migrate(db);
   });

@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '../../src/host/config.js';
 import { openPglite, type Db } from '../../src/host/db/database.js';
+import { loadMigrations, migrate } from '../../src/host/db/migrate.js';
 import { createService, type Service } from '../../src/host/service.js';
 
 export type Engine = 'pglite' | 'postgres';
@@ -91,26 +92,57 @@ export async function seededDataDir(prefix = 'cloister-test-'): Promise<string> 
 /**
  * An in-memory PGlite database, as `openPglite(null)` opens it, but loaded from a dump of
  * `pgliteTemplate`'s folder instead of running PGlite's initdb in the test process (~0.3 s
- * instead of ~3 s on 2 vCPUs). The dump is made once per machine next to the template
- * (`dumpPgliteFolder`). Tests that are about initdb open with `openPglite` itself
- * (`test/host/pglite-init.test.ts`).
+ * instead of ~3 s on 2 vCPUs). With `migrated`, the dump is of the template after every
+ * migration (`migrate` then finds them all applied, as on a later start): for tests whose
+ * subject is not the migrations. Each dump is made once per machine next to the template
+ * (`dumpPgliteFolder`), the migrated one per set of migrations. Tests that are about initdb
+ * open with `openPglite` itself (`test/host/pglite-init.test.ts`).
  */
-export async function openTestPglite(): Promise<Db> {
+export async function openTestPglite(opts: { migrated?: boolean } = {}): Promise<Db> {
+  const which = opts.migrated ? 'migrated' : 'template';
   // Read once per process into memory: a Blob backed by the file would fail if another process
   // renamed a dump of its own over it meanwhile.
-  templateDump ??= pgliteTemplateDump().then(
-    (path) => new Blob([new Uint8Array(readFileSync(path))]),
-  );
-  return openPglite(null, await templateDump);
+  let dump = dumps.get(which);
+  if (!dump) {
+    dump = (opts.migrated ? migratedDump() : templateDump()).then(
+      (path) => new Blob([new Uint8Array(readFileSync(path))]),
+    );
+    dumps.set(which, dump);
+  }
+  return openPglite(null, await dump);
 }
 
-let templateDump: Promise<Blob> | undefined;
+const dumps = new Map<'template' | 'migrated', Promise<Blob>>();
 
-async function pgliteTemplateDump(): Promise<string> {
+// Each dump is complete or absent (renamed into place): another test process may be reading or
+// making it too.
+async function templateDump(): Promise<string> {
   const template = await pgliteTemplate();
   const path = join(dirname(template), 'pglite.tar');
-  // Complete or absent (renamed into place): another test process may be reading or making it.
   if (!existsSync(path)) dumpPgliteFolder(template, path);
+  return path;
+}
+
+async function migratedDump(): Promise<string> {
+  const key = createHash('sha256');
+  for (const m of loadMigrations()) key.update(`${m.version}\0${m.checksum}\0`);
+  const path = join(
+    dirname(await pgliteTemplate()),
+    `pglite-migrated-${key.digest('hex').slice(0, 16)}.tar`,
+  );
+  if (existsSync(path)) return path;
+  const dataDir = await seededDataDir('cloister-test-migrated-');
+  try {
+    const db = await openPglite(join(dataDir, 'pglite'));
+    try {
+      await migrate(db);
+    } finally {
+      await db.close();
+    }
+    dumpPgliteFolder(join(dataDir, 'pglite'), path);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
   return path;
 }
 

@@ -62,10 +62,11 @@ describe('log service batching and failure handling', () => {
   async function setup(
     batchMax = 512,
     batchIntervalMs = 1,
-    open: () => Promise<Db> = () => openTestPglite(),
+    open: () => Promise<Db> = () => openTestPglite({ migrated: true }),
     wrapStore: (s: LogStore) => LogStore = (s) => s,
   ): Promise<void> {
     db = await open();
+    // Finds every migration applied on the migrated PGlite; migrates a new PostgreSQL database.
     await migrate(db);
     const t = testEnclave();
     HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
