@@ -3,7 +3,7 @@
  *
  * The process runs src/cli compiled to JavaScript (`cliCommand`), not src/cli/main.ts under
  * tsx: tsx's loader costs ~0.6 s of CPU in every process (~0.4 s for the whole compiled CLI),
- * and the suite runs the CLI about a hundred times. The compilation is what tsx does, file by
+ * and the suite runs the CLI about seventy times. The compilation is what tsx does, file by
  * file with esbuild and the same tsconfig, done once per change of the CLI's sources.
  */
 import { execFile } from 'node:child_process';
