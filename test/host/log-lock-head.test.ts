@@ -21,7 +21,10 @@ const checkpoint = (size: number) => ({
 });
 
 const engines: [string, () => Promise<{ db: Db; url?: string; drop: () => Promise<void> }>][] = [
-  ['PGlite', async () => ({ db: await openTestPglite({ migrated: true }), drop: async () => undefined })],
+  [
+    'PGlite',
+    async () => ({ db: await openTestPglite({ migrated: true }), drop: async () => undefined }),
+  ],
 ];
 if (process.env.TEST_DATABASE_URL) {
   engines.push([

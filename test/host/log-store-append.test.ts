@@ -16,7 +16,10 @@ import { createLogStore, type StoredLeafRow } from '../../src/host/log/log-store
 import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const engines: [string, () => Promise<{ db: Db; drop: () => Promise<void> }>][] = [
-  ['PGlite', async () => ({ db: await openTestPglite({ migrated: true }), drop: async () => undefined })],
+  [
+    'PGlite',
+    async () => ({ db: await openTestPglite({ migrated: true }), drop: async () => undefined }),
+  ],
 ];
 if (process.env.TEST_DATABASE_URL) {
   engines.push([

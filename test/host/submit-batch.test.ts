@@ -165,7 +165,10 @@ async function setup(
 }
 
 const engines: [string, () => Promise<{ open: () => Promise<Db>; drop: () => Promise<void> }>][] = [
-  ['PGlite', async () => ({ open: () => openTestPglite({ migrated: true }), drop: async () => undefined })],
+  [
+    'PGlite',
+    async () => ({ open: () => openTestPglite({ migrated: true }), drop: async () => undefined }),
+  ],
 ];
 if (process.env.TEST_DATABASE_URL) {
   engines.push([
