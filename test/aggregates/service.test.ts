@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
-import { openPglite, type Db } from '../../src/host/db/database.js';
+import type { Db } from '../../src/host/db/database.js';
+import { openTestPglite } from '../helpers/service.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createAggregateRepository } from '../../src/host/db/repositories/aggregates.js';
 import { createSessionRepository } from '../../src/host/db/repositories/sessions.js';
@@ -54,7 +55,7 @@ async function harness(config: {
   maxJobsPerSession?: number;
   queueMax?: number;
 }): Promise<Harness> {
-  db = await openPglite(null);
+  db = await openTestPglite({ migrated: true });
   await migrate(db);
   const d = db;
   const calls: Harness['calls'] = [];

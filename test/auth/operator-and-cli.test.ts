@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliSetOperator } from './operator-helper.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { cliCommand } from '../cli/run.js';
 
 describe('operator role and CLI', () => {
   let ts: TestService;
@@ -72,7 +73,7 @@ describe('operator role and CLI', () => {
     const run = (t: string) =>
       spawnSync(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'auth', 'verify', t, '--jwks', file, '--json'],
+        [...cliCommand(), 'auth', 'verify', t, '--jwks', file, '--json'],
         { encoding: 'utf8' },
       );
     const ok = run(token);

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { AuthApiError, authClient } from '../../src/client/index.js';
 import { mailedCode } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { cliCommand } from './run.js';
 
 const run = promisify(execFile);
 
@@ -31,7 +32,7 @@ describe('cloister auth methods link-* and auth password change; SDK linking', (
   after(async () => ts?.stop());
 
   const cli = (args: string[], token: string, password?: string) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', url, '--json'], {
+    run(process.execPath, [...cliCommand(), ...args, '--url', url, '--json'], {
       encoding: 'utf8',
       env: {
         ...process.env,

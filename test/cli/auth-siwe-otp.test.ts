@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { cliCommand } from './run.js';
 
 const run = promisify(execFile);
 
@@ -32,7 +33,7 @@ describe('cloister auth siwe|methods', () => {
   });
 
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', url, '--json'], {
+    run(process.execPath, [...cliCommand(), ...args, '--url', url, '--json'], {
       encoding: 'utf8',
       env: { ...process.env, ...env },
     });

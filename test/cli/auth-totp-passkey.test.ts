@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { TOTP, URI } from 'otpauth';
 import { AuthApiError, authClient } from '../../src/client/index.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { cliCommand } from './run.js';
 
 const run = promisify(execFile);
 
@@ -26,7 +27,7 @@ describe('SDK authClient and cloister auth totp|passkey', () => {
   after(async () => ts?.stop());
 
   const cli = (args: string[], token: string) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', url, '--json'], {
+    run(process.execPath, [...cliCommand(), ...args, '--url', url, '--json'], {
       encoding: 'utf8',
       env: { ...process.env, CLOISTER_ACCESS_TOKEN: token },
     });

@@ -15,6 +15,7 @@ import { ManifestSchema } from '../../src/protocol/cluster/cluster.js';
 import * as age from 'age-encryption';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { cliCommand } from '../cli/run.js';
 
 describe('cluster on one PGlite instance: genesis in place, rotations wrapped, restart', () => {
   let ts: TestService;
@@ -61,7 +62,7 @@ describe('cluster on one PGlite instance: genesis in place, rotations wrapped, r
     const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
     const cli = (args: string[]) =>
       new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+        const child = spawn(process.execPath, [...cliCommand(), ...args], {
           env: { ...process.env, CLOISTER_ACCESS_TOKEN: token },
         });
         let stdout = '';

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
-import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
+import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createLogService, type LogService } from '../../src/host/log/log-service.js';
 import { createLogStore } from '../../src/host/log/log-store.js';
@@ -29,7 +29,7 @@ import {
   type MethodResult,
 } from '../../src/protocol/rpc/methods.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-import { createTestDatabase } from '../helpers/service.js';
+import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const silent = { error() {}, warn() {}, info() {} };
 const entry = (): LogEntry => ({
@@ -83,7 +83,7 @@ describe('transparency log: two writers on one database', () => {
       dbA = await openPostgres(created.url);
       dbB = await openPostgres(created.url);
     } else {
-      dbA = await openPglite(null);
+      dbA = await openTestPglite({ migrated: true });
       dbB = dbA;
     }
     dbs = [...new Set([dbA, dbB])];

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
+import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createJobLease } from '../../src/host/jobs/lease.js';
 import { createPeriodicJob } from '../../src/host/jobs/periodic.js';
-import { createTestDatabase } from '../helpers/service.js';
+import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const silent = { error() {} };
 
@@ -23,7 +23,7 @@ describe('scheduled rotation: once per cluster', () => {
       drop = created.drop;
       db = await openPostgres(created.url);
     } else {
-      db = await openPglite(null);
+      db = await openTestPglite({ migrated: true });
     }
     await migrate(db);
   });

@@ -6,14 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
-import { ensureEnclaveBundle } from '../helpers/service.js';
+import { ensureEnclaveBundle, seededDataDir } from '../helpers/service.js';
 
 /** Generous liveness bound: it bounds the test, it asserts nothing about speed. */
 const BOUND_MS = 120_000;
@@ -96,8 +94,9 @@ describe('the enclave does not outlive its host', () => {
   ensureEnclaveBundle();
   const dirs: string[] = [];
   const pids: number[] = [];
-  const tempDir = () => {
-    const d = mkdtempSync(join(tmpdir(), 'cloister-lifecycle-'));
+  // The database's creation is not the subject: each host starts from the initdb'd template.
+  const tempDir = async () => {
+    const d = await seededDataDir('cloister-lifecycle-');
     dirs.push(d);
     return d;
   };
@@ -107,7 +106,7 @@ describe('the enclave does not outlive its host', () => {
   });
 
   it('kill -9 of the host: the enclave exits by itself', async () => {
-    const host = startHost(tempDir(), await freePort());
+    const host = startHost(await tempDir(), await freePort());
     pids.push(host.proc.pid!);
     const enclavePid = await within(host.enclavePid, 'the enclave to listen');
     pids.push(enclavePid);
@@ -131,7 +130,7 @@ describe('the enclave does not outlive its host', () => {
     const taken: Server = createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     try {
-      const host = startHost(tempDir(), (taken.address() as AddressInfo).port);
+      const host = startHost(await tempDir(), (taken.address() as AddressInfo).port);
       pids.push(host.proc.pid!);
       const enclavePid = await within(host.enclavePid, 'the enclave to listen');
       pids.push(enclavePid);

@@ -6,16 +6,14 @@
  * only on the simulated platform.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { parseEnclaveConfig } from '../../src/enclave/config.js';
 import { blockEventLoop } from '../../src/enclave/methods/test-hooks.js';
 import { loadConfig } from '../../src/host/config.js';
 import { createService, type Service } from '../../src/host/service.js';
-import { ensureEnclaveBundle } from '../helpers/service.js';
+import { ensureEnclaveBundle, seededDataDir } from '../helpers/service.js';
 
 /** Generous liveness bound: it bounds the test, it asserts nothing about speed. */
 const BOUND_MS = 60_000;
@@ -34,7 +32,8 @@ function watchdogService(env: Record<string, string>) {
   const ctx = { service: undefined as unknown as Service, pids: [] as number[], dataDir: '' };
   before(async () => {
     ensureEnclaveBundle();
-    ctx.dataDir = mkdtempSync(join(tmpdir(), 'cloister-watchdog-'));
+    // The database's creation is not the subject: start from the initdb'd template.
+    ctx.dataDir = await seededDataDir('cloister-watchdog-');
     const config = loadConfig({
       DATA_DIR: ctx.dataDir,
       LOG_LEVEL: 'silent',

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
+import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createLogStore } from '../../src/host/log/log-store.js';
-import { createTestDatabase } from '../helpers/service.js';
+import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const checkpoint = (size: number) => ({
   size,
@@ -21,7 +21,10 @@ const checkpoint = (size: number) => ({
 });
 
 const engines: [string, () => Promise<{ db: Db; url?: string; drop: () => Promise<void> }>][] = [
-  ['PGlite', async () => ({ db: await openPglite(null), drop: async () => undefined })],
+  [
+    'PGlite',
+    async () => ({ db: await openTestPglite({ migrated: true }), drop: async () => undefined }),
+  ],
 ];
 if (process.env.TEST_DATABASE_URL) {
   engines.push([

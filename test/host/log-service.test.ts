@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
-import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
+import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createLogService, type LogService } from '../../src/host/log/log-service.js';
 import { EnclaveCallError } from '../../src/host/enclave-client/rpc-client.js';
@@ -29,7 +29,7 @@ import {
   type MethodResult,
 } from '../../src/protocol/rpc/methods.js';
 import { testEnclave } from '../helpers/enclave-state.js';
-import { createTestDatabase } from '../helpers/service.js';
+import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const silent = { error() {}, warn() {}, info() {} };
 
@@ -62,10 +62,11 @@ describe('log service batching and failure handling', () => {
   async function setup(
     batchMax = 512,
     batchIntervalMs = 1,
-    open: () => Promise<Db> = () => openPglite(null),
+    open: () => Promise<Db> = () => openTestPglite({ migrated: true }),
     wrapStore: (s: LogStore) => LogStore = (s) => s,
   ): Promise<void> {
     db = await open();
+    // Finds every migration applied on the migrated PGlite; migrates a new PostgreSQL database.
     await migrate(db);
     const t = testEnclave();
     HANDLERS['keyring.generate'](t.state, { policy: 'signer' });

@@ -9,14 +9,17 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
+import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { jcs } from '../../src/protocol/jcs.js';
 import { createLogStore, type StoredLeafRow } from '../../src/host/log/log-store.js';
-import { createTestDatabase } from '../helpers/service.js';
+import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const engines: [string, () => Promise<{ db: Db; drop: () => Promise<void> }>][] = [
-  ['PGlite', async () => ({ db: await openPglite(null), drop: async () => undefined })],
+  [
+    'PGlite',
+    async () => ({ db: await openTestPglite({ migrated: true }), drop: async () => undefined }),
+  ],
 ];
 if (process.env.TEST_DATABASE_URL) {
   engines.push([

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openPglite, type Db, type Queryable } from '../../src/host/db/database.js';
+import type { Db, Queryable } from '../../src/host/db/database.js';
+import { openTestPglite } from '../helpers/service.js';
 
 const SELECT = `SELECT id, n, at, doc, tags, note FROM t WHERE id = ANY($1::uuid[]) ORDER BY n`;
 const INSERT = `INSERT INTO t (id, n, at, doc, tags, note) VALUES ($1, $2, to_timestamp($3), $4::jsonb, $5::text[], $6)`;
@@ -15,7 +16,7 @@ describe('PGlite named statements', () => {
   const ids = ['0b6a1e0e-8f7e-4a39-9c51-7f0f6f9d8a01', '0b6a1e0e-8f7e-4a39-9c51-7f0f6f9d8a02'];
 
   before(async () => {
-    db = await openPglite(null);
+    db = await openTestPglite();
     await db.exec(`CREATE TABLE t (id uuid PRIMARY KEY, n int8 NOT NULL, at timestamptz NOT NULL,
                      doc jsonb NOT NULL, tags text[] NOT NULL, note text)`);
     await db.query(INSERT, [ids[0], 7, 1_700_000_000, '{"a":[1,"x"]}', ['p', 'q,r'], null], {
@@ -215,7 +216,7 @@ describe('PGlite named statements', () => {
 
 describe('PGlite named statements while the database closes', () => {
   it('refuses to run once close() has begun, instead of running unanswered', async () => {
-    const db = await openPglite(null);
+    const db = await openTestPglite();
     await db.exec('CREATE TABLE c (n int PRIMARY KEY)');
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { openPglite, openPostgres, type Db } from '../../src/host/db/database.js';
+import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
-import { createTestDatabase, engines } from '../helpers/service.js';
+import { createTestDatabase, engines, openTestPglite } from '../helpers/service.js';
 
 const HEX64 = 'ab'.repeat(32);
 const KEY = 'K'.repeat(43);
@@ -135,7 +135,7 @@ for (const engine of engines())
         database = await createTestDatabase();
         db = await openPostgres(database.url);
       } else {
-        db = await openPglite(null);
+        db = await openTestPglite();
       }
       await migrate(db);
     });

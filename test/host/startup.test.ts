@@ -19,7 +19,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ensureEnclaveBundle } from '../helpers/service.js';
+import { ensureEnclaveBundle, seededDataDir } from '../helpers/service.js';
 
 interface Run {
   proc: ChildProcess;
@@ -38,6 +38,16 @@ after(async () => {
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'cloister-startup-'));
+  temp.push(d);
+  return d;
+}
+
+/**
+ * A DATA_DIR with a database already made (the initdb'd template), for the tests whose subject
+ * is not the first start's creation of it (that one is the first test's).
+ */
+async function dataDirWithDatabase(): Promise<string> {
+  const d = await seededDataDir('cloister-startup-');
   temp.push(d);
   return d;
 }
@@ -199,7 +209,7 @@ describe('host start-up (spawned)', { timeout: 400_000 }, () => {
   });
 
   it('one process per embedded database: a second start and the operator CLI are refused naming the pid; a kill -9 leaves no blocking lock', async () => {
-    const dataDir = join(tempDir(), 'data');
+    const dataDir = await dataDirWithDatabase();
     const first = await startHost({ DATA_DIR: dataDir });
     try {
       await listening(first);
@@ -241,7 +251,10 @@ describe('host start-up (spawned)', { timeout: 400_000 }, () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
-      const r = await startHost({ DATA_DIR: join(tempDir(), 'data'), ENCLAVE_PORT: String(port) });
+      const r = await startHost({
+        DATA_DIR: await dataDirWithDatabase(),
+        ENCLAVE_PORT: String(port),
+      });
       await assertStartupFailure(r, 69, 'ENCLAVE_PORT');
       assert.equal(enclavePids(r).length, 1, 'the enclave had started before listen failed');
     } finally {

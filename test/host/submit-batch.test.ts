@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
-import { openPglite, openPostgres, type Db, type Queryable } from '../../src/host/db/database.js';
+import { openPostgres, type Db, type Queryable } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createSessionRepository } from '../../src/host/db/repositories/sessions.js';
 import { createLogService } from '../../src/host/log/log-service.js';
@@ -29,7 +29,7 @@ import {
   type MethodResult,
 } from '../../src/protocol/rpc/methods.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-import { createTestDatabase } from '../helpers/service.js';
+import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const silent = { error() {}, warn() {}, info() {} };
 const b64 = (n: number) => randomBytes(n).toString('base64');
@@ -165,7 +165,10 @@ async function setup(
 }
 
 const engines: [string, () => Promise<{ open: () => Promise<Db>; drop: () => Promise<void> }>][] = [
-  ['PGlite', async () => ({ open: () => openPglite(null), drop: async () => undefined })],
+  [
+    'PGlite',
+    async () => ({ open: () => openTestPglite({ migrated: true }), drop: async () => undefined }),
+  ],
 ];
 if (process.env.TEST_DATABASE_URL) {
   engines.push([

@@ -38,6 +38,7 @@ import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { verifiedAttestation, submit } from '../helpers/client.js';
 import { credentialNeedles, dumpPublicSchema, findNeedles } from '../helpers/security-util.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
+import { cliCommand } from '../cli/run.js';
 
 const tag = Math.random().toString(36).slice(2, 10);
 const GOOD: ExchangeCredentials = {
@@ -239,9 +240,7 @@ for (const engine of engines()) {
       const addr = app().server.address() as { port: number };
       const cli = (file: string, extra: string[] = []) =>
         promisify(execFile)(process.execPath, [
-          '--import',
-          'tsx',
-          'src/cli/main.ts',
+          ...cliCommand(),
           'verify',
           'aggregates',
           file,

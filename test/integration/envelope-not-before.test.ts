@@ -20,6 +20,7 @@ import {
 import { ApiError, callService } from '../../src/client/service-call.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
+import { cliCommand } from '../cli/run.js';
 
 const run = promisify(execFile);
 
@@ -102,7 +103,7 @@ describe('envelope_not_before through the service (600 s skew)', () => {
     const trust = ['--expect-measurement', ts.measurement, '--trust-simulated-key', ts.vendorKey];
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'submit', ...trust, '--exchange', 'bybit', '--json'],
+      [...cliCommand(), 'submit', ...trust, '--exchange', 'bybit', '--json'],
       {
         env: { ...process.env, CLOISTER_URL: url, CLOISTER_API_KEY: 'k', CLOISTER_API_SECRET: 's' },
       },

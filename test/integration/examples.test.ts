@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { cliCommand } from '../cli/run.js';
 
 const run = promisify(execFile);
 
@@ -40,7 +41,7 @@ describe('README example and CLI against a listening service', () => {
 
   it('the CLI refuses untrusted evidence and completes a round trip with trust given', async () => {
     const cli = (args: string[], env: Record<string, string> = {}) =>
-      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', url], {
+      run(process.execPath, [...cliCommand(), ...args, '--url', url], {
         env: { ...process.env, ...env },
       });
     const trust = ['--expect-measurement', ts.measurement, '--trust-simulated-key', ts.vendorKey];
@@ -75,7 +76,7 @@ describe('README example and CLI against a listening service', () => {
 
   it("cloister log verify proves a session's entries; log monitor alarms on a rollback", async () => {
     const cli = (args: string[], env: Record<string, string> = {}) =>
-      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', url], {
+      run(process.execPath, [...cliCommand(), ...args, '--url', url], {
         env: { ...process.env, ...env },
       });
     const trust = () => [

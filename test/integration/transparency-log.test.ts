@@ -24,6 +24,7 @@ import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
 import { startWitness, type TestWitness } from '../helpers/witness.js';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
+import { cliCommand } from '../cli/run.js';
 
 interface CheckpointBody {
   origin: string;
@@ -293,9 +294,7 @@ for (const engine of engines()) {
       /** Runs `cloister log ...` against `url`; resolves with its exit code and stderr. */
       const cli = (url: string, ...args: string[]) =>
         promisify(execFile)(process.execPath, [
-          '--import',
-          'tsx',
-          'src/cli/main.ts',
+          ...cliCommand(),
           'log',
           ...args,
           '--url',

@@ -17,6 +17,7 @@ import { mnemonicToAccount } from 'viem/accounts';
 import { readShareFile } from '../../src/cli/share-file.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { newUser } from './service-helpers.js';
+import { cliCommand } from '../cli/run.js';
 
 const run = promisify(execFile);
 
@@ -42,9 +43,7 @@ describe('cloister wallet policy / recover (CLI)', { concurrency: false }, () =>
       const r = await run(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          'src/cli/main.ts',
+          ...cliCommand(),
           'wallet',
           ...args,
           ...server,

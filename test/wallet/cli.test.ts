@@ -15,6 +15,7 @@ import { mnemonicToAccount } from 'viem/accounts';
 import { readShareFile } from '../../src/cli/share-file.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { newUser } from './service-helpers.js';
+import { cliCommand } from '../cli/run.js';
 
 const run = promisify(execFile);
 
@@ -28,15 +29,7 @@ describe('cloister wallet (CLI)', { concurrency: false }, () => {
     try {
       const r = await run(
         process.execPath,
-        [
-          '--import',
-          'tsx',
-          'src/cli/main.ts',
-          'wallet',
-          ...args,
-          ...base,
-          ...(args[0] === 'export' ? [] : ['--json']),
-        ],
+        [...cliCommand(), 'wallet', ...args, ...base, ...(args[0] === 'export' ? [] : ['--json'])],
         { env },
       );
       return { code: 0, stdout: r.stdout, stderr: r.stderr };

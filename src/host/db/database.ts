@@ -126,7 +126,13 @@ function isEmptyOrMissing(dir: string): boolean {
   return !existsSync(dir) || readdirSync(dir).length === 0;
 }
 
-export async function openPglite(dataDir: string | null): Promise<Db> {
+/**
+ * PGlite on `dataDir` (initdb'd first when empty or missing), or in memory when it is null.
+ * In memory, `dump` (a data folder as PGlite's `dumpDataDir` writes it, uncompressed) is loaded
+ * instead of running initdb: the tests start their in-memory databases from one initdb'd
+ * folder (test/helpers/service.ts, `openTestPglite`).
+ */
+export async function openPglite(dataDir: string | null, dump?: Blob): Promise<Db> {
   setFlagsFromString(WASM_BASELINE_ONLY.join(' '));
   const { PGlite } = await import('@electric-sql/pglite');
   const options = pgliteOptions(PGlite.defaultStartParams);
@@ -134,7 +140,9 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
     await initPgliteDataDir(dataDir, options.initDbStartParams);
   const db = dataDir
     ? await PGlite.create(dataDir, { startParams: options.startParams })
-    : await PGlite.create(options);
+    : dump
+      ? await PGlite.create({ loadDataDir: dump, startParams: options.startParams })
+      : await PGlite.create(options);
   // A named statement is prepared once, as node-postgres does on PostgreSQL (pglite-statements.ts).
   const named = pgliteStatements(db);
   return {

@@ -14,13 +14,14 @@ import { computeReportData } from '../../../src/protocol/attestation/report-data
 import { base64ToBytes, hexToBytes } from '../../../src/protocol/encoding.js';
 import { gramineTree, sample } from '../../fakes/tee-devices.js';
 import { loadConfig } from '../../../src/host/config.js';
-import { openPglite, type Db } from '../../../src/host/db/database.js';
+import type { Db } from '../../../src/host/db/database.js';
 import { migrate } from '../../../src/host/db/migrate.js';
 import { createEnclaveStateRepository } from '../../../src/host/db/repositories/enclave-state.js';
 import { createCredentialKeyring } from '../../../src/host/enclave-client/credential-keyring.js';
 import { createEnclaveSupervisor } from '../../../src/host/enclave-client/supervisor.js';
 import { createLogger } from '../../../src/host/logging.js';
 import { createOpsLog } from '../../../src/host/ops-events.js';
+import { openTestPglite } from '../../helpers/service.js';
 
 const MRENCLAVE = '33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb';
 const MRSIGNER = '815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6';
@@ -37,7 +38,7 @@ describe('host → enclave platform selection (sgx-gramine on a fake tree)', () 
   before(async () => {
     execFileSync(process.execPath, ['scripts/build-enclave.mjs', '--outdir', out]);
     const dataDir = mkdtempSync(join(out, 'data-'));
-    db = await openPglite(join(dataDir, 'pglite'));
+    db = await openTestPglite();
     await migrate(db);
     const ops = createOpsLog(logger);
     supervisor = createEnclaveSupervisor({
