@@ -374,6 +374,23 @@ describe('enclave cluster rules', () => {
     assert.equal(e.state.cluster?.clusterId, done[0]!.manifest.cluster_id);
   });
 
+  it('two reshares of one approved proposal at once: one completes, the other is stale', async () => {
+    const { e, withKeys, propose } = await signedGenesis(4);
+    const { proposal, approve } = propose([withKeys[0]!, withKeys[1]!, withKeys[3]!]);
+    const approvals = [approve('op1'), approve('op3')];
+    const results = await Promise.allSettled([
+      call(e.state, 'cluster.reshare', { proposal, approvals }),
+      call(e.state, 'cluster.reshare', { proposal, approvals }),
+    ]);
+    const done = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    // Both completing gave two different share sets for one epoch, the enclave keeping the last.
+    assert.equal(done.length, 1, 'both reshares completed');
+    assert.equal((refused[0] as { code?: string }).code, 'CLUSTER_PROPOSAL_STALE');
+    assert.equal(e.state.cluster!.manifest.epoch, 2);
+    assert.deepEqual(e.state.cluster!.manifest, done[0]!.manifest);
+  });
+
   it('a second genesis is refused; quorum methods run only in awaiting_quorum', async () => {
     const { e, g } = await genesis();
     await code(

@@ -511,6 +511,10 @@ export async function clusterReshare(
   }
   if (approvedBy.size < c.manifest.threshold) throw new RpcError('CLUSTER_APPROVALS_INSUFFICIENT');
   const { manifest, shares } = await splitToManifest(state, c.root, c.manifest.epoch + 1, proposal);
+  // Another reshare of the same proposal (the host relays on several connections) may have
+  // completed during the await: two share sets of one epoch, the enclave keeping the last. From
+  // here on nothing awaits, so this check and the new manifest's assignment are one step.
+  if (state.cluster !== c) throw new RpcError('CLUSTER_PROPOSAL_STALE');
   state.cluster = { ...c, manifest };
   return {
     manifest,
