@@ -7,7 +7,7 @@
  */
 import './reflect-shim.js';
 import * as x509 from '@peculiar/x509';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../protocol/sha256.js';
 import { bytesToHex } from '../../protocol/encoding.js';
 import { ctEqual, type Reasons } from './policy.js';
 

@@ -12,7 +12,7 @@
  * tell the device share from the recovery share (the kind in a wallet_share envelope is only
  * the sender's claim, and a recovery share posing as the device share would skip the time-lock).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../protocol/sha256.js';
 import {
   base64ToBytes,
   bytesEqual,

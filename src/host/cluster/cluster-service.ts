@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../protocol/sha256.js';
 import {
   ForwardSchema,
   type Forward,

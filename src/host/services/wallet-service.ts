@@ -6,7 +6,7 @@
  * on meanwhile is not overwritten (WALLET_CONFLICT), so nothing is half-written.
  */
 import { randomUUID } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../protocol/sha256.js';
 import { bytesToHex } from '../../protocol/encoding.js';
 import { jcsBytes } from '../../protocol/jcs.js';
 import { walletLogSubject, type LogEntry, type LogEntryType } from '../../protocol/log/entry.js';
