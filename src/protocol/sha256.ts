@@ -35,5 +35,5 @@ export function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
-/** Whether `sha256` is the native one here (tests; the bench prints it). */
+/** Whether `sha256` is the native one here (the property test checks it is under Node). */
 export const SHA256_NATIVE = nativeHash !== undefined;

@@ -75,6 +75,12 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
     logger.flush?.();
     return out.text();
   }
+  /** The `msg` of each JSON line of `text`. */
+  const messagesOf = (text: string): unknown[] =>
+    text
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { msg: unknown }).msg);
 
   for (const field of REDACTED_FIELDS) {
     it(`"${field}" is censored at the top level, nested, deep, in arrays, bindings and %o/%j`, () => {
@@ -138,11 +144,7 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
       logger.info('is it? yes (GET)?');
     });
     assert.ok(!text.includes(SECRET), text);
-    const messages = text
-      .trim()
-      .split('\n')
-      .map((l) => (JSON.parse(l) as { msg: string }).msg);
-    assert.deepEqual(messages, [
+    assert.deepEqual(messagesOf(text), [
       'in "/x?[redacted]" (GET)?',
       'route /x?[redacted]',
       'in "/y?[redacted]"',
@@ -168,11 +170,7 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
       logger.warn({ k: 1 }, { password: SECRET } as unknown as string, 'x');
     });
     assert.ok(!text.includes(SECRET), text);
-    const messages = text
-      .trim()
-      .split('\n')
-      .map((l) => (JSON.parse(l) as { msg: unknown }).msg);
-    assert.deepEqual(messages, [
+    assert.deepEqual(messagesOf(text), [
       'callback https://idp.example/cb?[redacted]',
       "callback 'https://idp.example/cb?[redacted]'",
       'callback /cb?[redacted]',
