@@ -33,7 +33,7 @@ import { createCsrfCheck } from './http/csrf.js';
 import { OneLinePerRequest } from './logging.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { securityHeaders } from './http/security-headers.js';
-import { IPV6_SUBNET, clientKey, fastifyTrustProxy } from './http/trust-proxy.js';
+import { fastifyTrustProxy, rateLimitKey, requestClientKey } from './http/trust-proxy.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';
 import { attestationRoutes } from './http/routes/attestation.js';
 import { authRoutes } from './http/routes/auth.js';
@@ -171,7 +171,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         code,
         method: req.method,
         route: req.routeOptions.url ?? 'unknown',
-        client: clientKey(req.ip),
+        // A refusal after the connection closed still goes to the audit trail.
+        client: requestClientKey(req) ?? 'connection-closed',
       });
     },
     (req, code) => metrics?.error(code, req.routeOptions.url),
@@ -206,8 +207,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     max: deps.config.rateLimit.max,
     timeWindow: deps.config.rateLimit.windowMs,
     ...(deps.redis ? { redis: deps.redis, nameSpace: 'cloister-rl:' } : {}),
-    // The client's address as TRUST_PROXY resolves it (req.ip); an IPv6 client by its /64.
-    ipv6Subnet: IPV6_SUBNET,
+    // The client's address as TRUST_PROXY resolves it (req.ip); an IPv6 client by its /64; a
+    // request whose connection is already gone is refused (CONNECTION_CLOSED).
+    keyGenerator: rateLimitKey,
     // Thrown, so it goes through the one error handler; HostError carries its own 429.
     errorResponseBuilder: () => new HostError('RATE_LIMITED'),
   });

@@ -12,6 +12,7 @@ export const HTTP_ERRORS = {
   REQUEST_MALFORMED: [400, 'the request is not valid HTTP'],
   HEADERS_TOO_LARGE: [431, 'the request headers exceed the size limit'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],
+  CONNECTION_CLOSED: [400, 'the connection closed before the request was served'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'the request body must be application/json'],
   NOT_FOUND: [404, 'no such route'],
   METHOD_NOT_ALLOWED: [405, 'method not allowed'],

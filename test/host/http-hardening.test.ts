@@ -269,6 +269,49 @@ describe('security headers on answers written on the socket (no request, or none
     assert.match(text, /client error/); // positive control: the refusals were logged
     assert.ok(!text.includes(SECRET), text.slice(0, 4000));
   });
+  it('a request followed by bytes that are not HTTP: refused as CONNECTION_CLOSED once its connection is gone (no INTERNAL, no error line); the server serves on', async () => {
+    const since = ts.logs.length;
+    const errorCount = async (code: string) => {
+      const text = await ts.service.metrics!.render();
+      const m = new RegExp(`^cloister_http_errors_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(
+        text,
+      );
+      return Number(m?.[1] ?? 0);
+    };
+    const closed0 = await errorCount('CONNECTION_CLOSED');
+    // The parser lets the request in, then meets the garbage and closes the connection while
+    // the request is between its hooks: the rate limit's key then has no client address.
+    const garbage = ['GARBAGE\r\n\r\n', '\x00\x01\x02', 'GET / HTTP/9.9\r\n\r\n'];
+    for (const tail of garbage) {
+      const answers = await rawExchange(
+        port,
+        `GET /attestation/quote?token=${SECRET} HTTP/1.1\r\nHost: x\r\n\r\n${tail}`,
+      );
+      assert.equal(answers.length, 1, JSON.stringify(answers));
+      assertErrorAnswer('the garbage', answers[0], 'REQUEST_MALFORMED');
+    }
+    // The requests end after their connections did, each counted under its code: wait for
+    // the counts (the positive control: the requests were let in and refused, not served).
+    for (
+      let i = 0;
+      i < 100 && (await errorCount('CONNECTION_CLOSED')) - closed0 < garbage.length;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await errorCount('CONNECTION_CLOSED')) - closed0, garbage.length);
+    assert.equal(await errorCount('INTERNAL'), 0);
+    const lines = ts.logs.slice(since).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const l of lines) {
+      assert.ok(Number(l.level) < 50, `an error line: ${JSON.stringify(l)}`);
+      assert.ok(!JSON.stringify(l).includes('INTERNAL'), JSON.stringify(l));
+      assert.ok(!JSON.stringify(l).includes(SECRET), JSON.stringify(l));
+    }
+    const [ok] = await rawExchange(
+      port,
+      'GET /attestation/quote HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(ok?.status, 200, JSON.stringify(ok).slice(0, 500));
+  });
 });
 
 describe('the 503 answered while the service shuts down', () => {

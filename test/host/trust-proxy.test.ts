@@ -2,12 +2,14 @@
  * TRUST_PROXY and the rate-limit key (src/host/http/trust-proxy.ts): `true` is refused at
  * config load with the reason; a hop count and a list of proxy addresses/CIDRs are accepted;
  * anything else is refused. The key of an IPv6 client is its /64, of an IPv4-mapped IPv6
- * client its IPv4 address.
+ * client its IPv4 address; a request whose connection is gone has none, and is refused.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/host/config.js';
-import { clientKey } from '../../src/host/http/trust-proxy.js';
+import type { FastifyRequest } from 'fastify';
+import { HostError } from '../../src/host/errors.js';
+import { clientKey, rateLimitKey, requestClientKey } from '../../src/host/http/trust-proxy.js';
 
 describe('TRUST_PROXY', () => {
   it('refuses true, saying why', () => {
@@ -53,5 +55,22 @@ describe('rate-limit key of a client address', () => {
     assert.equal(clientKey('2001:0db8:0001:0002::1'), a);
     assert.equal(clientKey('2001:db8:1:2::'), a);
     assert.notEqual(clientKey('2001:db8:1:3::1'), a);
+  });
+});
+
+describe('rate-limit key of a request', () => {
+  const request = (ip: string | undefined) => ({ ip }) as unknown as FastifyRequest;
+
+  it("is its address's key", () => {
+    assert.equal(rateLimitKey(request('2001:db8:1:2::7')), clientKey('2001:db8:1:2::1'));
+    assert.equal(requestClientKey(request('::ffff:192.0.2.1')), '192.0.2.1');
+  });
+
+  it('refuses a request whose connection is gone (no address) as CONNECTION_CLOSED', () => {
+    assert.equal(requestClientKey(request(undefined)), null);
+    assert.throws(
+      () => rateLimitKey(request(undefined)),
+      (e: unknown) => e instanceof HostError && e.code === 'CONNECTION_CLOSED',
+    );
   });
 });

@@ -7,7 +7,9 @@
  */
 import { isIP } from 'node:net';
 import { normalizeIP } from '@fastify/rate-limit';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { HostError } from '../errors.js';
 
 export type TrustProxy = false | number | string[];
 
@@ -66,7 +68,7 @@ export function fastifyTrustProxy(
   return (_addr, hop) => hop < t;
 }
 
-/** IPv6 clients are keyed by this prefix length (@fastify/rate-limit's `ipv6Subnet`). */
+/** IPv6 clients are keyed by this prefix length (as @fastify/rate-limit's `ipv6Subnet` would). */
 export const IPV6_SUBNET = 64;
 
 /**
@@ -74,3 +76,25 @@ export const IPV6_SUBNET = 64;
  * IPv4-mapped IPv6 address as its IPv4 address, any other IPv6 address as its /64 prefix.
  */
 export const clientKey = (ip: string): string => normalizeIP(ip, IPV6_SUBNET);
+
+/**
+ * The client key of a request, or null once its connection is gone: Node clears the socket's
+ * address when it is destroyed, which happens between a request's hooks when bytes that are not
+ * HTTP follow it on the same connection (the parser's error closes the connection after the
+ * request was let in). Fastify's `req.ip` is then undefined although typed as a string.
+ */
+export function requestClientKey(req: FastifyRequest): string | null {
+  const ip = req.ip as string | undefined;
+  return ip === undefined ? null : clientKey(ip);
+}
+
+/**
+ * The rate limits' key (global and per route). A request whose connection is gone is refused
+ * with CONNECTION_CLOSED: nothing is done for it, no answer can reach anyone, and it is not
+ * an error of the service (the plugin's own key threw a TypeError there, logged as INTERNAL).
+ */
+export function rateLimitKey(req: FastifyRequest): string {
+  const key = requestClientKey(req);
+  if (key === null) throw new HostError('CONNECTION_CLOSED');
+  return key;
+}

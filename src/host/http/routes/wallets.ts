@@ -14,6 +14,7 @@ import type { RequireStepUp } from '../../auth/step-up.js';
 import type { AuthGuard } from '../../auth/guard.js';
 import type { WalletService } from '../../services/wallet-service.js';
 import { ErrorResponseSchema, LogReceiptSchema } from '../schemas.js';
+import { rateLimitKey } from '../trust-proxy.js';
 
 const Params = z.object({ id: z.uuid() });
 const ReplyPub = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be base64 of 32 bytes');
@@ -170,7 +171,7 @@ export function walletRoutes(deps: {
             timeWindow: 60_000,
             hook: 'preHandler',
             keyGenerator: (request: FastifyRequest) =>
-              `wallet-sign:${users.get(request) ?? request.ip}`,
+              `wallet-sign:${users.get(request) ?? rateLimitKey(request)}`,
           },
         },
         schema: { params: Params, body: Bodies.sign, response: { 200: Signed, ...errors } },
