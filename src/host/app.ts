@@ -14,7 +14,12 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -261,11 +266,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes({ enclave: deps.enclave, db: deps.db, cluster: deps.cluster }));
   await app.register(cluster.public);
 
+  // The guard's hooks run before the rate limit (a context's onRequest hooks come before a
+  // route's, where the plugin puts its own): a request they refuse (a bad or revoked token, a
+  // missing role) is counted here against the client's global budget, so refused tokens are not
+  // free, and a client over its budget is answered 429 on these routes as on every other.
+  const countRefusal = app.createRateLimit();
+  const counted =
+    (hook: (req: FastifyRequest) => Promise<unknown>) =>
+    async (req: FastifyRequest): Promise<void> => {
+      try {
+        await hook(req);
+      } catch (err) {
+        // Once the connection is gone there is no address to count (the refusal is audited).
+        if (requestClientKey(req) !== null) {
+          const r = await countRefusal(req);
+          if (!r.isAllowed && r.isExceeded)
+            throw new HostError('RATE_LIMITED', undefined, Math.max(1, r.ttlInSeconds));
+        }
+        throw err;
+      }
+    };
   // Authenticated: a token is checked once, here, for every route below (with
   // AUTH_DISABLED_FOR_DEVELOPMENT a request without one passes as the anonymous user). Sessions
   // belong to their creator: the routes check ownership through `access`.
   await app.register(async (authed) => {
-    authed.addHook('onRequest', guard.authenticate);
+    authed.addHook('onRequest', counted(guard.authenticate));
     await authed.register(
       sessionRoutes({
         credentials: deps.credentials,
@@ -289,7 +314,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
     // Operator: the role is needed, even in development mode.
     await authed.register(async (op) => {
-      op.addHook('onRequest', guard.operator);
+      op.addHook('onRequest', counted(guard.operator));
       await op.register(
         operatorRoutes({
           auth: deps.auth.service,

@@ -365,10 +365,19 @@ describe('TRUST_PROXY=1: a spoofed X-Forwarded-For chain does not escape the per
   });
 });
 
+/** A failed login from `client` (no such account): 401 while within the per-address limit. */
+const failedLogin = (ts: TestService, client: string) =>
+  ts.service.app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    remoteAddress: client,
+    payload: { email: `v6-${randomInt(1e9)}@example.com`, password: 'not-the-password-01' },
+  });
+
 describe('IPv6 clients are limited per /64 (in memory)', () => {
   let ts: TestService;
   before(async () => {
-    ts = await startTestService('pglite', LIMITS);
+    ts = await startTestService('pglite', { ...LIMITS, AUTH_LOGIN_MAX_PER_IP: '3' });
   });
   after(async () => ts?.stop());
 
@@ -386,6 +395,48 @@ describe('IPv6 clients are limited per /64 (in memory)', () => {
       remoteAddress: other,
     });
     assertError(res, 404, 'NOT_FOUND', 'another /64');
+  });
+
+  it("a route's own limit (logins per address) is per /64 too", async () => {
+    const [a, b] = freshV6Pair();
+    for (let i = 0; i < 3; i++)
+      assert.equal((await failedLogin(ts, i % 2 ? b : a)).statusCode, 401, `login ${i + 1}`);
+    assertError(await failedLogin(ts, b), 429, 'RATE_LIMITED', 'fourth login, same /64');
+    const [other] = freshV6Pair();
+    assert.equal((await failedLogin(ts, other)).statusCode, 401, 'another /64');
+  });
+});
+
+describe('a request the token check refuses counts against the budget', () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite', { ...LIMITS, AUTH_DISABLED_FOR_DEVELOPMENT: 'false' });
+  });
+  after(async () => ts?.stop());
+
+  // The token check runs before the rate limit; a refusal there used to be free: any number of
+  // bad (or revoked) tokens, each verified, and a client over its budget still answered 401.
+  const badToken = (client: string) =>
+    ts.service.app.inject({
+      method: 'GET',
+      url: '/enclave/sessions',
+      remoteAddress: client,
+      headers: { authorization: 'Bearer not.a.token' },
+    });
+
+  it(`the ${MAX + 1}th bad token is answered 429, and the budget is spent for every route`, async () => {
+    const client = freshClient();
+    for (let i = 0; i < MAX; i++)
+      assertError(await badToken(client), 401, 'AUTH_TOKEN_INVALID', `bad token ${i + 1}`);
+    assertError(await badToken(client), 429, 'RATE_LIMITED', 'over the budget');
+    const retryAfter = Number((await badToken(client)).headers['retry-after']);
+    assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    assertLimited(
+      await ts.service.app.inject({ method: 'GET', url: '/no-such-route', remoteAddress: client }),
+      'another route',
+    );
+    // Positive control: another client keeps its own budget.
+    assertError(await badToken(freshClient()), 401, 'AUTH_TOKEN_INVALID', 'another client');
   });
 });
 
