@@ -227,6 +227,12 @@ describe('security headers on answers written on the socket (no request, or none
     port = (ts.service.app.server.address() as AddressInfo).port;
   });
   after(async () => ts?.stop());
+  /** The error metrics' count for `code` (every error answer is counted under its code). */
+  const errorCount = async (code: string) => {
+    const text = await ts.service.metrics!.render();
+    const m = new RegExp(`^cloister_http_errors_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(text);
+    return Number(m?.[1] ?? 0);
+  };
 
   it('a malformed request (400) and headers over the limit (431): the headers and error body, no request bytes, in the answer or the logs; the server serves on', async () => {
     const cases = [
@@ -271,13 +277,6 @@ describe('security headers on answers written on the socket (no request, or none
   });
   it('a request followed by bytes that are not HTTP: refused as CONNECTION_CLOSED once its connection is gone (no INTERNAL, no error line); the server serves on', async () => {
     const since = ts.logs.length;
-    const errorCount = async (code: string) => {
-      const text = await ts.service.metrics!.render();
-      const m = new RegExp(`^cloister_http_errors_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(
-        text,
-      );
-      return Number(m?.[1] ?? 0);
-    };
     const closed0 = await errorCount('CONNECTION_CLOSED');
     // The parser lets the request in, then meets the garbage and closes the connection while
     // the request is between its hooks: the rate limit's key then has no client address.
@@ -311,6 +310,32 @@ describe('security headers on answers written on the socket (no request, or none
       'GET /attestation/quote HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
     assert.equal(ok?.status, 200, JSON.stringify(ok).slice(0, 500));
+  });
+  it('a body cut short by the connection closing (bytes that are not HTTP in the chunked body): CONNECTION_CLOSED, not VALIDATION_FAILED', async () => {
+    const since = ts.logs.length;
+    const [closed0, invalid0] = [
+      await errorCount('CONNECTION_CLOSED'),
+      await errorCount('VALIDATION_FAILED'),
+    ];
+    const chunk = JSON.stringify({ email: 'cut@example.com', password: SECRET });
+    const answers = await rawExchange(
+      port,
+      `POST /auth/login?token=${SECRET} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Transfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\nZZZ\r\n`,
+    );
+    assert.equal(answers.length, 1, JSON.stringify(answers));
+    assertErrorAnswer('the garbage', answers[0], 'REQUEST_MALFORMED');
+    // The request was let in and ends once its body stream does: wait for its count.
+    const counted = async () =>
+      (await errorCount('CONNECTION_CLOSED')) + (await errorCount('VALIDATION_FAILED')) >
+      closed0 + invalid0;
+    for (let i = 0; i < 100 && !(await counted()); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await errorCount('CONNECTION_CLOSED')) - closed0, 1);
+    assert.equal((await errorCount('VALIDATION_FAILED')) - invalid0, 0);
+    for (const l of ts.logs.slice(since)) {
+      assert.ok(Number((JSON.parse(l) as { level?: number }).level) < 50, l);
+      assert.ok(!l.includes(SECRET), l);
+    }
   });
 });
 

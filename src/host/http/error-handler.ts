@@ -57,6 +57,9 @@ function toHostError(err: unknown): HostError {
     const ctx = err.validationContext === 'body' ? [] : [String(err.validationContext)];
     return new HostError('VALIDATION_FAILED', issueDetails(issues, ctx));
   }
+  // The body's stream ended by the connection closing (Fastify's body reader marks it 400): no
+  // answer can reach anyone, and it is not the request's fault, so not VALIDATION_FAILED.
+  if (e.code === 'ECONNRESET' && e.statusCode === 400) return new HostError('CONNECTION_CLOSED');
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HostError('BODY_TOO_LARGE');
