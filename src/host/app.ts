@@ -201,12 +201,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     throw new HostError('CLUSTER_LOCKED', undefined, 30);
   });
 
-  await app.register(cors, {
-    origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
-    methods: ['GET', 'POST', 'PUT', 'DELETE'],
-    credentials: false,
-    maxAge: 600,
-  });
   await app.register(rateLimit, {
     global: true,
     max: deps.config.rateLimit.max,
@@ -217,6 +211,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keyGenerator: rateLimitKey,
     // Thrown, so it goes through the one error handler; HostError carries its own 429.
     errorResponseBuilder: () => new HostError('RATE_LIMITED'),
+  });
+  // After the limit: @fastify/cors adds a route (OPTIONS *) that reads a body like any other, and
+  // the limit applies only to routes added after it. A preflight is answered by cors's own hook,
+  // before any route hook, with nothing read.
+  await app.register(cors, {
+    origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    credentials: false,
+    maxAge: 600,
   });
   await app.register(swagger, {
     openapi: {
@@ -308,7 +311,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           wallets: deps.wallets.service,
           guard,
           signMaxPerMinute: deps.wallets.signMaxPerMinute,
-          requireStepUp,
+          // The wallet routes check the step-up in their own onRequest hooks, which run before
+          // the route's limit: a refusal there is counted like the guard's.
+          requireStepUp: (factors) => counted(requireStepUp(factors)),
         }),
       );
 
@@ -343,7 +348,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'web app not built (run npm run build): serving the API only, nothing at /',
     );
 
-  app.setNotFoundHandler({ preHandler: app.rateLimit() }, () => {
+  // An unmatched request is limited in the first hooks, before its body is read: the 404
+  // handler's own hooks (preValidation, preHandler) come after the body parser, so a body it
+  // refused was never counted. (A root hook added here still reaches the 404 handler, whose
+  // hooks Fastify collects when the app is ready; routes in a plugin registered above never run
+  // it, and every matched route has its own limit.)
+  const notFoundLimit = app.rateLimit();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.is404) await notFoundLimit.call(app, req, reply);
+  });
+  app.setNotFoundHandler(() => {
     throw new HostError('NOT_FOUND');
   });
   return app;

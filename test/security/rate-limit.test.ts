@@ -5,14 +5,21 @@
  * spoofed X-Forwarded-For does not reset it (no trusted proxy); /healthz and /readyz are never
  * limited. With REDIS_URL, two service instances share one counter, so requests split across
  * them hit 429 after the maximum in total (skipped, visibly, only if Redis is unreachable).
+ * What runs before a route's limit (the token check, a wallet route's step-up, the body parser
+ * of an unmatched request, the wallet sign route's validation) is counted too.
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { CryptoHelper } from '../../src/client/index.js';
-import { engines, startTestService, type TestService } from '../helpers/service.js';
+import {
+  enclaveCallsDuring,
+  engines,
+  startTestService,
+  type TestService,
+} from '../helpers/service.js';
 import { uniqueCredentials } from '../helpers/client.js';
 import { assertError, tcpReachable } from '../helpers/security-util.js';
 
@@ -437,6 +444,121 @@ describe('a request the token check refuses counts against the budget', () => {
     );
     // Positive control: another client keeps its own budget.
     assertError(await badToken(freshClient()), 401, 'AUTH_TOKEN_INVALID', 'another client');
+  });
+});
+
+describe("what runs before a route's limit is counted too (hook order)", () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite', {
+      ...LIMITS,
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      WALLET_SIGN_MAX_PER_MINUTE: '2',
+    });
+  });
+  after(async () => ts?.stop());
+
+  const inject = (opts: InjectOptions) => ts.service.app.inject(opts);
+  /** A body the JSON parser refuses only after reading all of it. */
+  const badJson = `[${'1,'.repeat(1000)}x]`;
+
+  // The 404 handler's limit ran in preHandler, after the body was read: a body the parser
+  // refused was never counted, so unmatched requests with bodies were free (OPTIONS too, whose
+  // route @fastify/cors adds before the limit existed).
+  for (const method of ['POST', 'OPTIONS'] as const)
+    it(`${method} to no route with a body the parser refuses: the ${MAX + 1}th is answered 429`, async () => {
+      const client = freshClient();
+      const send = () =>
+        inject({
+          method,
+          url: '/no-such-route',
+          remoteAddress: client,
+          headers: { 'content-type': 'application/json' },
+          payload: badJson,
+        });
+      for (let i = 0; i < MAX; i++)
+        assertError(await send(), 400, 'BODY_INVALID_JSON', `request ${i + 1}`);
+      assertLimited(await send(), 'over the budget');
+    });
+
+  /** A user of its own (registered, logged in and refreshed from an address of its own). */
+  async function user(): Promise<{ access: string; refreshed: string }> {
+    const from = freshClient();
+    const creds = { email: `order-${randomInt(1e9)}@example.com`, password: 'hook-order-pw-01' };
+    const post = async (url: string, payload: object, status: number) => {
+      const res = await inject({ method: 'POST', url, remoteAddress: from, payload });
+      assert.equal(res.statusCode, status, `${url}: ${res.body}`);
+      return res.json() as Record<string, string>;
+    };
+    await post('/auth/register', creds, 201);
+    const { access_token: access, refresh_token } = await post('/auth/login', creds, 200);
+    const refresh = await post('/auth/refresh', { refresh_token }, 200);
+    return { access: access!, refreshed: refresh.access_token! };
+  }
+
+  // The sign limit ran in preHandler, after the body was parsed, copied and validated: a body
+  // that failed validation never reached it, so one account could send any number of them.
+  it('wallet sign: bodies that fail validation count against the per-user sign limit', async () => {
+    const { access } = await user();
+    const sign = () =>
+      inject({
+        method: 'POST',
+        url: `/wallets/${crypto.randomUUID()}/sign`,
+        remoteAddress: freshClient(),
+        headers: { authorization: `Bearer ${access}` },
+        payload: { not: 'a sign request' },
+      });
+    for (let i = 0; i < 2; i++)
+      assertError(await sign(), 400, 'VALIDATION_FAILED', `sign ${i + 1}`);
+    assertError(await sign(), 429, 'RATE_LIMITED', 'third sign');
+  });
+
+  // The wallet routes' step-up is a route hook, and so ran before the route's limit: a token
+  // without a recent login (one from a refresh) was refused any number of times, each refusal
+  // two database lookups, and never answered 429.
+  it(`a refused step-up on a wallet route counts: the ${MAX + 1}th is answered 429`, async () => {
+    const { refreshed } = await user();
+    const client = freshClient();
+    const policy = () =>
+      inject({
+        method: 'PUT',
+        url: `/wallets/${crypto.randomUUID()}/policy`,
+        remoteAddress: client,
+        headers: { authorization: `Bearer ${refreshed}` },
+        payload: {},
+      });
+    for (let i = 0; i < MAX; i++)
+      assertError(await policy(), 401, 'STEP_UP_REQUIRED', `policy ${i + 1}`);
+    const over = await policy();
+    assertError(over, 429, 'RATE_LIMITED', 'over the budget');
+    const retryAfter = Number(over.headers['retry-after']);
+    assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+  });
+
+  it(`GET /cluster/manifest (a database lookup for anyone) is limited: the ${MAX + 1}th is answered 429`, async () => {
+    const client = freshClient();
+    const manifest = () =>
+      inject({ method: 'GET', url: '/cluster/manifest', remoteAddress: client });
+    for (let i = 0; i < MAX; i++)
+      assertError(await manifest(), 404, 'NOT_FOUND', `manifest ${i + 1}`);
+    assertLimited(await manifest(), 'over the budget');
+  });
+
+  // /readyz is never limited (load balancers probe it): concurrent probes share one check, so a
+  // flood of them is not a flood of enclave calls and database queries.
+  it('concurrent /readyz probes share one enclave call', async () => {
+    const answers: LightMyRequestResponse[] = [];
+    const calls = await enclaveCallsDuring(ts, async () => {
+      answers.push(
+        ...(await Promise.all(
+          Array.from({ length: 20 }, () =>
+            inject({ method: 'GET', url: '/readyz', remoteAddress: freshClient() }),
+          ),
+        )),
+      );
+    });
+    for (const r of answers) assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(calls, ['enclave.status']);
   });
 });
 

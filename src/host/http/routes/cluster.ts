@@ -157,7 +157,6 @@ export function clusterRoutes(deps: {
     app.get(
       '/cluster/manifest',
       {
-        config: { rateLimit: false },
         schema: {
           summary: 'The cluster manifest of the newest split, and its digest',
           response: {

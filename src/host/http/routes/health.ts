@@ -1,7 +1,7 @@
 /**
  * GET /healthz: the process answers. GET /readyz: ready only while the enclave answers (and
  * misses no heartbeat) and the database is reachable, each within 2 s (what a load balancer
- * should route on). Neither is rate limited.
+ * should route on). Neither is rate limited; concurrent /readyz probes share one check.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -34,6 +34,22 @@ export function healthRoutes(deps: {
   db: Pick<Queryable, 'query'>;
   cluster?: { isLocked(): boolean };
 }): FastifyPluginAsyncZod {
+  // One check at a time: the probes that arrive while one runs share its answer. /readyz is not
+  // rate limited (load balancers poll it), so a flood of probes must not become one enclave call
+  // and one query each.
+  let running: Promise<{ enclave: boolean; database: boolean }> | undefined;
+  const check = async () => {
+    // isReady() is false from the first missed heartbeat until the enclave is back.
+    const enclave =
+      deps.enclave.isReady() &&
+      (await within(deps.enclave.call('enclave.status', {}).then((s) => s.phase === 'ready')));
+    const database = await within(deps.db.query('SELECT 1').then(() => true));
+    return { enclave, database };
+  };
+  const readiness = () =>
+    (running ??= check().finally(() => {
+      running = undefined;
+    }));
   return async (app) => {
     app.get(
       '/healthz',
@@ -50,11 +66,7 @@ export function healthRoutes(deps: {
         schema: { summary: 'Readiness', response: { 200: ReadySchema, 503: ReadySchema } },
       },
       async (_request, reply) => {
-        // isReady() is false from the first missed heartbeat until the enclave is back.
-        const enclave =
-          deps.enclave.isReady() &&
-          (await within(deps.enclave.call('enclave.status', {}).then((s) => s.phase === 'ready')));
-        const database = await within(deps.db.query('SELECT 1').then(() => true));
+        const { enclave, database } = await readiness();
         const ok = enclave && database;
         return reply.code(ok ? 200 : 503).send({
           status: ok ? 'ready' : 'not_ready',

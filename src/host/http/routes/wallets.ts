@@ -169,7 +169,9 @@ export function walletRoutes(deps: {
           rateLimit: {
             max: deps.signMaxPerMinute,
             timeWindow: 60_000,
-            hook: 'preHandler',
+            // In onRequest, after `authenticate` (the limit's hook comes after the route's own),
+            // so every request counts: in preHandler, one whose body failed to parse or validate
+            // never reached it.
             keyGenerator: (request: FastifyRequest) =>
               `wallet-sign:${users.get(request) ?? rateLimitKey(request)}`,
           },
