@@ -35,7 +35,7 @@ import {
   printTable,
 } from './lib/measure.js';
 import { reportProblems, startBenchService } from './lib/service.js';
-import { pickConcurrency, sweepGoesOn, type SweepPoint } from './lib/sweep.js';
+import { pickConcurrency, type SweepPoint } from './lib/sweep.js';
 import { enclaveKeyOf } from './lib/wallet.js';
 
 export interface WalletSignBenchResult {
@@ -55,8 +55,11 @@ export interface WalletSignBenchResult {
   prepared: { ethRequests: number; solRequests: number; sealMsEach: number };
 }
 
-/** Requests in flight the sweep tries (the enclave signs one wallet's requests one at a time). */
-const WALLET_LEVELS = [8, 16, 32] as const;
+/**
+ * Requests in flight the sweep tries, every one of them (the enclave signs one wallet's requests
+ * one at a time; its short runs at 8 and 16 were within noise of each other, below 32 and 64).
+ */
+const WALLET_LEVELS = [8, 16, 32, 64] as const;
 
 export async function runWalletSignBench(): Promise<WalletSignBenchResult> {
   const s = await startBenchService({
@@ -156,7 +159,9 @@ export async function runWalletSignBench(): Promise<WalletSignBenchResult> {
           valid: r.allOk,
         });
         rate = Math.max(rate, r.perSec);
-        if (!sweepGoesOn(sweep)) break;
+        // Every level, unless one sheds: the 5 % rule of submit-key's sweep ended this one at 16
+        // when two short runs at 8 and 16 happened to be close (bench/README.md, "wallet-sign").
+        if (!r.allOk) break;
       }
       const inFlight = pickConcurrency(sweep, WALLET_LEVELS);
       const n = Math.max(pick(200, 48), Math.round(rate * budgetS));

@@ -1,8 +1,9 @@
 /**
- * The concurrency sweep of `submit-key` and `wallet-sign`: a closed-loop load generator reaches at most
- * connections / latency, so with too few connections it measures the service's latency, not
- * what the service can take. Short runs at rising concurrency find where the rate stops
- * rising; the measured run then uses the best of them.
+ * The concurrency sweeps of `submit-key` and `wallet-sign`: a closed-loop load generator reaches
+ * at most connections / latency, so with too few connections it measures the service's latency,
+ * not what the service can take. Short runs at rising concurrency find where the rate stops
+ * rising (submit-key: `sweepGoesOn`; wallet-sign runs each of its four levels); the measured run
+ * then uses the best of them.
  */
 
 /** One short run of the sweep. */

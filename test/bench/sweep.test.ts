@@ -51,8 +51,8 @@ test('the measured run uses the best valid level', () => {
   assert.equal(pickConcurrency([point(32, 1000, false)]), 32);
 });
 
-test("with no valid level, the first of the caller's levels (wallet-sign sweeps 8, 16, 32)", () => {
-  assert.equal(pickConcurrency([], [8, 16, 32]), 8);
-  assert.equal(pickConcurrency([point(8, 100, false)], [8, 16, 32]), 8);
-  assert.equal(pickConcurrency([point(8, 100), point(16, 130)], [8, 16, 32]), 16);
+test("with no valid level, the first of the caller's levels (wallet-sign sweeps 8, 16, 32, 64)", () => {
+  assert.equal(pickConcurrency([], [8, 16, 32, 64]), 8);
+  assert.equal(pickConcurrency([point(8, 100, false)], [8, 16, 32, 64]), 8);
+  assert.equal(pickConcurrency([point(8, 100), point(16, 130)], [8, 16, 32, 64]), 16);
 });
