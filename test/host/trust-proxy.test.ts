@@ -58,6 +58,23 @@ describe('rate-limit key of a client address', () => {
   });
 });
 
+describe('rate-limit key of a translated IPv4 client (NAT64/SIIT, IPv4-translated)', () => {
+  it('is its IPv4 address, not the translator prefix shared by every IPv4 client', () => {
+    assert.equal(clientKey('64:ff9b::1.2.3.4'), '1.2.3.4');
+    assert.equal(clientKey('64:FF9B::102:304'), '1.2.3.4');
+    assert.equal(clientKey('64:ff9b::c000:2ff'), '192.0.2.255');
+    assert.notEqual(clientKey('64:ff9b::198.51.100.7'), clientKey('64:ff9b::198.51.100.8'));
+    assert.equal(clientKey('::ffff:0:203.0.113.9'), '203.0.113.9');
+    // Neither shares a bucket with IPv6 loopback or an IPv4-mapped address's other spelling.
+    assert.notEqual(clientKey('::ffff:0:203.0.113.9'), clientKey('::1'));
+    assert.equal(clientKey('::ffff:0:203.0.113.9'), clientKey('::ffff:203.0.113.9'));
+  });
+
+  it('leaves other addresses of 64:ff9b::/64 outside the /96 to their /64', () => {
+    assert.equal(clientKey('64:ff9b::1:0:1'), clientKey('64:ff9b::2:0:1'));
+  });
+});
+
 describe('rate-limit key of a request', () => {
   const request = (ip: string | undefined) => ({ ip }) as unknown as FastifyRequest;
 

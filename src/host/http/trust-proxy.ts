@@ -3,9 +3,10 @@
  * X-Forwarded-For hop, so a client could name its own address and pick its own rate-limit
  * bucket; only what Fastify can bound is accepted: a hop count (the proxies in front of the
  * host) or the proxies' addresses/CIDRs. IPv6 clients are keyed by their /64, the smallest
- * block one subscriber usually gets, so rotating addresses inside it does not buy new budgets.
+ * block one subscriber usually gets, so rotating addresses inside it does not buy new budgets;
+ * an IPv4 client that a translator presents as an IPv6 address is keyed by its IPv4 address.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP, isIPv6 } from 'node:net';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -72,10 +73,33 @@ export function fastifyTrustProxy(
 export const IPV6_SUBNET = 64;
 
 /**
- * The rate-limit key of a client address, as @fastify/rate-limit computes it: IPv4 as is, an
- * IPv4-mapped IPv6 address as its IPv4 address, any other IPv6 address as its /64 prefix.
+ * IPv6 prefixes whose addresses carry an IPv4 client in their last 32 bits: the well-known
+ * NAT64/SIIT prefix 64:ff9b::/96 (RFC 6052, what a stateless translator in front of an
+ * IPv6-only host gives IPv4 clients) and the IPv4-translated ::ffff:0:0:0/96 (RFC 2765). Keyed
+ * by their /64, every IPv4 client behind the translator would share one budget (and the
+ * second one that of ::1).
  */
-export const clientKey = (ip: string): string => normalizeIP(ip, IPV6_SUBNET);
+const TRANSLATED_IPV4 = new BlockList();
+TRANSLATED_IPV4.addSubnet('64:ff9b::', 96, 'ipv6');
+TRANSLATED_IPV4.addSubnet('::ffff:0:0:0', 96, 'ipv6');
+
+/** The IPv4 address inside a translated IPv6 address (TRANSLATED_IPV4), else null. */
+function translatedIPv4(ip: string): string | null {
+  if (!isIPv6(ip) || !TRANSLATED_IPV4.check(ip, 'ipv6')) return null;
+  // The URL parser writes the address in hex groups, compressed; the last two are the IPv4.
+  const groups = new URL(`http://[${ip}]`).hostname.slice(1, -1).split(':');
+  const word = (g: string | undefined) => (g ? parseInt(g, 16) : 0);
+  const hi = word(groups.at(-2));
+  const lo = word(groups.at(-1));
+  return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
+}
+
+/**
+ * The rate-limit key of a client address, as @fastify/rate-limit computes it (IPv4 as is, an
+ * IPv4-mapped IPv6 address as its IPv4 address, any other IPv6 address as its /64 prefix),
+ * except that a translated IPv4 client (TRANSLATED_IPV4) is keyed by its IPv4 address too.
+ */
+export const clientKey = (ip: string): string => translatedIPv4(ip) ?? normalizeIP(ip, IPV6_SUBNET);
 
 /**
  * The client key of a request, or null once its connection is gone: Node clears the socket's
