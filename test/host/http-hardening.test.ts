@@ -233,6 +233,10 @@ describe('security headers on answers written on the socket (no request, or none
     const m = new RegExp(`^cloister_http_errors_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(text);
     return Number(m?.[1] ?? 0);
   };
+  /** Waits (2 s at most) for `done`: a request let in ends after its connection did. */
+  const until = async (done: () => Promise<boolean>) => {
+    for (let i = 0; i < 100 && !(await done()); i++) await new Promise((r) => setTimeout(r, 20));
+  };
 
   it('a malformed request (400) and headers over the limit (431): the headers and error body, no request bytes, in the answer or the logs; the server serves on', async () => {
     const cases = [
@@ -291,12 +295,7 @@ describe('security headers on answers written on the socket (no request, or none
     }
     // The requests end after their connections did, each counted under its code: wait for
     // the counts (the positive control: the requests were let in and refused, not served).
-    for (
-      let i = 0;
-      i < 100 && (await errorCount('CONNECTION_CLOSED')) - closed0 < garbage.length;
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 20));
+    await until(async () => (await errorCount('CONNECTION_CLOSED')) - closed0 >= garbage.length);
     assert.equal((await errorCount('CONNECTION_CLOSED')) - closed0, garbage.length);
     assert.equal(await errorCount('INTERNAL'), 0);
     const lines = ts.logs.slice(since).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -326,10 +325,11 @@ describe('security headers on answers written on the socket (no request, or none
     assert.equal(answers.length, 1, JSON.stringify(answers));
     assertErrorAnswer('the garbage', answers[0], 'REQUEST_MALFORMED');
     // The request was let in and ends once its body stream does: wait for its count.
-    const counted = async () =>
-      (await errorCount('CONNECTION_CLOSED')) + (await errorCount('VALIDATION_FAILED')) >
-      closed0 + invalid0;
-    for (let i = 0; i < 100 && !(await counted()); i++) await new Promise((r) => setTimeout(r, 20));
+    await until(
+      async () =>
+        (await errorCount('CONNECTION_CLOSED')) + (await errorCount('VALIDATION_FAILED')) >
+        closed0 + invalid0,
+    );
     assert.equal((await errorCount('CONNECTION_CLOSED')) - closed0, 1);
     assert.equal((await errorCount('VALIDATION_FAILED')) - invalid0, 0);
     for (const l of ts.logs.slice(since)) {
