@@ -8,11 +8,16 @@
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from './config.js';
 import { startMetricsListener } from './metrics.js';
+import { unsupportedNodeWarning } from './node-support.js';
 import { createService, type Service } from './service.js';
 import { listenStartupError, StartupError } from './startup-error.js';
 
 // Files this process creates are private to its account (PGlite's own need data-dir.ts too).
 process.umask(0o077);
+
+// Before anything runs: on an unsupported Node a later hang would look like Cloister's own.
+const nodeWarning = unsupportedNodeWarning(process.versions.node);
+if (nodeWarning) process.stderr.write(`cloister: warning: ${nodeWarning}\n`);
 
 function fail(err: unknown): never {
   if (err instanceof StartupError) {
