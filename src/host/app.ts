@@ -32,7 +32,7 @@ import type { Config } from './config.js';
 import type { Queryable } from './db/database.js';
 import { createOperatorRepository } from './db/repositories/operator.js';
 import type { EnclaveSupervisor } from './enclave-client/supervisor.js';
-import { HostError, errorBody } from './errors.js';
+import { HTTP_ERRORS, HostError, errorBody } from './errors.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { createCsrfCheck } from './http/csrf.js';
 import { OneLinePerRequest } from './logging.js';
@@ -115,13 +115,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     // Errors Fastify raises before routing (a malformed URL, a path parameter over the router's
     // limit) would otherwise get Fastify's own body, which echoes the path. No hook runs for
-    // them, so the security headers are set here too.
-    frameworkErrors: (_err, _req, reply) => {
-      void (reply as FastifyReply)
-        .headers(secureHeaders)
-        .code(400)
-        .header('content-type', 'application/json; charset=utf-8')
-        .send(errorBody('VALIDATION_FAILED', { details: [{ path: 'url', issue: 'invalid' }] }));
+    // them, so the security headers are set here too, and the refusal is counted here against
+    // the client's global budget (overBudget, below): 429 RATE_LIMITED once it is spent. Fastify
+    // builds this request without TRUST_PROXY (its address is the connection's): behind a proxy,
+    // malformed URLs share the proxy's budget, which only brings other clients' malformed URLs,
+    // never a request of theirs that could be served, to 429 sooner.
+    frameworkErrors: (_err, req, reply) => {
+      const send = (e: HostError) => {
+        if (e.retryAfterSeconds !== undefined)
+          void reply.header('retry-after', String(e.retryAfterSeconds));
+        void (reply as FastifyReply)
+          .code(HTTP_ERRORS[e.code][0])
+          .header('content-type', 'application/json; charset=utf-8')
+          .send(errorBody(e.code, e.details ? { details: e.details } : {}));
+      };
+      const invalid = new HostError('VALIDATION_FAILED', [{ path: 'url', issue: 'invalid' }]);
+      void reply.headers(secureHeaders);
+      // A store that fails (Redis down) leaves the refusal as it is: nothing was done for it.
+      overBudget(req, reply).then(
+        (limited) => send(limited ?? invalid),
+        () => send(invalid),
+      );
     },
     // Bytes that never became a request (malformed HTTP, headers over the limit, a timeout):
     // answered on the socket, with the same headers and error body (http/client-errors.ts).
@@ -134,10 +148,59 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   // JSON only: a text/plain body is a CORS "simple request" a browser sends without preflight.
   app.removeContentTypeParser(['text/plain']);
+  // The global rate limit, first: the refusals below, answered before a route's own limit could
+  // run, are counted against the same budget (overBudget).
+  await app.register(rateLimit, {
+    global: true,
+    max: deps.config.rateLimit.max,
+    timeWindow: deps.config.rateLimit.windowMs,
+    ...(deps.redis ? { redis: deps.redis, nameSpace: 'cloister-rl:' } : {}),
+    // The client's address as TRUST_PROXY resolves it (req.ip); an IPv6 client by its /64; a
+    // request whose connection is already gone is refused (CONNECTION_CLOSED).
+    keyGenerator: rateLimitKey,
+    // Thrown, so it goes through the one error handler; HostError carries its own 429.
+    errorResponseBuilder: () => new HostError('RATE_LIMITED'),
+  });
+  // A request refused before a route's limit runs (the first hook's REQUEST_MALFORMED, the CSRF
+  // check, CLUSTER_LOCKED, the guard's hooks, a wallet route's own hooks, a malformed URL) is
+  // counted here against the client's global budget, so refusals are not free, and a client over
+  // its budget is answered 429 RATE_LIMITED (with Retry-After) there as on every other route.
+  // Within the budget the refusal keeps its own status and code. The one mechanism for all of
+  // them: `refuse` in a hook, `counted(hook)` around a hook that throws its refusal.
+  const globalBudget = app.createRateLimit();
+  /** Counts a refused request; RATE_LIMITED once the client's budget is spent, else null. */
+  async function overBudget(req: FastifyRequest, reply: FastifyReply): Promise<HostError | null> {
+    // Once the connection is gone there is no address to count (the refusal is audited).
+    if (requestClientKey(req) === null) return null;
+    const r = await globalBudget(req);
+    if (r.isAllowed) return null;
+    void reply
+      .header('x-ratelimit-limit', r.max)
+      .header('x-ratelimit-remaining', r.remaining)
+      .header('x-ratelimit-reset', r.ttlInSeconds);
+    return r.isExceeded
+      ? new HostError('RATE_LIMITED', undefined, Math.max(1, r.ttlInSeconds))
+      : null;
+  }
+  const refuse = async (req: FastifyRequest, reply: FastifyReply, err: unknown): Promise<never> => {
+    throw (await overBudget(req, reply)) ?? err;
+  };
+  const counted =
+    (hook: (req: FastifyRequest) => Promise<unknown>) =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      try {
+        await hook(req);
+      } catch (err) {
+        await refuse(req, reply, err);
+      }
+    };
   // The security headers in the first hook of all: a hook that refuses (the CSRF check,
   // CLUSTER_LOCKED) skips the ones after it, and its answer must carry them too.
   // While the app closes, a request that still arrives (pipelined, or on a busy keep-alive
   // connection) is refused here, through the error handler, instead of by Fastify's raw 503.
+  // That refusal is not counted: it is no fault of the client's, costs nothing, and sends it to
+  // another instance (Retry-After 1), and the store may be closing with the app (a Redis call
+  // then would turn the 503 into an error of its own).
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
@@ -149,7 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // RFC 9112 3.2: an HTTP/1.1 request without Host is refused, and the connection closed.
     if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
       void reply.header('connection', 'close');
-      return done(new HostError('REQUEST_MALFORMED'));
+      return void refuse(req, reply, new HostError('REQUEST_MALFORMED')).catch(done);
     }
     done();
   });
@@ -190,31 +253,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   if (deps.auth.config.cookies) {
     // Before anything else: a cross-site request with the cookies is refused unread.
-    app.addHook('onRequest', createCsrfCheck(deps.config.allowedOrigins));
+    app.addHook('onRequest', counted(createCsrfCheck(deps.config.allowedOrigins)));
   }
   // Awaiting the cluster quorum: only health, the provisioning quote and the cluster routes.
-  app.addHook('onRequest', async (req) => {
-    if (!deps.cluster.isLocked()) return;
-    const path = req.url.split('?')[0] ?? '';
-    if (['/healthz', '/readyz', '/attestation/quote'].includes(path)) return;
-    if (path.startsWith('/cluster/')) return;
-    throw new HostError('CLUSTER_LOCKED', undefined, 30);
-  });
+  app.addHook(
+    'onRequest',
+    counted(async (req) => {
+      if (!deps.cluster.isLocked()) return;
+      const path = req.url.split('?')[0] ?? '';
+      if (['/healthz', '/readyz', '/attestation/quote'].includes(path)) return;
+      if (path.startsWith('/cluster/')) return;
+      throw new HostError('CLUSTER_LOCKED', undefined, 30);
+    }),
+  );
 
-  await app.register(rateLimit, {
-    global: true,
-    max: deps.config.rateLimit.max,
-    timeWindow: deps.config.rateLimit.windowMs,
-    ...(deps.redis ? { redis: deps.redis, nameSpace: 'cloister-rl:' } : {}),
-    // The client's address as TRUST_PROXY resolves it (req.ip); an IPv6 client by its /64; a
-    // request whose connection is already gone is refused (CONNECTION_CLOSED).
-    keyGenerator: rateLimitKey,
-    // Thrown, so it goes through the one error handler; HostError carries its own 429.
-    errorResponseBuilder: () => new HostError('RATE_LIMITED'),
+  // An unmatched request, and every OPTIONS request, is limited here, in the first hooks: before
+  // an unmatched request's body is read (the 404 handler's own hooks come after the body
+  // parser, so a body it refused was never counted), and before @fastify/cors's hook (below),
+  // which answers a preflight (or refuses a malformed one) itself, before any route's hook.
+  // Counted once: the plugin marks the request, and the route's own limit (the global one of
+  // cors's OPTIONS * route, which answers when CORS is off) then lets it through uncounted.
+  const requestLimit = app.rateLimit();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.is404 || req.method === 'OPTIONS') await requestLimit.call(app, req, reply);
   });
   // After the limit: @fastify/cors adds a route (OPTIONS *) that reads a body like any other, and
   // the limit applies only to routes added after it. A preflight is answered by cors's own hook,
-  // before any route hook, with nothing read.
+  // before any route hook, with nothing read (and counted by the hook above).
   await app.register(cors, {
     origin: deps.config.allowedOrigins.length > 0 ? [...deps.config.allowedOrigins] : false,
     methods: ['GET', 'POST', 'PUT', 'DELETE'],
@@ -270,25 +335,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cluster.public);
 
   // The guard's hooks run before the rate limit (a context's onRequest hooks come before a
-  // route's, where the plugin puts its own): a request they refuse (a bad or revoked token, a
-  // missing role) is counted here against the client's global budget, so refused tokens are not
-  // free, and a client over its budget is answered 429 on these routes as on every other.
-  const countRefusal = app.createRateLimit();
-  const counted =
-    (hook: (req: FastifyRequest) => Promise<unknown>) =>
-    async (req: FastifyRequest): Promise<void> => {
-      try {
-        await hook(req);
-      } catch (err) {
-        // Once the connection is gone there is no address to count (the refusal is audited).
-        if (requestClientKey(req) !== null) {
-          const r = await countRefusal(req);
-          if (!r.isAllowed && r.isExceeded)
-            throw new HostError('RATE_LIMITED', undefined, Math.max(1, r.ttlInSeconds));
-        }
-        throw err;
-      }
-    };
+  // route's, where the plugin puts its own): a refusal there (a bad or revoked token, a missing
+  // role) is counted (`counted`, above), so refused tokens are not free.
   // Authenticated: a token is checked once, here, for every route below (with
   // AUTH_DISABLED_FOR_DEVELOPMENT a request without one passes as the anonymous user). Sessions
   // belong to their creator: the routes check ownership through `access`.
@@ -311,9 +359,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           wallets: deps.wallets.service,
           guard,
           signMaxPerMinute: deps.wallets.signMaxPerMinute,
-          // The wallet routes check the step-up in their own onRequest hooks, which run before
-          // the route's limit: a refusal there is counted like the guard's.
-          requireStepUp: (factors) => counted(requireStepUp(factors)),
+          // The wallet routes check the token (required even in development mode) and the
+          // step-up in their own onRequest hooks, which run before the route's limit: a refusal
+          // there is counted like the guard's.
+          requireStepUp,
+          counted,
         }),
       );
 
@@ -348,15 +398,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'web app not built (run npm run build): serving the API only, nothing at /',
     );
 
-  // An unmatched request is limited in the first hooks, before its body is read: the 404
-  // handler's own hooks (preValidation, preHandler) come after the body parser, so a body it
-  // refused was never counted. (A root hook added here still reaches the 404 handler, whose
-  // hooks Fastify collects when the app is ready; routes in a plugin registered above never run
-  // it, and every matched route has its own limit.)
-  const notFoundLimit = app.rateLimit();
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.is404) await notFoundLimit.call(app, req, reply);
-  });
   app.setNotFoundHandler(() => {
     throw new HostError('NOT_FOUND');
   });

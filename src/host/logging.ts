@@ -14,7 +14,8 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 /**
  * The field names whose values never reach a log line, at any depth of a logged object (the
  * object itself, anything nested in it, arrays included) and in the bindings of a child logger
- * and the objects interpolated into a message (`%o`, `%j`). Until stop 26 this was pino's
+ * and the objects interpolated into a message (`%s`, `%o`, `%j`, whatever the placeholder:
+ * `interpolated`, below). Until stop 26 this was pino's
  * `redact` option with `*.x` paths, which matched one level of nesting only and copied every
  * logged object's values on every line (~85 % of a line's cost); this walk covers a superset
  * (every depth) and copies only the objects on the way to a censored field.
@@ -169,6 +170,45 @@ function redactValue(value: unknown, seen: object[], skip?: ReadonlySet<string>)
 }
 
 /**
+ * What stands for an object interpolated into a message (or given as the message), once walked.
+ * pino (quick-format-unescaped) writes `%o`, `%O` and `%j` as JSON, which takes toJSON: the
+ * walked value. `%s` it writes as `String(arg)`, which would call the object's own `toString`
+ * (or its class's, or Symbol.toPrimitive), none of which the walk sees, on the object itself:
+ * here it is the walked value's JSON, what `%j` writes. `%d`, `%i` and `%f` take `Number(arg)`,
+ * which would call valueOf or toString the same way: here NaN, as for any plain object.
+ */
+class Interpolated {
+  readonly #walked: object;
+  constructor(walked: object) {
+    this.#walked = walked;
+  }
+  toJSON(): unknown {
+    return this.#walked;
+  }
+  [Symbol.toPrimitive](hint: string): string | number {
+    if (hint === 'number') return NaN;
+    try {
+      return JSON.stringify(this.#walked);
+    } catch {
+      // A BigInt, which JSON cannot write (pino's own stringifier can, for %j).
+      return CENSOR;
+    }
+  }
+}
+
+/**
+ * An argument of a log call after the logged object (the message, and what `%s`, `%d`, `%o`,
+ * `%j`… interpolate into it): a string with its query strings censored (redactText, also when an
+ * object's toJSON makes one, as a URL's does), an object walked (redactForLog) and replaced by
+ * an Interpolated, whatever placeholder takes it.
+ */
+function interpolated(arg: unknown): unknown {
+  const walked = typeof arg === 'string' ? arg : redactOr(arg, CENSOR);
+  if (typeof walked === 'string') return redactText(walked);
+  return typeof walked === 'object' && walked !== null ? new Interpolated(walked) : walked;
+}
+
+/**
  * The logger. Redaction and the serializers run in pino before a line is written, so the
  * pretty form shows exactly what the JSON form would, only laid out for a person.
  */
@@ -199,20 +239,15 @@ export function createLogger(
         bindings: (bindings) => redactOr(bindings, UNLOGGABLE) as Plain,
       },
       hooks: {
-        // The message and strings interpolated into it (`%s`): query strings censored
-        // (redactText). Objects interpolated into it (`%o`, `%j`), or given as the message:
-        // fields censored, and the text one becomes (a URL's toJSON) as a string. The first
+        // The message and what is interpolated into it (interpolated): strings with their
+        // query strings censored, objects walked, whatever the placeholder. The first
         // argument, when an object, is the logged object, which formatters.log covers.
         logMethod(args, method) {
           const first = typeof args[0] === 'object' ? 1 : 0;
           const implicit =
             first === 1 && args[1] === undefined ? implicitMessage(args[0]) : undefined;
           if (implicit !== undefined) (args as unknown[])[1] = implicit;
-          for (let i = first; i < args.length; i++) {
-            const arg: unknown = args[i];
-            const walked = typeof arg === 'string' ? arg : redactOr(arg, CENSOR);
-            args[i] = typeof walked === 'string' ? redactText(walked) : walked;
-          }
+          for (let i = first; i < args.length; i++) args[i] = interpolated(args[i]);
           method.apply(this, args);
         },
       },

@@ -182,6 +182,54 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
     ]);
   });
 
+  it("an object interpolated with %s (or %d, %i, %f) is walked too: its own or its class's toString, valueOf or toPrimitive never reaches the line", () => {
+    // pino writes `%s` as String(arg): the object's own toString (or its class's) ran on the
+    // object as logged, which the walk never saw, and a nested field went out with it.
+    class Credentials {
+      readonly #apiKey: string;
+      constructor(
+        apiKey: string,
+        readonly label: string,
+      ) {
+        this.#apiKey = apiKey;
+      }
+      toString() {
+        return `credentials ${this.#apiKey}`;
+      }
+    }
+    const own = { label: 'visible-label', toString: () => `own ${SECRET}` };
+    const nested = {
+      outer: { password: SECRET, label: 'visible-label' },
+      toString() {
+        return JSON.stringify(this);
+      },
+    };
+    const primitive = { [Symbol.toPrimitive]: () => SECRET };
+    const numeric = { valueOf: () => 424242, toString: () => '424242' }; // a one-time code
+    const text = lines((logger) => {
+      logger.info('class %s', new Credentials(SECRET, 'visible-label'));
+      logger.info('own %s', own);
+      logger.info('nested %s', nested);
+      logger.info('primitive %s', primitive);
+      logger.info({ k: 1 }, 'after a logged object %s', own);
+      // pino's types want a number for %d and know no %i or %f; an object gets there all the same.
+      const untyped = logger.info as (this: unknown, ...args: unknown[]) => void;
+      untyped.call(logger, 'numbers %d %i %f', numeric, numeric, primitive);
+      logger.info('json %j %o %O', own, nested, new Credentials(SECRET, 'x'));
+    });
+    assert.ok(!text.includes(SECRET), text);
+    assert.ok(!text.includes('424242'), text);
+    assert.deepEqual(messagesOf(text), [
+      'class {"label":"visible-label"}',
+      'own {"label":"visible-label"}',
+      'nested {"outer":{"password":"[redacted]","label":"visible-label"}}',
+      'primitive {}',
+      'after a logged object {"label":"visible-label"}',
+      'numbers NaN NaN NaN',
+      'json {"label":"visible-label"} {"outer":{"password":"[redacted]","label":"visible-label"}} {"label":"x"}',
+    ]);
+  });
+
   it('a cycle does not loop, and is still censored where a field repeats', () => {
     const cyclic: Record<string, unknown> = { password: SECRET };
     cyclic.self = cyclic;

@@ -5,11 +5,14 @@
  * spoofed X-Forwarded-For does not reset it (no trusted proxy); /healthz and /readyz are never
  * limited. With REDIS_URL, two service instances share one counter, so requests split across
  * them hit 429 after the maximum in total (skipped, visibly, only if Redis is unreachable).
- * What runs before a route's limit (the token check, a wallet route's step-up, the body parser
- * of an unmatched request, the wallet sign route's validation) is counted too.
+ * What runs before a route's limit (the token check, a wallet route's step-up and, in development
+ * mode, its token check, the CSRF check, CLUSTER_LOCKED, an HTTP/1.1 request without Host, a
+ * malformed URL, a CORS preflight, the body parser of an unmatched request, the wallet sign
+ * route's validation) is counted too.
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
@@ -22,6 +25,9 @@ import {
 } from '../helpers/service.js';
 import { uniqueCredentials } from '../helpers/client.js';
 import { assertError, tcpReachable } from '../helpers/security-util.js';
+import { rawExchange } from '../helpers/raw-http.js';
+import type { HttpErrorCode } from '../../src/host/errors.js';
+import { securityHeaders } from '../../src/host/http/security-headers.js';
 
 const MAX = 5;
 const LIMITS = { RATE_LIMIT_MAX: String(MAX), RATE_LIMIT_WINDOW: '60000' };
@@ -51,6 +57,15 @@ function assertBlocked(res: LightMyRequestResponse, what: string): void {
   );
   assert.equal(res.headers['x-ratelimit-remaining'], '0', what);
 }
+
+/** A request the token check refuses (401 AUTH_TOKEN_INVALID), from `client`. */
+const badTokenFrom = (ts: TestService, client: string) =>
+  ts.service.app.inject({
+    method: 'GET',
+    url: '/enclave/sessions',
+    remoteAddress: client,
+    headers: { authorization: 'Bearer not.a.token' },
+  });
 
 async function quotePubkey(ts: TestService): Promise<string> {
   // From an address of its own, so fetching the key does not use the budget under test.
@@ -309,6 +324,21 @@ for (const engine of engines()) {
           'instance B',
         );
       });
+
+      it('refusals before any route hook (a malformed URL, a bad token) spend the shared budget', async () => {
+        const c = client();
+        const badUrl = (ts: TestService) =>
+          ts.service.app.inject({ method: 'GET', url: '/%zz', remoteAddress: c });
+        const badToken = (ts: TestService) => badTokenFrom(ts, c);
+        const refusals = [badUrl(a), badToken(b), badUrl(b), badToken(a), badUrl(a)];
+        assert.equal(refusals.length, MAX);
+        for (const [i, r] of refusals.entries()) {
+          const res = await r;
+          assert.ok([400, 401].includes(res.statusCode), `refusal ${i + 1}: ${res.body}`);
+        }
+        assertLimited(await badUrl(b), 'malformed URL on instance B');
+        assertLimited(await badToken(a), 'bad token on instance A');
+      });
     },
   );
 }
@@ -423,13 +453,7 @@ describe('a request the token check refuses counts against the budget', () => {
 
   // The token check runs before the rate limit; a refusal there used to be free: any number of
   // bad (or revoked) tokens, each verified, and a client over its budget still answered 401.
-  const badToken = (client: string) =>
-    ts.service.app.inject({
-      method: 'GET',
-      url: '/enclave/sessions',
-      remoteAddress: client,
-      headers: { authorization: 'Bearer not.a.token' },
-    });
+  const badToken = (client: string) => badTokenFrom(ts, client);
 
   it(`the ${MAX + 1}th bad token is answered 429, and the budget is spent for every route`, async () => {
     const client = freshClient();
@@ -559,6 +583,136 @@ describe("what runs before a route's limit is counted too (hook order)", () => {
     });
     for (const r of answers) assert.equal(r.statusCode, 200, r.body);
     assert.deepEqual(calls, ['enclave.status']);
+  });
+
+  // Refusals answered in the root hooks (the first one, the CSRF check, CLUSTER_LOCKED), by
+  // Fastify before routing (a malformed URL), by @fastify/cors's hook (a preflight) or by a wallet
+  // route's own token check in development mode all came before any limit and were free: a
+  // client over its budget was answered 403/503/400/204 there, never 429.
+  describe('refusals before any route hook: CSRF, CLUSTER_LOCKED, no Host, malformed URL, preflight, development mode', () => {
+    let dev: TestService;
+    let port: number;
+    let secure: Record<string, string>;
+    const ORIGIN = 'https://app.example';
+    before(async () => {
+      dev = await startTestService('pglite', {
+        ...LIMITS,
+        AUTH_COOKIES: 'true',
+        ALLOWED_ORIGINS: ORIGIN,
+        AUTH_DISABLED_FOR_DEVELOPMENT: 'true',
+      });
+      await dev.service.app.listen({ port: 0, host: '127.0.0.1' });
+      port = (dev.service.app.server.address() as AddressInfo).port;
+      secure = (await securityHeaders()) as Record<string, string>;
+    });
+    after(async () => dev?.stop());
+
+    const assertSecure = (headers: Record<string, unknown>, what: string) => {
+      for (const [name, value] of Object.entries(secure))
+        assert.equal(headers[name.toLowerCase()], value, `${what}: ${name}`);
+    };
+    /**
+     * A fresh client sends `request` MAX times (each answer checked by `ok`, with the security
+     * headers), then once more: 429 with Retry-After and the security headers, and the budget
+     * is spent for every route.
+     */
+    async function exhaust(
+      request: Omit<InjectOptions, 'remoteAddress'>,
+      ok: (res: LightMyRequestResponse, what: string) => void,
+      what: string,
+    ): Promise<void> {
+      const client = freshClient();
+      const send = () => dev.service.app.inject({ ...request, remoteAddress: client });
+      for (let i = 0; i < MAX; i++) {
+        const res = await send();
+        ok(res, `${what} ${i + 1}`);
+        assertSecure(res.headers, `${what} ${i + 1}`);
+      }
+      const over = await send();
+      assertLimited(over, `${what}: over the budget`);
+      assertSecure(over.headers, `${what}: over the budget`);
+      const other = { method: 'GET' as const, url: '/attestation/quote', remoteAddress: client };
+      assertLimited(await dev.service.app.inject(other), `${what}: another route`);
+    }
+    const refused =
+      (status: number, code: HttpErrorCode) => (res: LightMyRequestResponse, what: string) =>
+        assertError(res, status, code, what);
+
+    it('the CSRF check: a cross-site POST with the cookies is refused 403, then 429', async () => {
+      await exhaust(
+        {
+          method: 'POST',
+          url: '/auth/logout-all',
+          headers: { cookie: 'cloister_access=x', origin: 'https://evil.example' },
+        },
+        refused(403, 'CSRF_REFUSED'),
+        'cross-site',
+      );
+    });
+
+    it('CLUSTER_LOCKED: refused 503 while awaiting the quorum, then 429', async () => {
+      const cluster = dev.service.cluster as { isLocked: () => boolean };
+      const isLocked = cluster.isLocked;
+      cluster.isLocked = () => true;
+      try {
+        await exhaust(
+          { method: 'GET', url: `/enclave/sessions/${crypto.randomUUID()}` },
+          refused(503, 'CLUSTER_LOCKED'),
+          'locked',
+        );
+      } finally {
+        cluster.isLocked = isLocked;
+      }
+    });
+
+    it('a malformed URL: refused 400 VALIDATION_FAILED, then 429', async () => {
+      await exhaust(
+        { method: 'GET', url: '/enclave/sessions/%zz' },
+        refused(400, 'VALIDATION_FAILED'),
+        'malformed URL',
+      );
+    });
+
+    it("CORS preflights answered by cors's own hook: 204, then 429 (counted once)", async () => {
+      await exhaust(
+        {
+          method: 'OPTIONS',
+          url: '/enclave/submit_key',
+          headers: { origin: ORIGIN, 'access-control-request-method': 'POST' },
+        },
+        (res, what) => {
+          assert.equal(res.statusCode, 204, `${what}: ${res.body}`);
+          assert.equal(res.headers['access-control-allow-origin'], ORIGIN, what);
+        },
+        'preflight',
+      );
+    });
+
+    it('development mode: a wallet route refuses a request without a token 401, then 429', async () => {
+      await exhaust({ method: 'GET', url: '/wallets' }, refused(401, 'AUTH_REQUIRED'), 'no token');
+    });
+
+    it('an HTTP/1.1 request without Host: refused 400 REQUEST_MALFORMED, then 429', async () => {
+      // Over a socket (an injected request always has a Host): the client is 127.0.0.1, which
+      // no other test of this service uses.
+      const noHost = async () => {
+        const [res] = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+        assert.ok(res, 'no answer');
+        return res;
+      };
+      for (let i = 0; i < MAX; i++) {
+        const res = await noHost();
+        assert.equal(res.status, 400, res.body);
+        assert.equal(JSON.parse(res.body).error.code, 'REQUEST_MALFORMED');
+        assertSecure(res.headers, `no Host ${i + 1}`);
+      }
+      const over = await noHost();
+      assert.equal(over.status, 429, over.body);
+      assert.equal(JSON.parse(over.body).error.code, 'RATE_LIMITED');
+      const retryAfter = Number(over.headers['retry-after']);
+      assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${over.headers['retry-after']}`);
+      assertSecure(over.headers, 'no Host: over the budget');
+    });
   });
 });
 

@@ -4,7 +4,7 @@
  * validated here for shape; the raw JSON body (as parsed, before zod) is what goes to the
  * enclave, because the share's `binds` covers the body the client sent, not our parsed copy.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CredentialEnvelopeSchema } from '../../../protocol/envelope/registry.js';
@@ -80,14 +80,22 @@ export function walletRoutes(deps: {
   signMaxPerMinute: number;
   /** Step-up on policy changes, recovery start/cancel and reshare (docs/protocol/auth.md). */
   requireStepUp?: RequireStepUp;
+  /**
+   * Wraps the routes' own onRequest hooks (the token, the step-up), which run before a route's
+   * limit, so that a refusal there counts against the client's global budget (app.ts).
+   */
+  counted?: (
+    hook: (request: FastifyRequest) => Promise<unknown>,
+  ) => (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }): FastifyPluginAsyncZod {
   return async (app) => {
     const users = new WeakMap<FastifyRequest, string>();
     const raw = new WeakMap<FastifyRequest, Record<string, unknown>>();
     // A token is required even in development mode: a wallet always has an owner.
-    const authenticate = async (request: FastifyRequest) => {
+    const counted = deps.counted ?? ((hook) => hook);
+    const authenticate = counted(async (request: FastifyRequest) => {
       users.set(request, (await deps.guard.claims(request)).sub);
-    };
+    });
     const keepRaw = async (request: FastifyRequest) => {
       const b = request.body;
       if (b !== null && typeof b === 'object' && !Array.isArray(b))
@@ -98,7 +106,7 @@ export function walletRoutes(deps: {
     const opts = { onRequest: authenticate, preValidation: keepRaw };
     const stepUp = deps.requireStepUp;
     // Before the body is parsed: an unauthorised caller learns nothing about its body's validity.
-    const sensitive = stepUp ? { ...opts, onRequest: [authenticate, stepUp()] } : opts;
+    const sensitive = stepUp ? { ...opts, onRequest: [authenticate, counted(stepUp())] } : opts;
 
     app.post(
       '/wallets',
