@@ -11,7 +11,8 @@
  * virtual authenticator (added behind the step-up dialog, then a sign-in), an email-code sign-in
  * and no SIWE without a wallet; TOTP enrolled on /account (codes computed here), a TOTP step-up
  * for a wallet policy, sign-in and step-up with recovery codes; wallet export (checked with viem)
- * and recovery start/cancel; the cluster members; a 429 counted in the progress bar. Every page: no console
+ * and recovery start/cancel; the cluster members; a 429 counted in the progress bar; a page opened
+ * from the navigation has the focus before the next key (frames held). Every page: no console
  * error (a CSP violation is one) and axe-core finds no serious or critical violation.
  *
  * WEB_SCREENSHOTS=1 saves a screenshot of each page to docs/web/ (docs/web-app.md shows them).
@@ -858,6 +859,29 @@ describe('web app in Chromium', { skip }, () => {
       ),
       [],
     );
+    await context.close();
+  });
+
+  it('a page opened from the navigation has the focus before the next key: keys typed at once stay where they were typed', async () => {
+    const context = await browser.newContext();
+    const w = await open(context);
+    const { page } = w;
+    // The page's timers and frames held: what the app does after a paint has not happened yet
+    // when the keys below arrive (as on a slow device, or a keyboard user quicker than a frame).
+    const t0 = Date.now();
+    await page.clock.install({ time: t0 });
+    await page.goto(`${base}/trust`);
+    await page.getByRole('heading', { name: 'Trust' }).waitFor();
+    await page.clock.pauseAt(t0 + 60_000);
+    await tabTo(page, 'nav a[href="/signin"]');
+    await page.keyboard.press('Enter');
+    await tabTo(page, '#si-email');
+    await page.keyboard.type(EMAIL);
+    // Frames and timers run again: nothing moves the focus away from the field typed in.
+    await page.clock.runFor(1000);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'si-email');
+    assert.equal(await page.getByLabel('Email', { exact: true }).inputValue(), EMAIL);
+    assert.deepEqual(w.errors, []);
     await context.close();
   });
 

@@ -4,7 +4,7 @@
  * service serves index.html for each (src/host/http/routes/web.ts lists the same paths).
  */
 import { render } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useLayoutEffect } from 'preact/hooks';
 import { account, signOut } from './api.js';
 import { Link, TrustBanner } from './components.js';
 import { RecoveryAlert } from './recovery-alert.js';
@@ -57,7 +57,10 @@ function App() {
   const page =
     PAGES.find((p) => p.path === path) ??
     (a ? PAGES[0]! : PAGES.find((p) => p.path === '/signin')!);
-  useEffect(() => {
+  // The new page takes the focus in the same task as the render that shows it, before the next
+  // key: after a paint (useEffect) it came a frame or more later and took the focus from a
+  // field the user had already tabbed to and was typing in.
+  useLayoutEffect(() => {
     document.title = `${page.title} · Cloister`;
     document.getElementById('main')?.focus();
   }, [page.path]);
