@@ -131,7 +131,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       };
       const invalid = new HostError('VALIDATION_FAILED', [{ path: 'url', issue: 'invalid' }]);
       void reply.headers(secureHeaders);
-      // A store that fails (Redis down) leaves the refusal as it is: nothing was done for it.
       overBudget(req, reply).then(
         (limited) => send(limited ?? invalid),
         () => send(invalid),
@@ -168,12 +167,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Within the budget the refusal keeps its own status and code. The one mechanism for all of
   // them: `refuse` in a hook, `counted(hook)` around a hook that throws its refusal.
   const globalBudget = app.createRateLimit();
-  /** Counts a refused request; RATE_LIMITED once the client's budget is spent, else null. */
+  /**
+   * Counts a refused request; RATE_LIMITED once the client's budget is spent, else null. A store
+   * that fails (Redis down) leaves the refusal as it is: nothing was done for it, and a served
+   * route's own limit still fails closed.
+   */
   async function overBudget(req: FastifyRequest, reply: FastifyReply): Promise<HostError | null> {
     // Once the connection is gone there is no address to count (the refusal is audited).
     if (requestClientKey(req) === null) return null;
-    const r = await globalBudget(req);
-    if (r.isAllowed) return null;
+    const r = await globalBudget(req).catch(() => null);
+    if (r === null || r.isAllowed) return null;
     void reply
       .header('x-ratelimit-limit', r.max)
       .header('x-ratelimit-remaining', r.remaining)

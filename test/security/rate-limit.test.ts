@@ -716,6 +716,49 @@ describe("what runs before a route's limit is counted too (hook order)", () => {
   });
 });
 
+// The store failing (Redis down) fails every limited route closed (500), but a refusal answered
+// before any route's limit stays the refusal it is: nothing was done for it, and counting it is
+// what failed. A malformed URL kept its 400; the hooks' refusals became 500 INTERNAL (an error
+// line with a stack for each one a client sends).
+describe('a refusal stays a refusal when the store fails', () => {
+  let ts: TestService;
+  const ORIGIN = 'https://app.example';
+  before(async () => {
+    ts = await startTestService('pglite', {
+      ...LIMITS,
+      // Nothing listens on port 1: every count fails.
+      REDIS_URL: 'redis://127.0.0.1:1',
+      AUTH_COOKIES: 'true',
+      ALLOWED_ORIGINS: ORIGIN,
+    });
+  });
+  after(async () => ts?.stop());
+
+  it('a served route fails closed, a bad token is 401, a cross-site POST 403, a malformed URL 400', async () => {
+    const client = freshClient();
+    const served = await ts.service.app.inject({
+      method: 'GET',
+      url: '/attestation/quote',
+      remoteAddress: client,
+    });
+    assertError(served, 500, 'INTERNAL', 'served route, store down');
+    assertError(await badTokenFrom(ts, client), 401, 'AUTH_TOKEN_INVALID', 'bad token');
+    const crossSite = await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/logout-all',
+      remoteAddress: client,
+      headers: { cookie: 'cloister_access=x', origin: 'https://evil.example' },
+    });
+    assertError(crossSite, 403, 'CSRF_REFUSED', 'cross-site');
+    const badUrl = await ts.service.app.inject({
+      method: 'GET',
+      url: '/%zz',
+      remoteAddress: client,
+    });
+    assertError(badUrl, 400, 'VALIDATION_FAILED', 'malformed URL');
+  });
+});
+
 describe(
   'IPv6 clients are limited per /64 (Redis)',
   { skip: redisUp ? false : 'redis unreachable' },
