@@ -196,13 +196,28 @@ class Interpolated {
   }
 }
 
+/** `name: message` of an Error, or CENSOR when a getter of either throws. */
+function errorText(err: Error): string {
+  try {
+    return `${String(err.name)}: ${String(err.message)}`;
+  } catch {
+    return CENSOR;
+  }
+}
+
 /**
  * An argument of a log call after the logged object (the message, and what `%s`, `%d`, `%o`,
  * `%j`… interpolate into it): a string with its query strings censored (redactText, also when an
  * object's toJSON makes one, as a URL's does), an object walked (redactForLog) and replaced by
- * an Interpolated, whatever placeholder takes it.
+ * an Interpolated, whatever placeholder takes it; an Error as its `name: message`, a Symbol as
+ * its text.
  */
 function interpolated(arg: unknown): unknown {
+  // An Error's name and message are not own enumerable fields: walked, it would be "{}". Its
+  // text, as a logged error's message is written (implicitMessage); its own toString never runs.
+  if (arg instanceof Error) return redactText(errorText(arg));
+  // A Symbol as text: `%d` would throw on it (Number(symbol)), and a log call never throws.
+  if (typeof arg === 'symbol') return arg.toString();
   const walked = typeof arg === 'string' ? arg : redactOr(arg, CENSOR);
   if (typeof walked === 'string') return redactText(walked);
   return typeof walked === 'object' && walked !== null ? new Interpolated(walked) : walked;

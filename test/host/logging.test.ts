@@ -230,6 +230,25 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
     ]);
   });
 
+  it('an Error interpolated keeps its name and message (query strings censored), and a Symbol with %d does not throw', () => {
+    // Walked as an object, an Error became "{}" (its name and message are not own enumerable
+    // fields): `%s` of an Error lost everything an operator reads. A Symbol made `%d` throw.
+    const untyped = (logger: ReturnType<typeof createLogger>) =>
+      logger.info as (this: unknown, ...args: unknown[]) => void;
+    const text = lines((logger) => {
+      logger.info('failed: %s', new TypeError(`fetch /x?token=${SECRET} failed`));
+      const err = Object.assign(new Error('denied'), { password: SECRET });
+      logger.info('json: %j', err);
+      untyped(logger).call(logger, 'count %d', Symbol('s'));
+    });
+    assert.ok(!text.includes(SECRET), text);
+    assert.deepEqual(messagesOf(text), [
+      'failed: TypeError: fetch /x?[redacted] failed',
+      "json: 'Error: denied'",
+      'count NaN',
+    ]);
+  });
+
   it('a cycle does not loop, and is still censored where a field repeats', () => {
     const cyclic: Record<string, unknown> = { password: SECRET };
     cyclic.self = cyclic;
