@@ -227,6 +227,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   ROUTES.set(app, routes);
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+    // The HEAD route Fastify adds for a GET would get a budget of its own from the limit plugin,
+    // next to GET's (the same work, the body dropped): a route with its own limit sets
+    // `exposeHeadRoute: false`.
+    if (r.method === 'HEAD' && typeof r.config?.rateLimit === 'object')
+      throw new Error(`${r.url}: a HEAD route with its own rate limit (exposeHeadRoute: false)`);
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

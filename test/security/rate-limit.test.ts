@@ -444,6 +444,30 @@ describe('IPv6 clients are limited per /64 (in memory)', () => {
   });
 });
 
+describe("HEAD does not open a second budget on a GET route's own limit", () => {
+  let ts: TestService;
+  before(async () => {
+    ts = await startTestService('pglite', { ...LIMITS, AUTH_LOGIN_MAX_PER_IP: '3' });
+  });
+  after(async () => ts?.stop());
+
+  // Fastify adds a HEAD route for every GET, and the limit plugin gives that route a store of
+  // its own: HEAD /auth/siwe/nonce (a nonce the enclave makes and remembers, the body dropped)
+  // had a second loginMaxPerIp budget next to GET's.
+  it('once GET /auth/siwe/nonce has spent its limit, HEAD gets no nonce either', async () => {
+    const client = freshClient();
+    const nonce = (method: 'GET' | 'HEAD') =>
+      ts.service.app.inject({ method, url: '/auth/siwe/nonce', remoteAddress: client });
+    for (let i = 0; i < 3; i++) assert.equal((await nonce('GET')).statusCode, 200, `GET ${i + 1}`);
+    assertError(await nonce('GET'), 429, 'RATE_LIMITED', 'fourth GET');
+    const calls = await enclaveCallsDuring(ts, async () => {
+      const head = await nonce('HEAD');
+      assert.notEqual(head.statusCode, 200, 'HEAD after the limit');
+    });
+    assert.deepEqual(calls, []);
+  });
+});
+
 describe('a request the token check refuses counts against the budget', () => {
   let ts: TestService;
   before(async () => {

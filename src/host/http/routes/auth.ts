@@ -255,6 +255,9 @@ export function authRoutes(deps: {
       '/auth/siwe/nonce',
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
+        // No HEAD route: the limit plugin would give it a budget of its own, next to GET's, for
+        // the same nonce the enclave makes (HEAD here is a 404, counted in the global budget).
+        exposeHeadRoute: false,
         schema: {
           summary: 'Sign-In with Ethereum: a single-use nonce made and remembered by the enclave',
           response: {
