@@ -36,7 +36,7 @@ import { HTTP_ERRORS, HostError, errorBody } from './errors.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { createCsrfCheck } from './http/csrf.js';
 import { OneLinePerRequest } from './logging.js';
-import { installErrorHandler } from './http/error-handler.js';
+import { installErrorHandler, reportError, type ErrorReports } from './http/error-handler.js';
 import { securityHeaders } from './http/security-headers.js';
 import { fastifyTrustProxy, rateLimitKey, requestClientKey } from './http/trust-proxy.js';
 import { aggregatesRoutes } from './http/routes/aggregates.js';
@@ -98,6 +98,23 @@ export function registeredRoutes(app: FastifyInstance): { method: string; url: s
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Helmet's headers (http/security-headers.ts), computed once instead of on every request.
   const secureHeaders = await securityHeaders();
+  // Every 401, 403 and 429 is an audit event (log only: a flood must not become DB writes), and
+  // every error answer's code is counted: by the error handler, and in frameworkErrors.
+  const metrics = deps.metrics?.registry;
+  const reports: ErrorReports = {
+    onDenied: (req, status, code) => {
+      deps.ops.emit({
+        type: 'auth.request_denied',
+        status,
+        code,
+        method: req.method,
+        route: req.routeOptions.url ?? 'unknown',
+        // A refusal after the connection closed still goes to the audit trail.
+        client: requestClientKey(req) ?? 'connection-closed',
+      });
+    },
+    onCode: (req, code) => metrics?.error(code, req.routeOptions.url),
+  };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // One line per request (logging.ts), not Fastify's two.
@@ -122,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // never a request of theirs that could be served, to 429 sooner.
     frameworkErrors: (_err, req, reply) => {
       const send = (e: HostError) => {
+        reportError(reports, req, e.code);
         if (e.retryAfterSeconds !== undefined)
           void reply.header('retry-after', String(e.retryAfterSeconds));
         void (reply as FastifyReply)
@@ -235,24 +253,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  // Every 401, 403 and 429 is an audit event (log only: a flood must not become DB writes).
-  const metrics = deps.metrics?.registry;
-  installErrorHandler(
-    app,
-    deps.enclave.retryAfterSeconds,
-    (req, status, code) => {
-      deps.ops.emit({
-        type: 'auth.request_denied',
-        status,
-        code,
-        method: req.method,
-        route: req.routeOptions.url ?? 'unknown',
-        // A refusal after the connection closed still goes to the audit trail.
-        client: requestClientKey(req) ?? 'connection-closed',
-      });
-    },
-    (req, code) => metrics?.error(code, req.routeOptions.url),
-  );
+  installErrorHandler(app, deps.enclave.retryAfterSeconds, reports);
   if (metrics) {
     // Route patterns, never raw URLs (they hold ids); unmatched requests share one label.
     app.addHook('onResponse', async (req, reply) => {

@@ -689,12 +689,20 @@ describe("what runs before a route's limit is counted too (hook order)", () => {
       }
     });
 
-    it('a malformed URL: refused 400 VALIDATION_FAILED, then 429', async () => {
+    it('a malformed URL: refused 400 VALIDATION_FAILED, then 429 (audited like every 429)', async () => {
+      const before = dev.logs.length;
       await exhaust(
         { method: 'GET', url: '/enclave/sessions/%zz' },
         refused(400, 'VALIDATION_FAILED'),
         'malformed URL',
       );
+      // Fastify answers a malformed URL before routing, outside the error handler: its 429 was
+      // neither an audit event nor counted by the metrics, so a flood of them went unseen.
+      const denied = dev.logs
+        .slice(before)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.event === 'auth.request_denied' && l.code === 'RATE_LIMITED');
+      assert.equal(denied.length, 2, 'the malformed URL and the other route, both 429');
     });
 
     it("CORS preflights answered by cors's own hook: 204, then 429 (counted once)", async () => {

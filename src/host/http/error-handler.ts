@@ -87,19 +87,37 @@ function toHostError(err: unknown): HostError {
   return new HostError('INTERNAL');
 }
 
+/** What is told of an error answer: the audit trail of refusals and the metrics. */
+export interface ErrorReports {
+  /** Told of every 401, 403 and 429 (the audit trail of refusals). */
+  onDenied?: (request: FastifyRequest, status: number, code: string) => void;
+  /** Told of every error answer's code (the metrics count them). */
+  onCode?: (request: FastifyRequest, code: string) => void;
+}
+
+/**
+ * Tells `reports` of an error answer: by the error handler, and by the answers Fastify makes
+ * before routing, outside it (app.ts, frameworkErrors).
+ */
+export function reportError(
+  reports: ErrorReports,
+  request: FastifyRequest,
+  code: HostError['code'],
+): void {
+  const status = HTTP_ERRORS[code][0];
+  if (status === 401 || status === 403 || status === 429) reports.onDenied?.(request, status, code);
+  reports.onCode?.(request, code);
+}
+
 export function installErrorHandler(
   app: FastifyInstance,
   retryAfterSeconds: () => number,
-  /** Told of every 401, 403 and 429 (the audit trail of refusals). */
-  onDenied: (request: FastifyRequest, status: number, code: string) => void = () => undefined,
-  /** Told of every error answer's code (the metrics count them). */
-  onCode: (request: FastifyRequest, code: string) => void = () => undefined,
+  reports: ErrorReports = {},
 ): void {
   app.setErrorHandler((err, request, reply) => {
     const he = toHostError(err);
     const status = HTTP_ERRORS[he.code][0];
-    if (status === 401 || status === 403 || status === 429) onDenied(request, status, he.code);
-    onCode(request, he.code);
+    reportError(reports, request, he.code);
     if (he.retryAfterSeconds !== undefined)
       reply.header('retry-after', String(he.retryAfterSeconds));
     else if (status === 503) reply.header('retry-after', String(retryAfterSeconds()));
