@@ -282,9 +282,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // which answers a preflight (or refuses a malformed one) itself, before any route's hook.
   // Counted once: the plugin marks the request, and the route's own limit (the global one of
   // cors's OPTIONS * route, which answers when CORS is off) then lets it through uncounted.
+  // With CORS on, an OPTIONS request that is not a whole preflight (no Origin, or no
+  // Access-Control-Request-Method) is refused here with the JSON error body: cors's own answer
+  // is a text/plain "Invalid Preflight Request".
   const requestLimit = app.rateLimit();
+  const corsOn = deps.config.allowedOrigins.length > 0;
   app.addHook('onRequest', async (req, reply) => {
-    if (req.is404 || req.method === 'OPTIONS') await requestLimit.call(app, req, reply);
+    if (!req.is404 && req.method !== 'OPTIONS') return;
+    await requestLimit.call(app, req, reply);
+    if (!corsOn || req.method !== 'OPTIONS') return;
+    for (const header of ['origin', 'access-control-request-method'])
+      if (!req.headers[header])
+        throw new HostError('VALIDATION_FAILED', [
+          { path: `headers.${header}`, issue: 'required for a CORS preflight' },
+        ]);
   });
   // After the limit: @fastify/cors adds a route (OPTIONS *) that reads a body like any other, and
   // the limit applies only to routes added after it. A preflight is answered by cors's own hook,

@@ -86,6 +86,38 @@ describe('HTTP hardening', () => {
     assert.equal(no.headers['access-control-allow-credentials'], undefined);
   });
 
+  it('an OPTIONS request that is not a whole preflight gets the JSON error body, not CORS plain text', async () => {
+    // @fastify/cors answers these itself with a text/plain "Invalid Preflight Request".
+    for (const [headers, missing] of [
+      [{ origin: 'https://app.example' }, 'access-control-request-method'],
+      [{ 'access-control-request-method': 'POST' }, 'origin'],
+      [{}, 'origin'],
+    ] as const) {
+      const res = await ts.service.app.inject({
+        method: 'OPTIONS',
+        url: '/enclave/submit_key',
+        headers,
+      });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+      assert.deepEqual(res.json(), {
+        error: {
+          code: 'VALIDATION_FAILED',
+          message: 'the request does not match the schema',
+          details: [{ path: `headers.${missing}`, issue: 'required for a CORS preflight' }],
+        },
+      });
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    }
+    const ok = await ts.service.app.inject({
+      method: 'OPTIONS',
+      url: '/enclave/submit_key',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    assert.equal(ok.statusCode, 204);
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://app.example');
+  });
+
   it('serves an OpenAPI description of every route', async () => {
     const res = await ts.service.app.inject({ method: 'GET', url: '/openapi.json' });
     assert.equal(res.statusCode, 200);
