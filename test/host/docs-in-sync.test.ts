@@ -101,15 +101,14 @@ function sorted(xs: Iterable<string>): string[] {
   return [...new Set(xs)].sort();
 }
 
-/** Environment variables named in the sources: `process.env.<name>`, `process.env['<name>']`, `CLOISTER_*`. */
+/** Environment variables named in the sources: `[process.]env.<name>`, `env['<name>']`, `CLOISTER_*`. */
 function envVariablesInSources(): string[] {
   const found = new Set<string>();
   for (const dir of ['src', 'examples', 'devtools', 'scripts', 'test']) {
     for (const file of [...filesUnder(dir, '.ts'), ...filesUnder(dir, '.mjs')]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(
-        /process\.env(?:\.([A-Z][A-Z0-9_]*)|\[\s*'([A-Z][A-Z0-9_]*)'\s*\])/g,
-      ))
+      // `process.env.<name>`, and `env.<name>` of an environment passed in (`configDir(env)`).
+      for (const m of text.matchAll(/\benv(?:\.([A-Z][A-Z0-9_]*)|\[\s*'([A-Z][A-Z0-9_]*)'\s*\])/g))
         found.add((m[1] ?? m[2])!);
       if (file.startsWith('src'))
         for (const m of text.matchAll(/\bCLOISTER_[A-Z0-9_]+\b/g)) found.add(m[0]);
