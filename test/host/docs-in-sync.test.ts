@@ -337,6 +337,21 @@ describe('docs stay true', () => {
         else if (anchor && target.endsWith('.md') && !anchorsOf(target).has(anchor))
           broken.push(`${file}: ${raw} (no such heading)`);
       }
+    // A section named in prose, `SECURITY.md "Replay across restarts"` or `cluster.md, "Limits"`:
+    // the file (beside the doc, or from the root) has that heading or bold paragraph label.
+    for (const file of MARKDOWN)
+      for (const line of proseLines(readFileSync(file, 'utf8')))
+        for (const m of line.matchAll(/([\w./-]*\w\.md)\)?,? "([^"]{3,80})"/g)) {
+          const target = [normalize(join(dirname(file), m[1]!)), m[1]!].find((p) => existsSync(p));
+          if (target === undefined) {
+            broken.push(`${file}: ${m[0]} (no such file)`);
+            continue;
+          }
+          const text = readFileSync(target, 'utf8');
+          const headings = proseLines(text).filter((l) => /^#{1,6} /.test(l));
+          if (!headings.some((h) => h.replace(/[`*]/g, '').includes(m[2]!)))
+            if (!text.includes(`**${m[2]!}`)) broken.push(`${file}: ${m[0]} (no such section)`);
+        }
     assert.deepEqual(broken, []);
   });
 
