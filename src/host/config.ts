@@ -327,7 +327,8 @@ function configFrom(raw: z.output<typeof EnvObject>) {
 export type Config = Readonly<z.output<typeof EnvSchema>>;
 
 /** Every variable the host reads: the tables of docs/reference/configuration.md are checked against it. */
-export const CONFIG_VARIABLES = Object.keys((EnvSchema.in as z.ZodObject).shape);
+export const CONFIG_SHAPE: Record<string, z.ZodType> = (EnvSchema.in as z.ZodObject).shape;
+export const CONFIG_VARIABLES = Object.keys(CONFIG_SHAPE);
 
 /** One line naming every bad variable (StartupError: main.ts prints it and exits 78). */
 export class ConfigError extends StartupError {

@@ -9,18 +9,22 @@
  *   detached), every RPC error code once (with the HTTP status the host makes of it);
  * - docs/protocol/transparency-log.md: every log entry type once;
  * - docs/reference/configuration.md: every environment variable the code reads (the host's and
- *   the enclave's schemas, and every `process.env.<name>` or `CLOISTER_*` name in the sources);
+ *   the enclave's schemas, and every `process.env.<name>` or `CLOISTER_*` name in the sources),
+ *   each with its schema's default; and a default named in prose ("`X` (default 5", "`X` = 300")
+ *   anywhere in the docs is that default too;
  * - docs/reference/dependencies.md: every runtime dependency of package.json, and nothing else.
  *
  * And the prose stays true: no doc promises a feature for later ("not yet here", "coming
  * soon", …), every relative link and anchor resolves, every doc is reachable from the README,
- * the README stays an index (at most 200 lines), and every test SECURITY.md cites exists.
+ * the README stays an index (at most 200 lines), and every test a doc cites exists (and, where
+ * a doc names the test, `test/x.test.ts`, "name", holds a test of that name).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
-import { CONFIG_VARIABLES } from '../../src/host/config.js';
+import type { z } from 'zod';
+import { CONFIG_SHAPE, CONFIG_VARIABLES } from '../../src/host/config.js';
 import { fromRpcCode, HTTP_ERRORS, HTTP_ERROR_CODES } from '../../src/host/errors.js';
 import { OPS_EVENT_TYPES } from '../../src/host/ops-events.js';
 import { ENCLAVE_SHARED_VARIABLES, ENCLAVE_SPAWN_ENV } from '../../src/protocol/enclave-env.js';
@@ -97,15 +101,14 @@ function sorted(xs: Iterable<string>): string[] {
   return [...new Set(xs)].sort();
 }
 
-/** Environment variables named in the sources: `process.env.<name>`, `process.env['<name>']`, `CLOISTER_*`. */
+/** Environment variables named in the sources: `[process.]env.<name>`, `env['<name>']`, `CLOISTER_*`. */
 function envVariablesInSources(): string[] {
   const found = new Set<string>();
   for (const dir of ['src', 'examples', 'devtools', 'scripts', 'test']) {
     for (const file of [...filesUnder(dir, '.ts'), ...filesUnder(dir, '.mjs')]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(
-        /process\.env(?:\.([A-Z][A-Z0-9_]*)|\[\s*'([A-Z][A-Z0-9_]*)'\s*\])/g,
-      ))
+      // `process.env.<name>`, and `env.<name>` of an environment passed in (`configDir(env)`).
+      for (const m of text.matchAll(/\benv(?:\.([A-Z][A-Z0-9_]*)|\[\s*'([A-Z][A-Z0-9_]*)'\s*\])/g))
         found.add((m[1] ?? m[2])!);
       if (file.startsWith('src'))
         for (const m of text.matchAll(/\bCLOISTER_[A-Z0-9_]+\b/g)) found.add(m[0]);
@@ -196,6 +199,42 @@ describe('docs match code', () => {
     );
   });
 
+  it('every default the docs give a variable is its schema default, and shared ones cross', () => {
+    const schemas: Record<string, z.ZodType> = { ...CONFIG_SHAPE, ...ENCLAVE_SPAWN_ENV };
+    const defaults = new Map<string, string>();
+    for (const [name, schema] of Object.entries(schemas)) {
+      // A default computed from other variables (PORT, AUTH_ISSUER) is no schema default.
+      const parsed = schema.safeParse(undefined);
+      if (parsed.success && parsed.data !== undefined) defaults.set(name, String(parsed.data));
+    }
+    assert.ok(defaults.size > 60, 'the schemas were read');
+    const wrong: string[] = [];
+    // The default column of configuration.md's tables.
+    for (const row of rowsOf(proseLines(readFileSync('docs/reference/configuration.md', 'utf8'))))
+      for (const name of row.names) {
+        const d = defaults.get(name);
+        if (d !== undefined && !row.cells[1]!.includes(`\`${d}\``))
+          wrong.push(`configuration.md ${name}: "${row.cells[1]}", schema default ${d}`);
+      }
+    // A default in prose: "`X` (default 10 000" or "`X` = 300".
+    for (const file of MARKDOWN)
+      for (const line of proseLines(readFileSync(file, 'utf8')))
+        for (const m of line.matchAll(/`([A-Z][A-Z0-9_]+)` (?:\(default |= )(\d[\d ]*\d|\d)\b/g)) {
+          const d = defaults.get(m[1]!);
+          if (d !== undefined && m[2]!.replace(/ /g, '') !== d)
+            wrong.push(`${file} ${m[1]}: "${m[0]}", schema default ${d}`);
+        }
+    // The host passes every shared variable to the enclave it spawns (serializeEnclaveEnv).
+    const shared = new Set<string>(ENCLAVE_SHARED_VARIABLES);
+    for (const file of MARKDOWN)
+      for (const line of proseLines(readFileSync(file, 'utf8')))
+        for (const m of line.matchAll(
+          /`([A-Z][A-Z0-9_]+)`[^`]{0,40}\b(?:does not pass|not passed)\b/g,
+        ))
+          if (shared.has(m[1]!)) wrong.push(`${file} ${m[1]}: "${m[0]}", the host passes it`);
+    assert.deepEqual(wrong, []);
+  });
+
   it('docs/reference/dependencies.md lists every runtime dependency, and nothing else', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
       dependencies: Record<string, string>;
@@ -237,7 +276,7 @@ describe('docs stay true', () => {
   /** Promises of later work: they go stale the day the work lands. State what exists. */
   const STALE = [
     /not yet (here|implemented|available|supported|wired)/i,
-    /not implemented yet/i,
+    /\bimplemented yet\b/i,
     /coming soon/i,
     /\b(in )?(a |the )?later (issue|helper|release)s?\b/i,
     /\b(until|once|when) [\w` -]{1,40} lands\b/i,
@@ -298,6 +337,21 @@ describe('docs stay true', () => {
         else if (anchor && target.endsWith('.md') && !anchorsOf(target).has(anchor))
           broken.push(`${file}: ${raw} (no such heading)`);
       }
+    // A section named in prose, `SECURITY.md "Replay across restarts"` or `cluster.md, "Limits"`:
+    // the file (beside the doc, or from the root) has that heading or bold paragraph label.
+    for (const file of MARKDOWN)
+      for (const line of proseLines(readFileSync(file, 'utf8')))
+        for (const m of line.matchAll(/([\w./-]*\w\.md)\)?,? "([^"]{3,80})"/g)) {
+          const target = [normalize(join(dirname(file), m[1]!)), m[1]!].find((p) => existsSync(p));
+          if (target === undefined) {
+            broken.push(`${file}: ${m[0]} (no such file)`);
+            continue;
+          }
+          const text = readFileSync(target, 'utf8');
+          const headings = proseLines(text).filter((l) => /^#{1,6} /.test(l));
+          if (!headings.some((h) => h.replace(/[`*]/g, '').includes(m[2]!)))
+            if (!text.includes(`**${m[2]!}`)) broken.push(`${file}: ${m[0]} (no such section)`);
+        }
     assert.deepEqual(broken, []);
   });
 
@@ -326,12 +380,18 @@ describe('docs stay true', () => {
     assert.ok(lines <= 200, `README.md has ${lines} lines; move reference text into docs/`);
   });
 
-  it('every test file SECURITY.md cites as proof exists', () => {
+  it('every test file a doc cites exists, with the test it names', () => {
     const cited = readFileSync('SECURITY.md', 'utf8').match(/`test\/[^`\s]+`/g) ?? [];
     assert.ok(cited.length > 20, 'SECURITY.md cites its tests');
-    for (const c of cited) {
-      const path = c.slice(1, -1);
-      assert.ok(existsSync(path), `SECURITY.md cites ${path}, which does not exist`);
-    }
+    const wrong: string[] = [];
+    for (const file of MARKDOWN)
+      for (const line of proseLines(readFileSync(file, 'utf8')))
+        for (const m of line.matchAll(/`(test\/[^`\s#]+)`(?:, "([^"]+)")?/g)) {
+          const path = m[1]!;
+          if (!existsSync(path)) wrong.push(`${file} cites ${path}, which does not exist`);
+          else if (m[2] !== undefined && !readFileSync(path, 'utf8').includes(m[2]))
+            wrong.push(`${file} cites "${m[2]}" in ${path}, which has no such test`);
+        }
+    assert.deepEqual(wrong, []);
   });
 });
