@@ -60,6 +60,23 @@ describe('wallet state MAC', () => {
     assert.throws(() => checkRecord(key, mem, v1), { code: 'WALLET_STATE_STALE' });
   });
 
+  it('two cluster members (one wallet keyring, separate memories): each accepts what the other superseded (documented residual)', () => {
+    // Cluster members share the wallet keyring (cluster.ts wraps it for a joiner), not their
+    // WalletMemory: a host routing requests between instances gets no rollback refusal and
+    // one daily allowance per instance. SECURITY.md "Known limits" and wallet-shares.md say so.
+    const a = createWalletMemory();
+    const b = createWalletMemory();
+    const lax = signRecord(key, { ...base, rules: [] });
+    const strict = signRecord(key, { ...base, version: 2 });
+    rememberRecord(a, strict);
+    assert.throws(() => checkRecord(key, a, lax), { code: 'WALLET_STATE_STALE' });
+    checkRecord(key, b, lax); // the other member never saw version 2
+    const day = utcDay(1_767_225_600);
+    rememberSpend(a, signSpend(key, { wallet_id: WALLET, day, spent_wei: '10' }));
+    assert.equal(spentToday(key, a, WALLET, day, null), 10n);
+    assert.equal(spentToday(key, b, WALLET, day, null), 0n, 'a fresh allowance on the other');
+  });
+
   it('today’s spend: MACed, of this wallet, never below what the enclave issued', () => {
     const mem = createWalletMemory();
     const day = utcDay(1_767_225_600);
