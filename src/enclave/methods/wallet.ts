@@ -45,6 +45,7 @@ import {
   utcDay,
   type UnsignedRecord,
 } from '../wallet/state-mac.js';
+import { EnvelopeError } from '../../protocol/envelope/errors.js';
 import { WalletKeyring } from '../wallet/wallet-keyring.js';
 import { acceptParsedWalletShare } from '../wallet/wallet-share.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
@@ -108,13 +109,33 @@ async function openShare(
   action: WalletAction,
   walletId: string,
   body: Body,
-): Promise<ClientShare> {
+): Promise<ClientShare & { issuedAt: number }> {
   const envelope = CredentialEnvelopeSchema.safeParse(body['share']);
   if (!envelope.success) throw new WalletError('WALLET_SHARE_INVALID');
   const opened = await openOnce(state, envelope.data, ENVELOPE_PURPOSES.wallet_share, (v) =>
     acceptParsedWalletShare(v, { action, walletId, body }),
   );
-  return { kind: opened.value.kind, share: opened.value.share };
+  return { kind: opened.value.kind, share: opened.value.share, issuedAt: opened.value.issuedAt };
+}
+
+/**
+ * A share for an action that changes the record: never issued before the envelope that
+ * authorized the record's latest change. The replay cache is this enclave's own, so without
+ * this a host could replay an earlier envelope (within the freshness window) to another cluster
+ * member and get a newer record that undoes the later change (a looser policy, say).
+ */
+async function openChangeShare(
+  state: EnclaveState,
+  action: WalletAction,
+  record: WalletRecord,
+  body: Body,
+): Promise<ClientShare & { issuedAt: number }> {
+  const share = await openShare(state, action, record.wallet_id, body);
+  if (record.authorized_at !== undefined && share.issuedAt < record.authorized_at) {
+    wipe(share.share);
+    throw new EnvelopeError('ENVELOPE_REPLAYED');
+  }
+  return share;
 }
 
 const ShareOnly = z.object({ share: z.unknown() }).strict();
@@ -187,11 +208,13 @@ export function walletAddAccount(
     const existing = record.accounts.find((a) => a.chain === req.chain && a.index === req.index);
     if (existing) return { record, account: existing };
     let account;
+    let authorizedAt = record.authorized_at;
     if (req.chain === 'ethereum') {
       if (req.share !== undefined) throw new WalletError('WALLET_REQUEST_INVALID');
       account = ethereumAccountFromXpub(record.ethereum_xpub, req.index);
     } else {
-      const share = await openShare(state, 'account', record.wallet_id, body);
+      const share = await openChangeShare(state, 'account', record, body);
+      authorizedAt = share.issuedAt;
       account = await deriveAccountWithShare(
         keysOf(walletKeyring(state)),
         stored,
@@ -205,6 +228,7 @@ export function walletAddAccount(
       ...rest,
       version: record.version + 1,
       accounts: [...record.accounts, account],
+      ...(authorizedAt === undefined ? {} : { authorized_at: authorizedAt }),
     });
     return { record: next, account };
   });
@@ -278,10 +302,11 @@ function provenChange(
     const stored = checked(state, record);
     parseBody(schema, body);
     const delta = change(record, body); // refuses before the envelope is spent
-    const share = await openShare(state, action, record.wallet_id, body);
+    const share = await openChangeShare(state, action, record, body);
     await verifyClientShare(keysOf(walletKeyring(state)), stored, share);
     const { mac: _m, ...rest } = record;
-    return { record: issue(state, { ...rest, ...delta, version: record.version + 1 }) };
+    const next = { ...rest, ...delta, version: record.version + 1, authorized_at: share.issuedAt };
+    return { record: issue(state, next) };
   });
 }
 
@@ -330,7 +355,7 @@ export function walletResplit(
       if (record.recovery === null) throw new WalletError('WALLET_RECOVERY_NOT_STARTED');
       if (state.now() < record.recovery.unlock_at) throw new WalletError('WALLET_RECOVERY_LOCKED');
     }
-    const share = await openShare(state, mode, record.wallet_id, body);
+    const share = await openChangeShare(state, mode, record, body);
     const replyPub = base64ToBytes(req.reply_pub);
     try {
       const split = await resplitWallet(keysOf(walletKeyring(state)), stored, share, replyPub);
@@ -342,6 +367,7 @@ export function walletResplit(
         server_share: split.serverShare,
         // A reshare by the owner also ends a recovery someone else started.
         recovery: null,
+        authorized_at: share.issuedAt,
       });
       const split_signature = signSplit(state, {
         wallet_id: next.wallet_id,
@@ -365,7 +391,7 @@ export function walletDelete(
   return serialized(state, record.wallet_id, async () => {
     const stored = checked(state, record);
     parseBody(ShareOnly, body);
-    const share = await openShare(state, 'delete', record.wallet_id, body);
+    const share = await openChangeShare(state, 'delete', record, body);
     await verifyClientShare(keysOf(walletKeyring(state)), stored, share);
     // No later record: a deleted wallet has none, and an old one cannot come back.
     state.wallets.versions.set(record.wallet_id, Number.MAX_SAFE_INTEGER);

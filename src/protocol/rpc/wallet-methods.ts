@@ -53,6 +53,12 @@ export const WalletRecordSchema = z
     /** The policy rules exactly as the owner sent them (raw JSON, parsed by the enclave). */
     rules: z.array(StoredPolicyRuleSchema).max(32),
     recovery: z.object({ started_at: UnixSeconds, unlock_at: UnixSeconds }).strict().nullable(),
+    /**
+     * `issued_at` of the share envelope that authorized the latest change (absent before the
+     * first): a changing action refuses an envelope issued earlier, so one replayed to another
+     * cluster member (its own replay cache never saw it) cannot undo a later change.
+     */
+    authorized_at: UnixSeconds.optional(),
     mac: hexBytes(32),
   })
   .strict();

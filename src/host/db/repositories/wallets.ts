@@ -19,6 +19,7 @@ export interface WalletRow {
   policy_rules: string;
   recovery_started_at: string | null;
   recovery_unlock_at: string | null;
+  authorized_at: string | null;
   state_mac: string;
 }
 
@@ -29,7 +30,7 @@ export interface StoredWallet {
 
 const COLUMNS = `id::text AS id, user_id::text AS user_id, label, generation, version, server_share,
   ethereum_xpub, accounts, policy_rules, recovery_started_at::text AS recovery_started_at,
-  recovery_unlock_at::text AS recovery_unlock_at, state_mac`;
+  recovery_unlock_at::text AS recovery_unlock_at, authorized_at::text AS authorized_at, state_mac`;
 
 function toRecord(r: WalletRow): WalletRecord {
   return {
@@ -45,6 +46,7 @@ function toRecord(r: WalletRow): WalletRecord {
       r.recovery_started_at === null || r.recovery_unlock_at === null
         ? null
         : { started_at: Number(r.recovery_started_at), unlock_at: Number(r.recovery_unlock_at) },
+    ...(r.authorized_at === null ? {} : { authorized_at: Number(r.authorized_at) }),
     mac: r.state_mac,
   };
 }
@@ -71,8 +73,8 @@ export function createWalletRepository(db: Queryable) {
     async insert(tx: Queryable, label: string, record: WalletRecord): Promise<void> {
       await tx.query(
         `INSERT INTO wallets (id, user_id, label, generation, version, server_share, ethereum_xpub,
-           accounts, policy_rules, recovery_started_at, recovery_unlock_at, state_mac)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+           accounts, policy_rules, recovery_started_at, recovery_unlock_at, authorized_at, state_mac)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
         [record.wallet_id, record.user_id, label, ...fields(record)],
       );
     },
@@ -89,8 +91,8 @@ export function createWalletRepository(db: Queryable) {
       const { rows } = await (tx ?? db).query(
         `UPDATE wallets SET generation = $2, version = $3, server_share = $4, ethereum_xpub = $5,
            accounts = $6, policy_rules = $7, recovery_started_at = $8, recovery_unlock_at = $9,
-           state_mac = $10, updated_at = now()
-         WHERE id = $1 AND version = $11 AND deleted_at IS NULL RETURNING id`,
+           authorized_at = $10, state_mac = $11, updated_at = now()
+         WHERE id = $1 AND version = $12 AND deleted_at IS NULL RETURNING id`,
         [record.wallet_id, ...fields(record), prevVersion],
       );
       return rows.length === 1;
@@ -158,6 +160,7 @@ function fields(r: WalletRecord): unknown[] {
     JSON.stringify(r.rules),
     r.recovery?.started_at ?? null,
     r.recovery?.unlock_at ?? null,
+    r.authorized_at ?? null,
     r.mac,
   ];
 }
