@@ -15,6 +15,7 @@ import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import type { WalletRecord } from '../../protocol/rpc/wallet-methods.js';
 import { signRequestDigest, type WalletAction } from '../../protocol/wallet/binds.js';
 import { ethereumAccountFromXpub } from '../../protocol/wallet/derive.js';
+import { WALLET_MAX_ACCOUNTS } from '../../protocol/wallet/constants.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
 import {
   PolicyRulesSchema,
@@ -207,6 +208,10 @@ export function walletAddAccount(
     const req = parseBody(AccountBody, body);
     const existing = record.accounts.find((a) => a.chain === req.chain && a.index === req.index);
     if (existing) return { record, account: existing };
+    // A record over the schema's limit would be remembered, then fail the result schema: the
+    // host could never store it and the wallet would be stale until a restart.
+    if (record.accounts.length >= WALLET_MAX_ACCOUNTS)
+      throw new WalletError('WALLET_REQUEST_INVALID');
     let account;
     let authorizedAt = record.authorized_at;
     if (req.chain === 'ethereum') {

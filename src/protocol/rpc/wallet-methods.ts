@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { base64Bytes, hexBytes } from '../encoding.js';
+import { WALLET_MAX_ACCOUNTS } from '../wallet/constants.js';
 import { SealedShareSchema, WalletIdSchema } from '../wallet/sealed-share.js';
 import { StoredPolicyRuleSchema } from '../wallet/requests.js';
 import type { Phase } from './methods.js';
@@ -49,7 +50,7 @@ export const WalletRecordSchema = z
     /** null once deleted (the server share is purged). */
     server_share: ServerShareRecordSchema.nullable(),
     ethereum_xpub: z.string().min(100).max(120),
-    accounts: z.array(WalletAccountSchema).min(1).max(1000),
+    accounts: z.array(WalletAccountSchema).min(1).max(WALLET_MAX_ACCOUNTS),
     /** The policy rules exactly as the owner sent them (raw JSON, parsed by the enclave). */
     rules: z.array(StoredPolicyRuleSchema).max(32),
     recovery: z.object({ started_at: UnixSeconds, unlock_at: UnixSeconds }).strict().nullable(),

@@ -29,3 +29,6 @@ export type Chain = (typeof CHAINS)[number];
 
 /** Account indexes stay below the hardened offset: every path level is then a valid uint31. */
 export const MAX_ACCOUNT_INDEX = 0x7fffffff;
+
+/** Accounts one wallet record holds at most (its schema; the enclave refuses to add more). */
+export const WALLET_MAX_ACCOUNTS = 1000;
