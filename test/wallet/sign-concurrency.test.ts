@@ -22,7 +22,7 @@ import { utcDay } from '../../src/enclave/wallet/state-mac.js';
 import type { SpendCounter, WalletRecord } from '../../src/protocol/rpc/wallet-methods.js';
 import type { WalletAction } from '../../src/protocol/wallet/binds.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-import { ok } from '../mutation-killers/rpc.js';
+import { ok, rpc } from '../mutation-killers/rpc.js';
 
 async function setup() {
   const t = testEnclave();
@@ -168,6 +168,25 @@ describe('wallet.sign, concurrent signatures of one wallet', () => {
       spends.map((c) => [c.day, c.spent_wei]),
       [[today, '1000']],
     );
+  });
+});
+
+describe("wallet.sign, today's spend near the top of uint256", () => {
+  it('a counter past 78 digits never breaks the result: it saturates at 2^256 − 1', async () => {
+    // No policy: a transaction of value 2^256 − 1 signs (invalid on chain, valid to sign). The
+    // sum of a few used to outgrow the counter's schema after the enclave remembered it, so
+    // every later signature of the wallet that day was INTERNAL.
+    const { t, record, body } = await setup();
+    const address = record.accounts[0]!.address;
+    const max = ((1n << 256n) - 1n).toString();
+    let spend: SpendCounter | null = null;
+    for (let n = 0; n < 10; n++) {
+      const b = await body(record, 'sign', { address, request: tx(max, n) });
+      const a = await rpc(t, 'wallet.sign', { record, body: b, spend });
+      assert.ok(a.ok, `signature ${n}: ${JSON.stringify(a)}`);
+      spend = (a.result as { spend: SpendCounter }).spend;
+    }
+    assert.equal(spend!.spent_wei, max);
   });
 });
 

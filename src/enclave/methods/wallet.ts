@@ -18,6 +18,7 @@ import { ethereumAccountFromXpub } from '../../protocol/wallet/derive.js';
 import { WALLET_MAX_ACCOUNTS } from '../../protocol/wallet/constants.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
 import {
+  MAX_UINT256,
   PolicyRulesSchema,
   SignRequestSchema,
   StoredPolicyRuleSchema,
@@ -278,10 +279,13 @@ export function walletSign(
         address: account.address,
         rule: out.verdict.rule,
       };
+    // Saturates: a sum past uint256 would outgrow the counter's schema once remembered (every
+    // later signature that day INTERNAL); any limit is at most MAX_UINT256, so none is loosened.
+    const total = spent + out.verdict.spendWei;
     const spend = signSpend(k.macKey, {
       wallet_id: record.wallet_id,
       day,
-      spent_wei: (spent + out.verdict.spendWei).toString(),
+      spent_wei: (total > MAX_UINT256 ? MAX_UINT256 : total).toString(),
     });
     rememberSpend(state.wallets, spend);
     return {

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { base64Range } from '../encoding.js';
 
-const MAX_UINT256 = (1n << 256n) - 1n;
+/** The largest quantity (and the cap of a day's spend counter, which saturates there). */
+export const MAX_UINT256 = (1n << 256n) - 1n;
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
 /** A quantity as written in JSON: a safe integer, or a decimal or 0x string. */
