@@ -15,7 +15,7 @@ import { clusterApprove, clusterSigningKey } from '../../src/cli/cluster.js';
 import * as age from 'age-encryption';
 import { split } from 'shamir-secret-sharing';
 import { clusterIdOf } from '../../src/enclave/cluster/root.js';
-import { wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
+import { isWrapped, wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import {
   FORWARD_FORMAT,
   forwardInfo,
@@ -184,6 +184,51 @@ describe('enclave cluster rules', () => {
       quote_report_data: quote.report_data,
     });
     assert.ok(done.local_root);
+  });
+
+  it('a member holding the root runs only the cluster’s keyrings: no fresh one, no platform-sealed one', async () => {
+    // The genesis machine: its pre-genesis keyrings are platform-sealed, and still in storage.
+    const e = testEnclave();
+    dirs.push(e.dir);
+    const k = await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    const a = await call(e.state, 'auth.init', { sealed: null });
+    const ops = await operators(3);
+    const g = await call(e.state, 'cluster.genesis', genesisRequest(e.state, ops.map(opOf)));
+    // After a restart the host unlocks the root (the enclave then attests the cluster id) and
+    // would hand it keys clients pinning that id never agreed to: a fresh keyring (its own
+    // log key, an empty log), or this machine's platform-sealed one.
+    const again = testEnclave({ dir: e.dir });
+    await call(again.state, 'cluster.unlock', {
+      local_root: g.local_root,
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      carry: g.wrapped.carry,
+    });
+    await code(call(again.state, 'keyring.generate', { policy: 'measurement' }), 'CLUSTER_EXISTS');
+    await code(call(again.state, 'keyring.unseal', { sealed: k.sealed }), 'CLUSTER_ID_MISMATCH');
+    assert.equal(again.state.phase, 'awaiting_keyring');
+    await call(again.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed });
+    await code(call(again.state, 'auth.init', { sealed: null }), 'CLUSTER_EXISTS');
+    await code(call(again.state, 'auth.init', { sealed: a.sealed }), 'CLUSTER_ID_MISMATCH');
+    assert.equal(again.state.keyrings.auth.active, null);
+    await call(again.state, 'auth.init', { sealed: g.wrapped.auth.sealed });
+    assert.ok(again.state.keyrings.auth.active);
+  });
+
+  it('a rotation prepared before genesis is not activated after it (its blob is platform-sealed)', async () => {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await readyForGenesis(e);
+    const p = await call(e.state, 'keyring.prepare_rotation', {});
+    const ops = await operators(3);
+    await call(e.state, 'cluster.genesis', genesisRequest(e.state, ops.map(opOf)));
+    // Stored, it would be the newest generation, which no member (this one included) opens.
+    await code(
+      call(e.state, 'keyring.activate', { generation: p.generation, sealed: p.sealed }),
+      'GENERATION_MISMATCH',
+    );
+    const again = await call(e.state, 'keyring.prepare_rotation', {});
+    assert.ok(isWrapped(again.sealed));
   });
 
   it('a replayed share submission counts once; one sealed to an earlier provisioning key is refused', async () => {

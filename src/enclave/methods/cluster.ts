@@ -216,6 +216,9 @@ export async function clusterGenesis(
     };
     state.cluster = { root, clusterId, manifest, passwordKey };
     dropPasswordRoots(state);
+    // A rotation prepared before is platform-sealed: stored and activated, it would be the
+    // newest generation, which no member opens (a member opens wrapped blobs only).
+    for (const slot of Object.values(state.keyrings)) slot.dropPending();
     return result;
   } finally {
     carryDoc?.fill(0);
