@@ -130,7 +130,8 @@ describe('enclave cluster rules', () => {
     assert.equal(n.state.cluster, null);
   });
 
-  it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
+  /** A member `m` (genesis trusting both simulated machines) and a newcomer `n` awaiting it. */
+  async function memberAndNewcomer() {
     const n = testEnclave();
     const m = testEnclave();
     dirs.push(n.dir, m.dir);
@@ -144,6 +145,11 @@ describe('enclave cluster rules', () => {
       manifest_mac: g.manifest_mac,
       policy: 'measurement',
     });
+    return { n, m, g };
+  }
+
+  it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
+    const { n, m, g } = await memberAndNewcomer();
     const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
     // The host asks the real member for an ordinary attestation with the forward nonce (any
     // caller can) and seals a root of its own to the newcomer's public provisioning key.
@@ -229,6 +235,24 @@ describe('enclave cluster rules', () => {
     );
     const again = await call(e.state, 'keyring.prepare_rotation', {});
     assert.ok(isWrapped(again.sealed));
+  });
+
+  it('a member does not forward the root to a stale provisioning quote (a replayed join)', async () => {
+    const { n, m } = await memberAndNewcomer();
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    // A day later the host replays the join request it relayed (its nonce proves nothing to
+    // the member, only the evidence time does).
+    m.clock.now += 86_400;
+    await code(call(m.state, 'cluster.forward', { quote }), 'CLUSTER_PEER_REFUSED');
+    // A fresh quote of the same enclave is forwarded.
+    n.clock.now += 86_400;
+    const fresh = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnoq' });
+    const forward = await call(m.state, 'cluster.forward', { quote: fresh });
+    const done = await call(n.state, 'cluster.accept_forward', {
+      forward,
+      quote_report_data: fresh.report_data,
+    });
+    assert.ok(done.local_root);
   });
 
   it('a replayed share submission counts once; one sealed to an earlier provisioning key is refused', async () => {
