@@ -547,6 +547,16 @@ describe('enclave cluster rules', () => {
       manifest_mac: r.manifest_mac,
       carry: g.wrapped.carry,
     });
+    // Open (SECURITY.md): the host keeps DATA_DIR, and the epoch-1 local root is the same root
+    // sealed to the same machine; with the epoch-1 manifest it unlocks (no monotonic state).
+    const rolledBack = testEnclave({ dir: e.dir });
+    await call(rolledBack.state, 'cluster.unlock', {
+      local_root: g.local_root,
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      carry: g.wrapped.carry,
+    });
+    assert.equal(rolledBack.state.cluster!.manifest.epoch, 1);
   });
   it('reshare: a small-order signing key does not make every signature an approval', async () => {
     // op2's key is the identity point: whoever relays approvals could stand in for op2.
