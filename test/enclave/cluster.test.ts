@@ -52,6 +52,18 @@ const submit = (state: EnclaveState, manifest: Manifest, share: ShareFile) =>
   submitShareBytes(state, manifest, jcsBytes(share));
 
 describe('enclave cluster rules', () => {
+  /** The genesis machine after a restart: the host unlocks it with what genesis gave it. */
+  const restartWith = (
+    state: EnclaveState,
+    g: { local_root: string; manifest: Manifest; manifest_mac: string; wrapped: { carry: string } },
+  ) =>
+    call(state, 'cluster.unlock', {
+      local_root: g.local_root,
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      carry: g.wrapped.carry,
+    });
+
   const dirs: string[] = [];
   after(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -204,12 +216,7 @@ describe('enclave cluster rules', () => {
     // would hand it keys clients pinning that id never agreed to: a fresh keyring (its own
     // log key, an empty log), or this machine's platform-sealed one.
     const again = testEnclave({ dir: e.dir });
-    await call(again.state, 'cluster.unlock', {
-      local_root: g.local_root,
-      manifest: g.manifest,
-      manifest_mac: g.manifest_mac,
-      carry: g.wrapped.carry,
-    });
+    await restartWith(again.state, g);
     await code(call(again.state, 'keyring.generate', { policy: 'measurement' }), 'CLUSTER_EXISTS');
     await code(call(again.state, 'keyring.unseal', { sealed: k.sealed }), 'CLUSTER_ID_MISMATCH');
     assert.equal(again.state.phase, 'awaiting_keyring');
@@ -375,12 +382,7 @@ describe('enclave cluster rules', () => {
     // A root held from a password operation before the unlock is wiped by the unlock itself.
     passwordKeySource(again.state).sealingKey('measurement');
     const held = again.state.passwordRoots.get('measurement')!;
-    await call(again.state, 'cluster.unlock', {
-      local_root: g.local_root,
-      manifest: g.manifest,
-      manifest_mac: g.manifest_mac,
-      carry: g.wrapped.carry,
-    });
+    await restartWith(again.state, g);
     assert.equal(again.state.passwordRoots.size, 0);
     assert.ok(held.every((b) => b === 0));
     await call(again.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed });
@@ -550,12 +552,7 @@ describe('enclave cluster rules', () => {
     // Open (SECURITY.md): the host keeps DATA_DIR, and the epoch-1 local root is the same root
     // sealed to the same machine; with the epoch-1 manifest it unlocks (no monotonic state).
     const rolledBack = testEnclave({ dir: e.dir });
-    await call(rolledBack.state, 'cluster.unlock', {
-      local_root: g.local_root,
-      manifest: g.manifest,
-      manifest_mac: g.manifest_mac,
-      carry: g.wrapped.carry,
-    });
+    await restartWith(rolledBack.state, g);
     assert.equal(rolledBack.state.cluster!.manifest.epoch, 1);
   });
   it('reshare: a small-order signing key does not make every signature an approval', async () => {
