@@ -162,7 +162,7 @@ describe('enclave cluster rules', () => {
 
   it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
     const { n, m, g } = await memberAndNewcomer();
-    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
     // The host asks the real member for an ordinary attestation with the forward nonce (any
     // caller can) and seals a root of its own to the newcomer's public provisioning key.
     const member = await call(m.state, 'attestation.get', {
@@ -246,18 +246,32 @@ describe('enclave cluster rules', () => {
 
   it('a member does not forward the root to a stale provisioning quote (a replayed join)', async () => {
     const { n, m } = await memberAndNewcomer();
-    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
     // A day later the host replays the join request it relayed (its nonce proves nothing to
     // the member, only the evidence time does).
     m.clock.now += 86_400;
     await code(call(m.state, 'cluster.forward', { quote }), 'CLUSTER_PEER_REFUSED');
     // A fresh quote of the same enclave is forwarded.
     n.clock.now += 86_400;
-    const fresh = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnoq' });
+    const fresh = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnoq', join: true });
     const forward = await call(m.state, 'cluster.forward', { quote: fresh });
     const done = await call(n.state, 'cluster.accept_forward', {
       forward,
       quote_report_data: fresh.report_data,
+    });
+    assert.ok(done.local_root);
+  });
+
+  it('quotes served to anyone (GET /attestation/quote) do not push a pending join quote out', async () => {
+    const { n, m } = await memberAndNewcomer();
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'join-nonce-000001', join: true });
+    // While the member answers, anyone asks the locked newcomer for provisioning quotes.
+    for (let i = 0; i < 70; i++)
+      await call(n.state, 'cluster.quote', { nonce: `anyone-${String(i).padStart(10, '0')}` });
+    const forward = await call(m.state, 'cluster.forward', { quote });
+    const done = await call(n.state, 'cluster.accept_forward', {
+      forward,
+      quote_report_data: quote.report_data,
     });
     assert.ok(done.local_root);
   });

@@ -316,9 +316,12 @@ export async function clusterQuote(
     nonce: params.nonce,
   };
   const reportData = provisioningReportData(binding);
-  // Remember recent quotes: a forwarded root must answer one of them (bounded).
-  if (q.issued.size >= 64) q.issued.clear();
-  q.issued.add(bytesToHex(reportData));
+  // Remember the host's recent join quotes: a forwarded root must answer one of them (bounded).
+  // Only those: quotes for operators are served to anyone, and would push a join's out.
+  if (params.join) {
+    if (q.issued.size >= 64) q.issued.clear();
+    q.issued.add(bytesToHex(reportData));
+  }
   return {
     phase: 'awaiting_quorum',
     quote: bytesToBase64(await state.platform.evidence(reportData)),
