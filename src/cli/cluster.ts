@@ -11,7 +11,7 @@
  * seals the share to the quote's provisioning key. The host never sees the share in the clear.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Decrypter, armor } from 'age-encryption';
 import { z } from 'zod';
@@ -83,6 +83,7 @@ export async function clusterInit(o: {
     throw new ClusterUsageError(
       'cluster init needs --expect-measurement H (repeatable): the enclave builds the cluster accepts',
     );
+  refuseOverwrite(o.outDir, operators);
   const nonce = randomBytes(32).toString('base64url');
   const request = { operators, threshold: o.threshold, measurements: o.measurements };
   const res = await requestJson(`${o.url}/cluster/genesis`, {
@@ -311,6 +312,7 @@ export async function clusterReshare(o: {
   const approvals = o.approvalPaths.map((p) =>
     ApprovalSchema.parse(JSON.parse(readFileSync(p, 'utf8'))),
   );
+  refuseOverwrite(o.outDir, proposal.operators);
   const res = z
     .object({
       manifest: ManifestSchema,
@@ -356,16 +358,42 @@ export function reshareReasons(
   return reasons;
 }
 
+/** The files a ceremony writes: one `<name>.age` per operator and `manifest.json`. */
+const ceremonyPaths = (outDir: string, names: string[]) => [
+  ...names.map((name) => join(outDir, `${name}.age`)),
+  join(outDir, 'manifest.json'),
+];
+
+/**
+ * Checked before the request: an earlier ceremony's files (the previous split, the backup until
+ * the new one is known good) are never overwritten, and the enclave is not asked to resplit
+ * when its answer could not be written (it hands the new shares out once only).
+ */
+function refuseOverwrite(outDir: string, operators: { name: string }[]): void {
+  const taken = ceremonyPaths(
+    outDir,
+    operators.map((op) => op.name),
+  ).filter((p) => existsSync(p));
+  if (taken.length > 0)
+    throw new ClusterUsageError(
+      `${taken.join(', ')} exists: write each ceremony to a new --out directory (nothing was sent)`,
+    );
+}
+
 function writeCeremony(
   outDir: string,
   res: { manifest: Manifest; shares: { operator: string; file: string }[] },
 ): { manifest: Manifest; files: string[] } {
   mkdirSync(outDir, { recursive: true });
-  const files = res.shares.map((s) => {
-    const path = join(outDir, `${s.operator}.age`);
-    writeFileSync(path, s.file, { mode: 0o600 });
-    return path;
+  const paths = ceremonyPaths(
+    outDir,
+    res.shares.map((s) => s.operator),
+  );
+  const files = paths.slice(0, -1);
+  // 'wx': never over an existing file (refuseOverwrite checked before the request).
+  res.shares.forEach((s, i) => writeFileSync(files[i]!, s.file, { mode: 0o600, flag: 'wx' }));
+  writeFileSync(paths[paths.length - 1]!, `${JSON.stringify(res.manifest, null, 2)}\n`, {
+    flag: 'wx',
   });
-  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(res.manifest, null, 2)}\n`);
   return { manifest: res.manifest, files };
 }

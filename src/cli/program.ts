@@ -1028,7 +1028,11 @@ function addCluster(program: Command): void {
         )
         .requiredOption('--operators <file>', 'ops.json: the operators and their age recipients')
         .requiredOption('--threshold <k>', 'shares needed to restore (2..32)')
-        .option('--out <dir>', 'where the shares and manifest.json go', '.'),
+        .option(
+          '--out <dir>',
+          'where the shares and manifest.json go (never over existing files)',
+          '.',
+        ),
     ).action(
       action(async (o: CommonOptions & { operators: string; threshold: string; out: string }) => {
         const r = await clusterInit({
@@ -1091,7 +1095,11 @@ function addCluster(program: Command): void {
         .description('apply an approved manifest change: a new split of the root')
         .requiredOption('--proposal <file>', 'the proposal')
         .requiredOption('--approval <file>', 'an approval (repeatable)', collect)
-        .option('--out <dir>', 'where the new shares and manifest.json go', '.'),
+        .option(
+          '--out <dir>',
+          'where the new shares and manifest.json go (a new directory per epoch)',
+          '.',
+        ),
     ).action(
       action(async (o: CommonOptions & { proposal: string; approval: string[]; out: string }) => {
         const r = await clusterReshare({
@@ -1106,7 +1114,7 @@ function addCluster(program: Command): void {
         );
       }),
     ),
-    'cloister cluster reshare --proposal proposal.json --approval alice.approval --approval bob.approval --out shares/',
+    'cloister cluster reshare --proposal proposal.json --approval alice.approval --approval bob.approval --out shares-epoch2/',
     SERVICE_ENV,
   );
   explain(

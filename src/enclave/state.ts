@@ -8,6 +8,7 @@
  * `ready`: until `auth.init` has loaded the auth keyring, auth methods answer `AUTH_NOT_READY`.
  */
 import { hkdfSync } from 'node:crypto';
+import { RpcError } from '../protocol/rpc/errors.js';
 import type { MethodResult, Phase, SealPolicy } from '../protocol/rpc/methods.js';
 import { createAuthState, type AuthState } from './auth/auth-state.js';
 import type { EnclaveConfig } from './config.js';
@@ -155,6 +156,15 @@ function singleMachinePasswordRoot(state: EnclaveState, policy: SealPolicy): Uin
 }
 
 const FRESH_ONLY_PASSWORD_ROOT_INFO = 'cloister/auth/password-root/fresh-only/v1';
+
+/**
+ * A cluster member runs the cluster's keyrings, loaded from their wrapped blobs: it makes no
+ * first keyring of its own, which would attest the cluster id over keys no other member holds
+ * (and, for the credential keyring, a log key of its own). CLUSTER_EXISTS while a root is held.
+ */
+export function refuseFirstKeyringInCluster(state: EnclaveState): void {
+  if (state.cluster) throw new RpcError('CLUSTER_EXISTS');
+}
 
 /** The credential keyring of a `ready` enclave (the dispatcher has already checked the phase). */
 export function readyKeyring(state: EnclaveState): Keyring {

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -250,12 +250,13 @@ describe('cloister cluster reshare: the answer must be the approved proposal', (
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('refuses a manifest with a measurement nobody approved; keeps the honest one', async () => {
+  /** A genesis whose operators have signing keys, a proposal and op1's and op2's approvals. */
+  async function signedGenesis(prefix: string) {
     const e = await readyEnclave(dirs);
     const work = mkdtempSync(join(tmpdir(), 'cloister-reshare-'));
     dirs.push(work);
     const ops = await Promise.all(
-      (await operators('r')).map(async ({ name, recipient }) => ({
+      (await operators(prefix)).map(async ({ name, recipient }) => ({
         name,
         recipient,
         signing_key: clusterSigningKey(join(work, `${name}.key`)).signing_key,
@@ -275,6 +276,33 @@ describe('cloister cluster reshare: the answer must be the approved proposal', (
       writeFileSync(path, JSON.stringify(a));
       return path;
     });
+    return { e, work, g, proposal, proposalPath, approvalPaths };
+  }
+
+  it('a reshare never overwrites an earlier ceremony’s files, and sends nothing if it would', async () => {
+    const { e, work, g, proposalPath, approvalPaths } = await signedGenesis('w');
+    // The genesis ceremony's directory (the docs' examples use `--out shares/` for both): its
+    // epoch-1 files are the backup until the new split is known good.
+    const outDir = join(work, 'shares');
+    mkdirSync(outDir);
+    writeFileSync(join(outDir, 'op1.age'), g.shares[0].file);
+    writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(g.manifest));
+    let sent = 0;
+    const url = await serve<{ proposal: Proposal; approvals: unknown[] }>(async (b) => {
+      sent += 1;
+      const r = await call(e, 'cluster.reshare', b);
+      return { manifest: r.manifest, manifest_digest: r.manifest_digest, shares: r.shares };
+    });
+    await assert.rejects(clusterReshare({ url, proposalPath, approvalPaths, outDir }), /exists/);
+    assert.equal(sent, 0);
+    assert.equal(readFileSync(join(outDir, 'op1.age'), 'utf8'), g.shares[0].file);
+    assert.equal(e.state.cluster!.manifest.epoch, 1);
+    const r = await clusterReshare({ url, proposalPath, approvalPaths, outDir: join(work, 'e2') });
+    assert.equal(r.manifest.epoch, 2);
+  });
+
+  it('refuses a manifest with a measurement nobody approved; keeps the honest one', async () => {
+    const { e, work, proposal, proposalPath, approvalPaths } = await signedGenesis('r');
     let tamper = true;
     const url = await serve<{ proposal: Proposal; approvals: unknown[] }>(async (b) => {
       const r = await call(e, 'cluster.reshare', b);

@@ -15,7 +15,7 @@ import { clusterApprove, clusterSigningKey } from '../../src/cli/cluster.js';
 import * as age from 'age-encryption';
 import { split } from 'shamir-secret-sharing';
 import { clusterIdOf } from '../../src/enclave/cluster/root.js';
-import { wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
+import { isWrapped, wrap, unwrap } from '../../src/enclave/cluster/cluster-sealer.js';
 import {
   FORWARD_FORMAT,
   forwardInfo,
@@ -52,6 +52,18 @@ const submit = (state: EnclaveState, manifest: Manifest, share: ShareFile) =>
   submitShareBytes(state, manifest, jcsBytes(share));
 
 describe('enclave cluster rules', () => {
+  /** The genesis machine after a restart: the host unlocks it with what genesis gave it. */
+  const restartWith = (
+    state: EnclaveState,
+    g: { local_root: string; manifest: Manifest; manifest_mac: string; wrapped: { carry: string } },
+  ) =>
+    call(state, 'cluster.unlock', {
+      local_root: g.local_root,
+      manifest: g.manifest,
+      manifest_mac: g.manifest_mac,
+      carry: g.wrapped.carry,
+    });
+
   const dirs: string[] = [];
   after(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -130,7 +142,8 @@ describe('enclave cluster rules', () => {
     assert.equal(n.state.cluster, null);
   });
 
-  it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
+  /** A member `m` (genesis trusting both simulated machines) and a newcomer `n` awaiting it. */
+  async function memberAndNewcomer() {
     const n = testEnclave();
     const m = testEnclave();
     dirs.push(n.dir, m.dir);
@@ -144,7 +157,12 @@ describe('enclave cluster rules', () => {
       manifest_mac: g.manifest_mac,
       policy: 'measurement',
     });
-    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    return { n, m, g };
+  }
+
+  it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
+    const { n, m, g } = await memberAndNewcomer();
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
     // The host asks the real member for an ordinary attestation with the forward nonce (any
     // caller can) and seals a root of its own to the newcomer's public provisioning key.
     const member = await call(m.state, 'attestation.get', {
@@ -181,6 +199,78 @@ describe('enclave cluster rules', () => {
     const real = await call(m.state, 'cluster.forward', { quote });
     const done = await call(n.state, 'cluster.accept_forward', {
       forward: real,
+      quote_report_data: quote.report_data,
+    });
+    assert.ok(done.local_root);
+  });
+
+  it('a member holding the root runs only the cluster’s keyrings: no fresh one, no platform-sealed one', async () => {
+    // The genesis machine: its pre-genesis keyrings are platform-sealed, and still in storage.
+    const e = testEnclave();
+    dirs.push(e.dir);
+    const k = await call(e.state, 'keyring.generate', { policy: 'measurement' });
+    const a = await call(e.state, 'auth.init', { sealed: null });
+    const ops = await operators(3);
+    const g = await call(e.state, 'cluster.genesis', genesisRequest(e.state, ops.map(opOf)));
+    // After a restart the host unlocks the root (the enclave then attests the cluster id) and
+    // would hand it keys clients pinning that id never agreed to: a fresh keyring (its own
+    // log key, an empty log), or this machine's platform-sealed one.
+    const again = testEnclave({ dir: e.dir });
+    await restartWith(again.state, g);
+    await code(call(again.state, 'keyring.generate', { policy: 'measurement' }), 'CLUSTER_EXISTS');
+    await code(call(again.state, 'keyring.unseal', { sealed: k.sealed }), 'CLUSTER_ID_MISMATCH');
+    assert.equal(again.state.phase, 'awaiting_keyring');
+    await call(again.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed });
+    await code(call(again.state, 'auth.init', { sealed: null }), 'CLUSTER_EXISTS');
+    await code(call(again.state, 'auth.init', { sealed: a.sealed }), 'CLUSTER_ID_MISMATCH');
+    assert.equal(again.state.keyrings.auth.active, null);
+    await call(again.state, 'auth.init', { sealed: g.wrapped.auth.sealed });
+    assert.ok(again.state.keyrings.auth.active);
+  });
+
+  it('a rotation prepared before genesis is not activated after it (its blob is platform-sealed)', async () => {
+    const e = testEnclave();
+    dirs.push(e.dir);
+    await readyForGenesis(e);
+    const p = await call(e.state, 'keyring.prepare_rotation', {});
+    const ops = await operators(3);
+    await call(e.state, 'cluster.genesis', genesisRequest(e.state, ops.map(opOf)));
+    // Stored, it would be the newest generation, which no member (this one included) opens.
+    await code(
+      call(e.state, 'keyring.activate', { generation: p.generation, sealed: p.sealed }),
+      'GENERATION_MISMATCH',
+    );
+    const again = await call(e.state, 'keyring.prepare_rotation', {});
+    assert.ok(isWrapped(again.sealed));
+  });
+
+  it('a member does not forward the root to a stale provisioning quote (a replayed join)', async () => {
+    const { n, m } = await memberAndNewcomer();
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
+    // A day later the host replays the join request it relayed (its nonce proves nothing to
+    // the member, only the evidence time does).
+    m.clock.now += 86_400;
+    await code(call(m.state, 'cluster.forward', { quote }), 'CLUSTER_PEER_REFUSED');
+    // A fresh quote of the same enclave is forwarded.
+    n.clock.now += 86_400;
+    const fresh = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnoq', join: true });
+    const forward = await call(m.state, 'cluster.forward', { quote: fresh });
+    const done = await call(n.state, 'cluster.accept_forward', {
+      forward,
+      quote_report_data: fresh.report_data,
+    });
+    assert.ok(done.local_root);
+  });
+
+  it('quotes served to anyone (GET /attestation/quote) do not push a pending join quote out', async () => {
+    const { n, m } = await memberAndNewcomer();
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'join-nonce-000001', join: true });
+    // While the member answers, anyone asks the locked newcomer for provisioning quotes.
+    for (let i = 0; i < 70; i++)
+      await call(n.state, 'cluster.quote', { nonce: `anyone-${String(i).padStart(10, '0')}` });
+    const forward = await call(m.state, 'cluster.forward', { quote });
+    const done = await call(n.state, 'cluster.accept_forward', {
+      forward,
       quote_report_data: quote.report_data,
     });
     assert.ok(done.local_root);
@@ -306,12 +396,7 @@ describe('enclave cluster rules', () => {
     // A root held from a password operation before the unlock is wiped by the unlock itself.
     passwordKeySource(again.state).sealingKey('measurement');
     const held = again.state.passwordRoots.get('measurement')!;
-    await call(again.state, 'cluster.unlock', {
-      local_root: g.local_root,
-      manifest: g.manifest,
-      manifest_mac: g.manifest_mac,
-      carry: g.wrapped.carry,
-    });
+    await restartWith(again.state, g);
     assert.equal(again.state.passwordRoots.size, 0);
     assert.ok(held.every((b) => b === 0));
     await call(again.state, 'keyring.unseal', { sealed: g.wrapped.credential.sealed });
@@ -478,6 +563,11 @@ describe('enclave cluster rules', () => {
       manifest_mac: r.manifest_mac,
       carry: g.wrapped.carry,
     });
+    // Open (SECURITY.md): the host keeps DATA_DIR, and the epoch-1 local root is the same root
+    // sealed to the same machine; with the epoch-1 manifest it unlocks (no monotonic state).
+    const rolledBack = testEnclave({ dir: e.dir });
+    await restartWith(rolledBack.state, g);
+    assert.equal(rolledBack.state.cluster!.manifest.epoch, 1);
   });
   it('reshare: a small-order signing key does not make every signature an approval', async () => {
     // op2's key is the identity point: whoever relays approvals could stand in for op2.

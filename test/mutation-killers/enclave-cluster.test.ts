@@ -333,7 +333,7 @@ describe('cluster.quote: what it binds and how many it remembers', () => {
   it('answers with the provisioning key of await_quorum, the binding and the report data', async () => {
     const { g, manifest } = await genesis(enclave());
     const { n, provisioningKey } = await awaiting(manifest, g.manifest_mac);
-    const q = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const q = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
     assert.equal(q.phase, 'awaiting_quorum');
     assert.equal(q.provisioning_key, provisioningKey);
     assert.equal(q.cluster_id, manifest.cluster_id);
@@ -351,13 +351,18 @@ describe('cluster.quote: what it binds and how many it remembers', () => {
     const rds: string[] = [];
     for (let i = 0; i < 64; i++) {
       rds.push(
-        (await call(n.state, 'cluster.quote', { nonce: `nonce-${String(i).padStart(10, '0')}` }))
-          .report_data,
+        (
+          await call(n.state, 'cluster.quote', {
+            nonce: `nonce-${String(i).padStart(10, '0')}`,
+            join: true,
+          })
+        ).report_data,
       );
     }
     assert.equal(issued.size, 64);
     assert.ok(issued.has(rds[0]!) && issued.has(rds[63]!));
-    const last = (await call(n.state, 'cluster.quote', { nonce: 'nonce-final-0001' })).report_data;
+    const last = (await call(n.state, 'cluster.quote', { nonce: 'nonce-final-0001', join: true }))
+      .report_data;
     assert.deepEqual([...issued], [last]);
   });
 
@@ -381,7 +386,7 @@ describe('cluster.forward / cluster.accept_forward: refusals', () => {
       manifest_mac: g.manifest_mac,
       policy: 'measurement',
     });
-    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop' });
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
     return { m, n, lone, g, manifest, quote };
   }
 

@@ -17,6 +17,9 @@ import {
 /** Evidence time may run ahead of the verifier's clock by this much (clock skew). */
 export const MAX_FUTURE_SKEW_SECONDS = 60;
 
+/** The oldest evidence (by its signed time) accepted when the verifier sets no bound of its own. */
+export const DEFAULT_MAX_AGE_SECONDS = 300;
+
 export interface Claims {
   measurements: Record<string, string>;
   /** The name in `measurements` that a plain accepted-measurement entry is compared with. */

@@ -14,6 +14,7 @@ import { computeReportData } from '../../protocol/attestation/report-data.js';
 import { base64ToBytes, bytesToHex } from '../../protocol/encoding.js';
 import { okpThumbprint } from '../../protocol/key-id.js';
 import type { EvidenceKind } from '../attestation/types.js';
+import { DEFAULT_MAX_AGE_SECONDS, MAX_FUTURE_SKEW_SECONDS } from '../attestation/policy.js';
 import { verifyEvidence } from '../attestation/verify-evidence.js';
 import type { EvidenceClaims, VerificationPolicy } from './types.js';
 
@@ -45,9 +46,6 @@ export interface AttestationVerification {
   clusterId: string | null;
   claims: EvidenceClaims | null;
 }
-
-const DEFAULT_MAX_AGE_SECONDS = 300;
-const MAX_FUTURE_SKEW_SECONDS = 60;
 
 export async function verifyAttestationResponse(
   response: unknown,

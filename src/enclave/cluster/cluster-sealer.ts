@@ -5,8 +5,8 @@
  * {format, cluster_id, policy} as associated data; base64 of the JCS document like a sealed blob.
  *
  * `enclaveSealer` is what the enclave uses: cluster wrapping once it holds a root, platform
- * sealing before; unsealing goes by the blob's format, so a converted deployment still opens
- * blobs sealed before its genesis.
+ * sealing before; unsealing goes by the blob's format, and a platform-sealed blob opens only
+ * while no root is held (a member runs the cluster's keyrings, nothing of its machine's own).
  */
 import { z } from 'zod';
 import { base64Bytes, base64Range, base64ToBytes, utf8 } from '../../protocol/encoding.js';
@@ -59,7 +59,10 @@ export function unwrap(
   return { plaintext, policy: header.policy };
 }
 
-/** Cluster wrapping while `root()` returns one, platform sealing otherwise. */
+/**
+ * Cluster wrapping while `root()` returns one, platform sealing otherwise; while a root is held
+ * only wrapped blobs open.
+ */
 export function enclaveSealer(platform: Platform, root: () => Uint8Array | null): Sealer {
   const local = platformSealer(platform);
   return {
@@ -68,8 +71,14 @@ export function enclaveSealer(platform: Platform, root: () => Uint8Array | null)
       return r ? wrap(r, plaintext, policy) : local.seal(plaintext, policy);
     },
     unseal(sealed) {
-      if (!isWrapped(sealed)) return local.unseal(sealed);
       const r = root();
+      if (!isWrapped(sealed)) {
+        // A member runs the cluster's keyrings only: a platform-sealed blob (this machine's own,
+        // from before the genesis or another deployment) would attest the cluster id over keys
+        // no other member holds. Genesis converted every keyring in use, so none is needed.
+        if (r) throw new RpcError('CLUSTER_ID_MISMATCH');
+        return local.unseal(sealed);
+      }
       // A wrapped blob before the root is known: the host skipped `cluster.unlock`.
       if (!r) throw new RpcError('CLUSTER_LOCKED');
       return unwrap(r, sealed);

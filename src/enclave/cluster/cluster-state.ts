@@ -21,7 +21,7 @@ export interface QuorumState {
   readonly policy: SealPolicy;
   /** One-time X25519 provisioning key: bound into the provisioning quote, never exported. */
   readonly provisioning: { readonly privateKey: KeyObject; readonly publicKey: Uint8Array };
-  /** Report datas of the quotes this enclave issued (a forwarded root must name one). */
+  /** Report datas of the join quotes the host asked for (a forwarded root must name one). */
   readonly issued: Set<string>;
   /** Accepted shares by 1-based index. */
   readonly shares: Map<number, Uint8Array>;

@@ -2,7 +2,8 @@
  * Join (docs/protocol/cluster.md, "Join"): an enclave checks another enclave's evidence against
  * the cluster manifest itself, with the SDK's pure evidence checks (the zone check allows this
  * one file to use them). The manifest decides: platform, accepted measurements, debug policy
- * and, for `simulated`, the trusted vendor keys. Today only `simulated` evidence is verified in
+ * and, for `simulated`, the trusted vendor keys; the evidence must be at most
+ * DEFAULT_MAX_AGE_SECONDS old by its signed time. Today only `simulated` evidence is verified in
  * the enclave: the hardware verifiers reach collateral fetchers (network code the enclave bundle
  * must not hold), so a hardware peer is refused until they are split out (issue 13 report).
  */
@@ -11,6 +12,7 @@ import {
   checkFreshness,
   checkMeasurement,
   checkReportData,
+  DEFAULT_MAX_AGE_SECONDS,
   Reasons,
 } from '../../client/attestation/policy.js';
 import { verifySimulated } from '../../client/attestation/simulated.js';
@@ -35,6 +37,10 @@ export async function checkPeerEvidence(
     expectedReportData,
     allowDebug: manifest.platform.allow_debug,
     pinnedRoots: { simulatedVendorKeys: manifest.platform.simulated_vendor_keys ?? [] },
+    // The newcomer's nonce proves nothing to the member: only the signed evidence time keeps
+    // a join request the host replays (or kept) from being answered (evidence with no signed
+    // time fails: FRESHNESS_UNPROVEN).
+    maxAgeSeconds: DEFAULT_MAX_AGE_SECONDS,
     now,
   };
   const reasons = new Reasons();

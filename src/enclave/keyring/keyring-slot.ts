@@ -111,6 +111,14 @@ export class KeyringSlot<K extends SealableKeyring> {
     return sealed;
   }
 
+  /**
+   * Forgets a prepared rotation: its blob was sealed under what wrapped keyrings before (a
+   * cluster genesis since wraps them under the root), so the host must prepare it again.
+   */
+  dropPending(): void {
+    this.#pending = null;
+  }
+
   /** Rotation step 2: only the pending keyring of this generation with this exact blob. */
   activate(generation: number, sealed: string): K {
     const p = this.#pending;

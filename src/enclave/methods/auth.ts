@@ -24,7 +24,7 @@ import {
   sealResponse,
   unsealPasswordHash,
 } from '../auth/tokens.js';
-import { passwordKeySource, type EnclaveState } from '../state.js';
+import { passwordKeySource, refuseFirstKeyringInCluster, type EnclaveState } from '../state.js';
 import { caller, dueSecondFactor } from './auth-totp.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
@@ -56,6 +56,7 @@ export function authInit(
     return { ...keysView(state, readyAuthKeyring(state)), sealed: null };
   }
   if (params.sealed === null) {
+    refuseFirstKeyringInCluster(state);
     const keyring = AuthKeyring.generate(state.now());
     const sealed = slot.adopt(state.sealer, policyOf(state), keyring);
     return { ...keysView(state, keyring), sealed };

@@ -216,6 +216,9 @@ export async function clusterGenesis(
     };
     state.cluster = { root, clusterId, manifest, passwordKey };
     dropPasswordRoots(state);
+    // A rotation prepared before is platform-sealed: stored and activated, it would be the
+    // newest generation, which no member opens (a member opens wrapped blobs only).
+    for (const slot of Object.values(state.keyrings)) slot.dropPending();
     return result;
   } finally {
     carryDoc?.fill(0);
@@ -313,9 +316,12 @@ export async function clusterQuote(
     nonce: params.nonce,
   };
   const reportData = provisioningReportData(binding);
-  // Remember recent quotes: a forwarded root must answer one of them (bounded).
-  if (q.issued.size >= 64) q.issued.clear();
-  q.issued.add(bytesToHex(reportData));
+  // Remember the host's recent join quotes: a forwarded root must answer one of them (bounded).
+  // Only those: quotes for operators are served to anyone, and would push a join's out.
+  if (params.join) {
+    if (q.issued.size >= 64) q.issued.clear();
+    q.issued.add(bytesToHex(reportData));
+  }
   return {
     phase: 'awaiting_quorum',
     quote: bytesToBase64(await state.platform.evidence(reportData)),

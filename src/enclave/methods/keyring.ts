@@ -5,12 +5,18 @@
  */
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { Keyring } from '../keyring/keyring.js';
-import { keyRetentionSeconds, readyKeyring, type EnclaveState } from '../state.js';
+import {
+  keyRetentionSeconds,
+  readyKeyring,
+  refuseFirstKeyringInCluster,
+  type EnclaveState,
+} from '../state.js';
 
 export function generate(
   state: EnclaveState,
   params: MethodParams<'keyring.generate'>,
 ): MethodResult<'keyring.generate'> {
+  refuseFirstKeyringInCluster(state);
   const keyring = Keyring.generate(state.now());
   const sealed = state.keyrings.credential.adopt(state.sealer, params.policy, keyring);
   state.policy = params.policy;

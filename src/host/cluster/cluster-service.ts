@@ -100,6 +100,7 @@ export function createClusterService(deps: {
         }
         const quote = await call('cluster.quote', {
           nonce: randomBytes(32).toString('base64url'),
+          join: true,
         });
         const res = await fetch(`${url.replace(/\/+$/, '')}/cluster/join`, {
           method: 'POST',

@@ -444,9 +444,13 @@ export const METHODS = {
     result: z.object({ provisioning_key: base64Bytes(32) }).strict(),
     phases: AWAITING,
   },
-  /** Evidence binding the provisioning key, the expected cluster id and manifest digest. */
+  /**
+   * Evidence binding the provisioning key, the expected cluster id and manifest digest. `join`:
+   * the host's own quote for a join, remembered for `cluster.accept_forward` (a quote served to
+   * anyone at GET /attestation/quote is not, so those requests cannot push a join's out).
+   */
   'cluster.quote': {
-    params: z.object({ nonce: AttestationNonceSchema }).strict(),
+    params: z.object({ nonce: AttestationNonceSchema, join: z.boolean().optional() }).strict(),
     result: ProvisioningQuoteSchema,
     phases: QUORUM,
   },
