@@ -30,6 +30,7 @@ import {
 } from '../../src/protocol/cluster/cluster.js';
 import { base64ToBytes, bytesToBase64 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
+import type { ProvisioningQuote } from '../../src/protocol/cluster/cluster.js';
 import { jcsBytes } from '../../src/protocol/jcs.js';
 import { passwordKeySource, type EnclaveState } from '../../src/enclave/state.js';
 import { sealPasswordHash, unsealPasswordHash } from '../../src/enclave/auth/tokens.js';
@@ -160,6 +161,20 @@ describe('enclave cluster rules', () => {
     return { n, m, g };
   }
 
+  /** The member forwards the root for `quote`, and the newcomer takes it: its local root. */
+  async function forwardAndAccept(
+    m: ReturnType<typeof testEnclave>,
+    n: ReturnType<typeof testEnclave>,
+    quote: ProvisioningQuote,
+  ): Promise<string> {
+    const forward = await call(m.state, 'cluster.forward', { quote });
+    const done = await call(n.state, 'cluster.accept_forward', {
+      forward,
+      quote_report_data: quote.report_data,
+    });
+    return done.local_root;
+  }
+
   it('a join answered by a fake member: a root the host knows is refused, even with real member evidence', async () => {
     const { n, m, g } = await memberAndNewcomer();
     const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
@@ -196,12 +211,7 @@ describe('enclave cluster rules', () => {
     );
     assert.equal(n.state.phase, 'awaiting_quorum');
     // The real member's forward still works afterwards.
-    const real = await call(m.state, 'cluster.forward', { quote });
-    const done = await call(n.state, 'cluster.accept_forward', {
-      forward: real,
-      quote_report_data: quote.report_data,
-    });
-    assert.ok(done.local_root);
+    assert.ok(await forwardAndAccept(m, n, quote));
   });
 
   it('a member holding the root runs only the cluster’s keyrings: no fresh one, no platform-sealed one', async () => {
@@ -254,12 +264,7 @@ describe('enclave cluster rules', () => {
     // A fresh quote of the same enclave is forwarded.
     n.clock.now += 86_400;
     const fresh = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnoq', join: true });
-    const forward = await call(m.state, 'cluster.forward', { quote: fresh });
-    const done = await call(n.state, 'cluster.accept_forward', {
-      forward,
-      quote_report_data: fresh.report_data,
-    });
-    assert.ok(done.local_root);
+    assert.ok(await forwardAndAccept(m, n, fresh));
   });
 
   it('quotes served to anyone (GET /attestation/quote) do not push a pending join quote out', async () => {
@@ -268,12 +273,7 @@ describe('enclave cluster rules', () => {
     // While the member answers, anyone asks the locked newcomer for provisioning quotes.
     for (let i = 0; i < 70; i++)
       await call(n.state, 'cluster.quote', { nonce: `anyone-${String(i).padStart(10, '0')}` });
-    const forward = await call(m.state, 'cluster.forward', { quote });
-    const done = await call(n.state, 'cluster.accept_forward', {
-      forward,
-      quote_report_data: quote.report_data,
-    });
-    assert.ok(done.local_root);
+    assert.ok(await forwardAndAccept(m, n, quote));
   });
 
   it('a replayed share submission counts once; one sealed to an earlier provisioning key is refused', async () => {

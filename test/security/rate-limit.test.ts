@@ -411,60 +411,57 @@ const failedLogin = (ts: TestService, client: string) =>
     payload: { email: `v6-${randomInt(1e9)}@example.com`, password: 'not-the-password-01' },
   });
 
-describe('IPv6 clients are limited per /64 (in memory)', () => {
+describe('with three logins per address (one service)', () => {
   let ts: TestService;
   before(async () => {
     ts = await startTestService('pglite', { ...LIMITS, AUTH_LOGIN_MAX_PER_IP: '3' });
   });
   after(async () => ts?.stop());
 
-  it('two addresses of one /64 share a budget; another /64 has its own', async () => {
-    const [a, b] = freshV6Pair();
-    await spend(ts, a);
-    assertLimited(
-      await ts.service.app.inject({ method: 'GET', url: '/no-such-route', remoteAddress: b }),
-      'same /64',
-    );
-    const [other] = freshV6Pair();
-    const res = await ts.service.app.inject({
-      method: 'GET',
-      url: '/no-such-route',
-      remoteAddress: other,
+  describe('IPv6 clients are limited per /64 (in memory)', () => {
+    it('two addresses of one /64 share a budget; another /64 has its own', async () => {
+      const [a, b] = freshV6Pair();
+      await spend(ts, a);
+      assertLimited(
+        await ts.service.app.inject({ method: 'GET', url: '/no-such-route', remoteAddress: b }),
+        'same /64',
+      );
+      const [other] = freshV6Pair();
+      const res = await ts.service.app.inject({
+        method: 'GET',
+        url: '/no-such-route',
+        remoteAddress: other,
+      });
+      assertError(res, 404, 'NOT_FOUND', 'another /64');
     });
-    assertError(res, 404, 'NOT_FOUND', 'another /64');
-  });
 
-  it("a route's own limit (logins per address) is per /64 too", async () => {
-    const [a, b] = freshV6Pair();
-    for (let i = 0; i < 3; i++)
-      assert.equal((await failedLogin(ts, i % 2 ? b : a)).statusCode, 401, `login ${i + 1}`);
-    assertError(await failedLogin(ts, b), 429, 'RATE_LIMITED', 'fourth login, same /64');
-    const [other] = freshV6Pair();
-    assert.equal((await failedLogin(ts, other)).statusCode, 401, 'another /64');
-  });
-});
-
-describe("HEAD does not open a second budget on a GET route's own limit", () => {
-  let ts: TestService;
-  before(async () => {
-    ts = await startTestService('pglite', { ...LIMITS, AUTH_LOGIN_MAX_PER_IP: '3' });
-  });
-  after(async () => ts?.stop());
-
-  // Fastify adds a HEAD route for every GET, and the limit plugin gives that route a store of
-  // its own: HEAD /auth/siwe/nonce (a nonce the enclave makes and remembers, the body dropped)
-  // had a second loginMaxPerIp budget next to GET's.
-  it('once GET /auth/siwe/nonce has spent its limit, HEAD gets no nonce either', async () => {
-    const client = freshClient();
-    const nonce = (method: 'GET' | 'HEAD') =>
-      ts.service.app.inject({ method, url: '/auth/siwe/nonce', remoteAddress: client });
-    for (let i = 0; i < 3; i++) assert.equal((await nonce('GET')).statusCode, 200, `GET ${i + 1}`);
-    assertError(await nonce('GET'), 429, 'RATE_LIMITED', 'fourth GET');
-    const calls = await enclaveCallsDuring(ts, async () => {
-      const head = await nonce('HEAD');
-      assert.notEqual(head.statusCode, 200, 'HEAD after the limit');
+    it("a route's own limit (logins per address) is per /64 too", async () => {
+      const [a, b] = freshV6Pair();
+      for (let i = 0; i < 3; i++)
+        assert.equal((await failedLogin(ts, i % 2 ? b : a)).statusCode, 401, `login ${i + 1}`);
+      assertError(await failedLogin(ts, b), 429, 'RATE_LIMITED', 'fourth login, same /64');
+      const [other] = freshV6Pair();
+      assert.equal((await failedLogin(ts, other)).statusCode, 401, 'another /64');
     });
-    assert.deepEqual(calls, []);
+  });
+
+  describe("HEAD does not open a second budget on a GET route's own limit", () => {
+    // Fastify adds a HEAD route for every GET, and the limit plugin gives that route a store of
+    // its own: HEAD /auth/siwe/nonce (a nonce the enclave makes and remembers, the body dropped)
+    // had a second loginMaxPerIp budget next to GET's.
+    it('once GET /auth/siwe/nonce has spent its limit, HEAD gets no nonce either', async () => {
+      const client = freshClient();
+      const nonce = (method: 'GET' | 'HEAD') =>
+        ts.service.app.inject({ method, url: '/auth/siwe/nonce', remoteAddress: client });
+      for (let i = 0; i < 3; i++)
+        assert.equal((await nonce('GET')).statusCode, 200, `GET ${i + 1}`);
+      assertError(await nonce('GET'), 429, 'RATE_LIMITED', 'fourth GET');
+      const calls = await enclaveCallsDuring(ts, async () => {
+        const head = await nonce('HEAD');
+        assert.notEqual(head.statusCode, 200, 'HEAD after the limit');
+      });
+      assert.deepEqual(calls, []);
+    });
   });
 });
 
