@@ -350,7 +350,9 @@ describe(
         const codes = outcomes.map((o) =>
           o.status === 'fulfilled' ? 'ok' : (o.reason as { code?: string }).code,
         );
-        assert.equal(deadlocks.length, 1, 'PostgreSQL ended one of the two batches');
+        // At least once: the batch run again may meet the other's rows a second time (seen once
+        // in CI, two deadlocks); what holds whatever the count is the outcome below.
+        assert.ok(deadlocks.length >= 1, 'PostgreSQL ended one of the two batches');
         // Through A: spent, e1, e2; through B: spent, e2, e1.
         assert.equal(codes[0], 'ENVELOPE_REPLAYED');
         assert.equal(codes[3], 'ENVELOPE_REPLAYED');
