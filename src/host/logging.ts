@@ -117,16 +117,32 @@ export function redactForLog(value: unknown, skip?: ReadonlySet<string>): unknow
  * redactForLog that never throws (a throwing getter, proxy or toJSON in a logged object): what
  * could not be walked is replaced by `fallback`, so the line is still written, without it.
  */
-function redactOr(value: unknown, fallback: unknown, skip?: ReadonlySet<string>): unknown {
+function redactOr(
+  value: unknown,
+  fallback: unknown,
+  skip?: ReadonlySet<string>,
+  text = false,
+): unknown {
   try {
-    return redactForLog(value, skip);
+    return redactValue(value, [], skip, text);
   } catch {
     return fallback;
   }
 }
 
-function redactValue(value: unknown, seen: object[], skip?: ReadonlySet<string>): unknown {
+/**
+ * `text`: also censor the query strings of every string met on the way (redactText), for a
+ * value interpolated into a line's text, where a URL may hide in an array or a String object.
+ */
+function redactValue(
+  value: unknown,
+  seen: object[],
+  skip?: ReadonlySet<string>,
+  text = false,
+): unknown {
+  if (text && typeof value === 'string') return redactText(value);
   if (typeof value !== 'object' || value === null) return value;
+  if (text && value instanceof String) return redactText(value.valueOf());
   // Bytes hold no field names (and a walk over a large Buffer's indices takes seconds).
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
   // What pino's stringifier would write; a reference back would reach the uncensored original.
@@ -137,7 +153,7 @@ function redactValue(value: unknown, seen: object[], skip?: ReadonlySet<string>)
   if (typeof toJSON === 'function') {
     seen.push(value);
     try {
-      return redactValue(toJSON.call(value), seen);
+      return redactValue(toJSON.call(value), seen, undefined, text);
     } finally {
       seen.pop();
     }
@@ -150,7 +166,7 @@ function redactValue(value: unknown, seen: object[], skip?: ReadonlySet<string>)
       if (n < value.length) copy = [...value.slice(0, n), TOO_DEEP];
       for (let i = 0; i < n; i++) {
         const item: unknown = value[i];
-        const next = redactValue(item, seen);
+        const next = redactValue(item, seen, undefined, text);
         if (next !== item) (copy ??= value.slice())[i] = next;
       }
       return copy ?? value;
@@ -160,7 +176,9 @@ function redactValue(value: unknown, seen: object[], skip?: ReadonlySet<string>)
     for (const key in obj) {
       if (!Object.hasOwn(obj, key) || skip?.has(key) === true) continue;
       const item = obj[key];
-      const next = REDACTED_LOWER.has(key.toLowerCase()) ? CENSOR : redactValue(item, seen);
+      const next = REDACTED_LOWER.has(key.toLowerCase())
+        ? CENSOR
+        : redactValue(item, seen, undefined, text);
       if (next !== item) (copy ??= { ...obj })[key] = next;
     }
     return copy ?? value;
@@ -208,7 +226,8 @@ function errorText(err: Error): string {
 /**
  * An argument of a log call after the logged object (the message, and what `%s`, `%d`, `%o`,
  * `%j`… interpolate into it): a string with its query strings censored (redactText, also when an
- * object's toJSON makes one, as a URL's does), an object walked (redactForLog) and replaced by
+ * object's toJSON makes one, as a URL's does, and in every string inside an object, an array or a
+ * String object), an object walked (redactForLog) and replaced by
  * an Interpolated, whatever placeholder takes it; an Error as its `name: message`, a Symbol as
  * its text.
  */
@@ -218,7 +237,7 @@ function interpolated(arg: unknown): unknown {
   if (arg instanceof Error) return redactText(errorText(arg));
   // A Symbol as text: `%d` would throw on it (Number(symbol)), and a log call never throws.
   if (typeof arg === 'symbol') return arg.toString();
-  const walked = typeof arg === 'string' ? arg : redactOr(arg, CENSOR);
+  const walked = typeof arg === 'string' ? arg : redactOr(arg, CENSOR, undefined, true);
   if (typeof walked === 'string') return redactText(walked);
   return typeof walked === 'object' && walked !== null ? new Interpolated(walked) : walked;
 }

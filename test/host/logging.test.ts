@@ -249,6 +249,24 @@ describe('host log redaction (REDACTED_FIELDS)', () => {
     ]);
   });
 
+  it('a query string is censored in strings inside what is interpolated: arrays, nested fields, String objects', () => {
+    // The walk censored fields by name only: a URL inside an array or an object, or a String
+    // object, went out with its query string.
+    const text = lines((logger) => {
+      logger.info('urls %s', [`/x?token=${SECRET}`, 'plain']);
+      logger.info('urls %j', { seen: [{ at: `/y?code=${SECRET}` }] });
+      logger.info('boxed %s', new String(`/z?state=${SECRET}`));
+      logger.info('boxed %j', [new String(`/w?n=${SECRET}`)]);
+    });
+    assert.ok(!text.includes(SECRET), text);
+    assert.deepEqual(messagesOf(text), [
+      'urls ["/x?[redacted]","plain"]',
+      'urls {"seen":[{"at":"/y?[redacted]"}]}',
+      'boxed /z?[redacted]',
+      'boxed ["/w?[redacted]"]',
+    ]);
+  });
+
   it('a cycle does not loop, and is still censored where a field repeats', () => {
     const cyclic: Record<string, unknown> = { password: SECRET };
     cyclic.self = cyclic;
