@@ -20,7 +20,8 @@ export interface RoutedRequest {
 
 export interface Reply {
   status?: number;
-  headers?: Record<string, string>;
+  /** Lower-case names; `date: null` leaves out the default `date` header. */
+  headers?: Record<string, string | null>;
   /** A string is sent as is; anything else as JSON. */
   body: unknown;
 }
@@ -45,9 +46,16 @@ const ACCOUNT_ID_HANDLERS: Record<string, Handler> = {
   }),
 };
 
+/**
+ * Answers like an origin server: every reply carries a `date` header (RFC 9110 §6.6.1) from
+ * `opts.now` (ms; default the wall clock) unless its handler sets one, or sets it to `null`
+ * (a reply without one).
+ */
 export function routeTransport(
   handlers: Record<string, Handler>,
+  opts: { now?: () => number } = {},
 ): HttpTransport & { log: RoutedRequest[]; raw: HttpRequest[] } {
+  const now = opts.now ?? Date.now;
   const log: RoutedRequest[] = [];
   const raw: HttpRequest[] = [];
   return {
@@ -70,9 +78,13 @@ export function routeTransport(
       const h = handlers[u.pathname] ?? ACCOUNT_ID_HANDLERS[u.pathname];
       if (!h) return { status: 404, headers: {}, body: '' };
       const out = await h(r);
+      const headers: Record<string, string> = { date: new Date(now()).toUTCString() };
+      for (const [k, v] of Object.entries(out.headers ?? {}))
+        if (v === null) delete headers[k];
+        else headers[k] = v;
       return {
         status: out.status ?? 200,
-        headers: out.headers ?? {},
+        headers,
         body: typeof out.body === 'string' ? out.body : JSON.stringify(out.body),
       };
     },

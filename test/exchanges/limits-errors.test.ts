@@ -28,7 +28,7 @@ const emptyInfo = {
 
 function binanceSource(
   replies: (Reply | Error)[],
-  opts: { capacity?: number; spanMs?: number } = {},
+  opts: { capacity?: number; spanMs?: number; infoHeaders?: Reply['headers'] } = {},
 ) {
   const clock = fakeClock(NOW);
   let i = 0;
@@ -38,7 +38,7 @@ function binanceSource(
     return r;
   };
   const routed = routeTransport({
-    '/api/v3/exchangeInfo': () => emptyInfo,
+    '/api/v3/exchangeInfo': () => ({ ...emptyInfo, headers: opts.infoHeaders ?? {} }),
     '/api/v3/time': () => ({ body: { serverTime: clock.now() + 120_000 } }),
     [TRADES]: next,
   });
@@ -208,6 +208,21 @@ describe('request loop: rate limits and retries', () => {
     const ts = trades.map((r) => Number(r.query.get('timestamp')));
     assert.equal(ts[0], NOW);
     assert.equal(ts[1], NOW + 120_000);
+  });
+
+  it('the listing reports the exchange’s time: the first used answer’s Date, plus Age from a cache', async () => {
+    const date = new Date(NOW - 3_600_000).toUTCString();
+    const listed = (infoHeaders: Record<string, string | null>) =>
+      binanceSource([{ headers: { date: new Date(NOW).toUTCString() }, body: [] }], {
+        infoHeaders,
+      }).list();
+    // The first used answer is exchangeInfo (here from a cache, 120 s old); later ones do not count.
+    assert.equal((await listed({ date, age: '120' })).exchangeTime, NOW - 3_600_000 + 120_000);
+    assert.equal((await listed({ date })).exchangeTime, NOW - 3_600_000);
+    // No Date, or not an IMF-fixdate (RFC 850, asctime, garbage), on the first answer: none.
+    for (const d of [null, 'Sunday, 01-Nov-26 11:00:30 GMT', 'Sun Nov  1 11:00:30 2026', 'x']) {
+      assert.equal((await listed({ date: d })).exchangeTime, undefined, String(d));
+    }
   });
 
   it('a timestamp still refused after the sync is retried as unavailable, a bounded number of times', async () => {

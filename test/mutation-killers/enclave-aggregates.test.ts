@@ -88,6 +88,7 @@ function binance(
 async function withCredential(
   handlers: Record<string, Handler>,
   exchange: 'binance' | 'okx' = 'binance',
+  exchangeNow?: number,
 ) {
   const t = testEnclave();
   const g = await ok(t, 'keyring.generate', { policy: 'signer' });
@@ -115,7 +116,10 @@ async function withCredential(
     expires_at: s.expires_at,
     binding: s.binding,
   };
-  const transport = routeTransport(handlers);
+  // The exchange's clock is the enclave's unless a test moves it (`exchangeNow`).
+  const transport = routeTransport(handlers, {
+    now: () => exchangeNow ?? t.clock.now * 1000,
+  });
   (t.state as { egress: unknown }).egress = () => transport;
   return { t, g, credential, transport };
 }
@@ -322,6 +326,40 @@ describe('aggregates job (in-process, Binance double)', () => {
     assert.equal(payload.audience, null);
     assert.equal(payload.nonce, null);
     assert.equal(payload.trades, 1);
+  });
+
+  // Attack review (SECURITY.md, "Exchange egress and aggregates"): the host sets a TEE guest's
+  // clock. Here it moved the enclave's 30 days ahead of the exchange's and asks for a window
+  // ending at the enclave's "now": the exchange can list nothing after its own time, so a
+  // signed result would claim a month of fills nobody could have seen (losses to come left out).
+  it('a window ending after the exchange’s own clock (the enclave’s clock moved ahead) is never signed: AGGREGATES_WINDOW_INVALID', async () => {
+    const to = 1_800_000_000 * 1000;
+    const exchangeNow = to - 30 * DAY_MS;
+    const { t, credential } = await withCredential(
+      binance([exchangeNow - DAY_MS]),
+      'binance',
+      exchangeNow,
+    );
+    assert.equal(
+      failure(await runToEnd(t, credential, exchangeNow - 2 * DAY_MS, to)),
+      'AGGREGATES_WINDOW_INVALID',
+    );
+    // Up to the exchange's time (and its skew) the same job is signed.
+    const payload = signedPayload(
+      await runToEnd(t, credential, exchangeNow - 2 * DAY_MS, exchangeNow + 60_000),
+    );
+    assert.equal(payload.trades, 1);
+  });
+
+  it('an exchange answer without a `Date` proves no time: the job fails EXCHANGE_BAD_RESPONSE', async () => {
+    const handlers = binance([TO - DAY_MS]);
+    const info = handlers['/api/v3/exchangeInfo']!;
+    handlers['/api/v3/exchangeInfo'] = async (r) => ({
+      ...(await info(r)),
+      headers: { date: null },
+    });
+    const { t, credential } = await withCredential(handlers);
+    assert.equal(failure(await runToEnd(t, credential, FROM, TO)), 'EXCHANGE_BAD_RESPONSE');
   });
 
   it('a connector that cannot name the account fails the job: EXCHANGE_BAD_RESPONSE', async () => {

@@ -141,6 +141,7 @@ export function createTradeHistorySource(
         apiHost: url.host,
         responsesDigest: session.digest(),
         requests: session.requests,
+        ...(session.exchangeTime !== undefined ? { exchangeTime: session.exchangeTime } : {}),
         rateLimitWaits: session.rateLimitWaits,
         rateLimitWaitMs: session.rateLimitWaitMs,
         ...(result.coveredFrom !== undefined ? { coveredFrom: result.coveredFrom } : {}),

@@ -9,6 +9,10 @@
  * Response digest: SHA-256 over, for each used response in request order, its body's UTF-8
  * byte length as an 8-byte big-endian integer followed by the body bytes (the length prefix
  * makes the concatenation unambiguous).
+ *
+ * Exchange time: the `Date` header (RFC 9110 §6.6.1, IMF-fixdate; plus `Age` if a cache served
+ * it) of the first response used, read over the same TLS as the body, so the host cannot set it
+ * as it may set the enclave's clock. The aggregates job bounds the window it signs by it.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Exchange } from '../../protocol/credentials.js';
@@ -81,6 +85,29 @@ export function parseRetryAfter(v: string | undefined, now: number): number | un
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
+/** IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form a sender may generate. */
+const IMF_FIXDATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/** A `Date` header's time (ms), or undefined when it is absent or not an IMF-fixdate. */
+export function parseHttpDate(v: string | undefined): number | undefined {
+  if (v === undefined || !IMF_FIXDATE.test(v)) return undefined;
+  const t = Date.parse(v);
+  return Number.isSafeInteger(t) && t >= 0 ? t : undefined;
+}
+
+/**
+ * When the exchange's side sent a response (ms): its `Date`, which a cache keeps from the origin's
+ * answer, plus the `Age` the cache adds (RFC 9111 §5.1), so a cached public answer (Binance's
+ * exchangeInfo) is not read as older than it is. Undefined without a valid `Date`.
+ */
+export function responseTime(headers: Readonly<Record<string, string>>): number | undefined {
+  const date = parseHttpDate(headers['date']);
+  if (date === undefined) return undefined;
+  const age = headers['age'];
+  return age !== undefined && /^\d{1,9}$/.test(age) ? date + Number(age) * 1000 : date;
+}
+
 export class Session {
   #requests = 0;
   #rateLimitWaits = 0;
@@ -88,6 +115,8 @@ export class Session {
   /** Exchange time minus ours, learnt from the exchange when it refused a timestamp. */
   #offsetMs = 0;
   #synced = false;
+  #used = false;
+  #exchangeTime: number | undefined;
   readonly #hash: Hash = createHash('sha256');
   readonly #retry: RetryPolicy;
 
@@ -121,6 +150,16 @@ export class Session {
     return this.#hash.copy().digest('hex');
   }
 
+  /**
+   * The exchange's clock (`responseTime`: its `Date`, whole seconds, plus any `Age`) at the
+   * first response used;
+   * undefined if that response carried none (a later one's would be later than the listing's
+   * start).
+   */
+  get exchangeTime(): number | undefined {
+    return this.#exchangeTime;
+  }
+
   /** Sends `build()` (re-signed per attempt) with `weight`; returns the parsed JSON body. */
   async send(build: () => HttpRequest, weight: number): Promise<unknown> {
     const { profile, transport, limiter, clock, signal } = this.deps;
@@ -150,6 +189,8 @@ export class Session {
       const v = this.#classify(res, now);
       if (v.kind === 'ok') {
         this.#record(res.body);
+        if (!this.#used) this.#exchangeTime = responseTime(res.headers);
+        this.#used = true;
         return v.json;
       }
       if (v.kind === 'rate-limited') {

@@ -72,6 +72,12 @@ export interface FillListing {
   responsesDigest: string;
   /** Number of HTTP requests made. */
   requests: number;
+  /**
+   * The exchange's own clock (ms, whole seconds) when the listing began: the HTTP `Date` (plus
+   * `Age`, from a cache) of the first response used, read over TLS (absent if it had none). Fills after it
+   * cannot be in the listing, whatever the enclave's clock (which the host may set) says.
+   */
+  exchangeTime?: number;
   /** Rate limits waited out (429/418 or the exchange's own "too many requests"), and the total wait. */
   rateLimitWaits: number;
   rateLimitWaitMs: number;

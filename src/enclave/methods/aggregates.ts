@@ -151,6 +151,17 @@ async function listAndSign(
     rate_limit_waits: listing.rateLimitWaits,
     rate_limit_wait_ms: listing.rateLimitWaitMs,
   });
+  // The window rule again, on the exchange's clock (its `Date` when the listing began, read over
+  // TLS): the enclave's own clock is the host's to set, and a window ending after the
+  // exchange's time claims fills nobody could have listed yet (a record signed today "up to"
+  // next month, the month's later fills missing). An answer without a date proves no time.
+  if (listing.exchangeTime === undefined) throw new RpcError('EXCHANGE_BAD_RESPONSE');
+  const onExchangeClock = aggregatesWindow(
+    { from: params.from, to: params.to },
+    listing.exchangeTime,
+    state.config.AGGREGATES_MAX_WINDOW_DAYS,
+  );
+  if (!onExchangeClock) throw new RpcError('AGGREGATES_WINDOW_INVALID');
   // v2 names the exchange account: a connector that could not read its id fails the job.
   if (listing.accountId === undefined) throw new RpcError('EXCHANGE_BAD_RESPONSE');
   // Without an explicit `from`, the window starts at the UTC day of the first fill found.

@@ -126,8 +126,9 @@ async function scanSymbol(ctx: ListingContext, m: Market): Promise<void> {
     ctx.fills.addAll(page.map((t) => t.fill));
     const last = page[page.length - 1];
     if (!last || page.length < BINANCE_PAGE || last.fill.timestamp >= to) break;
-    // Strictly increasing ids, or a misbehaving server could loop us forever.
-    if (last.id < fromId) break;
+    // Strictly increasing ids, or a misbehaving server could loop us forever; a full page
+    // that does not pass `fromId` is no end of the history either: refused, never signed.
+    if (last.id < fromId) throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'binance-cursor');
     fromId = last.id + 1;
   }
 }
