@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { base64ToBytes } from '../../src/protocol/encoding.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
 import { verifyConsistency, verifyInclusion } from '../../src/protocol/log/merkle.js';
+import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const expired = (): LogEntry => ({
@@ -106,5 +107,26 @@ describe('log routes under hostile parameters', () => {
         verifyInclusion(index, at, base64ToBytes(body.leaf_hash), b64s(body.proof), tree.root(at)),
       );
     }
+  });
+
+  it("a cosigned checkpoint past this instance's tree (leaves it cannot read yet): 503, not a 500", async () => {
+    const { verification } = await verifiedAttestation(ts);
+    const res = await submit(ts.service.app, verification.enclavePubkey!, uniqueCredentials('w'));
+    assert.equal(res.statusCode, 200, res.body);
+    const sid = res.json().session_id as string;
+    // A checkpoint with a witness cosignature, stored (as by another member) beyond the leaves
+    // this instance can read: its sync fails, its tree stays where it is.
+    const beyond = ts.service.log.tree().size + 5;
+    await ts.service.db.query(
+      'INSERT INTO log_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3)',
+      [beyond, Buffer.alloc(32).toString('base64'), 'not yet readable\n'],
+    );
+    await ts.service.db.query(
+      'INSERT INTO log_cosignatures (tree_size, witness, line) VALUES ($1, $2, $3)',
+      [beyond, 'witness.test/w', '— witness.test/w AAAA'],
+    );
+    const answer = await get(`/api/logs/${sid}?witnessed=true`);
+    assert.equal(answer.statusCode, 503, answer.body);
+    assert.equal(answer.json().error.code, 'LOG_UNAVAILABLE');
   });
 });
