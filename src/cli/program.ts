@@ -624,16 +624,20 @@ function addLog(program: Command): void {
       log
         .command('verify')
         .description(
-          "verify the signed checkpoint; with --session, that session's entries and their inclusion; with --entries, re-hash every entry",
+          "verify the signed checkpoint; with --session, that session's entries and their inclusion; with --entries, re-hash every entry (and, with --session, require every entry of the session in its listing)",
         )
         .option('--session <id>', "prove this session's entries")
-        .option('--entries', 're-hash every served entry against the checkpoint', false),
+        .option(
+          '--entries',
+          're-hash every served entry against the checkpoint (with --session: none of the session left out)',
+          false,
+        ),
     ).action(
       action(async (o: LogOptions & { session?: string; entries: boolean }) => {
         const client = await logClient(o, false);
         const print = printer(o.json);
         const checkpoint = await client.checkpoint();
-        if (o.entries) {
+        if (o.entries && !o.session) {
           await client.auditEntries(checkpoint);
           print(
             checkpoint,
@@ -648,11 +652,13 @@ function addLog(program: Command): void {
           );
           return;
         }
-        const { entries, checkpoint: cp } = await client.sessionEntries(o.session);
+        const { entries, checkpoint: cp } = await client.sessionEntries(o.session, {
+          complete: o.entries,
+        });
         print(
           { checkpoint: cp, entries },
           [
-            `${entries.length} entries included in checkpoint ${cp.size}:`,
+            `${entries.length} entries included in checkpoint ${cp.size}${o.entries ? ' (every entry re-hashed: none of this session left out)' : ''}:`,
             ...entries.map((e) => `  #${e.index} ${e.text}`),
           ].join('\n'),
         );

@@ -90,7 +90,10 @@ export async function verifyAggregatesFile(
       summary,
     };
   }
-  const proof = await fetchAggregatesLogProof(i.url, index);
+  // Under a witness policy, the proof is asked for in the latest cosigned checkpoint.
+  const proof = await fetchAggregatesLogProof(i.url, index, fetch, {
+    witnessed: (i.logTrust.witnessThreshold ?? 0) > 0,
+  });
   const inc = verifyAggregatesInclusion(signed, proof, i.logTrust);
   reasons.push(...inc.reasons);
   return {

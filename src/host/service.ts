@@ -229,7 +229,8 @@ async function buildService(
   enclave.onReady((call) => auth.initEnclave(call));
   const wallets = createWalletService({ enclave, repo: createWalletRepository(db), log });
   enclave.onReady((call) => wallets.initEnclave(call));
-  enclave.onReady(() => cluster.flushLog(log));
+  // Not a ready hook: the log appends through enclave calls, which go through only once ready.
+  enclave.onStarted(() => cluster.flushLog(log));
   enclave.onReady((call) => cluster.advertise(call));
   const guard = createAuthGuard({
     verifier,

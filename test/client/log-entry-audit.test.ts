@@ -10,6 +10,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { LogClient, LogMonitor } from '../../src/client/index.js';
 import { bytesToBase64, utf8 } from '../../src/protocol/encoding.js';
 import { formatCheckpoint } from '../../src/protocol/log/checkpoint.js';
+import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { leafHash, MerkleTree } from '../../src/protocol/log/merkle.js';
 import { signNote } from '../../src/protocol/log/note.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
@@ -25,9 +26,9 @@ function fakeLog() {
   const tree = new MerkleTree();
   let note = '';
   const log = {
-    async append(n: number) {
+    async append(n: number, subject?: string) {
       for (let i = 0; i < n; i++) {
-        const text = `{"subject":"s${texts.length}","time":1,"type":"credential.expired","v":1}`;
+        const text = `{"subject":"${subject ?? `s${texts.length}`}","time":1,"type":"credential.expired","v":1}`;
         texts.push(text);
         tree.append(leafHash(utf8.encode(text)));
       }
@@ -64,8 +65,22 @@ function fakeLog() {
         const to = Number(u.searchParams.get('to'));
         return json({ proof: tree.consistencyProof(from, to).map(bytesToBase64) });
       }
+      if (u.pathname.startsWith('/api/logs/')) {
+        // A session's entries with inclusion proofs, as the host chooses to list them.
+        const subject = sessionLogSubject(decodeURIComponent(u.pathname.slice(10)));
+        const size = tree.size;
+        const listed = texts
+          .map((entry, index) => ({ index, entry }))
+          .filter((e) => e.entry.includes(`"subject":"${subject}"`) && !log.hide.has(e.index))
+          .map((e) => ({ ...e, proof: tree.inclusionProof(e.index, size).map(bytesToBase64) }));
+        const entries = log.twice ? [...listed, listed[0]!] : listed;
+        return json({ checkpoint: { checkpoint: note }, entries });
+      }
       return { ok: false, status: 404, json: async () => ({}) };
     },
+    /** Session entries the host leaves out of `/api/logs/:id`; and whether it lists one twice. */
+    hide: new Set<number>(),
+    twice: false,
   };
   return log;
 }
@@ -143,5 +158,60 @@ describe('re-hashing served entries', () => {
       forged,
     ).poll();
     assert.match(report.alarm ?? '', /entry text altered \(entry 0 /);
+  });
+});
+
+describe("a session's entries: what the host leaves out or repeats", () => {
+  const sid = '00000000-0000-4000-8000-000000000000';
+  const setup = async () => {
+    const log = fakeLog();
+    await log.append(3);
+    await log.append(1, sessionLogSubject(sid));
+    await log.append(1200);
+    await log.append(2, sessionLogSubject(sid));
+    await log.append(4);
+    return { log, client: new LogClient('http://log.test', trust, log.fetch) };
+  };
+
+  it('every entry of the session, proven: listed as logged, and with complete after a full re-hash', async () => {
+    const { client } = await setup();
+    const listed = await client.sessionEntries(sid);
+    assert.deepEqual(
+      listed.entries.map((e) => e.index),
+      [3, 1204, 1205],
+    );
+    const complete = await client.sessionEntries(sid, { complete: true });
+    assert.deepEqual(
+      complete.entries.map((e) => e.index),
+      [3, 1204, 1205],
+    );
+  });
+
+  it('an entry listed twice is refused', async () => {
+    const { log, client } = await setup();
+    log.twice = true;
+    await assert.rejects(client.sessionEntries(sid), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'LOG_INVALID');
+      assert.match(err.message, /entry 3 is served twice or out of order/);
+      return true;
+    });
+  });
+
+  it('a logged entry left out of the listing: the proofs of the rest verify; complete names it', async () => {
+    const { log, client } = await setup();
+    log.hide.add(1204);
+    // What is served is included: the listing alone cannot tell.
+    assert.deepEqual(
+      (await client.sessionEntries(sid)).entries.map((e) => e.index),
+      [3, 1205],
+    );
+    await assert.rejects(
+      client.sessionEntries(sid, { complete: true }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'LOG_INVALID');
+        assert.match(err.message, /the log left out entry 1204 of this session/);
+        return true;
+      },
+    );
   });
 });

@@ -15,7 +15,7 @@ import { HANDLERS } from '../../src/enclave/methods/index.js';
 import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createLogService, type LogService } from '../../src/host/log/log-service.js';
-import { createLogStore } from '../../src/host/log/log-store.js';
+import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
 import { base64ToBytes, bytesToBase64, hexToBytes, utf8 } from '../../src/protocol/encoding.js';
 import { parseCheckpoint, verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
@@ -63,10 +63,10 @@ describe('transparency log: two writers on one database', () => {
   let logB: LogService;
   let logKey: { name: string; publicKey: Uint8Array };
 
-  const service = (db: Db, t: TestEnclave) =>
+  const service = (db: Db, t: TestEnclave, store: LogStore = createLogStore(db)) =>
     createLogService({
       db,
-      store: createLogStore(db),
+      store,
       enclave: { call: caller(t) },
       logger: silent,
       batchIntervalMs: 2,
@@ -268,5 +268,46 @@ describe('transparency log: two writers on one database', () => {
     await refused({ checkpoint: foreign.checkpoint, frontier: [], proof: [] });
     assert.equal(state.checkpoint(), before, 'nothing changed in the enclave');
     assert.equal(state.size, size);
+  });
+  it("a read route's sync that read an older head never moves the served checkpoint back past a commit", async () => {
+    // A third member (same keyring), whose plain reads of leaves (a read route's sync, not a
+    // batch's read under the head lock) wait at a gate once it is armed.
+    const c = testEnclave();
+    Object.assign(c.state, { keyrings: a.state.keyrings });
+    c.state.phase = a.state.phase;
+    const store = createLogStore(dbs[0]!);
+    let gate: Promise<void> | null = null;
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const logC = service(dbs[0]!, c, {
+      ...store,
+      async entries(start, end, q) {
+        if (!q && gate) {
+          reached();
+          await gate;
+        }
+        return store.entries(start, end, q);
+      },
+    });
+    await logC.load();
+    await logC.initEnclave(caller(c));
+    // Another member appends: the stored head is now past C's.
+    await logA.commit({ work: async () => ({ result: 'a', entries: [entry()] }) });
+    let release!: () => void;
+    gate = new Promise<void>((r) => (release = r));
+    // A read route's sync reads that head, then waits for its leaves ...
+    const syncing = logC.sync();
+    await atGate;
+    // ... while C commits a batch of its own over it (its reads under the lock pass the gate).
+    const mine = await logC.commit({ work: async () => ({ result: 'c', entries: [entry()] }) });
+    assert.equal(logC.latest()!.size, mine.checkpoint.size);
+    release();
+    await syncing;
+    assert.equal(
+      logC.latest()!.size,
+      mine.checkpoint.size,
+      'the checkpoint C serves did not go back to the head its sync read first',
+    );
+    assert.equal(logC.latest()!.note, mine.checkpoint.note);
   });
 });

@@ -241,8 +241,20 @@ describe(
       async () => {
         const plain = execFileSync('age', ['-d', '-i', identityFiles[1]!, shareFiles[1]!]);
         const share = ShareFileSchema.parse(JSON.parse(plain.toString('utf8')));
+        // The database refuses every new checkpoint while the restore completes: the first
+        // append of the restore's entries fails, and they must still be logged afterwards.
+        const { rows: top } = await b.service.db.query<{ n: string }>(
+          'SELECT max(tree_size) AS n FROM log_checkpoints',
+        );
+        await b.service.db.query(
+          `ALTER TABLE log_checkpoints ADD CONSTRAINT test_refuse CHECK (tree_size <= ${Number(top[0]!.n)})`,
+        );
         const two = await submitShareFile({ url: urlB, share, manifest, trust: [b.vendorKey] });
         assert.equal(two.have, 2);
+        // The append of the restore's entries failed once (refused, or never sent).
+        while (!b.logs.some((l) => /log batch (not stored|failed)/.test(l)))
+          await new Promise((r) => setTimeout(r, 50));
+        await b.service.db.query('ALTER TABLE log_checkpoints DROP CONSTRAINT test_refuse');
         for (;;) {
           if ((await inject(b, 'GET', '/readyz')).statusCode === 200) break;
           await new Promise((r) => setTimeout(r, 50));
@@ -305,6 +317,20 @@ describe(
         assert.deepEqual(
           rows.map((r) => r.type),
           ['cluster.genesis', 'cluster.share_accepted', 'cluster.share_accepted'],
+        );
+        // ... and in the transparency log, although their first append failed (B is ready only
+        // once its ready hooks, the restore's append among them, are done).
+        const { rows: leaves } = await b.service.db.query<{ type: string }>(
+          "SELECT event_type AS type FROM merkle_logs WHERE event_type LIKE 'cluster.%' ORDER BY leaf_index",
+        );
+        assert.deepEqual(
+          leaves.map((r) => r.type),
+          [
+            'cluster.genesis',
+            'cluster.share_accepted',
+            'cluster.share_accepted',
+            'cluster.restored',
+          ],
         );
 
         // Neither the root nor a share is in any table, log line or file of either instance.

@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 import {
   LogClient,
   LogMonitor,
+  fetchAggregatesLogProof,
+  verifyEntryInclusion,
   verifyLogCheckpoint,
   type LogTrust,
 } from '../../src/client/index.js';
@@ -466,6 +468,20 @@ describe('witness cosignatures (C2SP tlog-witness)', () => {
     const client = new LogClient(address, trust);
     const { entries } = await client.sessionEntries(sid);
     assert.equal(entries[0]!.entry.type, 'credential.submitted');
+  });
+
+  it('a proof fetched for a verifier with a witness policy is in the latest cosigned checkpoint', async () => {
+    const address = `http://127.0.0.1:${(ts.service.app.server.address() as AddressInfo).port}`;
+    const cosigned = witness.state.get(logKey!.name)!.size;
+    // The newest checkpoint is not cosigned yet (as on any busy log).
+    await submitOne();
+    assert.ok(ts.service.log.latest()!.size > cosigned);
+    // What `cloister verify aggregates --witness …` fetches for the result at leaf 0.
+    const proof = await fetchAggregatesLogProof(address, 0, fetch, { witnessed: true });
+    const v = verifyLogCheckpoint(proof.checkpoint, trust);
+    assert.ok(v.valid, v.valid ? '' : v.reasons.join('; '));
+    assert.equal(v.checkpoint.size, cosigned);
+    assert.ok(verifyEntryInclusion(proof.entry, 0, proof.proof, v.checkpoint));
   });
 
   it('a rolled-back log gets no cosignature, and a monitor raises the alarm', async () => {

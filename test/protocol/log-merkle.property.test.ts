@@ -356,6 +356,47 @@ describe('merkle: tampered consistency proofs fail', () => {
   });
 });
 
+describe('merkle: sizes past 2^32 leaves', () => {
+  // Trees larger than 2^32 leaves, by their subtree hashes: the first 2^32 leaves only ever
+  // appear as the hash of their one complete subtree (A), the next ones as leaves. Sizes whose
+  // low 32 bits look like a power of two (2^32 + 1, 2^32 + 2, ...) are not powers of two.
+  const K = 2 ** 32;
+  const A = H(Buffer.from('the first 2^32 leaves'));
+  const tail = Array.from({ length: 64 }, (_, i) => leafOf(data(i)));
+  const mthAt = (lo: number, hi: number): Uint8Array => {
+    if (lo === 0 && hi === K) return A;
+    if (hi - lo === 1) return tail[lo - K]!;
+    const k = splitK(hi - lo);
+    return node(mthAt(lo, lo + k), mthAt(lo + k, hi));
+  };
+  /** SUBPROOF(m, D[lo:hi], b) over those hashes. */
+  const subproofAt = (m: number, lo: number, hi: number, b: boolean): Uint8Array[] => {
+    if (m === hi - lo) return b ? [] : [mthAt(lo, hi)];
+    const k = splitK(hi - lo);
+    return m <= k
+      ? [...subproofAt(m, lo, lo + k, b), mthAt(lo + k, hi)]
+      : [...subproofAt(m - k, lo + k, hi, false), mthAt(lo, lo + k)];
+  };
+
+  it('a consistency proof from 2^32 + j verifies: a power of two by value, not by its low 32 bits', () => {
+    for (const j of [1, 2, 3, 4, 5, 8]) {
+      for (const t of [1, 2, 3, 7, 20]) {
+        const [m, n] = [K + j, K + j + t];
+        const proof = subproofAt(m, 0, n, true);
+        assert.ok(verifyConsistency(m, n, mthAt(0, m), mthAt(0, n), proof), `${m} -> ${n}`);
+        assert.equal(verifyConsistency(m, n, mthAt(0, m), mthAt(0, n), [A, ...proof]), false);
+      }
+      // The compact range a signer keeps agrees with those roots.
+      const range = CompactRange.fromState(K, [A]);
+      for (let i = 0; i < j; i++) range.append(tail[i]!);
+      assert.equal(hex(range.root()), hex(mthAt(0, K + j)));
+    }
+    // From 2^32 itself (a power of two: its root is left out of the proof).
+    const proof = subproofAt(K, 0, K + 3, true);
+    assert.ok(verifyConsistency(K, K + 3, A, mthAt(0, K + 3), proof));
+  });
+});
+
 describe('merkle: CompactRange', () => {
   it('appending leaf by leaf gives the MerkleTree root and right edge at every size', () => {
     fc.assert(

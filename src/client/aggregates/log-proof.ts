@@ -1,7 +1,9 @@
 /**
  * Fetches what `verifyAggregatesInclusion` needs from a running service: the latest signed
- * checkpoint, the leaf at `index`, and its inclusion proof in exactly that checkpoint's tree.
- * Nothing fetched is trusted; the verifier checks every piece against the attested log key.
+ * checkpoint (with `witnessed`, the latest one witnesses cosigned: a verifier with a witness
+ * policy needs that one, the newest is usually not cosigned yet), the leaf at `index`, and its
+ * inclusion proof in exactly that checkpoint's tree. Nothing fetched is trusted; the verifier
+ * checks every piece against the attested log key.
  */
 import type { AggregatesLogProof } from './verify.js';
 
@@ -15,13 +17,14 @@ export async function fetchAggregatesLogProof(
   baseUrl: string,
   index: number,
   fetchImpl: typeof fetch = fetch,
+  opts: { witnessed?: boolean } = {},
 ): Promise<AggregatesLogProof> {
   if (!Number.isSafeInteger(index) || index < 0) throw new RangeError('index: not a leaf index');
   const base = baseUrl.replace(/\/+$/, '');
   // The checkpoint first: the proof is then asked for in that tree, so the two always match.
   const cp = await getJson<{ size: number; checkpoint: string }>(
     fetchImpl,
-    `${base}/api/log/checkpoint`,
+    `${base}/api/log/checkpoint${opts.witnessed ? '?witnessed=true' : ''}`,
   );
   const [entries, proof] = await Promise.all([
     getJson<{ entries: { index: number; entry: string }[] }>(

@@ -78,9 +78,16 @@ export class LogClient {
     return v.checkpoint;
   }
 
-  /** A session's entries, each proven included in the (verified) checkpoint served with them. */
+  /**
+   * A session's entries, each proven included in the (verified) checkpoint served with them, in
+   * strictly increasing index order (an entry served twice is refused). That proves what is
+   * served, not that nothing was left out: with `complete`, every entry up to the checkpoint is
+   * also re-hashed (`auditEntries`) and every one of this session's is required in the answer
+   * (up to the route's page of LOG_PAGE_MAX entries), else `LOG_INVALID`.
+   */
   async sessionEntries(
     sessionId: string,
+    opts: { complete?: boolean } = {},
   ): Promise<{ checkpoint: VerifiedCheckpoint; entries: VerifiedEntry[] }> {
     const body = await this.get<{
       checkpoint: { checkpoint: string };
@@ -88,16 +95,41 @@ export class LogClient {
     }>(`/api/logs/${encodeURIComponent(sessionId)}${this.witnessed}`);
     const checkpoint = this.verified(body.checkpoint?.checkpoint);
     const subject = sessionLogSubject(sessionId);
+    let previous = -1;
     const entries = (body.entries ?? []).map((e) => {
       if (!verifyEntryInclusion(e.entry, e.index, e.proof, checkpoint)) {
         throw new ClientError('LOG_INVALID', `entry ${e.index} is not included in the checkpoint`);
       }
+      if (e.index <= previous) {
+        throw new ClientError('LOG_INVALID', `entry ${e.index} is served twice or out of order`);
+      }
+      previous = e.index;
       const parsed = LogEntrySchema.safeParse(JSON.parse(e.entry));
       if (!parsed.success || parsed.data.subject !== subject) {
         throw new ClientError('LOG_INVALID', `entry ${e.index} is not an entry of this session`);
       }
       return { index: e.index, text: e.entry, entry: parsed.data };
     });
+    if (opts.complete) {
+      const served = new Set(entries.map((e) => e.index));
+      // The route lists at most one page: past a full page, later entries are not owed.
+      const owedUpTo = entries.length >= ENTRIES_PAGE ? previous : Infinity;
+      const missing: number[] = [];
+      await this.auditEntries(checkpoint, undefined, (index, text) => {
+        if (index > owedUpTo || served.has(index) || !text.includes(subject)) return;
+        try {
+          if ((JSON.parse(text) as { subject?: unknown }).subject === subject) missing.push(index);
+        } catch {
+          // Not JSON: not an entry the enclave hashed, so the audit's root check refuses it.
+        }
+      });
+      if (missing.length > 0) {
+        throw new ClientError(
+          'LOG_INVALID',
+          `the log left out entry ${missing[0]} of this session`,
+        );
+      }
+    }
     return { checkpoint, entries };
   }
 
@@ -111,6 +143,8 @@ export class LogClient {
   async auditEntries(
     checkpoint: Pick<VerifiedCheckpoint, 'size' | 'rootHash'>,
     from: EntryAudit = { size: 0, frontier: [] },
+    /** Sees each re-hashed entry; what it learns holds only if the audit then succeeds. */
+    onEntry?: (index: number, text: string) => void,
   ): Promise<EntryAudit> {
     const range = CompactRange.fromState(from.size, from.frontier.map(base64ToBytes));
     // The served leaf_hash is not trusted; it only names the entry that differs, if one does.
@@ -133,6 +167,7 @@ export class LogClient {
           throw new ClientError('LOG_INVALID', `log served a malformed entry at ${range.size}`);
         }
         const leaf = leafHashOfText(e.entry);
+        onEntry?.(range.size, e.entry);
         if (differs === null && e.leaf_hash !== bytesToBase64(leaf)) differs = range.size;
         range.append(leaf);
       }

@@ -272,12 +272,23 @@ export function createClusterService(deps: {
       });
     },
 
-    /** Once the log runs: append what happened while it could not (ready hook, after the log). */
+    /**
+     * Once the log runs: append what happened while it could not. A started hook of the
+     * supervisor (`onStarted`), not a ready hook: the append goes through enclave calls, which
+     * are refused until the ready hooks are done. Entries that could not be stored are kept: the
+     * hook then fails the enclave start, which the supervisor retries, so the instance is never
+     * ready with a restore whose entries are not in the log (fail closed).
+     */
     async flushLog(log: Pick<LogService, 'commit'>): Promise<void> {
       if (pendingEntries.length === 0) return;
       const entries = pendingEntries;
       pendingEntries = [];
-      await log.commit({ work: async () => ({ result: undefined, entries }) });
+      try {
+        await log.commit({ work: async () => ({ result: undefined, entries }) });
+      } catch (err) {
+        pendingEntries = [...entries, ...pendingEntries];
+        throw err;
+      }
     },
 
     async quote(nonce?: string) {

@@ -67,6 +67,14 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   let bringingUp: Promise<void> | null = null;
   /** Run on every (re)start after the keyring is ready and before routes may use the enclave. */
   const readyHooks: ((call: EnclaveRpcClient['call']) => Promise<void>)[] = [];
+  /**
+   * Run on every (re)start once calls go through (after the ready hooks), before the enclave
+   * counts as ready (`isReady`, /readyz): work that needs the enclave through the services, such
+   * as appending to the log. One that throws fails the start, which is retried.
+   */
+  const startedHooks: (() => Promise<void>)[] = [];
+  /** This start's started hooks are done (isReady waits for them). */
+  let started = false;
   /** Watchdog: the heartbeat awaiting its answer, heartbeats missed and calls timed out in a row. */
   let heartbeat: Promise<unknown> | null = null;
   let missed = 0;
@@ -117,6 +125,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   }
 
   async function bringUp(): Promise<void> {
+    started = false;
     if (!config.enclave.socket) await spawnEnclave();
     const c = await EnclaveRpcClient.connect(socketPath, config.enclave.callTimeoutMs);
     client = c;
@@ -128,7 +137,6 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     // The hooks handed over the keyring: its generation is the enclave's now.
     generation = (await c.call('enclave.status', {})).generation ?? 0;
     ready = true;
-    backoffMs = MIN_BACKOFF_MS;
     heartbeat = null;
     missed = 0;
     timeouts = 0;
@@ -146,6 +154,9 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
             },
       ),
     );
+    for (const hook of startedHooks) await hook();
+    started = true;
+    backoffMs = MIN_BACKOFF_MS;
   }
 
   function onEnclaveLost(): void {
@@ -270,7 +281,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       watchdog.start();
     },
     /** Ready: started, connected, and not missing heartbeats. */
-    isReady: () => ready && client !== null && client.isOpen && missed === 0,
+    isReady: () => ready && started && client !== null && client.isOpen && missed === 0,
     retryAfterSeconds: () => Math.max(1, Math.ceil(backoffMs / 1000)),
     generation: () => generation,
     measurement: () => measurement,
@@ -300,6 +311,10 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
      */
     onReady(hook: (call: EnclaveRpcClient['call']) => Promise<void>): void {
       readyHooks.push(hook);
+    },
+    /** Registers a step run at every start once enclave calls go through (`startedHooks`). */
+    onStarted(hook: () => Promise<void>): void {
+      startedHooks.push(hook);
     },
     /** Drops the enclave (kills a spawned one) so that it restarts from durable state. */
     restart(): void {

@@ -247,7 +247,11 @@ export function createLogService(deps: LogServiceDeps) {
     if (bytesToBase64(tree.root(head.size)) !== head.rootHash) {
       throw new HostError('LOG_UNAVAILABLE');
     }
-    latest = head;
+    // Only forward: a plain read (a read route's sync) that read its head before the awaits
+    // above may resume after a batch of this instance committed a larger one. Taking the older
+    // head then would serve a checkpoint smaller than one already served (a monitor's "log
+    // shrank" alarm on an honest log).
+    if (!latest || head.size > latest.size) latest = head;
   }
 
   /** What the enclave needs to move from its checkpoint to `latest` (null: it is there). */

@@ -72,6 +72,12 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 const isSize = (n: number) => Number.isSafeInteger(n) && n >= 0;
+/**
+ * Is the size n ≥ 1 a power of two? By value: JavaScript's bitwise operators see only the low 32
+ * bits, so `n & (n - 1)` calls 2^32 + 1 a power of two (and past 2^32 leaves a valid consistency
+ * proof would be refused, a node not stored would be looked up).
+ */
+const isPowerOfTwo = (n: number) => n >= 1 && 2 ** Math.floor(Math.log2(n)) === n;
 const is32 = (h: Uint8Array | undefined) => h instanceof Uint8Array && h.length === 32;
 
 /** RFC 9162 §2.1.3.2. Never throws: any malformed input is simply not a valid proof. */
@@ -122,7 +128,7 @@ export function verifyConsistency(
   if (size1 === size2) return proof.length === 0 && equal(root1, root2);
   if (proof.length === 0 || !proof.every(is32) || !is32(root1) || !is32(root2)) return false;
   // If size1 is a power of two, the proof omits the old root; put it back.
-  const path = (size1 & (size1 - 1)) === 0 ? [root1, ...proof] : [...proof];
+  const path = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
   let fn = size1 - 1;
   let sn = size2 - 1;
   while (fn % 2 === 1) {
@@ -293,7 +299,7 @@ export class MerkleTree {
     const n = hi - lo;
     if (n === 0) return EMPTY_ROOT;
     // Complete and aligned: stored.
-    if ((n & (n - 1)) === 0 && lo % n === 0) {
+    if (isPowerOfTwo(n) && lo % n === 0) {
       const k = Math.log2(n);
       return this.levels[k]!.get(lo / n);
     }

@@ -178,6 +178,7 @@ export function logRoutes(deps: {
               entries: z.array(EntrySchema.extend({ proof: z.array(B64Hash) })),
             }),
             404: ErrorResponseSchema,
+            503: ErrorResponseSchema,
           },
         },
       },
@@ -190,6 +191,12 @@ export function logRoutes(deps: {
         );
         const checkpoint = await latest(req.query.witnessed === 'true');
         const tree = deps.log.tree();
+        if (checkpoint.size > tree.size) {
+          // A cosigned checkpoint past this instance's tree (another member committed it since
+          // the sync above): read its leaves; if they cannot be read, no proof can be given.
+          await deps.log.sync();
+          if (checkpoint.size > tree.size) throw new HostError('LOG_UNAVAILABLE');
+        }
         const visible = rows.filter((r) => r.index < checkpoint.size);
         if (visible.length === 0) throw new HostError('SESSION_NOT_FOUND');
         return {
