@@ -7,11 +7,14 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { z } from 'zod';
 import {
   CryptoHelper,
   EXCHANGES,
   LogClient,
   LogMonitor,
+  aggregatesRequestMismatches,
+  type AggregatesPayload,
   type Exchange,
   type LogTrust,
 } from '../client/index.js';
@@ -463,11 +466,18 @@ function isoDate(value: string, option: string): string {
 }
 
 /** The job answer of POST /enclave/request_aggregates and GET /enclave/aggregates/jobs/:id. */
-interface JobAnswer {
-  status: string;
-  job_id: string;
-  status_url?: string;
-  progress?: Record<string, unknown>;
+const JobAnswerSchema = z.looseObject({
+  status: z.enum(['queued', 'running', 'done', 'cancelled']),
+  // A UUID: it names the saved file and the route polled, so no path of the service's choosing.
+  job_id: z.uuid(),
+  progress: z.record(z.string().regex(/^[a-z_]{1,40}$/), z.number()).optional(),
+});
+type JobAnswer = z.infer<typeof JobAnswerSchema>;
+
+function jobAnswer(answer: unknown): JobAnswer {
+  const parsed = JobAnswerSchema.safeParse(answer);
+  if (!parsed.success) fail('the service answered the aggregates request with no job');
+  return parsed.data;
 }
 
 /**
@@ -524,24 +534,30 @@ function addReport(program: Command): void {
           const v = await attested(o, 'attestation refused, nothing requested');
           if (!v.signingKeys) fail('attestation refused: no signing keys');
           const url = baseUrl(o);
-          let answer = (await requestJson(`${url}/enclave/request_aggregates`, {
-            method: 'POST',
-            auth: true,
-            body,
-          })) as JobAnswer;
+          const requestedAt = Math.floor(Date.now() / 1000);
+          let answer = jobAnswer(
+            await requestJson(`${url}/enclave/request_aggregates`, {
+              method: 'POST',
+              auth: true,
+              body,
+            }),
+          );
+          const jobId = answer.job_id;
           while (answer.status !== 'done') {
-            const p = answer.progress ?? {};
-            const said = Object.entries(p)
-              .map(([k, n]) => `${String(n)} ${k.replace(/_/g, ' ')}`)
+            if (answer.status === 'cancelled')
+              fail(`job ${jobId} was cancelled (its session was revoked): nothing was signed`);
+            const said = Object.entries(answer.progress ?? {})
+              .map(([k, n]) => `${n} ${k.replace(/_/g, ' ')}`)
               .join(', ');
-            process.stderr.write(`cloister: job ${answer.job_id} ${answer.status} ${said}\n`);
+            process.stderr.write(`cloister: job ${jobId} ${answer.status} ${said}\n`);
             await new Promise((r) => setTimeout(r, 1000));
-            answer = (await requestJson(
-              `${url}${answer.status_url ?? `/enclave/aggregates/jobs/${answer.job_id}`}`,
-              { auth: true },
-            )) as JobAnswer;
+            // The job's own route, from its id: never a URL the service names.
+            answer = jobAnswer(
+              await requestJson(`${url}/enclave/aggregates/jobs/${jobId}`, { auth: true }),
+            );
+            if (answer.job_id !== jobId) fail(`the service answered for job ${answer.job_id}`);
           }
-          const file = o.out ?? `report-${answer.job_id}.json`;
+          const file = o.out ?? `report-${jobId}.json`;
           writeFileSync(file, `${JSON.stringify(answer, null, 2)}\n`);
           const out = await verifyAggregatesFile({
             file,
@@ -553,6 +569,20 @@ function addReport(program: Command): void {
             ...(o.audience ? { expectedAudience: o.audience } : {}),
             ...(o.nonce ? { expectedNonce: o.nonce } : {}),
           });
+          // A genuine result of another session, window or run verifies too: is it this one?
+          if (out.valid)
+            out.reasons.push(
+              ...aggregatesRequestMismatches(out.payload as AggregatesPayload, {
+                sessionId: o.session,
+                ...(body.from ? { from: body.from } : {}),
+                ...(body.to ? { to: body.to } : {}),
+                ...(o.currency ? { reportingCurrency: o.currency } : {}),
+                ...(o.audience ? { audience: o.audience } : {}),
+                ...(o.nonce ? { nonce: o.nonce } : {}),
+                requestedAt,
+              }),
+            );
+          out.valid = out.reasons.length === 0;
           if (!out.valid) {
             if (o.json) printer(true)({ file, ...out });
             fail(
