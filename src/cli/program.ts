@@ -47,7 +47,7 @@ import {
 } from './credentials.js';
 import { patientFetch, retryDelayMs } from './http.js';
 import { requestJson } from './http.js';
-import { UsageError, fail, formatDate, human, printer } from './output.js';
+import { UsageError, fail, formatDate, human, printer, warn } from './output.js';
 import { attest, trustedVendorKeys, type TrustOptions } from './trust.js';
 import { verifyAggregatesFile } from './verify-aggregates.js';
 import { runWallet, type WalletOptions } from './wallet.js';
@@ -232,7 +232,7 @@ function addAttest(program: Command): void {
               ...(o.kind ? { kind: o.kind } : {}),
               ...(o.collateral ? { collateralPath: o.collateral } : {}),
             });
-            process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+            printer(true)(out);
             if (!out.result.ok)
               fail(
                 `evidence refused:\n  ${out.result.reasons.map((r) => `${r.code}: ${r.message}`).join('\n  ')}`,
@@ -348,8 +348,8 @@ function addAccount(program: Command): void {
           await requestJson(`${url}/auth/logout`, { method: 'POST', auth: true });
         } catch (err) {
           ended = false;
-          process.stderr.write(
-            `cloister: the service did not end the session (${(err as Error).message}); forgetting it here\n`,
+          warn(
+            `the service did not end the session (${(err as Error).message}); forgetting it here`,
           );
         }
         forgetLogin(url);
@@ -720,8 +720,8 @@ function addLog(program: Command): void {
           } catch (err) {
             // Network trouble is not evidence of misbehaviour: wait and look again.
             const wait = retryDelayMs(++failures);
-            process.stderr.write(
-              `cloister: log check failed (${(err as Error).message}); next try in ${Math.round(wait / 1000)} s\n`,
+            warn(
+              `log check failed (${(err as Error).message}); next try in ${Math.round(wait / 1000)} s`,
             );
             await new Promise((r) => setTimeout(r, wait));
             continue;
