@@ -164,12 +164,21 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
     assert.equal(submit.code, 0, submit.stderr);
     const second = (JSON.parse(submit.stdout) as { session_id: string }).session_id;
     let answer = saved;
+    const JOB = '6f1d2c3b-0a9e-4d8c-b7a6-5e4f3d2c1b0a';
+    const progress = { requests: 1, fills: 0, rate_limit_waits: 0, rate_limit_wait_ms: 0 };
+    const polled = JSON.stringify({ status: 'cancelled', job_id: JOB, progress });
+    const seen: string[] = [];
     const proxy: Server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        seen.push(req.url ?? '');
         if (req.method === 'POST' && req.url === '/enclave/request_aggregates') {
           res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+          return;
+        }
+        if (req.url === `/enclave/aggregates/jobs/${JOB}`) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(polled);
           return;
         }
         void fetch(`${url}${req.url}`, { method: req.method }).then(async (r) => {
@@ -217,6 +226,20 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
       });
       assert.equal(path.code, 1);
       assert.match(path.stderr, /answered the aggregates request with no job/);
+
+      // The job is polled at its own route, whatever `status_url` says; a cancelled job ends it.
+      answer = JSON.stringify({
+        status: 'running',
+        job_id: JOB,
+        progress,
+        status_url: '/elsewhere',
+      });
+      const cancelled = await cli(['report', '--session', sessionId, ...host, ...trust], {
+        CLOISTER_URL: via,
+      });
+      assert.equal(cancelled.code, 1);
+      assert.match(cancelled.stderr, /job [0-9a-f-]+ was cancelled/);
+      assert.ok(!seen.includes('/elsewhere'));
     } finally {
       await new Promise((r) => proxy.close(r));
     }
