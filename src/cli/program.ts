@@ -18,6 +18,7 @@ import {
   type Exchange,
   type LogTrust,
 } from '../client/index.js';
+import { answerJson } from '../client/service-call.js';
 import { bytesToBase64 } from '../protocol/encoding.js';
 import { parseVerifierKey } from '../protocol/log/note.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
@@ -273,8 +274,8 @@ async function pendingRecovery(
       headers: { authorization: `Bearer ${accessToken}` },
     });
     if (!res.ok) return null;
-    const body = (await res.json()) as { pending?: { unlock_at?: unknown } | null };
-    return typeof body.pending?.unlock_at === 'string'
+    const body = (await answerJson(res)) as { pending?: { unlock_at?: unknown } | null } | null;
+    return typeof body?.pending?.unlock_at === 'string'
       ? { unlock_at: body.pending.unlock_at }
       : null;
   } catch {
