@@ -5,7 +5,7 @@
  * CLOISTER_URL and CLOISTER_ACCESS_TOKEN (or the login `cloister login` stored).
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import {
@@ -559,7 +559,19 @@ function addReport(program: Command): void {
             if (answer.job_id !== jobId) fail(`the service answered for job ${answer.job_id}`);
           }
           const file = o.out ?? `report-${jobId}.json`;
-          writeFileSync(file, `${JSON.stringify(answer, null, 2)}\n`);
+          // The saved result is meant to be shared ("check it anywhere"); the salt that opens
+          // its account commitment is not: it goes to a file of its own, readable by the owner.
+          const { account_opening: opening, ...shareable } = answer as JobAnswer & {
+            account_opening?: unknown;
+          };
+          writeFileSync(file, `${JSON.stringify(shareable, null, 2)}\n`);
+          const openingFile = `${file}.account-opening.json`;
+          if (opening !== undefined) {
+            writeFileSync(openingFile, `${JSON.stringify({ account_opening: opening })}\n`, {
+              mode: 0o600,
+            });
+            chmodSync(openingFile, 0o600);
+          }
           const out = await verifyAggregatesFile({
             file,
             url,
@@ -592,7 +604,7 @@ function addReport(program: Command): void {
           }
           printer(o.json)(
             { file, job_id: answer.job_id, ...out },
-            `report verified: ${out.summary}; logged at index ${out.index}; saved to ${file} (check it anywhere with cloister verify aggregates ${file})`,
+            `report verified: ${out.summary}; logged at index ${out.index}; saved to ${file} (check it anywhere with cloister verify aggregates ${file})${opening === undefined ? '' : `; the salt that opens its account commitment is in ${openingFile}: give it only to a verifier who should learn the exchange account`}`,
           );
         },
       ),

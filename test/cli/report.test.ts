@@ -5,7 +5,7 @@
  * transit is refused; `sessions` lists metadata and never a key.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +121,15 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
       aggregates_signed: { payload: { trades: number; nonce: string; pnl: number } };
     };
     assert.equal(saved.status, 'done');
+    // The shareable file holds no salt: it is beside it, readable by the owner only.
+    assert.equal('account_opening' in saved, false);
+    const openingFile = `${file}.account-opening.json`;
+    assert.equal(statSync(openingFile).mode & 0o777, 0o600);
+    const opening = JSON.parse(readFileSync(openingFile, 'utf8')) as {
+      account_opening: { salt: string };
+    };
+    assert.match(opening.account_opening.salt, /^[A-Za-z0-9+/]{43}=$/);
+    assert.match(r.stdout, /account-opening\.json: give it only to a verifier/);
     assert.equal(saved.aggregates_signed.payload.nonce, NONCE);
     assert.ok(saved.aggregates_signed.payload.trades > 0);
 
