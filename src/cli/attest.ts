@@ -35,24 +35,15 @@ import { computeReportData } from '../protocol/attestation/report-data.js';
 import {
   AttestationResponseSchema,
   type AttestationResponse,
-  type PlatformName,
 } from '../protocol/attestation/response.js';
 import { base64ToBytes, bytesToHex } from '../protocol/encoding.js';
+import { PLATFORM_EVIDENCE } from '../client/verify/verify-attestation.js';
 import { requestJson } from './http.js';
 
 /** A usage or input error: exit code 2, message printed as is. */
 export class AttestUsageError extends Error {
   override readonly name = 'AttestUsageError';
 }
-
-/** The response's `platform` names the evidence kind verifyEvidence expects. */
-const KIND_OF_PLATFORM: Readonly<Record<PlatformName, EvidenceKind>> = Object.freeze({
-  simulated: 'simulated',
-  sgx: 'sgx-dcap',
-  tdx: 'tdx',
-  'sev-snp': 'sev-snp',
-  nitro: 'nitro',
-});
 
 const hex = z.string().regex(/^(?:[0-9a-fA-F]{2})+$/, { message: 'must be hex' });
 const PolicyFileSchema = z
@@ -152,7 +143,7 @@ interface Loaded {
 }
 
 function fromResponse(response: AttestationResponse): Evidence {
-  return { kind: KIND_OF_PLATFORM[response.platform], quote: base64ToBytes(response.quote) };
+  return { kind: PLATFORM_EVIDENCE[response.platform].kind, quote: base64ToBytes(response.quote) };
 }
 
 async function loadFromUrl(target: string): Promise<Loaded> {
@@ -220,7 +211,10 @@ export async function attestVerify(opts: {
   if (!response) return { result: await verifyEvidence(loaded.evidence, policy) };
   // The evidence must bind exactly these keys and this nonce: make that part of the policy.
   const bound = bytesToHex(computeReportData(response));
-  const extra: { code: 'REPORT_DATA_MISMATCH' | 'NONCE_MISMATCH'; message: string }[] = [];
+  const extra: {
+    code: 'REPORT_DATA_MISMATCH' | 'NONCE_MISMATCH' | 'MEASUREMENT_NOT_ACCEPTED';
+    message: string;
+  }[] = [];
   if (response.report_data !== bound)
     extra.push({
       code: 'REPORT_DATA_MISMATCH',
@@ -237,6 +231,12 @@ export async function attestVerify(opts: {
   if (loaded.nonce !== undefined && response.nonce !== loaded.nonce)
     extra.push({ code: 'NONCE_MISMATCH', message: 'the service did not bind the nonce sent' });
   const result = await verifyEvidence(loaded.evidence, { ...policy, expectedReportData: bound });
+  // image_hash is outside the report data: the binding printed below must not carry a claim.
+  if (result.measurements[PLATFORM_EVIDENCE[response.platform].measurement] !== response.image_hash)
+    extra.push({
+      code: 'MEASUREMENT_NOT_ACCEPTED',
+      message: 'response image_hash is not the evidence measurement',
+    });
   const merged: EvidenceResult = {
     ...result,
     ok: result.ok && extra.length === 0,

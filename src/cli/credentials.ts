@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { answerJson } from '../client/service-call.js';
 
 const StoreSchema = z.record(
   z.string(),
@@ -99,7 +100,7 @@ export async function accessToken(url: string): Promise<string | undefined> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ refresh_token: login.refresh_token }),
   });
-  const body = (await res.json().catch(() => ({}))) as { error?: { code?: string } };
+  const body = ((await answerJson(res)) ?? {}) as { error?: { code?: string } };
   if (!res.ok) {
     if (res.status === 401) forgetLogin(key);
     throw new Error(

@@ -1,4 +1,5 @@
 /** The CLI's HTTP calls: JSON in, JSON out, the service's error body turned into a message. */
+import { answerText } from '../client/service-call.js';
 import { accessToken } from './credentials.js';
 
 export async function requestJson(
@@ -15,7 +16,7 @@ export async function requestJson(
     },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
-  const text = await res.text();
+  const text = await answerText(res);
   let json: unknown;
   try {
     json = JSON.parse(text);

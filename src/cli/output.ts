@@ -14,13 +14,36 @@ const FLAG_FOR: [RegExp, string][] = [
   [/witnessThreshold/g, '--witness-threshold'],
 ];
 
+/**
+ * Text as the terminal may show it: control characters (escape sequences, carriage returns,
+ * C1 codes) replaced by U+FFFD, new lines and tabs kept. Much of what the CLI prints comes from
+ * the service (error messages, fields); a host must not be able to rewrite the screen with it,
+ * say to print "report verified" over a refusal.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
+}
+
+/** JSON text with DEL and the C1 codes (which JSON.stringify leaves raw) as \u escapes. */
+function terminalSafeJson(json: string): string {
+  return json.replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function inCliWords(message: string): string {
-  return FLAG_FOR.reduce((m, [re, flag]) => m.replace(re, flag), message);
+  return terminalSafe(FLAG_FOR.reduce((m, [re, flag]) => m.replace(re, flag), message));
+}
+
+/** Writes `cloister: <message>` on stderr (flags named as the CLI spells them). */
+export function warn(message: string): void {
+  process.stderr.write(`cloister: ${inCliWords(message)}\n`);
 }
 
 /** Prints `cloister: <message>` (flags named as the CLI spells them) and exits. */
 export function fail(message: string, code = 1): never {
-  process.stderr.write(`cloister: ${inCliWords(message)}\n`);
+  warn(message);
   process.exit(code);
 }
 
@@ -73,5 +96,7 @@ export function human(value: unknown, indent = '', key = ''): string {
 /** Prints `obj` as JSON with --json, else `text` (or the human rendering of `obj`). */
 export function printer(json: boolean) {
   return (obj: unknown, text?: string) =>
-    process.stdout.write(`${json ? JSON.stringify(obj, null, 2) : (text ?? human(obj))}\n`);
+    process.stdout.write(
+      `${json ? terminalSafeJson(JSON.stringify(obj, null, 2)) : terminalSafe(text ?? human(obj))}\n`,
+    );
 }

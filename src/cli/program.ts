@@ -5,16 +5,20 @@
  * CLOISTER_URL and CLOISTER_ACCESS_TOKEN (or the login `cloister login` stored).
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { z } from 'zod';
 import {
   CryptoHelper,
   EXCHANGES,
   LogClient,
   LogMonitor,
+  aggregatesRequestMismatches,
+  type AggregatesPayload,
   type Exchange,
   type LogTrust,
 } from '../client/index.js';
+import { answerJson } from '../client/service-call.js';
 import { bytesToBase64 } from '../protocol/encoding.js';
 import { parseVerifierKey } from '../protocol/log/note.js';
 import { AttestUsageError, attestMeasure, attestVerify } from './attest.js';
@@ -44,7 +48,7 @@ import {
 } from './credentials.js';
 import { patientFetch, retryDelayMs } from './http.js';
 import { requestJson } from './http.js';
-import { UsageError, fail, formatDate, human, printer } from './output.js';
+import { UsageError, fail, formatDate, human, printer, warn } from './output.js';
 import { attest, trustedVendorKeys, type TrustOptions } from './trust.js';
 import { verifyAggregatesFile } from './verify-aggregates.js';
 import { runWallet, type WalletOptions } from './wallet.js';
@@ -229,7 +233,7 @@ function addAttest(program: Command): void {
               ...(o.kind ? { kind: o.kind } : {}),
               ...(o.collateral ? { collateralPath: o.collateral } : {}),
             });
-            process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+            printer(true)(out);
             if (!out.result.ok)
               fail(
                 `evidence refused:\n  ${out.result.reasons.map((r) => `${r.code}: ${r.message}`).join('\n  ')}`,
@@ -270,8 +274,8 @@ async function pendingRecovery(
       headers: { authorization: `Bearer ${accessToken}` },
     });
     if (!res.ok) return null;
-    const body = (await res.json()) as { pending?: { unlock_at?: unknown } | null };
-    return typeof body.pending?.unlock_at === 'string'
+    const body = (await answerJson(res)) as { pending?: { unlock_at?: unknown } | null } | null;
+    return typeof body?.pending?.unlock_at === 'string'
       ? { unlock_at: body.pending.unlock_at }
       : null;
   } catch {
@@ -345,8 +349,8 @@ function addAccount(program: Command): void {
           await requestJson(`${url}/auth/logout`, { method: 'POST', auth: true });
         } catch (err) {
           ended = false;
-          process.stderr.write(
-            `cloister: the service did not end the session (${(err as Error).message}); forgetting it here\n`,
+          warn(
+            `the service did not end the session (${(err as Error).message}); forgetting it here`,
           );
         }
         forgetLogin(url);
@@ -463,11 +467,18 @@ function isoDate(value: string, option: string): string {
 }
 
 /** The job answer of POST /enclave/request_aggregates and GET /enclave/aggregates/jobs/:id. */
-interface JobAnswer {
-  status: string;
-  job_id: string;
-  status_url?: string;
-  progress?: Record<string, unknown>;
+const JobAnswerSchema = z.looseObject({
+  status: z.enum(['queued', 'running', 'done', 'cancelled']),
+  // A UUID: it names the saved file and the route polled, so no path of the service's choosing.
+  job_id: z.uuid(),
+  progress: z.record(z.string().regex(/^[a-z_]{1,40}$/), z.number()).optional(),
+});
+type JobAnswer = z.infer<typeof JobAnswerSchema>;
+
+function jobAnswer(answer: unknown): JobAnswer {
+  const parsed = JobAnswerSchema.safeParse(answer);
+  if (!parsed.success) fail('the service answered the aggregates request with no job');
+  return parsed.data;
 }
 
 /**
@@ -524,25 +535,43 @@ function addReport(program: Command): void {
           const v = await attested(o, 'attestation refused, nothing requested');
           if (!v.signingKeys) fail('attestation refused: no signing keys');
           const url = baseUrl(o);
-          let answer = (await requestJson(`${url}/enclave/request_aggregates`, {
-            method: 'POST',
-            auth: true,
-            body,
-          })) as JobAnswer;
+          const requestedAt = Math.floor(Date.now() / 1000);
+          let answer = jobAnswer(
+            await requestJson(`${url}/enclave/request_aggregates`, {
+              method: 'POST',
+              auth: true,
+              body,
+            }),
+          );
+          const jobId = answer.job_id;
           while (answer.status !== 'done') {
-            const p = answer.progress ?? {};
-            const said = Object.entries(p)
-              .map(([k, n]) => `${String(n)} ${k.replace(/_/g, ' ')}`)
+            if (answer.status === 'cancelled')
+              fail(`job ${jobId} was cancelled (its session was revoked): nothing was signed`);
+            const said = Object.entries(answer.progress ?? {})
+              .map(([k, n]) => `${n} ${k.replace(/_/g, ' ')}`)
               .join(', ');
-            process.stderr.write(`cloister: job ${answer.job_id} ${answer.status} ${said}\n`);
+            process.stderr.write(`cloister: job ${jobId} ${answer.status} ${said}\n`);
             await new Promise((r) => setTimeout(r, 1000));
-            answer = (await requestJson(
-              `${url}${answer.status_url ?? `/enclave/aggregates/jobs/${answer.job_id}`}`,
-              { auth: true },
-            )) as JobAnswer;
+            // The job's own route, from its id: never a URL the service names.
+            answer = jobAnswer(
+              await requestJson(`${url}/enclave/aggregates/jobs/${jobId}`, { auth: true }),
+            );
+            if (answer.job_id !== jobId) fail(`the service answered for job ${answer.job_id}`);
           }
-          const file = o.out ?? `report-${answer.job_id}.json`;
-          writeFileSync(file, `${JSON.stringify(answer, null, 2)}\n`);
+          const file = o.out ?? `report-${jobId}.json`;
+          // The saved result is meant to be shared ("check it anywhere"); the salt that opens
+          // its account commitment is not: it goes to a file of its own, readable by the owner.
+          const { account_opening: opening, ...shareable } = answer as JobAnswer & {
+            account_opening?: unknown;
+          };
+          writeFileSync(file, `${JSON.stringify(shareable, null, 2)}\n`);
+          const openingFile = `${file}.account-opening.json`;
+          if (opening !== undefined) {
+            writeFileSync(openingFile, `${JSON.stringify({ account_opening: opening })}\n`, {
+              mode: 0o600,
+            });
+            chmodSync(openingFile, 0o600);
+          }
           const out = await verifyAggregatesFile({
             file,
             url,
@@ -553,6 +582,20 @@ function addReport(program: Command): void {
             ...(o.audience ? { expectedAudience: o.audience } : {}),
             ...(o.nonce ? { expectedNonce: o.nonce } : {}),
           });
+          // A genuine result of another session, window or run verifies too: is it this one?
+          if (out.valid)
+            out.reasons.push(
+              ...aggregatesRequestMismatches(out.payload as AggregatesPayload, {
+                sessionId: o.session,
+                ...(body.from ? { from: body.from } : {}),
+                ...(body.to ? { to: body.to } : {}),
+                ...(o.currency ? { reportingCurrency: o.currency } : {}),
+                ...(o.audience ? { audience: o.audience } : {}),
+                ...(o.nonce ? { nonce: o.nonce } : {}),
+                requestedAt,
+              }),
+            );
+          out.valid = out.reasons.length === 0;
           if (!out.valid) {
             if (o.json) printer(true)({ file, ...out });
             fail(
@@ -561,7 +604,7 @@ function addReport(program: Command): void {
           }
           printer(o.json)(
             { file, job_id: answer.job_id, ...out },
-            `report verified: ${out.summary}; logged at index ${out.index}; saved to ${file} (check it anywhere with cloister verify aggregates ${file})`,
+            `report verified: ${out.summary}; logged at index ${out.index}; saved to ${file} (check it anywhere with cloister verify aggregates ${file})${opening === undefined ? '' : `; the salt that opens its account commitment is in ${openingFile}: give it only to a verifier who should learn the exchange account`}`,
           );
         },
       ),
@@ -696,8 +739,8 @@ function addLog(program: Command): void {
           } catch (err) {
             // Network trouble is not evidence of misbehaviour: wait and look again.
             const wait = retryDelayMs(++failures);
-            process.stderr.write(
-              `cloister: log check failed (${(err as Error).message}); next try in ${Math.round(wait / 1000)} s\n`,
+            warn(
+              `log check failed (${(err as Error).message}); next try in ${Math.round(wait / 1000)} s`,
             );
             await new Promise((r) => setTimeout(r, wait));
             continue;

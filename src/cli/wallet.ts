@@ -28,7 +28,7 @@ import {
   type WalletShares,
 } from '../client/index.js';
 import { readShareFile, writeShareFile } from './share-file.js';
-import { inCliWords, printer } from './output.js';
+import { printer, warn } from './output.js';
 import { attest } from './trust.js';
 
 class Usage extends Error {}
@@ -212,14 +212,14 @@ export async function runWallet(
     }
   } catch (err) {
     if (err instanceof Usage) {
-      process.stderr.write(`cloister: ${inCliWords((err as Error).message)}\n`);
+      warn((err as Error).message);
       return 2;
     }
     const msg =
       err instanceof WalletApiError
         ? `${err.code}${err.details ? ` ${JSON.stringify(err.details)}` : ''}`
         : (err as Error).message;
-    process.stderr.write(`cloister: ${inCliWords(msg)}\n`);
+    warn(msg);
     return 1;
   }
 }

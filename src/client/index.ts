@@ -65,6 +65,9 @@ export {
   subjectIsUser,
   coverageWarning,
   summarizeAggregates,
+  aggregatesRequestMismatches,
+  COMPUTED_AT_SKEW_SECONDS,
+  type AggregatesRequest,
 } from './aggregates/binding.js';
 export {
   aggregatesDigest,

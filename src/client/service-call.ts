@@ -27,6 +27,60 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The largest answer the SDK (and the CLI) reads from the service: 16 MiB, far above any honest
+ * answer (a page of 1000 log entries is about 1 MiB). A hostile host could otherwise answer
+ * gigabytes that are buffered whole and parsed (out of memory: a crash, not an error).
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** An answer body: a fetch Response, or the parts of one a custom fetch provides. */
+export interface AnswerBody {
+  body?: ReadableStream<Uint8Array> | null;
+  headers?: { get(name: string): string | null };
+}
+
+/** The body as text, refused (ClientError HTTP_ERROR) once it passes `max` bytes. */
+export async function answerText(res: AnswerBody, max = MAX_ANSWER_BYTES): Promise<string> {
+  const tooLarge = () =>
+    new ClientError('HTTP_ERROR', `the service's answer is larger than ${max} bytes`);
+  if (Number(res.headers?.get('content-length') ?? 0) > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** The body as JSON (null when it is not JSON), within MAX_ANSWER_BYTES. */
+export async function answerJson(res: AnswerBody): Promise<unknown> {
+  const text = await answerText(res);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
 export async function callService<T>(
   opts: ServiceCallOptions,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
@@ -43,7 +97,7 @@ export async function callService<T>(
     },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+  const json = (await answerJson(res)) as Record<string, unknown> | null;
   if (!res.ok) {
     const e = (json?.['error'] ?? {}) as {
       code?: string;

@@ -5,6 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { EvidencePolicy } from '../../src/client/index.js';
+import { computeReportData } from '../../src/protocol/attestation/report-data.js';
+import { bytesToBase64 } from '../../src/protocol/encoding.js';
+import { okpThumbprint } from '../../src/protocol/key-id.js';
 
 const DIR = fileURLToPath(new URL('../vectors/data/attestation/', import.meta.url));
 
@@ -12,6 +15,44 @@ export const bytes = (path: string): Uint8Array => new Uint8Array(readFileSync(D
 export const text = (path: string): string => readFileSync(DIR + path, 'utf8');
 export const json = (path: string): Record<string, unknown> =>
   JSON.parse(text(path)) as Record<string, unknown>;
+
+/**
+ * An attestation response around recorded evidence, over fixed keys and `nonce`: the samples'
+ * report data were made by other software, so no key set hashes to them (binding refused).
+ */
+export function responseAround(
+  platform: string,
+  quote: Uint8Array,
+  imageHash: string,
+  nonce: string,
+) {
+  const body = {
+    enclave_pubkey: bytesToBase64(new Uint8Array(32).fill(9)),
+    key_id: okpThumbprint('X25519', new Uint8Array(32).fill(9)),
+    signing_keys: {
+      results: bytesToBase64(new Uint8Array(32).fill(1)),
+      log: bytesToBase64(new Uint8Array(32).fill(2)),
+    },
+    nonce,
+  };
+  return {
+    ...body,
+    quote: bytesToBase64(quote),
+    image_hash: imageHash,
+    platform,
+    report_data: Buffer.from(computeReportData(body)).toString('hex'),
+  };
+}
+
+/** CryptoHelper.verifyAttestation options for a DCAP sample: its time, Intel's root, its collateral. */
+export function dcapOptions(s: DcapSample, nonce: string) {
+  return {
+    nonce,
+    now: s.now,
+    pinnedRoots: { intelSgxRootCa: ROOTS.intel },
+    collateral: json(s.collateral),
+  };
+}
 
 /** PEM blocks of a file, as DER. */
 export function pemBlocks(path: string): Uint8Array[] {

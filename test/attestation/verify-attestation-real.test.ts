@@ -7,46 +7,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CryptoHelper } from '../../src/client/index.js';
-import { bytesToBase64 } from '../../src/protocol/encoding.js';
-import { okpThumbprint } from '../../src/protocol/key-id.js';
-import { computeReportData } from '../../src/protocol/attestation/report-data.js';
-import { DCAP_SAMPLES, ROOTS, bytes, json } from './samples.js';
+import { DCAP_SAMPLES, ROOTS, bytes, dcapOptions, json, responseAround } from './samples.js';
 
 const NONCE = 'client-chosen-nonce-0001';
-
-function response(platform: string, quote: Uint8Array, imageHash: string) {
-  const enclave_pubkey = bytesToBase64(new Uint8Array(32).fill(9));
-  const body = {
-    enclave_pubkey,
-    key_id: okpThumbprint('X25519', new Uint8Array(32).fill(9)),
-    signing_keys: {
-      results: bytesToBase64(new Uint8Array(32).fill(1)),
-      log: bytesToBase64(new Uint8Array(32).fill(2)),
-    },
-    nonce: NONCE,
-  };
-  return {
-    ...body,
-    quote: bytesToBase64(quote),
-    image_hash: imageHash,
-    platform,
-    report_data: Buffer.from(computeReportData(body)).toString('hex'),
-  };
-}
 
 describe('verifyAttestation with real platform evidence', () => {
   it('TDX v4: the evidence verifies; only the report-data binding is refused', async () => {
     const s = DCAP_SAMPLES[1]!;
-    const v = await CryptoHelper.verifyAttestation(
-      response('tdx', bytes(s.quote), s.primary),
-      s.primary,
-      {
-        nonce: NONCE,
-        now: s.now,
-        pinnedRoots: { intelSgxRootCa: ROOTS.intel },
-        collateral: json(s.collateral),
-      },
-    );
+    const options = dcapOptions(s, NONCE);
+    const quote = responseAround('tdx', bytes(s.quote), s.primary, NONCE);
+    // On TDX an expected measurement pins MRTD and RTMR0–2 (test/client/tdx-measurement-pins).
+    const m = (await CryptoHelper.verifyAttestation(quote, s.primary, options)).claims!.evidence
+      .measurements;
+    const pin = `mrtd=${m.mrtd},rtmr0=${m.rtmr0},rtmr1=${m.rtmr1},rtmr2=${m.rtmr2}`;
+    const v = await CryptoHelper.verifyAttestation(quote, pin, options);
     assert.deepEqual(v.reasons, [
       'evidence: report data does not bind the returned keys and nonce',
     ]);
@@ -59,7 +33,7 @@ describe('verifyAttestation with real platform evidence', () => {
   it('SGX v3: without collateral or a pinned root, the evidence itself is refused', async () => {
     const s = DCAP_SAMPLES[0]!;
     const v = await CryptoHelper.verifyAttestation(
-      response('sgx', bytes(s.quote), s.primary),
+      responseAround('sgx', bytes(s.quote), s.primary, NONCE),
       s.primary,
       {
         nonce: NONCE,
@@ -76,7 +50,7 @@ describe('verifyAttestation with real platform evidence', () => {
   it('without the caller nonce, evidence with no signed time is not fresh', async () => {
     const s = DCAP_SAMPLES[1]!;
     const v = await CryptoHelper.verifyAttestation(
-      response('tdx', bytes(s.quote), s.primary),
+      responseAround('tdx', bytes(s.quote), s.primary, NONCE),
       s.primary,
       {
         now: s.now,

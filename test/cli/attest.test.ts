@@ -184,6 +184,16 @@ describe('cloister attest verify: a service URL', () => {
     assert.match(r.stderr, /REPORT_DATA_MISMATCH/);
   });
 
+  it('client attack review: refuses a response whose image_hash is not the evidence measurement', async () => {
+    // image_hash is not in the report data: printed under `binding`, it must be the attested one.
+    tamper = (body) => {
+      body.image_hash = 'ab'.repeat(48);
+    };
+    const r = await cli('attest', 'verify', url, '--policy', policy());
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /MEASUREMENT_NOT_ACCEPTED: response image_hash is not the evidence/);
+  });
+
   it('refuses a response that does not echo the nonce sent', async () => {
     tamper = (body) => {
       body.nonce = 'AAAAAAAAAAAAAAAAAAAAAA';

@@ -5,11 +5,13 @@
  * transit is refused; `sessions` lists metadata and never a key.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeExchange, type FakeExchange } from '../../devtools/fake-exchange/index.js';
+import { aggregatesRequestMismatches, type AggregatesPayload } from '../../src/client/index.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { runCli } from './run.js';
 
@@ -119,6 +121,15 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
       aggregates_signed: { payload: { trades: number; nonce: string; pnl: number } };
     };
     assert.equal(saved.status, 'done');
+    // The shareable file holds no salt: it is beside it, readable by the owner only.
+    assert.equal('account_opening' in saved, false);
+    const openingFile = `${file}.account-opening.json`;
+    assert.equal(statSync(openingFile).mode & 0o777, 0o600);
+    const opening = JSON.parse(readFileSync(openingFile, 'utf8')) as {
+      account_opening: { salt: string };
+    };
+    assert.match(opening.account_opening.salt, /^[A-Za-z0-9+/]{43}=$/);
+    assert.match(r.stdout, /account-opening\.json: give it only to a verifier/);
     assert.equal(saved.aggregates_signed.payload.nonce, NONCE);
     assert.ok(saved.aggregates_signed.payload.trades > 0);
 
@@ -149,6 +160,117 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
     ]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /aggregates refused/);
+  });
+
+  it('client attack review: a genuine result of another request is refused', async () => {
+    // The host relays the job's answer: here it answers every request with the result of the
+    // test above (session 1, its window, audience and nonce), genuine and logged.
+    const saved = readFileSync(join(dir, 'result.json'), 'utf8');
+    const submit = await cli(['submit', ...trust, '--exchange', 'binance', '--json'], {
+      CLOISTER_API_KEY: API_KEY,
+      CLOISTER_API_SECRET: API_SECRET,
+    });
+    assert.equal(submit.code, 0, submit.stderr);
+    const second = (JSON.parse(submit.stdout) as { session_id: string }).session_id;
+    let answer = saved;
+    const JOB = '6f1d2c3b-0a9e-4d8c-b7a6-5e4f3d2c1b0a';
+    const progress = { requests: 1, fills: 0, rate_limit_waits: 0, rate_limit_wait_ms: 0 };
+    const polled = JSON.stringify({ status: 'cancelled', job_id: JOB, progress });
+    const seen: string[] = [];
+    const proxy: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push(req.url ?? '');
+        if (req.method === 'POST' && req.url === '/enclave/request_aggregates') {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+          return;
+        }
+        if (req.url === `/enclave/aggregates/jobs/${JOB}`) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(polled);
+          return;
+        }
+        void fetch(`${url}${req.url}`, { method: req.method }).then(async (r) => {
+          res.writeHead(r.status, { 'content-type': 'application/json' });
+          res.end(Buffer.from(await r.arrayBuffer()));
+        });
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const via = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const host = ['--allow-api-host', new URL(fake.url).host];
+    try {
+      const other = await cli(
+        ['report', '--session', second, '--out', join(dir, 'o.json'), ...host, ...trust],
+        {
+          CLOISTER_URL: via,
+        },
+      );
+      assert.equal(other.code, 1, other.stdout);
+      assert.match(other.stderr, /session: the result is of another session/);
+      assert.doesNotMatch(other.stdout, /report verified/);
+
+      const window = await cli(
+        [
+          'report',
+          '--session',
+          sessionId,
+          '--to',
+          '2026-11-02T00:00:00Z',
+          '--out',
+          join(dir, 'w.json'),
+          ...host,
+          ...trust,
+        ],
+        { CLOISTER_URL: via },
+      );
+      assert.equal(window.code, 1);
+      assert.match(window.stderr, /to: the result ends at another time/);
+      assert.match(window.stderr, /audience: not the audience asked for/);
+
+      // A job id that is a path is refused before it names a file or a route.
+      answer = JSON.stringify({ ...JSON.parse(saved), job_id: '../../escape' });
+      const path = await cli(['report', '--session', sessionId, ...host, ...trust], {
+        CLOISTER_URL: via,
+      });
+      assert.equal(path.code, 1);
+      assert.match(path.stderr, /answered the aggregates request with no job/);
+
+      // The job is polled at its own route, whatever `status_url` says; a cancelled job ends it.
+      answer = JSON.stringify({
+        status: 'running',
+        job_id: JOB,
+        progress,
+        status_url: '/elsewhere',
+      });
+      const cancelled = await cli(['report', '--session', sessionId, ...host, ...trust], {
+        CLOISTER_URL: via,
+      });
+      assert.equal(cancelled.code, 1);
+      assert.match(cancelled.stderr, /job [0-9a-f-]+ was cancelled/);
+      assert.ok(!seen.includes('/elsewhere'));
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+
+    // An earlier run of the very same request: computed before the request was sent.
+    const payload = (JSON.parse(saved) as { aggregates_signed: { payload: AggregatesPayload } })
+      .aggregates_signed.payload;
+    const same = {
+      sessionId,
+      from: '2026-10-02T00:00:00.000Z',
+      to: '2026-11-01T00:00:00.000Z',
+      audience: 'verifier.example',
+      nonce: NONCE,
+    };
+    assert.deepEqual(aggregatesRequestMismatches(payload, same), []);
+    assert.deepEqual(
+      aggregatesRequestMismatches(payload, {
+        ...same,
+        requestedAt: Date.parse(payload.computed_at) / 1000 + 3600,
+      }),
+      ['computed_at: computed before this request (an earlier result)'],
+    );
   });
 
   it('a refused field is named', async () => {

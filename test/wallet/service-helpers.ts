@@ -53,6 +53,54 @@ export function api(ts: TestService, user: User) {
     });
 }
 
+/**
+ * SDK options for `user` whose fetch is routed into the app. `rewrite`, when it returns a body,
+ * replaces the app's answer: the host relaying something else (client attack review).
+ */
+export async function sdkOptions(
+  ts: TestService,
+  user: User,
+  rewrite?: (path: string, status: number, body: string) => unknown,
+) {
+  const key = await enclaveKey(ts);
+  const inject: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const res = await ts.service.app.inject({
+      method: (init?.method ?? 'GET') as 'GET',
+      url: url.pathname,
+      headers: init?.headers as Record<string, string>,
+      ...(init?.body ? { payload: String(init.body) } : {}),
+    });
+    const swapped = rewrite?.(url.pathname, res.statusCode, res.body);
+    return swapped === undefined
+      ? new Response(res.body, { status: res.statusCode })
+      : new Response(JSON.stringify(swapped), { status: res.statusCode });
+  };
+  return {
+    baseUrl: 'http://cloister.test',
+    accessToken: user.token,
+    enclaveKey: { publicKey: key.pub, keyId: key.keyId },
+    fetch: inject,
+  };
+}
+
+/** EIP-712 typed data the wallet tests sign. */
+export const MAIL = {
+  types: {
+    EIP712Domain: [
+      { name: 'name', type: 'string' },
+      { name: 'chainId', type: 'uint256' },
+    ],
+    Mail: [
+      { name: 'to', type: 'address' },
+      { name: 'contents', type: 'string' },
+    ],
+  },
+  primaryType: 'Mail',
+  domain: { name: 'Cloister', chainId: 1 },
+  message: { to: '0x00000000000000000000000000000000000000aa', contents: 'gm' },
+};
+
 /** A body with `share` sealed (credential envelope) for exactly this body and action. */
 export async function withShare(
   ts: TestService,

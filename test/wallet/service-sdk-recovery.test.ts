@@ -19,9 +19,8 @@ import {
   WalletApiError,
   type WalletClientOptions,
 } from '../../src/client/index.js';
-import { enclaveKey } from '../helpers/security-util.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { independentWallet, newUser } from './service-helpers.js';
+import { independentWallet, newUser, sdkOptions } from './service-helpers.js';
 
 const code = (c: string) => (e: unknown) => e instanceof WalletApiError && e.code === c;
 
@@ -39,24 +38,7 @@ describe('wallet SDK recovery over HTTP (pglite)', { concurrency: false }, () =>
       AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
       WALLET_RECOVERY_DELAY_SECONDS: '1',
     });
-    const user = await newUser(ts);
-    const key = await enclaveKey(ts);
-    const inject: typeof fetch = async (input, init) => {
-      const url = new URL(String(input));
-      const res = await ts.service.app.inject({
-        method: (init?.method ?? 'GET') as 'GET',
-        url: url.pathname,
-        headers: init?.headers as Record<string, string>,
-        ...(init?.body ? { payload: String(init.body) } : {}),
-      });
-      return new Response(res.body, { status: res.statusCode });
-    };
-    opts = {
-      baseUrl: 'http://cloister.test',
-      accessToken: user.token,
-      enclaveKey: { publicKey: key.pub, keyId: key.keyId },
-      fetch: inject,
-    };
+    opts = await sdkOptions(ts, await newUser(ts));
   });
   after(async () => {
     await ts?.stop();

@@ -27,6 +27,7 @@ import {
 } from '../helpers/security-util.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
 import {
+  MAIL,
   api,
   independentWallet,
   newUser,
@@ -37,21 +38,6 @@ import {
   type User,
 } from './service-helpers.js';
 
-const MAIL = {
-  types: {
-    EIP712Domain: [
-      { name: 'name', type: 'string' },
-      { name: 'chainId', type: 'uint256' },
-    ],
-    Mail: [
-      { name: 'to', type: 'address' },
-      { name: 'contents', type: 'string' },
-    ],
-  },
-  primaryType: 'Mail',
-  domain: { name: 'Cloister', chainId: 1 },
-  message: { to: '0x00000000000000000000000000000000000000aa', contents: 'gm' },
-};
 const TO = '0x00000000000000000000000000000000000000bb';
 const tx1559 = (value: string, chainId = 1) => ({
   chainId,

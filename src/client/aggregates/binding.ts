@@ -10,6 +10,7 @@ import {
   type AggregatesPayload,
 } from '../../protocol/aggregates.js';
 import { base64ToBytes, hexToBytes } from '../../protocol/encoding.js';
+import { sessionLogSubject } from '../../protocol/log/entry.js';
 
 /** Constant-time equality of two hex digests of the same length. */
 function sameHex(a: string, b: string): boolean {
@@ -73,4 +74,59 @@ export function summarizeAggregates(payload: AggregatesPayload): string {
     if (payload.audience !== null) parts.push(`addressed to ${payload.audience}`);
   } else parts.push('v1: names no exchange account, subject or audience');
   return parts.join('; ');
+}
+
+/** What the requester asked `POST /enclave/request_aggregates` for (the fields it set). */
+export interface AggregatesRequest {
+  /** The session whose key the enclave used. */
+  sessionId: string;
+  /** Window bounds as sent (ISO 8601); `from` may be moved later by the enclave, never earlier. */
+  from?: string;
+  to?: string;
+  reportingCurrency?: string;
+  /** Sent or not: a result addressed to another audience, or with another nonce, is not this one. */
+  audience?: string;
+  nonce?: string;
+  /** When the request was sent (seconds since the epoch): the result must be computed after. */
+  requestedAt?: number;
+}
+
+/** How far the enclave's clock may lag the requester's when `computed_at` is compared. */
+export const COMPUTED_AT_SKEW_SECONDS = 300;
+
+/**
+ * Why a verified result is not the answer to `request`, or none. The host relays the answer, so
+ * a genuine signed result of another session, window, currency, audience or an older run of the
+ * same request verifies under the results key: only the requester can tell it is not its own.
+ */
+export function aggregatesRequestMismatches(
+  payload: AggregatesPayload,
+  request: AggregatesRequest,
+): string[] {
+  const reasons: string[] = [];
+  const time = (iso: string) => Date.parse(iso);
+  if (payload.session !== sessionLogSubject(request.sessionId))
+    reasons.push('session: the result is of another session');
+  if (request.to !== undefined && time(payload.to) !== time(request.to))
+    reasons.push('to: the result ends at another time than asked');
+  if (request.from !== undefined && !(time(payload.from) >= time(request.from)))
+    reasons.push('from: the result starts before the window asked for');
+  if (
+    request.reportingCurrency !== undefined &&
+    payload.reporting_currency !== request.reportingCurrency
+  )
+    reasons.push('reporting_currency: not the currency asked for');
+  if (payload.version !== AGGREGATES_VERSION_V1) {
+    if (payload.audience !== (request.audience ?? null))
+      reasons.push('audience: not the audience asked for');
+    if (payload.nonce !== (request.nonce ?? null)) reasons.push('nonce: not the nonce asked for');
+  } else if (request.audience !== undefined || request.nonce !== undefined) {
+    reasons.push('version: a v1 result carries no audience or nonce');
+  }
+  if (
+    request.requestedAt !== undefined &&
+    time(payload.computed_at) / 1000 < request.requestedAt - COMPUTED_AT_SKEW_SECONDS
+  )
+    reasons.push('computed_at: computed before this request (an earlier result)');
+  return reasons;
 }

@@ -5,12 +5,13 @@
  * inclusion proof in exactly that checkpoint's tree. Nothing fetched is trusted; the verifier
  * checks every piece against the attested log key.
  */
+import { answerText } from '../service-call.js';
 import type { AggregatesLogProof } from './verify.js';
 
 async function getJson<T>(fetchImpl: typeof fetch, url: string): Promise<T> {
   const res = await fetchImpl(url, { headers: { accept: 'application/json' } });
   if (!res.ok) throw new Error(`GET ${new URL(url).pathname}: HTTP ${res.status}`);
-  return (await res.json()) as T;
+  return JSON.parse(await answerText(res)) as T;
 }
 
 export async function fetchAggregatesLogProof(

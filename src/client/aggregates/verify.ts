@@ -24,6 +24,7 @@ import {
 import { base64ToBytes, bytesToHex } from '../../protocol/encoding.js';
 import { jcs } from '../../protocol/jcs.js';
 import { okpThumbprint } from '../../protocol/key-id.js';
+import { measurementPins } from '../attestation/policy.js';
 import {
   verifyEntryInclusion,
   verifyLogCheckpoint,
@@ -97,7 +98,16 @@ export function verifySignedAggregates(
       `api_host: ${payload.api_host} is not an accepted API host of ${payload.exchange} (see allowedApiHosts)`,
     );
   const expected = trust.expectedMeasurements;
-  if (expected && !expected.includes(payload.measurement))
+  // The payload names the platform's main measurement; a `name=hex,…` entry (a TDX pin of MRTD
+  // and RTMRs) matches when one of its values is it (the evidence checked the rest).
+  if (
+    expected &&
+    !expected.some(
+      (e) =>
+        typeof e === 'string' &&
+        (measurementPins(e, '') ?? []).some(([, hex]) => hex === payload.measurement),
+    )
+  )
     reasons.push('measurement: not one of the expected measurements');
   const v2 = payload.version !== AGGREGATES_VERSION_V1 ? payload : null;
   const wantsV2 =

@@ -77,17 +77,27 @@ function paddedEqual(field: Uint8Array, expected: Uint8Array): boolean {
   return ctEqual(field, padded);
 }
 
-function measurementAccepted(entry: string, claims: Claims): boolean {
+/**
+ * An accepted-measurement entry as `[name, hex]` pairs: a plain hex entry pins the kind's
+ * `primary` measurement; `name=hex[,name=hex...]` pins each named one. Null when malformed.
+ */
+export function measurementPins(entry: string, primary: string): [string, string][] | null {
   const e = entry.trim().toLowerCase();
-  if (!e.includes('=')) return e.length > 0 && claims.measurements[claims.primary] === e;
+  if (!e.includes('=')) return e.length > 0 ? [[primary, e]] : null;
   const pairs = e.split(',').map((p) => p.split('='));
-  return (
-    pairs.length > 0 &&
-    pairs.every(
-      (p) =>
-        p.length === 2 && p[1]!.length > 0 && claims.measurements[p[0]!.trim()] === p[1]!.trim(),
-    )
-  );
+  if (!pairs.every((p) => p.length === 2 && p[0]!.trim().length > 0 && p[1]!.trim().length > 0))
+    return null;
+  return pairs.map((p) => [p[0]!.trim(), p[1]!.trim()]);
+}
+
+/** Does the entry (plain or `name=hex,…`) match every measurement it pins? */
+export function measurementAccepted(
+  entry: string,
+  measurements: Readonly<Record<string, string>>,
+  primary: string,
+): boolean {
+  const pins = typeof entry === 'string' ? measurementPins(entry, primary) : null;
+  return pins !== null && pins.every(([name, hex]) => measurements[name] === hex);
 }
 
 export function checkMeasurement(claims: Claims, policy: EvidencePolicy, reasons: Reasons): void {
@@ -96,7 +106,7 @@ export function checkMeasurement(claims: Claims, policy: EvidencePolicy, reasons
     reasons.add('MEASUREMENT_NOT_ACCEPTED', 'policy: no accepted measurements given');
     return;
   }
-  if (!accepted.some((m) => typeof m === 'string' && measurementAccepted(m, claims))) {
+  if (!accepted.some((m) => measurementAccepted(m, claims.measurements, claims.primary))) {
     reasons.add(
       'MEASUREMENT_NOT_ACCEPTED',
       `${claims.primary} ${claims.measurements[claims.primary] ?? '(none)'} is not accepted`,

@@ -17,6 +17,7 @@ import {
 import { base64ToBytes, utf8 } from '../../protocol/encoding.js';
 import { sealEnvelopeV1, type EnvelopeV1 } from '../../protocol/envelope/v1.js';
 import { noblePrimitives } from '../noble-primitives.js';
+import { answerJson } from '../service-call.js';
 
 export interface PasswordEnvelopeInput {
   /** `link`: POST /auth/methods/link {password}; `change`: POST /auth/password/change. */
@@ -111,5 +112,5 @@ export function jwksIsAttested(jwks: Jwks, attestedKids: readonly string[] | und
 export async function fetchJwks(url: string, fetchImpl: typeof fetch = fetch): Promise<Jwks> {
   const res = await fetchImpl(url, { headers: { accept: 'application/json' } });
   if (!res.ok) throw new Error(`JWKS request failed with status ${res.status}`);
-  return JwksSchema.parse(await res.json());
+  return JwksSchema.parse(await answerJson(res));
 }

@@ -8,6 +8,7 @@ import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { LogEntrySchema, sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import { CompactRange, leafHashOfText } from '../../protocol/log/merkle.js';
 import { ClientError } from '../errors.js';
+import { answerText, type AnswerBody } from '../service-call.js';
 import {
   verifyCheckpointConsistency,
   verifyEntryInclusion,
@@ -16,7 +17,13 @@ import {
   type VerifiedCheckpoint,
 } from './verify-log.js';
 
-type Fetch = (url: string) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+type Fetch = (
+  url: string,
+) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> } & AnswerBody>;
+
+/** A fetch Response is read within MAX_ANSWER_BYTES; a custom fetch's `json()` as it comes. */
+const readJson = async (res: Awaited<ReturnType<Fetch>>): Promise<unknown> =>
+  res.body !== undefined ? JSON.parse(await answerText(res)) : res.json();
 
 export interface VerifiedEntry {
   index: number;
@@ -50,7 +57,7 @@ export class LogClient {
   private async get<T>(path: string): Promise<T> {
     const res = await this.fetchImpl(`${this.base}${path}`);
     if (!res.ok) throw new ClientError('HTTP_ERROR', `GET ${path}: ${res.status}`);
-    return (await res.json()) as T;
+    return (await readJson(res)) as T;
   }
 
   /**
@@ -195,7 +202,7 @@ export class LogClient {
     const res = await this.fetchImpl(`${this.base}${path}`);
     if (res.status === 400) return false;
     if (!res.ok) throw new ClientError('HTTP_ERROR', `GET ${path}: ${res.status}`);
-    const body = (await res.json()) as { proof?: unknown };
+    const body = (await readJson(res)) as { proof?: unknown };
     const proof = Array.isArray(body.proof) ? body.proof.filter((p) => typeof p === 'string') : [];
     return verifyCheckpointConsistency(older, newer, proof);
   }

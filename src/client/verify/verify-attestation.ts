@@ -14,7 +14,12 @@ import { computeReportData } from '../../protocol/attestation/report-data.js';
 import { base64ToBytes, bytesToHex } from '../../protocol/encoding.js';
 import { okpThumbprint } from '../../protocol/key-id.js';
 import type { EvidenceKind } from '../attestation/types.js';
-import { DEFAULT_MAX_AGE_SECONDS, MAX_FUTURE_SKEW_SECONDS } from '../attestation/policy.js';
+import {
+  DEFAULT_MAX_AGE_SECONDS,
+  MAX_FUTURE_SKEW_SECONDS,
+  measurementAccepted,
+  measurementPins,
+} from '../attestation/policy.js';
 import { verifyEvidence } from '../attestation/verify-evidence.js';
 import type { EvidenceClaims, VerificationPolicy } from './types.js';
 
@@ -28,6 +33,12 @@ export const PLATFORM_EVIDENCE: Readonly<
   'sev-snp': { kind: 'sev-snp', measurement: 'measurement' },
   nitro: { kind: 'nitro', measurement: 'pcr0' },
 });
+
+/**
+ * What a TDX entry must pin: MRTD measures only the virtual firmware; the kernel, initrd and
+ * command line (and so the application) are in RTMR0–2 (docs/platforms/tdx.md).
+ */
+export const TDX_REQUIRED_PINS: readonly string[] = ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2'];
 
 /** Codes this module re-checks itself, with its own long-standing messages. */
 const RECHECKED = new Set(['MEASUREMENT_NOT_ACCEPTED', 'REPORT_DATA_MISMATCH']);
@@ -101,10 +112,24 @@ export async function verifyAttestationResponse(
     if (claims.measurement !== r.image_hash)
       reasons.push('evidence: measurement differs from image_hash');
     const expected = policy.expectedMeasurements;
+    // An entry is the platform's measurement, or `name=hex,…` over the evidence's measurements.
+    const matching = (expected ?? []).filter((e) =>
+      measurementAccepted(e, ev.measurements, map.measurement),
+    );
     if (!expected || expected.length === 0) {
       reasons.push('policy: no expected measurement given');
-    } else if (!expected.includes(claims.measurement)) {
+    } else if (matching.length === 0) {
       reasons.push('evidence: measurement is not one of the expected measurements');
+    } else if (
+      r.platform === 'tdx' &&
+      !matching.some((e) => {
+        const pinned = (measurementPins(e, map.measurement) ?? []).map(([name]) => name);
+        return TDX_REQUIRED_PINS.every((name) => pinned.includes(name));
+      })
+    ) {
+      reasons.push(
+        'policy: on TDX an expected measurement must pin mrtd, rtmr0, rtmr1 and rtmr2 (mrtd=…,rtmr0=…,rtmr1=…,rtmr2=…): MRTD alone accepts any OS and application on that firmware',
+      );
     }
     const hex = bytesToHex(reportData);
     if (claims.reportData !== hex || r.report_data !== hex) {

@@ -14,6 +14,7 @@ import { wipe } from '../../protocol/wallet/wipe.js';
 import { encryptWalletShare } from './encrypt-share.js';
 import { newReplyKeyPair } from './open-share.js';
 import { verifyWalletResponse } from './shares.js';
+import { verifySignResult, type SignResult } from './verify-signature.js';
 
 export interface WalletClientOptions {
   /** Service origin, e.g. `https://cloister.example`. */
@@ -159,9 +160,13 @@ export async function addAccount(
     : call(opts, 'POST', path, body);
 }
 
-export type SignResult = { signature: string } | { signed_transaction: string; hash: string };
+export type { SignResult };
 
-/** POST /wallets/:id/sign with any request R (docs/protocol/wallet-shares.md, "Signing"). */
+/**
+ * POST /wallets/:id/sign with any request R (docs/protocol/wallet-shares.md, "Signing"). The
+ * answer is returned only if its signature is by `address` over exactly R (verify-signature.ts);
+ * else WalletError('WALLET_SIGNATURE_MISMATCH').
+ */
 export async function signWithShare(
   opts: WalletClientOptions,
   walletId: string,
@@ -169,14 +174,14 @@ export async function signWithShare(
   address: string,
   request: Record<string, unknown>,
 ): Promise<SignResult> {
-  const { log: _log, ...result } = await sealedCall<SignResult & { log: unknown }>(
+  const answer = await sealedCall<unknown>(
     opts,
     'POST',
     `/wallets/${walletId}/sign`,
     { walletId, share, action: 'sign' },
     { address, request },
   );
-  return result;
+  return verifySignResult(request, address, answer);
 }
 
 /** EIP-191 personal_sign: `message` is text, or `0x…` hex bytes. */

@@ -6,17 +6,10 @@
  * request gives the same signature, as on hardware wallets, and vectors reproduce byte for byte.
  * The caller owns and wipes `privateKey`.
  */
-import { Transaction, eip191Signer, signTyped } from 'micro-eth-signer';
-import { hexToBytes } from '../../protocol/encoding.js';
+import { eip191Signer, signTyped } from 'micro-eth-signer';
 import { WalletError } from '../../protocol/wallet/errors.js';
+import { personalMessageBytes, prepareEthTransaction } from '../../protocol/wallet/eth-request.js';
 import type { EthTransaction } from '../../protocol/wallet/requests.js';
-
-/** "0x" + even-length hex is bytes; anything else is signed as its UTF-8 text. */
-export function personalMessageBytes(message: string): Uint8Array | string {
-  return /^0x(?:[0-9a-fA-F]{2})*$/.test(message)
-    ? hexToBytes(message.slice(2).toLowerCase())
-    : message;
-}
 
 export function signPersonalMessage(
   privateKey: Uint8Array,
@@ -40,33 +33,7 @@ export function signEthTransaction(
   privateKey: Uint8Array,
   tx: EthTransaction,
 ): { signed_transaction: string; hash: string } {
-  const common = {
-    to: tx.to ?? '0x',
-    value: tx.value,
-    data: tx.data,
-    nonce: tx.nonce,
-    chainId: tx.chainId,
-    gasLimit: tx.gas,
-  };
-  let prepared: ReturnType<typeof Transaction.prepare>;
-  try {
-    // strict = false: the library's strict mode adds UI sanity caps (fees < 10000 gwei, value
-    // < 1M ether) that are policy, not validity; our policies and schemas bound those instead.
-    prepared =
-      tx.gasPrice !== undefined
-        ? Transaction.prepare({ type: 'legacy', ...common, gasPrice: tx.gasPrice }, false)
-        : Transaction.prepare(
-            {
-              type: 'eip1559',
-              ...common,
-              maxFeePerGas: tx.maxFeePerGas!,
-              maxPriorityFeePerGas: tx.maxPriorityFeePerGas!,
-            },
-            false,
-          );
-  } catch {
-    throw new WalletError('WALLET_REQUEST_INVALID');
-  }
+  const prepared = prepareEthTransaction(tx);
   const signed = prepared.signBy(privateKey, false);
   return { signed_transaction: signed.toHex({ includeSignature: true }), hash: signed.hash };
 }

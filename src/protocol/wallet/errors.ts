@@ -16,6 +16,8 @@ export type WalletErrorCode =
   | 'WALLET_SEALED_SHARE_INVALID'
   /** A creation response whose addresses, wallet id or generation differ from the shares. */
   | 'WALLET_CREATION_MISMATCH'
+  /** A sign answer whose signature is not by the requested address over the request (client side). */
+  | 'WALLET_SIGNATURE_MISMATCH'
   /** A sign request that is not one of the known types, or an invalid transaction. */
   | 'WALLET_REQUEST_INVALID'
   /** The address is not an account of this wallet. */
@@ -44,6 +46,7 @@ export const WALLET_ERROR_MESSAGES: Record<WalletErrorCode, string> = {
   WALLET_BINDS_MISMATCH: 'the share is bound to another request',
   WALLET_SEALED_SHARE_INVALID: 'the sealed share could not be opened',
   WALLET_CREATION_MISMATCH: 'the creation response does not match its shares',
+  WALLET_SIGNATURE_MISMATCH: 'the signature does not cover the request by this address',
   WALLET_REQUEST_INVALID: 'the signing request is invalid',
   WALLET_ADDRESS_UNKNOWN: 'the address is not an account of this wallet',
   POLICY_DENIED: 'a policy rule refused the request',
