@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Decrypter, armor } from 'age-encryption';
 import { z } from 'zod';
-import { PLATFORM_EVIDENCE } from '../client/verify/verify-attestation.js';
+import { PLATFORM_EVIDENCE, TDX_REQUIRED_PINS } from '../client/verify/verify-attestation.js';
 import { verifyEvidence } from '../client/index.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
@@ -153,6 +153,14 @@ async function evidenceReasons(
   manifest: Manifest,
   o: { trustedSimulatedVendorKeys: string[]; now?: number },
 ): Promise<string[]> {
+  // A manifest entry is a plain measurement: on TDX that is MRTD, the virtual firmware alone,
+  // which any OS and application on it share (they are measured in RTMR0–2). Until a manifest
+  // can pin those, a TDX quote gets no genesis and no share (a guest on that firmware running
+  // the host's own code would otherwise hold the cluster root).
+  if (q.platform === 'tdx')
+    return [
+      `platform: a cluster manifest cannot pin ${TDX_REQUIRED_PINS.join(', ')} yet; MRTD alone accepts any OS and application on that firmware, so TDX clusters are refused`,
+    ];
   const reasons: string[] = [];
   const map = PLATFORM_EVIDENCE[q.platform];
   const ev = await verifyEvidence(

@@ -19,6 +19,7 @@ import {
   type Manifest,
 } from '../../src/protocol/cluster/cluster.js';
 import { bytesToBase64, bytesToHex } from '../../src/protocol/encoding.js';
+import { DCAP_SAMPLES, bytes as sampleBytes } from '../attestation/samples.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cloister-cli-cluster-'));
 const platform = createSimulatedPlatform({ dir, codePath: 'package.json' });
@@ -96,6 +97,37 @@ describe('cloister cluster provide-share: the quote check', () => {
     const noDebug = { ...manifest, platform: { name: 'simulated' as const, allow_debug: false } };
     assert.ok((await check(await quoteFor(noDebug), noDebug)).reasons.length > 0);
   });
+  it('refuses a TDX quote whatever its evidence: a manifest pins MRTD alone, which any OS and application on that firmware share', async () => {
+    // A real TDX quote (recorded), under a TDX manifest listing its MRTD: everything the CLI
+    // checks besides the evidence is made to match. Until now it was refused only by accident
+    // (the CLI hands the evidence check no Intel root); one that did would have compared MRTD
+    // alone, and a guest on the same firmware running the host's own kernel and application
+    // would have got the share.
+    const sample = DCAP_SAMPLES.find((x) => x.kind === 'tdx')!;
+    const tdx: Manifest = {
+      ...manifest,
+      measurements: [sample.primary],
+      platform: { name: 'tdx', allow_debug: false },
+    };
+    const binding = {
+      provisioning_key: bytesToBase64(new Uint8Array(32).fill(5)),
+      cluster_id: tdx.cluster_id,
+      manifest_digest: manifestDigest(tdx),
+      nonce: 'abcdefghijklmnop',
+    };
+    const q = {
+      phase: 'awaiting_quorum',
+      quote: bytesToBase64(sampleBytes(sample.quote)),
+      image_hash: sample.primary,
+      platform: 'tdx',
+      report_data: bytesToHex(provisioningReportData(binding)),
+      ...binding,
+    };
+    assert.deepEqual((await check(q, tdx)).reasons, [
+      'platform: a cluster manifest cannot pin mrtd, rtmr0, rtmr1, rtmr2 yet; MRTD alone accepts any OS and application on that firmware, so TDX clusters are refused',
+    ]);
+  });
+
   it('refuses evidence "signed" by a small-order vendor key, even one a manifest lists', async () => {
     // The identity point as a vendor key: under ZIP-215 rules (R = identity, S = 0) verifies
     // for any document, so a host that slipped it into a manifest's or operator's trusted keys
