@@ -1147,6 +1147,16 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByTestId('checkpoint').waitFor();
     assert.equal(await page.getByTestId('log-unpinned').count(), 0);
     assert.deepEqual(w.errors, []);
+    // Under the page's Trusted Types, markup from a string is refused, not parsed.
+    const sink = await page.evaluate(() => {
+      try {
+        document.createElement('div').innerHTML = '<img src="x">';
+        return 'parsed';
+      } catch (e) {
+        return (e as Error).name;
+      }
+    });
+    assert.equal(sink, 'TypeError');
     await context.close();
   });
 

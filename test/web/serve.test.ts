@@ -54,6 +54,9 @@ describe('web app served by the service', () => {
       "base-uri 'none'",
       "form-action 'none'",
       "frame-ancestors 'none'",
+      // Trusted Types: no string reaches an HTML or script sink (innerHTML, eval, a script's src).
+      "require-trusted-types-for 'script'",
+      "trusted-types 'none'",
     ])
       assert.ok(WEB_CSP.split('; ').includes(directive), directive);
     // The page itself asks for no referrer either (before the header is read, for old browsers).
