@@ -2,7 +2,8 @@
  * The service serves the built web app (src/host/http/routes/web.ts): `/` and each page path
  * answer index.html, assets are served with long caching, every page response carries the web
  * CSP (scripts and styles from 'self' only, nothing inline), the built HTML has no inline script
- * or style for that CSP to block, the API keeps its own `default-src 'none'`, an unknown path is
+ * or style for that CSP to block, pages and assets carry the service's other security headers
+ * (framing, referrer, sniffing, opener), the API keeps its own `default-src 'none'`, an unknown path is
  * still the JSON NOT_FOUND, and without a build the service runs the API alone.
  */
 import assert from 'node:assert/strict';
@@ -29,6 +30,40 @@ describe('web app served by the service', () => {
       assert.equal(res.headers['content-security-policy'], WEB_CSP, url);
       assert.match(res.body, /<div id="app"><\/div>/, url);
     }
+  });
+
+  it("every page and asset also carries the service's other security headers: not framed, no referrer, no sniffing, its own browsing context group", async () => {
+    const assets = readdirSync(join(WEB_ROOT, 'assets')).map((f) => `/assets/${f}`);
+    for (const url of ['/', '/index.html', ...WEB_PAGES, ...assets]) {
+      const res = await ts.service.app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+      assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url);
+      assert.equal(res.headers['referrer-policy'], 'no-referrer', url);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
+      assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', url);
+      assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin', url);
+      assert.match(String(res.headers['strict-transport-security']), /^max-age=31536000/, url);
+      assert.equal(res.headers['content-security-policy'], WEB_CSP, url);
+      // A source map or an asset is never served as something a browser would run as a page.
+      if (url.endsWith('.map')) assert.match(String(res.headers['content-type']), /json/, url);
+    }
+    for (const directive of [
+      "default-src 'none'",
+      "script-src 'self'",
+      "object-src 'none'",
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+      // Trusted Types: no string reaches an HTML or script sink (innerHTML, eval, a script's src).
+      "require-trusted-types-for 'script'",
+      "trusted-types 'none'",
+    ])
+      assert.ok(WEB_CSP.split('; ').includes(directive), directive);
+    // The page itself asks for no referrer either (before the header is read, for old browsers).
+    assert.match(
+      readFileSync(join(WEB_ROOT, 'index.html'), 'utf8'),
+      /<meta name="referrer" content="no-referrer"/,
+    );
   });
 
   it('the built HTML has no inline script or style, and the CSP allows none', () => {

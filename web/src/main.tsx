@@ -3,6 +3,7 @@
  * (trust.ts); the SDK in src/client does all the cryptography. Pages are chosen by path; the
  * service serves index.html for each (src/host/http/routes/web.ts lists the same paths).
  */
+import './no-eval.js';
 import { render } from 'preact';
 import { useEffect, useLayoutEffect } from 'preact/hooks';
 import { account, signOut } from './api.js';

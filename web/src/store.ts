@@ -1,6 +1,7 @@
 /**
  * The app's small shared state (trust, account), with a hook to re-render on change. Pins and
- * the last checkpoint seen live in localStorage; the access token in sessionStorage (this tab).
+ * the last checkpoint seen of each log live in localStorage; the access token in
+ * sessionStorage (this tab).
  */
 import { useEffect, useState } from 'preact/hooks';
 

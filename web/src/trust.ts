@@ -23,8 +23,17 @@ export interface Pins {
 const PINS_KEY = 'cloister.pins.v1';
 const EMPTY: Pins = { measurements: [], clusterId: '', vendorKeys: [], apiHosts: [] };
 
-export const pins = new Store<Pins>({ ...EMPTY, ...readJson(localStorage, PINS_KEY, EMPTY) });
+const storedPins = (): Pins => ({ ...EMPTY, ...readJson(localStorage, PINS_KEY, EMPTY) });
+export const pins = new Store<Pins>(storedPins());
 pins.subscribe(() => writeJson(localStorage, PINS_KEY, pins.get()));
+// Pins saved by another tab of this browser (its Trust page, or storage cleared) hold here from
+// then on, and the enclave is checked again: a tab open since must not go on sealing secrets to
+// a measurement the user has just removed.
+addEventListener('storage', (e) => {
+  if (e.storageArea !== localStorage || (e.key !== null && e.key !== PINS_KEY)) return;
+  pins.set(storedPins());
+  void verifyEnclave();
+});
 
 export interface TrustState {
   /** verified: evidence and pins hold. unpinned: the evidence verifies but no measurement is
@@ -63,10 +72,30 @@ interface Claimed {
   key_id?: string;
 }
 
-/** Fetches fresh evidence (own nonce) and verifies it against the pins; updates `trust`. */
+/** Checks started, and the latest whose state is in `trust` (a late answer must not replace it). */
+let started = 0;
+let shown = 0;
+
+/**
+ * Fetches fresh evidence (own nonce) and verifies it against the pins; updates `trust`. A check
+ * whose pins changed while it ran says nothing about the pins now held: it is run again with
+ * them, so neither the banner nor a caller (requireTrusted) gets a verdict under pins the user
+ * has since replaced. A check that ends after a later one leaves the banner to the later one.
+ */
 export async function verifyEnclave(): Promise<TrustState> {
   const p = pins.get();
-  const previous = trust.get();
+  const seq = ++started;
+  const state = await check(p, trust.get());
+  if (pins.get() !== p) return verifyEnclave();
+  if (seq > shown) {
+    shown = seq;
+    trust.set(state);
+  }
+  return state;
+}
+
+/** One check of fresh evidence against pins `p`; `previous` is the state shown until now. */
+async function check(p: Pins, previous: TrustState): Promise<TrustState> {
   const nonce = CryptoHelper.newNonce();
   let attestation: unknown;
   try {
@@ -74,15 +103,13 @@ export async function verifyEnclave(): Promise<TrustState> {
     attestation = await res.json();
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
   } catch (err) {
-    const state: TrustState = {
+    return {
       ...previous,
       status: 'failed',
       reasons: [`attestation could not be fetched: ${(err as Error).message}`],
       verification: null,
       checkedAt: new Date().toISOString(),
     };
-    trust.set(state);
-    return state;
   }
   const claimed = (attestation ?? {}) as Claimed;
   const unpinned = p.measurements.length === 0;
@@ -94,7 +121,7 @@ export async function verifyEnclave(): Promise<TrustState> {
     trustedSimulatedVendorKeys: p.vendorKeys,
     ...(p.clusterId ? { expectClusterId: p.clusterId } : {}),
   });
-  const state: TrustState = {
+  return {
     status: v.valid ? (unpinned ? 'unpinned' : 'verified') : 'failed',
     reasons: v.reasons,
     platform: v.platform ?? claimed.platform ?? null,
@@ -109,8 +136,6 @@ export async function verifyEnclave(): Promise<TrustState> {
         : previous.keyChanged,
     verification: v,
   };
-  trust.set(state);
-  return state;
 }
 
 /** A verification to encrypt to: fresh, valid and pinned, or an error saying why not. */

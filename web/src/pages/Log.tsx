@@ -16,9 +16,35 @@ import { Message } from '../components.js';
 import { readJson, writeJson } from '../store.js';
 import { verifyEnclave } from '../trust.js';
 
-const LAST = 'cloister.log.last.v1';
+/**
+ * The last checkpoint this browser verified, per log origin. The origin names the log key,
+ * which never changes (ARCHITECTURE.md), so another origin on this site is another keyring; its
+ * checkpoint is kept beside the earlier ones, never in their place: a host that once shows a
+ * log of a fresh enclave cannot make the browser forget the first log, and roll it back unseen.
+ */
+const SEEN = 'cloister.log.seen.v2';
+/** Before v2: one checkpoint, whatever its origin (read once, into SEEN). */
+const LAST_V1 = 'cloister.log.last.v1';
+
+function seenCheckpoints(): Record<string, VerifiedCheckpoint> {
+  const stored = readJson<unknown>(localStorage, SEEN, {});
+  const seen: Record<string, VerifiedCheckpoint> =
+    stored !== null && typeof stored === 'object' && !Array.isArray(stored)
+      ? { ...(stored as Record<string, VerifiedCheckpoint>) }
+      : {};
+  const v1 = readJson<VerifiedCheckpoint | null>(localStorage, LAST_V1, null);
+  if (v1 && typeof v1.origin === 'string' && !Object.hasOwn(seen, v1.origin)) seen[v1.origin] = v1;
+  return seen;
+}
+
+function remember(seen: Record<string, VerifiedCheckpoint>, checkpoint: VerifiedCheckpoint) {
+  writeJson(localStorage, SEEN, { ...seen, [checkpoint.origin]: checkpoint });
+  localStorage.removeItem(LAST_V1);
+}
 
 interface State {
+  /** The evidence verified against a pinned measurement (else: any the service claimed). */
+  pinned: boolean;
   checkpoint: VerifiedCheckpoint;
   consistency: { ok: boolean; text: string };
   entries: { session: string; entries: VerifiedEntry[] }[];
@@ -36,20 +62,28 @@ async function explore(): Promise<State> {
     (url) => (a ? withSession((token) => sessionFetch(url, token)) : fetch(url)),
   );
   const checkpoint = await client.checkpoint();
-  const last = readJson<VerifiedCheckpoint | null>(localStorage, LAST, null);
+  const seen = seenCheckpoints();
+  const last = Object.hasOwn(seen, checkpoint.origin) ? seen[checkpoint.origin] : undefined;
+  const others = Object.keys(seen).filter((o) => o !== checkpoint.origin);
   let consistency: State['consistency'];
-  if (!last || last.origin !== checkpoint.origin) {
+  if (!last && others.length > 0) {
+    consistency = {
+      ok: false,
+      text: `NEW LOG KEY: this browser saw another log on this site before (${others.join(', ')}), and a log key never changes: this log (${checkpoint.origin}) is another keyring's, a new deployment or an enclave started afresh. Its checkpoint is remembered beside the earlier ones, which are kept.`,
+    };
+    remember(seen, checkpoint);
+  } else if (!last) {
     consistency = {
       ok: true,
       text: `first checkpoint this browser has seen for ${checkpoint.origin}: remembered`,
     };
-    writeJson(localStorage, LAST, checkpoint);
+    remember(seen, checkpoint);
   } else if (await client.consistent(last, checkpoint)) {
     consistency = {
       ok: true,
       text: `extends the last checkpoint this browser saw (size ${last.size} → ${checkpoint.size}), proven by a consistency proof`,
     };
-    writeJson(localStorage, LAST, checkpoint);
+    remember(seen, checkpoint);
   } else {
     consistency = {
       ok: false,
@@ -65,7 +99,7 @@ async function explore(): Promise<State> {
         // A purged session's entries stay in the log but are no longer listed by id.
       }
     }
-  return { checkpoint, consistency, entries };
+  return { pinned: t.status === 'verified', checkpoint, consistency, entries };
 }
 
 export function LogPage() {
@@ -85,6 +119,13 @@ export function LogPage() {
         <>
           <section class="card" aria-labelledby="cp-h" data-testid="checkpoint">
             <h2 id="cp-h">Latest checkpoint (signature verified)</h2>
+            {!state.pinned && (
+              <p class="msg msg-warn" role="note" data-testid="log-unpinned">
+                The enclave's measurement is not pinned in this browser: this is the log of
+                whichever enclave answered, signed by its key. Pin the measurement you expect on the
+                Trust page.
+              </p>
+            )}
             <dl>
               <dt>Origin</dt>
               <dd>{state.checkpoint.origin}</dd>

@@ -5,7 +5,8 @@
  *
  * Its pages get their own Content-Security-Policy, as strict as a page that runs can be: scripts,
  * styles, images and fetches from this origin only, no inline script or style element, no
- * framing, no plugin, forms post nowhere. The API keeps its `default-src 'none'` (app.ts).
+ * framing, no plugin, forms post nowhere, and no string into an HTML or script sink (Trusted
+ * Types with no policy). The API keeps its `default-src 'none'` (app.ts).
  * Without a build (no dist/web/index.html) nothing is registered and the API runs alone.
  */
 import { existsSync } from 'node:fs';
@@ -39,6 +40,10 @@ export const WEB_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
   "object-src 'none'",
+  // No string reaches an HTML or script sink (innerHTML, document.write, a script's src, eval):
+  // the app renders text through Preact only, so a sink reached with data throws.
+  "require-trusted-types-for 'script'",
+  "trusted-types 'none'",
 ].join('; ');
 
 /** dist/web at the repository root, from src/host/http/routes (tsx) or dist/host/http/routes. */
