@@ -12,6 +12,7 @@ export { sendWithFreshEnvelope, envelopeNotBeforeOf } from './fresh-envelope.js'
 export { ENVELOPE_NOT_BEFORE_HEADER } from '../protocol/envelope/not-before.js';
 export {
   verifyAttestationResponse,
+  pinEntryFor,
   type AttestationVerification,
 } from './verify/verify-attestation.js';
 export type { VerificationPolicy, EvidenceClaims } from './verify/types.js';

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CryptoHelper, verifyEvidence } from '../../src/client/index.js';
+import { CryptoHelper, pinEntryFor, verifyEvidence } from '../../src/client/index.js';
 import {
   DCAP_SAMPLES,
   ROOTS,
@@ -70,5 +70,27 @@ describe('client attack review: TDX measurements pin RTMR0–2', () => {
         String(r),
       );
     }
+  });
+  it('pinEntryFor names what the evidence measured: on TDX mrtd and rtmr0–2, which then pass the pin rule', async () => {
+    // The web app's trust on first use pins the entry it shows: MRTD alone would fail every
+    // later check on TDX, so the unpinned state offers the entry that pins RTMR0–2 too.
+    const m = await measurements();
+    const v = await CryptoHelper.verifyAttestation(
+      responseAround('tdx', bytes(s.quote), s.primary, NONCE),
+      [s.primary],
+      policy,
+    );
+    assert.ok(v.claims);
+    const entry = pinEntryFor(v.claims);
+    assert.equal(entry, `mrtd=${m.mrtd},rtmr0=${m.rtmr0},rtmr1=${m.rtmr1},rtmr2=${m.rtmr2}`);
+    assert.deepEqual(await reasons([entry]), [BINDING]);
+    const sgx = DCAP_SAMPLES[0]!;
+    const w = await CryptoHelper.verifyAttestation(
+      responseAround('sgx', bytes(sgx.quote), sgx.primary, NONCE),
+      [sgx.primary],
+      dcapOptions(sgx, NONCE),
+    );
+    assert.ok(w.claims);
+    assert.equal(pinEntryFor(w.claims), sgx.primary);
   });
 });

@@ -6,7 +6,7 @@
  * a changed key is always checked before use, and a background check every 30 s notices a
  * change for the banner.
  */
-import { CryptoHelper, type AttestationVerification } from '../../src/client/index.js';
+import { CryptoHelper, pinEntryFor, type AttestationVerification } from '../../src/client/index.js';
 import { readJson, Store, writeJson } from './store.js';
 
 export interface Pins {
@@ -116,16 +116,21 @@ async function check(p: Pins, previous: TrustState): Promise<TrustState> {
   // Unpinned, every other check still runs against the measurement the service claims, so the
   // user pins a measurement whose evidence verified (trust on first use, shown as such).
   const expected = unpinned ? [claimed.image_hash ?? ''] : p.measurements;
-  const v = await CryptoHelper.verifyAttestation(attestation, expected, {
+  const options = {
     nonce,
     trustedSimulatedVendorKeys: p.vendorKeys,
     ...(p.clusterId ? { expectClusterId: p.clusterId } : {}),
-  });
+  };
+  let v = await CryptoHelper.verifyAttestation(attestation, expected, options);
+  // On TDX a pin must name RTMR0–2 beside MRTD (the image hash): unpinned, the check runs
+  // against the entry that pins what this evidence measured, which is what the user may pin.
+  if (unpinned && v.claims?.platform === 'tdx')
+    v = await CryptoHelper.verifyAttestation(attestation, [pinEntryFor(v.claims)], options);
   return {
     status: v.valid ? (unpinned ? 'unpinned' : 'verified') : 'failed',
     reasons: v.reasons,
     platform: v.platform ?? claimed.platform ?? null,
-    measurement: v.measurement ?? claimed.image_hash ?? null,
+    measurement: (v.claims ? pinEntryFor(v.claims) : v.measurement) ?? claimed.image_hash ?? null,
     clusterId: v.clusterId ?? claimed.cluster_id ?? null,
     keyId: v.keyId ?? claimed.key_id ?? null,
     debug: v.debug,

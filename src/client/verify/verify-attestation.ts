@@ -40,6 +40,16 @@ export const PLATFORM_EVIDENCE: Readonly<
  */
 export const TDX_REQUIRED_PINS: readonly string[] = ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2'];
 
+/**
+ * The expected-measurement entry that pins what `claims` measured: on TDX MRTD and RTMR0–2
+ * (`name=hex,…`, what a TDX entry must pin), elsewhere the platform's measurement. For a user
+ * who pins the evidence in front of them (the web app's trust on first use, shown as such).
+ */
+export function pinEntryFor(claims: EvidenceClaims): string {
+  if (claims.platform !== 'tdx') return claims.measurement;
+  return TDX_REQUIRED_PINS.map((n) => `${n}=${claims.evidence.measurements[n] ?? ''}`).join(',');
+}
+
 /** Codes this module re-checks itself, with its own long-standing messages. */
 const RECHECKED = new Set(['MEASUREMENT_NOT_ACCEPTED', 'REPORT_DATA_MISMATCH']);
 
