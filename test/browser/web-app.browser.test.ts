@@ -16,7 +16,8 @@
  * review (SECURITY.md): typed secrets and tokens in no URL, clear request, storage or console; a
  * held trust check under replaced pins, and pins replaced in another tab, never leave a
  * "verified"; the log page's unpinned note, and a log under another key shown once does not let
- * the first be rolled back unseen. Every page: no console
+ * the first be rolled back unseen; two tabs sharing a session (one opened from the other) refresh
+ * in turn and neither is signed out; a refresh answered 503 or 429 keeps the session. Every page: no console
  * error (a CSP violation is one) and axe-core finds no serious or critical violation.
  *
  * WEB_SCREENSHOTS=1 saves a screenshot of each page to docs/web/ (docs/web-app.md shows them).
@@ -108,6 +109,8 @@ describe('web app in Chromium', { skip }, () => {
       AGGREGATES_WAIT_MS: '0',
       // Recorded once ready: the operator view lists this instance among the cluster members.
       CLUSTER_ADVERTISE_URL: `http://localhost:${port}`,
+      // Every test registers its own account, all from 127.0.0.1 (the default is 10 an hour).
+      AUTH_REGISTER_MAX_PER_IP: '100',
     });
     await ts.service.app.listen({ host: '127.0.0.1', port });
     base = `http://127.0.0.1:${port}`;
@@ -135,7 +138,11 @@ describe('web app in Chromium', { skip }, () => {
   });
 
   async function open(context: BrowserContext): Promise<Watched> {
-    const page = await context.newPage();
+    return watch(await context.newPage());
+  }
+
+  /** Collects `page`'s errors: uncaught, console errors and HTTP answers of 400 and above. */
+  function watch(page: Page): Watched {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(`pageerror: ${String(e)}`));
     page.on('console', (m) => {
@@ -1251,6 +1258,124 @@ describe('web app in Chromium', { skip }, () => {
     await consistency.waitFor();
     assert.match((await consistency.textContent()) ?? '', /^extends the last checkpoint/);
     assert.deepEqual(w.errors, []);
+    await context.close();
+  });
+
+  /** This tab's stored session (sessionStorage), or null when signed out. */
+  const storedSession = (page: Page) =>
+    page.evaluate(
+      () =>
+        JSON.parse(sessionStorage.getItem('cloister.account.v1') ?? 'null') as {
+          accessToken: string;
+          refreshToken: string;
+        } | null,
+    );
+
+  it('two tabs sharing a session (one opened from the other) both refresh: no spent refresh token is presented, no session is revoked, both keep working', async () => {
+    const { context, w, page } = await pinnedTab();
+    await passwordSignIn(w, 'shared-tabs@example.com', 'Create account');
+    const refreshes: number[] = [];
+    /** The Keys page listed the sessions, or (the flaw) the tab was signed out. */
+    const noSessions = async (p: Page) => {
+      const listed = p.getByText('No sessions yet.');
+      await listed.or(p.getByTestId('register')).first().waitFor();
+      assert.ok(await listed.isVisible(), `signed out; refreshes answered ${refreshes.join(', ')}`);
+    };
+    await noSessions(page);
+    // A tab opened from this one starts with a copy of its sessionStorage: the same pair.
+    const [popup] = await Promise.all([
+      context.waitForEvent('page'),
+      page.evaluate(() => void window.open('/keys')),
+    ]);
+    const w2 = watch(popup);
+    await noSessions(popup);
+    assert.equal(
+      (await storedSession(popup))?.refreshToken,
+      (await storedSession(page))?.refreshToken,
+    );
+    for (const p of [page, popup])
+      p.on('response', (r) => {
+        if (new URL(r.url()).pathname === '/auth/refresh') refreshes.push(r.status());
+      });
+    // The first tab refreshes twice (a refused access token): the copied refresh token is spent,
+    // and so is its successor, so no grace window covers a replay of it.
+    for (let i = 0; i < 2; i++) {
+      await staleToken(page);
+      await page.reload();
+      await noSessions(page);
+    }
+    const current = (await storedSession(page))!.refreshToken;
+    // The second tab is handed the new pair (without the handover it keeps the spent one: the
+    // wait ends unmet, and the refresh below shows what follows).
+    await popup
+      .waitForFunction(
+        (t) =>
+          (
+            JSON.parse(sessionStorage.getItem('cloister.account.v1') ?? '{}') as {
+              refreshToken?: string;
+            }
+          ).refreshToken === t,
+        current,
+      )
+      .catch(() => undefined);
+    // Now the second tab refreshes, then the first again: neither is signed out.
+    await staleToken(popup);
+    await popup.reload();
+    await noSessions(popup);
+    await staleToken(page);
+    await page.reload();
+    await noSessions(page);
+    assert.deepEqual(refreshes, [200, 200, 200, 200]);
+    assert.ok((await storedSession(page)) !== null && (await storedSession(popup)) !== null);
+    assert.equal(
+      (await storedSession(popup))?.refreshToken,
+      (await storedSession(page))?.refreshToken,
+    );
+    // The stale tokens' own refusals, nothing else (no AUTH_REFRESH_REUSED, no sign-out).
+    for (const e of [...w.errors, ...w2.errors])
+      assert.match(e, /^HTTP 401 GET .*\/(enclave\/sessions|auth\/recovery)$|401 \(Unauthorized\)/);
+    await context.close();
+  });
+
+  it('a refresh answered 503 or 429 keeps the session and shows the error; the next call refreshes', async () => {
+    const { context, w, page } = await pinnedTab();
+    await passwordSignIn(w, 'refresh-busy@example.com', 'Create account');
+    await page.getByText('No sessions yet.').waitFor();
+    const refreshRoute = (u: URL) => u.pathname === '/auth/refresh';
+    for (const [status, code] of [
+      [503, 'ENCLAVE_UNAVAILABLE'],
+      [429, 'RATE_LIMITED'],
+    ] as const) {
+      const before = await storedSession(page);
+      await page.route(
+        refreshRoute,
+        (route) =>
+          route.fulfill({
+            status,
+            contentType: 'application/json',
+            headers: { 'retry-after': '1' },
+            body: JSON.stringify({ error: { code, message: 'retry later' } }),
+          }),
+        { times: 1 },
+      );
+      await staleToken(page);
+      await page.reload();
+      // The error is shown, or (the flaw) the tab is signed out.
+      const shown = page.getByText(`${code}: retry later`);
+      await shown.or(page.getByTestId('register')).first().waitFor();
+      assert.ok(await shown.isVisible(), `${status}: the tab was signed out`);
+      const kept = await storedSession(page);
+      assert.equal(kept?.refreshToken, before?.refreshToken);
+      // The refresh token is still good: the next call refreshes it.
+      await page.reload();
+      await page.getByText('No sessions yet.').waitFor();
+      assert.notEqual((await storedSession(page))?.refreshToken, before?.refreshToken);
+    }
+    for (const e of w.errors)
+      assert.match(
+        e,
+        /^HTTP 401 GET .*\/(enclave\/sessions|auth\/recovery)$|^HTTP (503|429) POST .*\/auth\/refresh$|(401|503|429) \(.*\)/,
+      );
     await context.close();
   });
 });

@@ -1,9 +1,14 @@
 /**
  * The service's JSON API from the browser: the access token (from a login whose password was
  * encrypted to the enclave) is kept in sessionStorage for this tab only and sent as a bearer
- * token; an expired one is refreshed with the single-use refresh token (withSession).
+ * token; an expired one is refreshed with the single-use refresh token (withSession). Tabs
+ * opened from this one start with a copy of its sessionStorage, so of its refresh token: their
+ * refreshes are serialised across tabs and the new pair handed to the others (sharedRefresh).
  */
-import { expiresWithin, rolesOf } from './jwt.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { z } from 'zod';
+import { expiresWithin, rolesOf, subOf } from './jwt.js';
 import { requestStepUp } from './step-up.js';
 import { readJson, Store, writeJson } from './store.js';
 
@@ -36,26 +41,103 @@ export class ApiError extends Error {
   }
 }
 
+/** The only answers that say a refresh token is no longer good (docs/errors.md): sign out. */
+const REFRESH_REFUSED = new Set(['AUTH_REFRESH_INVALID', 'AUTH_REFRESH_REUSED']);
+
+/**
+ * Rotates the session's refresh token. `false` when the service says the token is no longer
+ * good (the tab forgets the session) or the tab was signed out meanwhile; any other failure (a
+ * 429, a 503, no network) throws and keeps the session: the refresh token is still good, and a
+ * later call refreshes again.
+ */
 async function refresh(a: Account): Promise<boolean> {
-  const res = await fetch('/auth/refresh', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ refresh_token: a.refreshToken }),
-  });
-  if (!res.ok) {
+  // Another tab of this session rotated it while this one waited for the lock: its pair was
+  // adopted (the message came before the lock), so the spent token is not presented.
+  const now = account.get();
+  if (now?.refreshToken !== a.refreshToken) return now !== null && now.userId === a.userId;
+  let t: { access_token: string; refresh_token: string };
+  try {
+    t = await call('/auth/refresh', { method: 'POST', body: { refresh_token: a.refreshToken } });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401 && REFRESH_REFUSED.has(err.code)))
+      throw err;
     if (account.get()?.refreshToken === a.refreshToken) account.set(null);
     return false;
   }
-  const t = (await res.json()) as { access_token: string; refresh_token: string };
   // Signed out (or in as someone else) meanwhile: the answer must not bring the session back.
   if (account.get()?.refreshToken !== a.refreshToken) return false;
-  account.set({
-    ...a,
-    accessToken: t.access_token,
-    refreshToken: t.refresh_token,
-    roles: rolesOf(t.access_token),
-  });
+  rotated(a, t.access_token, t.refresh_token);
+  tabs?.postMessage({
+    type: 'rotated',
+    from: tokenId(a.refreshToken),
+    access_token: t.access_token,
+    refresh_token: t.refresh_token,
+  } satisfies TabMessage);
   return true;
+}
+
+/** The session `a` moves to a new pair (this tab's refresh, or another tab's message). */
+function rotated(a: Account, accessToken: string, refreshToken: string): void {
+  spent.add(tokenId(a.refreshToken));
+  account.set({ ...a, accessToken, refreshToken, roles: rolesOf(accessToken) });
+}
+
+/** Names a refresh token in a message between tabs: its SHA-256, never the token. */
+function tokenId(token: string): string {
+  return bytesToHex(sha256(utf8ToBytes(token)));
+}
+
+/**
+ * Tabs sharing a session (the same origin; a BroadcastChannel, in memory only, nothing in
+ * localStorage): `rotated` hands the new pair to the tabs that still hold the refresh token
+ * `from` names; `hello` (a tab that starts with a session) asks for the pair that replaced the
+ * token it holds, answered by a tab that rotated it away (it was loading when the pair came).
+ */
+const TabMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('rotated'),
+    from: z.string(),
+    access_token: z.string(),
+    refresh_token: z.string(),
+  }),
+  z.object({ type: z.literal('hello'), from: z.string() }),
+]);
+type TabMessage = z.infer<typeof TabMessage>;
+
+/** The ids of the refresh tokens this tab's session moved on from (memory only). */
+const spent = new Set<string>();
+const tabs =
+  typeof BroadcastChannel === 'function' ? new BroadcastChannel('cloister-session') : null;
+tabs?.addEventListener('message', (ev: MessageEvent<unknown>) => {
+  const m = TabMessage.safeParse(ev.data);
+  const a = account.get();
+  if (!m.success || !a) return;
+  if (m.data.type === 'hello') {
+    if (spent.has(m.data.from))
+      tabs.postMessage({
+        type: 'rotated',
+        from: m.data.from,
+        access_token: a.accessToken,
+        refresh_token: a.refreshToken,
+      } satisfies TabMessage);
+  } else if (m.data.from === tokenId(a.refreshToken) && subOf(m.data.access_token) === a.userId) {
+    rotated(a, m.data.access_token, m.data.refresh_token);
+  }
+});
+{
+  const a = account.get();
+  if (a) tabs?.postMessage({ type: 'hello', from: tokenId(a.refreshToken) } satisfies TabMessage);
+}
+
+/**
+ * One refresh at a time across the tabs of this origin (the Web Locks API): a tab that waited
+ * finds its token already rotated, and the new pair adopted, instead of presenting the spent
+ * token, which the service would take for a stolen one (AUTH_REFRESH_REUSED) and end every
+ * session of the account. The pair is posted before the lock is released.
+ */
+function sharedRefresh(a: Account): Promise<boolean> {
+  if (!('locks' in navigator)) return refresh(a);
+  return navigator.locks.request('cloister-refresh', () => refresh(a));
 }
 
 /**
@@ -69,7 +151,8 @@ export async function signOut(): Promise<void> {
   let a = account.get();
   if (!a) return;
   // A token about to expire is refreshed first, so that the logout is accepted.
-  if (expiresWithin(a.accessToken, 30) && (await refreshOnce(a))) a = account.get() ?? a;
+  if (expiresWithin(a.accessToken, 30) && (await refreshOnce(a).catch(() => false)))
+    a = account.get() ?? a;
   account.set(null);
   try {
     await call('/auth/logout', { method: 'POST', keepalive: true }, a.accessToken);
@@ -81,7 +164,7 @@ export async function signOut(): Promise<void> {
 let refreshing: Promise<boolean> | null = null;
 /** One refresh at a time: the refresh token is single-use, so concurrent calls share it. */
 function refreshOnce(a: Account): Promise<boolean> {
-  refreshing ??= refresh(a).finally(() => (refreshing = null));
+  refreshing ??= sharedRefresh(a).finally(() => (refreshing = null));
   return refreshing;
 }
 
@@ -97,7 +180,9 @@ export async function withSession<T>(f: (accessToken: string) => Promise<T>): Pr
   const attempt = async (): Promise<T> => {
     let a = account.get();
     if (!a) throw new Error('sign in first');
-    if (expiresWithin(a.accessToken, 30) && (await refreshOnce(a))) a = account.get()!;
+    // A failed early refresh (a 429, a 503) is not final: the token may still be good.
+    if (expiresWithin(a.accessToken, 30) && (await refreshOnce(a).catch(() => false)))
+      a = account.get()!;
     try {
       return await f(a.accessToken);
     } catch (err) {
