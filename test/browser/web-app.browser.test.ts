@@ -17,7 +17,8 @@
  * held trust check under replaced pins, and pins replaced in another tab, never leave a
  * "verified"; the log page's unpinned note, and a log under another key shown once does not let
  * the first be rolled back unseen; two tabs sharing a session (one opened from the other) refresh
- * in turn and neither is signed out; a refresh answered 503 or 429 keeps the session. Every page: no console
+ * in turn and neither is signed out; a refresh answered 503 or 429 keeps the session; a tampered
+ * entries listing is a warning on the log page, not "no entries". Every page: no console
  * error (a CSP violation is one) and axe-core finds no serious or critical violation.
  *
  * WEB_SCREENSHOTS=1 saves a screenshot of each page to docs/web/ (docs/web-app.md shows them).
@@ -1376,6 +1377,44 @@ describe('web app in Chromium', { skip }, () => {
         e,
         /^HTTP 401 GET .*\/(enclave\/sessions|auth\/recovery)$|^HTTP (503|429) POST .*\/auth\/refresh$|(401|503|429) \(.*\)/,
       );
+    await context.close();
+  });
+
+  it('the log page warns when the entries of a session do not verify (a tampered listing), not "no entries"', async () => {
+    const { context, w, page } = await pinnedTab();
+    await passwordSignIn(w, 'log-tampered@example.com', 'Create account');
+    const creds = uniqueCredentials('logtamper');
+    await page.getByLabel('API key').fill(creds.apiKey);
+    await page.getByLabel('API secret').fill(creds.apiSecret);
+    await page.getByRole('button', { name: 'Encrypt and add key' }).click();
+    await page.getByTestId('sessions').getByRole('cell', { name: 'active' }).waitFor();
+    await go(w, '/log', 'Log');
+    const own = page.getByTestId('own-entries');
+    await own.getByRole('table').waitFor();
+    assert.equal(await page.getByTestId('entries-unverified').count(), 0);
+
+    // The host alters the listing: one entry's text changed (its proof is for the old text).
+    const listing = (u: URL) => u.pathname.startsWith('/api/logs/');
+    await page.route(listing, async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { entries: { entry: string }[] };
+      assert.ok(body.entries.length > 0);
+      body.entries[0]!.entry = body.entries[0]!.entry.replace('"time":', '"time":1');
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.reload();
+    await own.waitFor();
+    const warning = page.getByTestId('entries-unverified');
+    assert.equal(await warning.count(), 1, 'the tampered listing was not flagged');
+    assert.match(
+      (await warning.textContent()) ?? '',
+      /^ENTRIES NOT VERIFIED: .*not included in the checkpoint/,
+    );
+    assert.equal(await own.getByText('No entries for your sessions yet.').count(), 0);
+    assert.equal(await own.getByRole('table').count(), 0);
+    await axe(page, 'log (entries not verified)');
+    await page.unroute(listing);
+    assert.deepEqual(w.errors, []);
     await context.close();
   });
 });

@@ -6,6 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import {
+  ClientError,
   LogClient,
   type VerifiedCheckpoint,
   type VerifiedEntry,
@@ -48,6 +49,8 @@ interface State {
   checkpoint: VerifiedCheckpoint;
   consistency: { ok: boolean; text: string };
   entries: { session: string; entries: VerifiedEntry[] }[];
+  /** Sessions whose entries did not verify (LOG_INVALID) or could not be read, and why. */
+  unverified: { session: string; invalid: boolean; reason: string }[];
 }
 
 async function explore(): Promise<State> {
@@ -56,10 +59,16 @@ async function explore(): Promise<State> {
   if (!v?.valid || !v.signingKeys)
     throw new Error(`the enclave did not verify: ${t.reasons.join('; ')}`);
   const a = account.get();
+  /** The status of the last answer read (one read at a time): a 404 is a purged session. */
+  let status = 0;
   const client = new LogClient(
     location.origin,
     { logPublicKey: v.signingKeys.log, witnesses: [], witnessThreshold: 0 },
-    (url) => (a ? withSession((token) => sessionFetch(url, token)) : fetch(url)),
+    async (url) => {
+      const res = await (a ? withSession((token) => sessionFetch(url, token)) : fetch(url));
+      status = res.status;
+      return res;
+    },
   );
   const checkpoint = await client.checkpoint();
   const seen = seenCheckpoints();
@@ -91,15 +100,20 @@ async function explore(): Promise<State> {
     };
   }
   const entries: State['entries'] = [];
+  const unverified: State['unverified'] = [];
   if (a)
     for (const { session_id: session } of await loadSessions()) {
       try {
         entries.push({ session, entries: (await client.sessionEntries(session)).entries });
-      } catch {
-        // A purged session's entries stay in the log but are no longer listed by id.
+      } catch (err) {
+        // A purged session's entries stay in the log but are no longer listed by id (404).
+        if (err instanceof ClientError && err.code === 'HTTP_ERROR' && status === 404) continue;
+        // Anything else is not "no entries": a listing that did not verify is shown as such.
+        const invalid = err instanceof ClientError && err.code === 'LOG_INVALID';
+        unverified.push({ session, invalid, reason: errorText(err) });
       }
     }
-  return { pinned: t.status === 'verified', checkpoint, consistency, entries };
+  return { pinned: t.status === 'verified', checkpoint, consistency, entries, unverified };
 }
 
 export function LogPage() {
@@ -146,9 +160,20 @@ export function LogPage() {
           </p>
           <section aria-labelledby="own-h" data-testid="own-entries">
             <h2 id="own-h">Your entries (inclusion proofs verified)</h2>
-            {rows.length === 0 ? (
+            {state.unverified.map(({ session, invalid, reason }) => (
+              <p key={session} class="msg msg-error" role="alert" data-testid="entries-unverified">
+                {invalid
+                  ? 'ENTRIES NOT VERIFIED: the log served entries for session '
+                  : 'ENTRIES NOT CHECKED: the log could not be read for session '}
+                <code>{session.slice(0, 8)}</code>
+                {invalid
+                  ? ` that did not verify (${reason}). They are not shown: the log may have been rewritten or you are shown a different view.`
+                  : ` (${reason}); its entries are not shown.`}
+              </p>
+            ))}
+            {rows.length === 0 && state.unverified.length === 0 ? (
               <p>No entries for your sessions yet.</p>
-            ) : (
+            ) : rows.length === 0 ? null : (
               <table>
                 <thead>
                   <tr>
