@@ -78,7 +78,7 @@ describe('wallet errors: the messages the enclave error frames carry', () => {
 
   it('every wallet code has exactly its documented message (RPC_ERROR_MESSAGES spreads them)', () => {
     const codes = Object.keys(WALLET_ERROR_MESSAGES) as WalletErrorCode[];
-    assert.equal(codes.length, 16);
+    assert.equal(codes.length, 17);
     for (const code of codes) {
       assert.equal(WALLET_ERROR_MESSAGES[code], documented.get(code), code);
       const e = new WalletError(code);
