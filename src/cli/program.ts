@@ -567,10 +567,11 @@ function addReport(program: Command): void {
           writeFileSync(file, `${JSON.stringify(shareable, null, 2)}\n`);
           const openingFile = `${file}.account-opening.json`;
           if (opening !== undefined) {
+            // An existing file is made the owner's before the salt is written into it.
+            if (existsSync(openingFile)) chmodSync(openingFile, 0o600);
             writeFileSync(openingFile, `${JSON.stringify({ account_opening: opening })}\n`, {
               mode: 0o600,
             });
-            chmodSync(openingFile, 0o600);
           }
           const out = await verifyAggregatesFile({
             file,

@@ -89,6 +89,8 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
 
   it('report follows the job, saves the signed result and verifies it before printing', async () => {
     const file = join(dir, 'result.json');
+    // A file left at the salt's path, readable by others, is the owner's alone once written.
+    writeFileSync(`${file}.account-opening.json`, '{}\n', { mode: 0o644 });
     const r = await cli([
       'report',
       '--session',
