@@ -50,6 +50,12 @@ export interface EnclaveState {
    * process held them, so their envelopes need no envelope_not_before (envelope-freshness.ts).
    */
   readonly keysMadeHere: Set<string>;
+  /**
+   * Sessions (by log subject) whose `session.revoked` entry this process checked for the log,
+   * each with the time after which its binding has expired anyway: their stored credential is
+   * refused from then on, whatever the database says (methods/verify-stored.ts).
+   */
+  readonly revokedSessions: Map<string, number>;
   /** Adopted by keyring.generate / keyring.unseal; every later seal uses it. */
   policy: SealPolicy | null;
   /** One sealed-keyring slot per purpose (keyring/purposes.ts): active and pending keyrings. */
@@ -95,6 +101,7 @@ export function createEnclaveState(
     now,
     replay: new ReplayCache(config.REPLAY_CACHE_MAX_ENTRIES),
     keysMadeHere: new Set(),
+    revokedSessions: new Map(),
     policy: null,
     keyrings: createKeyringSlots(),
     auth: createAuthState(config),

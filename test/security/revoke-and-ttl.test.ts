@@ -98,6 +98,45 @@ for (const engine of engines()) {
       assert.deepEqual(await opsEvents('session.revoked', ids), [victim.sessionId]);
     });
 
+    it('a revoked session put back from an old backup is refused by the enclave', async () => {
+      // The attacker owns the database: it keeps a copy of the rows (a backup), lets the owner
+      // revoke, then restores them. The binding is still valid (unexpired, unchanged columns),
+      // so only the enclave's memory of the revocation it logged can refuse the credential.
+      const victim = await submitOk(ts.service.app, pub, uniqueCredentials('backup'));
+      const session = (await q('SELECT * FROM sessions WHERE id = $1', [victim.sessionId]))
+        .rows[0]!;
+      const credential = (
+        await q('SELECT * FROM credentials WHERE session_id = $1', [victim.sessionId])
+      ).rows[0]!;
+      const revoked = await ts.service.app.inject({
+        method: 'POST',
+        url: '/enclave/revoke',
+        payload: { session_id: victim.sessionId },
+      });
+      assert.equal(revoked.statusCode, 200, revoked.body);
+
+      await q('UPDATE sessions SET status = $2, ended_at = $3 WHERE id = $1', [
+        victim.sessionId,
+        session['status'],
+        session['ended_at'],
+      ]);
+      const cols = Object.keys(credential);
+      await q(
+        `INSERT INTO credentials (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+        cols.map((c) => credential[c]),
+      );
+      const st = await sessionStatus(ts.service.app, victim.sessionId);
+      assert.notEqual(st.json().credential, 'ok', st.body);
+      assert.equal(st.statusCode, 500, st.body);
+      assert.equal(st.json().error.code, 'INTERNAL');
+      // Another session is untouched by the revocation memory.
+      const bystander = await submitOk(ts.service.app, pub, uniqueCredentials('backup-by'));
+      assert.equal(
+        (await sessionStatus(ts.service.app, bystander.sessionId)).json().credential,
+        'ok',
+      );
+    });
+
     it('the TTL sweep deletes exactly the expired ciphertext and logs one credential.expired per session', async () => {
       // Start from a clean slate for the sweep's ids: earlier tests leave only unexpired rows.
       await ts.service.sweeper.runOnce();

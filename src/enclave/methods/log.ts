@@ -8,6 +8,7 @@ import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { EnclaveLog } from '../log/enclave-log.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
+import { noteRevocations } from './verify-stored.js';
 
 export async function logInit(
   state: EnclaveState,
@@ -47,6 +48,7 @@ export async function logAppend(
     return { first_index: firstIndex, size: state.log.size, checkpoint };
   }
   // The schema lets exactly one of `prepared` and `entries` through.
+  noteRevocations(state, params.entries!);
   const { firstIndex, leafHashes, checkpoint } = await state.log.append(params.entries!);
   return {
     first_index: firstIndex,
@@ -62,5 +64,6 @@ export function logPrepare(
 ): MethodResult<'log.prepare'> {
   if (!state.log) throw new RpcError('LOG_NOT_READY');
   const { id, leafHashes } = state.log.prepare(params.entries);
+  noteRevocations(state, params.entries);
   return { id, leaf_hashes: leafHashes.map(bytesToBase64) };
 }

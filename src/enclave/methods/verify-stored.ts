@@ -1,11 +1,21 @@
 /**
  * `credential.verify_stored`: proves a stored credential is intact, bound to its session by this
- * enclave's keyring, unexpired and decryptable, without returning anything of its content. Used
- * after restarts and rotations, and the first step of every later use of a credential.
+ * enclave's keyring, unexpired, not revoked while this process ran, and decryptable, without
+ * returning anything of its content. Used after restarts and rotations, and the first step of
+ * every later use of a credential.
+ *
+ * Revocation: the binding stays valid until `expires_at`, and revoking is the host's deletion of
+ * the row, so a host that puts the row back (an old backup, an undone DELETE) would have the
+ * credential opened again. The enclave sees every revocation, though: its `session.revoked` entry
+ * goes through `log.prepare` or `log.append` here before the host may answer the revoke. From
+ * then on this process refuses that session's credential (`CREDENTIAL_REVOKED`), until its binding
+ * has expired anyway. In memory only: a restart, or another cluster member, does not know it
+ * (SECURITY.md "Credential path: attack review").
  */
 import { base64ToBytes } from '../../protocol/encoding.js';
 import { EnvelopeError } from '../../protocol/envelope/errors.js';
 import { envelopeDigest } from '../../protocol/envelope/registry.js';
+import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
@@ -32,7 +42,30 @@ export function checkStoredCredential(
   if (!keyring.verifyBinding(fields, base64ToBytes(params.binding)))
     throw new RpcError('BINDING_INVALID');
   if (state.now() >= params.expires_at) throw new RpcError('CREDENTIAL_EXPIRED');
+  if (state.revokedSessions.has(sessionLogSubject(params.session_id)))
+    throw new RpcError('CREDENTIAL_REVOKED');
   return digest;
+}
+
+/**
+ * Remembers the sessions that `entries` (checked for the log, before they are signed) revoke.
+ * Noted at `log.prepare` already: an append that then fails leaves the session refused here,
+ * which is what its owner asked for (the revoke answered 503 and is retried). A session revoked
+ * now was bound at the latest now, so its binding expires by now + ENCLAVE_MAX_TTL_SECONDS;
+ * past that it is forgotten (the expiry check refuses it).
+ */
+export function noteRevocations(state: EnclaveState, entries: readonly LogEntry[]): void {
+  const now = state.now();
+  const revoked = state.revokedSessions;
+  for (const [subject, until] of revoked) {
+    if (until > now) break; // insertion order: the rest were noted later
+    revoked.delete(subject);
+  }
+  for (const e of entries) {
+    if (e.type !== 'session.revoked') continue;
+    revoked.delete(e.subject); // re-inserted last, so the map stays in `until` order
+    revoked.set(e.subject, now + state.config.ENCLAVE_MAX_TTL_SECONDS);
+  }
 }
 
 export async function verifyStored(

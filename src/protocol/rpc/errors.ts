@@ -16,6 +16,7 @@ export const RPC_ERROR_MESSAGES = {
   SEAL_INVALID: 'the sealed state could not be unsealed on this platform',
   BINDING_INVALID: 'the stored credential does not match its enclave binding',
   CREDENTIAL_EXPIRED: 'the credential has expired',
+  CREDENTIAL_REVOKED: 'the credential belongs to a session this enclave saw revoked',
   GENERATION_MISMATCH: 'no prepared keyring with that generation',
   TTL_TOO_LONG: 'ttl exceeds the maximum the enclave accepts',
   LOG_STATE_INVALID: 'the log state does not match a checkpoint this enclave signed',
