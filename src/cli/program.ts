@@ -387,7 +387,7 @@ function addSessions(program: Command): void {
         const res = (await CryptoHelper.sendCredentials(
           { exchange: o.exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
           v.enclavePubkey!,
-          { keyId: v.keyId! },
+          { keyId: v.keyId!, ttl: metadata.ttl },
           (envelope) =>
             requestJson(`${baseUrl(o)}/enclave/submit_key`, {
               method: 'POST',

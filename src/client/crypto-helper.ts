@@ -29,14 +29,23 @@ export interface EncryptOptions {
   keyId?: string;
   /** Seconds since the epoch; defaults to now. */
   issuedAt?: number;
+  /**
+   * The session lifetime you will send as `metadata.ttl`: sealed into the envelope, so the
+   * enclave binds no longer a lifetime whatever `metadata.ttl` the host forwards.
+   */
+  ttl?: number;
 }
 
 export type VerifyOptions = Omit<VerificationPolicy, 'expectedMeasurements'>;
 
-function plaintextFor(credentials: ExchangeCredentials, issuedAt?: number): Uint8Array {
+function plaintextFor(
+  credentials: ExchangeCredentials,
+  { issuedAt, ttl }: EncryptOptions,
+): Uint8Array {
   const parsed = CredentialPlaintextSchema.safeParse({
     ...credentials,
     issued_at: issuedAt ?? Math.floor(Date.now() / 1000),
+    ...(ttl !== undefined ? { ttl } : {}),
   });
   if (!parsed.success) {
     // Name the fields only: the values are the secrets.
@@ -101,7 +110,7 @@ export class CryptoHelper {
     options: EncryptOptions = {},
   ): Promise<EnvelopeV1> {
     const key = recipientKey(enclavePubkey);
-    const plaintext = plaintextFor(credentials, options.issuedAt);
+    const plaintext = plaintextFor(credentials, options);
     try {
       return sealEnvelopeV1(
         noblePrimitives,
@@ -139,7 +148,7 @@ export class CryptoHelper {
     options: EncryptOptions & { alg?: HpkeAlg } = {},
   ): Promise<HpkeEnvelope> {
     const key = recipientKey(enclavePubkey);
-    const plaintext = plaintextFor(credentials, options.issuedAt);
+    const plaintext = plaintextFor(credentials, options);
     try {
       return await sealEnvelopeHpke(
         options.alg ?? 'HPKE-Base-X25519-SHA256-A256GCM',

@@ -38,6 +38,11 @@ export const CredentialPlaintextSchema = z
     apiSecret: z.string().min(1).max(2048),
     passphrase: z.string().min(1).max(256).optional(),
     issued_at: z.number().int().nonnegative(),
+    /**
+     * The session lifetime the client asks for (its `metadata.ttl`), sealed so that the host
+     * cannot have a longer one bound: the enclave binds at most this. Optional (older clients).
+     */
+    ttl: z.number().int().min(MIN_TTL_SECONDS).optional(),
   })
   .strict();
 export type CredentialPlaintext = z.infer<typeof CredentialPlaintextSchema>;

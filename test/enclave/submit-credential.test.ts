@@ -38,6 +38,23 @@ describe('credential.submit rules', () => {
     await assert.rejects(submit(t, env), { code: 'ENVELOPE_REPLAYED' });
   });
 
+  it('binds no longer a lifetime than the ttl sealed in the envelope', async () => {
+    const t = ready();
+    const sealed = (ttl?: number) =>
+      CryptoHelper.encryptCredentials(creds, t.pub, {
+        issuedAt: t.clock.now,
+        ...(ttl !== undefined ? { ttl } : {}),
+      });
+    // The host forwards a longer ttl than the client sealed: the sealed one is bound.
+    const longer = await submit(t, await sealed(600), { ...meta, ttl: 3600 });
+    assert.equal(longer.expires_at, t.clock.now + 600);
+    // A shorter one (the host may always end a session early) and none sealed (older clients).
+    const shorter = await submit(t, await sealed(3600), { ...meta, ttl: 600 });
+    assert.equal(shorter.expires_at, t.clock.now + 600);
+    const none = await submit(t, await sealed(), { ...meta, ttl: 3600 });
+    assert.equal(none.expires_at, t.clock.now + 3600);
+  });
+
   it('enforces the freshness window and the boot time', async () => {
     const t = ready();
     t.clock.now += 1000; // the enclave has been up for a while

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
 import { uniqueCredentials } from '../helpers/client.js';
+import { CryptoHelper } from '../../src/client/index.js';
 import { enclaveKey, sessionStatus, submitOk, type Submitted } from '../helpers/security-util.js';
 
 const sorted = (xs: string[]) => [...xs].sort();
@@ -135,6 +136,38 @@ for (const engine of engines()) {
         (await sessionStatus(ts.service.app, bystander.sessionId)).json().credential,
         'ok',
       );
+    });
+
+    it('a host that forwards a longer ttl than the client sealed gets the sealed one bound', async () => {
+      // The client asks for 10 minutes and seals that; the host (the attacker) forwards 2 hours.
+      const creds = uniqueCredentials('ttl');
+      const envelope = await CryptoHelper.encryptCredentials(creds, pub, { ttl: 600 });
+      const res = await ts.service.app.inject({
+        method: 'POST',
+        url: '/enclave/submit_key',
+        payload: {
+          ...envelope,
+          metadata: { exchange: creds.exchange, label: 'ttl', ttl: 7200 },
+        },
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      const id = (res.json() as { session_id: string }).session_id;
+      const { rows } = await q<{ s: number; c: number }>(
+        `SELECT extract(epoch FROM s.expires_at - s.created_at)::int AS s,
+                extract(epoch FROM c.expires_at - c.created_at)::int AS c
+           FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1`,
+        [id],
+      );
+      assert.deepEqual(rows[0], { s: 600, c: 600 });
+      // Writing the longer expiry into the rows afterwards is caught by the binding.
+      await q(
+        `UPDATE credentials SET expires_at = created_at + interval '2 hours' WHERE session_id = $1`,
+        [id],
+      );
+      await q(`UPDATE sessions SET expires_at = created_at + interval '2 hours' WHERE id = $1`, [
+        id,
+      ]);
+      assert.equal((await sessionStatus(ts.service.app, id)).statusCode, 500);
     });
 
     it('the TTL sweep deletes exactly the expired ciphertext and logs one credential.expired per session', async () => {

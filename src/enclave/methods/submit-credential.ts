@@ -4,6 +4,8 @@
  * enclave booted (its replay cache cannot know them) and an exchange that differs from the
  * metadata; then mints the session id and an HMAC binding of (session, envelope, metadata,
  * expiry) so the host cannot later re-attach the ciphertext to another session or extend it.
+ * A `ttl` sealed in the plaintext caps the lifetime: the host cannot forward a longer
+ * `metadata.ttl` than the client asked for.
  */
 import { randomUUID } from 'node:crypto';
 import { bytesToBase64 } from '../../protocol/encoding.js';
@@ -20,15 +22,17 @@ export async function submitCredential(
 ): Promise<MethodResult<'credential.submit'>> {
   const { envelope, metadata } = params;
   if (metadata.ttl > state.config.ENCLAVE_MAX_TTL_SECONDS) throw new RpcError('TTL_TOO_LONG');
-  const { keyId, senderKey, now } = await openOnce(
-    state,
-    envelope,
-    ENVELOPE_PURPOSES.credential,
-    (credential) => {
-      if (credential.exchange !== metadata.exchange)
-        throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
-    },
-  );
+  const {
+    value: sealedTtl,
+    keyId,
+    senderKey,
+    now,
+  } = await openOnce(state, envelope, ENVELOPE_PURPOSES.credential, (credential) => {
+    if (credential.exchange !== metadata.exchange)
+      throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
+    return credential.ttl;
+  });
+  const ttl = Math.min(metadata.ttl, sealedTtl ?? metadata.ttl);
 
   const fields = {
     session_id: randomUUID(),
@@ -36,7 +40,7 @@ export async function submitCredential(
     envelope_digest: envelopeDigest(envelope, keyId),
     exchange: metadata.exchange,
     label: metadata.label,
-    expires_at: now + metadata.ttl,
+    expires_at: now + ttl,
   };
   return {
     session_id: fields.session_id,

@@ -52,7 +52,7 @@ export function KeysPage() {
       const r = await CryptoHelper.sendCredentials(
         creds,
         v.enclavePubkey!,
-        { keyId: v.keyId! },
+        { keyId: v.keyId!, ttl: metadata.ttl },
         (e) =>
           api<{ session_id: string; expires_at: string }>('/enclave/submit_key', {
             method: 'POST',
