@@ -7,20 +7,12 @@
  * first size, the last leaf) answer proofs that verify.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { base64ToBytes } from '../../src/protocol/encoding.js';
-import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
 import { verifyConsistency, verifyInclusion } from '../../src/protocol/log/merkle.js';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-
-const expired = (): LogEntry => ({
-  v: 1,
-  type: 'credential.expired',
-  subject: sessionLogSubject(randomUUID()),
-  time: 1_800_000_000,
-});
+import { expiredEntry as expired } from '../helpers/log-entries.js';
 
 describe('log routes under hostile parameters', () => {
   let ts: TestService;

@@ -6,7 +6,6 @@
  * caller and asks for an enclave restart.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
 import { openPostgres, type Db } from '../../src/host/db/database.js';
@@ -17,7 +16,7 @@ import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
 import { bytesToBase64 } from '../../src/protocol/encoding.js';
 import { RpcError } from '../../src/protocol/rpc/errors.js';
 import { verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
-import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
+import type { LogEntry } from '../../src/protocol/log/entry.js';
 import { CompactRange, MerkleStage } from '../../src/protocol/log/merkle.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
 import {
@@ -30,15 +29,9 @@ import {
 } from '../../src/protocol/rpc/methods.js';
 import { testEnclave } from '../helpers/enclave-state.js';
 import { createTestDatabase, openTestPglite } from '../helpers/service.js';
+import { expiredEntry as expired } from '../helpers/log-entries.js';
 
 const silent = { error() {}, warn() {}, info() {} };
-
-const expired = (): LogEntry => ({
-  v: 1,
-  type: 'credential.expired',
-  subject: sessionLogSubject(randomUUID()),
-  time: 1_800_000_000,
-});
 
 describe('log service batching and failure handling', () => {
   let db: Db;
