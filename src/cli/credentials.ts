@@ -9,6 +9,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { answerJson } from '../client/service-call.js';
 
@@ -111,4 +112,20 @@ export async function accessToken(url: string): Promise<string | undefined> {
   saveLogin(key, pair.refresh_token);
   cache.set(key, pair.access_token);
   return pair.access_token;
+}
+
+/**
+ * The user id (`sub`) of the access token for `url`, or undefined without one. Read, not
+ * verified: it only says which account the CLI seals a credential for, and a token the CLI holds
+ * names the account it acts as anyway.
+ */
+export async function signedInUserId(url: string): Promise<string | undefined> {
+  const token = await accessToken(url);
+  if (!token) return undefined;
+  try {
+    const { sub } = decodeJwt(token);
+    return typeof sub === 'string' && sub !== '' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -44,6 +44,7 @@ import {
   credentialsFile,
   forgetLogin,
   saveLogin,
+  signedInUserId,
   storedLogin,
 } from './credentials.js';
 import { patientFetch, retryDelayMs } from './http.js';
@@ -383,11 +384,18 @@ function addSessions(program: Command): void {
         const v = await attested(o, 'attestation refused, nothing sent');
         const passphrase = process.env.CLOISTER_PASSPHRASE;
         const metadata = { exchange: o.exchange, label: o.label, ttl: Number(o.ttl) };
+        // The lifetime, label and owner are sealed in: the host can forward none other.
+        const userId = await signedInUserId(new URL(baseUrl(o)).origin);
         // Re-sealed once if a just-restarted enclave refuses its date (ENVELOPE_BEFORE_START).
         const res = (await CryptoHelper.sendCredentials(
           { exchange: o.exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) },
           v.enclavePubkey!,
-          { keyId: v.keyId!, ttl: metadata.ttl },
+          {
+            keyId: v.keyId!,
+            ttl: metadata.ttl,
+            label: metadata.label,
+            ...(userId ? { userId } : {}),
+          },
           (envelope) =>
             requestJson(`${baseUrl(o)}/enclave/submit_key`, {
               method: 'POST',

@@ -4,6 +4,7 @@
  * Isomorphic: @noble/* and @hpke/* only, no `node:` import, so it runs in browsers as in Node.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
+import { aggregatesSubject } from '../protocol/aggregates.js';
 import { CredentialPlaintextSchema, type Exchange } from '../protocol/credentials.js';
 import { base64ToBytes, bytesToBase64url, utf8 } from '../protocol/encoding.js';
 import { sealEnvelopeHpke, type HpkeAlg, type HpkeEnvelope } from '../protocol/envelope/hpke.js';
@@ -34,18 +35,31 @@ export interface EncryptOptions {
    * enclave binds no longer a lifetime whatever `metadata.ttl` the host forwards.
    */
   ttl?: number;
+  /**
+   * The `metadata.label` you will send: sealed in, so the enclave refuses the submission if the
+   * host forwards another label (`ENVELOPE_LABEL_MISMATCH`).
+   */
+  label?: string;
+  /**
+   * The Cloister user id that will own the session (your access token's `sub`): sealed in as
+   * the aggregates subject, so a signed result over this credential can name no other user
+   * (the enclave refuses such a job with `CREDENTIAL_SUBJECT_MISMATCH`).
+   */
+  userId?: string;
 }
 
 export type VerifyOptions = Omit<VerificationPolicy, 'expectedMeasurements'>;
 
 function plaintextFor(
   credentials: ExchangeCredentials,
-  { issuedAt, ttl }: EncryptOptions,
+  { issuedAt, ttl, label, userId }: EncryptOptions,
 ): Uint8Array {
   const parsed = CredentialPlaintextSchema.safeParse({
     ...credentials,
     issued_at: issuedAt ?? Math.floor(Date.now() / 1000),
     ...(ttl !== undefined ? { ttl } : {}),
+    ...(label !== undefined ? { label } : {}),
+    ...(userId !== undefined ? { subject: aggregatesSubject({ userId }) } : {}),
   });
   if (!parsed.success) {
     // Name the fields only: the values are the secrets.

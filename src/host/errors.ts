@@ -26,6 +26,7 @@ export const HTTP_ERRORS = {
     'the enclave restarted recently: encrypt again with issued_at at or after error.not_before',
   ],
   ENVELOPE_EXCHANGE_MISMATCH: [400, 'the exchange inside the envelope differs from the metadata'],
+  ENVELOPE_LABEL_MISMATCH: [400, 'the label inside the envelope differs from the metadata'],
   ENVELOPE_UNKNOWN_KEY: [
     400,
     'key_id names no enclave key that is still accepted; fetch a new attestation',
@@ -34,6 +35,10 @@ export const HTTP_ERRORS = {
   LOG_RANGE_INVALID: [400, 'the index, size or range is outside the log'],
   LOG_NOT_WITNESSED: [404, 'no checkpoint has been cosigned by a witness yet'],
   TTL_TOO_LONG: [400, 'ttl exceeds the maximum the enclave accepts'],
+  CREDENTIAL_SUBJECT_MISMATCH: [
+    403,
+    'the credential was sealed for another user than the one this session belongs to',
+  ],
   AGGREGATES_WINDOW_INVALID: [
     400,
     'the window must satisfy from < to <= now and be no longer than the maximum window',
@@ -220,9 +225,11 @@ const CLIENT_FACING_RPC: ReadonlySet<RpcErrorCode> = new Set<RpcErrorCode>([
   'ENVELOPE_STALE',
   'ENVELOPE_BEFORE_START',
   'ENVELOPE_EXCHANGE_MISMATCH',
+  'ENVELOPE_LABEL_MISMATCH',
   'ENVELOPE_UNKNOWN_KEY',
   'ENVELOPE_UNSUPPORTED_ALG',
   'TTL_TOO_LONG',
+  'CREDENTIAL_SUBJECT_MISMATCH',
   'AGGREGATES_WINDOW_INVALID',
   'AGGREGATES_TOO_MANY_FILLS',
   'EXCHANGE_KEY_REJECTED',

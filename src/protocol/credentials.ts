@@ -4,6 +4,7 @@
  * `issued_at` (integer seconds since the Unix epoch), per ARCHITECTURE.md "Credential envelope v1".
  */
 import { z } from 'zod';
+import { hexBytes } from './encoding.js';
 
 /** Exchanges the service accepts credentials for. */
 export const EXCHANGES = ['binance', 'bybit', 'okx', 'coinbase'] as const;
@@ -43,6 +44,17 @@ export const CredentialPlaintextSchema = z
      * cannot have a longer one bound: the enclave binds at most this. Optional (older clients).
      */
     ttl: z.number().int().min(MIN_TTL_SECONDS).optional(),
+    /**
+     * The session label the client sends as `metadata.label`, sealed so that the host cannot
+     * relabel the session at submission: the enclave refuses another. Optional.
+     */
+    label: LabelSchema.optional(),
+    /**
+     * The aggregates subject of the account that submits (`aggregatesSubject({ userId })`),
+     * sealed so that a signed result over this credential can name no other user: the enclave
+     * refuses to start a job for another subject. Optional.
+     */
+    subject: hexBytes(32).optional(),
   })
   .strict();
 export type CredentialPlaintext = z.infer<typeof CredentialPlaintextSchema>;

@@ -25,6 +25,7 @@
  * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -39,7 +40,9 @@ import { mailedCode } from '../helpers/mail.js';
 import { CryptoHelper, encryptPassword } from '../../src/client/index.js';
 import { verifiedAttestation, uniqueCredentials } from '../helpers/client.js';
 import { seededDataDir, startTestService, type TestService } from '../helpers/service.js';
+import { startForSubject } from '../helpers/start-for-subject.js';
 import { ensureWebBuild } from '../helpers/web.js';
+import { aggregatesSubject } from '../../src/protocol/aggregates.js';
 import { cliSetOperator } from '../auth/operator-helper.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -304,6 +307,15 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByTestId('sessions').getByRole('cell', { name: 'active' }).waitFor();
     await axe(page, 'keys');
     await shot(page, 'keys');
+    // The page sealed the signed-in account as the key's owner: a host that moved the row to
+    // another user gets no job started for them (envelope-v1.md).
+    const [added] = (
+      await ts.service.db.query<{ id: string; user_id: string }>(
+        'SELECT id, user_id FROM sessions ORDER BY created_at DESC LIMIT 1',
+      )
+    ).rows;
+    const someoneElse = aggregatesSubject({ userId: randomUUID() });
+    assert.equal(await startForSubject(ts, added!.id, someoneElse), 'CREDENTIAL_SUBJECT_MISMATCH');
 
     // Request a report: the second page of fills is held until the bar has shown progress.
     // To the report with the keyboard: back through the page to the main navigation.

@@ -5,12 +5,15 @@
  * And `cloister log monitor` waits out a 429 with Retry-After instead of exiting.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { aggregatesSubject } from '../../src/protocol/aggregates.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { startForSubject } from '../helpers/start-for-subject.js';
 import { runCli } from './run.js';
 
 describe('cloister login / logout (real service)', { concurrency: false }, () => {
@@ -68,6 +71,17 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
     );
     assert.equal(submit.code, 0, submit.stderr);
     const { session_id } = JSON.parse(submit.stdout) as { session_id: string };
+    // The CLI sealed the signed-in account as the key's owner: the enclave starts no job that
+    // names another subject (what a host that moved the row to another user would ask).
+    const user = (
+      await ts.service.db.query<{ user_id: string }>('SELECT user_id FROM sessions WHERE id = $1', [
+        session_id,
+      ])
+    ).rows[0]!.user_id;
+    const other = aggregatesSubject({ userId: randomUUID() });
+    assert.equal(await startForSubject(ts, session_id, other), 'CREDENTIAL_SUBJECT_MISMATCH');
+    const own = aggregatesSubject({ userId: user });
+    assert.equal(await startForSubject(ts, session_id, own), 'ok', "the owner's subject starts");
     const second = stored();
     assert.notEqual(second, first, 'the rotated refresh token was stored');
 

@@ -170,6 +170,22 @@ for (const engine of engines()) {
       assert.equal((await sessionStatus(ts.service.app, id)).statusCode, 500);
     });
 
+    it('a host that forwards another label than the client sealed is refused, and nothing is stored', async () => {
+      const creds = uniqueCredentials('label');
+      const envelope = await CryptoHelper.encryptCredentials(creds, pub, { label: 'mine' });
+      const count = async () =>
+        (await q<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]!.n;
+      const before = await count();
+      const res = await ts.service.app.inject({
+        method: 'POST',
+        url: '/enclave/submit_key',
+        payload: { ...envelope, metadata: { exchange: creds.exchange, label: 'theirs', ttl: 600 } },
+      });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().error.code, 'ENVELOPE_LABEL_MISMATCH');
+      assert.equal(await count(), before);
+    });
+
     it('the TTL sweep deletes exactly the expired ciphertext and logs one credential.expired per session', async () => {
       // Start from a clean slate for the sweep's ids: earlier tests leave only unexpired rows.
       await ts.service.sweeper.runOnce();

@@ -61,6 +61,9 @@ export async function aggregatesStart(
     ENVELOPE_PURPOSES.credential,
     (c): ApiCredentials => {
       if (c.exchange !== credential.exchange) throw new RpcError('BINDING_INVALID');
+      // A subject sealed at submission is the only one a result over this key may name.
+      if (c.subject !== undefined && c.subject !== params.subject)
+        throw new RpcError('CREDENTIAL_SUBJECT_MISMATCH');
       return {
         apiKey: c.apiKey,
         apiSecret: c.apiSecret,

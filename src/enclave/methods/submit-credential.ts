@@ -5,7 +5,7 @@
  * metadata; then mints the session id and an HMAC binding of (session, envelope, metadata,
  * expiry) so the host cannot later re-attach the ciphertext to another session or extend it.
  * A `ttl` sealed in the plaintext caps the lifetime: the host cannot forward a longer
- * `metadata.ttl` than the client asked for.
+ * `metadata.ttl` than the client asked for; a sealed `label` must equal `metadata.label`.
  */
 import { randomUUID } from 'node:crypto';
 import { bytesToBase64 } from '../../protocol/encoding.js';
@@ -30,6 +30,8 @@ export async function submitCredential(
   } = await openOnce(state, envelope, ENVELOPE_PURPOSES.credential, (credential) => {
     if (credential.exchange !== metadata.exchange)
       throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
+    if (credential.label !== undefined && credential.label !== metadata.label)
+      throw new EnvelopeError('ENVELOPE_LABEL_MISMATCH');
     return credential.ttl;
   });
   const ttl = Math.min(metadata.ttl, sealedTtl ?? metadata.ttl);

@@ -9,6 +9,7 @@ export type EnvelopeErrorCode =
   | 'ENVELOPE_STALE'
   | 'ENVELOPE_BEFORE_START'
   | 'ENVELOPE_EXCHANGE_MISMATCH'
+  | 'ENVELOPE_LABEL_MISMATCH'
   | 'ENVELOPE_UNKNOWN_KEY'
   | 'ENVELOPE_UNSUPPORTED_ALG';
 
@@ -27,6 +28,7 @@ export const ENVELOPE_ERROR_MESSAGES: Record<EnvelopeErrorCode, string> = {
   ENVELOPE_STALE: 'issued_at is outside the accepted window; encrypt the credentials again',
   ENVELOPE_BEFORE_START: 'issued_at is earlier than this enclave accepts; encrypt again',
   ENVELOPE_EXCHANGE_MISMATCH: 'the exchange inside the envelope differs from the metadata',
+  ENVELOPE_LABEL_MISMATCH: 'the label inside the envelope differs from the metadata',
   ENVELOPE_UNKNOWN_KEY: 'key_id names no enclave key that is still accepted',
   ENVELOPE_UNSUPPORTED_ALG: 'unsupported envelope algorithm',
 };

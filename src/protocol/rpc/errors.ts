@@ -17,6 +17,8 @@ export const RPC_ERROR_MESSAGES = {
   BINDING_INVALID: 'the stored credential does not match its enclave binding',
   CREDENTIAL_EXPIRED: 'the credential has expired',
   CREDENTIAL_REVOKED: 'the credential belongs to a session this enclave saw revoked',
+  CREDENTIAL_SUBJECT_MISMATCH:
+    'the credential was sealed for another subject than the request names',
   GENERATION_MISMATCH: 'no prepared keyring with that generation',
   TTL_TOO_LONG: 'ttl exceeds the maximum the enclave accepts',
   LOG_STATE_INVALID: 'the log state does not match a checkpoint this enclave signed',

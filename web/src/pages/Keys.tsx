@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { CryptoHelper, EXCHANGES, type Exchange } from '../../../src/client/index.js';
-import { api, errorText } from '../api.js';
+import { account, api, errorText } from '../api.js';
 import { Field, Message } from '../components.js';
 import { requireTrusted } from '../trust.js';
 
@@ -48,11 +48,18 @@ export function KeysPage() {
       const v = await requireTrusted();
       const creds = { exchange, apiKey, apiSecret, ...(passphrase ? { passphrase } : {}) };
       const metadata = { exchange, label, ttl: Number(ttl) };
+      const userId = account.get()?.userId;
       // Re-sealed once if a just-restarted enclave refuses its date (ENVELOPE_BEFORE_START).
       const r = await CryptoHelper.sendCredentials(
         creds,
         v.enclavePubkey!,
-        { keyId: v.keyId!, ttl: metadata.ttl },
+        // The lifetime, label and owner are sealed in: the host can forward none other.
+        {
+          keyId: v.keyId!,
+          ttl: metadata.ttl,
+          label,
+          ...(userId ? { userId } : {}),
+        },
         (e) =>
           api<{ session_id: string; expires_at: string }>('/enclave/submit_key', {
             method: 'POST',
