@@ -4,9 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { verifyAccessToken } from '../../src/client/index.js';
 import { createTokenVerifier } from '../../src/host/auth/verifier.js';
+import { ecThumbprint, type Jwks } from '../../src/protocol/auth.js';
+import { startTestService, type TestService } from '../helpers/service.js';
 
 const issuer = 'https://issuer.test';
 const audience = 'aud-test';
@@ -63,5 +66,116 @@ describe('tokens and sessions review: the session cache and revocation', () => {
     await inFlight; // it read the row before the logout: it may pass
     await assert.rejects(v.verify(token), { code: 'AUTH_TOKEN_INVALID' });
     assert.equal(lookups, 2, 'the next request reads the row again');
+  });
+});
+
+describe('tokens and sessions review: a relying party and the JWKS the host serves', () => {
+  /** An ES256 key pair and its JWKS entry, kid = RFC 7638 thumbprint (as the enclave's). */
+  async function key() {
+    const kp = await generateKeyPair('ES256');
+    const { x, y } = await exportJWK(kp.publicKey);
+    const kid = ecThumbprint(x!, y!);
+    const jwk = { kty: 'EC', crv: 'P-256', x: x!, y: y!, kid, use: 'sig', alg: 'ES256' } as const;
+    return { priv: kp.privateKey, jwk, kid };
+  }
+  async function token(priv: CryptoKey, kid: string): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ sid: randomUUID(), roles: ['operator'] })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject(randomUUID())
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 900)
+      .sign(priv);
+  }
+
+  it('a token the host minted under a JWKS key of its own is refused once the attested kids are given', async () => {
+    const enclave = await key();
+    const host = await key();
+    const attestedKids = [enclave.kid];
+    const policy = { issuer, audience, attestedKids };
+    // Control: the enclave's own key, attested, verifies.
+    const genuine: Jwks = { keys: [enclave.jwk] };
+    await verifyAccessToken(await token(enclave.priv, enclave.kid), genuine, policy);
+    // The host serves its own key, alone or beside the enclave's: well-formed (kid = its
+    // thumbprint), so only the attestation tells it apart.
+    const forged = await token(host.priv, host.kid);
+    for (const keys of [[host.jwk], [enclave.jwk, host.jwk]])
+      await assert.rejects(verifyAccessToken(forged, { keys }, policy), /attest/);
+    // Without attested kids the JWKS alone decides (a JWKS the caller already trusts).
+    await verifyAccessToken(forged, { keys: [host.jwk] }, { issuer, audience });
+  });
+});
+
+describe('tokens and sessions review: refresh races and token types (service)', () => {
+  let ts: TestService;
+  const creds = { email: 'review@example.com', password: 'a long enough password' };
+  const call = (url: string, token?: string, payload?: Record<string, unknown>) =>
+    ts.service.app.inject({
+      method: 'POST',
+      url,
+      ...(payload ? { payload } : {}),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  const reused = async () =>
+    (
+      await ts.service.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM merkle_logs WHERE entry::text LIKE '%auth.refresh_reused%'",
+      )
+    ).rows[0]!.n;
+
+  before(async () => {
+    ts = await startTestService('pglite', {
+      AUTH_LOGIN_MAX_PER_IP: '100000',
+      // Every presentation below falls inside the window: none is a reuse by time.
+      AUTH_REFRESH_GRACE_SECONDS: '60',
+    });
+    assert.equal((await call('/auth/register', undefined, creds)).statusCode, 201);
+  });
+  after(async () => ts?.stop());
+
+  it('two refreshes of one token at once: one rotation, both get the same pair, no session ends', async () => {
+    const login = (await call('/auth/login', undefined, creds)).json();
+    const [a, b] = await Promise.all([
+      call('/auth/refresh', undefined, { refresh_token: login.refresh_token }),
+      call('/auth/refresh', undefined, { refresh_token: login.refresh_token }),
+    ]);
+    assert.equal(a!.statusCode, 200, a!.body);
+    assert.equal(b!.statusCode, 200, b!.body);
+    assert.equal(a!.json().refresh_token, b!.json().refresh_token);
+    assert.equal(a!.json().access_token, b!.json().access_token);
+    assert.equal(await reused(), 0);
+    // The one successor carries on; the session is alive.
+    const next = await call('/auth/refresh', undefined, { refresh_token: a!.json().refresh_token });
+    assert.equal(next.statusCode, 200, next.body);
+    assert.equal((await call('/auth/logout', next.json().access_token)).statusCode, 200);
+  });
+
+  it('a refresh token is no access token and an access token no refresh token', async () => {
+    const login = (await call('/auth/login', undefined, creds)).json();
+    const asBearer = await call('/auth/logout-all', login.refresh_token);
+    assert.equal(asBearer.json().error.code, 'AUTH_TOKEN_INVALID');
+    const asRefresh = await call('/auth/refresh', undefined, { refresh_token: login.access_token });
+    assert.equal(asRefresh.statusCode, 400);
+    // Well-formed but made up: no row, no enclave call, no session of anyone ends.
+    const madeUp = `rt1.${'A'.repeat(22)}.${Math.floor(Date.now() / 1000) + 3600}.${'A'.repeat(43)}`;
+    const r = await call('/auth/refresh', undefined, { refresh_token: madeUp });
+    assert.equal(r.json().error.code, 'AUTH_REFRESH_INVALID');
+    assert.equal(await reused(), 0);
+    assert.equal((await call('/auth/logout', login.access_token)).statusCode, 200);
+  });
+
+  it('after logout the access token and the refresh token of that session are refused at once', async () => {
+    const login = (await call('/auth/login', undefined, creds)).json();
+    // The logout's own check puts the session in the 2 s cache; the revocation clears it.
+    assert.equal((await call('/auth/logout', login.access_token)).statusCode, 200);
+    const again = await call('/auth/logout-all', login.access_token);
+    assert.equal(again.json().error.code, 'AUTH_TOKEN_INVALID');
+    const r = await call('/auth/refresh', undefined, { refresh_token: login.refresh_token });
+    assert.equal(r.json().error.code, 'AUTH_REFRESH_INVALID');
+    // A refresh token of an ended session is not a reuse: no other session of the user ends.
+    assert.equal(await reused(), 0);
   });
 });
