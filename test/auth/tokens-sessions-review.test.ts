@@ -179,3 +179,62 @@ describe('tokens and sessions review: refresh races and token types (service)', 
     assert.equal(await reused(), 0);
   });
 });
+
+describe('tokens and sessions review: cookies another subdomain sets (AUTH_COOKIES)', () => {
+  let ts: TestService;
+  const password = 'a long enough password';
+  const login = async (email: string) => {
+    await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password },
+    });
+    const r = await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const cookies = [r.headers['set-cookie']].flat() as string[];
+    return Object.fromEntries(cookies.map((c) => c.split(';')[0]!.split('=') as [string, string]));
+  };
+
+  before(async () => {
+    ts = await startTestService('pglite', {
+      AUTH_COOKIES: 'true',
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      AUTH_LOGIN_MAX_PER_IP: '100000',
+      AUTH_REGISTER_MAX_PER_IP: '100000',
+    });
+  });
+  after(async () => ts?.stop());
+
+  it("a cookie tossed under the same name beside the user's own is not used (neither is)", async () => {
+    const victim = await login('victim@example.com');
+    const attacker = await login('tosser@example.com');
+    // A page on a sibling subdomain sets `cloister_access` for the parent domain with a longer
+    // path: the browser sends it first, before the user's own.
+    const tossed = (name: string) => `${name}=${attacker[name]}; ${name}=${victim[name]}`;
+    const methods = await ts.service.app.inject({
+      method: 'GET',
+      url: '/auth/methods',
+      headers: { cookie: tossed('cloister_access') },
+    });
+    assert.equal(methods.statusCode, 401, methods.body);
+    assert.ok(!methods.body.includes('tosser@example.com'));
+    const refresh = await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { cookie: tossed('cloister_refresh') },
+    });
+    assert.equal(refresh.statusCode, 401, refresh.body);
+    assert.equal(refresh.headers['set-cookie'], undefined, 'no pair of the attacker is set');
+    // Control: the user's own cookie alone still works.
+    const own = await ts.service.app.inject({
+      method: 'GET',
+      url: '/auth/methods',
+      headers: { cookie: `cloister_access=${victim.cloister_access}` },
+    });
+    assert.equal(own.statusCode, 200, own.body);
+  });
+});
