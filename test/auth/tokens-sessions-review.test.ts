@@ -3,10 +3,12 @@
  * relays every token, another website, and a relying party verifying Cloister tokens.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { verifyAccessToken } from '../../src/client/index.js';
+import { AuthKeyring } from '../../src/enclave/auth/auth-keyring.js';
+import { signJwt, verifyOwnClaims } from '../../src/enclave/auth/jwt.js';
 import { createTokenVerifier } from '../../src/host/auth/verifier.js';
 import { ecThumbprint, type Jwks } from '../../src/protocol/auth.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -236,5 +238,62 @@ describe('tokens and sessions review: cookies another subdomain sets (AUTH_COOKI
       headers: { cookie: `cloister_access=${victim.cloister_access}` },
     });
     assert.equal(own.statusCode, 200, own.body);
+  });
+});
+
+describe('tokens and sessions review: the enclave checking a token itself (verifyOwnClaims)', () => {
+  const t0 = 1_800_000_000;
+  const ttl = 900;
+  const iss = 'https://cloister.test';
+  const aud = 'cloister-test';
+  const b64u = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const claims = (over: Record<string, unknown> = {}) => ({
+    iss,
+    aud,
+    sub: randomUUID(),
+    sid: randomUUID(),
+    exp: t0 + ttl,
+    iat: t0,
+    jti: randomUUID(),
+    roles: [],
+    ...over,
+  });
+
+  it('only ES256 by a published key of this keyring, for this issuer and audience, unexpired', () => {
+    const k1 = AuthKeyring.generate(t0);
+    const check = (keyring: AuthKeyring, token: string, now = t0 + 1) =>
+      verifyOwnClaims(token, (kid) => keyring.publishedKey(kid, now, 2 * ttl), { iss, aud, now });
+    const key = k1.signingKey(t0);
+    const genuine = signJwt(key, claims() as never);
+    assert.ok(check(k1, genuine), 'control: the genuine token');
+    const [h, p] = genuine.split('.') as [string, string, string];
+    // alg none, and HS256 keyed with the public key's coordinates, on the same kid and claims.
+    const none = `${b64u({ alg: 'none', typ: 'JWT', kid: key.kid })}.${p}.`;
+    const hsInput = `${b64u({ alg: 'HS256', typ: 'JWT', kid: key.kid })}.${p}`;
+    const hs = `${hsInput}.${createHmac('sha256', key.x + key.y)
+      .update(hsInput)
+      .digest('base64url')}`;
+    // Another keyring's key under this key's kid: the signature does not verify.
+    const other = signJwt(AuthKeyring.generate(t0).signingKey(t0), claims() as never);
+    const [oh, op, os] = other.split('.') as [string, string, string];
+    const kidSwapped = `${b64u({ ...JSON.parse(Buffer.from(oh, 'base64url').toString()), kid: key.kid })}.${op}.${os}`;
+    for (const forged of [
+      none,
+      hs,
+      kidSwapped,
+      other,
+      `${h}.${b64u(claims())}.${genuine.split('.')[2]}`,
+    ])
+      assert.equal(check(k1, forged), null);
+    assert.equal(check(k1, signJwt(key, claims({ iss: 'https://other.test' }) as never)), null);
+    assert.equal(check(k1, signJwt(key, claims({ aud: 'other' }) as never)), null);
+    assert.equal(check(k1, genuine, t0 + ttl), null, 'expired');
+    // Rotated out and past its retention: no longer published, so no longer accepted.
+    const k2 = k1.rotated(t0 + 10, 60, 2 * ttl);
+    assert.ok(check(k2, genuine, t0 + 20));
+    const late = t0 + 70 + 2 * ttl + 1;
+    const lateToken = signJwt(key, claims({ exp: late + ttl }) as never);
+    assert.ok(check(k1, lateToken, late), 'control: the key itself is still good');
+    assert.equal(check(k2, lateToken, late), null);
   });
 });
