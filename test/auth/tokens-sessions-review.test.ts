@@ -12,6 +12,7 @@ import { signJwt, verifyOwnClaims } from '../../src/enclave/auth/jwt.js';
 import { createTokenVerifier } from '../../src/host/auth/verifier.js';
 import { ecThumbprint, type Jwks } from '../../src/protocol/auth.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { cliSetOperator } from './operator-helper.js';
 
 const issuer = 'https://issuer.test';
 const audience = 'aud-test';
@@ -167,6 +168,31 @@ describe('tokens and sessions review: refresh races and token types (service)', 
     assert.equal(r.json().error.code, 'AUTH_REFRESH_INVALID');
     assert.equal(await reused(), 0);
     assert.equal((await call('/auth/logout', login.access_token)).statusCode, 200);
+  });
+
+  it('an operator whose role is taken away loses the operator routes and the session at once', async () => {
+    const pair = async (email: string) => {
+      await call('/auth/register', undefined, { email, password: creds.password });
+      assert.equal(await cliSetOperator(ts, 'grant', email), true);
+      return (await call('/auth/login', undefined, { email, password: creds.password })).json();
+    };
+    const [olga, uma] = [await pair('olga@example.com'), await pair('uma@example.com')];
+    const metrics = (token: string) =>
+      ts.service.app.inject({
+        method: 'GET',
+        url: '/operator/metrics',
+        headers: { authorization: `Bearer ${token}` },
+      });
+    // Uma's session is active and cached when the role goes.
+    assert.equal((await metrics(uma.access_token)).statusCode, 200);
+    const revoke = await call('/operator/roles/revoke', olga.access_token, {
+      email: 'uma@example.com',
+    });
+    assert.equal(revoke.statusCode, 200, revoke.body);
+    assert.equal((await metrics(uma.access_token)).json().error.code, 'AUTH_TOKEN_INVALID');
+    const r = await call('/auth/refresh', undefined, { refresh_token: uma.refresh_token });
+    assert.equal(r.json().error.code, 'AUTH_REFRESH_INVALID');
+    assert.equal((await metrics(olga.access_token)).statusCode, 200, 'control: the other operator');
   });
 
   it('after logout the access token and the refresh token of that session are refused at once', async () => {
