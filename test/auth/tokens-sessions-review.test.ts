@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import { verifyAccessToken } from '../../src/client/index.js';
 import { AuthKeyring } from '../../src/enclave/auth/auth-keyring.js';
 import { signJwt, verifyOwnClaims } from '../../src/enclave/auth/jwt.js';
 import { createTokenVerifier } from '../../src/host/auth/verifier.js';
 import { ecThumbprint, type Jwks } from '../../src/protocol/auth.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { signTestToken } from '../helpers/test-jwt.js';
 import { cliSetOperator } from './operator-helper.js';
 
 const issuer = 'https://issuer.test';
@@ -27,18 +28,7 @@ describe('tokens and sessions review: the session cache and revocation', () => {
     pub = { ...(await exportJWK(kp.publicKey)), kid: 'kid-1', alg: 'ES256', use: 'sig' };
   });
 
-  async function sign(sid: string): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ sid, roles: [] })
-      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: 'kid-1' })
-      .setIssuer(issuer)
-      .setAudience(audience)
-      .setSubject(randomUUID())
-      .setJti(randomUUID())
-      .setIssuedAt(now)
-      .setExpirationTime(now + 900)
-      .sign(priv);
-  }
+  const sign = (sid: string) => signTestToken(priv, { issuer, audience, kid: 'kid-1', sid });
 
   it('a check in flight across a logout does not keep the ended session cached', async () => {
     // The session row: active until the logout below revokes it.
@@ -81,18 +71,8 @@ describe('tokens and sessions review: a relying party and the JWKS the host serv
     const jwk = { kty: 'EC', crv: 'P-256', x: x!, y: y!, kid, use: 'sig', alg: 'ES256' } as const;
     return { priv: kp.privateKey, jwk, kid };
   }
-  async function token(priv: CryptoKey, kid: string): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ sid: randomUUID(), roles: ['operator'] })
-      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
-      .setIssuer(issuer)
-      .setAudience(audience)
-      .setSubject(randomUUID())
-      .setJti(randomUUID())
-      .setIssuedAt(now)
-      .setExpirationTime(now + 900)
-      .sign(priv);
-  }
+  const token = (priv: CryptoKey, kid: string) =>
+    signTestToken(priv, { issuer, audience, kid, roles: ['operator'] });
 
   it('a token the host minted under a JWKS key of its own is refused once the attested kids are given', async () => {
     const enclave = await key();
@@ -212,16 +192,10 @@ describe('tokens and sessions review: cookies another subdomain sets (AUTH_COOKI
   let ts: TestService;
   const password = 'a long enough password';
   const login = async (email: string) => {
-    await ts.service.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password },
-    });
-    const r = await ts.service.app.inject({
-      method: 'POST',
-      url: '/auth/login',
-      payload: { email, password },
-    });
+    const post = (url: string) =>
+      ts.service.app.inject({ method: 'POST', url, payload: { email, password } });
+    await post('/auth/register');
+    const r = await post('/auth/login');
     assert.equal(r.statusCode, 200, r.body);
     const cookies = [r.headers['set-cookie']].flat() as string[];
     return Object.fromEntries(cookies.map((c) => c.split(';')[0]!.split('=') as [string, string]));
