@@ -62,13 +62,21 @@ export function encryptPassword(
 export interface TokenPolicy {
   issuer: string;
   audience: string;
+  /**
+   * The kids of a verified attestation (`signing_keys.jwt`). Given, every JWKS key must be one
+   * of them (jwksIsAttested), or nothing verifies: the JWKS is served by the host, which could
+   * otherwise list a key of its own and mint tokens for anyone. Leave it out only for a JWKS
+   * you already trust by other means.
+   */
+  attestedKids?: readonly string[];
   /** Verify as of this time (tests); default now. */
   currentDate?: Date;
 }
 
 /**
- * A verifier bound to one JWKS: the keys are checked (kid = thumbprint) and imported once, so
- * each token costs only jose's signature and claim checks. Throws on any failure.
+ * A verifier bound to one JWKS: the keys are checked (kid = thumbprint, and listed in
+ * `policy.attestedKids` when given) and imported once, so each token costs only jose's
+ * signature and claim checks. Throws on any failure.
  */
 export function accessTokenVerifier(
   jwks: Jwks,
@@ -77,6 +85,8 @@ export function accessTokenVerifier(
   const parsed = JwksSchema.parse(jwks);
   for (const k of parsed.keys)
     if (ecThumbprint(k.x, k.y) !== k.kid) throw new Error('JWKS kid is not the key thumbprint');
+  if (policy.attestedKids !== undefined && !jwksIsAttested(parsed, policy.attestedKids))
+    throw new Error('JWKS has a key the attestation does not list');
   const keySet = createLocalJWKSet({ keys: parsed.keys.map((k) => ({ ...k })) });
   return async (token) => {
     const { payload } = await jwtVerify(token, keySet, {
@@ -90,8 +100,11 @@ export function accessTokenVerifier(
   };
 }
 
-/** Verifies an access token from the JWKS alone; throws on any failure. */
-export function verifyAccessToken(
+/**
+ * Verifies an access token against `jwks` (attested when `policy.attestedKids` is given); the
+ * promise rejects on any failure, a bad JWKS included.
+ */
+export async function verifyAccessToken(
   token: string,
   jwks: Jwks,
   policy: TokenPolicy,

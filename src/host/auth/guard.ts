@@ -12,14 +12,25 @@ import type { TokenVerifier } from './verifier.js';
 export const ACCESS_COOKIE = 'cloister_access';
 export const REFRESH_COOKIE = 'cloister_refresh';
 
+/**
+ * The value of the one cookie called `name`; undefined when there is none, or more than one.
+ * A page on another subdomain of the site can set a cookie of the same name for the parent
+ * domain with a longer path, which the browser then sends first: taking the first would sign
+ * the user in to that page's account (whatever they submit would land there). Which of two
+ * is the user's own cannot be told, so neither is used.
+ */
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
   if (!header) return undefined;
+  let value: string | undefined;
   for (const part of header.split(';')) {
     const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      if (value !== undefined) return undefined;
+      value = part.slice(i + 1).trim();
+    }
   }
-  return undefined;
+  return value;
 }
 
 export function createAuthGuard(deps: {

@@ -30,11 +30,19 @@ export function createTokenVerifier(deps: TokenVerifierDeps) {
   const { sessionCacheMax = SESSION_CACHE_MAX } = deps;
   let keySet: JWTVerifyGetKey | null = null;
   const active = new Map<string, number>();
+  /**
+   * Bumped by forget(). A lookup that started before a revocation may have read the row before
+   * it was revoked: its answer still serves the request that asked, but is not cached, or the
+   * ended session would pass for SESSION_CACHE_MS more.
+   */
+  let revocations = 0;
   async function sessionActive(sid: string): Promise<boolean> {
     const now = Date.now();
     const until = active.get(sid);
     if (until !== undefined && until > now) return true;
+    const seen = revocations;
     if (!(await deps.isSessionActive(sid))) return false;
+    if (seen !== revocations) return true;
     if (active.size >= sessionCacheMax) active.clear();
     active.set(sid, now + SESSION_CACHE_MS);
     return true;
@@ -81,6 +89,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps) {
     jwks: (): Jwks => jwks,
     /** Called after any revocation: the next check of every session reads the database. */
     forget(): void {
+      revocations++;
       active.clear();
     },
     async verify(token: string): Promise<AccessClaims> {
