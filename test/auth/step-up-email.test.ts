@@ -65,6 +65,28 @@ describe('step-up by email code', () => {
     const ok = await call('POST', '/auth/totp/enroll', up.json().access_token, {});
     assert.equal(ok.statusCode, 201, ok.body);
   });
+
+  it('a step-up ends the refresh chain from before it: a token stolen earlier refreshes no more, the session goes on', async () => {
+    const login = await call('POST', '/auth/login', undefined, creds);
+    // The thief's copy: a refresh token of the session taken before the step-up, kept unused.
+    const stolen = login.json().refresh_token as string;
+    const token = login.json().access_token as string;
+    await call('POST', '/auth/step-up/email/start', token);
+    const code = await mailedCode(/sensitive operation is (\d{6})/);
+    const up = await call('POST', '/auth/step-up', token, { email_code: code });
+    assert.equal(up.statusCode, 200, up.body);
+
+    const replayed = await call('POST', '/auth/refresh', undefined, { refresh_token: stolen });
+    assert.equal(replayed.statusCode, 401, replayed.body);
+    // Refused as invalid, not as reuse: the session (and the account's others) are not ended.
+    assert.equal(replayed.json().error.code, 'AUTH_REFRESH_INVALID');
+    const mine = await call('POST', '/auth/refresh', undefined, {
+      refresh_token: up.json().refresh_token,
+    });
+    assert.equal(mine.statusCode, 200, mine.body);
+    const me = await call('GET', '/auth/methods', mine.json().access_token);
+    assert.equal(me.statusCode, 200, me.body);
+  });
 });
 
 describe('step-up by email code, with the sign-in backoff after one failure', () => {

@@ -76,6 +76,25 @@ async function refresh(a: Account): Promise<boolean> {
   return true;
 }
 
+/**
+ * A step-up's pair for this tab's session: kept, and handed to the tabs that share the session,
+ * since the service expires the session's older refresh tokens at a step-up. False (nothing
+ * kept) without a session or when the pair is another account's.
+ */
+export function adoptStepUp(accessToken: string, refreshToken: string): boolean {
+  const a = account.get();
+  if (!a || subOf(accessToken) !== a.userId) return false;
+  const from = tokenId(a.refreshToken);
+  rotated(a, accessToken, refreshToken);
+  tabs?.postMessage({
+    type: 'rotated',
+    from,
+    access_token: accessToken,
+    refresh_token: refreshToken,
+  } satisfies TabMessage);
+  return true;
+}
+
 /** The session `a` moves to a new pair (this tab's refresh, or another tab's message). */
 function rotated(a: Account, accessToken: string, refreshToken: string): void {
   spent.add(tokenId(a.refreshToken));

@@ -11,7 +11,7 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
 import { authClient, encryptPassword, sendWithFreshEnvelope } from '../../src/client/index.js';
-import { account, api, withSession } from './api.js';
+import { account, adoptStepUp, api, withSession } from './api.js';
 import { rolesOf, subOf } from './jwt.js';
 import { requireTrusted } from './trust.js';
 
@@ -19,6 +19,11 @@ interface TokenPair {
   user_id?: string;
   access_token: string;
   refresh_token: string;
+}
+
+/** A step-up's pair: the same session, passed on to this session's other tabs (api.ts). */
+export async function steppedUp(t: TokenPair, email?: string): Promise<void> {
+  if (!adoptStepUp(t.access_token, t.refresh_token)) await signedIn(t, email);
 }
 
 /** Keeps the pair; `email` when the method knows it, else the account's linked email (if any). */
@@ -124,7 +129,7 @@ export async function passkeyStepUp(): Promise<void> {
     });
     return sdk(token).passkeyStepUp(response as unknown as Record<string, unknown>);
   });
-  await signedIn(t, email || undefined);
+  await steppedUp(t, email || undefined);
 }
 
 /** Step-up with a code mailed to the account's address: `start` mails it, then the code. */
@@ -134,7 +139,7 @@ export async function emailStepUpStart(): Promise<void> {
 export async function emailStepUp(code: string): Promise<void> {
   const email = account.get()?.email;
   const t = await withSession((token) => sdk(token).stepUpEmail(code.trim()));
-  await signedIn(t, email || undefined);
+  await steppedUp(t, email || undefined);
 }
 
 /** Adds a passkey to the signed-in account (the service may ask for a step-up first). */

@@ -15,7 +15,7 @@ import {
   passkeyStepUp,
   passwordLogin,
   secondFactor,
-  signedIn,
+  steppedUp,
 } from '../sign-in.js';
 import { stepUp } from '../step-up.js';
 import { useStore } from '../store.js';
@@ -73,7 +73,7 @@ export function StepUpDialog() {
         method: 'POST',
         body: secondFactor(code),
       });
-      await signedIn(t, email || undefined);
+      await steppedUp(t, email || undefined);
     });
   const factors = factorsOf(req?.reason ?? '');
   // The code field unless the service named factors without an authenticator app.

@@ -434,7 +434,14 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
         { name: 'auth_session_insert_event' },
       );
     },
-    /** A second refresh chain for an existing, active session (after a step-up). */
+    /**
+     * The session's new refresh chain after a step-up, and the end of its older one: every unused
+     * refresh token of the session expires in the same statement. A token stolen before the
+     * step-up would otherwise keep a chain of its own that no reuse ever shows (the user's client
+     * has moved to the new one); presented now, it is AUTH_REFRESH_INVALID, and the session goes
+     * on. Expired rather than marked used: a tab that still holds the old token is signed out,
+     * not taken for a thief that ends every session of the account.
+     */
     async addRefresh(
       q: Queryable,
       sessionId: string,
@@ -443,9 +450,16 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       expiresAt: number,
     ): Promise<void> {
       const { rows } = await q.query(
-        `INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
-         SELECT $1, id, user_id, to_timestamp($4) FROM auth_sessions
-         WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING token_hash`,
+        `WITH s AS (
+           SELECT id, user_id FROM auth_sessions
+           WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL
+         ), ended AS (
+           UPDATE refresh_tokens SET expires_at = LEAST(expires_at, to_timestamp(0))
+           WHERE session_id IN (SELECT id FROM s) AND used_at IS NULL
+           RETURNING 1
+         )
+         INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+         SELECT $1, id, user_id, to_timestamp($4) FROM s RETURNING token_hash`,
         [hash, sessionId, userId, expiresAt],
       );
       if (rows.length !== 1) throw new HostError('AUTH_TOKEN_INVALID');
