@@ -7,10 +7,13 @@
  * rather than forgets when full; configuration errors name variables, never values.
  */
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { parseEnclaveConfig } from '../../src/enclave/config.js';
 import { ReplayCache } from '../../src/enclave/replay-cache.js';
+import { serveEnclave } from '../../src/enclave/server.js';
 import { noblePrimitives } from '../../src/client/noble-primitives.js';
 import { base64ToBytes, utf8 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeV1 } from '../../src/protocol/envelope/v1.js';
@@ -141,6 +144,22 @@ describe('host–enclave boundary: what crosses back to a hostile host', () => {
         () => parseEnclaveConfig(env),
         (err: Error) => !err.message.includes(MARKER) && /[A-Z_]+: /.test(err.message),
       );
+    }
+  });
+
+  it("the socket is the owner's only, whatever the umask of whoever started the enclave", async () => {
+    const t = testEnclave();
+    const path = join(t.dir, 'boundary.sock');
+    const umask = process.umask(0);
+    try {
+      const server = await serveEnclave(t.state, path);
+      try {
+        assert.equal(statSync(path).mode & 0o777, 0o600);
+      } finally {
+        server.close();
+      }
+    } finally {
+      process.umask(umask);
     }
   });
 });
