@@ -11,28 +11,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
 import { ReplayCache } from '../../src/enclave/replay-cache.js';
-import { noblePrimitives } from '../../src/client/noble-primitives.js';
-import { base64ToBytes, utf8 } from '../../src/protocol/encoding.js';
-import { sealEnvelopeV1, type EnvelopeV1 } from '../../src/protocol/envelope/v1.js';
-import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-
-function seal(pub: Uint8Array, issuedAt: number): EnvelopeV1 {
-  return sealEnvelopeV1(
-    noblePrimitives,
-    pub,
-    utf8.encode(
-      JSON.stringify({ exchange: 'binance', apiKey: 'k', apiSecret: 's', issued_at: issuedAt }),
-    ),
-  );
-}
-
-const submit = (t: TestEnclave, e: EnvelopeV1) =>
-  Promise.resolve(
-    HANDLERS['credential.submit'](t.state, {
-      envelope: e,
-      metadata: { exchange: 'binance', label: 'main', ttl: 600 },
-    }),
-  );
+import { base64ToBytes } from '../../src/protocol/encoding.js';
+import { seal, submit } from '../helpers/credential-submit.js';
+import { testEnclave } from '../helpers/enclave-state.js';
 
 describe('the enclave clock set back after the replay cache forgot a sender key', () => {
   it('the cache remembers the latest second it was told, whatever it is told later', () => {
