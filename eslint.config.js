@@ -83,6 +83,23 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['warn', 'error'] }],
     },
   },
+  // The host captures the enclave's stdout and stderr and logs them: nothing in the enclave may
+  // print but main.ts's fixed status lines (an exception's text can quote a plaintext).
+  {
+    files: ['src/enclave/**'],
+    ignores: ['src/enclave/main.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'console', message: 'the host logs enclave output' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'stdout', message: 'the host logs enclave output' },
+        { object: 'process', property: 'stderr', message: 'the host logs enclave output' },
+      ],
+    },
+  },
   zone(
     ['src/protocol/**'],
     ['**/enclave/**', '**/host/**', '**/client/**', '**/cli/**', ...nodeBuiltins],

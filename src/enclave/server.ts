@@ -1,10 +1,12 @@
 /**
  * The enclave's only I/O: one stream socket (a Unix socket here, vsock on Nitro) carrying
- * length-prefixed frames. Frames on a connection are answered in order. An undecodable frame
- * gets an error frame; an oversized length cannot be resynchronised, so that connection is
- * answered and closed. The enclave opens no other connection and runs no other server.
+ * length-prefixed frames. Frames on a connection are answered in order, and a connection is read
+ * only while few of its frames wait (MAX_PENDING_FRAMES) and the host reads the answers. An
+ * undecodable frame gets an error frame; an oversized length cannot be resynchronised, so that
+ * connection is answered and closed. The enclave opens no other connection and runs no other server.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { RpcError } from '../protocol/rpc/errors.js';
 import { FrameDecoder, encodeFrame, type Result } from '../protocol/rpc/frame.js';
 import { dispatchFrame, toErrorBody } from './dispatcher.js';
@@ -12,7 +14,7 @@ import type { EnclaveState } from './state.js';
 import { removeSocketFile, restrictSocketToOwner } from './platform/files.js';
 
 /** A frame of results sent ahead of the rest of their request frame (detached or partial). */
-function sendResults(conn: Socket, results: Result[]): void {
+function sendResults(conn: Duplex, results: Result[]): void {
   let bytes: Uint8Array;
   try {
     bytes = encodeFrame({ results });
@@ -28,11 +30,26 @@ function sendResults(conn: Socket, results: Result[]): void {
   if (!conn.destroyed) conn.write(bytes);
 }
 
-function serveConnection(state: EnclaveState, conn: Socket): void {
+/**
+ * Frames of one connection read and not yet answered, at most; and none are read while answers
+ * wait for the host to read them. Past that the connection is paused, so a host that sends
+ * faster than the enclave answers, or never reads, fills its own socket buffer, not enclave memory.
+ */
+export const MAX_PENDING_FRAMES = 4;
+
+export function serveConnection(state: EnclaveState, conn: Duplex): void {
   const decoder = new FrameDecoder();
   const send = (results: Result[]) => sendResults(conn, results);
   let queue: Promise<void> = Promise.resolve();
+  let pending = 0;
+  /** Reads on only while few frames wait and the host reads the answers (MAX_PENDING_FRAMES). */
+  const flow = () => {
+    if (conn.destroyed) return;
+    if (pending >= MAX_PENDING_FRAMES || conn.writableNeedDrain) conn.pause();
+    else if (conn.isPaused()) conn.resume();
+  };
   conn.on('error', () => conn.destroy());
+  conn.on('drain', flow);
   conn.on('data', (chunk) => {
     let frames: unknown[];
     try {
@@ -43,6 +60,7 @@ function serveConnection(state: EnclaveState, conn: Socket): void {
       return;
     }
     for (const frame of frames) {
+      pending++;
       queue = queue
         .then(() =>
           dispatchFrame(
@@ -65,8 +83,13 @@ function serveConnection(state: EnclaveState, conn: Socket): void {
           () => {
             conn.destroy();
           },
-        );
+        )
+        .then(() => {
+          pending--;
+          flow();
+        });
     }
+    flow();
   });
 }
 

@@ -20,8 +20,9 @@ import {
 import { noblePrimitives } from '../../src/client/noble-primitives.js';
 import { base64ToBytes, utf8 } from '../../src/protocol/encoding.js';
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
-import { sealEnvelopeV1, type EnvelopeV1 } from '../../src/protocol/envelope/v1.js';
+import { sealEnvelopeV1 } from '../../src/protocol/envelope/v1.js';
 import { WALLET_SHARE_BYTES } from '../../src/protocol/wallet/constants.js';
+import { seal, submit } from '../helpers/credential-submit.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 
 const code = (e: unknown) => (e as { code?: string }).code;
@@ -30,24 +31,6 @@ async function signer(t: TestEnclave) {
   const g = await HANDLERS['keyring.generate'](t.state, { policy: 'signer' });
   return { sealed: g.sealed, pub: base64ToBytes(g.public.credential_keys[0]!.public_key) };
 }
-
-function seal(pub: Uint8Array, issuedAt: number): EnvelopeV1 {
-  return sealEnvelopeV1(
-    noblePrimitives,
-    pub,
-    utf8.encode(
-      JSON.stringify({ exchange: 'binance', apiKey: 'k', apiSecret: 's', issued_at: issuedAt }),
-    ),
-  );
-}
-
-const submit = (t: TestEnclave, e: EnvelopeV1) =>
-  Promise.resolve(
-    HANDLERS['credential.submit'](t.state, {
-      envelope: e,
-      metadata: { exchange: 'binance', label: 'main', ttl: 600 },
-    }),
-  );
 
 describe('an opened envelope after a host-forced enclave restart', () => {
   for (const [skew, restartAfter] of [

@@ -3,10 +3,11 @@
  * the RPC socket, which answers frames in order, is never held by one of them. `start` returns
  * at once; the host polls for progress and collects the result, then acknowledges it.
  *
- * Invariants: at most `maxRunning` jobs run at once (more is refused, not queued, so the
- * enclave's memory stays bounded); a finished job is kept until the host acknowledges it or
- * `keepSeconds` pass, so a host that crashed between poll and store can collect it again; a
- * job's failure is a closed RPC error code, never a message from inside; a cancelled job
+ * Invariants: at most `maxRunning` jobs run at once and at most MAX_JOBS_KEPT are held, finished
+ * ones included (more is refused, not queued, so the enclave's memory stays bounded whatever ids
+ * the host picks and whether it acknowledges); a finished job is kept until the host
+ * acknowledges it or `keepSeconds` pass, so a host that crashed between poll and store can
+ * collect it again; a job's failure is a closed RPC error code, never a message from inside; a cancelled job
  * (`cancel`) is aborted through its signal, ends `cancelled` at once and never becomes `done`,
  * whatever its run later returns.
  */
@@ -14,6 +15,9 @@ import { RpcError, isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/
 import type { JobProgress } from '../../protocol/rpc/methods.js';
 
 export type { JobProgress };
+
+/** Jobs the table holds at most, finished and unacknowledged ones included (`start` refuses more). */
+export const MAX_JOBS_KEPT = 4096;
 
 export type JobView<R> =
   | { job_id: string; state: 'running'; progress: JobProgress }
@@ -58,6 +62,8 @@ export class JobTable<R> {
     this.expire();
     if (this.jobs.has(jobId)) throw new RpcError('JOB_EXISTS');
     if (this.running() >= this.maxRunning) throw new RpcError('JOBS_BUSY');
+    // Finished jobs wait for the host's ack: one that never acks is refused, nothing is dropped.
+    if (this.jobs.size >= MAX_JOBS_KEPT) throw new RpcError('JOBS_BUSY');
     const progress: JobProgress = {
       requests: 0,
       fills: 0,
