@@ -6,9 +6,8 @@
  *
  * A TEE's clock is the host's, and a key is forgotten once the freshness rule would refuse its
  * envelope as stale at the time of pruning; set back, the clock would make that envelope fresh
- * again. So the cache keeps the latest second it was given (`latest`), and the freshness rule
- * counts an envelope's age from it (envelope-freshness.ts): within a process the rule's clock
- * never goes back.
+ * again. So the freshness rule counts an envelope's age on the enclave's clock that never goes
+ * back within a process (`state.monotonicNow`, envelope-freshness.ts).
  */
 import { RpcError } from '../protocol/rpc/errors.js';
 
@@ -18,18 +17,11 @@ export class ReplayCache {
   /** expiry second → keys that expire then (a released key may still be listed: see prune). */
   private readonly buckets = new Map<number, string[]>();
   private oldestBucket = Number.POSITIVE_INFINITY;
-  /** The latest `now` any `add` was given: what was pruned is stale from here on. */
-  private latestNow = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly maxEntries: number) {}
 
   get size(): number {
     return this.seen.size;
-  }
-
-  /** The latest second the cache was told (`add`); −∞ before the first. */
-  get latest(): number {
-    return this.latestNow;
   }
 
   has(key: string): boolean {
@@ -38,8 +30,7 @@ export class ReplayCache {
 
   /** Records `key` until `expiresAt`; false if it was already present. */
   add(key: string, expiresAt: number, now: number): boolean {
-    if (now > this.latestNow) this.latestNow = now;
-    this.prune(this.latestNow);
+    this.prune(now);
     if (this.seen.has(key)) return false;
     // Fail closed rather than forget: a full cache refuses new envelopes.
     if (this.seen.size >= this.maxEntries) throw new RpcError('INTERNAL');

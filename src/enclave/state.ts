@@ -44,6 +44,13 @@ export interface EnclaveState {
   readonly sealer: Sealer;
   readonly bootTime: number;
   readonly now: () => number;
+  /**
+   * `now`, but never earlier than a value it gave before in this process (`monotonicSeconds`).
+   * A TEE's clock is the host's to set: the rules that forget something once it is past (the
+   * replay cache's spent keys, revocations, a credential's expiry) read this one, so a clock set
+   * back does not bring back what they forgot.
+   */
+  readonly monotonicNow: () => number;
   readonly replay: ReplayCache;
   /**
    * Credential key ids this process drew itself (keyring.generate, rotation): no earlier
@@ -84,6 +91,16 @@ export interface EnclaveState {
   readonly passwordRoots: Map<SealPolicy, Uint8Array>;
 }
 
+/** `source`, held at the latest value it gave: a clock that never goes back. */
+export function monotonicSeconds(source: () => number): () => number {
+  let latest = Number.NEGATIVE_INFINITY;
+  return () => {
+    const t = source();
+    if (t > latest) latest = t;
+    return latest;
+  };
+}
+
 export function createEnclaveState(
   config: EnclaveConfig,
   platform: Platform,
@@ -99,6 +116,7 @@ export function createEnclaveState(
     sealer: enclaveSealer(platform, () => state.cluster?.root ?? null),
     bootTime: now(),
     now,
+    monotonicNow: monotonicSeconds(now),
     replay: new ReplayCache(config.REPLAY_CACHE_MAX_ENTRIES),
     keysMadeHere: new Set(),
     revokedSessions: new Map(),

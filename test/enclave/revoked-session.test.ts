@@ -102,4 +102,21 @@ describe('a revoked session in the enclave', () => {
     assert.equal(t.state.revokedSessions.has(sessionLogSubject(victim.session_id)), false);
     assert.equal(await code(t, 'credential.verify_stored', victim), 'CREDENTIAL_EXPIRED');
   });
+
+  it('a clock the host moves forward, then back, revives neither the revoked session nor an expired one', async () => {
+    const { t, pub, keyId } = await ready();
+    const victim = await stored(t, pub, keyId);
+    const expired = await stored(t, pub, keyId);
+    const back = t.clock.now;
+    await ok(t, 'log.prepare', { entries: [revokedEntry(victim.session_id, t.clock.now)] });
+    // Forward past the longest TTL: the next revocation noted forgets the first one.
+    t.clock.now += t.state.config.ENCLAVE_MAX_TTL_SECONDS + 1;
+    await ok(t, 'log.prepare', { entries: [revokedEntry(randomUUID(), t.clock.now)] });
+    assert.equal(t.state.revokedSessions.has(sessionLogSubject(victim.session_id)), false);
+    // Back to when both bindings were valid: the enclave's rules do not go back with it.
+    t.clock.now = back;
+    assert.equal(await code(t, 'credential.verify_stored', victim), 'CREDENTIAL_EXPIRED');
+    assert.equal(await code(t, 'credential.verify_stored', expired), 'CREDENTIAL_EXPIRED');
+    assert.equal(await code(t, 'aggregates.start', start(victim)), 'CREDENTIAL_EXPIRED');
+  });
 });

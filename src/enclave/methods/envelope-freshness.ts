@@ -14,8 +14,8 @@
  * `envelopeNotBefore` is never too far ahead of `now` (clients re-seal with it: the SDK's retry).
  * Keys this process drew itself (`keysMadeHere`) are exempt: no earlier process held them.
  *
- * The age counts from the later of `now` and the replay cache's latest second: the cache forgets a
- * key once its envelope is stale at that second, so a clock the host sets back must not make the
+ * The age counts from the enclave's clock that never goes back (`state.monotonicNow`): the replay
+ * cache forgets a key once its envelope is stale, so a clock the host sets back must not make the
  * envelope fresh again (replay-cache.ts).
  */
 import { EnvelopeError } from '../../protocol/envelope/errors.js';
@@ -34,7 +34,7 @@ export function checkEnvelopeFreshness(
   now: number,
 ): void {
   const { config } = state;
-  const age = Math.max(now, state.replay.latest) - issuedAt;
+  const age = Math.max(now, state.monotonicNow()) - issuedAt;
   if (age > config.ENVELOPE_MAX_AGE_SECONDS || -age > config.ENVELOPE_MAX_FUTURE_SECONDS)
     throw new EnvelopeError('ENVELOPE_STALE');
   // A key this process drew itself had no earlier process to open anything with it (the first

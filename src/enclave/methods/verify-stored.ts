@@ -41,7 +41,9 @@ export function checkStoredCredential(
   };
   if (!keyring.verifyBinding(fields, base64ToBytes(params.binding)))
     throw new RpcError('BINDING_INVALID');
-  if (state.now() >= params.expires_at) throw new RpcError('CREDENTIAL_EXPIRED');
+  // On the clock that never goes back: a clock set back revives neither an expired binding nor
+  // (below) a revocation forgotten once its binding had expired.
+  if (state.monotonicNow() >= params.expires_at) throw new RpcError('CREDENTIAL_EXPIRED');
   if (state.revokedSessions.has(sessionLogSubject(params.session_id)))
     throw new RpcError('CREDENTIAL_REVOKED');
   return digest;
@@ -55,7 +57,7 @@ export function checkStoredCredential(
  * past that it is forgotten (the expiry check refuses it).
  */
 export function noteRevocations(state: EnclaveState, entries: readonly LogEntry[]): void {
-  const now = state.now();
+  const now = state.monotonicNow();
   const revoked = state.revokedSessions;
   for (const [subject, until] of revoked) {
     if (until > now) break; // insertion order: the rest were noted later
