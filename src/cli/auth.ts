@@ -1,7 +1,8 @@
 /**
  * `cloister auth ...` (docs/protocol/auth.md):
- *   auth verify <token> --jwks <url|file> [--issuer I] [--audience A]   verify an access token
- *       against a JWKS alone, with jose (ES256 only); prints the claims, exit 1 when refused
+ *   auth verify <token> --jwks <url|file> [--issuer I] [--audience A] [--expect-measurement …]
+ *       verify an access token against a JWKS with jose (ES256 only), its keys checked against
+ *       the attested enclave's when a measurement is given; prints the claims, exit 1 when refused
  *   auth register|login --email E   the password comes from CLOISTER_PASSWORD (never argv) and is
  *       encrypted to the attested enclave key first, so the host never sees it; login prints the
  *       token pair (use it as CLOISTER_ACCESS_TOKEN for submit, status, revoke)
@@ -23,16 +24,35 @@ async function loadJwks(source: string): Promise<Jwks> {
   return JwksSchema.parse(JSON.parse(readFileSync(source, 'utf8')));
 }
 
+/**
+ * Verifies an access token against a JWKS. With `trust` (an accepted measurement), the service's
+ * attestation is verified first and every JWKS key must be one it lists (`signing_keys.jwt`):
+ * the JWKS is served by the host, which could otherwise list a key of its own and mint tokens.
+ * Without it the JWKS is taken as given (one the caller trusts by other means).
+ */
 export async function authVerify(opts: {
   token: string | undefined;
   jwks: string | undefined;
   issuer: string;
   audience: string;
+  trust?: TrustOptions;
 }): Promise<Record<string, unknown>> {
   if (!opts.token || !opts.jwks)
     throw new AuthUsageError('usage: cloister auth verify <token> --jwks <url|file>');
+  let attestedKids: string[] | undefined;
+  if (opts.trust) {
+    const { verification } = await attest(opts.trust);
+    if (!verification.valid)
+      throw new Error(`attestation refused:\n  ${verification.reasons.join('\n  ')}`);
+    // An attested enclave without an auth keyring lists no JWT key: then none verifies.
+    attestedKids = verification.signingKeys?.jwt ?? [];
+  }
   const jwks = await loadJwks(opts.jwks);
-  return verifyAccessToken(opts.token, jwks, { issuer: opts.issuer, audience: opts.audience });
+  return verifyAccessToken(opts.token, jwks, {
+    issuer: opts.issuer,
+    audience: opts.audience,
+    ...(attestedKids ? { attestedKids } : {}),
+  });
 }
 
 /**

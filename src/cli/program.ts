@@ -849,39 +849,49 @@ function addAuth(program: Command): void {
     [],
   );
   explain(
-    auth
-      .command('verify')
-      .description('verify an access token against a JWKS (URL or file) alone, with jose')
-      .argument('<token>', 'the access token')
-      .requiredOption('--jwks <url|file>', 'the JWKS')
-      .option('--issuer <iss>', 'expected issuer', DEFAULT_URL)
-      .option('--audience <aud>', 'expected audience', 'cloister')
-      .option('--json', 'print the claims as JSON', false)
-      .action(
-        action(
-          async (
-            token: string,
-            o: { jwks: string; issuer: string; audience: string; json: boolean },
-          ) => {
-            const claims = await authVerify({
-              token,
-              jwks: o.jwks,
-              issuer: o.issuer,
-              audience: o.audience,
-            }).catch((err: unknown) => {
-              if (err instanceof AuthUsageError) throw err;
-              return fail(
-                `token refused: ${(err as { code?: string }).code ?? (err as Error).message}`,
-              );
-            });
-            const exp =
-              typeof claims.exp === 'number' ? formatDate(new Date(claims.exp * 1000)) : '?';
-            printer(o.json)(claims, `token valid: sub ${String(claims.sub)}, expires ${exp}`);
-          },
-        ),
+    trustOptions(
+      auth
+        .command('verify')
+        .description(
+          'verify an access token against a JWKS (URL or file) with jose; with --expect-measurement, ' +
+            "only under keys the service's attested enclave lists",
+        )
+        .argument('<token>', 'the access token')
+        .requiredOption('--jwks <url|file>', 'the JWKS')
+        .option('--issuer <iss>', 'expected issuer', DEFAULT_URL)
+        .option('--audience <aud>', 'expected audience', 'cloister'),
+    ).action(
+      action(
+        async (
+          token: string,
+          o: CommonOptions & { jwks: string; issuer: string; audience: string },
+        ) => {
+          // The JWKS is the host's: with a measurement, its keys must be the attested ones.
+          const attested = (o.expectMeasurement?.length ?? 0) > 0;
+          if (!attested)
+            warn(
+              'the JWKS is checked against no attestation: pass --expect-measurement (and --url) unless you trust it by other means',
+            );
+          const claims = await authVerify({
+            token,
+            jwks: o.jwks,
+            issuer: o.issuer,
+            audience: o.audience,
+            ...(attested ? { trust: trustOf(o) } : {}),
+          }).catch((err: unknown) => {
+            if (err instanceof AuthUsageError) throw err;
+            return fail(
+              `token refused: ${(err as { code?: string }).code ?? (err as Error).message}`,
+            );
+          });
+          const exp =
+            typeof claims.exp === 'number' ? formatDate(new Date(claims.exp * 1000)) : '?';
+          printer(o.json)(claims, `token valid: sub ${String(claims.sub)}, expires ${exp}`);
+        },
       ),
-    'cloister auth verify "$TOKEN" --jwks http://127.0.0.1:3000/.well-known/jwks.json',
-    [],
+    ),
+    `cloister auth verify "$TOKEN" --jwks http://127.0.0.1:3000/.well-known/jwks.json ${TRUST_EXAMPLE}`,
+    URL_ONLY_ENV,
   );
   for (const name of ['register', 'login'] as const) {
     explain(

@@ -10,9 +10,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { exportJWK, generateKeyPair } from 'jose';
+import { ecThumbprint } from '../../src/protocol/auth.js';
+import { signTestToken } from '../helpers/test-jwt.js';
 import { cliSetOperator } from './operator-helper.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { cliCommand } from '../cli/run.js';
+import { cliCommand, runCli } from '../cli/run.js';
 
 describe('operator role and CLI', () => {
   let ts: TestService;
@@ -85,5 +88,43 @@ describe('operator role and CLI', () => {
     const refused = run(bad);
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /token refused/);
+  });
+
+  it('cloister auth verify --expect-measurement refuses a token under a key the host slipped into its JWKS', async () => {
+    await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(ts.service.app.server.address() as { port: number }).port}`;
+    const trust = ['--url', url, '--expect-measurement', ts.measurement];
+    trust.push('--trust-simulated-key', ts.vendorKey);
+    // The host's own key, well formed (kid = its thumbprint), served beside the enclave's.
+    const kp = await generateKeyPair('ES256');
+    const { x, y } = await exportJWK(kp.publicKey);
+    const kid = ecThumbprint(x!, y!);
+    const served = JSON.parse((await get('/.well-known/jwks.json')).body) as { keys: unknown[] };
+    const hostKey = { kty: 'EC', crv: 'P-256', x, y, kid, use: 'sig', alg: 'ES256' };
+    const file = join(mkdtempSync(join(tmpdir(), 'cloister-jwks-')), 'jwks.json');
+    writeFileSync(file, JSON.stringify({ keys: [...served.keys, hostKey] }));
+    const forged = await signTestToken(kp.privateKey, {
+      issuer: 'http://127.0.0.1:3000',
+      audience: 'cloister',
+      kid,
+      roles: ['operator'],
+    });
+    // Asynchronously: the service answering the CLI's attestation request runs in this process.
+    const run = (t: string, extra: string[]) =>
+      runCli(['auth', 'verify', t, '--jwks', file, '--json', ...extra], { ...process.env });
+    // Without attestation the JWKS alone decides, and the CLI says so.
+    const alone = await run(forged, []);
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.match(alone.stderr, /checked against no attestation/);
+    // Attested: the enclave lists its own kids only.
+    const attested = await run(forged, trust);
+    assert.equal(attested.code, 1, attested.stdout);
+    assert.match(attested.stderr, /token refused: .*attestation/);
+    // A genuine token under a JWKS of the attested keys only verifies.
+    writeFileSync(file, JSON.stringify(served));
+    const { access_token: genuine } = await login('user@example.com');
+    const ok = await run(genuine, trust);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.doesNotMatch(ok.stderr, /no attestation/);
   });
 });
