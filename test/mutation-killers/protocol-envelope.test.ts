@@ -261,7 +261,7 @@ describe('envelope HPKE options', () => {
 describe('envelope errors', () => {
   it('each code carries its fixed message and name', () => {
     const codes = Object.keys(ENVELOPE_ERROR_MESSAGES) as EnvelopeErrorCode[];
-    assert.equal(codes.length, 7);
+    assert.equal(codes.length, 8);
     for (const code of codes) {
       const e = new EnvelopeError(code);
       assert.equal(e.code, code);
