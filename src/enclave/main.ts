@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { EnclaveConfigError, parseEnclaveConfig } from './config.js';
 import { PlatformError } from './platform/device.js';
+import { shareSocketWithGroup } from './platform/files.js';
 import { resolvePlatform } from './platform/registry.js';
 import { serveEnclave } from './server.js';
 import { createEnclaveState } from './state.js';
@@ -50,7 +51,10 @@ try {
   // Serve only once the boot second is over: from then on an envelope dated exactly
   // envelope_not_before (boot + skew + 1) is within the skew tolerance (envelope-freshness.ts).
   await untilSecondAfter(state.bootTime, state.now);
+  // tdx, sev-snp: the host is another user in the socket's group; others never get a moment.
+  if (platform.socketMode !== undefined) process.umask(0o007);
   await serveEnclave(state, config.ENCLAVE_SOCKET_PATH);
+  if (platform.socketMode !== undefined) shareSocketWithGroup(config.ENCLAVE_SOCKET_PATH);
   process.stdout.write(
     `${JSON.stringify({ event: 'enclave.listening', platform: platform.name, measurement: platform.measurement, pid: process.pid })}\n`,
   );

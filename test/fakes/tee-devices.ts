@@ -58,13 +58,48 @@ export function gramineTree(opts: { omit?: string[]; attestationType?: string } 
 
 export const FAKE_TSM_ENTRY = 'cloister-test';
 
-/** configfs-tsm with one report entry already present (a plain folder cannot self-populate). */
+/** The uid this test runs as: what a fake /proc/self/status says unless told otherwise. */
+export const OWN_UID = process.getuid?.() ?? 0;
+
+/**
+ * What a fake /proc says about the enclave process (platform/isolation.ts reads it): by default
+ * the isolated deployment of docs/platforms/tdx.md, an enclave whose parent is a root service
+ * manager (pid 1) on a kernel with Yama ptrace_scope 2. `uids` are the real, effective, saved
+ * and file-system uids; `ptraceScope: null` leaves the Yama file out (no Yama).
+ */
+export interface FakeProc {
+  uids?: number[];
+  ppid?: number;
+  parentUids?: number[];
+  ptraceScope?: string | null;
+}
+
+const statusFile = (ppid: number, uids: number[]) =>
+  `Name:\tnode\nUmask:\t0077\nState:\tS (sleeping)\nTgid:\t4242\nPid:\t4242\nPPid:\t${ppid}\nUid:\t${uids.join('\t')}\nGid:\t0\t0\t0\t0\n`;
+
+/** Writes /proc/self/status, /proc/<ppid>/status and Yama's ptrace_scope under `root`. */
+export function procTree(root: string, opts: FakeProc = {}): string {
+  const uids = opts.uids ?? [OWN_UID, OWN_UID, OWN_UID, OWN_UID];
+  const ppid = opts.ppid ?? 1;
+  put(root, 'proc/self/status', statusFile(ppid, uids));
+  if (ppid !== 0) put(root, `proc/${ppid}/status`, statusFile(0, opts.parentUids ?? [0, 0, 0, 0]));
+  if (opts.ptraceScope !== null)
+    put(root, 'proc/sys/kernel/yama/ptrace_scope', `${opts.ptraceScope ?? '2'}\n`);
+  return root;
+}
+
+/**
+ * configfs-tsm with one report entry already present (a plain folder cannot self-populate),
+ * beside a fake /proc (`procTree`, isolated by default; `proc: false` leaves it out).
+ */
 export function tsmTree(opts: {
   provider: 'tdx_guest' | 'sev_guest';
   outblob: Uint8Array;
   omit?: string[];
+  proc?: FakeProc | false;
 }): { root: string; entryDir: string } {
   const root = mkdtempSync(join(tmpdir(), 'cloister-tsm-'));
+  if (opts.proc !== false) procTree(root, opts.proc);
   const entryDir = join(root, 'sys/kernel/config/tsm/report', FAKE_TSM_ENTRY);
   const files: Record<string, Uint8Array | string> = {
     provider: `${opts.provider}\n`,

@@ -12,7 +12,8 @@
  * MEASUREMENT (SNP), read from a report taken at start. Sealing uses a released key
  * (released-key.ts): neither platform gives a guest a hardware sealing key.
  */
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { bytesEqual } from '../../protocol/encoding.js';
 import {
   PlatformError,
@@ -43,6 +44,25 @@ export interface ConfigfsTsmOptions {
   entry: string;
   /** The released 32-byte root of the sealing keys (SEALING_KEY_FILE); kept, never copied out. */
   sealingRoot: Uint8Array;
+  /**
+   * The enclave's uid (isolation.ts). Set: the report folder, the entry and its inblob must be
+   * writable by no one but root and this uid, or another user of the VM (the host) could take
+   * genuine reports over report data of its own choosing.
+   */
+  owner?: number;
+}
+
+/** Refuses a path that a user other than root and `owner` may write (absent is fine). */
+async function assertWritableOnlyBy(path: string, owner: number): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new PlatformError(`${path}: ${(err as NodeJS.ErrnoException).code} (${HINT})`);
+  }
+  if ((st.mode & 0o022) !== 0 || (st.uid !== 0 && st.uid !== owner))
+    throw new PlatformError(`${path}: writable by others than root and the enclave's user`);
 }
 
 /** One report: create the entry, write inblob, read outblob with the generation check. */
@@ -83,6 +103,9 @@ export async function createConfigfsTsmPlatform(opts: ConfigfsTsmOptions): Promi
     throw new PlatformError('TSM_REPORT_ENTRY: letters, digits, dot, dash, underscore');
   if (opts.sealingRoot.length !== 32) throw new RangeError('sealingRoot must be 32 bytes');
   const dir = devicePath(opts.root, `/sys/kernel/config/tsm/report/${opts.entry}`);
+  if (opts.owner !== undefined)
+    for (const path of [dirname(dir), dir, `${dir}/inblob`])
+      await assertWritableOnlyBy(path, opts.owner);
   const queue = createQueue();
   const parse = (bytes: Uint8Array): ParsedIdentity => {
     try {
@@ -99,6 +122,8 @@ export async function createConfigfsTsmPlatform(opts: ConfigfsTsmOptions): Promi
     name: kind.name,
     measurement: self.measurement,
     signer: self.signer,
+    // The host runs as another user in the socket's group (isolation.ts).
+    socketMode: 0o660,
     evidence(reportData) {
       assertReportData(reportData);
       return queue(async () => {

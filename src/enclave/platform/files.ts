@@ -16,6 +16,15 @@ export function restrictSocketToOwner(path: string): void {
   chmodSync(path, 0o600);
 }
 
+/**
+ * On tdx and sev-snp the host runs as another user (platform/isolation.ts): it connects through
+ * the socket's group (the folder's group if that folder is set-group-id, else the enclave's).
+ * Others still may not.
+ */
+export function shareSocketWithGroup(path: string): void {
+  chmodSync(path, 0o660);
+}
+
 /** A PEM bundle the operator configured (EGRESS_CA_FILE); public data, not a secret. */
 export function readPemFile(path: string): string {
   return readFileSync(path, 'utf8');

@@ -20,6 +20,12 @@ export interface Platform {
   evidence(reportData: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /** 32-byte AES key for sealing, bound to the measurement or to the signer. Caller wipes it. */
   sealingKey(policy: SealPolicy): Uint8Array;
+  /**
+   * Who may connect to the enclave's socket. Unset: its owner only (0600), the host being the
+   * enclave's parent under the same user. 0o660 (tdx, sev-snp): also the socket's group, since
+   * there the host runs as another user (isolation.ts, docs/platforms/tdx.md "Deployment").
+   */
+  readonly socketMode?: 0o660;
 }
 
 export function sealIdentity(platform: Platform, policy: SealPolicy): string {

@@ -7,26 +7,42 @@
  * Cloister does not implement that agent; it refuses to start without the file.
  *
  * The file holds exactly 32 raw bytes or 64 hex digits (a trailing newline is allowed), and
- * must not be readable by group or others. Per policy the sealing key is
+ * must not be readable by group or others; on TDX and SEV-SNP it must also be owned by the
+ * enclave's own user (`owner`, isolation.ts), not by the host's. Per policy the sealing key is
  *   HKDF-SHA256(released key, salt "cloister/seal/v1", info policy ":" identity, 32 bytes),
  * the same derivation as the simulated platform, so a key bound to the measurement differs from
  * one bound to the signer. What the seal is really bound to is whatever the KMS's release
  * policy checks: docs/platforms/README.md.
  */
 import { hkdfSync } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { SealPolicy } from '../../protocol/rpc/methods.js';
 import { PlatformError } from './device.js';
 
 export const SEAL_HKDF_SALT = 'cloister/seal/v1';
 
-export function loadReleasedKey(path: string | undefined): Buffer {
+/**
+ * Reads the released key. `owner`: the uid that must own the file (the enclave's, where
+ * isolation.ts applies). Mode and owner are those of the file opened, not of whatever the path
+ * names a moment earlier.
+ */
+export function loadReleasedKey(path: string | undefined, owner?: number): Buffer {
   if (!path) throw new PlatformError('SEALING_KEY_FILE is required on this platform');
   let raw: Buffer;
   try {
-    if ((statSync(path).mode & 0o077) !== 0)
-      throw new PlatformError(`SEALING_KEY_FILE ${path}: readable by group or others`);
-    raw = readFileSync(path);
+    const fd = openSync(path, 'r');
+    try {
+      const st = fstatSync(fd);
+      if ((st.mode & 0o077) !== 0)
+        throw new PlatformError(`SEALING_KEY_FILE ${path}: readable by group or others`);
+      if (owner !== undefined && st.uid !== owner)
+        throw new PlatformError(
+          `SEALING_KEY_FILE ${path}: owned by uid ${st.uid}, not by the enclave's uid ${owner}`,
+        );
+      raw = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     if (err instanceof PlatformError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
