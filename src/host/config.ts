@@ -178,6 +178,9 @@ const EnvObject = z.object({
   AUTH_ISSUER: optionalString.pipe(z.string().max(256).optional()),
 });
 
+/** Platforms whose enclave runs as its own user and refuses to be the host's child. */
+const hostCannotSpawn = (platform: string) => platform === 'tdx' || platform === 'sev-snp';
+
 const EnvSchema = EnvObject.transform((raw) => configFrom(raw)).superRefine((c, ctx) => {
   // Simulated evidence proves nothing; a production service must not offer it by accident.
   if (
@@ -200,9 +203,19 @@ const EnvSchema = EnvObject.transform((raw) => configFrom(raw)).superRefine((c, 
       message: 'refused with CLOISTER_ENV=production',
     });
   }
+  // TDX and SEV-SNP give the enclave no isolation from this process but the kernel's: there the
+  // enclave runs as its own user and refuses to be our child (enclave/platform/isolation.ts).
+  if (hostCannotSpawn(c.enclave.platform) && !c.enclave.socket) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ENCLAVE_SOCKET'],
+      message: `required with TEE_PLATFORM=${c.enclave.platform}: the enclave runs as its own user and the host connects to its socket (docs/platforms/tdx.md, "Deployment")`,
+    });
+  }
   // The contract's cross-field rules, as the enclave applies them. Only a spawned enclave
   // gets the key file from the host; one it connects to has its own.
-  for (const issue of enclaveEnvIssues(c.enclaveEnv, { sealingKeyRequired: !c.enclave.socket })) {
+  const sealingKeyRequired = !c.enclave.socket && !hostCannotSpawn(c.enclave.platform);
+  for (const issue of enclaveEnvIssues(c.enclaveEnv, { sealingKeyRequired })) {
     ctx.addIssue({ code: 'custom', path: [issue.variable], message: issue.message });
   }
   for (const origin of c.allowedOrigins) {

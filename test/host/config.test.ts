@@ -90,6 +90,22 @@ describe('host configuration', () => {
     );
   });
 
+  it('on TDX and SEV-SNP the host connects to an enclave of its own user: ENCLAVE_SOCKET is required', () => {
+    for (const platform of ['tdx', 'sev-snp']) {
+      const env = { TEE_PLATFORM: platform, SEALING_KEY_FILE: '/run/keys/sealing.key' };
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) =>
+          err instanceof ConfigError && err.issues.some((i) => i.startsWith('ENCLAVE_SOCKET:')),
+      );
+      const socket = '/run/cloister-enclave/enclave.sock';
+      assert.equal(
+        loadConfig({ TEE_PLATFORM: platform, ENCLAVE_SOCKET: socket }).enclave.socket,
+        socket,
+      );
+    }
+  });
+
   it('migrates at start on PGlite only, unless MIGRATE_ON_START says otherwise', () => {
     const pgUrl = 'postgres://u@127.0.0.1/db';
     assert.equal(loadConfig({}).migrateOnStart, true);

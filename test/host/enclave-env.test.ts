@@ -22,7 +22,7 @@ const paths = { socketPath: '/run/test/enclave.sock', egressProxySocket: '/run/t
 
 /** Every shared variable set to a valid value that is not its default. */
 const everyVariable: Record<string, string> = {
-  TEE_PLATFORM: 'tdx',
+  TEE_PLATFORM: 'nitro',
   TEE_DEVICE_ROOT: '/tmp/fake-tee',
   SEALING_KEY_FILE: '/run/keys/sealing.key',
   TSM_REPORT_ENTRY: 'other-entry',
