@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { verifyEvidence } from '../../src/client/index.js';
+import { canonicalPem, parseStrictPemCertificates } from '../../src/client/attestation/pem.js';
 import {
   DCAP_SAMPLES,
   MARCH_2026,
@@ -18,6 +19,8 @@ import {
   json,
   type DcapSample,
 } from './samples.js';
+
+const pemBlocksOf = (text: string): Uint8Array[] => parseStrictPemCertificates(text)!;
 
 const load = (s: DcapSample) => ({
   kind: s.kind,
@@ -273,6 +276,32 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     assert.deepEqual(codes(await verifyEvidence({ ...load(s), quote: crlf }, dcapPolicy(s))), [
       'PARSE_ERROR',
     ]);
+  });
+
+  it('a byte appended to a PCK certificate inside the canonical PEM is refused (attack review)', async () => {
+    // The PEM text is canonical, but a DER certificate followed by a stray byte still parsed in
+    // x509-chain.ts (the library reads the first object); only dcap-qvl's OpenSSL refused it.
+    const s = DCAP_SAMPLES[0]!; // v3: ... u16 authLen auth u16 type u32 size data (the end)
+    const quote = bytes(s.quote);
+    const view = new DataView(quote.buffer, quote.byteOffset, quote.length);
+    const authLenAt = s.signedLength + 4 + 128 + 384 + 64;
+    const typeAt = authLenAt + 2 + view.getUint16(authLenAt, true);
+    const pem = Buffer.from(quote.subarray(typeAt + 6))
+      .toString('latin1')
+      .replace(/\0$/, '');
+    const ders = pemBlocksOf(pem);
+    assert.equal(canonicalPem(ders), pem);
+    const grown = [new Uint8Array([...ders[0]!, 0]), ...ders.slice(1)];
+    const data = Buffer.from(canonicalPem(grown) + '\0', 'latin1');
+    const out = new Uint8Array(typeAt + 6 + data.length);
+    out.set(quote.subarray(0, typeAt + 2));
+    const outView = new DataView(out.buffer);
+    outView.setUint32(typeAt + 2, data.length, true);
+    out.set(data, typeAt + 6);
+    outView.setUint32(s.signedLength, out.length - (s.signedLength + 4), true);
+    const r = await verifyEvidence({ ...load(s), quote: out }, dcapPolicy(s));
+    // Refused by our own parser (CERT_CHAIN_INVALID), not only by dcap-qvl's OpenSSL by accident.
+    assert.ok(codes(r).includes('CERT_CHAIN_INVALID'), JSON.stringify(r.reasons));
   });
 
   it('a swapped root (the AWS root pinned instead of Intel), or none, is ROOT_NOT_PINNED', async () => {
