@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { verifyEvidence } from '../../src/client/index.js';
 import { canonicalPem, parseStrictPemCertificates } from '../../src/client/attestation/pem.js';
+import { tdxModuleStatus, worseTcbStatus } from '../../src/client/attestation/dcap.js';
+import { Reasons } from '../../src/client/attestation/policy.js';
 import {
   DCAP_SAMPLES,
   MARCH_2026,
@@ -302,6 +304,62 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     const r = await verifyEvidence({ ...load(s), quote: out }, dcapPolicy(s));
     // Refused by our own parser (CERT_CHAIN_INVALID), not only by dcap-qvl's OpenSSL by accident.
     assert.ok(codes(r).includes('CERT_CHAIN_INVALID'), JSON.stringify(r.reasons));
+  });
+
+  it('TDX module identity and TCB level are checked (attack review: dcap-qvl reads neither)', async () => {
+    const [, v4, v5] = DCAP_SAMPLES as [DcapSample, DcapSample, DcapSample];
+    for (const s of [v4, v5]) {
+      const r = await verifyEvidence(load(s), dcapPolicy(s));
+      assert.equal(r.ok, true, s.name);
+      assert.equal(r.details.tdxModuleTcbStatus, 'UpToDate', s.name);
+    }
+    // MRSIGNERSEAM (v4 body at 48: TEE_TCB_SVN 16, MRSEAM 48, then MRSIGNERSEAM): not Intel's.
+    const foreign = await verifyEvidence(
+      { ...load(v4), quote: flipped(bytes(v4.quote), 48 + 16 + 48) },
+      dcapPolicy(v4),
+    );
+    assert.ok(
+      foreign.reasons.some(
+        (x) => x.code === 'COLLATERAL_MISMATCH' && /MRSIGNERSEAM/.test(x.message),
+      ),
+      JSON.stringify(foreign.reasons),
+    );
+    // A module ISVSVN (TEE_TCB_SVN[0], v5 body at 54) that TDX_01 lists as OutOfDate: the
+    // platform level alone said UpToDate.
+    const old = await verifyEvidence(
+      { ...load(v5), quote: flipped(bytes(v5.quote), 54, 0x0b ^ 0x05) },
+      dcapPolicy(v5),
+    );
+    assert.equal(old.details.tdxModuleTcbStatus, 'OutOfDate');
+  });
+
+  it('tdxModuleStatus and worseTcbStatus on the FMSPC 90C06F000000 TCB info', () => {
+    const tcbInfo = json('tdx/fmspc_90C06F000000.collateral.json').tcb_info as string;
+    const td = (svn0: number, major: number, signer = 0) => ({
+      teeTcbSvn: new Uint8Array([svn0, major, 4, ...new Array<number>(13).fill(0)]),
+      mrSignerSeam: new Uint8Array(48).fill(signer),
+      seamAttributes: new Uint8Array(8),
+    });
+    const run = (t: ReturnType<typeof td>) => {
+      const reasons = new Reasons();
+      const v = tdxModuleStatus(t, tcbInfo, reasons);
+      return v ? v.status : reasons.list.map((r) => r.code).join();
+    };
+    assert.equal(run(td(0x0b, 1)), 'UpToDate');
+    assert.equal(run(td(6, 1)), 'UpToDate');
+    assert.equal(run(td(5, 1)), 'OutOfDate');
+    assert.equal(run(td(1, 1)), 'TCB_NOT_SUPPORTED');
+    assert.equal(run(td(3, 3)), 'UpToDate');
+    assert.equal(run(td(9, 2)), 'TCB_NOT_SUPPORTED'); // no TDX_02 identity
+    assert.equal(run(td(9, 0)), 'UpToDate'); // major 0: tdxModule, no levels
+    assert.equal(run(td(0x0b, 1, 1)), 'COLLATERAL_MISMATCH');
+    assert.equal(worseTcbStatus('UpToDate', 'OutOfDate'), 'OutOfDate');
+    assert.equal(
+      worseTcbStatus('ConfigurationNeeded', 'OutOfDate'),
+      'OutOfDateConfigurationNeeded',
+    );
+    assert.equal(worseTcbStatus('SWHardeningNeeded', 'UpToDate'), 'SWHardeningNeeded');
+    assert.equal(worseTcbStatus('UpToDate', 'Revoked'), 'Revoked');
   });
 
   it('a swapped root (the AWS root pinned instead of Intel), or none, is ROOT_NOT_PINNED', async () => {
