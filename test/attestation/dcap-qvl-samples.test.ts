@@ -353,6 +353,8 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     assert.equal(run(td(9, 2)), 'TCB_NOT_SUPPORTED'); // no TDX_02 identity
     assert.equal(run(td(9, 0)), 'UpToDate'); // major 0: tdxModule, no levels
     assert.equal(run(td(0x0b, 1, 1)), 'COLLATERAL_MISMATCH');
+    for (const bad of ['null', '[]', '"x"', '{'])
+      assert.equal(tdxModuleStatus(td(6, 1), bad, new Reasons()), null, bad);
     assert.equal(worseTcbStatus('UpToDate', 'OutOfDate'), 'OutOfDate');
     assert.equal(
       worseTcbStatus('ConfigurationNeeded', 'OutOfDate'),

@@ -375,7 +375,10 @@ export function tdxModuleStatus(
   try {
     info = JSON.parse(tcbInfoJson) as typeof info;
   } catch {
-    reasons.add('COLLATERAL_INVALID', 'TCB info is not JSON');
+    info = null as never;
+  }
+  if (typeof info !== 'object' || info === null) {
+    reasons.add('COLLATERAL_INVALID', 'TCB info is not a JSON object');
     return null;
   }
   const major = td.teeTcbSvn[1]!;
