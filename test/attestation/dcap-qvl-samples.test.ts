@@ -10,6 +10,7 @@ import { verifyEvidence } from '../../src/client/index.js';
 import { canonicalPem, parseStrictPemCertificates } from '../../src/client/attestation/pem.js';
 import { tdxModuleStatus, worseTcbStatus } from '../../src/client/attestation/dcap.js';
 import { Reasons } from '../../src/client/attestation/policy.js';
+import { x509 } from '../../src/client/attestation/x509-chain.js';
 import {
   DCAP_SAMPLES,
   MARCH_2026,
@@ -362,6 +363,42 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     );
     assert.equal(worseTcbStatus('SWHardeningNeeded', 'UpToDate'), 'SWHardeningNeeded');
     assert.equal(worseTcbStatus('UpToDate', 'Revoked'), 'Revoked');
+  });
+
+  it("revocation: a PCK CRL listing the PCK certificate is CERT_REVOKED; another CA's CRL is refused", async () => {
+    const s = DCAP_SAMPLES[0]!;
+    const c = json(s.collateral);
+    const quote = bytes(s.quote);
+    const pem = Buffer.from(quote).toString('latin1');
+    const pck = new x509.X509Certificate(
+      pemBlocksOf(pem.slice(pem.indexOf('-----BEGIN'), pem.lastIndexOf('-----') + 5) + '\n')[0]!,
+    );
+    // A CRL in the PCK CA's name that lists this PCK (signed by a key of ours: the signature
+    // is refused too, but the revocation must be read whatever else fails).
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+    const keys = (await crypto.subtle.generateKey(alg, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: pck.issuer,
+      thisUpdate: new Date((s.now - 86_400) * 1000),
+      nextUpdate: new Date((s.now + 86_400) * 1000),
+      entries: [
+        { serialNumber: pck.serialNumber, revocationDate: new Date((s.now - 3600) * 1000) },
+      ],
+      signingAlgorithm: alg,
+      signingKey: keys.privateKey,
+    });
+    const revoked = await verifyEvidence(
+      { ...load(s), collateral: { ...c, pck_crl: Buffer.from(crl.rawData).toString('hex') } },
+      dcapPolicy(s),
+    );
+    assert.ok(codes(revoked).includes('CERT_REVOKED'), JSON.stringify(revoked.reasons));
+    assert.ok(codes(revoked).includes('COLLATERAL_INVALID'));
+    // The root CA's CRL served as the PCK CRL (genuine, signed, current, lists nothing of ours).
+    const swapped = await verifyEvidence(
+      { ...load(s), collateral: { ...c, pck_crl: c.root_ca_crl } },
+      dcapPolicy(s),
+    );
+    assert.ok(codes(swapped).includes('COLLATERAL_MISMATCH'), JSON.stringify(swapped.reasons));
   });
 
   it('a swapped root (the AWS root pinned instead of Intel), or none, is ROOT_NOT_PINNED', async () => {
