@@ -371,7 +371,9 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     const quote = bytes(s.quote);
     const pem = Buffer.from(quote).toString('latin1');
     const pck = new x509.X509Certificate(
-      pemBlocksOf(pem.slice(pem.indexOf('-----BEGIN'), pem.lastIndexOf('-----') + 5) + '\n')[0]!,
+      new Uint8Array(
+        pemBlocksOf(pem.slice(pem.indexOf('-----BEGIN'), pem.lastIndexOf('-----') + 5) + '\n')[0]!,
+      ),
     );
     // A CRL in the PCK CA's name that lists this PCK (signed by a key of ours: the signature
     // is refused too, but the revocation must be read whatever else fails).
