@@ -7,6 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { verifyEvidence } from '../../src/client/index.js';
+import { canonicalPem, parseStrictPemCertificates } from '../../src/client/attestation/pem.js';
+import { tdxModuleStatus, worseTcbStatus } from '../../src/client/attestation/dcap.js';
+import { Reasons } from '../../src/client/attestation/policy.js';
+import { x509 } from '../../src/client/attestation/x509-chain.js';
 import {
   DCAP_SAMPLES,
   MARCH_2026,
@@ -18,6 +22,8 @@ import {
   json,
   type DcapSample,
 } from './samples.js';
+
+const pemBlocksOf = (text: string): Uint8Array[] => parseStrictPemCertificates(text)!;
 
 const load = (s: DcapSample) => ({
   kind: s.kind,
@@ -273,6 +279,128 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     assert.deepEqual(codes(await verifyEvidence({ ...load(s), quote: crlf }, dcapPolicy(s))), [
       'PARSE_ERROR',
     ]);
+  });
+
+  it('a byte appended to a PCK certificate inside the canonical PEM is refused (attack review)', async () => {
+    // The PEM text is canonical, but a DER certificate followed by a stray byte still parsed in
+    // x509-chain.ts (the library reads the first object); only dcap-qvl's OpenSSL refused it.
+    const s = DCAP_SAMPLES[0]!; // v3: ... u16 authLen auth u16 type u32 size data (the end)
+    const quote = bytes(s.quote);
+    const view = new DataView(quote.buffer, quote.byteOffset, quote.length);
+    const authLenAt = s.signedLength + 4 + 128 + 384 + 64;
+    const typeAt = authLenAt + 2 + view.getUint16(authLenAt, true);
+    const pem = Buffer.from(quote.subarray(typeAt + 6))
+      .toString('latin1')
+      .replace(/\0$/, '');
+    const ders = pemBlocksOf(pem);
+    assert.equal(canonicalPem(ders), pem);
+    const grown = [new Uint8Array([...ders[0]!, 0]), ...ders.slice(1)];
+    const data = Buffer.from(canonicalPem(grown) + '\0', 'latin1');
+    const out = new Uint8Array(typeAt + 6 + data.length);
+    out.set(quote.subarray(0, typeAt + 2));
+    const outView = new DataView(out.buffer);
+    outView.setUint32(typeAt + 2, data.length, true);
+    out.set(data, typeAt + 6);
+    outView.setUint32(s.signedLength, out.length - (s.signedLength + 4), true);
+    const r = await verifyEvidence({ ...load(s), quote: out }, dcapPolicy(s));
+    // Refused by our own parser (CERT_CHAIN_INVALID), not only by dcap-qvl's OpenSSL by accident.
+    assert.ok(codes(r).includes('CERT_CHAIN_INVALID'), JSON.stringify(r.reasons));
+  });
+
+  it('TDX module identity and TCB level are checked (attack review: dcap-qvl reads neither)', async () => {
+    const [, v4, v5] = DCAP_SAMPLES as [DcapSample, DcapSample, DcapSample];
+    for (const s of [v4, v5]) {
+      const r = await verifyEvidence(load(s), dcapPolicy(s));
+      assert.equal(r.ok, true, s.name);
+      assert.equal(r.details.tdxModuleTcbStatus, 'UpToDate', s.name);
+    }
+    // MRSIGNERSEAM (v4 body at 48: TEE_TCB_SVN 16, MRSEAM 48, then MRSIGNERSEAM): not Intel's.
+    const foreign = await verifyEvidence(
+      { ...load(v4), quote: flipped(bytes(v4.quote), 48 + 16 + 48) },
+      dcapPolicy(v4),
+    );
+    assert.ok(
+      foreign.reasons.some(
+        (x) => x.code === 'COLLATERAL_MISMATCH' && /MRSIGNERSEAM/.test(x.message),
+      ),
+      JSON.stringify(foreign.reasons),
+    );
+    // A module ISVSVN (TEE_TCB_SVN[0], v5 body at 54) that TDX_01 lists as OutOfDate: the
+    // platform level alone said UpToDate.
+    const old = await verifyEvidence(
+      { ...load(v5), quote: flipped(bytes(v5.quote), 54, 0x0b ^ 0x05) },
+      dcapPolicy(v5),
+    );
+    assert.equal(old.details.tdxModuleTcbStatus, 'OutOfDate');
+  });
+
+  it('tdxModuleStatus and worseTcbStatus on the FMSPC 90C06F000000 TCB info', () => {
+    const tcbInfo = json('tdx/fmspc_90C06F000000.collateral.json').tcb_info as string;
+    const td = (svn0: number, major: number, signer = 0) => ({
+      teeTcbSvn: new Uint8Array([svn0, major, 4, ...new Array<number>(13).fill(0)]),
+      mrSignerSeam: new Uint8Array(48).fill(signer),
+      seamAttributes: new Uint8Array(8),
+    });
+    const run = (t: ReturnType<typeof td>) => {
+      const reasons = new Reasons();
+      const v = tdxModuleStatus(t, tcbInfo, reasons);
+      return v ? v.status : reasons.list.map((r) => r.code).join();
+    };
+    assert.equal(run(td(0x0b, 1)), 'UpToDate');
+    assert.equal(run(td(6, 1)), 'UpToDate');
+    assert.equal(run(td(5, 1)), 'OutOfDate');
+    assert.equal(run(td(1, 1)), 'TCB_NOT_SUPPORTED');
+    assert.equal(run(td(3, 3)), 'UpToDate');
+    assert.equal(run(td(9, 2)), 'TCB_NOT_SUPPORTED'); // no TDX_02 identity
+    assert.equal(run(td(9, 0)), 'UpToDate'); // major 0: tdxModule, no levels
+    assert.equal(run(td(0x0b, 1, 1)), 'COLLATERAL_MISMATCH');
+    for (const bad of ['null', '[]', '"x"', '{'])
+      assert.equal(tdxModuleStatus(td(6, 1), bad, new Reasons()), null, bad);
+    assert.equal(worseTcbStatus('UpToDate', 'OutOfDate'), 'OutOfDate');
+    assert.equal(
+      worseTcbStatus('ConfigurationNeeded', 'OutOfDate'),
+      'OutOfDateConfigurationNeeded',
+    );
+    assert.equal(worseTcbStatus('SWHardeningNeeded', 'UpToDate'), 'SWHardeningNeeded');
+    assert.equal(worseTcbStatus('UpToDate', 'Revoked'), 'Revoked');
+  });
+
+  it("revocation: a PCK CRL listing the PCK certificate is CERT_REVOKED; another CA's CRL is refused", async () => {
+    const s = DCAP_SAMPLES[0]!;
+    const c = json(s.collateral);
+    const quote = bytes(s.quote);
+    const pem = Buffer.from(quote).toString('latin1');
+    const pck = new x509.X509Certificate(
+      new Uint8Array(
+        pemBlocksOf(pem.slice(pem.indexOf('-----BEGIN'), pem.lastIndexOf('-----') + 5) + '\n')[0]!,
+      ),
+    );
+    // A CRL in the PCK CA's name that lists this PCK (signed by a key of ours: the signature
+    // is refused too, but the revocation must be read whatever else fails).
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+    const keys = (await crypto.subtle.generateKey(alg, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: pck.issuer,
+      thisUpdate: new Date((s.now - 86_400) * 1000),
+      nextUpdate: new Date((s.now + 86_400) * 1000),
+      entries: [
+        { serialNumber: pck.serialNumber, revocationDate: new Date((s.now - 3600) * 1000) },
+      ],
+      signingAlgorithm: alg,
+      signingKey: keys.privateKey,
+    });
+    const revoked = await verifyEvidence(
+      { ...load(s), collateral: { ...c, pck_crl: Buffer.from(crl.rawData).toString('hex') } },
+      dcapPolicy(s),
+    );
+    assert.ok(codes(revoked).includes('CERT_REVOKED'), JSON.stringify(revoked.reasons));
+    assert.ok(codes(revoked).includes('COLLATERAL_INVALID'));
+    // The root CA's CRL served as the PCK CRL (genuine, signed, current, lists nothing of ours).
+    const swapped = await verifyEvidence(
+      { ...load(s), collateral: { ...c, pck_crl: c.root_ca_crl } },
+      dcapPolicy(s),
+    );
+    assert.ok(codes(swapped).includes('COLLATERAL_MISMATCH'), JSON.stringify(swapped.reasons));
   });
 
   it('a swapped root (the AWS root pinned instead of Intel), or none, is ROOT_NOT_PINNED', async () => {

@@ -180,6 +180,19 @@ describe('sev-snp samples: tampering is refused with a distinct reason (EXPECTED
     assert.ok(codes(toggled).includes('DEBUG_NOT_ALLOWED'));
   });
 
+  it('a guest policy that allows a migration agent (MIGRATE_MA, bit 18) is refused (attack review)', async () => {
+    // The hypervisor picks the guest policy at launch (it is not in MEASUREMENT) and may then
+    // bind a migration agent of its own, which reads the guest's memory: such evidence is
+    // refused whatever the signature says (the flip also breaks it here).
+    const s = SAMPLES.virtee;
+    const r = await verifyEvidence(ev(s, flipped(s.report, 0x0a, 0x04)), policy(s));
+    assert.ok(
+      r.reasons.some((x) => x.code === 'UNSUPPORTED_EVIDENCE' && /migration agent/.test(x.message)),
+      JSON.stringify(r.reasons),
+    );
+    assert.equal(r.ok, false);
+  });
+
   it('a report truncated to 0x2A0 bytes (signature dropped) is PARSE_ERROR', async () => {
     const s = SAMPLES.virtee;
     assert.deepEqual(codes(await verifyEvidence(ev(s, s.report.subarray(0, 0x2a0)), policy(s))), [

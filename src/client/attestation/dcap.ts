@@ -11,7 +11,9 @@
  * - both CRLs must be signed by their issuers and current (dcap-qvl checks neither), and the PCK
  *   CRL must be the one of the PCK certificate's CA;
  * - the PCK chain text inside the quote must be strict PEM, and only zero bytes may follow the
- *   declared signature data, so no byte of a quote can change without changing the verdict.
+ *   declared signature data, so no byte of a quote can change without changing the verdict;
+ * - TDX: the module identity (MRSIGNERSEAM, SEAM attributes) and the module's TCB level from
+ *   the TCB info's `tdxModule` / `tdxModuleIdentities` (dcap-qvl reads neither).
  */
 import { Quote, QuoteVerifier, intel as dcapIntel, utils as dcapUtils } from '@phala/dcap-qvl';
 import { bytesToHex, utf8 } from '../../protocol/encoding.js';
@@ -23,7 +25,7 @@ import {
 } from './dcap-collateral.js';
 import { certificateDer, parseCanonicalPemChain, parseStrictPemCertificates } from './pem.js';
 import { policyNow, Reasons, type Claims } from './policy.js';
-import type { Evidence, EvidencePolicy, FailureCode } from './types.js';
+import { TCB_STATUS_ORDER, type Evidence, type EvidencePolicy, type FailureCode } from './types.js';
 import {
   parseCertificate,
   signedBy,
@@ -326,6 +328,104 @@ async function crlSignedBy(crl: x509.X509Crl, issuer: Certificate): Promise<bool
   return crl.issuer === issuer.subject && (await signedBy(crl, issuer));
 }
 
+interface TdxModuleIdentity {
+  id?: unknown;
+  mrsigner?: unknown;
+  attributes?: unknown;
+  attributesMask?: unknown;
+  tcbLevels?: { tcb?: { isvsvn?: unknown }; tcbStatus?: unknown; advisoryIDs?: unknown }[];
+}
+
+/** The TD report fields the TDX module checks read. */
+export interface TdxModuleFields {
+  teeTcbSvn: Uint8Array;
+  mrSignerSeam: Uint8Array;
+  seamAttributes: Uint8Array;
+}
+
+const hexEq = (bytes: Uint8Array, want: unknown) =>
+  typeof want === 'string' && hex(bytes) === want.toLowerCase();
+
+function maskedEq(got: Uint8Array, want: unknown, mask: unknown): boolean {
+  if (typeof want !== 'string' || typeof mask !== 'string') return false;
+  const w = want.length === got.length * 2 ? dcapHexBytes(want) : null;
+  const m = mask.length === got.length * 2 ? dcapHexBytes(mask) : null;
+  return !!w && !!m && got.every((b, i) => (b & m[i]!) === (w[i]! & m[i]!));
+}
+
+function dcapHexBytes(h: string): Uint8Array | null {
+  return /^(?:[0-9a-fA-F]{2})*$/.test(h)
+    ? Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16))
+    : null;
+}
+
+/**
+ * The TDX module checks of Intel's TDX TCB info v3 that dcap-qvl 0.3.9 leaves out: MRSIGNERSEAM
+ * and SEAM attributes against `tdxModule` (major version 0) or the `tdxModuleIdentities` entry
+ * `TDX_<major>` (TEE_TCB_SVN[1]), and then the module's own TCB level by its ISVSVN
+ * (TEE_TCB_SVN[0]). Without them a module Intel lists as OutOfDate verified as UpToDate.
+ * Returns the module's TCB status and advisories, or null with a reason added.
+ */
+export function tdxModuleStatus(
+  td: TdxModuleFields,
+  tcbInfoJson: string,
+  reasons: Reasons,
+): { status: string; advisoryIds: string[] } | null {
+  let info: { tdxModule?: TdxModuleIdentity; tdxModuleIdentities?: unknown };
+  try {
+    info = JSON.parse(tcbInfoJson) as typeof info;
+  } catch {
+    info = null as never;
+  }
+  if (typeof info !== 'object' || info === null) {
+    reasons.add('COLLATERAL_INVALID', 'TCB info is not a JSON object');
+    return null;
+  }
+  const major = td.teeTcbSvn[1]!;
+  const identities = Array.isArray(info.tdxModuleIdentities)
+    ? (info.tdxModuleIdentities as TdxModuleIdentity[])
+    : null;
+  const id = `TDX_${major.toString(16).padStart(2, '0').toUpperCase()}`;
+  const identity = major > 0 && identities ? identities.find((m) => m?.id === id) : info.tdxModule;
+  if (!identity) {
+    reasons.add('TCB_NOT_SUPPORTED', `TCB info has no TDX module identity ${id}`);
+    return null;
+  }
+  if (
+    !hexEq(td.mrSignerSeam, identity.mrsigner) ||
+    !maskedEq(td.seamAttributes, identity.attributes, identity.attributesMask)
+  ) {
+    reasons.add(
+      'COLLATERAL_MISMATCH',
+      'TDX module signer (MRSIGNERSEAM) or SEAM attributes differ from the TCB info',
+    );
+    return null;
+  }
+  if (!(major > 0 && identities)) return { status: 'UpToDate', advisoryIds: [] };
+  const level = (Array.isArray(identity.tcbLevels) ? identity.tcbLevels : []).find(
+    (l) => typeof l?.tcb?.isvsvn === 'number' && td.teeTcbSvn[0]! >= l.tcb.isvsvn,
+  );
+  if (!level || typeof level.tcbStatus !== 'string') {
+    reasons.add('TCB_NOT_SUPPORTED', `TDX module ${id} ISVSVN ${td.teeTcbSvn[0]} has no TCB level`);
+    return null;
+  }
+  const advisoryIds = Array.isArray(level.advisoryIDs)
+    ? level.advisoryIDs.filter((a): a is string => typeof a === 'string')
+    : [];
+  return { status: level.tcbStatus, advisoryIds };
+}
+
+/** The worse of two Intel TCB statuses (an out-of-date one keeps a configuration need). */
+export function worseTcbStatus(a: string, b: string): string {
+  const rank = (s: string) => {
+    const i = (TCB_STATUS_ORDER as readonly string[]).indexOf(s);
+    return i < 0 ? TCB_STATUS_ORDER.length : i;
+  };
+  const worse = rank(a) >= rank(b) ? a : b;
+  const config = [a, b].some((s) => s.startsWith('Configuration'));
+  return worse === 'OutOfDate' && config ? 'OutOfDateConfigurationNeeded' : worse;
+}
+
 export async function verifyDcap(
   evidence: Evidence,
   policy: EvidencePolicy,
@@ -387,10 +487,15 @@ export async function verifyDcap(
 
   const now = policyNow(policy);
   await checkChainsAndCrls(pckChain, collateral, root, now, reasons);
+  const td = quote.report.asTd15()?.base ?? quote.report.asTd10();
+  const module = td ? tdxModuleStatus(td, collateral.tcb_info, reasons) : null;
+  if (module) claims.details.tdxModuleTcbStatus = module.status;
   try {
     const verified = new QuoteVerifier(toDcapBuffer(root) as never).verify(raw, collateral, now);
-    claims.tcbStatus = verified.status;
-    claims.details.advisoryIds = [...verified.advisory_ids];
+    claims.tcbStatus = module ? worseTcbStatus(verified.status, module.status) : verified.status;
+    claims.details.advisoryIds = [
+      ...new Set([...verified.advisory_ids, ...(module?.advisoryIds ?? [])]),
+    ];
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     reasons.add(dcapCode(message), `dcap-qvl: ${message}`);

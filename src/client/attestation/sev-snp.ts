@@ -28,6 +28,8 @@ const SIG_S = 0x2e8;
 const SIG_COMPONENT = 72;
 const SIG_ALGO_ECDSA_P384_SHA384 = 1;
 const POLICY_DEBUG_BIT = 19n;
+/** Guest policy bit 18, MIGRATE_MA: the guest may be associated with a migration agent. */
+const POLICY_MIGRATE_MA_BIT = 18n;
 
 /** VCEK X.509 extensions (AMD spec 57230 §3.1). */
 const OID = {
@@ -213,6 +215,13 @@ export async function verifySevSnp(
   if (!checkLayout(r, reasons)) return null;
   const claims = claimsOf(r);
   checkMinTcb(claims, policy.minSnpTcb, reasons);
+  // The hypervisor chooses the guest policy at launch (MEASUREMENT does not cover it) and may
+  // then bind a migration agent of its own, which can read and export the guest's memory.
+  if (((le64(r, 0x08) >> POLICY_MIGRATE_MA_BIT) & 1n) === 1n)
+    reasons.add(
+      'UNSUPPORTED_EVIDENCE',
+      'SNP guest policy allows a migration agent (MIGRATE_MA): refused',
+    );
 
   const arks = (Array.isArray(policy.pinnedRoots?.amdArk) ? policy.pinnedRoots.amdArk : [])
     .map((a) => certificateDer(a))

@@ -1,9 +1,10 @@
 /**
  * Certificate chains to a pinned root, with `@peculiar/x509` over WebCrypto (RFC 5280 §6,
  * reduced to what vendor attestation PKIs need): every link's signature, every certificate's
- * validity at the verifier's clock, issuer/subject name chaining, CA basic constraints on
- * issuers, and the top of the chain byte-equal to a root the caller pinned. A root that comes
- * with the evidence is never trusted for itself, however well it is self-signed.
+ * validity at the verifier's clock, issuer/subject name chaining, CA basic constraints, path
+ * length and keyCertSign on issuers, exactly one DER object per certificate, and the top of
+ * the chain byte-equal to a root the caller pinned. A root that comes with the evidence is
+ * never trusted for itself, however well it is self-signed.
  */
 import './reflect-shim.js';
 import * as x509 from '@peculiar/x509';
@@ -36,9 +37,11 @@ export function parseCertificate(der: Uint8Array): Certificate | null {
   const key = DigestCache.key(der);
   const hit = PARSED.get(key);
   if (hit) return hit;
+  // The library parses the first object and keeps all the bytes it was given as `rawData`, so
+  // bytes after the certificate would ride along unnoticed: the outer SEQUENCE must span `der`.
+  if (!oneDerSequence(der)) return null;
   try {
     const cert = new x509.X509Certificate(new Uint8Array(der));
-    // The library keeps the DER it was given; refuse trailing or re-encoded bytes.
     if (!ctEqual(new Uint8Array(cert.rawData), der)) return null;
     PARSED.set(key, cert);
     return cert;
@@ -47,9 +50,29 @@ export function parseCertificate(der: Uint8Array): Certificate | null {
   }
 }
 
-function isCa(cert: Certificate): boolean {
-  const bc = cert.getExtension(x509.BasicConstraintsExtension);
-  return bc !== null && bc.ca;
+/** Whether `der` is exactly one DER SEQUENCE (tag, minimal definite length, contents). */
+function oneDerSequence(der: Uint8Array): boolean {
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  const first = der[1]!;
+  if (first < 0x80) return 2 + first === der.length;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || der.length < 2 + n || der[2] === 0) return false;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + der[2 + i]!;
+  return len >= 0x80 && 2 + n + len === der.length;
+}
+
+/**
+ * Whether `issuer` may issue a certificate that has `below` CA certificates under it on the
+ * way to the leaf (RFC 5280 §6.1.4 (k), (l), (n)): a CA by basic constraints, a pathLen that
+ * allows `below` intermediates, and, when it has a keyUsage extension, keyCertSign.
+ */
+function mayIssue(issuer: Certificate, below: number): boolean {
+  const bc = issuer.getExtension(x509.BasicConstraintsExtension);
+  if (bc === null || !bc.ca) return false;
+  if (bc.pathLength !== undefined && below > bc.pathLength) return false;
+  const ku = issuer.getExtension(x509.KeyUsagesExtension);
+  return ku === null || (ku.usages & x509.KeyUsageFlags.keyCertSign) !== 0;
 }
 
 /**
@@ -168,7 +191,8 @@ export async function verifyPinnedChain(
   for (let i = 0; i < certs.length; i++) {
     const cert = certs[i]!;
     const issuer = i + 1 < certs.length ? certs[i + 1]! : root;
-    if (cert.issuer !== issuer.subject || !isCa(issuer) || !(await signedBy(cert, issuer))) {
+    // Between this issuer and the leaf sit certs[1..i]: i intermediate CAs.
+    if (cert.issuer !== issuer.subject || !mayIssue(issuer, i) || !(await signedBy(cert, issuer))) {
       reasons.add('CERT_CHAIN_INVALID', `${label}: certificate ${i} is not signed by its issuer`);
       ok = false;
     }

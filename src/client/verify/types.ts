@@ -27,7 +27,10 @@ export interface VerificationPolicy {
   collateral?: unknown;
   /** Where to fetch collateral that is not supplied (PCCS/PCS, AMD KDS). */
   collateralSource?: EvidencePolicy['collateralSource'];
-  /** Intel DCAP: worst acceptable TCB status. SEV-SNP: minimum reported TCB. */
+  /**
+   * Intel DCAP: worst acceptable TCB status (default `ConfigurationAndSWHardeningNeeded`:
+   * OutOfDate platforms are refused). SEV-SNP: minimum reported TCB (default: none).
+   */
   minTcbStatus?: EvidencePolicy['minTcbStatus'];
   minSnpTcb?: EvidencePolicy['minSnpTcb'];
 }

@@ -13,7 +13,7 @@ import {
 import { computeReportData } from '../../protocol/attestation/report-data.js';
 import { base64ToBytes, bytesToHex } from '../../protocol/encoding.js';
 import { okpThumbprint } from '../../protocol/key-id.js';
-import type { EvidenceKind } from '../attestation/types.js';
+import type { EvidenceKind, EvidencePolicy, TcbStatus } from '../attestation/types.js';
 import {
   DEFAULT_MAX_AGE_SECONDS,
   MAX_FUTURE_SKEW_SECONDS,
@@ -68,6 +68,42 @@ export interface AttestationVerification {
   claims: EvidenceClaims | null;
 }
 
+/**
+ * The worst Intel TCB status (SGX, TDX) accepted when the caller names none: `OutOfDate` and
+ * `OutOfDateConfigurationNeeded` mean microcode or firmware with published fixes missing, which
+ * the host (who runs the machine) can exploit to read enclave memory. A caller who accepts
+ * that says so with `minTcbStatus: 'OutOfDateConfigurationNeeded'`.
+ */
+export const DEFAULT_MIN_TCB_STATUS: TcbStatus = 'ConfigurationAndSWHardeningNeeded';
+
+/** The `verifyEvidence` policy for a response of `platform` under the caller's `policy`. */
+export function evidencePolicyFor(
+  platform: PlatformName,
+  policy: VerificationPolicy,
+  reportData: Uint8Array,
+): EvidencePolicy {
+  const kind = PLATFORM_EVIDENCE[platform].kind;
+  return {
+    acceptedMeasurements: policy.expectedMeasurements ?? [],
+    expectedReportData: reportData,
+    // Simulated evidence is always debug; it is refused unless its vendor key is trusted.
+    allowDebug: policy.allowDebug ?? platform === 'simulated',
+    pinnedRoots: {
+      ...policy.pinnedRoots,
+      simulatedVendorKeys: [
+        ...(policy.trustedSimulatedVendorKeys ?? []),
+        ...(policy.pinnedRoots?.simulatedVendorKeys ?? []),
+      ],
+    },
+    now: policy.now,
+    minTcbStatus:
+      policy.minTcbStatus ??
+      (kind === 'sgx-dcap' || kind === 'tdx' ? DEFAULT_MIN_TCB_STATUS : undefined),
+    minSnpTcb: policy.minSnpTcb,
+    collateralSource: policy.collateralSource,
+  };
+}
+
 export async function verifyAttestationResponse(
   response: unknown,
   policy: VerificationPolicy,
@@ -82,23 +118,7 @@ export async function verifyAttestationResponse(
   const map = PLATFORM_EVIDENCE[r.platform];
   const ev = await verifyEvidence(
     { kind: map.kind, quote: base64ToBytes(r.quote), collateral: policy.collateral },
-    {
-      acceptedMeasurements: policy.expectedMeasurements ?? [],
-      expectedReportData: reportData,
-      // Simulated evidence is always debug; it is refused unless its vendor key is trusted.
-      allowDebug: policy.allowDebug ?? r.platform === 'simulated',
-      pinnedRoots: {
-        ...policy.pinnedRoots,
-        simulatedVendorKeys: [
-          ...(policy.trustedSimulatedVendorKeys ?? []),
-          ...(policy.pinnedRoots?.simulatedVendorKeys ?? []),
-        ],
-      },
-      now: policy.now,
-      minTcbStatus: policy.minTcbStatus,
-      minSnpTcb: policy.minSnpTcb,
-      collateralSource: policy.collateralSource,
-    },
+    evidencePolicyFor(r.platform, policy, reportData),
   );
   for (const reason of ev.reasons)
     if (!RECHECKED.has(reason.code)) reasons.push(`evidence: ${reason.message}`);
