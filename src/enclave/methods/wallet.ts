@@ -262,7 +262,9 @@ export function walletSign(
     if (!account) throw new WalletError('WALLET_ADDRESS_UNKNOWN');
     const rules = PolicyRulesSchema.safeParse(record.rules);
     if (!rules.success) throw new WalletError('WALLET_STATE_INVALID');
-    const day = utcDay(state.now());
+    // The clock that never goes back: set back, the host's clock would give a day in the past
+    // this enclave never signed on, with its whole allowance (test/wallet/attack-clock.test.ts).
+    const day = utcDay(state.monotonicNow());
     const spent = spentToday(k.macKey, state.wallets, record.wallet_id, day, params.spend);
     const share = await openShare(state, 'sign', record.wallet_id, body);
     const out = await signWithShares(keysOf(k), stored, share, {
@@ -334,7 +336,9 @@ export function walletRecoveryStart(
 ) {
   return provenChange(state, params, 'recovery', ReplyBody, (record) => {
     if (record.recovery !== null) throw new WalletError('WALLET_RECOVERY_IN_PROGRESS');
-    const now = state.now();
+    // Never earlier than a time this enclave gave: a recovery "started a delay ago" would unlock
+    // at once.
+    const now = state.monotonicNow();
     return {
       recovery: { started_at: now, unlock_at: now + state.config.WALLET_RECOVERY_DELAY_SECONDS },
     };
@@ -362,7 +366,8 @@ export function walletResplit(
     const req = parseBody(ReplyBody, body);
     if (mode === 'recovery_complete') {
       if (record.recovery === null) throw new WalletError('WALLET_RECOVERY_NOT_STARTED');
-      if (state.now() < record.recovery.unlock_at) throw new WalletError('WALLET_RECOVERY_LOCKED');
+      if (state.monotonicNow() < record.recovery.unlock_at)
+        throw new WalletError('WALLET_RECOVERY_LOCKED');
     }
     const share = await openChangeShare(state, mode, record, body);
     const replyPub = base64ToBytes(req.reply_pub);
