@@ -53,7 +53,7 @@ async function setup(t: TestEnclave = testEnclave()) {
       { keyId: key.key_id, issuedAt: t.clock.now },
     ),
   });
-  return { t, g, init, reply, created, record: created.record, body };
+  return { t, g, init, reply, created, record: created.record, body, shares };
 }
 
 describe('wallet.init', () => {
@@ -340,7 +340,7 @@ describe('recovery', () => {
   });
 
   it('a reshare signs its split, keeps the accounts and ends a recovery', async () => {
-    const { t, g, record, body } = await setup();
+    const { t, g, record, body, shares } = await setup();
     const started = await ok(t, 'wallet.recovery_start', {
       record,
       body: await body(record, 'recovery', { reply_pub: newReplyKeyPair().replyPub }, 'recovery'),
@@ -368,6 +368,7 @@ describe('recovery', () => {
         generation: 2,
         accounts: record.accounts,
         resultsKey: g.public.signing_keys.results,
+        authorizedBy: shares.device,
       },
     );
   });

@@ -108,6 +108,7 @@ describe('a creation response the host made up', { concurrency: false }, () => {
       generation: 2,
       accounts: genuine.accounts,
       resultsKey,
+      authorizedBy: opened.device.share,
     });
   });
 });

@@ -99,7 +99,12 @@ async function receiveShares(
     generation: number;
     split_signature?: string;
   }>,
-  expect: { generation: number; accounts?: readonly Account[] },
+  expect: {
+    generation: number;
+    accounts?: readonly Account[];
+    walletId?: string;
+    authorizedBy?: Uint8Array;
+  },
   resultsKey: string | undefined,
 ): Promise<WalletShares> {
   const reply = newReplyKeyPair();
@@ -291,6 +296,9 @@ async function resplit(
   expect: { generation: number; accounts: readonly Account[] },
 ): Promise<WalletShares> {
   const path = action === 'reshare' ? 'reshare' : 'recovery/complete';
+  // The share this re-split takes: the enclave's signature must name it, and the wallet id must
+  // be the one asked for (test/wallet/attack-resplit-substitution.test.ts).
+  const authorizedBy = Uint8Array.from(share.share);
   return receiveShares(
     (reply_pub) =>
       sealedCall(
@@ -300,9 +308,9 @@ async function resplit(
         { walletId, share, action },
         { reply_pub },
       ),
-    expect,
+    { ...expect, walletId, authorizedBy },
     opts.resultsKey,
-  );
+  ).finally(() => wipe(authorizedBy));
 }
 
 /**

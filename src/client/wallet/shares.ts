@@ -12,7 +12,7 @@ import {
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
-import { splitSigningInput } from '../../protocol/wallet/split-proof.js';
+import { splitAuthorizer, splitSigningInput } from '../../protocol/wallet/split-proof.js';
 import type { OpenedShare } from '../../protocol/wallet/sealed-share.js';
 import { combineShares as combine } from '../../protocol/wallet/shamir.js';
 import type { Chain } from '../../protocol/wallet/constants.js';
@@ -75,6 +75,7 @@ function splitSignatureValid(
   replyPrivateKey: Uint8Array,
   generation: number,
   resultsKey: string,
+  authorizedBy: Uint8Array | undefined,
 ): boolean {
   try {
     if (typeof response.split_signature !== 'string') return false;
@@ -84,6 +85,7 @@ function splitSignatureValid(
       accounts: response.accounts,
       reply_pub: bytesToBase64(x25519.getPublicKey(replyPrivateKey)),
       shares: response.shares,
+      ...(authorizedBy === undefined ? {} : { authorized_by: splitAuthorizer(authorizedBy) }),
     });
     return ed25519.verify(
       base64ToBytes(response.split_signature),
@@ -101,12 +103,23 @@ function splitSignatureValid(
  * are what the shares give. With `expect.resultsKey` (the attested result key,
  * `verification.signingKeys.results`) it also requires the enclave's signature over the split:
  * without it, a host that made up the whole wallet (its own entropy, split and sealed to the
- * public `reply_pub`) would pass the address check and know the key.
+ * public `reply_pub`) would pass the address check and know the key. A re-split's signature
+ * also names the client share that authorized it (`expect.authorizedBy`, required past
+ * generation 1 with `resultsKey`): the expected accounts often come from the host (GET
+ * /wallets/:id), which can have the enclave re-split a wallet of its own to this `reply_pub`.
+ * `expect.walletId`, when given, must be the response's.
  */
 export async function verifyWalletResponse(
   response: CreationResponse,
   replyPrivateKey: Uint8Array,
-  expect: { generation: number; accounts?: readonly Account[]; resultsKey?: string } = {
+  expect: {
+    generation: number;
+    accounts?: readonly Account[];
+    resultsKey?: string;
+    walletId?: string;
+    /** The share sent with a recovery completion or reshare (its bytes; not wiped here). */
+    authorizedBy?: Uint8Array;
+  } = {
     generation: 1,
   },
 ): Promise<{ device: OpenedShare; recovery: OpenedShare; accounts: Account[] }> {
@@ -122,9 +135,17 @@ export async function verifyWalletResponse(
     device.generation === expect.generation &&
     recovery.generation === expect.generation &&
     (response.generation === undefined || response.generation === expect.generation) &&
+    (expect.walletId === undefined || expect.walletId === response.wallet_id) &&
     accounts.length > 0 &&
     (expect.resultsKey === undefined ||
-      splitSignatureValid(response, replyPrivateKey, expect.generation, expect.resultsKey));
+      ((expect.generation === 1) === (expect.authorizedBy === undefined) &&
+        splitSignatureValid(
+          response,
+          replyPrivateKey,
+          expect.generation,
+          expect.resultsKey,
+          expect.authorizedBy,
+        )));
   if (ok) {
     const derived = await deriveAccounts(device, recovery, accounts).catch(() => undefined);
     ok =

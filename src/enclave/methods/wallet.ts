@@ -23,7 +23,11 @@ import {
   SignRequestSchema,
   StoredPolicyRuleSchema,
 } from '../../protocol/wallet/requests.js';
-import { splitSigningInput, type SplitProofInput } from '../../protocol/wallet/split-proof.js';
+import {
+  splitAuthorizer,
+  splitSigningInput,
+  type SplitProofInput,
+} from '../../protocol/wallet/split-proof.js';
 import { wipe } from '../../protocol/wallet/wipe.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import { readyKeyring, type EnclaveState } from '../state.js';
@@ -370,6 +374,8 @@ export function walletResplit(
         throw new WalletError('WALLET_RECOVERY_LOCKED');
     }
     const share = await openChangeShare(state, mode, record, body);
+    // Before resplitWallet consumes the share: the client checks its own share made this split.
+    const authorizedBy = splitAuthorizer(share.share);
     const replyPub = base64ToBytes(req.reply_pub);
     try {
       const split = await resplitWallet(keysOf(walletKeyring(state)), stored, share, replyPub);
@@ -389,6 +395,7 @@ export function walletResplit(
         accounts: next.accounts,
         reply_pub: req.reply_pub,
         shares: split.sealed,
+        authorized_by: authorizedBy,
       });
       return { record: next, shares: split.sealed, split_signature };
     } finally {

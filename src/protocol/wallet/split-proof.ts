@@ -6,6 +6,10 @@
  *   "cloister/wallet-split/v1\n" ‖ JCS({ wallet_id, generation, accounts, reply_pub,
  *                                        shares: { device, recovery } })
  * where `device` and `recovery` are the lowercase hex SHA-256 of the JCS of each sealed share.
+ * A re-split (recovery completion, reshare) also signs `authorized_by`, the digest of the client
+ * share that authorized it (`splitAuthorizer`): the host can have the enclave re-split a wallet
+ * of its own (made under the victim's ids, whose shares it opened) to the victim's `reply_pub`,
+ * with the addresses it lists; only a re-split of the victim's wallet took the victim's share.
  * The client checks it against the result key of a verified attestation
  * (docs/protocol/wallet-shares.md, "Creation cannot be substituted").
  */
@@ -14,6 +18,17 @@ import { bytesToHex, concatBytes, utf8 } from '../encoding.js';
 import { jcsBytes } from '../jcs.js';
 
 export const WALLET_SPLIT_CONTEXT = 'cloister/wallet-split/v1\n';
+export const WALLET_SPLIT_AUTHORIZER_TAG = 'cloister/wallet-split-authorizer/v1\n';
+
+/** hex SHA-256(tag ‖ the 33 share bytes): which client share authorized a re-split. */
+export function splitAuthorizer(share: Uint8Array): string {
+  const pre = concatBytes(utf8.encode(WALLET_SPLIT_AUTHORIZER_TAG), share);
+  try {
+    return bytesToHex(sha256(pre));
+  } finally {
+    pre.fill(0);
+  }
+}
 
 export interface SplitProofInput {
   wallet_id: string;
@@ -22,6 +37,8 @@ export interface SplitProofInput {
   /** The base64 X25519 key the shares were sealed to. */
   reply_pub: string;
   shares: { device: unknown; recovery: unknown };
+  /** Re-splits only: `splitAuthorizer` of the client share the enclave re-split with. */
+  authorized_by?: string;
 }
 
 /** The bytes the enclave signs for a split. */
@@ -40,6 +57,7 @@ export function splitSigningInput(p: SplitProofInput): Uint8Array {
       })),
       reply_pub: p.reply_pub,
       shares: { device: digest(p.shares.device), recovery: digest(p.shares.recovery) },
+      ...(p.authorized_by === undefined ? {} : { authorized_by: p.authorized_by }),
     }),
   );
 }
