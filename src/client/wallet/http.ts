@@ -315,7 +315,9 @@ async function resplit(
 
 /**
  * After the time-lock: new device and recovery shares of the same secret (generation + 1),
- * checked against the wallet's known accounts (`expect.accounts`, e.g. from `getWallet`).
+ * checked against the wallet's known accounts (`expect.accounts`, e.g. from `getWallet`). Those
+ * come from the host; with `resultsKey`, the enclave's signature naming the share sent here
+ * is what rules out a split of another wallet (test/wallet/attack-resplit-substitution.test.ts).
  */
 export const completeRecovery = (
   opts: WalletClientOptions,
