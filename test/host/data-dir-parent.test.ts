@@ -9,7 +9,7 @@
  * that another account owns, or that others may write without the sticky bit (/tmp is fine).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -44,6 +44,14 @@ describe('DATA_DIR: the folders above it', () => {
     const mid = join(parent(0o777), 'mid');
     mkdirSync(mid, { mode: 0o755 });
     assert.throws(() => secureDataDir(join(mid, 'data')), StartupError);
+  });
+
+  it('refuses a path through a symbolic link that sits in a folder others may write to', () => {
+    const shared = parent(0o777);
+    const mine = parent(0o755);
+    symlinkSync(mine, join(shared, 'link'));
+    // The real path (mine/data) is private; the link that leads there can be replaced.
+    assert.throws(() => secureDataDir(join(shared, 'link', 'data')), StartupError);
   });
 
   it('accepts a parent with the sticky bit (such as /tmp), or private to this account', () => {

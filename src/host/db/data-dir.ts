@@ -68,11 +68,14 @@ export function secureDataDir(dir: string): void {
       EX_CONFIG,
     );
   }
+  // The folders the path names (one holding a symbolic link on the way can re-point it) and
+  // those it leads to.
+  checkAncestors(resolve(dir), uid);
   checkAncestors(realpathSync(dir), uid);
   tightenTree(dir, uid);
 }
 
-/** Every folder above `dir` (a real path): this account's or root's, and others write only with the sticky bit. */
+/** Every folder above `dir`: this account's or root's, and others write only with the sticky bit. */
 function checkAncestors(dir: string, uid: number | undefined): void {
   for (let p = dirname(dir); ; p = dirname(p)) {
     const st = statSync(p);
