@@ -8,6 +8,12 @@
  * a folder other accounts can write to (or owned by another account) is refused, since anything
  * in it may already have been planted or swapped.
  *
+ * The folders above DATA_DIR matter as much: whoever may write to one of them can rename DATA_DIR
+ * away while the service runs and put a folder of its own in its place, where the enclave's next
+ * start would then listen (`enclave.sock`) and, on the simulated platform, find its keys. So
+ * every folder above must belong to this account or root and be writable by others only with the
+ * sticky bit (as /tmp is).
+ *
  * PGlite has one writer: a second process on the same files would lose acknowledged writes. The
  * lock file (`DATA_DIR/cloister.lock`, holding the pid) appears by link(), which never
  * overwrites, with the pid already in it; a lock whose pid is no longer alive (a kill -9) is
@@ -23,11 +29,13 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { EX_CONFIG, EX_UNAVAILABLE, StartupError } from '../startup-error.js';
 
 export const LOCK_FILE = 'cloister.lock';
@@ -60,7 +68,31 @@ export function secureDataDir(dir: string): void {
       EX_CONFIG,
     );
   }
+  // The folders the path names (one holding a symbolic link on the way can re-point it) and
+  // those it leads to.
+  checkAncestors(resolve(dir), uid);
+  checkAncestors(realpathSync(dir), uid);
   tightenTree(dir, uid);
+}
+
+/** Every folder above `dir`: this account's or root's, and others write only with the sticky bit. */
+function checkAncestors(dir: string, uid: number | undefined): void {
+  for (let p = dirname(dir); ; p = dirname(p)) {
+    const st = statSync(p);
+    if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
+      throw new StartupError(
+        `${p}, above DATA_DIR, is owned by another account (uid ${st.uid}): set DATA_DIR to a folder under this account's own`,
+        EX_CONFIG,
+      );
+    }
+    if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
+      throw new StartupError(
+        `${p}, above DATA_DIR, is writable by other accounts without the sticky bit: set DATA_DIR to a folder under a private one`,
+        EX_CONFIG,
+      );
+    }
+    if (dirname(p) === p) return;
+  }
 }
 
 /**

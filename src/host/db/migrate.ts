@@ -1,8 +1,10 @@
 /**
  * Applies `migrations/NNN_name.sql` in order, each in its own transaction, and records it with
  * a SHA-256 of its text in `schema_migrations`; an applied file whose text changed is an error
- * (edit by adding a migration, never by rewriting one). On PostgreSQL an advisory lock keeps two
- * hosts starting at once from racing.
+ * (edit by adding a migration, never by rewriting one), and so is a pending one numbered before
+ * an applied one (it would run after its successors here but before them on a fresh database:
+ * two schemas for one build). On PostgreSQL an advisory lock keeps two hosts starting at once
+ * from racing.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,6 +34,19 @@ export function loadMigrations(dir: URL = MIGRATIONS_DIR): Migration[] {
     });
 }
 
+function newestOf(versions: Iterable<string>): string | undefined {
+  let newest: string | undefined;
+  for (const v of versions) if (newest === undefined || v > newest) newest = v;
+  return newest;
+}
+
+function outOfOrder(version: string, newest: string): StartupError {
+  return new StartupError(
+    `migration ${version} is numbered before the applied ${newest}: renumber it after ${newest}`,
+    EX_CONFIG,
+  );
+}
+
 /** Returns the versions applied by this call. */
 export async function migrate(
   db: Db,
@@ -43,12 +58,12 @@ export async function migrate(
   for (const m of migrations) {
     await db.transaction(async (tx) => {
       if (db.engine === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-      const { rows } = await tx.query<{ checksum: string }>(
-        'SELECT checksum FROM schema_migrations WHERE version = $1',
-        [m.version],
+      const { rows } = await tx.query<{ version: string; checksum: string }>(
+        'SELECT version, checksum FROM schema_migrations',
       );
-      if (rows[0]) {
-        if (rows[0].checksum !== m.checksum) {
+      const row = rows.find((r) => r.version === m.version);
+      if (row) {
+        if (row.checksum !== m.checksum) {
           throw new StartupError(
             `migration ${m.version} was changed after it was applied: restore it and add a new migration instead`,
             EX_CONFIG,
@@ -56,6 +71,8 @@ export async function migrate(
         }
         return;
       }
+      const newest = newestOf(rows.map((r) => r.version));
+      if (newest !== undefined && newest > m.version) throw outOfOrder(m.version, newest);
       await tx.exec(m.sql);
       await tx.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [
         m.version,
@@ -98,6 +115,9 @@ export async function checkSchema(
     );
   }
   const pending = migrations.filter((m) => !applied.has(m.version)).map((m) => m.version);
+  const newest = newestOf(applied.keys());
+  const early = pending.find((v) => newest !== undefined && newest > v);
+  if (early !== undefined) throw outOfOrder(early, newest!);
   if (pending.length > 0) {
     throw new StartupError(
       `database schema is behind (pending: ${pending.join(', ')}): run \`npm run migrate\` as the schema owner, or set MIGRATE_ON_START=true`,
