@@ -78,6 +78,15 @@ describe('operator role revocation', () => {
     assert.equal(await count("ops_logs WHERE event_type = 'auth.role_revoked'", []), 0);
   });
 
+  it('npm run operator -- revoke on an account without the role does nothing either', async () => {
+    assert.equal(await cliSetOperator(ts, 'revoke', 'uma@example.com'), false);
+    assert.equal(
+      await count('auth_sessions WHERE user_id = $1 AND revoked_at IS NULL', [ids.uma]),
+      1,
+    );
+    assert.equal(await count("ops_logs WHERE event_type = 'auth.role_revoked'", []), 0);
+  });
+
   it("still revokes an operator's role and ends their sessions", async () => {
     const res = await inject('POST', '/operator/roles/revoke', {
       who: 'olga',

@@ -392,11 +392,17 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
      * Removes a role and ends the user's login sessions in the same statement: their tokens
      * carry the role as a claim, so they must not outlive it (the next login gets fresh claims).
      */
+    /**
+     * Takes `role` from the account and ends its login sessions; null (nothing done) when no
+     * account with this email holds the role. Only a holder's: a revocation ends the account's
+     * sessions and answers its user id, so naming anyone would let an operator (the route, or
+     * `npm run operator`) log any account out and look up who an email is.
+     */
     async revokeRole(email: string, role: Role, q: Queryable = db): Promise<string | null> {
       const { rows } = await q.query<{ id: string }>(
         `WITH u AS (
            UPDATE users SET roles = array_remove(roles, $2::text), updated_at = now()
-            WHERE email = $1 RETURNING id
+            WHERE email = $1 AND $2::text = ANY (roles) RETURNING id
          ), s AS (
            UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'operator'
             WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL RETURNING id

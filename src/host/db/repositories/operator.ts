@@ -50,14 +50,6 @@ export function createOperatorRepository(db: Pick<Queryable, 'query'>) {
       );
       return rows;
     },
-    /** Whether the account with this (normalized) email holds `role`: POST /operator/roles/revoke. */
-    async holdsRole(email: string, role: string): Promise<boolean> {
-      const { rows } = await db.query<{ id: string }>(
-        'SELECT id FROM users WHERE email = $1 AND $2 = ANY (roles)',
-        [email, role],
-      );
-      return rows.length > 0;
-    },
     async counts(): Promise<{ users: number; active_sessions: number; login_sessions: number }> {
       const { rows } = await db.query<{
         users: number;

@@ -11,7 +11,6 @@ import type { AuthService } from '../../auth/auth-service.js';
 import type { RequireStepUp } from '../../auth/step-up.js';
 import type { AuthGuard } from '../../auth/guard.js';
 import type { OperatorRepository } from '../../db/repositories/operator.js';
-import { HostError } from '../../errors.js';
 import type { CredentialService } from '../../services/credential-service.js';
 import { ErrorResponseSchema, RevokeResponseSchema, SessionParamsSchema } from '../schemas.js';
 
@@ -21,7 +20,7 @@ export function operatorRoutes(deps: {
   auth: AuthService;
   guard: Pick<AuthGuard, 'claims'>;
   credentials: CredentialService;
-  repo: Pick<OperatorRepository, 'listSessions' | 'counts' | 'holdsRole'>;
+  repo: Pick<OperatorRepository, 'listSessions' | 'counts'>;
   enclaveStats: () => Promise<Record<string, number>>;
   /** Step-up for key rotation and role changes (a recent login, auth/step-up.ts). */
   requireStepUp: RequireStepUp;
@@ -115,11 +114,8 @@ export function operatorRoutes(deps: {
         },
         async (request) => {
           const operator = await guard.claims(request);
-          // Only an operator's role is revoked: a revocation ends the account's login sessions and
-          // answers its user id, so naming anyone else would let an operator log any account out
-          // and look up who an email is. Anyone else is answered as no account at all.
-          if (action === 'revoke' && !(await deps.repo.holdsRole(request.body.email, 'operator')))
-            throw new HostError('USER_NOT_FOUND');
+          // A revocation names only a holder of the role; anyone else is USER_NOT_FOUND, as no
+          // account (repositories/auth.ts revokeRole).
           return deps.auth.setRole(action, request.body.email, 'operator', operator.sub);
         },
       );
