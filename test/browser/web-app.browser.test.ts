@@ -11,7 +11,7 @@
  * virtual authenticator (added behind the step-up dialog, then a sign-in), an email-code sign-in
  * and no SIWE without a wallet; TOTP enrolled on /account (codes computed here), a TOTP step-up
  * for a wallet policy, sign-in and step-up with recovery codes; wallet export (checked with viem)
- * and recovery start/cancel; the cluster members; a 429 counted in the progress bar; a page opened
+ * and recovery start/cancel/completion; the cluster members; a 429 counted in the progress bar; a page opened
  * from the navigation has the focus before the next key (frames held). The web app's attack
  * review (SECURITY.md): typed secrets and tokens in no URL, clear request, storage or console; a
  * held trust check under replaced pins, and pins replaced in another tab, never leave a
@@ -115,6 +115,8 @@ describe('web app in Chromium', { skip }, () => {
       CLUSTER_ADVERTISE_URL: `http://localhost:${port}`,
       // Every test registers its own account, all from 127.0.0.1 (the default is 10 an hour).
       AUTH_REGISTER_MAX_PER_IP: '100',
+      // A wallet recovery's time-lock, short enough to complete one in the test.
+      WALLET_RECOVERY_DELAY_SECONDS: '2',
     });
     await ts.service.app.listen({ host: '127.0.0.1', port });
     base = `http://127.0.0.1:${port}`;
@@ -547,6 +549,24 @@ describe('web app in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Cancel recovery' }).click();
     await page.getByText('Recovery cancelled.').waitFor();
     await page.getByTestId('recovery-state').getByText('none in progress').waitFor();
+    // Started again and left to unlock (WALLET_RECOVERY_DELAY_SECONDS is 2 here), then completed
+    // with the recovery share: new shares of the same wallet, one generation on.
+    await page.getByLabel('Recovery share file').setInputFiles(kitFile);
+    await page.getByRole('button', { name: 'Start recovery' }).click();
+    await page.getByText(/^Recovery started:/).waitFor();
+    const complete = page.getByRole('button', { name: 'Complete recovery' });
+    while (!(await complete.isVisible())) {
+      await new Promise((r) => setTimeout(r, 500));
+      await page.reload();
+      await page.getByTestId('recovery-state').waitFor();
+    }
+    await page.getByLabel('Device passphrase to sign').fill('a new device passphrase');
+    await page.getByLabel('Recovery share file').setInputFiles(kitFile);
+    const [newKit] = await Promise.all([page.waitForEvent('download'), complete.click()]);
+    await page.getByText(/^Recovered: generation 2;/).waitFor();
+    const newRecovery = JSON.parse(readFileSync((await newKit.path())!, 'utf8'));
+    assert.equal(newRecovery.generation, 2);
+    assert.equal(newRecovery.wallet_id, recoveryFile.wallet_id);
 
     await go(w, '/log', 'Log');
     await page.getByTestId('checkpoint').waitFor();

@@ -148,7 +148,8 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
           o,
           w.wallet_id,
           { kind: 'recovery', share },
-          { generation: w.generation, accounts: w.accounts },
+          // The shares of the next generation: a recovery re-splits the same secret.
+          { generation: w.generation + 1, accounts: w.accounts },
         ),
       );
       await saveDeviceShare(shares.walletId, shares.generation, shares.device.share, passphrase);
