@@ -42,6 +42,7 @@ async function pendingRecovery() {
   return {
     t,
     params,
+    binding: reg.email_binding,
     sealedKeyring: keyring.sealed,
     sealedAuth: init.sealed!,
     confirmedAt: t.clock.now,
@@ -76,8 +77,34 @@ describe('recovery v2 on the enclave clock', () => {
       await complete(t, { ...params, expires_at: t.clock.now + 10 }),
       'AUTH_RECOVERY_INVALID',
     );
+    // The enclave's rules do not go back with its clock: what passed its deadline stays past.
     t.clock.now = params.unlock_at;
-    assert.equal(await complete(t, params), 'ok');
+    assert.equal(await complete(t, params), 'AUTH_RECOVERY_INVALID', 'the clock set back');
+    const fresh = await pendingRecovery();
+    fresh.t.clock.now = fresh.params.unlock_at;
+    assert.equal(await complete(fresh.t, fresh.params), 'ok');
+  });
+
+  it('a host that sets the clock back before the start gets no shorter time-lock', async () => {
+    const t0 = await pendingRecovery();
+    // Started again on the same enclave with its clock set back by the delay: the unlock time
+    // is counted from the latest time the enclave gave, not the earlier one.
+    const { t, params } = t0;
+    const latest = t.clock.now;
+    t.clock.now = latest - DELAY;
+    assert.equal(await complete(t, params), 'AUTH_RECOVERY_LOCKED');
+    const email = 'owner@example.test';
+    const start = await ok(t, 'auth.otp_start', { email, purpose: 'recovery' });
+    const mailed = /is (\d{6})/.exec(start.dev_mail!.text)![1]!;
+    const r = await ok(t, 'auth.recovery_confirm', {
+      email,
+      code: mailed,
+      secret: { password: 'another recovered password' },
+      user: { user_id: params.user_id, binding: t0.binding },
+      second_factor: true,
+      password_state: params.password_state,
+    });
+    assert.equal(r.unlock_at, latest + DELAY);
   });
 
   it('a forced restart neither forgets the time-lock nor the binding to the password', async () => {

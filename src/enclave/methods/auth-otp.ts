@@ -215,7 +215,9 @@ export async function recoveryConfirm(
     return { password_sealed: await sealedNewPassword(state, rest, 'recovery'), ...immediate };
   const sealed = await sealedNewPassword(state, rest, 'recovery', recoveryId);
   const keyring = readyAuthKeyring(state);
-  const unlockAt = state.now() + state.auth.config.AUTH_RECOVERY_DELAY_SECONDS;
+  // Never earlier than a time this enclave gave: a recovery "started a delay ago" would unlock
+  // at once (as the wallet's, methods/wallet.ts).
+  const unlockAt = state.monotonicNow() + state.auth.config.AUTH_RECOVERY_DELAY_SECONDS;
   const pending: PendingRecovery = {
     userId: params.user.user_id,
     recoveryId,
@@ -255,7 +257,7 @@ export function recoveryComplete(
     passwordState: params.password_state,
     completionCode: params.completion_code,
   });
-  const now = state.now();
+  const now = state.monotonicNow();
   if (!bytesEqual(want, Buffer.from(params.mac, 'base64url')) || now >= params.expires_at)
     throw new RpcError('AUTH_RECOVERY_INVALID');
   if (now < params.unlock_at) throw new RpcError('AUTH_RECOVERY_LOCKED');

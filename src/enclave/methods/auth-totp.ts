@@ -62,7 +62,15 @@ export function secondFactor(
       if (known === undefined) throw new RpcError('AUTH_MFA_INVALID');
       return { recovery_mac: known };
     }
-    checkTotp(keyring, state.auth.totpReplay, userId, totpSealed, second.totp_code, state.now());
+    // The clock that never goes back: set back, it would make a used code's step current again.
+    checkTotp(
+      keyring,
+      state.auth.totpReplay,
+      userId,
+      totpSealed,
+      second.totp_code,
+      state.monotonicNow(),
+    );
     return { recovery_mac: null };
   });
 }
@@ -87,7 +95,7 @@ export function dueSecondFactor(
 /** Runs a second-factor check of `userId` unless it is locked out; counts it when wrong. */
 function limitedGuess<T>(state: EnclaveState, userId: string, check: () => T): T {
   const guesses = state.auth.totpReplay;
-  const now = state.now();
+  const now = state.monotonicNow();
   if (guesses.locked(userId, now)) throw new RpcError('AUTH_MFA_INVALID');
   try {
     return check();
@@ -122,7 +130,7 @@ export function totpConfirm(
   const keyring = readyAuthKeyring(state);
   const { sub } = caller(state, keyring, params.access_token);
   const secret = openTotpSecret(keyring, sub, params.totp_sealed);
-  const now = state.now();
+  const now = state.monotonicNow();
   try {
     limitedGuess(state, sub, () => {
       const step = totpStep(secret, params.code, now);
