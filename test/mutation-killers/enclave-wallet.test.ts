@@ -9,52 +9,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { verifyWalletResponse } from '../../src/client/wallet/shares.js';
-import { encryptWalletShare } from '../../src/client/wallet/encrypt-share.js';
-import { newReplyKeyPair, openSealedShare } from '../../src/client/wallet/open-share.js';
+import { newReplyKeyPair } from '../../src/client/wallet/open-share.js';
 import { signRecord } from '../../src/enclave/wallet/state-mac.js';
-import type { WalletRecord } from '../../src/protocol/rpc/wallet-methods.js';
-import type { WalletAction } from '../../src/protocol/wallet/binds.js';
-import type { ClientShareKind } from '../../src/protocol/wallet/constants.js';
-import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
+import { testEnclave } from '../helpers/enclave-state.js';
+import { ethTransfer, walletInEnclave } from '../helpers/wallet-enclave.js';
 import { code, ok } from './rpc.js';
 
-async function setup(t: TestEnclave = testEnclave()) {
-  const g = await ok(t, 'keyring.generate', { policy: 'signer' });
-  const init = await ok(t, 'wallet.init', { sealed: null });
-  t.clock.now += 3600;
-  const reply = newReplyKeyPair();
-  const created = await ok(t, 'wallet.create', {
-    user_id: 'user-1',
-    wallet_id: randomUUID(),
-    reply_pub: reply.replyPub,
-  });
-  const shares = {
-    device: openSealedShare(created.shares.device, reply.privateKey).share,
-    recovery: openSealedShare(created.shares.recovery, reply.privateKey).share,
-  };
-  const key = g.public.credential_keys.find((k) => k.key_id === g.public.current_key_id)!;
-  /** A body for `action` on `record` carrying `kind`'s share, sealed now. */
-  const body = async (
-    record: WalletRecord,
-    action: WalletAction,
-    fields: Record<string, unknown>,
-    kind: ClientShareKind = 'device',
-  ): Promise<Record<string, unknown>> => ({
-    ...fields,
-    share: await encryptWalletShare(
-      {
-        walletId: record.wallet_id,
-        kind,
-        share: Uint8Array.from(shares[kind]),
-        action,
-        body: fields,
-      },
-      key.public_key,
-      { keyId: key.key_id, issuedAt: t.clock.now },
-    ),
-  });
-  return { t, g, init, reply, created, record: created.record, body, shares };
-}
+const setup = walletInEnclave;
 
 describe('wallet.init', () => {
   it('creates the wallet keyring once; a restarted enclave unseals the stored one', async () => {
@@ -169,18 +130,7 @@ describe('wallet.add_account', () => {
   });
 });
 
-const tx = (nonce: number) => ({
-  type: 'eth_transaction',
-  transaction: {
-    chainId: 1,
-    nonce,
-    to: '0x000000000000000000000000000000000000dEaD',
-    value: '1',
-    gas: 21000,
-    maxFeePerGas: '2',
-    maxPriorityFeePerGas: '1',
-  },
-});
+const tx = (nonce: number) => ethTransfer('1', nonce);
 
 describe('wallet.sign', () => {
   it('finds an Ethereum account whatever the address case; refuses an unknown address', async () => {

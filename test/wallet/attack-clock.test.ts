@@ -9,76 +9,21 @@
  * can tell), see SECURITY.md "Wallet custody: attack review".
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { encryptWalletShare } from '../../src/client/wallet/encrypt-share.js';
-import { newReplyKeyPair, openSealedShare } from '../../src/client/wallet/open-share.js';
+import { newReplyKeyPair } from '../../src/client/wallet/open-share.js';
+import { ethTransfer, walletInEnclave } from '../helpers/wallet-enclave.js';
 import {
-  walletCreate,
   walletRecoveryStart,
   walletResplit,
   walletSetPolicy,
   walletSign,
 } from '../../src/enclave/methods/wallet.js';
-import type { WalletRecord } from '../../src/protocol/rpc/wallet-methods.js';
-import type { WalletAction } from '../../src/protocol/wallet/binds.js';
-import type { ClientShareKind } from '../../src/protocol/wallet/constants.js';
-import { testEnclave } from '../helpers/enclave-state.js';
-import { ok } from '../mutation-killers/rpc.js';
 
 const DAY = 86_400;
 
-async function setup() {
-  const t = testEnclave();
-  const g = await ok(t, 'keyring.generate', { policy: 'signer' });
-  await ok(t, 'wallet.init', { sealed: null });
-  t.clock.now += 3600;
-  const reply = newReplyKeyPair();
-  const created = await walletCreate(t.state, {
-    user_id: 'user-1',
-    wallet_id: randomUUID(),
-    reply_pub: reply.replyPub,
-  });
-  const shares = {
-    device: openSealedShare(created.shares.device, reply.privateKey).share,
-    recovery: openSealedShare(created.shares.recovery, reply.privateKey).share,
-  };
-  const key = g.public.credential_keys.find((k) => k.key_id === g.public.current_key_id)!;
-  /** An envelope dated by the honest time (the clock that never goes back). */
-  const body = async (
-    record: WalletRecord,
-    action: WalletAction,
-    fields: Record<string, unknown>,
-    kind: ClientShareKind = 'device',
-  ): Promise<Record<string, unknown>> => ({
-    ...fields,
-    share: await encryptWalletShare(
-      {
-        walletId: record.wallet_id,
-        kind,
-        share: Uint8Array.from(shares[kind]),
-        action,
-        body: fields,
-      },
-      key.public_key,
-      { keyId: key.key_id, issuedAt: t.state.monotonicNow() },
-    ),
-  });
-  return { t, record: created.record, body };
-}
+const setup = () => walletInEnclave();
 
-const tx = (value: string, nonce: number) => ({
-  type: 'eth_transaction',
-  transaction: {
-    chainId: 1,
-    nonce,
-    to: '0x000000000000000000000000000000000000dEaD',
-    value,
-    gas: 21000,
-    maxFeePerGas: '2',
-    maxPriorityFeePerGas: '1',
-  },
-});
+const tx = ethTransfer;
 
 describe('the enclave clock set back by the host', () => {
   it('gives no fresh daily allowance (a day in the past)', async () => {

@@ -7,12 +7,9 @@
  * (policy change, reshare, deletion) was issued.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { encryptWalletShare } from '../../src/client/wallet/encrypt-share.js';
-import { newReplyKeyPair, openSealedShare } from '../../src/client/wallet/open-share.js';
+import { newReplyKeyPair } from '../../src/client/wallet/open-share.js';
 import {
-  walletCreate,
   walletDelete,
   walletResplit,
   walletSetPolicy,
@@ -20,44 +17,11 @@ import {
 } from '../../src/enclave/methods/wallet.js';
 import { utcDay } from '../../src/enclave/wallet/state-mac.js';
 import type { SpendCounter, WalletRecord } from '../../src/protocol/rpc/wallet-methods.js';
-import type { WalletAction } from '../../src/protocol/wallet/binds.js';
-import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
-import { ok, rpc } from '../mutation-killers/rpc.js';
+import type { TestEnclave } from '../helpers/enclave-state.js';
+import { ethTransfer, walletInEnclave } from '../helpers/wallet-enclave.js';
+import { rpc } from '../mutation-killers/rpc.js';
 
-async function setup() {
-  const t = testEnclave();
-  const g = await ok(t, 'keyring.generate', { policy: 'signer' });
-  await ok(t, 'wallet.init', { sealed: null });
-  // Envelopes are dated by the enclave's clock; move it well past the enclave's start.
-  t.clock.now += 3600;
-  const reply = newReplyKeyPair();
-  const created = await walletCreate(t.state, {
-    user_id: 'user-1',
-    wallet_id: randomUUID(),
-    reply_pub: reply.replyPub,
-  });
-  const device = openSealedShare(created.shares.device, reply.privateKey).share;
-  const key = g.public.credential_keys.find((k) => k.key_id === g.public.current_key_id)!;
-  const body = async (
-    record: WalletRecord,
-    action: WalletAction,
-    fields: Record<string, unknown>,
-  ): Promise<Record<string, unknown>> => ({
-    ...fields,
-    share: await encryptWalletShare(
-      {
-        walletId: record.wallet_id,
-        kind: 'device',
-        share: Uint8Array.from(device),
-        action,
-        body: fields,
-      },
-      key.public_key,
-      { keyId: key.key_id, issuedAt: t.clock.now },
-    ),
-  });
-  return { t, record: created.record, body };
-}
+const setup = () => walletInEnclave();
 
 /** A wallet whose policy (its record `next`) is a daily limit of `wei`. */
 async function withDailyLimit(wei: string) {
@@ -69,18 +33,7 @@ async function withDailyLimit(wei: string) {
   return { t, body, address: record.accounts[0]!.address, next: policy.record };
 }
 
-const tx = (value: string, nonce: number) => ({
-  type: 'eth_transaction',
-  transaction: {
-    chainId: 1,
-    nonce,
-    to: '0x000000000000000000000000000000000000dEaD',
-    value,
-    gas: 21000,
-    maxFeePerGas: '2',
-    maxPriorityFeePerGas: '1',
-  },
-});
+const tx = ethTransfer;
 
 describe('wallet.sign, concurrent signatures of one wallet', () => {
   it('five signatures in flight against one daily allowance: exactly those that fit sign', async () => {
