@@ -10,6 +10,7 @@ import {
   ENCLAVE_SHARED_ENV,
   ENCLAVE_SHARED_VARIABLES,
   enclaveEnvIssues,
+  envInt as int,
   maxTtlSeconds,
   serializeSharedEnv,
   type EnclaveSharedEnv,
@@ -20,7 +21,6 @@ import { parseTrustProxy } from './http/trust-proxy.js';
 import { parseWitnesses } from './log/witness-client.js';
 import { EX_CONFIG, StartupError } from './startup-error.js';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
   .string()
   .optional()

@@ -11,7 +11,17 @@ import { z } from 'zod';
 import { EXCHANGES } from './credentials.js';
 import { EXCHANGE_TABLE } from './exchange-table.js';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * An integer setting, written in decimal, between min and max: the one integer rule of every
+ * configuration schema (host and enclave). A blank value is refused, not coerced: Number('') is
+ * 0, and 0 turns some settings off (key rotation, retention, clock-skew tolerance).
+ */
+export const envInt = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d{1,16}\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: 'must be a decimal integer' }).int().min(min).max(max),
+  );
+const int = envInt;
 /** Unset or blank: undefined (a blank line in an env file is not a path). */
 const optionalPath = z
   .string()

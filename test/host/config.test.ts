@@ -127,6 +127,34 @@ describe('host configuration', () => {
     assert.throws(() => loadConfig({ JOB_RETENTION_DAYS: '-1' }), ConfigError);
   });
 
+  // A blank line in an env file, or compose's `${UNSET}`: Number('') is 0, and 0 turned these
+  // off (scheduled key rotation, signing-key rollover, retention) or to zero (skew, grace).
+  for (const name of [
+    'KEY_ROTATION_INTERVAL_SECONDS',
+    'AUTH_KEY_ROTATION_INTERVAL_SECONDS',
+    'OPS_LOG_RETENTION_DAYS',
+    'ENVELOPE_MAX_FUTURE_SECONDS',
+    'AUTH_REFRESH_GRACE_SECONDS',
+  ]) {
+    it(`refuses a blank ${name} instead of reading it as 0`, () => {
+      for (const blank of ['', ' ']) {
+        assert.throws(
+          () => loadConfig({ [name]: blank }),
+          (err: unknown) =>
+            err instanceof ConfigError &&
+            err.issues.some((i) => i === `${name}: must be a decimal integer`),
+        );
+      }
+    });
+  }
+
+  it('reads integers in decimal only: hex, exponents and fractions are refused', () => {
+    assert.equal(loadConfig({ PORT: ' 8080 ' }).port, 8080);
+    for (const value of ['0x1F90', '8e3', '8080.5', '8080abc']) {
+      assert.throws(() => loadConfig({ PORT: value }), ConfigError, value);
+    }
+  });
+
   it('a configuration error is one line', () => {
     assert.throws(
       () => loadConfig({ ENCLAVE_PORT: 'x', RATE_LIMIT_MAX: 'y' }),

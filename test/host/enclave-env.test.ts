@@ -129,6 +129,11 @@ describe('host ↔ enclave settings contract', () => {
       'BYBIT_BASE_URL: must be https:// when EGRESS_MODE is tunnel (the host must not see the traffic)',
     ],
     [
+      'a blank integer (it read as 0: no clock-skew tolerance)',
+      { ENVELOPE_MAX_FUTURE_SECONDS: '' },
+      'ENVELOPE_MAX_FUTURE_SECONDS: must be a decimal integer',
+    ],
+    [
       'a released-key platform without its key',
       { TEE_PLATFORM: 'nitro' },
       'SEALING_KEY_FILE: required when TEE_PLATFORM is nitro',

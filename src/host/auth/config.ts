@@ -6,9 +6,8 @@
  * the token ones too, to verify what the enclave signs.
  */
 import { z } from 'zod';
-import type { AUTH_SHARED_ENV } from '../../protocol/enclave-env.js';
+import { envInt as int, type AUTH_SHARED_ENV } from '../../protocol/enclave-env.js';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false']);
 
 // Stryker disable StringLiteral: the .describe() texts are documentation no code reads, and a
