@@ -8,6 +8,7 @@
  * On a real TEE these values belong to the measured launch configuration.
  */
 import { z } from 'zod';
+import { PLATFORMS } from './attestation/response.js';
 import { EXCHANGES } from './credentials.js';
 import { EXCHANGE_TABLE } from './exchange-table.js';
 
@@ -30,6 +31,16 @@ const optionalPath = z
 
 /** TEE_PLATFORM values; each names a constructor in enclave/platform/registry.ts. */
 export const TEE_PLATFORMS = ['simulated', 'sgx-gramine', 'tdx', 'sev-snp', 'nitro'] as const;
+/** The platform a TEE_PLATFORM value reports in `enclave.status` and its evidence. */
+export const EVIDENCE_PLATFORM: Readonly<
+  Record<(typeof TEE_PLATFORMS)[number], (typeof PLATFORMS)[number]>
+> = Object.freeze({
+  simulated: 'simulated',
+  'sgx-gramine': 'sgx',
+  tdx: 'tdx',
+  'sev-snp': 'sev-snp',
+  nitro: 'nitro',
+});
 /** Platforms without a hardware sealing key: they seal under a key released on attestation. */
 export const NEEDS_RELEASED_KEY: readonly string[] = ['tdx', 'sev-snp', 'nitro'];
 

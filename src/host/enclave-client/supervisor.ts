@@ -14,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
+import { EVIDENCE_PLATFORM } from '../../protocol/enclave-env.js';
 import type { MethodName, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { serializeEnclaveEnv, type Config } from '../config.js';
 import type { Db } from '../db/database.js';
@@ -124,6 +125,31 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     });
   }
 
+  /**
+   * The platform the enclave reports must be the one configured here: the production check, the
+   * logs, the ops events and the metrics all name TEE_PLATFORM, and an enclave this host
+   * connects to (ENCLAVE_SOCKET) has settings of its own: one launched without TEE_PLATFORM runs
+   * simulated. Refused, it gets no keyring. Simulated is said at warn level on every start.
+   */
+  function checkPlatform(reported: string): void {
+    const configured = config.enclave.platform;
+    if (reported !== EVIDENCE_PLATFORM[configured]) {
+      logger.error(
+        { event: 'enclave.platform_mismatch', configured, reported },
+        'the enclave runs on another platform than TEE_PLATFORM: refused (fix the enclave launch or TEE_PLATFORM)',
+      );
+      throw new Error('enclave platform mismatch');
+    }
+    if (reported === 'simulated') {
+      logger.warn(
+        { event: 'enclave.simulated_platform', production: config.enclave.production },
+        config.enclave.production
+          ? 'SIMULATED platform under CLOISTER_ENV=production (ALLOW_SIMULATED_IN_PRODUCTION=true): no isolation, the evidence proves nothing; demos only'
+          : 'SIMULATED platform: no isolation, the evidence proves nothing; development only (docs/platforms/)',
+      );
+    }
+  }
+
   async function bringUp(): Promise<void> {
     started = false;
     if (!config.enclave.socket) await spawnEnclave();
@@ -131,6 +157,7 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
     client = c;
     c.onClose(() => onEnclaveLost());
     const status = await c.call('enclave.status', {});
+    checkPlatform(status.platform);
     measurement = status.measurement;
     envelopeNotBefore = status.envelope_not_before;
     for (const hook of readyHooks) await hook(c.call.bind(c));
