@@ -84,7 +84,8 @@ export default tseslint.config(
     },
   },
   // The host captures the enclave's stdout and stderr and logs them: nothing in the enclave may
-  // print but main.ts's fixed status lines (an exception's text can quote a plaintext).
+  // print but main.ts's fixed status lines (an exception's text can quote a plaintext). Nor may
+  // it read its environment but main.ts, which parses it once (one config mechanism).
   {
     files: ['src/enclave/**'],
     ignores: ['src/enclave/main.ts'],
@@ -97,6 +98,11 @@ export default tseslint.config(
         'error',
         { object: 'process', property: 'stdout', message: 'the host logs enclave output' },
         { object: 'process', property: 'stderr', message: 'the host logs enclave output' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'settings come from the one parsed config (enclave/config.ts, via main.ts)',
+        },
       ],
     },
   },

@@ -10,12 +10,22 @@ import {
   ENCLAVE_SHARED_ENV,
   ENCLAVE_SPAWN_ENV,
   enclaveEnvIssues,
+  envInt,
 } from '../protocol/enclave-env.js';
 
 export { TEE_PLATFORMS } from '../protocol/enclave-env.js';
 
+/** Read by this process only: the host never passes them. */
+const ENCLAVE_PROCESS_ENV = {
+  UV_THREADPOOL_SIZE: envInt(1, 1024)
+    .default(4)
+    .describe(
+      "libuv's thread pool, read by libuv itself; a token signature goes there only while a thread is free",
+    ),
+};
+
 const EnclaveEnvSchema = z
-  .object({ ...ENCLAVE_SPAWN_ENV, ...ENCLAVE_SHARED_ENV })
+  .object({ ...ENCLAVE_SPAWN_ENV, ...ENCLAVE_SHARED_ENV, ...ENCLAVE_PROCESS_ENV })
   .superRefine((c, ctx) => {
     for (const issue of enclaveEnvIssues(c, { sealingKeyRequired: true })) {
       ctx.addIssue({ code: 'custom', path: [issue.variable], message: issue.message });

@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { PARTIAL_RESULTS, dispatchFrame } from '../../src/enclave/dispatcher.js';
 import { readyAuthKeyring } from '../../src/enclave/auth/auth-state.js';
-import { THREAD_POOL_SIZE, signJwt, signJwtAsync } from '../../src/enclave/auth/jwt.js';
+import { parseEnclaveConfig } from '../../src/enclave/config.js';
+import { signJwt, signJwtAsync } from '../../src/enclave/auth/jwt.js';
 import { makeRefreshToken, openResponse, refreshTokenHash } from '../../src/enclave/auth/tokens.js';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
 import type { Result } from '../../src/protocol/rpc/frame.js';
@@ -163,14 +164,18 @@ describe('auth.refresh on the thread pool', () => {
     // as the pool has threads (AUTH_ARGON2_CONCURRENCY may be set that high), a signature
     // queued behind them would wait for one to finish, and with it the rest of its frame and
     // the later frames of its connection: what `detached` promises not to let a hash do.
-    const t = await readyAuth({ AUTH_ARGON2_CONCURRENCY: String(THREAD_POOL_SIZE) });
+    // libuv's pool as this process has it (UV_THREADPOOL_SIZE, default 4), as the enclave parses it.
+    const { UV_THREADPOOL_SIZE: poolSize } = parseEnclaveConfig({
+      UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE,
+    });
+    const t = await readyAuth({ AUTH_ARGON2_CONCURRENCY: String(poolSize) });
     let hashed = 0;
-    const hashes = Array.from({ length: THREAD_POOL_SIZE }, (_, i) =>
+    const hashes = Array.from({ length: poolSize }, (_, i) =>
       t.state.auth.hasher.hash(`password number ${i}`).then(() => {
         hashed++;
       }),
     );
-    assert.equal(t.state.auth.hasher.queueStats.running, THREAD_POOL_SIZE);
+    assert.equal(t.state.auth.hasher.queueStats.running, poolSize);
     const frame = await dispatchFrame(t.state, { calls: [refreshCall(t, 1)] });
     assert.equal(hashed, 0, 'the refresh was answered before any hash finished');
     assert.ok('results' in frame);

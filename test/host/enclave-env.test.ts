@@ -106,6 +106,22 @@ describe('host ↔ enclave settings contract', () => {
     });
   }
 
+  it('the enclave reads UV_THREADPOOL_SIZE in its one config, not a second parse of its own', () => {
+    // The host never passes it (Gramine's manifest sets it); a bad value stops the start.
+    assert.equal(parseEnclaveConfig({}).UV_THREADPOOL_SIZE, 4);
+    assert.equal(parseEnclaveConfig({ UV_THREADPOOL_SIZE: '8' }).UV_THREADPOOL_SIZE, 8);
+    for (const bad of ['', '0', '1025', 'many']) {
+      assert.throws(
+        () => parseEnclaveConfig({ UV_THREADPOOL_SIZE: bad }),
+        (err: unknown) =>
+          err instanceof EnclaveConfigError &&
+          err.issues.some((i) => i.startsWith('UV_THREADPOOL_SIZE:')),
+        bad,
+      );
+    }
+    assert.equal(serializeEnclaveEnv(loadConfig({}), paths).UV_THREADPOOL_SIZE, undefined);
+  });
+
   it('the enclave gets absolute paths for files named relative to the host', () => {
     const { enclave } = roundTrip({ EGRESS_CA_FILE: 'certs/ca.pem', DATA_DIR: 'rel-data' });
     assert.equal(enclave.EGRESS_CA_FILE, resolve('certs/ca.pem'));

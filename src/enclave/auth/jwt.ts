@@ -38,16 +38,6 @@ export function signJwt(key: JwtKey, claims: AccessClaims): string {
 }
 
 /**
- * The threads of libuv's pool: UV_THREADPOOL_SIZE, which libuv reads itself from this process's
- * environment when the pool starts (default 4, at most 1024). The Argon2id addon computes on
- * the same pool, so a signature only goes there while a thread is left (auth.ts authRefresh).
- */
-export const THREAD_POOL_SIZE = Math.min(
-  1024,
-  Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4),
-);
-
-/**
  * As signJwt, but the signature is computed on libuv's thread pool (node:crypto's `sign` with a
  * callback), so the enclave's main thread frames, validates and prepares other calls meanwhile
  * (issue 17: token issuance). The header and claims are fixed before this returns: the key and

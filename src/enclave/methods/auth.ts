@@ -13,7 +13,7 @@ import type { MethodParams, MethodResult, SealPolicy } from '../../protocol/rpc/
 import { AuthKeyring } from '../auth/auth-keyring.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
 import { keyRetentionSeconds } from '../auth/config.js';
-import { THREAD_POOL_SIZE, signJwt, signJwtAsync } from '../auth/jwt.js';
+import { signJwt, signJwtAsync } from '../auth/jwt.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import {
   checkRefreshToken,
@@ -302,8 +302,9 @@ export async function authRefresh(
   const parentHash = refreshTokenHash(params.refresh_token);
   // Argon2id hashes (detached calls) run on the same pool: while they hold every thread, a
   // signature sent there would wait for one of them, and with it this frame and the later
-  // frames of its connection. It is made here then, as before the pool was used.
-  const poolFree = state.auth.hasher.queueStats.running < THREAD_POOL_SIZE;
+  // frames of its connection. It is made here then, as before the pool was used. The pool's
+  // size is UV_THREADPOOL_SIZE, which libuv reads itself (default 4).
+  const poolFree = state.auth.hasher.queueStats.running < state.config.UV_THREADPOOL_SIZE;
   const access = poolFree ? await signJwtAsync(p.key, p.claims) : signJwt(p.key, p.claims);
   const issued = p.pair(access);
   const { refresh_hash: _hash, ...pair } = issued;
