@@ -1,8 +1,8 @@
 /**
- * The repository's own install and image files. Every package in the lock carries an integrity
- * hash; no install runs the dependencies' lifecycle scripts (ccxt's postinstall calls a code
- * host's API on every install; esbuild's and bufferutil's only optimise what works without
- * them); and every Node image is the line CI pins (.ci/node-version), not Node 20, whose JWK
+ * The repository's own install and image files. Every package in the lock, and CI's Node
+ * runtime, carries an integrity hash checked on install; no install runs the dependencies'
+ * lifecycle scripts (ccxt's postinstall calls a code host's API on every install; esbuild's and
+ * bufferutil's only optimise what works without them); and every Node image is the line CI pins (.ci/node-version), not Node 20, whose JWK
  * export deadlocks under GC (SECURITY.md, review row 13).
  */
 import assert from 'node:assert/strict';
@@ -34,6 +34,15 @@ describe('supply chain in the repository files', () => {
       missing.map(([path]) => path),
       [],
     );
+  });
+
+  it("CI's own Node runtime is checked against an integrity pinned in the repository", () => {
+    // It was installed with --no-package-lock: whatever the registry served for that version.
+    assert.match(readFileSync('.ci/node-integrity', 'utf8'), /^sha512-[A-Za-z0-9+/]{86}==\n$/);
+    const run = readFileSync('.ci/run', 'utf8');
+    assert.ok(run.includes('NODE_INTEGRITY="$(cat .ci/node-integrity)"'));
+    assert.ok(run.includes('if [ "$got" != "$NODE_INTEGRITY" ]; then'));
+    assert.ok(!run.includes('--no-package-lock'));
   });
 
   it('no install runs dependency lifecycle scripts', () => {
