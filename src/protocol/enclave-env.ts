@@ -80,6 +80,11 @@ export const AUTH_SHARED_ENV = {
   AUTH_REFRESH_TOKEN_TTL_SECONDS: int(300, 365 * 86400)
     .default(30 * 86400)
     .describe('Refresh-token lifetime (renewed on each refresh)'),
+  AUTH_SESSION_MAX_AGE_SECONDS: int(300, 365 * 86400)
+    .default(30 * 86400)
+    .describe(
+      'Absolute login-session lifetime from sign-in: no refresh or step-up reaches past it; then sign in again',
+    ),
   AUTH_REFRESH_GRACE_SECONDS: int(0, 300)
     .default(5)
     .describe('A retried refresh of the same token within this window returns the same pair'),

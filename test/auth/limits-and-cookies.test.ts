@@ -119,6 +119,43 @@ describe('AUTH_COOKIES', () => {
     });
     assert.equal(status.json().error.code, 'SESSION_NOT_FOUND'); // authenticated, then 404
   });
+
+  it('names both cookies __Host- with what the prefix requires (Secure, Path=/, no Domain), at login, refresh and logout', async () => {
+    const password = 'cookie-password-00002';
+    const email = 'host-prefix@example.com';
+    const post = (url: string, headers: Record<string, string> = {}, payload?: object) =>
+      ts.service.app.inject({ method: 'POST', url, headers, ...(payload ? { payload } : {}) });
+    await post('/auth/register', {}, { email, password });
+    const login = await post('/auth/login', {}, { email, password });
+    const check = (res: { headers: Record<string, unknown> }, what: string) => {
+      const lines = [res.headers['set-cookie']].flat() as string[];
+      assert.deepEqual(
+        lines.map((c) => c.split('=')[0]),
+        ['__Host-cloister_access', '__Host-cloister_refresh'],
+        what,
+      );
+      for (const c of lines) {
+        const attrs = c
+          .split(';')
+          .slice(1)
+          .map((a) => a.trim().toLowerCase());
+        assert.ok(attrs.includes('path=/') && attrs.includes('secure'), `${what}: ${c}`);
+        assert.ok(!attrs.some((a) => a.startsWith('domain')), `${what}: ${c}`);
+        assert.ok(!attrs.some((a) => a.startsWith('path=') && a !== 'path=/'), `${what}: ${c}`);
+      }
+      return lines.map((c) => c.split(';')[0]).join('; ');
+    };
+    const jar = check(login, 'login');
+    const refreshed = await post('/auth/refresh', { cookie: jar });
+    assert.equal(refreshed.statusCode, 200, refreshed.body);
+    const next = check(refreshed, 'refresh');
+    // The CSRF check reads the new names: a cross-site POST carrying them is refused.
+    const cross = await post('/auth/logout', { cookie: next, origin: 'https://evil.example' });
+    assert.equal(cross.statusCode, 403, cross.body);
+    const out = await post('/auth/logout', { cookie: next });
+    assert.equal(out.statusCode, 200, out.body);
+    check(out, 'logout');
+  });
 });
 
 describe('per-account backoff in Redis (REDIS_URL), when a Redis answers on 127.0.0.1:6379', () => {

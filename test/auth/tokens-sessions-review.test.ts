@@ -9,6 +9,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { verifyAccessToken } from '../../src/client/index.js';
 import { AuthKeyring } from '../../src/enclave/auth/auth-keyring.js';
 import { signJwt, verifyOwnClaims } from '../../src/enclave/auth/jwt.js';
+import { ACCESS_COOKIE, REFRESH_COOKIE } from '../../src/host/auth/guard.js';
 import { createTokenVerifier } from '../../src/host/auth/verifier.js';
 import { ecThumbprint, type Jwks } from '../../src/protocol/auth.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -214,20 +215,20 @@ describe('tokens and sessions review: cookies another subdomain sets (AUTH_COOKI
   it("a cookie tossed under the same name beside the user's own is not used (neither is)", async () => {
     const victim = await login('victim@example.com');
     const attacker = await login('tosser@example.com');
-    // A page on a sibling subdomain sets `cloister_access` for the parent domain with a longer
-    // path: the browser sends it first, before the user's own.
+    // Should a browser send a second cookie of the same name before the user's own (a sibling
+    // subdomain's, in a browser that ignored the `__Host-` prefix), neither is used.
     const tossed = (name: string) => `${name}=${attacker[name]}; ${name}=${victim[name]}`;
     const methods = await ts.service.app.inject({
       method: 'GET',
       url: '/auth/methods',
-      headers: { cookie: tossed('cloister_access') },
+      headers: { cookie: tossed(ACCESS_COOKIE) },
     });
     assert.equal(methods.statusCode, 401, methods.body);
     assert.ok(!methods.body.includes('tosser@example.com'));
     const refresh = await ts.service.app.inject({
       method: 'POST',
       url: '/auth/refresh',
-      headers: { cookie: tossed('cloister_refresh') },
+      headers: { cookie: tossed(REFRESH_COOKIE) },
     });
     assert.equal(refresh.statusCode, 401, refresh.body);
     assert.equal(refresh.headers['set-cookie'], undefined, 'no pair of the attacker is set');
@@ -235,9 +236,30 @@ describe('tokens and sessions review: cookies another subdomain sets (AUTH_COOKI
     const own = await ts.service.app.inject({
       method: 'GET',
       url: '/auth/methods',
-      headers: { cookie: `cloister_access=${victim.cloister_access}` },
+      headers: { cookie: `${ACCESS_COOKIE}=${victim[ACCESS_COOKIE]}` },
     });
     assert.equal(own.statusCode, 200, own.body);
+  });
+
+  it('a cookie a sibling can set (any name without the __Host- prefix) is not read, even when the user sends none', async () => {
+    const attacker = await login('tosser2@example.com');
+    // What a page on a sibling subdomain can set for the parent domain: the unprefixed names
+    // (the browser refuses it a `__Host-` one). The user is signed out: no cookie of their own.
+    for (const name of ['cloister_access', 'Host-cloister_access', '__Secure-cloister_access']) {
+      const r = await ts.service.app.inject({
+        method: 'GET',
+        url: '/auth/methods',
+        headers: { cookie: `${name}=${attacker[ACCESS_COOKIE]}` },
+      });
+      assert.equal(r.statusCode, 401, `${name}: ${r.body}`);
+    }
+    const refresh = await ts.service.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { cookie: `cloister_refresh=${attacker[REFRESH_COOKIE]}` },
+    });
+    assert.notEqual(refresh.statusCode, 200, refresh.body);
+    assert.equal(refresh.headers['set-cookie'], undefined, 'no pair of the attacker is set');
   });
 });
 

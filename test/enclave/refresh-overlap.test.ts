@@ -14,6 +14,7 @@ import { PARTIAL_RESULTS, dispatchFrame } from '../../src/enclave/dispatcher.js'
 import { readyAuthKeyring } from '../../src/enclave/auth/auth-state.js';
 import { parseEnclaveConfig } from '../../src/enclave/config.js';
 import { signJwt, signJwtAsync } from '../../src/enclave/auth/jwt.js';
+import { newSessionId } from '../../src/enclave/auth/session-id.js';
 import { makeRefreshToken, openResponse, refreshTokenHash } from '../../src/enclave/auth/tokens.js';
 import { HANDLERS } from '../../src/enclave/methods/index.js';
 import type { Result } from '../../src/protocol/rpc/frame.js';
@@ -29,7 +30,8 @@ async function readyAuth(env: Record<string, string> = {}) {
 function refreshCall(t: Awaited<ReturnType<typeof readyAuth>>, id: number, valid = true) {
   const keyring = readyAuthKeyring(t.state);
   const user = randomUUID();
-  const session = randomUUID();
+  // A session signed in now (its id carries its start: session-id.ts).
+  const session = newSessionId(t.clock.now);
   const token = makeRefreshToken(keyring.refreshKey, user, session, t.clock.now + 3600);
   return {
     id,

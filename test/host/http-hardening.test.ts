@@ -184,7 +184,7 @@ describe('security headers on early-rejected requests', () => {
         req: {
           method: 'POST' as const,
           url: '/auth/refresh',
-          headers: { cookie: 'cloister_access=x', origin: 'https://evil.example' },
+          headers: { cookie: '__Host-cloister_access=x', origin: 'https://evil.example' },
         },
       },
       {

@@ -54,7 +54,7 @@ describe('host logs under hostile HTTP input', () => {
       url: '/healthz',
       headers: {
         authorization: `Bearer ${SECRET}`,
-        cookie: `cloister_access=${SECRET}`,
+        cookie: `__Host-cloister_access=${SECRET}`,
         'x-request-id': SECRET,
       },
     });

@@ -497,19 +497,22 @@ describe('auth guard', () => {
   });
 
   it('the cookie names, and the cookie parser: name=value pairs only, values trimmed', () => {
-    assert.equal(ACCESS_COOKIE, 'cloister_access');
-    assert.equal(REFRESH_COOKIE, 'cloister_refresh');
+    assert.equal(ACCESS_COOKIE, '__Host-cloister_access');
+    assert.equal(REFRESH_COOKIE, '__Host-cloister_refresh');
     const read = (header: string, name = ACCESS_COOKIE) =>
       readCookie(req({ cookie: header }), name);
     // A part without `=` is no cookie, even if it starts with the name.
-    assert.equal(read('cloister_accessX'), undefined);
-    assert.equal(read('cloister_access'), undefined);
+    assert.equal(read('__Host-cloister_accessX'), undefined);
+    assert.equal(read('__Host-cloister_access'), undefined);
     // A part that starts with `=` has no name: not even an empty name matches it.
     assert.equal(read('=x', ''), undefined);
-    assert.equal(read(' cloister_access = op.tok ;x=y'), 'op.tok');
-    assert.equal(read('cloister_access=a=b'), 'a=b');
+    assert.equal(read(' __Host-cloister_access = op.tok ;x=y'), 'op.tok');
+    assert.equal(read('__Host-cloister_access=a=b'), 'a=b');
     // Two of one name (one set by another subdomain): neither (SECURITY.md, tokens review).
-    assert.equal(read('x=1; cloister_access=first; cloister_access=second'), undefined);
+    assert.equal(
+      read('x=1; __Host-cloister_access=first; __Host-cloister_access=second'),
+      undefined,
+    );
   });
 });
 

@@ -664,7 +664,7 @@ describe("what runs before a route's limit is counted too (hook order)", () => {
         {
           method: 'POST',
           url: '/auth/logout-all',
-          headers: { cookie: 'cloister_access=x', origin: 'https://evil.example' },
+          headers: { cookie: '__Host-cloister_access=x', origin: 'https://evil.example' },
         },
         refused(403, 'CSRF_REFUSED'),
         'cross-site',
@@ -776,7 +776,7 @@ describe('a refusal stays a refusal when the store fails', () => {
       method: 'POST',
       url: '/auth/logout-all',
       remoteAddress: client,
-      headers: { cookie: 'cloister_access=x', origin: 'https://evil.example' },
+      headers: { cookie: '__Host-cloister_access=x', origin: 'https://evil.example' },
     });
     assertError(crossSite, 403, 'CSRF_REFUSED', 'cross-site');
     const badUrl = await ts.service.app.inject({

@@ -23,6 +23,7 @@ export interface AuthEnclaveConfig {
   readonly AUTH_ACCESS_TOKEN_TTL_SECONDS: number;
   readonly AUTH_REFRESH_TOKEN_TTL_SECONDS: number;
   readonly AUTH_REFRESH_GRACE_SECONDS: number;
+  readonly AUTH_SESSION_MAX_AGE_SECONDS: number;
   readonly AUTH_KEY_PREPUBLISH_SECONDS: number;
 }
 

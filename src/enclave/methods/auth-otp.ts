@@ -10,6 +10,7 @@ import { bytesEqual } from '../../protocol/encoding.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
+import { newSessionId } from '../auth/session-id.js';
 import { bindMethod, checkMethodBinding, derivedKey } from '../auth/method-binding.js';
 import type { OtpPurpose } from '../auth/otp.js';
 import { sealPasswordHash, unsealPasswordHash } from '../auth/tokens.js';
@@ -98,7 +99,7 @@ export function otpVerify(
   const userId = user?.user_id ?? randomUUID();
   const due = dueSecondFactor(state, keyring, userId, user, params.second);
   if (mfaDue) otp.verify('login', email, params.code, now);
-  const sessionId = randomUUID();
+  const sessionId = newSessionId(state.now());
   return {
     user_id: userId,
     session_id: sessionId,

@@ -7,7 +7,6 @@
  * a key of its own or move a credential to another account. Attestation `none` is asked for;
  * the relying party is AUTH_RP_ID and AUTH_ORIGINS.
  */
-import { randomUUID } from 'node:crypto';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -18,6 +17,7 @@ import { webauthnRpOf } from '../../protocol/enclave-env.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
+import { newSessionId } from '../auth/session-id.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import type { EnclaveState } from '../state.js';
 import { issue } from './auth.js';
@@ -197,7 +197,7 @@ export async function passkeyLoginVerify(
   const due = v.userVerified
     ? { amr: ['user', 'mfa'], recovery_mac: null }
     : dueSecondFactor(state, keyring, c.user_id, { totp_sealed, recovery_macs }, params.second);
-  const sessionId = randomUUID();
+  const sessionId = newSessionId(state.now());
   return {
     user_id: c.user_id,
     session_id: sessionId,

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { RpcError } from '../../protocol/rpc/errors.js';
 import type { MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { readyAuthKeyring } from '../auth/auth-state.js';
+import { newSessionId } from '../auth/session-id.js';
 import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { verifyOwnJwt } from '../auth/jwt.js';
@@ -48,7 +49,7 @@ export function siweLogin(
   const userId = user?.user_id ?? randomUUID();
   // An account with TOTP needs its code here too (after the signature: the nonce is spent).
   const due = dueSecondFactor(state, keyring, userId, user, params.second);
-  const sessionId = randomUUID();
+  const sessionId = newSessionId(state.now());
   return {
     user_id: userId,
     session_id: sessionId,

@@ -24,6 +24,7 @@ import {
   sealResponse,
   unsealPasswordHash,
 } from '../auth/tokens.js';
+import { newSessionId, sessionEnd } from '../auth/session-id.js';
 import { passwordKeySource, refuseFirstKeyringInCluster, type EnclaveState } from '../state.js';
 import { caller, dueSecondFactor } from './auth-totp.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
@@ -184,7 +185,7 @@ export async function authLogin(
   // With a TOTP secret on the account, the password alone is not a login (the secret's seal
   // binds it to this account; the host decides only whether it hands it over).
   const due = dueSecondFactor(state, keyring, user.user_id, user, params.second);
-  const sessionId = randomUUID();
+  const sessionId = newSessionId(state.now());
   return {
     user_id: user.user_id,
     session_id: sessionId,
@@ -225,10 +226,16 @@ function prepareIssue(
   sid: string,
   roles: readonly Role[],
   amr: readonly string[] | undefined,
+  /** The refusal once the session is past its absolute end (session-id.ts). */
+  ended: 'AUTH_REFRESH_INVALID' | 'AUTH_TOKEN_INVALID',
 ) {
   const c = state.auth.config;
   const now = state.now();
-  const exp = now + c.AUTH_ACCESS_TOKEN_TTL_SECONDS;
+  // Neither token reaches past the session's end, read from the id the MAC or signature covers;
+  // compared on the clock that never goes back, so a clock set back does not revive it.
+  const end = sessionEnd(sid, c.AUTH_SESSION_MAX_AGE_SECONDS);
+  if (state.monotonicNow() >= end) throw new RpcError(ended);
+  const exp = Math.min(now + c.AUTH_ACCESS_TOKEN_TTL_SECONDS, end);
   const key = keyring.signingKey(now);
   const claims = {
     iss: c.AUTH_ISSUER,
@@ -241,7 +248,7 @@ function prepareIssue(
     roles: [...new Set(roles)],
     ...(amr ? { amr: [...amr], auth_time: now } : {}),
   };
-  const refreshExp = now + c.AUTH_REFRESH_TOKEN_TTL_SECONDS;
+  const refreshExp = Math.min(now + c.AUTH_REFRESH_TOKEN_TTL_SECONDS, end);
   const refresh = makeRefreshToken(keyring.refreshKey, sub, sid, refreshExp);
   return {
     now,
@@ -266,7 +273,8 @@ export function issue(
   /** RFC 8176 methods of a login (none for a refresh): the token gets `amr` and `auth_time`. */
   amr?: readonly string[],
 ) {
-  const p = prepareIssue(state, keyring, sub, sid, roles, amr);
+  // A login's session is new; a step-up's is the access token's, which may have ended.
+  const p = prepareIssue(state, keyring, sub, sid, roles, amr, 'AUTH_TOKEN_INVALID');
   return p.pair(signJwt(p.key, p.claims));
 }
 
@@ -283,12 +291,13 @@ export async function authRefresh(
   params: MethodParams<'auth.refresh'>,
 ): Promise<MethodResult<'auth.refresh'>> {
   const keyring = readyAuthKeyring(state);
+  // The clock that never goes back: a host that sets it back revives no expired token.
   checkRefreshToken(
     keyring.refreshKey,
     params.refresh_token,
     params.user_id,
     params.session_id,
-    state.now(),
+    state.monotonicNow(),
   );
   const p = prepareIssue(
     state,
@@ -297,6 +306,7 @@ export async function authRefresh(
     params.session_id,
     params.roles,
     undefined,
+    'AUTH_REFRESH_INVALID',
   );
   const responseKey = keyring.responseKey;
   const parentHash = refreshTokenHash(params.refresh_token);

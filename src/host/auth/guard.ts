@@ -1,5 +1,5 @@
 /**
- * Who is calling: the access token from `Authorization: Bearer` (or the `cloister_access`
+ * Who is calling: the access token from `Authorization: Bearer` (or the `__Host-cloister_access`
  * cookie when AUTH_COOKIES is on), verified by the TokenVerifier. `user()` answers null only
  * when AUTH_DISABLED_FOR_DEVELOPMENT is set and no token was sent; every other missing or bad
  * token is a 401. `operator()` always needs a token with the `operator` role claim (403).
@@ -9,15 +9,25 @@ import type { AccessClaims } from '../../protocol/auth.js';
 import { HostError } from '../errors.js';
 import type { TokenVerifier } from './verifier.js';
 
-export const ACCESS_COOKIE = 'cloister_access';
-export const REFRESH_COOKIE = 'cloister_refresh';
+/**
+ * Cookie mode's names. The `__Host-` prefix makes a browser accept them only from this very
+ * host, over HTTPS, with Path=/ and no Domain (RFC 6265bis §4.1.3.2): a page on a sibling
+ * subdomain can neither set them for the parent domain nor shadow them with a longer path.
+ */
+export const ACCESS_COOKIE = '__Host-cloister_access';
+export const REFRESH_COOKIE = '__Host-cloister_refresh';
+
+/** A Set-Cookie value for one of them, with the attributes the prefix requires (no Domain). */
+export const cookieLine = (name: string, value: string, maxAgeSeconds: number) =>
+  `${name}=${value}; Max-Age=${maxAgeSeconds}; Path=/; Secure; HttpOnly; SameSite=Strict`;
 
 /**
  * The value of the one cookie called `name`; undefined when there is none, or more than one.
- * A page on another subdomain of the site can set a cookie of the same name for the parent
+ * A page on another subdomain of the site could set a cookie of the same name for the parent
  * domain with a longer path, which the browser then sends first: taking the first would sign
- * the user in to that page's account (whatever they submit would land there). Which of two
- * is the user's own cannot be told, so neither is used.
+ * the user in to that page's account (whatever they submit would land there). The `__Host-`
+ * names stop that in current browsers; should two arrive anyway, which is the user's own
+ * cannot be told, so neither is used.
  */
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;

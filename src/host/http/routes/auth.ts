@@ -23,8 +23,13 @@ import {
 import type { AuthService, TokenPair } from '../../auth/auth-service.js';
 import type { AuthConfig } from '../../auth/config.js';
 import type { RequireStepUp } from '../../auth/step-up.js';
-import { REFRESH_COOKIE, readCookie, type AuthGuard } from '../../auth/guard.js';
-import { ACCESS_COOKIE } from '../../auth/guard.js';
+import {
+  ACCESS_COOKIE,
+  REFRESH_COOKIE,
+  cookieLine,
+  readCookie,
+  type AuthGuard,
+} from '../../auth/guard.js';
 import { HostError } from '../../errors.js';
 import { ErrorResponseSchema } from '../schemas.js';
 
@@ -155,15 +160,15 @@ export function authRoutes(deps: {
   function setCookies(reply: FastifyReply, p: TokenPair): void {
     if (!config.cookies) return;
     reply.header('set-cookie', [
-      `${ACCESS_COOKIE}=${p.access_token}; Max-Age=${p.expires_in}; Path=/; Secure; HttpOnly; SameSite=Strict`,
-      `${REFRESH_COOKIE}=${p.refresh_token}; Max-Age=${p.refresh_expires_in}; Path=/auth; Secure; HttpOnly; SameSite=Strict`,
+      cookieLine(ACCESS_COOKIE, p.access_token, p.expires_in),
+      cookieLine(REFRESH_COOKIE, p.refresh_token, p.refresh_expires_in),
     ]);
   }
   function clearCookies(reply: FastifyReply): void {
     if (!config.cookies) return;
     reply.header('set-cookie', [
-      `${ACCESS_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`,
-      `${REFRESH_COOKIE}=; Max-Age=0; Path=/auth; Secure; HttpOnly; SameSite=Strict`,
+      cookieLine(ACCESS_COOKIE, '', 0),
+      cookieLine(REFRESH_COOKIE, '', 0),
     ]);
   }
 
