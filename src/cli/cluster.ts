@@ -391,6 +391,12 @@ export async function clusterReshare(o: {
     throw new ClusterUsageError(
       `${o.proposalPath} does not change ${o.manifestPath} (another cluster or epoch); nothing sent`,
     );
+  // The enclave resplits before its answer is checked: what would fail the check for sure is
+  // refused before the request, not after the old split is superseded.
+  if (current.platform.name === 'simulated' && o.trustedSimulatedVendorKeys.length === 0)
+    throw new ClusterUsageError(
+      'a simulated cluster: name the machines you trust (--trust-simulated-key[-file]); nothing sent',
+    );
   refuseOverwrite(o.outDir, proposal.operators);
   return attestedCeremony(o, 'reshare', { proposal, approvals }, (res, trust) =>
     checkReshare(res, proposal, current, trust),

@@ -489,7 +489,8 @@ describe('cloister cluster reshare: the answer must be the approved proposal, at
   });
 
   it('checks the proposal against the current manifest before sending anything', async () => {
-    const { e, work, manifestPath, reshare } = await signedGenesis('c');
+    const { e, work, manifestPath, proposalPath, approvalPaths, reshare } =
+      await signedGenesis('c');
     let sent = 0;
     const url = await serve<ReshareBody>(async (b) => {
       sent += 1;
@@ -498,5 +499,21 @@ describe('cloister cluster reshare: the answer must be the approved proposal, at
     writeFileSync(manifestPath, JSON.stringify({ ...e.state.cluster!.manifest, epoch: 2 }));
     await assert.rejects(reshare(url, join(work, 'x')), /another cluster or epoch/);
     assert.equal(sent, 0);
+    // The answer's evidence could not pass without a trusted simulated machine: the enclave is
+    // not asked to resplit (it would supersede the operators' files for nothing).
+    writeFileSync(manifestPath, JSON.stringify(e.state.cluster!.manifest));
+    await assert.rejects(
+      clusterReshare({
+        url,
+        proposalPath,
+        approvalPaths,
+        manifestPath,
+        outDir: join(work, 'y'),
+        trustedSimulatedVendorKeys: [],
+      }),
+      /--trust-simulated-key/,
+    );
+    assert.equal(sent, 0);
+    assert.equal(e.state.cluster!.manifest.epoch, 1);
   });
 });
