@@ -179,7 +179,7 @@ describe('enclave cluster rules', () => {
       manifest_mac: g.manifest_mac,
       policy: 'measurement',
     });
-    return { n, m, g };
+    return { n, m, g, ops };
   }
 
   /** The member forwards the root for `quote`, and the newcomer takes it: its local root. */
@@ -297,6 +297,24 @@ describe('enclave cluster rules', () => {
     // and replays the request: the member has seen a later time in this process.
     m.clock.now -= 86_400;
     await code(call(m.state, 'cluster.forward', { quote }), 'CLUSTER_PEER_REFUSED');
+  });
+
+  it('a join that completes after some operators’ shares wipes those shares', async () => {
+    const { n, m, g, ops } = await memberAndNewcomer();
+    const d = new age.Decrypter();
+    d.addIdentity(ops[0]!.identity);
+    const share: ShareFile = JSON.parse(
+      utf8.decode(await d.decrypt(age.armor.decode(g.shares[0].file))),
+    );
+    assert.equal((await submit(n.state, g.manifest, share)).have, 1);
+    const held = n.state.quorum!.shares.get(1)!;
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
+    assert.ok(await forwardAndAccept(m, n, quote));
+    assert.equal(n.state.quorum, null);
+    assert.ok(
+      held.every((b) => b === 0),
+      'a share accepted before the join stayed in memory',
+    );
   });
 
   it('quotes served to anyone (GET /attestation/quote) do not push a pending join quote out', async () => {

@@ -363,6 +363,18 @@ export async function clusterQuote(
   };
 }
 
+function wipeShares(q: QuorumState): void {
+  for (const s of q.shares.values()) s.fill(0);
+  q.shares.clear();
+}
+
+/** The root is known (shares or a member): no share accepted so far is needed any more. */
+function quorumDone(state: EnclaveState, q: QuorumState): void {
+  wipeShares(q);
+  state.quorum = null;
+  state.phase = 'awaiting_keyring';
+}
+
 async function openShare(state: EnclaveState, sub: MethodParams<'cluster.submit_share'>) {
   const q = quorumOf(state);
   if (sub.manifest_digest !== q.manifestDigest) throw new RpcError('CLUSTER_MANIFEST_MISMATCH');
@@ -416,14 +428,12 @@ export async function clusterSubmitShare(
   if (q.shares.size < m.threshold) return { ...base, threshold: m.threshold, local_root: null };
   const root = await combineShares([...q.shares.values()]);
   try {
-    for (const s of q.shares.values()) s.fill(0);
-    q.shares.clear();
+    wipeShares(q);
     checkClusterId(root, m.cluster_id);
     checkManifestMac(root, m, q.manifestMac);
     const localRoot = sealLocalRoot(state, root, q.policy, m.epoch);
     // The root is adopted only through `cluster.unlock`, the same path as a restart.
-    state.quorum = null;
-    state.phase = 'awaiting_keyring';
+    quorumDone(state, q);
     return { ...base, threshold: m.threshold, local_root: localRoot };
   } finally {
     root.fill(0);
@@ -511,8 +521,7 @@ export async function clusterAcceptForward(
     checkClusterId(root, q.manifest.cluster_id);
     checkManifestMac(root, q.manifest, q.manifestMac);
     const localRoot = sealLocalRoot(state, root, q.policy, q.manifest.epoch);
-    state.quorum = null;
-    state.phase = 'awaiting_keyring';
+    quorumDone(state, q);
     return { local_root: localRoot };
   } finally {
     root.fill(0);
