@@ -3,7 +3,8 @@
  *   init          --operators ops.json --threshold K --expect-measurement H [--out DIR]   genesis, attested: one .age per operator + manifest.json
  *   signing-key   --out op1-sign.key                              an operator's Ed25519 approval key
  *   approve       --proposal P --signing-key K --operator NAME      prints one approval (JSON)
- *   reshare       --proposal P --approval A1 --approval A2 [--out DIR]   a manifest change: new split
+ *   reshare       --proposal P --approval A1 --approval A2 --manifest M [--out DIR]   a manifest change: new split, attested
+ *   check-share   --share op1.age --identity op1-key.txt --manifest manifest.json   offline: the file is this split's
  *   provide-share --share op1.age --identity op1-key.txt --manifest manifest.json [trust options]
  * provide-share decrypts the share locally with the operator's age identity, checks it against
  * the manifest, verifies the new enclave's provisioning quote against the manifest (platform,
@@ -84,19 +85,37 @@ export async function clusterInit(o: {
       'cluster init needs --expect-measurement H (repeatable): the enclave builds the cluster accepts',
     );
   refuseOverwrite(o.outDir, operators);
-  const nonce = randomBytes(32).toString('base64url');
   const request = { operators, threshold: o.threshold, measurements: o.measurements };
-  const res = await requestJson(`${o.url}/cluster/genesis`, {
+  return attestedCeremony(o, 'genesis', request, (res, trust) => checkGenesis(res, request, trust));
+}
+
+type CeremonyAnswer = z.infer<typeof GenesisResponseSchema>;
+
+/**
+ * An attested ceremony (genesis, reshare): the request with a fresh nonce of ours; the answer
+ * is written (never over other files) only if `check` finds no reason against it.
+ */
+async function attestedCeremony(
+  o: { url: string; outDir: string; trustedSimulatedVendorKeys: string[] },
+  step: 'genesis' | 'reshare',
+  body: object,
+  check: (
+    res: unknown,
+    trust: { nonce: string; trustedSimulatedVendorKeys: string[] },
+  ) => Promise<{ reasons: string[]; response: CeremonyAnswer | null }>,
+): Promise<{ manifest: Manifest; files: string[] }> {
+  const nonce = randomBytes(32).toString('base64url');
+  const res = await requestJson(`${o.url}/cluster/${step}`, {
     auth: true,
     method: 'POST',
-    body: { ...request, nonce },
+    body: { ...body, nonce },
   });
-  const checked = await checkGenesis(res, request, {
+  const checked = await check(res, {
     nonce,
     trustedSimulatedVendorKeys: o.trustedSimulatedVendorKeys,
   });
   if (checked.reasons.length > 0 || !checked.response)
-    throw new Error(`genesis answer refused, nothing written:\n  ${checked.reasons.join('\n  ')}`);
+    throw new Error(`${step} answer refused, nothing written:\n  ${checked.reasons.join('\n  ')}`);
   return writeCeremony(o.outDir, checked.response);
 }
 
@@ -112,7 +131,7 @@ export async function checkGenesis(
   response: unknown,
   request: { operators: Manifest['operators']; threshold: number; measurements: string[] },
   o: { nonce: string; trustedSimulatedVendorKeys: string[]; now?: number },
-): Promise<{ reasons: string[]; response: z.infer<typeof GenesisResponseSchema> | null }> {
+): Promise<{ reasons: string[]; response: CeremonyAnswer | null }> {
   const parsed = GenesisResponseSchema.safeParse(response);
   if (!parsed.success) return { reasons: ['response: not a genesis answer'], response: null };
   const { manifest, attestation: a, shares } = parsed.data;
@@ -136,14 +155,27 @@ export async function checkGenesis(
     )
   )
     reasons.push('shares: not one per operator');
-  if (a.nonce !== o.nonce) reasons.push('nonce differs from the one sent');
+  reasons.push(...(await splitEvidenceReasons(parsed.data, manifest, o)));
+  return { reasons, response: parsed.data };
+}
+
+/**
+ * The evidence of a split's answer (genesis, reshare): our nonce, the genesis context over the
+ * answer's manifest, and an enclave `admitting` (a manifest) accepts.
+ */
+async function splitEvidenceReasons(
+  answer: CeremonyAnswer,
+  admitting: Manifest,
+  o: { nonce: string; trustedSimulatedVendorKeys: string[]; now?: number },
+): Promise<string[]> {
+  const { manifest, attestation: a } = answer;
+  const reasons = a.nonce !== o.nonce ? ['nonce differs from the one sent'] : [];
   const reportData = genesisReportData({
     cluster_id: manifest.cluster_id,
     manifest_digest: manifestDigest(manifest),
     nonce: o.nonce,
   });
-  reasons.push(...(await evidenceReasons(a, reportData, manifest, o)));
-  return { reasons, response: parsed.data };
+  return [...reasons, ...(await evidenceReasons(a, reportData, admitting, o))];
 }
 
 /** The evidence of `q` against the manifest's policy and the report data it must bind. */
@@ -237,6 +269,40 @@ export async function provideShare(o: {
   return submitShareFile({ url: o.url, share, manifest, trust: o.trustedSimulatedVendorKeys });
 }
 
+/** Why `share` is not a share of `manifest`'s split (null: it is, by the manifest's digest). */
+export function shareMismatch(share: ShareFile, manifest: Manifest): string | null {
+  if (share.cluster_id !== manifest.cluster_id)
+    return 'the share belongs to another cluster than the manifest';
+  if (share.epoch !== manifest.epoch)
+    return `the share is of split epoch ${share.epoch}; the manifest's is ${manifest.epoch}`;
+  if (manifest.share_digests[share.index - 1] !== shareDigest(share))
+    return `share ${share.index} (${share.operator}) does not match the manifest`;
+  return null;
+}
+
+/**
+ * `cloister cluster check-share`: right after a ceremony, each operator opens its own file and
+ * checks it against the attested manifest, offline. The files reach the operators through the
+ * host, which cannot make one that matches the manifest's digest, but can hand over garbage that
+ * only a restore would otherwise reveal.
+ */
+export async function clusterCheckShare(o: {
+  sharePath: string;
+  identityPath: string;
+  manifestPath: string;
+}): Promise<{ index: number; operator: string; epoch: number; cluster_id: string }> {
+  const manifest = readManifest(o.manifestPath);
+  const share = await decryptShare(o.sharePath, o.identityPath);
+  const mismatch = shareMismatch(share, manifest);
+  if (mismatch) throw new Error(mismatch);
+  return {
+    index: share.index,
+    operator: share.operator,
+    epoch: share.epoch,
+    cluster_id: share.cluster_id,
+  };
+}
+
 /** Checks one decrypted share file and the instance's quote, then sends the sealed share. */
 export async function submitShareFile(o: {
   url: string;
@@ -246,14 +312,8 @@ export async function submitShareFile(o: {
 }): Promise<{ index: number; operator: string; have: number; threshold: number }> {
   const { share, manifest } = o;
   // Checked before anything is sent: the wrong cluster, an old split or a damaged file.
-  if (share.cluster_id !== manifest.cluster_id)
-    throw new Error('the share belongs to another cluster than the manifest');
-  if (share.epoch !== manifest.epoch)
-    throw new Error(
-      `the share is of split epoch ${share.epoch}; the manifest's is ${manifest.epoch}`,
-    );
-  if (manifest.share_digests[share.index - 1] !== shareDigest(share))
-    throw new Error(`share ${share.index} (${share.operator}) does not match the manifest`);
+  const mismatch = shareMismatch(share, manifest);
+  if (mismatch) throw new Error(mismatch);
   const nonce = randomBytes(32).toString('base64url');
   const quote = await requestJson(`${o.url}/attestation/quote?nonce=${nonce}`);
   const checked = await checkProvisioningQuote(quote, manifest, {
@@ -309,34 +369,58 @@ export function clusterApprove(o: {
   return { operator: o.operator, signature: bytesToBase64(signature) };
 }
 
-/** `cloister cluster reshare --proposal P --approval A… --out DIR`: the new split's files. */
+/**
+ * `cloister cluster reshare --proposal P --approval A… --manifest M --out DIR`: the new split's
+ * files, kept only if the evidence shows a member admitted by the current manifest `M` made
+ * exactly the approved split.
+ */
 export async function clusterReshare(o: {
   url: string;
   proposalPath: string;
   approvalPaths: string[];
+  manifestPath: string;
   outDir: string;
+  trustedSimulatedVendorKeys: string[];
 }): Promise<{ manifest: Manifest; files: string[] }> {
   const proposal = ProposalSchema.parse(JSON.parse(readFileSync(o.proposalPath, 'utf8')));
   const approvals = o.approvalPaths.map((p) =>
     ApprovalSchema.parse(JSON.parse(readFileSync(p, 'utf8'))),
   );
-  refuseOverwrite(o.outDir, proposal.operators);
-  const res = z
-    .object({
-      manifest: ManifestSchema,
-      shares: z.array(z.object({ operator: z.string(), file: z.string() })),
-    })
-    .parse(
-      await requestJson(`${o.url}/cluster/reshare`, {
-        auth: true,
-        method: 'POST',
-        body: { proposal, approvals },
-      }),
+  const current = readManifest(o.manifestPath);
+  if (proposal.cluster_id !== current.cluster_id || proposal.from_epoch !== current.epoch)
+    throw new ClusterUsageError(
+      `${o.proposalPath} does not change ${o.manifestPath} (another cluster or epoch); nothing sent`,
     );
-  const reasons = reshareReasons(res, proposal);
-  if (reasons.length > 0)
-    throw new Error(`reshare answer refused, nothing written:\n  ${reasons.join('\n  ')}`);
-  return writeCeremony(o.outDir, res);
+  // The enclave resplits before its answer is checked: what would fail the check for sure is
+  // refused before the request, not after the old split is superseded.
+  if (current.platform.name === 'simulated' && o.trustedSimulatedVendorKeys.length === 0)
+    throw new ClusterUsageError(
+      'a simulated cluster: name the machines you trust (--trust-simulated-key[-file]); nothing sent',
+    );
+  refuseOverwrite(o.outDir, proposal.operators);
+  return attestedCeremony(o, 'reshare', { proposal, approvals }, (res, trust) =>
+    checkReshare(res, proposal, current, trust),
+  );
+}
+
+/**
+ * Every reason not to keep a reshare answer: it must be the approved proposal, and carry
+ * evidence (the genesis context, over the new manifest's digest and our nonce) of an enclave
+ * the current manifest admits. Without it, a host could answer with a manifest equal to the
+ * proposal whose digests commit to share files of its own making (garbage that passes every
+ * later check, until a restore fails).
+ */
+export async function checkReshare(
+  response: unknown,
+  proposal: z.infer<typeof ProposalSchema>,
+  current: Manifest,
+  o: { nonce: string; trustedSimulatedVendorKeys: string[]; now?: number },
+): Promise<{ reasons: string[]; response: CeremonyAnswer | null }> {
+  const parsed = GenesisResponseSchema.safeParse(response);
+  if (!parsed.success) return { reasons: ['response: not a reshare answer'], response: null };
+  const reasons = reshareReasons(parsed.data, proposal);
+  reasons.push(...(await splitEvidenceReasons(parsed.data, current, o)));
+  return { reasons, response: parsed.data };
 }
 
 /**

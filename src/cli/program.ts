@@ -34,6 +34,7 @@ import {
 import {
   ClusterUsageError,
   clusterApprove,
+  clusterCheckShare,
   clusterInit,
   clusterReshare,
   clusterSigningKey,
@@ -1157,33 +1158,74 @@ function addCluster(program: Command): void {
     [],
   );
   explain(
-    serviceOptions(
+    trustOptions(
       cluster
         .command('reshare')
-        .description('apply an approved manifest change: a new split of the root')
+        .description('apply an approved manifest change: a new split of the root, attested')
         .requiredOption('--proposal <file>', 'the proposal')
         .requiredOption('--approval <file>', 'an approval (repeatable)', collect)
+        .requiredOption(
+          '--manifest <file>',
+          'the current manifest.json: the enclave that resplits must be one it admits',
+        )
         .option(
           '--out <dir>',
           'where the new shares and manifest.json go (a new directory per epoch)',
           '.',
         ),
     ).action(
-      action(async (o: CommonOptions & { proposal: string; approval: string[]; out: string }) => {
-        const r = await clusterReshare({
-          url: baseUrl(o),
-          proposalPath: o.proposal,
-          approvalPaths: o.approval,
-          outDir: o.out,
-        });
-        printer(o.json)(
-          r,
-          `epoch ${r.manifest.epoch}: ${r.files.join(', ')} and manifest.json written`,
-        );
-      }),
+      action(
+        async (
+          o: CommonOptions & {
+            proposal: string;
+            approval: string[];
+            manifest: string;
+            out: string;
+          },
+        ) => {
+          const r = await clusterReshare({
+            url: baseUrl(o),
+            proposalPath: o.proposal,
+            approvalPaths: o.approval,
+            manifestPath: o.manifest,
+            outDir: o.out,
+            trustedSimulatedVendorKeys: trustedVendorKeys(trustOf(o)),
+          });
+          printer(o.json)(
+            r,
+            `epoch ${r.manifest.epoch}: ${r.files.join(', ')} and manifest.json written`,
+          );
+        },
+      ),
     ),
-    'cloister cluster reshare --proposal proposal.json --approval alice.approval --approval bob.approval --out shares-epoch2/',
+    'cloister cluster reshare --proposal proposal.json --approval alice.approval --approval bob.approval --manifest shares/manifest.json --out shares-epoch2/ --trust-simulated-key-file vendor.pub',
     SERVICE_ENV,
+  );
+  explain(
+    cluster
+      .command('check-share')
+      .description(
+        'offline: open your .age share and check it against manifest.json (after init or reshare)',
+      )
+      .requiredOption('--share <file>', 'the .age share')
+      .requiredOption('--identity <file>', 'your age identity')
+      .requiredOption('--manifest <file>', 'manifest.json of the ceremony')
+      .option('--json', 'print JSON instead of text', false)
+      .action(
+        action(async (o: { share: string; identity: string; manifest: string; json: boolean }) => {
+          const r = await clusterCheckShare({
+            sharePath: o.share,
+            identityPath: o.identity,
+            manifestPath: o.manifest,
+          });
+          printer(o.json)(
+            r,
+            `share ${r.index} (${r.operator}) is part of epoch ${r.epoch} of cluster ${r.cluster_id}`,
+          );
+        }),
+      ),
+    'cloister cluster check-share --share alice.age --identity alice.key --manifest manifest.json',
+    [],
   );
   explain(
     trustOptions(

@@ -7,6 +7,7 @@
  * output. It could equally add a measurement, a simulated vendor key or debug to the policy.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,13 +17,23 @@ import * as age from 'age-encryption';
 import {
   checkGenesis,
   clusterApprove,
+  clusterCheckShare,
   clusterInit,
   clusterReshare,
   clusterSigningKey,
 } from '../../src/cli/cluster.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
 import type { MethodName } from '../../src/protocol/rpc/methods.js';
-import type { Manifest, Proposal } from '../../src/protocol/cluster/cluster.js';
+import {
+  SHARE_FORMAT,
+  manifestDigest,
+  shareDigest,
+  type Manifest,
+  type Proposal,
+  type ShareFile,
+} from '../../src/protocol/cluster/cluster.js';
+import { bytesToBase64 } from '../../src/protocol/encoding.js';
+import { jcsBytes } from '../../src/protocol/jcs.js';
 import { genesisRequest, readyForGenesis, reshareProposal } from '../helpers/cluster-calls.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { ok } from '../mutation-killers/rpc.js';
@@ -52,6 +63,12 @@ async function readyEnclave(dirs: string[]): Promise<TestEnclave> {
 }
 
 const servers: Server[] = [];
+
+/** The real `age` binary opens a share file as an operator would (`age -d`). */
+const noAge =
+  spawnSync('age', ['--version']).status !== 0 && !process.env.CI
+    ? 'the `age` binary is not installed (apt-get install age)'
+    : false;
 
 /** A service stand-in: `answer` turns the parsed genesis body into the response body. */
 async function serve<B>(answer: (body: B) => Promise<unknown>): Promise<string> {
@@ -243,7 +260,7 @@ describe('cloister cluster init: the genesis answer is attested and matches the 
   });
 });
 
-describe('cloister cluster reshare: the answer must be the approved proposal', () => {
+describe('cloister cluster reshare: the answer must be the approved proposal, attested', () => {
   const dirs: string[] = [];
   after(() => {
     for (const s of servers) s.close();
@@ -253,17 +270,23 @@ describe('cloister cluster reshare: the answer must be the approved proposal', (
   /** A genesis whose operators have signing keys, a proposal and op1's and op2's approvals. */
   async function signedGenesis(prefix: string) {
     const e = await readyEnclave(dirs);
+    // The simulated evidence carries the enclave's clock; the CLI checks freshness against now.
+    e.clock.now = Math.floor(Date.now() / 1000);
     const work = mkdtempSync(join(tmpdir(), 'cloister-reshare-'));
     dirs.push(work);
     const ops = await Promise.all(
-      (await operators(prefix)).map(async ({ name, recipient }) => ({
+      (await operators(prefix)).map(async ({ name, recipient, identity }) => ({
         name,
         recipient,
+        identity,
         signing_key: clusterSigningKey(join(work, `${name}.key`)).signing_key,
       })),
     );
-    const g = await call(e, 'cluster.genesis', genesisRequest(e.state, ops));
-    const proposal = reshareProposal(g.manifest.cluster_id, ops, [e.state.platform.measurement]);
+    const named = ops.map(({ name, recipient, signing_key }) => ({ name, recipient, signing_key }));
+    const g = await call(e, 'cluster.genesis', genesisRequest(e.state, named));
+    const manifestPath = join(work, 'manifest.json');
+    writeFileSync(manifestPath, JSON.stringify(g.manifest));
+    const proposal = reshareProposal(g.manifest.cluster_id, named, [e.state.platform.measurement]);
     const proposalPath = join(work, 'proposal.json');
     writeFileSync(proposalPath, JSON.stringify(proposal));
     const approvalPaths = ['op1', 'op2'].map((name) => {
@@ -276,11 +299,32 @@ describe('cloister cluster reshare: the answer must be the approved proposal', (
       writeFileSync(path, JSON.stringify(a));
       return path;
     });
-    return { e, work, g, proposal, proposalPath, approvalPaths };
+    const reshare = (url: string, outDir: string) =>
+      clusterReshare({
+        url,
+        proposalPath,
+        approvalPaths,
+        manifestPath,
+        outDir,
+        trustedSimulatedVendorKeys: [readSimulatedVendorKey(e.dir)],
+      });
+    return { e, work, g, ops, proposal, proposalPath, manifestPath, approvalPaths, reshare };
   }
 
+  type ReshareBody = { proposal: Proposal; approvals: unknown[]; nonce?: string };
+  /** The host's honest relay: the enclave's answer as the route gives it (it picks a nonce if none). */
+  const relay = async (e: TestEnclave, b: ReshareBody) => {
+    const r = await call(e, 'cluster.reshare', { ...b, nonce: b.nonce ?? 'host-picked-nonce-01' });
+    return {
+      manifest: r.manifest,
+      manifest_digest: r.manifest_digest,
+      attestation: r.attestation,
+      shares: r.shares,
+    };
+  };
+
   it('a reshare never overwrites an earlier ceremony’s files, and sends nothing if it would', async () => {
-    const { e, work, g, proposalPath, approvalPaths } = await signedGenesis('w');
+    const { e, work, g, reshare } = await signedGenesis('w');
     // The genesis ceremony's directory (the docs' examples use `--out shares/` for both): its
     // epoch-1 files are the backup until the new split is known good.
     const outDir = join(work, 'shares');
@@ -288,41 +332,146 @@ describe('cloister cluster reshare: the answer must be the approved proposal', (
     writeFileSync(join(outDir, 'op1.age'), g.shares[0].file);
     writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(g.manifest));
     let sent = 0;
-    const url = await serve<{ proposal: Proposal; approvals: unknown[] }>(async (b) => {
+    const url = await serve<ReshareBody>(async (b) => {
       sent += 1;
-      const r = await call(e, 'cluster.reshare', b);
-      return { manifest: r.manifest, manifest_digest: r.manifest_digest, shares: r.shares };
+      return relay(e, b);
     });
-    await assert.rejects(clusterReshare({ url, proposalPath, approvalPaths, outDir }), /exists/);
+    await assert.rejects(reshare(url, outDir), /exists/);
     assert.equal(sent, 0);
     assert.equal(readFileSync(join(outDir, 'op1.age'), 'utf8'), g.shares[0].file);
     assert.equal(e.state.cluster!.manifest.epoch, 1);
-    const r = await clusterReshare({ url, proposalPath, approvalPaths, outDir: join(work, 'e2') });
+    const r = await reshare(url, join(work, 'e2'));
     assert.equal(r.manifest.epoch, 2);
   });
 
+  it('refuses share files the host made, under a manifest equal to the proposal', async () => {
+    const { e, work, reshare } = await signedGenesis('f');
+    const url = await serve<ReshareBody>(async (b) => {
+      const real = await relay(e, b);
+      // The host drops the real shares (nobody else can read them) and answers with share
+      // files of its own: valid share documents, age-encrypted to each operator, and a
+      // manifest equal to the proposal whose digests commit to them. Every later check
+      // (`age -d`, provide-share's digest check) passes; the restore fails.
+      const files: ShareFile[] = b.proposal.operators.map((op, i) => ({
+        format: SHARE_FORMAT,
+        cluster_id: b.proposal.cluster_id,
+        epoch: real.manifest.epoch,
+        index: i + 1,
+        threshold: b.proposal.threshold,
+        operator: op.name,
+        share: bytesToBase64(new Uint8Array(33).fill(i + 1)),
+      }));
+      const manifest = { ...real.manifest, share_digests: files.map(shareDigest) };
+      const shares = await Promise.all(
+        files.map(async (f, i) => {
+          const enc = new age.Encrypter();
+          enc.addRecipient(b.proposal.operators[i]!.recipient);
+          return {
+            operator: f.operator,
+            index: f.index,
+            file: age.armor.encode(await enc.encrypt(jcsBytes(f))),
+          };
+        }),
+      );
+      // Evidence the host can get: the real split's, or an ordinary attestation of the nonce.
+      return {
+        manifest,
+        manifest_digest: manifestDigest(manifest),
+        attestation: real.attestation,
+        shares,
+      };
+    });
+    const outDir = join(work, 'forged');
+    await assert.rejects(reshare(url, outDir), /reshare answer refused, nothing written/);
+    assert.equal(existsSync(join(outDir, 'manifest.json')), false);
+  });
+
+  it(
+    'share files the host swapped under the attested manifest: `age -d` opens them, check-share refuses them',
+    { skip: noAge },
+    async () => {
+      const { e, work, ops, reshare } = await signedGenesis('s');
+      const url = await serve<ReshareBody>(async (b) => {
+        const real = await relay(e, b);
+        // The real manifest and evidence, but each operator's file holds a share document of the
+        // host's making (it cannot read the real ones, nor make one matching their digests).
+        const shares = await Promise.all(
+          real.shares.map(async (x: { operator: string; index: number }, i: number) => {
+            const enc = new age.Encrypter();
+            enc.addRecipient(b.proposal.operators[i]!.recipient);
+            const doc: ShareFile = {
+              format: SHARE_FORMAT,
+              cluster_id: real.manifest.cluster_id,
+              epoch: real.manifest.epoch,
+              index: x.index,
+              threshold: real.manifest.threshold,
+              operator: x.operator,
+              share: bytesToBase64(new Uint8Array(33).fill(i + 1)),
+            };
+            return { ...x, file: age.armor.encode(await enc.encrypt(jcsBytes(doc))) };
+          }),
+        );
+        return { ...real, shares };
+      });
+      const outDir = join(work, 'swapped');
+      // The CLI cannot open the operators' files: it writes them with the attested manifest.
+      const r = await reshare(url, outDir);
+      const idFile = join(work, 'op1.identity');
+      writeFileSync(idFile, `${ops[0]!.identity}\n`, { mode: 0o600 });
+      const opened = JSON.parse(
+        execFileSync('age', ['-d', '-i', idFile, join(outDir, 'op1.age')], { encoding: 'utf8' }),
+      );
+      assert.equal(opened.format, SHARE_FORMAT);
+      assert.equal(opened.epoch, r.manifest.epoch);
+      await assert.rejects(
+        clusterCheckShare({
+          sharePath: join(outDir, 'op1.age'),
+          identityPath: idFile,
+          manifestPath: join(outDir, 'manifest.json'),
+        }),
+        /share 1 \(op1\) does not match the manifest/,
+      );
+    },
+  );
+
+  it('check-share: an honest reshare’s files match its manifest', async () => {
+    const { e, work, ops, reshare } = await signedGenesis('h');
+    const url = await serve<ReshareBody>(async (b) => relay(e, b));
+    const outDir = join(work, 'honest');
+    await reshare(url, outDir);
+    for (const [i, op] of ops.entries()) {
+      const idFile = join(work, `${op.name}.identity`);
+      writeFileSync(idFile, `${op.identity}\n`, { mode: 0o600 });
+      const c = await clusterCheckShare({
+        sharePath: join(outDir, `${op.name}.age`),
+        identityPath: idFile,
+        manifestPath: join(outDir, 'manifest.json'),
+      });
+      assert.deepEqual([c.index, c.operator, c.epoch], [i + 1, op.name, 2]);
+    }
+  });
+
   it('refuses a manifest with a measurement nobody approved; keeps the honest one', async () => {
-    const { e, work, proposal, proposalPath, approvalPaths } = await signedGenesis('r');
+    const { e, work, proposal, proposalPath, manifestPath, approvalPaths, reshare } =
+      await signedGenesis('r');
     let tamper = true;
-    const url = await serve<{ proposal: Proposal; approvals: unknown[] }>(async (b) => {
-      const r = await call(e, 'cluster.reshare', b);
+    const url = await serve<ReshareBody>(async (b) => {
+      const r = await relay(e, b);
       // The enclave resplit as approved; the host adds its own build's measurement to the
       // manifest the operators will keep and check quotes against.
       const manifest = tamper
         ? { ...r.manifest, measurements: [...r.manifest.measurements, 'ee'.repeat(48)] }
         : r.manifest;
-      return { manifest, manifest_digest: r.manifest_digest, shares: r.shares };
+      return { ...r, manifest };
     });
     const outDir = join(work, 'out');
-    await assert.rejects(
-      clusterReshare({ url, proposalPath, approvalPaths, outDir }),
-      /manifest: measurements differ/,
-    );
+    await assert.rejects(reshare(url, outDir), /manifest: measurements differ/);
     assert.equal(existsSync(join(outDir, 'manifest.json')), false);
     tamper = false;
     // The first call moved the enclave to epoch 2: approve the next proposal.
     const next = { ...proposal, from_epoch: 2 };
     writeFileSync(proposalPath, JSON.stringify(next));
+    writeFileSync(manifestPath, JSON.stringify(e.state.cluster!.manifest));
     for (const [i, name] of ['op1', 'op2'].entries())
       writeFileSync(
         approvalPaths[i]!,
@@ -334,8 +483,37 @@ describe('cloister cluster reshare: the answer must be the approved proposal', (
           }),
         ),
       );
-    const r = await clusterReshare({ url, proposalPath, approvalPaths, outDir });
+    const r = await reshare(url, outDir);
     assert.equal(r.manifest.epoch, 3);
     assert.ok(existsSync(join(outDir, 'manifest.json')));
+  });
+
+  it('checks the proposal against the current manifest before sending anything', async () => {
+    const { e, work, manifestPath, proposalPath, approvalPaths, reshare } =
+      await signedGenesis('c');
+    let sent = 0;
+    const url = await serve<ReshareBody>(async (b) => {
+      sent += 1;
+      return relay(e, b);
+    });
+    writeFileSync(manifestPath, JSON.stringify({ ...e.state.cluster!.manifest, epoch: 2 }));
+    await assert.rejects(reshare(url, join(work, 'x')), /another cluster or epoch/);
+    assert.equal(sent, 0);
+    // The answer's evidence could not pass without a trusted simulated machine: the enclave is
+    // not asked to resplit (it would supersede the operators' files for nothing).
+    writeFileSync(manifestPath, JSON.stringify(e.state.cluster!.manifest));
+    await assert.rejects(
+      clusterReshare({
+        url,
+        proposalPath,
+        approvalPaths,
+        manifestPath,
+        outDir: join(work, 'y'),
+        trustedSimulatedVendorKeys: [],
+      }),
+      /--trust-simulated-key/,
+    );
+    assert.equal(sent, 0);
+    assert.equal(e.state.cluster!.manifest.epoch, 1);
   });
 });

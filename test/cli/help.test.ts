@@ -72,6 +72,7 @@ describe('cloister --help', () => {
       'cluster signing-key',
       'cluster approve',
       'cluster reshare',
+      'cluster check-share',
       'cluster provide-share',
       'wallet create',
       'wallet list',

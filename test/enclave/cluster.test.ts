@@ -7,6 +7,8 @@
  * only in its phase.
  */
 import assert from 'node:assert/strict';
+import nodeCrypto from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { after, describe, it } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +30,8 @@ import {
   type Manifest,
   type ShareFile,
 } from '../../src/protocol/cluster/cluster.js';
-import { base64ToBytes, bytesToBase64 } from '../../src/protocol/encoding.js';
+import { base64ToBytes, bytesToBase64, utf8 } from '../../src/protocol/encoding.js';
+import { platformSealer } from '../../src/enclave/keyring/seal.js';
 import { sealEnvelopeHpke } from '../../src/protocol/envelope/hpke.js';
 import type { ProvisioningQuote } from '../../src/protocol/cluster/cluster.js';
 import { jcsBytes } from '../../src/protocol/jcs.js';
@@ -44,6 +47,7 @@ import {
   readyForGenesis,
   reshareProposal,
   submitShareBytes,
+  RESHARE_NONCE,
 } from '../helpers/cluster-calls.js';
 
 const code = (p: Promise<unknown>, c: string) =>
@@ -51,6 +55,23 @@ const code = (p: Promise<unknown>, c: string) =>
 
 const submit = (state: EnclaveState, manifest: Manifest, share: ShareFile) =>
   submitShareBytes(state, manifest, jcsBytes(share));
+
+type Wiped = { bytes: Uint8Array; held: Uint8Array };
+/** Every plain byte array wiped (filled with 0) while `run` runs, with what it held just before. */
+async function wipedDuring(run: () => Promise<unknown>): Promise<Wiped[]> {
+  const wiped: Wiped[] = [];
+  const fill = Uint8Array.prototype.fill;
+  Uint8Array.prototype.fill = function (this: Uint8Array, ...args: Parameters<typeof fill>) {
+    if (args[0] === 0) wiped.push({ bytes: this, held: Uint8Array.from(this) });
+    return fill.apply(this, args);
+  } as typeof fill;
+  try {
+    await run();
+  } finally {
+    Uint8Array.prototype.fill = fill;
+  }
+  return wiped;
+}
 
 describe('enclave cluster rules', () => {
   /** The genesis machine after a restart: the host unlocks it with what genesis gave it. */
@@ -158,7 +179,7 @@ describe('enclave cluster rules', () => {
       manifest_mac: g.manifest_mac,
       policy: 'measurement',
     });
-    return { n, m, g };
+    return { n, m, g, ops };
   }
 
   /** The member forwards the root for `quote`, and the newcomer takes it: its local root. */
@@ -267,6 +288,35 @@ describe('enclave cluster rules', () => {
     assert.ok(await forwardAndAccept(m, n, fresh));
   });
 
+  it('a stale join quote stays stale when the host sets the member’s clock back', async () => {
+    const { n, m } = await memberAndNewcomer();
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
+    m.clock.now += 86_400;
+    await code(call(m.state, 'cluster.forward', { quote }), 'CLUSTER_PEER_REFUSED');
+    // The host (which sets a TEE's clock) turns the member's clock back to the quote's time
+    // and replays the request: the member has seen a later time in this process.
+    m.clock.now -= 86_400;
+    await code(call(m.state, 'cluster.forward', { quote }), 'CLUSTER_PEER_REFUSED');
+  });
+
+  it('a join that completes after some operators’ shares wipes those shares', async () => {
+    const { n, m, g, ops } = await memberAndNewcomer();
+    const d = new age.Decrypter();
+    d.addIdentity(ops[0]!.identity);
+    const share: ShareFile = JSON.parse(
+      utf8.decode(await d.decrypt(age.armor.decode(g.shares[0].file))),
+    );
+    assert.equal((await submit(n.state, g.manifest, share)).have, 1);
+    const held = n.state.quorum!.shares.get(1)!;
+    const quote = await call(n.state, 'cluster.quote', { nonce: 'abcdefghijklmnop', join: true });
+    assert.ok(await forwardAndAccept(m, n, quote));
+    assert.equal(n.state.quorum, null);
+    assert.ok(
+      held.every((b) => b === 0),
+      'a share accepted before the join stayed in memory',
+    );
+  });
+
   it('quotes served to anyone (GET /attestation/quote) do not push a pending join quote out', async () => {
     const { n, m } = await memberAndNewcomer();
     const quote = await call(n.state, 'cluster.quote', { nonce: 'join-nonce-000001', join: true });
@@ -306,9 +356,16 @@ describe('enclave cluster rules', () => {
       ciphertext: sealed.ciphertext,
     };
     assert.equal((await call(n.state, 'cluster.submit_share', submission)).have, 1);
-    // The host replays the operator's message: still one share, no root.
+    const first = n.state.quorum!.shares.get(1)!;
+    // The host replays the operator's message: still one share, no root; the copy it
+    // replaces is wiped, not left in memory.
     assert.equal((await call(n.state, 'cluster.submit_share', submission)).have, 1);
     assert.equal(n.state.phase, 'awaiting_quorum');
+    assert.notEqual(n.state.quorum!.shares.get(1), first);
+    assert.ok(
+      first.every((b) => b === 0),
+      'the replaced share was not wiped',
+    );
     // The enclave restarts and awaits again under a new provisioning key: the old message
     // opens nowhere.
     n = testEnclave({ dir: n.dir });
@@ -403,11 +460,17 @@ describe('enclave cluster rules', () => {
     assert.equal(again.state.phase, 'ready');
   });
 
-  it('a genesis that fails after copying the password root wipes the copy and the carry', async () => {
+  it('a genesis that fails after copying the password root wipes the copy, the carry and the root', async () => {
     const e = testEnclave();
     dirs.push(e.dir);
     await readyForGenesis(e);
     const request = genesisRequest(e.state, (await operators(3)).map(opOf));
+    // The root this genesis draws: a known value, to look for among the wiped arrays.
+    const root = new Uint8Array(32).fill(7);
+    const randomBytes = nodeCrypto.randomBytes;
+    nodeCrypto.randomBytes = ((n: number) =>
+      n === 32 ? Buffer.from(root) : randomBytes(n)) as typeof randomBytes;
+    syncBuiltinESMExports();
     // The held root (derived here, so genesis copies it without asking the platform again).
     const passwordRoot = Uint8Array.from(passwordKeySource(e.state).sealingKey('measurement'));
     // Sealing the local root, after the copy and the carry are made, fails.
@@ -416,17 +479,12 @@ describe('enclave cluster rules', () => {
       sealings++;
       throw new Error('sealing failed');
     };
-    // Every plain byte array wiped meanwhile, with what it held just before.
-    const wiped: { bytes: Uint8Array; held: Uint8Array }[] = [];
-    const fill = Uint8Array.prototype.fill;
-    Uint8Array.prototype.fill = function (this: Uint8Array, ...args: Parameters<typeof fill>) {
-      if (args[0] === 0) wiped.push({ bytes: this, held: Uint8Array.from(this) });
-      return fill.apply(this, args);
-    } as typeof fill;
+    let wiped: Wiped[];
     try {
-      await code(call(e.state, 'cluster.genesis', request), 'INTERNAL');
+      wiped = await wipedDuring(() => code(call(e.state, 'cluster.genesis', request), 'INTERNAL'));
     } finally {
-      Uint8Array.prototype.fill = fill;
+      nodeCrypto.randomBytes = randomBytes;
+      syncBuiltinESMExports();
     }
     assert.equal(sealings, 1);
     assert.equal(e.state.cluster, null);
@@ -440,6 +498,41 @@ describe('enclave cluster rules', () => {
     for (const c of carries) assert.ok(c.bytes.every((b) => b === 0));
     // The held root stays: without a cluster, logins still need it.
     assert.ok(same(held, passwordRoot));
+    // The cluster root of a genesis that did not complete is nobody's.
+    const roots = wiped.filter((w) => same(w.held, root));
+    assert.ok(roots.length > 0, 'the root of the failed genesis was not wiped');
+    for (const r of roots) assert.ok(r.bytes.every((b) => b === 0));
+  });
+
+  it('an unlock wipes its copy of the root when it refuses, and the root it replaces', async () => {
+    const { e, g } = await genesis();
+    const root = (() => {
+      const { plaintext } = platformSealer(e.state.platform).unseal(g.local_root);
+      return base64ToBytes(JSON.parse(utf8.decode(plaintext)).root);
+    })();
+    const again = testEnclave({ dir: e.dir });
+    const same = (a: Uint8Array) => Buffer.from(a).equals(Buffer.from(root));
+    // The host hands a manifest the root did not MAC (or an older epoch than the local root).
+    const wiped = await wipedDuring(() =>
+      code(
+        restartWith(again.state, { ...g, manifest: { ...g.manifest, created_at: 1 } }),
+        'CLUSTER_MANIFEST_MISMATCH',
+      ),
+    );
+    assert.ok(
+      wiped.some((w) => same(w.held)),
+      'a refused unlock left the root it decoded in memory',
+    );
+    // Unlocked twice (awaiting_keyring allows it): the first copy is dropped, so wiped.
+    await restartWith(again.state, g);
+    const first = again.state.cluster!.root;
+    await restartWith(again.state, g);
+    assert.notEqual(again.state.cluster!.root, first);
+    assert.ok(
+      first.every((b) => b === 0),
+      'the replaced root was not wiped',
+    );
+    assert.ok(same(again.state.cluster!.root));
   });
 
   it('two geneses at once (the host opens two connections): one completes, the other is refused', async () => {
@@ -464,8 +557,8 @@ describe('enclave cluster rules', () => {
     const { proposal, approve } = propose([withKeys[0]!, withKeys[1]!, withKeys[3]!]);
     const approvals = [approve('op1'), approve('op3')];
     const results = await Promise.allSettled([
-      call(e.state, 'cluster.reshare', { proposal, approvals }),
-      call(e.state, 'cluster.reshare', { proposal, approvals }),
+      call(e.state, 'cluster.reshare', { nonce: RESHARE_NONCE, proposal, approvals }),
+      call(e.state, 'cluster.reshare', { nonce: RESHARE_NONCE, proposal, approvals }),
     ]);
     const done = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
@@ -499,19 +592,25 @@ describe('enclave cluster rules', () => {
     // Replace op3 by op4 and accept one more measurement.
     const { proposal, approve } = propose([withKeys[0]!, withKeys[1]!, withKeys[3]!]);
     await code(
-      call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1')] }),
+      call(e.state, 'cluster.reshare', {
+        nonce: RESHARE_NONCE,
+        proposal,
+        approvals: [approve('op1')],
+      }),
       'CLUSTER_APPROVALS_INSUFFICIENT',
     );
     // op4 is not an operator of the current manifest; op2's name with op4's key does not verify;
     // the same operator twice counts once.
     await code(
       call(e.state, 'cluster.reshare', {
+        nonce: RESHARE_NONCE,
         proposal,
         approvals: [approve('op1'), approve('op1'), approve('op4'), approve('op4', 'op2')],
       }),
       'CLUSTER_APPROVALS_INSUFFICIENT',
     );
     const r = await call(e.state, 'cluster.reshare', {
+      nonce: RESHARE_NONCE,
       proposal,
       approvals: [approve('op1'), approve('op3')],
     });
@@ -522,7 +621,11 @@ describe('enclave cluster rules', () => {
       ['op1', 'op2', 'op4'],
     );
     await code(
-      call(e.state, 'cluster.reshare', { proposal, approvals: [approve('op1'), approve('op2')] }),
+      call(e.state, 'cluster.reshare', {
+        nonce: RESHARE_NONCE,
+        proposal,
+        approvals: [approve('op1'), approve('op2')],
+      }),
       'CLUSTER_PROPOSAL_STALE',
     );
     // Restore against the new manifest: an epoch-1 share is superseded, epoch-2 shares work.
@@ -577,6 +680,7 @@ describe('enclave cluster rules', () => {
     forged[0] = 1;
     await code(
       call(e.state, 'cluster.reshare', {
+        nonce: RESHARE_NONCE,
         proposal,
         approvals: [approve('op1'), { operator: 'op2', signature: bytesToBase64(forged) }],
       }),

@@ -93,6 +93,9 @@ export function genesisRequest(
   };
 }
 
+/** The operator's nonce `cluster.reshare` binds into its evidence (tests that do not check it). */
+export const RESHARE_NONCE = 'reshare-nonce-0001';
+
 /** A proposal to reshare the cluster's first epoch: 2 of `operators`, simulated with debug. */
 export function reshareProposal(
   clusterId: string,

@@ -39,6 +39,7 @@ import {
   readyForGenesis,
   reshareProposal,
   submitShareBytes,
+  RESHARE_NONCE,
 } from '../helpers/cluster-calls.js';
 import { rmSync } from 'node:fs';
 
@@ -498,12 +499,15 @@ describe('cluster.reshare: refusals before any approval is counted', () => {
     const lone = enclave();
     await readyForGenesis(lone);
     assert.equal(
-      await codeOf(call(lone.state, 'cluster.reshare', { proposal, approvals })),
+      await codeOf(
+        call(lone.state, 'cluster.reshare', { nonce: RESHARE_NONCE, proposal, approvals }),
+      ),
       'CLUSTER_LOCKED',
     );
     assert.equal(
       await codeOf(
         call(e.state, 'cluster.reshare', {
+          nonce: RESHARE_NONCE,
           proposal: { ...proposal, cluster_id: 'ab'.repeat(32) },
           approvals,
         }),
@@ -513,6 +517,7 @@ describe('cluster.reshare: refusals before any approval is counted', () => {
     assert.equal(
       await codeOf(
         call(e.state, 'cluster.reshare', {
+          nonce: RESHARE_NONCE,
           proposal: { ...proposal, platform: { name: 'tdx', allow_debug: false } },
           approvals,
         }),
@@ -520,7 +525,7 @@ describe('cluster.reshare: refusals before any approval is counted', () => {
       'PARAMS_INVALID',
     );
     assert.equal(
-      await codeOf(call(e.state, 'cluster.reshare', { proposal, approvals })),
+      await codeOf(call(e.state, 'cluster.reshare', { nonce: RESHARE_NONCE, proposal, approvals })),
       'CLUSTER_APPROVALS_INSUFFICIENT',
     );
   });
@@ -544,6 +549,7 @@ describe('cluster.reshare: the new local copy', () => {
       signature: bytesToBase64(ed25519.sign(approvalMessage(proposal), keys[i]!)),
     });
     const r = await call(e.state, 'cluster.reshare', {
+      nonce: RESHARE_NONCE,
       proposal,
       approvals: [approve(0), approve(2)],
     });

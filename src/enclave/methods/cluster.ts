@@ -158,6 +158,27 @@ async function splitToManifest(
   return { manifest, shares };
 }
 
+/**
+ * Evidence that this enclave made the split whose manifest has `digest` (genesis and reshare):
+ * its own report-data context, so no ordinary attestation (of a nonce the host picks) stands
+ * for it, and the operator's nonce.
+ */
+async function splitAttestation(
+  state: EnclaveState,
+  clusterId: string,
+  digest: string,
+  nonce: string,
+) {
+  const reportData = genesisReportData({ cluster_id: clusterId, manifest_digest: digest, nonce });
+  return {
+    quote: bytesToBase64(await state.platform.evidence(reportData)),
+    image_hash: state.platform.measurement,
+    platform: state.platform.name,
+    report_data: bytesToHex(reportData),
+    nonce,
+  };
+}
+
 export async function clusterGenesis(
   state: EnclaveState,
   params: MethodParams<'cluster.genesis'>,
@@ -171,58 +192,53 @@ export async function clusterGenesis(
   const policy = state.policy;
   const wallet = state.keyrings.wallet.active;
   const root = generateRoot();
-  const clusterId = clusterIdOf(root);
-  const { nonce, ...spec } = params;
-  const { manifest, shares } = await splitToManifest(state, root, 1, spec);
-  const digest = manifestDigest(manifest);
-  // The operators accept this manifest only with evidence of its own context binding it: a
-  // host that ran genesis with its own recipients cannot pass a manifest off as this one.
-  const reportData = genesisReportData({ cluster_id: clusterId, manifest_digest: digest, nonce });
-  const attestation = {
-    quote: bytesToBase64(await state.platform.evidence(reportData)),
-    image_hash: state.platform.measurement,
-    platform: state.platform.name,
-    report_data: bytesToHex(reportData),
-    nonce,
-  };
-  // Another genesis (the host relays on several connections) may have completed during the
-  // awaits above: two roots would wrap the same keyrings, one of them the host's. From here on
-  // nothing awaits, so this check and the root's assignment below are one step.
-  if (state.cluster) {
-    root.fill(0);
-    throw new RpcError('CLUSTER_EXISTS');
-  }
-  // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
-  // the password-sealing root, so stored password hashes keep opening on every member.
-  // The copy is kept only by a genesis that completes: every other path wipes it.
-  const passwordKey = passwordKeySource(state).sealingKey(policy);
-  let carryDoc: Uint8Array | undefined;
+  // Kept only by the genesis that completes: a failed or a concurrent one's root is nobody's.
   try {
-    carryDoc = jcsBytes({ format: CARRY_FORMAT, password_key: bytesToBase64(passwordKey) });
-    const result = {
-      manifest,
-      manifest_digest: digest,
-      attestation,
-      wrapped: {
-        credential: wrapKeyring(root, credential, policy),
-        auth: wrapKeyring(root, auth, policy),
-        // Wallet records and server shares depend on this keyring: a member must open it too.
-        wallet: wallet ? wrapKeyring(root, wallet, policy) : null,
-        carry: wrap(root, carryDoc, policy),
-      },
-      local_root: sealLocalRoot(state, root, policy, manifest.epoch),
-      manifest_mac: manifestMac(root, manifest),
-      shares,
-    };
-    state.cluster = { root, clusterId, manifest, passwordKey };
-    dropPasswordRoots(state);
-    // A rotation prepared before is platform-sealed: stored and activated, it would be the
-    // newest generation, which no member opens (a member opens wrapped blobs only).
-    for (const slot of Object.values(state.keyrings)) slot.dropPending();
-    return result;
+    const clusterId = clusterIdOf(root);
+    const { nonce, ...spec } = params;
+    const { manifest, shares } = await splitToManifest(state, root, 1, spec);
+    const digest = manifestDigest(manifest);
+    // The operators accept this manifest only with evidence of its own context binding it: a
+    // host that ran genesis with its own recipients cannot pass a manifest off as this one.
+    const attestation = await splitAttestation(state, clusterId, digest, nonce);
+    // Another genesis (the host relays on several connections) may have completed during the
+    // awaits above: two roots would wrap the same keyrings, one of them the host's. From here on
+    // nothing awaits, so this check and the root's assignment below are one step.
+    if (state.cluster) throw new RpcError('CLUSTER_EXISTS');
+    // Conversion in place: the keyrings in use are wrapped as they are, not regenerated; so is
+    // the password-sealing root, so stored password hashes keep opening on every member.
+    // The copy is kept only by a genesis that completes: every other path wipes it.
+    const passwordKey = passwordKeySource(state).sealingKey(policy);
+    let carryDoc: Uint8Array | undefined;
+    try {
+      carryDoc = jcsBytes({ format: CARRY_FORMAT, password_key: bytesToBase64(passwordKey) });
+      const result = {
+        manifest,
+        manifest_digest: digest,
+        attestation,
+        wrapped: {
+          credential: wrapKeyring(root, credential, policy),
+          auth: wrapKeyring(root, auth, policy),
+          // Wallet records and server shares depend on this keyring: a member must open it too.
+          wallet: wallet ? wrapKeyring(root, wallet, policy) : null,
+          carry: wrap(root, carryDoc, policy),
+        },
+        local_root: sealLocalRoot(state, root, policy, manifest.epoch),
+        manifest_mac: manifestMac(root, manifest),
+        shares,
+      };
+      state.cluster = { root, clusterId, manifest, passwordKey };
+      dropPasswordRoots(state);
+      // A rotation prepared before is platform-sealed: stored and activated, it would be the
+      // newest generation, which no member opens (a member opens wrapped blobs only).
+      for (const slot of Object.values(state.keyrings)) slot.dropPending();
+      return result;
+    } finally {
+      carryDoc?.fill(0);
+      if (state.cluster?.passwordKey !== passwordKey) passwordKey.fill(0);
+    }
   } finally {
-    carryDoc?.fill(0);
-    if (state.cluster?.passwordKey !== passwordKey) passwordKey.fill(0);
+    if (state.cluster?.root !== root) root.fill(0);
   }
 }
 
@@ -242,30 +258,45 @@ export function clusterUnlock(
   } finally {
     plaintext.fill(0);
   }
-  checkClusterId(root, params.manifest.cluster_id);
-  // The host keeps the manifest: it must be one this cluster made, and not older than this
-  // machine has seen (a rollback could re-admit a measurement that was removed).
-  checkManifestMac(root, params.manifest, params.manifest_mac);
-  if (params.manifest.epoch < epoch) throw new RpcError('CLUSTER_MANIFEST_MISMATCH');
-  const carry = unwrap(root, params.carry);
   let passwordKey: Uint8Array;
   try {
-    passwordKey = base64ToBytes(
-      CarrySchema.parse(JSON.parse(utf8.decode(carry.plaintext))).password_key,
-    );
-  } catch {
-    throw new RpcError('SEAL_INVALID');
-  } finally {
-    carry.plaintext.fill(0);
+    checkClusterId(root, params.manifest.cluster_id);
+    // The host keeps the manifest: it must be one this cluster made, and not older than this
+    // machine has seen (a rollback could re-admit a measurement that was removed).
+    checkManifestMac(root, params.manifest, params.manifest_mac);
+    if (params.manifest.epoch < epoch) throw new RpcError('CLUSTER_MANIFEST_MISMATCH');
+    passwordKey = openCarry(root, params.carry);
+  } catch (err) {
+    // Refused: this copy of the root is nobody's.
+    root.fill(0);
+    throw err;
   }
+  // Unlocked again before the keyrings load (awaiting_keyring allows it): drop the old copy.
+  const previous = state.cluster;
   state.cluster = {
     root,
     clusterId: params.manifest.cluster_id,
     manifest: params.manifest,
     passwordKey,
   };
+  if (previous) {
+    previous.root.fill(0);
+    previous.passwordKey.fill(0);
+  }
   dropPasswordRoots(state);
   return { cluster_id: params.manifest.cluster_id };
+}
+
+/** The password-sealing root carried under the cluster root (`cloister-cluster-carry/v1`). */
+function openCarry(root: Uint8Array, carry: string): Uint8Array {
+  const { plaintext } = unwrap(root, carry);
+  try {
+    return base64ToBytes(CarrySchema.parse(JSON.parse(utf8.decode(plaintext))).password_key);
+  } catch {
+    throw new RpcError('SEAL_INVALID');
+  } finally {
+    plaintext.fill(0);
+  }
 }
 
 export function clusterAwaitQuorum(
@@ -332,6 +363,18 @@ export async function clusterQuote(
   };
 }
 
+function wipeShares(q: QuorumState): void {
+  for (const s of q.shares.values()) s.fill(0);
+  q.shares.clear();
+}
+
+/** The root is known (shares or a member): no share accepted so far is needed any more. */
+function quorumDone(state: EnclaveState, q: QuorumState): void {
+  wipeShares(q);
+  state.quorum = null;
+  state.phase = 'awaiting_keyring';
+}
+
 async function openShare(state: EnclaveState, sub: MethodParams<'cluster.submit_share'>) {
   const q = quorumOf(state);
   if (sub.manifest_digest !== q.manifestDigest) throw new RpcError('CLUSTER_MANIFEST_MISMATCH');
@@ -378,19 +421,19 @@ export async function clusterSubmitShare(
     !bytesEqual(hexToBytes(shareDigest(file)), hexToBytes(expected))
   )
     throw new RpcError('CLUSTER_SHARE_ALTERED');
+  // A replayed submission replaces the same share: wipe the copy it replaces.
+  q.shares.get(file.index)?.fill(0);
   q.shares.set(file.index, base64ToBytes(file.share));
   const base = { index: file.index, operator: file.operator, have: q.shares.size };
   if (q.shares.size < m.threshold) return { ...base, threshold: m.threshold, local_root: null };
   const root = await combineShares([...q.shares.values()]);
   try {
-    for (const s of q.shares.values()) s.fill(0);
-    q.shares.clear();
+    wipeShares(q);
     checkClusterId(root, m.cluster_id);
     checkManifestMac(root, m, q.manifestMac);
     const localRoot = sealLocalRoot(state, root, q.policy, m.epoch);
     // The root is adopted only through `cluster.unlock`, the same path as a restart.
-    state.quorum = null;
-    state.phase = 'awaiting_keyring';
+    quorumDone(state, q);
     return { ...base, threshold: m.threshold, local_root: localRoot };
   } finally {
     root.fill(0);
@@ -411,7 +454,10 @@ export async function clusterForward(
   const q = params.quote;
   if (q.cluster_id !== c.clusterId || q.manifest_digest !== manifestDigest(c.manifest))
     throw new RpcError('CLUSTER_PEER_REFUSED');
-  await checkPeerEvidence(c.manifest, q, provisioningReportData(q), params.collateral, state.now());
+  // The clock that never goes back in this process: the host sets a TEE's clock, and turning
+  // it back would make a join request it kept fresh again.
+  const now = state.monotonicNow();
+  await checkPeerEvidence(c.manifest, q, provisioningReportData(q), params.collateral, now);
   const member = await attestation(state, { nonce: forwardNonce(q.report_data) });
   const doc = jcsBytes({
     format: FORWARD_FORMAT,
@@ -475,8 +521,7 @@ export async function clusterAcceptForward(
     checkClusterId(root, q.manifest.cluster_id);
     checkManifestMac(root, q.manifest, q.manifestMac);
     const localRoot = sealLocalRoot(state, root, q.policy, q.manifest.epoch);
-    state.quorum = null;
-    state.phase = 'awaiting_keyring';
+    quorumDone(state, q);
     return { local_root: localRoot };
   } finally {
     root.fill(0);
@@ -517,14 +562,19 @@ export async function clusterReshare(
   }
   if (approvedBy.size < c.manifest.threshold) throw new RpcError('CLUSTER_APPROVALS_INSUFFICIENT');
   const { manifest, shares } = await splitToManifest(state, c.root, c.manifest.epoch + 1, proposal);
+  const digest = manifestDigest(manifest);
+  // The answer reaches the operators through the host: without evidence, a manifest equal to
+  // the proposal with digests of garbage share files would pass for the new backup.
+  const attestation = await splitAttestation(state, c.clusterId, digest, params.nonce);
   // Another reshare of the same proposal (the host relays on several connections) may have
-  // completed during the await: two share sets of one epoch, the enclave keeping the last. From
+  // completed during the awaits: two share sets of one epoch, the enclave keeping the last. From
   // here on nothing awaits, so this check and the new manifest's assignment are one step.
   if (state.cluster !== c) throw new RpcError('CLUSTER_PROPOSAL_STALE');
   state.cluster = { ...c, manifest };
   return {
     manifest,
-    manifest_digest: manifestDigest(manifest),
+    manifest_digest: digest,
+    attestation,
     manifest_mac: manifestMac(c.root, manifest),
     // This machine's copy now remembers the new epoch (older manifests are refused at unlock).
     local_root: sealLocalRoot(state, c.root, state.policy ?? 'measurement', manifest.epoch),

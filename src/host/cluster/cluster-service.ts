@@ -357,7 +357,12 @@ export function createClusterService(deps: {
         enclave.restart();
         throw err;
       }
-      return { manifest: r.manifest, manifest_digest: r.manifest_digest, shares: r.shares };
+      return {
+        manifest: r.manifest,
+        manifest_digest: r.manifest_digest,
+        attestation: r.attestation,
+        shares: r.shares,
+      };
     },
 
     /**

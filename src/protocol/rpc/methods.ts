@@ -498,12 +498,16 @@ export const METHODS = {
       .object({
         proposal: ProposalSchema,
         approvals: z.array(ApprovalSchema).min(1).max(MAX_OPERATORS),
+        /** The operator's nonce, bound with the new manifest's digest into `attestation`. */
+        nonce: AttestationNonceSchema,
       })
       .strict(),
     result: z
       .object({
         manifest: ManifestSchema,
         manifest_digest: hexBytes(32),
+        /** As genesis's: this enclave made this split (the answer is otherwise the host's word). */
+        attestation: GenesisAttestationSchema,
         manifest_mac: hexBytes(32),
         local_root: SealedBlobSchema,
         shares: z.array(

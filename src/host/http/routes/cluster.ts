@@ -131,12 +131,15 @@ export function clusterRoutes(deps: {
             .object({
               proposal: ProposalSchema,
               approvals: z.array(ApprovalSchema).min(1).max(MAX_OPERATORS),
+              /** The operator's nonce for the reshare evidence; the host picks one if none. */
+              nonce: AttestationNonceSchema.optional(),
             })
             .strict(),
           response: {
             200: z.object({
               manifest: ManifestSchema,
               manifest_digest: z.string(),
+              attestation: GenesisAttestationSchema,
               shares: z.array(
                 z.object({ operator: z.string(), index: z.number(), file: z.string() }),
               ),
@@ -149,7 +152,12 @@ export function clusterRoutes(deps: {
       },
       async (request) => {
         await deps.guard.operator(request);
-        return deps.cluster.reshare(deps.enclave, deps.log, request.body);
+        const b = request.body;
+        return deps.cluster.reshare(deps.enclave, deps.log, {
+          proposal: b.proposal,
+          approvals: b.approvals,
+          nonce: b.nonce ?? randomBytes(32).toString('base64url'),
+        });
       },
     );
   };
