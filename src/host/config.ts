@@ -137,6 +137,11 @@ const EnvObject = z.object({
   ENCLAVE_CALL_TIMEOUT_MS: int(100, 120_000)
     .default(10_000)
     .describe('Timeout of one enclave call'),
+  ENCLAVE_MAX_QUEUED_BYTES: int(1024 * 1024, 1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024)
+    .describe(
+      'Bytes of calls the enclave has not read yet past which new calls are refused (503 ENCLAVE_BUSY)',
+    ),
   ENCLAVE_HEARTBEAT_INTERVAL_MS: int(50, 600_000)
     .default(5000)
     .describe('How often the supervisor checks that the enclave answers (a heartbeat call)'),
@@ -328,6 +333,7 @@ function configFrom(raw: z.output<typeof EnvObject>) {
       socket: env.ENCLAVE_SOCKET,
       bundle: env.ENCLAVE_BUNDLE,
       callTimeoutMs: env.ENCLAVE_CALL_TIMEOUT_MS,
+      maxQueuedBytes: env.ENCLAVE_MAX_QUEUED_BYTES,
       heartbeatIntervalMs: env.ENCLAVE_HEARTBEAT_INTERVAL_MS,
       heartbeatMisses: env.ENCLAVE_HEARTBEAT_MISSES,
       envelopeMaxAgeSeconds: env.ENVELOPE_MAX_AGE_SECONDS,

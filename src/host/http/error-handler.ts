@@ -36,6 +36,7 @@ function issueDetails(
 function toHostError(err: unknown): HostError {
   if (err instanceof HostError) return err;
   if (err instanceof EnclaveCallError) {
+    if (err.code === 'ENCLAVE_BUSY') return new HostError('ENCLAVE_BUSY', undefined, 1);
     return err.code === 'ENCLAVE_UNAVAILABLE' || err.code === 'ENCLAVE_TIMEOUT'
       ? new HostError('ENCLAVE_UNAVAILABLE')
       : fromRpcCode(err.code, err.notBefore);
