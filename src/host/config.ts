@@ -64,6 +64,11 @@ const EnvObject = z.object({
   RATE_LIMIT_WINDOW: int(1000, 86_400_000)
     .default(900_000)
     .describe('Rate-limit window, milliseconds'),
+  HTTP_MAX_CONNECTIONS: int(1, 1_000_000)
+    .default(10_000)
+    .describe(
+      'Open client connections at most; more are closed at once, so idle or slow ones cannot take every file descriptor',
+    ),
   ALLOWED_ORIGINS: optionalString.describe(
     'Comma-separated CORS origins; unset = no cross-origin access',
   ),
@@ -272,6 +277,7 @@ function configFrom(raw: z.output<typeof EnvObject>) {
       windowMs: env.RATE_LIMIT_WINDOW,
       redisUrl: env.REDIS_URL,
     },
+    http: { maxConnections: env.HTTP_MAX_CONNECTIONS },
     allowedOrigins:
       env.ALLOWED_ORIGINS?.split(',')
         .map((o) => o.trim())
