@@ -33,11 +33,21 @@ export type EnclaveCallErrorCode =
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /**
- * Calls never refused as busy: the heartbeat (a refusal would hide a hung enclave) and the log's
- * appends (one per batch of operations, and their enclave work is already done). Their number is
- * the host's own, not its clients'.
+ * Calls never refused as busy, whose number is the host's own, not its clients': the heartbeat (a
+ * refusal would hide a hung enclave), the log's appends (one per batch of operations whose
+ * enclave work is done), the job poller, a revocation's job cancel (the opened key is wiped), and
+ * the step that makes a stored key rotation the enclave's.
  */
-const UNSHED: ReadonlySet<MethodName> = new Set(['enclave.status', 'log.prepare', 'log.append']);
+const UNSHED: ReadonlySet<MethodName> = new Set<MethodName>([
+  'enclave.status',
+  'log.prepare',
+  'log.append',
+  'aggregates.poll',
+  'aggregates.cancel',
+  'keyring.activate',
+  'keyring.reload',
+  'auth.activate',
+]);
 
 export class EnclaveCallError extends Error {
   /** ENVELOPE_BEFORE_START: the enclave's envelope_not_before (set by the supervisor). */
