@@ -1,14 +1,17 @@
 /**
- * Availability attack review (SECURITY.md, "Availability: attack review"): the enclave's store of
- * passkey challenges and SIWE nonces, which anyone may fill (GET /auth/siwe/nonce and
- * POST /auth/passkeys/login/options need no token). Full of live challenges, it refused every new
- * one (AUTH_BUSY: every passkey and SIWE ceremony of every user) and each refused call scanned
- * the whole map. Now it forgets the oldest, in constant work, and a forgotten challenge is never
- * accepted. Counts, not times: the map's iterations are counted.
+ * Availability attack review (SECURITY.md, "Availability: attack review"): the enclave's stores
+ * that anyone may fill without a token: passkey challenges and SIWE nonces (GET /auth/siwe/nonce,
+ * POST /auth/passkeys/login/options) and email codes (POST /auth/otp/start and the other mailed
+ * code routes). Full of live entries, each refused every new one (AUTH_BUSY: every passkey, SIWE
+ * or email-code ceremony of every user) and each refused call scanned the whole map. Now they
+ * forget the oldest, in constant work, and a forgotten challenge or code is never accepted.
+ * Counts, not times: the maps' iterations are counted.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ChallengeStore } from '../../src/enclave/auth/challenges.js';
+import { OtpStore } from '../../src/enclave/auth/otp.js';
+import { RpcError } from '../../src/protocol/rpc/errors.js';
 
 /** A Map that counts the entries its iterators hand out. */
 class CountingMap<K, V> extends Map<K, V> {
@@ -55,5 +58,53 @@ describe('challenge store flood', () => {
     for (let i = 0; i < 100; i++) store.issue(1000, 300, 'login');
     assert.ok(counting.visited <= 100, `visited ${counting.visited} entries for 100 issues`);
     assert.equal(store.size, max);
+  });
+});
+
+describe('email code store flood', () => {
+  const MAX = 100_000; // otp.ts MAX_ADDRESSES
+  const codeOf = (f: () => void): string => {
+    try {
+      f();
+      return 'ok';
+    } catch (e) {
+      return (e as RpcError).code;
+    }
+  };
+
+  it('full, a new code is started and the oldest forgotten, in constant work', () => {
+    const store = new OtpStore();
+    const maps = store as unknown as { pending: Map<string, unknown>; sends: Map<string, unknown> };
+    const now = 1000;
+    const first = store.start('login', 'victim@example.com', now);
+    for (let i = 1; i < MAX; i++) store.start('login', `a${i}@example.com`, now);
+    const counting = { pending: new CountingMap(maps.pending), sends: new CountingMap(maps.sends) };
+    maps.pending = counting.pending as Map<string, unknown>;
+    maps.sends = counting.sends as Map<string, unknown>;
+    // Before: AUTH_BUSY for every address until codes expired, after a scan of both maps.
+    const codes: string[] = [];
+    for (let i = 0; i < 100; i++) codes.push(store.start('login', `b${i}@example.com`, now));
+    const visited = counting.pending.visited + counting.sends.visited;
+    assert.ok(visited <= 200, `visited ${visited} entries for 100 codes`);
+    assert.equal(counting.pending.size, MAX);
+    assert.equal(counting.sends.size, MAX);
+    assert.equal(
+      codeOf(() => store.verify('login', 'victim@example.com', first, now)),
+      'AUTH_OTP_INVALID',
+      'the oldest code is forgotten, never accepted',
+    );
+    assert.equal(
+      codeOf(() => store.verify('login', 'b99@example.com', codes[99]!, now)),
+      'ok',
+    );
+  });
+
+  it('the send limit per address still holds', () => {
+    const store = new OtpStore();
+    for (let i = 0; i < 5; i++) store.start('login', 'c@example.com', 1000 + i);
+    assert.equal(
+      codeOf(() => store.start('reset', 'c@example.com', 1010)),
+      'AUTH_OTP_SEND_LIMIT',
+    );
   });
 });
