@@ -49,6 +49,11 @@ const EnvObject = z.object({
   DATABASE_URL: optionalString.describe(
     'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
   ),
+  DATABASE_POOL_WAIT_MS: int(100, 600_000)
+    .default(10_000)
+    .describe(
+      'PostgreSQL: how long a query waits for one of the pool connections before its request is answered 503 DATABASE_UNAVAILABLE',
+    ),
   CLUSTER_JOIN: optionalString.describe(
     'Base URL of a cluster member: without a local root, ask it for the root (attested join)',
   ),
@@ -269,6 +274,7 @@ function configFrom(raw: z.output<typeof EnvObject>) {
     host: env.HOST,
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL,
+    databasePoolWaitMs: env.DATABASE_POOL_WAIT_MS,
     clusterJoin: env.CLUSTER_JOIN,
     clusterAdvertiseUrl: env.CLUSTER_ADVERTISE_URL,
     maxTtlSeconds: env.MAX_TTL_SECONDS,
