@@ -26,7 +26,7 @@ import type { RequireStepUp } from '../../auth/step-up.js';
 import { REFRESH_COOKIE, readCookie, type AuthGuard } from '../../auth/guard.js';
 import { ACCESS_COOKIE } from '../../auth/guard.js';
 import { HostError } from '../../errors.js';
-import { ErrorResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema, WebAuthnJsonSchema } from '../schemas.js';
 
 const CredentialsBody = z
   .object({
@@ -215,7 +215,7 @@ export function authRoutes(deps: {
       },
     );
 
-    const WebAuthnBody = z.object({ response: z.record(z.string(), z.unknown()) }).strict();
+    const WebAuthnBody = z.object({ response: WebAuthnJsonSchema }).strict();
     const Options = z.object({ options: z.record(z.string(), z.unknown()) }).strict();
 
     app.post(
@@ -728,7 +728,7 @@ export function authRoutes(deps: {
         schema: {
           summary:
             'Passkey registration: the attestation, verified in the enclave; links the passkey',
-          body: z.object({ response: z.record(z.string(), z.unknown()) }).strict(),
+          body: z.object({ response: WebAuthnJsonSchema }).strict(),
           response: { 201: z.object({ id: z.uuid() }).strict(), ...Errors },
         },
       },
@@ -861,7 +861,7 @@ export function authRoutes(deps: {
                 .string()
                 .regex(/^\d{6}$/)
                 .optional(),
-              passkey: z.record(z.string(), z.unknown()).optional(),
+              passkey: WebAuthnJsonSchema.optional(),
             })
             .strict()
             .refine(
