@@ -67,7 +67,7 @@ import type { OpsLog } from './ops-events.js';
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export interface AppDeps {
-  config: Pick<Config, 'allowedOrigins' | 'rateLimit' | 'trustProxy' | 'maxTtlSeconds'>;
+  config: Pick<Config, 'allowedOrigins' | 'rateLimit' | 'trustProxy' | 'maxTtlSeconds' | 'http'>;
   logger: Logger;
   enclave: Pick<EnclaveSupervisor, 'isReady' | 'retryAfterSeconds' | 'call' | 'restart'> &
     Partial<Pick<EnclaveSupervisor, 'envelopeNotBefore'>>;
@@ -160,6 +160,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Node's own 400 for an HTTP/1.1 request without Host has neither: the first hook refuses it.
     http: { requireHostHeader: false },
   }).withTypeProvider<ZodTypeProvider>();
+  // Connections, not requests: each one held open (idle, or sending its headers a byte at a
+  // time within requestTimeout) costs a file descriptor that the rate limits never see. Past
+  // HTTP_MAX_CONNECTIONS Node closes new ones at once, so the database, the enclave socket and
+  // the egress proxy keep theirs.
+  app.server.maxConnections = deps.config.http.maxConnections;
   // Node's own 417 for an expectation other than 100-continue has neither either: such a request
   // is served as any other (RFC 9110 lets a server ignore an expectation).
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));

@@ -49,6 +49,11 @@ const EnvObject = z.object({
   DATABASE_URL: optionalString.describe(
     'PostgreSQL URL; unset = embedded PGlite in DATA_DIR/pglite',
   ),
+  DATABASE_POOL_WAIT_MS: int(100, 600_000)
+    .default(10_000)
+    .describe(
+      'PostgreSQL: how long a query waits for one of the pool connections before its request is answered 503 DATABASE_UNAVAILABLE',
+    ),
   CLUSTER_JOIN: optionalString.describe(
     'Base URL of a cluster member: without a local root, ask it for the root (attested join)',
   ),
@@ -64,6 +69,11 @@ const EnvObject = z.object({
   RATE_LIMIT_WINDOW: int(1000, 86_400_000)
     .default(900_000)
     .describe('Rate-limit window, milliseconds'),
+  HTTP_MAX_CONNECTIONS: int(1, 1_000_000)
+    .default(10_000)
+    .describe(
+      'Open client connections at most; more are closed at once, so idle or slow ones cannot take every file descriptor',
+    ),
   ALLOWED_ORIGINS: optionalString.describe(
     'Comma-separated CORS origins; unset = no cross-origin access',
   ),
@@ -137,6 +147,11 @@ const EnvObject = z.object({
   ENCLAVE_CALL_TIMEOUT_MS: int(100, 120_000)
     .default(10_000)
     .describe('Timeout of one enclave call'),
+  ENCLAVE_MAX_QUEUED_BYTES: int(1024 * 1024, 1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024)
+    .describe(
+      'Bytes of calls the enclave has not read yet past which new calls are refused (503 ENCLAVE_BUSY)',
+    ),
   ENCLAVE_HEARTBEAT_INTERVAL_MS: int(50, 600_000)
     .default(5000)
     .describe('How often the supervisor checks that the enclave answers (a heartbeat call)'),
@@ -259,6 +274,7 @@ function configFrom(raw: z.output<typeof EnvObject>) {
     host: env.HOST,
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL,
+    databasePoolWaitMs: env.DATABASE_POOL_WAIT_MS,
     clusterJoin: env.CLUSTER_JOIN,
     clusterAdvertiseUrl: env.CLUSTER_ADVERTISE_URL,
     maxTtlSeconds: env.MAX_TTL_SECONDS,
@@ -267,6 +283,7 @@ function configFrom(raw: z.output<typeof EnvObject>) {
       windowMs: env.RATE_LIMIT_WINDOW,
       redisUrl: env.REDIS_URL,
     },
+    http: { maxConnections: env.HTTP_MAX_CONNECTIONS },
     allowedOrigins:
       env.ALLOWED_ORIGINS?.split(',')
         .map((o) => o.trim())
@@ -328,6 +345,7 @@ function configFrom(raw: z.output<typeof EnvObject>) {
       socket: env.ENCLAVE_SOCKET,
       bundle: env.ENCLAVE_BUNDLE,
       callTimeoutMs: env.ENCLAVE_CALL_TIMEOUT_MS,
+      maxQueuedBytes: env.ENCLAVE_MAX_QUEUED_BYTES,
       heartbeatIntervalMs: env.ENCLAVE_HEARTBEAT_INTERVAL_MS,
       heartbeatMisses: env.ENCLAVE_HEARTBEAT_MISSES,
       envelopeMaxAgeSeconds: env.ENVELOPE_MAX_AGE_SECONDS,

@@ -151,6 +151,7 @@ export const HTTP_ERRORS = {
   WALLET_RECOVERY_LOCKED: [409, 'the recovery time-lock has not elapsed yet'],
   WALLET_NOT_READY: [503, 'the wallet keyring is not loaded yet; retry later'],
   ENCLAVE_UNAVAILABLE: [503, 'the enclave is restarting; retry after the time in Retry-After'],
+  ENCLAVE_BUSY: [503, 'the enclave is behind on its work; retry after the time in Retry-After'],
   SERVER_CLOSING: [503, 'this instance is shutting down; retry after the time in Retry-After'],
   DATABASE_UNAVAILABLE: [503, 'the database is unavailable; retry later'],
   LOG_UNAVAILABLE: [503, 'the transparency log cannot record the operation now; nothing was done'],

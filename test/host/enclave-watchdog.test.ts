@@ -139,6 +139,43 @@ describe('enclave watchdog: consecutive call timeouts', () => {
   });
 });
 
+describe('enclave watchdog: a hung enclave under a flood refused as busy', () => {
+  // Calls refused at once (ENCLAVE_BUSY: more than ENCLAVE_MAX_QUEUED_BYTES unread) are the
+  // host's own refusal, not an answer: they must not reset the missed heartbeats.
+  const ctx = watchdogService({
+    ENCLAVE_HEARTBEAT_INTERVAL_MS: '200',
+    ENCLAVE_HEARTBEAT_MISSES: '3',
+    ENCLAVE_CALL_TIMEOUT_MS: '120000',
+    ENCLAVE_MAX_QUEUED_BYTES: String(1024 * 1024),
+  });
+
+  it('is still killed and restarted', async () => {
+    const { service } = ctx;
+    const pid = service.enclave.pid();
+    const params = { response: { id: 'x'.repeat(256 * 1024) }, credential: null } as never;
+    let busy = 0;
+    let flooding = true;
+    // Calls sent and never awaited (the hung enclave answers none), until it is replaced.
+    const flood = async () => {
+      while (flooding && service.enclave.pid() === pid) {
+        service.enclave
+          .call('auth.passkey_login_verify', params)
+          .catch((e: { code?: string }) => void (e.code === 'ENCLAVE_BUSY' && busy++));
+        await sleep(5);
+      }
+    };
+    let flooder: Promise<void> = Promise.resolve();
+    await hangAndRecover(ctx, () => {
+      blockLoop(service)();
+      flooder = flood();
+    });
+    flooding = false;
+    await flooder;
+    assert.ok(busy > 0, 'no call was refused as busy: the test proves nothing');
+    assert.equal((await events(service, 'enclave.unresponsive')).length, 1);
+  });
+});
+
 describe('enclave watchdog: slow calls on a live enclave', () => {
   // Logins wait in the enclave's Argon2id queue past the call timeout while its loop keeps
   // answering heartbeats: their timeouts, which fire together, are not a hung enclave.

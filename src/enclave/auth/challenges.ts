@@ -2,11 +2,14 @@
  * Single-use, expiring challenges the enclave makes and remembers itself (SIWE nonces; the same
  * store serves any later challenge kind). The host only carries them: it cannot make one the
  * enclave will accept, nor use one twice. In memory: a restart forgets them all, which only
- * makes a client ask again. Bounded: when full of live entries new ones are refused (AUTH_BUSY)
- * rather than evicting live ones an attacker could flush out.
+ * makes a client ask again. Bounded: when full, the oldest challenge is forgotten (an expired
+ * one, or else the one closest to expiry). Refusing new ones instead let anyone holding `max`
+ * live challenges (unauthenticated, a few hundred a second over many addresses) refuse every
+ * passkey and SIWE ceremony, and made each refused call scan the whole map; forgetting the oldest
+ * only fails a ceremony that `max` newer challenges were issued during, which its client retries.
+ * A challenge forgotten is never accepted, so nothing can be replayed.
  */
 import { randomBytes } from 'node:crypto';
-import { RpcError } from '../../protocol/rpc/errors.js';
 
 export class ChallengeStore {
   /** challenge → expiry and the purpose/account it was made for (`tag`). */
@@ -16,8 +19,8 @@ export class ChallengeStore {
 
   /** A fresh 96-bit challenge (24 hex digits: alphanumeric, as EIP-4361 nonces must be). */
   issue(nowSeconds: number, ttlSeconds: number, tag = ''): { value: string; expiresAt: number } {
-    if (this.live.size >= this.max) this.purge(nowSeconds);
-    if (this.live.size >= this.max) throw new RpcError('AUTH_BUSY');
+    // Insertion order is issue order: the first key is the oldest challenge.
+    if (this.live.size >= this.max) this.live.delete(this.live.keys().next().value!);
     const value = randomBytes(12).toString('hex');
     const expiresAt = nowSeconds + ttlSeconds;
     this.live.set(value, { exp: expiresAt, tag });
@@ -34,9 +37,5 @@ export class ChallengeStore {
 
   get size(): number {
     return this.live.size;
-  }
-
-  private purge(now: number): void {
-    for (const [k, e] of this.live) if (e.exp <= now) this.live.delete(k);
   }
 }

@@ -25,6 +25,13 @@ interface Pending {
 const slotOf = (purpose: OtpPurpose, email: string, account?: string) =>
   account === undefined ? `${purpose}\n${email}` : `${purpose}\n${email}\n${account}`;
 
+/** Sets `key` as the newest entry of `map`, forgetting the oldest one when it is full. */
+function renew<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= MAX_ADDRESSES) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
 export class OtpStore {
   private readonly key = randomBytes(32);
   private readonly pending = new Map<string, Pending>();
@@ -43,13 +50,15 @@ export class OtpStore {
     const slot = slotOf(purpose, email, account);
     const recent = (this.sends.get(email) ?? []).filter((t) => t > now - 3600);
     if (recent.length >= OTP_MAX_SENDS_PER_HOUR) throw new RpcError('AUTH_OTP_SEND_LIMIT');
-    if (this.pending.size >= MAX_ADDRESSES || this.sends.size >= MAX_ADDRESSES) this.purge(now);
-    if (this.pending.size >= MAX_ADDRESSES || this.sends.size >= MAX_ADDRESSES)
-      throw new RpcError('AUTH_BUSY');
     recent.push(now);
-    this.sends.set(email, recent);
+    // Full, each map forgets its least recently started entry (re-inserted, so that is its first
+    // key): refusing instead (AUTH_BUSY) let anyone who started codes for MAX_ADDRESSES
+    // addresses refuse every code for an hour, and each refusal scanned both maps. A forgotten
+    // code fails its verify (the user asks again); a forgotten send count lets that address get
+    // more mail only after MAX_ADDRESSES others were started since.
+    renew(this.sends, email, recent);
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
-    this.pending.set(slot, {
+    renew(this.pending, slot, {
       mac: this.mac(slot, code),
       expiresAt: now + OTP_TTL_SECONDS,
       attempts: 0,
@@ -82,10 +91,5 @@ export class OtpStore {
       throw new RpcError(p.attempts >= OTP_MAX_ATTEMPTS ? 'AUTH_OTP_LOCKED' : 'AUTH_OTP_INVALID');
     }
     if (!opts.keep) this.pending.delete(slot);
-  }
-
-  private purge(now: number): void {
-    for (const [k, p] of this.pending) if (p.expiresAt <= now) this.pending.delete(k);
-    for (const [k, t] of this.sends) if (t.every((x) => x <= now - 3600)) this.sends.delete(k);
   }
 }

@@ -188,8 +188,27 @@ export function pgQueryable(target: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
-export async function openPostgres(connectionString: string, max = 10): Promise<Db> {
-  const pool = new pg.Pool({ connectionString, max });
+/** How long a query waits for a free pool connection by default (DATABASE_POOL_WAIT_MS). */
+export const DEFAULT_POOL_WAIT_MS = 10_000;
+
+/**
+ * pg-pool's refusal of a query that waited `connectionTimeoutMillis` for a connection (it has no
+ * code): the error handler answers it 503 DATABASE_UNAVAILABLE.
+ */
+export const isPoolWaitTimeout = (err: unknown): boolean =>
+  err instanceof Error && err.message === 'timeout exceeded when trying to connect';
+
+/**
+ * `waitMs` bounds the wait for one of the `max` connections: without it pg-pool queues every
+ * query for as long as the database is behind, so a flood piles up requests (their bodies and
+ * promises) on the host and runs them after their clients gave up.
+ */
+export async function openPostgres(
+  connectionString: string,
+  max = 10,
+  waitMs = DEFAULT_POOL_WAIT_MS,
+): Promise<Db> {
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: waitMs });
   // An idle client's error (server restart) must not crash the host; the next query reconnects.
   pool.on('error', () => undefined);
   try {
@@ -225,11 +244,11 @@ export async function openPostgres(connectionString: string, max = 10): Promise<
  * (data-dir.ts). Failures are StartupErrors naming the variable to change.
  */
 export async function openDatabaseFor(
-  config: Pick<Config, 'databaseUrl' | 'dataDir'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'databasePoolWaitMs'>>,
 ): Promise<Db> {
   if (config.databaseUrl) {
     try {
-      return await openPostgres(config.databaseUrl);
+      return await openPostgres(config.databaseUrl, undefined, config.databasePoolWaitMs);
     } catch (err) {
       throw databaseStartupError(err);
     }

@@ -3,9 +3,15 @@
  * coalesced into one frame (batched ECALLs, research/perf-limits.md §1d: 6 µs per call instead
  * of 81 µs for strict request/response); `batch()` sends an explicit group in one frame. Every
  * call has an id and a timeout, and every result is validated against the method's schema.
+ *
+ * Overload: the enclave reads a connection only while few of its frames wait (its server's flow
+ * control), so what it cannot take yet piles up in this socket's write buffer, in host memory,
+ * and is worked on after its callers timed out. Past `maxBufferedBytes` a new call is refused at
+ * once (ENCLAVE_BUSY, a 503 with Retry-After) instead, but for the few calls the host makes
+ * itself (UNSHED). One request's params that cannot be framed fail that call alone.
  */
 import { connect, type Socket } from 'node:net';
-import { isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/errors.js';
+import { RpcError, isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/errors.js';
 import {
   FrameDecoder,
   MAX_CALLS_PER_FRAME,
@@ -20,7 +26,28 @@ import {
   type MethodResult,
 } from '../../protocol/rpc/methods.js';
 
-export type EnclaveCallErrorCode = RpcErrorCode | 'ENCLAVE_UNAVAILABLE' | 'ENCLAVE_TIMEOUT';
+export type EnclaveCallErrorCode =
+  RpcErrorCode | 'ENCLAVE_UNAVAILABLE' | 'ENCLAVE_TIMEOUT' | 'ENCLAVE_BUSY';
+
+/** Bytes of frames the enclave has not read yet past which calls are refused (ENCLAVE_BUSY). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Calls never refused as busy, whose number is the host's own, not its clients': the heartbeat (a
+ * refusal would hide a hung enclave), the log's appends (one per batch of operations whose
+ * enclave work is done), the job poller, a revocation's job cancel (the opened key is wiped), and
+ * the step that makes a stored key rotation the enclave's.
+ */
+const UNSHED: ReadonlySet<MethodName> = new Set<MethodName>([
+  'enclave.status',
+  'log.prepare',
+  'log.append',
+  'aggregates.poll',
+  'aggregates.cancel',
+  'keyring.activate',
+  'keyring.reload',
+  'auth.activate',
+]);
 
 export class EnclaveCallError extends Error {
   /** ENVELOPE_BEFORE_START: the enclave's envelope_not_before (set by the supervisor). */
@@ -54,6 +81,7 @@ export class EnclaveRpcClient {
   private constructor(
     private readonly socket: Socket,
     private readonly timeoutMs: number,
+    private readonly maxBufferedBytes: number,
   ) {
     const decoder = new FrameDecoder();
     socket.on('data', (chunk) => {
@@ -67,12 +95,16 @@ export class EnclaveRpcClient {
     socket.on('close', () => this.handleClose());
   }
 
-  static connect(socketPath: string, timeoutMs: number): Promise<EnclaveRpcClient> {
+  static connect(
+    socketPath: string,
+    timeoutMs: number,
+    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
+  ): Promise<EnclaveRpcClient> {
     return new Promise((resolve, reject) => {
       const socket = connect(socketPath);
       socket.once('connect', () => {
         socket.removeListener('error', reject);
-        resolve(new EnclaveRpcClient(socket, timeoutMs));
+        resolve(new EnclaveRpcClient(socket, timeoutMs, maxBufferedBytes));
       });
       socket.once('error', reject);
     });
@@ -88,6 +120,9 @@ export class EnclaveRpcClient {
 
   call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
     if (this.closed) return Promise.reject(new EnclaveCallError('ENCLAVE_UNAVAILABLE'));
+    // The enclave is behind: refuse now rather than queue work it would do after the caller left.
+    if (this.socket.writableLength > this.maxBufferedBytes && !UNSHED.has(method))
+      return Promise.reject(new EnclaveCallError('ENCLAVE_BUSY'));
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const timer = setTimeout(() => {
@@ -116,14 +151,30 @@ export class EnclaveRpcClient {
 
   private flush(): void {
     this.flushScheduled = false;
-    while (this.queued.length > 0) {
-      const calls = this.queued.splice(0, MAX_CALLS_PER_FRAME);
-      try {
-        this.socket.write(encodeFrame({ calls }));
-      } catch {
-        for (const c of calls) this.settleError(c.id, 'FRAME_TOO_LARGE');
+    while (this.queued.length > 0) this.send(this.queued.splice(0, MAX_CALLS_PER_FRAME));
+  }
+
+  /**
+   * Writes `calls` as one frame, encoded once. A frame holds the calls of many requests, so when
+   * it cannot be encoded (over MAX_FRAME_BYTES together, or one call's params nested too deep for
+   * JSON.stringify) it is halved until the call at fault is alone, and only that one fails.
+   */
+  private send(calls: Call[]): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame({ calls });
+    } catch (err) {
+      if (calls.length === 1) {
+        const tooLarge = err instanceof RpcError && err.code === 'FRAME_TOO_LARGE';
+        this.settleError(calls[0]!.id, tooLarge ? 'FRAME_TOO_LARGE' : 'FRAME_INVALID');
+        return;
       }
+      const half = Math.ceil(calls.length / 2);
+      this.send(calls.slice(0, half));
+      this.send(calls.slice(half));
+      return;
     }
+    this.socket.write(bytes);
   }
 
   private onFrame(frame: unknown): void {

@@ -153,7 +153,11 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
   async function bringUp(): Promise<void> {
     started = false;
     if (!config.enclave.socket) await spawnEnclave();
-    const c = await EnclaveRpcClient.connect(socketPath, config.enclave.callTimeoutMs);
+    const c = await EnclaveRpcClient.connect(
+      socketPath,
+      config.enclave.callTimeoutMs,
+      config.enclave.maxQueuedBytes,
+    );
     client = c;
     c.onClose(() => onEnclaveLost());
     const status = await c.call('enclave.status', {});
@@ -266,8 +270,14 @@ export function createEnclaveSupervisor(deps: SupervisorDeps) {
       },
       (err: unknown) => {
         if (isEnclaveCallError(err, 'ENCLAVE_TIMEOUT')) noteTimeout(c, sentAt);
-        // Any other error is an answer: the enclave's loop is running.
-        else if (isEnclaveCallError(err) && err.code !== 'ENCLAVE_UNAVAILABLE') noteAnswer(c);
+        // Any other error is an answer: the enclave's loop is running. Not ENCLAVE_BUSY: that
+        // refusal is the client's own, and a hung enclave makes it too.
+        else if (
+          isEnclaveCallError(err) &&
+          err.code !== 'ENCLAVE_UNAVAILABLE' &&
+          err.code !== 'ENCLAVE_BUSY'
+        )
+          noteAnswer(c);
         // The refusing process's earliest accepted issued_at: the client re-seals with it.
         if (isEnclaveCallError(err, 'ENVELOPE_BEFORE_START') && client === c)
           err.notBefore = envelopeNotBefore;

@@ -6,6 +6,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isPoolWaitTimeout } from '../db/database.js';
 import { EnclaveCallError } from '../enclave-client/rpc-client.js';
 import { HTTP_ERRORS, HostError, errorBody, fromRpcCode } from '../errors.js';
 
@@ -36,6 +37,7 @@ function issueDetails(
 function toHostError(err: unknown): HostError {
   if (err instanceof HostError) return err;
   if (err instanceof EnclaveCallError) {
+    if (err.code === 'ENCLAVE_BUSY') return new HostError('ENCLAVE_BUSY', undefined, 1);
     return err.code === 'ENCLAVE_UNAVAILABLE' || err.code === 'ENCLAVE_TIMEOUT'
       ? new HostError('ENCLAVE_UNAVAILABLE')
       : fromRpcCode(err.code, err.notBefore);
@@ -77,6 +79,7 @@ function toHostError(err: unknown): HostError {
     case '08006':
       return new HostError('DATABASE_UNAVAILABLE');
   }
+  if (isPoolWaitTimeout(err)) return new HostError('DATABASE_UNAVAILABLE');
   if (e.statusCode === 429) return new HostError('RATE_LIMITED');
   if (e.statusCode === 400 && err instanceof SyntaxError) return new HostError('BODY_INVALID_JSON');
   if (e.statusCode === 404) return new HostError('NOT_FOUND');

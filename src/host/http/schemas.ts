@@ -17,6 +17,30 @@ import {
   SymbolSchema,
 } from '../../protocol/aggregates.js';
 
+/** Deeper than any WebAuthn JSON (its credentials nest 3 levels); see WebAuthnJsonSchema. */
+export const WEBAUTHN_MAX_DEPTH = 16;
+
+/** How deep `value` nests (a scalar is 0), walked without recursion, stopping past `max`. */
+function depthOver(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > max) return true;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return false;
+}
+
+/**
+ * A WebAuthn response or assertion as the browser's JSON (the enclave checks its content). Its
+ * nesting is bounded here: a body nested thousands deep passes JSON.parse and an open record, but
+ * cannot be forwarded (JSON.stringify overflows), and is refused as a 400, not answered 500.
+ */
+export const WebAuthnJsonSchema = z
+  .record(z.string(), z.unknown())
+  .refine((v) => !depthOver(v, WEBAUTHN_MAX_DEPTH), `nested deeper than ${WEBAUTHN_MAX_DEPTH}`);
+
 export function submitKeyBodySchema(maxTtlSeconds: number) {
   const metadata = SessionMetadataSchema.extend({
     ttl: z.number().int().min(MIN_TTL_SECONDS).max(maxTtlSeconds),

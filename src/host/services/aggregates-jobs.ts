@@ -40,7 +40,7 @@ export interface AggregateJobsDeps {
 }
 
 const MAX_RESTARTS = 1;
-const RETRYABLE = new Set(['ENCLAVE_UNAVAILABLE', 'ENCLAVE_TIMEOUT', 'JOBS_BUSY']);
+const RETRYABLE = new Set(['ENCLAVE_UNAVAILABLE', 'ENCLAVE_TIMEOUT', 'ENCLAVE_BUSY', 'JOBS_BUSY']);
 
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
 /** An error's code if it is a closed one (what a job row may store), else INTERNAL. */

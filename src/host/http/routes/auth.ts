@@ -31,7 +31,7 @@ import {
   type AuthGuard,
 } from '../../auth/guard.js';
 import { HostError } from '../../errors.js';
-import { ErrorResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema, WebAuthnJsonSchema } from '../schemas.js';
 
 const CredentialsBody = z
   .object({
@@ -220,7 +220,7 @@ export function authRoutes(deps: {
       },
     );
 
-    const WebAuthnBody = z.object({ response: z.record(z.string(), z.unknown()) }).strict();
+    const WebAuthnBody = z.object({ response: WebAuthnJsonSchema }).strict();
     const Options = z.object({ options: z.record(z.string(), z.unknown()) }).strict();
 
     app.post(
@@ -733,7 +733,7 @@ export function authRoutes(deps: {
         schema: {
           summary:
             'Passkey registration: the attestation, verified in the enclave; links the passkey',
-          body: z.object({ response: z.record(z.string(), z.unknown()) }).strict(),
+          body: z.object({ response: WebAuthnJsonSchema }).strict(),
           response: { 201: z.object({ id: z.uuid() }).strict(), ...Errors },
         },
       },
@@ -866,7 +866,7 @@ export function authRoutes(deps: {
                 .string()
                 .regex(/^\d{6}$/)
                 .optional(),
-              passkey: z.record(z.string(), z.unknown()).optional(),
+              passkey: WebAuthnJsonSchema.optional(),
             })
             .strict()
             .refine(
