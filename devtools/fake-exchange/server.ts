@@ -54,7 +54,7 @@ export interface FakeExchangeOptions {
   accounts?: AccountSpec[];
   /** Serve HTTPS with a throwaway CA; `caOut` writes the CA certificate (PEM) to that path. */
   https?: boolean | { caOut?: string; hostnames?: string[] };
-  /** Server clock (ms); default Date.now. */
+  /** Server clock (ms); default Date.now. Every answer's `Date` header is from it, as an exchange's is. */
   now?: () => number;
   /**
    * A slow history: awaited before each request is answered (a test holds a page until it has
@@ -226,6 +226,8 @@ export async function startFakeExchange(opts: FakeExchangeOptions = {}): Promise
       });
       const body = typeof out.body === 'string' ? out.body : JSON.stringify(out.body);
       res.writeHead(out.status, {
+        // The exchange's own clock, as a real one's `Date` is (the connectors read it).
+        date: new Date(now()).toUTCString(),
         'content-type':
           typeof out.body === 'string' ? 'text/html' : 'application/json;charset=UTF-8',
         ...out.headers,

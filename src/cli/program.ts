@@ -600,6 +600,7 @@ function addReport(program: Command): void {
                 ...(body.from ? { from: body.from } : {}),
                 ...(body.to ? { to: body.to } : {}),
                 ...(o.currency ? { reportingCurrency: o.currency } : {}),
+                ...(body.symbols ? { symbols: body.symbols } : {}),
                 ...(o.audience ? { audience: o.audience } : {}),
                 ...(o.nonce ? { nonce: o.nonce } : {}),
                 requestedAt,

@@ -13,6 +13,13 @@ export interface ExchangeInfo {
   readonly description: string;
   /** Production API hosts of the exchange the connector speaks to. */
   readonly officialApiHosts: readonly string[];
+  /**
+   * A listing without `symbols` reads the whole account (a signed `symbols_complete: true`);
+   * false where the connector discovers symbols instead (Binance: from balances). A requester
+   * that asked for the whole account refuses a partial result of such an exchange: the host
+   * chose the symbols.
+   */
+  readonly accountWideListing: boolean;
 }
 
 export const EXCHANGE_TABLE = {
@@ -28,24 +35,28 @@ export const EXCHANGE_TABLE = {
       'api3.binance.com',
       'api4.binance.com',
     ],
+    accountWideListing: false,
   },
   bybit: {
     envVar: 'BYBIT_BASE_URL',
     defaultBaseUrl: 'https://api.bybit.com',
     description: 'Bybit v5 API base URL',
     officialApiHosts: ['api.bybit.com', 'api.bytick.com'],
+    accountWideListing: true,
   },
   okx: {
     envVar: 'OKX_BASE_URL',
     defaultBaseUrl: 'https://www.okx.com',
     description: 'OKX v5 API base URL',
     officialApiHosts: ['www.okx.com', 'aws.okx.com'],
+    accountWideListing: true,
   },
   coinbase: {
     envVar: 'COINBASE_BASE_URL',
     defaultBaseUrl: 'https://api.coinbase.com',
     description: 'Coinbase Advanced Trade API base URL',
     officialApiHosts: ['api.coinbase.com'],
+    accountWideListing: true,
   },
 } as const satisfies Record<Exchange, ExchangeInfo>;
 

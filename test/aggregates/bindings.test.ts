@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
+  aggregatesRequestMismatches,
+  COMPUTED_AT_SKEW_SECONDS,
   coverageWarning,
+  type AggregatesRequest,
   openAccountCommitment,
   subjectIsUser,
   summarizeAggregates,
@@ -22,6 +25,7 @@ import {
   aggregatesSubject,
   aggregatesWindow,
   DAY_MS,
+  type AggregatesPayload,
   type AggregatesPayloadV2,
   type SignedAggregates,
 } from '../../src/protocol/aggregates.js';
@@ -31,6 +35,7 @@ import {
   EXAMPLE_AUDIENCE,
   EXAMPLE_NONCE,
   EXAMPLE_SEED,
+  EXAMPLE_SESSION_ID,
   EXAMPLE_USER_ID,
 } from './example.js';
 
@@ -143,6 +148,58 @@ describe('aggregates v2 bindings', () => {
     const complete = { ...payload, symbols_complete: true };
     assert.equal(coverageWarning(complete), null);
     assert.doesNotMatch(summarizeAggregates(complete), /covers only/);
+  });
+});
+
+describe('a result is the answer to the symbols asked for', () => {
+  // The host passes the request's `symbols` on to `aggregates.start`: it may drop some (the
+  // losing ones), name others, or turn a whole-account request into a partial one. Second attack
+  // review (SECURITY.md, "Exchange egress and aggregates: second attack review").
+  const asked = { sessionId: EXAMPLE_SESSION_ID };
+  const mismatches = (p: AggregatesPayload, req: Partial<AggregatesRequest> = {}) =>
+    aggregatesRequestMismatches(p, { ...asked, ...req }).filter((r) => r.startsWith('symbols'));
+
+  it('symbols asked for: a result over any other symbol is refused', () => {
+    assert.deepEqual(mismatches(payload, { symbols: ['BTC/USDT', 'ETH/BTC'] }), []);
+    assert.deepEqual(mismatches(payload, { symbols: ['BTC/USDT', 'ETH/BTC', 'SOL/USDT'] }), []);
+    assert.deepEqual(mismatches(payload, { symbols: ['BTC/USDT'] }), [
+      'symbols: the result covers symbols not asked for',
+    ]);
+  });
+
+  it('the whole account asked for: a partial result is refused where the exchange lists it whole', () => {
+    for (const exchange of ['okx', 'bybit', 'coinbase'] as const) {
+      const partial = { ...payload, exchange, symbols_complete: false };
+      assert.deepEqual(mismatches(partial), [
+        'symbols: the result covers only some symbols; the whole account was asked for',
+      ]);
+      assert.deepEqual(mismatches({ ...partial, symbols_complete: true }), []);
+    }
+    // Binance discovers the symbols from balances: a listing is never whole (open row).
+    assert.deepEqual(mismatches(payload), []);
+  });
+});
+
+describe('a result without `to` asked for ends when it was asked for', () => {
+  // The host fills in a missing `to` with its "now": it could end the window before a loss.
+  const sent = (p: AggregatesPayload) => Date.parse(p.to) / 1000;
+  const reasons = (p: AggregatesPayload, requestedAt: number) =>
+    aggregatesRequestMismatches(p, {
+      sessionId: EXAMPLE_SESSION_ID,
+      requestedAt,
+      audience: EXAMPLE_AUDIENCE,
+      nonce: EXAMPLE_NONCE,
+    }).filter((r) => r.startsWith('to'));
+
+  it('ends at the request (within the clock skew): accepted', () => {
+    assert.deepEqual(reasons(payload, sent(payload)), []);
+    assert.deepEqual(reasons(payload, sent(payload) + COMPUTED_AT_SKEW_SECONDS), []);
+  });
+
+  it('ends a day before the request: refused', () => {
+    assert.deepEqual(reasons(payload, sent(payload) + DAY_MS / 1000), [
+      'to: the result ends before this request was sent (it asked for "now")',
+    ]);
   });
 });
 

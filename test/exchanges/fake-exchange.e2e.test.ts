@@ -32,6 +32,7 @@ import {
 import { RateLimiter, type Clock } from '../../src/enclave/exchanges/rate-limiter.js';
 import type { Fill, FillListing } from '../../src/enclave/exchanges/types.js';
 import type { Exchange } from '../../src/protocol/credentials.js';
+import { EXCHANGE_TABLE } from '../../src/protocol/exchange-table.js';
 
 const DAY = 86_400_000;
 const END = Date.UTC(2026, 10, 1);
@@ -213,6 +214,8 @@ describe('connectors against the fake exchange', () => {
       // The exchange's own account id for this key, as its API reports it (v2 commitment).
       assert.equal(l.accountId, String(account.accountIds[exchange]));
       assert.equal(l.symbolsComplete, exchange !== 'binance');
+      // What a requester holds a whole-account result to (client/aggregates/binding.ts).
+      assert.equal(l.symbolsComplete, EXCHANGE_TABLE[exchange].accountWideListing);
       // Fees in all three kinds of currency occur.
       const kinds = new Set<string>(
         l.fills.map((f) =>
@@ -236,8 +239,9 @@ describe('connectors against the fake exchange', () => {
     });
   }
 
-  for (const exchange of ['binance', 'bybit', 'okx'] as const) {
-    for (const off of [-600_000, 90_000]) {
+  for (const exchange of ['binance', 'bybit', 'okx', 'coinbase'] as const) {
+    // Coinbase's JWT lives 120 s from our clock: behind by less, it is still good.
+    for (const off of [-600_000, exchange === 'coinbase' ? 300_000 : 90_000]) {
       it(`${exchange}: our clock ${off < 0 ? 'ahead of' : 'behind'} the exchange's by ${Math.abs(off / 1000)} s: one sync with its clock, then complete`, async () => {
         skew = off;
         try {

@@ -259,16 +259,20 @@ async function failing(exchange: Exchange, reply: Reply): Promise<unknown> {
           .privateKey.export({ format: 'pem', type: 'sec1' })
           .toString()
       : SECRET;
-  const transport: HttpTransport = routeTransport({
-    '/api/v3/exchangeInfo': () => emptyInfo,
-    '/v5/market/instruments-info': () => ({
-      body: {
-        retCode: 0,
-        result: { list: [{ symbol: 'BTCUSDT', baseCoin: 'BTC', quoteCoin: 'USDT' }] },
-      },
-    }),
-    [ENDPOINT[exchange]]: () => reply,
-  });
+  const transport: HttpTransport = routeTransport(
+    {
+      '/api/v3/exchangeInfo': () => emptyInfo,
+      '/v5/market/instruments-info': () => ({
+        body: {
+          retCode: 0,
+          result: { list: [{ symbol: 'BTCUSDT', baseCoin: 'BTC', quoteCoin: 'USDT' }] },
+        },
+      }),
+      [ENDPOINT[exchange]]: () => reply,
+    },
+    // The exchange's `Date` agrees with our clock: a refusal is the key's, not the clock's.
+    { now: () => clock.now() },
+  );
   const src = createTradeHistorySource(exchange, {
     baseUrl: 'https://exchange.test',
     credentials: { apiKey: KEY, apiSecret: secret, passphrase: PASS },
@@ -416,5 +420,61 @@ describe('error mapping and secret hygiene', () => {
     });
     await src.listFills({ from: NOW - 3_600_000, to: NOW });
     assert.deepEqual(clock.slept, [800]);
+  });
+});
+
+describe('a refused key while our clock is off the exchange’s (the host sets it)', () => {
+  // Coinbase answers an expired JWT with the 401 of a refused key, and a refusal ends the
+  // credential (the host drops its ciphertext): our clock is synced to the `Date` first.
+  async function coinbase(keyIsGood: boolean) {
+    const clock = fakeClock(NOW - 600_000);
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ format: 'pem', type: 'sec1' })
+      .toString();
+    // The JWT's `nbf` against the exchange's clock, as Coinbase checks it.
+    const fresh = (auth: string | undefined) => {
+      const claims = JSON.parse(
+        Buffer.from((auth ?? '').split('.')[1] ?? '', 'base64url').toString() || '{}',
+      ) as { nbf?: number };
+      return Math.abs((claims.nbf ?? 0) - NOW / 1000) < 60;
+    };
+    const refusal = { status: 401, body: { error: 'UNAUTHENTICATED', message: 'Unauthorized' } };
+    const transport = routeTransport(
+      {
+        '/api/v3/brokerage/time': () => ({ body: { epochMillis: String(NOW) } }),
+        '/api/v3/brokerage/key_permissions': (r) =>
+          keyIsGood && fresh(r.headers['authorization'])
+            ? { body: { can_view: true, portfolio_uuid: 'p-1' } }
+            : refusal,
+        '/api/v3/brokerage/orders/historical/fills': (r) =>
+          fresh(r.headers['authorization']) ? { body: { fills: [], cursor: '' } } : refusal,
+      },
+      { now: () => NOW },
+    );
+    const src = createTradeHistorySource('coinbase', {
+      baseUrl: 'https://exchange.test',
+      credentials: { apiKey: 'organizations/o/apiKeys/k', apiSecret: pem },
+      transport,
+      clock,
+      limiter: new RateLimiter({ capacity: 1000, windowMs: 1000 }, clock),
+    });
+    const times = () => transport.log.filter((r) => r.path === '/api/v3/brokerage/time').length;
+    return { src, times };
+  }
+
+  it('the JWT expired on our clock: one sync with the exchange’s, then the listing completes', async () => {
+    const { src, times } = await coinbase(true);
+    const l = await src.listFills({ from: NOW - 3_600_000, to: NOW });
+    assert.equal(l.accountId, 'p-1');
+    assert.equal(times(), 1);
+  });
+
+  it('still refused on the synced clock: EXCHANGE_KEY_REJECTED, after one sync only', async () => {
+    const { src, times } = await coinbase(false);
+    await assert.rejects(src.listFills({ from: NOW - 3_600_000, to: NOW }), {
+      code: 'EXCHANGE_KEY_REJECTED',
+    });
+    assert.equal(times(), 1);
   });
 });

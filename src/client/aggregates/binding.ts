@@ -11,6 +11,7 @@ import {
 } from '../../protocol/aggregates.js';
 import { base64ToBytes, hexToBytes } from '../../protocol/encoding.js';
 import { sessionLogSubject } from '../../protocol/log/entry.js';
+import { EXCHANGE_TABLE } from '../../protocol/exchange-table.js';
 
 /** Constant-time equality of two hex digests of the same length. */
 function sameHex(a: string, b: string): boolean {
@@ -84,10 +85,19 @@ export interface AggregatesRequest {
   from?: string;
   to?: string;
   reportingCurrency?: string;
+  /**
+   * The symbols sent (absent: the whole account). The host passes them on to the enclave, so a
+   * result over symbols not asked for, or over fewer than the account's when the whole account
+   * was asked for (where the exchange lists it whole), answered another request.
+   */
+  symbols?: readonly string[];
   /** Sent or not: a result addressed to another audience, or with another nonce, is not this one. */
   audience?: string;
   nonce?: string;
-  /** When the request was sent (seconds since the epoch): the result must be computed after. */
+  /**
+   * When the request was sent (seconds since the epoch): the result must be computed after, and
+   * without `to` it must end then ("now"), give or take COMPUTED_AT_SKEW_SECONDS.
+   */
   requestedAt?: number;
 }
 
@@ -109,6 +119,14 @@ export function aggregatesRequestMismatches(
     reasons.push('session: the result is of another session');
   if (request.to !== undefined && time(payload.to) !== time(request.to))
     reasons.push('to: the result ends at another time than asked');
+  // No `to` sent: the host fills in its "now", so an earlier end (before the latest losses) is
+  // its choice, not the requester's.
+  if (
+    request.to === undefined &&
+    request.requestedAt !== undefined &&
+    time(payload.to) / 1000 < request.requestedAt - COMPUTED_AT_SKEW_SECONDS
+  )
+    reasons.push('to: the result ends before this request was sent (it asked for "now")');
   if (request.from !== undefined && !(time(payload.from) >= time(request.from)))
     reasons.push('from: the result starts before the window asked for');
   if (
@@ -116,6 +134,18 @@ export function aggregatesRequestMismatches(
     payload.reporting_currency !== request.reportingCurrency
   )
     reasons.push('reporting_currency: not the currency asked for');
+  if (request.symbols !== undefined) {
+    const asked = new Set(request.symbols);
+    const scanned = [...payload.symbols_scanned, ...Object.keys(payload.symbols)];
+    if (scanned.some((s) => !asked.has(s)))
+      reasons.push('symbols: the result covers symbols not asked for');
+  } else if (
+    payload.version !== AGGREGATES_VERSION_V1 &&
+    !payload.symbols_complete &&
+    EXCHANGE_TABLE[payload.exchange].accountWideListing
+  ) {
+    reasons.push('symbols: the result covers only some symbols; the whole account was asked for');
+  }
   if (payload.version !== AGGREGATES_VERSION_V1) {
     if (payload.audience !== (request.audience ?? null))
       reasons.push('audience: not the audience asked for');

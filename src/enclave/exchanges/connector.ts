@@ -18,6 +18,7 @@ import { listOkx } from './okx/pager.js';
 import { coinbaseProfile } from './coinbase/profile.js';
 import { listCoinbase } from './coinbase/pager.js';
 import type { Pager } from './context.js';
+import { ExchangeError } from './errors.js';
 import { FillSet } from './fills.js';
 import { realClock, sharedLimiter, type Clock, type RateLimiter } from './rate-limiter.js';
 import { Session, type ExchangeProfile, type RetryPolicy } from './session.js';
@@ -135,6 +136,11 @@ export function createTradeHistorySource(
         fills,
         progress: report,
       });
+      // A listing by symbol that holds fills of another symbol (an instrument's page answered
+      // with others' rows) would sign figures for a symbol `symbols_scanned` does not name.
+      const scanned = new Set(result.symbols);
+      for (const s of fills.symbols())
+        if (!scanned.has(s)) throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'unscanned-symbol');
       return {
         fills: fills.sorted(),
         symbols: [...result.symbols].sort(),

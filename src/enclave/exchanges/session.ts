@@ -108,6 +108,9 @@ export function responseTime(headers: Readonly<Record<string, string>>): number 
   return age !== undefined && /^\d{1,9}$/.test(age) ? date + Number(age) * 1000 : date;
 }
 
+/** How far an exchange's `Date` may be from our clock before a refused key is blamed on it. */
+export const KEY_CLOCK_SLACK_MS = 5_000;
+
 export class Session {
   #requests = 0;
   #rateLimitWaits = 0;
@@ -203,7 +206,11 @@ export class Session {
         this.deps.onRateLimitWait?.();
         continue;
       }
-      if (v.kind === 'clock-skew' && !this.#synced && profile.serverTime) {
+      // A key refused while the exchange's `Date` is off the time we signed with may be our
+      // clock (the host sets it), not the key: Coinbase answers an expired JWT with the 401 of a
+      // bad key, and a rejection ends the credential. Sync once and ask again first.
+      const skewed = v.kind === 'key-rejected' && this.#offClock(res.headers);
+      if ((v.kind === 'clock-skew' || skewed) && !this.#synced && profile.serverTime) {
         this.#synced = true;
         await this.#syncClock(profile.serverTime);
         continue;
@@ -220,6 +227,12 @@ export class Session {
         v.detail,
       );
     }
+  }
+
+  /** The response's `Date` is further from our signing time than its resolution and a round trip. */
+  #offClock(headers: Readonly<Record<string, string>>): boolean {
+    const t = responseTime(headers);
+    return t !== undefined && Math.abs(t - this.now()) > KEY_CLOCK_SLACK_MS;
   }
 
   async #syncClock(endpoint: NonNullable<ExchangeProfile['serverTime']>): Promise<void> {

@@ -92,7 +92,10 @@ async function firstIdFrom(ctx: ListingContext, m: Market, from: number, to: num
       ['limit', '1'],
     ])
   )[0];
-  if (!oldest) return undefined;
+  // A trade was seen at or after `from`: no trade at all is no answer, and the symbol must not
+  // end as if it had no fills in the window (nor loop, below, on ids that do not advance).
+  if (!oldest || oldest.id > upper.id)
+    throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'binance-cursor');
   if (oldest.fill.timestamp >= from) return oldest.id;
   // P(x) = "the first trade with id ≥ x is at/after `from`" is monotone in x; P(upper.id) holds.
   let lo = oldest.id + 1;
@@ -106,7 +109,9 @@ async function firstIdFrom(ctx: ListingContext, m: Market, from: number, to: num
         ['limit', '1'],
       ])
     )[0];
-    if (!t) return undefined; // the history changed under us; the paging below would be wrong
+    // Binance answers `fromId=x` from id x up; an empty answer below a trade already seen, or a
+    // trade before x, leaves `lo` where it was (an endless search) or ends the symbol empty.
+    if (!t || t.id < mid) throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'binance-cursor');
     if (t.fill.timestamp >= from) {
       hi = mid;
       answer = t.id;
@@ -128,7 +133,10 @@ async function scanSymbol(ctx: ListingContext, m: Market): Promise<void> {
     if (!last || page.length < BINANCE_PAGE || last.fill.timestamp >= to) break;
     // Strictly increasing ids, or a misbehaving server could loop us forever; a full page
     // that does not pass `fromId` is no end of the history either: refused, never signed.
-    if (last.id < fromId) throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'binance-cursor');
+    // Ids grow with time, and paging starts at the first id at or after `from`: a full page
+    // ending before `from` is a server walking old ids, whose pages would never reach `to`.
+    if (last.id < fromId || last.fill.timestamp < from)
+      throw new ExchangeError('EXCHANGE_BAD_RESPONSE', 'binance-cursor');
     fromId = last.id + 1;
   }
 }
