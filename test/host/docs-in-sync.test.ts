@@ -13,6 +13,7 @@
  *   each with its schema's default; and a default named in prose ("`X` (default 5", "`X` = 300")
  *   anywhere in the docs is that default too;
  * - docs/reference/dependencies.md: every runtime dependency of package.json, and nothing else;
+ * - docs/guides/development.md: every npm script of package.json;
  * - every `npm run -s cli -- …` in a doc's code block: a `cloister` command, with its options.
  *
  * And the prose stays true: no doc promises a feature for later ("not yet here", "coming
@@ -245,6 +246,24 @@ describe('docs match code', () => {
     const rows = tableAfter('docs/reference/dependencies.md', '# Dependencies');
     for (const row of rows) assert.ok(row.cells[1]!.length > 10, `${row.names}: what it is for`);
     assert.deepEqual(sorted(rows.flatMap((r) => r.names)), Object.keys(pkg.dependencies).sort());
+  });
+
+  it("docs/guides/development.md's script table names every npm script", () => {
+    const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const named = new Set(
+      tableAfter('docs/guides/development.md', '## npm scripts')
+        .flatMap((r) => r.names)
+        .map((n) => /^npm (?:run )?([\w:-]+)/.exec(n)?.[1]),
+    );
+    // `pre<script>` hooks run with their script and are not run on their own.
+    const own = Object.keys(scripts).filter((n) => !(n.startsWith('pre') && n.slice(3) in scripts));
+    assert.deepEqual(
+      own.filter((n) => !named.has(n)),
+      [],
+      'scripts missing from the table',
+    );
   });
 
   it('every `npm run -s cli -- …` a doc shows names a command and only options it has', () => {
