@@ -170,8 +170,10 @@ try {
         `   npm run -s cli -- status --session ${sessionId}`,
       ].join('\n'),
     );
+    // `on`, not `once`: a terminal's Ctrl-C reaches this process and tsx, which relays it again;
+    // that second SIGINT, with no listener left, killed the demo before it cleaned up.
     await new Promise<void>((resolve) => {
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => resolve());
     });
   } else {
     step(6, 'POST /enclave/revoke: the session and its ciphertext are purged');

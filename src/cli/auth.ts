@@ -14,6 +14,7 @@ import type { EnvelopeV1 } from '../protocol/envelope/v1.js';
 import { addr, eip191Signer } from 'micro-eth-signer';
 import { JwksSchema, type AuthPlaintext, type Jwks } from '../protocol/auth.js';
 import { formatSiweMessage } from '../protocol/siwe.js';
+import { saveLogin, usesStoredLogin } from './credentials.js';
 import { requestJson } from './http.js';
 import { attest, type TrustOptions } from './trust.js';
 
@@ -305,12 +306,17 @@ export async function authMore(sub: string, args: string[], o: AuthMoreOptions):
       });
     if (args[0] === 'remove')
       return requestJson(`${o.url}/auth/totp`, { auth: true, method: 'DELETE' });
-    if (args[0] === 'step-up' && (o.code || o.recoveryCode))
-      return requestJson(`${o.url}/auth/step-up`, {
+    if (args[0] === 'step-up' && (o.code || o.recoveryCode)) {
+      const stored = usesStoredLogin();
+      const pair = (await requestJson(`${o.url}/auth/step-up`, {
         auth: true,
         method: 'POST',
         body: o.code ? { totp_code: o.code } : { recovery_code: o.recoveryCode },
-      });
+      })) as { refresh_token: string };
+      // The step-up ends the session's earlier refresh tokens, the stored one too: keep the new.
+      if (stored) saveLogin(new URL(o.url).origin, pair.refresh_token);
+      return pair;
+    }
     throw new AuthUsageError(
       'usage: cloister auth totp enroll [--totp-label L] | confirm --code C | remove | step-up --code C | --recovery-code R',
     );

@@ -82,6 +82,21 @@ export function storedLogin(url: string): Store[string] | undefined {
   return readStore()[keyOf(url)];
 }
 
+/** True when protected calls use the stored login: CLOISTER_ACCESS_TOKEN is not set. */
+export function usesStoredLogin(): boolean {
+  return !process.env.CLOISTER_ACCESS_TOKEN?.trim();
+}
+
+/**
+ * What to add to a STEP_UP_REQUIRED refusal of a token the stored login yielded: such a token
+ * comes from a refresh, which carries no login time, so logging in again does not help it.
+ */
+export function stepUpHint(code: string | undefined): string {
+  return code === 'STEP_UP_REQUIRED' && usesStoredLogin()
+    ? ' (a token of the stored login comes from a refresh and never passes a step-up: set CLOISTER_ACCESS_TOKEN to the access_token that cloister auth login --json or auth totp step-up prints)'
+    : '';
+}
+
 const cache = new Map<string, string>();
 
 /**

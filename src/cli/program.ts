@@ -860,13 +860,14 @@ function addAuth(program: Command): void {
         )
         .argument('<token>', 'the access token')
         .requiredOption('--jwks <url|file>', 'the JWKS')
-        .option('--issuer <iss>', 'expected issuer', DEFAULT_URL)
+        // The service's issuer is its base URL (AUTH_ISSUER's default), so --url's by default.
+        .option('--issuer <iss>', 'expected issuer (default: the --url)')
         .option('--audience <aud>', 'expected audience', 'cloister'),
     ).action(
       action(
         async (
           token: string,
-          o: CommonOptions & { jwks: string; issuer: string; audience: string },
+          o: CommonOptions & { jwks: string; issuer?: string; audience: string },
         ) => {
           // The JWKS is the host's: with a measurement, its keys must be the attested ones.
           const attested = (o.expectMeasurement?.length ?? 0) > 0;
@@ -877,14 +878,15 @@ function addAuth(program: Command): void {
           const claims = await authVerify({
             token,
             jwks: o.jwks,
-            issuer: o.issuer,
+            issuer: o.issuer ?? baseUrl(o),
             audience: o.audience,
             ...(attested ? { trust: trustOf(o) } : {}),
           }).catch((err: unknown) => {
             if (err instanceof AuthUsageError) throw err;
-            return fail(
-              `token refused: ${(err as { code?: string }).code ?? (err as Error).message}`,
-            );
+            // jose's code and its message, which names the claim ('unexpected "iss" claim value').
+            const { code } = err as { code?: string };
+            const message = (err as Error).message;
+            return fail(`token refused: ${code ? `${code} (${message})` : message}`);
           });
           const exp =
             typeof claims.exp === 'number' ? formatDate(new Date(claims.exp * 1000)) : '?';
@@ -1279,7 +1281,7 @@ function addWallet(program: Command): void {
   ) =>
     explain(
       trustOptions(parent.command(name).description(description))
-        .option('--wallet <id>', 'the wallet id')
+        .option('--wallet <id>', 'the wallet the share file must be of (the file names it)')
         .option('--label <text>', 'wallet label (create)', '')
         .option('--address <addr>', 'the account address to sign with (sign)')
         .option('--request <json|@file>', 'sign: e.g. {"type":"eth_personal_sign","message":"gm"}')
@@ -1357,7 +1359,7 @@ function addWallet(program: Command): void {
     recover,
     'cancel',
     'cancel a pending recovery with the device share',
-    `cloister wallet recover cancel --recovery-file recovery.json --device-file device.json ${TRUST_EXAMPLE}`,
+    `cloister wallet recover cancel --device-file device.json ${TRUST_EXAMPLE}`,
     [...SERVICE_ENV, dev],
     go('recover', 'cancel'),
   );

@@ -4,7 +4,8 @@
  *   wallet list
  *   wallet sign    --wallet ID --address A --request JSON|@file --device-file F
  *   wallet policy  --wallet ID --rules JSON|@file --device-file F
- *   wallet recover start|cancel|complete --wallet ID --recovery-file R [--device-file F]
+ *   wallet recover start|complete --recovery-file R [--device-file F]
+ *   wallet recover cancel --device-file F
  *   wallet export  --device-file F --recovery-file R          (no server: prints the mnemonic)
  * Common: --url U --expect-measurement H [--trust-simulated-key-file K] (attested before any
  * share is sealed). The access token comes from CLOISTER_ACCESS_TOKEN; the passphrases from
@@ -29,6 +30,7 @@ import {
 } from '../client/index.js';
 import { readShareFile, writeShareFile } from './share-file.js';
 import { printer, warn } from './output.js';
+import { stepUpHint } from './credentials.js';
 import { attest } from './trust.js';
 
 class Usage extends Error {}
@@ -46,12 +48,15 @@ function need(v: string | undefined, option: string): string {
 
 const jsonArg = (v: string) => JSON.parse(v.startsWith('@') ? readFileSync(v.slice(1), 'utf8') : v);
 
-async function loadShare(path: string, kind: 'device' | 'recovery') {
+/** The share file's wallet is the one acted on; `--wallet`, when given, must name it. */
+async function loadShare(path: string, kind: 'device' | 'recovery', wallet?: string) {
   const passphrase = env(
     kind === 'device' ? 'CLOISTER_DEVICE_PASSPHRASE' : 'CLOISTER_RECOVERY_PASSPHRASE',
   );
   const f = await readShareFile(path, passphrase);
   if (f.kind !== kind) throw new Usage(`${path} holds a ${f.kind} share, not a ${kind} share`);
+  if (wallet !== undefined && wallet !== f.walletId)
+    throw new Usage(`${path} holds a share of wallet ${f.walletId}, not of --wallet ${wallet}`);
   return f;
 }
 
@@ -112,8 +117,8 @@ export async function runWallet(
   };
   try {
     if (command === 'export') {
-      const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
-      const r = await loadShare(need(v['recovery-file'], '--recovery-file'), 'recovery');
+      const d = await loadShare(need(v['device-file'], '--device-file'), 'device', v.wallet);
+      const r = await loadShare(need(v['recovery-file'], '--recovery-file'), 'recovery', v.wallet);
       if (d.walletId !== r.walletId || d.generation !== r.generation)
         throw new Usage('the two share files are not of the same wallet and generation');
       process.stderr.write('cloister: the mnemonic below controls the wallet; keep it offline\n');
@@ -164,7 +169,7 @@ export async function runWallet(
         out(await listWallets(opts));
         return 0;
       case 'sign': {
-        const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
+        const d = await loadShare(need(v['device-file'], '--device-file'), 'device', v.wallet);
         const r = await signWithShare(
           opts,
           d.walletId,
@@ -176,19 +181,20 @@ export async function runWallet(
         return 0;
       }
       case 'policy': {
-        const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
+        const d = await loadShare(need(v['device-file'], '--device-file'), 'device', v.wallet);
         const r = await setPolicy(opts, d.walletId, share(d), jsonArg(need(v.rules, '--rules')));
         out(r.policy);
         return 0;
       }
       case 'recover': {
-        const recoveryPath = need(v['recovery-file'], '--recovery-file');
+        // Cancelling takes the device share only: the recovery share may be the one stolen.
         if (sub === 'cancel') {
-          const d = await loadShare(need(v['device-file'], '--device-file'), 'device');
+          const d = await loadShare(need(v['device-file'], '--device-file'), 'device', v.wallet);
           out(await cancelRecovery(opts, d.walletId, share(d)));
           return 0;
         }
-        const r = await loadShare(recoveryPath, 'recovery');
+        const recoveryPath = need(v['recovery-file'], '--recovery-file');
+        const r = await loadShare(recoveryPath, 'recovery', v.wallet);
         if (sub === 'start') {
           const view = await startRecovery(opts, r.walletId, share(r));
           out(view.recovery);
@@ -217,7 +223,7 @@ export async function runWallet(
     }
     const msg =
       err instanceof WalletApiError
-        ? `${err.code}${err.details ? ` ${JSON.stringify(err.details)}` : ''}`
+        ? `${err.code}${err.details ? ` ${JSON.stringify(err.details)}` : ''}${stepUpHint(err.code)}`
         : (err as Error).message;
     warn(msg);
     return 1;

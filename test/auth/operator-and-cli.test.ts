@@ -2,7 +2,7 @@
  * Operator role and the command line: `npm run operator -- grant <email>` (setOperator) gives the
  * role, which reaches the token at the next login; operator routes answer 403 without it and 401
  * without a token. `cloister auth verify` checks a token against a JWKS file with jose and
- * refuses a tampered one.
+ * refuses a tampered one; the issuer it expects by default is the service's, its --url.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -93,7 +93,11 @@ describe('operator role and CLI', () => {
   it('cloister auth verify --expect-measurement refuses a token under a key the host slipped into its JWKS', async () => {
     await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(ts.service.app.server.address() as { port: number }).port}`;
-    const trust = ['--url', url, '--expect-measurement', ts.measurement];
+    // The test service's issuer is not its listening URL: named, as a verifier behind a proxy would.
+    const { issuer } = (await get('/.well-known/openid-configuration')).json() as {
+      issuer: string;
+    };
+    const trust = ['--url', url, '--issuer', issuer, '--expect-measurement', ts.measurement];
     trust.push('--trust-simulated-key', ts.vendorKey);
     // The host's own key, well formed (kid = its thumbprint), served beside the enclave's.
     const kp = await generateKeyPair('ES256');
@@ -126,5 +130,38 @@ describe('operator role and CLI', () => {
     const ok = await run(genuine, trust);
     assert.equal(ok.code, 0, ok.stderr);
     assert.doesNotMatch(ok.stderr, /no attestation/);
+  });
+});
+
+describe('cloister auth verify: the expected issuer', () => {
+  // The service's AUTH_ISSUER defaults to its own base URL: a token of the service at --url (or
+  // CLOISTER_URL) names that URL, not the CLI's default one (docs/reference/cli.md).
+  it('defaults to --url / CLOISTER_URL, and a refusal names the claim', async () => {
+    const kp = await generateKeyPair('ES256');
+    const { x, y } = await exportJWK(kp.publicKey);
+    const kid = ecThumbprint(x!, y!);
+    const file = join(mkdtempSync(join(tmpdir(), 'cloister-jwks-')), 'jwks.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x, y, kid, use: 'sig', alg: 'ES256' }] }),
+    );
+    const url = 'http://127.0.0.1:3917';
+    const token = await signTestToken(kp.privateKey, { issuer: url, audience: 'cloister', kid });
+    const env = { ...process.env };
+    delete env.CLOISTER_URL;
+    const byFlag = await runCli(['auth', 'verify', token, '--jwks', file, '--url', url], env);
+    assert.equal(byFlag.code, 0, byFlag.stderr);
+    assert.match(byFlag.stdout, /token valid/);
+    const byEnv = await runCli(['auth', 'verify', token, '--jwks', file], {
+      ...env,
+      CLOISTER_URL: url,
+    });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+    // Another service's token is refused, saying which claim.
+    const other = await runCli(['auth', 'verify', token, '--jwks', file], env);
+    assert.equal(other.code, 1, other.stdout);
+    assert.match(other.stderr, /token refused: ERR_JWT_CLAIM_VALIDATION_FAILED \(.*"iss"/);
+    const pinned = ['--url', 'http://127.0.0.1:1', '--issuer', url];
+    assert.equal((await runCli(['auth', 'verify', token, '--jwks', file, ...pinned], env)).code, 0);
   });
 });

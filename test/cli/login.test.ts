@@ -2,6 +2,8 @@
  * `cloister login` against a real service: the refresh token is kept in the user's config
  * folder (0700 / 0600), later commands trade it for an access token and store the rotated one,
  * `cloister logout` ends the session at the service and forgets it. CLOISTER_URL replaces --url.
+ * A step-up refusal of the stored login's (refreshed) token says what passes, and `auth totp
+ * step-up` on the stored login stores the new refresh token (the step-up spends the old one).
  * And `cloister log monitor` waits out a 429 with Retry-After instead of exiting.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { URI } from 'otpauth';
 import { aggregatesSubject } from '../../src/protocol/aggregates.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { startForSubject } from '../helpers/start-for-subject.js';
@@ -107,6 +110,46 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
     assert.equal(afterLogout.code, 1);
     assert.match(afterLogout.stderr, /cloister login/);
     assert.ok(existsSync(file()));
+  });
+
+  it("a step-up refusal of the stored login's token says what passes; auth totp step-up keeps the login", async () => {
+    const totpEmail = `cli-step-up-${Date.now()}@example.com`;
+    const withPassword = { CLOISTER_PASSWORD: password };
+    assert.equal(
+      (await cli(['auth', 'register', '--email', totpEmail, ...trust], withPassword)).code,
+      0,
+    );
+    const login = await cli(['login', '--email', totpEmail, ...trust], withPassword);
+    assert.equal(login.code, 0, login.stderr);
+    // The stored login's tokens come from a refresh: no step-up, even at once, and it says why.
+    const refused = await cli(['auth', 'totp', 'enroll']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /STEP_UP_REQUIRED.*never passes a step-up.*CLOISTER_ACCESS_TOKEN/);
+    // The documented way: the access token of a fresh login.
+    const fresh = await cli(
+      ['auth', 'login', '--email', totpEmail, '--json', ...trust],
+      withPassword,
+    );
+    const token = {
+      CLOISTER_ACCESS_TOKEN: (JSON.parse(fresh.stdout) as { access_token: string }).access_token,
+    };
+    const enrolled = await cli(['auth', 'totp', 'enroll', '--json'], token);
+    assert.equal(enrolled.code, 0, enrolled.stderr);
+    const uri = (JSON.parse(enrolled.stdout) as { otpauth_uri: string }).otpauth_uri;
+    const code = URI.parse(uri).generate();
+    const confirmed = await cli(['auth', 'totp', 'confirm', '--code', code, '--json'], token);
+    assert.equal(confirmed.code, 0, confirmed.stderr);
+    const codes = (JSON.parse(confirmed.stdout) as { recovery_codes: string[] }).recovery_codes;
+    const second = ['--recovery-code', codes[0]!];
+    const mfa = await cli(['login', '--email', totpEmail, ...second, ...trust], withPassword);
+    assert.equal(mfa.code, 0, mfa.stderr);
+    // The step-up ends the session's earlier refresh tokens, the stored one too: the CLI keeps
+    // the new one, so the login goes on.
+    const stepped = await cli(['auth', 'totp', 'step-up', '--recovery-code', codes[1]!, '--json']);
+    assert.equal(stepped.code, 0, stepped.stderr);
+    assert.equal(stored(), (JSON.parse(stepped.stdout) as { refresh_token: string }).refresh_token);
+    const after = await cli(['sessions']);
+    assert.equal(after.code, 0, after.stderr);
   });
 
   it('log monitor waits out 429 + Retry-After instead of exiting', async () => {

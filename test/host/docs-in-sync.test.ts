@@ -12,7 +12,9 @@
  *   the enclave's schemas, and every `process.env.<name>` or `CLOISTER_*` name in the sources),
  *   each with its schema's default; and a default named in prose ("`X` (default 5", "`X` = 300")
  *   anywhere in the docs is that default too;
- * - docs/reference/dependencies.md: every runtime dependency of package.json, and nothing else.
+ * - docs/reference/dependencies.md: every runtime dependency of package.json, and nothing else;
+ * - docs/guides/development.md: every npm script of package.json;
+ * - every `npm run -s cli -- …` in a doc's code block: a `cloister` command, with its options.
  *
  * And the prose stays true: no doc promises a feature for later ("not yet here", "coming
  * soon", …), every relative link and anchor resolves, every doc is reachable from the README,
@@ -24,6 +26,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
 import type { z } from 'zod';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/program.js';
 import { CONFIG_SHAPE, CONFIG_VARIABLES } from '../../src/host/config.js';
 import { fromRpcCode, HTTP_ERRORS, HTTP_ERROR_CODES } from '../../src/host/errors.js';
 import { OPS_EVENT_TYPES } from '../../src/host/ops-events.js';
@@ -242,6 +246,57 @@ describe('docs match code', () => {
     const rows = tableAfter('docs/reference/dependencies.md', '# Dependencies');
     for (const row of rows) assert.ok(row.cells[1]!.length > 10, `${row.names}: what it is for`);
     assert.deepEqual(sorted(rows.flatMap((r) => r.names)), Object.keys(pkg.dependencies).sort());
+  });
+
+  it("docs/guides/development.md's script table names every npm script", () => {
+    const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const named = new Set(
+      tableAfter('docs/guides/development.md', '## npm scripts')
+        .flatMap((r) => r.names)
+        .map((n) => /^npm (?:run )?([\w:-]+)/.exec(n)?.[1]),
+    );
+    // `pre<script>` hooks run with their script and are not run on their own.
+    const own = Object.keys(scripts).filter((n) => !(n.startsWith('pre') && n.slice(3) in scripts));
+    assert.deepEqual(
+      own.filter((n) => !named.has(n)),
+      [],
+      'scripts missing from the table',
+    );
+  });
+
+  it('every `npm run -s cli -- …` a doc shows names a command and only options it has', () => {
+    const program = buildProgram();
+    const wrong: string[] = [];
+    let seen = 0;
+    for (const file of MARKDOWN) {
+      // Code blocks only, with `\`-continued lines joined.
+      const text = readFileSync(file, 'utf8').replace(/\\\n\s*/g, ' ');
+      for (const block of text.match(/```[a-z]*\n[\s\S]*?```/g) ?? [])
+        for (const m of block.matchAll(/npm run -s cli -- ([^\n|&#;)]+)/g)) {
+          seen++;
+          const words = m[1]!.trim().split(/\s+/);
+          let cmd: Command = program;
+          const path: string[] = [];
+          for (const w of words) {
+            const sub = cmd.commands.find((c) => c.name() === w);
+            if (!sub) break;
+            cmd = sub;
+            path.push(w);
+          }
+          if (path.length === 0) {
+            wrong.push(`${file}: cloister ${words[0]}: no such command`);
+            continue;
+          }
+          const known = new Set(cmd.options.map((o) => o.long));
+          for (const w of words)
+            if (w.startsWith('--') && !known.has(w.split('=')[0]!) && w !== '--help')
+              wrong.push(`${file}: cloister ${path.join(' ')} has no option ${w}`);
+        }
+    }
+    assert.ok(seen > 20, 'the docs show CLI commands');
+    assert.deepEqual(wrong, []);
   });
 
   it("ARCHITECTURE.md's data table names every table the migrations create, and the last one", () => {

@@ -1,7 +1,8 @@
 /**
- * The client example of the README and docs/guides/getting-started.md (examples/client-flow.ts) runs as written against a listening
- * service, and so does the CLI's attest/submit/status/revoke round trip and its log verify and
- * log monitor commands (the monitor exits 3 when the log is rolled back under it).
+ * The client example of the README and docs/guides/getting-started.md (examples/client-flow.ts)
+ * runs as written against a listening service, and the guide's sample attestation answer has
+ * the fields of a real one; so does the CLI's attest/submit/status/revoke round trip and its log
+ * verify and log monitor commands (the monitor exits 3 when the log is rolled back under it).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -37,6 +38,20 @@ describe('README example and CLI against a listening service', () => {
     assert.match(stdout, /session [0-9a-f-]{36}/);
     assert.match(stdout, /credential: 'ok'/);
     assert.match(stdout, /Session revoked and data purged/);
+  });
+
+  it("docs/guides/getting-started.md's sample quote has the fields of a real answer", async () => {
+    const guide = readFileSync('docs/guides/getting-started.md', 'utf8');
+    const sample: unknown = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(guide)![1]!);
+    const real: unknown = await fetch(`${url}/attestation/quote`).then((r) => r.json());
+    // Field names and kinds, nested: the values are the guide's own example.
+    const shape = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? [...new Set(v.map(shape))]
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)]))
+          : typeof v;
+    assert.deepEqual(shape(sample), shape(real));
   });
 
   it('the CLI refuses untrusted evidence and completes a round trip with trust given', async () => {

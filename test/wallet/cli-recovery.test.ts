@@ -1,8 +1,9 @@
 /**
  * `cloister wallet policy` and `cloister wallet recover start|cancel|complete` against the real
- * service over TCP (time-lock 1 s): the policy is enforced on a later `sign`, a cancelled
- * recovery cannot be completed, a completed one rewrites both share files at generation 2 with
- * the same accounts, and a copy of the old device file is refused.
+ * service over TCP (time-lock 1 s): the policy is enforced on a later `sign`, a share file of
+ * another wallet than `--wallet` is refused, the device file alone cancels a recovery, a
+ * cancelled recovery cannot be completed, a completed one rewrites both share files at
+ * generation 2 with the same accounts, and a copy of the old device file is refused.
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -38,7 +39,8 @@ describe('cloister wallet policy / recover (CLI)', { concurrency: false }, () =>
     '--recovery-file',
     join(dir, 'recovery.json'),
   ];
-  const cliWith = async (device: string, ...args: string[]) => {
+  const cliWith = (device: string, ...args: string[]) => cliFiles(files(device), ...args);
+  const cliFiles = async (shareFiles: string[], ...args: string[]) => {
     try {
       const r = await run(
         process.execPath,
@@ -47,7 +49,7 @@ describe('cloister wallet policy / recover (CLI)', { concurrency: false }, () =>
           'wallet',
           ...args,
           ...server,
-          ...files(device),
+          ...shareFiles,
           ...(args[0] === 'export' ? [] : ['--json']),
         ],
         { env },
@@ -118,6 +120,16 @@ describe('cloister wallet policy / recover (CLI)', { concurrency: false }, () =>
     const fits = await cli('sign', '--address', eth, '--request', tx('10'));
     assert.equal(fits.code, 0, fits.stderr);
     assert.match(JSON.parse(fits.stdout).signed_transaction, /^0x/);
+    // --wallet names the wallet meant; a share file of another one is refused, nothing sent.
+    const mine = await cli('policy', '--wallet', wallet_id, '--rules', JSON.stringify(rules));
+    assert.equal(mine.code, 0, mine.stderr);
+    const other = '00000000-0000-4000-8000-000000000000';
+    const wrong = await cli('policy', '--wallet', other, '--rules', '[]');
+    assert.equal(wrong.code, 2, wrong.stdout);
+    assert.match(
+      wrong.stderr,
+      new RegExp(`share of wallet ${wallet_id}, not of --wallet ${other}`),
+    );
     const badRules = await cli('policy', '--rules', '[{"type":"no_such_rule"}]');
     assert.equal(badRules.code, 1);
 
@@ -133,7 +145,8 @@ describe('cloister wallet policy / recover (CLI)', { concurrency: false }, () =>
     const twice = await cli('recover', 'start');
     assert.equal(twice.code, 1);
     assert.match(twice.stderr, /WALLET_RECOVERY_IN_PROGRESS/);
-    const cancel = await cli('recover', 'cancel');
+    // The device share alone cancels: the recovery file may be the one that was stolen.
+    const cancel = await cliFiles(['--device-file', join(dir, 'device.json')], 'recover', 'cancel');
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.equal(JSON.parse(cancel.stdout).recovery, null);
     await untilPast(first.unlock_at);
