@@ -23,6 +23,8 @@ export interface MethodIssued {
   binding: string | null;
   /** The recovery code used as second factor, to spend with the session. */
   recovery_mac: string | null;
+  /** The TOTP code's step, to spend with the session. */
+  totp_step: number | null;
 }
 
 export type MethodLoginResult = TokenPair & { user_id: string; created: boolean };
