@@ -7,7 +7,9 @@
  *   restart here; another cluster member is the same: each enclave remembers steps in memory
  *   only): the host spends the code's step in the database with the session;
  * - registration (with confirmation: 202 for any address) answers an address another account
- *   linked besides its own email like any taken one, not with a 409 of its own.
+ *   linked besides its own email like any taken one, not with a 409 of its own;
+ * - an unconfirmed registration of an address (anyone can make one) gives way to an email-code
+ *   sign-in by the address's mailbox, instead of refusing it (and telling strangers it exists).
  * Held, shown here: a contract wallet's signature is refused; an email address is one string,
  * normalised at the boundary, that both names the account and receives its code.
  */
@@ -188,6 +190,40 @@ describe('registration of an address another account linked as a second email', 
     assert.equal(held.body, free.body);
     const rows = await ts.service.db.query('SELECT 1 FROM users WHERE email = $1', [second]);
     assert.equal(rows.rows.length, 0);
+  });
+
+  it('an unconfirmed registration of an address gives way to a code sign-in by its mailbox', async () => {
+    const victim = 'squatted@example.com';
+    const squat = await call('POST', '/auth/register', undefined, {
+      email: victim,
+      password: 'the squatter chose this one',
+    });
+    assert.equal(squat.statusCode, 202, squat.body);
+    // Without the code: the answer of any address (it told a pending registration apart).
+    const guess = await call('POST', '/auth/otp/verify', undefined, {
+      email: victim,
+      code: '000000',
+    });
+    assert.equal(guess.json().error.code, 'AUTH_OTP_INVALID');
+    await call('POST', '/auth/otp/start', undefined, { email: victim });
+    const code = await mailedCode(ts.dataDir, /sign-in code is (\d{6})/, victim);
+    const r = await call('POST', '/auth/otp/verify', undefined, { email: victim, code });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.json().created, true);
+    // The squatter's account and password are gone.
+    const rows = await ts.service.db.query<{ id: string; status: string }>(
+      'SELECT id, status FROM users WHERE email = $1',
+      [victim],
+    );
+    assert.deepEqual(
+      rows.rows.map((x) => [x.id, x.status]),
+      [[r.json().user_id, 'active']],
+    );
+    const login = await call('POST', '/auth/login', undefined, {
+      email: victim,
+      password: 'the squatter chose this one',
+    });
+    assert.equal(login.statusCode, 401);
   });
 
   it('an address is the mailbox its code is mailed to (a Kelvin sign folds to k at the boundary)', async () => {

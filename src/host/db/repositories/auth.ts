@@ -156,7 +156,10 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       identifier: string,
       binding: string,
     ): Promise<boolean> {
-      // An email login's account carries that email (unique: a taken one fails the insert).
+      // An email login's account carries that email (unique: a taken one fails the insert); an
+      // unconfirmed registration of it gives way (the code proved the mailbox).
+      if (kind === 'email')
+        await q.query(`DELETE FROM users WHERE email = $1 AND status = 'pending'`, [identifier]);
       const user = await q.query(
         `INSERT INTO users (id, email) VALUES ($1, $2)
          ON CONFLICT (email) DO NOTHING RETURNING id`,
