@@ -11,7 +11,8 @@
  * - an unconfirmed registration of an address (anyone can make one) gives way to an email-code
  *   sign-in by the address's mailbox, instead of refusing it (and telling strangers it exists).
  * Held, shown here: a contract wallet's signature is refused; an email address is one string,
- * normalised at the boundary, that both names the account and receives its code.
+ * normalised at the boundary, that both names the account and receives its code; a passkey
+ * ceremony run by a sibling subdomain (which browsers let claim our RP id) is refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +22,7 @@ import { createSiweMessage } from 'viem/siwe';
 import { checkSigner } from '../../src/enclave/auth/siwe.js';
 import { RpcError } from '../../src/protocol/rpc/errors.js';
 import { mailedCode } from '../helpers/mail.js';
+import { SoftAuthenticator } from '../helpers/webauthn.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
 
 const ISSUER = 'https://cloister.test';
@@ -238,5 +240,47 @@ describe('registration of an address another account linked as a second email', 
       code,
     });
     assert.equal(r.statusCode, 200, r.body);
+  });
+});
+
+describe('passkeys: a sibling subdomain claims our RP id', () => {
+  let ts: TestService;
+  const device = new SoftAuthenticator('cloister.test', ISSUER);
+  const creds = { email: 'sibling@example.com', password: 'a long enough password' };
+  const call = (method: 'POST', url: string, token?: string, payload?: object) =>
+    ts.service.app.inject({
+      method,
+      url,
+      ...(payload ? { payload: payload as Record<string, unknown> } : {}),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  const loginOptions = async () =>
+    (await call('POST', '/auth/passkeys/login/options')).json().options as Record<string, unknown>;
+  before(async () => {
+    ts = await startTestService('pglite', {
+      AUTH_ISSUER: ISSUER,
+      AUTH_LOGIN_MAX_PER_IP: '100000',
+    });
+    assert.equal((await call('POST', '/auth/register', undefined, creds)).statusCode, 201);
+    const token = (await call('POST', '/auth/login', undefined, creds)).json().access_token;
+    const o = await call('POST', '/auth/passkeys/register/options', token, { user_name: 'x' });
+    assert.equal(o.json().options.rp.id, 'cloister.test');
+    const v = await call('POST', '/auth/passkeys/register/verify', token, {
+      response: device.create(o.json().options),
+    });
+    assert.equal(v.statusCode, 201, v.body);
+  });
+  after(async () => ts?.stop());
+
+  it('an assertion made on https://evil.cloister.test for RP id cloister.test is refused', async () => {
+    const sibling = await call('POST', '/auth/passkeys/login/verify', undefined, {
+      response: device.get(await loginOptions(), { origin: 'https://evil.cloister.test' }),
+    });
+    assert.equal(sibling.statusCode, 401, sibling.body);
+    assert.equal(sibling.json().error.code, 'AUTH_PASSKEY_INVALID');
+    const own = await call('POST', '/auth/passkeys/login/verify', undefined, {
+      response: device.get(await loginOptions()),
+    });
+    assert.equal(own.statusCode, 200, own.body);
   });
 });
