@@ -151,6 +151,19 @@ export function siweDomainOf(v: { AUTH_SIWE_DOMAIN?: string | undefined; AUTH_IS
   }
 }
 
+/**
+ * The scheme a SIWE message may name before its domain (EIP-4361 `scheme`): AUTH_ISSUER's, else
+ * https. A wallet checks that scheme against the page asking for the signature, so a message
+ * naming `http` is one a page on plain HTTP (an on-path attacker's) could have had signed.
+ */
+export function siweSchemeOf(v: { AUTH_ISSUER: string }): string {
+  try {
+    return new URL(v.AUTH_ISSUER).protocol.slice(0, -1).toLowerCase() || 'https';
+  } catch {
+    return 'https';
+  }
+}
+
 /** The WebAuthn relying party: AUTH_RP_ID and AUTH_ORIGINS, or what AUTH_ISSUER implies. */
 export function webauthnRpOf(v: {
   AUTH_RP_ID?: string | undefined;

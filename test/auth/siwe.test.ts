@@ -87,7 +87,7 @@ describe('SIWE verification', () => {
       const nonces = new ChallengeStore(10);
       const issuedNow = v.time ? Date.parse(v.time) : Date.now();
       const domain = v.domainBinding ?? m.domain;
-      const rules = { domain, chainIds: [1] };
+      const rules = { domain, scheme: 'https', chainIds: [1] };
       const nowS = Math.floor(issuedNow / 1000);
       let result: string;
       if (v.matchNonce !== undefined) {

@@ -35,6 +35,7 @@ const tokens = (over: Record<string, unknown> = {}) => ({
   refresh_hash: sha('ref-next'),
   // No recovery code was spent (a TOTP login or a plain password login).
   recovery_mac: null,
+  totp_step: null,
   ...over,
 });
 

@@ -628,8 +628,8 @@ describe('otpVerify (email-code login)', () => {
     });
   });
 
-  it('a disabled or pending account: AUTH_INVALID_CREDENTIALS before the enclave, refunded, audited with the account', async () => {
-    for (const status of ['disabled', 'pending']) {
+  it('a disabled account: AUTH_INVALID_CREDENTIALS before the enclave, refunded, audited with the account', async () => {
+    for (const status of ['disabled']) {
       const { w, s } = verifiable({ ...active, status });
       await rejectsWith(s.otpVerify(EMAIL, '1'), 'AUTH_INVALID_CREDENTIALS');
       assert.deepEqual(w.calls, []);
@@ -643,6 +643,19 @@ describe('otpVerify (email-code login)', () => {
         },
       ]);
     }
+  });
+
+  it('a pending account (an unconfirmed registration) is no account: the enclave gets user null', async () => {
+    const { w, s } = verifiable({ ...active, status: 'pending' });
+    w.enclaveAnswers['auth.otp_verify'] = enclaveError('AUTH_OTP_INVALID');
+    await rejectsWith(s.otpVerify(EMAIL, '1'), 'AUTH_OTP_INVALID', 'EnclaveCallError');
+    assert.deepEqual(
+      w.calls.map((c) => [c.method, c.params.user]),
+      [['auth.otp_verify', null]],
+    );
+    assert.deepEqual(w.emitted, [
+      { type: 'auth.login_failed', userId: null, reason: 'AUTH_OTP_INVALID', method: 'email_otp' },
+    ]);
   });
 
   it('a first login that fails is audited without an account', async () => {

@@ -35,6 +35,7 @@ export const issued = (over: Record<string, unknown> = {}) => ({
   refresh_hash: 'ref-hash',
   binding: null,
   recovery_mac: null,
+  totp_step: null,
   ...over,
 });
 

@@ -1,7 +1,7 @@
 /**
  * Sign-In with Ethereum checks (EIP-4361, docs/protocol/auth.md "Sign-In with Ethereum"), all
  * inside the enclave: the strict parse (protocol/siwe.ts), the message's domain and URI against
- * AUTH_SIWE_DOMAIN, its chain against AUTH_SIWE_CHAIN_IDS, the nonce (made here and taken once),
+ * AUTH_SIWE_DOMAIN (and a scheme it names against AUTH_ISSUER's), its chain against AUTH_SIWE_CHAIN_IDS, the nonce (made here and taken once),
  * its validity times, and the EIP-191 signer. Only an externally owned account's signature is
  * accepted: EIP-1271 contract wallets would need a chain RPC and are out of scope.
  */
@@ -20,6 +20,8 @@ const ISSUED_AT_SKEW_MS = 60_000;
 
 export interface SiweRules {
   domain: string;
+  /** The only scheme a message may name (lower case); none named means https (EIP-4361). */
+  scheme: string;
   chainIds: readonly number[];
 }
 
@@ -37,6 +39,9 @@ export function checkAudience(m: SiweMessage, rules: SiweRules): void {
   const want = rules.domain.toLowerCase();
   const authority = uriAuthority(m.uri);
   if (m.domain.toLowerCase() !== want || authority?.toLowerCase() !== want)
+    throw new RpcError('AUTH_SIWE_INVALID');
+  // The wallet checked the named scheme against the asking page: only ours may be named.
+  if (m.scheme !== undefined && m.scheme.toLowerCase() !== rules.scheme)
     throw new RpcError('AUTH_SIWE_INVALID');
   if (m.scheme !== undefined && !m.uri.toLowerCase().startsWith(`${m.scheme.toLowerCase()}://`))
     throw new RpcError('AUTH_SIWE_INVALID');

@@ -121,7 +121,10 @@ export class TotpReplay {
   }
 }
 
-/** Checks a code against a sealed secret; throws AUTH_MFA_INVALID when it is wrong or used. */
+/**
+ * Checks a code against a sealed secret; throws AUTH_MFA_INVALID when it is wrong or used.
+ * Returns its step, for the host to store (the replay memory here is this process's only).
+ */
 export function checkTotp(
   keys: Keys,
   replay: TotpReplay,
@@ -129,11 +132,12 @@ export function checkTotp(
   sealed: string,
   code: string,
   now: number,
-): void {
+): number {
   const secret = openTotpSecret(keys, userId, sealed);
   try {
     const step = totpStep(secret, code, now);
     if (step === null || !replay.accept(userId, step, now)) throw new RpcError('AUTH_MFA_INVALID');
+    return step;
   } finally {
     secret.fill(0);
   }

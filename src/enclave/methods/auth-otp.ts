@@ -106,6 +106,7 @@ export function otpVerify(
     ...issue(state, keyring, userId, sessionId, user?.roles ?? [], ['otp', ...due.amr]),
     binding: user ? null : bindMethod(keyring, 'email', email, userId),
     recovery_mac: due.recovery_mac,
+    totp_step: due.totp_step,
   };
 }
 

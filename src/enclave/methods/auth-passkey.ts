@@ -195,7 +195,7 @@ export async function passkeyLoginVerify(
   // multi-factor authenticator on its own: `user` and `mfa`. Without, an account with TOTP
   // also needs its code (the passkey is then only something the user has).
   const due = v.userVerified
-    ? { amr: ['user', 'mfa'], recovery_mac: null }
+    ? { amr: ['user', 'mfa'], recovery_mac: null, totp_step: null }
     : dueSecondFactor(state, keyring, c.user_id, { totp_sealed, recovery_macs }, params.second);
   const sessionId = newSessionId(state.now());
   return {
@@ -205,6 +205,7 @@ export async function passkeyLoginVerify(
     counter: v.counter,
     binding: v.binding,
     recovery_mac: due.recovery_mac,
+    totp_step: due.totp_step,
   };
 }
 

@@ -14,10 +14,17 @@ import { bindMethod, checkMethodBinding } from '../auth/method-binding.js';
 import { keyRetentionSeconds } from '../auth/config.js';
 import { verifyOwnJwt } from '../auth/jwt.js';
 import { verifySiwe } from '../auth/siwe.js';
-import { siweChainIdsOf, siweDomainOf } from '../../protocol/enclave-env.js';
+import { siweChainIdsOf, siweDomainOf, siweSchemeOf } from '../../protocol/enclave-env.js';
 import type { EnclaveState } from '../state.js';
 import { issue } from './auth.js';
 import { dueSecondFactor } from './auth-totp.js';
+
+/** What a message must name to be meant for us: AUTH_SIWE_DOMAIN, the issuer's scheme, a chain. */
+const siweRulesOf = (c: EnclaveState['auth']['config']) => ({
+  domain: siweDomainOf(c),
+  scheme: siweSchemeOf(c),
+  chainIds: siweChainIdsOf(c),
+});
 
 export function siweNonce(state: EnclaveState): MethodResult<'auth.siwe_nonce'> {
   readyAuthKeyring(state);
@@ -37,7 +44,7 @@ export function siweLogin(
   const address = verifySiwe(
     params.message,
     params.signature,
-    { domain: siweDomainOf(c), chainIds: siweChainIdsOf(c) },
+    siweRulesOf(c),
     state.auth.siweNonces,
     state.now(),
   );
@@ -57,6 +64,7 @@ export function siweLogin(
     address,
     binding: user ? null : bindMethod(keyring, 'siwe', id, userId),
     recovery_mac: due.recovery_mac,
+    totp_step: due.totp_step,
   };
 }
 
@@ -81,7 +89,7 @@ export function siweLink(
   const address = verifySiwe(
     params.message,
     params.signature,
-    { domain: siweDomainOf(c), chainIds: siweChainIdsOf(c) },
+    siweRulesOf(c),
     state.auth.siweNonces,
     now,
   );

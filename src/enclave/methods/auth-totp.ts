@@ -52,7 +52,7 @@ export function secondFactor(
   totpSealed: string | null | undefined,
   second: SecondFactor | undefined,
   recoveryMacs: readonly string[] = [],
-): { recovery_mac: string | null } {
+): { recovery_mac: string | null; totp_step: number | null } {
   if (!totpSealed) throw new RpcError('AUTH_MFA_INVALID');
   if (!second) throw new RpcError('AUTH_MFA_REQUIRED');
   return limitedGuess(state, userId, () => {
@@ -60,10 +60,10 @@ export function secondFactor(
       const mac = Buffer.from(recoveryCodeMac(keyring, userId, second.recovery_code), 'base64url');
       const known = recoveryMacs.find((m) => bytesEqual(Buffer.from(m, 'base64url'), mac));
       if (known === undefined) throw new RpcError('AUTH_MFA_INVALID');
-      return { recovery_mac: known };
+      return { recovery_mac: known, totp_step: null };
     }
     // The clock that never goes back: set back, it would make a used code's step current again.
-    checkTotp(
+    const step = checkTotp(
       keyring,
       state.auth.totpReplay,
       userId,
@@ -71,7 +71,7 @@ export function secondFactor(
       second.totp_code,
       state.monotonicNow(),
     );
-    return { recovery_mac: null };
+    return { recovery_mac: null, totp_step: step };
   });
 }
 
@@ -86,10 +86,10 @@ export function dueSecondFactor(
   userId: string,
   due: { totp_sealed?: string | null | undefined; recovery_macs?: string[] | undefined } | null,
   second: SecondFactor | undefined,
-): { amr: string[]; recovery_mac: string | null } {
-  if (!due?.totp_sealed) return { amr: [], recovery_mac: null };
+): { amr: string[]; recovery_mac: string | null; totp_step: number | null } {
+  if (!due?.totp_sealed) return { amr: [], recovery_mac: null, totp_step: null };
   const r = secondFactor(state, keyring, userId, due.totp_sealed, second, due.recovery_macs);
-  return { amr: ['otp', 'mfa'], recovery_mac: r.recovery_mac };
+  return { amr: ['otp', 'mfa'], ...r };
 }
 
 /** Runs a second-factor check of `userId` unless it is locked out; counts it when wrong. */
@@ -131,17 +131,19 @@ export function totpConfirm(
   const { sub } = caller(state, keyring, params.access_token);
   const secret = openTotpSecret(keyring, sub, params.totp_sealed);
   const now = state.monotonicNow();
+  let step: number;
   try {
-    limitedGuess(state, sub, () => {
-      const step = totpStep(secret, params.code, now);
-      if (step === null || !state.auth.totpReplay.accept(sub, step, now))
+    step = limitedGuess(state, sub, () => {
+      const s = totpStep(secret, params.code, now);
+      if (s === null || !state.auth.totpReplay.accept(sub, s, now))
         throw new RpcError('AUTH_MFA_INVALID');
+      return s;
     });
   } finally {
     secret.fill(0);
   }
   const { codes, macs } = newRecoveryCodes(keyring, sub);
-  return { user_id: sub, recovery_codes: codes, recovery_macs: macs };
+  return { user_id: sub, recovery_codes: codes, recovery_macs: macs, totp_step: step };
 }
 
 export function stepUp(
@@ -150,7 +152,7 @@ export function stepUp(
 ): MethodResult<'auth.step_up'> {
   const keyring = readyAuthKeyring(state);
   const claims = caller(state, keyring, params.access_token);
-  const { recovery_mac } = secondFactor(
+  const spent = secondFactor(
     state,
     keyring,
     claims.sub,
@@ -163,7 +165,7 @@ export function stepUp(
     user_id: claims.sub,
     session_id: claims.sid,
     ...issue(state, keyring, claims.sub, claims.sid, params.roles, amr),
-    recovery_mac,
+    ...spent,
   };
 }
 

@@ -192,6 +192,7 @@ export async function authLogin(
     ...issue(state, keyring, user.user_id, sessionId, user.roles, ['pwd', ...due.amr]),
     password_sealed: rehashed,
     recovery_mac: due.recovery_mac,
+    totp_step: due.totp_step,
   };
 }
 

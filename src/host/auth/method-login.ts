@@ -23,6 +23,8 @@ export interface MethodIssued {
   binding: string | null;
   /** The recovery code used as second factor, to spend with the session. */
   recovery_mac: string | null;
+  /** The TOTP code's step, to spend with the session. */
+  totp_step: number | null;
 }
 
 export type MethodLoginResult = TokenPair & { user_id: string; created: boolean };
@@ -33,7 +35,11 @@ export function createMethodLogin(deps: AuthServiceDeps) {
   return {
     /** The linked account as the enclave wants it (null: none yet), for the audit too. */
     async linkedUser(kind: MethodKind, identifier: string, audit: { userId: string | null }) {
-      const row = await repo.findUserByMethod(kind, identifier);
+      const found = await repo.findUserByMethod(kind, identifier);
+      // An unconfirmed registration is no account: it gives way to whoever proves the address
+      // (as at registration and email linking), so registering someone's address cannot lock
+      // its owner out of code sign-in, nor tell a stranger it was registered.
+      const row = found?.status === 'pending' ? null : found;
       audit.userId = row?.user_id ?? null;
       if (row && row.status !== 'active') throw new HostError('AUTH_INVALID_CREDENTIALS');
       if (!row) return null;

@@ -95,10 +95,14 @@ export function createPasskeyService(deps: AuthServiceDeps) {
         credential: credentialOf(row),
       });
       if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
-      await totp.storeSecondFactorSession({ ...r, recovery_mac: null }, true, async (tx) => {
-        if (!(await repo.advancePasskey(tx, row.id, row.counter, r)))
-          throw new HostError('AUTH_PASSKEY_INVALID');
-      });
+      await totp.storeSecondFactorSession(
+        { ...r, recovery_mac: null, totp_step: null },
+        true,
+        async (tx) => {
+          if (!(await repo.advancePasskey(tx, row.id, row.counter, r)))
+            throw new HostError('AUTH_PASSKEY_INVALID');
+        },
+      );
       await ops.record(repo.db, { type: 'auth.step_up', userId, factor: 'passkey' });
       return pair(r);
     },

@@ -1,7 +1,8 @@
 /**
  * TOTP second factor and step-up on the host (docs/protocol/auth.md "TOTP", "Step-up"). The
  * enclave draws, seals and checks; the host keeps the sealed secret and the recovery codes'
- * MACs, and spends a recovery code (deletes its row) before a session that used it is stored.
+ * MACs, and spends a recovery code (deletes its row) or a TOTP code's step (stores it, if newer)
+ * before a session that used it is stored.
  * Enrolment and removal are ops events and transparency-log entries; so is every recovery code
  * spent; every step-up is an ops event.
  */
@@ -31,6 +32,7 @@ export function createTotpService(deps: AuthServiceDeps) {
       refresh_hash: string;
       refresh_expires_at: number;
       recovery_mac: string | null;
+      totp_step: number | null;
     },
     existingSession: boolean,
     /** More of the same change (a passkey's counter), in the same transaction, first. */
@@ -54,11 +56,19 @@ export function createTotpService(deps: AuthServiceDeps) {
         );
     };
     const mac = r.recovery_mac;
+    const step = r.totp_step;
     if (mac === null) {
       // The session, its refresh token and the login's event are one statement, atomic on its
       // own: no transaction (BEGIN and COMMIT are two more round trips per login) unless there
-      // is more.
-      if (alsoInTx) await repo.db.transaction(save);
+      // is more. A TOTP code's step is spent with it: the enclave that accepted it remembers
+      // it, the database tells the other members (and this one after a restart).
+      if (step !== null)
+        await repo.db.transaction(async (tx) => {
+          if (!(await repo.spendTotpStep(tx, r.user_id, step)))
+            throw new HostError('AUTH_MFA_INVALID');
+          await save(tx);
+        });
+      else if (alsoInTx) await repo.db.transaction(save);
       else await save(repo.db);
       row?.written();
       return;
@@ -125,7 +135,7 @@ export function createTotpService(deps: AuthServiceDeps) {
       if (r.user_id !== userId) throw new HostError('AUTH_TOKEN_INVALID');
       await log.commit({
         async work(tx) {
-          if (!(await repo.confirmTotp(tx, userId, sealed, r.recovery_macs)))
+          if (!(await repo.confirmTotp(tx, userId, sealed, r.recovery_macs, r.totp_step)))
             throw new HostError('AUTH_TOTP_NOT_PENDING');
           const entry = await recordLogged(
             ops,

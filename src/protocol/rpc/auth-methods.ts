@@ -89,6 +89,12 @@ export const TotpCode = z.string().regex(/^\d{6}$/);
 /** A recovery code as shown (`ABCDE-FGHJK`), any case, dash optional. */
 export const RecoveryCode = z.string().regex(/^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/);
 export const RecoveryMac = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+/**
+ * The 30 s step of the TOTP code a login, step-up or confirmation accepted (null: none): the
+ * host stores it with the session, only if newer than the account's stored one, so a code used
+ * at one member (or before an enclave restart) is not accepted again at another.
+ */
+export const TotpStep = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** The enclave's MAC over a pending account recovery: the same shape (base64url HMAC-SHA256). */
 export const PendingRecoveryMac = RecoveryMac;
 /** What the code holder of a time-locked recovery shows to complete it: 128 bits, base64url. */
@@ -200,6 +206,7 @@ export const AUTH_METHODS = {
         password_sealed: SealedPassword.nullable(),
         /** The MAC of the recovery code used as second factor: the host must spend its row. */
         recovery_mac: RecoveryMac.nullable(),
+        totp_step: TotpStep.nullable(),
       })
       .strict(),
     phases: READY,
@@ -261,6 +268,7 @@ export const AUTH_METHODS = {
         /** Set when `user` was null: the new account's binding, for the host to store. */
         binding: MethodBindingSchema.nullable(),
         recovery_mac: RecoveryMac.nullable(),
+        totp_step: TotpStep.nullable(),
       })
       .strict(),
     phases: READY,
@@ -309,6 +317,7 @@ export const AUTH_METHODS = {
         ...SessionIssued,
         binding: MethodBindingSchema.nullable(),
         recovery_mac: RecoveryMac.nullable(),
+        totp_step: TotpStep.nullable(),
       })
       .strict(),
     phases: READY,
@@ -447,6 +456,7 @@ export const AUTH_METHODS = {
         user_id: z.uuid(),
         recovery_codes: z.array(RecoveryCode).length(10),
         recovery_macs: z.array(RecoveryMac).length(10),
+        totp_step: TotpStep,
       })
       .strict(),
     phases: READY,
@@ -470,6 +480,7 @@ export const AUTH_METHODS = {
       .object({
         ...SessionIssued,
         recovery_mac: RecoveryMac.nullable(),
+        totp_step: TotpStep.nullable(),
       })
       .strict(),
     phases: READY,
@@ -536,6 +547,7 @@ export const AUTH_METHODS = {
         counter: Counter,
         binding: MethodBindingSchema,
         recovery_mac: RecoveryMac.nullable(),
+        totp_step: TotpStep.nullable(),
       })
       .strict(),
     phases: READY,

@@ -156,7 +156,10 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       identifier: string,
       binding: string,
     ): Promise<boolean> {
-      // An email login's account carries that email (unique: a taken one fails the insert).
+      // An email login's account carries that email (unique: a taken one fails the insert); an
+      // unconfirmed registration of it gives way (the code proved the mailbox).
+      if (kind === 'email')
+        await q.query(`DELETE FROM users WHERE email = $1 AND status = 'pending'`, [identifier]);
       const user = await q.query(
         `INSERT INTO users (id, email) VALUES ($1, $2)
          ON CONFLICT (email) DO NOTHING RETURNING id`,
@@ -170,7 +173,11 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
-    /** False when the email is taken. */
+    /**
+     * False when the email is taken: another account's `users.email`, or an address another
+     * account linked besides its own (an `email` method row), which used to fail the insert with
+     * a unique violation (a 409 of its own, telling such an address from a free one).
+     */
     async insertUser(
       userId: string,
       email: string,
@@ -178,25 +185,34 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       emailBinding: string,
       status: 'active' | 'pending' = 'active',
     ): Promise<boolean> {
-      return db.transaction(async (tx) => {
-        // A pending registration of the same address gives way: it cannot block the owner.
-        await tx.query(`DELETE FROM users WHERE email = $1 AND status = 'pending'`, [email]);
-        const { rows } = await tx.query(
-          `INSERT INTO users (id, email, status) VALUES ($1, $2, $3)
+      const taken = new Error('email taken');
+      return db
+        .transaction(async (tx) => {
+          // A pending registration of the same address gives way: it cannot block the owner.
+          await tx.query(`DELETE FROM users WHERE email = $1 AND status = 'pending'`, [email]);
+          const { rows } = await tx.query(
+            `INSERT INTO users (id, email, status) VALUES ($1, $2, $3)
            ON CONFLICT (email) DO NOTHING RETURNING id`,
-          [userId, email, status],
-        );
-        if (rows.length !== 1) return false;
-        await tx.query('INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)', [
-          userId,
-          sealed,
-        ]);
-        await tx.query(
-          `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, 'email', $2, $3)`,
-          [userId, email, emailBinding],
-        );
-        return true;
-      });
+            [userId, email, status],
+          );
+          if (rows.length !== 1) return false;
+          await tx.query('INSERT INTO user_passwords (user_id, sealed) VALUES ($1, $2)', [
+            userId,
+            sealed,
+          ]);
+          const linked = await tx.query(
+            `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, 'email', $2, $3)
+           ON CONFLICT (kind, identifier) DO NOTHING RETURNING id`,
+            [userId, email, emailBinding],
+          );
+          // Held by another account as a linked email: undo the account (throw rolls back).
+          if (linked.rows.length !== 1) throw taken;
+          return true;
+        })
+        .catch((err: unknown) => {
+          if (err === taken) return false;
+          throw err;
+        });
     },
     /** Sets the password (an account made by SIWE or a code may have had none). */
     async upsertPassword(q: Queryable, userId: string, sealed: string): Promise<void> {
@@ -328,11 +344,12 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
       return rows.length === 1;
     },
-    async confirmTotp(q: Queryable, userId: string, sealed: string, macs: string[]) {
+    /** `step`: the confirming code's, the first one spent (spendTotpStep). */
+    async confirmTotp(q: Queryable, userId: string, sealed: string, macs: string[], step: number) {
       const { rows } = await q.query(
-        `UPDATE auth_totp SET confirmed_at = now()
+        `UPDATE auth_totp SET confirmed_at = now(), last_step = $3
          WHERE user_id = $1 AND sealed = $2 AND confirmed_at IS NULL RETURNING user_id`,
-        [userId, sealed],
+        [userId, sealed, step],
       );
       if (rows.length !== 1) return false;
       await q.query('DELETE FROM auth_recovery_codes WHERE user_id = $1', [userId]);
@@ -348,6 +365,19 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       const { rows } = await q.query('DELETE FROM auth_totp WHERE user_id = $1 RETURNING user_id', [
         userId,
       ]);
+      return rows.length === 1;
+    },
+    /**
+     * Spends a TOTP code's step: true only when it is newer than the last one the account spent
+     * (one statement, so two members racing with one code cannot both pass).
+     */
+    async spendTotpStep(q: Queryable, userId: string, step: number): Promise<boolean> {
+      const { rows } = await q.query(
+        `UPDATE auth_totp SET last_step = $2
+         WHERE user_id = $1 AND confirmed_at IS NOT NULL
+           AND (last_step IS NULL OR last_step < $2) RETURNING user_id`,
+        [userId, step],
+      );
       return rows.length === 1;
     },
     /** Spends a recovery code (by its enclave MAC): true once, false ever after. */
