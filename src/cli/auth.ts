@@ -313,8 +313,9 @@ export async function authMore(sub: string, args: string[], o: AuthMoreOptions):
         method: 'POST',
         body: o.code ? { totp_code: o.code } : { recovery_code: o.recoveryCode },
       })) as { refresh_token: string };
-      // The step-up ends the session's earlier refresh tokens, the stored one too: keep the new.
-      if (stored) saveLogin(new URL(o.url).origin, pair.refresh_token);
+      // The step-up ends the session's earlier refresh tokens, the stored one too: keep the new
+      // pair, whose access token passes step-ups for AUTH_STEP_UP_SECONDS.
+      if (stored) saveLogin(new URL(o.url).origin, pair);
       return pair;
     }
     throw new AuthUsageError(

@@ -1,10 +1,14 @@
 /**
- * `cloister login` keeps a refresh token per service URL in the user's config folder
+ * `cloister login` keeps the token pair per service URL in the user's config folder
  * ($XDG_CONFIG_HOME/cloister, else ~/.config/cloister; folder 0700, file 0600), so later commands
- * need no token in the environment. Each command that needs an access token trades the stored
- * refresh token for a fresh pair (POST /auth/refresh) and stores the rotated refresh token
- * before using the access token: the old one is spent (the service's refresh chain detects a
- * reuse). CLOISTER_ACCESS_TOKEN, when set, wins and nothing is read or written.
+ * need no token in the environment. A command uses the stored access token while it has more
+ * than REFRESH_MARGIN_SECONDS left: the login's (or a step-up's) token carries `auth_time`, so a
+ * step-up-protected command passes within AUTH_STEP_UP_SECONDS of `cloister login`. Only then
+ * does it trade the stored refresh token for a fresh pair (POST /auth/refresh) and store both
+ * before using the access token: the old refresh token is spent (the service's refresh chain
+ * detects a reuse), and the refreshed access token has no `auth_time` (it never passes a
+ * step-up, by the service's rule). CLOISTER_ACCESS_TOKEN, when set, wins and nothing is read or
+ * written.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -15,7 +19,14 @@ import { answerJson } from '../client/service-call.js';
 
 const StoreSchema = z.record(
   z.string(),
-  z.object({ refresh_token: z.string(), email: z.string().optional(), saved_at: z.string() }),
+  z.object({
+    refresh_token: z.string(),
+    // Absent in files written before the access token was kept: the next command refreshes.
+    access_token: z.string().optional(),
+    access_expires_at: z.iso.datetime().optional(),
+    email: z.string().optional(),
+    saved_at: z.string(),
+  }),
 );
 type Store = z.infer<typeof StoreSchema>;
 
@@ -59,14 +70,26 @@ function writeStore(store: Store): void {
   renameSync(tmp, file);
 }
 
-export function saveLogin(url: string, refreshToken: string, email?: string): void {
+/** The access token this process uses, per store key (a later saveLogin replaces it). */
+const cache = new Map<string, string>();
+
+/**
+ * Keeps the pair a login, a step-up or a refresh answered (`pair` as the service sent it,
+ * checked here), replacing the stored one; the email stays unless a new one is given.
+ */
+export function saveLogin(url: string, answer: unknown, email?: string): void {
+  const pair = TokenPair.parse(answer);
   const store = readStore();
   store[keyOf(url)] = {
-    refresh_token: refreshToken,
+    refresh_token: pair.refresh_token,
+    access_token: pair.access_token,
+    // From expires_in (relative): a clock apart from the service's does not shift it.
+    access_expires_at: new Date(Date.now() + pair.expires_in * 1000).toISOString(),
     ...(email ? { email } : store[keyOf(url)]?.email ? { email: store[keyOf(url)]!.email } : {}),
     saved_at: new Date().toISOString(),
   };
   writeStore(store);
+  cache.set(keyOf(url), pair.access_token);
 }
 
 /** Forgets the stored login of `url`; true when there was one. */
@@ -88,20 +111,34 @@ export function usesStoredLogin(): boolean {
 }
 
 /**
- * What to add to a STEP_UP_REQUIRED refusal of a token the stored login yielded: such a token
- * comes from a refresh, which carries no login time, so logging in again does not help it.
+ * What to add to a refusal of a token the CLI sent: what to run. For STEP_UP_REQUIRED, `details`
+ * name the account's second factors when it has some (then a TOTP step-up of the same session
+ * passes, src/host/auth/step-up.ts), else a fresh login does. A stored access token the service
+ * no longer takes (its session ended) needs a new login.
  */
-export function stepUpHint(code: string | undefined): string {
-  return code === 'STEP_UP_REQUIRED' && usesStoredLogin()
-    ? ' (a token of the stored login comes from a refresh and never passes a step-up: set CLOISTER_ACCESS_TOKEN to the access_token that cloister auth login --json or auth totp step-up prints)'
-    : '';
+export function refusalHint(code: string | undefined, details: unknown, url: string): string {
+  const stored = usesStoredLogin();
+  if (code === 'AUTH_TOKEN_INVALID' && stored)
+    return ' (the stored login was refused: run cloister login again)';
+  if (code !== 'STEP_UP_REQUIRED') return '';
+  if (!stored)
+    return ' (CLOISTER_ACCESS_TOKEN must come from a login or step-up at most AUTH_STEP_UP_SECONDS old: take a fresh one, or unset it and use cloister login)';
+  const email = storedLogin(url)?.email;
+  const login = `cloister login${email ? ` --email ${email}` : ''}`;
+  const why =
+    'the stored login is older than the step-up window (AUTH_STEP_UP_SECONDS, 300 s by default)';
+  return /totp|recovery_code/.test(JSON.stringify(details ?? null))
+    ? ` (${why}: run cloister auth totp step-up --code C (or --recovery-code R), or ${login} --totp-code C, then retry)`
+    : ` (${why}: run ${login}, then retry)`;
 }
 
-const cache = new Map<string, string>();
+/** A stored access token with less left than this is refreshed: a command outlives no token. */
+const REFRESH_MARGIN_SECONDS = 60;
 
 /**
- * The access token for `url`: CLOISTER_ACCESS_TOKEN, else one obtained with the stored refresh
- * token (once per process), else undefined (the service then answers 401).
+ * The access token for `url`: CLOISTER_ACCESS_TOKEN, else the stored one while it is valid for
+ * REFRESH_MARGIN_SECONDS more, else one obtained with the stored refresh token (once per
+ * process), else undefined (the service then answers 401).
  */
 export async function accessToken(url: string): Promise<string | undefined> {
   const fromEnv = process.env.CLOISTER_ACCESS_TOKEN?.trim();
@@ -111,6 +148,14 @@ export async function accessToken(url: string): Promise<string | undefined> {
   if (cached) return cached;
   const login = storedLogin(key);
   if (!login) return undefined;
+  if (
+    login.access_token &&
+    login.access_expires_at &&
+    Date.parse(login.access_expires_at) - Date.now() > REFRESH_MARGIN_SECONDS * 1000
+  ) {
+    cache.set(key, login.access_token);
+    return login.access_token;
+  }
   const res = await fetch(`${key}/auth/refresh`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -124,8 +169,7 @@ export async function accessToken(url: string): Promise<string | undefined> {
     );
   }
   const pair = TokenPair.parse(body);
-  saveLogin(key, pair.refresh_token);
-  cache.set(key, pair.access_token);
+  saveLogin(key, pair);
   return pair.access_token;
 }
 

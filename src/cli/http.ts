@@ -1,6 +1,6 @@
 /** The CLI's HTTP calls: JSON in, JSON out, the service's error body turned into a message. */
 import { answerText } from '../client/service-call.js';
-import { accessToken, stepUpHint } from './credentials.js';
+import { accessToken, refusalHint } from './credentials.js';
 
 export async function requestJson(
   url: string,
@@ -32,7 +32,7 @@ export async function requestJson(
     const hint =
       res.status === 401 && !token
         ? ' (log in with cloister login, or set CLOISTER_ACCESS_TOKEN)'
-        : stepUpHint(err?.code);
+        : refusalHint(err?.code, err?.details, new URL(url).origin);
     // Which field a validation refusal is about (the service names the path, never a value).
     const details = Array.isArray(err?.details)
       ? err.details

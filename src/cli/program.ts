@@ -63,7 +63,7 @@ const ENV: Record<string, string> = {
   CLOISTER_ACCESS_TOKEN:
     'access token for protected routes; wins over the login `cloister login` stored',
   XDG_CONFIG_HOME:
-    'where `cloister login` keeps its refresh token: $XDG_CONFIG_HOME/cloister (else ~/.config/cloister)',
+    'where `cloister login` keeps its tokens: $XDG_CONFIG_HOME/cloister (else ~/.config/cloister)',
   CLOISTER_API_KEY: 'the exchange API key to submit (never on the command line)',
   CLOISTER_API_SECRET: 'the exchange API secret to submit',
   CLOISTER_PASSPHRASE: 'the exchange API passphrase, for exchanges that have one (optional)',
@@ -290,7 +290,7 @@ function addAccount(program: Command): void {
     trustOptions(
       secondFactorOptions(program.command('login'))
         .description(
-          'log in (password encrypted to the attested enclave) and keep the refresh token in your config folder, so later commands need no token',
+          'log in (password encrypted to the attested enclave) and keep its tokens in your config folder, so later commands (step-up ones too, for AUTH_STEP_UP_SECONDS) need no token',
         )
         .requiredOption('--email <email>', 'account email'),
     ).action(
@@ -309,7 +309,7 @@ function addAccount(program: Command): void {
             user_id: string;
             refresh_expires_in: number;
           };
-          saveLogin(url, pair.refresh_token, o.email);
+          saveLogin(url, pair, o.email);
           const until = formatDate(new Date(Date.now() + pair.refresh_expires_in * 1000));
           const recovery = await pendingRecovery(url, pair.access_token);
           printer(o.json)(

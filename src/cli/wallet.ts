@@ -30,7 +30,7 @@ import {
 } from '../client/index.js';
 import { readShareFile, writeShareFile } from './share-file.js';
 import { printer, warn } from './output.js';
-import { stepUpHint } from './credentials.js';
+import { refusalHint } from './credentials.js';
 import { attest } from './trust.js';
 
 class Usage extends Error {}
@@ -223,7 +223,7 @@ export async function runWallet(
     }
     const msg =
       err instanceof WalletApiError
-        ? `${err.code}${err.details ? ` ${JSON.stringify(err.details)}` : ''}${stepUpHint(err.code)}`
+        ? `${err.code}${err.details ? ` ${JSON.stringify(err.details)}` : ''}${refusalHint(err.code, err.details, v.url.replace(/\/+$/, ''))}`
         : (err as Error).message;
     warn(msg);
     return 1;

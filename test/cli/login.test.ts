@@ -1,23 +1,27 @@
 /**
- * `cloister login` against a real service: the refresh token is kept in the user's config
- * folder (0700 / 0600), later commands trade it for an access token and store the rotated one,
- * `cloister logout` ends the session at the service and forgets it. CLOISTER_URL replaces --url.
- * A step-up refusal of the stored login's (refreshed) token says what passes, and `auth totp
- * step-up` on the stored login stores the new refresh token (the step-up spends the old one).
+ * `cloister login` against a real service: the token pair is kept in the user's config folder
+ * (0700 / 0600), later commands use the access token while it is valid and then trade the
+ * refresh token for a new pair and store it, `cloister logout` ends the session at the service
+ * and forgets it. CLOISTER_URL replaces --url. Within the step-up window of `cloister login` a
+ * step-up-protected command passes on the stored login; past it the refusal says what to run,
+ * and `auth totp step-up` on the stored login stores its pair (the step-up spends the old one).
  * And `cloister log monitor` waits out a 429 with Retry-After instead of exiting.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import { URI } from 'otpauth';
 import { aggregatesSubject } from '../../src/protocol/aggregates.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { startForSubject } from '../helpers/start-for-subject.js';
 import { runCli } from './run.js';
+
+/** The service's step-up window; tests step past it by moving the service's clock. */
+const STEP_UP_SECONDS = 300;
 
 describe('cloister login / logout (real service)', { concurrency: false }, () => {
   let ts: TestService;
@@ -36,12 +40,25 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
       ...env,
     });
   const file = () => join(config, 'cloister', 'credentials.json');
-  const stored = () =>
-    (JSON.parse(readFileSync(file(), 'utf8')) as Record<string, { refresh_token: string }>)[url]!
-      .refresh_token;
+  type Entry = { refresh_token: string; access_token?: string; access_expires_at?: string };
+  const entry = () => (JSON.parse(readFileSync(file(), 'utf8')) as Record<string, Entry>)[url]!;
+  const stored = () => entry().refresh_token;
+  /** Runs `fn` with the service's clock (this process's Date.now) `seconds` ahead. */
+  const later = async <T>(seconds: number, fn: () => Promise<T>): Promise<T> => {
+    const realNow = Date.now.bind(Date);
+    const shifted = mock.method(Date, 'now', () => realNow() + seconds * 1000);
+    try {
+      return await fn();
+    } finally {
+      shifted.mock.restore();
+    }
+  };
 
   before(async () => {
-    ts = await startTestService('pglite', { AUTH_DISABLED_FOR_DEVELOPMENT: 'false' });
+    ts = await startTestService('pglite', {
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      AUTH_STEP_UP_SECONDS: String(STEP_UP_SECONDS),
+    });
     await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(ts.service.app.server.address() as { port: number }).port}`;
     config = mkdtempSync(join(tmpdir(), 'cloister-xdg-'));
@@ -49,7 +66,7 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
   });
   after(async () => ts?.stop());
 
-  it('login keeps a refresh token (0600 in a 0700 folder); later commands use and rotate it; logout ends it', async () => {
+  it('login keeps the token pair (0600 in a 0700 folder); later commands use it, then refresh and store the new pair; logout ends it', async () => {
     const reg = await cli(['auth', 'register', '--email', email, ...trust], {
       CLOISTER_PASSWORD: password,
     });
@@ -64,6 +81,7 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stdout, /logged in to .* until \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
     assert.ok(!login.stdout.includes(stored()), 'the refresh token is not printed');
+    assert.ok(!login.stdout.includes(entry().access_token!), 'the access token is not printed');
     assert.equal(statSync(join(config, 'cloister')).mode & 0o777, 0o700);
     assert.equal(statSync(file()).mode & 0o777, 0o600);
     const first = stored();
@@ -85,14 +103,22 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
     assert.equal(await startForSubject(ts, session_id, other), 'CREDENTIAL_SUBJECT_MISMATCH');
     const own = aggregatesSubject({ userId: user });
     assert.equal(await startForSubject(ts, session_id, own), 'ok', "the owner's subject starts");
-    const second = stored();
-    assert.notEqual(second, first, 'the rotated refresh token was stored');
+    // The login's access token is still valid: used as it is, nothing refreshed.
+    assert.equal(stored(), first, 'no refresh while the stored access token is valid');
 
+    // An access token about to expire is not used: the command refreshes and stores the new pair.
+    const { access_token: loginToken } = entry();
+    const store = JSON.parse(readFileSync(file(), 'utf8')) as Record<string, Entry>;
+    store[url]!.access_expires_at = new Date(Date.now() + 30_000).toISOString();
+    writeFileSync(file(), JSON.stringify(store));
     const status = await cli(['status', '--session', session_id]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^status: active$/m);
     assert.match(status.stdout, /^expires_at: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/m);
-    assert.notEqual(stored(), second);
+    assert.notEqual(stored(), first, 'the rotated refresh token was stored');
+    assert.notEqual(entry().access_token, loginToken, 'and the new access token');
+    assert.ok(Date.parse(entry().access_expires_at!) > Date.now() + 60_000);
+    assert.equal(statSync(file()).mode & 0o777, 0o600);
 
     const spent = stored();
     const out = await cli(['logout']);
@@ -110,9 +136,30 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
     assert.equal(afterLogout.code, 1);
     assert.match(afterLogout.stderr, /cloister login/);
     assert.ok(existsSync(file()));
+
+    // A stored access token the service refuses (here one whose signature is not the enclave's)
+    // is not silently replaced: the refusal says to log in again.
+    const [head, body] = loginToken!.split('.');
+    writeFileSync(
+      file(),
+      JSON.stringify({
+        [url]: {
+          refresh_token: spent,
+          access_token: `${head}.${body}.${'A'.repeat(86)}`,
+          access_expires_at: new Date(Date.now() + 600_000).toISOString(),
+          saved_at: new Date().toISOString(),
+        },
+      }),
+    );
+    const forged = await cli(['status', '--session', session_id]);
+    assert.equal(forged.code, 1);
+    assert.match(
+      forged.stderr,
+      /401 AUTH_TOKEN_INVALID.*the stored login was refused: run cloister login again/,
+    );
   });
 
-  it("a step-up refusal of the stored login's token says what passes; auth totp step-up keeps the login", async () => {
+  it('a step-up-protected command passes just after cloister login; past the window the refusal says what to run', async () => {
     const totpEmail = `cli-step-up-${Date.now()}@example.com`;
     const withPassword = { CLOISTER_PASSWORD: password };
     assert.equal(
@@ -121,33 +168,53 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
     );
     const login = await cli(['login', '--email', totpEmail, ...trust], withPassword);
     assert.equal(login.code, 0, login.stderr);
-    // The stored login's tokens come from a refresh: no step-up, even at once, and it says why.
-    const refused = await cli(['auth', 'totp', 'enroll']);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /STEP_UP_REQUIRED.*never passes a step-up.*CLOISTER_ACCESS_TOKEN/);
-    // The documented way: the access token of a fresh login.
-    const fresh = await cli(
-      ['auth', 'login', '--email', totpEmail, '--json', ...trust],
-      withPassword,
-    );
-    const token = {
-      CLOISTER_ACCESS_TOKEN: (JSON.parse(fresh.stdout) as { access_token: string }).access_token,
-    };
-    const enrolled = await cli(['auth', 'totp', 'enroll', '--json'], token);
+    // Just after the login: its access token carries auth_time, no CLOISTER_ACCESS_TOKEN needed.
+    const enrolled = await cli(['auth', 'totp', 'enroll', '--json']);
     assert.equal(enrolled.code, 0, enrolled.stderr);
     const uri = (JSON.parse(enrolled.stdout) as { otpauth_uri: string }).otpauth_uri;
-    const code = URI.parse(uri).generate();
-    const confirmed = await cli(['auth', 'totp', 'confirm', '--code', code, '--json'], token);
+    const confirmed = await cli([
+      'auth',
+      'totp',
+      'confirm',
+      '--code',
+      URI.parse(uri).generate(),
+      '--json',
+    ]);
     assert.equal(confirmed.code, 0, confirmed.stderr);
     const codes = (JSON.parse(confirmed.stdout) as { recovery_codes: string[] }).recovery_codes;
-    const second = ['--recovery-code', codes[0]!];
-    const mfa = await cli(['login', '--email', totpEmail, ...second, ...trust], withPassword);
+    const mfa = await cli(
+      ['login', '--email', totpEmail, '--recovery-code', codes[0]!, ...trust],
+      withPassword,
+    );
     assert.equal(mfa.code, 0, mfa.stderr);
+
+    // Past the window (the service's clock ahead of it, the token still valid): the refusal
+    // names the TOTP step-up, which the account has.
+    const old = await later(STEP_UP_SECONDS + 1, () => cli(['auth', 'totp', 'remove']));
+    assert.equal(old.code, 1);
+    assert.match(
+      old.stderr,
+      /401 STEP_UP_REQUIRED.*older than the step-up window.*cloister auth totp step-up --code C/,
+    );
     // The step-up ends the session's earlier refresh tokens, the stored one too: the CLI keeps
-    // the new one, so the login goes on.
+    // the new pair, whose access token passes the step-up.
     const stepped = await cli(['auth', 'totp', 'step-up', '--recovery-code', codes[1]!, '--json']);
     assert.equal(stepped.code, 0, stepped.stderr);
-    assert.equal(stored(), (JSON.parse(stepped.stdout) as { refresh_token: string }).refresh_token);
+    const pair = JSON.parse(stepped.stdout) as { access_token: string; refresh_token: string };
+    assert.equal(stored(), pair.refresh_token);
+    assert.equal(entry().access_token, pair.access_token);
+    const removed = await cli(['auth', 'totp', 'remove']);
+    assert.equal(removed.code, 0, removed.stderr);
+
+    // Without a second factor, past the window the refusal names a new login with the email.
+    const plain = await later(STEP_UP_SECONDS + 1, () => cli(['auth', 'totp', 'enroll']));
+    assert.equal(plain.code, 1);
+    assert.match(
+      plain.stderr,
+      new RegExp(
+        `401 STEP_UP_REQUIRED.*run cloister login --email ${totpEmail.replace(/\./g, '\\.')}, then retry`,
+      ),
+    );
     const after = await cli(['sessions']);
     assert.equal(after.code, 0, after.stderr);
   });
