@@ -34,12 +34,13 @@ export async function submit(
   creds: ExchangeCredentials,
   metadata: Record<string, unknown> = { exchange: creds.exchange, label: 'main', ttl: 3600 },
   keyId?: string,
+  /** The envelope's `issued_at` (default now): an envelope sealed earlier and still in flight. */
+  issuedAt?: number,
 ) {
-  const encrypted = await CryptoHelper.encryptCredentials(
-    creds,
-    enclavePubkey,
-    keyId ? { keyId } : {},
-  );
+  const encrypted = await CryptoHelper.encryptCredentials(creds, enclavePubkey, {
+    ...(keyId ? { keyId } : {}),
+    ...(issuedAt !== undefined ? { issuedAt } : {}),
+  });
   return app.inject({
     method: 'POST',
     url: '/enclave/submit_key',
