@@ -67,7 +67,7 @@ describe('the lock of a mailed code does not tell a known address from a strange
       const reg = await post('/auth/register', { email, password: PASSWORD });
       assert.equal(reg.statusCode, 202, reg.body);
       const code = await mailedCode(ts.dataDir, /confirmation code is (\d{6})/, email);
-      const ok = await post('/auth/register/confirm', { email, code });
+      const ok = await post('/auth/register/confirm', { email, code, password: PASSWORD });
       assert.equal(ok.statusCode, 200, ok.body);
     }
   });
@@ -113,7 +113,7 @@ describe('the lock of a mailed code does not tell a known address from a strange
 
   it('/auth/register/confirm: five wrong codes answer the same for a new and a taken address', async () => {
     // A new address gets a pending account and a code; a taken one gets neither.
-    const extra = {};
+    const extra = { password: PASSWORD };
     const fresh = await fiveWrong(
       '/auth/register',
       '/auth/register/confirm',
@@ -213,7 +213,11 @@ describe('the lock of a mailed code does not tell a known address from a strange
       await post('/auth/register', { email, password: PASSWORD });
       seen.push(
         await enclaveCallsDuring(ts, async () => {
-          const r = await post('/auth/register/confirm', { email, code: '000000' });
+          const r = await post('/auth/register/confirm', {
+            email,
+            code: '000000',
+            password: PASSWORD,
+          });
           assert.equal(r.json().error.code, 'AUTH_OTP_INVALID', r.body);
         }),
       );

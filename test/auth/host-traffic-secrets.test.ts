@@ -150,6 +150,7 @@ describe("planted-secret search of the host's stores and relayed traffic", () =>
     const confirm = await post('/auth/register/confirm', {
       email: creds.email,
       code: await nextCode(creds.email, /confirmation code/),
+      password: creds.password,
     });
     assert.equal(confirm.statusCode, 200, confirm.body);
     const token = (await post('/auth/login', creds)).json().access_token as string;

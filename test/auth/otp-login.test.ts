@@ -135,7 +135,7 @@ for (const engine of engines())
       assert.equal(taken.statusCode, 202);
       assert.deepEqual(taken.json(), reg.json());
       assert.equal(smtp.inbox.length, mails);
-      const confirmed = await post('/auth/register/confirm', { email: 'pat@example.com', code });
+      const confirmed = await post('/auth/register/confirm', { ...creds, code });
       assert.equal(confirmed.statusCode, 200, confirmed.body);
       const login = await post('/auth/login', creds);
       assert.equal(login.statusCode, 200, login.body);

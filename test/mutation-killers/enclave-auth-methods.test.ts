@@ -375,26 +375,36 @@ describe('auth.email_link, auth.confirm_email, auth.password_reset', () => {
     assert.equal(out.user_id, a.userId);
   });
 
-  it('confirm_email needs the code and the binding of that account', async () => {
+  it('confirm_email needs the code, the binding of that account and its password', async () => {
     const t = await authReady();
     const a = await account(t);
     const b = await account(t);
+    const secret = { password: PASSWORD };
+    const user = { user_id: a.userId, binding: a.binding, password_sealed: a.passwordSealed };
     const m = await mailed(t, a.email, 'confirm');
     assert.equal(
       await code(t, 'auth.confirm_email', {
         email: a.email,
         code: m.code,
-        user: { user_id: a.userId, binding: b.binding },
+        secret,
+        user: { ...user, binding: b.binding },
       }),
       'AUTH_METHOD_BINDING_INVALID',
     );
+    // The right code for a registration with another password (a later one of the address).
+    const m1 = await mailed(t, a.email, 'confirm');
+    assert.equal(
+      await code(t, 'auth.confirm_email', {
+        email: a.email,
+        code: m1.code,
+        secret: { password: 'not the registration password' },
+        user,
+      }),
+      'AUTH_INVALID_CREDENTIALS',
+    );
     const m2 = await mailed(t, a.email, 'confirm');
     assert.deepEqual(
-      await ok(t, 'auth.confirm_email', {
-        email: a.email,
-        code: m2.code,
-        user: { user_id: a.userId, binding: a.binding },
-      }),
+      await ok(t, 'auth.confirm_email', { email: a.email, code: m2.code, secret, user }),
       { confirmed: true },
     );
   });

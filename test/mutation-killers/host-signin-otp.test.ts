@@ -30,6 +30,7 @@ import {
 } from './host-signin-world.js';
 
 const EMAIL = 'a@example.test';
+const SECRET = { password: 'the registration password' };
 const active = { user_id: UID, binding: BINDING, roles: ['operator'], status: 'active' };
 
 beforeEach(() => mock.timers.enable({ apis: ['Date'], now: NOW * 1000 }));
@@ -197,27 +198,44 @@ describe('confirmRegistration', () => {
   it('is throttled per address (retry-after in whole seconds) before any lookup', async () => {
     const { w, s } = otp();
     w.setWait(1500);
-    await rejectsWith(s.confirmRegistration(EMAIL, '123456'), 'AUTH_LOGIN_LOCKED', 'HostError', 2);
+    await rejectsWith(
+      s.confirmRegistration(EMAIL, '123456', SECRET),
+      'AUTH_LOGIN_LOCKED',
+      'HostError',
+      2,
+    );
     assert.deepEqual(w.throttleCalls, [`begin confirm:${EMAIL}`]);
     assert.deepEqual(w.repoCalls, []);
     w.setWait(1);
-    await rejectsWith(s.confirmRegistration(EMAIL, '1'), 'AUTH_LOGIN_LOCKED', 'HostError', 1);
+    await rejectsWith(
+      s.confirmRegistration(EMAIL, '1', SECRET),
+      'AUTH_LOGIN_LOCKED',
+      'HostError',
+      1,
+    );
   });
 
   it('a pending account: the enclave checks its code, then it becomes active', async () => {
     const { w, s } = otp();
     w.answers.findUserByMethod = () => pendingRow;
+    w.answers.sealedPassword = () => 'ph1.pending';
     w.answers.activate = () => true;
     w.enclaveAnswers['auth.confirm_email'] = () => ({ confirmed: true });
-    assert.deepEqual(await s.confirmRegistration(EMAIL, '123456'), { user_id: UID });
+    assert.deepEqual(await s.confirmRegistration(EMAIL, '123456', SECRET), { user_id: UID });
     assert.deepEqual(w.calls, [
       {
         method: 'auth.confirm_email',
-        params: { email: EMAIL, code: '123456', user: { user_id: UID, binding: BINDING } },
+        params: {
+          email: EMAIL,
+          code: '123456',
+          secret: SECRET,
+          user: { user_id: UID, binding: BINDING, password_sealed: 'ph1.pending' },
+        },
       },
     ]);
     assert.deepEqual(w.repoCalls, [
       ['findUserByMethod', 'email', EMAIL],
+      ['sealedPassword', UID],
       ['activate', 'TX', UID],
     ]);
     assert.deepEqual(w.throttleCalls, [`begin confirm:${EMAIL}`, `succeeded confirm:${EMAIL}`]);
@@ -229,9 +247,10 @@ describe('confirmRegistration', () => {
     // Already activated by a parallel confirmation: no second event.
     const again = otp();
     again.w.answers.findUserByMethod = () => pendingRow;
+    again.w.answers.sealedPassword = () => 'ph1.pending';
     again.w.answers.activate = () => false;
     again.w.enclaveAnswers['auth.confirm_email'] = () => ({ confirmed: true });
-    assert.deepEqual(await again.s.confirmRegistration(EMAIL, '1'), { user_id: UID });
+    assert.deepEqual(await again.s.confirmRegistration(EMAIL, '1', SECRET), { user_id: UID });
     assert.deepEqual(again.w.recorded, []);
   });
 
@@ -243,11 +262,16 @@ describe('confirmRegistration', () => {
         w.enclaveAnswers['auth.confirm_email'] = enclaveOk
           ? () => ({ confirmed: true })
           : enclaveError('ENCLAVE_UNAVAILABLE');
-        await rejectsWith(s.confirmRegistration(EMAIL, '123456'), 'AUTH_OTP_INVALID');
-        const user = w.calls[0]!.params.user as { user_id: string; binding: string };
+        await rejectsWith(s.confirmRegistration(EMAIL, '123456', SECRET), 'AUTH_OTP_INVALID');
+        const user = w.calls[0]!.params.user as {
+          user_id: string;
+          binding: string;
+          password_sealed: string;
+        };
         assert.notEqual(user.user_id, UID);
         assert.match(user.user_id, UUID);
         assert.equal(user.binding, NO_BINDING);
+        assert.match(user.password_sealed, /^ph1\.A{64}$/);
         assert.deepEqual(w.throttleCalls, [`begin confirm:${EMAIL}`]);
         assert.deepEqual(w.recorded, []);
       }
@@ -260,8 +284,9 @@ describe('confirmRegistration', () => {
         const { w, s } = otp();
         w.setRefundFails(refundFails);
         w.answers.findUserByMethod = () => pendingRow;
+        w.answers.sealedPassword = () => 'ph1.pending';
         w.enclaveAnswers['auth.confirm_email'] = enclaveError(thrown);
-        await rejectsWith(s.confirmRegistration(EMAIL, '1'), code, cls);
+        await rejectsWith(s.confirmRegistration(EMAIL, '1', SECRET), code, cls);
         assert.deepEqual(w.throttleCalls, [
           `begin confirm:${EMAIL}`,
           ...(refunded ? [`refund confirm:${EMAIL}`] : []),

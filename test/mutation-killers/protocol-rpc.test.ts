@@ -427,7 +427,7 @@ describe('methods.ts: the method table', () => {
       .filter((r) => r[2] === ' (detached)')
       .map((r) => r[1])
       .sort();
-    assert.equal(want.length, 6);
+    assert.equal(want.length, 7);
     assert.deepEqual(detached.map((id) => names[id]).sort(), want);
     assert.equal(inline.length + detached.length, names.length);
   });
@@ -733,17 +733,20 @@ describe('auth-methods.ts: nested objects', () => {
   });
 
   it('the account of a reset or recovery: its id and binding, nothing else', () => {
-    for (const m of [
-      'auth.password_reset',
-      'auth.recovery_confirm',
-      'auth.confirm_email',
-    ] as const) {
+    for (const m of ['auth.password_reset', 'auth.recovery_confirm'] as const) {
       const s = member(m, 'user');
       ok(s, user, m);
       no(s, { user_id: UUID }, m);
       no(s, { binding }, m);
       no(s, { ...user, x: 1 }, m);
     }
+    // A confirmation also names the pending account's sealed password, checked against its own.
+    const confirm = member('auth.confirm_email', 'user');
+    const sealed = `ph1.${'A'.repeat(64)}`;
+    ok(confirm, { ...user, password_sealed: sealed });
+    no(confirm, user);
+    no(confirm, { ...user, password_sealed: 'ph1.short' });
+    no(confirm, { ...user, password_sealed: sealed, x: 1 });
   });
 
   it('a linked account: roles up to 8, and what a second factor needs (sealed TOTP, up to 10 MACs)', () => {

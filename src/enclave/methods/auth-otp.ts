@@ -276,16 +276,34 @@ export function recoveryComplete(
   return { password_sealed: sealPasswordHash(source, policy, params.user_id, phc) };
 }
 
-/** Registration confirmation: the `confirm` code mailed to the pending account's email. */
-export function confirmEmail(
+/**
+ * Registration confirmation: the `confirm` code mailed to the pending account's email, and the
+ * password it was registered with. A registration replaces an unconfirmed one and mails the same
+ * mailbox, so the code alone confirmed whichever registration came last: someone who registered
+ * the owner's address right after the owner had the owner confirm their password.
+ */
+export async function confirmEmail(
   state: EnclaveState,
   params: MethodParams<'auth.confirm_email'>,
-): MethodResult<'auth.confirm_email'> {
+): Promise<MethodResult<'auth.confirm_email'>> {
   const keyring = readyAuthKeyring(state);
   const { email, user } = params;
+  const password = await passwordOf(state, params.secret, email, 'register');
+  const phc = unsealPasswordHash(
+    passwordKeySource(state),
+    policyOf(state),
+    user.user_id,
+    user.password_sealed,
+  );
+  // One Argon2id verify on every path (a taken address's call names no account).
+  const ok = phc
+    ? await state.auth.hasher.verify(phc, password)
+    : await state.auth.hasher.verifyDummy(password);
   state.auth.otp.verify('confirm', email, params.code, state.now());
   if (!checkMethodBinding(keyring, 'email', email, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
+  // After the code: only the mailbox's holder learns that the password is not this one's.
+  if (!ok || !phc) throw new RpcError('AUTH_INVALID_CREDENTIALS');
   return { confirmed: true };
 }
 

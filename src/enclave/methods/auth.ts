@@ -328,7 +328,9 @@ export function authRefreshReplay(
   params: MethodParams<'auth.refresh_replay'>,
 ): MethodResult<'auth.refresh_replay'> {
   const keyring = readyAuthKeyring(state);
-  const now = state.now();
+  // On the clock that never goes back, as in authRefresh: a host that sets it back neither
+  // reopens the window nor replays a pair once the spent token (and its session) has ended.
+  const now = state.monotonicNow();
   checkRefreshToken(
     keyring.refreshKey,
     params.refresh_token,

@@ -37,6 +37,8 @@ export const sameForStrangers = (err: unknown) =>
 
 /** A method binding of the right shape that no account has (the enclave refuses it). */
 const NO_BINDING = `mb1.${'A'.repeat(43)}`;
+/** A sealed password of the right shape that opens for no account (a dummy verify runs). */
+const NO_PASSWORD = `ph1.${'A'.repeat(64)}`;
 
 /**
  * What a password reset and an account recovery share: a mailed code checked by the enclave
@@ -183,7 +185,11 @@ export function createOtpLogin(deps: AuthServiceDeps) {
     },
 
     /** The confirmation code of a pending account: it becomes active and can log in. */
-    async confirmRegistration(email: string, code: string): Promise<{ user_id: string }> {
+    async confirmRegistration(
+      email: string,
+      code: string,
+      secret: AuthSecret,
+    ): Promise<{ user_id: string }> {
       const key = `confirm:${email}`;
       const wait = await throttle.begin(key);
       if (wait > 0) throw new HostError('AUTH_LOGIN_LOCKED', undefined, Math.ceil(wait / 1000));
@@ -192,11 +198,17 @@ export function createOtpLogin(deps: AuthServiceDeps) {
       // then the answer of a wrong code, so neither the answer nor its time tells.
       // (Counted toward the backoff, as a wrong code is.)
       const pending = row?.status === 'pending' ? row : null;
+      const sealed = pending ? await repo.sealedPassword(pending.user_id) : null;
       const user = pending
         ? { user_id: pending.user_id, binding: pending.binding }
         : { user_id: randomUUID(), binding: NO_BINDING };
       try {
-        await enclave.call('auth.confirm_email', { email, code, user });
+        await enclave.call('auth.confirm_email', {
+          email,
+          code,
+          secret,
+          user: { ...user, password_sealed: sealed ?? NO_PASSWORD },
+        });
       } catch (err) {
         if (!pending) throw new HostError('AUTH_OTP_INVALID');
         if (!isCodeFailure(err)) await throttle.refund(key).catch(() => undefined);

@@ -385,17 +385,30 @@ export const AUTH_METHODS = {
     result: z.object({ password_sealed: SealedPassword }).strict(),
     phases: READY,
   },
-  /** Registration confirmation: the `confirm` code for the pending account bound to `email`. */
+  /**
+   * Registration confirmation: the `confirm` code for the pending account bound to `email`, and
+   * the registration's password (`secret`, an envelope's action `register`), checked against the
+   * account's sealed one: the mailbox proves the address, the password which registration it
+   * confirms (a later registration of the address mails the same mailbox).
+   */
   'auth.confirm_email': {
     params: z
       .object({
         email: EmailSchema,
         code: z.string().regex(/^\d{6}$/),
-        user: z.object({ user_id: z.uuid(), binding: MethodBindingSchema }).strict(),
+        secret: AuthSecretSchema,
+        user: z
+          .object({
+            user_id: z.uuid(),
+            binding: MethodBindingSchema,
+            password_sealed: SealedPassword,
+          })
+          .strict(),
       })
       .strict(),
     result: z.object({ confirmed: z.literal(true) }).strict(),
     phases: READY,
+    detached: true,
   },
   /** Link the SIWE signer's address to the account the (enclave-checked) access token names. */
   'auth.siwe_link': {

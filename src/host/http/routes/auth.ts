@@ -305,12 +305,14 @@ export function authRoutes(deps: {
       {
         config: { rateLimit: { max: config.loginMaxPerIp, timeWindow: 60_000 } },
         schema: {
-          summary: 'Confirm a registration with the code mailed to its address',
-          body: z.object({ email: EmailSchema, code: z.string().regex(/^\d{6}$/) }).strict(),
+          summary:
+            'Confirm a registration with the code mailed to its address and the password it was registered with',
+          body: ResetBody,
           response: { 200: z.object({ user_id: z.uuid() }).strict(), ...Errors },
         },
       },
-      async (request) => auth.confirmRegistration(request.body.email, request.body.code),
+      async (request) =>
+        auth.confirmRegistration(request.body.email, request.body.code, secretOf(request.body)),
     );
 
     /** A route that has the enclave mail a code: per-address hourly limit, always 202. */
