@@ -1,9 +1,10 @@
 /**
  * Sign-In with Ethereum checks (EIP-4361, docs/protocol/auth.md "Sign-In with Ethereum"), all
  * inside the enclave: the strict parse (protocol/siwe.ts), the message's domain and URI against
- * AUTH_SIWE_DOMAIN (and a scheme it names against AUTH_ISSUER's), its chain against AUTH_SIWE_CHAIN_IDS, the nonce (made here and taken once),
- * its validity times, and the EIP-191 signer. Only an externally owned account's signature is
- * accepted: EIP-1271 contract wallets would need a chain RPC and are out of scope.
+ * AUTH_SIWE_DOMAIN (and a scheme it names against AUTH_ISSUER's), its chain against
+ * AUTH_SIWE_CHAIN_IDS, the nonce (made here and taken once), its validity times, and the EIP-191
+ * signer. Only an externally owned account's signature is accepted: EIP-1271 contract wallets
+ * would need a chain RPC and are out of scope.
  */
 import { addr, eip191Signer } from 'micro-eth-signer';
 import { RpcError } from '../../protocol/rpc/errors.js';
