@@ -6,6 +6,8 @@
  *   auth register|login --email E   the password comes from CLOISTER_PASSWORD (never argv) and is
  *       encrypted to the attested enclave key first, so the host never sees it; login prints the
  *       token pair (use it as CLOISTER_ACCESS_TOKEN for submit, status, revoke)
+ *   auth confirm --email E --code C   with email confirmation on, finishes a registration with the
+ *       mailed code and the registration's password (CLOISTER_PASSWORD, encrypted as at register)
  */
 import { readFileSync } from 'node:fs';
 import { encryptPassword, fetchJwks, verifyAccessToken } from '../client/index.js';
@@ -116,6 +118,36 @@ export async function authAccount(
       body: { email, envelope, ...second },
     }),
   );
+}
+
+/**
+ * `POST /auth/register/confirm` (docs/protocol/auth.md): the code mailed to a pending account and
+ * the password it was registered with, sealed for `register` as the registration's was (the
+ * enclave checks it against the pending account's, so a later registration of the address by
+ * someone else is not what the owner's code confirms).
+ */
+export async function authConfirmRegistration(opts: {
+  email: string | undefined;
+  code: string | undefined;
+  url: string;
+  trust: TrustOptions;
+}): Promise<unknown> {
+  const { email, code } = opts;
+  if (!email || !code) throw new AuthUsageError('usage: cloister auth confirm --email E --code C');
+  return withPasswordEnvelope('register', email, opts.trust, (envelope) =>
+    requestJson(`${opts.url}/auth/register/confirm`, {
+      method: 'POST',
+      body: { email, code, envelope },
+    }),
+  );
+}
+
+/** What `auth register` prints when the registration waits for its mailed code (202). */
+export function registrationNextStep(res: unknown, email: string): string | undefined {
+  if ((res as { accepted?: unknown } | null)?.accepted !== true) return undefined;
+  return `registration accepted: a confirmation code was mailed to ${email}. Finish with
+  CLOISTER_PASSWORD=… cloister auth confirm --email ${email} --code <code>
+(the same password and trust options as this command)`;
 }
 
 /**

@@ -28,8 +28,10 @@ import {
   authMore,
   type AuthMoreOptions,
   authAccount,
+  authConfirmRegistration,
   authRecovery,
   authVerify,
+  registrationNextStep,
 } from './auth.js';
 import {
   ClusterUsageError,
@@ -919,7 +921,10 @@ function addAuth(program: Command): void {
               totpCode: o.totpCode,
               recoveryCode: o.recoveryCode,
             });
-            printer(o.json)(res);
+            printer(o.json)(
+              res,
+              name === 'register' ? registrationNextStep(res, o.email) : undefined,
+            );
           },
         ),
       ),
@@ -927,6 +932,32 @@ function addAuth(program: Command): void {
       ['CLOISTER_URL', 'CLOISTER_PASSWORD'],
     );
   }
+  explain(
+    trustOptions(
+      auth
+        .command('confirm')
+        .description(
+          'finish a registration the service accepted pending email confirmation: the mailed code and the registration’s password (CLOISTER_PASSWORD, encrypted to the attested enclave)',
+        )
+        .requiredOption('--email <email>', 'account email')
+        .requiredOption('--code <digits>', 'the 6-digit confirmation code from the mail'),
+    ).action(
+      action(async (o: CommonOptions & { email: string; code: string }) => {
+        const res = await authConfirmRegistration({
+          email: o.email,
+          code: o.code,
+          url: baseUrl(o),
+          trust: trustOf(o),
+        });
+        printer(o.json)(
+          res,
+          `registration confirmed: log in with cloister login --email ${o.email}`,
+        );
+      }),
+    ),
+    `CLOISTER_PASSWORD=… cloister auth confirm --email me@example.com --code 123456 ${TRUST_EXAMPLE}`,
+    ['CLOISTER_URL', 'CLOISTER_PASSWORD'],
+  );
   addAuthMethods(auth);
 }
 

@@ -68,6 +68,7 @@ describe('cloister --help', () => {
       'auth verify',
       'auth register',
       'auth login',
+      'auth confirm',
       'cluster init',
       'cluster signing-key',
       'cluster approve',

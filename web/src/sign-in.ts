@@ -93,6 +93,29 @@ export async function passwordAction(
   );
 }
 
+/** A registration the service keeps pending until the mailed code confirms it (202). */
+export function awaitsConfirmation(answer: unknown): boolean {
+  return (answer as { accepted?: unknown } | null)?.accepted === true;
+}
+
+/**
+ * `POST /auth/register/confirm`: the mailed code and the registration's password, sealed for
+ * `register` as the registration was (the enclave checks it against the pending account's).
+ */
+export async function confirmRegistration(
+  email: string,
+  password: string,
+  code: string,
+): Promise<void> {
+  await withPasswordEnvelope('register', email, password, ({ envelope }) =>
+    api<unknown>('/auth/register/confirm', {
+      method: 'POST',
+      body: { email, code: code.trim(), envelope },
+      auth: false,
+    }),
+  );
+}
+
 /** `code`: the authenticator or recovery code of an account with TOTP (AUTH_MFA_REQUIRED without). */
 export async function passwordLogin(email: string, password: string, code?: string): Promise<void> {
   await signedIn((await passwordAction('login', email, password, code)) as TokenPair, email);

@@ -10,6 +10,8 @@ import { account, ApiError, errorText } from '../api.js';
 import { download, Field, InputField, Message, useAction, type Msg } from '../components.js';
 import { navigate } from '../router.js';
 import {
+  awaitsConfirmation,
+  confirmRegistration,
   otpStart,
   otpVerify,
   passkeyLogin,
@@ -59,9 +61,26 @@ function PasswordMethod() {
   const [password, setPassword] = useState('');
   const { busy, msg, setMsg, run: act } = useAction();
   const mfa = useSecondFactor('si-code', setMsg);
-  const run = (action: 'register' | 'login') =>
+  // With email confirmation on, a registration waits for the mailed code (202 accepted).
+  const [pending, setPending] = useState(false);
+  const [confirmCode, setConfirmCode] = useState('');
+  const run = (action: 'register' | 'login' | 'confirm') =>
     act(async () => {
-      if (action === 'register') await passwordAction('register', email, password);
+      if (action === 'register') {
+        if (awaitsConfirmation(await passwordAction('register', email, password))) {
+          setPending(true);
+          setMsg({
+            kind: 'info',
+            text: `We mailed a confirmation code to ${email}: type it to finish creating the account.`,
+          });
+          return;
+        }
+      }
+      if (action === 'confirm') {
+        await confirmRegistration(email, password, confirmCode);
+        setPending(false);
+        setConfirmCode('');
+      }
       if (!(await mfa.attempt((second) => passwordLogin(email, password, second)))) return;
       setPassword('');
       navigate('/keys');
@@ -70,7 +89,7 @@ function PasswordMethod() {
     <form
       onSubmit={(e) => {
         e.preventDefault();
-        void run('login');
+        void run(pending ? 'confirm' : 'login');
       }}
     >
       <Field id="si-email" label="Email">
@@ -99,9 +118,36 @@ function PasswordMethod() {
           onInput={(e) => setPassword(e.currentTarget.value)}
         />
       </Field>
+      {pending && (
+        <Field
+          id="si-confirm"
+          label="Confirmation code from the mail"
+          hint="The 6-digit code, with the same email and password as above."
+        >
+          <input
+            id="si-confirm"
+            autocomplete="one-time-code"
+            inputMode="numeric"
+            aria-describedby="si-confirm-hint"
+            required
+            pattern="\d{6}"
+            value={confirmCode}
+            onInput={(e) => setConfirmCode(e.currentTarget.value)}
+          />
+        </Field>
+      )}
       {mfa.field}
       <div class="row">
-        <button type="submit" disabled={busy}>
+        {pending && (
+          <button type="submit" disabled={busy}>
+            Confirm and sign in
+          </button>
+        )}
+        <button
+          type={pending ? 'button' : 'submit'}
+          disabled={busy}
+          onClick={pending ? () => void run('login') : undefined}
+        >
           Sign in
         </button>
         <button
