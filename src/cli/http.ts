@@ -29,8 +29,10 @@ export async function requestJson(
         error?: { code?: string; message?: string; details?: { path?: string; issue?: string }[] };
       }
     ).error;
+    // Only a protected call sent without a token is told to log in: a public route's 401 (a
+    // wrong password, a wrong code) is not about a missing login.
     const hint =
-      res.status === 401 && !token
+      res.status === 401 && init.auth && !token
         ? ' (log in with cloister login, or set CLOISTER_ACCESS_TOKEN)'
         : refusalHint(err?.code, err?.details, new URL(url).origin);
     // Which field a validation refusal is about (the service names the path, never a value).
