@@ -15,7 +15,7 @@ import { makeRefreshToken } from '../../src/enclave/auth/tokens.js';
 import { parseEnclaveConfig } from '../../src/enclave/config.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { claimsOf, PASSWORD } from '../mutation-killers/auth-account.js';
+import { account, claimsOf } from '../mutation-killers/auth-account.js';
 import { code, ok, rpc } from '../mutation-killers/rpc.js';
 import type { MethodResult } from '../../src/protocol/rpc/methods.js';
 
@@ -25,14 +25,8 @@ async function signedIn(env: Record<string, string> = {}) {
   const t = testEnclave({ env: { AUTH_SESSION_MAX_AGE_SECONDS: String(MAX_AGE), ...env } });
   await ok(t, 'keyring.generate', { policy: 'signer' });
   await ok(t, 'auth.init', { sealed: null });
-  const email = `${randomUUID()}@example.test`;
-  const reg = await ok(t, 'auth.register', { email, secret: { password: PASSWORD } });
-  const login = await ok(t, 'auth.login', {
-    email,
-    secret: { password: PASSWORD },
-    user: { user_id: reg.user_id, password_sealed: reg.password_sealed, roles: [] },
-  });
-  return { t, email, binding: reg.email_binding, login, signedInAt: t.clock.now };
+  const { email, binding, login } = await account(t);
+  return { t, email, binding, login, signedInAt: t.clock.now };
 }
 
 const refresh = (t: TestEnclave, token: string, user: string, session: string) =>

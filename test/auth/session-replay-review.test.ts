@@ -4,10 +4,9 @@
  * it replays, are read on the clock that never goes back, as for `auth.refresh`.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { testEnclave } from '../helpers/enclave-state.js';
-import { PASSWORD } from '../mutation-killers/auth-account.js';
+import { account } from '../mutation-killers/auth-account.js';
 import { ok, rpc } from '../mutation-killers/rpc.js';
 
 const MAX_AGE = 3600;
@@ -16,13 +15,7 @@ async function refreshed(at: (signedInAt: number) => number) {
   const t = testEnclave({ env: { AUTH_SESSION_MAX_AGE_SECONDS: String(MAX_AGE) } });
   await ok(t, 'keyring.generate', { policy: 'signer' });
   await ok(t, 'auth.init', { sealed: null });
-  const email = `${randomUUID()}@example.test`;
-  const reg = await ok(t, 'auth.register', { email, secret: { password: PASSWORD } });
-  const login = await ok(t, 'auth.login', {
-    email,
-    secret: { password: PASSWORD },
-    user: { user_id: reg.user_id, password_sealed: reg.password_sealed, roles: [] },
-  });
+  const { login } = await account(t);
   const signedInAt = t.clock.now;
   t.clock.now = at(signedInAt);
   const r = await ok(t, 'auth.refresh', {

@@ -21,6 +21,8 @@ export async function account(t: TestEnclave, roles: string[] = []) {
     passwordSealed: reg.password_sealed,
     token: login.access_token,
     sessionId: login.session_id,
+    /** The whole `auth.login` answer (the refresh token with it). */
+    login,
   };
 }
 
