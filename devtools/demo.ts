@@ -170,8 +170,9 @@ try {
         `   npm run -s cli -- status --session ${sessionId}`,
       ].join('\n'),
     );
-    // `on`, not `once`: a terminal's Ctrl-C reaches this process and tsx, which relays it again;
-    // that second SIGINT, with no listener left, killed the demo before it cleaned up.
+    // `on`, not `once`: a terminal's Ctrl-C reaches this process and npm, which relays it again;
+    // that second SIGINT, with no listener left, killed the demo before it cleaned up. (The npm
+    // script runs `node --import tsx`: the tsx CLI's relay SIGKILLs a child slow to acknowledge.)
     await new Promise<void>((resolve) => {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => resolve());
     });
