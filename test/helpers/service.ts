@@ -7,7 +7,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } fro
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '../../src/host/config.js';
@@ -25,6 +26,25 @@ export function engines(): Engine[] {
 export function ensureEnclaveBundle(): void {
   if (!existsSync('dist/enclave/enclave.mjs'))
     execFileSync(process.execPath, ['scripts/build-enclave.mjs']);
+}
+
+/**
+ * A simulated enclave started by hand, not by a host (as ENCLAVE_SOCKET deployments run it):
+ * only its socket and platform folder set, so TEE_PLATFORM is its default. Resolves once it
+ * listens.
+ */
+export function startExternalEnclave(socket: string, platformDir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['dist/enclave/enclave.mjs'], {
+    env: { ENCLAVE_SOCKET_PATH: socket, SIMULATED_PLATFORM_DIR: platformDir },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on(
+      'line',
+      (l) => l.includes('enclave.listening') && resolve(child),
+    );
+    child.once('exit', () => reject(new Error('enclave exited')));
+  });
 }
 
 /** Creates an empty PostgreSQL database on the TEST_DATABASE_URL server; returns its URL and a drop function. */

@@ -7,33 +7,17 @@
  * a simulated enclave is announced at warn level on every start.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/host/config.js';
 import type { Db } from '../../src/host/db/database.js';
 import { createEnclaveSupervisor } from '../../src/host/enclave-client/supervisor.js';
 import { createLogger } from '../../src/host/logging.js';
 import { createOpsLog } from '../../src/host/ops-events.js';
-import { ensureEnclaveBundle, openTestPglite } from '../helpers/service.js';
-
-/** A simulated enclave launched by hand, as a TDX service unit missing TEE_PLATFORM would. */
-function startEnclave(socket: string, platformDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['dist/enclave/enclave.mjs'], {
-    env: { ENCLAVE_SOCKET_PATH: socket, SIMULATED_PLATFORM_DIR: platformDir },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on(
-      'line',
-      (l) => l.includes('enclave.listening') && resolve(child),
-    );
-    child.once('exit', () => reject(new Error('enclave exited')));
-  });
-}
+import { ensureEnclaveBundle, openTestPglite, startExternalEnclave } from '../helpers/service.js';
 
 /** A supervisor connecting to `socket` under `env`; resolves with what happened first. */
 async function connect(db: Db, dataDir: string, env: Record<string, string>) {
@@ -73,7 +57,7 @@ describe('the enclave platform against TEE_PLATFORM', () => {
 
   before(async () => {
     ensureEnclaveBundle();
-    enclave = await startEnclave(socket, join(dir, 'platform'));
+    enclave = await startExternalEnclave(socket, join(dir, 'platform'));
     db = await openTestPglite({ migrated: true });
   });
   after(async () => {

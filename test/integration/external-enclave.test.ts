@@ -4,28 +4,18 @@
  * sealed keyring again; stored envelopes stay decryptable.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { ensureEnclaveBundle, startTestService, type TestService } from '../helpers/service.js';
+import {
+  ensureEnclaveBundle,
+  startExternalEnclave,
+  startTestService,
+  type TestService,
+} from '../helpers/service.js';
 import { submit, uniqueCredentials, verifiedAttestation } from '../helpers/client.js';
-
-function startEnclave(socket: string, platformDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['dist/enclave/enclave.mjs'], {
-    env: { ENCLAVE_SOCKET_PATH: socket, SIMULATED_PLATFORM_DIR: platformDir },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on(
-      'line',
-      (l) => l.includes('enclave.listening') && resolve(child),
-    );
-    child.once('exit', () => reject(new Error('enclave exited')));
-  });
-}
 
 async function until(check: () => Promise<boolean>, ms = 15000): Promise<void> {
   const end = Date.now() + ms;
@@ -45,7 +35,7 @@ describe('host attached to a running enclave', () => {
 
   before(async () => {
     ensureEnclaveBundle();
-    enclave = await startEnclave(socket, platformDir);
+    enclave = await startExternalEnclave(socket, platformDir);
     ts = await startTestService('pglite', { ENCLAVE_SOCKET: socket });
   });
   after(async () => {
@@ -73,7 +63,7 @@ describe('host attached to a running enclave', () => {
     assert.equal(down.json().error.code, 'ENCLAVE_UNAVAILABLE');
     assert.ok(Number(down.headers['retry-after']) >= 1);
 
-    enclave = await startEnclave(socket, platformDir);
+    enclave = await startExternalEnclave(socket, platformDir);
     await until(
       async () =>
         (await ts.service.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200,
