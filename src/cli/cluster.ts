@@ -27,7 +27,7 @@ import {
   approvalMessage,
   type Approval,
   ManifestSchema,
-  OperatorSchema,
+  operatorListSchema,
   ProvisioningQuoteSchema,
   SHARE_PROVISION_INFO,
   ShareFileSchema,
@@ -51,7 +51,7 @@ import { requestJson } from './http.js';
 
 export class ClusterUsageError extends Error {}
 
-const OperatorsFileSchema = z.array(OperatorSchema).min(2);
+const OperatorsFileSchema = operatorListSchema(2);
 
 /** Equal as canonical JSON. */
 const same = (x: unknown, y: unknown) => bytesEqual(jcsBytes(x), jcsBytes(y));
@@ -70,14 +70,21 @@ export async function clusterInit(o: {
   measurements?: string[];
   trustedSimulatedVendorKeys: string[];
 }): Promise<{ manifest: Manifest; files: string[] }> {
-  let operators: z.infer<typeof OperatorsFileSchema>;
+  let parsed: ReturnType<typeof OperatorsFileSchema.safeParse> | undefined;
   try {
-    operators = OperatorsFileSchema.parse(JSON.parse(readFileSync(o.operatorsFile, 'utf8')));
+    parsed = OperatorsFileSchema.safeParse(JSON.parse(readFileSync(o.operatorsFile, 'utf8')));
   } catch {
+    parsed = undefined;
+  }
+  if (!parsed?.success) {
+    const twice = parsed?.error.issues.find((i) => i.code === 'custom');
     throw new ClusterUsageError(
-      `${o.operatorsFile}: expected a JSON array of {"name", "recipient": "age1…"}, at least two`,
+      twice
+        ? `${o.operatorsFile}: entry ${Number(twice.path[0]) + 1}: ${twice.message}; nothing sent`
+        : `${o.operatorsFile}: expected a JSON array of {"name", "recipient": "age1…"}, at least two`,
     );
   }
+  const operators = parsed.data;
   // The build is the operators' to name: a genesis by another build (genuine evidence of its
   // own measurement) would hold the root and could forward it to the real build later.
   if (!o.measurements?.length)

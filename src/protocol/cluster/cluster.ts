@@ -49,6 +49,39 @@ export type Operator = z.infer<typeof OperatorSchema>;
 
 export const MAX_OPERATORS = 32;
 
+/**
+ * The operators of a new split (genesis, a proposal): at least `min`, and no two alike. A name
+ * twice (also differing in case only, as on a case-insensitive disk) would write both shares to
+ * one `<name>.age`; a recipient twice gives one person two shares; a signing key twice lets one
+ * person approve as two operators. Each would quietly lower the threshold the operators chose.
+ */
+export const operatorListSchema = (min: number) =>
+  z
+    .array(OperatorSchema)
+    .min(min)
+    .max(MAX_OPERATORS)
+    .superRefine((ops, ctx) => {
+      const fields = [
+        ['name', (o: Operator) => o.name.toLowerCase()],
+        ['recipient', (o: Operator) => o.recipient],
+        ['signing_key', (o: Operator) => o.signing_key],
+      ] as const;
+      for (const [field, key] of fields) {
+        const seen = new Set<string>();
+        ops.forEach((op, i) => {
+          const k = key(op);
+          if (k === undefined) return;
+          if (seen.has(k))
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, field],
+              message: `two operators have the same ${field}`,
+            });
+          seen.add(k);
+        });
+      }
+    });
+
 /** Platform policy: which platform, whether debug evidence passes, which simulated vendors. */
 export const ClusterPlatformSchema = z
   .object({
@@ -240,7 +273,7 @@ export const ProposalSchema = z
     /** The epoch this proposal replaces; a stale proposal cannot be replayed later. */
     from_epoch: z.number().int().positive(),
     threshold: z.number().int().min(2).max(MAX_OPERATORS),
-    operators: z.array(OperatorSchema).min(2).max(MAX_OPERATORS),
+    operators: operatorListSchema(2),
     measurements: z.array(IdentityHexSchema).min(1).max(64),
     platform: ClusterPlatformSchema,
   })

@@ -31,7 +31,7 @@ import {
   GenesisAttestationSchema,
   JoinRequestSchema,
   ManifestSchema,
-  OperatorSchema,
+  operatorListSchema,
   ProvisioningQuoteSchema,
   ShareSubmissionSchema,
   MAX_OPERATORS,
@@ -385,7 +385,7 @@ export const METHODS = {
   'cluster.genesis': {
     params: z
       .object({
-        operators: z.array(OperatorSchema).min(2).max(MAX_OPERATORS),
+        operators: operatorListSchema(2),
         threshold: z.number().int().min(2).max(MAX_OPERATORS),
         measurements: z.array(IdentityHexSchema).min(1).max(64),
         platform: ClusterPlatformSchema,

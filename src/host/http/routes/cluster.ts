@@ -13,7 +13,7 @@ import {
   GenesisAttestationSchema,
   JoinRequestSchema,
   ManifestSchema,
-  OperatorSchema,
+  operatorListSchema,
   ShareSubmissionSchema,
   MAX_OPERATORS,
 } from '../../../protocol/cluster/cluster.js';
@@ -30,7 +30,7 @@ import { ErrorResponseSchema } from '../schemas.js';
 
 export const GenesisRequestSchema = z
   .object({
-    operators: z.array(OperatorSchema).min(2).max(MAX_OPERATORS),
+    operators: operatorListSchema(2),
     threshold: z.number().int().min(2).max(MAX_OPERATORS),
     /** Accepted measurements; default: the running enclave's. */
     measurements: z.array(IdentityHexSchema).min(1).max(64).optional(),
