@@ -566,8 +566,18 @@ describe('methods.ts: the method table', () => {
     const op = p.shape.operators.element as Schema;
     const operator = { name: 'alice', recipient: 'age1' + 'q'.repeat(58) };
     ok(op, operator);
-    const ops = [operator, { ...operator, name: 'bob' }];
-    arrays(p.shape.operators, operator, 2, MAX_OPERATORS);
+    // No two operators alike (operatorListSchema): each its own name and recipient.
+    const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+    const distinct = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        name: `op${i}`,
+        recipient: 'age1' + CHARSET[i % 32]! + CHARSET[Math.floor(i / 32)]! + 'q'.repeat(56),
+      }));
+    const ops = distinct(2);
+    ok(p.shape.operators, distinct(MAX_OPERATORS));
+    no(p.shape.operators, distinct(MAX_OPERATORS + 1));
+    no(p.shape.operators, distinct(1));
+    no(p.shape.operators, [operator, operator]);
     assert.equal(p.safeParse({ ...base, operators: ops, threshold: 2 }).success, true);
     assert.equal(p.safeParse({ ...base, operators: ops, threshold: 3 }).success, false);
   });
