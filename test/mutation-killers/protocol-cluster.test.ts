@@ -32,7 +32,11 @@ import {
 } from '../../src/protocol/cluster/cluster.js';
 
 const RECIPIENT = `age1${'q'.repeat(58)}`;
-const op = (name: string) => ({ name, recipient: RECIPIENT });
+/** An operator; its recipient differs per name (no two operators of a split alike). */
+const op = (name: string) => ({
+  name,
+  recipient: `age1${'q'.repeat(58 - name.length)}${[...name].map((c) => 'qpzry9x8gf2tvdw0s3jn54khce6mua7l'[c.charCodeAt(0) % 32]).join('')}`,
+});
 const hex32 = (b: number) => bytesToHex(new Uint8Array(32).fill(b));
 const manifest = (over: Record<string, unknown> = {}) => ({
   format: MANIFEST_FORMAT,
