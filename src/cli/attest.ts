@@ -37,7 +37,13 @@ import {
   type AttestationResponse,
 } from '../protocol/attestation/response.js';
 import { base64ToBytes, bytesToHex } from '../protocol/encoding.js';
-import { PLATFORM_EVIDENCE } from '../client/verify/verify-attestation.js';
+import {
+  PLATFORM_EVIDENCE,
+  TDX_PINS_MISSING,
+  defaultMinTcbStatus,
+  pinsTdxApplication,
+} from '../client/verify/verify-attestation.js';
+import { measurementAccepted } from '../client/attestation/policy.js';
 import { requestJson } from './http.js';
 
 /** A usage or input error: exit code 2, message printed as is. */
@@ -191,6 +197,38 @@ function loadFromFile(path: string, kind: string | undefined, collateral?: strin
   };
 }
 
+type ExtraReason = {
+  code: 'REPORT_DATA_MISMATCH' | 'NONCE_MISMATCH' | 'MEASUREMENT_NOT_ACCEPTED';
+  message: string;
+};
+
+/**
+ * The policy file with the SDK's trust defaults (those of `verifyAttestationResponse`): an
+ * exit 0 is a verdict users act on, so an Intel TCB status of `OutOfDate*` is refused unless
+ * the file names a `minTcbStatus` that accepts it.
+ */
+export function cliEvidencePolicy(policy: EvidencePolicy, kind: EvidenceKind): EvidencePolicy {
+  return { ...policy, minTcbStatus: policy.minTcbStatus ?? defaultMinTcbStatus(kind) };
+}
+
+/**
+ * `result` with `extra` reasons, and the rule `verifyAttestationResponse` applies on TDX: the
+ * accepted entry that matched must pin MRTD and RTMR0–2, since MRTD measures only the firmware.
+ */
+function withTrustRules(
+  result: EvidenceResult,
+  policy: EvidencePolicy,
+  extra: ExtraReason[] = [],
+): EvidenceResult {
+  const reasons: EvidenceResult['reasons'] = [...result.reasons, ...extra];
+  const matching = policy.acceptedMeasurements.filter((e) =>
+    measurementAccepted(e, result.measurements, 'mrtd'),
+  );
+  if (result.platform === 'tdx' && matching.length > 0 && !pinsTdxApplication(matching))
+    reasons.push({ code: 'MEASUREMENT_NOT_ACCEPTED', message: TDX_PINS_MISSING });
+  return { ...result, ok: result.ok && reasons.length === result.reasons.length, reasons };
+}
+
 export interface VerifyOutput {
   result: EvidenceResult;
   /** For a service response: the keys the evidence binds, once the binding was checked. */
@@ -203,18 +241,17 @@ export async function attestVerify(opts: {
   kind?: string;
   collateralPath?: string;
 }): Promise<VerifyOutput> {
-  const policy = loadPolicy(opts.policyPath);
+  const file = loadPolicy(opts.policyPath);
   const loaded = /^https?:\/\//i.test(opts.target)
     ? await loadFromUrl(opts.target)
     : loadFromFile(opts.target, opts.kind, opts.collateralPath);
+  const policy = cliEvidencePolicy(file, loaded.evidence.kind);
   const { response } = loaded;
-  if (!response) return { result: await verifyEvidence(loaded.evidence, policy) };
+  if (!response)
+    return { result: withTrustRules(await verifyEvidence(loaded.evidence, policy), policy) };
   // The evidence must bind exactly these keys and this nonce: make that part of the policy.
   const bound = bytesToHex(computeReportData(response));
-  const extra: {
-    code: 'REPORT_DATA_MISMATCH' | 'NONCE_MISMATCH' | 'MEASUREMENT_NOT_ACCEPTED';
-    message: string;
-  }[] = [];
+  const extra: ExtraReason[] = [];
   if (response.report_data !== bound)
     extra.push({
       code: 'REPORT_DATA_MISMATCH',
@@ -237,13 +274,8 @@ export async function attestVerify(opts: {
       code: 'MEASUREMENT_NOT_ACCEPTED',
       message: 'response image_hash is not the evidence measurement',
     });
-  const merged: EvidenceResult = {
-    ...result,
-    ok: result.ok && extra.length === 0,
-    reasons: [...result.reasons, ...extra],
-  };
   return {
-    result: merged,
+    result: withTrustRules(result, policy, extra),
     binding: {
       enclave_pubkey: response.enclave_pubkey,
       key_id: response.key_id,

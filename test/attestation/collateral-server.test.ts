@@ -17,6 +17,28 @@ function collateralFor(path: string) {
   return json(path) as Record<string, string>;
 }
 
+const CHUNK = 64 * 1024;
+
+/** A fetch whose every answer streams zeros (16 MiB, chunk by chunk), counting what was read. */
+function endlessFetch(): { f: typeof fetch; pulled: () => number } {
+  let pulled = 0;
+  const f: typeof fetch = () => {
+    let left = 256;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (left-- === 0) return controller.close();
+          pulled += CHUNK;
+          controller.enqueue(new Uint8Array(CHUNK));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return Promise.resolve(new Response(body, { status: 200 }));
+  };
+  return { f, pulled: () => pulled };
+}
+
 /** Intel PCS v4 shapes: signed JSON bodies, URL-encoded PEM issuer chains in headers. */
 /** The service's "current" collateral: a real PCCS serves today's CRLs; here, the sample's. */
 const served: { collateral: Record<string, string> } = {
@@ -172,6 +194,28 @@ describe('PCCS/PCS collateral over HTTP', () => {
     }
   });
 
+  it('second attack review: an endless answer is refused after 1 MiB, not read to the end', async () => {
+    // The body was read whole (arrayBuffer) before its size was checked: a hostile service
+    // could make a browser tab or the CLI buffer all it sends until the timeout.
+    const s = DCAP_SAMPLES[0]!;
+    const { f, pulled } = endlessFetch();
+    const r = await verifyEvidence(
+      { kind: s.kind, quote: bytes(s.quote) },
+      dcapPolicy(s, { collateralSource: { pccsUrl: 'http://pccs.invalid', fetch: f } }),
+    );
+    assert.deepEqual(codes(r), ['COLLATERAL_MISSING']);
+    assert.match(r.reasons[0]!.message, /response too large/);
+    assert.ok(pulled() <= 1024 * 1024 + 2 * CHUNK, `read ${pulled()} bytes`);
+    // A declared length past the bound is refused before any byte is read.
+    const declared: typeof fetch = () =>
+      Promise.resolve(new Response('{}', { headers: { 'content-length': String(2 ** 21) } }));
+    const big = await verifyEvidence(
+      { kind: s.kind, quote: bytes(s.quote) },
+      dcapPolicy(s, { collateralSource: { pccsUrl: 'http://pccs.invalid', fetch: declared } }),
+    );
+    assert.match(big.reasons[0]!.message, /response too large/);
+  });
+
   it('an unreachable service is COLLATERAL_MISSING', async () => {
     const s = DCAP_SAMPLES[0]!;
     const closed = await serve(pccs([]));
@@ -211,6 +255,22 @@ describe('AMD KDS VCEK and chain over HTTP', () => {
       `/vcek/v1/Milan/${chip}?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115`,
       '/vcek/v1/Milan/cert_chain',
     ]);
+  });
+
+  it('second attack review: an endless VCEK answer is refused after 64 KiB, not read to the end', async () => {
+    const { f, pulled } = endlessFetch();
+    const r = await verifyEvidence(
+      { kind: 'sev-snp', quote: bytes('sev-snp/snp_milan_virtee_report.bin') },
+      {
+        acceptedMeasurements: ['00'],
+        pinnedRoots: { amdArk: [ROOTS.milanArk] },
+        now: JAN_2025,
+        collateralSource: { amdKdsUrl: 'http://kds.invalid', fetch: f },
+      },
+    );
+    assert.ok(codes(r).includes('COLLATERAL_MISSING'));
+    assert.match(r.reasons.find((x) => x.code === 'COLLATERAL_MISSING')!.message, /too large/);
+    assert.ok(pulled() <= 64 * 1024 + 2 * CHUNK, `read ${pulled()} bytes`);
   });
 
   it('a chip the service does not know is COLLATERAL_MISSING', async () => {

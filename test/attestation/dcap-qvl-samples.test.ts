@@ -403,6 +403,32 @@ describe('dcap-qvl samples: tampering is refused with a distinct reason', () => 
     assert.ok(codes(swapped).includes('COLLATERAL_MISMATCH'), JSON.stringify(swapped.reasons));
   });
 
+  it('second attack review: TCB info and QE identity signed under any other Intel certificate are refused', async () => {
+    // An attacker who extracted a PCK key from an out-of-date platform (what OutOfDate warns
+    // of) could sign TCB levels grading that platform UpToDate: the PCK chain ends in the
+    // pinned root too. Only the TCB Signing certificate, issued by the root itself, may sign.
+    const signer = /issuer chain: the signer is not the Intel SGX TCB Signing certificate/;
+    for (const s of DCAP_SAMPLES) {
+      const c = json(s.collateral);
+      const pem = Buffer.from(bytes(s.quote)).toString('latin1');
+      const pckChain = pem.slice(pem.indexOf('-----BEGIN'), pem.lastIndexOf('-----') + 5) + '\n';
+      for (const chain of [pckChain, c.pck_crl_issuer_chain as string])
+        for (const field of ['tcb_info_issuer_chain', 'qe_identity_issuer_chain']) {
+          const r = await verifyEvidence(
+            { ...load(s), collateral: { ...c, [field]: chain } },
+            dcapPolicy(s),
+          );
+          assert.equal(r.ok, false);
+          assert.ok(
+            r.reasons.some((x) => x.code === 'COLLATERAL_INVALID' && signer.test(x.message)),
+            `${s.name} ${field}: ${JSON.stringify(r.reasons)}`,
+          );
+        }
+      const genuine = await verifyEvidence(load(s), dcapPolicy(s));
+      assert.ok(!genuine.reasons.some((x) => signer.test(x.message)), s.name);
+    }
+  });
+
   it('a swapped root (the AWS root pinned instead of Intel), or none, is ROOT_NOT_PINNED', async () => {
     for (const s of DCAP_SAMPLES) {
       const r = await verifyEvidence(

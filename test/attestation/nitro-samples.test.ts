@@ -281,4 +281,31 @@ describe('nitro samples: tampering is refused with a distinct reason (EXPECTED.m
     const tagged = new Uint8Array([0xd2, ...doc(s)]);
     assert.equal((await verifyEvidence(nitro(tagged), policy(s))).ok, true);
   });
+
+  it('second attack review: the unsigned COSE envelope has one encoding (no indefinite lengths)', async () => {
+    // cborg's strict mode refuses non-minimal lengths but takes indefinite-length arrays and
+    // maps: the same document under another envelope verified, so envelope bytes were free.
+    for (const s of SAMPLES.slice(0, 2)) {
+      const d = doc(s);
+      assert.equal(d[0], 0x84); // definite array of 4
+      const indefiniteArray = new Uint8Array([0x9f, ...d.subarray(1), 0xff]);
+      const at = 1 + 1 + d[1]! - 0x40; // the unprotected header: after the protected bstr
+      assert.equal(d[at], 0xa0);
+      const indefiniteMap = new Uint8Array([
+        ...d.subarray(0, at),
+        0xbf,
+        0xff,
+        ...d.subarray(at + 1),
+      ]);
+      for (const variant of [
+        indefiniteArray,
+        indefiniteMap,
+        new Uint8Array([0xd2, ...indefiniteArray]),
+      ]) {
+        const r = await verifyEvidence(nitro(variant), policy(s));
+        assert.deepEqual(codes(r), ['PARSE_ERROR'], s.file);
+      }
+      assert.equal((await verifyEvidence(nitro(d), policy(s))).ok, true);
+    }
+  });
 });

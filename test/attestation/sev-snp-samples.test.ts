@@ -193,6 +193,26 @@ describe('sev-snp samples: tampering is refused with a distinct reason (EXPECTED
     assert.equal(r.ok, false);
   });
 
+  it('second attack review: minSnpTcb also holds for LAUNCH_TCB (firmware updated under a running guest)', async () => {
+    // Launch (and measure) the guest on firmware below the minimum, then load the fixed
+    // firmware while it runs: REPORTED_TCB and the VCEK show the new one, LAUNCH_TCB (0x1F0,
+    // set by the firmware) the old. Here the lowered byte also breaks the signature.
+    const s = SAMPLES.virtee;
+    const launchSnp = 0x1f0 + 6;
+    assert.equal(s.report[launchSnp], 8);
+    const r = await verifyEvidence(
+      ev(s, flipped(s.report, launchSnp, 8 ^ 5)),
+      policy(s, { minSnpTcb: { snp: 8 } }),
+    );
+    assert.ok(
+      r.reasons.some(
+        (x) => x.code === 'TCB_STATUS_BELOW_MINIMUM' && x.message === 'launch snp SPL 5 is below 8',
+      ),
+      JSON.stringify(r.reasons),
+    );
+    assert.equal(r.ok, false);
+  });
+
   it('a report truncated to 0x2A0 bytes (signature dropped) is PARSE_ERROR', async () => {
     const s = SAMPLES.virtee;
     assert.deepEqual(codes(await verifyEvidence(ev(s, s.report.subarray(0, 0x2a0)), policy(s))), [

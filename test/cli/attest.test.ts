@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { cliEvidencePolicy, loadPolicy } from '../../src/cli/attest.js';
 import { attestation } from '../../src/enclave/methods/attestation.js';
 import { generate } from '../../src/enclave/methods/keyring.js';
 import { readSimulatedVendorKey } from '../../src/enclave/platform/simulated.js';
@@ -21,6 +22,8 @@ import { runCli } from './run.js';
 
 const exec = promisify(execFile);
 const MRENCLAVE = '33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb';
+const TDX_MRTD =
+  '91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7';
 const NITRO_PCR0 =
   'f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b';
 
@@ -77,6 +80,54 @@ describe('cloister attest verify: recorded evidence files', () => {
     assert.equal(r.code, 1);
     assert.equal(JSON.parse(r.stdout).result.ok, false);
     assert.match(r.stderr, /TCB_STATUS_BELOW_MINIMUM/);
+  });
+
+  it('second attack review: on TDX an entry pinning MRTD alone is refused, as by verifyAttestationResponse', async () => {
+    // MRTD measures the virtual firmware only: `attest verify` printed ok (exit 0) for any OS
+    // and application on it, while the SDK's trust check refused the same entry.
+    const tdx = (policy: string) =>
+      cli(
+        'attest',
+        'verify',
+        join(SAMPLES, 'tdx_quote_v4.bin'),
+        '--kind',
+        'tdx',
+        '--collateral',
+        join(SAMPLES, '../tdx/tdx_quote_v4.collateral.json'),
+        '--policy',
+        policy,
+      );
+    const tdxPolicy = (entry: string) => ({
+      acceptedMeasurements: [entry],
+      now: '2025-07-01T00:00:00Z',
+      pinnedRoots: { intelSgxRootCa: join(SAMPLES, 'intel_sgx_root_ca.der') },
+    });
+    const mrtdOnly = await tdx(policyFile('tdx-mrtd.json', tdxPolicy(TDX_MRTD)));
+    assert.equal(mrtdOnly.code, 1, mrtdOnly.stdout);
+    const { result } = JSON.parse(mrtdOnly.stdout);
+    assert.equal(result.ok, false);
+    assert.deepEqual(
+      result.reasons.map((r: { code: string }) => r.code),
+      ['MEASUREMENT_NOT_ACCEPTED'],
+    );
+    assert.match(result.reasons[0].message, /must pin mrtd, rtmr0, rtmr1 and rtmr2/);
+    const m = result.measurements as Record<string, string>;
+    const entry = ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2'].map((n) => `${n}=${m[n]}`).join(',');
+    const pinned = await tdx(policyFile('tdx-pinned.json', tdxPolicy(entry)));
+    assert.equal(pinned.code, 0, pinned.stderr);
+    assert.equal(JSON.parse(pinned.stdout).result.ok, true);
+  });
+
+  it('second attack review: an Intel TCB status of OutOfDate is refused unless the policy file accepts it', () => {
+    // The SDK's trust check refuses OutOfDate* by default; `attest verify` applied no floor.
+    const file = loadPolicy(policyFile('no-floor.json', { acceptedMeasurements: [MRENCLAVE] }));
+    assert.equal(file.minTcbStatus, undefined);
+    for (const kind of ['sgx-dcap', 'tdx'] as const)
+      assert.equal(cliEvidencePolicy(file, kind).minTcbStatus, 'ConfigurationAndSWHardeningNeeded');
+    for (const kind of ['nitro', 'sev-snp', 'simulated'] as const)
+      assert.equal(cliEvidencePolicy(file, kind).minTcbStatus, undefined);
+    const accepting = { ...file, minTcbStatus: 'OutOfDate' as const };
+    assert.equal(cliEvidencePolicy(accepting, 'tdx').minTcbStatus, 'OutOfDate');
   });
 
   it('reads an evidence file { kind, quote } and refuses a debug Nitro document', async () => {

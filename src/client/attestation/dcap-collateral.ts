@@ -122,17 +122,50 @@ function normaliseBase(url: string): string {
   return url.replace(/\/+$/, '').replace(/\/(sgx|tdx)\/certification\/v4$/, '');
 }
 
-async function get(
+/**
+ * GETs `url` from a collateral service and reads at most `maxBytes` of the answer: a larger one
+ * (by its Content-Length, or as it streams in) is refused without reading the rest, so a hostile
+ * service cannot make the verifier buffer an endless body for as long as the timeout allows.
+ */
+export async function boundedGet(
   f: typeof fetch,
   url: string,
+  maxBytes: number,
   timeoutMs = DEFAULT_FETCH_TIMEOUT_MS,
 ): Promise<{ body: Uint8Array; header: (n: string) => string | null }> {
   const res = await f(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-  const body = new Uint8Array(await res.arrayBuffer());
-  if (body.length > MAX_BODY) throw new Error(`GET ${url}: response too large`);
-  return { body, header: (n) => res.headers.get(n) };
+  const header = (n: string) => res.headers.get(n);
+  const refuse = async (why: string): Promise<never> => {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error(`GET ${url}: ${why}`);
+  };
+  if (!res.ok) return refuse(`HTTP ${res.status}`);
+  if (Number(res.headers.get('content-length')) > maxBytes) return refuse('response too large');
+  const reader = res.body?.getReader();
+  if (!reader) return { body: new Uint8Array(0), header };
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const next = await reader.read();
+    if (next.done) break;
+    total += next.value.length;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`GET ${url}: response too large`);
+    }
+    chunks.push(next.value);
+  }
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.length;
+  }
+  return { body, header };
 }
+
+const get = (f: typeof fetch, url: string, timeoutMs?: number) =>
+  boundedGet(f, url, MAX_BODY, timeoutMs);
 
 function issuerChain(header: (n: string) => string | null, ...names: string[]): string {
   for (const n of names) {

@@ -292,6 +292,14 @@ async function checkChainsAndCrls(
       rootCert = v.root;
     }
   }
+  for (const label of ['TCB info issuer chain', 'QE identity issuer chain']) {
+    const certs = verified[label];
+    if (certs && !isTcbSigner(certs))
+      reasons.add(
+        'COLLATERAL_INVALID',
+        `${label}: the signer is not the Intel SGX TCB Signing certificate issued by the root`,
+      );
+  }
   const pckCerts = verified['PCK chain'];
   const crlIssuer = verified['PCK CRL issuer chain']?.[0];
   let rootCrl: x509.X509Crl;
@@ -322,6 +330,16 @@ async function checkChainsAndCrls(
     if (pckCrl.findRevoked(leaf)) reasons.add('CERT_REVOKED', 'PCK certificate is revoked');
     if (rootCrl.findRevoked(ca)) reasons.add('CERT_REVOKED', 'PCK CA certificate is revoked');
   }
+}
+
+/**
+ * TCB info and QE identity are signed by Intel's TCB Signing key, whose certificate the root
+ * issues directly (Intel PCS API v4). Any other certificate under the root (a PCK of some
+ * machine, whose key an attacker may have extracted from an out-of-date platform) must not be
+ * able to sign the TCB levels that grade platforms; dcap-qvl accepts any non-CA leaf.
+ */
+function isTcbSigner(certs: readonly Certificate[]): boolean {
+  return certs.length === 1 && /^CN=Intel SGX TCB Signing(,|$)/.test(certs[0]!.subject);
 }
 
 async function crlSignedBy(crl: x509.X509Crl, issuer: Certificate): Promise<boolean> {

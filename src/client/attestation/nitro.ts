@@ -57,6 +57,9 @@ function parseDocument(raw: Uint8Array): NitroDocument {
   const bytes = raw[0] === COSE_SIGN1_TAG ? raw.subarray(1) : raw;
   const cose = decode(bytes, CBOR) as unknown;
   need(Array.isArray(cose) && cose.length === 4, 'not a COSE_Sign1 array of 4');
+  // The envelope is outside the signature: strict decoding still takes indefinite-length
+  // arrays and maps, so only its one canonical encoding (what the NSM writes) is accepted.
+  need(ctEqual(encode(cose), bytes), 'COSE_Sign1 envelope is not canonical CBOR');
   const [protectedBytes, unprotected, payloadBytes, signature] = cose as unknown[];
   need(protectedBytes instanceof Uint8Array, 'protected header is not a byte string');
   need(unprotected instanceof Map && unprotected.size === 0, 'unprotected header is not empty');

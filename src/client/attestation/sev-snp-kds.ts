@@ -9,17 +9,12 @@ import type { Reasons } from './policy.js';
 import { certificateList } from './pem.js';
 import type { EvidencePolicy } from './types.js';
 import { parseCertificate } from './x509-chain.js';
-import { DEFAULT_FETCH_TIMEOUT_MS } from './dcap-collateral.js';
+import { boundedGet, DEFAULT_FETCH_TIMEOUT_MS } from './dcap-collateral.js';
 
 const MAX_BODY = 64 * 1024;
 
-async function get(f: typeof fetch, url: string, timeoutMs: number): Promise<Uint8Array> {
-  const res = await f(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-  const body = new Uint8Array(await res.arrayBuffer());
-  if (body.length > MAX_BODY) throw new Error(`GET ${url}: response too large`);
-  return body;
-}
+const get = async (f: typeof fetch, url: string, timeoutMs: number): Promise<Uint8Array> =>
+  (await boundedGet(f, url, MAX_BODY, timeoutMs)).body;
 
 /** "ARK-Milan" → "Milan". */
 function productOf(arkDer: Uint8Array): string | null {

@@ -171,13 +171,26 @@ function checkVcekBinding(r: Uint8Array, vcek: Certificate, reasons: Reasons): s
   return name && name[0] === 0x16 ? new TextDecoder().decode(name.subarray(2)) : null;
 }
 
+/**
+ * `minSnpTcb` against REPORTED_TCB (what the VCEK vouches for) and LAUNCH_TCB (the firmware and
+ * microcode the guest was launched and measured on, and made its keys on): firmware and
+ * microcode can be updated while a guest runs, which raises the first and not the second.
+ */
 function checkMinTcb(claims: Claims, min: SnpTcbMinimum | undefined, reasons: Reasons): void {
   if (!min) return;
-  const tcb = claims.details.reportedTcb as Tcb;
+  const tcbs: [string, Tcb][] = [
+    ['reported', claims.details.reportedTcb as Tcb],
+    ['launch', claims.details.launchTcb as Tcb],
+  ];
   for (const k of ['bootloader', 'tee', 'snp', 'microcode'] as const) {
     const want = min[k];
-    if (want !== undefined && !(tcb[k] >= want))
-      reasons.add('TCB_STATUS_BELOW_MINIMUM', `reported ${k} SPL ${tcb[k]} is below ${want}`);
+    // One reason per component: the first TCB below the minimum.
+    const below = want === undefined ? undefined : tcbs.find(([, tcb]) => !(tcb[k] >= want));
+    if (below)
+      reasons.add(
+        'TCB_STATUS_BELOW_MINIMUM',
+        `${below[0]} ${k} SPL ${below[1][k]} is below ${want}`,
+      );
   }
 }
 

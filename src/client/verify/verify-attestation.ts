@@ -76,6 +76,22 @@ export interface AttestationVerification {
  */
 export const DEFAULT_MIN_TCB_STATUS: TcbStatus = 'ConfigurationAndSWHardeningNeeded';
 
+/** The `minTcbStatus` applied to evidence of `kind` when the caller names none. */
+export function defaultMinTcbStatus(kind: EvidenceKind): TcbStatus | undefined {
+  return kind === 'sgx-dcap' || kind === 'tdx' ? DEFAULT_MIN_TCB_STATUS : undefined;
+}
+
+export const TDX_PINS_MISSING =
+  'policy: on TDX an expected measurement must pin mrtd, rtmr0, rtmr1 and rtmr2 (mrtd=…,rtmr0=…,rtmr1=…,rtmr2=…): MRTD alone accepts any OS and application on that firmware';
+
+/** Whether one of `entries` pins everything a TDX entry must pin (TDX_REQUIRED_PINS). */
+export function pinsTdxApplication(entries: readonly string[]): boolean {
+  return entries.some((e) => {
+    const pinned = (measurementPins(e, 'mrtd') ?? []).map(([name]) => name);
+    return TDX_REQUIRED_PINS.every((name) => pinned.includes(name));
+  });
+}
+
 /** The `verifyEvidence` policy for a response of `platform` under the caller's `policy`. */
 export function evidencePolicyFor(
   platform: PlatformName,
@@ -96,9 +112,7 @@ export function evidencePolicyFor(
       ],
     },
     now: policy.now,
-    minTcbStatus:
-      policy.minTcbStatus ??
-      (kind === 'sgx-dcap' || kind === 'tdx' ? DEFAULT_MIN_TCB_STATUS : undefined),
+    minTcbStatus: policy.minTcbStatus ?? defaultMinTcbStatus(kind),
     minSnpTcb: policy.minSnpTcb,
     collateralSource: policy.collateralSource,
   };
@@ -150,16 +164,8 @@ export async function verifyAttestationResponse(
       reasons.push('policy: no expected measurement given');
     } else if (matching.length === 0) {
       reasons.push('evidence: measurement is not one of the expected measurements');
-    } else if (
-      r.platform === 'tdx' &&
-      !matching.some((e) => {
-        const pinned = (measurementPins(e, map.measurement) ?? []).map(([name]) => name);
-        return TDX_REQUIRED_PINS.every((name) => pinned.includes(name));
-      })
-    ) {
-      reasons.push(
-        'policy: on TDX an expected measurement must pin mrtd, rtmr0, rtmr1 and rtmr2 (mrtd=…,rtmr0=…,rtmr1=…,rtmr2=…): MRTD alone accepts any OS and application on that firmware',
-      );
+    } else if (r.platform === 'tdx' && !pinsTdxApplication(matching)) {
+      reasons.push(TDX_PINS_MISSING);
     }
     const hex = bytesToHex(reportData);
     if (claims.reportData !== hex || r.report_data !== hex) {
