@@ -62,6 +62,42 @@ export function encodeFrame(value: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Ar
   return out;
 }
 
+/** Why one item could not be encoded in a frame, even alone. */
+export type FrameEncodeFailure = 'FRAME_TOO_LARGE' | 'FRAME_INVALID';
+
+/**
+ * Encodes `items` (a frame's calls, or its results) in as few frames as it can: all of them in
+ * one (`wrap(items)`), encoded once on the common path; when that cannot be encoded (over
+ * `maxBytes` together, or an item nested too deep for JSON.stringify), halved until the item at
+ * fault is alone, and `alone(item, code)` says what goes out instead of it (a frame, or null for
+ * nothing). So one item never costs the others their frame, on either side of the socket: the
+ * host's client for calls, the enclave's server for results (matched by id, in whatever frame).
+ */
+export function encodeFrames<T>(
+  items: readonly T[],
+  wrap: (items: readonly T[]) => unknown,
+  alone: (item: T, code: FrameEncodeFailure) => Uint8Array | null,
+  maxBytes = MAX_FRAME_BYTES,
+): Uint8Array[] {
+  try {
+    return [encodeFrame(wrap(items), maxBytes)];
+  } catch (err) {
+    if (items.length <= 1) {
+      const tooLarge = err instanceof RpcError && err.code === 'FRAME_TOO_LARGE';
+      const out =
+        items.length === 0
+          ? null
+          : alone(items[0]!, tooLarge ? 'FRAME_TOO_LARGE' : 'FRAME_INVALID');
+      return out === null ? [] : [out];
+    }
+    const half = Math.ceil(items.length / 2);
+    return [
+      ...encodeFrames(items.slice(0, half), wrap, alone, maxBytes),
+      ...encodeFrames(items.slice(half), wrap, alone, maxBytes),
+    ];
+  }
+}
+
 /**
  * Incremental decoder for a byte stream. `push` returns the complete frame bodies parsed as
  * JSON (`unknown`: the caller validates). A length over the limit or bytes that are not JSON
