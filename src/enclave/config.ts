@@ -57,10 +57,56 @@ export class EnclaveConfigError extends Error {
   }
 }
 
-export function parseEnclaveConfig(env: NodeJS.ProcessEnv): EnclaveConfig {
+/**
+ * Variables Node or OpenSSL read by themselves, which change what this process runs or trusts:
+ * code loaded before the bundle or an inspector (`NODE_OPTIONS`, `NODE_PATH`), certificate checks
+ * and roots (`NODE_TLS_REJECT_UNAUTHORIZED`, `NODE_EXTRA_CA_CERTS`), TLS secrets written to a
+ * file (`SSLKEYLOGFILE`), an OpenSSL configuration, provider or engine.
+ */
+export const RUNTIME_ENV_REFUSED = [
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'NODE_TLS_REJECT_UNAUTHORIZED',
+  'NODE_EXTRA_CA_CERTS',
+  'SSLKEYLOGFILE',
+  'OPENSSL_CONF',
+  'OPENSSL_MODULES',
+  'OPENSSL_ENGINES',
+] as const;
+
+/** The only Node flags a hardware enclave runs with: heap sizes (docs/platforms/). */
+const RUNTIME_FLAGS_ALLOWED = /^--max-(old|semi)-space-size=\d+$/;
+
+/**
+ * On a hardware platform, the runtime must be the one its measurement describes: none of
+ * RUNTIME_ENV_REFUSED set, and no Node flag but heap sizes (`--inspect`, `--require`,
+ * `--import`, `--tls-keylog`, `--openssl-config` … would open a debugger on the keys, run code
+ * before the bundle or weaken TLS). Gramine and Nitro fix argv and environment in the measured
+ * manifest or image, and on TDX and SEV-SNP the host may not start the enclave; this check
+ * turns a deployment that adds either anyway into a refusal at start. Names only, never values.
+ */
+function runtimeIssues(platform: string, env: NodeJS.ProcessEnv, execArgv: readonly string[]) {
+  if (platform === 'simulated') return [];
+  const issues: string[] = [];
+  for (const name of RUNTIME_ENV_REFUSED)
+    if (env[name] !== undefined)
+      issues.push(`${name}: not allowed unless TEE_PLATFORM is simulated`);
+  for (const flag of execArgv)
+    if (!RUNTIME_FLAGS_ALLOWED.test(flag))
+      issues.push(`node ${flag.split('=')[0]}: not allowed unless TEE_PLATFORM is simulated`);
+  return issues;
+}
+
+/** `execArgv`: the Node flags this process runs with (main.ts passes `process.execArgv`). */
+export function parseEnclaveConfig(
+  env: NodeJS.ProcessEnv,
+  execArgv: readonly string[] = [],
+): EnclaveConfig {
   const res = EnclaveEnvSchema.safeParse(env);
   if (!res.success) {
     throw new EnclaveConfigError(res.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
+  const runtime = runtimeIssues(res.data.TEE_PLATFORM, env, execArgv);
+  if (runtime.length > 0) throw new EnclaveConfigError(runtime);
   return Object.freeze(res.data);
 }

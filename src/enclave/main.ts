@@ -45,7 +45,7 @@ process.on('uncaughtException', (err) => fatal('uncaught exception', err));
 process.on('unhandledRejection', (err) => fatal('unhandled rejection', err));
 
 try {
-  const config = parseEnclaveConfig(process.env);
+  const config = parseEnclaveConfig(process.env, process.execArgv);
   const platform = await resolvePlatform(config, fileURLToPath(import.meta.url));
   const state = createEnclaveState(config, platform);
   // Serve only once the boot second is over: from then on an envelope dated exactly

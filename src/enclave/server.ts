@@ -8,26 +8,29 @@
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RpcError } from '../protocol/rpc/errors.js';
-import { FrameDecoder, encodeFrame, type Result } from '../protocol/rpc/frame.js';
+import { FrameDecoder, encodeFrame, encodeFrames, type Result } from '../protocol/rpc/frame.js';
 import { dispatchFrame, toErrorBody } from './dispatcher.js';
 import type { EnclaveState } from './state.js';
 import { removeSocketFile, restrictSocketToOwner } from './platform/files.js';
 
-/** A frame of results sent ahead of the rest of their request frame (detached or partial). */
+/**
+ * Results as frames: one, unless together they are over MAX_FRAME_BYTES; then halved until a
+ * result too large for any frame is alone, and that one alone becomes an error for its id. A
+ * frame-level error instead (as before) made the host drop the connection, and with it the
+ * enclave's in-memory state, and failed every call whose result shared the frame.
+ */
+function encodeResults(results: readonly Result[]): Uint8Array[] {
+  return encodeFrames(
+    results,
+    (part) => ({ results: part }),
+    (r, code) =>
+      encodeFrame({ results: [{ id: r.id, ok: false, error: new RpcError(code).toBody() }] }),
+  );
+}
+
+/** Results sent ahead of the rest of their request frame (detached or partial), or its last. */
 function sendResults(conn: Duplex, results: Result[]): void {
-  let bytes: Uint8Array;
-  try {
-    bytes = encodeFrame({ results });
-  } catch {
-    bytes = encodeFrame({
-      results: results.map((r) => ({
-        id: r.id,
-        ok: false as const,
-        error: new RpcError('FRAME_TOO_LARGE').toBody(),
-      })),
-    });
-  }
-  if (!conn.destroyed) conn.write(bytes);
+  for (const bytes of encodeResults(results)) if (!conn.destroyed) conn.write(bytes);
 }
 
 /**
@@ -72,13 +75,8 @@ export function serveConnection(state: EnclaveState, conn: Duplex): void {
         )
         .then(
           (response) => {
-            let bytes: Uint8Array;
-            try {
-              bytes = encodeFrame(response);
-            } catch {
-              bytes = encodeFrame({ error: new RpcError('FRAME_TOO_LARGE').toBody() });
-            }
-            if (!conn.destroyed) conn.write(bytes);
+            if ('results' in response) sendResults(conn, response.results);
+            else if (!conn.destroyed) conn.write(encodeFrame(response));
           },
           () => {
             conn.destroy();

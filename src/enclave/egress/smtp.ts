@@ -141,6 +141,8 @@ function upgrade(socket: Socket, target: SmtpTarget, opts: SmtpOptions): Promise
       socket,
       servername: target.host,
       ca: trustedRoots(opts.caPem),
+      // Explicit, as in the exchange transports: the default reads NODE_TLS_REJECT_UNAUTHORIZED.
+      rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
     });
     tls.once('secureConnect', () => resolve(tls));

@@ -21,6 +21,7 @@ import { okpThumbprint } from '../../protocol/key-id.js';
 import { jcs } from '../../protocol/jcs.js';
 import { sessionLogSubject } from '../../protocol/log/entry.js';
 import { RpcError } from '../../protocol/rpc/errors.js';
+import { MAX_FRAME_BYTES } from '../../protocol/rpc/frame.js';
 import type { JobProgress, MethodParams, MethodResult } from '../../protocol/rpc/methods.js';
 import { computeAggregatesDaily, ingestedAggregatesDaily } from '../aggregates/daily.js';
 import { AggregatesInputError, createIngest, type AggregatesIngest } from '../aggregates/engine.js';
@@ -228,13 +229,35 @@ function refusalAsNone<T>(make: () => T): T | undefined {
   }
 }
 
+/**
+ * The finished results one poll answer carries at most, in bytes of their JSON (the first is
+ * always carried): half a frame, so the answer fits one beside the frame's other results.
+ */
+export const POLL_RESULT_BYTES = MAX_FRAME_BYTES / 2;
+
+/**
+ * Progress and results of `job_ids`, after forgetting the acknowledged ones. Finished results
+ * past POLL_RESULT_BYTES show as still running: they wait in the table until a later poll, once
+ * the host acknowledged those it was given. Every result at once made the answer grow with the
+ * results left uncollected (the host could not store them for a while) until no poll could be
+ * sent any more, and none was ever collected.
+ */
 export function aggregatesPoll(
   state: EnclaveState,
   params: MethodParams<'aggregates.poll'>,
 ): MethodResult<'aggregates.poll'> {
   const jobs = jobsOf(state);
   jobs.ack(params.ack);
-  return { jobs: jobs.poll(params.job_ids) };
+  let bytes = 0;
+  const views = jobs.poll(params.job_ids).map((view) => {
+    if (view.state !== 'done') return view;
+    const size = JSON.stringify(view.result).length;
+    if (bytes > 0 && bytes + size > POLL_RESULT_BYTES)
+      return { job_id: view.job_id, state: 'running' as const, progress: view.progress };
+    bytes += size;
+    return view;
+  });
+  return { jobs: views };
 }
 
 export function aggregatesCancel(

@@ -72,7 +72,9 @@ export async function otpStart(
     throw new RpcError('AUTH_TOKEN_INVALID');
   const account =
     params.access_token === undefined ? undefined : caller(state, keyring, params.access_token).sub;
-  const code = otp.start(params.purpose, params.email, state.now(), account);
+  // Codes expire, and sends are counted, on the clock that never goes back: set back, it would
+  // make an expired code valid again.
+  const code = otp.start(params.purpose, params.email, state.monotonicNow(), account);
   try {
     const mail = codeMail(state.config.MAIL_FROM, params.email, code, params.purpose);
     return { dev_mail: await deliver(state, mail) };
@@ -89,7 +91,7 @@ export function otpVerify(
   const keyring = readyAuthKeyring(state);
   const { user, email } = params;
   const { otp } = state.auth;
-  const now = state.now();
+  const now = state.monotonicNow();
   // With TOTP due, a right code stays pending until the second factor passes too: a client told
   // AUTH_MFA_REQUIRED sends the same mailed code again with its TOTP code.
   const mfaDue = Boolean(user?.totp_sealed);
@@ -120,7 +122,9 @@ export function emailLink(
 ): MethodResult<'auth.email_link'> {
   const keyring = readyAuthKeyring(state);
   const { sub } = caller(state, keyring, params.access_token);
-  state.auth.otp.verify('link', params.email, params.code, state.now(), { account: sub });
+  state.auth.otp.verify('link', params.email, params.code, state.monotonicNow(), {
+    account: sub,
+  });
   return {
     user_id: sub,
     email: params.email,
@@ -142,7 +146,7 @@ async function sealedNewPassword(
   const keyring = readyAuthKeyring(state);
   const policy = policyOf(state);
   const { email, user } = params;
-  state.auth.otp.verify(purpose, email, params.code, state.now());
+  state.auth.otp.verify(purpose, email, params.code, state.monotonicNow());
   if (!checkMethodBinding(keyring, 'email', email, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   const password = await passwordOf(state, params.secret, email, 'reset');
@@ -299,7 +303,7 @@ export async function confirmEmail(
   const ok = phc
     ? await state.auth.hasher.verify(phc, password)
     : await state.auth.hasher.verifyDummy(password);
-  state.auth.otp.verify('confirm', email, params.code, state.now());
+  state.auth.otp.verify('confirm', email, params.code, state.monotonicNow());
   if (!checkMethodBinding(keyring, 'email', email, user.user_id, user.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
   // After the code: only the mailbox's holder learns that the password is not this one's.

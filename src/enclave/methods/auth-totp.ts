@@ -178,7 +178,7 @@ export function stepUpEmail(
   const claims = caller(state, keyring, params.access_token);
   if (!checkMethodBinding(keyring, 'email', params.email, claims.sub, params.binding))
     throw new RpcError('AUTH_METHOD_BINDING_INVALID');
-  state.auth.otp.verify('step_up', params.email, params.code, state.now());
+  state.auth.otp.verify('step_up', params.email, params.code, state.monotonicNow());
   // A mailbox is not a second factor: the fresh token says `otp`, and never carries an earlier
   // `mfa` forward under the new auth_time (that would renew an MFA step-up by mail forever).
   const amr = [...new Set([...(claims.amr ?? []).filter((m) => m !== 'mfa'), 'otp'])];

@@ -11,12 +11,12 @@
  * itself (UNSHED). One request's params that cannot be framed fail that call alone.
  */
 import { connect, type Socket } from 'node:net';
-import { RpcError, isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/errors.js';
+import { isRpcErrorCode, type RpcErrorCode } from '../../protocol/rpc/errors.js';
 import {
   FrameDecoder,
   MAX_CALLS_PER_FRAME,
   ResponseFrameSchema,
-  encodeFrame,
+  encodeFrames,
   type Call,
 } from '../../protocol/rpc/frame.js';
 import {
@@ -160,21 +160,15 @@ export class EnclaveRpcClient {
    * JSON.stringify) it is halved until the call at fault is alone, and only that one fails.
    */
   private send(calls: Call[]): void {
-    let bytes: Uint8Array;
-    try {
-      bytes = encodeFrame({ calls });
-    } catch (err) {
-      if (calls.length === 1) {
-        const tooLarge = err instanceof RpcError && err.code === 'FRAME_TOO_LARGE';
-        this.settleError(calls[0]!.id, tooLarge ? 'FRAME_TOO_LARGE' : 'FRAME_INVALID');
-        return;
-      }
-      const half = Math.ceil(calls.length / 2);
-      this.send(calls.slice(0, half));
-      this.send(calls.slice(half));
-      return;
-    }
-    this.socket.write(bytes);
+    const frames = encodeFrames(
+      calls,
+      (part) => ({ calls: part }),
+      (call, code) => {
+        this.settleError(call.id, code);
+        return null;
+      },
+    );
+    for (const bytes of frames) this.socket.write(bytes);
   }
 
   private onFrame(frame: unknown): void {

@@ -62,72 +62,108 @@ export function encodeFrame(value: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Ar
   return out;
 }
 
+/** Why one item could not be encoded in a frame, even alone. */
+export type FrameEncodeFailure = 'FRAME_TOO_LARGE' | 'FRAME_INVALID';
+
+/**
+ * Encodes `items` (a frame's calls, or its results) in as few frames as it can: all of them in
+ * one (`wrap(items)`), encoded once on the common path; when that cannot be encoded (over
+ * `maxBytes` together, or an item nested too deep for JSON.stringify), halved until the item at
+ * fault is alone, and `alone(item, code)` says what goes out instead of it (a frame, or null for
+ * nothing). So one item never costs the others their frame, on either side of the socket: the
+ * host's client for calls, the enclave's server for results (matched by id, in whatever frame).
+ */
+export function encodeFrames<T>(
+  items: readonly T[],
+  wrap: (items: readonly T[]) => unknown,
+  alone: (item: T, code: FrameEncodeFailure) => Uint8Array | null,
+  maxBytes = MAX_FRAME_BYTES,
+): Uint8Array[] {
+  try {
+    return [encodeFrame(wrap(items), maxBytes)];
+  } catch (err) {
+    if (items.length <= 1) {
+      const tooLarge = err instanceof RpcError && err.code === 'FRAME_TOO_LARGE';
+      const out =
+        items.length === 0
+          ? null
+          : alone(items[0]!, tooLarge ? 'FRAME_TOO_LARGE' : 'FRAME_INVALID');
+      return out === null ? [] : [out];
+    }
+    const half = Math.ceil(items.length / 2);
+    return [
+      ...encodeFrames(items.slice(0, half), wrap, alone, maxBytes),
+      ...encodeFrames(items.slice(half), wrap, alone, maxBytes),
+    ];
+  }
+}
+
 /**
  * Incremental decoder for a byte stream. `push` returns the complete frame bodies parsed as
  * JSON (`unknown`: the caller validates). A length over the limit or bytes that are not JSON
  * throw RpcError; after FRAME_TOO_LARGE the stream cannot be resynchronised and must be closed.
+ *
+ * A frame that lies within one chunk is parsed from a view of it (no copy: the common case). One
+ * that spans chunks is copied into a buffer of its announced length as its bytes arrive, so what
+ * the decoder holds is bounded by the frame's bytes, however the peer cuts them: keeping every
+ * chunk until the frame was complete let a peer that sent a frame a byte at a time make the
+ * other side hold one object per byte (~100 bytes each, gigabytes for one 8 MiB frame).
  */
 export class FrameDecoder {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  /** The bytes of a length prefix cut across chunks, and how many are in. */
+  private readonly head = new Uint8Array(4);
+  private headBytes = 0;
+  /** The body of the frame being assembled across chunks, and how much of it is in. */
+  private body: Uint8Array | null = null;
+  private filled = 0;
   constructor(private readonly maxBytes = MAX_FRAME_BYTES) {}
 
   push(chunk: Uint8Array): unknown[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
     const frames: unknown[] = [];
-    for (;;) {
-      if (this.buffered < 4) return frames;
-      const head = this.peek(4);
-      const len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, false);
-      if (len > this.maxBytes) throw new RpcError('FRAME_TOO_LARGE');
-      if (this.buffered < 4 + len) return frames;
-      const body = this.take(4 + len).subarray(4);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(utf8.decode(body));
-      } catch {
-        throw new RpcError('FRAME_INVALID');
-      }
-      frames.push(parsed);
-    }
-  }
-
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    return this.take(n, false);
-  }
-
-  private take(n: number, consume = true): Uint8Array {
-    const first = this.chunks[0]!;
-    if (consume && first.length >= n) {
-      // Within one chunk (the common case): a view, not a copy. The caller only reads it, at
-      // once (decode and JSON.parse), and the decoder never writes into its chunks.
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return first.subarray(0, n);
-    }
-    const out = new Uint8Array(n);
     let off = 0;
-    let i = 0;
-    while (off < n) {
-      const c = this.chunks[i]!;
-      const k = Math.min(c.length, n - off);
-      out.set(c.subarray(0, k), off);
-      off += k;
-      if (consume) {
-        if (k === c.length) {
-          this.chunks.shift();
-        } else {
-          this.chunks[0] = c.subarray(k);
-        }
+    while (off < chunk.length) {
+      if (this.body) {
+        const k = Math.min(this.body.length - this.filled, chunk.length - off);
+        this.body.set(chunk.subarray(off, off + k), this.filled);
+        this.filled += k;
+        off += k;
+        if (this.filled < this.body.length) break;
+        const body = this.body;
+        this.body = null;
+        frames.push(parseBody(body));
+        continue;
+      }
+      let len: number;
+      if (this.headBytes === 0 && chunk.length - off >= 4) {
+        len = new DataView(chunk.buffer, chunk.byteOffset + off, 4).getUint32(0, false);
+        off += 4;
       } else {
-        i++;
+        const k = Math.min(4 - this.headBytes, chunk.length - off);
+        this.head.set(chunk.subarray(off, off + k), this.headBytes);
+        this.headBytes += k;
+        off += k;
+        if (this.headBytes < 4) break;
+        this.headBytes = 0;
+        len = new DataView(this.head.buffer).getUint32(0, false);
+      }
+      if (len > this.maxBytes) throw new RpcError('FRAME_TOO_LARGE');
+      if (chunk.length - off >= len) {
+        // Within this chunk: a view, not a copy. Only read, at once (decode and JSON.parse).
+        frames.push(parseBody(chunk.subarray(off, off + len)));
+        off += len;
+      } else {
+        this.body = new Uint8Array(len);
+        this.filled = 0;
       }
     }
-    if (consume) this.buffered -= n;
-    return out;
+    return frames;
+  }
+}
+
+function parseBody(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(utf8.decode(body));
+  } catch {
+    throw new RpcError('FRAME_INVALID');
   }
 }
