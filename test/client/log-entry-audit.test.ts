@@ -17,24 +17,37 @@ import { logOrigin } from '../../src/protocol/log/origin.js';
 
 const seed = new Uint8Array(32).fill(7);
 const publicKey = ed25519.getPublicKey(seed);
-const origin = logOrigin(publicKey);
 
-/** A log whose served entry text can be altered while its tree (from the true hashes) is kept. */
-function fakeLog() {
+/**
+ * A log whose served entry text can be altered while its tree (from the true hashes) is kept;
+ * signed with the key of `keySeed` (another seed: another keyring's log).
+ */
+function fakeLog(keySeed = seed) {
+  const publicKey = ed25519.getPublicKey(keySeed);
+  const origin = logOrigin(publicKey);
   const texts: string[] = [];
   const served = new Map<number, string>();
   const tree = new MerkleTree();
   let note = '';
   const log = {
     async append(n: number, subject?: string) {
-      for (let i = 0; i < n; i++) {
-        const text = `{"subject":"${subject ?? `s${texts.length}`}","time":1,"type":"credential.expired","v":1}`;
+      await log.appendTexts(
+        Array.from(
+          { length: n },
+          (_, i) =>
+            `{"subject":"${subject ?? `s${texts.length + i}`}","time":1,"type":"credential.expired","v":1}`,
+        ),
+      );
+    },
+    /** Appends these exact entry texts and signs the new checkpoint (none: the current one). */
+    async appendTexts(add: readonly string[]) {
+      for (const text of add) {
         texts.push(text);
         tree.append(leafHash(utf8.encode(text)));
       }
       const text = formatCheckpoint({ origin, size: tree.size, rootHash: tree.root() });
       note = await signNote(text, [
-        { name: origin, publicKey, sign: (m) => ed25519.sign(m, seed) },
+        { name: origin, publicKey, sign: (m) => ed25519.sign(m, keySeed) },
       ]);
     },
     alter(index: number, text: string) {
@@ -213,5 +226,67 @@ describe("a session's entries: what the host leaves out or repeats", () => {
         return true;
       },
     );
+  });
+});
+
+describe('log monitor: second attack review', () => {
+  const otherSeed = new Uint8Array(32).fill(9);
+  const otherTrust = { logPublicKey: bytesToBase64(ed25519.getPublicKey(otherSeed)) };
+
+  it('a monitor whose last checkpoint is of another log key raises the alarm, even from the empty tree', async () => {
+    // The monitor kept the empty tree of the attested log; the host then starts the enclave on a
+    // fresh keyring (a new log key, attested as genuinely as the old one) with a new history.
+    const old = fakeLog();
+    await old.appendTexts([]);
+    const first = new LogMonitor(new LogClient('http://log.test', trust, old.fetch));
+    assert.equal((await first.poll()).alarm, null);
+    assert.equal(first.last?.size, 0);
+    const fresh = fakeLog(otherSeed);
+    await fresh.append(3);
+    // As `cloister log monitor --state` after a restart: the saved checkpoint, the new trust.
+    const report = await new LogMonitor(
+      new LogClient('http://log.test', otherTrust, fresh.fetch),
+      first.last,
+      first.audited,
+    ).poll();
+    assert.match(report.alarm ?? '', /log key changed: checkpoint of cloister\.log\/\w+, the last/);
+    assert.equal(report.checkpoint, first.last, 'the monitor keeps its last good checkpoint');
+
+    // Past the empty tree the alarm says the same (not "shrank" or "fork").
+    await old.append(5);
+    const later = new LogMonitor(new LogClient('http://log.test', trust, old.fetch));
+    await later.poll();
+    const again = await new LogMonitor(
+      new LogClient('http://log.test', otherTrust, fresh.fetch),
+      later.last,
+    ).poll();
+    assert.match(again.alarm ?? '', /log key changed/);
+  });
+
+  it('a monitor reports each new cluster.manifest_changed entry as a notice, not an alarm', async () => {
+    const log = fakeLog();
+    const manifest = (digest: string) =>
+      `{"digests":{"payload":"${digest.repeat(64)}"},"subject":"c1","time":1,"type":"cluster.manifest_changed","v":1}`;
+    await log.append(2);
+    await log.appendTexts([manifest('a')]);
+    const monitor = new LogMonitor(new LogClient('http://log.test', trust, log.fetch));
+    const first = await monitor.poll();
+    assert.equal(first.alarm, null);
+    assert.deepEqual(first.notices, [
+      `entry 2: cluster.manifest_changed (cluster c1, manifest ${'a'.repeat(64)})`,
+    ]);
+    await log.append(2);
+    assert.deepEqual((await monitor.poll()).notices, [], 'an entry is reported once');
+    await log.appendTexts([manifest('b')]);
+    await log.append(1);
+    assert.deepEqual((await monitor.poll()).notices, [
+      `entry 5: cluster.manifest_changed (cluster c1, manifest ${'b'.repeat(64)})`,
+    ]);
+    // A poll that raises an alarm reports nothing else: its entries are not trusted.
+    await log.appendTexts([manifest('c')]);
+    log.alter(7, manifest('d'));
+    const bad = await monitor.poll();
+    assert.match(bad.alarm ?? '', /entry text altered/);
+    assert.deepEqual(bad.notices, []);
   });
 });

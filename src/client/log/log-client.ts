@@ -212,6 +212,29 @@ export interface MonitorReport {
   checkpoint: VerifiedCheckpoint | null;
   /** Set when the log misbehaved; the monitor keeps its last good checkpoint. */
   alarm: string | null;
+  /**
+   * Entries an operator wants to hear of (not misbehaviour), among those this poll re-hashed:
+   * each `cluster.manifest_changed` (a reshare: who holds the cluster's shares changed), as
+   * `entry N: cluster.manifest_changed (cluster ID, manifest DIGEST)`. Empty on an alarm.
+   */
+  notices: string[];
+}
+
+/** Entry types a monitor reports as notices (MonitorReport.notices), by their text. */
+const NOTICE_TYPE = '"type":"cluster.manifest_changed"';
+
+/** The notice for a re-hashed entry, or null (not a noticed type, or not a log entry). */
+function noticeOf(index: number, text: string): string | null {
+  if (!text.includes(NOTICE_TYPE)) return null;
+  let parsed;
+  try {
+    parsed = LogEntrySchema.safeParse(JSON.parse(text));
+  } catch {
+    return null; // not JSON: not an entry the enclave hashed, so the audit's root check refuses it
+  }
+  if (!parsed.success || parsed.data.type !== 'cluster.manifest_changed') return null;
+  const e = parsed.data;
+  return `entry ${index}: ${e.type} (cluster ${e.subject}, manifest ${e.digests?.payload ?? 'none'})`;
 }
 
 export class LogMonitor {
@@ -236,39 +259,50 @@ export class LogMonitor {
   }
 
   async poll(): Promise<MonitorReport> {
+    const alarm = (message: string): MonitorReport => ({
+      checkpoint: this.last,
+      alarm: message,
+      notices: [],
+    });
     let next: VerifiedCheckpoint;
     try {
       next = await this.client.checkpoint();
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'LOG_INVALID')
-        return { checkpoint: this.last, alarm: err.message };
+      if (err instanceof ClientError && err.code === 'LOG_INVALID') return alarm(err.message);
       throw err; // network trouble is not evidence of misbehaviour
     }
     const last = this.last;
     if (last) {
+      // The origin names the log key, which never changes for a log: a checkpoint under another
+      // key (a fresh keyring, attested as genuinely as the old one) starts another history. Its
+      // consistency cannot be judged against this one (from the empty tree it always "extends").
+      if (next.origin !== last.origin) {
+        return alarm(
+          `log key changed: checkpoint of ${next.origin}, the last one seen (size ${last.size}) of ${last.origin} (another keyring's log: the history seen so far is not in it)`,
+        );
+      }
       if (next.size < last.size) {
-        return {
-          checkpoint: last,
-          alarm: `log shrank from ${last.size} to ${next.size} (rollback)`,
-        };
+        return alarm(`log shrank from ${last.size} to ${next.size} (rollback)`);
       }
       if (!(await this.client.consistent(last, next))) {
-        return {
-          checkpoint: last,
-          alarm: `checkpoint ${next.size} is not consistent with ${last.size} (fork or rewrite)`,
-        };
+        return alarm(
+          `checkpoint ${next.size} is not consistent with ${last.size} (fork or rewrite)`,
+        );
       }
     }
     let audited: EntryAudit;
+    const notices: string[] = [];
     try {
-      audited = await this.client.auditEntries(next, this.auditStart());
+      audited = await this.client.auditEntries(next, this.auditStart(), (index, text) => {
+        const notice = noticeOf(index, text);
+        if (notice) notices.push(notice);
+      });
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'LOG_INVALID')
-        return { checkpoint: this.last, alarm: err.message };
+      if (err instanceof ClientError && err.code === 'LOG_INVALID') return alarm(err.message);
       throw err;
     }
     this.last = next;
     this.audited = audited;
-    return { checkpoint: next, alarm: null };
+    return { checkpoint: next, alarm: null, notices };
   }
 }
