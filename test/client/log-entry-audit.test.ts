@@ -9,10 +9,20 @@ import { describe, it } from 'node:test';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { LogClient, LogMonitor } from '../../src/client/index.js';
 import { bytesToBase64, utf8 } from '../../src/protocol/encoding.js';
-import { formatCheckpoint } from '../../src/protocol/log/checkpoint.js';
+import {
+  cosignatureMessage,
+  encodeCosignature,
+  formatCheckpoint,
+} from '../../src/protocol/log/checkpoint.js';
 import { sessionLogSubject } from '../../src/protocol/log/entry.js';
 import { leafHash, MerkleTree } from '../../src/protocol/log/merkle.js';
-import { signNote } from '../../src/protocol/log/note.js';
+import {
+  COSIGNATURE_SIG_TYPE,
+  noteKeyId,
+  parseNote,
+  signNote,
+  signatureLine,
+} from '../../src/protocol/log/note.js';
 import { logOrigin } from '../../src/protocol/log/origin.js';
 
 const seed = new Uint8Array(32).fill(7);
@@ -58,7 +68,11 @@ function fakeLog(keySeed = seed) {
       const u = new URL(url);
       log.requests.push(u.pathname + u.search);
       const json = (body: unknown) => ({ ok: true, status: 200, json: async () => body });
-      if (u.pathname === '/api/log/checkpoint') return json({ checkpoint: note });
+      if (u.pathname === '/api/log/checkpoint') {
+        if (u.searchParams.get('witnessed') !== 'true') return json({ checkpoint: note });
+        if (log.witnessed === null) return { ok: false, status: 404, json: async () => ({}) };
+        return json({ checkpoint: log.witnessed });
+      }
       if (u.pathname === '/api/log/entries') {
         const start = Number(u.searchParams.get('start'));
         const end = Number(u.searchParams.get('end'));
@@ -76,6 +90,7 @@ function fakeLog(keySeed = seed) {
       if (u.pathname === '/api/log/proof/consistency') {
         const from = Number(u.searchParams.get('from'));
         const to = Number(u.searchParams.get('to'));
+        if (to > tree.size) return { ok: false, status: 400, json: async () => ({}) };
         return json({ proof: tree.consistencyProof(from, to).map(bytesToBase64) });
       }
       if (u.pathname.startsWith('/api/logs/')) {
@@ -91,6 +106,10 @@ function fakeLog(keySeed = seed) {
       }
       return { ok: false, status: 404, json: async () => ({}) };
     },
+    /** The signed note of the current checkpoint. */
+    note: () => note,
+    /** What `?witnessed=true` serves (null: 404, nothing cosigned). */
+    witnessed: null as string | null,
     /** Session entries the host leaves out of `/api/logs/:id`; and whether it lists one twice. */
     hide: new Set<number>(),
     twice: false,
@@ -288,5 +307,72 @@ describe('log monitor: second attack review', () => {
     const bad = await monitor.poll();
     assert.match(bad.alarm ?? '', /entry text altered/);
     assert.deepEqual(bad.notices, []);
+  });
+
+  it('a monitor compares the newest cosigned checkpoint with the newest one: a fork shown to the witnesses is an alarm', async () => {
+    // One log key, two histories: A served as the newest checkpoint, B as the cosigned one.
+    const shown = fakeLog();
+    await shown.append(6);
+    const toWitnesses = fakeLog();
+    await toWitnesses.append(4, 'other');
+    shown.witnessed = toWitnesses.note();
+    const monitor = new LogMonitor(new LogClient('http://log.test', trust, shown.fetch));
+    const report = await monitor.poll();
+    assert.match(
+      report.alarm ?? '',
+      /split view: the newest cosigned checkpoint \(size 4\) and the newest checkpoint \(size 6\) are not one history/,
+    );
+    assert.equal(monitor.last, null, 'nothing accepted');
+
+    // One history: the cosigned checkpoint is an older one of the same log. None: nothing to compare.
+    const honest = fakeLog();
+    await honest.append(4);
+    honest.witnessed = honest.note();
+    await honest.append(3);
+    const ok = new LogMonitor(new LogClient('http://log.test', trust, honest.fetch));
+    assert.equal((await ok.poll()).alarm, null);
+    honest.witnessed = null;
+    await honest.append(1);
+    assert.equal((await ok.poll()).alarm, null);
+    assert.equal(ok.last?.size, 8);
+  });
+
+  it('a monitor with a witness policy checks the newest checkpoint, not cosigned yet, against the cosigned one', async () => {
+    const witnessSeed = new Uint8Array(32).fill(3);
+    const witness = { name: 'witness.test/w', publicKey: ed25519.getPublicKey(witnessSeed) };
+    const cosign = (note: string) => {
+      const text = parseNote(note).text;
+      const sig = ed25519.sign(cosignatureMessage(text, 1_800_000_000), witnessSeed);
+      const keyId = noteKeyId(witness.name, COSIGNATURE_SIG_TYPE, witness.publicKey);
+      return note + signatureLine(witness.name, keyId, encodeCosignature(1_800_000_000, sig));
+    };
+    const policy = {
+      ...trust,
+      witnesses: [{ name: witness.name, publicKey: bytesToBase64(witness.publicKey) }],
+      witnessThreshold: 1,
+    };
+    // Witnesses (and clients with this policy) are shown B; everyone else the newer fork A.
+    // The host serves B's entries and proofs too: only the newest checkpoint is A's.
+    const forWitnesses = fakeLog();
+    await forWitnesses.append(5, 'b');
+    forWitnesses.witnessed = cosign(forWitnesses.note());
+    const shown = fakeLog();
+    await shown.append(7, 'a');
+    const split = async (url: string) =>
+      url.endsWith('/api/log/checkpoint') ? shown.fetch(url) : forWitnesses.fetch(url);
+    const report = await new LogMonitor(new LogClient('http://log.test', policy, split)).poll();
+    assert.match(
+      report.alarm ?? '',
+      /split view: the newest cosigned checkpoint \(size 5\) and the newest checkpoint \(size 7\) are not one history/,
+    );
+    // One history: fine.
+    const honest = fakeLog();
+    await honest.append(5);
+    honest.witnessed = cosign(honest.note());
+    await honest.append(2);
+    assert.equal(
+      (await new LogMonitor(new LogClient('http://log.test', policy, honest.fetch)).poll()).alarm,
+      null,
+    );
   });
 });

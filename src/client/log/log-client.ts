@@ -74,6 +74,31 @@ export class LogClient {
     return this.verified(body.checkpoint);
   }
 
+  /**
+   * The other view of the log than `checkpoint()`'s, verified under the log key alone: with a
+   * witness policy the newest checkpoint (usually not cosigned yet), else the newest cosigned one
+   * (`cosigned`; null while the log has none: 404). Whatever its cosignature lines, the log key's signature
+   * makes it this log's word, so it and `checkpoint()`'s must be one history (LogMonitor checks).
+   */
+  async otherCheckpoint(): Promise<{ checkpoint: VerifiedCheckpoint; cosigned: boolean } | null> {
+    const cosigned = !this.witnessed;
+    const path = `/api/log/checkpoint${cosigned ? '?witnessed=true' : ''}`;
+    const res = await this.fetchImpl(`${this.base}${path}`);
+    if (res.status === 404 && cosigned) return null;
+    if (!res.ok) throw new ClientError('HTTP_ERROR', `GET ${path}: ${res.status}`);
+    const note = ((await readJson(res)) as { checkpoint?: unknown }).checkpoint;
+    const v = verifyLogCheckpoint(typeof note === 'string' ? note : '', {
+      logPublicKey: this.trust.logPublicKey,
+    });
+    if (!v.valid)
+      throw new ClientError(
+        'LOG_INVALID',
+        `checkpoint refused: ${v.reasons.join('; ')}`,
+        v.reasons,
+      );
+    return { checkpoint: v.checkpoint, cosigned };
+  }
+
   private verified(note: unknown): VerifiedCheckpoint {
     const v = verifyLogCheckpoint(typeof note === 'string' ? note : '', this.trust);
     if (!v.valid)
@@ -258,6 +283,20 @@ export class LogMonitor {
     }
   }
 
+  /**
+   * Null, or why the log's other view (`LogClient.otherCheckpoint`) and `next` are not one
+   * history: the log key signed both, so one of them is a fork shown to some of its readers.
+   */
+  private async splitView(next: VerifiedCheckpoint): Promise<string | null> {
+    const other = await this.client.otherCheckpoint();
+    if (!other) return null;
+    const [older, newer] =
+      other.checkpoint.size <= next.size ? [other.checkpoint, next] : [next, other.checkpoint];
+    if (await this.client.consistent(older, newer)) return null;
+    const [cosigned, newest] = other.cosigned ? [other.checkpoint, next] : [next, other.checkpoint];
+    return `split view: the newest cosigned checkpoint (size ${cosigned.size}) and the newest checkpoint (size ${newest.size}) are not one history (both signed by the log key: a fork shown to the witnesses or to everyone else)`;
+  }
+
   async poll(): Promise<MonitorReport> {
     const alarm = (message: string): MonitorReport => ({
       checkpoint: this.last,
@@ -290,6 +329,16 @@ export class LogMonitor {
         );
       }
     }
+    // Two views, one history: a host that shows the witnesses (and the clients that require
+    // their cosignatures) one fork and everyone else another has the one log key sign both.
+    let split: string | null;
+    try {
+      split = await this.splitView(next);
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'LOG_INVALID') return alarm(err.message);
+      throw err;
+    }
+    if (split) return alarm(split);
     let audited: EntryAudit;
     const notices: string[] = [];
     try {
