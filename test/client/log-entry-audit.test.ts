@@ -375,4 +375,48 @@ describe('log monitor: second attack review', () => {
       null,
     );
   });
+
+  it('a witness that missed a round is not an alarm: the monitor waits; a bad log signature still is', async () => {
+    const seeds = [new Uint8Array(32).fill(4), new Uint8Array(32).fill(5)];
+    const witnesses = seeds.map((seed, i) => ({
+      name: `witness.test/w${i}`,
+      publicKey: ed25519.getPublicKey(seed),
+    }));
+    const cosign = (note: string, by: number[]) =>
+      note +
+      by
+        .map((i) => {
+          const w = witnesses[i]!;
+          const sig = ed25519.sign(cosignatureMessage(parseNote(note).text, 1), seeds[i]!);
+          const keyId = noteKeyId(w.name, COSIGNATURE_SIG_TYPE, w.publicKey);
+          return signatureLine(w.name, keyId, encodeCosignature(1, sig));
+        })
+        .join('');
+    const policy = {
+      ...trust,
+      witnesses: witnesses.map((w) => ({ name: w.name, publicKey: bytesToBase64(w.publicKey) })),
+      witnessThreshold: 2,
+    };
+    const log = fakeLog();
+    await log.append(3);
+    log.witnessed = cosign(log.note(), [0, 1]);
+    const monitor = new LogMonitor(new LogClient('http://log.test', policy, log.fetch));
+    assert.equal((await monitor.poll()).alarm, null);
+    // The next round: witness 1 did not answer, so the newest cosigned checkpoint has one.
+    await log.append(2);
+    log.witnessed = cosign(log.note(), [0]);
+    await assert.rejects(monitor.poll(), (err: Error & { code?: string }) => {
+      assert.match(err.message, /1 of 2 required witness cosignatures/);
+      return true;
+    });
+    assert.equal(monitor.last?.size, 3, 'nothing accepted, nothing alarmed');
+    log.witnessed = cosign(log.note(), [0, 1]);
+    assert.equal((await monitor.poll()).alarm, null);
+    assert.equal(monitor.last?.size, 5);
+    // Cosigned as required, but not by the log key: an alarm.
+    const other = fakeLog(new Uint8Array(32).fill(6));
+    await other.append(6);
+    log.witnessed = cosign(other.note(), [0, 1]);
+    assert.match((await monitor.poll()).alarm ?? '', /no valid signature by the log key/);
+  });
 });

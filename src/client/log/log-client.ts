@@ -6,6 +6,7 @@
  */
 import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { LogEntrySchema, sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
+import { WITNESS_SHORTFALL } from '../../protocol/log/checkpoint.js';
 import { CompactRange, leafHashOfText } from '../../protocol/log/merkle.js';
 import { ClientError } from '../errors.js';
 import { answerText, type AnswerBody } from '../service-call.js';
@@ -307,8 +308,16 @@ export class LogMonitor {
     try {
       next = await this.client.checkpoint();
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'LOG_INVALID') return alarm(err.message);
-      throw err; // network trouble is not evidence of misbehaviour
+      // Network trouble is not evidence of misbehaviour, nor is a checkpoint the log key signed
+      // that has fewer cosignatures than the policy asks (a witness missed a round): thrown, and
+      // looked at again, as when nothing is cosigned yet (404).
+      if (
+        err instanceof ClientError &&
+        err.code === 'LOG_INVALID' &&
+        !(err.reasons.length > 0 && err.reasons.every((r) => r.endsWith(WITNESS_SHORTFALL)))
+      )
+        return alarm(err.message);
+      throw err;
     }
     const last = this.last;
     if (last) {
