@@ -77,9 +77,10 @@ export class LogClient {
 
   /**
    * The other view of the log than `checkpoint()`'s, verified under the log key alone: with a
-   * witness policy the newest checkpoint (usually not cosigned yet), else the newest cosigned one
-   * (`cosigned`; null while the log has none: 404). Whatever its cosignature lines, the log key's signature
-   * makes it this log's word, so it and `checkpoint()`'s must be one history (LogMonitor checks).
+   * witness policy the newest checkpoint (usually not cosigned yet), else the newest cosigned
+   * one (`cosigned`; null while the log has none: 404). Whatever its cosignature lines, the log
+   * key's signature makes it this log's word, so it and `checkpoint()`'s must be one history
+   * (LogMonitor checks).
    */
   async otherCheckpoint(): Promise<{ checkpoint: VerifiedCheckpoint; cosigned: boolean } | null> {
     const cosigned = !this.witnessed;
