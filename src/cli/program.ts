@@ -759,6 +759,8 @@ function addLog(program: Command): void {
             continue;
           }
           if (report.alarm) fail(`LOG ALARM: ${report.alarm}`, 3);
+          // Not misbehaviour, but what an operator wants to hear of (a reshare of the cluster).
+          for (const notice of report.notices) warn(`notice: ${notice}`);
           if (stateFile && report.checkpoint)
             writeFileSync(
               stateFile,

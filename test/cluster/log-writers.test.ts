@@ -16,6 +16,7 @@ import { openPostgres, type Db } from '../../src/host/db/database.js';
 import { migrate } from '../../src/host/db/migrate.js';
 import { createLogService, type LogService } from '../../src/host/log/log-service.js';
 import { createLogStore, type LogStore } from '../../src/host/log/log-store.js';
+import { createWitnessJob, parseWitnesses } from '../../src/host/log/witness-client.js';
 import { base64ToBytes, bytesToBase64, hexToBytes, utf8 } from '../../src/protocol/encoding.js';
 import { parseCheckpoint, verifyCheckpointNote } from '../../src/protocol/log/checkpoint.js';
 import { sessionLogSubject, type LogEntry } from '../../src/protocol/log/entry.js';
@@ -29,6 +30,7 @@ import {
   type MethodResult,
 } from '../../src/protocol/rpc/methods.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
+import { startWitness } from '../helpers/witness.js';
 import { createTestDatabase, openTestPglite } from '../helpers/service.js';
 
 const silent = { error() {}, warn() {}, info() {} };
@@ -309,5 +311,55 @@ describe('transparency log: two writers on one database', () => {
       'the checkpoint C serves did not go back to the head its sync read first',
     );
     assert.equal(logC.latest()!.note, mine.checkpoint.note);
+  });
+
+  it("a member that has not read the others' appends gets cosignatures, never the rollback warning", async () => {
+    // Both members run the witness job. B has read nothing since A appended: its own latest
+    // checkpoint is behind the witness's, which is not a rollback (SECURITY.md, second review).
+    const witness = await startWitness('witness.test/cluster', () => [logKey]);
+    try {
+      const warnings: string[] = [];
+      const job = (log: LogService) =>
+        createWitnessJob({
+          witnesses: parseWitnesses(`${witness.vkey} ${witness.url}`),
+          log,
+          store: createLogStore(dbs[0]!),
+          logger: { ...silent, warn: (_o: unknown, msg?: string) => warnings.push(msg ?? '') },
+          intervalMs: 3_600_000,
+        });
+      await logB.sync();
+      await logA.commit({ work: async () => ({ result: 'a', entries: [entry(), entry()] }) });
+      await job(logA).runOnce();
+      const cosigned = witness.state.get(logKey.name)!.size;
+      assert.equal(cosigned, logA.latest()!.size);
+      assert.ok(logB.latest()!.size < cosigned, 'B is behind');
+      await job(logB).runOnce();
+      assert.equal(warnings.join('; '), '');
+      assert.equal(logB.latest()!.size, cosigned, 'B read the head before it asked the witness');
+      // A appends and has it cosigned while B's request is on its way: B's answer is a 409 with
+      // a larger size, which the stored log (read again) explains.
+      let first = true;
+      const racing = createWitnessJob({
+        witnesses: parseWitnesses(`${witness.vkey} ${witness.url}`),
+        log: logB,
+        store: createLogStore(dbs[0]!),
+        logger: { ...silent, warn: (_o: unknown, msg?: string) => warnings.push(msg ?? '') },
+        intervalMs: 3_600_000,
+        fetchImpl: async (url, init) => {
+          if (first) {
+            first = false;
+            await logA.commit({ work: async () => ({ result: 'a', entries: [entry()] }) });
+            await job(logA).runOnce();
+          }
+          return fetch(url, init);
+        },
+      });
+      await logB.commit({ work: async () => ({ result: 'b', entries: [entry()] }) });
+      await racing.runOnce();
+      assert.ok(witness.state.get(logKey.name)!.size > cosigned);
+      assert.equal(warnings.join('; '), '');
+    } finally {
+      await witness.close();
+    }
   });
 });

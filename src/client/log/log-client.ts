@@ -6,6 +6,7 @@
  */
 import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { LogEntrySchema, sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
+import { WITNESS_SHORTFALL } from '../../protocol/log/checkpoint.js';
 import { CompactRange, leafHashOfText } from '../../protocol/log/merkle.js';
 import { ClientError } from '../errors.js';
 import { answerText, type AnswerBody } from '../service-call.js';
@@ -72,6 +73,32 @@ export class LogClient {
   async checkpoint(): Promise<VerifiedCheckpoint> {
     const body = await this.get<{ checkpoint?: unknown }>(`/api/log/checkpoint${this.witnessed}`);
     return this.verified(body.checkpoint);
+  }
+
+  /**
+   * The other view of the log than `checkpoint()`'s, verified under the log key alone: with a
+   * witness policy the newest checkpoint (usually not cosigned yet), else the newest cosigned
+   * one (`cosigned`; null while the log has none: 404). Whatever its cosignature lines, the log
+   * key's signature makes it this log's word, so it and `checkpoint()`'s must be one history
+   * (LogMonitor checks).
+   */
+  async otherCheckpoint(): Promise<{ checkpoint: VerifiedCheckpoint; cosigned: boolean } | null> {
+    const cosigned = !this.witnessed;
+    const path = `/api/log/checkpoint${cosigned ? '?witnessed=true' : ''}`;
+    const res = await this.fetchImpl(`${this.base}${path}`);
+    if (res.status === 404 && cosigned) return null;
+    if (!res.ok) throw new ClientError('HTTP_ERROR', `GET ${path}: ${res.status}`);
+    const note = ((await readJson(res)) as { checkpoint?: unknown }).checkpoint;
+    const v = verifyLogCheckpoint(typeof note === 'string' ? note : '', {
+      logPublicKey: this.trust.logPublicKey,
+    });
+    if (!v.valid)
+      throw new ClientError(
+        'LOG_INVALID',
+        `checkpoint refused: ${v.reasons.join('; ')}`,
+        v.reasons,
+      );
+    return { checkpoint: v.checkpoint, cosigned };
   }
 
   private verified(note: unknown): VerifiedCheckpoint {
@@ -212,6 +239,29 @@ export interface MonitorReport {
   checkpoint: VerifiedCheckpoint | null;
   /** Set when the log misbehaved; the monitor keeps its last good checkpoint. */
   alarm: string | null;
+  /**
+   * Entries an operator wants to hear of (not misbehaviour), among those this poll re-hashed:
+   * each `cluster.manifest_changed` (a reshare: who holds the cluster's shares changed), as
+   * `entry N: cluster.manifest_changed (cluster ID, manifest DIGEST)`. Empty on an alarm.
+   */
+  notices: string[];
+}
+
+/** Entry types a monitor reports as notices (MonitorReport.notices), by their text. */
+const NOTICE_TYPE = '"type":"cluster.manifest_changed"';
+
+/** The notice for a re-hashed entry, or null (not a noticed type, or not a log entry). */
+function noticeOf(index: number, text: string): string | null {
+  if (!text.includes(NOTICE_TYPE)) return null;
+  let parsed;
+  try {
+    parsed = LogEntrySchema.safeParse(JSON.parse(text));
+  } catch {
+    return null; // not JSON: not an entry the enclave hashed, so the audit's root check refuses it
+  }
+  if (!parsed.success || parsed.data.type !== 'cluster.manifest_changed') return null;
+  const e = parsed.data;
+  return `entry ${index}: ${e.type} (cluster ${e.subject}, manifest ${e.digests?.payload ?? 'none'})`;
 }
 
 export class LogMonitor {
@@ -235,40 +285,83 @@ export class LogMonitor {
     }
   }
 
+  /**
+   * Null, or why the log's other view (`LogClient.otherCheckpoint`) and `next` are not one
+   * history: the log key signed both, so one of them is a fork shown to some of its readers.
+   */
+  private async splitView(next: VerifiedCheckpoint): Promise<string | null> {
+    const other = await this.client.otherCheckpoint();
+    if (!other) return null;
+    const [older, newer] =
+      other.checkpoint.size <= next.size ? [other.checkpoint, next] : [next, other.checkpoint];
+    if (await this.client.consistent(older, newer)) return null;
+    const [cosigned, newest] = other.cosigned ? [other.checkpoint, next] : [next, other.checkpoint];
+    return `split view: the newest cosigned checkpoint (size ${cosigned.size}) and the newest checkpoint (size ${newest.size}) are not one history (both signed by the log key: a fork shown to the witnesses or to everyone else)`;
+  }
+
   async poll(): Promise<MonitorReport> {
+    const alarm = (message: string): MonitorReport => ({
+      checkpoint: this.last,
+      alarm: message,
+      notices: [],
+    });
     let next: VerifiedCheckpoint;
     try {
       next = await this.client.checkpoint();
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'LOG_INVALID')
-        return { checkpoint: this.last, alarm: err.message };
-      throw err; // network trouble is not evidence of misbehaviour
+      // Network trouble is not evidence of misbehaviour, nor is a checkpoint the log key signed
+      // that has fewer cosignatures than the policy asks (a witness missed a round): thrown, and
+      // looked at again, as when nothing is cosigned yet (404).
+      if (
+        err instanceof ClientError &&
+        err.code === 'LOG_INVALID' &&
+        !(err.reasons.length > 0 && err.reasons.every((r) => r.endsWith(WITNESS_SHORTFALL)))
+      )
+        return alarm(err.message);
+      throw err;
     }
     const last = this.last;
     if (last) {
+      // The origin names the log key, which never changes for a log: a checkpoint under another
+      // key (a fresh keyring, attested as genuinely as the old one) starts another history. Its
+      // consistency cannot be judged against this one (from the empty tree it always "extends").
+      if (next.origin !== last.origin) {
+        return alarm(
+          `log key changed: checkpoint of ${next.origin}, the last one seen (size ${last.size}) of ${last.origin} (another keyring's log: the history seen so far is not in it)`,
+        );
+      }
       if (next.size < last.size) {
-        return {
-          checkpoint: last,
-          alarm: `log shrank from ${last.size} to ${next.size} (rollback)`,
-        };
+        return alarm(`log shrank from ${last.size} to ${next.size} (rollback)`);
       }
       if (!(await this.client.consistent(last, next))) {
-        return {
-          checkpoint: last,
-          alarm: `checkpoint ${next.size} is not consistent with ${last.size} (fork or rewrite)`,
-        };
+        return alarm(
+          `checkpoint ${next.size} is not consistent with ${last.size} (fork or rewrite)`,
+        );
       }
     }
-    let audited: EntryAudit;
+    // Two views, one history: a host that shows the witnesses (and the clients that require
+    // their cosignatures) one fork and everyone else another has the one log key sign both.
+    let split: string | null;
     try {
-      audited = await this.client.auditEntries(next, this.auditStart());
+      split = await this.splitView(next);
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'LOG_INVALID')
-        return { checkpoint: this.last, alarm: err.message };
+      if (err instanceof ClientError && err.code === 'LOG_INVALID') return alarm(err.message);
+      throw err;
+    }
+    if (split) return alarm(split);
+    let audited: EntryAudit;
+    const notices: string[] = [];
+    try {
+      audited = await this.client.auditEntries(next, this.auditStart(), (index, text) => {
+        const notice = noticeOf(index, text);
+        if (notice) notices.push(notice);
+      });
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'LOG_INVALID') return alarm(err.message);
       throw err;
     }
     this.last = next;
     this.audited = audited;
-    return { checkpoint: next, alarm: null };
+    return { checkpoint: next, alarm: null, notices };
   }
 }

@@ -41,7 +41,7 @@ export function parseWitnesses(spec: string | undefined): WitnessConfig[] {
 
 export function createWitnessJob(deps: {
   witnesses: readonly WitnessConfig[];
-  log: Pick<LogService, 'latest' | 'tree'>;
+  log: Pick<LogService, 'latest' | 'tree' | 'sync'>;
   store: Pick<LogStore, 'insertCosignature'>;
   logger: Pick<Logger, 'warn' | 'info' | 'error'>;
   intervalMs: number;
@@ -70,7 +70,10 @@ export function createWitnessJob(deps: {
       if (res.status === 409 && /^(0|[1-9][0-9]*)\n$/.test(reply)) {
         const theirs = Number(reply.trim());
         if (theirs > size) {
-          // The witness has seen a bigger tree than ours: a rollback, or another log instance.
+          // Another member of the cluster may have appended since this run read the head: only
+          // a stored log still smaller than the witness's is a rollback (or another instance).
+          await deps.log.sync();
+          if ((deps.log.latest()?.size ?? 0) >= theirs) return; // the next run sends that head
           deps.logger.warn(
             { witness: w.name, theirs, ours: size },
             'witness has seen a larger log',
@@ -98,6 +101,9 @@ export function createWitnessJob(deps: {
   }
 
   async function runOnce(): Promise<void> {
+    // Several members append to one log: send the stored head, not the last one this instance
+    // committed or read (the witness would answer with its larger size).
+    await deps.log.sync();
     const cp = deps.log.latest();
     if (!cp || deps.witnesses.length === 0) return;
     const size = parseCheckpoint(parseNote(cp.note).text).size;

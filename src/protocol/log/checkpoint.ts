@@ -97,6 +97,13 @@ export function verifyCosignature(
   }
 }
 
+/**
+ * How a reason of `verifyCheckpointNote` that is only a witness shortfall ends: fewer valid
+ * cosignatures than the threshold (a witness missed a round, or has not seen it yet), which
+ * says nothing against the log itself.
+ */
+export const WITNESS_SHORTFALL = 'required witness cosignatures';
+
 export interface CheckpointNoteVerification {
   valid: boolean;
   checkpoint?: ParsedCheckpoint;
@@ -144,7 +151,7 @@ export function verifyCheckpointNote(
   if (!Number.isSafeInteger(threshold) || threshold < 0) {
     reasons.push('checkpoint: invalid witness threshold');
   } else if (witnessed.length < threshold) {
-    reasons.push(`checkpoint: ${witnessed.length} of ${threshold} required witness cosignatures`);
+    reasons.push(`checkpoint: ${witnessed.length} of ${threshold} ${WITNESS_SHORTFALL}`);
   }
   return { valid: reasons.length === 0, checkpoint, reasons, witnessed };
 }
