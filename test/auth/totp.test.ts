@@ -95,13 +95,16 @@ describe('TOTP second factor and step-up', () => {
   it('a sensitive operation needs the second factor within the window; step-up gives it', async () => {
     const refused = await call('DELETE', '/auth/totp', oldToken);
     assert.equal(refused.statusCode, 401);
-    // The same rule on the wallet's sensitive routes (policy, recovery start/cancel, reshare).
+    // The same rule on the wallet's sensitive routes (policy, recovery start/cancel/complete,
+    // reshare, delete: a token without a recent second factor takes over or destroys nothing).
     const wallet = '00000000-0000-4000-8000-000000000000';
     for (const [method, url] of [
       ['PUT', `/wallets/${wallet}/policy`],
       ['POST', `/wallets/${wallet}/recovery`],
       ['DELETE', `/wallets/${wallet}/recovery`],
+      ['POST', `/wallets/${wallet}/recovery/complete`],
       ['POST', `/wallets/${wallet}/reshare`],
+      ['DELETE', `/wallets/${wallet}`],
     ] as const) {
       const r = await ts.service.app.inject({
         method,

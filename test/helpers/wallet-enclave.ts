@@ -53,7 +53,10 @@ export async function walletInEnclave(t: TestEnclave = testEnclave()) {
   return { t, g, init, reply, created, record: created.record, body, shares };
 }
 
-/** An EIP-1559 transfer of `value` wei on chain 1 with `nonce`, as `wallet.sign` takes it. */
+/**
+ * An EIP-1559 transfer of `value` wei on chain 1 with `nonce`, as `wallet.sign` takes it. No fee,
+ * so that a daily allowance (value + the largest fee) counts the value alone.
+ */
 export const ethTransfer = (value: string, nonce: number) => ({
   type: 'eth_transaction',
   transaction: {
@@ -62,7 +65,7 @@ export const ethTransfer = (value: string, nonce: number) => ({
     to: '0x000000000000000000000000000000000000dEaD',
     value,
     gas: 21000,
-    maxFeePerGas: '2',
-    maxPriorityFeePerGas: '1',
+    maxFeePerGas: '0',
+    maxPriorityFeePerGas: '0',
   },
 });

@@ -108,11 +108,11 @@ describe('binds: which share kind each action accepts', () => {
     recovery_cancel: ['device'],
     recovery_complete: ['recovery'],
     reshare: ['device'],
-    delete: ['device', 'recovery'],
+    delete: ['device'],
     account: ['device', 'recovery'],
   };
 
-  it('the table is exactly: policy, cancel and reshare need the device share; recovery and its completion the recovery share; the rest either', () => {
+  it('the table is exactly: policy, cancel, reshare and delete need the device share; recovery and its completion the recovery share; the rest either', () => {
     assert.deepEqual(ACTION_SHARE_KINDS, EXPECTED);
     assert.deepEqual([...WALLET_ACTIONS].sort(), Object.keys(EXPECTED).sort());
   });

@@ -27,8 +27,9 @@ const tx = (value: string, nonce: number) => ({
     to: TO,
     value,
     gas: 21000,
-    maxFeePerGas: '30000000000',
-    maxPriorityFeePerGas: '1000000000',
+    // No fee: the daily limit counts value + gas × maxFeePerGas.
+    maxFeePerGas: '0',
+    maxPriorityFeePerGas: '0',
   },
 });
 

@@ -19,8 +19,9 @@ const tx = (fields: Record<string, unknown> = {}): SignRequest =>
       to: TO,
       value: '1000',
       gas: 21000,
-      maxFeePerGas: 10,
-      maxPriorityFeePerGas: 1,
+      // No fee unless a test gives one: the daily limit counts value + gas × maxFeePerGas.
+      maxFeePerGas: 0,
+      maxPriorityFeePerGas: 0,
       ...fields,
     },
   });

@@ -39,6 +39,7 @@ import {
 } from './service-helpers.js';
 
 const TO = '0x00000000000000000000000000000000000000bb';
+// No fee: the daily limit counts value + gas × maxFeePerGas, and these tests count values.
 const tx1559 = (value: string, chainId = 1) => ({
   chainId,
   nonce: 0,
@@ -46,8 +47,8 @@ const tx1559 = (value: string, chainId = 1) => ({
   value,
   data: '0x',
   gas: 21000,
-  maxFeePerGas: '30000000000',
-  maxPriorityFeePerGas: '1000000000',
+  maxFeePerGas: '0',
+  maxPriorityFeePerGas: '0',
 });
 
 for (const engine of engines()) {
@@ -201,7 +202,7 @@ for (const engine of engines()) {
           value: '0x10',
           data: '0x',
           gas: 21000,
-          gasPrice: '20000000000',
+          gasPrice: '0', // no fee, as tx1559
         },
       ]) {
         const res = await sign(shares.device, 'device', eth, {
@@ -575,7 +576,9 @@ for (const engine of engines()) {
     it('reshare with the device share: generation + 1, the old shares refused, no rollback', async () => {
       const saved = (
         await ts.service.db.query<Record<string, unknown>>(
-          'SELECT generation, version, server_share, accounts, policy_rules, state_mac FROM wallets WHERE id = $1',
+          // Every MACed column, authorized_at included (else the restored row's MAC only holds
+          // when the reshare below falls in the same second as the last change).
+          'SELECT generation, version, server_share, accounts, policy_rules, authorized_at, state_mac FROM wallets WHERE id = $1',
           [walletId],
         )
       ).rows[0]!;
@@ -589,7 +592,8 @@ for (const engine of engines()) {
       assert.equal(next.generation, 3);
       // Rollback: the host puts the previous row (valid MAC, generation 2) back. The enclave has
       // issued a newer version since it started and refuses it.
-      const cols = 'generation, version, server_share, accounts, policy_rules, state_mac';
+      const cols =
+        'generation, version, server_share, accounts, policy_rules, authorized_at, state_mac';
       const current = (
         await ts.service.db.query<Record<string, unknown>>(
           `SELECT ${cols} FROM wallets WHERE id = $1`,
@@ -599,7 +603,7 @@ for (const engine of engines()) {
       const restore = (row: Record<string, unknown>) =>
         ts.service.db.query(
           `UPDATE wallets SET generation = $2, version = $3, server_share = $4, accounts = $5,
-             policy_rules = $6, state_mac = $7 WHERE id = $1`,
+             policy_rules = $6, authorized_at = $7, state_mac = $8 WHERE id = $1`,
           [
             walletId,
             row.generation,
@@ -607,6 +611,7 @@ for (const engine of engines()) {
             row.server_share,
             row.accounts,
             row.policy_rules,
+            row.authorized_at,
             row.state_mac,
           ],
         );

@@ -54,6 +54,7 @@ import {
 import { EnvelopeError } from '../../protocol/envelope/errors.js';
 import { WalletKeyring } from '../wallet/wallet-keyring.js';
 import { acceptParsedWalletShare } from '../wallet/wallet-share.js';
+import { nodePrimitives } from '../crypto/node-primitives.js';
 import { ENVELOPE_PURPOSES, openOnce } from './open-envelope.js';
 
 type Body = Record<string, unknown>;
@@ -144,6 +145,25 @@ async function openChangeShare(
   return share;
 }
 
+/**
+ * The client's `reply_pub` as bytes, refused (WALLET_REQUEST_INVALID) if it is a low-order
+ * point: sealing to it fails (RFC 7748's all-zero check), and on a re-split that happened after
+ * the share was spent and the secret rebuilt, as a 500. Any clamped scalar is a multiple of the
+ * cofactor, so one random scalar tells.
+ */
+function replyKey(b64: string): Uint8Array {
+  const pub = base64ToBytes(b64);
+  const scalar = nodePrimitives.randomBytes(32);
+  try {
+    wipe(nodePrimitives.x25519(scalar, pub));
+  } catch {
+    throw new WalletError('WALLET_REQUEST_INVALID');
+  } finally {
+    wipe(scalar);
+  }
+  return pub;
+}
+
 const ShareOnly = z.object({ share: z.unknown() }).strict();
 const ReplyBody = z
   .object({ share: z.unknown(), reply_pub: z.string().regex(/^[A-Za-z0-9+/]{43}=$/) })
@@ -172,7 +192,7 @@ export async function walletCreate(
   const created = await createWallet(keysOf(k), {
     userId: params.user_id,
     walletId: params.wallet_id,
-    replyPub: base64ToBytes(params.reply_pub),
+    replyPub: replyKey(params.reply_pub),
   });
   const record = issue(state, {
     wallet_id: params.wallet_id,
@@ -368,6 +388,7 @@ export function walletResplit(
   return serialized(state, record.wallet_id, async () => {
     const stored = checked(state, record);
     const req = parseBody(ReplyBody, body);
+    const replyPub = replyKey(req.reply_pub); // before the envelope is spent
     if (mode === 'recovery_complete') {
       if (record.recovery === null) throw new WalletError('WALLET_RECOVERY_NOT_STARTED');
       if (state.monotonicNow() < record.recovery.unlock_at)
@@ -376,7 +397,6 @@ export function walletResplit(
     const share = await openChangeShare(state, mode, record, body);
     // Before resplitWallet consumes the share: the client checks its own share made this split.
     const authorizedBy = splitAuthorizer(share.share);
-    const replyPub = base64ToBytes(req.reply_pub);
     try {
       const split = await resplitWallet(keysOf(walletKeyring(state)), stored, share, replyPub);
       const { mac: _m, ...rest } = record;

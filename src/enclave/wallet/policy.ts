@@ -4,10 +4,14 @@
  * Fail closed: a rule the enclave cannot evaluate for a request refuses it (a Solana
  * transaction is opaque to value, chain and recipient rules, so those rules refuse it).
  */
-import type { PolicyRule, SignRequest } from '../../protocol/wallet/requests.js';
+import type { EthTransaction, PolicyRule, SignRequest } from '../../protocol/wallet/requests.js';
 
 export type PolicyVerdict =
-  | { allowed: true; /** wei this request adds to today's total (0 if none) */ spendWei: bigint }
+  | {
+      allowed: true;
+      /** wei this request adds to today's total: value + the largest fee (0 for a message) */
+      spendWei: bigint;
+    }
   | { allowed: false; rule: { index: number; type: PolicyRule['type'] } };
 
 export interface PolicyContext {
@@ -32,6 +36,16 @@ function typedDataChainId(request: SignRequest): bigint | null | undefined {
   return null;
 }
 
+/**
+ * The most native currency a transaction can take from the account: its value plus the largest
+ * fee it allows (gas × maxFeePerGas, or gas × gasPrice). A fee is paid out too: the part above
+ * the base fee goes to whoever builds the block, so a zero-value transaction with a huge tip
+ * moves the balance to a builder the signer runs.
+ */
+function outflowWei(tx: EthTransaction): bigint {
+  return tx.value + tx.gas * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n);
+}
+
 function refuses(rule: PolicyRule, request: SignRequest, ctx: PolicyContext): boolean {
   const tx = request.type === 'eth_transaction' ? request.transaction : undefined;
   const opaque = request.type === 'sol_transaction';
@@ -41,7 +55,7 @@ function refuses(rule: PolicyRule, request: SignRequest, ctx: PolicyContext): bo
     case 'max_value_wei':
       return opaque || (tx !== undefined && tx.value > rule.value);
     case 'daily_limit_wei':
-      return opaque || (tx !== undefined && ctx.spentTodayWei + tx.value > rule.value);
+      return opaque || (tx !== undefined && ctx.spentTodayWei + outflowWei(tx) > rule.value);
     case 'allowed_chain_ids': {
       if (opaque) return true;
       const chainId = tx?.chainId ?? typedDataChainId(request);
@@ -69,6 +83,6 @@ export function evaluatePolicy(
   }
   return {
     allowed: true,
-    spendWei: request.type === 'eth_transaction' ? request.transaction.value : 0n,
+    spendWei: request.type === 'eth_transaction' ? outflowWei(request.transaction) : 0n,
   };
 }

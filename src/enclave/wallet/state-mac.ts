@@ -6,8 +6,8 @@
  * account fails the MAC (WALLET_STATE_INVALID).
  *
  * Rollback (the host hands back an older value that did carry a valid MAC) is refused within an
- * enclave lifetime by `WalletMemory`, the highest record version and spend per (wallet, day) the
- * enclave has issued since boot. Across an enclave restart it is not: the record's digest is in
+ * enclave lifetime by `WalletMemory`, the highest record version, `authorized_at` and spend per
+ * (wallet, day) the enclave has issued since boot. Across an enclave restart it is not: the record's digest is in
  * every wallet.* transparency-log entry (so an owner or auditor sees the rollback), and an old
  * generation only revives shares the owner had already been given.
  */
@@ -43,6 +43,14 @@ export function signSpend(key: Uint8Array, counter: Omit<SpendCounter, 'mac'>): 
 export interface WalletMemory {
   /** Highest record version issued per wallet since boot. */
   readonly versions: Map<string, number>;
+  /**
+   * Highest `authorized_at` issued per wallet since boot. An honest record's `authorized_at`
+   * never decreases from one version to the next, so a higher version with a lower one is a fork
+   * from an older record: another cluster member can issue versions from a record this one
+   * superseded without any share (an Ethereum account needs none), and the version alone would
+   * then let the fork back in here.
+   */
+  readonly authorized: Map<string, number>;
   /** Highest spend issued per `${wallet}|${day}` since boot. */
   readonly spent: Map<string, bigint>;
   /** The tail of each wallet's queue of operations (methods/wallet.ts runs one at a time). */
@@ -50,7 +58,7 @@ export interface WalletMemory {
 }
 
 export function createWalletMemory(): WalletMemory {
-  return { versions: new Map(), spent: new Map(), queues: new Map() };
+  return { versions: new Map(), authorized: new Map(), spent: new Map(), queues: new Map() };
 }
 
 /** The record as the enclave issued it, and not older than what it issued since boot. */
@@ -59,11 +67,17 @@ export function checkRecord(key: Uint8Array, memory: WalletMemory, record: Walle
   if (!macOk(key, RECORD_TAG, rest, given)) throw new WalletError('WALLET_STATE_INVALID');
   const seen = memory.versions.get(record.wallet_id);
   if (seen !== undefined && record.version < seen) throw new WalletError('WALLET_STATE_STALE');
+  const authorized = memory.authorized.get(record.wallet_id);
+  if (authorized !== undefined && (record.authorized_at ?? 0) < authorized)
+    throw new WalletError('WALLET_STATE_STALE');
 }
 
 export function rememberRecord(memory: WalletMemory, record: WalletRecord): void {
   const seen = memory.versions.get(record.wallet_id) ?? 0;
   if (record.version > seen) memory.versions.set(record.wallet_id, record.version);
+  const authorized = record.authorized_at ?? 0;
+  if (authorized > (memory.authorized.get(record.wallet_id) ?? 0))
+    memory.authorized.set(record.wallet_id, authorized);
 }
 
 /**

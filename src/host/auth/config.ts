@@ -36,7 +36,7 @@ export const AUTH_HOST_ENV = {
   AUTH_STEP_UP_SECONDS: int(30, 86400)
     .default(300)
     .describe(
-      'Sensitive operations (wallet policy/recovery/reshare, methods, TOTP, operator roles, key rotation) need a login or step-up at most this old, else 401 STEP_UP_REQUIRED',
+      'Sensitive operations (wallet policy/recovery/reshare/delete, methods, TOTP, operator roles, key rotation) need a login or step-up at most this old, else 401 STEP_UP_REQUIRED',
     ),
   AUTH_COOKIES: bool
     .default('false')

@@ -28,6 +28,12 @@ export interface WalletServiceDeps {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/**
+ * Wallets one user holds at most (not counting deleted ones), as many as GET /wallets lists:
+ * each is a row, enclave work and a public log entry, and an access token alone creates one.
+ */
+export const WALLET_MAX_PER_USER = 1000;
+
 /** What GET /wallets/:id shows: public data only. */
 export function walletView(label: string, r: WalletRecord) {
   return {
@@ -107,6 +113,9 @@ export function createWalletService(deps: WalletServiceDeps) {
 
     async create(userId: string, label: string, replyPub: string) {
       if (!log.isReady()) throw new HostError('LOG_UNAVAILABLE');
+      // Before the enclave's work; checked again under a lock where the row is inserted.
+      if ((await repo.count(userId)) >= WALLET_MAX_PER_USER)
+        throw new HostError('WALLET_REQUEST_INVALID');
       const walletId = randomUUID();
       const r = await enclave.call('wallet.create', {
         user_id: userId,
@@ -115,7 +124,8 @@ export function createWalletService(deps: WalletServiceDeps) {
       });
       const logged = await log.commit({
         async work(tx) {
-          await repo.insert(tx, label, r.record);
+          if (!(await repo.insert(tx, label, r.record, WALLET_MAX_PER_USER)))
+            throw new HostError('WALLET_REQUEST_INVALID');
           return { result: undefined, entries: [entry('wallet.created', r.record)] };
         },
       });

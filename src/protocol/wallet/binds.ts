@@ -27,7 +27,12 @@ export const WALLET_ACTIONS = [
 ] as const;
 export type WalletAction = (typeof WALLET_ACTIONS)[number];
 
-/** Which share kinds each action accepts (the issue: policy and cancel need the device share). */
+/**
+ * Which share kinds each action accepts (the issue: policy and cancel need the device share).
+ * Delete needs the device share too: with the recovery share it would purge the server share at
+ * once, skipping the time-lock in which the owner objects to what that share alone does
+ * (test/wallet/attack-recovery-delete.test.ts).
+ */
 export const ACTION_SHARE_KINDS: Record<WalletAction, readonly ('device' | 'recovery')[]> = {
   sign: ['device', 'recovery'],
   policy: ['device'],
@@ -35,7 +40,7 @@ export const ACTION_SHARE_KINDS: Record<WalletAction, readonly ('device' | 'reco
   recovery_cancel: ['device'],
   recovery_complete: ['recovery'],
   reshare: ['device'],
-  delete: ['device', 'recovery'],
+  delete: ['device'],
   account: ['device', 'recovery'],
 };
 

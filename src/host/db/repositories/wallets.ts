@@ -70,13 +70,38 @@ export function createWalletRepository(db: Queryable) {
       ]);
     },
 
-    async insert(tx: Queryable, label: string, record: WalletRecord): Promise<void> {
+    /** Wallets of `userId` not deleted. */
+    async count(userId: string): Promise<number> {
+      const { rows } = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM wallets WHERE user_id = $1 AND deleted_at IS NULL',
+        [userId],
+      );
+      return rows[0]!.n;
+    },
+
+    /**
+     * Inserts the record unless its user already holds `max` wallets not deleted (false). The
+     * user's row is locked for the transaction, so concurrent creations count one at a time.
+     */
+    async insert(
+      tx: Queryable,
+      label: string,
+      record: WalletRecord,
+      max: number,
+    ): Promise<boolean> {
+      await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [record.user_id]);
+      const { rows } = await tx.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM wallets WHERE user_id = $1 AND deleted_at IS NULL',
+        [record.user_id],
+      );
+      if (rows[0]!.n >= max) return false;
       await tx.query(
         `INSERT INTO wallets (id, user_id, label, generation, version, server_share, ethereum_xpub,
            accounts, policy_rules, recovery_started_at, recovery_unlock_at, authorized_at, state_mac)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
         [record.wallet_id, record.user_id, label, ...fields(record)],
       );
+      return true;
     },
 
     /**

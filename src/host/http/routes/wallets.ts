@@ -78,7 +78,10 @@ export function walletRoutes(deps: {
   wallets: WalletService;
   guard: Pick<AuthGuard, 'claims'>;
   signMaxPerMinute: number;
-  /** Step-up on policy changes, recovery start/cancel and reshare (docs/protocol/auth.md). */
+  /**
+   * Step-up on policy changes, recovery start/cancel/complete, reshare and delete
+   * (docs/protocol/auth.md): what takes a wallet over or destroys it needs a recent second factor.
+   */
   requireStepUp?: RequireStepUp;
   /**
    * Wraps the routes' own onRequest hooks (the token, the step-up), which run before a route's
@@ -233,7 +236,7 @@ export function walletRoutes(deps: {
     app.post(
       '/wallets/:id/recovery/complete',
       {
-        ...opts,
+        ...sensitive,
         schema: { params: Params, body: Bodies.reply, response: { 200: Resplit, ...errors } },
       },
       async (request) =>
@@ -258,7 +261,7 @@ export function walletRoutes(deps: {
     app.delete(
       '/wallets/:id',
       {
-        ...opts,
+        ...sensitive,
         schema: {
           params: Params,
           body: Bodies.share,
