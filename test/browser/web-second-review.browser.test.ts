@@ -1,0 +1,178 @@
+/**
+ * The web app's second attack review (SECURITY.md, "Web app: second attack review"), in headless
+ * Chromium against the real service: a hostile host answers the step-up dialog's sign-in again
+ * with a session of another account (its own), and the tab must neither keep it nor retry the
+ * operation with it; Sign out ends the session in the tabs that share it; what was typed into
+ * the step-up dialog is gone once the prompt is over.
+ * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { ensureWebBuild } from '../helpers/web.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = !existsSync(CHROMIUM) && !process.env.CI;
+const PASSWORD = 'a second review password';
+const ACCOUNT_KEY = 'cloister.account.v1';
+
+interface Stored {
+  userId: string;
+  email: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+describe('web app second attack review, in Chromium', { skip }, () => {
+  let ts: TestService;
+  let browser: Browser;
+  let base = '';
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (CI installs it)`);
+    ensureWebBuild();
+    ts = await startTestService('pglite', {
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      AUTH_REGISTER_MAX_PER_IP: '100',
+    });
+    await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(ts.service.app.server.address() as AddressInfo).port}`;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await ts?.stop();
+  });
+
+  /** A new browser with its pins set, signed up as `email` (password): its page. */
+  async function registered(email: string): Promise<Page> {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${base}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.getByRole('button', { name: 'Save pins and verify' }).click();
+    await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
+    await page.goto(`${base}/signin`);
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account', exact: true }).click();
+    await page.waitForURL(`${base}/keys`);
+    return page;
+  }
+
+  const stored = (page: Page) =>
+    page.evaluate(
+      (k) => JSON.parse(sessionStorage.getItem(k) ?? 'null') as Stored | null,
+      ACCOUNT_KEY,
+    );
+
+  /**
+   * The access token replaced by one the service refuses: the next call refreshes, and a
+   * refreshed token has no recent sign-in, so adding a passkey opens the step-up dialog.
+   */
+  async function stepUpPrompt(page: Page) {
+    await page.evaluate((k) => {
+      const a = JSON.parse(sessionStorage.getItem(k) ?? '{}') as Stored;
+      sessionStorage.setItem(k, JSON.stringify({ ...a, accessToken: 'expired' }));
+    }, ACCOUNT_KEY);
+    await page.goto(`${base}/account`);
+    await page.getByTestId('methods').waitFor();
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    return dialog;
+  }
+
+  it("a sign-in again answered with another account's session is refused: the tab stays the user's, the session is logged out, nothing is retried with it", async () => {
+    const other = await registered(`second-review-other-${Date.now()}@example.com`);
+    const theirs = (await stored(other))!;
+    const email = `second-review-user-${Date.now()}@example.com`;
+    const page = await registered(email);
+    const mine = (await stored(page))!;
+
+    const dialog = await stepUpPrompt(page);
+    // The host answers the password login with the session of an account of its own.
+    await page.route('**/auth/login', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          user_id: theirs.userId,
+          access_token: theirs.accessToken,
+          refresh_token: theirs.refreshToken,
+        }),
+      }),
+    );
+    const sentWith: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().startsWith(base) && !r.url().endsWith('/auth/login'))
+        sentWith.push(`${r.url()} ${r.headers()['authorization'] ?? ''}`);
+    });
+    await dialog.getByLabel(`Password for ${email}`).fill(PASSWORD);
+    await dialog.getByRole('button', { name: 'Sign in again' }).click();
+    // Refused in the dialog (or, before the fix, kept: the dialog closed and the call retried).
+    await Promise.race([
+      dialog.getByText("That sign-in is of another account than this tab's").waitFor(),
+      dialog.waitFor({ state: 'hidden' }),
+    ]);
+
+    const now = (await stored(page))!;
+    assert.equal(now.userId, mine.userId, "the tab went on as the host's account");
+    assert.equal(now.email, email);
+    assert.notEqual(now.accessToken, theirs.accessToken);
+    // The foreign session was logged out, and no call but that logout carried its token.
+    const withTheirs = sentWith.filter((s) => s.includes(theirs.accessToken));
+    assert.deepEqual(
+      withTheirs.map((s) => s.split(' ')[0]),
+      [`${base}/auth/logout`],
+    );
+    const after = await fetch(`${base}/auth/methods`, {
+      headers: { authorization: `Bearer ${theirs.accessToken}` },
+    });
+    assert.equal(after.status, 401, 'the refused session still works');
+    await other.context().close();
+    await page.context().close();
+  });
+
+  it('Sign out ends the session in the tabs that share it (opened from this one): none stays signed in, tokens and all', async () => {
+    const page = await registered(`second-review-tabs-${Date.now()}@example.com`);
+    // A tab opened from this one starts with a copy of its sessionStorage: the same session.
+    const [popup] = await Promise.all([
+      page.context().waitForEvent('page'),
+      page.evaluate(() => void window.open('/keys')),
+    ]);
+    await popup.getByRole('button', { name: 'Sign out' }).waitFor();
+    assert.equal((await stored(popup))?.refreshToken, (await stored(page))?.refreshToken);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    assert.equal(await stored(page), null);
+    // Without the message the wait ends unmet: the other tab kept the account and its tokens.
+    await popup.waitForFunction((k) => sessionStorage.getItem(k) === null, ACCOUNT_KEY, {
+      timeout: 15_000,
+    });
+    await popup.getByRole('button', { name: 'Sign out' }).waitFor({ state: 'detached' });
+    await page.context().close();
+  });
+
+  it('what was typed into the step-up dialog is gone once the prompt is cancelled, and not there at the next one', async () => {
+    const email = `second-review-cancel-${Date.now()}@example.com`;
+    const page = await registered(email);
+    let dialog = await stepUpPrompt(page);
+    await dialog.getByLabel(`Password for ${email}`).fill(PASSWORD);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const values = await page.evaluate(() =>
+      [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value),
+    );
+    assert.ok(!values.includes(PASSWORD), 'the password stayed in the page after Cancel');
+    dialog = await stepUpPrompt(page);
+    assert.equal(await dialog.getByLabel(`Password for ${email}`).inputValue(), '');
+    await page.context().close();
+  });
+});
