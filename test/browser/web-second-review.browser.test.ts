@@ -2,8 +2,8 @@
  * The web app's second attack review (SECURITY.md, "Web app: second attack review"), in headless
  * Chromium against the real service: a hostile host answers the step-up dialog's sign-in again
  * with a session of another account (its own), and the tab must neither keep it nor retry the
- * operation with it; Sign out ends the session in the tabs that share it; what was typed into
- * the step-up dialog is gone once the prompt is over.
+ * operation with it, and a refresh answered so is not kept either; Sign out ends the session in
+ * the tabs that share it; what was typed into the step-up dialog is gone once the prompt is over.
  * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
  */
 import assert from 'node:assert/strict';
@@ -137,6 +137,46 @@ describe('web app second attack review, in Chromium', { skip }, () => {
       headers: { authorization: `Bearer ${theirs.accessToken}` },
     });
     assert.equal(after.status, 401, 'the refused session still works');
+    await other.context().close();
+    await page.context().close();
+  });
+
+  it("a refresh answered with another account's session is not kept: the tab does not go on as the host's account under the user's name", async () => {
+    const other = await registered(`second-review-refresh-other-${Date.now()}@example.com`);
+    const theirs = (await stored(other))!;
+    const page = await registered(`second-review-refresh-${Date.now()}@example.com`);
+    const mine = (await stored(page))!;
+    await page.route('**/auth/refresh', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          access_token: theirs.accessToken,
+          refresh_token: theirs.refreshToken,
+        }),
+      }),
+    );
+    const sentWith: string[] = [];
+    page.on('request', (r) => {
+      if ((r.headers()['authorization'] ?? '').includes(theirs.accessToken))
+        sentWith.push(new URL(r.url()).pathname);
+    });
+    await page.evaluate((k) => {
+      const a = JSON.parse(sessionStorage.getItem(k) ?? '{}') as Stored;
+      sessionStorage.setItem(k, JSON.stringify({ ...a, accessToken: 'expired' }));
+    }, ACCOUNT_KEY);
+    await page.reload();
+    // Refused on the page (or, before the fix, kept: the other account's empty listing).
+    await page
+      .getByText('The refresh answered with a session of another account')
+      .or(page.getByText('No sessions yet.'))
+      .first()
+      .waitFor();
+    const now = (await stored(page))!;
+    assert.equal(now.userId, mine.userId);
+    assert.notEqual(now.accessToken, theirs.accessToken, "the tab kept the host's session");
+    assert.notEqual(now.refreshToken, theirs.refreshToken);
+    assert.deepEqual(sentWith, ['/auth/logout']);
     await other.context().close();
     await page.context().close();
   });

@@ -41,14 +41,18 @@ export class ApiError extends Error {
   }
 }
 
+/** Why a refresh's answer was not kept. */
+const OTHER_ACCOUNT_REFRESH =
+  "The refresh answered with a session of another account than this tab's: it was not kept.";
+
 /** The only answers that say a refresh token is no longer good (docs/errors.md): sign out. */
 const REFRESH_REFUSED = new Set(['AUTH_REFRESH_INVALID', 'AUTH_REFRESH_REUSED']);
 
 /**
  * Rotates the session's refresh token. `false` when the service says the token is no longer
  * good (the tab forgets the session) or the tab was signed out meanwhile; any other failure (a
- * 429, a 503, no network) throws and keeps the session: the refresh token is still good, and a
- * later call refreshes again.
+ * 429, a 503, no network, a pair of another account) throws and keeps the session: the refresh
+ * token may still be good, and a later call refreshes again.
  */
 async function refresh(a: Account): Promise<boolean> {
   // Another tab of this session rotated it while this one waited for the lock: its pair was
@@ -63,6 +67,12 @@ async function refresh(a: Account): Promise<boolean> {
       throw err;
     if (account.get()?.refreshToken === a.refreshToken) account.set(null);
     return false;
+  }
+  // A pair of another account (a host answering with a session of its own) is not this
+  // session's next pair: kept, the tab would go on as that account under this one's name.
+  if (subOf(t.access_token) !== a.userId) {
+    await endSession(t.access_token);
+    throw new Error(OTHER_ACCOUNT_REFRESH);
   }
   // Signed out (or in as someone else) meanwhile: the answer must not bring the session back.
   if (account.get()?.refreshToken !== a.refreshToken) return false;
