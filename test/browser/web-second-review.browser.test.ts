@@ -3,7 +3,8 @@
  * Chromium against the real service: a hostile host answers the step-up dialog's sign-in again
  * with a session of another account (its own), and the tab must neither keep it nor retry the
  * operation with it, and a refresh answered so is not kept either; Sign out ends the session in
- * the tabs that share it; what was typed into the step-up dialog is gone once the prompt is over.
+ * the tabs that share it; what was typed into the step-up dialog is gone once the prompt is over;
+ * a key swapped, or an attestation answer replayed, when a secret is sealed is refused.
  * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { okpThumbprint } from '../../src/protocol/key-id.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { ensureWebBuild } from '../helpers/web.js';
 
@@ -178,6 +181,42 @@ describe('web app second attack review, in Chromium', { skip }, () => {
     assert.notEqual(now.refreshToken, theirs.refreshToken);
     assert.deepEqual(sentWith, ['/auth/logout']);
     await other.context().close();
+    await page.context().close();
+  });
+
+  it('the host swaps the enclave key, or replays an earlier attestation answer, when a secret is sealed: refused in this browser, nothing is sent', async () => {
+    const page = await registered(`second-review-swap-${Date.now()}@example.com`);
+    const submitted: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/enclave/submit_key')) submitted.push(r.postData() ?? '');
+    });
+    let earlier: string | null = null;
+    // A key of the host's own, with its own thumbprint as key_id: only the report data binding
+    // (quote over keys and nonce) tells it from the enclave's.
+    const hostKey = x25519.getPublicKey(x25519.utils.randomSecretKey());
+    for (const attack of ['swap', 'replay'] as const) {
+      await page.unroute('**/attestation/quote**');
+      await page.route('**/attestation/quote**', async (route) => {
+        const genuine = await route.fetch();
+        const body = (await genuine.json()) as Record<string, unknown>;
+        if (attack === 'swap') {
+          earlier ??= JSON.stringify(body);
+          body['enclave_pubkey'] = Buffer.from(hostKey).toString('base64');
+          body['key_id'] = okpThumbprint('X25519', hostKey);
+        }
+        await route.fulfill({
+          response: genuine,
+          body: attack === 'replay' && earlier ? earlier : JSON.stringify(body),
+        });
+      });
+      await page.getByLabel('API key').fill(`key-${attack}`);
+      await page.getByLabel('API secret').fill(`secret-${attack}-0123456789`);
+      await page.getByRole('button', { name: 'Encrypt and add key' }).click();
+      await page
+        .getByText('The enclave did not verify in this browser, nothing was sent')
+        .waitFor();
+      assert.deepEqual(submitted, [], `${attack}: a key was sent`);
+    }
     await page.context().close();
   });
 
