@@ -220,6 +220,25 @@ describe('web app second attack review, in Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  it('no service worker holds the app or its answers: none registered, and none can be registered from a string URL or an API answer', async () => {
+    const page = await registered(`second-review-sw-${Date.now()}@example.com`);
+    const result = await page.evaluate(async () => {
+      const tries: string[] = [];
+      for (const url of ['/openapi.json', '/attestation/quote', '/assets/none.js'])
+        tries.push(
+          await navigator.serviceWorker.register(url).then(
+            () => `${url}: registered`,
+            (e: unknown) => `${url}: ${(e as Error).name}`,
+          ),
+        );
+      return { tries, registrations: (await navigator.serviceWorker.getRegistrations()).length };
+    });
+    assert.equal(result.registrations, 0);
+    // Trusted Types (no policy) refuses a string as a worker's script URL before any fetch.
+    for (const t of result.tries) assert.match(t, /: TypeError$/, t);
+    await page.context().close();
+  });
+
   it('Sign out ends the session in the tabs that share it (opened from this one): none stays signed in, tokens and all', async () => {
     const page = await registered(`second-review-tabs-${Date.now()}@example.com`);
     // A tab opened from this one starts with a copy of its sessionStorage: the same session.
