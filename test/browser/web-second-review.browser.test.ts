@@ -4,7 +4,8 @@
  * with a session of another account (its own), and the tab must neither keep it nor retry the
  * operation with it, and a refresh answered so is not kept either; Sign out ends the session in
  * the tabs that share it; what was typed into the step-up dialog is gone once the prompt is over;
- * a key swapped, or an attestation answer replayed, when a secret is sealed is refused.
+ * a key swapped, or an attestation answer replayed, when a secret is sealed is refused; no
+ * service worker can be registered; with AUTH_COOKIES on, the app leaves no cookie behind.
  * Without /usr/bin/chromium the test fails when CI is set and is skipped otherwise.
  */
 import assert from 'node:assert/strict';
@@ -33,16 +34,28 @@ describe('web app second attack review, in Chromium', { skip }, () => {
   let ts: TestService;
   let browser: Browser;
   let base = '';
+  /** A second service with AUTH_COOKIES on, reached as localhost (where Secure cookies hold on http). */
+  let withCookies: { ts: TestService; base: string };
+
+  /** A service for the browser, listening on a port of its own. */
+  async function serve(extra: Record<string, string> = {}) {
+    const s = await startTestService('pglite', {
+      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+      AUTH_REGISTER_MAX_PER_IP: '100',
+      ...extra,
+    });
+    await s.service.app.listen({ host: '127.0.0.1', port: 0 });
+    return { s, port: (s.service.app.server.address() as AddressInfo).port };
+  }
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (CI installs it)`);
     ensureWebBuild();
-    ts = await startTestService('pglite', {
-      AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
-      AUTH_REGISTER_MAX_PER_IP: '100',
-    });
-    await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(ts.service.app.server.address() as AddressInfo).port}`;
+    const plain = await serve();
+    ts = plain.s;
+    base = `http://127.0.0.1:${plain.port}`;
+    const cookies = await serve({ AUTH_COOKIES: 'true' });
+    withCookies = { ts: cookies.s, base: `http://localhost:${cookies.port}` };
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -52,21 +65,22 @@ describe('web app second attack review, in Chromium', { skip }, () => {
   after(async () => {
     await browser?.close();
     await ts?.stop();
+    await withCookies?.ts.stop();
   });
 
-  /** A new browser with its pins set, signed up as `email` (password): its page. */
-  async function registered(email: string): Promise<Page> {
+  /** A new browser with its pins set, signed up as `email` (password) at `at`: its page. */
+  async function registered(email: string, at = { ts, base }): Promise<Page> {
     const page = await (await browser.newContext()).newPage();
-    await page.goto(`${base}/trust`);
-    await page.getByLabel('Simulated vendor key (development only)').fill(ts.vendorKey);
-    await page.getByLabel('Expected measurement(s), hex, one per line').fill(ts.measurement);
+    await page.goto(`${at.base}/trust`);
+    await page.getByLabel('Simulated vendor key (development only)').fill(at.ts.vendorKey);
+    await page.getByLabel('Expected measurement(s), hex, one per line').fill(at.ts.measurement);
     await page.getByRole('button', { name: 'Save pins and verify' }).click();
     await page.getByText('Enclave evidence verified in this browser against your pins').waitFor();
-    await page.goto(`${base}/signin`);
+    await page.goto(`${at.base}/signin`);
     await page.getByLabel('Email', { exact: true }).fill(email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByRole('button', { name: 'Create account', exact: true }).click();
-    await page.waitForURL(`${base}/keys`);
+    await page.waitForURL(`${at.base}/keys`);
     return page;
   }
 
@@ -236,6 +250,20 @@ describe('web app second attack review, in Chromium', { skip }, () => {
     assert.equal(result.registrations, 0);
     // Trusted Types (no policy) refuses a string as a worker's script URL before any fetch.
     for (const t of result.tries) assert.match(t, /: TypeError$/, t);
+    await page.context().close();
+  });
+
+  it('with AUTH_COOKIES on, the app leaves no cookie in the browser: its tokens stay in the tab, and closing the tab leaves no session behind', async () => {
+    const page = await registered(`second-review-cookies-${Date.now()}@example.com`, withCookies);
+    // The service sets them on every sign-in and refresh for cookie clients; the app's own
+    // requests go without credentials, so the browser neither stores nor sends them.
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    assert.deepEqual(
+      (await page.context().cookies()).map((c) => c.name),
+      [],
+      'the sign-in left cookies that outlive the tab',
+    );
     await page.context().close();
   });
 
