@@ -16,9 +16,8 @@ import type { Browser, Page } from 'playwright-core';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { okpThumbprint } from '../../src/protocol/key-id.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { ensureWebBuild } from '../helpers/web.js';
+import { CHROMIUM, ensureWebBuild, launchChromium } from '../helpers/web.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && !process.env.CI;
 const PASSWORD = 'a second review password';
 const ACCOUNT_KEY = 'cloister.account.v1';
@@ -56,11 +55,7 @@ describe('web app second attack review, in Chromium', { skip }, () => {
     base = `http://127.0.0.1:${plain.port}`;
     const cookies = await serve({ AUTH_COOKIES: 'true' });
     withCookies = { ts: cookies.s, base: `http://localhost:${cookies.port}` };
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
