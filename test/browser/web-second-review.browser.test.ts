@@ -102,16 +102,9 @@ describe('web app second attack review, in Chromium', { skip }, () => {
     return dialog;
   }
 
-  it("a sign-in again answered with another account's session is refused: the tab stays the user's, the session is logged out, nothing is retried with it", async () => {
-    const other = await registered(`second-review-other-${Date.now()}@example.com`);
-    const theirs = (await stored(other))!;
-    const email = `second-review-user-${Date.now()}@example.com`;
-    const page = await registered(email);
-    const mine = (await stored(page))!;
-
-    const dialog = await stepUpPrompt(page);
-    // The host answers the password login with the session of an account of its own.
-    await page.route('**/auth/login', (route) =>
+  /** The host answers `path` with the session `theirs`, of an account of its own. */
+  const answerWith = (page: Page, path: string, theirs: Stored) =>
+    page.route(`**${path}`, (route) =>
       route.fulfill({
         status: 200,
         contentType: 'application/json',
@@ -122,34 +115,49 @@ describe('web app second attack review, in Chromium', { skip }, () => {
         }),
       }),
     );
-    const sentWith: string[] = [];
-    page.on('request', (r) => {
-      if (r.url().startsWith(base) && !r.url().endsWith('/auth/login'))
-        sentWith.push(`${r.url()} ${r.headers()['authorization'] ?? ''}`);
-    });
-    await dialog.getByLabel(`Password for ${email}`).fill(PASSWORD);
-    await dialog.getByRole('button', { name: 'Sign in again' }).click();
-    // Refused in the dialog (or, before the fix, kept: the dialog closed and the call retried).
-    await Promise.race([
-      dialog.getByText("That sign-in is of another account than this tab's").waitFor(),
-      dialog.waitFor({ state: 'hidden' }),
-    ]);
 
-    const now = (await stored(page))!;
-    assert.equal(now.userId, mine.userId, "the tab went on as the host's account");
-    assert.equal(now.email, email);
-    assert.notEqual(now.accessToken, theirs.accessToken);
-    // The foreign session was logged out, and no call but that logout carried its token.
-    const withTheirs = sentWith.filter((s) => s.includes(theirs.accessToken));
-    assert.deepEqual(
-      withTheirs.map((s) => s.split(' ')[0]),
-      [`${base}/auth/logout`],
-    );
-    const after = await fetch(`${base}/auth/methods`, {
-      headers: { authorization: `Bearer ${theirs.accessToken}` },
-    });
-    assert.equal(after.status, 401, 'the refused session still works');
-    await other.context().close();
+  it("a sign-in again, or a step-up, answered with another account's session is refused: the tab stays the user's, the session is logged out, nothing is retried with it", async () => {
+    const email = `second-review-user-${Date.now()}@example.com`;
+    const page = await registered(email);
+    const mine = (await stored(page))!;
+    for (const way of ['password sign-in again', 'mailed code step-up'] as const) {
+      const other = await registered(`second-review-other-${way.length}-${Date.now()}@example.com`);
+      const theirs = (await stored(other))!;
+      await other.context().close();
+      const dialog = await stepUpPrompt(page);
+      const sentWith: string[] = [];
+      page.on('request', (r) => {
+        if ((r.headers()['authorization'] ?? '').includes(theirs.accessToken))
+          sentWith.push(new URL(r.url()).pathname);
+      });
+      if (way === 'password sign-in again') {
+        await answerWith(page, '/auth/login', theirs);
+        await dialog.getByLabel(`Password for ${email}`).fill(PASSWORD);
+        await dialog.getByRole('button', { name: 'Sign in again' }).click();
+      } else {
+        await dialog.getByRole('button', { name: 'Email me a code' }).click();
+        await answerWith(page, '/auth/step-up', theirs);
+        await dialog.getByLabel(`Code mailed to ${email}`).fill('123456');
+        await dialog.getByRole('button', { name: 'Confirm with the mailed code' }).click();
+      }
+      // Refused in the dialog (or, before the fix, kept: the dialog closed and the call retried).
+      await Promise.race([
+        dialog.getByText("That sign-in is of another account than this tab's").waitFor(),
+        dialog.waitFor({ state: 'hidden' }),
+      ]);
+      const now = (await stored(page))!;
+      assert.equal(now.userId, mine.userId, `${way}: the tab went on as the host's account`);
+      assert.equal(now.email, email);
+      assert.notEqual(now.accessToken, theirs.accessToken);
+      // The foreign session was logged out, and no call but that logout carried its token.
+      assert.deepEqual(sentWith, ['/auth/logout'], way);
+      const after = await fetch(`${base}/auth/methods`, {
+        headers: { authorization: `Bearer ${theirs.accessToken}` },
+      });
+      assert.equal(after.status, 401, `${way}: the refused session still works`);
+      await page.unrouteAll();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+    }
     await page.context().close();
   });
 
@@ -158,16 +166,7 @@ describe('web app second attack review, in Chromium', { skip }, () => {
     const theirs = (await stored(other))!;
     const page = await registered(`second-review-refresh-${Date.now()}@example.com`);
     const mine = (await stored(page))!;
-    await page.route('**/auth/refresh', (route) =>
-      route.fulfill({
-        status: 200,
-        contentType: 'application/json',
-        body: JSON.stringify({
-          access_token: theirs.accessToken,
-          refresh_token: theirs.refreshToken,
-        }),
-      }),
-    );
+    await answerWith(page, '/auth/refresh', theirs);
     const sentWith: string[] = [];
     page.on('request', (r) => {
       if ((r.headers()['authorization'] ?? '').includes(theirs.accessToken))
