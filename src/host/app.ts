@@ -234,6 +234,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onRequest', (req, reply, done) => {
     void reply.headers(secureHeaders);
+    // No answer is kept in a cache unless its route says otherwise (the JWKS, the web app's
+    // files): a browser stores a GET sent with a bearer token in its private disk cache, where
+    // the account's data (methods, sessions, wallets, results) would outlive the sign-out.
+    void reply.header('cache-control', 'no-store');
     if (closing) return done(new HostError('SERVER_CLOSING', undefined, 1));
     // RFC 9112 3.2: an HTTP/1.1 request without Host is refused, and the connection closed.
     if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {

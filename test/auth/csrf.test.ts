@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { registeredRoutes } from '../../src/host/app.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const jarOf = (res: LightMyRequestResponse) =>
@@ -74,6 +75,38 @@ describe('cookie mode refuses cross-site requests', () => {
       'SELECT count(*)::int AS n FROM auth_sessions WHERE revoked_at IS NULL',
     );
     assert.equal(Number(rows[0]!.n), 1);
+  });
+
+  it('every state-changing route refuses a cross-site request that carries the cookies, the sign-in routes added since (register/confirm, step-up) included', async () => {
+    const changing = registeredRoutes(ts.service.app).filter(
+      (r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method),
+    );
+    for (const needed of [
+      'POST /auth/register/confirm',
+      'POST /auth/step-up',
+      'POST /auth/step-up/email/start',
+      'POST /auth/step-up/passkey/options',
+      'POST /auth/passkeys/register/options',
+      'POST /auth/methods/link',
+      'DELETE /auth/totp',
+    ])
+      assert.ok(
+        changing.some((r) => `${r.method} ${r.url}` === needed),
+        `${needed} is not registered`,
+      );
+    for (const r of changing) {
+      const res = await ts.service.app.inject({
+        method: r.method as 'POST',
+        url: r.url.replace(/:[a-z_]+/g, () => crypto.randomUUID()),
+        headers: {
+          cookie: jar,
+          origin: 'https://evil.example',
+          'content-type': 'application/json',
+        },
+        payload: '{}',
+      });
+      refused(res, `${r.method} ${r.url}`);
+    }
   });
 
   it('accepts the same origin, an allowed origin and a non-browser cookie client', async () => {

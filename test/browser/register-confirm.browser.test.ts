@@ -12,9 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { mailedCode } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { ensureWebBuild } from '../helpers/web.js';
+import { CHROMIUM, ensureWebBuild, launchChromium } from '../helpers/web.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && !process.env.CI;
 const PASSWORD = 'a confirmed browser password';
 
@@ -32,11 +31,7 @@ describe('web app registration with email confirmation, in Chromium', { skip }, 
     });
     await ts.service.app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(ts.service.app.server.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

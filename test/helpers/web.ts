@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 
 function newest(dir: string): number {
   return readdirSync(dir).reduce((m, n) => {
@@ -26,4 +27,16 @@ export function ensureWebBuild(): void {
     ['node_modules/vite/bin/vite.js', 'build', '-c', 'web/vite.config.ts', '--logLevel', 'warn'],
     { stdio: 'inherit' },
   );
+}
+
+/** The system Chromium the browser tests drive (CI installs it). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Headless system Chromium (playwright-core), as the browser tests launch it by default. */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
 }

@@ -108,6 +108,37 @@ describe('web app served by the service', () => {
     assert.notEqual(traversal.statusCode, 200);
   });
 
+  it("no API answer is kept in the browser's cache: no-store on data, tokens and errors; the app's files keep their own caching", async () => {
+    // A GET with a bearer token is stored in the browser's private (disk) cache unless the
+    // answer says no-store: the account's data would outlive the sign-out on a shared computer.
+    for (const [method, url] of [
+      ['GET', '/attestation/quote'],
+      ['GET', '/enclave/sessions'],
+      ['GET', '/wallets'],
+      ['GET', '/auth/methods'],
+      ['GET', '/log/checkpoint'],
+      ['GET', '/no/such/page'],
+      ['POST', '/auth/refresh'],
+    ] as const) {
+      const res = await ts.service.app.inject({
+        method,
+        url,
+        ...(method === 'POST' ? { payload: { refresh_token: 'x' } } : {}),
+      });
+      assert.equal(
+        res.headers['cache-control'],
+        'no-store',
+        `${method} ${url} (${res.statusCode})`,
+      );
+    }
+    const jwks = await ts.service.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+    assert.equal(jwks.headers['cache-control'], 'public, max-age=60');
+    for (const url of ['/', '/index.html', '/signin']) {
+      const res = await ts.service.app.inject({ method: 'GET', url });
+      assert.equal(res.headers['cache-control'], 'no-cache', url);
+    }
+  });
+
   it('without a build, the API runs alone and the log says the web app is not built', async () => {
     const bare = await startTestService('pglite', {}, undefined, { webRoot: '/nonexistent/web' });
     try {

@@ -41,14 +41,18 @@ export class ApiError extends Error {
   }
 }
 
+/** Why a refresh's answer was not kept. */
+const OTHER_ACCOUNT_REFRESH =
+  "The refresh answered with a session of another account than this tab's: it was not kept.";
+
 /** The only answers that say a refresh token is no longer good (docs/errors.md): sign out. */
 const REFRESH_REFUSED = new Set(['AUTH_REFRESH_INVALID', 'AUTH_REFRESH_REUSED']);
 
 /**
  * Rotates the session's refresh token. `false` when the service says the token is no longer
  * good (the tab forgets the session) or the tab was signed out meanwhile; any other failure (a
- * 429, a 503, no network) throws and keeps the session: the refresh token is still good, and a
- * later call refreshes again.
+ * 429, a 503, no network, a pair of another account) throws and keeps the session: the refresh
+ * token may still be good, and a later call refreshes again.
  */
 async function refresh(a: Account): Promise<boolean> {
   // Another tab of this session rotated it while this one waited for the lock: its pair was
@@ -63,6 +67,12 @@ async function refresh(a: Account): Promise<boolean> {
       throw err;
     if (account.get()?.refreshToken === a.refreshToken) account.set(null);
     return false;
+  }
+  // A pair of another account (a host answering with a session of its own) is not this
+  // session's next pair: kept, the tab would go on as that account under this one's name.
+  if (subOf(t.access_token) !== a.userId) {
+    await endSession(t.access_token);
+    throw new Error(OTHER_ACCOUNT_REFRESH);
   }
   // Signed out (or in as someone else) meanwhile: the answer must not bring the session back.
   if (account.get()?.refreshToken !== a.refreshToken) return false;
@@ -110,7 +120,9 @@ function tokenId(token: string): string {
  * Tabs sharing a session (the same origin; a BroadcastChannel, in memory only, nothing in
  * localStorage): `rotated` hands the new pair to the tabs that still hold the refresh token
  * `from` names; `hello` (a tab that starts with a session) asks for the pair that replaced the
- * token it holds, answered by a tab that rotated it away (it was loading when the pair came).
+ * token it holds, answered by a tab that rotated it away (it was loading when the pair came);
+ * `signed-out` (a tab's Sign out) names the refresh tokens of the session that ends, its own and
+ * those it moved on from, and every tab of that session forgets it too.
  */
 const TabMessage = z.discriminatedUnion('type', [
   z.object({
@@ -120,6 +132,7 @@ const TabMessage = z.discriminatedUnion('type', [
     refresh_token: z.string(),
   }),
   z.object({ type: z.literal('hello'), from: z.string() }),
+  z.object({ type: z.literal('signed-out'), from: z.array(z.string()).max(1000) }),
 ]);
 type TabMessage = z.infer<typeof TabMessage>;
 
@@ -139,6 +152,9 @@ tabs?.addEventListener('message', (ev: MessageEvent<unknown>) => {
         access_token: a.accessToken,
         refresh_token: a.refreshToken,
       } satisfies TabMessage);
+  } else if (m.data.type === 'signed-out') {
+    const mine = tokenId(a.refreshToken);
+    if (m.data.from.some((id) => id === mine || spent.has(id))) account.set(null);
   } else if (m.data.from === tokenId(a.refreshToken) && subOf(m.data.access_token) === a.userId) {
     rotated(a, m.data.access_token, m.data.refresh_token);
   }
@@ -173,10 +189,25 @@ export async function signOut(): Promise<void> {
   if (expiresWithin(a.accessToken, 30) && (await refreshOnce(a).catch(() => false)))
     a = account.get() ?? a;
   account.set(null);
+  // The tabs sharing this session (opened from this one) forget it too: signed out here, the
+  // account must not stay open, tokens and all, in a tab beside it.
+  tabs?.postMessage({
+    type: 'signed-out',
+    from: [tokenId(a.refreshToken), ...spent],
+  } satisfies TabMessage);
+  await endSession(a.accessToken);
+}
+
+/**
+ * Logs out the session of `accessToken` at the service (with `keepalive`, so a navigation does
+ * not cancel it). A failure is not reported: the tab keeps nothing of it, and the session then
+ * ends at its expiry.
+ */
+export async function endSession(accessToken: string): Promise<void> {
   try {
-    await call('/auth/logout', { method: 'POST', keepalive: true }, a.accessToken);
+    await call('/auth/logout', { method: 'POST', keepalive: true }, accessToken);
   } catch {
-    // Forgotten here all the same; the session then ends at its expiry.
+    // Nothing kept here; the session ends at its expiry.
   }
 }
 

@@ -4,6 +4,7 @@
  * service serves index.html for each (src/host/http/routes/web.ts lists the same paths).
  */
 import './no-eval.js';
+import './no-cookies.js';
 import { render } from 'preact';
 import { useEffect, useLayoutEffect } from 'preact/hooks';
 import { account, signOut } from './api.js';

@@ -11,7 +11,7 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
 import { authClient, encryptPassword, sendWithFreshEnvelope } from '../../src/client/index.js';
-import { account, adoptStepUp, api, withSession } from './api.js';
+import { account, adoptStepUp, api, endSession, withSession } from './api.js';
 import { rolesOf, subOf } from './jwt.js';
 import { requireTrusted } from './trust.js';
 
@@ -21,13 +21,32 @@ interface TokenPair {
   refresh_token: string;
 }
 
-/** A step-up's pair: the same session, passed on to this session's other tabs (api.ts). */
-export async function steppedUp(t: TokenPair, email?: string): Promise<void> {
-  if (!adoptStepUp(t.access_token, t.refresh_token)) await signedIn(t, email);
+/** Why a step-up's answer was not kept: it signs in to another account than the tab's. */
+export const OTHER_ACCOUNT =
+  "That sign-in is of another account than this tab's: it was not kept, and the operation was not done.";
+
+/**
+ * A step-up's pair: the same session, passed on to this session's other tabs (api.ts). A pair of
+ * another account (a host that answers with a session of its own) is refused, never kept: the
+ * tab would go on as that account under this one's email, and seal what follows to it.
+ */
+export async function steppedUp(t: TokenPair): Promise<void> {
+  if (!adoptStepUp(t.access_token, t.refresh_token)) await refuseOtherAccount(t);
 }
 
-/** Keeps the pair; `email` when the method knows it, else the account's linked email (if any). */
-export async function signedIn(t: TokenPair, email?: string): Promise<void> {
+/** Ends the session of a pair that is not this tab's account (best effort), and says so. */
+async function refuseOtherAccount(t: TokenPair): Promise<never> {
+  await endSession(t.access_token);
+  throw new Error(OTHER_ACCOUNT);
+}
+
+/**
+ * Keeps the pair; `email` when the method knows it, else the account's linked email (if any).
+ * `sameAs`: a sign-in again (the step-up dialog) must be of this user id, or nothing is kept.
+ */
+export async function signedIn(t: TokenPair, email?: string, sameAs?: string): Promise<void> {
+  if (sameAs !== undefined && (t.user_id ?? subOf(t.access_token)) !== sameAs)
+    await refuseOtherAccount(t);
   account.set({
     userId: t.user_id ?? subOf(t.access_token),
     email: email ?? '',
@@ -116,16 +135,25 @@ export async function confirmRegistration(
   );
 }
 
-/** `code`: the authenticator or recovery code of an account with TOTP (AUTH_MFA_REQUIRED without). */
-export async function passwordLogin(email: string, password: string, code?: string): Promise<void> {
-  await signedIn((await passwordAction('login', email, password, code)) as TokenPair, email);
+/**
+ * `code`: the authenticator or recovery code of an account with TOTP (AUTH_MFA_REQUIRED without).
+ * `sameAs`: the user id the sign-in must be of (signedIn).
+ */
+export async function passwordLogin(
+  email: string,
+  password: string,
+  code?: string,
+  sameAs?: string,
+): Promise<void> {
+  const t = (await passwordAction('login', email, password, code)) as TokenPair;
+  await signedIn(t, email, sameAs);
 }
 
 /**
  * Sign in with a discoverable passkey of this site. `second`: the authenticator or recovery code
  * an account with TOTP needs when the authenticator did not verify the user.
  */
-export async function passkeyLogin(second?: string): Promise<void> {
+export async function passkeyLogin(second?: string, sameAs?: string): Promise<void> {
   const { options } = await api<{ options: PublicKeyCredentialRequestOptionsJSON }>(
     '/auth/passkeys/login/options',
     { method: 'POST', auth: false },
@@ -136,7 +164,7 @@ export async function passkeyLogin(second?: string): Promise<void> {
     body: { response, ...(second?.trim() ? secondFactor(second) : {}) },
     auth: false,
   });
-  await signedIn(t);
+  await signedIn(t, undefined, sameAs);
 }
 
 /**
@@ -144,7 +172,6 @@ export async function passkeyLogin(second?: string): Promise<void> {
  * `POST /auth/step-up {passkey}`): a new pair for the same session.
  */
 export async function passkeyStepUp(): Promise<void> {
-  const email = account.get()?.email;
   const t = await withSession(async (token) => {
     const { options } = await sdk(token).passkeyStepUpOptions();
     const response = await startAuthentication({
@@ -152,7 +179,7 @@ export async function passkeyStepUp(): Promise<void> {
     });
     return sdk(token).passkeyStepUp(response as unknown as Record<string, unknown>);
   });
-  await steppedUp(t, email || undefined);
+  await steppedUp(t);
 }
 
 /** Step-up with a code mailed to the account's address: `start` mails it, then the code. */
@@ -160,9 +187,8 @@ export async function emailStepUpStart(): Promise<void> {
   await withSession((token) => sdk(token).stepUpEmailStart());
 }
 export async function emailStepUp(code: string): Promise<void> {
-  const email = account.get()?.email;
   const t = await withSession((token) => sdk(token).stepUpEmail(code.trim()));
-  await steppedUp(t, email || undefined);
+  await steppedUp(t);
 }
 
 /** Adds a passkey to the signed-in account (the service may ask for a step-up first). */

@@ -48,6 +48,13 @@ export function StepUpDialog() {
       d.showModal();
     }
     if (!req && d.open) d.close();
+    // The dialog stays in the page between prompts: what was typed into it (a password, a
+    // code) goes with the prompt, cancelled or done, and is not there at the next one.
+    if (!req) {
+      setCode('');
+      setPassword('');
+      setMailed('');
+    }
   }, [req]);
 
   const run = async (step: () => Promise<void>) => {
@@ -67,13 +74,15 @@ export function StepUpDialog() {
     }
   };
   const email = account.get()?.email ?? '';
+  // A sign-in again must be of this tab's account: the operation is retried with its tokens.
+  const userId = account.get()?.userId ?? '';
   const withCode = () =>
     run(async () => {
       const t = await api<{ access_token: string; refresh_token: string }>('/auth/step-up', {
         method: 'POST',
         body: secondFactor(code),
       });
-      await steppedUp(t, email || undefined);
+      await steppedUp(t);
     });
   const factors = factorsOf(req?.reason ?? '');
   // The code field unless the service named factors without an authenticator app.
@@ -159,7 +168,7 @@ export function StepUpDialog() {
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          void run(() => passwordLogin(email, password));
+          void run(() => passwordLogin(email, password, undefined, userId));
         }}
       >
         <Field id="su-pw" label={`Password for ${email || 'this account'}`}>
@@ -175,7 +184,11 @@ export function StepUpDialog() {
           <button type="submit" disabled={busy || !password || !email}>
             Sign in again
           </button>
-          <button type="button" disabled={busy} onClick={() => void run(passkeyLogin)}>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() => void run(() => passkeyLogin(undefined, userId))}
+          >
             Use a passkey
           </button>
           <button type="button" disabled={busy} onClick={() => req?.cancel()}>
