@@ -36,7 +36,12 @@ const metadata = (label: string) => ({ exchange: 'binance', label, ttl: 3600 });
 /** Submits and returns the stored credential as the host keeps it (for `aggregates.start`). */
 async function stored(e: Ready, options: EncryptOptions) {
   const envelope = await seal(e, options);
-  const s = await ok(e.t, 'credential.submit', { envelope, metadata: metadata('main') });
+  const subject = options.userId ? { subject: aggregatesSubject({ userId: options.userId }) } : {};
+  const s = await ok(e.t, 'credential.submit', {
+    envelope,
+    metadata: metadata('main'),
+    ...subject,
+  });
   return {
     session_id: s.session_id,
     envelope,
@@ -103,6 +108,28 @@ describe('sealed submission terms', () => {
       'CREDENTIAL_SUBJECT_MISMATCH',
     );
     assert.equal(await start(e.t, credential, aggregatesSubject({ userId: OWNER })), 'ok');
+  });
+
+  it('refuses at submission an envelope sealed for another account, and spends it', async () => {
+    // A copy of A's envelope (the network, a proxy, a log) submitted first under B's account:
+    // before, the enclave stored it for B (A's own submission then answered ENVELOPE_REPLAYED)
+    // and only a later aggregates job noticed. The host passes the submitting owner's subject.
+    const e = await enclave();
+    // Submits as `owner`'s account (none: ownerless, development mode).
+    const submitAs = (envelope: unknown, owner?: string) =>
+      code(e.t, 'credential.submit', {
+        envelope,
+        metadata: metadata('main'),
+        ...(owner ? { subject: aggregatesSubject({ userId: owner }) } : {}),
+      });
+    const envelope = await seal(e, { userId: OWNER });
+    assert.equal(await submitAs(envelope, OTHER), 'CREDENTIAL_SUBJECT_MISMATCH');
+    assert.equal(await submitAs(envelope, OWNER), 'ENVELOPE_REPLAYED');
+    // An ownerless submission (development mode) of an envelope that names an owner: refused.
+    assert.equal(await submitAs(await seal(e, { userId: OWNER })), 'CREDENTIAL_SUBJECT_MISMATCH');
+    // The owner's own submission passes; an envelope that seals no subject passes for anyone.
+    assert.equal(await submitAs(await seal(e, { userId: OWNER }), OWNER), 'ok');
+    assert.equal(await submitAs(await seal(e, {}), OTHER), 'ok');
   });
 
   it('starts a job for any subject when the client sealed none (older clients)', async () => {

@@ -5,7 +5,9 @@
  * metadata; then mints the session id and an HMAC binding of (session, envelope, metadata,
  * expiry) so the host cannot later re-attach the ciphertext to another session or extend it.
  * A `ttl` sealed in the plaintext caps the lifetime: the host cannot forward a longer
- * `metadata.ttl` than the client asked for; a sealed `label` must equal `metadata.label`.
+ * `metadata.ttl` than the client asked for; a sealed `label` must equal `metadata.label`, and a
+ * sealed `subject` the submitting account's (`params.subject`, which the host takes from the
+ * caller's token; none for an ownerless session).
  */
 import { randomUUID } from 'node:crypto';
 import { bytesToBase64 } from '../../protocol/encoding.js';
@@ -32,6 +34,10 @@ export async function submitCredential(
       throw new EnvelopeError('ENVELOPE_EXCHANGE_MISMATCH');
     if (credential.label !== undefined && credential.label !== metadata.label)
       throw new EnvelopeError('ENVELOPE_LABEL_MISMATCH');
+    // A sealed owner must be the submitting account: a copy of the envelope submitted first
+    // under another account (or none) is refused here, not only at its first aggregates job.
+    if (credential.subject !== undefined && credential.subject !== params.subject)
+      throw new RpcError('CREDENTIAL_SUBJECT_MISMATCH');
     return credential.ttl;
   });
   const ttl = Math.min(metadata.ttl, sealedTtl ?? metadata.ttl);

@@ -4,6 +4,7 @@
  * transaction (log-service.ts), and only after that commit does the client get its session id
  * ("accepted" means durably stored and logged).
  */
+import { aggregatesSubject } from '../../protocol/aggregates.js';
 import type { CredentialEnvelope } from '../../protocol/envelope/registry.js';
 import type { SessionMetadata } from '../../protocol/credentials.js';
 import { sessionLogSubject, type LogEntry } from '../../protocol/log/entry.js';
@@ -47,7 +48,9 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     ) {
       // Checked first so that a submission the log cannot record never spends its envelope.
       if (!log.isReady()) throw new HostError('LOG_UNAVAILABLE');
-      const call = () => enclave.call('credential.submit', { envelope, metadata });
+      // The owner's aggregates subject: an envelope sealed for another account is refused.
+      const subject = userId === null ? {} : { subject: aggregatesSubject({ userId }) };
+      const call = () => enclave.call('credential.submit', { envelope, metadata, ...subject });
       // The key is looked up before the envelope is spent, so the retry opens it only once.
       const submitted = await call().catch(async (err: unknown) => {
         if (!isEnclaveCallError(err, 'ENVELOPE_UNKNOWN_KEY') || !(await deps.reloadKeyring?.()))

@@ -235,7 +235,15 @@ export const METHODS = {
   /** Open and validate an envelope, check replay and freshness, bind it to a new session. */
   'credential.submit': {
     params: z
-      .object({ envelope: CredentialEnvelopeSchema, metadata: SessionMetadataSchema })
+      .object({
+        envelope: CredentialEnvelopeSchema,
+        metadata: SessionMetadataSchema,
+        /**
+         * `aggregatesSubject({ userId })` of the account that submits; absent for an ownerless
+         * (development-mode) session. An envelope that seals another subject is refused.
+         */
+        subject: hexBytes(32).optional(),
+      })
       .strict(),
     result: z
       .object({

@@ -39,6 +39,7 @@ export function sessionRoutes(deps: {
           response: {
             200: SubmitKeyResponseSchema,
             400: ErrorResponseSchema,
+            403: ErrorResponseSchema,
             409: ErrorResponseSchema,
             503: ErrorResponseSchema,
           },
