@@ -72,8 +72,10 @@ export async function openEnvelopeHpke(
 ): Promise<Uint8Array> {
   const suite = hpkeSuite(env.alg);
   const sk = recipient.privateKey();
+  // The library's key object views this copy (no copy of its own): wiped with `sk` below.
+  const skCopy = ab(sk);
   try {
-    const privateKey = await suite.kem.importKey('raw', ab(sk), false);
+    const privateKey = await suite.kem.importKey('raw', skCopy, false);
     const publicKey = await suite.kem.importKey('raw', ab(recipient.publicKey), true);
     const pt = await suite.open(
       {
@@ -88,5 +90,6 @@ export async function openEnvelopeHpke(
     throw new EnvelopeError('ENVELOPE_INVALID');
   } finally {
     sk.fill(0);
+    new Uint8Array(skCopy).fill(0);
   }
 }
