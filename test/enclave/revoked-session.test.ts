@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { CryptoHelper } from '../../src/client/index.js';
+import { DAY_MS } from '../../src/protocol/aggregates.js';
 import { sessionLogSubject } from '../../src/protocol/log/entry.js';
+import type { JobView } from '../../src/protocol/rpc/methods.js';
+import { routeTransport } from '../exchanges/doubles.js';
 import { testEnclave, type TestEnclave } from '../helpers/enclave-state.js';
 import { code, ok } from '../mutation-killers/rpc.js';
 
@@ -118,5 +121,55 @@ describe('a revoked session in the enclave', () => {
     assert.equal(await code(t, 'credential.verify_stored', victim), 'CREDENTIAL_EXPIRED');
     assert.equal(await code(t, 'credential.verify_stored', expired), 'CREDENTIAL_EXPIRED');
     assert.equal(await code(t, 'aggregates.start', start(victim)), 'CREDENTIAL_EXPIRED');
+  });
+
+  it('a job started before the revocation was noted signs nothing after it', async () => {
+    // The host's revocation cancels the jobs it knows of, but a job can reach the enclave
+    // between the revocation's database work and its log.prepare (its row inserted after the
+    // revocation looked for jobs). Before, that job listed on with the key and signed a result
+    // after `session.revoked`; now the enclave refuses it between pages and before signing.
+    const { t, pub, keyId } = await ready();
+    const victim = await stored(t, pub, keyId);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let listing!: () => void;
+    const listed = new Promise<void>((r) => (listing = r));
+    const transport = routeTransport(
+      {
+        '/api/v3/time': () => ({ body: { serverTime: t.clock.now * 1000 } }),
+        '/api/v3/exchangeInfo': () => ({
+          body: {
+            symbols: [
+              { symbol: 'BTCUSDT', status: 'TRADING', baseAsset: 'BTC', quoteAsset: 'USDT' },
+            ],
+          },
+        }),
+        '/api/v3/account': () => ({ body: { uid: 4242, balances: [] } }),
+        '/api/v3/myTrades': async () => {
+          listing();
+          await held;
+          return { body: [] };
+        },
+      },
+      { now: () => t.clock.now * 1000 },
+    );
+    (t.state as { egress: unknown }).egress = () => transport;
+    const to = t.clock.now * 1000;
+    const job = { ...start(victim), from: to - DAY_MS, to };
+    assert.equal(await code(t, 'aggregates.start', job), 'ok');
+    await listed;
+    await ok(t, 'log.prepare', { entries: [revokedEntry(victim.session_id, t.clock.now)] });
+    release();
+    let view: JobView;
+    for (;;) {
+      const { jobs } = await ok(t, 'aggregates.poll', { job_ids: [job.job_id], ack: [] });
+      view = jobs[0]!;
+      if (view.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(
+      { state: view.state, error: 'error' in view ? view.error : undefined },
+      { state: 'failed', error: 'CREDENTIAL_REVOKED' },
+    );
   });
 });

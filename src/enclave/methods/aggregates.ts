@@ -29,7 +29,7 @@ import { signAggregates } from '../aggregates/sign.js';
 import { createTradeHistorySource } from '../exchanges/connector.js';
 import type { ApiCredentials, Fill } from '../exchanges/types.js';
 import { readyKeyring, type EnclaveState, type SignedAggregates } from '../state.js';
-import { checkStoredCredential } from './verify-stored.js';
+import { checkStoredCredential, refuseRevoked } from './verify-stored.js';
 import { ENVELOPE_PURPOSES, openStored } from './open-envelope.js';
 import { EXCHANGE_TABLE } from '../../protocol/exchange-table.js';
 
@@ -144,6 +144,7 @@ async function listAndSign(
     { from, to, ...(params.symbols ? { symbols: params.symbols } : {}) },
     (p) => {
       signal.throwIfAborted();
+      refuseRevoked(state, credential.session_id);
       progress(p);
     },
     onFills,
@@ -207,8 +208,10 @@ async function listAndSign(
     nonce: params.nonce,
     symbols_complete: listing.symbolsComplete,
   };
-  // Last check before signing: a job cancelled during the computation is never signed.
+  // Last check before signing: a job cancelled, or whose session was revoked, during the
+  // computation is never signed.
   signal.throwIfAborted();
+  refuseRevoked(state, credential.session_id);
   const signed = signAggregates(payload, keyring.resultSigningKey());
   return {
     payload_jcs: jcs(signed.payload),

@@ -44,9 +44,19 @@ export function checkStoredCredential(
   // On the clock that never goes back: a clock set back revives neither an expired binding nor
   // (below) a revocation forgotten once its binding had expired.
   if (state.monotonicNow() >= params.expires_at) throw new RpcError('CREDENTIAL_EXPIRED');
-  if (state.revokedSessions.has(sessionLogSubject(params.session_id)))
-    throw new RpcError('CREDENTIAL_REVOKED');
+  refuseRevoked(state, params.session_id);
   return digest;
+}
+
+/**
+ * Throws `CREDENTIAL_REVOKED` once this process has noted the session's revocation. Checked
+ * before a stored credential is opened, and by a running job between pages and before signing:
+ * a job can reach the enclave after the host looked for the session's jobs to cancel and before
+ * the revocation's `log.prepare`, and must not use the key or sign after it.
+ */
+export function refuseRevoked(state: EnclaveState, sessionId: string): void {
+  if (state.revokedSessions.has(sessionLogSubject(sessionId)))
+    throw new RpcError('CREDENTIAL_REVOKED');
 }
 
 /**
