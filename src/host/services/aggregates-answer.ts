@@ -41,7 +41,10 @@ export interface AnswerDeps {
 
 /** A stored job's failure as the client sees it (host codes as such, enclave codes mapped). */
 function failure(code: string | null): HostError {
-  if (code === 'SESSION_NOT_FOUND') return new HostError('SESSION_NOT_FOUND');
+  // CREDENTIAL_EXPIRED: the session expired while its job ran; it is gone, as a new request for
+  // it would be told (not a 500: nothing failed but the session's end).
+  if (code === 'SESSION_NOT_FOUND' || code === 'CREDENTIAL_EXPIRED')
+    return new HostError('SESSION_NOT_FOUND');
   return fromRpcCode(code ?? 'INTERNAL');
 }
 
@@ -54,7 +57,10 @@ export async function answerFor(job: StoredJob, deps: AnswerDeps): Promise<JobAn
   };
   switch (job.status) {
     case 'failed':
-      throw failure(job.error_code);
+      // The enclave noted the session's revocation while the job ran (its key wiped, nothing
+      // signed): the revocation's cancel, reached by the job before the host's cancel call.
+      if (job.error_code !== 'CREDENTIAL_REVOKED') throw failure(job.error_code);
+      return { status: 'cancelled', job_id: job.job_id, progress };
     case 'cancelled':
       return { status: 'cancelled', job_id: job.job_id, progress };
     case 'queued':
