@@ -5,7 +5,7 @@
  * CLOISTER_URL and CLOISTER_ACCESS_TOKEN (or the login `cloister login` stored).
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import {
@@ -50,6 +50,7 @@ import {
   signedInUserId,
   storedLogin,
 } from './credentials.js';
+import { replaceFile } from './files.js';
 import { patientFetch, retryDelayMs } from './http.js';
 import { requestJson } from './http.js';
 import { UsageError, fail, formatDate, human, printer, warn } from './output.js';
@@ -575,15 +576,13 @@ function addReport(program: Command): void {
           const { account_opening: opening, ...shareable } = answer as JobAnswer & {
             account_opening?: unknown;
           };
-          writeFileSync(file, `${JSON.stringify(shareable, null, 2)}\n`);
+          // Replaced, never written through: the name holds the host's job id, so a link
+          // planted at it (a shared folder) would otherwise have the host's text written into
+          // the file it points to.
+          replaceFile(file, `${JSON.stringify(shareable, null, 2)}\n`, 0o644);
           const openingFile = `${file}.account-opening.json`;
-          if (opening !== undefined) {
-            // An existing file is made the owner's before the salt is written into it.
-            if (existsSync(openingFile)) chmodSync(openingFile, 0o600);
-            writeFileSync(openingFile, `${JSON.stringify({ account_opening: opening })}\n`, {
-              mode: 0o600,
-            });
-          }
+          if (opening !== undefined)
+            replaceFile(openingFile, `${JSON.stringify({ account_opening: opening })}\n`, 0o600);
           const out = await verifyAggregatesFile({
             file,
             url,
@@ -762,9 +761,10 @@ function addLog(program: Command): void {
           // Not misbehaviour, but what an operator wants to hear of (a reshare of the cluster).
           for (const notice of report.notices) warn(`notice: ${notice}`);
           if (stateFile && report.checkpoint)
-            writeFileSync(
+            replaceFile(
               stateFile,
               JSON.stringify({ ...report.checkpoint, audit: monitor.audited }),
+              0o644,
             );
           print(
             report.checkpoint,
