@@ -177,6 +177,31 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
   };
 }
 
+/**
+ * A warning when `--url` is `http://` to another machine: the password and secrets are sealed
+ * to the enclave, but the access and refresh tokens (a login's answer, every bearer header)
+ * and every unsealed answer cross the network in the clear, for anyone on the path to read or
+ * change. Loopback stays quiet (the default URL, a local service or tunnel).
+ */
+export function cleartextUrl(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'http:') return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback =
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (loopback) return undefined;
+  return `WARNING: ${u.origin} is plain http to another machine: tokens and unsealed answers cross the network in the clear (use https://)`;
+}
+
 export function buildProgram(): Command {
   const program = new Command('cloister')
     .description(
@@ -185,7 +210,11 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     // A command's options belong to it alone: `attest measure --json` is measure's --json.
     .enablePositionalOptions()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, command) => {
+      const why = cleartextUrl(command.opts()['url']);
+      if (why) warn(why);
+    });
   explain(program, `cloister attest ${TRUST_EXAMPLE}`, SERVICE_ENV).addHelpText(
     'after',
     '\nRun `cloister <command> --help` for the options of each command.\nExit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (log monitor).\n',

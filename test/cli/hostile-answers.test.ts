@@ -107,4 +107,22 @@ describe('client attack review: hostile answers', { concurrency: false }, () => 
       (e: unknown) => e instanceof ClientError && e.code === 'HTTP_ERROR',
     );
   });
+
+  it('second review: plain http to another machine is warned of (tokens in the clear)', async () => {
+    // --interval 0 is refused before any request: nothing leaves this machine.
+    const run = (u: string) => runCli(['log', 'monitor', '--url', u, '--interval', '0']);
+    for (const u of ['http://service.example', 'http://10.0.0.5:3000']) {
+      const r = await run(u);
+      assert.match(r.stderr, /WARNING: http:\/\/[^ ]+ is plain http to another machine/, u);
+    }
+    for (const u of [
+      'http://127.0.0.1:3000',
+      'http://localhost:3000',
+      'http://[::1]:3000',
+      'https://service.example',
+    ]) {
+      const r = await run(u);
+      assert.doesNotMatch(r.stderr, /WARNING/, u);
+    }
+  });
 });
