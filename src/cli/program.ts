@@ -687,13 +687,17 @@ async function logTrust(o: LogOptions): Promise<LogTrust> {
   return { logPublicKey: v.signingKeys.log, witnesses, witnessThreshold: threshold };
 }
 
-async function logClient(o: LogOptions, patient: boolean): Promise<LogClient> {
+/**
+ * `patientMs`: the monitor's client, which waits out a busy service (patientFetch) and gives
+ * up on each request after that long, so a stalled host fails the poll instead of silencing it.
+ */
+async function logClient(o: LogOptions, patientMs?: number): Promise<LogClient> {
   const url = baseUrl(o);
   // A session's entries are its owner's: send the access token when there is one.
   const token = await accessToken(url).catch(() => undefined);
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return new LogClient(url, await logTrust(o), (u) =>
-    patient ? patientFetch(u, { headers }) : fetch(u, { headers }),
+    patientMs === undefined ? fetch(u, { headers }) : patientFetch(u, { headers }, patientMs),
   );
 }
 
@@ -718,7 +722,7 @@ function addLog(program: Command): void {
         ),
     ).action(
       action(async (o: LogOptions & { session?: string; entries: boolean }) => {
-        const client = await logClient(o, false);
+        const client = await logClient(o);
         const print = printer(o.json);
         const checkpoint = await client.checkpoint();
         if (o.entries && !o.session) {
@@ -765,7 +769,8 @@ function addLog(program: Command): void {
     ).action(
       action(async (o: LogOptions & { state?: string; interval: string; once: boolean }) => {
         const intervalMs = count(o.interval, '--interval', 1, 86400) * 1000;
-        const client = await logClient(o, true);
+        // A request of a poll may take the poll's period, at least 5 s and at most 60 s.
+        const client = await logClient(o, Math.min(60_000, Math.max(5000, intervalMs)));
         const print = printer(o.json);
         const stateFile = o.state;
         // The state file holds the last good checkpoint and how far its entries were re-hashed.

@@ -125,4 +125,27 @@ describe('client attack review: hostile answers', { concurrency: false }, () => 
       assert.doesNotMatch(r.stderr, /WARNING/, u);
     }
   });
+
+  it('second review: a redirect to another origin does not carry the bearer token (held)', async () => {
+    const seen: (string | undefined)[] = [];
+    const other = createServer((req, res) => {
+      req.resume();
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"wallets":[]}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      // Another port is another origin: fetch drops Authorization on the way.
+      const to = `http://127.0.0.1:${(other.address() as { port: number }).port}/wallets`;
+      answer = (res) => res.writeHead(307, { location: to }).end();
+      await listWallets({
+        baseUrl: url,
+        accessToken: 'the-bearer-token',
+        enclaveKey: { publicKey: 'AA==', keyId: 'x' },
+      });
+      assert.deepEqual(seen, [undefined]);
+    } finally {
+      other.close();
+    }
+  });
 });
