@@ -10,12 +10,13 @@
  * step-up, by the service's rule). CLOISTER_ACCESS_TOKEN, when set, wins and nothing is read or
  * written.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { answerJson } from '../client/service-call.js';
+import { replaceFile } from './files.js';
 
 const StoreSchema = z.record(
   z.string(),
@@ -64,10 +65,7 @@ function writeStore(store: Store): void {
   chmodSync(dir, 0o700);
   const file = credentialsFile();
   // Written beside, then renamed: a crash never leaves half a file (and a lost refresh token).
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(store, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  replaceFile(file, `${JSON.stringify(store, null, 2)}\n`, 0o600);
 }
 
 /** The access token this process uses, per store key (a later saveLogin replaces it). */

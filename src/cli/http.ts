@@ -72,11 +72,17 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 /**
  * fetch that waits out 429 and 503 answers instead of failing: for as long as the server's
  * Retry-After says (capped at 5 minutes), else with exponential backoff. For long-running
- * commands (log monitor), which should outlast a busy service rather than exit.
+ * commands (log monitor), which should outlast a busy service rather than exit. Each attempt,
+ * its body included, is abandoned after `timeoutMs`: a host that never answers, or drips an
+ * answer forever, must not hold a monitor silent (it fails the poll, which is reported).
  */
-export async function patientFetch(url: string, init: RequestInit = {}): Promise<Response> {
+export async function patientFetch(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+): Promise<Response> {
   for (let failures = 1; ; failures++) {
-    const res = await fetch(url, init);
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     if (res.status !== 429 && res.status !== 503) return res;
     const wait = Math.min(
       300_000,

@@ -5,7 +5,7 @@
  * CLOISTER_URL and CLOISTER_ACCESS_TOKEN (or the login `cloister login` stored).
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (monitor).
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import {
@@ -50,6 +50,7 @@ import {
   signedInUserId,
   storedLogin,
 } from './credentials.js';
+import { replaceFile } from './files.js';
 import { patientFetch, retryDelayMs } from './http.js';
 import { requestJson } from './http.js';
 import { UsageError, fail, formatDate, human, printer, warn } from './output.js';
@@ -176,6 +177,31 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
   };
 }
 
+/**
+ * A warning when `--url` is `http://` to another machine: the password and secrets are sealed
+ * to the enclave, but the access and refresh tokens (a login's answer, every bearer header)
+ * and every unsealed answer cross the network in the clear, for anyone on the path to read or
+ * change. Loopback stays quiet (the default URL, a local service or tunnel).
+ */
+export function cleartextUrl(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'http:') return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback =
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (loopback) return undefined;
+  return `WARNING: ${u.origin} is plain http to another machine: tokens and unsealed answers cross the network in the clear (use https://)`;
+}
+
 export function buildProgram(): Command {
   const program = new Command('cloister')
     .description(
@@ -184,7 +210,11 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     // A command's options belong to it alone: `attest measure --json` is measure's --json.
     .enablePositionalOptions()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, command) => {
+      const why = cleartextUrl(command.opts()['url']);
+      if (why) warn(why);
+    });
   explain(program, `cloister attest ${TRUST_EXAMPLE}`, SERVICE_ENV).addHelpText(
     'after',
     '\nRun `cloister <command> --help` for the options of each command.\nExit codes: 0 ok, 1 refused or failed, 2 usage, 3 log alarm (log monitor).\n',
@@ -575,15 +605,13 @@ function addReport(program: Command): void {
           const { account_opening: opening, ...shareable } = answer as JobAnswer & {
             account_opening?: unknown;
           };
-          writeFileSync(file, `${JSON.stringify(shareable, null, 2)}\n`);
+          // Replaced, never written through: the name holds the host's job id, so a link
+          // planted at it (a shared folder) would otherwise have the host's text written into
+          // the file it points to.
+          replaceFile(file, `${JSON.stringify(shareable, null, 2)}\n`, 0o644);
           const openingFile = `${file}.account-opening.json`;
-          if (opening !== undefined) {
-            // An existing file is made the owner's before the salt is written into it.
-            if (existsSync(openingFile)) chmodSync(openingFile, 0o600);
-            writeFileSync(openingFile, `${JSON.stringify({ account_opening: opening })}\n`, {
-              mode: 0o600,
-            });
-          }
+          if (opening !== undefined)
+            replaceFile(openingFile, `${JSON.stringify({ account_opening: opening })}\n`, 0o600);
           const out = await verifyAggregatesFile({
             file,
             url,
@@ -659,13 +687,17 @@ async function logTrust(o: LogOptions): Promise<LogTrust> {
   return { logPublicKey: v.signingKeys.log, witnesses, witnessThreshold: threshold };
 }
 
-async function logClient(o: LogOptions, patient: boolean): Promise<LogClient> {
+/**
+ * `patientMs`: the monitor's client, which waits out a busy service (patientFetch) and gives
+ * up on each request after that long, so a stalled host fails the poll instead of silencing it.
+ */
+async function logClient(o: LogOptions, patientMs?: number): Promise<LogClient> {
   const url = baseUrl(o);
   // A session's entries are its owner's: send the access token when there is one.
   const token = await accessToken(url).catch(() => undefined);
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return new LogClient(url, await logTrust(o), (u) =>
-    patient ? patientFetch(u, { headers }) : fetch(u, { headers }),
+    patientMs === undefined ? fetch(u, { headers }) : patientFetch(u, { headers }, patientMs),
   );
 }
 
@@ -690,7 +722,7 @@ function addLog(program: Command): void {
         ),
     ).action(
       action(async (o: LogOptions & { session?: string; entries: boolean }) => {
-        const client = await logClient(o, false);
+        const client = await logClient(o);
         const print = printer(o.json);
         const checkpoint = await client.checkpoint();
         if (o.entries && !o.session) {
@@ -737,7 +769,8 @@ function addLog(program: Command): void {
     ).action(
       action(async (o: LogOptions & { state?: string; interval: string; once: boolean }) => {
         const intervalMs = count(o.interval, '--interval', 1, 86400) * 1000;
-        const client = await logClient(o, true);
+        // A request of a poll may take the poll's period, at least 5 s and at most 60 s.
+        const client = await logClient(o, Math.min(60_000, Math.max(5000, intervalMs)));
         const print = printer(o.json);
         const stateFile = o.state;
         // The state file holds the last good checkpoint and how far its entries were re-hashed.
@@ -762,9 +795,10 @@ function addLog(program: Command): void {
           // Not misbehaviour, but what an operator wants to hear of (a reshare of the cluster).
           for (const notice of report.notices) warn(`notice: ${notice}`);
           if (stateFile && report.checkpoint)
-            writeFileSync(
+            replaceFile(
               stateFile,
               JSON.stringify({ ...report.checkpoint, audit: monitor.audited }),
+              0o644,
             );
           print(
             report.checkpoint,

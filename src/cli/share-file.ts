@@ -2,14 +2,31 @@
  * A wallet share at rest on the user's machine: never in the clear. The 33 share bytes are
  * encrypted with AES-256-GCM under a key from the passphrase by Argon2id (RFC 9106, 64 MiB,
  * t = 3, p = 1, 16-byte random salt); the wallet id, kind and generation are the associated
- * data, so a file cannot be relabelled. Written with mode 0600 (and refused if it exists).
+ * data, so a file cannot be relabelled. Written with mode 0600 (and refused if it exists, unless
+ * a re-split replaces it: beside, then renamed, never through a planted link).
+ *
+ * The file names its own KDF parameters, and a file may come from anywhere (planted, swapped):
+ * they are read only within KDF_BOUNDS, no weaker than what this CLI writes (a passphrase is
+ * never run through a weakened KDF) and no heavier than 256 MiB and 8 passes (a file cannot make
+ * the CLI allocate gigabytes or grind for minutes); every field has its exact length (a 4-byte
+ * GCM tag, a 1-byte nonce), and the file itself is at most 4 KiB.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hashRaw } from '@node-rs/argon2';
 import { z } from 'zod';
+import { base64Bytes } from '../protocol/encoding.js';
+import { WALLET_SHARE_BYTES } from '../protocol/wallet/constants.js';
+import { assertSmallFile, replaceFile } from './files.js';
 
 const KDF = { memoryCost: 65536, timeCost: 3, parallelism: 1 } as const;
+/** What a share file may ask of the KDF: at least what writeShareFile uses, at most a bound. */
+export const KDF_BOUNDS = {
+  m: { min: KDF.memoryCost, max: 262_144 },
+  t: { min: KDF.timeCost, max: 8 },
+  p: { min: KDF.parallelism, max: 4 },
+} as const;
+const MAX_SHARE_FILE_BYTES = 4096;
 
 const ShareFileSchema = z
   .object({
@@ -17,18 +34,18 @@ const ShareFileSchema = z
     kdf: z
       .object({
         alg: z.literal('argon2id'),
-        m: z.number().int().min(8192).max(4_194_304),
-        t: z.number().int().min(1).max(32),
-        p: z.number().int().min(1).max(16),
-        salt: z.base64(),
+        m: z.number().int().min(KDF_BOUNDS.m.min).max(KDF_BOUNDS.m.max),
+        t: z.number().int().min(KDF_BOUNDS.t.min).max(KDF_BOUNDS.t.max),
+        p: z.number().int().min(KDF_BOUNDS.p.min).max(KDF_BOUNDS.p.max),
+        salt: base64Bytes(16),
       })
       .strict(),
     wallet_id: z.uuid(),
     kind: z.enum(['device', 'recovery']),
-    generation: z.number().int().positive(),
-    nonce: z.base64(),
-    ciphertext: z.base64(),
-    tag: z.base64(),
+    generation: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    nonce: base64Bytes(12),
+    ciphertext: base64Bytes(WALLET_SHARE_BYTES),
+    tag: base64Bytes(16),
   })
   .strict();
 
@@ -91,22 +108,28 @@ export async function writeShareFile(
       ciphertext: ciphertext.toString('base64'),
       tag: cipher.getAuthTag().toString('base64'),
     };
-    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, {
-      mode: 0o600,
-      flag: opts.overwrite ? 'w' : 'wx',
-    });
-    chmodSync(path, 0o600); // an existing file overwritten keeps its old mode otherwise
+    const text = `${JSON.stringify(file, null, 2)}\n`;
+    if (opts.overwrite) replaceFile(path, text, 0o600);
+    else writeFileSync(path, text, { mode: 0o600, flag: 'wx' });
   } finally {
     key.fill(0);
   }
 }
 
 export async function readShareFile(path: string, passphrase: string): Promise<ShareFileContent> {
-  const f = ShareFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  assertSmallFile(path, MAX_SHARE_FILE_BYTES);
+  const parsed = ShareFileSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success)
+    throw new Error(
+      `${path} is not a share file this CLI reads (fields: ${[...new Set(parsed.error.issues.map((i) => i.path.join('.')))].join(', ')})`,
+    );
+  const f = parsed.data;
   const key = await deriveKey(passphrase, Buffer.from(f.kdf.salt, 'base64'), f.kdf);
   try {
     const c = { walletId: f.wallet_id, kind: f.kind, generation: f.generation };
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(f.nonce, 'base64'))
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(f.nonce, 'base64'), {
+      authTagLength: 16,
+    })
       .setAAD(aad(c))
       .setAuthTag(Buffer.from(f.tag, 'base64'));
     let share: Buffer;

@@ -107,4 +107,45 @@ describe('client attack review: hostile answers', { concurrency: false }, () => 
       (e: unknown) => e instanceof ClientError && e.code === 'HTTP_ERROR',
     );
   });
+
+  it('second review: plain http to another machine is warned of (tokens in the clear)', async () => {
+    // --interval 0 is refused before any request: nothing leaves this machine.
+    const run = (u: string) => runCli(['log', 'monitor', '--url', u, '--interval', '0']);
+    for (const u of ['http://service.example', 'http://10.0.0.5:3000']) {
+      const r = await run(u);
+      assert.match(r.stderr, /WARNING: http:\/\/[^ ]+ is plain http to another machine/, u);
+    }
+    for (const u of [
+      'http://127.0.0.1:3000',
+      'http://localhost:3000',
+      'http://[::1]:3000',
+      'https://service.example',
+    ]) {
+      const r = await run(u);
+      assert.doesNotMatch(r.stderr, /WARNING/, u);
+    }
+  });
+
+  it('second review: a redirect to another origin does not carry the bearer token (held)', async () => {
+    const seen: (string | undefined)[] = [];
+    const other = createServer((req, res) => {
+      req.resume();
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"wallets":[]}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      // Another port is another origin: fetch drops Authorization on the way.
+      const to = `http://127.0.0.1:${(other.address() as { port: number }).port}/wallets`;
+      answer = (res) => res.writeHead(307, { location: to }).end();
+      await listWallets({
+        baseUrl: url,
+        accessToken: 'the-bearer-token',
+        enclaveKey: { publicKey: 'AA==', keyId: 'x' },
+      });
+      assert.deepEqual(seen, [undefined]);
+    } finally {
+      other.close();
+    }
+  });
 });

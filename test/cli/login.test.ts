@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
@@ -22,6 +22,27 @@ import { runCli } from './run.js';
 
 /** The service's step-up window; tests step past it by moving the service's clock. */
 const STEP_UP_SECONDS = 300;
+
+/** A proxy in front of the service at `target`; `intercept` answers a request itself (true). */
+async function proxyTo(
+  target: string,
+  intercept: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<{ proxy: Server; proxied: string }> {
+  const proxy = createServer((req, res) => {
+    if (intercept(req, res)) return;
+    void fetch(`${target}${req.url}`, { headers: { accept: 'application/json' } }).then(
+      async (r) => {
+        res.writeHead(r.status, {
+          'content-type': r.headers.get('content-type') ?? 'text/plain',
+        });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      },
+      () => res.destroy(),
+    );
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  return { proxy, proxied: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` };
+}
 
 describe('cloister login / logout (real service)', { concurrency: false }, () => {
   let ts: TestService;
@@ -222,25 +243,13 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
   it('log monitor waits out 429 + Retry-After instead of exiting', async () => {
     // A proxy in front of the service that answers the first checkpoint request with 429.
     let refusedOnce = false;
-    const proxy: Server = createServer((req, res) => {
-      if (!refusedOnce && req.url?.includes('checkpoint')) {
-        refusedOnce = true;
-        res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' });
-        res.end('{"error":{"code":"RATE_LIMITED","message":"slow down"}}');
-        return;
-      }
-      void fetch(`${url}${req.url}`, { headers: { accept: 'application/json' } }).then(
-        async (r) => {
-          res.writeHead(r.status, {
-            'content-type': r.headers.get('content-type') ?? 'text/plain',
-          });
-          res.end(Buffer.from(await r.arrayBuffer()));
-        },
-        () => res.destroy(),
-      );
+    const { proxy, proxied } = await proxyTo(url, (req, res) => {
+      if (refusedOnce || !req.url?.includes('checkpoint')) return false;
+      refusedOnce = true;
+      res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' });
+      res.end('{"error":{"code":"RATE_LIMITED","message":"slow down"}}');
+      return true;
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const proxied = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
     try {
       const r = await cli(['log', 'monitor', '--once', ...trust], { CLOISTER_URL: proxied });
       assert.equal(r.code, 0, r.stderr);
@@ -251,4 +260,34 @@ describe('cloister login / logout (real service)', { concurrency: false }, () =>
       proxy.close();
     }
   });
+
+  it(
+    'second review: log monitor gives up on a stalled answer and says so, then checks again',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      // A proxy whose first checkpoint answer starts and never ends (a host dripping nothing).
+      let stalled: ServerResponse | undefined;
+      const { proxy, proxied } = await proxyTo(url, (req, res) => {
+        if (stalled || !req.url?.includes('checkpoint')) return false;
+        stalled = res;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"');
+        return true;
+      });
+      try {
+        const r = await cli(['log', 'monitor', '--once', '--interval', '1', ...trust], {
+          CLOISTER_URL: proxied,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(stalled);
+        assert.match(r.stderr, /log check failed \([^)]*timeout[^)]*\); next try in 1 s/);
+        assert.match(r.stdout, /^ok: size \d+ root /);
+      } finally {
+        stalled?.destroy();
+        proxy.close();
+      }
+    },
+  );
 });

@@ -5,7 +5,14 @@
  * transit is refused; `sessions` lists metadata and never a key.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +98,11 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
     const file = join(dir, 'result.json');
     // A file left at the salt's path, readable by others, is the owner's alone once written.
     writeFileSync(`${file}.account-opening.json`, '{}\n', { mode: 0o644 });
+    // Second review: a link planted at the result's path (a shared folder; the default name
+    // holds the host's job id) is replaced, never written through.
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'the user’s own file\n');
+    symlinkSync(victim, file);
     const r = await cli([
       'report',
       '--session',
@@ -123,6 +135,8 @@ describe('cloister sessions / report (real service, fake exchange)', { concurren
       aggregates_signed: { payload: { trades: number; nonce: string; pnl: number } };
     };
     assert.equal(saved.status, 'done');
+    assert.equal(readFileSync(victim, 'utf8'), 'the user’s own file\n');
+    assert.equal(lstatSync(file).isSymbolicLink(), false);
     // The shareable file holds no salt: it is beside it, readable by the owner only.
     assert.equal('account_opening' in saved, false);
     const openingFile = `${file}.account-opening.json`;

@@ -116,4 +116,14 @@ describe('operators of a split are distinct', () => {
     assert.equal(requests, 0);
     assert.deepEqual(readdirSync(out), ['ops.json']);
   });
+
+  it('client second review (held): a name that is a path (its share file outside --out) is refused', async () => {
+    const ops = await three();
+    for (const name of ['../x', 'a/b', '..\\x', ''])
+      assert.equal(
+        operatorListSchema(2).safeParse([{ ...ops[0]!, name }, ops[1]!, ops[2]!]).success,
+        false,
+        name,
+      );
+  });
 });
