@@ -25,7 +25,7 @@ const SECRET = 'PLANTED-crash-7f3a9c@example.org';
  * throws (or rejects with) an error shaped as a database error that quotes SECRET everywhere
  * a database error or a parser's message may.
  */
-const PRELOAD = `
+const preloadFor = (as: 'exception' | 'rejection') => `
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 const lock = join(process.env.DATA_DIR, 'cloister.lock');
@@ -38,7 +38,7 @@ const timer = setInterval(() => {
     query: 'INSERT INTO users (email) VALUES ($1)',
     params: ['${SECRET}'],
   });
-  if (process.env.CRASH_AS === 'rejection') void Promise.reject(err);
+  if ('${as}' === 'rejection') void Promise.reject(err);
   else throw err;
 }, 2);
 `;
@@ -70,7 +70,7 @@ async function crash(as: 'exception' | 'rejection') {
   const dir = mkdtempSync(join(tmpdir(), 'cloister-crash-'));
   temp.push(dir);
   const preload = join(dir, 'preload.mjs');
-  writeFileSync(preload, PRELOAD);
+  writeFileSync(preload, preloadFor(as));
   const dataDir = await seededDataDir('cloister-crash-');
   temp.push(dataDir);
   const proc = spawn(
@@ -83,7 +83,6 @@ async function crash(as: 'exception' | 'rejection') {
         PORT: await freePort(),
         ENCLAVE_PORT: await freePort(),
         LOG_LEVEL: 'info',
-        CRASH_AS: as,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
