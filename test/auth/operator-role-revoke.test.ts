@@ -6,6 +6,12 @@
  * email (which `operator_readonly` no longer reads). A revocation now needs an account that
  * holds the role; anyone else gets the same 404 `USER_NOT_FOUND` as an unknown email, and
  * nothing is ended or logged.
+ *
+ * Second review: a grant named an unconfirmed registration (a `pending` account, which anyone
+ * makes for any address, with their own password) as it names an account: answered its user
+ * id, made it an operator and logged `auth.role_granted`, so an operator learnt that someone had
+ * started a registration there, and granted the role to a stranger's row believing it was the
+ * address's owner. A grant now needs a confirmed account; a pending one is USER_NOT_FOUND.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -96,6 +102,31 @@ describe('operator role revocation', () => {
     assert.deepEqual(res.json(), { user_id: ids.otto });
     assert.equal(
       await count('auth_sessions WHERE user_id = $1 AND revoked_at IS NULL', [ids.otto]),
+      0,
+    );
+  });
+
+  it('grants nothing to an unconfirmed registration, over HTTP or with npm run operator', async () => {
+    const { rows } = await ts.service.db.query<{ id: string }>(
+      `INSERT INTO users (email, status) VALUES ('squatted@example.com', 'pending') RETURNING id`,
+    );
+    const pending = rows[0]!.id;
+    const res = await inject('POST', '/operator/roles/grant', {
+      who: 'olga',
+      payload: { email: 'squatted@example.com' },
+    });
+    const nobody = await inject('POST', '/operator/roles/grant', {
+      who: 'olga',
+      payload: { email: 'nobody@example.com' },
+    });
+    assert.equal(res.statusCode, 404, res.body);
+    assert.deepEqual(res.json(), nobody.json());
+    assert.equal(await cliSetOperator(ts, 'grant', 'squatted@example.com'), false);
+    assert.equal(await count("users WHERE id = $1 AND roles = '{}'", [pending]), 1);
+    assert.equal(
+      await count("ops_logs WHERE event_type = 'auth.role_granted' AND details->>'userId' = $1", [
+        pending,
+      ]),
       0,
     );
   });
