@@ -42,6 +42,9 @@ describe('operator role revocation', () => {
     assert.equal(res.statusCode, 200, res.body);
     tokens[who] = res.json().access_token;
   };
+  /** `POST /operator/roles/<action>` as olga (an operator). */
+  const byOlga = (action: 'grant' | 'revoke', email: string) =>
+    inject('POST', `/operator/roles/${action}`, { who: 'olga', payload: { email } });
   const count = async (sql: string, params: unknown[]) =>
     Number(
       (await ts.service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params))
@@ -64,14 +67,8 @@ describe('operator role revocation', () => {
   after(async () => ts?.stop());
 
   it('refuses to revoke the role of an account that does not hold it, as for no account', async () => {
-    const uma = await inject('POST', '/operator/roles/revoke', {
-      who: 'olga',
-      payload: { email: 'uma@example.com' },
-    });
-    const nobody = await inject('POST', '/operator/roles/revoke', {
-      who: 'olga',
-      payload: { email: 'nobody@example.com' },
-    });
+    const uma = await byOlga('revoke', 'uma@example.com');
+    const nobody = await byOlga('revoke', 'nobody@example.com');
     assert.equal(uma.statusCode, 404, uma.body);
     assert.equal(nobody.statusCode, 404, nobody.body);
     assert.equal(uma.json().error.code, 'USER_NOT_FOUND');
@@ -94,10 +91,7 @@ describe('operator role revocation', () => {
   });
 
   it("still revokes an operator's role and ends their sessions", async () => {
-    const res = await inject('POST', '/operator/roles/revoke', {
-      who: 'olga',
-      payload: { email: 'otto@example.com' },
-    });
+    const res = await byOlga('revoke', 'otto@example.com');
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), { user_id: ids.otto });
     assert.equal(
@@ -111,14 +105,8 @@ describe('operator role revocation', () => {
       `INSERT INTO users (email, status) VALUES ('squatted@example.com', 'pending') RETURNING id`,
     );
     const pending = rows[0]!.id;
-    const res = await inject('POST', '/operator/roles/grant', {
-      who: 'olga',
-      payload: { email: 'squatted@example.com' },
-    });
-    const nobody = await inject('POST', '/operator/roles/grant', {
-      who: 'olga',
-      payload: { email: 'nobody@example.com' },
-    });
+    const res = await byOlga('grant', 'squatted@example.com');
+    const nobody = await byOlga('grant', 'nobody@example.com');
     assert.equal(res.statusCode, 404, res.body);
     assert.deepEqual(res.json(), nobody.json());
     assert.equal(await cliSetOperator(ts, 'grant', 'squatted@example.com'), false);
