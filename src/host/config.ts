@@ -114,7 +114,9 @@ const EnvObject = z.object({
     .describe('Apply pending migrations at start; default true on PGlite, false on PostgreSQL'),
   AUTH_SESSION_RETENTION_DAYS: int(0, 3650)
     .default(30)
-    .describe('Days ended login sessions and expired refresh tokens are kept; 0 keeps them'),
+    .describe(
+      'Days ended login sessions, expired refresh tokens and unconfirmed registrations are kept; 0 keeps them',
+    ),
   OPS_LOG_RETENTION_DAYS: int(0, 3650)
     .default(90)
     .describe('Days ops_logs rows are kept; 0 keeps them'),

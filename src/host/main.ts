@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from './config.js';
+import { reportCrashes } from './crash-report.js';
 import { startMetricsListener } from './metrics.js';
 import { unsupportedNodeWarning } from './node-support.js';
 import { createService, type Service } from './service.js';
@@ -14,6 +15,9 @@ import { listenStartupError, StartupError } from './startup-error.js';
 
 // Files this process creates are private to its account (PGlite's own need data-dir.ts too).
 process.umask(0o077);
+// A crash prints what crashed, the error's class, code and frames: not Node's report, which
+// holds every field of the error (a database error's row values: crash-report.ts).
+reportCrashes();
 
 // Before anything runs: on an unsupported Node a later hang would look like Cloister's own.
 const nodeWarning = unsupportedNodeWarning(process.versions.node);

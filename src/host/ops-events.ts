@@ -89,6 +89,7 @@ export type OpsEvent =
       refreshTokens: number;
       opsLogs: number;
       jobs: number;
+      pendingAccounts: number;
     }
   | {
       type: 'cluster.genesis';

@@ -6,6 +6,12 @@
  * email (which `operator_readonly` no longer reads). A revocation now needs an account that
  * holds the role; anyone else gets the same 404 `USER_NOT_FOUND` as an unknown email, and
  * nothing is ended or logged.
+ *
+ * Second review: a grant named an unconfirmed registration (a `pending` account, which anyone
+ * makes for any address, with their own password) as it names an account: answered its user
+ * id, made it an operator and logged `auth.role_granted`, so an operator learnt that someone had
+ * started a registration there, and granted the role to a stranger's row believing it was the
+ * address's owner. A grant now needs a confirmed account; a pending one is USER_NOT_FOUND.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -36,6 +42,9 @@ describe('operator role revocation', () => {
     assert.equal(res.statusCode, 200, res.body);
     tokens[who] = res.json().access_token;
   };
+  /** `POST /operator/roles/<action>` as olga (an operator). */
+  const byOlga = (action: 'grant' | 'revoke', email: string) =>
+    inject('POST', `/operator/roles/${action}`, { who: 'olga', payload: { email } });
   const count = async (sql: string, params: unknown[]) =>
     Number(
       (await ts.service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params))
@@ -58,14 +67,8 @@ describe('operator role revocation', () => {
   after(async () => ts?.stop());
 
   it('refuses to revoke the role of an account that does not hold it, as for no account', async () => {
-    const uma = await inject('POST', '/operator/roles/revoke', {
-      who: 'olga',
-      payload: { email: 'uma@example.com' },
-    });
-    const nobody = await inject('POST', '/operator/roles/revoke', {
-      who: 'olga',
-      payload: { email: 'nobody@example.com' },
-    });
+    const uma = await byOlga('revoke', 'uma@example.com');
+    const nobody = await byOlga('revoke', 'nobody@example.com');
     assert.equal(uma.statusCode, 404, uma.body);
     assert.equal(nobody.statusCode, 404, nobody.body);
     assert.equal(uma.json().error.code, 'USER_NOT_FOUND');
@@ -88,14 +91,30 @@ describe('operator role revocation', () => {
   });
 
   it("still revokes an operator's role and ends their sessions", async () => {
-    const res = await inject('POST', '/operator/roles/revoke', {
-      who: 'olga',
-      payload: { email: 'otto@example.com' },
-    });
+    const res = await byOlga('revoke', 'otto@example.com');
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), { user_id: ids.otto });
     assert.equal(
       await count('auth_sessions WHERE user_id = $1 AND revoked_at IS NULL', [ids.otto]),
+      0,
+    );
+  });
+
+  it('grants nothing to an unconfirmed registration, over HTTP or with npm run operator', async () => {
+    const { rows } = await ts.service.db.query<{ id: string }>(
+      `INSERT INTO users (email, status) VALUES ('squatted@example.com', 'pending') RETURNING id`,
+    );
+    const pending = rows[0]!.id;
+    const res = await byOlga('grant', 'squatted@example.com');
+    const nobody = await byOlga('grant', 'nobody@example.com');
+    assert.equal(res.statusCode, 404, res.body);
+    assert.deepEqual(res.json(), nobody.json());
+    assert.equal(await cliSetOperator(ts, 'grant', 'squatted@example.com'), false);
+    assert.equal(await count("users WHERE id = $1 AND roles = '{}'", [pending]), 1);
+    assert.equal(
+      await count("ops_logs WHERE event_type = 'auth.role_granted' AND details->>'userId' = $1", [
+        pending,
+      ]),
       0,
     );
   });

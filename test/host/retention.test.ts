@@ -2,7 +2,9 @@
  * Retention (issue 12 item 16): ended login sessions, expired refresh tokens, old ops_logs rows
  * and finished job rows are purged after their configured days, with one `retention.purged`
  * event per run giving the counts; live rows, running and queued jobs and signed results stay. On PGlite
- * and (with TEST_DATABASE_URL) PostgreSQL.
+ * and (with TEST_DATABASE_URL) PostgreSQL. Operator and data at rest, second review: an
+ * unconfirmed registration (a `pending` account: anyone's address, typed by anyone) goes after
+ * AUTH_SESSION_RETENTION_DAYS with its sealed password and email method; a confirmed one stays.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +27,9 @@ for (const engine of engines()) {
       jobRunningOld: randomUUID(),
       jobQueuedOld: randomUUID(),
       jobFailedRecent: randomUUID(),
+      pendingOld: randomUUID(),
+      pendingRecent: randomUUID(),
+      activeOld: randomUUID(),
     };
     before(async () => {
       ts = await startTestService(engine);
@@ -92,6 +97,26 @@ for (const engine of engines()) {
       // Attack review: a queued job is as live as a running one (admitted, waiting for a slot).
       await job(ids.jobQueuedOld, 'queued', 40, false);
       await job(ids.jobFailedRecent, 'failed', 2, false);
+
+      // Accounts: unconfirmed ones (with the rows a registration writes beside them) and an old
+      // confirmed one.
+      const account = async (id: string, status: string, daysAgo: number) => {
+        await db.query(
+          `INSERT INTO users (id, email, status, created_at)
+           VALUES ($1, $2, $3, now() - make_interval(days => $4))`,
+          [id, `${id}@example.com`, status, daysAgo],
+        );
+        await db.query(`INSERT INTO user_passwords (user_id, sealed) VALUES ($1, 'ph1.AAAA')`, [
+          id,
+        ]);
+        await db.query(
+          `INSERT INTO auth_methods (user_id, kind, identifier, binding) VALUES ($1, 'email', $2, $3)`,
+          [id, `${id}@example.com`, `mb1.${'A'.repeat(43)}`],
+        );
+      };
+      await account(ids.pendingOld, 'pending', 40);
+      await account(ids.pendingRecent, 'pending', 2);
+      await account(ids.activeOld, 'active', 400);
     });
     after(async () => ts?.stop());
 
@@ -99,13 +124,40 @@ for (const engine of engines()) {
       const counts = await ts.service.db.transaction((tx) =>
         purgeExpiredRows(tx, { authSessionDays: 0, opsLogDays: 0, jobDays: 0 }),
       );
-      assert.deepEqual(counts, { authSessions: 0, refreshTokens: 0, opsLogs: 0, jobs: 0 });
+      assert.deepEqual(counts, {
+        authSessions: 0,
+        refreshTokens: 0,
+        opsLogs: 0,
+        jobs: 0,
+        pendingAccounts: 0,
+      });
     });
 
     it('purges what is past its retention, keeps the rest, and records the counts', async () => {
       const db = ts.service.db;
       const counts = await ts.service.sweeper.purgeRetention();
-      assert.deepEqual(counts, { authSessions: 2, refreshTokens: 3, opsLogs: 1, jobs: 2 });
+      assert.deepEqual(counts, {
+        authSessions: 2,
+        refreshTokens: 3,
+        opsLogs: 1,
+        jobs: 2,
+        pendingAccounts: 1,
+      });
+      const { rows: users } = await db.query<{ id: string }>(
+        'SELECT id FROM users WHERE id = ANY($1::uuid[])',
+        [[ids.pendingOld, ids.pendingRecent, ids.activeOld]],
+      );
+      assert.deepEqual(
+        users.map((u) => u.id).sort(),
+        [ids.pendingRecent, ids.activeOld].sort(),
+        'an old unconfirmed registration goes; a recent one and a confirmed account stay',
+      );
+      for (const table of ['user_passwords', 'auth_methods']) {
+        const { rows } = await db.query(`SELECT 1 FROM ${table} WHERE user_id = $1`, [
+          ids.pendingOld,
+        ]);
+        assert.equal(rows.length, 0, `${table} row of the purged registration`);
+      }
 
       const { rows: sessions } = await db.query<{ id: string }>('SELECT id FROM auth_sessions');
       assert.deepEqual(
@@ -150,6 +202,7 @@ for (const engine of engines()) {
         refreshTokens: 0,
         opsLogs: 0,
         jobs: 0,
+        pendingAccounts: 0,
       });
     });
   });

@@ -5,13 +5,25 @@
  * base64/base64url at any byte alignment — appears in any row of any table of the public schema,
  * in any host log line, or (PGlite) in any byte of any file under the service's data folder.
  * Positive controls prove each search actually sees the data it searches.
+ *
+ * The same sweep over the account flows (Operator and data at rest, second review): register,
+ * password login, refresh (twice), email-code sign-in, TOTP enrolment and a TOTP login, a
+ * recovery-code step-up and logout, with planted values. No password, raw refresh token, access
+ * token (nor its signature), TOTP secret, recovery code or mailed code is in any table, log line
+ * or (PGlite) database file; the mail drop of the simulated platform (DATA_DIR/mail/) holds the
+ * codes by design and is left out. No log line carries the account's email address, and the
+ * client's address is only in the host-log-only `auth.request_denied` lines.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TOTP, URI } from 'otpauth';
 import type { ExchangeCredentials } from '../../src/client/index.js';
+import { mailedCode } from '../helpers/mail.js';
 import { engines, startTestService, type TestService } from '../helpers/service.js';
 import { uniqueCredentials } from '../helpers/client.js';
 import {
+  bytesNeedles,
   credentialNeedles,
   dumpPublicSchema,
   enclaveKey,
@@ -182,6 +194,122 @@ for (const engine of engines()) {
         const all = Buffer.concat(files.map((f) => f.bytes));
         for (const s of submitted)
           assert.ok(all.includes(Buffer.from(s.label)), `label ${s.label} not found on disk`);
+      },
+    );
+  });
+}
+
+for (const engine of engines()) {
+  describe(`no sign-in secret or token at rest on ${engine}`, () => {
+    let ts: TestService;
+    const email = 'at-rest.person@example.org';
+    const password = `PASSWORD-PLAINTEXT-${Date.now()}-at-rest`;
+    const client = '198.51.100.23';
+    /** Raw refresh and access tokens, in the order they were issued. */
+    const refresh: string[] = [];
+    const access: string[] = [];
+    const codes: string[] = [];
+    let totp: TOTP;
+    let recoveryCodes: string[] = [];
+    const call = (method: 'POST' | 'DELETE', url: string, payload?: object, token?: string) =>
+      ts.service.app.inject({
+        method,
+        url,
+        remoteAddress: client,
+        ...(payload ? { payload: payload as Record<string, unknown> } : {}),
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+    const tokens = (r: {
+      statusCode: number;
+      body: string;
+      json(): { refresh_token: string; access_token: string };
+    }) => {
+      assert.equal(r.statusCode, 200, r.body);
+      refresh.push(r.json().refresh_token);
+      access.push(r.json().access_token);
+      return r.json().access_token;
+    };
+
+    before(async () => {
+      ts = await startTestService(engine, {
+        AUTH_DISABLED_FOR_DEVELOPMENT: 'false',
+        AUTH_LOGIN_MAX_PER_IP: '100000',
+        AUTH_REGISTER_MAX_PER_IP: '100000',
+      });
+      assert.equal((await call('POST', '/auth/register', { email, password })).statusCode, 201);
+      tokens(await call('POST', '/auth/login', { email, password }));
+      tokens(await call('POST', '/auth/refresh', { refresh_token: refresh.at(-1) }));
+      tokens(await call('POST', '/auth/refresh', { refresh_token: refresh.at(-1) }));
+      // A wrong password: the refusal is logged (with the client's address, host log only).
+      const wrong = await call('POST', '/auth/login', { email, password: `${password}-wrong` });
+      assert.equal(wrong.statusCode, 401);
+
+      assert.equal((await call('POST', '/auth/otp/start', { email })).statusCode, 202);
+      codes.push(await mailedCode(ts.dataDir, /sign-in code is (\d{6})/, email));
+      const byCode = tokens(await call('POST', '/auth/otp/verify', { email, code: codes[0] }));
+
+      const enrol = await call('POST', '/auth/totp/enroll', { label: email }, byCode);
+      assert.equal(enrol.statusCode, 201, enrol.body);
+      totp = URI.parse(enrol.json().otpauth_uri) as TOTP;
+      const confirm = await call('POST', '/auth/totp/confirm', { code: totp.generate() }, byCode);
+      assert.equal(confirm.statusCode, 200, confirm.body);
+      recoveryCodes = confirm.json().recovery_codes;
+      const next = totp.generate({ timestamp: Date.now() + 30_000 });
+      const mfa = tokens(await call('POST', '/auth/login', { email, password, totp_code: next }));
+      tokens(await call('POST', '/auth/step-up', { recovery_code: recoveryCodes[0] }, mfa));
+      assert.equal((await call('POST', '/auth/logout', {}, access.at(-1))).statusCode, 200);
+    });
+    after(async () => ts?.stop());
+
+    const needles = (): Needle[] => [
+      ...secretNeedles('password', password),
+      ...refresh.flatMap((t, i) => secretNeedles(`refresh token ${i}`, t)),
+      ...access.flatMap((t, i) => [
+        ...secretNeedles(`access token ${i}`, t),
+        { name: `access token ${i} (signature)`, value: t.split('.')[2]! },
+      ]),
+      ...bytesNeedles('TOTP secret', new Uint8Array(totp.secret.bytes)),
+      { name: 'TOTP secret (base32)', value: totp.secret.base32 },
+      ...recoveryCodes.flatMap((c, i) => secretNeedles(`recovery code ${i}`, c)),
+    ];
+    /** A mailed or TOTP code as a number of its own (six digits are everywhere inside others). */
+    const codeIn = (text: string) =>
+      codes.filter((c) => new RegExp(`(?<![0-9A-Za-z])${c}(?![0-9A-Za-z])`).test(text));
+
+    it('no table row holds one (every public table dumped)', async () => {
+      assert.equal(refresh.length, 6);
+      const dump = (await dumpPublicSchema(ts.service.db))
+        .flatMap((d) => d.rows.map((r) => `${d.table}: ${r}`))
+        .join('\n');
+      assert.ok(dump.includes(email), 'positive control: the account is in the dump');
+      assert.ok(dump.includes('auth_totp: '), 'positive control: the TOTP row is in the dump');
+      assert.deepEqual(findNeedles(dump, needles()), []);
+      assert.deepEqual(codeIn(dump), []);
+    });
+
+    it('no log line holds one, nor the email address; the client address only in refusals', () => {
+      const logs = ts.logs.join('\n');
+      assert.ok(logs.includes('auth.login_succeeded'), 'positive control: the logins are logged');
+      assert.deepEqual(findNeedles(logs, needles()), []);
+      assert.deepEqual(codeIn(logs), []);
+      assert.ok(!logs.toLowerCase().includes(email), 'the email address is in a log line');
+      const withAddress = ts.logs.filter((l) => l.includes(client));
+      assert.ok(withAddress.length > 0, 'positive control: the refusal names the client');
+      for (const l of withAddress) assert.match(l, /"event":"auth\.request_denied"/);
+    });
+
+    it(
+      'no database file holds one (the simulated mail drop aside)',
+      { skip: engine === 'pglite' ? false : 'the PostgreSQL server keeps its files elsewhere' },
+      async () => {
+        await ts.service.db.query('CHECKPOINT');
+        const mail = join(ts.dataDir, 'mail');
+        const files = readAllFiles(ts.dataDir).filter((f) => !f.path.startsWith(mail));
+        assert.ok(files.length > 10);
+        const all = Buffer.concat(files.map((f) => f.bytes));
+        assert.ok(all.includes(Buffer.from(email)), 'positive control: the email is on disk');
+        for (const f of files)
+          assert.deepEqual(findNeedles(f.bytes, needles()), [], `found in ${f.path}`);
       },
     );
   });

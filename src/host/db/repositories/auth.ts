@@ -409,11 +409,16 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
         [userId, sealed],
       );
     },
-    /** `npm run operator -- grant <email>`: the user's id, null when no such user. */
+    /**
+     * `npm run operator -- grant <email>` and the route. Gives `role` to the account with this email; null (nothing done) when there is none, or only
+     * an unconfirmed registration: anyone makes one for any address with a password of their own,
+     * so granting it would make a stranger's row an operator and tell the operator a registration
+     * was started there.
+     */
     async grantRole(email: string, role: Role, q: Queryable = db): Promise<string | null> {
       const { rows } = await q.query<{ id: string }>(
         `UPDATE users SET roles = ARRAY(SELECT DISTINCT unnest(roles || ARRAY[$2::text])),
-         updated_at = now() WHERE email = $1 RETURNING id`,
+         updated_at = now() WHERE email = $1 AND status <> 'pending' RETURNING id`,
         [email, role],
       );
       return rows[0]?.id ?? null;

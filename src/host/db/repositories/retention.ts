@@ -6,7 +6,10 @@
 import type { Queryable } from '../database.js';
 
 export interface RetentionDays {
-  /** Expired refresh tokens, and login sessions revoked or with no live refresh token left. */
+  /**
+   * Expired refresh tokens, login sessions revoked or with no live refresh token left, and
+   * unconfirmed registrations (`pending` accounts).
+   */
   authSessionDays: number;
   opsLogDays: number;
   /** Finished (done, failed or cancelled) aggregate job rows; their signed result stays. */
@@ -18,6 +21,7 @@ export interface PurgeCounts {
   refreshTokens: number;
   opsLogs: number;
   jobs: number;
+  pendingAccounts: number;
 }
 
 async function deleted(q: Queryable, sql: string, days: number): Promise<number> {
@@ -57,5 +61,13 @@ export async function purgeExpiredRows(q: Queryable, days: RetentionDays): Promi
     `DELETE FROM aggregate_jobs WHERE status IN ('done', 'failed', 'cancelled') AND updated_at < ${cutoff}`,
     days.jobDays,
   );
-  return { authSessions, refreshTokens, opsLogs, jobs };
+  // An unconfirmed registration: an address anyone may have typed, never confirmed by its
+  // mailbox. It cannot sign in and its code has long expired, so it only keeps that address
+  // (with a sealed password) at rest; its sealed password and methods go with it (cascade).
+  const pendingAccounts = await deleted(
+    q,
+    `DELETE FROM users WHERE status = 'pending' AND created_at < ${cutoff}`,
+    days.authSessionDays,
+  );
+  return { authSessions, refreshTokens, opsLogs, jobs, pendingAccounts };
 }
