@@ -1378,9 +1378,9 @@ function addWallet(program: Command): void {
   walletCmd(
     wallet,
     'list',
-    'your wallets and their addresses',
-    `cloister wallet list ${TRUST_EXAMPLE}`,
-    SERVICE_ENV,
+    'your wallets and their addresses (verified only with --device-file of the wallet)',
+    `cloister wallet list --device-file device.json ${TRUST_EXAMPLE}`,
+    [...SERVICE_ENV, dev],
     go('list'),
   );
   walletCmd(

@@ -1,7 +1,7 @@
 /**
  * `cloister wallet ...` (docs/protocol/wallet-shares.md), on the SDK:
  *   wallet create  --label L --device-file F --recovery-file R
- *   wallet list
+ *   wallet list    [--device-file F]      (checks the listed addresses of F's wallet)
  *   wallet sign    --wallet ID --address A --request JSON|@file --device-file F
  *   wallet policy  --wallet ID --rules JSON|@file --device-file F
  *   wallet recover start|complete --recovery-file R [--device-file F]
@@ -23,6 +23,7 @@ import {
   setPolicy,
   signWithShare,
   startRecovery,
+  verifyAccounts,
   WalletApiError,
   type ClientShare,
   type WalletClientOptions,
@@ -165,9 +166,30 @@ export async function runWallet(
         out({ wallet_id: w.walletId, accounts: w.accounts });
         return 0;
       }
-      case 'list':
-        out(await listWallets(opts));
+      case 'list': {
+        // Addresses are the host's word unless the enclave's signature over them names the
+        // device share's digest (a look-alike wallet under the same ids has other shares).
+        const wallets = await listWallets(opts);
+        const d = v['device-file']
+          ? await loadShare(v['device-file'], 'device', v.wallet)
+          : undefined;
+        try {
+          const checked = wallets.map((w) =>
+            d && opts.resultsKey !== undefined && w.wallet_id === d.walletId
+              ? verifyAccounts(w, d, opts.resultsKey)
+              : { ...w, verified: false },
+          );
+          const unverified = checked.filter((w) => !w.verified).map((w) => w.wallet_id);
+          if (unverified.length > 0)
+            warn(
+              `addresses not verified (the host's word; check with --device-file of the wallet): ${unverified.join(', ')}`,
+            );
+          out(checked);
+        } finally {
+          d?.share.fill(0);
+        }
         return 0;
+      }
       case 'sign': {
         const d = await loadShare(need(v['device-file'], '--device-file'), 'device', v.wallet);
         const r = await signWithShare(

@@ -488,6 +488,11 @@ describe('web app in Chromium', { skip }, () => {
     assert.doesNotMatch(stored, /"share":/);
     await axe(page, 'wallets');
     await shot(page, 'wallets');
+    // The addresses are the host's list until checked with the device share.
+    await page.getByText('Addresses not verified yet').waitFor();
+    await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');
+    await page.getByRole('button', { name: 'Check addresses' }).click();
+    await page.getByText('Addresses verified with your device share.').waitFor();
 
     await page.getByLabel('Message to sign').fill('hello from the web app');
     await page.getByLabel('Device passphrase to sign').fill('a long device passphrase');

@@ -87,7 +87,11 @@ describe('wallet.add_account', () => {
       record: eth.record,
       body: { chain: 'ethereum', index: 1 },
     });
-    assert.deepEqual(again, { record: eth.record, account: eth.account });
+    assert.deepEqual(again, {
+      record: eth.record,
+      account: eth.account,
+      accounts_signature: eth.accounts_signature,
+    });
     const existing = record.accounts[0]!;
     const same = await ok(t, 'wallet.add_account', {
       record: eth.record,

@@ -578,7 +578,7 @@ for (const engine of engines()) {
         await ts.service.db.query<Record<string, unknown>>(
           // Every MACed column, authorized_at included (else the restored row's MAC only holds
           // when the reshare below falls in the same second as the last change).
-          'SELECT generation, version, server_share, accounts, policy_rules, authorized_at, state_mac FROM wallets WHERE id = $1',
+          'SELECT generation, version, server_share, accounts, policy_rules, authorized_at, state_mac, share_digests FROM wallets WHERE id = $1',
           [walletId],
         )
       ).rows[0]!;
@@ -593,7 +593,7 @@ for (const engine of engines()) {
       // Rollback: the host puts the previous row (valid MAC, generation 2) back. The enclave has
       // issued a newer version since it started and refuses it.
       const cols =
-        'generation, version, server_share, accounts, policy_rules, authorized_at, state_mac';
+        'generation, version, server_share, accounts, policy_rules, authorized_at, state_mac, share_digests';
       const current = (
         await ts.service.db.query<Record<string, unknown>>(
           `SELECT ${cols} FROM wallets WHERE id = $1`,
@@ -603,7 +603,8 @@ for (const engine of engines()) {
       const restore = (row: Record<string, unknown>) =>
         ts.service.db.query(
           `UPDATE wallets SET generation = $2, version = $3, server_share = $4, accounts = $5,
-             policy_rules = $6, authorized_at = $7, state_mac = $8 WHERE id = $1`,
+             policy_rules = $6, authorized_at = $7, state_mac = $8, share_digests = $9
+           WHERE id = $1`,
           [
             walletId,
             row.generation,
@@ -613,6 +614,7 @@ for (const engine of engines()) {
             row.policy_rules,
             row.authorized_at,
             row.state_mac,
+            row.share_digests,
           ],
         );
       await restore(saved);

@@ -142,6 +142,10 @@ export interface WalletView {
   accounts: Account[];
   policy: { rules: unknown[] };
   recovery: { started_at: number; unlock_at: number } | null;
+  /** Digests of the generation's client shares; null before the wallet's next split. */
+  share_digests?: { device: string; recovery: string } | null;
+  /** The enclave's signature over the accounts: check it with `verifyAccounts`. */
+  accounts_signature?: string | null;
 }
 
 export const listWallets = (opts: WalletClientOptions) =>
@@ -157,7 +161,7 @@ export async function addAccount(
   chain: 'ethereum' | 'solana',
   index: number,
   share?: ClientShare,
-): Promise<Account> {
+): Promise<Account & { accounts_signature?: string | null }> {
   const body = { chain, index };
   const path = `/wallets/${walletId}/accounts`;
   return share

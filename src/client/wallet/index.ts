@@ -4,8 +4,10 @@ export {
   combineShares,
   deriveAccounts,
   exportMnemonic,
+  verifyAccounts,
   verifyWalletResponse,
   type CreationResponse,
+  type SignedAccountsView,
 } from './shares.js';
 export {
   encryptWalletShare,

@@ -12,7 +12,12 @@ import {
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
-import { splitAuthorizer, splitSigningInput } from '../../protocol/wallet/split-proof.js';
+import {
+  accountsSigningInput,
+  splitAuthorizer,
+  splitSigningInput,
+  type ShareDigests,
+} from '../../protocol/wallet/split-proof.js';
 import type { OpenedShare } from '../../protocol/wallet/sealed-share.js';
 import { combineShares as combine } from '../../protocol/wallet/shamir.js';
 import type { Chain } from '../../protocol/wallet/constants.js';
@@ -159,6 +164,69 @@ export async function verifyWalletResponse(
     throw new WalletError('WALLET_CREATION_MISMATCH');
   }
   return { device, recovery, accounts: response.accounts };
+}
+
+/** What `verifyAccounts` reads of GET /wallets or GET /wallets/:id (older hosts send less). */
+export interface SignedAccountsView {
+  wallet_id: string;
+  generation: number;
+  accounts: Account[];
+  share_digests?: ShareDigests | null;
+  accounts_signature?: string | null;
+}
+
+/**
+ * Whether the listed accounts are the ones the attested enclave signed for the wallet the
+ * client's own share belongs to (docs/protocol/wallet-shares.md, "Listed accounts are
+ * signed"): the result key's `accounts_signature` over { wallet_id, generation, share_digests,
+ * accounts }, and `share_digests[share.kind]` equal to the digest of this share. The first
+ * alone would pass a wallet the host had the enclave create under the same ids; the share's
+ * digest is what the host cannot copy. `verified: false` for anything unchecked: no signature
+ * (a wallet not split since signatures were kept), a wrong one, another share, another wallet.
+ * A share file's `walletId` and `generation`, when given, must be the view's. The share's
+ * bytes are not wiped here. Never throws.
+ */
+export function verifyAccounts<V extends SignedAccountsView>(
+  view: V,
+  share: {
+    kind: 'device' | 'recovery';
+    share: Uint8Array;
+    walletId?: string;
+    generation?: number;
+  },
+  resultsKey: string,
+): V & { verified: boolean } {
+  let verified = false;
+  try {
+    const digests = view.share_digests;
+    const signature = view.accounts_signature;
+    if (
+      digests &&
+      typeof signature === 'string' &&
+      (share.walletId === undefined || share.walletId === view.wallet_id) &&
+      (share.generation === undefined || share.generation === view.generation) &&
+      digestsEqual(splitAuthorizer(share.share), digests[share.kind])
+    ) {
+      const input = accountsSigningInput({
+        wallet_id: view.wallet_id,
+        generation: view.generation,
+        share_digests: digests,
+        accounts: view.accounts,
+      });
+      verified = ed25519.verify(base64ToBytes(signature), input, base64ToBytes(resultsKey));
+    }
+  } catch {
+    verified = false;
+  }
+  return { ...view, verified };
+}
+
+/** Hex digests compared without an early exit (public values, but no reason to leak). */
+function digestsEqual(a: string, b: unknown): boolean {
+  if (typeof b !== 'string' || a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   StoredPolicyRuleSchema,
 } from '../../protocol/wallet/requests.js';
 import {
+  accountsSigningInput,
   splitAuthorizer,
   splitSigningInput,
   type SplitProofInput,
@@ -72,6 +73,34 @@ function signSplit(state: EnclaveState, p: SplitProofInput): string {
   const key = readyKeyring(state).resultSigningKey();
   return bytesToBase64(new Uint8Array(sign(null, splitSigningInput(p), key)));
 }
+
+/**
+ * The attested result key's signature over the record's account list, bound to its share
+ * digests (`accountsSigningInput`); none for a record split before they were kept.
+ */
+function signAccounts(state: EnclaveState, r: WalletRecord): string | undefined {
+  if (r.share_digests === undefined) return undefined;
+  const key = readyKeyring(state).resultSigningKey();
+  const input = accountsSigningInput({
+    wallet_id: r.wallet_id,
+    generation: r.generation,
+    share_digests: r.share_digests,
+    accounts: r.accounts,
+  });
+  return bytesToBase64(new Uint8Array(sign(null, input, key)));
+}
+
+/** For a record just split (it has share_digests). */
+function signed(state: EnclaveState, r: WalletRecord): string {
+  const s = signAccounts(state, r);
+  if (s === undefined) throw new WalletError('WALLET_STATE_INVALID');
+  return s;
+}
+
+const accountsSignature = (state: EnclaveState, r: WalletRecord) => {
+  const s = signAccounts(state, r);
+  return s === undefined ? {} : { accounts_signature: s };
+};
 
 /** Runs one operation per wallet at a time (the daily counter is read, then advanced). */
 function serialized<T>(state: EnclaveState, walletId: string, fn: () => Promise<T>): Promise<T> {
@@ -204,6 +233,7 @@ export async function walletCreate(
     accounts: created.accounts,
     rules: [],
     recovery: null,
+    share_digests: created.shareDigests,
   });
   const split_signature = signSplit(state, {
     wallet_id: record.wallet_id,
@@ -212,7 +242,12 @@ export async function walletCreate(
     reply_pub: params.reply_pub,
     shares: created.sealed,
   });
-  return { record, shares: created.sealed, split_signature };
+  return {
+    record,
+    shares: created.sealed,
+    split_signature,
+    accounts_signature: signed(state, record),
+  };
 }
 
 const AccountBody = z
@@ -232,7 +267,7 @@ export function walletAddAccount(
     const stored = checked(state, record);
     const req = parseBody(AccountBody, body);
     const existing = record.accounts.find((a) => a.chain === req.chain && a.index === req.index);
-    if (existing) return { record, account: existing };
+    if (existing) return { record, account: existing, ...accountsSignature(state, record) };
     // A record over the schema's limit would be remembered, then fail the result schema: the
     // host could never store it and the wallet would be stale until a restart.
     if (record.accounts.length >= WALLET_MAX_ACCOUNTS)
@@ -260,7 +295,7 @@ export function walletAddAccount(
       accounts: [...record.accounts, account],
       ...(authorizedAt === undefined ? {} : { authorized_at: authorizedAt }),
     });
-    return { record: next, account };
+    return { record: next, account, ...accountsSignature(state, next) };
   });
 }
 
@@ -408,6 +443,7 @@ export function walletResplit(
         // A reshare by the owner also ends a recovery someone else started.
         recovery: null,
         authorized_at: share.issuedAt,
+        share_digests: split.shareDigests,
       });
       const split_signature = signSplit(state, {
         wallet_id: next.wallet_id,
@@ -417,7 +453,12 @@ export function walletResplit(
         shares: split.sealed,
         authorized_by: authorizedBy,
       });
-      return { record: next, shares: split.sealed, split_signature };
+      return {
+        record: next,
+        shares: split.sealed,
+        split_signature,
+        accounts_signature: signed(state, next),
+      };
     } finally {
       wipe(replyPub);
     }

@@ -25,6 +25,7 @@ import { WalletError } from '../../protocol/wallet/errors.js';
 import type { PolicyRule, SignRequest } from '../../protocol/wallet/requests.js';
 import { sealShare, shareToBase64, type SealedShare } from '../../protocol/wallet/sealed-share.js';
 import { combineShares } from '../../protocol/wallet/shamir.js';
+import { splitAuthorizer, type ShareDigests } from '../../protocol/wallet/split-proof.js';
 import { wipe } from '../../protocol/wallet/wipe.js';
 import { nodePrimitives } from '../crypto/node-primitives.js';
 import { evaluatePolicy, type PolicyVerdict } from './policy.js';
@@ -57,6 +58,8 @@ export interface SplitResult {
   generation: number;
   serverShare: ServerShareRecord;
   sealed: { device: SealedShare; recovery: SealedShare };
+  /** `splitAuthorizer` of each new client share: kept in the record, signed with its accounts. */
+  shareDigests: ShareDigests;
 }
 
 export interface CreatedWallet extends SplitResult {
@@ -93,6 +96,10 @@ async function splitAndSeal(
       sealed: {
         device: seal('device', shares.device),
         recovery: seal('recovery', shares.recovery),
+      },
+      shareDigests: {
+        device: splitAuthorizer(shares.device),
+        recovery: splitAuthorizer(shares.recovery),
       },
     };
   } finally {

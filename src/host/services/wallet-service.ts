@@ -34,8 +34,12 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
  */
 export const WALLET_MAX_PER_USER = 1000;
 
-/** What GET /wallets/:id shows: public data only. */
-export function walletView(label: string, r: WalletRecord) {
+/**
+ * What GET /wallets/:id shows: public data only. `share_digests` and `accounts_signature`
+ * (null on a wallet not split since they were kept) let the client check the accounts against
+ * its own share (`verifyAccounts`).
+ */
+export function walletView(label: string, r: WalletRecord, accountsSignature: string | null) {
   return {
     wallet_id: r.wallet_id,
     label,
@@ -46,6 +50,8 @@ export function walletView(label: string, r: WalletRecord) {
       r.recovery === null
         ? null
         : { started_at: r.recovery.started_at, unlock_at: r.recovery.unlock_at },
+    share_digests: r.share_digests ?? null,
+    accounts_signature: accountsSignature,
   };
 }
 
@@ -93,10 +99,16 @@ export function createWalletService(deps: WalletServiceDeps) {
   }
 
   /** Writes the enclave's next record and its log entry together, or nothing. */
-  async function commitRecord(prev: WalletRecord, next: WalletRecord, e: LogEntry) {
+  async function commitRecord(
+    prev: WalletRecord,
+    next: WalletRecord,
+    e: LogEntry,
+    accountsSignature?: string,
+  ) {
     const logged = await log.commit({
       async work(tx) {
-        if (!(await repo.update(tx, prev.version, next))) throw new HostError('WALLET_CONFLICT');
+        if (!(await repo.update(tx, prev.version, next, accountsSignature)))
+          throw new HostError('WALLET_CONFLICT');
         return { result: undefined, entries: [e] };
       },
     });
@@ -124,7 +136,7 @@ export function createWalletService(deps: WalletServiceDeps) {
       });
       const logged = await log.commit({
         async work(tx) {
-          if (!(await repo.insert(tx, label, r.record, WALLET_MAX_PER_USER)))
+          if (!(await repo.insert(tx, label, r.record, WALLET_MAX_PER_USER, r.accounts_signature)))
             throw new HostError('WALLET_REQUEST_INVALID');
           return { result: undefined, entries: [entry('wallet.created', r.record)] };
         },
@@ -135,17 +147,20 @@ export function createWalletService(deps: WalletServiceDeps) {
         accounts: r.record.accounts,
         shares: r.shares,
         split_signature: r.split_signature,
+        accounts_signature: r.accounts_signature,
         log: receipt(logged.indexes, logged.checkpoint),
       };
     },
 
     async list(userId: string) {
-      return (await repo.list(userId)).map((w) => walletView(w.label, w.record));
+      return (await repo.list(userId)).map((w) =>
+        walletView(w.label, w.record, w.accountsSignature),
+      );
     },
 
     async get(userId: string, walletId: string) {
       const w = await load(userId, walletId);
-      return walletView(w.label, w.record);
+      return walletView(w.label, w.record, w.accountsSignature);
     },
 
     async addAccount(userId: string, walletId: string, body: Body) {
@@ -153,10 +168,11 @@ export function createWalletService(deps: WalletServiceDeps) {
       const r = await enclave.call('wallet.add_account', { record: w.record, body });
       if (r.record.version !== w.record.version) {
         // A new account changes no key and is not a log event; the row just gains it.
-        if (!(await repo.update(null, w.record.version, r.record)))
+        if (!(await repo.update(null, w.record.version, r.record, r.accounts_signature)))
           throw new HostError('WALLET_CONFLICT');
       }
-      return r.account;
+      // The signature over the whole list with it (absent for a wallet without share digests).
+      return { ...r.account, accounts_signature: r.accounts_signature ?? w.accountsSignature };
     },
 
     async sign(userId: string, walletId: string, body: Body) {
@@ -197,7 +213,7 @@ export function createWalletService(deps: WalletServiceDeps) {
       const w = await loadForLogged(userId, walletId);
       const r = await enclave.call('wallet.set_policy', { record: w.record, body });
       const log = await commitRecord(w.record, r.record, entry('wallet.policy_set', r.record));
-      return { ...walletView(w.label, r.record), log };
+      return { ...walletView(w.label, r.record, w.accountsSignature), log };
     },
 
     async startRecovery(userId: string, walletId: string, body: Body) {
@@ -208,7 +224,7 @@ export function createWalletService(deps: WalletServiceDeps) {
         r.record,
         entry('wallet.recovery_started', r.record),
       );
-      return { ...walletView(w.label, r.record), log };
+      return { ...walletView(w.label, r.record, w.accountsSignature), log };
     },
 
     async cancelRecovery(userId: string, walletId: string, body: Body) {
@@ -219,7 +235,7 @@ export function createWalletService(deps: WalletServiceDeps) {
         r.record,
         entry('wallet.recovery_cancelled', r.record),
       );
-      return { ...walletView(w.label, r.record), log };
+      return { ...walletView(w.label, r.record, w.accountsSignature), log };
     },
 
     async resplit(
@@ -231,13 +247,19 @@ export function createWalletService(deps: WalletServiceDeps) {
       const w = await loadForLogged(userId, walletId);
       const r = await enclave.call('wallet.resplit', { record: w.record, body, mode });
       const type = mode === 'reshare' ? 'wallet.reshared' : 'wallet.recovered';
-      const log = await commitRecord(w.record, r.record, entry(type, r.record));
+      const log = await commitRecord(
+        w.record,
+        r.record,
+        entry(type, r.record),
+        r.accounts_signature,
+      );
       return {
         wallet_id: walletId,
         generation: r.record.generation,
         accounts: r.record.accounts,
         shares: r.shares,
         split_signature: r.split_signature,
+        accounts_signature: r.accounts_signature,
         log,
       };
     },

@@ -15,6 +15,7 @@ import type { Phase } from './methods.js';
 
 const READY: readonly Phase[] = ['ready'];
 const UnixSeconds = z.number().int().nonnegative();
+const HexDigest = z.string().regex(/^[0-9a-f]{64}$/);
 const Sealed = z
   .string()
   .min(1)
@@ -60,6 +61,12 @@ export const WalletRecordSchema = z
      * cluster member (its own replay cache never saw it) cannot undo a later change.
      */
     authorized_at: UnixSeconds.optional(),
+    /**
+     * `splitAuthorizer` of the generation's two client shares (absent on records split before
+     * they were kept): what `accounts_signature` binds the account list to, an anchor the
+     * client holds (protocol/wallet/split-proof.ts).
+     */
+    share_digests: z.object({ device: HexDigest, recovery: HexDigest }).strict().optional(),
     mac: hexBytes(32),
   })
   .strict();
@@ -83,6 +90,8 @@ const RecordResult = z.object({ record: WalletRecordSchema }).strict();
 const Shares = z.object({ device: SealedShareSchema, recovery: SealedShareSchema }).strict();
 /** Ed25519 signature of the attested result key over the split (protocol/wallet/split-proof.ts). */
 const SplitSignature = base64Bytes(64);
+/** Its signature over the account list (`accountsSigningInput`), for records with share_digests. */
+const AccountsSignature = base64Bytes(64);
 
 export const WALLET_METHODS = {
   /** Unseal the stored wallet keyring, or (`sealed: null`) create one the host must store. */
@@ -102,14 +111,25 @@ export const WALLET_METHODS = {
       })
       .strict(),
     result: z
-      .object({ record: WalletRecordSchema, shares: Shares, split_signature: SplitSignature })
+      .object({
+        record: WalletRecordSchema,
+        shares: Shares,
+        split_signature: SplitSignature,
+        accounts_signature: AccountsSignature,
+      })
       .strict(),
     phases: READY,
   },
   /** An Ethereum account from the xpub (no share); a Solana account needs `share` in the body. */
   'wallet.add_account': {
     params: z.object(WithRecord).strict(),
-    result: z.object({ record: WalletRecordSchema, account: WalletAccountSchema }).strict(),
+    result: z
+      .object({
+        record: WalletRecordSchema,
+        account: WalletAccountSchema,
+        accounts_signature: AccountsSignature.optional(),
+      })
+      .strict(),
     phases: READY,
   },
   'wallet.sign': {
@@ -164,7 +184,12 @@ export const WALLET_METHODS = {
   'wallet.resplit': {
     params: z.object({ ...WithRecord, mode: z.enum(['recovery_complete', 'reshare']) }).strict(),
     result: z
-      .object({ record: WalletRecordSchema, shares: Shares, split_signature: SplitSignature })
+      .object({
+        record: WalletRecordSchema,
+        shares: Shares,
+        split_signature: SplitSignature,
+        accounts_signature: AccountsSignature,
+      })
       .strict(),
     phases: READY,
   },

@@ -30,10 +30,16 @@ export function splitAuthorizer(share: Uint8Array): string {
   }
 }
 
+type PublicAccount = { chain: string; index: number; path: string; address: string };
+
+/** Exactly the four public fields of each account, in order (what both signatures cover). */
+const publicAccounts = (accounts: readonly PublicAccount[]) =>
+  accounts.map((a) => ({ chain: a.chain, index: a.index, path: a.path, address: a.address }));
+
 export interface SplitProofInput {
   wallet_id: string;
   generation: number;
-  accounts: readonly { chain: string; index: number; path: string; address: string }[];
+  accounts: readonly PublicAccount[];
   /** The base64 X25519 key the shares were sealed to. */
   reply_pub: string;
   shares: { device: unknown; recovery: unknown };
@@ -49,15 +55,47 @@ export function splitSigningInput(p: SplitProofInput): Uint8Array {
     jcsBytes({
       wallet_id: p.wallet_id,
       generation: p.generation,
-      accounts: p.accounts.map((a) => ({
-        chain: a.chain,
-        index: a.index,
-        path: a.path,
-        address: a.address,
-      })),
+      accounts: publicAccounts(p.accounts),
       reply_pub: p.reply_pub,
       shares: { device: digest(p.shares.device), recovery: digest(p.shares.recovery) },
       ...(p.authorized_by === undefined ? {} : { authorized_by: p.authorized_by }),
+    }),
+  );
+}
+
+/**
+ * The enclave's signature over a wallet's account list, so that `GET /wallets` cannot show an
+ * address of the host's (docs/protocol/wallet-shares.md, "Listed accounts are signed"):
+ *   "cloister/wallet-accounts/v1\n" ‖ JCS({ wallet_id, generation, share_digests, accounts })
+ * signed by the attested result key on every record that has `share_digests` whenever its
+ * accounts or generation change. `share_digests` are `splitAuthorizer` of the generation's two
+ * client shares, kept in the MACed record: the client holds one of them, the anchor a host
+ * cannot copy. A wallet the host had the enclave create under the victim's ids is signed too,
+ * but over the host's share digests, which no share of the victim's matches.
+ */
+export const WALLET_ACCOUNTS_CONTEXT = 'cloister/wallet-accounts/v1\n';
+
+export interface ShareDigests {
+  device: string;
+  recovery: string;
+}
+
+export interface AccountsProofInput {
+  wallet_id: string;
+  generation: number;
+  share_digests: ShareDigests;
+  accounts: readonly PublicAccount[];
+}
+
+/** The bytes the enclave signs for a wallet's account list. */
+export function accountsSigningInput(p: AccountsProofInput): Uint8Array {
+  return concatBytes(
+    utf8.encode(WALLET_ACCOUNTS_CONTEXT),
+    jcsBytes({
+      wallet_id: p.wallet_id,
+      generation: p.generation,
+      share_digests: { device: p.share_digests.device, recovery: p.share_digests.recovery },
+      accounts: publicAccounts(p.accounts),
     }),
   );
 }

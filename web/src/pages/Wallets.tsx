@@ -4,7 +4,9 @@
  * addresses, sign a message with the device share, edit the policy, see the recovery state and
  * start or cancel a recovery (complete it after the time-lock: new shares), and export the
  * mnemonic (the device and recovery shares combined here, `exportMnemonic`, checked against the
- * wallet's addresses). Shares travel sealed to the verified enclave key; a split is checked
+ * wallet's addresses). The addresses are the host's list, shown as unverified until "Check
+ * addresses" opens the device share and `verifyAccounts` finds the enclave's signature over them
+ * bound to that share. Shares travel sealed to the verified enclave key; a split is checked
  * against the attested results key. Every SDK call goes through withSession (api.ts): an
  * expired access token is refreshed, and a sensitive route's STEP_UP_REQUIRED opens the step-up
  * dialog; the operation is then retried once.
@@ -19,6 +21,7 @@ import {
   setPolicy,
   startRecovery,
   signWithEthereumMessage,
+  verifyAccounts,
   type WalletClientOptions,
   type WalletView,
 } from '../../../src/client/index.js';
@@ -90,6 +93,8 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
   const [newKit, setNewKit] = useState<RecoveryKit | null>(null);
   const id = w.wallet_id.slice(0, 8);
   const unlocked = w.recovery !== null && w.recovery.unlock_at * 1000 <= Date.now();
+  /** null: not checked yet (the host's list); else the outcome of verifyAccounts. */
+  const [verified, setVerified] = useState<boolean | null>(null);
 
   const withDevice = async <T,>(f: (o: WalletClientOptions, share: Uint8Array) => Promise<T>) => {
     const share = await openDeviceShare(w.wallet_id, passphrase);
@@ -161,6 +166,18 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
       onChange();
       return `Recovered: generation ${k.generation}; the new recovery share was downloaded.`;
     });
+  const checkAddresses = () =>
+    act(async () => {
+      const ok = await withDevice(
+        async (o, share) => verifyAccounts(w, { kind: 'device', share }, o.resultsKey!).verified,
+      );
+      setVerified(ok);
+      if (!ok)
+        throw new Error(
+          'Not verified: the enclave signed no such list for your device share. Do not use these addresses.',
+        );
+      return 'Addresses verified: the enclave signed them for the wallet of your device share.';
+    });
   const sign = async (e: Event) => {
     e.preventDefault();
     setMsg(null);
@@ -218,6 +235,16 @@ function WalletCard({ w, onChange }: { w: WalletView; onChange: () => void }) {
           ))}
         </tbody>
       </table>
+      <p data-testid="addresses-verified">
+        {verified === true
+          ? 'Addresses verified with your device share.'
+          : verified === false
+            ? 'Addresses NOT verified: do not send funds to them.'
+            : 'Addresses not verified yet (as the host lists them).'}{' '}
+        <button type="button" onClick={() => void checkAddresses()}>
+          Check addresses
+        </button>
+      </p>
       <p data-testid="recovery-state">
         Recovery:{' '}
         {w.recovery

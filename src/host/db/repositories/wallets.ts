@@ -20,17 +20,22 @@ export interface WalletRow {
   recovery_started_at: string | null;
   recovery_unlock_at: string | null;
   authorized_at: string | null;
+  share_digests: string | null;
+  accounts_signature: string | null;
   state_mac: string;
 }
 
 export interface StoredWallet {
   label: string;
   record: WalletRecord;
+  /** The enclave's signature over the record's accounts (null for a record without digests). */
+  accountsSignature: string | null;
 }
 
 const COLUMNS = `id::text AS id, user_id::text AS user_id, label, generation, version, server_share,
   ethereum_xpub, accounts, policy_rules, recovery_started_at::text AS recovery_started_at,
-  recovery_unlock_at::text AS recovery_unlock_at, authorized_at::text AS authorized_at, state_mac`;
+  recovery_unlock_at::text AS recovery_unlock_at, authorized_at::text AS authorized_at,
+  share_digests, accounts_signature, state_mac`;
 
 function toRecord(r: WalletRow): WalletRecord {
   return {
@@ -47,9 +52,16 @@ function toRecord(r: WalletRow): WalletRecord {
         ? null
         : { started_at: Number(r.recovery_started_at), unlock_at: Number(r.recovery_unlock_at) },
     ...(r.authorized_at === null ? {} : { authorized_at: Number(r.authorized_at) }),
+    ...(r.share_digests === null ? {} : { share_digests: JSON.parse(r.share_digests) }),
     mac: r.state_mac,
   };
 }
+
+const stored = (r: WalletRow): StoredWallet => ({
+  label: r.label,
+  record: toRecord(r),
+  accountsSignature: r.accounts_signature,
+});
 
 export function createWalletRepository(db: Queryable) {
   return {
@@ -88,6 +100,7 @@ export function createWalletRepository(db: Queryable) {
       label: string,
       record: WalletRecord,
       max: number,
+      accountsSignature: string,
     ): Promise<boolean> {
       await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [record.user_id]);
       const { rows } = await tx.query<{ n: number }>(
@@ -97,28 +110,32 @@ export function createWalletRepository(db: Queryable) {
       if (rows[0]!.n >= max) return false;
       await tx.query(
         `INSERT INTO wallets (id, user_id, label, generation, version, server_share, ethereum_xpub,
-           accounts, policy_rules, recovery_started_at, recovery_unlock_at, authorized_at, state_mac)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-        [record.wallet_id, record.user_id, label, ...fields(record)],
+           accounts, policy_rules, recovery_started_at, recovery_unlock_at, authorized_at, state_mac,
+           share_digests, accounts_signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        [record.wallet_id, record.user_id, label, ...fields(record), accountsSignature],
       );
       return true;
     },
 
     /**
      * Writes the enclave's next record over exactly the version it was made from; false if the
-     * row moved on meanwhile (a concurrent operation won), so nothing is half-written.
+     * row moved on meanwhile (a concurrent operation won), so nothing is half-written. The
+     * accounts signature is replaced when given (accounts or generation changed), else kept.
      */
     async update(
       tx: Queryable | null,
       prevVersion: number,
       record: WalletRecord,
+      accountsSignature?: string,
     ): Promise<boolean> {
       const { rows } = await (tx ?? db).query(
         `UPDATE wallets SET generation = $2, version = $3, server_share = $4, ethereum_xpub = $5,
            accounts = $6, policy_rules = $7, recovery_started_at = $8, recovery_unlock_at = $9,
-           authorized_at = $10, state_mac = $11, updated_at = now()
-         WHERE id = $1 AND version = $12 AND deleted_at IS NULL RETURNING id`,
-        [record.wallet_id, ...fields(record), prevVersion],
+           authorized_at = $10, state_mac = $11, share_digests = $12,
+           accounts_signature = COALESCE($13, accounts_signature), updated_at = now()
+         WHERE id = $1 AND version = $14 AND deleted_at IS NULL RETURNING id`,
+        [record.wallet_id, ...fields(record), accountsSignature ?? null, prevVersion],
       );
       return rows.length === 1;
     },
@@ -141,7 +158,7 @@ export function createWalletRepository(db: Queryable) {
         [walletId, userId],
       );
       const r = rows[0];
-      return r ? { label: r.label, record: toRecord(r) } : null;
+      return r ? stored(r) : null;
     },
 
     async list(userId: string): Promise<StoredWallet[]> {
@@ -150,7 +167,7 @@ export function createWalletRepository(db: Queryable) {
          ORDER BY created_at, id LIMIT 1000`,
         [userId],
       );
-      return rows.map((r) => ({ label: r.label, record: toRecord(r) }));
+      return rows.map(stored);
     },
 
     async spend(walletId: string, day: string): Promise<SpendCounter | null> {
@@ -187,5 +204,6 @@ function fields(r: WalletRecord): unknown[] {
     r.recovery?.unlock_at ?? null,
     r.authorized_at ?? null,
     r.mac,
+    r.share_digests === undefined ? null : JSON.stringify(r.share_digests),
   ];
 }

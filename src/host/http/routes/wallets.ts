@@ -51,6 +51,8 @@ const View = z.object({
   accounts: z.array(WalletAccountSchema),
   policy: z.object({ rules: z.array(z.unknown()) }),
   recovery: z.object({ started_at: z.number(), unlock_at: z.number() }).nullable(),
+  share_digests: z.object({ device: z.string(), recovery: z.string() }).nullable(),
+  accounts_signature: z.string().nullable(),
 });
 const Resplit = z.object({
   wallet_id: z.uuid(),
@@ -58,6 +60,7 @@ const Resplit = z.object({
   accounts: z.array(WalletAccountSchema),
   shares: Sealed,
   split_signature: z.string(),
+  accounts_signature: z.string(),
   log: LogReceiptSchema,
 });
 const Signed = z.union([
@@ -125,6 +128,7 @@ export function walletRoutes(deps: {
               accounts: z.array(WalletAccountSchema),
               shares: Sealed,
               split_signature: z.string(),
+              accounts_signature: z.string(),
               log: LogReceiptSchema,
             }),
             ...errors,
@@ -165,7 +169,10 @@ export function walletRoutes(deps: {
           summary: 'Add an account: Ethereum from the xpub; Solana needs a share (hardened path)',
           params: Params,
           body: Bodies.account,
-          response: { 200: WalletAccountSchema, ...errors },
+          response: {
+            200: WalletAccountSchema.extend({ accounts_signature: z.string().nullable() }),
+            ...errors,
+          },
         },
       },
       async (request) =>
