@@ -5,8 +5,9 @@
 // - the full tier (`npm test`, CI): every file;
 // - the fast tier (`npm run test:fast`, for every edit): every file that is not end to end. A file
 //   is end to end when it lies under one of END_TO_END_DIRS, or when its source names one of
-//   END_TO_END_MARKERS: it starts the service or an enclave process, builds the enclave bundle,
-//   drives a browser, runs the test runner itself, or needs PostgreSQL.
+//   END_TO_END_MARKERS: it starts the service, the host or an enclave process, builds the enclave
+//   bundle, creates a PGlite database (initdb), drives a browser, runs the test runner itself, or
+//   needs PostgreSQL.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -24,8 +25,10 @@ export const END_TO_END_MARKERS = [
   'startExternalEnclave(',
   'createService(',
   'createEnclaveSupervisor(',
+  'ensureEnclaveBundle(',
   'enclave.mjs',
   'build-enclave.mjs',
+  'openPglite(',
   'playwright-core',
   'run-tests.mjs',
   'TEST_DATABASE_URL',
