@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CONCURRENCY, SERIAL, selectFiles } from './test-tiers.mjs';
+import { CONCURRENCY, SERIAL, posix, selectFiles } from './test-tiers.mjs';
 
 const args = process.argv.slice(2);
 const fast = args.includes('--fast');
@@ -49,8 +49,8 @@ function run(files, filesAtOnce) {
 // The files that can share the machine run `concurrency` at once; then SERIAL ones, alone.
 const serial = new Set(SERIAL);
 const groups = [
-  [selected.filter((f) => !serial.has(f.split('\\').join('/'))), concurrency],
-  [selected.filter((f) => serial.has(f.split('\\').join('/'))), 1],
+  [selected.filter((f) => !serial.has(posix(f))), concurrency],
+  [selected.filter((f) => serial.has(posix(f))), 1],
 ];
 let status = 0;
 for (const [files, filesAtOnce] of groups) {

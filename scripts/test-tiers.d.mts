@@ -4,6 +4,7 @@ export const END_TO_END_MARKERS: readonly string[];
 export const OWN_SCRIPT_DIRS: readonly string[];
 export const SERIAL: readonly string[];
 export const CONCURRENCY: number;
+export function posix(path: string): string;
 export function collect(path: string, out?: string[]): string[];
 export function isEndToEnd(file: string, source?: string): boolean;
 export function selectFiles(roots: string[], opts?: { fast?: boolean }): string[];

@@ -62,7 +62,8 @@ export function collect(path, out = []) {
   return out;
 }
 
-const posix = (path) => path.split('\\').join('/');
+/** `path` with forward slashes (SERIAL and the folders are written so). */
+export const posix = (path) => path.split('\\').join('/');
 
 export function isEndToEnd(file, source = readFileSync(file, 'utf8')) {
   const p = posix(file);

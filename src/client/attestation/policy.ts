@@ -4,7 +4,7 @@
  * produces `Claims` (what the evidence says) and the reasons its signatures and chains failed;
  * `finish` adds the policy's verdict and freezes the normalized result.
  */
-import { bytesToHex, hexToBytes } from '../../protocol/encoding.js';
+import { bytesEqual, bytesToHex, hexToBytes } from '../../protocol/encoding.js';
 import {
   TCB_STATUS_ORDER,
   type EvidenceKind,
@@ -61,13 +61,8 @@ export function bytesOf(v: Uint8Array | string | undefined): Uint8Array | null {
   return null;
 }
 
-/** Constant-time equality for byte strings of equal length. */
-export function ctEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
+/** Constant-time equality for byte strings of equal length: the protocol's one (encoding.ts). */
+export const ctEqual = bytesEqual;
 
 /** A field compared with an expected value padded with zeros to the field's size. */
 function paddedEqual(field: Uint8Array, expected: Uint8Array): boolean {

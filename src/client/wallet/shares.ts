@@ -10,7 +10,7 @@ import {
   type Account,
 } from '../../protocol/wallet/derive.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { base64ToBytes, bytesToBase64 } from '../../protocol/encoding.js';
+import { base64ToBytes, bytesEqual, bytesToBase64, utf8 } from '../../protocol/encoding.js';
 import { WalletError } from '../../protocol/wallet/errors.js';
 import {
   accountsSigningInput,
@@ -222,12 +222,8 @@ export function verifyAccounts<V extends SignedAccountsView>(
 }
 
 /** Hex digests compared without an early exit (public values, but no reason to leak). */
-function digestsEqual(a: string, b: unknown): boolean {
-  if (typeof b !== 'string' || a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
+const digestsEqual = (a: string, b: unknown): boolean =>
+  typeof b === 'string' && bytesEqual(utf8.encode(a), utf8.encode(b));
 
 /**
  * The BIP-39 mnemonic from the device and recovery shares, computed here on the client: the

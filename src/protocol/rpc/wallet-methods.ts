@@ -15,7 +15,6 @@ import type { Phase } from './methods.js';
 
 const READY: readonly Phase[] = ['ready'];
 const UnixSeconds = z.number().int().nonnegative();
-const HexDigest = z.string().regex(/^[0-9a-f]{64}$/);
 const Sealed = z
   .string()
   .min(1)
@@ -66,7 +65,10 @@ export const WalletRecordSchema = z
      * they were kept): what `accounts_signature` binds the account list to, an anchor the
      * client holds (protocol/wallet/split-proof.ts).
      */
-    share_digests: z.object({ device: HexDigest, recovery: HexDigest }).strict().optional(),
+    share_digests: z
+      .object({ device: hexBytes(32), recovery: hexBytes(32) })
+      .strict()
+      .optional(),
     mac: hexBytes(32),
   })
   .strict();

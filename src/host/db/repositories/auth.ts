@@ -410,10 +410,10 @@ export function createAuthRepository(db: Queryable & Pick<Db, 'transaction'>) {
       );
     },
     /**
-     * `npm run operator -- grant <email>` and the route. Gives `role` to the account with this email; null (nothing done) when there is none, or only
-     * an unconfirmed registration: anyone makes one for any address with a password of their own,
-     * so granting it would make a stranger's row an operator and tell the operator a registration
-     * was started there.
+     * `npm run operator -- grant <email>` and the route: gives `role` to the account with this
+     * email; null (nothing done) when there is none, or only an unconfirmed registration: anyone
+     * makes one for any address with a password of their own, so granting it would make a
+     * stranger's row an operator and tell the operator a registration was started there.
      */
     async grantRole(email: string, role: Role, q: Queryable = db): Promise<string | null> {
       const { rows } = await q.query<{ id: string }>(

@@ -63,6 +63,15 @@ const stored = (r: WalletRow): StoredWallet => ({
   accountsSignature: r.accounts_signature,
 });
 
+/** Wallets of `$1` (a user id) not deleted. */
+const COUNT_LIVE =
+  'SELECT count(*)::int AS n FROM wallets WHERE user_id = $1 AND deleted_at IS NULL';
+
+async function liveWallets(q: Queryable, userId: string): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(COUNT_LIVE, [userId]);
+  return rows[0]!.n;
+}
+
 export function createWalletRepository(db: Queryable) {
   return {
     async latestKeyring(): Promise<{ generation: number; sealed: string } | null> {
@@ -83,13 +92,7 @@ export function createWalletRepository(db: Queryable) {
     },
 
     /** Wallets of `userId` not deleted. */
-    async count(userId: string): Promise<number> {
-      const { rows } = await db.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM wallets WHERE user_id = $1 AND deleted_at IS NULL',
-        [userId],
-      );
-      return rows[0]!.n;
-    },
+    count: (userId: string): Promise<number> => liveWallets(db, userId),
 
     /**
      * Inserts the record unless its user already holds `max` wallets not deleted (false). The
@@ -103,11 +106,7 @@ export function createWalletRepository(db: Queryable) {
       accountsSignature: string,
     ): Promise<boolean> {
       await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [record.user_id]);
-      const { rows } = await tx.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM wallets WHERE user_id = $1 AND deleted_at IS NULL',
-        [record.user_id],
-      );
-      if (rows[0]!.n >= max) return false;
+      if ((await liveWallets(tx, record.user_id)) >= max) return false;
       await tx.query(
         `INSERT INTO wallets (id, user_id, label, generation, version, server_share, ethereum_xpub,
            accounts, policy_rules, recovery_started_at, recovery_unlock_at, authorized_at, state_mac,
