@@ -40,7 +40,8 @@ export const OWN_SCRIPT_DIRS = ['test/security'];
 /**
  * The files that run one at a time, after the others (which run CONCURRENCY at once). Any file
  * can share the machine as far as its data goes: each test service has its own temporary
- * folder, PGlite copy or PostgreSQL database, ports are the system's (port 0), and Redis keys
+ * folder, PGlite copy or PostgreSQL database, ports are the system's (port 0; the demo's two
+ * fixed ones, 3197 and 3198, are its own), and Redis keys
  * carry a per-run client or account. These share nothing either, but their subject is a timed
  * interleaving that another file's load can stretch:
  * - submit-batch: two instances' batches deadlock in PostgreSQL and retry at once; stretched, the

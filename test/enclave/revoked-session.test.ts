@@ -160,13 +160,15 @@ describe('a revoked session in the enclave', () => {
     await listed;
     await ok(t, 'log.prepare', { entries: [revokedEntry(victim.session_id, t.clock.now)] });
     release();
-    let view: JobView;
-    for (;;) {
+    let view: JobView | undefined;
+    // Bounded: a job left running fails here, not at the runner's 3-minute timeout.
+    for (let round = 0; round < 2000; round++) {
       const { jobs } = await ok(t, 'aggregates.poll', { job_ids: [job.job_id], ack: [] });
       view = jobs[0]!;
       if (view.state !== 'running') break;
       await new Promise((r) => setTimeout(r, 5));
     }
+    assert.ok(view && view.state !== 'running', 'the job still runs after its revocation');
     assert.deepEqual(
       { state: view.state, error: 'error' in view ? view.error : undefined },
       { state: 'failed', error: 'CREDENTIAL_REVOKED' },

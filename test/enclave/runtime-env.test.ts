@@ -8,7 +8,7 @@
  * the measured manifest or image fixes them on Gramine and Nitro, but nothing refused them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
@@ -19,7 +19,15 @@ import { sendMail } from '../../src/enclave/egress/smtp.js';
 
 describe('enclave runtime environment', () => {
   const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  const dirs: string[] = [];
+  /** A temporary folder, removed after the suite. */
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-runtime-'));
+    dirs.push(dir);
+    return dir;
+  };
   after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
     if (saved === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     else process.env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
   });
@@ -59,7 +67,7 @@ describe('enclave runtime environment', () => {
   });
 
   const hardware = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cloister-runtime-'));
+    const dir = tempDir();
     const key = join(dir, 'sealing.key');
     writeFileSync(key, Buffer.alloc(32, 7), { mode: 0o600 });
     return {
@@ -112,7 +120,7 @@ describe('enclave runtime environment', () => {
   });
 
   it('the simulated platform, which isolates nothing, takes the developer’s runtime as it is', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cloister-runtime-'));
+    const dir = tempDir();
     const c = parseEnclaveConfig(
       {
         ENCLAVE_SOCKET_PATH: join(dir, 'e.sock'),

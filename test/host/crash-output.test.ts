@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,14 +57,6 @@ after(() => {
 });
 
 /** A port nobody listens on now (the host crashes before it listens, but not on another's). */
-async function freePort(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return String(port);
-}
-
 async function crash(as: 'exception' | 'rejection') {
   ensureEnclaveBundle();
   const dir = mkdtempSync(join(tmpdir(), 'cloister-crash-'));
@@ -80,8 +72,8 @@ async function crash(as: 'exception' | 'rejection') {
       env: {
         PATH: process.env.PATH ?? '',
         DATA_DIR: dataDir,
-        PORT: await freePort(),
-        ENCLAVE_PORT: await freePort(),
+        PORT: String(await freePort()),
+        ENCLAVE_PORT: String(await freePort()),
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { freePort } from '../helpers/ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -53,14 +54,6 @@ async function dataDirWithDatabase(): Promise<string> {
 }
 
 /** A port nobody listens on now: bound, noted, closed. */
-async function freePort(): Promise<number> {
-  const server: Server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 /** Spawns `entry` (a host entry point) in its own process group, so a test can kill -9 all of it. */
 function run(entry: string, env: Record<string, string>, args: string[] = []): Run {
   const proc = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {

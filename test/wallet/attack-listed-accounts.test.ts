@@ -9,12 +9,10 @@
  * kept is shown unverified until its next re-split.
  */
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { readShareFile } from '../../src/cli/share-file.js';
@@ -29,10 +27,9 @@ import { testEnclave } from '../helpers/enclave-state.js';
 import { verifiedAttestation } from '../helpers/client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { ok } from '../mutation-killers/rpc.js';
-import { cliCommand } from '../cli/run.js';
+import { runCli } from '../cli/run.js';
 import { newUser, reply, sdkOptions, type User } from './service-helpers.js';
 
-const run = promisify(execFile);
 const OTHER = '0x00000000000000000000000000000000000000bb';
 
 describe('listed wallet accounts the host swaps', { concurrency: false }, () => {
@@ -64,15 +61,7 @@ describe('listed wallet accounts the host swaps', { concurrency: false }, () => 
       ts.vendorKey,
       '--json',
     ];
-    try {
-      const r = await run(process.execPath, [...cliCommand(), 'wallet', ...args, ...base], {
-        env: env(),
-      });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const err = e as { code: number; stdout: string; stderr: string };
-      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-    }
+    return runCli(['wallet', ...args, ...base], env());
   };
   const listWithDevice = async (viaProxy = false) => {
     const r = await cli(viaProxy, 'list', '--device-file', join(dir, 'device.json'));
